@@ -1,0 +1,28 @@
+# Champollion: `make demo` runs the pipeline end to end on the simulated population; `make test` runs the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SIMULATED := data/simulated
+PRESET ?= default
+
+.PHONY: install demo test bench clean-data
+
+$(BIN)/champollion: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/champollion
+
+demo: install
+	$(BIN)/champollion init-key
+	$(BIN)/champollion simulate --out $(SIMULATED) --preset $(PRESET)
+	$(BIN)/champollion ingest $(SIMULATED)/dsn
+	@echo "Simulated DSN files: $(SIMULATED)/dsn  |  warehouse: data/warehouse  |  issues: data/ingest-reports"
+
+test: install
+	$(BIN)/python -m pytest -n 2 -q
+
+clean-data:
+	rm -rf data lists

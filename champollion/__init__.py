@@ -1,0 +1,1 @@
+"""Champollion: shared command line, configuration and home directory of the three stages."""

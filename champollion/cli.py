@@ -1,0 +1,139 @@
+"""The `champollion` command: a thin layer that parses arguments and calls the stages' functions.
+
+Heavy libraries are imported inside the commands, so that `champollion --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from champollion.config import Config, ConfigError, load_config, pseudonym_key
+from champollion.home import Home
+
+app = typer.Typer(
+    help="Champollion: monthly ranked control lists of establishments likely to misuse CDD and temp work, from DSN.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every command receives: where the state lives and the validated settings."""
+
+    home: Home
+    config: Config
+
+
+def _context(ctx: typer.Context) -> Context:
+    return ctx.obj
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[
+        Optional[Path], typer.Option(help="Home directory for data/, mlruns/ and lists/ (default: $CHAMPOLLION_HOME or the repository).")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option(help="Settings file (default: $CHAMPOLLION_CONFIG or configs/champollion.yaml).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    """Validate the settings and set up logging before any command runs."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        typer.secho(f"configuration error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    ctx.obj = Context(Home.resolve(home), settings)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+@app.command("init-key")
+def init_key(ctx: typer.Context) -> None:
+    """Write a new random pseudonymisation key in the home directory (if none exists)."""
+    context = _context(ctx)
+    relative = context.config.pseudonymisation.key_file
+    if not relative:
+        raise _fail("pseudonymisation.key_file is not set in the configuration")
+    path = context.home.root / relative
+    if path.exists():
+        typer.echo(f"key already present: {path}")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    typer.echo(f"new key written to {path}")
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="DSN files or folders (read recursively; plain or gzip).")],
+    workers: Annotated[Optional[int], typer.Option(help="Parser processes (default from the configuration).")] = None,
+) -> None:
+    """Read DSN files into the contract warehouse (idempotent; bad input is reported and quarantined)."""
+    from champollion.reporting import byte_progress, print_ingest_summary
+    from features.ingest import ingest as run_ingest
+
+    context = _context(ctx)
+    config = context.config
+    if workers is not None:
+        config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": workers})})
+    try:
+        key = pseudonym_key(config, context.home)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        with byte_progress("parsing DSN") as progress:
+            summary = run_ingest(paths, context.home, config, key, progress)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    print_ingest_summary(summary)
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Folder to write dsn/, inspections.csv and truth/ into.")],
+    preset: Annotated[str, typer.Option(help="small | default | large")] = "default",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same files.")] = 0,
+) -> None:
+    """Write a simulated population as real DSN files, with past inspections and the hidden truth."""
+    from champollion.reporting import stage_progress, print_calibration
+    import simulation
+
+    if preset not in simulation.PRESETS:
+        raise _fail(f"unknown preset {preset!r}: choose among {', '.join(simulation.PRESETS)}")
+    with stage_progress() as progress:
+        summary = simulation.simulate(out, preset=preset, seed=seed, progress=progress)
+    typer.echo(
+        f"simulated {summary.n_establishments} establishments over {summary.n_months} months "
+        f"({summary.first_month} to {summary.last_month}): {summary.n_files} DSN files, "
+        f"{summary.n_declarations} declarations, {summary.dsn_bytes / 1e6:.0f} MB, "
+        f"{summary.n_contracts} contracts, {summary.n_inspections} inspections in {summary.seconds:.0f} s"
+    )
+    print_calibration(simulation.calibration_table(out))
+    typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
+
+
+if __name__ == "__main__":
+    app()

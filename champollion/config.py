@@ -1,0 +1,98 @@
+"""Typed settings, loaded from YAML and validated whole before any work starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from champollion.home import REPOSITORY_ROOT, Home
+
+CONFIG_VERSION = 1
+CONFIG_ENV = "CHAMPOLLION_CONFIG"
+DEFAULT_CONFIG = REPOSITORY_ROOT / "configs" / "champollion.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PseudonymisationConfig(_Section):
+    """Where the HMAC key that pseudonymises NIRs comes from (never from code)."""
+
+    key_env: str = "CHAMPOLLION_PSEUDONYM_KEY"
+    key_file: str | None = Field(
+        default="secrets/pseudonym.key",
+        description="Path of a file holding the key, relative to the home directory; used when key_env is unset.",
+    )
+
+
+class IngestConfig(_Section):
+    """How DSN files are read into the warehouse."""
+
+    workers: int = Field(default=2, ge=1, le=64)
+    batch_megabytes: int = Field(default=128, ge=1, description="Input size parsed by one worker task.")
+    inferred_end_after_months: int = Field(
+        default=3, ge=1, description="Months an establishment keeps declaring without a contract before its end is inferred."
+    )
+    max_issue_lines_logged: int = Field(default=20, ge=0)
+
+
+class Config(_Section):
+    """All of Champollion's settings."""
+
+    version: Literal[1] = CONFIG_VERSION
+    pseudonymisation: PseudonymisationConfig = PseudonymisationConfig()
+    ingest: IngestConfig = IngestConfig()
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, with the file and the faulty setting named."""
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate a configuration file.
+
+    `path` defaults to `$CHAMPOLLION_CONFIG`, else `configs/champollion.yaml` of the repository;
+    a missing default file means all defaults.
+    """
+    explicit = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    source = explicit or DEFAULT_CONFIG
+    if not source.exists():
+        if explicit is not None:
+            raise ConfigError(f"{source}: configuration file not found")
+        return Config()
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: invalid settings: {problems}") from exc
+
+
+def pseudonym_key(config: Config, home: Home) -> bytes:
+    """The HMAC key for NIRs, from the environment variable or the key file named in the config."""
+    settings = config.pseudonymisation
+    from_env = os.environ.get(settings.key_env)
+    if from_env:
+        return from_env.encode("utf-8")
+    if settings.key_file:
+        key_path = home.root / settings.key_file
+        if key_path.exists():
+            key = key_path.read_text(encoding="utf-8").strip()
+            if key:
+                return key.encode("utf-8")
+    raise ConfigError(
+        f"no pseudonymisation key: set ${settings.key_env} or write a key in "
+        f"{home.root / (settings.key_file or '<key_file>')} (for example with `champollion init-key`)"
+    )

@@ -1,0 +1,106 @@
+"""Terminal output of the commands: progress bars and closing tables (rich)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.ingest import IngestSummary
+
+console = Console()
+log = logging.getLogger("champollion")
+
+
+@contextmanager
+def byte_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over bytes; also logs a line every tenth, for runs without a terminal."""
+    columns = [TextColumn(description), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=None)
+        last_tenth = [-1]
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            tenth = int(10 * done / total) if total else 10
+            if tenth != last_tenth[0]:
+                last_tenth[0] = tenth
+                log.info("%s: %.0f of %.0f MB", description, done / 1e6, total / 1e6)
+
+        yield update
+
+
+@contextmanager
+def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per named stage, fed with (stage, done, total)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def print_ingest_summary(summary: "IngestSummary") -> None:
+    """The closing table of `champollion ingest`."""
+    table = Table(title="DSN ingestion", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    statuses = summary.status_counts
+    rows = [
+        ("files found", summary.files_seen),
+        ("files new", summary.files_new),
+        ("files already ingested (skipped)", summary.files_already_ingested),
+        ("files in folders that are not DSN (skipped)", summary.files_skipped_not_dsn),
+        ("declarations read", summary.declarations_read),
+        ("  monthly", summary.monthly_declarations),
+        ("  event signals (not monthly, no contract history)", summary.event_signals),
+        ("declarations quarantined", summary.quarantined),
+        ("establishment-months kept (all runs)", statuses.get("kept", 0)),
+        ("replaced (type 03/05)", statuses.get("replaced", 0)),
+        ("cancelled (type 04)", statuses.get("cancelled", 0)),
+        ("superseded / duplicates", statuses.get("superseded", 0) + statuses.get("duplicate", 0)),
+        ("warnings", summary.warnings),
+        ("errors", summary.errors),
+        ("lines", summary.lines),
+        ("megabytes", f"{summary.bytes / 1e6:.1f}"),
+        ("seconds", f"{summary.seconds:.1f}"),
+        ("MB/s", f"{summary.megabytes_per_second:.1f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+    if summary.issue_kinds:
+        kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.issue_kinds.most_common())
+        console.print(f"issues by kind: {kinds}")
+    console.print(f"warehouse: {summary.warehouse}")
+    console.print(f"issues report (file, line, reason): {summary.issues_report}")
+
+
+def print_calibration(table: "pd.DataFrame") -> None:
+    """The simulation's calibration table next to the public figures it aims at."""
+    out = Table(title="Calibration against public figures")
+    for column in ("metric", "simulated", "target", "tolerance", "ok", "source"):
+        out.add_column(column)
+    for row in table.itertuples(index=False):
+        out.add_row(
+            str(row.label), _fmt(row.simulated), _fmt(row.target), _fmt(row.tolerance),
+            "yes" if row.ok else "NO", str(row.source),
+        )
+    console.print(out)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

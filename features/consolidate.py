@@ -1,0 +1,223 @@
+"""From staged batches to the warehouse: cancel-and-replace resolved, then tables rebuilt.
+
+Which declaration survives for an establishment and a month is decided over everything staged so
+far, so the order in which files arrive does not matter:
+- a type 04 declaration cancels the one its S20.G00.05.006 names, and never survives itself;
+- a type 03 or 05 declaration replaces the one it names;
+- the same declaration received twice (same identifier) counts once;
+- of two surviving declarations for the same establishment, month and fraction, the later one
+  (constitution date, then order number) is kept and the other reported.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from features.contracts import rebuild_contracts_sql
+from features.dsn.parser import Issue
+from features.engine import attach_warehouse, register_places
+from features.warehouse import MONTHLY_TABLES, month_partition
+
+STATUS_SQL = """
+WITH monthly AS (
+    SELECT * FROM staged_declarations WHERE nature = '01'
+),
+copies AS (
+    SELECT declaration_key,
+           row_number() OVER (
+               PARTITION BY declaration_id, siret, month ORDER BY source_sha256, decl_index
+           ) AS copy_rank
+    FROM monthly WHERE declaration_id IS NOT NULL
+),
+distinct_monthly AS (
+    SELECT m.* FROM monthly m LEFT JOIN copies c USING (declaration_key)
+    WHERE coalesce(c.copy_rank, 1) = 1
+),
+targets AS (
+    SELECT r.declaration_key AS by_key, r.type AS by_type, t.declaration_key AS target_key
+    FROM distinct_monthly r
+    LEFT JOIN distinct_monthly t
+      ON t.declaration_id = r.replaces_id AND t.siret = r.siret AND t.month = r.month
+     AND t.declaration_key <> r.declaration_key
+    WHERE r.type IN ('03', '04', '05')
+),
+first_status AS (
+    SELECT m.declaration_key, m.siret, m.month, m.fraction, m.created_date, m.order_number, m.type,
+           CASE
+               WHEN coalesce(c.copy_rank, 1) > 1 THEN 'duplicate'
+               WHEN m.type = '04' THEN 'cancellation'
+               WHEN m.declaration_key IN (SELECT target_key FROM targets WHERE by_type = '04') THEN 'cancelled'
+               WHEN m.declaration_key IN (SELECT target_key FROM targets WHERE by_type IN ('03', '05')) THEN 'replaced'
+               ELSE 'candidate'
+           END AS status
+    FROM monthly m LEFT JOIN copies c USING (declaration_key)
+),
+ranked AS (
+    SELECT *,
+           row_number() OVER (
+               PARTITION BY siret, month, fraction
+               ORDER BY created_date DESC NULLS LAST, TRY_CAST(order_number AS HUGEINT) DESC NULLS LAST,
+                        declaration_key DESC
+           ) AS candidate_rank
+    FROM first_status WHERE status = 'candidate'
+)
+SELECT f.declaration_key, f.siret, f.month, f.type,
+       CASE WHEN f.status = 'candidate' AND r.candidate_rank > 1 THEN 'superseded'
+            WHEN f.status = 'candidate' THEN 'kept'
+            ELSE f.status END AS status,
+       t.by_key IS NOT NULL AND t.target_key IS NULL AS targets_nothing
+FROM first_status f
+LEFT JOIN ranked r USING (declaration_key)
+LEFT JOIN targets t ON t.by_key = f.declaration_key
+"""
+
+ESTABLISHMENTS_SQL = """
+WITH latest AS (
+    SELECT siret,
+           arg_max(siren, month) AS siren,
+           arg_max(naf, month) AS naf,
+           arg_max(naf_enterprise, month) AS naf_enterprise,
+           arg_max(idcc, month) AS idcc,
+           arg_max(postal_code, month) AS postal_code,
+           min(month) AS first_month,
+           max(month) AS last_month,
+           count(DISTINCT month) AS months_declared
+    FROM declarations GROUP BY siret
+),
+users_only AS (  -- establishments known only as users of temp workers (S21.G00.85)
+    SELECT workplace_siret AS siret, substr(workplace_siret, 1, 9) AS siren,
+           arg_max(naf, month) AS naf, NULL AS naf_enterprise, NULL AS idcc,
+           arg_max(postal_code, month) AS postal_code,
+           NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared
+    FROM workplaces
+    WHERE regexp_full_match(coalesce(workplace_siret, ''), '[0-9]{14}')
+      AND workplace_siret NOT IN (SELECT siret FROM latest)
+    GROUP BY workplace_siret
+),
+everyone AS (
+    SELECT *, true AS declares FROM latest
+    UNION ALL BY NAME
+    SELECT *, false AS declares FROM users_only
+)
+SELECT e.siret, e.siren, e.naf, e.naf_enterprise, e.idcc, e.postal_code,
+       p.departement, p.departement_name, p.region_code, p.region,
+       e.first_month, e.last_month, e.months_declared, e.declares
+FROM everyone e
+LEFT JOIN places p
+  ON p.departement = CASE
+        WHEN NOT regexp_full_match(coalesce(e.postal_code, ''), '[0-9]{5}') THEN NULL
+        WHEN e.postal_code LIKE '20%' THEN CASE WHEN substr(e.postal_code, 3, 1) IN ('0', '1') THEN '2A' ELSE '2B' END
+        WHEN e.postal_code LIKE '97%' THEN substr(e.postal_code, 1, 3)
+        ELSE substr(e.postal_code, 1, 2) END
+ORDER BY e.siret
+"""
+
+PERSONS_SQL = """
+SELECT person_key,
+       mode(identified_by) AS identified_by,
+       min(month) AS first_month,
+       max(month) AS last_month,
+       count(DISTINCT siret) AS establishments
+FROM person_months
+GROUP BY person_key
+ORDER BY person_key
+"""
+
+
+@dataclass(frozen=True)
+class ConsolidationResult:
+    """Declaration counts by status (over everything staged) and the months rewritten."""
+
+    status_counts: dict[str, int]
+    months_rewritten: list[str]
+    issues: list[Issue]
+
+
+def consolidate(
+    con: duckdb.DuckDBPyConnection,
+    staging: Path,
+    warehouse: Path,
+    batches: list[str],
+    new_batches: list[str],
+    inferred_end_after_months: int,
+) -> ConsolidationResult:
+    """Resolve which declarations survive, rewrite the months touched by `new_batches`, then
+    rebuild the establishment, person and contract tables."""
+    warehouse.mkdir(parents=True, exist_ok=True)
+
+    def staged(table: str, which: list[str]) -> str:
+        return "[" + ", ".join(f"'{staging / table / (b + '.parquet')}'" for b in which) + "]"
+
+    con.execute(f"CREATE OR REPLACE TEMP TABLE staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
+    con.execute(
+        f"COPY (SELECT s.*, d.source_file, d.line_start FROM resolved_status s "
+        f"JOIN staged_declarations d USING (declaration_key) ORDER BY s.siret, s.month, s.declaration_key) "
+        f"TO '{warehouse / 'declaration_status.parquet'}' (FORMAT parquet)"
+    )
+    issues = _status_issues(con)
+    months = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT strftime(month, '%Y-%m') FROM read_parquet({staged('declarations', new_batches)}) "
+            f"WHERE nature = '01' AND month IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ] if new_batches else []
+    month_list = ", ".join(f"'{m}'" for m in months)
+    for table in MONTHLY_TABLES:
+        for month in months:
+            shutil.rmtree(warehouse / table / month_partition(month), ignore_errors=True)
+        if not months:
+            continue
+        source = (
+            f"read_parquet({staged(table, batches)})" if table != "declarations" else "staged_declarations"
+        )
+        con.execute(
+            f"""COPY (
+                SELECT t.*, strftime(t.month, '%Y-%m') AS declared_month
+                FROM {source} t
+                JOIN resolved_status s ON s.declaration_key = t.declaration_key AND s.status = 'kept'
+                WHERE strftime(t.month, '%Y-%m') IN ({month_list})
+            ) TO '{warehouse / table}' (FORMAT parquet, PARTITION_BY (declared_month),
+                 OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part-{{uuid}}')"""
+        )
+    attach_warehouse(con, warehouse)
+    register_places(con)
+    con.execute(f"COPY ({ESTABLISHMENTS_SQL}) TO '{warehouse / 'establishments.parquet'}' (FORMAT parquet)")
+    con.execute(f"COPY ({PERSONS_SQL}) TO '{warehouse / 'persons.parquet'}' (FORMAT parquet)")
+    con.execute(
+        f"COPY ({rebuild_contracts_sql(None, inferred_end_after_months)} ORDER BY siret, person_key, start_date, contract_number) "
+        f"TO '{warehouse / 'contracts.parquet'}' (FORMAT parquet)"
+    )
+    attach_warehouse(con, warehouse)
+    counts = dict(con.execute("SELECT status, count(*) FROM resolved_status GROUP BY status").fetchall())
+    return ConsolidationResult(counts, months, issues)
+
+
+def _status_issues(con: duckdb.DuckDBPyConnection) -> list[Issue]:
+    rows = con.execute(
+        """SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing, d.replaces_id,
+                  d.siret, strftime(d.month, '%Y-%m')
+           FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+           WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate')
+           ORDER BY d.source_file, d.line_start"""
+    ).fetchall()
+    issues = []
+    for file, line, status, type_, targets_nothing, replaces_id, siret, month in rows:
+        if targets_nothing:
+            action = "cancels" if type_ == "04" else "replaces"
+            issues.append(Issue(file, line, "warning", "replaces_nothing",
+                                f"declaration of type {type_} for {siret} {month} {action} {replaces_id!r}, "
+                                "which was not received for that establishment and month"))
+        if status == "superseded":
+            issues.append(Issue(file, line, "warning", "superseded",
+                                f"another declaration for {siret} {month} was kept (a later one, with no "
+                                "cancel-and-replace link between them)"))
+        elif status == "duplicate":
+            issues.append(Issue(file, line, "warning", "duplicate_declaration",
+                                f"declaration for {siret} {month} already received in another file; counted once"))
+    return issues

@@ -1,0 +1,1 @@
+"""Reading DSN files (norm NEODeS): decoding, nesting of blocks, declarations."""

@@ -1,0 +1,186 @@
+"""From a parsed declaration to warehouse rows (tuples in the column order of STAGED_SCHEMAS).
+
+Personal identifiers are replaced here by their pseudonym; nothing else of the individual block
+is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from features.dsn.parser import (
+    ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, Block, Declaration,
+)
+from features.posts import normalise_post
+from features.pseudonym import Pseudonymiser
+
+MONTHLY_NATURE = "01"
+NO_INDIVIDUAL_TYPES = ("02", "05")
+
+
+def declaration_id(header: Block) -> str | None:
+    """The identifier a later declaration uses (in S20.G00.05.006) to replace or cancel this one:
+    the file constitution date (.007, DDMMYYYY) followed by the declaration's order number (.004)."""
+    created, order = header.get("007"), header.text("004")
+    if not isinstance(created, date) or not order:
+        return None
+    return created.strftime("%d%m%Y") + order
+
+
+class RecordBuilder:
+    """Turns declarations into rows for each staged table, pseudonymising people on the way."""
+
+    def __init__(self, pseudonymiser: Pseudonymiser, source_sha256: str, source_file: str) -> None:
+        self.pseudonymiser = pseudonymiser
+        self.sha = source_sha256
+        self.file = source_file
+
+    def key(self, declaration: Declaration) -> str:
+        return f"{self.sha[:20]}:{declaration.index}"
+
+    def header_row(self, declaration: Declaration, n_individuals: int, n_contracts: int) -> tuple:
+        """The `declarations` row; validity is checked separately by `check_monthly`."""
+        header = declaration.header
+        enterprise = declaration.enterprise
+        establishment = declaration.establishment
+        envoi = declaration.envoi
+        emitter = declaration.emitter
+        siren = enterprise.text("001") if enterprise else None
+        nic = establishment.text("001") if establishment else None
+        month = header.get("005")
+        created = header.get("007")
+        emitter_siret = None
+        if emitter is not None and emitter.text("001"):
+            emitter_siret = (emitter.text("001") or "") + (emitter.text("002") or "")
+        return (
+            self.key(declaration), self.sha, self.file, declaration.index, declaration.line_start,
+            declaration.line_end, declaration_id(header), header.text("001"), header.text("002"),
+            header.text("003"), header.text("004"), month if isinstance(month, date) else None,
+            header.text("006"), created if isinstance(created, date) else None,
+            siren, nic, (siren + nic) if siren and nic else None,
+            establishment.text("002") if establishment else None,
+            enterprise.text("003") if enterprise else None,
+            establishment.text("004") if establishment else None,
+            establishment.text("022") if establishment else None,
+            establishment.get("008") if establishment else None,
+            envoi.text("006") if envoi else None, envoi.text("001") if envoi else None, emitter_siret,
+            n_individuals, n_contracts,
+        )
+
+    def monthly_rows(self, declaration: Declaration) -> dict[str, list[tuple]]:
+        """Rows of every staged table except `declarations`; problems found are added to the
+        declaration (which is then quarantined rather than partly kept)."""
+        header = declaration.header
+        month = header.get("005")
+        siren = declaration.enterprise.text("001") if declaration.enterprise else None
+        nic = declaration.establishment.text("001") if declaration.establishment else None
+        siret = siren + nic if siren and nic else None
+        key = self.key(declaration)
+        problems = declaration.problems
+        if not isinstance(month, date) or month.day != 1:
+            problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
+        if not siret or len(siret) != 14 or not siret.isdigit():
+            problems.append(f"line {header.line}: SIRET missing or invalid (S21.G00.06.001 + S21.G00.11.001)")
+        rows: dict[str, list[tuple]] = {
+            "person_months": [], "contract_months": [], "absences": [], "contract_ends": [],
+            "contract_changes": [], "workplaces": [],
+        }
+        if problems:
+            return rows
+        for individual in declaration.individuals:
+            identity = self.pseudonymiser.person(
+                individual.text("001"), individual.text("002"), individual.text("004"), individual.text("006")
+            )
+            if identity is None:
+                identity = self._by_matricule(siren, individual)
+            if identity is None:
+                problems.append(f"line {individual.line}: individual with no NIR, no identity and no matricule")
+                continue
+            person, identified_by = identity
+            rows["person_months"].append((key, month, siret, person, identified_by))
+            self._contracts(individual, key, month, siret, person, rows, problems)
+        for place in declaration.workplaces:
+            rows["workplaces"].append((key, month, siret, place.text("001"), place.text("002"), place.text("004")))
+        return rows
+
+    def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:
+        matricule = individual.text("019")
+        if not matricule or not siren:
+            return None
+        return self.pseudonymiser.by_matricule(siren, matricule)
+
+    def _contracts(
+        self, individual: Block, key: str, month: date, siret: str, person: str,
+        rows: dict[str, list[tuple]], problems: list[str],
+    ) -> None:
+        hours = _hours_by_contract(individual)
+        for contract in individual.children:
+            if contract.code != CONTRACT:
+                continue
+            start = contract.get("001")
+            number = contract.text("009")
+            if not isinstance(start, date) or not number:
+                problems.append(
+                    f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"
+                )
+                continue
+            title = contract.text("006")
+            rows["contract_months"].append(
+                (
+                    key, month, siret, person, number, start, contract.text("007"), contract.text("021"),
+                    title, normalise_post(title), _date_or_none(contract.get("010")), contract.text("011"),
+                    _float_or_none(contract.get("012")), _float_or_none(contract.get("013")),
+                    contract.text("014"), contract.text("017"), contract.text("019"), contract.text("046"),
+                    hours.get(number), contract.line,
+                )
+            )
+            for child in contract.children:
+                if child.code == CONTRACT_END:
+                    rows["contract_ends"].append(
+                        (key, month, siret, person, number, start, _date_or_none(child.get("001")), child.text("002"))
+                    )
+                elif child.code == ABSENCE:
+                    rows["absences"].append(
+                        (
+                            key, month, siret, person, number, start, child.text("001"),
+                            _date_or_none(child.get("002")), _date_or_none(child.get("003")),
+                            _date_or_none(child.get("010")),
+                        )
+                    )
+                elif child.code == CHANGE:
+                    rows["contract_changes"].append(
+                        (
+                            key, month, siret, person, number, start, _date_or_none(child.get("001")),
+                            child.text("004"), child.text("016"), child.text("014"),
+                            _date_or_none(child.get("021")), child.text("012"),
+                        )
+                    )
+
+
+def _hours_by_contract(individual: Block) -> dict[str, float]:
+    """Paid hours per contract number: activity blocks (53: type 01, unit 10 = hours) under each
+    remuneration (51) linked by 51.010; the remuneration's own hours (51.012) when it has none."""
+    hours: dict[str, float] = {}
+    for remuneration in individual.children:
+        if remuneration.code != REMUNERATION:
+            continue
+        number = remuneration.text("010")
+        if not number:
+            continue
+        activity_hours = [
+            a.get("002") for a in remuneration.children
+            if a.code == ACTIVITY and a.text("001") == "01" and a.text("003") == "10" and isinstance(a.get("002"), float)
+        ]
+        if activity_hours:
+            hours[number] = hours.get(number, 0.0) + sum(activity_hours)  # type: ignore[arg-type]
+        elif isinstance(remuneration.get("012"), float) and remuneration.text("011") == "002":
+            hours[number] = hours.get(number, 0.0) + remuneration.get("012")  # type: ignore[operator]
+    return hours
+
+
+def _date_or_none(value: object) -> date | None:
+    return value if isinstance(value, date) else None
+
+
+def _float_or_none(value: object) -> float | None:
+    return value if isinstance(value, float) else None

@@ -1,0 +1,63 @@
+"""DuckDB over the Parquet warehouse: one embedded connection with a view per table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from features.geography import places_table
+from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
+
+SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts")
+
+
+def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for batch work (no progress bar)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def register_places(con: duckdb.DuckDBPyConnection) -> None:
+    """A `places` table: département, its name, region code and region name."""
+    places = places_table()
+    con.register(
+        "places_arrow",
+        pa.table(
+            {
+                "departement": [p.departement for p in places],
+                "departement_name": [p.departement_name for p in places],
+                "region_code": [p.region_code for p in places],
+                "region": [p.region for p in places],
+            }
+        ),
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE places AS SELECT * FROM places_arrow")
+    con.unregister("places_arrow")
+
+
+def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
+    con.register(f"{name}_empty", schema.empty_table())
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
+
+
+def attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Create a view per warehouse table (an empty one when the table has no file yet)."""
+    for table in MONTHLY_TABLES:
+        if any((warehouse / table).glob("*/*.parquet")):
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * EXCLUDE (declared_month) "
+                f"FROM read_parquet('{warehouse_glob(warehouse, table)}', hive_partitioning = true)"
+            )
+        else:
+            _empty_view(con, table, STAGED_SCHEMAS[table])
+    for table in SINGLE_TABLES:
+        path = warehouse / f"{table}.parquet"
+        if path.exists():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet('{path}')")

@@ -1,0 +1,266 @@
+"""`champollion ingest`: DSN files (or folders of them) into the contract warehouse.
+
+Files are hashed first: a file already ingested (same bytes) is skipped, so ingesting twice
+changes nothing. New files are parsed in parallel worker processes into staged Parquet; then
+cancel-and-replace is resolved over everything staged and the touched months are rewritten.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from champollion.config import Config
+from champollion.home import Home
+from features.consolidate import consolidate
+from features.dsn.parser import Issue
+from features.dsn.reader import file_sha256, open_binary
+from features.engine import connect
+from features.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
+from features.warehouse import FILES_SCHEMA, STAGED_SCHEMAS
+
+log = logging.getLogger("champollion.ingest")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestSummary:
+    """What one `ingest` run did, for the closing table and the tests."""
+
+    files_seen: int = 0
+    files_new: int = 0
+    files_already_ingested: int = 0
+    files_skipped_not_dsn: int = 0
+    declarations_read: int = 0
+    monthly_declarations: int = 0
+    event_signals: int = 0
+    quarantined: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+    warnings: int = 0
+    errors: int = 0
+    issue_kinds: Counter = field(default_factory=Counter)
+    lines: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    months_rewritten: list[str] = field(default_factory=list)
+    issues_report: Path | None = None
+    warehouse: Path | None = None
+
+    @property
+    def megabytes_per_second(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+def looks_like_dsn(path: Path) -> bool:
+    """True when the file (possibly gzip) starts with a DSN rubric line (`Sxx.Gxx.`)."""
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(64).lstrip(b"\xef\xbb\xbf\r\n ")
+    except (OSError, EOFError):
+        return False
+    return len(head) >= 8 and head[:1] == b"S" and head[1:3].isdigit() and head[3:5] == b".G"
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Files to read: named files always; inside folders (recursively), those that look like DSN.
+
+    Returns (DSN files, files skipped because they are not DSN), both sorted.
+    """
+    chosen: set[Path] = set()
+    skipped: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            for candidate in path.rglob("*"):
+                if candidate.is_file() and not candidate.name.startswith("."):
+                    (chosen if looks_like_dsn(candidate) else skipped).add(candidate.resolve())
+        elif path.is_file():
+            chosen.add(path.resolve())
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return sorted(chosen), sorted(skipped)
+
+
+def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> list[list[SourceFile]]:
+    """Group files into batches of about `batch_bytes` (at least one batch per worker when there
+    is enough input), largest files first so that the workers finish together."""
+    total = sum(f.size for f in files)
+    target = max(1, min(batch_bytes, total // max(1, workers) + 1))
+    batches: list[list[SourceFile]] = []
+    current: list[SourceFile] = []
+    size = 0
+    for source in sorted(files, key=lambda f: (-f.size, str(f.path))):
+        if current and size + source.size > target:
+            batches.append(current)
+            current, size = [], 0
+        current.append(source)
+        size += source.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _batch_id(files: list[SourceFile]) -> str:
+    digest = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()
+    return digest[:20]
+
+
+def _read_manifest(path: Path) -> pa.Table:
+    return pq.read_table(path).cast(FILES_SCHEMA) if path.exists() else FILES_SCHEMA.empty_table()
+
+
+def _drop_orphans(staging: Path, known_batches: set[str]) -> None:
+    """Remove staged batch files that no manifest row names (left by an interrupted run)."""
+    for table in STAGED_SCHEMAS:
+        for part in (staging / table).glob("*.parquet"):
+            if part.stem not in known_batches:
+                part.unlink()
+
+
+def ingest(
+    paths: list[Path],
+    home: Home,
+    config: Config,
+    key: bytes,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Read DSN files into the warehouse of `home`; returns the run's summary.
+
+    Bad input never stops the run: issues are counted, written to
+    `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable
+    declarations are quarantined under `data/quarantine/`.
+    """
+    started = time.perf_counter()
+    settings = config.ingest
+    summary = IngestSummary(warehouse=home.warehouse)
+    dsn_files, not_dsn = discover(paths)
+    summary.files_seen = len(dsn_files)
+    summary.files_skipped_not_dsn = len(not_dsn)
+    issues: list[Issue] = [
+        Issue(str(p), None, "warning", "not_dsn", "file in a DSN folder that does not start with a rubric line; skipped")
+        for p in not_dsn
+    ]
+    manifest_path = home.staging / "files.parquet"
+    manifest = _read_manifest(manifest_path)
+    known = set(manifest.column("source_sha256").to_pylist())
+    _drop_orphans(home.staging, set(manifest.column("batch").to_pylist()))
+    new_files: list[SourceFile] = []
+    for path in dsn_files:
+        sha = file_sha256(path)
+        if sha in known:
+            summary.files_already_ingested += 1
+            continue
+        known.add(sha)  # the same bytes twice in one run are read once
+        new_files.append(SourceFile(path, sha, path.stat().st_size))
+    summary.files_new = len(new_files)
+    log.info("%d DSN files found, %d new, %d already ingested", len(dsn_files), len(new_files), summary.files_already_ingested)
+
+    batches = plan_batches(new_files, settings.batch_megabytes * 1_000_000, settings.workers)
+    tasks = [BatchTask(_batch_id(b), tuple(b), home.staging, home.quarantine, key) for b in batches]
+    total_bytes = sum(f.size for f in new_files)
+    results = _run_tasks(tasks, settings.workers, total_bytes, progress)
+    manifest_rows = []
+    now = datetime.now().replace(microsecond=0)
+    for result in results:
+        for file_result in result.files:
+            source = file_result.source
+            summary.declarations_read += file_result.declarations
+            summary.monthly_declarations += file_result.monthly
+            summary.event_signals += file_result.signals
+            summary.quarantined += file_result.quarantined
+            summary.lines += file_result.lines
+            summary.bytes += source.size
+            issues.extend(file_result.issues)
+            for block, count in file_result.unknown_blocks.items():
+                issues.append(Issue(str(source.path), None, "warning", "unknown_block",
+                                    f"{count} lines of block {block}, which the norm table does not define, skipped"))
+            for rubric, count in file_result.unknown_rubrics.items():
+                issues.append(Issue(str(source.path), None, "warning", "unknown_rubric",
+                                    f"{count} lines of rubric {rubric}, which the norm table does not define, skipped"))
+            if file_result.issues_dropped:
+                issues.append(Issue(str(source.path), None, "warning", "too_many_issues",
+                                    f"{file_result.issues_dropped} further issues in this file not listed"))
+            errors = sum(1 for i in file_result.issues if i.severity == "error")
+            manifest_rows.append(
+                (source.sha256, str(source.path), result.batch_id, source.size, file_result.lines,
+                 file_result.encoding, file_result.declarations, file_result.quarantined,
+                 len(file_result.issues) - errors, errors, now)
+            )
+    if manifest_rows:
+        columns = list(zip(*manifest_rows))
+        added = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, FILES_SCHEMA)], schema=FILES_SCHEMA)
+        manifest = pa.concat_tables([manifest, added])
+        manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(manifest, manifest_path)
+
+    all_batches = sorted(set(manifest.column("batch").to_pylist()))
+    if all_batches:
+        con = connect()
+        try:
+            result = consolidate(
+                con, home.staging, home.warehouse, all_batches, [t.batch_id for t in tasks],
+                settings.inferred_end_after_months,
+            )
+        finally:
+            con.close()
+        summary.status_counts = result.status_counts
+        summary.months_rewritten = result.months_rewritten
+        issues.extend(result.issues)
+
+    summary.warnings = sum(1 for i in issues if i.severity == "warning")
+    summary.errors = sum(1 for i in issues if i.severity == "error")
+    summary.issue_kinds = Counter(i.kind for i in issues)
+    summary.issues_report = _write_issues(home, issues, now)
+    for issue in issues[: settings.max_issue_lines_logged]:
+        log.warning("%s:%s: %s: %s", issue.file, issue.line or "-", issue.kind, issue.reason)
+    if len(issues) > settings.max_issue_lines_logged:
+        log.warning("... %d more issues in %s", len(issues) - settings.max_issue_lines_logged, summary.issues_report)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress: Progress | None) -> list[BatchResult]:
+    """Run the parse tasks, in worker processes when there are several workers and tasks."""
+    done_bytes = 0
+    results: list[BatchResult] = []
+    if progress:
+        progress(0, total_bytes)
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            results.append(parse_batch(task))
+            done_bytes += sum(f.size for f in task.files)
+            if progress:
+                progress(done_bytes, total_bytes)
+        return results
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(parse_batch, task): task for task in tasks}
+        for future in as_completed(futures):
+            results.append(future.result())
+            done_bytes += sum(f.size for f in futures[future].files)
+            log.info("parsed %.0f of %.0f MB", done_bytes / 1e6, total_bytes / 1e6)
+            if progress:
+                progress(done_bytes, total_bytes)
+    return sorted(results, key=lambda r: r.batch_id)
+
+
+def _write_issues(home: Home, issues: list[Issue], when: datetime) -> Path:
+    home.ingest_reports.mkdir(parents=True, exist_ok=True)
+    path = home.ingest_reports / f"issues-{when.strftime('%Y%m%dT%H%M%S')}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "severity", "kind", "reason"])
+        for issue in issues:
+            writer.writerow([issue.file, issue.line if issue.line is not None else "", issue.severity, issue.kind, issue.reason])
+    return path

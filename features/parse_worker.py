@@ -1,0 +1,187 @@
+"""One ingestion task, run in a worker process: parse a batch of DSN files into staged Parquet.
+
+A file that fails in an unexpected way is quarantined whole; its rows are dropped from the batch,
+never half-kept, and the other files of the batch go on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.dsn.parser import DsnParser, Issue
+from features.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from features.dsn.records import MONTHLY_NATURE, RecordBuilder
+from features.pseudonym import Pseudonymiser
+from features.warehouse import STAGED_SCHEMAS
+
+MAX_ISSUES_PER_FILE = 2_000
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A DSN file to ingest, identified by the hash of its bytes."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """Files parsed together by one worker; their rows land in one Parquet file per table."""
+
+    batch_id: str
+    files: tuple[SourceFile, ...]
+    staging: Path
+    quarantine: Path
+    key: bytes
+
+
+@dataclass
+class FileResult:
+    """What parsing one file gave: counts, issues and its row in the files manifest."""
+
+    source: SourceFile
+    lines: int = 0
+    encoding: str = ""
+    declarations: int = 0
+    monthly: int = 0
+    signals: int = 0
+    quarantined: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    issues_dropped: int = 0
+    unknown_blocks: dict[str, int] = field(default_factory=dict)
+    unknown_rubrics: dict[str, int] = field(default_factory=dict)
+    envelope_lines: int = 0
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    files: list[FileResult]
+
+
+def parse_batch(task: BatchTask) -> BatchResult:
+    """Parse every file of the batch and write the staged tables; never raises for bad input."""
+    pseudonymiser = Pseudonymiser(task.key)
+    tables: dict[str, list[tuple]] = {name: [] for name in STAGED_SCHEMAS}
+    results = []
+    for source in task.files:
+        file_rows: dict[str, list[tuple]] = {name: [] for name in STAGED_SCHEMAS}
+        try:
+            result = _parse_file(source, pseudonymiser, file_rows, task.quarantine)
+        except Exception as exc:  # a bug or an unreadable file must not lose the batch
+            result = _quarantine_whole_file(source, task.quarantine, exc)
+        else:
+            for name, rows in file_rows.items():
+                tables[name].extend(rows)
+        results.append(result)
+    for name, rows in tables.items():
+        _write_staged(task.staging / name / f"{task.batch_id}.parquet", STAGED_SCHEMAS[name], rows)
+    return BatchResult(task.batch_id, results)
+
+
+def _parse_file(
+    source: SourceFile, pseudonymiser: Pseudonymiser, rows: dict[str, list[tuple]], quarantine: Path
+) -> FileResult:
+    label = str(source.path)
+    parser = DsnParser(label)
+    builder = RecordBuilder(pseudonymiser, source.sha256, label)
+    report = DecodeReport()
+    result = FileResult(source)
+    to_quarantine = []
+    with open_binary(source.path) as stream:
+        for declaration in parser.parse(iter_line_chunks(stream, report), report):
+            result.declarations += 1
+            nature = declaration.header.text("001")
+            if nature == MONTHLY_NATURE:
+                declaration_rows = builder.monthly_rows(declaration)
+            else:
+                declaration_rows = {}
+                if nature is None:
+                    declaration.problems.append(f"line {declaration.line_start}: declaration nature S20.G00.05.001 missing")
+            if declaration.problems:
+                to_quarantine.append(declaration)
+                continue
+            n_contracts = len(declaration_rows.get("contract_months", ()))
+            rows["declarations"].append(builder.header_row(declaration, len(declaration.individuals), n_contracts))
+            for name, table_rows in declaration_rows.items():
+                rows[name].extend(table_rows)
+            if nature == MONTHLY_NATURE:
+                result.monthly += 1
+            else:
+                result.signals += 1
+    if report.switched_at_line:
+        parser.issues.append(
+            Issue(label, report.switched_at_line, "warning", "mixed_encoding",
+                  "bytes that are not UTF-8 from this line on: the file is read as cp1252")
+        )
+    if to_quarantine:
+        _write_quarantine(source, to_quarantine, quarantine)
+        for declaration in to_quarantine:
+            parser.issues.append(
+                Issue(label, declaration.line_start, "error", "quarantined",
+                      f"declaration {declaration.index} (lines {declaration.line_start}-{declaration.line_end}) "
+                      f"quarantined: {'; '.join(declaration.problems[:3])}")
+            )
+    result.quarantined = len(to_quarantine)
+    result.lines = parser.summary.lines
+    result.encoding = report.encoding
+    result.envelope_lines = parser.summary.envelope_lines
+    result.unknown_blocks = dict(parser.summary.unknown_blocks)
+    result.unknown_rubrics = dict(parser.summary.unknown_rubrics)
+    result.issues = parser.issues[:MAX_ISSUES_PER_FILE]
+    result.issues_dropped = max(0, len(parser.issues) - MAX_ISSUES_PER_FILE)
+    return result
+
+
+def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) -> None:
+    """Copy the raw lines of each unreadable declaration, with the reasons, into the quarantine."""
+    quarantine.mkdir(parents=True, exist_ok=True)
+    wanted = {(d.line_start, d.line_end): d for d in declarations}
+    collected: dict[tuple[int, int], list[bytes]] = {span: [] for span in wanted}
+    with open_binary(source.path) as stream:
+        try:
+            for number, raw in enumerate(stream, 1):
+                for (start, end), lines in collected.items():
+                    if start <= number <= end:
+                        lines.append(raw)
+        except (EOFError, OSError):
+            pass  # a truncated stream: keep what could be read
+    for (start, end), declaration in wanted.items():
+        stem = quarantine / f"{source.sha256[:16]}-{declaration.index:05d}"
+        stem.with_suffix(".dsn").write_bytes(b"".join(collected[(start, end)]))
+        stem.with_suffix(".reason.txt").write_text(
+            f"file: {source.path}\nsha256: {source.sha256}\ndeclaration: {declaration.index}\n"
+            f"lines: {start}-{end}\nreasons:\n" + "\n".join(f"- {p}" for p in declaration.problems) + "\n",
+            encoding="utf-8",
+        )
+
+
+def _quarantine_whole_file(source: SourceFile, quarantine: Path, exc: Exception) -> FileResult:
+    quarantine.mkdir(parents=True, exist_ok=True)
+    stem = quarantine / f"{source.sha256[:16]}-file"
+    shutil.copyfile(source.path, stem.with_suffix(".dsn"))
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    stem.with_suffix(".reason.txt").write_text(
+        f"file: {source.path}\nsha256: {source.sha256}\nthe whole file could not be read: {detail}\n"
+        f"at {datetime.now().isoformat(timespec='seconds')}\n",
+        encoding="utf-8",
+    )
+    result = FileResult(source, quarantined=1)
+    result.issues = [Issue(str(source.path), None, "error", "unreadable_file", f"file quarantined whole: {detail}")]
+    return result
+
+
+def _write_staged(path: Path, schema: pa.Schema, rows: list[tuple]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(zip(*rows)) if rows else [[] for _ in schema]
+    table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema)], schema=schema)
+    pq.write_table(table, path, compression="zstd")

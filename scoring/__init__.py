@@ -1,0 +1,1 @@
+"""Stage 3: monthly ranked control lists per region, explained in French."""

@@ -1,0 +1,45 @@
+"""The command line is thin: arguments in, the stage function called, a summary out."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from champollion.cli import app
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("ingest", "simulate", "init-key"):
+        assert command in result.output
+
+
+def test_ingest_without_a_key_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHAMPOLLION_PSEUDONYM_KEY", raising=False)
+    result = runner.invoke(app, ["--home", str(tmp_path), "ingest", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no pseudonymisation key" in result.output
+
+
+def test_init_key_then_ingest(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHAMPOLLION_PSEUDONYM_KEY", raising=False)
+    declaration = Declaration("12345678900011", "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06")])])
+    path = write_dsn(tmp_path / "in" / "a.dsn", envoi([declaration]))
+    assert runner.invoke(app, ["--home", str(tmp_path), "init-key"]).exit_code == 0
+    assert (tmp_path / "secrets" / "pseudonym.key").exists()
+    result = runner.invoke(app, ["--home", str(tmp_path), "ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "DSN ingestion" in result.output
+    assert (tmp_path / "data" / "warehouse" / "contracts.parquet").exists()
+
+
+def test_bad_configuration_stops_before_any_work(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 2\n")
+    result = runner.invoke(app, ["--config", str(bad), "--home", str(tmp_path), "init-key"])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output
+    assert not (tmp_path / "secrets").exists()

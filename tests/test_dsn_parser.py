@@ -1,0 +1,171 @@
+"""The streaming parser on small hand-written files: format rules and every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from features.dsn.parser import DsnParser
+from features.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from tests.conftest import PUBLIC_SAMPLE
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
+
+SIRET = "12345678900011"
+
+
+def parse(path: Path) -> tuple[list, DsnParser, DecodeReport]:
+    parser = DsnParser(str(path))
+    report = DecodeReport()
+    with open_binary(path) as stream:
+        declarations = list(parser.parse(iter_line_chunks(stream, report), report))
+    return declarations, parser, report
+
+
+def one_contract_file(tmp_path: Path, title: str = "Serveur", **kwargs) -> list[str]:
+    decl = Declaration(SIRET, "2025-01", [Individual(contracts=[Contract("C0001", "2025-01-06", title=title)])])
+    return render(envoi([decl], **kwargs))
+
+
+def kinds(parser: DsnParser) -> list[str]:
+    return [issue.kind for issue in parser.issues]
+
+
+@pytest.mark.skipif(not PUBLIC_SAMPLE.exists(), reason="shared/ not laid beside the repository")
+def test_public_fctu_sample_parses_without_error():
+    declarations, parser, _ = parse(PUBLIC_SAMPLE)
+    assert [d.header.text("001") for d in declarations] == ["07", "07", "07"]
+    assert all(not d.problems for d in declarations)
+    assert [i for i in parser.issues if i.severity == "error"] == []
+    assert "s90_mismatch" not in kinds(parser)
+    assert parser.summary.envelope_lines == 20
+    assert parser.summary.unknown_blocks == {"S10.G00.95": 26, "S20.G00.96": 3}
+    assert parser.summary.unknown_rubrics == {"S21.G00.06.903": 3, "S21.G00.11.904": 3}
+    assert parser.summary.envois == 3
+
+
+def test_inner_quote_is_kept(tmp_path):
+    path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path, title="Agent d'entretien"))
+    declarations, parser, _ = parse(path)
+    contract = declarations[0].individuals[0].children[0]
+    assert contract.text("006") == "Agent d'entretien"
+    assert parser.issues == []
+
+
+@pytest.mark.parametrize(
+    ("encoding", "title", "expected_encoding"),
+    [
+        ("latin-1", "Préparateur", "cp1252"),
+        ("cp1252", "Chef d’équipe œnologie", "cp1252"),
+        ("utf-8", "Préparateur œnologue", "utf-8"),
+    ],
+)
+def test_encodings(tmp_path, encoding, title, expected_encoding):
+    path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path, title=title), encoding=encoding)
+    declarations, parser, report = parse(path)
+    assert declarations[0].individuals[0].children[0].text("006") == title
+    assert report.encoding == expected_encoding
+    assert parser.issues == []
+
+
+def test_byte_undefined_in_cp1252_falls_back_to_latin1(tmp_path):
+    lines = one_contract_file(tmp_path)
+    path = tmp_path / "a.dsn"
+    text = "\n".join(lines).replace("Serveur", "Serveur\x81").encode("latin-1")
+    path.write_bytes(text + b"\n")
+    declarations, parser, report = parse(path)
+    assert report.encoding == "latin-1"
+    assert declarations[0].individuals[0].children[0].text("006") == "Serveur\x81"
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_crlf_and_lf(tmp_path, newline):
+    path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path), newline=newline)
+    declarations, parser, _ = parse(path)
+    assert declarations[0].individuals[0].children[0].text("009") == "C0001"
+    assert parser.issues == []
+
+
+def test_s90_line_count_mismatch_is_a_warning(tmp_path):
+    path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path, total_lines=12))
+    declarations, parser, _ = parse(path)
+    assert len(declarations) == 1 and not declarations[0].problems
+    assert kinds(parser) == ["s90_mismatch"]
+    assert "declares 12 lines" in parser.issues[0].reason
+
+
+def test_envelope_lines_are_skipped(tmp_path):
+    lines = ["S05.G51.00.001,'V01R02'", "S06.G51.00.001,'DSNOK'"] + one_contract_file(tmp_path)
+    lines += ["S96.G51.00.001,'FINSL'", "S95.G51.00.001,'769608'"]
+    path = write_dsn(tmp_path / "a.dsn", lines)
+    declarations, parser, _ = parse(path)
+    assert len(declarations) == 1 and not declarations[0].problems
+    assert parser.summary.envelope_lines == 4
+    assert parser.issues == []
+
+
+def test_line_without_comma_quarantines_its_declaration(tmp_path):
+    lines = one_contract_file(tmp_path)
+    at = lines.index("S21.G00.40.007,'02'")
+    lines[at] = "S21.G00.40.007 02"
+    path = write_dsn(tmp_path / "a.dsn", lines)
+    declarations, parser, _ = parse(path)
+    assert declarations[0].problems
+    issue = next(i for i in parser.issues if i.kind == "malformed_line")
+    assert (issue.file, issue.line, issue.severity) == (str(path), at + 1, "error")
+
+
+def test_unquoted_value_is_read_with_a_warning(tmp_path):
+    lines = one_contract_file(tmp_path)
+    at = lines.index("S21.G00.40.007,'02'")
+    lines[at] = "S21.G00.40.007,02"
+    path = write_dsn(tmp_path / "a.dsn", lines)
+    declarations, parser, _ = parse(path)
+    assert declarations[0].individuals[0].children[0].text("007") == "02"
+    assert not declarations[0].problems
+    assert [(i.kind, i.line) for i in parser.issues] == [("unquoted_value", at + 1)]
+
+
+def test_block_under_wrong_parent_quarantines(tmp_path):
+    lines = one_contract_file(tmp_path)
+    start = lines.index("S21.G00.30.001,'1800175123456'")
+    del lines[start : start + 4]  # the individual block: its contract now hangs under the establishment
+    path = write_dsn(tmp_path / "a.dsn", lines)
+    declarations, parser, _ = parse(path)
+    assert declarations[0].problems
+    assert "wrong_parent" in kinds(parser)
+
+
+def test_impossible_planned_end_is_dropped_with_a_warning(tmp_path):
+    lines = one_contract_file(tmp_path)
+    lines.insert(lines.index("S21.G00.40.009,'C0001'") + 1, "S21.G00.40.010,'31022025'")
+    path = write_dsn(tmp_path / "a.dsn", lines)
+    declarations, parser, _ = parse(path)
+    contract = declarations[0].individuals[0].children[0]
+    assert contract.get("010") is None
+    assert [(i.kind, i.reason) for i in parser.issues if i.kind != "s90_mismatch"] == [
+        ("invalid_value", "S21.G00.40.010: invalid value '31022025', ignored")
+    ]
+
+
+def test_truncated_file_quarantines_only_the_cut_declaration(tmp_path):
+    first = Declaration(SIRET, "2025-01", [Individual(contracts=[Contract("C0001", "2025-01-06")])], order="1")
+    second = Declaration("98765432100017", "2025-01", [Individual(contracts=[Contract("C0002", "2025-01-06")])], order="2")
+    lines = render(envoi([first, second]))
+    cut = lines[: lines.index("S21.G00.40.009,'C0002'")]
+    path = write_dsn(tmp_path / "a.dsn", cut)
+    declarations, parser, _ = parse(path)
+    assert [bool(d.problems) for d in declarations] == [False, True]
+    assert "truncated_file" in kinds(parser)
+
+
+def test_unknown_blocks_and_rubrics_are_counted(tmp_path):
+    lines = one_contract_file(tmp_path)
+    at = lines.index("S21.G00.11.001,'00011'")
+    lines[at:at] = ["S21.G00.06.903,'EXTENSION'"]
+    lines.insert(lines.index("S21.G00.30.001,'1800175123456'"), "S21.G00.97.001,'X'")
+    path = write_dsn(tmp_path / "a.dsn", lines)
+    declarations, parser, _ = parse(path)
+    assert not declarations[0].problems
+    assert parser.summary.unknown_rubrics == {"S21.G00.06.903": 1}
+    assert parser.summary.unknown_blocks == {"S21.G00.97": 1}

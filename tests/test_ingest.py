@@ -1,0 +1,228 @@
+"""Ingestion into the warehouse: contracts rebuilt, cancel-and-replace, temp missions, bad input."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from features.ingest import ingest
+from tests.conftest import PUBLIC_SAMPLE, TEST_KEY
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
+
+RESTAURANT = "12345678900011"
+AGENCY = "55555555500019"
+USER = "77777777700015"
+
+
+def run(home, config, *paths: Path):
+    return ingest(list(paths), home, config, TEST_KEY)
+
+
+def contracts(home) -> list[dict]:
+    rel = duckdb.sql(f"SELECT * FROM '{home.warehouse / 'contracts.parquet'}' ORDER BY start_date, contract_number")
+    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+
+
+def table(home, name: str) -> list[dict]:
+    rel = duckdb.sql(
+        f"SELECT * EXCLUDE (declared_month) FROM read_parquet('{home.warehouse / name}/*/*.parquet', hive_partitioning=true)"
+    )
+    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+
+
+def monthly(siret: str, month: str, contracts_: list[Contract], order: str, **kwargs) -> Declaration:
+    return Declaration(siret, month, [Individual(contracts=contracts_)], order=order, **kwargs)
+
+
+def test_renewals_are_pushes_of_the_planned_end(tmp_path, home, config):
+    months = [("2025-01", "2025-01-31"), ("2025-02", "2025-02-28"), ("2025-03", "2025-04-30"), ("2025-04", "2025-04-30")]
+    decls = [
+        monthly(RESTAURANT, m, [Contract("C1", "2025-01-06", planned_end=end,
+                                         end=("2025-04-30", "031") if m == "2025-04" else None)], str(i))
+        for i, (m, end) in enumerate(months, 1)
+    ]
+    run(home, config, write_dsn(tmp_path / "in" / "a.dsn", envoi(decls)))
+    [contract] = contracts(home)
+    assert contract["renewals"] == 2
+    assert contract["planned_end_first"] == date(2025, 1, 31)
+    assert contract["planned_end_last"] == date(2025, 4, 30)
+    assert (contract["end_date"], contract["end_declared"], contract["end_motif"]) == (date(2025, 4, 30), True, "031")
+
+
+@pytest.mark.parametrize(
+    ("months_after", "planned_end", "expected_end"),
+    [
+        (3, "2025-01-20", date(2025, 1, 20)),  # planned end inside the last declared month
+        (3, "2025-03-15", date(2025, 1, 31)),  # planned end elsewhere: end of the last declared month
+        (2, "2025-01-20", None),  # not yet three months without it: still open
+    ],
+)
+def test_end_is_inferred_after_three_more_months(tmp_path, home, config, months_after, planned_end, expected_end):
+    other = Contract("CDI1", "2020-01-01", nature="01", motif=None)
+    decls = [monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", planned_end=planned_end), other], "1")]
+    for i in range(months_after):
+        decls.append(monthly(RESTAURANT, f"2025-{i + 2:02d}", [other], str(i + 2)))
+    run(home, config, write_dsn(tmp_path / "in" / "a.dsn", envoi(decls)))
+    short = next(c for c in contracts(home) if c["contract_number"] == "C1")
+    assert short["end_date"] == expected_end
+    assert short["end_inferred"] is (expected_end is not None)
+    assert short["end_declared"] is False
+
+
+def _original_and_replacement():
+    original = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", title="Servur")], "100")
+    replacement = monthly(
+        RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", title="Serveur")], "200",
+        type="03", replaces=original.identifier(), created="2025-02-20",
+    )
+    return original, replacement
+
+
+@pytest.mark.parametrize("replacement_first", [False, True])
+def test_cancel_and_replace_in_either_order(tmp_path, home, config, replacement_first):
+    original, replacement = _original_and_replacement()
+    a = write_dsn(tmp_path / "a.dsn", envoi([original]))
+    b = write_dsn(tmp_path / "b.dsn", envoi([replacement]))
+    for path in ([b, a] if replacement_first else [a, b]):
+        run(home, config, path)
+    [contract] = contracts(home)
+    assert contract["job_title"] == "Serveur"
+    rows = table(home, "contract_months")
+    assert len(rows) == 1
+    statuses = duckdb.sql(f"SELECT type, status FROM '{home.warehouse / 'declaration_status.parquet'}' ORDER BY type").fetchall()
+    assert statuses == [("01", "replaced"), ("03", "kept")]
+
+
+def test_cancellation_then_new_declaration(tmp_path, home, config):
+    original = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", title="Faux")], "100")
+    cancel = Declaration(RESTAURANT, "2025-01", [], order="101", type="04", replaces=original.identifier(), created="2025-02-10")
+    fresh = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", title="Vrai")], "102", created="2025-02-11")
+    run(home, config, write_dsn(tmp_path / "c.dsn", envoi([cancel, fresh])))
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([original])))
+    assert [c["job_title"] for c in contracts(home)] == ["Vrai"]
+    statuses = dict(duckdb.sql(f"SELECT order_number, status FROM '{home.warehouse / 'declaration_status.parquet'}' s "
+                               f"JOIN (SELECT declaration_key, order_number FROM read_parquet('{home.staging}/declarations/*.parquet')) USING (declaration_key)").fetchall())
+    assert statuses == {"100": "cancelled", "101": "cancellation", "102": "kept"}
+
+
+def test_replacement_that_replaces_nothing_is_reported(tmp_path, home, config):
+    orphan = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "7", type="03", replaces="0502202599")
+    summary = run(home, config, write_dsn(tmp_path / "a.dsn", envoi([orphan])))
+    assert summary.issue_kinds["replaces_nothing"] == 1
+    assert len(contracts(home)) == 1  # a full replacement still carries the month's data
+
+
+def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, config):
+    mission = Contract("M1", "2025-01-06", nature="03", motif="02", planned_end="2025-01-10", user_siret=USER,
+                       title="Manutentionnaire")
+    agency = Declaration(AGENCY, "2025-01", [Individual(contracts=[mission])], order="1", naf="7820Z", idcc="2378",
+                         workplaces=[(USER, "5210B", "69007")])
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([agency])))
+    [contract] = contracts(home)
+    assert (contract["siret"], contract["is_temp_mission"], contract["attributed_siret"]) == (AGENCY, True, USER)
+    establishments = {row[0]: row[1:] for row in duckdb.sql(
+        f"SELECT siret, naf, departement, region_code, declares FROM '{home.warehouse / 'establishments.parquet'}'").fetchall()}
+    assert establishments[USER] == ("5210B", "69", "84", False)
+    assert establishments[AGENCY][3] is True
+
+
+def test_nature_03_outside_a_temp_agency_is_not_attributed(tmp_path, home, config):
+    mission = Contract("M1", "2025-01-06", nature="03", motif="02", user_siret=USER)
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [mission], "1")])))
+    [contract] = contracts(home)
+    assert (contract["is_temp_mission"], contract["attributed_siret"]) == (False, RESTAURANT)
+
+
+def test_change_block_gives_the_initial_nature(tmp_path, home, config):
+    january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", nature="02", motif="02")], "1")
+    converted = Contract("C1", "2025-01-06", nature="01", motif=None,
+                         change={"001": "01022025", "004": "02", "016": "02"})
+    february = monthly(RESTAURANT, "2025-02", [converted], "2")
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([january, february])))
+    [contract] = contracts(home)
+    assert (contract["nature"], contract["nature_initial"], contract["nature_change_date"]) == ("01", "02", date(2025, 2, 1))
+    assert contract["motif_initial"] == "02"
+
+
+def test_ingesting_twice_changes_nothing(tmp_path, home, config):
+    path = write_dsn(tmp_path / "in" / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    run(home, config, path)
+    before = contracts(home)
+    second = run(home, config, tmp_path / "in")
+    assert (second.files_new, second.files_already_ingested) == (0, 1)
+    assert contracts(home) == before
+    assert len(table(home, "contract_months")) == 1
+
+
+def test_gzip_files_and_folders_are_read(tmp_path, home, config):
+    text = "\r\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\r\n"
+    folder = tmp_path / "in" / "sub"
+    folder.mkdir(parents=True)
+    (folder / "a.dsn.gz").write_bytes(gzip.compress(text.encode("latin-1")))
+    (folder / "notes.txt").write_text("not a DSN file")
+    summary = run(home, config, tmp_path / "in")
+    assert (summary.files_new, summary.files_skipped_not_dsn) == (1, 1)
+    assert len(contracts(home)) == 1
+
+
+def test_bad_declarations_are_quarantined_and_the_rest_kept(tmp_path, home, config):
+    good = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")
+    no_month = monthly("98765432100017", "2025-01", [Contract("C2", "2025-01-06")], "2")
+    lines = render(envoi([good, no_month]))
+    second_month_line = [i for i, l in enumerate(lines) if l.startswith("S20.G00.05.005")][1]
+    del lines[second_month_line]
+    path = write_dsn(tmp_path / "a.dsn", lines)
+    summary = run(home, config, path)
+    assert summary.quarantined == 1 and summary.monthly_declarations == 1
+    assert [c["siret"] for c in contracts(home)] == [RESTAURANT]
+    reason = next(home.quarantine.glob("*.reason.txt")).read_text()
+    assert "declared month S20.G00.05.005 missing or invalid" in reason
+    raw = next(home.quarantine.glob("*.dsn")).read_text(encoding="latin-1")
+    assert "S21.G00.40.009,'C2'" in raw and "C1" not in raw
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        issues = list(csv.DictReader(handle))
+    quarantined = [i for i in issues if i["kind"] == "quarantined"]
+    assert quarantined and quarantined[0]["file"] == str(path) and quarantined[0]["line"]
+
+
+def test_unreadable_gzip_is_reported_not_fatal(tmp_path, home, config):
+    text = "\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\n"
+    compressed = gzip.compress(text.encode("latin-1"))
+    (tmp_path / "cut.dsn.gz").write_bytes(compressed[: len(compressed) // 2])
+    good = write_dsn(tmp_path / "good.dsn", envoi([monthly(AGENCY, "2025-01", [Contract("C9", "2025-01-06")], "5", naf="7820Z")]))
+    summary = run(home, config, tmp_path / "cut.dsn.gz", good)
+    assert summary.errors >= 1
+    assert [c["contract_number"] for c in contracts(home)] == ["C9"]
+
+
+@pytest.mark.skipif(not PUBLIC_SAMPLE.exists(), reason="shared/ not laid beside the repository")
+def test_public_fctu_sample_feeds_no_monthly_history(home, config):
+    summary = run(home, config, PUBLIC_SAMPLE)
+    assert (summary.declarations_read, summary.event_signals, summary.monthly_declarations) == (3, 3, 0)
+    assert summary.errors == 0 and summary.quarantined == 0
+    assert contracts(home) == []
+
+
+def test_no_personal_data_in_the_warehouse_or_reports(tmp_path, home, config):
+    person = Individual(nir="2850375123456", surname="DUPONT", first_names="Léa", birth="14031985",
+                        contracts=[Contract("C1", "2025-01-06")])
+    no_nir = Individual(nir=None, surname="D'ANGELO", first_names="Marc", birth="02021990",
+                        contracts=[Contract("C2", "2025-01-06")])
+    lines = render(envoi([Declaration(RESTAURANT, "2025-01", [person, no_nir], order="1")]))
+    lines.insert(3, "S21.G00.30.999,'2850375123456'")  # noise so that the report has lines to write
+    run(home, config, write_dsn(tmp_path / "a.dsn", lines))
+    secrets = ["2850375123456", "DUPONT", "ANGELO", "14031985", "02021990", "Léa", "1985-03-14"]
+    written = [p for p in [*home.warehouse.rglob("*"), *home.staging.rglob("*"), *home.ingest_reports.rglob("*")] if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in written) and any(p.suffix == ".csv" for p in written)
+    for path in written:
+        # Parquet pages are compressed: compare the decoded values, not the bytes.
+        content = str(pq.read_table(path).to_pylist()) if path.suffix == ".parquet" else path.read_text()
+        assert not any(secret in content for secret in secrets), path
+    persons = duckdb.sql(f"SELECT identified_by FROM '{home.warehouse / 'persons.parquet'}' ORDER BY 1").fetchall()
+    assert persons == [("identity",), ("nir",)]

@@ -1,0 +1,92 @@
+"""Small reference helpers: job-title normalisation, geography, pseudonyms, configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+from champollion.config import ConfigError, load_config, pseudonym_key
+from features.geography import departement_of, place_of
+from features.posts import normalise_post
+from features.pseudonym import Pseudonymiser, is_valid_nir
+
+
+@pytest.mark.parametrize(
+    ("title", "post"),
+    [
+        ("Serveur H/F", "serveur"),
+        ("SERVEUSE", "serveur"),
+        ("serveur(se)", "serveur"),
+        ("Serveur / Serveuse", "serveur"),
+        ("Agent d'entretien", "agent entretien"),
+        ("AGENT D ENTRETIEN", "agent entretien"),
+        ("Employée polyvalente", "employe polyvalent"),
+        ("Boulangère", "boulanger"),
+        ("Animatrice", "animateur"),
+        ("Aide-soignante (F/H)", "aide soignant"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalise_post(title, post):
+    assert normalise_post(title) == post
+
+
+@pytest.mark.parametrize(
+    ("postal_code", "departement", "region_code"),
+    [
+        ("75011", "75", "11"),
+        ("01000", "01", "84"),
+        ("20090", "2A", "94"),
+        ("20200", "2B", "94"),
+        ("97411", "974", "04"),
+        ("97600", "976", "06"),
+        ("98000", None, None),
+        ("7501", None, None),
+        (None, None, None),
+    ],
+)
+def test_geography(postal_code, departement, region_code):
+    assert departement_of(postal_code) == departement
+    place = place_of(postal_code)
+    assert (place.region_code if place else None) == region_code
+
+
+def test_pseudonyms_are_keyed_and_stable():
+    one, other = Pseudonymiser(b"k1"), Pseudonymiser(b"k2")
+    assert is_valid_nir("1800175123456") and not is_valid_nir("1234567890123")
+    assert one.person("1800175123456", "A", "B", "01011980") == one.person("1800175123456", "X", "Y", "02021990")
+    assert one.person("1800175123456", None, None, None) != other.person("1800175123456", None, None, None)
+    by_identity = one.person(None, "Dupont", "Léa", "14031985")
+    assert by_identity[1] == "identity" and by_identity == one.person("", "DUPONT ", "LEA", "14031985")
+    assert one.person("1234567890123", "Dupont", "Léa", "14031985") == by_identity  # invalid NIR: identity
+    assert one.person(None, None, None, None) is None
+    assert len(by_identity[0]) == 32 and "DUPONT" not in by_identity[0]
+
+
+def test_config_errors_name_the_file_and_setting(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ningest:\n  workers: 0\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: invalid settings: ingest.workers"):
+        load_config(bad)
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("version: 1\ningest:\n  wrokers: 2\n")
+    with pytest.raises(ConfigError, match="ingest.wrokers"):
+        load_config(unknown)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_shipped_config_is_valid():
+    assert load_config().version == 1
+
+
+def test_key_comes_from_environment_or_file(tmp_path, monkeypatch, home, config):
+    monkeypatch.delenv(config.pseudonymisation.key_env, raising=False)
+    with pytest.raises(ConfigError, match="no pseudonymisation key"):
+        pseudonym_key(config, home)
+    key_file = home.root / config.pseudonymisation.key_file
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("from-file\n")
+    assert pseudonym_key(config, home) == b"from-file"
+    monkeypatch.setenv(config.pseudonymisation.key_env, "from-env")
+    assert pseudonym_key(config, home) == b"from-env"

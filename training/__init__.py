@@ -1,0 +1,1 @@
+"""Stage 2: labels from past inspections, temporal validation, LightGBM and baselines, MLflow registry."""
