@@ -41,12 +41,42 @@ class IngestConfig(_Section):
     max_issue_lines_logged: int = Field(default=20, ge=0)
 
 
+class FeaturesConfig(_Section):
+    """Windows and legal parameters of the features computed as of a month."""
+
+    window_months: int = Field(default=12, ge=1, le=36, description="Main window: establishments active and rates.")
+    short_window_months: int = Field(default=3, ge=1, le=12)
+    history_months: int = Field(
+        default=24, ge=12, le=60,
+        description="Months of declarations read to rebuild contracts (chains, 18-month rule).",
+    )
+    opening_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default=["mon", "tue", "wed", "thu", "fri", "sat"],
+        description="Opening days counted in a waiting period (délai de carence), unless set per SIRET.",
+    )
+    opening_days_by_siret: dict[str, list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]] = {}
+    max_renewals: int = Field(default=2, ge=0, description="L1243-13: at most two renewals.")
+    max_fixed_term_months: int = Field(default=18, ge=1, description="L1242-8: 18 months renewals included.")
+    replacement_margin_days: int = Field(
+        default=7, ge=0, description="An absence on the post this close to a replacement contract counts as its reason."
+    )
+    continuity_gap_days: int = Field(default=3, ge=0, description="A post is held without a gap when breaks are this short.")
+    year_round_share: float = Field(
+        default=0.9, gt=0, le=1, description="A post held by fixed-term contracts on this share of the year's days is held all year."
+    )
+    chain_gap_days: int = Field(default=30, ge=0, description="Successive contracts of one person this close form a chain.")
+    benchmark_min_group: int = Field(
+        default=5, ge=2, description="Smallest NAF x region group whose median serves as a benchmark; else France."
+    )
+
+
 class Config(_Section):
     """All of Champollion's settings."""
 
     version: Literal[1] = CONFIG_VERSION
     pseudonymisation: PseudonymisationConfig = PseudonymisationConfig()
     ingest: IngestConfig = IngestConfig()
+    features: FeaturesConfig = FeaturesConfig()
 
 
 class ConfigError(ValueError):

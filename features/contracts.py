@@ -16,6 +16,7 @@ from datetime import date
 import duckdb
 
 TEMP_AGENCY_NAF = "7820Z"
+END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
 
 CONTRACT_COLUMNS = (
     "contract_id", "siret", "person_key", "contract_number", "start_date", "nature", "nature_initial",
@@ -30,18 +31,22 @@ def month_start(value: date) -> date:
     return value.replace(day=1)
 
 
-def rebuild_contracts_sql(as_of: date | None, inferred_end_after_months: int = 3) -> str:
+def rebuild_contracts_sql(
+    as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None
+) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
-    Reads the views `contract_months`, `contract_ends`, `contract_changes` and `declarations`
+    Only snapshots of months from `history_start` on are read (None: all): a contract that started
+    earlier keeps its true start date, but renewals before that month are not seen. Reads the views `contract_months`, `contract_ends`, `contract_changes` and `declarations`
     (see features.engine.attach_warehouse).
     """
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
+    since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
     return f"""
 WITH
 known_changes AS (
-    SELECT * FROM contract_changes WHERE month <= {cutoff}
+    SELECT * FROM contract_changes WHERE month BETWEEN {since} AND {cutoff}
 ),
 -- A change block may carry the contract's former number or start date: earlier snapshots
 -- declared under the old identity belong to the same contract.
@@ -62,7 +67,7 @@ snapshots AS (
     LEFT JOIN renamed r
       ON r.siret = cm.siret AND r.person_key = cm.person_key
      AND r.old_number = cm.contract_number AND r.old_start = cm.start_date
-    WHERE cm.month <= {cutoff}
+    WHERE cm.month BETWEEN {since} AND {cutoff}
 ),
 ordered AS (
     SELECT *,
@@ -101,13 +106,17 @@ first_change AS (
     FROM known_changes
     GROUP BY ALL
 ),
-declared_end AS (
+-- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier.
+latest_end AS (
     SELECT siret, person_key, contract_number, start_date,
            arg_max(end_date, month) AS end_date,
            arg_max(end_motif, month) AS end_motif
     FROM contract_ends
-    WHERE month <= {cutoff} AND end_date IS NOT NULL
+    WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL
     GROUP BY ALL
+),
+declared_end AS (
+    SELECT * FROM latest_end WHERE coalesce(end_motif, '') <> '{END_CANCELLED}'
 ),
 declared_months AS (
     SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff}
@@ -156,7 +165,10 @@ LEFT JOIN declarant e ON e.siret = c.siret
 
 
 def rebuild_contracts(
-    con: duckdb.DuckDBPyConnection, as_of: date | None = None, inferred_end_after_months: int = 3
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None = None,
+    inferred_end_after_months: int = 3,
+    history_start: date | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """The rebuilt contracts (one row per contract) as a DuckDB relation."""
-    return con.sql(rebuild_contracts_sql(as_of, inferred_end_after_months))
+    return con.sql(rebuild_contracts_sql(as_of, inferred_end_after_months, history_start))

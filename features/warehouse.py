@@ -44,11 +44,14 @@ STAGED_SCHEMAS: dict[str, pa.Schema] = {
             ("line", pa.int64()),
         ]
     ),
+    # Work stoppages (S21.G00.60, kind 'arret') and other suspensions (S21.G00.65, kind
+    # 'suspension'), with the period the person is away: absence_start..absence_end inclusive.
     "absences": pa.schema(
         [
             ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("person_key", STRING),
-            ("contract_number", STRING), ("start_date", DATE), ("reason", STRING),
-            ("last_day_worked", DATE), ("planned_end", DATE), ("return_date", DATE),
+            ("contract_number", STRING), ("start_date", DATE), ("kind", STRING), ("reason", STRING),
+            ("absence_start", DATE), ("absence_end", DATE), ("last_day_worked", DATE),
+            ("planned_end", DATE), ("return_date", DATE),
         ]
     ),
     "contract_ends": pa.schema(

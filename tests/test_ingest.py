@@ -226,3 +226,24 @@ def test_no_personal_data_in_the_warehouse_or_reports(tmp_path, home, config):
         assert not any(secret in content for secret in secrets), path
     persons = duckdb.sql(f"SELECT identified_by FROM '{home.warehouse / 'persons.parquet'}' ORDER BY 1").fetchall()
     assert persons == [("identity",), ("nir",)]
+
+
+def test_end_block_with_motif_099_withdraws_the_end(tmp_path, home, config):
+    january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", end=("2025-01-31", "031"))], "1")
+    february = monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", end=("2025-01-31", "099"))], "2")
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([january, february])))
+    [contract] = contracts(home)
+    assert (contract["end_date"], contract["end_declared"]) == (None, False)
+
+
+def test_absences_and_suspensions_give_the_period_away(tmp_path, home, config):
+    sick = Contract("C1", "2020-01-01", nature="01", motif=None, absence=("01", "2025-01-09", "2025-01-20"))
+    lines = render(envoi([monthly(RESTAURANT, "2025-01", [sick], "1")]))
+    at = lines.index("S21.G00.60.003,'20012025'") + 1
+    lines[at:at] = ["S21.G00.65.001,'301'", "S21.G00.65.002,'22012025'", "S21.G00.65.003,'31012025'"]
+    run(home, config, write_dsn(tmp_path / "a.dsn", lines))
+    rows = sorted(table(home, "absences"), key=lambda r: r["kind"])
+    assert [(r["kind"], r["reason"], r["absence_start"], r["absence_end"]) for r in rows] == [
+        ("arret", "01", date(2025, 1, 10), date(2025, 1, 20)),
+        ("suspension", "301", date(2025, 1, 22), date(2025, 1, 31)),
+    ]

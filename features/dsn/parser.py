@@ -31,6 +31,7 @@ INDIVIDUAL = "S21.G00.30"
 CONTRACT = "S21.G00.40"
 CHANGE = "S21.G00.41"
 ABSENCE = "S21.G00.60"
+SUSPENSION = "S21.G00.65"
 CONTRACT_END = "S21.G00.62"
 PAY = "S21.G00.50"
 REMUNERATION = "S21.G00.51"
@@ -70,6 +71,8 @@ CONVERTERS = {
     "S21.G00.60.003": parse_dsn_date,
     "S21.G00.60.010": parse_dsn_date,
     "S21.G00.62.001": parse_dsn_date,
+    "S21.G00.65.002": parse_dsn_date,
+    "S21.G00.65.003": parse_dsn_date,
     "S21.G00.51.012": parse_amount,
     "S21.G00.53.002": parse_amount,
     "S90.G00.90.001": int,
@@ -82,7 +85,7 @@ REOPENABLE_BLOCKS = frozenset({ENTERPRISE, ESTABLISHMENT, INDIVIDUAL, CONTRACT})
 KEPT_BLOCKS = frozenset(
     {
         ENVOI, EMITTER, DECLARATION, ENTERPRISE, ESTABLISHMENT, INDIVIDUAL, CONTRACT, CHANGE,
-        ABSENCE, CONTRACT_END, REMUNERATION, ACTIVITY, WORKPLACE, TOTAL,
+        ABSENCE, SUSPENSION, CONTRACT_END, REMUNERATION, ACTIVITY, WORKPLACE, TOTAL,
     }
 )
 
@@ -347,7 +350,7 @@ class DsnParser:
         elif block == CONTRACT:
             state.individual.children.append(instance)  # type: ignore[union-attr]
             state.contract = instance
-        elif block in (CHANGE, ABSENCE, CONTRACT_END):
+        elif block in (CHANGE, ABSENCE, SUSPENSION, CONTRACT_END):
             state.contract.children.append(instance)  # type: ignore[union-attr]
         elif block == REMUNERATION:
             state.individual.children.append(instance)  # type: ignore[union-attr]

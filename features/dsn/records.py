@@ -6,16 +6,16 @@ is kept.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from features.dsn.parser import (
-    ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, Block, Declaration,
+    ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, SUSPENSION, Block, Declaration,
 )
 from features.posts import normalise_post
 from features.pseudonym import Pseudonymiser
 
 MONTHLY_NATURE = "01"
-NO_INDIVIDUAL_TYPES = ("02", "05")
+ONE_DAY = timedelta(days=1)
 
 
 def declaration_id(header: Block) -> str | None:
@@ -140,11 +140,21 @@ class RecordBuilder:
                         (key, month, siret, person, number, start, _date_or_none(child.get("001")), child.text("002"))
                     )
                 elif child.code == ABSENCE:
+                    last_day = _date_or_none(child.get("002"))
+                    planned = _date_or_none(child.get("003"))
+                    back = _date_or_none(child.get("010"))
                     rows["absences"].append(
                         (
-                            key, month, siret, person, number, start, child.text("001"),
-                            _date_or_none(child.get("002")), _date_or_none(child.get("003")),
-                            _date_or_none(child.get("010")),
+                            key, month, siret, person, number, start, "arret", child.text("001"),
+                            last_day + ONE_DAY if last_day else None, back - ONE_DAY if back else planned,
+                            last_day, planned, back,
+                        )
+                    )
+                elif child.code == SUSPENSION:
+                    rows["absences"].append(
+                        (
+                            key, month, siret, person, number, start, "suspension", child.text("001"),
+                            _date_or_none(child.get("002")), _date_or_none(child.get("003")), None, None, None,
                         )
                     )
                 elif child.code == CHANGE:
