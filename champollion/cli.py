@@ -9,6 +9,7 @@ import logging
 import secrets
 import sys
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -110,6 +111,62 @@ def ingest(
     print_ingest_summary(summary)
 
 
+def _month(value: str) -> date:
+    """'YYYY-MM' to the first day of that month."""
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM") from exc
+
+
+@app.command("import-inspections")
+def import_inspections(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV with columns siret,inspection_date,abuse_found (extra columns ignored).")],
+) -> None:
+    """Store past inspections in the warehouse (bad rows are reported with their line and left out)."""
+    from features.inspections import read_inspections, store_inspections
+
+    context = _context(ctx)
+    try:
+        loaded = read_inspections(path)
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    for issue in loaded.issues:
+        typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)
+    stored = store_inspections(loaded.rows, context.home.warehouse)
+    typer.echo(f"{len(loaded.rows)} inspections stored in {stored} ({len(loaded.issues)} rows left out)")
+
+
+@app.command()
+def features(
+    ctx: typer.Context,
+    as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM: use declarations up to and including it.")],
+    out: Annotated[Optional[Path], typer.Option(help="Also write the feature table to this Parquet file.")] = None,
+) -> None:
+    """Compute the features of every establishment active in the 12 months up to a month."""
+    import time
+
+    from features.build import compute_features, store_features
+    from features.engine import connect
+    from features.inspections import load_inspections
+
+    context = _context(ctx)
+    month = _month(as_of)
+    started = time.perf_counter()
+    con = connect()
+    try:
+        table = compute_features(con, context.home.warehouse, month, context.config, load_inspections(context.home.warehouse))
+    finally:
+        con.close()
+    folder = store_features(table, context.home.data, context.config, out)
+    typer.echo(
+        f"features as of {month:%Y-%m}: {len(table.features)} establishments, {len(table.features.columns)} columns, "
+        f"{len(table.evidence)} rule findings, in {time.perf_counter() - started:.1f} s\n"
+        f"stored in {folder}" + (f"\nalso written to {out}" if out else "")
+    )
+
+
 @app.command()
 def simulate(
     ctx: typer.Context,
@@ -133,6 +190,31 @@ def simulate(
     )
     print_calibration(simulation.calibration_table(out))
     typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
+
+
+bench_app = typer.Typer(help="Measure each stage against a simple reference, in one run.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    ctx: typer.Context,
+    dsn: Annotated[Path, typer.Option(help="Folder of DSN files (e.g. a simulated population's dsn/).")],
+    workers: Annotated[int, typer.Option(help="Worker processes for the parallel run.")] = 2,
+) -> None:
+    """Ingestion MB/s and peak memory: plain line reader, one worker, all workers, half the input."""
+    from champollion.reporting import print_bench
+    from features.bench import bench_ingest as run_bench, write_bench_json
+
+    context = _context(ctx)
+    try:
+        key = pseudonym_key(context.config, context.home)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    rows = run_bench(dsn, key, workers)
+    print_bench("Ingestion benchmark", rows)
+    path = write_bench_json(rows, context.home.data / "bench" / f"ingest-{datetime.now():%Y%m%dT%H%M%S}.json", {"dsn": str(dsn)})
+    typer.echo(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from features.ingest import IngestSummary
 
 console = Console()
+if not console.is_terminal:  # logs and CI: do not fold tables to 80 columns
+    console = Console(width=160)
 log = logging.getLogger("champollion")
 
 
@@ -100,6 +102,20 @@ def print_calibration(table: "pd.DataFrame") -> None:
             "yes" if row.ok else "NO", str(row.source),
         )
     console.print(out)
+
+
+def print_bench(title: str, rows: list) -> None:
+    """A benchmark's rows, each with its ratio to the first (the reference)."""
+    table = Table(title=title)
+    for column in ("variant", "workers", "MB", "seconds", "MB/s", "MB/s per core", "peak RSS (MB)", "x reference"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    reference = rows[0].mb_per_s
+    for row in rows:
+        table.add_row(
+            row.variant, str(row.workers), f"{row.megabytes:.0f}", f"{row.seconds:.1f}", f"{row.mb_per_s:.1f}",
+            f"{row.mb_per_s_per_core:.1f}", f"{row.peak_rss_mb:.0f}", f"{row.mb_per_s / reference:.2f}",
+        )
+    console.print(table)
 
 
 def _fmt(value: object) -> str:

@@ -71,30 +71,36 @@ snapshots AS (
 ),
 ordered AS (
     SELECT *,
+           row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
+                              ORDER BY month DESC, declaration_key DESC, line DESC) AS rank_from_last,
+           row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
+                              ORDER BY month, declaration_key, line) AS rank_from_first,
            lag(planned_end) OVER (
-               PARTITION BY siret, person_key, contract_number, start_date ORDER BY month
+               PARTITION BY siret, person_key, contract_number, start_date ORDER BY month, declaration_key, line
            ) AS previous_planned_end
     FROM snapshots
 ),
+-- Values "as last declared" keep NULLs (a CDD turned CDI has no motif any more), which is why they
+-- are picked by rank rather than with arg_max, which skips NULLs.
 per_contract AS (
     SELECT siret, person_key, contract_number, start_date,
-           arg_max(nature, month) AS nature,
-           arg_min(nature, month) AS nature_first,
-           arg_max(motif, month) AS motif,
-           arg_min(motif, month) AS motif_first,
-           arg_max(job_title, month) AS job_title,
-           arg_max(post, month) AS post,
-           arg_min(planned_end, month) AS planned_end_first,
-           arg_max(planned_end, month) AS planned_end_last,
+           max(CASE WHEN rank_from_last = 1 THEN nature END) AS nature,
+           max(CASE WHEN rank_from_first = 1 THEN nature END) AS nature_first,
+           max(CASE WHEN rank_from_last = 1 THEN motif END) AS motif,
+           max(CASE WHEN rank_from_first = 1 THEN motif END) AS motif_first,
+           max(CASE WHEN rank_from_last = 1 THEN job_title END) AS job_title,
+           max(CASE WHEN rank_from_last = 1 THEN post END) AS post,
+           max(CASE WHEN rank_from_first = 1 THEN planned_end END) AS planned_end_first,
+           max(CASE WHEN rank_from_last = 1 THEN planned_end END) AS planned_end_last,
            count(*) FILTER (WHERE planned_end > previous_planned_end) AS renewals,
            min(month) AS first_month,
            max(month) AS last_month,
            count(DISTINCT month) AS months_declared,
-           arg_max(contract_hours, month) AS contract_hours,
-           arg_max(time_mode, month) AS time_mode,
+           max(CASE WHEN rank_from_last = 1 THEN contract_hours END) AS contract_hours,
+           max(CASE WHEN rank_from_last = 1 THEN time_mode END) AS time_mode,
            sum(hours_worked) AS hours_worked,
-           arg_max(workplace, month) AS workplace,
-           arg_max(user_siret, month) AS user_siret
+           max(CASE WHEN rank_from_last = 1 THEN workplace END) AS workplace,
+           max(CASE WHEN rank_from_last = 1 THEN user_siret END) AS user_siret
     FROM ordered
     GROUP BY siret, person_key, contract_number, start_date
 ),
@@ -108,15 +114,15 @@ first_change AS (
 ),
 -- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier.
 latest_end AS (
-    SELECT siret, person_key, contract_number, start_date,
-           arg_max(end_date, month) AS end_date,
-           arg_max(end_motif, month) AS end_motif
+    SELECT siret, person_key, contract_number, start_date, end_date, end_motif,
+           row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
+                              ORDER BY month DESC, declaration_key DESC) AS rank_from_last
     FROM contract_ends
     WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL
-    GROUP BY ALL
 ),
 declared_end AS (
-    SELECT * FROM latest_end WHERE coalesce(end_motif, '') <> '{END_CANCELLED}'
+    SELECT siret, person_key, contract_number, start_date, end_date, end_motif
+    FROM latest_end WHERE rank_from_last = 1 AND coalesce(end_motif, '') <> '{END_CANCELLED}'
 ),
 declared_months AS (
     SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff}

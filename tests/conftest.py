@@ -22,3 +22,23 @@ def home(tmp_path: Path) -> Home:
 @pytest.fixture
 def config() -> Config:
     return Config()
+
+
+@pytest.fixture(scope="session")
+def small_population(tmp_path_factory) -> Path:
+    """The `small` simulated population, written once per test session."""
+    import simulation
+
+    out = tmp_path_factory.mktemp("population") / "small"
+    simulation.simulate(out, preset="small", seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(small_population, tmp_path_factory) -> tuple[Path, Home]:
+    """The small population ingested into a fresh home."""
+    from features.ingest import ingest
+
+    home = Home(tmp_path_factory.mktemp("small-home"))
+    ingest([small_population / "dsn"], home, Config(), TEST_KEY)
+    return small_population, home

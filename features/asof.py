@@ -1,0 +1,175 @@
+"""The state of the world at the end of a month, as the declarations up to that month showed it.
+
+`prepare_as_of` creates, in a DuckDB connection whose warehouse views are attached, the temp
+tables every feature and legal-rule check reads:
+
+- `asof_params`: one row: as_of (first day of the month), as_of_end (its last day), window_start,
+  short_window_start, history_start;
+- `establishments_asof`: every establishment active in the window (declared at least one month,
+  or used a temp worker), with its NAF, IDCC, département and region as last declared;
+- `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (features.contracts), with
+  `kind` (cdi, cdd, usage, mission, other), `is_fixed_term`, `period_end` (end date, or the as-of
+  month's last day for a contract still running) and `duration_days` (ended contracts only);
+  `establishment_siret` is where the contract counts: the user establishment for a temp mission;
+- `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row
+  per absence, with the post of the absent person's contract;
+- `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default.
+
+Nothing declared for a later month is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
+from champollion.config import FeaturesConfig
+from features.contracts import month_start, rebuild_contracts_sql
+
+ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
+FIXED_TERM_NATURES = ("02", "10", "92")  # CDD (private, public, maritime)
+MISSION_NATURE = "03"
+USAGE_MOTIF = "05"
+# CDD whose purpose is training or insertion, not a job: outside the precarity measures.
+TRAINING_MOTIFS = ("09", "10", "11")
+
+
+def add_months(month: date, months: int) -> date:
+    """First day of the month `months` after (or before, if negative) the month of `month`."""
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class AsOfWindow:
+    """The dates that frame a computation as of a month."""
+
+    as_of: date
+    window_start: date
+    short_window_start: date
+    history_start: date
+
+    @classmethod
+    def of(cls, as_of: date, settings: FeaturesConfig) -> "AsOfWindow":
+        month = month_start(as_of)
+        return cls(
+            as_of=month,
+            window_start=add_months(month, 1 - settings.window_months),
+            short_window_start=add_months(month, 1 - settings.short_window_months),
+            history_start=add_months(month, 1 - settings.history_months),
+        )
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def prepare_as_of(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3
+) -> AsOfWindow:
+    """Create the as-of temp tables described in the module docstring; returns the window."""
+    window = AsOfWindow.of(as_of, settings)
+    d = lambda value: f"DATE '{value.isoformat()}'"  # noqa: E731
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE asof_params AS SELECT
+            {d(window.as_of)} AS as_of, last_day({d(window.as_of)}) AS as_of_end,
+            {d(window.window_start)} AS window_start, {d(window.short_window_start)} AS short_window_start,
+            {d(window.history_start)} AS history_start"""
+    )
+    _closed_weekdays(con, settings)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE contracts_rebuilt AS
+        {rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start)}"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE contracts_asof AS
+        SELECT *, kind IN ('cdd', 'usage', 'mission') AS is_fixed_term
+        FROM (
+            SELECT c.*,
+                   c.attributed_siret AS establishment_siret,
+                   CASE
+                       WHEN c.nature IN ({_sql_list(OPEN_ENDED_NATURES)}) THEN 'cdi'
+                       WHEN c.nature = '{MISSION_NATURE}' THEN 'mission'
+                       WHEN c.nature IN ({_sql_list(FIXED_TERM_NATURES)}) AND c.motif = '{USAGE_MOTIF}' THEN 'usage'
+                       WHEN c.nature IN ({_sql_list(FIXED_TERM_NATURES)})
+                            AND coalesce(c.motif, '') NOT IN ({_sql_list(TRAINING_MOTIFS)}) THEN 'cdd'
+                       ELSE 'other'
+                   END AS kind,
+                   least(coalesce(c.end_date, p.as_of_end), p.as_of_end) AS period_end,
+                   CASE WHEN c.end_date IS NOT NULL THEN datediff('day', c.start_date, c.end_date) + 1 END
+                       AS duration_days
+            FROM contracts_rebuilt c, asof_params p
+            WHERE c.start_date <= p.as_of_end
+        )"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE establishments_asof AS
+        WITH declared AS (
+            SELECT siret,
+                   arg_max(siren, month) AS siren, arg_max(naf, month) AS naf, arg_max(idcc, month) AS idcc,
+                   arg_max(postal_code, month) AS postal_code, min(month) AS first_month,
+                   max(month) AS last_month,
+                   count(DISTINCT month) FILTER (WHERE month >= (SELECT window_start FROM asof_params))
+                       AS months_declared_in_window
+            FROM declarations, asof_params p
+            WHERE month <= p.as_of
+            GROUP BY siret
+        ),
+        users AS (  -- temp-work users that do not declare themselves, known from S21.G00.85
+            SELECT w.workplace_siret AS siret, substr(w.workplace_siret, 1, 9) AS siren,
+                   arg_max(w.naf, w.month) AS naf, NULL AS idcc, arg_max(w.postal_code, w.month) AS postal_code,
+                   NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared_in_window
+            FROM workplaces w, asof_params p
+            WHERE w.month BETWEEN p.history_start AND p.as_of
+              AND w.workplace_siret NOT IN (SELECT siret FROM declared)
+              AND w.workplace_siret IN (
+                  SELECT establishment_siret FROM contracts_asof c
+                  WHERE c.kind = 'mission' AND c.period_end >= p.window_start)
+            GROUP BY w.workplace_siret
+        ),
+        everyone AS (
+            SELECT *, true AS declares FROM declared WHERE months_declared_in_window > 0
+            UNION ALL BY NAME
+            SELECT *, false AS declares FROM users
+        )
+        SELECT e.*, pl.departement, pl.departement_name, pl.region_code, pl.region
+        FROM everyone e
+        LEFT JOIN places pl ON pl.departement = CASE
+            WHEN NOT regexp_full_match(coalesce(e.postal_code, ''), '[0-9]{5}') THEN NULL
+            WHEN e.postal_code LIKE '20%' THEN CASE WHEN substr(e.postal_code, 3, 1) IN ('0', '1') THEN '2A' ELSE '2B' END
+            WHEN e.postal_code LIKE '97%' THEN substr(e.postal_code, 1, 3)
+            ELSE substr(e.postal_code, 1, 2) END"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE absences_asof AS
+        WITH latest AS (  -- an absence is declared again each month it lasts: keep its latest version
+            SELECT siret, person_key, contract_number, start_date, kind, reason, absence_start,
+                   arg_max(absence_end, month) AS absence_end
+            FROM absences, asof_params p
+            WHERE month BETWEEN p.history_start AND p.as_of AND absence_start IS NOT NULL
+              AND coalesce(reason, '') <> '99'
+            GROUP BY ALL
+        )
+        SELECT l.*, c.post, c.establishment_siret, c.contract_id
+        FROM latest l
+        LEFT JOIN contracts_asof c USING (siret, person_key, contract_number, start_date)"""
+    )
+    return window
+
+
+def _closed_weekdays(con: duckdb.DuckDBPyConnection, settings: FeaturesConfig) -> None:
+    rows = [("*", ISODOW[day]) for day in ISODOW if day not in settings.opening_days]
+    for siret, days in sorted(settings.opening_days_by_siret.items()):
+        rows += [(siret, ISODOW[day]) for day in ISODOW if day not in days]
+        rows.append((siret, 0))  # marks the SIRET as configured, even if it opens every day
+    table = pa.table(
+        {"siret": [r[0] for r in rows], "isodow": [r[1] for r in rows]},
+        schema=pa.schema([("siret", pa.string()), ("isodow", pa.int32())]),
+    )
+    con.register("closed_weekdays_arrow", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE closed_weekdays AS SELECT * FROM closed_weekdays_arrow")
+    con.unregister("closed_weekdays_arrow")

@@ -1,0 +1,177 @@
+"""The feature table as of a month: indicators, legal-rule counts, benchmarks and past inspections.
+
+`compute_features` is a function from the warehouse (and the inspections known then) to two
+tables: the features (one row per establishment active in the window) and the contract-level
+evidence of each legal-rule check. `store_features` writes them, with the catalog, under
+`data/features/as_of=YYYY-MM/`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from champollion.config import Config
+from features.asof import AsOfWindow, prepare_as_of
+from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
+from features.engine import attach_warehouse, register_places
+from features.indicators import compute_indicators
+from features.rules import RULES, compute_rule_evidence, rule_counts_sql
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Features of every active establishment as of a month, and the evidence behind the rule counts."""
+
+    as_of: date
+    features: pd.DataFrame
+    evidence: pd.DataFrame
+    window: AsOfWindow
+
+
+def _benchmarks_sql(min_group: int) -> str:
+    """Median of each benchmarked share by NAF x region (groups of at least `min_group`),
+    else by NAF in France, else over France; computed in their own aggregates."""
+    medians = ", ".join(f"median({k}) AS {k}_med, count({k}) AS {k}_n" for k in BENCHMARKED)
+    pick = []
+    for k in BENCHMARKED:
+        pick.append(
+            f"CASE WHEN r.{k}_n >= {min_group} THEN r.{k}_med WHEN n.{k}_n >= {min_group} THEN n.{k}_med "
+            f"ELSE a.{k}_med END AS {k}_benchmark"
+        )
+    level = (
+        f"CASE WHEN r.precarity_rate_12m_n >= {min_group} THEN 'naf_region' "
+        f"WHEN n.precarity_rate_12m_n >= {min_group} THEN 'naf_france' ELSE 'france' END AS benchmark_level"
+    )
+    return f"""
+WITH by_region AS (SELECT naf, region_code, {medians} FROM establishment_indicators WHERE declares GROUP BY naf, region_code),
+by_naf AS (SELECT naf, {medians} FROM establishment_indicators WHERE declares GROUP BY naf),
+overall AS (SELECT {medians} FROM establishment_indicators WHERE declares)
+SELECT i.siret, {", ".join(pick)}, {level}
+FROM establishment_indicators i
+LEFT JOIN by_region r ON r.naf IS NOT DISTINCT FROM i.naf AND r.region_code IS NOT DISTINCT FROM i.region_code
+LEFT JOIN by_naf n ON n.naf IS NOT DISTINCT FROM i.naf
+CROSS JOIN overall a
+"""
+
+
+INSPECTIONS_SQL = """
+SELECT e.siret,
+       count(i.inspection_date) AS past_inspections,
+       datediff('month', max(i.inspection_date), p.as_of_end) AS months_since_last_inspection,
+       CAST(arg_max(i.abuse_found, i.inspection_date) AS DOUBLE) AS last_inspection_found_abuse
+FROM establishments_asof e
+CROSS JOIN asof_params p
+LEFT JOIN inspections_known i ON i.siret = e.siret AND i.inspection_date <= p.as_of_end
+GROUP BY e.siret, p.as_of_end
+"""
+
+
+def compute_features(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Path,
+    as_of: date,
+    config: Config,
+    inspections: pd.DataFrame | None = None,
+) -> FeatureTable:
+    """Features as of month `as_of` from the warehouse, using only what was declared up to it.
+
+    `inspections` (siret, inspection_date, abuse_found) may hold later inspections: only those
+    dated up to the end of the month are used.
+    """
+    settings = config.features
+    attach_warehouse(con, warehouse)
+    register_places(con)
+    window = prepare_as_of(con, as_of, settings, config.ingest.inferred_end_after_months)
+    compute_indicators(con, settings)
+    compute_rule_evidence(con, settings)
+    known = inspections if inspections is not None else pd.DataFrame(
+        {"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
+         "abuse_found": pd.Series(dtype="int64")}
+    )
+    con.register("inspections_known_df", known[["siret", "inspection_date", "abuse_found"]])
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE inspections_known AS "
+        "SELECT CAST(siret AS VARCHAR) AS siret, CAST(inspection_date AS DATE) AS inspection_date, "
+        "CAST(abuse_found AS INTEGER) AS abuse_found FROM inspections_known_df"
+    )
+    con.unregister("inspections_known_df")
+    excess = ", ".join(f"i.{k} - b.{k}_benchmark AS {k}_excess" for k in BENCHMARKED)
+    benchmark_columns = ", ".join(f"b.{k}_benchmark" for k in BENCHMARKED)
+    rule_columns = ", ".join(f"coalesce(r.n_{rule.id}, 0) AS n_{rule.id}" for rule in RULES)
+    table = con.sql(
+        f"""
+        WITH benchmarks AS ({_benchmarks_sql(settings.benchmark_min_group)}),
+             rule_counts AS ({rule_counts_sql()}),
+             inspected AS ({INSPECTIONS_SQL})
+        SELECT i.*, {rule_columns}, coalesce(r.n_rule_hits_total, 0) AS n_rule_hits_total,
+               {benchmark_columns}, {excess}, b.benchmark_level,
+               s.past_inspections, s.months_since_last_inspection, s.last_inspection_found_abuse
+        FROM establishment_indicators i
+        LEFT JOIN benchmarks b USING (siret)
+        LEFT JOIN rule_counts r ON r.establishment_siret = i.siret
+        LEFT JOIN inspected s USING (siret)
+        ORDER BY i.siret
+        """
+    ).df()
+    columns = list(IDENTIFIERS) + feature_names()
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise RuntimeError(f"feature table as of {as_of:%Y-%m} lacks columns {missing}")
+    features = table[columns]
+    if features["siret"].duplicated().any():
+        raise RuntimeError(f"feature table as of {as_of:%Y-%m} has duplicate SIRETs")
+    evidence = con.sql(
+        "SELECT e.*, p.as_of FROM rule_evidence e, asof_params p "
+        "WHERE e.event_date BETWEEN p.window_start AND p.as_of_end "
+        "ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id"
+    ).df()
+    return FeatureTable(window.as_of, features, evidence, window)
+
+
+def feature_dir(data: Path, as_of: date) -> Path:
+    """Where the features as of a month are stored: `data/features/as_of=YYYY-MM/`."""
+    return data / "features" / f"as_of={as_of:%Y-%m}"
+
+
+def store_features(table: FeatureTable, data: Path, config: Config, out: Path | None = None) -> Path:
+    """Write features, evidence and catalog for the month; also the features to `out` if given."""
+    folder = feature_dir(data, table.as_of)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(table.features, folder / "features.parquet")
+    _write(table.evidence, folder / "rule_evidence.parquet")
+    catalog = {
+        "schema_version": FEATURES_SCHEMA_VERSION,
+        "as_of": f"{table.as_of:%Y-%m}",
+        "window_start": table.window.window_start.isoformat(),
+        "history_start": table.window.history_start.isoformat(),
+        "computed_at": datetime.now().isoformat(timespec="seconds"),
+        "rows": len(table.features),
+        "settings": config.features.model_dump(),
+        "features": [f.as_dict() for f in FEATURES],
+        "rules": [{"id": r.id, "label_fr": r.label_fr, "article": r.article} for r in RULES],
+    }
+    (folder / "feature_catalog.json").write_text(json.dumps(catalog, ensure_ascii=False, indent=2), encoding="utf-8")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write(table.features, out)
+    return folder
+
+
+def load_features(data: Path, as_of: date) -> pd.DataFrame:
+    """The stored feature table of a month (SIRETs as strings, dates as datetimes)."""
+    path = feature_dir(data, as_of) / "features.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no features stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`")
+    return pq.read_table(path).to_pandas(date_as_object=False)
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")

@@ -1,0 +1,257 @@
+"""Contract-pattern indicators per establishment, as of a month (SQL over the as-of tables).
+
+Each indicator is written once, in SQL, over the tables `features.asof.prepare_as_of` creates;
+`compute_indicators` runs them and leaves one row per establishment in the temp table
+`establishment_indicators`. Medians are computed in their own aggregates and joined: DuckDB 2.0
+slows down twenty-fold when a median shares a GROUP BY with a window function's output
+(shared/ENGINEERING-NOTES.md), and the split costs nothing on 1.x.
+
+Windows: `_12m` is the window (12 months by default) ending with the as-of month, `_3m` the short one.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from champollion.config import FeaturesConfig
+
+FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
+COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
+
+
+def _window_mix(suffix: str, start_column: str) -> str:
+    """Hires and contract-days by kind over the window starting at `asof_params.<start_column>`."""
+    return f"""
+mix{suffix} AS (
+    SELECT c.establishment_siret AS siret,
+           count(*) FILTER (WHERE c.start_date >= p.{start_column}) AS hires{suffix},
+           count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'cdd') AS hires_cdd{suffix},
+           count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'usage') AS hires_usage{suffix},
+           count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'mission') AS hires_mission{suffix},
+           sum(greatest(0, datediff('day', greatest(c.start_date, p.{start_column}), c.period_end) + 1))
+               AS contract_days{suffix},
+           coalesce(sum(greatest(0, datediff('day', greatest(c.start_date, p.{start_column}), c.period_end) + 1))
+               FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS fixed_term_days{suffix}
+    FROM contracts_asof c, asof_params p
+    WHERE c.kind IN {COUNTED_KINDS} AND c.period_end >= p.{start_column}
+    GROUP BY c.establishment_siret
+)"""
+
+
+def indicators_sql(settings: FeaturesConfig) -> str:
+    """SQL of the indicators: one row per establishment of `establishments_asof`."""
+    chain_gap = int(settings.chain_gap_days)
+    continuity_gap = int(settings.continuity_gap_days)
+    year_round = float(settings.year_round_share)
+    return f"""
+WITH
+p AS (SELECT * FROM asof_params),
+in_force AS (  -- contracts running on the last day of the as-of month and declared that month
+    SELECT c.establishment_siret AS siret,
+           count(DISTINCT c.person_key) FILTER (WHERE c.kind <> 'mission') AS headcount,
+           count(DISTINCT c.person_key) FILTER (WHERE c.kind = 'mission') AS temp_workers_in_force,
+           sum(CASE WHEN c.kind = 'mission' THEN 0
+                    WHEN c.time_mode = '10' THEN 1.0
+                    ELSE least(coalesce(c.contract_hours, 151.67) / 151.67, 1.0) END) AS fte,
+           count(*) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_in_force
+    FROM contracts_asof c, p
+    WHERE c.start_date <= p.as_of_end AND c.last_month = p.as_of
+      AND (c.end_date IS NULL OR c.end_date >= p.as_of_end)
+    GROUP BY c.establishment_siret
+),
+in_force_year_before AS (
+    SELECT c.establishment_siret AS siret, count(DISTINCT c.person_key) AS headcount_year_before
+    FROM contracts_asof c, p
+    WHERE c.kind <> 'mission'
+      AND c.start_date <= p.window_start - INTERVAL 1 DAY
+      AND coalesce(c.end_date, last_day(c.last_month)) >= p.window_start - INTERVAL 1 DAY
+      AND c.first_month <= p.window_start - INTERVAL 1 MONTH
+    GROUP BY c.establishment_siret
+),
+{_window_mix("_12m", "window_start")},
+{_window_mix("_3m", "short_window_start")},
+hours AS (  -- paid hours declared in the window, by kind of contract
+    SELECT c.establishment_siret AS siret,
+           sum(cm.hours_worked) AS hours_12m,
+           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS hours_fixed_term_12m,
+           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind = 'cdd'), 0) AS hours_cdd_12m,
+           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind = 'usage'), 0) AS hours_usage_12m,
+           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind = 'mission'), 0) AS hours_mission_12m
+    FROM contract_months cm
+    JOIN contracts_asof c USING (siret, person_key, contract_number, start_date), p
+    WHERE cm.month BETWEEN p.window_start AND p.as_of AND c.kind IN {COUNTED_KINDS}
+    GROUP BY c.establishment_siret
+),
+ended_fixed_term AS (  -- fixed-term contracts that ended in the window, with their length
+    SELECT c.establishment_siret AS siret, c.duration_days
+    FROM contracts_asof c, p
+    WHERE c.kind IN {FIXED_TERM_KINDS} AND c.end_date BETWEEN p.window_start AND p.as_of_end
+),
+durations AS (
+    SELECT siret,
+           count(*) AS ended_fixed_term_12m,
+           avg(CASE WHEN duration_days <= 30 THEN 1.0 ELSE 0.0 END) AS share_fixed_term_under_1_month_12m,
+           avg(CASE WHEN duration_days <= 7 THEN 1.0 ELSE 0.0 END) AS share_fixed_term_under_1_week_12m,
+           avg(CASE WHEN duration_days = 1 THEN 1.0 ELSE 0.0 END) AS share_fixed_term_one_day_12m,
+           avg(duration_days) AS mean_fixed_term_days_12m
+    FROM ended_fixed_term GROUP BY siret
+),
+duration_medians AS (
+    SELECT siret, median(duration_days) AS median_fixed_term_days_12m FROM ended_fixed_term GROUP BY siret
+),
+person_order AS (  -- each contract's rank among the person's contracts with this employer
+    SELECT c.establishment_siret AS siret, c.person_key, c.start_date, c.kind, c.period_end,
+           row_number() OVER (PARTITION BY c.establishment_siret, c.person_key ORDER BY c.start_date, c.contract_id)
+               AS nth_contract
+    FROM contracts_asof c
+    WHERE c.kind IN {COUNTED_KINDS}
+),
+rehires AS (
+    SELECT o.siret,
+           avg(CASE WHEN o.nth_contract > 1 THEN 1.0 ELSE 0.0 END) AS rehire_share_12m
+    FROM person_order o, p
+    WHERE o.start_date >= p.window_start AND o.kind IN {FIXED_TERM_KINDS}
+    GROUP BY o.siret
+),
+contracts_per_person AS (
+    SELECT o.siret, o.person_key, count(*) AS contracts_12m
+    FROM person_order o, p WHERE o.start_date >= p.window_start
+    GROUP BY o.siret, o.person_key
+),
+repeaters AS (
+    SELECT siret,
+           count(*) FILTER (WHERE contracts_12m >= 3) AS persons_3plus_contracts_12m,
+           count(*) FILTER (WHERE contracts_12m >= 10) AS persons_10plus_contracts_12m,
+           max(contracts_12m) AS max_contracts_one_person_12m
+    FROM contracts_per_person GROUP BY siret
+),
+chain_marks AS (  -- successive fixed-term contracts of one person separated by at most {chain_gap} days
+    SELECT *,
+           CASE WHEN previous_fixed_term_end IS NULL
+                     OR datediff('day', previous_fixed_term_end, start_date) > {chain_gap + 1}
+                THEN 1 ELSE 0 END AS new_chain
+    FROM (
+        SELECT o.*, lag(o.period_end) OVER (PARTITION BY o.siret, o.person_key ORDER BY o.start_date, o.nth_contract)
+                        AS previous_fixed_term_end
+        FROM person_order o WHERE o.kind IN {FIXED_TERM_KINDS}
+    )
+),
+chain_ids AS (
+    SELECT *, sum(new_chain) OVER (PARTITION BY siret, person_key ORDER BY start_date, nth_contract) AS chain_id
+    FROM chain_marks
+),
+chains AS (
+    SELECT siret, person_key, chain_id, count(*) AS chain_contracts,
+           datediff('day', min(start_date), max(period_end)) + 1 AS chain_days, max(period_end) AS chain_end
+    FROM chain_ids GROUP BY siret, person_key, chain_id
+),
+longest_chains AS (
+    SELECT c.siret, max(c.chain_contracts) AS longest_chain_contracts, max(c.chain_days) AS longest_chain_days
+    FROM chains c, p WHERE c.chain_end >= p.window_start
+    GROUP BY c.siret
+),
+post_periods AS (  -- fixed-term coverage of each post, as islands separated by more than {continuity_gap} days
+    SELECT c.establishment_siret AS siret, c.post, c.person_key, c.contract_id, c.start_date, c.period_end,
+           max(c.period_end) OVER (
+               PARTITION BY c.establishment_siret, c.post ORDER BY c.start_date, c.contract_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_until
+    FROM contracts_asof c
+    WHERE c.kind IN {FIXED_TERM_KINDS} AND c.post IS NOT NULL
+),
+post_island_marks AS (
+    SELECT *, CASE WHEN covered_until IS NULL OR datediff('day', covered_until, start_date) > {continuity_gap + 1}
+                   THEN 1 ELSE 0 END AS new_island
+    FROM post_periods
+),
+post_island_ids AS (
+    SELECT *, sum(new_island) OVER (PARTITION BY siret, post ORDER BY start_date, contract_id) AS island_id
+    FROM post_island_marks
+),
+post_islands AS (
+    SELECT siret, post, island_id, min(start_date) AS island_start, max(period_end) AS island_end,
+           count(DISTINCT person_key) AS island_persons
+    FROM post_island_ids GROUP BY siret, post, island_id
+),
+post_runs AS (  -- the longest run still going on in the window
+    SELECT i.siret,
+           max(datediff('day', i.island_start, i.island_end) + 1) AS longest_post_run_days,
+           arg_max(i.island_persons, datediff('day', i.island_start, i.island_end)) AS longest_post_run_persons
+    FROM post_islands i, p WHERE i.island_end >= p.window_start
+    GROUP BY i.siret
+),
+post_year_coverage AS (  -- days of the window each post is covered by fixed-term contracts
+    SELECT i.siret, i.post,
+           sum(greatest(0, datediff('day', greatest(i.island_start, p.window_start), least(i.island_end, p.as_of_end)) + 1))
+               / (datediff('day', p.window_start, p.as_of_end) + 1) AS covered_share
+    FROM post_islands i, p WHERE i.island_end >= p.window_start
+    GROUP BY i.siret, i.post, p.window_start, p.as_of_end
+),
+year_round AS (
+    SELECT c.establishment_siret AS siret,
+           sum(greatest(0, datediff('day', greatest(c.start_date, p.window_start), c.period_end) + 1))
+               FILTER (WHERE y.covered_share >= {year_round})
+           / sum(greatest(0, datediff('day', greatest(c.start_date, p.window_start), c.period_end) + 1))
+               AS share_fixed_term_days_on_year_round_posts_12m,
+           count(DISTINCT c.post) FILTER (WHERE y.covered_share >= {year_round}) AS year_round_fixed_term_posts_12m
+    FROM contracts_asof c
+    JOIN post_year_coverage y ON y.siret = c.establishment_siret AND y.post = c.post, p
+    WHERE c.kind IN {FIXED_TERM_KINDS} AND c.period_end >= p.window_start
+    GROUP BY c.establishment_siret
+)
+SELECT
+    e.siret, p.as_of, e.naf, e.idcc, e.region_code, e.departement, e.declares,
+    datediff('month', coalesce(e.first_month, p.as_of), p.as_of) AS months_in_dsn,
+    coalesce(f.headcount, 0) AS headcount,
+    coalesce(f.fte, 0) AS fte,
+    coalesce(f.temp_workers_in_force, 0) AS temp_workers_in_force,
+    CASE WHEN y.headcount_year_before > 0 THEN coalesce(f.headcount, 0) / y.headcount_year_before - 1 END
+        AS headcount_growth_12m,
+    coalesce(m12.hires_12m, 0) AS hires_12m,
+    coalesce(m3.hires_3m, 0) AS hires_3m,
+    (m12.hires_cdd_12m + m12.hires_usage_12m + m12.hires_mission_12m) / nullif(m12.hires_12m, 0) AS share_hires_fixed_term_12m,
+    m12.hires_cdd_12m / nullif(m12.hires_12m, 0) AS share_hires_cdd_12m,
+    m12.hires_mission_12m / nullif(m12.hires_12m, 0) AS share_hires_mission_12m,
+    m12.hires_usage_12m / nullif(m12.hires_12m, 0) AS share_hires_usage_12m,
+    (m3.hires_cdd_3m + m3.hires_usage_3m + m3.hires_mission_3m) / nullif(m3.hires_3m, 0) AS share_hires_fixed_term_3m,
+    m3.hires_cdd_3m / nullif(m3.hires_3m, 0) AS share_hires_cdd_3m,
+    m3.hires_mission_3m / nullif(m3.hires_3m, 0) AS share_hires_mission_3m,
+    m3.hires_usage_3m / nullif(m3.hires_3m, 0) AS share_hires_usage_3m,
+    m12.fixed_term_days_12m / nullif(m12.contract_days_12m, 0) AS precarity_rate_12m,
+    m3.fixed_term_days_3m / nullif(m3.contract_days_3m, 0) AS precarity_rate_3m,
+    h.hours_fixed_term_12m / nullif(h.hours_12m, 0) AS share_hours_fixed_term_12m,
+    h.hours_cdd_12m / nullif(h.hours_12m, 0) AS share_hours_cdd_12m,
+    h.hours_mission_12m / nullif(h.hours_12m, 0) AS share_hours_mission_12m,
+    h.hours_usage_12m / nullif(h.hours_12m, 0) AS share_hours_usage_12m,
+    coalesce(d.ended_fixed_term_12m, 0) AS ended_fixed_term_12m,
+    d.share_fixed_term_under_1_month_12m, d.share_fixed_term_under_1_week_12m, d.share_fixed_term_one_day_12m,
+    dm.median_fixed_term_days_12m, d.mean_fixed_term_days_12m,
+    r.rehire_share_12m,
+    coalesce(rp.persons_3plus_contracts_12m, 0) AS persons_3plus_contracts_12m,
+    coalesce(rp.persons_10plus_contracts_12m, 0) AS persons_10plus_contracts_12m,
+    coalesce(rp.max_contracts_one_person_12m, 0) AS max_contracts_one_person_12m,
+    coalesce(lc.longest_chain_contracts, 0) AS longest_chain_contracts,
+    coalesce(lc.longest_chain_days, 0) AS longest_chain_days,
+    coalesce(pr.longest_post_run_days, 0) AS longest_post_run_days,
+    coalesce(pr.longest_post_run_persons, 0) AS longest_post_run_persons,
+    coalesce(yr.share_fixed_term_days_on_year_round_posts_12m, 0) AS share_fixed_term_days_on_year_round_posts_12m,
+    coalesce(yr.year_round_fixed_term_posts_12m, 0) AS year_round_fixed_term_posts_12m
+FROM establishments_asof e
+CROSS JOIN p
+LEFT JOIN in_force f ON f.siret = e.siret
+LEFT JOIN in_force_year_before y ON y.siret = e.siret
+LEFT JOIN mix_12m m12 ON m12.siret = e.siret
+LEFT JOIN mix_3m m3 ON m3.siret = e.siret
+LEFT JOIN hours h ON h.siret = e.siret
+LEFT JOIN durations d ON d.siret = e.siret
+LEFT JOIN duration_medians dm ON dm.siret = e.siret
+LEFT JOIN rehires r ON r.siret = e.siret
+LEFT JOIN repeaters rp ON rp.siret = e.siret
+LEFT JOIN longest_chains lc ON lc.siret = e.siret
+LEFT JOIN post_runs pr ON pr.siret = e.siret
+LEFT JOIN year_round yr ON yr.siret = e.siret
+"""
+
+
+def compute_indicators(con: duckdb.DuckDBPyConnection, settings: FeaturesConfig) -> None:
+    """Create the temp table `establishment_indicators` (one row per active establishment)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE establishment_indicators AS {indicators_sql(settings)}")

@@ -1,0 +1,93 @@
+"""Features as of a month on a tiny hand-made world: values by hand, and no time travel."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from champollion.config import Config
+from champollion.home import Home
+from features.build import compute_features, store_features
+from features.catalog import feature_names
+from features.engine import connect
+from features.ingest import ingest
+from tests.conftest import TEST_KEY
+from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
+
+
+def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None):
+    con = connect()
+    try:
+        return compute_features(con, home.warehouse, as_of, Config(), inspections)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Home:
+    """The whole world ingested (fourteen months)."""
+    root = tmp_path_factory.mktemp("world")
+    home = Home(root / "home")
+    ingest(write_months(root / "dsn", MONTHS), home, Config(), TEST_KEY)
+    return home
+
+
+def test_features_ignore_later_months(world, tmp_path):
+    as_of = date(2025, 5, 1)
+    early = Home(tmp_path / "early")
+    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), early, Config(), TEST_KEY)
+    inspections = pd.DataFrame(
+        {"siret": [RESTAURANT, RESTAURANT], "inspection_date": pd.to_datetime(["2025-03-14", "2025-06-02"]),
+         "abuse_found": [1, 0]}
+    )
+    known_then = _features(early, as_of, inspections)
+    known_later = _features(world, as_of, inspections)
+    pd.testing.assert_frame_equal(known_then.features, known_later.features)
+    pd.testing.assert_frame_equal(known_then.evidence, known_later.evidence)
+    restaurant = known_later.features.set_index("siret").loc[RESTAURANT]
+    assert (restaurant["past_inspections"], restaurant["months_since_last_inspection"]) == (1, 2)
+
+
+def test_one_row_per_active_establishment(world):
+    table = _features(world, date(2025, 8, 1))
+    assert sorted(table.features["siret"]) == sorted([RESTAURANT, CARE_HOME, AGENCY, SHOP])
+    assert list(table.features.columns[5:]) == feature_names()
+
+
+def test_values_by_hand(world):
+    rows = _features(world, date(2025, 8, 1)).features.set_index("siret")
+    restaurant, care_home, shop = rows.loc[RESTAURANT], rows.loc[CARE_HOME], rows.loc[SHOP]
+    assert restaurant["n_carence"] == 2  # serveur: 1 opening day between contracts, 9 required
+    assert restaurant["n_renouvellements"] == 1  # plongeur: planned end pushed three times
+    assert care_home["n_remplacement_sans_absence"] == 1  # infirmier: nobody away on that post
+    assert shop["n_usage_hors_secteur"] == 2  # CDD d'usage in retail (4711D)
+    assert shop["n_interim_poste_permanent"] >= 1  # manutentionnaire held by missions all year
+    assert restaurant["headcount"] == 1  # the cook's CDI; every CDD has ended by 31/08
+    assert shop["temp_workers_in_force"] == 0  # the last mission ended on 25/08
+    assert shop["hires_12m"] == 2 + 12  # two usage CDDs and twelve missions, all started in the window
+    assert rows.loc[AGENCY, "hires_12m"] == 0  # missions count at the user establishment
+
+
+def test_end_inferred_only_after_three_more_months(world):
+    import duckdb  # noqa: F401  (the connection below)
+
+    for as_of, expected in ((date(2025, 7, 1), None), (date(2025, 8, 1), date(2025, 5, 20))):
+        con = connect()
+        compute_features(con, world.warehouse, as_of, Config())
+        end = con.execute("SELECT end_date FROM contracts_asof WHERE contract_number = 'R-ATA-5'").fetchone()[0]
+        con.close()
+        assert end == expected
+
+
+def test_store_writes_table_catalog_and_out_file(world, tmp_path):
+    table = _features(world, date(2025, 8, 1))
+    out = tmp_path / "export" / "features.parquet"
+    folder = store_features(table, world.data, Config(), out)
+    assert (folder / "features.parquet").exists() and (folder / "rule_evidence.parquet").exists()
+    assert folder.name == "as_of=2025-08"
+    catalog = (folder / "feature_catalog.json").read_text(encoding="utf-8")
+    assert "délai de carence" in catalog and '"schema_version": 1' in catalog
+    exported = pd.read_parquet(out)
+    assert exported["siret"].tolist() == table.features["siret"].tolist()

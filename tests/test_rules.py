@@ -1,0 +1,415 @@
+"""Legal-rule checks on tiny hand-made as-of tables, around every boundary of the law.
+
+As of June 2025: as_of_end 2025-06-30, window 2024-07-01..2025-06-30. Establishments are closed on
+Sundays unless a test says otherwise. 2025-03-12 is a Wednesday, 2025-03-16 a Sunday.
+"""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from champollion.config import FeaturesConfig
+from features.asof import prepare_as_of
+from features.engine import attach_warehouse, connect, register_places
+from features.rules import EVIDENCE_COLUMNS, RULES, compute_rule_evidence, register_usage_sectors, rule_counts_sql
+
+D = date.fromisoformat
+AS_OF, AS_OF_END = D("2025-06-01"), D("2025-06-30")
+
+SHOP = "11111111100011"
+AGENCY = "22222222200012"
+USER = "33333333300013"
+FACTORY = "44444444400014"
+NURSING_HOME = "55555555500015"
+WAREHOUSE = "66666666600016"
+
+
+def _schema(strings: str, dates: str = "", ints: str = "", floats: str = "", bools: str = "") -> pa.Schema:
+    fields = []
+    for names, kind in ((strings, pa.string()), (dates, pa.date32()), (ints, pa.int64()), (floats, pa.float64()),
+                        (bools, pa.bool_())):
+        fields += [(name, kind) for name in names.split()]
+    return pa.schema(fields)
+
+
+# The columns of features.asof's tables; a test row gives the ones a rule reads, the rest stay NULL.
+CONTRACTS = _schema(
+    "contract_id siret person_key contract_number nature nature_initial motif motif_initial job_title post "
+    "end_motif time_mode workplace user_siret attributed_siret establishment_siret kind",
+    dates="start_date nature_change_date planned_end_first planned_end_last end_date first_month last_month period_end",
+    ints="renewals months_declared duration_days",
+    floats="contract_hours hours_worked",
+    bools="end_declared end_inferred is_temp_mission is_fixed_term",
+)
+ESTABLISHMENTS = _schema(
+    "siret siren naf idcc postal_code departement departement_name region_code region",
+    dates="first_month last_month", ints="months_declared_in_window", bools="declares",
+)
+ABSENCES = _schema(
+    "siret person_key contract_number kind reason post establishment_siret contract_id",
+    dates="start_date absence_start absence_end",
+)
+CLOSED_WEEKDAYS = pa.schema([("siret", pa.string()), ("isodow", pa.int32())])
+SUNDAY = [{"siret": "*", "isodow": 7}]
+
+
+def contract(cid: str, start: str, end: str | None = None, *, post: str = "vendeur", kind: str = "cdd",
+             motif: str | None = "02", siret: str = SHOP, user: str | None = None, person: str | None = None,
+             **more: object) -> dict:
+    """A contracts_asof row; a mission is declared by AGENCY and counts at `user` (at AGENCY if None)."""
+    start_date, end_date = D(start), D(end) if end else None
+    where = user or (AGENCY if kind == "mission" else siret)
+    return {
+        "contract_id": cid, "siret": AGENCY if kind == "mission" else siret, "person_key": person or f"p-{cid}",
+        "start_date": start_date, "end_date": end_date, "post": post, "kind": kind, "motif": motif,
+        "user_siret": user, "is_temp_mission": kind == "mission", "attributed_siret": where,
+        "establishment_siret": where, "is_fixed_term": kind in ("cdd", "usage", "mission"),
+        "period_end": min(end_date or AS_OF_END, AS_OF_END),
+        "duration_days": (end_date - start_date).days + 1 if end_date else None,
+        "renewals": 0,
+        **more,
+    }
+
+
+def absence(person: str, post: str, start: str, end: str | None, siret: str = NURSING_HOME) -> dict:
+    return {"siret": siret, "establishment_siret": siret, "person_key": person, "post": post, "kind": "arret",
+            "absence_start": D(start), "absence_end": D(end) if end else None}
+
+
+def as_of_tables(contracts: list[dict], establishments: list[dict] = (), absences: list[dict] = (),
+                 closed_weekdays: list[dict] = SUNDAY) -> duckdb.DuckDBPyConnection:
+    """A fresh connection holding the as-of temp tables of June 2025 built from literal rows."""
+    con = connect()
+    con.execute(
+        "CREATE TEMP TABLE asof_params AS SELECT DATE '2025-06-01' AS as_of, DATE '2025-06-30' AS as_of_end, "
+        "DATE '2024-07-01' AS window_start, DATE '2025-04-01' AS short_window_start, DATE '2023-07-01' AS history_start"
+    )
+    for name, schema, rows in (
+        ("contracts_asof", CONTRACTS, contracts),
+        ("establishments_asof", ESTABLISHMENTS, establishments),
+        ("absences_asof", ABSENCES, absences),
+        ("closed_weekdays", CLOSED_WEEKDAYS, closed_weekdays),
+    ):
+        con.register(f"{name}_rows", pa.Table.from_pylist(list(rows), schema=schema))
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_rows")
+        con.unregister(f"{name}_rows")
+    return con
+
+
+def evidence(con: duckdb.DuckDBPyConnection, rule: str, columns: str) -> list[tuple]:
+    return con.execute(
+        f"SELECT {columns} FROM rule_evidence WHERE rule = ? ORDER BY event_date, contract_id", [rule]
+    ).fetchall()
+
+
+def detail(con: duckdb.DuckDBPyConnection, rule: str, contract_id: str) -> str:
+    [(sentence,)] = con.execute(
+        "SELECT detail_fr FROM rule_evidence WHERE rule = ? AND contract_id = ?", [rule, contract_id]
+    ).fetchall()
+    return sentence
+
+
+@pytest.fixture
+def settings() -> FeaturesConfig:
+    return FeaturesConfig()
+
+
+def test_rules_are_listed_in_order():
+    assert [rule.id for rule in RULES] == [
+        "carence", "renouvellements", "duree_max", "remplacement_sans_absence", "usage_hors_secteur",
+        "interim_poste_permanent",
+    ]
+    assert all(rule.label_fr and rule.article and rule.description_fr for rule in RULES)
+    with pytest.raises(FrozenInstanceError):
+        RULES[0].id = "other"
+
+
+CARENCE = "contract_id, related_contract_id, event_date, gap_opening_days, required_opening_days, article"
+
+
+def test_carence_boundaries(settings):
+    con = as_of_tables([
+        # 14 days (1/3 rule: 5 opening days); the gap 13..17/03 holds a Sunday: 4 opening days.
+        contract("a-vendeur", "2025-02-27", "2025-03-12", post="vendeur"),
+        contract("b-vendeur", "2025-03-18", "2025-03-31", post="vendeur"),
+        # Same, one day later: 13..18/03 is exactly 5 opening days.
+        contract("a-caissier", "2025-02-27", "2025-03-12", post="caissier"),
+        contract("b-caissier", "2025-03-19", "2025-03-31", post="caissier"),
+        # 13 days (1/2 rule: 7); 16..23/03 is 6 opening days (the 1/3 rule would have asked 5).
+        contract("a-manutention", "2025-03-03", "2025-03-15", post="manutentionnaire"),
+        contract("b-manutention", "2025-03-24", None, post="manutentionnaire"),
+        # Two contracts end the same day: the longer one (14 days, not 3) sets the waiting period.
+        contract("a-rayon-long", "2025-02-27", "2025-03-12", post="rayonniste"),
+        contract("a-rayon-short", "2025-03-10", "2025-03-12", post="rayonniste"),
+        contract("b-rayon", "2025-03-18", "2025-03-31", post="rayonniste"),
+        # Early end by the employee (037): no waiting period.
+        contract("a-prepa", "2025-02-27", "2025-03-12", post="preparateur", end_motif="037"),
+        contract("b-prepa", "2025-03-13", "2025-03-31", post="preparateur"),
+        # Seasonal after seasonal, seasonal after ATA: never paired.
+        contract("a-livreur", "2025-02-27", "2025-03-12", post="livreur", motif="03"),
+        contract("b-livreur", "2025-03-13", "2025-03-31", post="livreur", motif="03"),
+        contract("a-plongeur", "2025-02-27", "2025-03-12", post="plongeur"),
+        contract("b-plongeur", "2025-03-13", "2025-03-31", post="plongeur", motif="03"),
+        # Overlapping contracts fill two positions: not a succession, even when one starts the day the other ends.
+        contract("a-etalagiste", "2025-03-01", "2025-03-31", post="etalagiste"),
+        contract("b-etalagiste", "2025-03-15", "2025-04-30", post="etalagiste"),
+        contract("a-magasinier", "2025-02-27", "2025-03-12", post="magasinier"),
+        contract("b-magasinier", "2025-03-12", "2025-03-31", post="magasinier"),
+    ])
+    compute_rule_evidence(con, settings)
+    assert evidence(con, "carence", CARENCE) == [
+        ("b-rayon", "a-rayon-long", D("2025-03-18"), 4, 5, "L1244-3"),
+        ("b-vendeur", "a-vendeur", D("2025-03-18"), 4, 5, "L1244-3"),
+        ("b-manutention", "a-manutention", D("2025-03-24"), 6, 7, "L1244-3"),
+    ]
+    assert detail(con, "carence", "b-vendeur") == (
+        "Infraction potentielle au délai de carence : le contrat à durée déterminée pour accroissement temporaire "
+        "d'activité commencé le 18/03/2025 sur le poste « vendeur » n'est séparé que de 4 jours d'ouverture de la "
+        "fin, le 12/03/2025, d'un contrat à durée déterminée de 14 jours sur ce poste, alors que le délai de "
+        "carence est de 5 jours d'ouverture."
+    )
+
+
+def test_carence_counts_the_establishments_own_opening_days(settings):
+    open_every_day = "77777777700017"
+
+    def pair(siret: str, kind: str) -> list[dict]:  # 14 days, then a gap of 13..18/03 (Sunday 16/03 inside)
+        where = {"siret": siret, "user": siret if kind == "mission" else None}
+        return [contract(f"a-{siret}", "2025-02-27", "2025-03-12", kind=kind, **where),
+                contract(f"b-{siret}", "2025-03-19", "2025-03-31", kind=kind, **where)]
+
+    con = as_of_tables(
+        pair(SHOP, "cdd") + pair(USER, "mission") + [
+            # Open every day (a configured SIRET with no closed day): 13..17/03 is 5 opening days.
+            contract("a-open", "2025-02-27", "2025-03-12", siret=open_every_day),
+            contract("b-open", "2025-03-18", "2025-03-31", siret=open_every_day),
+        ],
+        closed_weekdays=SUNDAY + [
+            {"siret": USER, "isodow": 6}, {"siret": USER, "isodow": 7}, {"siret": USER, "isodow": 0},
+            {"siret": open_every_day, "isodow": 0},
+        ],
+    )
+    compute_rule_evidence(con, settings)
+    # At SHOP (closed on Sundays) 5 opening days suffice; at USER (Monday to Friday) the same gap is 4.
+    assert evidence(con, "carence", CARENCE) == [
+        (f"b-{USER}", f"a-{USER}", D("2025-03-19"), 4, 5, "L1251-36"),
+    ]
+
+
+def test_renewals(settings):
+    con = as_of_tables([
+        contract("third-renewal", "2025-01-06", "2025-05-31", renewals=3, last_month=D("2025-05-01")),
+        contract("second-renewal", "2025-01-06", "2025-05-31", post="caissier", renewals=2, last_month=D("2025-05-01")),
+        contract("mission", "2025-02-03", None, post="cariste", kind="mission", user=USER, renewals=4,
+                 last_month=D("2025-06-01")),
+        contract("usage", "2025-01-06", "2025-05-31", post="extra", kind="usage", motif="05", renewals=5),
+    ])
+    compute_rule_evidence(con, settings)
+    assert evidence(con, "renouvellements", "contract_id, event_date, measured_value, legal_limit, article") == [
+        ("third-renewal", D("2025-05-01"), 3.0, 2.0, "L1243-13"),
+        ("mission", D("2025-06-01"), 4.0, 2.0, "L1251-35"),
+    ]
+    assert detail(con, "renouvellements", "third-renewal") == (
+        "Infraction potentielle au nombre de renouvellements : la date de fin prévue du contrat à durée déterminée "
+        "commencé le 06/01/2025 sur le poste « vendeur » a été reportée 3 fois, alors que le maximum est de 2 "
+        "renouvellements."
+    )
+
+
+def test_maximum_duration(settings):
+    con = as_of_tables([
+        # 18 months from 01/01/2023 run to 30/06/2024 inclusive (547 days).
+        contract("minus-a-day", "2023-01-01", "2024-06-29", post="soudeur", siret=FACTORY),
+        contract("exactly", "2023-01-01", "2024-06-30", post="soudeur", siret=FACTORY),
+        contract("plus-a-day", "2023-01-01", "2024-07-01", post="soudeur", siret=FACTORY),
+        # Two contracts of one person, one day apart: one chain of 366 + 241 days.
+        contract("chain-1", "2023-09-01", "2024-08-31", post="tourneur", siret=FACTORY, person="p-chain"),
+        contract("chain-2", "2024-09-02", "2025-04-30", post="tourneur", siret=FACTORY, person="p-chain"),
+        # A break of 30 days (chain_gap_days) keeps the chain: 366 + 335 days from 01/07/2023 (limit 550).
+        contract("gap30-1", "2023-07-01", "2024-06-30", post="fraiseur", siret=FACTORY, person="p-gap30"),
+        contract("gap30-2", "2024-07-31", None, post="fraiseur", siret=FACTORY, person="p-gap30"),
+        # A break of 31 days starts a new chain: two contracts of 366 and 334 days.
+        contract("gap31-1", "2023-07-01", "2024-06-30", post="fraiseur", siret=FACTORY, person="p-gap31"),
+        contract("gap31-2", "2024-08-01", None, post="fraiseur", siret=FACTORY, person="p-gap31"),
+        # Overlapping contracts of one person: the days are counted once (01/01/2024..30/06/2025, 547 days).
+        contract("overlap-1", "2024-01-01", "2024-12-31", post="peintre", siret=FACTORY, person="p-overlap"),
+        contract("overlap-2", "2024-06-01", "2025-06-30", post="peintre", siret=FACTORY, person="p-overlap"),
+        # Still running, without a motif: counted up to 30/06/2025.
+        contract("running", "2023-12-01", None, post="cariste", siret=FACTORY, motif=None),
+        # Seasonal: no 18-month maximum here.
+        contract("seasonal", "2023-01-01", "2024-12-31", post="cueilleur", siret=FACTORY, motif="03"),
+    ])
+    compute_rule_evidence(con, settings)
+    assert evidence(
+        con, "duree_max",
+        "contract_id, related_contract_id, event_date, related_start_date, measured_value, legal_limit, article",
+    ) == [
+        ("plus-a-day", None, D("2024-07-01"), None, 548.0, 547.0, "L1242-8"),
+        ("gap30-2", "gap30-1", D("2025-01-31"), D("2023-07-01"), 701.0, 550.0, "L1242-8"),
+        ("chain-2", "chain-1", D("2025-03-02"), D("2023-09-01"), 607.0, 547.0, "L1242-8"),
+        ("running", None, D("2025-06-01"), None, 578.0, 548.0, "L1242-8"),
+    ]
+    assert detail(con, "duree_max", "plus-a-day") == (
+        "Infraction potentielle à la durée maximale : la même personne occupe le poste « soudeur » en contrat à durée "
+        "déterminée ou de mission depuis le 01/01/2023, sans interruption de plus de 30 jours, soit 548 jours au "
+        "01/07/2024, au-delà de la durée maximale de 18 mois (547 jours), dépassée le 01/07/2024."
+    )
+
+
+def test_replacement_without_absence(settings):
+    con = as_of_tables(
+        [
+            # Another person on the same post is away (open-ended): justified.
+            contract("during-absence", "2025-02-01", "2025-02-28", post="aide soignant", motif="01",
+                     siret=NURSING_HOME),
+            # Only an absence on another post, and the replacing person's own absence: flagged.
+            contract("other-post", "2025-04-01", "2025-04-30", post="agent hotelier", motif="01",
+                     siret=NURSING_HOME, person="q2"),
+            # Absence ending 7 days before the start: within the margin.
+            contract("margin-before", "2025-05-10", "2025-05-31", post="lingere", motif="01", siret=NURSING_HOME),
+            # Absence ending 8 days before the start: outside it.
+            contract("outside-before", "2025-05-10", "2025-05-31", post="veilleur", motif="01", siret=NURSING_HOME),
+            # Absence starting 7 days after the end: within; 8 days after: outside.
+            contract("margin-after", "2025-03-01", "2025-03-10", post="jardinier", motif="01", siret=NURSING_HOME),
+            contract("outside-after", "2025-03-01", "2025-03-10", post="brancardier", motif="01", siret=NURSING_HOME),
+            # Still running, nobody away on the post.
+            contract("running", "2025-06-10", None, post="cuisinier", motif="01", siret=NURSING_HOME),
+            # A mission whose user establishment is unknown stays at the agency: not judged.
+            contract("no-user", "2025-06-10", None, post="cuisinier", kind="mission", motif="01"),
+        ],
+        absences=[
+            absence("q9", "aide soignant", "2025-01-20", None),
+            absence("q8", "cuisinier", "2025-04-01", "2025-04-30"),
+            absence("q2", "agent hotelier", "2025-04-07", "2025-04-11"),
+            absence("q7", "lingere", "2025-04-20", "2025-05-03"),
+            absence("q6", "veilleur", "2025-04-20", "2025-05-02"),
+            absence("q5", "jardinier", "2025-03-17", "2025-03-20"),
+            absence("q4", "brancardier", "2025-03-18", "2025-03-20"),
+        ],
+    )
+    compute_rule_evidence(con, settings)
+    assert evidence(con, "remplacement_sans_absence", "contract_id, event_date, end_date, article") == [
+        ("outside-after", D("2025-03-01"), D("2025-03-10"), "L1242-2"),
+        ("other-post", D("2025-04-01"), D("2025-04-30"), "L1242-2"),
+        ("outside-before", D("2025-05-10"), D("2025-05-31"), "L1242-2"),
+        ("running", D("2025-06-10"), None, "L1242-2"),
+    ]
+    assert detail(con, "remplacement_sans_absence", "running") == (
+        "Infraction potentielle au motif de remplacement : le contrat à durée déterminée pour remplacement d'un "
+        "salarié absent du 10/06/2025 au 30/06/2025 (en cours) sur le poste « cuisinier » ne recouvre, à 7 jours "
+        "près, aucune absence déclarée d'une autre personne sur ce poste ; une absence que la DSN ne déclare pas, "
+        "comme des congés payés, ou un remplacement en cascade ne peuvent pas être vus."
+    )
+
+
+def test_usage_contract_outside_the_listed_sectors(settings):
+    restaurant, home_help, holiday_centre, unknown = (f"8000000000001{n}" for n in range(1, 5))
+
+    def usage(cid: str, siret: str) -> dict:
+        return contract(cid, "2025-03-01", "2025-03-01", post="extra", kind="usage", motif="05", siret=siret)
+
+    con = as_of_tables(
+        [usage("restaurant", restaurant), usage("home-help", home_help), usage("holiday-centre", holiday_centre),
+         usage("no-naf", unknown)],
+        establishments=[
+            {"siret": restaurant, "naf": "5610A"}, {"siret": home_help, "naf": "8810A"},
+            {"siret": holiday_centre, "naf": "5520Z"}, {"siret": unknown, "naf": None},
+        ],
+    )
+    compute_rule_evidence(con, settings)
+    assert evidence(con, "usage_hors_secteur", "establishment_siret, contract_id, event_date, article, detail_fr") == [
+        (home_help, "home-help", D("2025-03-01"), "D1242-1",
+         "Infraction potentielle au recours au contrat à durée déterminée d'usage : ce contrat, commencé le 01/03/2025 "
+         "sur le poste « extra », est conclu dans un établissement de code NAF 8810A, qui ne relève d'aucun secteur "
+         "de l'article D1242-1."),
+    ]
+
+
+def test_usage_sectors_reference():
+    con = connect()
+    register_usage_sectors(con)
+    rows = con.execute("SELECT naf_prefix, d1242_1_item FROM usage_sectors").fetchall()
+    assert ("56", 4) in rows and ("4942Z", 3) in rows and ("7830Z", 12) in rows
+    assert all(1 <= item <= 15 and item not in (10, 11, 13, 14) for _, item in rows)
+
+
+def test_temp_work_on_a_post_held_all_year(settings):
+    def mission(cid: str, start: str, end: str, post: str) -> dict:
+        return contract(cid, start, end, post=post, kind="mission", user=WAREHOUSE)
+
+    con = as_of_tables([
+        # Held all year: a mission, a 2-day break (01-02/01, counted as held), a seasonal CDD.
+        mission("cariste-1", "2024-06-15", "2024-12-31", "cariste"),
+        contract("cariste-cdd", "2025-01-03", "2025-06-30", post="cariste", siret=WAREHOUSE, motif="03"),
+        mission("cariste-2", "2025-03-01", "2025-03-31", "cariste"),
+        # A 4-day break is not held: 184 + 177 = 361 days, still more than 90% of 365.
+        mission("magasinier-1", "2024-07-01", "2024-12-31", "magasinier"),
+        mission("magasinier-2", "2025-01-05", "2025-06-30", "magasinier"),
+        # 329 days (>= 328.5) and 328 days.
+        mission("chauffeur", "2024-07-01", "2025-05-25", "chauffeur"),
+        mission("preparateur", "2024-07-01", "2025-05-24", "preparateur"),
+        # Six months only.
+        mission("emballeur", "2025-01-01", "2025-06-30", "emballeur"),
+    ])
+    compute_rule_evidence(con, settings)
+    columns = "contract_id, event_date, measured_value, legal_limit, article"
+    assert evidence(con, "interim_poste_permanent", columns) == [
+        ("cariste-1", D("2024-07-01"), 365.0, 328.5, "L1251-5"),
+        ("chauffeur", D("2024-07-01"), 329.0, 328.5, "L1251-5"),
+        ("magasinier-1", D("2024-07-01"), 361.0, 328.5, "L1251-5"),
+        ("magasinier-2", D("2025-01-05"), 361.0, 328.5, "L1251-5"),
+        ("cariste-2", D("2025-03-01"), 365.0, 328.5, "L1251-5"),
+    ]
+    assert detail(con, "interim_poste_permanent", "cariste-1") == (
+        "Infraction potentielle de recours au travail temporaire pour un emploi durable : la mission commencée le "
+        "15/06/2024 pourvoit le poste « cariste », tenu par des contrats à durée déterminée ou de mission 365 jours "
+        "sur 365 du 01/07/2024 au 30/06/2025, soit au moins 90 % de l'année."
+    )
+
+
+def test_rule_counts_cover_the_window_only(settings):
+    quiet = "99999999900019"
+    def renewed(cid: str, month: str) -> dict:
+        return contract(cid, "2024-01-08", None, post=cid, renewals=3, last_month=D(month))
+
+    con = as_of_tables(
+        [
+            renewed("before-window", "2024-06-01"),
+            renewed("window-start", "2024-07-01"),
+            renewed("as-of", "2025-06-01"),
+            contract("a", "2025-02-27", "2025-03-12"),
+            contract("b", "2025-03-18", "2025-03-31"),
+        ],
+        establishments=[{"siret": SHOP, "naf": "4711D"}, {"siret": quiet, "naf": "4711D"}],
+    )
+    compute_rule_evidence(con, settings)
+    counts = con.sql(rule_counts_sql() + " ORDER BY establishment_siret")
+    assert counts.columns == ["establishment_siret"] + [f"n_{rule.id}" for rule in RULES] + ["n_rule_hits_total"]
+    assert counts.fetchall() == [(SHOP, 1, 2, 0, 0, 0, 0, 3), (quiet, 0, 0, 0, 0, 0, 0, 0)]
+
+
+def test_every_row_says_potential_infraction(settings):
+    con = as_of_tables([
+        contract("a", "2025-02-27", "2025-03-12", renewals=3, last_month=D("2025-03-01")),
+        contract("b", "2025-03-13", None, motif="01"),
+    ])
+    compute_rule_evidence(con, settings)
+    rows = con.execute("SELECT rule, detail_fr, article FROM rule_evidence").fetchall()
+    assert {rule for rule, _, _ in rows} == {"renouvellements", "remplacement_sans_absence"}
+    assert all(detail.startswith("Infraction potentielle") and article for _, detail, article in rows)
+
+
+def test_runs_on_the_tables_prepare_as_of_builds(tmp_path: Path, settings):
+    con = connect()
+    attach_warehouse(con, tmp_path / "warehouse")
+    register_places(con)
+    prepare_as_of(con, AS_OF, settings)
+    compute_rule_evidence(con, settings)
+    assert con.sql("SELECT * FROM rule_evidence").columns == [name for name, _ in EVIDENCE_COLUMNS]
+    assert con.sql(rule_counts_sql()).fetchall() == []
