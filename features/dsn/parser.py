@@ -55,6 +55,12 @@ def parse_amount(value: str) -> float:
     return float(value)
 
 
+def _as_text(value: str) -> str:
+    return value
+
+
+_AS_TEXT = _as_text  # marks rubrics kept as text
+
 # Rubric -> converter applied as the line is read, so that a bad value is reported with its line.
 CONVERTERS = {
     "S20.G00.05.005": parse_dsn_date,
@@ -203,13 +209,15 @@ class DsnParser:
         """
         rubrics = self.norm.rubrics
         parents = self.norm.parents
-        converters = CONVERTERS
+        # One lookup per kept value: the rubric's converter, _AS_TEXT, or None if the norm lacks it.
+        kinds = {rubric: CONVERTERS.get(rubric, _AS_TEXT) for rubric in rubrics}
         unknown_rubrics = self.summary.unknown_rubrics
         unknown_blocks = self.summary.unknown_blocks
         state = _State()
         cur_block = ""
         cur_field = ""
         inst: Block | None = None
+        fields: dict[str, object] = {}
         number = 0
         # The hot loop, inlined for speed: most lines continue the current block instance.
         for first, lines in chunks:
@@ -256,24 +264,25 @@ class DsnParser:
                         if code not in rubrics:
                             unknown_rubrics[code] += 1
                         continue
+                    fields = inst.fields
                 # A value of a kept block.
-                if code not in rubrics:
+                convert = kinds.get(code)
+                if convert is None:
                     unknown_rubrics[code] += 1
                     continue
-                if len(raw) >= 2 and raw[0] == "'" and raw[-1] == "'":
+                if len(raw) > 1 and raw[0] == "'" and raw[-1] == "'":
                     value: object = raw[1:-1]
                 else:
                     self._issue(number, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
                     value = raw
-                convert = converters.get(code)
-                if convert is not None:
+                if convert is not _AS_TEXT:
                     try:
                         value = convert(value)
                     except ValueError:
                         shown = "" if code.startswith(PERSONAL_BLOCKS) else f" {value!r}"
                         self._issue(number, "warning", "invalid_value", f"{code}: invalid value{shown}, ignored")
                         continue
-                inst.fields[cur_field] = value  # type: ignore[union-attr]
+                fields[cur_field] = value
         self.summary.lines = number
         truncated = read.truncated if read is not None else None
         if truncated:

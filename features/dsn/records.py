@@ -113,39 +113,40 @@ class RecordBuilder:
         self, individual: Block, key: str, month: date, siret: str, person: str,
         rows: dict[str, list[tuple]], problems: list[str],
     ) -> None:
+        # Hot path: field values are read straight from the dicts. Converted rubrics hold their
+        # typed value or are absent (the parser drops a value it cannot convert); `or None` maps
+        # an empty text to None.
         hours = _hours_by_contract(individual)
+        contract_months = rows["contract_months"]
         for contract in individual.children:
             if contract.code != CONTRACT:
                 continue
-            start = contract.get("001")
-            number = contract.text("009")
-            if not isinstance(start, date) or not number:
+            f = contract.fields
+            start = f.get("001")
+            number = f.get("009") or None
+            if start is None or number is None:
                 problems.append(
                     f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"
                 )
                 continue
-            title = contract.text("006")
-            rows["contract_months"].append(
+            title = f.get("006") or None
+            contract_months.append(
                 (
-                    key, month, siret, person, number, start, contract.text("007"), contract.text("021"),
-                    title, normalise_post(title), _date_or_none(contract.get("010")), contract.text("011"),
-                    _float_or_none(contract.get("012")), _float_or_none(contract.get("013")),
-                    contract.text("014"), contract.text("017"), contract.text("019"), contract.text("046"),
+                    key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,
+                    title, normalise_post(title), f.get("010"), f.get("011") or None, f.get("012"), f.get("013"),
+                    f.get("014") or None, f.get("017") or None, f.get("019") or None, f.get("046") or None,
                     hours.get(number), contract.line,
                 )
             )
             for child in contract.children:
+                c = child.fields
                 if child.code == CONTRACT_END:
-                    rows["contract_ends"].append(
-                        (key, month, siret, person, number, start, _date_or_none(child.get("001")), child.text("002"))
-                    )
+                    rows["contract_ends"].append((key, month, siret, person, number, start, c.get("001"), c.get("002") or None))
                 elif child.code == ABSENCE:
-                    last_day = _date_or_none(child.get("002"))
-                    planned = _date_or_none(child.get("003"))
-                    back = _date_or_none(child.get("010"))
+                    last_day, planned, back = c.get("002"), c.get("003"), c.get("010")
                     rows["absences"].append(
                         (
-                            key, month, siret, person, number, start, "arret", child.text("001"),
+                            key, month, siret, person, number, start, "arret", c.get("001") or None,
                             last_day + ONE_DAY if last_day else None, back - ONE_DAY if back else planned,
                             last_day, planned, back,
                         )
@@ -153,16 +154,15 @@ class RecordBuilder:
                 elif child.code == SUSPENSION:
                     rows["absences"].append(
                         (
-                            key, month, siret, person, number, start, "suspension", child.text("001"),
-                            _date_or_none(child.get("002")), _date_or_none(child.get("003")), None, None, None,
+                            key, month, siret, person, number, start, "suspension", c.get("001") or None,
+                            c.get("002"), c.get("003"), None, None, None,
                         )
                     )
                 elif child.code == CHANGE:
                     rows["contract_changes"].append(
                         (
-                            key, month, siret, person, number, start, _date_or_none(child.get("001")),
-                            child.text("004"), child.text("016"), child.text("014"),
-                            _date_or_none(child.get("021")), child.text("012"),
+                            key, month, siret, person, number, start, c.get("001"), c.get("004") or None,
+                            c.get("016") or None, c.get("014") or None, c.get("021"), c.get("012") or None,
                         )
                     )
 
@@ -174,23 +174,16 @@ def _hours_by_contract(individual: Block) -> dict[str, float]:
     for remuneration in individual.children:
         if remuneration.code != REMUNERATION:
             continue
-        number = remuneration.text("010")
+        r = remuneration.fields
+        number = r.get("010")
         if not number:
             continue
         activity_hours = [
-            a.get("002") for a in remuneration.children
-            if a.code == ACTIVITY and a.text("001") == "01" and a.text("003") == "10" and isinstance(a.get("002"), float)
+            a.fields["002"] for a in remuneration.children
+            if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"
         ]
         if activity_hours:
-            hours[number] = hours.get(number, 0.0) + sum(activity_hours)  # type: ignore[arg-type]
-        elif isinstance(remuneration.get("012"), float) and remuneration.text("011") == "002":
-            hours[number] = hours.get(number, 0.0) + remuneration.get("012")  # type: ignore[operator]
+            hours[number] = hours.get(number, 0.0) + sum(activity_hours)
+        elif "012" in r and r.get("011") == "002":
+            hours[number] = hours.get(number, 0.0) + r["012"]
     return hours
-
-
-def _date_or_none(value: object) -> date | None:
-    return value if isinstance(value, date) else None
-
-
-def _float_or_none(value: object) -> float | None:
-    return value if isinstance(value, float) else None
