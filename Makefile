@@ -19,7 +19,9 @@ demo: install
 	$(BIN)/champollion init-key
 	$(BIN)/champollion simulate --out $(SIMULATED) --preset $(PRESET)
 	$(BIN)/champollion ingest $(SIMULATED)/dsn
-	@echo "Simulated DSN files: $(SIMULATED)/dsn  |  warehouse: data/warehouse  |  issues: data/ingest-reports"
+	$(BIN)/champollion import-inspections $(SIMULATED)/inspections.csv
+	$(BIN)/champollion features --as-of latest
+	@echo "Simulated DSN files: $(SIMULATED)/dsn  |  warehouse: data/warehouse  |  features: data/features  |  issues: data/ingest-reports"
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q

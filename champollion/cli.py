@@ -141,21 +141,26 @@ def import_inspections(
 @app.command()
 def features(
     ctx: typer.Context,
-    as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM: use declarations up to and including it.")],
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest'): use declarations up to and including it.")
+    ],
     out: Annotated[Optional[Path], typer.Option(help="Also write the feature table to this Parquet file.")] = None,
 ) -> None:
     """Compute the features of every establishment active in the 12 months up to a month."""
     import time
 
-    from features.build import compute_features, store_features
+    from features.build import compute_features, latest_month, store_features
     from features.engine import connect
     from features.inspections import load_inspections
 
     context = _context(ctx)
-    month = _month(as_of)
     started = time.perf_counter()
     con = connect()
     try:
+        try:
+            month = latest_month(con, context.home.warehouse) if as_of == "latest" else _month(as_of)
+        except FileNotFoundError as exc:
+            raise _fail(str(exc)) from exc
         table = compute_features(con, context.home.warehouse, month, context.config, load_inspections(context.home.warehouse))
     finally:
         con.close()
@@ -164,6 +169,35 @@ def features(
         f"features as of {month:%Y-%m}: {len(table.features)} establishments, {len(table.features.columns)} columns, "
         f"{len(table.evidence)} rule findings, in {time.perf_counter() - started:.1f} s\n"
         f"stored in {folder}" + (f"\nalso written to {out}" if out else "")
+    )
+
+
+@app.command("check-rules")
+def check_rules(
+    ctx: typer.Context,
+    truth: Annotated[Path, typer.Option(help="A simulated population's truth/ folder (evaluation only).")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM of stored features (or 'latest').")] = "latest",
+) -> None:
+    """How each legal-rule count tracks the hidden truth of a simulated population."""
+    from champollion.reporting import print_frame
+    from features.build import latest_month, load_features
+    from features.engine import connect
+    from features.validation import rules_against_truth
+
+    context = _context(ctx)
+    con = connect()
+    try:
+        month = latest_month(con, context.home.warehouse) if as_of == "latest" else _month(as_of)
+    finally:
+        con.close()
+    try:
+        table = rules_against_truth(load_features(context.home.data, month), truth, month)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    print_frame(
+        f"Legal-rule counts against the truth, as of {month:%Y-%m} ({table.attrs['establishments']} establishments, "
+        f"{table.attrs['abusing_share']:.1%} abusing)",
+        table,
     )
 
 
@@ -194,6 +228,30 @@ def simulate(
 
 bench_app = typer.Typer(help="Measure each stage against a simple reference, in one run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("features")
+def bench_features(
+    ctx: typer.Context,
+    as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest').")] = "latest",
+) -> None:
+    """Time and peak memory of the features of every establishment for one month."""
+    from champollion.reporting import print_frame
+    from features.bench import bench_features as run_bench, write_bench_json
+    from features.build import latest_month
+    from features.engine import connect
+
+    context = _context(ctx)
+    con = connect()
+    try:
+        month = latest_month(con, context.home.warehouse) if as_of == "latest" else _month(as_of)
+    finally:
+        con.close()
+    result = run_bench(context.home, context.config, month)
+    print_frame(f"Features benchmark, as of {month:%Y-%m}", result)
+    path = write_bench_json([], context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json",
+                            {"as_of": f"{month:%Y-%m}", "results": result.to_dict(orient="records")})
+    typer.echo(f"results: {path}")
 
 
 @bench_app.command("ingest")

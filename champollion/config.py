@@ -50,6 +50,11 @@ class FeaturesConfig(_Section):
         default=24, ge=12, le=60,
         description="Months of declarations read to rebuild contracts (chains, 18-month rule).",
     )
+    post_key: Literal["pcs", "title"] = Field(
+        default="pcs",
+        description="What makes two contracts 'the same post': the PCS-ESE code (40.004, the normalised job "
+        "title when absent) or the normalised job title alone.",
+    )
     opening_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
         default=["mon", "tue", "wed", "thu", "fri", "sat"],
         description="Opening days counted in a waiting period (délai de carence), unless set per SIRET.",

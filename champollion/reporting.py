@@ -104,6 +104,16 @@ def print_calibration(table: "pd.DataFrame") -> None:
     console.print(out)
 
 
+def print_frame(title: str, frame: "pd.DataFrame") -> None:
+    """Any small table (floats with three significant digits)."""
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_fmt(v) for v in row))
+    console.print(table)
+
+
 def print_bench(title: str, rows: list) -> None:
     """A benchmark's rows, each with its ratio to the first (the reference)."""
     table = Table(title=title)

@@ -11,6 +11,8 @@ tables every feature and legal-rule check reads:
   `kind` (cdi, cdd, usage, mission, other), `is_fixed_term`, `period_end` (end date, or the as-of
   month's last day for a contract still running) and `duration_days` (ended contracts only);
   `establishment_siret` is where the contract counts: the user establishment for a temp mission;
+  `post` is what makes two contracts the same post (by default the PCS-ESE code, else the
+  normalised job title: settings.post_key) and `post_label` the normalised job title to show;
 - `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row
   per absence, with the post of the absent person's contract;
 - `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default.
@@ -73,6 +75,7 @@ def prepare_as_of(
 ) -> AsOfWindow:
     """Create the as-of temp tables described in the module docstring; returns the window."""
     window = AsOfWindow.of(as_of, settings)
+    post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     d = lambda value: f"DATE '{value.isoformat()}'"  # noqa: E731
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE asof_params AS SELECT
@@ -89,7 +92,8 @@ def prepare_as_of(
         f"""CREATE OR REPLACE TEMP TABLE contracts_asof AS
         SELECT *, kind IN ('cdd', 'usage', 'mission') AS is_fixed_term
         FROM (
-            SELECT c.*,
+            SELECT c.* REPLACE ({post_key} AS post),
+                   c.post AS post_label,
                    c.attributed_siret AS establishment_siret,
                    CASE
                        WHEN c.nature IN ({_sql_list(OPEN_ENDED_NATURES)}) THEN 'cdi'

@@ -122,3 +122,41 @@ def write_bench_json(rows: list[BenchRow], path: Path, extra: dict | None = None
     }
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return path
+
+
+def _run_features(home: Home, config: Config, as_of, queue: multiprocessing.Queue) -> None:
+    from features.build import compute_features
+    from features.engine import connect
+    from features.inspections import load_inspections
+
+    con = connect()
+    started = time.perf_counter()
+    table = compute_features(con, home.warehouse, as_of, config, load_inspections(home.warehouse))
+    seconds = time.perf_counter() - started
+    contracts = con.execute("SELECT count(*) FROM contracts_asof").fetchone()[0]
+    con.close()
+    queue.put((seconds, _peak_rss_mb(), len(table.features), contracts, len(table.evidence)))
+
+
+def bench_features(home: Home, config: Config, as_of) -> "pd.DataFrame":
+    """Features of every establishment for one month, in a fresh process: time, rows, peak memory."""
+    import pandas as pd
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_run_features, args=(home, config, as_of, queue))
+    process.start()
+    seconds, peak, establishments, contracts, findings = queue.get()
+    process.join()
+    return pd.DataFrame(
+        [
+            {
+                "establishments": establishments,
+                "contracts_read": contracts,
+                "rule_findings": findings,
+                "seconds": seconds,
+                "establishments_per_s": establishments / seconds if seconds else float("nan"),
+                "peak_rss_mb": peak,
+            }
+        ]
+    )

@@ -136,6 +136,15 @@ def compute_features(
     return FeatureTable(window.as_of, features, evidence, window)
 
 
+def latest_month(con: duckdb.DuckDBPyConnection, warehouse: Path) -> date:
+    """The last month any establishment declared, in the warehouse."""
+    attach_warehouse(con, warehouse)
+    month = con.execute("SELECT max(month) FROM declarations").fetchone()[0]
+    if month is None:
+        raise FileNotFoundError(f"{warehouse}: no monthly declaration ingested yet; run `champollion ingest` first")
+    return month
+
+
 def feature_dir(data: Path, as_of: date) -> Path:
     """Where the features as of a month are stored: `data/features/as_of=YYYY-MM/`."""
     return data / "features" / f"as_of={as_of:%Y-%m}"

@@ -18,15 +18,6 @@ import duckdb
 TEMP_AGENCY_NAF = "7820Z"
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
 
-CONTRACT_COLUMNS = (
-    "contract_id", "siret", "person_key", "contract_number", "start_date", "nature", "nature_initial",
-    "nature_change_date", "motif", "motif_initial", "job_title", "post", "planned_end_first",
-    "planned_end_last", "renewals", "end_date", "end_declared", "end_inferred", "end_motif",
-    "first_month", "last_month", "months_declared", "contract_hours", "time_mode", "hours_worked",
-    "workplace", "user_siret", "is_temp_mission", "attributed_siret",
-)
-
-
 def month_start(value: date) -> date:
     return value.replace(day=1)
 
@@ -90,6 +81,7 @@ per_contract AS (
            max(CASE WHEN rank_from_first = 1 THEN motif END) AS motif_first,
            max(CASE WHEN rank_from_last = 1 THEN job_title END) AS job_title,
            max(CASE WHEN rank_from_last = 1 THEN post END) AS post,
+           max(CASE WHEN rank_from_last = 1 THEN pcs END) AS pcs,
            max(CASE WHEN rank_from_first = 1 THEN planned_end END) AS planned_end_first,
            max(CASE WHEN rank_from_last = 1 THEN planned_end END) AS planned_end_last,
            count(*) FILTER (WHERE planned_end > previous_planned_end) AS renewals,
@@ -145,7 +137,7 @@ SELECT
     fc.nature_change_date,
     c.motif,
     coalesce(fc.old_motif, c.motif_first) AS motif_initial,
-    c.job_title, c.post, c.planned_end_first, c.planned_end_last, c.renewals,
+    c.job_title, c.post, c.pcs, c.planned_end_first, c.planned_end_last, c.renewals,
     CASE
         WHEN de.end_date IS NOT NULL THEN de.end_date
         WHEN coalesce(ma.months_after_last, 0) >= {n} THEN

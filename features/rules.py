@@ -290,7 +290,7 @@ def _carence_sql() -> str:
         "d'un {previous_contract} de {previous_days} sur ce poste, alors que le délai de carence est de {required}.",
         contract=_contract_fr("m.kind"),
         start=_french_date("m.start_date"),
-        post="m.post",
+        post="m.post_label",
         gap=_count("m.gap_opening_days", "jour d'ouverture", "jours d'ouverture"),
         previous_end=_french_date("m.previous_end_date"),
         inferred="CASE WHEN m.previous_end_inferred THEN ' (fin déduite des déclarations)' ELSE '' END",
@@ -304,7 +304,7 @@ def _carence_sql() -> str:
         event_date="m.start_date",
         contract_id="m.contract_id",
         related_contract_id="m.previous_contract_id",
-        post="m.post",
+        post="m.post_label",
         person_key="m.person_key",
         start_date="m.start_date",
         end_date="m.end_date",
@@ -319,7 +319,7 @@ def _carence_sql() -> str:
     )
     return f"""
 WITH ata AS (  -- CDD and missions for accroissement temporaire d'activité, on a known post
-    SELECT c.contract_id, c.establishment_siret, c.post, c.person_key, c.kind, c.start_date, c.end_date,
+    SELECT c.contract_id, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind, c.start_date, c.end_date,
            coalesce(c.end_inferred, false) AS end_inferred, c.end_motif, c.duration_days,
            {_day_number('c.start_date')} AS start_day, {_day_number('c.end_date')} AS end_day
     FROM contracts_asof c
@@ -387,7 +387,7 @@ def _renouvellements_sql(settings: FeaturesConfig) -> str:
         "{start} sur le poste « {post} » a été reportée {renewals} fois, alors que le maximum est de {limit}.",
         contract=_contract_fr("c.kind"),
         start=_french_date("c.start_date"),
-        post=_post_fr("c.post"),
+        post=_post_fr("c.post_label"),
         renewals="c.renewals",
         limit=_literal(_count_text(limit, "renouvellement", "renouvellements")),
     )
@@ -396,7 +396,7 @@ def _renouvellements_sql(settings: FeaturesConfig) -> str:
         establishment_siret="c.establishment_siret",
         event_date="c.last_month",  # the first month in which the count is known to be over
         contract_id="c.contract_id",
-        post="c.post",
+        post="c.post_label",
         person_key="c.person_key",
         start_date="c.start_date",
         end_date="c.end_date",
@@ -422,7 +422,7 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
         "Infraction potentielle à la durée maximale : la même personne occupe le poste « {post} » en contrat à "
         "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
         "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}.",
-        post="m.post",
+        post="m.post_label",
         first_start=_french_date("m.first_start_date"),
         gap=_literal(_count_text(gap, "jour", "jours")),
         total=_count("m.chain_days", "jour", "jours"),
@@ -437,7 +437,7 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
         event_date=_date_of_day("m.passed_day"),
         contract_id="m.contract_id",
         related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
-        post="m.post",
+        post="m.post_label",
         person_key="m.person_key",
         start_date="m.start_date",
         end_date="m.end_date",
@@ -450,7 +450,7 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
     )
     return f"""
 WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or none
-    SELECT c.contract_id, c.establishment_siret, c.post, c.person_key, c.kind, c.start_date, c.end_date,
+    SELECT c.contract_id, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind, c.start_date, c.end_date,
            {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
     FROM contracts_asof c
     WHERE c.kind IN ('cdd', 'mission') AND (c.motif = '{ATA_MOTIF}' OR c.motif IS NULL)
@@ -511,7 +511,7 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         start=_french_date("r.start_date"),
         end=f"CASE WHEN r.end_date IS NULL THEN {_french_date('r.period_end')} || ' (en cours)' "
         f"ELSE {_french_date('r.end_date')} END",
-        post="r.post",
+        post="r.post_label",
         margin=_literal(_count_text(margin, "jour", "jours")),
     )
     select = _evidence(
@@ -519,7 +519,7 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         establishment_siret="r.establishment_siret",
         event_date="r.start_date",
         contract_id="r.contract_id",
-        post="r.post",
+        post="r.post_label",
         person_key="r.person_key",
         start_date="r.start_date",
         end_date="r.end_date",
@@ -528,7 +528,7 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
     )
     return f"""
 WITH replacements AS (
-    SELECT c.contract_id, c.establishment_siret, c.post, c.person_key, c.kind, c.start_date, c.end_date,
+    SELECT c.contract_id, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind, c.start_date, c.end_date,
            c.period_end, {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
     FROM contracts_asof c
     WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
@@ -556,7 +556,7 @@ def _usage_sql() -> str:
         "sur le poste « {post} », est conclu dans un établissement de code NAF {naf}, qui ne relève d'aucun secteur "
         "de l'article D1242-1.",
         start=_french_date("c.start_date"),
-        post=_post_fr("c.post"),
+        post=_post_fr("c.post_label"),
         naf="c.naf",
     )
     select = _evidence(
@@ -564,7 +564,7 @@ def _usage_sql() -> str:
         establishment_siret="c.establishment_siret",
         event_date="c.start_date",
         contract_id="c.contract_id",
-        post="c.post",
+        post="c.post_label",
         person_key="c.person_key",
         start_date="c.start_date",
         end_date="c.end_date",
@@ -599,7 +599,7 @@ def _interim_sql(settings: FeaturesConfig) -> str:
         "{start} pourvoit le poste « {post} », tenu par des contrats à durée déterminée ou de mission {held} sur "
         "{window} du {window_start} au {window_end}, soit au moins {percent} % de l'année.",
         start=_french_date("m.start_date"),
-        post="m.post",
+        post="m.post_label",
         held=_count("h.held_days", "jour", "jours"),
         window="h.window_days",
         window_start=_french_date("p.window_start"),
@@ -611,7 +611,7 @@ def _interim_sql(settings: FeaturesConfig) -> str:
         establishment_siret="m.establishment_siret",
         event_date="greatest(m.start_date, p.window_start)",
         contract_id="m.contract_id",
-        post="m.post",
+        post="m.post_label",
         person_key="m.person_key",
         start_date="m.start_date",
         end_date="m.end_date",
@@ -627,7 +627,7 @@ WITH window_days AS (
     FROM asof_params
 ),
 held AS (  -- fixed-term periods on each post, cut to the window
-    SELECT c.establishment_siret, c.post, c.contract_id,
+    SELECT c.establishment_siret, c.post, c.post_label, c.contract_id,
            greatest({_day_number('c.start_date')}, w.first_day) AS from_day,
            least({_day_number('c.period_end')}, w.last_day) AS to_day
     FROM contracts_asof c, window_days w

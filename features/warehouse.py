@@ -38,7 +38,7 @@ STAGED_SCHEMAS: dict[str, pa.Schema] = {
         [
             ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("person_key", STRING),
             ("contract_number", STRING), ("start_date", DATE), ("nature", STRING), ("motif", STRING),
-            ("job_title", STRING), ("post", STRING), ("planned_end", DATE), ("hours_unit", STRING),
+            ("job_title", STRING), ("post", STRING), ("pcs", STRING), ("planned_end", DATE), ("hours_unit", STRING),
             ("reference_hours", pa.float64()), ("contract_hours", pa.float64()), ("time_mode", STRING),
             ("idcc", STRING), ("workplace", STRING), ("user_siret", STRING), ("hours_worked", pa.float64()),
             ("line", pa.int64()),

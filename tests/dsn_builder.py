@@ -27,10 +27,13 @@ class Contract:
     change: dict[str, str] | None = None  # field number -> old value (41.001 is the change date)
     absence: tuple[str, str, str] | None = None  # (reason, last day worked, planned end)
     hours: str = "151.67"
+    pcs: str | None = None  # PCS-ESE code (40.004)
 
     def lines(self) -> list[Line]:
-        out: list[Line] = [
-            ("S21.G00.40.001", dsn_date(self.start)),
+        out: list[Line] = [("S21.G00.40.001", dsn_date(self.start))]
+        if self.pcs:
+            out.append(("S21.G00.40.004", self.pcs))
+        out += [
             ("S21.G00.40.006", self.title),
             ("S21.G00.40.007", self.nature),
             ("S21.G00.40.009", self.number),

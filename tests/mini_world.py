@@ -48,6 +48,7 @@ class Spell:
     end_block_late: bool = False  # the end block comes in the month after the end
     user_siret: str | None = None
     absence: tuple[date, date] | None = None  # (last day worked, planned end of the stoppage)
+    pcs: str | None = None
 
     def runs_in(self, month: date) -> bool:
         return self.start <= _last_day(month) and (self.end is None or self.end >= month)
@@ -78,11 +79,12 @@ def _spells() -> list[Spell]:
         Spell(RESTAURANT, 6, "R-ATA-6", d(2025, 4, 7), d(2025, 4, 25), title="Barman",
               planned_ends=[d(2025, 4, 25)], end_block_late=True),
         Spell(CARE_HOME, 7, "C-CDI-1", d(2019, 5, 1), None, nature="01", motif=None, title="Aide-soignante",
-              absence=(d(2025, 2, 9), d(2025, 3, 20))),
+              absence=(d(2025, 2, 9), d(2025, 3, 20)), pcs="526A"),
         Spell(CARE_HOME, 8, "C-CDI-2", d(2018, 1, 1), None, nature="01", motif=None, title="Agent de service"),
-        # A genuine replacement during the stoppage, and one with no absence on its post.
-        Spell(CARE_HOME, 9, "C-REMP-1", d(2025, 2, 10), d(2025, 3, 20), motif="01", title="Aide-soignant",
-              planned_ends=[d(2025, 3, 20)]),
+        # A genuine replacement during the stoppage (titled 'AS': the same post by its PCS-ESE code
+        # only), and one with no absence on its post.
+        Spell(CARE_HOME, 9, "C-REMP-1", d(2025, 2, 10), d(2025, 3, 20), motif="01", title="AS",
+              planned_ends=[d(2025, 3, 20)], pcs="526a"),
         Spell(CARE_HOME, 10, "C-REMP-2", d(2025, 5, 5), d(2025, 6, 27), motif="01", title="Infirmier",
               planned_ends=[d(2025, 6, 27)]),
         Spell(SHOP, 11, "S-CDI-1", d(2021, 3, 1), None, nature="01", motif=None, title="Vendeur"),
@@ -125,7 +127,7 @@ def declarations_for(month: date, order_base: int) -> list[Declaration]:
             contract = Contract(
                 spell.number, spell.start.isoformat(), nature=spell.nature, motif=spell.motif, title=spell.title,
                 planned_end=planned.isoformat() if planned else None, user_siret=spell.user_siret, end=end,
-                absence=absence,
+                absence=absence, pcs=spell.pcs,
             )
             person = individuals.setdefault(spell.person, Individual(nir=_nir(spell.person), surname=f"NOM{spell.person}",
                                                                       first_names="Prenom", birth="01011985"))

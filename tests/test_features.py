@@ -17,10 +17,10 @@ from tests.conftest import TEST_KEY
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 
 
-def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None):
+def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None, config: Config | None = None):
     con = connect()
     try:
-        return compute_features(con, home.warehouse, as_of, Config(), inspections)
+        return compute_features(con, home.warehouse, as_of, config or Config(), inspections)
     finally:
         con.close()
 
@@ -91,3 +91,11 @@ def test_store_writes_table_catalog_and_out_file(world, tmp_path):
     assert "délai de carence" in catalog and '"schema_version": 1' in catalog
     exported = pd.read_parquet(out)
     assert exported["siret"].tolist() == table.features["siret"].tolist()
+
+
+def test_same_post_by_pcs_code_or_by_title(world):
+    by_title = Config().model_copy(update={"features": Config().features.model_copy(update={"post_key": "title"})})
+    with_pcs = _features(world, date(2025, 8, 1)).features.set_index("siret").loc[CARE_HOME]
+    titles_only = _features(world, date(2025, 8, 1), config=by_title).features.set_index("siret").loc[CARE_HOME]
+    # 'AS' replaces the absent 'Aide-soignante': the same PCS-ESE code (526a), not the same title.
+    assert (with_pcs["n_remplacement_sans_absence"], titles_only["n_remplacement_sans_absence"]) == (1, 2)

@@ -133,7 +133,8 @@ class RecordBuilder:
             contract_months.append(
                 (
                     key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,
-                    title, normalise_post(title), f.get("010"), f.get("011") or None, f.get("012"), f.get("013"),
+                    title, normalise_post(title), _pcs(f.get("004")), f.get("010"), f.get("011") or None,
+                    f.get("012"), f.get("013"),
                     f.get("014") or None, f.get("017") or None, f.get("019") or None, f.get("046") or None,
                     hours.get(number), contract.line,
                 )
@@ -187,3 +188,8 @@ def _hours_by_contract(individual: Block) -> dict[str, float]:
         elif "012" in r and r.get("011") == "002":
             hours[number] = hours.get(number, 0.0) + r["012"]
     return hours
+
+
+def _pcs(code: object) -> str | None:
+    """The PCS-ESE occupation code (40.004) in lower case ('561A' -> '561a'), None when absent."""
+    return code.strip().lower() or None if isinstance(code, str) else None
