@@ -1,0 +1,298 @@
+"""Contracts as hire requests, the people who fill them, and the columnar store they end up in.
+
+Generators describe each contract as a `Hire` (when, which post, which nature and motif, which planned
+end dates) without choosing the person; an establishment's hires are then sorted by start date and
+given people from its pool of former employees, so that re-hiring is chronological and realistic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from simulation.calendar import first_day_of, month_of, required_carence
+from simulation.random_stream import Stream
+
+# Rules a contract can break (bit flags); the names are those of truth/contracts.parquet.
+RULES: tuple[str, ...] = (
+    "carence",
+    "renouvellements",
+    "duree_max",
+    "faux_remplacement",
+    "usage_hors_secteur",
+    "poste_permanent",
+    "interim_poste_permanent",
+)
+RULE_BIT: dict[str, int] = {name: 1 << i for i, name in enumerate(RULES)}
+
+FROM_POOL = -1  # Hire.person_key: a former employee or a newcomer, as the pool decides
+
+
+@dataclass(slots=True)
+class Absence:
+    """A sick or maternity leave of a CDI holder, declared as an S21.G00.60 block."""
+
+    post: int
+    slot: int
+    start: int  # first day off
+    end: int  # last day off
+    planned_end: int  # last day off as first declared (earlier when the leave is extended)
+    reason: str  # S21.G00.60.001: 01 sickness, 02 maternity
+    contract: int = -1  # the absent holder's contract, set when stored
+
+
+@dataclass(slots=True)
+class Hire:
+    """One contract to be created: everything but the person (see person_key)."""
+
+    work_establishment: int  # where the work is done (the user establishment for a mission)
+    post: int
+    slot: int  # position on the post: CDI slots from 0, extra slots from 1000, -1 when irrelevant
+    start: int
+    end: int  # true last day, OPEN_FOREVER when the contract outlives the simulation
+    versions: tuple[int, ...]  # successive planned end dates (renewals push them), () for a CDI
+    nature: str
+    motif: str
+    title: str
+    hours: float  # monthly contract hours
+    rate: float  # hourly gross wage
+    origin: str  # which process created it
+    end_motif: str = ""  # S21.G00.62.002 when it ends
+    nature_final: str = ""  # after a conversion into CDI
+    conversion_day: int = -1
+    rules: int = 0  # rules broken by construction (RULE_BIT)
+    episode: int = -1  # abuse episode that created it
+    person_key: int = FROM_POOL  # FROM_POOL, or a key shared by a chain's contracts (same person)
+    rehire_probability: float = 0.8
+    person: int = -1  # set when the person is chosen up front (CDI holders whose leaves depend on their sex)
+    agency: int = -1  # the temp agency declaring a mission
+    absences: list[Absence] = field(default_factory=list)
+
+
+class People:
+    """Everyone who ever works in the simulation: an integer id with a sex and a birth day."""
+
+    def __init__(self) -> None:
+        self.sex: list[int] = []
+        self.birth_day: list[int] = []
+
+    def new(self, stream: Stream, on_day: int, min_age: float = 18, max_age: float = 60) -> int:
+        self.sex.append(1 if stream.chance(0.5) else 2)
+        self.birth_day.append(on_day - int(stream.between(min_age, max_age) * 365.25))
+        return len(self.sex) - 1
+
+    def __len__(self) -> int:
+        return len(self.sex)
+
+
+class Pool:
+    """An employer's (or agency's) former employees, re-hired with Zipf weights: a few regulars get most
+    of the work, as in real re-hiring."""
+
+    def __init__(self, people: People, stream: Stream) -> None:
+        self.people = people
+        self.stream = stream
+        self.members: list[int] = []
+        self.cumulative: list[float] = []
+        self.busy_until: dict[int, int] = {}
+
+    def hire(self, start: int, rehire_probability: float) -> int:
+        """A person free from `start`: a former employee with `rehire_probability`, else a newcomer."""
+        person = -1
+        if self.members and self.stream.chance(rehire_probability):
+            for attempt in range(8):  # regulars first, then anyone who worked here
+                if attempt < 4:
+                    candidate = self.members[self.stream.pick_weighted(self.cumulative)]
+                else:
+                    candidate = self.stream.pick(self.members)
+                if self.busy_until[candidate] < start:
+                    person = candidate
+                    break
+        if person < 0:
+            person = self.people.new(self.stream, start)
+            self.add(person)
+        return person
+
+    def add(self, person: int) -> None:
+        if person in self.busy_until:
+            return
+        self.members.append(person)
+        weight = 1.0 / len(self.members) ** 2.0
+        self.cumulative.append((self.cumulative[-1] if self.cumulative else 0.0) + weight)
+        self.busy_until[person] = -1
+
+
+def assign_people(hires: list[Hire], pool_of: Callable[[Hire], Pool]) -> list[int]:
+    """The person of each hire, deciding in start order: the one chosen up front, the one already holding
+    the hire's chain, or one from the pool (a former employee or a newcomer)."""
+    chain_person: dict[int, int] = {}
+    persons = [-1] * len(hires)
+    for i in sorted(range(len(hires)), key=lambda i: (hires[i].start, i)):
+        hire = hires[i]
+        pool = pool_of(hire)
+        person = hire.person
+        if person < 0 and hire.person_key >= 0:
+            person = chain_person.get(hire.person_key, -1)
+        if person < 0:
+            person = pool.hire(hire.start, hire.rehire_probability)
+            if hire.person_key >= 0:
+                chain_person[hire.person_key] = person
+        pool.add(person)
+        pool.busy_until[person] = max(pool.busy_until[person], hire.end)
+        persons[i] = person
+    return persons
+
+
+class SlotBook:
+    """Extra positions on each post for ATA contracts and missions, reused only after the délai de carence."""
+
+    FIRST_EXTRA_SLOT = 1000
+
+    def __init__(self) -> None:
+        self._free_from: dict[int, list[int]] = {}
+
+    def take(self, post: int, start: int, end: int) -> int:
+        """A slot of `post` free on `start`, then blocked until the waiting period after `end` is over."""
+        free_from = self._free_from.setdefault(post, [])
+        for index, day in enumerate(free_from):
+            if day <= start:
+                break
+        else:
+            index = len(free_from)
+            free_from.append(0)
+        carence = int(required_carence(end - start + 1))
+        # enough calendar days for `carence` opening days whatever the weekdays: one Sunday per 6 of them
+        free_from[index] = end + 1 + carence + carence // 6 + 1
+        return self.FIRST_EXTRA_SLOT + index
+
+
+def planned_end_versions(start: int, end: int, renewals: int, stream: Stream) -> tuple[int, ...]:
+    """Successive planned end dates ending with `end`: each renewal pushes the date into a later month
+    (a push inside one month would never show in monthly declarations), so there may be fewer than asked."""
+    first_month, last_month = month_of(start), month_of(end)
+    renewals = min(renewals, last_month - first_month)
+    if renewals <= 0:
+        return (end,)
+    months = sorted(first_month + int(i) for i in stream.rng.choice(last_month - first_month, renewals, replace=False))
+    versions = []
+    for month in months:
+        low = max(start, first_day_of(month))
+        versions.append(stream.integer(low, first_day_of(month + 1) - 1))
+    versions.append(end)
+    return tuple(versions)
+
+
+def cut_at(versions: tuple[int, ...], end: int) -> tuple[int, ...]:
+    """Planned end versions as declared until a contract ends early on `end`: those pushed after the
+    month of `end` never happened."""
+    month = month_of(end)
+    kept = []
+    for version in versions:
+        kept.append(version)
+        if month_of(version) >= month:
+            break
+    return tuple(kept)
+
+
+@dataclass
+class ContractColumns:
+    """The final contract table as numpy arrays (one row per contract); see ContractStore.finish."""
+
+    declaring: np.ndarray  # establishment index of the declarant (the agency for missions)
+    work: np.ndarray  # establishment where the work is done
+    person: np.ndarray
+    post: np.ndarray
+    slot: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    versions: np.ndarray  # (n, max versions), -1 padded
+    n_versions: np.ndarray
+    nature: np.ndarray  # initial nature, str
+    motif: np.ndarray
+    nature_final: np.ndarray
+    conversion_day: np.ndarray
+    end_motif: np.ndarray
+    title: np.ndarray
+    hours: np.ndarray
+    rate: np.ndarray
+    origin: np.ndarray
+    rules: np.ndarray
+    episode: np.ndarray
+    dropped: np.ndarray  # removed after an inspection stopped the abuse that created it
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+class ContractStore:
+    """Contracts as they are created (Python lists, appended to), turned into arrays once complete."""
+
+    _FIELDS = ("declaring", "work", "person", "post", "slot", "start", "end", "versions", "nature", "motif",
+               "nature_final", "conversion_day", "end_motif", "title", "hours", "rate", "origin", "rules", "episode")
+
+    def __init__(self) -> None:
+        self._columns: dict[str, list] = {name: [] for name in self._FIELDS}
+
+    def add(self, declaring: int, person: int, hire: Hire) -> int:
+        c = self._columns
+        c["declaring"].append(declaring)
+        c["work"].append(hire.work_establishment)
+        c["person"].append(person)
+        c["post"].append(hire.post)
+        c["slot"].append(hire.slot)
+        c["start"].append(hire.start)
+        c["end"].append(hire.end)
+        c["versions"].append(hire.versions)
+        c["nature"].append(hire.nature)
+        c["motif"].append(hire.motif)
+        c["nature_final"].append(hire.nature_final or hire.nature)
+        c["conversion_day"].append(hire.conversion_day)
+        c["end_motif"].append(hire.end_motif)
+        c["title"].append(hire.title)
+        c["hours"].append(hire.hours)
+        c["rate"].append(hire.rate)
+        c["origin"].append(hire.origin)
+        c["rules"].append(hire.rules)
+        c["episode"].append(hire.episode)
+        contract = len(c["start"]) - 1
+        for absence in hire.absences:
+            absence.contract = contract
+        return contract
+
+    def finish(self) -> ContractColumns:
+        c = self._columns
+        n = len(c["start"])
+        width = max((len(v) for v in c["versions"]), default=1) or 1
+        versions = np.full((n, width), -1, dtype="int64")
+        n_versions = np.zeros(n, dtype="int64")
+        for row, planned in enumerate(c["versions"]):
+            versions[row, : len(planned)] = planned
+            n_versions[row] = len(planned)
+        as_int = {name: np.asarray(c[name], dtype="int64")
+                  for name in ("declaring", "work", "person", "post", "slot", "start", "end", "conversion_day",
+                               "rules", "episode")}
+        return ContractColumns(
+            **as_int,
+            versions=versions,
+            n_versions=n_versions,
+            nature=np.asarray(c["nature"], dtype=object),
+            motif=np.asarray(c["motif"], dtype=object),
+            nature_final=np.asarray(c["nature_final"], dtype=object),
+            end_motif=np.asarray(c["end_motif"], dtype=object),
+            title=np.asarray(c["title"], dtype=object),
+            hours=np.asarray(c["hours"], dtype="float64"),
+            rate=np.asarray(c["rate"], dtype="float64"),
+            origin=np.asarray(c["origin"], dtype=object),
+            dropped=np.zeros(n, dtype=bool),
+        )
+
+
+
+def subset(contracts: ContractColumns, keep: np.ndarray) -> tuple[ContractColumns, np.ndarray]:
+    """The rows of `contracts` where `keep` is true, and the new index of every old row (-1 if dropped)."""
+    new_index = np.full(len(contracts), -1, dtype="int64")
+    new_index[keep] = np.arange(int(keep.sum()))
+    kept = ContractColumns(**{f.name: getattr(contracts, f.name)[keep] for f in fields(contracts)})
+    return kept, new_index

@@ -1,0 +1,68 @@
+"""Rules checked on the generated dates and codes (carence, renewals, maximum duration, CDD d'usage
+outside D1242-1 sectors), added to the rules each contract breaks by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation.calendar import Period, opening_days_between, required_carence
+from simulation.contracts import RULE_BIT, ContractColumns
+
+MAX_DURATION_DAYS = 548  # 18 months (L1242-8)
+MAX_RENEWALS = 2  # L1243-13
+_CARENCE_EXEMPT_ENDS = ("037", "035")  # ended early by the employee (L1244-4)
+
+
+def fixed_term_end(contracts: ContractColumns) -> np.ndarray:
+    """Last day as a fixed-term contract: the day before a conversion into CDI, else the end."""
+    return np.where(contracts.conversion_day >= 0, contracts.conversion_day - 1, contracts.end)
+
+
+def renewals_by(contracts: ContractColumns, period: Period) -> np.ndarray:
+    """Renewals that took effect before the last declared month (each pushes the planned end into a later
+    month; pushes made in the last month are not visible yet)."""
+    width = contracts.versions.shape[1]
+    previous = contracts.versions[:, : width - 1]
+    valid = np.arange(width - 1)[None, :] < (contracts.n_versions - 1)[:, None]
+    visible = period.month_index(np.where(previous >= 0, previous, 0)) <= period.n_months - 2
+    return (valid & visible).sum(axis=1)
+
+
+def checked_rules(contracts: ContractColumns, usage_allowed: np.ndarray, period: Period) -> np.ndarray:
+    """Bit flags (contracts.RULE_BIT) of the rules each contract breaks, judging from its dates and codes
+    as of the end of the period; `usage_allowed` is per establishment."""
+    fixed_term = np.isin(contracts.nature, ("02", "03"))
+    end = np.minimum(fixed_term_end(contracts), period.last_day)
+    duration = end - contracts.start + 1
+    flags = np.zeros(len(contracts), dtype="int64")
+    flags |= np.where(fixed_term & (renewals_by(contracts, period) > MAX_RENEWALS), RULE_BIT["renouvellements"], 0)
+    too_long = fixed_term & np.isin(contracts.motif, ("01", "02")) & (duration > MAX_DURATION_DAYS)
+    flags |= np.where(too_long, RULE_BIT["duree_max"], 0)
+    outside = (contracts.motif == "05") & ~usage_allowed[contracts.work]
+    flags |= np.where(outside, RULE_BIT["usage_hors_secteur"], 0)
+    flags |= np.where(_carence_violations(contracts), RULE_BIT["carence"], 0)
+    return flags
+
+
+def _carence_violations(contracts: ContractColumns) -> np.ndarray:
+    """Contracts started on a slot before the waiting period after the previous ATA contract on it was over
+    (both motif 02, the previous one neither converted into CDI nor ended early by the employee)."""
+    candidates = np.flatnonzero(
+        np.isin(contracts.nature, ("02", "03")) & (contracts.slot >= 0) & ~contracts.dropped
+    )
+    order = candidates[np.lexsort((contracts.start[candidates], contracts.slot[candidates],
+                                   contracts.post[candidates], contracts.work[candidates]))]
+    previous, following = order[:-1], order[1:]
+    same_slot = ((contracts.work[previous] == contracts.work[following])
+                 & (contracts.post[previous] == contracts.post[following])
+                 & (contracts.slot[previous] == contracts.slot[following]))
+    previous_end = fixed_term_end(contracts)[previous]
+    applies = (same_slot & (contracts.motif[previous] == "02") & (contracts.motif[following] == "02")
+               & (contracts.conversion_day[previous] < 0)
+               & ~np.isin(contracts.end_motif[previous], _CARENCE_EXEMPT_ENDS)
+               & (previous_end < contracts.start[following]))
+    waited = opening_days_between(previous_end, contracts.start[following])
+    required = required_carence(previous_end - contracts.start[previous] + 1)
+    violation = np.zeros(len(contracts), dtype=bool)
+    violation[following[applies & (waited < required)]] = True
+    return violation
