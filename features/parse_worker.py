@@ -69,27 +69,68 @@ class BatchResult:
 
 
 def parse_batch(task: BatchTask) -> BatchResult:
-    """Parse every file of the batch and write the staged tables; never raises for bad input."""
+    """Parse every file of the batch and write the staged tables; never raises for bad input.
+
+    Rows go to disk in row groups as they accumulate, so memory does not grow with the batch or
+    the file; a file's declaration rows are written only once the whole file was read.
+    """
     pseudonymiser = Pseudonymiser(task.key)
-    tables: dict[str, list[tuple]] = {name: [] for name in STAGED_SCHEMAS}
     results = []
-    for source in task.files:
-        file_rows: dict[str, list[tuple]] = {name: [] for name in STAGED_SCHEMAS}
-        try:
-            result = _parse_file(source, pseudonymiser, file_rows, task.quarantine)
-        except Exception as exc:  # a bug or an unreadable file must not lose the batch
-            result = _quarantine_whole_file(source, task.quarantine, exc)
-        else:
-            for name, rows in file_rows.items():
-                tables[name].extend(rows)
-        results.append(result)
-    for name, rows in tables.items():
-        _write_staged(task.staging / name / f"{task.batch_id}.parquet", STAGED_SCHEMAS[name], rows)
+    with _StagedWriter(task.staging, task.batch_id) as writer:
+        for source in task.files:
+            headers: list[tuple] = []
+            try:
+                result = _parse_file(source, pseudonymiser, writer, headers, task.quarantine)
+            except Exception as exc:  # a bug or an unreadable file must not lose the batch
+                result = _quarantine_whole_file(source, task.quarantine, exc)
+            else:
+                # The declaration rows go last: without them, rows already written for a file
+                # that failed are orphans that consolidation ignores.
+                writer.add({"declarations": headers})
+            results.append(result)
     return BatchResult(task.batch_id, results)
 
 
+class _StagedWriter:
+    """One Parquet file per staged table for the batch, written in row groups of ROW_GROUP rows."""
+
+    ROW_GROUP = 200_000
+
+    def __init__(self, staging: Path, batch_id: str) -> None:
+        self.paths = {name: staging / name / f"{batch_id}.parquet" for name in STAGED_SCHEMAS}
+        self.pending: dict[str, list[tuple]] = {name: [] for name in STAGED_SCHEMAS}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> "_StagedWriter":
+        return self
+
+    def add(self, rows: dict[str, list[tuple]]) -> None:
+        for name, table_rows in rows.items():
+            pending = self.pending[name]
+            pending.extend(table_rows)
+            if len(pending) >= self.ROW_GROUP:
+                self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        schema = STAGED_SCHEMAS[name]
+        rows = self.pending[name]
+        columns = list(zip(*rows)) if rows else [[] for _ in schema]
+        table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema)], schema=schema)
+        if name not in self.writers:
+            self.paths[name].parent.mkdir(parents=True, exist_ok=True)
+            self.writers[name] = pq.ParquetWriter(self.paths[name], schema, compression="zstd")
+        self.writers[name].write_table(table)
+        self.pending[name] = []
+
+    def __exit__(self, *exc_info: object) -> None:
+        for name in STAGED_SCHEMAS:
+            if self.pending[name] or name not in self.writers:  # every table gets a file, maybe empty
+                self._flush(name)
+            self.writers[name].close()
+
+
 def _parse_file(
-    source: SourceFile, pseudonymiser: Pseudonymiser, rows: dict[str, list[tuple]], quarantine: Path
+    source: SourceFile, pseudonymiser: Pseudonymiser, writer: "_StagedWriter", headers: list[tuple], quarantine: Path
 ) -> FileResult:
     label = str(source.path)
     parser = DsnParser(label)
@@ -111,9 +152,8 @@ def _parse_file(
                 to_quarantine.append(declaration)
                 continue
             n_contracts = len(declaration_rows.get("contract_months", ()))
-            rows["declarations"].append(builder.header_row(declaration, len(declaration.individuals), n_contracts))
-            for name, table_rows in declaration_rows.items():
-                rows[name].extend(table_rows)
+            headers.append(builder.header_row(declaration, len(declaration.individuals), n_contracts))
+            writer.add(declaration_rows)
             if nature == MONTHLY_NATURE:
                 result.monthly += 1
             else:
@@ -178,10 +218,3 @@ def _quarantine_whole_file(source: SourceFile, quarantine: Path, exc: Exception)
     result = FileResult(source, quarantined=1)
     result.issues = [Issue(str(source.path), None, "error", "unreadable_file", f"file quarantined whole: {detail}")]
     return result
-
-
-def _write_staged(path: Path, schema: pa.Schema, rows: list[tuple]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = list(zip(*rows)) if rows else [[] for _ in schema]
-    table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema)], schema=schema)
-    pq.write_table(table, path, compression="zstd")

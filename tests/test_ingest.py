@@ -247,3 +247,25 @@ def test_absences_and_suspensions_give_the_period_away(tmp_path, home, config):
         ("arret", "01", date(2025, 1, 10), date(2025, 1, 20)),
         ("suspension", "301", date(2025, 1, 22), date(2025, 1, 31)),
     ]
+
+
+def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config, monkeypatch):
+    from features.dsn.records import RecordBuilder
+
+    original = RecordBuilder.monthly_rows
+
+    def failing(self, declaration):
+        if self.file.endswith("bad.dsn") and declaration.index == 1:
+            raise RuntimeError("simulated bug")
+        return original(self, declaration)
+
+    monkeypatch.setattr(RecordBuilder, "monthly_rows", failing)
+    first = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")
+    second = monthly(AGENCY, "2025-01", [Contract("C2", "2025-01-06")], "2", naf="7820Z")
+    bad = write_dsn(tmp_path / "bad.dsn", envoi([first, second]))
+    good = write_dsn(tmp_path / "good.dsn", envoi([monthly(USER, "2025-01", [Contract("C3", "2025-01-06")], "3")]))
+    in_process = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": 1})})
+    summary = run(home, in_process, bad, good)  # one worker: the patched builder runs in this process
+    assert summary.issue_kinds["unreadable_file"] == 1
+    assert [c["contract_number"] for c in contracts(home)] == ["C3"]  # nothing half-kept from bad.dsn
+    assert "simulated bug" in next(home.quarantine.glob("*-file.reason.txt")).read_text()
