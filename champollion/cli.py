@@ -119,6 +119,22 @@ def _month(value: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM") from exc
 
 
+def _resolve_month(context: Context, as_of: str) -> date:
+    """A month written YYYY-MM, or 'latest': the last month declared in the warehouse."""
+    if as_of != "latest":
+        return _month(as_of)
+    from features.build import latest_month
+    from features.engine import connect
+
+    con = connect()
+    try:
+        return latest_month(con, context.home.warehouse)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        con.close()
+
+
 @app.command("import-inspections")
 def import_inspections(
     ctx: typer.Context,
@@ -149,18 +165,15 @@ def features(
     """Compute the features of every establishment active in the 12 months up to a month."""
     import time
 
-    from features.build import compute_features, latest_month, store_features
+    from features.build import compute_features, store_features
     from features.engine import connect
     from features.inspections import load_inspections
 
     context = _context(ctx)
+    month = _resolve_month(context, as_of)
     started = time.perf_counter()
     con = connect()
     try:
-        try:
-            month = latest_month(con, context.home.warehouse) if as_of == "latest" else _month(as_of)
-        except FileNotFoundError as exc:
-            raise _fail(str(exc)) from exc
         table = compute_features(con, context.home.warehouse, month, context.config, load_inspections(context.home.warehouse))
     finally:
         con.close()
@@ -180,16 +193,11 @@ def check_rules(
 ) -> None:
     """How each legal-rule count tracks the hidden truth of a simulated population."""
     from champollion.reporting import print_frame
-    from features.build import latest_month, load_features
-    from features.engine import connect
+    from features.build import load_features
     from features.validation import rules_against_truth
 
     context = _context(ctx)
-    con = connect()
-    try:
-        month = latest_month(con, context.home.warehouse) if as_of == "latest" else _month(as_of)
-    finally:
-        con.close()
+    month = _resolve_month(context, as_of)
     try:
         table = rules_against_truth(load_features(context.home.data, month), truth, month)
     except FileNotFoundError as exc:
@@ -238,15 +246,9 @@ def bench_features(
     """Time and peak memory of the features of every establishment for one month."""
     from champollion.reporting import print_frame
     from features.bench import bench_features as run_bench, write_bench_json
-    from features.build import latest_month
-    from features.engine import connect
 
     context = _context(ctx)
-    con = connect()
-    try:
-        month = latest_month(con, context.home.warehouse) if as_of == "latest" else _month(as_of)
-    finally:
-        con.close()
+    month = _resolve_month(context, as_of)
     result = run_bench(context.home, context.config, month)
     print_frame(f"Features benchmark, as of {month:%Y-%m}", result)
     path = write_bench_json([], context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json",
