@@ -234,6 +234,10 @@ def simulate(
     typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
 
 
+from training.cli import commands as training_commands  # noqa: E402  (train, evaluate, promote, models)
+
+app.add_typer(training_commands)
+
 bench_app = typer.Typer(help="Measure each stage against a simple reference, in one run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from champollion.home import REPOSITORY_ROOT, Home
+from training.config import TrainingConfig
 
 CONFIG_VERSION = 1
 CONFIG_ENV = "CHAMPOLLION_CONFIG"
@@ -82,6 +83,7 @@ class Config(_Section):
     pseudonymisation: PseudonymisationConfig = PseudonymisationConfig()
     ingest: IngestConfig = IngestConfig()
     features: FeaturesConfig = FeaturesConfig()
+    training: TrainingConfig = TrainingConfig()
 
 
 class ConfigError(ValueError):

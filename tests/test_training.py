@@ -1,0 +1,266 @@
+"""Training stage, unit level: label months, fold boundaries, precision@k, promotion gate, bad input rows,
+the estimator contract and reproducibility. Tiny hand-made tables, expected values written out."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalog import feature_names
+from training.config import TrainingConfig
+from training.labels import build_labelled_set, label_as_of, needed_months
+from training.metrics import precision_recall_at_share, tiebreak_key, top_share_mask
+from training.promotion import promotion_decision
+from training.splitter import TemporalSplitter
+
+A, B, C = "11111111100011", "22222222200012", "33333333300013"
+
+
+def _inspections(*rows: tuple[str, str, int]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["siret", "inspection_date", "abuse_found"])
+    frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
+    return frame
+
+
+def _features(month: date, sirets: list[str], **values: list) -> pd.DataFrame:
+    frame = pd.DataFrame({"siret": sirets, "as_of": pd.Timestamp(month)})
+    for name in feature_names():
+        frame[name] = values.get(name, [0.0] * len(sirets))
+    return frame
+
+
+# --- labels -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("inspected", "as_of"),
+    [
+        (date(2025, 6, 15), date(2025, 5, 1)),
+        (date(2025, 6, 1), date(2025, 5, 1)),  # first day of the month: still the month before
+        (date(2025, 6, 30), date(2025, 5, 1)),
+        (date(2025, 1, 10), date(2024, 12, 1)),  # across the year
+    ],
+)
+def test_label_uses_the_last_month_fully_known_before_the_inspection(inspected, as_of):
+    assert label_as_of(inspected) == as_of
+
+
+def test_each_inspection_is_one_row_with_the_features_of_the_month_before():
+    may, june = date(2025, 5, 1), date(2025, 6, 1)
+    tables = {
+        may: _features(may, [A, B], n_rule_hits_total=[3, 0]),
+        june: _features(june, [A, B], n_rule_hits_total=[7, 1]),
+    }
+    inspections = _inspections((A, "2025-06-15", 1), (A, "2025-07-01", 0), (B, "2025-06-02", 0))
+    labelled = build_labelled_set(inspections, tables)
+    rows = labelled.rows[["siret", "inspection_date", "as_of", "abuse_found", "n_rule_hits_total"]]
+    expected = pd.DataFrame(
+        {
+            "siret": [B, A, A],
+            "inspection_date": pd.to_datetime(["2025-06-02", "2025-06-15", "2025-07-01"]).astype("datetime64[s]"),
+            "as_of": pd.to_datetime(["2025-05-01", "2025-05-01", "2025-06-01"]).astype("datetime64[s]"),
+            "abuse_found": [0, 1, 0],
+            "n_rule_hits_total": [0, 3, 7],
+        }
+    )
+    pd.testing.assert_frame_equal(rows.reset_index(drop=True), expected, check_dtype=False)
+    assert labelled.left_out.empty
+    assert labelled.months == ["2025-05", "2025-06"]
+
+
+def test_inspections_that_cannot_be_labelled_are_reported_not_dropped_silently():
+    may = date(2025, 5, 1)
+    tables = {may: _features(may, [A])}
+    inspections = _inspections((A, "2025-06-15", 1), (C, "2025-06-20", 1), (A, "2025-09-03", 0))
+    labelled = build_labelled_set(inspections, tables)
+    assert labelled.rows["siret"].tolist() == [A]
+    left = labelled.left_out.set_index("siret")["reason"]
+    assert "absent from the features as of 2025-05" in left[C]
+    assert "no feature table as of 2025-08" in left[A]
+
+
+def test_needed_months_are_contiguous_from_first_to_last_label_month():
+    inspections = _inspections((A, "2025-02-10", 1), (B, "2025-05-31", 0))
+    assert needed_months(inspections) == [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)]
+
+
+# --- folds ------------------------------------------------------------------------------------------
+
+def _dated(dates: list[str], outcomes: list[int] | None = None) -> pd.DataFrame:
+    return pd.DataFrame({
+        "inspection_date": pd.to_datetime(dates),
+        "abuse_found": outcomes if outcomes is not None else [0] * len(dates),
+    })
+
+
+def test_folds_are_expanding_windows_ending_with_the_last_inspection_month():
+    rows = _dated(["2024-01-15", "2024-02-10", "2024-03-01", "2024-04-30", "2024-05-02", "2024-06-30"],
+                  [1, 0, 1, 0, 1, 1])
+    folds = TemporalSplitter(n_folds=3, validation_months=1).folds(rows)
+    expected = pd.DataFrame({
+        "fold": [1, 2, 3],
+        "train_until": [date(2024, 3, 31), date(2024, 4, 30), date(2024, 5, 31)],
+        "valid_from": [date(2024, 4, 1), date(2024, 5, 1), date(2024, 6, 1)],
+        "valid_until": [date(2024, 4, 30), date(2024, 5, 31), date(2024, 6, 30)],
+        "n_train": [3, 4, 5],
+        "n_valid": [1, 1, 1],
+        "positives": [0, 1, 1],
+    })
+    pd.testing.assert_frame_equal(folds, expected)
+
+
+def test_an_inspection_on_the_first_day_of_a_validation_window_is_validated_not_trained_on():
+    rows = _dated(["2024-01-10", "2024-04-30", "2024-05-01", "2024-06-30", "2024-07-01", "2024-10-05"])
+    splitter = TemporalSplitter(n_folds=3, validation_months=2)
+    assert splitter.folds(rows)["valid_from"].tolist() == [date(2024, 5, 1), date(2024, 7, 1), date(2024, 9, 1)]
+    splits = {fold: (train.tolist(), valid.tolist()) for fold, train, valid in splitter.split(rows)}
+    assert splits[1] == ([0, 1], [2, 3])  # 2024-05-01 opens fold 1's window: validation
+    assert splits[2] == ([0, 1, 2, 3], [4])  # 2024-07-01 opens fold 2's window
+    assert splits[3] == ([0, 1, 2, 3, 4], [5])
+
+
+def test_a_fold_without_enough_training_rows_is_refused_with_its_dates():
+    rows = _dated(["2024-05-10", "2024-06-10", "2024-07-10"])
+    with pytest.raises(ValueError, match="fold 1 .* 0 training"):
+        TemporalSplitter(n_folds=3, validation_months=1, min_train_rows=1).folds(rows)
+
+
+# --- precision at k ---------------------------------------------------------------------------------
+
+def test_precision_at_k_takes_the_top_ceil_share_of_each_region_and_pools_them():
+    # region 0: 10 rows, 20% -> top 2; region 1: 3 rows, 20% -> ceil(0.6) = 1
+    scores = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 5, 9, 1], dtype=float)
+    groups = np.array([0] * 10 + [1] * 3)
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0])
+    tiebreak = tiebreak_key(len(y), 0)
+    mask = top_share_mask(scores, groups, 0.2, tiebreak)
+    assert np.flatnonzero(mask).tolist() == [0, 1, 11]
+    precision, recall, selected = precision_recall_at_share(y, scores, groups, 0.2, tiebreak)
+    assert (precision, recall, selected) == (2 / 3, 2 / 4, 3)
+
+
+def test_ties_are_broken_by_the_shared_random_key_not_by_row_order():
+    scores = np.zeros(4)
+    groups = np.zeros(4, dtype=int)
+    tiebreak = np.array([0.1, 0.9, 0.5, 0.2])
+    assert np.flatnonzero(top_share_mask(scores, groups, 0.5, tiebreak)).tolist() == [1, 2]
+
+
+# --- promotion gate ---------------------------------------------------------------------------------
+
+def test_first_model_becomes_champion():
+    decision = promotion_decision(0.2, None)
+    assert decision.promote and "first" in decision.reason
+
+
+def test_better_or_equal_challenger_is_promoted():
+    assert promotion_decision(0.40, 0.35).promote
+    assert promotion_decision(0.35, 0.35).promote
+
+
+def test_worse_challenger_is_not_promoted_unless_forced():
+    decision = promotion_decision(0.30, 0.35)
+    assert not decision.promote and "--force" in decision.reason
+    assert promotion_decision(0.30, 0.35, force=True).promote
+
+
+def test_the_gate_compares_only_inspections_the_champion_never_saw():
+    from training.promotion import fold_key, unseen_by
+
+    fold = pd.DataFrame({
+        "siret": [A, B, C],
+        "inspection_date": pd.to_datetime(["2025-05-03", "2025-06-10", "2025-07-01"]),
+        "as_of": pd.to_datetime(["2025-04-01", "2025-05-01", "2025-06-01"]),
+        "abuse_found": [1, 0, 1],
+    })
+    assert unseen_by(fold, ["2025-03", "2025-04"])["siret"].tolist() == [B, C]
+    assert unseen_by(fold, ["2025-06"]).empty
+    assert fold_key(fold) == fold_key(fold.iloc[::-1])
+    assert fold_key(fold) != fold_key(fold.assign(abuse_found=[1, 1, 1]))
+
+
+# --- bad rows in the inspections file ---------------------------------------------------------------
+
+def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_path):
+    from champollion.home import Home
+    from training.workflow import inspection_source
+
+    path = tmp_path / "inspections.csv"
+    path.write_text(
+        "siret,inspection_date,abuse_found,inspector\n"
+        f"{A},2025-06-15,1,Dupont\n"
+        "1234,2025-06-16,0,Martin\n"
+        f"{B},15/06/2025,0,Martin\n"
+        f"{C},2025-06-17,yes,Durand\n"
+        f"{C},2025-06-18,0,Durand\n",
+        encoding="utf-8",
+    )
+    source = inspection_source(Home(tmp_path / "home"), path)
+    assert source.rows["siret"].tolist() == [A, C]
+    assert [(issue.line, issue.kind) for issue in source.issues] == [
+        (3, "bad_inspection_row"), (4, "bad_inspection_row"), (5, "bad_inspection_row")
+    ]
+    reasons = [issue.reason for issue in source.issues]
+    assert "SIRET '1234' is not 14 digits" in reasons[0]
+    assert "not an ISO date" in reasons[1]
+    assert "abuse_found 'yes' is not 0 or 1" in reasons[2]
+
+
+def test_train_command_prints_bad_rows_and_fails_clearly_without_features(tmp_path):
+    from typer.testing import CliRunner
+
+    from training.cli import standalone
+
+    path = tmp_path / "inspections.csv"
+    path.write_text(f"siret,inspection_date,abuse_found\n{A},2025-06-15,1\n12,2025-06-16,0\n", encoding="utf-8")
+    result = CliRunner().invoke(standalone(), ["--home", str(tmp_path / "home"), "train", "--inspections", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:3: SIRET '12' is not 14 digits; row left out" in result.output
+    assert "no labelled rows" in result.output
+
+
+# --- models -----------------------------------------------------------------------------------------
+
+def _synthetic_rows(n: int = 160, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({name: rng.random(n) for name in feature_names()})
+    frame["naf"] = rng.choice(["5610A", "8710A"], n)
+    frame["region_code"] = rng.choice(["11", "84"], n)
+    frame["idcc"] = "1979"
+    frame["n_rule_hits_total"] = rng.poisson(2, n)
+    frame["abuse_found"] = (rng.random(n) < 0.1 + 0.1 * frame["n_rule_hits_total"]).astype(int)
+    return frame
+
+
+def test_models_follow_the_estimator_contract():
+    from sklearn.base import clone
+
+    from training.models import comparison_models
+
+    rows = _synthetic_rows()
+    for name, model in comparison_models({"n_estimators": 20}, 0.1, 1, 0).items():
+        assert clone(model).get_params() == model.get_params()
+        assert not [a for a in vars(model) if a.endswith("_")], name
+        assert model.fit(rows, rows["abuse_found"].to_numpy()) is model
+        assert model.decision_function(rows).shape == (len(rows),)
+
+
+def test_lightgbm_freezes_training_categories():
+    from training.models import LightGBMModel
+
+    rows = _synthetic_rows()
+    model = LightGBMModel(n_estimators=10).fit(rows, rows["abuse_found"].to_numpy())
+    assert model.categories_["naf"] == ["5610A", "8710A"]
+    unseen = rows.head(3).assign(naf="0111Z")
+    assert model.inputs(unseen)["naf"].isna().all()
+    assert np.isfinite(model.decision_function(unseen)).all()
+
+
+def test_config_rejects_unknown_settings_and_keeps_the_capacity_first():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        TrainingConfig(trails=3)
+    assert TrainingConfig(capacity_share=0.1, report_shares=[0.2, 0.05]).shares == [0.1, 0.05, 0.2]

@@ -1,0 +1,104 @@
+"""Labelled rows from past inspections: the establishment as last fully known before the visit, and its outcome.
+
+An inspection dated in month M uses the features as of month M-1 (the last month fully declared
+before the visit): an inspection on 2025-06-15 or on 2025-06-01 uses features as of 2025-05. An
+establishment inspected twice gives two rows at two dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+LABEL = "abuse_found"
+LEFT_OUT_COLUMNS = ("siret", "inspection_date", "as_of", "reason")
+
+
+def add_months(month: date, months: int) -> date:
+    """First day of the month `months` after (negative: before) the month of `month`."""
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def label_as_of(inspection_date: date) -> date:
+    """The month whose features describe an establishment inspected on `inspection_date` (the month before)."""
+    return add_months(date(inspection_date.year, inspection_date.month, 1), -1)
+
+
+def months_between(first: date, last: date) -> list[date]:
+    """Every month from `first` to `last` inclusive (first days)."""
+    out, month = [], date(first.year, first.month, 1)
+    while month <= last:
+        out.append(month)
+        month = add_months(month, 1)
+    return out
+
+
+def needed_months(inspections: pd.DataFrame) -> list[date]:
+    """The as-of months of the inspections, contiguous from the first to the last (empty when none).
+
+    Months without an inspection are kept: they are the negatives of the inspection-propensity model.
+    """
+    if inspections.empty:
+        return []
+    dates = pd.to_datetime(inspections["inspection_date"])
+    return months_between(label_as_of(dates.min().date()), label_as_of(dates.max().date()))
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """One row per inspection with the features as of the month before it; and the inspections left out."""
+
+    rows: pd.DataFrame  # features + inspection_date + abuse_found, sorted by inspection_date, siret
+    left_out: pd.DataFrame  # siret, inspection_date, as_of, reason
+
+    @property
+    def months(self) -> list[str]:
+        """The as-of months of the labelled rows, 'YYYY-MM'."""
+        return sorted({f"{m:%Y-%m}" for m in pd.to_datetime(self.rows["as_of"])})
+
+
+def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[date, pd.DataFrame]) -> LabelledSet:
+    """Join each inspection to its establishment's features as of the month before the inspection.
+
+    `inspections` has siret, inspection_date, abuse_found; `features_by_month` maps an as-of month
+    (first day) to its feature table. An inspection whose month has no feature table, or whose
+    establishment is absent from it, is left out with the reason; nothing is dropped silently.
+    """
+    required = {"siret", "inspection_date", LABEL}
+    missing = required - set(inspections.columns)
+    if missing:
+        raise ValueError(f"inspections lack column(s) {sorted(missing)}")
+    visits = inspections[["siret", "inspection_date", LABEL]].copy()
+    visits["siret"] = visits["siret"].astype(str)
+    visits["inspection_date"] = pd.to_datetime(visits["inspection_date"]).astype("datetime64[s]")
+    visits["as_of"] = [label_as_of(d.date()) for d in visits["inspection_date"]]
+    rows, left_out = [], []
+    for as_of, group in visits.groupby("as_of", sort=True):
+        table = features_by_month.get(as_of)
+        if table is None:
+            left_out.append(group.assign(reason=f"no feature table as of {as_of:%Y-%m} (month not in the warehouse)"))
+            continue
+        features = table.drop(columns=["as_of"], errors="ignore").assign(siret=lambda f: f["siret"].astype(str))
+        joined = group.merge(features, on="siret", how="left", indicator=True)
+        absent = joined["_merge"] == "left_only"
+        if absent.any():
+            left_out.append(
+                group[group["siret"].isin(joined.loc[absent, "siret"])].assign(
+                    reason=f"establishment absent from the features as of {as_of:%Y-%m} (not active in the window)"
+                )
+            )
+        rows.append(joined[~absent].drop(columns="_merge"))
+    labelled = pd.concat(rows, ignore_index=True) if rows else visits.iloc[0:0]
+    labelled["as_of"] = pd.to_datetime(labelled["as_of"]).astype("datetime64[s]")
+    labelled[LABEL] = labelled[LABEL].astype("int64")
+    labelled = labelled.sort_values(["inspection_date", "siret"], ignore_index=True, kind="stable")
+    dropped = (
+        pd.concat(left_out, ignore_index=True)[list(LEFT_OUT_COLUMNS)]
+        if left_out
+        else pd.DataFrame({c: pd.Series(dtype="object") for c in LEFT_OUT_COLUMNS})
+    )
+    return LabelledSet(labelled, dropped)

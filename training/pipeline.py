@@ -1,0 +1,319 @@
+"""Training from past inspections, from labelled rows to the saved model, as plain functions.
+
+`load_training_data` gathers the feature tables and the labelled rows (the only I/O: the feature
+cache); `fit_and_evaluate` runs the temporal folds, the weighting decision, the Optuna study, the
+comparison with the baselines and the final fits, and returns everything the report and the MLflow
+run need; `score_against_truth` measures the final models on a simulated population's truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from champollion.config import Config
+from champollion.home import Home
+from features.catalog import FEATURES_SCHEMA_VERSION
+from training.calibration import ScoreCalibrator
+from training.config import TrainingConfig
+from training.evaluation import add_probabilities, comparison, cross_validate
+from training.feature_store import feature_tables
+from training.labels import LABEL, LabelledSet, add_months, build_labelled_set, months_between, needed_months
+from training.metrics import roc_auc
+from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
+from training.promotion import fold_key, gate_value
+from training.propensity import (
+    INSPECTED,
+    InversePropensityWeighting,
+    known_before,
+    propensity_population,
+)
+from training.splitter import TemporalSplitter
+from training.truth import align_truth, truth_at, truth_comparison
+from training.tuning import best_params, fold_data, study_name, tune
+
+log = logging.getLogger("champollion.training")
+
+SELECTION_COLUMNS = ("precarity_rate_12m", "precarity_rate_12m_excess", "n_rule_hits_total", "headcount",
+                     "share_hires_fixed_term_12m", "past_inspections")
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Inspections, the feature table of every month they need, and the labelled rows."""
+
+    inspections: pd.DataFrame
+    features_by_month: dict[date, pd.DataFrame]
+    labelled: LabelledSet
+
+
+def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
+                       on_month: Callable[[date, str], None] | None = None) -> TrainingData:
+    """Feature tables (cached or computed) for every as-of month from the first inspection to the last,
+    and the labelled rows."""
+    tables = feature_tables(home, config, needed_months(inspections), inspections, on_month)
+    return TrainingData(inspections, tables, build_labelled_set(inspections, tables))
+
+
+@dataclass
+class TrainingResult:
+    """Everything a training produced: for the report, the MLflow run and the registry."""
+
+    labelled: LabelledSet
+    folds: pd.DataFrame
+    ipw: str
+    ipw_reason: str
+    ipw_decision: pd.DataFrame | None
+    study_name: str
+    trials: pd.DataFrame
+    trials_resumed: int
+    params: dict[str, Any]
+    oof: pd.DataFrame
+    comparison: pd.DataFrame
+    final_models: dict[str, Any]
+    calibrators: dict[str, ScoreCalibrator]
+    scoring_model: Any
+    importance: pd.DataFrame
+    selection: pd.DataFrame
+    propensity_auc: float
+    weights_summary: dict[str, float]
+    latest_fold: pd.DataFrame
+    latest_fold_key: str
+    settings: TrainingConfig
+    truth_over_folds: pd.DataFrame | None = None
+
+
+def fold_weightings(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, population: pd.DataFrame,
+                    settings: TrainingConfig) -> tuple[dict[int, InversePropensityWeighting], dict[int, np.ndarray]]:
+    """Per fold, the inverse-propensity weighting fitted on what was known before its window, and the
+    weights of its training rows."""
+    weightings, weights = {}, {}
+    for fold, train, _ in splits:
+        window = folds.loc[folds["fold"] == fold].iloc[0]
+        known = known_before(population, window["valid_from"])
+        weighting = InversePropensityWeighting(settings.ipw_max_weight, random_state=settings.seed).fit(known)
+        weightings[fold], weights[fold] = weighting, weighting.weights(rows.iloc[train])
+    return weightings, weights
+
+
+def truth_over_folds(
+    rows: pd.DataFrame,
+    splits: list,
+    folds: pd.DataFrame,
+    tables: dict[date, pd.DataFrame],
+    truth_months: pd.DataFrame,
+    make_models: Callable[[], dict[str, Any]],
+    fold_weights: dict[int, np.ndarray | None],
+    shares: list[float],
+    seed: int,
+) -> pd.DataFrame:
+    """The hidden truth over the validation windows, with honest temporal models: each fold's models
+    (trained on inspections before its window) score every establishment as of each month whose list
+    serves the window (valid_from - 1 to valid_until - 1), compared with who was abusing that month.
+
+    One row per fold, month, model and share: precision, establishments, abusing.
+    """
+    from training.metrics import group_codes, precision_recall_at_share, tiebreak_key
+
+    y = rows[LABEL].to_numpy()
+    records = []
+    for fold, train, _ in splits:
+        window = folds.loc[folds["fold"] == fold].iloc[0]
+        months = [add_months(m, -1) for m in months_between(window["valid_from"], window["valid_until"])]
+        models = make_models()
+        for name, model in models.items():
+            model.fit(rows.iloc[train], y[train], sample_weight=fold_weights.get(fold) if name in WEIGHTED else None)
+        for month in months:
+            if month not in tables:
+                continue
+            table, _ = align_truth(tables[month], truth_at(truth_months, pd.Timestamp(month)))
+            abusing = table["abusing"].to_numpy()
+            groups = group_codes(table["region_code"].astype(str).to_numpy())
+            tiebreak = tiebreak_key(len(table), seed)
+            scores = {name: model.decision_function(table) for name, model in models.items()}
+            scores["oracle"] = table["latent_abuse_probability"].to_numpy(dtype=float)
+            for name, values in scores.items():
+                for share in shares:
+                    precision, _, _ = precision_recall_at_share(abusing, values, groups, share, tiebreak)
+                    records.append({"fold": fold, "as_of": f"{month:%Y-%m}", "model": name, "share": share,
+                                    "precision": precision, "establishments": len(table),
+                                    "abusing": int(abusing.sum())})
+    return pd.DataFrame.from_records(records)
+
+
+def decide_ipw(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, tables: dict[date, pd.DataFrame],
+               weights_on: dict[int, np.ndarray], truth_months: pd.DataFrame,
+               settings: TrainingConfig) -> pd.DataFrame:
+    """For `ipw: auto` on a simulated population: LightGBM (default parameters) per fold with and without
+    weights, precision at capacity against the hidden truth over the validation windows (see
+    `truth_over_folds`). One row per fold and month with `ipw_off` and `ipw_on`."""
+
+    def lightgbm() -> dict[str, Any]:
+        return {"lightgbm": LightGBMModel(threads=settings.threads, random_state=settings.seed)}
+
+    none = {fold: None for fold, _, _ in splits}
+    parts = []
+    for mode, weights in (("off", none), ("on", weights_on)):
+        part = truth_over_folds(rows, splits, folds, tables, truth_months, lightgbm, weights,
+                                [settings.capacity_share], settings.seed)
+        part = part[part["model"] == "lightgbm"].set_index(["fold", "as_of"])["precision"].rename(f"ipw_{mode}")
+        parts.append(part)
+    return pd.concat(parts, axis=1).reset_index()
+
+
+def selection_table(population: pd.DataFrame, propensity: np.ndarray) -> pd.DataFrame:
+    """How the inspected establishment-months differ from all of them (means of a few features)."""
+    inspected = population[INSPECTED].to_numpy() == 1
+    records = []
+    for column in SELECTION_COLUMNS:
+        values = pd.to_numeric(population[column], errors="coerce").astype("float64")
+        records.append({"feature": column, "inspected": float(values[inspected].mean()), "all": float(values.mean())})
+    records.append({"feature": "propensity (modelled)", "inspected": float(propensity[inspected].mean()),
+                    "all": float(propensity.mean())})
+    return pd.DataFrame.from_records(records)
+
+
+def feature_importance(model: LightGBMModel, rows: pd.DataFrame) -> pd.DataFrame:
+    """Global importance of the final LightGBM: split gain and mean |SHAP| (log-odds) over the labelled rows."""
+    booster = model.booster_
+    contributions = booster.predict(model.inputs(rows), pred_contrib=True)[:, :-1]
+    frame = pd.DataFrame(
+        {
+            "feature": booster.feature_name(),
+            "gain": booster.feature_importance(importance_type="gain"),
+            "splits": booster.feature_importance(importance_type="split"),
+            "mean_abs_shap": np.abs(contributions).mean(axis=0),
+        }
+    )
+    return frame.sort_values(["mean_abs_shap", "gain"], ascending=False, ignore_index=True)
+
+
+def fit_and_evaluate(
+    data: TrainingData,
+    settings: TrainingConfig,
+    trials: int,
+    storage: str | None,
+    truth_months: pd.DataFrame | None = None,
+    on_trial: Callable[[int, float | None, str], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> TrainingResult:
+    """Folds, weighting decision, Optuna study, comparison of every model, final fits and calibration.
+
+    `storage` is the Optuna storage URL (None: in memory); `truth_months` (the simulated
+    population's establishment_months) lets `ipw: auto` decide on the hidden truth.
+    """
+    from training.scoring_model import ScoringModel
+
+    step = on_step or (lambda message: log.info("%s", message))
+    rows = data.labelled.rows
+    if rows.empty:
+        raise ValueError("no labelled rows: no inspection could be joined to features")
+    splitter = TemporalSplitter(settings.n_folds, settings.validation_months, settings.min_train_rows)
+    folds = splitter.folds(rows)
+    splits = list(splitter.split(rows))
+
+    step("fitting the inspection-propensity model per fold")
+    population = propensity_population(data.features_by_month, data.inspections)
+    weightings, weights_on = fold_weightings(rows, splits, folds, population, settings)
+    last_fold = int(folds["fold"].max())
+    last_from = folds.loc[folds["fold"] == last_fold, "valid_from"].iloc[0]
+    later = population[population["as_of"] >= pd.Timestamp(add_months(last_from, -1))]
+    propensity_auc = roc_auc(later[INSPECTED].to_numpy(), weightings[last_fold].propensity_.predict_proba(later))
+    final_weighting = InversePropensityWeighting(settings.ipw_max_weight, random_state=settings.seed).fit(population)
+    final_weights_on = final_weighting.weights(rows)
+    selection = selection_table(population, final_weighting.propensity_.predict_proba(population))
+
+    ipw_decision = None
+    if settings.ipw == "auto" and truth_months is not None:
+        step("deciding inverse-propensity weighting on the hidden truth (fold start months)")
+        ipw_decision = decide_ipw(rows, splits, folds, data.features_by_month, weights_on, truth_months, settings)
+        on, off = ipw_decision["ipw_on"].mean(), ipw_decision["ipw_off"].mean()
+        ipw = "on" if on > off else "off"
+        ipw_reason = (f"auto, decided on the hidden truth over {len(ipw_decision)} months of the validation windows: "
+                      f"precision@k {on:.3f} with weights, {off:.3f} without")
+    elif settings.ipw == "auto":
+        ipw, ipw_reason = "off", "auto without a truth folder: off"
+    else:
+        ipw, ipw_reason = settings.ipw, f"set to {settings.ipw} in the configuration"
+    fold_weights = weights_on if ipw == "on" else {fold: None for fold, _, _ in splits}
+    final_weights = final_weights_on if ipw == "on" else None
+
+    name = study_name(rows, folds, settings, ipw)
+    step(f"tuning LightGBM: study {name}, {trials} trials")
+    study, resumed = tune(fold_data(rows, splits, fold_weights, settings.seed), settings, trials, storage, name, on_trial)
+    params = best_params(study)
+    trials_table = study.trials_dataframe(attrs=("number", "value", "state", "params"))
+
+    step("evaluating every model on the folds")
+
+    def make_models() -> dict[str, Any]:
+        return comparison_models(params, settings.logistic_c, settings.threads, settings.seed)
+
+    oof = add_probabilities(cross_validate(rows, splits, make_models, fold_weights), settings.calibration)
+    table = comparison(oof, settings.shares, settings.bootstrap_resamples, settings.seed)
+    truth_folds = None
+    if truth_months is not None:
+        step("every model against the hidden truth over the validation windows")
+        truth_folds = truth_over_folds(rows, splits, folds, data.features_by_month, truth_months, make_models,
+                                       fold_weights, settings.shares, settings.seed)
+
+    step("fitting the final models on every labelled row")
+    y = rows[LABEL].to_numpy()
+    final_models = make_models()
+    calibrators = {}
+    for model_name, model in final_models.items():
+        model.fit(rows, y, sample_weight=final_weights if model_name in WEIGHTED else None)
+        calibrators[model_name] = ScoreCalibrator(settings.calibration).fit(oof[f"score_{model_name}"], oof[LABEL])
+    booster_model: LightGBMModel = final_models["lightgbm"]
+
+    overall = table[(table["fold"] == "all") & (table["model"] == "lightgbm")]
+    at_k = overall[np.isclose(overall["share"], settings.capacity_share)].iloc[0]
+    latest = table[(table["fold"] == str(last_fold)) & (table["model"] == "lightgbm")
+                   & np.isclose(table["share"], settings.capacity_share)].iloc[0]
+    metrics = {
+        "precision_at_k": float(at_k["precision"]), "recall_at_k": float(at_k["recall"]),
+        "average_precision": float(at_k["average_precision"]), "roc_auc": float(at_k["roc_auc"]),
+        "brier": float(at_k["brier"]), "lift": float(at_k["lift"]),
+        "latest_fold_precision_at_k": float(latest["precision"]),
+    }
+    latest_rows = rows.iloc[splits[-1][2]].reset_index(drop=True)
+    latest_fold = latest_rows.assign(
+        fold=last_fold, challenger_score=oof.loc[oof["fold"] == last_fold, "score_lightgbm"].to_numpy()
+    )
+    metrics["latest_fold_objective"] = gate_value(latest_fold, latest_fold["challenger_score"].to_numpy(), settings)
+    scoring_model = ScoringModel(
+        booster=booster_model.booster_, calibrator=calibrators["lightgbm"], features=model_features(),
+        categories=booster_model.categories_, schema_version=FEATURES_SCHEMA_VERSION,
+        data_months=data.labelled.months, metrics=metrics, params=params,
+        capacity_share=settings.capacity_share, ipw=ipw,
+    )
+    final = final_weights if final_weights is not None else np.ones(len(rows))
+    return TrainingResult(
+        labelled=data.labelled, folds=folds, ipw=ipw, ipw_reason=ipw_reason, ipw_decision=ipw_decision,
+        study_name=name, trials=trials_table, trials_resumed=resumed, params=params, oof=oof, comparison=table,
+        final_models=final_models, calibrators=calibrators, scoring_model=scoring_model,
+        importance=feature_importance(booster_model, rows), selection=selection, propensity_auc=propensity_auc,
+        weights_summary={"min": float(np.min(final)), "median": float(np.median(final)), "max": float(np.max(final))},
+        latest_fold=latest_fold, latest_fold_key=fold_key(latest_fold), settings=settings,
+        truth_over_folds=truth_folds,
+    )
+
+
+def score_against_truth(
+    scorers: dict[str, Callable[[pd.DataFrame], np.ndarray]],
+    table: pd.DataFrame,
+    truth_months: pd.DataFrame,
+    month: date,
+    settings: TrainingConfig,
+) -> tuple[pd.DataFrame, int]:
+    """Every model's precision@k over all establishments of `table` (features as of `month`) against who
+    was abusing that month, with the oracle; and the number of rows without a truth row."""
+    aligned, missing = align_truth(table, truth_at(truth_months, pd.Timestamp(month)))
+    scores = {name: np.asarray(score(aligned), dtype=float) for name, score in scorers.items()}
+    return truth_comparison(aligned, scores, settings.shares, settings.bootstrap_resamples, settings.seed), missing

@@ -1,0 +1,334 @@
+"""MLflow: the tracking store, the training run, the model registry and its aliases.
+
+Tracking goes to `sqlite:///<home>/mlruns/mlflow.db` with artifacts under `<home>/mlruns/artifacts`
+unless `training.tracking_uri` names another store (MLflow 3 no longer accepts a plain `./mlruns`
+file store by default). Browse it with
+
+    mlflow ui --backend-store-uri sqlite:///<home>/mlruns/mlflow.db
+
+Each new version gets the alias `challenger`; the first one also `champion`; `promote` moves
+`champion`. Scoring loads `models:/champollion-precarite@champion` (see training.scoring_model).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from champollion.home import REPOSITORY_ROOT, Home
+from training.config import TrainingConfig
+
+log = logging.getLogger("champollion.training")
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+LIBRARIES = ("lightgbm", "scikit-learn", "optuna", "mlflow", "pandas", "numpy", "pyarrow", "duckdb", "shap")
+LATEST_FOLD = "evaluation/latest_fold.parquet"
+COMPARISON_MODELS = "comparison_models/models.joblib"
+TRUTH_OVER_FOLDS = "report/truth_over_folds.csv"
+
+
+def tracking_uri(home: Home, settings: TrainingConfig) -> str:
+    """The configured tracking URI, else the SQLite store under the home's mlruns/."""
+    if settings.tracking_uri:
+        return settings.tracking_uri
+    return f"sqlite:///{home.mlruns / 'mlflow.db'}"
+
+
+def optuna_storage(home: Home) -> str:
+    """Where Optuna studies are kept (resumable): `mlruns/optuna.db` under the home."""
+    home.mlruns.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home.mlruns / 'optuna.db'}"
+
+
+def connect(home: Home, settings: TrainingConfig):
+    """An MlflowClient on the tracking and registry store (also set as mlflow's default)."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(home, settings)
+    if uri.startswith("sqlite:///") and not settings.tracking_uri:
+        home.mlruns.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(client: Any, home: Home, settings: TrainingConfig) -> str:
+    """The experiment's id, created (with artifacts under mlruns/artifacts for the default store) if needed."""
+    found = client.get_experiment_by_name(settings.experiment)
+    if found is not None:
+        return found.experiment_id
+    location = None if settings.tracking_uri else (home.mlruns / "artifacts").resolve().as_uri()
+    return client.create_experiment(settings.experiment, artifact_location=location)
+
+
+def git_commit() -> tuple[str, bool]:
+    """(commit hash, whether tracked files differ from it) of the repository, ('unknown', False) outside git."""
+    try:
+        commit = subprocess.run(["git", "-C", str(REPOSITORY_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPOSITORY_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        return commit, bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries a model depends on."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:g}pct"
+
+
+def run_metrics(result: Any) -> dict[str, float]:
+    """Metrics per model, per fold and overall, named `<model>/<metric>[/fold_<k>]`."""
+    out: dict[str, float] = {}
+    for row in result.comparison.itertuples(index=False):
+        suffix = "" if row.fold == "all" else f"/fold_{row.fold}"
+        pct = _pct(row.share)
+        values = {f"precision_at_{pct}": row.precision, f"recall_at_{pct}": row.recall, f"lift_at_{pct}": row.lift,
+                  "average_precision": row.average_precision, "roc_auc": row.roc_auc, "brier": row.brier}
+        for name, value in values.items():
+            if value is not None and np.isfinite(value):
+                out[f"{row.model}/{name}{suffix}"] = float(value)
+    out["propensity/roc_auc_last_window"] = float(result.propensity_auc)
+    if result.truth_over_folds is not None:
+        mean = result.truth_over_folds.groupby(["model", "share"])["precision"].mean()
+        for (model, share), value in mean.items():
+            out[f"truth_over_folds/{model}/precision_at_{_pct(share)}"] = float(value)
+    return out
+
+
+def _signature_sample(rows: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """A sample of the labelled rows' features for the model signature, in the feature table's own types
+    except nullable integers, which become float64 (MLflow cannot enforce a nullable integer)."""
+    sample = rows[features].head(50).copy()
+    for column in features:
+        if isinstance(sample[column].dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(sample[column]):
+            sample[column] = sample[column].astype("float64")
+    return sample
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """Where a training went in MLflow."""
+
+    run_id: str
+    experiment_id: str
+    version: str
+    aliases: list[str]
+    tracking_uri: str
+
+
+def log_training(result: Any, home: Home, settings: TrainingConfig, context: dict[str, str]) -> TrainingRecord:
+    """Log the run (parameters, metrics, artifacts, model) and register the model as a new version with
+    the alias `challenger` (and `champion` if there is none yet)."""
+    import joblib
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from training.report_files import (
+        model_card,
+        plot_calibration,
+        plot_importance,
+        plot_precision_curve,
+        precision_curve,
+    )
+
+    client = connect(home, settings)
+    commit, dirty = git_commit()
+    context = {**context, "git_commit": commit + (" (modified)" if dirty else "")}
+    versions = library_versions()
+    model = result.scoring_model
+    months = result.labelled.months
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(
+        experiment_id=experiment_id(client, home, settings),
+        run_name=f"lightgbm {months[0]}..{months[-1]}",
+    ) as run:
+        out = Path(tmp)
+        mlflow.set_tags({
+            "git_commit": commit, "git_dirty": str(dirty), "feature_schema_version": str(model.schema_version),
+            "data_months": f"{months[0]}..{months[-1]}", "ipw": result.ipw,
+            **{f"version.{k}": v for k, v in versions.items()},
+        })
+        params = {
+            **{f"training.{k}": v for k, v in settings.model_dump().items()},
+            **{f"lightgbm.{k}": v for k, v in result.params.items()},
+            "ipw_resolved": result.ipw, "ipw_reason": result.ipw_reason[:500], "optuna_study": result.study_name,
+            "optuna_trials_in_study": len(result.trials), "labelled_rows": len(result.labelled.rows),
+            "labelled_positives": int(result.labelled.rows["abuse_found"].sum()),
+            "left_out_inspections": len(result.labelled.left_out), "first_month": months[0], "last_month": months[-1],
+            "n_months": len(months), "feature_schema_version": model.schema_version, "n_features": len(model.features),
+            "inspections_source": context.get("inspections", "warehouse"),
+            "inspections_sha256": context.get("inspections_sha256", ""),
+        }
+        mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+        mlflow.log_metrics(run_metrics(result))
+        for fold in result.folds.itertuples(index=False):
+            mlflow.log_metrics({"folds/n_train": fold.n_train, "folds/n_valid": fold.n_valid,
+                                "folds/positives": fold.positives}, step=int(fold.fold))
+
+        report = out / "report"
+        report.mkdir()
+        (out / "features.json").write_text(json.dumps({"schema_version": model.schema_version, "features": model.features,
+                                                       "data_months": months}, indent=2), encoding="utf-8")
+        curve = precision_curve(result.oof, settings.seed)
+        curve.to_csv(report / "precision_at_k_curve.csv", index=False)
+        plot_precision_curve(curve, settings.capacity_share, report / "precision_at_k_curve.png")
+        plot_calibration(result.oof, report / "calibration.png")
+        result.importance.to_csv(report / "feature_importance.csv", index=False)
+        plot_importance(result.importance, report / "feature_importance.png")
+        result.comparison.to_csv(report / "comparison.csv", index=False)
+        result.folds.to_csv(report / "folds.csv", index=False)
+        result.trials.to_csv(report / "optuna_trials.csv", index=False)
+        result.labelled.left_out.to_csv(report / "left_out_inspections.csv", index=False)
+        result.selection.to_csv(report / "selection_bias.csv", index=False)
+        if result.ipw_decision is not None:
+            result.ipw_decision.to_csv(report / "ipw_decision.csv", index=False)
+        if result.truth_over_folds is not None:
+            result.truth_over_folds.to_csv(report / "truth_over_folds.csv", index=False)
+        (report / "model_card.md").write_text(model_card(result, context), encoding="utf-8")
+        mlflow.log_artifacts(str(report), "report")
+        mlflow.log_artifact(str(out / "features.json"))
+
+        evaluation = out / "evaluation"
+        evaluation.mkdir()
+        result.latest_fold.to_parquet(evaluation / "latest_fold.parquet", index=False)
+        result.oof.to_parquet(evaluation / "out_of_fold.parquet", index=False)
+        mlflow.log_artifacts(str(evaluation), "evaluation")
+
+        baselines = {name: m for name, m in result.final_models.items() if name != "lightgbm"}
+        (out / "comparison_models").mkdir()
+        joblib.dump(baselines, out / "comparison_models" / "models.joblib")
+        mlflow.log_artifacts(str(out / "comparison_models"), "comparison_models")
+        (out / "booster").mkdir()
+        model.booster.save_model(str(out / "booster" / "booster.txt"))
+        mlflow.log_artifacts(str(out / "booster"), "booster")
+
+        sample = _signature_sample(result.labelled.rows, model.features)
+        with warnings.catch_warnings():  # MLflow's hint about integer columns: nullable ones are floats already
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+            signature = infer_signature(sample, model.predict(None, sample))
+        requirements = [f"{name}=={versions[name]}" for name in ("lightgbm", "scikit-learn", "pandas", "numpy", "mlflow")
+                        if versions.get(name, "absent") != "absent"]
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=model, signature=signature, input_example=sample.head(3),
+            pip_requirements=requirements,
+            registered_model_name=settings.registered_model,
+        )
+        version = str(info.registered_model_version)
+        run_id = run.info.run_id
+
+    name = settings.registered_model
+    for key, value in {
+        "run_id": run_id, "data_months": f"{months[0]}..{months[-1]}", "feature_schema_version": str(model.schema_version),
+        "labelled_rows": str(len(result.labelled.rows)), "ipw": result.ipw, "git_commit": commit,
+        "latest_fold": result.latest_fold_key, "objective": settings.objective,
+        **{f"metric.{k}": f"{v:.4f}" for k, v in model.metrics.items()},
+        **campaign_tags(result),
+    }.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    aliases = [CHALLENGER]
+    if current_version(client, name, CHAMPION) is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        client.set_model_version_tag(name, version, "promotion", "first model: champion")
+        aliases.append(CHAMPION)
+    return TrainingRecord(run_id, run.info.experiment_id, version, aliases, tracking_uri(home, settings))
+
+
+def campaign_tags(result: Any) -> dict[str, str]:
+    """The campaign rule's and logistic regression's overall precision@k, for `models` to show next to LightGBM."""
+    table = result.comparison
+    here = table[(table["fold"] == "all") & np.isclose(table["share"], result.settings.capacity_share)]
+    return {f"metric.{row.model}_precision_at_k": f"{row.precision:.4f}" for row in here.itertuples(index=False)
+            if row.model in ("campaign_rule", "logistic")}
+
+
+def current_version(client: Any, name: str, alias: str) -> Any | None:
+    """The model version holding `alias`, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def resolve_version(client: Any, name: str, reference: str) -> Any:
+    """A model version from an alias (champion, challenger) or a version number."""
+    reference = str(reference)
+    if reference.isdigit():
+        return client.get_model_version(name, reference)
+    found = current_version(client, name, reference)
+    if found is None:
+        raise LookupError(f"no version of {name} has the alias {reference!r}")
+    return found
+
+
+def load_scoring_model(name: str, reference: str) -> Any:
+    """The ScoringModel of a version (alias or number), as scoring loads it."""
+    import mlflow.pyfunc
+
+    reference = str(reference)
+    uri = f"models:/{name}/{reference}" if reference.isdigit() else f"models:/{name}@{reference}"
+    return mlflow.pyfunc.load_model(uri).unwrap_python_model()
+
+
+def download(run_id: str, path: str) -> Path:
+    """A run artifact downloaded to a temporary folder."""
+    import mlflow.artifacts
+
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tempfile.mkdtemp()))
+
+
+def versions_table(client: Any, name: str) -> pd.DataFrame:
+    """Every registered version: version, aliases, created, run, data months, rows, ipw and key metrics."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(f"name='{name}'")
+        aliases_of: dict[str, list[str]] = {}
+        for alias, version in (client.get_registered_model(name).aliases or {}).items():
+            aliases_of.setdefault(str(version), []).append(alias)
+    except MlflowException:
+        found, aliases_of = [], {}
+    records = []
+    for mv in sorted(found, key=lambda v: int(v.version)):
+        tags = mv.tags or {}
+        records.append({
+            "version": int(mv.version), "aliases": ", ".join(sorted(aliases_of.get(str(mv.version), []))),
+            "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "data_months": tags.get("data_months", ""), "labelled_rows": tags.get("labelled_rows", ""),
+            "ipw": tags.get("ipw", ""),
+            "precision_at_k": tags.get("metric.precision_at_k", ""),
+            "latest_fold_precision_at_k": tags.get("metric.latest_fold_precision_at_k", ""),
+            "average_precision": tags.get("metric.average_precision", ""),
+            "roc_auc": tags.get("metric.roc_auc", ""),
+            "campaign_rule_precision_at_k": tags.get("metric.campaign_rule_precision_at_k", ""),
+            "run_id": mv.run_id,
+        })
+    return pd.DataFrame.from_records(records)

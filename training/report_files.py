@@ -1,0 +1,238 @@
+"""Files logged with each training run: plots (matplotlib, Agg), tables (CSV) and the model card (Markdown).
+
+Each function writes into a folder it is given and returns the path; nothing here talks to MLflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.evaluation import model_names, subgroup_table
+from training.labels import LABEL
+from training.metrics import group_codes, precision_recall_at_share, tiebreak_key
+from training.models import MODEL_LABELS
+
+CURVE_SHARES = np.round(np.arange(0.01, 0.41, 0.01), 2)
+
+# NAF divisions (first two digits) to sections, as the model card groups sectors.
+NAF_SECTIONS = [
+    (1, 3, "A agriculture"), (5, 9, "B mining"), (10, 33, "C manufacturing"), (35, 35, "D energy"),
+    (36, 39, "E water, waste"), (41, 43, "F construction"), (45, 47, "G trade"), (49, 53, "H transport"),
+    (55, 56, "I hotels, restaurants"), (58, 63, "J information"), (64, 66, "K finance"), (68, 68, "L real estate"),
+    (69, 75, "M professional services"), (77, 82, "N support services (incl. temp agencies)"),
+    (84, 84, "O public administration"), (85, 85, "P education"), (86, 88, "Q health, social work"),
+    (90, 93, "R arts, entertainment"), (94, 96, "S other services"), (97, 98, "T households"), (99, 99, "U extraterritorial"),
+]
+SIZE_BANDS = [(0, 9, "0-9"), (10, 49, "10-49"), (50, 249, "50-249"), (250, 10**9, "250+")]
+
+
+def naf_section(naf: object) -> str:
+    """The NAF section of a code such as '5610A' ('I hotels, restaurants'), 'unknown' if unreadable."""
+    text = str(naf or "")
+    if len(text) < 2 or not text[:2].isdigit():
+        return "unknown"
+    division = int(text[:2])
+    return next((name for low, high, name in NAF_SECTIONS if low <= division <= high), "unknown")
+
+
+def size_band(headcount: object) -> str:
+    """Headcount band: 0-9, 10-49, 50-249, 250+."""
+    try:
+        value = float(headcount)
+    except (TypeError, ValueError):
+        return "unknown"
+    if np.isnan(value):
+        return "unknown"
+    return next(name for low, high, name in SIZE_BANDS if low <= value <= high)
+
+
+def precision_curve(oof: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Pooled precision@k of each model for shares from 1% to 40% (selection within fold x region)."""
+    y = oof[LABEL].to_numpy()
+    groups = group_codes(oof["fold"].to_numpy(), oof["region_code"].astype(str).to_numpy())
+    tiebreak = tiebreak_key(len(oof), seed)
+    records = []
+    for name in model_names(oof):
+        scores = oof[f"score_{name}"].to_numpy(dtype=float)
+        for share in CURVE_SHARES:
+            precision, recall, _ = precision_recall_at_share(y, scores, groups, float(share), tiebreak)
+            records.append({"model": name, "share": float(share), "precision": precision, "recall": recall})
+    return pd.DataFrame.from_records(records)
+
+
+def plot_precision_curve(curve: pd.DataFrame, capacity: float, path: Path) -> Path:
+    """Precision@k against the share of each region's establishments visited."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, part in curve.groupby("model", sort=False):
+        ax.plot(part["share"] * 100, part["precision"], label=MODEL_LABELS.get(name, name),
+                linewidth=2.2 if name == "lightgbm" else 1.2)
+    ax.axvline(capacity * 100, color="grey", linestyle=":", label=f"capacity ({capacity:.0%})")
+    ax.set_xlabel("share of each region's inspected establishments selected (%)")
+    ax.set_ylabel("precision (inspections finding abuse)")
+    ax.set_title("Precision at k, out-of-fold, pooled over regions")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def reliability(oof: pd.DataFrame, model: str, bins: int = 10) -> pd.DataFrame:
+    """Mean calibrated probability and observed rate per quantile bin of a model's out-of-fold probabilities."""
+    p = oof[f"proba_{model}"].to_numpy(dtype=float)
+    y = oof[LABEL].to_numpy()
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    index = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+    frame = pd.DataFrame({"bin": index, "p": p, "y": y})
+    return frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size")).reset_index()
+
+
+def plot_calibration(oof: pd.DataFrame, path: Path) -> Path:
+    """Reliability diagram of the calibrated out-of-fold probabilities (LightGBM and logistic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    for name in ("lightgbm", "logistic"):
+        if f"proba_{name}" not in oof:
+            continue
+        table = reliability(oof, name)
+        ax.plot(table["predicted"], table["observed"], marker="o", label=MODEL_LABELS.get(name, name))
+    ax.set_xlabel("predicted probability that an inspection finds abuse")
+    ax.set_ylabel("observed share of inspections finding abuse")
+    ax.set_title("Calibration (out-of-fold, cross-fitted)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_importance(importance: pd.DataFrame, path: Path, top: int = 20) -> Path:
+    """Mean |SHAP| of the top features of the final LightGBM."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    head = importance.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(head) + 1.2))
+    ax.barh(head["feature"], head["mean_abs_shap"])
+    ax.set_xlabel("mean |SHAP value| (log-odds) over the labelled rows")
+    ax.set_title("Global feature importance (final LightGBM)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _markdown(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
+    """A small DataFrame as a Markdown table."""
+    columns = list(frame.columns)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in frame.itertuples(index=False):
+        cells = [floats.format(v) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def model_card(result: object, context: dict[str, str]) -> str:
+    """The model card (Markdown): intended use, data, training, evaluation overall and per region,
+    sector and size band, selection bias and limits. `result` is a `TrainingResult`."""
+    settings = result.settings
+    k = settings.capacity_share
+    table = result.comparison
+    overall = table[(table["fold"] == "all")]
+    summary = []
+    for name in overall["model"].unique():
+        part = overall[overall["model"] == name].set_index("share")
+        row = {"model": MODEL_LABELS.get(name, name)}
+        for share in settings.shares:
+            row[f"precision@{share:.0%}"] = f"{part.loc[share, 'precision']:.3f} [{part.loc[share, 'precision_low']:.2f}, {part.loc[share, 'precision_high']:.2f}]"
+        row[f"recall@{k:.0%}"] = f"{part.loc[k, 'recall']:.3f}"
+        row["average precision"] = f"{part.loc[k, 'average_precision']:.3f}"
+        row["ROC AUC"] = f"{part.loc[k, 'roc_auc']:.3f}"
+        row["Brier"] = f"{part.loc[k, 'brier']:.3f}"
+        row[f"lift@{k:.0%}"] = f"{part.loc[k, 'lift']:.2f}"
+        summary.append(row)
+    oof = result.oof
+    by_region = subgroup_table(oof, "lightgbm", oof["region_code"], k, settings.seed)
+    by_sector = subgroup_table(oof, "lightgbm", oof["naf"].map(naf_section), k, settings.seed)
+    by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k, settings.seed)
+    rows = result.labelled.rows
+    first, last = rows["inspection_date"].min(), rows["inspection_date"].max()
+    folds = result.folds.astype(str)
+    selection = result.selection
+    return f"""# Model card: {settings.registered_model}
+
+Trained {datetime.now():%Y-%m-%d %H:%M} from commit {context.get('git_commit', 'unknown')}.
+
+## Intended use
+Ranks, each month, the establishments of each region by the probability that an inspection of their use of
+fixed-term contracts (CDD) and temp work (CTT) finds abuse, so that DREETS inspectors choose whom to visit
+within their capacity (about {k:.0%} of a region's establishments a month). It prioritises visits; it proves
+nothing. Every signal is an *infraction potentielle* that an inspector establishes on site. It must not be used
+to sanction, to score people, or outside the DSN population it was trained on.
+
+## Data
+- {len(rows)} labelled inspections ({int(rows['abuse_found'].sum())} finding abuse) dated {first:%Y-%m-%d} to {last:%Y-%m-%d},
+  from `{context.get('inspections', 'the warehouse')}`; {len(result.labelled.left_out)} inspections left out (see left_out_inspections.csv).
+- Each inspection is described by its establishment's features as of the month before the inspection
+  (as-of months {result.labelled.months[0]} to {result.labelled.months[-1]}); feature schema version {result.scoring_model.schema_version},
+  {len(result.scoring_model.features)} features (features.json). Features are per establishment; no person-level data.
+
+## Training
+- LightGBM (binary), tuned by Optuna (TPE, median pruning) on `{settings.objective}` averaged over
+  {len(result.folds)} expanding-window folds; study `{result.study_name}`; {len(result.trials)} trials.
+- Best parameters: `{result.params}`; legal-rule counts constrained to raise the score (monotone).
+- Inverse-propensity weighting: **{result.ipw}** ({result.ipw_reason}).
+- Probabilities calibrated ({settings.calibration}) on the out-of-fold scores.
+
+Folds (by inspection date; train on everything before `valid_from`):
+
+{_markdown(folds)}
+
+## Evaluation (out-of-fold, inspected establishments only)
+Precision@k: each region's top share of its validated inspections, pooled; 95% bootstrap intervals.
+
+{_markdown(pd.DataFrame(summary))}
+
+### LightGBM per region
+{_markdown(by_region)}
+
+### LightGBM per sector (NAF section)
+{_markdown(by_sector)}
+
+### LightGBM per size band (headcount)
+{_markdown(by_size)}
+
+## Selection bias
+Past inspections were not drawn at random (campaigns, complaints, random visits). Inspected
+establishment-months differ from the population (means):
+
+{_markdown(selection)}
+
+The evaluation above measures how well the model ranks establishments *that were inspected*; on the whole
+population, where most establishments were never inspected, precision can be lower or higher. Weighting
+(inverse propensity, modelled inspection probability: ROC AUC {result.propensity_auc:.3f} on the last window) can
+correct only for selection on what the features show; visits prompted by complaints select on what they do not.
+
+## Limits
+- Validation sets are small (a few dozen selected rows per fold at {k:.0%}): intervals are wide; compare models on
+  the intervals, not on the point estimates.
+- An inspection finding no abuse is not proof of no abuse; outcomes depend on the inspector and on the visit.
+- Establishments never inspected in a sector or region are ranked by extrapolation.
+- Deterred or corrected establishments change behaviour after a visit; features capture it only with a delay.
+"""

@@ -1,0 +1,259 @@
+"""What the commands do, as functions of the home and the settings: train, evaluate, promote, list models.
+
+These gather inputs (files, warehouse, MLflow), call the stage's logic and return what the command
+prints; progress is reported through callbacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from champollion.config import Config
+from champollion.home import Home
+from features.dsn.parser import Issue
+from features.inspections import load_inspections, read_inspections
+from training.config import TrainingConfig
+from training.feature_store import declared_months, feature_tables
+from training.pipeline import TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
+from training.promotion import PromotionDecision, gate_value, promotion_decision, unseen_by
+from training.registry import (
+    CHALLENGER,
+    CHAMPION,
+    COMPARISON_MODELS,
+    LATEST_FOLD,
+    TRUTH_OVER_FOLDS,
+    TrainingRecord,
+    connect,
+    current_version,
+    download,
+    load_scoring_model,
+    log_training,
+    optuna_storage,
+    resolve_version,
+    versions_table,
+)
+from training.splitter import TemporalSplitter
+
+log = logging.getLogger("champollion.training")
+
+
+def settings_with(config: Config, **overrides: Any) -> TrainingConfig:
+    """The training settings with command-line overrides (None values ignored), validated again."""
+    base = config.training
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return TrainingConfig.model_validate({**base.model_dump(), **changes}) if changes else base
+
+
+@dataclass(frozen=True)
+class InspectionSource:
+    """Inspections to learn from, where they came from, and the rows left out of the file."""
+
+    rows: pd.DataFrame
+    issues: list[Issue]
+    label: str
+    sha256: str
+
+
+def inspection_source(home: Home, path: Path | None) -> InspectionSource:
+    """Inspections from a CSV file (checked row by row), else those imported into the warehouse."""
+    if path is not None:
+        loaded = read_inspections(path)
+        return InspectionSource(loaded.rows, loaded.issues, str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    stored = load_inspections(home.warehouse)
+    if stored is None:
+        raise FileNotFoundError("no inspections: pass --inspections FILE.csv or run `champollion import-inspections` first")
+    digest = hashlib.sha256(pd.util.hash_pandas_object(stored, index=False).to_numpy().tobytes()).hexdigest()
+    return InspectionSource(stored, [], str(home.warehouse / "inspections.parquet"), digest)
+
+
+def read_truth(folder: Path) -> pd.DataFrame:
+    """`establishment_months.parquet` of a simulated population's truth folder (or of its parent)."""
+    for candidate in (folder / "establishment_months.parquet", folder / "truth" / "establishment_months.parquet"):
+        if candidate.exists():
+            frame = pq.read_table(candidate).to_pandas(date_as_object=False)
+            frame["siret"] = frame["siret"].astype(str)
+            frame["month"] = pd.to_datetime(frame["month"])
+            return frame
+    raise FileNotFoundError(f"{folder}: no establishment_months.parquet (expected a simulated population's truth/ folder)")
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A finished training: the results, where MLflow keeps them, and how long it took."""
+
+    result: TrainingResult
+    record: TrainingRecord
+    source: InspectionSource
+    seconds: float
+
+
+def train(
+    home: Home,
+    config: Config,
+    source: InspectionSource,
+    trials: int | None = None,
+    truth: Path | None = None,
+    ipw: str | None = None,
+    on_month: Callable[[date, str], None] | None = None,
+    on_folds: Callable[[pd.DataFrame, Any], None] | None = None,
+    on_trial: Callable[[int, float | None, str], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> TrainOutcome:
+    """Labels from the inspections (see `inspection_source`), folds, tuning, comparison, final model,
+    MLflow run and registration.
+
+    `on_folds(folds, labelled_set)` is called before tuning so the fold table can be shown early.
+    """
+    started = time.perf_counter()
+    settings = settings_with(config, trials=trials, ipw=ipw)
+    if source.rows.empty:
+        raise ValueError(f"{source.label}: no valid inspection rows")
+    truth_months = read_truth(truth) if truth is not None else None
+    data = load_training_data(home, config, source.rows, on_month)
+    folds = TemporalSplitter(settings.n_folds, settings.validation_months, settings.min_train_rows).folds(data.labelled.rows)
+    if on_folds:
+        on_folds(folds, data.labelled)
+    result = fit_and_evaluate(data, settings, settings.trials, optuna_storage(home), truth_months, on_trial, on_step)
+    if on_step:
+        on_step("logging the run and registering the model in MLflow")
+    record = log_training(result, home, settings, {"inspections": source.label, "inspections_sha256": source.sha256})
+    return TrainOutcome(result, record, source, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    """The models of one registered version against a simulated population's truth."""
+
+    month: date
+    version: str
+    run_id: str
+    table: pd.DataFrame  # truth comparison (see training.truth.truth_comparison)
+    without_truth: int
+    labelled: pd.DataFrame  # model, share, labelled precision (out-of-fold, from the run)
+    truth_over_folds: pd.DataFrame | None
+    settings: TrainingConfig
+
+
+def evaluate(home: Home, config: Config, truth: Path, month: date | None = None, model: str = CHALLENGER,
+             inspections: Path | None = None) -> EvaluationOutcome:
+    """Score every establishment of the month's feature table with the version's LightGBM and the
+    baselines fitted alongside it, against the hidden truth of that month, with the oracle."""
+    import joblib
+
+    settings = config.training
+    truth_months = read_truth(truth)
+    client = connect(home, settings)
+    version = resolve_version(client, settings.registered_model, model)
+    scoring_model = load_scoring_model(settings.registered_model, version.version)
+    baselines = joblib.load(download(version.run_id, COMPARISON_MODELS))
+    months = declared_months(home.warehouse)
+    if month is None:
+        if not months:
+            raise FileNotFoundError(f"{home.warehouse}: no declarations in the warehouse")
+        month = months[-1]
+    try:
+        known = inspection_source(home, inspections).rows
+    except FileNotFoundError:
+        known = None
+        log.warning("no inspections given or imported: stored feature tables are used as they are")
+    tables = feature_tables(home, config, [month], known)
+    if month not in tables:
+        raise FileNotFoundError(f"month {month:%Y-%m} is not in the warehouse")
+    scorers = {name: m.decision_function for name, m in baselines.items()}
+    scorers["lightgbm"] = scoring_model.raw_scores
+    table, missing = score_against_truth(scorers, tables[month], truth_months, month, settings)
+
+    run = client.get_run(version.run_id)
+    records = []
+    for name in [*baselines, "lightgbm"]:
+        for share in settings.shares:
+            key = f"{name}/precision_at_{share * 100:g}pct"
+            records.append({"model": name, "share": share, "precision": run.data.metrics.get(key, float("nan"))})
+    over_folds = None
+    try:
+        over_folds = pd.read_csv(download(version.run_id, TRUTH_OVER_FOLDS))
+    except Exception:  # noqa: BLE001 - trained without --truth: the artifact does not exist
+        over_folds = None
+    for row in table.itertuples(index=False):
+        client.log_metric(version.run_id, f"truth_{month:%Y_%m}/{row.model}/precision_at_{row.share * 100:g}pct",
+                          float(row.precision))
+    return EvaluationOutcome(month, str(version.version), version.run_id, table, missing, pd.DataFrame(records),
+                             over_folds, settings)
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """What `promote` decided, on which versions, and how the champion was measured."""
+
+    decision: PromotionDecision
+    challenger: str
+    champion_before: str | None
+    champion_after: str | None
+    note: str
+
+
+def promote(home: Home, config: Config, challenger: str = CHALLENGER, force: bool = False) -> PromotionOutcome:
+    """Move the alias champion to the challenger if it does at least as well as the champion on the
+    challenger's latest validation fold, on inspections neither was trained on (see training.promotion),
+    or if forced."""
+    settings = config.training
+    name = settings.registered_model
+    client = connect(home, settings)
+    candidate = resolve_version(client, name, challenger)
+    champion = current_version(client, name, CHAMPION)
+    if champion is not None and str(champion.version) == str(candidate.version):
+        decision = PromotionDecision(False, f"version {candidate.version} is already champion")
+        return PromotionOutcome(decision, str(candidate.version), str(champion.version), str(champion.version), "")
+    fold = pd.read_parquet(download(candidate.run_id, LATEST_FOLD))
+    challenger_value = gate_value(fold, fold["challenger_score"].to_numpy(), settings)
+    champion_value, note = None, ""
+    if champion is not None:
+        champion_tags, candidate_tags = champion.tags or {}, candidate.tags or {}
+        recorded = champion_tags.get("metric.latest_fold_objective")
+        same_objective = champion_tags.get("objective") == settings.objective
+        if recorded and same_objective and champion_tags.get("latest_fold") == candidate_tags.get("latest_fold"):
+            champion_value = float(recorded)
+            note = (f"same latest fold as champion v{champion.version} ({len(fold)} inspections): both measured "
+                    "out-of-fold on the same rows (recorded values)")
+        else:
+            incumbent = load_scoring_model(name, champion.version)
+            unseen = unseen_by(fold, incumbent.data_months)
+            try:
+                if unseen.empty:
+                    raise ValueError("none of the latest fold's inspections is later than its data")
+                champion_value = gate_value(unseen, incumbent.raw_scores(unseen), settings)
+                challenger_value = gate_value(unseen, unseen["challenger_score"].to_numpy(), settings)
+                note = (f"champion v{champion.version} re-scored on the {len(unseen)} inspections of the challenger's "
+                        f"latest fold it was not trained on (of {len(fold)}); the challenger by its out-of-fold scores")
+            except (ValueError, KeyError) as exc:
+                champion_value = float(recorded) if recorded and same_objective else None
+                note = (f"champion v{champion.version} cannot be measured on the challenger's latest fold ({exc}); "
+                        "compared with its own recorded latest-fold value instead (another fold)")
+    if champion is not None and champion_value is None:
+        verdict = "forced" if force else "champion kept (use --force to override)"
+        decision = PromotionDecision(force, f"no comparable value for champion v{champion.version}: {verdict}",
+                                     challenger_value, None)
+    else:
+        decision = promotion_decision(challenger_value, champion_value, force, settings.objective)
+    after = str(champion.version) if champion is not None else None
+    if decision.promote:
+        client.set_registered_model_alias(name, CHAMPION, candidate.version)
+        client.set_model_version_tag(name, candidate.version, "promotion", decision.reason)
+        after = str(candidate.version)
+    return PromotionOutcome(decision, str(candidate.version), str(champion.version) if champion else None, after, note)
+
+
+def list_models(home: Home, config: Config) -> pd.DataFrame:
+    """The registered versions with aliases, data months and key metrics."""
+    settings = config.training
+    return versions_table(connect(home, settings), settings.registered_model)
