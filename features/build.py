@@ -8,6 +8,7 @@ evidence of each legal-rule check. `store_features` writes them, with the catalo
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,18 +23,46 @@ from champollion.config import Config
 from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.engine import attach_warehouse, register_places
-from features.indicators import compute_indicators
-from features.rules import RULES, compute_rule_evidence, rule_counts_sql
+from features.contracts import rebuild_contracts_sql
+from features.indicators import compute_indicators, indicators_sql
+from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
 
 
 @dataclass(frozen=True)
 class FeatureTable:
-    """Features of every active establishment as of a month, and the evidence behind the rule counts."""
+    """Features of every active establishment as of a month, and the evidence behind the rule counts.
+
+    `fingerprint` identifies what the table was computed from: the feature definitions and settings,
+    and the declarations of the months read. A stored table with another fingerprint is stale.
+    """
 
     as_of: date
     features: pd.DataFrame
     evidence: pd.DataFrame
     window: AsOfWindow
+    fingerprint: str
+
+
+def features_fingerprint(con: duckdb.DuckDBPyConnection, warehouse: Path, as_of: date, config: Config) -> str:
+    """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the
+    months a feature table as of `as_of` reads (keys of every kept declaration up to that month)."""
+    window = AsOfWindow.of(as_of, config.features)
+    attach_warehouse(con, warehouse)
+    declarations = con.execute(
+        "SELECT count(*), coalesce(md5(string_agg(declaration_key, ',' ORDER BY declaration_key)), '') "
+        "FROM declarations WHERE month <= ?",
+        [window.as_of],
+    ).fetchone()
+    digest = hashlib.sha256()
+    for part in (
+        str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
+        indicators_sql(config.features), rule_definitions_text(config.features), _benchmarks_sql(config.features.benchmark_min_group),
+        INSPECTIONS_SQL, rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start),
+        f"{declarations[0]}:{declarations[1]}",
+    ):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _benchmarks_sql(min_group: int) -> str:
@@ -133,7 +162,7 @@ def compute_features(
         "WHERE e.event_date BETWEEN p.window_start AND p.as_of_end "
         "ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id"
     ).df()
-    return FeatureTable(window.as_of, features, evidence, window)
+    return FeatureTable(window.as_of, features, evidence, window, features_fingerprint(con, warehouse, as_of, config))
 
 
 def latest_month(con: duckdb.DuckDBPyConnection, warehouse: Path) -> date:
@@ -158,6 +187,7 @@ def store_features(table: FeatureTable, data: Path, config: Config, out: Path | 
     _write(table.evidence, folder / "rule_evidence.parquet")
     catalog = {
         "schema_version": FEATURES_SCHEMA_VERSION,
+        "fingerprint": table.fingerprint,
         "as_of": f"{table.as_of:%Y-%m}",
         "window_start": table.window.window_start.isoformat(),
         "history_start": table.window.history_start.isoformat(),

@@ -675,15 +675,25 @@ def compute_rule_evidence(con: duckdb.DuckDBPyConnection, settings: FeaturesConf
     register_usage_sectors(con)
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type in EVIDENCE_COLUMNS)
     con.execute(f"CREATE OR REPLACE TEMP TABLE rule_evidence ({columns})")
-    for query in (
+    for query in _rule_queries(settings):
+        con.execute(f"INSERT INTO rule_evidence {query}")
+
+
+def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
+    return (
         _carence_sql(),
         _renouvellements_sql(settings),
         _duree_max_sql(settings),
         _remplacement_sql(settings),
         _usage_sql(),
         _interim_sql(settings),
-    ):
-        con.execute(f"INSERT INTO rule_evidence {query}")
+    )
+
+
+def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
+    """Everything that defines the checks (queries, sector table), for fingerprints of stored results."""
+    sectors = "\n".join(",".join(map(str, row)) for row in _usage_sector_rows())
+    return "\n".join((*_rule_queries(settings or FeaturesConfig()), sectors))
 
 
 def rule_counts_sql() -> str:

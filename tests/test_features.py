@@ -99,3 +99,23 @@ def test_same_post_by_pcs_code_or_by_title(world):
     titles_only = _features(world, date(2025, 8, 1), config=by_title).features.set_index("siret").loc[CARE_HOME]
     # 'AS' replaces the absent 'Aide-soignante': the same PCS-ESE code (526a), not the same title.
     assert (with_pcs["n_remplacement_sans_absence"], titles_only["n_remplacement_sans_absence"]) == (1, 2)
+
+
+def test_fingerprint_follows_definitions_and_known_declarations(tmp_path):
+    from features.build import features_fingerprint
+    from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+
+    as_of = date(2025, 5, 1)
+    home = Home(tmp_path / "home")
+    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), home, Config(), TEST_KEY)
+    con = connect()
+    first = features_fingerprint(con, home.warehouse, as_of, Config())
+    ingest(write_months(tmp_path / "later", [date(2025, 6, 1)]), home, Config(), TEST_KEY)
+    assert features_fingerprint(con, home.warehouse, as_of, Config()) == first  # a later month changes nothing
+    stricter = Config().model_copy(update={"features": Config().features.model_copy(update={"max_renewals": 1})})
+    assert features_fingerprint(con, home.warehouse, as_of, stricter) != first
+    correction = Declaration(RESTAURANT, "2025-05", [Individual(contracts=[Contract("X1", "2025-05-02")])],
+                             order="999", type="03", replaces="05062025" + str((2025 * 12 + 5) * 10), created="2025-06-20")
+    ingest([write_dsn(tmp_path / "fix.dsn", envoi([correction]))], home, Config(), TEST_KEY)
+    assert features_fingerprint(con, home.warehouse, as_of, Config()) != first  # May was corrected
+    con.close()

@@ -1,8 +1,8 @@
 """Feature tables for the months training needs: read from `data/features/as_of=YYYY-MM/` when they are
 current, else computed from the warehouse and stored there.
 
-A stored table is current when its catalog has this code's feature schema version and its counts
-of past inspections agree with the inspections given (a table computed before the inspections were
+A stored table is current when its catalog has this code's feature schema version and fingerprint
+(feature definitions, settings and the declarations read) and its counts of past inspections agree with the inspections given (a table computed before the inspections were
 imported, or with other inspections, is recomputed). Without inspections, a stored table is kept.
 """
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from champollion.config import Config
 from champollion.home import Home
-from features.build import compute_features, feature_dir, load_features, store_features
+from features.build import compute_features, feature_dir, features_fingerprint, load_features, store_features
 from features.catalog import FEATURES_SCHEMA_VERSION
 
 log = logging.getLogger("champollion.training")
@@ -49,10 +49,13 @@ def expected_past_inspections(inspections: pd.DataFrame | None, as_of: date) -> 
     return known.groupby(known["siret"].astype(str)).size()
 
 
-def is_current(table: pd.DataFrame, catalog: dict, inspections: pd.DataFrame | None, as_of: date) -> bool:
-    """Whether a stored feature table can be reused: same schema, and the same inspection history when
-    the inspections are given (when they are not, the stored history is kept rather than erased)."""
-    if catalog.get("schema_version") != FEATURES_SCHEMA_VERSION:
+def is_current(
+    table: pd.DataFrame, catalog: dict, inspections: pd.DataFrame | None, as_of: date, fingerprint: str
+) -> bool:
+    """Whether a stored feature table can be reused: same definitions and declarations (fingerprint),
+    and the same inspection history when the inspections are given (when they are not, the stored
+    history is kept rather than erased)."""
+    if catalog.get("schema_version") != FEATURES_SCHEMA_VERSION or catalog.get("fingerprint") != fingerprint:
         return False
     if inspections is None:
         return True
@@ -74,9 +77,11 @@ def feature_tables(
     Months not in the warehouse are skipped (the caller reports the rows that needed them).
     `on_month(month, 'cached'|'computed')` is called as each month is ready.
     """
+    from features.engine import connect
+
     available = set(declared_months(home.warehouse))
     tables: dict[date, pd.DataFrame] = {}
-    con = None
+    con = connect()
     try:
         for month in months:
             if month not in available:
@@ -86,22 +91,19 @@ def feature_tables(
             if (folder / "features.parquet").exists() and catalog_path.exists():
                 table = load_features(home.data, month)
                 catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
-                if is_current(table, catalog, inspections, month):
+                fingerprint = features_fingerprint(con, home.warehouse, month, config)
+                if is_current(table, catalog, inspections, month, fingerprint):
                     tables[month] = table
                     if on_month:
                         on_month(month, "cached")
                     continue
-                log.info("features as of %s are stale (schema or inspections changed): recomputing", f"{month:%Y-%m}")
-            if con is None:
-                from features.engine import connect
-
-                con = connect()
+                log.info("features as of %s are stale (definitions, declarations or inspections changed): "
+                         "recomputing", f"{month:%Y-%m}")
             computed = compute_features(con, home.warehouse, month, config, inspections)
             store_features(computed, home.data, config)
             tables[month] = load_features(home.data, month)  # the stored form, as scoring will read it
             if on_month:
                 on_month(month, "computed")
     finally:
-        if con is not None:
-            con.close()
+        con.close()
     return tables
