@@ -1,6 +1,8 @@
 """Monthly DSN files in the NEODeS format: one file per emitter and month (split above a number of
 declarations), ISO-8859-1, CRLF or LF, one declaration per establishment, written month by month so that
-only one month of text is ever in memory."""
+only one month of text is ever in memory. Contracts, people and pay come from the population; the
+payroll blocks a real file also carries (contribution bases and contributions, payments to the bodies,
+URSSAF bordereau, affiliations) from simulation.payroll."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import numpy as np
 
 from simulation.calendar import DateFormatter, Period, date_of
 from simulation.contracts import Absence, ContractColumns
+from simulation.geography import BIRTH_COUNTRY_ISO, CHEF_LIEU
 from simulation.noise import CANCELLED, LATE, MISSING, REPLACED
+from simulation.payroll import PayMonth, Payroll, hashed_uniform
 from simulation.population import Emitter, Establishment
 from simulation.random_stream import Stream
 from simulation.sectors import POSTS, TEMP_WORKER_IDCC
@@ -45,6 +49,14 @@ class WrittenDsn:
     n_files: int = 0
     n_bytes: int = 0
     declarations: list[DeclarationRecord] = field(default_factory=list)
+
+
+@dataclass
+class _Month:
+    """The contracts in force during a month, per declaring establishment, and their payroll."""
+
+    rows_by_est: dict[int, np.ndarray]
+    pay: PayMonth
 
 
 @dataclass
@@ -109,7 +121,8 @@ class DsnWriter:
 
     def __init__(self, out: Path, period: Period, establishments: list[Establishment], emitters: list[Emitter],
                  contracts: ContractColumns, numbers: list[str], identities: dict[str, list[str]], sex: np.ndarray,
-                 absences: list[Absence], status: np.ndarray, stream: Stream, max_per_file: int) -> None:
+                 absences: list[Absence], status: np.ndarray, stream: Stream, max_per_file: int,
+                 payroll_stream: Stream) -> None:
         self.out = out
         self.period = period
         self.establishments = establishments
@@ -124,10 +137,11 @@ class DsnWriter:
         self._order_number = 0
         self.emitters_by_index = {emitter.index: emitter for emitter in emitters}
         self.written = WrittenDsn()
-        self._prepare(numbers, absences)
+        self._months: dict[int, _Month] = {}
+        self._prepare(numbers, absences, payroll_stream)
 
     # -- preparation -------------------------------------------------------------------------------
-    def _prepare(self, numbers: list[str], absences: list[Absence]) -> None:
+    def _prepare(self, numbers: list[str], absences: list[Absence], payroll_stream: Stream) -> None:
         c, period, fmt = self.contracts, self.period, self.fmt
         n = len(c)
         self.number = numbers
@@ -148,8 +162,10 @@ class DsnWriter:
         self.start_text = [fmt(day) for day in c.start.tolist()]
         self.hours_text = [f"{hours:.2f}" for hours in c.hours.tolist()]
         self.time_mode = np.where(c.hours < 151.0, "20", "10").tolist()
-        self.statut = np.array([p.statut for p in POSTS], dtype=object)[c.post].tolist()
-        self.pcs = np.array([p.pcs for p in POSTS], dtype=object)[c.post].tolist()
+        self.payroll = Payroll(period, self.establishments, self.emitters, c, numbers, self.conversion_month,
+                               self.end_month, payroll_stream)
+        self.head, self.regimes, self.tail, self.affiliation = self.payroll.contract_rubrics(self.workplace, self.idcc)
+        self._birthplaces: dict[int, str] = {}
         matricule_rank = _matricule_ranks(c)
         self.matricule = [f"{r:06d}" for r in matricule_rank.tolist()]
         emitter_of = np.array([e.emitter for e in self.establishments])
@@ -204,8 +220,10 @@ class DsnWriter:
         return self.written
 
     def _write_month(self, month: int, held_before: dict[int, list[_Held]]) -> dict[int, list[_Held]]:
-        rows_by_est = self._rows_of_month(month)
-        previous_rows = self._rows_of_month(month - 1) if held_before else {}
+        for old in [m for m in self._months if m < month - 1]:
+            del self._months[old]
+        rows_by_est = self._month(month).rows_by_est
+        previous_rows = self._month(month - 1).rows_by_est if held_before else {}
         held_now: dict[int, list[_Held]] = {}
         folder = self.out / "dsn" / self.period.label(month)
         folder.mkdir(parents=True, exist_ok=True)
@@ -228,14 +246,20 @@ class DsnWriter:
             self._write_files(emitter, month, folder, entries)
         return held_now
 
-    def _rows_of_month(self, month: int) -> dict[int, np.ndarray]:
-        """Contracts in force during the month, in declaration order, per declaring establishment."""
+    def _month(self, month: int) -> _Month:
+        """Contracts in force during the month, in declaration order, per declaring establishment, with
+        their payroll (computed once per month, kept while a late declaration may still need it)."""
+        cached = self._months.get(month)
+        if cached is not None:
+            return cached
         order = self.order
         active = order[(self.first_month[order] <= month) & (self.last_month[order] >= month)]
         establishments = self.contracts.declaring[active]
         cuts = np.flatnonzero(np.diff(establishments)) + 1
-        return {int(est[0]): rows for rows, est in
-                zip(np.split(active, cuts), np.split(establishments, cuts), strict=True) if len(rows)}
+        rows_by_est = {int(est[0]): rows for rows, est in
+                       zip(np.split(active, cuts), np.split(establishments, cuts), strict=True) if len(rows)}
+        self._months[month] = result = _Month(rows_by_est, self.payroll.month(month, active))
+        return result
 
     def _held_entries(self, item: _Held, file_month: int,
                       rows_by_est: dict[int, np.ndarray]) -> list[tuple[str, DeclarationRecord]]:
@@ -269,10 +293,12 @@ class DsnWriter:
         with_headcount = self.period.year_month(file_month)[0] < 2026  # P26 dropped the headcount rubrics
         rows = rows_by_est.get(est) if kind != "04" else None
         if rows is None:
-            body, headcount, users = "", 0, []
+            body, headcount, users, payroll = "", 0, [], ""
             declaration_type = {"01": "02", "03": "05"}.get(kind, kind)
         else:
-            body, headcount, users = self._individuals(rows, month, erroneous)
+            pay = self._month(month).pay
+            body, headcount, users = self._individuals(rows, month, erroneous, pay)
+            payroll = pay.establishment_text(est, e.siret)
             declaration_type = kind
         parts = [
             f"S20.G00.05.001,'01'\nS20.G00.05.002,'{declaration_type}'\nS20.G00.05.003,'11'\n"
@@ -284,6 +310,7 @@ class DsnWriter:
             f"S21.G00.11.001,'{e.nic}'\nS21.G00.11.002,'{e.naf}'\nS21.G00.11.004,'{e.postal_code}'\n",
             f"S21.G00.11.008,'{headcount}'\n" if with_headcount and kind != "04" else "",
             f"S21.G00.11.022,'{e.idcc}'\n",
+            payroll,
             body,
         ]
         for user in users:
@@ -291,20 +318,19 @@ class DsnWriter:
             parts.append(f"S21.G00.85.001,'{u.siret}'\nS21.G00.85.002,'{u.naf}'\nS21.G00.85.004,'{u.postal_code}'\n")
         return "".join(parts), DeclarationRecord(est, month, declaration_type, "", file_date + order_number)
 
-    def _individuals(self, rows: np.ndarray, month: int, erroneous: bool) -> tuple[str, int, list[int]]:
+    def _individuals(self, rows: np.ndarray, month: int, erroneous: bool,
+                     pay_month: PayMonth) -> tuple[str, int, list[int]]:
         """S21.G00.30 blocks with their contracts and pay; the end-of-month headcount; the user
         establishments of missions (for S21.G00.85)."""
         c, fmt = self.contracts, self.fmt
-        month_first, month_last = self.period.month_start(month), self.period.month_end(month)
-        days_in_month = month_last - month_first + 1
+        month_last = self.period.month_end(month)
         fixed_phase = (self.conversion_month[rows] > month) & np.isin(c.nature[rows], ("02", "03"))
         pushed = (self.version_month[rows, :-1] < month) if c.versions.shape[1] > 1 else np.zeros((len(rows), 0))
         current = np.minimum(pushed.sum(axis=1), c.n_versions[rows] - 1)
         planned_end = c.versions[rows, np.maximum(current, 0)]
         nature = np.where(self.conversion_month[rows] <= month, c.nature_final[rows], c.nature[rows])
-        covered = np.minimum(c.end[rows], month_last) - np.maximum(c.start[rows], month_first) + 1
-        hours = np.minimum(c.hours[rows], np.round(c.hours[rows] * covered * 1.4 / days_in_month, 2))
-        gross = np.round(hours * c.rate[rows], 2)
+        positions = pay_month.position[rows].tolist()
+        hours, gross = pay_month.hours, pay_month.gross
         titles = c.title[rows].copy()
         variation = np.flatnonzero(self.stream.rng.random(len(rows)) < TITLE_MONTH_VARIATION)
         for i in variation.tolist():
@@ -313,38 +339,45 @@ class DsnWriter:
             titles[0] = titles[0][:-1] or titles[0]
         headcount = int(np.count_nonzero(c.end[rows] >= month_last))
         users = sorted(set(c.work[rows[nature == "03"]].tolist()))
+        with_birthplace = self.payroll.habits[int(c.declaring[rows[0]])].birthplace
         parts: list[str] = []
-        pay: list[str] = []
+        pay: list[str] = []  # S21.G00.51/53 of each contract, then 52, 54, 78 (with 79, 81) and 86
+        primes: list[str] = []
+        others: list[str] = []
+        bases: list[str] = []
+        seniority: list[str] = []
         net_total = 0.0
         person_of_previous = -1
         pay_day = fmt(month_last)
         absence_text = self.absence_text
         end_month, end_block, conversion_month = self.end_month, self.end_block, self.conversion_month
+        periods, extra = pay_month.periods, pay_month.subject_extra
+        primes_text, others_text = pay_month.primes_text, pay_month.others_text
+        bases_text, seniority_text = pay_month.bases_text, pay_month.seniority_text
         for i, row in enumerate(rows.tolist()):
             person = int(c.person[row])
             if person != person_of_previous:
                 if pay:
                     parts.append(self._pay_header(pay_day, net_total))
-                    parts.extend(pay)
-                    pay, net_total = [], 0.0
-                parts.append(self._individual(person, self.matricule[row]))
+                    parts.extend(pay + primes + others + bases + seniority)
+                    pay, primes, others, bases, seniority, net_total = [], [], [], [], [], 0.0
+                parts.append(self._individual(person, self.matricule[row], with_birthplace))
                 person_of_previous = person
             fixed = bool(fixed_phase[i])
             lines = [
-                f"S21.G00.40.001,'{self.start_text[row]}'\nS21.G00.40.002,'{self.statut[row]}'\n"
-                f"S21.G00.40.004,'{self.pcs[row]}'\nS21.G00.40.006,'{titles[i]}'\nS21.G00.40.007,'{nature[i]}'\n"
-                f"S21.G00.40.009,'{self.number[row]}'\n"
+                f"S21.G00.40.001,'{self.start_text[row]}'\n{self.head[row]}S21.G00.40.006,'{titles[i]}'\n"
+                f"S21.G00.40.007,'{nature[i]}'\nS21.G00.40.008,'99'\nS21.G00.40.009,'{self.number[row]}'\n"
             ]
             if fixed:
                 lines.append(f"S21.G00.40.010,'{fmt(int(planned_end[i]))}'\n")
             hours_text = "35.00" if erroneous and i == 0 else self.hours_text[row]
             lines.append(
                 f"S21.G00.40.011,'10'\nS21.G00.40.012,'151.67'\nS21.G00.40.013,'{hours_text}'\n"
-                f"S21.G00.40.014,'{self.time_mode[row]}'\nS21.G00.40.017,'{self.idcc[row]}'\n"
-                f"S21.G00.40.019,'{self.workplace[row]}'\n"
+                f"S21.G00.40.014,'{self.time_mode[row]}'\n{self.regimes[row]}"
             )
             if fixed:
                 lines.append(f"S21.G00.40.021,'{c.motif[row]}'\n")
+            lines.append(self.tail[row])
             if nature[i] == "03":
                 lines.append(f"S21.G00.40.046,'{self.user_siret[row]}'\n")
             if conversion_month[row] == month:
@@ -355,28 +388,60 @@ class DsnWriter:
                 lines.append(absence)
             if end_block[row] and end_month[row] == month:
                 lines.append(f"S21.G00.62.001,'{fmt(int(c.end[row]))}'\nS21.G00.62.002,'{c.end_motif[row]}'\n")
+            lines.append(self.affiliation[row])
             parts.append("".join(lines))
-            net_total += gross[i] * NET_TAXABLE_RATE
+            j = positions[i]
+            net_total += (gross[j] + extra[j]) * NET_TAXABLE_RATE
+            first_day, last_day = periods[j]
             pay.append(
-                f"S21.G00.51.001,'{fmt(max(int(c.start[row]), month_first))}'\n"
-                f"S21.G00.51.002,'{fmt(min(int(c.end[row]), month_last))}'\n"
-                f"S21.G00.51.010,'{self.number[row]}'\nS21.G00.51.011,'010'\nS21.G00.51.012,'{hours[i]:.2f}'\n"
-                f"S21.G00.51.013,'{gross[i]:.2f}'\nS21.G00.53.001,'01'\nS21.G00.53.002,'{hours[i]:.2f}'\n"
+                f"S21.G00.51.001,'{first_day}'\nS21.G00.51.002,'{last_day}'\n"
+                f"S21.G00.51.010,'{self.number[row]}'\nS21.G00.51.011,'010'\nS21.G00.51.012,'{hours[j]:.2f}'\n"
+                f"S21.G00.51.013,'{gross[j]:.2f}'\nS21.G00.53.001,'01'\nS21.G00.53.002,'{hours[j]:.2f}'\n"
                 f"S21.G00.53.003,'10'\n"
             )
+            primes.append(primes_text[j])
+            others.append(others_text[j])
+            bases.append(bases_text[j])
+            seniority.append(seniority_text[j])
         parts.append(self._pay_header(pay_day, net_total))
-        parts.extend(pay)
+        parts.extend(pay + primes + others + bases + seniority)
         return "".join(parts), headcount, users
 
-    def _individual(self, person: int, matricule: str) -> str:
+    def _individual(self, person: int, matricule: str, with_birthplace: bool) -> str:
         ids = self.identities
         nir = ids["nir"][person]
+        birthplace = self._birthplace(person) if with_birthplace or not nir else ""
         return (
             (f"S21.G00.30.001,'{nir}'\n" if nir else "")
             + f"S21.G00.30.002,'{ids['surname'][person]}'\nS21.G00.30.004,'{ids['first_names'][person]}'\n"
             f"S21.G00.30.005,'{self.sex_code[person]}'\nS21.G00.30.006,'{ids['birth_date'][person]}'\n"
-            f"S21.G00.30.019,'{matricule}'\n"
+            f"{birthplace}S21.G00.30.019,'{matricule}'\n"
         )
+
+    def _birthplace(self, person: int) -> str:
+        """S21.G00.30.007 (commune), 014 (département, 99 abroad) and 015 (country) of a person, as its NIR
+        says; people without a NIR were mostly born abroad."""
+        text = self._birthplaces.get(person)
+        if text is not None:
+            return text
+        nir = self.identities["nir"][person]
+        if nir:
+            place = nir[5:7]
+            departement = nir[5:8] if place in ("97", "98") else place
+            country = nir[7:10] if place == "99" else ""
+        else:
+            draw = float(hashed_uniform(np.array([person * 8 + 3]), self.payroll.salt)[0])
+            countries = sorted(BIRTH_COUNTRY_ISO)
+            country = countries[int(draw * len(countries))]
+            departement = "99"
+        if departement == "99":
+            iso, city = BIRTH_COUNTRY_ISO[country]
+            text = f"S21.G00.30.007,'{city}'\nS21.G00.30.014,'99'\nS21.G00.30.015,'{iso}'\n"
+        else:
+            text = (f"S21.G00.30.007,'{CHEF_LIEU.get(departement, 'PARIS')}'\nS21.G00.30.014,'{departement[:2]}'\n"
+                    f"S21.G00.30.015,'FR'\n")
+        self._birthplaces[person] = text
+        return text
 
     @staticmethod
     def _pay_header(pay_day: str, net_taxable: float) -> str:

@@ -27,6 +27,7 @@ class Stage(IntEnum):
     IDENTITIES = 5
     NOISE = 6
     DSN = 7
+    PAYROLL = 8
 
 
 def cumulative(weights: Sequence[float]) -> list[float]:

@@ -81,7 +81,8 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
     numbers = contract_numbers(contracts, establishments, emitters)
 
     writer = DsnWriter(out, period, establishments, emitters, contracts, numbers, people_identities, sex, absences,
-                       status, stream_for(seed, Stage.DSN), settings.max_declarations_per_file)
+                       status, stream_for(seed, Stage.DSN), settings.max_declarations_per_file,
+                       stream_for(seed, Stage.PAYROLL))
     written = writer.write(report)
     in_dsn, end_block_written = writer.presence()
     extra = ContractTruth(numbers=numbers, rules=rules, renewals=renewals_by(contracts, period), in_dsn=in_dsn,

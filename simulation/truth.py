@@ -15,7 +15,7 @@ from simulation.abuse import AbusePlan
 from simulation.calendar import OPEN_FOREVER, Period, month_first_days
 from simulation.contracts import RULES, Absence, ContractColumns
 from simulation.dsn_writer import WrittenDsn
-from simulation.inspections import DETERRENCE, Inspection
+from simulation.inspections import DETERRENCE, FOUND_IF_ABUSED, FOUND_IF_HONEST, Inspection
 from simulation.population import Establishment
 from simulation.presets import Preset
 from simulation.rules import fixed_term_end
@@ -131,7 +131,8 @@ def _establishment_months(establishments: list[Establishment], plan: AbusePlan, 
             intensity[est, month] = max(intensity[est, month], episode.intensity)
             kinds.setdefault((est, month), set()).add(episode.kind)
     deterred = np.arange(months)[None, :] > first_finding[:, None]
-    latent = plan.propensity[:, None] * np.where(deterred, DETERRENCE, 1.0)
+    propensity = plan.propensity[:, None] * np.where(deterred, DETERRENCE, 1.0)
+    latent = _finding_probability(plan, period, n)
     month_starts = np.array([period.month_start(k) for k in range(months)])
     return pa.table({
         "siret": _strings(np.repeat(np.array([e.siret for e in establishments], dtype=object), months)),
@@ -139,9 +140,28 @@ def _establishment_months(establishments: list[Establishment], plan: AbusePlan, 
         "abusing": pa.array((intensity > 0).ravel()),
         "abuse_intensity": pa.array(intensity.ravel()),
         "latent_abuse_probability": pa.array(np.round(latent, 6).ravel()),
+        "abuse_propensity": pa.array(np.round(propensity, 6).ravel()),
         "abuse_types_active": _strings(",".join(sorted(kinds.get((est, month), ())))
                                        for est in range(n) for month in range(months)),
     })
+
+
+def _finding_probability(plan: AbusePlan, period: Period, n: int) -> np.ndarray:
+    """Per establishment and month: the probability that an inspection at the end of the month finds
+    abuse, as simulation.inspections decides it (the abuse of the past 12 months, by its intensity, or
+    the rate of findings at honest establishments). This is what an ideal list would rank by."""
+    recent = np.zeros((n, period.n_months))
+    for episode in plan.episodes:
+        if episode.dropped or episode.end + 365 < period.first_day or episode.start > period.last_day:
+            continue
+        first = max(0, int(period.month_index(episode.start)))
+        last = min(period.n_months - 1, int(period.month_index(episode.end + 365)))
+        for month in range(first, last + 1):
+            end = period.month_end(month)
+            if episode.start <= end and episode.end >= end - 365:
+                recent[episode.establishment, month] = max(recent[episode.establishment, month], episode.intensity)
+    a, b = FOUND_IF_ABUSED
+    return np.where(recent > 0, a + b * recent, FOUND_IF_HONEST)
 
 
 def _contracts(c: ContractColumns, extra: ContractTruth, siret: np.ndarray, period: Period) -> pa.Table:
@@ -172,6 +192,7 @@ def _contracts(c: ContractColumns, extra: ContractTruth, siret: np.ndarray, peri
         "motif_initial": _strings(c.motif, c.motif != ""),
         "conversion_date": _dates(c.conversion_day, converted),
         "post": _strings(POSTS[p].canonical for p in c.post.tolist()),
+        "pcs": _strings(POSTS[p].pcs for p in c.post.tolist()),
         "post_slot": pa.array(c.slot),
         "person_id": pa.array(c.person),
         "n_renewals": pa.array(extra.renewals.astype("int32")),

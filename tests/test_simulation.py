@@ -1,12 +1,14 @@
-"""The simulated population: determinism, DSN format, truth consistency, calibration, and a round trip
-(an independent minimal DSN reader rebuilds the contracts and finds the truth)."""
+"""The simulated population: determinism, DSN format (every rubric valid against the CT2024 tables, blocks
+nested in norm order, payroll amounts that add up), truth consistency, calibration, and a round trip (an
+independent minimal DSN reader rebuilds the contracts and finds the truth)."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,12 +32,18 @@ from simulation.geography import DEPARTEMENTS, postal_code
 from simulation.identity import luhn_valid
 from simulation.random_stream import stream_for
 from simulation.rules import checked_rules
+from simulation.sectors import POSTS, SECTORS
 
 pytestmark = pytest.mark.slow
 
 LINE = re.compile(r"^S\d\d\.G\d\d\.\d\d\.\d{3},'.*'$")
 NIR = re.compile(r"^[12]\d{2}(0[1-9]|1[0-2])(\d{2}|2A|2B)\d{6}$")
 TINY = replace(presets.SMALL, name="tiny", n_establishments=60, n_months=8, first_month="2026-03")
+REFERENCE = Path(__file__).resolve().parents[1] / "features" / "reference"  # the CT2024 norm tables
+URSSAF_CODES = {"018", "040", "045", "048", "049", "068", "072", "074", "075", "076", "079", "081", "100", "128",
+                "129"}  # individual contributions (S21.G00.81.001) the URSSAF bordereau aggregates
+RETIREMENT_CODES = {"106", "131", "132"}  # Agirc-Arrco
+EXEMPT_PRIMES = {"001", "007"}  # severance pays, outside the contribution bases
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +51,11 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("small")
     simulation.simulate(out, preset="small", seed=0)
     return out
+
+
+@pytest.fixture(scope="module")
+def parsed(small: Path) -> tuple[list[dict], dict[str, str]]:
+    return _parse_dsn(small / "dsn")
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -204,6 +217,164 @@ def test_truth_holds_no_personal_data(small: Path) -> None:
             assert not values & (nirs | births), f"{path.name}:{column}"
 
 
+def test_contracts_carry_a_pcs_code_consistent_per_post(small: Path, parsed) -> None:
+    truth = _read(small / "truth" / "contracts.parquet")
+    assert truth["pcs"].str.fullmatch(r"\d{3}[a-z]").all()
+    assert (truth.groupby("post")["pcs"].nunique() == 1).all()  # one code per canonical post
+    code_of_post = {post.canonical: post.pcs for post in POSTS}
+    assert (truth["pcs"] == truth["post"].map(code_of_post)).all()
+    # distinct posts get distinct codes; the nomenclature groups a few close ones (boulanger, pâtissier)
+    assert len(set(code_of_post.values())) >= 0.9 * len(code_of_post)
+    for sector in SECTORS:
+        assert len({post.pcs for post in sector.posts}) >= len(sector.posts) - 1, sector.key
+    # every contract block declares it, as its post's code, mostly in lower case
+    declarations, _ = parsed
+    expected = dict(zip(zip(truth["siret"], truth["contract_number"]), truth["pcs"], strict=True))
+    cases: Counter = Counter()
+    for declaration in declarations:
+        for (number, _), contract in declaration["contracts"].items():
+            code = contract.get("004")
+            assert code is not None and re.fullmatch(r"\d{3}[a-zA-Z]", code), (declaration["file"], number)
+            assert code.lower() == expected[(declaration["siret"], number)]
+            cases[code == code.lower()] += 1
+    assert 0.7 < cases[True] / sum(cases.values()) < 1.0  # some software writes '526A'
+
+
+def _norm_tables() -> tuple[dict[str, str | None], list[str], dict[str, tuple]]:
+    """Block parents, blocks in norm order, and per rubric (min length, max length, regex, allowed codes)."""
+    with open(REFERENCE / "ct2024_blocks.csv", encoding="utf-8") as handle:
+        blocks = list(csv.DictReader(handle))
+    with open(REFERENCE / "ct2024_fields.csv", encoding="utf-8") as handle:
+        fields = list(csv.DictReader(handle))
+    rubrics = {
+        row["rubric"]: (int(row["len_min"] or 0), int(row["len_max"] or 999),
+                        re.compile(row["regex"]) if row["regex"] else None,
+                        {item.partition("=")[0].strip() for item in row["values"].split(";")}
+                        if row["values"] else None)
+        for row in fields
+    }
+    return {row["block"]: row["parent"] or None for row in blocks}, [row["block"] for row in blocks], rubrics
+
+
+def test_every_value_fits_the_norm_and_blocks_nest_in_norm_order(small: Path) -> None:
+    parents, order, rubrics = _norm_tables()
+    rank = {block: i for i, block in enumerate(order)}
+    problems: Counter = Counter()
+    for path in sorted((small / "dsn").glob("2025-0[16]/*.dsn")):
+        stack: list[str] = []
+        last_child: dict[str, str] = {}
+        block = number = ""
+        for line in path.read_bytes().decode("latin-1").splitlines():
+            code, _, raw = line.partition(",")
+            value = raw[1:-1]
+            new_instance = not (code[:10] == block and code[11:] > number)
+            block, number = code[:10], code[11:]
+            if code not in rubrics:
+                problems[f"unknown rubric {code}"] += 1
+                continue
+            low, high, pattern, codes = rubrics[code]
+            if not low <= len(value) <= high or (pattern and not pattern.fullmatch(value)) or (
+                    codes and value not in codes and code != "S10.G00.00.006"):  # P25V01, P26V01 are later norms
+                problems[f"invalid {code}={value!r}"] += 1
+            if not new_instance:
+                continue
+            parent = parents[block]
+            if parent is None:
+                stack, last_child = [block], {}
+            elif parent not in stack:
+                problems[f"{block} outside its parent {parent}"] += 1
+            else:
+                del stack[stack.index(parent) + 1:]
+                last_child = {b: child for b, child in last_child.items() if b in stack}
+                previous = last_child.get(parent)
+                if previous and rank[block] < rank[previous]:
+                    problems[f"{block} after its sibling {previous}"] += 1
+                last_child[parent] = block
+                stack.append(block)
+    assert not problems, problems.most_common(10)
+
+
+def test_payroll_blocks_are_complete_and_add_up(small: Path) -> None:
+    """One month of files: per versement the contribution bases with their contributions, per establishment
+    the bordereau; amounts follow the pay (bases = gross + primes) and the bordereau sums the individual
+    contributions; contribution lines are most of the file, as in real DSN."""
+    lines_by_block: Counter = Counter()
+    problems: Counter = Counter()
+    n_declarations = 0
+
+    def check(d: dict | None) -> None:
+        if d is None or not d["individuals"]:
+            return
+        if len(d["ctp"]) < 8 or abs(d["bordereau"] - sum(d["ctp"])) > 0.005:
+            problems["bordereau"] += 1
+        if abs(sum(d["ctp"]) - d["urssaf"]) > 0.005:
+            problems["bordereau != individual URSSAF contributions"] += 1
+        if abs(d["payments"].get("7", 0.0) - d["bordereau"]) > 0.005:  # URSSAF SIRETs start with 7 here
+            problems["URSSAF payment != bordereau"] += 1
+        if abs(d["payments"].get("A", 0.0) - d["retirement"]) > 0.005:
+            problems["Agirc-Arrco payment != its contributions"] += 1
+        if abs(d["base03"] - d["gross"]) > 0.005:
+            problems["base 03 != gross + primes"] += 1
+        if d["regimes"] != d["contracts"]:
+            problems["a contract without its S21.G00.71"] += 1
+
+    declaration = None
+    for path in sorted((small / "dsn").glob("2025-06/*.dsn")):
+        for line in path.read_bytes().decode("latin-1").splitlines():
+            code, _, raw = line.partition(",")
+            value = raw[1:-1]
+            block = code[:10]
+            lines_by_block[block] += 1
+            if code == "S20.G00.05.001":
+                check(declaration)
+                n_declarations += 1
+                declaration = {"individuals": 0, "contracts": 0, "regimes": 0, "ctp": [], "bordereau": 0.0,
+                               "urssaf": 0.0, "retirement": 0.0, "payments": {}, "base03": 0.0, "gross": 0.0}
+                body = base = contribution = prime = ""
+            elif code == "S21.G00.30.002":
+                declaration["individuals"] += 1
+            elif code == "S21.G00.40.001":
+                declaration["contracts"] += 1
+            elif code == "S21.G00.71.002":
+                declaration["regimes"] += value == "RUAA"
+            elif code == "S21.G00.20.001":
+                body = value[0]
+            elif code == "S21.G00.20.005":
+                declaration["payments"][body] = float(value)
+            elif code == "S21.G00.22.005":
+                declaration["bordereau"] = float(value)
+            elif code == "S21.G00.23.005":
+                declaration["ctp"].append(float(value))
+            elif code == "S21.G00.51.013":
+                declaration["gross"] += float(value)
+            elif code == "S21.G00.52.001":
+                prime = value
+            elif code == "S21.G00.52.002" and prime not in EXEMPT_PRIMES:
+                declaration["gross"] += float(value)
+            elif code == "S21.G00.78.001":
+                base = value
+            elif code == "S21.G00.78.004" and base == "03":
+                declaration["base03"] += float(value)
+            elif code == "S21.G00.81.001":
+                contribution = value
+            elif code == "S21.G00.81.004":
+                if contribution in URSSAF_CODES:
+                    declaration["urssaf"] += float(value)
+                elif contribution in RETIREMENT_CODES:
+                    declaration["retirement"] += float(value)
+    check(declaration)
+    assert not problems, problems
+    assert lines_by_block["S21.G00.22"] // 4 > 0.9 * n_declarations  # a bordereau in all but empty declarations
+    total = sum(lines_by_block.values())
+    contributions = sum(lines_by_block[b] for b in ("S21.G00.78", "S21.G00.79", "S21.G00.81"))
+    employee_months = lines_by_block["S21.G00.50"] / 3
+    assert contributions / total > 0.5
+    assert 100 < total / employee_months < 200
+    for block in ("S21.G00.15", "S21.G00.20", "S21.G00.55", "S21.G00.23", "S21.G00.52", "S21.G00.54", "S21.G00.70",
+                  "S21.G00.79", "S21.G00.86"):
+        assert lines_by_block[block] > 0, block
+
+
 # -- truth consistency -------------------------------------------------------------------------------
 
 def test_truth_contracts_are_consistent(small: Path) -> None:
@@ -334,10 +505,10 @@ def _day(ddmmyyyy: str) -> int:
     return day_of(pd.Timestamp(f"{ddmmyyyy[4:]}-{ddmmyyyy[2:4]}-{ddmmyyyy[:2]}").date())
 
 
-def test_rebuilt_contracts_match_truth(small: Path) -> None:
+def test_rebuilt_contracts_match_truth(small: Path, parsed) -> None:
     manifest = json.loads((small / "truth" / "manifest.json").read_text())
     period = Period(manifest["first_month"], manifest["n_months"])
-    declarations, targets = _parse_dsn(small / "dsn")
+    declarations, targets = parsed
     rebuilt = _rebuild(declarations, targets, period)
     truth = _read(small / "truth" / "contracts.parquet")
     truth = truth[truth["in_dsn"]]
