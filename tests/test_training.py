@@ -211,11 +211,11 @@ def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_
 def test_train_command_prints_bad_rows_and_fails_clearly_without_features(tmp_path):
     from typer.testing import CliRunner
 
-    from training.cli import standalone
+    from champollion.cli import app
 
     path = tmp_path / "inspections.csv"
     path.write_text(f"siret,inspection_date,abuse_found\n{A},2025-06-15,1\n12,2025-06-16,0\n", encoding="utf-8")
-    result = CliRunner().invoke(standalone(), ["--home", str(tmp_path / "home"), "train", "--inspections", str(path)])
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "train", "--inspections", str(path)])
     assert result.exit_code == 2
     assert f"{path}:3: SIRET '12' is not 14 digits; row left out" in result.output
     assert "no labelled rows" in result.output

@@ -23,12 +23,6 @@ from training.config import TrainingConfig
 runner = CliRunner()
 
 
-class ConfigWithTraining(Config):
-    """The whole configuration as it will be once the lead adds the training section."""
-
-    training: TrainingConfig = TrainingConfig()
-
-
 SMALL_DATA = TrainingConfig(validation_months=3, min_train_rows=20, bootstrap_resamples=100, trials=2)
 
 
@@ -47,7 +41,7 @@ def _app(home: Home, config: Config) -> typer.Typer:
 def test_train_evaluate_register_and_promote(world, tmp_path):  # noqa: F811
     import mlflow
 
-    config = ConfigWithTraining(training=SMALL_DATA)
+    config = Config(training=SMALL_DATA)
     app = _app(world.home, config)
     earlier = tmp_path / "earlier.csv"  # the inspections known three months before the others
     lines = world.inspections_csv.read_text(encoding="utf-8").splitlines()
@@ -116,7 +110,7 @@ def test_same_data_same_seed_same_model_and_metrics(world):  # noqa: F811
     from training.pipeline import fit_and_evaluate, load_training_data
     from training.workflow import inspection_source
 
-    config = ConfigWithTraining(training=SMALL_DATA)
+    config = Config(training=SMALL_DATA)
     data = load_training_data(world.home, config, inspection_source(world.home, world.inspections_csv).rows)
     runs = [fit_and_evaluate(data, SMALL_DATA, 3, None) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0].comparison, runs[1].comparison)
@@ -137,7 +131,7 @@ def test_train_on_the_small_simulated_population(small_warehouse, tmp_path, mlfl
     shutil.copytree(shared_home.warehouse, home.warehouse)
     settings = TrainingConfig(validation_months=3, min_train_rows=10, bootstrap_resamples=100, trials=2)
     inspections = read_inspections(population / "inspections.csv").rows
-    data = load_training_data(home, ConfigWithTraining(training=settings), inspections)
+    data = load_training_data(home, Config(training=settings), inspections)
     assert len(data.labelled.rows) + len(data.labelled.left_out) == len(inspections)
     assert (data.labelled.rows["as_of"].dt.to_period("M") < data.labelled.rows["inspection_date"].dt.to_period("M")).all()
     result = fit_and_evaluate(data, settings, settings.trials, None)

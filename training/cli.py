@@ -2,7 +2,6 @@
 
 The main `champollion` command registers `commands`; each command receives the shared
 `champollion.cli.Context` in `ctx.obj` and imports the heavy libraries only when it runs.
-`python -m training.cli --home DIR train ...` runs them on their own.
 """
 
 from __future__ import annotations
@@ -128,17 +127,3 @@ def models(ctx: typer.Context) -> None:
 
     context = ctx.obj
     report.print_versions(list_models(context.home, context.config))
-
-
-def standalone() -> typer.Typer:
-    """The training commands under the main command's options (--home, --config), for `python -m training.cli`."""
-    from champollion.cli import main
-
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(main)
-    app.registered_commands.extend(commands.registered_commands)
-    return app
-
-
-if __name__ == "__main__":
-    standalone()()
