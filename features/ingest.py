@@ -249,7 +249,6 @@ def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress:
         for future in as_completed(futures):
             results.append(future.result())
             done_bytes += sum(f.size for f in futures[future].files)
-            log.info("parsed %.0f of %.0f MB", done_bytes / 1e6, total_bytes / 1e6)
             if progress:
                 progress(done_bytes, total_bytes)
     return sorted(results, key=lambda r: r.batch_id)
