@@ -119,3 +119,19 @@ def test_fingerprint_follows_definitions_and_known_declarations(tmp_path):
     ingest([write_dsn(tmp_path / "fix.dsn", envoi([correction]))], home, Config(), TEST_KEY)
     assert features_fingerprint(con, home.warehouse, as_of, Config()) != first  # May was corrected
     con.close()
+
+
+@pytest.mark.parametrize(("end", "in_force"), [("2025-05-30", False), ("2025-06-01", True)])
+def test_contract_ending_the_day_before_or_after_the_end_of_the_as_of_month(tmp_path, end, in_force):
+    from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+
+    cdi = Contract("CDI", "2020-01-01", nature="01", motif=None)
+    short = Contract("CDD", "2025-05-05", planned_end=end, end=(end, "031") if end <= "2025-05-31" else None)
+    may = Declaration(RESTAURANT, "2025-05", [Individual(contracts=[cdi]), Individual(nir="2850375123456", contracts=[short])])
+    june = Declaration(RESTAURANT, "2025-06", [Individual(contracts=[cdi])], order="2")  # never read as of May
+    home = Home(tmp_path / "home")
+    ingest([write_dsn(tmp_path / "a.dsn", envoi([may, june]))], home, Config(), TEST_KEY)
+    row = _features(home, date(2025, 5, 1)).features.set_index("siret").loc[RESTAURANT]
+    # As of May, a contract ending on 01/06 is still running (its end is declared in June).
+    assert row["headcount"] == (2 if in_force else 1)
+    assert row["ended_fixed_term_12m"] == (0 if in_force else 1)

@@ -269,3 +269,11 @@ def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config
     assert summary.issue_kinds["unreadable_file"] == 1
     assert [c["contract_number"] for c in contracts(home)] == ["C3"]  # nothing half-kept from bad.dsn
     assert "simulated bug" in next(home.quarantine.glob("*-file.reason.txt")).read_text()
+
+
+def test_declaration_without_siret_is_quarantined(tmp_path, home, config):
+    lines = render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    lines = [line for line in lines if not line.startswith("S21.G00.11.001")]  # no NIC: no SIRET
+    summary = run(home, config, write_dsn(tmp_path / "a.dsn", lines))
+    assert (summary.quarantined, summary.monthly_declarations) == (1, 0)
+    assert "SIRET missing or invalid" in next(home.quarantine.glob("*.reason.txt")).read_text()
