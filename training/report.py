@@ -171,7 +171,8 @@ def print_truth(outcome: Any) -> None:
         console.print(f"[yellow]{outcome.without_truth} establishments of the feature table have no truth row that month "
                       "(left out)[/yellow]")
     console.print(
-        "The oracle ranks by the true latent propensity to abuse; the perfect list by the abuse itself (the ceiling). "
+        "The oracle ranks by the true probability that an inspection this month finds abuse; the perfect list by the "
+        "abuse itself (the ceiling). "
         "'precision on inspected (CV)' is the out-of-fold precision on inspected establishments that `train` reported: "
         "its difference from the truth column is the selection bias of evaluating on past inspections."
     )
