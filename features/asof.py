@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from champollion.config import FeaturesConfig
 from features.contracts import month_start, rebuild_contracts_sql
+from features.geography import departement_sql
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
@@ -142,11 +143,7 @@ def prepare_as_of(
         )
         SELECT e.*, pl.departement, pl.departement_name, pl.region_code, pl.region
         FROM everyone e
-        LEFT JOIN places pl ON pl.departement = CASE
-            WHEN NOT regexp_full_match(coalesce(e.postal_code, ''), '[0-9]{5}') THEN NULL
-            WHEN e.postal_code LIKE '20%' THEN CASE WHEN substr(e.postal_code, 3, 1) IN ('0', '1') THEN '2A' ELSE '2B' END
-            WHEN e.postal_code LIKE '97%' THEN substr(e.postal_code, 1, 3)
-            ELSE substr(e.postal_code, 1, 2) END"""
+        LEFT JOIN places pl ON pl.departement = """ + departement_sql("e.postal_code")
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE absences_asof AS

@@ -20,6 +20,7 @@ import duckdb
 from features.contracts import rebuild_contracts_sql
 from features.dsn.parser import Issue
 from features.engine import attach_warehouse, register_places
+from features.geography import departement_sql
 from features.warehouse import MONTHLY_TABLES, month_partition
 
 STATUS_SQL = """
@@ -107,12 +108,7 @@ SELECT e.siret, e.siren, e.naf, e.naf_enterprise, e.idcc, e.postal_code,
        p.departement, p.departement_name, p.region_code, p.region,
        e.first_month, e.last_month, e.months_declared, e.declares
 FROM everyone e
-LEFT JOIN places p
-  ON p.departement = CASE
-        WHEN NOT regexp_full_match(coalesce(e.postal_code, ''), '[0-9]{5}') THEN NULL
-        WHEN e.postal_code LIKE '20%' THEN CASE WHEN substr(e.postal_code, 3, 1) IN ('0', '1') THEN '2A' ELSE '2B' END
-        WHEN e.postal_code LIKE '97%' THEN substr(e.postal_code, 1, 3)
-        ELSE substr(e.postal_code, 1, 2) END
+LEFT JOIN places p ON p.departement = """ + departement_sql("e.postal_code") + """
 ORDER BY e.siret
 """
 

@@ -49,6 +49,15 @@ def departement_of(postal_code: str | None) -> str | None:
     return code if code in _places() else None
 
 
+def departement_sql(postal_code: str) -> str:
+    """The rule of `departement_of` as a SQL expression over the column `postal_code`."""
+    return f"""CASE
+        WHEN NOT regexp_full_match(coalesce({postal_code}, ''), '[0-9]{{5}}') THEN NULL
+        WHEN {postal_code} LIKE '20%' THEN CASE WHEN substr({postal_code}, 3, 1) IN ('0', '1') THEN '2A' ELSE '2B' END
+        WHEN {postal_code} LIKE '97%' THEN substr({postal_code}, 1, 3)
+        ELSE substr({postal_code}, 1, 2) END"""
+
+
 def place_of(postal_code: str | None) -> Place | None:
     """Département and region of a postal code, or None when it is not in France's regions."""
     departement = departement_of(postal_code)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from champollion.config import ConfigError, load_config, pseudonym_key
-from features.geography import departement_of, place_of
+from features.geography import departement_of, departement_sql, place_of, places_table
 from features.posts import normalise_post
 from features.pseudonym import Pseudonymiser, is_valid_nir
 
@@ -47,6 +48,10 @@ def test_normalise_post(title, post):
 )
 def test_geography(postal_code, departement, region_code):
     assert departement_of(postal_code) == departement
+    # The SQL rule gives the same code; one outside France's départements (98) then joins no place.
+    in_sql = duckdb.sql(f"SELECT {departement_sql('p')} FROM (SELECT ?::VARCHAR AS p)", params=[postal_code]).fetchone()[0]
+    known = {p.departement for p in places_table()}
+    assert (in_sql if in_sql in known else None) == departement
     place = place_of(postal_code)
     assert (place.region_code if place else None) == region_code
 
