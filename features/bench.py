@@ -13,11 +13,15 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from champollion.config import Config
 from champollion.home import Home
 from features.dsn.reader import CHUNK_BYTES, open_binary
 from features.ingest import discover
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,3 @@ IDENTIFIERS = ("siret", "as_of", "departement", "declares", "benchmark_level")
 def feature_names() -> list[str]:
     """Model features in a stable order."""
     return [f.name for f in FEATURES]
-
-
-def by_name() -> dict[str, Feature]:
-    return {f.name: f for f in FEATURES}

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
-
 TEMP_AGENCY_NAF = "7820Z"
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
+
 
 def month_start(value: date) -> date:
     return value.replace(day=1)
@@ -160,13 +159,3 @@ LEFT JOIN declared_end de USING (siret, person_key, contract_number, start_date)
 LEFT JOIN months_after ma USING (siret, person_key, contract_number, start_date)
 LEFT JOIN declarant e ON e.siret = c.siret
 """
-
-
-def rebuild_contracts(
-    con: duckdb.DuckDBPyConnection,
-    as_of: date | None = None,
-    inferred_end_after_months: int = 3,
-    history_start: date | None = None,
-) -> duckdb.DuckDBPyRelation:
-    """The rebuilt contracts (one row per contract) as a DuckDB relation."""
-    return con.sql(rebuild_contracts_sql(as_of, inferred_end_after_months, history_start))

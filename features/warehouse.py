@@ -87,11 +87,6 @@ FILES_SCHEMA = pa.schema(
 )
 
 
-def staged_glob(staging: Path, table: str) -> str:
-    """Glob of a staged table's batch files."""
-    return str(staging / table / "*.parquet")
-
-
 def warehouse_glob(warehouse: Path, table: str) -> str:
     """Glob of a monthly warehouse table, for `read_parquet(..., hive_partitioning=true)`."""
     return str(warehouse / table / "*" / "*.parquet")

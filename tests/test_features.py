@@ -71,8 +71,6 @@ def test_values_by_hand(world):
 
 
 def test_end_inferred_only_after_three_more_months(world):
-    import duckdb  # noqa: F401  (the connection below)
-
     for as_of, expected in ((date(2025, 7, 1), None), (date(2025, 8, 1), date(2025, 5, 20))):
         con = connect()
         compute_features(con, world.warehouse, as_of, Config())
