@@ -21,7 +21,14 @@ demo: install
 	$(BIN)/champollion ingest $(SIMULATED)/dsn
 	$(BIN)/champollion import-inspections $(SIMULATED)/inspections.csv
 	$(BIN)/champollion features --as-of latest
+	$(BIN)/champollion train --truth $(SIMULATED)/truth
+	$(BIN)/champollion evaluate --truth $(SIMULATED)/truth
+	$(BIN)/champollion score --month latest
+	-$(BIN)/champollion audit --truth $(SIMULATED)/truth  # a failed audit is reported, the demo goes on
 	@echo "Simulated DSN files: $(SIMULATED)/dsn  |  warehouse: data/warehouse  |  features: data/features  |  issues: data/ingest-reports"
+	@echo "Models: mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db"
+	@echo "Audit report: $$(ls $(CURDIR)/reports/audit-*.html | tail -1)"
+	@echo "Control lists of the last month: $$(ls -d $(CURDIR)/lists/*/ | tail -1)"
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q

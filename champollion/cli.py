@@ -238,6 +238,14 @@ from training.cli import commands as training_commands  # noqa: E402  (train, ev
 
 app.add_typer(training_commands)
 
+from scoring.cli import commands as scoring_commands  # noqa: E402  (score, explain)
+
+app.add_typer(scoring_commands)
+
+from scoring.audit.cli import commands as audit_commands  # noqa: E402  (audit)
+
+app.add_typer(audit_commands)
+
 bench_app = typer.Typer(help="Measure each stage against a simple reference, in one run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
@@ -279,6 +287,39 @@ def bench_ingest(
     print_bench("Ingestion benchmark", rows)
     path = write_bench_json(rows, context.home.data / "bench" / f"ingest-{datetime.now():%Y%m%dT%H%M%S}.json", {"dsn": str(dsn)})
     typer.echo(f"results: {path}")
+
+
+@bench_app.command("scoring")
+def bench_scoring(
+    ctx: typer.Context,
+    rows: Annotated[int, typer.Option(help="Synthetic establishments scored.")] = 1_000_000,
+    trees: Annotated[Optional[int], typer.Option(help="Train a synthetic-label LightGBM of this many trees instead of using the champion.")] = None,
+    depth: Annotated[Optional[int], typer.Option(help="Its largest tree depth (with --trees; default 6, the search space's).")] = None,
+    leaves: Annotated[int, typer.Option(help="Its most leaves per tree (with --trees).")] = 31,
+    shap_sample: Annotated[int, typer.Option(help="Rows shap.TreeExplainer is timed on (then extrapolated).")] = 20_000,
+    contrib_rows: Annotated[Optional[int], typer.Option(help="Rows pred_contrib is timed on (default: all; else extrapolated).")] = None,
+    threads: Annotated[int, typer.Option(help="LightGBM/OpenMP threads.")] = 2,
+    model: Annotated[Optional[str], typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic rows and labels.")] = 0,
+) -> None:
+    """Scores for every row, the monthly pipeline with SHAP reasons, and SHAP for every row next to shap,
+    on synthetic establishments drawn from the stored features: time and peak memory."""
+    from champollion.reporting import console, print_frame
+    from scoring.bench import bench_frame, run_scoring_bench
+
+    context = _context(ctx)
+    try:
+        report = run_scoring_bench(context.home, context.config, rows, trees, depth, leaves, shap_sample, contrib_rows,
+                                   threads, model, seed)
+    except (LookupError, RuntimeError) as exc:
+        raise _fail(f"{exc}; or pass --trees/--depth to bench a synthetic model") from exc
+    console.print(report.model_line)
+    print_frame(f"Scoring benchmark: {rows:,} establishments, {threads} threads (load average before "
+                f"{report.load_before}, after {report.load_after})", bench_frame(report.results))
+    for row in report.results:
+        if row.note:
+            console.print(f"- {row.variant}: {row.note}")
+    typer.echo(f"results: {report.path}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from champollion.home import REPOSITORY_ROOT, Home
+from scoring.config import AuditConfig, ScoringConfig
 from training.config import TrainingConfig
 
 CONFIG_VERSION = 1
@@ -84,6 +85,8 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    audit: AuditConfig = AuditConfig()
 
 
 class ConfigError(ValueError):

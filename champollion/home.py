@@ -59,5 +59,10 @@ class Home:
         return self.root / "lists"
 
     @property
+    def reports(self) -> Path:
+        """Evaluators' audit reports."""
+        return self.root / "reports"
+
+    @property
     def secrets(self) -> Path:
         return self.root / "secrets"

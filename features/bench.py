@@ -59,7 +59,7 @@ def plain_line_reader(paths: list[Path]) -> int:
     return lines
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """Peak resident memory of this process and of its finished children (worker processes), in MB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -69,7 +69,7 @@ def _peak_rss_mb() -> float:
 def _run_plain(paths: list[Path], queue: multiprocessing.Queue) -> None:
     started = time.perf_counter()
     plain_line_reader(paths)
-    queue.put((time.perf_counter() - started, _peak_rss_mb()))
+    queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 
 def _run_ingest(paths: list[Path], workers: int, key: bytes, queue: multiprocessing.Queue) -> None:
@@ -80,10 +80,10 @@ def _run_ingest(paths: list[Path], workers: int, key: bytes, queue: multiprocess
     with tempfile.TemporaryDirectory(prefix="champollion-bench-") as scratch:
         started = time.perf_counter()
         ingest(paths, Home(Path(scratch)), config, key)
-        queue.put((time.perf_counter() - started, _peak_rss_mb()))
+        queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 
-def _measure(target, args: tuple) -> tuple[float, float]:
+def measure_in_process(target, args: tuple) -> tuple[float, float]:
     """Run `target(*args, queue)` in a fresh process; (seconds, peak RSS in MB) as it reports them."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -105,13 +105,13 @@ def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> list[BenchRow]:
     half = paths[: max(1, len(paths) // 2)]
     half_mb = sum(p.stat().st_size for p in half) / 1e6
     rows = []
-    seconds, peak = _measure(_run_plain, (paths,))
+    seconds, peak = measure_in_process(_run_plain, (paths,))
     rows.append(BenchRow("plain line reader (reference)", 1, megabytes, seconds, peak))
-    seconds, peak = _measure(_run_ingest, (paths, 1, key))
+    seconds, peak = measure_in_process(_run_ingest, (paths, 1, key))
     rows.append(BenchRow("champollion ingest, 1 worker", 1, megabytes, seconds, peak))
-    seconds, peak = _measure(_run_ingest, (half, workers, key))
+    seconds, peak = measure_in_process(_run_ingest, (half, workers, key))
     rows.append(BenchRow(f"champollion ingest, {workers} workers, half the files", workers, half_mb, seconds, peak))
-    seconds, peak = _measure(_run_ingest, (paths, workers, key))
+    seconds, peak = measure_in_process(_run_ingest, (paths, workers, key))
     rows.append(BenchRow(f"champollion ingest, {workers} workers", workers, megabytes, seconds, peak))
     return rows
 
@@ -139,7 +139,7 @@ def _run_features(home: Home, config: Config, as_of, queue: multiprocessing.Queu
     seconds = time.perf_counter() - started
     contracts = con.execute("SELECT count(*) FROM contracts_asof").fetchone()[0]
     con.close()
-    queue.put((seconds, _peak_rss_mb(), len(table.features), contracts, len(table.evidence)))
+    queue.put((seconds, peak_rss_mb(), len(table.features), contracts, len(table.evidence)))
 
 
 def bench_features(home: Home, config: Config, as_of) -> "pd.DataFrame":

@@ -16,7 +16,10 @@ SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts")
 def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for batch work (no progress bar)."""
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass  # in Jupyter without ipywidgets DuckDB has already turned its bar off and refuses the setting
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if threads:

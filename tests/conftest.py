@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from champollion.config import Config
 from champollion.home import Home
@@ -42,3 +43,34 @@ def small_warehouse(small_population, tmp_path_factory) -> tuple[Path, Home]:
     home = Home(tmp_path_factory.mktemp("small-home"))
     ingest([small_population / "dsn"], home, Config(), TEST_KEY)
     return small_population, home
+
+
+# Training settings for small populations: few labelled rows, short windows, a short search.
+SMALL_TRAINING = {"validation_months": 3, "min_train_rows": 10, "bootstrap_resamples": 100, "trials": 3}
+
+
+@pytest.fixture(scope="session")
+def small_pipeline(small_warehouse, tmp_path_factory) -> tuple[Path, Home, Config]:
+    """The small population run end to end through the CLI in a fresh home: inspections imported, a model
+    trained and registered (champion), and the lists of the last month drawn up."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from champollion.cli import app
+    from training.config import TrainingConfig
+
+    population, shared_home = small_warehouse
+    home = Home(tmp_path_factory.mktemp("small-pipeline"))
+    shutil.copytree(shared_home.warehouse, home.warehouse)
+    config = Config(training=TrainingConfig(**SMALL_TRAINING))
+    config_file = home.root / "champollion.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
+    runner = CliRunner()
+    base = ["--home", str(home.root), "--config", str(config_file)]
+    for command in (["import-inspections", str(population / "inspections.csv")],
+                    ["train", "--truth", str(population / "truth")],
+                    ["score", "--month", "latest"]):
+        result = runner.invoke(app, [*base, *command])
+        assert result.exit_code == 0, f"{command[0]}: {result.output}"
+    return population, home, config

@@ -1,0 +1,1 @@
+"""The evaluators' audit of a registered model: drivers, faithfulness, fairness, stability, drift, selection bias."""

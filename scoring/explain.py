@@ -1,0 +1,613 @@
+"""One establishment's score explained, for the inspector who prepares the visit and for the audit.
+
+`champollion explain SIRET --month YYYY-MM` shows, for one establishment of a month's feature table:
+its score and ranks exactly as the monthly run computes them (`scoring.monthly.score_table`), the
+SHAP contribution of every feature (log-odds, adding up with the base value to the raw score), the
+grouped reasons in French, the contracts behind each potential infraction (`rule_evidence`) and the
+establishment's contract timeline per post, read from `contracts_asof` (`features.asof`).
+
+It also answers the duty to explain an individual decision taken with an algorithm (Code des
+relations entre le public et l'administration, art. L311-3-1 and R311-3-1-2): the data used, the
+parameters and their weight in this case, the operations performed. Persons appear only as
+« salarié 1, 2, … » (numbered by their first contract start in the establishment): never a NIR, a
+name or a pseudonym.
+
+Files: `lists/YYYY-MM/explain/{siret}.txt` (plain text, 100 columns, printable) and `{siret}.png`
+(the timeline).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from champollion.config import Config
+from champollion.home import Home
+from features.catalog import FEATURES
+from features.geography import places_table
+from features.rules import RULES
+from scoring.monthly import explain_rows, lists_folder, score_table
+from scoring.reasons import (
+    LEGAL_RULES,
+    PostCounts,
+    SectorBenchmarks,
+    evidence_posts,
+    format_value,
+    grouped_contributions,
+    sentence,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
+    from rich.console import Console, RenderableType
+
+LABELS_FR: dict[str, str] = {f.name: f.label_fr for f in FEATURES}
+RULES_BY_ID = {r.id: r for r in RULES}
+KIND_FR = {
+    "cdi": "CDI",
+    "cdd": "CDD",
+    "usage": "CDD d'usage",
+    "mission": "intérim (mission)",
+    "other": "autre (formation, insertion)",
+}
+KIND_COLOURS = {"cdi": "#4d7f4d", "cdd": "#e08a1e", "usage": "#8c4fb0", "mission": "#2f6db5", "other": "#9a9a9a"}
+RULE_MARKERS = {
+    "carence": "v", "renouvellements": "s", "duree_max": "D", "remplacement_sans_absence": "X",
+    "usage_hors_secteur": "P", "interim_poste_permanent": "*",
+}
+# Facts weighing less than this (log-odds) are left to the detailed table.
+REASON_MIN_WEIGHT = 0.01
+MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre")
+# Timeline rows drawn at most: evidence rows first, then the busiest (the text lists every contract).
+MAX_TIMELINE_ROWS = 60
+CONTRACT_COLUMNS = ["contract_no", "post", "post_shown", "person", "kind", "motif", "start_date", "end_date",
+                    "period_end", "running", "renewals", "n_evidence"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything shown for one establishment in one month. No column holds a person key or a contract id."""
+
+    month: date
+    model_version: str
+    establishment: pd.Series  # its line of score_table: siret, region, naf, headcount, score, ranks, in_list...
+    scored_in_region: int
+    scored_national: int
+    contributions: pd.DataFrame  # feature, label_fr, value, shown, contribution (log-odds), by |contribution|
+    bias: float  # the model's base value (log-odds)
+    raw_score: float  # the booster's margin for this establishment (log-odds)
+    reasons: pd.DataFrame  # group, label_fr, contribution, sentence, listed_reason
+    evidence: pd.DataFrame  # rule, rule_label, article, post, person, event/start/end dates, gap, detail_fr
+    contracts: pd.DataFrame  # CONTRACT_COLUMNS, by post then person then start
+    window: dict[str, date]  # as_of, as_of_end, window_start, history_start
+    model_facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shap_gap(self) -> float:
+        """|base value + sum of contributions - raw score|, in log-odds."""
+        return abs(self.bias + float(self.contributions["contribution"].sum()) - self.raw_score)
+
+
+def person_labels(contracts: pd.DataFrame) -> dict[str, str]:
+    """person_key -> « salarié N », numbered by first contract start (ties by key, which is never shown)."""
+    if contracts.empty:
+        return {}
+    first = contracts.groupby("person_key")["start_date"].min().reset_index()
+    first = first.sort_values(["start_date", "person_key"], kind="mergesort")
+    return {key: f"salarié {n}" for n, key in enumerate(first["person_key"], start=1)}
+
+
+def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: dict[str, str],
+                      as_of_end: date) -> pd.DataFrame:
+    """The establishment's contracts (rows of `contracts_asof`) with persons as « salarié N », each post shown
+    by its most frequent job title (and its PCS-ESE code when posts are keyed by it), and the number of
+    evidence rows about each contract. Columns: CONTRACT_COLUMNS."""
+    if contracts.empty:
+        return pd.DataFrame(columns=CONTRACT_COLUMNS)
+    frame = contracts.copy()
+    frame["post"] = frame["post"].astype("string").fillna("non renseigné")
+    labels = frame["post_label"].astype("string").fillna("non renseigné")
+    shown = labels.groupby(frame["post"]).agg(lambda s: s.value_counts().index[0])
+    frame["post_shown"] = frame["post"].map(
+        lambda post: f"{shown[post]} ({post.upper()})" if post.startswith("pcs ") else str(shown[post]))
+    frame["person"] = frame["person_key"].map(persons)
+    frame["start_date"] = pd.to_datetime(frame["start_date"])
+    frame["end_date"] = pd.to_datetime(frame["end_date"])
+    frame["period_end"] = pd.to_datetime(frame["period_end"])
+    frame["running"] = frame["end_date"].isna() | (frame["end_date"] > pd.Timestamp(as_of_end))
+    counts = evidence.groupby("contract_id").size() if not evidence.empty else pd.Series(dtype="int64")
+    frame["n_evidence"] = frame["contract_id"].map(counts).fillna(0).astype("int64")
+    frame = frame.sort_values(["post_shown", "start_date", "person"], kind="mergesort").reset_index(drop=True)
+    frame["contract_no"] = np.arange(1, len(frame) + 1)
+    return frame[CONTRACT_COLUMNS + ["contract_id"]]
+
+
+def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd.DataFrame) -> pd.DataFrame:
+    """The establishment's rule evidence as shown: rule label and article, post, « salarié N », dates, gap."""
+    columns = ["rule", "rule_label", "article", "post", "person", "contract_no", "event_date", "start_date",
+               "end_date", "gap_opening_days", "required_opening_days", "detail_fr"]
+    if evidence.empty:
+        return pd.DataFrame(columns=columns)
+    frame = evidence.copy()
+    unknown = sorted(set(frame["person_key"].dropna()) - set(persons))
+    names = dict(persons)
+    names.update({key: f"salarié {len(persons) + n}" for n, key in enumerate(unknown, start=1)})
+    frame["person"] = frame["person_key"].map(names).fillna("non renseigné")
+    frame["rule_label"] = frame["rule"].map(lambda r: RULES_BY_ID[r].label_fr if r in RULES_BY_ID else r)
+    numbers = dict(zip(contracts["contract_id"], contracts["contract_no"])) if not contracts.empty else {}
+    frame["contract_no"] = frame["contract_id"].map(numbers).astype("Int64")
+    for column in ("event_date", "start_date", "end_date"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame = frame.sort_values(["rule", "event_date", "contract_no"], kind="mergesort").reset_index(drop=True)
+    return frame[columns]
+
+
+def explain_establishment(
+    model: Any,
+    model_version: str,
+    table: pd.DataFrame,
+    evidence: pd.DataFrame,
+    contracts: pd.DataFrame,
+    siret: str,
+    month: date,
+    config: Config,
+    inspections: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
+) -> Explanation:
+    """Explain one SIRET of the month's feature table `table`.
+
+    `evidence` is the month's rule evidence (every establishment's, as stored), `contracts` the rows of
+    `contracts_asof` whose establishment_siret is `siret`. Scores and ranks come from `score_table` on the
+    whole table; contributions are the model's path-dependent SHAP values, checked to add up to the raw score.
+    Raises LookupError when the SIRET is not in the table.
+    """
+    sirets = table["siret"].astype(str)
+    where = np.flatnonzero(sirets.to_numpy() == siret)
+    if len(where) == 0:
+        raise LookupError(f"SIRET {siret} is not in the feature table of {month:%Y-%m} "
+                          f"(not active in the {config.features.window_months} months up to it)")
+    ranked = score_table(model, table, evidence, month, config, inspections, previous)
+    line = ranked.loc[ranked["siret"] == siret].iloc[0]
+    row_index = table.index[where]
+    row = table.loc[row_index[0]]
+
+    values = explain_rows(model, table, row_index)
+    raw = float(model.raw_scores(table.loc[row_index])[0])
+    own = values.iloc[0]
+    bias = float(own["bias"])
+    contributions = pd.DataFrame({
+        "feature": model.features,
+        "label_fr": [LABELS_FR.get(f, f) for f in model.features],
+        "value": [row.get(f) for f in model.features],
+        "shown": [format_value(f, row.get(f)) for f in model.features],
+        "contribution": own[model.features].to_numpy(dtype=np.float64),
+    })
+    contributions = contributions.iloc[np.argsort(-np.abs(contributions["contribution"].to_numpy()), kind="stable")]
+    contributions = contributions.reset_index(drop=True)
+
+    own_evidence = evidence[evidence["establishment_siret"].astype(str) == siret]
+    own_posts = evidence_posts(own_evidence).get(siret)
+    grouped = grouped_contributions(values, model.features).iloc[0].sort_values(ascending=False)
+    benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
+    listed_groups = {line.get(f"reason_{i}_feature", "") for i in range(1, config.scoring.reasons + 1)} - {""}
+    reasons = pd.DataFrame({
+        "group": grouped.index,
+        "label_fr": [("vérifications des règles du Code du travail" if g == LEGAL_RULES else LABELS_FR.get(g, g))
+                     for g in grouped.index],
+        "contribution": grouped.to_numpy(),
+        "sentence": [fact_sentence(g, row, benchmarks, own_posts) for g in grouped.index],
+        "listed_reason": [g in listed_groups for g in grouped.index],
+    })
+
+    persons = person_labels(contracts)
+    window = _window(month, config)
+    timeline = contract_timeline(contracts, own_evidence, persons, window["as_of_end"])
+    shown_evidence = evidence_rows(own_evidence, persons, timeline)
+    timeline = timeline.drop(columns=["contract_id"])
+
+    region = line["region_code"]
+    shown = line.drop(labels=[c for c in line.index if c.startswith("reason_")])
+    shown["idcc"] = row.get("idcc")
+    return Explanation(
+        month=month,
+        model_version=model_version,
+        establishment=shown,
+        scored_in_region=int((ranked["region_code"] == region).sum()),
+        scored_national=len(ranked),
+        contributions=contributions,
+        bias=bias,
+        raw_score=raw,
+        reasons=reasons,
+        evidence=shown_evidence,
+        contracts=timeline,
+        window=window,
+        model_facts=model_facts(model, config),
+    )
+
+
+def fact_sentence(group: str, row: pd.Series, benchmarks: SectorBenchmarks, posts: PostCounts | None) -> str:
+    """The reason sentence of `scoring.reasons.sentence`; for a fact it passes over (it does not set the
+    establishment apart), the plain value, said to be left out of the reasons."""
+    text = sentence(group, row, benchmarks, posts)
+    if text is not None:
+        return text
+    if group == LEGAL_RULES:
+        return "Aucune infraction potentielle relevée sur 12 mois"
+    label = LABELS_FR.get(group, group)
+    return (f"{label[:1].upper()}{label[1:]} : {format_value(group, row.get(group))} "
+            "(ne distingue pas l'établissement de son secteur : pas retenu comme raison)")
+
+
+def model_facts(model: Any, config: Config) -> dict[str, Any]:
+    """What the audit paragraph states about the model: size, data months, calibration, list settings."""
+    booster = model.booster
+    trees = booster.dump_model()["tree_info"]
+    calibrator = getattr(model, "calibrator", None)
+    return {
+        "trees": len(trees),
+        "max_leaves": max((t["num_leaves"] for t in trees), default=0),
+        "max_depth": max((_depth(t["tree_structure"]) for t in trees), default=0),
+        "features": len(model.features),
+        "data_months": list(getattr(model, "data_months", [])),
+        "calibration": getattr(calibrator, "method", "inconnue"),
+        "list_share": config.scoring.list_share,
+        "exploration_share": config.scoring.exploration_share,
+        "exclude_inspected_months": config.scoring.exclude_inspected_months,
+        "window_months": config.features.window_months,
+        "history_months": config.features.history_months,
+    }
+
+
+def _depth(node: dict[str, Any]) -> int:
+    if "split_index" not in node:
+        return 0
+    return 1 + max(_depth(node["left_child"]), _depth(node["right_child"]))
+
+
+def _window(month: date, config: Config) -> dict[str, date]:
+    from features.asof import AsOfWindow
+
+    window = AsOfWindow.of(month, config.features)
+    end = (pd.Timestamp(window.as_of) + pd.offsets.MonthEnd(0)).date()
+    return {"as_of": window.as_of, "as_of_end": end, "window_start": window.window_start,
+            "history_start": window.history_start}
+
+
+# --- Reading the home ------------------------------------------------------------------------------------
+
+def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.DataFrame:
+    """Rows of `contracts_asof` (prepared by `features.asof.prepare_as_of`) counted at `siret`."""
+    table = con.execute("SELECT * FROM contracts_asof WHERE establishment_siret = ? ORDER BY start_date, contract_id",
+                        [siret]).to_arrow_table()
+    return table.to_pandas(date_as_object=False)  # dates as datetimes (ENGINEERING-NOTES: pandas 3)
+
+
+def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.DataFrame:
+    """The contracts of one establishment as known at the end of `month`, from the warehouse."""
+    from features.asof import prepare_as_of
+    from features.engine import attach_warehouse, connect, register_places
+
+    con = connect()
+    try:
+        attach_warehouse(con, home.warehouse)
+        register_places(con)
+        prepare_as_of(con, month, config.features, config.ingest.inferred_end_after_months)
+        return establishment_contracts(con, siret)
+    finally:
+        con.close()
+
+
+def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None) -> Explanation:
+    """Load the model, the month's features, evidence, inspections, last month's list and the contracts,
+    then `explain_establishment`."""
+    from features.inspections import load_inspections
+    from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
+
+    model, version = load_model(home, config, model_reference)
+    inspections = load_inspections(home.warehouse)
+    table = month_features(home, config, month, inspections)
+    evidence = month_evidence(home, month)
+    contracts = month_contracts(home, config, month, siret)
+    return explain_establishment(model, version, table, evidence, contracts, siret, month, config, inspections,
+                                 previous_ranking(home, month))
+
+
+# --- Text ---------------------------------------------------------------------------------------------
+
+def month_fr(month: date) -> str:
+    """'octobre 2026'."""
+    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+
+
+def _of_month(month: date) -> str:
+    """« d'octobre 2026 », « de mars 2026 »."""
+    text = month_fr(month)
+    return f"d'{text}" if text[0] in "aeiou" else f"de {text}"
+
+
+def _date_fr(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return pd.Timestamp(value).strftime("%d/%m/%Y")
+
+
+def _siret_fr(siret: str) -> str:
+    return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %".replace(".", ",")
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}".replace(".", ",")
+
+
+def audit_paragraph(explanation: Explanation) -> str:
+    """What data was used and how the score was computed, in French (CRPA L311-3-1, R311-3-1-2)."""
+    facts = explanation.model_facts
+    window = explanation.window
+    months = facts["data_months"]
+    trained = f"de {months[0]} à {months[-1]}" if months else "non renseignés"
+    return (
+        "Données utilisées. Les déclarations sociales nominatives (DSN) mensuelles déposées pour l'établissement "
+        f"jusqu'au mois {_of_month(explanation.month)} inclus, et rien de postérieur : contrats de travail "
+        "(nature, motif de recours, dates de début, de fin prévue et de fin, renouvellements, emploi occupé), "
+        "heures rémunérées, absences déclarées, missions d'intérim déclarées par les entreprises de travail "
+        "temporaire pour cet établissement utilisateur, code NAF, convention collective, effectif ; ainsi que les "
+        "contrôles antérieurs connus à la fin du mois. Les contrats sont reconstitués sur "
+        f"{facts['history_months']} mois (depuis le {_date_fr(window['history_start'])}) et les indicateurs "
+        f"calculés sur les {facts['window_months']} derniers mois (depuis le {_date_fr(window['window_start'])}). "
+        "Les salariés sont pseudonymisés dès la lecture des fichiers ; ils sont désignés ici par un simple numéro.\n"
+        f"Opérations effectuées. {facts['features']} indicateurs, énumérés ci-dessous avec leur valeur, sont "
+        "comparés aux médianes du même secteur (code NAF) dans la région ; six vérifications automatiques des "
+        "règles du Code du travail sur les CDD et l'intérim relèvent des infractions potentielles, à confirmer "
+        "lors du contrôle. Un modèle d'apprentissage statistique (gradient boosting LightGBM, version "
+        f"{explanation.model_version} du modèle « champollion-precarite », {facts['trees']} arbres de profondeur "
+        f"{facts['max_depth']} au plus, appris sur les contrôles passés des mois {trained}) calcule un score brut : "
+        "la valeur de base du modèle plus la contribution de chaque indicateur (valeurs de Shapley, méthode "
+        "TreeSHAP exacte ; leur somme redonne le score brut). Ce score est converti en probabilité qu'un contrôle "
+        f"relève un abus (calibration {facts['calibration']} sur les résultats de contrôles). Les établissements "
+        f"sont classés par probabilité dans chaque région ; la liste d'une région en retient "
+        f"{_pct(facts['list_share'])}, dont {_pct(facts['exploration_share'])} tirés au hasard pour évaluer le "
+        f"modèle, sans ceux contrôlés dans les {facts['exclude_inspected_months']} derniers mois. Le score oriente "
+        "le choix des contrôles ; il ne constitue ni un constat d'infraction ni une décision à l'égard de "
+        "l'établissement."
+    )
+
+
+def renderables(explanation: Explanation, box_style: Any = None) -> list["RenderableType"]:
+    """The explanation as rich objects (titles, paragraphs, tables), in reading order."""
+    from rich import box
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    style = box_style or box.SIMPLE_HEAD
+    e = explanation.establishment
+    out: list[Any] = []
+    siret = str(e["siret"])
+    out.append(Text(f"Explication du score de l'établissement {_siret_fr(siret)} — liste {_of_month(explanation.month)}",
+                    style="bold"))
+
+    def table(title: str, columns: list[tuple[str, str]]) -> Table:
+        t = Table(title=title, title_justify="left", title_style="bold", box=style, show_lines=False)
+        for name, justify in columns:
+            t.add_column(name, justify=justify, overflow="fold")
+        return t
+
+    departements = {p.departement: p.departement_name for p in places_table()}
+    ident = table("Établissement", [("", "left"), ("", "left")])
+    ident.show_header = False
+    position = "non"
+    if bool(e["in_list"]):
+        how = "tiré au hasard (exploration)" if bool(e["exploration"]) else "retenu par le score"
+        position = f"oui, ligne {int(e['list_position'])} ({how})"
+    for name, value in [
+        ("SIRET", siret),
+        ("Code NAF", str(e["naf"])),
+        ("Département", f"{e['departement']} {departements.get(str(e['departement']), '')}".strip()),
+        ("Région", f"{e['region']} ({e['region_code']})"),
+        ("Effectif en fin de mois", format_value("headcount", e["headcount"])),
+        ("Convention collective (IDCC)", "non renseignée" if pd.isna(e.get("idcc")) else str(e.get("idcc"))),
+        ("Probabilité estimée qu'un contrôle relève un abus", _pct(float(e["score"]))),
+        ("Rang dans la région", f"{int(e['rank_in_region'])} sur {explanation.scored_in_region}"),
+        ("Rang national", f"{int(e['rank_national'])} sur {explanation.scored_national}"),
+        ("Sur la liste du mois", position),
+        ("Contrôlé récemment (exclu de la liste)", "oui" if bool(e["recently_inspected"]) else "non"),
+        ("Modèle", f"champollion-precarite, version {explanation.model_version}"),
+    ]:
+        ident.add_row(name, value)
+    out.append(ident)
+
+    out.append(Text("Données utilisées et calcul du score", style="bold"))
+    for paragraph in audit_paragraph(explanation).split("\n"):
+        out.append(Text(paragraph))
+
+    reasons = table("Raisons, par fait (somme des contributions des indicateurs qui en parlent)",
+                    [("contribution", "right"), ("constat", "left")])
+    weighty = explanation.reasons[explanation.reasons["contribution"].abs() >= REASON_MIN_WEIGHT]
+    for r in weighty.itertuples(index=False):
+        mark = " *" if r.listed_reason else ""
+        reasons.add_row(_signed(r.contribution) + mark, r.sentence)
+    out.append(reasons)
+    rest = len(explanation.reasons) - len(weighty)
+    out.append(Text(
+        "* raison imprimée sur la liste régionale. Une contribution positive augmente le score, une contribution "
+        "négative le diminue (unité : log-odds)."
+        + (f" {rest} autres faits pèsent moins de {_signed(REASON_MIN_WEIGHT)[1:]} chacun : voir le détail." if rest else "")))
+
+    detail = table("Détail : contribution de chaque indicateur (valeurs de Shapley, log-odds)",
+                   [("n°", "right"), ("indicateur", "left"), ("code", "left"), ("valeur", "right"),
+                    ("contribution", "right")])
+    for n, r in enumerate(explanation.contributions.itertuples(index=False), start=1):
+        detail.add_row(str(n), r.label_fr, r.feature, r.shown, _signed(r.contribution))
+    total = float(explanation.contributions["contribution"].sum())
+    detail.add_row("", "valeur de base du modèle", "bias", "", _signed(explanation.bias))
+    detail.add_row("", "somme : valeur de base + contributions", "", "", _signed(explanation.bias + total))
+    detail.add_row("", "score brut du modèle", "raw_score", "", _signed(explanation.raw_score))
+    out.append(detail)
+    out.append(Text(f"Vérification : la somme redonne le score brut à {explanation.shap_gap:.1e} près. "
+                    f"Probabilité calibrée correspondante : {_pct(float(e['score']))}."))
+
+    ev = explanation.evidence
+    if ev.empty:
+        out.append(Text("Infractions potentielles relevées : aucune sur les 12 derniers mois.", style="bold"))
+    else:
+        out.append(Text(f"Infractions potentielles relevées ({len(ev)}), contrat par contrat (à vérifier sur place)",
+                        style="bold"))
+        for n, r in enumerate(ev.itertuples(index=False), start=1):
+            where = f"poste « {r.post} », {r.person}"
+            if not pd.isna(r.contract_no):
+                where += f", contrat n° {r.contract_no}"
+            where += f" du {_date_fr(r.start_date)} au {_date_fr(r.end_date)}"
+            if not pd.isna(r.gap_opening_days) and not pd.isna(r.required_opening_days):
+                where += f" ; écart de {int(r.gap_opening_days)} j d'ouverture pour {int(r.required_opening_days)} j requis"
+            out.append(Text(f"{n}. {r.rule_label} ({r.article}) — {where}."))
+            out.append(Padding(Text(r.detail_fr), (0, 0, 0, 4)))
+
+    contracts = explanation.contracts
+    timeline = table(
+        f"Contrats de l'établissement par poste ({len(contracts)} contrats connus au {_date_fr(explanation.window['as_of_end'])})",
+        [("poste", "left"), ("salarié", "left"), ("contrats (n°, nature, début → fin)", "left"), ("infr.", "right")])
+    for (post, person), rows in contracts.groupby(["post_shown", "person"], sort=False):
+        spans = "; ".join(
+            f"n° {c.contract_no} {KIND_FR.get(c.kind, c.kind)} {_date_fr(c.start_date)} → "
+            + ("en cours" if c.running else _date_fr(c.end_date))
+            + (f" ({c.renewals} renouv.)" if c.renewals else "")
+            for c in rows.itertuples(index=False)
+        )
+        timeline.add_row(str(post), str(person), spans, str(int(rows["n_evidence"].sum())) or "")
+    out.append(timeline)
+    return out
+
+
+def print_explanation(explanation: Explanation, console: "Console | None" = None) -> None:
+    """The explanation on the terminal (rich tables)."""
+    from champollion.reporting import console as default_console
+
+    target = console or default_console
+    for item in renderables(explanation):
+        target.print(item)
+        target.print()
+
+
+def explanation_text(explanation: Explanation, width: int = 100) -> str:
+    """The explanation as plain text of `width` columns (ASCII table borders), ready to print."""
+    from rich import box
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
+                      emoji=False, highlight=False)
+    for item in renderables(explanation, box.ASCII):
+        console.print(item)
+        console.print()
+    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
+    return "\n".join(lines).strip() + "\n"
+
+
+# --- Picture ------------------------------------------------------------------------------------------
+
+def timeline_figure(explanation: Explanation) -> "Figure":
+    """One row per post x person: a bar per contract coloured by its kind, evidence events marked, the
+    12-month window of the indicators shaded. At most MAX_TIMELINE_ROWS rows (those with evidence first)."""
+    from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    contracts = explanation.contracts
+    window = explanation.window
+    left = pd.Timestamp(window["history_start"])
+    right = pd.Timestamp(window["as_of_end"]) + pd.Timedelta(days=1)
+    rows = contracts.groupby(["post_shown", "person"], sort=False).agg(
+        n_evidence=("n_evidence", "sum"), n=("contract_no", "size"), first=("start_date", "min")).reset_index()
+    rows = rows.sort_values(["n_evidence", "n"], ascending=False, kind="mergesort").head(MAX_TIMELINE_ROWS)
+    rows = rows.sort_values(["post_shown", "first", "person"], kind="mergesort").reset_index(drop=True)
+    hidden = contracts.groupby(["post_shown", "person"]).ngroups - len(rows)
+
+    height = 1.6 + 0.28 * max(len(rows), 3)
+    figure = Figure(figsize=(13, height), dpi=110)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.axvspan(pd.Timestamp(window["window_start"]), right, color="#f2f2f2", zorder=0)
+    position = {(r.post_shown, r.person): i for i, r in rows.iterrows()}
+    for c in contracts.itertuples(index=False):
+        y = position.get((c.post_shown, c.person))
+        if y is None:
+            continue
+        start = max(c.start_date, left)
+        end = min(c.period_end if not pd.isna(c.period_end) else right, right) + pd.Timedelta(days=1)
+        if end <= left:
+            continue
+        axes.barh(y, (end - start).days, left=start, height=0.6, color=KIND_COLOURS.get(c.kind, "#9a9a9a"),
+                  edgecolor="white", linewidth=0.4, zorder=2)
+    numbers = dict(zip(contracts["contract_no"], zip(contracts["post_shown"], contracts["person"])))
+    for e in explanation.evidence.itertuples(index=False):
+        y = position.get(numbers.get(e.contract_no)) if not pd.isna(e.contract_no) else None
+        if y is None or pd.isna(e.event_date):
+            continue
+        axes.scatter([max(e.event_date, left)], [y], marker=RULE_MARKERS.get(e.rule, "o"), s=46, color="#c0143c",
+                     edgecolor="black", linewidth=0.5, zorder=3)
+    axes.set_yticks(range(len(rows)))
+    axes.set_yticklabels([f"{_short(r.post_shown)} — {r.person}" for r in rows.itertuples()], fontsize=7)
+    axes.invert_yaxis()
+    axes.set_xlim(left, right)
+    axes.set_ylim(len(rows) - 0.5 if len(rows) else 0.5, -0.5)
+    axes.grid(axis="x", color="#dddddd", linewidth=0.5, zorder=1)
+    axes.tick_params(axis="x", labelsize=8)
+    axes.xaxis.set_major_formatter(DateFormatter("%m/%Y"))
+    siret = str(explanation.establishment["siret"])
+    title = (f"Contrats par poste et par salarié — établissement {_siret_fr(siret)} "
+             f"({explanation.establishment['naf']}, {explanation.establishment['region']}), "
+             f"connus fin {month_fr(explanation.month)}")
+    axes.set_title(title, fontsize=10, loc="left")
+    note = "zone grisée : les 12 mois des indicateurs"
+    if hidden > 0:
+        note += f" ; {hidden} autres lignes non affichées (voir le fichier texte)"
+    axes.set_xlabel(note, fontsize=8)
+    kinds = [k for k in KIND_FR if k in set(contracts["kind"])] or ["cdd"]
+    handles = [Patch(color=KIND_COLOURS[k], label=KIND_FR[k]) for k in kinds]
+    rules = [r for r in RULE_MARKERS if r in set(explanation.evidence["rule"])]
+    handles += [Line2D([], [], marker=RULE_MARKERS[r], color="#c0143c", markeredgecolor="black", linestyle="none",
+                       label=f"{RULES_BY_ID[r].label_fr}") for r in rules]
+    axes.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def _short(text: str, most: int = 38) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def write_explanation(explanation: Explanation, folder: Path) -> tuple[Path, Path]:
+    """Write `{siret}.txt` and `{siret}.png` into `folder` (created); returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    siret = str(explanation.establishment["siret"])
+    text_path = folder / f"{siret}.txt"
+    text_path.write_text(explanation_text(explanation), encoding="utf-8")
+    picture_path = folder / f"{siret}.png"
+    figure = timeline_figure(explanation)
+    figure.savefig(picture_path, format="png")  # Figure without pyplot: the Agg canvas, no display needed
+    return text_path, picture_path
+
+
+def explain_folder(home: Home, month: date) -> Path:
+    """`lists/YYYY-MM/explain/`."""
+    return lists_folder(home, month) / "explain"
+
+
+__all__ = [
+    "Explanation", "audit_paragraph", "contract_timeline", "establishment_contracts", "evidence_rows",
+    "explain_establishment", "explain_folder", "explain_month", "explanation_text", "month_contracts", "model_facts",
+    "person_labels", "print_explanation", "renderables", "timeline_figure", "write_explanation",
+]

@@ -1,0 +1,235 @@
+"""The monthly run: score every establishment with the registered model, draw up each region's list,
+explain each listed line and write the files regional offices open.
+
+`lists/YYYY-MM/` receives `ranked.csv` (every scored establishment), `evidence.csv` (the contracts
+behind each listed line's legal-rule checks), one Excel workbook and one HTML page per region, and
+`summary.json`. Scores use the features as of the month (what was declared up to it): the list
+prepares the visits of the months that follow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from champollion.config import Config
+from champollion.home import Home
+from features.asof import add_months
+from features.build import feature_dir
+from features.catalog import FEATURES_SCHEMA_VERSION
+from features.inspections import load_inspections
+from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
+from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
+
+log = logging.getLogger("champollion.scoring")
+
+RANKED_COLUMNS = [
+    "siret", "region_code", "region", "departement", "naf", "headcount", "score", "rank_in_region",
+    "rank_national", "in_list", "list_position", "exploration", "recently_inspected", "change",
+]
+# The first reason of a listed line that no fact sets apart (see scoring.reasons.sentence).
+EXPLORATION_REASON = "Ligne d'exploration : tirée au hasard parmi les établissements éligibles, et non pour son score"
+NO_SALIENT_FACT = "Aucun fait ne distingue nettement l'établissement de son secteur : listé au rang de son score dans la région"
+# Contributions must add up to the raw score: a larger gap means the explanation is not the model's.
+SHAP_SUM_TOLERANCE = 1e-6
+
+
+@dataclass
+class MonthlyLists:
+    """What a monthly run produced."""
+
+    month: date
+    model_version: str
+    ranked: pd.DataFrame
+    evidence: pd.DataFrame
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def lists_folder(home: Home, month: date) -> Path:
+    """`lists/YYYY-MM/` under the home."""
+    return home.lists / f"{month:%Y-%m}"
+
+
+def slug(text: str) -> str:
+    """ASCII file-name form of a region name: 'Île-de-France' -> 'ile-de-france'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "-".join("".join(c if c.isalnum() else " " for c in ascii_text.lower()).split())
+
+
+def load_model(home: Home, config: Config, reference: str | None = None) -> tuple[Any, str]:
+    """The ScoringModel of a registered version (alias or number; default: the configured one)."""
+    from training.registry import connect, load_scoring_model, resolve_version
+
+    client = connect(home, config.training)
+    version = resolve_version(client, config.training.registered_model, reference or config.scoring.model)
+    model = load_scoring_model(config.training.registered_model, version.version)
+    if model.schema_version != FEATURES_SCHEMA_VERSION:
+        raise RuntimeError(
+            f"model version {version.version} was trained on feature schema {model.schema_version}, "
+            f"this code computes schema {FEATURES_SCHEMA_VERSION}: retrain before scoring"
+        )
+    return model, str(version.version)
+
+
+def month_features(home: Home, config: Config, month: date, inspections: pd.DataFrame | None) -> pd.DataFrame:
+    """The feature table as of the month, reused when current, else computed and stored."""
+    from training.feature_store import feature_tables
+
+    tables = feature_tables(home, config, [month], inspections)
+    if month not in tables:
+        raise FileNotFoundError(f"no declarations for {month:%Y-%m} in {home.warehouse}: ingest that month first")
+    return tables[month].reset_index(drop=True)
+
+
+def month_evidence(home: Home, month: date) -> pd.DataFrame:
+    """The rule evidence stored with the month's features."""
+    return pd.read_parquet(feature_dir(home.data, month) / "rule_evidence.parquet")
+
+
+def explain_rows(model: Any, table: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
+    """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score."""
+    contributions = model.contributions(table.loc[rows])
+    raw = model.raw_scores(table.loc[rows])
+    gap = np.abs(contributions.sum(axis=1).to_numpy() - raw)
+    if len(gap) and gap.max() > SHAP_SUM_TOLERANCE:
+        raise RuntimeError(f"SHAP contributions miss the raw score by up to {gap.max():.2e}: explanations refused")
+    return contributions
+
+
+def score_table(
+    model: Any,
+    table: pd.DataFrame,
+    evidence: pd.DataFrame,
+    month: date,
+    config: Config,
+    inspections: pd.DataFrame | None,
+    previous: pd.DataFrame | None,
+    all_reasons: bool = False,
+) -> pd.DataFrame:
+    """Score, rank, select and explain: one row per establishment of `table`, in national rank order."""
+    settings = config.scoring
+    scored = table[["siret", "region_code", "departement", "naf", "headcount"]].copy()
+    scored["siret"] = scored["siret"].astype(str)
+    scored["score"] = model.predict_proba(table)
+    scored["recently_inspected"] = recently_inspected(
+        scored["siret"], inspections, month, settings.exclude_inspected_months
+    ).to_numpy()
+    ranked = rank_and_select(scored, month, settings)
+    ranked["region"] = ranked["region_code"].map(region_names()).fillna("région inconnue")
+    ranked["change"] = compare_with_previous(ranked, previous)
+    rows = ranked.index if all_reasons else ranked.index[ranked["in_list"].to_numpy()]
+    contributions = explain_rows(model, table, rows)
+    grouped = grouped_contributions(contributions, model.features)
+    benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
+    wanted = set(ranked.loc[rows, "siret"])
+    posts = evidence_posts(evidence[evidence["establishment_siret"].isin(wanted)])
+    reasons = top_reasons(grouped, table, benchmarks, posts, settings.reasons)
+    ranked = ranked.join(reasons)
+    for column in reasons.columns:
+        ranked[column] = ranked[column].fillna("")
+    unexplained = ranked["in_list"] & (ranked["reason_1"] == "")
+    ranked.loc[unexplained & ranked["exploration"], "reason_1"] = EXPLORATION_REASON
+    ranked.loc[unexplained & ~ranked["exploration"], "reason_1"] = NO_SALIENT_FACT
+    ranked["month"] = f"{month:%Y-%m}"
+    return ranked
+
+
+def listed_evidence(evidence: pd.DataFrame, ranked: pd.DataFrame) -> pd.DataFrame:
+    """Evidence rows of the listed establishments, with their region and list position; the person is
+    shown only as a short pseudonym (the same person keeps the same reference within the month)."""
+    listed = ranked.loc[ranked["in_list"], ["siret", "region_code", "list_position"]]
+    rows = evidence.merge(listed, left_on="establishment_siret", right_on="siret", how="inner")
+    rows["person_ref"] = rows["person_key"].astype("string").str[:8]
+    rows = rows.drop(columns=["person_key", "establishment_siret", "as_of"], errors="ignore")
+    return rows.sort_values(["region_code", "list_position", "rule", "event_date"]).reset_index(drop=True)
+
+
+def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:
+    """Last month's ranked.csv, if a list was drawn up."""
+    path = lists_folder(home, add_months(month, -1)) / "ranked.csv"
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype={"siret": "string", "region_code": "string"})
+
+
+def score_month(
+    home: Home, config: Config, month: date, model_reference: str | None = None, all_reasons: bool = False
+) -> MonthlyLists:
+    """The whole monthly run for `month`; writes everything under `lists/YYYY-MM/`."""
+    from scoring.region_files import write_region_files
+
+    started = time.perf_counter()
+    model, version = load_model(home, config, model_reference)
+    inspections = load_inspections(home.warehouse)
+    table = month_features(home, config, month, inspections)
+    evidence = month_evidence(home, month)
+    previous = previous_ranking(home, month)
+    ranked = score_table(model, table, evidence, month, config, inspections, previous, all_reasons)
+    ranked["model_version"] = version
+    listed = listed_evidence(evidence, ranked)
+
+    folder = lists_folder(home, month)
+    folder.mkdir(parents=True, exist_ok=True)
+    reason_columns = [c for c in ranked.columns if c.startswith("reason_") and not c.endswith("_feature")]
+    feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
+    ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
+    ranked.to_csv(folder / "ranked.csv", index=False)
+    listed.to_csv(folder / "evidence.csv", index=False)
+    files = [folder / "ranked.csv", folder / "evidence.csv"]
+    for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
+        region = lines["region"].iloc[0]
+        files += write_region_files(
+            folder, f"{region_code}-{slug(region)}", region, month, version,
+            lines.sort_values("list_position"), listed[listed["region_code"] == region_code],
+            ranked[(ranked["region_code"] == region_code) & (ranked["change"] == "left")],
+        )
+    summary = _summary(ranked, month, version, previous is not None, time.perf_counter() - started, files, folder)
+    (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    files.append(folder / "summary.json")
+    return MonthlyLists(month, version, ranked, listed, folder, files, summary)
+
+
+def _summary(
+    ranked: pd.DataFrame, month: date, version: str, had_previous: bool, seconds: float, files: list[Path], folder: Path
+) -> dict[str, Any]:
+    listed = ranked[ranked["in_list"]]
+    per_region = []
+    for region_code, group in ranked.groupby("region_code", sort=True):
+        chosen = group[group["in_list"]]
+        per_region.append({
+            "region_code": region_code,
+            "region": group["region"].iloc[0],
+            "scored": int(len(group)),
+            "recently_inspected": int(group["recently_inspected"].sum()),
+            "listed": int(len(chosen)),
+            "exploration": int(chosen["exploration"].sum()),
+            "new": int((chosen["change"] == "new").sum()),
+            "still": int((chosen["change"] == "still").sum()),
+            "left": int((group["change"] == "left").sum()),
+            "mean_score_listed": round(float(chosen.loc[~chosen["exploration"], "score"].mean()), 4) if len(chosen) else None,
+        })
+    return {
+        "month": f"{month:%Y-%m}",
+        "model": "champollion-precarite",
+        "model_version": version,
+        "scored_at": datetime.now().isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),
+        "scored": int(len(ranked)),
+        "listed": int(len(listed)),
+        "exploration": int(listed["exploration"].sum()),
+        "recently_inspected_left_out": int(ranked["recently_inspected"].sum()),
+        "previous_list": had_previous,
+        "regions": per_region,
+        "files": [str(p.relative_to(folder)) for p in files],
+    }

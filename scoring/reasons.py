@@ -1,0 +1,281 @@
+"""SHAP contributions -> reasons an inspector reads in a minute, in French.
+
+A reason is a *group* of model features: a benchmarked share and its sector median and excess
+(`precarity_rate_12m`, `precarity_rate_12m_benchmark`, `precarity_rate_12m_excess`) speak of one
+fact, so their contributions are summed. Groups are ranked by their summed contribution to the
+raw score (log-odds); only those that raise the score become reasons: what lowers it is never a
+reason to visit. Each sentence gives the establishment's value and the median of its sector (NAF)
+in its region (or in France when the regional group is too small); rule counts name the post that
+holds most of the contracts behind them, and say « infraction potentielle ». A fact that raises the
+score but does not set the establishment apart as written (a missing value, the same figure as its
+sector's median, or a share below it) is passed over for the next one: an inspector could not act
+on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
+from features.geography import places_table
+from features.rules import RULES
+
+_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+_RULES = {r.id: r for r in RULES}
+
+# For each rule: (singular, plural, what is wrong), read as « 4 contrats successifs ... sans respect du délai de carence ».
+RULE_PHRASES: dict[str, tuple[str, str, str]] = {
+    "carence": ("contrat enchaîné", "contrats successifs", "sans respect du délai de carence"),
+    "renouvellements": ("contrat renouvelé", "contrats renouvelés", "au-delà du nombre de renouvellements autorisé"),
+    "duree_max": ("succession de contrats", "successions de contrats", "au-delà de la durée maximale d'un même salarié"),
+    "remplacement_sans_absence": (
+        "contrat de remplacement", "contrats de remplacement", "sans absence déclarée d'un autre salarié"),
+    "usage_hors_secteur": ("CDD d'usage", "CDD d'usage", "hors des secteurs où l'usage est autorisé (D1242-1)"),
+    "interim_poste_permanent": ("mission d'intérim", "missions d'intérim", "alors que le poste est occupé toute l'année"),
+}
+
+
+LEGAL_RULES = "legal_rules"
+RULE_FEATURES = frozenset({"n_rule_hits_total", *(f"n_{rule}" for rule in RULE_PHRASES)})
+
+
+def reason_group(feature: str) -> str:
+    """The fact a feature speaks of: a benchmark or excess column belongs to its share, and the counts of
+    potential infractions form one reason (the legal-rule checks)."""
+    if feature in RULE_FEATURES:
+        return LEGAL_RULES
+    for suffix in ("_benchmark", "_excess"):
+        if feature.endswith(suffix) and feature[: -len(suffix)] in BENCHMARKED:
+            return feature[: -len(suffix)]
+    return feature
+
+
+def grouped_contributions(contributions: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Per row, the summed contribution of each reason group (columns: groups, in first-seen order)."""
+    groups: dict[str, list[str]] = {}
+    for feature in features:
+        groups.setdefault(reason_group(feature), []).append(feature)
+    values = contributions[features].to_numpy(dtype=np.float64)
+    position = {f: i for i, f in enumerate(features)}
+    summed = np.column_stack([values[:, [position[f] for f in members]].sum(axis=1) for members in groups.values()])
+    return pd.DataFrame(summed, columns=list(groups), index=contributions.index)
+
+
+@dataclass(frozen=True)
+class SectorBenchmarks:
+    """Medians of each numeric feature by NAF x region (groups of at least `min_group` values), else by
+    NAF in France, else over France, among declaring establishments: as `features.build` benchmarks.
+    Kept as plain dictionaries: reasons look them up once per sentence, for up to a national list."""
+
+    by_region: dict[tuple[str, str], dict[str, tuple[float, int]]]
+    by_naf: dict[str, dict[str, tuple[float, int]]]
+    overall: dict[str, float]
+    min_group: int
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, features: list[str], min_group: int) -> "SectorBenchmarks":
+        numeric = [f for f in features if f not in CATEGORICAL and f in table.columns]
+        base = table[table["declares"].fillna(True).astype(bool)] if "declares" in table.columns else table
+        frame = base[["naf", "region_code", *numeric]].copy()
+        frame[numeric] = frame[numeric].astype("float64")
+        keys = frame[["naf", "region_code"]].astype("string").fillna("")
+        frame["naf"], frame["region_code"] = keys["naf"], keys["region_code"]
+
+        def medians(by: list[str]) -> dict:
+            grouped = frame.groupby(by)[numeric]
+            median, count = grouped.median(), grouped.count()
+            return {
+                key: dict(zip(numeric, zip(m, c)))
+                for key, m, c in zip(median.index, median.to_numpy().tolist(), count.to_numpy().tolist())
+            }
+
+        return cls(medians(["naf", "region_code"]), medians(["naf"]), frame[numeric].median().to_dict(), min_group)
+
+    def lookup(self, naf: str | None, region_code: str | None, feature: str) -> tuple[float, str]:
+        """The benchmark of one feature for one establishment and its level: 'region', 'france_naf' or 'france'."""
+        naf = "" if naf is None or pd.isna(naf) else str(naf)
+        region_code = "" if region_code is None or pd.isna(region_code) else str(region_code)
+        median, count = self.by_region.get((naf, region_code), {}).get(feature, (np.nan, 0))
+        if count >= self.min_group:
+            return float(median), "region"
+        median, count = self.by_naf.get(naf, {}).get(feature, (np.nan, 0))
+        if count >= self.min_group:
+            return float(median), "france_naf"
+        return float(self.overall.get(feature, np.nan)), "france"
+
+
+# Families whose higher values mean more precarious use (shorter contracts for the durations in days).
+_RISK_FAMILIES = ("mix", "durations", "rehiring", "posts")
+_SHORTER_IS_RISKIER = ("median_fixed_term_days_12m", "mean_fixed_term_days_12m")
+
+
+def risk_direction(feature: str) -> int:
+    """+1 when a higher value means more precarious use, -1 when a lower one does, 0 when neither
+    (size, age, growth): a value on the safe side of its sector's median is not shown as a reason."""
+    family = _BY_NAME[feature].family if feature in _BY_NAME else ""
+    if feature in _SHORTER_IS_RISKIER:
+        return -1
+    return 1 if family in _RISK_FAMILIES else 0
+
+
+_LEVEL_FR = {
+    "region": "médiane du secteur en région",
+    "france_naf": "médiane du secteur en France",
+    "france": "médiane en France",
+}
+
+
+@cache
+def region_names() -> dict[str, str]:
+    """INSEE region code -> name."""
+    return {place.region_code: place.region for place in places_table()}
+
+
+def _number_fr(value: float, decimals: int = 0) -> str:
+    text = f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def format_value(feature: str, value: float | str | None) -> str:
+    """A feature's value as an inspector reads it (38 %, 12 jours, 4, 12,5 ETP)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "non renseigné"
+    unit = _BY_NAME[feature].unit if feature in _BY_NAME else "count"
+    if unit == "category":
+        return str(value)
+    value = float(value)
+    if unit == "share":
+        return f"{_number_fr(100 * value)} %"
+    if unit == "ratio":
+        if feature == "last_inspection_found_abuse":
+            return "oui" if value >= 0.5 else "non"
+        return f"{'+' if value > 0 else ''}{_number_fr(100 * value)} %"
+    if unit == "days":
+        return f"{_number_fr(value)} jour{'s' if abs(value) >= 2 else ''}"
+    if unit == "months":
+        return f"{_number_fr(value)} mois"
+    if unit == "fte":
+        return f"{_number_fr(value, 1)} ETP"
+    return _number_fr(value)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# Per establishment: rule -> post -> number of evidence rows (what the rule sentences name).
+PostCounts = dict[str, dict[str, int]]
+
+
+def evidence_posts(evidence: pd.DataFrame) -> dict[str, PostCounts]:
+    """Count the evidence rows of each establishment by rule and post, in one pass."""
+    if evidence.empty:
+        return {}
+    counts = evidence.assign(post=evidence["post"].fillna("non renseigné")).groupby(
+        ["establishment_siret", "rule", "post"], sort=False).size()
+    out: dict[str, PostCounts] = {}
+    for (siret, rule, post), n in counts.items():
+        out.setdefault(str(siret), {}).setdefault(rule, {})[post] = int(n)
+    return out
+
+
+def rule_sentence(rule: str, count: int, posts: dict[str, int] | None) -> str:
+    """« 4 contrats successifs sur le poste « serveur » sans respect du délai de carence (L1244-3) :
+    infraction potentielle », from the rule's evidence rows of one establishment counted by post."""
+    singular, plural, wrong = RULE_PHRASES[rule]
+    noun = singular if count == 1 else plural
+    where = ""
+    if posts:
+        post, on_post = min(posts.items(), key=lambda item: (-item[1], item[0]))
+        where = f" sur le poste « {post} »" if len(posts) == 1 else f" (dont {on_post} sur le poste « {post} »)"
+    article = _RULES[rule].article.split(",")[0]
+    return f"{count} {noun}{where} {wrong} ({article}) : infraction potentielle"
+
+
+def rules_sentence(row: Mapping[str, Any], posts: PostCounts | None, most: int = 2) -> str:
+    """The legal-rule checks of one establishment, the rules with most potential infractions first."""
+    posts = posts or {}
+    counts = {rule: sum(posts[rule].values()) if rule in posts else int(row.get(f"n_{rule}") or 0)
+              for rule in RULE_PHRASES}
+    found = sorted(((n, rule) for rule, n in counts.items() if n > 0), key=lambda item: (-item[0], item[1]))
+    if not found:
+        return "Aucune infraction potentielle relevée sur 12 mois"
+    parts = [rule_sentence(rule, n, posts.get(rule)) for n, rule in found[:most]]
+    others = sum(n for n, _ in found[most:])
+    if others:
+        plural = "s" if others > 1 else ""
+        parts.append(f"et {others} autre{plural} infraction{plural} potentielle{plural}")
+    return " ; ".join(parts)
+
+
+def sentence(
+    group: str,
+    row: Mapping[str, Any],
+    benchmarks: SectorBenchmarks,
+    posts: PostCounts | None,
+) -> str | None:
+    """The French sentence of one reason group for one establishment (`row`: its feature-table row), or
+    None when the fact does not set the establishment apart as written (a missing value, the same figure
+    as its sector's median or one on its safe side, no potential infraction, a last inspection that found
+    nothing)."""
+    if group == LEGAL_RULES:
+        text = rules_sentence(row, posts)
+        return None if text.startswith("Aucune") else text
+    value = row.get(group)
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    feature = _BY_NAME.get(group)
+    label = feature.label_fr if feature else group
+    if feature is not None and feature.unit == "category":
+        shown = region_names().get(str(value), str(value)) if group == "region_code" else format_value(group, value)
+        return f"{_capitalised(label)} : {shown} (les contrôles passés y ont souvent relevé des abus)"
+    if group == "last_inspection_found_abuse":
+        return "Le dernier contrôle a relevé un abus" if float(value) >= 0.5 else None
+    shown = format_value(group, value)
+    text = f"{_capitalised(label)} : {shown}"
+    if feature is not None and feature.family != "inspections":
+        median, level = benchmarks.lookup(row.get("naf"), row.get("region_code"), group)
+        if not math.isnan(median):
+            if format_value(group, median) == shown or risk_direction(group) * (float(value) - median) < 0:
+                return None
+            text += f" ({_LEVEL_FR[level]} : {format_value(group, median)})"
+    return text
+
+
+def top_reasons(
+    grouped: pd.DataFrame,
+    table: pd.DataFrame,
+    benchmarks: SectorBenchmarks,
+    posts_by_siret: dict[str, PostCounts],
+    n: int,
+) -> pd.DataFrame:
+    """For each row of `grouped` (indexed like `table`): the `n` groups that raise the score most and set
+    the establishment apart (see `sentence`), as columns reason_1..n (sentences) and reason_1_feature..n
+    (group names); empty when fewer do."""
+    values = grouped.to_numpy()
+    order = np.argsort(-values, axis=1)
+    names = grouped.columns.to_numpy()
+    out: dict[str, list[str]] = {f"reason_{i + 1}": [] for i in range(n)}
+    out.update({f"reason_{i + 1}_feature": [] for i in range(n)})
+    rows = table.loc[grouped.index].to_dict("records")  # plain dicts: much faster than iterrows
+    for position, row in enumerate(rows):
+        posts = posts_by_siret.get(str(row["siret"]))
+        chosen: list[tuple[str, str]] = []
+        for column in order[position]:
+            if len(chosen) == n or values[position, column] <= 0:
+                break
+            text = sentence(names[column], row, benchmarks, posts)
+            if text is not None:
+                chosen.append((names[column], text))
+        chosen += [("", "")] * (n - len(chosen))
+        for i, (group, text) in enumerate(chosen):
+            out[f"reason_{i + 1}_feature"].append(group)
+            out[f"reason_{i + 1}"].append(text)
+    return pd.DataFrame(out, index=grouped.index)

@@ -1,0 +1,485 @@
+"""The files a regional office opens: one Excel workbook and one HTML page per region and month.
+
+`write_region_files` receives a region's listed lines (ordered by list position), the contracts
+behind their legal-rule checks and the establishments that left the list, and writes
+`{stem}.xlsx` (sheets « À lire », « Liste », « Éléments », « Sortis de la liste ») and `{stem}.html`
+(a self-contained page: inline CSS and JS, nothing fetched). Output text is French; every sentence
+about a rule says « infraction potentielle »: the list orders visits, it proves nothing. No person
+appears except as the 8-character pseudonym `person_ref`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+import pandas as pd
+import xlsxwriter
+
+from features.rules import RULES
+
+MONTHS_FR = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
+SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
+CHANGE_FR = {"new": "nouveau", "still": "déjà listé le mois précédent"}
+WARNING_FR = (
+    "Cette liste aide à choisir les établissements à contrôler en priorité ; elle ne prouve rien. "
+    "Chaque élément relevé dans les déclarations (DSN) est une infraction potentielle, "
+    "que seul le contrôle peut établir ou écarter."
+)
+SCORE_FR = (
+    "Le score est la probabilité, estimée par le modèle à partir des contrôles passés, qu'un contrôle de "
+    "l'établissement relève un recours abusif aux contrats à durée déterminée ou à l'intérim."
+)
+EXPLORATION_FR = (
+    "Les lignes « exploration » sont tirées au hasard parmi les autres établissements éligibles, et non pour "
+    "leur score : leurs contrôles permettent de mesurer et d'améliorer le modèle sans le biais de ses propres choix."
+)
+REASONS_FR = (
+    "Les raisons sont les faits qui ont le plus élevé le score de l'établissement, comparés à la médiane de son "
+    "secteur ; les éléments sont les contrats derrière les contrôles de règles du Code du travail. "
+    "La référence salarié est un pseudonyme : la même personne garde la même référence dans les fichiers "
+    "du mois."
+)
+
+
+# --- French formatting ---
+
+
+def month_fr(month: date) -> str:
+    """'mars 2025' for any day of March 2025."""
+    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def date_fr(value: Any) -> str:
+    """dd/mm/yyyy, or '' when missing."""
+    stamp = pd.to_datetime(value, errors="coerce") if not _missing(value) else pd.NaT
+    return "" if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
+
+
+def percent_fr(share: Any, decimals: int = 1) -> str:
+    """A 0-1 share as French text: 0.382 -> '38,2 %' (narrow no-break space before %)."""
+    if _missing(share):
+        return ""
+    return f"{100 * float(share):.{decimals}f}".replace(".", ",") + "\u202f%"
+
+
+def _integer_text(value: Any) -> str:
+    return "" if _missing(value) else f"{int(value):,}".replace(",", "\u202f")
+
+
+def _text(value: Any) -> str:
+    return "" if _missing(value) else str(value)
+
+
+def _reason_columns(frame: pd.DataFrame) -> list[str]:
+    """reason_1, reason_2, ... (not the internal reason_N_feature), in order."""
+    found = [c for c in frame.columns if re.fullmatch(r"reason_\d+", c)]
+    return sorted(found, key=lambda c: int(c.split("_")[1]))
+
+
+# --- The tables, as French columns ---
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an output table: its French title, how to get the value from a row, and its kind
+    (text, integer, percent, date, long) which sets the Excel format and width."""
+
+    title: str
+    value: Callable[[pd.Series], Any]
+    kind: str = "text"
+    width: float = 12
+
+
+def _field(name: str) -> Callable[[pd.Series], Any]:
+    return lambda row: row.get(name)
+
+
+def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[Column]:
+    """The columns of « Liste » (one line per listed establishment)."""
+    reasons = [
+        Column(f"Raison {c.split('_')[1]}", _field(c), "long", 55) for c in _reason_columns(lines)
+    ]
+    return [
+        Column("Position", _field("list_position"), "integer", 9),
+        Column("SIRET", _field("siret"), "text", 16),
+        Column("Département", _field("departement"), "text", 12),
+        Column("Code NAF", _field("naf"), "text", 10),
+        Column("Effectif", _field("headcount"), "integer", 9),
+        Column("Score (probabilité estimée)", _field("score"), "percent", 13),
+        Column("Rang dans la région", _field("rank_in_region"), "integer", 11),
+        Column("Sélection", lambda row: SELECTION_FR[bool(row.get("exploration"))], "text", 16),
+        Column("Évolution", lambda row: CHANGE_FR.get(_text(row.get("change")), _text(row.get("change"))), "text", 16),
+        *reasons,
+        Column("Éléments", lambda row: evidence_counts.get(str(row.get("siret")), 0), "integer", 10),
+    ]
+
+
+EVIDENCE_SHEET_COLUMNS: list[Column] = [
+    Column("SIRET", _field("siret"), "text", 16),
+    Column("Position", _field("list_position"), "integer", 9),
+    Column("Règle", lambda row: RULE_LABELS.get(_text(row.get("rule")), _text(row.get("rule"))), "long", 28),
+    Column("Article", _field("article"), "text", 11),
+    Column("Poste", _field("post"), "text", 20),
+    Column("Réf. salarié (pseudonyme)", _field("person_ref"), "text", 12),
+    Column("Début", _field("start_date"), "date", 11),
+    Column("Fin", _field("end_date"), "date", 11),
+    Column("Contrat lié : début", _field("related_start_date"), "date", 11),
+    Column("Contrat lié : fin", _field("related_end_date"), "date", 11),
+    Column("Écart (jours d'ouverture)", _field("gap_opening_days"), "integer", 10),
+    Column("Délai requis", _field("required_opening_days"), "integer", 10),
+    Column("Constat", _field("detail_fr"), "long", 80),
+]
+
+
+def left_columns() -> list[Column]:
+    """The columns of « Sortis de la liste »."""
+    return [
+        Column("SIRET", _field("siret"), "text", 16),
+        Column("Département", _field("departement"), "text", 12),
+        Column("Code NAF", _field("naf"), "text", 10),
+        Column("Effectif", _field("headcount"), "integer", 9),
+        Column("Score ce mois-ci", _field("score"), "percent", 12),
+        Column("Rang dans la région", _field("rank_in_region"), "integer", 11),
+        Column("Motif de sortie", left_reason, "long", 45),
+    ]
+
+
+def left_reason(row: pd.Series) -> str:
+    """Why a line of last month's list is not on this one."""
+    if bool(row.get("recently_inspected")):
+        return "contrôlé récemment : exclu de la liste"
+    return "n'est plus parmi les établissements retenus ce mois-ci"
+
+
+def evidence_counts(evidence: pd.DataFrame) -> dict[str, int]:
+    """SIRET -> number of evidence rows."""
+    if evidence.empty:
+        return {}
+    return evidence["siret"].astype(str).value_counts().to_dict()
+
+
+# --- Excel ---
+
+
+def _write_table(book: Any, sheet: Any, frame: pd.DataFrame, columns: list[Column], formats: dict[str, Any]) -> None:
+    """Header row (bold, frozen, filtered), then one row per row of `frame`, typed by column kind."""
+    for j, column in enumerate(columns):
+        sheet.write_string(0, j, column.title, formats["header"])
+        sheet.set_column(j, j, column.width, formats.get(column.kind))
+    for i, (_, row) in enumerate(frame.iterrows(), start=1):
+        for j, column in enumerate(columns):
+            value = column.value(row)
+            fmt = formats.get(column.kind)
+            if _missing(value) or value == "":
+                sheet.write_blank(i, j, None, fmt)
+            elif column.kind == "date":
+                stamp = pd.to_datetime(value, errors="coerce")
+                if pd.isna(stamp):
+                    sheet.write_blank(i, j, None, fmt)
+                else:
+                    sheet.write_datetime(i, j, stamp.to_pydatetime(), fmt)
+            elif column.kind in ("integer", "percent"):
+                sheet.write_number(i, j, float(value), fmt)
+            else:
+                # Strings stay strings: a SIRET or département '01' must keep its leading zeros.
+                sheet.write_string(i, j, str(value), fmt)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.repeat_rows(0)
+    sheet.fit_to_pages(1, 0)
+
+
+def write_workbook(
+    path: Path, region: str, month: date, version: str,
+    lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame,
+) -> Path:
+    """Write `path` (.xlsx): « À lire », « Liste », « Éléments » and, when `left` is not empty,
+    « Sortis de la liste »."""
+    book = xlsxwriter.Workbook(str(path))
+    formats = {
+        "header": book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDE4EE",
+                                   "border": 1}),
+        "text": book.add_format({"valign": "top"}),
+        "integer": book.add_format({"valign": "top", "num_format": "0"}),
+        "percent": book.add_format({"valign": "top", "num_format": "0.0%"}),
+        "date": book.add_format({"valign": "top", "num_format": "dd/mm/yyyy"}),
+        "long": book.add_format({"valign": "top", "text_wrap": True}),
+    }
+    readme = book.add_worksheet("À lire")
+    title = book.add_format({"bold": True, "font_size": 14})
+    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    wrap = formats["long"]
+    readme.set_column(0, 0, 22)
+    readme.set_column(1, 1, 100)
+    readme.write_string(0, 0, f"Liste de contrôle — {region} — {month_fr(month)}", title)
+    n_exploration = int(lines["exploration"].astype(bool).sum()) if len(lines) else 0
+    rows = [
+        ("Attention", WARNING_FR),
+        ("Mois", month_fr(month)),
+        ("Version du modèle", str(version)),
+        ("Lignes", f"{len(lines)} établissements, dont {n_exploration} en exploration"),
+        ("Score", SCORE_FR),
+        ("Exploration", EXPLORATION_FR),
+        ("Raisons et éléments", REASONS_FR),
+    ]
+    for i, (name, text) in enumerate(rows, start=2):
+        readme.write_string(i, 0, name, bold)
+        readme.write_string(i, 1, text, bold if name == "Attention" else wrap)
+
+    counts = evidence_counts(evidence)
+    _write_table(book, book.add_worksheet("Liste"), lines, line_columns(lines, counts), formats)
+    _write_table(book, book.add_worksheet("Éléments"), evidence, EVIDENCE_SHEET_COLUMNS, formats)
+    if not left.empty:
+        _write_table(book, book.add_worksheet("Sortis de la liste"), left, left_columns(), formats)
+    book.close()
+    return path
+
+
+# --- HTML ---
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+  body { font-family: "Liberation Sans", Arial, sans-serif; font-size: 14px; margin: 1.5em; color: #1b1b1b; }
+  h1 { font-size: 1.5em; margin: 0 0 .3em; }
+  h2 { font-size: 1.2em; margin-top: 1.8em; }
+  .meta { color: #444; margin: .2em 0; }
+  .warning { border-left: 5px solid #c0392b; background: #fdf0ee; padding: .6em .9em; margin: 1em 0; }
+  .notes p { margin: .3em 0; color: #333; }
+  .filter { margin: 1em 0; }
+  .filter input { font-size: 1em; padding: .3em .5em; width: 28em; max-width: 100%; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { border: 1px solid #c8ccd2; padding: .3em .45em; vertical-align: top; text-align: left; }
+  thead th { background: #dde4ee; }
+  #liste > thead th { position: sticky; top: 0; }
+  td.num { text-align: right; white-space: nowrap; }
+  td.siret { white-space: nowrap; font-family: "Liberation Mono", monospace; }
+  tbody.line { break-inside: avoid; }
+  #liste tbody.line + tbody.line { border-top: 2px solid #7f8a99; }
+  th.reasons { width: 36%; }
+  tbody.line.exploration tr.main td:first-child { border-left: 5px solid #7d3c98; }
+  .flag { display: inline-block; background: #efe3f5; color: #5b2c6f; border: 1px solid #7d3c98;
+          border-radius: 3px; padding: 0 .35em; font-size: .85em; white-space: nowrap; }
+  .new { font-weight: bold; }
+  ol.reasons { margin: 0; padding-left: 1.3em; }
+  tr.evidence td { background: #fafbfc; }
+  details summary { cursor: pointer; color: #1f4e79; }
+  table.evidence { margin: .4em 0; font-size: .92em; }
+  table.evidence th { background: #eef1f5; }
+  .empty { color: #666; font-style: italic; }
+  .warning, .flag, tbody.line.exploration tr.main td:first-child { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+  @media print {
+    body { margin: 0; font-size: 10px; }
+    .filter, .count { display: none; }
+    #liste > thead th { position: static; }
+    details summary { color: inherit; }
+    @page { size: A4 landscape; margin: 1cm; }
+  }
+</style>
+</head>
+<body>
+<header>
+  <h1>{{ title }}</h1>
+  <p class="meta">Mois : <strong>{{ month }}</strong> · Version du modèle : <strong>{{ version }}</strong> ·
+     {{ n_lines }} établissement{{ "s" if n_lines > 1 }} listé{{ "s" if n_lines > 1 }},
+     dont {{ n_exploration }} en exploration</p>
+  <p class="warning"><strong>Infraction potentielle.</strong> {{ warning }}</p>
+  <div class="notes"><p>{{ score_note }}</p><p>{{ exploration_note }}</p><p>{{ reasons_note }}</p></div>
+</header>
+<main>
+<h2>Établissements à contrôler</h2>
+<p class="filter"><label for="filtre">Filtrer (SIRET, code NAF, département, texte) :</label>
+  <input type="search" id="filtre" autocomplete="off" placeholder="ex. 5610A, 75, serveur">
+  <span class="count" id="compte" aria-live="polite"></span></p>
+<table id="liste">
+<thead><tr>{% for title in line_titles %}<th scope="col"{{ ' class="reasons"'|safe if title == 'Raisons' }}>{{ title }}</th>{% endfor %}</tr></thead>
+{% for line in lines %}
+<tbody class="line{{ ' exploration' if line.exploration }}" data-siret="{{ line.siret }}">
+<tr class="main">
+  <td class="num">{{ line.position }}</td>
+  <td class="siret">{{ line.siret }}</td>
+  <td>{{ line.departement }}</td>
+  <td>{{ line.naf }}</td>
+  <td class="num">{{ line.headcount }}</td>
+  <td class="num">{{ line.score }}</td>
+  <td class="num">{{ line.rank_in_region }}</td>
+  <td>{% if line.exploration %}<span class="flag" title="{{ exploration_note }}">exploration (tirage aléatoire)</span>{% else %}score{% endif %}</td>
+  <td{{ ' class="new"'|safe if line.change == 'nouveau' }}>{{ line.change }}</td>
+  <td>{% if line.reasons %}<ol class="reasons">{% for reason in line.reasons %}<li>{{ reason }}</li>{% endfor %}</ol>{% endif %}</td>
+  <td class="num">{{ line.evidence|length }}</td>
+</tr>
+{% if line.evidence %}
+<tr class="evidence"><td colspan="{{ line_titles|length }}">
+<details>
+<summary>{{ line.evidence|length }} élément{{ "s" if line.evidence|length > 1 }} relevé{{ "s" if line.evidence|length > 1 }} dans la DSN (infractions potentielles)</summary>
+<table class="evidence">
+<thead><tr>{% for title in evidence_titles %}<th scope="col">{{ title }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in line.evidence %}
+<tr>{% for cell in row %}<td{{ ' class="num"'|safe if cell.num }}>{{ cell.text }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+</details>
+</td></tr>
+{% endif %}
+</tbody>
+{% endfor %}
+</table>
+<p class="empty" id="aucune" hidden>Aucun établissement ne correspond au filtre.</p>
+
+<h2>Sortis de la liste</h2>
+{% if left %}
+<p>Établissements de la liste du mois précédent qui n'y sont plus.</p>
+<table id="sortis">
+<thead><tr>{% for title in left_titles %}<th scope="col">{{ title }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in left %}
+<tr>{% for cell in row %}<td{{ ' class="num"'|safe if cell.num }}>{{ cell.text }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}
+<p class="empty">Aucun établissement de la liste du mois précédent n'en est sorti.</p>
+{% endif %}
+</main>
+<script>
+(function () {
+  "use strict";
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\\u0300-\\u036f]/g, "").toLowerCase().replace(/\\s+/g, " ");
+  }
+  var lines = Array.prototype.slice.call(document.querySelectorAll("#liste tbody.line"));
+  var index = lines.map(function (line) {
+    return fold(line.textContent) + " " + line.getAttribute("data-siret");
+  });
+  var input = document.getElementById("filtre");
+  var count = document.getElementById("compte");
+  var none = document.getElementById("aucune");
+  function apply() {
+    var words = fold(input.value).split(" ").filter(Boolean);
+    var shown = 0;
+    lines.forEach(function (line, i) {
+      var match = words.every(function (word) { return index[i].indexOf(word) !== -1; });
+      line.hidden = !match;
+      if (match) { shown += 1; }
+    });
+    count.textContent = shown + " / " + lines.length + " affiché" + (shown > 1 ? "s" : "");
+    none.hidden = shown !== 0;
+  }
+  input.addEventListener("input", apply);
+  apply();
+  // A printed list shows every line's evidence; the page is restored after printing.
+  var closed = [];
+  window.addEventListener("beforeprint", function () {
+    closed = Array.prototype.slice.call(document.querySelectorAll("details:not([open])"));
+    closed.forEach(function (d) { d.open = true; });
+  });
+  window.addEventListener("afterprint", function () {
+    closed.forEach(function (d) { d.open = false; });
+  });
+})();
+</script>
+</body>
+</html>
+"""
+
+_ENVIRONMENT = jinja2.Environment(
+    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+)
+
+_HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS if c.title not in ("SIRET", "Position", "Article")]
+
+
+def _cell(column: Column, row: pd.Series) -> dict[str, Any]:
+    """A value as the HTML page shows it, and whether it is a number (aligned right)."""
+    value = column.value(row)
+    shown = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}.get(column.kind, _text)
+    return {"text": shown(value), "num": column.kind in ("percent", "integer")}
+
+
+def _rule_with_article(row: pd.Series) -> str:
+    label = RULE_LABELS.get(_text(row.get("rule")), _text(row.get("rule")))
+    article = _text(row.get("article"))
+    return f"{label} ({article})" if article else label
+
+
+def render_html(
+    region: str, month: date, version: str, lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame
+) -> str:
+    """The region's page as a string (see the module docstring)."""
+    by_siret = {str(s): group for s, group in evidence.groupby(evidence["siret"].astype(str))} if len(evidence) else {}
+    evidence_columns = [
+        Column("Règle (article)", _rule_with_article, "long") if c.title == "Règle" else c for c in _HTML_EVIDENCE
+    ]
+    reasons = _reason_columns(lines)
+    items = []
+    for _, row in lines.iterrows():
+        rows = by_siret.get(str(row["siret"]), evidence.iloc[0:0])
+        items.append({
+            "position": _integer_text(row.get("list_position")),
+            "siret": _text(row.get("siret")),
+            "departement": _text(row.get("departement")),
+            "naf": _text(row.get("naf")),
+            "headcount": _integer_text(row.get("headcount")),
+            "score": percent_fr(row.get("score")),
+            "rank_in_region": _integer_text(row.get("rank_in_region")),
+            "exploration": bool(row.get("exploration")),
+            "change": CHANGE_FR.get(_text(row.get("change")), _text(row.get("change"))),
+            "reasons": [_text(row.get(c)) for c in reasons if _text(row.get(c))],
+            "evidence": [[_cell(c, e) for c in evidence_columns] for _, e in rows.iterrows()],
+        })
+    columns_left = left_columns()
+    title = f"Liste de contrôle — {region} — {month_fr(month)}"
+    return _ENVIRONMENT.from_string(_TEMPLATE).render(
+        title=title,
+        month=month_fr(month),
+        version=version,
+        n_lines=len(lines),
+        n_exploration=sum(item["exploration"] for item in items),
+        warning=WARNING_FR,
+        score_note=SCORE_FR,
+        exploration_note=EXPLORATION_FR,
+        reasons_note=REASONS_FR,
+        line_titles=["Position", "SIRET", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
+                     "Rang dans la région", "Sélection", "Évolution", "Raisons", "Éléments"],
+        lines=items,
+        evidence_titles=[c.title for c in evidence_columns],
+        left_titles=[c.title for c in columns_left],
+        left=[[_cell(c, row) for c in columns_left] for _, row in left.iterrows()],
+    )
+
+
+def write_region_files(
+    folder: Path, stem: str, region: str, month: date, version: str,
+    lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame,
+) -> list[Path]:
+    """Write `{stem}.xlsx` and `{stem}.html` into `folder` for one region's list of `month`; return their paths.
+
+    `lines`: the listed establishments in list order; `evidence`: the contracts behind their rule checks
+    (with `siret`, `list_position`, `person_ref`); `left`: last month's lines no longer listed.
+    """
+    workbook = write_workbook(folder / f"{stem}.xlsx", region, month, version, lines, evidence, left)
+    page = folder / f"{stem}.html"
+    page.write_text(render_html(region, month, version, lines, evidence, left), encoding="utf-8")
+    return [workbook, page]

@@ -1,0 +1,89 @@
+"""Who goes on each region's list: capacity, recent inspections, exploration, last month's list.
+
+Within a region of n scored establishments the list holds k = ceil(list_share x n) lines (or the
+number configured for the region). Establishments inspected in the `exclude_inspected_months`
+months up to the month's end are not eligible. Of the k lines, round(exploration_share x k) are
+drawn at random among the eligible establishments that the score did not select, so that the
+inspections they lead to give labels free of the model's own choices; the draw depends only on the
+seed, the month and the region, so it can be reproduced. The other lines are the highest scores.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from scoring.config import ScoringConfig
+
+NEW, STILL, LEFT = "new", "still", "left"
+
+
+def list_size(region_code: str, n_scored: int, settings: ScoringConfig) -> int:
+    """Lines on a region's list: the configured number, else the share of its scored establishments."""
+    if region_code in settings.list_size_by_region:
+        return min(settings.list_size_by_region[region_code], n_scored)
+    return min(n_scored, max(1, math.ceil(settings.list_share * n_scored)))
+
+
+def exploration_rng(seed: int, month: date, region_code: str) -> np.random.Generator:
+    """The random generator of one region's exploration draw for one month."""
+    return np.random.default_rng([seed, month.year * 100 + month.month, zlib.crc32(region_code.encode())])
+
+
+def recently_inspected(
+    sirets: pd.Series, inspections: pd.DataFrame | None, month: date, months: int
+) -> pd.Series:
+    """Whether each SIRET was inspected in the `months` months up to the end of `month` (not after)."""
+    if inspections is None or inspections.empty or months == 0:
+        return pd.Series(False, index=sirets.index)
+    end = pd.Timestamp(month) + pd.offsets.MonthEnd(0)
+    start = pd.Timestamp(month) - pd.DateOffset(months=months - 1)
+    dates = pd.to_datetime(inspections["inspection_date"])
+    inspected = set(inspections.loc[(dates >= start) & (dates <= end), "siret"].astype(str))
+    return sirets.astype(str).isin(inspected)
+
+
+def rank_and_select(scored: pd.DataFrame, month: date, settings: ScoringConfig) -> pd.DataFrame:
+    """Add rank_in_region, rank_national, in_list, exploration and list_position to `scored`
+    (columns siret, region_code, score, recently_inspected). Ties are broken by SIRET."""
+    frame = scored.copy()
+    frame["region_code"] = frame["region_code"].astype("string").fillna("")
+    frame = frame.sort_values(["score", "siret"], ascending=[False, True], kind="mergesort")
+    frame["rank_national"] = np.arange(1, len(frame) + 1)
+    frame["rank_in_region"] = frame.groupby("region_code").cumcount() + 1
+    frame["in_list"] = False
+    frame["exploration"] = False
+    frame["list_position"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    for region_code, region in frame.groupby("region_code", sort=True):
+        k = list_size(str(region_code), len(region), settings)
+        eligible = region[~region["recently_inspected"]]
+        n_explore = round(settings.exploration_share * k)
+        top = eligible.index[: max(0, k - n_explore)]
+        rest = eligible.index[max(0, k - n_explore):]
+        rng = exploration_rng(settings.seed, month, str(region_code))
+        drawn = rest[np.sort(rng.choice(len(rest), size=min(n_explore, len(rest)), replace=False))] if len(rest) else rest
+        frame.loc[top, "in_list"] = True
+        frame.loc[drawn, ["in_list", "exploration"]] = True
+        frame.loc[top.append(drawn), "list_position"] = np.arange(1, len(top) + len(drawn) + 1)
+    return frame.sort_values("rank_national")
+
+
+def compare_with_previous(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
+    """new / still / left for each SIRET of `current` against last month's `in_list`; '' otherwise.
+    Without a previous list every listed line is new."""
+    was_listed: set[str] = set()
+    if previous is not None:
+        was_listed = set(previous.loc[previous["in_list"].astype(bool), "siret"].astype(str))
+    sirets = current["siret"].astype(str)
+    listed = current["in_list"].astype(bool)
+    before = sirets.isin(was_listed)
+    change = pd.Series("", index=current.index, dtype="string")
+    change[listed & ~before] = NEW
+    change[listed & before] = STILL
+    change[~listed & before] = LEFT
+    return change
+

@@ -1,0 +1,52 @@
+"""Open a generated HTML page in Debian's headless Chromium (driven by playwright), collecting errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@dataclass
+class OpenedPage:
+    """A page, with the console errors, page errors and request URLs seen while it was open."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[OpenedPage]:
+    """Load `path` in headless Chromium; fails (never skips) when Chromium or playwright is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the HTML pages are tested in Debian's Chromium. "
+            "Install it with `apt-get update && apt-get install -y chromium` (as root); .ci/run does so in CI."
+        )
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("the Python package playwright is missing: install the dev extras, pip install -e '.[dev]'")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            seen = OpenedPage(page)
+            page.on("console", lambda m: seen.errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: seen.errors.append(f"page error: {e}"))
+            page.on("request", lambda r: seen.requests.append(r.url))
+            page.goto(path.as_uri())
+            yield seen
+        finally:
+            browser.close()

@@ -1,0 +1,139 @@
+"""`champollion explain`: one establishment of the tiny hand-made world scored by a small booster wrapped as
+the saved model is, with its SHAP breakdown, evidence, contract timeline, text and picture."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from champollion.config import Config
+from champollion.home import Home
+from features.build import compute_features
+from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
+from features.engine import connect
+from features.ingest import ingest
+from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
+from tests.conftest import TEST_KEY
+from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
+
+AS_OF = date(2025, 8, 1)
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory):
+    """The mini world ingested; its features, evidence and every establishment's contracts as of 2025-08."""
+    root = tmp_path_factory.mktemp("explain")
+    home = Home(root / "home")
+    ingest(write_months(root / "dsn", MONTHS), home, Config(), TEST_KEY)
+    con = connect()
+    try:
+        table = compute_features(con, home.warehouse, AS_OF, Config())
+        contracts = {siret: establishment_contracts(con, siret) for siret in table.features["siret"]}
+    finally:
+        con.close()
+    return table, contracts
+
+
+def small_model(table: pd.DataFrame, seed: int = 0):
+    """A 30-tree booster trained on noisy copies of the table's rows, wrapped like the registered model."""
+    import lightgbm as lgb
+
+    from training.calibration import ScoreCalibrator
+    from training.scoring_model import ScoringModel
+
+    rng = np.random.default_rng(seed)
+    rows = table.sample(400, replace=True, random_state=seed).reset_index(drop=True)
+    for name in feature_names():
+        if name not in CATEGORICAL:
+            values = pd.to_numeric(rows[name], errors="coerce").astype("float64")
+            rows[name] = values * rng.lognormal(0, 0.3, len(rows)) + rng.normal(0, 0.05, len(rows))
+    label = (rows["n_rule_hits_total"] + rng.normal(0, 1, len(rows)) > 1).astype(int).to_numpy()
+    categories = {c: sorted(table[c].dropna().astype(str).unique()) for c in CATEGORICAL}
+    model = ScoringModel(None, None, feature_names(), categories, FEATURES_SCHEMA_VERSION, ["2025-01"], {}, {}, 0.05, "none")
+    params = {"objective": "binary", "num_leaves": 7, "max_depth": 3, "min_data_in_leaf": 5, "verbosity": -1,
+              "num_threads": 1, "seed": seed, "min_data_per_group": 5}
+    model.booster = lgb.train(params, lgb.Dataset(model.inputs(rows), label), num_boost_round=30)
+    model.calibrator = ScoreCalibrator("platt").fit(model.raw_scores(rows), label)
+    return model
+
+
+@pytest.fixture(scope="module")
+def explained(month):
+    table, contracts = month
+    model = small_model(table.features)
+    return explain_establishment(model, "7", table.features, table.evidence, contracts[RESTAURANT], RESTAURANT,
+                                 AS_OF, Config())
+
+
+def test_shap_adds_up_to_the_raw_score_and_covers_every_feature(explained):
+    assert explained.shap_gap < 1e-9
+    assert sorted(explained.contributions["feature"]) == sorted(feature_names())
+    magnitudes = explained.contributions["contribution"].abs().to_numpy()
+    assert (np.diff(magnitudes) <= 1e-15).all()  # by |contribution|
+    assert np.isclose(explained.reasons["contribution"].sum(), explained.contributions["contribution"].sum())
+    assert explained.establishment["siret"] == RESTAURANT and explained.scored_national == 4
+    assert 1 <= explained.establishment["rank_national"] <= 4 and 0 < explained.establishment["score"] < 1
+
+
+def test_persons_are_numbered_by_first_start_and_evidence_is_linked(explained):
+    contracts = explained.contracts
+    assert "person_key" not in contracts.columns and "contract_id" not in contracts.columns
+    firsts = contracts.groupby("person")["start_date"].min().sort_values()
+    assert list(firsts.index) == [f"salarié {n}" for n in range(1, len(firsts) + 1)]
+    assert firsts.iloc[0] == pd.Timestamp("2020-01-01")  # the cook's CDI, the oldest contract
+    # Rotating ATA CDDs on 'serveur' (persons 2, 3, 2): the carence checks point at known contracts.
+    carence = explained.evidence[explained.evidence["rule"] == "carence"]
+    assert len(carence) >= 1 and carence["contract_no"].notna().all()
+    assert set(carence["person"]) <= set(contracts["person"])
+    assert int(contracts["n_evidence"].sum()) == len(explained.evidence)
+
+
+def test_text_names_the_evidence_and_no_person_identifier(explained, month):
+    table, contracts = month
+    text = explanation_text(explained)
+    assert "Délai de carence non respecté (L1244-3" in text and "Infraction potentielle au délai de carence" in text
+    assert "salarié 1" in text and "salarié 2" in text
+    assert "Données utilisées" in text and "Opérations effectuées" in text and "valeur de base" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    keys = set(contracts[RESTAURANT]["person_key"]) | set(table.evidence["person_key"])
+    ids = set(contracts[RESTAURANT]["contract_id"])
+    assert not any(key in text for key in keys | ids)
+    assert not re.search(r"\b[12]\d{12}\b", text)  # no NIR-like number
+    assert not re.search(r"\b[0-9a-f]{16,}\b", text)  # no pseudonym or hash
+
+
+def test_files_are_written(explained, tmp_path):
+    text_path, picture_path = write_explanation(explained, tmp_path / "explain")
+    assert text_path.name == f"{RESTAURANT}.txt" and picture_path.name == f"{RESTAURANT}.png"
+    data = picture_path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert 800 <= width <= 3000 and 200 <= height <= 4000 and 10_000 < len(data) < 2_000_000
+
+
+def test_usage_and_missions_at_the_shop(month):
+    table, contracts = month
+    model = small_model(table.features, seed=1)
+    shop = explain_establishment(model, "7", table.features, table.evidence, contracts[SHOP], SHOP, AS_OF, Config())
+    assert {"usage", "mission", "cdi"} <= set(shop.contracts["kind"])
+    assert {"usage_hors_secteur"} <= set(shop.evidence["rule"])
+    assert "CDD d'usage" in explanation_text(shop)
+
+
+def test_unknown_siret_is_refused(month):
+    table, contracts = month
+    with pytest.raises(LookupError, match="99999999999999"):
+        explain_establishment(small_model(table.features), "7", table.features, table.evidence,
+                              contracts[RESTAURANT].iloc[:0], "99999999999999", AS_OF, Config())
+
+
+def test_command_is_registered():
+    from champollion.cli import app
+
+    result = CliRunner().invoke(app, ["explain", "--help"])
+    assert result.exit_code == 0 and "SIRET" in result.output

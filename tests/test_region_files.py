@@ -1,0 +1,222 @@
+"""The regional files: the Excel workbook read back with openpyxl, the HTML page opened in headless Chromium."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from tests.browser import opened
+from scoring.region_files import date_fr, month_fr, percent_fr, write_region_files
+
+MONTH = date(2025, 3, 1)
+REGION = "Île-de-France"
+STEM = "11-ile-de-france"
+
+# Fake SIRETs; the first starts with 0 to check it stays text.
+S1, S2, S3, S4 = "01234567800011", "22222222200022", "33333333300033", "44444444400044"
+
+
+def _lines() -> pd.DataFrame:
+    return pd.DataFrame({
+        "siret": [S1, S2, S3],
+        "region_code": "11",
+        "region": REGION,
+        "departement": ["75", "92", "93"],
+        "naf": ["5610A", "4711D", "8121Z"],
+        "headcount": [42, 120, 8],
+        "score": [0.61, 0.37, 0.04],
+        "rank_in_region": [1, 2, 57],
+        "rank_national": [3, 9, 801],
+        "in_list": True,
+        "list_position": pd.array([1, 2, 3], dtype="Int64"),
+        "exploration": [False, False, True],
+        "recently_inspected": False,
+        "change": ["new", "still", "new"],
+        "reason_1": [
+            "4 contrats successifs sur le poste « serveur » sans respect du délai de carence (L1244-3) : "
+            "infraction potentielle",
+            "Part des embauches en CDD ou intérim sur 12 mois : 92 % (médiane du secteur en région : 40 %)",
+            "",
+        ],
+        "reason_2": ["Taux de recours aux CDD et à l'intérim : 38 %", "", ""],
+        "reason_3": ["", "", ""],
+        "reason_1_feature": ["legal_rules", "share_hires_fixed_term_12m", ""],
+        "reason_2_feature": ["precarity_rate_12m", "", ""],
+        "reason_3_feature": ["", "", ""],
+        "model_version": "7",
+        "month": "2025-03",
+    })
+
+
+def _evidence() -> pd.DataFrame:
+    return pd.DataFrame({
+        "rule": ["carence", "carence", "usage_hors_secteur"],
+        "event_date": pd.to_datetime(["2025-02-10", "2025-02-24", "2025-01-05"]),
+        "contract_id": ["c1", "c2", "c3"],
+        "related_contract_id": ["c0", "c1", None],
+        "post": ["serveur", "serveur <b>&</b>", "agent nettoyage"],
+        "start_date": pd.to_datetime(["2025-02-10", "2025-02-24", "2025-01-05"]),
+        "end_date": pd.to_datetime(["2025-02-20", "2025-03-05", "2025-01-05"]),
+        "related_start_date": pd.to_datetime(["2025-01-02", "2025-02-10", None]),
+        "related_end_date": pd.to_datetime(["2025-02-07", "2025-02-20", None]),
+        "gap_opening_days": pd.array([2, 3, None], dtype="Int32"),
+        "required_opening_days": pd.array([12, 4, None], dtype="Int32"),
+        "measured_value": [2.0, 3.0, float("nan")],
+        "legal_limit": [12.0, 4.0, float("nan")],
+        "detail_fr": [
+            "Infraction potentielle au délai de carence : 2 jours d'ouverture au lieu de 12.",
+            "Infraction potentielle au délai de carence : 3 jours d'ouverture au lieu de 4.",
+            "Infraction potentielle au recours au contrat à durée déterminée d'usage : NAF 8121Z.",
+        ],
+        "article": ["L1244-3", "L1244-3", "D1242-1"],
+        "siret": [S1, S1, S3],
+        "region_code": "11",
+        "list_position": pd.array([1, 1, 3], dtype="Int64"),
+        "person_ref": ["a1b2c3d4", "e5f6a7b8", "0c0c0c0c"],
+    })
+
+
+def _left() -> pd.DataFrame:
+    left = _lines().iloc[[0]].copy()
+    left["siret"] = S4
+    left[["in_list", "exploration", "recently_inspected"]] = [False, False, True]
+    left["list_position"] = pd.array([pd.NA], dtype="Int64")
+    left["change"] = "left"
+    left["rank_in_region"] = 14
+    return left
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("lists") / "2025-03"
+    folder.mkdir()
+    paths = write_region_files(folder, STEM, REGION, MONTH, "7", _lines(), _evidence(), _left())
+    return {p.suffix: p for p in paths}
+
+
+def test_french_formatting():
+    assert month_fr(date(2025, 8, 1)) == "août 2025"
+    assert month_fr(date(2024, 12, 1)) == "décembre 2024"
+    assert percent_fr(0.382) == "38,2\u202f%"
+    assert percent_fr(float("nan")) == ""
+    assert date_fr(pd.Timestamp("2025-02-07")) == "07/02/2025"
+    assert date_fr(pd.NaT) == ""
+
+
+def test_returns_both_paths(written):
+    assert sorted(written) == [".html", ".xlsx"]
+    assert written[".xlsx"].name == f"{STEM}.xlsx"
+    assert all(p.exists() and p.stat().st_size > 0 for p in written.values())
+
+
+def _headers(sheet) -> list[str]:
+    return [cell.value for cell in sheet[1]]
+
+
+def test_workbook_sheets_and_tables(written):
+    book = openpyxl.load_workbook(written[".xlsx"])
+    assert book.sheetnames == ["À lire", "Liste", "Éléments", "Sortis de la liste"]
+
+    listing = book["Liste"]
+    assert _headers(listing) == [
+        "Position", "SIRET", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
+        "Rang dans la région", "Sélection", "Évolution", "Raison 1", "Raison 2", "Raison 3", "Éléments",
+    ]
+    assert listing.max_row == 1 + 3
+    assert listing.freeze_panes == "A2"
+    assert listing.auto_filter.ref == "A1:M4"
+    assert listing["B2"].value == S1  # text: the leading zero is kept
+    assert listing["F2"].value == pytest.approx(0.61)
+    assert "%" in listing["F2"].number_format
+    assert [listing.cell(r, 8).value for r in (2, 3, 4)] == ["score", "score", "exploration (tirage aléatoire)"]
+    assert [listing.cell(r, 9).value for r in (2, 3, 4)] == ["nouveau", "déjà listé le mois précédent", "nouveau"]
+    assert listing["J2"].alignment.wrap_text
+    assert [listing.cell(r, 13).value for r in (2, 3, 4)] == [2, 0, 1]
+
+    evidence = book["Éléments"]
+    assert _headers(evidence) == [
+        "SIRET", "Position", "Règle", "Article", "Poste", "Réf. salarié (pseudonyme)", "Début", "Fin",
+        "Contrat lié : début", "Contrat lié : fin", "Écart (jours d'ouverture)", "Délai requis", "Constat",
+    ]
+    assert evidence.max_row == 1 + 3
+    assert evidence.freeze_panes == "A2"
+    assert evidence.auto_filter.ref == "A1:M4"
+    assert evidence["C2"].value == "Délai de carence non respecté"
+    assert evidence["G2"].value == datetime(2025, 2, 10)
+    assert evidence["G2"].number_format == "dd/mm/yyyy"
+    assert evidence["J4"].value is None  # no related contract
+    assert "infraction potentielle" in evidence["M2"].value.lower()
+
+    left = book["Sortis de la liste"]
+    assert left.max_row == 2 and left["A2"].value == S4
+    assert left.freeze_panes == "A2" and left.auto_filter.ref
+
+    readme = "\n".join(str(c.value) for row in book["À lire"].iter_rows() for c in row if c.value)
+    assert "infraction potentielle" in readme and "mars 2025" in readme and "7" in readme
+
+    for sheet in book.worksheets[1:]:
+        for title in _headers(sheet):
+            assert not any(word in title.lower() for word in ("nir", "nom", "name", "naissance", "birth"))
+
+
+def test_no_left_sheet_when_nobody_left(tmp_path):
+    paths = write_region_files(tmp_path, STEM, REGION, MONTH, "7", _lines(), _evidence(), _left().iloc[0:0])
+    book = openpyxl.load_workbook(next(p for p in paths if p.suffix == ".xlsx"))
+    assert book.sheetnames == ["À lire", "Liste", "Éléments"]
+
+
+def test_html_is_escaped_and_self_contained(written):
+    page = written[".html"].read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page and 'charset="utf-8"' in page
+    assert "serveur &lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page
+    assert "http://" not in page and "https://" not in page and "<link" not in page and " src=" not in page
+
+
+@pytest.mark.browser
+def test_html_page_in_chromium(written):
+    with opened(written[".html"]) as seen:
+        page = seen.page
+        assert page.title() == "Liste de contrôle — Île-de-France — mars 2025"
+        assert "infraction potentielle" in page.locator("header").inner_text().lower()
+        lines = page.locator("#liste tbody.line")
+        assert lines.count() == 3
+
+        # Exploration lines carry their flag, the others do not.
+        exploration = page.locator("#liste tbody.line.exploration")
+        assert exploration.count() == 1
+        assert exploration.get_attribute("data-siret") == S3
+        assert exploration.locator(".flag").inner_text() == "exploration (tirage aléatoire)"
+        assert page.locator("#liste tbody.line:not(.exploration) .flag").count() == 0
+
+        # The evidence is hidden until its <details> is opened.
+        first = page.locator(f'#liste tbody.line[data-siret="{S1}"]')
+        evidence_table = first.locator("table.evidence")
+        assert not evidence_table.is_visible()
+        first.locator("summary").click()
+        assert evidence_table.is_visible()
+        assert evidence_table.locator("tbody tr").count() == 2
+        text = evidence_table.inner_text()
+        assert "Délai de carence non respecté" in text and "serveur <b>&</b>" in text and "10/02/2025" in text
+
+        # The filter hides the lines that do not match (NAF, département, accents ignored).
+        page.fill("#filtre", "8121z")
+        assert [line.is_visible() for line in lines.all()] == [False, False, True]
+        page.fill("#filtre", "92")
+        assert [line.is_visible() for line in lines.all()] == [False, True, False]
+        page.fill("#filtre", "delai  CARENCE")
+        assert [line.is_visible() for line in lines.all()] == [True, False, False]
+        page.fill("#filtre", "boulangerie")
+        assert [line.is_visible() for line in lines.all()] == [False, False, False]
+        assert page.locator("#aucune").is_visible()
+        page.fill("#filtre", "")
+        assert all(line.is_visible() for line in lines.all())
+
+        assert page.locator("#sortis tbody tr").count() == 1
+        assert S4 in page.locator("#sortis").inner_text()
+
+    assert seen.errors == []
+    assert all(url.startswith("file://") for url in seen.requests), seen.requests

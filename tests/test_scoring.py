@@ -1,0 +1,246 @@
+"""Scoring: who is listed, how reasons are worded, and that explanations are the model's own."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring.config import ScoringConfig
+from scoring.reasons import (
+    LEGAL_RULES,
+    SectorBenchmarks,
+    evidence_posts,
+    format_value,
+    grouped_contributions,
+    reason_group,
+    rules_sentence,
+    sentence,
+    top_reasons,
+)
+from scoring.selection import LEFT, NEW, STILL, compare_with_previous, rank_and_select, recently_inspected
+
+OCTOBER = date(2026, 10, 1)
+
+
+def _scored(n_by_region: dict[str, int], inspected: set[str] = frozenset()) -> pd.DataFrame:
+    rows = []
+    for region, n in n_by_region.items():
+        for i in range(n):
+            siret = f"{region}{i:012d}"
+            rows.append({"siret": siret, "region_code": region, "score": 1 - i / n, "recently_inspected": siret in inspected})
+    return pd.DataFrame(rows)
+
+
+# --- selection ---------------------------------------------------------------------------------------
+
+def test_each_region_lists_the_ceiling_of_its_share_with_a_seeded_exploration_draw():
+    settings = ScoringConfig(list_share=0.1, exploration_share=0.2)
+    ranked = rank_and_select(_scored({"11": 200, "84": 31}), OCTOBER, settings)
+    listed = ranked[ranked["in_list"]]
+    assert listed.groupby("region_code").size().to_dict() == {"11": 20, "84": 4}
+    explored = listed[listed["exploration"]]
+    assert explored.groupby("region_code").size().to_dict() == {"11": 4, "84": 1}
+    # Score lines are the region's best; exploration lines come from below them.
+    top_11 = listed[(listed["region_code"] == "11") & ~listed["exploration"]]
+    assert sorted(top_11["rank_in_region"]) == list(range(1, 17))
+    assert (explored[explored["region_code"] == "11"]["rank_in_region"] > 16).all()
+    # List positions: score lines first, then exploration lines.
+    assert list(listed[listed["region_code"] == "11"].sort_values("list_position")["exploration"]) == [False] * 16 + [True] * 4
+    # Reproducible from the month and the seed; another month draws again.
+    again = rank_and_select(_scored({"11": 200, "84": 31}), OCTOBER, settings)
+    pd.testing.assert_frame_equal(ranked, again)
+    draws = {
+        tuple(rank_and_select(_scored({"11": 200}), date(2026, m, 1), settings).query("exploration")["siret"])
+        for m in range(1, 7)
+    }
+    assert len(draws) > 1
+
+
+def test_recently_inspected_establishments_are_not_listed_but_are_ranked():
+    scored = _scored({"11": 50}, inspected={"11000000000000", "11000000000001"})
+    ranked = rank_and_select(scored, OCTOBER, ScoringConfig(list_share=0.1, exploration_share=0))
+    listed = ranked[ranked["in_list"]]
+    assert len(listed) == 5
+    assert set(listed["rank_in_region"]) == {3, 4, 5, 6, 7}
+    assert ranked.set_index("siret").loc["11000000000000", "rank_in_region"] == 1
+
+
+def test_a_region_with_a_fixed_list_size_gets_it():
+    settings = ScoringConfig(list_share=0.1, list_size_by_region={"84": 7}, exploration_share=0)
+    ranked = rank_and_select(_scored({"11": 30, "84": 30}), OCTOBER, settings)
+    assert ranked[ranked["in_list"]].groupby("region_code").size().to_dict() == {"11": 3, "84": 7}
+
+
+@pytest.mark.parametrize(
+    ("inspection_date", "excluded"),
+    [
+        ("2026-10-31", True),   # last day of the scored month: known
+        ("2026-11-01", False),  # after the month: not known when the list is drawn up
+        ("2025-11-01", True),   # first day of the 12 months up to October 2026
+        ("2025-10-31", False),  # the day before
+    ],
+)
+def test_recent_inspection_window_boundaries(inspection_date, excluded):
+    inspections = pd.DataFrame({"siret": ["11000000000000"], "inspection_date": [pd.Timestamp(inspection_date)],
+                                "abuse_found": [0]})
+    flags = recently_inspected(pd.Series(["11000000000000", "11000000000001"]), inspections, OCTOBER, 12)
+    assert list(flags) == [excluded, False]
+
+
+def test_each_line_says_whether_it_is_new_still_there_or_left():
+    current = pd.DataFrame({"siret": ["a", "b", "c", "d"], "in_list": [True, True, False, False]})
+    previous = pd.DataFrame({"siret": ["b", "c", "d"], "in_list": [True, True, False]})
+    assert list(compare_with_previous(current, previous)) == [NEW, STILL, LEFT, ""]
+    assert list(compare_with_previous(current, None)) == [NEW, NEW, "", ""]
+
+
+# --- reasons ----------------------------------------------------------------------------------------
+
+def test_benchmark_and_excess_columns_speak_of_their_share_and_rule_counts_are_one_reason():
+    assert reason_group("precarity_rate_12m_excess") == "precarity_rate_12m"
+    assert reason_group("precarity_rate_12m_benchmark") == "precarity_rate_12m"
+    assert reason_group("n_carence") == LEGAL_RULES
+    assert reason_group("n_rule_hits_total") == LEGAL_RULES
+    assert reason_group("headcount") == "headcount"
+    contributions = pd.DataFrame({"precarity_rate_12m": [0.5], "precarity_rate_12m_excess": [0.25],
+                                  "n_carence": [0.1], "n_rule_hits_total": [0.2], "headcount": [-0.3]})
+    grouped = grouped_contributions(contributions, list(contributions.columns))
+    assert grouped.iloc[0].to_dict() == pytest.approx({"precarity_rate_12m": 0.75, LEGAL_RULES: 0.3, "headcount": -0.3})
+
+
+def test_values_are_written_as_inspectors_read_them():
+    assert format_value("share_fixed_term_under_1_month_12m", 0.384) == "38 %"
+    assert format_value("median_fixed_term_days_12m", 12.0) == "12 jours"
+    assert format_value("fte", 12.5) == "12,5 ETP"
+    assert format_value("headcount_growth_12m", 0.35) == "+35 %"
+    assert format_value("hires_12m", 1234) == "1\u202f234"
+    assert format_value("share_hires_cdd_12m", float("nan")) == "non renseigné"
+
+
+def _table() -> pd.DataFrame:
+    rows = [{"siret": f"{i:014d}", "naf": "5610A", "region_code": "11", "declares": True,
+             "share_fixed_term_under_1_month_12m": 0.1 if i else 0.38, "n_carence": 4 if i == 0 else 0,
+             "n_rule_hits_total": 4 if i == 0 else 0}
+            for i in range(9)]
+    rows.append({"siret": "99999999999999", "naf": "4120A", "region_code": "84", "declares": True,
+                 "share_fixed_term_under_1_month_12m": 0.5, "n_carence": 0, "n_rule_hits_total": 0})
+    return pd.DataFrame(rows)
+
+
+def _posts():
+    evidence = pd.DataFrame({"rule": ["carence"] * 4, "post": ["serveur", "serveur", "serveur", "plongeur"],
+                             "establishment_siret": ["00000000000000"] * 4})
+    return evidence_posts(evidence)["00000000000000"]
+
+
+def test_a_share_reason_gives_the_value_and_the_sector_median_in_the_region():
+    table = _table()
+    features = ["share_fixed_term_under_1_month_12m", "n_carence", "n_rule_hits_total"]
+    benchmarks = SectorBenchmarks.of(table, features, min_group=5)
+    text = sentence("share_fixed_term_under_1_month_12m", table.iloc[0], benchmarks, None)
+    assert text == ("Part des CDD et missions de moins d'un mois : 38 % (médiane du secteur en région : 10 %)")
+    # A NAF x region group smaller than the minimum falls back to France.
+    lone = sentence("share_fixed_term_under_1_month_12m", table.iloc[9], benchmarks, None)
+    assert lone.endswith("(médiane en France : 10 %)")
+
+
+def test_a_rule_reason_counts_the_contracts_and_names_the_post():
+    text = rules_sentence(_table().iloc[0], _posts())
+    assert text == ("4 contrats successifs (dont 3 sur le poste « serveur ») sans respect du délai de carence "
+                    "(L1244-3) : infraction potentielle")
+    assert rules_sentence(_table().iloc[1], None) == "Aucune infraction potentielle relevée sur 12 mois"
+
+
+def test_only_what_raises_the_score_becomes_a_reason():
+    table = _table().head(2)
+    features = ["share_fixed_term_under_1_month_12m", "n_carence", "n_rule_hits_total"]
+    contributions = pd.DataFrame({"share_fixed_term_under_1_month_12m": [0.2, -0.4], "n_carence": [0.5, -0.1],
+                                  "n_rule_hits_total": [0.1, -0.2]}, index=table.index)
+    grouped = grouped_contributions(contributions, features)
+    reasons = top_reasons(grouped, table, SectorBenchmarks.of(table, features, 1),
+                          {"00000000000000": _posts()}, n=3)
+    first, second = reasons.iloc[0], reasons.iloc[1]
+    assert first["reason_1_feature"] == LEGAL_RULES and "délai de carence" in first["reason_1"]
+    assert first["reason_2_feature"] == "share_fixed_term_under_1_month_12m"
+    assert first["reason_3"] == ""
+    assert (second[["reason_1", "reason_2", "reason_3"]] == "").all()
+
+
+# --- explanations are the model's --------------------------------------------------------------------
+
+def _model():
+    import lightgbm as lgb
+
+    from features.catalog import feature_names
+    from training.scoring_model import ScoringModel
+
+    class Identity:
+        def transform(self, raw):
+            return 1 / (1 + np.exp(-raw))
+
+    rng = np.random.default_rng(0)
+    names = feature_names()
+    numeric = [f for f in names if f not in ("naf", "region_code", "idcc")]
+    frame = pd.DataFrame(rng.random((600, len(numeric))), columns=numeric)
+    frame["naf"] = rng.choice(["5610A", "8710A", "4120A"], 600)
+    frame["region_code"] = rng.choice(["11", "84"], 600)
+    frame["idcc"] = rng.choice(["1979", "0843"], 600)
+    frame.loc[rng.random(600) < 0.1, "share_hires_cdd_12m"] = np.nan
+    label = (frame["precarity_rate_12m"] + 0.5 * frame["share_hires_cdd_12m"].fillna(0) + 0.3 * (frame["naf"] == "5610A")
+             + 0.3 * rng.random(600) > 1).astype(int)
+    categories = {"naf": ["4120A", "5610A", "8710A"], "region_code": ["11", "84"], "idcc": ["0843", "1979"]}
+    model = ScoringModel(None, Identity(), names, categories, 1, ["2026-10"], {}, {}, 0.05, "off")
+    model.booster = lgb.train({"objective": "binary", "max_depth": 4, "num_leaves": 12, "verbose": -1, "seed": 0,
+                               "deterministic": True, "num_threads": 1, "min_data_per_group": 5},
+                              lgb.Dataset(model.inputs(frame), label), num_boost_round=30)
+    return model, frame
+
+
+def test_pred_contrib_equals_the_shap_package_and_sums_to_the_raw_score():
+    import shap
+
+    from scoring.monthly import explain_rows
+
+    model, frame = _model()
+    assert '"decision_type": "=="' in json.dumps(model.booster.dump_model()), "the model splits on a category"
+    rows = frame.index[:200]
+    ours = explain_rows(model, frame, rows)
+    inputs = model.inputs(frame.loc[rows])  # categories as LightGBM reads them: their codes
+    codes = inputs.apply(lambda c: c.cat.codes.replace(-1, np.nan) if isinstance(c.dtype, pd.CategoricalDtype) else c)
+    reference = shap.TreeExplainer(model.booster).shap_values(codes.to_numpy(dtype=np.float64))
+    reference = reference[1] if isinstance(reference, list) else reference
+    np.testing.assert_allclose(ours[model.features].to_numpy(), reference, atol=1e-9)
+    np.testing.assert_allclose(ours.sum(axis=1).to_numpy(), model.raw_scores(frame.loc[rows]), atol=1e-9)
+
+
+def test_explanations_that_do_not_add_up_are_refused():
+    from scoring.monthly import explain_rows
+
+    model, frame = _model()
+    broken = model.contributions
+    model.contributions = lambda table: broken(table) * 1.01
+    with pytest.raises(RuntimeError, match="miss the raw score"):
+        explain_rows(model, frame, frame.index[:10])
+
+
+def test_a_fact_that_does_not_set_the_establishment_apart_is_passed_over():
+    table = _table()
+    benchmarks = SectorBenchmarks.of(table, ["share_fixed_term_under_1_month_12m"], min_group=5)
+    assert sentence("share_fixed_term_under_1_month_12m", table.iloc[1], benchmarks, None) is None  # 10 %, median 10 %
+    assert sentence("share_fixed_term_under_1_month_12m", table.iloc[0].copy().replace(0.38, np.nan), benchmarks, None) is None
+    assert sentence(LEGAL_RULES, table.iloc[1], benchmarks, None) is None  # no potential infraction
+    features = ["share_fixed_term_under_1_month_12m", "n_carence"]
+    contributions = pd.DataFrame({"share_fixed_term_under_1_month_12m": [0.9], "n_carence": [0.1]}, index=[1])
+    reasons = top_reasons(grouped_contributions(contributions, features), table, benchmarks, {}, n=2)
+    assert list(reasons.iloc[0][["reason_1", "reason_2"]]) == ["", ""]
+
+
+def test_a_share_below_its_sector_median_is_not_a_reason_to_visit():
+    table = _table()
+    table.loc[2, "share_fixed_term_under_1_month_12m"] = 0.05
+    benchmarks = SectorBenchmarks.of(table, ["share_fixed_term_under_1_month_12m"], min_group=5)
+    assert sentence("share_fixed_term_under_1_month_12m", table.iloc[2], benchmarks, None) is None

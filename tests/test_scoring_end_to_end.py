@@ -1,0 +1,92 @@
+"""The monthly lists of the small simulated population, from real DSN files to the regional files."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import zipfile
+
+import pandas as pd
+import pytest
+
+from features.asof import add_months
+from features.build import load_features
+from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, score_month
+from training.feature_store import declared_months
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_establishment_is_ranked_and_each_region_gets_its_files(small_pipeline):
+    _, home, config = small_pipeline
+    month = declared_months(home.warehouse)[-1]
+    folder = home.lists / f"{month:%Y-%m}"
+    ranked = pd.read_csv(folder / "ranked.csv", dtype={"siret": "string", "region_code": "string"})
+    features = load_features(home.data, month)
+    assert sorted(ranked["siret"]) == sorted(features["siret"].astype(str))
+    assert set(RANKED_COLUMNS + ["reason_1", "reason_2", "reason_3", "model_version"]) <= set(ranked.columns)
+    assert ranked["rank_national"].tolist() == list(range(1, len(ranked) + 1))
+    assert ranked["score"].is_monotonic_decreasing and ranked["score"].between(0, 1).all()
+    listed = ranked[ranked["in_list"]]
+    assert not listed["recently_inspected"].any()
+    assert (listed["reason_1"].fillna("") != "").all(), "every listed line says why it is there"
+    assert (listed.loc[listed["exploration"] & listed["reason_1_feature"].isna(), "reason_1"] == EXPLORATION_REASON).all()
+    assert ranked.loc[~ranked["in_list"], "reason_1"].isna().all()
+    for region_code in listed["region_code"].unique():
+        assert len(list(folder.glob(f"{region_code}-*.xlsx"))) == 1
+        assert len(list(folder.glob(f"{region_code}-*.html"))) == 1
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["month"] == f"{month:%Y-%m}" and summary["scored"] == len(ranked)
+    assert summary["listed"] == len(listed) and summary["model_version"] == "1"
+    evidence = pd.read_csv(folder / "evidence.csv", dtype={"siret": "string"})
+    assert set(evidence["siret"]) <= set(listed["siret"])
+    assert "person_key" not in evidence.columns and evidence["person_ref"].str.len().eq(8).all()
+
+
+def test_a_month_is_compared_with_the_list_of_the_month_before(small_pipeline, tmp_path):
+    _, shared, config = small_pipeline
+    home = type(shared)(tmp_path / "home")
+    shutil.copytree(shared.root, home.root)
+    shutil.rmtree(home.lists)
+    month = declared_months(home.warehouse)[-1]
+    before = score_month(home, config, add_months(month, -1))
+    after = score_month(home, config, month)
+    assert (before.ranked.loc[before.ranked["in_list"], "change"] == "new").all()
+    was = set(before.ranked.loc[before.ranked["in_list"], "siret"])
+    now = after.ranked.set_index("siret")
+    for siret in was:
+        if siret in now.index:
+            assert now.at[siret, "change"] == ("still" if now.at[siret, "in_list"] else "left")
+    assert set(now.index[now["change"] == "new"]).isdisjoint(was)
+    assert after.summary["previous_list"] is True
+
+
+def _personal_values(population, files: int = 20) -> set[str]:
+    """NIRs, names and birth dates (S21.G00.30.001/002/004/006) of some of the population's DSN files."""
+    values = set()
+    for path in sorted((population / "dsn").rglob("*.dsn"))[:files]:
+        for line in path.read_text(encoding="latin-1").splitlines():
+            rubric, _, value = line.partition(",")
+            if rubric in ("S21.G00.30.001", "S21.G00.30.002", "S21.G00.30.004", "S21.G00.30.006"):
+                value = value.strip("'")
+                if len(value) >= 6:  # long enough not to match by chance
+                    values.add(value)
+    return values
+
+
+def test_lists_hold_no_personal_data(small_pipeline):
+    population, home, _ = small_pipeline
+    month = declared_months(home.warehouse)[-1]
+    folder = home.lists / f"{month:%Y-%m}"
+    texts = [p.read_text(encoding="utf-8") for p in [*folder.glob("*.csv"), *folder.glob("*.html"), *folder.glob("*.json")]]
+    for workbook in folder.glob("*.xlsx"):
+        with zipfile.ZipFile(workbook) as archive:
+            texts += [archive.read(name).decode("utf-8") for name in archive.namelist() if name.endswith(".xml")]
+    text = "\n".join(texts)
+    personal = _personal_values(population)
+    assert personal, "the sample of DSN files holds persons"
+    # Whole values only: a birth date 09122000 must not match inside a score such as 0.4091220003.
+    found = [v for v in personal if re.search(rf"(?<![0-9A-Za-z]){re.escape(v)}(?![0-9A-Za-z])", text)]
+    assert not found
+    assert "person_key" not in text
