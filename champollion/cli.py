@@ -9,12 +9,13 @@ import logging
 import secrets
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from champollion.cli_support import fail, resolve_month
 from champollion.config import Config, ConfigError, load_config, pseudonym_key
 from champollion.home import Home
 
@@ -63,18 +64,13 @@ def main(
     ctx.obj = Context(Home.resolve(home), settings)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
-
-
 @app.command("init-key")
 def init_key(ctx: typer.Context) -> None:
     """Write a new random pseudonymisation key in the home directory (if none exists)."""
     context = _context(ctx)
     relative = context.config.pseudonymisation.key_file
     if not relative:
-        raise _fail("pseudonymisation.key_file is not set in the configuration")
+        raise fail("pseudonymisation.key_file is not set in the configuration")
     path = context.home.root / relative
     if path.exists():
         typer.echo(f"key already present: {path}")
@@ -102,37 +98,13 @@ def ingest(
     try:
         key = pseudonym_key(config, context.home)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     try:
         with byte_progress("parsing DSN") as progress:
             summary = run_ingest(paths, context.home, config, key, progress)
     except FileNotFoundError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print_ingest_summary(summary)
-
-
-def _month(value: str) -> date:
-    """'YYYY-MM' to the first day of that month."""
-    try:
-        return datetime.strptime(value, "%Y-%m").date()
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM") from exc
-
-
-def _resolve_month(context: Context, as_of: str) -> date:
-    """A month written YYYY-MM, or 'latest': the last month declared in the warehouse."""
-    if as_of != "latest":
-        return _month(as_of)
-    from features.build import latest_month
-    from features.engine import connect
-
-    con = connect()
-    try:
-        return latest_month(con, context.home.warehouse)
-    except FileNotFoundError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        con.close()
 
 
 @app.command("import-inspections")
@@ -147,7 +119,7 @@ def import_inspections(
     try:
         loaded = read_inspections(path)
     except (OSError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for issue in loaded.issues:
         typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)
     stored = store_inspections(loaded.rows, context.home.warehouse)
@@ -170,7 +142,7 @@ def features(
     from features.inspections import load_inspections
 
     context = _context(ctx)
-    month = _resolve_month(context, as_of)
+    month = resolve_month(context.home.warehouse, as_of)
     started = time.perf_counter()
     con = connect()
     try:
@@ -197,11 +169,11 @@ def check_rules(
     from features.validation import rules_against_truth
 
     context = _context(ctx)
-    month = _resolve_month(context, as_of)
+    month = resolve_month(context.home.warehouse, as_of)
     try:
         table = rules_against_truth(load_features(context.home.data, month), truth, month)
     except FileNotFoundError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print_frame(
         f"Legal-rule counts against the truth, as of {month:%Y-%m} ({table.attrs['establishments']} establishments, "
         f"{table.attrs['abusing_share']:.1%} abusing)",
@@ -221,7 +193,7 @@ def simulate(
     import simulation
 
     if preset not in simulation.PRESETS:
-        raise _fail(f"unknown preset {preset!r}: choose among {', '.join(simulation.PRESETS)}")
+        raise fail(f"unknown preset {preset!r}: choose among {', '.join(simulation.PRESETS)}")
     with stage_progress() as progress:
         summary = simulation.simulate(out, preset=preset, seed=seed, progress=progress)
     typer.echo(
@@ -260,7 +232,7 @@ def bench_features(
     from features.bench import bench_features as run_bench, write_bench_json
 
     context = _context(ctx)
-    month = _resolve_month(context, as_of)
+    month = resolve_month(context.home.warehouse, as_of)
     result = run_bench(context.home, context.config, month)
     print_frame(f"Features benchmark, as of {month:%Y-%m}", result)
     path = write_bench_json([], context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json",
@@ -282,7 +254,7 @@ def bench_ingest(
     try:
         key = pseudonym_key(context.config, context.home)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     rows = run_bench(dsn, key, workers)
     print_bench("Ingestion benchmark", rows)
     path = write_bench_json(rows, context.home.data / "bench" / f"ingest-{datetime.now():%Y%m%dT%H%M%S}.json", {"dsn": str(dsn)})
@@ -312,7 +284,7 @@ def bench_scoring(
         report = run_scoring_bench(context.home, context.config, rows, trees, depth, leaves, shap_sample, contrib_rows,
                                    threads, model, seed)
     except (LookupError, RuntimeError) as exc:
-        raise _fail(f"{exc}; or pass --trees/--depth to bench a synthetic model") from exc
+        raise fail(f"{exc}; or pass --trees/--depth to bench a synthetic model") from exc
     console.print(report.model_line)
     print_frame(f"Scoring benchmark: {rows:,} establishments, {threads} threads (load average before "
                 f"{report.load_before}, after {report.load_after})", bench_frame(report.results))

@@ -7,33 +7,14 @@ The main `champollion` command registers `commands`; each command receives the s
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
 from typing import Annotated, Optional
 
 import typer
 
+from champollion.cli_support import fail, resolve_month
+
 commands = typer.Typer(help="Scoring: monthly ranked lists per region, explained line by line.")
 log = logging.getLogger("champollion.scoring")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
-
-
-def _month(ctx: typer.Context, value: str) -> date:
-    """A YYYY-MM month, or 'latest': the last month in the warehouse."""
-    if value == "latest":
-        from training.feature_store import declared_months
-
-        months = declared_months(ctx.obj.home.warehouse)
-        if not months:
-            raise _fail(f"{ctx.obj.home.warehouse}: no declarations ingested yet")
-        return months[-1]
-    try:
-        return datetime.strptime(value, "%Y-%m").date()
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM (or 'latest')") from exc
 
 
 @commands.command()
@@ -52,11 +33,11 @@ def score(
     from scoring.monthly import score_month
 
     context = ctx.obj
-    chosen = _month(ctx, month)
+    chosen = resolve_month(ctx.obj.home.warehouse, month)
     try:
         result = score_month(context.home, context.config, chosen, model, all_reasons)
     except (FileNotFoundError, LookupError, RuntimeError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     import pandas as pd
 
     regions = pd.DataFrame(result.summary["regions"])[
@@ -87,11 +68,11 @@ def explain(
     if len(siret) != 14 or not siret.isdigit():
         raise typer.BadParameter(f"{siret!r} is not a SIRET of 14 digits")
     context = ctx.obj
-    chosen = _month(ctx, month)
+    chosen = resolve_month(ctx.obj.home.warehouse, month)
     try:
         explanation = explain_month(context.home, context.config, siret, chosen, model)
     except (FileNotFoundError, LookupError, RuntimeError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print_explanation(explanation)
     text_path, picture_path = write_explanation(explanation, explain_folder(context.home, chosen))
     log.info("explained %s for %s: SHAP sum gap %.1e", siret, f"{chosen:%Y-%m}", explanation.shap_gap)

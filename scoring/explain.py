@@ -45,7 +45,6 @@ from scoring.reasons import (
 
 if TYPE_CHECKING:
     import duckdb
-    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
     from rich.console import Console, RenderableType
 

@@ -235,7 +235,7 @@ def sentence(
     label = feature.label_fr if feature else group
     if feature is not None and feature.unit == "category":
         shown = region_names().get(str(value), str(value)) if group == "region_code" else format_value(group, value)
-        return f"{_capitalised(label)} : {shown} (les contrôles passés y ont souvent relevé des abus)"
+        return f"{_capitalised(label)} : {shown} (le modèle tient compte des résultats des contrôles passés de ce groupe)"
     if group == "last_inspection_found_abuse":
         return "Le dernier contrôle a relevé un abus" if float(value) >= 0.5 else None
     shown = format_value(group, value)

@@ -7,26 +7,16 @@ The main `champollion` command registers `commands`; each command receives the s
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from champollion.cli_support import fail, parse_month
+
 commands = typer.Typer(help="Training: labels from past inspections, tuned LightGBM, baselines, MLflow registry.")
 log = logging.getLogger("champollion.training")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
-
-
-def _month(value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m").date()
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM") from exc
 
 
 @commands.command()
@@ -48,7 +38,7 @@ def train(
 
     context = ctx.obj
     if ipw is not None and ipw not in ("auto", "on", "off"):
-        raise _fail(f"--ipw must be auto, on or off, not {ipw!r}")
+        raise fail(f"--ipw must be auto, on or off, not {ipw!r}")
 
     def on_month(month: date, how: str) -> None:
         log.info("features as of %s: %s", f"{month:%Y-%m}", how)
@@ -67,7 +57,7 @@ def train(
                             on_month=on_month, on_folds=on_folds, on_trial=on_trial,
                             on_step=lambda message: log.info("%s", message))
     except (FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     result = outcome.result
     report.print_comparison(result.comparison, result.settings.capacity_share, result.settings.shares)
     report.print_selection(result)
@@ -93,9 +83,9 @@ def evaluate(
 
     context = ctx.obj
     try:
-        outcome = run_evaluate(context.home, context.config, truth, _month(month) if month else None, model, inspections)
+        outcome = run_evaluate(context.home, context.config, truth, parse_month(month) if month else None, model, inspections)
     except (FileNotFoundError, LookupError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     report.print_truth(outcome)
     if outcome.truth_over_folds is not None:
         report.print_truth_over_folds(outcome.truth_over_folds, outcome.settings.shares)
@@ -115,7 +105,7 @@ def promote(
     try:
         outcome = run_promote(context.home, context.config, version, force)
     except (FileNotFoundError, LookupError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     report.print_promotion(outcome)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from champollion.cli_support import fail, parse_month
 
 commands = typer.Typer(help="The evaluators' audit of a registered model.")
 
@@ -24,17 +25,11 @@ def audit(
     from scoring.audit.run import run_audit, write_audit
 
     context = ctx.obj
-    chosen = None
-    if month is not None:
-        try:
-            chosen = datetime.strptime(month, "%Y-%m").date()
-        except ValueError as exc:
-            raise typer.BadParameter(f"{month!r} is not a month written YYYY-MM") from exc
+    chosen = parse_month(month) if month is not None else None
     try:
         result = run_audit(context.home, context.config, model, chosen, truth)
     except (FileNotFoundError, LookupError) as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     path = write_audit(result, context.home, context.config)
     for check in result.checks:
         mark = "pass" if check.passed else "FAIL"

@@ -1,0 +1,41 @@
+"""What every stage's commands share: failing with a clear message and reading a month argument.
+
+The stages' command modules import this rather than `champollion.cli`, which imports them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `message` in red on stderr; the exit to raise (code 2)."""
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+def parse_month(value: str) -> date:
+    """'YYYY-MM' to the first day of that month."""
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM") from exc
+
+
+def resolve_month(warehouse: Path, value: str) -> date:
+    """A month written YYYY-MM, or 'latest': the last month declared in the warehouse."""
+    if value != "latest":
+        return parse_month(value)
+    from features.build import latest_month
+    from features.engine import connect
+
+    con = connect()
+    try:
+        return latest_month(con, warehouse)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        con.close()
