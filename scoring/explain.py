@@ -32,6 +32,7 @@ from champollion.home import Home
 from features.catalog import FEATURES
 from features.geography import places_table
 from features.rules import RULES
+from scoring.french import date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
 from scoring.reasons import (
     LEGAL_RULES,
@@ -64,8 +65,6 @@ RULE_MARKERS = {
 }
 # Facts weighing less than this (log-odds) are left to the detailed table.
 REASON_MIN_WEIGHT = 0.01
-MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-             "novembre", "décembre")
 # Timeline rows drawn at most: evidence rows first, then the busiest (the text lists every contract).
 MAX_TIMELINE_ROWS = 60
 CONTRACT_COLUMNS = ["contract_no", "post", "post_shown", "person", "kind", "motif", "start_date", "end_date",
@@ -322,9 +321,8 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
 
 # --- Text ---------------------------------------------------------------------------------------------
 
-def month_fr(month: date) -> str:
-    """'octobre 2026'."""
-    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+def _date(value: Any) -> str:
+    return date_fr(value, empty="—")
 
 
 def _of_month(month: date) -> str:
@@ -333,18 +331,8 @@ def _of_month(month: date) -> str:
     return f"d'{text}" if text[0] in "aeiou" else f"de {text}"
 
 
-def _date_fr(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return pd.Timestamp(value).strftime("%d/%m/%Y")
-
-
 def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f} %".replace(".", ",")
 
 
 def _signed(value: float) -> str:
@@ -364,8 +352,8 @@ def audit_paragraph(explanation: Explanation) -> str:
         "heures rémunérées, absences déclarées, missions d'intérim déclarées par les entreprises de travail "
         "temporaire pour cet établissement utilisateur, code NAF, convention collective, effectif ; ainsi que les "
         "contrôles antérieurs connus à la fin du mois. Les contrats sont reconstitués sur "
-        f"{facts['history_months']} mois (depuis le {_date_fr(window['history_start'])}) et les indicateurs "
-        f"calculés sur les {facts['window_months']} derniers mois (depuis le {_date_fr(window['window_start'])}). "
+        f"{facts['history_months']} mois (depuis le {_date(window['history_start'])}) et les indicateurs "
+        f"calculés sur les {facts['window_months']} derniers mois (depuis le {_date(window['window_start'])}). "
         "Les salariés sont pseudonymisés dès la lecture des fichiers ; ils sont désignés ici par un simple numéro.\n"
         f"Opérations effectuées. {facts['features']} indicateurs, énumérés ci-dessous avec leur valeur, sont "
         "comparés aux médianes du même secteur (code NAF) dans la région ; six vérifications automatiques des "
@@ -377,7 +365,7 @@ def audit_paragraph(explanation: Explanation) -> str:
         "TreeSHAP exacte ; leur somme redonne le score brut). Ce score est converti en probabilité qu'un contrôle "
         f"relève un abus (calibration {facts['calibration']} sur les résultats de contrôles). Les établissements "
         f"sont classés par probabilité dans chaque région ; la liste d'une région en retient "
-        f"{_pct(facts['list_share'])}, dont {_pct(facts['exploration_share'])} tirés au hasard pour évaluer le "
+        f"{percent_fr(facts['list_share'])}, dont {percent_fr(facts['exploration_share'])} tirés au hasard pour évaluer le "
         f"modèle, sans ceux contrôlés dans les {facts['exclude_inspected_months']} derniers mois. Le score oriente "
         "le choix des contrôles ; il ne constitue ni un constat d'infraction ni une décision à l'égard de "
         "l'établissement."
@@ -418,7 +406,7 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
         ("Région", f"{e['region']} ({e['region_code']})"),
         ("Effectif en fin de mois", format_value("headcount", e["headcount"])),
         ("Convention collective (IDCC)", "non renseignée" if pd.isna(e.get("idcc")) else str(e.get("idcc"))),
-        ("Probabilité estimée qu'un contrôle relève un abus", _pct(float(e["score"]))),
+        ("Probabilité estimée qu'un contrôle relève un abus", percent_fr(float(e["score"]))),
         ("Rang dans la région", f"{int(e['rank_in_region'])} sur {explanation.scored_in_region}"),
         ("Rang national", f"{int(e['rank_national'])} sur {explanation.scored_national}"),
         ("Sur la liste du mois", position),
@@ -456,7 +444,7 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
     detail.add_row("", "score brut du modèle", "raw_score", "", _signed(explanation.raw_score))
     out.append(detail)
     out.append(Text(f"Vérification : la somme redonne le score brut à {explanation.shap_gap:.1e} près. "
-                    f"Probabilité calibrée correspondante : {_pct(float(e['score']))}."))
+                    f"Probabilité calibrée correspondante : {percent_fr(float(e['score']))}."))
 
     ev = explanation.evidence
     if ev.empty:
@@ -468,7 +456,7 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
             where = f"poste « {r.post} », {r.person}"
             if not pd.isna(r.contract_no):
                 where += f", contrat n° {r.contract_no}"
-            where += f" du {_date_fr(r.start_date)} au {_date_fr(r.end_date)}"
+            where += f" du {_date(r.start_date)} au {_date(r.end_date)}"
             if not pd.isna(r.gap_opening_days) and not pd.isna(r.required_opening_days):
                 where += f" ; écart de {int(r.gap_opening_days)} j d'ouverture pour {int(r.required_opening_days)} j requis"
             out.append(Text(f"{n}. {r.rule_label} ({r.article}) — {where}."))
@@ -476,12 +464,12 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
 
     contracts = explanation.contracts
     timeline = table(
-        f"Contrats de l'établissement par poste ({len(contracts)} contrats connus au {_date_fr(explanation.window['as_of_end'])})",
+        f"Contrats de l'établissement par poste ({len(contracts)} contrats connus au {_date(explanation.window['as_of_end'])})",
         [("poste", "left"), ("salarié", "left"), ("contrats (n°, nature, début → fin)", "left"), ("infr.", "right")])
     for (post, person), rows in contracts.groupby(["post_shown", "person"], sort=False):
         spans = "; ".join(
-            f"n° {c.contract_no} {KIND_FR.get(c.kind, c.kind)} {_date_fr(c.start_date)} → "
-            + ("en cours" if c.running else _date_fr(c.end_date))
+            f"n° {c.contract_no} {KIND_FR.get(c.kind, c.kind)} {_date(c.start_date)} → "
+            + ("en cours" if c.running else _date(c.end_date))
             + (f" ({c.renewals} renouv.)" if c.renewals else "")
             for c in rows.itertuples(index=False)
         )

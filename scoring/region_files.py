@@ -10,7 +10,6 @@ appears except as the 8-character pseudonym `person_ref`.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -22,11 +21,8 @@ import pandas as pd
 import xlsxwriter
 
 from features.rules import RULES
+from scoring.french import date_fr, missing, month_fr, percent_fr
 
-MONTHS_FR = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
 CHANGE_FR = {"new": "nouveau", "still": "déjà listé le mois précédent"}
@@ -54,34 +50,12 @@ REASONS_FR = (
 # --- French formatting ---
 
 
-def month_fr(month: date) -> str:
-    """'mars 2025' for any day of March 2025."""
-    return f"{MONTHS_FR[month.month - 1]} {month.year}"
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
-def date_fr(value: Any) -> str:
-    """dd/mm/yyyy, or '' when missing."""
-    stamp = pd.to_datetime(value, errors="coerce") if not _missing(value) else pd.NaT
-    return "" if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
-
-
-def percent_fr(share: Any, decimals: int = 1) -> str:
-    """A 0-1 share as French text: 0.382 -> '38,2 %' (narrow no-break space before %)."""
-    if _missing(share):
-        return ""
-    return f"{100 * float(share):.{decimals}f}".replace(".", ",") + "\u202f%"
-
-
 def _integer_text(value: Any) -> str:
-    return "" if _missing(value) else f"{int(value):,}".replace(",", "\u202f")
+    return "" if missing(value) else f"{int(value):,}".replace(",", "\u202f")
 
 
 def _text(value: Any) -> str:
-    return "" if _missing(value) else str(value)
+    return "" if missing(value) else str(value)
 
 
 def _reason_columns(frame: pd.DataFrame) -> list[str]:
@@ -184,7 +158,7 @@ def _write_table(book: Any, sheet: Any, frame: pd.DataFrame, columns: list[Colum
         for j, column in enumerate(columns):
             value = column.value(row)
             fmt = formats.get(column.kind)
-            if _missing(value) or value == "":
+            if missing(value) or value == "":
                 sheet.write_blank(i, j, None, fmt)
             elif column.kind == "date":
                 stamp = pd.to_datetime(value, errors="coerce")

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.browser import opened
-from scoring.region_files import date_fr, month_fr, percent_fr, write_region_files
+from scoring.french import date_fr, month_fr, percent_fr
+from scoring.region_files import write_region_files
 
 MONTH = date(2025, 3, 1)
 REGION = "Île-de-France"

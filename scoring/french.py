@@ -1,0 +1,37 @@
+"""French formatting shared by the lists and the explanations: months, dates, percentages."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+MONTHS_FR = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+
+
+def missing(value: Any) -> bool:
+    """None, NA, NaT or NaN."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def month_fr(month: date) -> str:
+    """'mars 2025' for any day of March 2025."""
+    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+
+
+def date_fr(value: Any, empty: str = "") -> str:
+    """dd/mm/yyyy, or `empty` when missing."""
+    stamp = pd.to_datetime(value, errors="coerce") if not missing(value) else pd.NaT
+    return empty if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
+
+
+def percent_fr(share: Any, decimals: int = 1) -> str:
+    """A 0-1 share as French text: 0.382 -> '38,2 %' (narrow no-break space before %), '' when missing."""
+    if missing(share):
+        return ""
+    return f"{100 * float(share):.{decimals}f}".replace(".", ",") + "\u202f%"
