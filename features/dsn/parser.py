@@ -293,8 +293,17 @@ class DsnParser:
                     cur_head, block_end = code + ",", code[:11] + _AFTER_FIELDS
                     if parent is None:
                         inst = yield from self._open_root(state, block, number)
-                    elif block not in KEPT_BLOCKS and (stack := state.stack) and stack[-1] == block:
-                        inst = None  # one more instance of a block walked through: same place in the tree
+                    elif block not in KEPT_BLOCKS and (stack := state.stack) and (
+                        stack[-1] == block or stack[-1] == parent or (len(stack) > 1 and stack[-2] == parent)
+                    ):
+                        # A block walked through, placed without a call (the common cases of
+                        # _open_child): another instance of the top block, a child of the top
+                        # block, or a sibling of the top block.
+                        if stack[-1] == parent:
+                            stack.append(block)
+                        else:
+                            stack[-1] = block
+                        inst = None
                     else:
                         inst = self._open_child(state, block, parent, number)
                     if inst is None:
