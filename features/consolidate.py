@@ -25,7 +25,7 @@ from features.geography import departement_sql
 from features.partitions import MonthlyPartitionWriter
 from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
-STREAM_BATCH_ROWS = 100_000
+STREAM_BATCH_ROWS = 32_768
 CONTRACT_SLICE_ROWS = 250_000  # contract snapshots rebuilt at once
 
 STATUS_SQL = """
@@ -153,7 +153,7 @@ def consolidate(
     def staged(table: str, which: list[str]) -> str:
         return "[" + ", ".join(f"'{staging / table / (b + '.parquet')}'" for b in which) + "]"
 
-    con.execute(f"CREATE OR REPLACE TEMP TABLE staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
     con.execute(
         f"COPY (SELECT s.*, d.source_file, d.line_start FROM resolved_status s "

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from features.warehouse import month_partition
 
-DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
+DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
 
 
 class MonthlyPartitionWriter:
