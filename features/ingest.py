@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
@@ -157,8 +157,10 @@ def ingest(
     known = set(manifest.column("source_sha256").to_pylist())
     _drop_orphans(home.staging, set(manifest.column("batch").to_pylist()))
     new_files: list[SourceFile] = []
-    for path in dsn_files:
-        sha = file_sha256(path)
+    # hashlib and file reads release the GIL: threads hash files in parallel.
+    with ThreadPoolExecutor(max_workers=settings.workers) as hashers:
+        hashes = list(hashers.map(file_sha256, dsn_files))
+    for path, sha in zip(dsn_files, hashes):
         if sha in known:
             summary.files_already_ingested += 1
             continue
