@@ -16,12 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from features.contracts import rebuild_contracts_sql
 from features.dsn.parser import Issue
 from features.engine import attach_warehouse, register_places
 from features.geography import departement_sql
-from features.warehouse import MONTHLY_TABLES, month_partition
+from features.partitions import MonthlyPartitionWriter
+from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+
+STREAM_BATCH_ROWS = 32_768
+CONTRACT_SLICE_ROWS = 250_000  # contract snapshots rebuilt at once
 
 STATUS_SQL = """
 WITH monthly AS (
@@ -148,7 +153,7 @@ def consolidate(
     def staged(table: str, which: list[str]) -> str:
         return "[" + ", ".join(f"'{staging / table / (b + '.parquet')}'" for b in which) + "]"
 
-    con.execute(f"CREATE OR REPLACE TEMP TABLE staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
     con.execute(
         f"COPY (SELECT s.*, d.source_file, d.line_start FROM resolved_status s "
@@ -164,6 +169,7 @@ def consolidate(
         ).fetchall()
     ] if new_batches else []
     month_list = ", ".join(f"'{m}'" for m in months)
+    kept = "SELECT declaration_key FROM resolved_status WHERE status = 'kept'"
     for table in MONTHLY_TABLES:
         for month in months:
             shutil.rmtree(warehouse / table / month_partition(month), ignore_errors=True)
@@ -172,26 +178,54 @@ def consolidate(
         source = (
             f"read_parquet({staged(table, batches)})" if table != "declarations" else "staged_declarations"
         )
-        con.execute(
-            f"""COPY (
-                SELECT t.*, strftime(t.month, '%Y-%m') AS declared_month
-                FROM {source} t
-                JOIN resolved_status s ON s.declaration_key = t.declaration_key AND s.status = 'kept'
-                WHERE strftime(t.month, '%Y-%m') IN ({month_list})
-            ) TO '{warehouse / table}' (FORMAT parquet, PARTITION_BY (declared_month),
-                 OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part-{{uuid}}')"""
-        )
+        # Streamed to Python and written month by month: memory stays within the writer's budget
+        # however many months and rows there are.
+        reader = con.execute(
+            f"SELECT t.* FROM {source} t WHERE t.declaration_key IN ({kept}) "
+            f"AND strftime(t.month, '%Y-%m') IN ({month_list})"
+        ).to_arrow_reader(STREAM_BATCH_ROWS)
+        with MonthlyPartitionWriter(warehouse / table, STAGED_SCHEMAS[table]) as writer:
+            writer.write_batches(reader)
     attach_warehouse(con, warehouse)
     register_places(con)
     con.execute(f"COPY ({ESTABLISHMENTS_SQL}) TO '{warehouse / 'establishments.parquet'}' (FORMAT parquet)")
     con.execute(f"COPY ({PERSONS_SQL}) TO '{warehouse / 'persons.parquet'}' (FORMAT parquet)")
-    con.execute(
-        f"COPY ({rebuild_contracts_sql(None, inferred_end_after_months)} ORDER BY siret, person_key, start_date, contract_number) "
-        f"TO '{warehouse / 'contracts.parquet'}' (FORMAT parquet)"
-    )
+    _write_contracts(con, warehouse, inferred_end_after_months)
     attach_warehouse(con, warehouse)
     counts = dict(con.execute("SELECT status, count(*) FROM resolved_status GROUP BY status").fetchall())
     return ConsolidationResult(counts, months, issues)
+
+
+def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_end_after_months: int) -> None:
+    """Rebuild `contracts.parquet` one range of SIRETs at a time, appending the ranges in order.
+
+    A contract's snapshots all carry the declaring SIRET, so each range is rebuilt whole; ranges
+    of about CONTRACT_SLICE_ROWS snapshots keep DuckDB's memory flat as the warehouse grows.
+    """
+    sizes = con.execute("SELECT siret, count(*) FROM contract_months GROUP BY siret ORDER BY siret").fetchall()
+    cuts: list[str] = []
+    rows = 0
+    for siret, count in sizes:
+        if rows >= CONTRACT_SLICE_ROWS and siret is not None:
+            cuts.append(siret)
+            rows = 0
+        rows += count
+    sql = f"{rebuild_contracts_sql(None, inferred_end_after_months)} ORDER BY siret, person_key, start_date, contract_number"
+    path = warehouse / "contracts.parquet"
+    partial = path.with_suffix(".parquet.partial")  # not read by the views while being written
+    writer: pq.ParquetWriter | None = None
+    try:
+        for sirets in zip([None, *cuts], [*cuts, None]):
+            attach_warehouse(con, warehouse, sirets)
+            reader = con.execute(sql).to_arrow_reader(STREAM_BATCH_ROWS)
+            if writer is None:
+                writer = pq.ParquetWriter(partial, reader.schema)
+            for batch in reader:
+                writer.write_batch(batch)
+    finally:
+        if writer is not None:
+            writer.close()
+    partial.replace(path)
 
 
 def _status_issues(con: duckdb.DuckDBPyConnection) -> list[Issue]:

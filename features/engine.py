@@ -50,13 +50,24 @@ def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) ->
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
 
 
-def attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
-    """Create a view per warehouse table (an empty one when the table has no file yet)."""
+def attach_warehouse(
+    con: duckdb.DuckDBPyConnection, warehouse: Path, sirets: tuple[str | None, str | None] = (None, None)
+) -> None:
+    """Create a view per warehouse table (an empty one when the table has no file yet).
+
+    `sirets` (low, high) limits the monthly tables to establishments with low <= siret < high
+    (None: no bound; rows with no SIRET go with the last range, the one with no upper bound).
+    """
+    low, high = sirets
+    bounds = [f"siret >= '{low}'"] if low is not None else []
+    if high is not None:
+        bounds.append(f"siret < '{high}'")
+    where = "" if not bounds else " WHERE " + " AND ".join(bounds) + (" OR siret IS NULL" if high is None else "")
     for table in MONTHLY_TABLES:
         if any((warehouse / table).glob("*/*.parquet")):
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * EXCLUDE (declared_month) "
-                f"FROM read_parquet('{warehouse_glob(warehouse, table)}', hive_partitioning = true)"
+                f"FROM read_parquet('{warehouse_glob(warehouse, table)}', hive_partitioning = true){where}"
             )
         else:
             _empty_view(con, table, STAGED_SCHEMAS[table])

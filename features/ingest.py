@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
@@ -94,17 +94,30 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> list[list[SourceFile]]:
-    """Group files into batches of about `batch_bytes` (at least one batch per worker when there
-    is enough input), largest files first so that the workers finish together."""
+    """Group files into batches of at most `batch_bytes` (at least one batch per worker when there
+    is enough input), largest files first.
+
+    Batches shrink as the input left does (to a quarter of it per worker, not below
+    `batch_bytes` / 16), so that the last batches are small and the workers finish together.
+    """
     total = sum(f.size for f in files)
-    target = max(1, min(batch_bytes, total // max(1, workers) + 1))
+    workers = max(1, workers)
+    floor = min(batch_bytes // 16, total // workers)
+    remaining = total
+
+    def target() -> int:
+        return max(1, min(batch_bytes, max(remaining // (2 * workers), floor) + 1))
+
     batches: list[list[SourceFile]] = []
     current: list[SourceFile] = []
     size = 0
+    limit = target()
     for source in sorted(files, key=lambda f: (-f.size, str(f.path))):
-        if current and size + source.size > target:
+        if current and size + source.size > limit:
             batches.append(current)
+            remaining -= size
             current, size = [], 0
+            limit = target()
         current.append(source)
         size += source.size
     if current:
@@ -157,8 +170,10 @@ def ingest(
     known = set(manifest.column("source_sha256").to_pylist())
     _drop_orphans(home.staging, set(manifest.column("batch").to_pylist()))
     new_files: list[SourceFile] = []
-    for path in dsn_files:
-        sha = file_sha256(path)
+    # hashlib and file reads release the GIL: threads hash files in parallel.
+    with ThreadPoolExecutor(max_workers=settings.workers) as hashers:
+        hashes = list(hashers.map(file_sha256, dsn_files))
+    for path, sha in zip(dsn_files, hashes):
         if sha in known:
             summary.files_already_ingested += 1
             continue

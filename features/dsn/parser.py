@@ -153,6 +153,7 @@ class FileSummary:
 
 
 _UNKNOWN = Block("unknown", 0)  # marks lines of a block the norm does not define
+_AFTER_FIELDS = "\x7f"  # sorts after every field number: "<block>." + this ends the block's rubrics
 
 
 class _State:
@@ -200,6 +201,10 @@ class DsnParser:
         else:
             self._issue(line, "warning", kind, reason + " (outside any declaration; line ignored)")
 
+    def _invalid_value(self, line: int, code: str, value: object) -> None:
+        shown = "" if code.startswith(PERSONAL_BLOCKS) else f" {value!r}"
+        self._issue(line, "warning", "invalid_value", f"{code}: invalid value{shown}, ignored")
+
     # -- main loop ---------------------------------------------------------------------------
     def parse(self, chunks: Iterable[tuple[int, list[str]]], read: DecodeReport | None = None) -> Iterator[Declaration]:
         """Yield each declaration of the file once it is complete (or once the file ends).
@@ -211,78 +216,143 @@ class DsnParser:
         parents = self.norm.parents
         # One lookup per kept value: the rubric's converter, _AS_TEXT, or None if the norm lacks it.
         kinds = {rubric: CONVERTERS.get(rubric, _AS_TEXT) for rubric in rubrics}
+        # The same keyed by the line's first 15 characters (code and comma), for the fast path.
+        heads = {rubric + ",": convert for rubric, convert in kinds.items()}
+        # For a known rubric of a known block starting a new instance, all the line tells:
+        # (block, field number, parent, end of the block's rubrics, converter).
+        openers = {
+            rubric + ",": (rubric[:10], rubric[11:], parents[rubric[:10]], rubric[:11] + _AFTER_FIELDS, convert)
+            for rubric, convert in kinds.items()
+            if rubric[:10] in parents and rubric[0] == "S" and rubric[10] == "." and len(rubric) == 14 and "," not in rubric
+        }
         unknown_rubrics = self.summary.unknown_rubrics
         unknown_blocks = self.summary.unknown_blocks
         state = _State()
         cur_block = ""
         cur_field = ""
+        # Fast path state: while a known block instance is open and its last line was well formed,
+        # `cur_head` is that line's first 15 characters and `block_end` sorts after every rubric of
+        # the block, so `cur_head < head < block_end` says "same block, higher field number".
+        # Otherwise block_end is "" (no line sorts before it) and `cur_field` holds the field number.
+        cur_head = block_end = ""
         inst: Block | None = None
         fields: dict[str, object] = {}
         number = 0
         # The hot loop, inlined for speed: most lines continue the current block instance.
         for first, lines in chunks:
             for number, line in enumerate(lines, first):
-                code, comma, raw = line.partition(",")
-                # (A code of the wrong length here reads as an unknown rubric of the block.)
-                if code[:10] == cur_block and comma and (fieldno := code[11:]) > cur_field:
-                    cur_field = fieldno
+                head = line[:15]
+                if cur_head < head < block_end and (convert := heads.get(head)) is not None:
+                    # A known rubric continuing the open instance (the common case).
+                    cur_head = head
                     if inst is None:
-                        if code not in rubrics:
-                            unknown_rubrics[code] += 1
                         continue
-                    if inst is _UNKNOWN:
-                        unknown_blocks[cur_block] += 1
-                        continue
-                else:
-                    # A new block instance, or a blank, envelope or malformed line.
-                    if not line:
-                        state.skipped_lines += 1
-                        continue
-                    block = code[:10]
+                elif (opener := openers.get(head)) is not None and (
+                    block_end or opener[0] != cur_block or opener[1] <= cur_field
+                ):
+                    # A known rubric starting a new instance of a known block.
+                    block, _, parent, block_end, convert = opener
                     if state.total is not None and block != TOTAL:
                         yield from self._close_envoi(state, number)
-                    if not comma or len(code) != 14 or code[10] != "." or code[0] != "S":
-                        self._problem(state, number, "malformed_line", "not a rubric line `Sxx.Gxx.xx.xxx,'value'`")
-                        cur_block, inst = "", _UNKNOWN
-                        continue
-                    cur_block, cur_field = block, code[11:]
-                    parent = parents.get(block, "?")
-                    if parent == "?":
-                        inst = _UNKNOWN
-                        if code.startswith(ENVELOPE_PREFIXES):  # transport envelope: not part of the norm
-                            state.skipped_lines += 1
-                            self.summary.envelope_lines += 1
-                            cur_block = ""
-                        else:
-                            unknown_blocks[block] += 1
-                        continue
+                    cur_block, cur_head = block, head
                     if parent is None:
                         inst = yield from self._open_root(state, block, number)
+                    elif block not in KEPT_BLOCKS and (stack := state.stack) and (
+                        stack[-1] == block or stack[-1] == parent or (len(stack) > 1 and stack[-2] == parent)
+                    ):
+                        # A block walked through, placed without a call (the common cases of
+                        # _open_child): another instance of the top block, a child of the top
+                        # block, or a sibling of the top block.
+                        if stack[-1] == parent:
+                            stack.append(block)
+                        else:
+                            stack[-1] = block
+                        inst = None
                     else:
                         inst = self._open_child(state, block, parent, number)
                     if inst is None:
-                        if code not in rubrics:
-                            unknown_rubrics[code] += 1
                         continue
                     fields = inst.fields
-                # A value of a kept block.
-                convert = kinds.get(code)
-                if convert is None:
-                    unknown_rubrics[code] += 1
-                    continue
-                if len(raw) > 1 and raw[0] == "'" and raw[-1] == "'":
-                    value: object = raw[1:-1]
                 else:
-                    self._issue(number, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
-                    value = raw
+                    # Anything else (blank, envelope, malformed or unknown), read as it always was.
+                    if block_end:
+                        cur_field, block_end = cur_head[11:14], ""
+                    code, comma, raw = line.partition(",")
+                    # (A code of the wrong length here reads as an unknown rubric of the block.)
+                    if code[:10] == cur_block and comma and (fieldno := code[11:]) > cur_field:
+                        cur_field = fieldno
+                        if inst is None:
+                            if code not in rubrics:
+                                unknown_rubrics[code] += 1
+                            continue
+                        if inst is _UNKNOWN:
+                            unknown_blocks[cur_block] += 1
+                            continue
+                    else:
+                        # A new block instance, or a blank, envelope or malformed line.
+                        if not line:
+                            state.skipped_lines += 1
+                            continue
+                        block = code[:10]
+                        if state.total is not None and block != TOTAL:
+                            yield from self._close_envoi(state, number)
+                        if not comma or len(code) != 14 or code[10] != "." or code[0] != "S":
+                            self._problem(state, number, "malformed_line", "not a rubric line `Sxx.Gxx.xx.xxx,'value'`")
+                            cur_block, inst = "", _UNKNOWN
+                            continue
+                        cur_block, cur_field = block, code[11:]
+                        parent = parents.get(block, "?")
+                        if parent == "?":
+                            inst = _UNKNOWN
+                            if code.startswith(ENVELOPE_PREFIXES):  # transport envelope: not part of the norm
+                                state.skipped_lines += 1
+                                self.summary.envelope_lines += 1
+                                cur_block = ""
+                            else:
+                                unknown_blocks[block] += 1
+                            continue
+                        # A well-formed code of a known block: later lines may take the fast path.
+                        cur_head, block_end = code + ",", code[:11] + _AFTER_FIELDS
+                        if parent is None:
+                            inst = yield from self._open_root(state, block, number)
+                        else:
+                            inst = self._open_child(state, block, parent, number)
+                        if inst is None:
+                            if code not in rubrics:
+                                unknown_rubrics[code] += 1
+                            continue
+                        fields = inst.fields
+                    # A value of a kept block.
+                    convert = kinds.get(code)
+                    if convert is None:
+                        unknown_rubrics[code] += 1
+                        continue
+                    if len(raw) > 1 and raw[0] == "'" and raw[-1] == "'":
+                        value = raw[1:-1]
+                    else:
+                        self._issue(number, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
+                        value = raw
+                    if convert is not _AS_TEXT:
+                        try:
+                            value = convert(value)  # type: ignore[operator]
+                        except ValueError:
+                            self._invalid_value(number, code, value)
+                            continue
+                    fields[cur_field] = value
+                    continue
+                # A value of a kept block, on a line starting with a known rubric and its comma.
+                if line[-1] == "'" and len(line) > 16 and line[15] == "'":
+                    value: object = line[16:-1]
+                else:
+                    self._issue(number, "warning", "unquoted_value", f"{line[:14]}: value not enclosed in quotes, read as is")
+                    value = line[15:]
                 if convert is not _AS_TEXT:
                     try:
-                        value = convert(value)
+                        value = convert(value)  # type: ignore[operator]
                     except ValueError:
-                        shown = "" if code.startswith(PERSONAL_BLOCKS) else f" {value!r}"
-                        self._issue(number, "warning", "invalid_value", f"{code}: invalid value{shown}, ignored")
+                        self._invalid_value(number, line[:14], value)
                         continue
-                fields[cur_field] = value
+                fields[head[11:14]] = value
         self.summary.lines = number
         truncated = read.truncated if read is not None else None
         if truncated:
@@ -329,6 +399,8 @@ class DsnParser:
         stack = state.stack
         if stack and stack[-1] == parent:
             stack.append(block)
+        elif stack and stack[-1] == block:
+            pass  # another instance of the same block: the path is unchanged
         elif parent in stack:
             del stack[stack.index(parent) + 1 :]
             stack.append(block)
