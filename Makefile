@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SIMULATED := data/simulated
 PRESET ?= default
 
-.PHONY: install demo test bench clean-data
+.PHONY: install demo test clean-data
 
 $(BIN)/champollion: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ demo: install
 	@echo "Audit report: $$(ls $(CURDIR)/reports/audit-*.html | tail -1)"
 	@echo "Control lists of the last month: $$(ls -d $(CURDIR)/lists/*/ | tail -1)"
 
-test: install
+# The HTML pages are tested in Debian's Chromium (tests marked `browser`); installed when missing (needs root).
+/usr/bin/chromium:
+	apt-get update -qq && apt-get install -y -qq chromium
+
+test: install /usr/bin/chromium
 	$(BIN)/python -m pytest -n 2 -q
 
 clean-data:
