@@ -135,7 +135,7 @@ def _run_features(home: Home, config: Config, as_of, sample: list[str], memory_l
     from features.engine import connect
     from features.inspections import load_inspections
 
-    con = connect(memory_limit=memory_limit, threads=threads)
+    con = connect(memory_limit=memory_limit, threads=threads, temp_directory=home.data / "duckdb-tmp")
     started = time.perf_counter()
     table = compute_features(con, home.warehouse, as_of, config, load_inspections(home.warehouse))
     seconds = time.perf_counter() - started
