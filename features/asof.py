@@ -119,6 +119,7 @@ def prepare_as_of(
             WHERE c.start_date <= p.as_of_end
         )"""
     )
+    con.execute("DROP TABLE contracts_rebuilt")  # a second copy of every contract: gigabytes at national scale
     con.execute(
         """CREATE OR REPLACE TEMP TABLE establishments_asof AS
         WITH declared AS (
