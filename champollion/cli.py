@@ -5,6 +5,7 @@ Heavy libraries are imported inside the commands, so that `champollion --help` s
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
@@ -184,16 +185,32 @@ def check_rules(
 @app.command()
 def simulate(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Folder to write dsn/, inspections.csv and truth/ into.")],
-    preset: Annotated[str, typer.Option(help="small | default | large")] = "default",
+    out: Annotated[Path, typer.Option(help="Folder to write into (dsn/, inspections.csv, truth/; or data/warehouse/).")],
+    preset: Annotated[str, typer.Option(help="small | default | large (DSN files) | national (Parquet warehouse)")] = "default",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same files.")] = 0,
+    format: Annotated[str, typer.Option("--format", help="dsn: real DSN files; parquet: the warehouse tables directly (national preset).")] = "dsn",
+    scale: Annotated[float, typer.Option(help="parquet only: share of the national volume (1.0 = 1.8 M establishments).")] = 1.0,
+    months: Annotated[int, typer.Option(help="parquet only: months simulated, from 2025-01.")] = 12,
+    workers: Annotated[int, typer.Option(help="parquet only: processes writing chunks in parallel.")] = 2,
 ) -> None:
-    """Write a simulated population as real DSN files, with past inspections and the hidden truth."""
-    from champollion.reporting import stage_progress, print_calibration
+    """Write a simulated population: DSN files with past inspections and the hidden truth, or (national
+    preset, --format parquet) the warehouse tables ingestion would produce, at national volume."""
     import simulation
 
+    if format not in ("dsn", "parquet"):
+        raise fail(f"unknown format {format!r}: choose dsn or parquet")
+    if preset == "national" or format == "parquet":
+        if format != "parquet":
+            raise fail("the national preset is written only as Parquet warehouse tables (--format parquet): "
+                       "national DSN text would be terabytes")
+        if preset != "national":
+            raise fail(f"--format parquet is for the national preset; preset {preset!r} writes DSN files")
+        _simulate_national(out, seed, scale, months, workers)
+        return
+    from champollion.reporting import stage_progress, print_calibration
+
     if preset not in simulation.PRESETS:
-        raise fail(f"unknown preset {preset!r}: choose among {', '.join(simulation.PRESETS)}")
+        raise fail(f"unknown preset {preset!r}: choose among {', '.join([*simulation.PRESETS, 'national'])}")
     with stage_progress() as progress:
         summary = simulation.simulate(out, preset=preset, seed=seed, progress=progress)
     typer.echo(
@@ -204,6 +221,28 @@ def simulate(
     )
     print_calibration(simulation.calibration_table(out))
     typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
+
+
+def _simulate_national(out: Path, seed: int, scale: float, months: int, workers: int) -> None:
+    import os
+
+    from simulation.national import NationalSpec, simulate_national
+
+    if not 0 < scale <= 2:
+        raise fail(f"--scale {scale} must be in (0, 2]")
+    spec = NationalSpec(scale=scale, n_months=months, seed=seed)
+    typer.echo(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    try:
+        summary = simulate_national(out, spec, progress=lambda line: typer.echo(line, err=True), workers=workers)
+    except FileExistsError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(
+        f"simulated {summary.establishments:,} establishments, {summary.persons:,} people, {summary.contracts:,} "
+        f"contracts ({summary.contract_months:,} contract-months, {summary.declarations:,} declarations) over "
+        f"{months} months in {summary.seconds:.0f} s; {summary.bytes_on_disk / 1e9:.2f} GB in {summary.warehouse}; "
+        f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    typer.echo(f"features: champollion --home {out} features --as-of {spec.months()[-1]:%Y-%m}")
 
 
 from training.cli import commands as training_commands  # noqa: E402  (train, evaluate, promote, models)
@@ -226,17 +265,30 @@ app.add_typer(bench_app, name="bench")
 def bench_features(
     ctx: typer.Context,
     as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest').")] = "latest",
+    sample: Annotated[float, typer.Option(help="Share of establishments the pandas reference computes.")] = 0.01,
+    memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory_limit, e.g. 14GB.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads.")] = None,
 ) -> None:
-    """Time and peak memory of the features of every establishment for one month."""
+    """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
+    implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
-    from features.bench import bench_features as run_bench, write_bench_json
+    from features.bench import bench_features as run_bench
 
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
-    result = run_bench(context.home, context.config, month)
-    print_frame(f"Features benchmark, as of {month:%Y-%m}", result)
-    path = write_bench_json([], context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json",
-                            {"as_of": f"{month:%Y-%m}", "results": result.to_dict(orient="records")})
+    report = run_bench(context.home, context.config, month, sample, memory_limit=memory_limit, threads=threads)
+    print_frame(f"Features benchmark, as of {month:%Y-%m} (load average before {report.load_before}, "
+                f"after {report.load_after})", report.results)
+    print_frame(f"pandas reference vs DuckDB on the {report.sample_size:,} sampled establishments", report.agreement)
+    path = context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "measured_at": datetime.now().isoformat(timespec="seconds"), "as_of": f"{month:%Y-%m}",
+        "load_before": report.load_before, "load_after": report.load_after, "sample_size": report.sample_size,
+        "memory_limit": memory_limit, "threads": threads,
+        "results": report.results.astype(object).where(report.results.notna(), None).to_dict(orient="records"),
+        "agreement": report.agreement.to_dict(orient="records"),
+    }, indent=2), encoding="utf-8")
     typer.echo(f"results: {path}")
 
 

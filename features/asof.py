@@ -37,6 +37,9 @@ OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
 FIXED_TERM_NATURES = ("02", "10", "92")  # CDD (private, public, maritime)
 MISSION_NATURE = "03"
 USAGE_MOTIF = "05"
+# Contracts are rebuilt by parts of establishments of at most this many monthly snapshots: at national
+# scale (~220 M snapshots a year) one aggregate over everything spills tens of GB to disk.
+SNAPSHOTS_PER_REBUILD = 20_000_000
 # CDD whose purpose is training or insertion, not a job: outside the precarity measures.
 TRAINING_MOTIFS = ("09", "10", "11")
 
@@ -85,10 +88,15 @@ def prepare_as_of(
             {d(window.history_start)} AS history_start"""
     )
     _closed_weekdays(con, settings)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE contracts_rebuilt AS
-        {rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start)}"""
-    )
+    snapshots = con.execute(
+        "SELECT count(*) FROM contract_months WHERE month BETWEEN ? AND ?", [window.history_start, window.as_of]
+    ).fetchone()[0]
+    parts = max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD))
+    for part in range(parts):
+        sql = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start,
+                                    (part, parts) if parts > 1 else None)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE contracts_rebuilt AS {sql}" if part == 0
+                    else f"INSERT INTO contracts_rebuilt {sql}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE contracts_asof AS
         SELECT *, kind IN ('cdd', 'usage', 'mission') AS is_fixed_term
@@ -111,6 +119,7 @@ def prepare_as_of(
             WHERE c.start_date <= p.as_of_end
         )"""
     )
+    con.execute("DROP TABLE contracts_rebuilt")  # a second copy of every contract: gigabytes at national scale
     con.execute(
         """CREATE OR REPLACE TEMP TABLE establishments_asof AS
         WITH declared AS (

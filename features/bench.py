@@ -128,39 +128,100 @@ def write_bench_json(rows: list[BenchRow], path: Path, extra: dict | None = None
     return path
 
 
-def _run_features(home: Home, config: Config, as_of, queue: multiprocessing.Queue) -> None:
+def _run_features(home: Home, config: Config, as_of, sample: list[str], memory_limit: str | None, threads: int | None,
+                  queue: multiprocessing.Queue) -> None:
+    from features.bench_reference import REFERENCE_FEATURES
     from features.build import compute_features
     from features.engine import connect
     from features.inspections import load_inspections
 
-    con = connect()
+    con = connect(memory_limit=memory_limit, threads=threads, temp_directory=home.data / "duckdb-tmp")
     started = time.perf_counter()
     table = compute_features(con, home.warehouse, as_of, config, load_inspections(home.warehouse))
     seconds = time.perf_counter() - started
     contracts = con.execute("SELECT count(*) FROM contracts_asof").fetchone()[0]
     con.close()
-    queue.put((seconds, peak_rss_mb(), len(table.features), contracts, len(table.evidence)))
+    sampled = table.features.loc[table.features["siret"].isin(sample), ["siret", *REFERENCE_FEATURES]]
+    queue.put((seconds, peak_rss_mb(), len(table.features), contracts, len(table.evidence), sampled))
 
 
-def bench_features(home: Home, config: Config, as_of) -> "pd.DataFrame":
-    """Features of every establishment for one month, in a fresh process: time, rows, peak memory."""
+def _run_reference(home: Home, config: Config, as_of, sample: list[str], queue: multiprocessing.Queue) -> None:
+    from features.bench_reference import read_sample, reference_features
+
+    started = time.perf_counter()
+    tables = read_sample(home.warehouse, sample, as_of, config.features)
+    read_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    reference = reference_features(tables, sample, as_of, config.features, config.ingest.inferred_end_after_months)
+    queue.put((read_seconds, time.perf_counter() - started, peak_rss_mb(), reference))
+
+
+@dataclass(frozen=True)
+class FeaturesBench:
+    """The engine on every establishment next to the pandas reference on a sample, and their agreement."""
+
+    results: "pd.DataFrame"
+    agreement: "pd.DataFrame"
+    sample_size: int
+    establishments: int
+    load_before: str
+    load_after: str
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bench_features(home: Home, config: Config, as_of, sample_share: float = 0.01, seed: int = 0,
+                   memory_limit: str | None = None, threads: int | None = None) -> FeaturesBench:
+    """Features of every establishment for one month (DuckDB, fresh process) next to the pandas reference
+    (features.bench_reference) on a random `sample_share` of the establishments, extrapolated linearly.
+
+    The reference's time is its read of the sample's rows (a scan of the month's tables, counted once)
+    plus its computation times the number of establishments over the sample size.
+    """
+    import numpy as np
     import pandas as pd
+    import pyarrow.parquet as pq
 
+    from features.bench_reference import compare
+
+    path = home.warehouse / "establishments.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no warehouse; ingest DSN files or run `champollion simulate --preset national --format parquet`")
+    known = pq.read_table(path, columns=["siret", "declares"]).to_pandas()
+    candidates = np.sort(known.loc[known["declares"].astype(bool), "siret"].to_numpy())
+    size = max(1, round(len(candidates) * sample_share))
+    sample = sorted(np.random.default_rng(seed).choice(candidates, size, replace=False).tolist())
+    load_before = _load()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_run_features, args=(home, config, as_of, queue))
+    process = context.Process(target=_run_reference, args=(home, config, as_of, sample, queue))
     process.start()
-    seconds, peak, establishments, contracts, findings = queue.get()
+    read_seconds, compute_seconds, reference_peak, reference = queue.get()
     process.join()
-    return pd.DataFrame(
+    process = context.Process(target=_run_features, args=(home, config, as_of, sample, memory_limit, threads, queue))
+    process.start()
+    seconds, peak, establishments, contracts, findings, sampled = queue.get()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"features benchmark failed with exit code {process.exitcode}")
+    extrapolated = read_seconds + compute_seconds * establishments / len(sample)
+    results = pd.DataFrame(
         [
-            {
-                "establishments": establishments,
-                "contracts_read": contracts,
-                "rule_findings": findings,
-                "seconds": seconds,
-                "establishments_per_s": establishments / seconds if seconds else float("nan"),
-                "peak_rss_mb": peak,
-            }
+            {"variant": f"pandas reference on {len(sample):,} establishments (read {read_seconds:.1f} s + "
+                        f"compute {compute_seconds:.1f} s)", "establishments": len(sample), "contracts_read": None,
+             "seconds": read_seconds + compute_seconds, "peak_rss_mb": reference_peak},
+            {"variant": f"pandas reference extrapolated to {establishments:,}", "establishments": establishments,
+             "contracts_read": None, "seconds": extrapolated, "peak_rss_mb": None},
+            {"variant": f"champollion features (DuckDB, all {establishments:,} establishments; "
+                        f"{findings:,} rule findings)", "establishments": establishments, "contracts_read": contracts,
+             "seconds": seconds, "peak_rss_mb": peak},
         ]
     )
+    results["establishments_per_s"] = results["establishments"] / results["seconds"]
+    results["x_reference"] = extrapolated / results["seconds"]
+    results.loc[0, "x_reference"] = None
+    return FeaturesBench(results, compare(reference, sampled), len(sample), establishments, load_before, _load())

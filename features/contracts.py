@@ -22,21 +22,35 @@ def month_start(value: date) -> date:
 
 
 def rebuild_contracts_sql(
-    as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None
+    as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
+    part: tuple[int, int] | None = None,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
     Only snapshots of months from `history_start` on are read (None: all): a contract that started
     earlier keeps its true start date, but renewals before that month are not seen. Reads the views `contract_months`, `contract_ends`, `contract_changes` and `declarations`
     (see features.engine.attach_warehouse).
+
+    `part=(i, k)` keeps only the declaring establishments with hash(siret) % k = i: every row of a
+    contract comes from its declaring establishment, so the k parts together are the whole result,
+    and each part's aggregates fit in memory at national scale.
     """
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
+    only = f"AND hash(siret) % {int(part[1])} = {int(part[0])}" if part else ""
+    # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
+    # costs as much as the rest of the aggregate at national scale.
+    span = (month_start(as_of).year * 12 + as_of.month) - (history_start.year * 12 + history_start.month) if (
+        as_of and history_start) else None
+    months_declared = (
+        f"bit_count(bit_or(CAST(1 AS UBIGINT) << CAST(datediff('month', {since}, month) AS UBIGINT)))"
+        if span is not None and 0 <= span < 64 else "count(DISTINCT month)"
+    )
     return f"""
 WITH
 known_changes AS (
-    SELECT * FROM contract_changes WHERE month BETWEEN {since} AND {cutoff}
+    SELECT * FROM contract_changes WHERE month BETWEEN {since} AND {cutoff} {only}
 ),
 -- A change block may carry the contract's former number or start date: earlier snapshots
 -- declared under the old identity belong to the same contract.
@@ -57,43 +71,50 @@ snapshots AS (
     LEFT JOIN renamed r
       ON r.siret = cm.siret AND r.person_key = cm.person_key
      AND r.old_number = cm.contract_number AND r.old_start = cm.start_date
-    WHERE cm.month BETWEEN {since} AND {cutoff}
+    WHERE cm.month BETWEEN {since} AND {cutoff} {only.replace('siret', 'cm.siret')}
 ),
-ordered AS (
-    SELECT *,
-           row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
-                              ORDER BY month DESC, declaration_key DESC, line DESC) AS rank_from_last,
-           row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
-                              ORDER BY month, declaration_key, line) AS rank_from_first,
-           lag(planned_end) OVER (
-               PARTITION BY siret, person_key, contract_number, start_date ORDER BY month, declaration_key, line
-           ) AS previous_planned_end
-    FROM snapshots
+-- Contracts with a planned end declared at least once: only their snapshots need the order of
+-- declaration (renewals are pushes of the planned end); every other contract has none.
+dated AS (
+    SELECT DISTINCT siret, person_key, contract_number, start_date FROM snapshots WHERE planned_end IS NOT NULL
 ),
--- Values "as last declared" keep NULLs (a CDD turned CDI has no motif any more), which is why they
--- are picked by rank rather than with arg_max, which skips NULLs.
-per_contract AS (
+pushes AS (
     SELECT siret, person_key, contract_number, start_date,
-           max(CASE WHEN rank_from_last = 1 THEN nature END) AS nature,
-           max(CASE WHEN rank_from_first = 1 THEN nature END) AS nature_first,
-           max(CASE WHEN rank_from_last = 1 THEN motif END) AS motif,
-           max(CASE WHEN rank_from_first = 1 THEN motif END) AS motif_first,
-           max(CASE WHEN rank_from_last = 1 THEN job_title END) AS job_title,
-           max(CASE WHEN rank_from_last = 1 THEN post END) AS post,
-           max(CASE WHEN rank_from_last = 1 THEN pcs END) AS pcs,
-           max(CASE WHEN rank_from_first = 1 THEN planned_end END) AS planned_end_first,
-           max(CASE WHEN rank_from_last = 1 THEN planned_end END) AS planned_end_last,
-           count(*) FILTER (WHERE planned_end > previous_planned_end) AS renewals,
-           min(month) AS first_month,
-           max(month) AS last_month,
-           count(DISTINCT month) AS months_declared,
-           max(CASE WHEN rank_from_last = 1 THEN contract_hours END) AS contract_hours,
-           max(CASE WHEN rank_from_last = 1 THEN time_mode END) AS time_mode,
-           sum(hours_worked) AS hours_worked,
-           max(CASE WHEN rank_from_last = 1 THEN workplace END) AS workplace,
-           max(CASE WHEN rank_from_last = 1 THEN user_siret END) AS user_siret
-    FROM ordered
+           count(*) FILTER (WHERE planned_end > previous_planned_end) AS renewals
+    FROM (
+        SELECT s.siret, s.person_key, s.contract_number, s.start_date, s.planned_end,
+               lag(s.planned_end) OVER (PARTITION BY s.siret, s.person_key, s.contract_number, s.start_date
+                                        ORDER BY s.month, s.declaration_key, s.line) AS previous_planned_end
+        FROM snapshots s SEMI JOIN dated d USING (siret, person_key, contract_number, start_date)
+    )
+    GROUP BY ALL
+),
+-- Values "as last declared" keep NULLs (a CDD turned CDI has no motif any more): arg_max_null.
+aggregated AS (
+    SELECT siret, person_key, contract_number, start_date,
+           arg_max_null(struct_pack(nature := nature, motif := motif, job_title := job_title, post := post, pcs := pcs,
+                                    planned_end := planned_end, contract_hours := contract_hours,
+                                    time_mode := time_mode, workplace := workplace, user_siret := user_siret),
+                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS last_row,
+           arg_min_null(struct_pack(nature := nature, motif := motif, planned_end := planned_end),
+                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS first_row,
+           min(month) AS first_month, max(month) AS last_month, {months_declared} AS months_declared,
+           sum(hours_worked) AS hours_worked
+    FROM snapshots
     GROUP BY siret, person_key, contract_number, start_date
+),
+per_contract AS (
+    SELECT a.siret, a.person_key, a.contract_number, a.start_date,
+           a.last_row.nature AS nature, a.first_row.nature AS nature_first,
+           a.last_row.motif AS motif, a.first_row.motif AS motif_first,
+           a.last_row.job_title AS job_title, a.last_row.post AS post, a.last_row.pcs AS pcs,
+           a.first_row.planned_end AS planned_end_first, a.last_row.planned_end AS planned_end_last,
+           coalesce(p.renewals, 0) AS renewals,
+           a.first_month, a.last_month, a.months_declared,
+           a.last_row.contract_hours AS contract_hours, a.last_row.time_mode AS time_mode, a.hours_worked,
+           a.last_row.workplace AS workplace, a.last_row.user_siret AS user_siret
+    FROM aggregated a
+    LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
 ),
 first_change AS (
     SELECT siret, person_key, contract_number, start_date,
@@ -109,23 +130,29 @@ latest_end AS (
            row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
                               ORDER BY month DESC, declaration_key DESC) AS rank_from_last
     FROM contract_ends
-    WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL
+    WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL {only}
 ),
 declared_end AS (
     SELECT siret, person_key, contract_number, start_date, end_date, end_motif
     FROM latest_end WHERE rank_from_last = 1 AND coalesce(end_motif, '') <> '{END_CANCELLED}'
 ),
+-- For each month an establishment declared, how many months it declared after it: a contract's
+-- months_after_last is read from its last month (an as-of join, not a join with every later month).
 declared_months AS (
-    SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff}
+    SELECT siret, month,
+           count(*) OVER (PARTITION BY siret ORDER BY month DESC
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS months_after
+    FROM (SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff} {only})
 ),
 declarant AS (
-    SELECT siret, arg_max(naf, month) AS naf FROM declarations WHERE month <= {cutoff} GROUP BY siret
+    SELECT siret, arg_max(naf, month) AS naf FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
 ),
-months_after AS (
-    SELECT c.siret, c.person_key, c.contract_number, c.start_date, count(d.month) AS months_after_last
+months_after AS (  -- the establishment's latest declared month up to the contract's last month
+    SELECT c.siret, c.person_key, c.contract_number, c.start_date,
+           CASE WHEN d.month IS NULL THEN (SELECT count(*) FROM declared_months a WHERE a.siret = c.siret)
+                ELSE d.months_after END AS months_after_last
     FROM per_contract c
-    JOIN declared_months d ON d.siret = c.siret AND d.month > c.last_month
-    GROUP BY ALL
+    ASOF LEFT JOIN declared_months d ON d.siret = c.siret AND c.last_month >= d.month
 )
 SELECT
     md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR))[:20]

@@ -13,8 +13,11 @@ from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
 SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts")
 
 
-def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection set up for batch work (no progress bar)."""
+def connect(
+    memory_limit: str | None = None, threads: int | None = None, temp_directory: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for batch work (no progress bar); what does not fit in
+    `memory_limit` spills to `temp_directory` (DuckDB's default: `.tmp` in the working directory)."""
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
@@ -24,6 +27,8 @@ def connect(memory_limit: str | None = None, threads: int | None = None) -> duck
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    if temp_directory:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
     return con
 
 

@@ -1,0 +1,91 @@
+"""The national-scale generator at a tiny scale: ingestion's schemas, monthly partitions, a plausible
+contract mix, features that run on it, and the pandas reference of the features benchmark agreeing
+with DuckDB."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from champollion.cli import app
+from champollion.config import Config
+from features.bench_reference import compare, read_sample, reference_features
+from features.build import compute_features
+from features.engine import connect
+from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS
+from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
+
+AS_OF = date(2025, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def national_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("national")
+    simulate_national(home, NationalSpec(scale=0.0005, chunk_establishments=500), workers=1)
+    return home
+
+
+def test_tables_have_the_ingestion_schemas_and_monthly_partitions(national_home: Path) -> None:
+    warehouse = national_home / "data" / "warehouse"
+    for table in MONTHLY_TABLES:
+        partitions = sorted(p.name for p in (warehouse / table).iterdir())
+        assert partitions == [f"declared_month=2025-{m:02d}" for m in range(1, 13)], table
+        for path in (warehouse / table).glob("*/*.parquet"):
+            assert pq.read_schema(path).equals(STAGED_SCHEMAS[table]), path
+    assert pq.read_schema(warehouse / "establishments.parquet").equals(ESTABLISHMENTS_SCHEMA)
+    assert pq.read_schema(warehouse / "persons.parquet").equals(PERSONS_SCHEMA)
+    assert pq.read_schema(warehouse / "declaration_status.parquet").equals(STATUS_SCHEMA)
+    # The same schemas as consolidation writes for the ingested small world (tests/test_ingest.py reads them).
+    con = duckdb.connect()
+    months = con.sql(
+        f"SELECT count(DISTINCT month), count(*) FILTER (WHERE strftime(month, '%Y-%m') <> declared_month) "
+        f"FROM read_parquet('{warehouse}/contract_months/*/*.parquet', hive_partitioning=true)"
+    ).fetchone()
+    assert months == (12, 0)
+
+
+def test_contract_mix_is_plausible(national_home: Path) -> None:
+    warehouse = national_home / "data" / "warehouse"
+    stock = dict(duckdb.connect().sql(
+        f"SELECT CASE nature WHEN '01' THEN 'cdi' WHEN '03' THEN 'mission' ELSE 'cdd' END, count(*) "
+        f"FROM read_parquet('{warehouse}/contract_months/*/*.parquet', hive_partitioning=true) "
+        f"WHERE month = DATE '2025-06-01' GROUP BY 1"
+    ).fetchall())
+    total = sum(stock.values())
+    assert 0.78 < stock["cdi"] / total < 0.92
+    assert 0.06 < stock["cdd"] / total < 0.16
+    assert 0.01 < stock["mission"] / total < 0.08
+    naf = pq.read_table(warehouse / "establishments.parquet").column("naf").to_pylist()
+    assert len(naf) - naf.count("7820Z") == 900  # temp agencies come on top of the 0.05 % of 1.8 M users
+    assert naf.count("7820Z") >= 1
+
+
+def test_features_run_and_the_pandas_reference_agrees(national_home: Path) -> None:
+    config = Config()
+    warehouse = national_home / "data" / "warehouse"
+    table = compute_features(connect(), warehouse, AS_OF, config)
+    assert len(table.features) >= 900
+    assert table.features["headcount"].sum() > 0
+    assert set(table.evidence["rule"]) >= {"carence", "usage_hors_secteur", "interim_poste_permanent"}
+    sample = sorted(np.random.default_rng(1).choice(table.features["siret"].to_numpy(), 150, replace=False).tolist())
+    reference = reference_features(read_sample(warehouse, sample, AS_OF, config.features), sample, AS_OF, config.features)
+    agreement = compare(reference, table.features).set_index("feature")
+    assert (agreement["max_abs_diff"] < 1e-9).all(), agreement
+    assert (agreement["null_mismatches"] == 0).all(), agreement
+    assert agreement.loc["hires_12m", "compared"] == 150
+
+
+def test_cli_refuses_national_dsn_and_writes_parquet(tmp_path: Path) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(app, ["simulate", "--out", str(tmp_path / "dsn"), "--preset", "national"])
+    assert refused.exit_code != 0 and "terabytes" in refused.output
+    written = runner.invoke(app, ["simulate", "--out", str(tmp_path / "nat"), "--preset", "national", "--format",
+                                  "parquet", "--scale", "0.0002", "--workers", "1"])
+    assert written.exit_code == 0, written.output
+    assert (tmp_path / "nat" / "data" / "warehouse" / "contract_months").is_dir()
