@@ -5,7 +5,6 @@ Heavy libraries are imported inside the commands, so that `champollion --help` s
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import sys
@@ -272,7 +271,7 @@ def bench_features(
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
-    from features.bench import bench_features as run_bench
+    from features.bench import bench_features as run_bench, write_bench_json
 
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
@@ -280,15 +279,12 @@ def bench_features(
     print_frame(f"Features benchmark, as of {month:%Y-%m} (load average before {report.load_before}, "
                 f"after {report.load_after})", report.results)
     print_frame(f"pandas reference vs DuckDB on the {report.sample_size:,} sampled establishments", report.agreement)
-    path = context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "measured_at": datetime.now().isoformat(timespec="seconds"), "as_of": f"{month:%Y-%m}",
-        "load_before": report.load_before, "load_after": report.load_after, "sample_size": report.sample_size,
-        "memory_limit": memory_limit, "threads": threads,
+    path = write_bench_json([], context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json", {
+        "as_of": f"{month:%Y-%m}", "load_before": report.load_before, "load_after": report.load_after,
+        "sample_size": report.sample_size, "memory_limit": memory_limit, "threads": threads,
         "results": report.results.astype(object).where(report.results.notna(), None).to_dict(orient="records"),
         "agreement": report.agreement.to_dict(orient="records"),
-    }, indent=2), encoding="utf-8")
+    })
     typer.echo(f"results: {path}")
 
 
