@@ -77,6 +77,17 @@ class FeaturesConfig(_Section):
     )
 
 
+class SparkConfig(_Section):
+    """Where `--engine spark` runs: a master URL (local mode by default) and Spark settings."""
+
+    master: str = Field(default="local[2]", description="spark://host:7077, yarn, k8s://..., or local[N].")
+    app_name: str = "champollion"
+    settings: dict[str, str] = Field(
+        default={"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "8"},
+        description="Passed to SparkSession.builder.config, e.g. spark.executor.memory.",
+    )
+
+
 class Config(_Section):
     """All of Champollion's settings."""
 
@@ -87,6 +98,7 @@ class Config(_Section):
     training: TrainingConfig = TrainingConfig()
     scoring: ScoringConfig = ScoringConfig()
     audit: AuditConfig = AuditConfig()
+    spark: SparkConfig = SparkConfig()
 
 
 class ConfigError(ValueError):

@@ -1,0 +1,26 @@
+"""A Spark session from the configuration (local mode unless a master URL is set)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from champollion.config import SparkConfig
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def spark_session(settings: SparkConfig) -> "SparkSession":
+    """The active Spark session, or a new one on `settings.master` with `settings.settings` applied.
+
+    Dates are read and written as calendar dates in UTC, so that DuckDB and Spark agree on them.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    for key, value in settings.settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
