@@ -9,8 +9,8 @@ tables every feature and legal-rule check reads:
   or used a temp worker), with its NAF, IDCC, département and region as last declared;
 - `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (features.contracts), with
   `kind` (cdi, cdd, usage, mission, other), `is_fixed_term`, `period_end` (end date, or the as-of
-  month's last day for a contract still running) and `duration_days` (ended contracts only);
-  `establishment_siret` is where the contract counts: the user establishment for a temp mission;
+  month's last day for a contract still running), `duration_days` (ended contracts only) and
+  `hours_worked_in_window` (paid hours declared from `window_start` on); `establishment_siret` is where the contract counts: the user establishment for a temp mission;
   `post` is what makes two contracts the same post (by default the PCS-ESE code, else the
   normalised job title: settings.post_key) and `post_label` the normalised job title to show;
 - `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row
@@ -91,10 +91,10 @@ def prepare_as_of(
     snapshots = con.execute(
         "SELECT count(*) FROM contract_months WHERE month BETWEEN ? AND ?", [window.history_start, window.as_of]
     ).fetchone()[0]
-    parts = max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD))
-    for part in range(parts):
-        sql = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start,
-                                    (part, parts) if parts > 1 else None)
+    cuts = _siret_cuts(con, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
+    for part, sirets in enumerate(zip([None, *cuts], [*cuts, None])):
+        sql = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
+                                    window.window_start)
         con.execute(f"CREATE OR REPLACE TEMP TABLE contracts_rebuilt AS {sql}" if part == 0
                     else f"INSERT INTO contracts_rebuilt {sql}")
     con.execute(
@@ -169,6 +169,21 @@ def prepare_as_of(
         LEFT JOIN contracts_asof c USING (siret, person_key, contract_number, start_date)"""
     )
     return window
+
+
+def _siret_cuts(con: duckdb.DuckDBPyConnection, window: AsOfWindow, parts: int) -> list[str]:
+    """SIRETs that split the establishments declaring in the history into `parts` ranges of equal
+    counts (the first range starts below the first cut; rows with no SIRET go with the last)."""
+    if parts <= 1:
+        return []
+    rows = con.execute(
+        """SELECT siret FROM (
+               SELECT siret, row_number() OVER (ORDER BY siret) AS rank, count(*) OVER () AS n
+               FROM (SELECT DISTINCT siret FROM declarations WHERE month BETWEEN ? AND ? AND siret IS NOT NULL))
+           WHERE rank > 1 AND (rank - 1) % greatest(n // ?, 1) = 0 ORDER BY siret""",
+        [window.history_start, window.as_of, parts],
+    ).fetchall()
+    return [row[0] for row in rows][: parts - 1]
 
 
 def _closed_weekdays(con: duckdb.DuckDBPyConnection, settings: FeaturesConfig) -> None:

@@ -23,7 +23,7 @@ def month_start(value: date) -> date:
 
 def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
-    part: tuple[int, int] | None = None,
+    sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -31,14 +31,26 @@ def rebuild_contracts_sql(
     earlier keeps its true start date, but renewals before that month are not seen. Reads the views `contract_months`, `contract_ends`, `contract_changes` and `declarations`
     (see features.engine.attach_warehouse).
 
-    `part=(i, k)` keeps only the declaring establishments with hash(siret) % k = i: every row of a
-    contract comes from its declaring establishment, so the k parts together are the whole result,
-    and each part's aggregates fit in memory at national scale.
+    With `window_start`, a column `hours_worked_in_window` sums the paid hours declared from that
+    month on (the snapshots of a contract's former identity included).
+
+    `sirets=(low, high)` keeps only the declaring establishments with low <= siret < high (None: no
+    bound): every row of a contract carries its declaring establishment, so ranges that cover all
+    SIRETs together give the whole result, each range's aggregates fit in memory at national scale,
+    and Parquet row groups whose SIRETs all fall outside the range are not read.
     """
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
-    only = f"AND hash(siret) % {int(part[1])} = {int(part[0])}" if part else ""
+    in_window = (
+        f", sum(hours_worked) FILTER (WHERE month >= DATE '{month_start(window_start).isoformat()}') AS hours_worked_in_window"
+        if window_start else ""
+    )
+    low, high = sirets
+    only = (
+        (f"AND (siret >= '{low}'" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
+        + (f" AND siret < '{high}'" if high is not None else "")
+    )
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.
     span = (month_start(as_of).year * 12 + as_of.month) - (history_start.year * 12 + history_start.month) if (
@@ -99,7 +111,7 @@ aggregated AS (
            arg_min_null(struct_pack(nature := nature, motif := motif, planned_end := planned_end),
                         struct_pack(month := month, declaration_key := declaration_key, line := line)) AS first_row,
            min(month) AS first_month, max(month) AS last_month, {months_declared} AS months_declared,
-           sum(hours_worked) AS hours_worked
+           sum(hours_worked) AS hours_worked{in_window}
     FROM snapshots
     GROUP BY siret, person_key, contract_number, start_date
 ),
@@ -111,7 +123,7 @@ per_contract AS (
            a.first_row.planned_end AS planned_end_first, a.last_row.planned_end AS planned_end_last,
            coalesce(p.renewals, 0) AS renewals,
            a.first_month, a.last_month, a.months_declared,
-           a.last_row.contract_hours AS contract_hours, a.last_row.time_mode AS time_mode, a.hours_worked,
+           a.last_row.contract_hours AS contract_hours, a.last_row.time_mode AS time_mode, a.hours_worked{in_window and ', a.hours_worked_in_window'},
            a.last_row.workplace AS workplace, a.last_row.user_siret AS user_siret
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
@@ -174,7 +186,7 @@ SELECT
     de.end_date IS NOT NULL AS end_declared,
     de.end_date IS NULL AND coalesce(ma.months_after_last, 0) >= {n} AS end_inferred,
     de.end_motif,
-    c.first_month, c.last_month, c.months_declared, c.contract_hours, c.time_mode, c.hours_worked,
+    c.first_month, c.last_month, c.months_declared, c.contract_hours, c.time_mode, c.hours_worked{in_window and ', c.hours_worked_in_window'},
     c.workplace, c.user_siret,
     (c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}') AS is_temp_mission,
     CASE WHEN c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}'

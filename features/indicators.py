@@ -70,16 +70,15 @@ in_force_year_before AS (
 ),
 {_window_mix("_12m", "window_start")},
 {_window_mix("_3m", "short_window_start")},
-hours AS (  -- paid hours declared in the window, by kind of contract
+hours AS (  -- paid hours declared in the window, by kind of contract (summed when contracts are rebuilt)
     SELECT c.establishment_siret AS siret,
-           sum(cm.hours_worked) AS hours_12m,
-           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS hours_fixed_term_12m,
-           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind = 'cdd'), 0) AS hours_cdd_12m,
-           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind = 'usage'), 0) AS hours_usage_12m,
-           coalesce(sum(cm.hours_worked) FILTER (WHERE c.kind = 'mission'), 0) AS hours_mission_12m
-    FROM contract_months cm
-    JOIN contracts_asof c USING (siret, person_key, contract_number, start_date), p
-    WHERE cm.month BETWEEN p.window_start AND p.as_of AND c.kind IN {COUNTED_KINDS}
+           sum(c.hours_worked_in_window) AS hours_12m,
+           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS hours_fixed_term_12m,
+           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'cdd'), 0) AS hours_cdd_12m,
+           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'usage'), 0) AS hours_usage_12m,
+           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'mission'), 0) AS hours_mission_12m
+    FROM contracts_asof c
+    WHERE c.kind IN {COUNTED_KINDS}
     GROUP BY c.establishment_siret
 ),
 ended_fixed_term AS (  -- fixed-term contracts that ended in the window, with their length

@@ -133,3 +133,27 @@ def test_contract_ending_the_day_before_or_after_the_end_of_the_as_of_month(tmp_
     # As of May, a contract ending on 01/06 is still running (its end is declared in June).
     assert row["headcount"] == (2 if in_force else 1)
     assert row["ended_fixed_term_12m"] == (0 if in_force else 1)
+
+
+@pytest.mark.slow
+def test_contracts_rebuilt_by_siret_ranges_equal_one_rebuild(small_warehouse, monkeypatch):
+    """At national scale contracts are rebuilt by ranges of SIRETs: the ranges together must give
+    exactly the features and evidence of a single rebuild."""
+    import features.asof
+
+    _, home = small_warehouse
+    as_of = date(2025, 6, 1)
+    whole = _features(home, as_of)
+    con = connect()
+    snapshots = con.execute(
+        f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_months/*/*.parquet')"
+    ).fetchone()[0]
+    con.close()
+    monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", snapshots // 7)
+    cuts: list[list[str]] = []
+    split = features.asof._siret_cuts
+    monkeypatch.setattr(features.asof, "_siret_cuts", lambda *args: cuts.append(split(*args)) or cuts[-1])
+    by_ranges = _features(home, as_of)
+    assert len(cuts[0]) >= 2  # three ranges or more
+    pd.testing.assert_frame_equal(whole.features, by_ranges.features)
+    pd.testing.assert_frame_equal(whole.evidence, by_ranges.evidence)
