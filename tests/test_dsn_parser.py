@@ -169,3 +169,17 @@ def test_unknown_blocks_and_rubrics_are_counted(tmp_path):
     assert not declarations[0].problems
     assert parser.summary.unknown_rubrics == {"S21.G00.06.903": 1}
     assert parser.summary.unknown_blocks == {"S21.G00.97": 1}
+
+
+def test_compiled_parser_is_built_from_the_current_source():
+    """setup.py compiles the parser with Cython when it can; a build older than its source runs old code."""
+    import features.dsn.parser
+    import features.dsn.records
+
+    for module in (features.dsn.parser, features.dsn.records):
+        loaded = Path(module.__file__)
+        if loaded.suffix == ".so":
+            source = loaded.with_name(loaded.name.split(".")[0] + ".py")
+            assert loaded.stat().st_mtime >= source.stat().st_mtime, (
+                f"{loaded.name} is older than {source.name}: run `make install` to compile it again"
+            )
