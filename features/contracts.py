@@ -148,8 +148,8 @@ declared_end AS (
     SELECT siret, person_key, contract_number, start_date, end_date, end_motif
     FROM latest_end WHERE rank_from_last = 1 AND coalesce(end_motif, '') <> '{END_CANCELLED}'
 ),
--- For each month an establishment declared, how many months it declared after it: a contract's
--- months_after_last is read from its last month (an as-of join, not a join with every later month).
+-- For each month an establishment declared, how many months it declared after it, read at a
+-- contract's last month (always a month its establishment declared: snapshots come from its declarations).
 declared_months AS (
     SELECT siret, month,
            count(*) OVER (PARTITION BY siret ORDER BY month DESC
@@ -158,13 +158,6 @@ declared_months AS (
 ),
 declarant AS (
     SELECT siret, arg_max(naf, month) AS naf FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
-),
-months_after AS (  -- the establishment's latest declared month up to the contract's last month
-    SELECT c.siret, c.person_key, c.contract_number, c.start_date,
-           CASE WHEN d.month IS NULL THEN (SELECT count(*) FROM declared_months a WHERE a.siret = c.siret)
-                ELSE d.months_after END AS months_after_last
-    FROM per_contract c
-    ASOF LEFT JOIN declared_months d ON d.siret = c.siret AND c.last_month >= d.month
 )
 SELECT
     md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR))[:20]
@@ -178,13 +171,13 @@ SELECT
     c.job_title, c.post, c.pcs, c.planned_end_first, c.planned_end_last, c.renewals,
     CASE
         WHEN de.end_date IS NOT NULL THEN de.end_date
-        WHEN coalesce(ma.months_after_last, 0) >= {n} THEN
+        WHEN coalesce(ma.months_after, 0) >= {n} THEN
             CASE WHEN c.planned_end_last BETWEEN greatest(c.last_month, c.start_date) AND last_day(c.last_month)
                  THEN c.planned_end_last
                  ELSE greatest(last_day(c.last_month), c.start_date) END
     END AS end_date,
     de.end_date IS NOT NULL AS end_declared,
-    de.end_date IS NULL AND coalesce(ma.months_after_last, 0) >= {n} AS end_inferred,
+    de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AS end_inferred,
     de.end_motif,
     c.first_month, c.last_month, c.months_declared, c.contract_hours, c.time_mode, c.hours_worked{in_window and ', c.hours_worked_in_window'},
     c.workplace, c.user_siret,
@@ -195,6 +188,6 @@ SELECT
 FROM per_contract c
 LEFT JOIN first_change fc USING (siret, person_key, contract_number, start_date)
 LEFT JOIN declared_end de USING (siret, person_key, contract_number, start_date)
-LEFT JOIN months_after ma USING (siret, person_key, contract_number, start_date)
+LEFT JOIN declared_months ma ON ma.siret = c.siret AND ma.month = c.last_month
 LEFT JOIN declarant e ON e.siret = c.siret
 """
