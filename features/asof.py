@@ -92,13 +92,12 @@ def prepare_as_of(
         "SELECT count(*) FROM contract_months WHERE month BETWEEN ? AND ?", [window.history_start, window.as_of]
     ).fetchone()[0]
     cuts = _siret_cuts(con, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
+    # Each range of establishments is rebuilt and classified in one statement: no second copy of
+    # every contract (gigabytes at national scale).
     for part, sirets in enumerate(zip([None, *cuts], [*cuts, None])):
-        sql = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
-                                    window.window_start)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE contracts_rebuilt AS {sql}" if part == 0
-                    else f"INSERT INTO contracts_rebuilt {sql}")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE contracts_asof AS
+        rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
+                                        window.window_start)
+        classified = f"""
         SELECT *, kind IN ('cdd', 'usage', 'mission') AS is_fixed_term
         FROM (
             SELECT c.* REPLACE ({post_key} AS post),
@@ -115,11 +114,11 @@ def prepare_as_of(
                    least(coalesce(c.end_date, p.as_of_end), p.as_of_end) AS period_end,
                    CASE WHEN c.end_date IS NOT NULL THEN datediff('day', c.start_date, c.end_date) + 1 END
                        AS duration_days
-            FROM contracts_rebuilt c, asof_params p
+            FROM ({rebuilt}) c, asof_params p
             WHERE c.start_date <= p.as_of_end
         )"""
-    )
-    con.execute("DROP TABLE contracts_rebuilt")  # a second copy of every contract: gigabytes at national scale
+        con.execute(f"CREATE OR REPLACE TEMP TABLE contracts_asof AS {classified}" if part == 0
+                    else f"INSERT INTO contracts_asof {classified}")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE establishments_asof AS
         WITH declared AS (
