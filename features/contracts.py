@@ -160,8 +160,8 @@ declarant AS (
     SELECT siret, arg_max(naf, month) AS naf FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
 )
 SELECT
-    md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR))[:20]
-        AS contract_id,
+    substr(md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)),
+           1, 20) AS contract_id,
     c.siret, c.person_key, c.contract_number, c.start_date,
     c.nature,
     coalesce(fc.old_nature, c.nature_first) AS nature_initial,
