@@ -30,12 +30,10 @@ def resolve_month(warehouse: Path, value: str) -> date:
     if value != "latest":
         return parse_month(value)
     from features.build import latest_month
-    from features.engine import connect
+    from features.sql_engine import DuckDBEngine
 
-    con = connect()
-    try:
-        return latest_month(con, warehouse)
-    except FileNotFoundError as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        con.close()
+    with DuckDBEngine() as engine:
+        try:
+            return latest_month(engine, warehouse)
+        except FileNotFoundError as exc:
+            raise fail(str(exc)) from exc

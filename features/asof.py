@@ -1,7 +1,7 @@
 """The state of the world at the end of a month, as the declarations up to that month showed it.
 
-`prepare_as_of` creates, in a DuckDB connection whose warehouse views are attached, the temp
-tables every feature and legal-rule check reads:
+`prepare_as_of` creates, in an engine (features.sql_engine) whose warehouse views are attached, the
+temp tables every feature and legal-rule check reads:
 
 - `asof_params`: one row: as_of (first day of the month), as_of_end (its last day), window_start,
   short_window_start, history_start;
@@ -25,12 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import duckdb
 import pyarrow as pa
 
 from champollion.config import FeaturesConfig
 from features.contracts import month_start, rebuild_contracts_sql
 from features.geography import departement_sql
+from features.sql_engine import SqlEngine, load_table
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
@@ -75,23 +75,26 @@ def _sql_list(values: tuple[str, ...]) -> str:
 
 
 def prepare_as_of(
-    con: duckdb.DuckDBPyConnection, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3
+    engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3
 ) -> AsOfWindow:
     """Create the as-of temp tables described in the module docstring; returns the window."""
     window = AsOfWindow.of(as_of, settings)
     post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     d = lambda value: f"DATE '{value.isoformat()}'"  # noqa: E731
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE asof_params AS SELECT
+    engine.create_table(
+        "asof_params",
+        f"""SELECT
             {d(window.as_of)} AS as_of, last_day({d(window.as_of)}) AS as_of_end,
             {d(window.window_start)} AS window_start, {d(window.short_window_start)} AS short_window_start,
             {d(window.history_start)} AS history_start"""
     )
-    _closed_weekdays(con, settings)
-    snapshots = con.execute(
-        "SELECT count(*) FROM contract_months WHERE month BETWEEN ? AND ?", [window.history_start, window.as_of]
-    ).fetchone()[0]
-    cuts = _siret_cuts(con, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
+    _closed_weekdays(engine, settings)
+    cuts: list[str] = []
+    if engine.splits_large_aggregates:
+        snapshots = engine.fetch_row(
+            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {d(window.history_start)} AND {d(window.as_of)}"
+        )[0]
+        cuts = _siret_cuts(engine, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).
     for part, sirets in enumerate(zip([None, *cuts], [*cuts, None])):
@@ -117,11 +120,13 @@ def prepare_as_of(
             FROM ({rebuilt}) c, asof_params p
             WHERE c.start_date <= p.as_of_end
         )"""
-        con.execute(f"CREATE OR REPLACE TEMP TABLE contracts_asof AS {classified}" if part == 0
-                    else f"INSERT INTO contracts_asof {classified}")
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE establishments_asof AS
-        WITH declared AS (
+        if part == 0:
+            engine.create_table("contracts_asof", classified)
+        else:
+            engine.insert_into("contracts_asof", classified)
+    engine.create_table(
+        "establishments_asof",
+        """WITH declared AS (
             SELECT siret,
                    arg_max(siren, month) AS siren, arg_max(naf, month) AS naf, arg_max(idcc, month) AS idcc,
                    arg_max(postal_code, month) AS postal_code, min(month) AS first_month,
@@ -146,16 +151,16 @@ def prepare_as_of(
         ),
         everyone AS (
             SELECT *, true AS declares FROM declared WHERE months_declared_in_window > 0
-            UNION ALL BY NAME
+            UNION ALL  -- the same columns in the same order
             SELECT *, false AS declares FROM users
         )
         SELECT e.*, pl.departement, pl.departement_name, pl.region_code, pl.region
         FROM everyone e
         LEFT JOIN places pl ON pl.departement = """ + departement_sql("e.postal_code")
     )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE absences_asof AS
-        WITH latest AS (  -- an absence is declared again each month it lasts: keep its latest version
+    engine.create_table(
+        "absences_asof",
+        """WITH latest AS (  -- an absence is declared again each month it lasts: keep its latest version
             SELECT siret, person_key, contract_number, start_date, kind, reason, absence_start,
                    arg_max(absence_end, month) AS absence_end
             FROM absences, asof_params p
@@ -170,22 +175,23 @@ def prepare_as_of(
     return window
 
 
-def _siret_cuts(con: duckdb.DuckDBPyConnection, window: AsOfWindow, parts: int) -> list[str]:
+def _siret_cuts(engine: SqlEngine, window: AsOfWindow, parts: int) -> list[str]:
     """SIRETs that split the establishments declaring in the history into `parts` ranges of equal
     counts (the first range starts below the first cut; rows with no SIRET go with the last)."""
     if parts <= 1:
         return []
-    rows = con.execute(
-        """SELECT siret FROM (
+    rows = engine.fetch(
+        f"""SELECT siret FROM (
                SELECT siret, row_number() OVER (ORDER BY siret) AS rank, count(*) OVER () AS n
-               FROM (SELECT DISTINCT siret FROM declarations WHERE month BETWEEN ? AND ? AND siret IS NOT NULL))
-           WHERE rank > 1 AND (rank - 1) % greatest(n // ?, 1) = 0 ORDER BY siret""",
-        [window.history_start, window.as_of, parts],
-    ).fetchall()
-    return [row[0] for row in rows][: parts - 1]
+               FROM (SELECT DISTINCT siret FROM declarations
+                     WHERE month BETWEEN DATE '{window.history_start.isoformat()}' AND DATE '{window.as_of.isoformat()}'
+                       AND siret IS NOT NULL))
+           WHERE rank > 1 AND (rank - 1) % greatest(n // {int(parts)}, 1) = 0 ORDER BY siret"""
+    )
+    return rows["siret"].tolist()[: parts - 1]
 
 
-def _closed_weekdays(con: duckdb.DuckDBPyConnection, settings: FeaturesConfig) -> None:
+def _closed_weekdays(engine: SqlEngine, settings: FeaturesConfig) -> None:
     rows = [("*", ISODOW[day]) for day in ISODOW if day not in settings.opening_days]
     for siret, days in sorted(settings.opening_days_by_siret.items()):
         rows += [(siret, ISODOW[day]) for day in ISODOW if day not in days]
@@ -194,6 +200,4 @@ def _closed_weekdays(con: duckdb.DuckDBPyConnection, settings: FeaturesConfig) -
         {"siret": [r[0] for r in rows], "isodow": [r[1] for r in rows]},
         schema=pa.schema([("siret", pa.string()), ("isodow", pa.int32())]),
     )
-    con.register("closed_weekdays_arrow", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE closed_weekdays AS SELECT * FROM closed_weekdays_arrow")
-    con.unregister("closed_weekdays_arrow")
+    load_table(engine, "closed_weekdays", table)

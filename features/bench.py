@@ -134,13 +134,14 @@ def _run_features(home: Home, config: Config, as_of, sample: list[str], memory_l
     from features.build import compute_features
     from features.engine import connect
     from features.inspections import load_inspections
+    from features.sql_engine import DuckDBEngine
 
-    con = connect(memory_limit=memory_limit, threads=threads, temp_directory=home.data / "duckdb-tmp")
+    engine = DuckDBEngine(connect(memory_limit=memory_limit, threads=threads, temp_directory=home.data / "duckdb-tmp"))
     started = time.perf_counter()
-    table = compute_features(con, home.warehouse, as_of, config, load_inspections(home.warehouse))
+    table = compute_features(engine, home.warehouse, as_of, config, load_inspections(home.warehouse))
     seconds = time.perf_counter() - started
-    contracts = con.execute("SELECT count(*) FROM contracts_asof").fetchone()[0]
-    con.close()
+    contracts = engine.fetch_row("SELECT count(*) FROM contracts_asof")[0]
+    engine.close()
     sampled = table.features.loc[table.features["siret"].isin(sample), ["siret", *REFERENCE_FEATURES]]
     queue.put((seconds, peak_rss_mb(), len(table.features), contracts, len(table.evidence), sampled))
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,10 +21,11 @@ import pyarrow.parquet as pq
 from champollion.config import Config
 from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
-from features.engine import attach_warehouse, register_places
 from features.contracts import rebuild_contracts_sql
+from features.engine import places_arrow
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
+from features.sql_engine import SqlEngine, load_table
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class FeatureTable:
     """Features of every active establishment as of a month, and the evidence behind the rule counts.
 
     `fingerprint` identifies what the table was computed from: the feature definitions and settings,
-    and the declarations of the months read. A stored table with another fingerprint is stale.
+    and the declarations of the months read (not the engine). A stored table with another fingerprint
+    is stale.
     """
 
     as_of: date
@@ -43,16 +44,19 @@ class FeatureTable:
     fingerprint: str
 
 
-def features_fingerprint(con: duckdb.DuckDBPyConnection, warehouse: Path, as_of: date, config: Config) -> str:
+def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
     """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the
     months a feature table as of `as_of` reads (keys of every kept declaration up to that month)."""
-    window = AsOfWindow.of(as_of, config.features)
-    attach_warehouse(con, warehouse)
-    declarations = con.execute(
+    engine.attach_warehouse(warehouse)
+    return _fingerprint(engine, AsOfWindow.of(as_of, config.features), config)
+
+
+def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config) -> str:
+    """`features_fingerprint` over the warehouse attached to `engine`."""
+    declarations = engine.fetch_row(
         "SELECT count(*), coalesce(md5(string_agg(declaration_key, ',' ORDER BY declaration_key)), '') "
-        "FROM declarations WHERE month <= ?",
-        [window.as_of],
-    ).fetchone()
+        f"FROM declarations WHERE month <= DATE '{window.as_of.isoformat()}'"
+    )
     digest = hashlib.sha256()
     for part in (
         str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
@@ -104,38 +108,40 @@ GROUP BY e.siret, p.as_of_end
 
 
 def compute_features(
-    con: duckdb.DuckDBPyConnection,
+    engine: SqlEngine,
     warehouse: Path,
     as_of: date,
     config: Config,
     inspections: pd.DataFrame | None = None,
 ) -> FeatureTable:
-    """Features as of month `as_of` from the warehouse, using only what was declared up to it.
+    """Features as of month `as_of` from the warehouse, using only what was declared up to it, computed
+    by `engine` (DuckDB or Spark: the same definitions and results).
 
     `inspections` (siret, inspection_date, abuse_found) may hold later inspections: only those
     dated up to the end of the month are used.
     """
     settings = config.features
-    attach_warehouse(con, warehouse)
-    register_places(con)
-    window = prepare_as_of(con, as_of, settings, config.ingest.inferred_end_after_months)
-    compute_indicators(con, settings)
-    compute_rule_evidence(con, settings)
+    engine.attach_warehouse(warehouse)
+    fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config)
+    load_table(engine, "places", places_arrow())
+    window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months)
+    compute_indicators(engine, settings)
+    compute_rule_evidence(engine, settings)
     known = inspections if inspections is not None else pd.DataFrame(
         {"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
          "abuse_found": pd.Series(dtype="int64")}
     )
-    con.register("inspections_known_df", known[["siret", "inspection_date", "abuse_found"]])
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE inspections_known AS "
+    engine.register("inspections_known_df", known[["siret", "inspection_date", "abuse_found"]])
+    engine.create_table(
+        "inspections_known",
         "SELECT CAST(siret AS VARCHAR) AS siret, CAST(inspection_date AS DATE) AS inspection_date, "
-        "CAST(abuse_found AS INTEGER) AS abuse_found FROM inspections_known_df"
+        "CAST(abuse_found AS INTEGER) AS abuse_found FROM inspections_known_df",
     )
-    con.unregister("inspections_known_df")
+    engine.unregister("inspections_known_df")
     excess = ", ".join(f"i.{k} - b.{k}_benchmark AS {k}_excess" for k in BENCHMARKED)
     benchmark_columns = ", ".join(f"b.{k}_benchmark" for k in BENCHMARKED)
     rule_columns = ", ".join(f"coalesce(r.n_{rule.id}, 0) AS n_{rule.id}" for rule in RULES)
-    table = con.sql(
+    table = engine.fetch(
         f"""
         WITH benchmarks AS ({_benchmarks_sql(settings.benchmark_min_group)}),
              rule_counts AS ({rule_counts_sql()}),
@@ -149,7 +155,7 @@ def compute_features(
         LEFT JOIN inspected s USING (siret)
         ORDER BY i.siret
         """
-    ).df()
+    )
     columns = list(IDENTIFIERS) + feature_names()
     missing = [c for c in columns if c not in table.columns]
     if missing:
@@ -157,18 +163,18 @@ def compute_features(
     features = table[columns]
     if features["siret"].duplicated().any():
         raise RuntimeError(f"feature table as of {as_of:%Y-%m} has duplicate SIRETs")
-    evidence = con.sql(
+    evidence = engine.fetch(
         "SELECT e.*, p.as_of FROM rule_evidence e, asof_params p "
         "WHERE e.event_date BETWEEN p.window_start AND p.as_of_end "
         "ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id"
-    ).df()
-    return FeatureTable(window.as_of, features, evidence, window, features_fingerprint(con, warehouse, as_of, config))
+    )
+    return FeatureTable(window.as_of, features, evidence, window, fingerprint)
 
 
-def latest_month(con: duckdb.DuckDBPyConnection, warehouse: Path) -> date:
+def latest_month(engine: SqlEngine, warehouse: Path) -> date:
     """The last month any establishment declared, in the warehouse."""
-    attach_warehouse(con, warehouse)
-    month = con.execute("SELECT max(month) FROM declarations").fetchone()[0]
+    engine.attach_warehouse(warehouse)
+    month = engine.fetch_row("SELECT max(month) FROM declarations")[0]
     if month is None:
         raise FileNotFoundError(f"{warehouse}: no monthly declaration ingested yet; run `champollion ingest` first")
     return month

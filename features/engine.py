@@ -32,20 +32,22 @@ def connect(
     return con
 
 
+def places_arrow() -> pa.Table:
+    """Every département: its code, name, region code and region name."""
+    places = places_table()
+    return pa.table(
+        {
+            "departement": [p.departement for p in places],
+            "departement_name": [p.departement_name for p in places],
+            "region_code": [p.region_code for p in places],
+            "region": [p.region for p in places],
+        }
+    )
+
+
 def register_places(con: duckdb.DuckDBPyConnection) -> None:
     """A `places` table: département, its name, region code and region name."""
-    places = places_table()
-    con.register(
-        "places_arrow",
-        pa.table(
-            {
-                "departement": [p.departement for p in places],
-                "departement_name": [p.departement_name for p in places],
-                "region_code": [p.region_code for p in places],
-                "region": [p.region for p in places],
-            }
-        ),
-    )
+    con.register("places_arrow", places_arrow())
     con.execute("CREATE OR REPLACE TEMP TABLE places AS SELECT * FROM places_arrow")
     con.unregister("places_arrow")
 

@@ -11,9 +11,8 @@ Windows: `_12m` is the window (12 months by default) ending with the as-of month
 
 from __future__ import annotations
 
-import duckdb
-
 from champollion.config import FeaturesConfig
+from features.sql_engine import SqlEngine
 
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
@@ -171,10 +170,11 @@ post_islands AS (
            count(DISTINCT person_key) AS island_persons
     FROM post_island_ids GROUP BY siret, post, island_id
 ),
-post_runs AS (  -- the longest run still going on in the window
+post_runs AS (  -- the longest run still going on in the window (with the most persons, if several are as long)
     SELECT i.siret,
            max(datediff('day', i.island_start, i.island_end) + 1) AS longest_post_run_days,
-           arg_max(i.island_persons, datediff('day', i.island_start, i.island_end)) AS longest_post_run_persons
+           arg_max(i.island_persons, struct_pack(days := datediff('day', i.island_start, i.island_end),
+                                                 persons := i.island_persons)) AS longest_post_run_persons
     FROM post_islands i, p WHERE i.island_end >= p.window_start
     GROUP BY i.siret
 ),
@@ -251,6 +251,6 @@ LEFT JOIN year_round yr ON yr.siret = e.siret
 """
 
 
-def compute_indicators(con: duckdb.DuckDBPyConnection, settings: FeaturesConfig) -> None:
+def compute_indicators(engine: SqlEngine, settings: FeaturesConfig) -> None:
     """Create the temp table `establishment_indicators` (one row per active establishment)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE establishment_indicators AS {indicators_sql(settings)}")
+    engine.create_table("establishment_indicators", indicators_sql(settings))

@@ -61,8 +61,8 @@ extended branch agreements that allow usage contracts (L1242-2 3°) are not read
 
 A mission counts at its user establishment; one whose user is unknown stays at the temp agency,
 where its post means nothing, and is left out of every check. The SQL is standard (window
-functions, arithmetic on day numbers) so that it runs on Spark SQL with little change; the DuckDB
-functions it needs sit in the four helpers under « Engine-specific SQL ».
+functions, arithmetic on day numbers) so that it runs on Spark SQL once translated
+(features.spark.dialect); the DuckDB functions it needs sit in the helpers under « Engine-specific SQL ».
 """
 
 from __future__ import annotations
@@ -73,10 +73,10 @@ from functools import cache
 from importlib import resources
 from string import Formatter
 
-import duckdb
 import pyarrow as pa
 
 from champollion.config import FeaturesConfig
+from features.sql_engine import SqlEngine, load_table
 
 ATA_MOTIF = "02"  # accroissement temporaire d'activité
 REPLACEMENT_MOTIF = "01"  # remplacement d'un salarié absent
@@ -166,7 +166,7 @@ EVIDENCE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-# --- Engine-specific SQL: the only DuckDB functions of this module (Spark equivalents noted) ---
+# --- Engine-specific SQL: the only DuckDB functions of this module (their Spark translation noted) ---
 
 _EPOCH = "DATE '1900-01-01'"  # a Monday: day number 0
 
@@ -182,8 +182,8 @@ def _date_of_day(day_sql: str) -> str:
 
 
 def _add_months(date_sql: str, months: int) -> str:
-    """The same day `months` later, clamped to the month's end. Spark: add_months(d, n)."""
-    return f"CAST({date_sql} + to_months({int(months)}) AS DATE)"
+    """The same day `months` later, clamped to the month's end (the same SQL in Spark)."""
+    return f"CAST({date_sql} + INTERVAL {int(months)} MONTH AS DATE)"
 
 
 def _french_date(date_sql: str) -> str:
@@ -264,7 +264,7 @@ def _usage_sector_rows() -> tuple[tuple[str, str, int], ...]:
     )
 
 
-def register_usage_sectors(con: duckdb.DuckDBPyConnection) -> None:
+def register_usage_sectors(engine: SqlEngine) -> None:
     """Create the temp table `usage_sectors` (naf_prefix, sector_fr, d1242_1_item) from the shipped CSV."""
     rows = _usage_sector_rows()
     table = pa.table(
@@ -274,9 +274,7 @@ def register_usage_sectors(con: duckdb.DuckDBPyConnection) -> None:
             "d1242_1_item": pa.array([r[2] for r in rows], pa.int32()),
         }
     )
-    con.register("usage_sectors_arrow", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE usage_sectors AS SELECT * FROM usage_sectors_arrow")
-    con.unregister("usage_sectors_arrow")
+    load_table(engine, "usage_sectors", table)
 
 
 # --- One query per rule, each returning evidence rows ---
@@ -666,17 +664,17 @@ WHERE m.kind = 'mission' AND {_located('m')} AND m.period_end >= p.window_start
 """
 
 
-def compute_rule_evidence(con: duckdb.DuckDBPyConnection, settings: FeaturesConfig) -> None:
+def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction.
 
     Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`.
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
-    register_usage_sectors(con)
-    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in EVIDENCE_COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE rule_evidence ({columns})")
+    register_usage_sectors(engine)
+    columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
+    engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
     for query in _rule_queries(settings):
-        con.execute(f"INSERT INTO rule_evidence {query}")
+        engine.insert_into("rule_evidence", query)
 
 
 def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:

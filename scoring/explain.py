@@ -292,16 +292,14 @@ def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.
 def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.DataFrame:
     """The contracts of one establishment as known at the end of `month`, from the warehouse."""
     from features.asof import prepare_as_of
-    from features.engine import attach_warehouse, connect, register_places
+    from features.engine import places_arrow
+    from features.sql_engine import DuckDBEngine, load_table
 
-    con = connect()
-    try:
-        attach_warehouse(con, home.warehouse)
-        register_places(con)
-        prepare_as_of(con, month, config.features, config.ingest.inferred_end_after_months)
-        return establishment_contracts(con, siret)
-    finally:
-        con.close()
+    with DuckDBEngine() as engine:
+        engine.attach_warehouse(home.warehouse)
+        load_table(engine, "places", places_arrow())
+        prepare_as_of(engine, month, config.features, config.ingest.inferred_end_after_months)
+        return establishment_contracts(engine.con, siret)
 
 
 def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None) -> Explanation:

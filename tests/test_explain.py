@@ -15,7 +15,7 @@ from champollion.config import Config
 from champollion.home import Home
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
-from features.engine import connect
+from features.sql_engine import DuckDBEngine
 from features.ingest import ingest
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
 from tests.conftest import TEST_KEY
@@ -30,12 +30,9 @@ def month(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain")
     home = Home(root / "home")
     ingest(write_months(root / "dsn", MONTHS), home, Config(), TEST_KEY)
-    con = connect()
-    try:
-        table = compute_features(con, home.warehouse, AS_OF, Config())
-        contracts = {siret: establishment_contracts(con, siret) for siret in table.features["siret"]}
-    finally:
-        con.close()
+    with DuckDBEngine() as engine:
+        table = compute_features(engine, home.warehouse, AS_OF, Config())
+        contracts = {siret: establishment_contracts(engine.con, siret) for siret in table.features["siret"]}
     return table, contracts
 
 

@@ -11,18 +11,15 @@ from champollion.config import Config
 from champollion.home import Home
 from features.build import compute_features, store_features
 from features.catalog import feature_names
-from features.engine import connect
 from features.ingest import ingest
+from features.sql_engine import DuckDBEngine
 from tests.conftest import TEST_KEY
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 
 
 def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None, config: Config | None = None):
-    con = connect()
-    try:
-        return compute_features(con, home.warehouse, as_of, config or Config(), inspections)
-    finally:
-        con.close()
+    with DuckDBEngine() as engine:
+        return compute_features(engine, home.warehouse, as_of, config or Config(), inspections)
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +69,9 @@ def test_values_by_hand(world):
 
 def test_end_inferred_only_after_three_more_months(world):
     for as_of, expected in ((date(2025, 7, 1), None), (date(2025, 8, 1), date(2025, 5, 20))):
-        con = connect()
-        compute_features(con, world.warehouse, as_of, Config())
-        end = con.execute("SELECT end_date FROM contracts_asof WHERE contract_number = 'R-ATA-5'").fetchone()[0]
-        con.close()
+        with DuckDBEngine() as engine:
+            compute_features(engine, world.warehouse, as_of, Config())
+            end = engine.fetch_row("SELECT end_date FROM contracts_asof WHERE contract_number = 'R-ATA-5'")[0]
         assert end == expected
 
 
@@ -106,17 +102,17 @@ def test_fingerprint_follows_definitions_and_known_declarations(tmp_path):
     as_of = date(2025, 5, 1)
     home = Home(tmp_path / "home")
     ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), home, Config(), TEST_KEY)
-    con = connect()
-    first = features_fingerprint(con, home.warehouse, as_of, Config())
+    engine = DuckDBEngine()
+    first = features_fingerprint(engine, home.warehouse, as_of, Config())
     ingest(write_months(tmp_path / "later", [date(2025, 6, 1)]), home, Config(), TEST_KEY)
-    assert features_fingerprint(con, home.warehouse, as_of, Config()) == first  # a later month changes nothing
+    assert features_fingerprint(engine, home.warehouse, as_of, Config()) == first  # a later month changes nothing
     stricter = Config().model_copy(update={"features": Config().features.model_copy(update={"max_renewals": 1})})
-    assert features_fingerprint(con, home.warehouse, as_of, stricter) != first
+    assert features_fingerprint(engine, home.warehouse, as_of, stricter) != first
     correction = Declaration(RESTAURANT, "2025-05", [Individual(contracts=[Contract("X1", "2025-05-02")])],
                              order="999", type="03", replaces="05062025" + str((2025 * 12 + 5) * 10), created="2025-06-20")
     ingest([write_dsn(tmp_path / "fix.dsn", envoi([correction]))], home, Config(), TEST_KEY)
-    assert features_fingerprint(con, home.warehouse, as_of, Config()) != first  # May was corrected
-    con.close()
+    assert features_fingerprint(engine, home.warehouse, as_of, Config()) != first  # May was corrected
+    engine.close()
 
 
 @pytest.mark.parametrize(("end", "in_force"), [("2025-05-30", False), ("2025-06-01", True)])
@@ -144,11 +140,10 @@ def test_contracts_rebuilt_by_siret_ranges_equal_one_rebuild(small_warehouse, mo
     _, home = small_warehouse
     as_of = date(2025, 6, 1)
     whole = _features(home, as_of)
-    con = connect()
-    snapshots = con.execute(
-        f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_months/*/*.parquet')"
-    ).fetchone()[0]
-    con.close()
+    with DuckDBEngine() as engine:
+        snapshots = engine.fetch_row(
+            f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_months/*/*.parquet')"
+        )[0]
     monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", snapshots // 7)
     cuts: list[list[str]] = []
     split = features.asof._siret_cuts

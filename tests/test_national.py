@@ -17,7 +17,7 @@ from champollion.cli import app
 from champollion.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
-from features.engine import connect
+from features.sql_engine import DuckDBEngine
 from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
 
@@ -69,7 +69,7 @@ def test_contract_mix_is_plausible(national_home: Path) -> None:
 def test_features_run_and_the_pandas_reference_agrees(national_home: Path) -> None:
     config = Config()
     warehouse = national_home / "data" / "warehouse"
-    table = compute_features(connect(), warehouse, AS_OF, config)
+    table = compute_features(DuckDBEngine(), warehouse, AS_OF, config)
     assert len(table.features) >= 900
     assert table.features["headcount"].sum() > 0
     assert set(table.evidence["rule"]) >= {"carence", "usage_hors_secteur", "interim_poste_permanent"}

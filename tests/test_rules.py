@@ -18,6 +18,7 @@ from champollion.config import FeaturesConfig
 from features.asof import prepare_as_of
 from features.engine import attach_warehouse, connect, register_places
 from features.rules import EVIDENCE_COLUMNS, RULES, compute_rule_evidence, register_usage_sectors, rule_counts_sql
+from features.sql_engine import DuckDBEngine
 
 D = date.fromisoformat
 AS_OF, AS_OF_END = D("2025-06-01"), D("2025-06-30")
@@ -162,7 +163,7 @@ def test_carence_boundaries(settings):
         contract("a-magasinier", "2025-02-27", "2025-03-12", post="magasinier"),
         contract("b-magasinier", "2025-03-12", "2025-03-31", post="magasinier"),
     ])
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(con, "carence", CARENCE) == [
         ("b-rayon", "a-rayon-long", D("2025-03-18"), 4, 5, "L1244-3"),
         ("b-vendeur", "a-vendeur", D("2025-03-18"), 4, 5, "L1244-3"),
@@ -195,7 +196,7 @@ def test_carence_counts_the_establishments_own_opening_days(settings):
             {"siret": open_every_day, "isodow": 0},
         ],
     )
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     # At SHOP (closed on Sundays) 5 opening days suffice; at USER (Monday to Friday) the same gap is 4.
     assert evidence(con, "carence", CARENCE) == [
         (f"b-{USER}", f"a-{USER}", D("2025-03-19"), 4, 5, "L1251-36"),
@@ -210,7 +211,7 @@ def test_renewals(settings):
                  last_month=D("2025-06-01")),
         contract("usage", "2025-01-06", "2025-05-31", post="extra", kind="usage", motif="05", renewals=5),
     ])
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(con, "renouvellements", "contract_id, event_date, measured_value, legal_limit, article") == [
         ("third-renewal", D("2025-05-01"), 3.0, 2.0, "L1243-13"),
         ("mission", D("2025-06-01"), 4.0, 2.0, "L1251-35"),
@@ -245,7 +246,7 @@ def test_maximum_duration(settings):
         # Seasonal: no 18-month maximum here.
         contract("seasonal", "2023-01-01", "2024-12-31", post="cueilleur", siret=FACTORY, motif="03"),
     ])
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(
         con, "duree_max",
         "contract_id, related_contract_id, event_date, related_start_date, measured_value, legal_limit, article",
@@ -293,7 +294,7 @@ def test_replacement_without_absence(settings):
             absence("q4", "brancardier", "2025-03-18", "2025-03-20"),
         ],
     )
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(con, "remplacement_sans_absence", "contract_id, event_date, end_date, article") == [
         ("outside-after", D("2025-03-01"), D("2025-03-10"), "L1242-2"),
         ("other-post", D("2025-04-01"), D("2025-04-30"), "L1242-2"),
@@ -322,7 +323,7 @@ def test_usage_contract_outside_the_listed_sectors(settings):
             {"siret": holiday_centre, "naf": "5520Z"}, {"siret": unknown, "naf": None},
         ],
     )
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(con, "usage_hors_secteur", "establishment_siret, contract_id, event_date, article, detail_fr") == [
         (home_help, "home-help", D("2025-03-01"), "D1242-1",
          "Infraction potentielle au recours au contrat à durée déterminée d'usage : ce contrat, commencé le 01/03/2025 "
@@ -333,7 +334,7 @@ def test_usage_contract_outside_the_listed_sectors(settings):
 
 def test_usage_sectors_reference():
     con = connect()
-    register_usage_sectors(con)
+    register_usage_sectors(DuckDBEngine(con))
     rows = con.execute("SELECT naf_prefix, d1242_1_item FROM usage_sectors").fetchall()
     assert ("56", 4) in rows and ("4942Z", 3) in rows and ("7830Z", 12) in rows
     assert all(1 <= item <= 15 and item not in (10, 11, 13, 14) for _, item in rows)
@@ -357,7 +358,7 @@ def test_temp_work_on_a_post_held_all_year(settings):
         # Six months only.
         mission("emballeur", "2025-01-01", "2025-06-30", "emballeur"),
     ])
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     columns = "contract_id, event_date, measured_value, legal_limit, article"
     assert evidence(con, "interim_poste_permanent", columns) == [
         ("cariste-1", D("2024-07-01"), 365.0, 328.5, "L1251-5"),
@@ -388,7 +389,7 @@ def test_rule_counts_cover_the_window_only(settings):
         ],
         establishments=[{"siret": SHOP, "naf": "4711D"}, {"siret": quiet, "naf": "4711D"}],
     )
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     counts = con.sql(rule_counts_sql() + " ORDER BY establishment_siret")
     assert counts.columns == ["establishment_siret"] + [f"n_{rule.id}" for rule in RULES] + ["n_rule_hits_total"]
     assert counts.fetchall() == [(SHOP, 1, 2, 0, 0, 0, 0, 3), (quiet, 0, 0, 0, 0, 0, 0, 0)]
@@ -399,7 +400,7 @@ def test_every_row_says_potential_infraction(settings):
         contract("a", "2025-02-27", "2025-03-12", renewals=3, last_month=D("2025-03-01")),
         contract("b", "2025-03-13", None, motif="01"),
     ])
-    compute_rule_evidence(con, settings)
+    compute_rule_evidence(DuckDBEngine(con), settings)
     rows = con.execute("SELECT rule, detail_fr, article FROM rule_evidence").fetchall()
     assert {rule for rule, _, _ in rows} == {"renouvellements", "remplacement_sans_absence"}
     assert all(detail.startswith("Infraction potentielle") and article for _, detail, article in rows)
@@ -407,9 +408,10 @@ def test_every_row_says_potential_infraction(settings):
 
 def test_runs_on_the_tables_prepare_as_of_builds(tmp_path: Path, settings):
     con = connect()
+    engine = DuckDBEngine(con)
     attach_warehouse(con, tmp_path / "warehouse")
     register_places(con)
-    prepare_as_of(con, AS_OF, settings)
-    compute_rule_evidence(con, settings)
+    prepare_as_of(engine, AS_OF, settings)
+    compute_rule_evidence(engine, settings)
     assert con.sql("SELECT * FROM rule_evidence").columns == [name for name, _ in EVIDENCE_COLUMNS]
     assert con.sql(rule_counts_sql()).fetchall() == []

@@ -23,7 +23,7 @@ import pytest
 from champollion.home import Home
 from champollion.config import Config
 from features.build import feature_dir, features_fingerprint
-from features.engine import connect
+from features.sql_engine import DuckDBEngine
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from training.labels import add_months, months_between
 
@@ -94,7 +94,7 @@ def build_world(root: Path, n_establishments: int = 240, first: date = date(2024
             found = int(rng.random() < 0.05 + 0.9 * risk[i])
             visits.append((sirets[i], pd.Timestamp(month.year, month.month, day), found))
     inspections = pd.DataFrame(visits, columns=["siret", "inspection_date", "abuse_found"])
-    con = connect()
+    engine = DuckDBEngine()
     for month in months:
         (home.warehouse / "declarations" / f"declared_month={month:%Y-%m}").mkdir(parents=True, exist_ok=True)
         folder = feature_dir(home.data, month)
@@ -103,9 +103,9 @@ def build_world(root: Path, n_establishments: int = 240, first: date = date(2024
         pq.write_table(pa.Table.from_pandas(table, preserve_index=False), folder / "features.parquet")
         # The fingerprint the feature store expects for this (empty) warehouse: the tables are current.
         catalog = {"schema_version": FEATURES_SCHEMA_VERSION,
-                   "fingerprint": features_fingerprint(con, home.warehouse, month, Config())}
+                   "fingerprint": features_fingerprint(engine, home.warehouse, month, Config())}
         (folder / "feature_catalog.json").write_text(json.dumps(catalog), encoding="utf-8")
-    con.close()
+    engine.close()
     csv = root / "inspections.csv"
     lines = ["siret,inspection_date,abuse_found,inspector"]
     lines += [f"{s},{d:%Y-%m-%d},{a},x" for s, d, a in inspections.itertuples(index=False)]

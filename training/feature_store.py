@@ -77,12 +77,11 @@ def feature_tables(
     Months not in the warehouse are skipped (the caller reports the rows that needed them).
     `on_month(month, 'cached'|'computed')` is called as each month is ready.
     """
-    from features.engine import connect
+    from features.sql_engine import DuckDBEngine
 
     available = set(declared_months(home.warehouse))
     tables: dict[date, pd.DataFrame] = {}
-    con = connect()
-    try:
+    with DuckDBEngine() as engine:
         for month in months:
             if month not in available:
                 continue
@@ -91,7 +90,7 @@ def feature_tables(
             if (folder / "features.parquet").exists() and catalog_path.exists():
                 table = load_features(home.data, month)
                 catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
-                fingerprint = features_fingerprint(con, home.warehouse, month, config)
+                fingerprint = features_fingerprint(engine, home.warehouse, month, config)
                 if is_current(table, catalog, inspections, month, fingerprint):
                     tables[month] = table
                     if on_month:
@@ -99,11 +98,9 @@ def feature_tables(
                     continue
                 log.info("features as of %s are stale (definitions, declarations or inspections changed): "
                          "recomputing", f"{month:%Y-%m}")
-            computed = compute_features(con, home.warehouse, month, config, inspections)
+            computed = compute_features(engine, home.warehouse, month, config, inspections)
             store_features(computed, home.data, config)
             tables[month] = load_features(home.data, month)  # the stored form, as scoring will read it
             if on_month:
                 on_month(month, "computed")
-    finally:
-        con.close()
     return tables
