@@ -10,6 +10,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,6 +26,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+class SqlEngineName(str, Enum):
+    """The engines of `features --engine` (features.sql_engine.ENGINES)."""
+
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 @dataclass(frozen=True)
@@ -133,26 +141,28 @@ def features(
         str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest'): use declarations up to and including it.")
     ],
     out: Annotated[Optional[Path], typer.Option(help="Also write the feature table to this Parquet file.")] = None,
+    engine: Annotated[
+        SqlEngineName,
+        typer.Option(help="Where the feature SQL runs: DuckDB (embedded) or Spark (master and settings: `spark` in the config)."),
+    ] = SqlEngineName.duckdb,
 ) -> None:
     """Compute the features of every establishment active in the 12 months up to a month."""
     import time
 
     from features.build import compute_features, store_features
-    from features.engine import connect
     from features.inspections import load_inspections
+    from features.sql_engine import open_engine
 
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
     started = time.perf_counter()
-    con = connect()
-    try:
-        table = compute_features(con, context.home.warehouse, month, context.config, load_inspections(context.home.warehouse))
-    finally:
-        con.close()
+    with open_engine(engine.value, context.config) as sql_engine:
+        table = compute_features(sql_engine, context.home.warehouse, month, context.config,
+                                 load_inspections(context.home.warehouse))
     folder = store_features(table, context.home.data, context.config, out)
     typer.echo(
         f"features as of {month:%Y-%m}: {len(table.features)} establishments, {len(table.features.columns)} columns, "
-        f"{len(table.evidence)} rule findings, in {time.perf_counter() - started:.1f} s\n"
+        f"{len(table.evidence)} rule findings, on {engine.value}, in {time.perf_counter() - started:.1f} s\n"
         f"stored in {folder}" + (f"\nalso written to {out}" if out else "")
     )
 
