@@ -43,3 +43,18 @@ def test_bad_configuration_stops_before_any_work(tmp_path):
     assert result.exit_code == 2
     assert "bad.yaml" in result.output
     assert not (tmp_path / "secrets").exists()
+
+
+def test_features_on_the_chosen_engine(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHAMPOLLION_PSEUDONYM_KEY", raising=False)
+    declaration = Declaration("12345678900011", "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06")])])
+    path = write_dsn(tmp_path / "in" / "a.dsn", envoi([declaration]))
+    base = ["--home", str(tmp_path)]
+    assert runner.invoke(app, [*base, "init-key"]).exit_code == 0
+    assert runner.invoke(app, [*base, "ingest", str(path)]).exit_code == 0
+    unknown = runner.invoke(app, [*base, "features", "--as-of", "2025-01", "--engine", "polars"])
+    assert unknown.exit_code == 2 and "polars" in unknown.output
+    result = runner.invoke(app, [*base, "features", "--as-of", "latest", "--engine", "duckdb"])
+    assert result.exit_code == 0, result.output
+    assert "features as of 2025-01: 1 establishments" in result.output and "on duckdb" in result.output
+    assert (tmp_path / "data" / "features" / "as_of=2025-01" / "features.parquet").exists()
