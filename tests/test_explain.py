@@ -15,8 +15,8 @@ from champollion.config import Config
 from champollion.home import Home
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
-from features.sql_engine import DuckDBEngine
 from features.ingest import ingest
+from features.sql_engine import DuckDBEngine
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
 from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months

@@ -23,8 +23,8 @@ import pytest
 from champollion.home import Home
 from champollion.config import Config
 from features.build import feature_dir, features_fingerprint
-from features.sql_engine import DuckDBEngine
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
+from features.sql_engine import DuckDBEngine
 from training.labels import add_months, months_between
 
 REGIONS = ("11", "84", "93", "44")

@@ -2,5 +2,5 @@
 
 `session.spark_session` opens a session from the `spark` section of the configuration;
 `dialect.spark_sql` translates the DuckDB SQL in which features are defined to Spark SQL, so a
-definition is written once.
+definition is written once; `engine.SparkEngine` runs it over the warehouse (features.sql_engine).
 """

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from features.engine import SINGLE_TABLES
 from features.spark.dialect import spark_sql
@@ -51,7 +52,7 @@ class SparkEngine:
         for table in MONTHLY_TABLES:
             folder = warehouse / table
             schema = from_arrow_schema(STAGED_SCHEMAS[table])
-            if any(folder.glob("*/*.parquet")):  # the schema given: no job to infer it
+            if any(folder.glob("*/*.parquet")):  # schemas given (here and below): no Spark job to infer them
                 frame = self.spark.read.schema(schema).parquet(str(folder / "declared_month=*"))
             else:
                 frame = self.spark.createDataFrame([], schema)
@@ -59,7 +60,7 @@ class SparkEngine:
         for table in SINGLE_TABLES:
             path = warehouse / f"{table}.parquet"
             if path.exists():
-                self._view(table, self.spark.read.parquet(str(path)))
+                self._view(table, self.spark.read.schema(from_arrow_schema(pq.read_schema(path))).parquet(str(path)))
 
     def create_table(self, name: str, query: str) -> None:
         self._keep(name, self.spark.sql(spark_sql(query)))
