@@ -66,7 +66,7 @@ ranked AS (
     SELECT *,
            row_number() OVER (
                PARTITION BY siret, month, fraction
-               ORDER BY created_date DESC NULLS LAST, TRY_CAST(order_number AS HUGEINT) DESC NULLS LAST,
+               ORDER BY created_date DESC NULLS LAST, TRY_CAST(order_number AS DECIMAL(38, 0)) DESC NULLS LAST,
                         declaration_key DESC
            ) AS candidate_rank
     FROM first_status WHERE status = 'candidate'
@@ -106,7 +106,7 @@ users_only AS (  -- establishments known only as users of temp workers (S21.G00.
 ),
 everyone AS (
     SELECT *, true AS declares FROM latest
-    UNION ALL BY NAME
+    UNION ALL  -- by position: users_only lists latest's columns in its order
     SELECT *, false AS declares FROM users_only
 )
 SELECT e.siret, e.siren, e.naf, e.naf_enterprise, e.idcc, e.postal_code,
