@@ -29,7 +29,7 @@ app = typer.Typer(
 
 
 class SqlEngineName(str, Enum):
-    """The engines of `features --engine` (features.sql_engine.ENGINES)."""
+    """The engines of `ingest --engine` and `features --engine` (features.sql_engine.ENGINES)."""
 
     duckdb = "duckdb"
     spark = "spark"
@@ -93,7 +93,12 @@ def init_key(ctx: typer.Context) -> None:
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="DSN files or folders (read recursively; plain or gzip).")],
-    workers: Annotated[Optional[int], typer.Option(help="Parser processes (default from the configuration).")] = None,
+    workers: Annotated[
+        Optional[int], typer.Option(help="Parser processes of the duckdb engine (default from the configuration).")
+    ] = None,
+    engine: Annotated[
+        SqlEngineName, typer.Option(help="duckdb: local processes and DuckDB; spark: Spark tasks and Spark SQL (configuration: spark).")
+    ] = SqlEngineName.duckdb,
 ) -> None:
     """Read DSN files into the contract warehouse (idempotent; bad input is reported and quarantined)."""
     from champollion.reporting import byte_progress, print_ingest_summary
@@ -107,9 +112,14 @@ def ingest(
         key = pseudonym_key(config, context.home)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
+    ingest_engine = None
+    if engine is SqlEngineName.spark:
+        from features.spark.ingest import SparkIngest
+
+        ingest_engine = SparkIngest.from_config(config.spark)
     try:
         with byte_progress("parsing DSN") as progress:
-            summary = run_ingest(paths, context.home, config, key, progress)
+            summary = run_ingest(paths, context.home, config, key, progress, ingest_engine)
     except FileNotFoundError as exc:
         raise fail(str(exc)) from exc
     print_ingest_summary(summary)

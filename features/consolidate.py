@@ -128,6 +128,22 @@ GROUP BY person_key
 ORDER BY person_key
 """
 
+# The declaration_status table: STATUS_SQL's result (the view `resolved_status`) with where each
+# declaration was read.
+DECLARATION_STATUS_SQL = """
+SELECT s.*, d.source_file, d.line_start
+FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+ORDER BY s.siret, s.month, s.declaration_key
+"""
+
+STATUS_ISSUES_SQL = """
+SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing, d.replaces_id,
+       d.siret, strftime(d.month, '%Y-%m') AS month
+FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate')
+ORDER BY d.source_file, d.line_start
+"""
+
 
 @dataclass(frozen=True)
 class ConsolidationResult:
@@ -155,12 +171,8 @@ def consolidate(
 
     con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
-    con.execute(
-        f"COPY (SELECT s.*, d.source_file, d.line_start FROM resolved_status s "
-        f"JOIN staged_declarations d USING (declaration_key) ORDER BY s.siret, s.month, s.declaration_key) "
-        f"TO '{warehouse / 'declaration_status.parquet'}' (FORMAT parquet)"
-    )
-    issues = _status_issues(con)
+    con.execute(f"COPY ({DECLARATION_STATUS_SQL}) TO '{warehouse / 'declaration_status.parquet'}' (FORMAT parquet)")
+    issues = status_issues(con.execute(STATUS_ISSUES_SQL).fetchall())
     months = [
         row[0]
         for row in con.execute(
@@ -228,14 +240,8 @@ def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_e
     partial.replace(path)
 
 
-def _status_issues(con: duckdb.DuckDBPyConnection) -> list[Issue]:
-    rows = con.execute(
-        """SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing, d.replaces_id,
-                  d.siret, strftime(d.month, '%Y-%m')
-           FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
-           WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate')
-           ORDER BY d.source_file, d.line_start"""
-    ).fetchall()
+def status_issues(rows: list[tuple]) -> list[Issue]:
+    """The warnings of cancel-and-replace, from the rows of STATUS_ISSUES_SQL."""
     issues = []
     for file, line, status, type_, targets_nothing, replaces_id, siret, month in rows:
         if targets_nothing:

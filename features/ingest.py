@@ -3,6 +3,8 @@
 Files are hashed first: a file already ingested (same bytes) is skipped, so ingesting twice
 changes nothing. New files are parsed in parallel worker processes into staged Parquet; then
 cancel-and-replace is resolved over everything staged and the touched months are rewritten.
+Where the parsing runs and what resolves cancel-and-replace is an `IngestEngine`: DuckDB with
+local processes here, Spark in `features.spark.ingest`.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from champollion.config import Config
 from champollion.home import Home
-from features.consolidate import consolidate
+from features.consolidate import ConsolidationResult, consolidate
 from features.dsn.parser import Issue
 from features.dsn.reader import file_sha256, open_binary
 from features.engine import connect
@@ -62,6 +65,46 @@ class IngestSummary:
     @property
     def megabytes_per_second(self) -> float:
         return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+class IngestEngine(Protocol):
+    """Runs the parse tasks and resolves cancel-and-replace into the warehouse."""
+
+    @property
+    def parallelism(self) -> int:
+        """How many parse tasks run at once (batches are planned for it)."""
+
+    def parse(self, tasks: list[BatchTask], progress: Progress | None) -> list[BatchResult]:
+        """Run `parse_batch` on every task; the results sorted by batch id."""
+
+    def consolidate(
+        self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
+    ) -> ConsolidationResult:
+        """Resolve cancel-and-replace over the staged `batches`, rewrite the months that `new_batches`
+        touch and rebuild the establishment, person and contract tables."""
+
+
+@dataclass(frozen=True)
+class DuckDBIngest:
+    """Parse tasks in local worker processes; cancel-and-replace and the tables by DuckDB."""
+
+    workers: int
+
+    @property
+    def parallelism(self) -> int:
+        return self.workers
+
+    def parse(self, tasks: list[BatchTask], progress: Progress | None) -> list[BatchResult]:
+        return _run_tasks(tasks, self.workers, sum(f.size for t in tasks for f in t.files), progress)
+
+    def consolidate(
+        self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
+    ) -> ConsolidationResult:
+        con = connect()
+        try:
+            return consolidate(con, staging, warehouse, batches, new_batches, inferred_end_after_months)
+        finally:
+            con.close()
 
 
 def looks_like_dsn(path: Path) -> bool:
@@ -148,8 +191,10 @@ def ingest(
     config: Config,
     key: bytes,
     progress: Progress | None = None,
+    engine: IngestEngine | None = None,
 ) -> IngestSummary:
-    """Read DSN files into the warehouse of `home`; returns the run's summary.
+    """Read DSN files into the warehouse of `home` with `engine` (default: DuckDB and
+    `config.ingest.workers` processes); returns the run's summary.
 
     Bad input never stops the run: issues are counted, written to
     `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable
@@ -157,6 +202,7 @@ def ingest(
     """
     started = time.perf_counter()
     settings = config.ingest
+    engine = engine or DuckDBIngest(settings.workers)
     summary = IngestSummary(warehouse=home.warehouse)
     dsn_files, not_dsn = discover(paths)
     summary.files_seen = len(dsn_files)
@@ -182,10 +228,9 @@ def ingest(
     summary.files_new = len(new_files)
     log.info("%d DSN files found, %d new, %d already ingested", len(dsn_files), len(new_files), summary.files_already_ingested)
 
-    batches = plan_batches(new_files, settings.batch_megabytes * 1_000_000, settings.workers)
+    batches = plan_batches(new_files, settings.batch_megabytes * 1_000_000, engine.parallelism)
     tasks = [BatchTask(_batch_id(b), tuple(b), home.staging, home.quarantine, key) for b in batches]
-    total_bytes = sum(f.size for f in new_files)
-    results = _run_tasks(tasks, settings.workers, total_bytes, progress)
+    results = engine.parse(tasks, progress)
     manifest_rows = []
     now = datetime.now().replace(microsecond=0)
     for result in results:
@@ -222,14 +267,9 @@ def ingest(
 
     all_batches = sorted(set(manifest.column("batch").to_pylist()))
     if all_batches:
-        con = connect()
-        try:
-            result = consolidate(
-                con, home.staging, home.warehouse, all_batches, [t.batch_id for t in tasks],
-                settings.inferred_end_after_months,
-            )
-        finally:
-            con.close()
+        result = engine.consolidate(
+            home.staging, home.warehouse, all_batches, [t.batch_id for t in tasks], settings.inferred_end_after_months
+        )
         summary.status_counts = result.status_counts
         summary.months_rewritten = result.months_rewritten
         issues.extend(result.issues)
@@ -258,7 +298,7 @@ def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress:
             done_bytes += sum(f.size for f in task.files)
             if progress:
                 progress(done_bytes, total_bytes)
-        return results
+        return sorted(results, key=lambda r: r.batch_id)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(parse_batch, task): task for task in tasks}
         for future in as_completed(futures):

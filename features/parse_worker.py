@@ -41,7 +41,7 @@ class BatchTask:
     files: tuple[SourceFile, ...]
     staging: Path
     quarantine: Path
-    key: bytes
+    key: bytes = field(repr=False)  # the pseudonymisation key: never in a log or an error message
 
 
 @dataclass

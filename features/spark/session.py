@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from champollion.config import SparkConfig
@@ -17,6 +19,9 @@ def spark_session(settings: SparkConfig) -> "SparkSession":
     """
     from pyspark.sql import SparkSession
 
+    if settings.master.startswith("local"):
+        # Local Python workers run this interpreter (and its packages), not `python3` on the PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     for key, value in settings.settings.items():

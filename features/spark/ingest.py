@@ -1,0 +1,205 @@
+"""`champollion ingest --engine spark`: the same parser and SQL as the DuckDB engine, on PySpark.
+
+Each parse task (`features.parse_worker.parse_batch`, one batch of files) runs in a Spark task, so
+executors parse in parallel; what they found (counts, issues, quarantined declarations) comes back
+to the driver. Cancel-and-replace and the warehouse tables are then computed by Spark SQL from the
+DuckDB definitions (`features.consolidate`, `features.contracts`, translated by
+`features.spark.dialect`) and written in the same layout, so either engine reads what the other
+wrote and re-ingesting a file changes nothing.
+
+The home (its `data/staging`, `data/quarantine` and `data/warehouse`) must be on a filesystem that
+the driver and every executor see at the same path (the local disk in local mode; NFS or another
+shared mount on a cluster): executors write the staged Parquet and the quarantine, the driver
+reads and moves files. The pseudonymisation key travels to the executors inside the tasks: on a
+cluster, turn on Spark's RPC encryption (`spark.network.crypto.enabled`). Leave
+`spark.speculation` off: two attempts of one parse task would write the same staged files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from champollion.config import SparkConfig
+from features.consolidate import (
+    DECLARATION_STATUS_SQL, ESTABLISHMENTS_SQL, PERSONS_SQL, STATUS_ISSUES_SQL, STATUS_SQL, ConsolidationResult,
+    status_issues,
+)
+from features.contracts import rebuild_contracts_sql
+from features.geography import places_table
+from features.ingest import Progress
+from features.parse_worker import BatchResult, BatchTask, parse_batch
+from features.spark.dialect import spark_sql
+from features.spark.session import spark_session
+from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+PROGRESS_SECONDS = 1.0
+# Hadoop's committer writes a `_SUCCESS` marker next to the data; the warehouse has none.
+NO_SUCCESS_MARKER = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
+# Dates are proleptic Gregorian in the warehouse, as DuckDB and pyarrow write them.
+GREGORIAN_DATES = {
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+}
+
+
+class SparkIngest:
+    """Parse tasks as Spark tasks; cancel-and-replace and the tables by Spark SQL."""
+
+    def __init__(self, spark: "SparkSession") -> None:
+        self.spark = spark
+
+    @classmethod
+    def from_config(cls, settings: SparkConfig) -> "SparkIngest":
+        """On the session that the `spark` section of the configuration describes."""
+        return cls(spark_session(settings))
+
+    @property
+    def parallelism(self) -> int:
+        return self.spark.sparkContext.defaultParallelism
+
+    def parse(self, tasks: list[BatchTask], progress: Progress | None) -> list[BatchResult]:
+        """One Spark task per batch; progress counts the bytes of finished tasks as the average batch."""
+        if not tasks:
+            return []
+        context = self.spark.sparkContext
+        total_bytes = sum(f.size for t in tasks for f in t.files)
+        group = f"champollion-parse-{uuid.uuid4().hex}"
+        outcome: dict[str, object] = {}
+
+        def run() -> None:
+            context.setJobGroup(group, f"parse {len(tasks)} batches of DSN files")
+            try:
+                outcome["results"] = context.parallelize(tasks, len(tasks)).map(parse_batch).collect()
+            except BaseException as exc:  # re-raised in the calling thread
+                outcome["error"] = exc
+
+        runner = threading.Thread(target=run, name=group, daemon=True)
+        runner.start()
+        while runner.is_alive():
+            if progress:
+                progress(_finished_tasks(context, group) * total_bytes // len(tasks), total_bytes)
+            runner.join(PROGRESS_SECONDS)
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        if progress:
+            progress(total_bytes, total_bytes)
+        return sorted(outcome["results"], key=lambda r: r.batch_id)  # type: ignore[arg-type]
+
+    def consolidate(
+        self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
+    ) -> ConsolidationResult:
+        """Resolve which declarations survive, rewrite the months touched by `new_batches`, then
+        rebuild the establishment, person and contract tables (as `features.consolidate.consolidate`)."""
+        from pyspark.sql import functions as F
+
+        spark = self.spark
+        for key, value in GREGORIAN_DATES.items():
+            spark.conf.set(key, value)
+        warehouse.mkdir(parents=True, exist_ok=True)
+
+        def staged(table: str, which: list[str]) -> "DataFrame":
+            return _read_parquet(spark, [staging / table / f"{b}.parquet" for b in which], STAGED_SCHEMAS[table])
+
+        staged("declarations", batches).createOrReplaceTempView("staged_declarations")
+        resolved = spark.sql(spark_sql(STATUS_SQL)).persist()
+        resolved.createOrReplaceTempView("resolved_status")
+        try:
+            _write_single_file(spark.sql(spark_sql(DECLARATION_STATUS_SQL)), warehouse / "declaration_status.parquet")
+            issues = status_issues([tuple(row) for row in spark.sql(spark_sql(STATUS_ISSUES_SQL)).collect()])
+            months = sorted(
+                row[0]
+                for row in staged("declarations", new_batches)
+                .where("nature = '01' AND month IS NOT NULL")
+                .select(F.date_format("month", "yyyy-MM"))
+                .distinct()
+                .collect()
+            ) if new_batches else []
+            kept = resolved.where("status = 'kept'").select("declaration_key")
+            for table in MONTHLY_TABLES:
+                for month in months:
+                    shutil.rmtree(warehouse / table / month_partition(month), ignore_errors=True)
+                if not months:
+                    continue
+                source = spark.table("staged_declarations") if table == "declarations" else staged(table, batches)
+                rows = (
+                    source.join(kept, "declaration_key", "left_semi")
+                    .withColumn("declared_month", F.date_format("month", "yyyy-MM"))
+                    .where(F.col("declared_month").isin(months))
+                    .select(*STAGED_SCHEMAS[table].names, "declared_month")
+                )
+                # One file per month, in folders declared_month=YYYY-MM holding the table's columns only.
+                (rows.repartition("declared_month").write.mode("append").partitionBy("declared_month")
+                 .options(**NO_SUCCESS_MARKER).parquet(str(warehouse / table)))
+            counts = {status: count for status, count in resolved.groupBy("status").count().collect()}
+        finally:
+            resolved.unpersist()
+        _attach_warehouse(spark, warehouse)
+        _write_single_file(spark.sql(spark_sql(ESTABLISHMENTS_SQL)), warehouse / "establishments.parquet")
+        _write_single_file(spark.sql(spark_sql(PERSONS_SQL)), warehouse / "persons.parquet")
+        contracts_sql = (f"{rebuild_contracts_sql(None, inferred_end_after_months)} "
+                         "ORDER BY siret, person_key, start_date, contract_number")
+        _write_single_file(spark.sql(spark_sql(contracts_sql)), warehouse / "contracts.parquet")
+        return ConsolidationResult(counts, months, issues)
+
+
+def _finished_tasks(context: object, group: str) -> int:
+    """Tasks of the job group finished so far (0 before its job starts)."""
+    tracker = context.statusTracker()  # type: ignore[attr-defined]
+    finished = 0
+    for job_id in tracker.getJobIdsForGroup(group):
+        job = tracker.getJobInfo(job_id)
+        for stage_id in job.stageIds if job else ():
+            stage = tracker.getStageInfo(stage_id)
+            finished += stage.numCompletedTasks if stage else 0
+    return finished
+
+
+def _spark_schema(schema: "pa.Schema") -> object:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+def _read_parquet(spark: "SparkSession", paths: list[Path], schema: "pa.Schema") -> "DataFrame":
+    """Parquet files with the columns and types of `schema` (an empty frame when there are none)."""
+    spark_schema = _spark_schema(schema)
+    if not paths:
+        return spark.createDataFrame([], spark_schema)
+    return spark.read.schema(spark_schema).parquet(*map(str, paths))
+
+
+def _attach_warehouse(spark: "SparkSession", warehouse: Path) -> None:
+    """A temporary view per monthly warehouse table (without the partition column) and `places`,
+    as `features.engine.attach_warehouse` and `register_places` make them for DuckDB."""
+    for table, schema in STAGED_SCHEMAS.items():
+        root = warehouse / table
+        if any(root.glob("*/*.parquet")):
+            frame = spark.read.schema(_spark_schema(schema)).parquet(str(root)).select(*schema.names)
+        else:
+            frame = spark.createDataFrame([], _spark_schema(schema))
+        frame.createOrReplaceTempView(table)
+    places = [(p.departement, p.departement_name, p.region_code, p.region) for p in places_table()]
+    spark.createDataFrame(
+        places, "departement STRING, departement_name STRING, region_code STRING, region STRING"
+    ).createOrReplaceTempView("places")
+
+
+def _write_single_file(frame: "DataFrame", path: Path) -> None:
+    """Write `frame` as the one Parquet file `path`, rows in the frame's order.
+
+    Spark writes a folder of part files: one task writes the only part (next to `path`, so on the
+    same filesystem), which then replaces `path`.
+    """
+    folder = path.with_name(f".{path.name}.spark")
+    frame.coalesce(1).write.mode("overwrite").options(**NO_SUCCESS_MARKER).parquet(str(folder))
+    [part] = folder.glob("part-*.parquet")
+    part.replace(path)
+    shutil.rmtree(folder)

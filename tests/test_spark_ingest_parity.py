@@ -1,0 +1,84 @@
+"""`ingest --engine spark` builds the same warehouse as the DuckDB engine from the `small` population.
+
+Spark runs in local mode (local[2]); the DuckDB warehouse is the session's `small_warehouse`.
+Every table is read back by DuckDB, as the later stages read it, sorted by its non-float columns
+and compared value by value (floats within FLOAT_TOLERANCE: sums add up in another order).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from champollion.config import Config
+from champollion.home import Home
+from features.engine import SINGLE_TABLES
+from features.ingest import IngestSummary, ingest
+from features.warehouse import MONTHLY_TABLES, warehouse_glob
+from tests.conftest import TEST_KEY
+
+pytestmark = pytest.mark.slow
+
+FLOAT_TOLERANCE = 1e-9
+
+
+@pytest.fixture(scope="module")
+def spark_ingested(small_warehouse, tmp_path_factory) -> tuple[Home, IngestSummary]:
+    """The small population ingested with Spark into a fresh home."""
+    from features.spark.ingest import SparkIngest
+
+    population, _ = small_warehouse
+    config = Config()
+    home = Home(tmp_path_factory.mktemp("small-spark-home"))
+    summary = ingest([population / "dsn"], home, config, TEST_KEY, engine=SparkIngest.from_config(config.spark))
+    return home, summary
+
+
+def read_table(home: Home, table: str) -> pa.Table:
+    """A warehouse table as DuckDB reads it (monthly tables with their `declared_month`), sorted by
+    every column that is not a float."""
+    source = (
+        f"read_parquet('{warehouse_glob(home.warehouse, table)}', hive_partitioning = true)"
+        if table in MONTHLY_TABLES else f"read_parquet('{home.warehouse / f'{table}.parquet'}')"
+    )
+    columns = duckdb.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    order = ", ".join(f'"{name}"' for name, kind, *_ in columns if kind not in ("DOUBLE", "FLOAT"))
+    return duckdb.sql(f"SELECT * FROM {source} ORDER BY {order}").to_arrow_table()
+
+
+def assert_same_table(table: str, expected: pa.Table, actual: pa.Table) -> None:
+    assert actual.schema.names == expected.schema.names, f"{table}: columns differ"
+    assert actual.schema.types == expected.schema.types, f"{table}: column types differ"
+    assert actual.num_rows == expected.num_rows, f"{table}: {actual.num_rows} rows with Spark, {expected.num_rows} with DuckDB"
+    assert expected.num_rows > 0, f"{table}: empty"
+    for name in expected.schema.names:
+        want, got = expected.column(name), actual.column(name)
+        if pa.types.is_floating(want.type):
+            assert want.is_null().equals(got.is_null()), f"{table}.{name}: NULLs differ"
+            close = np.isclose(got.to_numpy(zero_copy_only=False), want.to_numpy(zero_copy_only=False),
+                               rtol=FLOAT_TOLERANCE, atol=FLOAT_TOLERANCE, equal_nan=True)
+            assert close.all(), f"{table}.{name}: first difference at sorted row {int(np.argmin(close))}"
+        elif not got.equals(want):
+            row = next(i for i, (w, g) in enumerate(zip(want.to_pylist(), got.to_pylist())) if w != g)
+            raise AssertionError(f"{table}.{name}: sorted row {row} is {got[row]} with Spark, {want[row]} with DuckDB")
+
+
+@pytest.mark.parametrize("table", [*MONTHLY_TABLES, *SINGLE_TABLES])
+def test_spark_builds_the_same_warehouse_as_duckdb(small_warehouse, spark_ingested, table):
+    _, duckdb_home = small_warehouse
+    spark_home, _ = spark_ingested
+    assert_same_table(table, read_table(duckdb_home, table), read_table(spark_home, table))
+
+
+def test_spark_summary_counts_what_duckdb_resolved(small_warehouse, spark_ingested):
+    _, duckdb_home = small_warehouse
+    _, summary = spark_ingested
+    statuses = dict(duckdb.sql(
+        f"SELECT status, count(*) FROM '{duckdb_home.warehouse / 'declaration_status.parquet'}' GROUP BY status"
+    ).fetchall())
+    assert summary.status_counts == statuses
+    assert summary.files_new == summary.files_seen > 0
+    assert summary.monthly_declarations == sum(statuses.values())
+    assert len(summary.months_rewritten) == 24
