@@ -1,6 +1,7 @@
 """`ingest --engine spark` builds the same warehouse as the DuckDB engine from the `small` population.
 
 Spark runs in local mode (local[2]); the DuckDB warehouse is the session's `small_warehouse`.
+The Spark home ingests the population, then one of its files again (which must change nothing).
 Every table is read back by DuckDB, as the later stages read it, sorted by its non-float columns
 and compared value by value (floats within FLOAT_TOLERANCE: sums add up in another order).
 """
@@ -12,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from champollion.config import Config
+from champollion.config import Config, SparkConfig
 from champollion.home import Home
 from features.engine import SINGLE_TABLES
 from features.ingest import IngestSummary, ingest
@@ -22,18 +23,31 @@ from tests.conftest import TEST_KEY
 pytestmark = pytest.mark.slow
 
 FLOAT_TOLERANCE = 1e-9
+# Short jobs on little data: the JVM's quick compiler only (half the CPU), few shuffle partitions, no UI.
+TEST_SPARK = SparkConfig(
+    master="local[2]",
+    settings={
+        **SparkConfig().settings,
+        "spark.sql.shuffle.partitions": "2",
+        "spark.ui.enabled": "false",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    },
+)
 
 
 @pytest.fixture(scope="module")
-def spark_ingested(small_warehouse, tmp_path_factory) -> tuple[Home, IngestSummary]:
-    """The small population ingested with Spark into a fresh home."""
+def spark_ingested(small_warehouse, tmp_path_factory) -> tuple[Home, IngestSummary, IngestSummary]:
+    """The small population ingested with Spark into a fresh home, then one of its files again:
+    (home, summary of the first run, summary of the second)."""
     from features.spark.ingest import SparkIngest
 
     population, _ = small_warehouse
-    config = Config()
+    config = Config(spark=TEST_SPARK)
+    engine = SparkIngest.from_config(config.spark)
     home = Home(tmp_path_factory.mktemp("small-spark-home"))
-    summary = ingest([population / "dsn"], home, config, TEST_KEY, engine=SparkIngest.from_config(config.spark))
-    return home, summary
+    first = ingest([population / "dsn"], home, config, TEST_KEY, engine=engine)
+    again = ingest([min((population / "dsn").rglob("*.dsn*"))], home, config, TEST_KEY, engine=engine)
+    return home, first, again
 
 
 def read_table(home: Home, table: str) -> pa.Table:
@@ -68,13 +82,13 @@ def assert_same_table(table: str, expected: pa.Table, actual: pa.Table) -> None:
 @pytest.mark.parametrize("table", [*MONTHLY_TABLES, *SINGLE_TABLES])
 def test_spark_builds_the_same_warehouse_as_duckdb(small_warehouse, spark_ingested, table):
     _, duckdb_home = small_warehouse
-    spark_home, _ = spark_ingested
+    spark_home, *_ = spark_ingested
     assert_same_table(table, read_table(duckdb_home, table), read_table(spark_home, table))
 
 
 def test_spark_summary_counts_what_duckdb_resolved(small_warehouse, spark_ingested):
     _, duckdb_home = small_warehouse
-    _, summary = spark_ingested
+    _, summary, _ = spark_ingested
     statuses = dict(duckdb.sql(
         f"SELECT status, count(*) FROM '{duckdb_home.warehouse / 'declaration_status.parquet'}' GROUP BY status"
     ).fetchall())
@@ -82,3 +96,10 @@ def test_spark_summary_counts_what_duckdb_resolved(small_warehouse, spark_ingest
     assert summary.files_new == summary.files_seen > 0
     assert summary.monthly_declarations == sum(statuses.values())
     assert len(summary.months_rewritten) == 24
+
+
+def test_reingesting_a_file_with_spark_changes_nothing(spark_ingested):
+    _, first, again = spark_ingested
+    assert (again.files_seen, again.files_new, again.files_already_ingested) == (1, 0, 1)
+    assert again.status_counts == first.status_counts
+    assert again.months_rewritten == []

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 PROGRESS_SECONDS = 1.0
+_SPARK_TYPES = {"string": "STRING", "date32[day]": "DATE", "int32": "INT", "int64": "BIGINT", "double": "DOUBLE"}
 # Hadoop's committer writes a `_SUCCESS` marker next to the data; the warehouse has none.
 NO_SUCCESS_MARKER = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
 # Dates are proleptic Gregorian in the warehouse, as DuckDB and pyarrow write them.
@@ -108,7 +109,9 @@ class SparkIngest:
         def staged(table: str, which: list[str]) -> "DataFrame":
             return _read_parquet(spark, [staging / table / f"{b}.parquet" for b in which], STAGED_SCHEMAS[table])
 
-        staged("declarations", batches).createOrReplaceTempView("staged_declarations")
+        # Declarations are few (one row per establishment and month) and read many times: kept in memory.
+        declarations = staged("declarations", batches).persist()
+        declarations.createOrReplaceTempView("staged_declarations")
         resolved = spark.sql(spark_sql(STATUS_SQL)).persist()
         resolved.createOrReplaceTempView("resolved_status")
         try:
@@ -121,7 +124,7 @@ class SparkIngest:
                 .select(F.date_format("month", "yyyy-MM"))
                 .distinct()
                 .collect()
-            ) if new_batches else []
+            )
             kept = resolved.where("status = 'kept'").select("declaration_key")
             for table in MONTHLY_TABLES:
                 for month in months:
@@ -141,6 +144,7 @@ class SparkIngest:
             counts = {status: count for status, count in resolved.groupBy("status").count().collect()}
         finally:
             resolved.unpersist()
+            declarations.unpersist()
         _attach_warehouse(spark, warehouse)
         _write_single_file(spark.sql(spark_sql(ESTABLISHMENTS_SQL)), warehouse / "establishments.parquet")
         _write_single_file(spark.sql(spark_sql(PERSONS_SQL)), warehouse / "persons.parquet")
@@ -162,10 +166,9 @@ def _finished_tasks(context: object, group: str) -> int:
     return finished
 
 
-def _spark_schema(schema: "pa.Schema") -> object:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(schema)
+def _spark_schema(schema: "pa.Schema") -> str:
+    """The Spark DDL of an Arrow schema of the warehouse (strings, dates, integers, doubles)."""
+    return ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in schema)
 
 
 def _read_parquet(spark: "SparkSession", paths: list[Path], schema: "pa.Schema") -> "DataFrame":
