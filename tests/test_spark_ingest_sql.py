@@ -1,0 +1,27 @@
+"""The ingestion SQL, written once for DuckDB, translates to Spark SQL (text only: no Spark session)."""
+
+from __future__ import annotations
+
+import pytest
+
+from features.consolidate import DECLARATION_STATUS_SQL, ESTABLISHMENTS_SQL, PERSONS_SQL, STATUS_ISSUES_SQL, STATUS_SQL
+from features.contracts import rebuild_contracts_sql
+from features.spark.dialect import spark_sql
+
+INGEST_SQL = {
+    "status": STATUS_SQL,
+    "declaration_status": DECLARATION_STATUS_SQL,
+    "status_issues": STATUS_ISSUES_SQL,
+    "establishments": ESTABLISHMENTS_SQL,
+    "persons": PERSONS_SQL,
+    "contracts": rebuild_contracts_sql(None, 3),
+}
+# DuckDB-only constructs that Spark SQL would reject or read otherwise.
+DUCKDB_ONLY = ("ASOF", "REPLACE (", "INT128", "HUGEINT", "BY NAME", "REGEXP_FULL_MATCH", "ARG_MAX(", "ARG_MIN(", "STRFTIME", ")[:")
+
+
+@pytest.mark.parametrize("name", INGEST_SQL)
+def test_ingest_sql_has_no_duckdb_only_construct_in_spark(name):
+    translated = spark_sql(INGEST_SQL[name]).upper()
+    assert [c for c in DUCKDB_ONLY if c in translated] == []
+
