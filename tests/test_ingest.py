@@ -277,3 +277,10 @@ def test_declaration_without_siret_is_quarantined(tmp_path, home, config):
     summary = run(home, config, write_dsn(tmp_path / "a.dsn", lines))
     assert (summary.quarantined, summary.monthly_declarations) == (1, 0)
     assert "SIRET missing or invalid" in next(home.quarantine.glob("*.reason.txt")).read_text()
+
+
+def test_a_parse_task_never_shows_the_pseudonymisation_key(tmp_path):
+    from features.parse_worker import BatchTask, SourceFile
+
+    task = BatchTask("b1", (SourceFile(tmp_path / "a.dsn", "0" * 64, 1),), tmp_path, tmp_path, TEST_KEY)
+    assert TEST_KEY.decode() not in repr(task) and TEST_KEY.decode() not in str(task)

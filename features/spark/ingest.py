@@ -38,17 +38,13 @@ from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyspark import SparkContext
     from pyspark.sql import DataFrame, SparkSession
 
 PROGRESS_SECONDS = 1.0
 _SPARK_TYPES = {"string": "STRING", "date32[day]": "DATE", "int32": "INT", "int64": "BIGINT", "double": "DOUBLE"}
 # Hadoop's committer writes a `_SUCCESS` marker next to the data; the warehouse has none.
 NO_SUCCESS_MARKER = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
-# Dates are proleptic Gregorian in the warehouse, as DuckDB and pyarrow write them.
-GREGORIAN_DATES = {
-    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
-    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
-}
 
 
 class SparkIngest:
@@ -102,8 +98,6 @@ class SparkIngest:
         from pyspark.sql import functions as F
 
         spark = self.spark
-        for key, value in GREGORIAN_DATES.items():
-            spark.conf.set(key, value)
         warehouse.mkdir(parents=True, exist_ok=True)
 
         def staged(table: str, which: list[str]) -> "DataFrame":
@@ -127,21 +121,10 @@ class SparkIngest:
             )
             kept = resolved.where("status = 'kept'").select("declaration_key")
             for table in MONTHLY_TABLES:
-                for month in months:
-                    shutil.rmtree(warehouse / table / month_partition(month), ignore_errors=True)
-                if not months:
-                    continue
-                source = spark.table("staged_declarations") if table == "declarations" else staged(table, batches)
-                rows = (
-                    source.join(kept, "declaration_key", "left_semi")
-                    .withColumn("declared_month", F.date_format("month", "yyyy-MM"))
-                    .where(F.col("declared_month").isin(months))
-                    .select(*STAGED_SCHEMAS[table].names, "declared_month")
-                )
-                # One file per month, in folders declared_month=YYYY-MM holding the table's columns only.
-                (rows.repartition("declared_month").write.mode("append").partitionBy("declared_month")
-                 .options(**NO_SUCCESS_MARKER).parquet(str(warehouse / table)))
-            counts = {status: count for status, count in resolved.groupBy("status").count().collect()}
+                rows = declarations if table == "declarations" else staged(table, batches)
+                kept_rows = rows.join(kept, "declaration_key", "left_semi").select(*STAGED_SCHEMAS[table].names)
+                _rewrite_months(kept_rows, warehouse / table, months)
+            counts = dict(resolved.groupBy("status").count().collect())
         finally:
             resolved.unpersist()
             declarations.unpersist()
@@ -154,9 +137,25 @@ class SparkIngest:
         return ConsolidationResult(counts, months, issues)
 
 
-def _finished_tasks(context: object, group: str) -> int:
+def _rewrite_months(kept_rows: "DataFrame", root: Path, months: list[str]) -> None:
+    """Replace the folders `root/declared_month=YYYY-MM` of `months` ('YYYY-MM') by the kept rows of
+    those months: one Parquet file per month holding the table's columns (the folder is the month)."""
+    from pyspark.sql import functions as F
+
+    for month in months:
+        shutil.rmtree(root / month_partition(month), ignore_errors=True)
+    if not months:
+        return
+    rows = kept_rows.withColumn("declared_month", F.date_format("month", "yyyy-MM")).where(
+        F.col("declared_month").isin(months)
+    )
+    (rows.repartition("declared_month").write.mode("append").partitionBy("declared_month")
+     .options(**NO_SUCCESS_MARKER).parquet(str(root)))
+
+
+def _finished_tasks(context: "SparkContext", group: str) -> int:
     """Tasks of the job group finished so far (0 before its job starts)."""
-    tracker = context.statusTracker()  # type: ignore[attr-defined]
+    tracker = context.statusTracker()
     finished = 0
     for job_id in tracker.getJobIdsForGroup(group):
         job = tracker.getJobInfo(job_id)
@@ -182,8 +181,8 @@ def _read_parquet(spark: "SparkSession", paths: list[Path], schema: "pa.Schema")
 def _attach_warehouse(spark: "SparkSession", warehouse: Path) -> None:
     """A temporary view per monthly warehouse table (without the partition column) and `places`,
     as `features.engine.attach_warehouse` and `register_places` make them for DuckDB."""
-    for table, schema in STAGED_SCHEMAS.items():
-        root = warehouse / table
+    for table in MONTHLY_TABLES:
+        root, schema = warehouse / table, STAGED_SCHEMAS[table]
         if any(root.glob("*/*.parquet")):
             frame = spark.read.schema(_spark_schema(schema)).parquet(str(root)).select(*schema.names)
         else:
