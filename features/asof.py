@@ -10,7 +10,8 @@ temp tables every feature and legal-rule check reads:
 - `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (features.contracts), with
   `kind` (cdi, cdd, usage, mission, other), `is_fixed_term`, `period_end` (end date, or the as-of
   month's last day for a contract still running), `duration_days` (ended contracts only) and
-  `hours_worked_in_window` (paid hours declared from `window_start` on); `establishment_siret` is where the contract counts: the user establishment for a temp mission;
+  `hours_worked_in_window` (paid hours declared from `window_start` on); `establishment_siret` is
+  where the contract counts: the user establishment for a temp mission;
   `post` is what makes two contracts the same post (by default the PCS-ESE code, else the
   normalised job title: settings.post_key) and `post_label` the normalised job title to show;
 - `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row

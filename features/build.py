@@ -61,7 +61,9 @@ def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config) -> str:
     for part in (
         str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
         indicators_sql(config.features), rule_definitions_text(config.features), _benchmarks_sql(config.features.benchmark_min_group),
-        INSPECTIONS_SQL, rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start),
+        INSPECTIONS_SQL,
+        rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start,
+                              window_start=window.window_start),
         f"{declarations[0]}:{declarations[1]}",
     ):
         digest.update(part.encode("utf-8"))
