@@ -35,7 +35,11 @@ demo: install
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium
 
-test: install /usr/bin/chromium
+# The Spark engine's parity tests need Java 17; installed when missing (needs root).
+/usr/bin/java:
+	apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
+
+test: install /usr/bin/chromium /usr/bin/java
 	$(BIN)/python -m pytest -n 2 -q
 
 clean-data:
