@@ -29,11 +29,13 @@ from features.consolidate import (
     status_issues,
 )
 from features.contracts import rebuild_contracts_sql
-from features.geography import places_table
+from features.engine import places_arrow
 from features.ingest import Progress
 from features.parse_worker import BatchResult, BatchTask, parse_batch
 from features.spark.dialect import spark_sql
+from features.spark.engine import SparkEngine
 from features.spark.session import spark_session
+from features.sql_engine import load_table
 from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 if TYPE_CHECKING:
@@ -128,7 +130,9 @@ class SparkIngest:
         finally:
             resolved.unpersist()
             declarations.unpersist()
-        _attach_warehouse(spark, warehouse)
+        engine = SparkEngine(spark)  # the warehouse views and `places`, as the feature stages see them
+        engine.attach_warehouse(warehouse)
+        load_table(engine, "places", places_arrow())
         _write_single_file(spark.sql(spark_sql(ESTABLISHMENTS_SQL)), warehouse / "establishments.parquet")
         _write_single_file(spark.sql(spark_sql(PERSONS_SQL)), warehouse / "persons.parquet")
         contracts_sql = (f"{rebuild_contracts_sql(None, inferred_end_after_months)} "
@@ -176,22 +180,6 @@ def _read_parquet(spark: "SparkSession", paths: list[Path], schema: "pa.Schema")
     if not paths:
         return spark.createDataFrame([], spark_schema)
     return spark.read.schema(spark_schema).parquet(*map(str, paths))
-
-
-def _attach_warehouse(spark: "SparkSession", warehouse: Path) -> None:
-    """A temporary view per monthly warehouse table (without the partition column) and `places`,
-    as `features.engine.attach_warehouse` and `register_places` make them for DuckDB."""
-    for table in MONTHLY_TABLES:
-        root, schema = warehouse / table, STAGED_SCHEMAS[table]
-        if any(root.glob("*/*.parquet")):
-            frame = spark.read.schema(_spark_schema(schema)).parquet(str(root)).select(*schema.names)
-        else:
-            frame = spark.createDataFrame([], _spark_schema(schema))
-        frame.createOrReplaceTempView(table)
-    places = [(p.departement, p.departement_name, p.region_code, p.region) for p in places_table()]
-    spark.createDataFrame(
-        places, "departement STRING, departement_name STRING, region_code STRING, region STRING"
-    ).createOrReplaceTempView("places")
 
 
 def _write_single_file(frame: "DataFrame", path: Path) -> None:
