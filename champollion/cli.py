@@ -166,7 +166,7 @@ def features(
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
     started = time.perf_counter()
-    with open_engine(engine.value, context.config) as sql_engine:
+    with open_engine(engine.value, context.config, context.home.data / "duckdb-tmp") as sql_engine:
         table = compute_features(sql_engine, context.home.warehouse, month, context.config,
                                  load_inspections(context.home.warehouse))
     folder = store_features(table, context.home.data, context.config, out)
@@ -285,8 +285,10 @@ def bench_features(
     ctx: typer.Context,
     as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest').")] = "latest",
     sample: Annotated[float, typer.Option(help="Share of establishments the pandas reference computes.")] = 0.01,
-    memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory_limit, e.g. 14GB.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads.")] = None,
+    memory_limit: Annotated[
+        Optional[str], typer.Option(help="DuckDB memory_limit, e.g. 14GB (default: the configuration's duckdb.memory_limit).")
+    ] = None,
+    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
 ) -> None:
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
@@ -295,6 +297,8 @@ def bench_features(
 
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
+    memory_limit = memory_limit or context.config.duckdb.memory_limit
+    threads = threads or context.config.duckdb.threads
     report = run_bench(context.home, context.config, month, sample, memory_limit=memory_limit, threads=threads)
     print_frame(f"Features benchmark, as of {month:%Y-%m} (load average before {report.load_before}, "
                 f"after {report.load_after})", report.results)

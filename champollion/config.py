@@ -77,6 +77,17 @@ class FeaturesConfig(_Section):
     )
 
 
+class DuckDBConfig(_Section):
+    """The embedded engine of `features` (and of `--engine duckdb` wherever there is a choice)."""
+
+    memory_limit: str | None = Field(
+        default="12GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Beyond this DuckDB spills to disk (data/duckdb-tmp under the home); null: 80% of the RAM. "
+                    "12GB leaves room for the fetched results on a 24 GiB machine.",
+    )
+    threads: int | None = Field(default=None, ge=1, description="null: one per core.")
+
+
 class SparkConfig(_Section):
     """Where `--engine spark` runs: a master URL (local mode by default) and Spark settings."""
 
@@ -98,6 +109,7 @@ class Config(_Section):
     training: TrainingConfig = TrainingConfig()
     scoring: ScoringConfig = ScoringConfig()
     audit: AuditConfig = AuditConfig()
+    duckdb: DuckDBConfig = DuckDBConfig()
     spark: SparkConfig = SparkConfig()
 
 

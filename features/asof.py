@@ -100,7 +100,7 @@ def prepare_as_of(
     # every contract (gigabytes at national scale).
     for part, sirets in enumerate(zip([None, *cuts], [*cuts, None])):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
-                                        window.window_start)
+                                        window.window_start, features_only=True)
         classified = f"""
         SELECT *, kind IN ('cdd', 'usage', 'mission') AS is_fixed_term
         FROM (

@@ -140,10 +140,9 @@ def _run_features(home: Home, config: Config, as_of, sample: list[str], memory_l
     started = time.perf_counter()
     table = compute_features(engine, home.warehouse, as_of, config, load_inspections(home.warehouse))
     seconds = time.perf_counter() - started
-    contracts = engine.fetch_row("SELECT count(*) FROM contracts_asof")[0]
     engine.close()
     sampled = table.features.loc[table.features["siret"].isin(sample), ["siret", *REFERENCE_FEATURES]]
-    queue.put((seconds, peak_rss_mb(), len(table.features), contracts, len(table.evidence), sampled))
+    queue.put((seconds, peak_rss_mb(), len(table.features), table.contracts, len(table.evidence), sampled))
 
 
 def _run_reference(home: Home, config: Config, as_of, sample: list[str], queue: multiprocessing.Queue) -> None:

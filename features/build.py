@@ -42,6 +42,7 @@ class FeatureTable:
     evidence: pd.DataFrame
     window: AsOfWindow
     fingerprint: str
+    contracts: int  # contracts rebuilt as of the month (rows of `contracts_asof`)
 
 
 def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
@@ -63,7 +64,7 @@ def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config) -> str:
         indicators_sql(config.features), rule_definitions_text(config.features), _benchmarks_sql(config.features.benchmark_min_group),
         INSPECTIONS_SQL,
         rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start,
-                              window_start=window.window_start),
+                              window_start=window.window_start, features_only=True),
         f"{declarations[0]}:{declarations[1]}",
     ):
         digest.update(part.encode("utf-8"))
@@ -121,6 +122,10 @@ def compute_features(
 
     `inspections` (siret, inspection_date, abuse_found) may hold later inspections: only those
     dated up to the end of the month are used.
+
+    The working tables (`contracts_asof`, `absences_asof`, `establishments_asof`,
+    `establishment_indicators`) are dropped before the results are fetched, so that at national
+    scale the engine's memory goes to the results; `asof_params` and `rule_evidence` stay.
     """
     settings = config.features
     engine.attach_warehouse(warehouse)
@@ -129,6 +134,9 @@ def compute_features(
     window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months)
     compute_indicators(engine, settings)
     compute_rule_evidence(engine, settings)
+    contracts = engine.fetch_row("SELECT count(*) FROM contracts_asof")[0]
+    for name in ("contracts_asof", "absences_asof"):
+        engine.drop_table(name)
     known = inspections if inspections is not None else pd.DataFrame(
         {"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
          "abuse_found": pd.Series(dtype="int64")}
@@ -163,14 +171,17 @@ def compute_features(
     if missing:
         raise RuntimeError(f"feature table as of {as_of:%Y-%m} lacks columns {missing}")
     features = table[columns]
+    del table
     if features["siret"].duplicated().any():
         raise RuntimeError(f"feature table as of {as_of:%Y-%m} has duplicate SIRETs")
+    for name in ("establishment_indicators", "establishments_asof", "inspections_known"):
+        engine.drop_table(name)
     evidence = engine.fetch(
         "SELECT e.*, p.as_of FROM rule_evidence e, asof_params p "
         "WHERE e.event_date BETWEEN p.window_start AND p.as_of_end "
         "ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id"
     )
-    return FeatureTable(window.as_of, features, evidence, window, fingerprint)
+    return FeatureTable(window.as_of, features, evidence, window, fingerprint, contracts)
 
 
 def latest_month(engine: SqlEngine, warehouse: Path) -> date:

@@ -24,6 +24,7 @@ def month_start(value: date) -> date:
 def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
+    features_only: bool = False,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -38,6 +39,11 @@ def rebuild_contracts_sql(
     bound): every row of a contract carries its declaring establishment, so ranges that cover all
     SIRETs together give the whole result, each range's aggregates fit in memory at national scale,
     and Parquet row groups whose SIRETs all fall outside the range are not read.
+
+    `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
+    planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
+    picking first-declared values and carrying the wide strings cost a third of the rebuild at
+    national scale, and as much memory in the as-of table.
     """
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
@@ -59,6 +65,46 @@ def rebuild_contracts_sql(
         f"bit_count(bit_or(CAST(1 AS UBIGINT) << CAST(datediff('month', {since}, month) AS UBIGINT)))"
         if span is not None and 0 <= span < 64 else "count(DISTINCT month)"
     )
+    full = not features_only
+    last_fields = ", ".join(
+        f"{name} := {name}" for name in (
+            "nature", "motif", *(["job_title"] if full else []), "post", "pcs", "planned_end", "contract_hours",
+            "time_mode", *(["workplace"] if full else []), "user_siret"))
+    first_declared = (
+        "arg_min_null(struct_pack(nature := nature, motif := motif, planned_end := planned_end),\n"
+        "                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS first_row,\n"
+        f"           {months_declared} AS months_declared, sum(hours_worked) AS hours_worked,"
+        if full else ""
+    )
+    first_values = (
+        "a.first_row.nature AS nature_first, a.first_row.motif AS motif_first, "
+        "a.first_row.planned_end AS planned_end_first, a.last_row.job_title AS job_title, "
+        "a.months_declared, a.hours_worked, a.last_row.workplace AS workplace,"
+        if full else ""
+    )
+    first_change = """
+first_change AS (
+    SELECT siret, person_key, contract_number, start_date,
+           arg_min(old_nature, change_date) FILTER (WHERE old_nature IS NOT NULL) AS old_nature,
+           min(change_date) FILTER (WHERE old_nature IS NOT NULL) AS nature_change_date,
+           arg_min(old_motif, change_date) FILTER (WHERE old_motif IS NOT NULL) AS old_motif
+    FROM known_changes
+    GROUP BY ALL
+),""" if full else ""
+    initial_values = """
+    coalesce(fc.old_nature, c.nature_first) AS nature_initial,
+    fc.nature_change_date,""" if full else ""
+    initial_motif = "\n    coalesce(fc.old_motif, c.motif_first) AS motif_initial," if full else ""
+    end_values = """
+    de.end_date IS NOT NULL AS end_declared,""" if full else ""
+    contract_values = (
+        "c.job_title, c.post, c.pcs, c.planned_end_first, c.planned_end_last" if full else "c.post, c.pcs, c.planned_end_last")
+    month_values = (
+        "c.first_month, c.last_month, c.months_declared, c.contract_hours, c.time_mode, c.hours_worked"
+        if full else "c.first_month, c.last_month, c.contract_hours, c.time_mode")
+    place_values = "c.workplace, c.user_siret," if full else "c.user_siret,"
+    temp_mission = f"\n    (c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}') AS is_temp_mission," if full else ""
+    change_join = "LEFT JOIN first_change fc USING (siret, person_key, contract_number, start_date)\n" if full else ""
     return f"""
 WITH
 known_changes AS (
@@ -104,38 +150,23 @@ pushes AS (
 -- Values "as last declared" keep NULLs (a CDD turned CDI has no motif any more): arg_max_null.
 aggregated AS (
     SELECT siret, person_key, contract_number, start_date,
-           arg_max_null(struct_pack(nature := nature, motif := motif, job_title := job_title, post := post, pcs := pcs,
-                                    planned_end := planned_end, contract_hours := contract_hours,
-                                    time_mode := time_mode, workplace := workplace, user_siret := user_siret),
+           arg_max_null(struct_pack({last_fields}),
                         struct_pack(month := month, declaration_key := declaration_key, line := line)) AS last_row,
-           arg_min_null(struct_pack(nature := nature, motif := motif, planned_end := planned_end),
-                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS first_row,
-           min(month) AS first_month, max(month) AS last_month, {months_declared} AS months_declared,
-           sum(hours_worked) AS hours_worked{in_window}
+           {first_declared}
+           min(month) AS first_month, max(month) AS last_month{in_window}
     FROM snapshots
     GROUP BY siret, person_key, contract_number, start_date
 ),
 per_contract AS (
     SELECT a.siret, a.person_key, a.contract_number, a.start_date,
-           a.last_row.nature AS nature, a.first_row.nature AS nature_first,
-           a.last_row.motif AS motif, a.first_row.motif AS motif_first,
-           a.last_row.job_title AS job_title, a.last_row.post AS post, a.last_row.pcs AS pcs,
-           a.first_row.planned_end AS planned_end_first, a.last_row.planned_end AS planned_end_last,
-           coalesce(p.renewals, 0) AS renewals,
-           a.first_month, a.last_month, a.months_declared,
-           a.last_row.contract_hours AS contract_hours, a.last_row.time_mode AS time_mode, a.hours_worked{in_window and ', a.hours_worked_in_window'},
-           a.last_row.workplace AS workplace, a.last_row.user_siret AS user_siret
+           a.last_row.nature AS nature, a.last_row.motif AS motif, a.last_row.post AS post, a.last_row.pcs AS pcs,
+           a.last_row.planned_end AS planned_end_last, coalesce(p.renewals, 0) AS renewals,
+           a.first_month, a.last_month,
+           a.last_row.contract_hours AS contract_hours, a.last_row.time_mode AS time_mode{in_window and ', a.hours_worked_in_window'},
+           {first_values} a.last_row.user_siret AS user_siret
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
-),
-first_change AS (
-    SELECT siret, person_key, contract_number, start_date,
-           arg_min(old_nature, change_date) FILTER (WHERE old_nature IS NOT NULL) AS old_nature,
-           min(change_date) FILTER (WHERE old_nature IS NOT NULL) AS nature_change_date,
-           arg_min(old_motif, change_date) FILTER (WHERE old_motif IS NOT NULL) AS old_motif
-    FROM known_changes
-    GROUP BY ALL
-),
+),{first_change}
 -- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier.
 latest_end AS (
     SELECT siret, person_key, contract_number, start_date, end_date, end_motif,
@@ -163,31 +194,25 @@ SELECT
     substr(md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)),
            1, 20) AS contract_id,
     c.siret, c.person_key, c.contract_number, c.start_date,
-    c.nature,
-    coalesce(fc.old_nature, c.nature_first) AS nature_initial,
-    fc.nature_change_date,
-    c.motif,
-    coalesce(fc.old_motif, c.motif_first) AS motif_initial,
-    c.job_title, c.post, c.pcs, c.planned_end_first, c.planned_end_last, c.renewals,
+    c.nature,{initial_values}
+    c.motif,{initial_motif}
+    {contract_values}, c.renewals,
     CASE
         WHEN de.end_date IS NOT NULL THEN de.end_date
         WHEN coalesce(ma.months_after, 0) >= {n} THEN
             CASE WHEN c.planned_end_last BETWEEN greatest(c.last_month, c.start_date) AND last_day(c.last_month)
                  THEN c.planned_end_last
                  ELSE greatest(last_day(c.last_month), c.start_date) END
-    END AS end_date,
-    de.end_date IS NOT NULL AS end_declared,
+    END AS end_date,{end_values}
     de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AS end_inferred,
     de.end_motif,
-    c.first_month, c.last_month, c.months_declared, c.contract_hours, c.time_mode, c.hours_worked{in_window and ', c.hours_worked_in_window'},
-    c.workplace, c.user_siret,
-    (c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}') AS is_temp_mission,
+    {month_values}{in_window and ', c.hours_worked_in_window'},
+    {place_values}{temp_mission}
     CASE WHEN c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}'
               AND regexp_full_match(coalesce(c.user_siret, ''), '[0-9]{{14}}')
          THEN c.user_siret ELSE c.siret END AS attributed_siret
 FROM per_contract c
-LEFT JOIN first_change fc USING (siret, person_key, contract_number, start_date)
-LEFT JOIN declared_end de USING (siret, person_key, contract_number, start_date)
+{change_join}LEFT JOIN declared_end de USING (siret, person_key, contract_number, start_date)
 LEFT JOIN declared_months ma ON ma.siret = c.siret AND ma.month = c.last_month
 LEFT JOIN declarant e ON e.siret = c.siret
 """

@@ -97,31 +97,31 @@ durations AS (
 duration_medians AS (
     SELECT siret, median(duration_days) AS median_fixed_term_days_12m FROM ended_fixed_term GROUP BY siret
 ),
-person_order AS (  -- each contract's rank among the person's contracts with this employer
-    SELECT c.establishment_siret AS siret, c.person_key, c.start_date, c.kind, c.period_end,
-           row_number() OVER (PARTITION BY c.establishment_siret, c.person_key ORDER BY c.start_date, c.contract_id)
-               AS nth_contract
-    FROM contracts_asof c
+per_person AS (  -- each person's contracts with this employer: in the window, and whether the first is a fixed-term hire of the window
+    SELECT c.establishment_siret AS siret, c.person_key,
+           count(*) FILTER (WHERE c.start_date >= p.window_start) AS contracts_12m,
+           count(*) FILTER (WHERE c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_hires_12m,
+           min(struct_pack(start_date := c.start_date, contract_id := c.contract_id,
+                           fixed_term_hire := c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}))
+               AS first_contract
+    FROM contracts_asof c, p
     WHERE c.kind IN {COUNTED_KINDS}
+    GROUP BY c.establishment_siret, c.person_key
 ),
-rehires AS (
-    SELECT o.siret,
-           avg(CASE WHEN o.nth_contract > 1 THEN 1.0 ELSE 0.0 END) AS rehire_share_12m
-    FROM person_order o, p
-    WHERE o.start_date >= p.window_start AND o.kind IN {FIXED_TERM_KINDS}
-    GROUP BY o.siret
-),
-contracts_per_person AS (
-    SELECT o.siret, o.person_key, count(*) AS contracts_12m
-    FROM person_order o, p WHERE o.start_date >= p.window_start
-    GROUP BY o.siret, o.person_key
+rehires AS (  -- share of the window's fixed-term hires that are not the person's first contract with this employer
+    SELECT siret,
+           CAST(sum(fixed_term_hires_12m) - count(*) FILTER (WHERE first_contract.fixed_term_hire) AS DOUBLE)
+               / sum(fixed_term_hires_12m) AS rehire_share_12m
+    FROM per_person
+    GROUP BY siret
+    HAVING sum(fixed_term_hires_12m) > 0
 ),
 repeaters AS (
     SELECT siret,
            count(*) FILTER (WHERE contracts_12m >= 3) AS persons_3plus_contracts_12m,
            count(*) FILTER (WHERE contracts_12m >= 10) AS persons_10plus_contracts_12m,
            max(contracts_12m) AS max_contracts_one_person_12m
-    FROM contracts_per_person GROUP BY siret
+    FROM per_person WHERE contracts_12m > 0 GROUP BY siret
 ),
 chain_marks AS (  -- successive fixed-term contracts of one person separated by at most {chain_gap} days
     SELECT *,
@@ -129,13 +129,14 @@ chain_marks AS (  -- successive fixed-term contracts of one person separated by 
                      OR datediff('day', previous_fixed_term_end, start_date) > {chain_gap + 1}
                 THEN 1 ELSE 0 END AS new_chain
     FROM (
-        SELECT o.*, lag(o.period_end) OVER (PARTITION BY o.siret, o.person_key ORDER BY o.start_date, o.nth_contract)
-                        AS previous_fixed_term_end
-        FROM person_order o WHERE o.kind IN {FIXED_TERM_KINDS}
+        SELECT c.establishment_siret AS siret, c.person_key, c.contract_id, c.start_date, c.period_end,
+               lag(c.period_end) OVER (PARTITION BY c.establishment_siret, c.person_key ORDER BY c.start_date, c.contract_id)
+                   AS previous_fixed_term_end
+        FROM contracts_asof c WHERE c.kind IN {FIXED_TERM_KINDS}
     )
 ),
 chain_ids AS (
-    SELECT *, sum(new_chain) OVER (PARTITION BY siret, person_key ORDER BY start_date, nth_contract) AS chain_id
+    SELECT *, sum(new_chain) OVER (PARTITION BY siret, person_key ORDER BY start_date, contract_id) AS chain_id
     FROM chain_marks
 ),
 chains AS (

@@ -116,10 +116,12 @@ def load_table(engine: SqlEngine, name: str, data: pa.Table) -> None:
     engine.unregister(f"{name}_arrow")
 
 
-def open_engine(kind: str, config: "Config") -> SqlEngine:
-    """A new engine: 'duckdb' (an in-memory connection) or 'spark' (a session from `config.spark`)."""
+def open_engine(kind: str, config: "Config", scratch: Path | None = None) -> SqlEngine:
+    """A new engine: 'duckdb' (an in-memory connection with `config.duckdb`'s memory limit and threads,
+    spilling to `scratch`) or 'spark' (a session from `config.spark`)."""
     if kind == "duckdb":
-        return DuckDBEngine()
+        settings = config.duckdb
+        return DuckDBEngine(connect(memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=scratch))
     if kind == "spark":
         from features.spark.engine import SparkEngine
         from features.spark.session import spark_session

@@ -79,10 +79,15 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
         load_config(unknown)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+    memory = tmp_path / "memory.yaml"
+    memory.write_text("version: 1\nduckdb:\n  memory_limit: lots\n")
+    with pytest.raises(ConfigError, match="duckdb.memory_limit"):
+        load_config(memory)
 
 
 def test_shipped_config_is_valid():
-    assert load_config().version == 1
+    config = load_config()
+    assert config.version == 1 and config.duckdb.memory_limit == "12GB"
 
 
 def test_key_comes_from_environment_or_file(tmp_path, monkeypatch, home, config):

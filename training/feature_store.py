@@ -77,11 +77,11 @@ def feature_tables(
     Months not in the warehouse are skipped (the caller reports the rows that needed them).
     `on_month(month, 'cached'|'computed')` is called as each month is ready.
     """
-    from features.sql_engine import DuckDBEngine
+    from features.sql_engine import open_engine
 
     available = set(declared_months(home.warehouse))
     tables: dict[date, pd.DataFrame] = {}
-    with DuckDBEngine() as engine:
+    with open_engine("duckdb", config, home.data / "duckdb-tmp") as engine:
         for month in months:
             if month not in available:
                 continue
