@@ -81,9 +81,9 @@ class DuckDBConfig(_Section):
     """The embedded engine of `features` (and of `--engine duckdb` wherever there is a choice)."""
 
     memory_limit: str | None = Field(
-        default="12GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        default="10GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description="Beyond this DuckDB spills to disk (data/duckdb-tmp under the home); null: 80% of the RAM. "
-                    "12GB leaves room for the fetched results on a 24 GiB machine.",
+                    "10GB keeps a national month under 16 GiB with the fetched results (DuckDB overshoots its limit by ~2.5 GB).",
     )
     threads: int | None = Field(default=None, ge=1, description="null: one per core.")
 
