@@ -42,8 +42,8 @@ def rebuild_contracts_sql(
 
     `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
-    picking first-declared values and carrying the wide strings cost a third of the rebuild at
-    national scale, and as much memory in the as-of table.
+    picking first-declared values and carrying the wide strings cost a fifth of the rebuild at
+    national scale, and memory in the as-of table.
     """
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
