@@ -16,7 +16,8 @@ temp tables every feature and legal-rule check reads:
   normalised job title: settings.post_key) and `post_label` the normalised job title to show;
 - `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row
   per absence, with the post of the absent person's contract;
-- `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default.
+- `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default;
+- `places`: every département with its region (features.engine.places_arrow).
 
 Nothing declared for a later month is read.
 """
@@ -30,6 +31,7 @@ import pyarrow as pa
 
 from champollion.config import FeaturesConfig
 from features.contracts import month_start, rebuild_contracts_sql
+from features.engine import places_arrow
 from features.geography import departement_sql
 from features.sql_engine import SqlEngine, load_table
 
@@ -90,6 +92,7 @@ def prepare_as_of(
             {d(window.history_start)} AS history_start"""
     )
     _closed_weekdays(engine, settings)
+    load_table(engine, "places", places_arrow())
     cuts: list[str] = []
     if engine.splits_large_aggregates:
         snapshots = engine.fetch_row(

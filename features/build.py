@@ -22,10 +22,9 @@ from champollion.config import Config
 from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.contracts import rebuild_contracts_sql
-from features.engine import places_arrow
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
-from features.sql_engine import SqlEngine, load_table
+from features.sql_engine import SqlEngine
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,6 @@ def compute_features(
     settings = config.features
     engine.attach_warehouse(warehouse)
     fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config)
-    load_table(engine, "places", places_arrow())
     window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months)
     compute_indicators(engine, settings)
     compute_rule_evidence(engine, settings)

@@ -292,12 +292,10 @@ def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.
 def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.DataFrame:
     """The contracts of one establishment as known at the end of `month`, from the warehouse."""
     from features.asof import prepare_as_of
-    from features.engine import places_arrow
-    from features.sql_engine import DuckDBEngine, load_table
+    from features.sql_engine import DuckDBEngine
 
     with DuckDBEngine() as engine:
         engine.attach_warehouse(home.warehouse)
-        load_table(engine, "places", places_arrow())
         prepare_as_of(engine, month, config.features, config.ingest.inferred_end_after_months)
         return establishment_contracts(engine.con, siret)
 

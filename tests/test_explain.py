@@ -16,9 +16,8 @@ from champollion.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
-from features.engine import places_arrow
 from features.ingest import ingest
-from features.sql_engine import DuckDBEngine, load_table
+from features.sql_engine import DuckDBEngine
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
 from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
@@ -36,7 +35,6 @@ def month(tmp_path_factory):
         table = compute_features(engine, home.warehouse, AS_OF, Config())
     with DuckDBEngine() as engine:  # compute_features drops its working tables: prepare them again
         engine.attach_warehouse(home.warehouse)
-        load_table(engine, "places", places_arrow())
         prepare_as_of(engine, AS_OF, Config().features)
         contracts = {siret: establishment_contracts(engine.con, siret) for siret in table.features["siret"]}
     return table, contracts

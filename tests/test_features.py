@@ -13,8 +13,7 @@ from features.asof import prepare_as_of
 from features.build import compute_features, store_features
 from features.catalog import feature_names
 from features.ingest import ingest
-from features.engine import places_arrow
-from features.sql_engine import DuckDBEngine, load_table
+from features.sql_engine import DuckDBEngine
 from tests.conftest import TEST_KEY
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 
@@ -73,7 +72,6 @@ def test_end_inferred_only_after_three_more_months(world):
     for as_of, expected in ((date(2025, 7, 1), None), (date(2025, 8, 1), date(2025, 5, 20))):
         with DuckDBEngine() as engine:
             engine.attach_warehouse(world.warehouse)
-            load_table(engine, "places", places_arrow())
             prepare_as_of(engine, as_of, Config().features)
             end = engine.fetch_row("SELECT end_date FROM contracts_asof WHERE contract_number = 'R-ATA-5'")[0]
             rebuilt = engine.fetch_row("SELECT count(*) FROM contracts_asof")[0]

@@ -16,7 +16,7 @@ import pytest
 
 from champollion.config import FeaturesConfig
 from features.asof import prepare_as_of
-from features.engine import attach_warehouse, connect, register_places
+from features.engine import attach_warehouse, connect
 from features.rules import EVIDENCE_COLUMNS, RULES, compute_rule_evidence, register_usage_sectors, rule_counts_sql
 from features.sql_engine import DuckDBEngine
 
@@ -410,7 +410,6 @@ def test_runs_on_the_tables_prepare_as_of_builds(tmp_path: Path, settings):
     con = connect()
     engine = DuckDBEngine(con)
     attach_warehouse(con, tmp_path / "warehouse")
-    register_places(con)
     prepare_as_of(engine, AS_OF, settings)
     compute_rule_evidence(engine, settings)
     assert con.sql("SELECT * FROM rule_evidence").columns == [name for name, _ in EVIDENCE_COLUMNS]
