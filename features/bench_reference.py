@@ -66,8 +66,9 @@ def reference_features(tables: dict[str, pd.DataFrame], sirets: list[str], as_of
     last_rows = snaps.drop_duplicates(KEY, keep="last").set_index(KEY)
     for column in ("nature", "motif", "planned_end", "user_siret"):
         contracts[column] = last_rows[column].reindex(contracts.index)
-    previous = grouped["planned_end"].shift()
-    contracts["renewals"] = (snaps["planned_end"] > previous).groupby([snaps[k] for k in KEY], sort=False).sum()
+    dated = snaps[snaps["planned_end"].notna()]
+    pushed = dated["planned_end"] > dated.groupby(KEY, sort=False)["planned_end"].shift()
+    contracts["renewals"] = pushed.groupby([dated[k] for k in KEY], sort=False).sum().reindex(contracts.index).fillna(0)
     contracts = contracts.reset_index()
 
     ends = tables["ends"]

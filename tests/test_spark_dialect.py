@@ -58,3 +58,10 @@ def test_star_replace_becomes_star_except():
         "SELECT c.* EXCEPT (post), UPPER(c.post) AS post, c.post AS post_label FROM c"
     )
     assert spark_sql("SELECT c.* FROM c") == "SELECT c.* FROM c"
+
+
+def test_materialization_hints_are_left_to_spark():
+    assert spark_sql("WITH s AS NOT MATERIALIZED (SELECT a FROM t), m AS MATERIALIZED (SELECT a FROM s) "
+                     "SELECT * FROM s, m") == (
+        "WITH s AS (SELECT a FROM t), m AS (SELECT a FROM s) SELECT * FROM s, m"
+    )

@@ -97,6 +97,13 @@ def _star_replace(node: exp.Expression) -> exp.Expression:
     return node.set("expressions", expressions) or node
 
 
+def _planner_chooses_materialization(node: exp.Expression) -> exp.Expression:
+    """DuckDB's `AS [NOT] MATERIALIZED` hint on a CTE is not Spark SQL; Spark's planner decides alone."""
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)
+    return node
+
+
 # Applied in this order, each over the whole tree.
 _RULES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _rename,
@@ -106,6 +113,7 @@ _RULES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _double_average,
     _signed_bit_masks,
     _star_replace,
+    _planner_chooses_materialization,
 )
 
 
