@@ -8,7 +8,7 @@ temp tables every feature and legal-rule check reads:
 - `establishments_asof`: every establishment active in the window (declared at least one month,
   or used a temp worker), with its NAF, IDCC, département and region as last declared;
 - `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (features.contracts), with
-  `kind` (cdi, cdd, usage, mission, other), `is_fixed_term`, `period_end` (end date, or the as-of
+  `kind` (cdi, cdd, usage, mission, other), `period_end` (end date, or the as-of
   month's last day for a contract still running), `duration_days` (ended contracts only) and
   `hours_worked_in_window` (paid hours declared from `window_start` on); `establishment_siret` is
   where the contract counts: the user establishment for a temp mission;
@@ -104,10 +104,10 @@ def prepare_as_of(
     for part, sirets in enumerate(zip([None, *cuts], [*cuts, None])):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
                                         window.window_start, features_only=True)
+        # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
+        # scale the table is most of the memory the features use.
         classified = f"""
-        SELECT *, kind IN ('cdd', 'usage', 'mission') AS is_fixed_term
-        FROM (
-            SELECT c.* REPLACE ({post_key} AS post),
+            SELECT c.* EXCLUDE (nature, pcs, planned_end_last, user_siret, attributed_siret) REPLACE ({post_key} AS post),
                    c.post AS post_label,
                    c.attributed_siret AS establishment_siret,
                    CASE
@@ -122,8 +122,7 @@ def prepare_as_of(
                    CASE WHEN c.end_date IS NOT NULL THEN datediff('day', c.start_date, c.end_date) + 1 END
                        AS duration_days
             FROM ({rebuilt}) c, asof_params p
-            WHERE c.start_date <= p.as_of_end
-        )"""
+            WHERE c.start_date <= p.as_of_end"""
         if part == 0:
             engine.create_table("contracts_asof", classified)
         else:
