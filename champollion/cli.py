@@ -303,11 +303,13 @@ def bench_features(
     print_frame(f"Features benchmark, as of {month:%Y-%m} (load average before {report.load_before}, "
                 f"after {report.load_after})", report.results)
     print_frame(f"pandas reference vs DuckDB on the {report.sample_size:,} sampled establishments", report.agreement)
+    print_frame("Where the engine's time went", report.stages)
     path = write_bench_json([], context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json", {
         "as_of": f"{month:%Y-%m}", "load_before": report.load_before, "load_after": report.load_after,
         "sample_size": report.sample_size, "memory_limit": memory_limit, "threads": threads,
         "results": report.results.astype(object).where(report.results.notna(), None).to_dict(orient="records"),
         "agreement": report.agreement.to_dict(orient="records"),
+        "stages": report.stages.to_dict(orient="records"),
     })
     typer.echo(f"results: {path}")
 

@@ -142,7 +142,8 @@ def _run_features(home: Home, config: Config, as_of, sample: list[str], memory_l
     seconds = time.perf_counter() - started
     engine.close()
     sampled = table.features.loc[table.features["siret"].isin(sample), ["siret", *REFERENCE_FEATURES]]
-    queue.put((seconds, peak_rss_mb(), len(table.features), table.contracts, len(table.evidence), sampled))
+    queue.put((seconds, peak_rss_mb(), len(table.features), table.contracts, len(table.evidence), sampled,
+               table.stage_seconds))
 
 
 def _run_reference(home: Home, config: Config, as_of, sample: list[str], queue: multiprocessing.Queue) -> None:
@@ -162,6 +163,7 @@ class FeaturesBench:
 
     results: "pd.DataFrame"
     agreement: "pd.DataFrame"
+    stages: "pd.DataFrame"  # stage, seconds, share of the engine's time (features.build.compute_features)
     sample_size: int
     establishments: int
     load_before: str
@@ -204,7 +206,7 @@ def bench_features(home: Home, config: Config, as_of, sample_share: float = 0.01
     process.join()
     process = context.Process(target=_run_features, args=(home, config, as_of, sample, memory_limit, threads, queue))
     process.start()
-    seconds, peak, establishments, contracts, findings, sampled = queue.get()
+    seconds, peak, establishments, contracts, findings, sampled, stage_seconds = queue.get()
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"features benchmark failed with exit code {process.exitcode}")
@@ -224,4 +226,6 @@ def bench_features(home: Home, config: Config, as_of, sample_share: float = 0.01
     results["establishments_per_s"] = results["establishments"] / results["seconds"]
     results["x_reference"] = extrapolated / results["seconds"]
     results.loc[0, "x_reference"] = None
-    return FeaturesBench(results, compare(reference, sampled), len(sample), establishments, load_before, _load())
+    stages = pd.DataFrame({"stage": list(stage_seconds), "seconds": list(stage_seconds.values())})
+    stages["share"] = stages["seconds"] / seconds
+    return FeaturesBench(results, compare(reference, sampled), stages, len(sample), establishments, load_before, _load())

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,13 +22,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from champollion.config import Config
+from champollion.config import Config, FeaturesConfig
 from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.contracts import rebuild_contracts_sql
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
 from features.sql_engine import SqlEngine
+
+log = logging.getLogger("champollion.features")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class FeatureTable:
     window: AsOfWindow
     fingerprint: str
     contracts: int  # contracts rebuilt as of the month (rows of `contracts_asof`)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage, in order
 
 
 def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
@@ -127,14 +134,36 @@ def compute_features(
     scale the engine's memory goes to the results; `asof_params` and `rule_evidence` stay.
     """
     settings = config.features
+    stages: dict[str, float] = {}
     engine.attach_warehouse(warehouse)
-    fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config)
-    window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months)
-    compute_indicators(engine, settings)
-    compute_rule_evidence(engine, settings)
+    with _stage(stages, "fingerprint", as_of):
+        fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config)
+    with _stage(stages, "as-of tables", as_of):
+        window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months)
+    with _stage(stages, "indicators", as_of):
+        compute_indicators(engine, settings)
+    with _stage(stages, "rule checks", as_of):
+        compute_rule_evidence(engine, settings)
     contracts = engine.fetch_row("SELECT count(*) FROM contracts_asof")[0]
     for name in ("contracts_asof", "absences_asof"):
         engine.drop_table(name)
+    with _stage(stages, "results fetched", as_of):
+        features, evidence = _fetch_results(engine, as_of, settings, inspections)
+    return FeatureTable(window.as_of, features, evidence, window, fingerprint, contracts, stages)
+
+
+@contextmanager
+def _stage(stages: dict[str, float], name: str, as_of: date) -> Iterator[None]:
+    """Time one stage of `compute_features` into `stages`, and log it."""
+    started = time.perf_counter()
+    yield
+    stages[name] = time.perf_counter() - started
+    log.info("features as of %s: %s in %.1f s", f"{as_of:%Y-%m}", name, stages[name])
+
+
+def _fetch_results(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
+                   inspections: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature table (indicators, rule counts, benchmarks, past inspections) and the evidence in the window."""
     known = inspections if inspections is not None else pd.DataFrame(
         {"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
          "abuse_found": pd.Series(dtype="int64")}
@@ -179,7 +208,7 @@ def compute_features(
         "WHERE e.event_date BETWEEN p.window_start AND p.as_of_end "
         "ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id"
     )
-    return FeatureTable(window.as_of, features, evidence, window, fingerprint, contracts)
+    return features, evidence
 
 
 def latest_month(engine: SqlEngine, warehouse: Path) -> date:
