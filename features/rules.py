@@ -323,23 +323,21 @@ WITH ata AS (  -- CDD and missions for accroissement temporaire d'activité, on 
     FROM contracts_asof c
     WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{ATA_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
 ),
--- Starts and known ends of each post in date order. A start sorts before an end of the same day:
--- the contract that precedes a start must have ended strictly before it.
+-- Starts and known ends of each post in date order. A start sorts before an end of the same day (the
+-- contract that precedes a start must have ended strictly before it); ends of one day sort by length,
+-- then contract: the last end before a start is the latest, the longest if several end that day.
 events AS (
-    SELECT establishment_siret, post, contract_id, start_day AS day, 0 AS is_end, CAST(NULL AS BIGINT) AS end_rank
-    FROM ata
+    SELECT establishment_siret, post, contract_id, start_day AS day, 0 AS is_end, duration_days FROM ata
     UNION ALL
-    SELECT establishment_siret, post, contract_id, end_day, 1,
-           row_number() OVER (PARTITION BY establishment_siret, post ORDER BY end_day, duration_days, contract_id)
-    FROM ata
-    WHERE end_day IS NOT NULL
+    SELECT establishment_siret, post, contract_id, end_day, 1, duration_days FROM ata WHERE end_day IS NOT NULL
 ),
--- The latest end before each start (the longest contract if several end that day), as a running
--- maximum: a post with thousands of contracts is sorted once, never joined with itself.
+-- The last end so far, carried along the sorted events: a post with thousands of contracts is sorted
+-- once, never joined with itself.
 preceded AS (
-    SELECT contract_id, establishment_siret, post, is_end,
-           max(end_rank) OVER (PARTITION BY establishment_siret, post ORDER BY day, is_end, end_rank
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_end_rank
+    SELECT contract_id, is_end,
+           last_value(CASE WHEN is_end = 1 THEN contract_id END IGNORE NULLS) OVER (
+               PARTITION BY establishment_siret, post ORDER BY day, is_end, duration_days, contract_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_contract_id
     FROM events
 ),
 pairs AS (
@@ -350,10 +348,8 @@ pairs AS (
            CAST(CASE WHEN a.duration_days >= 14 THEN ceil(a.duration_days / 3.0)
                      ELSE ceil(a.duration_days / 2.0) END AS INTEGER) AS required_days
     FROM preceded p
-    JOIN events e ON e.establishment_siret = p.establishment_siret AND e.post = p.post
-                 AND e.is_end = 1 AND e.end_rank = p.previous_end_rank
     JOIN ata b ON b.contract_id = p.contract_id
-    JOIN ata a ON a.contract_id = e.contract_id
+    JOIN ata a ON a.contract_id = p.previous_contract_id
     WHERE p.is_end = 0
       AND coalesce(a.end_motif, '') NOT IN ({exempt})  -- L1244-4: no carence after an early end by the employee
 ),
