@@ -633,22 +633,18 @@ ordered AS (
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_to_day
     FROM held
 ),
--- Gaps and islands: a break of at most continuity_gap_days does not end an island, so the days of
--- an island, short breaks included, count as held.
-islands AS (
-    SELECT *, sum(CASE WHEN previous_to_day IS NULL OR from_day - previous_to_day - 1 > {gap} THEN 1 ELSE 0 END)
-                  OVER ({post} ORDER BY from_day, to_day, contract_id
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
+-- Gaps and islands in one pass: a break of at most continuity_gap_days does not end an island, so
+-- the days of an island, short breaks included, count as held. Each period adds the days it reaches
+-- past the periods before it (its whole length when it starts an island): summed, the islands' days.
+added AS (
+    SELECT establishment_siret, post,
+           CASE WHEN previous_to_day IS NULL OR from_day - previous_to_day - 1 > {gap} THEN to_day - from_day + 1
+                ELSE greatest(to_day - previous_to_day, 0) END AS days
     FROM ordered
-),
-island_days AS (
-    SELECT establishment_siret, post, max(to_day) - min(from_day) + 1 AS days
-    FROM islands
-    GROUP BY establishment_siret, post, island
 ),
 held_all_year AS (
     SELECT d.establishment_siret, d.post, sum(d.days) AS held_days, w.days AS window_days
-    FROM island_days d, window_days w
+    FROM added d, window_days w
     GROUP BY d.establishment_siret, d.post, w.days
     HAVING sum(d.days) >= {share} * w.days
 )
