@@ -79,6 +79,16 @@ def test_end_inferred_only_after_three_more_months(world):
         assert _features(world, as_of).contracts == rebuilt
 
 
+def test_rule_tests_build_contracts_asof_with_its_columns(world):
+    from tests.test_rules import CONTRACTS
+
+    with DuckDBEngine() as engine:
+        engine.attach_warehouse(world.warehouse)
+        prepare_as_of(engine, date(2025, 8, 1), Config().features)
+        columns = engine.fetch("DESCRIBE contracts_asof")["column_name"].tolist()
+    assert sorted(columns) == sorted(CONTRACTS.names)
+
+
 def test_store_writes_table_catalog_and_out_file(world, tmp_path):
     table = _features(world, date(2025, 8, 1))
     out = tmp_path / "export" / "features.parquet"

@@ -41,12 +41,11 @@ def _schema(strings: str, dates: str = "", ints: str = "", floats: str = "", boo
 
 # The columns of features.asof's tables; a test row gives the ones a rule reads, the rest stay NULL.
 CONTRACTS = _schema(
-    "contract_id siret person_key contract_number nature nature_initial motif motif_initial job_title post "
-    "post_label pcs end_motif time_mode workplace user_siret attributed_siret establishment_siret kind",
-    dates="start_date nature_change_date planned_end_first planned_end_last end_date first_month last_month period_end",
-    ints="renewals months_declared duration_days",
-    floats="contract_hours hours_worked",
-    bools="end_declared end_inferred is_temp_mission is_fixed_term",
+    "contract_id siret person_key contract_number motif post post_label end_motif time_mode establishment_siret kind",
+    dates="start_date end_date first_month last_month period_end",
+    ints="renewals duration_days",
+    floats="contract_hours hours_worked_in_window",
+    bools="end_inferred",
 )
 ESTABLISHMENTS = _schema(
     "siret siren naf idcc postal_code departement departement_name region_code region",
@@ -69,8 +68,7 @@ def contract(cid: str, start: str, end: str | None = None, *, post: str = "vende
     return {
         "contract_id": cid, "siret": AGENCY if kind == "mission" else siret, "person_key": person or f"p-{cid}",
         "start_date": start_date, "end_date": end_date, "post": post, "post_label": post, "kind": kind, "motif": motif,
-        "user_siret": user, "is_temp_mission": kind == "mission", "attributed_siret": where,
-        "establishment_siret": where, "is_fixed_term": kind in ("cdd", "usage", "mission"),
+        "establishment_siret": where,
         "period_end": min(end_date or AS_OF_END, AS_OF_END),
         "duration_days": (end_date - start_date).days + 1 if end_date else None,
         "renewals": 0,
