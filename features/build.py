@@ -154,11 +154,11 @@ def compute_features(
 
 @contextmanager
 def _stage(stages: dict[str, float], name: str, as_of: date) -> Iterator[None]:
-    """Time one stage of `compute_features` into `stages`, and log it."""
+    """Time one stage of `compute_features` into `stages`, and log it (debug: `champollion -v`)."""
     started = time.perf_counter()
     yield
     stages[name] = time.perf_counter() - started
-    log.info("features as of %s: %s in %.1f s", f"{as_of:%Y-%m}", name, stages[name])
+    log.debug("features as of %s: %s in %.1f s", f"{as_of:%Y-%m}", name, stages[name])
 
 
 def _fetch_results(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
