@@ -55,7 +55,6 @@ def test_renewals_are_pushes_of_the_planned_end(tmp_path, home, config):
     assert (contract["end_date"], contract["end_declared"], contract["end_motif"]) == (date(2025, 4, 30), True, "031")
 
 
-
 def test_a_month_without_planned_end_neither_counts_nor_hides_a_renewal(tmp_path, home, config):
     months = [("2025-01", "2025-02-28"), ("2025-02", None), ("2025-03", "2025-05-31"), ("2025-04", "2025-05-31")]
     decls = [
@@ -66,6 +65,7 @@ def test_a_month_without_planned_end_neither_counts_nor_hides_a_renewal(tmp_path
     [contract] = contracts(home)
     assert contract["renewals"] == 1
     assert contract["planned_end_last"] == date(2025, 5, 31)
+
 
 @pytest.mark.parametrize(
     ("months_after", "planned_end", "expected_end"),
