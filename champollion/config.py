@@ -78,7 +78,7 @@ class FeaturesConfig(_Section):
 
 
 class DuckDBConfig(_Section):
-    """The embedded engine of `features` (and of `--engine duckdb` wherever there is a choice)."""
+    """The embedded engine of `features` and of ingestion's cancel-and-replace and tables (`--engine duckdb`)."""
 
     memory_limit: str | None = Field(
         default="10GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",

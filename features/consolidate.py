@@ -26,7 +26,7 @@ from features.partitions import MonthlyPartitionWriter
 from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 STREAM_BATCH_ROWS = 32_768
-CONTRACT_SLICE_ROWS = 250_000  # contract snapshots rebuilt at once
+CONTRACT_SLICE_ROWS = 1_000_000  # contract snapshots rebuilt at once (~600 MB)
 
 STATUS_SQL = """
 WITH monthly AS (
@@ -117,13 +117,22 @@ LEFT JOIN places p ON p.departement = """ + departement_sql("e.postal_code") + "
 ORDER BY e.siret
 """
 
+# Two plain aggregations rather than mode() and count(DISTINCT): their states are small and spill,
+# where mode() keeps a hash map per person (a third of the memory, and none of it spillable).
+# identified_by follows from person_key (the pseudonym hashes the kind of identifier with it), so
+# min() only picks the one value.
 PERSONS_SQL = """
+WITH per_establishment AS (
+    SELECT person_key, siret, min(identified_by) AS identified_by, min(month) AS first_month, max(month) AS last_month
+    FROM person_months
+    GROUP BY person_key, siret
+)
 SELECT person_key,
-       mode(identified_by) AS identified_by,
-       min(month) AS first_month,
-       max(month) AS last_month,
-       count(DISTINCT siret) AS establishments
-FROM person_months
+       min(identified_by) AS identified_by,
+       min(first_month) AS first_month,
+       max(last_month) AS last_month,
+       count(siret) AS establishments
+FROM per_establishment
 GROUP BY person_key
 ORDER BY person_key
 """

@@ -86,9 +86,13 @@ class IngestEngine(Protocol):
 
 @dataclass(frozen=True)
 class DuckDBIngest:
-    """Parse tasks in local worker processes; cancel-and-replace and the tables by DuckDB."""
+    """Parse tasks in local worker processes; cancel-and-replace and the tables by DuckDB, which spills
+    to `temp_directory` beyond `memory_limit` (config.duckdb)."""
 
     workers: int
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: Path | None = None
 
     @property
     def parallelism(self) -> int:
@@ -100,7 +104,7 @@ class DuckDBIngest:
     def consolidate(
         self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
     ) -> ConsolidationResult:
-        con = connect()
+        con = connect(self.memory_limit, self.threads, self.temp_directory)
         try:
             return consolidate(con, staging, warehouse, batches, new_batches, inferred_end_after_months)
         finally:
@@ -193,8 +197,8 @@ def ingest(
     progress: Progress | None = None,
     engine: IngestEngine | None = None,
 ) -> IngestSummary:
-    """Read DSN files into the warehouse of `home` with `engine` (default: DuckDB and
-    `config.ingest.workers` processes); returns the run's summary.
+    """Read DSN files into the warehouse of `home` with `engine` (default: `config.ingest.workers`
+    processes, then DuckDB within `config.duckdb`'s limits); returns the run's summary.
 
     Bad input never stops the run: issues are counted, written to
     `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable
@@ -202,7 +206,9 @@ def ingest(
     """
     started = time.perf_counter()
     settings = config.ingest
-    engine = engine or DuckDBIngest(settings.workers)
+    engine = engine or DuckDBIngest(
+        settings.workers, config.duckdb.memory_limit, config.duckdb.threads, home.data / "duckdb-tmp"
+    )
     summary = IngestSummary(warehouse=home.warehouse)
     dsn_files, not_dsn = discover(paths)
     summary.files_seen = len(dsn_files)

@@ -221,6 +221,23 @@ def test_public_fctu_sample_feeds_no_monthly_history(home, config):
     assert contracts(home) == []
 
 
+def test_a_person_lists_the_establishments_and_months_that_declared_them(tmp_path, home, config):
+    decls = [
+        monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1"),
+        monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", end=("2025-02-14", "031"))], "2"),
+        monthly(USER, "2025-03", [Contract("C7", "2025-03-03")], "1"),
+        Declaration(USER, "2025-04", [Individual(contracts=[Contract("C7", "2025-03-03")]),
+                                      Individual(nir=None, surname="ROUX", contracts=[Contract("C8", "2025-04-01")])],
+                    order="2"),
+    ]
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi(decls)))
+    persons = duckdb.sql(
+        f"SELECT identified_by, first_month, last_month, establishments FROM '{home.warehouse / 'persons.parquet'}' "
+        "ORDER BY identified_by"
+    ).fetchall()
+    assert persons == [("identity", date(2025, 4, 1), date(2025, 4, 1), 1), ("nir", date(2025, 1, 1), date(2025, 4, 1), 2)]
+
+
 def test_no_personal_data_in_the_warehouse_or_reports(tmp_path, home, config):
     person = Individual(nir="2850375123456", surname="DUPONT", first_names="Léa", birth="14031985",
                         contracts=[Contract("C1", "2025-01-06")])

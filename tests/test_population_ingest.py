@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
+
+from champollion.config import Config
 
 pytestmark = pytest.mark.slow
 
@@ -54,3 +59,21 @@ def test_temp_missions_attributed_to_their_user(matched):
     missions = matched[matched["nature_true"] == "03"]
     assert len(missions) > 0
     assert (missions["attributed_siret"] == missions["user_siret_true"]).mean() >= 0.99
+
+
+def test_contracts_rebuilt_by_ranges_of_sirets_are_the_contracts_rebuilt_at_once(small_warehouse, tmp_path, monkeypatch):
+    from features import consolidate
+    from features.engine import attach_warehouse, connect
+
+    _, home = small_warehouse
+    shutil.copytree(home.warehouse, tmp_path / "warehouse")
+    con = connect()
+    attach_warehouse(con, tmp_path / "warehouse")
+    snapshots = con.execute("SELECT count(*) FROM contract_months").fetchone()[0]
+    monkeypatch.setattr(consolidate, "CONTRACT_SLICE_ROWS", snapshots // 10)
+    consolidate._write_contracts(con, tmp_path / "warehouse", Config().ingest.inferred_end_after_months)
+    whole = pq.read_table(home.warehouse / "contracts.parquet").to_pandas()
+    sliced = pq.read_table(tmp_path / "warehouse" / "contracts.parquet").to_pandas()
+    assert len(whole) > 1000
+    # Equal but for the order of floating-point additions (hours_worked sums in parallel).
+    pd.testing.assert_frame_equal(sliced, whole, check_exact=False, rtol=1e-12)
