@@ -72,6 +72,7 @@ def test_contracts_rebuilt_by_ranges_of_sirets_are_the_contracts_rebuilt_at_once
     snapshots = con.execute("SELECT count(*) FROM contract_months").fetchone()[0]
     monkeypatch.setattr(consolidate, "CONTRACT_SLICE_ROWS", snapshots // 10)
     consolidate._write_contracts(con, tmp_path / "warehouse", Config().ingest.inferred_end_after_months)
+    con.close()
     whole = pq.read_table(home.warehouse / "contracts.parquet").to_pandas()
     sliced = pq.read_table(tmp_path / "warehouse" / "contracts.parquet").to_pandas()
     assert len(whole) > 1000
