@@ -166,7 +166,7 @@ def features(
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
     started = time.perf_counter()
-    with open_engine(engine.value, context.config, context.home.data / "duckdb-tmp") as sql_engine:
+    with open_engine(engine.value, context.config, context.home.duckdb_tmp) as sql_engine:
         table = compute_features(sql_engine, context.home.warehouse, month, context.config,
                                  load_inspections(context.home.warehouse))
     folder = store_features(table, context.home.data, context.config, out)

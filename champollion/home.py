@@ -51,6 +51,11 @@ class Home:
         return self.data / "ingest-reports"
 
     @property
+    def duckdb_tmp(self) -> Path:
+        """Where DuckDB spills what does not fit in `duckdb.memory_limit`."""
+        return self.data / "duckdb-tmp"
+
+    @property
     def mlruns(self) -> Path:
         return self.root / "mlruns"
 

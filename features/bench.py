@@ -136,7 +136,7 @@ def _run_features(home: Home, config: Config, as_of, sample: list[str], memory_l
     from features.inspections import load_inspections
     from features.sql_engine import DuckDBEngine
 
-    engine = DuckDBEngine(connect(memory_limit=memory_limit, threads=threads, temp_directory=home.data / "duckdb-tmp"))
+    engine = DuckDBEngine(connect(memory_limit=memory_limit, threads=threads, temp_directory=home.duckdb_tmp))
     started = time.perf_counter()
     table = compute_features(engine, home.warehouse, as_of, config, load_inspections(home.warehouse))
     seconds = time.perf_counter() - started

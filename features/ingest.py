@@ -207,7 +207,7 @@ def ingest(
     started = time.perf_counter()
     settings = config.ingest
     engine = engine or DuckDBIngest(
-        settings.workers, config.duckdb.memory_limit, config.duckdb.threads, home.data / "duckdb-tmp"
+        settings.workers, config.duckdb.memory_limit, config.duckdb.threads, home.duckdb_tmp
     )
     summary = IngestSummary(warehouse=home.warehouse)
     dsn_files, not_dsn = discover(paths)

@@ -81,7 +81,7 @@ def feature_tables(
 
     available = set(declared_months(home.warehouse))
     tables: dict[date, pd.DataFrame] = {}
-    with open_engine("duckdb", config, home.data / "duckdb-tmp") as engine:
+    with open_engine("duckdb", config, home.duckdb_tmp) as engine:
         for month in months:
             if month not in available:
                 continue
