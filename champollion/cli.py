@@ -183,20 +183,22 @@ def check_rules(
     truth: Annotated[Path, typer.Option(help="A simulated population's truth/ folder (evaluation only).")],
     as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM of stored features (or 'latest').")] = "latest",
 ) -> None:
-    """How each legal-rule count tracks the hidden truth of a simulated population."""
+    """Each legal-rule check against the hidden truth of a simulated population: findings, precision and
+    recall at contract and at establishment level, by confidence level."""
     from champollion.reporting import print_frame
-    from features.build import load_features
+    from features.build import load_evidence
     from features.validation import rules_against_truth
 
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
     try:
-        table = rules_against_truth(load_features(context.home.data, month), truth, month)
+        table = rules_against_truth(load_evidence(context.home.data, month), truth, month,
+                                    context.config.features.window_months)
     except FileNotFoundError as exc:
         raise fail(str(exc)) from exc
     print_frame(
-        f"Legal-rule counts against the truth, as of {month:%Y-%m} ({table.attrs['establishments']} establishments, "
-        f"{table.attrs['abusing_share']:.1%} abusing)",
+        f"Legal-rule checks against the truth, as of {month:%Y-%m}: contract level (the finding's contract broke "
+        f"the rule) and establishment level",
         table,
     )
 

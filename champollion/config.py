@@ -72,6 +72,10 @@ class FeaturesConfig(_Section):
         default=0.9, gt=0, le=1, description="A post held by fixed-term contracts on this share of the year's days is held all year."
     )
     chain_gap_days: int = Field(default=30, ge=0, description="Successive contracts of one person this close form a chain.")
+    post_memory_days: int = Field(
+        default=60, ge=0,
+        description="A post of a job left empty this many days no longer exists (délai de carence: posts from concurrency).",
+    )
     benchmark_min_group: int = Field(
         default=5, ge=2, description="Smallest NAF x region group whose median serves as a benchmark; else France."
     )

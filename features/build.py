@@ -258,5 +258,13 @@ def load_features(data: Path, as_of: date) -> pd.DataFrame:
     return pq.read_table(path).to_pandas(date_as_object=False)
 
 
+def load_evidence(data: Path, as_of: date) -> pd.DataFrame:
+    """The stored rule evidence of a month (one row per potential infraction, `features.rules.EVIDENCE_COLUMNS`)."""
+    path = feature_dir(data, as_of) / "rule_evidence.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no rule evidence stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`")
+    return pd.read_parquet(path)
+
+
 def _write(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-FEATURES_SCHEMA_VERSION = 1
+FEATURES_SCHEMA_VERSION = 2
 
 # Shares compared with the median of the same NAF code in the same region (else in France),
 # as the 2025 national campaign compared firms.
@@ -87,7 +87,7 @@ BASE_FEATURES: tuple[Feature, ...] = (
     _f("n_duree_max", "successions de contrats dépassant la durée maximale sur un poste", "count", "rules"),
     _f("n_remplacement_sans_absence", "CDD de remplacement sans absence déclarée sur le poste", "count", "rules"),
     _f("n_usage_hors_secteur", "CDD d'usage hors des secteurs autorisés", "count", "rules"),
-    _f("n_interim_poste_permanent", "missions d'intérim sur des postes occupés toute l'année", "count", "rules"),
+    _f("n_poste_permanent", "CDD et missions tenant un emploi occupé toute l'année", "count", "rules"),
     _f("n_rule_hits_total", "infractions potentielles relevées (toutes règles)", "count", "rules"),
     _f("past_inspections", "contrôles antérieurs connus", "count", "inspections"),
     _f("months_since_last_inspection", "mois depuis le dernier contrôle", "months", "inspections"),

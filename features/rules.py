@@ -8,16 +8,19 @@ limits: L1242-8-1, L1243-13-1, L1244-3-1); the parameters come from `FeaturesCon
 
 The rules, as implemented:
 
-- carence (L1244-3, L1244-3-1, L1251-36). For each CDD or mission for accroissement temporaire
-  d'activité (motif 02) B, the previous contract A is the motif-02 contract on the same post of the
-  same establishment (any person) with the latest known end strictly before B's start (the longest
-  one if several end that day). The délai de carence is ceil(d / 3) opening days if A lasted
-  d >= 14 calendar days, renewals included, else ceil(d / 2); the gap counts the establishment's
-  opening days (`closed_weekdays`) strictly between A's end and B's start. Public holidays are not
-  known and count as opening days. No pair when A ended early at the employee's initiative (end
-  motifs 035, 037, 059). Only 02 follows 02, so the motifs exempted by L1244-4 (01, 03, 04, 05, 07,
-  08, 12) are never flagged; exemptions the DSN cannot show (urgent safety work, a renewal refused by
-  the employee) are for the inspector. event_date: B's start.
+- carence (L1244-3, L1244-3-1, L1251-36). A job (PCS-ESE code or normalised title) holds as many
+  posts as it has contracts at once: `features.job_posts.carence_successions` places the CDD and
+  missions for accroissement temporaire d'activité (motif 02) on posts and pairs a contract B with
+  the contract A that left the post B fills, only when every vacant post of the job is still within
+  its waiting period (growth of the job and parallel posts are not successions). The délai de
+  carence is ceil(d / 3) opening days if A lasted d >= 14 calendar days, renewals included, else
+  ceil(d / 2); the gap counts the establishment's opening days strictly between A's end and B's
+  start. Public holidays are not known and count as opening days. No waiting period when A ended
+  early at the employee's initiative (end motifs 035, 037, 059). Only 02 follows 02, so the motifs
+  exempted by L1244-4 and L1251-37 (01, 03, 04, 05, 07, 08, 12) are never flagged; exemptions the
+  DSN cannot show (urgent safety work, a renewal refused by the employee) are for the inspector.
+  Probable, or to check on site when A's end was inferred or when the gap falls short only in
+  opening days. event_date: B's start.
 - renouvellements (L1243-13, L1251-35). A CDD (kind 'cdd') or mission whose planned end was pushed
   more than max_renewals times. The month of the push that went over is not in the as-of tables, so
   event_date is the contract's last declared month (its first day): the first month in which the
@@ -43,9 +46,12 @@ The rules, as implemented:
   05) at an establishment whose NAF (APET) matches no prefix of `reference/usage_sectors.csv`
   (a row '56' matches 5610A). Establishments without a NAF are not judged. Temp missions with motif
   05 are left out: D1251-1 has its own, slightly different list.
-- interim_poste_permanent (L1251-5). Missions on a post that CDD, CDD d'usage and missions together
-  held on at least year_round_share of the days of the window [window_start, as_of_end], a break
-  of at most continuity_gap_days counting as held. One row per mission running in the window;
+- poste_permanent (L1242-1, L1251-5). CDD (ATA, usage, objet défini or no motif) and missions that
+  hold the base load of their job: the number of its posts held by such contracts on at least
+  year_round_share of the days of the window [window_start, as_of_end], a break of at most
+  continuity_gap_days counting as held (`features.job_posts.permanent_posts`). Replacements and
+  seasonal contracts have motifs of their own. One row per contract that held the base load in the
+  window; probable when it did on at least half of its days there, else to check on site.
   event_date: its start, or window_start if later.
 
 `reference/usage_sectors.csv` maps the items of D1242-1 to NAF codes or prefixes: 1 forestry
@@ -68,6 +74,7 @@ functions, arithmetic on day numbers) so that it runs on Spark SQL once translat
 from __future__ import annotations
 
 import csv
+import inspect
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -76,11 +83,26 @@ from string import Formatter
 import pyarrow as pa
 
 from champollion.config import FeaturesConfig
+from features import job_posts
+from features.job_posts import carence_successions, permanent_posts
 from features.sql_engine import SqlEngine, load_table
 
 ATA_MOTIF = "02"  # accroissement temporaire d'activité
 REPLACEMENT_MOTIF = "01"  # remplacement d'un salarié absent
-EMPLOYEE_EARLY_END_MOTIFS = ("035", "037", "059")  # trial period, early end, resignation: by the employee
+# Motifs of contracts that do not hold a lasting job by themselves: replacements of an absent employee, of a
+# company or farm head, of an employee moved to part time (checked by remplacement_sans_absence), seasonal
+# work and grape harvest.
+NOT_LASTING_MOTIFS = ("01", "03", "04", "07", "08", "12")
+SUCCESSIONS_SCHEMA = pa.schema([
+    ("contract_id", pa.string()), ("previous_contract_id", pa.string()), ("post_no", pa.int32()),
+    ("posts_vacant", pa.int32()), ("gap_opening_days", pa.int32()), ("required_opening_days", pa.int32()),
+    ("gap_days", pa.int32()), ("own_calendar", pa.bool_()), ("end_declared", pa.bool_()),
+])
+PERMANENT_SCHEMA = pa.schema([
+    ("contract_id", pa.string()), ("base_posts", pa.int32()), ("peak_posts", pa.int32()),
+    ("contracts_on_job", pa.int32()), ("held_days", pa.int32()), ("window_days", pa.int32()),
+    ("base_days", pa.int32()), ("days_in_window", pa.int32()),
+])
 USAGE_SECTORS_FILE = "usage_sectors.csv"
 
 
@@ -135,23 +157,42 @@ RULES: tuple[Rule, ...] = (
         "d'aucun secteur de l'article D1242-1 ; sanction : requalification en contrat à durée indéterminée.",
     ),
     Rule(
-        "interim_poste_permanent",
-        "Intérim sur un emploi durable",
-        "L1251-5",
-        "Des missions d'intérim pourvoient un poste tenu toute l'année par des contrats à durée déterminée ou de "
-        "mission : un emploi lié à l'activité normale et permanente de l'entreprise utilisatrice ; sanction : "
-        "requalification en contrat à durée indéterminée avec l'entreprise utilisatrice (L1251-40).",
+        "poste_permanent",
+        "Emploi durable pourvu par des contrats courts",
+        "L1242-1, L1251-5",
+        "Des postes d'un même emploi sont tenus toute l'année par des contrats à durée déterminée ou de mission "
+        "successifs, quelles que soient les personnes : un emploi lié à l'activité normale et permanente de "
+        "l'entreprise ; sanction : requalification en contrat à durée indéterminée (L1245-1), avec l'entreprise "
+        "utilisatrice pour l'intérim (L1251-40).",
     ),
 )
 
-# The columns of `rule_evidence`, in order, with their SQL types.
+# How sure a finding is, from what the declarations show: established by them (a contract renewed three
+# times under one number), probable (the DSN shows the pattern; an exemption it cannot show may apply),
+# or to check on site (the pattern rests on an inferred date or a reading the DSN cannot settle).
+ESTABLISHED, PROBABLE, TO_CHECK = "établie", "probable", "à vérifier sur place"
+CONFIDENCE_LEVELS: tuple[str, ...] = (ESTABLISHED, PROBABLE, TO_CHECK)
+# What the rule-count features and the reasons on the lists use; the rest stays in the evidence, marked.
+SCORED_CONFIDENCE: tuple[str, ...] = (ESTABLISHED, PROBABLE)
+
+# The columns of `rule_evidence`, in order, with their SQL types. `declaring_siret` and
+# `contract_number` (S21.G00.40.009) are how the contract is found in the DSN; `post_no` is the
+# post of the job the contract holds when the rule reads posts from concurrency (carence), and
+# `posts_concerned` how many posts of the job the finding is about (the vacant posts a start could
+# fill, all within their waiting period; the posts held all year).
 EVIDENCE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("establishment_siret", "STRING"),
     ("rule", "STRING"),
+    ("confidence", "STRING"),
     ("event_date", "DATE"),
     ("contract_id", "STRING"),
+    ("declaring_siret", "STRING"),
+    ("contract_number", "STRING"),
     ("related_contract_id", "STRING"),
+    ("related_contract_number", "STRING"),
     ("post", "STRING"),
+    ("post_no", "INTEGER"),
+    ("posts_concerned", "INTEGER"),
     ("person_key", "STRING"),
     ("start_date", "DATE"),
     ("end_date", "DATE"),
@@ -194,13 +235,6 @@ def _french_date(date_sql: str) -> str:
 # --- Small SQL builders ---
 
 
-def _weekday_count(first_day: str, n_days: str, isodow: str) -> str:
-    """SQL: how many of the `n_days` (>= 0) days from day number `first_day` fall on ISO weekday `isodow`."""
-    # Day number k is ISO weekday k % 7 + 1; the first such day comes `offset` days after first_day.
-    offset = f"((({isodow} - 1 - {first_day}) % 7 + 7) % 7)"
-    return f"CAST(floor(({n_days} - {offset} + 6) / 7.0) AS INTEGER)"
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -230,6 +264,11 @@ def _count_text(number: int, singular: str, plural: str) -> str:
 
 def _contract_fr(kind_sql: str) -> str:
     return f"CASE WHEN {kind_sql} = 'mission' THEN 'contrat de mission' ELSE 'contrat à durée déterminée' END"
+
+
+def _numbered(number_sql: str) -> str:
+    """SQL: ' n° 00012' for a contract number, '' when the DSN gave none."""
+    return f"coalesce(' n° ' || {number_sql}, '')"
 
 
 def _post_fr(post_sql: str) -> str:
@@ -281,105 +320,92 @@ def register_usage_sectors(engine: SqlEngine) -> None:
 
 
 def _carence_sql() -> str:
-    exempt = ", ".join(f"'{m}'" for m in EMPLOYEE_EARLY_END_MOTIFS)
     detail = _sentence(
-        "Infraction potentielle au délai de carence : le {contract} pour accroissement temporaire d'activité "
-        "commencé le {start} sur le poste « {post} » n'est séparé que de {gap} de la fin, le {previous_end}{inferred}, "
-        "d'un {previous_contract} de {previous_days} sur ce poste, alors que le délai de carence est de {required}.",
-        contract=_contract_fr("m.kind"),
-        start=_french_date("m.start_date"),
-        post="m.post_label",
-        gap=_count("m.gap_opening_days", "jour d'ouverture", "jours d'ouverture"),
-        previous_end=_french_date("m.previous_end_date"),
-        inferred="CASE WHEN m.previous_end_inferred THEN ' (fin déduite des déclarations)' ELSE '' END",
-        previous_contract=_contract_fr("m.previous_kind"),
-        previous_days=_count("m.previous_duration_days", "jour", "jours"),
-        required=_count("m.required_days", "jour d'ouverture", "jours d'ouverture"),
+        "Infraction potentielle au délai de carence : le {contract}{number} pour accroissement temporaire d'activité "
+        "commencé le {start} pourvoit le poste n° {post_no} de « {post} », laissé le {previous_end}{inferred} "
+        "par le {previous_contract}{previous_number} de {previous_days}, après seulement {gap}, alors que le délai "
+        "de carence est de {required}{others}.",
+        contract=_contract_fr("b.kind"),
+        number=_numbered("b.contract_number"),
+        start=_french_date("b.start_date"),
+        post_no="s.post_no",
+        post="b.post_label",
+        previous_end=_french_date(_date_of_day(f"{_day_number('b.start_date')} - s.gap_days - 1")),
+        inferred="CASE WHEN s.end_declared THEN '' ELSE ' (fin non déclarée, déduite des déclarations)' END",
+        previous_contract=_contract_fr("a.kind"),
+        previous_number=_numbered("a.contract_number"),
+        previous_days=_count("a.duration_days", "jour", "jours"),
+        gap=_count("s.gap_opening_days", "jour d'ouverture", "jours d'ouverture"),
+        required=_count("s.required_opening_days", "jour d'ouverture", "jours d'ouverture"),
+        others="CASE WHEN s.posts_vacant > 1 THEN ' ; les ' || CAST(s.posts_vacant AS STRING) || "
+               "' postes de cet emploi alors vacants étaient tous dans leur délai de carence' ELSE '' END",
     )
     select = _evidence(
         "carence",
-        establishment_siret="m.establishment_siret",
-        event_date="m.start_date",
-        contract_id="m.contract_id",
-        related_contract_id="m.previous_contract_id",
-        post="m.post_label",
-        person_key="m.person_key",
-        start_date="m.start_date",
-        end_date="m.end_date",
-        related_start_date="m.previous_start_date",
-        related_end_date="m.previous_end_date",
-        gap_opening_days="m.gap_opening_days",
-        required_opening_days="m.required_days",
-        measured_value="m.gap_opening_days",
-        legal_limit="m.required_days",
+        # To check on site: the previous end was not declared (inferred, or not known yet), or the gap falls
+        # short only by days the default calendar says are closed (the establishment's own opening days are not
+        # configured).
+        confidence=f"CASE WHEN NOT s.end_declared "
+                   f"OR (NOT s.own_calendar AND s.gap_days >= s.required_opening_days) "
+                   f"THEN '{TO_CHECK}' ELSE '{PROBABLE}' END",
+        establishment_siret="b.establishment_siret",
+        event_date="b.start_date",
+        contract_id="b.contract_id",
+        declaring_siret="b.siret",
+        contract_number="b.contract_number",
+        related_contract_id="a.contract_id",
+        related_contract_number="a.contract_number",
+        post="b.post_label",
+        post_no="s.post_no",
+        posts_concerned="s.posts_vacant",
+        person_key="b.person_key",
+        start_date="b.start_date",
+        end_date="b.end_date",
+        related_start_date="a.start_date",
+        related_end_date=_date_of_day(f"{_day_number('b.start_date')} - s.gap_days - 1"),
+        gap_opening_days="s.gap_opening_days",
+        required_opening_days="s.required_opening_days",
+        measured_value="s.gap_opening_days",
+        legal_limit="s.required_opening_days",
         detail_fr=detail,
-        article="CASE WHEN m.previous_kind = 'mission' THEN 'L1251-36' ELSE 'L1244-3' END",
+        article="CASE WHEN a.kind = 'mission' THEN 'L1251-36' ELSE 'L1244-3' END",
     )
     return f"""
-WITH ata AS (  -- CDD and missions for accroissement temporaire d'activité, on a known post
-    SELECT c.contract_id, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind, c.start_date, c.end_date,
-           coalesce(c.end_inferred, false) AS end_inferred, c.end_motif, c.duration_days,
-           {_day_number('c.start_date')} AS start_day, {_day_number('c.end_date')} AS end_day
-    FROM contracts_asof c
-    WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{ATA_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
-),
--- Starts and known ends of each post in date order. A start sorts before an end of the same day (the
--- contract that precedes a start must have ended strictly before it); ends of one day sort by length,
--- then contract: the last end before a start is the latest, the longest if several end that day.
-events AS (
-    SELECT establishment_siret, post, contract_id, start_day AS day, 0 AS is_end, duration_days FROM ata
-    UNION ALL
-    SELECT establishment_siret, post, contract_id, end_day, 1, duration_days FROM ata WHERE end_day IS NOT NULL
-),
--- The last end so far, carried along the sorted events: a post with thousands of contracts is sorted
--- once, never joined with itself.
-preceded AS (
-    SELECT contract_id, is_end,
-           last_value(CASE WHEN is_end = 1 THEN contract_id END IGNORE NULLS) OVER (
-               PARTITION BY establishment_siret, post ORDER BY day, is_end, duration_days, contract_id
-               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_contract_id
-    FROM events
-),
-pairs AS (
-    SELECT b.*, a.contract_id AS previous_contract_id, a.kind AS previous_kind, a.start_date AS previous_start_date,
-           a.end_date AS previous_end_date, a.end_inferred AS previous_end_inferred,
-           a.duration_days AS previous_duration_days,
-           a.end_day + 1 AS gap_first_day, b.start_day - a.end_day - 1 AS gap_days,
-           CAST(CASE WHEN a.duration_days >= 14 THEN ceil(a.duration_days / 3.0)
-                     ELSE ceil(a.duration_days / 2.0) END AS INTEGER) AS required_days
-    FROM preceded p
-    JOIN ata b ON b.contract_id = p.contract_id
-    JOIN ata a ON a.contract_id = p.previous_contract_id
-    WHERE p.is_end = 0
-      AND coalesce(a.end_motif, '') NOT IN ({exempt})  -- L1244-4: no carence after an early end by the employee
-),
-own_calendars AS (  -- an establishment with opening days of its own uses only its rows, else the default '*'
-    SELECT DISTINCT siret FROM closed_weekdays WHERE siret <> '*'
-),
-closed_in_gap AS (
-    SELECT p.contract_id, sum({_weekday_count('p.gap_first_day', 'p.gap_days', 'w.isodow')}) AS closed_days
-    FROM pairs p
-    LEFT JOIN own_calendars o ON o.siret = p.establishment_siret
-    JOIN closed_weekdays w ON w.siret = coalesce(o.siret, '*') AND w.isodow BETWEEN 1 AND 7
-    GROUP BY p.contract_id
-),
-measured AS (
-    SELECT p.*, p.gap_days - coalesce(k.closed_days, 0) AS gap_opening_days
-    FROM pairs p
-    LEFT JOIN closed_in_gap k ON k.contract_id = p.contract_id
-)
 SELECT {select}
-FROM measured m
-WHERE m.gap_opening_days < m.required_days
+FROM carence_successions s
+JOIN contracts_asof b ON b.contract_id = s.contract_id
+JOIN contracts_asof a ON a.contract_id = s.previous_contract_id
+"""
+
+
+def _carence_contracts_sql() -> str:
+    """The CDD and missions for accroissement temporaire d'activité on a known post, in the order
+    `features.job_posts.carence_successions` reads them."""
+    # A contract no longer declared whose end is not known yet (no end block, not yet inferred) left its post by
+    # the end of its last declared month; a contract whose end was not declared may have left from the first day
+    # of the month its end falls in.
+    end = "coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN last_day(c.last_month) END)"
+    declared = "(c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false))"
+    return f"""
+SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
+       {_day_number(end)} AS end_day, {declared} AS end_declared,
+       CASE WHEN {declared} THEN {_day_number(end)} + 1
+            ELSE greatest({_day_number('c.start_date')}, {_day_number(f"date_trunc('month', {end})")}) END
+           AS left_from_day,
+       c.duration_days, c.end_motif
+FROM contracts_asof c, asof_params p
+WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{ATA_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
+ORDER BY c.establishment_siret, c.post, start_day, c.contract_id
 """
 
 
 def _renouvellements_sql(settings: FeaturesConfig) -> str:
     limit = int(settings.max_renewals)
     detail = _sentence(
-        "Infraction potentielle au nombre de renouvellements : la date de fin prévue du {contract} commencé le "
-        "{start} sur le poste « {post} » a été reportée {renewals} fois, alors que le maximum est de {limit}.",
+        "Infraction potentielle au nombre de renouvellements : la date de fin prévue du {contract}{number} commencé "
+        "le {start} sur le poste « {post} » a été reportée {renewals} fois, alors que le maximum est de {limit}.",
         contract=_contract_fr("c.kind"),
+        number=_numbered("c.contract_number"),
         start=_french_date("c.start_date"),
         post=_post_fr("c.post_label"),
         renewals="c.renewals",
@@ -387,9 +413,14 @@ def _renouvellements_sql(settings: FeaturesConfig) -> str:
     )
     select = _evidence(
         "renouvellements",
+        # A replacement without a precise term (L1242-7) follows the absence: its planned end may move
+        # without a renewal.
+        confidence=f"CASE WHEN c.motif = '{REPLACEMENT_MOTIF}' THEN '{TO_CHECK}' ELSE '{ESTABLISHED}' END",
         establishment_siret="c.establishment_siret",
         event_date="c.last_month",  # the first month in which the count is known to be over
         contract_id="c.contract_id",
+        declaring_siret="c.siret",
+        contract_number="c.contract_number",
         post="c.post_label",
         person_key="c.person_key",
         start_date="c.start_date",
@@ -415,7 +446,8 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
     detail = _sentence(
         "Infraction potentielle à la durée maximale : la même personne occupe le poste « {post} » en contrat à "
         "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
-        "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}.",
+        "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
+        during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
         post="m.post_label",
         first_start=_french_date("m.first_start_date"),
         gap=_literal(_count_text(gap, "jour", "jours")),
@@ -427,10 +459,16 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
     )
     select = _evidence(
         "duree_max",
+        # One contract past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
+        # agreement); a chain of several contracts read as one is for the inspector to confirm.
+        confidence=f"CASE WHEN m.first_contract_id = m.contract_id THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
         establishment_siret="m.establishment_siret",
         event_date=_date_of_day("m.passed_day"),
         contract_id="m.contract_id",
+        declaring_siret="m.siret",
+        contract_number="m.contract_number",
         related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
+        related_contract_number="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_number END",
         post="m.post_label",
         person_key="m.person_key",
         start_date="m.start_date",
@@ -444,8 +482,8 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
     )
     return f"""
 WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or none
-    SELECT c.contract_id, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind, c.start_date, c.end_date,
-           {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind,
+           c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
     FROM contracts_asof c
     WHERE c.kind IN ('cdd', 'mission') AND (c.motif = '{ATA_MOTIF}' OR c.motif IS NULL)
       AND c.post IS NOT NULL AND {_located('c')}
@@ -475,6 +513,7 @@ measured AS (
            sum(counted_days) OVER ({chain}) AS chain_days,
            max(end_day) OVER ({chain}) AS chain_end_day,
            first_value(contract_id) OVER ({chain} {in_order}) AS first_contract_id,
+           first_value(contract_number) OVER ({chain} {in_order}) AS first_contract_number,
            first_value(start_date) OVER ({chain} {in_order}) AS first_start_date,
            first_value(end_date) OVER ({chain} {in_order}) AS first_end_date
     FROM counted
@@ -497,22 +536,29 @@ FROM passed m
 def _remplacement_sql(settings: FeaturesConfig) -> str:
     margin = int(settings.replacement_margin_days)
     detail = _sentence(
-        "Infraction potentielle au motif de remplacement : le {contract} pour remplacement d'un salarié absent du "
-        "{start} au {end} sur le poste « {post} » ne recouvre, à {margin} près, aucune absence déclarée d'une autre "
-        "personne sur ce poste ; une absence que la DSN ne déclare pas, comme des congés payés, ou un remplacement "
-        "en cascade ne peuvent pas être vus.",
+        "Infraction potentielle au motif de remplacement : le {contract}{number} pour remplacement d'un salarié "
+        "absent du {start} au {end} sur le poste « {post} » ne recouvre, à {margin} près, aucune absence déclarée "
+        "d'une autre personne sur ce poste, ni le départ d'un salarié en contrat à durée indéterminée de ce poste "
+        "(attente de son successeur){cascade}.",
         contract=_contract_fr("r.kind"),
+        number=_numbered("r.contract_number"),
         start=_french_date("r.start_date"),
         end=f"CASE WHEN r.end_date IS NULL THEN {_french_date('r.period_end')} || ' (en cours)' "
         f"ELSE {_french_date('r.end_date')} END",
         post="r.post_label",
         margin=_literal(_count_text(margin, "jour", "jours")),
+        cascade="CASE WHEN x.contract_id IS NULL THEN ' ; une absence que la DSN ne déclare pas, comme des congés "
+                "payés, ne peut pas être vue' ELSE ' ; une autre personne de l''établissement était absente : un "
+                "remplacement en cascade est possible' END",
     )
     select = _evidence(
         "remplacement_sans_absence",
+        confidence=f"CASE WHEN x.contract_id IS NULL THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
         establishment_siret="r.establishment_siret",
         event_date="r.start_date",
         contract_id="r.contract_id",
+        declaring_siret="r.siret",
+        contract_number="r.contract_number",
         post="r.post_label",
         person_key="r.person_key",
         start_date="r.start_date",
@@ -520,44 +566,71 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         detail_fr=detail,
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
+    overlaps_absence = f"""{_day_number('a.absence_start')} <= r.end_day + {margin}
+     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})"""
     return f"""
 WITH replacements AS (
-    SELECT c.contract_id, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind, c.start_date, c.end_date,
-           c.period_end, {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.post_label, c.person_key,
+           c.kind, c.start_date, c.end_date, c.period_end,
+           {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
     FROM contracts_asof c
     WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
 ),
--- Replacements with an absence of someone else on the same post, within the margin; an absence
--- without a known end is still running.
+-- Replacements with an absence of someone else on the same post, within the margin (an absence
+-- without a known end is still running), or that wait for the successor of an open-ended
+-- contract of the post that ended just before or during it (L1242-2 1° d).
 justified AS (
-    SELECT DISTINCT r.contract_id
+    SELECT r.contract_id
     FROM replacements r
     JOIN absences_asof a
       ON a.establishment_siret = r.establishment_siret AND a.post = r.post AND a.person_key <> r.person_key
-     AND {_day_number('a.absence_start')} <= r.end_day + {margin}
-     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})
+     AND {overlaps_absence}
+    UNION
+    SELECT r.contract_id
+    FROM replacements r
+    JOIN contracts_asof d
+      ON d.establishment_siret = r.establishment_siret AND d.post = r.post AND d.contract_id <> r.contract_id
+     AND d.kind = 'cdi'
+    CROSS JOIN asof_params p
+    WHERE {_day_number('d.end_date')} BETWEEN r.start_day - {margin} - 1 AND r.end_day
+       -- no end declared yet, but no longer declared: it left during its last declared month
+       OR (d.end_date IS NULL AND d.last_month < p.as_of
+           AND {_day_number('last_day(d.last_month)')} >= r.start_day - {margin} - 1
+           AND {_day_number('d.last_month')} <= r.end_day)
+),
+-- Someone else absent elsewhere in the establishment: the replacement may be en cascade.
+elsewhere AS (
+    SELECT DISTINCT r.contract_id
+    FROM replacements r
+    JOIN absences_asof a
+      ON a.establishment_siret = r.establishment_siret AND a.person_key <> r.person_key AND {overlaps_absence}
 )
 SELECT {select}
 FROM replacements r
 LEFT JOIN justified j ON j.contract_id = r.contract_id
+LEFT JOIN elsewhere x ON x.contract_id = r.contract_id
 WHERE j.contract_id IS NULL
 """
 
 
 def _usage_sql() -> str:
     detail = _sentence(
-        "Infraction potentielle au recours au contrat à durée déterminée d'usage : ce contrat, commencé le {start} "
-        "sur le poste « {post} », est conclu dans un établissement de code NAF {naf}, qui ne relève d'aucun secteur "
-        "de l'article D1242-1.",
+        "Infraction potentielle au recours au contrat à durée déterminée d'usage : ce contrat{number}, commencé "
+        "le {start} sur le poste « {post} », est conclu dans un établissement de code NAF {naf}, qui ne relève d'aucun "
+        "secteur de l'article D1242-1 ; un accord de branche étendu qui autoriserait l'usage n'est pas lu.",
+        number=_numbered("c.contract_number"),
         start=_french_date("c.start_date"),
         post=_post_fr("c.post_label"),
         naf="c.naf",
     )
     select = _evidence(
         "usage_hors_secteur",
+        confidence=f"'{ESTABLISHED}'",
         establishment_siret="c.establishment_siret",
         event_date="c.start_date",
         contract_id="c.contract_id",
+        declaring_siret="c.siret",
+        contract_number="c.contract_number",
         post="c.post_label",
         person_key="c.person_key",
         start_date="c.start_date",
@@ -584,85 +657,96 @@ WHERE a.contract_id IS NULL
 """
 
 
-def _interim_sql(settings: FeaturesConfig) -> str:
-    gap = int(settings.continuity_gap_days)
-    share = float(settings.year_round_share)
-    post = "PARTITION BY establishment_siret, post"
+def _permanent_post_sql(settings: FeaturesConfig) -> str:
+    percent = round(float(settings.year_round_share) * 100)
     detail = _sentence(
-        "Infraction potentielle de recours au travail temporaire pour un emploi durable : la mission commencée le "
-        "{start} pourvoit le poste « {post} », tenu par des contrats à durée déterminée ou de mission {held} sur "
-        "{window} du {window_start} au {window_end}, soit au moins {percent} % de l'année.",
-        start=_french_date("m.start_date"),
+        "Infraction potentielle de recours à des contrats courts pour un emploi durable : {posts} de « {post} » "
+        "{held_verb} par des contrats à durée déterminée ou de mission {held} sur {window} du {window_start} au "
+        "{window_end} (au moins {percent} % de l'année), par {contracts} successifs ; le {contract}{number} "
+        "commencé le {start} en a tenu un {base} de ses {days} dans cette période.",
+        posts=_count("h.base_posts", "poste", "postes"),
         post="m.post_label",
+        held_verb="CASE WHEN h.base_posts > 1 THEN 'sont tenus' ELSE 'est tenu' END",
         held=_count("h.held_days", "jour", "jours"),
         window="h.window_days",
         window_start=_french_date("p.window_start"),
         window_end=_french_date("p.as_of_end"),
-        percent=str(round(share * 100)),
+        percent=str(percent),
+        contracts=_count("h.contracts_on_job", "contrat", "contrats"),
+        contract=_contract_fr("m.kind"),
+        number=_numbered("m.contract_number"),
+        start=_french_date("m.start_date"),
+        base=_count("h.base_days", "jour", "jours"),
+        days="h.days_in_window",
     )
     select = _evidence(
-        "interim_poste_permanent",
+        "poste_permanent",
+        confidence=f"CASE WHEN 2 * h.base_days >= h.days_in_window THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
         establishment_siret="m.establishment_siret",
         event_date="greatest(m.start_date, p.window_start)",
         contract_id="m.contract_id",
+        declaring_siret="m.siret",
+        contract_number="m.contract_number",
         post="m.post_label",
+        posts_concerned="h.base_posts",
         person_key="m.person_key",
         start_date="m.start_date",
         end_date="m.end_date",
         measured_value="h.held_days",
-        legal_limit=f"{share} * h.window_days",
+        legal_limit=f"{float(settings.year_round_share)} * h.window_days",
         detail_fr=detail,
-        article="'L1251-5'",
+        article="CASE WHEN m.kind = 'mission' THEN 'L1251-5' ELSE 'L1242-1' END",
     )
     return f"""
-WITH window_days AS (
-    SELECT {_day_number('window_start')} AS first_day, {_day_number('as_of_end')} AS last_day,
-           {_day_number('as_of_end')} - {_day_number('window_start')} + 1 AS days
-    FROM asof_params
-),
-held AS (  -- fixed-term periods on each post, cut to the window
-    SELECT c.establishment_siret, c.post, c.post_label, c.contract_id,
-           greatest({_day_number('c.start_date')}, w.first_day) AS from_day,
-           least({_day_number('c.period_end')}, w.last_day) AS to_day
-    FROM contracts_asof c, window_days w
-    WHERE c.kind IN ('cdd', 'usage', 'mission') AND c.post IS NOT NULL AND {_located('c')}
-      AND {_day_number('c.period_end')} >= w.first_day AND {_day_number('c.start_date')} <= w.last_day
-),
-ordered AS (
-    SELECT *, max(to_day) OVER ({post} ORDER BY from_day, to_day, contract_id
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_to_day
-    FROM held
-),
--- Gaps and islands in one pass: a break of at most continuity_gap_days does not end an island, so
--- the days of an island, short breaks included, count as held. Each period adds the days it reaches
--- past the periods before it (its whole length when it starts an island): summed, the islands' days.
-added AS (
-    SELECT establishment_siret, post,
-           CASE WHEN previous_to_day IS NULL OR from_day - previous_to_day - 1 > {gap} THEN to_day - from_day + 1
-                ELSE greatest(to_day - previous_to_day, 0) END AS days
-    FROM ordered
-),
-held_all_year AS (
-    SELECT d.establishment_siret, d.post, sum(d.days) AS held_days, w.days AS window_days
-    FROM added d, window_days w
-    GROUP BY d.establishment_siret, d.post, w.days
-    HAVING sum(d.days) >= {share} * w.days
-)
 SELECT {select}
-FROM contracts_asof m
-JOIN held_all_year h ON h.establishment_siret = m.establishment_siret AND h.post = m.post
+FROM permanent_post_contracts h
+JOIN contracts_asof m ON m.contract_id = h.contract_id
 CROSS JOIN asof_params p
-WHERE m.kind = 'mission' AND {_located('m')} AND m.period_end >= p.window_start
 """
+
+
+def _permanent_post_contracts_sql() -> str:
+    """The fixed-term contracts and missions that may hold a lasting job, on a known post and running in the
+    window, in the order `features.job_posts.permanent_posts` reads them (the end of a running one: the month's)."""
+    return f"""
+SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
+       {_day_number('c.period_end')} AS end_day
+FROM contracts_asof c, asof_params p
+WHERE c.kind IN ('cdd', 'usage', 'mission') AND coalesce(c.motif, '') NOT IN ({', '.join(map(_literal, NOT_LASTING_MOTIFS))})
+  AND c.post IS NOT NULL AND {_located('c')} AND c.period_end >= p.window_start
+ORDER BY c.establishment_siret, c.post, start_day, c.contract_id
+"""
+
+
+def _weekmasks(engine: SqlEngine) -> dict[str, str]:
+    """NumPy busday weekmasks (Monday first, '1' open) by SIRET from `closed_weekdays`; '*' the default."""
+    closed = engine.fetch("SELECT siret, isodow FROM closed_weekdays")
+    masks: dict[str, str] = {}
+    for siret, days in closed.groupby("siret")["isodow"]:
+        shut = set(days.astype(int))
+        masks[str(siret)] = "".join("0" if day in shut else "1" for day in range(1, 8))
+    masks.setdefault("*", "1111111")
+    return masks
 
 
 def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction.
 
-    Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`.
+    Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`, and the
+    posts read from concurrency (`carence_successions`, `permanent_post_contracts`).
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
     register_usage_sectors(engine)
+    successions = carence_successions(engine.fetch(_carence_contracts_sql()), _weekmasks(engine),
+                                      settings.post_memory_days)
+    load_table(engine, "carence_successions", pa.Table.from_pandas(successions, schema=SUCCESSIONS_SCHEMA,
+                                                                    preserve_index=False))
+    window = engine.fetch(f"SELECT {_day_number('window_start')} AS first_day, {_day_number('as_of_end')} AS last_day "
+                          "FROM asof_params")
+    lasting = permanent_posts(engine.fetch(_permanent_post_contracts_sql()), int(window["first_day"].iloc[0]),
+                              int(window["last_day"].iloc[0]), settings.continuity_gap_days, settings.year_round_share)
+    load_table(engine, "permanent_post_contracts", pa.Table.from_pandas(lasting, schema=PERMANENT_SCHEMA,
+                                                                         preserve_index=False))
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
     engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
     for query in _rule_queries(settings):
@@ -676,25 +760,28 @@ def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
         _duree_max_sql(settings),
         _remplacement_sql(settings),
         _usage_sql(),
-        _interim_sql(settings),
+        _permanent_post_sql(settings),
     )
 
 
 def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     """Everything that defines the checks (queries, sector table), for fingerprints of stored results."""
     sectors = "\n".join(",".join(map(str, row)) for row in _usage_sector_rows())
-    return "\n".join((*_rule_queries(settings or FeaturesConfig()), sectors))
+    inputs = (_carence_contracts_sql(), _permanent_post_contracts_sql(), inspect.getsource(job_posts))
+    return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
 
 
 def rule_counts_sql() -> str:
     """SQL: one row per establishment of `establishments_asof` (establishment_siret), with `n_<rule>` for each
-    rule of RULES and `n_rule_hits_total`: evidence rows whose event_date is in [window_start, as_of_end]."""
+    rule of RULES and `n_rule_hits_total`: established and probable evidence rows whose event_date is in
+    [window_start, as_of_end]."""
     per_rule = ",\n       ".join(f"count(CASE WHEN r.rule = '{rule.id}' THEN 1 END) AS n_{rule.id}" for rule in RULES)
     return f"""
 WITH in_window AS (
     SELECT r.establishment_siret, r.rule
     FROM rule_evidence r, asof_params p
     WHERE r.event_date BETWEEN p.window_start AND p.as_of_end
+      AND r.confidence IN ({', '.join(map(_literal, SCORED_CONFIDENCE))})
 )
 SELECT e.siret AS establishment_siret,
        {per_rule},

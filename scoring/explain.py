@@ -29,14 +29,14 @@ import pandas as pd
 
 from champollion.config import Config
 from champollion.home import Home
-from features.catalog import FEATURES
+from features.catalog import CATEGORICAL, FEATURES
 from features.geography import places_table
 from features.rules import RULES
 from scoring.french import date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
 from scoring.reasons import (
     LEGAL_RULES,
-    PostCounts,
+    EstablishmentEvidence,
     SectorBenchmarks,
     evidence_posts,
     format_value,
@@ -61,7 +61,7 @@ KIND_FR = {
 KIND_COLOURS = {"cdi": "#4d7f4d", "cdd": "#e08a1e", "usage": "#8c4fb0", "mission": "#2f6db5", "other": "#9a9a9a"}
 RULE_MARKERS = {
     "carence": "v", "renouvellements": "s", "duree_max": "D", "remplacement_sans_absence": "X",
-    "usage_hors_secteur": "P", "interim_poste_permanent": "*",
+    "usage_hors_secteur": "P", "poste_permanent": "*",
 }
 # Facts weighing less than this (log-odds) are left to the detailed table.
 REASON_MIN_WEIGHT = 0.01
@@ -232,17 +232,19 @@ def explain_establishment(
     )
 
 
-def fact_sentence(group: str, row: pd.Series, benchmarks: SectorBenchmarks, posts: PostCounts | None) -> str:
+def fact_sentence(group: str, row: pd.Series, benchmarks: SectorBenchmarks,
+                  found_here: EstablishmentEvidence | None) -> str:
     """The reason sentence of `scoring.reasons.sentence`; for a fact it passes over (it does not set the
     establishment apart), the plain value, said to be left out of the reasons."""
-    text = sentence(group, row, benchmarks, posts)
+    text = sentence(group, row, benchmarks, found_here)
     if text is not None:
         return text
     if group == LEGAL_RULES:
         return "Aucune infraction potentielle relevée sur 12 mois"
     label = LABELS_FR.get(group, group)
-    return (f"{label[:1].upper()}{label[1:]} : {format_value(group, row.get(group))} "
-            "(ne distingue pas l'établissement de son secteur : pas retenu comme raison)")
+    why = ("un groupe auquel l'établissement appartient, pas un fait à vérifier sur place"
+           if group in CATEGORICAL else "ne distingue pas l'établissement de son secteur")
+    return f"{label[:1].upper()}{label[1:]} : {format_value(group, row.get(group))} ({why} : pas retenu comme raison)"
 
 
 def model_facts(model: Any, config: Config) -> dict[str, Any]:

@@ -24,9 +24,10 @@ import pandas as pd
 from champollion.config import Config
 from champollion.home import Home
 from features.asof import add_months
-from features.build import feature_dir
+from features.build import load_evidence
 from features.catalog import FEATURES_SCHEMA_VERSION
 from features.inspections import load_inspections
+from features.rules import CONFIDENCE_LEVELS
 from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
 
@@ -94,7 +95,7 @@ def month_features(home: Home, config: Config, month: date, inspections: pd.Data
 
 def month_evidence(home: Home, month: date) -> pd.DataFrame:
     """The rule evidence stored with the month's features."""
-    return pd.read_parquet(feature_dir(home.data, month) / "rule_evidence.parquet")
+    return load_evidence(home.data, month)
 
 
 def explain_rows(model: Any, table: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
@@ -152,7 +153,10 @@ def listed_evidence(evidence: pd.DataFrame, ranked: pd.DataFrame) -> pd.DataFram
     rows = evidence.merge(listed, left_on="establishment_siret", right_on="siret", how="inner")
     rows["person_ref"] = rows["person_key"].astype("string").str[:8]
     rows = rows.drop(columns=["person_key", "establishment_siret", "as_of"], errors="ignore")
-    return rows.sort_values(["region_code", "list_position", "rule", "event_date"]).reset_index(drop=True)
+    # Within a line: rule by rule, the established findings first, then the probable, then those to check on site.
+    rank = rows["confidence"].map({level: i for i, level in enumerate(CONFIDENCE_LEVELS)})
+    order = rows.assign(_rank=rank).sort_values(["region_code", "list_position", "rule", "_rank", "post", "event_date"])
+    return order.drop(columns="_rank").reset_index(drop=True)
 
 
 def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:

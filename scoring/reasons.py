@@ -25,7 +25,7 @@ import pandas as pd
 
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
 from features.geography import places_table
-from features.rules import RULES
+from features.rules import RULES, SCORED_CONFIDENCE
 
 _BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 _RULES = {r.id: r for r in RULES}
@@ -38,7 +38,7 @@ RULE_PHRASES: dict[str, tuple[str, str, str]] = {
     "remplacement_sans_absence": (
         "contrat de remplacement", "contrats de remplacement", "sans absence déclarée d'un autre salarié"),
     "usage_hors_secteur": ("CDD d'usage", "CDD d'usage", "hors des secteurs où l'usage est autorisé (D1242-1)"),
-    "interim_poste_permanent": ("mission d'intérim", "missions d'intérim", "alors que le poste est occupé toute l'année"),
+    "poste_permanent": ("CDD ou mission", "CDD et missions", "sur un emploi tenu toute l'année par des contrats courts"),
 }
 
 
@@ -170,44 +170,59 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# Per establishment: rule -> post -> number of evidence rows (what the rule sentences name).
+# Per establishment: rule -> post -> number of evidence rows (what the rule sentences name), and
+# rule -> the articles of those rows, most frequent first.
 PostCounts = dict[str, dict[str, int]]
+RuleArticles = dict[str, list[str]]
 
 
-def evidence_posts(evidence: pd.DataFrame) -> dict[str, PostCounts]:
-    """Count the evidence rows of each establishment by rule and post, in one pass."""
-    if evidence.empty:
+@dataclass(frozen=True)
+class EstablishmentEvidence:
+    """What the reasons of one establishment say of its established and probable findings."""
+
+    posts: PostCounts
+    articles: RuleArticles
+
+
+def evidence_posts(evidence: pd.DataFrame) -> dict[str, EstablishmentEvidence]:
+    """Count the established and probable evidence rows of each establishment by rule and post (the rest is
+    shown in the evidence, not in the reasons), with the articles they cite, in one pass."""
+    scored = evidence[evidence["confidence"].isin(SCORED_CONFIDENCE)] if not evidence.empty else evidence
+    if scored.empty:
         return {}
-    counts = evidence.assign(post=evidence["post"].fillna("non renseigné")).groupby(
-        ["establishment_siret", "rule", "post"], sort=False).size()
-    out: dict[str, PostCounts] = {}
-    for (siret, rule, post), n in counts.items():
-        out.setdefault(str(siret), {}).setdefault(rule, {})[post] = int(n)
+    scored = scored.assign(post=scored["post"].fillna("non renseigné"))
+    out: dict[str, EstablishmentEvidence] = {}
+    for (siret, rule, post), n in scored.groupby(["establishment_siret", "rule", "post"], sort=False).size().items():
+        out.setdefault(str(siret), EstablishmentEvidence({}, {})).posts.setdefault(rule, {})[post] = int(n)
+    for (siret, rule), articles in scored.groupby(["establishment_siret", "rule"], sort=False)["article"]:
+        out[str(siret)].articles[rule] = articles.value_counts().index.astype(str).tolist()
     return out
 
 
-def rule_sentence(rule: str, count: int, posts: dict[str, int] | None) -> str:
+def rule_sentence(rule: str, count: int, posts: dict[str, int] | None, articles: list[str] | None = None) -> str:
     """« 4 contrats successifs sur le poste « serveur » sans respect du délai de carence (L1244-3) :
-    infraction potentielle », from the rule's evidence rows of one establishment counted by post."""
+    infraction potentielle », from the rule's evidence rows of one establishment counted by post; the
+    article is the one its findings cite most (L1251-36 when the carence follows a temp mission)."""
     singular, plural, wrong = RULE_PHRASES[rule]
     noun = singular if count == 1 else plural
     where = ""
     if posts:
         post, on_post = min(posts.items(), key=lambda item: (-item[1], item[0]))
         where = f" sur le poste « {post} »" if len(posts) == 1 else f" (dont {on_post} sur le poste « {post} »)"
-    article = _RULES[rule].article.split(",")[0]
+    article = articles[0] if articles else _RULES[rule].article.split(",")[0]
     return f"{count} {noun}{where} {wrong} ({article}) : infraction potentielle"
 
 
-def rules_sentence(row: Mapping[str, Any], posts: PostCounts | None, most: int = 2) -> str:
+def rules_sentence(row: Mapping[str, Any], found_here: EstablishmentEvidence | None, most: int = 2) -> str:
     """The legal-rule checks of one establishment, the rules with most potential infractions first."""
-    posts = posts or {}
+    posts = found_here.posts if found_here else {}
+    articles = found_here.articles if found_here else {}
     counts = {rule: sum(posts[rule].values()) if rule in posts else int(row.get(f"n_{rule}") or 0)
               for rule in RULE_PHRASES}
     found = sorted(((n, rule) for rule, n in counts.items() if n > 0), key=lambda item: (-item[0], item[1]))
     if not found:
         return "Aucune infraction potentielle relevée sur 12 mois"
-    parts = [rule_sentence(rule, n, posts.get(rule)) for n, rule in found[:most]]
+    parts = [rule_sentence(rule, n, posts.get(rule), articles.get(rule)) for n, rule in found[:most]]
     others = sum(n for n, _ in found[most:])
     if others:
         plural = "s" if others > 1 else ""
@@ -219,14 +234,15 @@ def sentence(
     group: str,
     row: Mapping[str, Any],
     benchmarks: SectorBenchmarks,
-    posts: PostCounts | None,
+    found_here: EstablishmentEvidence | None,
 ) -> str | None:
     """The French sentence of one reason group for one establishment (`row`: its feature-table row), or
     None when the fact does not set the establishment apart as written (a missing value, the same figure
     as its sector's median or one on its safe side, no potential infraction, a last inspection that found
-    nothing)."""
+    nothing), and for a category (region, NAF code, IDCC): what an inspector can check on site is a fact
+    of the establishment, not the group it belongs to."""
     if group == LEGAL_RULES:
-        text = rules_sentence(row, posts)
+        text = rules_sentence(row, found_here)
         return None if text.startswith("Aucune") else text
     value = row.get(group)
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
@@ -234,8 +250,7 @@ def sentence(
     feature = _BY_NAME.get(group)
     label = feature.label_fr if feature else group
     if feature is not None and feature.unit == "category":
-        shown = region_names().get(str(value), str(value)) if group == "region_code" else format_value(group, value)
-        return f"{_capitalised(label)} : {shown} (le modèle tient compte des résultats des contrôles passés de ce groupe)"
+        return None
     if group == "last_inspection_found_abuse":
         return "Le dernier contrôle a relevé un abus" if float(value) >= 0.5 else None
     shown = format_value(group, value)
@@ -253,7 +268,7 @@ def top_reasons(
     grouped: pd.DataFrame,
     table: pd.DataFrame,
     benchmarks: SectorBenchmarks,
-    posts_by_siret: dict[str, PostCounts],
+    evidence_by_siret: dict[str, EstablishmentEvidence],
     n: int,
 ) -> pd.DataFrame:
     """For each row of `grouped` (indexed like `table`): the `n` groups that raise the score most and set
@@ -266,12 +281,12 @@ def top_reasons(
     out.update({f"reason_{i + 1}_feature": [] for i in range(n)})
     rows = table.loc[grouped.index].to_dict("records")  # plain dicts: much faster than iterrows
     for position, row in enumerate(rows):
-        posts = posts_by_siret.get(str(row["siret"]))
+        found_here = evidence_by_siret.get(str(row["siret"]))
         chosen: list[tuple[str, str]] = []
         for column in order[position]:
             if len(chosen) == n or values[position, column] <= 0:
                 break
-            text = sentence(names[column], row, benchmarks, posts)
+            text = sentence(names[column], row, benchmarks, found_here)
             if text is not None:
                 chosen.append((names[column], text))
         chosen += [("", "")] * (n - len(chosen))

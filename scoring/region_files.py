@@ -21,6 +21,7 @@ import pandas as pd
 import xlsxwriter
 
 from features.rules import RULES
+from scoring.evidence_groups import group_evidence
 from scoring.french import date_fr, missing, month_fr, percent_fr
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
@@ -105,9 +106,13 @@ def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[C
 EVIDENCE_SHEET_COLUMNS: list[Column] = [
     Column("SIRET", _field("siret"), "text", 16),
     Column("Position", _field("list_position"), "integer", 9),
+    Column("Constat pour le poste", _field("group_fr"), "long", 45),
     Column("Règle", lambda row: RULE_LABELS.get(_text(row.get("rule")), _text(row.get("rule"))), "long", 28),
     Column("Article", _field("article"), "text", 11),
+    Column("Certitude", _field("confidence"), "text", 14),
     Column("Poste", _field("post"), "text", 20),
+    Column("N° de contrat (DSN)", _field("contract_number"), "text", 14),
+    Column("Déclaré par (SIRET)", _field("declaring_siret"), "text", 16),
     Column("Réf. salarié (pseudonyme)", _field("person_ref"), "text", 12),
     Column("Début", _field("start_date"), "date", 11),
     Column("Fin", _field("end_date"), "date", 11),
@@ -137,6 +142,17 @@ def left_reason(row: pd.Series) -> str:
     if bool(row.get("recently_inspected")):
         return "contrôlé récemment : exclu de la liste"
     return "n'est plus parmi les établissements retenus ce mois-ci"
+
+
+def grouped_rows(evidence: pd.DataFrame) -> pd.DataFrame:
+    """The evidence rows in list order, each line's rows grouped by rule and post (`scoring.evidence_groups`),
+    with the group's sentence in `group_fr`."""
+    if evidence.empty:
+        return evidence.assign(group_fr=pd.Series(dtype="string"))
+    parts = [group.rows.assign(group_fr=group.summary_fr)
+             for _, rows in evidence.groupby("list_position", sort=True)
+             for group in group_evidence(rows)]
+    return pd.concat(parts, ignore_index=True)
 
 
 def evidence_counts(evidence: pd.DataFrame) -> dict[str, int]:
@@ -218,7 +234,7 @@ def write_workbook(
 
     counts = evidence_counts(evidence)
     _write_table(book, book.add_worksheet("Liste"), lines, line_columns(lines, counts), formats)
-    _write_table(book, book.add_worksheet("Éléments"), evidence, EVIDENCE_SHEET_COLUMNS, formats)
+    _write_table(book, book.add_worksheet("Éléments"), grouped_rows(evidence), EVIDENCE_SHEET_COLUMNS, formats)
     if not left.empty:
         _write_table(book, book.add_worksheet("Sortis de la liste"), left, left_columns(), formats)
     book.close()
@@ -259,6 +275,7 @@ _TEMPLATE = """<!DOCTYPE html>
   tr.evidence td { background: #fafbfc; }
   details summary { cursor: pointer; color: #1f4e79; }
   table.evidence { margin: .4em 0; font-size: .92em; }
+  p.group { font-weight: bold; margin: .8em 0 .2em; }
   table.evidence th { background: #eef1f5; }
   .empty { color: #666; font-style: italic; }
   .warning, .flag, tbody.line.exploration tr.main td:first-child { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
@@ -300,20 +317,23 @@ _TEMPLATE = """<!DOCTYPE html>
   <td>{% if line.exploration %}<span class="flag" title="{{ exploration_note }}">exploration (tirage aléatoire)</span>{% else %}score{% endif %}</td>
   <td{{ ' class="new"'|safe if line.change == 'nouveau' }}>{{ line.change }}</td>
   <td>{% if line.reasons %}<ol class="reasons">{% for reason in line.reasons %}<li>{{ reason }}</li>{% endfor %}</ol>{% endif %}</td>
-  <td class="num">{{ line.evidence|length }}</td>
+  <td class="num">{{ line.evidence_count }}</td>
 </tr>
-{% if line.evidence %}
+{% if line.evidence_count %}
 <tr class="evidence"><td colspan="{{ line_titles|length }}">
 <details>
-<summary>{{ line.evidence|length }} élément{{ "s" if line.evidence|length > 1 }} relevé{{ "s" if line.evidence|length > 1 }} dans la DSN (infractions potentielles)</summary>
+<summary>{{ line.evidence_count }} élément{{ "s" if line.evidence_count > 1 }} relevé{{ "s" if line.evidence_count > 1 }} dans la DSN (infractions potentielles), par règle et par poste</summary>
+{% for group in line.evidence_groups %}
+<p class="group">{{ group.summary }}</p>
 <table class="evidence">
 <thead><tr>{% for title in evidence_titles %}<th scope="col">{{ title }}</th>{% endfor %}</tr></thead>
 <tbody>
-{% for row in line.evidence %}
+{% for row in group.rows %}
 <tr>{% for cell in row %}<td{{ ' class="num"'|safe if cell.num }}>{{ cell.text }}</td>{% endfor %}</tr>
 {% endfor %}
 </tbody>
 </table>
+{% endfor %}
 </details>
 </td></tr>
 {% endif %}
@@ -382,7 +402,8 @@ _ENVIRONMENT = jinja2.Environment(
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
 )
 
-_HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS if c.title not in ("SIRET", "Position", "Article")]
+_HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
+                  if c.title not in ("SIRET", "Position", "Article", "Constat pour le poste")]
 
 
 def _cell(column: Column, row: pd.Series) -> dict[str, Any]:
@@ -421,7 +442,12 @@ def render_html(
             "exploration": bool(row.get("exploration")),
             "change": CHANGE_FR.get(_text(row.get("change")), _text(row.get("change"))),
             "reasons": [_text(row.get(c)) for c in reasons if _text(row.get(c))],
-            "evidence": [[_cell(c, e) for c in evidence_columns] for _, e in rows.iterrows()],
+            "evidence_count": len(rows),
+            "evidence_groups": [
+                {"summary": group.summary_fr,
+                 "rows": [[_cell(c, e) for c in evidence_columns] for _, e in group.rows.iterrows()]}
+                for group in group_evidence(rows)
+            ],
         })
     columns_left = left_columns()
     title = f"Liste de contrôle — {region} — {month_fr(month)}"

@@ -145,27 +145,50 @@ def assign_people(hires: list[Hire], pool_of: Callable[[Hire], Pool]) -> list[in
     return persons
 
 
+_CARENCE_EXEMPT_ENDS = ("035", "037", "059")  # ended early by the employee (L1244-4)
+
+
 class SlotBook:
-    """Extra positions on each post for ATA contracts and missions, reused only after the délai de carence."""
+    """Extra positions on each post for ATA contracts and missions, reused only after the délai de carence.
+
+    A post of a job exists while it is held or has been empty at most POST_MEMORY_DAYS (the reading of
+    `features.job_posts`): a law-abiding employer whose vacant posts are all within their waiting
+    period waits for the first one to be free instead of calling the same job a new post.
+    """
 
     FIRST_EXTRA_SLOT = 1000
+    POST_MEMORY_DAYS = 60  # features.post_memory_days, its default
 
     def __init__(self) -> None:
-        self._free_from: dict[int, list[int]] = {}
+        self._slots: dict[int, list[tuple[int, int]]] = {}  # post -> (last day held, free from) per slot
 
-    def take(self, post: int, start: int, end: int) -> int:
-        """A slot of `post` free on `start`, then blocked until the waiting period after `end` is over."""
-        free_from = self._free_from.setdefault(post, [])
-        for index, day in enumerate(free_from):
-            if day <= start:
-                break
-        else:
-            index = len(free_from)
-            free_from.append(0)
-        carence = int(required_carence(end - start + 1))
+    def take(self, post: int, start: int) -> int | None:
+        """A slot of `post` free for a contract starting on `start` (`book` it once the contract is known);
+        None when the only vacant posts are still within their waiting period (a law-abiding employer waits:
+        see `free_from`). Calls come in the order of their start dates."""
+        slots = self._slots.setdefault(post, [])
+        vacant = [i for i, (last, _) in enumerate(slots) if last < start]
+        alive = [i for i in vacant if start - slots[i][0] - 1 <= self.POST_MEMORY_DAYS]
+        clean = [i for i in alive if slots[i][1] <= start]
+        if clean:
+            return self.FIRST_EXTRA_SLOT + clean[0]
+        if alive:
+            return None
+        slots.append((start, start))  # none vacant, or only posts gone for good: the job grows, on a new post
+        return self.FIRST_EXTRA_SLOT + len(slots) - 1
+
+    def book(self, post: int, slot: int, start: int, end: int, end_motif: str) -> None:
+        """Hold `slot` until `end`, then block it until the waiting period after the contract is over (none
+        after an early end by the employee)."""
+        carence = 0 if end_motif in _CARENCE_EXEMPT_ENDS else int(required_carence(end - start + 1))
         # enough calendar days for `carence` opening days whatever the weekdays: one Sunday per 6 of them
-        free_from[index] = end + 1 + carence + carence // 6 + 1
-        return self.FIRST_EXTRA_SLOT + index
+        self._slots[post][slot - self.FIRST_EXTRA_SLOT] = (end, end + 1 + carence + carence // 6 + 1)
+
+    def free_from(self, post: int, start: int) -> int:
+        """The first day after `start` on which a vacant post of `post` left within the memory is free again."""
+        slots = self._slots.get(post, [])
+        return min(free for last, free in slots
+                   if last < start and start - last - 1 <= self.POST_MEMORY_DAYS and free > start)
 
 
 def planned_end_versions(start: int, end: int, renewals: int, stream: Stream) -> tuple[int, ...]:

@@ -4,6 +4,7 @@ seasonal jobs (motif 03) and CDD d'usage (motif 05) where the sector allows it."
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 
 from simulation.calendar import day_of, first_day_of
@@ -18,11 +19,12 @@ REGULAR_KEY = 10**9  # person keys of regulars (chains of abuse episodes use key
 
 def activity_peaks(emp: Employer) -> None:
     """Temporary increases in activity: a few extra workers on one post for days to months, on slots
-    that respect the délai de carence."""
+    that respect the délai de carence. Slots are booked in date order, as an employer hires."""
     sector, stream, period = emp.est.sector, emp.stream, emp.period
     size = emp.est.size
     window_start = period.first_day - 90
     years = (period.last_day - window_start) / 365.25
+    requests: list[tuple[int, int, int, int, bool]] = []  # begin, post index, days, renewals, mission
     for _ in range(stream.poisson(sector.peak_rate * size**0.6 * years)):
         start = stream.integer(window_start, period.last_day)
         post_index = emp.pick_post()
@@ -36,10 +38,20 @@ def activity_peaks(emp: Employer) -> None:
             else:
                 days = min(45, max(1, int(stream.lognormal(sector.peak_median_days, 0.75))))
                 renewals = 1 if days > 20 and stream.chance(0.15) else 0
-            end = begin + days - 1
-            slot = emp.slots.take(emp.post_id(post_index), begin, end)
-            emp.fixed_term(post_index, slot, begin, end, "02", origin="surcroit", renewals=renewals, mission=mission,
-                           rehire_probability=0.7)
+            requests.append((begin, post_index, days, renewals, mission))
+    heapq.heapify(requests)
+    while requests:
+        begin, post_index, days, renewals, mission = heapq.heappop(requests)
+        if begin > period.last_day:
+            continue  # waited for a post past the simulated months
+        post = emp.post_id(post_index)
+        slot = emp.slots.take(post, begin)
+        if slot is None:  # every vacant post is within its waiting period: wait for the first one
+            heapq.heappush(requests, (emp.slots.free_from(post, begin), post_index, days, renewals, mission))
+            continue
+        hire = emp.fixed_term(post_index, slot, begin, begin + days - 1, "02", origin="surcroit", renewals=renewals,
+                              mission=mission, rehire_probability=0.7)
+        emp.slots.book(post, slot, hire.start, hire.end, hire.end_motif)
 
 
 def _season(kind: str, year: int) -> tuple[int, int]:

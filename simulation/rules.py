@@ -9,6 +9,12 @@ from simulation.calendar import Period, opening_days_between, required_carence
 from simulation.contracts import RULE_BIT, ContractColumns
 
 MAX_DURATION_DAYS = 548  # 18 months (L1242-8)
+# A lasting job (L1242-1, L1251-5): the base load of fixed-term contracts a job keeps on this share of the last
+# year's days, breaks of at most CONTINUITY_GAP_DAYS counting as held (features' year_round_share and
+# continuity_gap_days); replacements and seasonal work have motifs of their own.
+YEAR_ROUND_SHARE = 0.9
+CONTINUITY_GAP_DAYS = 3
+_NOT_LASTING_MOTIFS = ("01", "03", "04", "07", "08", "09", "10", "11", "12")
 MAX_RENEWALS = 2  # L1243-13
 _CARENCE_EXEMPT_ENDS = ("037", "035")  # ended early by the employee (L1244-4)
 
@@ -42,6 +48,49 @@ def checked_rules(contracts: ContractColumns, usage_allowed: np.ndarray, period:
     flags |= np.where(outside, RULE_BIT["usage_hors_secteur"], 0)
     flags |= np.where(_carence_violations(contracts), RULE_BIT["carence"], 0)
     return flags
+
+
+def lasting_job_contracts(contracts: ContractColumns, period: Period) -> np.ndarray:
+    """Fixed-term contracts and missions that hold the base load of their job (establishment where the work is
+    done, true post) over the last 12 simulated months: the law's lasting job (L1242-1, L1251-5) read on the
+    true posts and dates, whatever the intent (an employer whose honest peaks cover a job all year is there too).
+    A contract holds the base load when, on at least one day of its own in those months, the job had no more
+    such contracts than the number of its posts they held all year."""
+    first = period.month_start(max(0, period.n_months - 12))
+    width = period.last_day - first + 1
+    end = np.minimum(fixed_term_end(contracts), period.last_day)
+    rows = np.flatnonzero(np.isin(contracts.nature, ("02", "03")) & ~np.isin(contracts.motif, _NOT_LASTING_MOTIFS)
+                          & ~contracts.dropped & (end >= first) & (contracts.start <= period.last_day))
+    found = np.zeros(len(contracts), dtype=bool)
+    if len(rows) == 0:
+        return found
+    rows = rows[np.lexsort((contracts.post[rows], contracts.work[rows]))]
+    jobs = contracts.work[rows] * 100_000 + contracts.post[rows]
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(jobs)) + 1, [len(rows)]))
+    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+        job = rows[low:high]
+        starts = np.maximum(contracts.start[job], first) - first
+        ends = end[job] - first
+        change = np.zeros(width + 1, dtype="int64")
+        np.add.at(change, starts, 1)
+        np.add.at(change, ends + 1, -1)
+        level = np.cumsum(change[:-1])
+        base = 0
+        while base < level.max() and _held(level >= base + 1) >= YEAR_ROUND_SHARE * width:
+            base += 1
+        if base:
+            at_base = level <= base
+            found[job] = [at_base[s: e + 1].any() for s, e in zip(starts, ends, strict=True)]
+    return found
+
+
+def _held(days: np.ndarray) -> int:
+    """Days held, the breaks of at most CONTINUITY_GAP_DAYS between two held days counted as held."""
+    held = np.flatnonzero(days)
+    if len(held) == 0:
+        return 0
+    breaks = np.diff(held) - 1
+    return int(len(held) + breaks[(breaks > 0) & (breaks <= CONTINUITY_GAP_DAYS)].sum())
 
 
 def _carence_violations(contracts: ContractColumns) -> np.ndarray:

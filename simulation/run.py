@@ -20,7 +20,7 @@ from simulation.noise import declaration_plan
 from simulation.population import build_population
 from simulation.presets import get_preset
 from simulation.random_stream import Stage, stream_for
-from simulation.rules import checked_rules, fixed_term_end, renewals_by
+from simulation.rules import checked_rules, fixed_term_end, lasting_job_contracts, renewals_by
 from simulation.summary import Progress, SimulationSummary
 from simulation.truth import ContractTruth, write_truth
 
@@ -86,7 +86,7 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
     written = writer.write(report)
     in_dsn, end_block_written = writer.presence()
     extra = ContractTruth(numbers=numbers, rules=rules, renewals=renewals_by(contracts, period), in_dsn=in_dsn,
-                          end_block_written=end_block_written)
+                          end_block_written=end_block_written, lasting_job=lasting_job_contracts(contracts, period))
     write_truth(out, settings, seed, period, establishments, plan, first_finding, contracts, extra, absences,
                 inspections, written)
     report("truth", 1, 1)

@@ -51,6 +51,7 @@ class ContractTruth:
     renewals: np.ndarray
     in_dsn: np.ndarray  # some filed declaration carries the contract
     end_block_written: np.ndarray
+    lasting_job: np.ndarray  # holds the base load of its job over the last 12 months (simulation.rules)
 
 
 def write_truth(out: Path, preset: Preset, seed: int, period: Period, establishments: list[Establishment],
@@ -203,6 +204,7 @@ def _contracts(c: ContractColumns, extra: ContractTruth, siret: np.ndarray, peri
         "abuse_episode": pa.array(c.episode, mask=c.episode < 0),
         "abusive": pa.array(extra.rules != 0),
         "rules_broken": _strings(rules_text),
+        "lasting_job": pa.array(extra.lasting_job),
     })
 
 

@@ -101,9 +101,27 @@ def test_slot_book_waits_out_the_carence_whatever_the_weekday() -> None:
     for duration in range(1, 60):
         for first in range(day_of(pd.Timestamp("2025-03-03").date()), day_of(pd.Timestamp("2025-03-10").date())):
             book = SlotBook()
-            slot = book.take(post=0, start=first, end=first + duration - 1)
-            free_from = book._free_from[0][slot - SlotBook.FIRST_EXTRA_SLOT]
+            slot = book.take(post=0, start=first)
+            book.book(0, slot, first, first + duration - 1, "031")
+            free_from = book.free_from(0, first + duration)
             assert opening_days_between(first + duration - 1, free_from) >= required_carence(duration)
+            assert book.take(post=0, start=free_from - 1) is None  # within the waiting period: wait
+            assert book.take(post=0, start=free_from) == slot
+
+
+def test_slot_book_reads_posts_as_the_features_do() -> None:
+    book = SlotBook()
+    first = book.take(post=0, start=100)
+    book.book(0, first, 100, 129, "031")  # 30 days: 10 days of carence
+    second = book.take(post=0, start=110)  # the first is held: a new post
+    book.book(0, second, 110, 112, "037")  # ended early by the employee: no carence
+    assert book.take(post=0, start=131) == second  # the first post is within its carence, the second is free
+    # A post left more than 60 days ago is gone: a start then is a new post, even within a long carence.
+    book = SlotBook()
+    slot = book.take(post=0, start=0)
+    book.book(0, slot, 0, 539, "031")
+    assert book.take(post=0, start=600) is None
+    assert book.take(post=0, start=601) == SlotBook.FIRST_EXTRA_SLOT + 1
 
 
 def _contracts(*rows: dict) -> ContractColumns:

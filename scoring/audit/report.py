@@ -26,6 +26,7 @@ SECTIONS = (
     ("targeting", "Whom it targets"),
     ("stability", "List stability and drift"),
     ("selection-bias", "Selection bias"),
+    ("rules", "Legal-rule evidence against the truth"),
 )
 
 UNITS = {f.name: f.unit for f in FEATURES}
@@ -152,6 +153,16 @@ def _selection(result: Any) -> str:
     return text + _table(result.selection_bias)
 
 
+def _rules(result: Any) -> str:
+    if result.rule_accuracy is None:
+        return "<p>(no truth folder given: the evidence of the legal-rule checks is not measured)</p>"
+    return ("<p>Each finding an inspector reads is matched with the simulated truth by its contract (declaring SIRET, "
+            "contract number, start date): precision is the share of findings on a contract that really broke the rule, "
+            "recall the share of such contracts of the last 12 months that were found; established and probable "
+            "findings feed the lists' reasons and the rule counts, those to check on site stay in the evidence.</p>"
+            + _table(result.rule_accuracy))
+
+
 def render_audit(result: Any, settings: AuditConfig) -> str:
     """The whole report as one HTML string."""
     nav = "".join(f'<a href="#{anchor}">{html.escape(title)}</a>' for anchor, title in SECTIONS)
@@ -173,6 +184,7 @@ def render_audit(result: Any, settings: AuditConfig) -> str:
         + f"<h3>Drift since {html.escape(result.drift_reference)} (the model's last training month)</h3>"
         + _drift_figure(result.drift, settings.psi_threshold) + _table(result.drift.head(30), 4),
         "selection-bias": _selection(result),
+        "rules": _rules(result),
     }
     body = "".join(f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{sections[anchor]}</section>'
                    for anchor, title in SECTIONS)

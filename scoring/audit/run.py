@@ -22,6 +22,7 @@ from champollion.config import Config
 from champollion.home import Home
 from features.asof import add_months
 from features.inspections import load_inspections
+from features.validation import rules_against_truth
 from scoring.audit.checks import (
     Check,
     Explainer,
@@ -66,6 +67,7 @@ class AuditResult:
     ranked: pd.DataFrame
     truth_used: bool
     notes: list[str] = field(default_factory=list)
+    rule_accuracy: pd.DataFrame | None = None  # the legal-rule checks against the truth (features.validation)
 
     @property
     def passed(self) -> bool:
@@ -157,6 +159,8 @@ def run_audit(
     checks += stability_checks
 
     truth_series = _truth_of(truth, month)
+    rule_accuracy = (rules_against_truth(month_evidence(home, month), truth, month, config.features.window_months)
+                     if truth is not None else None)
     oof = _oof_selected(version.run_id, settings.capacity_share, settings.seed)
     targeting = targeting_tables(ranked, oof, truth_series, audit)
 
@@ -186,6 +190,7 @@ def run_audit(
         stability=stability, targeting=targeting, list_stability=consecutive, drift=drift,
         drift_reference=f"{reference_month:%Y-%m}", selection_bias=pd.read_csv(selection) if selection else None,
         metrics=dict(run.data.metrics), ranked=ranked, truth_used=truth_series is not None, notes=notes,
+        rule_accuracy=rule_accuracy,
     )
 
 

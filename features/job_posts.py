@@ -1,0 +1,218 @@
+"""Posts of a job, read from how many of its contracts run at once.
+
+A PCS-ESE code or a normalised job title names a *job*, not a *post*: a restaurant holds six waiter
+posts at once, and the DSN has no post identifier. Two readings of the law need posts:
+
+- `carence_successions` (L1244-3, L1251-36): the contracts of a job for accroissement temporaire
+  d'activité (motif 02) are placed on posts in date order. A contract that starts takes a vacant
+  post: one whose last holder left before its start and that was held within the last
+  `post_memory_days` (a post left empty longer than that no longer exists). When none is vacant
+  the job's headcount grows: a new post, no waiting period. When several are, it takes one whose
+  waiting period is over if there is one (the reading most favourable to the employer, so that a
+  finding holds whichever post the employer names). Only when every vacant post is still within
+  the waiting period of the contract that left it is the start a potential infraction, paired
+  with the holder of the post whose waiting period is closest to its end.
+- `permanent_posts` (L1242-1, L1251-5): the base load of a job, the number of posts held every day
+  of the window (a break of at most `continuity_gap_days` does not count) by fixed-term contracts
+  and missions, whoever holds them. A job that always has some temps is not a post held by temps
+  unless the same number of places is filled by them all year: the base load is the level of
+  concurrent contracts that the job keeps on `year_round_share` of the window's days. A post of the
+  base load stays with its holder until that contract ends, then passes to the contract that will
+  hold it longest (the latest end, then the earliest start) among those running or starting within
+  the short break: the contracts found are those that held one, and a contract of a peak over the
+  base load does not take the post from the chain that holds it.
+
+Both are plain Python over contracts sorted by job and date (one pass each), run between the SQL
+stages of the rule checks so that DuckDB and Spark share them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+EXEMPT_END_MOTIFS = frozenset({"035", "037", "059"})  # ended early by the employee: no waiting period (L1244-4)
+
+
+def required_carence_days(duration_days: int) -> int:
+    """Délai de carence in opening days after a contract of `duration_days` calendar days (renewals
+    included): a third of it from 14 days on, half of it below (L1244-3)."""
+    return math.ceil(duration_days / 3) if duration_days >= 14 else math.ceil(duration_days / 2)
+
+
+def _groups(frame: pd.DataFrame) -> Iterator[tuple[int, int]]:
+    """(first, last + 1) row positions of each job (establishment, post) of a frame sorted by them."""
+    keys = (frame["establishment_siret"].astype(str) + "\x00" + frame["post"].astype(str)).to_numpy()
+    if len(keys) == 0:
+        return
+    edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    bounds = np.concatenate(([0], edges, [len(keys)]))
+    yield from zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+
+
+@dataclass
+class _Vacancy:
+    post_no: int
+    holder: int  # row of its last holder
+
+
+def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post_memory_days: int) -> pd.DataFrame:
+    """The starts of motif-02 contracts that fill a post still within its waiting period.
+
+    `contracts`: contract_id, establishment_siret, post, start_day, end_day (the end as declared, or
+    inferred, or the last day of the last declared month of a contract no longer declared; None while
+    running), end_declared (an end block gave it), left_from_day (the first day its post may have been
+    vacant: end_day + 1 when declared, else the first day of end_day's month), duration_days, end_motif,
+    sorted by establishment_siret, post, start_day, contract_id; day numbers count from 1900-01-01.
+    `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
+
+    A start takes, among the vacant posts, one whose waiting period is over; else one whose holder's end
+    was not declared (the waiting period cannot be established: a finding to check on site); else the
+    one whose waiting period is closest to its end (a probable finding). One row per finding:
+    contract_id, previous_contract_id, post_no (the post's number in the job, from 1), posts_vacant
+    (vacant posts it could fill), gap_opening_days, required_opening_days, gap_days (calendar days
+    between the two contracts), own_calendar (the establishment's opening days are its own, not the
+    default '*'), end_declared (the previous contract's end was declared).
+    """
+    rows: list[tuple] = []
+    starts = contracts["start_day"].to_numpy(dtype="int64")
+    ends = contracts["end_day"].to_numpy(dtype="float64")
+    left_from = contracts["left_from_day"].to_numpy(dtype="float64")
+    durations = contracts["duration_days"].to_numpy(dtype="float64")
+    motifs = contracts["end_motif"].astype(object).to_numpy()
+    declared = contracts["end_declared"].to_numpy(dtype=bool)
+    ids = contracts["contract_id"].astype(str).to_numpy()
+    sirets = contracts["establishment_siret"].astype(str).to_numpy()
+    epoch = np.datetime64("1900-01-01", "D")
+    never = np.iinfo("int64").max
+    for first, after in _groups(contracts):
+        own_calendar = sirets[first] in weekmasks
+        mask = weekmasks[sirets[first]] if own_calendar else weekmasks["*"]
+        running: list[tuple[int, int, int]] = []  # (first day it may be vacant, post_no, row)
+        vacant: list[_Vacancy] = []
+        posts = 0
+        for row in range(first, after):
+            start = int(starts[row])
+            while running and running[0][0] <= start:
+                _, post_no, holder = heapq.heappop(running)
+                vacant.append(_Vacancy(post_no, holder))
+            vacant = [v for v in vacant if start - int(ends[v.holder]) - 1 <= post_memory_days]
+            if not vacant:
+                posts += 1
+                post_no = posts
+            else:
+                best, best_key, gaps = vacant[0], (3, 0, 0), (0, 0, 0)
+                for vacancy in vacant:
+                    holder = vacancy.holder
+                    left = int(ends[holder])
+                    gap = int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask)) if left < start else 0
+                    held = 0 if np.isnan(durations[holder]) else int(durations[holder])
+                    need = 0 if motifs[holder] in EXEMPT_END_MOTIFS else required_carence_days(held)
+                    short = need - gap
+                    # clean (0), an undeclared end (1), within the waiting period (2); then the smallest
+                    # shortfall, the latest end
+                    status = 0 if short <= 0 or left >= start else (1 if not declared[holder] else 2)
+                    key = (status, short, -left)
+                    if key < best_key:
+                        best, best_key, gaps = vacancy, key, (gap, need, start - left - 1)
+                vacant.remove(best)
+                post_no = best.post_no
+                if best_key[0] > 0:
+                    rows.append((ids[row], ids[best.holder], post_no, len(vacant) + 1, *gaps, own_calendar,
+                                 best_key[0] == 2))
+            vacant_from = never if np.isnan(ends[row]) else int(left_from[row])  # running: holds its post
+            heapq.heappush(running, (vacant_from, post_no, row))
+    return pd.DataFrame(rows, columns=["contract_id", "previous_contract_id", "post_no", "posts_vacant",
+                                       "gap_opening_days", "required_opening_days", "gap_days", "own_calendar",
+                                       "end_declared"])
+
+
+def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_days: int,
+                    year_round_share: float) -> pd.DataFrame:
+    """The fixed-term contracts and missions that hold the base load of their job in the window.
+
+    `contracts`: contract_id, establishment_siret, post, start_day, end_day (the period's end for a
+    running contract), sorted by establishment_siret and post; the window is [first_day, last_day]
+    (day numbers). One row per contract found: contract_id, base_posts (the job's base load),
+    peak_posts (its most concurrent contracts in the window), contracts_on_job (its contracts in
+    the window), held_days (days the base load was held, short breaks included), window_days,
+    base_days (days on which the contract held one of the base load's posts), days_in_window (the
+    contract's days in the window).
+    """
+    rows: list[tuple] = []
+    width = last_day - first_day + 1
+    starts = np.clip(contracts["start_day"].to_numpy(dtype="int64") - first_day, 0, width)
+    ends = np.clip(contracts["end_day"].to_numpy(dtype="int64") - first_day, -1, width - 1)
+    ids = contracts["contract_id"].astype(str).to_numpy()
+    needed = year_round_share * width
+    for first, after in _groups(contracts):
+        inside = np.flatnonzero(ends[first:after] >= starts[first:after]) + first
+        if len(inside) == 0:
+            continue
+        change = np.zeros(width + 1, dtype="int64")
+        np.add.at(change, starts[inside], 1)
+        np.add.at(change, ends[inside] + 1, -1)
+        level = np.cumsum(change[:-1])
+        base, held = 0, 0
+        for k in range(1, int(level.max()) + 1):
+            days = _held_days(level >= k, gap_days)
+            if days < needed:
+                break
+            base, held = k, days
+        if base == 0:
+            continue
+        holding = _base_holders(inside, starts, ends, ids, base, gap_days, width)
+        for row in inside:
+            if holding.get(row):
+                rows.append((ids[row], base, int(level.max()), len(inside), held, width, holding[row],
+                             int(ends[row] - starts[row] + 1)))
+    return pd.DataFrame(rows, columns=["contract_id", "base_posts", "peak_posts", "contracts_on_job", "held_days",
+                                       "window_days", "base_days", "days_in_window"])
+
+
+def _base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: np.ndarray, base: int,
+                  gap_days: int, width: int) -> dict[int, int]:
+    """Days on which each contract of one job (`rows`, window day numbers in `starts`/`ends`) held one of
+    the `base` posts of its base load: a holder keeps its post until its end; a free post goes to the
+    contract running or starting within `gap_days` that ends latest (then starts first)."""
+    by_start: dict[int, list[int]] = {}
+    for row in rows.tolist():
+        by_start.setdefault(int(starts[row]), []).append(row)
+
+    def claim(row: int) -> tuple[int, int, str]:
+        return -int(ends[row]), int(starts[row]), str(ids[row])
+
+    running: set[int] = set()
+    holders: set[int] = set()
+    reserved: set[int] = set()  # holders from their start, a few days ahead
+    days: dict[int, int] = {}
+    for day in range(width):
+        running.update(by_start.get(day, ()))
+        running = {row for row in running if ends[row] >= day}
+        holders = {row for row in holders if ends[row] >= day}
+        holders |= {row for row in reserved if starts[row] <= day}
+        reserved -= holders
+        free = base - len(holders) - len(reserved)
+        if free > 0:
+            coming = [row for later in range(day + 1, min(day + gap_days, width - 1) + 1)
+                      for row in by_start.get(later, ())]
+            candidates = sorted((running - holders) | (set(coming) - reserved), key=claim)[:free]
+            holders |= {row for row in candidates if starts[row] <= day}
+            reserved |= {row for row in candidates if starts[row] > day}
+        for row in holders:
+            days[row] = days.get(row, 0) + 1
+    return days
+
+
+def _held_days(held: np.ndarray, gap_days: int) -> int:
+    """Days held, counting as held the breaks of at most `gap_days` days between two held days."""
+    days = np.flatnonzero(held)
+    if len(days) == 0:
+        return 0
+    breaks = np.diff(days) - 1
+    return int(len(days) + breaks[(breaks > 0) & (breaks <= gap_days)].sum())

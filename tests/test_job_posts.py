@@ -1,0 +1,114 @@
+"""Posts read from concurrency: the job's parallel posts, its growth, and the posts that stop existing.
+
+Days are numbers from 1900-01-01 (day 45_000 is 2023-03-17, a Friday); the default calendar opens
+every day, so that opening days are calendar days unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.job_posts import carence_successions, permanent_posts, required_carence_days
+
+EVERY_DAY = {"*": "1111111"}
+DAY = 45_000
+
+
+def ata(cid: str, start: int, end: int | None, post: str = "serveur", siret: str = "11111111100011",
+        end_motif: str | None = None) -> dict:
+    return {"contract_id": cid, "establishment_siret": siret, "post": post, "start_day": DAY + start,
+            "end_day": None if end is None else DAY + end, "end_declared": end is not None,
+            "left_from_day": None if end is None else DAY + end + 1,
+            "duration_days": None if end is None else end - start + 1, "end_motif": end_motif}
+
+
+def successions(*rows: dict, memory: int = 60, masks: dict[str, str] = EVERY_DAY,
+                with_declared: bool = False) -> list[tuple]:
+    frame = pd.DataFrame(list(rows)).sort_values(["establishment_siret", "post", "start_day", "contract_id"])
+    found = carence_successions(frame, masks, memory)
+    columns = ["contract_id", "previous_contract_id", "post_no", "posts_vacant", "gap_opening_days",
+               "required_opening_days"] + (["end_declared"] if with_declared else [])
+    return list(found[columns].itertuples(index=False, name=None))
+
+
+def test_required_carence_days():
+    assert [required_carence_days(d) for d in (1, 2, 3, 13, 14, 15, 30, 540)] == [1, 1, 2, 7, 5, 5, 10, 180]
+
+
+def test_a_job_of_one_post_chained_without_the_waiting_period():
+    # 30 days (10 days of carence), then a start 4 days later on the only post of the job.
+    assert successions(ata("a", 0, 29), ata("b", 34, 60)) == [("b", "a", 1, 1, 4, 10)]
+    # 10 days later: the waiting period is over.
+    assert successions(ata("a", 0, 29), ata("b", 40, 60)) == []
+
+
+def test_six_waiters_on_parallel_posts_each_waiting_its_own_period():
+    # Six posts held at once; each post's next contract starts after its waiting period. When "a1" leaves,
+    # "b1" does not take its post: "a2"'s post fell vacant 12 days earlier and is free again.
+    rows = [ata(f"a{k}", 0, 29 - 12 * (k == 2)) for k in range(1, 7)]
+    rows += [ata("b1", 31, 60)]
+    assert successions(*rows) == []
+
+
+def test_a_growing_job_has_new_posts_not_successions():
+    # Two contracts run, one leaves, and two start the day after: one fills the post left (too early), the
+    # other is a new post of a job that grows.
+    found = successions(ata("a", 0, 29), ata("stays", 0, 90), ata("b", 31, 60), ata("c", 31, 60))
+    assert found == [("b", "a", 1, 1, 1, 10)]
+
+
+def test_every_vacant_post_within_its_waiting_period():
+    # Two posts left the same day: the start takes the one whose waiting period is closest to its end.
+    assert successions(ata("long", 0, 29), ata("short", 20, 29), ata("b", 32, 60)) == [("b", "short", 2, 2, 2, 5)]
+
+
+def test_a_post_left_empty_too_long_no_longer_exists():
+    # A post vacant for more than post_memory_days is gone: the start is a new post, even if the last holder
+    # of that old post had a waiting period still running (540 days: 180 days of carence).
+    assert successions(ata("a", 0, 539), ata("b", 601, 620), memory=60) == []
+    assert successions(ata("a", 0, 539), ata("b", 601, 620), memory=90) == [("b", "a", 1, 1, 61, 180)]
+    # 60 days empty: it still exists.
+    assert successions(ata("a", 0, 539), ata("b", 600, 620), memory=60) == [("b", "a", 1, 1, 60, 180)]
+
+
+def test_no_waiting_period_after_an_early_end_by_the_employee_and_none_while_running():
+    assert successions(ata("a", 0, 29, end_motif="059"), ata("b", 31, 60)) == []
+    assert successions(ata("running", 0, None), ata("b", 31, 60)) == []
+
+
+def test_an_end_not_declared_is_a_finding_to_check_unless_a_post_is_free():
+    # Inferred ends (no end block): the post may have been vacant from the first day of that month.
+    inferred = {**ata("a", 0, 29), "end_declared": False, "left_from_day": DAY + 14}  # 31/03 to 15/04: April
+    assert successions(inferred, ata("b", 31, 60), with_declared=True) == [("b", "a", 1, 1, 1, 10, False)]
+    # A start in the same month, before the inferred end, may follow it: not a succession.
+    assert successions(inferred, ata("b", 20, 60)) == []
+    # With a post whose end was declared and whose waiting period is still running, the undeclared one is taken.
+    declared = ata("c", 0, 29, post="serveur")
+    assert successions(inferred, declared, ata("b", 31, 60), with_declared=True) == [("b", "a", 1, 2, 1, 10, False)]
+    # A post free again beats both.
+    free = ata("d", 0, 5)
+    assert successions(inferred, declared, free, ata("b", 31, 60)) == []
+
+
+def test_opening_days_are_the_establishments_own():
+    # The gap runs from Sunday 16/04 to Tuesday 18/04: 3 days, 2 of them where Sundays are closed, and the
+    # establishment's own calendar (open every day) wins over the default.
+    rows = (ata("a", 0, 29), ata("b", 33, 60))
+    assert successions(*rows) == [("b", "a", 1, 1, 3, 10)]
+    assert successions(*rows, masks={"*": "1111110"}) == [("b", "a", 1, 1, 2, 10)]
+    assert successions(*rows, masks={"*": "1111110", "11111111100011": "1111111"}) == [("b", "a", 1, 1, 3, 10)]
+
+
+def lasting(*rows: dict, first: int = 0, last: int = 364) -> dict[str, tuple]:
+    frame = pd.DataFrame(list(rows)).assign(end_day=lambda f: f["end_day"].fillna(DAY + last).astype("int64"))
+    frame = frame.sort_values(["establishment_siret", "post", "start_day", "contract_id"])
+    found = permanent_posts(frame, DAY + first, DAY + last, gap_days=3, year_round_share=0.9)
+    return {row.contract_id: (row.base_posts, row.base_days) for row in found.itertuples()}
+
+
+def test_a_job_that_always_has_some_temps_is_not_a_lasting_job_unless_the_same_places_are_filled():
+    # Always at least one contract, but the second place is filled 200 days only: one lasting post.
+    rows = [ata("x1", 0, 180), ata("x2", 181, 364), ata("peak", 100, 299)]
+    assert lasting(*rows) == {"x1": (1, 181), "x2": (1, 184)}
+    # Contracts a few days each, with week-long breaks between them: never held all year.
+    assert lasting(*[ata(f"s{k}", 10 * k, 10 * k + 2) for k in range(37)]) == {}
