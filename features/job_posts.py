@@ -64,16 +64,19 @@ class _Vacancy:
 def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post_memory_days: int) -> pd.DataFrame:
     """The starts of motif-02 contracts that fill a post still within its waiting period.
 
-    `contracts`: contract_id, establishment_siret, post, start_day, end_day (the end as declared, or
-    inferred, or the last day of the last declared month of a contract no longer declared; None while
-    running), end_declared (an end block gave it), left_from_day (the first day its post may have been
-    vacant: end_day + 1 when declared, else the first day of end_day's month), duration_days, end_motif,
-    sorted by establishment_siret, post, start_day, contract_id; day numbers count from 1900-01-01.
+    `contracts`: contract_id, establishment_siret, post, start_day, end_day (declared or inferred; for
+    an unknown end, the last day of its last declared month), end_declared (an end block gave it),
+    end_unknown (no longer declared, its end not known yet),
+    vacant_from_day (the first day its post is vacant: the day after its end; for an unknown end the
+    first day of its last declared month; None while it runs), duration_days, end_motif, sorted by
+    establishment_siret, post, start_day, contract_id; day numbers count from 1900-01-01.
     `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
 
-    A start takes, among the vacant posts, one whose waiting period is over; else one whose holder's end
-    was not declared (the waiting period cannot be established: a finding to check on site); else the
-    one whose waiting period is closest to its end (a probable finding). One row per finding:
+    A start takes, among the vacant posts, one whose waiting period is over (or cannot be known: an unknown
+    end); else one whose holder's end was inferred, not declared (a finding to check on site); else the
+    one whose waiting period is closest to its end (a probable finding). A post whose holder's end is
+    unknown clears a start of its own month without being taken by it (the holder may still have been
+    there: the start is then a new post). One row per finding:
     contract_id, previous_contract_id, post_no (the post's number in the job, from 1), posts_vacant
     (vacant posts it could fill), gap_opening_days, required_opening_days, gap_days (calendar days
     between the two contracts), own_calendar (the establishment's opening days are its own, not the
@@ -82,7 +85,8 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     rows: list[tuple] = []
     starts = contracts["start_day"].to_numpy(dtype="int64")
     ends = contracts["end_day"].to_numpy(dtype="float64")
-    left_from = contracts["left_from_day"].to_numpy(dtype="float64")
+    vacant_from = contracts["vacant_from_day"].to_numpy(dtype="float64")
+    unknown = contracts["end_unknown"].to_numpy(dtype=bool)
     durations = contracts["duration_days"].to_numpy(dtype="float64")
     motifs = contracts["end_motif"].astype(object).to_numpy()
     declared = contracts["end_declared"].to_numpy(dtype=bool)
@@ -93,7 +97,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     for first, after in _groups(contracts):
         own_calendar = sirets[first] in weekmasks
         mask = weekmasks[sirets[first]] if own_calendar else weekmasks["*"]
-        running: list[tuple[int, int, int]] = []  # (first day it may be vacant, post_no, row)
+        running: list[tuple[int, int, int]] = []  # (first day vacant, post_no, row)
         vacant: list[_Vacancy] = []
         posts = 0
         for row in range(first, after):
@@ -101,7 +105,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
             while running and running[0][0] <= start:
                 _, post_no, holder = heapq.heappop(running)
                 vacant.append(_Vacancy(post_no, holder))
-            vacant = [v for v in vacant if start - int(ends[v.holder]) - 1 <= post_memory_days]
+            vacant = [v for v in vacant if start - int(vacant_from[v.holder]) <= post_memory_days]
             if not vacant:
                 posts += 1
                 post_no = posts
@@ -109,24 +113,28 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 best, best_key, gaps = vacant[0], (3, 0, 0), (0, 0, 0)
                 for vacancy in vacant:
                     holder = vacancy.holder
-                    left = int(ends[holder])
-                    gap = int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask)) if left < start else 0
+                    left = int(vacant_from[holder]) - 1
+                    gap = int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask))
                     held = 0 if np.isnan(durations[holder]) else int(durations[holder])
-                    need = 0 if motifs[holder] in EXEMPT_END_MOTIFS else required_carence_days(held)
+                    need = 0 if motifs[holder] in EXEMPT_END_MOTIFS or unknown[holder] else required_carence_days(held)
                     short = need - gap
                     # clean (0), an undeclared end (1), within the waiting period (2); then the smallest
                     # shortfall, the latest end
-                    status = 0 if short <= 0 or left >= start else (1 if not declared[holder] else 2)
+                    status = 0 if short <= 0 else (1 if not declared[holder] else 2)
                     key = (status, short, -left)
                     if key < best_key:
                         best, best_key, gaps = vacancy, key, (gap, need, start - left - 1)
-                vacant.remove(best)
-                post_no = best.post_no
+                if unknown[best.holder] and start <= int(ends[best.holder]):
+                    posts += 1
+                    post_no = posts
+                else:
+                    vacant.remove(best)
+                    post_no = best.post_no
                 if best_key[0] > 0:
                     rows.append((ids[row], ids[best.holder], post_no, len(vacant) + 1, *gaps, own_calendar,
                                  best_key[0] == 2))
-            vacant_from = never if np.isnan(ends[row]) else int(left_from[row])  # running: holds its post
-            heapq.heappush(running, (vacant_from, post_no, row))
+            free = never if np.isnan(vacant_from[row]) else int(vacant_from[row])  # running: holds its post
+            heapq.heappush(running, (free, post_no, row))
     return pd.DataFrame(rows, columns=["contract_id", "previous_contract_id", "post_no", "posts_vacant",
                                        "gap_opening_days", "required_opening_days", "gap_days", "own_calendar",
                                        "end_declared"])

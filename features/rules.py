@@ -381,17 +381,16 @@ JOIN contracts_asof a ON a.contract_id = s.previous_contract_id
 def _carence_contracts_sql() -> str:
     """The CDD and missions for accroissement temporaire d'activité on a known post, in the order
     `features.job_posts.carence_successions` reads them."""
-    # A contract no longer declared whose end is not known yet (no end block, not yet inferred) left its post by
-    # the end of its last declared month; a contract whose end was not declared may have left from the first day
-    # of the month its end falls in.
-    end = "coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN last_day(c.last_month) END)"
+    # A contract no longer declared whose end is not known yet (no end block, not yet inferred) left its post
+    # some day of its last declared month: the post may be vacant from its first day, waiting period unknown.
+    unknown = "coalesce(c.end_date IS NULL AND c.last_month < p.as_of, false)"
     declared = "(c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false))"
     return f"""
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
-       {_day_number(end)} AS end_day, {declared} AS end_declared,
-       CASE WHEN {declared} THEN {_day_number(end)} + 1
-            ELSE greatest({_day_number('c.start_date')}, {_day_number(f"date_trunc('month', {end})")}) END
-           AS left_from_day,
+       {_day_number(f"coalesce(c.end_date, CASE WHEN {unknown} THEN last_day(c.last_month) END)")} AS end_day,
+       {declared} AS end_declared, {unknown} AS end_unknown,
+       CASE WHEN {unknown} THEN greatest({_day_number('c.start_date')} + 1, {_day_number('c.last_month')})
+            ELSE {_day_number('c.end_date')} + 1 END AS vacant_from_day,
        c.duration_days, c.end_motif
 FROM contracts_asof c, asof_params p
 WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{ATA_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}

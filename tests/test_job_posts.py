@@ -17,8 +17,8 @@ DAY = 45_000
 def ata(cid: str, start: int, end: int | None, post: str = "serveur", siret: str = "11111111100011",
         end_motif: str | None = None) -> dict:
     return {"contract_id": cid, "establishment_siret": siret, "post": post, "start_day": DAY + start,
-            "end_day": None if end is None else DAY + end, "end_declared": end is not None,
-            "left_from_day": None if end is None else DAY + end + 1,
+            "end_day": None if end is None else DAY + end, "end_declared": end is not None, "end_unknown": False,
+            "vacant_from_day": None if end is None else DAY + end + 1,
             "duration_days": None if end is None else end - start + 1, "end_motif": end_motif}
 
 
@@ -77,17 +77,25 @@ def test_no_waiting_period_after_an_early_end_by_the_employee_and_none_while_run
 
 
 def test_an_end_not_declared_is_a_finding_to_check_unless_a_post_is_free():
-    # Inferred ends (no end block): the post may have been vacant from the first day of that month.
-    inferred = {**ata("a", 0, 29), "end_declared": False, "left_from_day": DAY + 14}  # 31/03 to 15/04: April
+    # An end inferred (no end block), or the end of the last declared month of a contract no longer declared.
+    inferred = {**ata("a", 0, 29), "end_declared": False}
     assert successions(inferred, ata("b", 31, 60), with_declared=True) == [("b", "a", 1, 1, 1, 10, False)]
-    # A start in the same month, before the inferred end, may follow it: not a succession.
-    assert successions(inferred, ata("b", 20, 60)) == []
     # With a post whose end was declared and whose waiting period is still running, the undeclared one is taken.
     declared = ata("c", 0, 29, post="serveur")
     assert successions(inferred, declared, ata("b", 31, 60), with_declared=True) == [("b", "a", 1, 2, 1, 10, False)]
     # A post free again beats both.
     free = ata("d", 0, 5)
     assert successions(inferred, declared, free, ata("b", 31, 60)) == []
+
+
+def test_a_contract_no_longer_declared_frees_its_post_from_its_last_month_with_no_known_waiting_period():
+    # Last declared in April (DAY + 15 is 01/04), its end not known yet: its post may be vacant from 01/04.
+    gone = {**ata("gone", 0, None), "end_unknown": True, "end_declared": False, "end_day": DAY + 44,
+            "vacant_from_day": DAY + 15}
+    assert successions(gone, ata("a", 0, 29), ata("b", 31, 60)) == []
+    assert successions(ata("a", 0, 29), ata("b", 31, 60)) == [("b", "a", 1, 1, 1, 10)]
+    # A start in April does not take that post (its holder may still be there): a later one still can.
+    assert successions(gone, ata("a", 0, 29), ata("early", 20, 60), ata("b", 31, 60)) == []
 
 
 def test_opening_days_are_the_establishments_own():
