@@ -68,8 +68,11 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     an unknown end, the last day of its last declared month), end_declared (an end block gave it),
     end_unknown (no longer declared, its end not known yet),
     vacant_from_day (the first day its post is vacant: the day after its end; for an unknown end the
-    first day of its last declared month; None while it runs), duration_days, end_motif, sorted by
-    establishment_siret, post, start_day, contract_id; day numbers count from 1900-01-01.
+    first day of its last declared month; None while it runs), duration_days, end_motif, and `event`:
+    'ata' for these contracts, 'departure' for a CDI holder of the job gone on start_day - 1 (its post,
+    free of any waiting period, joins the vacant ones), 'hire' for a CDI holder starting on start_day
+    (it fills the post a departure left, if one is vacant); sorted by establishment_siret, post,
+    start_day, departures first, contract_id; day numbers count from 1900-01-01.
     `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
 
     A start takes, among the vacant posts, one whose waiting period is over (or cannot be known: an unknown
@@ -90,6 +93,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     durations = contracts["duration_days"].to_numpy(dtype="float64")
     motifs = contracts["end_motif"].astype(object).to_numpy()
     declared = contracts["end_declared"].to_numpy(dtype=bool)
+    event = contracts["event"].astype(str).to_numpy()
     ids = contracts["contract_id"].astype(str).to_numpy()
     sirets = contracts["establishment_siret"].astype(str).to_numpy()
     epoch = np.datetime64("1900-01-01", "D")
@@ -106,6 +110,15 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 _, post_no, holder = heapq.heappop(running)
                 vacant.append(_Vacancy(post_no, holder))
             vacant = [v for v in vacant if start - int(vacant_from[v.holder]) <= post_memory_days]
+            if event[row] == "departure":
+                posts += 1
+                vacant.append(_Vacancy(posts, row))
+                continue
+            if event[row] == "hire":
+                left = [v for v in vacant if event[v.holder] == "departure"]
+                if left:
+                    vacant.remove(max(left, key=lambda v: vacant_from[v.holder]))
+                continue
             if not vacant:
                 posts += 1
                 post_no = posts
@@ -116,7 +129,8 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                     left = int(vacant_from[holder]) - 1
                     gap = int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask))
                     held = 0 if np.isnan(durations[holder]) else int(durations[holder])
-                    need = 0 if motifs[holder] in EXEMPT_END_MOTIFS or unknown[holder] else required_carence_days(held)
+                    exempt = event[holder] == "departure" or unknown[holder] or motifs[holder] in EXEMPT_END_MOTIFS
+                    need = 0 if exempt else required_carence_days(held)
                     short = need - gap
                     # clean (0), an undeclared end (1), within the waiting period (2); then the smallest
                     # shortfall, the latest end

@@ -19,8 +19,8 @@ The rules, as implemented:
   early at the employee's initiative (end motifs 035, 037, 059). Only 02 follows 02, so the motifs
   exempted by L1244-4 and L1251-37 (01, 03, 04, 05, 07, 08, 12) are never flagged; exemptions the
   DSN cannot show (urgent safety work, a renewal refused by the employee) are for the inspector.
-  Probable, or to check on site when A's end was inferred or when the gap falls short only in
-  opening days. event_date: B's start.
+  Probable, or to check on site when A's end was not declared, when the gap falls short only by
+  the default closing days, or when B started in the month itself. event_date: B's start.
 - renouvellements (L1243-13, L1251-35). A CDD (kind 'cdd') or mission whose planned end was pushed
   more than max_renewals times. The month of the push that went over is not in the as-of tables, so
   event_date is the contract's last declared month (its first day): the first month in which the
@@ -28,12 +28,14 @@ The rules, as implemented:
   planned end moved without being renewed: the inspector reads the contract.
 - duree_max (L1242-8, L1251-12). One person on one post at one establishment, CDD or missions for
   motif 02 or without a motif (replacement, seasonal, usage and objet défini contracts have other
-  maxima or none). Contracts whose breaks last at most chain_gap_days form a chain — our reading:
+  maxima or none); a contract no longer declared whose end is not known yet counts up to its last
+  declared month. Contracts whose breaks last at most chain_gap_days form a chain — our reading:
   a contract concluded after a long break is a new contract, and a short break is the carence
   check's business. The days of the chain (an overlap counted once, a running contract up to the
   end of the month) are compared with the days from the chain's first start to the same date
   max_fixed_term_months later: a contract from 2023-01-01 to 2024-06-30 is exactly 18 months and
-  not flagged. One row per chain; event_date: the day the limit was passed.
+  not flagged. One row per chain; event_date: the day the limit was passed, or window_start when that
+  was earlier and the chain still ran in the window.
 - remplacement_sans_absence (L1242-2 1°, L1251-6 1°). A CDD or mission for the replacement of an
   absent employee (motif 01) when no absence (`absences_asof`) of another person on the same post
   of the same establishment overlaps [start - margin, end + margin] (margin:
@@ -342,11 +344,12 @@ def _carence_sql() -> str:
     )
     select = _evidence(
         "carence",
-        # To check on site: the previous end was not declared (inferred, or not known yet), or the gap falls
-        # short only by days the default calendar says are closed (the establishment's own opening days are not
-        # configured).
+        # To check on site: the previous end was not declared (inferred, or not known yet), the gap falls short
+        # only by days the default calendar says are closed (the establishment's own opening days are not
+        # configured), or the contract started in the month itself (ends of its last weeks, declared late or
+        # not at all, may free another post of the job).
         confidence=f"CASE WHEN NOT s.end_declared "
-                   f"OR (NOT s.own_calendar AND s.gap_days >= s.required_opening_days) "
+                   f"OR (NOT s.own_calendar AND s.gap_days >= s.required_opening_days) OR b.start_date >= p.as_of "
                    f"THEN '{TO_CHECK}' ELSE '{PROBABLE}' END",
         establishment_siret="b.establishment_siret",
         event_date="b.start_date",
@@ -375,6 +378,7 @@ SELECT {select}
 FROM carence_successions s
 JOIN contracts_asof b ON b.contract_id = s.contract_id
 JOIN contracts_asof a ON a.contract_id = s.previous_contract_id
+CROSS JOIN asof_params p
 """
 
 
@@ -384,17 +388,34 @@ def _carence_contracts_sql() -> str:
     # A contract no longer declared whose end is not known yet (no end block, not yet inferred) left its post
     # some day of its last declared month: the post may be vacant from its first day, waiting period unknown.
     unknown = "coalesce(c.end_date IS NULL AND c.last_month < p.as_of, false)"
+    departed = "coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN date_trunc('month', c.last_month) END)"
     declared = "(c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false))"
     return f"""
+SELECT * FROM (
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
        {_day_number(f"coalesce(c.end_date, CASE WHEN {unknown} THEN last_day(c.last_month) END)")} AS end_day,
        {declared} AS end_declared, {unknown} AS end_unknown,
        CASE WHEN {unknown} THEN greatest({_day_number('c.start_date')} + 1, {_day_number('c.last_month')})
             ELSE {_day_number('c.end_date')} + 1 END AS vacant_from_day,
-       c.duration_days, c.end_motif
+       c.duration_days, c.end_motif, 'ata' AS event
 FROM contracts_asof c, asof_params p
 WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{ATA_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
-ORDER BY c.establishment_siret, c.post, start_day, c.contract_id
+UNION ALL
+-- The departures and hires of CDI holders of the job: a departure leaves a post the next contracts may fill,
+-- a hire fills one.
+SELECT c.contract_id, c.establishment_siret, c.post, {_day_number(departed)} + 1 AS start_day,
+       {_day_number(departed)} AS end_day, true AS end_declared, false AS end_unknown,
+       {_day_number(departed)} + 1 AS vacant_from_day, NULL AS duration_days, NULL AS end_motif, 'departure' AS event
+FROM contracts_asof c, asof_params p
+WHERE c.kind = 'cdi' AND c.post IS NOT NULL AND {departed} IS NOT NULL
+UNION ALL
+SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day, NULL AS end_day,
+       true AS end_declared, false AS end_unknown, NULL AS vacant_from_day, NULL AS duration_days, NULL AS end_motif,
+       'hire' AS event
+FROM contracts_asof c, asof_params p
+WHERE c.kind = 'cdi' AND c.post IS NOT NULL AND c.start_date >= p.history_start
+)
+ORDER BY establishment_siret, post, start_day, CASE WHEN event = 'departure' THEN 0 ELSE 1 END, contract_id
 """
 
 
@@ -458,11 +479,15 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
     )
     select = _evidence(
         "duree_max",
-        # One contract past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
-        # agreement); a chain of several contracts read as one is for the inspector to confirm.
-        confidence=f"CASE WHEN m.first_contract_id = m.contract_id THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
+        # One contract surely past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
+        # agreement); a chain of several contracts read as one, or a contract whose end is not declared and
+        # may have come before the limit, is for the inspector to confirm.
+        confidence=f"CASE WHEN m.first_contract_id = m.contract_id AND m.passed_day <= m.sure_end_day "
+                   f"THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
         establishment_siret="m.establishment_siret",
-        event_date=_date_of_day("m.passed_day"),
+        # still past the limit in the window: counted there even if the limit was passed before it
+        event_date=_date_of_day(f"CASE WHEN m.chain_end_day >= {_day_number('p.window_start')} "
+                                f"THEN greatest(m.passed_day, {_day_number('p.window_start')}) ELSE m.passed_day END"),
         contract_id="m.contract_id",
         declaring_siret="m.siret",
         contract_number="m.contract_number",
@@ -481,9 +506,15 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
     )
     return f"""
 WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or none
+    -- A contract no longer declared, its end not known yet, is counted up to its last declared month only.
     SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind,
-           c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
-    FROM contracts_asof c
+           c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day,
+           {_day_number("coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN last_day(c.last_month) END, c.period_end)")}
+               AS end_day,
+           -- the last day it surely ran: its declared end, else the first day of its last declared month
+           CASE WHEN c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false) THEN {_day_number('c.end_date')}
+                ELSE greatest({_day_number('c.start_date')}, {_day_number('c.last_month')}) END AS sure_end_day
+    FROM contracts_asof c, asof_params p
     WHERE c.kind IN ('cdd', 'mission') AND (c.motif = '{ATA_MOTIF}' OR c.motif IS NULL)
       AND c.post IS NOT NULL AND {_located('c')}
 ),
@@ -529,6 +560,7 @@ passed AS (
 )
 SELECT {select}
 FROM passed m
+CROSS JOIN asof_params p
 """
 
 
@@ -552,7 +584,10 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
     )
     select = _evidence(
         "remplacement_sans_absence",
-        confidence=f"CASE WHEN x.contract_id IS NULL THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
+        # To check on site: someone else was away (a replacement en cascade), or it started in the month itself
+        # (the absence or the departure it covers may be declared in the months to come).
+        confidence=f"CASE WHEN x.contract_id IS NULL AND r.start_date < p.as_of THEN '{PROBABLE}' "
+                   f"ELSE '{TO_CHECK}' END",
         establishment_siret="r.establishment_siret",
         event_date="r.start_date",
         contract_id="r.contract_id",
@@ -565,6 +600,9 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         detail_fr=detail,
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
+    departure_until = "coalesce(d.end_date, CASE WHEN d.last_month < p.as_of THEN last_day(d.last_month) END)"
+    departure_from = (f"CASE WHEN d.end_date IS NULL THEN d.last_month WHEN d.end_inferred "
+                      f"THEN date_trunc('month', d.end_date) ELSE d.end_date END")
     overlaps_absence = f"""{_day_number('a.absence_start')} <= r.end_day + {margin}
      AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})"""
     return f"""
@@ -591,21 +629,23 @@ justified AS (
       ON d.establishment_siret = r.establishment_siret AND d.post = r.post AND d.contract_id <> r.contract_id
      AND d.kind = 'cdi'
     CROSS JOIN asof_params p
-    WHERE {_day_number('d.end_date')} BETWEEN r.start_day - {margin} - 1 AND r.end_day
-       -- no end declared yet, but no longer declared: it left during its last declared month
-       OR (d.end_date IS NULL AND d.last_month < p.as_of
-           AND {_day_number('last_day(d.last_month)')} >= r.start_day - {margin} - 1
-           AND {_day_number('d.last_month')} <= r.end_day)
+    -- When it left: its declared end; some day of the month of an inferred end up to it; some day of its
+    -- last declared month when it is no longer declared and its end is not known yet.
+    WHERE {_day_number(departure_from)} <= r.end_day AND {_day_number(departure_until)} >= r.start_day - {margin} - 1
 ),
--- Someone else absent elsewhere in the establishment: the replacement may be en cascade.
+-- Someone else away elsewhere in the establishment when the replacement started: it may be en cascade (a
+-- colleague moved to the absent person's post, the replacement to the colleague's).
 elsewhere AS (
     SELECT DISTINCT r.contract_id
     FROM replacements r
     JOIN absences_asof a
-      ON a.establishment_siret = r.establishment_siret AND a.person_key <> r.person_key AND {overlaps_absence}
+      ON a.establishment_siret = r.establishment_siret AND a.person_key <> r.person_key
+     AND {_day_number('a.absence_start')} <= r.start_day + {margin}
+     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})
 )
 SELECT {select}
 FROM replacements r
+CROSS JOIN asof_params p
 LEFT JOIN justified j ON j.contract_id = r.contract_id
 LEFT JOIN elsewhere x ON x.contract_id = r.contract_id
 WHERE j.contract_id IS NULL

@@ -32,6 +32,7 @@ from champollion.home import Home
 from features.catalog import CATEGORICAL, FEATURES
 from features.geography import places_table
 from features.rules import RULES
+from scoring.evidence_groups import group_evidence
 from scoring.french import date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
 from scoring.reasons import (
@@ -130,9 +131,11 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
 
 
 def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd.DataFrame) -> pd.DataFrame:
-    """The establishment's rule evidence as shown: rule label and article, post, « salarié N », dates, gap."""
-    columns = ["rule", "rule_label", "article", "post", "person", "contract_no", "event_date", "start_date",
-               "end_date", "gap_opening_days", "required_opening_days", "detail_fr"]
+    """The establishment's rule evidence as shown: rule label, article and confidence, post, « salarié N », the
+    contract's number in the timeline and in the DSN (S21.G00.40.009) with its declarant, dates, gap."""
+    columns = ["rule", "rule_label", "article", "confidence", "post", "post_no", "posts_concerned", "person",
+               "contract_no", "contract_number", "declaring_siret", "event_date", "start_date", "end_date",
+               "gap_opening_days", "required_opening_days", "detail_fr"]
     if evidence.empty:
         return pd.DataFrame(columns=columns)
     frame = evidence.copy()
@@ -448,17 +451,24 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
     if ev.empty:
         out.append(Text("Infractions potentielles relevées : aucune sur les 12 derniers mois.", style="bold"))
     else:
-        out.append(Text(f"Infractions potentielles relevées ({len(ev)}), contrat par contrat (à vérifier sur place)",
+        out.append(Text(f"Infractions potentielles relevées ({len(ev)}), par règle et par poste, contrat par contrat",
                         style="bold"))
-        for n, r in enumerate(ev.itertuples(index=False), start=1):
-            where = f"poste « {r.post} », {r.person}"
-            if not pd.isna(r.contract_no):
-                where += f", contrat n° {r.contract_no}"
-            where += f" du {_date(r.start_date)} au {_date(r.end_date)}"
-            if not pd.isna(r.gap_opening_days) and not pd.isna(r.required_opening_days):
-                where += f" ; écart de {int(r.gap_opening_days)} j d'ouverture pour {int(r.required_opening_days)} j requis"
-            out.append(Text(f"{n}. {r.rule_label} ({r.article}) — {where}."))
-            out.append(Padding(Text(r.detail_fr), (0, 0, 0, 4)))
+        n = 0
+        for group in group_evidence(ev):
+            out.append(Text(group.summary_fr, style="bold"))
+            for r in group.rows.itertuples(index=False):
+                n += 1
+                where = f"poste « {r.post} », {r.person}"
+                if not pd.isna(r.contract_no):
+                    where += f", contrat n° {r.contract_no} de la frise"
+                if not pd.isna(r.contract_number):
+                    where += f" (n° {r.contract_number} dans la DSN, déclaré par {r.declaring_siret})"
+                where += f" du {_date(r.start_date)} au {_date(r.end_date)}"
+                if not pd.isna(r.gap_opening_days) and not pd.isna(r.required_opening_days):
+                    where += (f" ; écart de {int(r.gap_opening_days)} j d'ouverture pour "
+                              f"{int(r.required_opening_days)} j requis")
+                out.append(Text(f"{n}. {r.rule_label} ({r.article}), {r.confidence} — {where}."))
+                out.append(Padding(Text(r.detail_fr), (0, 0, 0, 4)))
 
     contracts = explanation.contracts
     timeline = table(

@@ -230,6 +230,27 @@ def rules_sentence(row: Mapping[str, Any], found_here: EstablishmentEvidence | N
     return " ; ".join(parts)
 
 
+# The hires a share of hires is taken over: with a handful of hires, a share far from its sector's median
+# can be chance.
+_HIRES_OF = {f"share_hires_{kind}_{window}": f"hires_{window}" for kind in ("fixed_term", "cdd", "mission", "usage")
+             for window in ("12m", "3m")}
+
+
+def within_noise(group: str, value: float, median: float, row: Mapping[str, Any]) -> bool:
+    """Whether a share of hires differs from its sector's median by at most two binomial standard errors
+    of the median over the establishment's hires (what chance alone would give), e.g. 2 hires of 3 in CDD
+    against a median of 40 %; the variance is at least 1/(4 n), so that a median of 0 % or 100 % does not
+    make one hire a fact. Other facts are not judged here."""
+    hires_column = _HIRES_OF.get(group)
+    if hires_column is None:
+        return False
+    hires = row.get(hires_column)
+    if hires is None or pd.isna(hires) or float(hires) <= 0:
+        return True
+    error = math.sqrt(max(median * (1 - median), 1 / (4 * float(hires))) / float(hires))
+    return abs(value - median) <= 2 * error
+
+
 def sentence(
     group: str,
     row: Mapping[str, Any],
@@ -259,6 +280,8 @@ def sentence(
         median, level = benchmarks.lookup(row.get("naf"), row.get("region_code"), group)
         if not math.isnan(median):
             if format_value(group, median) == shown or risk_direction(group) * (float(value) - median) < 0:
+                return None
+            if within_noise(group, float(value), median, row):
                 return None
             text += f" ({_LEVEL_FR[level]} : {format_value(group, median)})"
     return text

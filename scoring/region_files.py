@@ -26,7 +26,7 @@ from scoring.french import date_fr, missing, month_fr, percent_fr
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
-CHANGE_FR = {"new": "nouveau", "still": "déjà listé le mois précédent"}
+CHANGE_FR = {"new": "nouveau", "still": "déjà listé le mois précédent", "first": "pas de liste le mois précédent"}
 WARNING_FR = (
     "Cette liste aide à choisir les établissements à contrôler en priorité ; elle ne prouve rien. "
     "Chaque élément relevé dans les déclarations (DSN) est une infraction potentielle, "

@@ -20,6 +20,7 @@ import pandas as pd
 from scoring.config import ScoringConfig
 
 NEW, STILL, LEFT = "new", "still", "left"
+FIRST = "first"  # listed in a month after one with no list drawn up
 
 
 def list_size(region_code: str, n_scored: int, settings: ScoringConfig) -> int:
@@ -74,12 +75,12 @@ def rank_and_select(scored: pd.DataFrame, month: date, settings: ScoringConfig) 
 
 def compare_with_previous(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
     """new / still / left for each SIRET of `current` against last month's `in_list`; '' otherwise.
-    Without a previous list every listed line is new."""
-    was_listed: set[str] = set()
-    if previous is not None:
-        was_listed = set(previous.loc[previous["in_list"].astype(bool), "siret"].astype(str))
-    sirets = current["siret"].astype(str)
+    Without a previous list every listed line is 'first' (nothing to compare with)."""
     listed = current["in_list"].astype(bool)
+    if previous is None:
+        return pd.Series("", index=current.index, dtype="string").mask(listed, FIRST)
+    was_listed = set(previous.loc[previous["in_list"].astype(bool), "siret"].astype(str))
+    sirets = current["siret"].astype(str)
     before = sirets.isin(was_listed)
     change = pd.Series("", index=current.index, dtype="string")
     change[listed & ~before] = NEW

@@ -18,13 +18,15 @@ def ata(cid: str, start: int, end: int | None, post: str = "serveur", siret: str
         end_motif: str | None = None) -> dict:
     return {"contract_id": cid, "establishment_siret": siret, "post": post, "start_day": DAY + start,
             "end_day": None if end is None else DAY + end, "end_declared": end is not None, "end_unknown": False,
+            "event": "ata",
             "vacant_from_day": None if end is None else DAY + end + 1,
             "duration_days": None if end is None else end - start + 1, "end_motif": end_motif}
 
 
 def successions(*rows: dict, memory: int = 60, masks: dict[str, str] = EVERY_DAY,
                 with_declared: bool = False) -> list[tuple]:
-    frame = pd.DataFrame(list(rows)).sort_values(["establishment_siret", "post", "start_day", "contract_id"])
+    frame = pd.DataFrame(list(rows)).assign(first=lambda f: f["event"] != "departure")
+    frame = frame.sort_values(["establishment_siret", "post", "start_day", "first", "contract_id"]).drop(columns="first")
     found = carence_successions(frame, masks, memory)
     columns = ["contract_id", "previous_contract_id", "post_no", "posts_vacant", "gap_opening_days",
                "required_opening_days"] + (["end_declared"] if with_declared else [])
@@ -96,6 +98,15 @@ def test_a_contract_no_longer_declared_frees_its_post_from_its_last_month_with_n
     assert successions(ata("a", 0, 29), ata("b", 31, 60)) == [("b", "a", 1, 1, 1, 10)]
     # A start in April does not take that post (its holder may still be there): a later one still can.
     assert successions(gone, ata("a", 0, 29), ata("early", 20, 60), ata("b", 31, 60)) == []
+
+
+def test_a_cdi_holder_gone_leaves_a_post_the_next_contract_may_fill():
+    departed = {**ata("cdi", 31, 31), "event": "departure", "end_day": DAY + 30, "vacant_from_day": DAY + 31}
+    assert successions(ata("a", 0, 29), departed, ata("b", 31, 60)) == []
+    assert successions(ata("a", 0, 29), ata("b", 31, 60)) == [("b", "a", 1, 1, 1, 10)]
+    # A new CDI holder hired before b filled that post: b can only fill the one a left.
+    hired = {**ata("new-cdi", 31, None), "event": "hire"}
+    assert successions(ata("a", 0, 29), departed, hired, ata("b", 32, 60)) == [("b", "a", 1, 1, 2, 10)]
 
 
 def test_opening_days_are_the_establishments_own():

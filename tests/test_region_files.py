@@ -56,10 +56,16 @@ def _lines() -> pd.DataFrame:
 def _evidence() -> pd.DataFrame:
     return pd.DataFrame({
         "rule": ["carence", "carence", "usage_hors_secteur"],
+        "confidence": ["probable", "à vérifier sur place", "établie"],
         "event_date": pd.to_datetime(["2025-02-10", "2025-02-24", "2025-01-05"]),
         "contract_id": ["c1", "c2", "c3"],
+        "declaring_siret": [S1, S1, S3],
+        "contract_number": ["00012", "00015", "CT000003"],
         "related_contract_id": ["c0", "c1", None],
+        "related_contract_number": ["00007", "00012", None],
         "post": ["serveur", "serveur <b>&</b>", "agent nettoyage"],
+        "post_no": pd.array([1, 1, None], dtype="Int32"),
+        "posts_concerned": pd.array([1, 2, None], dtype="Int32"),
         "start_date": pd.to_datetime(["2025-02-10", "2025-02-24", "2025-01-05"]),
         "end_date": pd.to_datetime(["2025-02-20", "2025-03-05", "2025-01-05"]),
         "related_start_date": pd.to_datetime(["2025-01-02", "2025-02-10", None]),
@@ -140,17 +146,22 @@ def test_workbook_sheets_and_tables(written):
 
     evidence = book["Éléments"]
     assert _headers(evidence) == [
-        "SIRET", "Position", "Règle", "Article", "Poste", "Réf. salarié (pseudonyme)", "Début", "Fin",
+        "SIRET", "Position", "Constat pour le poste", "Règle", "Article", "Certitude", "Poste",
+        "N° de contrat (DSN)", "Déclaré par (SIRET)", "Réf. salarié (pseudonyme)", "Début", "Fin",
         "Contrat lié : début", "Contrat lié : fin", "Écart (jours d'ouverture)", "Délai requis", "Constat",
     ]
     assert evidence.max_row == 1 + 3
     assert evidence.freeze_panes == "A2"
-    assert evidence.auto_filter.ref == "A1:M4"
-    assert evidence["C2"].value == "Délai de carence non respecté"
-    assert evidence["G2"].value == datetime(2025, 2, 10)
-    assert evidence["G2"].number_format == "dd/mm/yyyy"
-    assert evidence["J4"].value is None  # no related contract
-    assert "infraction potentielle" in evidence["M2"].value.lower()
+    assert evidence.auto_filter.ref == "A1:Q4"
+    assert evidence["C2"].value == (
+        "1 contrat sur 1 poste de « serveur » sans respect du délai de carence (L1244-3) : 1 probable")
+    assert evidence["D2"].value == "Délai de carence non respecté"
+    assert [evidence.cell(r, 6).value for r in (2, 3, 4)] == ["probable", "à vérifier sur place", "établie"]
+    assert evidence["H2"].value == "00012" and evidence["I4"].value == S3  # contract number and declarant, as text
+    assert evidence["K2"].value == datetime(2025, 2, 10)
+    assert evidence["K2"].number_format == "dd/mm/yyyy"
+    assert evidence["N4"].value is None  # no related contract
+    assert "infraction potentielle" in evidence["Q2"].value.lower()
 
     left = book["Sortis de la liste"]
     assert left.max_row == 2 and left["A2"].value == S4

@@ -245,7 +245,7 @@ def test_maximum_duration(settings):
         contract("overlap-1", "2024-01-01", "2024-12-31", post="peintre", siret=FACTORY, person="p-overlap"),
         contract("overlap-2", "2024-06-01", "2025-06-30", post="peintre", siret=FACTORY, person="p-overlap"),
         # Still running, without a motif: counted up to 30/06/2025.
-        contract("running", "2023-12-01", None, post="cariste", siret=FACTORY, motif=None),
+        contract("running", "2023-12-01", None, post="cariste", siret=FACTORY, motif=None, last_month=AS_OF),
         # Seasonal: no 18-month maximum here.
         contract("seasonal", "2023-01-01", "2024-12-31", post="cueilleur", siret=FACTORY, motif="03"),
     ])

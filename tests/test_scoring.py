@@ -20,8 +20,9 @@ from scoring.reasons import (
     rules_sentence,
     sentence,
     top_reasons,
+    within_noise,
 )
-from scoring.selection import LEFT, NEW, STILL, compare_with_previous, rank_and_select, recently_inspected
+from scoring.selection import FIRST, LEFT, NEW, STILL, compare_with_previous, rank_and_select, recently_inspected
 
 OCTOBER = date(2026, 10, 1)
 
@@ -95,7 +96,7 @@ def test_each_line_says_whether_it_is_new_still_there_or_left():
     current = pd.DataFrame({"siret": ["a", "b", "c", "d"], "in_list": [True, True, False, False]})
     previous = pd.DataFrame({"siret": ["b", "c", "d"], "in_list": [True, True, False]})
     assert list(compare_with_previous(current, previous)) == [NEW, STILL, LEFT, ""]
-    assert list(compare_with_previous(current, None)) == [NEW, NEW, "", ""]
+    assert list(compare_with_previous(current, None)) == [FIRST, FIRST, "", ""]  # no list the month before
 
 
 # --- reasons ----------------------------------------------------------------------------------------
@@ -132,8 +133,10 @@ def _table() -> pd.DataFrame:
 
 
 def _posts():
-    evidence = pd.DataFrame({"rule": ["carence"] * 4, "post": ["serveur", "serveur", "serveur", "plongeur"],
-                             "establishment_siret": ["00000000000000"] * 4})
+    evidence = pd.DataFrame({"rule": ["carence"] * 5, "post": ["serveur", "serveur", "serveur", "plongeur", "serveur"],
+                             "establishment_siret": ["00000000000000"] * 5,
+                             "article": ["L1244-3", "L1244-3", "L1251-36", "L1244-3", "L1244-3"],
+                             "confidence": ["probable"] * 4 + ["à vérifier sur place"]})
     return evidence_posts(evidence)["00000000000000"]
 
 
@@ -149,10 +152,31 @@ def test_a_share_reason_gives_the_value_and_the_sector_median_in_the_region():
 
 
 def test_a_rule_reason_counts_the_contracts_and_names_the_post():
+    # The finding to check on site is not counted; the article is the one most findings cite.
     text = rules_sentence(_table().iloc[0], _posts())
     assert text == ("4 contrats successifs (dont 3 sur le poste « serveur ») sans respect du délai de carence "
                     "(L1244-3) : infraction potentielle")
     assert rules_sentence(_table().iloc[1], None) == "Aucune infraction potentielle relevée sur 12 mois"
+
+
+def test_a_rule_reason_cites_the_article_of_its_findings():
+    after_missions = pd.DataFrame({"rule": ["carence"] * 2, "post": ["cariste"] * 2, "article": ["L1251-36"] * 2,
+                                   "establishment_siret": ["00000000000000"] * 2, "confidence": ["probable"] * 2})
+    text = rules_sentence(_table().iloc[0], evidence_posts(after_missions)["00000000000000"])
+    assert text == ("2 contrats successifs sur le poste « cariste » sans respect du délai de carence (L1251-36) : "
+                    "infraction potentielle")
+
+
+def test_a_share_of_a_few_hires_is_no_reason_when_chance_alone_gives_it():
+    # 2 hires of 3 in CDD against a sector median of 40 %: within two standard errors (2 x 28 points).
+    assert within_noise("share_hires_cdd_12m", 2 / 3, 0.4, {"hires_12m": 3})
+    # 60 of 90 against 40 %: far beyond them.
+    assert not within_noise("share_hires_cdd_12m", 2 / 3, 0.4, {"hires_12m": 90})
+    # One hire in CDD where the sector never hires in CDD is still chance; no hire at all says nothing.
+    assert within_noise("share_hires_cdd_3m", 1.0, 0.0, {"hires_3m": 1})
+    assert within_noise("share_hires_cdd_3m", 1.0, 0.0, {"hires_3m": 0})
+    # Other shares are not judged here.
+    assert not within_noise("precarity_rate_12m", 0.5, 0.4, {})
 
 
 def test_only_what_raises_the_score_becomes_a_reason():

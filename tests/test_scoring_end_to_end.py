@@ -52,7 +52,7 @@ def test_a_month_is_compared_with_the_list_of_the_month_before(small_pipeline, t
     month = declared_months(home.warehouse)[-1]
     before = score_month(home, config, add_months(month, -1))
     after = score_month(home, config, month)
-    assert (before.ranked.loc[before.ranked["in_list"], "change"] == "new").all()
+    assert (before.ranked.loc[before.ranked["in_list"], "change"] == "first").all()  # no list the month before
     was = set(before.ranked.loc[before.ranked["in_list"], "siret"])
     now = after.ranked.set_index("siret")
     for siret in was:

@@ -1,0 +1,68 @@
+"""The legal-rule evidence against the hidden truth of the `default` simulated population (3,000
+establishments, 36 months): the floors of precision and recall an inspector can rely on, at contract level,
+for the established and probable findings that feed the lists' reasons and the rule counts.
+
+Seed 0 gives the same population, and so the same figures, on every machine: the floors sit just under
+what the checks measure, so that a change that makes one finding in ten wrong fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from champollion.config import Config
+from champollion.home import Home
+from features.build import compute_features, latest_month
+from features.ingest import ingest
+from features.sql_engine import DuckDBEngine
+from features.validation import SCORED, rules_against_truth
+from tests.conftest import TEST_KEY
+
+# rule: (precision, recall) of the established and probable findings, and recall of all findings
+FLOORS = {
+    "carence": (0.90, 0.55, 0.65),
+    "renouvellements": (0.95, 0.65, 0.75),
+    "duree_max": (0.95, 0.80, 0.95),
+    "remplacement_sans_absence": (0.95, 0.50, 0.80),
+    "usage_hors_secteur": (0.95, 0.95, 0.95),
+    "poste_permanent": (0.90, 0.60, 0.60),
+}
+
+
+@pytest.fixture(scope="module")
+def default_rules(tmp_path_factory) -> tuple[Path, object]:
+    import simulation
+
+    root = tmp_path_factory.mktemp("default-preset")
+    simulation.simulate(root / "population", preset="default", seed=0)
+    home = Home(root / "home")
+    config = Config()
+    ingest([root / "population" / "dsn"], home, config, TEST_KEY)
+    with DuckDBEngine() as engine:
+        month = latest_month(engine, home.warehouse)
+        table = compute_features(engine, home.warehouse, month, config)
+    return root / "population" / "truth", rules_against_truth(table.evidence, root / "population" / "truth", month)
+
+
+@pytest.mark.slow
+def test_every_rule_holds_up_against_the_truth(default_rules):
+    _, table = default_rules
+    rows = table.set_index(["rule", "confidence"])
+    for rule, (precision, recall, recall_all) in FLOORS.items():
+        scored = rows.loc[(rule, SCORED)]
+        assert scored["findings"] > 0, rule
+        assert scored["contract_precision"] >= precision, (rule, scored.to_dict())
+        assert scored["contract_recall"] >= recall, (rule, scored.to_dict())
+        assert rows.loc[(rule, "toutes"), "contract_recall"] >= recall_all, rule
+
+
+@pytest.mark.slow
+def test_findings_to_check_on_site_are_kept_apart(default_rules):
+    _, table = default_rules
+    rows = table.set_index(["rule", "confidence"])
+    for rule in FLOORS:
+        levels = [rows.loc[(rule, level), "findings"] for level in ("établie", "probable", "à vérifier sur place")]
+        assert sum(levels) == rows.loc[(rule, "toutes"), "findings"]
+        assert rows.loc[(rule, SCORED), "findings"] == levels[0] + levels[1]
