@@ -36,13 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.branch_agreements import required_carence_days, rule_of
+
 EXEMPT_END_MOTIFS = frozenset({"035", "037", "059"})  # ended early by the employee: no waiting period (L1244-4)
-
-
-def required_carence_days(duration_days: int) -> int:
-    """Délai de carence in opening days after a contract of `duration_days` calendar days (renewals
-    included): a third of it from 14 days on, half of it below (L1244-3)."""
-    return math.ceil(duration_days / 3) if duration_days >= 14 else math.ceil(duration_days / 2)
 
 
 def _groups(frame: pd.DataFrame) -> Iterator[tuple[int, int]]:
@@ -72,8 +68,9 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     'ata' for these contracts, 'departure' for a CDI holder of the job gone on start_day - 1 (its post,
     free of any waiting period, joins the vacant ones), 'hire' for a CDI holder starting on start_day
     (it fills the post a departure left, if one is vacant); sorted by establishment_siret, post,
-    start_day, departures first, contract_id; day numbers count from 1900-01-01.
-    `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
+    start_day, departures first, contract_id; day numbers count from 1900-01-01; and `idcc`: the
+    establishment's (the user's for a mission), whose branch agreement may set the délai
+    (`features.branch_agreements`). `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
 
     A start takes, among the vacant posts, one whose waiting period is over (or cannot be known: an unknown
     end); else one whose holder's end was inferred, not declared (a finding to check on site); else the
@@ -83,7 +80,10 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     contract_id, previous_contract_id, post_no (the post's number in the job, from 1), posts_vacant
     (vacant posts it could fill), gap_opening_days, required_opening_days, gap_days (calendar days
     between the two contracts), own_calendar (the establishment's opening days are its own, not the
-    default '*'), end_declared (the previous contract's end was declared).
+    default '*'), end_declared (the previous contract's end was declared), branch_idcc (the IDCC whose
+    agreement set the délai; None for the statutory one), branch_sure (False when that agreement's
+    reading is to check on site), calendar_days (the délai and the gap count calendar days, as that
+    agreement says, instead of opening days).
     """
     rows: list[tuple] = []
     starts = contracts["start_day"].to_numpy(dtype="int64")
@@ -94,6 +94,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     motifs = contracts["end_motif"].astype(object).to_numpy()
     declared = contracts["end_declared"].to_numpy(dtype=bool)
     event = contracts["event"].astype(str).to_numpy()
+    idccs = contracts["idcc"].astype(object).to_numpy()
     ids = contracts["contract_id"].astype(str).to_numpy()
     sirets = contracts["establishment_siret"].astype(str).to_numpy()
     epoch = np.datetime64("1900-01-01", "D")
@@ -101,6 +102,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     for first, after in _groups(contracts):
         own_calendar = sirets[first] in weekmasks
         mask = weekmasks[sirets[first]] if own_calendar else weekmasks["*"]
+        branch = rule_of(idccs[first] if isinstance(idccs[first], str) else None)
         running: list[tuple[int, int, int]] = []  # (first day vacant, post_no, row)
         vacant: list[_Vacancy] = []
         posts = 0
@@ -127,10 +129,11 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 for vacancy in vacant:
                     holder = vacancy.holder
                     left = int(vacant_from[holder]) - 1
-                    gap = int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask))
+                    gap = (start - left - 1 if branch.calendar_days
+                           else int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask)))
                     held = 0 if np.isnan(durations[holder]) else int(durations[holder])
                     exempt = event[holder] == "departure" or unknown[holder] or motifs[holder] in EXEMPT_END_MOTIFS
-                    need = 0 if exempt else required_carence_days(held)
+                    need = 0 if exempt else required_carence_days(held, branch)
                     short = need - gap
                     # clean (0), an undeclared end (1), within the waiting period (2); then the smallest
                     # shortfall, the latest end
@@ -146,12 +149,12 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                     post_no = best.post_no
                 if best_key[0] > 0:
                     rows.append((ids[row], ids[best.holder], post_no, len(vacant) + 1, *gaps, own_calendar,
-                                 best_key[0] == 2))
+                                 best_key[0] == 2, branch.idcc or None, branch.sure, branch.calendar_days))
             free = never if np.isnan(vacant_from[row]) else int(vacant_from[row])  # running: holds its post
             heapq.heappush(running, (free, post_no, row))
     return pd.DataFrame(rows, columns=["contract_id", "previous_contract_id", "post_no", "posts_vacant",
                                        "gap_opening_days", "required_opening_days", "gap_days", "own_calendar",
-                                       "end_declared"])
+                                       "end_declared", "branch_idcc", "branch_sure", "calendar_days"])
 
 
 def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_days: int,

@@ -86,6 +86,7 @@ import pyarrow as pa
 
 from champollion.config import FeaturesConfig
 from features import job_posts
+from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
 from features.sql_engine import SqlEngine, load_table
 
@@ -99,6 +100,7 @@ SUCCESSIONS_SCHEMA = pa.schema([
     ("contract_id", pa.string()), ("previous_contract_id", pa.string()), ("post_no", pa.int32()),
     ("posts_vacant", pa.int32()), ("gap_opening_days", pa.int32()), ("required_opening_days", pa.int32()),
     ("gap_days", pa.int32()), ("own_calendar", pa.bool_()), ("end_declared", pa.bool_()),
+    ("branch_idcc", pa.string()), ("branch_sure", pa.bool_()), ("calendar_days", pa.bool_()),
 ])
 PERMANENT_SCHEMA = pa.schema([
     ("contract_id", pa.string()), ("base_posts", pa.int32()), ("peak_posts", pa.int32()),
@@ -106,6 +108,9 @@ PERMANENT_SCHEMA = pa.schema([
     ("base_days", pa.int32()), ("days_in_window", pa.int32()),
 ])
 USAGE_SECTORS_FILE = "usage_sectors.csv"
+# What a finding applied when no branch agreement read here changes the rule (the listed ones change only the
+# délai de carence: features.branch_agreements).
+STATUTORY_RULES_FR = "règles du Code du travail"
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,7 @@ EVIDENCE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("legal_limit", "DOUBLE"),
     ("detail_fr", "STRING"),
     ("article", "STRING"),
+    ("rules_applied", "STRING"),
 )
 
 
@@ -283,6 +289,7 @@ def _evidence(rule: str, **columns: str) -> str:
     if unknown:
         raise ValueError(f"not evidence columns: {sorted(unknown)}")
     columns["rule"] = f"'{rule}'"
+    columns.setdefault("rules_applied", f"'{STATUTORY_RULES_FR}'")
     return ",\n       ".join(
         f"CAST({columns.get(name, 'NULL')} AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS
     )
@@ -303,6 +310,14 @@ def _usage_sector_rows() -> tuple[tuple[str, str, int], ...]:
         (row["naf_prefix"].strip().upper(), row["sector_fr"], int(row["d1242_1_item"]))
         for row in csv.DictReader(text.splitlines())
     )
+
+
+def register_branch_agreements(engine: SqlEngine) -> None:
+    """Create the temp table `branch_agreements` (idcc, name_fr, source_fr) from `features.branch_agreements`."""
+    rules = list(branch_rules().values())
+    load_table(engine, "branch_agreements", pa.table({
+        "idcc": [r.idcc for r in rules], "name_fr": [r.name_fr for r in rules], "source_fr": [r.source_fr for r in rules],
+    }, schema=pa.schema([("idcc", pa.string()), ("name_fr", pa.string()), ("source_fr", pa.string())])))
 
 
 def register_usage_sectors(engine: SqlEngine) -> None:
@@ -326,7 +341,7 @@ def _carence_sql() -> str:
         "Infraction potentielle au délai de carence : le {contract}{number} pour accroissement temporaire d'activité "
         "commencé le {start} pourvoit le poste n° {post_no} de « {post} », laissé le {previous_end}{inferred} "
         "par le {previous_contract}{previous_number} de {previous_days}, après seulement {gap}, alors que le délai "
-        "de carence est de {required}{others}.",
+        "de carence est de {required} ({rules}){others}.",
         contract=_contract_fr("b.kind"),
         number=_numbered("b.contract_number"),
         start=_french_date("b.start_date"),
@@ -337,8 +352,12 @@ def _carence_sql() -> str:
         previous_contract=_contract_fr("a.kind"),
         previous_number=_numbered("a.contract_number"),
         previous_days=_count("a.duration_days", "jour", "jours"),
-        gap=_count("s.gap_opening_days", "jour d'ouverture", "jours d'ouverture"),
-        required=_count("s.required_opening_days", "jour d'ouverture", "jours d'ouverture"),
+        gap="CASE WHEN s.calendar_days THEN " + _count("s.gap_opening_days", "jour calendaire", "jours calendaires")
+            + " ELSE " + _count("s.gap_opening_days", "jour d'ouverture", "jours d'ouverture") + " END",
+        required="CASE WHEN s.calendar_days THEN " + _count("s.required_opening_days", "jour calendaire", "jours calendaires")
+            + " ELSE " + _count("s.required_opening_days", "jour d'ouverture", "jours d'ouverture") + " END",
+        rules="CASE WHEN s.branch_idcc IS NULL THEN 'règles du Code du travail' "
+              "ELSE 'accord de branche « ' || g.name_fr || ' », IDCC ' || s.branch_idcc END",
         others="CASE WHEN s.posts_vacant > 1 THEN ' ; les ' || CAST(s.posts_vacant AS STRING) || "
                "' postes de cet emploi alors vacants étaient tous dans leur délai de carence' ELSE '' END",
     )
@@ -348,9 +367,11 @@ def _carence_sql() -> str:
         # only by days the default calendar says are closed (the establishment's own opening days are not
         # configured), or the contract started in the month itself (ends of its last weeks, declared late or
         # not at all, may free another post of the job).
-        confidence=f"CASE WHEN NOT s.end_declared "
-                   f"OR (NOT s.own_calendar AND s.gap_days >= s.required_opening_days) OR b.start_date >= p.as_of "
-                   f"THEN '{TO_CHECK}' ELSE '{PROBABLE}' END",
+        # A branch agreement whose reading is not sure makes it one to check too.
+        confidence=f"CASE WHEN NOT s.end_declared OR NOT s.branch_sure "
+                   f"OR (NOT s.own_calendar AND NOT s.calendar_days AND s.gap_days >= s.required_opening_days) "
+                   f"OR b.start_date >= p.as_of THEN '{TO_CHECK}' ELSE '{PROBABLE}' END",
+        rules_applied=_rules_applied("s", "g"),
         establishment_siret="b.establishment_siret",
         event_date="b.start_date",
         contract_id="b.contract_id",
@@ -379,7 +400,17 @@ FROM carence_successions s
 JOIN contracts_asof b ON b.contract_id = s.contract_id
 JOIN contracts_asof a ON a.contract_id = s.previous_contract_id
 CROSS JOIN asof_params p
+LEFT JOIN branch_agreements g ON g.idcc = s.branch_idcc
 """
+
+
+def _rules_applied(successions: str, agreements: str) -> str:
+    """SQL: the rules a carence finding applied, in French: the Code du travail's, or a branch agreement's
+    with its source (and, when its reading is not sure, that the inspector must read it)."""
+    return (f"CASE WHEN {successions}.branch_idcc IS NULL THEN '{STATUTORY_RULES_FR}' "
+            f"ELSE 'accord de branche, IDCC ' || {successions}.branch_idcc || ' (' || {agreements}.name_fr || ') : ' "
+            f"|| {agreements}.source_fr || CASE WHEN {successions}.branch_sure THEN '' "
+            f"ELSE ' ; ses règles sont à lire sur place' END END")
 
 
 def _carence_contracts_sql() -> str:
@@ -397,21 +428,24 @@ SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date'
        {declared} AS end_declared, {unknown} AS end_unknown,
        CASE WHEN {unknown} THEN greatest({_day_number('c.start_date')} + 1, {_day_number('c.last_month')})
             ELSE {_day_number('c.end_date')} + 1 END AS vacant_from_day,
-       c.duration_days, c.end_motif, 'ata' AS event
-FROM contracts_asof c, asof_params p
+       c.duration_days, c.end_motif, 'ata' AS event, e.idcc
+FROM contracts_asof c
+CROSS JOIN asof_params p
+LEFT JOIN establishments_asof e ON e.siret = c.establishment_siret
 WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{ATA_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
 UNION ALL
 -- The departures and hires of CDI holders of the job: a departure leaves a post the next contracts may fill,
 -- a hire fills one.
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number(departed)} + 1 AS start_day,
        {_day_number(departed)} AS end_day, true AS end_declared, false AS end_unknown,
-       {_day_number(departed)} + 1 AS vacant_from_day, NULL AS duration_days, NULL AS end_motif, 'departure' AS event
+       {_day_number(departed)} + 1 AS vacant_from_day, NULL AS duration_days, NULL AS end_motif, 'departure' AS event,
+       NULL AS idcc
 FROM contracts_asof c, asof_params p
 WHERE c.kind = 'cdi' AND c.post IS NOT NULL AND {departed} IS NOT NULL
 UNION ALL
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day, NULL AS end_day,
        true AS end_declared, false AS end_unknown, NULL AS vacant_from_day, NULL AS duration_days, NULL AS end_motif,
-       'hire' AS event
+       'hire' AS event, NULL AS idcc
 FROM contracts_asof c, asof_params p
 WHERE c.kind = 'cdi' AND c.post IS NOT NULL AND c.start_date >= p.history_start
 )
@@ -776,6 +810,7 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
     register_usage_sectors(engine)
+    register_branch_agreements(engine)
     successions = carence_successions(engine.fetch(_carence_contracts_sql()), _weekmasks(engine),
                                       settings.post_memory_days)
     load_table(engine, "carence_successions", pa.Table.from_pandas(successions, schema=SUCCESSIONS_SCHEMA,
@@ -806,7 +841,8 @@ def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
 def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     """Everything that defines the checks (queries, sector table), for fingerprints of stored results."""
     sectors = "\n".join(",".join(map(str, row)) for row in _usage_sector_rows())
-    inputs = (_carence_contracts_sql(), _permanent_post_contracts_sql(), inspect.getsource(job_posts))
+    inputs = (_carence_contracts_sql(), _permanent_post_contracts_sql(), inspect.getsource(job_posts),
+              repr(sorted(branch_rules().items())))
     return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
 
 

@@ -4,7 +4,7 @@ with one permanent post under CDD chains looks much like an honest one."""
 from __future__ import annotations
 
 from simulation.abuse import Episode
-from simulation.calendar import day_after_opening_days, first_day_of, required_carence
+from simulation.calendar import day_after_waiting, first_day_of, required_carence
 from simulation.contracts import FROM_POOL, RULE_BIT
 from simulation.employer import Employer
 
@@ -81,12 +81,12 @@ def carence(emp: Employer, episode: Episode) -> None:
             end = day + days - 1
             emp.fixed_term(post_index, slot, day, end, "02", origin="abus_carence", mission=mission,
                            agency=agency, early_end=0.0, episode=episode.id, person_key=key)
-            required = int(required_carence(days))
+            required = int(required_carence(days, emp.carence))  # as the establishment's branch sets it
             if stream.chance(0.2):  # sometimes the waiting period is respected
                 waited = stream.integer(required, required + 5)
             else:
                 waited = int(required * stream.uniform() * 0.7)
-            day = day_after_opening_days(end, waited)
+            day = day_after_waiting(end, waited, emp.carence)
 
 
 def _overlaps_absence(emp: Employer, post_id: int, start: int, end: int) -> bool:

@@ -10,6 +10,8 @@ from functools import cached_property
 
 import numpy as np
 
+from features.branch_agreements import NO_CARENCE, QUARTER_21_CALENDAR, STATUTORY
+
 EPOCH = dt.date(1970, 1, 1)
 OPEN_FOREVER = 2**31 - 1  # end day of a contract with no end
 
@@ -75,11 +77,30 @@ def day_after_opening_days(day: int, opening_days: int) -> int:
     return next_day
 
 
-def required_carence(duration_days: np.ndarray | int) -> np.ndarray | int:
-    """Délai de carence in opening days after a fixed-term contract of that many calendar days
-    (renewals included): a third of it from 14 days on, half of it below (L1244-3)."""
+def required_carence(duration_days: np.ndarray | int, carence: np.ndarray | str = STATUTORY) -> np.ndarray | int:
+    """Délai de carence after a fixed-term contract of that many calendar days (renewals included), under
+    the rule `carence` of the establishment's branch (features.branch_agreements): statutory, a third of it
+    from 14 days on and half of it below, in opening days (L1244-3); a quarter, at most 21 calendar days;
+    or none."""
     duration_days = np.asarray(duration_days)
-    return np.where(duration_days >= 14, -(-duration_days // 3), -(-duration_days // 2))
+    carence = np.asarray(carence)
+    statutory = np.where(duration_days >= 14, -(-duration_days // 3), -(-duration_days // 2))
+    quarter = np.minimum(-(-duration_days // 4), 21)
+    return np.select([carence == NO_CARENCE, carence == QUARTER_21_CALENDAR], [0, quarter], statutory)
+
+
+def days_waited(previous_end: np.ndarray | int, next_start: np.ndarray | int,
+                carence: np.ndarray | str = STATUTORY) -> np.ndarray | int:
+    """Days strictly between two contracts as the rule `carence` counts them: calendar days for a branch's
+    quarter, else opening days (Monday to Saturday)."""
+    calendar_days = np.maximum(np.asarray(next_start) - np.asarray(previous_end) - 1, 0)
+    return np.where(np.asarray(carence) == QUARTER_21_CALENDAR, calendar_days,
+                    opening_days_between(previous_end, next_start))
+
+
+def day_after_waiting(day: int, days: int, carence: str = STATUTORY) -> int:
+    """The first day after `day` that leaves `days` days in between, counted as the rule `carence` does."""
+    return day + 1 + days if carence == QUARTER_21_CALENDAR else day_after_opening_days(day, days)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY
 from simulation.calendar import first_day_of, month_of, required_carence
 from simulation.random_stream import Stream
 
@@ -159,8 +160,9 @@ class SlotBook:
     FIRST_EXTRA_SLOT = 1000
     POST_MEMORY_DAYS = 60  # features.post_memory_days, its default
 
-    def __init__(self) -> None:
+    def __init__(self, carence: str = STATUTORY) -> None:
         self._slots: dict[int, list[tuple[int, int]]] = {}  # post -> (last day held, free from) per slot
+        self._carence = carence  # the establishment's branch rule (features.branch_agreements)
 
     def take(self, post: int, start: int) -> int | None:
         """A slot of `post` free for a contract starting on `start` (`book` it once the contract is known);
@@ -180,9 +182,10 @@ class SlotBook:
     def book(self, post: int, slot: int, start: int, end: int, end_motif: str) -> None:
         """Hold `slot` until `end`, then block it until the waiting period after the contract is over (none
         after an early end by the employee)."""
-        carence = 0 if end_motif in _CARENCE_EXEMPT_ENDS else int(required_carence(end - start + 1))
-        # enough calendar days for `carence` opening days whatever the weekdays: one Sunday per 6 of them
-        self._slots[post][slot - self.FIRST_EXTRA_SLOT] = (end, end + 1 + carence + carence // 6 + 1)
+        carence = 0 if end_motif in _CARENCE_EXEMPT_ENDS else int(required_carence(end - start + 1, self._carence))
+        # opening days: enough calendar days for them whatever the weekdays, one Sunday per 6 of them
+        margin = 0 if self._carence == QUARTER_21_CALENDAR or carence == 0 else carence // 6 + 1
+        self._slots[post][slot - self.FIRST_EXTRA_SLOT] = (end, end + 1 + carence + margin)
 
     def free_from(self, post: int, start: int) -> int:
         """The first day after `start` on which a vacant post of `post` left within the memory is free again."""

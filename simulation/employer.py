@@ -3,6 +3,7 @@ gives each hire a person."""
 
 from __future__ import annotations
 
+from features.branch_agreements import rule_of
 from simulation.calendar import OPEN_FOREVER, Period, date_of
 from simulation.contracts import (
     FROM_POOL,
@@ -43,7 +44,8 @@ class Employer:
         self.stream = stream
         self.people = people
         self.pool = Pool(people, stream)
-        self.slots = SlotBook()
+        self.carence = rule_of(establishment.idcc).carence  # its branch's délai de carence
+        self.slots = SlotBook(self.carence)
         self.hires: list[Hire] = []
         self.missions: list[Hire] = []
         self.absences: list[Absence] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.calendar import Period, opening_days_between, required_carence
+from simulation.calendar import Period, days_waited, required_carence
 from simulation.contracts import RULE_BIT, ContractColumns
 
 MAX_DURATION_DAYS = 548  # 18 months (L1242-8)
@@ -34,9 +34,11 @@ def renewals_by(contracts: ContractColumns, period: Period) -> np.ndarray:
     return (valid & visible).sum(axis=1)
 
 
-def checked_rules(contracts: ContractColumns, usage_allowed: np.ndarray, period: Period) -> np.ndarray:
+def checked_rules(contracts: ContractColumns, usage_allowed: np.ndarray, carence: np.ndarray,
+                  period: Period) -> np.ndarray:
     """Bit flags (contracts.RULE_BIT) of the rules each contract breaks, judging from its dates and codes
-    as of the end of the period; `usage_allowed` is per establishment."""
+    as of the end of the period; `usage_allowed` and `carence` (the branch's rule of the délai de carence,
+    features.branch_agreements) are per establishment."""
     fixed_term = np.isin(contracts.nature, ("02", "03"))
     end = np.minimum(fixed_term_end(contracts), period.last_day)
     duration = end - contracts.start + 1
@@ -46,7 +48,7 @@ def checked_rules(contracts: ContractColumns, usage_allowed: np.ndarray, period:
     flags |= np.where(too_long, RULE_BIT["duree_max"], 0)
     outside = (contracts.motif == "05") & ~usage_allowed[contracts.work]
     flags |= np.where(outside, RULE_BIT["usage_hors_secteur"], 0)
-    flags |= np.where(_carence_violations(contracts), RULE_BIT["carence"], 0)
+    flags |= np.where(_carence_violations(contracts, carence), RULE_BIT["carence"], 0)
     return flags
 
 
@@ -93,7 +95,7 @@ def _held(days: np.ndarray) -> int:
     return int(len(held) + breaks[(breaks > 0) & (breaks <= CONTINUITY_GAP_DAYS)].sum())
 
 
-def _carence_violations(contracts: ContractColumns) -> np.ndarray:
+def _carence_violations(contracts: ContractColumns, carence: np.ndarray) -> np.ndarray:
     """Contracts started on a slot before the waiting period after the previous ATA contract on it was over
     (both motif 02, the previous one neither converted into CDI nor ended early by the employee)."""
     candidates = np.flatnonzero(
@@ -110,8 +112,9 @@ def _carence_violations(contracts: ContractColumns) -> np.ndarray:
                & (contracts.conversion_day[previous] < 0)
                & ~np.isin(contracts.end_motif[previous], _CARENCE_EXEMPT_ENDS)
                & (previous_end < contracts.start[following]))
-    waited = opening_days_between(previous_end, contracts.start[following])
-    required = required_carence(previous_end - contracts.start[previous] + 1)
+    rule = carence[contracts.work[previous]]  # where the work is done: the user's branch for a mission
+    waited = days_waited(previous_end, contracts.start[following], rule)
+    required = required_carence(previous_end - contracts.start[previous] + 1, rule)
     violation = np.zeros(len(contracts), dtype=bool)
     violation[following[applies & (waited < required)]] = True
     return violation

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from features.branch_agreements import rule_of
 from simulation.abuse import extend_to_contracts, plan_abuse
 from simulation.calendar import Period
 from simulation.contracts import subset
@@ -74,7 +75,8 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
     for absence in absences:
         absence.contract = int(new_index[absence.contract]) if absence.contract >= 0 else -1
     usage_allowed = np.array([e.sector.usage_allowed for e in establishments])
-    rules = contracts.rules | checked_rules(contracts, usage_allowed, period)
+    carence = np.array([rule_of(e.idcc).carence for e in establishments])
+    rules = contracts.rules | checked_rules(contracts, usage_allowed, carence, period)
     sex = np.asarray(people.sex)
     people_identities = identities(sex, np.asarray(people.birth_day), stream_for(seed, Stage.IDENTITIES))
     status = declaration_plan(len(establishments), period.n_months, stream_for(seed, Stage.NOISE))

@@ -275,8 +275,8 @@ SECTORS: tuple[Sector, ...] = (
         cover_by_vacations=0.1, peak_rate=0.4, peak_workers=0.4, peak_median_days=7, long_ata_share=0.3,
         temp_share=0.08,
         abuse_logit=0.6,
-        abuse_types=(("faux_remplacement", 0.3), ("usage_hors_secteur", 0.3), ("poste_permanent", 0.2),
-                     ("carence", 0.2)),
+        # No délai de carence in the branch (IDCC 3043, features.branch_agreements): no carence to abuse.
+        abuse_types=(("faux_remplacement", 0.3), ("usage_hors_secteur", 0.3), ("poste_permanent", 0.4)),
     ),
     Sector(
         key="bakeries", label="Bakeries",

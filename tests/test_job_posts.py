@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.job_posts import carence_successions, permanent_posts, required_carence_days
+from features.branch_agreements import STATUTORY_RULE, branch_rules, required_carence_days, rule_of
+from features.job_posts import carence_successions, permanent_posts
 
 EVERY_DAY = {"*": "1111111"}
 DAY = 45_000
 
 
 def ata(cid: str, start: int, end: int | None, post: str = "serveur", siret: str = "11111111100011",
-        end_motif: str | None = None) -> dict:
+        end_motif: str | None = None, idcc: str | None = "1979") -> dict:
     return {"contract_id": cid, "establishment_siret": siret, "post": post, "start_day": DAY + start,
             "end_day": None if end is None else DAY + end, "end_declared": end is not None, "end_unknown": False,
-            "event": "ata",
+            "event": "ata", "idcc": idcc,
             "vacant_from_day": None if end is None else DAY + end + 1,
             "duration_days": None if end is None else end - start + 1, "end_motif": end_motif}
 
@@ -35,6 +36,25 @@ def successions(*rows: dict, memory: int = 60, masks: dict[str, str] = EVERY_DAY
 
 def test_required_carence_days():
     assert [required_carence_days(d) for d in (1, 2, 3, 13, 14, 15, 30, 540)] == [1, 1, 2, 7, 5, 5, 10, 180]
+    # Métallurgie (IDCC 3248, written '3248' or with a leading zero elsewhere): a quarter, 21 calendar days at most.
+    metallurgy = rule_of("3248")
+    assert [required_carence_days(d, metallurgy) for d in (1, 14, 40, 84, 85, 540)] == [1, 4, 10, 21, 21, 21]
+    assert metallurgy.calendar_days and not metallurgy.sure
+    # Propreté (IDCC 3043): no délai; a four-character IDCC with leading zeros finds its row.
+    assert required_carence_days(100, rule_of("3043")) == 0 and rule_of("0176").idcc == "176"
+    assert rule_of("1979") == rule_of(None) == STATUTORY_RULE
+    assert all(rule.source_fr for rule in branch_rules().values())
+
+
+def test_a_branch_agreement_sets_the_delai_and_says_so():
+    # 30 days then 4 days apart: 10 opening days by law; a quarter (8 calendar days) in the métallurgie,
+    # whose reading is to check; none in cleaning.
+    found = carence_successions(pd.DataFrame([ata("a", 0, 29, idcc="3248"), ata("b", 34, 60, idcc="3248")]),
+                                EVERY_DAY, 60)
+    assert found[["required_opening_days", "gap_days", "branch_idcc", "branch_sure", "calendar_days"]].iloc[0].tolist() == [
+        8, 4, "3248", False, True]
+    assert carence_successions(pd.DataFrame([ata("a", 0, 29, idcc="3043"), ata("b", 34, 60, idcc="3043")]),
+                               EVERY_DAY, 60).empty
 
 
 def test_a_job_of_one_post_chained_without_the_waiting_period():

@@ -176,7 +176,7 @@ def test_carence_boundaries(settings):
         "Infraction potentielle au délai de carence : le contrat à durée déterminée pour accroissement temporaire "
         "d'activité commencé le 18/03/2025 pourvoit le poste n° 1 de « vendeur », laissé le 12/03/2025 par le "
         "contrat à durée déterminée de 14 jours, après seulement 4 jours d'ouverture, alors que le délai de carence "
-        "est de 5 jours d'ouverture."
+        "est de 5 jours d'ouverture (règles du Code du travail)."
     )
 
 
@@ -206,6 +206,31 @@ def test_carence_counts_the_establishments_own_opening_days(settings):
     ]
 
 
+def test_carence_set_by_a_branch_agreement(settings):
+    factory, cleaner = "44444444400014", "88888888800018"
+    con = as_of_tables(
+        [
+            # Métallurgie: 40 days then a 9-day break: a quarter of 40 is 10 calendar days: short by one.
+            contract("a-metal", "2025-02-01", "2025-03-12", post="soudeur", siret=factory),
+            contract("b-metal", "2025-03-22", "2025-04-30", post="soudeur", siret=factory),
+            # Propreté: no délai at all.
+            contract("a-clean", "2025-02-01", "2025-03-12", post="agent", siret=cleaner),
+            contract("b-clean", "2025-03-14", "2025-04-30", post="agent", siret=cleaner),
+        ],
+        establishments=[{"siret": factory, "idcc": "3248"}, {"siret": cleaner, "idcc": "3043"}],
+    )
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert evidence(con, "carence", CARENCE) == [
+        ("b-metal", "a-metal", D("2025-03-22"), 9, 10, "L1244-3", "à vérifier sur place"),
+    ]
+    sentence = detail(con, "carence", "b-metal")
+    assert sentence.endswith("après seulement 9 jours calendaires, alors que le délai de carence est de 10 jours "
+                             "calendaires (accord de branche « Métallurgie », IDCC 3248).")
+    [(applied,)] = con.execute("SELECT rules_applied FROM rule_evidence WHERE contract_id = 'b-metal'").fetchall()
+    assert applied.startswith("accord de branche, IDCC 3248 (Métallurgie) : Accord national du 29 juin 2018")
+    assert applied.endswith("; ses règles sont à lire sur place")
+
+
 def test_renewals(settings):
     con = as_of_tables([
         contract("third-renewal", "2025-01-06", "2025-05-31", renewals=3, last_month=D("2025-05-01")),
@@ -224,6 +249,9 @@ def test_renewals(settings):
         "commencé le 06/01/2025 sur le poste « vendeur » a été reportée 3 fois, alors que le maximum est de 2 "
         "renouvellements."
     )
+    # Renewals under one contract number: established by the declarations, with the Code du travail's limit.
+    assert set(con.execute("SELECT confidence, rules_applied FROM rule_evidence").fetchall()) == {
+        ("établie", "règles du Code du travail")}
 
 
 def test_maximum_duration(settings):

@@ -27,7 +27,7 @@ from simulation.calendar import (
     opening_days_between,
     required_carence,
 )
-from simulation.contracts import RULES, ContractColumns, SlotBook
+from simulation.contracts import RULE_BIT, RULES, ContractColumns, SlotBook
 from simulation.geography import DEPARTEMENTS, postal_code
 from simulation.identity import luhn_valid
 from simulation.random_stream import stream_for
@@ -109,6 +109,21 @@ def test_slot_book_waits_out_the_carence_whatever_the_weekday() -> None:
             assert book.take(post=0, start=free_from) == slot
 
 
+def test_carence_follows_the_branch_agreement() -> None:
+    period = Period("2025-01", 24)
+    monday = day_of(pd.Timestamp("2025-03-03").date())
+    # 40 days, then 9 calendar days: short of a quarter (10) in the métallurgie, of nothing in cleaning, and of
+    # the statutory 14 opening days elsewhere.
+    pair = _contracts({"start": monday, "end": monday + 39}, {"start": monday + 49, "end": monday + 60, "person": 1})
+    for carence, broken in (("statutory", True), ("quarter_21_calendar", True), ("none", False)):
+        flags = checked_rules(pair, usage_allowed=np.array([True]), carence=np.array([carence]), period=period)
+        assert bool(flags[1] & RULE_BIT["carence"]) is broken, carence
+    # 10 calendar days later: on time in the métallurgie only.
+    later = _contracts({"start": monday, "end": monday + 39}, {"start": monday + 50, "end": monday + 60, "person": 1})
+    flags = checked_rules(later, usage_allowed=np.array([True]), carence=np.array(["quarter_21_calendar"]), period=period)
+    assert not flags[1] & RULE_BIT["carence"]
+
+
 def test_slot_book_reads_posts_as_the_features_do() -> None:
     book = SlotBook()
     first = book.take(post=0, start=100)
@@ -160,7 +175,7 @@ def test_checked_rules_at_their_boundaries() -> None:
          "versions": (monday + 20, monday + 60, monday + 100, monday + 200)},  # three renewals
         {"start": monday, "end": monday, "slot": -1, "motif": "05"},  # CDD d'usage outside D1242-1
     )
-    flags = checked_rules(contracts, usage_allowed=np.array([False]), period=period)
+    flags = checked_rules(contracts, usage_allowed=np.array([False]), carence=np.array(["statutory"]), period=period)
     named = [{name for bit, name in enumerate(RULES) if flag >> bit & 1} for flag in flags.tolist()]
     assert named == [set(), {"carence"}, set(), set(), set(), {"duree_max"}, {"renouvellements"},
                      {"usage_hors_secteur"}]
