@@ -9,9 +9,11 @@ posts at once, and the DSN has no post identifier. Two readings of the law need 
   `post_memory_days` (a post left empty longer than that no longer exists). When none is vacant
   the job's headcount grows: a new post, no waiting period. When several are, it takes one whose
   waiting period is over if there is one (the reading most favourable to the employer, so that a
-  finding holds whichever post the employer names). Only when every vacant post is still within
-  the waiting period of the contract that left it is the start a potential infraction, paired
-  with the holder of the post whose waiting period is closest to its end.
+  finding holds whichever post the employer names). A CDI holder of the job who leaves frees a post
+  too (no waiting period after a CDI), which the next CDI hire fills. Only when every vacant post is
+  still within the waiting period of the contract that left it is the start a potential infraction,
+  paired with the holder of the post whose waiting period is closest to its end. The délai follows
+  the establishment's branch agreement (`features.branch_agreements`).
 - `permanent_posts` (L1242-1, L1251-5): the base load of a job, the number of posts held every day
   of the window (a break of at most `continuity_gap_days` does not count) by fixed-term contracts
   and missions, whoever holds them. A job that always has some temps is not a post held by temps
@@ -29,7 +31,6 @@ stages of the rule checks so that DuckDB and Spark share them.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 

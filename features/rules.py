@@ -274,6 +274,13 @@ def _contract_fr(kind_sql: str) -> str:
     return f"CASE WHEN {kind_sql} = 'mission' THEN 'contrat de mission' ELSE 'contrat à durée déterminée' END"
 
 
+def _days_fr(number_sql: str, calendar_sql: str) -> str:
+    """SQL: '3 jours d'ouverture', or '3 jours calendaires' when `calendar_sql` (a branch's délai) holds."""
+    calendar = _count(number_sql, "jour calendaire", "jours calendaires")
+    opening = _count(number_sql, "jour d'ouverture", "jours d'ouverture")
+    return f"CASE WHEN {calendar_sql} THEN {calendar} ELSE {opening} END"
+
+
 def _numbered(number_sql: str) -> str:
     """SQL: ' n° 00012' for a contract number, '' when the DSN gave none."""
     return f"coalesce(' n° ' || {number_sql}, '')"
@@ -352,10 +359,8 @@ def _carence_sql() -> str:
         previous_contract=_contract_fr("a.kind"),
         previous_number=_numbered("a.contract_number"),
         previous_days=_count("a.duration_days", "jour", "jours"),
-        gap="CASE WHEN s.calendar_days THEN " + _count("s.gap_opening_days", "jour calendaire", "jours calendaires")
-            + " ELSE " + _count("s.gap_opening_days", "jour d'ouverture", "jours d'ouverture") + " END",
-        required="CASE WHEN s.calendar_days THEN " + _count("s.required_opening_days", "jour calendaire", "jours calendaires")
-            + " ELSE " + _count("s.required_opening_days", "jour d'ouverture", "jours d'ouverture") + " END",
+        gap=_days_fr("s.gap_opening_days", "s.calendar_days"),
+        required=_days_fr("s.required_opening_days", "s.calendar_days"),
         rules="CASE WHEN s.branch_idcc IS NULL THEN 'règles du Code du travail' "
               "ELSE 'accord de branche « ' || g.name_fr || ' », IDCC ' || s.branch_idcc END",
         others="CASE WHEN s.posts_vacant > 1 THEN ' ; les ' || CAST(s.posts_vacant AS STRING) || "
@@ -635,8 +640,8 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
     departure_until = "coalesce(d.end_date, CASE WHEN d.last_month < p.as_of THEN last_day(d.last_month) END)"
-    departure_from = (f"CASE WHEN d.end_date IS NULL THEN d.last_month WHEN d.end_inferred "
-                      f"THEN date_trunc('month', d.end_date) ELSE d.end_date END")
+    departure_from = ("CASE WHEN d.end_date IS NULL THEN d.last_month WHEN d.end_inferred "
+                      "THEN date_trunc('month', d.end_date) ELSE d.end_date END")
     overlaps_absence = f"""{_day_number('a.absence_start')} <= r.end_day + {margin}
      AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})"""
     return f"""
