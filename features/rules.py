@@ -496,6 +496,11 @@ WHERE c.kind IN ('cdd', 'mission') AND c.renewals > {limit} AND {_located('c')}
 """
 
 
+# SQL: a contract's end as far as the declarations show it: its end (declared or inferred); for one no longer
+# declared whose end is not known yet, the last day of its last declared month; else the month's end.
+_LAST_DAY_KNOWN = "coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN last_day(c.last_month) END, c.period_end)"
+
+
 def _duree_max_sql(settings: FeaturesConfig) -> str:
     months = int(settings.max_fixed_term_months)
     gap = int(settings.chain_gap_days)
@@ -548,8 +553,7 @@ WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or non
     -- A contract no longer declared, its end not known yet, is counted up to its last declared month only.
     SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind,
            c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day,
-           {_day_number("coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN last_day(c.last_month) END, c.period_end)")}
-               AS end_day,
+           {_day_number(_LAST_DAY_KNOWN)} AS end_day,
            -- the last day it surely ran: its declared end, else the first day of its last declared month
            CASE WHEN c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false) THEN {_day_number('c.end_date')}
                 ELSE greatest({_day_number('c.start_date')}, {_day_number('c.last_month')}) END AS sure_end_day
@@ -785,10 +789,11 @@ CROSS JOIN asof_params p
 
 def _permanent_post_contracts_sql() -> str:
     """The fixed-term contracts and missions that may hold a lasting job, on a known post and running in the
-    window, in the order `features.job_posts.permanent_posts` reads them (the end of a running one: the month's)."""
+    window, in the order `features.job_posts.permanent_posts` reads them (the end of a running one: the month's;
+    of one no longer declared whose end is not known yet: its last declared month's)."""
     return f"""
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
-       {_day_number('c.period_end')} AS end_day
+       {_day_number(_LAST_DAY_KNOWN)} AS end_day
 FROM contracts_asof c, asof_params p
 WHERE c.kind IN ('cdd', 'usage', 'mission') AND coalesce(c.motif, '') NOT IN ({', '.join(map(_literal, NOT_LASTING_MOTIFS))})
   AND c.post IS NOT NULL AND {_located('c')} AND c.period_end >= p.window_start

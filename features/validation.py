@@ -17,7 +17,8 @@ import pandas as pd
 from features.asof import add_months
 from features.rules import CONFIDENCE_LEVELS, RULES, SCORED_CONFIDENCE
 
-# The truth's names of what each check looks for (simulation/contracts.py RULE_BIT).
+# The truth's names of what each check looks for (simulation/contracts.py RULE_BIT): a finding is correct
+# when its contract has one of them.
 TRUTH_RULES: dict[str, tuple[str, ...]] = {
     "carence": ("carence",),
     "renouvellements": ("renouvellements",),
@@ -26,6 +27,10 @@ TRUTH_RULES: dict[str, tuple[str, ...]] = {
     "usage_hors_secteur": ("usage_hors_secteur",),
     "poste_permanent": ("poste_permanent", "interim_poste_permanent", "lasting_job"),
 }
+# What recall counts, where it is narrower: the contracts of an abusive chain on a permanent post are all marked
+# by the episode that made them, but only those that held a job all year in the window are a lasting job that
+# the DSN can show (`lasting_job`: the law read on the true posts and dates).
+FINDABLE_RULES: dict[str, tuple[str, ...]] = {**TRUTH_RULES, "poste_permanent": ("lasting_job",)}
 # The date that places a truly abusive contract in the window of the check: its start for the rules about
 # how a contract began, any day of it for the rules about how long it lasted.
 _BY_START = ("carence", "remplacement_sans_absence", "usage_hors_secteur")
@@ -49,7 +54,7 @@ def _truth_contracts(truth: Path) -> pd.DataFrame:
 
 def _findable(contracts: pd.DataFrame, rule: str, window_start: pd.Timestamp, as_of_end: pd.Timestamp) -> pd.Series:
     """Truth contracts that break `rule` and that a check as of the month can see in its window."""
-    broken = contracts["rules_broken"].str.split(",").apply(lambda names: bool(set(names) & set(TRUTH_RULES[rule])))
+    broken = contracts["rules_broken"].str.split(",").apply(lambda names: bool(set(names) & set(FINDABLE_RULES[rule])))
     started = contracts["start_date"] <= as_of_end
     if rule in _BY_START:
         return broken & started & (contracts["start_date"] >= window_start)
@@ -63,7 +68,7 @@ def rules_against_truth(evidence: pd.DataFrame, truth: Path, as_of: date, window
 
     `evidence` is a month's `rule_evidence` (declaring_siret, contract_number, start_date, rule,
     confidence, establishment_siret); `truth` a simulated population's `truth/` folder. Recall counts
-    the truly abusive contracts of the window of the month: started in it for carence, replacement
+    the truly abusive contracts of the window of the month (`FINDABLE_RULES`): started in it for carence, replacement
     and usage, running in it for the others. Establishment level: an establishment is flagged by a
     rule when it has a finding of that rule, and truly concerned when one of its contracts (counted
     where the work is done) is findable.

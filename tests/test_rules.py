@@ -467,8 +467,9 @@ def test_rule_counts_cover_the_window_only(settings):
     compute_rule_evidence(DuckDBEngine(con), settings)
     counts = con.sql(rule_counts_sql() + " ORDER BY establishment_siret")
     assert counts.columns == ["establishment_siret"] + [f"n_{rule.id}" for rule in RULES] + ["n_rule_hits_total"]
-    # The three renewed CDDs run all year, each on a job of its own: lasting jobs too.
-    assert counts.fetchall() == [(SHOP, 1, 2, 0, 0, 0, 3, 6), (quiet, 0, 0, 0, 0, 0, 0, 0)]
+    # The renewed CDD still declared in June runs all year on a job of its own: a lasting job too. The two no
+    # longer declared since June and July 2024 count up to their last declared month only.
+    assert counts.fetchall() == [(SHOP, 1, 2, 0, 0, 0, 1, 4), (quiet, 0, 0, 0, 0, 0, 0, 0)]
     assert con.sql("SELECT count(*) FROM rule_evidence WHERE rule = 'carence'").fetchone() == (2,)
 
 
