@@ -622,8 +622,8 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         post="r.post_label",
         margin=_literal(_count_text(margin, "jour", "jours")),
         cascade="CASE WHEN x.contract_id IS NULL THEN ' ; une absence que la DSN ne déclare pas, comme des congés "
-                "payés, ne peut pas être vue' ELSE ' ; une autre personne de l''établissement était absente : un "
-                "remplacement en cascade est possible' END",
+                "payés, ne peut pas être vue' ELSE ' ; une autre personne de l''établissement s''est absentée au début de "
+                "ce contrat : un remplacement en cascade est possible' END",
     )
     select = _evidence(
         "remplacement_sans_absence",
@@ -676,15 +676,14 @@ justified AS (
     -- last declared month when it is no longer declared and its end is not known yet.
     WHERE {_day_number(departure_from)} <= r.end_day AND {_day_number(departure_until)} >= r.start_day - {margin} - 1
 ),
--- Someone else away elsewhere in the establishment when the replacement started: it may be en cascade (a
+-- Someone else elsewhere in the establishment went away when the replacement started: it may be en cascade (a
 -- colleague moved to the absent person's post, the replacement to the colleague's).
 elsewhere AS (
     SELECT DISTINCT r.contract_id
     FROM replacements r
     JOIN absences_asof a
       ON a.establishment_siret = r.establishment_siret AND a.person_key <> r.person_key
-     AND {_day_number('a.absence_start')} <= r.start_day + {margin}
-     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})
+     AND {_day_number('a.absence_start')} BETWEEN r.start_day - {margin} AND r.start_day + {margin}
 )
 SELECT {select}
 FROM replacements r

@@ -337,23 +337,25 @@ def test_replacement_without_absence(settings):
         ],
     )
     compute_rule_evidence(DuckDBEngine(con), settings)
-    # At the nursing home someone else is away on another post: a replacement en cascade is possible.
+    # Someone else at the nursing home went away when 'other-post' started (q8, 01/04): a replacement en cascade
+    # is possible. 'running' started in the month itself: the absence it covers may be declared later.
     assert evidence(con, "remplacement_sans_absence", "contract_id, event_date, end_date, article, confidence") == [
-        ("outside-after", D("2025-03-01"), D("2025-03-10"), "L1242-2", "à vérifier sur place"),
+        ("outside-after", D("2025-03-01"), D("2025-03-10"), "L1242-2", "probable"),
         ("other-post", D("2025-04-01"), D("2025-04-30"), "L1242-2", "à vérifier sur place"),
         ("nobody-away", D("2025-05-01"), D("2025-05-31"), "L1242-2", "probable"),
-        ("outside-before", D("2025-05-10"), D("2025-05-31"), "L1242-2", "à vérifier sur place"),
+        ("outside-before", D("2025-05-10"), D("2025-05-31"), "L1242-2", "probable"),
         ("running", D("2025-06-10"), None, "L1242-2", "à vérifier sur place"),
     ]
     assert detail(con, "remplacement_sans_absence", "running") == (
         "Infraction potentielle au motif de remplacement : le contrat à durée déterminée pour remplacement d'un "
         "salarié absent du 10/06/2025 au 30/06/2025 (en cours) sur le poste « cuisinier » ne recouvre, à 7 jours "
         "près, aucune absence déclarée d'une autre personne sur ce poste, ni le départ d'un salarié en contrat à "
-        "durée indéterminée de ce poste (attente de son successeur) ; une autre personne de l'établissement était "
-        "absente : un remplacement en cascade est possible."
+        "durée indéterminée de ce poste (attente de son successeur) ; une absence que la DSN ne déclare pas, comme "
+        "des congés payés, ne peut pas être vue."
     )
-    assert detail(con, "remplacement_sans_absence", "nobody-away").endswith(
-        "; une absence que la DSN ne déclare pas, comme des congés payés, ne peut pas être vue."
+    assert detail(con, "remplacement_sans_absence", "other-post").endswith(
+        "; une autre personne de l'établissement s'est absentée au début de ce contrat : un remplacement en "
+        "cascade est possible."
     )
 
 
