@@ -204,15 +204,22 @@ def test_html_page_in_chromium(written):
         assert exploration.locator(".flag").inner_text() == "exploration (tirage aléatoire)"
         assert page.locator("#liste tbody.line:not(.exploration) .flag").count() == 0
 
-        # The evidence is hidden until its <details> is opened.
+        # The evidence is hidden until its <details> is opened; it comes grouped by rule and post, one sentence
+        # above the contracts of each group.
         first = page.locator(f'#liste tbody.line[data-siret="{S1}"]')
-        evidence_table = first.locator("table.evidence")
-        assert not evidence_table.is_visible()
+        evidence_tables = first.locator("table.evidence")
+        assert evidence_tables.count() == 2
+        assert not evidence_tables.first.is_visible()
         first.locator("summary").click()
-        assert evidence_table.is_visible()
-        assert evidence_table.locator("tbody tr").count() == 2
-        text = evidence_table.inner_text()
+        assert all(table.is_visible() for table in evidence_tables.all())
+        assert first.locator("table.evidence tbody tr").count() == 2
+        groups = first.locator("p.group").all_inner_texts()
+        assert groups == ["1 contrat sur 1 poste de « serveur » sans respect du délai de carence (L1244-3) : 1 probable",
+                          "1 contrat sur 1 poste de « serveur <b>&</b> » sans respect du délai de carence (L1244-3) : "
+                          "1 à vérifier sur place"]
+        text = first.locator("details").inner_text()
         assert "Délai de carence non respecté" in text and "serveur <b>&</b>" in text and "10/02/2025" in text
+        assert "00012" in text and "à vérifier sur place" in text  # the DSN contract number and the confidence
 
         # The filter hides the lines that do not match (NAF, département, accents ignored).
         page.fill("#filtre", "8121z")
