@@ -196,10 +196,15 @@ def check_rules(
                                     context.config.features.window_months)
     except FileNotFoundError as exc:
         raise fail(str(exc)) from exc
+    shown = table.rename(columns={
+        "contract_precision": "precision", "contract_recall": "recall", "abusive_contracts": "to find",
+        "establishments_flagged": "estab. flagged", "establishment_precision": "estab. precision",
+        "establishment_recall": "estab. recall",
+    })
     print_frame(
-        f"Legal-rule checks against the truth, as of {month:%Y-%m}: contract level (the finding's contract broke "
-        f"the rule) and establishment level",
-        table,
+        f"Legal-rule checks against the truth, as of {month:%Y-%m}: precision and recall at contract level (the "
+        f"finding's contract broke the rule), then at establishment level",
+        shown,
     )
 
 

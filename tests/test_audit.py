@@ -53,6 +53,9 @@ def test_the_audit_report_opens_in_a_browser_with_every_section_and_its_figures(
         assert all(image.evaluate("i => i.complete && i.naturalWidth > 0") for image in images.all())
         assert "Features read by the model" in page.locator("#model-card").inner_text()
         assert "list/region" in page.locator("#targeting").inner_text()
+        # Given a truth, the legal-rule evidence is measured: every rule, each confidence level.
+        rules = page.locator("#rules").inner_text()
+        assert all(rule in rules for rule in ("carence", "poste_permanent", "établies et probables", "à vérifier"))
     assert seen.errors == []
     assert all(url.startswith(("file://", "data:")) for url in seen.requests), seen.requests
 
