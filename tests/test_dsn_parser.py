@@ -144,7 +144,7 @@ def test_impossible_planned_end_is_dropped_with_a_warning(tmp_path):
     contract = declarations[0].individuals[0].children[0]
     assert contract.get("010") is None
     assert [(i.kind, i.reason) for i in parser.issues if i.kind != "s90_mismatch"] == [
-        ("invalid_value", "S21.G00.40.010: invalid value '31022025', ignored")
+        ("invalid_value", "S21.G00.40.010: invalid value (8 characters, digits): not a calendar date; ignored")
     ]
 
 
