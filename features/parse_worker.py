@@ -167,8 +167,8 @@ def _parse_file(
     if report.mixed:
         parser.issues.append(
             Issue(label, report.first_non_utf8_line, "warning", "mixed_encoding",
-                  f"UTF-8 lines and {report.non_utf8_lines} lines that are not UTF-8 (the first here), "
-                  f"read as {report.encoding}: each line is decoded on its own")
+                  f"UTF-8 text, and bytes that are not UTF-8 on {report.non_utf8_lines} lines (the first here), "
+                  f"read as {report.encoding}")
         )
     if report.truncated:
         _quarantine_whole_file(source, task.quarantine, report.truncated)

@@ -78,7 +78,17 @@ def test_byte_undefined_in_cp1252_falls_back_to_latin1(tmp_path):
     assert declarations[0].individuals[0].children[0].text("006") == "Serveur\x81"
 
 
-@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_a_stray_cp1252_byte_in_utf8_changes_one_character_not_the_file(tmp_path):
+    lines = one_contract_file(tmp_path, title="Employé")
+    path = tmp_path / "a.dsn"
+    text = "\n".join(lines).encode("utf-8").replace("Employé".encode("utf-8"), "Café Employé".encode("utf-8"))
+    path.write_bytes(text.replace(b"Caf\xc3\xa9", b"Caf\xe9") + b"\n")
+    declarations, parser, report = parse(path)
+    assert declarations[0].individuals[0].children[0].text("006") == "Café Employé"
+    assert (report.mixed, report.non_utf8_lines, report.encoding) == (True, 1, "cp1252")
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
 def test_crlf_and_lf(tmp_path, newline):
     path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path), newline=newline)
     declarations, parser, _ = parse(path)

@@ -169,7 +169,7 @@ def _mixed_encoding(index: int) -> tuple:
     lines = render(envoi([_declaration(good, "1", Contract("C1", "2025-01-06", title="Employé")),
                           _declaration(bad, "2", Contract("C1", "2025-01-06", title="Café"))]))
     text = _text(lines).decode("latin-1").encode("utf-8").replace("Café".encode("utf-8"), b"Caf\xe9")
-    return text, "mixed_encoding", lines.index("S21.G00.40.006,'Café'") + 1, "not UTF-8", (good, bad)
+    return text, "mixed_encoding", lines.index("S21.G00.40.006,'Café'") + 1, "not UTF-8 on 1 lines", (good, bad)
 
 
 def _gzip_cut(index: int) -> tuple:

@@ -1,8 +1,9 @@
 """Turn a DSN file (plain or gzip, UTF-8, cp1252 or latin-1, any line end) into numbered text lines.
 
 Memory stays flat: the file is read in chunks cut at line ends. Lines end in LF, CRLF or CR alone.
-The encoding is decided line by line: strict UTF-8, else cp1252, else latin-1 (which maps every
-byte), so one stray byte changes one line, not the file. A gzip stream is read up to its damage:
+The encoding is decided line by line, and within a line byte by byte: UTF-8 sequences are read as
+UTF-8, any other byte as cp1252 (latin-1 for the five bytes cp1252 leaves undefined), so one stray
+byte changes one character, not the file. A gzip stream is read up to its damage:
 what comes before is kept, and the reader's report says where it stopped.
 """
 
@@ -125,27 +126,39 @@ class DecodeReport:
         return self.utf8_multibyte and self.non_utf8_lines > 0
 
 
-def _decode_line(raw: bytes, report: DecodeReport, number: int) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        if not raw.isascii():
-            report.utf8_multibyte = True
-        return text
-    report.non_utf8_lines += 1
-    if report.first_non_utf8_line is None:
-        report.first_non_utf8_line = number
+def _single_bytes(raw: bytes, report: DecodeReport) -> str:
+    """Bytes that are not UTF-8, read as cp1252 (latin-1 for the five bytes cp1252 leaves undefined)."""
     try:
         text = raw.decode("cp1252")
-        if report.encoding == "utf-8":
-            report.encoding = "cp1252"
-        return text
     except UnicodeDecodeError:
-        # cp1252 leaves five bytes undefined; latin-1 maps every byte, so this never fails.
         report.encoding = "latin-1"
-        return raw.decode("latin-1")
+        return raw.decode("latin-1")  # maps every byte: never fails
+    if report.encoding == "utf-8":
+        report.encoding = "cp1252"
+    return text
+
+
+def _decode_line(raw: bytes, report: DecodeReport, number: int) -> str:
+    """One line: its UTF-8 sequences as UTF-8, any other byte as cp1252 (a line may mix both)."""
+    pieces = []
+    rest = raw
+    while rest:
+        try:
+            pieces.append(rest.decode("utf-8"))
+            break
+        except UnicodeDecodeError as error:
+            pieces.append(rest[: error.start].decode("utf-8"))
+            pieces.append(_single_bytes(rest[error.start : error.end], report))
+            rest = rest[error.end :]
+    if len(pieces) > 1:
+        report.non_utf8_lines += 1
+        if report.first_non_utf8_line is None:
+            report.first_non_utf8_line = number
+        if any(not piece.isascii() for piece in pieces[::2]):
+            report.utf8_multibyte = True
+    elif not raw.isascii():
+        report.utf8_multibyte = True
+    return "".join(pieces)
 
 
 def _decode(data: bytes, report: DecodeReport, first_line: int) -> list[str]:
