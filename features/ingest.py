@@ -238,6 +238,9 @@ def ingest(
     )
     summary = IngestSummary(warehouse=home.warehouse)
     fingerprint = key_fingerprint(key)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)}: no such file or folder")
     with writer_lock(home.data):
         state = WarehouseState(home.data)
         state.adopt_legacy()
@@ -250,8 +253,12 @@ def ingest(
                              "its declarations are left out") for p in listed if not p.exists()]
             paths = [*paths, *(p for p in listed if p.exists())]
         draft = state.begin(fresh=rebuild)
-        _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
-        record_key_fingerprint(draft.warehouse, fingerprint)
+        try:
+            _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
+            record_key_fingerprint(draft.warehouse, fingerprint)
+        except BaseException:
+            state.discard(draft)  # the published version stays as it was
+            raise
         if summary.files_new or rebuild or published is None:
             log.info("ingest: publishing version %d", draft.number)
             state.publish(draft)
