@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -34,11 +35,11 @@ from champollion.csv_files import write_rows_csv
 from champollion.home import Home
 from features.consolidate import ConsolidationResult, consolidate
 from features.dsn.parser import Issue
-from features.dsn.reader import file_sha256, is_gzip, open_binary, stream_damage
+from features.dsn.reader import file_sha256, open_binary, stream_damage
 from features.engine import connect
+from features.inspections import STORED_NAME as INSPECTIONS_FILE
 from features.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
 from features.pseudonym import key_fingerprint
-from features.sql_literals import sql_string
 from features.warehouse import FILES_SCHEMA
 from features.warehouse_state import (
     KeyMismatch, StateDraft, WarehouseState, fresh_file, record_key_fingerprint, recorded_key_fingerprint, writer_lock,
@@ -138,7 +139,7 @@ def looks_like_dsn(path: Path) -> bool:
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     """Files to read: named files always; inside folders (recursively), those that look like DSN
-    (`is_gzip` files too damaged to tell included).
+    (gzip files too damaged to tell included).
 
     Returns (DSN files, files skipped because they are not DSN), both sorted.
     """
@@ -253,6 +254,8 @@ def ingest(
                              "its declarations are left out") for p in listed if not p.exists()]
             paths = [*paths, *(p for p in listed if p.exists())]
         draft = state.begin(fresh=rebuild)
+        if rebuild and published is not None and (published / "warehouse" / INSPECTIONS_FILE).exists():
+            os.link(published / "warehouse" / INSPECTIONS_FILE, draft.warehouse / INSPECTIONS_FILE)  # not from the DSN: kept
         try:
             _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
             record_key_fingerprint(draft.warehouse, fingerprint)

@@ -192,7 +192,9 @@ def test_another_key_is_refused_unless_the_warehouse_is_rebuilt(tmp_path, inputs
         ingest([inputs[1]], home, one_worker(), b"another key")
     assert warehouse_content(home) == before
 
+    import_inspections(write_inspections(tmp_path), home)
     ingest([inputs[1]], home, one_worker(), b"another key", rebuild=True)
+    assert (home.warehouse / "inspections.parquet").exists()  # not rebuilt from the DSN: kept
     reference = Home(tmp_path / "reference")
     ingest([inputs[0], inputs[1]], reference, one_worker(), b"another key")
     assert warehouse_content(home)["persons"] == warehouse_content(reference)["persons"]

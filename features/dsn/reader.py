@@ -91,12 +91,6 @@ def stream_damage(stream: BinaryIO) -> str | None:
     return raw.damage if isinstance(raw, TolerantGzip) else None
 
 
-def is_gzip(path: Path) -> bool:
-    """True when the file starts with the gzip magic bytes."""
-    with open(path, "rb") as probe:
-        return probe.read(2) == GZIP_MAGIC
-
-
 def file_sha256(path: Path) -> str:
     """SHA-256 of the file's bytes as stored: the key that makes ingestion idempotent."""
     digest = hashlib.sha256()
