@@ -151,7 +151,7 @@ ORDER BY s.siret, s.month, s.declaration_key
 """
 
 STATUS_ISSUES_SQL = """
-SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing, d.replaces_id,
+SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing,
        d.siret, strftime(d.month, '%Y-%m') AS month
 FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
 WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate')
@@ -267,12 +267,12 @@ def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_e
 def status_issues(rows: list[tuple]) -> list[Issue]:
     """The warnings of cancel-and-replace, from the rows of STATUS_ISSUES_SQL."""
     issues = []
-    for file, line, status, type_, targets_nothing, replaces_id, siret, month in rows:
+    for file, line, status, type_, targets_nothing, siret, month in rows:
         if targets_nothing:
             action = "cancels" if type_ == "04" else "replaces"
             issues.append(Issue(file, line, "warning", "replaces_nothing",
-                                f"declaration of type {type_} for {siret} {month} {action} {replaces_id!r}, "
-                                "which was not received for that establishment and month"))
+                                f"declaration of type {type_} for {siret} {month} {action} the declaration its "
+                                "S20.G00.05.006 names, which was not received for that establishment and month"))
         if status == "superseded":
             issues.append(Issue(file, line, "warning", "superseded",
                                 f"another declaration for {siret} {month} was kept (a later one, with no "

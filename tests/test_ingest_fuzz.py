@@ -219,7 +219,13 @@ def _no_envoi(index: int) -> tuple:
 def _cancels_nothing(index: int) -> tuple:
     good, bad = _sirets(index)
     lines = _lines(index, _declaration(bad, "2", type="04", replaces="0101202599"))
-    return _text(lines), "replaces_nothing", _other_start(lines, index) + 1, "cancels '0101202599'", (good,)
+    return _text(lines), "replaces_nothing", _other_start(lines, index) + 1, "cancels the declaration", (good,)
+
+
+def _nir_as_replaced_declaration(index: int) -> tuple:
+    good, bad = _sirets(index)
+    lines = _lines(index, _declaration(bad, "2", type="03", replaces=NIR_IN_WRONG_FIELD))
+    return _text(lines), "replaces_nothing", _other_start(lines, index) + 1, "replaces the declaration", (good, bad)
 
 
 def _no_identity(index: int) -> tuple:
@@ -317,6 +323,7 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "declaration_nature_missing": _replace("S20.G00.05.001", "S20.G00.05.003,'11'", "quarantined",
                                            "nature S20.G00.05.001 missing", True, True),
     "cancellation_of_nothing": _cancels_nothing,
+    "nir_as_the_replaced_declaration": _nir_as_replaced_declaration,
     "utf8_with_one_cp1252_byte": _mixed_encoding,
     "file_without_envoi_header": _no_envoi,
     "gzip_cut_at_60_percent": _gzip_cut,
