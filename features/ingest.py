@@ -363,6 +363,9 @@ def _ingest_into(
         summary.status_counts = result.status_counts
         summary.months_rewritten = result.months_rewritten
         issues.extend(result.issues)
+    elif (draft.warehouse / "declaration_status.parquet").exists():  # nothing new: the warehouse stays as it is
+        statuses = pq.read_table(draft.warehouse / "declaration_status.parquet", columns=["status"]).column("status")
+        summary.status_counts = dict(Counter(statuses.to_pylist()))
 
 
 def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress: Progress | None) -> list[BatchResult]:

@@ -131,6 +131,8 @@ class WarehouseState:
                 place.rename(legacy / name)
                 moved = True
         if moved or (legacy.is_dir() and self.published() is None):
+            for name in ("staging", "warehouse"):  # a copied warehouse may come without its staging
+                (legacy / name).mkdir(exist_ok=True)
             log.info("the warehouse under %s becomes version %d", self.data, LEGACY_VERSION)
             self._point(legacy)
 
