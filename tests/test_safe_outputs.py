@@ -79,3 +79,15 @@ def test_ingest_under_another_key_is_refused_then_rebuilt(tmp_path, monkeypatch)
     assert "another-key" not in refused.output and "a-key" not in refused.output
     rebuilt = runner.invoke(app, ["--home", str(home), "ingest", "--rebuild", str(tmp_path / "in")])
     assert rebuilt.exit_code == 0, rebuilt.output
+
+
+def test_latest_never_names_a_month_after_this_one(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    _ingest(home, monkeypatch)
+    future = Declaration("12345678900011", "2099-01", [Individual(contracts=[Contract("C1", "2025-01-06")])], order="9")
+    refused = runner.invoke(app, ["--home", str(home), "ingest", str(write_dsn(tmp_path / "in" / "b.dsn", envoi([future])))])
+    assert refused.exit_code == 0, refused.output
+    assert "quarantined: 1" in refused.output  # the issues by kind
+    result = runner.invoke(app, ["--home", str(home), "features", "--as-of", "latest"])
+    assert result.exit_code == 0, result.output
+    assert "features as of 2025-01" in result.output
