@@ -121,12 +121,16 @@ class WarehouseState:
         return int(folder.name)
 
     def adopt_legacy(self) -> None:
-        """Move a warehouse written before versions existed into version 0 and publish it."""
+        """Move a warehouse written before versions existed into version 0 and publish it (or, once
+        versions exist, make sure the links to the published one are there)."""
         legacy = self.versions / f"{LEGACY_VERSION:06d}"
         moved = False
         for name in ("staging", "warehouse"):
             place = self.data / name
             if place.is_dir() and not place.is_symlink():
+                if self.published() is not None:
+                    raise RuntimeError(f"{place} is a folder where the link to the published version should be: "
+                                       "move it away (the published version is left as it is)")
                 legacy.mkdir(parents=True, exist_ok=True)
                 place.rename(legacy / name)
                 moved = True
@@ -135,6 +139,8 @@ class WarehouseState:
                 (legacy / name).mkdir(exist_ok=True)
             log.info("the warehouse under %s becomes version %d", self.data, LEGACY_VERSION)
             self._point(legacy)
+        elif self.published() is not None:
+            self._ensure_links()
 
     def begin(self, fresh: bool = False) -> StateDraft:
         """A draft of the next version: a copy (by hard links) of the published one, or empty when
@@ -177,6 +183,11 @@ class WarehouseState:
         link.unlink(missing_ok=True)
         link.symlink_to(Path("versions") / version.name)
         link.replace(self.current)
+        self._ensure_links()
+
+    def _ensure_links(self) -> None:
+        """`warehouse` and `staging` pointing through `current` (a run killed right after its first
+        switch may not have made them)."""
         for name in ("warehouse", "staging"):
             place = self.data / name
             if not place.is_symlink():
