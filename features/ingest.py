@@ -189,6 +189,15 @@ def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> lis
     return batches
 
 
+def _hash_and_size(path: Path) -> tuple[str, int, str | None]:
+    """(content hash, size in bytes, None), or ("", 0, why) when the file cannot be read: that file's
+    issue, not the run's."""
+    try:
+        return file_sha256(path), path.stat().st_size, None
+    except OSError as exc:
+        return "", 0, exc.strerror or type(exc).__name__
+
+
 def _batch_id(files: list[SourceFile]) -> str:
     digest = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()
     return digest[:20]
@@ -307,13 +316,16 @@ def _ingest_into(
     new_files: list[SourceFile] = []
     # hashlib and file reads release the GIL: threads hash files in parallel.
     with ThreadPoolExecutor(max_workers=settings.workers) as hashers:
-        hashes = list(hashers.map(file_sha256, dsn_files))
-    for path, sha in zip(dsn_files, hashes):
+        hashes = list(hashers.map(_hash_and_size, dsn_files))
+    for path, (sha, size, unreadable) in zip(dsn_files, hashes):
+        if unreadable is not None:
+            issues.append(Issue(str(path), None, "error", "unreadable_file", f"file not read: {unreadable}"))
+            continue
         if sha in known:
             summary.files_already_ingested += 1
             continue
         known.add(sha)  # the same bytes twice in one run are read once
-        new_files.append(SourceFile(path, sha, path.stat().st_size))
+        new_files.append(SourceFile(path, sha, size))
     summary.files_new = len(new_files)
     log.info("%d DSN files found, %d new, %d already ingested", len(dsn_files), len(new_files), summary.files_already_ingested)
 

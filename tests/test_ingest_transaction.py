@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import features.ingest as ingestion
 from champollion.config import Config
 from champollion.home import Home
 from features.ingest import ingest
@@ -212,3 +213,20 @@ def test_a_warehouse_written_before_versions_is_adopted(tmp_path, inputs):
     assert legacy.warehouse.is_symlink()
     assert len(warehouse_content(legacy)["files"]) == 2
     assert len(warehouse_content(legacy)["declarations"]) == 4
+
+
+def test_a_file_that_cannot_be_read_is_its_own_issue(tmp_path, inputs, monkeypatch):
+    unreadable = inputs[1] / "feb.dsn"
+    real = ingestion.file_sha256
+
+    def failing(path: Path) -> str:
+        if path == unreadable:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(ingestion, "file_sha256", failing)
+    home = Home(tmp_path / "home")
+    summary = ingest([inputs[0], inputs[1]], home, one_worker(), TEST_KEY)
+    assert summary.issue_kinds["unreadable_file"] == 1 and summary.files_new == 1
+    assert f"{unreadable},,error,unreadable_file,file not read: Permission denied" in summary.issues_report.read_text()
+    assert len(warehouse_content(home)["declarations"]) == 2
