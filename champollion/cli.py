@@ -99,10 +99,15 @@ def ingest(
     engine: Annotated[
         SqlEngineName, typer.Option(help="duckdb: local processes and DuckDB; spark: Spark tasks and Spark SQL (configuration: spark).")
     ] = SqlEngineName.duckdb,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the warehouse from its files (those still there) and PATHS, "
+                                              "under the current pseudonymisation key.")
+    ] = False,
 ) -> None:
     """Read DSN files into the contract warehouse (idempotent; bad input is reported and quarantined)."""
     from champollion.reporting import byte_progress, print_ingest_summary
     from features.ingest import ingest as run_ingest
+    from features.warehouse_state import KeyMismatch, WarehouseBusy
 
     context = _context(ctx)
     config = context.config
@@ -119,8 +124,8 @@ def ingest(
         ingest_engine = SparkIngest.from_config(config.spark)
     try:
         with byte_progress("parsing DSN") as progress:
-            summary = run_ingest(paths, context.home, config, key, progress, ingest_engine)
-    except FileNotFoundError as exc:
+            summary = run_ingest(paths, context.home, config, key, progress, ingest_engine, rebuild)
+    except (FileNotFoundError, WarehouseBusy, KeyMismatch) as exc:
         raise fail(str(exc)) from exc
     print_ingest_summary(summary)
 
@@ -131,16 +136,17 @@ def import_inspections(
     path: Annotated[Path, typer.Argument(help="CSV with columns siret,inspection_date,abuse_found (extra columns ignored).")],
 ) -> None:
     """Store past inspections in the warehouse (bad rows are reported with their line and left out)."""
-    from features.inspections import read_inspections, store_inspections
+    from features.inspections import STORED_NAME, import_inspections
+    from features.warehouse_state import WarehouseBusy
 
     context = _context(ctx)
     try:
-        loaded = read_inspections(path)
-    except (OSError, ValueError) as exc:
+        loaded = import_inspections(path, context.home)
+    except (OSError, ValueError, WarehouseBusy) as exc:
         raise fail(str(exc)) from exc
     for issue in loaded.issues:
         typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)
-    stored = store_inspections(loaded.rows, context.home.warehouse)
+    stored = context.home.warehouse / STORED_NAME
     typer.echo(f"{len(loaded.rows)} inspections stored in {stored} ({len(loaded.issues)} rows left out)")
 
 
@@ -164,6 +170,8 @@ def features(
     from features.sql_engine import open_engine
 
     context = _context(ctx)
+    if out is not None and out.is_dir():
+        raise fail(f"--out {out} is a folder: give the path of a Parquet file to write (e.g. {out / 'features.parquet'})")
     month = resolve_month(context.home.warehouse, as_of)
     started = time.perf_counter()
     with open_engine(engine.value, context.config, context.home.duckdb_tmp) as sql_engine:

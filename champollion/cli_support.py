@@ -26,7 +26,7 @@ def parse_month(value: str) -> date:
 
 
 def resolve_month(warehouse: Path, value: str) -> date:
-    """A month written YYYY-MM, or 'latest': the last month declared in the warehouse."""
+    """A month written YYYY-MM, or 'latest': the last month declared in the warehouse (never after this month)."""
     if value != "latest":
         return parse_month(value)
     from features.build import latest_month
@@ -34,6 +34,12 @@ def resolve_month(warehouse: Path, value: str) -> date:
 
     with DuckDBEngine() as engine:
         try:
-            return latest_month(engine, warehouse)
+            latest = latest_month(engine, warehouse)
         except FileNotFoundError as exc:
             raise fail(str(exc)) from exc
+    this_month = date.today().replace(day=1)
+    if latest > this_month:  # ingestion now quarantines such declarations; a warehouse built before may hold some
+        raise fail(f"{warehouse}: the last month declared, {latest:%Y-%m}, is after this month: give the month "
+                   "(YYYY-MM), or rebuild the warehouse (`champollion ingest --rebuild`), which quarantines "
+                   "declarations of months to come")
+    return latest

@@ -34,6 +34,7 @@ from features.contracts import month_start, rebuild_contracts_sql
 from features.engine import places_arrow
 from features.geography import departement_sql
 from features.sql_engine import SqlEngine, load_table
+from features.sql_literals import sql_string_list
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
@@ -74,9 +75,6 @@ class AsOfWindow:
         )
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
 
 def prepare_as_of(
     engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3
@@ -112,11 +110,11 @@ def prepare_as_of(
                    c.post AS post_label,
                    c.attributed_siret AS establishment_siret,
                    CASE
-                       WHEN c.nature IN ({_sql_list(OPEN_ENDED_NATURES)}) THEN 'cdi'
+                       WHEN c.nature IN ({sql_string_list(OPEN_ENDED_NATURES)}) THEN 'cdi'
                        WHEN c.nature = '{MISSION_NATURE}' THEN 'mission'
-                       WHEN c.nature IN ({_sql_list(FIXED_TERM_NATURES)}) AND c.motif = '{USAGE_MOTIF}' THEN 'usage'
-                       WHEN c.nature IN ({_sql_list(FIXED_TERM_NATURES)})
-                            AND coalesce(c.motif, '') NOT IN ({_sql_list(TRAINING_MOTIFS)}) THEN 'cdd'
+                       WHEN c.nature IN ({sql_string_list(FIXED_TERM_NATURES)}) AND c.motif = '{USAGE_MOTIF}' THEN 'usage'
+                       WHEN c.nature IN ({sql_string_list(FIXED_TERM_NATURES)})
+                            AND coalesce(c.motif, '') NOT IN ({sql_string_list(TRAINING_MOTIFS)}) THEN 'cdd'
                        ELSE 'other'
                    END AS kind,
                    least(coalesce(c.end_date, p.as_of_end), p.as_of_end) AS period_end,

@@ -11,6 +11,7 @@ far, so the order in which files arrive does not matter:
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,11 @@ from features.dsn.parser import Issue
 from features.engine import attach_warehouse, register_places
 from features.geography import departement_sql
 from features.partitions import MonthlyPartitionWriter
+from features.sql_literals import sql_string, sql_string_list
 from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+from features.warehouse_state import fresh_file
+
+log = logging.getLogger("champollion.ingest")
 
 STREAM_BATCH_ROWS = 32_768
 CONTRACT_SLICE_ROWS = 1_000_000  # contract snapshots rebuilt at once (~600 MB)
@@ -146,7 +151,7 @@ ORDER BY s.siret, s.month, s.declaration_key
 """
 
 STATUS_ISSUES_SQL = """
-SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing, d.replaces_id,
+SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing,
        d.siret, strftime(d.month, '%Y-%m') AS month
 FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
 WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate')
@@ -172,15 +177,23 @@ def consolidate(
     inferred_end_after_months: int,
 ) -> ConsolidationResult:
     """Resolve which declarations survive, rewrite the months touched by `new_batches`, then
-    rebuild the establishment, person and contract tables."""
+    rebuild the establishment, person and contract tables.
+
+    The warehouse is a draft (`features.warehouse_state`): its files may be hard links to the
+    published ones, so each file is replaced, never written over.
+    """
     warehouse.mkdir(parents=True, exist_ok=True)
 
     def staged(table: str, which: list[str]) -> str:
-        return "[" + ", ".join(f"'{staging / table / (b + '.parquet')}'" for b in which) + "]"
+        return "[" + sql_string_list(staging / table / (b + ".parquet") for b in which) + "]"
+
+    def copy_to(query: str, name: str) -> None:
+        con.execute(f"COPY ({query}) TO {sql_string(fresh_file(warehouse / name))} (FORMAT parquet)")
+        log.info("consolidate: %s written", name)
 
     con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
-    con.execute(f"COPY ({DECLARATION_STATUS_SQL}) TO '{warehouse / 'declaration_status.parquet'}' (FORMAT parquet)")
+    copy_to(DECLARATION_STATUS_SQL, "declaration_status.parquet")
     issues = status_issues(con.execute(STATUS_ISSUES_SQL).fetchall())
     months = [
         row[0]
@@ -189,7 +202,7 @@ def consolidate(
             f"WHERE nature = '01' AND month IS NOT NULL ORDER BY 1"
         ).fetchall()
     ] if new_batches else []
-    month_list = ", ".join(f"'{m}'" for m in months)
+    month_list = sql_string_list(months)
     kept = "SELECT declaration_key FROM resolved_status WHERE status = 'kept'"
     for table in MONTHLY_TABLES:
         for month in months:
@@ -207,11 +220,13 @@ def consolidate(
         ).to_arrow_reader(STREAM_BATCH_ROWS)
         with MonthlyPartitionWriter(warehouse / table, STAGED_SCHEMAS[table]) as writer:
             writer.write_batches(reader)
+        log.info("consolidate: months of %s written", table)
     attach_warehouse(con, warehouse)
     register_places(con)
-    con.execute(f"COPY ({ESTABLISHMENTS_SQL}) TO '{warehouse / 'establishments.parquet'}' (FORMAT parquet)")
-    con.execute(f"COPY ({PERSONS_SQL}) TO '{warehouse / 'persons.parquet'}' (FORMAT parquet)")
+    copy_to(ESTABLISHMENTS_SQL, "establishments.parquet")
+    copy_to(PERSONS_SQL, "persons.parquet")
     _write_contracts(con, warehouse, inferred_end_after_months)
+    log.info("consolidate: contracts.parquet written")
     attach_warehouse(con, warehouse)
     counts = dict(con.execute("SELECT status, count(*) FROM resolved_status GROUP BY status").fetchall())
     return ConsolidationResult(counts, months, issues)
@@ -252,12 +267,12 @@ def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_e
 def status_issues(rows: list[tuple]) -> list[Issue]:
     """The warnings of cancel-and-replace, from the rows of STATUS_ISSUES_SQL."""
     issues = []
-    for file, line, status, type_, targets_nothing, replaces_id, siret, month in rows:
+    for file, line, status, type_, targets_nothing, siret, month in rows:
         if targets_nothing:
             action = "cancels" if type_ == "04" else "replaces"
             issues.append(Issue(file, line, "warning", "replaces_nothing",
-                                f"declaration of type {type_} for {siret} {month} {action} {replaces_id!r}, "
-                                "which was not received for that establishment and month"))
+                                f"declaration of type {type_} for {siret} {month} {action} the declaration its "
+                                "S20.G00.05.006 names, which was not received for that establishment and month"))
         if status == "superseded":
             issues.append(Issue(file, line, "warning", "superseded",
                                 f"another declaration for {siret} {month} was kept (a later one, with no "

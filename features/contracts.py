@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from features.sql_literals import sql_string
+
 TEMP_AGENCY_NAF = "7820Z"
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
 
@@ -54,8 +56,8 @@ def rebuild_contracts_sql(
     )
     low, high = sirets
     only = (
-        (f"AND (siret >= '{low}'" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
-        + (f" AND siret < '{high}'" if high is not None else "")
+        (f"AND (siret >= {sql_string(low)}" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
+        + (f" AND siret < {sql_string(high)}" if high is not None else "")
     )
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.

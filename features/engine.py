@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 
 from features.geography import places_table
+from features.sql_literals import sql_string
 from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
 
 SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts")
@@ -24,11 +25,11 @@ def connect(
     except duckdb.InvalidInputException:
         pass  # in Jupyter without ipywidgets DuckDB has already turned its bar off and refuses the setting
     if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if temp_directory:
-        con.execute(f"SET temp_directory = '{temp_directory}'")
+        con.execute(f"SET temp_directory = {sql_string(temp_directory)}")
     return con
 
 
@@ -66,19 +67,19 @@ def attach_warehouse(
     (None: no bound; rows with no SIRET go with the last range, the one with no upper bound).
     """
     low, high = sirets
-    bounds = [f"siret >= '{low}'"] if low is not None else []
+    bounds = [f"siret >= {sql_string(low)}"] if low is not None else []
     if high is not None:
-        bounds.append(f"siret < '{high}'")
+        bounds.append(f"siret < {sql_string(high)}")
     where = "" if not bounds else " WHERE " + " AND ".join(bounds) + (" OR siret IS NULL" if high is None else "")
     for table in MONTHLY_TABLES:
         if any((warehouse / table).glob("*/*.parquet")):
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * EXCLUDE (declared_month) "
-                f"FROM read_parquet('{warehouse_glob(warehouse, table)}', hive_partitioning = true){where}"
+                f"FROM read_parquet({sql_string(warehouse_glob(warehouse, table))}, hive_partitioning = true){where}"
             )
         else:
             _empty_view(con, table, STAGED_SCHEMAS[table])
     for table in SINGLE_TABLES:
         path = warehouse / f"{table}.parquet"
         if path.exists():
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet('{path}')")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet({sql_string(path)})")

@@ -5,13 +5,18 @@ changes nothing. New files are parsed in parallel worker processes into staged P
 cancel-and-replace is resolved over everything staged and the touched months are rewritten.
 Where the parsing runs and what resolves cancel-and-replace is an `IngestEngine`: DuckDB with
 local processes here, Spark in `features.spark.ingest`.
+
+A run is a transaction (`features.warehouse_state`): under the home's writer lock it writes a draft
+of the next version of the warehouse, file list included, and publishes it in one atomic step, or
+leaves the published version as it was. The pseudonymisation key's fingerprint is kept with the
+warehouse: another key is refused unless the run rebuilds the warehouse from its files.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -25,14 +30,20 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from champollion.config import Config
+from champollion.config import Config, IngestConfig
+from champollion.csv_files import write_rows_csv
 from champollion.home import Home
 from features.consolidate import ConsolidationResult, consolidate
 from features.dsn.parser import Issue
-from features.dsn.reader import file_sha256, open_binary
+from features.dsn.reader import file_sha256, open_binary, stream_damage
 from features.engine import connect
+from features.inspections import STORED_NAME as INSPECTIONS_FILE
 from features.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
-from features.warehouse import FILES_SCHEMA, STAGED_SCHEMAS
+from features.pseudonym import key_fingerprint
+from features.warehouse import FILES_SCHEMA
+from features.warehouse_state import (
+    KeyMismatch, StateDraft, WarehouseState, fresh_file, record_key_fingerprint, recorded_key_fingerprint, writer_lock,
+)
 
 log = logging.getLogger("champollion.ingest")
 
@@ -61,6 +72,7 @@ class IngestSummary:
     months_rewritten: list[str] = field(default_factory=list)
     issues_report: Path | None = None
     warehouse: Path | None = None
+    version: int | None = None  # the version published by the run (None: nothing new, nothing published)
 
     @property
     def megabytes_per_second(self) -> float:
@@ -112,17 +124,22 @@ class DuckDBIngest:
 
 
 def looks_like_dsn(path: Path) -> bool:
-    """True when the file (possibly gzip) starts with a DSN rubric line (`Sxx.Gxx.`)."""
+    """True when the file (possibly gzip) starts with a DSN rubric line (`Sxx.Gxx.`), or is a gzip
+    file too damaged to tell (it is then read, and reported, as a DSN file)."""
     try:
         with open_binary(path) as stream:
             head = stream.read(64).lstrip(b"\xef\xbb\xbf\r\n ")
-    except (OSError, EOFError):
+            damaged = stream_damage(stream) is not None
+    except OSError:
         return False
+    if damaged and not head:
+        return True
     return len(head) >= 8 and head[:1] == b"S" and head[1:3].isdigit() and head[3:5] == b".G"
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Files to read: named files always; inside folders (recursively), those that look like DSN.
+    """Files to read: named files always; inside folders (recursively), those that look like DSN
+    (gzip files too damaged to tell included).
 
     Returns (DSN files, files skipped because they are not DSN), both sorted.
     """
@@ -172,6 +189,15 @@ def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> lis
     return batches
 
 
+def _hash_and_size(path: Path) -> tuple[str, int, str | None]:
+    """(content hash, size in bytes, None), or ("", 0, why) when the file cannot be read: that file's
+    issue, not the run's."""
+    try:
+        return file_sha256(path), path.stat().st_size, None
+    except OSError as exc:
+        return "", 0, exc.strerror or type(exc).__name__
+
+
 def _batch_id(files: list[SourceFile]) -> str:
     digest = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()
     return digest[:20]
@@ -181,12 +207,17 @@ def _read_manifest(path: Path) -> pa.Table:
     return pq.read_table(path).cast(FILES_SCHEMA) if path.exists() else FILES_SCHEMA.empty_table()
 
 
-def _drop_orphans(staging: Path, known_batches: set[str]) -> None:
-    """Remove staged batch files that no manifest row names (left by an interrupted run)."""
-    for table in STAGED_SCHEMAS:
-        for part in (staging / table).glob("*.parquet"):
-            if part.stem not in known_batches:
-                part.unlink()
+def _check_key(published: Path | None, fingerprint: str, rebuild: bool) -> None:
+    """Refuse a key other than the one the published warehouse was built under (unless rebuilding)."""
+    if published is None or rebuild:
+        return
+    recorded = recorded_key_fingerprint(published / "warehouse")
+    if recorded is not None and recorded != fingerprint:
+        raise KeyMismatch(
+            f"the warehouse was built under another pseudonymisation key (fingerprint {recorded}; this key's is "
+            f"{fingerprint}): its people would be split in two. Use the key it was built with, or run "
+            "`champollion ingest --rebuild PATH...` to rebuild it under this key from its files"
+        )
 
 
 def ingest(
@@ -196,13 +227,19 @@ def ingest(
     key: bytes,
     progress: Progress | None = None,
     engine: IngestEngine | None = None,
+    rebuild: bool = False,
 ) -> IngestSummary:
     """Read DSN files into the warehouse of `home` with `engine` (default: `config.ingest.workers`
     processes, then DuckDB within `config.duckdb`'s limits); returns the run's summary.
 
     Bad input never stops the run: issues are counted, written to
     `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable
-    declarations are quarantined under `data/quarantine/`.
+    declarations are quarantined under `data/quarantine/`. `rebuild` starts from an empty
+    warehouse and reads again every file listed in the published one (those still there), with
+    `paths`: the way to change the pseudonymisation key.
+
+    Raises WarehouseBusy when another run writes the warehouse, KeyMismatch when the warehouse was
+    built under another key and `rebuild` is false; nothing is changed then.
     """
     started = time.perf_counter()
     settings = config.ingest
@@ -210,32 +247,91 @@ def ingest(
         settings.workers, config.duckdb.memory_limit, config.duckdb.threads, home.duckdb_tmp
     )
     summary = IngestSummary(warehouse=home.warehouse)
+    fingerprint = key_fingerprint(key)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)}: no such file or folder")
+    with writer_lock(home.data):
+        state = WarehouseState(home.data)
+        state.adopt_legacy()
+        published = state.published()
+        _check_key(published, fingerprint, rebuild)
+        issues: list[Issue] = []
+        if rebuild and published is not None:
+            listed = [Path(p) for p in _read_manifest(published / "staging" / "files.parquet").column("source_file").to_pylist()]
+            issues += [Issue(str(p), None, "warning", "missing_source", "listed in the warehouse rebuilt but no longer there; "
+                             "its declarations are left out") for p in listed if not p.exists()]
+            paths = [*paths, *(p for p in listed if p.exists())]
+        draft = state.begin(fresh=rebuild)
+        if rebuild and published is not None and (published / "warehouse" / INSPECTIONS_FILE).exists():
+            os.link(published / "warehouse" / INSPECTIONS_FILE, draft.warehouse / INSPECTIONS_FILE)  # not from the DSN: kept
+        try:
+            _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
+            record_key_fingerprint(draft.warehouse, fingerprint)
+        except BaseException:
+            state.discard(draft)  # the published version stays as it was
+            raise
+        if summary.files_new or rebuild or published is None:
+            log.info("ingest: publishing version %d", draft.number)
+            state.publish(draft)
+            summary.version = draft.number
+        else:
+            state.discard(draft)
+    now = datetime.now().replace(microsecond=0)
+    summary.warnings = sum(1 for i in issues if i.severity == "warning")
+    summary.errors = sum(1 for i in issues if i.severity == "error")
+    summary.issue_kinds = Counter(i.kind for i in issues)
+    summary.issues_report = _write_issues(home, issues, now)
+    for issue in issues[: settings.max_issue_lines_logged]:
+        log.warning("%s:%s: %s: %s", issue.file, issue.line or "-", issue.kind, issue.reason)
+    if len(issues) > settings.max_issue_lines_logged:
+        log.warning("... %d more issues in %s", len(issues) - settings.max_issue_lines_logged, summary.issues_report)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _ingest_into(
+    draft: StateDraft,
+    paths: list[Path],
+    home: Home,
+    settings: IngestConfig,
+    key: bytes,
+    progress: Progress | None,
+    engine: IngestEngine,
+    summary: IngestSummary,
+    issues: list[Issue],
+) -> None:
+    """Parse the new files of `paths` into the draft, list them in its files.parquet and rebuild
+    its tables; counts go to `summary`, issues to `issues`."""
     dsn_files, not_dsn = discover(paths)
     summary.files_seen = len(dsn_files)
     summary.files_skipped_not_dsn = len(not_dsn)
-    issues: list[Issue] = [
+    issues += [
         Issue(str(p), None, "warning", "not_dsn", "file in a DSN folder that does not start with a rubric line; skipped")
         for p in not_dsn
     ]
-    manifest_path = home.staging / "files.parquet"
+    manifest_path = draft.staging / "files.parquet"
     manifest = _read_manifest(manifest_path)
     known = set(manifest.column("source_sha256").to_pylist())
-    _drop_orphans(home.staging, set(manifest.column("batch").to_pylist()))
     new_files: list[SourceFile] = []
     # hashlib and file reads release the GIL: threads hash files in parallel.
     with ThreadPoolExecutor(max_workers=settings.workers) as hashers:
-        hashes = list(hashers.map(file_sha256, dsn_files))
-    for path, sha in zip(dsn_files, hashes):
+        hashes = list(hashers.map(_hash_and_size, dsn_files))
+    for path, (sha, size, unreadable) in zip(dsn_files, hashes):
+        if unreadable is not None:
+            issues.append(Issue(str(path), None, "error", "unreadable_file", f"file not read: {unreadable}"))
+            continue
         if sha in known:
             summary.files_already_ingested += 1
             continue
         known.add(sha)  # the same bytes twice in one run are read once
-        new_files.append(SourceFile(path, sha, path.stat().st_size))
+        new_files.append(SourceFile(path, sha, size))
     summary.files_new = len(new_files)
     log.info("%d DSN files found, %d new, %d already ingested", len(dsn_files), len(new_files), summary.files_already_ingested)
 
     batches = plan_batches(new_files, settings.batch_megabytes * 1_000_000, engine.parallelism)
-    tasks = [BatchTask(_batch_id(b), tuple(b), home.staging, home.quarantine, key) for b in batches]
+    tasks = [BatchTask(_batch_id(b), tuple(b), draft.staging, home.quarantine, key) for b in batches]
+    log.info("ingest: parsing %d batches", len(tasks))
     results = engine.parse(tasks, progress)
     manifest_rows = []
     now = datetime.now().replace(microsecond=0)
@@ -268,28 +364,20 @@ def ingest(
         columns = list(zip(*manifest_rows))
         added = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, FILES_SCHEMA)], schema=FILES_SCHEMA)
         manifest = pa.concat_tables([manifest, added])
-        manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(manifest, manifest_path)
+        pq.write_table(manifest, fresh_file(manifest_path))
+        log.info("ingest: file list written (%d files)", manifest.num_rows)
 
     all_batches = sorted(set(manifest.column("batch").to_pylist()))
-    if all_batches:
+    if all_batches and tasks:
         result = engine.consolidate(
-            home.staging, home.warehouse, all_batches, [t.batch_id for t in tasks], settings.inferred_end_after_months
+            draft.staging, draft.warehouse, all_batches, [t.batch_id for t in tasks], settings.inferred_end_after_months
         )
         summary.status_counts = result.status_counts
         summary.months_rewritten = result.months_rewritten
         issues.extend(result.issues)
-
-    summary.warnings = sum(1 for i in issues if i.severity == "warning")
-    summary.errors = sum(1 for i in issues if i.severity == "error")
-    summary.issue_kinds = Counter(i.kind for i in issues)
-    summary.issues_report = _write_issues(home, issues, now)
-    for issue in issues[: settings.max_issue_lines_logged]:
-        log.warning("%s:%s: %s: %s", issue.file, issue.line or "-", issue.kind, issue.reason)
-    if len(issues) > settings.max_issue_lines_logged:
-        log.warning("... %d more issues in %s", len(issues) - settings.max_issue_lines_logged, summary.issues_report)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    elif (draft.warehouse / "declaration_status.parquet").exists():  # nothing new: the warehouse stays as it is
+        statuses = pq.read_table(draft.warehouse / "declaration_status.parquet", columns=["status"]).column("status")
+        summary.status_counts = dict(Counter(statuses.to_pylist()))
 
 
 def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress: Progress | None) -> list[BatchResult]:
@@ -318,9 +406,6 @@ def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress:
 def _write_issues(home: Home, issues: list[Issue], when: datetime) -> Path:
     home.ingest_reports.mkdir(parents=True, exist_ok=True)
     path = home.ingest_reports / f"issues-{when.strftime('%Y%m%dT%H%M%S')}.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "line", "severity", "kind", "reason"])
-        for issue in issues:
-            writer.writerow([issue.file, issue.line if issue.line is not None else "", issue.severity, issue.kind, issue.reason])
+    write_rows_csv(path, ["file", "line", "severity", "kind", "reason"],
+                   ([i.file, i.line if i.line is not None else "", i.severity, i.kind, i.reason] for i in issues))
     return path

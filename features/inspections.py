@@ -2,6 +2,8 @@
 
 Extra columns are ignored. A bad row (SIRET not 14 digits, a date that is not ISO, an outcome
 other than 0/1) is reported with its line and reason and left out; the others are kept.
+`import_inspections` is the one way in (`import-inspections` and `train --inspections`): training,
+scoring, exclusions and the audit all read the stored copy.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from champollion.home import Home
 from features.dsn.parser import Issue
+from features.warehouse_state import WarehouseState, fresh_file, writer_lock
 
 REQUIRED = ("siret", "inspection_date", "abuse_found")
 SCHEMA = pa.schema([("siret", pa.string()), ("inspection_date", pa.date32()), ("abuse_found", pa.int8())])
@@ -65,10 +69,21 @@ def read_inspections(path: Path) -> InspectionFile:
     return InspectionFile(frame.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True), issues)
 
 
+def import_inspections(path: Path, home: Home) -> InspectionFile:
+    """Read and check an inspections CSV, and publish a new version of the warehouse of `home`
+    holding its valid rows as the stored inspections (under the writer's lock)."""
+    loaded = read_inspections(path)
+    with writer_lock(home.data):
+        state = WarehouseState(home.data)
+        draft = state.begin()
+        store_inspections(loaded.rows, draft.warehouse)
+        state.publish(draft)
+    return loaded
+
+
 def store_inspections(inspections: pd.DataFrame, warehouse: Path) -> Path:
-    """Replace the warehouse's copy of the inspections with these rows."""
-    warehouse.mkdir(parents=True, exist_ok=True)
-    path = warehouse / STORED_NAME
+    """Replace the inspections stored in `warehouse` (a draft) with these rows."""
+    path = fresh_file(warehouse / STORED_NAME)
     table = pa.table(
         {
             "siret": pa.array(inspections["siret"].astype(str).tolist(), pa.string()),

@@ -1,7 +1,8 @@
 """One ingestion task, run in a worker process: parse a batch of DSN files into staged Parquet.
 
 A file that fails in an unexpected way is quarantined whole; its rows are dropped from the batch,
-never half-kept, and the other files of the batch go on.
+never half-kept, and the other files of the batch go on. A file whose gzip stream is damaged keeps
+the declarations read before the damage; the file itself is copied to the quarantine with the reason.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import shutil
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -42,6 +43,7 @@ class BatchTask:
     staging: Path
     quarantine: Path
     key: bytes = field(repr=False)  # the pseudonymisation key: never in a log or an error message
+    run_month: date = field(default_factory=lambda: date.today().replace(day=1))  # later declared months are refused
 
 
 @dataclass
@@ -80,9 +82,9 @@ def parse_batch(task: BatchTask) -> BatchResult:
         for source in task.files:
             headers: list[tuple] = []
             try:
-                result = _parse_file(source, pseudonymiser, writer, headers, task.quarantine)
+                result = _parse_file(source, pseudonymiser, writer, headers, task)
             except Exception as exc:  # a bug or an unreadable file must not lose the batch
-                result = _quarantine_whole_file(source, task.quarantine, exc)
+                result = _unreadable_file(source, task.quarantine, exc)
             else:
                 # The declaration rows go last: without them, rows already written for a file
                 # that failed are orphans that consolidation ignores.
@@ -130,11 +132,11 @@ class _StagedWriter:
 
 
 def _parse_file(
-    source: SourceFile, pseudonymiser: Pseudonymiser, writer: "_StagedWriter", headers: list[tuple], quarantine: Path
+    source: SourceFile, pseudonymiser: Pseudonymiser, writer: "_StagedWriter", headers: list[tuple], task: BatchTask
 ) -> FileResult:
     label = str(source.path)
     parser = DsnParser(label)
-    builder = RecordBuilder(pseudonymiser, source.sha256, label)
+    builder = RecordBuilder(pseudonymiser, source.sha256, label, task.run_month)
     report = DecodeReport()
     result = FileResult(source)
     to_quarantine = []
@@ -158,13 +160,20 @@ def _parse_file(
                 result.monthly += 1
             else:
                 result.signals += 1
-    if report.switched_at_line:
+    _check_types("declarations", headers)  # a value the warehouse cannot hold fails this file only
+    parser.issues.extend(builder.issues)
+    if report.byte_order_mark:
+        parser.issues.append(Issue(label, 1, "warning", "byte_order_mark", "the file starts with a UTF-8 byte order mark; skipped"))
+    if report.mixed:
         parser.issues.append(
-            Issue(label, report.switched_at_line, "warning", "mixed_encoding",
-                  "bytes that are not UTF-8 from this line on: the file is read as cp1252")
+            Issue(label, report.first_non_utf8_line, "warning", "mixed_encoding",
+                  f"UTF-8 text, and bytes that are not UTF-8 on {report.non_utf8_lines} lines (the first here), "
+                  f"read as {report.encoding}")
         )
+    if report.truncated:
+        _quarantine_whole_file(source, task.quarantine, report.truncated)
     if to_quarantine:
-        _write_quarantine(source, to_quarantine, quarantine)
+        _write_quarantine(source, to_quarantine, task.quarantine)
         for declaration in to_quarantine:
             parser.issues.append(
                 Issue(label, declaration.line_start, "error", "quarantined",
@@ -173,7 +182,7 @@ def _parse_file(
             )
     result.quarantined = len(to_quarantine)
     result.lines = parser.summary.lines
-    result.encoding = report.encoding
+    result.encoding = "mixed" if report.mixed else report.encoding
     result.envelope_lines = parser.summary.envelope_lines
     result.unknown_blocks = dict(parser.summary.unknown_blocks)
     result.unknown_rubrics = dict(parser.summary.unknown_rubrics)
@@ -182,22 +191,31 @@ def _parse_file(
     return result
 
 
+def _check_types(table: str, rows: list[tuple]) -> None:
+    """Raise ValueError when `rows` do not fit the staged table's schema (types and ranges)."""
+    schema = STAGED_SCHEMAS[table]
+    if not rows:
+        return
+    try:
+        pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*rows), schema)], schema=schema)
+    except (pa.ArrowException, OverflowError, TypeError) as exc:
+        raise ValueError(f"a value does not fit the {table} table: {type(exc).__name__}") from None
+
+
 def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) -> None:
-    """Copy the raw lines of each unreadable declaration, with the reasons, into the quarantine."""
+    """Copy the lines of each unreadable declaration (decoded as the parser read them, written in
+    UTF-8 with LF line ends), with the reasons, into the quarantine."""
     quarantine.mkdir(parents=True, exist_ok=True)
     wanted = {(d.line_start, d.line_end): d for d in declarations}
-    collected: dict[tuple[int, int], list[bytes]] = {span: [] for span in wanted}
+    collected: dict[tuple[int, int], list[str]] = {span: [] for span in wanted}
     with open_binary(source.path) as stream:
-        try:
-            for number, raw in enumerate(stream, 1):
-                for (start, end), lines in collected.items():
-                    if start <= number <= end:
-                        lines.append(raw)
-        except (EOFError, OSError):
-            pass  # a truncated stream: keep what could be read
+        for first, lines in iter_line_chunks(stream, DecodeReport()):
+            for (start, end), kept in collected.items():
+                if start < first + len(lines) and end >= first:
+                    kept.extend(lines[max(start - first, 0) : end - first + 1])
     for (start, end), declaration in wanted.items():
         stem = quarantine / f"{source.sha256[:16]}-{declaration.index:05d}"
-        stem.with_suffix(".dsn").write_bytes(b"".join(collected[(start, end)]))
+        stem.with_suffix(".dsn").write_text("".join(line + "\n" for line in collected[(start, end)]), encoding="utf-8")
         stem.with_suffix(".reason.txt").write_text(
             f"file: {source.path}\nsha256: {source.sha256}\ndeclaration: {declaration.index}\n"
             f"lines: {start}-{end}\nreasons:\n" + "\n".join(f"- {p}" for p in declaration.problems) + "\n",
@@ -205,16 +223,25 @@ def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) 
         )
 
 
-def _quarantine_whole_file(source: SourceFile, quarantine: Path, exc: Exception) -> FileResult:
+def _quarantine_whole_file(source: SourceFile, quarantine: Path, reason: str) -> None:
+    """Copy the file as it is into the quarantine, with why."""
     quarantine.mkdir(parents=True, exist_ok=True)
     stem = quarantine / f"{source.sha256[:16]}-file"
     shutil.copyfile(source.path, stem.with_suffix(".dsn"))
-    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     stem.with_suffix(".reason.txt").write_text(
-        f"file: {source.path}\nsha256: {source.sha256}\nthe whole file could not be read: {detail}\n"
+        f"file: {source.path}\nsha256: {source.sha256}\n{reason}\n"
         f"at {datetime.now().isoformat(timespec='seconds')}\n",
         encoding="utf-8",
     )
+
+
+def _unreadable_file(source: SourceFile, quarantine: Path, exc: Exception) -> FileResult:
+    """The result of a file that failed unexpectedly: quarantined whole, none of its rows kept."""
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    try:
+        _quarantine_whole_file(source, quarantine, f"the whole file could not be read: {detail}")
+    except OSError as copy_error:  # the file vanished or cannot be read at all: the issue still says so
+        detail += f" (not copied to the quarantine: {copy_error.strerror})"
     result = FileResult(source, quarantined=1)
     result.issues = [Issue(str(source.path), None, "error", "unreadable_file", f"file quarantined whole: {detail}")]
     return result

@@ -57,3 +57,11 @@ class Pseudonymiser:
     def by_matricule(self, siren: str, matricule: str) -> tuple[str, str]:
         """Last resort for an individual with neither NIR nor identity: the employer's matricule."""
         return self._digest(f"matricule:{siren}:{matricule}"), "matricule"
+
+
+FINGERPRINT_LABEL = b"champollion: fingerprint of the pseudonymisation key"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short HMAC of a fixed label under the key: tells two keys apart, reveals nothing of the key."""
+    return hmac.new(key, FINGERPRINT_LABEL, sha256).hexdigest()[:16]

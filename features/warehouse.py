@@ -5,6 +5,8 @@ Layout under `<home>/data/`:
 - `staging/files.parquet`: one row per ingested file (content hash, path, counts): the idempotency key;
 - `warehouse/<table>/declared_month=YYYY-MM/*.parquet`: surviving declarations' rows, by declared month;
 - `warehouse/declaration_status.parquet`, `establishments.parquet`, `persons.parquet`, `contracts.parquet`.
+
+`warehouse` and `staging` are those of the published version (`features.warehouse_state`).
 """
 
 from __future__ import annotations

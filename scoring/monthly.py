@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from champollion.config import Config
+from champollion.csv_files import write_frame_csv
 from champollion.home import Home
 from features.asof import add_months
 from features.build import load_evidence
@@ -188,8 +189,8 @@ def score_month(
     reason_columns = [c for c in ranked.columns if c.startswith("reason_") and not c.endswith("_feature")]
     feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
     ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
-    ranked.to_csv(folder / "ranked.csv", index=False)
-    listed.to_csv(folder / "evidence.csv", index=False)
+    write_frame_csv(ranked, folder / "ranked.csv")
+    write_frame_csv(listed, folder / "evidence.csv")
     files = [folder / "ranked.csv", folder / "evidence.csv"]
     for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
         region = lines["region"].iloc[0]

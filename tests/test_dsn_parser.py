@@ -78,7 +78,17 @@ def test_byte_undefined_in_cp1252_falls_back_to_latin1(tmp_path):
     assert declarations[0].individuals[0].children[0].text("006") == "Serveur\x81"
 
 
-@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_a_stray_cp1252_byte_in_utf8_changes_one_character_not_the_file(tmp_path):
+    lines = one_contract_file(tmp_path, title="Employé")
+    path = tmp_path / "a.dsn"
+    text = "\n".join(lines).encode("utf-8").replace("Employé".encode("utf-8"), "Café Employé".encode("utf-8"))
+    path.write_bytes(text.replace(b"Caf\xc3\xa9", b"Caf\xe9") + b"\n")
+    declarations, parser, report = parse(path)
+    assert declarations[0].individuals[0].children[0].text("006") == "Café Employé"
+    assert (report.mixed, report.non_utf8_lines, report.encoding) == (True, 1, "cp1252")
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
 def test_crlf_and_lf(tmp_path, newline):
     path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path), newline=newline)
     declarations, parser, _ = parse(path)
@@ -144,7 +154,7 @@ def test_impossible_planned_end_is_dropped_with_a_warning(tmp_path):
     contract = declarations[0].individuals[0].children[0]
     assert contract.get("010") is None
     assert [(i.kind, i.reason) for i in parser.issues if i.kind != "s90_mismatch"] == [
-        ("invalid_value", "S21.G00.40.010: invalid value '31022025', ignored")
+        ("invalid_value", "S21.G00.40.010: invalid value (8 characters, digits): not a calendar date; ignored")
     ]
 
 

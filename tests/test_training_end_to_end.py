@@ -58,7 +58,8 @@ def test_train_evaluate_register_and_promote(world, tmp_path):  # noqa: F811
         assert model in first.output
     assert "version 1 with alias(es) challenger, champion" in first.output
 
-    evaluated = runner.invoke(app, ["evaluate", "--truth", str(world.truth)])
+    # `train --inspections` stored the earlier inspections; the world's feature tables count them all.
+    evaluated = runner.invoke(app, ["evaluate", "--truth", str(world.truth), "--inspections", str(world.inspections_csv)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "Hidden truth" in evaluated.output and "oracle" in evaluated.output and "gap to oracle" in evaluated.output
 

@@ -33,6 +33,7 @@ def train(
 ) -> None:
     """Train LightGBM on past inspections, compare it with the baselines, log and register it in MLflow."""
     from champollion.reporting import console
+    from features.warehouse_state import WarehouseBusy
     from training import report
     from training.workflow import inspection_source, train as run_train
 
@@ -56,7 +57,7 @@ def train(
         outcome = run_train(context.home, context.config, source, trials, truth, ipw,
                             on_month=on_month, on_folds=on_folds, on_trial=on_trial,
                             on_step=lambda message: log.info("%s", message))
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, WarehouseBusy) as exc:
         raise fail(str(exc)) from exc
     result = outcome.result
     report.print_comparison(result.comparison, result.settings.capacity_share, result.settings.shares)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from champollion.csv_files import write_frame_csv
 from champollion.home import REPOSITORY_ROOT, Home
 from training.config import TrainingConfig
 
@@ -196,20 +197,20 @@ def log_training(result: Any, home: Home, settings: TrainingConfig, context: dic
         (out / "features.json").write_text(json.dumps({"schema_version": model.schema_version, "features": model.features,
                                                        "data_months": months}, indent=2), encoding="utf-8")
         curve = precision_curve(result.oof, settings.seed)
-        curve.to_csv(report / "precision_at_k_curve.csv", index=False)
+        write_frame_csv(curve, report / "precision_at_k_curve.csv")
         plot_precision_curve(curve, settings.capacity_share, report / "precision_at_k_curve.png")
         plot_calibration(result.oof, report / "calibration.png")
-        result.importance.to_csv(report / "feature_importance.csv", index=False)
+        write_frame_csv(result.importance, report / "feature_importance.csv")
         plot_importance(result.importance, report / "feature_importance.png")
-        result.comparison.to_csv(report / "comparison.csv", index=False)
-        result.folds.to_csv(report / "folds.csv", index=False)
-        result.trials.to_csv(report / "optuna_trials.csv", index=False)
-        result.labelled.left_out.to_csv(report / "left_out_inspections.csv", index=False)
-        result.selection.to_csv(report / "selection_bias.csv", index=False)
+        write_frame_csv(result.comparison, report / "comparison.csv")
+        write_frame_csv(result.folds, report / "folds.csv")
+        write_frame_csv(result.trials, report / "optuna_trials.csv")
+        write_frame_csv(result.labelled.left_out, report / "left_out_inspections.csv")
+        write_frame_csv(result.selection, report / "selection_bias.csv")
         if result.ipw_decision is not None:
-            result.ipw_decision.to_csv(report / "ipw_decision.csv", index=False)
+            write_frame_csv(result.ipw_decision, report / "ipw_decision.csv")
         if result.truth_over_folds is not None:
-            result.truth_over_folds.to_csv(report / "truth_over_folds.csv", index=False)
+            write_frame_csv(result.truth_over_folds, report / "truth_over_folds.csv")
         (report / "model_card.md").write_text(model_card(result, context), encoding="utf-8")
         mlflow.log_artifacts(str(report), "report")
         mlflow.log_artifact(str(out / "features.json"))

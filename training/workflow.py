@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from champollion.config import Config
 from champollion.home import Home
 from features.dsn.parser import Issue
-from features.inspections import load_inspections, read_inspections
+from features.inspections import import_inspections, load_inspections, read_inspections
 from training.config import TrainingConfig
 from training.feature_store import declared_months, feature_tables
 from training.pipeline import TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
@@ -65,10 +65,13 @@ class InspectionSource:
 
 
 def inspection_source(home: Home, path: Path | None) -> InspectionSource:
-    """Inspections from a CSV file (checked row by row), else those imported into the warehouse."""
+    """The inspections stored in the warehouse; a CSV file given is first imported into it (checked
+    row by row, exactly as `import-inspections`), so that scoring, exclusions and the audit see the
+    inspections training saw."""
     if path is not None:
-        loaded = read_inspections(path)
-        return InspectionSource(loaded.rows, loaded.issues, str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+        loaded = import_inspections(path, home)
+        stored = load_inspections(home.warehouse)
+        return InspectionSource(stored, loaded.issues, str(path), hashlib.sha256(path.read_bytes()).hexdigest())
     stored = load_inspections(home.warehouse)
     if stored is None:
         raise FileNotFoundError("no inspections: pass --inspections FILE.csv or run `champollion import-inspections` first")
@@ -161,10 +164,8 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
         if not months:
             raise FileNotFoundError(f"{home.warehouse}: no declarations in the warehouse")
         month = months[-1]
-    try:
-        known = inspection_source(home, inspections).rows
-    except FileNotFoundError:
-        known = None
+    known = read_inspections(inspections).rows if inspections is not None else load_inspections(home.warehouse)
+    if known is None:
         log.warning("no inspections given or imported: stored feature tables are used as they are")
     tables = feature_tables(home, config, [month], known)
     if month not in tables:

@@ -7,8 +7,8 @@ values; every other known block is still checked for its place in the tree.
 
 Problems never stop the parse. Each is an `Issue` naming the file, the line and the reason; a
 declaration that cannot be read whole carries its problems in `Declaration.problems` so that the
-caller quarantines it. Values of the individual block (NIR, names, birth date) never appear in a
-message.
+caller quarantines it. No rubric value ever appears in a message (a NIR may sit in the wrong
+field): a bad value is described by its length and kind of characters only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from math import isfinite
 
 from features.dsn.norm import ENVELOPE_PREFIXES, Norm, load_norm
 from features.dsn.reader import DecodeReport
@@ -39,20 +40,53 @@ ACTIVITY = "S21.G00.53"
 WORKPLACE = "S21.G00.85"
 TOTAL = "S90.G00.90"
 
-# Rubrics whose values are personal: never echoed in an issue message.
-PERSONAL_BLOCKS = (INDIVIDUAL, "S21.G00.31", "S21.G00.85.013", "S21.G00.85.015", "S21.G00.85.016")
+INT32_MAX = 2**31 - 1
 
 
 def parse_dsn_date(value: str) -> date:
     """`DDMMYYYY` to a date; raises ValueError on anything else (including 99 for unknown parts)."""
     if len(value) != 8 or not value.isdigit():
         raise ValueError("not a DDMMYYYY date")
-    return date(int(value[4:]), int(value[2:4]), int(value[:2]))
+    try:
+        return date(int(value[4:]), int(value[2:4]), int(value[:2]))
+    except ValueError:
+        raise ValueError("not a calendar date") from None
 
 
 def parse_amount(value: str) -> float:
-    """A DSN decimal (dot, two decimals, possibly negative) to a float."""
-    return float(value)
+    """A DSN decimal (dot, two decimals, possibly negative: corrections) to a finite float."""
+    try:
+        amount = float(value)
+    except ValueError:
+        raise ValueError("not a decimal number") from None
+    if not isfinite(amount):
+        raise ValueError("not a finite number")
+    return amount
+
+
+def parse_hours(value: str) -> float:
+    """A number of hours: a finite decimal, not negative."""
+    hours = parse_amount(value)
+    if hours < 0:
+        raise ValueError("negative hours")
+    return hours
+
+
+def parse_count(value: str) -> int:
+    """A count (headcount, lines, declarations): digits only, at most INT32_MAX (a warehouse int32)."""
+    if not value.isdigit() or not value.isascii():
+        raise ValueError("not a whole number")
+    count = int(value)
+    if count > INT32_MAX:
+        raise ValueError(f"out of range (above {INT32_MAX})")
+    return count
+
+
+def describe_value(value: object) -> str:
+    """What a bad value looks like, without the value itself (it may be personal)."""
+    text = str(value)
+    kind = "digits" if text.isdigit() else "blank" if not text.strip() else "text"
+    return f"{len(text)} characters, {kind}"
 
 
 def _as_text(value: str) -> str:
@@ -65,12 +99,12 @@ _AS_TEXT = _as_text  # marks rubrics kept as text
 CONVERTERS = {
     "S20.G00.05.005": parse_dsn_date,
     "S20.G00.05.007": parse_dsn_date,
-    "S21.G00.11.008": int,
-    "S21.G00.06.009": int,
+    "S21.G00.11.008": parse_count,
+    "S21.G00.06.009": parse_count,
     "S21.G00.40.001": parse_dsn_date,
     "S21.G00.40.010": parse_dsn_date,
-    "S21.G00.40.012": parse_amount,
-    "S21.G00.40.013": parse_amount,
+    "S21.G00.40.012": parse_hours,
+    "S21.G00.40.013": parse_hours,
     "S21.G00.41.001": parse_dsn_date,
     "S21.G00.41.021": parse_dsn_date,
     "S21.G00.60.002": parse_dsn_date,
@@ -79,10 +113,10 @@ CONVERTERS = {
     "S21.G00.62.001": parse_dsn_date,
     "S21.G00.65.002": parse_dsn_date,
     "S21.G00.65.003": parse_dsn_date,
-    "S21.G00.51.012": parse_amount,
-    "S21.G00.53.002": parse_amount,
-    "S90.G00.90.001": int,
-    "S90.G00.90.002": int,
+    "S21.G00.51.012": parse_hours,
+    "S21.G00.53.002": parse_hours,
+    "S90.G00.90.001": parse_count,
+    "S90.G00.90.002": parse_count,
 }
 
 # Kept blocks that have children: the only ones a child may come back to after a sibling subtree.
@@ -201,9 +235,8 @@ class DsnParser:
         else:
             self._issue(line, "warning", kind, reason + " (outside any declaration; line ignored)")
 
-    def _invalid_value(self, line: int, code: str, value: object) -> None:
-        shown = "" if code.startswith(PERSONAL_BLOCKS) else f" {value!r}"
-        self._issue(line, "warning", "invalid_value", f"{code}: invalid value{shown}, ignored")
+    def _invalid_value(self, line: int, code: str, value: object, why: ValueError) -> None:
+        self._issue(line, "warning", "invalid_value", f"{code}: invalid value ({describe_value(value)}): {why}; ignored")
 
     # -- main loop ---------------------------------------------------------------------------
     def parse(self, chunks: Iterable[tuple[int, list[str]]], read: DecodeReport | None = None) -> Iterator[Declaration]:
@@ -335,8 +368,8 @@ class DsnParser:
                     if convert is not _AS_TEXT:
                         try:
                             value = convert(value)  # type: ignore[operator]
-                        except ValueError:
-                            self._invalid_value(number, code, value)
+                        except ValueError as why:
+                            self._invalid_value(number, code, value, why)
                             continue
                     fields[cur_field] = value
                     continue
@@ -349,8 +382,8 @@ class DsnParser:
                 if convert is not _AS_TEXT:
                     try:
                         value = convert(value)  # type: ignore[operator]
-                    except ValueError:
-                        self._invalid_value(number, line[:14], value)
+                    except ValueError as why:
+                        self._invalid_value(number, line[:14], value, why)
                         continue
                 fields[head[11:14]] = value
         self.summary.lines = number
@@ -428,6 +461,12 @@ class DsnParser:
         if block == INDIVIDUAL:
             declaration.individuals.append(instance)
             state.individual, state.contract, state.remuneration = instance, None, None
+        elif block in (CONTRACT, REMUNERATION) and state.individual is None:
+            return self._orphan(state, block, INDIVIDUAL, line)
+        elif block in (CHANGE, ABSENCE, SUSPENSION, CONTRACT_END) and state.contract is None:
+            return self._orphan(state, block, CONTRACT, line)
+        elif block == ACTIVITY and state.remuneration is None:
+            return self._orphan(state, block, REMUNERATION, line)
         elif block == CONTRACT:
             state.individual.children.append(instance)  # type: ignore[union-attr]
             state.contract = instance
@@ -445,6 +484,12 @@ class DsnParser:
         elif block == WORKPLACE:
             declaration.workplaces.append(instance)
         return instance
+
+    def _orphan(self, state: _State, block: str, owner: str, line: int) -> None:
+        """A block whose owner is not open in this individual (e.g. an end block right after a new
+        S21.G00.30): it cannot be attached, so its declaration is quarantined."""
+        self._problem(state, line, "wrong_parent", f"block {block} with no {owner} open in the current individual")
+        return None
 
     # -- closing -----------------------------------------------------------------------------
     def _close_declaration(self, state: _State, last_line: int) -> Iterator[Declaration]:

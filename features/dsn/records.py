@@ -1,7 +1,9 @@
 """From a parsed declaration to warehouse rows (tuples in the column order of STAGED_SCHEMAS).
 
 Personal identifiers are replaced here by their pseudonym; nothing else of the individual block
-is kept.
+is kept. Implausible values (a contract ending or planned to end before it starts) are dropped with
+a warning in `RecordBuilder.issues`; a declared month after the month of the run cannot be placed in
+time and quarantines its declaration.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from features.dsn.parser import (
-    ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, SUSPENSION, Block, Declaration,
+    ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, SUSPENSION, Block, Declaration, Issue,
 )
 from features.posts import normalise_post
 from features.pseudonym import Pseudonymiser
@@ -30,10 +32,16 @@ def declaration_id(header: Block) -> str | None:
 class RecordBuilder:
     """Turns declarations into rows for each staged table, pseudonymising people on the way."""
 
-    def __init__(self, pseudonymiser: Pseudonymiser, source_sha256: str, source_file: str) -> None:
+    def __init__(self, pseudonymiser: Pseudonymiser, source_sha256: str, source_file: str, run_month: date) -> None:
+        """`run_month`: the first day of the month the run happens in; later declared months are refused."""
         self.pseudonymiser = pseudonymiser
         self.sha = source_sha256
         self.file = source_file
+        self.run_month = run_month
+        self.issues: list[Issue] = []
+
+    def _implausible(self, line: int, reason: str) -> None:
+        self.issues.append(Issue(self.file, line, "warning", "implausible_value", reason))
 
     def key(self, declaration: Declaration) -> str:
         return f"{self.sha[:20]}:{declaration.index}"
@@ -79,6 +87,9 @@ class RecordBuilder:
         problems = declaration.problems
         if not isinstance(month, date) or month.day != 1:
             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
+        elif month > self.run_month:
+            problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "
+                            f"of the run ({self.run_month:%Y-%m})")
         if not siret or len(siret) != 14 or not siret.isdigit():
             problems.append(f"line {header.line}: SIRET missing or invalid (S21.G00.06.001 + S21.G00.11.001)")
         rows: dict[str, list[tuple]] = {
@@ -130,10 +141,14 @@ class RecordBuilder:
                 )
                 continue
             title = f.get("006") or None
+            planned_end = f.get("010")
+            if planned_end is not None and planned_end < start:
+                self._implausible(contract.line, "S21.G00.40.010: planned end before the contract's start (40.001); ignored")
+                planned_end = None
             contract_months.append(
                 (
                     key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,
-                    title, normalise_post(title), _pcs(f.get("004")), f.get("010"), f.get("011") or None,
+                    title, normalise_post(title), _pcs(f.get("004")), planned_end, f.get("011") or None,
                     f.get("012"), f.get("013"),
                     f.get("014") or None, f.get("017") or None, f.get("019") or None, f.get("046") or None,
                     hours.get(number), contract.line,
@@ -142,6 +157,11 @@ class RecordBuilder:
             for child in contract.children:
                 c = child.fields
                 if child.code == CONTRACT_END:
+                    end = c.get("001")
+                    if end is not None and end < start:
+                        self._implausible(child.line, "S21.G00.62.001: contract end before the contract's start (40.001); "
+                                                      "end block ignored")
+                        continue
                     rows["contract_ends"].append((key, month, siret, person, number, start, c.get("001"), c.get("002") or None))
                 elif child.code == ABSENCE:
                     last_day, planned, back = c.get("002"), c.get("003"), c.get("010")

@@ -7,10 +7,10 @@ DuckDB definitions (`features.consolidate`, `features.contracts`, translated by
 `features.spark.dialect`) and written in the same layout, so either engine reads what the other
 wrote and re-ingesting a file changes nothing.
 
-The home (its `data/staging`, `data/quarantine` and `data/warehouse`) must be on a filesystem that
-the driver and every executor see at the same path (the local disk in local mode; NFS or another
-shared mount on a cluster): executors write the staged Parquet and the quarantine, the driver
-reads and moves files. The pseudonymisation key travels to the executors inside the tasks: on a
+The home (its `data/versions`, where the version being written keeps its staging and warehouse, and
+`data/quarantine`) must be on a filesystem that the driver and every executor see at the same path
+(the local disk in local mode; NFS or another shared mount on a cluster): executors write the staged
+Parquet and the quarantine, the driver reads and moves files. The pseudonymisation key travels to the executors inside the tasks: on a
 cluster, turn on Spark's RPC encryption (`spark.network.crypto.enabled`). Leave
 `spark.speculation` off: two attempts of one parse task would write the same staged files.
 """

@@ -123,13 +123,16 @@ def run_audit(
     from training.pipeline import load_training_data
     from training.registry import connect, load_scoring_model, resolve_version
 
+    inspections = load_inspections(home.warehouse)
+    if inspections is None:
+        raise FileNotFoundError(f"{home.warehouse}: no inspections stored, and the audit refits the model on them: run "
+                                "`champollion import-inspections FILE.csv` (or `train --inspections FILE.csv`, which stores them)")
     settings, audit = config.training, config.audit
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, reference)
     model = load_scoring_model(settings.registered_model, version.version)
     months = declared_months(home.warehouse)
     month = month or months[-1]
-    inspections = load_inspections(home.warehouse)
     notes: list[str] = []
 
     log.info("scoring and explaining every establishment as of %s", f"{month:%Y-%m}")

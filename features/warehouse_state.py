@@ -1,0 +1,228 @@
+"""The published state of a home's warehouse, changed only as a whole, by one writer at a time.
+
+Layout under `<home>/data/`:
+- `versions/<NNNNNN>/warehouse/` and `versions/<NNNNNN>/staging/`: one complete state each (the
+  tables, the staged batches and `staging/files.parquet`, the list of files ingested);
+- `current`: a symbolic link to the published version, switched by one atomic rename;
+- `warehouse` -> `current/warehouse` and `staging` -> `current/staging`: the paths readers use;
+- `ingest.lock`: locked (`flock`) by the one run writing the warehouse, holding its pid.
+
+A writer takes the lock, drafts the next version from the published one (hard links: a file of a
+state is never modified in place, a draft replaces a file by unlinking it first, see `fresh_file`),
+writes into the draft, then publishes it. A run killed at any point leaves the published version
+as it was; the next writer deletes the unpublished draft and starts again. The previous version is
+kept one run longer, for readers that listed its files just before the switch.
+
+A warehouse written before versions existed (`data/warehouse` a plain folder) becomes version 0 the
+first time a writer takes the lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("champollion.warehouse")
+
+LOCK_NAME = "ingest.lock"
+KEY_RECORD = "pseudonym_key.json"
+LEGACY_VERSION = 0
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run holds the writer's lock of this home."""
+
+
+class KeyMismatch(RuntimeError):
+    """The warehouse was built under another pseudonymisation key."""
+
+
+@dataclass(frozen=True)
+class StateDraft:
+    """A version being written: its folders, unseen by readers until published."""
+
+    root: Path
+    number: int
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+
+def fresh_file(path: Path) -> Path:
+    """`path`, unlinked if it exists (it may be a hard link to the published state's file), its
+    folder created: what a draft writes a file to."""
+    path.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _read_pid(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 64).decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+@contextmanager
+def writer_lock(data: Path) -> Iterator[None]:
+    """Hold the writer's lock of `data` (a home's data folder) for the block.
+
+    Refuses at once with WarehouseBusy when another live run holds it. The kernel releases the
+    lock of a killed run: its pid, still written in the lock file, is reported and the lock taken.
+    """
+    data.mkdir(parents=True, exist_ok=True)
+    path = data / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            raise WarehouseBusy(
+                f"{data}: another run (pid {holder if holder else 'unknown'}) is writing this warehouse; "
+                "nothing was changed: run again once it has finished"
+            ) from None
+        stale = _read_pid(fd)
+        if stale is not None:
+            log.warning("the lock of an interrupted run (pid %d) was taken over; its unfinished work is discarded", stale)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        yield
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+class WarehouseState:
+    """The versions of one home's warehouse. Every method but `published` needs the writer's lock."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.versions = data / "versions"
+        self.current = data / "current"
+
+    def published(self) -> Path | None:
+        """The folder of the published version (None before the first one)."""
+        return self.data / os.readlink(self.current) if self.current.is_symlink() else None
+
+    def _number(self, folder: Path) -> int:
+        return int(folder.name)
+
+    def adopt_legacy(self) -> None:
+        """Move a warehouse written before versions existed into version 0 and publish it (or, once
+        versions exist, make sure the links to the published one are there)."""
+        legacy = self.versions / f"{LEGACY_VERSION:06d}"
+        moved = False
+        for name in ("staging", "warehouse"):
+            place = self.data / name
+            if place.is_dir() and not place.is_symlink():
+                if self.published() is not None:
+                    raise RuntimeError(f"{place} is a folder where the link to the published version should be: "
+                                       "move it away (the published version is left as it is)")
+                legacy.mkdir(parents=True, exist_ok=True)
+                place.rename(legacy / name)
+                moved = True
+        if moved or (legacy.is_dir() and self.published() is None):
+            for name in ("staging", "warehouse"):  # a copied warehouse may come without its staging
+                (legacy / name).mkdir(exist_ok=True)
+            log.info("the warehouse under %s becomes version %d", self.data, LEGACY_VERSION)
+            self._point(legacy)
+        elif self.published() is not None:
+            self._ensure_links()
+
+    def begin(self, fresh: bool = False) -> StateDraft:
+        """A draft of the next version: a copy (by hard links) of the published one, or empty when
+        `fresh`. Drafts left by interrupted runs are deleted first."""
+        self.adopt_legacy()
+        published = self.published()
+        if self.versions.is_dir():
+            for folder in self.versions.iterdir():
+                if folder.name.isdigit() and (published is None or self._number(folder) > self._number(published)):
+                    log.info("deleting %s, left unpublished by an interrupted run", folder)
+                    shutil.rmtree(folder)
+        number = self._number(published) + 1 if published is not None else 1
+        draft = StateDraft(self.versions / f"{number:06d}", number)
+        draft.warehouse.mkdir(parents=True)
+        draft.staging.mkdir(parents=True)
+        if published is not None and not fresh:
+            for name in ("warehouse", "staging"):
+                shutil.copytree(published / name, draft.root / name, copy_function=os.link, dirs_exist_ok=True)
+        return draft
+
+    def publish(self, draft: StateDraft) -> None:
+        """Make `draft` the published version in one atomic step, then delete versions older than
+        the one it replaces."""
+        _sync_tree(draft.root)
+        previous = self.published()
+        self._point(draft.root)
+        log.info("published version %d of the warehouse", draft.number)
+        for folder in self.versions.iterdir():
+            if folder.name.isdigit() and previous is not None and self._number(folder) < self._number(previous):
+                shutil.rmtree(folder)
+
+    def discard(self, draft: StateDraft) -> None:
+        """Delete a draft that holds nothing new."""
+        shutil.rmtree(draft.root)
+
+    def _point(self, version: Path) -> None:
+        """Switch `current` to `version` (rename of a new link over the old: atomic), and make sure
+        `warehouse` and `staging` point through it."""
+        link = self.data / "current.new"
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("versions") / version.name)
+        link.replace(self.current)
+        self._ensure_links()
+
+    def _ensure_links(self) -> None:
+        """`warehouse` and `staging` pointing through `current` (a run killed right after its first
+        switch may not have made them)."""
+        for name in ("warehouse", "staging"):
+            place = self.data / name
+            if not place.is_symlink():
+                place.symlink_to(Path("current") / name)
+        _fsync_dir(self.data)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(root: Path) -> None:
+    """Flush the draft's files and folders to disk, so that what is published survives a power cut."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
+def recorded_key_fingerprint(warehouse: Path) -> str | None:
+    """The fingerprint of the key the warehouse was built under (None when none is recorded)."""
+    path = warehouse / KEY_RECORD
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))["fingerprint"]
+
+
+def record_key_fingerprint(warehouse: Path, fingerprint: str) -> None:
+    """Store the key's fingerprint with the warehouse (never the key)."""
+    fresh_file(warehouse / KEY_RECORD).write_text(json.dumps({"fingerprint": fingerprint}) + "\n", encoding="utf-8")

@@ -1,0 +1,232 @@
+"""Ingestion as a transaction: a killed run changes nothing, a second writer is refused, another
+pseudonymisation key is refused unless the warehouse is rebuilt."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import features.ingest as ingestion
+from champollion.config import Config
+from champollion.home import Home
+from features.ingest import ingest
+from features.inspections import import_inspections
+from features.warehouse import MONTHLY_TABLES
+from features.warehouse_state import KeyMismatch, WarehouseBusy, writer_lock
+from tests.conftest import TEST_KEY
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SINGLE_FILES = ("declaration_status", "establishments", "persons", "contracts")
+# Where a run is killed: the first log message of each stage (features.ingest, features.consolidate).
+STAGES = (
+    "ingest: parsing",
+    "ingest: file list written",
+    "consolidate: declaration_status.parquet written",
+    "consolidate: months of contract_months written",
+    "consolidate: establishments.parquet written",
+    "consolidate: contracts.parquet written",
+    "ingest: publishing version",
+    "published version",
+)
+
+
+def one_worker() -> Config:
+    config = Config()
+    return config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": 1})})
+
+
+def _declaration(siret: str, month: str, order: str, person: str = "1800175123456") -> Declaration:
+    contract = Contract("C1", "2025-01-06", planned_end="2025-06-30")
+    return Declaration(siret, month, [Individual(nir=person, contracts=[contract])], order=order)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two folders: a first delivery, and a second one (a later month, another establishment)."""
+    root = tmp_path_factory.mktemp("inputs")
+    first = root / "first"
+    second = root / "second"
+    write_dsn(first / "jan.dsn", envoi([_declaration("12345678900011", "2025-01", "1"),
+                                        _declaration("98765432100017", "2025-01", "2", "2800175123456")]))
+    write_dsn(second / "feb.dsn", envoi([_declaration("12345678900011", "2025-02", "3"),
+                                         _declaration("11122233300014", "2025-02", "4", "1750275123456")]))
+    return first, second
+
+
+def warehouse_content(home: Home) -> dict[str, list[tuple]]:
+    """Every published table's rows, sorted (the file list without its ingestion times)."""
+    content: dict[str, list[tuple]] = {}
+    con = duckdb.connect()
+    warehouse = home.warehouse
+    for table in MONTHLY_TABLES:
+        parts = sorted(str(p) for p in warehouse.glob(f"{table}/*/*.parquet"))
+        content[table] = con.execute("SELECT * FROM read_parquet(?, hive_partitioning = true) ORDER BY ALL",
+                                     [parts]).fetchall() if parts else []
+    for name in SINGLE_FILES:
+        path = warehouse / f"{name}.parquet"
+        content[name] = con.execute("SELECT * FROM read_parquet(?) ORDER BY ALL", [str(path)]).fetchall() \
+            if path.exists() else []
+    files = home.staging / "files.parquet"
+    content["files"] = con.execute("SELECT * EXCLUDE (ingested_at) FROM read_parquet(?) ORDER BY ALL",
+                                   [str(files)]).fetchall() if files.exists() else []
+    con.close()
+    return content
+
+
+@pytest.fixture(scope="module")
+def clean_state(inputs, tmp_path_factory) -> dict[str, list[tuple]]:
+    """The warehouse of both deliveries ingested by runs that were not interrupted."""
+    home = Home(tmp_path_factory.mktemp("clean"))
+    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    ingest([inputs[1]], home, one_worker(), TEST_KEY)
+    return warehouse_content(home)
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import logging, os, signal, sys
+    from pathlib import Path
+
+    from champollion.config import Config
+    from champollion.home import Home
+    from features.ingest import ingest
+    from tests.conftest import TEST_KEY
+
+    stage, home, *paths = sys.argv[1:]
+
+
+    class KillAt(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith(stage):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+    logger = logging.getLogger("champollion")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(KillAt())
+    config = Config()
+    config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": 1})})
+    ingest([Path(p) for p in paths], Home(Path(home)), config, TEST_KEY)
+    """
+)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_run_killed_at_any_stage_leaves_the_warehouse_as_it_was_and_the_rerun_completes_it(
+    tmp_path, inputs, clean_state, stage
+):
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    before = warehouse_content(home)
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, stage, str(home.root), str(inputs[1])],
+                            cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    after_kill = warehouse_content(home)
+    assert after_kill == (clean_state if stage == "published version" else before)
+
+    ingest([inputs[1]], home, one_worker(), TEST_KEY)
+    assert warehouse_content(home) == clean_state
+    versions = sorted(p.name for p in (home.data / "versions").iterdir())
+    assert len(versions) <= 2  # the published version and the one before it: no draft left behind
+
+
+def test_a_second_writer_is_refused_and_changes_nothing(tmp_path, inputs):
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    before = warehouse_content(home)
+    with writer_lock(home.data):
+        with pytest.raises(WarehouseBusy, match=rf"another run \(pid {os.getpid()}\) is writing this warehouse"):
+            ingest([inputs[1]], home, one_worker(), TEST_KEY)
+        with pytest.raises(WarehouseBusy):
+            import_inspections(write_inspections(tmp_path), home)
+    assert warehouse_content(home) == before
+
+
+def write_inspections(folder: Path) -> Path:
+    path = folder / "inspections.csv"
+    path.write_text("siret,inspection_date,abuse_found\n12345678900011,2025-03-10,1\n", encoding="utf-8")
+    return path
+
+
+def test_two_runs_at_once_one_is_refused_or_both_pass_and_nothing_is_lost(tmp_path, inputs, clean_state):
+    home = tmp_path / "home"
+    env = {**os.environ, "CHAMPOLLION_PSEUDONYM_KEY": TEST_KEY.decode()}
+    command = [sys.executable, "-m", "champollion.cli", "--home", str(home), "ingest", "--workers", "1"]
+    runs = [subprocess.Popen([*command, str(folder)], cwd=REPOSITORY, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for folder in inputs]
+    outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
+    for (code, stderr), folder in zip(outcomes, inputs):
+        assert code in (0, 2), stderr
+        if code == 2:  # refused: it says why, and running it again afterwards completes the warehouse
+            assert "another run" in stderr and "is writing this warehouse" in stderr
+            again = subprocess.run([*command, str(folder)], cwd=REPOSITORY, env=env, capture_output=True, text=True)
+            assert again.returncode == 0, again.stderr
+    assert {row[0] for row in warehouse_content(Home(home))["files"]} == {row[0] for row in clean_state["files"]}
+    assert len(warehouse_content(Home(home))["declarations"]) == len(clean_state["declarations"])
+
+
+def test_the_lock_of_a_killed_run_is_taken_over(tmp_path, inputs, caplog):
+    home = Home(tmp_path / "home")
+    home.data.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (home.data / "ingest.lock").write_text(dead.stdout)
+    with caplog.at_level(logging.WARNING, logger="champollion"):
+        ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    assert f"the lock of an interrupted run (pid {dead.stdout.strip()}) was taken over" in caplog.text
+    assert len(warehouse_content(home)["declarations"]) == 2
+
+
+def test_another_key_is_refused_unless_the_warehouse_is_rebuilt(tmp_path, inputs):
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    before = warehouse_content(home)
+    with pytest.raises(KeyMismatch, match=r"another pseudonymisation key .*--rebuild"):
+        ingest([inputs[1]], home, one_worker(), b"another key")
+    assert warehouse_content(home) == before
+
+    import_inspections(write_inspections(tmp_path), home)
+    ingest([inputs[1]], home, one_worker(), b"another key", rebuild=True)
+    assert (home.warehouse / "inspections.parquet").exists()  # not rebuilt from the DSN: kept
+    reference = Home(tmp_path / "reference")
+    ingest([inputs[0], inputs[1]], reference, one_worker(), b"another key")
+    assert warehouse_content(home)["persons"] == warehouse_content(reference)["persons"]
+    assert len(warehouse_content(home)["persons"]) == 3
+
+
+def test_a_warehouse_written_before_versions_is_adopted(tmp_path, inputs):
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    legacy = Home(tmp_path / "legacy")
+    legacy.data.mkdir(parents=True)
+    for name in ("warehouse", "staging"):  # plain folders, as an earlier release wrote them
+        subprocess.run(["cp", "-r", str(getattr(home, name)) + "/.", str(legacy.data / name)], check=True)
+    ingest([inputs[1]], legacy, one_worker(), TEST_KEY)
+    assert legacy.warehouse.is_symlink()
+    assert len(warehouse_content(legacy)["files"]) == 2
+    assert len(warehouse_content(legacy)["declarations"]) == 4
+
+
+def test_a_file_that_cannot_be_read_is_its_own_issue(tmp_path, inputs, monkeypatch):
+    unreadable = inputs[1] / "feb.dsn"
+    real = ingestion.file_sha256
+
+    def failing(path: Path) -> str:
+        if path == unreadable:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(ingestion, "file_sha256", failing)
+    home = Home(tmp_path / "home")
+    summary = ingest([inputs[0], inputs[1]], home, one_worker(), TEST_KEY)
+    assert summary.issue_kinds["unreadable_file"] == 1 and summary.files_new == 1
+    assert f"{unreadable},,error,unreadable_file,file not read: Permission denied" in summary.issues_report.read_text()
+    assert len(warehouse_content(home)["declarations"]) == 2
