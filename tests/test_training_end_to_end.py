@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from champollion.cli import Context
 from champollion.config import Config
 from champollion.home import Home
+from features.catalog import FEATURES_SCHEMA_VERSION
 from tests.test_training_world import mlflow_template, world  # noqa: F401 - fixtures
 from training.cli import commands
 from training.config import TrainingConfig
@@ -73,7 +74,7 @@ def test_train_evaluate_register_and_promote(world, tmp_path):  # noqa: F811
     contributions = champion.contributions(table.head(5))
     assert list(contributions.columns) == [*champion.features, "bias"]
     np.testing.assert_allclose(contributions.sum(axis=1), champion.raw_scores(table.head(5)), atol=1e-9)
-    assert champion.data_months[0] == f"{world.months[0]:%Y-%m}" and champion.schema_version == 1
+    assert champion.data_months[0] == f"{world.months[0]:%Y-%m}" and champion.schema_version == FEATURES_SCHEMA_VERSION
 
     # Newer inspections: the champion is re-scored on the challenger's latest-fold inspections it never saw.
     second = runner.invoke(app, ["train", "--inspections", str(world.inspections_csv), "--truth", str(world.truth)])
