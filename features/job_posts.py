@@ -118,9 +118,9 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 vacant.append(_Vacancy(posts, row))
                 continue
             if event[row] == "hire":
-                left = [v for v in vacant if event[v.holder] == "departure"]
-                if left:
-                    vacant.remove(max(left, key=lambda v: vacant_from[v.holder]))
+                departed = [v for v in vacant if event[v.holder] == "departure"]
+                if departed:
+                    vacant.remove(max(departed, key=lambda v: vacant_from[v.holder]))
                 continue
             if not vacant:
                 posts += 1
