@@ -43,7 +43,7 @@ def _what(rule: str, rows: pd.DataFrame, post: str) -> str:
     if rule == "poste_permanent":
         posts = rows["posts_concerned"].max()
         held = f"{_plural(int(posts), 'poste', 'postes')} de {job}" if pd.notna(posts) else f"le poste {job}"
-        verb = "tenu" if pd.notna(posts) and int(posts) == 1 else "tenus"
+        verb = "tenus" if pd.notna(posts) and int(posts) > 1 else "tenu"
         return f"{held} {verb} toute l'année par {_plural(n, 'contrat court', 'contrats courts')} successifs"
     if rule == "renouvellements":
         return f"{_plural(n, 'contrat', 'contrats')} de {job} renouvelés au-delà du nombre autorisé"
