@@ -58,6 +58,12 @@ class _Vacancy:
     holder: int  # row of its last holder
 
 
+def _new_post(running: list[tuple[int, int, int]], vacant: list[_Vacancy]) -> int:
+    """The number of a post the job gains: the smallest not held nor vacant (a post gone gives its number back)."""
+    taken = {post_no for _, post_no, _ in running} | {v.post_no for v in vacant}
+    return next(n for n in range(1, len(taken) + 2) if n not in taken)
+
+
 def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post_memory_days: int) -> pd.DataFrame:
     """The starts of motif-02 contracts that fill a post still within its waiting period.
 
@@ -78,7 +84,8 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     one whose waiting period is closest to its end (a probable finding). A post whose holder's end is
     unknown clears a start of its own month without being taken by it (the holder may still have been
     there: the start is then a new post). One row per finding:
-    contract_id, previous_contract_id, post_no (the post's number in the job, from 1), posts_vacant
+    contract_id, previous_contract_id, post_no (the post's number in the job, from 1, a number freed
+    when its post is gone for good), posts_vacant
     (vacant posts it could fill), gap_opening_days, required_opening_days, gap_days (calendar days
     between the two contracts), own_calendar (the establishment's opening days are its own, not the
     default '*'), end_declared (the previous contract's end was declared), branch_idcc (the IDCC whose
@@ -106,7 +113,6 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
         branch = rule_of(idccs[first] if isinstance(idccs[first], str) else None)
         running: list[tuple[int, int, int]] = []  # (first day vacant, post_no, row)
         vacant: list[_Vacancy] = []
-        posts = 0
         for row in range(first, after):
             start = int(starts[row])
             while running and running[0][0] <= start:
@@ -114,8 +120,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 vacant.append(_Vacancy(post_no, holder))
             vacant = [v for v in vacant if start - int(vacant_from[v.holder]) <= post_memory_days]
             if event[row] == "departure":
-                posts += 1
-                vacant.append(_Vacancy(posts, row))
+                vacant.append(_Vacancy(_new_post(running, vacant), row))
                 continue
             if event[row] == "hire":
                 departed = [v for v in vacant if event[v.holder] == "departure"]
@@ -123,8 +128,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                     vacant.remove(max(departed, key=lambda v: vacant_from[v.holder]))
                 continue
             if not vacant:
-                posts += 1
-                post_no = posts
+                post_no = _new_post(running, vacant)
             else:
                 best, best_key, gaps = vacant[0], (3, 0, 0), (0, 0, 0)
                 for vacancy in vacant:
@@ -143,8 +147,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                     if key < best_key:
                         best, best_key, gaps = vacancy, key, (gap, need, start - left - 1)
                 if unknown[best.holder] and start <= int(ends[best.holder]):
-                    posts += 1
-                    post_no = posts
+                    post_no = _new_post(running, vacant)
                 else:
                     vacant.remove(best)
                     post_no = best.post_no

@@ -286,6 +286,13 @@ def _numbered(number_sql: str) -> str:
     return f"coalesce(' n° ' || {number_sql}, '')"
 
 
+def _job_label(alias: str) -> str:
+    """SQL: the one name of the contract's job at its establishment (`job_names`: its most frequent title),
+    the same in every finding, reason and timeline."""
+    return (f"(SELECT max(j.job_label) FROM job_names j "
+            f"WHERE j.establishment_siret = {alias}.establishment_siret AND j.post = {alias}.post)")
+
+
 def _post_fr(post_sql: str) -> str:
     return f"coalesce({post_sql}, 'non renseigné')"
 
@@ -353,7 +360,7 @@ def _carence_sql() -> str:
         number=_numbered("b.contract_number"),
         start=_french_date("b.start_date"),
         post_no="s.post_no",
-        post="b.post_label",
+        post=_job_label("b"),
         previous_end=_french_date(_date_of_day(f"{_day_number('b.start_date')} - s.gap_days - 1")),
         inferred="CASE WHEN s.end_declared THEN '' ELSE ' (fin non déclarée, déduite des déclarations)' END",
         previous_contract=_contract_fr("a.kind"),
@@ -384,7 +391,7 @@ def _carence_sql() -> str:
         contract_number="b.contract_number",
         related_contract_id="a.contract_id",
         related_contract_number="a.contract_number",
-        post="b.post_label",
+        post=_job_label("b"),
         post_no="s.post_no",
         posts_concerned="s.posts_vacant",
         person_key="b.person_key",
@@ -466,7 +473,7 @@ def _renouvellements_sql(settings: FeaturesConfig) -> str:
         contract=_contract_fr("c.kind"),
         number=_numbered("c.contract_number"),
         start=_french_date("c.start_date"),
-        post=_post_fr("c.post_label"),
+        post=_post_fr(_job_label("c")),
         renewals="c.renewals",
         limit=_literal(_count_text(limit, "renouvellement", "renouvellements")),
     )
@@ -480,7 +487,7 @@ def _renouvellements_sql(settings: FeaturesConfig) -> str:
         contract_id="c.contract_id",
         declaring_siret="c.siret",
         contract_number="c.contract_number",
-        post="c.post_label",
+        post=_job_label("c"),
         person_key="c.person_key",
         start_date="c.start_date",
         end_date="c.end_date",
@@ -512,7 +519,7 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
         "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
         "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
         during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
-        post="m.post_label",
+        post=_job_label("m"),
         first_start=_french_date("m.first_start_date"),
         gap=_literal(_count_text(gap, "jour", "jours")),
         total=_count("m.chain_days", "jour", "jours"),
@@ -537,7 +544,7 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
         contract_number="m.contract_number",
         related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
         related_contract_number="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_number END",
-        post="m.post_label",
+        post=_job_label("m"),
         person_key="m.person_key",
         start_date="m.start_date",
         end_date="m.end_date",
@@ -551,8 +558,8 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
     return f"""
 WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or none
     -- A contract no longer declared, its end not known yet, is counted up to its last declared month only.
-    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.post_label, c.person_key, c.kind,
-           c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day,
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
+           c.person_key, c.kind, c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day,
            {_day_number(_LAST_DAY_KNOWN)} AS end_day,
            -- the last day it surely ran: its declared end, else the first day of its last declared month
            CASE WHEN c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false) THEN {_day_number('c.end_date')}
@@ -650,8 +657,8 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
      AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})"""
     return f"""
 WITH replacements AS (
-    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.post_label, c.person_key,
-           c.kind, c.start_date, c.end_date, c.period_end,
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
+           c.person_key, c.kind, c.start_date, c.end_date, c.period_end,
            {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
     FROM contracts_asof c
     WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
@@ -701,7 +708,7 @@ def _usage_sql() -> str:
         "secteur de l'article D1242-1 ; un accord de branche étendu qui autoriserait l'usage n'est pas lu.",
         number=_numbered("c.contract_number"),
         start=_french_date("c.start_date"),
-        post=_post_fr("c.post_label"),
+        post=_post_fr(_job_label("c")),
         naf="c.naf",
     )
     select = _evidence(
@@ -712,7 +719,7 @@ def _usage_sql() -> str:
         contract_id="c.contract_id",
         declaring_siret="c.siret",
         contract_number="c.contract_number",
-        post="c.post_label",
+        post=_job_label("c"),
         person_key="c.person_key",
         start_date="c.start_date",
         end_date="c.end_date",
@@ -746,7 +753,7 @@ def _permanent_post_sql(settings: FeaturesConfig) -> str:
         "{window_end} (au moins {percent} % de l'année), par {contracts} successifs ; le {contract}{number} "
         "commencé le {start} en a tenu un {base} de ses {days} dans cette période.",
         posts=_count("h.base_posts", "poste", "postes"),
-        post="m.post_label",
+        post=_job_label("m"),
         held_verb="CASE WHEN h.base_posts > 1 THEN 'sont tenus' ELSE 'est tenu' END",
         held=_count("h.held_days", "jour", "jours"),
         window="h.window_days",
@@ -768,7 +775,7 @@ def _permanent_post_sql(settings: FeaturesConfig) -> str:
         contract_id="m.contract_id",
         declaring_siret="m.siret",
         contract_number="m.contract_number",
-        post="m.post_label",
+        post=_job_label("m"),
         posts_concerned="h.base_posts",
         person_key="m.person_key",
         start_date="m.start_date",
@@ -814,12 +821,14 @@ def _weekmasks(engine: SqlEngine) -> dict[str, str]:
 def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction.
 
-    Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`, and the
-    posts read from concurrency (`carence_successions`, `permanent_post_contracts`).
+    Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`,
+    `branch_agreements`, the one name of each job (`job_names`) and the posts read from concurrency
+    (`carence_successions`, `permanent_post_contracts`).
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
     register_usage_sectors(engine)
     register_branch_agreements(engine)
+    engine.create_table("job_names", JOB_NAMES_SQL)
     successions = carence_successions(engine.fetch(_carence_contracts_sql()), _weekmasks(engine),
                                       settings.post_memory_days)
     load_table(engine, "carence_successions", pa.Table.from_pandas(successions, schema=SUCCESSIONS_SCHEMA,
@@ -836,6 +845,21 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
         engine.insert_into("rule_evidence", query)
 
 
+# The one name of each job (establishment x post key): its most frequent normalised title, the first in
+# alphabetical order among equals (scoring.explain names the timeline's posts the same way).
+JOB_NAMES_SQL = """
+SELECT establishment_siret, post, post_label AS job_label
+FROM (
+    SELECT establishment_siret, post, post_label,
+           row_number() OVER (PARTITION BY establishment_siret, post ORDER BY n DESC, post_label) AS rank
+    FROM (SELECT establishment_siret, post, post_label, count(*) AS n
+          FROM contracts_asof WHERE post IS NOT NULL AND post_label IS NOT NULL
+          GROUP BY establishment_siret, post, post_label)
+)
+WHERE rank = 1
+"""
+
+
 def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
     return (
         _carence_sql(),
@@ -850,7 +874,7 @@ def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
 def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     """Everything that defines the checks (queries, sector table), for fingerprints of stored results."""
     sectors = "\n".join(",".join(map(str, row)) for row in _usage_sector_rows())
-    inputs = (_carence_contracts_sql(), _permanent_post_contracts_sql(), inspect.getsource(job_posts),
+    inputs = (JOB_NAMES_SQL, _carence_contracts_sql(), _permanent_post_contracts_sql(), inspect.getsource(job_posts),
               repr(sorted(branch_rules().items())))
     return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
 

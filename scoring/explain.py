@@ -115,7 +115,11 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
     frame = contracts.copy()
     frame["post"] = frame["post"].astype("string").fillna("non renseigné")
     labels = frame["post_label"].astype("string").fillna("non renseigné")
-    shown = labels.groupby(frame["post"]).agg(lambda s: s.value_counts().index[0])
+    # the job's most frequent title, the first alphabetically among equals: the name its findings use
+    # (features.rules.JOB_NAMES_SQL)
+    shown = labels.groupby(frame["post"]).agg(
+        lambda s: s.value_counts().rename_axis("label").reset_index().sort_values(
+            ["count", "label"], ascending=[False, True])["label"].iloc[0])
     frame["post_shown"] = frame["post"].map(
         lambda post: f"{shown[post]} ({post.upper()})" if post.startswith("pcs ") else str(shown[post]))
     frame["person"] = frame["person_key"].map(persons)

@@ -206,6 +206,18 @@ def test_carence_counts_the_establishments_own_opening_days(settings):
     ]
 
 
+def test_a_job_has_one_name_in_every_finding(settings):
+    # One PCS-ESE code, three titles: the job is named by its most frequent one, whatever the contract's own title.
+    con = as_of_tables([
+        contract("a", "2025-02-27", "2025-03-12", post="pcs 561a", post_label="serveur"),
+        contract("b", "2025-03-14", "2025-03-31", post="pcs 561a", post_label="garcon cafe"),
+        contract("c", "2024-12-01", "2024-12-20", post="pcs 561a", post_label="serveur"),
+    ])
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert evidence(con, "carence", "contract_id, post") == [("b", "serveur")]
+    assert "poste n° 1 de « serveur »" in detail(con, "carence", "b")
+
+
 def test_carence_set_by_a_branch_agreement(settings):
     factory, cleaner = "44444444400014", "88888888800018"
     con = as_of_tables(
