@@ -34,8 +34,8 @@ FINDABLE_RULES: dict[str, tuple[str, ...]] = {**TRUTH_RULES, "poste_permanent": 
 # The date that places a truly abusive contract in the window of the check: its start for the rules about
 # how a contract began, any day of it for the rules about how long it lasted.
 _BY_START = ("carence", "remplacement_sans_absence", "usage_hors_secteur")
-ALL_RULES = "toutes règles"
 SCORED = "établies et probables"
+EVERY_LEVEL = "toutes"
 
 
 def _truth_contracts(truth: Path) -> pd.DataFrame:
@@ -68,8 +68,8 @@ def rules_against_truth(evidence: pd.DataFrame, truth: Path, as_of: date, window
 
     `evidence` is a month's `rule_evidence` (declaring_siret, contract_number, start_date, rule,
     confidence, establishment_siret); `truth` a simulated population's `truth/` folder. Recall counts
-    the truly abusive contracts of the window of the month (`FINDABLE_RULES`): started in it for carence, replacement
-    and usage, running in it for the others. Establishment level: an establishment is flagged by a
+    the truly abusive contracts of the window of the month (`FINDABLE_RULES`): started in it for
+    carence, replacement and usage, running in it for the others. Establishment level: an establishment is flagged by a
     rule when it has a finding of that rule, and truly concerned when one of its contracts (counted
     where the work is done) is findable.
     """
@@ -92,7 +92,7 @@ def rules_against_truth(evidence: pd.DataFrame, truth: Path, as_of: date, window
         levels = [*((level,) for level in CONFIDENCE_LEVELS), SCORED_CONFIDENCE, CONFIDENCE_LEVELS]
         for level in levels:
             chosen = of_rule["confidence"].isin(level)
-            label = level[0] if len(level) == 1 else (SCORED if level == SCORED_CONFIDENCE else "toutes")
+            label = level[0] if len(level) == 1 else (SCORED if level == SCORED_CONFIDENCE else EVERY_LEVEL)
             contracts_found = of_rule.loc[chosen, ["declaring_siret", "contract_number", "start_date"]].drop_duplicates()
             hit = findable.merge(contracts_found.rename(columns={"declaring_siret": "siret"}),
                                  on=["siret", "contract_number", "start_date"], how="inner")

@@ -17,7 +17,7 @@ from champollion.home import Home
 from features.build import compute_features, latest_month
 from features.ingest import ingest
 from features.sql_engine import DuckDBEngine
-from features.validation import SCORED, rules_against_truth
+from features.validation import EVERY_LEVEL, SCORED, rules_against_truth
 from tests.conftest import TEST_KEY
 
 # rule: (precision, recall) of the established and probable findings, and recall of all findings. Measured on
@@ -60,7 +60,7 @@ def test_every_rule_holds_up_against_the_truth(default_rules):
         assert scored["findings"] > 0, rule
         assert scored["contract_precision"] >= precision, (rule, scored.to_dict())
         assert scored["contract_recall"] >= recall, (rule, scored.to_dict())
-        assert rows.loc[(rule, "toutes"), "contract_recall"] >= recall_all, rule
+        assert rows.loc[(rule, EVERY_LEVEL), "contract_recall"] >= recall_all, rule
 
 
 @pytest.mark.slow
@@ -69,5 +69,5 @@ def test_findings_to_check_on_site_are_kept_apart(default_rules):
     rows = table.set_index(["rule", "confidence"])
     for rule in FLOORS:
         levels = [rows.loc[(rule, level), "findings"] for level in ("établie", "probable", "à vérifier sur place")]
-        assert sum(levels) == rows.loc[(rule, "toutes"), "findings"]
+        assert sum(levels) == rows.loc[(rule, EVERY_LEVEL), "findings"]
         assert rows.loc[(rule, SCORED), "findings"] == levels[0] + levels[1]
