@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY
+from features.job_posts import EXEMPT_END_MOTIFS
 from simulation.calendar import first_day_of, month_of, required_carence
 from simulation.random_stream import Stream
 
@@ -146,9 +147,6 @@ def assign_people(hires: list[Hire], pool_of: Callable[[Hire], Pool]) -> list[in
     return persons
 
 
-_CARENCE_EXEMPT_ENDS = ("035", "037", "059")  # ended early by the employee (L1244-4)
-
-
 class SlotBook:
     """Extra positions on each post for ATA contracts and missions, reused only after the délai de carence.
 
@@ -182,7 +180,7 @@ class SlotBook:
     def book(self, post: int, slot: int, start: int, end: int, end_motif: str) -> None:
         """Hold `slot` until `end`, then block it until the waiting period after the contract is over (none
         after an early end by the employee)."""
-        carence = 0 if end_motif in _CARENCE_EXEMPT_ENDS else int(required_carence(end - start + 1, self._carence))
+        carence = 0 if end_motif in EXEMPT_END_MOTIFS else int(required_carence(end - start + 1, self._carence))
         # opening days: enough calendar days for them whatever the weekdays, one Sunday per 6 of them
         margin = 0 if self._carence == QUARTER_21_CALENDAR or carence == 0 else carence // 6 + 1
         self._slots[post][slot - self.FIRST_EXTRA_SLOT] = (end, end + 1 + carence + margin)

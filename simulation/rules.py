@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.job_posts import EXEMPT_END_MOTIFS
 from simulation.calendar import Period, days_waited, required_carence
 from simulation.contracts import RULE_BIT, ContractColumns
 
@@ -16,7 +17,6 @@ YEAR_ROUND_SHARE = 0.9
 CONTINUITY_GAP_DAYS = 3
 _NOT_LASTING_MOTIFS = ("01", "03", "04", "07", "08", "09", "10", "11", "12")
 MAX_RENEWALS = 2  # L1243-13
-_CARENCE_EXEMPT_ENDS = ("037", "035")  # ended early by the employee (L1244-4)
 
 
 def fixed_term_end(contracts: ContractColumns) -> np.ndarray:
@@ -110,7 +110,7 @@ def _carence_violations(contracts: ContractColumns, carence: np.ndarray) -> np.n
     previous_end = fixed_term_end(contracts)[previous]
     applies = (same_slot & (contracts.motif[previous] == "02") & (contracts.motif[following] == "02")
                & (contracts.conversion_day[previous] < 0)
-               & ~np.isin(contracts.end_motif[previous], _CARENCE_EXEMPT_ENDS)
+               & ~np.isin(contracts.end_motif[previous], sorted(EXEMPT_END_MOTIFS))
                & (previous_end < contracts.start[following]))
     rule = carence[contracts.work[previous]]  # where the work is done: the user's branch for a mission
     waited = days_waited(previous_end, contracts.start[following], rule)

@@ -118,6 +118,11 @@ def test_carence_follows_the_branch_agreement() -> None:
     for carence, broken in (("statutory", True), ("quarter_21_calendar", True), ("none", False)):
         flags = checked_rules(pair, usage_allowed=np.array([True]), carence=np.array([carence]), period=period)
         assert bool(flags[1] & RULE_BIT["carence"]) is broken, carence
+    # Ended early by the employee: no délai (L1244-4).
+    early = _contracts({"start": monday, "end": monday + 39, "end_motif": "037"},
+                       {"start": monday + 41, "end": monday + 60, "person": 1})
+    assert not checked_rules(early, usage_allowed=np.array([True]), carence=np.array(["statutory"]),
+                             period=period)[1] & RULE_BIT["carence"]
     # 10 calendar days later: on time in the métallurgie only.
     later = _contracts({"start": monday, "end": monday + 39}, {"start": monday + 50, "end": monday + 60, "person": 1})
     flags = checked_rules(later, usage_allowed=np.array([True]), carence=np.array(["quarter_21_calendar"]), period=period)
