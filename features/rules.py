@@ -286,6 +286,24 @@ def _numbered(number_sql: str) -> str:
     return f"coalesce(' n° ' || {number_sql}, '')"
 
 
+def _end_declared(alias: str) -> str:
+    """SQL: the contract's end came in an end block (not inferred, not unknown)."""
+    return f"({alias}.end_date IS NOT NULL AND NOT coalesce({alias}.end_inferred, false))"
+
+
+def _left_by(alias: str) -> str:
+    """SQL: the last day the contract may have run: its end (declared or inferred); for one no longer declared
+    whose end is not known yet, the last day of its last declared month; NULL while it runs (reads `p`,
+    `asof_params`)."""
+    return f"coalesce({alias}.end_date, CASE WHEN {alias}.last_month < p.as_of THEN last_day({alias}.last_month) END)"
+
+
+def _left_from(alias: str) -> str:
+    """SQL: the first day the contract may have ended: its declared end, else the first day of its last declared
+    month (where an inferred end falls too)."""
+    return f"CASE WHEN {_end_declared(alias)} THEN {alias}.end_date ELSE {alias}.last_month END"
+
+
 def _job_label(alias: str) -> str:
     """SQL: the one name of the contract's job at its establishment (`job_names`: its most frequent title),
     the same in every finding, reason and timeline."""
@@ -431,13 +449,11 @@ def _carence_contracts_sql() -> str:
     # A contract no longer declared whose end is not known yet (no end block, not yet inferred) left its post
     # some day of its last declared month: the post may be vacant from its first day, waiting period unknown.
     unknown = "coalesce(c.end_date IS NULL AND c.last_month < p.as_of, false)"
-    departed = "coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN date_trunc('month', c.last_month) END)"
-    declared = "(c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false))"
+    departed = f"coalesce(c.end_date, CASE WHEN {unknown} THEN c.last_month END)"
     return f"""
 SELECT * FROM (
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
-       {_day_number(f"coalesce(c.end_date, CASE WHEN {unknown} THEN last_day(c.last_month) END)")} AS end_day,
-       {declared} AS end_declared, {unknown} AS end_unknown,
+       {_day_number(_left_by('c'))} AS end_day, {_end_declared('c')} AS end_declared, {unknown} AS end_unknown,
        CASE WHEN {unknown} THEN greatest({_day_number('c.start_date')} + 1, {_day_number('c.last_month')})
             ELSE {_day_number('c.end_date')} + 1 END AS vacant_from_day,
        c.duration_days, c.end_motif, 'ata' AS event, e.idcc
@@ -505,7 +521,7 @@ WHERE c.kind IN ('cdd', 'mission') AND c.renewals > {limit} AND {_located('c')}
 
 # SQL: a contract's end as far as the declarations show it: its end (declared or inferred); for one no longer
 # declared whose end is not known yet, the last day of its last declared month; else the month's end.
-_LAST_DAY_KNOWN = "coalesce(c.end_date, CASE WHEN c.last_month < p.as_of THEN last_day(c.last_month) END, c.period_end)"
+_LAST_DAY_KNOWN = f"coalesce({_left_by('c')}, c.period_end)"
 
 
 def _duree_max_sql(settings: FeaturesConfig) -> str:
@@ -562,8 +578,7 @@ WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or non
            c.person_key, c.kind, c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day,
            {_day_number(_LAST_DAY_KNOWN)} AS end_day,
            -- the last day it surely ran: its declared end, else the first day of its last declared month
-           CASE WHEN c.end_date IS NOT NULL AND NOT coalesce(c.end_inferred, false) THEN {_day_number('c.end_date')}
-                ELSE greatest({_day_number('c.start_date')}, {_day_number('c.last_month')}) END AS sure_end_day
+           greatest({_day_number('c.start_date')}, {_day_number(_left_from('c'))}) AS sure_end_day
     FROM contracts_asof c, asof_params p
     WHERE c.kind IN ('cdd', 'mission') AND (c.motif = '{ATA_MOTIF}' OR c.motif IS NULL)
       AND c.post IS NOT NULL AND {_located('c')}
@@ -650,9 +665,6 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         detail_fr=detail,
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
-    departure_until = "coalesce(d.end_date, CASE WHEN d.last_month < p.as_of THEN last_day(d.last_month) END)"
-    departure_from = ("CASE WHEN d.end_date IS NULL THEN d.last_month WHEN d.end_inferred "
-                      "THEN date_trunc('month', d.end_date) ELSE d.end_date END")
     overlaps_absence = f"""{_day_number('a.absence_start')} <= r.end_day + {margin}
      AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})"""
     return f"""
@@ -681,7 +693,7 @@ justified AS (
     CROSS JOIN asof_params p
     -- When it left: its declared end; some day of the month of an inferred end up to it; some day of its
     -- last declared month when it is no longer declared and its end is not known yet.
-    WHERE {_day_number(departure_from)} <= r.end_day AND {_day_number(departure_until)} >= r.start_day - {margin} - 1
+    WHERE {_day_number(_left_from('d'))} <= r.end_day AND {_day_number(_left_by('d'))} >= r.start_day - {margin} - 1
 ),
 -- Someone else elsewhere in the establishment went away when the replacement started: it may be en cascade (a
 -- colleague moved to the absent person's post, the replacement to the colleague's).
