@@ -31,7 +31,7 @@ from champollion.config import Config
 from champollion.home import Home
 from features.catalog import CATEGORICAL, FEATURES
 from features.geography import places_table
-from features.rules import RULES
+from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
 from scoring.french import date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
@@ -107,21 +107,16 @@ def person_labels(contracts: pd.DataFrame) -> dict[str, str]:
 
 def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: dict[str, str],
                       as_of_end: date) -> pd.DataFrame:
-    """The establishment's contracts (rows of `contracts_asof`) with persons as « salarié N », each post shown
-    by its most frequent job title (and its PCS-ESE code when posts are keyed by it), and the number of
+    """The establishment's contracts (rows of `establishment_contracts`) with persons as « salarié N », each post
+    shown by its job's one name (and its PCS-ESE code when posts are keyed by it), and the number of
     evidence rows about each contract. Columns: CONTRACT_COLUMNS."""
     if contracts.empty:
         return pd.DataFrame(columns=CONTRACT_COLUMNS)
     frame = contracts.copy()
     frame["post"] = frame["post"].astype("string").fillna("non renseigné")
-    labels = frame["post_label"].astype("string").fillna("non renseigné")
-    # the job's most frequent title, the first alphabetically among equals: the name its findings use
-    # (features.rules.JOB_NAMES_SQL)
-    shown = labels.groupby(frame["post"]).agg(
-        lambda s: s.value_counts().rename_axis("label").reset_index().sort_values(
-            ["count", "label"], ascending=[False, True])["label"].iloc[0])
-    frame["post_shown"] = frame["post"].map(
-        lambda post: f"{shown[post]} ({post.upper()})" if post.startswith("pcs ") else str(shown[post]))
+    labels = frame["job_label"].astype("string").fillna("non renseigné")  # the name its findings use
+    frame["post_shown"] = [f"{label} ({post.upper()})" if post.startswith("pcs ") else str(label)
+                           for post, label in zip(frame["post"], labels, strict=True)]
     frame["person"] = frame["person_key"].map(persons)
     frame["start_date"] = pd.to_datetime(frame["start_date"])
     frame["end_date"] = pd.to_datetime(frame["end_date"])
@@ -292,9 +287,12 @@ def _window(month: date, config: Config) -> dict[str, date]:
 # --- Reading the home ------------------------------------------------------------------------------------
 
 def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.DataFrame:
-    """Rows of `contracts_asof` (prepared by `features.asof.prepare_as_of`) counted at `siret`."""
-    table = con.execute("SELECT * FROM contracts_asof WHERE establishment_siret = ? ORDER BY start_date, contract_id",
-                        [siret]).to_arrow_table()
+    """Rows of `contracts_asof` (prepared by `features.asof.prepare_as_of`) counted at `siret`, with the one name
+    of their job (`job_label`, as the rule checks name it: features.rules.JOB_NAMES_SQL)."""
+    table = con.execute(
+        f"SELECT c.*, j.job_label FROM contracts_asof c "
+        f"LEFT JOIN ({JOB_NAMES_SQL}) j ON j.establishment_siret = c.establishment_siret AND j.post = c.post "
+        f"WHERE c.establishment_siret = ? ORDER BY c.start_date, c.contract_id", [siret]).to_arrow_table()
     return table.to_pandas(date_as_object=False)  # dates as datetimes (ENGINEERING-NOTES: pandas 3)
 
 
