@@ -89,6 +89,7 @@ from features import job_posts
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
 from features.sql_engine import SqlEngine, load_table
+from features.sql_literals import sql_string, sql_string_list
 
 ATA_MOTIF = "02"  # accroissement temporaire d'activité
 REPLACEMENT_MOTIF = "01"  # remplacement d'un salarié absent
@@ -243,16 +244,12 @@ def _french_date(date_sql: str) -> str:
 # --- Small SQL builders ---
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _sentence(template: str, **values: str) -> str:
     """SQL concatenating the text of `template` with the SQL expressions named in its {fields}."""
     parts = []
     for text, field, _, _ in Formatter().parse(template):
         if text:
-            parts.append(_literal(text))
+            parts.append(sql_string(text))
         if field is not None:
             parts.append(f"CAST({values[field]} AS STRING)")
     return " || ".join(parts)
@@ -261,8 +258,8 @@ def _sentence(template: str, **values: str) -> str:
 def _count(number_sql: str, singular: str, plural: str) -> str:
     """SQL: '1 jour', '3 jours' (French: 0 and 1 take the singular)."""
     return (
-        f"CAST({number_sql} AS STRING) || CASE WHEN {number_sql} > 1 THEN {_literal(' ' + plural)} "
-        f"ELSE {_literal(' ' + singular)} END"
+        f"CAST({number_sql} AS STRING) || CASE WHEN {number_sql} > 1 THEN {sql_string(' ' + plural)} "
+        f"ELSE {sql_string(' ' + singular)} END"
     )
 
 
@@ -491,7 +488,7 @@ def _renouvellements_sql(settings: FeaturesConfig) -> str:
         start=_french_date("c.start_date"),
         post=_post_fr(_job_label("c")),
         renewals="c.renewals",
-        limit=_literal(_count_text(limit, "renouvellement", "renouvellements")),
+        limit=sql_string(_count_text(limit, "renouvellement", "renouvellements")),
     )
     select = _evidence(
         "renouvellements",
@@ -537,7 +534,7 @@ def _duree_max_sql(settings: FeaturesConfig) -> str:
         during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
         post=_job_label("m"),
         first_start=_french_date("m.first_start_date"),
-        gap=_literal(_count_text(gap, "jour", "jours")),
+        gap=sql_string(_count_text(gap, "jour", "jours")),
         total=_count("m.chain_days", "jour", "jours"),
         last_end=_french_date(_date_of_day("m.chain_end_day")),
         months=str(months),
@@ -642,7 +639,7 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         end=f"CASE WHEN r.end_date IS NULL THEN {_french_date('r.period_end')} || ' (en cours)' "
         f"ELSE {_french_date('r.end_date')} END",
         post="r.post_label",
-        margin=_literal(_count_text(margin, "jour", "jours")),
+        margin=sql_string(_count_text(margin, "jour", "jours")),
         cascade="CASE WHEN x.contract_id IS NULL THEN ' ; une absence que la DSN ne déclare pas, comme des congés "
                 "payés, ne peut pas être vue' ELSE ' ; une autre personne de l''établissement s''est absentée au début de "
                 "ce contrat : un remplacement en cascade est possible' END",
@@ -813,7 +810,7 @@ def _permanent_post_contracts_sql() -> str:
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
        {_day_number(_LAST_DAY_KNOWN)} AS end_day
 FROM contracts_asof c, asof_params p
-WHERE c.kind IN ('cdd', 'usage', 'mission') AND coalesce(c.motif, '') NOT IN ({', '.join(map(_literal, NOT_LASTING_MOTIFS))})
+WHERE c.kind IN ('cdd', 'usage', 'mission') AND coalesce(c.motif, '') NOT IN ({sql_string_list(NOT_LASTING_MOTIFS)})
   AND c.post IS NOT NULL AND {_located('c')} AND c.period_end >= p.window_start
 ORDER BY c.establishment_siret, c.post, start_day, c.contract_id
 """
@@ -901,7 +898,7 @@ WITH in_window AS (
     SELECT r.establishment_siret, r.rule
     FROM rule_evidence r, asof_params p
     WHERE r.event_date BETWEEN p.window_start AND p.as_of_end
-      AND r.confidence IN ({', '.join(map(_literal, SCORED_CONFIDENCE))})
+      AND r.confidence IN ({sql_string_list(SCORED_CONFIDENCE)})
 )
 SELECT e.siret AS establishment_siret,
        {per_rule},
