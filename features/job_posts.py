@@ -178,21 +178,12 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
     starts = np.clip(contracts["start_day"].to_numpy(dtype="int64") - first_day, 0, width)
     ends = np.clip(contracts["end_day"].to_numpy(dtype="int64") - first_day, -1, width - 1)
     ids = contracts["contract_id"].astype(str).to_numpy()
-    needed = year_round_share * width
     for first, after in _groups(contracts):
         inside = np.flatnonzero(ends[first:after] >= starts[first:after]) + first
         if len(inside) == 0:
             continue
-        change = np.zeros(width + 1, dtype="int64")
-        np.add.at(change, starts[inside], 1)
-        np.add.at(change, ends[inside] + 1, -1)
-        level = np.cumsum(change[:-1])
-        base, held = 0, 0
-        for k in range(1, int(level.max()) + 1):
-            days = _held_days(level >= k, gap_days)
-            if days < needed:
-                break
-            base, held = k, days
+        level = daily_level(starts[inside], ends[inside], width)
+        base, held = base_load(level, gap_days, year_round_share)
         if base == 0:
             continue
         holding = _base_holders(inside, starts, ends, ids, base, gap_days, width)
@@ -202,6 +193,27 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
                              int(ends[row] - starts[row] + 1)))
     return pd.DataFrame(rows, columns=["contract_id", "base_posts", "peak_posts", "contracts_on_job", "held_days",
                                        "window_days", "base_days", "days_in_window"])
+
+
+def daily_level(starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """How many of the contracts (day numbers from 0, `starts` to `ends` inclusive, within `width` days) run
+    on each day."""
+    change = np.zeros(width + 1, dtype="int64")
+    np.add.at(change, starts, 1)
+    np.add.at(change, ends + 1, -1)
+    return np.cumsum(change[:-1])
+
+
+def base_load(level: np.ndarray, gap_days: int, year_round_share: float) -> tuple[int, int]:
+    """The base load of a job (the largest k whose level >= k is held on `year_round_share` of the days,
+    breaks of at most `gap_days` counting as held) and the days that level was held; (0, 0) when none."""
+    base, held = 0, 0
+    for k in range(1, int(level.max(initial=0)) + 1):
+        days = _held_days(level >= k, gap_days)
+        if days < year_round_share * len(level):
+            break
+        base, held = k, days
+    return base, held
 
 
 def _base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: np.ndarray, base: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.job_posts import EXEMPT_END_MOTIFS
+from features.job_posts import EXEMPT_END_MOTIFS, base_load, daily_level
 from simulation.calendar import Period, days_waited, required_carence
 from simulation.contracts import RULE_BIT, ContractColumns
 
@@ -73,26 +73,12 @@ def lasting_job_contracts(contracts: ContractColumns, period: Period) -> np.ndar
         job = rows[low:high]
         starts = np.maximum(contracts.start[job], first) - first
         ends = end[job] - first
-        change = np.zeros(width + 1, dtype="int64")
-        np.add.at(change, starts, 1)
-        np.add.at(change, ends + 1, -1)
-        level = np.cumsum(change[:-1])
-        base = 0
-        while base < level.max() and _held(level >= base + 1) >= YEAR_ROUND_SHARE * width:
-            base += 1
+        level = daily_level(starts, ends, width)
+        base, _ = base_load(level, CONTINUITY_GAP_DAYS, YEAR_ROUND_SHARE)
         if base:
             at_base = level <= base
             found[job] = [at_base[s: e + 1].any() for s, e in zip(starts, ends, strict=True)]
     return found
-
-
-def _held(days: np.ndarray) -> int:
-    """Days held, the breaks of at most CONTINUITY_GAP_DAYS between two held days counted as held."""
-    held = np.flatnonzero(days)
-    if len(held) == 0:
-        return 0
-    breaks = np.diff(held) - 1
-    return int(len(held) + breaks[(breaks > 0) & (breaks <= CONTINUITY_GAP_DAYS)].sum())
 
 
 def _carence_violations(contracts: ContractColumns, carence: np.ndarray) -> np.ndarray:
