@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from champollion.config import FeaturesConfig
 from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY
 from features.job_posts import EXEMPT_END_MOTIFS
 from simulation.calendar import first_day_of, month_of, required_carence
@@ -156,7 +157,7 @@ class SlotBook:
     """
 
     FIRST_EXTRA_SLOT = 1000
-    POST_MEMORY_DAYS = 60  # features.post_memory_days, its default
+    POST_MEMORY_DAYS = FeaturesConfig().post_memory_days  # as the features read posts by default
 
     def __init__(self, carence: str = STATUTORY) -> None:
         self._slots: dict[int, list[tuple[int, int]]] = {}  # post -> (last day held, free from) per slot

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from champollion.config import FeaturesConfig
+from features.asof import TRAINING_MOTIFS
 from features.job_posts import EXEMPT_END_MOTIFS, base_load, daily_level
+from features.rules import NOT_LASTING_MOTIFS
 from simulation.calendar import Period, days_waited, required_carence
 from simulation.contracts import RULE_BIT, ContractColumns
 
 MAX_DURATION_DAYS = 548  # 18 months (L1242-8)
-# A lasting job (L1242-1, L1251-5): the base load of fixed-term contracts a job keeps on this share of the last
-# year's days, breaks of at most CONTINUITY_GAP_DAYS counting as held (features' year_round_share and
-# continuity_gap_days); replacements and seasonal work have motifs of their own.
-YEAR_ROUND_SHARE = 0.9
-CONTINUITY_GAP_DAYS = 3
-_NOT_LASTING_MOTIFS = ("01", "03", "04", "07", "08", "09", "10", "11", "12")
+# A lasting job (L1242-1, L1251-5) as the features read it by default: the base load of fixed-term contracts a job
+# keeps on year_round_share of the last year's days, breaks of at most continuity_gap_days counting as held;
+# replacements, seasonal work (features.rules.NOT_LASTING_MOTIFS) and training contracts aside.
+_READING = FeaturesConfig()
+_NOT_LASTING_MOTIFS = (*NOT_LASTING_MOTIFS, *TRAINING_MOTIFS)
 MAX_RENEWALS = 2  # L1243-13
 
 
@@ -74,7 +76,7 @@ def lasting_job_contracts(contracts: ContractColumns, period: Period) -> np.ndar
         starts = np.maximum(contracts.start[job], first) - first
         ends = end[job] - first
         level = daily_level(starts, ends, width)
-        base, _ = base_load(level, CONTINUITY_GAP_DAYS, YEAR_ROUND_SHARE)
+        base, _ = base_load(level, _READING.continuity_gap_days, _READING.year_round_share)
         if base:
             at_base = level <= base
             found[job] = [at_base[s: e + 1].any() for s, e in zip(starts, ends, strict=True)]
