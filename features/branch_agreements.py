@@ -69,11 +69,12 @@ def rule_of(idcc: str | None) -> BranchRule:
     return branch_rules().get(_key(idcc), STATUTORY_RULE)
 
 
-def required_carence_days(duration_days: int, rule: BranchRule = STATUTORY_RULE) -> int:
-    """Délai de carence after a contract of `duration_days` calendar days (renewals included): statutory, a
-    third of it from 14 days on and half of it below, in opening days (L1244-3); or the branch's."""
-    if rule.carence == NO_CARENCE:
+def required_carence_days(duration_days: int, carence: str = STATUTORY) -> int:
+    """Délai de carence after a contract of `duration_days` calendar days (renewals included), under the rule
+    `carence` (a `BranchRule.carence`): statutory, a third of it from 14 days on and half of it below, in
+    opening days (L1244-3); a quarter, at most 21 calendar days; or none."""
+    if carence == NO_CARENCE:
         return 0
-    if rule.carence == QUARTER_21_CALENDAR:
+    if carence == QUARTER_21_CALENDAR:
         return min(math.ceil(duration_days / 4), 21)
     return math.ceil(duration_days / 3) if duration_days >= 14 else math.ceil(duration_days / 2)

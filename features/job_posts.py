@@ -138,7 +138,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                            else int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask)))
                     held = 0 if np.isnan(durations[holder]) else int(durations[holder])
                     exempt = event[holder] == "departure" or unknown[holder] or motifs[holder] in EXEMPT_END_MOTIFS
-                    need = 0 if exempt else required_carence_days(held, branch)
+                    need = 0 if exempt else required_carence_days(held, branch.carence)
                     short = need - gap
                     # clean (0), an undeclared end (1), within the waiting period (2); then the smallest
                     # shortfall, the latest end

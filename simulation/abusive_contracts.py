@@ -3,8 +3,9 @@ with one permanent post under CDD chains looks much like an honest one."""
 
 from __future__ import annotations
 
+from features.branch_agreements import required_carence_days
 from simulation.abuse import Episode
-from simulation.calendar import day_after_waiting, first_day_of, required_carence
+from simulation.calendar import day_after_waiting, first_day_of
 from simulation.contracts import FROM_POOL, RULE_BIT
 from simulation.employer import Employer
 
@@ -81,7 +82,7 @@ def carence(emp: Employer, episode: Episode) -> None:
             end = day + days - 1
             emp.fixed_term(post_index, slot, day, end, "02", origin="abus_carence", mission=mission,
                            agency=agency, early_end=0.0, episode=episode.id, person_key=key)
-            required = int(required_carence(days, emp.carence))  # as the establishment's branch sets it
+            required = required_carence_days(days, emp.carence)  # as the establishment's branch sets it
             if stream.chance(0.2):  # sometimes the waiting period is respected
                 waited = stream.integer(required, required + 5)
             else:

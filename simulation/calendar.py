@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from features.branch_agreements import NO_CARENCE, QUARTER_21_CALENDAR, STATUTORY
+from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY
 
 EPOCH = dt.date(1970, 1, 1)
 OPEN_FOREVER = 2**31 - 1  # end day of a contract with no end
@@ -75,18 +75,6 @@ def day_after_opening_days(day: int, opening_days: int) -> int:
             opening_days -= 1
         next_day += 1
     return next_day
-
-
-def required_carence(duration_days: np.ndarray | int, carence: np.ndarray | str = STATUTORY) -> np.ndarray | int:
-    """Délai de carence after a fixed-term contract of that many calendar days (renewals included), under
-    the rule `carence` of the establishment's branch (features.branch_agreements): statutory, a third of it
-    from 14 days on and half of it below, in opening days (L1244-3); a quarter, at most 21 calendar days;
-    or none."""
-    duration_days = np.asarray(duration_days)
-    carence = np.asarray(carence)
-    statutory = np.where(duration_days >= 14, -(-duration_days // 3), -(-duration_days // 2))
-    quarter = np.minimum(-(-duration_days // 4), 21)
-    return np.select([carence == NO_CARENCE, carence == QUARTER_21_CALENDAR], [0, quarter], statutory)
 
 
 def days_waited(previous_end: np.ndarray | int, next_start: np.ndarray | int,

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from champollion.config import FeaturesConfig
-from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY
+from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY, required_carence_days
 from features.job_posts import EXEMPT_END_MOTIFS
-from simulation.calendar import first_day_of, month_of, required_carence
+from simulation.calendar import first_day_of, month_of
 from simulation.random_stream import Stream
 
 # Rules a contract can break (bit flags); the names are those of truth/contracts.parquet.
@@ -181,7 +181,7 @@ class SlotBook:
     def book(self, post: int, slot: int, start: int, end: int, end_motif: str) -> None:
         """Hold `slot` until `end`, then block it until the waiting period after the contract is over (none
         after an early end by the employee)."""
-        carence = 0 if end_motif in EXEMPT_END_MOTIFS else int(required_carence(end - start + 1, self._carence))
+        carence = 0 if end_motif in EXEMPT_END_MOTIFS else required_carence_days(end - start + 1, self._carence)
         # opening days: enough calendar days for them whatever the weekdays, one Sunday per 6 of them
         margin = 0 if self._carence == QUARTER_21_CALENDAR or carence == 0 else carence // 6 + 1
         self._slots[post][slot - self.FIRST_EXTRA_SLOT] = (end, end + 1 + carence + margin)

@@ -7,9 +7,10 @@ import numpy as np
 
 from champollion.config import FeaturesConfig
 from features.asof import TRAINING_MOTIFS
+from features.branch_agreements import required_carence_days
 from features.job_posts import EXEMPT_END_MOTIFS, base_load, daily_level
 from features.rules import NOT_LASTING_MOTIFS
-from simulation.calendar import Period, days_waited, required_carence
+from simulation.calendar import Period, days_waited
 from simulation.contracts import RULE_BIT, ContractColumns
 
 MAX_DURATION_DAYS = 548  # 18 months (L1242-8)
@@ -102,7 +103,7 @@ def _carence_violations(contracts: ContractColumns, carence: np.ndarray) -> np.n
                & (previous_end < contracts.start[following]))
     rule = carence[contracts.work[previous]]  # where the work is done: the user's branch for a mission
     waited = days_waited(previous_end, contracts.start[following], rule)
-    required = required_carence(previous_end - contracts.start[previous] + 1, rule)
+    required = np.vectorize(required_carence_days, otypes=[np.int64])(previous_end - contracts.start[previous] + 1, rule)
     violation = np.zeros(len(contracts), dtype=bool)
     violation[following[applies & (waited < required)]] = True
     return violation

@@ -38,10 +38,10 @@ def test_required_carence_days():
     assert [required_carence_days(d) for d in (1, 2, 3, 13, 14, 15, 30, 540)] == [1, 1, 2, 7, 5, 5, 10, 180]
     # Métallurgie (IDCC 3248, written '3248' or with a leading zero elsewhere): a quarter, 21 calendar days at most.
     metallurgy = rule_of("3248")
-    assert [required_carence_days(d, metallurgy) for d in (1, 14, 40, 84, 85, 540)] == [1, 4, 10, 21, 21, 21]
+    assert [required_carence_days(d, metallurgy.carence) for d in (1, 14, 40, 84, 85, 540)] == [1, 4, 10, 21, 21, 21]
     assert metallurgy.calendar_days and not metallurgy.sure
     # Propreté (IDCC 3043): no délai; a four-character IDCC with leading zeros finds its row.
-    assert required_carence_days(100, rule_of("3043")) == 0 and rule_of("0176").idcc == "176"
+    assert required_carence_days(100, rule_of("3043").carence) == 0 and rule_of("0176").idcc == "176"
     assert rule_of("1979") == rule_of(None) == STATUTORY_RULE
     assert all(rule.source_fr for rule in branch_rules().values())
 

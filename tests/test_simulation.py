@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import simulation
+from features.branch_agreements import required_carence_days
 from simulation import presets
 from simulation.calendar import (
     Period,
@@ -25,7 +26,6 @@ from simulation.calendar import (
     day_after_opening_days,
     day_of,
     opening_days_between,
-    required_carence,
 )
 from simulation.contracts import RULE_BIT, RULES, ContractColumns, SlotBook
 from simulation.geography import DEPARTEMENTS, postal_code
@@ -70,7 +70,7 @@ def _hashes(root: Path) -> dict[str, str]:
 # -- calendar helpers at their boundaries ------------------------------------------------------------
 
 def test_carence_is_a_third_from_14_days_and_a_half_below() -> None:
-    assert required_carence(np.array([1, 13, 14, 30, 31])).tolist() == [1, 7, 5, 10, 11]
+    assert [required_carence_days(d) for d in (1, 13, 14, 30, 31)] == [1, 7, 5, 10, 11]
 
 
 def test_opening_days_skip_sundays() -> None:
@@ -104,7 +104,7 @@ def test_slot_book_waits_out_the_carence_whatever_the_weekday() -> None:
             slot = book.take(post=0, start=first)
             book.book(0, slot, first, first + duration - 1, "031")
             free_from = book.free_from(0, first + duration)
-            assert opening_days_between(first + duration - 1, free_from) >= required_carence(duration)
+            assert opening_days_between(first + duration - 1, free_from) >= required_carence_days(duration)
             assert book.take(post=0, start=free_from - 1) is None  # within the waiting period: wait
             assert book.take(post=0, start=free_from) == slot
 
