@@ -202,7 +202,7 @@ def check_rules(
     try:
         table = rules_against_truth(load_evidence(context.home.data, month), truth, month,
                                     context.config.features.window_months)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from exc
     shown = table.rename(columns={
         "contract_precision": "precision", "contract_recall": "recall", "abusive_contracts": "to find",

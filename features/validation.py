@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from features.asof import add_months
 from features.rules import CONFIDENCE_LEVELS, RULES, SCORED_CONFIDENCE
@@ -38,12 +39,18 @@ SCORED = "établies et probables"
 EVERY_LEVEL = "toutes"
 
 
+_TRUTH_COLUMNS = ["siret", "work_siret", "contract_number", "start_date", "end_date", "in_dsn", "rules_broken",
+                  "lasting_job"]
+
+
 def _truth_contracts(truth: Path) -> pd.DataFrame:
-    contracts = pd.read_parquet(
-        truth / "contracts.parquet",
-        columns=["siret", "work_siret", "contract_number", "start_date", "end_date", "in_dsn", "rules_broken",
-                 "lasting_job"],
-    )
+    path = truth / "contracts.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no simulated truth there (`champollion simulate --out DIR` writes DIR/truth)")
+    missing = sorted(set(_TRUTH_COLUMNS) - set(pq.read_schema(path).names))
+    if missing:
+        raise ValueError(f"{path} lacks {missing}: it was written by an older simulator; simulate the population again")
+    contracts = pd.read_parquet(path, columns=_TRUTH_COLUMNS)
     contracts["start_date"] = pd.to_datetime(contracts["start_date"])
     contracts["end_date"] = pd.to_datetime(contracts["end_date"])
     contracts["rules_broken"] = contracts["rules_broken"].fillna("")
