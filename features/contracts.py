@@ -3,7 +3,8 @@
 A contract is one establishment + person + contract number + start date. It appears in every
 monthly declaration while it runs; its planned end may be pushed later (each push is a renewal);
 it ends with an end block, or, when none comes, its end is inferred once the establishment has
-declared `inferred_end_after_months` more months without it.
+declared `inferred_end_after_months` more months without it (`end_inferred`): at its last declared
+planned end when that falls in its last declared month (`end_at_planned`), else at the end of that month.
 
 Everything is computed from declarations of months up to and including `as_of`: a contract end
 declared in a later month is unknown as of this one.
@@ -71,7 +72,7 @@ def rebuild_contracts_sql(
     last_fields = ", ".join(
         f"{name} := {name}" for name in (
             "nature", "motif", *(["job_title"] if full else []), "post", "pcs", "planned_end", "contract_hours",
-            "time_mode", *(["workplace"] if full else []), "user_siret"))
+            "time_mode", *(["workplace"] if full else []), "user_siret", "idcc"))
     first_declared = (
         "arg_min_null(struct_pack(nature := nature, motif := motif, planned_end := planned_end),\n"
         "                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS first_row,\n"
@@ -105,6 +106,8 @@ first_change AS (
         "c.first_month, c.last_month, c.months_declared, c.contract_hours, c.time_mode, c.hours_worked"
         if full else "c.first_month, c.last_month, c.contract_hours, c.time_mode")
     place_values = "c.workplace, c.user_siret," if full else "c.user_siret,"
+    # An end not declared is inferred at the declared planned end when the contract was last declared in its month.
+    planned_end_reached = "c.planned_end_last BETWEEN greatest(c.last_month, c.start_date) AND last_day(c.last_month)"
     temp_mission = f"\n    (c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}') AS is_temp_mission," if full else ""
     change_join = "LEFT JOIN first_change fc USING (siret, person_key, contract_number, start_date)\n" if full else ""
     return f"""
@@ -163,7 +166,7 @@ per_contract AS (
            a.last_row.planned_end AS planned_end_last, coalesce(p.renewals, 0) AS renewals,
            a.first_month, a.last_month,
            a.last_row.contract_hours AS contract_hours, a.last_row.time_mode AS time_mode{in_window and ', a.hours_worked_in_window'},
-           {first_values} a.last_row.user_siret AS user_siret
+           {first_values} a.last_row.user_siret AS user_siret, a.last_row.idcc AS idcc
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
 ),{first_change}
@@ -200,14 +203,16 @@ SELECT
     CASE
         WHEN de.end_date IS NOT NULL THEN de.end_date
         WHEN coalesce(ma.months_after, 0) >= {n} THEN
-            CASE WHEN c.planned_end_last BETWEEN greatest(c.last_month, c.start_date) AND last_day(c.last_month)
-                 THEN c.planned_end_last
+            CASE WHEN {planned_end_reached} THEN c.planned_end_last
                  ELSE greatest(last_day(c.last_month), c.start_date) END
     END AS end_date,{end_values}
     de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AS end_inferred,
+    de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AND coalesce({planned_end_reached}, false)
+        AS end_at_planned,
     de.end_motif,
     {month_values}{in_window and ', c.hours_worked_in_window'},
     {place_values}{temp_mission}
+    c.idcc,
     CASE WHEN c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}'
               AND regexp_full_match(coalesce(c.user_siret, ''), '[0-9]{{14}}')
          THEN c.user_siret ELSE c.siret END AS attributed_siret

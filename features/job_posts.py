@@ -6,7 +6,10 @@ posts at once, and the DSN has no post identifier. Two readings of the law need 
 - `carence_successions` (L1244-3, L1251-36): the contracts of a job for accroissement temporaire
   d'activité (motif 02) are placed on posts in date order. A contract that starts takes a vacant
   post: one whose last holder left before its start and that was held within the last
-  `post_memory_days` (a post left empty longer than that no longer exists). When none is vacant
+  `post_memory_days` (a post left empty longer than that no longer exists). A job has no more posts
+  than the most contracts it held at once within that memory: contracts that follow one another one
+  at a time hold one post, and cannot pass from post to post of a peak long over (the most recently
+  left posts are the ones that remain; a CDI holder's departure leaves a post of its own). When none is vacant
   the job's headcount grows: a new post, no waiting period. When several are, it takes one whose
   waiting period is over if there is one (the reading most favourable to the employer, so that a
   finding holds whichever post the employer names). A CDI holder of the job who leaves frees a post
@@ -31,6 +34,8 @@ stages of the rule checks so that DuckDB and Spark share them.
 from __future__ import annotations
 
 import heapq
+import math
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -68,16 +73,16 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     """The starts of motif-02 contracts that fill a post still within its waiting period.
 
     `contracts`: contract_id, establishment_siret, post, start_day, end_day (declared or inferred; for
-    an unknown end, the last day of its last declared month), end_declared (an end block gave it),
+    an unknown end, the last day of its last declared month), end_declared (an end block gave it, or it
+    is the declared planned end of a contract no longer declared after that month),
     end_unknown (no longer declared, its end not known yet),
     vacant_from_day (the first day its post is vacant: the day after its end; for an unknown end the
     first day of its last declared month; None while it runs), duration_days, end_motif, and `event`:
     'ata' for these contracts, 'departure' for a CDI holder of the job gone on start_day - 1 (its post,
     free of any waiting period, joins the vacant ones), 'hire' for a CDI holder starting on start_day
     (it fills the post a departure left, if one is vacant); sorted by establishment_siret, post,
-    start_day, departures first, contract_id; day numbers count from 1900-01-01; and `idcc`: the
-    establishment's (the user's for a mission), whose branch agreement may set the délai
-    (`features.branch_agreements`). `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
+    start_day, departures first, contract_id; day numbers count from 1900-01-01; and `idcc`: the IDCC
+    whose branch agreement may set the délai of the contract that starts (`features.branch_agreements`). `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
 
     A start takes, among the vacant posts, one whose waiting period is over (or cannot be known: an unknown
     end); else one whose holder's end was inferred, not declared (a finding to check on site); else the
@@ -110,15 +115,16 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     for first, after in _groups(contracts):
         own_calendar = sirets[first] in weekmasks
         mask = weekmasks[sirets[first]] if own_calendar else weekmasks["*"]
-        branch = rule_of(idccs[first] if isinstance(idccs[first], str) else None)
         running: list[tuple[int, int, int]] = []  # (first day vacant, post_no, row)
         vacant: list[_Vacancy] = []
+        level = JobLevel(post_memory_days)
         for row in range(first, after):
             start = int(starts[row])
             while running and running[0][0] <= start:
                 _, post_no, holder = heapq.heappop(running)
                 vacant.append(_Vacancy(post_no, holder))
-            vacant = [v for v in vacant if start - int(vacant_from[v.holder]) <= post_memory_days]
+            vacant = _posts_left(vacant, start, level.posts(start) - len(running), vacant_from, event,
+                                 post_memory_days)
             if event[row] == "departure":
                 vacant.append(_Vacancy(_new_post(running, vacant), row))
                 continue
@@ -127,6 +133,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 if departed:
                     vacant.remove(max(departed, key=lambda v: vacant_from[v.holder]))
                 continue
+            branch = rule_of(idccs[row] if isinstance(idccs[row], str) else None)
             if not vacant:
                 post_no = _new_post(running, vacant)
             else:
@@ -156,9 +163,57 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                                  best_key[0] == 2, branch.idcc or None, branch.sure, branch.calendar_days))
             free = never if np.isnan(vacant_from[row]) else int(vacant_from[row])  # running: holds its post
             heapq.heappush(running, (free, post_no, row))
+            # a holder whose end is not known yet may still be there until the end of its last declared month
+            level.hold(start, ends[row] + 1 if unknown[row] else vacant_from[row])
     return pd.DataFrame(rows, columns=["contract_id", "previous_contract_id", "post_no", "posts_vacant",
                                        "gap_opening_days", "required_opening_days", "gap_days", "own_calendar",
                                        "end_declared", "branch_idcc", "branch_sure", "calendar_days"])
+
+
+class JobLevel:
+    """How many contracts of one job run at once, day by day, and the posts the job has: the most contracts
+    it held at once within the last `memory_days`. Contracts come in the order of their start dates."""
+
+    def __init__(self, memory_days: int) -> None:
+        self._memory_days = memory_days
+        self._steps: deque[tuple[int, int]] = deque([(-(10**9), 0)])  # (day, contracts running from that day)
+        self._leaving: list[int] = []  # first day vacant of each contract held (a heap)
+
+    def hold(self, first_day: int, vacant_from: float) -> None:
+        """A contract of the job held from `first_day` until the day before `vacant_from` (NaN: running)."""
+        self._leave_until(first_day)
+        self._steps.append((first_day, self._steps[-1][1] + 1))
+        if math.isfinite(vacant_from):
+            heapq.heappush(self._leaving, int(vacant_from))
+
+    def held(self, day: int) -> int:
+        """Contracts held on `day`."""
+        self._leave_until(day)
+        return self._steps[-1][1]
+
+    def posts(self, day: int) -> int:
+        """The most contracts held at once from the last day held of a post left `memory_days` before `day`
+        (`day` - memory_days - 1) to `day`."""
+        self._leave_until(day)
+        while len(self._steps) > 1 and self._steps[1][0] <= day - self._memory_days - 1:
+            self._steps.popleft()
+        return max(held for _, held in self._steps)
+
+    def _leave_until(self, day: int) -> None:
+        while self._leaving and self._leaving[0] <= day:
+            left = heapq.heappop(self._leaving)
+            self._steps.append((left, self._steps[-1][1] - 1))
+
+
+def _posts_left(vacant: list[_Vacancy], start: int, spare: int, vacant_from: np.ndarray, event: np.ndarray,
+                memory_days: int) -> list[_Vacancy]:
+    """The vacant posts that still exist on `start`: left within `memory_days`, and, among those a
+    fixed-term contract or mission left, the `spare` most recently left (the job has no more posts than
+    it held at once; a CDI holder's departure leaves a post of its own)."""
+    alive = [v for v in vacant if start - int(vacant_from[v.holder]) <= memory_days]
+    left = sorted((v for v in alive if event[v.holder] != "departure"), key=lambda v: -vacant_from[v.holder])
+    gone = {id(v) for v in left[max(spare, 0):]}
+    return [v for v in alive if id(v) not in gone]
 
 
 def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_days: int,

@@ -88,6 +88,7 @@ from champollion.config import FeaturesConfig
 from features import job_posts
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
+from features.replacements import covered_replacements
 from features.sql_engine import SqlEngine, load_table
 from features.sql_literals import sql_string, sql_string_list
 
@@ -108,6 +109,9 @@ PERMANENT_SCHEMA = pa.schema([
     ("contracts_on_job", pa.int32()), ("held_days", pa.int32()), ("window_days", pa.int32()),
     ("base_days", pa.int32()), ("days_in_window", pa.int32()),
 ])
+COVERED_SCHEMA = pa.schema([("contract_id", pa.string()), ("establishment_siret", pa.string()),
+                            ("absence_post", pa.string()),
+                            ("absence_person_key", pa.string()), ("absence_start_day", pa.int32())])
 USAGE_SECTORS_FILE = "usage_sectors.csv"
 # What a finding applied when no branch agreement read here changes the rule (the listed ones change only the
 # délai de carence: features.branch_agreements).
@@ -295,6 +299,13 @@ def _left_by(alias: str) -> str:
     return f"coalesce({alias}.end_date, CASE WHEN {alias}.last_month < p.as_of THEN last_day({alias}.last_month) END)"
 
 
+def _held_until(alias: str) -> str:
+    """SQL: the last day a contract surely ran: its declared end (or the declared planned end it was inferred
+    at); else the first day of its last declared month (an end not declared yet may fall in it)."""
+    return (f"CASE WHEN {_end_declared(alias)} OR coalesce({alias}.end_at_planned, false) THEN {alias}.end_date "
+            f"ELSE greatest({alias}.start_date, {alias}.last_month) END")
+
+
 def _left_from(alias: str) -> str:
     """SQL: the first day the contract may have ended: its declared end, else the first day of its last declared
     month (where an inferred end falls too)."""
@@ -377,7 +388,9 @@ def _carence_sql() -> str:
         post_no="s.post_no",
         post=_job_label("b"),
         previous_end=_french_date(_date_of_day(f"{_day_number('b.start_date')} - s.gap_days - 1")),
-        inferred="CASE WHEN s.end_declared THEN '' ELSE ' (fin non déclarée, déduite des déclarations)' END",
+        inferred="CASE WHEN NOT s.end_declared THEN ' (fin non déclarée, déduite des déclarations)' "
+                 "WHEN a.end_at_planned THEN ' (fin non déclarée : date de fin prévisionnelle déclarée, "
+                 "le contrat n''étant plus déclaré ensuite)' ELSE '' END",
         previous_contract=_contract_fr("a.kind"),
         previous_number=_numbered("a.contract_number"),
         previous_days=_count("a.duration_days", "jour", "jours"),
@@ -390,7 +403,8 @@ def _carence_sql() -> str:
     )
     select = _evidence(
         "carence",
-        # To check on site: the previous end was not declared (inferred, or not known yet), the gap falls short
+        # To check on site: the previous end was not declared (inferred at the end of a month, or not known yet;
+        # a declared planned end after which the contract is no longer declared counts as declared), the gap falls short
         # only by days the default calendar says are closed (the establishment's own opening days are not
         # configured), or the contract started in the month itself (ends of its last weeks, declared late or
         # not at all, may free another post of the job).
@@ -440,6 +454,14 @@ def _rules_applied(successions: str, agreements: str) -> str:
             f"ELSE ' ; ses règles sont à lire sur place' END END")
 
 
+def _branch_idcc(contract: str, establishment: str) -> str:
+    """SQL: the IDCC whose branch agreement may set a contract's délai de carence: the contract's own
+    (S21.G00.40.017), else its establishment's; for a mission, the user's (L1251-36-1), whatever the agency
+    declares."""
+    return (f"CASE WHEN {contract}.kind = 'mission' THEN {establishment}.idcc "
+            f"ELSE coalesce({contract}.idcc, {establishment}.idcc) END")
+
+
 def _carence_contracts_sql() -> str:
     """The CDD and missions for accroissement temporaire d'activité on a known post, in the order
     `features.job_posts.carence_successions` reads them."""
@@ -450,10 +472,11 @@ def _carence_contracts_sql() -> str:
     return f"""
 SELECT * FROM (
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
-       {_day_number(_left_by('c'))} AS end_day, {_end_declared('c')} AS end_declared, {unknown} AS end_unknown,
+       {_day_number(_left_by('c'))} AS end_day, ({_end_declared('c')} OR coalesce(c.end_at_planned, false)) AS end_declared,
+       {unknown} AS end_unknown,
        CASE WHEN {unknown} THEN greatest({_day_number('c.start_date')} + 1, {_day_number('c.last_month')})
             ELSE {_day_number('c.end_date')} + 1 END AS vacant_from_day,
-       c.duration_days, c.end_motif, 'ata' AS event, e.idcc
+       c.duration_days, c.end_motif, 'ata' AS event, {_branch_idcc('c', 'e')} AS idcc
 FROM contracts_asof c
 CROSS JOIN asof_params p
 LEFT JOIN establishments_asof e ON e.siret = c.establishment_siret
@@ -630,9 +653,9 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
     margin = int(settings.replacement_margin_days)
     detail = _sentence(
         "Infraction potentielle au motif de remplacement : le {contract}{number} pour remplacement d'un salarié "
-        "absent du {start} au {end} sur le poste « {post} » ne recouvre, à {margin} près, aucune absence déclarée "
-        "d'une autre personne sur ce poste, ni le départ d'un salarié en contrat à durée indéterminée de ce poste "
-        "(attente de son successeur){cascade}.",
+        "absent du {start} au {end} sur le poste « {post} » ne commence, à {margin} près, pendant aucune absence "
+        "déclarée d'une autre personne de ce poste qu'un autre contrat de remplacement ne couvre pas déjà, ni au "
+        "départ d'un salarié en contrat à durée indéterminée de ce poste (attente de son successeur){cascade}.",
         contract=_contract_fr("r.kind"),
         number=_numbered("r.contract_number"),
         start=_french_date("r.start_date"),
@@ -662,25 +685,12 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         detail_fr=detail,
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
-    overlaps_absence = f"""{_day_number('a.absence_start')} <= r.end_day + {margin}
-     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.start_day - {margin})"""
     return f"""
-WITH replacements AS (
-    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
-           c.person_key, c.kind, c.start_date, c.end_date, c.period_end,
-           {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day
-    FROM contracts_asof c
-    WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
-),
--- Replacements with an absence of someone else on the same post, within the margin (an absence
--- without a known end is still running), or that wait for the successor of an open-ended
--- contract of the post that ended just before or during it (L1242-2 1° d).
+WITH replacements AS ({_replacements_sql()}),
+-- Replacements that cover a declared absence (`features.replacements.covered_replacements`), or that start,
+-- within the margin, when an open-ended contract of the post ends: they wait for its successor (L1242-2 1° d).
 justified AS (
-    SELECT r.contract_id
-    FROM replacements r
-    JOIN absences_asof a
-      ON a.establishment_siret = r.establishment_siret AND a.post = r.post AND a.person_key <> r.person_key
-     AND {overlaps_absence}
+    SELECT contract_id FROM covered_replacements
     UNION
     SELECT r.contract_id
     FROM replacements r
@@ -690,16 +700,22 @@ justified AS (
     CROSS JOIN asof_params p
     -- When it left: its declared end; some day of the month of an inferred end up to it; some day of its
     -- last declared month when it is no longer declared and its end is not known yet.
-    WHERE {_day_number(_left_from('d'))} <= r.end_day AND {_day_number(_left_by('d'))} >= r.start_day - {margin} - 1
+    WHERE {_day_number(_left_from('d'))} <= r.start_day + {margin} AND {_day_number(_left_by('d'))} >= r.start_day - {margin} - 1
 ),
--- Someone else elsewhere in the establishment went away when the replacement started: it may be en cascade (a
--- colleague moved to the absent person's post, the replacement to the colleague's).
+-- Someone else in the establishment went away when the replacement started, for as long as it surely ran, and
+-- no replacement of their own covers it: it may be en cascade (a colleague moved to the absent person's post,
+-- the replacement to the colleague's).
 elsewhere AS (
     SELECT DISTINCT r.contract_id
     FROM replacements r
     JOIN absences_asof a
       ON a.establishment_siret = r.establishment_siret AND a.person_key <> r.person_key
      AND {_day_number('a.absence_start')} BETWEEN r.start_day - {margin} AND r.start_day + {margin}
+     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.held_until_day - {margin})
+    LEFT JOIN covered_replacements v
+      ON v.establishment_siret = a.establishment_siret AND v.absence_post = a.post
+     AND v.absence_person_key = a.person_key AND v.absence_start_day = {_day_number('a.absence_start')}
+    WHERE v.contract_id IS NULL
 )
 SELECT {select}
 FROM replacements r
@@ -707,6 +723,27 @@ CROSS JOIN asof_params p
 LEFT JOIN justified j ON j.contract_id = r.contract_id
 LEFT JOIN elsewhere x ON x.contract_id = r.contract_id
 WHERE j.contract_id IS NULL
+"""
+
+
+def _replacements_sql() -> str:
+    """SQL: the CDD and missions for the replacement of an absent employee on a known post."""
+    return f"""
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
+           c.person_key, c.kind, c.start_date, c.end_date, c.period_end,
+           {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day,
+           {_day_number(_held_until('c'))} AS held_until_day
+    FROM contracts_asof c
+    WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
+"""
+
+
+def _absences_sql() -> str:
+    """SQL: the declared absences of people on a known post, in day numbers (`features.replacements`)."""
+    return f"""
+    SELECT establishment_siret, post, person_key, {_day_number('absence_start')} AS start_day,
+           {_day_number('absence_end')} AS end_day
+    FROM absences_asof WHERE post IS NOT NULL
 """
 
 
@@ -832,7 +869,8 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
 
     Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`,
     `branch_agreements`, the one name of each job (`job_names`) and the posts read from concurrency
-    (`carence_successions`, `permanent_post_contracts`).
+    (`carence_successions`, `permanent_post_contracts`) and the absences replacements cover
+    (`covered_replacements`).
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
     register_usage_sectors(engine)
@@ -848,6 +886,10 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
                               int(window["last_day"].iloc[0]), settings.continuity_gap_days, settings.year_round_share)
     load_table(engine, "permanent_post_contracts", pa.Table.from_pandas(lasting, schema=PERMANENT_SCHEMA,
                                                                          preserve_index=False))
+    covered = covered_replacements(engine.fetch(_replacements_sql()), engine.fetch(_absences_sql()),
+                                   settings.replacement_margin_days)
+    load_table(engine, "covered_replacements", pa.Table.from_pandas(covered, schema=COVERED_SCHEMA,
+                                                                     preserve_index=False))
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
     engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
     for query in _rule_queries(settings):

@@ -14,7 +14,7 @@ import numpy as np
 
 from champollion.config import FeaturesConfig
 from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY, required_carence_days
-from features.job_posts import EXEMPT_END_MOTIFS
+from features.job_posts import EXEMPT_END_MOTIFS, JobLevel
 from simulation.calendar import first_day_of, month_of
 from simulation.random_stream import Stream
 
@@ -151,9 +151,10 @@ def assign_people(hires: list[Hire], pool_of: Callable[[Hire], Pool]) -> list[in
 class SlotBook:
     """Extra positions on each post for ATA contracts and missions, reused only after the délai de carence.
 
-    A post of a job exists while it is held or has been empty at most POST_MEMORY_DAYS (the reading of
-    `features.job_posts`): a law-abiding employer whose vacant posts are all within their waiting
-    period waits for the first one to be free instead of calling the same job a new post.
+    A job has as many posts as it held at once within the last POST_MEMORY_DAYS, and a vacant post exists
+    while it has been empty at most that long (the reading of `features.job_posts`): a law-abiding
+    employer whose vacant posts are all within their waiting period waits for the first one to be free
+    instead of calling the same job a new post.
     """
 
     FIRST_EXTRA_SLOT = 1000
@@ -161,6 +162,7 @@ class SlotBook:
 
     def __init__(self, carence: str = STATUTORY) -> None:
         self._slots: dict[int, list[tuple[int, int]]] = {}  # post -> (last day held, free from) per slot
+        self._levels: dict[int, JobLevel] = {}  # post -> contracts held at once
         self._carence = carence  # the establishment's branch rule (features.branch_agreements)
 
     def take(self, post: int, start: int) -> int | None:
@@ -168,12 +170,11 @@ class SlotBook:
         None when the only vacant posts are still within their waiting period (a law-abiding employer waits:
         see `free_from`). Calls come in the order of their start dates."""
         slots = self._slots.setdefault(post, [])
-        vacant = [i for i, (last, _) in enumerate(slots) if last < start]
-        alive = [i for i in vacant if start - slots[i][0] - 1 <= self.POST_MEMORY_DAYS]
-        clean = [i for i in alive if slots[i][1] <= start]
+        vacant = self._vacant(post, start)
+        clean = [i for i in vacant if slots[i][1] <= start]
         if clean:
-            return self.FIRST_EXTRA_SLOT + clean[0]
-        if alive:
+            return self.FIRST_EXTRA_SLOT + min(clean)
+        if vacant:
             return None
         slots.append((start, start))  # none vacant, or only posts gone for good: the job grows, on a new post
         return self.FIRST_EXTRA_SLOT + len(slots) - 1
@@ -185,12 +186,21 @@ class SlotBook:
         # opening days: enough calendar days for them whatever the weekdays, one Sunday per 6 of them
         margin = 0 if self._carence == QUARTER_21_CALENDAR or carence == 0 else carence // 6 + 1
         self._slots[post][slot - self.FIRST_EXTRA_SLOT] = (end, end + 1 + carence + margin)
+        self._levels[post].hold(start, end + 1)
 
     def free_from(self, post: int, start: int) -> int:
-        """The first day after `start` on which a vacant post of `post` left within the memory is free again."""
-        slots = self._slots.get(post, [])
-        return min(free for last, free in slots
-                   if last < start and start - last - 1 <= self.POST_MEMORY_DAYS and free > start)
+        """The first day after `start` on which a vacant post of `post` is free again."""
+        slots = self._slots[post]
+        return min(slots[i][1] for i in self._vacant(post, start))
+
+    def _vacant(self, post: int, start: int) -> list[int]:
+        """The vacant slots of `post` that still exist on `start`: left within the memory, and no more than the
+        posts the job held at once within it, less those held (the most recently left first)."""
+        level = self._levels.setdefault(post, JobLevel(self.POST_MEMORY_DAYS))
+        slots = self._slots.setdefault(post, [])
+        alive = [i for i, (last, _) in enumerate(slots) if last < start and start - last - 1 <= self.POST_MEMORY_DAYS]
+        alive.sort(key=lambda i: -slots[i][0])
+        return alive[:max(level.posts(start) - level.held(start), 0)]
 
 
 def planned_end_versions(start: int, end: int, renewals: int, stream: Stream) -> tuple[int, ...]:

@@ -98,6 +98,29 @@ def test_no_waiting_period_after_an_early_end_by_the_employee_and_none_while_run
     assert successions(ata("running", 0, None), ata("b", 31, 60)) == []
 
 
+def test_a_job_has_no_more_posts_than_it_held_at_once():
+    # Two waiters at once in a peak (days 0-29, 10 days of carence), then contracts one at a time of 15 days
+    # each (5 days of carence), each starting 2 days after the one before ends. The first fills a post of the
+    # peak too early. Then, while the peak is within the post memory, its second post stays vacant and the
+    # chain may alternate between the two (the reading most favourable to the employer); from day 100 the
+    # peak is more than 60 days past, the job has one post, and each start fills the post just left.
+    peak = [ata("peak-1", 0, 29), ata("peak-2", 0, 29)]
+    chain = [ata(f"c{k}", 32 + 17 * k, 46 + 17 * k) for k in range(8)]
+    found = successions(*peak, *chain)
+    assert found[0] == ("c0", "peak-1", 1, 2, 2, 10)
+    assert [row[0] for row in found[1:]] == ["c4", "c5", "c6", "c7"] and found[1] == ("c4", "c3", 2, 1, 2, 5)
+    # Without the peak, every start after the first is a finding.
+    assert len(successions(*chain)) == 7
+
+
+def test_the_posts_held_at_once_count_a_holder_whose_end_is_not_known_until_its_last_month():
+    # "gone" is no longer declared: its post may be vacant from day 15, but its holder may still have been there
+    # until day 44, when "early" started on a new post: the job may have held three posts at once.
+    gone = {**ata("gone", 0, None), "end_unknown": True, "end_declared": False, "end_day": DAY + 44,
+            "vacant_from_day": DAY + 15}
+    assert successions(gone, ata("a", 0, 29), ata("early", 20, 60), ata("b", 31, 60)) == []
+
+
 def test_an_end_not_declared_is_a_finding_to_check_unless_a_post_is_free():
     # An end inferred (no end block), or the end of the last declared month of a contract no longer declared.
     inferred = {**ata("a", 0, 29), "end_declared": False}

@@ -41,11 +41,11 @@ def _schema(strings: str, dates: str = "", ints: str = "", floats: str = "", boo
 
 # The columns of features.asof's tables; a test row gives the ones a rule reads, the rest stay NULL.
 CONTRACTS = _schema(
-    "contract_id siret person_key contract_number motif post post_label end_motif time_mode establishment_siret kind",
+    "contract_id siret person_key contract_number motif post post_label end_motif time_mode establishment_siret kind idcc",
     dates="start_date end_date first_month last_month period_end",
     ints="renewals duration_days",
     floats="contract_hours hours_worked_in_window",
-    bools="end_inferred",
+    bools="end_inferred end_at_planned",
 )
 ESTABLISHMENTS = _schema(
     "siret siren naf idcc postal_code departement departement_name region_code region",
@@ -148,9 +148,12 @@ def test_carence_boundaries(settings):
         contract("a-rayon-long", "2025-02-27", "2025-03-12", post="rayonniste"),
         contract("a-rayon-short", "2025-03-10", "2025-03-12", post="rayonniste"),
         contract("b-rayon", "2025-03-18", "2025-03-31", post="rayonniste"),
-        # Its end inferred, not declared: to check on site.
+        # Its end inferred, not declared: to check on site; inferred at the planned end it declared, after which
+        # it was no longer declared: probable.
         contract("a-caviste", "2025-02-27", "2025-03-12", post="caviste", end_inferred=True),
         contract("b-caviste", "2025-03-14", "2025-03-31", post="caviste"),
+        contract("a-sommelier", "2025-02-27", "2025-03-12", post="sommelier", end_inferred=True, end_at_planned=True),
+        contract("b-sommelier", "2025-03-14", "2025-03-31", post="sommelier"),
         # Early end by the employee (037): no waiting period.
         contract("a-prepa", "2025-02-27", "2025-03-12", post="preparateur", end_motif="037"),
         contract("b-prepa", "2025-03-13", "2025-03-31", post="preparateur"),
@@ -169,6 +172,7 @@ def test_carence_boundaries(settings):
     # The gaps of vendeur and manutentionnaire fall short only because Sundays are closed: to check on site.
     assert evidence(con, "carence", CARENCE) == [
         ("b-caviste", "a-caviste", D("2025-03-14"), 1, 5, "L1244-3", "à vérifier sur place"),
+        ("b-sommelier", "a-sommelier", D("2025-03-14"), 1, 5, "L1244-3", "probable"),
         ("b-vendeur", "a-vendeur", D("2025-03-18"), 4, 5, "L1244-3", "à vérifier sur place"),
         ("b-manutention", "a-manutention", D("2025-03-24"), 6, 7, "L1244-3", "à vérifier sur place"),
     ]
@@ -178,6 +182,8 @@ def test_carence_boundaries(settings):
         "contrat à durée déterminée de 14 jours, après seulement 4 jours d'ouverture, alors que le délai de carence "
         "est de 5 jours d'ouverture (règles du Code du travail)."
     )
+    assert "laissé le 12/03/2025 (fin non déclarée : date de fin prévisionnelle déclarée, le contrat n'étant plus " \
+        "déclaré ensuite) par le contrat" in detail(con, "carence", "b-sommelier")
 
 
 def test_carence_counts_the_establishments_own_opening_days(settings):
@@ -228,6 +234,12 @@ def test_carence_set_by_a_branch_agreement(settings):
             # Propreté: no délai at all.
             contract("a-clean", "2025-02-01", "2025-03-12", post="agent", siret=cleaner),
             contract("b-clean", "2025-03-14", "2025-04-30", post="agent", siret=cleaner),
+            # The contract's own IDCC (S21.G00.40.017) wins over the establishment's: a cleaner's CDD in the
+            # factory follows the propreté agreement; a mission follows the user's branch, not the agency's.
+            contract("a-own", "2025-02-01", "2025-03-12", post="agent", siret=factory, idcc="3043"),
+            contract("b-own", "2025-03-14", "2025-04-30", post="agent", siret=factory, idcc="3043"),
+            contract("a-temp", "2025-02-01", "2025-03-12", post="cariste", kind="mission", user=cleaner, idcc="1413"),
+            contract("b-temp", "2025-03-14", "2025-04-30", post="cariste", kind="mission", user=cleaner, idcc="1413"),
         ],
         establishments=[{"siret": factory, "idcc": "3248"}, {"siret": cleaner, "idcc": "3043"}],
     )
@@ -325,9 +337,10 @@ def test_replacement_without_absence(settings):
             contract("margin-before", "2025-05-10", "2025-05-31", post="lingere", motif="01", siret=NURSING_HOME),
             # Absence ending 8 days before the start: outside it.
             contract("outside-before", "2025-05-10", "2025-05-31", post="veilleur", motif="01", siret=NURSING_HOME),
-            # Absence starting 7 days after the end: within; 8 days after: outside.
-            contract("margin-after", "2025-03-01", "2025-03-10", post="jardinier", motif="01", siret=NURSING_HOME),
-            contract("outside-after", "2025-03-01", "2025-03-10", post="brancardier", motif="01", siret=NURSING_HOME),
+            # Absence starting 7 days after the start (a replacement may come a few days early to hand over):
+            # within; 8 days after: outside, the contract does not replace it.
+            contract("margin-after", "2025-03-10", "2025-03-31", post="jardinier", motif="01", siret=NURSING_HOME),
+            contract("outside-after", "2025-03-10", "2025-03-31", post="brancardier", motif="01", siret=NURSING_HOME),
             # Still running, nobody away on the post.
             contract("running", "2025-06-10", None, post="cuisinier", motif="01", siret=NURSING_HOME),
             # A mission whose user establishment is unknown stays at the agency: not judged.
@@ -344,15 +357,15 @@ def test_replacement_without_absence(settings):
             absence("q2", "agent hotelier", "2025-04-07", "2025-04-11"),
             absence("q7", "lingere", "2025-04-20", "2025-05-03"),
             absence("q6", "veilleur", "2025-04-20", "2025-05-02"),
-            absence("q5", "jardinier", "2025-03-17", "2025-03-20"),
-            absence("q4", "brancardier", "2025-03-18", "2025-03-20"),
+            absence("q5", "jardinier", "2025-03-17", "2025-03-31"),
+            absence("q4", "brancardier", "2025-03-18", "2025-03-31"),
         ],
     )
     compute_rule_evidence(DuckDBEngine(con), settings)
     # Someone else at the nursing home went away when 'other-post' started (q8, 01/04): a replacement en cascade
     # is possible. 'running' started in the month itself: the absence it covers may be declared later.
     assert evidence(con, "remplacement_sans_absence", "contract_id, event_date, end_date, article, confidence") == [
-        ("outside-after", D("2025-03-01"), D("2025-03-10"), "L1242-2", "probable"),
+        ("outside-after", D("2025-03-10"), D("2025-03-31"), "L1242-2", "probable"),
         ("other-post", D("2025-04-01"), D("2025-04-30"), "L1242-2", "à vérifier sur place"),
         ("nobody-away", D("2025-05-01"), D("2025-05-31"), "L1242-2", "probable"),
         ("outside-before", D("2025-05-10"), D("2025-05-31"), "L1242-2", "probable"),
@@ -360,15 +373,41 @@ def test_replacement_without_absence(settings):
     ]
     assert detail(con, "remplacement_sans_absence", "running") == (
         "Infraction potentielle au motif de remplacement : le contrat à durée déterminée pour remplacement d'un "
-        "salarié absent du 10/06/2025 au 30/06/2025 (en cours) sur le poste « cuisinier » ne recouvre, à 7 jours "
-        "près, aucune absence déclarée d'une autre personne sur ce poste, ni le départ d'un salarié en contrat à "
-        "durée indéterminée de ce poste (attente de son successeur) ; une absence que la DSN ne déclare pas, comme "
-        "des congés payés, ne peut pas être vue."
+        "salarié absent du 10/06/2025 au 30/06/2025 (en cours) sur le poste « cuisinier » ne commence, à 7 jours "
+        "près, pendant aucune absence déclarée d'une autre personne de ce poste qu'un autre contrat de remplacement "
+        "ne couvre pas déjà, ni au départ d'un salarié en contrat à durée indéterminée de ce poste (attente de son "
+        "successeur) ; une absence que la DSN ne déclare pas, comme des congés payés, ne peut pas être vue."
     )
     assert detail(con, "remplacement_sans_absence", "other-post").endswith(
         "; une autre personne de l'établissement s'est absentée au début de ce contrat : un remplacement en "
         "cascade est possible."
     )
+
+
+def test_one_absence_covers_one_replacement_at_a_time(settings):
+    def replacement(cid: str, start: str, end: str | None, person: str | None = None, **more: object) -> dict:
+        return contract(cid, start, end, post="aide soignant", motif="01", siret=NURSING_HOME, person=person, **more)
+
+    con = as_of_tables(
+        [
+            # One long sick leave: two replacements at once, the second covers nothing; successive replacements
+            # of the same absence are each justified.
+            replacement("first", "2025-01-02", "2025-01-31"),
+            replacement("second-at-once", "2025-01-10", "2025-01-31"),
+            replacement("next", "2025-02-01", "2025-02-28"),
+            # Its holder's new contract frees the absence, even if the end of the one before was not declared.
+            replacement("undeclared-end", "2025-03-01", None, person="r1", last_month=D("2025-03-01")),
+            replacement("same-person-again", "2025-04-01", "2025-04-30", person="r1"),
+            replacement("other-at-once", "2025-04-05", "2025-04-30"),
+        ],
+        absences=[absence("q1", "aide soignant", "2024-12-28", "2025-06-30"),
+                  # A short absence elsewhere when 'second-at-once' starts cannot be a cascade for three weeks.
+                  absence("q2", "lingere", "2025-01-09", "2025-01-10")],
+    )
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert evidence(con, "remplacement_sans_absence", "contract_id, confidence") == [
+        ("second-at-once", "probable"), ("other-at-once", "probable"),
+    ]
 
 
 def test_usage_contract_outside_the_listed_sectors(settings):

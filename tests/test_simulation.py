@@ -109,6 +109,26 @@ def test_slot_book_waits_out_the_carence_whatever_the_weekday() -> None:
             assert book.take(post=0, start=free_from) == slot
 
 
+def test_slot_book_has_no_more_posts_than_it_held_at_once() -> None:
+    # Two peak workers for 30 days, then 15-day contracts one at a time: while the peak is within the post
+    # memory its second post is vacant and free, so a contract can take it; once it is past, the job has one
+    # post, and a start within the waiting period of the one just left waits.
+    book, monday = SlotBook(), day_of(pd.Timestamp("2025-03-03").date())
+    peak = [book.take(0, monday), None]
+    book.book(0, peak[0], monday, monday + 29, "031")
+    peak[1] = book.take(0, monday)
+    book.book(0, peak[1], monday, monday + 29, "031")
+    assert peak == [SlotBook.FIRST_EXTRA_SLOT, SlotBook.FIRST_EXTRA_SLOT + 1]
+    taken = []
+    for start in (monday + 45, monday + 62, monday + 79):
+        slot = book.take(0, start)
+        book.book(0, slot, start, start + 14, "031")
+        taken.append(slot)
+    assert taken == [peak[0], peak[1], peak[0]]  # the chain alternates between the peak's two posts
+    assert book.take(0, monday + 96) is None  # the peak is 66 days past: one post, left 2 days ago
+    assert book.free_from(0, monday + 96) > monday + 96
+
+
 def test_carence_follows_the_branch_agreement() -> None:
     period = Period("2025-01", 24)
     monday = day_of(pd.Timestamp("2025-03-03").date())
