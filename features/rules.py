@@ -3,13 +3,15 @@
 `compute_rule_evidence` reads the temp tables of `features.asof.prepare_as_of` and writes
 `rule_evidence`: one row per potential infraction, with the contract (and the related one) an
 inspector can look up in minutes. The DSN shows patterns; an inspector establishes facts: every
-sentence says « infraction potentielle ». Statutory defaults only (branch agreements may set other
-limits: L1242-8-1, L1243-13-1, L1244-3-1); the parameters come from `FeaturesConfig`.
+sentence says « infraction potentielle ». The délai de carence follows the branch agreements read in
+`features.branch_agreements` (L1244-3-1, L1251-36-1); renewals and maximum durations are the statutory
+ones (L1242-8-1 and L1243-13-1 agreements are not read); the parameters come from `FeaturesConfig`.
 
 The rules, as implemented:
 
 - carence (L1244-3, L1244-3-1, L1251-36). A job (PCS-ESE code or normalised title) holds as many
-  posts as it has contracts at once: `features.job_posts.carence_successions` places the CDD and
+  posts as it held contracts at once within the post memory: `features.job_posts.carence_successions`
+  places the CDD and
   missions for accroissement temporaire d'activité (motif 02) on posts and pairs a contract B with
   the contract A that left the post B fills, only when every vacant post of the job is still within
   its waiting period (growth of the job and parallel posts are not successions). The délai de
@@ -19,8 +21,11 @@ The rules, as implemented:
   early at the employee's initiative (end motifs 035, 037, 059). Only 02 follows 02, so the motifs
   exempted by L1244-4 and L1251-37 (01, 03, 04, 05, 07, 08, 12) are never flagged; exemptions the
   DSN cannot show (urgent safety work, a renewal refused by the employee) are for the inspector.
-  Probable, or to check on site when A's end was not declared, when the gap falls short only by
-  the default closing days, or when B started in the month itself. event_date: B's start.
+  Probable, or to check on site when A's end was not declared (an end inferred at A's declared
+  planned end counts as declared), when the gap falls short only by the default closing days, when
+  the branch agreement's reading is not sure, or when B started in the month itself. The délai is
+  that of the agreement of B's IDCC (S21.G00.40.017, else the establishment's; the user's for a
+  mission). event_date: B's start.
 - renouvellements (L1243-13, L1251-35). A CDD (kind 'cdd') or mission whose planned end was pushed
   more than max_renewals times. The month of the push that went over is not in the as-of tables, so
   event_date is the contract's last declared month (its first day): the first month in which the
@@ -37,12 +42,15 @@ The rules, as implemented:
   not flagged. One row per chain; event_date: the day the limit was passed, or window_start when that
   was earlier and the chain still ran in the window.
 - remplacement_sans_absence (L1242-2 1°, L1251-6 1°). A CDD or mission for the replacement of an
-  absent employee (motif 01) when no absence (`absences_asof`) of another person on the same post
-  of the same establishment overlaps [start - margin, end + margin] (margin:
-  replacement_margin_days). It must be the same post: in a large establishment someone is always
+  absent employee (motif 01) that covers no absence (`absences_asof`) of another person on the same
+  post of the same establishment: one that had begun by its start and had not ended before it, both
+  within replacement_margin_days, and that no other running replacement covers already
+  (`features.replacements`: one absence, one replacement at a time), nor the departure of a CDI holder
+  of the post around its start. It must be the same post: in a large establishment someone is always
   absent somewhere. Paid leave (congés payés) and other absences the DSN does not declare cannot be
-  seen, nor a replacement en cascade (a colleague moves to the absent person's post); the sentence
-  says so. Motif 12 (replacing an employee moved to part time) is not checked: that employee keeps
+  seen; to check on site when someone else in the establishment went away at its start for as long as
+  it ran, with no replacement of their own (a replacement en cascade), or when it started in the month
+  itself; the sentence says so. Motif 12 (replacing an employee moved to part time) is not checked: that employee keeps
   working and declares no absence.
 - usage_hors_secteur (D1242-1). A contrat à durée déterminée d'usage (kind 'usage': CDD with motif
   05) at an establishment whose NAF (APET) matches no prefix of `reference/usage_sectors.csv`
