@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -29,42 +30,61 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
 
     `replacements`: contract_id, establishment_siret, post, person_key, start_day, held_until_day (the last
     day it surely ran: `features.rules` `_held_until`); `absences`: establishment_siret, post, person_key,
-    start_day, end_day (missing: not ended); day numbers. One row per covered contract: contract_id, and the absence it covers: its
-    establishment, post, person_key and start_day (establishment_siret, absence_post, absence_person_key,
-    absence_start_day).
+    start_day, end_day (missing: not ended); day numbers. One row per covered contract: contract_id, and the
+    absence it covers: its establishment, post, person_key and start_day (establishment_siret, absence_post,
+    absence_person_key, absence_start_day).
     """
-    by_job: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
-    for siret, post, person, start, end in absences[["establishment_siret", "post", "person_key", "start_day",
-                                                     "end_day"]].itertuples(index=False):
-        by_job.setdefault((str(siret), str(post)), []).append((int(start), math.nan if pd.isna(end) else float(end),
-                                                               str(person)))
+    away_by_job = _absences_by_job(absences)
     ordered = replacements.sort_values(["establishment_siret", "post", "start_day", "contract_id"], kind="stable")
     rows: list[tuple[str, str, str, str, int]] = []
     job: tuple[str, str] | None = None
-    held: list[tuple[int, int, str]] = []  # (last day held, absence index, contract) of the running replacements
-    taken: dict[int, tuple[str, str]] = {}  # absence index -> (person, contract) of the replacement holding it
-    away: list[tuple[int, float, str]] = []
-    for contract, siret, post, person, start, end in ordered[[
+    away: list[_Absence] = []
+    arrived = 0  # absences of the job, by start, that began by the margin after the current start
+    candidates: list[int] = []  # of those, the ones not ended before the margin before it
+    held: list[tuple[int, int, str]] = []  # (last day held, absence, contract) of the running replacements
+    taken: dict[int, tuple[str, str]] = {}  # absence -> (person, contract) of the replacement holding it
+    for contract, siret, post, person, start, until in ordered[[
             "contract_id", "establishment_siret", "post", "person_key", "start_day", "held_until_day"]].itertuples(
             index=False):
+        contract, person, start = str(contract), str(person), int(start)
         if (str(siret), str(post)) != job:
-            job, held, taken = (str(siret), str(post)), [], {}
-            away = by_job.get(job, [])
-        start = int(start)
+            job = (str(siret), str(post))
+            away, arrived, candidates, held, taken = away_by_job.get(job, []), 0, [], [], {}
+        while arrived < len(away) and away[arrived].first <= start + margin_days:
+            candidates.append(arrived)
+            arrived += 1
+        candidates = [i for i in candidates if away[i].last >= start - margin_days]
         while held and held[0][0] < start:
             _, index, holder = heapq.heappop(held)
             if taken.get(index, ("", ""))[1] == holder:
                 del taken[index]
-        for index in [i for i, (who, _) in taken.items() if who == str(person)]:
+        for index in [i for i, (who, _) in taken.items() if who == person]:
             del taken[index]  # a new contract of the same person: the one before has ended
-        free = [i for i, (first, last, who) in enumerate(away)
-                if i not in taken and who != str(person) and first <= start + margin_days
-                and (math.isnan(last) or last >= start - margin_days)]
+        free = [i for i in candidates if i not in taken and away[i].person != person]
         if not free:
             continue
-        chosen = min(free, key=lambda i: (abs(away[i][0] - start), math.inf if math.isnan(away[i][1]) else away[i][1], i))
-        taken[chosen] = (str(person), str(contract))
-        heapq.heappush(held, (int(end), chosen, str(contract)))
-        rows.append((str(contract), *job, away[chosen][2], away[chosen][0]))
+        chosen = min(free, key=lambda i: (abs(away[i].first - start), away[i].last, i))
+        taken[chosen] = (person, contract)
+        heapq.heappush(held, (int(until), chosen, contract))
+        rows.append((contract, *job, away[chosen].person, away[chosen].first))
     return pd.DataFrame(rows, columns=["contract_id", "establishment_siret", "absence_post", "absence_person_key",
                                        "absence_start_day"])
+
+
+@dataclass(frozen=True)
+class _Absence:
+    first: int
+    last: float  # inf: not ended
+    person: str
+
+
+def _absences_by_job(absences: pd.DataFrame) -> dict[tuple[str, str], list[_Absence]]:
+    """The absences of each job (establishment, post), in the order of their start."""
+    by_job: dict[tuple[str, str], list[_Absence]] = {}
+    for siret, post, person, first, last in absences[["establishment_siret", "post", "person_key", "start_day",
+                                                      "end_day"]].itertuples(index=False):
+        by_job.setdefault((str(siret), str(post)), []).append(
+            _Absence(int(first), math.inf if pd.isna(last) else float(last), str(person)))
+    for away in by_job.values():
+        away.sort(key=lambda absence: (absence.first, absence.last, absence.person))
+    return by_job
