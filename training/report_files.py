@@ -205,7 +205,7 @@ Folds (by inspection date; train on everything before `valid_from`):
 {_markdown(folds)}
 
 ## Evaluation (out-of-fold, inspected establishments only)
-Precision@k: each region's top share of its validated inspections, pooled; 95% bootstrap intervals.
+Precision@k: each region's top share of its validated inspections, pooled; 95% intervals (exact binomial for precision at the capacity's k).
 
 {_markdown(pd.DataFrame(summary))}
 
