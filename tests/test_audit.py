@@ -71,7 +71,8 @@ def test_the_audit_report_opens_in_a_browser_in_french_with_its_figures_and_prin
             assert section.count() == 1, anchor
             assert section.locator("h2").inner_text() == title
         images = page.locator("img")
-        assert images.count() >= 14  # performance, calibration, drivers, stability, fairness x3, inspected x3, drift...
+        figures = images.count()
+        assert figures >= 14  # performance, calibration, drivers, stability, fairness x3, inspected x3, drift...
         assert all(image.evaluate("i => i.complete && i.naturalWidth > 0") for image in images.all())
         assert page.locator("html").get_attribute("lang") == "fr"
         verdict = page.locator(".verdict").inner_text()
@@ -94,7 +95,7 @@ def test_the_audit_report_opens_in_a_browser_in_french_with_its_figures_and_prin
         assert not page.locator("nav").is_visible()
         pdf = page.pdf(format="A4")
         (folder / "audit.pdf").write_bytes(pdf)
-    print(f"\naudit screenshots: {[str(s) for s in shots]}; {images.count()} figures; PDF {folder / 'audit.pdf'}")
+    print(f"\naudit screenshots: {[str(s) for s in shots]}; {figures} figures; PDF {folder / 'audit.pdf'}")
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") > 5
     assert seen.errors == []
     assert all(url.startswith(("file://", "data:")) for url in seen.requests), seen.requests

@@ -18,7 +18,7 @@ from features.rules import RULES
 from scoring.audit import figures
 from scoring.audit.checks import LABELS_FR
 from scoring.audit.drift import TRAINING
-from scoring.audit.fairness import DIMENSIONS, RATES, SOURCES, group_order, with_groups
+from scoring.audit.fairness import DIMENSIONS, SOURCES, group_order, with_groups
 from scoring.audit.verdict import GROUPS, Check, Status, by_group, verdict_lines
 from scoring.config import AuditConfig
 from scoring.french import missing, month_fr, number_fr, percent_fr
@@ -264,7 +264,7 @@ def _context(result: Any, config: Config) -> dict[str, Any]:
         "importance": importance_table(result.importance, result.permutation),
         "stability_figure": figures.reason_stability_figure(result.stability, settings),
         "stability": stability_table(result.stability),
-        "fairness": fairness, "rates": RATES,
+        "fairness": fairness,
         "inspected_figures": inspected_figures,
         "propensity_auc": _number(result.metrics.get("propensity/roc_auc_last_window"), 3),
         "ipw": "avec" if result.model.ipw == "on" else "sans",
