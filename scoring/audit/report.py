@@ -19,7 +19,7 @@ from scoring.audit import figures
 from scoring.audit.checks import LABELS_FR
 from scoring.audit.drift import TRAINING
 from scoring.audit.fairness import DIMENSIONS, SOURCES, group_order, with_groups
-from scoring.audit.verdict import GROUPS, Check, Status, by_group, verdict_lines
+from scoring.audit.verdict import GROUPS, Check, Status, by_group
 from scoring.config import AuditConfig
 from scoring.french import missing, month_fr, number_fr, percent_fr
 
@@ -246,7 +246,7 @@ def _context(result: Any, config: Config) -> dict[str, Any]:
     return {
         "title": f"Audit du modèle champollion-precarite, version {result.version}, {month_fr(result.month)}",
         "sections": SECTIONS, "titles": dict(SECTIONS),
-        "verdict": result.verdict, "verdict_lines": verdict_lines(result.checks), "check_groups": checks_table(result.checks),
+        "verdict": result.verdict, "check_groups": checks_table(result.checks),
         "next_steps": next_steps(result.checks), "notes": result.notes,
         "month": month_fr(result.month), "version": result.version, "run_id": result.run_id,
         "capacity": number_fr(100 * scoring.list_share), "exploration": number_fr(100 * scoring.exploration_share),
