@@ -42,7 +42,8 @@ class ScoringConfig(BaseModel):
 
 
 class AuditConfig(BaseModel):
-    """Thresholds of the evaluators' audit (`champollion audit`): a check outside them fails the audit."""
+    """Thresholds of the evaluators' audit (`champollion audit`). Each check ends réussi, alerte or échec;
+    an échec fails the audit, an alerte asks an evaluator to look (`scoring/audit/verdict.py`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,9 +55,29 @@ class AuditConfig(BaseModel):
         default=0.5, ge=0, le=1,
         description="Share of listed establishments whose top reason survives a retraining (other seed, one month less).",
     )
-    tau: float = Field(default=0.8, gt=0, le=1, description="Disparity ratios outside [tau, 1/tau] are flagged (Aequitas).")
+    tau: float = Field(
+        default=0.8, gt=0, le=1,
+        description="Disparity ratios outside [tau, 1/tau] alert (Aequitas); an FDR ratio whose 95% interval lies "
+                    "wholly outside fails.",
+    )
     min_group_size: int = Field(default=20, ge=1, description="Smaller groups are shown but not flagged.")
-    psi_threshold: float = Field(default=0.25, gt=0, description="A feature whose PSI since training exceeds this is flagged.")
+    min_outcomes: int = Field(
+        default=10, ge=1,
+        description="A group's FDR is flagged only with this many listed establishments of known outcome.",
+    )
+    psi_alert: float = Field(default=0.1, gt=0, description="A feature whose PSI exceeds this alerts (moving).")
+    psi_threshold: float = Field(default=0.25, gt=0, description="A feature whose PSI exceeds this fails (shifted).")
+    drift_months: int = Field(default=6, ge=1, le=24, description="Recent months each compared with the audited month.")
+    max_propensity_auc: float = Field(
+        default=0.7, gt=0.5, le=1,
+        description="Inspected establishments told from the others with this ROC AUC or more: selection-bias alert.",
+    )
+    min_rule_precision: float = Field(
+        default=0.8, ge=0, le=1, description="A legal rule's findings (established and probable) less precise fail.",
+    )
+    rule_precision_alert: float = Field(
+        default=0.95, ge=0, le=1, description="A legal rule's findings less precise than this alert.",
+    )
     dependence_plots: int = Field(default=4, ge=0, le=12)
     sample_rows: int = Field(
         default=5000, ge=100, description="Rows used for permutation importance and SHAP interactions (a seeded sample)."

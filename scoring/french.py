@@ -30,6 +30,16 @@ def date_fr(value: Any, empty: str = "") -> str:
     return empty if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
 
 
+def number_fr(value: float, decimals: int = 0) -> str:
+    """A number as French text: 12345.6 -> '12\u202f345,6' with decimals=1 (narrow no-break space)."""
+    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def count_fr(n: int, singular: str, plural: str | None = None) -> str:
+    """'0 contrôle', '1 alerte', '2 alertes', '1\u202f234 constats': French takes the singular below 2."""
+    return f"{number_fr(n)} {singular if abs(n) < 2 else plural or singular + 's'}"
+
+
 def percent_fr(share: Any, decimals: int = 1) -> str:
     """A 0-1 share as French text: 0.382 -> '38,2 %' (narrow no-break space before %), '' when missing."""
     if missing(share):

@@ -26,6 +26,7 @@ import pandas as pd
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
 from features.geography import places_table
 from features.rules import RULES, SCORED_CONFIDENCE
+from scoring.french import number_fr
 
 _BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 _RULES = {r.id: r for r in RULES}
@@ -138,11 +139,6 @@ def region_names() -> dict[str, str]:
     return {place.region_code: place.region for place in places_table()}
 
 
-def _number_fr(value: float, decimals: int = 0) -> str:
-    text = f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
-    return text
-
-
 def format_value(feature: str, value: float | str | None) -> str:
     """A feature's value as an inspector reads it (38 %, 12 jours, 4, 12,5 ETP)."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
@@ -152,18 +148,18 @@ def format_value(feature: str, value: float | str | None) -> str:
         return str(value)
     value = float(value)
     if unit == "share":
-        return f"{_number_fr(100 * value)} %"
+        return f"{number_fr(100 * value)} %"
     if unit == "ratio":
         if feature == "last_inspection_found_abuse":
             return "oui" if value >= 0.5 else "non"
-        return f"{'+' if value > 0 else ''}{_number_fr(100 * value)} %"
+        return f"{'+' if value > 0 else ''}{number_fr(100 * value)} %"
     if unit == "days":
-        return f"{_number_fr(value)} jour{'s' if abs(value) >= 2 else ''}"
+        return f"{number_fr(value)} jour{'s' if abs(value) >= 2 else ''}"
     if unit == "months":
-        return f"{_number_fr(value)} mois"
+        return f"{number_fr(value)} mois"
     if unit == "fte":
-        return f"{_number_fr(value, 1)} ETP"
-    return _number_fr(value)
+        return f"{number_fr(value, 1)} ETP"
+    return number_fr(value)
 
 
 def _capitalised(text: str) -> str:

@@ -50,3 +50,17 @@ def opened(path: Path) -> Iterator[OpenedPage]:
             yield seen
         finally:
             browser.close()
+
+
+def screenshot_sections(page: Any, folder: Path, anchors: list[str]) -> list[Path]:
+    """A PNG of the whole page and one of each `section#<anchor>`, written to `folder` (never the repository)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    shots = [folder / "page.png"]
+    page.screenshot(path=str(shots[0]), full_page=True)
+    page.evaluate("for (const nav of document.querySelectorAll('nav')) nav.style.position = 'static'")  # not over sections
+    for anchor in anchors:
+        path = folder / f"{anchor}.png"
+        page.locator(f"section#{anchor}").screenshot(path=str(path))
+        shots.append(path)
+    return shots

@@ -1,7 +1,12 @@
-"""The evaluators' audit of the small population's champion: the report in a browser, and a broken
-explainer that must fail it."""
+"""The evaluators' audit of the small population's champion: the verdict, the French report in a browser
+(screenshots and a PDF saved outside the repository: $CHAMPOLLION_SCREENSHOTS or a pytest temporary
+folder), and a broken explainer that must fail it."""
 
 from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -9,7 +14,8 @@ from typer.testing import CliRunner
 from champollion.cli import app
 from scoring.audit.report import SECTIONS
 from scoring.audit.run import run_audit
-from tests.browser import opened
+from scoring.audit.verdict import Status
+from tests.browser import opened, screenshot_sections
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +32,25 @@ def audited(small_pipeline):
     return result.output, reports[0], home, config
 
 
-def test_the_audit_reports_every_check_and_logs_the_report_to_the_model_run(audited):
+def test_the_audit_prints_a_verdict_that_counts_every_check_and_logs_the_report_to_the_model_run(audited):
     import mlflow
 
     output, report, home, config = audited
-    for check in ("SHAP values add up", "permutation importance", "another seed", "one month less"):
-        assert check in output
+    headline = next(line for line in output.splitlines() if line.startswith("Verdict : "))
+    statuses = [line.split("]")[0].strip(" [") for line in output.splitlines() if line.startswith("  [")]
+    # The headline counts every listed check, by status.
+    assert f"{len(statuses)} contrôles" in headline
+    for status, words in (("réussi", ("réussi", "réussis")), ("alerte", ("alerte", "alertes")), ("échec", ("échec", "échecs"))):
+        count = statuses.count(status)
+        assert f"{count} {words[0] if count <= 1 else words[1]}" in headline
+    # Every group is there: explanations, fairness (3 dimensions x 2 sources), drift (2), selection bias, rules.
+    for group in ("Explications", "Équité", "Dérive des données", "Biais de sélection", "Règles de droit"):
+        assert any(line.startswith(group) for line in output.splitlines()), group
+    for check in ("s'additionnent au score brut", "importance par permutation", "autre graine", "un mois de contrôles en moins",
+                  "Disparités par région — liste du mois", "Disparités par taille d'établissement — contrôles passés",
+                  "Dérive depuis les mois d'entraînement", "Dérive d'un mois à l'autre", "Représentativité des contrôles",
+                  "Règle « Délai de carence non respecté »"):
+        assert check in output, check
     assert "audit of version 1" in output and f"report: {report}" in output
     client = mlflow.tracking.MlflowClient()
     version = client.get_model_version_by_alias("champollion-precarite", "champion")
@@ -40,8 +59,11 @@ def test_the_audit_reports_every_check_and_logs_the_report_to_the_model_run(audi
 
 
 @pytest.mark.browser
-def test_the_audit_report_opens_in_a_browser_with_every_section_and_its_figures(audited):
+def test_the_audit_report_opens_in_a_browser_in_french_with_its_figures_and_prints_as_pdf(audited, tmp_path_factory):
+    from scoring.reasons import region_names
+
     _, report, _, _ = audited
+    folder = Path(os.environ.get("CHAMPOLLION_SCREENSHOTS") or tmp_path_factory.mktemp("audit-screenshots"))
     with opened(report) as seen:
         page = seen.page
         for anchor, title in SECTIONS:
@@ -49,13 +71,32 @@ def test_the_audit_report_opens_in_a_browser_with_every_section_and_its_figures(
             assert section.count() == 1, anchor
             assert section.locator("h2").inner_text() == title
         images = page.locator("img")
-        assert images.count() >= 3  # importance, dependence plots, drift
+        figures = images.count()
+        assert figures >= 14  # performance, calibration, drivers, stability, fairness x3, inspected x3, drift...
         assert all(image.evaluate("i => i.complete && i.naturalWidth > 0") for image in images.all())
-        assert "Features read by the model" in page.locator("#model-card").inner_text()
-        assert "list/region" in page.locator("#targeting").inner_text()
+        assert page.locator("html").get_attribute("lang") == "fr"
+        verdict = page.locator(".verdict").inner_text()
+        assert "Verdict : " in verdict and "contrôles" in verdict
+        # What a reader sees: no raw column names, booleans or missing values, region names not codes (the
+        # annexed model card is the training run's own, in English, for the technical teams).
+        text = "\n".join(page.locator(f"section#{anchor}").inner_text() for anchor, _ in SECTIONS if anchor != "model-card")
+        for raw in ("share_listed", "fdr_disparity", "list/region", r"\bnan\b", r"\bNaN\b", r"\bTrue\b", r"\bFalse\b",
+                    r"\bNone\b", r"\b<NA>"):
+            assert not re.search(raw, text), raw
+        fairness = page.locator("#fairness").inner_text()
+        assert any(name in fairness for name in region_names().values())
+        assert "Variables lues par le modèle" in page.locator("#model-card").inner_text()
         # Given a truth, the legal-rule evidence is measured: every rule, each confidence level.
         rules = page.locator("#rules").inner_text()
-        assert all(rule in rules for rule in ("carence", "poste_permanent", "établies et probables", "à vérifier"))
+        assert all(rule in rules for rule in ("Délai de carence", "Emploi durable", "établies et probables", "à vérifier"))
+        shots = screenshot_sections(page, folder, [anchor for anchor, _ in SECTIONS])
+        # Print style sheet: no navigation, and the page makes a multi-page A4 PDF.
+        page.emulate_media(media="print")
+        assert not page.locator("nav").is_visible()
+        pdf = page.pdf(format="A4")
+        (folder / "audit.pdf").write_bytes(pdf)
+    print(f"\naudit screenshots: {[str(s) for s in shots]}; {figures} figures; PDF {folder / 'audit.pdf'}")
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") > 5
     assert seen.errors == []
     assert all(url.startswith(("file://", "data:")) for url in seen.requests), seen.requests
 
@@ -67,9 +108,9 @@ def test_a_broken_explainer_fails_the_audit(small_pipeline):
         return model.contributions(table) * 1.01  # no longer adds up to the raw score
 
     result = run_audit(home, config, "champion", explainer=broken)
-    assert not result.passed
+    assert not result.passed and result.verdict.status is Status.FAILED
     additivity = result.checks[0]
-    assert "add up" in additivity.name and not additivity.passed
+    assert "s'additionnent" in additivity.name and additivity.status is Status.FAILED
     from scoring.audit.report import render_audit
 
-    assert "FAILED" in render_audit(result, config.audit)
+    assert "Verdict : échec" in render_audit(result, config)

@@ -66,10 +66,10 @@ def test_the_audit_walkthrough_runs_the_audit_writes_the_report_and_explains_the
     _, home = notebook_env
     text, outputs = executed("audit_walkthrough.ipynb", tmp_path)
 
-    assert re.search(r"audit of version \d+ as of \d{4}-\d{2}: (PASSED|FAILED)", text), text
+    assert re.search(r"audit of version \d+ as of \d{4}-\d{2}\nVerdict : (réussi|réussi avec alertes|échec) — \d+ contrôles", text), text
     report = Path(re.search(r"^report: (\S+\.html)$", text, re.MULTILINE).group(1))
     assert report.parent == home.reports and report.stat().st_size > 0
-    for section in ("list/region", "inspections/size_band", "reference month", "propensity model"):
+    for section in ("list/region", "inspections/size_band", "last month's list", "propensity model"):
         assert section in text
     siret = re.search(r"top listed establishment: (\d{14})", text).group(1)
     ranked = pd.read_csv(sorted(home.lists.glob("*/ranked.csv"))[-1], dtype={"siret": str})

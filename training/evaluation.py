@@ -2,7 +2,7 @@
 
 `cross_validate` fits each model on each fold's training rows (weighted if asked) and scores the
 fold's validation rows; `comparison` turns the out-of-fold scores into precision@k and recall@k per
-fold and overall (bootstrap intervals), average precision, ROC AUC, Brier score of the calibrated
+fold and overall (95% intervals, `metrics.bootstrap_at_share`), average precision, ROC AUC, Brier score of the calibrated
 probabilities and lift over random, for each share of capacity.
 """
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import beta
 
 
 def tiebreak_key(n: int, seed: int) -> np.ndarray:
@@ -56,7 +57,7 @@ def precision_recall_at_share(
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate with a bootstrap percentile interval."""
+    """A point estimate with its 95% interval (NaN bounds when nothing was selected)."""
 
     value: float
     low: float
@@ -66,6 +67,20 @@ class Interval:
         if math.isnan(self.value):
             return "-"
         return f"{self.value:.3f} [{self.low:.2f}, {self.high:.2f}]"
+
+
+def exact_binomial_interval(hits: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of a proportion `hits / trials` (NaN, NaN when `trials` is 0).
+
+    Exact: it covers the true proportion with at least `confidence` for every true value and every
+    number of trials, and always holds `hits / trials`.
+    """
+    if trials == 0:
+        return float("nan"), float("nan")
+    alpha = 1 - confidence
+    low = beta.ppf(alpha / 2, hits, trials - hits + 1) if hits > 0 else 0.0
+    high = beta.ppf(1 - alpha / 2, hits + 1, trials - hits) if hits < trials else 1.0
+    return float(low), float(high)
 
 
 def bootstrap_at_share(
@@ -78,46 +93,52 @@ def bootstrap_at_share(
     resamples: int,
     seed: int,
 ) -> dict[str, dict[object, Interval]]:
-    """Precision@k and recall@k per stratum (e.g. fold) and pooled, with 95% bootstrap intervals.
+    """Precision@k and recall@k per stratum (e.g. fold) and pooled, with 95% intervals.
 
-    Rows are resampled with replacement within each stratum (fixed seed); the selection is redone
-    on every resample within each stratum x region. Returns {"precision": {stratum|"all": Interval},
+    The list is drawn once, by the capacity rule, on the rows as they are: the top ceil(share x n)
+    of each stratum x region. k is therefore fixed by the capacity and the group sizes; only the
+    outcomes of the establishments are uncertain.
+
+    - Precision: exact binomial (Clopper-Pearson) interval of the hits among the k selected rows.
+      It covers the list's expected precision with at least 95% probability, conservatively when the
+      selected establishments' probabilities differ (their sum is then less spread than a binomial).
+    - Recall: stratified bootstrap (fixed seed) that resamples establishments with replacement within
+      each stratum x region x (selected or not), so that every resample keeps the same k and group
+      sizes; recall = hits / (hits + positives left out), 2.5th-97.5th percentiles.
+
+    The precision interval always holds its point estimate (the percentile bootstrap that redrew k
+    with each resample did not). Returns {"precision": {stratum|"all": Interval},
     "recall": {...}}.
     """
     y = np.asarray(y).astype(int)
     strata = np.asarray(strata)
     levels = list(pd.unique(strata))
-    members = [np.flatnonzero(strata == s) for s in levels]
-    groups = group_codes(strata, regions)
-
-    def measure(index: np.ndarray) -> np.ndarray:
-        # regroup codes to stay dense on the resample
-        _, dense = np.unique(groups[index], return_inverse=True)
-        chosen = top_share_mask(scores[index], dense, share, tiebreak[index])
-        ys, st = y[index], strata[index]
-        out = []
-        for s in levels:
-            in_s = st == s
-            hits, picked, pos = (ys[chosen & in_s]).sum(), (chosen & in_s).sum(), ys[in_s].sum()
-            out.append((hits, picked, pos))
-        out.append((ys[chosen].sum(), chosen.sum(), ys.sum()))
-        return np.array(out, dtype=float)
-
-    point = measure(np.arange(len(y)))
+    selected = top_share_mask(scores, group_codes(strata, regions), share, tiebreak)
+    # Cells of the bootstrap: stratum x region x selected; within each, positives ~ Binomial(size, observed rate).
+    cells = group_codes(strata, regions, selected)
+    sizes = np.bincount(cells)
+    positives = np.bincount(cells, weights=y)
+    cell_stratum = np.zeros(len(sizes), dtype=int)
+    cell_stratum[cells] = pd.Index(levels).get_indexer(strata)
+    cell_selected = np.zeros(len(sizes), dtype=bool)
+    cell_selected[cells] = selected
     rng = np.random.default_rng(seed)
-    draws = np.empty((resamples, len(levels) + 1, 3))
-    for b in range(resamples):
-        index = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members])
-        draws[b] = measure(index)
+    draws = rng.binomial(sizes, positives / np.maximum(sizes, 1), size=(resamples, len(sizes)))
+
     result: dict[str, dict[object, Interval]] = {"precision": {}, "recall": {}}
     for i, key in enumerate([*levels, "all"]):
-        for name, num, den in (("precision", 0, 1), ("recall", 0, 2)):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                value = point[i, num] / point[i, den] if point[i, den] else float("nan")
-                sample = draws[:, i, num] / draws[:, i, den]
-            sample = sample[np.isfinite(sample)]
-            low, high = (np.percentile(sample, [2.5, 97.5]) if sample.size else (float("nan"),) * 2)
-            result[name][key] = Interval(float(value), float(low), float(high))
+        in_key = np.ones(len(y), bool) if key == "all" else strata == key
+        cell_in_key = np.ones(len(sizes), bool) if key == "all" else cell_stratum == i
+        picked, hits, found = int((selected & in_key).sum()), int(y[selected & in_key].sum()), int(y[in_key].sum())
+        low, high = exact_binomial_interval(hits, picked)
+        result["precision"][key] = Interval(hits / picked if picked else float("nan"), low, high)
+        resampled_hits = draws[:, cell_in_key & cell_selected].sum(axis=1)
+        resampled_positives = draws[:, cell_in_key].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = resampled_hits / resampled_positives
+        recall = recall[np.isfinite(recall)]
+        low, high = np.percentile(recall, [2.5, 97.5]) if recall.size else (float("nan"), float("nan"))
+        result["recall"][key] = Interval(hits / found if found else float("nan"), float(low), float(high))
     return result
 
 

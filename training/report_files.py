@@ -18,25 +18,44 @@ from training.models import MODEL_LABELS
 
 CURVE_SHARES = np.round(np.arange(0.01, 0.41, 0.01), 2)
 
-# NAF divisions (first two digits) to sections, as the model card groups sectors.
+# NAF divisions (first two digits) to sections, as the model card groups sectors (English) and the audit
+# names them (French, the NAF rév. 2 section titles).
 NAF_SECTIONS = [
-    (1, 3, "A agriculture"), (5, 9, "B mining"), (10, 33, "C manufacturing"), (35, 35, "D energy"),
-    (36, 39, "E water, waste"), (41, 43, "F construction"), (45, 47, "G trade"), (49, 53, "H transport"),
-    (55, 56, "I hotels, restaurants"), (58, 63, "J information"), (64, 66, "K finance"), (68, 68, "L real estate"),
-    (69, 75, "M professional services"), (77, 82, "N support services (incl. temp agencies)"),
-    (84, 84, "O public administration"), (85, 85, "P education"), (86, 88, "Q health, social work"),
-    (90, 93, "R arts, entertainment"), (94, 96, "S other services"), (97, 98, "T households"), (99, 99, "U extraterritorial"),
+    (1, 3, "A agriculture", "A — Agriculture, sylviculture et pêche"),
+    (5, 9, "B mining", "B — Industries extractives"),
+    (10, 33, "C manufacturing", "C — Industrie manufacturière"),
+    (35, 35, "D energy", "D — Électricité, gaz, vapeur et air conditionné"),
+    (36, 39, "E water, waste", "E — Eau, assainissement, gestion des déchets et dépollution"),
+    (41, 43, "F construction", "F — Construction"),
+    (45, 47, "G trade", "G — Commerce ; réparation d'automobiles et de motocycles"),
+    (49, 53, "H transport", "H — Transports et entreposage"),
+    (55, 56, "I hotels, restaurants", "I — Hébergement et restauration"),
+    (58, 63, "J information", "J — Information et communication"),
+    (64, 66, "K finance", "K — Activités financières et d'assurance"),
+    (68, 68, "L real estate", "L — Activités immobilières"),
+    (69, 75, "M professional services", "M — Activités spécialisées, scientifiques et techniques"),
+    (77, 82, "N support services (incl. temp agencies)",
+     "N — Activités de services administratifs et de soutien (dont intérim)"),
+    (84, 84, "O public administration", "O — Administration publique"),
+    (85, 85, "P education", "P — Enseignement"),
+    (86, 88, "Q health, social work", "Q — Santé humaine et action sociale"),
+    (90, 93, "R arts, entertainment", "R — Arts, spectacles et activités récréatives"),
+    (94, 96, "S other services", "S — Autres activités de services"),
+    (97, 98, "T households", "T — Activités des ménages en tant qu'employeurs"),
+    (99, 99, "U extraterritorial", "U — Activités extra-territoriales"),
 ]
 SIZE_BANDS = [(0, 9, "0-9"), (10, 49, "10-49"), (50, 249, "50-249"), (250, 10**9, "250+")]
 
 
-def naf_section(naf: object) -> str:
-    """The NAF section of a code such as '5610A' ('I hotels, restaurants'), 'unknown' if unreadable."""
+def naf_section(naf: object, french: bool = False) -> str:
+    """The NAF section of a code such as '5610A': 'I hotels, restaurants', or with `french`
+    'I — Hébergement et restauration'; 'unknown' ('section inconnue') if unreadable."""
     text = str(naf or "")
+    unknown = "section inconnue" if french else "unknown"
     if len(text) < 2 or not text[:2].isdigit():
-        return "unknown"
+        return unknown
     division = int(text[:2])
-    return next((name for low, high, name in NAF_SECTIONS if low <= division <= high), "unknown")
+    return next((fr if french else en for low, high, en, fr in NAF_SECTIONS if low <= division <= high), unknown)
 
 
 def size_band(headcount: object) -> str:
@@ -205,7 +224,7 @@ Folds (by inspection date; train on everything before `valid_from`):
 {_markdown(folds)}
 
 ## Evaluation (out-of-fold, inspected establishments only)
-Precision@k: each region's top share of its validated inspections, pooled; 95% bootstrap intervals.
+Precision@k: each region's top share of its validated inspections, pooled; 95% intervals (exact binomial for precision at the capacity's k).
 
 {_markdown(pd.DataFrame(summary))}
 

@@ -44,7 +44,7 @@ def truth_comparison(
     seed: int,
 ) -> pd.DataFrame:
     """One row per model (oracle and perfect list added) and share: precision and recall at k against
-    `abusing` with bootstrap intervals, average precision, ROC AUC, and the gaps to the oracle's and
+    `abusing` with 95% intervals (`metrics.bootstrap_at_share`), average precision, ROC AUC, and the gaps to the oracle's and
     the perfect list's precision.
 
     `table` holds region_code, abusing and latent_abuse_probability; `scores[model]` is aligned with it.

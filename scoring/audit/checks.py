@@ -1,6 +1,7 @@
-"""The audit's sections, computed from a model, the month's feature tables and the training data.
+"""The audit's explanation checks and sections, computed from a model, the month's feature tables and
+the training data.
 
-Each function returns plain frames; `scoring.audit.run` gathers them and decides pass or fail.
+Each function returns plain frames or `Check`s; `scoring.audit.run` gathers them and the verdict counts them.
 An `Explainer` is any function (model, table) -> SHAP contributions (a column per feature and
 `bias`); the audit takes it as a parameter so that a broken one can be shown to fail.
 """
@@ -8,24 +9,17 @@ An `Explainer` is any function (model, table) -> SHAP contributions (a column pe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.catalog import CATEGORICAL, FEATURES
-from scoring.audit.metrics import (
-    additivity_gaps,
-    group_disparities,
-    list_overlap,
-    population_stability_index,
-    rank_correlation,
-    top_reason_agreement,
-)
+from features.catalog import FEATURES
+from scoring.audit.metrics import additivity_gaps, list_overlap, rank_correlation, top_reason_agreement
+from scoring.audit.verdict import Check, Status
 from scoring.config import AuditConfig
-from scoring.reasons import grouped_contributions
-from training.report_files import naf_section, size_band
+from scoring.french import count_fr, number_fr
+from scoring.reasons import grouped_contributions, region_names
 
 Explainer = Callable[[Any, pd.DataFrame], pd.DataFrame]
 LABELS_FR = {f.name: f.label_fr for f in FEATURES}
@@ -34,17 +28,6 @@ LABELS_FR = {f.name: f.label_fr for f in FEATURES}
 def model_explainer(model: Any, table: pd.DataFrame) -> pd.DataFrame:
     """The explainer scoring uses: LightGBM's exact path-dependent tree SHAP."""
     return model.contributions(table)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One pass/fail line of the audit."""
-
-    name: str
-    value: float
-    threshold: str
-    passed: bool
-    detail: str
 
 
 # --- what drives the model -------------------------------------------------------------------------
@@ -89,22 +72,29 @@ def interactions(model: Any, table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
 
 # --- faithfulness of the explanations --------------------------------------------------------------
 
+def _passed_or_failed(passed: bool) -> Status:
+    return Status.PASSED if passed else Status.FAILED
+
+
 def additivity_check(model: Any, table: pd.DataFrame, contributions: pd.DataFrame, settings: AuditConfig) -> Check:
     """SHAP values must add up to the raw score for every establishment."""
     gaps = additivity_gaps(contributions[[*model.features, "bias"]], model.raw_scores(table))
     worst = float(gaps.max()) if len(gaps) else 0.0
     failing = int((gaps > settings.shap_tolerance).sum())
-    return Check("SHAP values add up to the raw score (every establishment)", worst, f"max gap <= {settings.shap_tolerance:g}",
-                 failing == 0, f"{failing} of {len(gaps)} establishments beyond the tolerance; largest gap {worst:.2e}")
+    return Check("explanations", "Les valeurs SHAP s'additionnent au score brut (chaque établissement)",
+                 _passed_or_failed(failing == 0), worst, f"écart ≤ {settings.shap_tolerance:g}",
+                 f"{count_fr(failing, 'établissement')} sur {number_fr(len(gaps))} au-delà de la tolérance; "
+                 f"plus grand écart {worst:.1e}")
 
 
 def importance_check(shap_importance: pd.DataFrame, permutation: pd.Series, settings: AuditConfig) -> Check:
     """SHAP importance and permutation importance should rank features alike."""
     joined = shap_importance.set_index("feature")["mean_abs_shap"]
     rho = rank_correlation(joined, permutation)
-    return Check("SHAP importance agrees with permutation importance", rho,
-                 f"Spearman >= {settings.min_importance_correlation:g}", bool(rho >= settings.min_importance_correlation),
-                 f"Spearman {rho:.2f} over {len(joined)} features")
+    return Check("explanations", "L'importance SHAP concorde avec l'importance par permutation",
+                 _passed_or_failed(bool(rho >= settings.min_importance_correlation)), rho,
+                 f"Spearman ≥ {number_fr(settings.min_importance_correlation, 2)}",
+                 f"corrélation de Spearman {number_fr(rho, 2)} sur {len(joined)} variables")
 
 
 def top_reasons_of(contributions: pd.DataFrame, features: list[str]) -> pd.Series:
@@ -134,8 +124,8 @@ def reason_stability(
     its parameters and another seed, or with its seed without the last month of inspections."""
     last_month = labelled["inspection_date"].dt.to_period("M").max()
     variants = {
-        f"another seed ({seed + 1})": (labelled, seed + 1),
-        f"one month less (inspections up to {last_month - 1})": (
+        f"autre graine ({seed + 1})": (labelled, seed + 1),
+        f"un mois de contrôles en moins (jusqu'à {last_month - 1})": (
             labelled[labelled["inspection_date"].dt.to_period("M") < last_month], seed),
     }
     rows, checks = [], []
@@ -143,56 +133,24 @@ def reason_stability(
         other = retrained_top_reasons(model, data, data[label].to_numpy(), listed, variant_seed)
         agreement = top_reason_agreement(current.loc[listed.index], other)
         rows.append({"retraining": name, "labelled_rows": len(data), "listed": len(listed), "same_top_reason": agreement})
-        checks.append(Check(f"Top reason stable: {name}", agreement, f">= {settings.min_top_reason_agreement:g}",
-                            bool(agreement >= settings.min_top_reason_agreement),
-                            f"{agreement:.0%} of {len(listed)} listed establishments keep their top reason"))
+        checks.append(Check("explanations", f"Motif principal stable après réentraînement : {name}",
+                            _passed_or_failed(bool(agreement >= settings.min_top_reason_agreement)), agreement,
+                            f"≥ {number_fr(100 * settings.min_top_reason_agreement)} %",
+                            f"{number_fr(100 * agreement)} % des {number_fr(len(listed))} établissements listés "
+                            "gardent leur motif principal"))
     return pd.DataFrame(rows), checks
 
 
-# --- whom it targets -------------------------------------------------------------------------------
-
-def with_groups(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the audit's groups: region, NAF section and size band."""
-    out = frame.copy()
-    out["region"] = out["region_code"].astype("string").fillna("inconnue")
-    out["naf_section"] = out["naf"].map(naf_section)
-    out["size_band"] = out["headcount"].map(size_band)
-    return out
-
-
-def targeting_tables(
-    ranked: pd.DataFrame, oof_listed: pd.DataFrame | None, truth: pd.Series | None, settings: AuditConfig
-) -> dict[str, pd.DataFrame]:
-    """For each group dimension, the month's list (share listed; against the truth when given) and the
-    out-of-fold selections at capacity (precision and FDR where inspection outcomes exist)."""
-    tables: dict[str, pd.DataFrame] = {}
-    grouped = with_groups(ranked)
-    if truth is not None:
-        grouped["truth"] = grouped["siret"].map(truth).astype("float64")
-    for dimension in ("region", "naf_section", "size_band"):
-        label = "truth" if truth is not None else None
-        table = group_disparities(grouped, dimension, "in_list", label, settings.tau)
-        tables[f"list/{dimension}"] = _unflag_small(table, settings)
-        if oof_listed is not None and not oof_listed.empty:
-            oof = with_groups(oof_listed)
-            table = group_disparities(oof, dimension, "selected", "abuse_found", settings.tau)
-            tables[f"inspections/{dimension}"] = _unflag_small(table, settings)
-    return tables
-
-
-def _unflag_small(table: pd.DataFrame, settings: AuditConfig) -> pd.DataFrame:
-    if not table.empty:
-        table["flagged"] = table["flagged"] & (table["establishments"] >= settings.min_group_size)
-    return table
-
-
-# --- stability and drift ---------------------------------------------------------------------------
+# --- stability of the lists ---------------------------------------------------------------------------
 
 def list_stability(ranked: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
-    """Overlap of the score-selected lines and rank correlation of scores, by region and overall."""
+    """Overlap of the score-selected lines and rank correlation of scores, overall ('Ensemble') and by
+    region (named)."""
     rows = []
-    regions = [("all", ranked, previous)] + [
-        (code, part, previous[previous["region_code"] == code]) for code, part in ranked.groupby("region_code", sort=True)
+    names = region_names()
+    regions = [("Ensemble", ranked, previous)] + [
+        (names.get(code, code), part, previous[previous["region_code"] == code])
+        for code, part in ranked.groupby("region_code", sort=True)
     ]
     for name, now, before in regions:
         chosen_now = set(now.loc[now["in_list"] & ~now["exploration"], "siret"])
@@ -200,15 +158,3 @@ def list_stability(ranked: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame
         rows.append({"region": name, "listed": len(chosen_now), "overlap_with_previous": list_overlap(chosen_now, chosen_before),
                      "rank_correlation": rank_correlation(now.set_index("siret")["score"], before.set_index("siret")["score"])})
     return pd.DataFrame(rows)
-
-
-def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], threshold: float) -> pd.DataFrame:
-    """PSI of each feature between the reference population (the model's last training month) and now."""
-    rows = []
-    for feature in features:
-        expected, actual = reference[feature], current[feature]
-        if feature in CATEGORICAL:
-            expected, actual = expected.astype("string"), actual.astype("string")
-        psi = population_stability_index(expected, actual)
-        rows.append({"feature": feature, "label_fr": LABELS_FR.get(feature, feature), "psi": psi, "flagged": psi > threshold})
-    return pd.DataFrame(rows).sort_values("psi", ascending=False, ignore_index=True)

@@ -21,8 +21,13 @@ def audit(
         Optional[Path], typer.Option(help="Simulated population's truth/ folder: targeting measured against the truth.")
     ] = None,
 ) -> None:
-    """Audit a model: drivers, faithfulness of explanations, whom it targets, stability, drift, selection bias."""
+    """Audit a model: explanations, fairness, drift, selection bias and (with --truth) the legal rules' precision.
+
+    Prints the verdict (each check réussi, alerte or échec) and writes the French HTML report; exits 1
+    when a check failed."""
+    from scoring.audit.report import figure_count
     from scoring.audit.run import run_audit, write_audit
+    from scoring.audit.verdict import verdict_lines
 
     context = ctx.obj
     chosen = parse_month(month) if month is not None else None
@@ -31,10 +36,10 @@ def audit(
     except (FileNotFoundError, LookupError) as exc:
         raise fail(str(exc)) from exc
     path = write_audit(result, context.home, context.config)
-    for check in result.checks:
-        mark = "pass" if check.passed else "FAIL"
-        typer.echo(f"[{mark}] {check.name}: {check.detail}")
-    typer.echo(f"audit of version {result.version} as of {result.month:%Y-%m}: {'PASSED' if result.passed else 'FAILED'}")
-    typer.echo(f"report: {path} (also logged to MLflow run {result.run_id}, under audit/)")
+    typer.echo(f"audit of version {result.version} as of {result.month:%Y-%m}")
+    for line in verdict_lines(result.checks):
+        typer.echo(line)
+    figures = figure_count(path.read_text(encoding="utf-8"))
+    typer.echo(f"report: {path} ({figures} figures; also logged to MLflow run {result.run_id}, under audit/)")
     if not result.passed:
         raise typer.Exit(1)

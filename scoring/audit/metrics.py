@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import norm, spearmanr
 
 RATIO_TOLERANCE = 1e-9  # a ratio exactly at tau is within bounds
 PSI_EPSILON = 1e-4  # floor of a bin's share, so that an empty bin does not make the index infinite
@@ -48,6 +48,25 @@ def rank_correlation(current: pd.Series, previous: pd.Series) -> float:
     return float(spearmanr(current.loc[common], previous.loc[common]).statistic)
 
 
+def outside_band(ratio: pd.Series | float, tau: float) -> pd.Series | bool:
+    """Whether a disparity ratio lies outside [tau, 1 / tau] (a ratio exactly at a bound is inside)."""
+    return (ratio < tau - RATIO_TOLERANCE) | (ratio > 1 / tau + RATIO_TOLERANCE)
+
+
+def rate_ratio_interval(
+    events: float, total: float, reference_events: float, reference_total: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Interval of the ratio of two rates (events / total over reference_events / reference_total), by
+    Katz's log method; 0.5 is added to each count when one of them is 0 (Haldane). NaN without rows."""
+    if total <= 0 or reference_total <= 0:
+        return float("nan"), float("nan")
+    if events == 0 or reference_events == 0 or events == total or reference_events == reference_total:
+        events, total, reference_events, reference_total = events + 0.5, total + 1, reference_events + 0.5, reference_total + 1
+    log_ratio = np.log((events / total) / (reference_events / reference_total))
+    spread = norm.ppf(0.5 + confidence / 2) * np.sqrt(1 / events - 1 / total + 1 / reference_events - 1 / reference_total)
+    return float(np.exp(log_ratio - spread)), float(np.exp(log_ratio + spread))
+
+
 def group_disparities(
     frame: pd.DataFrame, group: str, listed: str = "in_list", label: str | None = None, tau: float = 0.8,
     reference: str | None = None,
@@ -56,8 +75,9 @@ def group_disparities(
 
     Per group: establishments, listed, share listed and, where `label` is given, the listed rows with a
     label, precision and false discovery rate (FDR = 1 - precision among listed labelled rows). Each
-    rate is divided by the reference group's (by default the group with most establishments); a group
-    is flagged when a ratio falls outside [tau, 1 / tau].
+    rate is divided by the reference group's (by default the group with most establishments), with its
+    95% interval (`rate_ratio_interval`, columns `<rate>_disparity_low` and `_high`); a group is flagged
+    when a ratio falls outside [tau, 1 / tau].
     """
     rows = []
     for name, part in frame.groupby(group, dropna=False, sort=True):
@@ -69,6 +89,7 @@ def group_disparities(
             row["listed_with_label"] = len(known)
             row["precision"] = float(known.mean()) if len(known) else float("nan")
             row["fdr"] = 1 - row["precision"] if len(known) else float("nan")
+            row["false_discoveries"] = int(len(known) - known.sum())
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -77,10 +98,15 @@ def group_disparities(
     base = table.set_index("group").loc[ref]
     rates = ["share_listed"] + (["fdr"] if label is not None else [])
     flagged = pd.Series(False, index=table.index)
+    counts = {"share_listed": ("listed", "establishments"), "fdr": ("false_discoveries", "listed_with_label")}
     for rate in rates:
         ratio = table[rate] / base[rate] if base[rate] else pd.Series(np.nan, index=table.index)
         table[f"{rate}_disparity"] = ratio
-        flagged |= (ratio < tau - RATIO_TOLERANCE) | (ratio > 1 / tau + RATIO_TOLERANCE)
+        events, total = counts[rate]
+        bounds = [rate_ratio_interval(row[events], row[total], base[events], base[total]) for _, row in table.iterrows()]
+        table[f"{rate}_disparity_low"] = [low for low, _ in bounds]
+        table[f"{rate}_disparity_high"] = [high for _, high in bounds]
+        flagged |= outside_band(ratio, tau)
     table["reference"] = table["group"] == ref
     table["flagged"] = flagged & ~table["reference"]
     return table

@@ -1,193 +1,306 @@
-"""The audit as one self-contained HTML page: text, tables and figures (PNG embedded), no external file."""
+"""The audit as one self-contained HTML page in French: the verdict first, then figures and tables,
+printable as PDF (print style sheet). The page is the Jinja template `templates/audit.html.j2`; this
+module turns the audit's frames into French rows and figures for it."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
+import jinja2
 import markdown
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from features.catalog import FEATURES  # noqa: E402
-from scoring.audit.checks import LABELS_FR  # noqa: E402
-from scoring.config import AuditConfig  # noqa: E402
+from champollion.config import Config
+from features.catalog import FEATURES
+from features.rules import RULES
+from scoring.audit import figures
+from scoring.audit.checks import LABELS_FR
+from scoring.audit.drift import TRAINING
+from scoring.audit.fairness import DIMENSIONS, SOURCES, group_order, with_groups
+from scoring.audit.verdict import GROUPS, Check, Status, by_group
+from scoring.config import AuditConfig
+from scoring.french import missing, month_fr, number_fr, percent_fr
 
 SECTIONS = (
     ("summary", "Verdict"),
-    ("model-card", "Model card"),
-    ("drivers", "What drives the model"),
-    ("faithfulness", "Faithfulness of the explanations"),
-    ("targeting", "Whom it targets"),
-    ("stability", "List stability and drift"),
-    ("selection-bias", "Selection bias"),
-    ("rules", "Legal-rule evidence against the truth"),
+    ("purpose", "À quoi sert ce modèle, et à quoi il ne doit pas servir"),
+    ("performance", "Performance face aux méthodes de référence"),
+    ("drivers", "Ce qui oriente le modèle"),
+    ("faithfulness", "Fidélité et stabilité des explications"),
+    ("fairness", "Équité : qui la liste cible"),
+    ("selection-bias", "Biais de sélection : qui est contrôlé, qui est listé"),
+    ("stability", "Stabilité des listes et dérive des données"),
+    ("rules", "Exactitude des constats des règles de droit"),
+    ("model-card", "Annexe : fiche du modèle"),
 )
-
+UNITS_FR = {"category": "catégorie", "count": "nombre", "days": "jours", "fte": "ETP", "months": "mois",
+            "ratio": "rapport", "share": "part"}
 UNITS = {f.name: f.unit for f in FEATURES}
+RULE_LABELS = {rule.id: f"{rule.label_fr} ({rule.article})" for rule in RULES}
+DASH = "—"
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #1d1d1d; line-height: 1.45; }
-h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #004c8c; padding-bottom: .2rem; margin-top: 2.5rem; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .85rem; }
-th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }
-th { background: #eef3f8; } .pass { color: #11691f; font-weight: 600; } .fail { color: #b00020; font-weight: 600; }
-tr.flagged td { background: #fde8e8; } figure { margin: 1rem 0; } img { max-width: 100%; height: auto; } figcaption { font-size: .85rem; color: #555; }
-nav a { margin-right: 1rem; } .note { background: #fff8e1; padding: .5rem 1rem; border-left: 4px solid #f0b400; }
-@media print { nav { display: none; } }
-"""
-
-
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _figure(figure: Any, caption: str) -> str:
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{_png(figure)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+# What an evaluator should do next, per group of checks that did not pass.
+NEXT_STEPS = {
+    "explanations": "Ne pas diffuser les motifs tant que les explications ne sont pas fidèles ou stables : vérifier le "
+                    "calcul des valeurs SHAP et la stabilité du motif principal (section « Fidélité »).",
+    "fairness": "Examiner les groupes signalés (section « Équité ») : la disparité suit-elle une différence réelle de "
+                "recours abusif (contrôles passés, vérité simulée) ou une variable qui désavantage un groupe ? Une "
+                "disparité de fausses découvertes signifie des contrôles inutiles concentrés sur ce groupe.",
+    "drift": "Regarder les variables en dérive (section « Dérive ») : changement dans les déclarations DSN, de "
+             "nomenclature ou de conjoncture ? Une dérive durable depuis l'entraînement appelle un réentraînement.",
+    "selection_bias": "Les contrôles passés n'ont pas été tirés au hasard : les précisions mesurées sur eux peuvent ne "
+                      "pas valoir pour toute la population. Suivre les résultats des lignes d'exploration, tirées au "
+                      "hasard, qui mesurent la précision sans ce biais.",
+    "rules": "Relire avec un inspecteur un échantillon de constats des règles signalées (section « Règles de droit ») "
+             "avant de les présenter comme des faits établis.",
+}
 
 
-def _table(frame: pd.DataFrame, digits: int = 3) -> str:
-    if frame is None or frame.empty:
-        return "<p>(nothing to show)</p>"
-    shown = frame.copy()
-    for column in shown.columns:
-        if pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
-    flagged = shown["flagged"].astype(bool).tolist() if "flagged" in shown.columns else [False] * len(shown)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
-    body = "".join(
-        f'<tr{" class=flagged" if flag else ""}>' + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-        for row, flag in zip(shown.itertuples(index=False), flagged)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+@dataclass
+class Table:
+    """A table as the reader sees it: French headers, formatted cells, a CSS class per row."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    marks: list[str] = field(default_factory=list)
+    caption: str = ""
 
 
-def _importance_figure(importance: pd.DataFrame, top: int = 15) -> str:
-    rows = importance.head(top).iloc[::-1]
-    figure, axis = plt.subplots(figsize=(8, 0.35 * len(rows) + 1))
-    axis.barh(rows["label_fr"].str.slice(0, 70), rows["mean_abs_shap"], color="#004c8c")
-    axis.set_xlabel("mean |SHAP value| (log-odds)")
-    return _figure(figure, f"Global SHAP importance, top {len(rows)} features, every establishment of the month")
+def _number(value: Any, digits: int = 2) -> str:
+    return DASH if missing(value) else number_fr(float(value), digits)
 
 
-def _dependence_figures(dependence: dict[str, pd.DataFrame]) -> str:
-    parts = []
-    for feature, frame in dependence.items():
-        figure, axis = plt.subplots(figsize=(6, 3.2))
-        values = pd.to_numeric(frame["value"], errors="coerce")
-        if values.notna().any():
-            top = values.quantile(0.99)
-            kept = values <= top
-            axis.scatter(values[kept], frame["shap"][kept], s=6, alpha=0.4, color="#004c8c")
-            axis.axhline(0, color="#999", linewidth=0.8)
-            axis.set_xlabel(LABELS_FR.get(feature, feature)[:80])
-            axis.set_ylabel("SHAP value (log-odds)")
-            caption = f"SHAP dependence: {feature} (values up to the 99th percentile, {top:.3g})"
-        else:
-            categories = frame["value"].astype("string").fillna("<NA>")
-            means = frame.groupby(categories)["shap"].mean().sort_values().tail(20)
-            axis.barh(means.index.astype(str), means.to_numpy(), color="#004c8c")
-            axis.set_xlabel(f"mean SHAP value by {feature}")
-            caption = f"SHAP dependence: {feature} (mean by category, 20 highest)"
-        parts.append(_figure(figure, caption))
-    return "".join(parts)
+def _percent(value: Any) -> str:
+    return DASH if missing(value) else percent_fr(value)
 
 
-def _drift_figure(drift: pd.DataFrame, threshold: float) -> str:
-    rows = drift.head(15).iloc[::-1]
-    figure, axis = plt.subplots(figsize=(8, 0.35 * len(rows) + 1))
-    axis.barh(rows["feature"], rows["psi"], color=["#b00020" if f else "#004c8c" for f in rows["flagged"]])
-    axis.axvline(threshold, color="#b00020", linestyle="--", linewidth=1)
-    axis.set_xlabel("population stability index")
-    return _figure(figure, f"Feature drift since training (PSI, threshold {threshold:g})")
+def _check_value(value: float) -> str:
+    """A check's measured value: a count without decimals, a tiny gap in scientific notation."""
+    if missing(value) or not math.isfinite(value):
+        return DASH
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.1e}".replace(".", ",")
+    return number_fr(value, 0 if float(value).is_integer() and abs(value) >= 2 else 3)
 
 
-def _model_card(text: str, features: list[str]) -> str:
-    """The training run's model card (its headings moved under this section's) and the features read."""
+def _ratio(value: Any, low: Any = None, high: Any = None) -> str:
+    if missing(value):
+        return DASH
+    interval = "" if missing(low) or missing(high) else f" [{_number(low)} ; {_number(high)}]"
+    return f"×{_number(value)}{interval}"
+
+
+def _interval(value: Any, low: Any, high: Any, digits: int = 2) -> str:
+    if missing(value):
+        return DASH
+    return f"{_number(value, digits)} [{_number(low, digits)} ; {_number(high, digits)}]"
+
+
+def checks_table(checks: list[Check]) -> list[tuple[str, Status, Table]]:
+    """Per group: its title, worst status and the table of its checks."""
+    out = []
+    for title, members, status in by_group(checks):
+        rows = [[c.name, c.status.value, _check_value(c.value), c.threshold, c.detail] for c in members]
+        out.append((title, status, Table(["Contrôle", "Statut", "Valeur", "Seuil", "Constat"], rows,
+                                         [c.status.name.lower() for c in members])))
+    return out
+
+
+def next_steps(checks: list[Check]) -> list[tuple[str, list[str], str]]:
+    """For each group with a check that did not pass: its title, the checks concerned and what to do."""
+    out = []
+    for key, title in GROUPS.items():
+        concerned = [c.name for c in checks if c.group == key and c.status is not Status.PASSED]
+        if concerned:
+            out.append((title, concerned, NEXT_STEPS[key]))
+    return out
+
+
+def features_table(features: list[str]) -> Table:
+    rows = [[LABELS_FR.get(f, f), UNITS_FR.get(UNITS.get(f, ""), ""), f] for f in features]
+    return Table(["Variable (comme l'inspecteur la lit)", "Unité", "Nom technique"], rows)
+
+
+def importance_table(importance: pd.DataFrame, permutation: pd.Series, top: int = 25) -> Table:
+    rows = [[row.label_fr, _number(row.mean_abs_shap, 4), _number(permutation.get(row.feature), 4)]
+            for row in importance.head(top).itertuples(index=False)]
+    return Table(["Variable", "Importance SHAP (moyenne |SHAP|)", "Importance par permutation"], rows)
+
+
+def interactions_table(pairs: pd.DataFrame) -> Table:
+    rows = [[LABELS_FR.get(r.feature_a, r.feature_a), LABELS_FR.get(r.feature_b, r.feature_b),
+             _number(r.mean_abs_interaction, 4)] for r in pairs.itertuples(index=False)]
+    return Table(["Variable", "Variable", "Intensité moyenne de l'interaction (log-odds)"], rows)
+
+
+def stability_table(stability: pd.DataFrame) -> Table:
+    rows = [[r.retraining, number_fr(r.labelled_rows), number_fr(r.listed), _percent(r.same_top_reason)]
+            for r in stability.itertuples(index=False)]
+    return Table(["Réentraînement", "Contrôles étiquetés", "Établissements listés", "Même motif principal"], rows)
+
+
+def disparity_table(table: pd.DataFrame, dimension: str) -> Table:
+    """A targeting table in French: group sizes, rates and ratios with their intervals."""
+    ordered = table.sort_values("group", key=group_order(dimension))
+    has_fdr = "fdr" in ordered
+    columns = [DIMENSIONS[dimension].capitalize(), "Établissements", "Listés", "Part listée", "Rapport [IC 95 %]"]
+    if has_fdr:
+        columns += ["Listés dont l'issue est connue", "Taux de fausses découvertes", "Rapport [IC 95 %]"]
+    columns.append("Observation")
+    rows, marks = [], []
+    for r in ordered.itertuples(index=False):
+        row = [r.group, number_fr(r.establishments), number_fr(r.listed), _percent(r.share_listed),
+               _ratio(r.share_listed_disparity, r.share_listed_disparity_low, r.share_listed_disparity_high)]
+        if has_fdr:
+            row += [number_fr(r.listed_with_label), _percent(r.fdr), _ratio(r.fdr_disparity, r.fdr_disparity_low,
+                                                                              r.fdr_disparity_high)]
+        note = ("groupe de référence" if r.reference else "petit groupe : montré, non signalé" if r.small
+                else "hors de la bande" if r.flagged else "")
+        rows.append([*row, note])
+        marks.append("reference" if r.reference else "small" if r.small else "flagged" if r.flagged else "")
+    return Table(columns, rows, marks)
+
+
+def list_stability_table(stability: pd.DataFrame) -> Table:
+    rows = [[r.region, number_fr(r.listed), _percent(r.overlap_with_previous), _number(r.rank_correlation)]
+            for r in stability.itertuples(index=False)]
+    return Table(["Région", "Listés (hors exploration)", "Déjà listés le mois précédent",
+                  "Corrélation des rangs (Spearman)"], rows)
+
+
+def drift_summary_table(drift: pd.DataFrame, settings: AuditConfig, top: int = 20) -> Table:
+    since = drift[drift["reference"] == TRAINING].set_index("feature")["psi"]
+    recent = drift[drift["reference"] != TRAINING].groupby("feature")["psi"].max()
+    frame = pd.DataFrame({"since": since, "recent": recent})
+    frame["worst"] = frame.max(axis=1)
+    frame = frame.sort_values("worst", ascending=False).head(top)
+    rows, marks = [], []
+    for feature, r in frame.iterrows():
+        state = ("déplacée" if r.worst > settings.psi_threshold else "en mouvement" if r.worst > settings.psi_alert
+                 else "stable")
+        rows.append([LABELS_FR.get(feature, feature), _number(r.since, 3), _number(r.recent, 3), state])
+        marks.append({"déplacée": "failed", "en mouvement": "warning"}.get(state, ""))
+    return Table(["Variable", "PSI depuis l'entraînement", f"PSI le plus fort sur les mois précédents", "État"],
+                 rows, marks)
+
+
+def selection_table(selection: pd.DataFrame) -> Table:
+    names = {**LABELS_FR, "propensity (modelled)": "probabilité modélisée d'être contrôlé"}
+    rows = [[names.get(r.feature, r.feature), _number(r.inspected, 3), _number(r.all, 3)]
+            for r in selection.itertuples(index=False)]
+    return Table(["Variable", "Moyenne chez les établissements contrôlés", "Moyenne sur tous les établissements"], rows)
+
+
+def rules_table(accuracy: pd.DataFrame) -> Table:
+    rows = [[RULE_LABELS.get(r.rule, r.rule), r.confidence, number_fr(r.findings), _percent(r.contract_precision),
+             _percent(r.contract_recall), number_fr(r.abusive_contracts), number_fr(r.establishments_flagged),
+             _percent(r.establishment_precision), _percent(r.establishment_recall)]
+            for r in accuracy.itertuples(index=False)]
+    return Table(["Règle", "Niveau de confiance", "Constats", "Précision (contrats)", "Rappel (contrats)",
+                  "Contrats abusifs (vérité)", "Établissements signalés", "Précision (établissements)",
+                  "Rappel (établissements)"], rows)
+
+
+def comparison_table(comparison: pd.DataFrame) -> Table:
+    overall = comparison[comparison["fold"].astype(str) == "all"] if "fold" in comparison else comparison
+    shares = sorted(overall["share"].unique())
+    models = [m for m in figures.MODEL_LABELS_FR if m in set(overall["model"])]
+    rows = []
+    for model in models:
+        part = overall[overall["model"] == model].set_index("share")
+        rows.append([figures.MODEL_LABELS_FR[model], *(_interval(part.loc[s, "precision"], part.loc[s, "precision_low"],
+                                                               part.loc[s, "precision_high"]) for s in shares)])
+    return Table(["Méthode", *(f"Précision à {number_fr(100 * s)} % [IC 95 %]" for s in shares)], rows)
+
+
+def _context(result: Any, config: Config) -> dict[str, Any]:
+    settings, scoring, capacity = config.audit, config.scoring, config.training.capacity_share
+    ranked = result.ranked
+    population = with_groups(ranked)
+    performance = []
+    if result.comparison is not None:
+        performance.append(figures.precision_figure(
+            result.comparison, capacity, "Précision aux capacités de contrôle, face aux méthodes de référence",
+            "Contrôles passés validés hors échantillon (plis temporels) : part des établissements sélectionnés (en tête "
+            "de leur région) où le contrôle a constaté un abus, avec son intervalle exact à 95 % (binomial, k fixé par "
+            "la capacité). Le modèle n'a de valeur que s'il fait mieux que les méthodes simples."))
+    if result.truth_comparison is not None:
+        performance.append(figures.precision_figure(
+            result.truth_comparison, capacity, "Précision face à la vérité de la population simulée",
+            f"Sur la population simulée, tous les établissements de {month_fr(result.month)} sont classés dans leur "
+            "région et comparés à la vérité cachée (abus réel ou non ce mois-là) : ce qu'aucun déploiement réel ne peut "
+            "mesurer. Intervalles exacts à 95 %. L'oracle connaît la probabilité latente d'abus; la liste parfaite "
+            "connaît les abus."))
+    if result.out_of_fold is not None and "proba_lightgbm" in result.out_of_fold:
+        performance.append(figures.calibration_figure(result.out_of_fold))
+    fairness = []
+    for dimension in DIMENSIONS:
+        tables = [(SOURCES[source], disparity_table(result.targeting[(source, dimension)], dimension))
+                  for source in SOURCES if (source, dimension) in result.targeting]
+        fairness.append((DIMENSIONS[dimension], figures.fairness_figure(result.targeting, dimension, settings), tables))
+    listed = population[population["in_list"].astype(bool)]
+    inspected_figures = [figures.inspected_vs_listed_figure(population, listed, result.inspected, d)
+                         for d in DIMENSIONS]
+    return {
+        "title": f"Audit du modèle champollion-precarite, version {result.version}, {month_fr(result.month)}",
+        "sections": SECTIONS, "titles": dict(SECTIONS),
+        "verdict": result.verdict, "check_groups": checks_table(result.checks),
+        "next_steps": next_steps(result.checks), "notes": result.notes,
+        "month": month_fr(result.month), "version": result.version, "run_id": result.run_id,
+        "capacity": number_fr(100 * scoring.list_share), "exploration": number_fr(100 * scoring.exploration_share),
+        "listed": number_fr(int(ranked["in_list"].sum())), "scored": number_fr(len(ranked)),
+        "regions": ranked["region_code"].nunique(),
+        "truth_used": result.truth_used,
+        "psi_alert": number_fr(settings.psi_alert, 2), "psi_threshold": number_fr(settings.psi_threshold, 2),
+        "tau": number_fr(settings.tau, 2), "tau_high": number_fr(1 / settings.tau, 2),
+        "min_group_size": settings.min_group_size,
+        "performance": performance,
+        "comparison": comparison_table(result.comparison) if result.comparison is not None else None,
+        "importance_figure": figures.importance_figure(result.importance),
+        "dependence_figures": figures.dependence_figures(result.dependence),
+        "interactions": interactions_table(result.interactions),
+        "importance": importance_table(result.importance, result.permutation),
+        "stability_figure": figures.reason_stability_figure(result.stability, settings),
+        "stability": stability_table(result.stability),
+        "fairness": fairness,
+        "inspected_figures": inspected_figures,
+        "propensity_auc": _number(result.metrics.get("propensity/roc_auc_last_window"), 3),
+        "ipw": "avec" if result.model.ipw == "on" else "sans",
+        "selection": selection_table(result.selection_bias) if result.selection_bias is not None else None,
+        "list_stability_figure": (figures.list_stability_figure(result.list_stability)
+                                  if result.list_stability is not None else None),
+        "list_stability": list_stability_table(result.list_stability) if result.list_stability is not None else None,
+        "previous_list": result.previous_list,
+        "drift_figure": figures.drift_figure(result.drift, settings) if not result.drift.empty else None,
+        "drift": drift_summary_table(result.drift, settings),
+        "rules": rules_table(result.rule_accuracy) if result.rule_accuracy is not None else None,
+        "model_card": _model_card(result.model_card),
+        "features": features_table(result.model.features),
+    }
+
+
+def _model_card(text: str) -> str:
+    """The training run's model card as HTML, its headings moved under the annex's."""
     body = markdown.markdown(text, extensions=["tables"])
     for level in (3, 2, 1):  # h1 -> h3, h2 -> h4, h3 -> h5
         body = body.replace(f"<h{level}>", f"<h{level + 2}>").replace(f"</h{level}>", f"</h{level + 2}>")
-    catalog = pd.DataFrame([{"feature": f, "label (as inspectors read it)": LABELS_FR.get(f, f),
-                             "unit": UNITS.get(f, "")} for f in features])
-    return body + "<h3>Features read by the model</h3>" + _table(catalog)
+    return body
 
 
-def _verdict(result: Any) -> str:
-    checks = pd.DataFrame([{"check": c.name, "value": c.value, "threshold": c.threshold,
-                            "result": "pass" if c.passed else "FAIL", "detail": c.detail} for c in result.checks])
-    word = '<span class="pass">PASSED</span>' if result.passed else '<span class="fail">FAILED</span>'
-    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in result.notes)
-    return f"<p>The audit {word}: {sum(c.passed for c in result.checks)} of {len(result.checks)} checks pass.</p>" \
-           f"{_table(checks, 4)}{notes}"
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("scoring.audit", "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
+    trim_blocks=True, lstrip_blocks=True,
+)
 
 
-def _targeting(result: Any, settings: AuditConfig) -> str:
-    parts = [f"<p>Disparities are ratios to the reference group (the largest); a group of at least "
-             f"{settings.min_group_size} establishments is flagged when a ratio leaves [{settings.tau:g}, "
-             f"{1 / settings.tau:.3g}] (Aequitas, tau = {settings.tau:g}). <b>list/</b> tables: the month's list "
-             + ("against the hidden truth of the simulated population (precision and FDR)" if result.truth_used
-                else "(no outcome is known yet for the month's list: share listed only)")
-             + "; <b>inspections/</b> tables: past inspections validated out of fold, selected when LightGBM put them in "
-               "the top of their fold and region at capacity (precision and FDR where outcomes exist).</p>"]
-    for name, table in result.targeting.items():
-        parts.append(f"<h3>{html.escape(name)}</h3>{_table(table)}")
-    return "".join(parts)
+def render_audit(result: Any, config: Config) -> str:
+    """The whole report as one HTML string (French), from `templates/audit.html.j2`."""
+    context = _context(result, config)
+    return _ENVIRONMENT.get_template("audit.html.j2").render(**context)
 
 
-def _selection(result: Any) -> str:
-    auc = result.metrics.get("propensity/roc_auc_last_window")
-    text = ("<p>Past inspections were not drawn at random (campaigns, complaints, random visits): the inspected "
-            "establishment-months differ from the others (means below). The inspection-propensity model of the "
-            "training run " + (f"separates them with ROC AUC {auc:.3f} on its last window. " if auc is not None else ". ")
-            + "Every metric measured on inspected establishments can differ from the population's; inverse-propensity "
-              f"weighting was <b>{html.escape(str(result.model.ipw))}</b> for this model.</p>")
-    return text + _table(result.selection_bias)
-
-
-def _rules(result: Any) -> str:
-    if result.rule_accuracy is None:
-        return "<p>(no truth folder given: the evidence of the legal-rule checks is not measured)</p>"
-    return ("<p>Each finding an inspector reads is matched with the simulated truth by its contract (declaring SIRET, "
-            "contract number, start date): precision is the share of findings on a contract that really broke the rule, "
-            "recall the share of such contracts of the last 12 months that were found; established and probable "
-            "findings feed the lists' reasons and the rule counts, those to check on site stay in the evidence.</p>"
-            + _table(result.rule_accuracy))
-
-
-def render_audit(result: Any, settings: AuditConfig) -> str:
-    """The whole report as one HTML string."""
-    nav = "".join(f'<a href="#{anchor}">{html.escape(title)}</a>' for anchor, title in SECTIONS)
-    permutation = result.permutation.rename("permutation_importance").rename_axis("feature").reset_index()
-    importance = result.importance.merge(permutation, on="feature", how="left")
-    sections = {
-        "summary": _verdict(result),
-        "model-card": _model_card(result.model_card, result.model.features),
-        "drivers": _importance_figure(result.importance) + _dependence_figures(result.dependence)
-        + "<h3>Strongest interactions (SHAP interaction values, sample of the month)</h3>" + _table(result.interactions, 4),
-        "faithfulness": "<p>Every establishment's SHAP values are checked to add up to its raw score; SHAP importance "
-        "is compared with permutation importance (mean change of the raw score when a feature is shuffled); the top "
-        "reason of each listed establishment is recomputed after refitting the model's parameters with another seed "
-        "and without the last month of inspections.</p>" + _table(importance.head(25), 4)
-        + "<h3>Stability of the top reason</h3>" + _table(result.stability),
-        "targeting": _targeting(result, settings),
-        "stability": "<h3>Consecutive lists</h3>" + (_table(result.list_stability) if result.list_stability is not None
-                                                     else "<p>(no previous month)</p>")
-        + f"<h3>Drift since {html.escape(result.drift_reference)} (the model's last training month)</h3>"
-        + _drift_figure(result.drift, settings.psi_threshold) + _table(result.drift.head(30), 4),
-        "selection-bias": _selection(result),
-        "rules": _rules(result),
-    }
-    body = "".join(f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{sections[anchor]}</section>'
-                   for anchor, title in SECTIONS)
-    title = f"Audit of champollion-precarite version {result.version}, {result.month:%Y-%m}"
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1><nav>{nav}</nav>{body}</body></html>")
+def figure_count(html: str) -> int:
+    """How many embedded figures a rendered report holds."""
+    return html.count('src="data:image/png;base64,')

@@ -1,0 +1,125 @@
+"""The audit's checks and verdict on hand-made tables: statuses at the thresholds, counts, groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.validation import SCORED
+from scoring.audit.drift import TRAINING, drift_check
+from scoring.audit.fairness import fairness_check, unflag_small, with_groups
+from scoring.audit.legal_rules import rule_checks
+from scoring.audit.metrics import group_disparities, rate_ratio_interval
+from scoring.audit.selection_bias import selection_bias_check
+from scoring.audit.verdict import Check, Status, verdict_lines, verdict_of
+from scoring.config import AuditConfig
+
+SETTINGS = AuditConfig()
+
+
+def _check(group: str, status: Status) -> Check:
+    return Check(group, f"{group} {status.value}", status, 0.0, "", "")
+
+
+def test_the_verdict_counts_every_status_and_takes_the_worst():
+    checks = [_check("explanations", Status.PASSED), _check("fairness", Status.WARNING),
+              _check("fairness", Status.WARNING), _check("drift", Status.PASSED)]
+    verdict = verdict_of(checks)
+    assert verdict.status is Status.WARNING and verdict.total == 4
+    assert verdict.counts == {Status.PASSED: 2, Status.WARNING: 2, Status.FAILED: 0}
+    assert verdict.headline == "Verdict : réussi avec alertes — 4 contrôles : 2 réussis, 2 alertes, 0 échec"
+    assert verdict_of([*checks, _check("rules", Status.FAILED)]).headline.startswith("Verdict : échec — 5 contrôles")
+    lines = verdict_lines(checks)
+    assert lines[1] == "Explications (1 réussi)" and lines[3] == "Équité (2 alertes)"
+    assert "  [alerte] fairness alerte — " in lines
+
+
+def test_katz_interval_of_a_rate_ratio():
+    # 20/100 against 10/100: ratio 2, log standard error sqrt(1/20 - 1/100 + 1/10 - 1/100).
+    low, high = rate_ratio_interval(20, 100, 10, 100)
+    spread = 1.959964 * np.sqrt(0.13)
+    assert (low, high) == pytest.approx((2 * np.exp(-spread), 2 * np.exp(spread)), rel=1e-5)
+    low, high = rate_ratio_interval(0, 50, 10, 100)  # a zero count: Haldane's 0.5
+    assert 0 < low < (0.5 / 50.5) / (10.5 / 101) < high < np.inf
+    assert all(np.isnan(rate_ratio_interval(1, 0, 10, 100)))
+
+
+def _groups(sizes: dict[str, tuple[int, int, int, int]]) -> pd.DataFrame:
+    """Rows per group: (establishments, listed, listed with a label, of which abusive)."""
+    rows = []
+    for name, (n, listed, labelled, abusive) in sizes.items():
+        for i in range(n):
+            label = (1.0 if i < abusive else 0.0) if i < labelled else np.nan
+            rows.append({"g": name, "in_list": i < listed, "found": label})
+    return pd.DataFrame(rows)
+
+
+def _table(sizes, label="found"):
+    return unflag_small(group_disparities(_groups(sizes), "g", "in_list", label, SETTINGS.tau), SETTINGS)
+
+
+def test_fairness_passes_inside_the_band_and_alerts_outside_it():
+    passed = fairness_check("list", "region", _table({"A": (1000, 50, 50, 40), "B": (500, 26, 26, 21)}), SETTINGS)
+    assert passed.status is Status.PASSED and passed.group == "fairness"
+    # B listed at 1.6x A's share, its FDR the same: an alert, not a failure.
+    warned = fairness_check("list", "region", _table({"A": (1000, 50, 50, 40), "B": (500, 40, 40, 32)}), SETTINGS)
+    assert warned.status is Status.WARNING and "B (part listée ×1,60)" in warned.detail
+
+
+def test_fairness_fails_when_the_false_discovery_ratio_is_out_of_the_band_beyond_chance():
+    # B: FDR 0.8 against A's 0.2 on 200 labelled rows each: the whole interval is above 1.25.
+    failed = fairness_check("inspections", "size_band",
+                            _table({"A": (1000, 200, 200, 160), "B": (1000, 200, 200, 40)}), SETTINGS)
+    assert failed.status is Status.FAILED and "B" in failed.detail
+    # Twice A's FDR on 12 labelled rows is too uncertain to fail: an alert.
+    unsure = fairness_check("inspections", "size_band",
+                            _table({"A": (1000, 200, 200, 160), "B": (1000, 200, 12, 7)}), SETTINGS)
+    assert unsure.status is Status.WARNING
+    # On fewer than `min_outcomes` (10) known outcomes the FDR is shown, not compared.
+    few = _table({"A": (1000, 200, 200, 160), "B": (1000, 200, 5, 0)})
+    assert fairness_check("inspections", "size_band", few, SETTINGS).status is Status.PASSED
+    assert not few.set_index("group").loc["B", "flagged"]
+
+
+def test_small_groups_are_shown_but_never_flagged():
+    table = _table({"A": (1000, 50, 50, 40), "tiny": (10, 9, 9, 0)})
+    check = fairness_check("list", "naf_section", table, SETTINGS)
+    assert check.status is Status.PASSED and "1 petit groupe (moins de 20 établissements)" in check.detail
+    assert table.set_index("group").loc["tiny", "small"] and not table.set_index("group").loc["tiny", "flagged"]
+
+
+def test_groups_are_named_as_evaluators_read_them():
+    frame = pd.DataFrame({"region_code": ["11", "84", None], "naf": ["5610A", "8810A", None], "headcount": [5, 300, np.nan]})
+    named = with_groups(frame)
+    assert named["region"].tolist() == ["Île-de-France", "Auvergne-Rhône-Alpes", "région inconnue"]
+    assert named["naf_section"].tolist() == ["I — Hébergement et restauration", "Q — Santé humaine et action sociale",
+                                             "section inconnue"]
+    assert named["size_band"].tolist() == ["0 à 9 salariés", "250 salariés et plus", "effectif inconnu"]
+
+
+@pytest.mark.parametrize(("psi", "status"), [(0.05, Status.PASSED), (0.1, Status.PASSED), (0.15, Status.WARNING),
+                                             (0.25, Status.WARNING), (0.3, Status.FAILED)])
+def test_drift_statuses_at_the_thresholds(psi, status):
+    table = pd.DataFrame({"feature": ["a", "b"], "label_fr": ["variable a", "variable b"], "reference": TRAINING,
+                          "psi": [0.01, psi]})
+    assert drift_check(table, "Dérive", SETTINGS).status is status
+
+
+def test_rule_checks_by_precision_of_the_established_and_probable_findings():
+    accuracy = pd.DataFrame({
+        "rule": ["carence", "carence", "duree_max", "renouvellements", "usage_hors_secteur"],
+        "confidence": ["à vérifier", SCORED, SCORED, SCORED, SCORED],
+        "findings": [10, 100, 100, 100, 0], "contract_precision": [0.1, 0.97, 0.9, 0.5, np.nan],
+        "contract_recall": [0.5, 0.6, 0.7, 0.8, 0.0], "abusive_contracts": [50, 50, 50, 50, 3],
+    })
+    statuses = {c.name.split("« ")[1].split(" »")[0]: c.status for c in rule_checks(accuracy, SETTINGS)}
+    assert list(statuses.values()) == [Status.PASSED, Status.WARNING, Status.FAILED, Status.WARNING]
+    assert all(c.group == "rules" for c in rule_checks(accuracy, SETTINGS))
+
+
+def test_selection_bias_alerts_and_never_fails():
+    assert selection_bias_check(0.6, "off", SETTINGS).status is Status.PASSED
+    assert selection_bias_check(0.95, "on", SETTINGS).status is Status.WARNING
+    assert "avec pondération" in selection_bias_check(0.95, "on", SETTINGS).detail
+    assert selection_bias_check(None, "off", SETTINGS).status is Status.WARNING
