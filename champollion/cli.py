@@ -291,6 +291,11 @@ from scoring.audit.cli import commands as audit_commands  # noqa: E402  (audit)
 
 app.add_typer(audit_commands)
 
+from web.cli import bench_page, commands as web_commands, users as web_users  # noqa: E402  (serve, users)
+
+app.add_typer(web_commands)
+app.add_typer(web_users, name="users")
+
 bench_app = typer.Typer(help="Measure each stage against a simple reference, in one run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
@@ -381,6 +386,9 @@ def bench_scoring(
         if row.note:
             console.print(f"- {row.variant}: {row.note}")
     typer.echo(f"results: {report.path}")
+
+
+bench_app.command("page")(bench_page)
 
 
 if __name__ == "__main__":

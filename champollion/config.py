@@ -103,6 +103,38 @@ class SparkConfig(_Section):
     )
 
 
+class OidcConfig(_Section):
+    """Sign-in through an OpenID Connect provider (ProConnect, the State's federation for agents); off without an issuer."""
+
+    issuer: str | None = Field(default=None, description="e.g. https://auth.agentconnect.gouv.fr/api/v2 (its "
+                               ".well-known/openid-configuration is read when a user signs in).")
+    client_id: str | None = None
+    client_secret_env: str = Field(default="CHAMPOLLION_OIDC_SECRET", description="Variable holding the client secret.")
+    scopes: str = "openid email given_name usual_name"
+    role_claim: str = Field(default="belonging_population", description="Claim whose value is looked up in role_mapping.")
+    role_mapping: dict[str, Literal["inspecteur", "responsable", "evaluateur", "administrateur"]] = {}
+    region_claim: str | None = Field(default=None, description="Claim holding the region code (INSEE); else the "
+                                     "region of the local account with the same e-mail.")
+
+
+class WebConfig(_Section):
+    """`champollion serve`: where the application writes, how it is reached, how users sign in."""
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/champollion; "
+        "null: SQLite at data/web/champollion.db under the home.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    session_key_file: str = Field(default="secrets/web-session.key",
+                                  description="Key signing session cookies, relative to the home (written on first start).")
+    session_minutes: int = Field(default=480, ge=5, description="A session ends this long after sign-in.")
+    secure_cookies: bool = Field(default=True, description="Cookies sent over HTTPS only (browsers treat "
+                                 "http://127.0.0.1 and localhost as secure).")
+    login_attempts: int = Field(default=5, ge=1, description="Failed sign-ins allowed per login and per address...")
+    login_window_minutes: int = Field(default=15, ge=1, description="...within this many minutes.")
+    oidc: OidcConfig = OidcConfig()
+
+
 class Config(_Section):
     """All of Champollion's settings."""
 
@@ -115,6 +147,7 @@ class Config(_Section):
     audit: AuditConfig = AuditConfig()
     duckdb: DuckDBConfig = DuckDBConfig()
     spark: SparkConfig = SparkConfig()
+    web: WebConfig = WebConfig()
 
 
 class ConfigError(ValueError):

@@ -34,7 +34,7 @@ from features.contracts import month_start, rebuild_contracts_sql
 from features.engine import places_arrow
 from features.geography import departement_sql
 from features.sql_engine import SqlEngine, load_table
-from features.sql_literals import sql_string_list
+from features.sql_literals import sql_string, sql_string_list
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
@@ -80,52 +80,16 @@ def prepare_as_of(
     engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3
 ) -> AsOfWindow:
     """Create the as-of temp tables described in the module docstring; returns the window."""
-    window = AsOfWindow.of(as_of, settings)
-    post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
-    d = lambda value: f"DATE '{value.isoformat()}'"  # noqa: E731
-    engine.create_table(
-        "asof_params",
-        f"""SELECT
-            {d(window.as_of)} AS as_of, last_day({d(window.as_of)}) AS as_of_end,
-            {d(window.window_start)} AS window_start, {d(window.short_window_start)} AS short_window_start,
-            {d(window.history_start)} AS history_start"""
-    )
+    window = _params(engine, as_of, settings)
     _closed_weekdays(engine, settings)
     load_table(engine, "places", places_arrow())
     cuts: list[str] = []
     if engine.splits_large_aggregates:
         snapshots = engine.fetch_row(
-            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {d(window.history_start)} AND {d(window.as_of)}"
+            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"
         )[0]
         cuts = _siret_cuts(engine, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
-    # Each range of establishments is rebuilt and classified in one statement: no second copy of
-    # every contract (gigabytes at national scale).
-    for part, sirets in enumerate(zip([None, *cuts], [*cuts, None])):
-        rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
-                                        window.window_start, features_only=True)
-        # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
-        # scale the table is most of the memory the features use.
-        classified = f"""
-            SELECT c.* EXCLUDE (nature, pcs, planned_end_last, user_siret, attributed_siret) REPLACE ({post_key} AS post),
-                   c.post AS post_label,
-                   c.attributed_siret AS establishment_siret,
-                   CASE
-                       WHEN c.nature IN ({sql_string_list(OPEN_ENDED_NATURES)}) THEN 'cdi'
-                       WHEN c.nature = '{MISSION_NATURE}' THEN 'mission'
-                       WHEN c.nature IN ({sql_string_list(FIXED_TERM_NATURES)}) AND c.motif = '{USAGE_MOTIF}' THEN 'usage'
-                       WHEN c.nature IN ({sql_string_list(FIXED_TERM_NATURES)})
-                            AND coalesce(c.motif, '') NOT IN ({sql_string_list(TRAINING_MOTIFS)}) THEN 'cdd'
-                       ELSE 'other'
-                   END AS kind,
-                   least(coalesce(c.end_date, p.as_of_end), p.as_of_end) AS period_end,
-                   CASE WHEN c.end_date IS NOT NULL THEN datediff('day', c.start_date, c.end_date) + 1 END
-                       AS duration_days
-            FROM ({rebuilt}) c, asof_params p
-            WHERE c.start_date <= p.as_of_end"""
-        if part == 0:
-            engine.create_table("contracts_asof", classified)
-        else:
-            engine.insert_into("contracts_asof", classified)
+    _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None])))
     engine.create_table(
         "establishments_asof",
         """WITH declared AS (
@@ -176,6 +140,81 @@ def prepare_as_of(
     )
     return window
 
+
+def prepare_establishment_contracts(
+    engine: SqlEngine, as_of: date, settings: FeaturesConfig, siret: str, inferred_end_after_months: int = 3
+) -> AsOfWindow:
+    """`asof_params` and `contracts_asof` holding only the contracts that count at one establishment.
+
+    Rebuilt from the declarations of the establishment itself and of the temp-work agencies that
+    declared missions there (S21.G00.40 with its SIRET as user), each read as its own SIRET range:
+    the same rows `prepare_as_of` gives for this establishment, without rebuilding everyone's
+    contracts (Parquet row groups of other SIRETs are skipped)."""
+    window = _params(engine, as_of, settings)
+    agencies = engine.fetch(
+        f"""SELECT DISTINCT siret FROM contract_months
+            WHERE user_siret = {sql_string(siret)} AND siret IS NOT NULL
+              AND month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"""
+    )["siret"].tolist()
+    declarants = sorted({siret, *agencies})
+    # d <= siret < d + "0": d alone among SIRETs of the same length.
+    ranges: list[tuple[str | None, str | None]] = [(d, d + "0") for d in declarants]
+    _contracts_asof(engine, window, settings, inferred_end_after_months, ranges,
+                    only=f"c.attributed_siret = {sql_string(siret)}")
+    return window
+
+
+def _date(value: date) -> str:
+    return f"DATE '{value.isoformat()}'"
+
+
+def _params(engine: SqlEngine, as_of: date, settings: FeaturesConfig) -> AsOfWindow:
+    """The window of `as_of`, also written to the one-row temp table `asof_params`."""
+    window = AsOfWindow.of(as_of, settings)
+    engine.create_table(
+        "asof_params",
+        f"""SELECT
+            {_date(window.as_of)} AS as_of, last_day({_date(window.as_of)}) AS as_of_end,
+            {_date(window.window_start)} AS window_start, {_date(window.short_window_start)} AS short_window_start,
+            {_date(window.history_start)} AS history_start"""
+    )
+    return window
+
+
+def _contracts_asof(
+    engine: SqlEngine, window: AsOfWindow, settings: FeaturesConfig, inferred_end_after_months: int,
+    ranges: list[tuple[str | None, str | None]], only: str = "true",
+) -> None:
+    """`contracts_asof` rebuilt range of declaring SIRETs by range (each range's rows where `only` holds)."""
+    post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
+    # Each range of establishments is rebuilt and classified in one statement: no second copy of
+    # every contract (gigabytes at national scale).
+    for part, sirets in enumerate(ranges):
+        rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
+                                        window.window_start, features_only=True)
+        # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
+        # scale the table is most of the memory the features use.
+        classified = f"""
+            SELECT c.* EXCLUDE (nature, pcs, planned_end_last, user_siret, attributed_siret) REPLACE ({post_key} AS post),
+                   c.post AS post_label,
+                   c.attributed_siret AS establishment_siret,
+                   CASE
+                       WHEN c.nature IN ({sql_string_list(OPEN_ENDED_NATURES)}) THEN 'cdi'
+                       WHEN c.nature = '{MISSION_NATURE}' THEN 'mission'
+                       WHEN c.nature IN ({sql_string_list(FIXED_TERM_NATURES)}) AND c.motif = '{USAGE_MOTIF}' THEN 'usage'
+                       WHEN c.nature IN ({sql_string_list(FIXED_TERM_NATURES)})
+                            AND coalesce(c.motif, '') NOT IN ({sql_string_list(TRAINING_MOTIFS)}) THEN 'cdd'
+                       ELSE 'other'
+                   END AS kind,
+                   least(coalesce(c.end_date, p.as_of_end), p.as_of_end) AS period_end,
+                   CASE WHEN c.end_date IS NOT NULL THEN datediff('day', c.start_date, c.end_date) + 1 END
+                       AS duration_days
+            FROM ({rebuilt}) c, asof_params p
+            WHERE c.start_date <= p.as_of_end AND ({only})"""
+        if part == 0:
+            engine.create_table("contracts_asof", classified)
+        else:
+            engine.insert_into("contracts_asof", classified)
 
 def _siret_cuts(engine: SqlEngine, window: AsOfWindow, parts: int) -> list[str]:
     """SIRETs that split the establishments declaring in the history into `parts` ranges of equal

@@ -37,7 +37,7 @@ from features.consolidate import ConsolidationResult, consolidate
 from features.dsn.parser import Issue
 from features.dsn.reader import file_sha256, open_binary, stream_damage
 from features.engine import connect
-from features.inspections import STORED_NAME as INSPECTIONS_FILE
+from features.inspections import RECORDED_NAME, STORED_NAME
 from features.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
 from features.pseudonym import key_fingerprint
 from features.warehouse import FILES_SCHEMA
@@ -263,8 +263,9 @@ def ingest(
                              "its declarations are left out") for p in listed if not p.exists()]
             paths = [*paths, *(p for p in listed if p.exists())]
         draft = state.begin(fresh=rebuild)
-        if rebuild and published is not None and (published / "warehouse" / INSPECTIONS_FILE).exists():
-            os.link(published / "warehouse" / INSPECTIONS_FILE, draft.warehouse / INSPECTIONS_FILE)  # not from the DSN: kept
+        for kept in (STORED_NAME, RECORDED_NAME):  # inspections are not from the DSN: kept
+            if rebuild and published is not None and (published / "warehouse" / kept).exists():
+                os.link(published / "warehouse" / kept, draft.warehouse / kept)
         try:
             _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
             record_key_fingerprint(draft.warehouse, fingerprint)

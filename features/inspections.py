@@ -2,8 +2,10 @@
 
 Extra columns are ignored. A bad row (SIRET not 14 digits, a date that is not ISO, an outcome
 other than 0/1) is reported with its line and reason and left out; the others are kept.
-`import_inspections` is the one way in (`import-inspections` and `train --inspections`): training,
-scoring, exclusions and the audit all read the stored copy.
+`import_inspections` is the one way in for files (`import-inspections` and `train --inspections`);
+the outcomes of controls recorded in the web application arrive through `store_recorded_inspections`,
+in a file of their own that an import never replaces. Training, scoring, exclusions and the audit all
+read both through `load_inspections`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from features.warehouse_state import WarehouseState, fresh_file, writer_lock
 REQUIRED = ("siret", "inspection_date", "abuse_found")
 SCHEMA = pa.schema([("siret", pa.string()), ("inspection_date", pa.date32()), ("abuse_found", pa.int8())])
 STORED_NAME = "inspections.parquet"
+RECORDED_NAME = "recorded-inspections.parquet"  # outcomes recorded where controls are prepared
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,20 @@ def import_inspections(path: Path, home: Home) -> InspectionFile:
     return loaded
 
 
-def store_inspections(inspections: pd.DataFrame, warehouse: Path) -> Path:
-    """Replace the inspections stored in `warehouse` (a draft) with these rows."""
-    path = fresh_file(warehouse / STORED_NAME)
+def store_recorded_inspections(inspections: pd.DataFrame, home: Home) -> None:
+    """Publish a new version of the warehouse of `home` whose recorded inspections are these rows (siret,
+    inspection_date, abuse_found: every recorded control's current outcome), the imported ones unchanged.
+    Raises WarehouseBusy while another run writes the warehouse."""
+    with writer_lock(home.data):
+        state = WarehouseState(home.data)
+        draft = state.begin()
+        store_inspections(inspections, draft.warehouse, RECORDED_NAME)
+        state.publish(draft)
+
+
+def store_inspections(inspections: pd.DataFrame, warehouse: Path, name: str = STORED_NAME) -> Path:
+    """Replace the inspections stored in `warehouse` (a draft) under `name` with these rows."""
+    path = fresh_file(warehouse / name)
     table = pa.table(
         {
             "siret": pa.array(inspections["siret"].astype(str).tolist(), pa.string()),
@@ -97,11 +111,14 @@ def store_inspections(inspections: pd.DataFrame, warehouse: Path) -> Path:
 
 
 def load_inspections(warehouse: Path) -> pd.DataFrame | None:
-    """The stored inspections, or None when none were imported."""
-    path = warehouse / STORED_NAME
-    if not path.exists():
+    """The stored inspections, imported and recorded (by date then SIRET), or None when there are none.
+    A control both imported and recorded with the same outcome counts once."""
+    paths = [warehouse / name for name in (STORED_NAME, RECORDED_NAME) if (warehouse / name).exists()]
+    if not paths:
         return None
-    frame = pq.read_table(path).to_pandas(date_as_object=False)
+    frame = pd.concat([pq.read_table(path).to_pandas(date_as_object=False) for path in paths], ignore_index=True)
     frame["siret"] = frame["siret"].astype("string")
     frame["abuse_found"] = frame["abuse_found"].astype("int64")
-    return frame
+    if len(paths) == 1:
+        return frame
+    return frame.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)

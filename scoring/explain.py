@@ -177,7 +177,33 @@ def explain_establishment(
                           f"(not active in the {config.features.window_months} months up to it)")
     ranked = score_table(model, table, evidence, month, config, inspections, previous)
     line = ranked.loc[ranked["siret"] == siret].iloc[0]
-    row_index = table.index[where]
+    benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
+    return explain_line(model, model_version, table, where[0], line, evidence, contracts, month, config, benchmarks,
+                        int((ranked["region_code"] == line["region_code"]).sum()), len(ranked))
+
+
+def explain_line(
+    model: Any,
+    model_version: str,
+    table: pd.DataFrame,
+    position: int,
+    line: pd.Series,
+    evidence: pd.DataFrame,
+    contracts: pd.DataFrame,
+    month: date,
+    config: Config,
+    benchmarks: SectorBenchmarks,
+    scored_in_region: int,
+    scored_national: int,
+) -> Explanation:
+    """Explain the establishment at row `position` of the feature table `table`, whose line of `score_table`
+    (score, ranks, list, reasons: as computed, or as stored in ranked.csv) is `line`.
+
+    `evidence` holds at least the establishment's rule evidence, `contracts` its rows of `contracts_asof`,
+    `benchmarks` the sector medians of the whole table; `scored_in_region` and `scored_national` count the
+    establishments ranked with it."""
+    siret = str(line["siret"])
+    row_index = table.index[[position]]
     row = table.loc[row_index[0]]
 
     values = explain_rows(model, table, row_index)
@@ -197,7 +223,6 @@ def explain_establishment(
     own_evidence = evidence[evidence["establishment_siret"].astype(str) == siret]
     own_posts = evidence_posts(own_evidence).get(siret)
     grouped = grouped_contributions(values, model.features).iloc[0].sort_values(ascending=False)
-    benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
     listed_groups = {line.get(f"reason_{i}_feature", "") for i in range(1, config.scoring.reasons + 1)} - {""}
     reasons = pd.DataFrame({
         "group": grouped.index,
@@ -214,15 +239,14 @@ def explain_establishment(
     shown_evidence = evidence_rows(own_evidence, persons, timeline)
     timeline = timeline.drop(columns=["contract_id"])
 
-    region = line["region_code"]
     shown = line.drop(labels=[c for c in line.index if c.startswith("reason_")])
     shown["idcc"] = row.get("idcc")
     return Explanation(
         month=month,
         model_version=model_version,
         establishment=shown,
-        scored_in_region=int((ranked["region_code"] == region).sum()),
-        scored_national=len(ranked),
+        scored_in_region=scored_in_region,
+        scored_national=scored_national,
         contributions=contributions,
         bias=bias,
         raw_score=raw,
@@ -297,13 +321,14 @@ def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.
 
 
 def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.DataFrame:
-    """The contracts of one establishment as known at the end of `month`, from the warehouse."""
-    from features.asof import prepare_as_of
+    """The contracts of one establishment as known at the end of `month`, from the warehouse (rebuilt from its
+    own declarations and those of the temp-work agencies that placed workers there, not the whole month's)."""
+    from features.asof import prepare_establishment_contracts
     from features.sql_engine import DuckDBEngine
 
     with DuckDBEngine() as engine:
         engine.attach_warehouse(home.warehouse)
-        prepare_as_of(engine, month, config.features, config.ingest.inferred_end_after_months)
+        prepare_establishment_contracts(engine, month, config.features, siret, config.ingest.inferred_end_after_months)
         return establishment_contracts(engine.con, siret)
 
 
@@ -605,6 +630,6 @@ def explain_folder(home: Home, month: date) -> Path:
 
 __all__ = [
     "Explanation", "audit_paragraph", "contract_timeline", "establishment_contracts", "evidence_rows",
-    "explain_establishment", "explain_folder", "explain_month", "explanation_text", "month_contracts", "model_facts",
+    "explain_establishment", "explain_folder", "explain_line", "explain_month", "explanation_text", "month_contracts", "model_facts",
     "person_labels", "print_explanation", "renderables", "timeline_figure", "write_explanation",
 ]

@@ -1,0 +1,248 @@
+"""The web application: every route with every role, sign-in limits, CSRF, outcomes into the inspections store."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.web_world import PASSWORD, csrf_of, make_web_world
+
+pytestmark = pytest.mark.slow
+
+ROLES = ["anonyme", "inspecteur A", "inspecteur B", "responsable A", "responsable B", "evaluateur", "administrateur"]
+Y, N = "autorisé", "refusé"
+# route -> expected answer per role of ROLES[1:] (anonymous users are always sent to the sign-in form)
+EXPECTED = {
+    "GET /listes/{m}/{A}":                          [Y, N, Y, N, N, Y],
+    "GET /listes/{m}/{A}/export.csv":               [N, N, Y, N, N, Y],
+    "GET /listes/{m}/{A}/export.xlsx":              [N, N, Y, N, N, Y],
+    "GET /etablissements/{m}/{siret}":              [Y, N, Y, N, N, Y],
+    "GET /etablissements/{m}/{siret}/frise.png":    [Y, N, Y, N, N, Y],
+    "GET /etablissements/{m}/{siret}/explication.txt": [Y, N, Y, N, N, Y],
+    "GET /etablissements/{m}/{siret}/controle":     [Y, N, Y, N, N, N],
+    "POST /etablissements/{m}/{siret}/controle":    [Y, N, Y, N, N, N],
+    "GET /synthese/{m}":                            [N, N, N, N, Y, Y],
+    "GET /modeles":                                 [N, N, N, N, Y, Y],
+    "GET /audit":                                   [N, N, N, N, Y, Y],
+    "GET /audit/{report}":                          [N, N, N, N, Y, Y],
+    "GET /journal":                                 [N, N, N, N, N, Y],
+}
+# Routes every signed-in user may open, and those open to all.
+OPEN = {"GET /": "any signed-in user", "GET /connexion": "public", "POST /connexion": "public",
+        "POST /deconnexion": "any signed-in user"}
+
+
+@pytest.fixture(scope="module")
+def world(small_pipeline, tmp_path_factory):
+    _, home, config = small_pipeline
+    return make_web_world(home, config, tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="module")
+def app(world):
+    from web.app import create_app
+
+    return create_app(world.home, world.config)
+
+
+def signed_in(app, login: str) -> TestClient:
+    client = TestClient(app, base_url="https://testserver")
+    token = csrf_of(client.get("/connexion").text)
+    answer = client.post("/connexion", data={"login": login, "password": PASSWORD, "suivant": "/",
+                                             "csrf_token": token}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def _outcome_form(world, token: str) -> dict[str, str]:
+    month = date.fromisoformat(world.month + "-01")
+    when = min(month + timedelta(days=40), date.today())
+    return {"csrf_token": token, "inspection_date": when.isoformat(), "abuse_found": "1",
+            "confirmed_rules": "carence", "follow_up": "observation"}
+
+
+def _call(client: TestClient, world, route: str) -> int:
+    method, template = route.split(" ", 1)
+    path = template.format(m=world.month, A=world.region_a, siret=world.siret_a, report="audit-v1-test.html")
+    if method == "GET":
+        return client.get(path, follow_redirects=False).status_code
+    token = csrf_of(client.get("/connexion").text)  # the session's token, as every form of the session carries
+    return client.post(path, data=_outcome_form(world, token), follow_redirects=False).status_code
+
+
+def test_every_route_with_every_role(app, world, capsys):
+    """Allowed answers 200 (303 after recording), refused 403, anonymous is sent to the sign-in form."""
+    clients = {"anonyme": TestClient(app, base_url="https://testserver")}
+    for role in ROLES[1:]:
+        clients[role] = signed_in(app, world.logins[role])
+    table, wrong = [], []
+    for route, expected in EXPECTED.items():
+        row = [route]
+        for role, want in zip(ROLES, ["connexion", *expected]):
+            status = _call(clients[role], world, route)
+            seen = {200: Y, 303: Y, 403: N}.get(status, str(status))
+            if role == "anonyme":
+                seen = "connexion" if status == 303 else str(status)
+            elif route.startswith("POST") and want == Y and status != 303:
+                seen = str(status)
+            row.append(f"{seen} ({status})")
+            if seen != want:
+                wrong.append(f"{route} as {role}: {status}, expected {want}")
+        table.append(row)
+    frame = pd.DataFrame(table, columns=["route", *ROLES])
+    with capsys.disabled():
+        print("\nAccess by route and role (HTTP status in brackets):")
+        print(frame.to_string(index=False))
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_table_covers_every_route(app):
+    """A new route cannot escape the table above."""
+    routes = {f"{method} {route.path}" for route in app.routes for method in getattr(route, "methods", set())
+              if method != "HEAD" and not route.path.startswith("/static")}
+    named = {r.replace("{m}", "{month}").replace("{A}", "{region_code}").replace("{report}", "{name}")
+             for r in EXPECTED} | set(OPEN)
+    assert routes == named
+
+
+def test_an_establishment_page_is_logged_with_its_reader(app, world):
+    from web.database import AccessRecord, User
+
+    client = signed_in(app, world.logins["inspecteur A"])
+    assert client.get(f"/etablissements/{world.month}/{world.siret_a}").status_code == 200
+    with app.state.db() as session:
+        reader = session.scalar(select(User).where(User.login == world.logins["inspecteur A"]))
+        records = session.scalars(select(AccessRecord).where(AccessRecord.user_id == reader.id)).all()
+    assert any(r.siret == world.siret_a and r.what == "fiche" for r in records)
+
+
+def test_a_form_without_its_csrf_token_is_refused(app, world):
+    client = signed_in(app, world.logins["inspecteur A"])
+    form = _outcome_form(world, "forged")
+    answer = client.post(f"/etablissements/{world.month}/{world.siret_a}/controle", data=form)
+    assert answer.status_code == 403 and "CSRF" in answer.text
+    del form["csrf_token"]
+    assert client.post(f"/etablissements/{world.month}/{world.siret_a}/controle", data=form).status_code == 403
+
+
+def test_sign_in_is_refused_after_too_many_failures_even_with_the_right_password(world, tmp_path):
+    """(On a database of its own: failures count per address too, and every test client has the same.)"""
+    from web.accounts import add_user
+    from web.app import create_app
+    from web.database import open_database
+
+    sessions = open_database(f"sqlite:///{tmp_path / 'own.db'}")
+    login = world.logins["evaluateur"]
+    with sessions() as session:
+        add_user(session, login, "évaluateur", "evaluateur", None, PASSWORD)
+    app = create_app(world.home, world.config, sessions)
+    client = TestClient(app, base_url="https://testserver")
+    for _ in range(world.config.web.login_attempts):
+        token = csrf_of(client.get("/connexion").text)
+        wrong = client.post("/connexion", data={"login": login, "password": "faux", "csrf_token": token})
+        assert wrong.status_code == 401
+    token = csrf_of(client.get("/connexion").text)
+    right = client.post("/connexion", data={"login": login, "password": PASSWORD, "csrf_token": token},
+                        follow_redirects=False)
+    assert right.status_code == 429 and "Trop de tentatives" in right.text
+
+
+def test_passwords_are_stored_as_argon2_hashes(app, world):
+    from web.database import User
+
+    with app.state.db() as session:
+        hashes = [u.password_hash for u in session.scalars(select(User))]
+    assert hashes and all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+
+
+def test_session_cookie_is_signed_secure_and_http_only(app, world):
+    client = TestClient(app, base_url="https://testserver")
+    answer = client.get("/connexion")
+    cookie = answer.headers["set-cookie"]
+    assert "champollion_session=" in cookie and "secure" in cookie.lower() and "httponly" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
+
+
+def test_a_correction_is_a_new_entry_and_the_store_holds_the_current_outcome(app, world):
+    """Record a control, correct it: both entries stay; training reads the correction only."""
+    from web.database import ControlOutcome, current_outcomes
+    from features.inspections import load_inspections
+
+    client = signed_in(app, world.logins["responsable A"])
+    page = f"/etablissements/{world.month}/{world.siret_a}/controle"
+    before = load_inspections(world.home.warehouse)
+    form = _outcome_form(world, csrf_of(client.get(page).text))
+    form["inspection_date"] = (date.fromisoformat(world.month + "-01") + timedelta(days=45)).isoformat()
+    assert client.post(page, data=form, follow_redirects=False).status_code == 303
+    with app.state.db() as session:
+        first = session.scalars(select(ControlOutcome).order_by(ControlOutcome.id.desc())).first()
+    correction = dict(form, abuse_found="0", confirmed_rules="", follow_up="aucune", corrige=str(first.id))
+    correction["csrf_token"] = csrf_of(client.get(f"{page}?corrige={first.id}").text)
+    del correction["confirmed_rules"]
+    assert client.post(page, data=correction, follow_redirects=False).status_code == 303
+    with app.state.db() as session:
+        rows = session.scalars(select(ControlOutcome).where(ControlOutcome.siret == world.siret_a)).all()
+        current = [o for o in current_outcomes(session) if o.siret == world.siret_a]
+    assert first.id in {r.id for r in rows} and any(r.corrects_id == first.id for r in rows)
+    assert first.id not in {o.id for o in current}
+    after = load_inspections(world.home.warehouse)
+    mine = after[(after["siret"] == world.siret_a)
+                 & (after["inspection_date"] == pd.Timestamp(form["inspection_date"]))]
+    assert mine["abuse_found"].tolist() == [0]
+    assert len(after) >= len(before if before is not None else []) + 1
+
+
+def test_a_bad_outcome_is_refused_with_its_reasons(app, world):
+    client = signed_in(app, world.logins["inspecteur A"])
+    page = f"/etablissements/{world.month}/{world.siret_a}/controle"
+    form = {"csrf_token": csrf_of(client.get(page).text), "inspection_date": "2999-01-01", "abuse_found": "0",
+            "confirmed_rules": "carence", "follow_up": "rien"}
+    answer = client.post(page, data=form)
+    assert answer.status_code == 400
+    for reason in ("dans le futur", "aucun abus", "Suite donnée"):
+        assert reason in answer.text
+
+
+def test_the_list_filters_and_sorts(app, world):
+    client = signed_in(app, world.logins["inspecteur A"])
+    base = f"/listes/{world.month}/{world.region_a}"
+    everything = client.get(base).text
+    explored = client.get(base + "?exploration=oui", headers={"HX-Request": "true"})
+    assert explored.status_code == 200 and "<html" not in explored.text  # the table only, for HTMX
+    ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv", dtype={"siret": str, "region_code": str})
+    region = ranked[(ranked["region_code"] == world.region_a) & ranked["in_list"]]
+    assert explored.text.count('class="exploration"') == int(region["exploration"].sum())
+    assert everything.count("/etablissements/") >= len(region)
+    by_score = client.get(base + "?tri=score", headers={"HX-Request": "true"}).text
+    order = [s for s in region.sort_values("score", ascending=False)["siret"]]
+    positions = [by_score.index(f"/etablissements/{world.month}/{s}") for s in order]
+    assert positions == sorted(positions)
+
+
+def test_migrations_give_the_models_schema(tmp_path):
+    """The Alembic migrations and the SQLAlchemy models describe the same tables."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from web.database import Base, upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_the_lower_layers_never_import_web():
+    import subprocess
+    import sys
+
+    code = ("import sys, champollion.config, features.build, training.workflow, scoring.monthly, scoring.explain; "
+            "print([m for m in sys.modules if m == 'web' or m.startswith('web.')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

@@ -1,0 +1,526 @@
+"""The web application: routes, sessions, CSRF, permissions and the access log.
+
+Every route but sign-in and the static files needs a signed-in user; each names the permission it
+checks (web.access), so that a user of another region or role gets 403. Every form carries the
+session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import logging
+import secrets
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.sessions import SessionMiddleware
+
+from web.access import Permission, allowed
+from web.accounts import oidc_user, sign_in
+from web.data import SORTS, HomeData, ListFilters, audit_reports, list_months, reason_label
+from web.database import (
+    FOLLOW_UPS, ROLE_LABELS, AccessRecord, ControlOutcome, User, current_outcomes, database_url, open_database, utc_now,
+)
+from web.project import (
+    KIND_FR, RULES, Config, Home, WarehouseBusy, audit_paragraph, date_fr, explanation_text, list_models, lists_folder,
+    month_fr, percent_fr, region_names, slug, store_recorded_inspections, timeline_figure, neutralise_frame,
+)
+
+log = logging.getLogger("champollion.web")
+PACKAGE = Path(__file__).resolve().parent
+SESSION_COOKIE = "champollion_session"
+PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+# The audit report is one self-contained file: its pictures are inline, its styles in the page.
+REPORT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+RULE_LABELS = {r.id: r.label_fr for r in RULES}
+CHANGE_FR = {"new": "nouveau", "still": "déjà listé", "first": "première liste", "left": "sorti"}
+
+
+class SignInRequired(Exception):
+    """No signed-in user: the page sends to the sign-in form."""
+
+
+def session_key(home: Home, config: Config) -> str:
+    """The key signing session cookies, from the home's key file (written, mode 600, when missing)."""
+    path = home.root / config.web.session_key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def parse_month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError as exc:
+        raise HTTPException(404, "mois inconnu") from exc
+
+
+def _siret_fr(siret: str) -> str:
+    return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
+
+
+def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | None = None) -> FastAPI:
+    """The application over `home` with `config`; `sessions` defaults to the configured database (migrated)."""
+    settings = config.web
+    db = sessions or open_database(database_url(home, settings))
+    data = HomeData(home, config)
+    templates = Jinja2Templates(directory=str(PACKAGE / "templates"))
+    templates.env.globals.update(month_fr=month_fr, date_fr=date_fr, percent_fr=percent_fr, siret_fr=_siret_fr,
+                                 role_labels=ROLE_LABELS, change_fr=CHANGE_FR, follow_ups=FOLLOW_UPS,
+                                 rules_fr=_rules_fr, kind_fr=KIND_FR, reason_label=reason_label,
+                                 regions=region_names(), Permission=Permission, allowed=allowed)
+    app = FastAPI(title="Champollion", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SessionMiddleware, secret_key=session_key(home, config), session_cookie=SESSION_COOKIE,
+                       max_age=settings.session_minutes * 60, same_site="lax", https_only=settings.secure_cookies)
+    app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")
+    app.state.data = data
+    app.state.db = db
+    oauth = _oauth(config)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(SignInRequired)
+    async def to_sign_in(request: Request, _exc: SignInRequired) -> Response:
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/connexion"})
+        return RedirectResponse(f"/connexion?suivant={request.url.path}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def error_page(request: Request, exc: HTTPException) -> Response:
+        titles = {403: "Accès refusé", 404: "Page introuvable", 400: "Demande incorrecte", 429: "Trop de tentatives"}
+        return templates.TemplateResponse(request, "erreur.html.j2", {
+            "user": None, "title": titles.get(exc.status_code, "Erreur"), "detail": exc.detail,
+            "status": exc.status_code}, status_code=exc.status_code)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def csrf_token(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = secrets.token_urlsafe(32)
+            request.session["csrf"] = token
+        return token
+
+    async def checked_form(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        sent = str(form.get("csrf_token", ""))
+        expected = request.session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise HTTPException(403, "Jeton de sécurité (CSRF) absent ou périmé : rechargez la page.")
+        return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form.keys()}
+
+    def signed_in(request: Request) -> User:
+        user_id = request.session.get("user_id")
+        since = request.session.get("since", 0)
+        if not user_id or datetime.now().timestamp() - since > settings.session_minutes * 60:
+            request.session.pop("user_id", None)
+            raise SignInRequired()
+        with db() as session:
+            user = session.get(User, user_id)
+        if user is None or not user.active:
+            request.session.clear()
+            raise SignInRequired()
+        return user
+
+    def require(user: User, permission: Permission, region_code: str | None = None) -> None:
+        if not allowed(user, permission, region_code):
+            raise HTTPException(403, "Votre rôle ou votre région ne donne pas accès à cette page.")
+
+    def render(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
+        flash = request.session.pop("flash", None)
+        return templates.TemplateResponse(request, name, {
+            "user": user, "csrf_token": csrf_token(request), "flash": flash, "months": list_months(home), **context})
+
+    def establishment_region(month: date, siret: str) -> tuple[pd.Series, str]:
+        try:
+            ranked = data.ranked(month)
+        except FileNotFoundError as exc:
+            raise HTTPException(404, f"Aucune liste pour {month_fr(month)}.") from exc
+        if siret not in ranked.index:
+            raise HTTPException(404, f"Établissement {siret} non classé en {month_fr(month)}.")
+        line = ranked.loc[siret]
+        return line, str(line["region_code"])
+
+    def log_access(user: User, siret: str, month: date, what: str) -> None:
+        with db() as session:
+            session.add(AccessRecord(user_id=user.id, siret=siret, list_month=month, what=what))
+            session.commit()
+
+    def outcomes_of(siret: str) -> list[ControlOutcome]:
+        with db() as session:
+            query = select(ControlOutcome).where(ControlOutcome.siret == siret).order_by(ControlOutcome.id.desc())
+            rows = list(session.scalars(query))
+            for row in rows:
+                _ = row.author.display_name
+            return rows
+
+    def publish_outcomes() -> bool:
+        """Write every control's current outcome into the inspections store; False while the warehouse is busy."""
+        with db() as session:
+            rows = current_outcomes(session)
+        frame = pd.DataFrame({
+            "siret": [r.siret for r in rows],
+            "inspection_date": pd.to_datetime([r.inspection_date for r in rows]),
+            "abuse_found": [int(r.abuse_found) for r in rows],
+        })
+        if frame.empty and not home.warehouse.exists():
+            return True
+        try:
+            store_recorded_inspections(frame, home)
+        except WarehouseBusy as exc:
+            log.warning("control outcomes not yet in the inspections store: %s", exc)
+            return False
+        return True
+
+    app.state.publish_outcomes = publish_outcomes
+
+    # --- sign-in ---------------------------------------------------------------------------------------
+
+    @app.get("/connexion", response_class=HTMLResponse)
+    def sign_in_form(request: Request, suivant: str = "/") -> HTMLResponse:
+        return render(request, "connexion.html.j2", None, next=_local_path(suivant), error=None,
+                      oidc=oauth is not None)
+
+    @app.post("/connexion")
+    async def sign_in_post(request: Request) -> Response:
+        form = await checked_form(request)
+        address = request.client.host if request.client else "inconnue"
+        with db() as session:
+            result = sign_in(session, str(form.get("login", "")), str(form.get("password", "")), address, settings)
+        if result.user is None:
+            response = render(request, "connexion.html.j2", None, next=_local_path(str(form.get("suivant", "/"))),
+                              error=result.refusal, oidc=oauth is not None)
+            response.status_code = 429 if result.limited else 401
+            return response
+        return _open_session(request, result.user, str(form.get("suivant", "/")))
+
+    def _open_session(request: Request, user: User, target: str) -> Response:
+        request.session.clear()
+        request.session.update({"user_id": user.id, "since": datetime.now().timestamp(),
+                                "csrf": secrets.token_urlsafe(32)})
+        return RedirectResponse(_local_path(target), status_code=303)
+
+    @app.post("/deconnexion")
+    async def sign_out(request: Request) -> Response:
+        await checked_form(request)
+        request.session.clear()
+        return RedirectResponse("/connexion", status_code=303)
+
+    if oauth is not None:
+        @app.get("/connexion/proconnect")
+        async def oidc_start(request: Request) -> Response:
+            return await oauth.proconnect.authorize_redirect(request, str(request.url_for("oidc_return")))
+
+        @app.get("/connexion/proconnect/retour", name="oidc_return")
+        async def oidc_return(request: Request) -> Response:
+            token = await oauth.proconnect.authorize_access_token(request)
+            claims = dict(token.get("userinfo") or await oauth.proconnect.userinfo(token=token))
+            with db() as session:
+                user = oidc_user(session, claims, settings)
+            if user is None:
+                raise HTTPException(403, "Votre compte ProConnect n'a pas de rôle dans Champollion.")
+            return _open_session(request, user, "/")
+
+    # --- pages -----------------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    def home_page(request: Request) -> Response:
+        user = signed_in(request)
+        months = list_months(home)
+        if user.role in ("inspecteur", "responsable") and months:
+            return RedirectResponse(f"/listes/{months[0]:%Y-%m}/{user.region_code}", status_code=303)
+        summaries = []
+        if months and allowed(user, Permission.LIST):
+            ranked = data.ranked(months[0])
+            summaries = (ranked[ranked["in_list"]].groupby(["region_code", "region"]).size()
+                         .reset_index(name="listed").to_dict(orient="records"))
+        return render(request, "accueil.html.j2", user, month=months[0] if months else None, summaries=summaries)
+
+    @app.get("/listes/{month}/{region_code}", response_class=HTMLResponse)
+    def region_list(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
+                    motif: str = "", exploration: str = "", tri: str = "position") -> HTMLResponse:
+        user = signed_in(request)
+        require(user, Permission.LIST, region_code)
+        chosen = parse_month(month)
+        if region_code not in region_names():
+            raise HTTPException(404, f"Région {region_code} inconnue.")
+        try:
+            ranked = data.ranked(chosen)
+        except FileNotFoundError as exc:
+            raise HTTPException(404, f"Aucune liste pour {month_fr(chosen)}.") from exc
+        filters = ListFilters(departement, naf, motif, exploration, tri if tri in SORTS else "position")
+        lines, left = data.region_lines(chosen, region_code, filters)
+        listed = ranked[(ranked["region_code"] == region_code) & ranked["in_list"]]
+        reasons = sorted({v for c in listed.columns if c.endswith("_feature") for v in listed[c] if v},
+                         key=reason_label)
+        with db() as session:
+            recorded = {r.siret for r in current_outcomes(session) if r.region_code == region_code}
+        context = dict(month=chosen, region_code=region_code, region=region_names()[region_code], lines=lines,
+                       left=left, filters=filters, departements=sorted(set(listed["departement"].dropna())),
+                       reasons=reasons, listed_total=len(listed), recorded=recorded, query=request.url.query)
+        name = "_lignes.html.j2" if request.headers.get("HX-Request") else "liste.html.j2"
+        return render(request, name, user, **context)
+
+    @app.get("/listes/{month}/{region_code}/export.csv")
+    def export_csv(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
+                   motif: str = "", exploration: str = "", tri: str = "position") -> Response:
+        user = signed_in(request)
+        require(user, Permission.EXPORT, region_code)
+        chosen = parse_month(month)
+        if region_code not in region_names():
+            raise HTTPException(404, f"Région {region_code} inconnue.")
+        lines, _ = data.region_lines(chosen, region_code, ListFilters(departement, naf, motif, exploration, tri))
+        columns = ["list_position", "siret", "departement", "naf", "headcount", "score", "rank_in_region",
+                   "exploration", "change", *[c for c in lines.columns if c.startswith("reason_") and
+                                              not c.endswith("_feature")], "model_version", "month"]
+        buffer = io.StringIO()
+        neutralise_frame(lines[columns].reset_index(drop=True)).to_csv(buffer, index=False)
+        name = f"champollion-{chosen:%Y-%m}-{region_code}.csv"
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/listes/{month}/{region_code}/export.xlsx")
+    def export_xlsx(request: Request, month: str, region_code: str) -> Response:
+        user = signed_in(request)
+        require(user, Permission.EXPORT, region_code)
+        chosen = parse_month(month)
+        if region_code not in region_names():
+            raise HTTPException(404, f"Région {region_code} inconnue.")
+        path = lists_folder(home, chosen) / f"{region_code}-{slug(region_names()[region_code])}.xlsx"
+        if not path.exists():
+            raise HTTPException(404, f"Pas de classeur pour cette région en {month_fr(chosen)}.")
+        return FileResponse(path, filename=path.name, media_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+
+    @app.get("/etablissements/{month}/{siret}", response_class=HTMLResponse)
+    def establishment_page(request: Request, month: str, siret: str) -> HTMLResponse:
+        user = signed_in(request)
+        chosen = parse_month(month)
+        line, region_code = establishment_region(chosen, siret)
+        require(user, Permission.ESTABLISHMENT, region_code)
+        log_access(user, siret, chosen, "fiche")
+        view = data.establishment(chosen, siret)
+        return render(request, "etablissement.html.j2", user, month=chosen, siret=siret, view=view,
+                      e=view.explanation.establishment, paragraph=audit_paragraph(view.explanation),
+                      outcomes=outcomes_of(siret), region_code=region_code)
+
+    @app.get("/etablissements/{month}/{siret}/frise.png")
+    def timeline_png(request: Request, month: str, siret: str) -> Response:
+        user = signed_in(request)
+        chosen = parse_month(month)
+        _, region_code = establishment_region(chosen, siret)
+        require(user, Permission.ESTABLISHMENT, region_code)
+        log_access(user, siret, chosen, "frise")
+        figure = timeline_figure(data.establishment(chosen, siret).explanation)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return Response(buffer.getvalue(), media_type="image/png")
+
+    @app.get("/etablissements/{month}/{siret}/explication.txt")
+    def explanation_txt(request: Request, month: str, siret: str) -> Response:
+        user = signed_in(request)
+        chosen = parse_month(month)
+        _, region_code = establishment_region(chosen, siret)
+        require(user, Permission.ESTABLISHMENT, region_code)
+        log_access(user, siret, chosen, "explication imprimable")
+        text = explanation_text(data.establishment(chosen, siret).explanation)
+        return PlainTextResponse(text, headers={"Content-Disposition": f'inline; filename="explication-{siret}.txt"'})
+
+    @app.get("/etablissements/{month}/{siret}/controle", response_class=HTMLResponse)
+    def outcome_form(request: Request, month: str, siret: str, corrige: int | None = None) -> HTMLResponse:
+        user = signed_in(request)
+        chosen = parse_month(month)
+        line, region_code = establishment_region(chosen, siret)
+        require(user, Permission.RECORD, region_code)
+        corrected = next((o for o in outcomes_of(siret) if o.id == corrige), None) if corrige else None
+        return render(request, "controle.html.j2", user, month=chosen, siret=siret, line=line, errors=[],
+                      corrected=corrected, rules=RULES, today=date.today(), values=_form_values(corrected))
+
+    @app.post("/etablissements/{month}/{siret}/controle")
+    async def record_outcome(request: Request, month: str, siret: str) -> Response:
+        user = signed_in(request)
+        chosen = parse_month(month)
+        line, region_code = establishment_region(chosen, siret)
+        require(user, Permission.RECORD, region_code)
+        form = await checked_form(request)
+        values, errors = _read_outcome(form, chosen)
+        corrected = None
+        if form.get("corrige"):
+            corrected = next((o for o in outcomes_of(siret) if str(o.id) == str(form.get("corrige"))), None)
+            if corrected is None:
+                errors.append("Le contrôle à corriger n'existe pas pour cet établissement.")
+        if errors:
+            response = render(request, "controle.html.j2", user, month=chosen, siret=siret, line=line, errors=errors,
+                              corrected=corrected, rules=RULES, today=date.today(), values=values)
+            response.status_code = 400
+            return response
+        with db() as session:
+            session.add(ControlOutcome(
+                siret=siret, region_code=region_code, list_month=chosen, exploration=bool(line["exploration"]),
+                inspection_date=values["inspection_date"], abuse_found=values["abuse_found"],
+                confirmed_rules=",".join(values["confirmed_rules"]), follow_up=values["follow_up"], author_id=user.id,
+                corrects_id=corrected.id if corrected else None, recorded_at=utc_now()))
+            session.commit()
+        published = publish_outcomes()
+        request.session["flash"] = ("Contrôle enregistré ; il compte parmi les contrôles que lit l'apprentissage."
+                                    if published else "Contrôle enregistré ; l'entrepôt est occupé (ingestion en "
+                                    "cours) : il y sera reporté au prochain enregistrement ou redémarrage.")
+        return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
+
+    @app.get("/synthese/{month}", response_class=HTMLResponse)
+    def aggregates(request: Request, month: str) -> HTMLResponse:
+        user = signed_in(request)
+        require(user, Permission.AGGREGATES)
+        chosen = parse_month(month)
+        try:
+            ranked = data.ranked(chosen)
+        except FileNotFoundError as exc:
+            raise HTTPException(404, f"Aucune liste pour {month_fr(chosen)}.") from exc
+        with db() as session:
+            outcomes = [o for o in current_outcomes(session) if o.list_month == chosen]
+        return render(request, "synthese.html.j2", user, month=chosen, rows=_aggregate(ranked, outcomes))
+
+    @app.get("/modeles", response_class=HTMLResponse)
+    def models_page(request: Request) -> HTMLResponse:
+        user = signed_in(request)
+        require(user, Permission.MODELS)
+        try:
+            versions = list_models(home, config)
+        except Exception as exc:  # noqa: BLE001  (an empty or unreachable registry is said, not raised)
+            log.warning("model registry unreadable: %s", exc)
+            versions = pd.DataFrame()
+        return render(request, "modeles.html.j2", user, versions=versions)
+
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit_index(request: Request) -> HTMLResponse:
+        user = signed_in(request)
+        require(user, Permission.AUDIT)
+        return render(request, "audit.html.j2", user, reports=[p.name for p in audit_reports(home)])
+
+    @app.get("/audit/{name}")
+    def audit_report(request: Request, name: str) -> Response:
+        user = signed_in(request)
+        require(user, Permission.AUDIT)
+        found = {p.name: p for p in audit_reports(home)}
+        if name not in found:
+            raise HTTPException(404, "Rapport d'audit introuvable.")
+        return HTMLResponse(found[name].read_text(encoding="utf-8"),
+                            headers={"Content-Security-Policy": REPORT_POLICY})
+
+    @app.get("/journal", response_class=HTMLResponse)
+    def access_log(request: Request) -> HTMLResponse:
+        user = signed_in(request)
+        require(user, Permission.ACCESS_LOG)
+        with db() as session:
+            query = select(AccessRecord).order_by(AccessRecord.id.desc()).limit(500)
+            records = list(session.scalars(query))
+            for record in records:
+                _ = record.user.login
+        return render(request, "journal.html.j2", user, records=records)
+
+    return app
+
+
+def _rules_fr(confirmed: str) -> str:
+    """Stored rule ids, comma separated, as their French labels (« — » for none)."""
+    return ", ".join(RULE_LABELS.get(r, r) for r in confirmed.split(",") if r) or "—"
+
+
+def _local_path(target: str) -> str:
+    """`target` if it is a path of this site, else '/': no redirect elsewhere after sign-in."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+def _form_values(corrected: ControlOutcome | None) -> dict[str, Any]:
+    if corrected is None:
+        return {"inspection_date": None, "abuse_found": None, "confirmed_rules": [], "follow_up": ""}
+    return {"inspection_date": corrected.inspection_date, "abuse_found": corrected.abuse_found,
+            "confirmed_rules": [r for r in corrected.confirmed_rules.split(",") if r],
+            "follow_up": corrected.follow_up}
+
+
+def _read_outcome(form: dict[str, Any], month: date) -> tuple[dict[str, Any], list[str]]:
+    """The outcome form's values, checked; the problems in French."""
+    errors: list[str] = []
+    values: dict[str, Any] = {"inspection_date": None, "abuse_found": None, "confirmed_rules": [], "follow_up": ""}
+    try:
+        when = date.fromisoformat(str(form.get("inspection_date", "")))
+    except ValueError:
+        errors.append("Date du contrôle : une date au format AAAA-MM-JJ.")
+    else:
+        values["inspection_date"] = when
+        if when > date.today():
+            errors.append("Date du contrôle : elle ne peut pas être dans le futur.")
+        if when < month - timedelta(days=366):
+            errors.append("Date du contrôle : plus d'un an avant la liste, elle ne relève pas de cette liste.")
+    found = form.get("abuse_found")
+    if found not in ("1", "0"):
+        errors.append("Indiquez si le contrôle a relevé un recours abusif (oui ou non).")
+    else:
+        values["abuse_found"] = found == "1"
+    rules = form.get("confirmed_rules") or []
+    rules = [rules] if isinstance(rules, str) else list(rules)
+    unknown = [r for r in rules if r not in RULE_LABELS]
+    if unknown:
+        errors.append("Infractions confirmées : règle inconnue.")
+    values["confirmed_rules"] = [r for r in rules if r in RULE_LABELS]
+    if values["abuse_found"] is False and values["confirmed_rules"]:
+        errors.append("Des infractions sont cochées alors que le contrôle n'a relevé aucun abus.")
+    follow_up = str(form.get("follow_up", ""))
+    if follow_up not in FOLLOW_UPS:
+        errors.append("Suite donnée : choisissez une suite dans la liste.")
+    else:
+        values["follow_up"] = follow_up
+    return values, errors
+
+
+def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome]) -> list[dict[str, Any]]:
+    """Per region: establishments scored and listed, controls recorded and abuse found, by how the line was chosen."""
+    recorded = pd.DataFrame({"region_code": [o.region_code for o in outcomes],
+                             "exploration": [o.exploration for o in outcomes],
+                             "abuse_found": [o.abuse_found for o in outcomes]})
+    rows = []
+    for (code, name), group in ranked.groupby(["region_code", "region"], sort=True):
+        listed = group[group["in_list"]]
+        own = recorded[recorded["region_code"] == code]
+        by_score, explored = own[~own["exploration"]], own[own["exploration"]]
+        rows.append({"region_code": code, "region": name, "scored": len(group), "listed": len(listed),
+                     "exploration": int(listed["exploration"].sum()), "controls_score": len(by_score),
+                     "abuse_score": int(by_score["abuse_found"].sum()), "controls_exploration": len(explored),
+                     "abuse_exploration": int(explored["abuse_found"].sum())})
+    return rows
+
+
+def _oauth(config: Config) -> Any:
+    """The OpenID Connect client (Authlib) when an issuer is set, else None."""
+    oidc = config.web.oidc
+    if not oidc.issuer or not oidc.client_id:
+        return None
+    import os
+
+    from authlib.integrations.starlette_client import OAuth
+
+    oauth = OAuth()
+    oauth.register("proconnect", client_id=oidc.client_id, client_secret=os.environ.get(oidc.client_secret_env, ""),
+                   server_metadata_url=oidc.issuer.rstrip("/") + "/.well-known/openid-configuration",
+                   client_kwargs={"scope": oidc.scopes})
+    return oauth

@@ -1,0 +1,117 @@
+"""`champollion bench page`: how long an establishment's page takes, through the application itself.
+
+A throw-away database with one administrator account serves the pages (the home's own database is
+not touched); the month's data is loaded by the first page, timed apart; then each page is timed as
+a browser asks for it: the HTML, then the timeline picture. The former path (`explain_month`:
+contracts rebuilt for the whole month, every establishment scored) is timed once beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from web.project import Config, Home, explain_month
+
+BENCH_LOGIN = "bench@champollion.invalid"
+
+
+@dataclass
+class PageBench:
+    """The timings, one row per measure (seconds), and what to read them with."""
+
+    results: pd.DataFrame
+    scored: int
+    load_before: str
+    load_after: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bench_sirets(ranked: pd.DataFrame, pages: int) -> list[str]:
+    """`pages` listed SIRETs: the first line of each region, then the second, and so on."""
+    listed = ranked[ranked["in_list"]].sort_values(["list_position", "region_code"])
+    return listed["siret"].astype(str).head(pages).tolist()
+
+
+def run_page_bench(home: Home, config: Config, month: date, pages: int, reference: bool) -> PageBench:
+    """Time `pages` establishment pages of `month`'s list (see the module docstring)."""
+    from fastapi.testclient import TestClient
+
+    from web.accounts import add_user
+    from web.app import create_app
+    from web.database import open_database
+
+    load_before = _load()
+    with tempfile.TemporaryDirectory(prefix="champollion-bench-") as folder:
+        sessions = open_database(f"sqlite:///{Path(folder) / 'bench.db'}")
+        password = os.urandom(16).hex()
+        with sessions() as session:
+            add_user(session, BENCH_LOGIN, "banc d'essai", "administrateur", None, password)
+        app = create_app(home, config, sessions)
+        m = f"{month:%Y-%m}"
+        with TestClient(app, base_url="https://testserver") as client:
+            client.get("/connexion")
+            signed = client.post("/connexion", data={"login": BENCH_LOGIN, "password": password, "suivant": "/",
+                                                     "csrf_token": _csrf(client)}, follow_redirects=False)
+            if signed.status_code != 303:
+                raise LookupError(f"benchmark sign-in refused ({signed.status_code})")
+            started = time.perf_counter()
+            ranked = app.state.data.ranked(month)
+            model = app.state.data.model(str(ranked["model_version"].iloc[0]))
+            app.state.data.features(month, model.features)
+            loading = time.perf_counter() - started
+            html, pictures = [], []
+            sirets = bench_sirets(ranked, pages)
+            for siret in sirets:
+                started = time.perf_counter()
+                response = client.get(f"/etablissements/{m}/{siret}")
+                html.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise LookupError(f"page of {siret}: HTTP {response.status_code}")
+                started = time.perf_counter()
+                picture = client.get(f"/etablissements/{m}/{siret}/frise.png")
+                pictures.append(time.perf_counter() - started)
+                if picture.status_code != 200:
+                    raise LookupError(f"timeline of {siret}: HTTP {picture.status_code}")
+    rows = [
+        {"measure": "month loaded once per process (ranked lines, feature table, sector medians, model)",
+         "pages": 1, "median_s": round(loading, 3), "max_s": round(loading, 3)},
+        {"measure": "establishment page (HTML: contracts of this SIRET, SHAP, evidence, controls)",
+         "pages": len(html), "median_s": round(statistics.median(html), 3), "max_s": round(max(html), 3)},
+        {"measure": "timeline picture (PNG)", "pages": len(pictures), "median_s": round(statistics.median(pictures), 3),
+         "max_s": round(max(pictures), 3)},
+        {"measure": "page + picture", "pages": len(html),
+         "median_s": round(statistics.median([a + b for a, b in zip(html, pictures)]), 3),
+         "max_s": round(max(a + b for a, b in zip(html, pictures)), 3)},
+    ]
+    notes = [f"pages timed: {', '.join(sirets)}"]
+    if reference and sirets:
+        started = time.perf_counter()
+        explain_month(home, config, sirets[0], month)
+        former = time.perf_counter() - started
+        rows.append({"measure": "former path, `explain` before: whole month's contracts rebuilt, all scored",
+                     "pages": 1, "median_s": round(former, 3), "max_s": round(former, 3)})
+        notes.append(f"former path / page + picture (median): {former / rows[3]['median_s']:.1f}x")
+    return PageBench(pd.DataFrame(rows), len(ranked), load_before, _load(), notes)
+
+
+def _csrf(client: object) -> str:
+    """The CSRF token of the sign-in form just fetched (it is in the signed session, and in the form)."""
+    import re
+
+    page = client.get("/connexion").text  # type: ignore[attr-defined]
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if not found:
+        raise LookupError("no CSRF token in the sign-in form")
+    return found.group(1)

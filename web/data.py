@@ -1,0 +1,213 @@
+"""What the pages show, read from the home: the month's lists and, for one establishment, its explanation.
+
+A page never computes features or scores: the list's line (score, ranks, reasons) is read from
+`lists/YYYY-MM/ranked.csv` as the monthly run wrote it, the SHAP breakdown comes from the same model
+version on the stored feature table, and the contracts are rebuilt for this establishment only
+(`month_contracts`). The month's ranked lines, feature table, sector medians and model are loaded once
+per process and kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from web.project import (
+    LABELS_FR, LEGAL_RULES, Config, Explanation, Home, SectorBenchmarks, explain_line, feature_dir, format_value,
+    group_evidence, lists_folder, load_features, load_inspections, load_model, month_contracts,
+)
+
+LIST_COLUMNS_TYPES = {"siret": "string", "region_code": "string", "departement": "string", "naf": "string",
+                      "model_version": "string", "month": "string"}
+SORTS = {
+    "position": (["list_position"], [True]),
+    "score": (["score", "list_position"], [False, True]),
+    "departement": (["departement", "list_position"], [True, True]),
+    "naf": (["naf", "list_position"], [True, True]),
+}
+# Explanations kept for the page's picture and printable text (and a page opened again).
+EXPLAINED_KEPT = 32
+# Features shown in the sector comparison, by weight in the establishment's score.
+COMPARED_FEATURES = 10
+
+
+def list_months(home: Home) -> list[date]:
+    """Months with a drawn-up list (lists/YYYY-MM/ranked.csv), latest first."""
+    months = []
+    for folder in home.lists.glob("*-*"):
+        try:
+            month = datetime.strptime(folder.name, "%Y-%m").date()
+        except ValueError:
+            continue
+        if (folder / "ranked.csv").exists():
+            months.append(month)
+    return sorted(months, reverse=True)
+
+
+def reason_label(group: str) -> str:
+    return "infractions potentielles (règles du Code du travail)" if group == LEGAL_RULES else LABELS_FR.get(group, group)
+
+
+@dataclass(frozen=True)
+class MonthFeatures:
+    """A month's stored feature table, the position of each SIRET in it and the sector medians."""
+
+    table: pd.DataFrame
+    positions: dict[str, int]
+    benchmarks: SectorBenchmarks
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """The filters and order of a list page (empty: no filter)."""
+
+    departement: str = ""
+    naf: str = ""
+    reason: str = ""
+    exploration: str = ""  # "", "oui", "non"
+    sort: str = "position"
+
+
+@dataclass(frozen=True)
+class EstablishmentView:
+    """Everything an establishment's page shows (no person key: persons are « salarié N »)."""
+
+    explanation: Explanation
+    groups: list[Any]  # scoring.evidence_groups.EvidenceGroup, each with its contracts (« contracts » below)
+    group_contracts: list[pd.DataFrame]
+    comparison: pd.DataFrame  # label_fr, shown, benchmark_shown, level_fr, contribution
+    inspections: pd.DataFrame  # siret, inspection_date, abuse_found: what training reads
+
+
+class HomeData:
+    """The home's lists, feature tables and models, loaded on first use and kept (thread-safe)."""
+
+    def __init__(self, home: Home, config: Config) -> None:
+        self.home = home
+        self.config = config
+        self._lock = threading.Lock()
+        self._ranked: dict[date, pd.DataFrame] = {}
+        self._features: dict[date, MonthFeatures] = {}
+        self._models: dict[str, Any] = {}
+        self._explained: OrderedDict[tuple[date, str], tuple[Explanation, MonthFeatures]] = OrderedDict()
+
+    def ranked(self, month: date) -> pd.DataFrame:
+        """The month's ranked.csv, one row per scored establishment, indexed by SIRET."""
+        with self._lock:
+            if month not in self._ranked:
+                path = lists_folder(self.home, month) / "ranked.csv"
+                if not path.exists():
+                    raise FileNotFoundError(f"no list for {month:%Y-%m}: {path}")
+                frame = pd.read_csv(path, dtype=LIST_COLUMNS_TYPES, keep_default_na=False, na_values={
+                    c: [""] for c in ("score", "list_position", "headcount", "rank_in_region", "rank_national")})
+                for column in ("in_list", "exploration", "recently_inspected"):
+                    frame[column] = frame[column].astype(str).eq("True")
+                self._ranked[month] = frame.set_index("siret", drop=False)
+            return self._ranked[month]
+
+    def features(self, month: date, model_features: list[str]) -> MonthFeatures:
+        with self._lock:
+            if month not in self._features:
+                table = load_features(self.home.data, month).reset_index(drop=True)
+                positions = {s: i for i, s in enumerate(table["siret"].astype(str))}
+                benchmarks = SectorBenchmarks.of(table, model_features, self.config.features.benchmark_min_group)
+                self._features[month] = MonthFeatures(table, positions, benchmarks)
+            return self._features[month]
+
+    def model(self, version: str) -> Any:
+        with self._lock:
+            if version not in self._models:
+                self._models[version] = load_model(self.home, self.config, version)[0]
+            return self._models[version]
+
+    def region_lines(self, month: date, region_code: str, filters: ListFilters) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The region's listed lines with the filters and order applied, and the lines that left the list."""
+        ranked = self.ranked(month)
+        region = ranked[ranked["region_code"] == region_code]
+        lines = region[region["in_list"]]
+        if filters.departement:
+            lines = lines[lines["departement"] == filters.departement]
+        if filters.naf:
+            lines = lines[lines["naf"].str.upper().str.startswith(filters.naf.strip().upper())]
+        if filters.reason:
+            features = lines[[c for c in lines.columns if c.endswith("_feature")]]
+            lines = lines[(features == filters.reason).any(axis=1)]
+        if filters.exploration in ("oui", "non"):
+            lines = lines[lines["exploration"] == (filters.exploration == "oui")]
+        by, ascending = SORTS.get(filters.sort, SORTS["position"])
+        return lines.sort_values(by, ascending=ascending, kind="mergesort"), region[region["change"] == "left"]
+
+    def establishment(self, month: date, siret: str) -> EstablishmentView:
+        """Explain one establishment of the month's ranked lines (the last EXPLAINED_KEPT explanations are kept:
+        the page's picture and printable text reuse its explanation). Raises LookupError when it was not scored."""
+        key = (month, siret)
+        with self._lock:
+            kept = self._explained.get(key)
+        explanation, features = kept if kept is not None else self._explain(month, siret)
+        with self._lock:
+            self._explained[key] = (explanation, features)
+            self._explained.move_to_end(key)
+            while len(self._explained) > EXPLAINED_KEPT:
+                self._explained.popitem(last=False)
+        groups = group_evidence(explanation.evidence) if not explanation.evidence.empty else []
+        timeline = explanation.contracts
+        group_contracts = [timeline[timeline["contract_no"].isin(g.rows["contract_no"].dropna().astype(int))]
+                           for g in groups]
+        row = features.table.iloc[features.positions[siret]]
+        return EstablishmentView(explanation, groups, group_contracts, _comparison(explanation, row, features.benchmarks),
+                                 self.inspections(siret))
+
+    def _explain(self, month: date, siret: str) -> tuple[Explanation, MonthFeatures]:
+        ranked = self.ranked(month)
+        if siret not in ranked.index:
+            raise LookupError(f"SIRET {siret} was not scored in {month:%Y-%m}")
+        line = ranked.loc[siret]
+        model = self.model(str(line["model_version"]))
+        features = self.features(month, model.features)
+        if siret not in features.positions:
+            raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
+        evidence = pd.read_parquet(feature_dir(self.home.data, month) / "rule_evidence.parquet",
+                                   filters=[("establishment_siret", "==", siret)])
+        contracts = month_contracts(self.home, self.config, month, siret)
+        region_count = int((ranked["region_code"] == line["region_code"]).sum())
+        explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
+                                   evidence, contracts, month, self.config, features.benchmarks, region_count,
+                                   len(ranked))
+        return explanation, features
+
+    def inspections(self, siret: str) -> pd.DataFrame:
+        """The establishment's controls in the inspections store (imported and recorded), latest first."""
+        stored = load_inspections(self.home.warehouse)
+        if stored is None:
+            return pd.DataFrame(columns=["siret", "inspection_date", "abuse_found"])
+        own = stored[stored["siret"] == siret]
+        return own.sort_values("inspection_date", ascending=False, ignore_index=True)
+
+
+def _comparison(explanation: Explanation, row: pd.Series, benchmarks: SectorBenchmarks) -> pd.DataFrame:
+    """The numeric features weighing most in the score, next to their sector median."""
+    e = explanation.establishment
+    levels = {"region": "même secteur (NAF), même région", "france_naf": "même secteur (NAF), France",
+              "france": "France, tous secteurs"}
+    rows = []
+    for c in explanation.contributions.itertuples(index=False):
+        median, level = benchmarks.lookup(e["naf"], e["region_code"], c.feature)
+        if np.isnan(median):
+            continue
+        rows.append({"label_fr": c.label_fr, "shown": c.shown, "benchmark_shown": format_value(c.feature, median),
+                     "level_fr": levels[level], "contribution": c.contribution})
+        if len(rows) == COMPARED_FEATURES:
+            break
+    return pd.DataFrame(rows, columns=["label_fr", "shown", "benchmark_shown", "level_fr", "contribution"])
+
+
+def audit_reports(home: Home) -> list[Path]:
+    """The audit reports written under reports/, latest first."""
+    return sorted(home.reports.glob("audit-*.html"), reverse=True)
