@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SIMULATED := data/simulated
 PRESET ?= default
 
-.PHONY: install demo test clean-data
+.PHONY: install demo serve test clean-data
 
 # setup.py compiles the DSN parser with Cython: editing it means installing again.
 $(BIN)/champollion: pyproject.toml setup.py features/dsn/parser.py features/dsn/records.py
@@ -30,6 +30,10 @@ demo: install
 	@echo "Models: mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db"
 	@echo "Audit report: $$(ls $(CURDIR)/reports/audit-*.html | tail -1)"
 	@echo "Control lists of the last month: $$(ls -d $(CURDIR)/lists/*/ | tail -1)"
+
+# The web application over this home (after `make demo`): http://127.0.0.1:8000, accounts with `champollion users add`.
+serve: install
+	$(BIN)/champollion serve
 
 # The HTML pages are tested in Debian's Chromium (tests marked `browser`); installed when missing (needs root).
 /usr/bin/chromium:

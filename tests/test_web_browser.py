@@ -90,7 +90,8 @@ def test_an_inspector_records_a_control_that_training_then_reads(served, tmp_pat
                 expect(page.locator(f"section#{section}")).to_be_attached()
             figure = page.locator("section#frise img")
             expect(figure).to_be_visible()
-            page.wait_for_function("document.querySelector('section#frise img').naturalWidth > 0")
+            page.wait_for_load_state("load")  # (wait_for_function's eval is refused by the page's CSP, as it should)
+            assert figure.evaluate("img => img.complete && img.naturalWidth > 0")
             page.screenshot(path=str(shots / "etablissement.png"), full_page=True)
 
             page.get_by_role("link", name="Enregistrer un contrôle").click()

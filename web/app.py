@@ -31,7 +31,7 @@ from web.database import (
     FOLLOW_UPS, ROLE_LABELS, AccessRecord, ControlOutcome, User, current_outcomes, database_url, open_database, utc_now,
 )
 from web.project import (
-    KIND_FR, RULES, Config, Home, WarehouseBusy, audit_paragraph, date_fr, explanation_text, list_models, lists_folder,
+    KIND_FR, RECORDED_NAME, RULES, Config, Home, WarehouseBusy, audit_paragraph, date_fr, explanation_text, list_models, lists_folder,
     month_fr, percent_fr, region_names, slug, store_recorded_inspections, timeline_figure, neutralise_frame,
 )
 
@@ -182,8 +182,11 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             "inspection_date": pd.to_datetime([r.inspection_date for r in rows]),
             "abuse_found": [int(r.abuse_found) for r in rows],
         })
-        if frame.empty and not home.warehouse.exists():
-            return True
+        stored = home.warehouse / RECORDED_NAME
+        if frame.empty and not stored.exists():
+            return True  # nothing recorded yet: no new version of the warehouse
+        if stored.exists() and _rows(pd.read_parquet(stored)) == _rows(frame):
+            return True  # the store already holds them (a restart)
         try:
             store_recorded_inspections(frame, home)
         except WarehouseBusy as exc:
@@ -438,6 +441,12 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         return render(request, "journal.html.j2", user, records=records)
 
     return app
+
+
+def _rows(frame: pd.DataFrame) -> set[tuple[str, date, int]]:
+    """Inspections as comparable rows."""
+    return set(zip(frame["siret"].astype(str), pd.to_datetime(frame["inspection_date"]).dt.date,
+                   frame["abuse_found"].astype(int)))
 
 
 def _rules_fr(confirmed: str) -> str:

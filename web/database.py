@@ -7,6 +7,7 @@ The schema is created and upgraded by the Alembic migrations of `web/migrations`
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -120,6 +121,7 @@ def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def
 
 def upgrade(engine: Engine) -> None:
     """Alembic `upgrade head` on `engine`."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # not a line per migration plugin on every start
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
