@@ -147,9 +147,9 @@ def prepare_establishment_contracts(
     """`asof_params` and `contracts_asof` holding only the contracts that count at one establishment.
 
     Rebuilt from the declarations of the establishment itself and of the temp-work agencies that
-    declared missions there (S21.G00.40 with its SIRET as user), each read as its own SIRET range:
-    the same rows `prepare_as_of` gives for this establishment, without rebuilding everyone's
-    contracts (Parquet row groups of other SIRETs are skipped)."""
+    declared missions there (S21.G00.40 with its SIRET as user), in one scan: the same rows
+    `prepare_as_of` gives for this establishment, without rebuilding everyone's contracts (Parquet row
+    groups of other SIRETs are skipped where the files are ordered by SIRET)."""
     window = _params(engine, as_of, settings)
     agencies = engine.fetch(
         f"""SELECT DISTINCT siret FROM contract_months
@@ -157,10 +157,9 @@ def prepare_establishment_contracts(
               AND month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"""
     )["siret"].tolist()
     declarants = sorted({siret, *agencies})
-    # d <= siret < d + "0": d alone among SIRETs of the same length.
-    ranges: list[tuple[str | None, str | None]] = [(d, d + "0") for d in declarants]
-    _contracts_asof(engine, window, settings, inferred_end_after_months, ranges,
-                    only=f"c.attributed_siret = {sql_string(siret)}")
+    # One scan for all declarants; `d + "0"` follows the last of them among SIRETs of the same length.
+    _contracts_asof(engine, window, settings, inferred_end_after_months, [(declarants[0], declarants[-1] + "0")],
+                    only=f"c.attributed_siret = {sql_string(siret)}", declarants=declarants)
     return window
 
 
@@ -183,15 +182,16 @@ def _params(engine: SqlEngine, as_of: date, settings: FeaturesConfig) -> AsOfWin
 
 def _contracts_asof(
     engine: SqlEngine, window: AsOfWindow, settings: FeaturesConfig, inferred_end_after_months: int,
-    ranges: list[tuple[str | None, str | None]], only: str = "true",
+    ranges: list[tuple[str | None, str | None]], only: str = "true", declarants: list[str] | None = None,
 ) -> None:
-    """`contracts_asof` rebuilt range of declaring SIRETs by range (each range's rows where `only` holds)."""
+    """`contracts_asof` rebuilt range of declaring SIRETs by range (among `declarants` if given; each range's rows
+    where `only` holds)."""
     post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).
     for part, sirets in enumerate(ranges):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
-                                        window.window_start, features_only=True)
+                                        window.window_start, features_only=True, declarants=declarants)
         # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
         # scale the table is most of the memory the features use.
         classified = f"""

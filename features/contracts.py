@@ -12,9 +12,10 @@ declared in a later month is unknown as of this one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from features.sql_literals import sql_string
+from features.sql_literals import sql_string, sql_string_list
 
 TEMP_AGENCY_NAF = "7820Z"
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
@@ -27,7 +28,7 @@ def month_start(value: date) -> date:
 def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
-    features_only: bool = False,
+    features_only: bool = False, declarants: Sequence[str] | None = None,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -42,6 +43,9 @@ def rebuild_contracts_sql(
     bound): every row of a contract carries its declaring establishment, so ranges that cover all
     SIRETs together give the whole result, each range's aggregates fit in memory at national scale,
     and Parquet row groups whose SIRETs all fall outside the range are not read.
+
+    `declarants` keeps only these declaring establishments (one scan for a few SIRETs, whose row groups
+    the Parquet reader picks out by their statistics, where ranges would need one scan each).
 
     `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
@@ -59,6 +63,7 @@ def rebuild_contracts_sql(
     only = (
         (f"AND (siret >= {sql_string(low)}" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
         + (f" AND siret < {sql_string(high)}" if high is not None else "")
+        + (f" AND siret IN ({sql_string_list(declarants)})" if declarants else "")
     )
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.
