@@ -26,9 +26,12 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Port (default: web.port).")] = None,
 ) -> None:
     """Serve the web application with uvicorn over the home's lists, warehouse and registry."""
+    import threading
+
     import uvicorn
 
     from web.app import create_app
+    from web.data import list_months
 
     context = ctx.obj
     settings = context.config.web
@@ -36,6 +39,9 @@ def serve(
     if not app.state.publish_outcomes():
         typer.secho("the warehouse is busy: recorded controls will reach the inspections store on the next record",
                     fg=typer.colors.YELLOW, err=True)
+    months = list_months(context.home)
+    if months:  # the latest list's data is loaded while the server starts, not by the first page opened
+        threading.Thread(target=app.state.data.warm, args=(months[0],), daemon=True, name="warm").start()
     chosen_host, chosen_port = host or settings.host, port or settings.port
     typer.echo(f"Champollion on http://{chosen_host}:{chosen_port} (home {context.home.root})")
     uvicorn.run(app, host=chosen_host, port=chosen_port, proxy_headers=True, log_level="info")

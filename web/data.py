@@ -127,6 +127,12 @@ class HomeData:
                 self._models[version] = load_model(self.home, self.config, version)[0]
             return self._models[version]
 
+    def warm(self, month: date) -> None:
+        """Load the month's ranked lines, feature table, sector medians and model ahead of the first page."""
+        ranked = self.ranked(month)
+        if len(ranked):
+            self.features(month, self.model(str(ranked["model_version"].iloc[0])).features)
+
     def region_lines(self, month: date, region_code: str, filters: ListFilters) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The region's listed lines with the filters and order applied, and the lines that left the list."""
         ranked = self.ranked(month)
