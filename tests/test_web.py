@@ -246,3 +246,26 @@ def test_the_lower_layers_never_import_web():
             "print([m for m in sys.modules if m == 'web' or m.startswith('web.')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_proconnect_claims_find_or_create_the_agent(tmp_path):
+    """By subject, else by e-mail (bound to the subject), else created from the mapped role and region."""
+    from champollion.config import OidcConfig, WebConfig
+    from web.accounts import add_user, oidc_user
+    from web.database import open_database
+
+    settings = WebConfig(oidc=OidcConfig(issuer="https://idp.invalid", client_id="champollion",
+                                         role_mapping={"inspection": "inspecteur"}, region_claim="region"))
+    sessions = open_database(f"sqlite:///{tmp_path / 'oidc.db'}")
+    with sessions() as session:
+        local = add_user(session, "chef@travail.gouv.fr", "Chef", "responsable", "11", None)
+        bound = oidc_user(session, {"sub": "s-1", "email": "Chef@travail.gouv.fr"}, settings)
+        assert bound.id == local.id and bound.oidc_subject == "s-1"
+        assert oidc_user(session, {"sub": "s-1"}, settings).id == local.id
+        created = oidc_user(session, {"sub": "s-2", "email": "new@travail.gouv.fr", "belonging_population": "inspection",
+                                      "region": "84", "given_name": "Léa", "usual_name": "Roux"}, settings)
+        assert (created.role, created.region_code, created.display_name) == ("inspecteur", "84", "Léa Roux")
+        assert oidc_user(session, {"sub": "s-3", "email": "x@travail.gouv.fr", "belonging_population": "other"},
+                         settings) is None
+        assert oidc_user(session, {"sub": "s-4", "email": "y@travail.gouv.fr", "belonging_population": "inspection",
+                                   "region": "999"}, settings) is None
