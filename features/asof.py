@@ -19,7 +19,8 @@ temp tables every feature and legal-rule check reads:
 - `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default;
 - `places`: every département with its region (features.engine.places_arrow).
 
-Nothing declared for a later month is read.
+Nothing declared for a later month is read. `prepare_establishment_contracts` creates only `asof_params`
+and the `contracts_asof` rows of one establishment (its page, `explain`), without everyone's.
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ def _contracts_asof(
             engine.create_table("contracts_asof", classified)
         else:
             engine.insert_into("contracts_asof", classified)
+
 
 def _siret_cuts(engine: SqlEngine, window: AsOfWindow, parts: int) -> list[str]:
     """SIRETs that split the establishments declaring in the history into `parts` ranges of equal
