@@ -95,7 +95,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
-        response.headers.setdefault("Cache-Control", "no-store")
+        # Pages hold personal data: never kept by the browser; the style sheet and script may be.
+        response.headers.setdefault("Cache-Control", "max-age=3600" if request.url.path.startswith("/static/")
+                                    else "no-store")
         return response
 
     @app.exception_handler(SignInRequired)
