@@ -115,11 +115,11 @@ def bench_page(
     ctx: typer.Context,
     month: Annotated[str, typer.Option(help="Month YYYY-MM of the list, or 'latest'.")] = "latest",
     pages: Annotated[int, typer.Option(help="Listed establishments whose page is timed (the top of each region first).")] = 10,
-    reference: Annotated[bool, typer.Option(help="Also time `explain`'s former path on the first one: contracts "
-                                                 "rebuilt for the whole month and every establishment scored.")] = True,
+    reference: Annotated[bool, typer.Option(help="Also time, on the first one, its contracts rebuilt with the whole "
+                                                 "month's (as `explain` did) and `explain` itself.")] = True,
 ) -> None:
     """Time the establishment page: the month's data loaded once, then each page (HTML through the
-    application, with the timeline picture), next to the former whole-month path."""
+    application, with the timeline picture), next to the whole month's contract rebuild."""
     from champollion.reporting import print_frame
     from web.bench import run_page_bench
 
