@@ -8,7 +8,7 @@ PRESET ?= default
 .PHONY: install demo test clean-data
 
 # setup.py compiles the DSN parser with Cython: editing it means installing again.
-$(BIN)/champollion: pyproject.toml setup.py features/dsn/parser.py features/dsn/records.py
+$(BIN)/champollion: pyproject.toml setup.py warehouse/dsn/parser.py warehouse/dsn/records.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -17,8 +17,8 @@ from typing import Annotated, Optional
 import typer
 
 from champollion.cli_support import fail, resolve_month
-from champollion.config import Config, ConfigError, load_config, pseudonym_key
-from champollion.home import Home
+from core.config import Config, ConfigError, load_config, pseudonym_key
+from core.home import Home
 
 app = typer.Typer(
     help="Champollion: monthly ranked control lists of establishments likely to misuse CDD and temp work, from DSN.",
@@ -29,7 +29,7 @@ app = typer.Typer(
 
 
 class SqlEngineName(str, Enum):
-    """The engines of `ingest --engine` and `features --engine` (features.sql_engine.ENGINES)."""
+    """The engines of `ingest --engine` and `features --engine` (warehouse.sql_engine.ENGINES)."""
 
     duckdb = "duckdb"
     spark = "spark"
@@ -106,8 +106,8 @@ def ingest(
 ) -> None:
     """Read DSN files into the contract warehouse (idempotent; bad input is reported and quarantined)."""
     from champollion.reporting import byte_progress, print_ingest_summary
-    from features.ingest import ingest as run_ingest
-    from features.warehouse_state import KeyMismatch, WarehouseBusy
+    from warehouse.ingest import ingest as run_ingest
+    from warehouse.versions import KeyMismatch, WarehouseBusy
 
     context = _context(ctx)
     config = context.config
@@ -119,7 +119,7 @@ def ingest(
         raise fail(str(exc)) from exc
     ingest_engine = None
     if engine is SqlEngineName.spark:
-        from features.spark.ingest import SparkIngest
+        from warehouse.spark.ingest import SparkIngest
 
         ingest_engine = SparkIngest.from_config(config.spark)
     try:
@@ -136,8 +136,8 @@ def import_inspections(
     path: Annotated[Path, typer.Argument(help="CSV with columns siret,inspection_date,abuse_found (extra columns ignored).")],
 ) -> None:
     """Store past inspections in the warehouse (bad rows are reported with their line and left out)."""
-    from features.inspections import STORED_NAME, import_inspections
-    from features.warehouse_state import WarehouseBusy
+    from warehouse.inspections import STORED_NAME, import_inspections
+    from warehouse.versions import WarehouseBusy
 
     context = _context(ctx)
     try:
@@ -166,8 +166,8 @@ def features(
     import time
 
     from features.build import compute_features, store_features
-    from features.inspections import load_inspections
-    from features.sql_engine import open_engine
+    from warehouse.inspections import load_inspections
+    from warehouse.sql_engine import open_engine
 
     context = _context(ctx)
     if out is not None and out.is_dir():
@@ -279,15 +279,15 @@ def _simulate_national(out: Path, seed: int, scale: float, months: int, workers:
     typer.echo(f"features: champollion --home {out} features --as-of {spec.months()[-1]:%Y-%m}")
 
 
-from training.cli import commands as training_commands  # noqa: E402  (train, evaluate, promote, models)
+from champollion.training_commands import commands as training_commands  # noqa: E402  (train, evaluate, promote, models)
 
 app.add_typer(training_commands)
 
-from scoring.cli import commands as scoring_commands  # noqa: E402  (score, explain)
+from champollion.scoring_commands import commands as scoring_commands  # noqa: E402  (score, explain)
 
 app.add_typer(scoring_commands)
 
-from scoring.audit.cli import commands as audit_commands  # noqa: E402  (audit)
+from champollion.audit_commands import commands as audit_commands  # noqa: E402  (audit)
 
 app.add_typer(audit_commands)
 
@@ -308,7 +308,8 @@ def bench_features(
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
-    from features.bench import bench_features as run_bench, write_bench_json
+    from features.bench import bench_features as run_bench
+    from warehouse.bench import write_bench_json
 
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
@@ -337,7 +338,7 @@ def bench_ingest(
 ) -> None:
     """Ingestion MB/s and peak memory: plain line reader, one worker, all workers, half the input."""
     from champollion.reporting import print_bench
-    from features.bench import bench_ingest as run_bench, write_bench_json
+    from warehouse.bench import bench_ingest as run_bench, write_bench_json
 
     context = _context(ctx)
     try:

@@ -14,7 +14,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
-    from features.ingest import IngestSummary
+    from warehouse.ingest import IngestSummary
 
 console = Console()
 if not console.is_terminal:  # logs and CI: do not fold tables to 80 columns

@@ -1,13 +1,13 @@
 """The state of the world at the end of a month, as the declarations up to that month showed it.
 
-`prepare_as_of` creates, in an engine (features.sql_engine) whose warehouse views are attached, the
+`prepare_as_of` creates, in an engine (warehouse.sql_engine) whose warehouse views are attached, the
 temp tables every feature and legal-rule check reads:
 
 - `asof_params`: one row: as_of (first day of the month), as_of_end (its last day), window_start,
   short_window_start, history_start;
 - `establishments_asof`: every establishment active in the window (declared at least one month,
   or used a temp worker), with its NAF, IDCC, département and region as last declared;
-- `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (features.contracts), with
+- `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (warehouse.contracts), with
   `kind` (cdi, cdd, usage, mission, other), `period_end` (end date, or the as-of
   month's last day for a contract still running), `duration_days` (ended contracts only) and
   `hours_worked_in_window` (paid hours declared from `window_start` on); `establishment_siret` is
@@ -17,7 +17,7 @@ temp tables every feature and legal-rule check reads:
 - `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row
   per absence, with the post of the absent person's contract;
 - `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default;
-- `places`: every département with its region (features.engine.places_arrow).
+- `places`: every département with its region (warehouse.engine.places_arrow).
 
 Nothing declared for a later month is read.
 """
@@ -29,12 +29,12 @@ from datetime import date
 
 import pyarrow as pa
 
-from champollion.config import FeaturesConfig
-from features.contracts import month_start, rebuild_contracts_sql
-from features.engine import places_arrow
-from features.geography import departement_sql
-from features.sql_engine import SqlEngine, load_table
-from features.sql_literals import sql_string_list
+from core.config import FeaturesConfig
+from warehouse.contracts import month_start, rebuild_contracts_sql
+from warehouse.engine import places_arrow
+from core.geography import departement_sql
+from warehouse.sql_engine import SqlEngine, load_table
+from core.sql_literals import sql_string_list
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from champollion.config import FeaturesConfig
+from core.config import FeaturesConfig
 from features.asof import AsOfWindow, FIXED_TERM_NATURES, OPEN_ENDED_NATURES, TRAINING_MOTIFS
-from features.contracts import END_CANCELLED, TEMP_AGENCY_NAF
+from warehouse.contracts import END_CANCELLED, TEMP_AGENCY_NAF
 from features.rules import _usage_sector_rows
 
 REFERENCE_FEATURES = (

@@ -11,8 +11,8 @@ Windows: `_12m` is the window (12 months by default) ending with the as-of month
 
 from __future__ import annotations
 
-from champollion.config import FeaturesConfig
-from features.sql_engine import SqlEngine
+from core.config import FeaturesConfig
+from warehouse.sql_engine import SqlEngine
 
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"

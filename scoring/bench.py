@@ -2,7 +2,7 @@
 
 On `rows` synthetic establishments (stored feature rows resampled with noise and fresh SIRETs, see
 `synthetic_features`) and a model (the home's champion, or a LightGBM of a chosen size trained on
-synthetic labels), each variant runs in a fresh process (`features.bench.measure_in_process`) so that its
+synthetic labels), each variant runs in a fresh process (`core.benchmarks.measure_in_process`) so that its
 wall time and peak memory are its own; reading the table and the model is not timed:
 
 - scores of every row (`ScoringModel.predict_proba`);
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from champollion.config import Config
-from champollion.home import Home
-from features.bench import measure_in_process, peak_rss_mb
+from core.config import Config
+from core.home import Home
+from core.benchmarks import measure_in_process, peak_rss_mb
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 
 log = logging.getLogger("champollion.bench")
@@ -116,7 +116,7 @@ def generated_features(n: int, as_of: date, rng: np.random.Generator) -> pd.Data
     reference places (uniform over départements), NAF among eight common codes of CDD users, counts
     Poisson(2), days and months Poisson(60), shares Beta(0.5, 2), benchmarks Beta(2, 5), one
     establishment in five inspected before. Cruder than resampling: use it only to time the code."""
-    from features.geography import places_table
+    from core.geography import places_table
 
     places = places_table()
     where = rng.integers(0, len(places), n)
@@ -424,7 +424,7 @@ def run_scoring_bench(
 ) -> ScoringBenchReport:
     """Draw `rows` synthetic establishments, pick the model (the registered one, or a synthetic-label
     LightGBM of `trees` x `depth`), measure every variant and write the results as JSON under data/bench/."""
-    from features.bench import write_bench_json
+    from warehouse.bench import write_bench_json
 
     load_before = load_average()
     started = time.perf_counter()

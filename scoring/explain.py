@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.catalog import CATEGORICAL, FEATURES
-from features.geography import places_table
+from core.geography import places_table
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
-from scoring.french import date_fr, month_fr, percent_fr
+from core.french import date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
 from scoring.reasons import (
     LEGAL_RULES,
@@ -299,7 +299,7 @@ def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.
 def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.DataFrame:
     """The contracts of one establishment as known at the end of `month`, from the warehouse."""
     from features.asof import prepare_as_of
-    from features.sql_engine import DuckDBEngine
+    from warehouse.sql_engine import DuckDBEngine
 
     with DuckDBEngine() as engine:
         engine.attach_warehouse(home.warehouse)
@@ -310,7 +310,7 @@ def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.D
 def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None) -> Explanation:
     """Load the model, the month's features, evidence, inspections, last month's list and the contracts,
     then `explain_establishment`."""
-    from features.inspections import load_inspections
+    from warehouse.inspections import load_inspections
     from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
 
     model, version = load_model(home, config, model_reference)
@@ -488,16 +488,6 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
     return out
 
 
-def print_explanation(explanation: Explanation, console: "Console | None" = None) -> None:
-    """The explanation on the terminal (rich tables)."""
-    from champollion.reporting import console as default_console
-
-    target = console or default_console
-    for item in renderables(explanation):
-        target.print(item)
-        target.print()
-
-
 def explanation_text(explanation: Explanation, width: int = 100) -> str:
     """The explanation as plain text of `width` columns (ASCII table borders), ready to print."""
     from rich import box
@@ -606,5 +596,5 @@ def explain_folder(home: Home, month: date) -> Path:
 __all__ = [
     "Explanation", "audit_paragraph", "contract_timeline", "establishment_contracts", "evidence_rows",
     "explain_establishment", "explain_folder", "explain_month", "explanation_text", "month_contracts", "model_facts",
-    "person_labels", "print_explanation", "renderables", "timeline_figure", "write_explanation",
+    "person_labels", "renderables", "timeline_figure", "write_explanation",
 ]

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from champollion.config import Config
-from champollion.csv_files import write_frame_csv
-from champollion.home import Home
+from core.config import Config
+from core.csv_files import write_frame_csv
+from core.home import Home
 from features.asof import add_months
 from features.build import load_evidence
 from features.catalog import FEATURES_SCHEMA_VERSION
-from features.inspections import load_inspections
+from warehouse.inspections import load_inspections
 from features.rules import CONFIDENCE_LEVELS
 from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
@@ -86,7 +86,7 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
 
 def month_features(home: Home, config: Config, month: date, inspections: pd.DataFrame | None) -> pd.DataFrame:
     """The feature table as of the month, reused when current, else computed and stored."""
-    from training.feature_store import feature_tables
+    from features.store import feature_tables
 
     tables = feature_tables(home, config, [month], inspections)
     if month not in tables:

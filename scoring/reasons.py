@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
-from features.geography import places_table
+from core.geography import places_table
 from features.rules import RULES, SCORED_CONFIDENCE
-from scoring.french import number_fr
+from core.french import number_fr
 
 _BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 _RULES = {r.id: r for r in RULES}

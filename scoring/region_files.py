@@ -22,7 +22,7 @@ import xlsxwriter
 
 from features.rules import RULES
 from scoring.evidence_groups import group_evidence
-from scoring.french import date_fr, missing, month_fr, percent_fr
+from core.french import date_fr, missing, month_fr, percent_fr
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}

@@ -17,7 +17,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from scoring.config import ScoringConfig
+from core.scoring_config import ScoringConfig
 
 NEW, STILL, LEFT = "new", "still", "left"
 FIRST = "first"  # listed in a month after one with no list drawn up

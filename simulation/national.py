@@ -1,7 +1,7 @@
 """National-scale population written straight into the warehouse (no DSN text), for benchmarks.
 
 `simulate_national(out, scale=1.0)` writes under `out/data/warehouse/` the tables ingestion would
-produce (same schemas as features.warehouse.STAGED_SCHEMAS, Hive-partitioned by declared month,
+produce (same schemas as warehouse.tables.STAGED_SCHEMAS, Hive-partitioned by declared month,
 plus establishments, persons and declaration_status), so that `champollion --home OUT features` runs
 on it unchanged. At scale 1: ~1.8 M establishments, ~18 M people in force, 12 months. It works by
 chunks of establishments, each written as one row group per month, so memory stays bounded.
@@ -28,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.geography import places_table
-from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+from core.geography import places_table
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 from simulation.national_arrays import day_number, days_to_date32, digits, hex32, pick
 from simulation.national_model import NO_END, Chunk, Period, draw_establishments, generate_chunk
 from simulation.national_sectors import ABUSE_TYPES, END_MOTIFS, MISSION, MOTIFS, NATURES, POSTS, SECTORS, TEMP_AGENCY
@@ -124,7 +124,7 @@ def _departement_weights(places: list) -> np.ndarray:
 
 
 def _postal_codes(departements: list[str], suffix: np.ndarray) -> pa.Array:
-    """Postal codes that features.geography maps back to the département."""
+    """Postal codes that core.geography maps back to the département."""
     codes = []
     for d, s in zip(departements, suffix.tolist()):
         if d == "2A":

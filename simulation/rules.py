@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from champollion.config import FeaturesConfig
+from core.config import FeaturesConfig
 from features.asof import TRAINING_MOTIFS
 from features.branch_agreements import required_carence_days
 from features.job_posts import EXEMPT_END_MOTIFS, base_load, daily_level

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 
 TEST_KEY = b"test-key-for-unit-tests-only"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -38,7 +38,7 @@ def small_population(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_warehouse(small_population, tmp_path_factory) -> tuple[Path, Home]:
     """The small population ingested into a fresh home."""
-    from features.ingest import ingest
+    from warehouse.ingest import ingest
 
     home = Home(tmp_path_factory.mktemp("small-home"))
     ingest([small_population / "dsn"], home, Config(), TEST_KEY)
@@ -58,7 +58,7 @@ def small_pipeline(small_warehouse, tmp_path_factory) -> tuple[Path, Home, Confi
     from typer.testing import CliRunner
 
     from champollion.cli import app
-    from training.config import TrainingConfig
+    from core.training_config import TrainingConfig
 
     population, shared_home = small_warehouse
     home = Home(tmp_path_factory.mktemp("small-pipeline"))

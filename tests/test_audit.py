@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from champollion.cli import app
-from scoring.audit.report import SECTIONS
-from scoring.audit.run import run_audit
-from scoring.audit.verdict import Status
+from audit.report import SECTIONS
+from audit.run import run_audit
+from audit.verdict import Status
 from tests.browser import opened, screenshot_sections
 
 pytestmark = pytest.mark.slow
@@ -111,6 +111,6 @@ def test_a_broken_explainer_fails_the_audit(small_pipeline):
     assert not result.passed and result.verdict.status is Status.FAILED
     additivity = result.checks[0]
     assert "s'additionnent" in additivity.name and additivity.status is Status.FAILED
-    from scoring.audit.report import render_audit
+    from audit.report import render_audit
 
     assert "Verdict : échec" in render_audit(result, config)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from features.dsn.parser import DsnParser
-from features.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from warehouse.dsn.parser import DsnParser
+from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
 from tests.conftest import PUBLIC_SAMPLE
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
 
@@ -183,10 +183,10 @@ def test_unknown_blocks_and_rubrics_are_counted(tmp_path):
 
 def test_compiled_parser_is_built_from_the_current_source():
     """setup.py compiles the parser with Cython when it can; a build older than its source runs old code."""
-    import features.dsn.parser
-    import features.dsn.records
+    import warehouse.dsn.parser
+    import warehouse.dsn.records
 
-    for module in (features.dsn.parser, features.dsn.records):
+    for module in (warehouse.dsn.parser, warehouse.dsn.records):
         loaded = Path(module.__file__)
         if loaded.suffix == ".so":
             source = loaded.with_name(loaded.name.split(".")[0] + ".py")

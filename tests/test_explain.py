@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
-from features.ingest import ingest
-from features.sql_engine import DuckDBEngine
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
 from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months

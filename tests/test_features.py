@@ -7,13 +7,13 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features, store_features
 from features.catalog import feature_names
-from features.ingest import ingest
-from features.sql_engine import DuckDBEngine
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 from tests.conftest import TEST_KEY
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 

@@ -11,7 +11,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from features.ingest import ingest
+from warehouse.ingest import ingest
 from tests.conftest import PUBLIC_SAMPLE, TEST_KEY
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
 
@@ -279,7 +279,7 @@ def test_absences_and_suspensions_give_the_period_away(tmp_path, home, config):
 
 
 def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config, monkeypatch):
-    from features.dsn.records import RecordBuilder
+    from warehouse.dsn.records import RecordBuilder
 
     original = RecordBuilder.monthly_rows
 
@@ -309,7 +309,7 @@ def test_declaration_without_siret_is_quarantined(tmp_path, home, config):
 
 
 def test_a_parse_task_never_shows_the_pseudonymisation_key(tmp_path):
-    from features.parse_worker import BatchTask, SourceFile
+    from warehouse.parse_worker import BatchTask, SourceFile
 
     task = BatchTask("b1", (SourceFile(tmp_path / "a.dsn", "0" * 64, 1),), tmp_path, tmp_path, TEST_KEY)
     assert TEST_KEY.decode() not in repr(task) and TEST_KEY.decode() not in str(task)

@@ -19,9 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
-from features.ingest import ingest
+from core.config import Config
+from core.home import Home
+from warehouse.ingest import ingest
 from tests.conftest import TEST_KEY
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render
 

@@ -14,19 +14,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import features.ingest as ingestion
-from champollion.config import Config
-from champollion.home import Home
-from features.ingest import ingest
-from features.inspections import import_inspections
-from features.warehouse import MONTHLY_TABLES
-from features.warehouse_state import KeyMismatch, WarehouseBusy, writer_lock
+import warehouse.ingest as ingestion
+from core.config import Config
+from core.home import Home
+from warehouse.ingest import ingest
+from warehouse.inspections import import_inspections
+from warehouse.tables import MONTHLY_TABLES
+from warehouse.versions import KeyMismatch, WarehouseBusy, writer_lock
 from tests.conftest import TEST_KEY
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SINGLE_FILES = ("declaration_status", "establishments", "persons", "contracts")
-# Where a run is killed: the first log message of each stage (features.ingest, features.consolidate).
+# Where a run is killed: the first log message of each stage (warehouse.ingest, warehouse.consolidate).
 STAGES = (
     "ingest: parsing",
     "ingest: file list written",
@@ -96,9 +96,9 @@ KILLED_RUN = textwrap.dedent(
     import logging, os, signal, sys
     from pathlib import Path
 
-    from champollion.config import Config
-    from champollion.home import Home
-    from features.ingest import ingest
+    from core.config import Config
+    from core.home import Home
+    from warehouse.ingest import ingest
     from tests.conftest import TEST_KEY
 
     stage, home, *paths = sys.argv[1:]

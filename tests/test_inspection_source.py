@@ -9,15 +9,15 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
-from features.ingest import ingest
-from features.inspections import load_inspections
-from scoring.audit.run import run_audit
+from core.config import Config
+from core.home import Home
+from warehouse.ingest import ingest
+from warehouse.inspections import load_inspections
+from audit.run import run_audit
 from scoring.monthly import month_features
 from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
-from training.feature_store import feature_tables
+from features.store import feature_tables
 from training.workflow import inspection_source
 
 

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from champollion.cli import app
-from champollion.config import Config
+from core.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
-from features.sql_engine import DuckDBEngine
-from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS
+from warehouse.sql_engine import DuckDBEngine
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
 
 AS_OF = date(2025, 12, 1)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from champollion.home import Home
+from core.home import Home
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 CELL_TIMEOUT = 300  # seconds per cell; a whole notebook takes well under a minute on the small preset

@@ -5,10 +5,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from champollion.config import ConfigError, load_config, pseudonym_key
-from features.geography import departement_of, departement_sql, place_of, places_table
-from features.posts import normalise_post
-from features.pseudonym import Pseudonymiser, is_valid_nir
+from core.config import ConfigError, load_config, pseudonym_key
+from core.geography import departement_of, departement_sql, place_of, places_table
+from warehouse.posts import normalise_post
+from warehouse.pseudonym import Pseudonymiser, is_valid_nir
 
 
 @pytest.mark.parametrize(

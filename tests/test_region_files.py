@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.browser import opened
-from scoring.french import date_fr, month_fr, percent_fr
+from core.french import date_fr, month_fr, percent_fr
 from scoring.region_files import write_region_files
 
 MONTH = date(2025, 3, 1)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.build import compute_features, latest_month
-from features.ingest import ingest
-from features.sql_engine import DuckDBEngine
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 from features.validation import EVERY_LEVEL, SCORED, rules_against_truth
 from tests.conftest import TEST_KEY
 

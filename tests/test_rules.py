@@ -14,11 +14,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from champollion.config import FeaturesConfig
+from core.config import FeaturesConfig
 from features.asof import prepare_as_of
-from features.engine import attach_warehouse, connect
+from warehouse.engine import attach_warehouse, connect
 from features.rules import EVIDENCE_COLUMNS, RULES, compute_rule_evidence, register_usage_sectors, rule_counts_sql
-from features.sql_engine import DuckDBEngine
+from warehouse.sql_engine import DuckDBEngine
 
 D = date.fromisoformat
 AS_OF, AS_OF_END = D("2025-06-01"), D("2025-06-30")

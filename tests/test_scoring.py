@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.config import ScoringConfig
+from core.scoring_config import ScoringConfig
 from scoring.reasons import (
     LEGAL_RULES,
     SectorBenchmarks,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from champollion.config import Config
+from core.config import Config
 from features.catalog import IDENTIFIERS, feature_names
 from scoring.bench import bench_frame, bench_scoring, generated_features, model_size, synthetic_features, synthetic_model
 

@@ -13,7 +13,7 @@ import pytest
 from features.asof import add_months
 from features.build import load_features
 from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, score_month
-from training.feature_store import declared_months
+from features.store import declared_months
 
 pytestmark = pytest.mark.slow
 

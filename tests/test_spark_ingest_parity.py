@@ -13,11 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from champollion.config import Config, SparkConfig
-from champollion.home import Home
-from features.engine import SINGLE_TABLES
-from features.ingest import IngestSummary, ingest
-from features.warehouse import MONTHLY_TABLES, warehouse_glob
+from core.config import Config, SparkConfig
+from core.home import Home
+from warehouse.engine import SINGLE_TABLES
+from warehouse.ingest import IngestSummary, ingest
+from warehouse.tables import MONTHLY_TABLES, warehouse_glob
 from tests.conftest import TEST_KEY
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ TEST_SPARK = SparkConfig(
 def spark_ingested(small_warehouse, tmp_path_factory) -> tuple[Home, IngestSummary, IngestSummary]:
     """The small population ingested with Spark into a fresh home, then one of its files again:
     (home, summary of the first run, summary of the second)."""
-    from features.spark.ingest import SparkIngest
+    from warehouse.spark.ingest import SparkIngest
 
     population, _ = small_warehouse
     config = Config(spark=TEST_SPARK)

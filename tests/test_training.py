@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.catalog import feature_names
-from training.config import TrainingConfig
+from core.training_config import TrainingConfig
 from training.labels import build_labelled_set, label_as_of, needed_months
 from training.metrics import precision_recall_at_share, tiebreak_key, top_share_mask
 from training.promotion import promotion_decision
@@ -184,7 +184,7 @@ def test_the_gate_compares_only_inspections_the_champion_never_saw():
 # --- bad rows in the inspections file ---------------------------------------------------------------
 
 def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_path):
-    from champollion.home import Home
+    from core.home import Home
     from training.workflow import inspection_source
 
     path = tmp_path / "inspections.csv"

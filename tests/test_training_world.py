@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from champollion.home import Home
-from champollion.config import Config
+from core.home import Home
+from core.config import Config
 from features.build import feature_dir, features_fingerprint
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
-from features.sql_engine import DuckDBEngine
+from warehouse.sql_engine import DuckDBEngine
 from training.labels import add_months, months_between
 
 REGIONS = ("11", "84", "93", "44")

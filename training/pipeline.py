@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.catalog import FEATURES_SCHEMA_VERSION
 from training.calibration import ScoreCalibrator
-from training.config import TrainingConfig
+from core.training_config import TrainingConfig
 from training.evaluation import add_probabilities, comparison, cross_validate
-from training.feature_store import feature_tables
+from features.store import feature_tables
 from training.labels import LABEL, LabelledSet, add_months, build_labelled_set, months_between, needed_months
 from training.metrics import roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features

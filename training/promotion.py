@@ -18,7 +18,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from training.config import TrainingConfig
+from core.training_config import TrainingConfig
 from training.evaluation import fold_objective
 from training.labels import LABEL
 from training.metrics import tiebreak_key

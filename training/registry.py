@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from champollion.csv_files import write_frame_csv
-from champollion.home import REPOSITORY_ROOT, Home
-from training.config import TrainingConfig
+from core.csv_files import write_frame_csv
+from core.home import REPOSITORY_ROOT, Home
+from core.training_config import TrainingConfig
 
 log = logging.getLogger("champollion.training")
 

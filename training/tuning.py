@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FEATURES_SCHEMA_VERSION
-from training.config import TrainingConfig
+from core.training_config import TrainingConfig
 from training.evaluation import fold_objective
 from training.labels import LABEL
 from training.metrics import tiebreak_key

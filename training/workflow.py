@@ -18,12 +18,12 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from champollion.config import Config
-from champollion.home import Home
-from features.dsn.parser import Issue
-from features.inspections import import_inspections, load_inspections, read_inspections
-from training.config import TrainingConfig
-from training.feature_store import declared_months, feature_tables
+from core.config import Config
+from core.home import Home
+from warehouse.dsn.parser import Issue
+from warehouse.inspections import import_inspections, load_inspections, read_inspections
+from core.training_config import TrainingConfig
+from features.store import declared_months, feature_tables
 from training.pipeline import TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
 from training.promotion import PromotionDecision, gate_value, promotion_decision, unseen_by
 from training.registry import (

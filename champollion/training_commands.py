@@ -1,0 +1,120 @@
+"""Commands of the training stage: train, evaluate, promote, models.
+
+The main `champollion` command registers `commands`; each command receives the shared
+`champollion.cli.Context` in `ctx.obj` and imports the heavy libraries only when it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from champollion.cli_support import fail, parse_month
+
+commands = typer.Typer(help="Training: labels from past inspections, tuned LightGBM, baselines, MLflow registry.")
+log = logging.getLogger("champollion.training")
+
+
+@commands.command()
+def train(
+    ctx: typer.Context,
+    inspections: Annotated[
+        Optional[Path], typer.Option(help="CSV siret,inspection_date,abuse_found (default: the inspections imported).")
+    ] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Optuna trials in the study (a rerun resumes it).", min=1)] = None,
+    truth: Annotated[
+        Optional[Path], typer.Option(help="Simulated population's truth/ folder: lets `ipw: auto` decide on the truth.")
+    ] = None,
+    ipw: Annotated[Optional[str], typer.Option(help="Inverse-propensity weighting: auto | on | off.")] = None,
+) -> None:
+    """Train LightGBM on past inspections, compare it with the baselines, log and register it in MLflow."""
+    from champollion.reporting import console
+    from warehouse.versions import WarehouseBusy
+    from champollion import training_report as report
+    from training.workflow import inspection_source, train as run_train
+
+    context = ctx.obj
+    if ipw is not None and ipw not in ("auto", "on", "off"):
+        raise fail(f"--ipw must be auto, on or off, not {ipw!r}")
+
+    def on_month(month: date, how: str) -> None:
+        log.info("features as of %s: %s", f"{month:%Y-%m}", how)
+
+    def on_folds(folds, labelled) -> None:
+        report.print_left_out(labelled.left_out)
+        report.print_folds(folds, len(labelled.rows))
+
+    def on_trial(number: int, value: float | None, state: str) -> None:
+        log.info("trial %d: %s%s", number, state.lower(), "" if value is None else f", objective {value:.4f}")
+
+    try:
+        source = inspection_source(context.home, inspections)
+        report.print_bad_rows(source.issues)
+        outcome = run_train(context.home, context.config, source, trials, truth, ipw,
+                            on_month=on_month, on_folds=on_folds, on_trial=on_trial,
+                            on_step=lambda message: log.info("%s", message))
+    except (FileNotFoundError, ValueError, WarehouseBusy) as exc:
+        raise fail(str(exc)) from exc
+    result = outcome.result
+    report.print_comparison(result.comparison, result.settings.capacity_share, result.settings.shares)
+    report.print_selection(result)
+    if result.truth_over_folds is not None:
+        report.print_truth_over_folds(result.truth_over_folds, result.settings.shares)
+    report.print_trained(outcome)
+    console.print(f"{len(outcome.source.issues)} bad rows in {outcome.source.label} left out")
+
+
+@commands.command()
+def evaluate(
+    ctx: typer.Context,
+    truth: Annotated[Path, typer.Option(help="The simulated population's truth/ folder.")],
+    month: Annotated[Optional[str], typer.Option(help="Month YYYY-MM to evaluate (default: the last in the warehouse).")] = None,
+    model: Annotated[str, typer.Option(help="Version number or alias (challenger, champion).")] = "challenger",
+    inspections: Annotated[
+        Optional[Path], typer.Option(help="Inspections known for the features (default: those imported).")
+    ] = None,
+) -> None:
+    """Precision@k of every model against the hidden truth of a simulated population, with the oracle."""
+    from champollion import training_report as report
+    from training.workflow import evaluate as run_evaluate
+
+    context = ctx.obj
+    try:
+        outcome = run_evaluate(context.home, context.config, truth, parse_month(month) if month else None, model, inspections)
+    except (FileNotFoundError, LookupError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    report.print_truth(outcome)
+    if outcome.truth_over_folds is not None:
+        report.print_truth_over_folds(outcome.truth_over_folds, outcome.settings.shares)
+
+
+@commands.command()
+def promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Option(help="Version number or alias to promote.")] = "challenger",
+    force: Annotated[bool, typer.Option("--force", help="Promote even if it does worse than the champion.")] = False,
+) -> None:
+    """Make the challenger champion if it does at least as well on its latest fold (or with --force)."""
+    from champollion import training_report as report
+    from training.workflow import promote as run_promote
+
+    context = ctx.obj
+    try:
+        outcome = run_promote(context.home, context.config, version, force)
+    except (FileNotFoundError, LookupError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    report.print_promotion(outcome)
+
+
+@commands.command()
+def models(ctx: typer.Context) -> None:
+    """List the registered versions with their aliases, data months and key metrics."""
+    from champollion import training_report as report
+    from training.workflow import list_models
+
+    context = ctx.obj
+    report.print_versions(list_models(context.home, context.config))
