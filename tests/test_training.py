@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from champollion.capacity import select_top, siret_key, top_share_mask
 from features.catalog import feature_names
+from scoring.config import ScoringConfig
+from scoring.selection import rank_and_select
 from training.config import TrainingConfig
 from training.labels import build_labelled_set, label_as_of, needed_months
-from training.metrics import precision_recall_at_share, tiebreak_key, top_share_mask
+from training.metrics import precision_recall_at_share
 from training.promotion import promotion_decision
 from training.splitter import TemporalSplitter
 
@@ -134,18 +137,41 @@ def test_precision_at_k_takes_the_top_ceil_share_of_each_region_and_pools_them()
     scores = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 5, 9, 1], dtype=float)
     groups = np.array([0] * 10 + [1] * 3)
     y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0])
-    tiebreak = tiebreak_key(len(y), 0)
+    tiebreak = siret_key([f"{i:014d}" for i in range(len(y))])
     mask = top_share_mask(scores, groups, 0.2, tiebreak)
     assert np.flatnonzero(mask).tolist() == [0, 1, 11]
     precision, recall, selected = precision_recall_at_share(y, scores, groups, 0.2, tiebreak)
     assert (precision, recall, selected) == (2 / 3, 2 / 4, 3)
 
 
-def test_ties_are_broken_by_the_shared_random_key_not_by_row_order():
+def test_ties_are_broken_by_siret_as_the_lists_do_not_by_row_order():
     scores = np.zeros(4)
     groups = np.zeros(4, dtype=int)
-    tiebreak = np.array([0.1, 0.9, 0.5, 0.2])
+    tiebreak = siret_key(np.array(["30000000000003", "10000000000001", "20000000000002", "40000000000004"]))
     assert np.flatnonzero(top_share_mask(scores, groups, 0.5, tiebreak)).tolist() == [1, 2]
+
+
+def test_select_top_skips_ineligible_rows_but_keeps_them_in_the_group():
+    scores = np.array([9, 8, 7, 6, 5, 1, 2], dtype=float)
+    groups = np.array([0, 0, 0, 0, 0, 1, 1])
+    eligible = np.array([False, True, True, True, True, True, False])
+    mask = select_top(scores, groups, siret_key(np.arange(7)), np.array([2, 1]), eligible)
+    assert np.flatnonzero(mask).tolist() == [1, 2, 5]
+
+
+def test_training_precision_at_capacity_selects_exactly_the_list_of_a_month():
+    """One rule: with no exclusion and no exploration, the rows training counts as selected at 5% are
+    the establishments on the lists `rank_and_select` draws up from the same scores."""
+    rng = np.random.default_rng(3)
+    n = 400
+    scored = pd.DataFrame({"siret": [f"{s:014d}" for s in rng.choice(10**12, n, replace=False)],
+                           "region_code": rng.choice(["11", "84", "93"], n),
+                           "score": np.round(rng.random(n), 2),  # many ties
+                           "recently_inspected": False})
+    lists = rank_and_select(scored, date(2026, 1, 1), ScoringConfig(list_share=0.05, exploration_share=0))
+    _, groups = np.unique(scored["region_code"], return_inverse=True)
+    mask = top_share_mask(scored["score"].to_numpy(), groups, 0.05, siret_key(scored["siret"]))
+    assert set(scored.loc[mask, "siret"]) == set(lists.loc[lists["in_list"], "siret"])
 
 
 # --- promotion gate ---------------------------------------------------------------------------------

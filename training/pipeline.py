@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from champollion.capacity import siret_key
 from champollion.config import Config
 from champollion.home import Home
 from features.catalog import FEATURES_SCHEMA_VERSION
@@ -25,7 +26,7 @@ from training.config import TrainingConfig
 from training.evaluation import add_probabilities, comparison, cross_validate
 from training.feature_store import feature_tables
 from training.labels import LABEL, LabelledSet, add_months, build_labelled_set, months_between, needed_months
-from training.metrics import roc_auc
+from training.metrics import group_codes, precision_recall_at_share, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
 from training.promotion import fold_key, gate_value
 from training.propensity import (
@@ -111,7 +112,6 @@ def truth_over_folds(
     make_models: Callable[[], dict[str, Any]],
     fold_weights: dict[int, np.ndarray | None],
     shares: list[float],
-    seed: int,
 ) -> pd.DataFrame:
     """The hidden truth over the validation windows, with honest temporal models: each fold's models
     (trained on inspections before its window) score every establishment as of each month whose list
@@ -119,8 +119,6 @@ def truth_over_folds(
 
     One row per fold, month, model and share: precision, establishments, abusing.
     """
-    from training.metrics import group_codes, precision_recall_at_share, tiebreak_key
-
     y = rows[LABEL].to_numpy()
     records = []
     for fold, train, _ in splits:
@@ -135,7 +133,7 @@ def truth_over_folds(
             table, _ = align_truth(tables[month], truth_at(truth_months, pd.Timestamp(month)))
             abusing = table["abusing"].to_numpy()
             groups = group_codes(table["region_code"].astype(str).to_numpy())
-            tiebreak = tiebreak_key(len(table), seed)
+            tiebreak = siret_key(table["siret"])
             scores = {name: model.decision_function(table) for name, model in models.items()}
             scores["oracle"] = table["latent_abuse_probability"].to_numpy(dtype=float)
             for name, values in scores.items():
@@ -161,7 +159,7 @@ def decide_ipw(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, tables: di
     parts = []
     for mode, weights in (("off", none), ("on", weights_on)):
         part = truth_over_folds(rows, splits, folds, tables, truth_months, lightgbm, weights,
-                                [settings.capacity_share], settings.seed)
+                                [settings.capacity_share])
         part = part[part["model"] == "lightgbm"].set_index(["fold", "as_of"])["precision"].rename(f"ipw_{mode}")
         parts.append(part)
     return pd.concat(parts, axis=1).reset_index()
@@ -246,7 +244,7 @@ def fit_and_evaluate(
 
     name = study_name(rows, folds, settings, ipw)
     step(f"tuning LightGBM: study {name}, {trials} trials")
-    study, resumed = tune(fold_data(rows, splits, fold_weights, settings.seed), settings, trials, storage, name, on_trial)
+    study, resumed = tune(fold_data(rows, splits, fold_weights), settings, trials, storage, name, on_trial)
     params = best_params(study)
     trials_table = study.trials_dataframe(attrs=("number", "value", "state", "params"))
 
@@ -261,7 +259,7 @@ def fit_and_evaluate(
     if truth_months is not None:
         step("every model against the hidden truth over the validation windows")
         truth_folds = truth_over_folds(rows, splits, folds, data.features_by_month, truth_months, make_models,
-                                       fold_weights, settings.shares, settings.seed)
+                                       fold_weights, settings.shares)
 
     step("fitting the final models on every labelled row")
     y = rows[LABEL].to_numpy()

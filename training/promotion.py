@@ -18,10 +18,10 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from champollion.capacity import siret_key
 from training.config import TrainingConfig
 from training.evaluation import fold_objective
 from training.labels import LABEL
-from training.metrics import tiebreak_key
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def gate_value(fold_rows: pd.DataFrame, scores: np.ndarray, settings: TrainingCo
     """The tuning objective on one fold's rows (region_code and abuse_found) for the given scores."""
     return fold_objective(
         fold_rows[LABEL].to_numpy(), np.asarray(scores, dtype=float), fold_rows["region_code"].astype(str).to_numpy(),
-        settings.objective, settings.capacity_share, settings.shares, tiebreak_key(len(fold_rows), settings.seed),
+        settings.objective, settings.capacity_share, settings.shares, siret_key(fold_rows["siret"]),
     )
 
 

@@ -196,7 +196,7 @@ def log_training(result: Any, home: Home, settings: TrainingConfig, context: dic
         report.mkdir()
         (out / "features.json").write_text(json.dumps({"schema_version": model.schema_version, "features": model.features,
                                                        "data_months": months}, indent=2), encoding="utf-8")
-        curve = precision_curve(result.oof, settings.seed)
+        curve = precision_curve(result.oof)
         write_frame_csv(curve, report / "precision_at_k_curve.csv")
         plot_precision_curve(curve, settings.capacity_share, report / "precision_at_k_curve.png")
         plot_calibration(result.oof, report / "calibration.png")

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from champollion.capacity import siret_key
 from training.evaluation import model_names, subgroup_table
 from training.labels import LABEL
-from training.metrics import group_codes, precision_recall_at_share, tiebreak_key
+from training.metrics import group_codes, precision_recall_at_share
 from training.models import MODEL_LABELS
 
 CURVE_SHARES = np.round(np.arange(0.01, 0.41, 0.01), 2)
@@ -50,11 +51,11 @@ def size_band(headcount: object) -> str:
     return next(name for low, high, name in SIZE_BANDS if low <= value <= high)
 
 
-def precision_curve(oof: pd.DataFrame, seed: int) -> pd.DataFrame:
+def precision_curve(oof: pd.DataFrame) -> pd.DataFrame:
     """Pooled precision@k of each model for shares from 1% to 40% (selection within fold x region)."""
     y = oof[LABEL].to_numpy()
     groups = group_codes(oof["fold"].to_numpy(), oof["region_code"].astype(str).to_numpy())
-    tiebreak = tiebreak_key(len(oof), seed)
+    tiebreak = siret_key(oof["siret"])
     records = []
     for name in model_names(oof):
         scores = oof[f"score_{name}"].to_numpy(dtype=float)
@@ -168,9 +169,9 @@ def model_card(result: object, context: dict[str, str]) -> str:
         row[f"lift@{k:.0%}"] = f"{part.loc[k, 'lift']:.2f}"
         summary.append(row)
     oof = result.oof
-    by_region = subgroup_table(oof, "lightgbm", oof["region_code"], k, settings.seed)
-    by_sector = subgroup_table(oof, "lightgbm", oof["naf"].map(naf_section), k, settings.seed)
-    by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k, settings.seed)
+    by_region = subgroup_table(oof, "lightgbm", oof["region_code"], k)
+    by_sector = subgroup_table(oof, "lightgbm", oof["naf"].map(naf_section), k)
+    by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k)
     rows = result.labelled.rows
     first, last = rows["inspection_date"].min(), rows["inspection_date"].max()
     folds = result.folds.astype(str)

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from champollion.capacity import siret_key
 from features.catalog import FEATURES_SCHEMA_VERSION
 from training.config import TrainingConfig
 from training.evaluation import fold_objective
 from training.labels import LABEL
-from training.metrics import tiebreak_key
 from training.models import LightGBMModel, model_features
 
 log = logging.getLogger("champollion.training")
@@ -59,10 +59,10 @@ class FoldData:
 
 
 def fold_data(rows: pd.DataFrame, splits: list[tuple[int, np.ndarray, np.ndarray]],
-              weights: dict[int, np.ndarray | None], seed: int) -> list[FoldData]:
+              weights: dict[int, np.ndarray | None]) -> list[FoldData]:
     """Per fold, the matrices a trial fits and scores (computed once for all trials)."""
     y = rows[LABEL].to_numpy()
-    tiebreak = tiebreak_key(len(rows), seed)
+    tiebreak = siret_key(rows["siret"])
     return [
         FoldData(fold, rows.iloc[train], y[train], weights.get(fold), rows.iloc[valid], y[valid],
                  rows.iloc[valid]["region_code"].astype(str).to_numpy(), tiebreak[valid])
