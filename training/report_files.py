@@ -196,7 +196,8 @@ to sanction, to score people, or outside the DSN population it was trained on.
 
 ## Training
 - LightGBM (binary), tuned by Optuna (TPE, median pruning) on `{settings.objective}` averaged over
-  {len(result.folds)} expanding-window folds; study `{result.study_name}`; {len(result.trials)} trials.
+  {len(result.folds)} expanding-window folds ({result.fold_choice}); study `{result.study_name}`;
+  {result.trials_this_run} trials in this training{f", {result.trials_resumed} earlier (resumed)" if result.trials_resumed else ""}.
 - Best parameters: `{result.params}`; legal-rule counts constrained to raise the score (monotone).
 - Inverse-propensity weighting: **{result.ipw}** ({result.ipw_reason}).
 - Probabilities calibrated ({settings.calibration}) on the out-of-fold scores.
