@@ -228,8 +228,8 @@ def simulate(
     workers: Annotated[int, typer.Option(help="parquet only: processes writing chunks in parallel.")] = 2,
     known_inspection_months: Annotated[
         Optional[int],
-        typer.Option(help="dsn only: inspections.csv holds the first N months of inspections, the later ones "
-                          "go to inspections-later.csv (import them later to retrain on new data).", min=1),
+        typer.Option(help="dsn only: inspections.csv holds the first N months of inspections, inspections-all.csv "
+                          "all of them (import it later to retrain on new data).", min=1),
     ] = None,
 ) -> None:
     """Write a simulated population: DSN files with past inspections and the hidden truth, or (national
@@ -263,9 +263,9 @@ def simulate(
     )
     print_calibration(simulation.calibration_table(out))
     typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
-    if (out / "inspections-later.csv").exists():
-        typer.echo(f"inspections after the first {known_inspection_months or simulation.get_preset(preset).known_inspection_months}"
-                   f" months (import them later): {out / 'inspections-later.csv'}")
+    if (out / "inspections-all.csv").exists():
+        typer.echo(f"inspections.csv holds the first {known_inspection_months or simulation.get_preset(preset).known_inspection_months}"
+                   f" months of inspections; all of them (to import later): {out / 'inspections-all.csv'}")
 
 
 def _simulate_national(out: Path, seed: int, scale: float, months: int, workers: int) -> None:

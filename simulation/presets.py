@@ -13,9 +13,10 @@ class Preset:
     large preset reaches several GB of DSN without changing the sector mix.
 
     `known_inspection_months` models an inspectorate that knows only the first N months of inspections
-    (a region or a use case starting with a year of outcomes): `inspections.csv` holds those, and the
-    later ones go to `inspections-later.csv`, to be imported later (a retraining on new data). The
-    simulated world is the same whatever N: only what the files tell the inspectorate changes.
+    (a region or a use case starting with a year of outcomes): `inspections.csv` holds those, and
+    `inspections-all.csv` every inspection up to the last month, as known later (importing it replaces
+    the stored inspections: a retraining on new data). The simulated world is the same whatever N: only
+    what the files tell the inspectorate changes.
     """
 
     name: str

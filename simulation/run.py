@@ -49,8 +49,8 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
 
     Same preset and seed give byte-identical files. Existing `out/dsn` and `out/truth` are replaced.
     `progress(stage, done, total)` is called as the work advances (stages: population, contracts,
-    inspections, dsn, truth). `known_inspection_months` overrides the preset's (see `Preset`): the
-    inspections after the first N months go to `inspections-later.csv`.
+    inspections, dsn, truth). `known_inspection_months` overrides the preset's (see `Preset`):
+    `inspections.csv` holds the first N months of inspections, `inspections-all.csv` all of them.
     """
     began = time.perf_counter()
     settings = get_preset(preset)

@@ -79,12 +79,11 @@ def write_truth(out: Path, preset: Preset, seed: int, period: Period, establishm
     known_until = (period.month_start(FIRST_INSPECTED_MONTH + preset.known_inspection_months)
                    if preset.known_inspection_months is not None else None)
     known = [i for i in inspections if known_until is None or i.day < known_until]
-    later = [i for i in inspections if known_until is not None and i.day >= known_until]
     _write_inspections_csv(known, siret, out / "inspections.csv")
-    later_file = out / "inspections-later.csv"
-    later_file.unlink(missing_ok=True)
+    every = out / "inspections-all.csv"
+    every.unlink(missing_ok=True)
     if known_until is not None:
-        _write_inspections_csv(later, siret, later_file)
+        _write_inspections_csv(inspections, siret, every)
     manifest = {"preset": preset.name, "seed": seed, "first_month": period.first_month, "n_months": period.n_months,
                 "last_month": period.label(period.n_months - 1), "n_establishments": len(establishments),
                 "n_contracts": len(contracts), "n_inspections": len(inspections),

@@ -241,7 +241,7 @@ def print_versions(frame: pd.DataFrame, metric: str) -> None:
                *(MODEL_LABELS[b] for b in BASELINES))
     for column in columns:
         table.add_column(column, justify="left" if column in ("aliases", "data months", "latest fold") else "right",
-                         no_wrap=column in ("aliases", "data months", "latest fold"))
+                         no_wrap=column in ("aliases", "data months", "latest fold", "LightGBM [95% interval]"))
     for r in frame.itertuples(index=False):
         interval = f" [{float(r.promotion_low):.2f}, {float(r.promotion_high):.2f}]" if r.promotion_low else ""
         table.add_row(str(r.version), r.aliases, r.data_months, r.labelled_rows, r.trials, r.latest_fold,
@@ -263,8 +263,9 @@ def print_promotion(outcome: Any) -> None:
                   f"{'v' + outcome.champion_before if outcome.champion_before else 'none'}; challenger: "
                   f"{'v' + outcome.challenger if outcome.challenger else 'none'}")
     if decision.champion_value is not None:
-        table = Table(title=f"Promotion metric: {outcome.metric}" + (
-            f", on the same {outcome.rows_compared} inspections" if outcome.rows_compared else ""))
+        console.print(f"promotion metric: {outcome.metric}")
+        table = Table(title=f"on the same {outcome.rows_compared} inspections" if outcome.rows_compared
+                      else "on different inspections (see below)")
         for column in ("version", "role", "value"):
             table.add_column(column, justify="right" if column == "value" else "left")
         table.add_row(f"v{outcome.candidate}", "candidate", f"{decision.challenger_value:.3f}")
