@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.capacity import siret_key, top_share_mask
 from core.config import Config
 from core.home import Home
 from features.asof import add_months
@@ -99,17 +100,17 @@ def _artifact(run_id: str, path: str) -> Path | None:
         return None
 
 
-def _oof_selected(run_id: str, share: float, seed: int) -> pd.DataFrame | None:
+def _oof_selected(run_id: str, share: float) -> pd.DataFrame | None:
     """Out-of-fold validated inspections with their groups and whether LightGBM put them in the top
     `share` of their fold x region (as the training report measures precision at capacity)."""
-    from training.metrics import group_codes, tiebreak_key, top_share_mask
+    from training.metrics import group_codes
 
     path = _artifact(run_id, "evaluation/out_of_fold.parquet")
     if path is None:
         return None
     oof = pd.read_parquet(path)
     groups = group_codes(oof["fold"], oof["region_code"].astype("string").fillna(""))
-    oof["selected"] = top_share_mask(oof["score_lightgbm"].to_numpy(), groups, share, tiebreak_key(len(oof), seed))
+    oof["selected"] = top_share_mask(oof["score_lightgbm"].to_numpy(), groups, share, siret_key(oof["siret"]))
     return oof
 
 
@@ -228,7 +229,7 @@ def run_audit(
     truth_series = _truth_of(truth, month)
     rule_accuracy = (rules_against_truth(month_evidence(home, month), truth, month, config.features.window_months)
                      if truth is not None else None)
-    oof = _oof_selected(version.run_id, settings.capacity_share, settings.seed)
+    oof = _oof_selected(version.run_id, settings.capacity_share)
     targeting = targeting_tables(ranked, oof, truth_series, audit)
     checks += fairness_checks(targeting, audit)
 

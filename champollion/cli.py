@@ -226,6 +226,11 @@ def simulate(
     scale: Annotated[float, typer.Option(help="parquet only: share of the national volume (1.0 = 1.8 M establishments).")] = 1.0,
     months: Annotated[int, typer.Option(help="parquet only: months simulated, from 2025-01.")] = 12,
     workers: Annotated[int, typer.Option(help="parquet only: processes writing chunks in parallel.")] = 2,
+    known_inspection_months: Annotated[
+        Optional[int],
+        typer.Option(help="dsn only: inspections.csv holds the first N months of inspections, inspections-all.csv "
+                          "all of them (import it later to retrain on new data).", min=1),
+    ] = None,
 ) -> None:
     """Write a simulated population: DSN files with past inspections and the hidden truth, or (national
     preset, --format parquet) the warehouse tables ingestion would produce, at national volume."""
@@ -239,6 +244,8 @@ def simulate(
                        "national DSN text would be terabytes")
         if preset != "national":
             raise fail(f"--format parquet is for the national preset; preset {preset!r} writes DSN files")
+        if known_inspection_months is not None:
+            raise fail("--known-inspection-months is for DSN presets: the national warehouse has no inspections")
         _simulate_national(out, seed, scale, months, workers)
         return
     from champollion.reporting import stage_progress, print_calibration
@@ -246,7 +253,8 @@ def simulate(
     if preset not in simulation.PRESETS:
         raise fail(f"unknown preset {preset!r}: choose among {', '.join([*simulation.PRESETS, 'national'])}")
     with stage_progress() as progress:
-        summary = simulation.simulate(out, preset=preset, seed=seed, progress=progress)
+        summary = simulation.simulate(out, preset=preset, seed=seed, progress=progress,
+                                      known_inspection_months=known_inspection_months)
     typer.echo(
         f"simulated {summary.n_establishments} establishments over {summary.n_months} months "
         f"({summary.first_month} to {summary.last_month}): {summary.n_files} DSN files, "
@@ -255,6 +263,9 @@ def simulate(
     )
     print_calibration(simulation.calibration_table(out))
     typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
+    if (out / "inspections-all.csv").exists():
+        typer.echo(f"inspections.csv holds the first {known_inspection_months or simulation.get_preset(preset).known_inspection_months}"
+                   f" months of inspections; all of them (to import later): {out / 'inspections-all.csv'}")
 
 
 def _simulate_national(out: Path, seed: int, scale: float, months: int, workers: int) -> None:
@@ -308,7 +319,7 @@ def bench_features(
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
-    from features.bench import bench_features as run_bench
+    from warehouse.bench import bench_features as run_bench
     from warehouse.bench import write_bench_json
 
     context = _context(ctx)

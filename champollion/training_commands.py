@@ -25,7 +25,13 @@ def train(
     inspections: Annotated[
         Optional[Path], typer.Option(help="CSV siret,inspection_date,abuse_found (default: the inspections imported).")
     ] = None,
-    trials: Annotated[Optional[int], typer.Option(help="Optuna trials in the study (a rerun resumes it).", min=1)] = None,
+    trials: Annotated[
+        Optional[int], typer.Option(help="Optuna trials to run now (default: training.trials).", min=1)
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Run the trials in the last study of the same data and settings instead "
+                                            "of a new study.")
+    ] = False,
     truth: Annotated[
         Optional[Path], typer.Option(help="Simulated population's truth/ folder: lets `ipw: auto` decide on the truth.")
     ] = None,
@@ -44,23 +50,24 @@ def train(
     def on_month(month: date, how: str) -> None:
         log.info("features as of %s: %s", f"{month:%Y-%m}", how)
 
-    def on_folds(folds, labelled) -> None:
+    def on_folds(choice, labelled) -> None:
         report.print_left_out(labelled.left_out)
-        report.print_folds(folds, len(labelled.rows))
+        report.print_folds(choice, len(labelled.rows))
 
-    def on_trial(number: int, value: float | None, state: str) -> None:
-        log.info("trial %d: %s%s", number, state.lower(), "" if value is None else f", objective {value:.4f}")
+    def on_trial(trial) -> None:
+        log.info("%s", report.trial_line(trial))
 
     try:
         source = inspection_source(context.home, inspections)
         report.print_bad_rows(source.issues)
         outcome = run_train(context.home, context.config, source, trials, truth, ipw,
                             on_month=on_month, on_folds=on_folds, on_trial=on_trial,
-                            on_step=lambda message: log.info("%s", message))
+                            on_step=lambda message: log.info("%s", message), resume=resume)
     except (FileNotFoundError, ValueError, WarehouseBusy) as exc:
         raise fail(str(exc)) from exc
     result = outcome.result
     report.print_comparison(result.comparison, result.settings.capacity_share, result.settings.shares)
+    report.print_latest_fold(result)
     report.print_selection(result)
     if result.truth_over_folds is not None:
         report.print_truth_over_folds(result.truth_over_folds, result.settings.shares)
@@ -98,7 +105,8 @@ def promote(
     version: Annotated[str, typer.Option(help="Version number or alias to promote.")] = "challenger",
     force: Annotated[bool, typer.Option("--force", help="Promote even if it does worse than the champion.")] = False,
 ) -> None:
-    """Make the challenger champion if it does at least as well on its latest fold (or with --force)."""
+    """Make a version (the challenger by default) champion if it does at least as well as the champion on its
+    latest fold (or with --force); only the alias champion moves."""
     from champollion import training_report as report
     from training.workflow import promote as run_promote
 
@@ -112,9 +120,10 @@ def promote(
 
 @commands.command()
 def models(ctx: typer.Context) -> None:
-    """List the registered versions with their aliases, data months and key metrics."""
+    """List the registered versions: aliases, data, the promotion metric with its interval and the baselines."""
     from champollion import training_report as report
+    from training.promotion import promotion_metric
     from training.workflow import list_models
 
     context = ctx.obj
-    report.print_versions(list_models(context.home, context.config))
+    report.print_versions(list_models(context.home, context.config), promotion_metric(context.config.training))

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from champollion.reporting import console
 from training.models import MODEL_LABELS
+from training.promotion import promotion_metric
+from training.registry import BASELINES
 
 SELECTION_BIAS_NOTE = (
     "Selection bias: these metrics are measured on inspected establishments only. Past inspections were chosen "
@@ -54,16 +56,40 @@ def print_left_out(left_out: pd.DataFrame) -> None:
         console.print(table)
 
 
-def print_folds(folds: pd.DataFrame, labelled_rows: int) -> None:
-    """The temporal folds: dates and counts."""
+def print_folds(choice: Any, labelled_rows: int) -> None:
+    """The temporal folds chosen for the history (`training.splitter.FoldChoice`): why, dates and counts."""
+    console.print(f"folds: {choice.reason}")
     table = Table(title=f"Temporal validation: expanding window by inspection date ({labelled_rows} labelled inspections)")
     for column in ("fold", "train on inspections up to", "validate from", "validate until", "train rows", "validation rows",
                    "validation positives"):
         table.add_column(column, justify="right")
-    for f in folds.itertuples(index=False):
+    for f in choice.folds.itertuples(index=False):
         table.add_row(str(f.fold), str(f.train_until), str(f.valid_from), str(f.valid_until), str(f.n_train),
                       str(f.n_valid), str(f.positives))
     console.print(table)
+
+
+def trial_line(trial: Any) -> str:
+    """One finished trial (`training.tuning.TrialReport`) for the log; a pruned trial's value is partial."""
+    if trial.state == "complete":
+        return f"trial {trial.number}: complete, objective {trial.value:.4f} (mean over {trial.n_folds} folds)"
+    if trial.state == "pruned":
+        partial = "" if trial.value is None else (
+            f", partial objective {trial.value:.4f} over fold{'s 1-' if trial.folds_done > 1 else ' '}{trial.folds_done} "
+            "only (not comparable with complete trials)")
+        return f"trial {trial.number}: pruned after fold {trial.folds_done} of {trial.n_folds}{partial}"
+    return f"trial {trial.number}: {trial.state}"
+
+
+def trials_summary(trials: pd.DataFrame, this_run: int, resumed: int) -> str:
+    """How the study's trials ended: complete, pruned (after which fold), failed."""
+    states = trials["state"].value_counts()
+    pruned = trials[trials["state"] == "pruned"]["folds_evaluated"].value_counts().sort_index()
+    after = ", ".join(f"{n} after fold {k}" for k, n in pruned.items())
+    earlier = f" and {resumed} from an earlier run (resumed)" if resumed else ""
+    failed = f", {states.get('fail', 0)} failed" if states.get("fail", 0) else ""
+    return (f"{this_run} trials in this run{earlier}: {states.get('complete', 0)} complete, "
+            f"{states.get('pruned', 0)} pruned{f' ({after})' if after else ''}{failed}")
 
 
 def print_comparison(comparison: pd.DataFrame, capacity: float, shares: list[float]) -> None:
@@ -134,15 +160,37 @@ def print_truth_over_folds(frame: pd.DataFrame, shares: list[float]) -> None:
     console.print(table)
 
 
+def print_latest_fold(result: Any) -> None:
+    """The promotion metric of every model on the latest fold, LightGBM with its interval, and whether a
+    simpler model does as well."""
+    values = result.latest_fold_values
+    fold = result.folds.iloc[-1]
+    table = Table(title=f"Promotion metric: {promotion_metric(result.settings)} ({fold.valid_from} to "
+                        f"{fold.valid_until}: {fold.n_valid} inspections); 95% bootstrap interval")
+    table.add_column("model")
+    table.add_column("value", justify="right")
+    for row in values.itertuples(index=False):
+        interval = f" [{row.low:.2f}, {row.high:.2f}]" if not math.isnan(row.low) else ""
+        table.add_row(_label(row.model), f"{row.value:.3f}{interval}")
+    console.print(table)
+    console.print(f"simpler models: {result.simpler_model_verdict}")
+
+
 def print_trained(outcome: Any) -> None:
-    """Where the run and the registered version went."""
+    """The study's trials, and where the run (and the registered version, if any) went."""
     record, result = outcome.record, outcome.result
-    resumed = f", {result.trials_resumed} of them from an earlier run (resumed)" if result.trials_resumed else ""
+    if record.version is not None:
+        registered = (f"registered {result.settings.registered_model} version {record.version} with alias(es) "
+                      f"{', '.join(record.aliases)}")
+    else:
+        held = f" ({', '.join(record.same_as_aliases)})" if record.same_as_aliases else ""
+        registered = (f"not registered: the same model as version {record.same_as}{held} (same data, folds, "
+                      "parameters and settings)")
     console.print(
-        f"Optuna study {result.study_name}: {len(result.trials)} trials{resumed}; objective {result.settings.objective}\n"
+        f"Optuna study {result.study_name} (objective {result.settings.objective}):\n"
+        f"{trials_summary(result.trials, result.trials_this_run, result.trials_resumed)}\n"
         f"LightGBM parameters: {result.params}\n"
-        f"MLflow run {record.run_id} (experiment {record.experiment_id}); registered "
-        f"{result.settings.registered_model} version {record.version} with alias(es) {', '.join(record.aliases)}\n"
+        f"MLflow run {record.run_id} ({record.run_name}, experiment {record.experiment_id})\n{registered}\n"
         f"browse: mlflow ui --backend-store-uri {record.tracking_uri}\n"
         f"trained in {outcome.seconds:.0f} s"
     )
@@ -178,29 +226,58 @@ def print_truth(outcome: Any) -> None:
     )
 
 
-def print_versions(frame: pd.DataFrame) -> None:
-    """`champollion models`."""
+def _cell(value: str) -> str:
+    return f"{float(value):.3f}" if value else "-"
+
+
+def print_versions(frame: pd.DataFrame, metric: str) -> None:
+    """`champollion models`: each version's promotion metric (`metric`, in words) with its interval and every
+    baseline's value on the same rows, the verdict on the simpler models, and who is champion and challenger."""
     if frame.empty:
         console.print("no registered version yet: run `champollion train`")
         return
-    table = Table(title="Registered versions")
-    for column in ("version", "aliases", "created", "data months", "rows", "ipw", "precision@k (CV)",
-                   "precision@k latest fold", "avg precision", "ROC AUC", "campaign rule precision@k"):
-        table.add_column(column, justify="right" if column not in ("aliases", "data months") else "left",
-                         no_wrap=column in ("aliases", "data months", "created"))
+    table = Table(title=f"Registered versions. Promotion metric: {metric}; baselines on the same inspections")
+    columns = ("version", "aliases", "data months", "rows", "trials", "latest fold", "LightGBM [95% interval]",
+               *(MODEL_LABELS[b] for b in BASELINES))
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("aliases", "data months", "latest fold") else "right",
+                         no_wrap=column in ("aliases", "data months", "latest fold", "LightGBM [95% interval]"))
     for r in frame.itertuples(index=False):
-        table.add_row(str(r.version), r.aliases, r.created, r.data_months, r.labelled_rows, r.ipw, r.precision_at_k,
-                      r.latest_fold_precision_at_k, r.average_precision, r.roc_auc, r.campaign_rule_precision_at_k)
+        interval = f" [{float(r.promotion_low):.2f}, {float(r.promotion_high):.2f}]" if r.promotion_low else ""
+        table.add_row(str(r.version), r.aliases, r.data_months, r.labelled_rows, r.trials, r.latest_fold,
+                      f"{_cell(r.promotion)}{interval}", *(_cell(getattr(r, b)) for b in BASELINES))
     console.print(table)
     for r in frame.itertuples(index=False):
-        console.print(f"version {r.version}: MLflow run {r.run_id}")
+        verdict = f"; {r.verdict}" if r.verdict else ""
+        console.print(f"version {r.version}: MLflow run {r.run_id}{verdict}")
+    holders = {alias: str(r.version) for r in frame.itertuples(index=False) for alias in r.aliases.split(", ") if alias}
+    console.print(f"champion: v{holders.get('champion', '-')} (scores the lists); "
+                  f"challenger: v{holders.get('challenger', '-')} (the latest registered)")
 
 
 def print_promotion(outcome: Any) -> None:
-    """`champollion promote`."""
+    """`champollion promote`: the comparison made, the decision and the aliases moved."""
     decision = outcome.decision
-    verdict = "[green]promoted[/green]" if decision.promote else "[yellow]not promoted[/yellow]"
-    console.print(f"challenger v{outcome.challenger}: {verdict}: {decision.reason}")
+    held = f" ({', '.join(outcome.candidate_aliases)})" if outcome.candidate_aliases else " (no alias)"
+    console.print(f"candidate: version {outcome.candidate}{held}; champion: "
+                  f"{'v' + outcome.champion_before if outcome.champion_before else 'none'}; challenger: "
+                  f"{'v' + outcome.challenger if outcome.challenger else 'none'}")
+    if decision.champion_value is not None:
+        console.print(f"promotion metric: {outcome.metric}")
+        table = Table(title=f"on the same {outcome.rows_compared} inspections" if outcome.rows_compared
+                      else "on different inspections (see below)")
+        for column in ("version", "role", "value"):
+            table.add_column(column, justify="right" if column == "value" else "left")
+        table.add_row(f"v{outcome.candidate}", "candidate", f"{decision.challenger_value:.3f}")
+        table.add_row(f"v{outcome.champion_before}", "champion", f"{decision.champion_value:.3f}")
+        console.print(table)
     if outcome.note:
         console.print(outcome.note)
-    console.print(f"champion: v{outcome.champion_before} -> v{outcome.champion_after}")
+    verdict = "[green]promoted[/green]" if decision.promote else "[yellow]not promoted[/yellow]"
+    console.print(f"version {outcome.candidate}: {verdict}: {decision.reason}")
+    if outcome.champion_after != outcome.champion_before:
+        moved = f"champion v{outcome.champion_before or '-'} -> v{outcome.champion_after}"
+    else:
+        moved = f"none (champion stays on v{outcome.champion_before})"
+    stays = f"; challenger stays on v{outcome.challenger}" if outcome.challenger else ""
+    console.print(f"aliases moved: {moved}{stays}")

@@ -16,8 +16,10 @@ class TrainingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Temporal validation (expanding window, by inspection date).
-    n_folds: int = Field(default=3, ge=3, le=12, description="Validation windows (at least 3).")
-    validation_months: int = Field(default=6, ge=1, le=24, description="Length of each validation window.")
+    # The configured windows are used when the history allows them; else `training.splitter.choose_folds`
+    # shortens the windows, then drops folds (down to two), until every fold trains on min_train_rows.
+    n_folds: int = Field(default=3, ge=2, le=12, description="Validation windows, when the history allows them.")
+    validation_months: int = Field(default=6, ge=1, le=24, description="Longest validation window, in months.")
     min_train_rows: int = Field(default=50, ge=1, description="Fewest labelled rows a fold may train on.")
 
     # Capacity: the share of each region's establishments its inspectors can visit in a month.
@@ -28,7 +30,8 @@ class TrainingConfig(BaseModel):
     bootstrap_resamples: int = Field(default=1000, ge=50, description="Resamples of the recall intervals (precision's are exact).")
 
     # Tuning.
-    trials: int = Field(default=40, ge=1, description="Optuna trials in the study (a rerun resumes it).")
+    trials: int = Field(default=40, ge=1, description="Optuna trials per training (in a new study, or with --resume "
+                                                     "in the last study of the same data and settings).")
     objective: Literal["precision_at_k", "mean_precision_at_shares", "average_precision"] = Field(
         default="mean_precision_at_shares",
         description=(

@@ -21,11 +21,12 @@ __all__ = [
 ]
 
 
-def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progress | None = None) -> SimulationSummary:
+def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progress | None = None,
+             known_inspection_months: int | None = None) -> SimulationSummary:
     """Simulate a population and write dsn/, inspections.csv and truth/ under `out` (see simulation.run)."""
     from simulation.run import simulate as run
 
-    return run(out, preset=preset, seed=seed, progress=progress)
+    return run(out, preset=preset, seed=seed, progress=progress, known_inspection_months=known_inspection_months)
 
 
 def calibration_table(out: Path) -> "pandas.DataFrame":

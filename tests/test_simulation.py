@@ -591,3 +591,28 @@ def test_rebuilt_contracts_match_truth(small: Path, parsed) -> None:
     print(f"round trip: {matched} of {len(truth)} contracts found ({matched / len(truth):.4f})")
     assert matched / len(truth) >= 0.99, f"{matched} of {len(truth)} contracts found"
     assert len(rebuilt) <= len(truth) * 1.001  # no phantom contracts from cancelled or replaced declarations
+
+
+def test_known_inspection_months_split_the_inspections_not_the_world(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inspectorate knows the first two months of inspections (they start in the seventh simulated
+    month); inspections-all.csv has them all. The DSN and the truth are those of the same world."""
+    monkeypatch.setitem(presets.PRESETS, "tiny", replace(TINY, n_establishments=150, n_months=10))
+    simulation.simulate(tmp_path / "all", preset="tiny", seed=7)
+    simulation.simulate(tmp_path / "split", preset="tiny", seed=7, known_inspection_months=2)
+    everything = (tmp_path / "all" / "inspections.csv").read_text().splitlines()
+    known = (tmp_path / "split" / "inspections.csv").read_text().splitlines()
+    assert (tmp_path / "split" / "inspections-all.csv").read_text().splitlines() == everything
+    later = everything[len(known):]
+    assert known[0] == everything[0] == "siret,inspection_date,abuse_found"
+    assert len(known) > 1 and later and known + later == everything
+    assert {line.split(",")[1][:7] for line in known[1:]} <= {"2026-09", "2026-10"}  # TINY starts in 2026-03
+    assert {line.split(",")[1][:7] for line in later} <= {"2026-11", "2026-12"}
+    def world(root: Path) -> dict[str, str]:
+        return {path: digest for path, digest in _hashes(root).items()
+                if "inspections" not in path and not path.endswith("manifest.json")}
+
+    assert world(tmp_path / "all") == world(tmp_path / "split") and world(tmp_path / "all")
+    manifest = json.loads((tmp_path / "split" / "truth" / "manifest.json").read_text())
+    assert manifest["known_inspection_months"] == 2 and manifest["n_inspections_known"] == len(known) - 1
+    assert not (tmp_path / "all" / "inspections-all.csv").exists()

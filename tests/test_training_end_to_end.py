@@ -20,11 +20,18 @@ from features.catalog import FEATURES_SCHEMA_VERSION
 from tests.test_training_world import mlflow_template, world  # noqa: F401 - fixtures
 from champollion.training_commands import commands
 from core.training_config import TrainingConfig
+from training.registry import BASELINES
+from training.workflow import list_models
 
 runner = CliRunner()
 
 
 SMALL_DATA = TrainingConfig(validation_months=3, min_train_rows=20, bootstrap_resamples=100, trials=2)
+
+
+def _flat(output: str) -> str:
+    """The output with its line breaks and runs of spaces made single spaces (the console wraps long lines)."""
+    return " ".join(output.split())
 
 
 def _app(home: Home, config: Config) -> typer.Typer:
@@ -76,36 +83,94 @@ def test_train_evaluate_register_and_promote(world, tmp_path):  # noqa: F811
     np.testing.assert_allclose(contributions.sum(axis=1), champion.raw_scores(table.head(5)), atol=1e-9)
     assert champion.data_months[0] == f"{world.months[0]:%Y-%m}" and champion.schema_version == FEATURES_SCHEMA_VERSION
 
-    # Newer inspections: the champion is re-scored on the challenger's latest-fold inspections it never saw.
+    # Newer inspections: a new study; the champion is re-scored on the challenger's latest-fold inspections it never saw.
     second = runner.invoke(app, ["train", "--inspections", str(world.inspections_csv), "--truth", str(world.truth)])
     assert second.exit_code == 0, second.output
     assert re.search(r"version 2 with alias\(es\) challenger\n", second.output), second.output
+    studies = [re.search(r"Optuna study (\S+) ", out.output).group(1) for out in (first, second)]
+    assert studies[0] != studies[1] and all("\n2 trials in this run:" in out.output for out in (first, second))
+    assert "resumed" not in second.output
     gated = runner.invoke(app, ["promote"])
     assert gated.exit_code == 0, gated.output
-    assert re.search(r"champion v1 re-scored on the \d+ inspections of the challenger's latest fold it was not trained on",
-                     gated.output), gated.output
+    assert "candidate: version 2 (challenger); champion: v1; challenger: v2" in _flat(gated.output), gated.output
+    assert re.search(r"champion v1 re-scored on the \d+ inspections of v2's latest fold it was not trained on",
+                     _flat(gated.output)), gated.output
     client = mlflow.tracking.MlflowClient()
     if "not promoted" in gated.output:
+        assert "aliases moved: none (champion stays on v1); challenger stays on v2" in _flat(gated.output)
         assert str(client.get_model_version_by_alias("champollion-precarite", "champion").version) == "1"
         forced = runner.invoke(app, ["promote", "--force"])
         assert forced.exit_code == 0 and "forced" in forced.output
     assert str(client.get_model_version_by_alias("champollion-precarite", "champion").version) == "2"
     assert "already champion" in runner.invoke(app, ["promote"]).output
 
-    # Same data, same settings: the study resumes; same model, same metrics; the gate compares the same fold.
+    # Same data, same settings: a new study on the same data gives the same model, which is not registered again.
     third = runner.invoke(app, ["train", "--inspections", str(world.inspections_csv), "--truth", str(world.truth)])
     assert third.exit_code == 0, third.output
-    assert "2 of them from an earlier run (resumed)" in third.output
-    v2, v3 = (client.get_model_version("champollion-precarite", v) for v in ("2", "3"))
-    m2, m3 = client.get_run(v2.run_id).data.metrics, client.get_run(v3.run_id).data.metrics
-    shared = {k for k in m2 if "/" in k and not k.startswith(("truth", "propensity"))}
-    assert shared and {k: m2[k] for k in shared} == {k: m3[k] for k in shared}
-    same = runner.invoke(app, ["promote"])
-    assert "same latest fold as champion v2" in same.output and "promoted" in same.output, same.output
+    assert f"Optuna study {studies[1]}-2 " in third.output, third.output
+    assert "not registered: the same model as version 2 (challenger, champion)" in _flat(third.output)
+    assert len(client.search_model_versions("name='champollion-precarite'")) == 2
 
+    # --resume continues the last study of this data; --trials N runs N more trials in it.
+    resumed = runner.invoke(app, ["train", "--resume", "--trials", "1", "--truth", str(world.truth)])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"Optuna study {studies[1]}-2 " in resumed.output, resumed.output
+    assert "1 trials in this run and 2 from an earlier run (resumed)" in _flat(resumed.output)
+    import optuna
+
+    storage = f"sqlite:///{world.home.mlruns / 'optuna.db'}"
+    assert len(optuna.load_study(study_name=f"{studies[1]}-2", storage=storage).trials) == 3
+    assert len(optuna.load_study(study_name=studies[1], storage=storage).trials) == 2
+    assert re.search(r"registered champollion-precarite version 3 with alias\(es\) challenger (browse|Successfully)|not "
+                     r"registered: the same model as version 2", _flat(resumed.output)), resumed.output
+
+    # `models`: the promotion metric with its interval, the baselines, who is champion and challenger.
     listed = runner.invoke(app, ["models"])
     assert listed.exit_code == 0, listed.output
-    assert re.search(r"\b3 .*challenger, champion", listed.output) and re.search(r"\b1 .*2024-", listed.output)
+    assert "Promotion metric: mean precision at 5%, 10%, 20%" in _flat(listed.output), listed.output
+    versions = list_models(world.home, config).set_index("version")
+    assert versions.loc[2, "aliases"] == "challenger, champion" and versions.loc[1, "aliases"] == ""
+    low, value, high = (float(versions.loc[2, c]) for c in ("promotion_low", "promotion", "promotion_high"))
+    assert low <= value <= high and all(versions.loc[2, b] for b in BASELINES)
+    assert "logistic" in listed.output and "campaign" in listed.output
+    assert "champion: v2 (scores the lists)" in _flat(listed.output)
+    assert re.search(r"version 2: MLflow run \w+; (LightGBM .* beats every simpler model|the simpler model does as well)",
+                     _flat(listed.output)), listed.output
+
+
+def test_promoting_an_older_version_moves_only_the_champion_alias(world):  # noqa: F811
+    """v1 champion, v3 challenger: promoting v2 moves champion from v1 to v2 and leaves challenger on v3."""
+    from training.workflow import promote
+
+    config = Config(training=SMALL_DATA)
+    client = _registry_with_three_versions(world, config)
+    outcome = promote(world.home, config, "2", force=True)
+    assert (outcome.candidate, outcome.candidate_aliases, outcome.challenger) == ("2", [], "3")
+    assert (outcome.champion_before, outcome.champion_after) == ("1", "2")
+    aliases = client.get_registered_model("champollion-precarite").aliases
+    assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "2", "challenger": "3"}
+    runner_app = _app(world.home, config)
+    again = runner.invoke(runner_app, ["promote", "--version", "1", "--force"])
+    assert again.exit_code == 0, again.output
+    assert "candidate: version 1 (no alias); champion: v2; challenger: v3" in _flat(again.output)
+    assert "aliases moved: champion v2 -> v1; challenger stays on v3" in _flat(again.output)
+    aliases = client.get_registered_model("champollion-precarite").aliases
+    assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "1", "challenger": "3"}
+
+
+def _registry_with_three_versions(world, config: Config):
+    """Three registered versions of the world's model (trained on growing inspections): v1 champion, v3 challenger."""
+    import mlflow
+
+    from training.workflow import inspection_source, train
+
+    lines = world.inspections_csv.read_text(encoding="utf-8").splitlines()
+    for i, cutoff in enumerate(("2025-03", "2025-05", "2025-07")):
+        part = world.home.root / f"until-{i}.csv"
+        kept = [line for line in lines[1:] if line.split(",")[1][:7] < cutoff]
+        part.write_text("\n".join([lines[0], *kept]) + "\n", encoding="utf-8")
+        train(world.home, config, inspection_source(world.home, part))
+    return mlflow.tracking.MlflowClient()
 
 
 def test_same_data_same_seed_same_model_and_metrics(world):  # noqa: F811

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.capacity import siret_key
 from training.evaluation import model_names, subgroup_table
 from training.labels import LABEL
-from training.metrics import group_codes, precision_recall_at_share, tiebreak_key
+from training.metrics import group_codes, precision_recall_at_share
 from training.models import MODEL_LABELS
 
 CURVE_SHARES = np.round(np.arange(0.01, 0.41, 0.01), 2)
@@ -69,11 +70,11 @@ def size_band(headcount: object) -> str:
     return next(name for low, high, name in SIZE_BANDS if low <= value <= high)
 
 
-def precision_curve(oof: pd.DataFrame, seed: int) -> pd.DataFrame:
+def precision_curve(oof: pd.DataFrame) -> pd.DataFrame:
     """Pooled precision@k of each model for shares from 1% to 40% (selection within fold x region)."""
     y = oof[LABEL].to_numpy()
     groups = group_codes(oof["fold"].to_numpy(), oof["region_code"].astype(str).to_numpy())
-    tiebreak = tiebreak_key(len(oof), seed)
+    tiebreak = siret_key(oof["siret"])
     records = []
     for name in model_names(oof):
         scores = oof[f"score_{name}"].to_numpy(dtype=float)
@@ -187,9 +188,9 @@ def model_card(result: object, context: dict[str, str]) -> str:
         row[f"lift@{k:.0%}"] = f"{part.loc[k, 'lift']:.2f}"
         summary.append(row)
     oof = result.oof
-    by_region = subgroup_table(oof, "lightgbm", oof["region_code"], k, settings.seed)
-    by_sector = subgroup_table(oof, "lightgbm", oof["naf"].map(naf_section), k, settings.seed)
-    by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k, settings.seed)
+    by_region = subgroup_table(oof, "lightgbm", oof["region_code"], k)
+    by_sector = subgroup_table(oof, "lightgbm", oof["naf"].map(naf_section), k)
+    by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k)
     rows = result.labelled.rows
     first, last = rows["inspection_date"].min(), rows["inspection_date"].max()
     folds = result.folds.astype(str)
@@ -214,7 +215,8 @@ to sanction, to score people, or outside the DSN population it was trained on.
 
 ## Training
 - LightGBM (binary), tuned by Optuna (TPE, median pruning) on `{settings.objective}` averaged over
-  {len(result.folds)} expanding-window folds; study `{result.study_name}`; {len(result.trials)} trials.
+  {len(result.folds)} expanding-window folds ({result.fold_choice}); study `{result.study_name}`;
+  {result.trials_this_run} trials in this training{f", {result.trials_resumed} earlier (resumed)" if result.trials_resumed else ""}.
 - Best parameters: `{result.params}`; legal-rule counts constrained to raise the score (monotone).
 - Inverse-propensity weighting: **{result.ipw}** ({result.ipw_reason}).
 - Probabilities calibrated ({settings.calibration}) on the out-of-fold scores.
