@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalog import FEATURES
 from audit.metrics import additivity_gaps, list_overlap, rank_correlation, top_reason_agreement
 from audit.verdict import Check, Status
-from core.scoring_config import AuditConfig
 from core.french import count_fr, number_fr
+from core.scoring_config import AuditConfig
+from features.catalog import FEATURES
 from scoring.reasons import grouped_contributions, region_names
 
 Explainer = Callable[[Any, pd.DataFrame], pd.DataFrame]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.catalog import CATEGORICAL
 from audit.checks import LABELS_FR
 from audit.metrics import population_stability_index
 from audit.verdict import Check, Status
-from core.scoring_config import AuditConfig
 from core.french import count_fr, number_fr
+from core.scoring_config import AuditConfig
+from features.catalog import CATEGORICAL
 
 TRAINING = "mois d'entraînement"
 

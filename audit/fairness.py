@@ -15,8 +15,8 @@ import pandas as pd
 
 from audit.metrics import group_disparities, outside_band
 from audit.verdict import Check, Status
-from core.scoring_config import AuditConfig
 from core.french import count_fr, number_fr
+from core.scoring_config import AuditConfig
 from scoring.reasons import region_names
 from training.report_files import SIZE_BANDS, naf_section, size_band
 

@@ -11,17 +11,17 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from audit.checks import LABELS_FR  # noqa: E402
-from audit.drift import TRAINING  # noqa: E402
-from audit.fairness import DIMENSIONS, SOURCES, group_order  # noqa: E402
-from core.scoring_config import AuditConfig  # noqa: E402
-from core.french import number_fr  # noqa: E402
-from training.metrics import exact_binomial_interval  # noqa: E402
-from training.report_files import reliability  # noqa: E402
+from audit.checks import LABELS_FR
+from audit.drift import TRAINING
+from audit.fairness import DIMENSIONS, SOURCES, group_order
+from core.french import number_fr
+from core.scoring_config import AuditConfig
+from training.metrics import exact_binomial_interval
+from training.report_files import reliability
 
 BLUE, RED, ORANGE, GREEN, GREY = "#004c8c", "#b00020", "#c77800", "#11691f", "#8a8a8a"
 MODEL_LABELS_FR = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from audit.verdict import Check, Status
+from core.french import number_fr, percent_fr
+from core.scoring_config import AuditConfig
 from features.rules import RULES
 from features.validation import SCORED
-from audit.verdict import Check, Status
-from core.scoring_config import AuditConfig
-from core.french import number_fr, percent_fr
 
 RULE_LABELS = {rule.id: rule.label_fr for rule in RULES}
 

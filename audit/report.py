@@ -12,16 +12,16 @@ import jinja2
 import markdown
 import pandas as pd
 
-from core.config import Config
-from features.catalog import FEATURES
-from features.rules import RULES
 from audit import figures
 from audit.checks import LABELS_FR
 from audit.drift import TRAINING
 from audit.fairness import DIMENSIONS, SOURCES, group_order, with_groups
 from audit.verdict import GROUPS, Check, Status, by_group
-from core.scoring_config import AuditConfig
+from core.config import Config
 from core.french import missing, month_fr, number_fr, percent_fr
+from core.scoring_config import AuditConfig
+from features.catalog import FEATURES
+from features.rules import RULES
 
 SECTIONS = (
     ("summary", "Verdict"),
@@ -182,7 +182,7 @@ def drift_summary_table(drift: pd.DataFrame, settings: AuditConfig, top: int = 2
                  else "stable")
         rows.append([LABELS_FR.get(feature, feature), _number(r.since, 3), _number(r.recent, 3), state])
         marks.append({"déplacée": "failed", "en mouvement": "warning"}.get(state, ""))
-    return Table(["Variable", "PSI depuis l'entraînement", f"PSI le plus fort sur les mois précédents", "État"],
+    return Table(["Variable", "PSI depuis l'entraînement", "PSI le plus fort sur les mois précédents", "État"],
                  rows, marks)
 
 

@@ -21,12 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.capacity import siret_key, top_share_mask
-from core.config import Config
-from core.home import Home
-from features.asof import add_months
-from warehouse.inspections import load_inspections
-from features.validation import rules_against_truth
 from audit.checks import (
     Explainer,
     additivity_check,
@@ -44,7 +38,13 @@ from audit.fairness import fairness_checks, targeting_tables, with_groups
 from audit.legal_rules import rule_checks
 from audit.selection_bias import selection_bias_check
 from audit.verdict import Check, Status, Verdict, verdict_of
+from core.capacity import siret_key, top_share_mask
+from core.config import Config
+from core.home import Home
+from features.asof import add_months
+from features.validation import rules_against_truth
 from scoring.monthly import month_evidence, month_features, previous_ranking, score_table
+from warehouse.inspections import load_inspections
 
 log = logging.getLogger("champollion.audit")
 
@@ -95,7 +95,7 @@ def _artifact(run_id: str, path: str) -> Path | None:
 
     try:
         return download(run_id, path)
-    except Exception:  # noqa: BLE001 - an older run may lack an artifact: the report says so
+    except Exception:
         log.warning("run %s has no artifact %s", run_id, path)
         return None
 

@@ -4,8 +4,8 @@ for the population the lists are drawn from."""
 from __future__ import annotations
 
 from audit.verdict import Check, Status
-from core.scoring_config import AuditConfig
 from core.french import number_fr
+from core.scoring_config import AuditConfig
 
 
 def selection_bias_check(propensity_auc: float | None, ipw: str, settings: AuditConfig) -> Check:

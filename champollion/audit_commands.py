@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,9 +16,9 @@ commands = typer.Typer(help="The evaluators' audit of a registered model.")
 def audit(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="champion, challenger or a version number.")] = "champion",
-    month: Annotated[Optional[str], typer.Option(help="Month YYYY-MM audited (default: the last declared).")] = None,
+    month: Annotated[str | None, typer.Option(help="Month YYYY-MM audited (default: the last declared).")] = None,
     truth: Annotated[
-        Optional[Path], typer.Option(help="Simulated population's truth/ folder: targeting measured against the truth.")
+        Path | None, typer.Option(help="Simulated population's truth/ folder: targeting measured against the truth.")
     ] = None,
 ) -> None:
     """Audit a model: explanations, fairness, drift, selection bias and (with --truth) the legal rules' precision.

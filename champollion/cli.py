@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -51,10 +51,10 @@ def _context(ctx: typer.Context) -> Context:
 def main(
     ctx: typer.Context,
     home: Annotated[
-        Optional[Path], typer.Option(help="Home directory for data/, mlruns/ and lists/ (default: $CHAMPOLLION_HOME or the repository).")
+        Path | None, typer.Option(help="Home directory for data/, mlruns/ and lists/ (default: $CHAMPOLLION_HOME or the repository).")
     ] = None,
     config: Annotated[
-        Optional[Path], typer.Option(help="Settings file (default: $CHAMPOLLION_CONFIG or configs/champollion.yaml).")
+        Path | None, typer.Option(help="Settings file (default: $CHAMPOLLION_CONFIG or configs/champollion.yaml).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
@@ -94,7 +94,7 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="DSN files or folders (read recursively; plain or gzip).")],
     workers: Annotated[
-        Optional[int], typer.Option(help="Parser processes of the duckdb engine (default from the configuration).")
+        int | None, typer.Option(help="Parser processes of the duckdb engine (default from the configuration).")
     ] = None,
     engine: Annotated[
         SqlEngineName, typer.Option(help="duckdb: local processes and DuckDB; spark: Spark tasks and Spark SQL (configuration: spark).")
@@ -156,7 +156,7 @@ def features(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest'): use declarations up to and including it.")
     ],
-    out: Annotated[Optional[Path], typer.Option(help="Also write the feature table to this Parquet file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the feature table to this Parquet file.")] = None,
     engine: Annotated[
         SqlEngineName,
         typer.Option(help="Where the feature SQL runs: DuckDB (embedded) or Spark (master and settings: `spark` in the config)."),
@@ -227,7 +227,7 @@ def simulate(
     months: Annotated[int, typer.Option(help="parquet only: months simulated, from 2025-01.")] = 12,
     workers: Annotated[int, typer.Option(help="parquet only: processes writing chunks in parallel.")] = 2,
     known_inspection_months: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(help="dsn only: inspections.csv holds the first N months of inspections, inspections-all.csv "
                           "all of them (import it later to retrain on new data).", min=1),
     ] = None,
@@ -248,7 +248,7 @@ def simulate(
             raise fail("--known-inspection-months is for DSN presets: the national warehouse has no inspections")
         _simulate_national(out, seed, scale, months, workers)
         return
-    from champollion.reporting import stage_progress, print_calibration
+    from champollion.reporting import print_calibration, stage_progress
 
     if preset not in simulation.PRESETS:
         raise fail(f"unknown preset {preset!r}: choose among {', '.join([*simulation.PRESETS, 'national'])}")
@@ -312,9 +312,9 @@ def bench_features(
     as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest').")] = "latest",
     sample: Annotated[float, typer.Option(help="Share of establishments the pandas reference computes.")] = 0.01,
     memory_limit: Annotated[
-        Optional[str], typer.Option(help="DuckDB memory_limit, e.g. 14GB (default: the configuration's duckdb.memory_limit).")
+        str | None, typer.Option(help="DuckDB memory_limit, e.g. 14GB (default: the configuration's duckdb.memory_limit).")
     ] = None,
-    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
 ) -> None:
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
@@ -349,7 +349,8 @@ def bench_ingest(
 ) -> None:
     """Ingestion MB/s and peak memory: plain line reader, one worker, all workers, half the input."""
     from champollion.reporting import print_bench
-    from warehouse.bench import bench_ingest as run_bench, write_bench_json
+    from warehouse.bench import bench_ingest as run_bench
+    from warehouse.bench import write_bench_json
 
     context = _context(ctx)
     try:
@@ -366,13 +367,13 @@ def bench_ingest(
 def bench_scoring(
     ctx: typer.Context,
     rows: Annotated[int, typer.Option(help="Synthetic establishments scored.")] = 1_000_000,
-    trees: Annotated[Optional[int], typer.Option(help="Train a synthetic-label LightGBM of this many trees instead of using the champion.")] = None,
-    depth: Annotated[Optional[int], typer.Option(help="Its largest tree depth (with --trees; default 6, the search space's).")] = None,
+    trees: Annotated[int | None, typer.Option(help="Train a synthetic-label LightGBM of this many trees instead of using the champion.")] = None,
+    depth: Annotated[int | None, typer.Option(help="Its largest tree depth (with --trees; default 6, the search space's).")] = None,
     leaves: Annotated[int, typer.Option(help="Its most leaves per tree (with --trees).")] = 31,
     shap_sample: Annotated[int, typer.Option(help="Rows shap.TreeExplainer is timed on (then extrapolated).")] = 20_000,
-    contrib_rows: Annotated[Optional[int], typer.Option(help="Rows pred_contrib is timed on (default: all; else extrapolated).")] = None,
+    contrib_rows: Annotated[int | None, typer.Option(help="Rows pred_contrib is timed on (default: all; else extrapolated).")] = None,
     threads: Annotated[int, typer.Option(help="LightGBM/OpenMP threads.")] = 2,
-    model: Annotated[Optional[str], typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
+    model: Annotated[str | None, typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic rows and labels.")] = 0,
 ) -> None:
     """Scores for every row, the monthly pipeline with SHAP reasons, and SHAP for every row next to shap,

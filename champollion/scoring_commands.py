@@ -7,7 +7,7 @@ The main `champollion` command registers `commands`; each command receives the s
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,7 +22,7 @@ def score(
     ctx: typer.Context,
     month: Annotated[str, typer.Option(help="Month YYYY-MM whose declarations are scored, or 'latest'.")] = "latest",
     model: Annotated[
-        Optional[str], typer.Option(help="Registry alias or version (default: scoring.model, the champion).")
+        str | None, typer.Option(help="Registry alias or version (default: scoring.model, the champion).")
     ] = None,
     all_reasons: Annotated[
         bool, typer.Option("--all-reasons", help="Explain every scored establishment, not only the listed ones.")
@@ -57,7 +57,7 @@ def explain(
     siret: Annotated[str, typer.Argument(help="SIRET (14 digits) of the establishment to explain.")],
     month: Annotated[str, typer.Option(help="Month YYYY-MM of the list, or 'latest'.")] = "latest",
     model: Annotated[
-        Optional[str], typer.Option(help="Registry alias or version (default: scoring.model, the champion).")
+        str | None, typer.Option(help="Registry alias or version (default: scoring.model, the champion).")
     ] = None,
 ) -> None:
     """Explain one establishment's score: SHAP breakdown, reasons, evidence and contract timeline

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,25 +23,26 @@ log = logging.getLogger("champollion.training")
 def train(
     ctx: typer.Context,
     inspections: Annotated[
-        Optional[Path], typer.Option(help="CSV siret,inspection_date,abuse_found (default: the inspections imported).")
+        Path | None, typer.Option(help="CSV siret,inspection_date,abuse_found (default: the inspections imported).")
     ] = None,
     trials: Annotated[
-        Optional[int], typer.Option(help="Optuna trials to run now (default: training.trials).", min=1)
+        int | None, typer.Option(help="Optuna trials to run now (default: training.trials).", min=1)
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Run the trials in the last study of the same data and settings instead "
                                             "of a new study.")
     ] = False,
     truth: Annotated[
-        Optional[Path], typer.Option(help="Simulated population's truth/ folder: lets `ipw: auto` decide on the truth.")
+        Path | None, typer.Option(help="Simulated population's truth/ folder: lets `ipw: auto` decide on the truth.")
     ] = None,
-    ipw: Annotated[Optional[str], typer.Option(help="Inverse-propensity weighting: auto | on | off.")] = None,
+    ipw: Annotated[str | None, typer.Option(help="Inverse-propensity weighting: auto | on | off.")] = None,
 ) -> None:
     """Train LightGBM on past inspections, compare it with the baselines, log and register it in MLflow."""
-    from champollion.reporting import console
-    from warehouse.versions import WarehouseBusy
     from champollion import training_report as report
-    from training.workflow import inspection_source, train as run_train
+    from champollion.reporting import console
+    from training.workflow import inspection_source
+    from training.workflow import train as run_train
+    from warehouse.versions import WarehouseBusy
 
     context = ctx.obj
     if ipw is not None and ipw not in ("auto", "on", "off"):
@@ -79,10 +80,10 @@ def train(
 def evaluate(
     ctx: typer.Context,
     truth: Annotated[Path, typer.Option(help="The simulated population's truth/ folder.")],
-    month: Annotated[Optional[str], typer.Option(help="Month YYYY-MM to evaluate (default: the last in the warehouse).")] = None,
+    month: Annotated[str | None, typer.Option(help="Month YYYY-MM to evaluate (default: the last in the warehouse).")] = None,
     model: Annotated[str, typer.Option(help="Version number or alias (challenger, champion).")] = "challenger",
     inspections: Annotated[
-        Optional[Path], typer.Option(help="Inspections known for the features (default: those imported).")
+        Path | None, typer.Option(help="Inspections known for the features (default: those imported).")
     ] = None,
 ) -> None:
     """Precision@k of every model against the hidden truth of a simulated population, with the oracle."""

@@ -20,7 +20,7 @@ class Home:
     root: Path
 
     @classmethod
-    def resolve(cls, explicit: Path | None = None) -> "Home":
+    def resolve(cls, explicit: Path | None = None) -> Home:
         """Home from `--home`, else `$CHAMPOLLION_HOME`, else the repository root."""
         if explicit is not None:
             return cls(Path(explicit).resolve())

@@ -34,7 +34,7 @@ class ScoringConfig(BaseModel):
     reasons: int = Field(default=3, ge=1, le=10, description="Reasons written per listed establishment.")
 
     @model_validator(mode="after")
-    def _sizes_are_positive(self) -> "ScoringConfig":
+    def _sizes_are_positive(self) -> ScoringConfig:
         bad = {code: size for code, size in self.list_size_by_region.items() if size < 1}
         if bad:
             raise ValueError(f"list_size_by_region must give at least 1 per region: {bad}")

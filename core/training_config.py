@@ -71,7 +71,7 @@ class TrainingConfig(BaseModel):
     registered_model: str = "champollion-precarite"
 
     @model_validator(mode="after")
-    def _capacity_is_reported(self) -> "TrainingConfig":
+    def _capacity_is_reported(self) -> TrainingConfig:
         if any(not 0 < s <= 1 for s in self.report_shares):
             raise ValueError("report_shares must lie in (0, 1]")
         return self

@@ -30,11 +30,11 @@ from datetime import date
 import pyarrow as pa
 
 from core.config import FeaturesConfig
+from core.geography import departement_sql
+from core.sql_literals import sql_string_list
 from warehouse.contracts import month_start, rebuild_contracts_sql
 from warehouse.engine import places_arrow
-from core.geography import departement_sql
 from warehouse.sql_engine import SqlEngine, load_table
-from core.sql_literals import sql_string_list
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
@@ -65,7 +65,7 @@ class AsOfWindow:
     history_start: date
 
     @classmethod
-    def of(cls, as_of: date, settings: FeaturesConfig) -> "AsOfWindow":
+    def of(cls, as_of: date, settings: FeaturesConfig) -> AsOfWindow:
         month = month_start(as_of)
         return cls(
             as_of=month,

@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from core.config import FeaturesConfig
-from features.asof import AsOfWindow, FIXED_TERM_NATURES, OPEN_ENDED_NATURES, TRAINING_MOTIFS
-from warehouse.contracts import END_CANCELLED, TEMP_AGENCY_NAF
+from features.asof import FIXED_TERM_NATURES, OPEN_ENDED_NATURES, TRAINING_MOTIFS, AsOfWindow
 from features.rules import _usage_sector_rows
+from warehouse.contracts import END_CANCELLED, TEMP_AGENCY_NAF
 
 REFERENCE_FEATURES = (
     "headcount", "hires_12m", "share_hires_fixed_term_12m", "precarity_rate_12m",

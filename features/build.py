@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 from core.config import Config, FeaturesConfig
 from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
-from warehouse.contracts import rebuild_contracts_sql
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
+from warehouse.contracts import rebuild_contracts_sql
 from warehouse.sql_engine import SqlEngine
 
 log = logging.getLogger("champollion.features")

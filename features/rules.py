@@ -93,12 +93,12 @@ from string import Formatter
 import pyarrow as pa
 
 from core.config import FeaturesConfig
+from core.sql_literals import sql_string, sql_string_list
 from features import job_posts
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
 from features.replacements import covered_replacements
 from warehouse.sql_engine import SqlEngine, load_table
-from core.sql_literals import sql_string, sql_string_list
 
 ATA_MOTIF = "02"  # accroissement temporaire d'activité
 REPLACEMENT_MOTIF = "01"  # remplacement d'un salarié absent

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.benchmarks import measure_in_process, peak_rss_mb
 from core.config import Config
 from core.home import Home
-from core.benchmarks import measure_in_process, peak_rss_mb
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 
 log = logging.getLogger("champollion.bench")

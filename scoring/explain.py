@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.french import date_fr, month_fr, percent_fr
+from core.geography import places_table
 from core.home import Home
 from features.catalog import CATEGORICAL, FEATURES
-from core.geography import places_table
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
-from core.french import date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
 from scoring.reasons import (
     LEGAL_RULES,
@@ -48,7 +48,7 @@ from scoring.reasons import (
 if TYPE_CHECKING:
     import duckdb
     from matplotlib.figure import Figure
-    from rich.console import Console, RenderableType
+    from rich.console import RenderableType
 
 LABELS_FR: dict[str, str] = {f.name: f.label_fr for f in FEATURES}
 RULES_BY_ID = {r.id: r for r in RULES}
@@ -286,7 +286,7 @@ def _window(month: date, config: Config) -> dict[str, date]:
 
 # --- Reading the home ------------------------------------------------------------------------------------
 
-def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.DataFrame:
+def establishment_contracts(con: duckdb.DuckDBPyConnection, siret: str) -> pd.DataFrame:
     """Rows of `contracts_asof` (prepared by `features.asof.prepare_as_of`) counted at `siret`, with the one name
     of their job (`job_label`, as the rule checks name it: features.rules.JOB_NAMES_SQL)."""
     table = con.execute(
@@ -310,8 +310,8 @@ def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.D
 def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None) -> Explanation:
     """Load the model, the month's features, evidence, inspections, last month's list and the contracts,
     then `explain_establishment`."""
-    from warehouse.inspections import load_inspections
     from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
+    from warehouse.inspections import load_inspections
 
     model, version = load_model(home, config, model_reference)
     inspections = load_inspections(home.warehouse)
@@ -375,7 +375,7 @@ def audit_paragraph(explanation: Explanation) -> str:
     )
 
 
-def renderables(explanation: Explanation, box_style: Any = None) -> list["RenderableType"]:
+def renderables(explanation: Explanation, box_style: Any = None) -> list[RenderableType]:
     """The explanation as rich objects (titles, paragraphs, tables), in reading order."""
     from rich import box
     from rich.padding import Padding
@@ -505,7 +505,7 @@ def explanation_text(explanation: Explanation, width: int = 100) -> str:
 
 # --- Picture ------------------------------------------------------------------------------------------
 
-def timeline_figure(explanation: Explanation) -> "Figure":
+def timeline_figure(explanation: Explanation) -> Figure:
     """One row per post x person: a bar per contract coloured by its kind, evidence events marked, the
     12-month window of the indicators shaded. At most MAX_TIMELINE_ROWS rows (those with evidence first)."""
     from matplotlib.dates import DateFormatter
@@ -594,7 +594,19 @@ def explain_folder(home: Home, month: date) -> Path:
 
 
 __all__ = [
-    "Explanation", "audit_paragraph", "contract_timeline", "establishment_contracts", "evidence_rows",
-    "explain_establishment", "explain_folder", "explain_month", "explanation_text", "month_contracts", "model_facts",
-    "person_labels", "renderables", "timeline_figure", "write_explanation",
+    "Explanation",
+    "audit_paragraph",
+    "contract_timeline",
+    "establishment_contracts",
+    "evidence_rows",
+    "explain_establishment",
+    "explain_folder",
+    "explain_month",
+    "explanation_text",
+    "model_facts",
+    "month_contracts",
+    "person_labels",
+    "renderables",
+    "timeline_figure",
+    "write_explanation",
 ]

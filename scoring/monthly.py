@@ -27,10 +27,10 @@ from core.home import Home
 from features.asof import add_months
 from features.build import load_evidence
 from features.catalog import FEATURES_SCHEMA_VERSION
-from warehouse.inspections import load_inspections
 from features.rules import CONFIDENCE_LEVELS
 from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
+from warehouse.inspections import load_inspections
 
 log = logging.getLogger("champollion.scoring")
 
@@ -215,9 +215,9 @@ def _summary(
         per_region.append({
             "region_code": region_code,
             "region": group["region"].iloc[0],
-            "scored": int(len(group)),
+            "scored": len(group),
             "recently_inspected": int(group["recently_inspected"].sum()),
-            "listed": int(len(chosen)),
+            "listed": len(chosen),
             "exploration": int(chosen["exploration"].sum()),
             "new": int((chosen["change"] == "new").sum()),
             "still": int((chosen["change"] == "still").sum()),
@@ -230,8 +230,8 @@ def _summary(
         "model_version": version,
         "scored_at": datetime.now().isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
-        "scored": int(len(ranked)),
-        "listed": int(len(listed)),
+        "scored": len(ranked),
+        "listed": len(listed),
         "exploration": int(listed["exploration"].sum()),
         "recently_inspected_left_out": int(ranked["recently_inspected"].sum()),
         "previous_list": had_previous,

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
-from core.geography import places_table
-from features.rules import RULES, SCORED_CONFIDENCE
 from core.french import number_fr
+from core.geography import places_table
+from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
+from features.rules import RULES, SCORED_CONFIDENCE
 
 _BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 _RULES = {r.id: r for r in RULES}
@@ -81,7 +81,7 @@ class SectorBenchmarks:
     min_group: int
 
     @classmethod
-    def of(cls, table: pd.DataFrame, features: list[str], min_group: int) -> "SectorBenchmarks":
+    def of(cls, table: pd.DataFrame, features: list[str], min_group: int) -> SectorBenchmarks:
         numeric = [f for f in features if f not in CATEGORICAL and f in table.columns]
         base = table[table["declares"].fillna(True).astype(bool)] if "declares" in table.columns else table
         frame = base[["naf", "region_code", *numeric]].copy()

@@ -11,18 +11,19 @@ appears except as the 8-character pseudonym `person_ref`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
 import pandas as pd
 import xlsxwriter
 
+from core.french import date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
 from scoring.evidence_groups import group_evidence
-from core.french import date_fr, missing, month_fr, percent_fr
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}

@@ -29,7 +29,7 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
     return run(out, preset=preset, seed=seed, progress=progress, known_inspection_months=known_inspection_months)
 
 
-def calibration_table(out: Path) -> "pandas.DataFrame":
+def calibration_table(out: Path) -> pandas.DataFrame:
     """The simulated orders of magnitude next to the public figures they aim at (see simulation.calibration)."""
     from simulation.calibration import calibration_table as table
 

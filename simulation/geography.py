@@ -35,9 +35,9 @@ DEPARTEMENTS: tuple[tuple[str, str, int], ...] = (
 _EMPLOYMENT_BOOST = {"75": 2.2, "92": 1.6, "69": 1.1, "31": 1.05}
 
 COASTAL = frozenset(
-    "06 83 13 34 30 66 11 2A 2B 17 85 44 56 29 22 35 50 14 76 80 62 33 40 64 971 972 974".split()
+    ["06", "83", "13", "34", "30", "66", "11", "2A", "2B", "17", "85", "44", "56", "29", "22", "35", "50", "14", "76", "80", "62", "33", "40", "64", "971", "972", "974"]
 )
-MOUNTAIN = frozenset("73 74 05 04 38 65 09 66 2A 2B 63 15".split())
+MOUNTAIN = frozenset(["73", "74", "05", "04", "38", "65", "09", "66", "2A", "2B", "63", "15"])
 
 # Birth countries of people born abroad (INSEE country codes used in the NIR).
 BIRTH_COUNTRIES: tuple[str, ...] = ("350", "351", "352", "139", "127", "134", "109", "341", "216", "310")

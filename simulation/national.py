@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.geography import places_table
-from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 from simulation.national_arrays import day_number, days_to_date32, digits, hex32, pick
 from simulation.national_model import NO_END, Chunk, Period, draw_establishments, generate_chunk
 from simulation.national_sectors import ABUSE_TYPES, END_MOTIFS, MISSION, MOTIFS, NATURES, POSTS, SECTORS, TEMP_AGENCY
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 NATIONAL_ESTABLISHMENTS = 1_800_000
 CHUNK_ESTABLISHMENTS = 20_000

@@ -12,8 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.national_sectors import (
-    ABUSE_TYPES, ATA, CDD, CDI, END_CDD, END_MISSION, MISSION, NO_MOTIF, REPLACEMENT, SEASONAL, SECTORS,
-    TEMP_AGENCY, USAGE,
+    ABUSE_TYPES,
+    ATA,
+    CDD,
+    CDI,
+    END_CDD,
+    END_MISSION,
+    MISSION,
+    NO_MOTIF,
+    REPLACEMENT,
+    SEASONAL,
+    SECTORS,
+    TEMP_AGENCY,
+    USAGE,
 )
 
 NO_END = 2**30

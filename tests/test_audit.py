@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from champollion.cli import app
 from audit.report import SECTIONS
 from audit.run import run_audit
 from audit.verdict import Status
+from champollion.cli import app
 from tests.browser import opened, screenshot_sections
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.validation import SCORED
 from audit.drift import TRAINING, drift_check
 from audit.fairness import fairness_check, unflag_small, with_groups
 from audit.legal_rules import rule_checks
@@ -14,6 +13,7 @@ from audit.metrics import group_disparities, rate_ratio_interval
 from audit.selection_bias import selection_bias_check
 from audit.verdict import Check, Status, verdict_lines, verdict_of
 from core.scoring_config import AuditConfig
+from features.validation import SCORED
 
 SETTINGS = AuditConfig()
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.dsn.parser import DsnParser
-from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
 from tests.conftest import PUBLIC_SAMPLE
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
+from warehouse.dsn.parser import DsnParser
+from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
 
 SIRET = "12345678900011"
 
@@ -81,7 +81,7 @@ def test_byte_undefined_in_cp1252_falls_back_to_latin1(tmp_path):
 def test_a_stray_cp1252_byte_in_utf8_changes_one_character_not_the_file(tmp_path):
     lines = one_contract_file(tmp_path, title="Employé")
     path = tmp_path / "a.dsn"
-    text = "\n".join(lines).encode("utf-8").replace("Employé".encode("utf-8"), "Café Employé".encode("utf-8"))
+    text = "\n".join(lines).encode("utf-8").replace("Employé".encode(), "Café Employé".encode())
     path.write_bytes(text.replace(b"Caf\xc3\xa9", b"Caf\xe9") + b"\n")
     declarations, parser, report = parse(path)
     assert declarations[0].individuals[0].children[0].text("006") == "Café Employé"

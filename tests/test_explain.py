@@ -16,11 +16,11 @@ from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
-from warehouse.ingest import ingest
-from warehouse.sql_engine import DuckDBEngine
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
 from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 AS_OF = date(2025, 8, 1)
 

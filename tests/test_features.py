@@ -12,10 +12,10 @@ from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features, store_features
 from features.catalog import feature_names
-from warehouse.ingest import ingest
-from warehouse.sql_engine import DuckDBEngine
 from tests.conftest import TEST_KEY
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 
 def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None, config: Config | None = None):

@@ -11,9 +11,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse.ingest import ingest
 from tests.conftest import PUBLIC_SAMPLE, TEST_KEY
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
+from warehouse.ingest import ingest
 
 RESTAURANT = "12345678900011"
 AGENCY = "55555555500019"

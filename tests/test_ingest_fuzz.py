@@ -21,9 +21,9 @@ import pytest
 
 from core.config import Config
 from core.home import Home
-from warehouse.ingest import ingest
 from tests.conftest import TEST_KEY
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render
+from warehouse.ingest import ingest
 
 NIR_IN_WRONG_FIELD = "1800175123456"
 ANY_LINE = -1  # the issue names a line, which depends on where the damage falls
@@ -168,7 +168,7 @@ def _mixed_encoding(index: int) -> tuple:
     good, bad = _sirets(index)
     lines = render(envoi([_declaration(good, "1", Contract("C1", "2025-01-06", title="Employé")),
                           _declaration(bad, "2", Contract("C1", "2025-01-06", title="Café"))]))
-    text = _text(lines).decode("latin-1").encode("utf-8").replace("Café".encode("utf-8"), b"Caf\xe9")
+    text = _text(lines).decode("latin-1").encode("utf-8").replace("Café".encode(), b"Caf\xe9")
     return text, "mixed_encoding", lines.index("S21.G00.40.006,'Café'") + 1, "not UTF-8 on 1 lines", (good, bad)
 
 

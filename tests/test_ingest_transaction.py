@@ -17,12 +17,12 @@ import pytest
 import warehouse.ingest as ingestion
 from core.config import Config
 from core.home import Home
+from tests.conftest import TEST_KEY
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from warehouse.ingest import ingest
 from warehouse.inspections import import_inspections
 from warehouse.tables import MONTHLY_TABLES
 from warehouse.versions import KeyMismatch, WarehouseBusy, writer_lock
-from tests.conftest import TEST_KEY
-from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SINGLE_FILES = ("declaration_status", "establishments", "persons", "contracts")

@@ -9,16 +9,16 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from audit.run import run_audit
 from core.config import Config
 from core.home import Home
-from warehouse.ingest import ingest
-from warehouse.inspections import load_inspections
-from audit.run import run_audit
+from features.store import feature_tables
 from scoring.monthly import month_features
 from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
-from features.store import feature_tables
 from training.workflow import inspection_source
+from warehouse.ingest import ingest
+from warehouse.inspections import load_inspections
 
 
 def test_train_inspections_are_stored_and_a_month_has_the_same_features_at_training_and_scoring(tmp_path):

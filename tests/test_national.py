@@ -18,9 +18,9 @@ from champollion.cli import app
 from core.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
+from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
-from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
 
 AS_OF = date(2025, 12, 1)
 

@@ -9,9 +9,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tests.browser import opened
 from core.french import date_fr, month_fr, percent_fr
 from scoring.region_files import write_region_files
+from tests.browser import opened
 
 MONTH = date(2025, 3, 1)
 REGION = "Île-de-France"

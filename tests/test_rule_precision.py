@@ -15,10 +15,10 @@ import pytest
 from core.config import Config
 from core.home import Home
 from features.build import compute_features, latest_month
-from warehouse.ingest import ingest
-from warehouse.sql_engine import DuckDBEngine
 from features.validation import EVERY_LEVEL, SCORED, rules_against_truth
 from tests.conftest import TEST_KEY
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 # rule: (precision, recall) of the established and probable findings, and recall of all findings. Measured on
 # this population: carence 0.955 / 0.620 / 0.849, renouvellements 1.000 / 0.667 / 0.815, duree_max 1.000 / 0.857 /

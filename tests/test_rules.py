@@ -16,8 +16,8 @@ import pytest
 
 from core.config import FeaturesConfig
 from features.asof import prepare_as_of
-from warehouse.engine import attach_warehouse, connect
 from features.rules import EVIDENCE_COLUMNS, RULES, compute_rule_evidence, register_usage_sectors, rule_counts_sql
+from warehouse.engine import attach_warehouse, connect
 from warehouse.sql_engine import DuckDBEngine
 
 D = date.fromisoformat

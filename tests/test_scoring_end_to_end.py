@@ -12,8 +12,8 @@ import pytest
 
 from features.asof import add_months
 from features.build import load_features
-from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, score_month
 from features.store import declared_months
+from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, score_month
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ import pytest
 
 from core.config import Config, SparkConfig
 from core.home import Home
+from tests.conftest import TEST_KEY
 from warehouse.engine import SINGLE_TABLES
 from warehouse.ingest import IngestSummary, ingest
 from warehouse.tables import MONTHLY_TABLES, warehouse_glob
-from tests.conftest import TEST_KEY
 
 pytestmark = pytest.mark.slow
 

@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from champollion.training_report import trial_line, trials_summary
 from core.capacity import select_top, siret_key, top_share_mask
-from features.catalog import feature_names
 from core.scoring_config import ScoringConfig
-from scoring.selection import rank_and_select
 from core.training_config import TrainingConfig
+from features.catalog import feature_names
+from scoring.selection import rank_and_select
 from training.labels import build_labelled_set, label_as_of, needed_months
 from training.metrics import precision_recall_at_share
 from training.promotion import promotion_decision
-from champollion.training_report import trial_line, trials_summary
 from training.splitter import TemporalSplitter, choose_folds
 from training.tuning import TrialReport, study_to_run, trials_table
 

@@ -14,12 +14,12 @@ import typer
 from typer.testing import CliRunner
 
 from champollion.cli import Context
+from champollion.training_commands import commands
 from core.config import Config
 from core.home import Home
+from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
 from tests.test_training_world import mlflow_template, world  # noqa: F401 - fixtures
-from champollion.training_commands import commands
-from core.training_config import TrainingConfig
 from training.registry import BASELINES
 from training.workflow import list_models
 
@@ -190,8 +190,8 @@ def test_same_data_same_seed_same_model_and_metrics(world):  # noqa: F811
 
 @pytest.mark.slow
 def test_train_on_the_small_simulated_population(small_warehouse, tmp_path, mlflow_template):  # noqa: F811
-    from warehouse.inspections import read_inspections
     from training.pipeline import fit_and_evaluate, load_training_data
+    from warehouse.inspections import read_inspections
 
     population, shared_home = small_warehouse
     home = Home(tmp_path / "home")

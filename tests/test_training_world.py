@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.home import Home
 from core.config import Config
+from core.home import Home
 from features.build import feature_dir, features_fingerprint
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
-from warehouse.sql_engine import DuckDBEngine
 from training.labels import add_months, months_between
+from warehouse.sql_engine import DuckDBEngine
 
 REGIONS = ("11", "84", "93", "44")
 NAFS = ("5610A", "8710A", "4711D", "4120A", "8121Z")

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from training.calibration import cross_fitted_probabilities
 from core.capacity import siret_key, top_share_mask
+from training.calibration import cross_fitted_probabilities
 from training.labels import LABEL
 from training.metrics import (
     average_precision,

@@ -19,7 +19,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.catalog import CATEGORICAL, FEATURES, feature_names
 
-
 # Counts of potential legal-rule infractions: more of them never makes abuse less likely. LightGBM
 # is constrained to respect that (a prior that steadies it on a few hundred labelled rows).
 RULE_COUNTS = tuple(f.name for f in FEATURES if f.family == "rules")
@@ -61,7 +60,7 @@ class RandomRanking(ClassifierMixin, BaseEstimator):
     def __init__(self, random_state: int = 0):
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "RandomRanking":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> RandomRanking:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -76,7 +75,7 @@ class CampaignRule(ClassifierMixin, BaseEstimator):
     def __init__(self, column: str = "precarity_rate_12m_excess"):
         self.column = column
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "CampaignRule":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> CampaignRule:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -91,7 +90,7 @@ class RuleViolations(ClassifierMixin, BaseEstimator):
     def __init__(self, column: str = "n_rule_hits_total"):
         self.column = column
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "RuleViolations":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> RuleViolations:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -140,7 +139,7 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         categories = X[list(CATEGORICAL)].astype("object").where(X[list(CATEGORICAL)].notna(), "missing")
         return pd.concat([numeric_frame(X, numeric), categories.astype(str)], axis=1)
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "LogisticBaseline":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> LogisticBaseline:
         pipeline = self._pipeline()
         pipeline.fit(self._inputs(X), np.asarray(y), logisticregression__sample_weight=sample_weight)
         self.pipeline_ = pipeline
@@ -222,7 +221,7 @@ class LightGBMModel(ClassifierMixin, BaseEstimator):
         frame = pd.concat([numeric_frame(X, numeric), categorical_frame(X, list(CATEGORICAL), levels)], axis=1)
         return frame[features]
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "LightGBMModel":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> LightGBMModel:
         import lightgbm as lgb
 
         for attribute in ("categories_", "booster_"):

@@ -56,7 +56,7 @@ class InspectionPropensity(BaseEstimator):
         self.C = C
         self.random_state = random_state
 
-    def fit(self, population: pd.DataFrame, inspected: np.ndarray) -> "InspectionPropensity":
+    def fit(self, population: pd.DataFrame, inspected: np.ndarray) -> InspectionPropensity:
         self.model_ = LogisticBaseline(C=self.C, random_state=self.random_state).fit(population, inspected)
         self.base_rate_ = float(np.mean(inspected))
         return self
@@ -71,7 +71,7 @@ class NoWeighting(BaseEstimator):
 
     name = "off"
 
-    def fit(self, population: pd.DataFrame) -> "NoWeighting":
+    def fit(self, population: pd.DataFrame) -> NoWeighting:
         return self
 
     def weights(self, rows: pd.DataFrame) -> np.ndarray | None:
@@ -88,7 +88,7 @@ class InversePropensityWeighting(BaseEstimator):
         self.C = C
         self.random_state = random_state
 
-    def fit(self, population: pd.DataFrame) -> "InversePropensityWeighting":
+    def fit(self, population: pd.DataFrame) -> InversePropensityWeighting:
         self.propensity_ = InspectionPropensity(self.C, self.random_state).fit(population, population[INSPECTED].to_numpy())
         return self
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from core.capacity import siret_key
-from features.catalog import FEATURES_SCHEMA_VERSION
 from core.training_config import TrainingConfig
+from features.catalog import FEATURES_SCHEMA_VERSION
 from training.evaluation import fold_objective
 from training.labels import LABEL
 from training.models import LightGBMModel, model_features
@@ -173,7 +173,7 @@ def tune(
     if earlier:
         log.info("study %s resumed: %d trials already done, %d more to run", name, earlier, n_trials)
 
-    def objective(trial: "optuna.Trial") -> float:
+    def objective(trial: optuna.Trial) -> float:
         params = search_space(trial, config)
         values = []
         for step, data in enumerate(folds):
@@ -187,7 +187,7 @@ def tune(
                 raise optuna.TrialPruned()
         return float(np.mean(values))
 
-    def callback(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if on_trial is not None:
             on_trial(TrialReport(trial.number, trial.state.name.lower(), trial.value, len(trial.intermediate_values),
                                  len(folds)))

@@ -20,11 +20,9 @@ import pyarrow.parquet as pq
 
 from core.config import Config
 from core.home import Home
-from warehouse.dsn.parser import Issue
-from warehouse.inspections import import_inspections, load_inspections, read_inspections
 from core.training_config import TrainingConfig
-from training.labels import LabelledSet
 from features.store import declared_months, feature_tables
+from training.labels import LabelledSet
 from training.pipeline import TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
 from training.promotion import PromotionDecision, gate_value, promotion_decision, promotion_metric, unseen_by
 from training.registry import (
@@ -46,6 +44,8 @@ from training.registry import (
 )
 from training.splitter import FoldChoice
 from training.tuning import TrialReport
+from warehouse.dsn.parser import Issue
+from warehouse.inspections import import_inspections, load_inspections, read_inspections
 
 log = logging.getLogger("champollion.training")
 
@@ -186,7 +186,7 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
     over_folds = None
     try:
         over_folds = pd.read_csv(download(version.run_id, TRUTH_OVER_FOLDS))
-    except Exception:  # noqa: BLE001 - trained without --truth: the artifact does not exist
+    except Exception:
         over_folds = None
     for row in table.itertuples(index=False):
         client.log_metric(version.run_id, f"truth_{month:%Y_%m}/{row.model}/precision_at_{row.share * 100:g}pct",

@@ -19,12 +19,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from core.geography import departement_sql
+from core.sql_literals import sql_string, sql_string_list
 from warehouse.contracts import rebuild_contracts_sql
 from warehouse.dsn.parser import Issue
 from warehouse.engine import attach_warehouse, register_places
-from core.geography import departement_sql
 from warehouse.partitions import MonthlyPartitionWriter
-from core.sql_literals import sql_string, sql_string_list
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 from warehouse.versions import fresh_file
 

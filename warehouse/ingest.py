@@ -42,7 +42,13 @@ from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_bat
 from warehouse.pseudonym import key_fingerprint
 from warehouse.tables import FILES_SCHEMA
 from warehouse.versions import (
-    KeyMismatch, StateDraft, WarehouseState, fresh_file, record_key_fingerprint, recorded_key_fingerprint, writer_lock,
+    KeyMismatch,
+    StateDraft,
+    WarehouseState,
+    fresh_file,
+    record_key_fingerprint,
+    recorded_key_fingerprint,
+    writer_lock,
 )
 
 log = logging.getLogger("champollion.ingest")

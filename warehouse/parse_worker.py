@@ -103,7 +103,7 @@ class _StagedWriter:
         self.pending: dict[str, list[tuple]] = {name: [] for name in STAGED_SCHEMAS}
         self.writers: dict[str, pq.ParquetWriter] = {}
 
-    def __enter__(self) -> "_StagedWriter":
+    def __enter__(self) -> _StagedWriter:
         return self
 
     def add(self, rows: dict[str, list[tuple]]) -> None:
@@ -132,7 +132,7 @@ class _StagedWriter:
 
 
 def _parse_file(
-    source: SourceFile, pseudonymiser: Pseudonymiser, writer: "_StagedWriter", headers: list[tuple], task: BatchTask
+    source: SourceFile, pseudonymiser: Pseudonymiser, writer: _StagedWriter, headers: list[tuple], task: BatchTask
 ) -> FileResult:
     label = str(source.path)
     parser = DsnParser(label)

@@ -35,7 +35,7 @@ class MonthlyPartitionWriter:
         self._pending_bytes: dict[str, int] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
 
-    def __enter__(self) -> "MonthlyPartitionWriter":
+    def __enter__(self) -> MonthlyPartitionWriter:
         return self
 
     def write_batches(self, batches: Iterable[pa.RecordBatch]) -> None:

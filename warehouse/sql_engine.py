@@ -61,7 +61,7 @@ class SqlEngine(Protocol):
     def close(self) -> None:
         """Free the temp tables (and the DuckDB connection)."""
 
-    def __enter__(self) -> "SqlEngine": ...
+    def __enter__(self) -> SqlEngine: ...
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None: ...
 
@@ -102,7 +102,7 @@ class DuckDBEngine:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> "DuckDBEngine":
+    def __enter__(self) -> DuckDBEngine:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
@@ -116,7 +116,7 @@ def load_table(engine: SqlEngine, name: str, data: pa.Table) -> None:
     engine.unregister(f"{name}_arrow")
 
 
-def open_engine(kind: str, config: "Config", scratch: Path | None = None) -> SqlEngine:
+def open_engine(kind: str, config: Config, scratch: Path | None = None) -> SqlEngine:
     """A new engine: 'duckdb' (an in-memory connection with `config.duckdb`'s memory limit and threads,
     spilling to `scratch`) or 'spark' (a session from `config.spark`)."""
     if kind == "duckdb":

@@ -148,7 +148,7 @@ class Block:
     code: str
     line: int
     fields: dict[str, object] = field(default_factory=dict)
-    children: list["Block"] = field(default_factory=list)
+    children: list[Block] = field(default_factory=list)
 
     def get(self, number: str) -> object:
         return self.fields.get(number)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from warehouse.dsn.parser import (
-    ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, SUSPENSION, Block, Declaration, Issue,
+    ABSENCE,
+    ACTIVITY,
+    CHANGE,
+    CONTRACT,
+    CONTRACT_END,
+    REMUNERATION,
+    SUSPENSION,
+    Block,
+    Declaration,
+    Issue,
 )
 from warehouse.posts import normalise_post
 from warehouse.pseudonym import Pseudonymiser

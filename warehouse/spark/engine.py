@@ -31,15 +31,15 @@ class SparkEngine:
     name = "spark"
     splits_large_aggregates = False
 
-    def __init__(self, session: "SparkSession") -> None:
+    def __init__(self, session: SparkSession) -> None:
         self.spark = session
         self._views: set[str] = set()
 
-    def _view(self, name: str, frame: "DataFrame") -> None:
+    def _view(self, name: str, frame: DataFrame) -> None:
         frame.createOrReplaceTempView(name)
         self._views.add(name)
 
-    def _keep(self, name: str, frame: "DataFrame") -> None:
+    def _keep(self, name: str, frame: DataFrame) -> None:
         """Materialise `frame` (executors' memory, then disk) as the temp table `name`.
 
         What `name` held before is freed by Spark's cleaner once nothing refers to it.
@@ -93,7 +93,7 @@ class SparkEngine:
             self.spark.catalog.dropTempView(name)
         self._views.clear()
 
-    def __enter__(self) -> "SparkEngine":
+    def __enter__(self) -> SparkEngine:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING
 
 from core.config import SparkConfig
 from warehouse.consolidate import (
-    DECLARATION_STATUS_SQL, ESTABLISHMENTS_SQL, PERSONS_SQL, STATUS_ISSUES_SQL, STATUS_SQL, ConsolidationResult,
+    DECLARATION_STATUS_SQL,
+    ESTABLISHMENTS_SQL,
+    PERSONS_SQL,
+    STATUS_ISSUES_SQL,
+    STATUS_SQL,
+    ConsolidationResult,
     status_issues,
 )
 from warehouse.contracts import rebuild_contracts_sql
@@ -52,11 +57,11 @@ NO_SUCCESS_MARKER = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"
 class SparkIngest:
     """Parse tasks as Spark tasks; cancel-and-replace and the tables by Spark SQL."""
 
-    def __init__(self, spark: "SparkSession") -> None:
+    def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
 
     @classmethod
-    def from_config(cls, settings: SparkConfig) -> "SparkIngest":
+    def from_config(cls, settings: SparkConfig) -> SparkIngest:
         """On the session that the `spark` section of the configuration describes."""
         return cls(spark_session(settings))
 
@@ -102,7 +107,7 @@ class SparkIngest:
         spark = self.spark
         warehouse.mkdir(parents=True, exist_ok=True)
 
-        def staged(table: str, which: list[str]) -> "DataFrame":
+        def staged(table: str, which: list[str]) -> DataFrame:
             return _read_parquet(spark, [staging / table / f"{b}.parquet" for b in which], STAGED_SCHEMAS[table])
 
         # Declarations are few (one row per establishment and month) and read many times: kept in memory.
@@ -141,7 +146,7 @@ class SparkIngest:
         return ConsolidationResult(counts, months, issues)
 
 
-def _rewrite_months(kept_rows: "DataFrame", root: Path, months: list[str]) -> None:
+def _rewrite_months(kept_rows: DataFrame, root: Path, months: list[str]) -> None:
     """Replace the folders `root/declared_month=YYYY-MM` of `months` ('YYYY-MM') by the kept rows of
     those months: one Parquet file per month holding the table's columns (the folder is the month)."""
     from pyspark.sql import functions as F
@@ -157,7 +162,7 @@ def _rewrite_months(kept_rows: "DataFrame", root: Path, months: list[str]) -> No
      .options(**NO_SUCCESS_MARKER).parquet(str(root)))
 
 
-def _finished_tasks(context: "SparkContext", group: str) -> int:
+def _finished_tasks(context: SparkContext, group: str) -> int:
     """Tasks of the job group finished so far (0 before its job starts)."""
     tracker = context.statusTracker()
     finished = 0
@@ -169,12 +174,12 @@ def _finished_tasks(context: "SparkContext", group: str) -> int:
     return finished
 
 
-def _spark_schema(schema: "pa.Schema") -> str:
+def _spark_schema(schema: pa.Schema) -> str:
     """The Spark DDL of an Arrow schema of the warehouse (strings, dates, integers, doubles)."""
     return ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in schema)
 
 
-def _read_parquet(spark: "SparkSession", paths: list[Path], schema: "pa.Schema") -> "DataFrame":
+def _read_parquet(spark: SparkSession, paths: list[Path], schema: pa.Schema) -> DataFrame:
     """Parquet files with the columns and types of `schema` (an empty frame when there are none)."""
     spark_schema = _spark_schema(schema)
     if not paths:
@@ -182,7 +187,7 @@ def _read_parquet(spark: "SparkSession", paths: list[Path], schema: "pa.Schema")
     return spark.read.schema(spark_schema).parquet(*map(str, paths))
 
 
-def _write_single_file(frame: "DataFrame", path: Path) -> None:
+def _write_single_file(frame: DataFrame, path: Path) -> None:
     """Write `frame` as the one Parquet file `path`, rows in the frame's order.
 
     Spark writes a folder of part files: one task writes the only part (next to `path`, so on the

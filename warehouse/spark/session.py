@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 SUBMITTED_ENV = "PYSPARK_GATEWAY_PORT"  # set when spark-submit started this Python process
 
 
-def spark_session(settings: SparkConfig) -> "SparkSession":
+def spark_session(settings: SparkConfig) -> SparkSession:
     """The active Spark session, or a new one on `settings.master` with `settings.settings` applied.
 
     Under `spark-submit` the master is the one spark-submit was given, not `settings.master`.
