@@ -41,7 +41,7 @@ from audit.verdict import Check, Status, Verdict, verdict_of
 from core.capacity import siret_key, top_share_mask
 from core.config import Config
 from core.home import Home
-from features.asof import add_months
+from core.months import add_months
 from features.validation import rules_against_truth
 from scoring.monthly import month_evidence, month_features, previous_ranking, score_table
 from warehouse.inspections import load_inspections

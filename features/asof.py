@@ -31,8 +31,9 @@ import pyarrow as pa
 
 from core.config import FeaturesConfig
 from core.geography import departement_sql
+from core.months import add_months, month_start
 from core.sql_literals import sql_string_list
-from warehouse.contracts import month_start, rebuild_contracts_sql
+from warehouse.contracts import rebuild_contracts_sql
 from warehouse.engine import places_arrow
 from warehouse.sql_engine import SqlEngine, load_table
 
@@ -47,12 +48,6 @@ USAGE_MOTIF = "05"
 SNAPSHOTS_PER_REBUILD = 40_000_000
 # CDD whose purpose is training or insertion, not a job: outside the precarity measures.
 TRAINING_MOTIFS = ("09", "10", "11")
-
-
-def add_months(month: date, months: int) -> date:
-    """First day of the month `months` after (or before, if negative) the month of `month`."""
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass(frozen=True)

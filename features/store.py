@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.config import Config
 from core.home import Home
+from core.months import month_end
 from features.build import compute_features, feature_dir, features_fingerprint, load_features, store_features
 from features.catalog import FEATURES_SCHEMA_VERSION
 
@@ -37,15 +38,11 @@ def declared_months(warehouse: Path) -> list[date]:
     return sorted(months)
 
 
-def _month_end(month: date) -> pd.Timestamp:
-    return pd.Timestamp(month) + pd.offsets.MonthEnd(0)
-
-
 def expected_past_inspections(inspections: pd.DataFrame | None, as_of: date) -> pd.Series:
     """Inspections per SIRET dated up to the end of the month `as_of` (what the feature counts)."""
     if inspections is None or inspections.empty:
         return pd.Series(dtype="int64")
-    known = inspections[pd.to_datetime(inspections["inspection_date"]) <= _month_end(as_of)]
+    known = inspections[pd.to_datetime(inspections["inspection_date"]) <= pd.Timestamp(month_end(as_of))]
     return known.groupby(known["siret"].astype(str)).size()
 
 

@@ -31,6 +31,7 @@ from core.config import Config
 from core.french import date_fr, month_fr, percent_fr
 from core.geography import places_table
 from core.home import Home
+from core.months import month_end
 from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
@@ -279,7 +280,7 @@ def _window(month: date, config: Config) -> dict[str, date]:
     from features.asof import AsOfWindow
 
     window = AsOfWindow.of(month, config.features)
-    end = (pd.Timestamp(window.as_of) + pd.offsets.MonthEnd(0)).date()
+    end = month_end(window.as_of)
     return {"as_of": window.as_of, "as_of_end": end, "window_start": window.window_start,
             "history_start": window.history_start}
 

@@ -24,7 +24,7 @@ import pandas as pd
 from core.config import Config
 from core.csv_files import write_frame_csv
 from core.home import Home
-from features.asof import add_months
+from core.months import add_months
 from features.build import load_evidence
 from features.catalog import FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS

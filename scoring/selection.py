@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.capacity import list_length, ranking_order, select_top, siret_key
+from core.months import month_end
 from core.scoring_config import ScoringConfig
 
 NEW, STILL, LEFT = "new", "still", "left"
@@ -41,7 +42,7 @@ def recently_inspected(
     """Whether each SIRET was inspected in the `months` months up to the end of `month` (not after)."""
     if inspections is None or inspections.empty or months == 0:
         return pd.Series(False, index=sirets.index)
-    end = pd.Timestamp(month) + pd.offsets.MonthEnd(0)
+    end = pd.Timestamp(month_end(month))
     start = pd.Timestamp(month) - pd.DateOffset(months=months - 1)
     dates = pd.to_datetime(inspections["inspection_date"])
     inspected = set(inspections.loc[(dates >= start) & (dates <= end), "siret"].astype(str))

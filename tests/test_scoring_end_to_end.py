@@ -10,7 +10,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from features.asof import add_months
+from core.months import add_months
 from features.build import load_features
 from features.store import declared_months
 from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, score_month

@@ -22,9 +22,9 @@ import pytest
 
 from core.config import Config
 from core.home import Home
+from core.months import add_months, months_between
 from features.build import feature_dir, features_fingerprint
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
-from training.labels import add_months, months_between
 from warehouse.sql_engine import DuckDBEngine
 
 REGIONS = ("11", "84", "93", "44")

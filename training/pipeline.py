@@ -22,12 +22,13 @@ import pandas as pd
 from core.capacity import siret_key
 from core.config import Config
 from core.home import Home
+from core.months import add_months, months_between
 from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
 from features.store import feature_tables
 from training.calibration import ScoreCalibrator
 from training.evaluation import add_probabilities, comparison, cross_validate
-from training.labels import LABEL, LabelledSet, add_months, build_labelled_set, months_between, needed_months
+from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months
 from training.metrics import Interval, group_codes, precision_recall_at_share, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
 from training.promotion import fold_key, latest_fold_values, simpler_model_verdict

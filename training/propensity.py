@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from training.labels import add_months, label_as_of
+from core.months import add_months
+from training.labels import label_as_of
 from training.models import LogisticBaseline
 
 INSPECTED = "inspected_next_month"

@@ -18,7 +18,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from training.labels import LABEL, add_months
+from core.months import add_months
+from training.labels import LABEL
 
 FOLD_COLUMNS = ("fold", "train_until", "valid_from", "valid_until", "n_train", "n_valid", "positives")
 

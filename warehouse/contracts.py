@@ -14,14 +14,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from core.months import month_start
 from core.sql_literals import sql_string
 
 TEMP_AGENCY_NAF = "7820Z"
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
-
-
-def month_start(value: date) -> date:
-    return value.replace(day=1)
 
 
 def rebuild_contracts_sql(
