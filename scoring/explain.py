@@ -33,7 +33,7 @@ from features.catalog import CATEGORICAL, FEATURES
 from features.geography import places_table
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
-from scoring.french import date_fr, month_fr, percent_fr
+from scoring.french import address_fr, date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
 from scoring.reasons import (
     LEGAL_RULES,
@@ -78,7 +78,7 @@ class Explanation:
 
     month: date
     model_version: str
-    establishment: pd.Series  # its line of score_table: siret, region, naf, headcount, score, ranks, in_list...
+    establishment: pd.Series  # its line of score_table: siret, address, region, naf, headcount, score, ranks...
     scored_in_region: int
     scored_national: int
     contributions: pd.DataFrame  # feature, label_fr, value, shown, contribution (log-odds), by |contribution|
@@ -404,6 +404,7 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
         position = f"oui, ligne {int(e['list_position'])} ({how})"
     for name, value in [
         ("SIRET", siret),
+        ("Adresse", address_fr(e.get("street"), e.get("postal_code"), e.get("city")) or "non déclarée"),
         ("Code NAF", str(e["naf"])),
         ("Département", f"{e['departement']} {departements.get(str(e['departement']), '')}".strip()),
         ("Région", f"{e['region']} ({e['region_code']})"),
