@@ -1,4 +1,4 @@
-"""French formatting shared by the lists and the explanations: months, dates, percentages."""
+"""French formatting shared by the lists and the explanations: months, dates, percentages, addresses."""
 
 from __future__ import annotations
 
@@ -45,3 +45,10 @@ def percent_fr(share: Any, decimals: int = 1) -> str:
     if missing(share):
         return ""
     return f"{100 * float(share):.{decimals}f}".replace(".", ",") + "\u202f%"
+
+
+def address_fr(street: Any, postal_code: Any, city: Any) -> str:
+    """An establishment's address on one line: '25 BOULEVARD VOLTAIRE, 75011 PARIS'; the parts not
+    declared are left out, '' when none is."""
+    town = " ".join(str(part) for part in (postal_code, city) if not missing(part) and str(part))
+    return ", ".join(part for part in ("" if missing(street) else str(street), town) if part)

@@ -6,7 +6,8 @@ temp tables every feature and legal-rule check reads:
 - `asof_params`: one row: as_of (first day of the month), as_of_end (its last day), window_start,
   short_window_start, history_start;
 - `establishments_asof`: every establishment active in the window (declared at least one month,
-  or used a temp worker), with its NAF, IDCC, département and region as last declared;
+  or used a temp worker), with its NAF, IDCC, address (street, postal_code, city), département and
+  region as last declared (a temp-work user's address as its agencies declared the workplace);
 - `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (warehouse.contracts), with
   `kind` (cdi, cdd, usage, mission, other), `period_end` (end date, or the as-of
   month's last day for a contract still running), `duration_days` (ended contracts only) and
@@ -126,7 +127,8 @@ def prepare_as_of(
         """WITH declared AS (
             SELECT siret,
                    arg_max(siren, month) AS siren, arg_max(naf, month) AS naf, arg_max(idcc, month) AS idcc,
-                   arg_max(postal_code, month) AS postal_code, min(month) AS first_month,
+                   arg_max(street, month) AS street, arg_max(postal_code, month) AS postal_code,
+                   arg_max(city, month) AS city, min(month) AS first_month,
                    max(month) AS last_month,
                    count(DISTINCT month) FILTER (WHERE month >= (SELECT window_start FROM asof_params))
                        AS months_declared_in_window
@@ -136,7 +138,8 @@ def prepare_as_of(
         ),
         users AS (  -- temp-work users that do not declare themselves, known from S21.G00.85
             SELECT w.workplace_siret AS siret, substr(w.workplace_siret, 1, 9) AS siren,
-                   arg_max(w.naf, w.month) AS naf, NULL AS idcc, arg_max(w.postal_code, w.month) AS postal_code,
+                   arg_max(w.naf, w.month) AS naf, NULL AS idcc, arg_max(w.street, w.month) AS street,
+                   arg_max(w.postal_code, w.month) AS postal_code, arg_max(w.city, w.month) AS city,
                    NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared_in_window
             FROM workplaces w, asof_params p
             WHERE w.month BETWEEN p.history_start AND p.as_of

@@ -199,7 +199,7 @@ year_round AS (
     GROUP BY c.establishment_siret
 )
 SELECT
-    e.siret, p.as_of, e.naf, e.idcc, e.region_code, e.departement, e.declares,
+    e.siret, p.as_of, e.street, e.postal_code, e.city, e.naf, e.idcc, e.region_code, e.departement, e.declares,
     datediff('month', coalesce(e.first_month, p.as_of), p.as_of) AS months_in_dsn,
     coalesce(f.headcount, 0) AS headcount,
     coalesce(f.fte, 0) AS fte,

@@ -113,7 +113,7 @@ def _as_dtype(numbers: np.ndarray, dtype: Any) -> Any:
 
 def generated_features(n: int, as_of: date, rng: np.random.Generator) -> pd.DataFrame:
     """When no feature table is stored: independent draws per column. Regions and départements from the
-    reference places (uniform over départements), NAF among eight common codes of CDD users, counts
+    reference places (uniform over départements, the département's name as the city), NAF among eight common codes of CDD users, counts
     Poisson(2), days and months Poisson(60), shares Beta(0.5, 2), benchmarks Beta(2, 5), one
     establishment in five inspected before. Cruder than resampling: use it only to time the code."""
     from core.geography import places_table
@@ -125,6 +125,9 @@ def generated_features(n: int, as_of: date, rng: np.random.Generator) -> pd.Data
     out: dict[str, Any] = {
         "siret": pd.array([f"99{i:012d}" for i in range(n)], dtype="str"),
         "as_of": pd.Series(pd.Timestamp(as_of), index=range(n)).astype("datetime64[us]"),
+        "street": pd.array([f"{1 + i % 180} RUE DE LA REPUBLIQUE" for i in range(n)], dtype="str"),
+        "postal_code": pd.array([f"{places[i].departement}000"[:5] for i in where], dtype="str"),
+        "city": pd.array([places[i].departement_name.upper() for i in where], dtype="str"),
         "departement": pd.array([places[i].departement for i in where], dtype="str"),
         "declares": np.ones(n, dtype=bool),
         "benchmark_level": pd.array(["naf_region"] * n, dtype="str"),

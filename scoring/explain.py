@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
-from core.french import date_fr, month_fr, percent_fr
+from core.french import address_fr, date_fr, month_fr, percent_fr
 from core.geography import places_table
 from core.home import Home
 from core.months import month_end
@@ -79,7 +79,7 @@ class Explanation:
 
     month: date
     model_version: str
-    establishment: pd.Series  # its line of score_table: siret, region, naf, headcount, score, ranks, in_list...
+    establishment: pd.Series  # its line of score_table: siret, address, region, naf, headcount, score, ranks...
     scored_in_region: int
     scored_national: int
     contributions: pd.DataFrame  # feature, label_fr, value, shown, contribution (log-odds), by |contribution|
@@ -405,6 +405,7 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list[Rendera
         position = f"oui, ligne {int(e['list_position'])} ({how})"
     for name, value in [
         ("SIRET", siret),
+        ("Adresse", address_fr(e.get("street"), e.get("postal_code"), e.get("city")) or "non déclarée"),
         ("Code NAF", str(e["naf"])),
         ("Département", f"{e['departement']} {departements.get(str(e['departement']), '')}".strip()),
         ("Région", f"{e['region']} ({e['region_code']})"),

@@ -26,7 +26,7 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.months import add_months
 from features.build import load_evidence
-from features.catalog import FEATURES_SCHEMA_VERSION
+from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
@@ -35,7 +35,7 @@ from warehouse.inspections import load_inspections
 log = logging.getLogger("champollion.scoring")
 
 RANKED_COLUMNS = [
-    "siret", "region_code", "region", "departement", "naf", "headcount", "score", "rank_in_region",
+    "siret", *ADDRESS_COLUMNS, "region_code", "region", "departement", "naf", "headcount", "score", "rank_in_region",
     "rank_national", "in_list", "list_position", "exploration", "recently_inspected", "change",
 ]
 # The first reason of a listed line that no fact sets apart (see scoring.reasons.sentence).
@@ -121,7 +121,7 @@ def score_table(
 ) -> pd.DataFrame:
     """Score, rank, select and explain: one row per establishment of `table`, in national rank order."""
     settings = config.scoring
-    scored = table[["siret", "region_code", "departement", "naf", "headcount"]].copy()
+    scored = table[["siret", *ADDRESS_COLUMNS, "region_code", "departement", "naf", "headcount"]].copy()
     scored["siret"] = scored["siret"].astype(str)
     scored["score"] = model.predict_proba(table)
     scored["recently_inspected"] = recently_inspected(
@@ -148,9 +148,9 @@ def score_table(
 
 
 def listed_evidence(evidence: pd.DataFrame, ranked: pd.DataFrame) -> pd.DataFrame:
-    """Evidence rows of the listed establishments, with their region and list position; the person is
-    shown only as a short pseudonym (the same person keeps the same reference within the month)."""
-    listed = ranked.loc[ranked["in_list"], ["siret", "region_code", "list_position"]]
+    """Evidence rows of the listed establishments, with their address, region and list position; the person
+    is shown only as a short pseudonym (the same person keeps the same reference within the month)."""
+    listed = ranked.loc[ranked["in_list"], ["siret", *ADDRESS_COLUMNS, "region_code", "list_position"]]
     rows = evidence.merge(listed, left_on="establishment_siret", right_on="siret", how="inner")
     rows["person_ref"] = rows["person_key"].astype("string").str[:8]
     rows = rows.drop(columns=["person_key", "establishment_siret", "as_of"], errors="ignore")

@@ -1,6 +1,7 @@
 """The files a regional office opens: one Excel workbook and one HTML page per region and month.
 
-`write_region_files` receives a region's listed lines (ordered by list position), the contracts
+`write_region_files` receives a region's listed lines (ordered by list position, each with the
+establishment's SIRET and address as last declared), the contracts
 behind their legal-rule checks and the establishments that left the list, and writes
 `{stem}.xlsx` (sheets « À lire », « Liste », « Éléments », « Sortis de la liste ») and `{stem}.html`
 (a self-contained page: inline CSS and JS, nothing fetched). Output text is French; every sentence
@@ -21,7 +22,7 @@ import jinja2
 import pandas as pd
 import xlsxwriter
 
-from core.french import date_fr, missing, month_fr, percent_fr
+from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
 from scoring.evidence_groups import group_evidence
 
@@ -84,6 +85,14 @@ def _field(name: str) -> Callable[[pd.Series], Any]:
     return lambda row: row.get(name)
 
 
+def _address(row: pd.Series) -> str:
+    """The establishment's address (street, postal code and city as last declared) on one line."""
+    return address_fr(row.get("street"), row.get("postal_code"), row.get("city"))
+
+
+ADDRESS_COLUMN = Column("Adresse", _address, "long", 34)
+
+
 def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[Column]:
     """The columns of « Liste » (one line per listed establishment)."""
     reasons = [
@@ -92,6 +101,7 @@ def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[C
     return [
         Column("Position", _field("list_position"), "integer", 9),
         Column("SIRET", _field("siret"), "text", 16),
+        ADDRESS_COLUMN,
         Column("Département", _field("departement"), "text", 12),
         Column("Code NAF", _field("naf"), "text", 10),
         Column("Effectif", _field("headcount"), "integer", 9),
@@ -106,6 +116,7 @@ def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[C
 
 EVIDENCE_SHEET_COLUMNS: list[Column] = [
     Column("SIRET", _field("siret"), "text", 16),
+    ADDRESS_COLUMN,
     Column("Position", _field("list_position"), "integer", 9),
     Column("Constat pour le poste", _field("group_fr"), "long", 45),
     Column("Règle", lambda row: RULE_LABELS.get(_text(row.get("rule")), _text(row.get("rule"))), "long", 28),
@@ -129,6 +140,7 @@ def left_columns() -> list[Column]:
     """The columns of « Sortis de la liste »."""
     return [
         Column("SIRET", _field("siret"), "text", 16),
+        ADDRESS_COLUMN,
         Column("Département", _field("departement"), "text", 12),
         Column("Code NAF", _field("naf"), "text", 10),
         Column("Effectif", _field("headcount"), "integer", 9),
@@ -300,8 +312,8 @@ _TEMPLATE = """<!DOCTYPE html>
 </header>
 <main>
 <h2>Établissements à contrôler</h2>
-<p class="filter"><label for="filtre">Filtrer (SIRET, code NAF, département, texte) :</label>
-  <input type="search" id="filtre" autocomplete="off" placeholder="ex. 5610A, 75, serveur">
+<p class="filter"><label for="filtre">Filtrer (SIRET, adresse, code NAF, département, texte) :</label>
+  <input type="search" id="filtre" autocomplete="off" placeholder="ex. 5610A, 75, Lyon, serveur">
   <span class="count" id="compte" aria-live="polite"></span></p>
 <table id="liste">
 <thead><tr>{% for title in line_titles %}<th scope="col"{{ ' class="reasons"'|safe if title == 'Raisons' }}>{{ title }}</th>{% endfor %}</tr></thead>
@@ -310,6 +322,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <tr class="main">
   <td class="num">{{ line.position }}</td>
   <td class="siret">{{ line.siret }}</td>
+  <td>{{ line.address }}</td>
   <td>{{ line.departement }}</td>
   <td>{{ line.naf }}</td>
   <td class="num">{{ line.headcount }}</td>
@@ -403,8 +416,9 @@ _ENVIRONMENT = jinja2.Environment(
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
 )
 
+# Under its line, evidence needs no SIRET, address nor position; the article goes with the rule.
 _HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
-                  if c.title not in ("SIRET", "Position", "Article", "Constat pour le poste")]
+                  if c.title not in ("SIRET", "Adresse", "Position", "Article", "Constat pour le poste")]
 
 
 def _cell(column: Column, row: pd.Series) -> dict[str, Any]:
@@ -435,6 +449,7 @@ def render_html(
         items.append({
             "position": _integer_text(row.get("list_position")),
             "siret": _text(row.get("siret")),
+            "address": _address(row),
             "departement": _text(row.get("departement")),
             "naf": _text(row.get("naf")),
             "headcount": _integer_text(row.get("headcount")),
@@ -462,7 +477,7 @@ def render_html(
         score_note=SCORE_FR,
         exploration_note=EXPLORATION_FR,
         reasons_note=REASONS_FR,
-        line_titles=["Position", "SIRET", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
+        line_titles=["Position", "SIRET", "Adresse", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
                      "Rang dans la région", "Sélection", "Évolution", "Raisons", "Éléments"],
         lines=items,
         evidence_titles=[c.title for c in evidence_columns],

@@ -307,7 +307,8 @@ class DsnWriter:
             f"S20.G00.05.007,'{file_date}'\nS20.G00.05.008,'01'\nS20.G00.05.010,'01'\n",
             f"S21.G00.06.001,'{e.siren}'\nS21.G00.06.002,'{e.nic_siege}'\nS21.G00.06.003,'{e.naf}'\n",
             f"S21.G00.06.009,'{e.firm_size}'\n" if with_headcount else "",
-            f"S21.G00.11.001,'{e.nic}'\nS21.G00.11.002,'{e.naf}'\nS21.G00.11.004,'{e.postal_code}'\n",
+            f"S21.G00.11.001,'{e.nic}'\nS21.G00.11.002,'{e.naf}'\nS21.G00.11.003,'{e.street}'\n"
+            f"S21.G00.11.004,'{e.postal_code}'\nS21.G00.11.005,'{e.city}'\n",
             f"S21.G00.11.008,'{headcount}'\n" if with_headcount and kind != "04" else "",
             f"S21.G00.11.022,'{e.idcc}'\n",
             payroll,
@@ -315,7 +316,8 @@ class DsnWriter:
         ]
         for user in users:
             u = self.establishments[user]
-            parts.append(f"S21.G00.85.001,'{u.siret}'\nS21.G00.85.002,'{u.naf}'\nS21.G00.85.004,'{u.postal_code}'\n")
+            parts.append(f"S21.G00.85.001,'{u.siret}'\nS21.G00.85.002,'{u.naf}'\nS21.G00.85.003,'{u.street}'\n"
+                         f"S21.G00.85.004,'{u.postal_code}'\nS21.G00.85.005,'{u.city}'\n")
         return "".join(parts), DeclarationRecord(est, month, declaration_type, "", file_date + order_number)
 
     def _individuals(self, rows: np.ndarray, month: int, erroneous: bool,

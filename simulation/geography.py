@@ -100,6 +100,21 @@ _CHEF_LIEU_TEXT = """01:BOURG-EN-BRESSE 02:LAON 03:MOULINS
 CHEF_LIEU: dict[str, str] = {code: name.replace("_", " ")
                              for code, name in (item.split(":") for item in _CHEF_LIEU_TEXT.split())}
 
+STREETS = ("RUE DE LA REPUBLIQUE", "AVENUE JEAN JAURES", "RUE VICTOR HUGO", "BOULEVARD GAMBETTA", "RUE DES TILLEULS",
+           "PLACE DE L'EGLISE", "RUE PASTEUR", "AVENUE DE LA GARE", "RUE DES ECOLES", "QUAI DES CHARTRONS")
+
+
+def street_address(stream: Stream) -> str:
+    """A street line as S21.G00.11.003 or S10.G00.01.004 holds it: '12 RUE DE LA REPUBLIQUE'."""
+    return f"{stream.integer(1, 180)} {stream.pick(STREETS)}"
+
+
+def city_of(departement: str) -> str:
+    """The town written as the localité (S21.G00.11.005) of an address in the département: its chef-lieu,
+    in the letters, digits and spaces the rubric allows ('SAINT-ETIENNE' -> 'SAINT ETIENNE')."""
+    return CHEF_LIEU[departement].replace("-", " ")
+
+
 # Birth countries of BIRTH_COUNTRIES (INSEE code in the NIR) as declared in S21.G00.30.015 (ISO 3166 alpha-2),
 # with a birthplace (S21.G00.30.007).
 BIRTH_COUNTRY_ISO: dict[str, tuple[str, str]] = {

@@ -28,6 +28,7 @@ class Stage(IntEnum):
     NOISE = 6
     DSN = 7
     PAYROLL = 8
+    ADDRESSES = 9
 
 
 def cumulative(weights: Sequence[float]) -> list[float]:

@@ -67,7 +67,8 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
     log.info("simulating preset %s (seed %d): %d establishments, %s to %s", settings.name, seed,
              settings.n_establishments, settings.first_month, settings.last_month)
 
-    establishments, emitters = build_population(settings, stream_for(seed, Stage.POPULATION))
+    establishments, emitters = build_population(settings, stream_for(seed, Stage.POPULATION),
+                                             stream_for(seed, Stage.ADDRESSES))
     plan = plan_abuse(establishments, period, stream_for(seed, Stage.ABUSE), TARGET_ABUSIVE_SHARE)
     report("population", 1, 1)
     contracts, absences, people = generate_contracts(establishments, plan, period, seed, report)

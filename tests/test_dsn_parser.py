@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from tests.conftest import PUBLIC_SAMPLE
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
 from warehouse.dsn.parser import DsnParser
 from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from warehouse.dsn.records import RecordBuilder
+from warehouse.pseudonym import Pseudonymiser
+from warehouse.tables import STAGED_SCHEMAS
 
 SIRET = "12345678900011"
 
@@ -42,6 +46,26 @@ def test_public_fctu_sample_parses_without_error():
     assert parser.summary.unknown_blocks == {"S10.G00.95": 26, "S20.G00.96": 3}
     assert parser.summary.unknown_rubrics == {"S21.G00.06.903": 3, "S21.G00.11.904": 3}
     assert parser.summary.envois == 3
+
+
+def _declaration_rows(path: Path) -> list[dict]:
+    """The `declarations` rows of a file, as named columns."""
+    declarations, _, _ = parse(path)
+    builder = RecordBuilder(Pseudonymiser(b"test"), "0" * 64, str(path), date(2026, 12, 1))
+    names = STAGED_SCHEMAS["declarations"].names
+    return [dict(zip(names, builder.header_row(d, 0, 0), strict=True)) for d in declarations]
+
+
+@pytest.mark.skipif(not PUBLIC_SAMPLE.exists(), reason="shared/ not laid beside the repository")
+def test_public_sample_gives_the_establishment_address():
+    rows = _declaration_rows(PUBLIC_SAMPLE)
+    assert [(r["street"], r["postal_code"], r["city"]) for r in rows] == [("2 RUE DU TEST", "69000", "LYON")] * 3
+
+
+def test_an_establishment_without_street_nor_city_has_none(tmp_path):
+    path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path))
+    [row] = _declaration_rows(path)
+    assert (row["street"], row["postal_code"], row["city"]) == (None, "75011", None)
 
 
 def test_inner_quote_is_kept(tmp_path):

@@ -99,6 +99,8 @@ def test_text_names_the_evidence_and_no_person_identifier(explained, month):
     text = explanation_text(explained)
     assert "Délai de carence non respecté (L1244-3" in text and "Infraction potentielle au délai de carence" in text
     assert "salarié 1" in text and "salarié 2" in text
+    # The header says where to go: the address as last declared (the restaurant moved in June 2025).
+    assert re.search(r"Adresse\W+25 BOULEVARD VOLTAIRE, 75011 PARIS", text)
     assert "Données utilisées" in text and "Opérations effectuées" in text and "valeur de base" in text
     assert max(len(line) for line in text.splitlines()) <= 100
     keys = set(contracts[RESTAURANT]["person_key"]) | set(table.evidence["person_key"])

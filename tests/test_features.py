@@ -11,7 +11,7 @@ from core.config import Config
 from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features, store_features
-from features.catalog import feature_names
+from features.catalog import FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from tests.conftest import TEST_KEY
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
@@ -51,7 +51,22 @@ def test_features_ignore_later_months(world, tmp_path):
 def test_one_row_per_active_establishment(world):
     table = _features(world, date(2025, 8, 1))
     assert sorted(table.features["siret"]) == sorted([RESTAURANT, CARE_HOME, AGENCY, SHOP])
-    assert list(table.features.columns[5:]) == feature_names()
+    assert list(table.features.columns) == list(IDENTIFIERS) + feature_names()
+
+
+def test_address_is_the_last_declared_up_to_the_month(world):
+    """The restaurant moves in June 2025: as of May its old street, from June on the new one."""
+    def addresses(as_of: date) -> dict[str, tuple]:
+        with DuckDBEngine() as engine:
+            engine.attach_warehouse(world.warehouse)
+            prepare_as_of(engine, as_of, Config().features)
+            rows = engine.fetch("SELECT siret, street, postal_code, city FROM establishments_asof")
+        return {r.siret: (r.street, r.postal_code, r.city) for r in rows.itertuples()}
+
+    may, june = addresses(date(2025, 5, 1)), addresses(date(2025, 6, 1))
+    assert may[RESTAURANT] == ("8 RUE DE LA ROQUETTE", "75011", "PARIS")
+    assert june[RESTAURANT] == ("25 BOULEVARD VOLTAIRE", "75011", "PARIS")
+    assert may[SHOP] == june[SHOP] == ("40 AVENUE JEAN JAURES", "69007", "LYON")
 
 
 def test_values_by_hand(world):
@@ -96,7 +111,7 @@ def test_store_writes_table_catalog_and_out_file(world, tmp_path):
     assert (folder / "features.parquet").exists() and (folder / "rule_evidence.parquet").exists()
     assert folder.name == "as_of=2025-08"
     catalog = (folder / "feature_catalog.json").read_text(encoding="utf-8")
-    assert "délai de carence" in catalog and '"schema_version": 2' in catalog
+    assert "délai de carence" in catalog and f'"schema_version": {FEATURES_SCHEMA_VERSION}' in catalog
     exported = pd.read_parquet(out)
     assert exported["siret"].tolist() == table.features["siret"].tolist()
 

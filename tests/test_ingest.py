@@ -11,9 +11,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import PUBLIC_SAMPLE, TEST_KEY
-from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
+from features.build import compute_features
+from tests.conftest import PUBLIC_SAMPLE, TEST_KEY, as_written_before_addresses
+from tests.dsn_builder import Contract, Declaration, Individual, Workplace, envoi, render, write_dsn
+from warehouse.engine import attach_warehouse, connect
 from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 RESTAURANT = "12345678900011"
 AGENCY = "55555555500019"
@@ -142,6 +145,50 @@ def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, co
         f"SELECT siret, naf, departement, region_code, declares FROM '{home.warehouse / 'establishments.parquet'}'").fetchall()}
     assert establishments[USER] == ("5210B", "69", "84", False)
     assert establishments[AGENCY][3] is True
+
+
+def test_addresses_are_kept_from_the_establishment_and_the_user_blocks(tmp_path, home, config):
+    """S21.G00.11.003-005 of the establishment, S21.G00.85.003-005 of a user establishment; of a private
+    employer's workplace (85.010 = 05), a person's home, only the postal code, and never its name."""
+    mission = Contract("M1", "2025-01-06", nature="03", motif="02", planned_end="2025-01-10", user_siret=USER)
+    agency = Declaration(AGENCY, "2025-01", [Individual(contracts=[mission])], order="1", naf="7820Z", idcc="2378",
+                         street="3 QUAI DU PORT", postal_code="13002", city="MARSEILLE",
+                         workplaces=[Workplace(USER, "5210B", "69007", "40 AVENUE JEAN JAURES", "LYON", "01"),
+                                     Workplace("98765432100017", "9700Z", "75011", "8 RUE SECRETE", "PARIS", "05",
+                                               private_name="DURANDEAU")])
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([agency])))
+    [declared] = table(home, "declarations")
+    assert (declared["street"], declared["postal_code"], declared["city"]) == ("3 QUAI DU PORT", "13002", "MARSEILLE")
+    places = {row["workplace_siret"]: (row["street"], row["postal_code"], row["city"]) for row in table(home, "workplaces")}
+    assert places == {USER: ("40 AVENUE JEAN JAURES", "69007", "LYON"), "98765432100017": (None, "75011", None)}
+    establishments = {row[0]: row[1:] for row in duckdb.sql(
+        f"SELECT siret, street, postal_code, city FROM '{home.warehouse / 'establishments.parquet'}'").fetchall()}
+    assert establishments[AGENCY] == ("3 QUAI DU PORT", "13002", "MARSEILLE")
+    assert establishments[USER] == ("40 AVENUE JEAN JAURES", "69007", "LYON")
+    written = [p for p in [*home.warehouse.rglob("*.parquet"), *home.staging.rglob("*.parquet")]]
+    assert not any(b"SECRETE" in p.read_bytes() or b"DURANDEAU" in p.read_bytes() for p in written)
+
+
+def test_batches_staged_before_addresses_are_read_with_none(tmp_path, home, config):
+    """A warehouse whose batches have no street nor city: a later ingestion keeps their months (address
+    NULL), adds the new month's address, and the features read both without error."""
+    january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", planned_end="2025-03-31")], "1")
+    run(home, config, write_dsn(tmp_path / "jan.dsn", envoi([january])))
+    as_written_before_addresses(home)
+    february = monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", planned_end="2025-03-31")], "2",
+                       street="25 BOULEVARD VOLTAIRE", city="PARIS")
+    summary = run(home, config, write_dsn(tmp_path / "feb.dsn", envoi([february])))
+    assert summary.errors == 0
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    by_month = con.execute("SELECT month, street, city, postal_code FROM declarations ORDER BY month").fetchall()
+    assert by_month == [(date(2025, 1, 1), None, None, "75011"), (date(2025, 2, 1), "25 BOULEVARD VOLTAIRE", "PARIS", "75011")]
+    assert len(contracts(home)) == 1
+    with DuckDBEngine() as engine:
+        for as_of, street in ((date(2025, 1, 1), None), (date(2025, 2, 1), "25 BOULEVARD VOLTAIRE")):
+            features = compute_features(engine, home.warehouse, as_of, config).features
+            assert features.loc[0, "siret"] == RESTAURANT and features.loc[0, "street"] == street
+            assert features.loc[0, "postal_code"] == "75011"
 
 
 def test_nature_03_outside_a_temp_agency_is_not_attributed(tmp_path, home, config):

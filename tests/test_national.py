@@ -73,6 +73,7 @@ def test_features_run_and_the_pandas_reference_agrees(national_home: Path) -> No
     table = compute_features(DuckDBEngine(), warehouse, AS_OF, config)
     assert len(table.features) >= 900
     assert table.features["headcount"].sum() > 0
+    assert table.features[["street", "postal_code", "city"]].notna().all().all()  # every establishment's address
     assert set(table.evidence["rule"]) >= {"carence", "usage_hors_secteur", "poste_permanent"}
     sample = sorted(np.random.default_rng(1).choice(table.features["siret"].to_numpy(), 150, replace=False).tolist())
     reference = reference_features(read_sample(warehouse, sample, AS_OF, config.features), sample, AS_OF, config.features)

@@ -8,6 +8,8 @@ and compared value by value (floats within FLOAT_TOLERANCE: sums add up in anoth
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -15,8 +17,9 @@ import pytest
 
 from core.config import Config, SparkConfig
 from core.home import Home
-from tests.conftest import TEST_KEY
-from warehouse.engine import SINGLE_TABLES
+from tests.conftest import TEST_KEY, as_written_before_addresses
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+from warehouse.engine import SINGLE_TABLES, attach_warehouse, connect
 from warehouse.ingest import IngestSummary, ingest
 from warehouse.tables import MONTHLY_TABLES, warehouse_glob
 
@@ -103,3 +106,26 @@ def test_reingesting_a_file_with_spark_changes_nothing(spark_ingested):
     assert (again.files_seen, again.files_new, again.files_already_ingested) == (1, 0, 1)
     assert again.status_counts == first.status_counts
     assert again.months_rewritten == []
+
+
+def test_spark_reads_batches_staged_before_addresses(tmp_path):
+    """As with DuckDB (tests/test_ingest.py): batches staged before street and city were kept are read with
+    them NULL, and the month ingested after has its address."""
+    from warehouse.spark.ingest import SparkIngest
+
+    config = Config(spark=TEST_SPARK)
+    engine = SparkIngest.from_config(config.spark)
+    home = Home(tmp_path / "home")
+    siret = "12345678900011"
+    january = Declaration(siret, "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06")])], order="1")
+    ingest([write_dsn(tmp_path / "jan.dsn", envoi([january]))], home, config, TEST_KEY, engine=engine)
+    as_written_before_addresses(home)
+    february = Declaration(siret, "2025-02", [Individual(contracts=[Contract("C1", "2025-01-06")])], order="2",
+                           street="25 BOULEVARD VOLTAIRE", city="PARIS")
+    ingest([write_dsn(tmp_path / "feb.dsn", envoi([february]))], home, config, TEST_KEY, engine=engine)
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    assert con.execute("SELECT month, street, city FROM declarations ORDER BY month").fetchall() == [
+        (date(2025, 1, 1), None, None), (date(2025, 2, 1), "25 BOULEVARD VOLTAIRE", "PARIS")]
+    assert con.execute("SELECT street, postal_code, city FROM establishments").fetchall() == [
+        ("25 BOULEVARD VOLTAIRE", "75011", "PARIS")]

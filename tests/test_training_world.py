@@ -46,6 +46,9 @@ def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.nda
     columns: dict[str, object] = {
         "siret": pd.array(sirets, dtype="str"),
         "as_of": pd.Series([pd.Timestamp(month)] * n, dtype="datetime64[us]"),
+        "street": pd.array([f"{i + 1} RUE DE RIVOLI" for i in range(n)], dtype="str"),
+        "postal_code": pd.array(["75001"] * n, dtype="str"),
+        "city": pd.array(["PARIS"] * n, dtype="str"),
         "departement": pd.array(["75"] * n, dtype="str"),
         "declares": np.ones(n, dtype=bool),
         "benchmark_level": pd.array(["naf_region"] * n, dtype="str"),

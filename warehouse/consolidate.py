@@ -23,7 +23,7 @@ from core.geography import departement_sql
 from core.sql_literals import sql_string, sql_string_list
 from warehouse.contracts import rebuild_contracts_sql
 from warehouse.dsn.parser import Issue
-from warehouse.engine import attach_warehouse, register_places
+from warehouse.engine import attach_warehouse, conformed_parquet_sql, register_places
 from warehouse.partitions import MonthlyPartitionWriter
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 from warehouse.versions import fresh_file
@@ -93,7 +93,9 @@ WITH latest AS (
            arg_max(naf, month) AS naf,
            arg_max(naf_enterprise, month) AS naf_enterprise,
            arg_max(idcc, month) AS idcc,
+           arg_max(street, month) AS street,
            arg_max(postal_code, month) AS postal_code,
+           arg_max(city, month) AS city,
            min(month) AS first_month,
            max(month) AS last_month,
            count(DISTINCT month) AS months_declared
@@ -102,7 +104,8 @@ WITH latest AS (
 users_only AS (  -- establishments known only as users of temp workers (S21.G00.85)
     SELECT workplace_siret AS siret, substr(workplace_siret, 1, 9) AS siren,
            arg_max(naf, month) AS naf, NULL AS naf_enterprise, NULL AS idcc,
-           arg_max(postal_code, month) AS postal_code,
+           arg_max(street, month) AS street, arg_max(postal_code, month) AS postal_code,
+           arg_max(city, month) AS city,
            NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared
     FROM workplaces
     WHERE regexp_full_match(coalesce(workplace_siret, ''), '[0-9]{14}')
@@ -114,7 +117,7 @@ everyone AS (
     UNION ALL  -- by position: users_only lists latest's columns in its order
     SELECT *, false AS declares FROM users_only
 )
-SELECT e.siret, e.siren, e.naf, e.naf_enterprise, e.idcc, e.postal_code,
+SELECT e.siret, e.siren, e.naf, e.naf_enterprise, e.idcc, e.street, e.postal_code, e.city,
        p.departement, p.departement_name, p.region_code, p.region,
        e.first_month, e.last_month, e.months_declared, e.declares
 FROM everyone e
@@ -191,7 +194,11 @@ def consolidate(
         con.execute(f"COPY ({query}) TO {sql_string(fresh_file(warehouse / name))} (FORMAT parquet)")
         log.info("consolidate: %s written", name)
 
-    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
+    def staged_rows(table: str) -> str:
+        """Every staged batch's rows of `table`, batches staged before a column existed reading it as NULL."""
+        return conformed_parquet_sql(con, staged(table, batches), STAGED_SCHEMAS[table])
+
+    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS {staged_rows('declarations')}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
     copy_to(DECLARATION_STATUS_SQL, "declaration_status.parquet")
     issues = status_issues(con.execute(STATUS_ISSUES_SQL).fetchall())
@@ -209,9 +216,7 @@ def consolidate(
             shutil.rmtree(warehouse / table / month_partition(month), ignore_errors=True)
         if not months:
             continue
-        source = (
-            f"read_parquet({staged(table, batches)})" if table != "declarations" else "staged_declarations"
-        )
+        source = f"({staged_rows(table)})" if table != "declarations" else "staged_declarations"
         # Streamed to Python and written month by month: memory stays within the writer's budget
         # however many months and rows there are.
         reader = con.execute(

@@ -53,6 +53,26 @@ def register_places(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("places_arrow")
 
 
+def conformed_parquet_sql(
+    con: duckdb.DuckDBPyConnection, files: str, schema: pa.Schema, hive_partitioning: bool = False
+) -> str:
+    """A SELECT of exactly `schema`'s columns from `read_parquet(files)` (`files`: a SQL string or list).
+
+    Files are matched by column name, so files written before a column was added are read with it NULL
+    (a plain read_parquet keeps the first file's columns: a later file's extra column would be lost,
+    a missing one an error); a column no file has is a NULL of the schema's type.
+    """
+    options = ", union_by_name = true" + (", hive_partitioning = true" if hive_partitioning else "")
+    source = f"read_parquet({files}{options})"
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    types = duckdb.from_arrow(schema.empty_table(), connection=con).types
+    columns = [
+        f'"{field.name}"' if field.name in present else f'CAST(NULL AS {kind}) AS "{field.name}"'
+        for field, kind in zip(schema, types, strict=True)
+    ]
+    return f"SELECT {', '.join(columns)} FROM {source}"
+
+
 def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
     con.register(f"{name}_empty", schema.empty_table())
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
@@ -73,10 +93,9 @@ def attach_warehouse(
     where = "" if not bounds else " WHERE " + " AND ".join(bounds) + (" OR siret IS NULL" if high is None else "")
     for table in MONTHLY_TABLES:
         if any((warehouse / table).glob("*/*.parquet")):
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * EXCLUDE (declared_month) "
-                f"FROM read_parquet({sql_string(warehouse_glob(warehouse, table))}, hive_partitioning = true){where}"
-            )
+            files = sql_string(warehouse_glob(warehouse, table))
+            select = conformed_parquet_sql(con, files, STAGED_SCHEMAS[table], hive_partitioning=True)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {select}{where}")
         else:
             _empty_view(con, table, STAGED_SCHEMAS[table])
     for table in SINGLE_TABLES:

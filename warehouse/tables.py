@@ -20,6 +20,9 @@ DATE = pa.date32()
 
 # Rows parsed from the DSN, written to staging by the parser workers. Every row carries its
 # declaration_key so that cancel-and-replace can be applied after all files are read.
+# An address is street (S21.G00.11.003 or .85.003: number, extension, nature and name of the way),
+# postal_code (.004) and city (.005, localité). Batches staged before street and city were kept read
+# them as NULL (`warehouse.engine.conformed_parquet_sql`).
 STAGED_SCHEMAS: dict[str, pa.Schema] = {
     "declarations": pa.schema(
         [
@@ -28,7 +31,7 @@ STAGED_SCHEMAS: dict[str, pa.Schema] = {
             ("declaration_id", STRING), ("nature", STRING), ("type", STRING), ("fraction", STRING),
             ("order_number", STRING), ("month", DATE), ("replaces_id", STRING), ("created_date", DATE),
             ("siren", STRING), ("nic", STRING), ("siret", STRING), ("naf", STRING), ("naf_enterprise", STRING),
-            ("postal_code", STRING), ("idcc", STRING), ("headcount_declared", pa.int32()),
+            ("street", STRING), ("postal_code", STRING), ("city", STRING), ("idcc", STRING), ("headcount_declared", pa.int32()),
             ("norm_version", STRING), ("software", STRING), ("emitter_siret", STRING),
             ("n_individuals", pa.int32()), ("n_contracts", pa.int32()),
         ]
@@ -72,7 +75,7 @@ STAGED_SCHEMAS: dict[str, pa.Schema] = {
     "workplaces": pa.schema(
         [
             ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("workplace_siret", STRING),
-            ("naf", STRING), ("postal_code", STRING),
+            ("naf", STRING), ("street", STRING), ("postal_code", STRING), ("city", STRING),
         ]
     ),
 }

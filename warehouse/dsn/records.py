@@ -26,6 +26,8 @@ from warehouse.posts import normalise_post
 from warehouse.pseudonym import Pseudonymiser
 
 MONTHLY_NATURE = "01"
+# Natures of a workplace (S21.G00.85.010) whose address is a person's home: at home, private employer.
+PRIVATE_WORKPLACES = ("03", "05")
 ONE_DAY = timedelta(days=1)
 
 
@@ -77,7 +79,7 @@ class RecordBuilder:
             siren, nic, (siren + nic) if siren and nic else None,
             establishment.text("002") if establishment else None,
             enterprise.text("003") if enterprise else None,
-            establishment.text("004") if establishment else None,
+            *_address(establishment),
             establishment.text("022") if establishment else None,
             establishment.get("008") if establishment else None,
             envoi.text("006") if envoi else None, envoi.text("001") if envoi else None, emitter_siret,
@@ -120,7 +122,7 @@ class RecordBuilder:
             rows["person_months"].append((key, month, siret, person, identified_by))
             self._contracts(individual, key, month, siret, person, rows, problems)
         for place in declaration.workplaces:
-            rows["workplaces"].append((key, month, siret, place.text("001"), place.text("002"), place.text("004")))
+            rows["workplaces"].append((key, month, siret, place.text("001"), place.text("002"), *_workplace_address(place)))
         return rows
 
     def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:
@@ -217,6 +219,23 @@ def _hours_by_contract(individual: Block) -> dict[str, float]:
         elif "012" in r and r.get("011") == "002":
             hours[number] = hours.get(number, 0.0) + r["012"]
     return hours
+
+
+def _address(block: Block | None) -> tuple[str | None, str | None, str | None]:
+    """(street, postal code, city) of an establishment block (S21.G00.11): rubrics .003 to .005."""
+    if block is None:
+        return None, None, None
+    return block.text("003"), block.text("004"), block.text("005")
+
+
+def _workplace_address(place: Block) -> tuple[str | None, str | None, str | None]:
+    """(street, postal code, city) of a workplace or user establishment (S21.G00.85.003 to .005). A person's
+    home is personal data: work at home (.010 = 03) and a private employer (05) keep the postal code only.
+    Nothing else of the block is kept (a private employer's name and birth date are in .012 to .017)."""
+    street, postal_code, city = _address(place)
+    if place.text("010") in PRIVATE_WORKPLACES:
+        return None, postal_code, None
+    return street, postal_code, city
 
 
 def _pcs(code: object) -> str | None:
