@@ -191,7 +191,9 @@ def consolidate(
         con.execute(f"COPY ({query}) TO {sql_string(fresh_file(warehouse / name))} (FORMAT parquet)")
         log.info("consolidate: %s written", name)
 
-    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW staged_declarations AS SELECT * FROM read_parquet({staged('declarations', batches)})"
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
     copy_to(DECLARATION_STATUS_SQL, "declaration_status.parquet")
     issues = status_issues(con.execute(STATUS_ISSUES_SQL).fetchall())
@@ -251,7 +253,7 @@ def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_e
     partial = path.with_suffix(".parquet.partial")  # not read by the views while being written
     writer: pq.ParquetWriter | None = None
     try:
-        for sirets in zip([None, *cuts], [*cuts, None]):
+        for sirets in zip([None, *cuts], [*cuts, None], strict=True):
             attach_warehouse(con, warehouse, sirets)
             reader = con.execute(sql).to_arrow_reader(STREAM_BATCH_ROWS)
             if writer is None:
