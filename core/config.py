@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -13,7 +13,7 @@ from core.home import REPOSITORY_ROOT, Home
 from core.scoring_config import AuditConfig, ScoringConfig
 from core.training_config import TrainingConfig
 
-CONFIG_VERSION = 1
+CONFIG_VERSION: Final = 1
 CONFIG_ENV = "CHAMPOLLION_CONFIG"
 DEFAULT_CONFIG = REPOSITORY_ROOT / "configs" / "champollion.yaml"
 
@@ -69,7 +69,8 @@ class FeaturesConfig(_Section):
     )
     continuity_gap_days: int = Field(default=3, ge=0, description="A post is held without a gap when breaks are this short.")
     year_round_share: float = Field(
-        default=0.9, gt=0, le=1, description="A post held by fixed-term contracts on this share of the year's days is held all year."
+        default=0.9, gt=0, le=1,
+        description="A post held by fixed-term contracts on this share of the year's days is held all year.",
     )
     chain_gap_days: int = Field(default=30, ge=0, description="Successive contracts of one person this close form a chain.")
     post_memory_days: int = Field(

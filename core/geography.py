@@ -42,10 +42,7 @@ def departement_of(postal_code: str | None) -> str | None:
         return None
     if postal_code.startswith("20"):
         return "2A" if postal_code[2] in "01" else "2B"
-    if postal_code.startswith("97"):
-        code = postal_code[:3]
-    else:
-        code = postal_code[:2]
+    code = postal_code[:3] if postal_code.startswith("97") else postal_code[:2]
     return code if code in _places() else None
 
 

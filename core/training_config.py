@@ -27,7 +27,9 @@ class TrainingConfig(BaseModel):
     report_shares: list[float] = Field(
         default=[0.05, 0.10, 0.20], description="Shares reported next to the capacity (labelled sets are small)."
     )
-    bootstrap_resamples: int = Field(default=1000, ge=50, description="Resamples of the recall intervals (precision's are exact).")
+    bootstrap_resamples: int = Field(
+        default=1000, ge=50, description="Resamples of the recall intervals (precision's are exact)."
+    )
 
     # Tuning.
     trials: int = Field(default=40, ge=1, description="Optuna trials per training (in a new study, or with --resume "

@@ -36,7 +36,7 @@ from core.months import add_months, month_start
 from core.sql_literals import sql_string_list
 from warehouse.contracts import rebuild_contracts_sql
 from warehouse.engine import places_arrow
-from warehouse.sql_engine import SqlEngine, load_table
+from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
@@ -90,13 +90,13 @@ def prepare_as_of(
     load_table(engine, "places", places_arrow())
     cuts: list[str] = []
     if engine.splits_large_aggregates:
-        snapshots = engine.fetch_row(
-            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {d(window.history_start)} AND {d(window.as_of)}"
+        snapshots = fetch_aggregate(
+            engine, f"SELECT count(*) FROM contract_months WHERE month BETWEEN {d(window.history_start)} AND {d(window.as_of)}"
         )[0]
         cuts = _siret_cuts(engine, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).
-    for part, sirets in enumerate(zip([None, *cuts], [*cuts, None])):
+    for part, sirets in enumerate(zip([None, *cuts], [*cuts, None], strict=True)):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
                                         window.window_start, features_only=True)
         # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national

@@ -65,7 +65,9 @@ def bench_features(home: Home, config: Config, as_of, sample_share: float = 0.01
     """
     path = home.warehouse / "establishments.parquet"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no warehouse; ingest DSN files or run `champollion simulate --preset national --format parquet`")
+        raise FileNotFoundError(
+            f"{path}: no warehouse; ingest DSN files or run `champollion simulate --preset national --format parquet`"
+        )
     known = pq.read_table(path, columns=["siret", "declares"]).to_pandas()
     candidates = np.sort(known.loc[known["declares"].astype(bool), "siret"].to_numpy())
     size = max(1, round(len(candidates) * sample_share))

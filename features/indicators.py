@@ -97,7 +97,8 @@ durations AS (
 duration_medians AS (
     SELECT siret, median(duration_days) AS median_fixed_term_days_12m FROM ended_fixed_term GROUP BY siret
 ),
-per_person AS (  -- each person's contracts with this employer: in the window, and whether the first is a fixed-term hire of the window
+-- each person's contracts with this employer: in the window, and whether the first is a fixed-term hire of the window
+per_person AS (
     SELECT c.establishment_siret AS siret, c.person_key,
            count(*) FILTER (WHERE c.start_date >= p.window_start) AS contracts_12m,
            count(*) FILTER (WHERE c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_hires_12m,

@@ -2,8 +2,9 @@
 current, else computed from the warehouse and stored there.
 
 A stored table is current when its catalog has this code's feature schema version and fingerprint
-(feature definitions, settings and the declarations read) and its counts of past inspections agree with the inspections given (a table computed before the inspections were
-imported, or with other inspections, is recomputed). Without inspections, a stored table is kept.
+(feature definitions, settings and the declarations read) and its counts of past inspections agree
+with the inspections given (a table computed before the inspections were imported, or with other
+inspections, is recomputed). Without inspections, a stored table is kept.
 """
 
 from __future__ import annotations

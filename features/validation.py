@@ -93,7 +93,7 @@ def rules_against_truth(evidence: pd.DataFrame, truth: Path, as_of: date, window
     for rule in RULES:
         names = set(TRUTH_RULES[rule.id])
         of_rule = keyed[keyed["rule"] == rule.id]
-        correct = of_rule["rules_broken"].str.split(",").apply(lambda broken: bool(set(broken) & names))
+        correct = of_rule["rules_broken"].str.split(",").apply(lambda broken, names=names: bool(set(broken) & names))
         findable = contracts[_findable(contracts, rule.id, window_start, as_of_end)]
         abusive_places = set(findable["work_siret"])
         levels = [*((level,) for level in CONFIDENCE_LEVELS), SCORED_CONFIDENCE, CONFIDENCE_LEVELS]

@@ -183,8 +183,8 @@ class DsnWriter:
             head = (f"S21.G00.60.001,'{absence.reason}'\nS21.G00.60.002,'{fmt(absence.start - 1)}'\n"
                     f"S21.G00.60.003,'{fmt(absence.planned_end)}'\n")
             back = f"S21.G00.60.010,'{fmt(absence.end + 1)}'\nS21.G00.60.011,'01'\n"
-            start_month = period.month_index(absence.start)
-            return_month = period.month_index(absence.end + 1) if absence.end + 1 <= period.last_day else None
+            start_month = int(period.month_index(absence.start))
+            return_month = int(period.month_index(absence.end + 1)) if absence.end + 1 <= period.last_day else None
             if return_month == start_month:
                 self._add_block(blocks, absence.contract, start_month, head + back)
                 continue
@@ -292,6 +292,7 @@ class DsnWriter:
         year, month_number = self.period.year_month(month)
         with_headcount = self.period.year_month(file_month)[0] < 2026  # P26 dropped the headcount rubrics
         rows = rows_by_est.get(est) if kind != "04" else None
+        users: list[int]
         if rows is None:
             body, headcount, users, payroll = "", 0, [], ""
             declaration_type = {"01": "02", "03": "05"}.get(kind, kind)

@@ -129,7 +129,7 @@ def _departement_weights(places: list) -> np.ndarray:
 def _postal_codes(departements: list[str], suffix: np.ndarray) -> pa.Array:
     """Postal codes that core.geography maps back to the département."""
     codes = []
-    for d, s in zip(departements, suffix.tolist()):
+    for d, s in zip(departements, suffix.tolist(), strict=True):
         if d == "2A":
             codes.append(f"20{s % 200:03d}")
         elif d == "2B":
@@ -409,8 +409,10 @@ def _generate_chunks(home: Path, spec: NationalSpec, worker: int, workers: int, 
             counts["establishments"] += len(est)
             counts["persons"] += len(tables["persons"][1]["person_key"])
             counts["contracts"] += len(chunk.contracts)
-            counts["contract_months"] += len(tables["contract_months"][0])
-            counts["declarations"] += len(tables["declarations"][0])
+            contract_months, declarations = tables["contract_months"][0], tables["declarations"][0]
+            assert contract_months is not None and declarations is not None  # monthly tables: a month per row
+            counts["contract_months"] += len(contract_months)
+            counts["declarations"] += len(declarations)
             message = (f"worker {worker}: chunk {index + 1}/{n_chunks}, {counts['contract_months']:,} contract-months, "
                        f"{time.perf_counter() - started:.0f} s")
             if queue is not None:

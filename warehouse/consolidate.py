@@ -256,7 +256,7 @@ def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_e
     partial = path.with_suffix(".parquet.partial")  # not read by the views while being written
     writer: pq.ParquetWriter | None = None
     try:
-        for sirets in zip([None, *cuts], [*cuts, None]):
+        for sirets in zip([None, *cuts], [*cuts, None], strict=True):
             attach_warehouse(con, warehouse, sirets)
             reader = con.execute(sql).to_arrow_reader(STREAM_BATCH_ROWS)
             if writer is None:

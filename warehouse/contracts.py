@@ -29,8 +29,8 @@ def rebuild_contracts_sql(
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
     Only snapshots of months from `history_start` on are read (None: all): a contract that started
-    earlier keeps its true start date, but renewals before that month are not seen. Reads the views `contract_months`, `contract_ends`, `contract_changes` and `declarations`
-    (see warehouse.engine.attach_warehouse).
+    earlier keeps its true start date, but renewals before that month are not seen. Reads the views
+    `contract_months`, `contract_ends`, `contract_changes` and `declarations` (see warehouse.engine.attach_warehouse).
 
     With `window_start`, a column `hours_worked_in_window` sums the paid hours declared from that
     month on (the snapshots of a contract's former identity included).
@@ -162,7 +162,8 @@ per_contract AS (
            a.last_row.nature AS nature, a.last_row.motif AS motif, a.last_row.post AS post, a.last_row.pcs AS pcs,
            a.last_row.planned_end AS planned_end_last, coalesce(p.renewals, 0) AS renewals,
            a.first_month, a.last_month,
-           a.last_row.contract_hours AS contract_hours, a.last_row.time_mode AS time_mode{in_window and ', a.hours_worked_in_window'},
+           a.last_row.contract_hours AS contract_hours,
+           a.last_row.time_mode AS time_mode{in_window and ', a.hours_worked_in_window'},
            {first_values} a.last_row.user_siret AS user_siret, a.last_row.idcc AS idcc
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)

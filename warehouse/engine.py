@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 
 import duckdb
@@ -20,10 +21,9 @@ def connect(
     """An in-memory DuckDB connection set up for batch work (no progress bar); what does not fit in
     `memory_limit` spills to `temp_directory` (DuckDB's default: `.tmp` in the working directory)."""
     con = duckdb.connect()
-    try:
+    # In Jupyter without ipywidgets DuckDB has already turned its bar off and refuses the setting.
+    with suppress(duckdb.InvalidInputException):
         con.execute("SET enable_progress_bar = false")
-    except duckdb.InvalidInputException:
-        pass  # in Jupyter without ipywidgets DuckDB has already turned its bar off and refuses the setting
     if memory_limit:
         con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
     if threads:

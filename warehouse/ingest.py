@@ -323,7 +323,7 @@ def _ingest_into(
     # hashlib and file reads release the GIL: threads hash files in parallel.
     with ThreadPoolExecutor(max_workers=settings.workers) as hashers:
         hashes = list(hashers.map(_hash_and_size, dsn_files))
-    for path, (sha, size, unreadable) in zip(dsn_files, hashes):
+    for path, (sha, size, unreadable) in zip(dsn_files, hashes, strict=True):
         if unreadable is not None:
             issues.append(Issue(str(path), None, "error", "unreadable_file", f"file not read: {unreadable}"))
             continue
@@ -367,20 +367,20 @@ def _ingest_into(
                  len(file_result.issues) - errors, errors, now)
             )
     if manifest_rows:
-        columns = list(zip(*manifest_rows))
-        added = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, FILES_SCHEMA)], schema=FILES_SCHEMA)
+        columns = list(zip(*manifest_rows, strict=True))
+        added = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, FILES_SCHEMA, strict=True)], schema=FILES_SCHEMA)
         manifest = pa.concat_tables([manifest, added])
         pq.write_table(manifest, fresh_file(manifest_path))
         log.info("ingest: file list written (%d files)", manifest.num_rows)
 
     all_batches = sorted(set(manifest.column("batch").to_pylist()))
     if all_batches and tasks:
-        result = engine.consolidate(
+        consolidation = engine.consolidate(
             draft.staging, draft.warehouse, all_batches, [t.batch_id for t in tasks], settings.inferred_end_after_months
         )
-        summary.status_counts = result.status_counts
-        summary.months_rewritten = result.months_rewritten
-        issues.extend(result.issues)
+        summary.status_counts = consolidation.status_counts
+        summary.months_rewritten = consolidation.months_rewritten
+        issues.extend(consolidation.issues)
     elif (draft.warehouse / "declaration_status.parquet").exists():  # nothing new: the warehouse stays as it is
         statuses = pq.read_table(draft.warehouse / "declaration_status.parquet", columns=["status"]).column("status")
         summary.status_counts = dict(Counter(statuses.to_pylist()))

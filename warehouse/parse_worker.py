@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -116,8 +117,8 @@ class _StagedWriter:
     def _flush(self, name: str) -> None:
         schema = STAGED_SCHEMAS[name]
         rows = self.pending[name]
-        columns = list(zip(*rows)) if rows else [[] for _ in schema]
-        table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema)], schema=schema)
+        columns: list[Sequence[object]] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+        table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)], schema=schema)
         if name not in self.writers:
             self.paths[name].parent.mkdir(parents=True, exist_ok=True)
             self.writers[name] = pq.ParquetWriter(self.paths[name], schema, compression="zstd")
@@ -163,7 +164,9 @@ def _parse_file(
     _check_types("declarations", headers)  # a value the warehouse cannot hold fails this file only
     parser.issues.extend(builder.issues)
     if report.byte_order_mark:
-        parser.issues.append(Issue(label, 1, "warning", "byte_order_mark", "the file starts with a UTF-8 byte order mark; skipped"))
+        parser.issues.append(
+            Issue(label, 1, "warning", "byte_order_mark", "the file starts with a UTF-8 byte order mark; skipped")
+        )
     if report.mixed:
         parser.issues.append(
             Issue(label, report.first_non_utf8_line, "warning", "mixed_encoding",
@@ -197,7 +200,8 @@ def _check_types(table: str, rows: list[tuple]) -> None:
     if not rows:
         return
     try:
-        pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*rows), schema)], schema=schema)
+        columns = zip(*rows, strict=True)
+        pa.table([pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)], schema=schema)
     except (pa.ArrowException, OverflowError, TypeError) as exc:
         raise ValueError(f"a value does not fit the {table} table: {type(exc).__name__}") from None
 

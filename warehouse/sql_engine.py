@@ -116,6 +116,14 @@ def load_table(engine: SqlEngine, name: str, data: pa.Table) -> None:
     engine.unregister(f"{name}_arrow")
 
 
+def fetch_aggregate(engine: SqlEngine, query: str) -> tuple:
+    """The row of an aggregate query without GROUP BY (count, max...), which always returns one."""
+    row = engine.fetch_row(query)
+    if row is None:
+        raise RuntimeError(f"an aggregate query returned no row: {query}")
+    return row
+
+
 def open_engine(kind: str, config: Config, scratch: Path | None = None) -> SqlEngine:
     """A new engine: 'duckdb' (an in-memory connection with `config.duckdb`'s memory limit and threads,
     spilling to `scratch`) or 'spark' (a session from `config.spark`)."""

@@ -14,7 +14,7 @@ field): a bad value is described by its length and kind of characters only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from math import isfinite
@@ -95,8 +95,11 @@ def _as_text(value: str) -> str:
 
 _AS_TEXT = _as_text  # marks rubrics kept as text
 
+Converter = Callable[[str], object]
+"""Reads a rubric's quoted text into its value; raises ValueError on a bad value."""
+
 # Rubric -> converter applied as the line is read, so that a bad value is reported with its line.
-CONVERTERS = {
+CONVERTERS: dict[str, Converter] = {
     "S20.G00.05.005": parse_dsn_date,
     "S20.G00.05.007": parse_dsn_date,
     "S21.G00.11.008": parse_count,
@@ -248,7 +251,7 @@ class DsnParser:
         rubrics = self.norm.rubrics
         parents = self.norm.parents
         # One lookup per kept value: the rubric's converter, _AS_TEXT, or None if the norm lacks it.
-        kinds = {rubric: CONVERTERS.get(rubric, _AS_TEXT) for rubric in rubrics}
+        kinds: dict[str, Converter] = {rubric: CONVERTERS.get(rubric, _AS_TEXT) for rubric in rubrics}
         # The same keyed by the line's first 15 characters (code and comma), for the fast path.
         heads = {rubric + ",": convert for rubric, convert in kinds.items()}
         # For a known rubric of a known block starting a new instance, all the line tells:
@@ -270,6 +273,7 @@ class DsnParser:
         cur_head = block_end = ""
         inst: Block | None = None
         fields: dict[str, object] = {}
+        value: object
         number = 0
         # The hot loop, inlined for speed: most lines continue the current block instance.
         for first, lines in chunks:
@@ -361,29 +365,31 @@ class DsnParser:
                         unknown_rubrics[code] += 1
                         continue
                     if len(raw) > 1 and raw[0] == "'" and raw[-1] == "'":
-                        value = raw[1:-1]
+                        text = raw[1:-1]
                     else:
                         self._issue(number, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
-                        value = raw
+                        text = raw
+                    value = text
                     if convert is not _AS_TEXT:
                         try:
-                            value = convert(value)  # type: ignore[operator]
+                            value = convert(text)
                         except ValueError as why:
-                            self._invalid_value(number, code, value, why)
+                            self._invalid_value(number, code, text, why)
                             continue
                     fields[cur_field] = value
                     continue
                 # A value of a kept block, on a line starting with a known rubric and its comma.
                 if line[-1] == "'" and len(line) > 16 and line[15] == "'":
-                    value: object = line[16:-1]
+                    text = line[16:-1]
                 else:
                     self._issue(number, "warning", "unquoted_value", f"{line[:14]}: value not enclosed in quotes, read as is")
-                    value = line[15:]
+                    text = line[15:]
+                value = text
                 if convert is not _AS_TEXT:
                     try:
-                        value = convert(value)  # type: ignore[operator]
+                        value = convert(text)
                     except ValueError as why:
-                        self._invalid_value(number, line[:14], value, why)
+                        self._invalid_value(number, line[:14], text, why)
                         continue
                 fields[head[11:14]] = value
         self.summary.lines = number
@@ -393,7 +399,7 @@ class DsnParser:
         yield from self._end_of_file(state, number, truncated)
 
     # -- block tree --------------------------------------------------------------------------
-    def _open_root(self, state: _State, block: str, line: int) -> Iterator[Declaration]:
+    def _open_root(self, state: _State, block: str, line: int) -> Generator[Declaration, None, Block | None]:
         """A root block (envoi, declaration, envoi total) closes what came before it.
 
         A generator: closing a declaration yields it. Returns the new instance if kept.
@@ -461,22 +467,28 @@ class DsnParser:
         if block == INDIVIDUAL:
             declaration.individuals.append(instance)
             state.individual, state.contract, state.remuneration = instance, None, None
-        elif block in (CONTRACT, REMUNERATION) and state.individual is None:
-            return self._orphan(state, block, INDIVIDUAL, line)
-        elif block in (CHANGE, ABSENCE, SUSPENSION, CONTRACT_END) and state.contract is None:
-            return self._orphan(state, block, CONTRACT, line)
-        elif block == ACTIVITY and state.remuneration is None:
-            return self._orphan(state, block, REMUNERATION, line)
-        elif block == CONTRACT:
-            state.individual.children.append(instance)  # type: ignore[union-attr]
-            state.contract = instance
+        elif block in (CONTRACT, REMUNERATION):
+            individual = state.individual
+            if individual is None:
+                self._orphan(state, block, INDIVIDUAL, line)
+                return None
+            individual.children.append(instance)
+            if block == CONTRACT:
+                state.contract = instance
+            else:
+                state.remuneration = instance
         elif block in (CHANGE, ABSENCE, SUSPENSION, CONTRACT_END):
-            state.contract.children.append(instance)  # type: ignore[union-attr]
-        elif block == REMUNERATION:
-            state.individual.children.append(instance)  # type: ignore[union-attr]
-            state.remuneration = instance
+            contract = state.contract
+            if contract is None:
+                self._orphan(state, block, CONTRACT, line)
+                return None
+            contract.children.append(instance)
         elif block == ACTIVITY:
-            state.remuneration.children.append(instance)  # type: ignore[union-attr]
+            remuneration = state.remuneration
+            if remuneration is None:
+                self._orphan(state, block, REMUNERATION, line)
+                return None
+            remuneration.children.append(instance)
         elif block == ENTERPRISE:
             declaration.enterprise = instance
         elif block == ESTABLISHMENT:
@@ -489,7 +501,6 @@ class DsnParser:
         """A block whose owner is not open in this individual (e.g. an end block right after a new
         S21.G00.30): it cannot be attached, so its declaration is quarantined."""
         self._problem(state, line, "wrong_parent", f"block {block} with no {owner} open in the current individual")
-        return None
 
     # -- closing -----------------------------------------------------------------------------
     def _close_declaration(self, state: _State, last_line: int) -> Iterator[Declaration]:

@@ -15,7 +15,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 CHUNK_BYTES = 8 * 1024 * 1024
 COMPRESSED_PIECE_BYTES = 64 * 1024  # what is lost of a damaged gzip stream: at most this much before the damage
@@ -30,7 +33,7 @@ class TolerantGzip(io.RawIOBase):
     """
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "rb")
+        self._file = open(path, "rb")  # noqa: SIM115 (the stream owns the file: closed by close())
         self._inflate = zlib.decompressobj(wbits=31)
         self._out = b""
         self._ended = False
@@ -40,11 +43,12 @@ class TolerantGzip(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         while not self._out and not self._ended:
             self._inflate_piece()
-        size = min(len(buffer), len(self._out))
-        buffer[:size] = self._out[:size]
+        view = memoryview(buffer)
+        size = min(len(view), len(self._out))
+        view[:size] = self._out[:size]
         self._out = self._out[size:]
         return size
 
@@ -81,7 +85,7 @@ def open_binary(path: Path) -> BinaryIO:
     with open(path, "rb") as probe:
         magic = probe.read(2)
     if magic == GZIP_MAGIC:
-        return io.BufferedReader(TolerantGzip(path), CHUNK_BYTES)  # type: ignore[return-value]
+        return io.BufferedReader(TolerantGzip(path), CHUNK_BYTES)
     return open(path, "rb")
 
 

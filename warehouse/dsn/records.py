@@ -109,6 +109,8 @@ class RecordBuilder:
         }
         if problems:
             return rows
+        # Both were checked above (a problem otherwise).
+        assert isinstance(month, date) and siret is not None
         for individual in declaration.individuals:
             identity = self.pseudonymiser.person(
                 individual.text("001"), individual.text("002"), individual.text("004"), individual.text("006")
@@ -136,8 +138,8 @@ class RecordBuilder:
         rows: dict[str, list[tuple]], problems: list[str],
     ) -> None:
         # Hot path: field values are read straight from the dicts. Converted rubrics hold their
-        # typed value or are absent (the parser drops a value it cannot convert); `or None` maps
-        # an empty text to None.
+        # typed value or are absent (the parser drops a value it cannot convert), so an isinstance
+        # test is a test of presence; `or None` maps an empty text to None.
         hours = _hours_by_contract(individual)
         contract_months = rows["contract_months"]
         for contract in individual.children:
@@ -146,14 +148,14 @@ class RecordBuilder:
             f = contract.fields
             start = f.get("001")
             number = f.get("009") or None
-            if start is None or number is None:
+            if not isinstance(start, date) or not isinstance(number, str):
                 problems.append(
                     f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"
                 )
                 continue
             title = f.get("006") or None
             planned_end = f.get("010")
-            if planned_end is not None and planned_end < start:
+            if isinstance(planned_end, date) and planned_end < start:
                 self._implausible(contract.line, "S21.G00.40.010: planned end before the contract's start (40.001); ignored")
                 planned_end = None
             contract_months.append(
@@ -169,7 +171,7 @@ class RecordBuilder:
                 c = child.fields
                 if child.code == CONTRACT_END:
                     end = c.get("001")
-                    if end is not None and end < start:
+                    if isinstance(end, date) and end < start:
                         self._implausible(child.line, "S21.G00.62.001: contract end before the contract's start (40.001); "
                                                       "end block ignored")
                         continue
@@ -179,7 +181,8 @@ class RecordBuilder:
                     rows["absences"].append(
                         (
                             key, month, siret, person, number, start, "arret", c.get("001") or None,
-                            last_day + ONE_DAY if last_day else None, back - ONE_DAY if back else planned,
+                            last_day + ONE_DAY if isinstance(last_day, date) else None,
+                            back - ONE_DAY if isinstance(back, date) else planned,
                             last_day, planned, back,
                         )
                     )
@@ -208,16 +211,19 @@ def _hours_by_contract(individual: Block) -> dict[str, float]:
             continue
         r = remuneration.fields
         number = r.get("010")
-        if not number:
+        if not isinstance(number, str) or not number:
             continue
+        # Hours rubrics (53.002, 51.012) hold a float when present.
         activity_hours = [
-            a.fields["002"] for a in remuneration.children
-            if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"
+            paid for a in remuneration.children
+            if a.code == ACTIVITY and isinstance(paid := a.fields.get("002"), float)
+            and a.fields.get("001") == "01" and a.fields.get("003") == "10"
         ]
+        own_hours = r.get("012")
         if activity_hours:
             hours[number] = hours.get(number, 0.0) + sum(activity_hours)
-        elif "012" in r and r.get("011") == "002":
-            hours[number] = hours.get(number, 0.0) + r["012"]
+        elif isinstance(own_hours, float) and r.get("011") == "002":
+            hours[number] = hours.get(number, 0.0) + own_hours
     return hours
 
 

@@ -60,7 +60,7 @@ def _full_match(node: exp.Expression) -> exp.Expression:
     """DuckDB's regexp_full_match matches the whole string; Spark's RLIKE matches anywhere in it."""
     if not isinstance(node, exp.RegexpFullMatch):
         return node
-    anchored = exp.Concat(expressions=[exp.Literal.string("^(?:"), node.expression, exp.Literal.string(")$")])
+    anchored: exp.Expression = exp.Concat(expressions=[exp.Literal.string("^(?:"), node.expression, exp.Literal.string(")$")])
     if isinstance(node.expression, exp.Literal):
         anchored = exp.Literal.string(f"^(?:{node.expression.this})$")
     return exp.RegexpLike(this=node.this, expression=anchored)
@@ -94,7 +94,8 @@ def _star_replace(node: exp.Expression) -> exp.Expression:
         kept = exp.Star(except_=[*(star.args.get("except_") or []), *(exp.column(r.alias) for r in replaced)])
         expressions.append(exp.Column(this=kept, table=projection.args["table"]) if star is not projection else kept)
         expressions.extend(replaced)
-    return node.set("expressions", expressions) or node
+    node.set("expressions", expressions)
+    return node
 
 
 def _planner_chooses_materialization(node: exp.Expression) -> exp.Expression:

@@ -10,9 +10,9 @@ wrote and re-ingesting a file changes nothing.
 The home (its `data/versions`, where the version being written keeps its staging and warehouse, and
 `data/quarantine`) must be on a filesystem that the driver and every executor see at the same path
 (the local disk in local mode; NFS or another shared mount on a cluster): executors write the staged
-Parquet and the quarantine, the driver reads and moves files. The pseudonymisation key travels to the executors inside the tasks: on a
-cluster, turn on Spark's RPC encryption (`spark.network.crypto.enabled`). Leave
-`spark.speculation` off: two attempts of one parse task would write the same staged files.
+Parquet and the quarantine, the driver reads and moves files. The pseudonymisation key travels to the
+executors inside the tasks: on a cluster, turn on Spark's RPC encryption (`spark.network.crypto.enabled`).
+Leave `spark.speculation` off: two attempts of one parse task would write the same staged files.
 """
 
 from __future__ import annotations
@@ -76,14 +76,15 @@ class SparkIngest:
         context = self.spark.sparkContext
         total_bytes = sum(f.size for t in tasks for f in t.files)
         group = f"champollion-parse-{uuid.uuid4().hex}"
-        outcome: dict[str, object] = {}
+        results: list[BatchResult] = []
+        errors: list[BaseException] = []  # re-raised in the calling thread
 
         def run() -> None:
             context.setJobGroup(group, f"parse {len(tasks)} batches of DSN files")
             try:
-                outcome["results"] = context.parallelize(tasks, len(tasks)).map(parse_batch).collect()
-            except BaseException as exc:  # re-raised in the calling thread
-                outcome["error"] = exc
+                results.extend(context.parallelize(tasks, len(tasks)).map(parse_batch).collect())
+            except BaseException as exc:
+                errors.append(exc)
 
         runner = threading.Thread(target=run, name=group, daemon=True)
         runner.start()
@@ -91,11 +92,11 @@ class SparkIngest:
             if progress:
                 progress(_finished_tasks(context, group) * total_bytes // len(tasks), total_bytes)
             runner.join(PROGRESS_SECONDS)
-        if "error" in outcome:
-            raise outcome["error"]  # type: ignore[misc]
+        if errors:
+            raise errors[0]
         if progress:
             progress(total_bytes, total_bytes)
-        return sorted(outcome["results"], key=lambda r: r.batch_id)  # type: ignore[arg-type]
+        return sorted(results, key=lambda r: r.batch_id)
 
     def consolidate(
         self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
@@ -131,7 +132,7 @@ class SparkIngest:
                 rows = declarations if table == "declarations" else staged(table, batches)
                 kept_rows = rows.join(kept, "declaration_key", "left_semi").select(*STAGED_SCHEMAS[table].names)
                 _rewrite_months(kept_rows, warehouse / table, months)
-            counts = dict(resolved.groupBy("status").count().collect())
+            counts: dict[str, int] = dict(resolved.groupBy("status").count().collect())
         finally:
             resolved.unpersist()
             declarations.unpersist()
