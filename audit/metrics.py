@@ -17,8 +17,7 @@ def population_stability_index(expected: pd.Series, actual: pd.Series, bins: int
     Numbers are cut at the deciles of `expected` (fewer bins when values repeat); categories and
     missing values are bins of their own. Read: < 0.1 stable, 0.1-0.25 moving, > 0.25 shifted.
     """
-    if expected.dtype == object or isinstance(expected.dtype, pd.StringDtype) or isinstance(
-            expected.dtype, pd.CategoricalDtype):
+    if expected.dtype == object or isinstance(expected.dtype, (pd.StringDtype, pd.CategoricalDtype)):
         e_bins, a_bins = expected.astype("string").fillna("<NA>"), actual.astype("string").fillna("<NA>")
     else:
         e_values, a_values = expected.astype("float64"), actual.astype("float64")

@@ -191,7 +191,8 @@ def run_audit(
     inspections = load_inspections(home.warehouse)
     if inspections is None:
         raise FileNotFoundError(f"{home.warehouse}: no inspections stored, and the audit refits the model on them: run "
-                                "`champollion import-inspections FILE.csv` (or `train --inspections FILE.csv`, which stores them)")
+                                "`champollion import-inspections FILE.csv` (or `train --inspections FILE.csv`, "
+                                "which stores them)")
     settings, audit = config.training, config.audit
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, reference)

@@ -95,7 +95,8 @@ def trials_summary(trials: pd.DataFrame, this_run: int, resumed: int) -> str:
 def print_comparison(comparison: pd.DataFrame, capacity: float, shares: list[float]) -> None:
     """The comparison of every model: overall with intervals, then per fold at capacity."""
     overall = comparison[comparison["fold"] == "all"]
-    table = Table(title="Models compared at inspection capacity (out-of-fold, inspected establishments; 95% intervals: exact binomial at k)")
+    table = Table(title="Models compared at inspection capacity (out-of-fold, inspected establishments; "
+                        "95% intervals: exact binomial at k)")
     table.add_column("model")
     for share in shares:
         table.add_column(f"precision@{share:.0%}", justify="right")

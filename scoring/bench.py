@@ -187,7 +187,7 @@ def model_size(booster: Any) -> dict[str, float]:
         "max_depth": max(depths, default=0),
         "mean_depth": float(np.mean(depths)) if depths else 0.0,
         # Sum over trees of leaves x depth²: proportional to the tree-SHAP work per row.
-        "shap_work_per_row": float(sum(n * d * d for n, d in zip(leaves, depths))),
+        "shap_work_per_row": float(sum(n * d * d for n, d in zip(leaves, depths, strict=True))),
     }
 
 
@@ -362,7 +362,8 @@ def bench_scoring(table: pd.DataFrame, model: Any, config: Config, shap_sample: 
             extra = run(f"monthly pipeline, lists {share:.0%} + their SHAP reasons", _run_pipeline, (settings,), 0)
             rows[-1] = _replace(rows[-1], explained=extra["listed"],
                                 note=f"{extra['listed']} listed, {extra['with_reason']} with a reason")
-        extra = run("SHAP of every row: LightGBM pred_contrib" + (f" (timed on {contrib_rows:,} rows)" if contrib_rows < n else ""),
+        timed_on = f" (timed on {contrib_rows:,} rows)" if contrib_rows < n else ""
+        extra = run("SHAP of every row: LightGBM pred_contrib" + timed_on,
                     _run_pred_contrib, (contrib_rows,), contrib_rows, sample_of=contrib_rows if contrib_rows < n else None)
         rows[-1] = _replace(rows[-1], note=(f"contributions add up to the raw score within {extra['max_sum_gap']:.1e}; "
                                             f"building the model matrix: {extra['inputs_seconds']:.1f} s more"))
@@ -371,7 +372,8 @@ def bench_scoring(table: pd.DataFrame, model: Any, config: Config, shap_sample: 
                     sample, sample_of=sample)
         rows[-1] = _replace(rows[-1], note=(
             f"shap {extra['shap_version']}; max |shap - pred_contrib| = {extra['max_abs_diff']:.1e} "
-            f"(base value {extra['bias_diff']:.1e}); pred_contrib on the same rows {extra['pred_contrib_seconds_same_rows']:.2f} s"))
+            f"(base value {extra['bias_diff']:.1e}); "
+            f"pred_contrib on the same rows {extra['pred_contrib_seconds_same_rows']:.2f} s"))
         return rows
 
 

@@ -126,7 +126,7 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
     frame["n_evidence"] = frame["contract_id"].map(counts).fillna(0).astype("int64")
     frame = frame.sort_values(["post_shown", "start_date", "person"], kind="mergesort").reset_index(drop=True)
     frame["contract_no"] = np.arange(1, len(frame) + 1)
-    return frame[CONTRACT_COLUMNS + ["contract_id"]]
+    return frame[[*CONTRACT_COLUMNS, "contract_id"]]
 
 
 def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +143,7 @@ def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd
     names.update({key: f"salarié {len(persons) + n}" for n, key in enumerate(unknown, start=1)})
     frame["person"] = frame["person_key"].map(names).fillna("non renseigné")
     frame["rule_label"] = frame["rule"].map(lambda r: RULES_BY_ID[r].label_fr if r in RULES_BY_ID else r)
-    numbers = dict(zip(contracts["contract_id"], contracts["contract_no"])) if not contracts.empty else {}
+    numbers = dict(zip(contracts["contract_id"], contracts["contract_no"], strict=True)) if not contracts.empty else {}
     frame["contract_no"] = frame["contract_id"].map(numbers).astype("Int64")
     for column in ("event_date", "start_date", "end_date"):
         frame[column] = pd.to_datetime(frame[column])
@@ -538,7 +538,8 @@ def timeline_figure(explanation: Explanation) -> Figure:
             continue
         axes.barh(y, (end - start).days, left=start, height=0.6, color=KIND_COLOURS.get(c.kind, "#9a9a9a"),
                   edgecolor="white", linewidth=0.4, zorder=2)
-    numbers = dict(zip(contracts["contract_no"], zip(contracts["post_shown"], contracts["person"])))
+    shown = zip(contracts["post_shown"], contracts["person"], strict=True)
+    numbers = dict(zip(contracts["contract_no"], shown, strict=True))
     for e in explanation.evidence.itertuples(index=False):
         y = position.get(numbers.get(e.contract_no)) if not pd.isna(e.contract_no) else None
         if y is None or pd.isna(e.event_date):

@@ -73,7 +73,7 @@ def test_byte_undefined_in_cp1252_falls_back_to_latin1(tmp_path):
     path = tmp_path / "a.dsn"
     text = "\n".join(lines).replace("Serveur", "Serveur\x81").encode("latin-1")
     path.write_bytes(text + b"\n")
-    declarations, parser, report = parse(path)
+    declarations, _, report = parse(path)
     assert report.encoding == "latin-1"
     assert declarations[0].individuals[0].children[0].text("006") == "Serveur\x81"
 
@@ -83,7 +83,7 @@ def test_a_stray_cp1252_byte_in_utf8_changes_one_character_not_the_file(tmp_path
     path = tmp_path / "a.dsn"
     text = "\n".join(lines).encode("utf-8").replace("Employé".encode(), "Café Employé".encode())
     path.write_bytes(text.replace(b"Caf\xc3\xa9", b"Caf\xe9") + b"\n")
-    declarations, parser, report = parse(path)
+    declarations, _, report = parse(path)
     assert declarations[0].individuals[0].children[0].text("006") == "Café Employé"
     assert (report.mixed, report.non_utf8_lines, report.encoding) == (True, 1, "cp1252")
 
@@ -105,7 +105,7 @@ def test_s90_line_count_mismatch_is_a_warning(tmp_path):
 
 
 def test_envelope_lines_are_skipped(tmp_path):
-    lines = ["S05.G51.00.001,'V01R02'", "S06.G51.00.001,'DSNOK'"] + one_contract_file(tmp_path)
+    lines = ["S05.G51.00.001,'V01R02'", "S06.G51.00.001,'DSNOK'", *one_contract_file(tmp_path)]
     lines += ["S96.G51.00.001,'FINSL'", "S95.G51.00.001,'769608'"]
     path = write_dsn(tmp_path / "a.dsn", lines)
     declarations, parser, _ = parse(path)

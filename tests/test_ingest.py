@@ -26,14 +26,14 @@ def run(home, config, *paths: Path):
 
 def contracts(home) -> list[dict]:
     rel = duckdb.sql(f"SELECT * FROM '{home.warehouse / 'contracts.parquet'}' ORDER BY start_date, contract_number")
-    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def table(home, name: str) -> list[dict]:
     rel = duckdb.sql(
         f"SELECT * EXCLUDE (declared_month) FROM read_parquet('{home.warehouse / name}/*/*.parquet', hive_partitioning=true)"
     )
-    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def monthly(siret: str, month: str, contracts_: list[Contract], order: str, **kwargs) -> Declaration:
@@ -187,7 +187,7 @@ def test_bad_declarations_are_quarantined_and_the_rest_kept(tmp_path, home, conf
     good = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")
     no_month = monthly("98765432100017", "2025-01", [Contract("C2", "2025-01-06")], "2")
     lines = render(envoi([good, no_month]))
-    second_month_line = [i for i, l in enumerate(lines) if l.startswith("S20.G00.05.005")][1]
+    second_month_line = [i for i, line in enumerate(lines) if line.startswith("S20.G00.05.005")][1]
     del lines[second_month_line]
     path = write_dsn(tmp_path / "a.dsn", lines)
     summary = run(home, config, path)

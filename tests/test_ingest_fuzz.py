@@ -14,6 +14,7 @@ import gzip
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -181,7 +182,7 @@ def _gzip_cut(index: int) -> tuple:
     readable = zlib.decompressobj(wbits=31).decompress(cut).decode("latin-1")
     sirets = [good, *(d.siret for d in filler), bad]
     # a declaration is whole when the next one starts before the cut
-    kept = tuple(s for s, after in zip(sirets, sirets[1:]) if f"S21.G00.06.001,'{after[:9]}'" in readable)
+    kept = tuple(s for s, after in pairwise(sirets) if f"S21.G00.06.001,'{after[:9]}'" in readable)
     assert 0 < len(kept) < len(sirets) - 1
     return cut, "truncated_file", ANY_LINE, "compressed stream cut short", kept
 

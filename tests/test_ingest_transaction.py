@@ -164,7 +164,7 @@ def test_two_runs_at_once_one_is_refused_or_both_pass_and_nothing_is_lost(tmp_pa
     runs = [subprocess.Popen([*command, str(folder)], cwd=REPOSITORY, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for folder in inputs]
     outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
-    for (code, stderr), folder in zip(outcomes, inputs):
+    for (code, stderr), folder in zip(outcomes, inputs, strict=True):
         assert code in (0, 2), stderr
         if code == 2:  # refused: it says why, and running it again afterwards completes the warehouse
             assert "another run" in stderr and "is writing this warehouse" in stderr

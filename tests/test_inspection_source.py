@@ -44,5 +44,5 @@ def test_train_inspections_are_stored_and_a_month_has_the_same_features_at_train
 def test_the_audit_without_stored_inspections_says_what_to_do(tmp_path):
     home = Home(tmp_path / "home")
     ingest(write_months(tmp_path / "dsn", MONTHS[:2]), home, Config(), TEST_KEY)
-    with pytest.raises(FileNotFoundError, match="no inspections stored.*champollion import-inspections"):
+    with pytest.raises(FileNotFoundError, match=r"no inspections stored.*champollion import-inspections"):
         run_audit(home, Config())

@@ -200,7 +200,8 @@ def test_carence_counts_the_establishments_own_opening_days(settings):
             contract("a-open", "2025-02-27", "2025-03-12", siret=open_every_day),
             contract("b-open", "2025-03-18", "2025-03-31", siret=open_every_day),
         ],
-        closed_weekdays=SUNDAY + [
+        closed_weekdays=[
+            *SUNDAY,
             {"siret": USER, "isodow": 6}, {"siret": USER, "isodow": 7}, {"siret": USER, "isodow": 0},
             {"siret": open_every_day, "isodow": 0},
         ],

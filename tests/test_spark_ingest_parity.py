@@ -75,7 +75,7 @@ def assert_same_table(table: str, expected: pa.Table, actual: pa.Table) -> None:
                                rtol=FLOAT_TOLERANCE, atol=FLOAT_TOLERANCE, equal_nan=True)
             assert close.all(), f"{table}.{name}: first difference at sorted row {int(np.argmin(close))}"
         elif not got.equals(want):
-            row = next(i for i, (w, g) in enumerate(zip(want.to_pylist(), got.to_pylist())) if w != g)
+            row = next(i for i, (w, g) in enumerate(zip(want.to_pylist(), got.to_pylist(), strict=True)) if w != g)
             raise AssertionError(f"{table}.{name}: sorted row {row} is {got[row]} with Spark, {want[row]} with DuckDB")
 
 

@@ -49,8 +49,7 @@ def categorical_frame(frame: pd.DataFrame, columns: list[str], levels: dict[str,
         values = frame[c].astype("object").where(frame[c].notna(), None)
         values = values.map(lambda v: None if v is None else str(v))
         categories = levels[c] if levels is not None else sorted({v for v in values if v is not None})
-        known = set(categories)
-        out[c] = pd.Categorical(values.map(lambda v: v if v in known else None), categories=categories)
+        out[c] = pd.Categorical(values.where(values.isin(set(categories)), None), categories=categories)
     return pd.DataFrame(out, index=frame.index)
 
 

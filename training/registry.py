@@ -8,7 +8,8 @@ file store by default). Browse it with
 
 Each new version gets the alias `challenger`; the first one also `champion`; `promote` moves
 `champion`. A training whose model is the same as a registered version's (same `model_fingerprint`: same
-data, folds, parameters and settings) is logged as a run but not registered again. Scoring loads `models:/champollion-precarite@champion` (see training.scoring_model).
+data, folds, parameters and settings) is logged as a run but not registered again. Scoring loads
+`models:/champollion-precarite@champion` (see training.scoring_model).
 """
 
 from __future__ import annotations

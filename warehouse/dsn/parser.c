@@ -3608,7 +3608,7 @@ namespace {
     PyObject *__pyx_slice[9];
     PyObject *__pyx_tuple[5];
     PyObject *__pyx_codeobj_tab[21];
-    PyObject *__pyx_string_tab[335];
+    PyObject *__pyx_string_tab[334];
     PyObject *__pyx_number_tab[9];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3777,255 +3777,254 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_kp_u_isenabled __pyx_string_tab[83]
 #define __pyx_kp_u_line_2 __pyx_string_tab[84]
 #define __pyx_kp_u_list_Block __pyx_string_tab[85]
-#define __pyx_kp_u_list_Block_2 __pyx_string_tab[86]
-#define __pyx_kp_u_list_str __pyx_string_tab[87]
-#define __pyx_kp_u_negative_hours __pyx_string_tab[88]
-#define __pyx_kp_u_not_a_DDMMYYYY_date __pyx_string_tab[89]
-#define __pyx_kp_u_not_a_calendar_date __pyx_string_tab[90]
-#define __pyx_kp_u_not_a_decimal_number __pyx_string_tab[91]
-#define __pyx_kp_u_not_a_finite_number __pyx_string_tab[92]
-#define __pyx_kp_u_not_a_rubric_line_Sxx_Gxx_xx_xxx __pyx_string_tab[93]
-#define __pyx_kp_u_not_a_whole_number __pyx_string_tab[94]
-#define __pyx_kp_u_out_of_range_above __pyx_string_tab[95]
-#define __pyx_kp_u_str_None __pyx_string_tab[96]
-#define __pyx_kp_u_warehouse_dsn_parser_py __pyx_string_tab[97]
-#define __pyx_kp_u__9 __pyx_string_tab[98]
-#define __pyx_n_u_ABSENCE __pyx_string_tab[99]
-#define __pyx_n_u_ACTIVITY __pyx_string_tab[100]
-#define __pyx_n_u_Block __pyx_string_tab[101]
-#define __pyx_n_u_Block_get __pyx_string_tab[102]
-#define __pyx_n_u_Block_text __pyx_string_tab[103]
-#define __pyx_n_u_CHANGE __pyx_string_tab[104]
-#define __pyx_n_u_CONTRACT __pyx_string_tab[105]
-#define __pyx_n_u_CONTRACT_END __pyx_string_tab[106]
-#define __pyx_n_u_CONVERTERS __pyx_string_tab[107]
-#define __pyx_n_u_Counter __pyx_string_tab[108]
-#define __pyx_n_u_DECLARATION __pyx_string_tab[109]
-#define __pyx_n_u_Declaration __pyx_string_tab[110]
-#define __pyx_n_u_DecodeReport __pyx_string_tab[111]
-#define __pyx_n_u_DsnParser __pyx_string_tab[112]
-#define __pyx_n_u_DsnParser___init __pyx_string_tab[113]
-#define __pyx_n_u_DsnParser__attach __pyx_string_tab[114]
-#define __pyx_n_u_DsnParser__close_declaration __pyx_string_tab[115]
-#define __pyx_n_u_DsnParser__close_envoi __pyx_string_tab[116]
-#define __pyx_n_u_DsnParser__end_of_file __pyx_string_tab[117]
-#define __pyx_n_u_DsnParser__invalid_value __pyx_string_tab[118]
-#define __pyx_n_u_DsnParser__issue __pyx_string_tab[119]
-#define __pyx_n_u_DsnParser__open_child __pyx_string_tab[120]
-#define __pyx_n_u_DsnParser__open_root __pyx_string_tab[121]
-#define __pyx_n_u_DsnParser__orphan __pyx_string_tab[122]
-#define __pyx_n_u_DsnParser__problem __pyx_string_tab[123]
-#define __pyx_n_u_DsnParser_parse __pyx_string_tab[124]
-#define __pyx_n_u_EMITTER __pyx_string_tab[125]
-#define __pyx_n_u_ENTERPRISE __pyx_string_tab[126]
-#define __pyx_n_u_ENVELOPE_PREFIXES __pyx_string_tab[127]
-#define __pyx_n_u_ENVOI __pyx_string_tab[128]
-#define __pyx_n_u_ESTABLISHMENT __pyx_string_tab[129]
-#define __pyx_n_u_FileSummary __pyx_string_tab[130]
-#define __pyx_n_u_INDIVIDUAL __pyx_string_tab[131]
-#define __pyx_n_u_INT32_MAX __pyx_string_tab[132]
-#define __pyx_n_u_Issue __pyx_string_tab[133]
-#define __pyx_n_u_Iterable __pyx_string_tab[134]
-#define __pyx_n_u_Iterator __pyx_string_tab[135]
-#define __pyx_n_u_KEPT_BLOCKS __pyx_string_tab[136]
-#define __pyx_n_u_None __pyx_string_tab[137]
-#define __pyx_n_u_Norm __pyx_string_tab[138]
-#define __pyx_n_u_PAY __pyx_string_tab[139]
-#define __pyx_n_u_REMUNERATION __pyx_string_tab[140]
-#define __pyx_n_u_REOPENABLE_BLOCKS __pyx_string_tab[141]
-#define __pyx_n_u_S __pyx_string_tab[142]
-#define __pyx_n_u_SUSPENSION __pyx_string_tab[143]
-#define __pyx_n_u_TOTAL __pyx_string_tab[144]
-#define __pyx_n_u_ValueError __pyx_string_tab[145]
-#define __pyx_n_u_WORKPLACE __pyx_string_tab[146]
-#define __pyx_n_u__10 __pyx_string_tab[147]
-#define __pyx_n_u_AFTER_FIELDS __pyx_string_tab[148]
-#define __pyx_n_u_AS_TEXT __pyx_string_tab[149]
-#define __pyx_n_u_State __pyx_string_tab[150]
-#define __pyx_n_u_State___init __pyx_string_tab[151]
-#define __pyx_n_u_UNKNOWN __pyx_string_tab[152]
-#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[153]
-#define __pyx_n_u_annotate __pyx_string_tab[154]
-#define __pyx_n_u_annotations __pyx_string_tab[155]
-#define __pyx_n_u_class_getitem __pyx_string_tab[156]
-#define __pyx_n_u_doc __pyx_string_tab[157]
-#define __pyx_n_u_func __pyx_string_tab[158]
-#define __pyx_n_u_init __pyx_string_tab[159]
-#define __pyx_n_u_main __pyx_string_tab[160]
-#define __pyx_n_u_metaclass __pyx_string_tab[161]
-#define __pyx_n_u_module __pyx_string_tab[162]
-#define __pyx_n_u_name __pyx_string_tab[163]
-#define __pyx_n_u_prepare __pyx_string_tab[164]
-#define __pyx_n_u_qualname __pyx_string_tab[165]
-#define __pyx_n_u_test __pyx_string_tab[166]
-#define __pyx_n_u_as_text __pyx_string_tab[167]
-#define __pyx_n_u_attach __pyx_string_tab[168]
-#define __pyx_n_u_close_declaration __pyx_string_tab[169]
-#define __pyx_n_u_close_envoi __pyx_string_tab[170]
-#define __pyx_n_u_end_of_file __pyx_string_tab[171]
-#define __pyx_n_u_invalid_value_3 __pyx_string_tab[172]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[173]
-#define __pyx_n_u_issue __pyx_string_tab[174]
-#define __pyx_n_u_open_child __pyx_string_tab[175]
-#define __pyx_n_u_open_root __pyx_string_tab[176]
-#define __pyx_n_u_orphan __pyx_string_tab[177]
-#define __pyx_n_u_problem __pyx_string_tab[178]
-#define __pyx_n_u_amount __pyx_string_tab[179]
-#define __pyx_n_u_append __pyx_string_tab[180]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[181]
-#define __pyx_n_u_blank __pyx_string_tab[182]
-#define __pyx_n_u_block __pyx_string_tab[183]
-#define __pyx_n_u_block_end __pyx_string_tab[184]
-#define __pyx_n_u_children __pyx_string_tab[185]
-#define __pyx_n_u_chunks __pyx_string_tab[186]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[187]
-#define __pyx_n_u_close __pyx_string_tab[188]
-#define __pyx_n_u_code __pyx_string_tab[189]
-#define __pyx_n_u_collections __pyx_string_tab[190]
-#define __pyx_n_u_collections_abc __pyx_string_tab[191]
-#define __pyx_n_u_comma __pyx_string_tab[192]
-#define __pyx_n_u_contract __pyx_string_tab[193]
-#define __pyx_n_u_convert __pyx_string_tab[194]
-#define __pyx_n_u_count __pyx_string_tab[195]
-#define __pyx_n_u_cur_block __pyx_string_tab[196]
-#define __pyx_n_u_cur_field __pyx_string_tab[197]
-#define __pyx_n_u_cur_head __pyx_string_tab[198]
-#define __pyx_n_u_dataclass __pyx_string_tab[199]
-#define __pyx_n_u_dataclasses __pyx_string_tab[200]
-#define __pyx_n_u_date __pyx_string_tab[201]
-#define __pyx_n_u_datetime __pyx_string_tab[202]
-#define __pyx_n_u_declaration __pyx_string_tab[203]
-#define __pyx_n_u_declaration_count __pyx_string_tab[204]
-#define __pyx_n_u_declared_count __pyx_string_tab[205]
-#define __pyx_n_u_declared_lines __pyx_string_tab[206]
-#define __pyx_n_u_default_factory __pyx_string_tab[207]
-#define __pyx_n_u_describe_value __pyx_string_tab[208]
-#define __pyx_n_u_digits __pyx_string_tab[209]
-#define __pyx_n_u_emitter __pyx_string_tab[210]
-#define __pyx_n_u_enterprise __pyx_string_tab[211]
-#define __pyx_n_u_enumerate __pyx_string_tab[212]
-#define __pyx_n_u_envelope_lines __pyx_string_tab[213]
-#define __pyx_n_u_envoi __pyx_string_tab[214]
-#define __pyx_n_u_envoi_declarations __pyx_string_tab[215]
-#define __pyx_n_u_envoi_lines __pyx_string_tab[216]
-#define __pyx_n_u_envoi_start_line __pyx_string_tab[217]
-#define __pyx_n_u_envois __pyx_string_tab[218]
-#define __pyx_n_u_error __pyx_string_tab[219]
-#define __pyx_n_u_establishment __pyx_string_tab[220]
-#define __pyx_n_u_field __pyx_string_tab[221]
-#define __pyx_n_u_fieldno __pyx_string_tab[222]
-#define __pyx_n_u_fields __pyx_string_tab[223]
-#define __pyx_n_u_file __pyx_string_tab[224]
-#define __pyx_n_u_file_label __pyx_string_tab[225]
-#define __pyx_n_u_first __pyx_string_tab[226]
-#define __pyx_n_u_float __pyx_string_tab[227]
-#define __pyx_n_u_frozen __pyx_string_tab[228]
-#define __pyx_n_u_get __pyx_string_tab[229]
-#define __pyx_n_u_head __pyx_string_tab[230]
-#define __pyx_n_u_header __pyx_string_tab[231]
-#define __pyx_n_u_heads __pyx_string_tab[232]
-#define __pyx_n_u_hours __pyx_string_tab[233]
-#define __pyx_n_u_index __pyx_string_tab[234]
-#define __pyx_n_u_individual __pyx_string_tab[235]
-#define __pyx_n_u_individuals __pyx_string_tab[236]
-#define __pyx_n_u_inst __pyx_string_tab[237]
-#define __pyx_n_u_instance __pyx_string_tab[238]
-#define __pyx_n_u_int __pyx_string_tab[239]
-#define __pyx_n_u_invalid_value __pyx_string_tab[240]
-#define __pyx_n_u_isascii __pyx_string_tab[241]
-#define __pyx_n_u_isdigit __pyx_string_tab[242]
-#define __pyx_n_u_isfinite __pyx_string_tab[243]
-#define __pyx_n_u_issues __pyx_string_tab[244]
-#define __pyx_n_u_items __pyx_string_tab[245]
-#define __pyx_n_u_kind __pyx_string_tab[246]
-#define __pyx_n_u_kinds __pyx_string_tab[247]
-#define __pyx_n_u_last_line __pyx_string_tab[248]
-#define __pyx_n_u_last_path __pyx_string_tab[249]
-#define __pyx_n_u_line __pyx_string_tab[250]
-#define __pyx_n_u_line_end __pyx_string_tab[251]
-#define __pyx_n_u_line_start __pyx_string_tab[252]
-#define __pyx_n_u_lines __pyx_string_tab[253]
-#define __pyx_n_u_load_norm __pyx_string_tab[254]
-#define __pyx_n_u_malformed_line __pyx_string_tab[255]
-#define __pyx_n_u_math __pyx_string_tab[256]
-#define __pyx_n_u_missing_envoi __pyx_string_tab[257]
-#define __pyx_n_u_missing_total __pyx_string_tab[258]
-#define __pyx_n_u_next __pyx_string_tab[259]
-#define __pyx_n_u_norm __pyx_string_tab[260]
-#define __pyx_n_u_number __pyx_string_tab[261]
-#define __pyx_n_u_object __pyx_string_tab[262]
-#define __pyx_n_u_opener __pyx_string_tab[263]
-#define __pyx_n_u_openers __pyx_string_tab[264]
-#define __pyx_n_u_owner __pyx_string_tab[265]
-#define __pyx_n_u_parent __pyx_string_tab[266]
-#define __pyx_n_u_parents __pyx_string_tab[267]
-#define __pyx_n_u_parse __pyx_string_tab[268]
-#define __pyx_n_u_parse_amount __pyx_string_tab[269]
-#define __pyx_n_u_parse_count __pyx_string_tab[270]
-#define __pyx_n_u_parse_dsn_date __pyx_string_tab[271]
-#define __pyx_n_u_parse_hours __pyx_string_tab[272]
-#define __pyx_n_u_partition __pyx_string_tab[273]
-#define __pyx_n_u_pop __pyx_string_tab[274]
-#define __pyx_n_u_problems __pyx_string_tab[275]
-#define __pyx_n_u_raw __pyx_string_tab[276]
-#define __pyx_n_u_read __pyx_string_tab[277]
-#define __pyx_n_u_reason __pyx_string_tab[278]
-#define __pyx_n_u_remuneration __pyx_string_tab[279]
-#define __pyx_n_u_return __pyx_string_tab[280]
-#define __pyx_n_u_rubric __pyx_string_tab[281]
-#define __pyx_n_u_rubrics __pyx_string_tab[282]
-#define __pyx_n_u_s90_mismatch __pyx_string_tab[283]
-#define __pyx_n_u_self __pyx_string_tab[284]
-#define __pyx_n_u_send __pyx_string_tab[285]
-#define __pyx_n_u_setdefault __pyx_string_tab[286]
-#define __pyx_n_u_severity __pyx_string_tab[287]
-#define __pyx_n_u_skipped_at_envoi_start __pyx_string_tab[288]
-#define __pyx_n_u_skipped_lines __pyx_string_tab[289]
-#define __pyx_n_u_stack __pyx_string_tab[290]
-#define __pyx_n_u_startswith __pyx_string_tab[291]
-#define __pyx_n_u_state __pyx_string_tab[292]
-#define __pyx_n_u_str __pyx_string_tab[293]
-#define __pyx_n_u_strip __pyx_string_tab[294]
-#define __pyx_n_u_summary __pyx_string_tab[295]
-#define __pyx_n_u_text __pyx_string_tab[296]
-#define __pyx_n_u_throw __pyx_string_tab[297]
-#define __pyx_n_u_total __pyx_string_tab[298]
-#define __pyx_n_u_truncated __pyx_string_tab[299]
-#define __pyx_n_u_truncated_file __pyx_string_tab[300]
-#define __pyx_n_u_unknown __pyx_string_tab[301]
-#define __pyx_n_u_unknown_blocks __pyx_string_tab[302]
-#define __pyx_n_u_unknown_rubrics __pyx_string_tab[303]
-#define __pyx_n_u_unquoted_value __pyx_string_tab[304]
-#define __pyx_n_u_value __pyx_string_tab[305]
-#define __pyx_n_u_values __pyx_string_tab[306]
-#define __pyx_n_u_warehouse_dsn_norm __pyx_string_tab[307]
-#define __pyx_n_u_warehouse_dsn_parser __pyx_string_tab[308]
-#define __pyx_n_u_warehouse_dsn_reader __pyx_string_tab[309]
-#define __pyx_n_u_warning __pyx_string_tab[310]
-#define __pyx_n_u_why __pyx_string_tab[311]
-#define __pyx_n_u_workplaces __pyx_string_tab[312]
-#define __pyx_n_u_wrong_parent __pyx_string_tab[313]
-#define __pyx_kp_b_iso88591_HA_1 __pyx_string_tab[314]
-#define __pyx_kp_b_iso88591_xq_t5_3d_xq_j_Cq_vRq_j_q_1 __pyx_string_tab[315]
-#define __pyx_kp_b_iso88591_xq_L_vRq_j_1 __pyx_string_tab[316]
-#define __pyx_kp_b_iso88591_aq_j_6a_t81A_j_1 __pyx_string_tab[317]
-#define __pyx_kp_b_iso88591_s_7_Rs_e81_j_t1Cq_QfCq_Qb_S_b_j __pyx_string_tab[318]
-#define __pyx_kp_b_iso88591_Q_3aq_t88_d_fHA_2Qc_Qa __pyx_string_tab[319]
-#define __pyx_kp_b_iso88591_1_Q_Q_a_1_q_q_a __pyx_string_tab[320]
-#define __pyx_kp_b_iso88591_t7_aq __pyx_string_tab[321]
-#define __pyx_kp_b_iso88591_81_G4q_y_7_t6_HA __pyx_string_tab[322]
-#define __pyx_kp_b_iso88591_1_M_QR_G7_5_WF_F __pyx_string_tab[323]
-#define __pyx_kp_b_iso88591_VCbbc __pyx_string_tab[324]
-#define __pyx_kp_b_iso88591_Kxq_5_6_A_A_1_e1_s_1_6_A_7_1_e __pyx_string_tab[325]
-#define __pyx_kp_b_iso88591_L_81_IQgV_39_LA_q __pyx_string_tab[326]
-#define __pyx_kp_b_iso88591_nK_HA_5_WA_YgQgQha_q_ivQ_q_k_wb __pyx_string_tab[327]
-#define __pyx_kp_b_iso88591__11 __pyx_string_tab[328]
-#define __pyx_kp_b_iso88591_PQ_Q_6_U_Cs_4uBc_A_Cq_Qe6_A_CuA __pyx_string_tab[329]
-#define __pyx_kp_b_iso88591__12 __pyx_string_tab[330]
-#define __pyx_kp_b_iso88591_55E_TU __pyx_string_tab[331]
-#define __pyx_kp_b_iso88591_5_EQ_HA_HE_IQ_1_K __pyx_string_tab[332]
-#define __pyx_kp_b_iso88591_l_VW_G1F_6c9OqP___iijjk __pyx_string_tab[333]
-#define __pyx_kp_b_iso88591_81 __pyx_string_tab[334]
+#define __pyx_kp_u_list_str __pyx_string_tab[86]
+#define __pyx_kp_u_negative_hours __pyx_string_tab[87]
+#define __pyx_kp_u_not_a_DDMMYYYY_date __pyx_string_tab[88]
+#define __pyx_kp_u_not_a_calendar_date __pyx_string_tab[89]
+#define __pyx_kp_u_not_a_decimal_number __pyx_string_tab[90]
+#define __pyx_kp_u_not_a_finite_number __pyx_string_tab[91]
+#define __pyx_kp_u_not_a_rubric_line_Sxx_Gxx_xx_xxx __pyx_string_tab[92]
+#define __pyx_kp_u_not_a_whole_number __pyx_string_tab[93]
+#define __pyx_kp_u_out_of_range_above __pyx_string_tab[94]
+#define __pyx_kp_u_str_None __pyx_string_tab[95]
+#define __pyx_kp_u_warehouse_dsn_parser_py __pyx_string_tab[96]
+#define __pyx_kp_u__9 __pyx_string_tab[97]
+#define __pyx_n_u_ABSENCE __pyx_string_tab[98]
+#define __pyx_n_u_ACTIVITY __pyx_string_tab[99]
+#define __pyx_n_u_Block __pyx_string_tab[100]
+#define __pyx_n_u_Block_get __pyx_string_tab[101]
+#define __pyx_n_u_Block_text __pyx_string_tab[102]
+#define __pyx_n_u_CHANGE __pyx_string_tab[103]
+#define __pyx_n_u_CONTRACT __pyx_string_tab[104]
+#define __pyx_n_u_CONTRACT_END __pyx_string_tab[105]
+#define __pyx_n_u_CONVERTERS __pyx_string_tab[106]
+#define __pyx_n_u_Counter __pyx_string_tab[107]
+#define __pyx_n_u_DECLARATION __pyx_string_tab[108]
+#define __pyx_n_u_Declaration __pyx_string_tab[109]
+#define __pyx_n_u_DecodeReport __pyx_string_tab[110]
+#define __pyx_n_u_DsnParser __pyx_string_tab[111]
+#define __pyx_n_u_DsnParser___init __pyx_string_tab[112]
+#define __pyx_n_u_DsnParser__attach __pyx_string_tab[113]
+#define __pyx_n_u_DsnParser__close_declaration __pyx_string_tab[114]
+#define __pyx_n_u_DsnParser__close_envoi __pyx_string_tab[115]
+#define __pyx_n_u_DsnParser__end_of_file __pyx_string_tab[116]
+#define __pyx_n_u_DsnParser__invalid_value __pyx_string_tab[117]
+#define __pyx_n_u_DsnParser__issue __pyx_string_tab[118]
+#define __pyx_n_u_DsnParser__open_child __pyx_string_tab[119]
+#define __pyx_n_u_DsnParser__open_root __pyx_string_tab[120]
+#define __pyx_n_u_DsnParser__orphan __pyx_string_tab[121]
+#define __pyx_n_u_DsnParser__problem __pyx_string_tab[122]
+#define __pyx_n_u_DsnParser_parse __pyx_string_tab[123]
+#define __pyx_n_u_EMITTER __pyx_string_tab[124]
+#define __pyx_n_u_ENTERPRISE __pyx_string_tab[125]
+#define __pyx_n_u_ENVELOPE_PREFIXES __pyx_string_tab[126]
+#define __pyx_n_u_ENVOI __pyx_string_tab[127]
+#define __pyx_n_u_ESTABLISHMENT __pyx_string_tab[128]
+#define __pyx_n_u_FileSummary __pyx_string_tab[129]
+#define __pyx_n_u_INDIVIDUAL __pyx_string_tab[130]
+#define __pyx_n_u_INT32_MAX __pyx_string_tab[131]
+#define __pyx_n_u_Issue __pyx_string_tab[132]
+#define __pyx_n_u_Iterable __pyx_string_tab[133]
+#define __pyx_n_u_Iterator __pyx_string_tab[134]
+#define __pyx_n_u_KEPT_BLOCKS __pyx_string_tab[135]
+#define __pyx_n_u_None __pyx_string_tab[136]
+#define __pyx_n_u_Norm __pyx_string_tab[137]
+#define __pyx_n_u_PAY __pyx_string_tab[138]
+#define __pyx_n_u_REMUNERATION __pyx_string_tab[139]
+#define __pyx_n_u_REOPENABLE_BLOCKS __pyx_string_tab[140]
+#define __pyx_n_u_S __pyx_string_tab[141]
+#define __pyx_n_u_SUSPENSION __pyx_string_tab[142]
+#define __pyx_n_u_TOTAL __pyx_string_tab[143]
+#define __pyx_n_u_ValueError __pyx_string_tab[144]
+#define __pyx_n_u_WORKPLACE __pyx_string_tab[145]
+#define __pyx_n_u__10 __pyx_string_tab[146]
+#define __pyx_n_u_AFTER_FIELDS __pyx_string_tab[147]
+#define __pyx_n_u_AS_TEXT __pyx_string_tab[148]
+#define __pyx_n_u_State __pyx_string_tab[149]
+#define __pyx_n_u_State___init __pyx_string_tab[150]
+#define __pyx_n_u_UNKNOWN __pyx_string_tab[151]
+#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[152]
+#define __pyx_n_u_annotate __pyx_string_tab[153]
+#define __pyx_n_u_annotations __pyx_string_tab[154]
+#define __pyx_n_u_class_getitem __pyx_string_tab[155]
+#define __pyx_n_u_doc __pyx_string_tab[156]
+#define __pyx_n_u_func __pyx_string_tab[157]
+#define __pyx_n_u_init __pyx_string_tab[158]
+#define __pyx_n_u_main __pyx_string_tab[159]
+#define __pyx_n_u_metaclass __pyx_string_tab[160]
+#define __pyx_n_u_module __pyx_string_tab[161]
+#define __pyx_n_u_name __pyx_string_tab[162]
+#define __pyx_n_u_prepare __pyx_string_tab[163]
+#define __pyx_n_u_qualname __pyx_string_tab[164]
+#define __pyx_n_u_test __pyx_string_tab[165]
+#define __pyx_n_u_as_text __pyx_string_tab[166]
+#define __pyx_n_u_attach __pyx_string_tab[167]
+#define __pyx_n_u_close_declaration __pyx_string_tab[168]
+#define __pyx_n_u_close_envoi __pyx_string_tab[169]
+#define __pyx_n_u_end_of_file __pyx_string_tab[170]
+#define __pyx_n_u_invalid_value_3 __pyx_string_tab[171]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[172]
+#define __pyx_n_u_issue __pyx_string_tab[173]
+#define __pyx_n_u_open_child __pyx_string_tab[174]
+#define __pyx_n_u_open_root __pyx_string_tab[175]
+#define __pyx_n_u_orphan __pyx_string_tab[176]
+#define __pyx_n_u_problem __pyx_string_tab[177]
+#define __pyx_n_u_amount __pyx_string_tab[178]
+#define __pyx_n_u_append __pyx_string_tab[179]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[180]
+#define __pyx_n_u_blank __pyx_string_tab[181]
+#define __pyx_n_u_block __pyx_string_tab[182]
+#define __pyx_n_u_block_end __pyx_string_tab[183]
+#define __pyx_n_u_children __pyx_string_tab[184]
+#define __pyx_n_u_chunks __pyx_string_tab[185]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[186]
+#define __pyx_n_u_close __pyx_string_tab[187]
+#define __pyx_n_u_code __pyx_string_tab[188]
+#define __pyx_n_u_collections __pyx_string_tab[189]
+#define __pyx_n_u_collections_abc __pyx_string_tab[190]
+#define __pyx_n_u_comma __pyx_string_tab[191]
+#define __pyx_n_u_contract __pyx_string_tab[192]
+#define __pyx_n_u_convert __pyx_string_tab[193]
+#define __pyx_n_u_count __pyx_string_tab[194]
+#define __pyx_n_u_cur_block __pyx_string_tab[195]
+#define __pyx_n_u_cur_field __pyx_string_tab[196]
+#define __pyx_n_u_cur_head __pyx_string_tab[197]
+#define __pyx_n_u_dataclass __pyx_string_tab[198]
+#define __pyx_n_u_dataclasses __pyx_string_tab[199]
+#define __pyx_n_u_date __pyx_string_tab[200]
+#define __pyx_n_u_datetime __pyx_string_tab[201]
+#define __pyx_n_u_declaration __pyx_string_tab[202]
+#define __pyx_n_u_declaration_count __pyx_string_tab[203]
+#define __pyx_n_u_declared_count __pyx_string_tab[204]
+#define __pyx_n_u_declared_lines __pyx_string_tab[205]
+#define __pyx_n_u_default_factory __pyx_string_tab[206]
+#define __pyx_n_u_describe_value __pyx_string_tab[207]
+#define __pyx_n_u_digits __pyx_string_tab[208]
+#define __pyx_n_u_emitter __pyx_string_tab[209]
+#define __pyx_n_u_enterprise __pyx_string_tab[210]
+#define __pyx_n_u_enumerate __pyx_string_tab[211]
+#define __pyx_n_u_envelope_lines __pyx_string_tab[212]
+#define __pyx_n_u_envoi __pyx_string_tab[213]
+#define __pyx_n_u_envoi_declarations __pyx_string_tab[214]
+#define __pyx_n_u_envoi_lines __pyx_string_tab[215]
+#define __pyx_n_u_envoi_start_line __pyx_string_tab[216]
+#define __pyx_n_u_envois __pyx_string_tab[217]
+#define __pyx_n_u_error __pyx_string_tab[218]
+#define __pyx_n_u_establishment __pyx_string_tab[219]
+#define __pyx_n_u_field __pyx_string_tab[220]
+#define __pyx_n_u_fieldno __pyx_string_tab[221]
+#define __pyx_n_u_fields __pyx_string_tab[222]
+#define __pyx_n_u_file __pyx_string_tab[223]
+#define __pyx_n_u_file_label __pyx_string_tab[224]
+#define __pyx_n_u_first __pyx_string_tab[225]
+#define __pyx_n_u_float __pyx_string_tab[226]
+#define __pyx_n_u_frozen __pyx_string_tab[227]
+#define __pyx_n_u_get __pyx_string_tab[228]
+#define __pyx_n_u_head __pyx_string_tab[229]
+#define __pyx_n_u_header __pyx_string_tab[230]
+#define __pyx_n_u_heads __pyx_string_tab[231]
+#define __pyx_n_u_hours __pyx_string_tab[232]
+#define __pyx_n_u_index __pyx_string_tab[233]
+#define __pyx_n_u_individual __pyx_string_tab[234]
+#define __pyx_n_u_individuals __pyx_string_tab[235]
+#define __pyx_n_u_inst __pyx_string_tab[236]
+#define __pyx_n_u_instance __pyx_string_tab[237]
+#define __pyx_n_u_int __pyx_string_tab[238]
+#define __pyx_n_u_invalid_value __pyx_string_tab[239]
+#define __pyx_n_u_isascii __pyx_string_tab[240]
+#define __pyx_n_u_isdigit __pyx_string_tab[241]
+#define __pyx_n_u_isfinite __pyx_string_tab[242]
+#define __pyx_n_u_issues __pyx_string_tab[243]
+#define __pyx_n_u_items __pyx_string_tab[244]
+#define __pyx_n_u_kind __pyx_string_tab[245]
+#define __pyx_n_u_kinds __pyx_string_tab[246]
+#define __pyx_n_u_last_line __pyx_string_tab[247]
+#define __pyx_n_u_last_path __pyx_string_tab[248]
+#define __pyx_n_u_line __pyx_string_tab[249]
+#define __pyx_n_u_line_end __pyx_string_tab[250]
+#define __pyx_n_u_line_start __pyx_string_tab[251]
+#define __pyx_n_u_lines __pyx_string_tab[252]
+#define __pyx_n_u_load_norm __pyx_string_tab[253]
+#define __pyx_n_u_malformed_line __pyx_string_tab[254]
+#define __pyx_n_u_math __pyx_string_tab[255]
+#define __pyx_n_u_missing_envoi __pyx_string_tab[256]
+#define __pyx_n_u_missing_total __pyx_string_tab[257]
+#define __pyx_n_u_next __pyx_string_tab[258]
+#define __pyx_n_u_norm __pyx_string_tab[259]
+#define __pyx_n_u_number __pyx_string_tab[260]
+#define __pyx_n_u_object __pyx_string_tab[261]
+#define __pyx_n_u_opener __pyx_string_tab[262]
+#define __pyx_n_u_openers __pyx_string_tab[263]
+#define __pyx_n_u_owner __pyx_string_tab[264]
+#define __pyx_n_u_parent __pyx_string_tab[265]
+#define __pyx_n_u_parents __pyx_string_tab[266]
+#define __pyx_n_u_parse __pyx_string_tab[267]
+#define __pyx_n_u_parse_amount __pyx_string_tab[268]
+#define __pyx_n_u_parse_count __pyx_string_tab[269]
+#define __pyx_n_u_parse_dsn_date __pyx_string_tab[270]
+#define __pyx_n_u_parse_hours __pyx_string_tab[271]
+#define __pyx_n_u_partition __pyx_string_tab[272]
+#define __pyx_n_u_pop __pyx_string_tab[273]
+#define __pyx_n_u_problems __pyx_string_tab[274]
+#define __pyx_n_u_raw __pyx_string_tab[275]
+#define __pyx_n_u_read __pyx_string_tab[276]
+#define __pyx_n_u_reason __pyx_string_tab[277]
+#define __pyx_n_u_remuneration __pyx_string_tab[278]
+#define __pyx_n_u_return __pyx_string_tab[279]
+#define __pyx_n_u_rubric __pyx_string_tab[280]
+#define __pyx_n_u_rubrics __pyx_string_tab[281]
+#define __pyx_n_u_s90_mismatch __pyx_string_tab[282]
+#define __pyx_n_u_self __pyx_string_tab[283]
+#define __pyx_n_u_send __pyx_string_tab[284]
+#define __pyx_n_u_setdefault __pyx_string_tab[285]
+#define __pyx_n_u_severity __pyx_string_tab[286]
+#define __pyx_n_u_skipped_at_envoi_start __pyx_string_tab[287]
+#define __pyx_n_u_skipped_lines __pyx_string_tab[288]
+#define __pyx_n_u_stack __pyx_string_tab[289]
+#define __pyx_n_u_startswith __pyx_string_tab[290]
+#define __pyx_n_u_state __pyx_string_tab[291]
+#define __pyx_n_u_str __pyx_string_tab[292]
+#define __pyx_n_u_strip __pyx_string_tab[293]
+#define __pyx_n_u_summary __pyx_string_tab[294]
+#define __pyx_n_u_text __pyx_string_tab[295]
+#define __pyx_n_u_throw __pyx_string_tab[296]
+#define __pyx_n_u_total __pyx_string_tab[297]
+#define __pyx_n_u_truncated __pyx_string_tab[298]
+#define __pyx_n_u_truncated_file __pyx_string_tab[299]
+#define __pyx_n_u_unknown __pyx_string_tab[300]
+#define __pyx_n_u_unknown_blocks __pyx_string_tab[301]
+#define __pyx_n_u_unknown_rubrics __pyx_string_tab[302]
+#define __pyx_n_u_unquoted_value __pyx_string_tab[303]
+#define __pyx_n_u_value __pyx_string_tab[304]
+#define __pyx_n_u_values __pyx_string_tab[305]
+#define __pyx_n_u_warehouse_dsn_norm __pyx_string_tab[306]
+#define __pyx_n_u_warehouse_dsn_parser __pyx_string_tab[307]
+#define __pyx_n_u_warehouse_dsn_reader __pyx_string_tab[308]
+#define __pyx_n_u_warning __pyx_string_tab[309]
+#define __pyx_n_u_why __pyx_string_tab[310]
+#define __pyx_n_u_workplaces __pyx_string_tab[311]
+#define __pyx_n_u_wrong_parent __pyx_string_tab[312]
+#define __pyx_kp_b_iso88591_HA_1 __pyx_string_tab[313]
+#define __pyx_kp_b_iso88591_xq_t5_3d_xq_j_Cq_vRq_j_q_1 __pyx_string_tab[314]
+#define __pyx_kp_b_iso88591_xq_L_vRq_j_1 __pyx_string_tab[315]
+#define __pyx_kp_b_iso88591_aq_j_6a_t81A_j_1 __pyx_string_tab[316]
+#define __pyx_kp_b_iso88591_s_7_Rs_e81_j_t1Cq_QfCq_Qb_S_b_j __pyx_string_tab[317]
+#define __pyx_kp_b_iso88591_Q_3aq_t88_d_fHA_2Qc_Qa __pyx_string_tab[318]
+#define __pyx_kp_b_iso88591_1_Q_Q_a_1_q_q_a __pyx_string_tab[319]
+#define __pyx_kp_b_iso88591_t7_aq __pyx_string_tab[320]
+#define __pyx_kp_b_iso88591_81_G4q_y_7_t6_HA __pyx_string_tab[321]
+#define __pyx_kp_b_iso88591_1_M_QR_G7_5_WF_F __pyx_string_tab[322]
+#define __pyx_kp_b_iso88591_VCbbc __pyx_string_tab[323]
+#define __pyx_kp_b_iso88591_Kxq_5_6_A_A_1_e1_s_1_6_A_7_1_e __pyx_string_tab[324]
+#define __pyx_kp_b_iso88591_L_81_IQgV_39_LA_q __pyx_string_tab[325]
+#define __pyx_kp_b_iso88591_nK_HA_5_WA_YgQgQha_q_ivQ_q_k_wb __pyx_string_tab[326]
+#define __pyx_kp_b_iso88591__11 __pyx_string_tab[327]
+#define __pyx_kp_b_iso88591_PQ_Q_6_U_Cs_4uBc_A_Cq_Qe6_A_CuA __pyx_string_tab[328]
+#define __pyx_kp_b_iso88591__12 __pyx_string_tab[329]
+#define __pyx_kp_b_iso88591_55E_TU __pyx_string_tab[330]
+#define __pyx_kp_b_iso88591_5_EQ_HA_HE_IQ_1_K __pyx_string_tab[331]
+#define __pyx_kp_b_iso88591_l_VW_G1F_6c9OqP___iijjk __pyx_string_tab[332]
+#define __pyx_kp_b_iso88591_81 __pyx_string_tab[333]
 #define __pyx_int_0 __pyx_number_tab[0]
 #define __pyx_int_neg_1 __pyx_number_tab[1]
 #define __pyx_int_1 __pyx_number_tab[2]
@@ -4068,7 +4067,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   for (int i=0; i<9; ++i) { Py_CLEAR(clear_module_state->__pyx_slice[i]); }
   for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<21; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<335; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<334; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<9; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -4114,7 +4113,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   for (int i=0; i<9; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_slice[i]); }
   for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<21; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<335; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<334; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<9; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -5769,7 +5768,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_6parser_10_as_text(CYTHON_UNUSED PyObj
 }
 
 /* "warehouse/dsn/parser.py":153
- *     children: list["Block"] = field(default_factory=list)
+ *     children: list[Block] = field(default_factory=list)
  * 
  *     def get(self, number: str) -> object:             # <<<<<<<<<<<<<<
  *         return self.fields.get(number)
@@ -5923,7 +5922,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_6parser_5Block_get(CYTHON_UNUSED PyObj
   goto __pyx_L0;
 
   /* "warehouse/dsn/parser.py":153
- *     children: list["Block"] = field(default_factory=list)
+ *     children: list[Block] = field(default_factory=list)
  * 
  *     def get(self, number: str) -> object:             # <<<<<<<<<<<<<<
  *         return self.fields.get(number)
@@ -17818,7 +17817,7 @@ __Pyx_RefNannySetupContext("PyInit_parser", 0);
  *     code: str
  *     line: int
  *     fields: dict[str, object] = field(default_factory=dict)             # <<<<<<<<<<<<<<
- *     children: list["Block"] = field(default_factory=list)
+ *     children: list[Block] = field(default_factory=list)
  * 
 */
   __pyx_t_16 = NULL;
@@ -17856,7 +17855,7 @@ __Pyx_RefNannySetupContext("PyInit_parser", 0);
   /* "warehouse/dsn/parser.py":151
  *     line: int
  *     fields: dict[str, object] = field(default_factory=dict)
- *     children: list["Block"] = field(default_factory=list)             # <<<<<<<<<<<<<<
+ *     children: list[Block] = field(default_factory=list)             # <<<<<<<<<<<<<<
  * 
  *     def get(self, number: str) -> object:
 */
@@ -17893,7 +17892,7 @@ __Pyx_RefNannySetupContext("PyInit_parser", 0);
   __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
 
   /* "warehouse/dsn/parser.py":153
- *     children: list["Block"] = field(default_factory=list)
+ *     children: list[Block] = field(default_factory=list)
  * 
  *     def get(self, number: str) -> object:             # <<<<<<<<<<<<<<
  *         return self.fields.get(number)
@@ -17990,8 +17989,8 @@ __Pyx_RefNannySetupContext("PyInit_parser", 0);
   if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_emitter, __pyx_mstate_global->__pyx_kp_u_Block_None) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_enterprise, __pyx_mstate_global->__pyx_kp_u_Block_None) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_establishment, __pyx_mstate_global->__pyx_kp_u_Block_None) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_individuals, __pyx_mstate_global->__pyx_kp_u_list_Block_2) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_workplaces, __pyx_mstate_global->__pyx_kp_u_list_Block_2) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_individuals, __pyx_mstate_global->__pyx_kp_u_list_Block) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_workplaces, __pyx_mstate_global->__pyx_kp_u_list_Block) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_problems, __pyx_mstate_global->__pyx_kp_u_list_str) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
   if (__Pyx_SetNameInClass(__pyx_t_17, __pyx_mstate_global->__pyx_n_u_annotations, __pyx_t_18) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
@@ -18926,7 +18925,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
  *     code: str
  *     line: int
  *     fields: dict[str, object] = field(default_factory=dict)             # <<<<<<<<<<<<<<
- *     children: list["Block"] = field(default_factory=list)
+ *     children: list[Block] = field(default_factory=list)
  * 
 */
   {
@@ -19023,41 +19022,41 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{40},{13},{29},{5},{17},{32},{31},{26},{9},{1},{1},{3},{1},{1},{3},{3},{2},{17},{42},{9},{1},{12},{49},{19},{31},{21},{80},{4},{11},{179},{81},{84},{68},{249},{10},{10},{10},{14},{14},{10},{14},{10},{14},{10},{10},{14},{14},{14},{14},{10},{14},{14},{10},{10},{14},{10},{14},{10},{14},{14},{14},{10},{14},{10},{14},{14},{10},{10},{14},{24},{14},{24},{8},{6},{39},{17},{7},{6},{20},{72},{2},{10},{9},{5},{13},{11},{9},{14},{19},{19},{20},{19},{42},{18},{20},{10},{23},{1},{7},{8},{5},{9},{10},{6},{8},{12},{10},{7},{11},{11},{12},{9},{18},{17},{28},{22},{22},{24},{16},{21},{20},{17},{18},{15},{7},{10},{17},{5},{13},{11},{10},{9},{5},{8},{8},{11},{4},{4},{3},{12},{17},{1},{10},{5},{10},{9},{1},{13},{8},{6},{15},{8},{20},{12},{15},{17},{7},{8},{8},{8},{13},{10},{8},{11},{12},{8},{8},{7},{18},{12},{12},{14},{13},{6},{11},{10},{7},{8},{6},{6},{18},{5},{5},{9},{8},{6},{18},{5},{4},{11},{15},{5},{8},{7},{5},{9},{9},{8},{9},{11},{4},{8},{11},{17},{14},{14},{15},{14},{6},{7},{10},{9},{14},{5},{18},{11},{16},{6},{5},{13},{5},{7},{6},{4},{10},{5},{5},{6},{3},{4},{6},{5},{5},{5},{10},{11},{4},{8},{3},{13},{7},{7},{8},{6},{5},{4},{5},{9},{9},{4},{8},{10},{5},{9},{14},{4},{13},{13},{4},{4},{6},{6},{6},{7},{5},{6},{7},{5},{12},{11},{14},{11},{9},{3},{8},{3},{4},{6},{12},{6},{6},{7},{12},{4},{4},{10},{8},{22},{13},{5},{10},{5},{3},{5},{7},{4},{5},{5},{9},{14},{7},{14},{15},{14},{5},{6},{18},{20},{20},{7},{3},{10},{12}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{40},{13},{29},{5},{17},{32},{31},{26},{9},{1},{1},{3},{1},{1},{3},{3},{2},{17},{42},{9},{1},{12},{49},{19},{31},{21},{80},{4},{11},{179},{81},{84},{68},{249},{10},{10},{10},{14},{14},{10},{14},{10},{14},{10},{10},{14},{14},{14},{14},{10},{14},{14},{10},{10},{14},{10},{14},{10},{14},{14},{14},{10},{14},{10},{14},{14},{10},{10},{14},{24},{14},{24},{8},{6},{39},{17},{7},{6},{20},{72},{2},{10},{9},{5},{11},{9},{14},{19},{19},{20},{19},{42},{18},{20},{10},{23},{1},{7},{8},{5},{9},{10},{6},{8},{12},{10},{7},{11},{11},{12},{9},{18},{17},{28},{22},{22},{24},{16},{21},{20},{17},{18},{15},{7},{10},{17},{5},{13},{11},{10},{9},{5},{8},{8},{11},{4},{4},{3},{12},{17},{1},{10},{5},{10},{9},{1},{13},{8},{6},{15},{8},{20},{12},{15},{17},{7},{8},{8},{8},{13},{10},{8},{11},{12},{8},{8},{7},{18},{12},{12},{14},{13},{6},{11},{10},{7},{8},{6},{6},{18},{5},{5},{9},{8},{6},{18},{5},{4},{11},{15},{5},{8},{7},{5},{9},{9},{8},{9},{11},{4},{8},{11},{17},{14},{14},{15},{14},{6},{7},{10},{9},{14},{5},{18},{11},{16},{6},{5},{13},{5},{7},{6},{4},{10},{5},{5},{6},{3},{4},{6},{5},{5},{5},{10},{11},{4},{8},{3},{13},{7},{7},{8},{6},{5},{4},{5},{9},{9},{4},{8},{10},{5},{9},{14},{4},{13},{13},{4},{4},{6},{6},{6},{7},{5},{6},{7},{5},{12},{11},{14},{11},{9},{3},{8},{3},{4},{6},{12},{6},{6},{7},{12},{4},{4},{10},{8},{22},{13},{5},{10},{5},{3},{5},{7},{4},{5},{5},{9},{14},{7},{14},{15},{14},{5},{6},{18},{20},{20},{7},{3},{10},{12}};
     const struct { const unsigned int length: 9; } bytes_length_index[] = {{12},{74},{39},{59},{96},{57},{117},{20},{43},{40},{14},{370},{41},{77},{11},{209},{9},{14},{49},{50},{10}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (2911 bytes) */
-static const char cstring[] = "x\332mW\315W\333V\026/gH\2336\244-M\332\264M\323\021\371\030HK\035\0141!\244sf\034c\022\237\200\301\330\220\344\344\244B\226\236\261\202,\031=9\340\2663\235\245\227Zj\251\245\227^z\311\222\245\226,\363\047\314\2370\277\373\236l\313\351\344\204\367qu\337}\367\335\373\273\037V\346\234\226\307M\203)\232\335V\014\246[\232\253y\246c?R,\323f\212y`;.3\356*z\035\037t\217\271|^I\362a\353\325\231\302\354\267\216\251\3245\256\214\006\333Q\312\017\027\024\317\3614KH\033\343\345\236\346z\246} \357Q\234&\263\025\323\026\014z\313u\231\355ak\230oM\243\205\343\003-M\217+MM|\255Z\216~\250(\307\246W\247\253f\357\336]U\346S\013\013\351\205\205\305Ue\025\247\337j\226i(\030[L\231[\215\027\266\343A\003\335r83\350\302\243\226\343\221f.\323\014\005Z\233\374\321\340\325\377x,\256\370]):6\3139-\033\227;o\231\253h\312q\335\261\230R3-6O\243\305\344Y\350,\364\203\354\324\032\323\035\203\355\260\246\343z\261\214\002\354\247U-\366\312k51\232\2667\217\347s\357\025\367\334\327\257_\213\317\236\343\276Z\033\331\367\365f\313\243#R*Y\315c\212SS M\\\377H9dM\217\354CT\262^\035\017\264\034\2479\313\225\003\313\251j\026Wj\216\253\220D\323k\247H\217\242\3436b\225\212x=\216i\236\222k{u\307\246\007\030\3142\253\244\n\263\332\270\3215\311\357\304d+\333\371\355\237\356\257\334\007Z\014X\354\r\323a\022\336\252B8\347\214\223\n\325\226iy\344\310v\223\361\224R\250)m\247\245\330\014\026\362\034\274\202\217\035\200\302\266\302\231\0474\237\325lxG<[\305q\200cV1L\027\227\230o\031\235^\307cXj\013OO P\331//.\244\236,,\244\0262\373\022\016\204\022\2112\335\261=v\342\t}\351\na,\201\034\256T\231\345\034\203W\0104m\230\326\326\205m\265\004\333\252\020V3\231\025#\t\347\332\361\336n5`\246y!\374\270\316\\\202\247\3045\0272\233\256\003\3175`\376\226-\260\246\t\227\255J\346yx\352\030owM\247\005\374\035\223\017\016\001\371\201\274vj[\270\234\324\2267\301\204\"\214\222\376\207X\030&\031\220\342\270\3119TM}\362\211\202\177\273\\;\300\255\373\004\203\244\341\240\221@\225\233\022\323\234^o\331\207\034a\224J\245\366\347\245oDX\354\307l""R\352>\335 \004\017\350\274\325hhn{?\245\254\215)\002\213\264\311R2:\270\203;5\341\3636\334c(s\r\326p\\\202\230\326\206\215-\315\273\233\022r\313\351\330\241\013\303Uz\344\344\321\n\014\343\273\007\345\305\264\334-\217V\240?\034\354\322\351\321\n\364\225\301nia\260\272\237XQ6I\356\322c\337\322\213c\273\245\341nt&=&\001\273\305\341.3\224\225\031\321\322I\251\231\245\321\nr\206\364\345\205\321j\234\216\335Rr7\322wy\304\265\230\324i93Z\215\311\312$e\255d\220\310\305\352\341\302h%\344\214\355bt\001\241c\364\305\361\335\210K3\014\025\021\317d*OB\223\302\230r\032R\016 0(/\300\"s\r\244#J\230\363\212S\245\004\364\33209eHf\313\361\317\305E\304\t\000\307)\312E\255K\3365?,!\303j\265*\202N\206\027\360\352\266l\035\311\3208\320\021lq\3364\271\274\317\0207\210$>+\312\305\354k\261\021\353\327\303\344n\263\003Md1\274\312\345T\2034emms\363%\376)\006\204K\222\256Y\320Ss\023$hj6P\001e\n\220\264\232i\233\036\033#\271\255*\362\264|\357~\371\344$\365\004\177\342\377\311\374\254H\\\263\373\222S\226.y6.\033\256f\037\240DjUT7J\370\361\033\217\341$\350\313\331=\203\333\367\006\251\242\375G\366q9_\314\345\263\271Ja\257Py)\236*\206\324\001\363\344\202\222n\356i\266\370$\237\333*Vv\300:\230\325|q\r\353\275\374N%\277S\026U\225\271k\371\334Fv\047[)l\025\023\031$YA\327\270-\322\241;\\\244T\225\314\240\252\t\212\346y\232^O\020D\235W\023\336\376\3237\001\230\004\025\366W\235\232J\316OP\343fB\025\226L\322)#&\366\324\306\250z\335\264\214\367\211\256\343xI\232\333D=M\020\342b1\242\010{\3477\013\025\330)_\304\260\275S(\347\363\260\334\306\326v^\335\336\311\257\027^\344\341\211\275\255B\276\\\311>\336(\224\237n\202s\035\252\227eF.\024\327\340\242\265\335\354F\241XYZT7\263/\n\244\361\240\021\031t\034\317\362\333\025\365\361\306V\356Yy\320\037lg_\356\3447w\213y\351\226\235<.-\342\222|\314W.\357\226A)\343[e\253\222\335\330#\313\344]\327q\237o\355<\333\336\310\346\362\252\232]\207\336\352z!\277\261VV\263e\265\222\177QQ\313\324\303\310q\350Cu\267\370\254\270\365\274\250\252\333\355\023\374\255!\310\325\"@""\264\303j\252\032\367\005\014|\352\250G\340\264\025\215\204\n\334! \032D0\034\235\246\032b\226\346X\274\332\320L[\314\014\010\021gh\343\030-KH\265\265\206\230\233.\243\366\222\226G\350;\007dt\210$E\343*\001;\206\331\237\301\225\204T\022H\343\360\001hT\335\241\330C\260J\004%p3BK\214\221\0012\264\006\305\212\326lR\206\340m[7\235\324P\014\257Z\232}(\362\250\030\350v!\016\255\262,\353\272%nCg\205>\236U5\375P(K\021\246;h`ua\322\3042\245Uu\335\001\214\250\207\242\336\0373\232_LP\003-\272*.\242\205\350\206hA\t\032\231K\032x\270`\264d\364\347\231\r\2260\327\230\345Hj\\\030\214\367v\242\3511XMkY\236Z\203&h\032\014\306u\027]\2524\251a\036\240Mc\r\323\003\240\031e\224\246\213\014\315\220\345D\037\013\217\240\331k2)J\370G:)\3318I\312\210C\025UD\020\304\036A\tt\003\t\210\034\223\327\033\270G\274\\\014\266#&N\356\026.\2674\364\2275\323\345^\315r4\257\346:\2772dY\217l$\013\031\215\\\324\003t}\354d\364kg\264\342\324\226\016ZS\024\2371\034\241\354q\3354M.^orY\025d\217F\321\300\251\233\244?\016/\310w\210ES\363\352bC\200\000N\304,\336*\336\016m\251*\273\360\274\205\216\261\021;\240\201S\r\010GU\225\000\037lD\305\264\021\026t&.+\2420\023\220\261\026#w\2161\312_nr\344\"\277\211A\225\320\226k}\264D\325Q\t6r\047,\325\244\272N\336j:\3158.\270\253\035S\227\212?\356\330.k\264l&=\3522\257\345\332\2622\312\221\363\207\013*\024\307c\364:\207\1778\265\005\314\213\301\305\031\000\216\037I\260\034\302\314@\234\253\t$\014\250\302J\240\3407\204 S\373 ~\227\241r\322\257\245f\334\016S\252\360\352\256s,,4\354\"\206\013\221\032\020\2326l\023O2\246\370`\027+\335\262\305\217\324\330\355\243\201\017\013t\n\246J\221\375\307)\262d\217\323\\\201=\320l8\017\2772\216\035\367\260i!%\360c\327\201;\245w\242\017\256\372O\203\354\371\344\245N:\372\340\232\177\022\034\275\233\374\350?^\047\343_\014\376\022,\005Fx\047<\351\036\235_\374\264\363&\230\010\246\317\047\247:\271\316\221?q\016\266\267\235\235\316\340S\364\315\275\356Qob\\\322TgC\036\032\347%\212`\373:\270\030N\274\233\274p~q\332\377\322\327\374\243\363KSCy""\313=\355\\\350\262\342\247\375\354\373G\277\r\346\302\031\322\225wf:\017\374[\376\216\317\203\333\001\013W\272\351\004/D\177\326\361  \347\037\005\027\202RP\013s\341Q\367B\267\324\255\366.\364\312\375\211\376\227\375\352\351D\362\342L\257D\362\177\014K\357p\327RG\203\342X\374\354{\301\n\304?\352\031\375\333\375\332\351\3233a\267\305N\251\243\373\323\321\027w\302R\250E\223\337\0063\347\027\247\242\251[aZ\314 \213\371F \347\277\205\232\230o\206\222O\t\047\306\370\357\221\2651\317\204\323c\337\007\364\271\356\304\230\234\037\2723t\351\034\211\243\247>\200\025\264\340(\232\274\016m!\362s\177\322\177\022\334\017\216H\316g\235v\360I8\023>\350\336\351z\275\345\376\225\376\323\323,X\243\353\351\336\365\376\346\331\327Qi\007R;O f&\310\204\023\341\325\360yw\275\367C\177\375\024\327|\027}\367\367\376^\224\253FU=\232\274\021\250\335g\275\223>\364\272\342g`\357kt\305\245\316\262\177\005\376\232\232\366\257\003YSW|(\361\225\317\2024}\373\031^\232\211\211C\316k\376\357\320h\006\216\303\241\033\360\341\243.\213\226r\247\253g{Q\271r~\371\212\177\337\3775\374\036\032g\372S\247\271\323#\022p\237 \026~\024\036w\255\376\214\3449\t\332\335\251^\361\364\366);[\215v_D/^\216s\276\351O\020\347\222o\006^\230\351~\332\323\373\323\343\034v?+94\371\200\002\236\237\355\226h\363\035\034\230\270F\274\360\233\340n\254\371\377?\024M\223\033G\337n\004&.\321\340\312\001\355\232\377\357\2604\332E\327\310\277\243\217\277\205\263\335\351\256p\355\221\264\370F\377\322\351\312Y\372\277\037~\360\361\345N\301/\371\007\301^tk\251\3670\372y\003\210\224\214\337\0076\\\363/\302\350;\3309\343_\016\236\207Y\371\212\227\341\001\320\177\320+\365\352}\334\361\271\377\021B\343C(\366\266[z7\334\036v\277\352\036\367\252\375\211hR\t?\353\376\326\237#\000\314\204\177\355]\356\277:\273\030m\227\336\001Z\027\374\222\364\343U\1777\270\031\344\002\016\030\342\226k\"\372\204\265Z\301\343@\017\257\204\331w\227\257R\024\322\2158\006@,\207\323\341\\\367f7\2338A,\255 \213\327]\376\002\326\235C\372\371\2657\335\233\353\337\354g""\373B\275\217\203\351`6\374*\232}\320kG\377\324\"\255\232\200\023\244\274\017\256i\377\333 \r\227T\006v\364\374\025\020\236\220\337\242\311\233a\252w\221\036y3\272\231\2112\371S5\252\354F\223\267\200\216\017\243T\376\224b\266\363\224\322\017M\371\340\n$\225\022\361\332y\006\027\315\320\201G\300\341O\247\177D{\317e\000\245\375\365\340\307\350\316rO\217\036n\235\035E\333\277D\277\250\221jF\346\233\350\315a49\027\315=\352\257\234\246\377\007-\360\372\010";
-    PyObject *data = __Pyx_DecompressString(cstring, 2911, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (2905 bytes) */
+static const char cstring[] = "x\332mW\315W\333V\026/gH\2336\244-M\332\264M\323\021\371\030HK\035\0141!\244sf\034c\022\237\200\301\330\220\344\344\244B\226\236\261\202,\031=9\340\2663\235\245\227Zj\251\245\227^z\311\222\245\226,\363\047\314\2370\277\373\236l\313\351\344\204\367qu\337}\367\335\373\273\037V\346\234\226\307M\203)\232\335V\014\246[\232\253y\246c?R,\323f\212y`;.3\356*z\035\037t\217\271|^I\362a\353\325\231\302\354\267\216\251\3245\256\214\006\333Q\312\017\027\024\317\3614KH\033\343\345\236\346z\246} \357Q\234&\263\025\323\026\014z\313u\231\355ak\230oM\243\205\343\003-M\217+MM|\255Z\216~\250(\307\246W\247\253f\357\336]U\346S\013\013\351\205\205\305Ue\025\247\337j\226i(\030[L\231[\215\027\266\343A\003\335r83\350\302\243\226\343\221f.\323\014\005Z\233\374\321\340\325\377x,\256\370]):6\3139-\033\227;o\231\253h\312q\335\261\230R3-6O\243\305\344Y\350,\364\203\354\324\032\323\035\203\355\260\246\343z\261\214\002\354\247U-\366\312k51\232\2667\217\347s\357\025\367\334\327\257_\213\317\236\343\276Z\033\331\367\365f\313\243#R*Y\315c\212SS M\\\377H9dM\217\354CT\262^\035\017\264\034\2479\313\225\003\313\251j\026Wj\216\253\220D\323k\247H\217\242\3436b\225\212x=\216i\236\222k{u\307\246\007\030\3142\253\244\n\263\332\270\3215\311\357\304d+\333\371\355\237\356\257\334\007Z\014X\354\r\323a\022\336\252B8\347\214\223\n\325\226iy\344\310v\223\361\224R\250)m\247\245\330\014\026\362\034\274\202\217\035\200\302\266\302\231\0474\237\325lxG<[\305q\200cV1L\027\227\230o\031\235^\307cXj\013OO P\331//.\244\236,,\244\0262\373\022\016\204\022\2112\335\261=v\342\t}\351\na,\201\034\256T\231\345\034\203W\0104m\230\326\326\205m\265\004\333\252\020V3\231\025#\t\347\332\361\336n5`\246y!\374\270\316\\\202\247\3045\0272\233\256\003\3175`\376\226-\260\246\t\227\255J\346yx\352\030owM\247\005\374\035\223\017\016\001\371\201\274vj[\270\234\324\2267\301\204\"\214\222\376\207X\030&\031\220\342\270\3119TM}\362\211\202\177\273\\;\300\255\373\004\203\244\341\240\221@\225\233\022\323\234^o\331\207\034a\224J\245\366\347\245oDX\354\307l""R\352>\335 \004\017\350\274\325hhn{?\245\254\215)\002\213\264\311R2:\270\203;5\341\3636\334c(s\r\326p\\\202\230\326\206\215-\315\273\233\022r\313\351\330\241\013\303Uz\344\344\321\n\014\343\273\007\345\305\264\334-\217V\240?\034\354\322\351\321\n\364\225\301nia\260\272\237XQ6I\356\322c\337\322\213c\273\245\341nt&=&\001\273\305\341.3\224\225\031\321\322I\251\231\245\321\nr\206\364\345\205\321j\234\216\335Rr7\322wy\304\265\230\324i93Z\215\311\312$e\255d\220\310\305\352\341\302h%\344\214\355bt\001\241c\364\305\361\335\210K3\014\025\021\317d*OB\223\302\230r\032R\016 0(/\300\"s\r\244#J\230\363\212S\245\004\364\33209eHf\313\361\317\305E\304\t\000\307)\312E\255K\3365?,!\303j\265*\202N\206\027\360\352\266l\035\311\3208\320\021lq\3364\271\274\317\0207\210$.\252\305\353a>\267\331\201&\022\027\036\342r*;\232\262\266\266\271\371\022\377\024\003\362$I\327,\250\246\271\t\022\2243\033(z2\352%\255f\332\246\307\306Hn\253\212\324,\237\270_>9I=\301\237\370\1772?+r\325\354\276\344\224\325J\236\215+\205\253\331\007\250\212Z\025\005\215r|\374\254c\370\005\372rv\317\340\366\275Avh\377\221}\\\316\027s\371l\256R\330+T^\212\247\212!u\300<\271\240<\233{\232->\311\347\266\212\225\035\260\016f5_\\\303z/\277S\311\357\224E!e\356Z>\267\221\335\311V\n[\305D\322H\026\3155n\213\014\350\016\027)U%3\250j\202\242y\236\246\327\023\004Q\332\325\204\203\377\364M`$A\205\375U\247\246\222\277\023\324\270\177P\205%\223tJ\202\211=u.\252^7-\343}\242\3538^\222\3466QB\023\204\270>\214(\302\336\371\315B\005v\312\0271l\357\024\312\371<,\267\261\265\235W\267w\362\353\205\027yxbo\253\220/W\262\2177\n\345\247\233\340\\\207\352e\231\204\013\3055\270hm7\273Q(V\226\026\325\315\354\213\002i<\350=\006M\306\263\374vE}\274\261\225{V\036\264\004\333\331\227;\371\315\335b^\272e\047\217K\213\270$\037\363\225\313\273eP\312\370V\331\252d7\366\3102y\327u\334\347[;\317\2667\262\271\274\252f\327\241\267\272^\310o\254\225\325lY\255\344_T\3242\265-r\034\372P\335->+n=/\252\352v\373\004\177k\210k\265\010\020\355\260\232\252\306\255\000""\003\237:j\0138mE\357\240\002w\010\210\006\021\014G\247\251\2060\2459\026\25764\323\0263\003B\304\031\3328F\313\022Rm\255!\346\246\313\250\243\244\345\021Z\315\001\031M!I\321\270J\300\216a\366gp%!\225\004\3228|\000\032Uw(\366\020\254\022A\t\334\214\320\022cd\200\014\255A\261\2425\233\224!x\333\326M\0475\024\303\253\226f\037\212\324)\006\272]\210Cw,+\271n\211\333\320L\241ugUM?\024\312R\204\351\016zV]\2304\261LiU]w\000#j\233\250\335\307\214~\027\023\324@W\256\212\213h!\032 ZPNF\346\222\006\036.\030-\031\375yf\203%\3145f9\222\032\327\002\343\275\235\350s\014V\323Z\226\247\326\240\t\372\004\203q\335Ec*Mj\230\007\350\314X\303\364\000hF\031\245\351\")3d9\321\272\302#\350\357\232L\212\022\376\221NJ\366J\2222\342PE\341\020\004\261GP\002\335@\002\"\307\344\365\006\356\021/\027\203\355\210\211\223\273\205\313-\r-e\315t\271W\263\034\315\253\271\316\257\014Y\326#\033\311\332E#\027\365\000\215\036;\031\375\300\031\2558u\242\203n\024\365f\014G\250t\\7M\223\213\327\233\\V\005\331\226Q4pj \351\217\303\013\362\035b\321\324\274\272\330\020 \200\0231\213\267\212\267C[*\304.<o\241Il\304\016h\340T\003\302QH%\300\007\033Q$m\204\005\235\211\313\212\250\305\004d\254\305\310\235c\214\362\307\232\034\271\310obP%\264\345Z\037-QuT\202\215\334\tK5\251\224\223\267\232N3\216\013\356j\307\324\230\342\217;\266\313\032-\233I\217\272\314k\271\266\254\214r\344\374\341\202\n\305\361\030\275\316\341\037N\235\000\363bpq\006\200\343w\021,\20703\020\347j\002\t\003\252\260\022(\370\331 \310\3241\210\237b\250\234\364\003\251\031w\300\224*\274\272\353\034\013\013\r\033\207\341B\244\006\204\246\r\333\304\223\214)>\330\305J\267l\361\2734v\373h\340\303\002\235\202\251Rd\377q\212,\331\3434W`\0174\033\316\303\017\213c\307=lZH\t\374\330u\340N\351\235\350\203\253\376\323 {>y\251\223\216>\270\346\237\004G\357&?\372\217\327\311\370\027\203\277\004K\201\021\336\tO\272G\347\027?\355\274\t&\202\351\363\311\251N\256s\344O\234\203\355mg\2473\370\024}s\257{\324\233\030\2274\325\331\220\207\306y\211\"\330\276\016.\206\023""\357&/\234_\234\366\277\3645\377\350\374\322\324P\336rO;\027\272\254\370i?\373\376\321o\203\271p\206t\345\235\231\316\003\377\226\277\343\363\340v\300\302\225n:\301\013\321\237u<\010\310\371G\301\205\240\024\324\302\\x\324\275\320-u\253\275\013\275r\177\242\377e\277z:\221\2748\323+\221\374\037\303\322;\334\265\324\321\2408\026?\373^\260\002\361\217zF\377v\277v\372\364L\330m\261S\352\350\376t\364\305\235\260\024j\321\344\267\301\314\371\305\251h\352V\230\0263\310b\276\021\310\371o\241&\346\233\241\344S\302\2111\376{dm\3143\341\364\330\367\001}\256;1&\347\207\356\014]:G\342\350\251\017`\005-8\212&\257C[\210\374\334\237\364\237\004\367\203#\222\363Y\247\035|\022\316\204\017\272w\272^o\271\177\245\377\3644\013\326\350z\272w\275\277y\366uT\332\201\324\316\023\210\231\t2\341Dx5|\336]\357\375\320_?\3055\337E\337\375\275\277\027\345\252QU\217&o\004j\367Y\357\244\017\275\256\370\031\330\373\032]q\251\263\354_\201\277\246\246\375\353@\326\324\025\037J|\345\263 M\337~\206\227fb\342\220\363\232\377;4\232\201\343p\350\006|\370\250\313\242\245\334\351\352\331^T\256\234_\276\342\337\367\177\r\277\207\306\231\376\324i\356\364\210\004\334\047\210\205\037\205\307]\253?#yN\202vw\252W<\275}\312\316V\243\335\027\321\213\227\343\234o\372\023\304\271\344\233\201\027f\272\237\366\364\376\3648\207\335\317J\016M>\240\200\347g\273%\332|\007\007&\256\021/\374&\270\033k\376\377\017E\323\344\306\321\267\033\201\211K4\270r@\273\346\377;,\215v\3215\362\357\350\343o\341lw\272+\\{$-\276\321\277t\272r\226\376\357\207\037||\271S\360K\376A\260\027\335Z\352=\214~\336\000\"%\343\367\201\r\327\374\2130\372\016v\316\370\227\203\347aV\276\342ex\000\364\037\364J\275z\037w|\356\177\204\320\370\020\212\275\355\226\336\r\267\207\335\257\272\307\275j\177\"\232T\302\317\272\277\365\347\010\0003\341_{\227\373\257\316.F\333\245w\200\326\005\277$\375x\325\337\rn\006\271\200\003\206\270\345\232\210>a\255V\3608\320\303+a\366\335\345\253\024\205t#\216\001\020\313\341t8\327\275\331\315&N\020K+\310\342u\227\277\200u\347""\220~~\355M\367\346\3727\373\331\276P\357\343`:\230\r\277\212f\037\364\332\321?\265H\253&\340\004)\357\203k\332\3776H\303%\225\201\035=\177\005\204\047\344\267h\362f\230\352]\244G\336\214nf\242L\376T\215*\273\321\344-\240\343\303(\225?\245\230\355<\245\364CS>\270\002I\245D\274v\236\301E3t\340\021p\370\323\351\037\321\336s\031@i\177=\3701\272\263\334\323\243\207[gG\321\366/\321/j\244\232\221\371&zs\030M\316Es\217\372+\247\351\377\001\032\267\365[";
+    PyObject *data = __Pyx_DecompressString(cstring, 2905, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (3902 bytes) */
-static const char cstring[] = "\377 (outsid\377e any de\377claratio\377n; line \377ignored)\367 ch\026\000cter\347s, \034\t\014\000the\377 envoi h\347as \000\002\005\002no \377S90 tota\371lI\002\037\nstart\367ingb\003 ope\337n in I\001cu\337rrent\014\000di\317vidu<\000\236\005it\357s pa\031\002blo\377ck  with\375 h\000\047)): ,\377.001002:\373 :J\000valid} \003\000ue (:\002\004\367not\253\000clos\373edm\001quote\276\322\000read \275\000i\333s;\356\005?B^\002| \377NoneCoun\376z\000over a \377whole fi7le,\002\001le6\003\261\000\374\233\002Y\000.Decod\377eReport \372>\003I\275 able[\367tup\003\000int,\376\344 st[str]\373]]\032\002tor[D\236\376\047]Mut/\001\362\001s\373e \263 te of\371 \217\000z\002; kep\243t \303@\022\001\207Ah\336\000l\377oop\047s gl\377obals fo{r \326Aity.\310\001/Norm\214\004N\373\000\362 \377at Cythoz\201@s\204`libe\205`7elyo\000ri\364A!\001\377n PEP-48\3754\253`d reje\335c\215@sub\264`ss{es\225\001buil\325@\377 types. \377If you n\355e\353 to\271@ss |&\010\271`n set\363B\047\047an\233@\372b_<\000\232`\337\047 dirb\000iv\355e\305` F\312\000e.O\373ne\236\204\t `S20\377.G00.05`\370\211c\242a\214\204\003conte\303xt\253\002\244\204\001\250\"\265bs \377below it\376L\002instanc\306\327\"a \035\007\305`\360`fi\263el\303d5\000y \n\003n\353um\244 ,\210\"whesreJ\000\236Arts\240\002\327pro\352@m\374 un\332\347ba\255b: (\002, \375h|\000seriou\363s,\317`\201@kind>H\005y.Par\360@\333\205\001\246d\003ed\301\205\003\364I \302`o\274\204\206\n\227Bissu\374 \n\377\n    Usa\037ge: `\203a\330\206\010\353\205\001\355p_\001r.\002\002(ch\377unks): .o..`,\207\206\001n \222\205\002\211` \004P\003`\372AT\002\020\005s\377ummary`.] \257\204\010s a\217 y\266!\266\230\205\003so\334`as\337\206\001y\373 e\217 (memo\375r\337aays float).\254\002S1\312D\3450\001\0061\333G\345G.00\2755\001\n7S21\205c6\336\000\007.009\020\00511\336\000\007.008(\00530R2\0054\000\007\317`0\047\0064\335`\3551\017\n12*\007.01\31139\006*\0071\214\210\001\016\007.0\0252w\0065i\0065\n\007-\000L\007}5I\00653.00e\006\3556\243\00660\n\013.00""\252}\0066\243\n64\0072\210\t6\2555\252%65W\n5@\t875S9\335\205\00390\000\007\327\002\270\017\006\366\211\001\272\213\004es \031\n2\374\000\013\034\007add_no\303te\305\212\003\217\204\t\322\212\001\320\210\001an\371 \212`\327\213\005eader\367dic\254\211\002, ob\336\375\207\001]dis\321\211\001en\340\000\003\205\214\001\317\213\013\243\212\001\355as iIn\346\214\003\336\214\t,\272\213\006\245\214\006:\202\214\002\3762\002is trun\377catedgci\255n\303\212\005isj\003d\242\215\002l\337ist[\047\252\213\002\047]\360\010\002\266\213\002\005\003\331\212\001nega}t\302\210\001hours\200\214\001\377a DDMMYY\317YY dZ\000\r\003ca\277lendar\010\010d\177ecimal \347\207\003~4\003finite\006\n\277rubric\257\216\003`\237Sxx.G\001\000\004\000xoxx,\047\376\214\002\047`q\003\370\265\214\003\266\210\003\260\213\004range\277 (abov\337\213\001r\336\250\214\004ware\255\000se\337/dsn/\243\207\005y\177\377ABSENCEA\177CTIVITY\241\215\002\236\246\215\002.get\003\003\361\211\001C\377HANGECON\363TR(\000\000\005_END\376\021\000VERTERS\376\321\215\002erDECLA?RATION\361\214\010\266\215\t\327Dsn\212\211\002r\000\006._\355_\203!__\007\010att\047ach\030\010\343\216\002_\315\220\010\013\016\374\265\220\002J\010end_ofY_\327\216\001`\010in\310\217\002_\310\217\002\360\014\t\344\211\001\210\010\303\220\001_chi{ld\005\rroot\035\t\037rphan\302\010\246\213\004\325\007\336\226\212\002EMIT\245 EN\376\252 PRISEEN\377VELOPE_P\277REFIXE\207@V\377OIESTABL\357ISHM\047\000Fil\273eS\214\212\003IND\240@D\377UALINT32\037_MAXI\226\213\001\201\220\005\352\217\005\377KEPT_BLO\367CKS\230\217\005PAYR\337EMUNE\221CRE\352r\000Nb\000E!\004SSU\337SPENS\260@TO\377TALValue\377ErrorWOR\377KPLACE__\373AF\342@_FIEL\377DS_AS_TE\377XT_State\374\000\003\273F_UNKNO\177WN__Pyx\001\000\377Dict_Nex\277tRef__\221\217\004e{__\003\006ions\013\001z\365\217\002_\365`item\034\001wdoc#\001fun\003\002~\235c__main;\001\273me\237`las8\002m\357odulQ\002nam\316Y\002pre\333\223\001e\001qu{al\017\005testx\001+s_\312\217\001_\341c_\314n\013\004\352\210\225\002_""\276h_\262j_is\377_corouti\027ne_\245\216\002_\256g\005\003\252ak_o\237b_\300\217\004am\376\223\001\367app\236\207\001sync\367io.>\006sbla\303nk\216\225\002\223\225\002z\001\202\204\002re\325n\321\216\003c\314\226\001_\202 tr\177aceback\377\224\002\036\240\224\001coll\341\221\001\320 \000\010\377.abccomm\371a\300\221\0011\000tconv\373er\004\000untcu\303r_\374\225\002\005\001\231\221\002\016\001he\317adda\332$\000\006es<\335\210\001\341\210\001time\331\227\010\344\227\010n\216 unt\372\227\003ed\000\013\375_\206\230\001sdefau\377lt_facto\377rydescri\373be\214\206\003digit\177semitte\267\227\001\377erprisee\327num\303\224\002e\267\000loCpeE\003\250\230\002\237C\347\230\010s\261C`h\002\274C\236\230\002y\002\332\230\002se\332\204\001\376\207`ablishmgent\223\223\002\230\223\002no\237\223\002\371s\217\227\001\223\227\001_labe\377lfirstfl\377oatfroze\317nget\240!\244!er\372\252!s\213\213\002index\223in\346\230\005\000\007s\223\224\001\223\224\005i\373nt\372\207\nisascoiiis\371\002is\220\213\003\344\364\222\003\212\205\001s\312\223\001\316\223\001sla\363st\301\"\004\002path,\331\232\001\214ben\275\214\002_\212\232\002\344\"\374\253\000\222\216\001rmmalf\323or\257@\374\"m3\000mi\215s\217\000g_\351\232\002\005\005\333\232\002n\177extnorm\320\213\004\354\224\216\002\317\232\001er\000\003sow\221n\222@\265\232\002\272\232\003s\366\223\002\373\223\002_\344\325\204\003\006\003c\344\231\001\021\003dsn\221_\230\215\001\037\003\265\215\002p\261\233\001\234\234\001p{op\330\225\004sraw\271\232\001\377reasonre\363mug\000\277\234\002retu\363rn\224\215\003\232\215\003ss90\271_\303\000\312\000chs\235@s\277endset\326ds\177everity\267 \377pped_at_\370\377H\016\005\212\204\002stack\262\277\234\002s\376\233\001\223\232\002st\353@r\363ip\210\225\004\365\227\001thro\341w\375\234\002\275\217\006\306\217\006\337\213\002unk\221n\231 \000\004\316\205\003s\006\005\256\004uEn\240\234\002d\370\213\003\313\234\002\320\234\002s\230\216\006\037.dsn.\374!\004\013\330\226\003\374\030\013\344\234\001erwarn""\377ingwhywo\377rkplaces\277wrong_\330\235\003\320\377\000\024\220H\230A\330\004\377\013\2101\320\000\027\220x\377\230q\340\004\007\200t\210\3775\220\010\230\003\2303\230\377d\240%\240x\250q\330\377\010\016\210j\230\001\230\021\377\330\004\014\210C\210q\220{\001\330$\000v\210R\210\023\005\177\320\031/\250q\260\001<\0137\014\210L/\003\007\200 \tC\001\376l\002\030\230\010\240\001\340\004\377\005\330\010\021\220\025\220a\337\220q\330\013\014d\004\320\031\3676\260aa\001t\2108\220\3471\220Aw\010\247\002\032\230(\373\240!\250\001s\210!\2107\377\220#\220R\220s\230$?\230e\2408\2501\243\010X\000\367\017\210t>\000C\220q\230\377\005\230Q\230f\240C\240\377q\250\005\250Q\250b\260\377\005\260S\270\001\270\025\270\367b\300\001m\t5\260Q\320\177\000\032\230+\240Q\340\225 \3473\210a\342\000\236 <\220t\373\2308\\\000;\260d\270$\337\270f\300H\310\263\"2\210\377Q\210c\220\021\320\022%\377\240Q\240a\320\004\032\230\377!\330\010\014\320\014#\240q1\003\002\024\000\013\002\035\230Q\023\002\267&\240a\033\002\"\240\"\003 \343\240\001#\n\304 ;\002!\240\021\270C\002\030\005\020\005(\250\001;\n*\263\250!q\001\213 \330\010\347\0017~\203 a\230q\320\004\033\253\000\376\210 \020\220\004\220G\2304\373\230qd\001\017\210y\230\n\377\240!\2407\250%\250t\377\2606\270\023\270H\300A\376(\000\320\0331\260\033\270M\337\310\030\320QR\273\000\210G\377\2207\230!\2305\240\001\377\240\024\240W\250F\260*\367\270F\300d\000\034\320\034=\377\270V\320Cb\320bc\377\320\004\035\230_\250K\260\273x\270\233`\023\2205\233`\027\276\307\001\013\2106\220\023\255@\014w\021\220\033\327`\014\023\220\215@\357\026\220e\230\224@\013\210<\346\243@!\330\017\003!\006\027\220|\322\217\000!\266@2\000\035\301@;\250\377e\3203C\300:\310V\377\320ST\330\r\023\2204\357\220z\240\036\257\0005\270\014\257\300C\300q=\0014\251\204\001\240\177\007\240w\250l\270!\036\003\377x\230y\250\014\260N\300\377$\300e\310:\320UXw\320XY\034\013j\270\001J\001\3773\220i\230t\2405\250\337\016\260c\270\021>\013n\270\255A\034\003a\330\274\002I\374\000A\213\250Q\t\001""\034\276@\206\002a\003A\316\035\001\031\230)\263\004\242\0003\220\346$\016\320\021\303A\022\007\035\230i\356\256\000a\250q\\\006\027\220~\233\240Q\004\007\320\027\334AE\005\027\177\220{\240\047\250\021\250\317`\367\017\210q\354#L\270\013\300\3778\3101\360\006\000\t\r\377\210I\220Q\220g\230V\377\320#3\2609\320<Ls\310A\200a\371@\036\230n\230@\375}\240\204\001\340\010\013\2105\220\357\r\230W\240\255\002\034\230Y\377\240g\250Q\250g\260Q\367\260h\270\343\000\020\220\007\220\367q\230\006\226\000v\250Q\340\375\014\007\005k\250\026\250w\260\377b\270\001\320\004 \240\017\357\250{\270(\375A!\240\037\377\260\r\270[\310\010\320P\377Q\340\010\020\220\005\220Q\375\330]\0006\220\024\220U\230\277\"\230C\230s\240\333@\021\363\220\027\247\207\002\264Bu\230B\230\377c\240\023\240A\340\r\024\307\220C\220\271@2\002\216`6\240?\021\240(\250\"\250\305\"+\004\356\037\001u\230A\333\000\r\022\220\377\031\230(\240%\240z\260\377\021\260(\270\"\270A\270\376\232\002\t\230\021\230\047\240\026\377\320\0477\260y\320@a\307\320ab\304hu\000\315m\021\220\177\032\2301\230I\240T\300%\327t\2208\016\000G\356a\320\004\337\"\240.\260\010\341\001\"\320\377\"5\3205E\300_\320\337TU\320\004#\233`\006\320\267.E\300\260\206\001\210H\373\207\001\014\256\004\000E\230\023G\000Q\325\206\010\210\365K\240@!-\001;\250l\270\277-\300\177\320VW\273\205\0031\377\220F\230+\320%6\260\377c\3209O\310q\320P\377^\320^_\320_i\320\377ij\320jk\320\004(\177\320(;\2708\3001";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 3902, 5531);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (3895 bytes) */
+static const char cstring[] = "\377 (outsid\377e any de\377claratio\377n; line \377ignored)\367 ch\026\000cter\347s, \034\t\014\000the\377 envoi h\347as \000\002\005\002no \377S90 tota\371lI\002\037\nstart\367ingb\003 ope\337n in I\001cu\337rrent\014\000di\317vidu<\000\236\005it\357s pa\031\002blo\377ck  with\375 h\000\047)): ,\377.001002:\373 :J\000valid} \003\000ue (:\002\004\367not\253\000clos\373edm\001quote\276\322\000read \275\000i\333s;\356\005?B^\002| \377NoneCoun\376z\000over a \377whole fi7le,\002\001le6\003\261\000\374\233\002Y\000.Decod\377eReport \372>\003I\275 able[\367tup\003\000int,\376\344 st[str]\373]]\032\002tor[D\236\376\047]Mut/\001\362\001s\373e \263 te of\371 \217\000z\002; kep\243t \303@\022\001\207Ah\336\000l\377oop\047s gl\377obals fo{r \326Aity.\310\001/Norm\214\004N\373\000\362 \377at Cythoz\201@s\204`libe\205`7elyo\000ri\364A!\001\377n PEP-48\3754\253`d reje\335c\215@sub\264`ss{es\225\001buil\325@\377 types. \377If you n\355e\353 to\271@ss |&\010\271`n set\363B\047\047an\233@\372b_<\000\232`\337\047 dirb\000iv\355e\305` F\312\000e.O\373ne\236\204\t `S20\377.G00.05`\370\211c\242a\214\204\003conte\303xt\253\002\244\204\001\250\"\265bs \377below it\376L\002instanc\306\327\"a \035\007\305`\360`fi\263el\303d5\000y \n\003n\353um\244 ,\210\"whesreJ\000\236Arts\240\002\327pro\352@m\374 un\332\347ba\255b: (\002, \375h|\000seriou\363s,\317`\201@kind>H\005y.Par\360@\333\205\001\246d\003ed\301\205\003\364I \302`o\274\204\206\n\227Bissu\374 \n\377\n    Usa\037ge: `\203a\330\206\010\353\205\001\355p_\001r.\002\002(ch\377unks): .o..`,\207\206\001n \222\205\002\211` \004P\003`\372AT\002\020\005s\377ummary`.] \257\204\010s a\217 y\266!\266\230\205\003so\334`as\337\206\001y\373 e\217 (memo\375r\337aays float).\254\002S1\312D\3450\001\0061\333G\345G.00\2755\001\n7S21\205c6\336\000\007.009\020\00511\336\000\007.008(\00530R2\0054\000\007\317`0\047\0064\335`\3551\017\n12*\007.01\31139\006*\0071\214\210\001\016\007.0\0252w\0065i\0065\n\007-\000L\007}5I\00653.00e\006\3556\243\00660\n\013.00""\252}\0066\243\n64\0072\210\t6\2555\252%65W\n5@\t875S9\335\205\00390\000\007\327\002\270\017\006\366\211\001\272\213\004es \031\n2\374\000\013\034\007add_no\303te\305\212\003\217\204\t\322\212\001\320\210\001an\371 \212`\327\213\005eader\367dic\254\211\002, ob\336\375\207\001]dis\321\211\001en\340\000\003\205\214\001\317\213\013\243\212\001\355as iIn\346\214\003\336\214\t,\272\213\006\245\214\006:\202\214\002\3762\002is trun\377catedgci\255n\303\212\005isj\003d\242\215\002l/ist[\251\213\002]\006\002\314\212\001\337negat\265\210\001ho\367urs\363\213\001a DD\377MMYYYY d\374M\000\r\003calend\373ar\010\010decim\347al \332\207\0034\003fin\367ite\006\nrubr\373ic\242\216\003`Sxx.\371G\001\000\004\000xxx,\047\206\361\214\002\047`q\003\250\214\003\251\210\003\243\213\004r\377ange (ab\353ov\322\213\001r\233\214\004war\375e\255\000se/dsn\375/\226\207\005y\177ABSE\377NCEACTIV\347ITY\224\215\002\231\215\002.ge\371t\003\003\344\211\001CHANG?ECONTR(\000\000\005\357_END\021\000VER\357TERS\304\215\002erD\377ECLARATIsON\344\214\010\251\215\tDsn\375\210\002\335r\000\006.__\203!__~\007\010attach\030\010\302\326\216\002_\300\220\010\013\016\250\220\002J\010en\237d_of_\312\216\001`\010i\005n\273\217\002_\273\217\002\014\t\327\211\001\210\010\266\220\001\277_child\005\rr\367oot\035\trpha\341n\302\010\231\213\004\325\007\211\212\002EMI\355T\245 EN\252 PRI\377SEENVELO\377PE_PREFI\373XE\207@VOIES\377TABLISHM\276\047\000FileS\377\211\003I\373ND\240@DUALI\377NT32_MAX\361I\211\213\001\364\217\005\335\217\005KEPT\177_BLOCKS\213\217\005\377PAYREMUN\255E\221CREr\000Nb\000E\376!\004SSUSPEN\375S\260@TOTALV\377alueErro\377rWORKPLA\277CE__AF\342@_\377FIELDS_A\377S_TEXT_S\317tate\000\003\273F_U\377NKNOWN__\367Pyx\001\000Dict\377_NextRef\273__\204\217\004e__\003\006i\247ons\013\001\350\217\002_\365`iwtem\034\001doc#\001\347fun\003\002\235c__m\267ain;\001me\237`l\373as8\002modul\356Q\002namY\002pre\274\316\223\001e\001qual\017\005t\267estx\001s_\275\217\001_\242\341c_\314n\013\004\373\224\002_\276h_\376""\262j_is_cor\177outine_\230\216\002\261_\256g\005\003\252a_o\237b_v\263\217\004am\361\223\001app\236\207\001\177syncio.>\006?sblank\201\225\002\206\225\002\\z\001\202\204\002ren\304\216\003c\277\226\001\375_\202 traceb\347ack\362\224\002\223\224\001col\361l\324\221\001\320 \000\010.abc\237comma\263\221\0011\000t\277conver\004\000u?ntcur_\357\225\002\005\001\374\214\221\002\016\001headda\314\332$\000\006es\335\210\001\341\210\001ti\343me\314\227\010\327\227\010\216 unt\326\355\227\003ed\000\013_\371\227\001sd\377efault_f\377actoryde\277scribe\214\206\003d\377igitsemi\367tte\252\227\001erpr\177iseenum\266\224\002=e\267\000lopeE\003\233\230\002\004\237C\332\230\010s\261Ch\002\274C\221\230\002y\002\346\315\230\002se\332\204\001\207`abl\177ishment\206\223\002\226\213\223\002no\222\223\002s\202\227\001\206\227\001_\377labelfir\377stfloatf\377rozenget\254\240!\244!er\252!s\213\213\002i?ndexin\331\230\005\000\007\271s\206\224\001\206\224\005int\372\207\ni\377sasciiisF\371\002is\220\213\003\347\222\003\212\205\001s\275\223\001>\301\223\001slast\301\"\004\002\317path\314\232\001\214ben\302\260\214\002_\375\231\002\344\"\253\000\205\216\001rm?malfor\257@\374\"\335m3\000mis\217\000g_\370\334\232\002\005\005\316\232\002nextn\307orm\320\213\004\207\216\002\302\232\001er\036\000\003sown\222@\250\232\002\255\232\003Is\351\223\002\356\223\002_\325\204\003\006\003c\327\231\001\036\021\003dsn_\230\215\001\037\003\265\215\002\271p\244\233\001\217\234\001pop\313\225\004s\367raw\254\232\001reas?onremug\000\262\234\002?return\224\215\003\232\215\003\237ss90_\303\000\312\000c\373hs\235@sends\373et\326dsever\367ity\267 pped\217_at_\377H\016\005\212\204\002s/tack\262\234\002s\361\233\001\206\232\002;st\353@rip\373\224\004\350\227\001\037throw\360\234\002\260\217\006\271\217\006\036\337\213\002unkn\231 \000\004\316\205\003Ys\006\005\256\004un\223\234\002d\370\213\003\364\276\234\002\303\234\002s\230\216\006.dsn\301.\374!\004\013\313\226\003\030\013\327\234\001er\377warningw\377hyworkpl\377ace""swron\373g_\313\235\003\320\000\024\220H\377\230A\330\004\013\2101\320\377\000\027\220x\230q\340\004\377\007\200t\2105\220\010\230\377\003\2303\230d\240%\240\377x\250q\330\010\016\210j\377\230\001\230\021\330\004\014\210\277C\210q\220\001\330$\000v\367\210R\210\023\005\320\031/\250wq\260\001<\013\014\210L/\003\343\007\200 \tC\001l\002\030\230\010\377\240\001\340\004\005\330\010\021\377\220\025\220a\220q\330\013}\014d\004\320\0316\260aa\001\177t\2108\2201\220Aw\010\276\247\002\032\230(\240!\250\001s\377\210!\2107\220#\220R\377\220s\230$\230e\2408s\2501\243\010X\000\017\210t>\000\377C\220q\230\005\230Q\230\377f\240C\240q\250\005\250\377Q\250b\260\005\260S\270\177\001\270\025\270b\300\001m\t\3775\260Q\320\000\032\230+w\240Q\340\225 3\210a\342\000\276\236 <\220t\2308\\\000;\377\260d\270$\270f\300H\375\310\263\"2\210Q\210c\220\377\021\320\022%\240Q\240a\377\320\004\032\230!\330\010\014\037\320\014#\2401\003\002\024\000\013\002w\035\230Q\023\002&\240a\033\002;\"\240\"\003 \240\001#\n\304 \216;\002!\240\021C\002\030\005\020\005(;\250\001;\n*\250!q\001\213 \353\330\010\347\0017\203 a\230q\347\320\004\033\253\000\210 \020\220\004\277\220G\2304\230qd\001\017\377\210y\230\n\240!\2407\377\250%\250t\2606\270\023\357\270H\300A(\000\320\0331\377\260\033\270M\310\030\320Q\375R\273\000\210G\2207\230!\377\2305\240\001\240\024\240W\177\250F\260*\270F\300d\000\377\034\320\034=\270V\320C\377b\320bc\320\004\035\230\277_\250K\260x\270\233`\023\353\2205\233`\027\307\001\013\2106{\220\023\255@\014\021\220\033\327`\367\014\023\220\215@\026\220e\230n\224@\013\210<\243@!\330\017\003.!\006\027\220|\217\000!\266@2\000\375\035\301@;\250e\3203C\377\300:\310V\320ST\330\377\r\023\2204\220z\240\036\376\257\0005\270\014\300C\300q\372=\0014\251\204\001\240\007\240w\250\367l\270!\036\003x\230y\250\377\014\260N\300$\300e\310\177:\320UX\320XY\034\013\367j\270\001J\0013\220i\230\377t\2405\250\016\260c\270\335\021>\013n\270A\034\003a\330\272\274\002I\374\000A\250Q\t\001\034\350\276@\206\002a\003A\035\001""\031\230)l\263\004\242\0003\220$\016\320\021\303A\356\022\007\035\230i\256\000a\250q\276\\\006\027\220~\240Q\004\007\320\371\027\334AE\005\027\220{\240\047w\250\021\250\317`\017\210q\354#\377L\270\013\3008\3101\360\377\006\000\t\r\210I\220Q\377\220g\230V\320#3\260?9\320<L\310A\200a\371@\327\036\230n\230@}\240\204\001\340\010\377\013\2105\220\r\230W\240\376\255\002\034\230Y\240g\250Q\177\250g\260Q\260h\270\343\000\177\020\220\007\220q\230\006\226\000\337v\250Q\340\014\007\005k\250\377\026\250w\260b\270\001\320\377\004 \240\017\250{\270(\376\375A!\240\037\260\r\270[\377\310\010\320PQ\340\010\020\337\220\005\220Q\330]\0006\220\377\024\220U\230\"\230C\230;s\240\333@\021\220\027\247\207\002\264B\377u\230B\230c\240\023\240\177A\340\r\024\220C\220\271@\3742\002\216`6\240\021\240(\250\343\"\250\305\"+\004\037\001u\230A\376\333\000\r\022\220\031\230(\240\377%\240z\260\021\260(\270\357\"\270A\270\232\002\t\230\021\377\230\047\240\026\320\0477\260\177y\320@a\320ab\304h\374u\000\315m\021\220\032\2301\230wI\240T\300%t\2208\016\000\375G\356a\320\004\"\240.\260\375\010\341\001\"\320\"5\3205\377E\300_\320TU\320\004}#\233`\006\320.E\300\260\206\001\353\210H\373\207\001\014\004\000E\230\023ZG\000Q\325\206\010\210K\240@!-\001\377;\250l\270-\300\177\320\373VW\273\205\0031\220F\230+\377\320%6\260c\3209O\377\310q\320P^\320^_\377\320_i\320ij\320j\377k\320\004(\320(;\270\0078\3001";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 3895, 5518);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (5531 bytes) */
-static const char bytes[] = " (outside any declaration; line ignored) characters,  declarations, the envoi has  has  has no S90 total lines, the envoi starting line  open in the current individual outside its parent block  with no \047)): ,.001002: : invalid value (: value not enclosed in quotes, read as is; ignored?Block | NoneCounts over a whole file, filled as it is parsed.DecodeReport | NoneIterable[tuple[int, list[str]]]Iterator[Declaration]Mutable parse state of one file; kept out of the hot loop\047s globals for clarity.NoneNorm | NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.One declaration `S20.G00.05` with its envoi context and the kept blocks below it.One instance of a kept block: its field values by field number, and where it starts.One problem found in a file: where, how serious, what kind, and why.Parse the numbered lines of one file into declarations and issues.\n\n    Usage: `for declaration in parser.parse(chunks): ...`, then read `parser.issues` and\n    `parser.summary`. Declarations are yielded as soon as they end (memory stays flat).\n    S10.G00.00S10.G00.01S20.G00.05S20.G00.05.005S20.G00.05.007S21.G00.06S21.G00.06.009S21.G00.11S21.G00.11.008S21.G00.30S21.G00.40S21.G00.40.001S21.G00.40.010S21.G00.40.012S21.G00.40.013S21.G00.41S21.G00.41.001S21.G00.41.021S21.G00.50S21.G00.51S21.G00.51.012S21.G00.53S21.G00.53.002S21.G00.60S21.G00.60.002S21.G00.60.003S21.G00.60.010S21.G00.62S21.G00.62.001S21.G00.65S21.G00.65.002S21.G00.65.003S21.G00.85S90.G00.90S90.G00.90.001S90.G00.90.001 declares S90.G00.90.002S90.G00.90.002 declares add_noteblock declaration without an S10 envoi headerdict[str, object]disableenableenvoi starting line file ends inside a declaration, with no S90 total: the file is truncatedgcint | Noneisenabledline list[\047Block\047]list[Block]list[str]negative hoursnot a DDMMYYYY datenot a calendar datenot a decimal numbernot a fini""te numbernot a rubric line `Sxx.Gxx.xx.xxx,\047value\047`not a whole numberout of range (above str | Nonewarehouse/dsn/parser.py\177ABSENCEACTIVITYBlockBlock.getBlock.textCHANGECONTRACTCONTRACT_ENDCONVERTERSCounterDECLARATIONDeclarationDecodeReportDsnParserDsnParser.__init__DsnParser._attachDsnParser._close_declarationDsnParser._close_envoiDsnParser._end_of_fileDsnParser._invalid_valueDsnParser._issueDsnParser._open_childDsnParser._open_rootDsnParser._orphanDsnParser._problemDsnParser.parseEMITTERENTERPRISEENVELOPE_PREFIXESENVOIESTABLISHMENTFileSummaryINDIVIDUALINT32_MAXIssueIterableIteratorKEPT_BLOCKSNoneNormPAYREMUNERATIONREOPENABLE_BLOCKSSSUSPENSIONTOTALValueErrorWORKPLACE__AFTER_FIELDS_AS_TEXT_State_State.__init___UNKNOWN__Pyx_PyDict_NextRef__annotate____annotations____class_getitem____doc____func____init____main____metaclass____module____name____prepare____qualname____test___as_text_attach_close_declaration_close_envoi_end_of_file_invalid_value_is_coroutine_issue_open_child_open_root_orphan_problemamountappendasyncio.coroutinesblankblockblock_endchildrenchunkscline_in_tracebackclosecodecollectionscollections.abccommacontractconvertcountcur_blockcur_fieldcur_headdataclassdataclassesdatedatetimedeclarationdeclaration_countdeclared_countdeclared_linesdefault_factorydescribe_valuedigitsemitterenterpriseenumerateenvelope_linesenvoienvoi_declarationsenvoi_linesenvoi_start_lineenvoiserrorestablishmentfieldfieldnofieldsfilefile_labelfirstfloatfrozengetheadheaderheadshoursindexindividualindividualsinstinstanceintinvalid_valueisasciiisdigitisfiniteissuesitemskindkindslast_linelast_pathlineline_endline_startlinesload_normmalformed_linemathmissing_envoimissing_totalnextnormnumberobjectopeneropenersownerparentparentsparseparse_amountparse_countparse_dsn_dateparse_hourspartitionpopproblemsrawreadreasonremunerationreturnrubricrubricss90_mismatchselfsendsetdefaultseverityskipped_at_envoi_startskipped_linesstackstartswithstatestrstripsummarytextthrowtotaltruncatedtruncated_file""unknownunknown_blocksunknown_rubricsunquoted_valuevaluevalueswarehouse.dsn.normwarehouse.dsn.parserwarehouse.dsn.readerwarningwhyworkplaceswrong_parent\320\000\024\220H\230A\330\004\013\2101\320\000\027\220x\230q\340\004\007\200t\2105\220\010\230\003\2303\230d\240%\240x\250q\330\010\016\210j\230\001\230\021\330\004\014\210C\210q\220\001\330\004\007\200v\210R\210q\330\010\016\210j\230\001\320\031/\250q\260\001\330\004\013\2101\320\000\027\220x\230q\340\004\014\210L\230\001\230\021\330\004\007\200v\210R\210q\330\010\016\210j\230\001\230\021\330\004\013\2101\320\000\030\230\010\240\001\340\004\005\330\010\021\220\025\220a\220q\330\013\014\330\010\016\210j\230\001\320\0316\260a\330\004\007\200t\2108\2201\220A\330\010\016\210j\230\001\230\021\330\004\013\2101\320\000\032\230(\240!\340\004\007\200s\210!\2107\220#\220R\220s\230$\230e\2408\2501\330\010\016\210j\230\001\230\021\330\004\005\330\010\017\210t\2201\220C\220q\230\005\230Q\230f\240C\240q\250\005\250Q\250b\260\005\260S\270\001\270\025\270b\300\001\330\013\014\330\010\016\210j\230\001\320\0315\260Q\320\000\032\230+\240Q\340\004\013\2103\210a\210q\330\004\013\210<\220t\2308\2408\250;\260d\270$\270f\300H\310A\330\004\013\2102\210Q\210c\220\021\320\022%\240Q\240a\320\004\032\230!\330\010\014\320\014#\2401\330\010\014\320\014%\240Q\330\010\014\320\014\035\230Q\330\010\014\320\014&\240a\330\010\014\320\014\"\240!\330\010\014\320\014 \240\001\330\010\014\320\014#\2401\330\010\014\320\014/\250q\330\010\014\320\014!\240\021\330\010\014\320\014 \240\001\330\010\014\320\014/\250q\330\010\014\320\014(\250\001\330\010\014\320\014&\240a\330\010\014\320\014*\250!\320\004\032\230(\240!\330\010\017\210t\2207\230$\230a\230q\320\004\033\2308\2401\330\010\020\220\004\220G\2304\230q\240\001\330\010\017\210y\230\n\240!\2407\250%\250t\2606\270\023\270H\300A\320\004\033\320\0331\260\033\270M\310\030\320QR\330\010\014\210G\2207\230!\2305\240\001\240\024\240W\250F\260*\270F\300!\320\004\034\320\034=\270V\320Cb\320bc\320\004\035\230_\250K""\260x\270q\330\010\023\2205\230\001\230\027\240\001\330\010\013\2106\220\023\220A\330\014\021\220\033\230A\330\014\023\2201\330\010\026\220e\2301\330\010\013\210<\220s\230!\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220|\2407\250!\2501\330\014\021\220\035\230e\240;\250e\3203C\300:\310V\320ST\330\r\023\2204\220z\240\036\250t\2605\270\014\300C\300q\330\014\023\2204\220x\230q\240\007\240w\250l\270!\330\r\023\2204\220x\230y\250\014\260N\300$\300e\310:\320UX\320XY\330\014\023\2204\220x\230q\240\007\240w\250j\270\001\330\r\023\2203\220i\230t\2405\250\016\260c\270\021\330\014\023\2204\220x\230q\240\007\240w\250n\270A\330\r\023\2203\220a\330\014\021\220\033\230I\240W\250A\250Q\330\014\021\220\034\230Q\330\r\023\2204\220x\230y\250\014\260A\330\014\021\220\031\230)\2407\250!\2501\330\r\023\2203\220a\330\014\021\220\033\230I\240W\250A\250Q\330\014\021\320\021!\240\021\330\r\023\2203\220a\330\014\021\220\035\230i\240w\250a\250q\330\r\023\2203\220a\330\014\027\220~\240Q\330\r\023\2203\220a\330\014\027\320\027(\250\001\330\r\023\2203\220a\330\014\027\220{\240\047\250\021\250!\330\010\017\210q\320\004\035\230_\250L\270\013\3008\3101\360\006\000\t\r\210I\220Q\220g\230V\320#3\2609\320<L\310A\330\010\017\210q\320\004\036\230n\250K\260}\300H\310A\340\010\013\2105\220\r\230W\240A\330\014\021\220\034\230Y\240g\250Q\250g\260Q\260h\270a\330\014\020\220\007\220q\230\006\230i\240v\250Q\340\014\020\220\007\220q\230\006\230k\250\026\250w\260b\270\001\320\004 \240\017\250{\270(\300!\320\004!\240\037\260\r\270[\310\010\320PQ\340\010\020\220\005\220Q\330\010\013\2106\220\024\220U\230\"\230C\230s\240!\330\014\021\220\027\230\001\230\021\330\r\023\2204\220u\230B\230c\240\023\240A\340\r\024\220C\220q\330\014\020\220\005\220Q\220e\2306\240\021\240(\250\"\250A\330\014\021\220\027\230\001\230\021\330\r\024\220C\220u\230A\360\006\000\r\022\220\031\230(\240%\240z\260\021\260(\270\"\270A\270Q\340\014\020\220\t\230\021\230\047\240\026\320\0477\260y\320@a\320ab\330\014\023\2201\330\010\013""\2106\220\027\230\001\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\021\220\032\2301\230I\240T\250\021\250!\330\010\017\210t\2208\2301\230G\2407\250!\320\004\"\240.\260\010\270\001\320\004\"\320\"5\3205E\300_\320TU\320\004#\2405\250\006\320.E\300Q\330\010\014\210H\220A\330\010\014\210H\220E\230\023\230I\240Q\330\010\014\320\014#\2401\330\010\014\210K\220{\240!\320\004#\240;\250l\270-\300\177\320VW\330\010\014\210G\2201\220F\230+\320%6\260c\3209O\310q\320P^\320^_\320_i\320ij\320jk\320\004(\320(;\2708\3001";
+    #else /* compression: none (5518 bytes) */
+static const char bytes[] = " (outside any declaration; line ignored) characters,  declarations, the envoi has  has  has no S90 total lines, the envoi starting line  open in the current individual outside its parent block  with no \047)): ,.001002: : invalid value (: value not enclosed in quotes, read as is; ignored?Block | NoneCounts over a whole file, filled as it is parsed.DecodeReport | NoneIterable[tuple[int, list[str]]]Iterator[Declaration]Mutable parse state of one file; kept out of the hot loop\047s globals for clarity.NoneNorm | NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.One declaration `S20.G00.05` with its envoi context and the kept blocks below it.One instance of a kept block: its field values by field number, and where it starts.One problem found in a file: where, how serious, what kind, and why.Parse the numbered lines of one file into declarations and issues.\n\n    Usage: `for declaration in parser.parse(chunks): ...`, then read `parser.issues` and\n    `parser.summary`. Declarations are yielded as soon as they end (memory stays flat).\n    S10.G00.00S10.G00.01S20.G00.05S20.G00.05.005S20.G00.05.007S21.G00.06S21.G00.06.009S21.G00.11S21.G00.11.008S21.G00.30S21.G00.40S21.G00.40.001S21.G00.40.010S21.G00.40.012S21.G00.40.013S21.G00.41S21.G00.41.001S21.G00.41.021S21.G00.50S21.G00.51S21.G00.51.012S21.G00.53S21.G00.53.002S21.G00.60S21.G00.60.002S21.G00.60.003S21.G00.60.010S21.G00.62S21.G00.62.001S21.G00.65S21.G00.65.002S21.G00.65.003S21.G00.85S90.G00.90S90.G00.90.001S90.G00.90.001 declares S90.G00.90.002S90.G00.90.002 declares add_noteblock declaration without an S10 envoi headerdict[str, object]disableenableenvoi starting line file ends inside a declaration, with no S90 total: the file is truncatedgcint | Noneisenabledline list[Block]list[str]negative hoursnot a DDMMYYYY datenot a calendar datenot a decimal numbernot a finite numbernot a rubr""ic line `Sxx.Gxx.xx.xxx,\047value\047`not a whole numberout of range (above str | Nonewarehouse/dsn/parser.py\177ABSENCEACTIVITYBlockBlock.getBlock.textCHANGECONTRACTCONTRACT_ENDCONVERTERSCounterDECLARATIONDeclarationDecodeReportDsnParserDsnParser.__init__DsnParser._attachDsnParser._close_declarationDsnParser._close_envoiDsnParser._end_of_fileDsnParser._invalid_valueDsnParser._issueDsnParser._open_childDsnParser._open_rootDsnParser._orphanDsnParser._problemDsnParser.parseEMITTERENTERPRISEENVELOPE_PREFIXESENVOIESTABLISHMENTFileSummaryINDIVIDUALINT32_MAXIssueIterableIteratorKEPT_BLOCKSNoneNormPAYREMUNERATIONREOPENABLE_BLOCKSSSUSPENSIONTOTALValueErrorWORKPLACE__AFTER_FIELDS_AS_TEXT_State_State.__init___UNKNOWN__Pyx_PyDict_NextRef__annotate____annotations____class_getitem____doc____func____init____main____metaclass____module____name____prepare____qualname____test___as_text_attach_close_declaration_close_envoi_end_of_file_invalid_value_is_coroutine_issue_open_child_open_root_orphan_problemamountappendasyncio.coroutinesblankblockblock_endchildrenchunkscline_in_tracebackclosecodecollectionscollections.abccommacontractconvertcountcur_blockcur_fieldcur_headdataclassdataclassesdatedatetimedeclarationdeclaration_countdeclared_countdeclared_linesdefault_factorydescribe_valuedigitsemitterenterpriseenumerateenvelope_linesenvoienvoi_declarationsenvoi_linesenvoi_start_lineenvoiserrorestablishmentfieldfieldnofieldsfilefile_labelfirstfloatfrozengetheadheaderheadshoursindexindividualindividualsinstinstanceintinvalid_valueisasciiisdigitisfiniteissuesitemskindkindslast_linelast_pathlineline_endline_startlinesload_normmalformed_linemathmissing_envoimissing_totalnextnormnumberobjectopeneropenersownerparentparentsparseparse_amountparse_countparse_dsn_dateparse_hourspartitionpopproblemsrawreadreasonremunerationreturnrubricrubricss90_mismatchselfsendsetdefaultseverityskipped_at_envoi_startskipped_linesstackstartswithstatestrstripsummarytextthrowtotaltruncatedtruncated_fileunknownunknown_bloc""ksunknown_rubricsunquoted_valuevaluevalueswarehouse.dsn.normwarehouse.dsn.parserwarehouse.dsn.readerwarningwhyworkplaceswrong_parent\320\000\024\220H\230A\330\004\013\2101\320\000\027\220x\230q\340\004\007\200t\2105\220\010\230\003\2303\230d\240%\240x\250q\330\010\016\210j\230\001\230\021\330\004\014\210C\210q\220\001\330\004\007\200v\210R\210q\330\010\016\210j\230\001\320\031/\250q\260\001\330\004\013\2101\320\000\027\220x\230q\340\004\014\210L\230\001\230\021\330\004\007\200v\210R\210q\330\010\016\210j\230\001\230\021\330\004\013\2101\320\000\030\230\010\240\001\340\004\005\330\010\021\220\025\220a\220q\330\013\014\330\010\016\210j\230\001\320\0316\260a\330\004\007\200t\2108\2201\220A\330\010\016\210j\230\001\230\021\330\004\013\2101\320\000\032\230(\240!\340\004\007\200s\210!\2107\220#\220R\220s\230$\230e\2408\2501\330\010\016\210j\230\001\230\021\330\004\005\330\010\017\210t\2201\220C\220q\230\005\230Q\230f\240C\240q\250\005\250Q\250b\260\005\260S\270\001\270\025\270b\300\001\330\013\014\330\010\016\210j\230\001\320\0315\260Q\320\000\032\230+\240Q\340\004\013\2103\210a\210q\330\004\013\210<\220t\2308\2408\250;\260d\270$\270f\300H\310A\330\004\013\2102\210Q\210c\220\021\320\022%\240Q\240a\320\004\032\230!\330\010\014\320\014#\2401\330\010\014\320\014%\240Q\330\010\014\320\014\035\230Q\330\010\014\320\014&\240a\330\010\014\320\014\"\240!\330\010\014\320\014 \240\001\330\010\014\320\014#\2401\330\010\014\320\014/\250q\330\010\014\320\014!\240\021\330\010\014\320\014 \240\001\330\010\014\320\014/\250q\330\010\014\320\014(\250\001\330\010\014\320\014&\240a\330\010\014\320\014*\250!\320\004\032\230(\240!\330\010\017\210t\2207\230$\230a\230q\320\004\033\2308\2401\330\010\020\220\004\220G\2304\230q\240\001\330\010\017\210y\230\n\240!\2407\250%\250t\2606\270\023\270H\300A\320\004\033\320\0331\260\033\270M\310\030\320QR\330\010\014\210G\2207\230!\2305\240\001\240\024\240W\250F\260*\270F\300!\320\004\034\320\034=\270V\320Cb\320bc\320\004\035\230_\250K\260x\270q\330\010""\023\2205\230\001\230\027\240\001\330\010\013\2106\220\023\220A\330\014\021\220\033\230A\330\014\023\2201\330\010\026\220e\2301\330\010\013\210<\220s\230!\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220|\2407\250!\2501\330\014\021\220\035\230e\240;\250e\3203C\300:\310V\320ST\330\r\023\2204\220z\240\036\250t\2605\270\014\300C\300q\330\014\023\2204\220x\230q\240\007\240w\250l\270!\330\r\023\2204\220x\230y\250\014\260N\300$\300e\310:\320UX\320XY\330\014\023\2204\220x\230q\240\007\240w\250j\270\001\330\r\023\2203\220i\230t\2405\250\016\260c\270\021\330\014\023\2204\220x\230q\240\007\240w\250n\270A\330\r\023\2203\220a\330\014\021\220\033\230I\240W\250A\250Q\330\014\021\220\034\230Q\330\r\023\2204\220x\230y\250\014\260A\330\014\021\220\031\230)\2407\250!\2501\330\r\023\2203\220a\330\014\021\220\033\230I\240W\250A\250Q\330\014\021\320\021!\240\021\330\r\023\2203\220a\330\014\021\220\035\230i\240w\250a\250q\330\r\023\2203\220a\330\014\027\220~\240Q\330\r\023\2203\220a\330\014\027\320\027(\250\001\330\r\023\2203\220a\330\014\027\220{\240\047\250\021\250!\330\010\017\210q\320\004\035\230_\250L\270\013\3008\3101\360\006\000\t\r\210I\220Q\220g\230V\320#3\2609\320<L\310A\330\010\017\210q\320\004\036\230n\250K\260}\300H\310A\340\010\013\2105\220\r\230W\240A\330\014\021\220\034\230Y\240g\250Q\250g\260Q\260h\270a\330\014\020\220\007\220q\230\006\230i\240v\250Q\340\014\020\220\007\220q\230\006\230k\250\026\250w\260b\270\001\320\004 \240\017\250{\270(\300!\320\004!\240\037\260\r\270[\310\010\320PQ\340\010\020\220\005\220Q\330\010\013\2106\220\024\220U\230\"\230C\230s\240!\330\014\021\220\027\230\001\230\021\330\r\023\2204\220u\230B\230c\240\023\240A\340\r\024\220C\220q\330\014\020\220\005\220Q\220e\2306\240\021\240(\250\"\250A\330\014\021\220\027\230\001\230\021\330\r\024\220C\220u\230A\360\006\000\r\022\220\031\230(\240%\240z\260\021\260(\270\"\270A\270Q\340\014\020\220\t\230\021\230\047\240\026\320\0477\260y\320@a\320ab\330\014\023\2201\330\010\013\2106\220\027\230""\001\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\021\220\032\2301\230I\240T\250\021\250!\330\010\017\210t\2208\2301\230G\2407\250!\320\004\"\240.\260\010\270\001\320\004\"\320\"5\3205E\300_\320TU\320\004#\2405\250\006\320.E\300Q\330\010\014\210H\220A\330\010\014\210H\220E\230\023\230I\240Q\330\010\014\320\014#\2401\330\010\014\210K\220{\240!\320\004#\240;\250l\270-\300\177\320VW\330\010\014\210G\2201\220F\230+\320%6\260c\3209O\310q\320P^\320^_\320_i\320ij\320jk\320\004(\320(;\2708\3001";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 314; i++) {
+    for (int i = 0; i < 313; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
-      if (likely(string) && i >= 99) PyUnicode_InternInPlace(&string);
+      if (likely(string) && i >= 98) PyUnicode_InternInPlace(&string);
       if (unlikely(!string)) {
         Py_XDECREF(data);
         __PYX_ERR(0, 1, __pyx_L1_error)
@@ -19065,8 +19064,8 @@ static const char bytes[] = " (outside any declaration; line ignored) characters
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 314; i < 335; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-314].length;
+    for (int i = 313; i < 334; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-313].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -19076,14 +19075,14 @@ static const char bytes[] = " (outside any declaration; line ignored) characters
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 335; i++) {
+    for (Py_ssize_t i = 0; i < 334; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 314;
+      PyObject **table = stringtab + 313;
       for (Py_ssize_t i=0; i<21; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);

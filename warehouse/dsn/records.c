@@ -3096,7 +3096,7 @@ return 0;
 #endif
 /* #### Code section: module_code ### */
 
-/* "warehouse/dsn/records.py":23
+/* "warehouse/dsn/records.py":32
  * 
  * 
  * def declaration_id(header: Block) -> str | None:             # <<<<<<<<<<<<<<
@@ -3144,32 +3144,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_header,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 23, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 32, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 23, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 32, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "declaration_id", 0) < (0)) __PYX_ERR(0, 23, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "declaration_id", 0) < (0)) __PYX_ERR(0, 32, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("declaration_id", 1, 1, 1, i); __PYX_ERR(0, 23, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("declaration_id", 1, 1, 1, i); __PYX_ERR(0, 32, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 23, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 32, __pyx_L3_error)
     }
     __pyx_v_header = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("declaration_id", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 23, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("declaration_id", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 32, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -3207,7 +3207,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("declaration_id", 0);
 
-  /* "warehouse/dsn/records.py":26
+  /* "warehouse/dsn/records.py":35
  *     """The identifier a later declaration uses (in S20.G00.05.006) to replace or cancel this one:
  *     the file constitution date (.007, DDMMYYYY) followed by the declaration's order number (.004)."""
  *     created, order = header.get("007"), header.text("004")             # <<<<<<<<<<<<<<
@@ -3221,7 +3221,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_mstate_global->__pyx_kp_u_007};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 26, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 35, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_t_4 = __pyx_v_header;
@@ -3231,7 +3231,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
     PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_004};
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 26, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 35, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
   __pyx_v_created = __pyx_t_1;
@@ -3239,16 +3239,16 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
   __pyx_v_order = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":27
+  /* "warehouse/dsn/records.py":36
  *     the file constitution date (.007, DDMMYYYY) followed by the declaration's order number (.004)."""
  *     created, order = header.get("007"), header.text("004")
  *     if not isinstance(created, date) or not order:             # <<<<<<<<<<<<<<
  *         return None
  *     return created.strftime("%d%m%Y") + order
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 27, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 36, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_6 = PyObject_IsInstance(__pyx_v_created, __pyx_t_2); if (unlikely(__pyx_t_6 == ((int)-1))) __PYX_ERR(0, 27, __pyx_L1_error)
+  __pyx_t_6 = PyObject_IsInstance(__pyx_v_created, __pyx_t_2); if (unlikely(__pyx_t_6 == ((int)-1))) __PYX_ERR(0, 36, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __pyx_t_7 = (!__pyx_t_6);
 
@@ -3261,7 +3261,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_order); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 27, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_order); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 36, __pyx_L1_error)
   __pyx_t_6 = (!__pyx_t_7);
 
 
@@ -3272,7 +3272,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
   if (__pyx_t_5) {
 
 
-    /* "warehouse/dsn/records.py":28
+    /* "warehouse/dsn/records.py":37
  *     created, order = header.get("007"), header.text("004")
  *     if not isinstance(created, date) or not order:
  *         return None             # <<<<<<<<<<<<<<
@@ -3289,7 +3289,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
     }
     goto __pyx_L0;
 
-    /* "warehouse/dsn/records.py":27
+    /* "warehouse/dsn/records.py":36
  *     the file constitution date (.007, DDMMYYYY) followed by the declaration's order number (.004)."""
  *     created, order = header.get("007"), header.text("004")
  *     if not isinstance(created, date) or not order:             # <<<<<<<<<<<<<<
@@ -3298,7 +3298,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
 */
   }
 
-  /* "warehouse/dsn/records.py":29
+  /* "warehouse/dsn/records.py":38
  *     if not isinstance(created, date) or not order:
  *         return None
  *     return created.strftime("%d%m%Y") + order             # <<<<<<<<<<<<<<
@@ -3312,13 +3312,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
     PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_d_m_Y};
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strftime, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 29, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 38, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  __pyx_t_1 = __Pyx_PyNumber_Add_object_object(__pyx_t_2, __pyx_v_order); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 29, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyNumber_Add_object_object(__pyx_t_2, __pyx_v_order); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 38, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 29, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 38, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -3330,7 +3330,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "warehouse/dsn/records.py":23
+  /* "warehouse/dsn/records.py":32
  * 
  * 
  * def declaration_id(header: Block) -> str | None:             # <<<<<<<<<<<<<<
@@ -3353,7 +3353,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_declaration_id(CYTHON_UNUSED 
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":35
+/* "warehouse/dsn/records.py":44
  *     """Turns declarations into rows for each staged table, pseudonymising people on the way."""
  * 
  *     def __init__(self, pseudonymiser: Pseudonymiser, source_sha256: str, source_file: str, run_month: date) -> None:             # <<<<<<<<<<<<<<
@@ -3405,50 +3405,50 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_pseudonymiser,&__pyx_mstate_global->__pyx_n_u_source_sha256,&__pyx_mstate_global->__pyx_n_u_source_file,&__pyx_mstate_global->__pyx_n_u_run_month,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 35, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 44, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  5:
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 35, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 44, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 35, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 44, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 35, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 44, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 35, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 44, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 35, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 44, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 35, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 44, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 5; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, i); __PYX_ERR(0, 35, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, i); __PYX_ERR(0, 44, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 5)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 35, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 44, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 35, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 44, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 35, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 44, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 35, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 44, __pyx_L3_error)
       values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 35, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 44, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_pseudonymiser = values[1];
@@ -3458,7 +3458,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 35, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 44, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -3469,8 +3469,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source_sha256), (&PyUnicode_Type), 0, "source_sha256", 2))) __PYX_ERR(0, 35, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source_file), (&PyUnicode_Type), 0, "source_file", 2))) __PYX_ERR(0, 35, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source_sha256), (&PyUnicode_Type), 0, "source_sha256", 2))) __PYX_ERR(0, 44, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source_file), (&PyUnicode_Type), 0, "source_file", 2))) __PYX_ERR(0, 44, __pyx_L1_error)
   __pyx_r = __pyx_pf_9warehouse_3dsn_7records_13RecordBuilder___init__(__pyx_self, __pyx_v_self, __pyx_v_pseudonymiser, __pyx_v_source_sha256, __pyx_v_source_file, __pyx_v_run_month);
 
   /* function exit code */
@@ -3499,55 +3499,55 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder___init__(CYTH
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__init__", 0);
 
-  /* "warehouse/dsn/records.py":37
+  /* "warehouse/dsn/records.py":46
  *     def __init__(self, pseudonymiser: Pseudonymiser, source_sha256: str, source_file: str, run_month: date) -> None:
  *         """`run_month`: the first day of the month the run happens in; later declared months are refused."""
  *         self.pseudonymiser = pseudonymiser             # <<<<<<<<<<<<<<
  *         self.sha = source_sha256
  *         self.file = source_file
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pseudonymiser, __pyx_v_pseudonymiser) < (0)) __PYX_ERR(0, 37, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pseudonymiser, __pyx_v_pseudonymiser) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
 
-  /* "warehouse/dsn/records.py":38
+  /* "warehouse/dsn/records.py":47
  *         """`run_month`: the first day of the month the run happens in; later declared months are refused."""
  *         self.pseudonymiser = pseudonymiser
  *         self.sha = source_sha256             # <<<<<<<<<<<<<<
  *         self.file = source_file
  *         self.run_month = run_month
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sha, __pyx_v_source_sha256) < (0)) __PYX_ERR(0, 38, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sha, __pyx_v_source_sha256) < (0)) __PYX_ERR(0, 47, __pyx_L1_error)
 
-  /* "warehouse/dsn/records.py":39
+  /* "warehouse/dsn/records.py":48
  *         self.pseudonymiser = pseudonymiser
  *         self.sha = source_sha256
  *         self.file = source_file             # <<<<<<<<<<<<<<
  *         self.run_month = run_month
  *         self.issues: list[Issue] = []
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_file, __pyx_v_source_file) < (0)) __PYX_ERR(0, 39, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_file, __pyx_v_source_file) < (0)) __PYX_ERR(0, 48, __pyx_L1_error)
 
-  /* "warehouse/dsn/records.py":40
+  /* "warehouse/dsn/records.py":49
  *         self.sha = source_sha256
  *         self.file = source_file
  *         self.run_month = run_month             # <<<<<<<<<<<<<<
  *         self.issues: list[Issue] = []
  * 
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_run_month, __pyx_v_run_month) < (0)) __PYX_ERR(0, 40, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_run_month, __pyx_v_run_month) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
 
-  /* "warehouse/dsn/records.py":41
+  /* "warehouse/dsn/records.py":50
  *         self.file = source_file
  *         self.run_month = run_month
  *         self.issues: list[Issue] = []             # <<<<<<<<<<<<<<
  * 
  *     def _implausible(self, line: int, reason: str) -> None:
 */
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 41, __pyx_L1_error)
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 50, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_issues, __pyx_t_1) < (0)) __PYX_ERR(0, 41, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_issues, __pyx_t_1) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":35
+  /* "warehouse/dsn/records.py":44
  *     """Turns declarations into rows for each staged table, pseudonymising people on the way."""
  * 
  *     def __init__(self, pseudonymiser: Pseudonymiser, source_sha256: str, source_file: str, run_month: date) -> None:             # <<<<<<<<<<<<<<
@@ -3568,7 +3568,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder___init__(CYTH
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":43
+/* "warehouse/dsn/records.py":52
  *         self.issues: list[Issue] = []
  * 
  *     def _implausible(self, line: int, reason: str) -> None:             # <<<<<<<<<<<<<<
@@ -3617,47 +3617,47 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_line,&__pyx_mstate_global->__pyx_n_u_reason,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 43, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 52, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 43, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 52, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 43, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 52, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 43, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 52, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_implausible", 0) < (0)) __PYX_ERR(0, 43, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_implausible", 0) < (0)) __PYX_ERR(0, 52, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_implausible", 1, 3, 3, i); __PYX_ERR(0, 43, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_implausible", 1, 3, 3, i); __PYX_ERR(0, 52, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 3)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 43, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 52, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 43, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 52, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 43, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 52, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
-    if (__Pyx_PyInt_FromNumber(&values[1], "line", 0) < (0)) __PYX_ERR(0, 43, __pyx_L3_error)
+    if (__Pyx_PyInt_FromNumber(&values[1], "line", 0) < (0)) __PYX_ERR(0, 52, __pyx_L3_error)
     __pyx_v_line = ((PyObject*)values[1]);
     __pyx_v_reason = ((PyObject*)values[2]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_implausible", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 43, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_implausible", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 52, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -3668,8 +3668,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_line), (&PyLong_Type), 0, "line", 2))) __PYX_ERR(0, 43, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_reason), (&PyUnicode_Type), 0, "reason", 2))) __PYX_ERR(0, 43, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_line), (&PyLong_Type), 0, "line", 2))) __PYX_ERR(0, 52, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_reason), (&PyUnicode_Type), 0, "reason", 2))) __PYX_ERR(0, 52, __pyx_L1_error)
   __pyx_r = __pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_2_implausible(__pyx_self, __pyx_v_self, __pyx_v_line, __pyx_v_reason);
 
   /* function exit code */
@@ -3704,19 +3704,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_2_implausible
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_implausible", 0);
 
-  /* "warehouse/dsn/records.py":44
+  /* "warehouse/dsn/records.py":53
  * 
  *     def _implausible(self, line: int, reason: str) -> None:
  *         self.issues.append(Issue(self.file, line, "warning", "implausible_value", reason))             # <<<<<<<<<<<<<<
  * 
  *     def key(self, declaration: Declaration) -> str:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_issues); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 44, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_issues); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 53, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_t_3 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_Issue); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 44, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_Issue); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 53, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_file); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 44, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_file); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 53, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_6 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -3736,15 +3736,15 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_2_implausible
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 44, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  __pyx_t_7 = __Pyx_PyObject_Append(__pyx_t_1, __pyx_t_2); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(0, 44, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_Append(__pyx_t_1, __pyx_t_2); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(0, 53, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
 
-  /* "warehouse/dsn/records.py":43
+  /* "warehouse/dsn/records.py":52
  *         self.issues: list[Issue] = []
  * 
  *     def _implausible(self, line: int, reason: str) -> None:             # <<<<<<<<<<<<<<
@@ -3769,7 +3769,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_2_implausible
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":46
+/* "warehouse/dsn/records.py":55
  *         self.issues.append(Issue(self.file, line, "warning", "implausible_value", reason))
  * 
  *     def key(self, declaration: Declaration) -> str:             # <<<<<<<<<<<<<<
@@ -3817,39 +3817,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_declaration,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 46, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 55, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 46, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 55, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 46, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 55, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "key", 0) < (0)) __PYX_ERR(0, 46, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "key", 0) < (0)) __PYX_ERR(0, 55, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("key", 1, 2, 2, i); __PYX_ERR(0, 46, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("key", 1, 2, 2, i); __PYX_ERR(0, 55, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 46, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 55, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 46, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 55, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_declaration = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("key", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 46, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("key", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 55, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -3884,24 +3884,24 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_4key(CYTHON_U
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("key", 0);
 
-  /* "warehouse/dsn/records.py":47
+  /* "warehouse/dsn/records.py":56
  * 
  *     def key(self, declaration: Declaration) -> str:
  *         return f"{self.sha[:20]}:{declaration.index}"             # <<<<<<<<<<<<<<
  * 
  *     def header_row(self, declaration: Declaration, n_individuals: int, n_contracts: int) -> tuple:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sha); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sha); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetSlice(__pyx_t_1, 0, 20, NULL, NULL, &__pyx_mstate_global->__pyx_slice[0], 0, 1, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetSlice(__pyx_t_1, 0, 20, NULL, NULL, &__pyx_mstate_global->__pyx_slice[0], 0, 1, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_PyObject_FormatSimple(__pyx_t_2, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_FormatSimple(__pyx_t_2, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_t_2, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_t_2, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __pyx_t_4[0] = __pyx_t_1;
@@ -3916,7 +3916,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_4key(CYTHON_U
   __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_4[2]);
   #endif
   __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_4, 3, __pyx_t_5, __pyx_t_6);
-  if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 47, __pyx_L1_error)
+  if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
@@ -3931,7 +3931,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_4key(CYTHON_U
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "warehouse/dsn/records.py":46
+  /* "warehouse/dsn/records.py":55
  *         self.issues.append(Issue(self.file, line, "warning", "implausible_value", reason))
  * 
  *     def key(self, declaration: Declaration) -> str:             # <<<<<<<<<<<<<<
@@ -3952,7 +3952,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_4key(CYTHON_U
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":49
+/* "warehouse/dsn/records.py":58
  *         return f"{self.sha[:20]}:{declaration.index}"
  * 
  *     def header_row(self, declaration: Declaration, n_individuals: int, n_contracts: int) -> tuple:             # <<<<<<<<<<<<<<
@@ -4003,55 +4003,55 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_declaration,&__pyx_mstate_global->__pyx_n_u_n_individuals,&__pyx_mstate_global->__pyx_n_u_n_contracts,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 49, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 58, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 49, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 58, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 49, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 58, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 49, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 58, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 49, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 58, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "header_row", 0) < (0)) __PYX_ERR(0, 49, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "header_row", 0) < (0)) __PYX_ERR(0, 58, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 4; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("header_row", 1, 4, 4, i); __PYX_ERR(0, 49, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("header_row", 1, 4, 4, i); __PYX_ERR(0, 58, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 4)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 49, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 58, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 49, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 58, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 49, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 58, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 49, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 58, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_declaration = values[1];
-    if (__Pyx_PyInt_FromNumber(&values[2], "n_individuals", 0) < (0)) __PYX_ERR(0, 49, __pyx_L3_error)
+    if (__Pyx_PyInt_FromNumber(&values[2], "n_individuals", 0) < (0)) __PYX_ERR(0, 58, __pyx_L3_error)
     __pyx_v_n_individuals = ((PyObject*)values[2]);
-    if (__Pyx_PyInt_FromNumber(&values[3], "n_contracts", 0) < (0)) __PYX_ERR(0, 49, __pyx_L3_error)
+    if (__Pyx_PyInt_FromNumber(&values[3], "n_contracts", 0) < (0)) __PYX_ERR(0, 58, __pyx_L3_error)
     __pyx_v_n_contracts = ((PyObject*)values[3]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("header_row", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 49, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("header_row", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 58, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4062,8 +4062,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_n_individuals), (&PyLong_Type), 0, "n_individuals", 2))) __PYX_ERR(0, 49, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_n_contracts), (&PyLong_Type), 0, "n_contracts", 2))) __PYX_ERR(0, 49, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_n_individuals), (&PyLong_Type), 0, "n_individuals", 2))) __PYX_ERR(0, 58, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_n_contracts), (&PyLong_Type), 0, "n_contracts", 2))) __PYX_ERR(0, 58, __pyx_L1_error)
   __pyx_r = __pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(__pyx_self, __pyx_v_self, __pyx_v_declaration, __pyx_v_n_individuals, __pyx_v_n_contracts);
 
   /* function exit code */
@@ -4128,74 +4128,74 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("header_row", 0);
 
-  /* "warehouse/dsn/records.py":51
+  /* "warehouse/dsn/records.py":60
  *     def header_row(self, declaration: Declaration, n_individuals: int, n_contracts: int) -> tuple:
  *         """The `declarations` row; validity is checked separately by `check_monthly`."""
  *         header = declaration.header             # <<<<<<<<<<<<<<
  *         enterprise = declaration.enterprise
  *         establishment = declaration.establishment
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_header); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 51, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_header); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 60, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_header = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":52
+  /* "warehouse/dsn/records.py":61
  *         """The `declarations` row; validity is checked separately by `check_monthly`."""
  *         header = declaration.header
  *         enterprise = declaration.enterprise             # <<<<<<<<<<<<<<
  *         establishment = declaration.establishment
  *         envoi = declaration.envoi
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_enterprise); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 52, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_enterprise); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 61, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_enterprise = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":53
+  /* "warehouse/dsn/records.py":62
  *         header = declaration.header
  *         enterprise = declaration.enterprise
  *         establishment = declaration.establishment             # <<<<<<<<<<<<<<
  *         envoi = declaration.envoi
  *         emitter = declaration.emitter
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_establishment); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 53, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_establishment); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 62, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_establishment = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":54
+  /* "warehouse/dsn/records.py":63
  *         enterprise = declaration.enterprise
  *         establishment = declaration.establishment
  *         envoi = declaration.envoi             # <<<<<<<<<<<<<<
  *         emitter = declaration.emitter
  *         siren = enterprise.text("001") if enterprise else None
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_envoi); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 54, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_envoi); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 63, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_envoi = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":55
+  /* "warehouse/dsn/records.py":64
  *         establishment = declaration.establishment
  *         envoi = declaration.envoi
  *         emitter = declaration.emitter             # <<<<<<<<<<<<<<
  *         siren = enterprise.text("001") if enterprise else None
  *         nic = establishment.text("001") if establishment else None
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_emitter); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 55, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_emitter); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 64, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_emitter = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":56
+  /* "warehouse/dsn/records.py":65
  *         envoi = declaration.envoi
  *         emitter = declaration.emitter
  *         siren = enterprise.text("001") if enterprise else None             # <<<<<<<<<<<<<<
  *         nic = establishment.text("001") if establishment else None
  *         month = header.get("005")
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_enterprise); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 56, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_enterprise); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 65, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_4 = __pyx_v_enterprise;
     __Pyx_INCREF(__pyx_t_4);
@@ -4204,7 +4204,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_001};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 56, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 65, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __pyx_t_1 = __pyx_t_3;
@@ -4217,14 +4217,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   __pyx_v_siren = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":57
+  /* "warehouse/dsn/records.py":66
  *         emitter = declaration.emitter
  *         siren = enterprise.text("001") if enterprise else None
  *         nic = establishment.text("001") if establishment else None             # <<<<<<<<<<<<<<
  *         month = header.get("005")
  *         created = header.get("007")
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 57, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 66, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_4 = __pyx_v_establishment;
     __Pyx_INCREF(__pyx_t_4);
@@ -4233,7 +4233,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_001};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 57, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 66, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __pyx_t_1 = __pyx_t_3;
@@ -4246,7 +4246,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   __pyx_v_nic = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":58
+  /* "warehouse/dsn/records.py":67
  *         siren = enterprise.text("001") if enterprise else None
  *         nic = establishment.text("001") if establishment else None
  *         month = header.get("005")             # <<<<<<<<<<<<<<
@@ -4260,13 +4260,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_mstate_global->__pyx_kp_u_005};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 58, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 67, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_month = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":59
+  /* "warehouse/dsn/records.py":68
  *         nic = establishment.text("001") if establishment else None
  *         month = header.get("005")
  *         created = header.get("007")             # <<<<<<<<<<<<<<
@@ -4280,13 +4280,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_mstate_global->__pyx_kp_u_007};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 59, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 68, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_created = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":60
+  /* "warehouse/dsn/records.py":69
  *         month = header.get("005")
  *         created = header.get("007")
  *         emitter_siret = None             # <<<<<<<<<<<<<<
@@ -4296,7 +4296,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   __Pyx_INCREF(Py_None);
   __pyx_v_emitter_siret = Py_None;
 
-  /* "warehouse/dsn/records.py":61
+  /* "warehouse/dsn/records.py":70
  *         created = header.get("007")
  *         emitter_siret = None
  *         if emitter is not None and emitter.text("001"):             # <<<<<<<<<<<<<<
@@ -4319,10 +4319,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_mstate_global->__pyx_kp_u_001};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 61, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 70, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 61, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 70, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
   __pyx_t_2 = __pyx_t_6;
@@ -4331,7 +4331,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   if (__pyx_t_2) {
 
 
-    /* "warehouse/dsn/records.py":62
+    /* "warehouse/dsn/records.py":71
  *         emitter_siret = None
  *         if emitter is not None and emitter.text("001"):
  *             emitter_siret = (emitter.text("001") or "") + (emitter.text("002") or "")             # <<<<<<<<<<<<<<
@@ -4345,10 +4345,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_001};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 62, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 71, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 62, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 71, __pyx_L1_error)
     if (!__pyx_t_2) {
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     } else {
@@ -4367,10 +4367,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_mstate_global->__pyx_kp_u_002};
       __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 62, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 71, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 62, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 71, __pyx_L1_error)
     if (!__pyx_t_2) {
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     } else {
@@ -4382,14 +4382,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__3);
     __pyx_t_3 = __pyx_mstate_global->__pyx_kp_u__3;
     __pyx_L8_bool_binop_done:;
-    __pyx_t_4 = __Pyx_PyNumber_Add_object_object(__pyx_t_1, __pyx_t_3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 62, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyNumber_Add_object_object(__pyx_t_1, __pyx_t_3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 71, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF_SET(__pyx_v_emitter_siret, __pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "warehouse/dsn/records.py":61
+    /* "warehouse/dsn/records.py":70
  *         created = header.get("007")
  *         emitter_siret = None
  *         if emitter is not None and emitter.text("001"):             # <<<<<<<<<<<<<<
@@ -4398,7 +4398,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
 */
   }
 
-  /* "warehouse/dsn/records.py":64
+  /* "warehouse/dsn/records.py":73
  *             emitter_siret = (emitter.text("001") or "") + (emitter.text("002") or "")
  *         return (
  *             self.key(declaration), self.sha, self.file, declaration.index, declaration.line_start,             # <<<<<<<<<<<<<<
@@ -4412,29 +4412,29 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_declaration};
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_key, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 64, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 73, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sha); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sha); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 73, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_file); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_file); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 73, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 73, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_line_start); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_line_start); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 73, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
 
-  /* "warehouse/dsn/records.py":65
+  /* "warehouse/dsn/records.py":74
  *         return (
  *             self.key(declaration), self.sha, self.file, declaration.index, declaration.line_start,
  *             declaration.line_end, declaration_id(header), header.text("001"), header.text("002"),             # <<<<<<<<<<<<<<
  *             header.text("003"), header.text("004"), month if isinstance(month, date) else None,
  *             header.text("006"), created if isinstance(created, date) else None,
 */
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_line_end); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 65, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_line_end); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 74, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __pyx_t_11 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_declaration_id); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 65, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_declaration_id); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 74, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
   __pyx_t_5 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -4453,7 +4453,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     __pyx_t_10 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_12, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
     __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 65, __pyx_L1_error)
+    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 74, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
   }
   __pyx_t_11 = __pyx_v_header;
@@ -4463,7 +4463,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_11, __pyx_mstate_global->__pyx_kp_u_001};
     __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 65, __pyx_L1_error)
+    if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 74, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_12);
   }
   __pyx_t_13 = __pyx_v_header;
@@ -4473,11 +4473,11 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_13, __pyx_mstate_global->__pyx_kp_u_002};
     __pyx_t_11 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
-    if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 65, __pyx_L1_error)
+    if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 74, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
   }
 
-  /* "warehouse/dsn/records.py":66
+  /* "warehouse/dsn/records.py":75
  *             self.key(declaration), self.sha, self.file, declaration.index, declaration.line_start,
  *             declaration.line_end, declaration_id(header), header.text("001"), header.text("002"),
  *             header.text("003"), header.text("004"), month if isinstance(month, date) else None,             # <<<<<<<<<<<<<<
@@ -4491,7 +4491,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_mstate_global->__pyx_kp_u_003};
     __pyx_t_13 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-    if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 66, __pyx_L1_error)
+    if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 75, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
   }
   __pyx_t_15 = __pyx_v_header;
@@ -4501,12 +4501,12 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_15, __pyx_mstate_global->__pyx_kp_u_004};
     __pyx_t_14 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-    if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 66, __pyx_L1_error)
+    if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 75, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_14);
   }
-  __Pyx_GetModuleGlobalName(__pyx_t_16, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 66, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_16, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 75, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_16);
-  __pyx_t_2 = PyObject_IsInstance(__pyx_v_month, __pyx_t_16); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 66, __pyx_L1_error)
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_month, __pyx_t_16); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 75, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
   if (__pyx_t_2) {
     __Pyx_INCREF(__pyx_v_month);
@@ -4517,7 +4517,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":67
+  /* "warehouse/dsn/records.py":76
  *             declaration.line_end, declaration_id(header), header.text("001"), header.text("002"),
  *             header.text("003"), header.text("004"), month if isinstance(month, date) else None,
  *             header.text("006"), created if isinstance(created, date) else None,             # <<<<<<<<<<<<<<
@@ -4531,12 +4531,12 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     PyObject *__pyx_callargs[2] = {__pyx_t_17, __pyx_mstate_global->__pyx_kp_u_006};
     __pyx_t_16 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-    if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 67, __pyx_L1_error)
+    if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 76, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_16);
   }
-  __Pyx_GetModuleGlobalName(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 67, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 76, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_18);
-  __pyx_t_2 = PyObject_IsInstance(__pyx_v_created, __pyx_t_18); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 67, __pyx_L1_error)
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_created, __pyx_t_18); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 76, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
   if (__pyx_t_2) {
     __Pyx_INCREF(__pyx_v_created);
@@ -4547,14 +4547,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":68
+  /* "warehouse/dsn/records.py":77
  *             header.text("003"), header.text("004"), month if isinstance(month, date) else None,
  *             header.text("006"), created if isinstance(created, date) else None,
  *             siren, nic, (siren + nic) if siren and nic else None,             # <<<<<<<<<<<<<<
  *             establishment.text("002") if establishment else None,
  *             enterprise.text("003") if enterprise else None,
 */
-  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_siren); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 68, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_siren); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 77, __pyx_L1_error)
   if (__pyx_t_6) {
 
   } else {
@@ -4563,13 +4563,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
 
     goto __pyx_L10_bool_binop_done;
   }
-  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_nic); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 68, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_nic); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 77, __pyx_L1_error)
 
   __pyx_t_2 = __pyx_t_6;
 
   __pyx_L10_bool_binop_done:;
   if (__pyx_t_2) {
-    __pyx_t_19 = __Pyx_PyNumber_Add_object_object(__pyx_v_siren, __pyx_v_nic); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 68, __pyx_L1_error)
+    __pyx_t_19 = __Pyx_PyNumber_Add_object_object(__pyx_v_siren, __pyx_v_nic); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 77, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_19);
     __pyx_t_18 = __pyx_t_19;
     __pyx_t_19 = 0;
@@ -4579,14 +4579,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":69
+  /* "warehouse/dsn/records.py":78
  *             header.text("006"), created if isinstance(created, date) else None,
  *             siren, nic, (siren + nic) if siren and nic else None,
  *             establishment.text("002") if establishment else None,             # <<<<<<<<<<<<<<
  *             enterprise.text("003") if enterprise else None,
  *             establishment.text("004") if establishment else None,
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 69, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 78, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_21 = __pyx_v_establishment;
     __Pyx_INCREF(__pyx_t_21);
@@ -4595,7 +4595,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_21, __pyx_mstate_global->__pyx_kp_u_002};
       __pyx_t_20 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-      if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 69, __pyx_L1_error)
+      if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 78, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_20);
     }
     __pyx_t_19 = __pyx_t_20;
@@ -4606,14 +4606,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":70
+  /* "warehouse/dsn/records.py":79
  *             siren, nic, (siren + nic) if siren and nic else None,
  *             establishment.text("002") if establishment else None,
  *             enterprise.text("003") if enterprise else None,             # <<<<<<<<<<<<<<
  *             establishment.text("004") if establishment else None,
  *             establishment.text("022") if establishment else None,
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_enterprise); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 70, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_enterprise); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 79, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_22 = __pyx_v_enterprise;
     __Pyx_INCREF(__pyx_t_22);
@@ -4622,7 +4622,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_22, __pyx_mstate_global->__pyx_kp_u_003};
       __pyx_t_21 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_22); __pyx_t_22 = 0;
-      if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 70, __pyx_L1_error)
+      if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 79, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_21);
     }
     __pyx_t_20 = __pyx_t_21;
@@ -4633,14 +4633,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":71
+  /* "warehouse/dsn/records.py":80
  *             establishment.text("002") if establishment else None,
  *             enterprise.text("003") if enterprise else None,
  *             establishment.text("004") if establishment else None,             # <<<<<<<<<<<<<<
  *             establishment.text("022") if establishment else None,
  *             establishment.get("008") if establishment else None,
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 71, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 80, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_23 = __pyx_v_establishment;
     __Pyx_INCREF(__pyx_t_23);
@@ -4649,7 +4649,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_23, __pyx_mstate_global->__pyx_kp_u_004};
       __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_23); __pyx_t_23 = 0;
-      if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 71, __pyx_L1_error)
+      if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 80, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_22);
     }
     __pyx_t_21 = __pyx_t_22;
@@ -4660,14 +4660,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":72
+  /* "warehouse/dsn/records.py":81
  *             enterprise.text("003") if enterprise else None,
  *             establishment.text("004") if establishment else None,
  *             establishment.text("022") if establishment else None,             # <<<<<<<<<<<<<<
  *             establishment.get("008") if establishment else None,
  *             envoi.text("006") if envoi else None, envoi.text("001") if envoi else None, emitter_siret,
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 72, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 81, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_24 = __pyx_v_establishment;
     __Pyx_INCREF(__pyx_t_24);
@@ -4676,7 +4676,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_24, __pyx_mstate_global->__pyx_kp_u_022};
       __pyx_t_23 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
-      if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 72, __pyx_L1_error)
+      if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 81, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_23);
     }
     __pyx_t_22 = __pyx_t_23;
@@ -4687,14 +4687,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":73
+  /* "warehouse/dsn/records.py":82
  *             establishment.text("004") if establishment else None,
  *             establishment.text("022") if establishment else None,
  *             establishment.get("008") if establishment else None,             # <<<<<<<<<<<<<<
  *             envoi.text("006") if envoi else None, envoi.text("001") if envoi else None, emitter_siret,
  *             n_individuals, n_contracts,
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 73, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_establishment); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 82, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_25 = __pyx_v_establishment;
     __Pyx_INCREF(__pyx_t_25);
@@ -4703,7 +4703,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_25, __pyx_mstate_global->__pyx_kp_u_008};
       __pyx_t_24 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_25); __pyx_t_25 = 0;
-      if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 73, __pyx_L1_error)
+      if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 82, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_24);
     }
     __pyx_t_23 = __pyx_t_24;
@@ -4714,14 +4714,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":74
+  /* "warehouse/dsn/records.py":83
  *             establishment.text("022") if establishment else None,
  *             establishment.get("008") if establishment else None,
  *             envoi.text("006") if envoi else None, envoi.text("001") if envoi else None, emitter_siret,             # <<<<<<<<<<<<<<
  *             n_individuals, n_contracts,
  *         )
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_envoi); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 74, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_envoi); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 83, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_26 = __pyx_v_envoi;
     __Pyx_INCREF(__pyx_t_26);
@@ -4730,7 +4730,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_26, __pyx_mstate_global->__pyx_kp_u_006};
       __pyx_t_25 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_26); __pyx_t_26 = 0;
-      if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 74, __pyx_L1_error)
+      if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 83, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_25);
     }
     __pyx_t_24 = __pyx_t_25;
@@ -4740,7 +4740,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
     __pyx_t_24 = Py_None;
   }
 
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_envoi); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 74, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_envoi); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 83, __pyx_L1_error)
   if (__pyx_t_2) {
     __pyx_t_27 = __pyx_v_envoi;
     __Pyx_INCREF(__pyx_t_27);
@@ -4749,7 +4749,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
       PyObject *__pyx_callargs[2] = {__pyx_t_27, __pyx_mstate_global->__pyx_kp_u_001};
       __pyx_t_26 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_27); __pyx_t_27 = 0;
-      if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 74, __pyx_L1_error)
+      if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 83, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_26);
     }
     __pyx_t_25 = __pyx_t_26;
@@ -4760,74 +4760,74 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   }
 
 
-  /* "warehouse/dsn/records.py":64
+  /* "warehouse/dsn/records.py":73
  *             emitter_siret = (emitter.text("001") or "") + (emitter.text("002") or "")
  *         return (
  *             self.key(declaration), self.sha, self.file, declaration.index, declaration.line_start,             # <<<<<<<<<<<<<<
  *             declaration.line_end, declaration_id(header), header.text("001"), header.text("002"),
  *             header.text("003"), header.text("004"), month if isinstance(month, date) else None,
 */
-  __pyx_t_26 = PyTuple_New(27); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_26 = PyTuple_New(27); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 73, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_26);
   __Pyx_GIVEREF(__pyx_t_4);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 1, __pyx_t_3) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 1, __pyx_t_3) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 2, __pyx_t_1) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 2, __pyx_t_1) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_7);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 3, __pyx_t_7) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 3, __pyx_t_7) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_8);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 4, __pyx_t_8) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 4, __pyx_t_8) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_9);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 5, __pyx_t_9) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 5, __pyx_t_9) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_10);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 6, __pyx_t_10) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 6, __pyx_t_10) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_12);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 7, __pyx_t_12) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 7, __pyx_t_12) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_11);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 8, __pyx_t_11) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 8, __pyx_t_11) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_13);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 9, __pyx_t_13) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 9, __pyx_t_13) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_14);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 10, __pyx_t_14) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 10, __pyx_t_14) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_15);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 11, __pyx_t_15) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 11, __pyx_t_15) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_16);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 12, __pyx_t_16) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 12, __pyx_t_16) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_17);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 13, __pyx_t_17) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 13, __pyx_t_17) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_siren);
   __Pyx_GIVEREF(__pyx_v_siren);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 14, __pyx_v_siren) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 14, __pyx_v_siren) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_nic);
   __Pyx_GIVEREF(__pyx_v_nic);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 15, __pyx_v_nic) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 15, __pyx_v_nic) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_18);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 16, __pyx_t_18) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 16, __pyx_t_18) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_19);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 17, __pyx_t_19) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 17, __pyx_t_19) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_20);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 18, __pyx_t_20) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 18, __pyx_t_20) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_21);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 19, __pyx_t_21) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 19, __pyx_t_21) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_22);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 20, __pyx_t_22) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 20, __pyx_t_22) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_23);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 21, __pyx_t_23) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 21, __pyx_t_23) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_24);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 22, __pyx_t_24) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 22, __pyx_t_24) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_25);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 23, __pyx_t_25) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 23, __pyx_t_25) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_emitter_siret);
   __Pyx_GIVEREF(__pyx_v_emitter_siret);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 24, __pyx_v_emitter_siret) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 24, __pyx_v_emitter_siret) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_n_individuals);
   __Pyx_GIVEREF(__pyx_v_n_individuals);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 25, __pyx_v_n_individuals) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 25, __pyx_v_n_individuals) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_n_contracts);
   __Pyx_GIVEREF(__pyx_v_n_contracts);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 26, __pyx_v_n_contracts) != (0)) __PYX_ERR(0, 64, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_26, 26, __pyx_v_n_contracts) != (0)) __PYX_ERR(0, 73, __pyx_L1_error);
   __pyx_t_4 = 0;
   __pyx_t_3 = 0;
   __pyx_t_1 = 0;
@@ -4861,7 +4861,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   __pyx_t_26 = 0;
   goto __pyx_L0;
 
-  /* "warehouse/dsn/records.py":49
+  /* "warehouse/dsn/records.py":58
  *         return f"{self.sha[:20]}:{declaration.index}"
  * 
  *     def header_row(self, declaration: Declaration, n_individuals: int, n_contracts: int) -> tuple:             # <<<<<<<<<<<<<<
@@ -4913,7 +4913,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_6header_row(C
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":78
+/* "warehouse/dsn/records.py":87
  *         )
  * 
  *     def monthly_rows(self, declaration: Declaration) -> dict[str, list[tuple]]:             # <<<<<<<<<<<<<<
@@ -4962,39 +4962,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_declaration,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 78, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 87, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 78, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 87, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 78, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 87, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "monthly_rows", 0) < (0)) __PYX_ERR(0, 78, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "monthly_rows", 0) < (0)) __PYX_ERR(0, 87, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("monthly_rows", 1, 2, 2, i); __PYX_ERR(0, 78, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("monthly_rows", 1, 2, 2, i); __PYX_ERR(0, 87, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 78, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 87, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 78, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 87, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_declaration = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("monthly_rows", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 78, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("monthly_rows", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 87, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5057,19 +5057,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("monthly_rows", 0);
 
-  /* "warehouse/dsn/records.py":81
+  /* "warehouse/dsn/records.py":90
  *         """Rows of every staged table except `declarations`; problems found are added to the
  *         declaration (which is then quarantined rather than partly kept)."""
  *         header = declaration.header             # <<<<<<<<<<<<<<
  *         month = header.get("005")
  *         siren = declaration.enterprise.text("001") if declaration.enterprise else None
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_header); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 81, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_header); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 90, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_header = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":82
+  /* "warehouse/dsn/records.py":91
  *         declaration (which is then quarantined rather than partly kept)."""
  *         header = declaration.header
  *         month = header.get("005")             # <<<<<<<<<<<<<<
@@ -5083,25 +5083,25 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_mstate_global->__pyx_kp_u_005};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 82, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 91, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_month = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":83
+  /* "warehouse/dsn/records.py":92
  *         header = declaration.header
  *         month = header.get("005")
  *         siren = declaration.enterprise.text("001") if declaration.enterprise else None             # <<<<<<<<<<<<<<
  *         nic = declaration.establishment.text("001") if declaration.establishment else None
  *         siret = siren + nic if siren and nic else None
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_enterprise); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_enterprise); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 92, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 83, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 92, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__pyx_t_4) {
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_enterprise); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 83, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_enterprise); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 92, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_5 = __pyx_t_6;
     __Pyx_INCREF(__pyx_t_5);
@@ -5111,7 +5111,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 83, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 92, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __pyx_t_1 = __pyx_t_2;
@@ -5124,19 +5124,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   __pyx_v_siren = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":84
+  /* "warehouse/dsn/records.py":93
  *         month = header.get("005")
  *         siren = declaration.enterprise.text("001") if declaration.enterprise else None
  *         nic = declaration.establishment.text("001") if declaration.establishment else None             # <<<<<<<<<<<<<<
  *         siret = siren + nic if siren and nic else None
  *         key = self.key(declaration)
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_establishment); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 84, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_establishment); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 93, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 84, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 93, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__pyx_t_4) {
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_establishment); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_establishment); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 93, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6 = __pyx_t_5;
     __Pyx_INCREF(__pyx_t_6);
@@ -5146,7 +5146,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 84, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 93, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __pyx_t_1 = __pyx_t_2;
@@ -5159,14 +5159,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   __pyx_v_nic = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":85
+  /* "warehouse/dsn/records.py":94
  *         siren = declaration.enterprise.text("001") if declaration.enterprise else None
  *         nic = declaration.establishment.text("001") if declaration.establishment else None
  *         siret = siren + nic if siren and nic else None             # <<<<<<<<<<<<<<
  *         key = self.key(declaration)
  *         problems = declaration.problems
 */
-  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_siren); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 85, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_siren); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 94, __pyx_L1_error)
   if (__pyx_t_7) {
 
   } else {
@@ -5175,13 +5175,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 
     goto __pyx_L3_bool_binop_done;
   }
-  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_nic); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 85, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_nic); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 94, __pyx_L1_error)
 
   __pyx_t_4 = __pyx_t_7;
 
   __pyx_L3_bool_binop_done:;
   if (__pyx_t_4) {
-    __pyx_t_2 = __Pyx_PyNumber_Add_object_object(__pyx_v_siren, __pyx_v_nic); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 85, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyNumber_Add_object_object(__pyx_v_siren, __pyx_v_nic); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 94, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_1 = __pyx_t_2;
     __pyx_t_2 = 0;
@@ -5193,7 +5193,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   __pyx_v_siret = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":86
+  /* "warehouse/dsn/records.py":95
  *         nic = declaration.establishment.text("001") if declaration.establishment else None
  *         siret = siren + nic if siren and nic else None
  *         key = self.key(declaration)             # <<<<<<<<<<<<<<
@@ -5207,34 +5207,34 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_declaration};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_key, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 86, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 95, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_key = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":87
+  /* "warehouse/dsn/records.py":96
  *         siret = siren + nic if siren and nic else None
  *         key = self.key(declaration)
  *         problems = declaration.problems             # <<<<<<<<<<<<<<
  *         if not isinstance(month, date) or month.day != 1:
  *             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_problems); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 87, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_problems); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 96, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_problems = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":88
+  /* "warehouse/dsn/records.py":97
  *         key = self.key(declaration)
  *         problems = declaration.problems
  *         if not isinstance(month, date) or month.day != 1:             # <<<<<<<<<<<<<<
  *             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
  *         elif month > self.run_month:
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 88, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_date); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 97, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_7 = PyObject_IsInstance(__pyx_v_month, __pyx_t_1); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(0, 88, __pyx_L1_error)
+  __pyx_t_7 = PyObject_IsInstance(__pyx_v_month, __pyx_t_1); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(0, 97, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_8 = (!__pyx_t_7);
 
@@ -5247,9 +5247,9 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 
     goto __pyx_L6_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_month, __pyx_mstate_global->__pyx_n_u_day); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 88, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_month, __pyx_mstate_global->__pyx_n_u_day); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 97, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_8 = (__Pyx_PyLong_BoolNeObjC(__pyx_t_1, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 88, __pyx_L1_error)
+  __pyx_t_8 = (__Pyx_PyLong_BoolNeObjC(__pyx_t_1, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 97, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
   __pyx_t_4 = __pyx_t_8;
@@ -5258,16 +5258,16 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   if (__pyx_t_4) {
 
 
-    /* "warehouse/dsn/records.py":89
+    /* "warehouse/dsn/records.py":98
  *         problems = declaration.problems
  *         if not isinstance(month, date) or month.day != 1:
  *             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")             # <<<<<<<<<<<<<<
  *         elif month > self.run_month:
  *             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_header, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 89, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_header, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_t_1, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 89, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_t_1, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __pyx_t_9[0] = __pyx_mstate_global->__pyx_kp_u_line_2;
@@ -5282,14 +5282,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     __pyx_t_11 |= __Pyx_PyUnicode_KIND_04(__pyx_t_9[1]);
     #endif
     __pyx_t_1 = __Pyx_PyUnicode_Join(__pyx_t_9, 3, __pyx_t_10, __pyx_t_11);
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 89, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_1); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 89, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_1); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
 
-    /* "warehouse/dsn/records.py":88
+    /* "warehouse/dsn/records.py":97
  *         key = self.key(declaration)
  *         problems = declaration.problems
  *         if not isinstance(month, date) or month.day != 1:             # <<<<<<<<<<<<<<
@@ -5299,45 +5299,45 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     goto __pyx_L5;
   }
 
-  /* "warehouse/dsn/records.py":90
+  /* "warehouse/dsn/records.py":99
  *         if not isinstance(month, date) or month.day != 1:
  *             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
  *         elif month > self.run_month:             # <<<<<<<<<<<<<<
  *             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "
  *                             f"of the run ({self.run_month:%Y-%m})")
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_run_month); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 90, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_run_month); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 99, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_v_month, __pyx_t_1, Py_GT); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 90, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_v_month, __pyx_t_1, Py_GT); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 99, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_4) {
 
 
-    /* "warehouse/dsn/records.py":91
+    /* "warehouse/dsn/records.py":100
  *             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
  *         elif month > self.run_month:
  *             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "             # <<<<<<<<<<<<<<
  *                             f"of the run ({self.run_month:%Y-%m})")
  *         if not siret or len(siret) != 14 or not siret.isdigit():
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_header, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 91, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_header, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_t_1, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 91, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_t_1, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyObject_Format(__pyx_v_month, __pyx_mstate_global->__pyx_kp_u_Y_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 91, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_Format(__pyx_v_month, __pyx_mstate_global->__pyx_kp_u_Y_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
 
-    /* "warehouse/dsn/records.py":92
+    /* "warehouse/dsn/records.py":101
  *         elif month > self.run_month:
  *             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "
  *                             f"of the run ({self.run_month:%Y-%m})")             # <<<<<<<<<<<<<<
  *         if not siret or len(siret) != 14 or not siret.isdigit():
  *             problems.append(f"line {header.line}: SIRET missing or invalid (S21.G00.06.001 + S21.G00.11.001)")
 */
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_run_month); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 92, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_run_month); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 101, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyObject_Format(__pyx_t_5, __pyx_mstate_global->__pyx_kp_u_Y_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 92, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_Format(__pyx_t_5, __pyx_mstate_global->__pyx_kp_u_Y_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 101, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __pyx_t_13[0] = __pyx_mstate_global->__pyx_kp_u_line_2;
@@ -5348,7 +5348,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     __pyx_t_13[5] = __pyx_t_6;
     __pyx_t_13[6] = __pyx_mstate_global->__pyx_kp_u__4;
 
-    /* "warehouse/dsn/records.py":91
+    /* "warehouse/dsn/records.py":100
  *             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
  *         elif month > self.run_month:
  *             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "             # <<<<<<<<<<<<<<
@@ -5364,16 +5364,16 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     __pyx_t_11 |= __Pyx_PyUnicode_KIND_04(__pyx_t_13[1]) | __Pyx_PyUnicode_KIND_04(__pyx_t_13[3]) | __Pyx_PyUnicode_KIND_04(__pyx_t_13[5]);
     #endif
     __pyx_t_5 = __Pyx_PyUnicode_Join(__pyx_t_13, 7, __pyx_t_10, __pyx_t_11);
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 91, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 91, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
 
-    /* "warehouse/dsn/records.py":90
+    /* "warehouse/dsn/records.py":99
  *         if not isinstance(month, date) or month.day != 1:
  *             problems.append(f"line {header.line}: declared month S20.G00.05.005 missing or invalid")
  *         elif month > self.run_month:             # <<<<<<<<<<<<<<
@@ -5383,14 +5383,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   }
   __pyx_L5:;
 
-  /* "warehouse/dsn/records.py":93
+  /* "warehouse/dsn/records.py":102
  *             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "
  *                             f"of the run ({self.run_month:%Y-%m})")
  *         if not siret or len(siret) != 14 or not siret.isdigit():             # <<<<<<<<<<<<<<
  *             problems.append(f"line {header.line}: SIRET missing or invalid (S21.G00.06.001 + S21.G00.11.001)")
  *         rows: dict[str, list[tuple]] = {
 */
-  __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_v_siret); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 93, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_v_siret); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 102, __pyx_L1_error)
   __pyx_t_7 = (!__pyx_t_8);
 
 
@@ -5402,7 +5402,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 
     goto __pyx_L9_bool_binop_done;
   }
-  __pyx_t_10 = PyObject_Length(__pyx_v_siret); if (unlikely(__pyx_t_10 == ((Py_ssize_t)-1))) __PYX_ERR(0, 93, __pyx_L1_error)
+  __pyx_t_10 = PyObject_Length(__pyx_v_siret); if (unlikely(__pyx_t_10 == ((Py_ssize_t)-1))) __PYX_ERR(0, 102, __pyx_L1_error)
   __pyx_t_7 = (__pyx_t_10 != 14);
 
 
@@ -5421,10 +5421,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     PyObject *__pyx_callargs[2] = {__pyx_t_6, NULL};
     __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_isdigit, __pyx_callargs+__pyx_t_3, (1-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 93, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 102, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
-  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 93, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 102, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   __pyx_t_8 = (!__pyx_t_7);
 
@@ -5436,16 +5436,16 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   if (__pyx_t_4) {
 
 
-    /* "warehouse/dsn/records.py":94
+    /* "warehouse/dsn/records.py":103
  *                             f"of the run ({self.run_month:%Y-%m})")
  *         if not siret or len(siret) != 14 or not siret.isdigit():
  *             problems.append(f"line {header.line}: SIRET missing or invalid (S21.G00.06.001 + S21.G00.11.001)")             # <<<<<<<<<<<<<<
  *         rows: dict[str, list[tuple]] = {
  *             "person_months": [], "contract_months": [], "absences": [], "contract_ends": [],
 */
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_header, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 94, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_header, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_t_5, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 94, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_t_5, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __pyx_t_9[0] = __pyx_mstate_global->__pyx_kp_u_line_2;
@@ -5460,14 +5460,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     __pyx_t_11 |= __Pyx_PyUnicode_KIND_04(__pyx_t_9[1]);
     #endif
     __pyx_t_5 = __Pyx_PyUnicode_Join(__pyx_t_9, 3, __pyx_t_10, __pyx_t_11);
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 94, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 94, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
 
-    /* "warehouse/dsn/records.py":93
+    /* "warehouse/dsn/records.py":102
  *             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "
  *                             f"of the run ({self.run_month:%Y-%m})")
  *         if not siret or len(siret) != 14 or not siret.isdigit():             # <<<<<<<<<<<<<<
@@ -5476,62 +5476,62 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 */
   }
 
-  /* "warehouse/dsn/records.py":96
+  /* "warehouse/dsn/records.py":105
  *             problems.append(f"line {header.line}: SIRET missing or invalid (S21.G00.06.001 + S21.G00.11.001)")
  *         rows: dict[str, list[tuple]] = {
  *             "person_months": [], "contract_months": [], "absences": [], "contract_ends": [],             # <<<<<<<<<<<<<<
  *             "contract_changes": [], "workplaces": [],
  *         }
 */
-  __pyx_t_5 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 96, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
+  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_person_months, __pyx_t_6) < (0)) __PYX_ERR(0, 96, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_person_months, __pyx_t_6) < (0)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
+  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contract_months, __pyx_t_6) < (0)) __PYX_ERR(0, 96, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contract_months, __pyx_t_6) < (0)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
+  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_absences, __pyx_t_6) < (0)) __PYX_ERR(0, 96, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_absences, __pyx_t_6) < (0)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
+  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contract_ends, __pyx_t_6) < (0)) __PYX_ERR(0, 96, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contract_ends, __pyx_t_6) < (0)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-  /* "warehouse/dsn/records.py":97
+  /* "warehouse/dsn/records.py":106
  *         rows: dict[str, list[tuple]] = {
  *             "person_months": [], "contract_months": [], "absences": [], "contract_ends": [],
  *             "contract_changes": [], "workplaces": [],             # <<<<<<<<<<<<<<
  *         }
  *         if problems:
 */
-  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 97, __pyx_L1_error)
+  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 106, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contract_changes, __pyx_t_6) < (0)) __PYX_ERR(0, 96, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contract_changes, __pyx_t_6) < (0)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 97, __pyx_L1_error)
+  __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 106, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_workplaces, __pyx_t_6) < (0)) __PYX_ERR(0, 96, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_workplaces, __pyx_t_6) < (0)) __PYX_ERR(0, 105, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   __pyx_v_rows = ((PyObject*)__pyx_t_5);
   __pyx_t_5 = 0;
 
-  /* "warehouse/dsn/records.py":99
+  /* "warehouse/dsn/records.py":108
  *             "contract_changes": [], "workplaces": [],
  *         }
  *         if problems:             # <<<<<<<<<<<<<<
  *             return rows
  *         for individual in declaration.individuals:
 */
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_problems); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 99, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_problems); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 108, __pyx_L1_error)
   if (__pyx_t_4) {
 
 
-    /* "warehouse/dsn/records.py":100
+    /* "warehouse/dsn/records.py":109
  *         }
  *         if problems:
  *             return rows             # <<<<<<<<<<<<<<
@@ -5549,7 +5549,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     }
     goto __pyx_L0;
 
-    /* "warehouse/dsn/records.py":99
+    /* "warehouse/dsn/records.py":108
  *             "contract_changes": [], "workplaces": [],
  *         }
  *         if problems:             # <<<<<<<<<<<<<<
@@ -5558,23 +5558,23 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 */
   }
 
-  /* "warehouse/dsn/records.py":101
+  /* "warehouse/dsn/records.py":110
  *         if problems:
  *             return rows
  *         for individual in declaration.individuals:             # <<<<<<<<<<<<<<
  *             identity = self.pseudonymiser.person(
  *                 individual.text("001"), individual.text("002"), individual.text("004"), individual.text("006")
 */
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_individuals); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 101, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_individuals); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 110, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   if (likely(PyList_CheckExact(__pyx_t_5)) || PyTuple_CheckExact(__pyx_t_5)) {
     __pyx_t_6 = __pyx_t_5; __Pyx_INCREF(__pyx_t_6);
     __pyx_t_10 = 0;
     __pyx_t_14 = NULL;
   } else {
-    __pyx_t_10 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 101, __pyx_L1_error)
+    __pyx_t_10 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 110, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_14 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 101, __pyx_L1_error)
+    __pyx_t_14 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 110, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   for (;;) {
@@ -5583,7 +5583,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_6);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 101, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 110, __pyx_L1_error)
           #endif
           if (__pyx_t_10 >= __pyx_temp) break;
         }
@@ -5593,7 +5593,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_6);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 101, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 110, __pyx_L1_error)
           #endif
           if (__pyx_t_10 >= __pyx_temp) break;
         }
@@ -5604,13 +5604,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         #endif
         ++__pyx_t_10;
       }
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 101, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 110, __pyx_L1_error)
     } else {
       __pyx_t_5 = __pyx_t_14(__pyx_t_6);
       if (unlikely(!__pyx_t_5)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 101, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 110, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -5620,19 +5620,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     __Pyx_XDECREF_SET(__pyx_v_individual, __pyx_t_5);
     __pyx_t_5 = 0;
 
-    /* "warehouse/dsn/records.py":102
+    /* "warehouse/dsn/records.py":111
  *             return rows
  *         for individual in declaration.individuals:
  *             identity = self.pseudonymiser.person(             # <<<<<<<<<<<<<<
  *                 individual.text("001"), individual.text("002"), individual.text("004"), individual.text("006")
  *             )
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pseudonymiser); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 102, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pseudonymiser); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 111, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_1 = __pyx_t_2;
     __Pyx_INCREF(__pyx_t_1);
 
-    /* "warehouse/dsn/records.py":103
+    /* "warehouse/dsn/records.py":112
  *         for individual in declaration.individuals:
  *             identity = self.pseudonymiser.person(
  *                 individual.text("001"), individual.text("002"), individual.text("004"), individual.text("006")             # <<<<<<<<<<<<<<
@@ -5646,7 +5646,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[2] = {__pyx_t_16, __pyx_mstate_global->__pyx_kp_u_001};
       __pyx_t_15 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 103, __pyx_L1_error)
+      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 112, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_15);
     }
     __pyx_t_17 = __pyx_v_individual;
@@ -5656,7 +5656,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[2] = {__pyx_t_17, __pyx_mstate_global->__pyx_kp_u_002};
       __pyx_t_16 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 103, __pyx_L1_error)
+      if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 112, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_16);
     }
     __pyx_t_18 = __pyx_v_individual;
@@ -5666,7 +5666,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_mstate_global->__pyx_kp_u_004};
       __pyx_t_17 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 103, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 112, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_17);
     }
     __pyx_t_19 = __pyx_v_individual;
@@ -5676,7 +5676,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[2] = {__pyx_t_19, __pyx_mstate_global->__pyx_kp_u_006};
       __pyx_t_18 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-      if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 103, __pyx_L1_error)
+      if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 112, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_18);
     }
     __pyx_t_3 = 0;
@@ -5689,13 +5689,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
       __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 102, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 111, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
     __Pyx_XDECREF_SET(__pyx_v_identity, __pyx_t_5);
     __pyx_t_5 = 0;
 
-    /* "warehouse/dsn/records.py":105
+    /* "warehouse/dsn/records.py":114
  *                 individual.text("001"), individual.text("002"), individual.text("004"), individual.text("006")
  *             )
  *             if identity is None:             # <<<<<<<<<<<<<<
@@ -5706,7 +5706,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     if (__pyx_t_4) {
 
 
-      /* "warehouse/dsn/records.py":106
+      /* "warehouse/dsn/records.py":115
  *             )
  *             if identity is None:
  *                 identity = self._by_matricule(siren, individual)             # <<<<<<<<<<<<<<
@@ -5720,13 +5720,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_siren, __pyx_v_individual};
         __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_by_matricule, __pyx_callargs+__pyx_t_3, (3-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 106, __pyx_L1_error)
+        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 115, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_5);
       }
       __Pyx_DECREF_SET(__pyx_v_identity, __pyx_t_5);
       __pyx_t_5 = 0;
 
-      /* "warehouse/dsn/records.py":105
+      /* "warehouse/dsn/records.py":114
  *                 individual.text("001"), individual.text("002"), individual.text("004"), individual.text("006")
  *             )
  *             if identity is None:             # <<<<<<<<<<<<<<
@@ -5735,7 +5735,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 */
     }
 
-    /* "warehouse/dsn/records.py":107
+    /* "warehouse/dsn/records.py":116
  *             if identity is None:
  *                 identity = self._by_matricule(siren, individual)
  *             if identity is None:             # <<<<<<<<<<<<<<
@@ -5746,16 +5746,16 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     if (__pyx_t_4) {
 
 
-      /* "warehouse/dsn/records.py":108
+      /* "warehouse/dsn/records.py":117
  *                 identity = self._by_matricule(siren, individual)
  *             if identity is None:
  *                 problems.append(f"line {individual.line}: individual with no NIR, no identity and no matricule")             # <<<<<<<<<<<<<<
  *                 continue
  *             person, identified_by = identity
 */
-      __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_individual, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 108, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_individual, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 117, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_t_5, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 108, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_t_5, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 117, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __pyx_t_9[0] = __pyx_mstate_global->__pyx_kp_u_line_2;
@@ -5770,14 +5770,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       __pyx_t_11 |= __Pyx_PyUnicode_KIND_04(__pyx_t_9[1]);
       #endif
       __pyx_t_5 = __Pyx_PyUnicode_Join(__pyx_t_9, 3, __pyx_t_20, __pyx_t_11);
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 108, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 117, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 108, __pyx_L1_error)
+      __pyx_t_12 = __Pyx_PyObject_Append(__pyx_v_problems, __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 117, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
 
-      /* "warehouse/dsn/records.py":109
+      /* "warehouse/dsn/records.py":118
  *             if identity is None:
  *                 problems.append(f"line {individual.line}: individual with no NIR, no identity and no matricule")
  *                 continue             # <<<<<<<<<<<<<<
@@ -5786,7 +5786,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 */
       goto __pyx_L13_continue;
 
-      /* "warehouse/dsn/records.py":107
+      /* "warehouse/dsn/records.py":116
  *             if identity is None:
  *                 identity = self._by_matricule(siren, individual)
  *             if identity is None:             # <<<<<<<<<<<<<<
@@ -5795,7 +5795,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
 */
     }
 
-    /* "warehouse/dsn/records.py":110
+    /* "warehouse/dsn/records.py":119
  *                 problems.append(f"line {individual.line}: individual with no NIR, no identity and no matricule")
  *                 continue
  *             person, identified_by = identity             # <<<<<<<<<<<<<<
@@ -5808,7 +5808,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       if (unlikely(size != 2)) {
         if (size > 2) __Pyx_RaiseTooManyValuesError(2);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 110, __pyx_L1_error)
+        __PYX_ERR(0, 119, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -5818,28 +5818,28 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         __Pyx_INCREF(__pyx_t_2);
       } else {
         __pyx_t_5 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 110, __pyx_L1_error)
+        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 119, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_5);
         __pyx_t_2 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 110, __pyx_L1_error)
+        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 119, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_2);
       }
       #else
-      __pyx_t_5 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 110, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 119, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_2 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 110, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 119, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       #endif
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_18 = PyObject_GetIter(__pyx_v_identity); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 110, __pyx_L1_error)
+      __pyx_t_18 = PyObject_GetIter(__pyx_v_identity); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 119, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_18);
       __pyx_t_21 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_18);
       index = 0; __pyx_t_5 = __pyx_t_21(__pyx_t_18); if (unlikely(!__pyx_t_5)) goto __pyx_L17_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_5);
       index = 1; __pyx_t_2 = __pyx_t_21(__pyx_t_18); if (unlikely(!__pyx_t_2)) goto __pyx_L17_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_2);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_21(__pyx_t_18), 2) < (0)) __PYX_ERR(0, 110, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_21(__pyx_t_18), 2) < (0)) __PYX_ERR(0, 119, __pyx_L1_error)
       __pyx_t_21 = NULL;
       __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
       goto __pyx_L18_unpacking_done;
@@ -5847,7 +5847,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
       __pyx_t_21 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 110, __pyx_L1_error)
+      __PYX_ERR(0, 119, __pyx_L1_error)
       __pyx_L18_unpacking_done:;
     }
     __Pyx_XDECREF_SET(__pyx_v_person, __pyx_t_5);
@@ -5855,43 +5855,43 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     __Pyx_XDECREF_SET(__pyx_v_identified_by, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "warehouse/dsn/records.py":111
+    /* "warehouse/dsn/records.py":120
  *                 continue
  *             person, identified_by = identity
  *             rows["person_months"].append((key, month, siret, person, identified_by))             # <<<<<<<<<<<<<<
  *             self._contracts(individual, key, month, siret, person, rows, problems)
  *         for place in declaration.workplaces:
 */
-    __pyx_t_2 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_person_months); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 111, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_person_months); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 120, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    if (!(likely(PyList_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_2))) __PYX_ERR(0, 111, __pyx_L1_error)
+    if (!(likely(PyList_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_2))) __PYX_ERR(0, 120, __pyx_L1_error)
     if (unlikely(__pyx_t_2 == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "append");
-      __PYX_ERR(0, 111, __pyx_L1_error)
+      __PYX_ERR(0, 120, __pyx_L1_error)
     }
-    __pyx_t_5 = PyTuple_New(5); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 111, __pyx_L1_error)
+    __pyx_t_5 = PyTuple_New(5); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 120, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_INCREF(__pyx_v_key);
     __Pyx_GIVEREF(__pyx_v_key);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 111, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 120, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_month);
     __Pyx_GIVEREF(__pyx_v_month);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 111, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 120, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_siret);
     __Pyx_GIVEREF(__pyx_v_siret);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 111, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 120, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_person);
     __Pyx_GIVEREF(__pyx_v_person);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 111, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 120, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_identified_by);
     __Pyx_GIVEREF(__pyx_v_identified_by);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 4, __pyx_v_identified_by) != (0)) __PYX_ERR(0, 111, __pyx_L1_error);
-    __pyx_t_12 = __Pyx_PyList_Append(((PyObject*)__pyx_t_2), __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 111, __pyx_L1_error)
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 4, __pyx_v_identified_by) != (0)) __PYX_ERR(0, 120, __pyx_L1_error);
+    __pyx_t_12 = __Pyx_PyList_Append(((PyObject*)__pyx_t_2), __pyx_t_5); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 120, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
 
-    /* "warehouse/dsn/records.py":112
+    /* "warehouse/dsn/records.py":121
  *             person, identified_by = identity
  *             rows["person_months"].append((key, month, siret, person, identified_by))
  *             self._contracts(individual, key, month, siret, person, rows, problems)             # <<<<<<<<<<<<<<
@@ -5905,12 +5905,12 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[8] = {__pyx_t_2, __pyx_v_individual, __pyx_v_key, __pyx_v_month, __pyx_v_siret, __pyx_v_person, __pyx_v_rows, __pyx_v_problems};
       __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_contracts, __pyx_callargs+__pyx_t_3, (8-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 112, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 121, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-    /* "warehouse/dsn/records.py":101
+    /* "warehouse/dsn/records.py":110
  *         if problems:
  *             return rows
  *         for individual in declaration.individuals:             # <<<<<<<<<<<<<<
@@ -5921,23 +5921,23 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   }
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-  /* "warehouse/dsn/records.py":113
+  /* "warehouse/dsn/records.py":122
  *             rows["person_months"].append((key, month, siret, person, identified_by))
  *             self._contracts(individual, key, month, siret, person, rows, problems)
  *         for place in declaration.workplaces:             # <<<<<<<<<<<<<<
  *             rows["workplaces"].append((key, month, siret, place.text("001"), place.text("002"), place.text("004")))
  *         return rows
 */
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_workplaces); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 113, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_declaration, __pyx_mstate_global->__pyx_n_u_workplaces); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 122, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   if (likely(PyList_CheckExact(__pyx_t_6)) || PyTuple_CheckExact(__pyx_t_6)) {
     __pyx_t_5 = __pyx_t_6; __Pyx_INCREF(__pyx_t_5);
     __pyx_t_10 = 0;
     __pyx_t_14 = NULL;
   } else {
-    __pyx_t_10 = -1; __pyx_t_5 = PyObject_GetIter(__pyx_t_6); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 113, __pyx_L1_error)
+    __pyx_t_10 = -1; __pyx_t_5 = PyObject_GetIter(__pyx_t_6); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 122, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_14 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_5); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 113, __pyx_L1_error)
+    __pyx_t_14 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_5); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 122, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   for (;;) {
@@ -5946,7 +5946,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_5);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 113, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 122, __pyx_L1_error)
           #endif
           if (__pyx_t_10 >= __pyx_temp) break;
         }
@@ -5956,7 +5956,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_5);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 113, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 122, __pyx_L1_error)
           #endif
           if (__pyx_t_10 >= __pyx_temp) break;
         }
@@ -5967,13 +5967,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
         #endif
         ++__pyx_t_10;
       }
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 113, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 122, __pyx_L1_error)
     } else {
       __pyx_t_6 = __pyx_t_14(__pyx_t_5);
       if (unlikely(!__pyx_t_6)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 113, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 122, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -5983,19 +5983,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
     __Pyx_XDECREF_SET(__pyx_v_place, __pyx_t_6);
     __pyx_t_6 = 0;
 
-    /* "warehouse/dsn/records.py":114
+    /* "warehouse/dsn/records.py":123
  *             self._contracts(individual, key, month, siret, person, rows, problems)
  *         for place in declaration.workplaces:
  *             rows["workplaces"].append((key, month, siret, place.text("001"), place.text("002"), place.text("004")))             # <<<<<<<<<<<<<<
  *         return rows
  * 
 */
-    __pyx_t_6 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_workplaces); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 114, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_workplaces); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 123, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    if (!(likely(PyList_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_6))) __PYX_ERR(0, 114, __pyx_L1_error)
+    if (!(likely(PyList_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_6))) __PYX_ERR(0, 123, __pyx_L1_error)
     if (unlikely(__pyx_t_6 == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "append");
-      __PYX_ERR(0, 114, __pyx_L1_error)
+      __PYX_ERR(0, 123, __pyx_L1_error)
     }
     __pyx_t_18 = __pyx_v_place;
     __Pyx_INCREF(__pyx_t_18);
@@ -6004,7 +6004,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_mstate_global->__pyx_kp_u_001};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 114, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 123, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __pyx_t_17 = __pyx_v_place;
@@ -6014,7 +6014,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[2] = {__pyx_t_17, __pyx_mstate_global->__pyx_kp_u_002};
       __pyx_t_18 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 114, __pyx_L1_error)
+      if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 123, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_18);
     }
     __pyx_t_16 = __pyx_v_place;
@@ -6024,35 +6024,35 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
       PyObject *__pyx_callargs[2] = {__pyx_t_16, __pyx_mstate_global->__pyx_kp_u_004};
       __pyx_t_17 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 114, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 123, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_17);
     }
-    __pyx_t_16 = PyTuple_New(6); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 114, __pyx_L1_error)
+    __pyx_t_16 = PyTuple_New(6); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 123, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_16);
     __Pyx_INCREF(__pyx_v_key);
     __Pyx_GIVEREF(__pyx_v_key);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 114, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_month);
     __Pyx_GIVEREF(__pyx_v_month);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 114, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_siret);
     __Pyx_GIVEREF(__pyx_v_siret);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 114, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 3, __pyx_t_2) != (0)) __PYX_ERR(0, 114, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 3, __pyx_t_2) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_18);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 4, __pyx_t_18) != (0)) __PYX_ERR(0, 114, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 4, __pyx_t_18) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_17);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 5, __pyx_t_17) != (0)) __PYX_ERR(0, 114, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_16, 5, __pyx_t_17) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
     __pyx_t_2 = 0;
     __pyx_t_18 = 0;
     __pyx_t_17 = 0;
-    __pyx_t_12 = __Pyx_PyList_Append(((PyObject*)__pyx_t_6), __pyx_t_16); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 114, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyList_Append(((PyObject*)__pyx_t_6), __pyx_t_16); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 123, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
 
 
-    /* "warehouse/dsn/records.py":113
+    /* "warehouse/dsn/records.py":122
  *             rows["person_months"].append((key, month, siret, person, identified_by))
  *             self._contracts(individual, key, month, siret, person, rows, problems)
  *         for place in declaration.workplaces:             # <<<<<<<<<<<<<<
@@ -6062,7 +6062,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   }
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "warehouse/dsn/records.py":115
+  /* "warehouse/dsn/records.py":124
  *         for place in declaration.workplaces:
  *             rows["workplaces"].append((key, month, siret, place.text("001"), place.text("002"), place.text("004")))
  *         return rows             # <<<<<<<<<<<<<<
@@ -6080,7 +6080,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   }
   goto __pyx_L0;
 
-  /* "warehouse/dsn/records.py":78
+  /* "warehouse/dsn/records.py":87
  *         )
  * 
  *     def monthly_rows(self, declaration: Declaration) -> dict[str, list[tuple]]:             # <<<<<<<<<<<<<<
@@ -6120,7 +6120,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_8monthly_rows
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":117
+/* "warehouse/dsn/records.py":126
  *         return rows
  * 
  *     def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:             # <<<<<<<<<<<<<<
@@ -6169,38 +6169,38 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_siren,&__pyx_mstate_global->__pyx_n_u_individual,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 117, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 126, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 117, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 126, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 117, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 126, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 117, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 126, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_by_matricule", 0) < (0)) __PYX_ERR(0, 117, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_by_matricule", 0) < (0)) __PYX_ERR(0, 126, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_by_matricule", 1, 3, 3, i); __PYX_ERR(0, 117, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_by_matricule", 1, 3, 3, i); __PYX_ERR(0, 126, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 3)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 117, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 126, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 117, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 126, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 117, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 126, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_siren = ((PyObject*)values[1]);
@@ -6208,7 +6208,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_by_matricule", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 117, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_by_matricule", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 126, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6219,7 +6219,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_siren), (&PyUnicode_Type), 1, "siren", 2))) __PYX_ERR(0, 117, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_siren), (&PyUnicode_Type), 1, "siren", 2))) __PYX_ERR(0, 126, __pyx_L1_error)
   __pyx_r = __pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricule(__pyx_self, __pyx_v_self, __pyx_v_siren, __pyx_v_individual);
 
   /* function exit code */
@@ -6255,7 +6255,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_by_matricule", 0);
 
-  /* "warehouse/dsn/records.py":118
+  /* "warehouse/dsn/records.py":127
  * 
  *     def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:
  *         matricule = individual.text("019")             # <<<<<<<<<<<<<<
@@ -6269,20 +6269,20 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_mstate_global->__pyx_kp_u_019};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 118, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 127, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_matricule = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":119
+  /* "warehouse/dsn/records.py":128
  *     def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:
  *         matricule = individual.text("019")
  *         if not matricule or not siren:             # <<<<<<<<<<<<<<
  *             return None
  *         return self.pseudonymiser.by_matricule(siren, matricule)
 */
-  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_v_matricule); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 119, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_v_matricule); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 128, __pyx_L1_error)
   __pyx_t_6 = (!__pyx_t_5);
 
 
@@ -6298,7 +6298,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
   else
   {
     Py_ssize_t __pyx_temp = __Pyx_PyUnicode_IS_TRUE(__pyx_v_siren);
-    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 119, __pyx_L1_error)
+    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 128, __pyx_L1_error)
     __pyx_t_6 = (__pyx_temp != 0);
   }
 
@@ -6312,7 +6312,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
   if (__pyx_t_4) {
 
 
-    /* "warehouse/dsn/records.py":120
+    /* "warehouse/dsn/records.py":129
  *         matricule = individual.text("019")
  *         if not matricule or not siren:
  *             return None             # <<<<<<<<<<<<<<
@@ -6329,7 +6329,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
     }
     goto __pyx_L0;
 
-    /* "warehouse/dsn/records.py":119
+    /* "warehouse/dsn/records.py":128
  *     def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:
  *         matricule = individual.text("019")
  *         if not matricule or not siren:             # <<<<<<<<<<<<<<
@@ -6338,14 +6338,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
 */
   }
 
-  /* "warehouse/dsn/records.py":121
+  /* "warehouse/dsn/records.py":130
  *         if not matricule or not siren:
  *             return None
  *         return self.pseudonymiser.by_matricule(siren, matricule)             # <<<<<<<<<<<<<<
  * 
  *     def _contracts(
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pseudonymiser); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 121, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pseudonymiser); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 130, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __pyx_t_2 = __pyx_t_7;
   __Pyx_INCREF(__pyx_t_2);
@@ -6355,10 +6355,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_by_matricule_2, __pyx_callargs+__pyx_t_3, (3-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 121, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 130, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(0, 121, __pyx_L1_error)
+  if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(0, 130, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -6370,7 +6370,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "warehouse/dsn/records.py":117
+  /* "warehouse/dsn/records.py":126
  *         return rows
  * 
  *     def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:             # <<<<<<<<<<<<<<
@@ -6392,7 +6392,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_10_by_matricu
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":123
+/* "warehouse/dsn/records.py":132
  *         return self.pseudonymiser.by_matricule(siren, matricule)
  * 
  *     def _contracts(             # <<<<<<<<<<<<<<
@@ -6446,68 +6446,68 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_individual,&__pyx_mstate_global->__pyx_n_u_key,&__pyx_mstate_global->__pyx_n_u_month,&__pyx_mstate_global->__pyx_n_u_siret,&__pyx_mstate_global->__pyx_n_u_person,&__pyx_mstate_global->__pyx_n_u_rows,&__pyx_mstate_global->__pyx_n_u_problems,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 123, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 132, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  8:
         values[7] = __Pyx_ArgRef_FASTCALL(__pyx_args, 7);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  7:
         values[6] = __Pyx_ArgRef_FASTCALL(__pyx_args, 6);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  6:
         values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  5:
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 123, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 132, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_contracts", 0) < (0)) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_contracts", 0) < (0)) __PYX_ERR(0, 132, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 8; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_contracts", 1, 8, 8, i); __PYX_ERR(0, 123, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_contracts", 1, 8, 8, i); __PYX_ERR(0, 132, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 8)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 132, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 132, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 132, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 132, __pyx_L3_error)
       values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 132, __pyx_L3_error)
       values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 132, __pyx_L3_error)
       values[6] = __Pyx_ArgRef_FASTCALL(__pyx_args, 6);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 132, __pyx_L3_error)
       values[7] = __Pyx_ArgRef_FASTCALL(__pyx_args, 7);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 123, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 132, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_individual = values[1];
@@ -6520,7 +6520,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_contracts", 1, 8, 8, __pyx_nargs); __PYX_ERR(0, 123, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_contracts", 1, 8, 8, __pyx_nargs); __PYX_ERR(0, 132, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6531,11 +6531,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_key), (&PyUnicode_Type), 0, "key", 2))) __PYX_ERR(0, 124, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_siret), (&PyUnicode_Type), 0, "siret", 2))) __PYX_ERR(0, 124, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_person), (&PyUnicode_Type), 0, "person", 2))) __PYX_ERR(0, 124, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_rows), (&PyDict_Type), 0, "rows", 2))) __PYX_ERR(0, 125, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_problems), (&PyList_Type), 0, "problems", 2))) __PYX_ERR(0, 125, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_key), (&PyUnicode_Type), 0, "key", 2))) __PYX_ERR(0, 133, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_siret), (&PyUnicode_Type), 0, "siret", 2))) __PYX_ERR(0, 133, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_person), (&PyUnicode_Type), 0, "person", 2))) __PYX_ERR(0, 133, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_rows), (&PyDict_Type), 0, "rows", 2))) __PYX_ERR(0, 134, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_problems), (&PyList_Type), 0, "problems", 2))) __PYX_ERR(0, 134, __pyx_L1_error)
   __pyx_r = __pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(__pyx_self, __pyx_v_self, __pyx_v_individual, __pyx_v_key, __pyx_v_month, __pyx_v_siret, __pyx_v_person, __pyx_v_rows, __pyx_v_problems);
 
   /* function exit code */
@@ -6602,7 +6602,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_contracts", 0);
 
-  /* "warehouse/dsn/records.py":130
+  /* "warehouse/dsn/records.py":139
  *         # typed value or are absent (the parser drops a value it cannot convert); `or None` maps
  *         # an empty text to None.
  *         hours = _hours_by_contract(individual)             # <<<<<<<<<<<<<<
@@ -6610,7 +6610,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
  *         for contract in individual.children:
 */
   __pyx_t_2 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_hours_by_contract); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 130, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_hours_by_contract); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 139, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -6629,42 +6629,42 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 130, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 139, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_hours = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":131
+  /* "warehouse/dsn/records.py":140
  *         # an empty text to None.
  *         hours = _hours_by_contract(individual)
  *         contract_months = rows["contract_months"]             # <<<<<<<<<<<<<<
  *         for contract in individual.children:
  *             if contract.code != CONTRACT:
 */
-  __pyx_t_1 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_contract_months); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 131, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_contract_months); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 140, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (!(likely(PyList_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_1))) __PYX_ERR(0, 131, __pyx_L1_error)
+  if (!(likely(PyList_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_1))) __PYX_ERR(0, 140, __pyx_L1_error)
   __pyx_v_contract_months = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":132
+  /* "warehouse/dsn/records.py":141
  *         hours = _hours_by_contract(individual)
  *         contract_months = rows["contract_months"]
  *         for contract in individual.children:             # <<<<<<<<<<<<<<
  *             if contract.code != CONTRACT:
  *                 continue
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_individual, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 132, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_individual, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 141, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   if (likely(PyList_CheckExact(__pyx_t_1)) || PyTuple_CheckExact(__pyx_t_1)) {
     __pyx_t_3 = __pyx_t_1; __Pyx_INCREF(__pyx_t_3);
     __pyx_t_5 = 0;
     __pyx_t_6 = NULL;
   } else {
-    __pyx_t_5 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 132, __pyx_L1_error)
+    __pyx_t_5 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 141, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 132, __pyx_L1_error)
+    __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 141, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
@@ -6673,7 +6673,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 132, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 141, __pyx_L1_error)
           #endif
           if (__pyx_t_5 >= __pyx_temp) break;
         }
@@ -6683,7 +6683,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 132, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 141, __pyx_L1_error)
           #endif
           if (__pyx_t_5 >= __pyx_temp) break;
         }
@@ -6694,13 +6694,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         #endif
         ++__pyx_t_5;
       }
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 132, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 141, __pyx_L1_error)
     } else {
       __pyx_t_1 = __pyx_t_6(__pyx_t_3);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 132, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 141, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -6710,24 +6710,24 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __Pyx_XDECREF_SET(__pyx_v_contract, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "warehouse/dsn/records.py":133
+    /* "warehouse/dsn/records.py":142
  *         contract_months = rows["contract_months"]
  *         for contract in individual.children:
  *             if contract.code != CONTRACT:             # <<<<<<<<<<<<<<
  *                 continue
  *             f = contract.fields
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 133, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 142, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_CONTRACT); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 133, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_CONTRACT); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 142, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_1, __pyx_t_2, Py_NE); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 133, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_1, __pyx_t_2, Py_NE); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 142, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_7) {
 
 
-      /* "warehouse/dsn/records.py":134
+      /* "warehouse/dsn/records.py":143
  *         for contract in individual.children:
  *             if contract.code != CONTRACT:
  *                 continue             # <<<<<<<<<<<<<<
@@ -6736,7 +6736,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
       goto __pyx_L3_continue;
 
-      /* "warehouse/dsn/records.py":133
+      /* "warehouse/dsn/records.py":142
  *         contract_months = rows["contract_months"]
  *         for contract in individual.children:
  *             if contract.code != CONTRACT:             # <<<<<<<<<<<<<<
@@ -6745,19 +6745,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
     }
 
-    /* "warehouse/dsn/records.py":135
+    /* "warehouse/dsn/records.py":144
  *             if contract.code != CONTRACT:
  *                 continue
  *             f = contract.fields             # <<<<<<<<<<<<<<
  *             start = f.get("001")
  *             number = f.get("009") or None
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 135, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 144, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_XDECREF_SET(__pyx_v_f, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "warehouse/dsn/records.py":136
+    /* "warehouse/dsn/records.py":145
  *                 continue
  *             f = contract.fields
  *             start = f.get("001")             # <<<<<<<<<<<<<<
@@ -6771,13 +6771,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_001};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 136, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 145, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_XDECREF_SET(__pyx_v_start, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "warehouse/dsn/records.py":137
+    /* "warehouse/dsn/records.py":146
  *             f = contract.fields
  *             start = f.get("001")
  *             number = f.get("009") or None             # <<<<<<<<<<<<<<
@@ -6791,10 +6791,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_8, __pyx_mstate_global->__pyx_kp_u_009};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 137, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 146, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 137, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 146, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     } else {
@@ -6809,7 +6809,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __Pyx_XDECREF_SET(__pyx_v_number, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "warehouse/dsn/records.py":138
+    /* "warehouse/dsn/records.py":147
  *             start = f.get("001")
  *             number = f.get("009") or None
  *             if start is None or number is None:             # <<<<<<<<<<<<<<
@@ -6833,16 +6833,16 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     if (__pyx_t_7) {
 
 
-      /* "warehouse/dsn/records.py":140
+      /* "warehouse/dsn/records.py":149
  *             if start is None or number is None:
  *                 problems.append(
  *                     f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"             # <<<<<<<<<<<<<<
  *                 )
  *                 continue
 */
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 140, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 149, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_1 = __Pyx_PyObject_FormatSimple(__pyx_t_2, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 140, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_FormatSimple(__pyx_t_2, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 149, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
       __pyx_t_10[0] = __pyx_mstate_global->__pyx_kp_u_line_2;
@@ -6857,22 +6857,22 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       __pyx_t_12 |= __Pyx_PyUnicode_KIND_04(__pyx_t_10[1]);
       #endif
       __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_10, 3, __pyx_t_11, __pyx_t_12);
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 140, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 149, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "warehouse/dsn/records.py":139
+      /* "warehouse/dsn/records.py":148
  *             number = f.get("009") or None
  *             if start is None or number is None:
  *                 problems.append(             # <<<<<<<<<<<<<<
  *                     f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"
  *                 )
 */
-      __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_v_problems), __pyx_t_2); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 139, __pyx_L1_error)
+      __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_v_problems), __pyx_t_2); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 148, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
 
-      /* "warehouse/dsn/records.py":142
+      /* "warehouse/dsn/records.py":151
  *                     f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"
  *                 )
  *                 continue             # <<<<<<<<<<<<<<
@@ -6881,7 +6881,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
       goto __pyx_L3_continue;
 
-      /* "warehouse/dsn/records.py":138
+      /* "warehouse/dsn/records.py":147
  *             start = f.get("001")
  *             number = f.get("009") or None
  *             if start is None or number is None:             # <<<<<<<<<<<<<<
@@ -6890,7 +6890,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
     }
 
-    /* "warehouse/dsn/records.py":143
+    /* "warehouse/dsn/records.py":152
  *                 )
  *                 continue
  *             title = f.get("006") or None             # <<<<<<<<<<<<<<
@@ -6904,10 +6904,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_8, __pyx_mstate_global->__pyx_kp_u_006};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 143, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 152, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 143, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 152, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     } else {
@@ -6922,7 +6922,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __Pyx_XDECREF_SET(__pyx_v_title, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "warehouse/dsn/records.py":144
+    /* "warehouse/dsn/records.py":153
  *                 continue
  *             title = f.get("006") or None
  *             planned_end = f.get("010")             # <<<<<<<<<<<<<<
@@ -6936,13 +6936,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_010};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 144, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 153, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_XDECREF_SET(__pyx_v_planned_end, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "warehouse/dsn/records.py":145
+    /* "warehouse/dsn/records.py":154
  *             title = f.get("006") or None
  *             planned_end = f.get("010")
  *             if planned_end is not None and planned_end < start:             # <<<<<<<<<<<<<<
@@ -6958,7 +6958,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 
       goto __pyx_L14_bool_binop_done;
     }
-    __pyx_t_9 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_planned_end, __pyx_v_start, Py_LT); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 145, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_planned_end, __pyx_v_start, Py_LT); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 154, __pyx_L1_error)
 
     __pyx_t_7 = __pyx_t_9;
 
@@ -6966,7 +6966,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     if (__pyx_t_7) {
 
 
-      /* "warehouse/dsn/records.py":146
+      /* "warehouse/dsn/records.py":155
  *             planned_end = f.get("010")
  *             if planned_end is not None and planned_end < start:
  *                 self._implausible(contract.line, "S21.G00.40.010: planned end before the contract's start (40.001); ignored")             # <<<<<<<<<<<<<<
@@ -6975,7 +6975,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
       __pyx_t_1 = __pyx_v_self;
       __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 146, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 155, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
       __pyx_t_4 = 0;
       {
@@ -6983,12 +6983,12 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_implausible, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 146, __pyx_L1_error)
+        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 155, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
       }
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-      /* "warehouse/dsn/records.py":147
+      /* "warehouse/dsn/records.py":156
  *             if planned_end is not None and planned_end < start:
  *                 self._implausible(contract.line, "S21.G00.40.010: planned end before the contract's start (40.001); ignored")
  *                 planned_end = None             # <<<<<<<<<<<<<<
@@ -6998,7 +6998,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       __Pyx_INCREF(Py_None);
       __Pyx_DECREF_SET(__pyx_v_planned_end, Py_None);
 
-      /* "warehouse/dsn/records.py":145
+      /* "warehouse/dsn/records.py":154
  *             title = f.get("006") or None
  *             planned_end = f.get("010")
  *             if planned_end is not None and planned_end < start:             # <<<<<<<<<<<<<<
@@ -7007,7 +7007,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
     }
 
-    /* "warehouse/dsn/records.py":148
+    /* "warehouse/dsn/records.py":157
  *                 self._implausible(contract.line, "S21.G00.40.010: planned end before the contract's start (40.001); ignored")
  *                 planned_end = None
  *             contract_months.append(             # <<<<<<<<<<<<<<
@@ -7016,10 +7016,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
     if (unlikely(__pyx_v_contract_months == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "append");
-      __PYX_ERR(0, 148, __pyx_L1_error)
+      __PYX_ERR(0, 157, __pyx_L1_error)
     }
 
-    /* "warehouse/dsn/records.py":150
+    /* "warehouse/dsn/records.py":159
  *             contract_months.append(
  *                 (
  *                     key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,             # <<<<<<<<<<<<<<
@@ -7033,10 +7033,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_007};
       __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 150, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 159, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 150, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 159, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     } else {
@@ -7055,10 +7055,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_mstate_global->__pyx_kp_u_021};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 150, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 159, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 150, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 159, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     } else {
@@ -7071,7 +7071,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __pyx_t_8 = Py_None;
     __pyx_L18_bool_binop_done:;
 
-    /* "warehouse/dsn/records.py":151
+    /* "warehouse/dsn/records.py":160
  *                 (
  *                     key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,
  *                     title, normalise_post(title), _pcs(f.get("004")), planned_end, f.get("011") or None,             # <<<<<<<<<<<<<<
@@ -7079,7 +7079,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
  *                     f.get("014") or None, f.get("017") or None, f.get("019") or None, f.get("046") or None,
 */
     __pyx_t_14 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_15, __pyx_mstate_global->__pyx_n_u_normalise_post); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 151, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_15, __pyx_mstate_global->__pyx_n_u_normalise_post); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 160, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_15);
     __pyx_t_4 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -7098,11 +7098,11 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_15, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 151, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 160, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __pyx_t_14 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_16, __pyx_mstate_global->__pyx_n_u_pcs); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 151, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_16, __pyx_mstate_global->__pyx_n_u_pcs); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 160, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_16);
     __pyx_t_18 = __pyx_v_f;
     __Pyx_INCREF(__pyx_t_18);
@@ -7111,7 +7111,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_mstate_global->__pyx_kp_u_004};
       __pyx_t_17 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 151, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 160, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_17);
     }
     __pyx_t_4 = 1;
@@ -7132,7 +7132,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
       __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
-      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 151, __pyx_L1_error)
+      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 160, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_15);
     }
     __pyx_t_14 = __pyx_v_f;
@@ -7142,10 +7142,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_mstate_global->__pyx_kp_u_011};
       __pyx_t_17 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 151, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 160, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_17);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_17); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 151, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_17); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 160, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
     } else {
@@ -7158,7 +7158,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __pyx_t_16 = Py_None;
     __pyx_L20_bool_binop_done:;
 
-    /* "warehouse/dsn/records.py":152
+    /* "warehouse/dsn/records.py":161
  *                     key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,
  *                     title, normalise_post(title), _pcs(f.get("004")), planned_end, f.get("011") or None,
  *                     f.get("012"), f.get("013"),             # <<<<<<<<<<<<<<
@@ -7172,7 +7172,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_mstate_global->__pyx_kp_u_012};
       __pyx_t_17 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 152, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 161, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_17);
     }
     __pyx_t_18 = __pyx_v_f;
@@ -7182,11 +7182,11 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_mstate_global->__pyx_kp_u_013};
       __pyx_t_14 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-      if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 152, __pyx_L1_error)
+      if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 161, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_14);
     }
 
-    /* "warehouse/dsn/records.py":153
+    /* "warehouse/dsn/records.py":162
  *                     title, normalise_post(title), _pcs(f.get("004")), planned_end, f.get("011") or None,
  *                     f.get("012"), f.get("013"),
  *                     f.get("014") or None, f.get("017") or None, f.get("019") or None, f.get("046") or None,             # <<<<<<<<<<<<<<
@@ -7200,10 +7200,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_20, __pyx_mstate_global->__pyx_kp_u_014};
       __pyx_t_19 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-      if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 153, __pyx_L1_error)
+      if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 162, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_19);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_19); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 153, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_19); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
     } else {
@@ -7222,10 +7222,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_21, __pyx_mstate_global->__pyx_kp_u_017};
       __pyx_t_20 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-      if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 153, __pyx_L1_error)
+      if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 162, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_20);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_20); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 153, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_20); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
     } else {
@@ -7244,10 +7244,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_22, __pyx_mstate_global->__pyx_kp_u_019};
       __pyx_t_21 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_22); __pyx_t_22 = 0;
-      if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 153, __pyx_L1_error)
+      if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 162, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_21);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_21); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 153, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_21); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
     } else {
@@ -7266,10 +7266,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_23, __pyx_mstate_global->__pyx_kp_u_046};
       __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_23); __pyx_t_23 = 0;
-      if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 153, __pyx_L1_error)
+      if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 162, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_22);
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_22); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 153, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_22); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
     if (!__pyx_t_7) {
       __Pyx_DECREF(__pyx_t_22); __pyx_t_22 = 0;
     } else {
@@ -7282,7 +7282,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __pyx_t_21 = Py_None;
     __pyx_L28_bool_binop_done:;
 
-    /* "warehouse/dsn/records.py":154
+    /* "warehouse/dsn/records.py":163
  *                     f.get("012"), f.get("013"),
  *                     f.get("014") or None, f.get("017") or None, f.get("019") or None, f.get("046") or None,
  *                     hours.get(number), contract.line,             # <<<<<<<<<<<<<<
@@ -7296,71 +7296,71 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       PyObject *__pyx_callargs[2] = {__pyx_t_23, __pyx_v_number};
       __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_23); __pyx_t_23 = 0;
-      if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 154, __pyx_L1_error)
+      if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 163, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_22);
     }
-    __pyx_t_23 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 154, __pyx_L1_error)
+    __pyx_t_23 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 163, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_23);
 
-    /* "warehouse/dsn/records.py":150
+    /* "warehouse/dsn/records.py":159
  *             contract_months.append(
  *                 (
  *                     key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,             # <<<<<<<<<<<<<<
  *                     title, normalise_post(title), _pcs(f.get("004")), planned_end, f.get("011") or None,
  *                     f.get("012"), f.get("013"),
 */
-    __pyx_t_24 = PyTuple_New(21); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 150, __pyx_L1_error)
+    __pyx_t_24 = PyTuple_New(21); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 159, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_24);
     __Pyx_INCREF(__pyx_v_key);
     __Pyx_GIVEREF(__pyx_v_key);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_month);
     __Pyx_GIVEREF(__pyx_v_month);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_siret);
     __Pyx_GIVEREF(__pyx_v_siret);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_person);
     __Pyx_GIVEREF(__pyx_v_person);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_number);
     __Pyx_GIVEREF(__pyx_v_number);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_start);
     __Pyx_GIVEREF(__pyx_v_start);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 6, __pyx_t_2) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 6, __pyx_t_2) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_8);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 7, __pyx_t_8) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 7, __pyx_t_8) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_title);
     __Pyx_GIVEREF(__pyx_v_title);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 8, __pyx_v_title) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 8, __pyx_v_title) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 9, __pyx_t_1) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 9, __pyx_t_1) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_15);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 10, __pyx_t_15) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 10, __pyx_t_15) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_planned_end);
     __Pyx_GIVEREF(__pyx_v_planned_end);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 11, __pyx_v_planned_end) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 11, __pyx_v_planned_end) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_16);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 12, __pyx_t_16) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 12, __pyx_t_16) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_17);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 13, __pyx_t_17) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 13, __pyx_t_17) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_14);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 14, __pyx_t_14) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 14, __pyx_t_14) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_18);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 15, __pyx_t_18) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 15, __pyx_t_18) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_19);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 16, __pyx_t_19) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 16, __pyx_t_19) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_20);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 17, __pyx_t_20) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 17, __pyx_t_20) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_21);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 18, __pyx_t_21) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 18, __pyx_t_21) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_22);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 19, __pyx_t_22) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 19, __pyx_t_22) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_23);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 20, __pyx_t_23) != (0)) __PYX_ERR(0, 150, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_24, 20, __pyx_t_23) != (0)) __PYX_ERR(0, 159, __pyx_L1_error);
     __pyx_t_2 = 0;
     __pyx_t_8 = 0;
     __pyx_t_1 = 0;
@@ -7375,34 +7375,34 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     __pyx_t_22 = 0;
     __pyx_t_23 = 0;
 
-    /* "warehouse/dsn/records.py":148
+    /* "warehouse/dsn/records.py":157
  *                 self._implausible(contract.line, "S21.G00.40.010: planned end before the contract's start (40.001); ignored")
  *                 planned_end = None
  *             contract_months.append(             # <<<<<<<<<<<<<<
  *                 (
  *                     key, month, siret, person, number, start, f.get("007") or None, f.get("021") or None,
 */
-    __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_v_contract_months), __pyx_t_24); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 148, __pyx_L1_error)
+    __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_v_contract_months), __pyx_t_24); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 157, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
 
 
-    /* "warehouse/dsn/records.py":157
+    /* "warehouse/dsn/records.py":166
  *                 )
  *             )
  *             for child in contract.children:             # <<<<<<<<<<<<<<
  *                 c = child.fields
  *                 if child.code == CONTRACT_END:
 */
-    __pyx_t_24 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 157, __pyx_L1_error)
+    __pyx_t_24 = __Pyx_PyObject_GetAttrStr(__pyx_v_contract, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 166, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_24);
     if (likely(PyList_CheckExact(__pyx_t_24)) || PyTuple_CheckExact(__pyx_t_24)) {
       __pyx_t_23 = __pyx_t_24; __Pyx_INCREF(__pyx_t_23);
       __pyx_t_11 = 0;
       __pyx_t_25 = NULL;
     } else {
-      __pyx_t_11 = -1; __pyx_t_23 = PyObject_GetIter(__pyx_t_24); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 157, __pyx_L1_error)
+      __pyx_t_11 = -1; __pyx_t_23 = PyObject_GetIter(__pyx_t_24); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 166, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_23);
-      __pyx_t_25 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_23); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 157, __pyx_L1_error)
+      __pyx_t_25 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_23); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 166, __pyx_L1_error)
     }
     __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
     for (;;) {
@@ -7411,7 +7411,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           {
             Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_23);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 157, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 166, __pyx_L1_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -7421,7 +7421,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           {
             Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_23);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 157, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 166, __pyx_L1_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -7432,13 +7432,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           #endif
           ++__pyx_t_11;
         }
-        if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 157, __pyx_L1_error)
+        if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 166, __pyx_L1_error)
       } else {
         __pyx_t_24 = __pyx_t_25(__pyx_t_23);
         if (unlikely(!__pyx_t_24)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 157, __pyx_L1_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 166, __pyx_L1_error)
             PyErr_Clear();
           }
           break;
@@ -7448,36 +7448,36 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       __Pyx_XDECREF_SET(__pyx_v_child, __pyx_t_24);
       __pyx_t_24 = 0;
 
-      /* "warehouse/dsn/records.py":158
+      /* "warehouse/dsn/records.py":167
  *             )
  *             for child in contract.children:
  *                 c = child.fields             # <<<<<<<<<<<<<<
  *                 if child.code == CONTRACT_END:
  *                     end = c.get("001")
 */
-      __pyx_t_24 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 158, __pyx_L1_error)
+      __pyx_t_24 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 167, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_24);
       __Pyx_XDECREF_SET(__pyx_v_c, __pyx_t_24);
       __pyx_t_24 = 0;
 
-      /* "warehouse/dsn/records.py":159
+      /* "warehouse/dsn/records.py":168
  *             for child in contract.children:
  *                 c = child.fields
  *                 if child.code == CONTRACT_END:             # <<<<<<<<<<<<<<
  *                     end = c.get("001")
  *                     if end is not None and end < start:
 */
-      __pyx_t_24 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 159, __pyx_L1_error)
+      __pyx_t_24 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 168, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_24);
-      __Pyx_GetModuleGlobalName(__pyx_t_22, __pyx_mstate_global->__pyx_n_u_CONTRACT_END); if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 159, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_22, __pyx_mstate_global->__pyx_n_u_CONTRACT_END); if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 168, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_22);
-      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_24, __pyx_t_22, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 159, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_24, __pyx_t_22, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 168, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
       __Pyx_DECREF(__pyx_t_22); __pyx_t_22 = 0;
       if (__pyx_t_7) {
 
 
-        /* "warehouse/dsn/records.py":160
+        /* "warehouse/dsn/records.py":169
  *                 c = child.fields
  *                 if child.code == CONTRACT_END:
  *                     end = c.get("001")             # <<<<<<<<<<<<<<
@@ -7491,13 +7491,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_24, __pyx_mstate_global->__pyx_kp_u_001};
           __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
-          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 160, __pyx_L1_error)
+          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 169, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_22);
         }
         __Pyx_XDECREF_SET(__pyx_v_end, __pyx_t_22);
         __pyx_t_22 = 0;
 
-        /* "warehouse/dsn/records.py":161
+        /* "warehouse/dsn/records.py":170
  *                 if child.code == CONTRACT_END:
  *                     end = c.get("001")
  *                     if end is not None and end < start:             # <<<<<<<<<<<<<<
@@ -7513,7 +7513,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 
           goto __pyx_L34_bool_binop_done;
         }
-        __pyx_t_9 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_end, __pyx_v_start, Py_LT); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 161, __pyx_L1_error)
+        __pyx_t_9 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_end, __pyx_v_start, Py_LT); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 170, __pyx_L1_error)
 
         __pyx_t_7 = __pyx_t_9;
 
@@ -7521,7 +7521,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         if (__pyx_t_7) {
 
 
-          /* "warehouse/dsn/records.py":162
+          /* "warehouse/dsn/records.py":171
  *                     end = c.get("001")
  *                     if end is not None and end < start:
  *                         self._implausible(child.line, "S21.G00.62.001: contract end before the contract's start (40.001); "             # <<<<<<<<<<<<<<
@@ -7530,7 +7530,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
           __pyx_t_24 = __pyx_v_self;
           __Pyx_INCREF(__pyx_t_24);
-          __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 162, __pyx_L1_error)
+          __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_line); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 171, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_21);
           __pyx_t_4 = 0;
           {
@@ -7538,12 +7538,12 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
             __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_implausible, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
             __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
-            if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 162, __pyx_L1_error)
+            if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 171, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_22);
           }
           __Pyx_DECREF(__pyx_t_22); __pyx_t_22 = 0;
 
-          /* "warehouse/dsn/records.py":164
+          /* "warehouse/dsn/records.py":173
  *                         self._implausible(child.line, "S21.G00.62.001: contract end before the contract's start (40.001); "
  *                                                       "end block ignored")
  *                         continue             # <<<<<<<<<<<<<<
@@ -7552,7 +7552,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
           goto __pyx_L30_continue;
 
-          /* "warehouse/dsn/records.py":161
+          /* "warehouse/dsn/records.py":170
  *                 if child.code == CONTRACT_END:
  *                     end = c.get("001")
  *                     if end is not None and end < start:             # <<<<<<<<<<<<<<
@@ -7561,19 +7561,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
 */
         }
 
-        /* "warehouse/dsn/records.py":165
+        /* "warehouse/dsn/records.py":174
  *                                                       "end block ignored")
  *                         continue
  *                     rows["contract_ends"].append((key, month, siret, person, number, start, c.get("001"), c.get("002") or None))             # <<<<<<<<<<<<<<
  *                 elif child.code == ABSENCE:
  *                     last_day, planned, back = c.get("002"), c.get("003"), c.get("010")
 */
-        __pyx_t_22 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_contract_ends); if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 165, __pyx_L1_error)
+        __pyx_t_22 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_contract_ends); if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 174, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_22);
-        if (!(likely(PyList_CheckExact(__pyx_t_22))||((__pyx_t_22) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_22))) __PYX_ERR(0, 165, __pyx_L1_error)
+        if (!(likely(PyList_CheckExact(__pyx_t_22))||((__pyx_t_22) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_22))) __PYX_ERR(0, 174, __pyx_L1_error)
         if (unlikely(__pyx_t_22 == Py_None)) {
           PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "append");
-          __PYX_ERR(0, 165, __pyx_L1_error)
+          __PYX_ERR(0, 174, __pyx_L1_error)
         }
         __pyx_t_24 = __pyx_v_c;
         __Pyx_INCREF(__pyx_t_24);
@@ -7582,7 +7582,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_24, __pyx_mstate_global->__pyx_kp_u_001};
           __pyx_t_21 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
-          if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 165, __pyx_L1_error)
+          if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 174, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_21);
         }
         __pyx_t_19 = __pyx_v_c;
@@ -7592,10 +7592,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_19, __pyx_mstate_global->__pyx_kp_u_002};
           __pyx_t_20 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-          if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 165, __pyx_L1_error)
+          if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 174, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_20);
         }
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_20); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 165, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_20); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 174, __pyx_L1_error)
         if (!__pyx_t_7) {
           __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
         } else {
@@ -7607,38 +7607,38 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __Pyx_INCREF(Py_None);
         __pyx_t_24 = Py_None;
         __pyx_L36_bool_binop_done:;
-        __pyx_t_20 = PyTuple_New(8); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 165, __pyx_L1_error)
+        __pyx_t_20 = PyTuple_New(8); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 174, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_20);
         __Pyx_INCREF(__pyx_v_key);
         __Pyx_GIVEREF(__pyx_v_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_month);
         __Pyx_GIVEREF(__pyx_v_month);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_siret);
         __Pyx_GIVEREF(__pyx_v_siret);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_person);
         __Pyx_GIVEREF(__pyx_v_person);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_number);
         __Pyx_GIVEREF(__pyx_v_number);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_start);
         __Pyx_GIVEREF(__pyx_v_start);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_21);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 6, __pyx_t_21) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 6, __pyx_t_21) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_24);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 7, __pyx_t_24) != (0)) __PYX_ERR(0, 165, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 7, __pyx_t_24) != (0)) __PYX_ERR(0, 174, __pyx_L1_error);
         __pyx_t_21 = 0;
         __pyx_t_24 = 0;
-        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_22), __pyx_t_20); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 165, __pyx_L1_error)
+        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_22), __pyx_t_20); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 174, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_22); __pyx_t_22 = 0;
         __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
 
 
-        /* "warehouse/dsn/records.py":159
+        /* "warehouse/dsn/records.py":168
  *             for child in contract.children:
  *                 c = child.fields
  *                 if child.code == CONTRACT_END:             # <<<<<<<<<<<<<<
@@ -7648,24 +7648,24 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         goto __pyx_L32;
       }
 
-      /* "warehouse/dsn/records.py":166
+      /* "warehouse/dsn/records.py":175
  *                         continue
  *                     rows["contract_ends"].append((key, month, siret, person, number, start, c.get("001"), c.get("002") or None))
  *                 elif child.code == ABSENCE:             # <<<<<<<<<<<<<<
  *                     last_day, planned, back = c.get("002"), c.get("003"), c.get("010")
  *                     rows["absences"].append(
 */
-      __pyx_t_20 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 166, __pyx_L1_error)
+      __pyx_t_20 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 175, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_20);
-      __Pyx_GetModuleGlobalName(__pyx_t_22, __pyx_mstate_global->__pyx_n_u_ABSENCE); if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 166, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_22, __pyx_mstate_global->__pyx_n_u_ABSENCE); if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 175, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_22);
-      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_20, __pyx_t_22, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 166, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_20, __pyx_t_22, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 175, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
       __Pyx_DECREF(__pyx_t_22); __pyx_t_22 = 0;
       if (__pyx_t_7) {
 
 
-        /* "warehouse/dsn/records.py":167
+        /* "warehouse/dsn/records.py":176
  *                     rows["contract_ends"].append((key, month, siret, person, number, start, c.get("001"), c.get("002") or None))
  *                 elif child.code == ABSENCE:
  *                     last_day, planned, back = c.get("002"), c.get("003"), c.get("010")             # <<<<<<<<<<<<<<
@@ -7679,7 +7679,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_20, __pyx_mstate_global->__pyx_kp_u_002};
           __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 167, __pyx_L1_error)
+          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 176, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_22);
         }
         __pyx_t_24 = __pyx_v_c;
@@ -7689,7 +7689,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_24, __pyx_mstate_global->__pyx_kp_u_003};
           __pyx_t_20 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
-          if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 167, __pyx_L1_error)
+          if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 176, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_20);
         }
         __pyx_t_21 = __pyx_v_c;
@@ -7699,7 +7699,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_21, __pyx_mstate_global->__pyx_kp_u_010};
           __pyx_t_24 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-          if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 167, __pyx_L1_error)
+          if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 176, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_24);
         }
         __Pyx_XDECREF_SET(__pyx_v_last_day, __pyx_t_22);
@@ -7709,22 +7709,22 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __Pyx_XDECREF_SET(__pyx_v_back, __pyx_t_24);
         __pyx_t_24 = 0;
 
-        /* "warehouse/dsn/records.py":168
+        /* "warehouse/dsn/records.py":177
  *                 elif child.code == ABSENCE:
  *                     last_day, planned, back = c.get("002"), c.get("003"), c.get("010")
  *                     rows["absences"].append(             # <<<<<<<<<<<<<<
  *                         (
  *                             key, month, siret, person, number, start, "arret", c.get("001") or None,
 */
-        __pyx_t_24 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_absences); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 168, __pyx_L1_error)
+        __pyx_t_24 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_absences); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 177, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_24);
-        if (!(likely(PyList_CheckExact(__pyx_t_24))||((__pyx_t_24) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_24))) __PYX_ERR(0, 168, __pyx_L1_error)
+        if (!(likely(PyList_CheckExact(__pyx_t_24))||((__pyx_t_24) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_24))) __PYX_ERR(0, 177, __pyx_L1_error)
         if (unlikely(__pyx_t_24 == Py_None)) {
           PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "append");
-          __PYX_ERR(0, 168, __pyx_L1_error)
+          __PYX_ERR(0, 177, __pyx_L1_error)
         }
 
-        /* "warehouse/dsn/records.py":170
+        /* "warehouse/dsn/records.py":179
  *                     rows["absences"].append(
  *                         (
  *                             key, month, siret, person, number, start, "arret", c.get("001") or None,             # <<<<<<<<<<<<<<
@@ -7738,10 +7738,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_21, __pyx_mstate_global->__pyx_kp_u_001};
           __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 170, __pyx_L1_error)
+          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 179, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_22);
         }
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_22); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 170, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_22); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 179, __pyx_L1_error)
         if (!__pyx_t_7) {
           __Pyx_DECREF(__pyx_t_22); __pyx_t_22 = 0;
         } else {
@@ -7754,18 +7754,18 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __pyx_t_20 = Py_None;
         __pyx_L38_bool_binop_done:;
 
-        /* "warehouse/dsn/records.py":171
+        /* "warehouse/dsn/records.py":180
  *                         (
  *                             key, month, siret, person, number, start, "arret", c.get("001") or None,
  *                             last_day + ONE_DAY if last_day else None, back - ONE_DAY if back else planned,             # <<<<<<<<<<<<<<
  *                             last_day, planned, back,
  *                         )
 */
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_last_day); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 171, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_last_day); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 180, __pyx_L1_error)
         if (__pyx_t_7) {
-          __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_ONE_DAY); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 171, __pyx_L1_error)
+          __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_ONE_DAY); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 180, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_21);
-          __pyx_t_19 = __Pyx_PyNumber_Add_object_object(__pyx_v_last_day, __pyx_t_21); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 171, __pyx_L1_error)
+          __pyx_t_19 = __Pyx_PyNumber_Add_object_object(__pyx_v_last_day, __pyx_t_21); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 180, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_19);
           __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
           __pyx_t_22 = __pyx_t_19;
@@ -7775,11 +7775,11 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           __pyx_t_22 = Py_None;
         }
 
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_back); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 171, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_back); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 180, __pyx_L1_error)
         if (__pyx_t_7) {
-          __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_ONE_DAY); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 171, __pyx_L1_error)
+          __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_ONE_DAY); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 180, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_21);
-          __pyx_t_18 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_back, __pyx_t_21); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 171, __pyx_L1_error)
+          __pyx_t_18 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_back, __pyx_t_21); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 180, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_18);
           __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
           __pyx_t_19 = __pyx_t_18;
@@ -7790,68 +7790,68 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         }
 
 
-        /* "warehouse/dsn/records.py":170
+        /* "warehouse/dsn/records.py":179
  *                     rows["absences"].append(
  *                         (
  *                             key, month, siret, person, number, start, "arret", c.get("001") or None,             # <<<<<<<<<<<<<<
  *                             last_day + ONE_DAY if last_day else None, back - ONE_DAY if back else planned,
  *                             last_day, planned, back,
 */
-        __pyx_t_18 = PyTuple_New(13); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 170, __pyx_L1_error)
+        __pyx_t_18 = PyTuple_New(13); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 179, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_18);
         __Pyx_INCREF(__pyx_v_key);
         __Pyx_GIVEREF(__pyx_v_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_month);
         __Pyx_GIVEREF(__pyx_v_month);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_siret);
         __Pyx_GIVEREF(__pyx_v_siret);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_person);
         __Pyx_GIVEREF(__pyx_v_person);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_number);
         __Pyx_GIVEREF(__pyx_v_number);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_start);
         __Pyx_GIVEREF(__pyx_v_start);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_arret);
         __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_arret);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 6, __pyx_mstate_global->__pyx_n_u_arret) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 6, __pyx_mstate_global->__pyx_n_u_arret) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_20);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 7, __pyx_t_20) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 7, __pyx_t_20) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_22);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 8, __pyx_t_22) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 8, __pyx_t_22) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_19);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 9, __pyx_t_19) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 9, __pyx_t_19) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_last_day);
         __Pyx_GIVEREF(__pyx_v_last_day);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 10, __pyx_v_last_day) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 10, __pyx_v_last_day) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_planned);
         __Pyx_GIVEREF(__pyx_v_planned);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 11, __pyx_v_planned) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 11, __pyx_v_planned) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_back);
         __Pyx_GIVEREF(__pyx_v_back);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 12, __pyx_v_back) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_18, 12, __pyx_v_back) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
         __pyx_t_20 = 0;
         __pyx_t_22 = 0;
         __pyx_t_19 = 0;
 
-        /* "warehouse/dsn/records.py":168
+        /* "warehouse/dsn/records.py":177
  *                 elif child.code == ABSENCE:
  *                     last_day, planned, back = c.get("002"), c.get("003"), c.get("010")
  *                     rows["absences"].append(             # <<<<<<<<<<<<<<
  *                         (
  *                             key, month, siret, person, number, start, "arret", c.get("001") or None,
 */
-        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_24), __pyx_t_18); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 168, __pyx_L1_error)
+        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_24), __pyx_t_18); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 177, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
         __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
 
 
-        /* "warehouse/dsn/records.py":166
+        /* "warehouse/dsn/records.py":175
  *                         continue
  *                     rows["contract_ends"].append((key, month, siret, person, number, start, c.get("001"), c.get("002") or None))
  *                 elif child.code == ABSENCE:             # <<<<<<<<<<<<<<
@@ -7861,39 +7861,39 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         goto __pyx_L32;
       }
 
-      /* "warehouse/dsn/records.py":175
+      /* "warehouse/dsn/records.py":184
  *                         )
  *                     )
  *                 elif child.code == SUSPENSION:             # <<<<<<<<<<<<<<
  *                     rows["absences"].append(
  *                         (
 */
-      __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 175, __pyx_L1_error)
+      __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 184, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_18);
-      __Pyx_GetModuleGlobalName(__pyx_t_24, __pyx_mstate_global->__pyx_n_u_SUSPENSION); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 175, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_24, __pyx_mstate_global->__pyx_n_u_SUSPENSION); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 184, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_24);
-      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_18, __pyx_t_24, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 175, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_18, __pyx_t_24, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 184, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
       __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
       if (__pyx_t_7) {
 
 
-        /* "warehouse/dsn/records.py":176
+        /* "warehouse/dsn/records.py":185
  *                     )
  *                 elif child.code == SUSPENSION:
  *                     rows["absences"].append(             # <<<<<<<<<<<<<<
  *                         (
  *                             key, month, siret, person, number, start, "suspension", c.get("001") or None,
 */
-        __pyx_t_24 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_absences); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 176, __pyx_L1_error)
+        __pyx_t_24 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_absences); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 185, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_24);
-        if (!(likely(PyList_CheckExact(__pyx_t_24))||((__pyx_t_24) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_24))) __PYX_ERR(0, 176, __pyx_L1_error)
+        if (!(likely(PyList_CheckExact(__pyx_t_24))||((__pyx_t_24) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_24))) __PYX_ERR(0, 185, __pyx_L1_error)
         if (unlikely(__pyx_t_24 == Py_None)) {
           PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "append");
-          __PYX_ERR(0, 176, __pyx_L1_error)
+          __PYX_ERR(0, 185, __pyx_L1_error)
         }
 
-        /* "warehouse/dsn/records.py":178
+        /* "warehouse/dsn/records.py":187
  *                     rows["absences"].append(
  *                         (
  *                             key, month, siret, person, number, start, "suspension", c.get("001") or None,             # <<<<<<<<<<<<<<
@@ -7907,10 +7907,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_22, __pyx_mstate_global->__pyx_kp_u_001};
           __pyx_t_19 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_22); __pyx_t_22 = 0;
-          if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 178, __pyx_L1_error)
+          if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 187, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_19);
         }
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_19); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 178, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_19); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 187, __pyx_L1_error)
         if (!__pyx_t_7) {
           __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
         } else {
@@ -7923,7 +7923,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __pyx_t_18 = Py_None;
         __pyx_L40_bool_binop_done:;
 
-        /* "warehouse/dsn/records.py":179
+        /* "warehouse/dsn/records.py":188
  *                         (
  *                             key, month, siret, person, number, start, "suspension", c.get("001") or None,
  *                             c.get("002"), c.get("003"), None, None, None,             # <<<<<<<<<<<<<<
@@ -7937,7 +7937,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_22, __pyx_mstate_global->__pyx_kp_u_002};
           __pyx_t_19 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_22); __pyx_t_22 = 0;
-          if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 179, __pyx_L1_error)
+          if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 188, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_19);
         }
         __pyx_t_20 = __pyx_v_c;
@@ -7947,72 +7947,72 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_20, __pyx_mstate_global->__pyx_kp_u_003};
           __pyx_t_22 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 179, __pyx_L1_error)
+          if (unlikely(!__pyx_t_22)) __PYX_ERR(0, 188, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_22);
         }
 
-        /* "warehouse/dsn/records.py":178
+        /* "warehouse/dsn/records.py":187
  *                     rows["absences"].append(
  *                         (
  *                             key, month, siret, person, number, start, "suspension", c.get("001") or None,             # <<<<<<<<<<<<<<
  *                             c.get("002"), c.get("003"), None, None, None,
  *                         )
 */
-        __pyx_t_20 = PyTuple_New(13); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 178, __pyx_L1_error)
+        __pyx_t_20 = PyTuple_New(13); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 187, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_20);
         __Pyx_INCREF(__pyx_v_key);
         __Pyx_GIVEREF(__pyx_v_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_month);
         __Pyx_GIVEREF(__pyx_v_month);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_siret);
         __Pyx_GIVEREF(__pyx_v_siret);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_person);
         __Pyx_GIVEREF(__pyx_v_person);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_number);
         __Pyx_GIVEREF(__pyx_v_number);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_start);
         __Pyx_GIVEREF(__pyx_v_start);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_suspension);
         __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_suspension);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 6, __pyx_mstate_global->__pyx_n_u_suspension) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 6, __pyx_mstate_global->__pyx_n_u_suspension) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_18);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 7, __pyx_t_18) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 7, __pyx_t_18) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_19);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 8, __pyx_t_19) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 8, __pyx_t_19) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_22);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 9, __pyx_t_22) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 9, __pyx_t_22) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(Py_None);
         __Pyx_GIVEREF(Py_None);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 10, Py_None) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 10, Py_None) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(Py_None);
         __Pyx_GIVEREF(Py_None);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 11, Py_None) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 11, Py_None) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __Pyx_INCREF(Py_None);
         __Pyx_GIVEREF(Py_None);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 12, Py_None) != (0)) __PYX_ERR(0, 178, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_20, 12, Py_None) != (0)) __PYX_ERR(0, 187, __pyx_L1_error);
         __pyx_t_18 = 0;
         __pyx_t_19 = 0;
         __pyx_t_22 = 0;
 
-        /* "warehouse/dsn/records.py":176
+        /* "warehouse/dsn/records.py":185
  *                     )
  *                 elif child.code == SUSPENSION:
  *                     rows["absences"].append(             # <<<<<<<<<<<<<<
  *                         (
  *                             key, month, siret, person, number, start, "suspension", c.get("001") or None,
 */
-        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_24), __pyx_t_20); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 176, __pyx_L1_error)
+        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_24), __pyx_t_20); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 185, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
         __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
 
 
-        /* "warehouse/dsn/records.py":175
+        /* "warehouse/dsn/records.py":184
  *                         )
  *                     )
  *                 elif child.code == SUSPENSION:             # <<<<<<<<<<<<<<
@@ -8022,39 +8022,39 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         goto __pyx_L32;
       }
 
-      /* "warehouse/dsn/records.py":182
+      /* "warehouse/dsn/records.py":191
  *                         )
  *                     )
  *                 elif child.code == CHANGE:             # <<<<<<<<<<<<<<
  *                     rows["contract_changes"].append(
  *                         (
 */
-      __pyx_t_20 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 182, __pyx_L1_error)
+      __pyx_t_20 = __Pyx_PyObject_GetAttrStr(__pyx_v_child, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 191, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_20);
-      __Pyx_GetModuleGlobalName(__pyx_t_24, __pyx_mstate_global->__pyx_n_u_CHANGE); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 182, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_24, __pyx_mstate_global->__pyx_n_u_CHANGE); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 191, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_24);
-      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_20, __pyx_t_24, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 182, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_20, __pyx_t_24, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 191, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
       __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
       if (__pyx_t_7) {
 
 
-        /* "warehouse/dsn/records.py":183
+        /* "warehouse/dsn/records.py":192
  *                     )
  *                 elif child.code == CHANGE:
  *                     rows["contract_changes"].append(             # <<<<<<<<<<<<<<
  *                         (
  *                             key, month, siret, person, number, start, c.get("001"), c.get("004") or None,
 */
-        __pyx_t_24 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_contract_changes); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 183, __pyx_L1_error)
+        __pyx_t_24 = __Pyx_PyDict_GetItem(__pyx_v_rows, __pyx_mstate_global->__pyx_n_u_contract_changes); if (unlikely(!__pyx_t_24)) __PYX_ERR(0, 192, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_24);
-        if (!(likely(PyList_CheckExact(__pyx_t_24))||((__pyx_t_24) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_24))) __PYX_ERR(0, 183, __pyx_L1_error)
+        if (!(likely(PyList_CheckExact(__pyx_t_24))||((__pyx_t_24) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_24))) __PYX_ERR(0, 192, __pyx_L1_error)
         if (unlikely(__pyx_t_24 == Py_None)) {
           PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "append");
-          __PYX_ERR(0, 183, __pyx_L1_error)
+          __PYX_ERR(0, 192, __pyx_L1_error)
         }
 
-        /* "warehouse/dsn/records.py":185
+        /* "warehouse/dsn/records.py":194
  *                     rows["contract_changes"].append(
  *                         (
  *                             key, month, siret, person, number, start, c.get("001"), c.get("004") or None,             # <<<<<<<<<<<<<<
@@ -8068,7 +8068,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_22, __pyx_mstate_global->__pyx_kp_u_001};
           __pyx_t_20 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_22); __pyx_t_22 = 0;
-          if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 185, __pyx_L1_error)
+          if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 194, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_20);
         }
         __pyx_t_18 = __pyx_v_c;
@@ -8078,10 +8078,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_mstate_global->__pyx_kp_u_004};
           __pyx_t_19 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-          if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 185, __pyx_L1_error)
+          if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 194, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_19);
         }
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_19); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 185, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_19); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 194, __pyx_L1_error)
         if (!__pyx_t_7) {
           __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
         } else {
@@ -8094,7 +8094,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __pyx_t_22 = Py_None;
         __pyx_L42_bool_binop_done:;
 
-        /* "warehouse/dsn/records.py":186
+        /* "warehouse/dsn/records.py":195
  *                         (
  *                             key, month, siret, person, number, start, c.get("001"), c.get("004") or None,
  *                             c.get("016") or None, c.get("014") or None, c.get("021"), c.get("012") or None,             # <<<<<<<<<<<<<<
@@ -8108,10 +8108,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_21, __pyx_mstate_global->__pyx_kp_u_016};
           __pyx_t_18 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-          if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 186, __pyx_L1_error)
+          if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 195, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_18);
         }
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_18); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 186, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_18); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 195, __pyx_L1_error)
         if (!__pyx_t_7) {
           __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
         } else {
@@ -8130,10 +8130,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_mstate_global->__pyx_kp_u_014};
           __pyx_t_21 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-          if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 186, __pyx_L1_error)
+          if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 195, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_21);
         }
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_21); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 186, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_21); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 195, __pyx_L1_error)
         if (!__pyx_t_7) {
           __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
         } else {
@@ -8152,7 +8152,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_mstate_global->__pyx_kp_u_021};
           __pyx_t_21 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-          if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 186, __pyx_L1_error)
+          if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 195, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_21);
         }
         __pyx_t_16 = __pyx_v_c;
@@ -8162,10 +8162,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
           PyObject *__pyx_callargs[2] = {__pyx_t_16, __pyx_mstate_global->__pyx_kp_u_012};
           __pyx_t_17 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-          if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 186, __pyx_L1_error)
+          if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 195, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_17);
         }
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_17); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 186, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_17); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 195, __pyx_L1_error)
         if (!__pyx_t_7) {
           __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
         } else {
@@ -8178,45 +8178,45 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __pyx_t_14 = Py_None;
         __pyx_L48_bool_binop_done:;
 
-        /* "warehouse/dsn/records.py":185
+        /* "warehouse/dsn/records.py":194
  *                     rows["contract_changes"].append(
  *                         (
  *                             key, month, siret, person, number, start, c.get("001"), c.get("004") or None,             # <<<<<<<<<<<<<<
  *                             c.get("016") or None, c.get("014") or None, c.get("021"), c.get("012") or None,
  *                         )
 */
-        __pyx_t_17 = PyTuple_New(12); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 185, __pyx_L1_error)
+        __pyx_t_17 = PyTuple_New(12); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 194, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_17);
         __Pyx_INCREF(__pyx_v_key);
         __Pyx_GIVEREF(__pyx_v_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 0, __pyx_v_key) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_month);
         __Pyx_GIVEREF(__pyx_v_month);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 1, __pyx_v_month) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_siret);
         __Pyx_GIVEREF(__pyx_v_siret);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 2, __pyx_v_siret) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_person);
         __Pyx_GIVEREF(__pyx_v_person);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 3, __pyx_v_person) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_number);
         __Pyx_GIVEREF(__pyx_v_number);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 4, __pyx_v_number) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_start);
         __Pyx_GIVEREF(__pyx_v_start);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 5, __pyx_v_start) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_20);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 6, __pyx_t_20) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 6, __pyx_t_20) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_22);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 7, __pyx_t_22) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 7, __pyx_t_22) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_19);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 8, __pyx_t_19) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 8, __pyx_t_19) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_18);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 9, __pyx_t_18) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 9, __pyx_t_18) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_21);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 10, __pyx_t_21) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 10, __pyx_t_21) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_14);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 11, __pyx_t_14) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 11, __pyx_t_14) != (0)) __PYX_ERR(0, 194, __pyx_L1_error);
         __pyx_t_20 = 0;
         __pyx_t_22 = 0;
         __pyx_t_19 = 0;
@@ -8224,19 +8224,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
         __pyx_t_21 = 0;
         __pyx_t_14 = 0;
 
-        /* "warehouse/dsn/records.py":183
+        /* "warehouse/dsn/records.py":192
  *                     )
  *                 elif child.code == CHANGE:
  *                     rows["contract_changes"].append(             # <<<<<<<<<<<<<<
  *                         (
  *                             key, month, siret, person, number, start, c.get("001"), c.get("004") or None,
 */
-        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_24), __pyx_t_17); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 183, __pyx_L1_error)
+        __pyx_t_13 = __Pyx_PyList_Append(((PyObject*)__pyx_t_24), __pyx_t_17); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 192, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_24); __pyx_t_24 = 0;
         __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
 
 
-        /* "warehouse/dsn/records.py":182
+        /* "warehouse/dsn/records.py":191
  *                         )
  *                     )
  *                 elif child.code == CHANGE:             # <<<<<<<<<<<<<<
@@ -8246,7 +8246,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
       }
       __pyx_L32:;
 
-      /* "warehouse/dsn/records.py":157
+      /* "warehouse/dsn/records.py":166
  *                 )
  *             )
  *             for child in contract.children:             # <<<<<<<<<<<<<<
@@ -8257,7 +8257,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
     }
     __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
 
-    /* "warehouse/dsn/records.py":132
+    /* "warehouse/dsn/records.py":141
  *         hours = _hours_by_contract(individual)
  *         contract_months = rows["contract_months"]
  *         for contract in individual.children:             # <<<<<<<<<<<<<<
@@ -8268,7 +8268,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "warehouse/dsn/records.py":123
+  /* "warehouse/dsn/records.py":132
  *         return self.pseudonymiser.by_matricule(siren, matricule)
  * 
  *     def _contracts(             # <<<<<<<<<<<<<<
@@ -8317,7 +8317,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_13RecordBuilder_12_contracts(
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":191
+/* "warehouse/dsn/records.py":200
  * 
  * 
  * def _hours_by_contract(individual: Block) -> dict[str, float]:             # <<<<<<<<<<<<<<
@@ -8365,32 +8365,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_individual,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 191, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 200, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 200, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_hours_by_contract", 0) < (0)) __PYX_ERR(0, 191, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_hours_by_contract", 0) < (0)) __PYX_ERR(0, 200, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_hours_by_contract", 1, 1, 1, i); __PYX_ERR(0, 191, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_hours_by_contract", 1, 1, 1, i); __PYX_ERR(0, 200, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 200, __pyx_L3_error)
     }
     __pyx_v_individual = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_hours_by_contract", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 191, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_hours_by_contract", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 200, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8438,35 +8438,35 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_hours_by_contract", 0);
 
-  /* "warehouse/dsn/records.py":194
+  /* "warehouse/dsn/records.py":203
  *     """Paid hours per contract number: activity blocks (53: type 01, unit 10 = hours) under each
  *     remuneration (51) linked by 51.010; the remuneration's own hours (51.012) when it has none."""
  *     hours: dict[str, float] = {}             # <<<<<<<<<<<<<<
  *     for remuneration in individual.children:
  *         if remuneration.code != REMUNERATION:
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_hours = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "warehouse/dsn/records.py":195
+  /* "warehouse/dsn/records.py":204
  *     remuneration (51) linked by 51.010; the remuneration's own hours (51.012) when it has none."""
  *     hours: dict[str, float] = {}
  *     for remuneration in individual.children:             # <<<<<<<<<<<<<<
  *         if remuneration.code != REMUNERATION:
  *             continue
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_individual, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 195, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_individual, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   if (likely(PyList_CheckExact(__pyx_t_1)) || PyTuple_CheckExact(__pyx_t_1)) {
     __pyx_t_2 = __pyx_t_1; __Pyx_INCREF(__pyx_t_2);
     __pyx_t_3 = 0;
     __pyx_t_4 = NULL;
   } else {
-    __pyx_t_3 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_3 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_4 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_4 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 204, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
@@ -8475,7 +8475,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_2);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 195, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
           #endif
           if (__pyx_t_3 >= __pyx_temp) break;
         }
@@ -8485,7 +8485,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_2);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 195, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
           #endif
           if (__pyx_t_3 >= __pyx_temp) break;
         }
@@ -8496,13 +8496,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
         #endif
         ++__pyx_t_3;
       }
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 195, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 204, __pyx_L1_error)
     } else {
       __pyx_t_1 = __pyx_t_4(__pyx_t_2);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 195, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 204, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -8512,24 +8512,24 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
     __Pyx_XDECREF_SET(__pyx_v_remuneration, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "warehouse/dsn/records.py":196
+    /* "warehouse/dsn/records.py":205
  *     hours: dict[str, float] = {}
  *     for remuneration in individual.children:
  *         if remuneration.code != REMUNERATION:             # <<<<<<<<<<<<<<
  *             continue
  *         r = remuneration.fields
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_remuneration, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_remuneration, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_REMUNERATION); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_REMUNERATION); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_1, __pyx_t_5, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_1, __pyx_t_5, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     if (__pyx_t_6) {
 
 
-      /* "warehouse/dsn/records.py":197
+      /* "warehouse/dsn/records.py":206
  *     for remuneration in individual.children:
  *         if remuneration.code != REMUNERATION:
  *             continue             # <<<<<<<<<<<<<<
@@ -8538,7 +8538,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 */
       goto __pyx_L3_continue;
 
-      /* "warehouse/dsn/records.py":196
+      /* "warehouse/dsn/records.py":205
  *     hours: dict[str, float] = {}
  *     for remuneration in individual.children:
  *         if remuneration.code != REMUNERATION:             # <<<<<<<<<<<<<<
@@ -8547,19 +8547,19 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 */
     }
 
-    /* "warehouse/dsn/records.py":198
+    /* "warehouse/dsn/records.py":207
  *         if remuneration.code != REMUNERATION:
  *             continue
  *         r = remuneration.fields             # <<<<<<<<<<<<<<
  *         number = r.get("010")
  *         if not number:
 */
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_remuneration, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 198, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_remuneration, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 207, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_XDECREF_SET(__pyx_v_r, __pyx_t_5);
     __pyx_t_5 = 0;
 
-    /* "warehouse/dsn/records.py":199
+    /* "warehouse/dsn/records.py":208
  *             continue
  *         r = remuneration.fields
  *         number = r.get("010")             # <<<<<<<<<<<<<<
@@ -8573,27 +8573,27 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_010};
       __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 199, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 208, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
     __Pyx_XDECREF_SET(__pyx_v_number, __pyx_t_5);
     __pyx_t_5 = 0;
 
-    /* "warehouse/dsn/records.py":200
+    /* "warehouse/dsn/records.py":209
  *         r = remuneration.fields
  *         number = r.get("010")
  *         if not number:             # <<<<<<<<<<<<<<
  *             continue
  *         activity_hours = [
 */
-    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_number); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 200, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_number); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 209, __pyx_L1_error)
     __pyx_t_8 = (!__pyx_t_6);
 
 
     if (__pyx_t_8) {
 
 
-      /* "warehouse/dsn/records.py":201
+      /* "warehouse/dsn/records.py":210
  *         number = r.get("010")
  *         if not number:
  *             continue             # <<<<<<<<<<<<<<
@@ -8602,7 +8602,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 */
       goto __pyx_L3_continue;
 
-      /* "warehouse/dsn/records.py":200
+      /* "warehouse/dsn/records.py":209
  *         r = remuneration.fields
  *         number = r.get("010")
  *         if not number:             # <<<<<<<<<<<<<<
@@ -8611,7 +8611,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 */
     }
 
-    /* "warehouse/dsn/records.py":202
+    /* "warehouse/dsn/records.py":211
  *         if not number:
  *             continue
  *         activity_hours = [             # <<<<<<<<<<<<<<
@@ -8619,26 +8619,26 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
  *             if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"
 */
     { /* enter inner scope */
-      __pyx_t_5 = PyList_New(0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 202, __pyx_L9_error)
+      __pyx_t_5 = PyList_New(0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 211, __pyx_L9_error)
       __Pyx_GOTREF(__pyx_t_5);
 
-      /* "warehouse/dsn/records.py":203
+      /* "warehouse/dsn/records.py":212
  *             continue
  *         activity_hours = [
  *             a.fields["002"] for a in remuneration.children             # <<<<<<<<<<<<<<
  *             if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"
  *         ]
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_remuneration, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L9_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_remuneration, __pyx_mstate_global->__pyx_n_u_children); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 212, __pyx_L9_error)
       __Pyx_GOTREF(__pyx_t_1);
       if (likely(PyList_CheckExact(__pyx_t_1)) || PyTuple_CheckExact(__pyx_t_1)) {
         __pyx_t_9 = __pyx_t_1; __Pyx_INCREF(__pyx_t_9);
         __pyx_t_10 = 0;
         __pyx_t_11 = NULL;
       } else {
-        __pyx_t_10 = -1; __pyx_t_9 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 203, __pyx_L9_error)
+        __pyx_t_10 = -1; __pyx_t_9 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 212, __pyx_L9_error)
         __Pyx_GOTREF(__pyx_t_9);
-        __pyx_t_11 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_9); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 203, __pyx_L9_error)
+        __pyx_t_11 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_9); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 212, __pyx_L9_error)
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       for (;;) {
@@ -8647,7 +8647,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
             {
               Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_9);
               #if !CYTHON_ASSUME_SAFE_SIZE
-              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 203, __pyx_L9_error)
+              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 212, __pyx_L9_error)
               #endif
               if (__pyx_t_10 >= __pyx_temp) break;
             }
@@ -8657,7 +8657,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
             {
               Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_9);
               #if !CYTHON_ASSUME_SAFE_SIZE
-              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 203, __pyx_L9_error)
+              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 212, __pyx_L9_error)
               #endif
               if (__pyx_t_10 >= __pyx_temp) break;
             }
@@ -8668,13 +8668,13 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
             #endif
             ++__pyx_t_10;
           }
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L9_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 212, __pyx_L9_error)
         } else {
           __pyx_t_1 = __pyx_t_11(__pyx_t_9);
           if (unlikely(!__pyx_t_1)) {
             PyObject* exc_type = PyErr_Occurred();
             if (exc_type) {
-              if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 203, __pyx_L9_error)
+              if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 212, __pyx_L9_error)
               PyErr_Clear();
             }
             break;
@@ -8684,18 +8684,18 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
         __Pyx_XDECREF_SET(__pyx_7genexpr__pyx_v_a, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "warehouse/dsn/records.py":204
+        /* "warehouse/dsn/records.py":213
  *         activity_hours = [
  *             a.fields["002"] for a in remuneration.children
  *             if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"             # <<<<<<<<<<<<<<
  *         ]
  *         if activity_hours:
 */
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_code); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_GOTREF(__pyx_t_1);
-        __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_ACTIVITY); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 204, __pyx_L9_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_ACTIVITY); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_GOTREF(__pyx_t_12);
-        __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_t_12, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_t_12, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
         __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
         if (__pyx_t_6) {
@@ -8706,9 +8706,9 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 
           goto __pyx_L13_bool_binop_done;
         }
-        __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_GOTREF(__pyx_t_12);
-        __pyx_t_6 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u_002, __pyx_t_12, Py_EQ)); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_6 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u_002, __pyx_t_12, Py_EQ)); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
         if (__pyx_t_6) {
 
@@ -8718,7 +8718,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 
           goto __pyx_L13_bool_binop_done;
         }
-        __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_GOTREF(__pyx_t_13);
         __pyx_t_1 = __pyx_t_13;
         __Pyx_INCREF(__pyx_t_1);
@@ -8728,10 +8728,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
           __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-          if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 204, __pyx_L9_error)
+          if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 213, __pyx_L9_error)
           __Pyx_GOTREF(__pyx_t_12);
         }
-        __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_12, __pyx_mstate_global->__pyx_kp_u_01, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_12, __pyx_mstate_global->__pyx_kp_u_01, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
         if (__pyx_t_6) {
 
@@ -8741,7 +8741,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 
           goto __pyx_L13_bool_binop_done;
         }
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_13 = __pyx_t_1;
         __Pyx_INCREF(__pyx_t_13);
@@ -8751,10 +8751,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
           __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 204, __pyx_L9_error)
+          if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 213, __pyx_L9_error)
           __Pyx_GOTREF(__pyx_t_12);
         }
-        __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_12, __pyx_mstate_global->__pyx_kp_u_10, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 204, __pyx_L9_error)
+        __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_12, __pyx_mstate_global->__pyx_kp_u_10, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 213, __pyx_L9_error)
         __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
 
         __pyx_t_8 = __pyx_t_6;
@@ -8763,23 +8763,23 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
         if (__pyx_t_8) {
 
 
-          /* "warehouse/dsn/records.py":203
+          /* "warehouse/dsn/records.py":212
  *             continue
  *         activity_hours = [
  *             a.fields["002"] for a in remuneration.children             # <<<<<<<<<<<<<<
  *             if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"
  *         ]
 */
-          __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 203, __pyx_L9_error)
+          __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_7genexpr__pyx_v_a, __pyx_mstate_global->__pyx_n_u_fields); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 212, __pyx_L9_error)
           __Pyx_GOTREF(__pyx_t_12);
-          __pyx_t_1 = __Pyx_PyObject_Dict_GetItem(__pyx_t_12, __pyx_mstate_global->__pyx_kp_u_002); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L9_error)
+          __pyx_t_1 = __Pyx_PyObject_Dict_GetItem(__pyx_t_12, __pyx_mstate_global->__pyx_kp_u_002); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 212, __pyx_L9_error)
           __Pyx_GOTREF(__pyx_t_1);
           __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
           __Pyx_GIVEREF(__pyx_t_1);
-          if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_5, __pyx_t_1))) __PYX_ERR(0, 202, __pyx_L9_error)
+          if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_5, __pyx_t_1))) __PYX_ERR(0, 211, __pyx_L9_error)
           __pyx_t_1 = 0;
 
-          /* "warehouse/dsn/records.py":204
+          /* "warehouse/dsn/records.py":213
  *         activity_hours = [
  *             a.fields["002"] for a in remuneration.children
  *             if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"             # <<<<<<<<<<<<<<
@@ -8788,7 +8788,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 */
         }
 
-        /* "warehouse/dsn/records.py":203
+        /* "warehouse/dsn/records.py":212
  *             continue
  *         activity_hours = [
  *             a.fields["002"] for a in remuneration.children             # <<<<<<<<<<<<<<
@@ -8807,7 +8807,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
     __Pyx_XDECREF_SET(__pyx_v_activity_hours, ((PyObject*)__pyx_t_5));
     __pyx_t_5 = 0;
 
-    /* "warehouse/dsn/records.py":206
+    /* "warehouse/dsn/records.py":215
  *             if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"
  *         ]
  *         if activity_hours:             # <<<<<<<<<<<<<<
@@ -8816,21 +8816,21 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
 */
     {
       Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_v_activity_hours);
-      if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 206, __pyx_L1_error)
+      if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 215, __pyx_L1_error)
       __pyx_t_8 = (__pyx_temp != 0);
     }
 
     if (__pyx_t_8) {
 
 
-      /* "warehouse/dsn/records.py":207
+      /* "warehouse/dsn/records.py":216
  *         ]
  *         if activity_hours:
  *             hours[number] = hours.get(number, 0.0) + sum(activity_hours)             # <<<<<<<<<<<<<<
  *         elif "012" in r and r.get("011") == "002":
  *             hours[number] = hours.get(number, 0.0) + r["012"]
 */
-      __pyx_t_5 = __Pyx_PyDict_GetItemDefault(__pyx_v_hours, __pyx_v_number, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 207, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyDict_GetItemDefault(__pyx_v_hours, __pyx_v_number, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 216, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
       __pyx_t_1 = NULL;
       __pyx_t_7 = 1;
@@ -8838,17 +8838,17 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
         PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_activity_hours};
         __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_sum, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 207, __pyx_L1_error)
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 216, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
       }
-      __pyx_t_1 = __Pyx_PyNumber_Add_object_object(__pyx_t_5, __pyx_t_9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 207, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyNumber_Add_object_object(__pyx_t_5, __pyx_t_9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 216, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely((PyDict_SetItem(__pyx_v_hours, __pyx_v_number, __pyx_t_1) < 0))) __PYX_ERR(0, 207, __pyx_L1_error)
+      if (unlikely((PyDict_SetItem(__pyx_v_hours, __pyx_v_number, __pyx_t_1) < 0))) __PYX_ERR(0, 216, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "warehouse/dsn/records.py":206
+      /* "warehouse/dsn/records.py":215
  *             if a.code == ACTIVITY and "002" in a.fields and a.fields.get("001") == "01" and a.fields.get("003") == "10"
  *         ]
  *         if activity_hours:             # <<<<<<<<<<<<<<
@@ -8858,14 +8858,14 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
       goto __pyx_L19;
     }
 
-    /* "warehouse/dsn/records.py":208
+    /* "warehouse/dsn/records.py":217
  *         if activity_hours:
  *             hours[number] = hours.get(number, 0.0) + sum(activity_hours)
  *         elif "012" in r and r.get("011") == "002":             # <<<<<<<<<<<<<<
  *             hours[number] = hours.get(number, 0.0) + r["012"]
  *     return hours
 */
-    __pyx_t_6 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u_012, __pyx_v_r, Py_EQ)); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 208, __pyx_L1_error)
+    __pyx_t_6 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u_012, __pyx_v_r, Py_EQ)); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 217, __pyx_L1_error)
     if (__pyx_t_6) {
 
     } else {
@@ -8881,10 +8881,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
       PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_mstate_global->__pyx_kp_u_011};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 208, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 217, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_002, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 208, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_002, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 217, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
     __pyx_t_8 = __pyx_t_6;
@@ -8893,25 +8893,25 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
     if (__pyx_t_8) {
 
 
-      /* "warehouse/dsn/records.py":209
+      /* "warehouse/dsn/records.py":218
  *             hours[number] = hours.get(number, 0.0) + sum(activity_hours)
  *         elif "012" in r and r.get("011") == "002":
  *             hours[number] = hours.get(number, 0.0) + r["012"]             # <<<<<<<<<<<<<<
  *     return hours
  * 
 */
-      __pyx_t_1 = __Pyx_PyDict_GetItemDefault(__pyx_v_hours, __pyx_v_number, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 209, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyDict_GetItemDefault(__pyx_v_hours, __pyx_v_number, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 218, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_v_r, __pyx_mstate_global->__pyx_kp_u_012); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 209, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_v_r, __pyx_mstate_global->__pyx_kp_u_012); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 218, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
-      __pyx_t_5 = __Pyx_PyNumber_Add_object_object(__pyx_t_1, __pyx_t_9); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 209, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyNumber_Add_object_object(__pyx_t_1, __pyx_t_9); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 218, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely((PyDict_SetItem(__pyx_v_hours, __pyx_v_number, __pyx_t_5) < 0))) __PYX_ERR(0, 209, __pyx_L1_error)
+      if (unlikely((PyDict_SetItem(__pyx_v_hours, __pyx_v_number, __pyx_t_5) < 0))) __PYX_ERR(0, 218, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-      /* "warehouse/dsn/records.py":208
+      /* "warehouse/dsn/records.py":217
  *         if activity_hours:
  *             hours[number] = hours.get(number, 0.0) + sum(activity_hours)
  *         elif "012" in r and r.get("011") == "002":             # <<<<<<<<<<<<<<
@@ -8921,7 +8921,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
     }
     __pyx_L19:;
 
-    /* "warehouse/dsn/records.py":195
+    /* "warehouse/dsn/records.py":204
  *     remuneration (51) linked by 51.010; the remuneration's own hours (51.012) when it has none."""
  *     hours: dict[str, float] = {}
  *     for remuneration in individual.children:             # <<<<<<<<<<<<<<
@@ -8932,7 +8932,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":210
+  /* "warehouse/dsn/records.py":219
  *         elif "012" in r and r.get("011") == "002":
  *             hours[number] = hours.get(number, 0.0) + r["012"]
  *     return hours             # <<<<<<<<<<<<<<
@@ -8950,7 +8950,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
   }
   goto __pyx_L0;
 
-  /* "warehouse/dsn/records.py":191
+  /* "warehouse/dsn/records.py":200
  * 
  * 
  * def _hours_by_contract(individual: Block) -> dict[str, float]:             # <<<<<<<<<<<<<<
@@ -8980,7 +8980,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_2_hours_by_contract(CYTHON_UN
   return __pyx_r;
 }
 
-/* "warehouse/dsn/records.py":213
+/* "warehouse/dsn/records.py":222
  * 
  * 
  * def _pcs(code: object) -> str | None:             # <<<<<<<<<<<<<<
@@ -9028,32 +9028,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_code,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 213, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 222, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 213, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 222, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_pcs", 0) < (0)) __PYX_ERR(0, 213, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_pcs", 0) < (0)) __PYX_ERR(0, 222, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_pcs", 1, 1, 1, i); __PYX_ERR(0, 213, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_pcs", 1, 1, 1, i); __PYX_ERR(0, 222, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 213, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 222, __pyx_L3_error)
     }
     __pyx_v_code = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_pcs", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 213, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_pcs", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 222, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -9091,7 +9091,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_4_pcs(CYTHON_UNUSED PyObject 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_pcs", 0);
 
-  /* "warehouse/dsn/records.py":215
+  /* "warehouse/dsn/records.py":224
  * def _pcs(code: object) -> str | None:
  *     """The PCS-ESE occupation code (40.004) in lower case ('561A' -> '561a'), None when absent."""
  *     return code.strip().lower() or None if isinstance(code, str) else None             # <<<<<<<<<<<<<<
@@ -9105,7 +9105,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_4_pcs(CYTHON_UNUSED PyObject 
       PyObject *__pyx_callargs[2] = {__pyx_t_7, NULL};
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strip, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 215, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 224, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
     __pyx_t_5 = __pyx_t_6;
@@ -9116,10 +9116,10 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_4_pcs(CYTHON_UNUSED PyObject 
       __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_lower, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 215, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 224, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
-    __pyx_t_9 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 224, __pyx_L1_error)
     if (!__pyx_t_9) {
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     } else {
@@ -9138,7 +9138,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_4_pcs(CYTHON_UNUSED PyObject 
     __pyx_t_1 = Py_None;
   }
 
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 215, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 224, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -9150,7 +9150,7 @@ static PyObject *__pyx_pf_9warehouse_3dsn_7records_4_pcs(CYTHON_UNUSED PyObject 
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "warehouse/dsn/records.py":213
+  /* "warehouse/dsn/records.py":222
  * 
  * 
  * def _pcs(code: object) -> str | None:             # <<<<<<<<<<<<<<
@@ -9560,8 +9560,8 @@ __Pyx_RefNannySetupContext("PyInit_records", 0);
  * from datetime import date, timedelta
  * 
  * from warehouse.dsn.parser import (             # <<<<<<<<<<<<<<
- *     ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, SUSPENSION, Block, Declaration, Issue,
- * )
+ *     ABSENCE,
+ *     ACTIVITY,
 */
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_ABSENCE,__pyx_mstate_global->__pyx_n_u_ACTIVITY,__pyx_mstate_global->__pyx_n_u_CHANGE,__pyx_mstate_global->__pyx_n_u_CONTRACT,__pyx_mstate_global->__pyx_n_u_CONTRACT_END,__pyx_mstate_global->__pyx_n_u_REMUNERATION,__pyx_mstate_global->__pyx_n_u_SUSPENSION,__pyx_mstate_global->__pyx_n_u_Block,__pyx_mstate_global->__pyx_n_u_Declaration,__pyx_mstate_global->__pyx_n_u_Issue};
@@ -9580,8 +9580,8 @@ __Pyx_RefNannySetupContext("PyInit_records", 0);
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":16
- *     ABSENCE, ACTIVITY, CHANGE, CONTRACT, CONTRACT_END, REMUNERATION, SUSPENSION, Block, Declaration, Issue,
+  /* "warehouse/dsn/records.py":25
+ *     Issue,
  * )
  * from warehouse.posts import normalise_post             # <<<<<<<<<<<<<<
  * from warehouse.pseudonym import Pseudonymiser
@@ -9589,22 +9589,22 @@ __Pyx_RefNannySetupContext("PyInit_records", 0);
 */
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_normalise_post};
-    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_warehouse_posts, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 16, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_warehouse_posts, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 25, __pyx_L1_error)
   }
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_normalise_post};
     __pyx_t_3 = 0; {
-      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 16, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 25, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 16, __pyx_L1_error)
+      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     }
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":17
+  /* "warehouse/dsn/records.py":26
  * )
  * from warehouse.posts import normalise_post
  * from warehouse.pseudonym import Pseudonymiser             # <<<<<<<<<<<<<<
@@ -9613,31 +9613,31 @@ __Pyx_RefNannySetupContext("PyInit_records", 0);
 */
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Pseudonymiser};
-    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_warehouse_pseudonym, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 17, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_warehouse_pseudonym, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 26, __pyx_L1_error)
   }
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Pseudonymiser};
     __pyx_t_3 = 0; {
-      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 17, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 26, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 17, __pyx_L1_error)
+      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 26, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     }
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":19
+  /* "warehouse/dsn/records.py":28
  * from warehouse.pseudonym import Pseudonymiser
  * 
  * MONTHLY_NATURE = "01"             # <<<<<<<<<<<<<<
  * ONE_DAY = timedelta(days=1)
  * 
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_MONTHLY_NATURE, __pyx_mstate_global->__pyx_kp_u_01) < (0)) __PYX_ERR(0, 19, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_MONTHLY_NATURE, __pyx_mstate_global->__pyx_kp_u_01) < (0)) __PYX_ERR(0, 28, __pyx_L1_error)
 
-  /* "warehouse/dsn/records.py":20
+  /* "warehouse/dsn/records.py":29
  * 
  * MONTHLY_NATURE = "01"
  * ONE_DAY = timedelta(days=1)             # <<<<<<<<<<<<<<
@@ -9645,7 +9645,7 @@ __Pyx_RefNannySetupContext("PyInit_records", 0);
  * 
 */
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_timedelta); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 20, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_timedelta); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 29, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   #if CYTHON_VECTORCALL
   #endif
@@ -9654,13 +9654,13 @@ __Pyx_RefNannySetupContext("PyInit_records", 0);
     PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_mstate_global->__pyx_int_1};
     #if CYTHON_VECTORCALL
     __pyx_t_7 = __pyx_mstate_global->__pyx_tuple[0];
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 20, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 29, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_7);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_days};
       __pyx_t_7 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+1, 1);
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 20, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 29, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
     }
     #endif
@@ -9670,259 +9670,259 @@ __Pyx_RefNannySetupContext("PyInit_records", 0);
     #endif
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 20, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 29, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_ONE_DAY, __pyx_t_2) < (0)) __PYX_ERR(0, 20, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_ONE_DAY, __pyx_t_2) < (0)) __PYX_ERR(0, 29, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":23
+  /* "warehouse/dsn/records.py":32
  * 
  * 
  * def declaration_id(header: Block) -> str | None:             # <<<<<<<<<<<<<<
  *     """The identifier a later declaration uses (in S20.G00.05.006) to replace or cancel this one:
  *     the file constitution date (.007, DDMMYYYY) followed by the declaration's order number (.004)."""
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 23, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 32, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_header, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 23, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 23, __pyx_L1_error)
-  __pyx_t_5 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_1declaration_id, 0, __pyx_mstate_global->__pyx_n_u_declaration_id, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 23, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_header, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 32, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 32, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_1declaration_id, 0, __pyx_mstate_global->__pyx_n_u_declaration_id, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 32, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_5);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_5, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_declaration_id, __pyx_t_5) < (0)) __PYX_ERR(0, 23, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_declaration_id, __pyx_t_5) < (0)) __PYX_ERR(0, 32, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "warehouse/dsn/records.py":32
+  /* "warehouse/dsn/records.py":41
  * 
  * 
  * class RecordBuilder:             # <<<<<<<<<<<<<<
  *     """Turns declarations into rows for each staged table, pseudonymising people on the way."""
  * 
 */
-  __pyx_t_5 = __Pyx_Py3MetaclassPrepare((PyObject *) NULL, __pyx_mstate_global->__pyx_empty_tuple, __pyx_mstate_global->__pyx_n_u_RecordBuilder, __pyx_mstate_global->__pyx_n_u_RecordBuilder, (PyObject *) NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_kp_u_Turns_declarations_into_rows_for); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 32, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_Py3MetaclassPrepare((PyObject *) NULL, __pyx_mstate_global->__pyx_empty_tuple, __pyx_mstate_global->__pyx_n_u_RecordBuilder, __pyx_mstate_global->__pyx_n_u_RecordBuilder, (PyObject *) NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_kp_u_Turns_declarations_into_rows_for); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 41, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
 
-  /* "warehouse/dsn/records.py":35
+  /* "warehouse/dsn/records.py":44
  *     """Turns declarations into rows for each staged table, pseudonymising people on the way."""
  * 
  *     def __init__(self, pseudonymiser: Pseudonymiser, source_sha256: str, source_file: str, run_month: date) -> None:             # <<<<<<<<<<<<<<
  *         """`run_month`: the first day of the month the run happens in; later declared months are refused."""
  *         self.pseudonymiser = pseudonymiser
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 35, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 44, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pseudonymiser, __pyx_mstate_global->__pyx_n_u_Pseudonymiser) < (0)) __PYX_ERR(0, 35, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_source_sha256, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 35, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_source_file, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 35, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_run_month, __pyx_mstate_global->__pyx_n_u_date) < (0)) __PYX_ERR(0, 35, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 35, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_1__init__, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder___init, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 35, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pseudonymiser, __pyx_mstate_global->__pyx_n_u_Pseudonymiser) < (0)) __PYX_ERR(0, 44, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_source_sha256, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 44, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_source_file, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 44, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_run_month, __pyx_mstate_global->__pyx_n_u_date) < (0)) __PYX_ERR(0, 44, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 44, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_1__init__, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder___init, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 44, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_init, __pyx_t_7) < (0)) __PYX_ERR(0, 35, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_init, __pyx_t_7) < (0)) __PYX_ERR(0, 44, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "warehouse/dsn/records.py":43
+  /* "warehouse/dsn/records.py":52
  *         self.issues: list[Issue] = []
  * 
  *     def _implausible(self, line: int, reason: str) -> None:             # <<<<<<<<<<<<<<
  *         self.issues.append(Issue(self.file, line, "warning", "implausible_value", reason))
  * 
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 52, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_line, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 43, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 43, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 43, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_3_implausible, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder__implausible, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 43, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_line, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_3_implausible, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder__implausible, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 52, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_implausible, __pyx_t_2) < (0)) __PYX_ERR(0, 43, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_implausible, __pyx_t_2) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":46
+  /* "warehouse/dsn/records.py":55
  *         self.issues.append(Issue(self.file, line, "warning", "implausible_value", reason))
  * 
  *     def key(self, declaration: Declaration) -> str:             # <<<<<<<<<<<<<<
  *         return f"{self.sha[:20]}:{declaration.index}"
  * 
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 46, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_declaration, __pyx_mstate_global->__pyx_n_u_Declaration) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_5key, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder_key, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 46, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_declaration, __pyx_mstate_global->__pyx_n_u_Declaration) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_5key, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder_key, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_key, __pyx_t_7) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_key, __pyx_t_7) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "warehouse/dsn/records.py":49
+  /* "warehouse/dsn/records.py":58
  *         return f"{self.sha[:20]}:{declaration.index}"
  * 
  *     def header_row(self, declaration: Declaration, n_individuals: int, n_contracts: int) -> tuple:             # <<<<<<<<<<<<<<
  *         """The `declarations` row; validity is checked separately by `check_monthly`."""
  *         header = declaration.header
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 49, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 58, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_declaration, __pyx_mstate_global->__pyx_n_u_Declaration) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_n_individuals, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_n_contracts, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_tuple) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_7header_row, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder_header_row, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 49, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_declaration, __pyx_mstate_global->__pyx_n_u_Declaration) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_n_individuals, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_n_contracts, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_tuple) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_7header_row, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder_header_row, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 58, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_header_row, __pyx_t_2) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_header_row, __pyx_t_2) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":78
+  /* "warehouse/dsn/records.py":87
  *         )
  * 
  *     def monthly_rows(self, declaration: Declaration) -> dict[str, list[tuple]]:             # <<<<<<<<<<<<<<
  *         """Rows of every staged table except `declarations`; problems found are added to the
  *         declaration (which is then quarantined rather than partly kept)."""
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 78, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 87, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_declaration, __pyx_mstate_global->__pyx_n_u_Declaration) < (0)) __PYX_ERR(0, 78, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_list_tuple) < (0)) __PYX_ERR(0, 78, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_9monthly_rows, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder_monthly_rows, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 78, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_declaration, __pyx_mstate_global->__pyx_n_u_Declaration) < (0)) __PYX_ERR(0, 87, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_list_tuple) < (0)) __PYX_ERR(0, 87, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_9monthly_rows, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder_monthly_rows, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 87, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_monthly_rows, __pyx_t_7) < (0)) __PYX_ERR(0, 78, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_monthly_rows, __pyx_t_7) < (0)) __PYX_ERR(0, 87, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "warehouse/dsn/records.py":117
+  /* "warehouse/dsn/records.py":126
  *         return rows
  * 
  *     def _by_matricule(self, siren: str | None, individual: Block) -> tuple[str, str] | None:             # <<<<<<<<<<<<<<
  *         matricule = individual.text("019")
  *         if not matricule or not siren:
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 117, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 126, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_siren, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 117, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_individual, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 117, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_tuple_str_str_None) < (0)) __PYX_ERR(0, 117, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_11_by_matricule, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder__by_matricule, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 117, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_siren, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 126, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_individual, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 126, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_tuple_str_str_None) < (0)) __PYX_ERR(0, 126, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_11_by_matricule, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder__by_matricule, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 126, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_by_matricule, __pyx_t_2) < (0)) __PYX_ERR(0, 117, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_by_matricule, __pyx_t_2) < (0)) __PYX_ERR(0, 126, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "warehouse/dsn/records.py":123
+  /* "warehouse/dsn/records.py":132
  *         return self.pseudonymiser.by_matricule(siren, matricule)
  * 
  *     def _contracts(             # <<<<<<<<<<<<<<
  *         self, individual: Block, key: str, month: date, siret: str, person: str,
  *         rows: dict[str, list[tuple]], problems: list[str],
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(8); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 123, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(8); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 132, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_individual, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_month, __pyx_mstate_global->__pyx_n_u_date) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_siret, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_person, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_rows, __pyx_mstate_global->__pyx_kp_u_dict_str_list_tuple) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_problems, __pyx_mstate_global->__pyx_kp_u_list_str) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_13_contracts, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder__contracts, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 123, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_individual, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_month, __pyx_mstate_global->__pyx_n_u_date) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_siret, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_person, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_rows, __pyx_mstate_global->__pyx_kp_u_dict_str_list_tuple) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_problems, __pyx_mstate_global->__pyx_kp_u_list_str) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_13RecordBuilder_13_contracts, 0, __pyx_mstate_global->__pyx_n_u_RecordBuilder__contracts, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 132, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contracts, __pyx_t_7) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_contracts, __pyx_t_7) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "warehouse/dsn/records.py":32
+  /* "warehouse/dsn/records.py":41
  * 
  * 
  * class RecordBuilder:             # <<<<<<<<<<<<<<
  *     """Turns declarations into rows for each staged table, pseudonymising people on the way."""
  * 
 */
-  __pyx_t_7 = __Pyx_Py3ClassCreate(((PyObject*)&PyType_Type), __pyx_mstate_global->__pyx_n_u_RecordBuilder, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_5, NULL, 0, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 32, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_Py3ClassCreate(((PyObject*)&PyType_Type), __pyx_mstate_global->__pyx_n_u_RecordBuilder, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_5, NULL, 0, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 41, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_RecordBuilder, __pyx_t_7) < (0)) __PYX_ERR(0, 32, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_RecordBuilder, __pyx_t_7) < (0)) __PYX_ERR(0, 41, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "warehouse/dsn/records.py":191
+  /* "warehouse/dsn/records.py":200
  * 
  * 
  * def _hours_by_contract(individual: Block) -> dict[str, float]:             # <<<<<<<<<<<<<<
  *     """Paid hours per contract number: activity blocks (53: type 01, unit 10 = hours) under each
  *     remuneration (51) linked by 51.010; the remuneration's own hours (51.012) when it has none."""
 */
-  __pyx_t_5 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_individual, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 191, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_float) < (0)) __PYX_ERR(0, 191, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_3_hours_by_contract, 0, __pyx_mstate_global->__pyx_n_u_hours_by_contract, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 191, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_individual, __pyx_mstate_global->__pyx_n_u_Block) < (0)) __PYX_ERR(0, 200, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_float) < (0)) __PYX_ERR(0, 200, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_3_hours_by_contract, 0, __pyx_mstate_global->__pyx_n_u_hours_by_contract, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_5);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_hours_by_contract, __pyx_t_7) < (0)) __PYX_ERR(0, 191, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_hours_by_contract, __pyx_t_7) < (0)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "warehouse/dsn/records.py":213
+  /* "warehouse/dsn/records.py":222
  * 
  * 
  * def _pcs(code: object) -> str | None:             # <<<<<<<<<<<<<<
  *     """The PCS-ESE occupation code (40.004) in lower case ('561A' -> '561a'), None when absent."""
  *     return code.strip().lower() or None if isinstance(code, str) else None
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 213, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 222, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_code, __pyx_mstate_global->__pyx_n_u_object) < (0)) __PYX_ERR(0, 213, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 213, __pyx_L1_error)
-  __pyx_t_5 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_5_pcs, 0, __pyx_mstate_global->__pyx_n_u_pcs, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 213, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_code, __pyx_mstate_global->__pyx_n_u_object) < (0)) __PYX_ERR(0, 222, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 222, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_CyFunction_New(&__pyx_mdef_9warehouse_3dsn_7records_5_pcs, 0, __pyx_mstate_global->__pyx_n_u_pcs, NULL, __pyx_mstate_global->__pyx_n_u_warehouse_dsn_records, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 222, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_5);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_5, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_pcs, __pyx_t_5) < (0)) __PYX_ERR(0, 213, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_pcs, __pyx_t_5) < (0)) __PYX_ERR(0, 222, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
   /* "warehouse/dsn/records.py":1
@@ -9977,7 +9977,7 @@ static int __Pyx_InitCachedBuiltins(__pyx_mstatetype *__pyx_mstate) {
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
-  __pyx_builtin_sum = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sum); if (!__pyx_builtin_sum) __PYX_ERR(0, 207, __pyx_L1_error)
+  __pyx_builtin_sum = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sum); if (!__pyx_builtin_sum) __PYX_ERR(0, 216, __pyx_L1_error)
 
   /* Cached unbound methods */
   __pyx_mstate->__pyx_umethod_PyDict_Type_get.type = (PyObject*)&PyDict_Type;
@@ -10002,18 +10002,18 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "warehouse/dsn/records.py":47
+  /* "warehouse/dsn/records.py":56
  * 
  *     def key(self, declaration: Declaration) -> str:
  *         return f"{self.sha[:20]}:{declaration.index}"             # <<<<<<<<<<<<<<
  * 
  *     def header_row(self, declaration: Declaration, n_individuals: int, n_contracts: int) -> tuple:
 */
-  __pyx_mstate_global->__pyx_slice[0] = PySlice_New(Py_None, __pyx_mstate_global->__pyx_int_20, Py_None); if (unlikely(!__pyx_mstate_global->__pyx_slice[0])) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_mstate_global->__pyx_slice[0] = PySlice_New(Py_None, __pyx_mstate_global->__pyx_int_20, Py_None); if (unlikely(!__pyx_mstate_global->__pyx_slice[0])) __PYX_ERR(0, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_mstate_global->__pyx_slice[0]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_slice[0]);
 
-  /* "warehouse/dsn/records.py":20
+  /* "warehouse/dsn/records.py":29
  * 
  * MONTHLY_NATURE = "01"
  * ONE_DAY = timedelta(days=1)             # <<<<<<<<<<<<<<
@@ -10022,7 +10022,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_days};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 20, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 29, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
@@ -10241,52 +10241,52 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 23};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 32};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_header, __pyx_mstate->__pyx_n_u_created, __pyx_mstate->__pyx_n_u_order};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_declaration_id, __pyx_mstate->__pyx_kp_b_iso88591_Q_XV4q_e1A_t_QivS_A_q_7_1Jb, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 35};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 44};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_pseudonymiser, __pyx_mstate->__pyx_n_u_source_sha256, __pyx_mstate->__pyx_n_u_source_file, __pyx_mstate->__pyx_n_u_run_month};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_init, __pyx_mstate->__pyx_kp_b_iso88591_DDVVffoop_Q_G1_HA_M_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 43};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 52};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_line, __pyx_mstate->__pyx_n_u_reason};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_implausible, __pyx_mstate->__pyx_kp_b_iso88591_ha_G7_5_WF_RRS, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 46};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 55};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_declaration};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_key, __pyx_mstate->__pyx_kp_b_iso88591_q_r_d_E_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 14, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 49};
+    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 14, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 58};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_declaration, __pyx_mstate->__pyx_n_u_n_individuals, __pyx_mstate->__pyx_n_u_n_contracts, __pyx_mstate->__pyx_n_u_header, __pyx_mstate->__pyx_n_u_enterprise, __pyx_mstate->__pyx_n_u_establishment, __pyx_mstate->__pyx_n_u_envoi, __pyx_mstate->__pyx_n_u_emitter, __pyx_mstate->__pyx_n_u_siren, __pyx_mstate->__pyx_n_u_nic, __pyx_mstate->__pyx_n_u_month, __pyx_mstate->__pyx_n_u_created, __pyx_mstate->__pyx_n_u_emitter_siret};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_header_row, __pyx_mstate->__pyx_kp_b_iso88591_BBTT_A_1_1_Q_q_m5_a_d_1_AQ_87_t, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 15, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 78};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 15, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 87};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_declaration, __pyx_mstate->__pyx_n_u_header, __pyx_mstate->__pyx_n_u_month, __pyx_mstate->__pyx_n_u_siren, __pyx_mstate->__pyx_n_u_nic, __pyx_mstate->__pyx_n_u_siret, __pyx_mstate->__pyx_n_u_key, __pyx_mstate->__pyx_n_u_problems, __pyx_mstate->__pyx_n_u_rows, __pyx_mstate->__pyx_n_u_individual, __pyx_mstate->__pyx_n_u_identity, __pyx_mstate->__pyx_n_u_person, __pyx_mstate->__pyx_n_u_identified_by, __pyx_mstate->__pyx_n_u_place};
     __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_monthly_rows, __pyx_mstate->__pyx_kp_b_iso88591_8_A_d_1_e1JkARRS_k_uAZ_BVVW_b_v, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 117};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 126};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_siren, __pyx_mstate->__pyx_n_u_individual, __pyx_mstate->__pyx_n_u_matricule};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_by_matricule, __pyx_mstate->__pyx_kp_b_iso88591_Q_Je1A_4z_D_1_t_awa, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {8, 0, 0, 22, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 123};
+    const __Pyx_PyCode_New_function_description descr = {8, 0, 0, 22, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 132};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_individual, __pyx_mstate->__pyx_n_u_key, __pyx_mstate->__pyx_n_u_month, __pyx_mstate->__pyx_n_u_siret, __pyx_mstate->__pyx_n_u_person, __pyx_mstate->__pyx_n_u_rows, __pyx_mstate->__pyx_n_u_problems, __pyx_mstate->__pyx_n_u_hours, __pyx_mstate->__pyx_n_u_contract_months, __pyx_mstate->__pyx_n_u_contract, __pyx_mstate->__pyx_n_u_f, __pyx_mstate->__pyx_n_u_start, __pyx_mstate->__pyx_n_u_number, __pyx_mstate->__pyx_n_u_title, __pyx_mstate->__pyx_n_u_planned_end, __pyx_mstate->__pyx_n_u_child, __pyx_mstate->__pyx_n_u_c, __pyx_mstate->__pyx_n_u_end, __pyx_mstate->__pyx_n_u_last_day, __pyx_mstate->__pyx_n_u_planned, __pyx_mstate->__pyx_n_u_back};
     __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_contracts, __pyx_mstate->__pyx_kp_b_iso88591_A_l_A_0_1_aq_L_xvS_AT_Qd_7_Q_vS, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 191};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 200};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_individual, __pyx_mstate->__pyx_n_u_hours, __pyx_mstate->__pyx_n_u_remuneration, __pyx_mstate->__pyx_n_u_r, __pyx_mstate->__pyx_n_u_number, __pyx_mstate->__pyx_n_u_activity_hours, __pyx_mstate->__pyx_n_u_a};
     __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_hours_by_contract, __pyx_mstate->__pyx_kp_b_iso88591_Q_a_vS_L_aq_4q_WAWD_q_c_fCq_AWD, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 213};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 222};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_code};
     __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_warehouse_dsn_records_py, __pyx_mstate->__pyx_n_u_pcs, __pyx_mstate->__pyx_kp_b_iso88591_4vRvS_8_QfJa, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
