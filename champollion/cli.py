@@ -324,7 +324,7 @@ def bench_features(
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
-    from warehouse.bench import bench_features as run_bench
+    from features.bench import bench_features as run_bench
     from warehouse.bench import write_bench_json
 
     context = _context(ctx)

@@ -256,7 +256,8 @@ _HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
 def _cell(column: Column, row: pd.Series) -> dict[str, Any]:
     """A value as the HTML page shows it, and whether it is a number (aligned right)."""
     value = column.value(row)
-    shown = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}.get(column.kind, _text)
+    formats: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}
+    shown = formats.get(column.kind, _text)
     return {"text": shown(value), "num": column.kind in ("percent", "integer")}
 
 

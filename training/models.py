@@ -235,7 +235,7 @@ class LightGBMModel(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(self.inputs(X), raw_score=True)
+        return np.asarray(self.booster_.predict(self.inputs(X), raw_score=True))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))

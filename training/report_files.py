@@ -16,6 +16,7 @@ from training.evaluation import model_names, subgroup_table
 from training.labels import LABEL
 from training.metrics import group_codes, precision_recall_at_share
 from training.models import MODEL_LABELS
+from training.pipeline import TrainingResult
 
 CURVE_SHARES = np.round(np.arange(0.01, 0.41, 0.01), 2)
 
@@ -59,8 +60,10 @@ def naf_section(naf: object, french: bool = False) -> str:
     return next((fr if french else en for low, high, en, fr in NAF_SECTIONS if low <= division <= high), unknown)
 
 
-def size_band(headcount: object) -> str:
-    """Headcount band: 0-9, 10-49, 50-249, 250+."""
+def size_band(headcount: float | str | None) -> str:
+    """Headcount band: 0-9, 10-49, 50-249, 250+; 'unknown' when missing or unreadable (None, NA, NaN, text)."""
+    if headcount is None:
+        return "unknown"
     try:
         value = float(headcount)
     except (TypeError, ValueError):
@@ -168,9 +171,9 @@ def _markdown(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
-def model_card(result: object, context: dict[str, str]) -> str:
+def model_card(result: TrainingResult, context: dict[str, str]) -> str:
     """The model card (Markdown): intended use, data, training, evaluation overall and per region,
-    sector and size band, selection bias and limits. `result` is a `TrainingResult`."""
+    sector and size band, selection bias and limits."""
     settings = result.settings
     k = settings.capacity_share
     table = result.comparison
