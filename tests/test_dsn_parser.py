@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PUBLIC_SAMPLE
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
 from warehouse.dsn.parser import DsnParser
 from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
@@ -31,9 +30,8 @@ def kinds(parser: DsnParser) -> list[str]:
     return [issue.kind for issue in parser.issues]
 
 
-@pytest.mark.skipif(not PUBLIC_SAMPLE.exists(), reason="shared/ not laid beside the repository")
-def test_public_fctu_sample_parses_without_error():
-    declarations, parser, _ = parse(PUBLIC_SAMPLE)
+def test_public_fctu_sample_parses_without_error(public_sample):
+    declarations, parser, _ = parse(public_sample)
     assert [d.header.text("001") for d in declarations] == ["07", "07", "07"]
     assert all(not d.problems for d in declarations)
     assert [i for i in parser.issues if i.severity == "error"] == []

@@ -15,7 +15,6 @@ import pytest
 
 from core.config import Config, SparkConfig
 from core.home import Home
-from tests.conftest import TEST_KEY
 from warehouse.engine import SINGLE_TABLES
 from warehouse.ingest import IngestSummary, ingest
 from warehouse.tables import MONTHLY_TABLES, warehouse_glob
@@ -36,7 +35,7 @@ TEST_SPARK = SparkConfig(
 
 
 @pytest.fixture(scope="module")
-def spark_ingested(small_warehouse, tmp_path_factory) -> tuple[Home, IngestSummary, IngestSummary]:
+def spark_ingested(small_warehouse, tmp_path_factory, test_key) -> tuple[Home, IngestSummary, IngestSummary]:
     """The small population ingested with Spark into a fresh home, then one of its files again:
     (home, summary of the first run, summary of the second)."""
     from warehouse.spark.ingest import SparkIngest
@@ -45,8 +44,8 @@ def spark_ingested(small_warehouse, tmp_path_factory) -> tuple[Home, IngestSumma
     config = Config(spark=TEST_SPARK)
     engine = SparkIngest.from_config(config.spark)
     home = Home(tmp_path_factory.mktemp("small-spark-home"))
-    first = ingest([population / "dsn"], home, config, TEST_KEY, engine=engine)
-    again = ingest([min((population / "dsn").rglob("*.dsn*"))], home, config, TEST_KEY, engine=engine)
+    first = ingest([population / "dsn"], home, config, test_key, engine=engine)
+    again = ingest([min((population / "dsn").rglob("*.dsn*"))], home, config, test_key, engine=engine)
     return home, first, again
 
 
