@@ -9,7 +9,6 @@ An `Explainer` is any function (model, table) -> SHAP contributions (a column pe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,12 +19,13 @@ from core.french import count_fr, number_fr
 from core.scoring_config import AuditConfig
 from features.catalog import FEATURES
 from scoring.reasons import grouped_contributions, region_names
+from training.saved_model import SavedModel
 
-Explainer = Callable[[Any, pd.DataFrame], pd.DataFrame]
+Explainer = Callable[[SavedModel, pd.DataFrame], pd.DataFrame]
 LABELS_FR = {f.name: f.label_fr for f in FEATURES}
 
 
-def model_explainer(model: Any, table: pd.DataFrame) -> pd.DataFrame:
+def model_explainer(model: SavedModel, table: pd.DataFrame) -> pd.DataFrame:
     """The explainer scoring uses: LightGBM's exact path-dependent tree SHAP."""
     return model.contributions(table)
 
@@ -40,7 +40,7 @@ def global_importance(contributions: pd.DataFrame, features: list[str]) -> pd.Da
     return frame.sort_values("mean_abs_shap", ascending=False, ignore_index=True)
 
 
-def permutation_importance(model: Any, table: pd.DataFrame, features: list[str], seed: int) -> pd.Series:
+def permutation_importance(model: SavedModel, table: pd.DataFrame, features: list[str], seed: int) -> pd.Series:
     """Mean |change of the raw score| when one feature's column is shuffled (the model's reliance on
     it, measured without labels, on the same rows as the SHAP importance)."""
     rng = np.random.default_rng(seed)
@@ -53,7 +53,7 @@ def permutation_importance(model: Any, table: pd.DataFrame, features: list[str],
     return pd.Series(out)
 
 
-def interactions(model: Any, table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
+def interactions(model: SavedModel, table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
     """The strongest pairwise SHAP interactions (mean |interaction value|, both halves summed), from the
     `shap` package's exact tree interaction values on the given rows."""
     import shap
@@ -76,7 +76,7 @@ def _passed_or_failed(passed: bool) -> Status:
     return Status.PASSED if passed else Status.FAILED
 
 
-def additivity_check(model: Any, table: pd.DataFrame, contributions: pd.DataFrame, settings: AuditConfig) -> Check:
+def additivity_check(model: SavedModel, table: pd.DataFrame, contributions: pd.DataFrame, settings: AuditConfig) -> Check:
     """SHAP values must add up to the raw score for every establishment."""
     gaps = additivity_gaps(contributions[[*model.features, "bias"]], model.raw_scores(table))
     worst = float(gaps.max()) if len(gaps) else 0.0
@@ -105,7 +105,7 @@ def top_reasons_of(contributions: pd.DataFrame, features: list[str]) -> pd.Serie
 
 
 def retrained_top_reasons(
-    model: Any, rows: pd.DataFrame, labels: np.ndarray, table: pd.DataFrame, seed: int, threads: int = 1
+    model: SavedModel, rows: pd.DataFrame, labels: np.ndarray, table: pd.DataFrame, seed: int, threads: int = 1
 ) -> pd.Series:
     """Top reason of each row of `table` under the model's parameters refitted on `rows` with `seed`."""
     from training.models import comparison_models
@@ -117,7 +117,7 @@ def retrained_top_reasons(
 
 
 def reason_stability(
-    model: Any, labelled: pd.DataFrame, label: str, listed: pd.DataFrame, current: pd.Series, seed: int,
+    model: SavedModel, labelled: pd.DataFrame, label: str, listed: pd.DataFrame, current: pd.Series, seed: int,
     settings: AuditConfig,
 ) -> tuple[pd.DataFrame, list[Check]]:
     """How often a listed establishment's top reason stays the top reason when the model is refitted with

@@ -119,7 +119,7 @@ def fairness_figure(tables: dict[tuple[str, str], pd.DataFrame], dimension: str,
     axis.axvspan(settings.tau, 1 / settings.tau, color="#e3f1e3", zorder=0)
     axis.axvline(1, color=GREY, linewidth=0.8)
     offsets = np.linspace(-0.27, 0.27, len(series)) if len(series) > 1 else [0.0]
-    for offset, key in zip(offsets, series):
+    for offset, key in zip(offsets, series, strict=True):
         table = tables[(key[0], dimension)].set_index("group").reindex(groups)
         column = f"{key[1]}_disparity"
         ratio = table[column].clip(0.05, 20).to_numpy(dtype=float)
@@ -158,7 +158,8 @@ def calibration_figure(out_of_fold: pd.DataFrame) -> Figure:
         if f"proba_{name}" not in out_of_fold:
             continue
         table = reliability(out_of_fold, name)
-        bounds = np.array([exact_binomial_interval(int(round(o * n)), int(n)) for o, n in zip(table["observed"], table["n"])])
+        bounds = np.array([exact_binomial_interval(round(o * n), int(n))
+                           for o, n in zip(table["observed"], table["n"], strict=True)])
         axis.errorbar(table["predicted"], table["observed"],
                       yerr=[table["observed"] - bounds[:, 0], bounds[:, 1] - table["observed"]],
                       fmt="o-", color=colour, capsize=2, label=MODEL_LABELS_FR[name])
@@ -257,7 +258,8 @@ def inspected_vs_listed_figure(
     shares = shares.sort_index(key=group_order(dimension))
     figure, axis = plt.subplots(figsize=(9.5, _height(len(shares), 0.6, 1.8)))
     y = np.arange(len(shares))
-    for i, (name, colour) in enumerate(zip(shares.columns, (GREY, BLUE, ORANGE))):
+    # two or three parts (past inspections are optional): the colours are taken in order
+    for i, (name, colour) in enumerate(zip(shares.columns, (GREY, BLUE, ORANGE), strict=False)):
         axis.barh(y + (i - 1) * 0.27, shares[name], height=0.26, color=colour, label=name)
     axis.set_yticks(y, [wrap(g, 45) for g in shares.index], fontsize=8)
     axis.invert_yaxis()

@@ -17,12 +17,12 @@ def population_stability_index(expected: pd.Series, actual: pd.Series, bins: int
     Numbers are cut at the deciles of `expected` (fewer bins when values repeat); categories and
     missing values are bins of their own. Read: < 0.1 stable, 0.1-0.25 moving, > 0.25 shifted.
     """
-    if expected.dtype == object or isinstance(expected.dtype, pd.StringDtype) or isinstance(
-            expected.dtype, pd.CategoricalDtype):
+    if expected.dtype == object or isinstance(expected.dtype, (pd.StringDtype, pd.CategoricalDtype)):
         e_bins, a_bins = expected.astype("string").fillna("<NA>"), actual.astype("string").fillna("<NA>")
     else:
         e_values, a_values = expected.astype("float64"), actual.astype("float64")
-        edges = np.unique(np.nanquantile(e_values.dropna(), np.linspace(0, 1, bins + 1)[1:-1])) if e_values.notna().any() else []
+        edges = (np.unique(np.nanquantile(e_values.dropna(), np.linspace(0, 1, bins + 1)[1:-1])) if e_values.notna().any()
+                 else np.array([]))
         e_bins = pd.Series(np.searchsorted(edges, e_values, side="right"), index=e_values.index).astype("string")
         a_bins = pd.Series(np.searchsorted(edges, a_values, side="right"), index=a_values.index).astype("string")
         e_bins[e_values.isna()] = "<NA>"
@@ -82,13 +82,16 @@ def group_disparities(
     rows = []
     for name, part in frame.groupby(group, dropna=False, sort=True):
         chosen = part[part[listed].astype(bool)]
-        row = {"group": "inconnu" if pd.isna(name) else str(name), "establishments": len(part), "listed": len(chosen),
-               "share_listed": len(chosen) / len(part) if len(part) else float("nan")}
+        row: dict[str, str | float] = {
+            "group": "inconnu" if pd.isna(name) else str(name), "establishments": len(part), "listed": len(chosen),
+            "share_listed": len(chosen) / len(part) if len(part) else float("nan"),
+        }
         if label is not None:
             known = chosen[label].dropna()
+            precision = float(known.mean()) if len(known) else float("nan")
             row["listed_with_label"] = len(known)
-            row["precision"] = float(known.mean()) if len(known) else float("nan")
-            row["fdr"] = 1 - row["precision"] if len(known) else float("nan")
+            row["precision"] = precision
+            row["fdr"] = 1 - precision if len(known) else float("nan")
             row["false_discoveries"] = int(len(known) - known.sum())
         rows.append(row)
     table = pd.DataFrame(rows)

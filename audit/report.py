@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import markdown
@@ -22,6 +22,9 @@ from core.french import missing, month_fr, number_fr, percent_fr
 from core.scoring_config import AuditConfig
 from features.catalog import FEATURES
 from features.rules import RULES
+
+if TYPE_CHECKING:  # audit.run renders this report
+    from audit.run import AuditResult
 
 SECTIONS = (
     ("summary", "Verdict"),
@@ -215,7 +218,7 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
     return Table(["Méthode", *(f"Précision à {number_fr(100 * s)} % [IC 95 %]" for s in shares)], rows)
 
 
-def _context(result: Any, config: Config) -> dict[str, Any]:
+def _context(result: AuditResult, config: Config) -> dict[str, Any]:
     settings, scoring, capacity = config.audit, config.scoring, config.training.capacity_share
     ranked = result.ranked
     population = with_groups(ranked)
@@ -295,7 +298,7 @@ _ENVIRONMENT = jinja2.Environment(
 )
 
 
-def render_audit(result: Any, config: Config) -> str:
+def render_audit(result: AuditResult, config: Config) -> str:
     """The whole report as one HTML string (French), from `templates/audit.html.j2`."""
     context = _context(result, config)
     return _ENVIRONMENT.get_template("audit.html.j2").render(**context)

@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +43,7 @@ from core.home import Home
 from core.months import add_months
 from features.validation import rules_against_truth
 from scoring.monthly import month_evidence, month_features, previous_ranking, score_table
+from training.saved_model import SavedModel
 from warehouse.inspections import load_inspections
 
 log = logging.getLogger("champollion.audit")
@@ -56,7 +56,7 @@ class AuditResult:
     version: str
     run_id: str
     month: date
-    model: Any
+    model: SavedModel
     model_card: str
     checks: list[Check]
     importance: pd.DataFrame
@@ -124,7 +124,7 @@ def _truth_of(truth: Path | None, month: date) -> pd.Series | None:
     return rows.set_index(rows["siret"].astype(str))["abusing"].astype("float64")
 
 
-def _against_truth(run_id: str, model: Any, table: pd.DataFrame, truth: Path, month: date, config: Config) -> pd.DataFrame:
+def _against_truth(run_id: str, model: SavedModel, table: pd.DataFrame, truth: Path, month: date, config: Config) -> pd.DataFrame:
     """The version's LightGBM and the baselines fitted with it, each establishment of the month ranked in
     its region, against who was really abusing that month (`training.pipeline.score_against_truth`)."""
     import joblib
@@ -144,7 +144,7 @@ def _csv_artifact(run_id: str, path: str) -> pd.DataFrame | None:
 
 
 def _drift_references(
-    home: Home, config: Config, model: Any, month: date, months: list[date], inspections: pd.DataFrame
+    home: Home, config: Config, model: SavedModel, month: date, months: list[date], inspections: pd.DataFrame
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """The populations the month is compared with: the training months pooled (a seeded sample of
     `sample_rows` establishments from each), then each of the `drift_months` months before it."""
@@ -191,7 +191,8 @@ def run_audit(
     inspections = load_inspections(home.warehouse)
     if inspections is None:
         raise FileNotFoundError(f"{home.warehouse}: no inspections stored, and the audit refits the model on them: run "
-                                "`champollion import-inspections FILE.csv` (or `train --inspections FILE.csv`, which stores them)")
+                                "`champollion import-inspections FILE.csv` (or `train --inspections FILE.csv`, "
+                                "which stores them)")
     settings, audit = config.training, config.audit
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, reference)

@@ -7,12 +7,12 @@ What evaluators read (names, thresholds, details, the verdict) is in French.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from core.french import count_fr
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """The outcome of one check, in the words of the report."""
 
     PASSED = "réussi"
@@ -93,7 +93,7 @@ def by_group(checks: list[Check]) -> list[tuple[str, list[Check], Status]]:
 def verdict_lines(checks: list[Check]) -> list[str]:
     """The verdict block as text: the headline, then each group with its checks and their statuses."""
     lines = [verdict_of(checks).headline]
-    for title, members, status in by_group(checks):
+    for title, members, _ in by_group(checks):
         counts = verdict_of(members).counts
         lines.append(f"{title} ({', '.join(count_fr(counts[s], *words) for s, words in _COUNT_WORDS.items() if counts[s])})")
         lines += [f"  [{check.status.value}] {check.name} — {check.detail}" for check in members]

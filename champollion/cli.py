@@ -10,7 +10,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 
-class SqlEngineName(str, Enum):
+class SqlEngineName(StrEnum):
     """The engines of `ingest --engine` and `features --engine` (warehouse.sql_engine.ENGINES)."""
 
     duckdb = "duckdb"
@@ -51,7 +51,8 @@ def _context(ctx: typer.Context) -> Context:
 def main(
     ctx: typer.Context,
     home: Annotated[
-        Path | None, typer.Option(help="Home directory for data/, mlruns/ and lists/ (default: $CHAMPOLLION_HOME or the repository).")
+        Path | None, typer.Option(
+            help="Home directory for data/, mlruns/ and lists/ (default: $CHAMPOLLION_HOME or the repository).")
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Settings file (default: $CHAMPOLLION_CONFIG or configs/champollion.yaml).")
@@ -97,7 +98,8 @@ def ingest(
         int | None, typer.Option(help="Parser processes of the duckdb engine (default from the configuration).")
     ] = None,
     engine: Annotated[
-        SqlEngineName, typer.Option(help="duckdb: local processes and DuckDB; spark: Spark tasks and Spark SQL (configuration: spark).")
+        SqlEngineName,
+        typer.Option(help="duckdb: local processes and DuckDB; spark: Spark tasks and Spark SQL (configuration: spark)."),
     ] = SqlEngineName.duckdb,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Rebuild the warehouse from its files (those still there) and PATHS, "
@@ -222,7 +224,9 @@ def simulate(
     out: Annotated[Path, typer.Option(help="Folder to write into (dsn/, inspections.csv, truth/; or data/warehouse/).")],
     preset: Annotated[str, typer.Option(help="small | default | large (DSN files) | national (Parquet warehouse)")] = "default",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same files.")] = 0,
-    format: Annotated[str, typer.Option("--format", help="dsn: real DSN files; parquet: the warehouse tables directly (national preset).")] = "dsn",
+    format: Annotated[
+        str, typer.Option("--format", help="dsn: real DSN files; parquet: the warehouse tables directly (national preset).")
+    ] = "dsn",
     scale: Annotated[float, typer.Option(help="parquet only: share of the national volume (1.0 = 1.8 M establishments).")] = 1.0,
     months: Annotated[int, typer.Option(help="parquet only: months simulated, from 2025-01.")] = 12,
     workers: Annotated[int, typer.Option(help="parquet only: processes writing chunks in parallel.")] = 2,
@@ -264,7 +268,8 @@ def simulate(
     print_calibration(simulation.calibration_table(out))
     typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
     if (out / "inspections-all.csv").exists():
-        typer.echo(f"inspections.csv holds the first {known_inspection_months or simulation.get_preset(preset).known_inspection_months}"
+        known = known_inspection_months or simulation.get_preset(preset).known_inspection_months
+        typer.echo(f"inspections.csv holds the first {known}"
                    f" months of inspections; all of them (to import later): {out / 'inspections-all.csv'}")
 
 
@@ -319,7 +324,7 @@ def bench_features(
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
-    from warehouse.bench import bench_features as run_bench
+    from features.bench import bench_features as run_bench
     from warehouse.bench import write_bench_json
 
     context = _context(ctx)
@@ -367,11 +372,17 @@ def bench_ingest(
 def bench_scoring(
     ctx: typer.Context,
     rows: Annotated[int, typer.Option(help="Synthetic establishments scored.")] = 1_000_000,
-    trees: Annotated[int | None, typer.Option(help="Train a synthetic-label LightGBM of this many trees instead of using the champion.")] = None,
-    depth: Annotated[int | None, typer.Option(help="Its largest tree depth (with --trees; default 6, the search space's).")] = None,
+    trees: Annotated[
+        int | None, typer.Option(help="Train a synthetic-label LightGBM of this many trees instead of using the champion.")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option(help="Its largest tree depth (with --trees; default 6, the search space's).")
+    ] = None,
     leaves: Annotated[int, typer.Option(help="Its most leaves per tree (with --trees).")] = 31,
     shap_sample: Annotated[int, typer.Option(help="Rows shap.TreeExplainer is timed on (then extrapolated).")] = 20_000,
-    contrib_rows: Annotated[int | None, typer.Option(help="Rows pred_contrib is timed on (default: all; else extrapolated).")] = None,
+    contrib_rows: Annotated[
+        int | None, typer.Option(help="Rows pred_contrib is timed on (default: all; else extrapolated).")
+    ] = None,
     threads: Annotated[int, typer.Option(help="LightGBM/OpenMP threads.")] = 2,
     model: Annotated[str | None, typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic rows and labels.")] = 0,

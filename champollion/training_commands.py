@@ -9,11 +9,16 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from champollion.cli_support import fail, parse_month
+
+if TYPE_CHECKING:
+    from training.labels import LabelledSet
+    from training.splitter import FoldChoice
+    from training.tuning import TrialReport
 
 commands = typer.Typer(help="Training: labels from past inspections, tuned LightGBM, baselines, MLflow registry.")
 log = logging.getLogger("champollion.training")
@@ -51,11 +56,11 @@ def train(
     def on_month(month: date, how: str) -> None:
         log.info("features as of %s: %s", f"{month:%Y-%m}", how)
 
-    def on_folds(choice, labelled) -> None:
+    def on_folds(choice: FoldChoice, labelled: LabelledSet) -> None:
         report.print_left_out(labelled.left_out)
         report.print_folds(choice, len(labelled.rows))
 
-    def on_trial(trial) -> None:
+    def on_trial(trial: TrialReport) -> None:
         log.info("%s", report.trial_line(trial))
 
     try:

@@ -10,8 +10,12 @@ from rich.table import Table
 
 from champollion.reporting import console
 from training.models import MODEL_LABELS
+from training.pipeline import TrainingResult
 from training.promotion import promotion_metric
 from training.registry import BASELINES
+from training.splitter import FoldChoice
+from training.tuning import TrialReport
+from training.workflow import EvaluationOutcome, PromotionOutcome, TrainOutcome
 
 SELECTION_BIAS_NOTE = (
     "Selection bias: these metrics are measured on inspected establishments only. Past inspections were chosen "
@@ -56,8 +60,8 @@ def print_left_out(left_out: pd.DataFrame) -> None:
         console.print(table)
 
 
-def print_folds(choice: Any, labelled_rows: int) -> None:
-    """The temporal folds chosen for the history (`training.splitter.FoldChoice`): why, dates and counts."""
+def print_folds(choice: FoldChoice, labelled_rows: int) -> None:
+    """The temporal folds chosen for the history: why, dates and counts."""
     console.print(f"folds: {choice.reason}")
     table = Table(title=f"Temporal validation: expanding window by inspection date ({labelled_rows} labelled inspections)")
     for column in ("fold", "train on inspections up to", "validate from", "validate until", "train rows", "validation rows",
@@ -69,8 +73,8 @@ def print_folds(choice: Any, labelled_rows: int) -> None:
     console.print(table)
 
 
-def trial_line(trial: Any) -> str:
-    """One finished trial (`training.tuning.TrialReport`) for the log; a pruned trial's value is partial."""
+def trial_line(trial: TrialReport) -> str:
+    """One finished trial for the log; a pruned trial's value is partial."""
     if trial.state == "complete":
         return f"trial {trial.number}: complete, objective {trial.value:.4f} (mean over {trial.n_folds} folds)"
     if trial.state == "pruned":
@@ -95,7 +99,8 @@ def trials_summary(trials: pd.DataFrame, this_run: int, resumed: int) -> str:
 def print_comparison(comparison: pd.DataFrame, capacity: float, shares: list[float]) -> None:
     """The comparison of every model: overall with intervals, then per fold at capacity."""
     overall = comparison[comparison["fold"] == "all"]
-    table = Table(title="Models compared at inspection capacity (out-of-fold, inspected establishments; 95% intervals: exact binomial at k)")
+    table = Table(title="Models compared at inspection capacity (out-of-fold, inspected establishments; "
+                        "95% intervals: exact binomial at k)")
     table.add_column("model")
     for share in shares:
         table.add_column(f"precision@{share:.0%}", justify="right")
@@ -126,7 +131,7 @@ def print_comparison(comparison: pd.DataFrame, capacity: float, shares: list[flo
     console.print(table)
 
 
-def print_selection(result: Any) -> None:
+def print_selection(result: TrainingResult) -> None:
     """The weighting decision, the inspected against the population, and the selection-bias statement."""
     if result.ipw_decision is not None:
         decision = result.ipw_decision
@@ -160,7 +165,7 @@ def print_truth_over_folds(frame: pd.DataFrame, shares: list[float]) -> None:
     console.print(table)
 
 
-def print_latest_fold(result: Any) -> None:
+def print_latest_fold(result: TrainingResult) -> None:
     """The promotion metric of every model on the latest fold, LightGBM with its interval, and whether a
     simpler model does as well."""
     values = result.latest_fold_values
@@ -176,7 +181,7 @@ def print_latest_fold(result: Any) -> None:
     console.print(f"simpler models: {result.simpler_model_verdict}")
 
 
-def print_trained(outcome: Any) -> None:
+def print_trained(outcome: TrainOutcome) -> None:
     """The study's trials, and where the run (and the registered version, if any) went."""
     record, result = outcome.record, outcome.result
     if record.version is not None:
@@ -196,7 +201,7 @@ def print_trained(outcome: Any) -> None:
     )
 
 
-def print_truth(outcome: Any) -> None:
+def print_truth(outcome: EvaluationOutcome) -> None:
     """The truth comparison of `evaluate`: every model, the oracle and the perfect list, per share."""
     settings = outcome.settings
     table = outcome.table
@@ -255,7 +260,7 @@ def print_versions(frame: pd.DataFrame, metric: str) -> None:
                   f"challenger: v{holders.get('challenger', '-')} (the latest registered)")
 
 
-def print_promotion(outcome: Any) -> None:
+def print_promotion(outcome: PromotionOutcome) -> None:
     """`champollion promote`: the comparison made, the decision and the aliases moved."""
     decision = outcome.decision
     held = f" ({', '.join(outcome.candidate_aliases)})" if outcome.candidate_aliases else " (no alias)"

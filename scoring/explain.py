@@ -45,11 +45,13 @@ from scoring.reasons import (
     grouped_contributions,
     sentence,
 )
+from training.saved_model import SavedModel
 
 if TYPE_CHECKING:
     import duckdb
     from matplotlib.figure import Figure
-    from rich.console import RenderableType
+    from rich.box import Box
+    from rich.console import JustifyMethod, RenderableType
 
 LABELS_FR: dict[str, str] = {f.name: f.label_fr for f in FEATURES}
 RULES_BY_ID = {r.id: r for r in RULES}
@@ -127,7 +129,7 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
     frame["n_evidence"] = frame["contract_id"].map(counts).fillna(0).astype("int64")
     frame = frame.sort_values(["post_shown", "start_date", "person"], kind="mergesort").reset_index(drop=True)
     frame["contract_no"] = np.arange(1, len(frame) + 1)
-    return frame[CONTRACT_COLUMNS + ["contract_id"]]
+    return frame[[*CONTRACT_COLUMNS, "contract_id"]]
 
 
 def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +146,7 @@ def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd
     names.update({key: f"salarié {len(persons) + n}" for n, key in enumerate(unknown, start=1)})
     frame["person"] = frame["person_key"].map(names).fillna("non renseigné")
     frame["rule_label"] = frame["rule"].map(lambda r: RULES_BY_ID[r].label_fr if r in RULES_BY_ID else r)
-    numbers = dict(zip(contracts["contract_id"], contracts["contract_no"])) if not contracts.empty else {}
+    numbers = dict(zip(contracts["contract_id"], contracts["contract_no"], strict=True)) if not contracts.empty else {}
     frame["contract_no"] = frame["contract_id"].map(numbers).astype("Int64")
     for column in ("event_date", "start_date", "end_date"):
         frame[column] = pd.to_datetime(frame[column])
@@ -153,7 +155,7 @@ def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd
 
 
 def explain_establishment(
-    model: Any,
+    model: SavedModel,
     model_version: str,
     table: pd.DataFrame,
     evidence: pd.DataFrame,
@@ -250,7 +252,7 @@ def fact_sentence(group: str, row: pd.Series, benchmarks: SectorBenchmarks,
     return f"{label[:1].upper()}{label[1:]} : {format_value(group, row.get(group))} ({why} : pas retenu comme raison)"
 
 
-def model_facts(model: Any, config: Config) -> dict[str, Any]:
+def model_facts(model: SavedModel, config: Config) -> dict[str, Any]:
     """What the audit paragraph states about the model: size, data months, calibration, list settings."""
     booster = model.booster
     trees = booster.dump_model()["tree_info"]
@@ -376,7 +378,7 @@ def audit_paragraph(explanation: Explanation) -> str:
     )
 
 
-def renderables(explanation: Explanation, box_style: Any = None) -> list[RenderableType]:
+def renderables(explanation: Explanation, box_style: Box | None = None) -> list[RenderableType]:
     """The explanation as rich objects (titles, paragraphs, tables), in reading order."""
     from rich import box
     from rich.padding import Padding
@@ -385,12 +387,12 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list[Rendera
 
     style = box_style or box.SIMPLE_HEAD
     e = explanation.establishment
-    out: list[Any] = []
+    out: list[RenderableType] = []
     siret = str(e["siret"])
     out.append(Text(f"Explication du score de l'établissement {_siret_fr(siret)} — liste {_of_month(explanation.month)}",
                     style="bold"))
 
-    def table(title: str, columns: list[tuple[str, str]]) -> Table:
+    def table(title: str, columns: list[tuple[str, JustifyMethod]]) -> Table:
         t = Table(title=title, title_justify="left", title_style="bold", box=style, show_lines=False)
         for name, justify in columns:
             t.add_column(name, justify=justify, overflow="fold")
@@ -510,6 +512,7 @@ def explanation_text(explanation: Explanation, width: int = 100) -> str:
 def timeline_figure(explanation: Explanation) -> Figure:
     """One row per post x person: a bar per contract coloured by its kind, evidence events marked, the
     12-month window of the indicators shaded. At most MAX_TIMELINE_ROWS rows (those with evidence first)."""
+    from matplotlib.artist import Artist
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -540,9 +543,11 @@ def timeline_figure(explanation: Explanation) -> Figure:
             continue
         axes.barh(y, (end - start).days, left=start, height=0.6, color=KIND_COLOURS.get(c.kind, "#9a9a9a"),
                   edgecolor="white", linewidth=0.4, zorder=2)
-    numbers = dict(zip(contracts["contract_no"], zip(contracts["post_shown"], contracts["person"])))
+    shown = zip(contracts["post_shown"], contracts["person"], strict=True)
+    numbers = dict(zip(contracts["contract_no"], shown, strict=True))
     for e in explanation.evidence.itertuples(index=False):
-        y = position.get(numbers.get(e.contract_no)) if not pd.isna(e.contract_no) else None
+        line = numbers.get(e.contract_no) if not pd.isna(e.contract_no) else None
+        y = position.get(line) if line is not None else None
         if y is None or pd.isna(e.event_date):
             continue
         axes.scatter([max(e.event_date, left)], [y], marker=RULE_MARKERS.get(e.rule, "o"), s=46, color="#c0143c",
@@ -565,7 +570,7 @@ def timeline_figure(explanation: Explanation) -> Figure:
         note += f" ; {hidden} autres lignes non affichées (voir le fichier texte)"
     axes.set_xlabel(note, fontsize=8)
     kinds = [k for k in KIND_FR if k in set(contracts["kind"])] or ["cdd"]
-    handles = [Patch(color=KIND_COLOURS[k], label=KIND_FR[k]) for k in kinds]
+    handles: list[Artist] = [Patch(color=KIND_COLOURS[k], label=KIND_FR[k]) for k in kinds]
     rules = [r for r in RULE_MARKERS if r in set(explanation.evidence["rule"])]
     handles += [Line2D([], [], marker=RULE_MARKERS[r], color="#c0143c", markeredgecolor="black", linestyle="none",
                        label=f"{RULES_BY_ID[r].label_fr}") for r in rules]

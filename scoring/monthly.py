@@ -30,6 +30,7 @@ from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
+from training.saved_model import SavedModel
 from warehouse.inspections import load_inspections
 
 log = logging.getLogger("champollion.scoring")
@@ -69,7 +70,7 @@ def slug(text: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in ascii_text.lower()).split())
 
 
-def load_model(home: Home, config: Config, reference: str | None = None) -> tuple[Any, str]:
+def load_model(home: Home, config: Config, reference: str | None = None) -> tuple[SavedModel, str]:
     """The ScoringModel of a registered version (alias or number; default: the configured one)."""
     from training.registry import connect, load_scoring_model, resolve_version
 
@@ -99,7 +100,7 @@ def month_evidence(home: Home, month: date) -> pd.DataFrame:
     return load_evidence(home.data, month)
 
 
-def explain_rows(model: Any, table: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
+def explain_rows(model: SavedModel, table: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
     """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score."""
     contributions = model.contributions(table.loc[rows])
     raw = model.raw_scores(table.loc[rows])
@@ -110,7 +111,7 @@ def explain_rows(model: Any, table: pd.DataFrame, rows: pd.Index) -> pd.DataFram
 
 
 def score_table(
-    model: Any,
+    model: SavedModel,
     table: pd.DataFrame,
     evidence: pd.DataFrame,
     month: date,

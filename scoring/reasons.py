@@ -93,8 +93,8 @@ class SectorBenchmarks:
             grouped = frame.groupby(by)[numeric]
             median, count = grouped.median(), grouped.count()
             return {
-                key: dict(zip(numeric, zip(m, c)))
-                for key, m, c in zip(median.index, median.to_numpy().tolist(), count.to_numpy().tolist())
+                key: dict(zip(numeric, zip(m, c, strict=True), strict=True))
+                for key, m, c in zip(median.index, median.to_numpy().tolist(), count.to_numpy().tolist(), strict=True)
             }
 
         return cls(medians(["naf", "region_code"]), medians(["naf"]), frame[numeric].median().to_dict(), min_group)

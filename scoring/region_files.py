@@ -256,164 +256,9 @@ def write_workbook(
 
 # --- HTML ---
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<style>
-  body { font-family: "Liberation Sans", Arial, sans-serif; font-size: 14px; margin: 1.5em; color: #1b1b1b; }
-  h1 { font-size: 1.5em; margin: 0 0 .3em; }
-  h2 { font-size: 1.2em; margin-top: 1.8em; }
-  .meta { color: #444; margin: .2em 0; }
-  .warning { border-left: 5px solid #c0392b; background: #fdf0ee; padding: .6em .9em; margin: 1em 0; }
-  .notes p { margin: .3em 0; color: #333; }
-  .filter { margin: 1em 0; }
-  .filter input { font-size: 1em; padding: .3em .5em; width: 28em; max-width: 100%; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { border: 1px solid #c8ccd2; padding: .3em .45em; vertical-align: top; text-align: left; }
-  thead th { background: #dde4ee; }
-  #liste > thead th { position: sticky; top: 0; }
-  td.num { text-align: right; white-space: nowrap; }
-  td.siret { white-space: nowrap; font-family: "Liberation Mono", monospace; }
-  tbody.line { break-inside: avoid; }
-  #liste tbody.line + tbody.line { border-top: 2px solid #7f8a99; }
-  th.reasons { width: 36%; }
-  tbody.line.exploration tr.main td:first-child { border-left: 5px solid #7d3c98; }
-  .flag { display: inline-block; background: #efe3f5; color: #5b2c6f; border: 1px solid #7d3c98;
-          border-radius: 3px; padding: 0 .35em; font-size: .85em; white-space: nowrap; }
-  .new { font-weight: bold; }
-  ol.reasons { margin: 0; padding-left: 1.3em; }
-  tr.evidence td { background: #fafbfc; }
-  details summary { cursor: pointer; color: #1f4e79; }
-  table.evidence { margin: .4em 0; font-size: .92em; }
-  p.group { font-weight: bold; margin: .8em 0 .2em; }
-  table.evidence th { background: #eef1f5; }
-  .empty { color: #666; font-style: italic; }
-  .warning, .flag, tbody.line.exploration tr.main td:first-child { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
-  @media print {
-    body { margin: 0; font-size: 10px; }
-    .filter, .count { display: none; }
-    #liste > thead th { position: static; }
-    details summary { color: inherit; }
-    @page { size: A4 landscape; margin: 1cm; }
-  }
-</style>
-</head>
-<body>
-<header>
-  <h1>{{ title }}</h1>
-  <p class="meta">Mois : <strong>{{ month }}</strong> · Version du modèle : <strong>{{ version }}</strong> ·
-     {{ n_lines }} établissement{{ "s" if n_lines > 1 }} listé{{ "s" if n_lines > 1 }},
-     dont {{ n_exploration }} en exploration</p>
-  <p class="warning"><strong>Infraction potentielle.</strong> {{ warning }}</p>
-  <div class="notes"><p>{{ score_note }}</p><p>{{ exploration_note }}</p><p>{{ reasons_note }}</p></div>
-</header>
-<main>
-<h2>Établissements à contrôler</h2>
-<p class="filter"><label for="filtre">Filtrer (SIRET, adresse, code NAF, département, texte) :</label>
-  <input type="search" id="filtre" autocomplete="off" placeholder="ex. 5610A, 75, Lyon, serveur">
-  <span class="count" id="compte" aria-live="polite"></span></p>
-<table id="liste">
-<thead><tr>{% for title in line_titles %}<th scope="col"{{ ' class="reasons"'|safe if title == 'Raisons' }}>{{ title }}</th>{% endfor %}</tr></thead>
-{% for line in lines %}
-<tbody class="line{{ ' exploration' if line.exploration }}" data-siret="{{ line.siret }}">
-<tr class="main">
-  <td class="num">{{ line.position }}</td>
-  <td class="siret">{{ line.siret }}</td>
-  <td>{{ line.address }}</td>
-  <td>{{ line.departement }}</td>
-  <td>{{ line.naf }}</td>
-  <td class="num">{{ line.headcount }}</td>
-  <td class="num">{{ line.score }}</td>
-  <td class="num">{{ line.rank_in_region }}</td>
-  <td>{% if line.exploration %}<span class="flag" title="{{ exploration_note }}">exploration (tirage aléatoire)</span>{% else %}score{% endif %}</td>
-  <td{{ ' class="new"'|safe if line.change == 'nouveau' }}>{{ line.change }}</td>
-  <td>{% if line.reasons %}<ol class="reasons">{% for reason in line.reasons %}<li>{{ reason }}</li>{% endfor %}</ol>{% endif %}</td>
-  <td class="num">{{ line.evidence_count }}</td>
-</tr>
-{% if line.evidence_count %}
-<tr class="evidence"><td colspan="{{ line_titles|length }}">
-<details>
-<summary>{{ line.evidence_count }} élément{{ "s" if line.evidence_count > 1 }} relevé{{ "s" if line.evidence_count > 1 }} dans la DSN (infractions potentielles), par règle et par poste</summary>
-{% for group in line.evidence_groups %}
-<p class="group">{{ group.summary }}</p>
-<table class="evidence">
-<thead><tr>{% for title in evidence_titles %}<th scope="col">{{ title }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in group.rows %}
-<tr>{% for cell in row %}<td{{ ' class="num"'|safe if cell.num }}>{{ cell.text }}</td>{% endfor %}</tr>
-{% endfor %}
-</tbody>
-</table>
-{% endfor %}
-</details>
-</td></tr>
-{% endif %}
-</tbody>
-{% endfor %}
-</table>
-<p class="empty" id="aucune" hidden>Aucun établissement ne correspond au filtre.</p>
-
-<h2>Sortis de la liste</h2>
-{% if left %}
-<p>Établissements de la liste du mois précédent qui n'y sont plus.</p>
-<table id="sortis">
-<thead><tr>{% for title in left_titles %}<th scope="col">{{ title }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in left %}
-<tr>{% for cell in row %}<td{{ ' class="num"'|safe if cell.num }}>{{ cell.text }}</td>{% endfor %}</tr>
-{% endfor %}
-</tbody>
-</table>
-{% else %}
-<p class="empty">Aucun établissement de la liste du mois précédent n'en est sorti.</p>
-{% endif %}
-</main>
-<script>
-(function () {
-  "use strict";
-  function fold(text) {
-    return text.normalize("NFD").replace(/[\\u0300-\\u036f]/g, "").toLowerCase().replace(/\\s+/g, " ");
-  }
-  var lines = Array.prototype.slice.call(document.querySelectorAll("#liste tbody.line"));
-  var index = lines.map(function (line) {
-    return fold(line.textContent) + " " + line.getAttribute("data-siret");
-  });
-  var input = document.getElementById("filtre");
-  var count = document.getElementById("compte");
-  var none = document.getElementById("aucune");
-  function apply() {
-    var words = fold(input.value).split(" ").filter(Boolean);
-    var shown = 0;
-    lines.forEach(function (line, i) {
-      var match = words.every(function (word) { return index[i].indexOf(word) !== -1; });
-      line.hidden = !match;
-      if (match) { shown += 1; }
-    });
-    count.textContent = shown + " / " + lines.length + " affiché" + (shown > 1 ? "s" : "");
-    none.hidden = shown !== 0;
-  }
-  input.addEventListener("input", apply);
-  apply();
-  // A printed list shows every line's evidence; the page is restored after printing.
-  var closed = [];
-  window.addEventListener("beforeprint", function () {
-    closed = Array.prototype.slice.call(document.querySelectorAll("details:not([open])"));
-    closed.forEach(function (d) { d.open = true; });
-  });
-  window.addEventListener("afterprint", function () {
-    closed.forEach(function (d) { d.open = false; });
-  });
-})();
-</script>
-</body>
-</html>
-"""
-
 _ENVIRONMENT = jinja2.Environment(
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    loader=jinja2.PackageLoader("scoring", "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
+    trim_blocks=True, lstrip_blocks=True,
 )
 
 # Under its line, evidence needs no SIRET, address nor position; the article goes with the rule.
@@ -424,7 +269,8 @@ _HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
 def _cell(column: Column, row: pd.Series) -> dict[str, Any]:
     """A value as the HTML page shows it, and whether it is a number (aligned right)."""
     value = column.value(row)
-    shown = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}.get(column.kind, _text)
+    formats: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}
+    shown = formats.get(column.kind, _text)
     return {"text": shown(value), "num": column.kind in ("percent", "integer")}
 
 
@@ -467,7 +313,7 @@ def render_html(
         })
     columns_left = left_columns()
     title = f"Liste de contrôle — {region} — {month_fr(month)}"
-    return _ENVIRONMENT.from_string(_TEMPLATE).render(
+    return _ENVIRONMENT.get_template("region_list.html.j2").render(
         title=title,
         month=month_fr(month),
         version=version,

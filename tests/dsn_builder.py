@@ -166,7 +166,8 @@ def envoi(declarations: list[Declaration], norm: str = "P25V01", total_lines: in
     for declaration in declarations:
         out += declaration.lines()
     count = len(out) + 2
-    out += [("S90.G00.90.001", str(total_lines if total_lines is not None else count)), ("S90.G00.90.002", str(len(declarations)))]
+    out += [("S90.G00.90.001", str(total_lines if total_lines is not None else count)),
+            ("S90.G00.90.002", str(len(declarations)))]
     return out
 
 

@@ -129,7 +129,8 @@ def declarations_for(month: date, order_base: int) -> list[Declaration]:
     for index, (siret, (naf, postal, idcc)) in enumerate(ESTABLISHMENTS.items()):
         individuals: dict[int, Individual] = {}
         for spell in spells:
-            late_block_month = spell.end_block_late and spell.end and (spell.end.replace(day=1) + timedelta(days=32)).replace(day=1) == month
+            late_block_month = (spell.end_block_late and spell.end
+                                and (spell.end.replace(day=1) + timedelta(days=32)).replace(day=1) == month)
             if spell.siret != siret or not (spell.runs_in(month) or late_block_month):
                 continue
             ends_now = spell.end is not None and spell.end <= _last_day(month)

@@ -35,7 +35,7 @@ def audited(small_pipeline):
 def test_the_audit_prints_a_verdict_that_counts_every_check_and_logs_the_report_to_the_model_run(audited):
     import mlflow
 
-    output, report, home, config = audited
+    output, report, _, _ = audited
     headline = next(line for line in output.splitlines() if line.startswith("Verdict : "))
     statuses = [line.split("]")[0].strip(" [") for line in output.splitlines() if line.startswith("  [")]
     # The headline counts every listed check, by status.

@@ -17,7 +17,6 @@ from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
-from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
@@ -26,11 +25,11 @@ AS_OF = date(2025, 8, 1)
 
 
 @pytest.fixture(scope="module")
-def month(tmp_path_factory):
+def month(tmp_path_factory, test_key):
     """The mini world ingested; its features, evidence and every establishment's contracts as of 2025-08."""
     root = tmp_path_factory.mktemp("explain")
     home = Home(root / "home")
-    ingest(write_months(root / "dsn", MONTHS), home, Config(), TEST_KEY)
+    ingest(write_months(root / "dsn", MONTHS), home, Config(), test_key)
     with DuckDBEngine() as engine:
         table = compute_features(engine, home.warehouse, AS_OF, Config())
     with DuckDBEngine() as engine:  # compute_features drops its working tables: prepare them again

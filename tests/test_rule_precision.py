@@ -16,7 +16,6 @@ from core.config import Config
 from core.home import Home
 from features.build import compute_features, latest_month
 from features.validation import EVERY_LEVEL, SCORED, rules_against_truth
-from tests.conftest import TEST_KEY
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
 
@@ -37,14 +36,14 @@ FLOORS = {
 
 
 @pytest.fixture(scope="module")
-def default_rules(tmp_path_factory) -> tuple[Path, object]:
+def default_rules(tmp_path_factory, test_key) -> tuple[Path, object]:
     import simulation
 
     root = tmp_path_factory.mktemp("default-preset")
     simulation.simulate(root / "population", preset="default", seed=0)
     home = Home(root / "home")
     config = Config()
-    ingest([root / "population" / "dsn"], home, config, TEST_KEY)
+    ingest([root / "population" / "dsn"], home, config, test_key)
     with DuckDBEngine() as engine:
         month = latest_month(engine, home.warehouse)
         table = compute_features(engine, home.warehouse, month, config)

@@ -20,13 +20,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_every_establishment_is_ranked_and_each_region_gets_its_files(small_pipeline):
-    _, home, config = small_pipeline
+    _, home, _ = small_pipeline
     month = declared_months(home.warehouse)[-1]
     folder = home.lists / f"{month:%Y-%m}"
     ranked = pd.read_csv(folder / "ranked.csv", dtype={"siret": "string", "region_code": "string"})
     features = load_features(home.data, month)
     assert sorted(ranked["siret"]) == sorted(features["siret"].astype(str))
-    assert set(RANKED_COLUMNS + ["reason_1", "reason_2", "reason_3", "model_version"]) <= set(ranked.columns)
+    assert {*RANKED_COLUMNS, "reason_1", "reason_2", "reason_3", "model_version"} <= set(ranked.columns)
     assert ranked["rank_national"].tolist() == list(range(1, len(ranked) + 1))
     assert ranked["score"].is_monotonic_decreasing and ranked["score"].between(0, 1).all()
     listed = ranked[ranked["in_list"]]

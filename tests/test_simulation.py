@@ -287,7 +287,7 @@ def test_contracts_carry_a_pcs_code_consistent_per_post(small: Path, parsed) -> 
         assert len({post.pcs for post in sector.posts}) >= len(sector.posts) - 1, sector.key
     # every contract block declares it, as its post's code, mostly in lower case
     declarations, _ = parsed
-    expected = dict(zip(zip(truth["siret"], truth["contract_number"]), truth["pcs"], strict=True))
+    expected = dict(zip(zip(truth["siret"], truth["contract_number"], strict=True), truth["pcs"], strict=True))
     cases: Counter = Counter()
     for declaration in declarations:
         for (number, _), contract in declaration["contracts"].items():

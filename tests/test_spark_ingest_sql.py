@@ -17,7 +17,8 @@ INGEST_SQL = {
     "contracts": rebuild_contracts_sql(None, 3),
 }
 # DuckDB-only constructs that Spark SQL would reject or read otherwise.
-DUCKDB_ONLY = ("ASOF", "REPLACE (", "INT128", "HUGEINT", "BY NAME", "REGEXP_FULL_MATCH", "ARG_MAX(", "ARG_MIN(", "STRFTIME", ")[:")
+DUCKDB_ONLY = ("ASOF", "REPLACE (", "INT128", "HUGEINT", "BY NAME", "REGEXP_FULL_MATCH", "ARG_MAX(", "ARG_MIN(", "STRFTIME",
+               ")[:")
 
 
 @pytest.mark.parametrize("name", INGEST_SQL)

@@ -128,7 +128,7 @@ def test_an_inspection_on_the_first_day_of_a_validation_window_is_validated_not_
 
 def test_a_fold_without_enough_training_rows_is_refused_with_its_dates():
     rows = _dated(["2024-05-10", "2024-06-10", "2024-07-10"])
-    with pytest.raises(ValueError, match="fold 1 .* 0 training"):
+    with pytest.raises(ValueError, match=r"fold 1 .* 0 training"):
         TemporalSplitter(n_folds=3, validation_months=1, min_train_rows=1).folds(rows)
 
 

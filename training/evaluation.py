@@ -8,7 +8,7 @@ probabilities and lift over random, for each share of capacity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ def cross_validate(
     rows: pd.DataFrame,
     splits: list[tuple[int, np.ndarray, np.ndarray]],
     make_models: Callable[[], dict[str, BaseEstimator]],
-    fold_weights: dict[int, np.ndarray | None],
+    fold_weights: Mapping[int, np.ndarray | None],
 ) -> pd.DataFrame:
     """Out-of-fold raw scores: one row per validation row, a `score_<model>` column per model.
 

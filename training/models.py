@@ -49,8 +49,7 @@ def categorical_frame(frame: pd.DataFrame, columns: list[str], levels: dict[str,
         values = frame[c].astype("object").where(frame[c].notna(), None)
         values = values.map(lambda v: None if v is None else str(v))
         categories = levels[c] if levels is not None else sorted({v for v in values if v is not None})
-        known = set(categories)
-        out[c] = pd.Categorical(values.map(lambda v: v if v in known else None), categories=categories)
+        out[c] = pd.Categorical(values.where(values.isin(set(categories)), None), categories=categories)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -236,7 +235,7 @@ class LightGBMModel(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(self.inputs(X), raw_score=True)
+        return np.asarray(self.booster_.predict(self.inputs(X), raw_score=True))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))

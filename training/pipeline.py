@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from core.capacity import siret_key
 from core.config import Config
@@ -50,6 +51,9 @@ from training.tuning import (
     trials_table,
     tune,
 )
+
+if TYPE_CHECKING:  # imported when training ends: it loads MLflow
+    from training.scoring_model import ScoringModel
 
 log = logging.getLogger("champollion.training")
 
@@ -91,9 +95,9 @@ class TrainingResult:
     params: dict[str, Any]
     oof: pd.DataFrame
     comparison: pd.DataFrame
-    final_models: dict[str, Any]
+    final_models: dict[str, BaseEstimator]
     calibrators: dict[str, ScoreCalibrator]
-    scoring_model: Any
+    scoring_model: ScoringModel
     importance: pd.DataFrame
     selection: pd.DataFrame
     propensity_auc: float
@@ -127,8 +131,8 @@ def truth_over_folds(
     folds: pd.DataFrame,
     tables: dict[date, pd.DataFrame],
     truth_months: pd.DataFrame,
-    make_models: Callable[[], dict[str, Any]],
-    fold_weights: dict[int, np.ndarray | None],
+    make_models: Callable[[], dict[str, BaseEstimator]],
+    fold_weights: Mapping[int, np.ndarray | None],
     shares: list[float],
 ) -> pd.DataFrame:
     """The hidden truth over the validation windows, with honest temporal models: each fold's models
@@ -170,10 +174,10 @@ def decide_ipw(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, tables: di
     weights, precision at capacity against the hidden truth over the validation windows (see
     `truth_over_folds`). One row per fold and month with `ipw_off` and `ipw_on`."""
 
-    def lightgbm() -> dict[str, Any]:
+    def lightgbm() -> dict[str, BaseEstimator]:
         return {"lightgbm": LightGBMModel(threads=settings.threads, random_state=settings.seed)}
 
-    none = {fold: None for fold, _, _ in splits}
+    none: dict[int, np.ndarray | None] = {fold: None for fold, _, _ in splits}
     parts = []
     for mode, weights in (("off", none), ("on", weights_on)):
         part = truth_over_folds(rows, splits, folds, tables, truth_months, lightgbm, weights,
@@ -198,7 +202,7 @@ def selection_table(population: pd.DataFrame, propensity: np.ndarray) -> pd.Data
 def feature_importance(model: LightGBMModel, rows: pd.DataFrame) -> pd.DataFrame:
     """Global importance of the final LightGBM: split gain and mean |SHAP| (log-odds) over the labelled rows."""
     booster = model.booster_
-    contributions = booster.predict(model.inputs(rows), pred_contrib=True)[:, :-1]
+    contributions = np.asarray(booster.predict(model.inputs(rows), pred_contrib=True))[:, :-1]
     frame = pd.DataFrame(
         {
             "feature": booster.feature_name(),
@@ -289,7 +293,7 @@ def fit_and_evaluate(
 
     step("evaluating every model on the folds")
 
-    def make_models() -> dict[str, Any]:
+    def make_models() -> dict[str, BaseEstimator]:
         return comparison_models(params, settings.logistic_c, settings.threads, settings.seed)
 
     oof = add_probabilities(cross_validate(rows, splits, make_models, fold_weights), settings.calibration)

@@ -8,7 +8,8 @@ file store by default). Browse it with
 
 Each new version gets the alias `challenger`; the first one also `champion`; `promote` moves
 `champion`. A training whose model is the same as a registered version's (same `model_fingerprint`: same
-data, folds, parameters and settings) is logged as a run but not registered again. Scoring loads `models:/champollion-precarite@champion` (see training.scoring_model).
+data, folds, parameters and settings) is logged as a run but not registered again. Scoring loads
+`models:/champollion-precarite@champion` (see training.scoring_model).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import pandas as pd
 from core.csv_files import write_frame_csv
 from core.home import REPOSITORY_ROOT, Home
 from core.training_config import TrainingConfig
+from training.pipeline import TrainingResult
+from training.saved_model import SavedModel
 
 log = logging.getLogger("champollion.training")
 
@@ -105,7 +108,7 @@ def _pct(share: float) -> str:
     return f"{share * 100:g}pct"
 
 
-def run_metrics(result: Any) -> dict[str, float]:
+def run_metrics(result: TrainingResult) -> dict[str, float]:
     """Metrics per model, per fold and overall, named `<model>/<metric>[/fold_<k>]`."""
     out: dict[str, float] = {}
     for row in result.comparison.itertuples(index=False):
@@ -178,7 +181,7 @@ def aliases_of(client: Any, name: str, version: str) -> list[str]:
     return sorted(alias for alias, held in aliases.items() if str(held) == str(version))
 
 
-def log_training(result: Any, home: Home, settings: TrainingConfig, context: dict[str, str]) -> TrainingRecord:
+def log_training(result: TrainingResult, home: Home, settings: TrainingConfig, context: dict[str, str]) -> TrainingRecord:
     """Log the run (parameters, metrics, artifacts, model) and register the model as a new version with
     the alias `challenger` (and `champion` if there is none yet), unless a registered version holds the same
     model (same `model_fingerprint`): then the run is logged without a model and nothing is registered."""
@@ -334,8 +337,8 @@ def resolve_version(client: Any, name: str, reference: str) -> Any:
     return found
 
 
-def load_scoring_model(name: str, reference: str) -> Any:
-    """The ScoringModel of a version (alias or number), as scoring loads it."""
+def load_scoring_model(name: str, reference: str) -> SavedModel:
+    """The saved model of a version (alias or number), as scoring loads it."""
     import mlflow.pyfunc
 
     reference = str(reference)

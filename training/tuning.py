@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,7 @@ class FoldData:
 
 
 def fold_data(rows: pd.DataFrame, splits: list[tuple[int, np.ndarray, np.ndarray]],
-              weights: dict[int, np.ndarray | None]) -> list[FoldData]:
+              weights: Mapping[int, np.ndarray | None]) -> list[FoldData]:
     """Per fold, the matrices a trial fits and scores (computed once for all trials)."""
     y = rows[LABEL].to_numpy()
     tiebreak = siret_key(rows["siret"])

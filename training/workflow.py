@@ -229,7 +229,8 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
                                 str(champion.version), None, metric, "")
     fold = pd.read_parquet(download(candidate.run_id, LATEST_FOLD))
     challenger_value = gate_value(fold, fold["challenger_score"].to_numpy(), settings)
-    champion_value, note, rows = None, "", len(fold)
+    champion_value, note = None, ""
+    rows: int | None = len(fold)
     if champion is not None:
         champion_tags, candidate_tags = champion.tags or {}, candidate.tags or {}
         recorded = champion_tags.get("metric.latest_fold_objective")
