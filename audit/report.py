@@ -247,7 +247,8 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
     inspected_figures = [figures.inspected_vs_listed_figure(population, listed, result.inspected, d)
                          for d in DIMENSIONS]
     return {
-        "title": f"Audit du modèle champollion-precarite, version {result.version}, {month_fr(result.month)}",
+        "title": f"Audit du modèle {config.training.registered_model}, version {result.version}, "
+                 f"{month_fr(result.month)}",
         "sections": SECTIONS, "titles": dict(SECTIONS),
         "verdict": result.verdict, "check_groups": checks_table(result.checks),
         "next_steps": next_steps(result.checks), "notes": result.notes,

@@ -114,7 +114,7 @@ def ingest(
     context = _context(ctx)
     config = context.config
     if workers is not None:
-        config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": workers})})
+        config = config.with_ingest_workers(workers)
     try:
         key = pseudonym_key(config, context.home)
     except ConfigError as exc:

@@ -117,6 +117,10 @@ class Config(_Section):
     duckdb: DuckDBConfig = DuckDBConfig()
     spark: SparkConfig = SparkConfig()
 
+    def with_ingest_workers(self, workers: int) -> Config:
+        """These settings with another number of ingestion workers, validated like a settings file."""
+        return Config.model_validate({**self.model_dump(), "ingest": {**self.ingest.model_dump(), "workers": workers}})
+
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used, with the file and the faulty setting named."""

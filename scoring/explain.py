@@ -183,7 +183,7 @@ def explain_establishment(
     row_index = table.index[where]
     row = table.loc[row_index[0]]
 
-    values = explain_rows(model, table, row_index)
+    values = explain_rows(model, table, row_index, config.audit.shap_tolerance)
     raw = float(model.raw_scores(table.loc[row_index])[0])
     own = values.iloc[0]
     bias = float(own["bias"])
@@ -258,6 +258,7 @@ def model_facts(model: SavedModel, config: Config) -> dict[str, Any]:
     trees = booster.dump_model()["tree_info"]
     calibrator = getattr(model, "calibrator", None)
     return {
+        "registered_model": config.training.registered_model,
         "trees": len(trees),
         "max_leaves": max((t["num_leaves"] for t in trees), default=0),
         "max_depth": max((_depth(t["tree_structure"]) for t in trees), default=0),
@@ -365,7 +366,7 @@ def audit_paragraph(explanation: Explanation) -> str:
         "comparés aux médianes du même secteur (code NAF) dans la région ; six vérifications automatiques des "
         "règles du Code du travail sur les CDD et l'intérim relèvent des infractions potentielles, à confirmer "
         "lors du contrôle. Un modèle d'apprentissage statistique (gradient boosting LightGBM, version "
-        f"{explanation.model_version} du modèle « champollion-precarite », {facts['trees']} arbres de profondeur "
+        f"{explanation.model_version} du modèle « {facts['registered_model']} », {facts['trees']} arbres de profondeur "
         f"{facts['max_depth']} au plus, appris sur les contrôles passés des mois {trained}) calcule un score brut : "
         "la valeur de base du modèle plus la contribution de chaque indicateur (valeurs de Shapley, méthode "
         "TreeSHAP exacte ; leur somme redonne le score brut). Ce score est converti en probabilité qu'un contrôle "
@@ -418,7 +419,7 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
         ("Rang national", f"{int(e['rank_national'])} sur {explanation.scored_national}"),
         ("Sur la liste du mois", position),
         ("Contrôlé récemment (exclu de la liste)", "oui" if bool(e["recently_inspected"]) else "non"),
-        ("Modèle", f"champollion-precarite, version {explanation.model_version}"),
+        ("Modèle", f"{explanation.model_facts['registered_model']}, version {explanation.model_version}"),
     ]:
         ident.add_row(name, value)
     out.append(ident)

@@ -43,7 +43,6 @@ RANKED_COLUMNS = [
 EXPLORATION_REASON = "Ligne d'exploration : tirée au hasard parmi les établissements éligibles, et non pour son score"
 NO_SALIENT_FACT = "Aucun fait ne distingue nettement l'établissement de son secteur : listé au rang de son score dans la région"
 # Contributions must add up to the raw score: a larger gap means the explanation is not the model's.
-SHAP_SUM_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -100,12 +99,13 @@ def month_evidence(home: Home, month: date) -> pd.DataFrame:
     return load_evidence(home.data, month)
 
 
-def explain_rows(model: SavedModel, table: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
-    """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score."""
+def explain_rows(model: SavedModel, table: pd.DataFrame, rows: pd.Index, tolerance: float) -> pd.DataFrame:
+    """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score within
+    `tolerance` (the audit's `shap_tolerance`)."""
     contributions = model.contributions(table.loc[rows])
     raw = model.raw_scores(table.loc[rows])
     gap = np.abs(contributions.sum(axis=1).to_numpy() - raw)
-    if len(gap) and gap.max() > SHAP_SUM_TOLERANCE:
+    if len(gap) and gap.max() > tolerance:
         raise RuntimeError(f"SHAP contributions miss the raw score by up to {gap.max():.2e}: explanations refused")
     return contributions
 
@@ -132,7 +132,7 @@ def score_table(
     ranked["region"] = ranked["region_code"].map(region_names()).fillna("région inconnue")
     ranked["change"] = compare_with_previous(ranked, previous)
     rows = ranked.index if all_reasons else ranked.index[ranked["in_list"].to_numpy()]
-    contributions = explain_rows(model, table, rows)
+    contributions = explain_rows(model, table, rows, config.audit.shap_tolerance)
     grouped = grouped_contributions(contributions, model.features)
     benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
     wanted = set(ranked.loc[rows, "siret"])
@@ -200,14 +200,16 @@ def score_month(
             lines.sort_values("list_position"), listed[listed["region_code"] == region_code],
             ranked[(ranked["region_code"] == region_code) & (ranked["change"] == "left")],
         )
-    summary = _summary(ranked, month, version, previous is not None, time.perf_counter() - started, files, folder)
+    summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
+                       time.perf_counter() - started, files, folder)
     (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     files.append(folder / "summary.json")
     return MonthlyLists(month, version, ranked, listed, folder, files, summary)
 
 
 def _summary(
-    ranked: pd.DataFrame, month: date, version: str, had_previous: bool, seconds: float, files: list[Path], folder: Path
+    ranked: pd.DataFrame, month: date, model_name: str, version: str, had_previous: bool, seconds: float,
+    files: list[Path], folder: Path,
 ) -> dict[str, Any]:
     listed = ranked[ranked["in_list"]]
     per_region = []
@@ -227,7 +229,7 @@ def _summary(
         })
     return {
         "month": f"{month:%Y-%m}",
-        "model": "champollion-precarite",
+        "model": model_name,
         "model_version": version,
         "scored_at": datetime.now().isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),

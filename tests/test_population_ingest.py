@@ -62,7 +62,7 @@ def test_temp_missions_attributed_to_their_user(matched):
 
 
 def test_contracts_rebuilt_by_ranges_of_sirets_are_the_contracts_rebuilt_at_once(small_warehouse, tmp_path, monkeypatch):
-    from features import consolidate
+    from warehouse import consolidate
     from warehouse.engine import attach_warehouse, connect
 
     _, home = small_warehouse

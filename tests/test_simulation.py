@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 LINE = re.compile(r"^S\d\d\.G\d\d\.\d\d\.\d{3},'.*'$")
 NIR = re.compile(r"^[12]\d{2}(0[1-9]|1[0-2])(\d{2}|2A|2B)\d{6}$")
 TINY = replace(presets.SMALL, name="tiny", n_establishments=60, n_months=8, first_month="2026-03")
-REFERENCE = Path(__file__).resolve().parents[1] / "features" / "reference"  # the CT2024 norm tables
+REFERENCE = Path(__file__).resolve().parents[1] / "warehouse" / "reference"  # the CT2024 norm tables
 URSSAF_CODES = {"018", "040", "045", "048", "049", "068", "072", "074", "075", "076", "079", "081", "100", "128",
                 "129"}  # individual contributions (S21.G00.81.001) the URSSAF bordereau aggregates
 RETIREMENT_CODES = {"106", "131", "132"}  # Agirc-Arrco

@@ -65,7 +65,7 @@ def _run_ingest(paths: list[Path], workers: int, key: bytes, queue: multiprocess
     from warehouse.ingest import ingest
 
     config = Config()
-    config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": workers})})
+    config = config.with_ingest_workers(workers)
     with tempfile.TemporaryDirectory(prefix="champollion-bench-") as scratch:
         started = time.perf_counter()
         ingest(paths, Home(Path(scratch)), config, key)
