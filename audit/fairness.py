@@ -17,8 +17,9 @@ from audit.metrics import group_disparities, outside_band
 from audit.verdict import Check, Status
 from core.french import count_fr, number_fr
 from core.scoring_config import AuditConfig
+from core.size_bands import SIZE_BANDS, size_band
 from scoring.reasons import region_names
-from training.report_files import SIZE_BANDS, naf_section, size_band
+from training.report_files import naf_section
 
 DIMENSIONS = {"region": "région", "naf_section": "section NAF", "size_band": "taille d'établissement"}
 SOURCES = {"list": "liste du mois", "inspections": "contrôles passés (hors échantillon)"}

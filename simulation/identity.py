@@ -52,7 +52,7 @@ FIRST_NAMES_FEMALE: tuple[str, ...] = (
     "Marie-Hélène", "Éva", "Élodie", "Amélie", "Pauline", "Margaux", "Justine", "Morgane", "Charlotte",
 )
 
-_DEPARTEMENT_CODES = tuple(code for code, _, _ in DEPARTEMENTS)
+_DEPARTEMENT_CODES = tuple(code for code, _ in DEPARTEMENTS)
 
 
 def luhn_valid(digits: str) -> bool:

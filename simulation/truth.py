@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.size_bands import size_band
 from simulation.abuse import AbusePlan
 from simulation.calendar import OPEN_FOREVER, Period, month_first_days
 from simulation.contracts import RULES, Absence, ContractColumns
@@ -20,8 +21,6 @@ from simulation.population import Establishment
 from simulation.presets import Preset
 from simulation.rules import fixed_term_end
 from simulation.sectors import POSTS
-
-SIZE_BANDS = ((1, 9, "1-9"), (10, 49, "10-49"), (50, 249, "50-249"), (250, 10**9, "250+"))
 
 
 def _dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -118,7 +117,7 @@ def _establishments(establishments: list[Establishment], plan: AbusePlan, period
         "idcc": _strings(e.idcc for e in establishments),
         "departement": _strings(e.departement for e in establishments),
         "region_code": _strings(e.region_code for e in establishments),
-        "size_band": _strings(next(band for low, high, band in SIZE_BANDS if low <= s <= high) for s in sizes),
+        "size_band": _strings(size_band(s) for s in sizes),
         "cdi_headcount": pa.array(sizes, type=pa.int32()),
         "temp_agency": pa.array([e.is_agency for e in establishments]),
         "seasonal": _strings([e.seasonal or "" for e in establishments], np.array([e.seasonal is not None

@@ -85,7 +85,7 @@ def test_opening_days_skip_sundays() -> None:
 
 def test_postal_codes_follow_their_departement() -> None:
     stream = stream_for(0, 99)
-    for departement, _, _ in DEPARTEMENTS:
+    for departement, _ in DEPARTEMENTS:
         for _ in range(30):
             code = postal_code(departement, stream)
             assert re.fullmatch(r"\d{5}", code)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.capacity import siret_key
+from core.size_bands import size_band
 from training.evaluation import model_names, subgroup_table
 from training.labels import LABEL
 from training.metrics import group_codes, precision_recall_at_share
@@ -46,7 +47,6 @@ NAF_SECTIONS = [
     (97, 98, "T households", "T — Activités des ménages en tant qu'employeurs"),
     (99, 99, "U extraterritorial", "U — Activités extra-territoriales"),
 ]
-SIZE_BANDS = [(0, 9, "0-9"), (10, 49, "10-49"), (50, 249, "50-249"), (250, 10**9, "250+")]
 
 
 def naf_section(naf: object, french: bool = False) -> str:
@@ -58,19 +58,6 @@ def naf_section(naf: object, french: bool = False) -> str:
         return unknown
     division = int(text[:2])
     return next((fr if french else en for low, high, en, fr in NAF_SECTIONS if low <= division <= high), unknown)
-
-
-def size_band(headcount: float | str | None) -> str:
-    """Headcount band: 0-9, 10-49, 50-249, 250+; 'unknown' when missing or unreadable (None, NA, NaN, text)."""
-    if headcount is None:
-        return "unknown"
-    try:
-        value = float(headcount)
-    except (TypeError, ValueError):
-        return "unknown"
-    if np.isnan(value):
-        return "unknown"
-    return next(name for low, high, name in SIZE_BANDS if low <= value <= high)
 
 
 def precision_curve(oof: pd.DataFrame) -> pd.DataFrame:
