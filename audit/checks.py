@@ -19,6 +19,7 @@ from core.french import count_fr, number_fr
 from core.scoring_config import AuditConfig
 from features.catalog import FEATURES
 from scoring.reasons import grouped_contributions, region_names
+from training.models import comparison_models
 from training.saved_model import SavedModel
 
 Explainer = Callable[[SavedModel, pd.DataFrame], pd.DataFrame]
@@ -108,7 +109,6 @@ def retrained_top_reasons(
     model: SavedModel, rows: pd.DataFrame, labels: np.ndarray, table: pd.DataFrame, seed: int, threads: int = 1
 ) -> pd.Series:
     """Top reason of each row of `table` under the model's parameters refitted on `rows` with `seed`."""
-    from training.models import comparison_models
 
     refit = comparison_models(model.params, 0.1, threads, seed)["lightgbm"].fit(rows, labels)
     values = refit.booster_.predict(refit.inputs(table), pred_contrib=True)

@@ -41,9 +41,15 @@ from core.capacity import siret_key, top_share_mask
 from core.config import Config
 from core.home import Home
 from core.months import add_months
+from features.store import declared_months, feature_tables
 from features.validation import rules_against_truth
 from scoring.monthly import month_evidence, month_features, previous_ranking, score_table
+from training.labels import LABEL
+from training.metrics import group_codes
+from training.pipeline import load_training_data, score_against_truth
+from training.registry import COMPARISON_MODELS, connect, download, load_scoring_model, resolve_version
 from training.saved_model import SavedModel
+from training.workflow import read_truth
 from warehouse.inspections import load_inspections
 
 log = logging.getLogger("champollion.audit")
@@ -91,7 +97,6 @@ class AuditResult:
 
 
 def _artifact(run_id: str, path: str) -> Path | None:
-    from training.registry import download
 
     try:
         return download(run_id, path)
@@ -103,7 +108,6 @@ def _artifact(run_id: str, path: str) -> Path | None:
 def _oof_selected(run_id: str, share: float) -> pd.DataFrame | None:
     """Out-of-fold validated inspections with their groups and whether LightGBM put them in the top
     `share` of their fold x region (as the training report measures precision at capacity)."""
-    from training.metrics import group_codes
 
     path = _artifact(run_id, "evaluation/out_of_fold.parquet")
     if path is None:
@@ -117,7 +121,6 @@ def _oof_selected(run_id: str, share: float) -> pd.DataFrame | None:
 def _truth_of(truth: Path | None, month: date) -> pd.Series | None:
     if truth is None:
         return None
-    from training.workflow import read_truth
 
     months = read_truth(truth)
     rows = months[pd.to_datetime(months["month"]).dt.to_period("M") == pd.Period(month, "M")]
@@ -129,9 +132,6 @@ def _against_truth(run_id: str, model: SavedModel, table: pd.DataFrame, truth: P
     its region, against who was really abusing that month (`training.pipeline.score_against_truth`)."""
     import joblib
 
-    from training.pipeline import score_against_truth
-    from training.registry import COMPARISON_MODELS, download
-    from training.workflow import read_truth
 
     scorers = {name: m.decision_function for name, m in joblib.load(download(run_id, COMPARISON_MODELS)).items()}
     scorers["lightgbm"] = model.raw_scores
@@ -148,7 +148,6 @@ def _drift_references(
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """The populations the month is compared with: the training months pooled (a seeded sample of
     `sample_rows` establishments from each), then each of the `drift_months` months before it."""
-    from features.store import feature_tables
 
     audit, notes = config.audit, []
     training_months = [pd.Period(m, "M").to_timestamp().date() for m in model.data_months]
@@ -183,10 +182,6 @@ def run_audit(
     explainer: Explainer = model_explainer,
 ) -> AuditResult:
     """Compute every section of the audit of a registered version (alias or number) for a month."""
-    from features.store import declared_months
-    from training.labels import LABEL
-    from training.pipeline import load_training_data
-    from training.registry import connect, load_scoring_model, resolve_version
 
     inspections = load_inspections(home.warehouse)
     if inspections is None:
@@ -282,7 +277,6 @@ def run_audit(
 def write_audit(result: AuditResult, home: Home, config: Config, log_to_mlflow: bool = True) -> Path:
     """Render the report to `<home>/reports/audit-v<version>-<month>.html` and log it to the model's run."""
     from audit.report import render_audit
-    from training.registry import connect
 
     home.reports.mkdir(parents=True, exist_ok=True)
     path = home.reports / f"audit-v{result.version}-{result.month:%Y-%m}.html"
