@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 SIMULATED := data/simulated
 PRESET ?= default
 
-.PHONY: install demo serve test clean-data
+.PHONY: install demo serve lint test clean-data
 
 # setup.py compiles the DSN parser with Cython: editing it means installing again.
-$(BIN)/champollion: pyproject.toml setup.py features/dsn/parser.py features/dsn/records.py
+$(BIN)/champollion: pyproject.toml setup.py warehouse/dsn/parser.py warehouse/dsn/records.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -37,13 +37,19 @@ serve: install
 
 # The HTML pages are tested in Debian's Chromium (tests marked `browser`); installed when missing (needs root).
 /usr/bin/chromium:
-	apt-get update -qq && apt-get install -y -qq chromium
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
 
 # The Spark engine's parity tests need Java 17; installed when missing (needs root).
 /usr/bin/java:
-	apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless
 
-test: install /usr/bin/chromium /usr/bin/java
+# Style and types (ruff, mypy) and the layers (import-linter: a lower stage importing a higher one fails).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint /usr/bin/chromium /usr/bin/java
 	$(BIN)/python -m pytest -n 2 -q
 
 clean-data:

@@ -7,7 +7,7 @@ run as they are, only slower. Settings other than the extension modules live in 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["features/dsn/parser.py", "features/dsn/records.py"]
+COMPILED = ["warehouse/dsn/parser.py", "warehouse/dsn/records.py"]
 
 
 class OptionalBuildExt(build_ext):

@@ -10,15 +10,15 @@ import secrets
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from champollion.cli_support import fail, resolve_month
-from champollion.config import Config, ConfigError, load_config, pseudonym_key
-from champollion.home import Home
+from core.config import Config, ConfigError, load_config, pseudonym_key
+from core.home import Home
 
 app = typer.Typer(
     help="Champollion: monthly ranked control lists of establishments likely to misuse CDD and temp work, from DSN.",
@@ -28,8 +28,8 @@ app = typer.Typer(
 )
 
 
-class SqlEngineName(str, Enum):
-    """The engines of `ingest --engine` and `features --engine` (features.sql_engine.ENGINES)."""
+class SqlEngineName(StrEnum):
+    """The engines of `ingest --engine` and `features --engine` (warehouse.sql_engine.ENGINES)."""
 
     duckdb = "duckdb"
     spark = "spark"
@@ -51,10 +51,11 @@ def _context(ctx: typer.Context) -> Context:
 def main(
     ctx: typer.Context,
     home: Annotated[
-        Optional[Path], typer.Option(help="Home directory for data/, mlruns/ and lists/ (default: $CHAMPOLLION_HOME or the repository).")
+        Path | None, typer.Option(
+            help="Home directory for data/, mlruns/ and lists/ (default: $CHAMPOLLION_HOME or the repository).")
     ] = None,
     config: Annotated[
-        Optional[Path], typer.Option(help="Settings file (default: $CHAMPOLLION_CONFIG or configs/champollion.yaml).")
+        Path | None, typer.Option(help="Settings file (default: $CHAMPOLLION_CONFIG or configs/champollion.yaml).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
@@ -94,10 +95,11 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="DSN files or folders (read recursively; plain or gzip).")],
     workers: Annotated[
-        Optional[int], typer.Option(help="Parser processes of the duckdb engine (default from the configuration).")
+        int | None, typer.Option(help="Parser processes of the duckdb engine (default from the configuration).")
     ] = None,
     engine: Annotated[
-        SqlEngineName, typer.Option(help="duckdb: local processes and DuckDB; spark: Spark tasks and Spark SQL (configuration: spark).")
+        SqlEngineName,
+        typer.Option(help="duckdb: local processes and DuckDB; spark: Spark tasks and Spark SQL (configuration: spark)."),
     ] = SqlEngineName.duckdb,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Rebuild the warehouse from its files (those still there) and PATHS, "
@@ -106,20 +108,20 @@ def ingest(
 ) -> None:
     """Read DSN files into the contract warehouse (idempotent; bad input is reported and quarantined)."""
     from champollion.reporting import byte_progress, print_ingest_summary
-    from features.ingest import ingest as run_ingest
-    from features.warehouse_state import KeyMismatch, WarehouseBusy
+    from warehouse.ingest import ingest as run_ingest
+    from warehouse.versions import KeyMismatch, WarehouseBusy
 
     context = _context(ctx)
     config = context.config
     if workers is not None:
-        config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": workers})})
+        config = config.with_ingest_workers(workers)
     try:
         key = pseudonym_key(config, context.home)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     ingest_engine = None
     if engine is SqlEngineName.spark:
-        from features.spark.ingest import SparkIngest
+        from warehouse.spark.ingest import SparkIngest
 
         ingest_engine = SparkIngest.from_config(config.spark)
     try:
@@ -136,8 +138,8 @@ def import_inspections(
     path: Annotated[Path, typer.Argument(help="CSV with columns siret,inspection_date,abuse_found (extra columns ignored).")],
 ) -> None:
     """Store past inspections in the warehouse (bad rows are reported with their line and left out)."""
-    from features.inspections import STORED_NAME, import_inspections
-    from features.warehouse_state import WarehouseBusy
+    from warehouse.inspections import STORED_NAME, import_inspections
+    from warehouse.versions import WarehouseBusy
 
     context = _context(ctx)
     try:
@@ -156,7 +158,7 @@ def features(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest'): use declarations up to and including it.")
     ],
-    out: Annotated[Optional[Path], typer.Option(help="Also write the feature table to this Parquet file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the feature table to this Parquet file.")] = None,
     engine: Annotated[
         SqlEngineName,
         typer.Option(help="Where the feature SQL runs: DuckDB (embedded) or Spark (master and settings: `spark` in the config)."),
@@ -166,8 +168,8 @@ def features(
     import time
 
     from features.build import compute_features, store_features
-    from features.inspections import load_inspections
-    from features.sql_engine import open_engine
+    from warehouse.inspections import load_inspections
+    from warehouse.sql_engine import open_engine
 
     context = _context(ctx)
     if out is not None and out.is_dir():
@@ -222,10 +224,17 @@ def simulate(
     out: Annotated[Path, typer.Option(help="Folder to write into (dsn/, inspections.csv, truth/; or data/warehouse/).")],
     preset: Annotated[str, typer.Option(help="small | default | large (DSN files) | national (Parquet warehouse)")] = "default",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same files.")] = 0,
-    format: Annotated[str, typer.Option("--format", help="dsn: real DSN files; parquet: the warehouse tables directly (national preset).")] = "dsn",
+    format: Annotated[
+        str, typer.Option("--format", help="dsn: real DSN files; parquet: the warehouse tables directly (national preset).")
+    ] = "dsn",
     scale: Annotated[float, typer.Option(help="parquet only: share of the national volume (1.0 = 1.8 M establishments).")] = 1.0,
     months: Annotated[int, typer.Option(help="parquet only: months simulated, from 2025-01.")] = 12,
     workers: Annotated[int, typer.Option(help="parquet only: processes writing chunks in parallel.")] = 2,
+    known_inspection_months: Annotated[
+        int | None,
+        typer.Option(help="dsn only: inspections.csv holds the first N months of inspections, inspections-all.csv "
+                          "all of them (import it later to retrain on new data).", min=1),
+    ] = None,
 ) -> None:
     """Write a simulated population: DSN files with past inspections and the hidden truth, or (national
     preset, --format parquet) the warehouse tables ingestion would produce, at national volume."""
@@ -239,14 +248,17 @@ def simulate(
                        "national DSN text would be terabytes")
         if preset != "national":
             raise fail(f"--format parquet is for the national preset; preset {preset!r} writes DSN files")
+        if known_inspection_months is not None:
+            raise fail("--known-inspection-months is for DSN presets: the national warehouse has no inspections")
         _simulate_national(out, seed, scale, months, workers)
         return
-    from champollion.reporting import stage_progress, print_calibration
+    from champollion.reporting import print_calibration, stage_progress
 
     if preset not in simulation.PRESETS:
         raise fail(f"unknown preset {preset!r}: choose among {', '.join([*simulation.PRESETS, 'national'])}")
     with stage_progress() as progress:
-        summary = simulation.simulate(out, preset=preset, seed=seed, progress=progress)
+        summary = simulation.simulate(out, preset=preset, seed=seed, progress=progress,
+                                      known_inspection_months=known_inspection_months)
     typer.echo(
         f"simulated {summary.n_establishments} establishments over {summary.n_months} months "
         f"({summary.first_month} to {summary.last_month}): {summary.n_files} DSN files, "
@@ -255,6 +267,10 @@ def simulate(
     )
     print_calibration(simulation.calibration_table(out))
     typer.echo(f"DSN files: {out / 'dsn'}\ninspections: {out / 'inspections.csv'}\ntruth (evaluation only): {out / 'truth'}")
+    if (out / "inspections-all.csv").exists():
+        known = known_inspection_months or simulation.get_preset(preset).known_inspection_months
+        typer.echo(f"inspections.csv holds the first {known}"
+                   f" months of inspections; all of them (to import later): {out / 'inspections-all.csv'}")
 
 
 def _simulate_national(out: Path, seed: int, scale: float, months: int, workers: int) -> None:
@@ -279,22 +295,22 @@ def _simulate_national(out: Path, seed: int, scale: float, months: int, workers:
     typer.echo(f"features: champollion --home {out} features --as-of {spec.months()[-1]:%Y-%m}")
 
 
-from training.cli import commands as training_commands  # noqa: E402  (train, evaluate, promote, models)
+from champollion.training_commands import commands as training_commands  # noqa: E402  (train, evaluate, promote, models)
 
 app.add_typer(training_commands)
 
-from scoring.cli import commands as scoring_commands  # noqa: E402  (score, explain)
+from champollion.scoring_commands import commands as scoring_commands  # noqa: E402  (score, explain)
 
 app.add_typer(scoring_commands)
 
-from scoring.audit.cli import commands as audit_commands  # noqa: E402  (audit)
+from champollion.audit_commands import commands as audit_commands  # noqa: E402  (audit)
 
 app.add_typer(audit_commands)
 
-from web.cli import bench_page, commands as web_commands, users as web_users  # noqa: E402  (serve, users)
+from champollion import web_commands  # noqa: E402  (serve, users, bench page)
 
-app.add_typer(web_commands)
-app.add_typer(web_users, name="users")
+app.add_typer(web_commands.commands)
+app.add_typer(web_commands.users, name="users")
 
 bench_app = typer.Typer(help="Measure each stage against a simple reference, in one run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -306,14 +322,15 @@ def bench_features(
     as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest').")] = "latest",
     sample: Annotated[float, typer.Option(help="Share of establishments the pandas reference computes.")] = 0.01,
     memory_limit: Annotated[
-        Optional[str], typer.Option(help="DuckDB memory_limit, e.g. 14GB (default: the configuration's duckdb.memory_limit).")
+        str | None, typer.Option(help="DuckDB memory_limit, e.g. 14GB (default: the configuration's duckdb.memory_limit).")
     ] = None,
-    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
 ) -> None:
     """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
     implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
-    from features.bench import bench_features as run_bench, write_bench_json
+    from features.bench import bench_features as run_bench
+    from warehouse.bench import write_bench_json
 
     context = _context(ctx)
     month = resolve_month(context.home.warehouse, as_of)
@@ -342,7 +359,8 @@ def bench_ingest(
 ) -> None:
     """Ingestion MB/s and peak memory: plain line reader, one worker, all workers, half the input."""
     from champollion.reporting import print_bench
-    from features.bench import bench_ingest as run_bench, write_bench_json
+    from warehouse.bench import bench_ingest as run_bench
+    from warehouse.bench import write_bench_json
 
     context = _context(ctx)
     try:
@@ -359,13 +377,19 @@ def bench_ingest(
 def bench_scoring(
     ctx: typer.Context,
     rows: Annotated[int, typer.Option(help="Synthetic establishments scored.")] = 1_000_000,
-    trees: Annotated[Optional[int], typer.Option(help="Train a synthetic-label LightGBM of this many trees instead of using the champion.")] = None,
-    depth: Annotated[Optional[int], typer.Option(help="Its largest tree depth (with --trees; default 6, the search space's).")] = None,
+    trees: Annotated[
+        int | None, typer.Option(help="Train a synthetic-label LightGBM of this many trees instead of using the champion.")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option(help="Its largest tree depth (with --trees; default 6, the search space's).")
+    ] = None,
     leaves: Annotated[int, typer.Option(help="Its most leaves per tree (with --trees).")] = 31,
     shap_sample: Annotated[int, typer.Option(help="Rows shap.TreeExplainer is timed on (then extrapolated).")] = 20_000,
-    contrib_rows: Annotated[Optional[int], typer.Option(help="Rows pred_contrib is timed on (default: all; else extrapolated).")] = None,
+    contrib_rows: Annotated[
+        int | None, typer.Option(help="Rows pred_contrib is timed on (default: all; else extrapolated).")
+    ] = None,
     threads: Annotated[int, typer.Option(help="LightGBM/OpenMP threads.")] = 2,
-    model: Annotated[Optional[str], typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
+    model: Annotated[str | None, typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic rows and labels.")] = 0,
 ) -> None:
     """Scores for every row, the monthly pipeline with SHAP reasons, and SHAP for every row next to shap,
@@ -388,7 +412,7 @@ def bench_scoring(
     typer.echo(f"results: {report.path}")
 
 
-bench_app.command("page")(bench_page)
+bench_app.command("page")(web_commands.bench_page)
 
 
 if __name__ == "__main__":

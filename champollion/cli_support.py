@@ -30,7 +30,7 @@ def resolve_month(warehouse: Path, value: str) -> date:
     if value != "latest":
         return parse_month(value)
     from features.build import latest_month
-    from features.sql_engine import DuckDBEngine
+    from warehouse.sql_engine import DuckDBEngine
 
     with DuckDBEngine() as engine:
         try:

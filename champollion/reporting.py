@@ -8,13 +8,22 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from features.ingest import IngestSummary
+    from warehouse.ingest import IngestSummary
 
 console = Console()
 if not console.is_terminal:  # logs and CI: do not fold tables to 80 columns
@@ -45,7 +54,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
     """A progress bar per named stage, fed with (stage, done, total)."""
     columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -55,7 +64,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
-def print_ingest_summary(summary: "IngestSummary") -> None:
+def print_ingest_summary(summary: IngestSummary) -> None:
     """The closing table of `champollion ingest`."""
     table = Table(title="DSN ingestion", show_header=False)
     table.add_column("what")
@@ -91,7 +100,7 @@ def print_ingest_summary(summary: "IngestSummary") -> None:
     console.print(f"issues report (file, line, reason): {summary.issues_report}")
 
 
-def print_calibration(table: "pd.DataFrame") -> None:
+def print_calibration(table: pd.DataFrame) -> None:
     """The simulation's calibration table next to the public figures it aims at."""
     out = Table(title="Calibration against public figures")
     for column in ("metric", "simulated", "target", "tolerance", "ok", "source"):
@@ -104,7 +113,7 @@ def print_calibration(table: "pd.DataFrame") -> None:
     console.print(out)
 
 
-def print_frame(title: str, frame: "pd.DataFrame") -> None:
+def print_frame(title: str, frame: pd.DataFrame) -> None:
     """Any small table (floats with three significant digits)."""
     table = Table(title=title)
     for column in frame.columns:

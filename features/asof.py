@@ -1,13 +1,14 @@
 """The state of the world at the end of a month, as the declarations up to that month showed it.
 
-`prepare_as_of` creates, in an engine (features.sql_engine) whose warehouse views are attached, the
+`prepare_as_of` creates, in an engine (warehouse.sql_engine) whose warehouse views are attached, the
 temp tables every feature and legal-rule check reads:
 
 - `asof_params`: one row: as_of (first day of the month), as_of_end (its last day), window_start,
   short_window_start, history_start;
 - `establishments_asof`: every establishment active in the window (declared at least one month,
-  or used a temp worker), with its NAF, IDCC, département and region as last declared;
-- `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (features.contracts), with
+  or used a temp worker), with its NAF, IDCC, address (street, postal_code, city), département and
+  region as last declared (a temp-work user's address as its agencies declared the workplace);
+- `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (warehouse.contracts), with
   `kind` (cdi, cdd, usage, mission, other), `period_end` (end date, or the as-of
   month's last day for a contract still running), `duration_days` (ended contracts only) and
   `hours_worked_in_window` (paid hours declared from `window_start` on); `establishment_siret` is
@@ -17,7 +18,7 @@ temp tables every feature and legal-rule check reads:
 - `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row
   per absence, with the post of the absent person's contract;
 - `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default;
-- `places`: every département with its region (features.engine.places_arrow).
+- `places`: every département with its region (warehouse.engine.places_arrow).
 
 Nothing declared for a later month is read. `prepare_establishment_contracts` creates only `asof_params`
 and the `contracts_asof` rows of one establishment (its page, `explain`), without everyone's.
@@ -30,12 +31,13 @@ from datetime import date
 
 import pyarrow as pa
 
-from champollion.config import FeaturesConfig
-from features.contracts import month_start, rebuild_contracts_sql
-from features.engine import places_arrow
-from features.geography import departement_sql
-from features.sql_engine import SqlEngine, load_table
-from features.sql_literals import sql_string, sql_string_list
+from core.config import FeaturesConfig
+from core.geography import departement_sql
+from core.months import add_months, month_start
+from core.sql_literals import sql_string, sql_string_list
+from warehouse.contracts import rebuild_contracts_sql
+from warehouse.engine import places_arrow
+from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
 
 ISODOW = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
@@ -50,12 +52,6 @@ SNAPSHOTS_PER_REBUILD = 40_000_000
 TRAINING_MOTIFS = ("09", "10", "11")
 
 
-def add_months(month: date, months: int) -> date:
-    """First day of the month `months` after (or before, if negative) the month of `month`."""
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 @dataclass(frozen=True)
 class AsOfWindow:
     """The dates that frame a computation as of a month."""
@@ -66,7 +62,7 @@ class AsOfWindow:
     history_start: date
 
     @classmethod
-    def of(cls, as_of: date, settings: FeaturesConfig) -> "AsOfWindow":
+    def of(cls, as_of: date, settings: FeaturesConfig) -> AsOfWindow:
         month = month_start(as_of)
         return cls(
             as_of=month,
@@ -86,17 +82,19 @@ def prepare_as_of(
     load_table(engine, "places", places_arrow())
     cuts: list[str] = []
     if engine.splits_large_aggregates:
-        snapshots = engine.fetch_row(
-            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"
+        snapshots = fetch_aggregate(
+            engine,
+            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}",
         )[0]
         cuts = _siret_cuts(engine, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
-    _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None])))
+    _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None], strict=True)))
     engine.create_table(
         "establishments_asof",
         """WITH declared AS (
             SELECT siret,
                    arg_max(siren, month) AS siren, arg_max(naf, month) AS naf, arg_max(idcc, month) AS idcc,
-                   arg_max(postal_code, month) AS postal_code, min(month) AS first_month,
+                   arg_max(street, month) AS street, arg_max(postal_code, month) AS postal_code,
+                   arg_max(city, month) AS city, min(month) AS first_month,
                    max(month) AS last_month,
                    count(DISTINCT month) FILTER (WHERE month >= (SELECT window_start FROM asof_params))
                        AS months_declared_in_window
@@ -106,7 +104,8 @@ def prepare_as_of(
         ),
         users AS (  -- temp-work users that do not declare themselves, known from S21.G00.85
             SELECT w.workplace_siret AS siret, substr(w.workplace_siret, 1, 9) AS siren,
-                   arg_max(w.naf, w.month) AS naf, NULL AS idcc, arg_max(w.postal_code, w.month) AS postal_code,
+                   arg_max(w.naf, w.month) AS naf, NULL AS idcc, arg_max(w.street, w.month) AS street,
+                   arg_max(w.postal_code, w.month) AS postal_code, arg_max(w.city, w.month) AS city,
                    NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared_in_window
             FROM workplaces w, asof_params p
             WHERE w.month BETWEEN p.history_start AND p.as_of

@@ -18,10 +18,10 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from champollion.config import FeaturesConfig
-from features.asof import AsOfWindow, FIXED_TERM_NATURES, OPEN_ENDED_NATURES, TRAINING_MOTIFS
-from features.contracts import END_CANCELLED, TEMP_AGENCY_NAF
+from core.config import FeaturesConfig
+from features.asof import FIXED_TERM_NATURES, OPEN_ENDED_NATURES, TRAINING_MOTIFS, AsOfWindow
 from features.rules import _usage_sector_rows
+from warehouse.contracts import END_CANCELLED, TEMP_AGENCY_NAF
 
 REFERENCE_FEATURES = (
     "headcount", "hires_12m", "share_hires_fixed_term_12m", "precarity_rate_12m",
@@ -42,11 +42,11 @@ def read_sample(warehouse: Path, sirets: list[str], as_of: date, settings: Featu
     months = (ds.field("month") >= pd.Timestamp(window.history_start)) & (ds.field("month") <= pd.Timestamp(window.as_of))
     wanted = pc.field("siret").isin(sirets) | pc.field("user_siret").isin(sirets)
     snapshots = _read(warehouse, "contract_months",
-                      KEY + ["month", "declaration_key", "line", "nature", "motif", "planned_end", "user_siret"],
+                      [*KEY, "month", "declaration_key", "line", "nature", "motif", "planned_end", "user_siret"],
                       months & wanted)
     declarants = sorted(set(snapshots["siret"]) | set(sirets))
     in_declarants = pc.field("siret").isin(declarants)
-    ends = _read(warehouse, "contract_ends", KEY + ["month", "declaration_key", "end_date", "end_motif"], months & in_declarants)
+    ends = _read(warehouse, "contract_ends", [*KEY, "month", "declaration_key", "end_date", "end_motif"], months & in_declarants)
     declarations = _read(warehouse, "declarations", ["siret", "month", "naf"],
                          (ds.field("month") <= pd.Timestamp(window.as_of)) & in_declarants)
     return {"snapshots": snapshots, "ends": ends, "declarations": declarations}
@@ -58,7 +58,7 @@ def reference_features(tables: dict[str, pd.DataFrame], sirets: list[str], as_of
     window = AsOfWindow.of(as_of, settings)
     as_of_ts, window_start = pd.Timestamp(window.as_of), pd.Timestamp(window.window_start)
     as_of_end = as_of_ts + pd.offsets.MonthEnd(0)
-    snaps = tables["snapshots"].sort_values(KEY + ["month", "declaration_key", "line"])
+    snaps = tables["snapshots"].sort_values([*KEY, "month", "declaration_key", "line"])
     grouped = snaps.groupby(KEY, sort=False)
     contracts = grouped.agg(nature=("nature", "last"), motif=("motif", "last"), planned_end=("planned_end", "last"),
                             user_siret=("user_siret", "last"), first_month=("month", "min"), last_month=("month", "max"))
@@ -74,7 +74,7 @@ def reference_features(tables: dict[str, pd.DataFrame], sirets: list[str], as_of
     ends = tables["ends"]
     ends = ends[ends["end_date"].notna()].sort_values(["month", "declaration_key"]).drop_duplicates(KEY, keep="last")
     ends = ends[ends["end_motif"].fillna("") != END_CANCELLED]
-    contracts = contracts.merge(ends[KEY + ["end_date"]], on=KEY, how="left")
+    contracts = contracts.merge(ends[[*KEY, "end_date"]], on=KEY, how="left")
     declared = tables["declarations"].drop_duplicates(["siret", "month"])
     after = contracts[["siret", "last_month"]].reset_index().merge(declared, on="siret")
     after = after[after["month"] > after["last_month"]].groupby("index").size()
@@ -116,7 +116,8 @@ def reference_features(tables: dict[str, pd.DataFrame], sirets: list[str], as_of
     fixed_days = days[counted["kind"] != "cdi"].groupby(counted["establishment"][counted["kind"] != "cdi"]).sum()
     out["precarity_rate_12m"] = (fixed_days.reindex(all_days.index).fillna(0) / all_days.replace(0, np.nan)).reindex(out.index)
     ended = contracts[is_fixed & contracts["end_date"].between(window_start, as_of_end)]
-    out["share_fixed_term_under_1_month_12m"] = (ended["duration"] <= 30).groupby(ended["establishment"]).mean().reindex(out.index)
+    under_1_month = (ended["duration"] <= 30).groupby(ended["establishment"]).mean()
+    out["share_fixed_term_under_1_month_12m"] = under_1_month.reindex(out.index)
     out["median_fixed_term_days_12m"] = ended.groupby("establishment")["duration"].median().reindex(out.index)
 
     located = (contracts["kind"] != "mission") | (contracts["establishment"] != contracts["siret"])

@@ -22,13 +22,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from champollion.config import Config, FeaturesConfig
+from core.config import Config, FeaturesConfig
 from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
-from features.contracts import rebuild_contracts_sql
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
-from features.sql_engine import SqlEngine
+from warehouse.contracts import rebuild_contracts_sql
+from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 log = logging.getLogger("champollion.features")
 
@@ -60,14 +60,16 @@ def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config
 
 def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config) -> str:
     """`features_fingerprint` over the warehouse attached to `engine`."""
-    declarations = engine.fetch_row(
+    declarations = fetch_aggregate(
+        engine,
         "SELECT count(*), coalesce(md5(string_agg(declaration_key, ',' ORDER BY declaration_key)), '') "
         f"FROM declarations WHERE month <= DATE '{window.as_of.isoformat()}'"
     )
     digest = hashlib.sha256()
     for part in (
         str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
-        indicators_sql(config.features), rule_definitions_text(config.features), _benchmarks_sql(config.features.benchmark_min_group),
+        indicators_sql(config.features), rule_definitions_text(config.features),
+        _benchmarks_sql(config.features.benchmark_min_group),
         INSPECTIONS_SQL,
         rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start,
                               window_start=window.window_start, features_only=True),
@@ -144,7 +146,7 @@ def compute_features(
         compute_indicators(engine, settings)
     with _stage(stages, "rule checks", as_of):
         compute_rule_evidence(engine, settings)
-    contracts = engine.fetch_row("SELECT count(*) FROM contracts_asof")[0]
+    contracts = fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
     for name in ("contracts_asof", "absences_asof"):
         engine.drop_table(name)
     with _stage(stages, "results fetched", as_of):
@@ -214,7 +216,7 @@ def _fetch_results(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
 def latest_month(engine: SqlEngine, warehouse: Path) -> date:
     """The last month any establishment declared, in the warehouse."""
     engine.attach_warehouse(warehouse)
-    month = engine.fetch_row("SELECT max(month) FROM declarations")[0]
+    month = fetch_aggregate(engine, "SELECT max(month) FROM declarations")[0]
     if month is None:
         raise FileNotFoundError(f"{warehouse}: no monthly declaration ingested yet; run `champollion ingest` first")
     return month
@@ -262,7 +264,9 @@ def load_evidence(data: Path, as_of: date) -> pd.DataFrame:
     """The stored rule evidence of a month (one row per potential infraction, `features.rules.EVIDENCE_COLUMNS`)."""
     path = feature_dir(data, as_of) / "rule_evidence.parquet"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no rule evidence stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`")
+        raise FileNotFoundError(
+            f"{path}: no rule evidence stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`"
+        )
     return pd.read_parquet(path)
 
 

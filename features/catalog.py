@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-FEATURES_SCHEMA_VERSION = 2
+FEATURES_SCHEMA_VERSION = 3
 
 # Shares compared with the median of the same NAF code in the same region (else in France),
 # as the 2025 national campaign compared firms.
@@ -107,8 +107,11 @@ def _benchmark_features() -> tuple[Feature, ...]:
 
 FEATURES: tuple[Feature, ...] = BASE_FEATURES + _benchmark_features()
 CATEGORICAL = tuple(f.name for f in FEATURES if f.unit == "category")
+# The establishment's address as last declared up to as_of (S21.G00.11.003 to .005): what lets an
+# inspector go there, shown on the lists, never a model input.
+ADDRESS_COLUMNS = ("street", "postal_code", "city")
 # Columns of the stored table that describe the row rather than feed a model.
-IDENTIFIERS = ("siret", "as_of", "departement", "declares", "benchmark_level")
+IDENTIFIERS = ("siret", "as_of", *ADDRESS_COLUMNS, "departement", "declares", "benchmark_level")
 
 
 def feature_names() -> list[str]:

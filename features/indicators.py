@@ -11,8 +11,8 @@ Windows: `_12m` is the window (12 months by default) ending with the as-of month
 
 from __future__ import annotations
 
-from champollion.config import FeaturesConfig
-from features.sql_engine import SqlEngine
+from core.config import FeaturesConfig
+from warehouse.sql_engine import SqlEngine
 
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
@@ -97,7 +97,8 @@ durations AS (
 duration_medians AS (
     SELECT siret, median(duration_days) AS median_fixed_term_days_12m FROM ended_fixed_term GROUP BY siret
 ),
-per_person AS (  -- each person's contracts with this employer: in the window, and whether the first is a fixed-term hire of the window
+-- each person's contracts with this employer: in the window, and whether the first is a fixed-term hire of the window
+per_person AS (
     SELECT c.establishment_siret AS siret, c.person_key,
            count(*) FILTER (WHERE c.start_date >= p.window_start) AS contracts_12m,
            count(*) FILTER (WHERE c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_hires_12m,
@@ -199,7 +200,7 @@ year_round AS (
     GROUP BY c.establishment_siret
 )
 SELECT
-    e.siret, p.as_of, e.naf, e.idcc, e.region_code, e.departement, e.declares,
+    e.siret, p.as_of, e.street, e.postal_code, e.city, e.naf, e.idcc, e.region_code, e.departement, e.declares,
     datediff('month', coalesce(e.first_month, p.as_of), p.as_of) AS months_in_dsn,
     coalesce(f.headcount, 0) AS headcount,
     coalesce(f.fte, 0) AS fte,

@@ -82,7 +82,8 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     free of any waiting period, joins the vacant ones), 'hire' for a CDI holder starting on start_day
     (it fills the post a departure left, if one is vacant); sorted by establishment_siret, post,
     start_day, departures first, contract_id; day numbers count from 1900-01-01; and `idcc`: the IDCC
-    whose branch agreement may set the délai of the contract that starts (`features.branch_agreements`). `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
+    whose branch agreement may set the délai of the contract that starts (`features.branch_agreements`).
+    `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
 
     A start takes, among the vacant posts, one whose waiting period is over (or cannot be known: an unknown
     end); else one whose holder's end was inferred, not declared (a finding to check on site); else the
@@ -242,7 +243,7 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
         if base == 0:
             continue
         holding = _base_holders(inside, starts, ends, ids, base, gap_days, width)
-        for row in inside:
+        for row in inside.tolist():
             if holding.get(row):
                 rows.append((ids[row], base, int(level.max()), len(inside), held, width, holding[row],
                              int(ends[row] - starts[row] + 1)))

@@ -6,14 +6,13 @@ replacement at a time: a long sick leave may be covered by successive contracts,
 running at once on one job need two absences. In a nursing home where some care assistant is always
 away, "an absence on the job" would otherwise justify every replacement on it.
 
-Per job (establishment, post), the replacements are read in the order of their start: each takes, among
+Per job (establishment, post), the replacements are read in the order of their start. Each takes, among
 the absences of other people of the job that cover its start and that no running replacement holds, the
-one that began closest to its start (a replacement is hired when the absence begins; then the one that ends
-first), and holds it until the last day it surely ran
-(the reading most favourable to the employer when its end was not declared), or until its holder starts
-another replacement on the job. A replacement that finds none is not covered by any
-declared absence. Plain Python over contracts sorted by job and
-date, run between the SQL stages of the rule checks so that DuckDB and Spark share it.
+one that began closest to its start (a replacement is hired when the absence begins), then the one that
+ends first. It holds it until the last day it surely ran (the reading most favourable to the employer when
+its end was not declared), or until its holder starts another replacement on the job. A replacement that
+finds none is not covered by any declared absence. Plain Python over contracts sorted by job and date,
+run between the SQL stages of the rule checks so that DuckDB and Spark share it.
 """
 
 from __future__ import annotations

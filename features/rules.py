@@ -78,7 +78,7 @@ extended branch agreements that allow usage contracts (L1242-2 3°) are not read
 A mission counts at its user establishment; one whose user is unknown stays at the temp agency,
 where its post means nothing, and is left out of every check. The SQL is standard (window
 functions, arithmetic on day numbers) so that it runs on Spark SQL once translated
-(features.spark.dialect); the DuckDB functions it needs sit in the helpers under « Engine-specific SQL ».
+(warehouse.spark.dialect); the DuckDB functions it needs sit in the helpers under « Engine-specific SQL ».
 """
 
 from __future__ import annotations
@@ -92,13 +92,13 @@ from string import Formatter
 
 import pyarrow as pa
 
-from champollion.config import FeaturesConfig
+from core.config import FeaturesConfig
+from core.sql_literals import sql_string, sql_string_list
 from features import job_posts
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
 from features.replacements import covered_replacements
-from features.sql_engine import SqlEngine, load_table
-from features.sql_literals import sql_string, sql_string_list
+from warehouse.sql_engine import SqlEngine, load_table
 
 ATA_MOTIF = "02"  # accroissement temporaire d'activité
 REPLACEMENT_MOTIF = "01"  # remplacement d'un salarié absent

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.asof import add_months
+from core.months import add_months, month_end
 from features.rules import CONFIDENCE_LEVELS, RULES, SCORED_CONFIDENCE
 
 # The truth's names of what each check looks for (simulation/contracts.py RULE_BIT): a finding is correct
@@ -81,7 +81,7 @@ def rules_against_truth(evidence: pd.DataFrame, truth: Path, as_of: date, window
     where the work is done) is findable.
     """
     window_start = pd.Timestamp(add_months(as_of.replace(day=1), 1 - window_months))
-    as_of_end = pd.Timestamp(add_months(as_of.replace(day=1), 1)) - pd.Timedelta(days=1)
+    as_of_end = pd.Timestamp(month_end(as_of))
     contracts = _truth_contracts(truth)
     found = evidence.assign(start_date=pd.to_datetime(evidence["start_date"]))
     keyed = found.merge(
@@ -93,7 +93,7 @@ def rules_against_truth(evidence: pd.DataFrame, truth: Path, as_of: date, window
     for rule in RULES:
         names = set(TRUTH_RULES[rule.id])
         of_rule = keyed[keyed["rule"] == rule.id]
-        correct = of_rule["rules_broken"].str.split(",").apply(lambda broken: bool(set(broken) & names))
+        correct = of_rule["rules_broken"].str.split(",").apply(lambda broken, names=names: bool(set(broken) & names))
         findable = contracts[_findable(contracts, rule.id, window_start, as_of_end)]
         abusive_places = set(findable["work_siret"])
         levels = [*((level,) for level in CONFIDENCE_LEVELS), SCORED_CONFIDENCE, CONFIDENCE_LEVELS]

@@ -2,7 +2,7 @@
 
 On `rows` synthetic establishments (stored feature rows resampled with noise and fresh SIRETs, see
 `synthetic_features`) and a model (the home's champion, or a LightGBM of a chosen size trained on
-synthetic labels), each variant runs in a fresh process (`features.bench.measure_in_process`) so that its
+synthetic labels), each variant runs in a fresh process (`core.benchmarks.measure_in_process`) so that its
 wall time and peak memory are its own; reading the table and the model is not timed:
 
 - scores of every row (`ScoringModel.predict_proba`);
@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from champollion.config import Config
-from champollion.home import Home
-from features.bench import measure_in_process, peak_rss_mb
+from core.benchmarks import measure_in_process, peak_rss_mb
+from core.config import Config
+from core.home import Home
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
+from training.saved_model import SavedModel
 
 log = logging.getLogger("champollion.bench")
 TARGET_SECONDS = 180.0  # scores for all and reasons for the listed, on 2 cores
@@ -113,10 +114,11 @@ def _as_dtype(numbers: np.ndarray, dtype: Any) -> Any:
 
 def generated_features(n: int, as_of: date, rng: np.random.Generator) -> pd.DataFrame:
     """When no feature table is stored: independent draws per column. Regions and départements from the
-    reference places (uniform over départements), NAF among eight common codes of CDD users, counts
-    Poisson(2), days and months Poisson(60), shares Beta(0.5, 2), benchmarks Beta(2, 5), one
+    reference places (uniform over départements, the département's name as the city), NAF among eight
+    common codes of CDD users, counts Poisson(2), days and months Poisson(60), shares Beta(0.5, 2),
+    benchmarks Beta(2, 5), one
     establishment in five inspected before. Cruder than resampling: use it only to time the code."""
-    from features.geography import places_table
+    from core.geography import places_table
 
     places = places_table()
     where = rng.integers(0, len(places), n)
@@ -125,6 +127,9 @@ def generated_features(n: int, as_of: date, rng: np.random.Generator) -> pd.Data
     out: dict[str, Any] = {
         "siret": pd.array([f"99{i:012d}" for i in range(n)], dtype="str"),
         "as_of": pd.Series(pd.Timestamp(as_of), index=range(n)).astype("datetime64[us]"),
+        "street": pd.array([f"{1 + i % 180} RUE DE LA REPUBLIQUE" for i in range(n)], dtype="str"),
+        "postal_code": pd.array([f"{places[i].departement}000"[:5] for i in where], dtype="str"),
+        "city": pd.array([places[i].departement_name.upper() for i in where], dtype="str"),
         "departement": pd.array([places[i].departement for i in where], dtype="str"),
         "declares": np.ones(n, dtype=bool),
         "benchmark_level": pd.array(["naf_region"] * n, dtype="str"),
@@ -187,7 +192,7 @@ def model_size(booster: Any) -> dict[str, float]:
         "max_depth": max(depths, default=0),
         "mean_depth": float(np.mean(depths)) if depths else 0.0,
         # Sum over trees of leaves x depth²: proportional to the tree-SHAP work per row.
-        "shap_work_per_row": float(sum(n * d * d for n, d in zip(leaves, depths))),
+        "shap_work_per_row": float(sum(n * d * d for n, d in zip(leaves, depths, strict=True))),
     }
 
 
@@ -204,7 +209,7 @@ def synthetic_labels(table: pd.DataFrame, seed: int = 0) -> np.ndarray:
 
 
 def synthetic_model(table: pd.DataFrame, trees: int, depth: int, leaves: int = 31, train_rows: int = 100_000,
-                    threads: int = 2, seed: int = 0) -> Any:
+                    threads: int = 2, seed: int = 0) -> SavedModel:
     """A LightGBM of `trees` trees of depth at most `depth` (`leaves` leaves at most: the largest size the
     Optuna search space allows is 400 x depth 6 x 31 leaves), fitted on `train_rows` of `table` with
     `synthetic_labels`, wrapped as the registered model is (`training.scoring_model.ScoringModel`, Platt
@@ -212,20 +217,20 @@ def synthetic_model(table: pd.DataFrame, trees: int, depth: int, leaves: int = 3
     import lightgbm as lgb
 
     from training.calibration import ScoreCalibrator  # the calibrator a saved model carries
-    from training.scoring_model import ScoringModel
+    from training.scoring_model import ScoringModel, model_matrix
 
     rows = table.sample(min(train_rows, len(table)), random_state=seed)
     labels = synthetic_labels(rows, seed)
     categories = {c: sorted(table[c].dropna().astype(str).unique()) for c in CATEGORICAL}
-    model = ScoringModel(None, None, feature_names(), categories, FEATURES_SCHEMA_VERSION, [], {}, {}, 0.05, "none")
+    matrix = model_matrix(rows, feature_names(), categories)
     params = {"objective": "binary", "num_leaves": leaves, "max_depth": depth, "learning_rate": 0.05,
               "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
               "lambda_l2": 1.0, "min_data_per_group": 10, "max_cat_to_onehot": 8, "num_threads": threads,
               "seed": seed, "deterministic": True, "force_col_wise": True, "verbosity": -1}
-    model.booster = lgb.train(params, lgb.Dataset(model.inputs(rows), labels), num_boost_round=trees)
-    model.calibrator = ScoreCalibrator("platt").fit(model.raw_scores(rows), labels)
-    model.params = {"n_estimators": trees, "max_depth": depth, "num_leaves": leaves}
-    return model
+    booster = lgb.train(params, lgb.Dataset(matrix, labels), num_boost_round=trees)
+    calibrator = ScoreCalibrator("platt").fit(np.asarray(booster.predict(matrix, raw_score=True)), labels)
+    return ScoringModel(booster, calibrator, feature_names(), categories, FEATURES_SCHEMA_VERSION, [], {},
+                        {"n_estimators": trees, "max_depth": depth, "num_leaves": leaves}, 0.05, "none")
 
 
 # --- Measured variants (each in a fresh process) ------------------------------------------------------
@@ -235,7 +240,7 @@ def _setup(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
-def _load(table_path: Path, model_path: Path) -> tuple[pd.DataFrame, Any, float]:
+def _load(table_path: Path, model_path: Path) -> tuple[pd.DataFrame, SavedModel, float]:
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
@@ -294,7 +299,7 @@ def _run_pred_contrib(table_path: Path, model_path: Path, threads: int, limit: i
         inputs = model.inputs(table.iloc[begin: begin + SHAP_CHUNK_ROWS])
         inputs_seconds += time.perf_counter() - started
         before, started = _cpu(), time.perf_counter()
-        values = model.booster.predict(inputs, pred_contrib=True)
+        values = np.asarray(model.booster.predict(inputs, pred_contrib=True))
         seconds += time.perf_counter() - started
         cpu += _cpu() - before
         worst = max(worst, float(np.abs(values.sum(axis=1) - model.booster.predict(inputs, raw_score=True)).max()))
@@ -312,7 +317,7 @@ def _run_shap_sample(table_path: Path, model_path: Path, threads: int, sample: i
     rows = table.sample(min(sample, len(table)), random_state=0)
     inputs = model.inputs(rows)
     started = time.perf_counter()
-    ours = model.booster.predict(inputs, pred_contrib=True)
+    ours = np.asarray(model.booster.predict(inputs, pred_contrib=True))
     ours_seconds = time.perf_counter() - started
     cpu, started = _cpu(), time.perf_counter()
     explainer = shap.TreeExplainer(model.booster)
@@ -326,15 +331,15 @@ def _run_shap_sample(table_path: Path, model_path: Path, threads: int, sample: i
             pred_contrib_seconds_same_rows=ours_seconds, shap_version=shap.__version__)
 
 
-def bench_scoring(table: pd.DataFrame, model: Any, config: Config, shap_sample: int = 20_000, threads: int = 2,
+def bench_scoring(table: pd.DataFrame, model: SavedModel, config: Config, shap_sample: int = 20_000, threads: int = 2,
                   scratch: Path | None = None, progress: Any = None, contrib_rows: int | None = None) -> list[ScoringBenchRow]:
     """Measure every variant of the module docstring on `table` with `model`; each in a fresh process.
     `contrib_rows` times pred_contrib on the first rows only and extrapolates (None: every row: with a
     large model, SHAP of a million rows takes tens of minutes on 2 cores)."""
     n = len(table)
     contrib_rows = n if contrib_rows is None else min(contrib_rows, n)
-    with tempfile.TemporaryDirectory(prefix="champollion-bench-scoring-", dir=scratch) as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix="champollion-bench-scoring-", dir=scratch) as scratch_dir:
+        folder = Path(scratch_dir)
         table_path, model_path = folder / "features.parquet", folder / "model.pkl"
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -362,7 +367,8 @@ def bench_scoring(table: pd.DataFrame, model: Any, config: Config, shap_sample: 
             extra = run(f"monthly pipeline, lists {share:.0%} + their SHAP reasons", _run_pipeline, (settings,), 0)
             rows[-1] = _replace(rows[-1], explained=extra["listed"],
                                 note=f"{extra['listed']} listed, {extra['with_reason']} with a reason")
-        extra = run("SHAP of every row: LightGBM pred_contrib" + (f" (timed on {contrib_rows:,} rows)" if contrib_rows < n else ""),
+        timed_on = f" (timed on {contrib_rows:,} rows)" if contrib_rows < n else ""
+        extra = run("SHAP of every row: LightGBM pred_contrib" + timed_on,
                     _run_pred_contrib, (contrib_rows,), contrib_rows, sample_of=contrib_rows if contrib_rows < n else None)
         rows[-1] = _replace(rows[-1], note=(f"contributions add up to the raw score within {extra['max_sum_gap']:.1e}; "
                                             f"building the model matrix: {extra['inputs_seconds']:.1f} s more"))
@@ -371,7 +377,8 @@ def bench_scoring(table: pd.DataFrame, model: Any, config: Config, shap_sample: 
                     sample, sample_of=sample)
         rows[-1] = _replace(rows[-1], note=(
             f"shap {extra['shap_version']}; max |shap - pred_contrib| = {extra['max_abs_diff']:.1e} "
-            f"(base value {extra['bias_diff']:.1e}); pred_contrib on the same rows {extra['pred_contrib_seconds_same_rows']:.2f} s"))
+            f"(base value {extra['bias_diff']:.1e}); "
+            f"pred_contrib on the same rows {extra['pred_contrib_seconds_same_rows']:.2f} s"))
         return rows
 
 
@@ -424,7 +431,7 @@ def run_scoring_bench(
 ) -> ScoringBenchReport:
     """Draw `rows` synthetic establishments, pick the model (the registered one, or a synthetic-label
     LightGBM of `trees` x `depth`), measure every variant and write the results as JSON under data/bench/."""
-    from features.bench import write_bench_json
+    from warehouse.bench import write_bench_json
 
     load_before = load_average()
     started = time.perf_counter()

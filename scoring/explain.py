@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.french import address_fr, date_fr, month_fr, percent_fr
+from core.geography import places_table
+from core.home import Home
+from core.months import month_end
 from features.catalog import CATEGORICAL, FEATURES
-from features.geography import places_table
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
-from scoring.french import date_fr, month_fr, percent_fr
 from scoring.monthly import explain_rows, lists_folder, score_table
 from scoring.reasons import (
     LEGAL_RULES,
@@ -44,11 +45,13 @@ from scoring.reasons import (
     grouped_contributions,
     sentence,
 )
+from training.saved_model import SavedModel
 
 if TYPE_CHECKING:
     import duckdb
     from matplotlib.figure import Figure
-    from rich.console import Console, RenderableType
+    from rich.box import Box
+    from rich.console import JustifyMethod, RenderableType
 
 LABELS_FR: dict[str, str] = {f.name: f.label_fr for f in FEATURES}
 RULES_BY_ID = {r.id: r for r in RULES}
@@ -78,7 +81,7 @@ class Explanation:
 
     month: date
     model_version: str
-    establishment: pd.Series  # its line of score_table: siret, region, naf, headcount, score, ranks, in_list...
+    establishment: pd.Series  # its line of score_table: siret, address, region, naf, headcount, score, ranks...
     scored_in_region: int
     scored_national: int
     contributions: pd.DataFrame  # feature, label_fr, value, shown, contribution (log-odds), by |contribution|
@@ -126,7 +129,7 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
     frame["n_evidence"] = frame["contract_id"].map(counts).fillna(0).astype("int64")
     frame = frame.sort_values(["post_shown", "start_date", "person"], kind="mergesort").reset_index(drop=True)
     frame["contract_no"] = np.arange(1, len(frame) + 1)
-    return frame[CONTRACT_COLUMNS + ["contract_id"]]
+    return frame[[*CONTRACT_COLUMNS, "contract_id"]]
 
 
 def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +146,7 @@ def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd
     names.update({key: f"salarié {len(persons) + n}" for n, key in enumerate(unknown, start=1)})
     frame["person"] = frame["person_key"].map(names).fillna("non renseigné")
     frame["rule_label"] = frame["rule"].map(lambda r: RULES_BY_ID[r].label_fr if r in RULES_BY_ID else r)
-    numbers = dict(zip(contracts["contract_id"], contracts["contract_no"])) if not contracts.empty else {}
+    numbers = dict(zip(contracts["contract_id"], contracts["contract_no"], strict=True)) if not contracts.empty else {}
     frame["contract_no"] = frame["contract_id"].map(numbers).astype("Int64")
     for column in ("event_date", "start_date", "end_date"):
         frame[column] = pd.to_datetime(frame[column])
@@ -152,7 +155,7 @@ def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd
 
 
 def explain_establishment(
-    model: Any,
+    model: SavedModel,
     model_version: str,
     table: pd.DataFrame,
     evidence: pd.DataFrame,
@@ -206,7 +209,7 @@ def explain_line(
     row_index = table.index[[position]]
     row = table.loc[row_index[0]]
 
-    values = explain_rows(model, table, row_index)
+    values = explain_rows(model, table, row_index, config.audit.shap_tolerance)
     raw = float(model.raw_scores(table.loc[row_index])[0])
     own = values.iloc[0]
     bias = float(own["bias"])
@@ -273,12 +276,13 @@ def fact_sentence(group: str, row: pd.Series, benchmarks: SectorBenchmarks,
     return f"{label[:1].upper()}{label[1:]} : {format_value(group, row.get(group))} ({why} : pas retenu comme raison)"
 
 
-def model_facts(model: Any, config: Config) -> dict[str, Any]:
+def model_facts(model: SavedModel, config: Config) -> dict[str, Any]:
     """What the audit paragraph states about the model: size, data months, calibration, list settings."""
     booster = model.booster
     trees = booster.dump_model()["tree_info"]
     calibrator = getattr(model, "calibrator", None)
     return {
+        "registered_model": config.training.registered_model,
         "trees": len(trees),
         "max_leaves": max((t["num_leaves"] for t in trees), default=0),
         "max_depth": max((_depth(t["tree_structure"]) for t in trees), default=0),
@@ -303,14 +307,14 @@ def _window(month: date, config: Config) -> dict[str, date]:
     from features.asof import AsOfWindow
 
     window = AsOfWindow.of(month, config.features)
-    end = (pd.Timestamp(window.as_of) + pd.offsets.MonthEnd(0)).date()
+    end = month_end(window.as_of)
     return {"as_of": window.as_of, "as_of_end": end, "window_start": window.window_start,
             "history_start": window.history_start}
 
 
 # --- Reading the home ------------------------------------------------------------------------------------
 
-def establishment_contracts(con: "duckdb.DuckDBPyConnection", siret: str) -> pd.DataFrame:
+def establishment_contracts(con: duckdb.DuckDBPyConnection, siret: str) -> pd.DataFrame:
     """Rows of `contracts_asof` (prepared by `features.asof.prepare_as_of`) counted at `siret`, with the one name
     of their job (`job_label`, as the rule checks name it: features.rules.JOB_NAMES_SQL)."""
     table = con.execute(
@@ -324,7 +328,7 @@ def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.D
     """The contracts of one establishment as known at the end of `month`, from the warehouse (rebuilt from its
     own declarations and those of the temp-work agencies that placed workers there, not the whole month's)."""
     from features.asof import prepare_establishment_contracts
-    from features.sql_engine import DuckDBEngine
+    from warehouse.sql_engine import DuckDBEngine
 
     with DuckDBEngine() as engine:
         engine.attach_warehouse(home.warehouse)
@@ -335,8 +339,8 @@ def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.D
 def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None) -> Explanation:
     """Load the model, the month's features, evidence, inspections, last month's list and the contracts,
     then `explain_establishment`."""
-    from features.inspections import load_inspections
     from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
+    from warehouse.inspections import load_inspections
 
     model, version = load_model(home, config, model_reference)
     inspections = load_inspections(home.warehouse)
@@ -387,7 +391,7 @@ def audit_paragraph(explanation: Explanation) -> str:
         "comparés aux médianes du même secteur (code NAF) dans la région ; six vérifications automatiques des "
         "règles du Code du travail sur les CDD et l'intérim relèvent des infractions potentielles, à confirmer "
         "lors du contrôle. Un modèle d'apprentissage statistique (gradient boosting LightGBM, version "
-        f"{explanation.model_version} du modèle « champollion-precarite », {facts['trees']} arbres de profondeur "
+        f"{explanation.model_version} du modèle « {facts['registered_model']} », {facts['trees']} arbres de profondeur "
         f"{facts['max_depth']} au plus, appris sur les contrôles passés des mois {trained}) calcule un score brut : "
         "la valeur de base du modèle plus la contribution de chaque indicateur (valeurs de Shapley, méthode "
         "TreeSHAP exacte ; leur somme redonne le score brut). Ce score est converti en probabilité qu'un contrôle "
@@ -400,7 +404,7 @@ def audit_paragraph(explanation: Explanation) -> str:
     )
 
 
-def renderables(explanation: Explanation, box_style: Any = None) -> list["RenderableType"]:
+def renderables(explanation: Explanation, box_style: Box | None = None) -> list[RenderableType]:
     """The explanation as rich objects (titles, paragraphs, tables), in reading order."""
     from rich import box
     from rich.padding import Padding
@@ -409,12 +413,12 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
 
     style = box_style or box.SIMPLE_HEAD
     e = explanation.establishment
-    out: list[Any] = []
+    out: list[RenderableType] = []
     siret = str(e["siret"])
     out.append(Text(f"Explication du score de l'établissement {_siret_fr(siret)} — liste {_of_month(explanation.month)}",
                     style="bold"))
 
-    def table(title: str, columns: list[tuple[str, str]]) -> Table:
+    def table(title: str, columns: list[tuple[str, JustifyMethod]]) -> Table:
         t = Table(title=title, title_justify="left", title_style="bold", box=style, show_lines=False)
         for name, justify in columns:
             t.add_column(name, justify=justify, overflow="fold")
@@ -429,6 +433,7 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
         position = f"oui, ligne {int(e['list_position'])} ({how})"
     for name, value in [
         ("SIRET", siret),
+        ("Adresse", address_fr(e.get("street"), e.get("postal_code"), e.get("city")) or "non déclarée"),
         ("Code NAF", str(e["naf"])),
         ("Département", f"{e['departement']} {departements.get(str(e['departement']), '')}".strip()),
         ("Région", f"{e['region']} ({e['region_code']})"),
@@ -439,7 +444,7 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
         ("Rang national", f"{int(e['rank_national'])} sur {explanation.scored_national}"),
         ("Sur la liste du mois", position),
         ("Contrôlé récemment (exclu de la liste)", "oui" if bool(e["recently_inspected"]) else "non"),
-        ("Modèle", f"champollion-precarite, version {explanation.model_version}"),
+        ("Modèle", f"{explanation.model_facts['registered_model']}, version {explanation.model_version}"),
     ]:
         ident.add_row(name, value)
     out.append(ident)
@@ -513,16 +518,6 @@ def renderables(explanation: Explanation, box_style: Any = None) -> list["Render
     return out
 
 
-def print_explanation(explanation: Explanation, console: "Console | None" = None) -> None:
-    """The explanation on the terminal (rich tables)."""
-    from champollion.reporting import console as default_console
-
-    target = console or default_console
-    for item in renderables(explanation):
-        target.print(item)
-        target.print()
-
-
 def explanation_text(explanation: Explanation, width: int = 100) -> str:
     """The explanation as plain text of `width` columns (ASCII table borders), ready to print."""
     from rich import box
@@ -540,9 +535,10 @@ def explanation_text(explanation: Explanation, width: int = 100) -> str:
 
 # --- Picture ------------------------------------------------------------------------------------------
 
-def timeline_figure(explanation: Explanation) -> "Figure":
+def timeline_figure(explanation: Explanation) -> Figure:
     """One row per post x person: a bar per contract coloured by its kind, evidence events marked, the
     12-month window of the indicators shaded. At most MAX_TIMELINE_ROWS rows (those with evidence first)."""
+    from matplotlib.artist import Artist
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -573,9 +569,11 @@ def timeline_figure(explanation: Explanation) -> "Figure":
             continue
         axes.barh(y, (end - start).days, left=start, height=0.6, color=KIND_COLOURS.get(c.kind, "#9a9a9a"),
                   edgecolor="white", linewidth=0.4, zorder=2)
-    numbers = dict(zip(contracts["contract_no"], zip(contracts["post_shown"], contracts["person"])))
+    shown = zip(contracts["post_shown"], contracts["person"], strict=True)
+    numbers = dict(zip(contracts["contract_no"], shown, strict=True))
     for e in explanation.evidence.itertuples(index=False):
-        y = position.get(numbers.get(e.contract_no)) if not pd.isna(e.contract_no) else None
+        line = numbers.get(e.contract_no) if not pd.isna(e.contract_no) else None
+        y = position.get(line) if line is not None else None
         if y is None or pd.isna(e.event_date):
             continue
         axes.scatter([max(e.event_date, left)], [y], marker=RULE_MARKERS.get(e.rule, "o"), s=46, color="#c0143c",
@@ -598,7 +596,7 @@ def timeline_figure(explanation: Explanation) -> "Figure":
         note += f" ; {hidden} autres lignes non affichées (voir le fichier texte)"
     axes.set_xlabel(note, fontsize=8)
     kinds = [k for k in KIND_FR if k in set(contracts["kind"])] or ["cdd"]
-    handles = [Patch(color=KIND_COLOURS[k], label=KIND_FR[k]) for k in kinds]
+    handles: list[Artist] = [Patch(color=KIND_COLOURS[k], label=KIND_FR[k]) for k in kinds]
     rules = [r for r in RULE_MARKERS if r in set(explanation.evidence["rule"])]
     handles += [Line2D([], [], marker=RULE_MARKERS[r], color="#c0143c", markeredgecolor="black", linestyle="none",
                        label=f"{RULES_BY_ID[r].label_fr}") for r in rules]
@@ -629,7 +627,20 @@ def explain_folder(home: Home, month: date) -> Path:
 
 
 __all__ = [
-    "Explanation", "audit_paragraph", "contract_timeline", "establishment_contracts", "evidence_rows",
-    "explain_establishment", "explain_folder", "explain_line", "explain_month", "explanation_text", "month_contracts", "model_facts",
-    "person_labels", "print_explanation", "renderables", "timeline_figure", "write_explanation",
+    "Explanation",
+    "audit_paragraph",
+    "contract_timeline",
+    "establishment_contracts",
+    "evidence_rows",
+    "explain_establishment",
+    "explain_folder",
+    "explain_line",
+    "explain_month",
+    "explanation_text",
+    "model_facts",
+    "month_contracts",
+    "person_labels",
+    "renderables",
+    "timeline_figure",
+    "write_explanation",
 ]

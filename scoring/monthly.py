@@ -21,28 +21,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from champollion.config import Config
-from champollion.csv_files import write_frame_csv
-from champollion.home import Home
-from features.asof import add_months
+from core.config import Config
+from core.csv_files import write_frame_csv
+from core.home import Home
+from core.months import add_months
 from features.build import load_evidence
-from features.catalog import FEATURES_SCHEMA_VERSION
-from features.inspections import load_inspections
+from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
+from training.saved_model import SavedModel
+from warehouse.inspections import load_inspections
 
 log = logging.getLogger("champollion.scoring")
 
 RANKED_COLUMNS = [
-    "siret", "region_code", "region", "departement", "naf", "headcount", "score", "rank_in_region",
+    "siret", *ADDRESS_COLUMNS, "region_code", "region", "departement", "naf", "headcount", "score", "rank_in_region",
     "rank_national", "in_list", "list_position", "exploration", "recently_inspected", "change",
 ]
 # The first reason of a listed line that no fact sets apart (see scoring.reasons.sentence).
 EXPLORATION_REASON = "Ligne d'exploration : tirée au hasard parmi les établissements éligibles, et non pour son score"
 NO_SALIENT_FACT = "Aucun fait ne distingue nettement l'établissement de son secteur : listé au rang de son score dans la région"
 # Contributions must add up to the raw score: a larger gap means the explanation is not the model's.
-SHAP_SUM_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -69,7 +69,7 @@ def slug(text: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in ascii_text.lower()).split())
 
 
-def load_model(home: Home, config: Config, reference: str | None = None) -> tuple[Any, str]:
+def load_model(home: Home, config: Config, reference: str | None = None) -> tuple[SavedModel, str]:
     """The ScoringModel of a registered version (alias or number; default: the configured one)."""
     from training.registry import connect, load_scoring_model, resolve_version
 
@@ -86,7 +86,7 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
 
 def month_features(home: Home, config: Config, month: date, inspections: pd.DataFrame | None) -> pd.DataFrame:
     """The feature table as of the month, reused when current, else computed and stored."""
-    from training.feature_store import feature_tables
+    from features.store import feature_tables
 
     tables = feature_tables(home, config, [month], inspections)
     if month not in tables:
@@ -99,18 +99,19 @@ def month_evidence(home: Home, month: date) -> pd.DataFrame:
     return load_evidence(home.data, month)
 
 
-def explain_rows(model: Any, table: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
-    """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score."""
+def explain_rows(model: SavedModel, table: pd.DataFrame, rows: pd.Index, tolerance: float) -> pd.DataFrame:
+    """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score within
+    `tolerance` (the audit's `shap_tolerance`)."""
     contributions = model.contributions(table.loc[rows])
     raw = model.raw_scores(table.loc[rows])
     gap = np.abs(contributions.sum(axis=1).to_numpy() - raw)
-    if len(gap) and gap.max() > SHAP_SUM_TOLERANCE:
+    if len(gap) and gap.max() > tolerance:
         raise RuntimeError(f"SHAP contributions miss the raw score by up to {gap.max():.2e}: explanations refused")
     return contributions
 
 
 def score_table(
-    model: Any,
+    model: SavedModel,
     table: pd.DataFrame,
     evidence: pd.DataFrame,
     month: date,
@@ -121,7 +122,7 @@ def score_table(
 ) -> pd.DataFrame:
     """Score, rank, select and explain: one row per establishment of `table`, in national rank order."""
     settings = config.scoring
-    scored = table[["siret", "region_code", "departement", "naf", "headcount"]].copy()
+    scored = table[["siret", *ADDRESS_COLUMNS, "region_code", "departement", "naf", "headcount"]].copy()
     scored["siret"] = scored["siret"].astype(str)
     scored["score"] = model.predict_proba(table)
     scored["recently_inspected"] = recently_inspected(
@@ -131,7 +132,7 @@ def score_table(
     ranked["region"] = ranked["region_code"].map(region_names()).fillna("région inconnue")
     ranked["change"] = compare_with_previous(ranked, previous)
     rows = ranked.index if all_reasons else ranked.index[ranked["in_list"].to_numpy()]
-    contributions = explain_rows(model, table, rows)
+    contributions = explain_rows(model, table, rows, config.audit.shap_tolerance)
     grouped = grouped_contributions(contributions, model.features)
     benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
     wanted = set(ranked.loc[rows, "siret"])
@@ -148,9 +149,9 @@ def score_table(
 
 
 def listed_evidence(evidence: pd.DataFrame, ranked: pd.DataFrame) -> pd.DataFrame:
-    """Evidence rows of the listed establishments, with their region and list position; the person is
-    shown only as a short pseudonym (the same person keeps the same reference within the month)."""
-    listed = ranked.loc[ranked["in_list"], ["siret", "region_code", "list_position"]]
+    """Evidence rows of the listed establishments, with their address, region and list position; the person
+    is shown only as a short pseudonym (the same person keeps the same reference within the month)."""
+    listed = ranked.loc[ranked["in_list"], ["siret", *ADDRESS_COLUMNS, "region_code", "list_position"]]
     rows = evidence.merge(listed, left_on="establishment_siret", right_on="siret", how="inner")
     rows["person_ref"] = rows["person_key"].astype("string").str[:8]
     rows = rows.drop(columns=["person_key", "establishment_siret", "as_of"], errors="ignore")
@@ -199,14 +200,16 @@ def score_month(
             lines.sort_values("list_position"), listed[listed["region_code"] == region_code],
             ranked[(ranked["region_code"] == region_code) & (ranked["change"] == "left")],
         )
-    summary = _summary(ranked, month, version, previous is not None, time.perf_counter() - started, files, folder)
+    summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
+                       time.perf_counter() - started, files, folder)
     (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     files.append(folder / "summary.json")
     return MonthlyLists(month, version, ranked, listed, folder, files, summary)
 
 
 def _summary(
-    ranked: pd.DataFrame, month: date, version: str, had_previous: bool, seconds: float, files: list[Path], folder: Path
+    ranked: pd.DataFrame, month: date, model_name: str, version: str, had_previous: bool, seconds: float,
+    files: list[Path], folder: Path,
 ) -> dict[str, Any]:
     listed = ranked[ranked["in_list"]]
     per_region = []
@@ -215,9 +218,9 @@ def _summary(
         per_region.append({
             "region_code": region_code,
             "region": group["region"].iloc[0],
-            "scored": int(len(group)),
+            "scored": len(group),
             "recently_inspected": int(group["recently_inspected"].sum()),
-            "listed": int(len(chosen)),
+            "listed": len(chosen),
             "exploration": int(chosen["exploration"].sum()),
             "new": int((chosen["change"] == "new").sum()),
             "still": int((chosen["change"] == "still").sum()),
@@ -226,12 +229,12 @@ def _summary(
         })
     return {
         "month": f"{month:%Y-%m}",
-        "model": "champollion-precarite",
+        "model": model_name,
         "model_version": version,
         "scored_at": datetime.now().isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
-        "scored": int(len(ranked)),
-        "listed": int(len(listed)),
+        "scored": len(ranked),
+        "listed": len(listed),
         "exploration": int(listed["exploration"].sum()),
         "recently_inspected_left_out": int(ranked["recently_inspected"].sum()),
         "previous_list": had_previous,

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.french import number_fr
+from core.geography import places_table
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
-from features.geography import places_table
 from features.rules import RULES, SCORED_CONFIDENCE
-from scoring.french import number_fr
 
 _BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 _RULES = {r.id: r for r in RULES}
@@ -81,7 +81,7 @@ class SectorBenchmarks:
     min_group: int
 
     @classmethod
-    def of(cls, table: pd.DataFrame, features: list[str], min_group: int) -> "SectorBenchmarks":
+    def of(cls, table: pd.DataFrame, features: list[str], min_group: int) -> SectorBenchmarks:
         numeric = [f for f in features if f not in CATEGORICAL and f in table.columns]
         base = table[table["declares"].fillna(True).astype(bool)] if "declares" in table.columns else table
         frame = base[["naf", "region_code", *numeric]].copy()
@@ -93,8 +93,8 @@ class SectorBenchmarks:
             grouped = frame.groupby(by)[numeric]
             median, count = grouped.median(), grouped.count()
             return {
-                key: dict(zip(numeric, zip(m, c)))
-                for key, m, c in zip(median.index, median.to_numpy().tolist(), count.to_numpy().tolist())
+                key: dict(zip(numeric, zip(m, c, strict=True), strict=True))
+                for key, m, c in zip(median.index, median.to_numpy().tolist(), count.to_numpy().tolist(), strict=True)
             }
 
         return cls(medians(["naf", "region_code"]), medians(["naf"]), frame[numeric].median().to_dict(), min_group)

@@ -1,6 +1,7 @@
 """The files a regional office opens: one Excel workbook and one HTML page per region and month.
 
-`write_region_files` receives a region's listed lines (ordered by list position), the contracts
+`write_region_files` receives a region's listed lines (ordered by list position, each with the
+establishment's SIRET and address as last declared), the contracts
 behind their legal-rule checks and the establishments that left the list, and writes
 `{stem}.xlsx` (sheets « À lire », « Liste », « Éléments », « Sortis de la liste ») and `{stem}.html`
 (a self-contained page: inline CSS and JS, nothing fetched). Output text is French; every sentence
@@ -11,18 +12,19 @@ appears except as the 8-character pseudonym `person_ref`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
 import pandas as pd
 import xlsxwriter
 
+from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
 from scoring.evidence_groups import group_evidence
-from scoring.french import date_fr, missing, month_fr, percent_fr
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
@@ -83,6 +85,14 @@ def _field(name: str) -> Callable[[pd.Series], Any]:
     return lambda row: row.get(name)
 
 
+def _address(row: pd.Series) -> str:
+    """The establishment's address (street, postal code and city as last declared) on one line."""
+    return address_fr(row.get("street"), row.get("postal_code"), row.get("city"))
+
+
+ADDRESS_COLUMN = Column("Adresse", _address, "long", 34)
+
+
 def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[Column]:
     """The columns of « Liste » (one line per listed establishment)."""
     reasons = [
@@ -91,6 +101,7 @@ def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[C
     return [
         Column("Position", _field("list_position"), "integer", 9),
         Column("SIRET", _field("siret"), "text", 16),
+        ADDRESS_COLUMN,
         Column("Département", _field("departement"), "text", 12),
         Column("Code NAF", _field("naf"), "text", 10),
         Column("Effectif", _field("headcount"), "integer", 9),
@@ -105,6 +116,7 @@ def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[C
 
 EVIDENCE_SHEET_COLUMNS: list[Column] = [
     Column("SIRET", _field("siret"), "text", 16),
+    ADDRESS_COLUMN,
     Column("Position", _field("list_position"), "integer", 9),
     Column("Constat pour le poste", _field("group_fr"), "long", 45),
     Column("Règle", lambda row: RULE_LABELS.get(_text(row.get("rule")), _text(row.get("rule"))), "long", 28),
@@ -128,6 +140,7 @@ def left_columns() -> list[Column]:
     """The columns of « Sortis de la liste »."""
     return [
         Column("SIRET", _field("siret"), "text", 16),
+        ADDRESS_COLUMN,
         Column("Département", _field("departement"), "text", 12),
         Column("Code NAF", _field("naf"), "text", 10),
         Column("Effectif", _field("headcount"), "integer", 9),
@@ -243,173 +256,21 @@ def write_workbook(
 
 # --- HTML ---
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<style>
-  body { font-family: "Liberation Sans", Arial, sans-serif; font-size: 14px; margin: 1.5em; color: #1b1b1b; }
-  h1 { font-size: 1.5em; margin: 0 0 .3em; }
-  h2 { font-size: 1.2em; margin-top: 1.8em; }
-  .meta { color: #444; margin: .2em 0; }
-  .warning { border-left: 5px solid #c0392b; background: #fdf0ee; padding: .6em .9em; margin: 1em 0; }
-  .notes p { margin: .3em 0; color: #333; }
-  .filter { margin: 1em 0; }
-  .filter input { font-size: 1em; padding: .3em .5em; width: 28em; max-width: 100%; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { border: 1px solid #c8ccd2; padding: .3em .45em; vertical-align: top; text-align: left; }
-  thead th { background: #dde4ee; }
-  #liste > thead th { position: sticky; top: 0; }
-  td.num { text-align: right; white-space: nowrap; }
-  td.siret { white-space: nowrap; font-family: "Liberation Mono", monospace; }
-  tbody.line { break-inside: avoid; }
-  #liste tbody.line + tbody.line { border-top: 2px solid #7f8a99; }
-  th.reasons { width: 36%; }
-  tbody.line.exploration tr.main td:first-child { border-left: 5px solid #7d3c98; }
-  .flag { display: inline-block; background: #efe3f5; color: #5b2c6f; border: 1px solid #7d3c98;
-          border-radius: 3px; padding: 0 .35em; font-size: .85em; white-space: nowrap; }
-  .new { font-weight: bold; }
-  ol.reasons { margin: 0; padding-left: 1.3em; }
-  tr.evidence td { background: #fafbfc; }
-  details summary { cursor: pointer; color: #1f4e79; }
-  table.evidence { margin: .4em 0; font-size: .92em; }
-  p.group { font-weight: bold; margin: .8em 0 .2em; }
-  table.evidence th { background: #eef1f5; }
-  .empty { color: #666; font-style: italic; }
-  .warning, .flag, tbody.line.exploration tr.main td:first-child { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
-  @media print {
-    body { margin: 0; font-size: 10px; }
-    .filter, .count { display: none; }
-    #liste > thead th { position: static; }
-    details summary { color: inherit; }
-    @page { size: A4 landscape; margin: 1cm; }
-  }
-</style>
-</head>
-<body>
-<header>
-  <h1>{{ title }}</h1>
-  <p class="meta">Mois : <strong>{{ month }}</strong> · Version du modèle : <strong>{{ version }}</strong> ·
-     {{ n_lines }} établissement{{ "s" if n_lines > 1 }} listé{{ "s" if n_lines > 1 }},
-     dont {{ n_exploration }} en exploration</p>
-  <p class="warning"><strong>Infraction potentielle.</strong> {{ warning }}</p>
-  <div class="notes"><p>{{ score_note }}</p><p>{{ exploration_note }}</p><p>{{ reasons_note }}</p></div>
-</header>
-<main>
-<h2>Établissements à contrôler</h2>
-<p class="filter"><label for="filtre">Filtrer (SIRET, code NAF, département, texte) :</label>
-  <input type="search" id="filtre" autocomplete="off" placeholder="ex. 5610A, 75, serveur">
-  <span class="count" id="compte" aria-live="polite"></span></p>
-<table id="liste">
-<thead><tr>{% for title in line_titles %}<th scope="col"{{ ' class="reasons"'|safe if title == 'Raisons' }}>{{ title }}</th>{% endfor %}</tr></thead>
-{% for line in lines %}
-<tbody class="line{{ ' exploration' if line.exploration }}" data-siret="{{ line.siret }}">
-<tr class="main">
-  <td class="num">{{ line.position }}</td>
-  <td class="siret">{{ line.siret }}</td>
-  <td>{{ line.departement }}</td>
-  <td>{{ line.naf }}</td>
-  <td class="num">{{ line.headcount }}</td>
-  <td class="num">{{ line.score }}</td>
-  <td class="num">{{ line.rank_in_region }}</td>
-  <td>{% if line.exploration %}<span class="flag" title="{{ exploration_note }}">exploration (tirage aléatoire)</span>{% else %}score{% endif %}</td>
-  <td{{ ' class="new"'|safe if line.change == 'nouveau' }}>{{ line.change }}</td>
-  <td>{% if line.reasons %}<ol class="reasons">{% for reason in line.reasons %}<li>{{ reason }}</li>{% endfor %}</ol>{% endif %}</td>
-  <td class="num">{{ line.evidence_count }}</td>
-</tr>
-{% if line.evidence_count %}
-<tr class="evidence"><td colspan="{{ line_titles|length }}">
-<details>
-<summary>{{ line.evidence_count }} élément{{ "s" if line.evidence_count > 1 }} relevé{{ "s" if line.evidence_count > 1 }} dans la DSN (infractions potentielles), par règle et par poste</summary>
-{% for group in line.evidence_groups %}
-<p class="group">{{ group.summary }}</p>
-<table class="evidence">
-<thead><tr>{% for title in evidence_titles %}<th scope="col">{{ title }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in group.rows %}
-<tr>{% for cell in row %}<td{{ ' class="num"'|safe if cell.num }}>{{ cell.text }}</td>{% endfor %}</tr>
-{% endfor %}
-</tbody>
-</table>
-{% endfor %}
-</details>
-</td></tr>
-{% endif %}
-</tbody>
-{% endfor %}
-</table>
-<p class="empty" id="aucune" hidden>Aucun établissement ne correspond au filtre.</p>
-
-<h2>Sortis de la liste</h2>
-{% if left %}
-<p>Établissements de la liste du mois précédent qui n'y sont plus.</p>
-<table id="sortis">
-<thead><tr>{% for title in left_titles %}<th scope="col">{{ title }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in left %}
-<tr>{% for cell in row %}<td{{ ' class="num"'|safe if cell.num }}>{{ cell.text }}</td>{% endfor %}</tr>
-{% endfor %}
-</tbody>
-</table>
-{% else %}
-<p class="empty">Aucun établissement de la liste du mois précédent n'en est sorti.</p>
-{% endif %}
-</main>
-<script>
-(function () {
-  "use strict";
-  function fold(text) {
-    return text.normalize("NFD").replace(/[\\u0300-\\u036f]/g, "").toLowerCase().replace(/\\s+/g, " ");
-  }
-  var lines = Array.prototype.slice.call(document.querySelectorAll("#liste tbody.line"));
-  var index = lines.map(function (line) {
-    return fold(line.textContent) + " " + line.getAttribute("data-siret");
-  });
-  var input = document.getElementById("filtre");
-  var count = document.getElementById("compte");
-  var none = document.getElementById("aucune");
-  function apply() {
-    var words = fold(input.value).split(" ").filter(Boolean);
-    var shown = 0;
-    lines.forEach(function (line, i) {
-      var match = words.every(function (word) { return index[i].indexOf(word) !== -1; });
-      line.hidden = !match;
-      if (match) { shown += 1; }
-    });
-    count.textContent = shown + " / " + lines.length + " affiché" + (shown > 1 ? "s" : "");
-    none.hidden = shown !== 0;
-  }
-  input.addEventListener("input", apply);
-  apply();
-  // A printed list shows every line's evidence; the page is restored after printing.
-  var closed = [];
-  window.addEventListener("beforeprint", function () {
-    closed = Array.prototype.slice.call(document.querySelectorAll("details:not([open])"));
-    closed.forEach(function (d) { d.open = true; });
-  });
-  window.addEventListener("afterprint", function () {
-    closed.forEach(function (d) { d.open = false; });
-  });
-})();
-</script>
-</body>
-</html>
-"""
-
 _ENVIRONMENT = jinja2.Environment(
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    loader=jinja2.PackageLoader("scoring", "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
+    trim_blocks=True, lstrip_blocks=True,
 )
 
+# Under its line, evidence needs no SIRET, address nor position; the article goes with the rule.
 _HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
-                  if c.title not in ("SIRET", "Position", "Article", "Constat pour le poste")]
+                  if c.title not in ("SIRET", "Adresse", "Position", "Article", "Constat pour le poste")]
 
 
 def _cell(column: Column, row: pd.Series) -> dict[str, Any]:
     """A value as the HTML page shows it, and whether it is a number (aligned right)."""
     value = column.value(row)
-    shown = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}.get(column.kind, _text)
+    formats: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}
+    shown = formats.get(column.kind, _text)
     return {"text": shown(value), "num": column.kind in ("percent", "integer")}
 
 
@@ -434,6 +295,7 @@ def render_html(
         items.append({
             "position": _integer_text(row.get("list_position")),
             "siret": _text(row.get("siret")),
+            "address": _address(row),
             "departement": _text(row.get("departement")),
             "naf": _text(row.get("naf")),
             "headcount": _integer_text(row.get("headcount")),
@@ -451,7 +313,7 @@ def render_html(
         })
     columns_left = left_columns()
     title = f"Liste de contrôle — {region} — {month_fr(month)}"
-    return _ENVIRONMENT.from_string(_TEMPLATE).render(
+    return _ENVIRONMENT.get_template("region_list.html.j2").render(
         title=title,
         month=month_fr(month),
         version=version,
@@ -461,7 +323,7 @@ def render_html(
         score_note=SCORE_FR,
         exploration_note=EXPLORATION_FR,
         reasons_note=REASONS_FR,
-        line_titles=["Position", "SIRET", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
+        line_titles=["Position", "SIRET", "Adresse", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
                      "Rang dans la région", "Sélection", "Évolution", "Raisons", "Éléments"],
         lines=items,
         evidence_titles=[c.title for c in evidence_columns],

@@ -10,14 +10,15 @@ seed, the month and the region, so it can be reproduced. The other lines are the
 
 from __future__ import annotations
 
-import math
 import zlib
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from scoring.config import ScoringConfig
+from core.capacity import list_length, ranking_order, select_top, siret_key
+from core.months import month_end
+from core.scoring_config import ScoringConfig
 
 NEW, STILL, LEFT = "new", "still", "left"
 FIRST = "first"  # listed in a month after one with no list drawn up
@@ -27,7 +28,7 @@ def list_size(region_code: str, n_scored: int, settings: ScoringConfig) -> int:
     """Lines on a region's list: the configured number, else the share of its scored establishments."""
     if region_code in settings.list_size_by_region:
         return min(settings.list_size_by_region[region_code], n_scored)
-    return min(n_scored, max(1, math.ceil(settings.list_share * n_scored)))
+    return list_length(n_scored, settings.list_share)
 
 
 def exploration_rng(seed: int, month: date, region_code: str) -> np.random.Generator:
@@ -41,7 +42,7 @@ def recently_inspected(
     """Whether each SIRET was inspected in the `months` months up to the end of `month` (not after)."""
     if inspections is None or inspections.empty or months == 0:
         return pd.Series(False, index=sirets.index)
-    end = pd.Timestamp(month) + pd.offsets.MonthEnd(0)
+    end = pd.Timestamp(month_end(month))
     start = pd.Timestamp(month) - pd.DateOffset(months=months - 1)
     dates = pd.to_datetime(inspections["inspection_date"])
     inspected = set(inspections.loc[(dates >= start) & (dates <= end), "siret"].astype(str))
@@ -50,27 +51,33 @@ def recently_inspected(
 
 def rank_and_select(scored: pd.DataFrame, month: date, settings: ScoringConfig) -> pd.DataFrame:
     """Add rank_in_region, rank_national, in_list, exploration and list_position to `scored`
-    (columns siret, region_code, score, recently_inspected). Ties are broken by SIRET."""
+    (columns siret, region_code, score, recently_inspected). Ties are broken by SIRET.
+
+    The highest scores are chosen by `core.capacity.select_top`, the rule training measures."""
     frame = scored.copy()
     frame["region_code"] = frame["region_code"].astype("string").fillna("")
-    frame = frame.sort_values(["score", "siret"], ascending=[False, True], kind="mergesort")
+    order = ranking_order(frame["score"].to_numpy(dtype=float), np.zeros(len(frame)), siret_key(frame["siret"]))
+    frame, tiebreak = frame.iloc[order], siret_key(frame["siret"])[order]
     frame["rank_national"] = np.arange(1, len(frame) + 1)
     frame["rank_in_region"] = frame.groupby("region_code").cumcount() + 1
-    frame["in_list"] = False
+    codes, regions = pd.factorize(frame["region_code"], sort=True)
+    sizes = np.bincount(codes, minlength=len(regions))
+    lines = np.array([list_size(str(r), int(n), settings) for r, n in zip(regions, sizes, strict=True)], dtype=int)
+    explored = np.array([round(settings.exploration_share * k) for k in lines], dtype=int)
+    eligible = ~frame["recently_inspected"].to_numpy(dtype=bool)
+    top = select_top(frame["score"].to_numpy(dtype=float), codes, tiebreak, np.maximum(lines - explored, 0), eligible)
+    frame["in_list"] = top
     frame["exploration"] = False
     frame["list_position"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-    for region_code, region in frame.groupby("region_code", sort=True):
-        k = list_size(str(region_code), len(region), settings)
-        eligible = region[~region["recently_inspected"]]
-        n_explore = round(settings.exploration_share * k)
-        top = eligible.index[: max(0, k - n_explore)]
-        rest = eligible.index[max(0, k - n_explore):]
+    for code, region_code in enumerate(regions):
+        in_region = codes == code
+        chosen = frame.index[in_region & top]
+        rest = frame.index[in_region & eligible & ~top]
         rng = exploration_rng(settings.seed, month, str(region_code))
-        drawn = rest[np.sort(rng.choice(len(rest), size=min(n_explore, len(rest)), replace=False))] if len(rest) else rest
-        frame.loc[top, "in_list"] = True
+        drawn = rest[np.sort(rng.choice(len(rest), size=min(explored[code], len(rest)), replace=False))] if len(rest) else rest
         frame.loc[drawn, ["in_list", "exploration"]] = True
-        frame.loc[top.append(drawn), "list_position"] = np.arange(1, len(top) + len(drawn) + 1)
-    return frame.sort_values("rank_national")
+        frame.loc[chosen.append(drawn), "list_position"] = np.arange(1, len(chosen) + len(drawn) + 1)
+    return frame
 
 
 def compare_with_previous(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:

@@ -21,14 +21,15 @@ __all__ = [
 ]
 
 
-def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progress | None = None) -> SimulationSummary:
+def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progress | None = None,
+             known_inspection_months: int | None = None) -> SimulationSummary:
     """Simulate a population and write dsn/, inspections.csv and truth/ under `out` (see simulation.run)."""
     from simulation.run import simulate as run
 
-    return run(out, preset=preset, seed=seed, progress=progress)
+    return run(out, preset=preset, seed=seed, progress=progress, known_inspection_months=known_inspection_months)
 
 
-def calibration_table(out: Path) -> "pandas.DataFrame":
+def calibration_table(out: Path) -> pandas.DataFrame:
     """The simulated orders of magnitude next to the public figures they aim at (see simulation.calibration)."""
     from simulation.calibration import calibration_table as table
 

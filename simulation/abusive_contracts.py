@@ -47,10 +47,7 @@ def permanent_post(emp: Employer, episode: Episode) -> None:
         slot = _chain_slot(episode, chain)
         same_person = stream.chance(0.45)
         key = _chain_person(episode, chain) if same_person else FROM_POOL
-        if emp.est.sector.usage_allowed and stream.chance(0.5):
-            motif = "05"
-        else:
-            motif = "01" if stream.chance(0.2) else "02"
+        motif = "05" if emp.est.sector.usage_allowed and stream.chance(0.5) else "01" if stream.chance(0.2) else "02"
         rules = RULE_BIT["poste_permanent"] | (RULE_BIT["faux_remplacement"] if motif == "01" else 0)
         day = first + stream.integer(0, 20)
         while day <= last:
@@ -83,10 +80,8 @@ def carence(emp: Employer, episode: Episode) -> None:
             emp.fixed_term(post_index, slot, day, end, "02", origin="abus_carence", mission=mission,
                            agency=agency, early_end=0.0, episode=episode.id, person_key=key)
             required = required_carence_days(days, emp.carence)  # as the establishment's branch sets it
-            if stream.chance(0.2):  # sometimes the waiting period is respected
-                waited = stream.integer(required, required + 5)
-            else:
-                waited = int(required * stream.uniform() * 0.7)
+            # Sometimes the waiting period is respected.
+            waited = stream.integer(required, required + 5) if stream.chance(0.2) else int(required * stream.uniform() * 0.7)
             day = day_after_waiting(end, waited, emp.carence)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from champollion.config import FeaturesConfig
+from core.config import FeaturesConfig
 from features.branch_agreements import QUARTER_21_CALENDAR, STATUTORY, required_carence_days
 from features.job_posts import EXEMPT_END_MOTIFS, JobLevel
 from simulation.calendar import first_day_of, month_of

@@ -183,8 +183,8 @@ class DsnWriter:
             head = (f"S21.G00.60.001,'{absence.reason}'\nS21.G00.60.002,'{fmt(absence.start - 1)}'\n"
                     f"S21.G00.60.003,'{fmt(absence.planned_end)}'\n")
             back = f"S21.G00.60.010,'{fmt(absence.end + 1)}'\nS21.G00.60.011,'01'\n"
-            start_month = period.month_index(absence.start)
-            return_month = period.month_index(absence.end + 1) if absence.end + 1 <= period.last_day else None
+            start_month = int(period.month_index(absence.start))
+            return_month = int(period.month_index(absence.end + 1)) if absence.end + 1 <= period.last_day else None
             if return_month == start_month:
                 self._add_block(blocks, absence.contract, start_month, head + back)
                 continue
@@ -292,6 +292,7 @@ class DsnWriter:
         year, month_number = self.period.year_month(month)
         with_headcount = self.period.year_month(file_month)[0] < 2026  # P26 dropped the headcount rubrics
         rows = rows_by_est.get(est) if kind != "04" else None
+        users: list[int]
         if rows is None:
             body, headcount, users, payroll = "", 0, [], ""
             declaration_type = {"01": "02", "03": "05"}.get(kind, kind)
@@ -307,7 +308,8 @@ class DsnWriter:
             f"S20.G00.05.007,'{file_date}'\nS20.G00.05.008,'01'\nS20.G00.05.010,'01'\n",
             f"S21.G00.06.001,'{e.siren}'\nS21.G00.06.002,'{e.nic_siege}'\nS21.G00.06.003,'{e.naf}'\n",
             f"S21.G00.06.009,'{e.firm_size}'\n" if with_headcount else "",
-            f"S21.G00.11.001,'{e.nic}'\nS21.G00.11.002,'{e.naf}'\nS21.G00.11.004,'{e.postal_code}'\n",
+            f"S21.G00.11.001,'{e.nic}'\nS21.G00.11.002,'{e.naf}'\nS21.G00.11.003,'{e.street}'\n"
+            f"S21.G00.11.004,'{e.postal_code}'\nS21.G00.11.005,'{e.city}'\n",
             f"S21.G00.11.008,'{headcount}'\n" if with_headcount and kind != "04" else "",
             f"S21.G00.11.022,'{e.idcc}'\n",
             payroll,
@@ -315,7 +317,8 @@ class DsnWriter:
         ]
         for user in users:
             u = self.establishments[user]
-            parts.append(f"S21.G00.85.001,'{u.siret}'\nS21.G00.85.002,'{u.naf}'\nS21.G00.85.004,'{u.postal_code}'\n")
+            parts.append(f"S21.G00.85.001,'{u.siret}'\nS21.G00.85.002,'{u.naf}'\nS21.G00.85.003,'{u.street}'\n"
+                         f"S21.G00.85.004,'{u.postal_code}'\nS21.G00.85.005,'{u.city}'\n")
         return "".join(parts), DeclarationRecord(est, month, declaration_type, "", file_date + order_number)
 
     def _individuals(self, rows: np.ndarray, month: int, erroneous: bool,

@@ -9,44 +9,50 @@ from simulation.calendar import date_of
 from simulation.geography import BIRTH_COUNTRIES, DEPARTEMENTS, POPULATION_CUMULATIVE
 from simulation.random_stream import Stream
 
-SURNAMES: tuple[str, ...] = tuple(
-    """MARTIN BERNARD THOMAS PETIT ROBERT RICHARD DURAND DUBOIS MOREAU LAURENT SIMON MICHEL LEFEBVRE LEROY
-    ROUX DAVID BERTRAND MOREL FOURNIER GIRARD BONNET DUPONT LAMBERT FONTAINE ROUSSEAU VINCENT MULLER LEFEVRE
-    FAURE ANDRE MERCIER BLANC GUERIN BOYER GARNIER CHEVALIER FRANCOIS LEGRAND GAUTHIER GARCIA PERRIN ROBIN
-    CLEMENT MORIN NICOLAS HENRY ROUSSEL MATHIEU GAUTIER MASSON MARCHAND DUVAL DENIS DUMONT MARIE LEMAIRE NOEL
-    MEYER DUFOUR MEUNIER BRUN BLANCHARD GIRAUD JOLY RIVIERE LUCAS BRUNET GAILLARD BARBIER ARNAUD MARTINEZ
-    GERARD ROCHE RENARD SCHMITT ROY LEROUX COLIN VIDAL CARON PICARD ROGER FABRE AUBERT LEMOINE RENAUD DUMAS
-    LACROIX OLIVIER PHILIPPE BOURGEOIS PIERRE BENOIT REY LECLERC PAYET ROLLAND LECLERCQ GUILLAUME LECOMTE
-    LOPEZ JEAN DUPUY GUILLOT HUBERT BERGER CARPENTIER SANCHEZ DUPUIS MOULIN LOUIS DESCHAMPS HUET VASSEUR
-    PEREZ BOUCHER FLEURY ROYER KLEIN JACQUET ADAM PARIS POIRIER MARTY AUBRY GUYOT CARRE CHARLES RENAULT
-    CHARPENTIER MENARD MAILLARD BARON BERTIN BAILLY HERVE SCHNEIDER FERNANDEZ LE_GALL COLLET LEGER BOUVIER
-    JULIEN PREVOST MILLET PERROT DANIEL LE_ROUX COUSIN GERMAIN BRETON BESSON LANGLOIS REMY LE_GOFF
-    PELLETIER LEVEQUE PERRIER LEBLANC BARRE LEBRUN MARCHAL WEBER MALLET HAMON BOULANGER JACOB MONNIER
-    MICHAUD RODRIGUEZ GUICHARD GILLET ETIENNE GRONDIN POULAIN TESSIER CHEVALLIER COLLIN CHAUVIN DA_SILVA
-    BOUCHET GAY LEMAITRE BENARD MARECHAL HUMBERT REYNAUD ANTOINE HOARAU PERRET BARTHELEMY CORDIER PICHON
-    LEJEUNE GILBERT LAMY DELAUNAY PASQUIER CARLIER LAPORTE D'ANGELO N'DIAYE D'ALMEIDA D'HONDT N'GUYEN
-    DE_OLIVEIRA DOS_SANTOS FERREIRA PEREIRA BENSAID HADDAD BOUZID DIALLO TRAORE KONATE CISSE
-    NGUYEN TRAN MENDES RIBEIRO KACI SAIDI YILMAZ KAYA LEFÈVRE HÉBERT GRÉGOIRE MÉNARD BÉNARD CÔTÉ
-    ÉTIENNE""".split()
+SURNAMES: tuple[str, ...] = (
+    "MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS", "MOREAU", "LAURENT", "SIMON", "MICHEL",
+    "LEFEBVRE", "LEROY", "ROUX", "DAVID", "BERTRAND", "MOREL", "FOURNIER", "GIRARD", "BONNET", "DUPONT", "LAMBERT",
+    "FONTAINE", "ROUSSEAU", "VINCENT", "MULLER", "LEFEVRE", "FAURE", "ANDRE", "MERCIER", "BLANC", "GUERIN", "BOYER",
+    "GARNIER", "CHEVALIER", "FRANCOIS", "LEGRAND", "GAUTHIER", "GARCIA", "PERRIN", "ROBIN", "CLEMENT", "MORIN", "NICOLAS",
+    "HENRY", "ROUSSEL", "MATHIEU", "GAUTIER", "MASSON", "MARCHAND", "DUVAL", "DENIS", "DUMONT", "MARIE", "LEMAIRE", "NOEL",
+    "MEYER", "DUFOUR", "MEUNIER", "BRUN", "BLANCHARD", "GIRAUD", "JOLY", "RIVIERE", "LUCAS", "BRUNET", "GAILLARD",
+    "BARBIER", "ARNAUD", "MARTINEZ", "GERARD", "ROCHE", "RENARD", "SCHMITT", "ROY", "LEROUX", "COLIN", "VIDAL", "CARON",
+    "PICARD", "ROGER", "FABRE", "AUBERT", "LEMOINE", "RENAUD", "DUMAS", "LACROIX", "OLIVIER", "PHILIPPE", "BOURGEOIS",
+    "PIERRE", "BENOIT", "REY", "LECLERC", "PAYET", "ROLLAND", "LECLERCQ", "GUILLAUME", "LECOMTE", "LOPEZ", "JEAN", "DUPUY",
+    "GUILLOT", "HUBERT", "BERGER", "CARPENTIER", "SANCHEZ", "DUPUIS", "MOULIN", "LOUIS", "DESCHAMPS", "HUET", "VASSEUR",
+    "PEREZ", "BOUCHER", "FLEURY", "ROYER", "KLEIN", "JACQUET", "ADAM", "PARIS", "POIRIER", "MARTY", "AUBRY", "GUYOT",
+    "CARRE", "CHARLES", "RENAULT", "CHARPENTIER", "MENARD", "MAILLARD", "BARON", "BERTIN", "BAILLY", "HERVE", "SCHNEIDER",
+    "FERNANDEZ", "LE_GALL", "COLLET", "LEGER", "BOUVIER", "JULIEN", "PREVOST", "MILLET", "PERROT", "DANIEL", "LE_ROUX",
+    "COUSIN", "GERMAIN", "BRETON", "BESSON", "LANGLOIS", "REMY", "LE_GOFF", "PELLETIER", "LEVEQUE", "PERRIER", "LEBLANC",
+    "BARRE", "LEBRUN", "MARCHAL", "WEBER", "MALLET", "HAMON", "BOULANGER", "JACOB", "MONNIER", "MICHAUD", "RODRIGUEZ",
+    "GUICHARD", "GILLET", "ETIENNE", "GRONDIN", "POULAIN", "TESSIER", "CHEVALLIER", "COLLIN", "CHAUVIN", "DA_SILVA",
+    "BOUCHET", "GAY", "LEMAITRE", "BENARD", "MARECHAL", "HUMBERT", "REYNAUD", "ANTOINE", "HOARAU", "PERRET", "BARTHELEMY",
+    "CORDIER", "PICHON", "LEJEUNE", "GILBERT", "LAMY", "DELAUNAY", "PASQUIER", "CARLIER", "LAPORTE", "D'ANGELO", "N'DIAYE",
+    "D'ALMEIDA", "D'HONDT", "N'GUYEN", "DE_OLIVEIRA", "DOS_SANTOS", "FERREIRA", "PEREIRA", "BENSAID", "HADDAD", "BOUZID",
+    "DIALLO", "TRAORE", "KONATE", "CISSE", "NGUYEN", "TRAN", "MENDES", "RIBEIRO", "KACI", "SAIDI", "YILMAZ", "KAYA",
+    "LEFÈVRE", "HÉBERT", "GRÉGOIRE", "MÉNARD", "BÉNARD", "CÔTÉ", "ÉTIENNE",
 )
 SURNAMES = tuple(name.replace("_", " ") for name in SURNAMES)
 
-FIRST_NAMES_MALE: tuple[str, ...] = tuple(
-    """Jean Pierre Michel Philippe Alain Nicolas Christophe Patrick Daniel Laurent Frédéric Sébastien Stéphane
-    Julien David Eric Thomas Olivier Pascal Bernard Christian Thierry Vincent Alexandre Maxime Antoine Romain
-    Guillaume Kevin Lucas Hugo Louis Gabriel Arthur Jules Mathis Léo Nathan Enzo Théo Clément Quentin Baptiste
-    Jérôme François Loïc Noël Gaël Joël Hervé Cédric Rémi Benoît Mohamed Karim Mehdi Yanis Rayan Adam Ibrahim
-    Moussa Mamadou Rui João Kévin Anaël Jean-Pierre Jean-Luc Jean-François Marc-Antoine""".split()
+FIRST_NAMES_MALE: tuple[str, ...] = (
+    "Jean", "Pierre", "Michel", "Philippe", "Alain", "Nicolas", "Christophe", "Patrick", "Daniel", "Laurent", "Frédéric",
+    "Sébastien", "Stéphane", "Julien", "David", "Eric", "Thomas", "Olivier", "Pascal", "Bernard", "Christian", "Thierry",
+    "Vincent", "Alexandre", "Maxime", "Antoine", "Romain", "Guillaume", "Kevin", "Lucas", "Hugo", "Louis", "Gabriel",
+    "Arthur", "Jules", "Mathis", "Léo", "Nathan", "Enzo", "Théo", "Clément", "Quentin", "Baptiste", "Jérôme", "François",
+    "Loïc", "Noël", "Gaël", "Joël", "Hervé", "Cédric", "Rémi", "Benoît", "Mohamed", "Karim", "Mehdi", "Yanis", "Rayan",
+    "Adam", "Ibrahim", "Moussa", "Mamadou", "Rui", "João", "Kévin", "Anaël", "Jean-Pierre", "Jean-Luc", "Jean-François",
+    "Marc-Antoine",
 )
-FIRST_NAMES_FEMALE: tuple[str, ...] = tuple(
-    """Marie Nathalie Isabelle Sylvie Catherine Françoise Martine Christine Monique Valérie Sandrine Céline
-    Stéphanie Sophie Aurélie Julie Emilie Emma Jade Louise Alice Chloé Léa Manon Camille Inès Sarah Zoé Lina
-    Anaïs Mélanie Audrey Laetitia Hélène Cécile Agnès Brigitte Béatrice Noémie Maëlle Gaëlle Océane Eloïse
-    Fatima Amina Leïla Yasmine Aïcha Awa Fatoumata Mariama Ana Maria Inês Marie-Claire Anne-Sophie
-    Marie-Hélène Éva Élodie Amélie Pauline Margaux Justine Morgane Charlotte""".split()
+FIRST_NAMES_FEMALE: tuple[str, ...] = (
+    "Marie", "Nathalie", "Isabelle", "Sylvie", "Catherine", "Françoise", "Martine", "Christine", "Monique", "Valérie",
+    "Sandrine", "Céline", "Stéphanie", "Sophie", "Aurélie", "Julie", "Emilie", "Emma", "Jade", "Louise", "Alice", "Chloé",
+    "Léa", "Manon", "Camille", "Inès", "Sarah", "Zoé", "Lina", "Anaïs", "Mélanie", "Audrey", "Laetitia", "Hélène", "Cécile",
+    "Agnès", "Brigitte", "Béatrice", "Noémie", "Maëlle", "Gaëlle", "Océane", "Eloïse", "Fatima", "Amina", "Leïla",
+    "Yasmine", "Aïcha", "Awa", "Fatoumata", "Mariama", "Ana", "Maria", "Inês", "Marie-Claire", "Anne-Sophie",
+    "Marie-Hélène", "Éva", "Élodie", "Amélie", "Pauline", "Margaux", "Justine", "Morgane", "Charlotte",
 )
 
-_DEPARTEMENT_CODES = tuple(code for code, _, _ in DEPARTEMENTS)
+_DEPARTEMENT_CODES = tuple(code for code, _ in DEPARTEMENTS)
 
 
 def luhn_valid(digits: str) -> bool:

@@ -80,7 +80,7 @@ def run_inspections(establishments: list[Establishment], plan: AbusePlan, contra
         draws = rng.random((3, n))
         chosen = np.vstack([draws[0] < probability, draws[1] < complaint, draws[2] < campaign])
         chosen &= (month - last_inspected >= 12)[None, :]
-        for est in np.flatnonzero(chosen.any(axis=0)):
+        for est in np.flatnonzero(chosen.any(axis=0)).tolist():
             reason = _REASONS[np.flatnonzero(chosen[:, est])[-1]]  # campaign, then complaint, name the visit
             day = month_first + int(rng.integers(0, month_last - month_first + 1))
             recent = [e for e in episodes_of.get(est, ()) if not e.dropped and e.start <= day and e.end >= day - 365]

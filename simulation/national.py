@@ -1,7 +1,7 @@
 """National-scale population written straight into the warehouse (no DSN text), for benchmarks.
 
 `simulate_national(out, scale=1.0)` writes under `out/data/warehouse/` the tables ingestion would
-produce (same schemas as features.warehouse.STAGED_SCHEMAS, Hive-partitioned by declared month,
+produce (same schemas as warehouse.tables.STAGED_SCHEMAS, Hive-partitioned by declared month,
 plus establishments, persons and declaration_status), so that `champollion --home OUT features` runs
 on it unchanged. At scale 1: ~1.8 M establishments, ~18 M people in force, 12 months. It works by
 chunks of establishments, each written as one row group per month, so memory stays bounded.
@@ -18,21 +18,23 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.geography import places_table
-from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+from core.geography import places_table
+from simulation.geography import STREETS, city_of
 from simulation.national_arrays import day_number, days_to_date32, digits, hex32, pick
 from simulation.national_model import NO_END, Chunk, Period, draw_establishments, generate_chunk
 from simulation.national_sectors import ABUSE_TYPES, END_MOTIFS, MISSION, MOTIFS, NATURES, POSTS, SECTORS, TEMP_AGENCY
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 NATIONAL_ESTABLISHMENTS = 1_800_000
 CHUNK_ESTABLISHMENTS = 20_000
@@ -41,7 +43,8 @@ BUSY_DEPARTEMENTS = {"75": 5.0, "92": 3.0, "69": 3.0, "13": 3.0, "59": 2.5, "33"
 
 ESTABLISHMENTS_SCHEMA = pa.schema(
     [("siret", pa.string()), ("siren", pa.string()), ("naf", pa.string()), ("naf_enterprise", pa.string()),
-     ("idcc", pa.string()), ("postal_code", pa.string()), ("departement", pa.string()),
+     ("idcc", pa.string()), ("street", pa.string()), ("postal_code", pa.string()), ("city", pa.string()),
+     ("departement", pa.string()),
      ("departement_name", pa.string()), ("region_code", pa.string()), ("region", pa.string()),
      ("first_month", pa.date32()), ("last_month", pa.date32()), ("months_declared", pa.int64()),
      ("declares", pa.bool_())]
@@ -124,9 +127,9 @@ def _departement_weights(places: list) -> np.ndarray:
 
 
 def _postal_codes(departements: list[str], suffix: np.ndarray) -> pa.Array:
-    """Postal codes that features.geography maps back to the département."""
+    """Postal codes that core.geography maps back to the département."""
     codes = []
-    for d, s in zip(departements, suffix.tolist()):
+    for d, s in zip(departements, suffix.tolist(), strict=True):
         if d == "2A":
             codes.append(f"20{s % 200:03d}")
         elif d == "2B":
@@ -136,6 +139,16 @@ def _postal_codes(departements: list[str], suffix: np.ndarray) -> pa.Array:
         else:
             codes.append(f"{d}{s:03d}")
     return pa.array(codes, pa.string())
+
+
+def _addresses(siren_numbers: np.ndarray, departements: list[str]) -> tuple[pa.Array, pa.Array]:
+    """Street (S21.G00.11.003) and city (.005) of each establishment: a number and a street name derived
+    from the SIREN (no random draw, so the rest of a seed's population is unchanged), the département's
+    chef-lieu as the city."""
+    numbers = 1 + (siren_numbers * 7919) % 180
+    names = pick(list(STREETS), siren_numbers % len(STREETS))
+    street = pc.binary_join_element_wise(pa.array(numbers.astype(str)), names, " ")
+    return street, pa.array([city_of(d) for d in departements], pa.string())
 
 
 class _ChunkWriter:
@@ -161,6 +174,7 @@ class _ChunkWriter:
         idcc = pick(sector_idcc, sector)
         deps = [self.places[d].departement for d in est.departement.tolist()]
         postal = _postal_codes(deps, est.postal_suffix)
+        street, city = _addresses(siren_numbers, deps)
         person_key = hex32(index * 1_000_000_000 + np.arange(chunk.n_persons), 0x5EED0000 + self.spec.seed)
 
         # Contract numbers run per declaring establishment (contracts are sorted by declarant).
@@ -228,7 +242,8 @@ class _ChunkWriter:
             "created_date": days_to_date32(period.ends[d_month] + 5),
             "siren": siren.take(pa.array(d_est)), "nic": nic.take(pa.array(d_est)), "siret": siret.take(pa.array(d_est)),
             "naf": naf.take(pa.array(d_est)), "naf_enterprise": naf.take(pa.array(d_est)),
-            "postal_code": postal.take(pa.array(d_est)), "idcc": idcc.take(pa.array(d_est)),
+            "street": street.take(pa.array(d_est)), "postal_code": postal.take(pa.array(d_est)),
+            "city": city.take(pa.array(d_est)), "idcc": idcc.take(pa.array(d_est)),
             "headcount_declared": pa.array(persons_per_decl[all_decl].astype(np.int32)),
             "norm_version": pick(["P25V01"], np.zeros(len(all_decl))), "software": pick(["SIMNAT"], np.zeros(len(all_decl))),
             "emitter_siret": siret.take(pa.array(d_est)),
@@ -280,11 +295,13 @@ class _ChunkWriter:
             "declaration_key": keys.take(pa.array(w_decl * n_months + w_month)),
             "month": self.month_days.take(pa.array(w_month)), "siret": siret.take(pa.array(w_decl)),
             "workplace_siret": siret.take(pa.array(w_user)), "naf": naf.take(pa.array(w_user)),
-            "postal_code": postal.take(pa.array(w_user)),
+            "street": street.take(pa.array(w_user)), "postal_code": postal.take(pa.array(w_user)),
+            "city": city.take(pa.array(w_user)),
         }
 
         establishments = {
-            "siret": siret, "siren": siren, "naf": naf, "naf_enterprise": naf, "idcc": idcc, "postal_code": postal,
+            "siret": siret, "siren": siren, "naf": naf, "naf_enterprise": naf, "idcc": idcc, "street": street,
+            "postal_code": postal, "city": city,
             "departement": pa.array(deps, pa.string()),
             "departement_name": pa.array([self.places[d].departement_name for d in est.departement.tolist()], pa.string()),
             "region_code": pa.array([self.places[d].region_code for d in est.departement.tolist()], pa.string()),
@@ -392,8 +409,10 @@ def _generate_chunks(home: Path, spec: NationalSpec, worker: int, workers: int, 
             counts["establishments"] += len(est)
             counts["persons"] += len(tables["persons"][1]["person_key"])
             counts["contracts"] += len(chunk.contracts)
-            counts["contract_months"] += len(tables["contract_months"][0])
-            counts["declarations"] += len(tables["declarations"][0])
+            contract_months, declarations = tables["contract_months"][0], tables["declarations"][0]
+            assert contract_months is not None and declarations is not None  # monthly tables: a month per row
+            counts["contract_months"] += len(contract_months)
+            counts["declarations"] += len(declarations)
             message = (f"worker {worker}: chunk {index + 1}/{n_chunks}, {counts['contract_months']:,} contract-months, "
                        f"{time.perf_counter() - started:.0f} s")
             if queue is not None:

@@ -6,6 +6,7 @@ fixed-width identifiers directly into Arrow buffers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -46,7 +47,7 @@ def hex32(values: np.ndarray, salt: int) -> pa.StringArray:
     return _fixed_width(np.concatenate([np.broadcast_to(high, (len(values), 16)), low], axis=1))
 
 
-def pick(labels: list[str | None], index: np.ndarray) -> pa.Array:
+def pick(labels: Sequence[str | None], index: np.ndarray) -> pa.Array:
     """labels[index] as an Arrow string array (a None label gives a null)."""
     return pa.array(labels, pa.string()).take(pa.array(np.asarray(index, dtype=np.int32)))
 

@@ -12,8 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.national_sectors import (
-    ABUSE_TYPES, ATA, CDD, CDI, END_CDD, END_MISSION, MISSION, NO_MOTIF, REPLACEMENT, SEASONAL, SECTORS,
-    TEMP_AGENCY, USAGE,
+    ABUSE_TYPES,
+    ATA,
+    CDD,
+    CDI,
+    END_CDD,
+    END_MISSION,
+    MISSION,
+    NO_MOTIF,
+    REPLACEMENT,
+    SEASONAL,
+    SECTORS,
+    TEMP_AGENCY,
+    USAGE,
 )
 
 NO_END = 2**30
@@ -237,13 +248,15 @@ def generate_chunk(rng: np.random.Generator, period: Period, est: Establishments
         post = _post_of(rng, est, hired)
         # Replacements cover a real absence of the establishment (same post, same dates).
         replacing = np.flatnonzero((motif == REPLACEMENT) & (abs_count[hired] > 0))
-        pick = abs_by_est[abs_offset[hired[replacing]] + (rng.random(len(replacing)) * abs_count[hired[replacing]]).astype(np.int64)]
+        drawn = (rng.random(len(replacing)) * abs_count[hired[replacing]]).astype(np.int64)
+        pick = abs_by_est[abs_offset[hired[replacing]] + drawn]
         start[replacing] = absences.start[pick]
         days[replacing] = absences.end[pick] - absences.start[pick] + 1
         post[replacing] = cdi_post[absences.contract[pick]]
         motif[(motif == REPLACEMENT) & (abs_count[hired] == 0)] = ATA
         end = start + days - 1
-        renewals = np.where(days > 60, rng.choice(3, h, p=[0.7, 0.2, 0.1]), np.where(days > 31, rng.choice(2, h, p=[0.8, 0.2]), 0))
+        renewals = np.where(days > 60, rng.choice(3, h, p=[0.7, 0.2, 0.1]),
+                            np.where(days > 31, rng.choice(2, h, p=[0.8, 0.2]), 0))
         # 70 % of hires are re-hires from the establishment's pool, concentrated on a few people.
         user_pos = np.searchsorted(users, hired)
         from_pool = rng.random(h) < 0.7

@@ -559,16 +559,16 @@ class PayMonth:
         bank = f"S21.G00.20.003,'{pay.bic}'\nS21.G00.20.004,'{pay.iban}'\n"
         affectation = f"S21.G00.55.004,'{self.year}M{self.month_number:02d}'\n"
         parts = []
-        affiliated = pay.prevoyance is not None and s["any_affiliated"] > 0
-        if affiliated:
-            body, reference, _ = pay.prevoyance
+        prevoyance = pay.prevoyance if s["any_affiliated"] > 0 else None
+        if prevoyance is not None:
+            body, reference, _ = prevoyance
             parts.append(f"S21.G00.15.001,'{reference}'\nS21.G00.15.002,'{body}'\nS21.G00.15.004,'01'\n"
                          f"S21.G00.15.005,'1'\n")
         parts.append(f"S21.G00.20.001,'{pay.urssaf}'\n{bank}S21.G00.20.005,'{max(urssaf_total, 0.0):.2f}'\n{period}"
                      f"S21.G00.55.001,'{urssaf_total:.2f}'\nS21.G00.55.003,'{siret}'\n{affectation}")
         parts.append(f"S21.G00.20.001,'{pay.retirement}'\n{bank}S21.G00.20.005,'{max(retirement_total, 0.0):.2f}'\n"
                      f"{period}S21.G00.55.001,'{retirement_total:.2f}'\n{affectation}")
-        if affiliated:
+        if prevoyance is not None:
             parts.append(f"S21.G00.20.001,'{body}'\n{bank}S21.G00.20.005,'{prevoyance_total:.2f}'\n{period}"
                          f"S21.G00.55.001,'{prevoyance_total:.2f}'\nS21.G00.55.003,'{reference}'\n{affectation}")
         parts.append(f"S21.G00.22.001,'{pay.urssaf}'\nS21.G00.22.003,'{fmt(self.first)}'\n"

@@ -10,8 +10,10 @@ from simulation.geography import (
     MOUNTAIN,
     PLACES,
     PLACES_BY_REGION,
+    city_of,
     is_tourist,
     postal_code,
+    street_address,
 )
 from simulation.identity import SURNAMES, new_siren, siret_of
 from simulation.presets import Preset
@@ -31,8 +33,6 @@ _SOFTWARE = (("PAIEXPERT", "LOGIPAIE", "5.2.1"), ("SOLUPAIE", "SOLUPAIE SAS", "2
 _EMITTER_CITIES = (("PARIS", "75"), ("LYON", "69"), ("LILLE", "59"), ("NANTES", "44"), ("BORDEAUX", "33"),
                    ("TOULOUSE", "31"), ("MARSEILLE", "13"), ("STRASBOURG", "67"), ("RENNES", "35"), ("DIJON", "21"),
                    ("ROUEN", "76"), ("ORLEANS", "45"), ("MONTPELLIER", "34"), ("NICE", "06"), ("GRENOBLE", "38"))
-_STREETS = ("RUE DE LA REPUBLIQUE", "AVENUE JEAN JAURES", "RUE VICTOR HUGO", "BOULEVARD GAMBETTA", "RUE DU MOULIN",
-            "PLACE DE L'EGLISE", "RUE PASTEUR", "AVENUE DE LA GARE", "RUE DES ECOLES", "QUAI DES CHARTRONS")
 
 
 @dataclass
@@ -50,6 +50,8 @@ class Establishment:
     departement: str
     region_code: str
     postal_code: str
+    street: str  # S21.G00.11.003: number and street name
+    city: str  # S21.G00.11.005: the localité
     size: int  # CDI headcount at the start of the period
     seasonal: str | None  # "summer", "winter" or None
     title_style: int  # picks this employer's usual spelling of each post
@@ -103,8 +105,9 @@ def _size(sector: Sector, preset: Preset, stream: Stream) -> int:
     return max(1, min(preset.max_size, round(raw)))
 
 
-def build_population(preset: Preset, stream: Stream) -> tuple[list[Establishment], list[Emitter]]:
-    """Establishments grouped in firms, each declared by one emitter; temp agencies among them."""
+def build_population(preset: Preset, stream: Stream, addresses: Stream) -> tuple[list[Establishment], list[Emitter]]:
+    """Establishments grouped in firms, each declared by one emitter; temp agencies among them. Street
+    addresses come from their own stream `addresses`, so that they draw nothing from `stream`."""
     sector_cumulative = cumulative([sector.weight for sector in SECTORS])
     sirens: set[str] = set()
     establishments: list[Establishment] = []
@@ -135,7 +138,8 @@ def build_population(preset: Preset, stream: Stream) -> tuple[list[Establishment
             establishments.append(Establishment(
                 index=len(establishments), siren=siren, siret=siret, nic_siege=siret_of(siren, 1)[9:], firm=firm,
                 sector=sector, naf=naf, idcc=sector.idcc_for(base_idcc, size), departement=place.departement,
-                region_code=place.region_code, postal_code=postal_code(place.departement, stream), size=size,
+                region_code=place.region_code, postal_code=postal_code(place.departement, stream),
+                street=street_address(addresses), city=city_of(place.departement), size=size,
                 seasonal=seasonal, title_style=stream.integer(0, 97),
                 short_contract_habit=_short_contract_habit(stream),
             ))
@@ -197,7 +201,7 @@ def _new_emitter(index: int, stream: Stream, sirens: set[str], own_siren: str | 
         siren, name = own_siren, f"SERVICE PAIE {own_siren}"
     return Emitter(
         index=index, siren=siren, nic=siret_of(siren, 1)[9:], name=name,
-        street=f"{stream.integer(1, 180)} {stream.pick(_STREETS)}", postal_code=f"{departement}000", city=city,
+        street=street_address(stream), postal_code=f"{departement}000", city=city,
         contact=f"{stream.pick(SURNAMES)} {stream.pick(('CLAIRE', 'MARC', 'NADIA', 'PAUL', 'SONIA'))}",
         contact_title=stream.pick(("01", "02")), phone=f"0{stream.integer(1, 5)}{stream.integer(0, 99_999_999):08d}",
         software=stream.pick(_SOFTWARE), crlf=stream.chance(0.6), filing_day=stream.integer(1, 12),

@@ -11,6 +11,12 @@ class Preset:
 
     `size_scale` multiplies every establishment's CDI headcount (before rounding), which is how the
     large preset reaches several GB of DSN without changing the sector mix.
+
+    `known_inspection_months` models an inspectorate that knows only the first N months of inspections
+    (a region or a use case starting with a year of outcomes): `inspections.csv` holds those, and
+    `inspections-all.csv` every inspection up to the last month, as known later (importing it replaces
+    the stored inspections: a retraining on new data). The simulated world is the same whatever N: only
+    what the files tell the inspectorate changes.
     """
 
     name: str
@@ -22,6 +28,7 @@ class Preset:
     max_size: int = 400  # CDI headcount cap of one establishment
     establishments_per_emitter: int = 60
     max_declarations_per_file: int = 400
+    known_inspection_months: int | None = None  # None: every inspection is in inspections.csv
 
     @property
     def last_month(self) -> str:

@@ -28,6 +28,7 @@ class Stage(IntEnum):
     NOISE = 6
     DSN = 7
     PAYROLL = 8
+    ADDRESSES = 9
 
 
 def cumulative(weights: Sequence[float]) -> list[float]:
@@ -39,7 +40,7 @@ def cumulative(weights: Sequence[float]) -> list[float]:
     return sums
 
 
-def stream_for(seed: int, *key: int) -> "Stream":
+def stream_for(seed: int, *key: int) -> Stream:
     """An independent stream for (seed, *key): stages and establishments get their own, so that adding
     draws in one place never shifts the draws of another."""
     return Stream(np.random.default_rng([seed, *key]))

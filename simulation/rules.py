@@ -3,9 +3,11 @@ outside D1242-1 sectors), added to the rules each contract breaks by constructio
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
-from champollion.config import FeaturesConfig
+from core.config import FeaturesConfig
 from features.asof import TRAINING_MOTIFS
 from features.branch_agreements import required_carence_days
 from features.job_posts import EXEMPT_END_MOTIFS, base_load, daily_level
@@ -72,7 +74,7 @@ def lasting_job_contracts(contracts: ContractColumns, period: Period) -> np.ndar
     rows = rows[np.lexsort((contracts.post[rows], contracts.work[rows]))]
     jobs = contracts.work[rows] * 100_000 + contracts.post[rows]
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(jobs)) + 1, [len(rows)]))
-    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+    for low, high in pairwise(bounds):
         job = rows[low:high]
         starts = np.maximum(contracts.start[job], first) - first
         ends = end[job] - first

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,15 +43,21 @@ def _logged(progress: Progress | None) -> Progress:
     return report
 
 
-def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progress | None = None) -> SimulationSummary:
+def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progress | None = None,
+             known_inspection_months: int | None = None) -> SimulationSummary:
     """Simulate a population and write, under `out`: dsn/ (monthly DSN files), inspections.csv and truth/.
 
     Same preset and seed give byte-identical files. Existing `out/dsn` and `out/truth` are replaced.
     `progress(stage, done, total)` is called as the work advances (stages: population, contracts,
-    inspections, dsn, truth).
+    inspections, dsn, truth). `known_inspection_months` overrides the preset's (see `Preset`):
+    `inspections.csv` holds the first N months of inspections, `inspections-all.csv` all of them.
     """
     began = time.perf_counter()
     settings = get_preset(preset)
+    if known_inspection_months is not None:
+        settings = replace(settings, known_inspection_months=known_inspection_months)
+    if settings.known_inspection_months is not None and settings.known_inspection_months < 1:
+        raise ValueError(f"known inspection months must be at least 1, not {settings.known_inspection_months}")
     out = Path(out)
     report = _logged(progress)
     for owned in ("dsn", "truth"):
@@ -60,7 +67,8 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
     log.info("simulating preset %s (seed %d): %d establishments, %s to %s", settings.name, seed,
              settings.n_establishments, settings.first_month, settings.last_month)
 
-    establishments, emitters = build_population(settings, stream_for(seed, Stage.POPULATION))
+    establishments, emitters = build_population(settings, stream_for(seed, Stage.POPULATION),
+                                             stream_for(seed, Stage.ADDRESSES))
     plan = plan_abuse(establishments, period, stream_for(seed, Stage.ABUSE), TARGET_ABUSIVE_SHARE)
     report("population", 1, 1)
     contracts, absences, people = generate_contracts(establishments, plan, period, seed, report)

@@ -11,17 +11,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.size_bands import size_band
 from simulation.abuse import AbusePlan
 from simulation.calendar import OPEN_FOREVER, Period, month_first_days
 from simulation.contracts import RULES, Absence, ContractColumns
 from simulation.dsn_writer import WrittenDsn
-from simulation.inspections import DETERRENCE, FOUND_IF_ABUSED, FOUND_IF_HONEST, Inspection
+from simulation.inspections import DETERRENCE, FIRST_INSPECTED_MONTH, FOUND_IF_ABUSED, FOUND_IF_HONEST, Inspection
 from simulation.population import Establishment
 from simulation.presets import Preset
 from simulation.rules import fixed_term_end
 from simulation.sectors import POSTS
-
-SIZE_BANDS = ((1, 9, "1-9"), (10, 49, "10-49"), (50, 249, "50-249"), (250, 10**9, "250+"))
 
 
 def _dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -36,6 +35,15 @@ def _strings(values, valid: np.ndarray | None = None) -> pa.Array:
     if valid is None:
         return pa.array(values, type=pa.string())
     return pa.array([v if ok else None for v, ok in zip(values, valid.tolist(), strict=True)], type=pa.string())
+
+
+def _write_inspections_csv(inspections: list[Inspection], siret: np.ndarray, path: Path) -> None:
+    """`siret,inspection_date,abuse_found` by date then SIRET: what the inspectorate knows."""
+    lines = ["siret,inspection_date,abuse_found"]
+    for inspection in sorted(inspections, key=lambda i: (i.day, siret[i.establishment])):
+        date = np.datetime64(inspection.day, "D")
+        lines.append(f"{siret[inspection.establishment]},{date},{int(inspection.abuse_found)}")
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -67,14 +75,18 @@ def write_truth(out: Path, preset: Preset, seed: int, period: Period, establishm
     _write(_absences(absences, contracts, extra.numbers, siret), folder / "absences.parquet")
     _write(_inspections(inspections, siret), folder / "inspections.parquet")
     _write(_declarations(written, siret, period), folder / "declarations.parquet")
-    lines = ["siret,inspection_date,abuse_found"]
-    for inspection in sorted(inspections, key=lambda i: (i.day, siret[i.establishment])):
-        date = np.datetime64(inspection.day, "D")
-        lines.append(f"{siret[inspection.establishment]},{date},{int(inspection.abuse_found)}")
-    (out / "inspections.csv").write_text("\n".join(lines) + "\n", encoding="ascii")
+    known_until = (period.month_start(FIRST_INSPECTED_MONTH + preset.known_inspection_months)
+                   if preset.known_inspection_months is not None else None)
+    known = [i for i in inspections if known_until is None or i.day < known_until]
+    _write_inspections_csv(known, siret, out / "inspections.csv")
+    every = out / "inspections-all.csv"
+    every.unlink(missing_ok=True)
+    if known_until is not None:
+        _write_inspections_csv(inspections, siret, every)
     manifest = {"preset": preset.name, "seed": seed, "first_month": period.first_month, "n_months": period.n_months,
                 "last_month": period.label(period.n_months - 1), "n_establishments": len(establishments),
                 "n_contracts": len(contracts), "n_inspections": len(inspections),
+                "known_inspection_months": preset.known_inspection_months, "n_inspections_known": len(known),
                 "n_declarations": len(written.declarations), "n_files": written.n_files, "dsn_bytes": written.n_bytes}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="ascii")
 
@@ -105,7 +117,7 @@ def _establishments(establishments: list[Establishment], plan: AbusePlan, period
         "idcc": _strings(e.idcc for e in establishments),
         "departement": _strings(e.departement for e in establishments),
         "region_code": _strings(e.region_code for e in establishments),
-        "size_band": _strings(next(band for low, high, band in SIZE_BANDS if low <= s <= high) for s in sizes),
+        "size_band": _strings(size_band(s) for s in sizes),
         "cdi_headcount": pa.array(sizes, type=pa.int32()),
         "temp_agency": pa.array([e.is_agency for e in establishments]),
         "seasonal": _strings([e.seasonal or "" for e in establishments], np.array([e.seasonal is not None

@@ -1,18 +1,32 @@
-"""Shared fixtures: a throw-away home directory with a test pseudonymisation key."""
+"""Shared fixtures: a throw-away home directory, the tests' pseudonymisation key, the public DSN sample
+and the small simulated population (written, ingested and run end to end once per session)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 
-TEST_KEY = b"test-key-for-unit-tests-only"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PUBLIC_SAMPLE = SHARED / "dsn" / "samples" / "fctu_three_envois_P25V01.dsn"
+if TYPE_CHECKING:
+    from tests.training_world import World
+
+
+@pytest.fixture(scope="session")
+def test_key() -> bytes:
+    """The pseudonymisation key of the tests (never a real one)."""
+    return b"test-key-for-unit-tests-only"
+
+
+@pytest.fixture(scope="session")
+def public_sample() -> Path:
+    """The public FCTU sample published with the norm: three envois, fake identities (see tests/data/README.md)."""
+    return Path(__file__).parent / "data" / "fctu_three_envois_P25V01.dsn"
 
 
 @pytest.fixture
@@ -36,12 +50,12 @@ def small_population(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_warehouse(small_population, tmp_path_factory) -> tuple[Path, Home]:
+def small_warehouse(small_population, tmp_path_factory, test_key) -> tuple[Path, Home]:
     """The small population ingested into a fresh home."""
-    from features.ingest import ingest
+    from warehouse.ingest import ingest
 
     home = Home(tmp_path_factory.mktemp("small-home"))
-    ingest([small_population / "dsn"], home, Config(), TEST_KEY)
+    ingest([small_population / "dsn"], home, Config(), test_key)
     return small_population, home
 
 
@@ -53,12 +67,10 @@ SMALL_TRAINING = {"validation_months": 3, "min_train_rows": 10, "bootstrap_resam
 def small_pipeline(small_warehouse, tmp_path_factory) -> tuple[Path, Home, Config]:
     """The small population run end to end through the CLI in a fresh home: inspections imported, a model
     trained and registered (champion), and the lists of the last month drawn up."""
-    import shutil
-
     from typer.testing import CliRunner
 
     from champollion.cli import app
-    from training.config import TrainingConfig
+    from core.training_config import TrainingConfig
 
     population, shared_home = small_warehouse
     home = Home(tmp_path_factory.mktemp("small-pipeline"))
@@ -74,3 +86,26 @@ def small_pipeline(small_warehouse, tmp_path_factory) -> tuple[Path, Home, Confi
         result = runner.invoke(app, [*base, *command])
         assert result.exit_code == 0, f"{command[0]}: {result.output}"
     return population, home, config
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite store, created once per session (creating the tables costs ~2 s)."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def training_world(tmp_path, mlflow_template) -> World:
+    """A fresh synthetic world for the training tests (tests/training_world.py) with its own copy of the
+    empty MLflow store."""
+    from tests.training_world import build_world
+
+    built = build_world(tmp_path)
+    built.home.mlruns.mkdir(parents=True, exist_ok=True)
+    shutil.copy(mlflow_template, built.home.mlruns / "mlflow.db")
+    return built

@@ -80,6 +80,31 @@ class Individual:
         return out
 
 
+def _given(lines: list[tuple[str, str | None]]) -> list[Line]:
+    """The lines whose value is given (not None)."""
+    return [(code, value) for code, value in lines if value is not None]
+
+
+@dataclass(frozen=True)
+class Workplace:
+    """A workplace or temp-work user establishment (S21.G00.85)."""
+
+    siret: str
+    naf: str
+    postal_code: str
+    street: str | None = None
+    city: str | None = None
+    nature: str | None = None  # S21.G00.85.010: 01 establishment, 03 at home, 05 private employer
+    private_name: str | None = None  # S21.G00.85.013, a private employer's surname
+
+    def lines(self) -> list[Line]:
+        return _given([
+            ("S21.G00.85.001", self.siret), ("S21.G00.85.002", self.naf), ("S21.G00.85.003", self.street),
+            ("S21.G00.85.004", self.postal_code), ("S21.G00.85.005", self.city), ("S21.G00.85.010", self.nature),
+            ("S21.G00.85.013", self.private_name),
+        ])
+
+
 @dataclass
 class Declaration:
     siret: str
@@ -93,7 +118,10 @@ class Declaration:
     naf: str = "5610A"
     postal_code: str = "75011"
     idcc: str = "1979"
-    workplaces: list[tuple[str, str, str]] = field(default_factory=list)  # (SIRET, APET, postal code)
+    # (SIRET, APET, postal code) or a Workplace
+    workplaces: list[tuple[str, str, str] | Workplace] = field(default_factory=list)
+    street: str | None = None  # S21.G00.11.003, written when given
+    city: str | None = None  # S21.G00.11.005, written when given
 
     def created_iso(self) -> str:
         if self.created:
@@ -117,13 +145,14 @@ class Declaration:
         out += [
             ("S20.G00.05.007", dsn_date(self.created_iso())), ("S20.G00.05.010", "01"),
             ("S21.G00.06.001", self.siret[:9]), ("S21.G00.06.002", self.siret[9:]), ("S21.G00.06.003", self.naf),
-            ("S21.G00.11.001", self.siret[9:]), ("S21.G00.11.002", self.naf), ("S21.G00.11.004", self.postal_code),
+            ("S21.G00.11.001", self.siret[9:]), ("S21.G00.11.002", self.naf),
+            *_given([("S21.G00.11.003", self.street), ("S21.G00.11.004", self.postal_code), ("S21.G00.11.005", self.city)]),
             ("S21.G00.11.022", self.idcc),
         ]
         for individual in self.individuals:
             out += individual.lines()
-        for siret, naf, postal in self.workplaces:
-            out += [("S21.G00.85.001", siret), ("S21.G00.85.002", naf), ("S21.G00.85.004", postal)]
+        for place in self.workplaces:
+            out += (place if isinstance(place, Workplace) else Workplace(*place)).lines()
         return out
 
 
@@ -137,7 +166,8 @@ def envoi(declarations: list[Declaration], norm: str = "P25V01", total_lines: in
     for declaration in declarations:
         out += declaration.lines()
     count = len(out) + 2
-    out += [("S90.G00.90.001", str(total_lines if total_lines is not None else count)), ("S90.G00.90.002", str(len(declarations)))]
+    out += [("S90.G00.90.001", str(total_lines if total_lines is not None else count)),
+            ("S90.G00.90.002", str(len(declarations)))]
     return out
 
 

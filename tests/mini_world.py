@@ -4,6 +4,7 @@ Small enough to reason about by hand, rich enough to exercise every feature fami
 CDDs on one post (waiting periods ignored), a CDD renewed three times, a contract that ends with
 no end block, an end block declared a month late, a sick CDI and its replacement, a replacement
 with nothing to replace, usage CDDs in retail, and temp missions all year at a user establishment.
+The restaurant moves to another street in June 2025.
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ ESTABLISHMENTS = {
     AGENCY: ("7820Z", "13001", "2378"),
     SHOP: ("4711D", "69007", "2216"),
 }
+# Street and city (S21.G00.11.003 and .005); the restaurant moves within its arrondissement in June 2025.
+ADDRESSES = {
+    RESTAURANT: ("8 RUE DE LA ROQUETTE", "PARIS"),
+    CARE_HOME: ("14 RUE GARIBALDI", "LYON"),
+    AGENCY: ("3 QUAI DU PORT", "MARSEILLE"),
+    SHOP: ("40 AVENUE JEAN JAURES", "LYON"),
+}
+RESTAURANT_MOVE = (date(2025, 6, 1), "25 BOULEVARD VOLTAIRE")
+
+
+def address_of(siret: str, month: date) -> tuple[str, str]:
+    """(street, city) an establishment declares for `month`."""
+    street, city = ADDRESSES[siret]
+    moved_on, new_street = RESTAURANT_MOVE
+    return (new_street if siret == RESTAURANT and month >= moved_on else street), city
 
 
 def _last_day(month: date) -> date:
@@ -113,7 +129,8 @@ def declarations_for(month: date, order_base: int) -> list[Declaration]:
     for index, (siret, (naf, postal, idcc)) in enumerate(ESTABLISHMENTS.items()):
         individuals: dict[int, Individual] = {}
         for spell in spells:
-            late_block_month = spell.end_block_late and spell.end and (spell.end.replace(day=1) + timedelta(days=32)).replace(day=1) == month
+            late_block_month = (spell.end_block_late and spell.end
+                                and (spell.end.replace(day=1) + timedelta(days=32)).replace(day=1) == month)
             if spell.siret != siret or not (spell.runs_in(month) or late_block_month):
                 continue
             ends_now = spell.end is not None and spell.end <= _last_day(month)
@@ -133,8 +150,9 @@ def declarations_for(month: date, order_base: int) -> list[Declaration]:
                                                                       first_names="Prenom", birth="01011985"))
             person.contracts.append(contract)
         workplaces = [(SHOP, "4711D", "69007")] if siret == AGENCY else []
+        street, city = address_of(siret, month)
         out.append(Declaration(siret, f"{month:%Y-%m}", list(individuals.values()), order=str(order_base + index),
-                               naf=naf, postal_code=postal, idcc=idcc, workplaces=workplaces))
+                               naf=naf, postal_code=postal, idcc=idcc, workplaces=workplaces, street=street, city=city))
     return out
 
 

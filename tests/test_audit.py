@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from audit.report import SECTIONS
+from audit.run import run_audit
+from audit.verdict import Status
 from champollion.cli import app
-from scoring.audit.report import SECTIONS
-from scoring.audit.run import run_audit
-from scoring.audit.verdict import Status
 from tests.browser import opened, screenshot_sections
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def audited(small_pipeline):
 def test_the_audit_prints_a_verdict_that_counts_every_check_and_logs_the_report_to_the_model_run(audited):
     import mlflow
 
-    output, report, home, config = audited
+    output, report, _, _ = audited
     headline = next(line for line in output.splitlines() if line.startswith("Verdict : "))
     statuses = [line.split("]")[0].strip(" [") for line in output.splitlines() if line.startswith("  [")]
     # The headline counts every listed check, by status.
@@ -111,6 +111,6 @@ def test_a_broken_explainer_fails_the_audit(small_pipeline):
     assert not result.passed and result.verdict.status is Status.FAILED
     additivity = result.checks[0]
     assert "s'additionnent" in additivity.name and additivity.status is Status.FAILED
-    from scoring.audit.report import render_audit
+    from audit.report import render_audit
 
     assert "Verdict : échec" in render_audit(result, config)

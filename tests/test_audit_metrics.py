@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.audit.metrics import (
+from audit.metrics import (
     additivity_gaps,
     group_disparities,
     list_overlap,

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit.drift import TRAINING, drift_check
+from audit.fairness import fairness_check, unflag_small, with_groups
+from audit.legal_rules import rule_checks
+from audit.metrics import group_disparities, rate_ratio_interval
+from audit.selection_bias import selection_bias_check
+from audit.verdict import Check, Status, verdict_lines, verdict_of
+from core.scoring_config import AuditConfig
 from features.validation import SCORED
-from scoring.audit.drift import TRAINING, drift_check
-from scoring.audit.fairness import fairness_check, unflag_small, with_groups
-from scoring.audit.legal_rules import rule_checks
-from scoring.audit.metrics import group_disparities, rate_ratio_interval
-from scoring.audit.selection_bias import selection_bias_check
-from scoring.audit.verdict import Check, Status, verdict_lines, verdict_of
-from scoring.config import AuditConfig
 
 SETTINGS = AuditConfig()
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from features.dsn.parser import DsnParser
-from features.dsn.reader import DecodeReport, iter_line_chunks, open_binary
-from tests.conftest import PUBLIC_SAMPLE
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
+from warehouse.dsn.parser import DsnParser
+from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from warehouse.dsn.records import RecordBuilder
+from warehouse.pseudonym import Pseudonymiser
+from warehouse.tables import STAGED_SCHEMAS
 
 SIRET = "12345678900011"
 
@@ -31,9 +34,8 @@ def kinds(parser: DsnParser) -> list[str]:
     return [issue.kind for issue in parser.issues]
 
 
-@pytest.mark.skipif(not PUBLIC_SAMPLE.exists(), reason="shared/ not laid beside the repository")
-def test_public_fctu_sample_parses_without_error():
-    declarations, parser, _ = parse(PUBLIC_SAMPLE)
+def test_public_fctu_sample_parses_without_error(public_sample):
+    declarations, parser, _ = parse(public_sample)
     assert [d.header.text("001") for d in declarations] == ["07", "07", "07"]
     assert all(not d.problems for d in declarations)
     assert [i for i in parser.issues if i.severity == "error"] == []
@@ -42,6 +44,25 @@ def test_public_fctu_sample_parses_without_error():
     assert parser.summary.unknown_blocks == {"S10.G00.95": 26, "S20.G00.96": 3}
     assert parser.summary.unknown_rubrics == {"S21.G00.06.903": 3, "S21.G00.11.904": 3}
     assert parser.summary.envois == 3
+
+
+def _declaration_rows(path: Path) -> list[dict]:
+    """The `declarations` rows of a file, as named columns."""
+    declarations, _, _ = parse(path)
+    builder = RecordBuilder(Pseudonymiser(b"test"), "0" * 64, str(path), date(2026, 12, 1))
+    names = STAGED_SCHEMAS["declarations"].names
+    return [dict(zip(names, builder.header_row(d, 0, 0), strict=True)) for d in declarations]
+
+
+def test_public_sample_gives_the_establishment_address(public_sample):
+    rows = _declaration_rows(public_sample)
+    assert [(r["street"], r["postal_code"], r["city"]) for r in rows] == [("2 RUE DU TEST", "69000", "LYON")] * 3
+
+
+def test_an_establishment_without_street_nor_city_has_none(tmp_path):
+    path = write_dsn(tmp_path / "a.dsn", one_contract_file(tmp_path))
+    [row] = _declaration_rows(path)
+    assert (row["street"], row["postal_code"], row["city"]) == (None, "75011", None)
 
 
 def test_inner_quote_is_kept(tmp_path):
@@ -73,7 +94,7 @@ def test_byte_undefined_in_cp1252_falls_back_to_latin1(tmp_path):
     path = tmp_path / "a.dsn"
     text = "\n".join(lines).replace("Serveur", "Serveur\x81").encode("latin-1")
     path.write_bytes(text + b"\n")
-    declarations, parser, report = parse(path)
+    declarations, _, report = parse(path)
     assert report.encoding == "latin-1"
     assert declarations[0].individuals[0].children[0].text("006") == "Serveur\x81"
 
@@ -81,9 +102,9 @@ def test_byte_undefined_in_cp1252_falls_back_to_latin1(tmp_path):
 def test_a_stray_cp1252_byte_in_utf8_changes_one_character_not_the_file(tmp_path):
     lines = one_contract_file(tmp_path, title="Employé")
     path = tmp_path / "a.dsn"
-    text = "\n".join(lines).encode("utf-8").replace("Employé".encode("utf-8"), "Café Employé".encode("utf-8"))
+    text = "\n".join(lines).encode("utf-8").replace("Employé".encode(), "Café Employé".encode())
     path.write_bytes(text.replace(b"Caf\xc3\xa9", b"Caf\xe9") + b"\n")
-    declarations, parser, report = parse(path)
+    declarations, _, report = parse(path)
     assert declarations[0].individuals[0].children[0].text("006") == "Café Employé"
     assert (report.mixed, report.non_utf8_lines, report.encoding) == (True, 1, "cp1252")
 
@@ -105,7 +126,7 @@ def test_s90_line_count_mismatch_is_a_warning(tmp_path):
 
 
 def test_envelope_lines_are_skipped(tmp_path):
-    lines = ["S05.G51.00.001,'V01R02'", "S06.G51.00.001,'DSNOK'"] + one_contract_file(tmp_path)
+    lines = ["S05.G51.00.001,'V01R02'", "S06.G51.00.001,'DSNOK'", *one_contract_file(tmp_path)]
     lines += ["S96.G51.00.001,'FINSL'", "S95.G51.00.001,'769608'"]
     path = write_dsn(tmp_path / "a.dsn", lines)
     declarations, parser, _ = parse(path)
@@ -183,10 +204,10 @@ def test_unknown_blocks_and_rubrics_are_counted(tmp_path):
 
 def test_compiled_parser_is_built_from_the_current_source():
     """setup.py compiles the parser with Cython when it can; a build older than its source runs old code."""
-    import features.dsn.parser
-    import features.dsn.records
+    import warehouse.dsn.parser
+    import warehouse.dsn.records
 
-    for module in (features.dsn.parser, features.dsn.records):
+    for module in (warehouse.dsn.parser, warehouse.dsn.records):
         loaded = Path(module.__file__)
         if loaded.suffix == ".so":
             source = loaded.with_name(loaded.name.split(".")[0] + ".py")

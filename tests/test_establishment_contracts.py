@@ -6,11 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from champollion.config import Config
+from core.config import Config
 from features.asof import prepare_as_of, prepare_establishment_contracts
 from features.build import latest_month
-from features.sql_engine import DuckDBEngine
 from scoring.explain import establishment_contracts
+from warehouse.sql_engine import DuckDBEngine
 
 pytestmark = pytest.mark.slow
 

@@ -11,26 +11,25 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
-from features.ingest import ingest
-from features.sql_engine import DuckDBEngine
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
-from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 AS_OF = date(2025, 8, 1)
 
 
 @pytest.fixture(scope="module")
-def month(tmp_path_factory):
+def month(tmp_path_factory, test_key):
     """The mini world ingested; its features, evidence and every establishment's contracts as of 2025-08."""
     root = tmp_path_factory.mktemp("explain")
     home = Home(root / "home")
-    ingest(write_months(root / "dsn", MONTHS), home, Config(), TEST_KEY)
+    ingest(write_months(root / "dsn", MONTHS), home, Config(), test_key)
     with DuckDBEngine() as engine:
         table = compute_features(engine, home.warehouse, AS_OF, Config())
     with DuckDBEngine() as engine:  # compute_features drops its working tables: prepare them again
@@ -99,6 +98,8 @@ def test_text_names_the_evidence_and_no_person_identifier(explained, month):
     text = explanation_text(explained)
     assert "Délai de carence non respecté (L1244-3" in text and "Infraction potentielle au délai de carence" in text
     assert "salarié 1" in text and "salarié 2" in text
+    # The header says where to go: the address as last declared (the restaurant moved in June 2025).
+    assert re.search(r"Adresse\W+25 BOULEVARD VOLTAIRE, 75011 PARIS", text)
     assert "Données utilisées" in text and "Opérations effectuées" in text and "valeur de base" in text
     assert max(len(line) for line in text.splitlines()) <= 100
     keys = set(contracts[RESTAURANT]["person_key"]) | set(table.evidence["person_key"])

@@ -7,15 +7,16 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features, store_features
-from features.catalog import feature_names
-from features.ingest import ingest
-from features.sql_engine import DuckDBEngine
-from tests.conftest import TEST_KEY
+from features.catalog import FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
+from tests.asof_tables import CONTRACTS
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 
 def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None, config: Config | None = None):
@@ -24,18 +25,18 @@ def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None, 
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Home:
+def world(tmp_path_factory, test_key) -> Home:
     """The whole world ingested (fourteen months)."""
     root = tmp_path_factory.mktemp("world")
     home = Home(root / "home")
-    ingest(write_months(root / "dsn", MONTHS), home, Config(), TEST_KEY)
+    ingest(write_months(root / "dsn", MONTHS), home, Config(), test_key)
     return home
 
 
-def test_features_ignore_later_months(world, tmp_path):
+def test_features_ignore_later_months(world, tmp_path, test_key):
     as_of = date(2025, 5, 1)
     early = Home(tmp_path / "early")
-    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), early, Config(), TEST_KEY)
+    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), early, Config(), test_key)
     inspections = pd.DataFrame(
         {"siret": [RESTAURANT, RESTAURANT], "inspection_date": pd.to_datetime(["2025-03-14", "2025-06-02"]),
          "abuse_found": [1, 0]}
@@ -51,7 +52,22 @@ def test_features_ignore_later_months(world, tmp_path):
 def test_one_row_per_active_establishment(world):
     table = _features(world, date(2025, 8, 1))
     assert sorted(table.features["siret"]) == sorted([RESTAURANT, CARE_HOME, AGENCY, SHOP])
-    assert list(table.features.columns[5:]) == feature_names()
+    assert list(table.features.columns) == list(IDENTIFIERS) + feature_names()
+
+
+def test_address_is_the_last_declared_up_to_the_month(world):
+    """The restaurant moves in June 2025: as of May its old street, from June on the new one."""
+    def addresses(as_of: date) -> dict[str, tuple]:
+        with DuckDBEngine() as engine:
+            engine.attach_warehouse(world.warehouse)
+            prepare_as_of(engine, as_of, Config().features)
+            rows = engine.fetch("SELECT siret, street, postal_code, city FROM establishments_asof")
+        return {r.siret: (r.street, r.postal_code, r.city) for r in rows.itertuples()}
+
+    may, june = addresses(date(2025, 5, 1)), addresses(date(2025, 6, 1))
+    assert may[RESTAURANT] == ("8 RUE DE LA ROQUETTE", "75011", "PARIS")
+    assert june[RESTAURANT] == ("25 BOULEVARD VOLTAIRE", "75011", "PARIS")
+    assert may[SHOP] == june[SHOP] == ("40 AVENUE JEAN JAURES", "69007", "LYON")
 
 
 def test_values_by_hand(world):
@@ -80,8 +96,6 @@ def test_end_inferred_only_after_three_more_months(world):
 
 
 def test_rule_tests_build_contracts_asof_with_its_columns(world):
-    from tests.test_rules import CONTRACTS
-
     with DuckDBEngine() as engine:
         engine.attach_warehouse(world.warehouse)
         prepare_as_of(engine, date(2025, 8, 1), Config().features)
@@ -96,7 +110,7 @@ def test_store_writes_table_catalog_and_out_file(world, tmp_path):
     assert (folder / "features.parquet").exists() and (folder / "rule_evidence.parquet").exists()
     assert folder.name == "as_of=2025-08"
     catalog = (folder / "feature_catalog.json").read_text(encoding="utf-8")
-    assert "délai de carence" in catalog and '"schema_version": 2' in catalog
+    assert "délai de carence" in catalog and f'"schema_version": {FEATURES_SCHEMA_VERSION}' in catalog
     exported = pd.read_parquet(out)
     assert exported["siret"].tolist() == table.features["siret"].tolist()
 
@@ -114,36 +128,32 @@ def test_same_post_by_pcs_code_or_by_title(world):
     assert replacements_found(by_title) == ["probable", "à vérifier sur place"]
 
 
-def test_fingerprint_follows_definitions_and_known_declarations(tmp_path):
+def test_fingerprint_follows_definitions_and_known_declarations(tmp_path, test_key):
     from features.build import features_fingerprint
-    from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
-
     as_of = date(2025, 5, 1)
     home = Home(tmp_path / "home")
-    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), home, Config(), TEST_KEY)
+    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), home, Config(), test_key)
     engine = DuckDBEngine()
     first = features_fingerprint(engine, home.warehouse, as_of, Config())
-    ingest(write_months(tmp_path / "later", [date(2025, 6, 1)]), home, Config(), TEST_KEY)
+    ingest(write_months(tmp_path / "later", [date(2025, 6, 1)]), home, Config(), test_key)
     assert features_fingerprint(engine, home.warehouse, as_of, Config()) == first  # a later month changes nothing
     stricter = Config().model_copy(update={"features": Config().features.model_copy(update={"max_renewals": 1})})
     assert features_fingerprint(engine, home.warehouse, as_of, stricter) != first
     correction = Declaration(RESTAURANT, "2025-05", [Individual(contracts=[Contract("X1", "2025-05-02")])],
                              order="999", type="03", replaces="05062025" + str((2025 * 12 + 5) * 10), created="2025-06-20")
-    ingest([write_dsn(tmp_path / "fix.dsn", envoi([correction]))], home, Config(), TEST_KEY)
+    ingest([write_dsn(tmp_path / "fix.dsn", envoi([correction]))], home, Config(), test_key)
     assert features_fingerprint(engine, home.warehouse, as_of, Config()) != first  # May was corrected
     engine.close()
 
 
 @pytest.mark.parametrize(("end", "in_force"), [("2025-05-30", False), ("2025-06-01", True)])
-def test_contract_ending_the_day_before_or_after_the_end_of_the_as_of_month(tmp_path, end, in_force):
-    from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
-
+def test_contract_ending_the_day_before_or_after_the_end_of_the_as_of_month(tmp_path, end, in_force, test_key):
     cdi = Contract("CDI", "2020-01-01", nature="01", motif=None)
     short = Contract("CDD", "2025-05-05", planned_end=end, end=(end, "031") if end <= "2025-05-31" else None)
     may = Declaration(RESTAURANT, "2025-05", [Individual(contracts=[cdi]), Individual(nir="2850375123456", contracts=[short])])
     june = Declaration(RESTAURANT, "2025-06", [Individual(contracts=[cdi])], order="2")  # never read as of May
     home = Home(tmp_path / "home")
-    ingest([write_dsn(tmp_path / "a.dsn", envoi([may, june]))], home, Config(), TEST_KEY)
+    ingest([write_dsn(tmp_path / "a.dsn", envoi([may, june]))], home, Config(), test_key)
     row = _features(home, date(2025, 5, 1)).features.set_index("siret").loc[RESTAURANT]
     # As of May, a contract ending on 01/06 is still running (its end is declared in June).
     assert row["headcount"] == (2 if in_force else 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -11,36 +12,47 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from features.ingest import ingest
-from tests.conftest import PUBLIC_SAMPLE, TEST_KEY
-from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
+from core.config import Config
+from core.home import Home
+from features.build import compute_features
+from tests.dsn_builder import Contract, Declaration, Individual, Workplace, envoi, render, write_dsn
+from tests.old_batches import as_written_before_addresses
+from warehouse.engine import attach_warehouse, connect
+from warehouse.ingest import IngestSummary, ingest
+from warehouse.sql_engine import DuckDBEngine
 
 RESTAURANT = "12345678900011"
 AGENCY = "55555555500019"
 USER = "77777777700015"
 
 
-def run(home, config, *paths: Path):
-    return ingest(list(paths), home, config, TEST_KEY)
+@pytest.fixture
+def run(test_key: bytes) -> Callable[..., IngestSummary]:
+    """Ingest files into a home with the tests' pseudonymisation key: run(home, config, *paths)."""
+
+    def ingest_files(home: Home, config: Config, *paths: Path) -> IngestSummary:
+        return ingest(list(paths), home, config, test_key)
+
+    return ingest_files
 
 
 def contracts(home) -> list[dict]:
     rel = duckdb.sql(f"SELECT * FROM '{home.warehouse / 'contracts.parquet'}' ORDER BY start_date, contract_number")
-    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def table(home, name: str) -> list[dict]:
     rel = duckdb.sql(
         f"SELECT * EXCLUDE (declared_month) FROM read_parquet('{home.warehouse / name}/*/*.parquet', hive_partitioning=true)"
     )
-    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def monthly(siret: str, month: str, contracts_: list[Contract], order: str, **kwargs) -> Declaration:
     return Declaration(siret, month, [Individual(contracts=contracts_)], order=order, **kwargs)
 
 
-def test_renewals_are_pushes_of_the_planned_end(tmp_path, home, config):
+def test_renewals_are_pushes_of_the_planned_end(tmp_path, home, config, run):
     months = [("2025-01", "2025-01-31"), ("2025-02", "2025-02-28"), ("2025-03", "2025-04-30"), ("2025-04", "2025-04-30")]
     decls = [
         monthly(RESTAURANT, m, [Contract("C1", "2025-01-06", planned_end=end,
@@ -55,7 +67,7 @@ def test_renewals_are_pushes_of_the_planned_end(tmp_path, home, config):
     assert (contract["end_date"], contract["end_declared"], contract["end_motif"]) == (date(2025, 4, 30), True, "031")
 
 
-def test_a_month_without_planned_end_neither_counts_nor_hides_a_renewal(tmp_path, home, config):
+def test_a_month_without_planned_end_neither_counts_nor_hides_a_renewal(tmp_path, home, config, run):
     months = [("2025-01", "2025-02-28"), ("2025-02", None), ("2025-03", "2025-05-31"), ("2025-04", "2025-05-31")]
     decls = [
         monthly(RESTAURANT, m, [Contract("C1", "2025-01-06", planned_end=end)], str(i))
@@ -75,7 +87,7 @@ def test_a_month_without_planned_end_neither_counts_nor_hides_a_renewal(tmp_path
         (2, "2025-01-20", None),  # not yet three months without it: still open
     ],
 )
-def test_end_is_inferred_after_three_more_months(tmp_path, home, config, months_after, planned_end, expected_end):
+def test_end_is_inferred_after_three_more_months(tmp_path, home, config, months_after, planned_end, expected_end, run):
     other = Contract("CDI1", "2020-01-01", nature="01", motif=None)
     decls = [monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", planned_end=planned_end), other], "1")]
     for i in range(months_after):
@@ -97,7 +109,7 @@ def _original_and_replacement():
 
 
 @pytest.mark.parametrize("replacement_first", [False, True])
-def test_cancel_and_replace_in_either_order(tmp_path, home, config, replacement_first):
+def test_cancel_and_replace_in_either_order(tmp_path, home, config, replacement_first, run):
     original, replacement = _original_and_replacement()
     a = write_dsn(tmp_path / "a.dsn", envoi([original]))
     b = write_dsn(tmp_path / "b.dsn", envoi([replacement]))
@@ -111,7 +123,7 @@ def test_cancel_and_replace_in_either_order(tmp_path, home, config, replacement_
     assert statuses == [("01", "replaced"), ("03", "kept")]
 
 
-def test_cancellation_then_new_declaration(tmp_path, home, config):
+def test_cancellation_then_new_declaration(tmp_path, home, config, run):
     original = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", title="Faux")], "100")
     cancel = Declaration(RESTAURANT, "2025-01", [], order="101", type="04", replaces=original.identifier(), created="2025-02-10")
     fresh = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", title="Vrai")], "102", created="2025-02-11")
@@ -119,18 +131,19 @@ def test_cancellation_then_new_declaration(tmp_path, home, config):
     run(home, config, write_dsn(tmp_path / "a.dsn", envoi([original])))
     assert [c["job_title"] for c in contracts(home)] == ["Vrai"]
     statuses = dict(duckdb.sql(f"SELECT order_number, status FROM '{home.warehouse / 'declaration_status.parquet'}' s "
-                               f"JOIN (SELECT declaration_key, order_number FROM read_parquet('{home.staging}/declarations/*.parquet')) USING (declaration_key)").fetchall())
+                               "JOIN (SELECT declaration_key, order_number "
+                               f"FROM read_parquet('{home.staging}/declarations/*.parquet')) USING (declaration_key)").fetchall())
     assert statuses == {"100": "cancelled", "101": "cancellation", "102": "kept"}
 
 
-def test_replacement_that_replaces_nothing_is_reported(tmp_path, home, config):
+def test_replacement_that_replaces_nothing_is_reported(tmp_path, home, config, run):
     orphan = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "7", type="03", replaces="0502202599")
     summary = run(home, config, write_dsn(tmp_path / "a.dsn", envoi([orphan])))
     assert summary.issue_kinds["replaces_nothing"] == 1
     assert len(contracts(home)) == 1  # a full replacement still carries the month's data
 
 
-def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, config):
+def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, config, run):
     mission = Contract("M1", "2025-01-06", nature="03", motif="02", planned_end="2025-01-10", user_siret=USER,
                        title="Manutentionnaire")
     agency = Declaration(AGENCY, "2025-01", [Individual(contracts=[mission])], order="1", naf="7820Z", idcc="2378",
@@ -144,14 +157,58 @@ def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, co
     assert establishments[AGENCY][3] is True
 
 
-def test_nature_03_outside_a_temp_agency_is_not_attributed(tmp_path, home, config):
+def test_addresses_are_kept_from_the_establishment_and_the_user_blocks(tmp_path, home, config, run):
+    """S21.G00.11.003-005 of the establishment, S21.G00.85.003-005 of a user establishment; of a private
+    employer's workplace (85.010 = 05), a person's home, only the postal code, and never its name."""
+    mission = Contract("M1", "2025-01-06", nature="03", motif="02", planned_end="2025-01-10", user_siret=USER)
+    agency = Declaration(AGENCY, "2025-01", [Individual(contracts=[mission])], order="1", naf="7820Z", idcc="2378",
+                         street="3 QUAI DU PORT", postal_code="13002", city="MARSEILLE",
+                         workplaces=[Workplace(USER, "5210B", "69007", "40 AVENUE JEAN JAURES", "LYON", "01"),
+                                     Workplace("98765432100017", "9700Z", "75011", "8 RUE SECRETE", "PARIS", "05",
+                                               private_name="DURANDEAU")])
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([agency])))
+    [declared] = table(home, "declarations")
+    assert (declared["street"], declared["postal_code"], declared["city"]) == ("3 QUAI DU PORT", "13002", "MARSEILLE")
+    places = {row["workplace_siret"]: (row["street"], row["postal_code"], row["city"]) for row in table(home, "workplaces")}
+    assert places == {USER: ("40 AVENUE JEAN JAURES", "69007", "LYON"), "98765432100017": (None, "75011", None)}
+    establishments = {row[0]: row[1:] for row in duckdb.sql(
+        f"SELECT siret, street, postal_code, city FROM '{home.warehouse / 'establishments.parquet'}'").fetchall()}
+    assert establishments[AGENCY] == ("3 QUAI DU PORT", "13002", "MARSEILLE")
+    assert establishments[USER] == ("40 AVENUE JEAN JAURES", "69007", "LYON")
+    written = [p for p in [*home.warehouse.rglob("*.parquet"), *home.staging.rglob("*.parquet")]]
+    assert not any(b"SECRETE" in p.read_bytes() or b"DURANDEAU" in p.read_bytes() for p in written)
+
+
+def test_batches_staged_before_addresses_are_read_with_none(tmp_path, home, config, run):
+    """A warehouse whose batches have no street nor city: a later ingestion keeps their months (address
+    NULL), adds the new month's address, and the features read both without error."""
+    january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", planned_end="2025-03-31")], "1")
+    run(home, config, write_dsn(tmp_path / "jan.dsn", envoi([january])))
+    as_written_before_addresses(home)
+    february = monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", planned_end="2025-03-31")], "2",
+                       street="25 BOULEVARD VOLTAIRE", city="PARIS")
+    summary = run(home, config, write_dsn(tmp_path / "feb.dsn", envoi([february])))
+    assert summary.errors == 0
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    by_month = con.execute("SELECT month, street, city, postal_code FROM declarations ORDER BY month").fetchall()
+    assert by_month == [(date(2025, 1, 1), None, None, "75011"), (date(2025, 2, 1), "25 BOULEVARD VOLTAIRE", "PARIS", "75011")]
+    assert len(contracts(home)) == 1
+    with DuckDBEngine() as engine:
+        for as_of, street in ((date(2025, 1, 1), None), (date(2025, 2, 1), "25 BOULEVARD VOLTAIRE")):
+            features = compute_features(engine, home.warehouse, as_of, config).features
+            assert features.loc[0, "siret"] == RESTAURANT and features.loc[0, "street"] == street
+            assert features.loc[0, "postal_code"] == "75011"
+
+
+def test_nature_03_outside_a_temp_agency_is_not_attributed(tmp_path, home, config, run):
     mission = Contract("M1", "2025-01-06", nature="03", motif="02", user_siret=USER)
     run(home, config, write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [mission], "1")])))
     [contract] = contracts(home)
     assert (contract["is_temp_mission"], contract["attributed_siret"]) == (False, RESTAURANT)
 
 
-def test_change_block_gives_the_initial_nature(tmp_path, home, config):
+def test_change_block_gives_the_initial_nature(tmp_path, home, config, run):
     january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", nature="02", motif="02")], "1")
     converted = Contract("C1", "2025-01-06", nature="01", motif=None,
                          change={"001": "01022025", "004": "02", "016": "02"})
@@ -162,7 +219,7 @@ def test_change_block_gives_the_initial_nature(tmp_path, home, config):
     assert contract["motif_initial"] == "02"
 
 
-def test_ingesting_twice_changes_nothing(tmp_path, home, config):
+def test_ingesting_twice_changes_nothing(tmp_path, home, config, run):
     path = write_dsn(tmp_path / "in" / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
     run(home, config, path)
     before = contracts(home)
@@ -172,7 +229,7 @@ def test_ingesting_twice_changes_nothing(tmp_path, home, config):
     assert len(table(home, "contract_months")) == 1
 
 
-def test_gzip_files_and_folders_are_read(tmp_path, home, config):
+def test_gzip_files_and_folders_are_read(tmp_path, home, config, run):
     text = "\r\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\r\n"
     folder = tmp_path / "in" / "sub"
     folder.mkdir(parents=True)
@@ -183,11 +240,11 @@ def test_gzip_files_and_folders_are_read(tmp_path, home, config):
     assert len(contracts(home)) == 1
 
 
-def test_bad_declarations_are_quarantined_and_the_rest_kept(tmp_path, home, config):
+def test_bad_declarations_are_quarantined_and_the_rest_kept(tmp_path, home, config, run):
     good = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")
     no_month = monthly("98765432100017", "2025-01", [Contract("C2", "2025-01-06")], "2")
     lines = render(envoi([good, no_month]))
-    second_month_line = [i for i, l in enumerate(lines) if l.startswith("S20.G00.05.005")][1]
+    second_month_line = [i for i, line in enumerate(lines) if line.startswith("S20.G00.05.005")][1]
     del lines[second_month_line]
     path = write_dsn(tmp_path / "a.dsn", lines)
     summary = run(home, config, path)
@@ -203,7 +260,7 @@ def test_bad_declarations_are_quarantined_and_the_rest_kept(tmp_path, home, conf
     assert quarantined and quarantined[0]["file"] == str(path) and quarantined[0]["line"]
 
 
-def test_unreadable_gzip_is_reported_not_fatal(tmp_path, home, config):
+def test_unreadable_gzip_is_reported_not_fatal(tmp_path, home, config, run):
     text = "\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\n"
     compressed = gzip.compress(text.encode("latin-1"))
     (tmp_path / "cut.dsn.gz").write_bytes(compressed[: len(compressed) // 2])
@@ -213,15 +270,14 @@ def test_unreadable_gzip_is_reported_not_fatal(tmp_path, home, config):
     assert [c["contract_number"] for c in contracts(home)] == ["C9"]
 
 
-@pytest.mark.skipif(not PUBLIC_SAMPLE.exists(), reason="shared/ not laid beside the repository")
-def test_public_fctu_sample_feeds_no_monthly_history(home, config):
-    summary = run(home, config, PUBLIC_SAMPLE)
+def test_public_fctu_sample_feeds_no_monthly_history(home, config, run, public_sample):
+    summary = run(home, config, public_sample)
     assert (summary.declarations_read, summary.event_signals, summary.monthly_declarations) == (3, 3, 0)
     assert summary.errors == 0 and summary.quarantined == 0
     assert contracts(home) == []
 
 
-def test_a_person_lists_the_establishments_and_months_that_declared_them(tmp_path, home, config):
+def test_a_person_lists_the_establishments_and_months_that_declared_them(tmp_path, home, config, run):
     decls = [
         monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1"),
         monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", end=("2025-02-14", "031"))], "2"),
@@ -238,7 +294,7 @@ def test_a_person_lists_the_establishments_and_months_that_declared_them(tmp_pat
     assert persons == [("identity", date(2025, 4, 1), date(2025, 4, 1), 1), ("nir", date(2025, 1, 1), date(2025, 4, 1), 2)]
 
 
-def test_no_personal_data_in_the_warehouse_or_reports(tmp_path, home, config):
+def test_no_personal_data_in_the_warehouse_or_reports(tmp_path, home, config, run):
     person = Individual(nir="2850375123456", surname="DUPONT", first_names="Léa", birth="14031985",
                         contracts=[Contract("C1", "2025-01-06")])
     no_nir = Individual(nir=None, surname="D'ANGELO", first_names="Marc", birth="02021990",
@@ -257,7 +313,7 @@ def test_no_personal_data_in_the_warehouse_or_reports(tmp_path, home, config):
     assert persons == [("identity",), ("nir",)]
 
 
-def test_end_block_with_motif_099_withdraws_the_end(tmp_path, home, config):
+def test_end_block_with_motif_099_withdraws_the_end(tmp_path, home, config, run):
     january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", end=("2025-01-31", "031"))], "1")
     february = monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", end=("2025-01-31", "099"))], "2")
     run(home, config, write_dsn(tmp_path / "a.dsn", envoi([january, february])))
@@ -265,7 +321,7 @@ def test_end_block_with_motif_099_withdraws_the_end(tmp_path, home, config):
     assert (contract["end_date"], contract["end_declared"]) == (None, False)
 
 
-def test_absences_and_suspensions_give_the_period_away(tmp_path, home, config):
+def test_absences_and_suspensions_give_the_period_away(tmp_path, home, config, run):
     sick = Contract("C1", "2020-01-01", nature="01", motif=None, absence=("01", "2025-01-09", "2025-01-20"))
     lines = render(envoi([monthly(RESTAURANT, "2025-01", [sick], "1")]))
     at = lines.index("S21.G00.60.003,'20012025'") + 1
@@ -278,8 +334,8 @@ def test_absences_and_suspensions_give_the_period_away(tmp_path, home, config):
     ]
 
 
-def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config, monkeypatch):
-    from features.dsn.records import RecordBuilder
+def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config, monkeypatch, run):
+    from warehouse.dsn.records import RecordBuilder
 
     original = RecordBuilder.monthly_rows
 
@@ -300,7 +356,7 @@ def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config
     assert "simulated bug" in next(home.quarantine.glob("*-file.reason.txt")).read_text()
 
 
-def test_declaration_without_siret_is_quarantined(tmp_path, home, config):
+def test_declaration_without_siret_is_quarantined(tmp_path, home, config, run):
     lines = render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
     lines = [line for line in lines if not line.startswith("S21.G00.11.001")]  # no NIC: no SIRET
     summary = run(home, config, write_dsn(tmp_path / "a.dsn", lines))
@@ -308,8 +364,8 @@ def test_declaration_without_siret_is_quarantined(tmp_path, home, config):
     assert "SIRET missing or invalid" in next(home.quarantine.glob("*.reason.txt")).read_text()
 
 
-def test_a_parse_task_never_shows_the_pseudonymisation_key(tmp_path):
-    from features.parse_worker import BatchTask, SourceFile
+def test_a_parse_task_never_shows_the_pseudonymisation_key(tmp_path, test_key):
+    from warehouse.parse_worker import BatchTask, SourceFile
 
-    task = BatchTask("b1", (SourceFile(tmp_path / "a.dsn", "0" * 64, 1),), tmp_path, tmp_path, TEST_KEY)
-    assert TEST_KEY.decode() not in repr(task) and TEST_KEY.decode() not in str(task)
+    task = BatchTask("b1", (SourceFile(tmp_path / "a.dsn", "0" * 64, 1),), tmp_path, tmp_path, test_key)
+    assert test_key.decode() not in repr(task) and test_key.decode() not in str(task)

@@ -14,16 +14,16 @@ import gzip
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
-from features.ingest import ingest
-from tests.conftest import TEST_KEY
+from core.config import Config
+from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render
+from warehouse.ingest import ingest
 
 NIR_IN_WRONG_FIELD = "1800175123456"
 ANY_LINE = -1  # the issue names a line, which depends on where the damage falls
@@ -126,7 +126,8 @@ def _wrong_count(number: str, words: str) -> Callable[[int], tuple]:
 
 def _garbage_after_total(index: int) -> tuple:
     lines = _lines(index)
-    return _text(lines) + b"\x00\xff\xfe garbage \x9d\r\n", "malformed_line", len(lines) + 1, "outside any declaration", _sirets(index)
+    garbage = _text(lines) + b"\x00\xff\xfe garbage \x9d\r\n"
+    return garbage, "malformed_line", len(lines) + 1, "outside any declaration", _sirets(index)
 
 
 def _byte_order_mark(index: int) -> tuple:
@@ -168,7 +169,7 @@ def _mixed_encoding(index: int) -> tuple:
     good, bad = _sirets(index)
     lines = render(envoi([_declaration(good, "1", Contract("C1", "2025-01-06", title="Employé")),
                           _declaration(bad, "2", Contract("C1", "2025-01-06", title="Café"))]))
-    text = _text(lines).decode("latin-1").encode("utf-8").replace("Café".encode("utf-8"), b"Caf\xe9")
+    text = _text(lines).decode("latin-1").encode("utf-8").replace("Café".encode(), b"Caf\xe9")
     return text, "mixed_encoding", lines.index("S21.G00.40.006,'Café'") + 1, "not UTF-8 on 1 lines", (good, bad)
 
 
@@ -181,7 +182,7 @@ def _gzip_cut(index: int) -> tuple:
     readable = zlib.decompressobj(wbits=31).decompress(cut).decode("latin-1")
     sirets = [good, *(d.siret for d in filler), bad]
     # a declaration is whole when the next one starts before the cut
-    kept = tuple(s for s, after in zip(sirets, sirets[1:]) if f"S21.G00.06.001,'{after[:9]}'" in readable)
+    kept = tuple(s for s, after in pairwise(sirets) if f"S21.G00.06.001,'{after[:9]}'" in readable)
     assert 0 < len(kept) < len(sirets) - 1
     return cut, "truncated_file", ANY_LINE, "compressed stream cut short", kept
 
@@ -276,7 +277,8 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "s90_wrong_line_count": _wrong_count("001", "declares 7 lines"),
     "s90_wrong_declaration_count": _wrong_count("002", "declares 7 declarations"),
     "s90_count_not_a_number": _replace("S90.G00.90.002", "S90.G00.90.002,'deux'", "invalid_value", "not a whole number", False),
-    "binary_garbage_in_a_declaration": _insert("S21.G00.40.006", ["\x00\x01\x02binary"], "malformed_line", "not a rubric line", True),
+    "binary_garbage_in_a_declaration": _insert("S21.G00.40.006", ["\x00\x01\x02binary"], "malformed_line",
+                                               "not a rubric line", True),
     "binary_garbage_after_the_total": _garbage_after_total,
     "byte_order_mark": _byte_order_mark,
     "empty_file": _empty,
@@ -286,9 +288,12 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "two_declarations_for_one_month": _two_survivors,
     "unknown_block": _insert("S21.G00.40.021", ["S21.G00.99.001,'X'"], "unknown_block", "S21.G00.99", False, True),
     "unknown_rubric": _insert("S21.G00.40.021", ["S21.G00.40.999,'X'"], "unknown_rubric", "S21.G00.40.999", False, True),
-    "impossible_start_date": _replace("S21.G00.40.001", "S21.G00.40.001,'31022025'", "invalid_value", "not a calendar date", True),
-    "impossible_planned_end": _replace("S21.G00.40.010", "S21.G00.40.010,'00002025'", "invalid_value", "not a calendar date", False),
-    "impossible_declared_month": _replace("S20.G00.05.005", "S20.G00.05.005,'01132025'", "invalid_value", "not a calendar date", True),
+    "impossible_start_date": _replace("S21.G00.40.001", "S21.G00.40.001,'31022025'", "invalid_value",
+                                      "not a calendar date", True),
+    "impossible_planned_end": _replace("S21.G00.40.010", "S21.G00.40.010,'00002025'", "invalid_value",
+                                       "not a calendar date", False),
+    "impossible_declared_month": _replace("S20.G00.05.005", "S20.G00.05.005,'01132025'", "invalid_value",
+                                          "not a calendar date", True),
     "date_with_letters": _replace("S21.G00.40.001", "S21.G00.40.001,'06JAN2025'", "invalid_value", "not a DDMMYYYY date", True),
     "nir_in_a_date_field": _replace("S21.G00.40.001", f"S21.G00.40.001,'{NIR_IN_WRONG_FIELD}'", "invalid_value",
                                     "13 characters, digits", True),
@@ -356,7 +361,7 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Corpus:
+def corpus(tmp_path_factory, test_key) -> Corpus:
     """Every case file in one folder, ingested in one run."""
     root = tmp_path_factory.mktemp("fuzz")
     folder = root / "dsn"
@@ -364,7 +369,7 @@ def corpus(tmp_path_factory) -> Corpus:
     for case in ALL_CASES:
         (folder / f"{case.name}{case.suffix}").write_bytes(case.content)
     home = Home(root / "home")
-    summary = ingest([folder], home, Config(), TEST_KEY)
+    summary = ingest([folder], home, Config(), test_key)
     with open(summary.issues_report, encoding="utf-8") as handle:
         issues = list(csv.DictReader(handle))
     rows = duckdb.sql(

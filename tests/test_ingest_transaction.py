@@ -14,19 +14,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import features.ingest as ingestion
-from champollion.config import Config
-from champollion.home import Home
-from features.ingest import ingest
-from features.inspections import import_inspections
-from features.warehouse import MONTHLY_TABLES
-from features.warehouse_state import KeyMismatch, WarehouseBusy, writer_lock
-from tests.conftest import TEST_KEY
+import warehouse.ingest as ingestion
+from core.config import Config
+from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+from warehouse.ingest import ingest
+from warehouse.inspections import import_inspections
+from warehouse.tables import MONTHLY_TABLES
+from warehouse.versions import KeyMismatch, WarehouseBusy, writer_lock
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SINGLE_FILES = ("declaration_status", "establishments", "persons", "contracts")
-# Where a run is killed: the first log message of each stage (features.ingest, features.consolidate).
+# Where a run is killed: the first log message of each stage (warehouse.ingest, warehouse.consolidate).
 STAGES = (
     "ingest: parsing",
     "ingest: file list written",
@@ -83,11 +82,11 @@ def warehouse_content(home: Home) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def clean_state(inputs, tmp_path_factory) -> dict[str, list[tuple]]:
+def clean_state(inputs, tmp_path_factory, test_key) -> dict[str, list[tuple]]:
     """The warehouse of both deliveries ingested by runs that were not interrupted."""
     home = Home(tmp_path_factory.mktemp("clean"))
-    ingest([inputs[0]], home, one_worker(), TEST_KEY)
-    ingest([inputs[1]], home, one_worker(), TEST_KEY)
+    ingest([inputs[0]], home, one_worker(), test_key)
+    ingest([inputs[1]], home, one_worker(), test_key)
     return warehouse_content(home)
 
 
@@ -96,12 +95,11 @@ KILLED_RUN = textwrap.dedent(
     import logging, os, signal, sys
     from pathlib import Path
 
-    from champollion.config import Config
-    from champollion.home import Home
-    from features.ingest import ingest
-    from tests.conftest import TEST_KEY
+    from core.config import Config
+    from core.home import Home
+    from warehouse.ingest import ingest
 
-    stage, home, *paths = sys.argv[1:]
+    stage, key, home, *paths = sys.argv[1:]
 
 
     class KillAt(logging.Handler):
@@ -115,37 +113,37 @@ KILLED_RUN = textwrap.dedent(
     logger.addHandler(KillAt())
     config = Config()
     config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": 1})})
-    ingest([Path(p) for p in paths], Home(Path(home)), config, TEST_KEY)
+    ingest([Path(p) for p in paths], Home(Path(home)), config, key.encode())
     """
 )
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_run_killed_at_any_stage_leaves_the_warehouse_as_it_was_and_the_rerun_completes_it(
-    tmp_path, inputs, clean_state, stage
+    tmp_path, inputs, clean_state, stage, test_key
 ):
     home = Home(tmp_path / "home")
-    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    ingest([inputs[0]], home, one_worker(), test_key)
     before = warehouse_content(home)
-    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, stage, str(home.root), str(inputs[1])],
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, stage, test_key.decode(), str(home.root), str(inputs[1])],
                             cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     after_kill = warehouse_content(home)
     assert after_kill == (clean_state if stage == "published version" else before)
 
-    ingest([inputs[1]], home, one_worker(), TEST_KEY)
+    ingest([inputs[1]], home, one_worker(), test_key)
     assert warehouse_content(home) == clean_state
     versions = sorted(p.name for p in (home.data / "versions").iterdir())
     assert len(versions) <= 2  # the published version and the one before it: no draft left behind
 
 
-def test_a_second_writer_is_refused_and_changes_nothing(tmp_path, inputs):
+def test_a_second_writer_is_refused_and_changes_nothing(tmp_path, inputs, test_key):
     home = Home(tmp_path / "home")
-    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    ingest([inputs[0]], home, one_worker(), test_key)
     before = warehouse_content(home)
     with writer_lock(home.data):
         with pytest.raises(WarehouseBusy, match=rf"another run \(pid {os.getpid()}\) is writing this warehouse"):
-            ingest([inputs[1]], home, one_worker(), TEST_KEY)
+            ingest([inputs[1]], home, one_worker(), test_key)
         with pytest.raises(WarehouseBusy):
             import_inspections(write_inspections(tmp_path), home)
     assert warehouse_content(home) == before
@@ -157,14 +155,14 @@ def write_inspections(folder: Path) -> Path:
     return path
 
 
-def test_two_runs_at_once_one_is_refused_or_both_pass_and_nothing_is_lost(tmp_path, inputs, clean_state):
+def test_two_runs_at_once_one_is_refused_or_both_pass_and_nothing_is_lost(tmp_path, inputs, clean_state, test_key):
     home = tmp_path / "home"
-    env = {**os.environ, "CHAMPOLLION_PSEUDONYM_KEY": TEST_KEY.decode()}
+    env = {**os.environ, "CHAMPOLLION_PSEUDONYM_KEY": test_key.decode()}
     command = [sys.executable, "-m", "champollion.cli", "--home", str(home), "ingest", "--workers", "1"]
     runs = [subprocess.Popen([*command, str(folder)], cwd=REPOSITORY, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for folder in inputs]
     outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
-    for (code, stderr), folder in zip(outcomes, inputs):
+    for (code, stderr), folder in zip(outcomes, inputs, strict=True):
         assert code in (0, 2), stderr
         if code == 2:  # refused: it says why, and running it again afterwards completes the warehouse
             assert "another run" in stderr and "is writing this warehouse" in stderr
@@ -174,20 +172,20 @@ def test_two_runs_at_once_one_is_refused_or_both_pass_and_nothing_is_lost(tmp_pa
     assert len(warehouse_content(Home(home))["declarations"]) == len(clean_state["declarations"])
 
 
-def test_the_lock_of_a_killed_run_is_taken_over(tmp_path, inputs, caplog):
+def test_the_lock_of_a_killed_run_is_taken_over(tmp_path, inputs, caplog, test_key):
     home = Home(tmp_path / "home")
     home.data.mkdir(parents=True)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (home.data / "ingest.lock").write_text(dead.stdout)
     with caplog.at_level(logging.WARNING, logger="champollion"):
-        ingest([inputs[0]], home, one_worker(), TEST_KEY)
+        ingest([inputs[0]], home, one_worker(), test_key)
     assert f"the lock of an interrupted run (pid {dead.stdout.strip()}) was taken over" in caplog.text
     assert len(warehouse_content(home)["declarations"]) == 2
 
 
-def test_another_key_is_refused_unless_the_warehouse_is_rebuilt(tmp_path, inputs):
+def test_another_key_is_refused_unless_the_warehouse_is_rebuilt(tmp_path, inputs, test_key):
     home = Home(tmp_path / "home")
-    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    ingest([inputs[0]], home, one_worker(), test_key)
     before = warehouse_content(home)
     with pytest.raises(KeyMismatch, match=r"another pseudonymisation key .*--rebuild"):
         ingest([inputs[1]], home, one_worker(), b"another key")
@@ -202,20 +200,20 @@ def test_another_key_is_refused_unless_the_warehouse_is_rebuilt(tmp_path, inputs
     assert len(warehouse_content(home)["persons"]) == 3
 
 
-def test_a_warehouse_written_before_versions_is_adopted(tmp_path, inputs):
+def test_a_warehouse_written_before_versions_is_adopted(tmp_path, inputs, test_key):
     home = Home(tmp_path / "home")
-    ingest([inputs[0]], home, one_worker(), TEST_KEY)
+    ingest([inputs[0]], home, one_worker(), test_key)
     legacy = Home(tmp_path / "legacy")
     legacy.data.mkdir(parents=True)
     for name in ("warehouse", "staging"):  # plain folders, as an earlier release wrote them
         subprocess.run(["cp", "-r", str(getattr(home, name)) + "/.", str(legacy.data / name)], check=True)
-    ingest([inputs[1]], legacy, one_worker(), TEST_KEY)
+    ingest([inputs[1]], legacy, one_worker(), test_key)
     assert legacy.warehouse.is_symlink()
     assert len(warehouse_content(legacy)["files"]) == 2
     assert len(warehouse_content(legacy)["declarations"]) == 4
 
 
-def test_a_file_that_cannot_be_read_is_its_own_issue(tmp_path, inputs, monkeypatch):
+def test_a_file_that_cannot_be_read_is_its_own_issue(tmp_path, inputs, monkeypatch, test_key):
     unreadable = inputs[1] / "feb.dsn"
     real = ingestion.file_sha256
 
@@ -226,7 +224,7 @@ def test_a_file_that_cannot_be_read_is_its_own_issue(tmp_path, inputs, monkeypat
 
     monkeypatch.setattr(ingestion, "file_sha256", failing)
     home = Home(tmp_path / "home")
-    summary = ingest([inputs[0], inputs[1]], home, one_worker(), TEST_KEY)
+    summary = ingest([inputs[0], inputs[1]], home, one_worker(), test_key)
     assert summary.issue_kinds["unreadable_file"] == 1 and summary.files_new == 1
     assert f"{unreadable},,error,unreadable_file,file not read: Permission denied" in summary.issues_report.read_text()
     assert len(warehouse_content(home)["declarations"]) == 2

@@ -9,21 +9,20 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
-from features.ingest import ingest
-from features.inspections import load_inspections
-from scoring.audit.run import run_audit
+from audit.run import run_audit
+from core.config import Config
+from core.home import Home
+from features.store import feature_tables
 from scoring.monthly import month_features
-from tests.conftest import TEST_KEY
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
-from training.feature_store import feature_tables
 from training.workflow import inspection_source
+from warehouse.ingest import ingest
+from warehouse.inspections import load_inspections
 
 
-def test_train_inspections_are_stored_and_a_month_has_the_same_features_at_training_and_scoring(tmp_path):
+def test_train_inspections_are_stored_and_a_month_has_the_same_features_at_training_and_scoring(tmp_path, test_key):
     home = Home(tmp_path / "home")
-    ingest(write_months(tmp_path / "dsn", MONTHS), home, Config(), TEST_KEY)
+    ingest(write_months(tmp_path / "dsn", MONTHS), home, Config(), test_key)
     path = tmp_path / "inspections.csv"
     path.write_text(f"siret,inspection_date,abuse_found\n{RESTAURANT},2025-03-10,1\n{SHOP},2025-05-02,0\n"
                     "not-a-siret,2025-05-02,0\n", encoding="utf-8")
@@ -41,8 +40,8 @@ def test_train_inspections_are_stored_and_a_month_has_the_same_features_at_train
     assert at_scoring.set_index("siret").loc[RESTAURANT, "past_inspections"] == 1
 
 
-def test_the_audit_without_stored_inspections_says_what_to_do(tmp_path):
+def test_the_audit_without_stored_inspections_says_what_to_do(tmp_path, test_key):
     home = Home(tmp_path / "home")
-    ingest(write_months(tmp_path / "dsn", MONTHS[:2]), home, Config(), TEST_KEY)
-    with pytest.raises(FileNotFoundError, match="no inspections stored.*champollion import-inspections"):
+    ingest(write_months(tmp_path / "dsn", MONTHS[:2]), home, Config(), test_key)
+    with pytest.raises(FileNotFoundError, match=r"no inspections stored.*champollion import-inspections"):
         run_audit(home, Config())

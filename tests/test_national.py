@@ -15,12 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from champollion.cli import app
-from champollion.config import Config
+from core.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
-from features.sql_engine import DuckDBEngine
-from features.warehouse import MONTHLY_TABLES, STAGED_SCHEMAS
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
+from warehouse.sql_engine import DuckDBEngine
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
 
 AS_OF = date(2025, 12, 1)
 
@@ -73,6 +73,7 @@ def test_features_run_and_the_pandas_reference_agrees(national_home: Path) -> No
     table = compute_features(DuckDBEngine(), warehouse, AS_OF, config)
     assert len(table.features) >= 900
     assert table.features["headcount"].sum() > 0
+    assert table.features[["street", "postal_code", "city"]].notna().all().all()  # every establishment's address
     assert set(table.evidence["rule"]) >= {"carence", "usage_hors_secteur", "poste_permanent"}
     sample = sorted(np.random.default_rng(1).choice(table.features["siret"].to_numpy(), 150, replace=False).tolist())
     reference = reference_features(read_sample(warehouse, sample, AS_OF, config.features), sample, AS_OF, config.features)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from champollion.home import Home
+from core.home import Home
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 CELL_TIMEOUT = 300  # seconds per cell; a whole notebook takes well under a minute on the small preset
@@ -66,7 +66,8 @@ def test_the_audit_walkthrough_runs_the_audit_writes_the_report_and_explains_the
     _, home = notebook_env
     text, outputs = executed("audit_walkthrough.ipynb", tmp_path)
 
-    assert re.search(r"audit of version \d+ as of \d{4}-\d{2}\nVerdict : (réussi|réussi avec alertes|échec) — \d+ contrôles", text), text
+    verdict = r"audit of version \d+ as of \d{4}-\d{2}\nVerdict : (réussi|réussi avec alertes|échec) — \d+ contrôles"
+    assert re.search(verdict, text), text
     report = Path(re.search(r"^report: (\S+\.html)$", text, re.MULTILINE).group(1))
     assert report.parent == home.reports and report.stat().st_size > 0
     for section in ("list/region", "inspections/size_band", "last month's list", "propensity model"):

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from champollion.config import Config
+from core.config import Config
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +62,8 @@ def test_temp_missions_attributed_to_their_user(matched):
 
 
 def test_contracts_rebuilt_by_ranges_of_sirets_are_the_contracts_rebuilt_at_once(small_warehouse, tmp_path, monkeypatch):
-    from features import consolidate
-    from features.engine import attach_warehouse, connect
+    from warehouse import consolidate
+    from warehouse.engine import attach_warehouse, connect
 
     _, home = small_warehouse
     shutil.copytree(home.warehouse, tmp_path / "warehouse")

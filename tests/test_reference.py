@@ -5,10 +5,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from champollion.config import ConfigError, load_config, pseudonym_key
-from features.geography import departement_of, departement_sql, place_of, places_table
-from features.posts import normalise_post
-from features.pseudonym import Pseudonymiser, is_valid_nir
+from core.config import ConfigError, load_config, pseudonym_key
+from core.geography import departement_of, departement_sql, place_of, places_table
+from warehouse.posts import normalise_post
+from warehouse.pseudonym import Pseudonymiser, is_valid_nir
 
 
 @pytest.mark.parametrize(
@@ -75,13 +75,13 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
         load_config(bad)
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("version: 1\ningest:\n  wrokers: 2\n")
-    with pytest.raises(ConfigError, match="ingest.wrokers"):
+    with pytest.raises(ConfigError, match=r"ingest\.wrokers"):
         load_config(unknown)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
     memory = tmp_path / "memory.yaml"
     memory.write_text("version: 1\nduckdb:\n  memory_limit: lots\n")
-    with pytest.raises(ConfigError, match="duckdb.memory_limit"):
+    with pytest.raises(ConfigError, match=r"duckdb\.memory_limit"):
         load_config(memory)
 
 

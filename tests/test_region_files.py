@@ -9,9 +9,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tests.browser import opened
-from scoring.french import date_fr, month_fr, percent_fr
+from core.french import address_fr, date_fr, month_fr, percent_fr
 from scoring.region_files import write_region_files
+from tests.browser import opened
 
 MONTH = date(2025, 3, 1)
 REGION = "Île-de-France"
@@ -24,6 +24,9 @@ S1, S2, S3, S4 = "01234567800011", "22222222200022", "33333333300033", "44444444
 def _lines() -> pd.DataFrame:
     return pd.DataFrame({
         "siret": [S1, S2, S3],
+        "street": ["8 RUE DE LA ROQUETTE", "1 PLACE DE LA DEFENSE", None],  # the third declared no street nor city
+        "postal_code": ["75011", "92400", "93200"],
+        "city": ["PARIS", "COURBEVOIE", None],
         "region_code": "11",
         "region": REGION,
         "departement": ["75", "92", "93"],
@@ -81,6 +84,9 @@ def _evidence() -> pd.DataFrame:
         ],
         "article": ["L1244-3", "L1244-3", "D1242-1"],
         "siret": [S1, S1, S3],
+        "street": ["8 RUE DE LA ROQUETTE", "8 RUE DE LA ROQUETTE", None],
+        "postal_code": ["75011", "75011", "93200"],
+        "city": ["PARIS", "PARIS", None],
         "region_code": "11",
         "list_position": pd.array([1, 1, 3], dtype="Int64"),
         "person_ref": ["a1b2c3d4", "e5f6a7b8", "0c0c0c0c"],
@@ -112,6 +118,9 @@ def test_french_formatting():
     assert percent_fr(float("nan")) == ""
     assert date_fr(pd.Timestamp("2025-02-07")) == "07/02/2025"
     assert date_fr(pd.NaT) == ""
+    assert address_fr("25 BOULEVARD VOLTAIRE", "75011", "PARIS") == "25 BOULEVARD VOLTAIRE, 75011 PARIS"
+    assert address_fr(None, "75011", float("nan")) == "75011"
+    assert address_fr(None, None, None) == ""
 
 
 def test_returns_both_paths(written):
@@ -130,41 +139,45 @@ def test_workbook_sheets_and_tables(written):
 
     listing = book["Liste"]
     assert _headers(listing) == [
-        "Position", "SIRET", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
+        "Position", "SIRET", "Adresse", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
         "Rang dans la région", "Sélection", "Évolution", "Raison 1", "Raison 2", "Raison 3", "Éléments",
     ]
     assert listing.max_row == 1 + 3
     assert listing.freeze_panes == "A2"
-    assert listing.auto_filter.ref == "A1:M4"
+    assert listing.auto_filter.ref == "A1:N4"
     assert listing["B2"].value == S1  # text: the leading zero is kept
-    assert listing["F2"].value == pytest.approx(0.61)
-    assert "%" in listing["F2"].number_format
-    assert [listing.cell(r, 8).value for r in (2, 3, 4)] == ["score", "score", "exploration (tirage aléatoire)"]
-    assert [listing.cell(r, 9).value for r in (2, 3, 4)] == ["nouveau", "déjà listé le mois précédent", "nouveau"]
-    assert listing["J2"].alignment.wrap_text
-    assert [listing.cell(r, 13).value for r in (2, 3, 4)] == [2, 0, 1]
+    assert [listing.cell(r, 3).value for r in (2, 3, 4)] == [
+        "8 RUE DE LA ROQUETTE, 75011 PARIS", "1 PLACE DE LA DEFENSE, 92400 COURBEVOIE", "93200"]
+    assert listing["G2"].value == pytest.approx(0.61)
+    assert "%" in listing["G2"].number_format
+    assert [listing.cell(r, 9).value for r in (2, 3, 4)] == ["score", "score", "exploration (tirage aléatoire)"]
+    assert [listing.cell(r, 10).value for r in (2, 3, 4)] == ["nouveau", "déjà listé le mois précédent", "nouveau"]
+    assert listing["K2"].alignment.wrap_text
+    assert [listing.cell(r, 14).value for r in (2, 3, 4)] == [2, 0, 1]
 
     evidence = book["Éléments"]
     assert _headers(evidence) == [
-        "SIRET", "Position", "Constat pour le poste", "Règle", "Article", "Certitude", "Poste",
+        "SIRET", "Adresse", "Position", "Constat pour le poste", "Règle", "Article", "Certitude", "Poste",
         "N° de contrat (DSN)", "Déclaré par (SIRET)", "Réf. salarié (pseudonyme)", "Début", "Fin",
         "Contrat lié : début", "Contrat lié : fin", "Écart (jours d'ouverture)", "Délai requis", "Constat",
     ]
     assert evidence.max_row == 1 + 3
     assert evidence.freeze_panes == "A2"
-    assert evidence.auto_filter.ref == "A1:Q4"
-    assert evidence["C2"].value == (
+    assert evidence.auto_filter.ref == "A1:R4"
+    assert [evidence.cell(r, 2).value for r in (2, 3, 4)] == ["8 RUE DE LA ROQUETTE, 75011 PARIS"] * 2 + ["93200"]
+    assert evidence["D2"].value == (
         "1 contrat sur 1 poste de « serveur » sans respect du délai de carence (L1244-3) : 1 probable")
-    assert evidence["D2"].value == "Délai de carence non respecté"
-    assert [evidence.cell(r, 6).value for r in (2, 3, 4)] == ["probable", "à vérifier sur place", "établie"]
-    assert evidence["H2"].value == "00012" and evidence["I4"].value == S3  # contract number and declarant, as text
-    assert evidence["K2"].value == datetime(2025, 2, 10)
-    assert evidence["K2"].number_format == "dd/mm/yyyy"
-    assert evidence["N4"].value is None  # no related contract
-    assert "infraction potentielle" in evidence["Q2"].value.lower()
+    assert evidence["E2"].value == "Délai de carence non respecté"
+    assert [evidence.cell(r, 7).value for r in (2, 3, 4)] == ["probable", "à vérifier sur place", "établie"]
+    assert evidence["I2"].value == "00012" and evidence["J4"].value == S3  # contract number and declarant, as text
+    assert evidence["L2"].value == datetime(2025, 2, 10)
+    assert evidence["L2"].number_format == "dd/mm/yyyy"
+    assert evidence["O4"].value is None  # no related contract
+    assert "infraction potentielle" in evidence["R2"].value.lower()
 
     left = book["Sortis de la liste"]
     assert left.max_row == 2 and left["A2"].value == S4
+    assert left["B2"].value == "8 RUE DE LA ROQUETTE, 75011 PARIS"
     assert left.freeze_panes == "A2" and left.auto_filter.ref
 
     readme = "\n".join(str(c.value) for row in book["À lire"].iter_rows() for c in row if c.value)
@@ -186,6 +199,7 @@ def test_html_is_escaped_and_self_contained(written):
     assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page and 'charset="utf-8"' in page
     assert "serveur &lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page
     assert "http://" not in page and "https://" not in page and "<link" not in page and " src=" not in page
+    assert "<td>8 RUE DE LA ROQUETTE, 75011 PARIS</td>" in page and "<td>93200</td>" in page
 
 
 @pytest.mark.browser
@@ -225,6 +239,8 @@ def test_html_page_in_chromium(written):
         page.fill("#filtre", "8121z")
         assert [line.is_visible() for line in lines.all()] == [False, False, True]
         page.fill("#filtre", "92")
+        assert [line.is_visible() for line in lines.all()] == [False, True, False]
+        page.fill("#filtre", "courbevoie")  # the address
         assert [line.is_visible() for line in lines.all()] == [False, True, False]
         page.fill("#filtre", "delai  CARENCE")
         assert [line.is_visible() for line in lines.all()] == [True, False, False]

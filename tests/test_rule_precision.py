@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 from features.build import compute_features, latest_month
-from features.ingest import ingest
-from features.sql_engine import DuckDBEngine
 from features.validation import EVERY_LEVEL, SCORED, rules_against_truth
-from tests.conftest import TEST_KEY
+from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 # rule: (precision, recall) of the established and probable findings, and recall of all findings. Measured on
 # this population: carence 0.955 / 0.620 / 0.849, renouvellements 1.000 / 0.667 / 0.815, duree_max 1.000 / 0.857 /
@@ -37,14 +36,14 @@ FLOORS = {
 
 
 @pytest.fixture(scope="module")
-def default_rules(tmp_path_factory) -> tuple[Path, object]:
+def default_rules(tmp_path_factory, test_key) -> tuple[Path, object]:
     import simulation
 
     root = tmp_path_factory.mktemp("default-preset")
     simulation.simulate(root / "population", preset="default", seed=0)
     home = Home(root / "home")
     config = Config()
-    ingest([root / "population" / "dsn"], home, config, TEST_KEY)
+    ingest([root / "population" / "dsn"], home, config, test_key)
     with DuckDBEngine() as engine:
         month = latest_month(engine, home.warehouse)
         table = compute_features(engine, home.warehouse, month, config)

@@ -14,11 +14,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from champollion.config import FeaturesConfig
+from core.config import FeaturesConfig
 from features.asof import prepare_as_of
-from features.engine import attach_warehouse, connect
 from features.rules import EVIDENCE_COLUMNS, RULES, compute_rule_evidence, register_usage_sectors, rule_counts_sql
-from features.sql_engine import DuckDBEngine
+from tests.asof_tables import ABSENCES, CLOSED_WEEKDAYS, CONTRACTS, ESTABLISHMENTS
+from warehouse.engine import attach_warehouse, connect
+from warehouse.sql_engine import DuckDBEngine
 
 D = date.fromisoformat
 AS_OF, AS_OF_END = D("2025-06-01"), D("2025-06-30")
@@ -31,31 +32,6 @@ NURSING_HOME = "55555555500015"
 WAREHOUSE = "66666666600016"
 
 
-def _schema(strings: str, dates: str = "", ints: str = "", floats: str = "", bools: str = "") -> pa.Schema:
-    fields = []
-    for names, kind in ((strings, pa.string()), (dates, pa.date32()), (ints, pa.int64()), (floats, pa.float64()),
-                        (bools, pa.bool_())):
-        fields += [(name, kind) for name in names.split()]
-    return pa.schema(fields)
-
-
-# The columns of features.asof's tables; a test row gives the ones a rule reads, the rest stay NULL.
-CONTRACTS = _schema(
-    "contract_id siret person_key contract_number motif post post_label end_motif time_mode establishment_siret kind idcc",
-    dates="start_date end_date first_month last_month period_end",
-    ints="renewals duration_days",
-    floats="contract_hours hours_worked_in_window",
-    bools="end_inferred end_at_planned",
-)
-ESTABLISHMENTS = _schema(
-    "siret siren naf idcc postal_code departement departement_name region_code region",
-    dates="first_month last_month", ints="months_declared_in_window", bools="declares",
-)
-ABSENCES = _schema(
-    "siret person_key contract_number kind reason post establishment_siret contract_id",
-    dates="start_date absence_start absence_end",
-)
-CLOSED_WEEKDAYS = pa.schema([("siret", pa.string()), ("isodow", pa.int32())])
 SUNDAY = [{"siret": "*", "isodow": 7}]
 
 
@@ -200,7 +176,8 @@ def test_carence_counts_the_establishments_own_opening_days(settings):
             contract("a-open", "2025-02-27", "2025-03-12", siret=open_every_day),
             contract("b-open", "2025-03-18", "2025-03-31", siret=open_every_day),
         ],
-        closed_weekdays=SUNDAY + [
+        closed_weekdays=[
+            *SUNDAY,
             {"siret": USER, "isodow": 6}, {"siret": USER, "isodow": 7}, {"siret": USER, "isodow": 0},
             {"siret": open_every_day, "isodow": 0},
         ],

@@ -10,7 +10,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from champollion.cli import app
-from champollion.csv_files import write_frame_csv, write_rows_csv
+from core.csv_files import write_frame_csv, write_rows_csv
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 
 REPOSITORY = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.config import ScoringConfig
+from core.config import Config
+from core.scoring_config import ScoringConfig
 from scoring.reasons import (
     LEGAL_RULES,
     SectorBenchmarks,
@@ -232,7 +233,7 @@ def test_pred_contrib_equals_the_shap_package_and_sums_to_the_raw_score():
     model, frame = _model()
     assert '"decision_type": "=="' in json.dumps(model.booster.dump_model()), "the model splits on a category"
     rows = frame.index[:200]
-    ours = explain_rows(model, frame, rows)
+    ours = explain_rows(model, frame, rows, Config().audit.shap_tolerance)
     inputs = model.inputs(frame.loc[rows])  # categories as LightGBM reads them: their codes
     codes = inputs.apply(lambda c: c.cat.codes.replace(-1, np.nan) if isinstance(c.dtype, pd.CategoricalDtype) else c)
     reference = shap.TreeExplainer(model.booster).shap_values(codes.to_numpy(dtype=np.float64))
@@ -248,7 +249,7 @@ def test_explanations_that_do_not_add_up_are_refused():
     broken = model.contributions
     model.contributions = lambda table: broken(table) * 1.01
     with pytest.raises(RuntimeError, match="miss the raw score"):
-        explain_rows(model, frame, frame.index[:10])
+        explain_rows(model, frame, frame.index[:10], Config().audit.shap_tolerance)
 
 
 def test_a_fact_that_does_not_set_the_establishment_apart_is_passed_over():

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 LINE = re.compile(r"^S\d\d\.G\d\d\.\d\d\.\d{3},'.*'$")
 NIR = re.compile(r"^[12]\d{2}(0[1-9]|1[0-2])(\d{2}|2A|2B)\d{6}$")
 TINY = replace(presets.SMALL, name="tiny", n_establishments=60, n_months=8, first_month="2026-03")
-REFERENCE = Path(__file__).resolve().parents[1] / "features" / "reference"  # the CT2024 norm tables
+REFERENCE = Path(__file__).resolve().parents[1] / "warehouse" / "reference"  # the CT2024 norm tables
 URSSAF_CODES = {"018", "040", "045", "048", "049", "068", "072", "074", "075", "076", "079", "081", "100", "128",
                 "129"}  # individual contributions (S21.G00.81.001) the URSSAF bordereau aggregates
 RETIREMENT_CODES = {"106", "131", "132"}  # Agirc-Arrco
@@ -85,7 +85,7 @@ def test_opening_days_skip_sundays() -> None:
 
 def test_postal_codes_follow_their_departement() -> None:
     stream = stream_for(0, 99)
-    for departement, _, _ in DEPARTEMENTS:
+    for departement, _ in DEPARTEMENTS:
         for _ in range(30):
             code = postal_code(departement, stream)
             assert re.fullmatch(r"\d{5}", code)
@@ -287,7 +287,7 @@ def test_contracts_carry_a_pcs_code_consistent_per_post(small: Path, parsed) -> 
         assert len({post.pcs for post in sector.posts}) >= len(sector.posts) - 1, sector.key
     # every contract block declares it, as its post's code, mostly in lower case
     declarations, _ = parsed
-    expected = dict(zip(zip(truth["siret"], truth["contract_number"]), truth["pcs"], strict=True))
+    expected = dict(zip(zip(truth["siret"], truth["contract_number"], strict=True), truth["pcs"], strict=True))
     cases: Counter = Counter()
     for declaration in declarations:
         for (number, _), contract in declaration["contracts"].items():
@@ -591,3 +591,28 @@ def test_rebuilt_contracts_match_truth(small: Path, parsed) -> None:
     print(f"round trip: {matched} of {len(truth)} contracts found ({matched / len(truth):.4f})")
     assert matched / len(truth) >= 0.99, f"{matched} of {len(truth)} contracts found"
     assert len(rebuilt) <= len(truth) * 1.001  # no phantom contracts from cancelled or replaced declarations
+
+
+def test_known_inspection_months_split_the_inspections_not_the_world(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inspectorate knows the first two months of inspections (they start in the seventh simulated
+    month); inspections-all.csv has them all. The DSN and the truth are those of the same world."""
+    monkeypatch.setitem(presets.PRESETS, "tiny", replace(TINY, n_establishments=150, n_months=10))
+    simulation.simulate(tmp_path / "all", preset="tiny", seed=7)
+    simulation.simulate(tmp_path / "split", preset="tiny", seed=7, known_inspection_months=2)
+    everything = (tmp_path / "all" / "inspections.csv").read_text().splitlines()
+    known = (tmp_path / "split" / "inspections.csv").read_text().splitlines()
+    assert (tmp_path / "split" / "inspections-all.csv").read_text().splitlines() == everything
+    later = everything[len(known):]
+    assert known[0] == everything[0] == "siret,inspection_date,abuse_found"
+    assert len(known) > 1 and later and known + later == everything
+    assert {line.split(",")[1][:7] for line in known[1:]} <= {"2026-09", "2026-10"}  # TINY starts in 2026-03
+    assert {line.split(",")[1][:7] for line in later} <= {"2026-11", "2026-12"}
+    def world(root: Path) -> dict[str, str]:
+        return {path: digest for path, digest in _hashes(root).items()
+                if "inspections" not in path and not path.endswith("manifest.json")}
+
+    assert world(tmp_path / "all") == world(tmp_path / "split") and world(tmp_path / "all")
+    manifest = json.loads((tmp_path / "split" / "truth" / "manifest.json").read_text())
+    assert manifest["known_inspection_months"] == 2 and manifest["n_inspections_known"] == len(known) - 1
+    assert not (tmp_path / "all" / "inspections-all.csv").exists()

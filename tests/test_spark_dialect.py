@@ -1,11 +1,11 @@
-"""The DuckDB-to-Spark translation rules of features/spark/dialect.py, one construct at a time."""
+"""The DuckDB-to-Spark translation rules of warehouse/spark/dialect.py, one construct at a time."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from features.spark.dialect import spark_sql
+from warehouse.spark.dialect import spark_sql
 
 
 def test_arg_max_skips_null_values_as_duckdb_does():

@@ -8,17 +8,20 @@ and compared value by value (floats within FLOAT_TOLERANCE: sums add up in anoth
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from champollion.config import Config, SparkConfig
-from champollion.home import Home
-from features.engine import SINGLE_TABLES
-from features.ingest import IngestSummary, ingest
-from features.warehouse import MONTHLY_TABLES, warehouse_glob
-from tests.conftest import TEST_KEY
+from core.config import Config, SparkConfig
+from core.home import Home
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+from tests.old_batches import as_written_before_addresses
+from warehouse.engine import SINGLE_TABLES, attach_warehouse, connect
+from warehouse.ingest import IngestSummary, ingest
+from warehouse.tables import MONTHLY_TABLES, warehouse_glob
 
 pytestmark = pytest.mark.slow
 
@@ -36,17 +39,17 @@ TEST_SPARK = SparkConfig(
 
 
 @pytest.fixture(scope="module")
-def spark_ingested(small_warehouse, tmp_path_factory) -> tuple[Home, IngestSummary, IngestSummary]:
+def spark_ingested(small_warehouse, tmp_path_factory, test_key) -> tuple[Home, IngestSummary, IngestSummary]:
     """The small population ingested with Spark into a fresh home, then one of its files again:
     (home, summary of the first run, summary of the second)."""
-    from features.spark.ingest import SparkIngest
+    from warehouse.spark.ingest import SparkIngest
 
     population, _ = small_warehouse
     config = Config(spark=TEST_SPARK)
     engine = SparkIngest.from_config(config.spark)
     home = Home(tmp_path_factory.mktemp("small-spark-home"))
-    first = ingest([population / "dsn"], home, config, TEST_KEY, engine=engine)
-    again = ingest([min((population / "dsn").rglob("*.dsn*"))], home, config, TEST_KEY, engine=engine)
+    first = ingest([population / "dsn"], home, config, test_key, engine=engine)
+    again = ingest([min((population / "dsn").rglob("*.dsn*"))], home, config, test_key, engine=engine)
     return home, first, again
 
 
@@ -75,7 +78,7 @@ def assert_same_table(table: str, expected: pa.Table, actual: pa.Table) -> None:
                                rtol=FLOAT_TOLERANCE, atol=FLOAT_TOLERANCE, equal_nan=True)
             assert close.all(), f"{table}.{name}: first difference at sorted row {int(np.argmin(close))}"
         elif not got.equals(want):
-            row = next(i for i, (w, g) in enumerate(zip(want.to_pylist(), got.to_pylist())) if w != g)
+            row = next(i for i, (w, g) in enumerate(zip(want.to_pylist(), got.to_pylist(), strict=True)) if w != g)
             raise AssertionError(f"{table}.{name}: sorted row {row} is {got[row]} with Spark, {want[row]} with DuckDB")
 
 
@@ -103,3 +106,26 @@ def test_reingesting_a_file_with_spark_changes_nothing(spark_ingested):
     assert (again.files_seen, again.files_new, again.files_already_ingested) == (1, 0, 1)
     assert again.status_counts == first.status_counts
     assert again.months_rewritten == []
+
+
+def test_spark_reads_batches_staged_before_addresses(tmp_path, test_key):
+    """As with DuckDB (tests/test_ingest.py): batches staged before street and city were kept are read with
+    them NULL, and the month ingested after has its address."""
+    from warehouse.spark.ingest import SparkIngest
+
+    config = Config(spark=TEST_SPARK)
+    engine = SparkIngest.from_config(config.spark)
+    home = Home(tmp_path / "home")
+    siret = "12345678900011"
+    january = Declaration(siret, "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06")])], order="1")
+    ingest([write_dsn(tmp_path / "jan.dsn", envoi([january]))], home, config, test_key, engine=engine)
+    as_written_before_addresses(home)
+    february = Declaration(siret, "2025-02", [Individual(contracts=[Contract("C1", "2025-01-06")])], order="2",
+                           street="25 BOULEVARD VOLTAIRE", city="PARIS")
+    ingest([write_dsn(tmp_path / "feb.dsn", envoi([february]))], home, config, test_key, engine=engine)
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    assert con.execute("SELECT month, street, city FROM declarations ORDER BY month").fetchall() == [
+        (date(2025, 1, 1), None, None), (date(2025, 2, 1), "25 BOULEVARD VOLTAIRE", "PARIS")]
+    assert con.execute("SELECT street, postal_code, city FROM establishments").fetchall() == [
+        ("25 BOULEVARD VOLTAIRE", "75011", "PARIS")]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from features.consolidate import DECLARATION_STATUS_SQL, ESTABLISHMENTS_SQL, PERSONS_SQL, STATUS_ISSUES_SQL, STATUS_SQL
-from features.contracts import rebuild_contracts_sql
-from features.spark.dialect import spark_sql
+from warehouse.consolidate import DECLARATION_STATUS_SQL, ESTABLISHMENTS_SQL, PERSONS_SQL, STATUS_ISSUES_SQL, STATUS_SQL
+from warehouse.contracts import rebuild_contracts_sql
+from warehouse.spark.dialect import spark_sql
 
 INGEST_SQL = {
     "status": STATUS_SQL,
@@ -17,7 +17,8 @@ INGEST_SQL = {
     "contracts": rebuild_contracts_sql(None, 3),
 }
 # DuckDB-only constructs that Spark SQL would reject or read otherwise.
-DUCKDB_ONLY = ("ASOF", "REPLACE (", "INT128", "HUGEINT", "BY NAME", "REGEXP_FULL_MATCH", "ARG_MAX(", "ARG_MIN(", "STRFTIME", ")[:")
+DUCKDB_ONLY = ("ASOF", "REPLACE (", "INT128", "HUGEINT", "BY NAME", "REGEXP_FULL_MATCH", "ARG_MAX(", "ARG_MIN(", "STRFTIME",
+               ")[:")
 
 
 @pytest.mark.parametrize("name", INGEST_SQL)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from champollion.config import Config, SparkConfig
+from core.config import Config, SparkConfig
 from features.build import compute_features, latest_month
-from features.inspections import read_inspections
-from features.sql_engine import DuckDBEngine
+from warehouse.inspections import read_inspections
+from warehouse.sql_engine import DuckDBEngine
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,8 @@ LOCAL_SPARK = SparkConfig(
 @pytest.fixture(scope="module")
 def spark_engine():
     """A Spark engine in local mode, its session stopped after the module's tests."""
-    from features.spark.engine import SparkEngine
-    from features.spark.session import spark_session
+    from warehouse.spark.engine import SparkEngine
+    from warehouse.spark.session import spark_session
 
     engine = SparkEngine(spark_session(LOCAL_SPARK))
     yield engine

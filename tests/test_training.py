@@ -9,12 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from champollion.training_report import trial_line, trials_summary
+from core.capacity import select_top, siret_key, top_share_mask
+from core.scoring_config import ScoringConfig
+from core.training_config import TrainingConfig
 from features.catalog import feature_names
-from training.config import TrainingConfig
+from scoring.selection import rank_and_select
 from training.labels import build_labelled_set, label_as_of, needed_months
-from training.metrics import precision_recall_at_share, tiebreak_key, top_share_mask
+from training.metrics import precision_recall_at_share
 from training.promotion import promotion_decision
-from training.splitter import TemporalSplitter
+from training.splitter import TemporalSplitter, choose_folds
+from training.tuning import TrialReport, study_to_run, trials_table
 
 A, B, C = "11111111100011", "22222222200012", "33333333300013"
 
@@ -123,8 +128,39 @@ def test_an_inspection_on_the_first_day_of_a_validation_window_is_validated_not_
 
 def test_a_fold_without_enough_training_rows_is_refused_with_its_dates():
     rows = _dated(["2024-05-10", "2024-06-10", "2024-07-10"])
-    with pytest.raises(ValueError, match="fold 1 .* 0 training"):
+    with pytest.raises(ValueError, match=r"fold 1 .* 0 training"):
         TemporalSplitter(n_folds=3, validation_months=1, min_train_rows=1).folds(rows)
+
+
+def _monthly(first: str, months: int, per_month: int) -> pd.DataFrame:
+    """`per_month` inspections on the 10th of each of `months` months from `first` (YYYY-MM)."""
+    days = pd.date_range(f"{first}-01", periods=months, freq="MS") + pd.Timedelta(days=9)
+    return _dated([d.strftime("%Y-%m-%d") for d in days for _ in range(per_month)])
+
+
+def test_twelve_months_of_inspections_get_shorter_windows_and_say_why():
+    rows = _monthly("2025-01", 12, 25)  # 300 inspections, January to December 2025
+    choice = choose_folds(rows, n_folds=3, validation_months=6, min_train_rows=50)
+    assert not choice.as_configured
+    assert (choice.splitter.n_folds, choice.splitter.validation_months) == (3, 3)
+    assert choice.folds["valid_from"].tolist() == [date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1)]
+    assert choice.folds["n_train"].tolist() == [75, 150, 225]
+    assert "instead of the configured 3 of 6 months" in choice.reason
+    assert "fold 1 (validation 2024-07-01 to 2024-12-31) has 0 training" in choice.reason
+
+
+def test_the_configured_folds_are_kept_when_the_history_allows_them():
+    choice = choose_folds(_monthly("2023-01", 30, 25), n_folds=3, validation_months=6, min_train_rows=50)
+    assert choice.as_configured and (choice.splitter.n_folds, choice.splitter.validation_months) == (3, 6)
+    assert choice.reason == "3 validation windows of 6 months, as configured"
+
+
+def test_folds_are_dropped_after_windows_are_shortened_to_one_month():
+    # 4 months of 20: three one-month windows would leave 20 training rows; two leave 40.
+    choice = choose_folds(_monthly("2025-01", 4, 20), n_folds=3, validation_months=6, min_train_rows=40)
+    assert (choice.splitter.n_folds, choice.splitter.validation_months) == (2, 1)
+    with pytest.raises(ValueError, match="even two one-month windows do not fit"):
+        choose_folds(_monthly("2025-01", 2, 20), n_folds=3, validation_months=6, min_train_rows=40)
 
 
 # --- precision at k ---------------------------------------------------------------------------------
@@ -134,18 +170,41 @@ def test_precision_at_k_takes_the_top_ceil_share_of_each_region_and_pools_them()
     scores = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 5, 9, 1], dtype=float)
     groups = np.array([0] * 10 + [1] * 3)
     y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0])
-    tiebreak = tiebreak_key(len(y), 0)
+    tiebreak = siret_key([f"{i:014d}" for i in range(len(y))])
     mask = top_share_mask(scores, groups, 0.2, tiebreak)
     assert np.flatnonzero(mask).tolist() == [0, 1, 11]
     precision, recall, selected = precision_recall_at_share(y, scores, groups, 0.2, tiebreak)
     assert (precision, recall, selected) == (2 / 3, 2 / 4, 3)
 
 
-def test_ties_are_broken_by_the_shared_random_key_not_by_row_order():
+def test_ties_are_broken_by_siret_as_the_lists_do_not_by_row_order():
     scores = np.zeros(4)
     groups = np.zeros(4, dtype=int)
-    tiebreak = np.array([0.1, 0.9, 0.5, 0.2])
+    tiebreak = siret_key(np.array(["30000000000003", "10000000000001", "20000000000002", "40000000000004"]))
     assert np.flatnonzero(top_share_mask(scores, groups, 0.5, tiebreak)).tolist() == [1, 2]
+
+
+def test_select_top_skips_ineligible_rows_but_keeps_them_in_the_group():
+    scores = np.array([9, 8, 7, 6, 5, 1, 2], dtype=float)
+    groups = np.array([0, 0, 0, 0, 0, 1, 1])
+    eligible = np.array([False, True, True, True, True, True, False])
+    mask = select_top(scores, groups, siret_key(np.arange(7)), np.array([2, 1]), eligible)
+    assert np.flatnonzero(mask).tolist() == [1, 2, 5]
+
+
+def test_training_precision_at_capacity_selects_exactly_the_list_of_a_month():
+    """One rule: with no exclusion and no exploration, the rows training counts as selected at 5% are
+    the establishments on the lists `rank_and_select` draws up from the same scores."""
+    rng = np.random.default_rng(3)
+    n = 400
+    scored = pd.DataFrame({"siret": [f"{s:014d}" for s in rng.choice(10**12, n, replace=False)],
+                           "region_code": rng.choice(["11", "84", "93"], n),
+                           "score": np.round(rng.random(n), 2),  # many ties
+                           "recently_inspected": False})
+    lists = rank_and_select(scored, date(2026, 1, 1), ScoringConfig(list_share=0.05, exploration_share=0))
+    _, groups = np.unique(scored["region_code"], return_inverse=True)
+    mask = top_share_mask(scored["score"].to_numpy(), groups, 0.05, siret_key(scored["siret"]))
+    assert set(scored.loc[mask, "siret"]) == set(lists.loc[lists["in_list"], "siret"])
 
 
 # --- promotion gate ---------------------------------------------------------------------------------
@@ -184,7 +243,7 @@ def test_the_gate_compares_only_inspections_the_champion_never_saw():
 # --- bad rows in the inspections file ---------------------------------------------------------------
 
 def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_path):
-    from champollion.home import Home
+    from core.home import Home
     from training.workflow import inspection_source
 
     path = tmp_path / "inspections.csv"
@@ -264,3 +323,44 @@ def test_config_rejects_unknown_settings_and_keeps_the_capacity_first():
     with pytest.raises(ValidationError):
         TrainingConfig(trails=3)
     assert TrainingConfig(capacity_share=0.1, report_shares=[0.2, 0.05]).shares == [0.1, 0.05, 0.2]
+
+
+# --- tuning ---------------------------------------------------------------------------------------
+
+def test_a_pruned_trial_is_logged_with_the_fold_it_stopped_at_and_a_partial_value():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+
+    def objective(trial):
+        trial.report(0.63, 0)
+        if trial.number == 1:
+            raise optuna.TrialPruned()
+        trial.report(0.5, 1)
+        trial.report(0.5, 2)
+        return 0.5
+
+    study.optimize(objective, n_trials=2)
+    table = trials_table(study, n_folds=3)
+    assert table[["number", "state", "folds_evaluated"]].values.tolist() == [[0, "complete", 3], [1, "pruned", 1]]
+    assert table["objective"].tolist()[0] == 0.5 and np.isnan(table["objective"].tolist()[1])
+    assert np.isnan(table["partial_objective"].tolist()[0]) and table["partial_objective"].tolist()[1] == 0.63
+    line = trial_line(TrialReport(1, "pruned", 0.63, 1, 3))
+    assert line == ("trial 1: pruned after fold 1 of 3, partial objective 0.6300 over fold 1 only "
+                    "(not comparable with complete trials)")
+    assert trial_line(TrialReport(0, "complete", 0.5, 3, 3)) == "trial 0: complete, objective 0.5000 (mean over 3 folds)"
+    assert trials_summary(table, 2, 0) == "2 trials in this run: 1 complete, 1 pruned (1 after fold 1)"
+
+
+def test_each_training_starts_a_new_study_and_resume_continues_the_last(tmp_path):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with pytest.raises(ValueError, match="no earlier study on this data"):
+        study_to_run(storage, "lightgbm-2025-01..2025-12-abc", resume=True)
+    assert study_to_run(storage, "lightgbm-2025-01..2025-12-abc", resume=False) == "lightgbm-2025-01..2025-12-abc"
+    for name in ("lightgbm-2025-01..2025-12-abc", "lightgbm-2025-01..2025-12-abc-2", "lightgbm-2025-01..2025-12-abcd"):
+        optuna.create_study(study_name=name, storage=storage)
+    assert study_to_run(storage, "lightgbm-2025-01..2025-12-abc", resume=False) == "lightgbm-2025-01..2025-12-abc-3"
+    assert study_to_run(storage, "lightgbm-2025-01..2025-12-abc", resume=True) == "lightgbm-2025-01..2025-12-abc-2"

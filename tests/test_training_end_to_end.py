@@ -14,17 +14,23 @@ import typer
 from typer.testing import CliRunner
 
 from champollion.cli import Context
-from champollion.config import Config
-from champollion.home import Home
+from champollion.training_commands import commands
+from core.config import Config
+from core.home import Home
+from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
-from tests.test_training_world import mlflow_template, world  # noqa: F401 - fixtures
-from training.cli import commands
-from training.config import TrainingConfig
+from training.registry import BASELINES
+from training.workflow import list_models
 
 runner = CliRunner()
 
 
 SMALL_DATA = TrainingConfig(validation_months=3, min_train_rows=20, bootstrap_resamples=100, trials=2)
+
+
+def _flat(output: str) -> str:
+    """The output with its line breaks and runs of spaces made single spaces (the console wraps long lines)."""
+    return " ".join(output.split())
 
 
 def _app(home: Home, config: Config) -> typer.Typer:
@@ -39,17 +45,17 @@ def _app(home: Home, config: Config) -> typer.Typer:
     return app
 
 
-def test_train_evaluate_register_and_promote(world, tmp_path):  # noqa: F811
+def test_train_evaluate_register_and_promote(training_world, tmp_path):
     import mlflow
 
     config = Config(training=SMALL_DATA)
-    app = _app(world.home, config)
+    app = _app(training_world.home, config)
     earlier = tmp_path / "earlier.csv"  # the inspections known three months before the others
-    lines = world.inspections_csv.read_text(encoding="utf-8").splitlines()
+    lines = training_world.inspections_csv.read_text(encoding="utf-8").splitlines()
     earlier.write_text("\n".join(line for line in lines if not line.split(",")[1].startswith("2025-0")) + "\n",
                        encoding="utf-8")
 
-    first = runner.invoke(app, ["train", "--inspections", str(earlier), "--truth", str(world.truth)])
+    first = runner.invoke(app, ["train", "--inspections", str(earlier), "--truth", str(training_world.truth)])
     assert first.exit_code == 0, first.output
     assert "earlier.csv:4: SIRET '1234' is not 14 digits" in first.output
     assert "earlier.csv:7: inspection_date '2024-13-01'" in first.output
@@ -60,7 +66,8 @@ def test_train_evaluate_register_and_promote(world, tmp_path):  # noqa: F811
     assert "version 1 with alias(es) challenger, champion" in first.output
 
     # `train --inspections` stored the earlier inspections; the world's feature tables count them all.
-    evaluated = runner.invoke(app, ["evaluate", "--truth", str(world.truth), "--inspections", str(world.inspections_csv)])
+    evaluated = runner.invoke(app, ["evaluate", "--truth", str(training_world.truth),
+                                    "--inspections", str(training_world.inspections_csv)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "Hidden truth" in evaluated.output and "oracle" in evaluated.output and "gap to oracle" in evaluated.output
 
@@ -68,52 +75,112 @@ def test_train_evaluate_register_and_promote(world, tmp_path):  # noqa: F811
     from features.build import load_features
 
     champion = mlflow.pyfunc.load_model("models:/champollion-precarite@champion").unwrap_python_model()
-    table = load_features(world.home.data, world.months[-1])
+    table = load_features(training_world.home.data, training_world.months[-1])
     probabilities = champion.predict_proba(table)
     assert probabilities.shape == (len(table),) and ((probabilities > 0) & (probabilities < 1)).all()
     contributions = champion.contributions(table.head(5))
     assert list(contributions.columns) == [*champion.features, "bias"]
     np.testing.assert_allclose(contributions.sum(axis=1), champion.raw_scores(table.head(5)), atol=1e-9)
-    assert champion.data_months[0] == f"{world.months[0]:%Y-%m}" and champion.schema_version == FEATURES_SCHEMA_VERSION
+    assert champion.data_months[0] == f"{training_world.months[0]:%Y-%m}" and champion.schema_version == FEATURES_SCHEMA_VERSION
 
-    # Newer inspections: the champion is re-scored on the challenger's latest-fold inspections it never saw.
-    second = runner.invoke(app, ["train", "--inspections", str(world.inspections_csv), "--truth", str(world.truth)])
+    # Newer inspections: a new study; the champion is re-scored on the challenger's latest-fold inspections it never saw.
+    all_inspections = ["--inspections", str(training_world.inspections_csv), "--truth", str(training_world.truth)]
+    second = runner.invoke(app, ["train", *all_inspections])
     assert second.exit_code == 0, second.output
     assert re.search(r"version 2 with alias\(es\) challenger\n", second.output), second.output
+    studies = [re.search(r"Optuna study (\S+) ", out.output).group(1) for out in (first, second)]
+    assert studies[0] != studies[1] and all("\n2 trials in this run:" in out.output for out in (first, second))
+    assert "resumed" not in second.output
     gated = runner.invoke(app, ["promote"])
     assert gated.exit_code == 0, gated.output
-    assert re.search(r"champion v1 re-scored on the \d+ inspections of the challenger's latest fold it was not trained on",
-                     gated.output), gated.output
+    assert "candidate: version 2 (challenger); champion: v1; challenger: v2" in _flat(gated.output), gated.output
+    assert re.search(r"champion v1 re-scored on the \d+ inspections of v2's latest fold it was not trained on",
+                     _flat(gated.output)), gated.output
     client = mlflow.tracking.MlflowClient()
     if "not promoted" in gated.output:
+        assert "aliases moved: none (champion stays on v1); challenger stays on v2" in _flat(gated.output)
         assert str(client.get_model_version_by_alias("champollion-precarite", "champion").version) == "1"
         forced = runner.invoke(app, ["promote", "--force"])
         assert forced.exit_code == 0 and "forced" in forced.output
     assert str(client.get_model_version_by_alias("champollion-precarite", "champion").version) == "2"
     assert "already champion" in runner.invoke(app, ["promote"]).output
 
-    # Same data, same settings: the study resumes; same model, same metrics; the gate compares the same fold.
-    third = runner.invoke(app, ["train", "--inspections", str(world.inspections_csv), "--truth", str(world.truth)])
+    # Same data, same settings: a new study on the same data gives the same model, which is not registered again.
+    third = runner.invoke(app, ["train", *all_inspections])
     assert third.exit_code == 0, third.output
-    assert "2 of them from an earlier run (resumed)" in third.output
-    v2, v3 = (client.get_model_version("champollion-precarite", v) for v in ("2", "3"))
-    m2, m3 = client.get_run(v2.run_id).data.metrics, client.get_run(v3.run_id).data.metrics
-    shared = {k for k in m2 if "/" in k and not k.startswith(("truth", "propensity"))}
-    assert shared and {k: m2[k] for k in shared} == {k: m3[k] for k in shared}
-    same = runner.invoke(app, ["promote"])
-    assert "same latest fold as champion v2" in same.output and "promoted" in same.output, same.output
+    assert f"Optuna study {studies[1]}-2 " in third.output, third.output
+    assert "not registered: the same model as version 2 (challenger, champion)" in _flat(third.output)
+    assert len(client.search_model_versions("name='champollion-precarite'")) == 2
 
+    # --resume continues the last study of this data; --trials N runs N more trials in it.
+    resumed = runner.invoke(app, ["train", "--resume", "--trials", "1", "--truth", str(training_world.truth)])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"Optuna study {studies[1]}-2 " in resumed.output, resumed.output
+    assert "1 trials in this run and 2 from an earlier run (resumed)" in _flat(resumed.output)
+    import optuna
+
+    storage = f"sqlite:///{training_world.home.mlruns / 'optuna.db'}"
+    assert len(optuna.load_study(study_name=f"{studies[1]}-2", storage=storage).trials) == 3
+    assert len(optuna.load_study(study_name=studies[1], storage=storage).trials) == 2
+    assert re.search(r"registered champollion-precarite version 3 with alias\(es\) challenger (browse|Successfully)|not "
+                     r"registered: the same model as version 2", _flat(resumed.output)), resumed.output
+
+    # `models`: the promotion metric with its interval, the baselines, who is champion and challenger.
     listed = runner.invoke(app, ["models"])
     assert listed.exit_code == 0, listed.output
-    assert re.search(r"\b3 .*challenger, champion", listed.output) and re.search(r"\b1 .*2024-", listed.output)
+    assert "Promotion metric: mean precision at 5%, 10%, 20%" in _flat(listed.output), listed.output
+    versions = list_models(training_world.home, config).set_index("version")
+    assert versions.loc[2, "aliases"] == "challenger, champion" and versions.loc[1, "aliases"] == ""
+    low, value, high = (float(versions.loc[2, c]) for c in ("promotion_low", "promotion", "promotion_high"))
+    assert low <= value <= high and all(versions.loc[2, b] for b in BASELINES)
+    assert "logistic" in listed.output and "campaign" in listed.output
+    assert "champion: v2 (scores the lists)" in _flat(listed.output)
+    assert re.search(r"version 2: MLflow run \w+; (LightGBM .* beats every simpler model|the simpler model does as well)",
+                     _flat(listed.output)), listed.output
 
 
-def test_same_data_same_seed_same_model_and_metrics(world):  # noqa: F811
+def test_promoting_an_older_version_moves_only_the_champion_alias(training_world):
+    """v1 champion, v3 challenger: promoting v2 moves champion from v1 to v2 and leaves challenger on v3."""
+    from training.workflow import promote
+
+    config = Config(training=SMALL_DATA)
+    client = _registry_with_three_versions(training_world, config)
+    outcome = promote(training_world.home, config, "2", force=True)
+    assert (outcome.candidate, outcome.candidate_aliases, outcome.challenger) == ("2", [], "3")
+    assert (outcome.champion_before, outcome.champion_after) == ("1", "2")
+    aliases = client.get_registered_model("champollion-precarite").aliases
+    assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "2", "challenger": "3"}
+    runner_app = _app(training_world.home, config)
+    again = runner.invoke(runner_app, ["promote", "--version", "1", "--force"])
+    assert again.exit_code == 0, again.output
+    assert "candidate: version 1 (no alias); champion: v2; challenger: v3" in _flat(again.output)
+    assert "aliases moved: champion v2 -> v1; challenger stays on v3" in _flat(again.output)
+    aliases = client.get_registered_model("champollion-precarite").aliases
+    assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "1", "challenger": "3"}
+
+
+def _registry_with_three_versions(training_world, config: Config):
+    """Three registered versions of the world's model (trained on growing inspections): v1 champion, v3 challenger."""
+    import mlflow
+
+    from training.workflow import inspection_source, train
+
+    lines = training_world.inspections_csv.read_text(encoding="utf-8").splitlines()
+    for i, cutoff in enumerate(("2025-03", "2025-05", "2025-07")):
+        part = training_world.home.root / f"until-{i}.csv"
+        kept = [line for line in lines[1:] if line.split(",")[1][:7] < cutoff]
+        part.write_text("\n".join([lines[0], *kept]) + "\n", encoding="utf-8")
+        train(training_world.home, config, inspection_source(training_world.home, part))
+    return mlflow.tracking.MlflowClient()
+
+
+def test_same_data_same_seed_same_model_and_metrics(training_world):
     from training.pipeline import fit_and_evaluate, load_training_data
     from training.workflow import inspection_source
 
     config = Config(training=SMALL_DATA)
-    data = load_training_data(world.home, config, inspection_source(world.home, world.inspections_csv).rows)
+    inspections = inspection_source(training_world.home, training_world.inspections_csv).rows
+    data = load_training_data(training_world.home, config, inspections)
     runs = [fit_and_evaluate(data, SMALL_DATA, 3, None) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0].comparison, runs[1].comparison)
     pd.testing.assert_frame_equal(runs[0].oof, runs[1].oof)
@@ -124,9 +191,9 @@ def test_same_data_same_seed_same_model_and_metrics(world):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_train_on_the_small_simulated_population(small_warehouse, tmp_path, mlflow_template):  # noqa: F811
-    from features.inspections import read_inspections
+def test_train_on_the_small_simulated_population(small_warehouse, tmp_path, mlflow_template):
     from training.pipeline import fit_and_evaluate, load_training_data
+    from warehouse.inspections import read_inspections
 
     population, shared_home = small_warehouse
     home = Home(tmp_path / "home")

@@ -47,7 +47,7 @@ def served(small_pipeline, tmp_path_factory):
 def test_an_inspector_records_a_control_that_training_then_reads(served, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    from features.inspections import load_inspections
+    from warehouse.inspections import load_inspections
 
     world, base = served
     shots = Path(os.environ.get("CHAMPOLLION_SCREENSHOTS", tmp_path / "screenshots"))
@@ -68,7 +68,7 @@ def test_an_inspector_records_a_control_that_training_then_reads(served, tmp_pat
             page.get_by_label("Identifiant").fill(world.logins["inspecteur A"])
             page.get_by_label("Mot de passe").fill(PASSWORD)
             page.get_by_role("button", name="Se connecter").click()
-            expect(page.get_by_role("heading", name=f"Établissement")).to_be_visible()  # back where they asked
+            expect(page.get_by_role("heading", name="Établissement")).to_be_visible()  # back where they asked
 
             page.goto(f"{base}/")  # an inspector's home is the month's list of their region
             expect(page.locator("table#liste")).to_be_visible()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from champollion.config import Config
-from champollion.home import Home
+from core.config import Config
+from core.home import Home
 
 PASSWORD = "un mot de passe de test"
 # (login, role, region: "A" the region of the list's first line, "B" another region with a list, None)

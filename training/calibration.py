@@ -17,7 +17,7 @@ class ScoreCalibrator(BaseEstimator):
     def __init__(self, method: str = "platt"):
         self.method = method
 
-    def fit(self, scores: np.ndarray, y: np.ndarray) -> "ScoreCalibrator":
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
         scores = np.asarray(scores, dtype=float)
         y = np.asarray(y, dtype=int)
         self.center_ = float(np.mean(scores))

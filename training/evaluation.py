@@ -8,12 +8,13 @@ probabilities and lift over random, for each share of capacity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from core.capacity import siret_key, top_share_mask
 from training.calibration import cross_fitted_probabilities
 from training.labels import LABEL
 from training.metrics import (
@@ -23,7 +24,6 @@ from training.metrics import (
     group_codes,
     precision_recall_at_share,
     roc_auc,
-    tiebreak_key,
 )
 from training.models import WEIGHTED
 
@@ -34,7 +34,7 @@ def cross_validate(
     rows: pd.DataFrame,
     splits: list[tuple[int, np.ndarray, np.ndarray]],
     make_models: Callable[[], dict[str, BaseEstimator]],
-    fold_weights: dict[int, np.ndarray | None],
+    fold_weights: Mapping[int, np.ndarray | None],
 ) -> pd.DataFrame:
     """Out-of-fold raw scores: one row per validation row, a `score_<model>` column per model.
 
@@ -74,7 +74,7 @@ def comparison(oof: pd.DataFrame, shares: list[float], resamples: int, seed: int
     y = oof[LABEL].to_numpy()
     folds = oof["fold"].to_numpy()
     regions = oof["region_code"].astype(str).to_numpy()
-    tiebreak = tiebreak_key(len(oof), seed)
+    tiebreak = siret_key(oof["siret"])
     fold_region = group_codes(folds, regions)
     records = []
     for name in model_names(oof):
@@ -116,16 +116,13 @@ def fold_objective(y: np.ndarray, scores: np.ndarray, regions: np.ndarray, objec
     return float(np.mean([precision_recall_at_share(y, scores, groups, s, tiebreak)[0] for s in chosen]))
 
 
-def subgroup_table(oof: pd.DataFrame, model: str, by: pd.Series, share: float, seed: int) -> pd.DataFrame:
+def subgroup_table(oof: pd.DataFrame, model: str, by: pd.Series, share: float) -> pd.DataFrame:
     """Per subgroup (region, sector, size band) of the out-of-fold rows: n, positives, precision@k
     (selection within fold x region, as in deployment), average precision and ROC AUC."""
     y = oof[LABEL].to_numpy()
     scores = oof[f"score_{model}"].to_numpy(dtype=float)
-    tiebreak = tiebreak_key(len(oof), seed)
     groups = group_codes(oof["fold"].to_numpy(), oof["region_code"].astype(str).to_numpy())
-    from training.metrics import top_share_mask
-
-    selected = top_share_mask(scores, groups, share, tiebreak)
+    selected = top_share_mask(scores, groups, share, siret_key(oof["siret"]))
     frame = pd.DataFrame({"group": by.astype(str).to_numpy(), "y": y, "score": scores, "selected": selected})
     records = []
     for group, part in frame.groupby("group", sort=True):

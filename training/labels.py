@@ -13,28 +13,15 @@ from datetime import date
 
 import pandas as pd
 
+from core.months import add_months, months_between
+
 LABEL = "abuse_found"
 LEFT_OUT_COLUMNS = ("siret", "inspection_date", "as_of", "reason")
-
-
-def add_months(month: date, months: int) -> date:
-    """First day of the month `months` after (negative: before) the month of `month`."""
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def label_as_of(inspection_date: date) -> date:
     """The month whose features describe an establishment inspected on `inspection_date` (the month before)."""
     return add_months(date(inspection_date.year, inspection_date.month, 1), -1)
-
-
-def months_between(first: date, last: date) -> list[date]:
-    """Every month from `first` to `last` inclusive (first days)."""
-    out, month = [], date(first.year, first.month, 1)
-    while month <= last:
-        out.append(month)
-        month = add_months(month, 1)
-    return out
 
 
 def needed_months(inspections: pd.DataFrame) -> list[date]:

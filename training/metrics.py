@@ -1,9 +1,10 @@
 """Ranking metrics at inspection capacity: each region visits the top share of its own establishments.
 
-precision@k pools the regions: within each group (a region, or a fold x region), the rows are ranked
-by score and the top ceil(share x n_group) are selected; precision is the share of positives among
-all selected rows, recall the share of all positives that were selected. Ties are broken by a fixed
-random key shared by every model, so no model gains from the row order.
+precision@k pools the regions: within each group (a region, or a fold x region), the rows are selected
+as the monthly lists select them (`core.capacity.top_share_mask`: the top ceil(share x n_group)
+by score, ties broken by SIRET), exclusions and exploration aside; precision is the share of positives
+among all selected rows, recall the share of all positives that were selected. The tie-break key
+(`tiebreak`) is `core.capacity.siret_key` of the rows' SIRETs.
 """
 
 from __future__ import annotations
@@ -15,31 +16,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
-
-def tiebreak_key(n: int, seed: int) -> np.ndarray:
-    """A fixed random key per row that breaks score ties the same way for every model."""
-    return np.random.default_rng(seed).random(n)
+from core.capacity import top_share_mask
 
 
 def group_codes(*keys: np.ndarray | pd.Series) -> np.ndarray:
     """Integer codes of the combinations of the given keys (e.g. fold and region)."""
     frame = pd.DataFrame({f"k{i}": pd.Series(np.asarray(k)).astype(str) for i, k in enumerate(keys)})
     return frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy()
-
-
-def top_share_mask(scores: np.ndarray, groups: np.ndarray, share: float, tiebreak: np.ndarray) -> np.ndarray:
-    """True for the top ceil(share x n_group) rows of each group by score (NaN scores rank last)."""
-    scores = np.asarray(scores, dtype=float)
-    clean = np.where(np.isnan(scores), -np.inf, scores)
-    order = np.lexsort((-tiebreak, -clean, groups))
-    sorted_groups = groups[order]
-    sizes = np.bincount(groups)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    rank = np.arange(len(order)) - starts[sorted_groups]
-    quota = np.ceil(share * sizes - 1e-9).astype(int)
-    mask = np.zeros(len(order), dtype=bool)
-    mask[order] = rank < quota[sorted_groups]
-    return mask
 
 
 def precision_recall_at_share(

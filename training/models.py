@@ -19,7 +19,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.catalog import CATEGORICAL, FEATURES, feature_names
 
-
 # Counts of potential legal-rule infractions: more of them never makes abuse less likely. LightGBM
 # is constrained to respect that (a prior that steadies it on a few hundred labelled rows).
 RULE_COUNTS = tuple(f.name for f in FEATURES if f.family == "rules")
@@ -50,8 +49,7 @@ def categorical_frame(frame: pd.DataFrame, columns: list[str], levels: dict[str,
         values = frame[c].astype("object").where(frame[c].notna(), None)
         values = values.map(lambda v: None if v is None else str(v))
         categories = levels[c] if levels is not None else sorted({v for v in values if v is not None})
-        known = set(categories)
-        out[c] = pd.Categorical(values.map(lambda v: v if v in known else None), categories=categories)
+        out[c] = pd.Categorical(values.where(values.isin(set(categories)), None), categories=categories)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -61,7 +59,7 @@ class RandomRanking(ClassifierMixin, BaseEstimator):
     def __init__(self, random_state: int = 0):
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "RandomRanking":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> RandomRanking:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -76,7 +74,7 @@ class CampaignRule(ClassifierMixin, BaseEstimator):
     def __init__(self, column: str = "precarity_rate_12m_excess"):
         self.column = column
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "CampaignRule":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> CampaignRule:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -91,7 +89,7 @@ class RuleViolations(ClassifierMixin, BaseEstimator):
     def __init__(self, column: str = "n_rule_hits_total"):
         self.column = column
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "RuleViolations":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> RuleViolations:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -140,7 +138,7 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         categories = X[list(CATEGORICAL)].astype("object").where(X[list(CATEGORICAL)].notna(), "missing")
         return pd.concat([numeric_frame(X, numeric), categories.astype(str)], axis=1)
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "LogisticBaseline":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> LogisticBaseline:
         pipeline = self._pipeline()
         pipeline.fit(self._inputs(X), np.asarray(y), logisticregression__sample_weight=sample_weight)
         self.pipeline_ = pipeline
@@ -222,7 +220,7 @@ class LightGBMModel(ClassifierMixin, BaseEstimator):
         frame = pd.concat([numeric_frame(X, numeric), categorical_frame(X, list(CATEGORICAL), levels)], axis=1)
         return frame[features]
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "LightGBMModel":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> LightGBMModel:
         import lightgbm as lgb
 
         for attribute in ("categories_", "booster_"):
@@ -237,7 +235,7 @@ class LightGBMModel(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(self.inputs(X), raw_score=True)
+        return np.asarray(self.booster_.predict(self.inputs(X), raw_score=True))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))

@@ -8,35 +8,52 @@ run need; `score_against_truth` measures the final models on a simulated populat
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
-from champollion.config import Config
-from champollion.home import Home
+from core.capacity import siret_key
+from core.config import Config
+from core.home import Home
+from core.months import add_months, months_between
+from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
+from features.store import feature_tables
 from training.calibration import ScoreCalibrator
-from training.config import TrainingConfig
 from training.evaluation import add_probabilities, comparison, cross_validate
-from training.feature_store import feature_tables
-from training.labels import LABEL, LabelledSet, add_months, build_labelled_set, months_between, needed_months
-from training.metrics import roc_auc
+from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months
+from training.metrics import Interval, group_codes, precision_recall_at_share, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
-from training.promotion import fold_key, gate_value
+from training.promotion import fold_key, latest_fold_values, simpler_model_verdict
 from training.propensity import (
     INSPECTED,
     InversePropensityWeighting,
     known_before,
     propensity_population,
 )
-from training.splitter import TemporalSplitter
+from training.splitter import FoldChoice, choose_folds
 from training.truth import align_truth, truth_at, truth_comparison
-from training.tuning import best_params, fold_data, study_name, tune
+from training.tuning import (
+    TrialReport,
+    best_params,
+    data_fingerprint,
+    fold_data,
+    study_name,
+    study_to_run,
+    trials_table,
+    tune,
+)
+
+if TYPE_CHECKING:  # imported when training ends: it loads MLflow
+    from training.scoring_model import ScoringModel
 
 log = logging.getLogger("champollion.training")
 
@@ -70,21 +87,27 @@ class TrainingResult:
     ipw: str
     ipw_reason: str
     ipw_decision: pd.DataFrame | None
+    fold_choice: str
     study_name: str
     trials: pd.DataFrame
     trials_resumed: int
+    trials_this_run: int
     params: dict[str, Any]
     oof: pd.DataFrame
     comparison: pd.DataFrame
-    final_models: dict[str, Any]
+    final_models: dict[str, BaseEstimator]
     calibrators: dict[str, ScoreCalibrator]
-    scoring_model: Any
+    scoring_model: ScoringModel
     importance: pd.DataFrame
     selection: pd.DataFrame
     propensity_auc: float
     weights_summary: dict[str, float]
     latest_fold: pd.DataFrame
     latest_fold_key: str
+    latest_fold_values: pd.DataFrame  # the promotion metric of every model on the latest fold
+    simpler_model_verdict: str
+    data_fingerprint: str
+    model_fingerprint: str
     settings: TrainingConfig
     truth_over_folds: pd.DataFrame | None = None
 
@@ -108,10 +131,9 @@ def truth_over_folds(
     folds: pd.DataFrame,
     tables: dict[date, pd.DataFrame],
     truth_months: pd.DataFrame,
-    make_models: Callable[[], dict[str, Any]],
-    fold_weights: dict[int, np.ndarray | None],
+    make_models: Callable[[], dict[str, BaseEstimator]],
+    fold_weights: Mapping[int, np.ndarray | None],
     shares: list[float],
-    seed: int,
 ) -> pd.DataFrame:
     """The hidden truth over the validation windows, with honest temporal models: each fold's models
     (trained on inspections before its window) score every establishment as of each month whose list
@@ -119,8 +141,6 @@ def truth_over_folds(
 
     One row per fold, month, model and share: precision, establishments, abusing.
     """
-    from training.metrics import group_codes, precision_recall_at_share, tiebreak_key
-
     y = rows[LABEL].to_numpy()
     records = []
     for fold, train, _ in splits:
@@ -135,7 +155,7 @@ def truth_over_folds(
             table, _ = align_truth(tables[month], truth_at(truth_months, pd.Timestamp(month)))
             abusing = table["abusing"].to_numpy()
             groups = group_codes(table["region_code"].astype(str).to_numpy())
-            tiebreak = tiebreak_key(len(table), seed)
+            tiebreak = siret_key(table["siret"])
             scores = {name: model.decision_function(table) for name, model in models.items()}
             scores["oracle"] = table["latent_abuse_probability"].to_numpy(dtype=float)
             for name, values in scores.items():
@@ -154,14 +174,14 @@ def decide_ipw(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, tables: di
     weights, precision at capacity against the hidden truth over the validation windows (see
     `truth_over_folds`). One row per fold and month with `ipw_off` and `ipw_on`."""
 
-    def lightgbm() -> dict[str, Any]:
+    def lightgbm() -> dict[str, BaseEstimator]:
         return {"lightgbm": LightGBMModel(threads=settings.threads, random_state=settings.seed)}
 
-    none = {fold: None for fold, _, _ in splits}
+    none: dict[int, np.ndarray | None] = {fold: None for fold, _, _ in splits}
     parts = []
     for mode, weights in (("off", none), ("on", weights_on)):
         part = truth_over_folds(rows, splits, folds, tables, truth_months, lightgbm, weights,
-                                [settings.capacity_share], settings.seed)
+                                [settings.capacity_share])
         part = part[part["model"] == "lightgbm"].set_index(["fold", "as_of"])["precision"].rename(f"ipw_{mode}")
         parts.append(part)
     return pd.concat(parts, axis=1).reset_index()
@@ -182,7 +202,7 @@ def selection_table(population: pd.DataFrame, propensity: np.ndarray) -> pd.Data
 def feature_importance(model: LightGBMModel, rows: pd.DataFrame) -> pd.DataFrame:
     """Global importance of the final LightGBM: split gain and mean |SHAP| (log-odds) over the labelled rows."""
     booster = model.booster_
-    contributions = booster.predict(model.inputs(rows), pred_contrib=True)[:, :-1]
+    contributions = np.asarray(booster.predict(model.inputs(rows), pred_contrib=True))[:, :-1]
     frame = pd.DataFrame(
         {
             "feature": booster.feature_name(),
@@ -194,19 +214,38 @@ def feature_importance(model: LightGBMModel, rows: pd.DataFrame) -> pd.DataFrame
     return frame.sort_values(["mean_abs_shap", "gain"], ascending=False, ignore_index=True)
 
 
+def model_fingerprint(data: str, folds: pd.DataFrame, params: dict[str, Any], ipw: str,
+                      settings: TrainingConfig) -> str:
+    """A hash of what makes a trained model what it is: the labelled data (its fingerprint), the folds (the
+    calibration is fitted out of fold), the LightGBM parameters, the weighting and the settings of the final
+    fits. Two trainings with equal fingerprints give the same model."""
+    identity = {
+        "data": data, "folds": folds.astype(str).to_dict(orient="list"), "params": params, "ipw": ipw,
+        "schema": FEATURES_SCHEMA_VERSION,
+        **settings.model_dump(include={"calibration", "logistic_c", "ipw_max_weight", "threads", "seed",
+                                       "capacity_share", "report_shares", "objective"}),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def fit_and_evaluate(
     data: TrainingData,
     settings: TrainingConfig,
     trials: int,
     storage: str | None,
     truth_months: pd.DataFrame | None = None,
-    on_trial: Callable[[int, float | None, str], None] | None = None,
+    on_trial: Callable[[TrialReport], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    resume: bool = False,
+    on_folds: Callable[[FoldChoice], None] | None = None,
 ) -> TrainingResult:
-    """Folds, weighting decision, Optuna study, comparison of every model, final fits and calibration.
+    """Folds fitted to the history, weighting decision, Optuna study, comparison of every model, final fits
+    and calibration.
 
-    `storage` is the Optuna storage URL (None: in memory); `truth_months` (the simulated
-    population's establishment_months) lets `ipw: auto` decide on the hidden truth.
+    `storage` is the Optuna storage URL (None: in memory); `trials` are run in a new study, or with
+    `resume` in the last study of the same data and settings (see `training.tuning.study_to_run`);
+    `truth_months` (the simulated population's establishment_months) lets `ipw: auto` decide on the
+    hidden truth. `on_folds` receives the fold choice before the work starts.
     """
     from training.scoring_model import ScoringModel
 
@@ -214,9 +253,11 @@ def fit_and_evaluate(
     rows = data.labelled.rows
     if rows.empty:
         raise ValueError("no labelled rows: no inspection could be joined to features")
-    splitter = TemporalSplitter(settings.n_folds, settings.validation_months, settings.min_train_rows)
-    folds = splitter.folds(rows)
-    splits = list(splitter.split(rows))
+    choice = choose_folds(rows, settings.n_folds, settings.validation_months, settings.min_train_rows)
+    folds, splits = choice.folds, list(choice.splitter.split(rows))
+    log.info("folds: %s", choice.reason)
+    if on_folds:
+        on_folds(choice)
 
     step("fitting the inspection-propensity model per fold")
     population = propensity_population(data.features_by_month, data.inspections)
@@ -244,15 +285,15 @@ def fit_and_evaluate(
     fold_weights = weights_on if ipw == "on" else {fold: None for fold, _, _ in splits}
     final_weights = final_weights_on if ipw == "on" else None
 
-    name = study_name(rows, folds, settings, ipw)
-    step(f"tuning LightGBM: study {name}, {trials} trials")
-    study, resumed = tune(fold_data(rows, splits, fold_weights, settings.seed), settings, trials, storage, name, on_trial)
+    name = study_to_run(storage, study_name(rows, folds, settings, ipw, data.labelled.months), resume)
+    step(f"tuning LightGBM: study {name}, {trials} trials" + (" (resumed)" if resume else ""))
+    study, resumed = tune(fold_data(rows, splits, fold_weights), settings, trials, storage, name, on_trial)
     params = best_params(study)
-    trials_table = study.trials_dataframe(attrs=("number", "value", "state", "params"))
+    trial_log = trials_table(study, len(splits))
 
     step("evaluating every model on the folds")
 
-    def make_models() -> dict[str, Any]:
+    def make_models() -> dict[str, BaseEstimator]:
         return comparison_models(params, settings.logistic_c, settings.threads, settings.seed)
 
     oof = add_probabilities(cross_validate(rows, splits, make_models, fold_weights), settings.calibration)
@@ -261,7 +302,7 @@ def fit_and_evaluate(
     if truth_months is not None:
         step("every model against the hidden truth over the validation windows")
         truth_folds = truth_over_folds(rows, splits, folds, data.features_by_month, truth_months, make_models,
-                                       fold_weights, settings.shares, settings.seed)
+                                       fold_weights, settings.shares)
 
     step("fitting the final models on every labelled row")
     y = rows[LABEL].to_numpy()
@@ -286,7 +327,13 @@ def fit_and_evaluate(
     latest_fold = latest_rows.assign(
         fold=last_fold, challenger_score=oof.loc[oof["fold"] == last_fold, "score_lightgbm"].to_numpy()
     )
-    metrics["latest_fold_objective"] = gate_value(latest_fold, latest_fold["challenger_score"].to_numpy(), settings)
+    step("the promotion metric on the latest fold, with its interval and every baseline")
+    on_latest = latest_fold_values(latest_fold, oof, settings)
+    gbm = on_latest.set_index("model").loc["lightgbm"]
+    metrics.update(latest_fold_objective=float(gbm["value"]), latest_fold_objective_low=float(gbm["low"]),
+                   latest_fold_objective_high=float(gbm["high"]))
+    baselines = {r.model: float(r.value) for r in on_latest.itertuples(index=False) if r.model != "lightgbm"}
+    fingerprint = data_fingerprint(rows)
     scoring_model = ScoringModel(
         booster=booster_model.booster_, calibrator=calibrators["lightgbm"], features=model_features(),
         categories=booster_model.categories_, schema_version=FEATURES_SCHEMA_VERSION,
@@ -296,11 +343,17 @@ def fit_and_evaluate(
     final = final_weights if final_weights is not None else np.ones(len(rows))
     return TrainingResult(
         labelled=data.labelled, folds=folds, ipw=ipw, ipw_reason=ipw_reason, ipw_decision=ipw_decision,
-        study_name=name, trials=trials_table, trials_resumed=resumed, params=params, oof=oof, comparison=table,
+        fold_choice=choice.reason, study_name=name, trials=trial_log, trials_resumed=resumed,
+        trials_this_run=trials,
+        params=params, oof=oof, comparison=table,
         final_models=final_models, calibrators=calibrators, scoring_model=scoring_model,
         importance=feature_importance(booster_model, rows), selection=selection, propensity_auc=propensity_auc,
         weights_summary={"min": float(np.min(final)), "median": float(np.median(final)), "max": float(np.max(final))},
-        latest_fold=latest_fold, latest_fold_key=fold_key(latest_fold), settings=settings,
+        latest_fold=latest_fold, latest_fold_key=fold_key(latest_fold), latest_fold_values=on_latest,
+        simpler_model_verdict=simpler_model_verdict(
+            baselines, Interval(float(gbm["value"]), float(gbm["low"]), float(gbm["high"]))),
+        data_fingerprint=fingerprint, model_fingerprint=model_fingerprint(fingerprint, folds, params, ipw, settings),
+        settings=settings,
         truth_over_folds=truth_folds,
     )
 

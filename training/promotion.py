@@ -7,54 +7,111 @@ Both models must be measured on inspections neither was trained on:
   (`unseen_by`), against the challenger's out-of-fold scores on the same rows;
 - if there are none, the recorded values (on different folds) are compared, and the report says so.
 The first model becomes champion; `force` overrides the gate.
+
+The gate's metric (`gate_value`: the tuning objective on the latest fold) is the one `models` shows,
+with its interval (`gate_interval`) and every baseline's value on the same rows (`latest_fold_values`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from training.config import TrainingConfig
+from core.capacity import siret_key
+from core.training_config import TrainingConfig
 from training.evaluation import fold_objective
 from training.labels import LABEL
-from training.metrics import tiebreak_key
+from training.metrics import Interval
+from training.models import MODEL_LABELS
 
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """Whether the challenger becomes champion, and why."""
+    """Whether the candidate version becomes champion, and why."""
 
     promote: bool
     reason: str
-    challenger_value: float | None = None
+    challenger_value: float | None = None  # the candidate's
     champion_value: float | None = None
 
 
 def promotion_decision(challenger: float, champion: float | None, force: bool = False,
                        metric: str = "precision@k") -> PromotionDecision:
-    """The gate: promote when there is no champion, when forced, or when challenger >= champion."""
+    """The gate: promote when there is no champion, when forced, or when candidate >= champion."""
     if champion is None:
         return PromotionDecision(True, "no champion yet: the first model becomes champion", challenger, None)
     if force:
-        return PromotionDecision(True, f"forced (challenger {metric} {challenger:.3f}, champion {champion:.3f})",
+        return PromotionDecision(True, f"forced (candidate {metric} {challenger:.3f}, champion {champion:.3f})",
                                  challenger, champion)
     if challenger >= champion:
-        return PromotionDecision(True, f"challenger {metric} {challenger:.3f} >= champion {champion:.3f} on the latest fold",
-                                 challenger, champion)
-    return PromotionDecision(False, f"challenger {metric} {challenger:.3f} < champion {champion:.3f} on the latest fold: "
-                                    "champion kept (use --force to override)", challenger, champion)
+        return PromotionDecision(True, f"candidate {metric} {challenger:.3f} >= champion {champion:.3f} on the same "
+                                       "inspections", challenger, champion)
+    return PromotionDecision(False, f"candidate {metric} {challenger:.3f} < champion {champion:.3f} on the same "
+                                    "inspections: champion kept (use --force to override)", challenger, champion)
+
+
+def promotion_metric(settings: TrainingConfig) -> str:
+    """The promotion metric in words: the tuning objective on a version's latest validation fold."""
+    what = {"precision_at_k": f"precision at {settings.capacity_share:.0%}",
+            "mean_precision_at_shares": "mean precision at " + ", ".join(f"{s:.0%}" for s in settings.shares),
+            "average_precision": "average precision"}[settings.objective]
+    return f"{what} of each region's inspected establishments on the latest validation fold, out of fold"
 
 
 def gate_value(fold_rows: pd.DataFrame, scores: np.ndarray, settings: TrainingConfig) -> float:
     """The tuning objective on one fold's rows (region_code and abuse_found) for the given scores."""
     return fold_objective(
         fold_rows[LABEL].to_numpy(), np.asarray(scores, dtype=float), fold_rows["region_code"].astype(str).to_numpy(),
-        settings.objective, settings.capacity_share, settings.shares, tiebreak_key(len(fold_rows), settings.seed),
+        settings.objective, settings.capacity_share, settings.shares, siret_key(fold_rows["siret"]),
     )
+
+
+def gate_interval(fold_rows: pd.DataFrame, scores: np.ndarray, settings: TrainingConfig) -> Interval:
+    """`gate_value` with a 95% bootstrap percentile interval: the fold's rows resampled with replacement
+    within each region (fixed seed), each region's list drawn again on every resample."""
+    scores = np.asarray(scores, dtype=float)
+    regions = fold_rows["region_code"].astype(str).to_numpy()
+    members = [np.flatnonzero(regions == region) for region in np.unique(regions)]
+    rng = np.random.default_rng(settings.seed)
+    draws = np.empty(settings.bootstrap_resamples)
+    for b in range(settings.bootstrap_resamples):
+        index = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members])
+        draws[b] = gate_value(fold_rows.iloc[index], scores[index], settings)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return Interval(gate_value(fold_rows, scores, settings), float(low), float(high))
+
+
+def latest_fold_values(latest_fold: pd.DataFrame, oof: pd.DataFrame, settings: TrainingConfig) -> pd.DataFrame:
+    """The gate's metric of every model on the latest fold (out-of-fold scores `score_<model>` of `oof`,
+    aligned with `latest_fold`): model, value, and for LightGBM its interval (low, high)."""
+    fold = int(latest_fold["fold"].iloc[0])
+    scores = oof.loc[oof["fold"] == fold]
+    records = []
+    for column in [c for c in scores.columns if c.startswith("score_")]:
+        name = column.removeprefix("score_")
+        values = scores[column].to_numpy(dtype=float)
+        if name == "lightgbm":
+            interval = gate_interval(latest_fold, values, settings)
+            records.append({"model": name, "value": interval.value, "low": interval.low, "high": interval.high})
+        else:
+            records.append({"model": name, "value": gate_value(latest_fold, values, settings),
+                            "low": float("nan"), "high": float("nan")})
+    return pd.DataFrame.from_records(records)
+
+
+def simpler_model_verdict(values: dict[str, float], interval: Interval) -> str:
+    """In words: whether LightGBM beats the simpler models, given its value with its interval and each
+    baseline's value (model name -> value) on the same rows."""
+    as_good = sorted((name for name, value in values.items() if value >= interval.low),
+                     key=lambda name: (name != "logistic", -values[name]))
+    lightgbm = f"LightGBM {interval.value:.3f} [{interval.low:.2f}, {interval.high:.2f}]"
+    if not as_good:
+        return f"{lightgbm} beats every simpler model: each is below its interval"
+    named = ", ".join(f"{MODEL_LABELS.get(name, name)} {values[name]:.3f}" for name in as_good)
+    return f"the simpler model does as well: {named}, within the interval of {lightgbm}"
 
 
 def fold_key(fold_rows: pd.DataFrame) -> str:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from training.labels import add_months, label_as_of
+from core.months import add_months
+from training.labels import label_as_of
 from training.models import LogisticBaseline
 
 INSPECTED = "inspected_next_month"
@@ -56,7 +57,7 @@ class InspectionPropensity(BaseEstimator):
         self.C = C
         self.random_state = random_state
 
-    def fit(self, population: pd.DataFrame, inspected: np.ndarray) -> "InspectionPropensity":
+    def fit(self, population: pd.DataFrame, inspected: np.ndarray) -> InspectionPropensity:
         self.model_ = LogisticBaseline(C=self.C, random_state=self.random_state).fit(population, inspected)
         self.base_rate_ = float(np.mean(inspected))
         return self
@@ -71,7 +72,7 @@ class NoWeighting(BaseEstimator):
 
     name = "off"
 
-    def fit(self, population: pd.DataFrame) -> "NoWeighting":
+    def fit(self, population: pd.DataFrame) -> NoWeighting:
         return self
 
     def weights(self, rows: pd.DataFrame) -> np.ndarray | None:
@@ -88,7 +89,7 @@ class InversePropensityWeighting(BaseEstimator):
         self.C = C
         self.random_state = random_state
 
-    def fit(self, population: pd.DataFrame) -> "InversePropensityWeighting":
+    def fit(self, population: pd.DataFrame) -> InversePropensityWeighting:
         self.propensity_ = InspectionPropensity(self.C, self.random_state).fit(population, population[INSPECTED].to_numpy())
         return self
 

@@ -7,7 +7,9 @@ file store by default). Browse it with
     mlflow ui --backend-store-uri sqlite:///<home>/mlruns/mlflow.db
 
 Each new version gets the alias `challenger`; the first one also `champion`; `promote` moves
-`champion`. Scoring loads `models:/champollion-precarite@champion` (see training.scoring_model).
+`champion`. A training whose model is the same as a registered version's (same `model_fingerprint`: same
+data, folds, parameters and settings) is logged as a run but not registered again. Scoring loads
+`models:/champollion-precarite@champion` (see training.scoring_model).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from champollion.csv_files import write_frame_csv
-from champollion.home import REPOSITORY_ROOT, Home
-from training.config import TrainingConfig
+from core.csv_files import write_frame_csv
+from core.home import REPOSITORY_ROOT, Home
+from core.training_config import TrainingConfig
+from training.pipeline import TrainingResult
+from training.saved_model import SavedModel
 
 log = logging.getLogger("champollion.training")
 
@@ -104,7 +108,7 @@ def _pct(share: float) -> str:
     return f"{share * 100:g}pct"
 
 
-def run_metrics(result: Any) -> dict[str, float]:
+def run_metrics(result: TrainingResult) -> dict[str, float]:
     """Metrics per model, per fold and overall, named `<model>/<metric>[/fold_<k>]`."""
     out: dict[str, float] = {}
     for row in result.comparison.itertuples(index=False):
@@ -135,18 +139,52 @@ def _signature_sample(rows: pd.DataFrame, features: list[str]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class TrainingRecord:
-    """Where a training went in MLflow."""
+    """Where a training went in MLflow: the run, and the version registered (None when `same_as`, a
+    registered version with the same model, made a new one pointless)."""
 
     run_id: str
     experiment_id: str
-    version: str
+    version: str | None
     aliases: list[str]
     tracking_uri: str
+    run_name: str
+    same_as: str | None = None
+    same_as_aliases: tuple[str, ...] = ()
 
 
-def log_training(result: Any, home: Home, settings: TrainingConfig, context: dict[str, str]) -> TrainingRecord:
+def run_name(version: str | None, same_as: str | None, months: list[str], trials: int, resumed: int) -> str:
+    """A run's name: the version it registered (or the one it repeats), its data months and its trials."""
+    who = f"v{version}" if version is not None else f"same model as v{same_as} (not registered)"
+    more = f" (+{resumed} resumed)" if resumed else ""
+    return f"{who} · data {months[0]}..{months[-1]} · {trials} trials{more}"
+
+
+def version_with_fingerprint(client: Any, name: str, fingerprint: str) -> Any | None:
+    """The registered version whose model has this fingerprint, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    return next((mv for mv in found if (mv.tags or {}).get("model_fingerprint") == fingerprint), None)
+
+
+def aliases_of(client: Any, name: str, version: str) -> list[str]:
+    """The aliases a version holds, sorted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = client.get_registered_model(name).aliases or {}
+    except MlflowException:
+        return []
+    return sorted(alias for alias, held in aliases.items() if str(held) == str(version))
+
+
+def log_training(result: TrainingResult, home: Home, settings: TrainingConfig, context: dict[str, str]) -> TrainingRecord:
     """Log the run (parameters, metrics, artifacts, model) and register the model as a new version with
-    the alias `challenger` (and `champion` if there is none yet)."""
+    the alias `challenger` (and `champion` if there is none yet), unless a registered version holds the same
+    model (same `model_fingerprint`): then the run is logged without a model and nothing is registered."""
     import joblib
     import mlflow
     from mlflow.models import infer_signature
@@ -165,21 +203,29 @@ def log_training(result: Any, home: Home, settings: TrainingConfig, context: dic
     versions = library_versions()
     model = result.scoring_model
     months = result.labelled.months
+    name = settings.registered_model
+    same = version_with_fingerprint(client, name, result.model_fingerprint)
+    same_as = str(same.version) if same is not None else None
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(
         experiment_id=experiment_id(client, home, settings),
-        run_name=f"lightgbm {months[0]}..{months[-1]}",
+        run_name=run_name(None, same_as, months, result.trials_this_run, result.trials_resumed) if same_as else None,
     ) as run:
         out = Path(tmp)
         mlflow.set_tags({
             "git_commit": commit, "git_dirty": str(dirty), "feature_schema_version": str(model.schema_version),
             "data_months": f"{months[0]}..{months[-1]}", "ipw": result.ipw,
+            "data_fingerprint": result.data_fingerprint, "model_fingerprint": result.model_fingerprint,
+            **({"same_model_as_version": same_as} if same_as else {}),
             **{f"version.{k}": v for k, v in versions.items()},
         })
         params = {
             **{f"training.{k}": v for k, v in settings.model_dump().items()},
             **{f"lightgbm.{k}": v for k, v in result.params.items()},
             "ipw_resolved": result.ipw, "ipw_reason": result.ipw_reason[:500], "optuna_study": result.study_name,
-            "optuna_trials_in_study": len(result.trials), "labelled_rows": len(result.labelled.rows),
+            "optuna_trials_in_study": len(result.trials), "optuna_trials_this_run": result.trials_this_run,
+            "optuna_trials_resumed": result.trials_resumed, "labelled_rows": len(result.labelled.rows),
+            "folds_chosen": len(result.folds), "fold_choice": result.fold_choice[:500],
+            "data_fingerprint": result.data_fingerprint,
             "labelled_positives": int(result.labelled.rows["abuse_found"].sum()),
             "left_out_inspections": len(result.labelled.left_out), "first_month": months[0], "last_month": months[-1],
             "n_months": len(months), "feature_schema_version": model.schema_version, "n_features": len(model.features),
@@ -196,7 +242,7 @@ def log_training(result: Any, home: Home, settings: TrainingConfig, context: dic
         report.mkdir()
         (out / "features.json").write_text(json.dumps({"schema_version": model.schema_version, "features": model.features,
                                                        "data_months": months}, indent=2), encoding="utf-8")
-        curve = precision_curve(result.oof, settings.seed)
+        curve = precision_curve(result.oof)
         write_frame_csv(curve, report / "precision_at_k_curve.csv")
         plot_precision_curve(curve, settings.capacity_share, report / "precision_at_k_curve.png")
         plot_calibration(result.oof, report / "calibration.png")
@@ -235,21 +281,30 @@ def log_training(result: Any, home: Home, settings: TrainingConfig, context: dic
             signature = infer_signature(sample, model.predict(None, sample))
         requirements = [f"{name}=={versions[name]}" for name in ("lightgbm", "scikit-learn", "pandas", "numpy", "mlflow")
                         if versions.get(name, "absent") != "absent"]
+        run_id = run.info.run_id
+        if same_as is not None:  # the registered version's run holds this very model
+            return TrainingRecord(run_id, run.info.experiment_id, None, [], tracking_uri(home, settings),
+                                  run_name(None, same_as, months, result.trials_this_run, result.trials_resumed),
+                                  same_as, tuple(aliases_of(client, name, same_as)))
         info = mlflow.pyfunc.log_model(
             name="model", python_model=model, signature=signature, input_example=sample.head(3),
             pip_requirements=requirements,
             registered_model_name=settings.registered_model,
         )
         version = str(info.registered_model_version)
-        run_id = run.info.run_id
+        named = run_name(version, None, months, result.trials_this_run, result.trials_resumed)
+        mlflow.set_tag("mlflow.runName", named)
 
-    name = settings.registered_model
+    latest = result.latest_fold_values.set_index("model")
     for key, value in {
         "run_id": run_id, "data_months": f"{months[0]}..{months[-1]}", "feature_schema_version": str(model.schema_version),
         "labelled_rows": str(len(result.labelled.rows)), "ipw": result.ipw, "git_commit": commit,
         "latest_fold": result.latest_fold_key, "objective": settings.objective,
+        "model_fingerprint": result.model_fingerprint, "data_fingerprint": result.data_fingerprint,
+        "trials": str(result.trials_this_run), "optuna_study": result.study_name,
+        "simpler_model_verdict": result.simpler_model_verdict,
         **{f"metric.{k}": f"{v:.4f}" for k, v in model.metrics.items()},
-        **campaign_tags(result),
+        **{f"latest_fold.{m}": f"{row.value:.4f}" for m, row in latest.iterrows() if m != "lightgbm"},
     }.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
@@ -258,15 +313,7 @@ def log_training(result: Any, home: Home, settings: TrainingConfig, context: dic
         client.set_registered_model_alias(name, CHAMPION, version)
         client.set_model_version_tag(name, version, "promotion", "first model: champion")
         aliases.append(CHAMPION)
-    return TrainingRecord(run_id, run.info.experiment_id, version, aliases, tracking_uri(home, settings))
-
-
-def campaign_tags(result: Any) -> dict[str, str]:
-    """The campaign rule's and logistic regression's overall precision@k, for `models` to show next to LightGBM."""
-    table = result.comparison
-    here = table[(table["fold"] == "all") & np.isclose(table["share"], result.settings.capacity_share)]
-    return {f"metric.{row.model}_precision_at_k": f"{row.precision:.4f}" for row in here.itertuples(index=False)
-            if row.model in ("campaign_rule", "logistic")}
+    return TrainingRecord(run_id, run.info.experiment_id, version, aliases, tracking_uri(home, settings), named)
 
 
 def current_version(client: Any, name: str, alias: str) -> Any | None:
@@ -290,8 +337,8 @@ def resolve_version(client: Any, name: str, reference: str) -> Any:
     return found
 
 
-def load_scoring_model(name: str, reference: str) -> Any:
-    """The ScoringModel of a version (alias or number), as scoring loads it."""
+def load_scoring_model(name: str, reference: str) -> SavedModel:
+    """The saved model of a version (alias or number), as scoring loads it."""
     import mlflow.pyfunc
 
     reference = str(reference)
@@ -306,30 +353,37 @@ def download(run_id: str, path: str) -> Path:
     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tempfile.mkdtemp()))
 
 
+BASELINES = ("logistic", "campaign_rule", "rule_violations", "random")
+
+
 def versions_table(client: Any, name: str) -> pd.DataFrame:
-    """Every registered version: version, aliases, created, run, data months, rows, ipw and key metrics."""
+    """Every registered version: version, aliases, created, run, data months, rows, trials, ipw, the objective
+    it was tuned and gated on, its latest fold, the promotion metric on it (`promotion`, `promotion_low`,
+    `promotion_high`), each baseline's value on the same rows (`<baseline>`, see BASELINES) and the verdict on
+    the simpler models; empty strings where a version predates a tag."""
     from mlflow.exceptions import MlflowException
 
     try:
         found = client.search_model_versions(f"name='{name}'")
-        aliases_of: dict[str, list[str]] = {}
+        held: dict[str, list[str]] = {}
         for alias, version in (client.get_registered_model(name).aliases or {}).items():
-            aliases_of.setdefault(str(version), []).append(alias)
+            held.setdefault(str(version), []).append(alias)
     except MlflowException:
-        found, aliases_of = [], {}
+        found, held = [], {}
     records = []
     for mv in sorted(found, key=lambda v: int(v.version)):
         tags = mv.tags or {}
         records.append({
-            "version": int(mv.version), "aliases": ", ".join(sorted(aliases_of.get(str(mv.version), []))),
+            "version": int(mv.version), "aliases": ", ".join(sorted(held.get(str(mv.version), []))),
             "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "data_months": tags.get("data_months", ""), "labelled_rows": tags.get("labelled_rows", ""),
-            "ipw": tags.get("ipw", ""),
-            "precision_at_k": tags.get("metric.precision_at_k", ""),
-            "latest_fold_precision_at_k": tags.get("metric.latest_fold_precision_at_k", ""),
-            "average_precision": tags.get("metric.average_precision", ""),
-            "roc_auc": tags.get("metric.roc_auc", ""),
-            "campaign_rule_precision_at_k": tags.get("metric.campaign_rule_precision_at_k", ""),
+            "trials": tags.get("trials", ""), "ipw": tags.get("ipw", ""), "objective": tags.get("objective", ""),
+            "latest_fold": tags.get("latest_fold", "").split(":")[0],
+            "promotion": tags.get("metric.latest_fold_objective", ""),
+            "promotion_low": tags.get("metric.latest_fold_objective_low", ""),
+            "promotion_high": tags.get("metric.latest_fold_objective_high", ""),
+            **{baseline: tags.get(f"latest_fold.{baseline}", "") for baseline in BASELINES},
+            "verdict": tags.get("simpler_model_verdict", ""),
             "run_id": mv.run_id,
         })
     return pd.DataFrame.from_records(records)

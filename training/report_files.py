@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.capacity import siret_key
+from core.size_bands import size_band
 from training.evaluation import model_names, subgroup_table
 from training.labels import LABEL
-from training.metrics import group_codes, precision_recall_at_share, tiebreak_key
+from training.metrics import group_codes, precision_recall_at_share
 from training.models import MODEL_LABELS
+from training.pipeline import TrainingResult
 
 CURVE_SHARES = np.round(np.arange(0.01, 0.41, 0.01), 2)
 
@@ -44,7 +47,6 @@ NAF_SECTIONS = [
     (97, 98, "T households", "T — Activités des ménages en tant qu'employeurs"),
     (99, 99, "U extraterritorial", "U — Activités extra-territoriales"),
 ]
-SIZE_BANDS = [(0, 9, "0-9"), (10, 49, "10-49"), (50, 249, "50-249"), (250, 10**9, "250+")]
 
 
 def naf_section(naf: object, french: bool = False) -> str:
@@ -58,22 +60,11 @@ def naf_section(naf: object, french: bool = False) -> str:
     return next((fr if french else en for low, high, en, fr in NAF_SECTIONS if low <= division <= high), unknown)
 
 
-def size_band(headcount: object) -> str:
-    """Headcount band: 0-9, 10-49, 50-249, 250+."""
-    try:
-        value = float(headcount)
-    except (TypeError, ValueError):
-        return "unknown"
-    if np.isnan(value):
-        return "unknown"
-    return next(name for low, high, name in SIZE_BANDS if low <= value <= high)
-
-
-def precision_curve(oof: pd.DataFrame, seed: int) -> pd.DataFrame:
+def precision_curve(oof: pd.DataFrame) -> pd.DataFrame:
     """Pooled precision@k of each model for shares from 1% to 40% (selection within fold x region)."""
     y = oof[LABEL].to_numpy()
     groups = group_codes(oof["fold"].to_numpy(), oof["region_code"].astype(str).to_numpy())
-    tiebreak = tiebreak_key(len(oof), seed)
+    tiebreak = siret_key(oof["siret"])
     records = []
     for name in model_names(oof):
         scores = oof[f"score_{name}"].to_numpy(dtype=float)
@@ -167,9 +158,9 @@ def _markdown(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
-def model_card(result: object, context: dict[str, str]) -> str:
+def model_card(result: TrainingResult, context: dict[str, str]) -> str:
     """The model card (Markdown): intended use, data, training, evaluation overall and per region,
-    sector and size band, selection bias and limits. `result` is a `TrainingResult`."""
+    sector and size band, selection bias and limits."""
     settings = result.settings
     k = settings.capacity_share
     table = result.comparison
@@ -179,7 +170,8 @@ def model_card(result: object, context: dict[str, str]) -> str:
         part = overall[overall["model"] == name].set_index("share")
         row = {"model": MODEL_LABELS.get(name, name)}
         for share in settings.shares:
-            row[f"precision@{share:.0%}"] = f"{part.loc[share, 'precision']:.3f} [{part.loc[share, 'precision_low']:.2f}, {part.loc[share, 'precision_high']:.2f}]"
+            at = part.loc[share]
+            row[f"precision@{share:.0%}"] = f"{at['precision']:.3f} [{at['precision_low']:.2f}, {at['precision_high']:.2f}]"
         row[f"recall@{k:.0%}"] = f"{part.loc[k, 'recall']:.3f}"
         row["average precision"] = f"{part.loc[k, 'average_precision']:.3f}"
         row["ROC AUC"] = f"{part.loc[k, 'roc_auc']:.3f}"
@@ -187,13 +179,17 @@ def model_card(result: object, context: dict[str, str]) -> str:
         row[f"lift@{k:.0%}"] = f"{part.loc[k, 'lift']:.2f}"
         summary.append(row)
     oof = result.oof
-    by_region = subgroup_table(oof, "lightgbm", oof["region_code"], k, settings.seed)
-    by_sector = subgroup_table(oof, "lightgbm", oof["naf"].map(naf_section), k, settings.seed)
-    by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k, settings.seed)
+    by_region = subgroup_table(oof, "lightgbm", oof["region_code"], k)
+    by_sector = subgroup_table(oof, "lightgbm", oof["naf"].map(naf_section), k)
+    by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k)
     rows = result.labelled.rows
     first, last = rows["inspection_date"].min(), rows["inspection_date"].max()
     folds = result.folds.astype(str)
     selection = result.selection
+    source = context.get("inspections", "the warehouse")
+    months = result.labelled.months
+    model = result.scoring_model
+    resumed = f", {result.trials_resumed} earlier (resumed)" if result.trials_resumed else ""
     return f"""# Model card: {settings.registered_model}
 
 Trained {datetime.now():%Y-%m-%d %H:%M} from commit {context.get('git_commit', 'unknown')}.
@@ -207,14 +203,15 @@ to sanction, to score people, or outside the DSN population it was trained on.
 
 ## Data
 - {len(rows)} labelled inspections ({int(rows['abuse_found'].sum())} finding abuse) dated {first:%Y-%m-%d} to {last:%Y-%m-%d},
-  from `{context.get('inspections', 'the warehouse')}`; {len(result.labelled.left_out)} inspections left out (see left_out_inspections.csv).
+  from `{source}`; {len(result.labelled.left_out)} inspections left out (see left_out_inspections.csv).
 - Each inspection is described by its establishment's features as of the month before the inspection
-  (as-of months {result.labelled.months[0]} to {result.labelled.months[-1]}); feature schema version {result.scoring_model.schema_version},
-  {len(result.scoring_model.features)} features (features.json). Features are per establishment; no person-level data.
+  (as-of months {months[0]} to {months[-1]}); feature schema version {model.schema_version},
+  {len(model.features)} features (features.json). Features are per establishment; no person-level data.
 
 ## Training
 - LightGBM (binary), tuned by Optuna (TPE, median pruning) on `{settings.objective}` averaged over
-  {len(result.folds)} expanding-window folds; study `{result.study_name}`; {len(result.trials)} trials.
+  {len(result.folds)} expanding-window folds ({result.fold_choice}); study `{result.study_name}`;
+  {result.trials_this_run} trials in this training{resumed}.
 - Best parameters: `{result.params}`; legal-rule counts constrained to raise the score (monotone).
 - Inverse-propensity weighting: **{result.ipw}** ({result.ipw_reason}).
 - Probabilities calibrated ({settings.calibration}) on the out-of-fold scores.
@@ -224,7 +221,8 @@ Folds (by inspection date; train on everything before `valid_from`):
 {_markdown(folds)}
 
 ## Evaluation (out-of-fold, inspected establishments only)
-Precision@k: each region's top share of its validated inspections, pooled; 95% intervals (exact binomial for precision at the capacity's k).
+Precision@k: each region's top share of its validated inspections, pooled; 95% intervals (exact binomial for
+precision at the capacity's k).
 
 {_markdown(pd.DataFrame(summary))}
 

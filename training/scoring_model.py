@@ -11,27 +11,42 @@ and reads `model.features`, `model.schema_version`, `model.data_months`, `model.
 `model.capacity_share`. The feature table is the one `features.build` writes (extra columns are
 ignored). `model.booster` is the native LightGBM booster; `model.inputs(table)` builds the exact
 matrix it reads (categories frozen at training; unseen values become missing).
+
+It implements `training.saved_model.SavedModel`, the type scoring and the audit see. MLflow pickles it
+by module and name (`training.scoring_model.ScoringModel`): moving or renaming it would leave the
+registered versions unloadable.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from features.catalog import CATEGORICAL
+from training.calibration import ScoreCalibrator
 from training.models import categorical_frame, numeric_frame
 
 
-class ScoringModel(mlflow.pyfunc.PythonModel):
+def model_matrix(table: pd.DataFrame, features: list[str], categories: dict[str, list[str]]) -> pd.DataFrame:
+    """`features` of `table` in that order: numbers as float64, categorical columns with the levels
+    `categories` (an unseen value becomes missing)."""
+    categorical = [c for c in features if c in CATEGORICAL]
+    numeric = [c for c in features if c not in CATEGORICAL]
+    frame = pd.concat([numeric_frame(table, numeric), categorical_frame(table, categorical, categories)], axis=1)
+    return frame[features]
+
+
+class ScoringModel(PythonModel):
     """LightGBM booster + calibrator + everything needed to read a feature table the same way."""
 
     def __init__(
         self,
-        booster: Any,
-        calibrator: Any,
+        booster: lgb.Booster,
+        calibrator: ScoreCalibrator,
         features: list[str],
         categories: dict[str, list[str]],
         schema_version: int,
@@ -57,14 +72,11 @@ class ScoringModel(mlflow.pyfunc.PythonModel):
         missing = [c for c in self.features if c not in table.columns]
         if missing:
             raise ValueError(f"feature table lacks column(s) {missing} (model trained on schema {self.schema_version})")
-        categorical = [c for c in self.features if c in CATEGORICAL]
-        numeric = [c for c in self.features if c not in CATEGORICAL]
-        frame = pd.concat([numeric_frame(table, numeric), categorical_frame(table, categorical, self.categories)], axis=1)
-        return frame[self.features]
+        return model_matrix(table, self.features, self.categories)
 
     def raw_scores(self, table: pd.DataFrame) -> np.ndarray:
         """LightGBM margins (log-odds before calibration)."""
-        return self.booster.predict(self.inputs(table), raw_score=True)
+        return np.asarray(self.booster.predict(self.inputs(table), raw_score=True))
 
     def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
         """Calibrated probability, per row, that an inspection finds abuse."""
@@ -73,7 +85,7 @@ class ScoringModel(mlflow.pyfunc.PythonModel):
     def contributions(self, table: pd.DataFrame) -> pd.DataFrame:
         """Path-dependent SHAP values in log-odds (LightGBM's pred_contrib): a column per feature and
         `bias`; each row sums to the raw score. Call on the rows someone will read (cost ~165x a prediction)."""
-        values = self.booster.predict(self.inputs(table), pred_contrib=True)
+        values = np.asarray(self.booster.predict(self.inputs(table), pred_contrib=True))
         return pd.DataFrame(values, columns=[*self.features, "bias"], index=table.index)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:

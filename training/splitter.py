@@ -3,6 +3,10 @@
 Fold k validates on the inspections dated in [valid_from, valid_until] (whole months) and trains on
 every inspection dated strictly before valid_from. The windows are consecutive and the last one
 ends with the month of the last inspection.
+
+`choose_folds` fits the windows to the history: the configured number and length when every fold
+then trains on enough rows, else shorter windows (keeping the number of folds), then fewer folds
+(down to two), so that a year of inspections is enough to train.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from training.labels import LABEL, add_months
+from core.months import add_months
+from training.labels import LABEL
 
 FOLD_COLUMNS = ("fold", "train_until", "valid_from", "valid_until", "n_train", "n_valid", "positives")
 
@@ -32,9 +37,9 @@ class TemporalSplitter:
     min_train_rows: int = 1
     date_column: str = "inspection_date"
 
-    def folds(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """The folds as a table: fold, train_until (last day trained on), valid_from, valid_until,
-        n_train, n_valid, positives (in the validation window). Raises ValueError if a fold is empty."""
+    def table(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The folds as a table, unchecked: fold, train_until (last day trained on), valid_from,
+        valid_until, n_train, n_valid, positives (in the validation window)."""
         dates = pd.to_datetime(rows[self.date_column]).dt.date
         if dates.empty:
             raise ValueError("no labelled rows to split")
@@ -57,15 +62,25 @@ class TemporalSplitter:
                     "positives": int(rows.loc[valid.to_numpy(), LABEL].sum()) if LABEL in rows else 0,
                 }
             )
-        table = pd.DataFrame.from_records(records, columns=list(FOLD_COLUMNS))
+        return pd.DataFrame.from_records(records, columns=list(FOLD_COLUMNS))
+
+    def problem(self, table: pd.DataFrame) -> str | None:
+        """Why a fold table cannot be used (the first fold with too few training or no validation rows), or None."""
         too_small = table[(table["n_train"] < self.min_train_rows) | (table["n_valid"] == 0)]
-        if not too_small.empty:
-            first = too_small.iloc[0]
-            raise ValueError(
-                f"fold {first['fold']} (validation {first['valid_from']} to {first['valid_until']}) has "
+        if too_small.empty:
+            return None
+        first = too_small.iloc[0]
+        return (f"fold {first['fold']} (validation {first['valid_from']} to {first['valid_until']}) has "
                 f"{first['n_train']} training and {first['n_valid']} validation rows: need at least "
-                f"{self.min_train_rows} and 1; use fewer folds or shorter validation windows"
-            )
+                f"{self.min_train_rows} and 1")
+
+    def folds(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The folds as a table (see `table`). Raises ValueError if a fold trains on too few rows or
+        validates on none."""
+        table = self.table(rows)
+        problem = self.problem(table)
+        if problem is not None:
+            raise ValueError(f"{problem}; use fewer folds or shorter validation windows")
         return table
 
     def split(self, rows: pd.DataFrame) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
@@ -75,3 +90,37 @@ class TemporalSplitter:
             train = np.flatnonzero(dates < fold.valid_from)
             valid = np.flatnonzero((dates >= fold.valid_from) & (dates <= fold.valid_until))
             yield fold.fold, train, valid
+
+
+@dataclass(frozen=True)
+class FoldChoice:
+    """The splitter chosen for a labelled set, and why, in words."""
+
+    splitter: TemporalSplitter
+    folds: pd.DataFrame
+    as_configured: bool
+    reason: str
+
+
+def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int) -> FoldChoice:
+    """The folds that fit the history of `rows`: `n_folds` windows of `validation_months` months when every
+    fold trains on at least `min_train_rows` rows and validates on one; else, for n_folds, n_folds - 1, ...
+    down to 2 folds, the longest windows (at most `validation_months`) that fit. Raises ValueError when even
+    two one-month windows do not fit."""
+    configured = TemporalSplitter(n_folds, validation_months, min_train_rows)
+    first_problem = configured.problem(configured.table(rows))
+    if first_problem is None:
+        return FoldChoice(configured, configured.table(rows), True,
+                          f"{n_folds} validation windows of {validation_months} months, as configured")
+    for folds in range(n_folds, 1, -1):
+        for months in range(validation_months, 0, -1):
+            candidate = TemporalSplitter(folds, months, min_train_rows)
+            table = candidate.table(rows)
+            if candidate.problem(table) is None:
+                return FoldChoice(candidate, table, False, (
+                    f"{folds} validation windows of {months} months instead of the configured {n_folds} of "
+                    f"{validation_months} months, with which {first_problem} (windows are shortened first, "
+                    "then folds dropped, until every fold fits)"))
+    raise ValueError(f"the inspections do not fill two folds: with the configured {n_folds} windows of "
+                     f"{validation_months} months, {first_problem}; even two one-month windows do not fit "
+                     f"(need at least {min_train_rows} inspections before the first)")

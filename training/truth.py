@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.metrics import average_precision, bootstrap_at_share, roc_auc, tiebreak_key
+from core.capacity import siret_key
+from training.metrics import average_precision, bootstrap_at_share, roc_auc
 
 ORACLE = "oracle"
 PERFECT = "perfect_list"
@@ -52,7 +53,7 @@ def truth_comparison(
     y = table["abusing"].to_numpy().astype(int)
     regions = table["region_code"].astype(str).to_numpy()
     everything = np.zeros(len(table), dtype=int)
-    tiebreak = tiebreak_key(len(table), seed)
+    tiebreak = siret_key(table["siret"])
     latent = table["latent_abuse_probability"].to_numpy(dtype=float)
     all_scores = {**scores, ORACLE: latent, PERFECT: y + latent / 2}
     records = []

@@ -2,8 +2,11 @@
 
 A trial fits LightGBM on each fold's training rows and reports the fold's objective (see
 `TrainingConfig.objective`) after each fold, so that the pruner can stop a poor trial early; its
-value is the mean over folds. Studies live in SQLite (`mlruns/optuna.db` by default) under a name
-derived from the data and the settings, so the same data and settings resume the same study.
+value is the mean over folds; a pruned trial keeps the mean of the folds it reached, reported as
+partial (it is not comparable with complete trials). Studies live in SQLite (`mlruns/optuna.db` by
+default) under a name derived from the data months, the data and the settings: each training starts a
+new study (`<name>`, then `<name>-2`, ... when the same data and settings were tuned before) and runs
+its trials; `resume` continues the last study of the same data and settings instead.
 """
 
 from __future__ import annotations
@@ -11,18 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from core.capacity import siret_key
+from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
-from training.config import TrainingConfig
 from training.evaluation import fold_objective
 from training.labels import LABEL
-from training.metrics import tiebreak_key
 from training.models import LightGBMModel, model_features
 
 log = logging.getLogger("champollion.training")
@@ -59,10 +62,10 @@ class FoldData:
 
 
 def fold_data(rows: pd.DataFrame, splits: list[tuple[int, np.ndarray, np.ndarray]],
-              weights: dict[int, np.ndarray | None], seed: int) -> list[FoldData]:
+              weights: Mapping[int, np.ndarray | None]) -> list[FoldData]:
     """Per fold, the matrices a trial fits and scores (computed once for all trials)."""
     y = rows[LABEL].to_numpy()
-    tiebreak = tiebreak_key(len(rows), seed)
+    tiebreak = siret_key(rows["siret"])
     return [
         FoldData(fold, rows.iloc[train], y[train], weights.get(fold), rows.iloc[valid], y[valid],
                  rows.iloc[valid]["region_code"].astype(str).to_numpy(), tiebreak[valid])
@@ -70,11 +73,17 @@ def fold_data(rows: pd.DataFrame, splits: list[tuple[int, np.ndarray, np.ndarray
     ]
 
 
-def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, ipw: str) -> str:
-    """A name that changes whenever the labelled data, the folds or a setting that shapes tuning does."""
-    digest = hashlib.sha256()
+def data_fingerprint(rows: pd.DataFrame) -> str:
+    """A hash of the labelled rows (SIRET, inspection date, outcome and every model feature): equal
+    fingerprints, same data."""
     columns = ["siret", "inspection_date", LABEL, *model_features()]
-    digest.update(pd.util.hash_pandas_object(rows[columns], index=False).to_numpy().tobytes())
+    return hashlib.sha256(pd.util.hash_pandas_object(rows[columns], index=False).to_numpy().tobytes()).hexdigest()
+
+
+def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, ipw: str, months: list[str]) -> str:
+    """A name that changes whenever the labelled data, the folds or a setting that shapes tuning does,
+    led by the data months ('YYYY-MM') so that a person can tell studies apart."""
+    digest = hashlib.sha256(data_fingerprint(rows).encode())
     digest.update(folds.astype(str).to_csv(index=False).encode())
     settings = {
         "search_space": SEARCH_SPACE_VERSION,
@@ -84,7 +93,55 @@ def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, 
                                      "threads", "seed", "ipw_max_weight", "pruner_startup_trials"}),
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
-    return f"champollion-lightgbm-{digest.hexdigest()[:16]}"
+    return f"lightgbm-{months[0]}..{months[-1]}-{digest.hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class TrialReport:
+    """One finished trial as the log shows it: complete over every fold, or pruned after `folds_done`."""
+
+    number: int
+    state: str  # complete | pruned | fail
+    value: float | None  # the mean over the folds it reached (partial when pruned)
+    folds_done: int
+    n_folds: int
+
+    @property
+    def partial(self) -> bool:
+        """Whether the value covers only some folds (a pruned trial)."""
+        return self.state == "pruned"
+
+
+def same_data_studies(storage: str | None, name: str) -> list[str]:
+    """The studies of `storage` named `name` or `name-k` (earlier trainings on the same data and settings),
+    oldest first."""
+    import optuna
+
+    if storage is None:
+        return []
+    found = []
+    for existing in optuna.study.get_all_study_names(storage):
+        suffix = existing.removeprefix(name)
+        if existing == name:
+            found.append((1, existing))
+        elif existing.startswith(name + "-") and suffix[1:].isdigit():
+            found.append((int(suffix[1:]), existing))
+    return [study for _, study in sorted(found)]
+
+
+def study_to_run(storage: str | None, name: str, resume: bool) -> str:
+    """The study this training runs its trials in: a new one (`name`, else `name-k` after the last of the
+    same data and settings), or with `resume` the last one. Raises ValueError when there is none to resume."""
+    earlier = same_data_studies(storage, name)
+    if resume:
+        if not earlier:
+            raise ValueError(f"--resume: no earlier study on this data and these settings ({name}); the data or a "
+                             "setting changed since the last training: run without --resume to start a new study")
+        return earlier[-1]
+    if not earlier:
+        return name
+    last = earlier[-1]
+    return f"{name}-{int(last.removeprefix(name + '-')) + 1 if last != name else 2}"
 
 
 def tune(
@@ -93,10 +150,10 @@ def tune(
     n_trials: int,
     storage: str | None,
     name: str,
-    on_trial: Callable[[int, float | None, str], None] | None = None,
+    on_trial: Callable[[TrialReport], None] | None = None,
 ):
-    """Run (or resume) the study until it holds `n_trials` finished trials; returns the study and the
-    number of trials it already held.
+    """Run `n_trials` trials in the study `name` (created, or loaded when it exists: see `study_to_run`);
+    returns the study and the number of trials it held before this run.
 
     `storage` is an Optuna storage URL (e.g. sqlite:///.../optuna.db), None for in memory.
     """
@@ -112,12 +169,11 @@ def tune(
         load_if_exists=True,
     )
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=finished))
-    remaining = max(0, n_trials - done)
-    if done:
-        log.info("study %s resumed: %d trials already done, %d to run", name, done, remaining)
+    earlier = len(study.get_trials(deepcopy=False, states=finished))
+    if earlier:
+        log.info("study %s resumed: %d trials already done, %d more to run", name, earlier, n_trials)
 
-    def objective(trial: "optuna.Trial") -> float:
+    def objective(trial: optuna.Trial) -> float:
         params = search_space(trial, config)
         values = []
         for step, data in enumerate(folds):
@@ -131,13 +187,29 @@ def tune(
                 raise optuna.TrialPruned()
         return float(np.mean(values))
 
-    def callback(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if on_trial is not None:
-            on_trial(trial.number, trial.value, trial.state.name)
+            on_trial(TrialReport(trial.number, trial.state.name.lower(), trial.value, len(trial.intermediate_values),
+                                 len(folds)))
 
-    if remaining:
-        study.optimize(objective, n_trials=remaining, callbacks=[callback], gc_after_trial=False)
-    return study, done
+    study.optimize(objective, n_trials=n_trials, callbacks=[callback], gc_after_trial=False)
+    return study, earlier
+
+
+def trials_table(study: Any, n_folds: int) -> pd.DataFrame:
+    """Every trial of the study: number, state, folds_evaluated, objective (complete trials: the mean over
+    every fold), partial_objective (pruned trials: the mean over the folds they reached), and parameters."""
+    records = []
+    for trial in study.get_trials(deepcopy=False):
+        state = trial.state.name.lower()
+        records.append({
+            "number": trial.number, "state": state, "folds_evaluated": len(trial.intermediate_values),
+            "n_folds": n_folds,
+            "objective": trial.value if state == "complete" else float("nan"),
+            "partial_objective": trial.value if state == "pruned" and trial.value is not None else float("nan"),
+            **{f"params_{k}": v for k, v in trial.params.items()},
+        })
+    return pd.DataFrame.from_records(records)
 
 
 def best_params(study: Any) -> dict[str, Any]:

@@ -18,14 +18,13 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from champollion.config import Config
-from champollion.home import Home
-from features.dsn.parser import Issue
-from features.inspections import import_inspections, load_inspections, read_inspections
-from training.config import TrainingConfig
-from training.feature_store import declared_months, feature_tables
+from core.config import Config
+from core.home import Home
+from core.training_config import TrainingConfig
+from features.store import declared_months, feature_tables
+from training.labels import LabelledSet
 from training.pipeline import TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
-from training.promotion import PromotionDecision, gate_value, promotion_decision, unseen_by
+from training.promotion import PromotionDecision, gate_value, promotion_decision, promotion_metric, unseen_by
 from training.registry import (
     CHALLENGER,
     CHAMPION,
@@ -33,6 +32,7 @@ from training.registry import (
     LATEST_FOLD,
     TRUTH_OVER_FOLDS,
     TrainingRecord,
+    aliases_of,
     connect,
     current_version,
     download,
@@ -42,7 +42,10 @@ from training.registry import (
     resolve_version,
     versions_table,
 )
-from training.splitter import TemporalSplitter
+from training.splitter import FoldChoice
+from training.tuning import TrialReport
+from warehouse.dsn.parser import Issue
+from warehouse.inspections import import_inspections, load_inspections, read_inspections
 
 log = logging.getLogger("champollion.training")
 
@@ -108,14 +111,16 @@ def train(
     truth: Path | None = None,
     ipw: str | None = None,
     on_month: Callable[[date, str], None] | None = None,
-    on_folds: Callable[[pd.DataFrame, Any], None] | None = None,
-    on_trial: Callable[[int, float | None, str], None] | None = None,
+    on_folds: Callable[[FoldChoice, LabelledSet], None] | None = None,
+    on_trial: Callable[[TrialReport], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    resume: bool = False,
 ) -> TrainOutcome:
-    """Labels from the inspections (see `inspection_source`), folds, tuning, comparison, final model,
-    MLflow run and registration.
+    """Labels from the inspections (see `inspection_source`), folds fitted to the history, tuning (`trials`
+    trials in a new study, or with `resume` in the last study of the same data and settings), comparison,
+    final model, MLflow run and registration (unless a registered version is the same model).
 
-    `on_folds(folds, labelled_set)` is called before tuning so the fold table can be shown early.
+    `on_folds(fold_choice, labelled_set)` is called before tuning so the folds can be shown early.
     """
     started = time.perf_counter()
     settings = settings_with(config, trials=trials, ipw=ipw)
@@ -123,10 +128,8 @@ def train(
         raise ValueError(f"{source.label}: no valid inspection rows")
     truth_months = read_truth(truth) if truth is not None else None
     data = load_training_data(home, config, source.rows, on_month)
-    folds = TemporalSplitter(settings.n_folds, settings.validation_months, settings.min_train_rows).folds(data.labelled.rows)
-    if on_folds:
-        on_folds(folds, data.labelled)
-    result = fit_and_evaluate(data, settings, settings.trials, optuna_storage(home), truth_months, on_trial, on_step)
+    result = fit_and_evaluate(data, settings, settings.trials, optuna_storage(home), truth_months, on_trial, on_step,
+                              resume, (lambda choice: on_folds(choice, data.labelled)) if on_folds else None)
     if on_step:
         on_step("logging the run and registering the model in MLflow")
     record = log_training(result, home, settings, {"inspections": source.label, "inspections_sha256": source.sha256})
@@ -183,7 +186,7 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
     over_folds = None
     try:
         over_folds = pd.read_csv(download(version.run_id, TRUTH_OVER_FOLDS))
-    except Exception:  # noqa: BLE001 - trained without --truth: the artifact does not exist
+    except Exception:
         over_folds = None
     for row in table.itertuples(index=False):
         client.log_metric(version.run_id, f"truth_{month:%Y_%m}/{row.model}/precision_at_{row.share * 100:g}pct",
@@ -197,27 +200,37 @@ class PromotionOutcome:
     """What `promote` decided, on which versions, and how the champion was measured."""
 
     decision: PromotionDecision
-    challenger: str
+    candidate: str  # the version put forward
+    candidate_aliases: list[str]  # the aliases it held before
+    challenger: str | None  # the version holding the alias challenger (it does not move)
     champion_before: str | None
     champion_after: str | None
+    rows_compared: int | None  # inspections both values were measured on (None: no comparison)
+    metric: str  # the promotion metric, in words
     note: str
 
 
-def promote(home: Home, config: Config, challenger: str = CHALLENGER, force: bool = False) -> PromotionOutcome:
-    """Move the alias champion to the challenger if it does at least as well as the champion on the
-    challenger's latest validation fold, on inspections neither was trained on (see training.promotion),
-    or if forced."""
+def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool = False) -> PromotionOutcome:
+    """Move the alias champion to the version `reference` (alias or number) if it does at least as well as
+    the champion on its latest validation fold, on inspections neither was trained on (see
+    training.promotion), or if forced. Only the alias champion moves: challenger stays where it is."""
     settings = config.training
     name = settings.registered_model
     client = connect(home, settings)
-    candidate = resolve_version(client, name, challenger)
+    candidate = resolve_version(client, name, reference)
     champion = current_version(client, name, CHAMPION)
+    holder = current_version(client, name, CHALLENGER)
+    challenger = str(holder.version) if holder is not None else None
+    held = aliases_of(client, name, str(candidate.version))
+    metric = promotion_metric(settings)
     if champion is not None and str(champion.version) == str(candidate.version):
         decision = PromotionDecision(False, f"version {candidate.version} is already champion")
-        return PromotionOutcome(decision, str(candidate.version), str(champion.version), str(champion.version), "")
+        return PromotionOutcome(decision, str(candidate.version), held, challenger, str(champion.version),
+                                str(champion.version), None, metric, "")
     fold = pd.read_parquet(download(candidate.run_id, LATEST_FOLD))
     challenger_value = gate_value(fold, fold["challenger_score"].to_numpy(), settings)
     champion_value, note = None, ""
+    rows: int | None = len(fold)
     if champion is not None:
         champion_tags, candidate_tags = champion.tags or {}, candidate.tags or {}
         recorded = champion_tags.get("metric.latest_fold_objective")
@@ -234,11 +247,13 @@ def promote(home: Home, config: Config, challenger: str = CHALLENGER, force: boo
                     raise ValueError("none of the latest fold's inspections is later than its data")
                 champion_value = gate_value(unseen, incumbent.raw_scores(unseen), settings)
                 challenger_value = gate_value(unseen, unseen["challenger_score"].to_numpy(), settings)
-                note = (f"champion v{champion.version} re-scored on the {len(unseen)} inspections of the challenger's "
-                        f"latest fold it was not trained on (of {len(fold)}); the challenger by its out-of-fold scores")
+                rows = len(unseen)
+                note = (f"champion v{champion.version} re-scored on the {len(unseen)} inspections of v{candidate.version}'s "
+                        f"latest fold it was not trained on (of {len(fold)}); v{candidate.version} by its out-of-fold scores")
             except (ValueError, KeyError) as exc:
                 champion_value = float(recorded) if recorded and same_objective else None
-                note = (f"champion v{champion.version} cannot be measured on the challenger's latest fold ({exc}); "
+                rows = None
+                note = (f"champion v{champion.version} cannot be measured on v{candidate.version}'s latest fold ({exc}); "
                         "compared with its own recorded latest-fold value instead (another fold)")
     if champion is not None and champion_value is None:
         verdict = "forced" if force else "champion kept (use --force to override)"
@@ -251,7 +266,8 @@ def promote(home: Home, config: Config, challenger: str = CHALLENGER, force: boo
         client.set_registered_model_alias(name, CHAMPION, candidate.version)
         client.set_model_version_tag(name, candidate.version, "promotion", decision.reason)
         after = str(candidate.version)
-    return PromotionOutcome(decision, str(candidate.version), str(champion.version) if champion else None, after, note)
+    return PromotionOutcome(decision, str(candidate.version), held, challenger,
+                            str(champion.version) if champion else None, after, rows if champion else None, metric, note)
 
 
 def list_models(home: Home, config: Config) -> pd.DataFrame:

@@ -7,12 +7,12 @@ administrateur: everything but recording controls, and the access log.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from web.database import User
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     LIST = "list"
     EXPORT = "export"
     ESTABLISHMENT = "establishment"

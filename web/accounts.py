@@ -60,7 +60,7 @@ def sign_in(session: Session, login: str, password: str, address: str, settings:
     failures = session.scalar(
         select(func.count()).select_from(LoginAttempt).where(
             LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False),
-            (LoginAttempt.login == login) | (LoginAttempt.address == address)))
+            (LoginAttempt.login == login) | (LoginAttempt.address == address))) or 0
     if failures >= settings.login_attempts:
         return SignIn(None, f"Trop de tentatives échouées : réessayez dans {settings.login_window_minutes} minutes.", True)
     user = session.scalar(select(User).where(User.login == login, User.active.is_(True)))

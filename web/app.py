@@ -28,11 +28,35 @@ from web.access import Permission, allowed
 from web.accounts import oidc_user, sign_in
 from web.data import SORTS, HomeData, ListFilters, audit_reports, list_months, reason_label
 from web.database import (
-    FOLLOW_UPS, ROLE_LABELS, AccessRecord, ControlOutcome, User, current_outcomes, database_url, open_database, utc_now,
+    FOLLOW_UPS,
+    ROLE_LABELS,
+    AccessRecord,
+    ControlOutcome,
+    User,
+    current_outcomes,
+    database_url,
+    open_database,
+    utc_now,
 )
 from web.project import (
-    KIND_FR, RECORDED_NAME, RULES, Config, Home, WarehouseBusy, audit_paragraph, date_fr, explanation_text, list_models, lists_folder,
-    month_fr, percent_fr, region_names, slug, store_recorded_inspections, timeline_figure, neutralise_frame,
+    KIND_FR,
+    RECORDED_NAME,
+    RULES,
+    Config,
+    Home,
+    WarehouseBusy,
+    audit_paragraph,
+    date_fr,
+    explanation_text,
+    list_models,
+    lists_folder,
+    month_fr,
+    neutralise_frame,
+    percent_fr,
+    region_names,
+    slug,
+    store_recorded_inspections,
+    timeline_figure,
 )
 
 log = logging.getLogger("champollion.web")
@@ -128,7 +152,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         expected = request.session.get("csrf", "")
         if not expected or not hmac.compare_digest(sent, expected):
             raise HTTPException(403, "Jeton de sécurité (CSRF) absent ou périmé : rechargez la page.")
-        return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form.keys()}
+        return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form}
 
     def signed_in(request: Request) -> User:
         user_id = request.session.get("user_id")
@@ -320,7 +344,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     def establishment_page(request: Request, month: str, siret: str) -> HTMLResponse:
         user = signed_in(request)
         chosen = parse_month(month)
-        line, region_code = establishment_region(chosen, siret)
+        _line, region_code = establishment_region(chosen, siret)
         require(user, Permission.ESTABLISHMENT, region_code)
         log_access(user, siret, chosen, "fiche")
         view = data.establishment(chosen, siret)
@@ -410,7 +434,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         require(user, Permission.MODELS)
         try:
             versions = list_models(home, config)
-        except Exception as exc:  # noqa: BLE001  (an empty or unreachable registry is said, not raised)
+        except Exception as exc:
             log.warning("model registry unreadable: %s", exc)
             versions = pd.DataFrame()
         return render(request, "modeles.html.j2", user, versions=versions)
@@ -448,7 +472,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 def _rows(frame: pd.DataFrame) -> set[tuple[str, date, int]]:
     """Inspections as comparable rows."""
     return set(zip(frame["siret"].astype(str), pd.to_datetime(frame["inspection_date"]).dt.date,
-                   frame["abuse_found"].astype(int)))
+                   frame["abuse_found"].astype(int), strict=False))
 
 
 def _rules_fr(confirmed: str) -> str:

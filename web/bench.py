@@ -19,7 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from web.project import (
-    Config, DuckDBEngine, Home, establishment_contracts, explain_month, prepare_as_of, prepare_establishment_contracts,
+    Config,
+    DuckDBEngine,
+    Home,
+    establishment_contracts,
+    explain_month,
+    prepare_as_of,
+    prepare_establishment_contracts,
 )
 
 BENCH_LOGIN = "bench@champollion.invalid"
@@ -94,8 +100,8 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
         {"measure": "timeline picture (PNG)", "pages": len(pictures), "median_s": round(statistics.median(pictures), 3),
          "max_s": round(max(pictures), 3)},
         {"measure": "page + picture", "pages": len(html),
-         "median_s": round(statistics.median([a + b for a, b in zip(html, pictures)]), 3),
-         "max_s": round(max(a + b for a, b in zip(html, pictures)), 3)},
+         "median_s": round(statistics.median([a + b for a, b in zip(html, pictures, strict=True)]), 3),
+         "max_s": round(max(a + b for a, b in zip(html, pictures, strict=True)), 3)},
     ]
     notes = [f"pages timed: {', '.join(sirets)}"]
     if reference and sirets:
@@ -111,8 +117,9 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
             {"measure": "`champollion explain` (loads the month, scores everyone; contracts of this SIRET only)",
              "pages": 1, "median_s": round(explained, 3), "max_s": round(explained, 3)},
         ]
+        page_and_picture = statistics.median([a + b for a, b in zip(html, pictures, strict=True)])
         notes.append(f"contracts: whole month / one SIRET's declarants: {former / narrowed:.1f}x; "
-                     f"`explain` / page + picture (median): {explained / rows[3]['median_s']:.1f}x")
+                     f"`explain` / page + picture (median): {explained / page_and_picture:.1f}x")
     return PageBench(pd.DataFrame(rows), len(ranked), load_before, _load(), notes)
 
 

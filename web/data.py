@@ -20,8 +20,21 @@ import numpy as np
 import pandas as pd
 
 from web.project import (
-    LABELS_FR, LEGAL_RULES, Config, Explanation, Home, SectorBenchmarks, explain_line, feature_dir, format_value,
-    group_evidence, lists_folder, load_features, load_inspections, load_model, month_contracts,
+    LABELS_FR,
+    LEGAL_RULES,
+    Config,
+    Explanation,
+    Home,
+    SectorBenchmarks,
+    explain_line,
+    feature_dir,
+    format_value,
+    group_evidence,
+    lists_folder,
+    load_features,
+    load_inspections,
+    load_model,
+    month_contracts,
 )
 
 LIST_COLUMNS_TYPES = {"siret": "string", "region_code": "string", "departement": "string", "naf": "string",

@@ -1,0 +1,138 @@
+"""Whom the list targets: disparities by region, NAF section and size band, and the fairness checks.
+
+Two sources: the month's list (share listed; with the simulated truth, the false discovery rate too)
+and the past inspections validated out of fold (selected at capacity by LightGBM; FDR where the
+inspection found nothing). Group names are the ones evaluators read: region names, French NAF
+section titles, size bands in words.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+import pandas as pd
+
+from audit.metrics import group_disparities, outside_band
+from audit.verdict import Check, Status
+from core.french import count_fr, number_fr
+from core.scoring_config import AuditConfig
+from core.size_bands import SIZE_BANDS, size_band
+from scoring.reasons import region_names
+from training.report_files import naf_section
+
+DIMENSIONS = {"region": "région", "naf_section": "section NAF", "size_band": "taille d'établissement"}
+SOURCES = {"list": "liste du mois", "inspections": "contrôles passés (hors échantillon)"}
+SIZE_BANDS_FR = {
+    name: (f"{low} à {high} salariés" if high < 10**9 else f"{low} salariés et plus") for low, high, name in SIZE_BANDS
+}
+UNKNOWN_SIZE = "effectif inconnu"
+RATES = {"share_listed": "part listée", "fdr": "taux de fausses découvertes"}
+
+
+def with_groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the audit's groups, named as evaluators read them: region, NAF section and size band."""
+    out = frame.copy()
+    out["region"] = out["region_code"].astype("string").map(region_names()).fillna("région inconnue")
+    out["naf_section"] = out["naf"].map(lambda naf: naf_section(naf, french=True))
+    out["size_band"] = out["headcount"].map(size_band).map(SIZE_BANDS_FR).fillna(UNKNOWN_SIZE)
+    return out
+
+
+def group_order(dimension: str) -> Callable[[pd.Series], pd.Series]:
+    """A sort key for the group names of a dimension: size bands smallest first (unknown last), other
+    names in French alphabetical order (accents ignored: Île-de-France among the I)."""
+    if dimension == "size_band":
+        order = {name: i for i, name in enumerate([*SIZE_BANDS_FR.values(), UNKNOWN_SIZE])}
+        return lambda groups: groups.map(order).fillna(len(order))
+    return lambda groups: groups.map(
+        lambda name: "".join(c for c in unicodedata.normalize("NFKD", str(name)) if not unicodedata.combining(c)).lower())
+
+
+def targeting_tables(
+    ranked: pd.DataFrame, oof_listed: pd.DataFrame | None, truth: pd.Series | None, settings: AuditConfig
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """For each (source, dimension): the disparity table of `group_disparities`, small groups unflagged.
+
+    `ranked` is the month's scored population (`in_list`); `oof_listed` the out-of-fold inspections with
+    `selected` and `abuse_found`; `truth` the simulated abuse (0/1) by SIRET for the month, or None.
+    """
+    tables: dict[tuple[str, str], pd.DataFrame] = {}
+    grouped = with_groups(ranked)
+    if truth is not None:
+        grouped["truth"] = grouped["siret"].map(truth).astype("float64")
+    oof = with_groups(oof_listed) if oof_listed is not None and not oof_listed.empty else None
+    for dimension in DIMENSIONS:
+        label = "truth" if truth is not None else None
+        tables[("list", dimension)] = unflag_small(
+            group_disparities(grouped, dimension, "in_list", label, settings.tau), settings)
+        if oof is not None:
+            tables[("inspections", dimension)] = unflag_small(
+                group_disparities(oof, dimension, "selected", "abuse_found", settings.tau), settings)
+    return tables
+
+
+def unflag_small(table: pd.DataFrame, settings: AuditConfig) -> pd.DataFrame:
+    """Flag only groups of `min_group_size` establishments or more, and their FDR only with
+    `min_outcomes` listed establishments of known outcome or more: smaller ones are shown, not flagged."""
+    if table.empty:
+        return table
+    table["small"] = table["establishments"] < settings.min_group_size
+    flagged = outside_band(table["share_listed_disparity"], settings.tau)
+    if "fdr_disparity" in table:
+        flagged |= outside_band(table["fdr_disparity"], settings.tau) & (table["listed_with_label"] >= settings.min_outcomes)
+    table["flagged"] = flagged & ~table["small"] & ~table["reference"]
+    return table
+
+
+def _ratio_text(value: float) -> str:
+    return f"×{number_fr(value, 2)}"
+
+
+def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: AuditConfig) -> Check:
+    """One check per source and dimension.
+
+    Échec: a group of at least `min_group_size` establishments whose FDR ratio to the reference has its
+    whole 95% interval outside [tau, 1/tau] (the list wrongly targets it more, or less, beyond chance).
+    Alerte: such a group whose share-listed or FDR ratio lies outside the band (the interval may still
+    reach it). Réussi otherwise. Smaller groups, and FDRs on fewer than `min_outcomes` listed
+    establishments of known outcome, are shown in the report and never counted here. The check's
+    value is the number of ratios outside the band.
+    """
+    low_band, high_band = settings.tau, 1 / settings.tau
+    name = f"Disparités par {DIMENSIONS[dimension]} — {SOURCES[source]}"
+    threshold = f"rapports dans [{number_fr(low_band, 2)} ; {number_fr(high_band, 2)}]; valeur : rapports hors bande"
+    if table.empty:
+        return Check("fairness", name, Status.WARNING, float("nan"), threshold, "aucun groupe à comparer")
+    large = table[~table["small"] & ~table["reference"]]
+    out_of_band, significant = [], []
+    for rate, words in RATES.items():
+        column = f"{rate}_disparity"
+        if column not in large:
+            continue
+        compared = large if rate == "share_listed" else large[large["listed_with_label"] >= settings.min_outcomes]
+        for row in compared[outside_band(compared[column], settings.tau)].itertuples(index=False):
+            out_of_band.append(f"{row.group} ({words} {_ratio_text(getattr(row, column))})")
+            low, high = getattr(row, f"{column}_low"), getattr(row, f"{column}_high")
+            if rate == "fdr" and (high < low_band or low > high_band):
+                significant.append(row.group)
+    small = int(table["small"].sum())
+    reference = table.loc[table["reference"], "group"].iloc[0]
+    counted = f"{count_fr(len(table) - small - 1, 'groupe comparé', 'groupes comparés')} à « {reference} »" + (
+        f", {count_fr(small, 'petit groupe', 'petits groupes')} (moins de {settings.min_group_size} établissements) montré"
+        f"{'s' if small > 1 else ''} sans être signalé{'s' if small > 1 else ''}" if small else "")
+    if significant:
+        status = Status.FAILED
+        detail = f"taux de fausses découvertes hors de la bande même à 95 % pour {', '.join(significant)}; {counted}"
+    elif out_of_band:
+        status = Status.WARNING
+        shown = out_of_band[:4] + ([f"et {len(out_of_band) - 4} autres"] if len(out_of_band) > 4 else [])
+        detail = f"{count_fr(len(out_of_band), 'rapport')} hors de la bande : {', '.join(shown)}; {counted}"
+    else:
+        status, detail = Status.PASSED, f"tous les rapports dans la bande; {counted}"
+    return Check("fairness", name, status, float(len(out_of_band)), threshold, detail)
+
+
+def fairness_checks(tables: dict[tuple[str, str], pd.DataFrame], settings: AuditConfig) -> list[Check]:
+    """The fairness checks of every targeting table."""
+    return [fairness_check(source, dimension, table, settings) for (source, dimension), table in tables.items()]

@@ -1,0 +1,135 @@
+"""Commands of the web application: serve, users (add, list, disable), and the page benchmark.
+
+The main `champollion` command registers `commands` and `users`, and `bench_page` under `bench`;
+each receives the shared `champollion.cli.Context` in `ctx.obj`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+
+from champollion.cli_support import fail, resolve_month
+
+commands = typer.Typer(help="The web application: lists, establishments and control outcomes, behind a login.")
+users = typer.Typer(help="Local accounts of the web application (Argon2-hashed passwords).", no_args_is_help=True)
+PASSWORD_ENV = "CHAMPOLLION_NEW_PASSWORD"
+
+
+@commands.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: web.port).")] = None,
+) -> None:
+    """Serve the web application with uvicorn over the home's lists, warehouse and registry."""
+    import threading
+
+    import uvicorn
+
+    from web.app import create_app
+    from web.data import list_months
+
+    context = ctx.obj
+    settings = context.config.web
+    app = create_app(context.home, context.config)
+    if not app.state.publish_outcomes():
+        typer.secho("the warehouse is busy: recorded controls will reach the inspections store on the next record",
+                    fg=typer.colors.YELLOW, err=True)
+    months = list_months(context.home)
+    if months:  # the latest list's data is loaded while the server starts, not by the first page opened
+        threading.Thread(target=app.state.data.warm, args=(months[0],), daemon=True, name="warm").start()
+    chosen_host, chosen_port = host or settings.host, port or settings.port
+    typer.echo(f"Champollion on http://{chosen_host}:{chosen_port} (home {context.home.root})")
+    uvicorn.run(app, host=chosen_host, port=chosen_port, proxy_headers=True, log_level="info")
+
+
+@users.command("add")
+def users_add(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="Login: the agent's e-mail address.")],
+    role: Annotated[str, typer.Option(help="inspecteur | responsable | evaluateur | administrateur")],
+    name: Annotated[str | None, typer.Option(help="Name shown (default: the login).")] = None,
+    region: Annotated[str | None, typer.Option(help="Region code (INSEE), for inspecteur and responsable.")] = None,
+    sso_only: Annotated[bool, typer.Option("--sso-only", help="No password: signs in through ProConnect only.")] = False,
+) -> None:
+    """Create an account; the password is asked twice (or read from $CHAMPOLLION_NEW_PASSWORD)."""
+    from web.accounts import AccountError, add_user
+    from web.database import database_url, open_database
+
+    context = ctx.obj
+    password = None
+    if not sso_only:
+        password = os.environ.get(PASSWORD_ENV)
+        if password is None:
+            password = getpass.getpass("Mot de passe : ")
+            if getpass.getpass("Mot de passe (encore) : ") != password:
+                raise fail("the two passwords differ")
+    sessions = open_database(database_url(context.home, context.config.web))
+    with sessions() as session:
+        try:
+            user = add_user(session, login, name or login, role, region, password)
+        except AccountError as exc:
+            raise fail(str(exc)) from exc
+    typer.echo(f"account {user.login} created: {role}" + (f", region {region}" if region else ""))
+
+
+@users.command("list")
+def users_list(ctx: typer.Context) -> None:
+    """The accounts, with role, region and whether they are active."""
+    from sqlalchemy import select
+
+    from web.database import User, database_url, open_database
+
+    context = ctx.obj
+    sessions = open_database(database_url(context.home, context.config.web))
+    with sessions() as session:
+        for user in session.scalars(select(User).order_by(User.login)):
+            kind = "local" if user.password_hash else "ProConnect"
+            typer.echo(f"{user.login}\t{user.role}\t{user.region_code or '-'}\t{kind}\t"
+                       f"{'active' if user.active else 'disabled'}")
+
+
+@users.command("disable")
+def users_disable(ctx: typer.Context, login: Annotated[str, typer.Argument(help="Login of the account.")]) -> None:
+    """Disable an account (its records and outcomes stay, with their author)."""
+    from sqlalchemy import select
+
+    from web.database import User, database_url, open_database
+
+    context = ctx.obj
+    sessions = open_database(database_url(context.home, context.config.web))
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.login == login.strip().lower()))
+        if user is None:
+            raise fail(f"no account {login}")
+        user.active = False
+        session.commit()
+    typer.echo(f"account {login} disabled")
+
+
+def bench_page(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="Month YYYY-MM of the list, or 'latest'.")] = "latest",
+    pages: Annotated[int, typer.Option(help="Listed establishments whose page is timed (the top of each region first).")] = 10,
+    reference: Annotated[bool, typer.Option(help="Also time, on the first one, its contracts rebuilt with the whole "
+                                                 "month's (as `explain` did) and `explain` itself.")] = True,
+) -> None:
+    """Time the establishment page: the month's data loaded once, then each page (HTML through the
+    application, with the timeline picture), next to the whole month's contract rebuild."""
+    from champollion.reporting import print_frame
+    from web.bench import run_page_bench
+
+    context = ctx.obj
+    chosen = resolve_month(context.home.warehouse, month)
+    try:
+        report = run_page_bench(context.home, context.config, chosen, pages, reference)
+    except (FileNotFoundError, LookupError) as exc:
+        raise fail(str(exc)) from exc
+    print_frame(f"Establishment page benchmark, list of {chosen:%Y-%m}: {report.scored:,} establishments scored "
+                f"(load average before {report.load_before}, after {report.load_after})", report.results)
+    for line in report.notes:
+        typer.echo(line)

@@ -1,0 +1,33 @@
+"""What every benchmark measures the same way: a variant in a fresh process, its peak memory, the machine's load."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+from collections.abc import Callable
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and of its finished children (worker processes), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def measure_in_process(target: Callable[..., None], args: tuple) -> tuple[float, float]:
+    """Run `target(*args, queue)` in a fresh process; (seconds, peak RSS in MB) as it reports them."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    seconds, peak = queue.get()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"benchmark variant {target.__name__} failed with exit code {process.exitcode}")
+    return seconds, peak
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages, to read a measure made on a shared machine."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -1,0 +1,204 @@
+"""Typed settings, loaded from YAML and validated whole before any work starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.home import REPOSITORY_ROOT, Home
+from core.scoring_config import AuditConfig, ScoringConfig
+from core.training_config import TrainingConfig
+
+CONFIG_VERSION: Final = 1
+CONFIG_ENV = "CHAMPOLLION_CONFIG"
+DEFAULT_CONFIG = REPOSITORY_ROOT / "configs" / "champollion.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PseudonymisationConfig(_Section):
+    """Where the HMAC key that pseudonymises NIRs comes from (never from code)."""
+
+    key_env: str = "CHAMPOLLION_PSEUDONYM_KEY"
+    key_file: str | None = Field(
+        default="secrets/pseudonym.key",
+        description="Path of a file holding the key, relative to the home directory; used when key_env is unset.",
+    )
+
+
+class IngestConfig(_Section):
+    """How DSN files are read into the warehouse."""
+
+    workers: int = Field(default=2, ge=1, le=64)
+    batch_megabytes: int = Field(default=128, ge=1, description="Input size parsed by one worker task.")
+    inferred_end_after_months: int = Field(
+        default=3, ge=1, description="Months an establishment keeps declaring without a contract before its end is inferred."
+    )
+    max_issue_lines_logged: int = Field(default=20, ge=0)
+
+
+class FeaturesConfig(_Section):
+    """Windows and legal parameters of the features computed as of a month."""
+
+    window_months: int = Field(default=12, ge=1, le=36, description="Main window: establishments active and rates.")
+    short_window_months: int = Field(default=3, ge=1, le=12)
+    history_months: int = Field(
+        default=24, ge=12, le=60,
+        description="Months of declarations read to rebuild contracts (chains, 18-month rule).",
+    )
+    post_key: Literal["pcs", "title"] = Field(
+        default="pcs",
+        description="What makes two contracts 'the same post': the PCS-ESE code (40.004, the normalised job "
+        "title when absent) or the normalised job title alone.",
+    )
+    opening_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default=["mon", "tue", "wed", "thu", "fri", "sat"],
+        description="Opening days counted in a waiting period (délai de carence), unless set per SIRET.",
+    )
+    opening_days_by_siret: dict[str, list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]] = {}
+    max_renewals: int = Field(default=2, ge=0, description="L1243-13: at most two renewals.")
+    max_fixed_term_months: int = Field(default=18, ge=1, description="L1242-8: 18 months renewals included.")
+    replacement_margin_days: int = Field(
+        default=7, ge=0, description="An absence on the post this close to a replacement contract counts as its reason."
+    )
+    continuity_gap_days: int = Field(default=3, ge=0, description="A post is held without a gap when breaks are this short.")
+    year_round_share: float = Field(
+        default=0.9, gt=0, le=1,
+        description="A post held by fixed-term contracts on this share of the year's days is held all year.",
+    )
+    chain_gap_days: int = Field(default=30, ge=0, description="Successive contracts of one person this close form a chain.")
+    post_memory_days: int = Field(
+        default=60, ge=0,
+        description="A post of a job left empty this many days no longer exists (délai de carence: posts from concurrency).",
+    )
+    benchmark_min_group: int = Field(
+        default=5, ge=2, description="Smallest NAF x region group whose median serves as a benchmark; else France."
+    )
+
+
+class DuckDBConfig(_Section):
+    """The embedded engine of `features` and of ingestion's cancel-and-replace and tables (`--engine duckdb`)."""
+
+    memory_limit: str | None = Field(
+        default="10GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Beyond this DuckDB spills to disk (data/duckdb-tmp under the home); null: 80% of the RAM. "
+                    "10GB keeps a national month under 16 GiB with the fetched results (DuckDB overshoots its limit by ~2.5 GB).",
+    )
+    threads: int | None = Field(default=None, ge=1, description="null: one per core.")
+
+
+class SparkConfig(_Section):
+    """Where `--engine spark` runs: a master URL (local mode by default) and Spark settings."""
+
+    master: str = Field(default="local[2]", description="spark://host:7077, yarn, k8s://..., or local[N].")
+    app_name: str = "champollion"
+    settings: dict[str, str] = Field(
+        default={"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "8"},
+        description="Passed to SparkSession.builder.config, e.g. spark.executor.memory.",
+    )
+
+
+class OidcConfig(_Section):
+    """Sign-in through an OpenID Connect provider (ProConnect, the State's federation for agents); off without an issuer."""
+
+    issuer: str | None = Field(default=None, description="e.g. https://auth.agentconnect.gouv.fr/api/v2 (its "
+                               ".well-known/openid-configuration is read when a user signs in).")
+    client_id: str | None = None
+    client_secret_env: str = Field(default="CHAMPOLLION_OIDC_SECRET", description="Variable holding the client secret.")
+    scopes: str = "openid email given_name usual_name"
+    role_claim: str = Field(default="belonging_population", description="Claim whose value is looked up in role_mapping.")
+    role_mapping: dict[str, Literal["inspecteur", "responsable", "evaluateur", "administrateur"]] = {}
+    region_claim: str | None = Field(default=None, description="Claim holding the region code (INSEE); else the "
+                                     "region of the local account with the same e-mail.")
+
+
+class WebConfig(_Section):
+    """`champollion serve`: where the application writes, how it is reached, how users sign in."""
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/champollion; "
+        "null: SQLite at data/web/champollion.db under the home.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    session_key_file: str = Field(default="secrets/web-session.key",
+                                  description="Key signing session cookies, relative to the home (written on first start).")
+    session_minutes: int = Field(default=480, ge=5, description="A session ends this long after sign-in.")
+    secure_cookies: bool = Field(default=True, description="Cookies sent over HTTPS only (browsers treat "
+                                 "http://127.0.0.1 and localhost as secure).")
+    login_attempts: int = Field(default=5, ge=1, description="Failed sign-ins allowed per login and per address...")
+    login_window_minutes: int = Field(default=15, ge=1, description="...within this many minutes.")
+    oidc: OidcConfig = OidcConfig()
+
+
+class Config(_Section):
+    """All of Champollion's settings."""
+
+    version: Literal[1] = CONFIG_VERSION
+    pseudonymisation: PseudonymisationConfig = PseudonymisationConfig()
+    ingest: IngestConfig = IngestConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    training: TrainingConfig = TrainingConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    audit: AuditConfig = AuditConfig()
+    duckdb: DuckDBConfig = DuckDBConfig()
+    spark: SparkConfig = SparkConfig()
+    web: WebConfig = WebConfig()
+
+    def with_ingest_workers(self, workers: int) -> Config:
+        """These settings with another number of ingestion workers, validated like a settings file."""
+        return Config.model_validate({**self.model_dump(), "ingest": {**self.ingest.model_dump(), "workers": workers}})
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, with the file and the faulty setting named."""
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate a configuration file.
+
+    `path` defaults to `$CHAMPOLLION_CONFIG`, else `configs/champollion.yaml` of the repository;
+    a missing default file means all defaults.
+    """
+    explicit = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    source = explicit or DEFAULT_CONFIG
+    if not source.exists():
+        if explicit is not None:
+            raise ConfigError(f"{source}: configuration file not found")
+        return Config()
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: invalid settings: {problems}") from exc
+
+
+def pseudonym_key(config: Config, home: Home) -> bytes:
+    """The HMAC key for NIRs, from the environment variable or the key file named in the config."""
+    settings = config.pseudonymisation
+    from_env = os.environ.get(settings.key_env)
+    if from_env:
+        return from_env.encode("utf-8")
+    if settings.key_file:
+        key_path = home.root / settings.key_file
+        if key_path.exists():
+            key = key_path.read_text(encoding="utf-8").strip()
+            if key:
+                return key.encode("utf-8")
+    raise ConfigError(
+        f"no pseudonymisation key: set ${settings.key_env} or write a key in "
+        f"{home.root / (settings.key_file or '<key_file>')} (for example with `champollion init-key`)"
+    )

@@ -1,0 +1,54 @@
+"""French formatting shared by the lists and the explanations: months, dates, percentages, addresses."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+MONTHS_FR = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+
+
+def missing(value: Any) -> bool:
+    """None, NA, NaT or NaN."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def month_fr(month: date) -> str:
+    """'mars 2025' for any day of March 2025."""
+    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+
+
+def date_fr(value: Any, empty: str = "") -> str:
+    """dd/mm/yyyy, or `empty` when missing."""
+    stamp = pd.to_datetime(value, errors="coerce") if not missing(value) else pd.NaT
+    return empty if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
+
+
+def number_fr(value: float, decimals: int = 0) -> str:
+    """A number as French text: 12345.6 -> '12\u202f345,6' with decimals=1 (narrow no-break space)."""
+    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def count_fr(n: int, singular: str, plural: str | None = None) -> str:
+    """'0 contrôle', '1 alerte', '2 alertes', '1\u202f234 constats': French takes the singular below 2."""
+    return f"{number_fr(n)} {singular if abs(n) < 2 else plural or singular + 's'}"
+
+
+def percent_fr(share: Any, decimals: int = 1) -> str:
+    """A 0-1 share as French text: 0.382 -> '38,2 %' (narrow no-break space before %), '' when missing."""
+    if missing(share):
+        return ""
+    return f"{100 * float(share):.{decimals}f}".replace(".", ",") + "\u202f%"
+
+
+def address_fr(street: Any, postal_code: Any, city: Any) -> str:
+    """An establishment's address on one line: '25 BOULEVARD VOLTAIRE, 75011 PARIS'; the parts not
+    declared are left out, '' when none is."""
+    town = " ".join(str(part) for part in (postal_code, city) if not missing(part) and str(part))
+    return ", ".join(part for part in ("" if missing(street) else str(street), town) if part)

@@ -1,0 +1,104 @@
+"""Ingestion benchmark: throughput and peak memory, next to a plain line reader measured in the same run.
+
+Each variant runs in a fresh process so that its peak memory (with its worker processes) is its
+own. Flat memory is checked by ingesting half of the files and all of them: the peaks should match.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core.benchmarks import measure_in_process, peak_rss_mb
+from core.config import Config
+from core.home import Home
+from warehouse.dsn.reader import CHUNK_BYTES, open_binary
+from warehouse.ingest import discover
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One measured variant."""
+
+    variant: str
+    workers: int
+    megabytes: float
+    seconds: float
+    peak_rss_mb: float
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.megabytes / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_s_per_core(self) -> float:
+        return self.mb_per_s / self.workers
+
+
+def plain_line_reader(paths: list[Path]) -> int:
+    """The reference: read, decode and split each line at its first comma, nothing more."""
+    lines = 0
+    for path in paths:
+        with open_binary(path) as stream:
+            pending = b""
+            while block := stream.read(CHUNK_BYTES):
+                data = pending + block
+                cut = data.rfind(b"\n") + 1
+                pending = data[cut:]
+                for line in data[:cut].decode("latin-1").split("\n"):
+                    line.partition(",")
+                    lines += 1
+    return lines
+
+
+def _run_plain(paths: list[Path], queue: multiprocessing.Queue) -> None:
+    started = time.perf_counter()
+    plain_line_reader(paths)
+    queue.put((time.perf_counter() - started, peak_rss_mb()))
+
+
+def _run_ingest(paths: list[Path], workers: int, key: bytes, queue: multiprocessing.Queue) -> None:
+    from warehouse.ingest import ingest
+
+    config = Config()
+    config = config.with_ingest_workers(workers)
+    with tempfile.TemporaryDirectory(prefix="champollion-bench-") as scratch:
+        started = time.perf_counter()
+        ingest(paths, Home(Path(scratch)), config, key)
+        queue.put((time.perf_counter() - started, peak_rss_mb()))
+
+
+def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> list[BenchRow]:
+    """Measure the plain reader, ingestion on one core and on `workers` cores, and on half the files."""
+    paths, _ = discover([dsn])
+    if not paths:
+        raise FileNotFoundError(f"{dsn}: no DSN files to benchmark")
+    megabytes = sum(p.stat().st_size for p in paths) / 1e6
+    half = paths[: max(1, len(paths) // 2)]
+    half_mb = sum(p.stat().st_size for p in half) / 1e6
+    rows = []
+    seconds, peak = measure_in_process(_run_plain, (paths,))
+    rows.append(BenchRow("plain line reader (reference)", 1, megabytes, seconds, peak))
+    seconds, peak = measure_in_process(_run_ingest, (paths, 1, key))
+    rows.append(BenchRow("champollion ingest, 1 worker", 1, megabytes, seconds, peak))
+    seconds, peak = measure_in_process(_run_ingest, (half, workers, key))
+    rows.append(BenchRow(f"champollion ingest, {workers} workers, half the files", workers, half_mb, seconds, peak))
+    seconds, peak = measure_in_process(_run_ingest, (paths, workers, key))
+    rows.append(BenchRow(f"champollion ingest, {workers} workers", workers, megabytes, seconds, peak))
+    return rows
+
+
+def write_bench_json(rows: list[BenchRow], path: Path, extra: dict | None = None) -> Path:
+    """Results as JSON, for comparison across commits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **(extra or {}),
+        "rows": [asdict(r) | {"mb_per_s": r.mb_per_s, "mb_per_s_per_core": r.mb_per_s_per_core} for r in rows],
+    }
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return path

@@ -1,0 +1,288 @@
+"""From staged batches to the warehouse: cancel-and-replace resolved, then tables rebuilt.
+
+Which declaration survives for an establishment and a month is decided over everything staged so
+far, so the order in which files arrive does not matter:
+- a type 04 declaration cancels the one its S20.G00.05.006 names, and never survives itself;
+- a type 03 or 05 declaration replaces the one it names;
+- the same declaration received twice (same identifier) counts once;
+- of two surviving declarations for the same establishment, month and fraction, the later one
+  (constitution date, then order number) is kept and the other reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from core.geography import departement_sql
+from core.sql_literals import sql_string, sql_string_list
+from warehouse.contracts import rebuild_contracts_sql
+from warehouse.dsn.parser import Issue
+from warehouse.engine import attach_warehouse, conformed_parquet_sql, register_places
+from warehouse.partitions import MonthlyPartitionWriter
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+from warehouse.versions import fresh_file
+
+log = logging.getLogger("champollion.ingest")
+
+STREAM_BATCH_ROWS = 32_768
+CONTRACT_SLICE_ROWS = 1_000_000  # contract snapshots rebuilt at once (~600 MB)
+
+STATUS_SQL = """
+WITH monthly AS (
+    SELECT * FROM staged_declarations WHERE nature = '01'
+),
+copies AS (
+    SELECT declaration_key,
+           row_number() OVER (
+               PARTITION BY declaration_id, siret, month ORDER BY source_sha256, decl_index
+           ) AS copy_rank
+    FROM monthly WHERE declaration_id IS NOT NULL
+),
+distinct_monthly AS (
+    SELECT m.* FROM monthly m LEFT JOIN copies c USING (declaration_key)
+    WHERE coalesce(c.copy_rank, 1) = 1
+),
+targets AS (
+    SELECT r.declaration_key AS by_key, r.type AS by_type, t.declaration_key AS target_key
+    FROM distinct_monthly r
+    LEFT JOIN distinct_monthly t
+      ON t.declaration_id = r.replaces_id AND t.siret = r.siret AND t.month = r.month
+     AND t.declaration_key <> r.declaration_key
+    WHERE r.type IN ('03', '04', '05')
+),
+first_status AS (
+    SELECT m.declaration_key, m.siret, m.month, m.fraction, m.created_date, m.order_number, m.type,
+           CASE
+               WHEN coalesce(c.copy_rank, 1) > 1 THEN 'duplicate'
+               WHEN m.type = '04' THEN 'cancellation'
+               WHEN m.declaration_key IN (SELECT target_key FROM targets WHERE by_type = '04') THEN 'cancelled'
+               WHEN m.declaration_key IN (SELECT target_key FROM targets WHERE by_type IN ('03', '05')) THEN 'replaced'
+               ELSE 'candidate'
+           END AS status
+    FROM monthly m LEFT JOIN copies c USING (declaration_key)
+),
+ranked AS (
+    SELECT *,
+           row_number() OVER (
+               PARTITION BY siret, month, fraction
+               ORDER BY created_date DESC NULLS LAST, TRY_CAST(order_number AS DECIMAL(38, 0)) DESC NULLS LAST,
+                        declaration_key DESC
+           ) AS candidate_rank
+    FROM first_status WHERE status = 'candidate'
+)
+SELECT f.declaration_key, f.siret, f.month, f.type,
+       CASE WHEN f.status = 'candidate' AND r.candidate_rank > 1 THEN 'superseded'
+            WHEN f.status = 'candidate' THEN 'kept'
+            ELSE f.status END AS status,
+       t.by_key IS NOT NULL AND t.target_key IS NULL AS targets_nothing
+FROM first_status f
+LEFT JOIN ranked r USING (declaration_key)
+LEFT JOIN targets t ON t.by_key = f.declaration_key
+"""
+
+ESTABLISHMENTS_SQL = """
+WITH latest AS (
+    SELECT siret,
+           arg_max(siren, month) AS siren,
+           arg_max(naf, month) AS naf,
+           arg_max(naf_enterprise, month) AS naf_enterprise,
+           arg_max(idcc, month) AS idcc,
+           arg_max(street, month) AS street,
+           arg_max(postal_code, month) AS postal_code,
+           arg_max(city, month) AS city,
+           min(month) AS first_month,
+           max(month) AS last_month,
+           count(DISTINCT month) AS months_declared
+    FROM declarations GROUP BY siret
+),
+users_only AS (  -- establishments known only as users of temp workers (S21.G00.85)
+    SELECT workplace_siret AS siret, substr(workplace_siret, 1, 9) AS siren,
+           arg_max(naf, month) AS naf, NULL AS naf_enterprise, NULL AS idcc,
+           arg_max(street, month) AS street, arg_max(postal_code, month) AS postal_code,
+           arg_max(city, month) AS city,
+           NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared
+    FROM workplaces
+    WHERE regexp_full_match(coalesce(workplace_siret, ''), '[0-9]{14}')
+      AND workplace_siret NOT IN (SELECT siret FROM latest)
+    GROUP BY workplace_siret
+),
+everyone AS (
+    SELECT *, true AS declares FROM latest
+    UNION ALL  -- by position: users_only lists latest's columns in its order
+    SELECT *, false AS declares FROM users_only
+)
+SELECT e.siret, e.siren, e.naf, e.naf_enterprise, e.idcc, e.street, e.postal_code, e.city,
+       p.departement, p.departement_name, p.region_code, p.region,
+       e.first_month, e.last_month, e.months_declared, e.declares
+FROM everyone e
+LEFT JOIN places p ON p.departement = """ + departement_sql("e.postal_code") + """
+ORDER BY e.siret
+"""
+
+# Two plain aggregations rather than mode() and count(DISTINCT): on 350,000 persons they took 160 MB
+# where those took 560 MB, and they spill beyond the memory limit (mode()'s hash map per person does not).
+# identified_by follows from person_key (the pseudonym hashes the kind of identifier with it), so
+# min() only picks the one value.
+PERSONS_SQL = """
+WITH per_establishment AS (
+    SELECT person_key, siret, min(identified_by) AS identified_by, min(month) AS first_month, max(month) AS last_month
+    FROM person_months
+    GROUP BY person_key, siret
+)
+SELECT person_key,
+       min(identified_by) AS identified_by,
+       min(first_month) AS first_month,
+       max(last_month) AS last_month,
+       count(siret) AS establishments
+FROM per_establishment
+GROUP BY person_key
+ORDER BY person_key
+"""
+
+# The declaration_status table: STATUS_SQL's result (the view `resolved_status`) with where each
+# declaration was read.
+DECLARATION_STATUS_SQL = """
+SELECT s.*, d.source_file, d.line_start
+FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+ORDER BY s.siret, s.month, s.declaration_key
+"""
+
+STATUS_ISSUES_SQL = """
+SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing,
+       d.siret, strftime(d.month, '%Y-%m') AS month
+FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate')
+ORDER BY d.source_file, d.line_start
+"""
+
+
+@dataclass(frozen=True)
+class ConsolidationResult:
+    """Declaration counts by status (over everything staged) and the months rewritten."""
+
+    status_counts: dict[str, int]
+    months_rewritten: list[str]
+    issues: list[Issue]
+
+
+def consolidate(
+    con: duckdb.DuckDBPyConnection,
+    staging: Path,
+    warehouse: Path,
+    batches: list[str],
+    new_batches: list[str],
+    inferred_end_after_months: int,
+) -> ConsolidationResult:
+    """Resolve which declarations survive, rewrite the months touched by `new_batches`, then
+    rebuild the establishment, person and contract tables.
+
+    The warehouse is a draft (`warehouse.versions`): its files may be hard links to the
+    published ones, so each file is replaced, never written over.
+    """
+    warehouse.mkdir(parents=True, exist_ok=True)
+
+    def staged(table: str, which: list[str]) -> str:
+        return "[" + sql_string_list(staging / table / (b + ".parquet") for b in which) + "]"
+
+    def copy_to(query: str, name: str) -> None:
+        con.execute(f"COPY ({query}) TO {sql_string(fresh_file(warehouse / name))} (FORMAT parquet)")
+        log.info("consolidate: %s written", name)
+
+    def staged_rows(table: str) -> str:
+        """Every staged batch's rows of `table`, batches staged before a column existed reading it as NULL."""
+        return conformed_parquet_sql(con, staged(table, batches), STAGED_SCHEMAS[table])
+
+    con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS {staged_rows('declarations')}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
+    copy_to(DECLARATION_STATUS_SQL, "declaration_status.parquet")
+    issues = status_issues(con.execute(STATUS_ISSUES_SQL).fetchall())
+    months = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT strftime(month, '%Y-%m') FROM read_parquet({staged('declarations', new_batches)}) "
+            f"WHERE nature = '01' AND month IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ] if new_batches else []
+    month_list = sql_string_list(months)
+    kept = "SELECT declaration_key FROM resolved_status WHERE status = 'kept'"
+    for table in MONTHLY_TABLES:
+        for month in months:
+            shutil.rmtree(warehouse / table / month_partition(month), ignore_errors=True)
+        if not months:
+            continue
+        source = f"({staged_rows(table)})" if table != "declarations" else "staged_declarations"
+        # Streamed to Python and written month by month: memory stays within the writer's budget
+        # however many months and rows there are.
+        reader = con.execute(
+            f"SELECT t.* FROM {source} t WHERE t.declaration_key IN ({kept}) "
+            f"AND strftime(t.month, '%Y-%m') IN ({month_list})"
+        ).to_arrow_reader(STREAM_BATCH_ROWS)
+        with MonthlyPartitionWriter(warehouse / table, STAGED_SCHEMAS[table]) as writer:
+            writer.write_batches(reader)
+        log.info("consolidate: months of %s written", table)
+    attach_warehouse(con, warehouse)
+    register_places(con)
+    copy_to(ESTABLISHMENTS_SQL, "establishments.parquet")
+    copy_to(PERSONS_SQL, "persons.parquet")
+    _write_contracts(con, warehouse, inferred_end_after_months)
+    log.info("consolidate: contracts.parquet written")
+    attach_warehouse(con, warehouse)
+    counts = dict(con.execute("SELECT status, count(*) FROM resolved_status GROUP BY status").fetchall())
+    return ConsolidationResult(counts, months, issues)
+
+
+def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_end_after_months: int) -> None:
+    """Rebuild `contracts.parquet` one range of SIRETs at a time, appending the ranges in order.
+
+    A contract's snapshots all carry the declaring SIRET, so each range is rebuilt whole; ranges
+    of about CONTRACT_SLICE_ROWS snapshots keep DuckDB's memory flat as the warehouse grows.
+    """
+    sizes = con.execute("SELECT siret, count(*) FROM contract_months GROUP BY siret ORDER BY siret").fetchall()
+    cuts: list[str] = []
+    rows = 0
+    for siret, count in sizes:
+        if rows >= CONTRACT_SLICE_ROWS and siret is not None:
+            cuts.append(siret)
+            rows = 0
+        rows += count
+    sql = f"{rebuild_contracts_sql(None, inferred_end_after_months)} ORDER BY siret, person_key, start_date, contract_number"
+    path = warehouse / "contracts.parquet"
+    partial = path.with_suffix(".parquet.partial")  # not read by the views while being written
+    writer: pq.ParquetWriter | None = None
+    try:
+        for sirets in zip([None, *cuts], [*cuts, None], strict=True):
+            attach_warehouse(con, warehouse, sirets)
+            reader = con.execute(sql).to_arrow_reader(STREAM_BATCH_ROWS)
+            if writer is None:
+                writer = pq.ParquetWriter(partial, reader.schema)
+            for batch in reader:
+                writer.write_batch(batch)
+    finally:
+        if writer is not None:
+            writer.close()
+    partial.replace(path)
+
+
+def status_issues(rows: list[tuple]) -> list[Issue]:
+    """The warnings of cancel-and-replace, from the rows of STATUS_ISSUES_SQL."""
+    issues = []
+    for file, line, status, type_, targets_nothing, siret, month in rows:
+        if targets_nothing:
+            action = "cancels" if type_ == "04" else "replaces"
+            issues.append(Issue(file, line, "warning", "replaces_nothing",
+                                f"declaration of type {type_} for {siret} {month} {action} the declaration its "
+                                "S20.G00.05.006 names, which was not received for that establishment and month"))
+        if status == "superseded":
+            issues.append(Issue(file, line, "warning", "superseded",
+                                f"another declaration for {siret} {month} was kept (a later one, with no "
+                                "cancel-and-replace link between them)"))
+        elif status == "duplicate":
+            issues.append(Issue(file, line, "warning", "duplicate_declaration",
+                                f"declaration for {siret} {month} already received in another file; counted once"))
+    return issues

@@ -1,0 +1,226 @@
+"""Rebuild contracts from the monthly snapshots, as known at the end of a month.
+
+A contract is one establishment + person + contract number + start date. It appears in every
+monthly declaration while it runs; its planned end may be pushed later (each push is a renewal);
+it ends with an end block, or, when none comes, its end is inferred once the establishment has
+declared `inferred_end_after_months` more months without it (`end_inferred`): at its last declared
+planned end when that falls in its last declared month (`end_at_planned`), else at the end of that month.
+
+Everything is computed from declarations of months up to and including `as_of`: a contract end
+declared in a later month is unknown as of this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from core.months import month_start
+from core.sql_literals import sql_string, sql_string_list
+
+TEMP_AGENCY_NAF = "7820Z"
+END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
+
+
+def rebuild_contracts_sql(
+    as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
+    sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
+    features_only: bool = False, declarants: Sequence[str] | None = None,
+) -> str:
+    """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
+
+    Only snapshots of months from `history_start` on are read (None: all): a contract that started
+    earlier keeps its true start date, but renewals before that month are not seen. Reads the views
+    `contract_months`, `contract_ends`, `contract_changes` and `declarations` (see warehouse.engine.attach_warehouse).
+
+    With `window_start`, a column `hours_worked_in_window` sums the paid hours declared from that
+    month on (the snapshots of a contract's former identity included).
+
+    `sirets=(low, high)` keeps only the declaring establishments with low <= siret < high (None: no
+    bound): every row of a contract carries its declaring establishment, so ranges that cover all
+    SIRETs together give the whole result, each range's aggregates fit in memory at national scale,
+    and Parquet row groups whose SIRETs all fall outside the range are not read.
+
+    `declarants` keeps only these declaring establishments (one scan for a few SIRETs, whose row groups
+    the Parquet reader picks out by their statistics, where ranges would need one scan each).
+
+    `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
+    planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
+    picking first-declared values and carrying the wide strings cost a fifth of the rebuild at
+    national scale, and memory in the as-of table.
+    """
+    cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
+    since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
+    n = int(inferred_end_after_months)
+    in_window = (
+        f", sum(hours_worked) FILTER (WHERE month >= DATE '{month_start(window_start).isoformat()}') AS hours_worked_in_window"
+        if window_start else ""
+    )
+    low, high = sirets
+    only = (
+        (f"AND (siret >= {sql_string(low)}" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
+        + (f" AND siret < {sql_string(high)}" if high is not None else "")
+        + (f" AND siret IN ({sql_string_list(declarants)})" if declarants else "")
+    )
+    # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
+    # costs as much as the rest of the aggregate at national scale.
+    span = (month_start(as_of).year * 12 + as_of.month) - (history_start.year * 12 + history_start.month) if (
+        as_of and history_start) else None
+    months_declared = (
+        f"bit_count(bit_or(CAST(1 AS UBIGINT) << CAST(datediff('month', {since}, month) AS UBIGINT)))"
+        if span is not None and 0 <= span < 64 else "count(DISTINCT month)"
+    )
+    full = not features_only
+    last_fields = ", ".join(
+        f"{name} := {name}" for name in (
+            "nature", "motif", *(["job_title"] if full else []), "post", "pcs", "planned_end", "contract_hours",
+            "time_mode", *(["workplace"] if full else []), "user_siret", "idcc"))
+    first_declared = (
+        "arg_min_null(struct_pack(nature := nature, motif := motif, planned_end := planned_end),\n"
+        "                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS first_row,\n"
+        f"           {months_declared} AS months_declared, sum(hours_worked) AS hours_worked,"
+        if full else ""
+    )
+    first_values = (
+        "a.first_row.nature AS nature_first, a.first_row.motif AS motif_first, "
+        "a.first_row.planned_end AS planned_end_first, a.last_row.job_title AS job_title, "
+        "a.months_declared, a.hours_worked, a.last_row.workplace AS workplace,"
+        if full else ""
+    )
+    first_change = """
+first_change AS (
+    SELECT siret, person_key, contract_number, start_date,
+           arg_min(old_nature, change_date) FILTER (WHERE old_nature IS NOT NULL) AS old_nature,
+           min(change_date) FILTER (WHERE old_nature IS NOT NULL) AS nature_change_date,
+           arg_min(old_motif, change_date) FILTER (WHERE old_motif IS NOT NULL) AS old_motif
+    FROM known_changes
+    GROUP BY ALL
+),""" if full else ""
+    initial_values = """
+    coalesce(fc.old_nature, c.nature_first) AS nature_initial,
+    fc.nature_change_date,""" if full else ""
+    initial_motif = "\n    coalesce(fc.old_motif, c.motif_first) AS motif_initial," if full else ""
+    end_values = """
+    de.end_date IS NOT NULL AS end_declared,""" if full else ""
+    contract_values = (
+        "c.job_title, c.post, c.pcs, c.planned_end_first, c.planned_end_last" if full else "c.post, c.pcs, c.planned_end_last")
+    month_values = (
+        "c.first_month, c.last_month, c.months_declared, c.contract_hours, c.time_mode, c.hours_worked"
+        if full else "c.first_month, c.last_month, c.contract_hours, c.time_mode")
+    place_values = "c.workplace, c.user_siret," if full else "c.user_siret,"
+    # An end not declared is inferred at the declared planned end when the contract was last declared in its month.
+    planned_end_reached = "c.planned_end_last BETWEEN greatest(c.last_month, c.start_date) AND last_day(c.last_month)"
+    temp_mission = f"\n    (c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}') AS is_temp_mission," if full else ""
+    change_join = "LEFT JOIN first_change fc USING (siret, person_key, contract_number, start_date)\n" if full else ""
+    return f"""
+WITH
+known_changes AS (
+    SELECT * FROM contract_changes WHERE month BETWEEN {since} AND {cutoff} {only}
+),
+-- A change block may carry the contract's former number or start date: earlier snapshots
+-- declared under the old identity belong to the same contract.
+renamed AS (
+    SELECT DISTINCT siret, person_key,
+           coalesce(old_contract_number, contract_number) AS old_number,
+           coalesce(old_start_date, start_date) AS old_start,
+           contract_number AS new_number, start_date AS new_start
+    FROM known_changes
+    WHERE coalesce(old_contract_number, contract_number) <> contract_number
+       OR coalesce(old_start_date, start_date) <> start_date
+),
+snapshots AS NOT MATERIALIZED (
+    SELECT cm.* REPLACE (
+               coalesce(r.new_number, cm.contract_number) AS contract_number,
+               coalesce(r.new_start, cm.start_date) AS start_date)
+    FROM contract_months cm
+    LEFT JOIN renamed r
+      ON r.siret = cm.siret AND r.person_key = cm.person_key
+     AND r.old_number = cm.contract_number AND r.old_start = cm.start_date
+    WHERE cm.month BETWEEN {since} AND {cutoff} {only.replace('siret', 'cm.siret')}
+),
+-- A renewal is a declared planned end later than the one declared before it; snapshots that declare
+-- none (a CDI, a month's omission) neither count nor interrupt. Read apart from the aggregate below:
+-- materialising every snapshot for both costs more than reading the dated ones twice.
+pushes AS (
+    SELECT siret, person_key, contract_number, start_date,
+           count(*) FILTER (WHERE planned_end > previous_planned_end) AS renewals
+    FROM (
+        SELECT siret, person_key, contract_number, start_date, planned_end,
+               lag(planned_end) OVER (PARTITION BY siret, person_key, contract_number, start_date
+                                      ORDER BY month, declaration_key, line) AS previous_planned_end
+        FROM snapshots WHERE planned_end IS NOT NULL
+    )
+    GROUP BY ALL
+),
+-- Values "as last declared" keep NULLs (a CDD turned CDI has no motif any more): arg_max_null.
+aggregated AS (
+    SELECT siret, person_key, contract_number, start_date,
+           arg_max_null(struct_pack({last_fields}),
+                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS last_row,
+           {first_declared}
+           min(month) AS first_month, max(month) AS last_month{in_window}
+    FROM snapshots
+    GROUP BY siret, person_key, contract_number, start_date
+),
+per_contract AS (
+    SELECT a.siret, a.person_key, a.contract_number, a.start_date,
+           a.last_row.nature AS nature, a.last_row.motif AS motif, a.last_row.post AS post, a.last_row.pcs AS pcs,
+           a.last_row.planned_end AS planned_end_last, coalesce(p.renewals, 0) AS renewals,
+           a.first_month, a.last_month,
+           a.last_row.contract_hours AS contract_hours,
+           a.last_row.time_mode AS time_mode{in_window and ', a.hours_worked_in_window'},
+           {first_values} a.last_row.user_siret AS user_siret, a.last_row.idcc AS idcc
+    FROM aggregated a
+    LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
+),{first_change}
+-- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier.
+latest_end AS (
+    SELECT siret, person_key, contract_number, start_date, end_date, end_motif,
+           row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
+                              ORDER BY month DESC, declaration_key DESC) AS rank_from_last
+    FROM contract_ends
+    WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL {only}
+),
+declared_end AS (
+    SELECT siret, person_key, contract_number, start_date, end_date, end_motif
+    FROM latest_end WHERE rank_from_last = 1 AND coalesce(end_motif, '') <> '{END_CANCELLED}'
+),
+-- For each month an establishment declared, how many months it declared after it, read at a
+-- contract's last month (always a month its establishment declared: snapshots come from its declarations).
+declared_months AS (
+    SELECT siret, month,
+           count(*) OVER (PARTITION BY siret ORDER BY month DESC
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS months_after
+    FROM (SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff} {only})
+),
+declarant AS (
+    SELECT siret, arg_max(naf, month) AS naf FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
+)
+SELECT
+    substr(md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)),
+           1, 20) AS contract_id,
+    c.siret, c.person_key, c.contract_number, c.start_date,
+    c.nature,{initial_values}
+    c.motif,{initial_motif}
+    {contract_values}, c.renewals,
+    CASE
+        WHEN de.end_date IS NOT NULL THEN de.end_date
+        WHEN coalesce(ma.months_after, 0) >= {n} THEN
+            CASE WHEN {planned_end_reached} THEN c.planned_end_last
+                 ELSE greatest(last_day(c.last_month), c.start_date) END
+    END AS end_date,{end_values}
+    de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AS end_inferred,
+    de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AND coalesce({planned_end_reached}, false)
+        AS end_at_planned,
+    de.end_motif,
+    {month_values}{in_window and ', c.hours_worked_in_window'},
+    {place_values}{temp_mission}
+    c.idcc,
+    CASE WHEN c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}'
+              AND regexp_full_match(coalesce(c.user_siret, ''), '[0-9]{{14}}')
+         THEN c.user_siret ELSE c.siret END AS attributed_siret
+FROM per_contract c
+{change_join}LEFT JOIN declared_end de USING (siret, person_key, contract_number, start_date)
+LEFT JOIN declared_months ma ON ma.siret = c.siret AND ma.month = c.last_month
+LEFT JOIN declarant e ON e.siret = c.siret
+"""

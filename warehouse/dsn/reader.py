@@ -1,0 +1,208 @@
+"""Turn a DSN file (plain or gzip, UTF-8, cp1252 or latin-1, any line end) into numbered text lines.
+
+Memory stays flat: the file is read in chunks cut at line ends. Lines end in LF, CRLF or CR alone.
+The encoding is decided line by line, and within a line byte by byte: UTF-8 sequences are read as
+UTF-8, any other byte as cp1252 (latin-1 for the five bytes cp1252 leaves undefined), so one stray
+byte changes one character, not the file. A gzip stream is read up to its damage:
+what comes before is kept, and the reader's report says where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+CHUNK_BYTES = 8 * 1024 * 1024
+COMPRESSED_PIECE_BYTES = 64 * 1024  # what is lost of a damaged gzip stream: at most this much before the damage
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class TolerantGzip(io.RawIOBase):
+    """A gzip stream (one or more members) that ends where it is cut or damaged instead of raising.
+
+    After the end, `damage` says why the stream stopped early (None when it ended cleanly).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 (the stream owns the file: closed by close())
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._out = b""
+        self._ended = False
+        self.damage: str | None = None
+        self._compressed_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        while not self._out and not self._ended:
+            self._inflate_piece()
+        view = memoryview(buffer)
+        size = min(len(view), len(self._out))
+        view[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+    def _inflate_piece(self) -> None:
+        if self._inflate.eof:  # a member ended: another may follow (zero padding may too)
+            piece = self._inflate.unused_data or self._file.read(COMPRESSED_PIECE_BYTES)
+            if not piece.strip(b"\x00"):
+                self._ended = True
+                return
+            self._inflate = zlib.decompressobj(wbits=31)
+        else:
+            piece = self._file.read(COMPRESSED_PIECE_BYTES)
+            if not piece:
+                self._ended = True
+                self.damage = f"compressed stream cut short after {self._compressed_read} compressed bytes"
+                return
+        try:
+            self._out = self._inflate.decompress(piece)
+        except zlib.error as exc:
+            self._ended = True
+            self.damage = f"compressed stream damaged after {self._compressed_read} compressed bytes: {exc}"
+        self._compressed_read += len(piece)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open a DSN file for reading bytes, transparently decompressing gzip (detected by content).
+
+    A damaged gzip stream reads as if it ended at the damage; `stream_damage` tells why it ended.
+    """
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == GZIP_MAGIC:
+        return io.BufferedReader(TolerantGzip(path), CHUNK_BYTES)
+    return open(path, "rb")
+
+
+def stream_damage(stream: BinaryIO) -> str | None:
+    """Why a stream from `open_binary` ended before the end of its data (None: it did not)."""
+    raw = getattr(stream, "raw", None)
+    return raw.damage if isinstance(raw, TolerantGzip) else None
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the file's bytes as stored: the key that makes ingestion idempotent."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class DecodeReport:
+    """What reading a file found: the encodings used, where the first non-UTF-8 line was, and
+    whether the stream was cut short."""
+
+    encoding: str = "utf-8"
+    first_non_utf8_line: int | None = None
+    non_utf8_lines: int = 0
+    utf8_multibyte: bool = False
+    bytes_read: int = 0
+    ends_with_newline: bool = True
+    truncated: str | None = None
+    byte_order_mark: bool = False
+
+    @property
+    def mixed(self) -> bool:
+        """True when some lines are UTF-8 beyond ASCII and others are not UTF-8 at all."""
+        return self.utf8_multibyte and self.non_utf8_lines > 0
+
+
+def _single_bytes(raw: bytes, report: DecodeReport) -> str:
+    """Bytes that are not UTF-8, read as cp1252 (latin-1 for the five bytes cp1252 leaves undefined)."""
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        report.encoding = "latin-1"
+        return raw.decode("latin-1")  # maps every byte: never fails
+    if report.encoding == "utf-8":
+        report.encoding = "cp1252"
+    return text
+
+
+def _decode_line(raw: bytes, report: DecodeReport, number: int) -> str:
+    """One line: its UTF-8 sequences as UTF-8, any other byte as cp1252 (a line may mix both)."""
+    pieces = []
+    rest = raw
+    while rest:
+        try:
+            pieces.append(rest.decode("utf-8"))
+            break
+        except UnicodeDecodeError as error:
+            pieces.append(rest[: error.start].decode("utf-8"))
+            pieces.append(_single_bytes(rest[error.start : error.end], report))
+            rest = rest[error.end :]
+    if len(pieces) > 1:
+        report.non_utf8_lines += 1
+        if report.first_non_utf8_line is None:
+            report.first_non_utf8_line = number
+        if any(not piece.isascii() for piece in pieces[::2]):
+            report.utf8_multibyte = True
+    elif not raw.isascii():
+        report.utf8_multibyte = True
+    return "".join(pieces)
+
+
+def _decode(data: bytes, report: DecodeReport, first_line: int) -> list[str]:
+    """The lines of `data` (whole lines, LF-separated, the last one ending in LF or not)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [_decode_line(raw, report, number) for number, raw in enumerate(data.split(b"\n"), first_line)]
+    if not report.utf8_multibyte and not data.isascii():
+        report.utf8_multibyte = True
+    return text.split("\n")
+
+
+def _line_ends_to_lf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
+
+
+def iter_line_chunks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, list[str]]]:
+    """Yield (number of the first line, lines) blocks; lines carry no end-of-line characters.
+
+    A CR at the end of a chunk waits for the next one (it may be the first half of a CRLF). A UTF-8
+    byte order mark at the start is skipped (and noted in the report).
+    """
+    pending = b""
+    line_number = 1
+    while True:
+        block = stream.read(CHUNK_BYTES)
+        if not report.bytes_read and block.startswith(UTF8_BOM):
+            report.byte_order_mark = True
+            report.bytes_read += len(UTF8_BOM)
+            block = block[len(UTF8_BOM) :]
+        report.bytes_read += len(block)
+        if not block:
+            break
+        data = pending + block
+        search_end = len(data) - 1 if data.endswith(b"\r") else len(data)
+        cut = max(data.rfind(b"\n", 0, search_end), data.rfind(b"\r", 0, search_end))
+        if cut < 0:
+            pending = data
+            continue
+        pending = data[cut + 1 :]
+        lines = _decode(_line_ends_to_lf(data[: cut + 1])[:-1], report, line_number)
+        yield line_number, lines
+        line_number += len(lines)
+    report.truncated = stream_damage(stream)
+    if pending:
+        tail = _line_ends_to_lf(pending)
+        report.ends_with_newline = tail.endswith(b"\n")
+        yield line_number, _decode(tail[:-1] if report.ends_with_newline else tail, report, line_number)

@@ -1,0 +1,104 @@
+"""DuckDB over the Parquet warehouse: one embedded connection with a view per table."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from core.geography import places_table
+from core.sql_literals import sql_string
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
+
+SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts")
+
+
+def connect(
+    memory_limit: str | None = None, threads: int | None = None, temp_directory: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for batch work (no progress bar); what does not fit in
+    `memory_limit` spills to `temp_directory` (DuckDB's default: `.tmp` in the working directory)."""
+    con = duckdb.connect()
+    # In Jupyter without ipywidgets DuckDB has already turned its bar off and refuses the setting.
+    with suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if temp_directory:
+        con.execute(f"SET temp_directory = {sql_string(temp_directory)}")
+    return con
+
+
+def places_arrow() -> pa.Table:
+    """Every département: its code, name, region code and region name."""
+    places = places_table()
+    return pa.table(
+        {
+            "departement": [p.departement for p in places],
+            "departement_name": [p.departement_name for p in places],
+            "region_code": [p.region_code for p in places],
+            "region": [p.region for p in places],
+        }
+    )
+
+
+def register_places(con: duckdb.DuckDBPyConnection) -> None:
+    """A `places` table: département, its name, region code and region name."""
+    con.register("places_arrow", places_arrow())
+    con.execute("CREATE OR REPLACE TEMP TABLE places AS SELECT * FROM places_arrow")
+    con.unregister("places_arrow")
+
+
+def conformed_parquet_sql(
+    con: duckdb.DuckDBPyConnection, files: str, schema: pa.Schema, hive_partitioning: bool = False
+) -> str:
+    """A SELECT of exactly `schema`'s columns from `read_parquet(files)` (`files`: a SQL string or list).
+
+    Files are matched by column name, so files written before a column was added are read with it NULL
+    (a plain read_parquet keeps the first file's columns: a later file's extra column would be lost,
+    a missing one an error); a column no file has is a NULL of the schema's type.
+    """
+    options = ", union_by_name = true" + (", hive_partitioning = true" if hive_partitioning else "")
+    source = f"read_parquet({files}{options})"
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    types = duckdb.from_arrow(schema.empty_table(), connection=con).types
+    columns = [
+        f'"{field.name}"' if field.name in present else f'CAST(NULL AS {kind}) AS "{field.name}"'
+        for field, kind in zip(schema, types, strict=True)
+    ]
+    return f"SELECT {', '.join(columns)} FROM {source}"
+
+
+def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
+    con.register(f"{name}_empty", schema.empty_table())
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
+
+
+def attach_warehouse(
+    con: duckdb.DuckDBPyConnection, warehouse: Path, sirets: tuple[str | None, str | None] = (None, None)
+) -> None:
+    """Create a view per warehouse table (an empty one when the table has no file yet).
+
+    `sirets` (low, high) limits the monthly tables to establishments with low <= siret < high
+    (None: no bound; rows with no SIRET go with the last range, the one with no upper bound).
+    """
+    low, high = sirets
+    bounds = [f"siret >= {sql_string(low)}"] if low is not None else []
+    if high is not None:
+        bounds.append(f"siret < {sql_string(high)}")
+    where = "" if not bounds else " WHERE " + " AND ".join(bounds) + (" OR siret IS NULL" if high is None else "")
+    for table in MONTHLY_TABLES:
+        if any((warehouse / table).glob("*/*.parquet")):
+            files = sql_string(warehouse_glob(warehouse, table))
+            select = conformed_parquet_sql(con, files, STAGED_SCHEMAS[table], hive_partitioning=True)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {select}{where}")
+        else:
+            _empty_view(con, table, STAGED_SCHEMAS[table])
+    for table in SINGLE_TABLES:
+        path = warehouse / f"{table}.parquet"
+        if path.exists():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet({sql_string(path)})")

@@ -1,0 +1,418 @@
+"""`champollion ingest`: DSN files (or folders of them) into the contract warehouse.
+
+Files are hashed first: a file already ingested (same bytes) is skipped, so ingesting twice
+changes nothing. New files are parsed in parallel worker processes into staged Parquet; then
+cancel-and-replace is resolved over everything staged and the touched months are rewritten.
+Where the parsing runs and what resolves cancel-and-replace is an `IngestEngine`: DuckDB with
+local processes here, Spark in `warehouse.spark.ingest`.
+
+A run is a transaction (`warehouse.versions`): under the home's writer lock it writes a draft
+of the next version of the warehouse, file list included, and publishes it in one atomic step, or
+leaves the published version as it was. The pseudonymisation key's fingerprint is kept with the
+warehouse: another key is refused unless the run rebuilds the warehouse from its files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.config import Config, IngestConfig
+from core.csv_files import write_rows_csv
+from core.home import Home
+from warehouse.consolidate import ConsolidationResult, consolidate
+from warehouse.dsn.parser import Issue
+from warehouse.dsn.reader import file_sha256, open_binary, stream_damage
+from warehouse.engine import connect
+from warehouse.inspections import RECORDED_NAME, STORED_NAME
+from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
+from warehouse.pseudonym import key_fingerprint
+from warehouse.tables import FILES_SCHEMA
+from warehouse.versions import (
+    KeyMismatch,
+    StateDraft,
+    WarehouseState,
+    fresh_file,
+    record_key_fingerprint,
+    recorded_key_fingerprint,
+    writer_lock,
+)
+
+log = logging.getLogger("champollion.ingest")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestSummary:
+    """What one `ingest` run did, for the closing table and the tests."""
+
+    files_seen: int = 0
+    files_new: int = 0
+    files_already_ingested: int = 0
+    files_skipped_not_dsn: int = 0
+    declarations_read: int = 0
+    monthly_declarations: int = 0
+    event_signals: int = 0
+    quarantined: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+    warnings: int = 0
+    errors: int = 0
+    issue_kinds: Counter = field(default_factory=Counter)
+    lines: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    months_rewritten: list[str] = field(default_factory=list)
+    issues_report: Path | None = None
+    warehouse: Path | None = None
+    version: int | None = None  # the version published by the run (None: nothing new, nothing published)
+
+    @property
+    def megabytes_per_second(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+class IngestEngine(Protocol):
+    """Runs the parse tasks and resolves cancel-and-replace into the warehouse."""
+
+    @property
+    def parallelism(self) -> int:
+        """How many parse tasks run at once (batches are planned for it)."""
+
+    def parse(self, tasks: list[BatchTask], progress: Progress | None) -> list[BatchResult]:
+        """Run `parse_batch` on every task; the results sorted by batch id."""
+
+    def consolidate(
+        self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
+    ) -> ConsolidationResult:
+        """Resolve cancel-and-replace over the staged `batches`, rewrite the months that `new_batches`
+        touch and rebuild the establishment, person and contract tables."""
+
+
+@dataclass(frozen=True)
+class DuckDBIngest:
+    """Parse tasks in local worker processes; cancel-and-replace and the tables by DuckDB, which spills
+    to `temp_directory` beyond `memory_limit` (config.duckdb)."""
+
+    workers: int
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: Path | None = None
+
+    @property
+    def parallelism(self) -> int:
+        return self.workers
+
+    def parse(self, tasks: list[BatchTask], progress: Progress | None) -> list[BatchResult]:
+        return _run_tasks(tasks, self.workers, sum(f.size for t in tasks for f in t.files), progress)
+
+    def consolidate(
+        self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
+    ) -> ConsolidationResult:
+        con = connect(self.memory_limit, self.threads, self.temp_directory)
+        try:
+            return consolidate(con, staging, warehouse, batches, new_batches, inferred_end_after_months)
+        finally:
+            con.close()
+
+
+def looks_like_dsn(path: Path) -> bool:
+    """True when the file (possibly gzip) starts with a DSN rubric line (`Sxx.Gxx.`), or is a gzip
+    file too damaged to tell (it is then read, and reported, as a DSN file)."""
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(64).lstrip(b"\xef\xbb\xbf\r\n ")
+            damaged = stream_damage(stream) is not None
+    except OSError:
+        return False
+    if damaged and not head:
+        return True
+    return len(head) >= 8 and head[:1] == b"S" and head[1:3].isdigit() and head[3:5] == b".G"
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Files to read: named files always; inside folders (recursively), those that look like DSN
+    (gzip files too damaged to tell included).
+
+    Returns (DSN files, files skipped because they are not DSN), both sorted.
+    """
+    chosen: set[Path] = set()
+    skipped: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            for candidate in path.rglob("*"):
+                if candidate.is_file() and not candidate.name.startswith("."):
+                    (chosen if looks_like_dsn(candidate) else skipped).add(candidate.resolve())
+        elif path.is_file():
+            chosen.add(path.resolve())
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return sorted(chosen), sorted(skipped)
+
+
+def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> list[list[SourceFile]]:
+    """Group files into batches of at most `batch_bytes` (at least one batch per worker when there
+    is enough input), largest files first.
+
+    Batches shrink as the input left does (to a quarter of it per worker, not below
+    `batch_bytes` / 16), so that the last batches are small and the workers finish together.
+    """
+    total = sum(f.size for f in files)
+    workers = max(1, workers)
+    floor = min(batch_bytes // 16, total // workers)
+    remaining = total
+
+    def target() -> int:
+        return max(1, min(batch_bytes, max(remaining // (2 * workers), floor) + 1))
+
+    batches: list[list[SourceFile]] = []
+    current: list[SourceFile] = []
+    size = 0
+    limit = target()
+    for source in sorted(files, key=lambda f: (-f.size, str(f.path))):
+        if current and size + source.size > limit:
+            batches.append(current)
+            remaining -= size
+            current, size = [], 0
+            limit = target()
+        current.append(source)
+        size += source.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _hash_and_size(path: Path) -> tuple[str, int, str | None]:
+    """(content hash, size in bytes, None), or ("", 0, why) when the file cannot be read: that file's
+    issue, not the run's."""
+    try:
+        return file_sha256(path), path.stat().st_size, None
+    except OSError as exc:
+        return "", 0, exc.strerror or type(exc).__name__
+
+
+def _batch_id(files: list[SourceFile]) -> str:
+    digest = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()
+    return digest[:20]
+
+
+def _read_manifest(path: Path) -> pa.Table:
+    return pq.read_table(path).cast(FILES_SCHEMA) if path.exists() else FILES_SCHEMA.empty_table()
+
+
+def _check_key(published: Path | None, fingerprint: str, rebuild: bool) -> None:
+    """Refuse a key other than the one the published warehouse was built under (unless rebuilding)."""
+    if published is None or rebuild:
+        return
+    recorded = recorded_key_fingerprint(published / "warehouse")
+    if recorded is not None and recorded != fingerprint:
+        raise KeyMismatch(
+            f"the warehouse was built under another pseudonymisation key (fingerprint {recorded}; this key's is "
+            f"{fingerprint}): its people would be split in two. Use the key it was built with, or run "
+            "`champollion ingest --rebuild PATH...` to rebuild it under this key from its files"
+        )
+
+
+def ingest(
+    paths: list[Path],
+    home: Home,
+    config: Config,
+    key: bytes,
+    progress: Progress | None = None,
+    engine: IngestEngine | None = None,
+    rebuild: bool = False,
+) -> IngestSummary:
+    """Read DSN files into the warehouse of `home` with `engine` (default: `config.ingest.workers`
+    processes, then DuckDB within `config.duckdb`'s limits); returns the run's summary.
+
+    Bad input never stops the run: issues are counted, written to
+    `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable
+    declarations are quarantined under `data/quarantine/`. `rebuild` starts from an empty
+    warehouse and reads again every file listed in the published one (those still there), with
+    `paths`: the way to change the pseudonymisation key.
+
+    Raises WarehouseBusy when another run writes the warehouse, KeyMismatch when the warehouse was
+    built under another key and `rebuild` is false; nothing is changed then.
+    """
+    started = time.perf_counter()
+    settings = config.ingest
+    engine = engine or DuckDBIngest(
+        settings.workers, config.duckdb.memory_limit, config.duckdb.threads, home.duckdb_tmp
+    )
+    summary = IngestSummary(warehouse=home.warehouse)
+    fingerprint = key_fingerprint(key)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)}: no such file or folder")
+    with writer_lock(home.data):
+        state = WarehouseState(home.data)
+        state.adopt_legacy()
+        published = state.published()
+        _check_key(published, fingerprint, rebuild)
+        issues: list[Issue] = []
+        if rebuild and published is not None:
+            listed = [Path(p) for p in _read_manifest(published / "staging" / "files.parquet").column("source_file").to_pylist()]
+            issues += [Issue(str(p), None, "warning", "missing_source", "listed in the warehouse rebuilt but no longer there; "
+                             "its declarations are left out") for p in listed if not p.exists()]
+            paths = [*paths, *(p for p in listed if p.exists())]
+        draft = state.begin(fresh=rebuild)
+        for kept in (STORED_NAME, RECORDED_NAME):  # inspections are not from the DSN: kept
+            if rebuild and published is not None and (published / "warehouse" / kept).exists():
+                os.link(published / "warehouse" / kept, draft.warehouse / kept)
+        try:
+            _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
+            record_key_fingerprint(draft.warehouse, fingerprint)
+        except BaseException:
+            state.discard(draft)  # the published version stays as it was
+            raise
+        if summary.files_new or rebuild or published is None:
+            log.info("ingest: publishing version %d", draft.number)
+            state.publish(draft)
+            summary.version = draft.number
+        else:
+            state.discard(draft)
+    now = datetime.now().replace(microsecond=0)
+    summary.warnings = sum(1 for i in issues if i.severity == "warning")
+    summary.errors = sum(1 for i in issues if i.severity == "error")
+    summary.issue_kinds = Counter(i.kind for i in issues)
+    summary.issues_report = _write_issues(home, issues, now)
+    for issue in issues[: settings.max_issue_lines_logged]:
+        log.warning("%s:%s: %s: %s", issue.file, issue.line or "-", issue.kind, issue.reason)
+    if len(issues) > settings.max_issue_lines_logged:
+        log.warning("... %d more issues in %s", len(issues) - settings.max_issue_lines_logged, summary.issues_report)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _ingest_into(
+    draft: StateDraft,
+    paths: list[Path],
+    home: Home,
+    settings: IngestConfig,
+    key: bytes,
+    progress: Progress | None,
+    engine: IngestEngine,
+    summary: IngestSummary,
+    issues: list[Issue],
+) -> None:
+    """Parse the new files of `paths` into the draft, list them in its files.parquet and rebuild
+    its tables; counts go to `summary`, issues to `issues`."""
+    dsn_files, not_dsn = discover(paths)
+    summary.files_seen = len(dsn_files)
+    summary.files_skipped_not_dsn = len(not_dsn)
+    issues += [
+        Issue(str(p), None, "warning", "not_dsn", "file in a DSN folder that does not start with a rubric line; skipped")
+        for p in not_dsn
+    ]
+    manifest_path = draft.staging / "files.parquet"
+    manifest = _read_manifest(manifest_path)
+    known = set(manifest.column("source_sha256").to_pylist())
+    new_files: list[SourceFile] = []
+    # hashlib and file reads release the GIL: threads hash files in parallel.
+    with ThreadPoolExecutor(max_workers=settings.workers) as hashers:
+        hashes = list(hashers.map(_hash_and_size, dsn_files))
+    for path, (sha, size, unreadable) in zip(dsn_files, hashes, strict=True):
+        if unreadable is not None:
+            issues.append(Issue(str(path), None, "error", "unreadable_file", f"file not read: {unreadable}"))
+            continue
+        if sha in known:
+            summary.files_already_ingested += 1
+            continue
+        known.add(sha)  # the same bytes twice in one run are read once
+        new_files.append(SourceFile(path, sha, size))
+    summary.files_new = len(new_files)
+    log.info("%d DSN files found, %d new, %d already ingested", len(dsn_files), len(new_files), summary.files_already_ingested)
+
+    batches = plan_batches(new_files, settings.batch_megabytes * 1_000_000, engine.parallelism)
+    tasks = [BatchTask(_batch_id(b), tuple(b), draft.staging, home.quarantine, key) for b in batches]
+    log.info("ingest: parsing %d batches", len(tasks))
+    results = engine.parse(tasks, progress)
+    manifest_rows = []
+    now = datetime.now().replace(microsecond=0)
+    for result in results:
+        for file_result in result.files:
+            source = file_result.source
+            summary.declarations_read += file_result.declarations
+            summary.monthly_declarations += file_result.monthly
+            summary.event_signals += file_result.signals
+            summary.quarantined += file_result.quarantined
+            summary.lines += file_result.lines
+            summary.bytes += source.size
+            issues.extend(file_result.issues)
+            for block, count in file_result.unknown_blocks.items():
+                issues.append(Issue(str(source.path), None, "warning", "unknown_block",
+                                    f"{count} lines of block {block}, which the norm table does not define, skipped"))
+            for rubric, count in file_result.unknown_rubrics.items():
+                issues.append(Issue(str(source.path), None, "warning", "unknown_rubric",
+                                    f"{count} lines of rubric {rubric}, which the norm table does not define, skipped"))
+            if file_result.issues_dropped:
+                issues.append(Issue(str(source.path), None, "warning", "too_many_issues",
+                                    f"{file_result.issues_dropped} further issues in this file not listed"))
+            errors = sum(1 for i in file_result.issues if i.severity == "error")
+            manifest_rows.append(
+                (source.sha256, str(source.path), result.batch_id, source.size, file_result.lines,
+                 file_result.encoding, file_result.declarations, file_result.quarantined,
+                 len(file_result.issues) - errors, errors, now)
+            )
+    if manifest_rows:
+        columns = list(zip(*manifest_rows, strict=True))
+        added = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, FILES_SCHEMA, strict=True)], schema=FILES_SCHEMA)
+        manifest = pa.concat_tables([manifest, added])
+        pq.write_table(manifest, fresh_file(manifest_path))
+        log.info("ingest: file list written (%d files)", manifest.num_rows)
+
+    all_batches = sorted(set(manifest.column("batch").to_pylist()))
+    if all_batches and tasks:
+        consolidation = engine.consolidate(
+            draft.staging, draft.warehouse, all_batches, [t.batch_id for t in tasks], settings.inferred_end_after_months
+        )
+        summary.status_counts = consolidation.status_counts
+        summary.months_rewritten = consolidation.months_rewritten
+        issues.extend(consolidation.issues)
+    elif (draft.warehouse / "declaration_status.parquet").exists():  # nothing new: the warehouse stays as it is
+        statuses = pq.read_table(draft.warehouse / "declaration_status.parquet", columns=["status"]).column("status")
+        summary.status_counts = dict(Counter(statuses.to_pylist()))
+
+
+def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress: Progress | None) -> list[BatchResult]:
+    """Run the parse tasks, in worker processes when there are several workers and tasks."""
+    done_bytes = 0
+    results: list[BatchResult] = []
+    if progress:
+        progress(0, total_bytes)
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            results.append(parse_batch(task))
+            done_bytes += sum(f.size for f in task.files)
+            if progress:
+                progress(done_bytes, total_bytes)
+        return sorted(results, key=lambda r: r.batch_id)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(parse_batch, task): task for task in tasks}
+        for future in as_completed(futures):
+            results.append(future.result())
+            done_bytes += sum(f.size for f in futures[future].files)
+            if progress:
+                progress(done_bytes, total_bytes)
+    return sorted(results, key=lambda r: r.batch_id)
+
+
+def _write_issues(home: Home, issues: list[Issue], when: datetime) -> Path:
+    home.ingest_reports.mkdir(parents=True, exist_ok=True)
+    path = home.ingest_reports / f"issues-{when.strftime('%Y%m%dT%H%M%S')}.csv"
+    write_rows_csv(path, ["file", "line", "severity", "kind", "reason"],
+                   ([i.file, i.line if i.line is not None else "", i.severity, i.kind, i.reason] for i in issues))
+    return path

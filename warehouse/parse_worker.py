@@ -1,0 +1,251 @@
+"""One ingestion task, run in a worker process: parse a batch of DSN files into staged Parquet.
+
+A file that fails in an unexpected way is quarantined whole; its rows are dropped from the batch,
+never half-kept, and the other files of the batch go on. A file whose gzip stream is damaged keeps
+the declarations read before the damage; the file itself is copied to the quarantine with the reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from warehouse.dsn.parser import DsnParser, Issue
+from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
+from warehouse.pseudonym import Pseudonymiser
+from warehouse.tables import STAGED_SCHEMAS
+
+MAX_ISSUES_PER_FILE = 2_000
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A DSN file to ingest, identified by the hash of its bytes."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """Files parsed together by one worker; their rows land in one Parquet file per table."""
+
+    batch_id: str
+    files: tuple[SourceFile, ...]
+    staging: Path
+    quarantine: Path
+    key: bytes = field(repr=False)  # the pseudonymisation key: never in a log or an error message
+    run_month: date = field(default_factory=lambda: date.today().replace(day=1))  # later declared months are refused
+
+
+@dataclass
+class FileResult:
+    """What parsing one file gave: counts, issues and its row in the files manifest."""
+
+    source: SourceFile
+    lines: int = 0
+    encoding: str = ""
+    declarations: int = 0
+    monthly: int = 0
+    signals: int = 0
+    quarantined: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    issues_dropped: int = 0
+    unknown_blocks: dict[str, int] = field(default_factory=dict)
+    unknown_rubrics: dict[str, int] = field(default_factory=dict)
+    envelope_lines: int = 0
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    files: list[FileResult]
+
+
+def parse_batch(task: BatchTask) -> BatchResult:
+    """Parse every file of the batch and write the staged tables; never raises for bad input.
+
+    Rows go to disk in row groups as they accumulate, so memory does not grow with the batch or
+    the file; a file's declaration rows are written only once the whole file was read.
+    """
+    pseudonymiser = Pseudonymiser(task.key)
+    results = []
+    with _StagedWriter(task.staging, task.batch_id) as writer:
+        for source in task.files:
+            headers: list[tuple] = []
+            try:
+                result = _parse_file(source, pseudonymiser, writer, headers, task)
+            except Exception as exc:  # a bug or an unreadable file must not lose the batch
+                result = _unreadable_file(source, task.quarantine, exc)
+            else:
+                # The declaration rows go last: without them, rows already written for a file
+                # that failed are orphans that consolidation ignores.
+                writer.add({"declarations": headers})
+            results.append(result)
+    return BatchResult(task.batch_id, results)
+
+
+class _StagedWriter:
+    """One Parquet file per staged table for the batch, written in row groups of ROW_GROUP rows."""
+
+    ROW_GROUP = 200_000
+
+    def __init__(self, staging: Path, batch_id: str) -> None:
+        self.paths = {name: staging / name / f"{batch_id}.parquet" for name in STAGED_SCHEMAS}
+        self.pending: dict[str, list[tuple]] = {name: [] for name in STAGED_SCHEMAS}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> _StagedWriter:
+        return self
+
+    def add(self, rows: dict[str, list[tuple]]) -> None:
+        for name, table_rows in rows.items():
+            pending = self.pending[name]
+            pending.extend(table_rows)
+            if len(pending) >= self.ROW_GROUP:
+                self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        schema = STAGED_SCHEMAS[name]
+        rows = self.pending[name]
+        columns: list[Sequence[object]] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+        table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)], schema=schema)
+        if name not in self.writers:
+            self.paths[name].parent.mkdir(parents=True, exist_ok=True)
+            self.writers[name] = pq.ParquetWriter(self.paths[name], schema, compression="zstd")
+        self.writers[name].write_table(table)
+        self.pending[name] = []
+
+    def __exit__(self, *exc_info: object) -> None:
+        for name in STAGED_SCHEMAS:
+            if self.pending[name] or name not in self.writers:  # every table gets a file, maybe empty
+                self._flush(name)
+            self.writers[name].close()
+
+
+def _parse_file(
+    source: SourceFile, pseudonymiser: Pseudonymiser, writer: _StagedWriter, headers: list[tuple], task: BatchTask
+) -> FileResult:
+    label = str(source.path)
+    parser = DsnParser(label)
+    builder = RecordBuilder(pseudonymiser, source.sha256, label, task.run_month)
+    report = DecodeReport()
+    result = FileResult(source)
+    to_quarantine = []
+    with open_binary(source.path) as stream:
+        for declaration in parser.parse(iter_line_chunks(stream, report), report):
+            result.declarations += 1
+            nature = declaration.header.text("001")
+            if nature == MONTHLY_NATURE:
+                declaration_rows = builder.monthly_rows(declaration)
+            else:
+                declaration_rows = {}
+                if nature is None:
+                    declaration.problems.append(f"line {declaration.line_start}: declaration nature S20.G00.05.001 missing")
+            if declaration.problems:
+                to_quarantine.append(declaration)
+                continue
+            n_contracts = len(declaration_rows.get("contract_months", ()))
+            headers.append(builder.header_row(declaration, len(declaration.individuals), n_contracts))
+            writer.add(declaration_rows)
+            if nature == MONTHLY_NATURE:
+                result.monthly += 1
+            else:
+                result.signals += 1
+    _check_types("declarations", headers)  # a value the warehouse cannot hold fails this file only
+    parser.issues.extend(builder.issues)
+    if report.byte_order_mark:
+        parser.issues.append(
+            Issue(label, 1, "warning", "byte_order_mark", "the file starts with a UTF-8 byte order mark; skipped")
+        )
+    if report.mixed:
+        parser.issues.append(
+            Issue(label, report.first_non_utf8_line, "warning", "mixed_encoding",
+                  f"UTF-8 text, and bytes that are not UTF-8 on {report.non_utf8_lines} lines (the first here), "
+                  f"read as {report.encoding}")
+        )
+    if report.truncated:
+        _quarantine_whole_file(source, task.quarantine, report.truncated)
+    if to_quarantine:
+        _write_quarantine(source, to_quarantine, task.quarantine)
+        for declaration in to_quarantine:
+            parser.issues.append(
+                Issue(label, declaration.line_start, "error", "quarantined",
+                      f"declaration {declaration.index} (lines {declaration.line_start}-{declaration.line_end}) "
+                      f"quarantined: {'; '.join(declaration.problems[:3])}")
+            )
+    result.quarantined = len(to_quarantine)
+    result.lines = parser.summary.lines
+    result.encoding = "mixed" if report.mixed else report.encoding
+    result.envelope_lines = parser.summary.envelope_lines
+    result.unknown_blocks = dict(parser.summary.unknown_blocks)
+    result.unknown_rubrics = dict(parser.summary.unknown_rubrics)
+    result.issues = parser.issues[:MAX_ISSUES_PER_FILE]
+    result.issues_dropped = max(0, len(parser.issues) - MAX_ISSUES_PER_FILE)
+    return result
+
+
+def _check_types(table: str, rows: list[tuple]) -> None:
+    """Raise ValueError when `rows` do not fit the staged table's schema (types and ranges)."""
+    schema = STAGED_SCHEMAS[table]
+    if not rows:
+        return
+    try:
+        columns = zip(*rows, strict=True)
+        pa.table([pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)], schema=schema)
+    except (pa.ArrowException, OverflowError, TypeError) as exc:
+        raise ValueError(f"a value does not fit the {table} table: {type(exc).__name__}") from None
+
+
+def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) -> None:
+    """Copy the lines of each unreadable declaration (decoded as the parser read them, written in
+    UTF-8 with LF line ends), with the reasons, into the quarantine."""
+    quarantine.mkdir(parents=True, exist_ok=True)
+    wanted = {(d.line_start, d.line_end): d for d in declarations}
+    collected: dict[tuple[int, int], list[str]] = {span: [] for span in wanted}
+    with open_binary(source.path) as stream:
+        for first, lines in iter_line_chunks(stream, DecodeReport()):
+            for (start, end), kept in collected.items():
+                if start < first + len(lines) and end >= first:
+                    kept.extend(lines[max(start - first, 0) : end - first + 1])
+    for (start, end), declaration in wanted.items():
+        stem = quarantine / f"{source.sha256[:16]}-{declaration.index:05d}"
+        stem.with_suffix(".dsn").write_text("".join(line + "\n" for line in collected[(start, end)]), encoding="utf-8")
+        stem.with_suffix(".reason.txt").write_text(
+            f"file: {source.path}\nsha256: {source.sha256}\ndeclaration: {declaration.index}\n"
+            f"lines: {start}-{end}\nreasons:\n" + "\n".join(f"- {p}" for p in declaration.problems) + "\n",
+            encoding="utf-8",
+        )
+
+
+def _quarantine_whole_file(source: SourceFile, quarantine: Path, reason: str) -> None:
+    """Copy the file as it is into the quarantine, with why."""
+    quarantine.mkdir(parents=True, exist_ok=True)
+    stem = quarantine / f"{source.sha256[:16]}-file"
+    shutil.copyfile(source.path, stem.with_suffix(".dsn"))
+    stem.with_suffix(".reason.txt").write_text(
+        f"file: {source.path}\nsha256: {source.sha256}\n{reason}\n"
+        f"at {datetime.now().isoformat(timespec='seconds')}\n",
+        encoding="utf-8",
+    )
+
+
+def _unreadable_file(source: SourceFile, quarantine: Path, exc: Exception) -> FileResult:
+    """The result of a file that failed unexpectedly: quarantined whole, none of its rows kept."""
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    try:
+        _quarantine_whole_file(source, quarantine, f"the whole file could not be read: {detail}")
+    except OSError as copy_error:  # the file vanished or cannot be read at all: the issue still says so
+        detail += f" (not copied to the quarantine: {copy_error.strerror})"
+    result = FileResult(source, quarantined=1)
+    result.issues = [Issue(str(source.path), None, "error", "unreadable_file", f"file quarantined whole: {detail}")]
+    return result

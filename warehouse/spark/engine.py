@@ -1,0 +1,100 @@
+"""The feature SQL on Spark: DuckDB statements translated to Spark SQL, over the same Parquet warehouse.
+
+A temp table is a temp view over a local checkpoint of its query, materialised when created: each
+stage reads the previous one's rows instead of recomputing them, and Spark plans each statement
+from those rows rather than from the whole lineage (plans over cached views of the earlier
+statements took minutes to optimise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from warehouse.engine import SINGLE_TABLES
+from warehouse.spark.dialect import spark_sql
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+class SparkEngine:
+    """DuckDB SQL run on `session` (which the engine leaves running: sessions are slow to start)."""
+
+    name = "spark"
+    splits_large_aggregates = False
+
+    def __init__(self, session: SparkSession) -> None:
+        self.spark = session
+        self._views: set[str] = set()
+
+    def _view(self, name: str, frame: DataFrame) -> None:
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+
+    def _keep(self, name: str, frame: DataFrame) -> None:
+        """Materialise `frame` (executors' memory, then disk) as the temp table `name`.
+
+        What `name` held before is freed by Spark's cleaner once nothing refers to it.
+        """
+        self._view(name, frame.localCheckpoint(eager=True))
+
+    def attach_warehouse(self, warehouse: Path) -> None:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        for table in MONTHLY_TABLES:
+            folder = warehouse / table
+            schema = from_arrow_schema(STAGED_SCHEMAS[table])
+            if any(folder.glob("*/*.parquet")):  # schemas given (here and below): no Spark job to infer them
+                frame = self.spark.read.schema(schema).parquet(str(folder / "declared_month=*"))
+            else:
+                frame = self.spark.createDataFrame([], schema)
+            self._view(table, frame)
+        for table in SINGLE_TABLES:
+            path = warehouse / f"{table}.parquet"
+            if path.exists():
+                self._view(table, self.spark.read.schema(from_arrow_schema(pq.read_schema(path))).parquet(str(path)))
+
+    def create_table(self, name: str, query: str) -> None:
+        self._keep(name, self.spark.sql(spark_sql(query)))
+
+    def insert_into(self, name: str, query: str) -> None:
+        self._keep(name, self.spark.table(name).union(self.spark.sql(spark_sql(query))))
+
+    def drop_table(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        self._views.discard(name)
+
+    def register(self, name: str, data: pa.Table | pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
+        self._view(name, self.spark.createDataFrame(table))
+
+    def unregister(self, name: str) -> None:
+        self.drop_table(name)
+
+    def fetch(self, query: str) -> pd.DataFrame:
+        # Converted by DuckDB, so that both engines give the same pandas types.
+        result = self.spark.sql(spark_sql(query)).toArrow()
+        return duckdb.from_arrow(result).df()
+
+    def fetch_row(self, query: str) -> tuple | None:
+        row = self.spark.sql(spark_sql(query)).first()
+        return tuple(row) if row is not None else None
+
+    def close(self) -> None:
+        for name in sorted(self._views):
+            self.spark.catalog.dropTempView(name)
+        self._views.clear()
+
+    def __enter__(self) -> SparkEngine:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.close()

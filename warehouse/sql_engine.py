@@ -1,0 +1,138 @@
+"""Where the feature SQL runs: DuckDB (the default) or Spark, behind one small interface.
+
+Feature definitions are written once, in DuckDB SQL (features.asof, contracts, indicators, rules,
+build). The stages that run them only ever: attach the warehouse (a view per table), create a temp
+table from a query and append a query's rows to it, register small in-memory tables (places,
+calendars, sectors, inspections), and fetch a result. `DuckDBEngine` runs the SQL as it is;
+`warehouse.spark.engine.SparkEngine` translates it (warehouse.spark.dialect) and runs it on Spark
+over the same Parquet layout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from warehouse.engine import attach_warehouse, connect
+
+if TYPE_CHECKING:
+    from core.config import Config
+
+ENGINES = ("duckdb", "spark")
+
+
+class SqlEngine(Protocol):
+    """Runs DuckDB SQL statements over the warehouse and keeps their results as named temp tables."""
+
+    name: str
+    # Whether a very large aggregate should be run in parts (DuckDB keeps an aggregate's groups in
+    # memory or spills them slowly; Spark spreads them over its shuffle partitions by itself).
+    splits_large_aggregates: bool
+
+    def attach_warehouse(self, warehouse: Path) -> None:
+        """A view per warehouse table (warehouse.engine.attach_warehouse's layout), empty when it has no file."""
+
+    def create_table(self, name: str, query: str) -> None:
+        """Replace the temp table `name` by the rows of `query`."""
+
+    def insert_into(self, name: str, query: str) -> None:
+        """Append the rows of `query` to the temp table `name` (columns by position)."""
+
+    def drop_table(self, name: str) -> None:
+        """Drop the temp table `name` and free what it held."""
+
+    def register(self, name: str, data: pa.Table | pd.DataFrame) -> None:
+        """A view `name` over in-memory data, until `unregister(name)`."""
+
+    def unregister(self, name: str) -> None:
+        """Drop the view of `register`."""
+
+    def fetch(self, query: str) -> pd.DataFrame:
+        """The rows of `query` as pandas, as DuckDB converts them (dates as datetime64, nullable integers)."""
+
+    def fetch_row(self, query: str) -> tuple | None:
+        """The first row of `query` (None when it has none), as Python values (dates as datetime.date)."""
+
+    def close(self) -> None:
+        """Free the temp tables (and the DuckDB connection)."""
+
+    def __enter__(self) -> SqlEngine: ...
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None: ...
+
+
+class DuckDBEngine:
+    """The SQL run as written, in one DuckDB connection (`con`, which the engine closes)."""
+
+    name = "duckdb"
+    splits_large_aggregates = True
+
+    def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.con = con if con is not None else connect()
+
+    def attach_warehouse(self, warehouse: Path) -> None:
+        attach_warehouse(self.con, warehouse)
+
+    def create_table(self, name: str, query: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+    def insert_into(self, name: str, query: str) -> None:
+        self.con.execute(f"INSERT INTO {name} {query}")
+
+    def drop_table(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE {name}")
+
+    def register(self, name: str, data: pa.Table | pd.DataFrame) -> None:
+        self.con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def fetch(self, query: str) -> pd.DataFrame:
+        return self.con.sql(query).df()
+
+    def fetch_row(self, query: str) -> tuple | None:
+        return self.con.execute(query).fetchone()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.close()
+
+
+def load_table(engine: SqlEngine, name: str, data: pa.Table) -> None:
+    """Create the temp table `name` holding `data` (small reference tables)."""
+    engine.register(f"{name}_arrow", data)
+    engine.create_table(name, f"SELECT * FROM {name}_arrow")
+    engine.unregister(f"{name}_arrow")
+
+
+def fetch_aggregate(engine: SqlEngine, query: str) -> tuple:
+    """The row of an aggregate query without GROUP BY (count, max...), which always returns one."""
+    row = engine.fetch_row(query)
+    if row is None:
+        raise RuntimeError(f"an aggregate query returned no row: {query}")
+    return row
+
+
+def open_engine(kind: str, config: Config, scratch: Path | None = None) -> SqlEngine:
+    """A new engine: 'duckdb' (an in-memory connection with `config.duckdb`'s memory limit and threads,
+    spilling to `scratch`) or 'spark' (a session from `config.spark`)."""
+    if kind == "duckdb":
+        settings = config.duckdb
+        return DuckDBEngine(connect(memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=scratch))
+    if kind == "spark":
+        from warehouse.spark.engine import SparkEngine
+        from warehouse.spark.session import spark_session
+
+        return SparkEngine(spark_session(config.spark))
+    raise ValueError(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}")

@@ -1,0 +1,102 @@
+"""The contract warehouse: table schemas, where each table lives, and how to read it.
+
+Layout under `<home>/data/`:
+- `staging/<table>/<batch>.parquet`: what each ingestion batch parsed, before cancel-and-replace;
+- `staging/files.parquet`: one row per ingested file (content hash, path, counts): the idempotency key;
+- `warehouse/<table>/declared_month=YYYY-MM/*.parquet`: surviving declarations' rows, by declared month;
+- `warehouse/declaration_status.parquet`, `establishments.parquet`, `persons.parquet`, `contracts.parquet`.
+
+`warehouse` and `staging` are those of the published version (`warehouse.versions`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+STRING = pa.string()
+DATE = pa.date32()
+
+# Rows parsed from the DSN, written to staging by the parser workers. Every row carries its
+# declaration_key so that cancel-and-replace can be applied after all files are read.
+# An address is street (S21.G00.11.003 or .85.003: number, extension, nature and name of the way),
+# postal_code (.004) and city (.005, localité). Batches staged before street and city were kept read
+# them as NULL (`warehouse.engine.conformed_parquet_sql`).
+STAGED_SCHEMAS: dict[str, pa.Schema] = {
+    "declarations": pa.schema(
+        [
+            ("declaration_key", STRING), ("source_sha256", STRING), ("source_file", STRING),
+            ("decl_index", pa.int32()), ("line_start", pa.int64()), ("line_end", pa.int64()),
+            ("declaration_id", STRING), ("nature", STRING), ("type", STRING), ("fraction", STRING),
+            ("order_number", STRING), ("month", DATE), ("replaces_id", STRING), ("created_date", DATE),
+            ("siren", STRING), ("nic", STRING), ("siret", STRING), ("naf", STRING), ("naf_enterprise", STRING),
+            ("street", STRING), ("postal_code", STRING), ("city", STRING), ("idcc", STRING), ("headcount_declared", pa.int32()),
+            ("norm_version", STRING), ("software", STRING), ("emitter_siret", STRING),
+            ("n_individuals", pa.int32()), ("n_contracts", pa.int32()),
+        ]
+    ),
+    "person_months": pa.schema(
+        [("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("person_key", STRING), ("identified_by", STRING)]
+    ),
+    "contract_months": pa.schema(
+        [
+            ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("person_key", STRING),
+            ("contract_number", STRING), ("start_date", DATE), ("nature", STRING), ("motif", STRING),
+            ("job_title", STRING), ("post", STRING), ("pcs", STRING), ("planned_end", DATE), ("hours_unit", STRING),
+            ("reference_hours", pa.float64()), ("contract_hours", pa.float64()), ("time_mode", STRING),
+            ("idcc", STRING), ("workplace", STRING), ("user_siret", STRING), ("hours_worked", pa.float64()),
+            ("line", pa.int64()),
+        ]
+    ),
+    # Work stoppages (S21.G00.60, kind 'arret') and other suspensions (S21.G00.65, kind
+    # 'suspension'), with the period the person is away: absence_start..absence_end inclusive.
+    "absences": pa.schema(
+        [
+            ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("person_key", STRING),
+            ("contract_number", STRING), ("start_date", DATE), ("kind", STRING), ("reason", STRING),
+            ("absence_start", DATE), ("absence_end", DATE), ("last_day_worked", DATE),
+            ("planned_end", DATE), ("return_date", DATE),
+        ]
+    ),
+    "contract_ends": pa.schema(
+        [
+            ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("person_key", STRING),
+            ("contract_number", STRING), ("start_date", DATE), ("end_date", DATE), ("end_motif", STRING),
+        ]
+    ),
+    "contract_changes": pa.schema(
+        [
+            ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("person_key", STRING),
+            ("contract_number", STRING), ("start_date", DATE), ("change_date", DATE), ("old_nature", STRING),
+            ("old_motif", STRING), ("old_contract_number", STRING), ("old_start_date", DATE), ("old_siret", STRING),
+        ]
+    ),
+    "workplaces": pa.schema(
+        [
+            ("declaration_key", STRING), ("month", DATE), ("siret", STRING), ("workplace_siret", STRING),
+            ("naf", STRING), ("street", STRING), ("postal_code", STRING), ("city", STRING),
+        ]
+    ),
+}
+
+# Tables partitioned by declared month in the warehouse (all staged tables).
+MONTHLY_TABLES = tuple(STAGED_SCHEMAS)
+
+FILES_SCHEMA = pa.schema(
+    [
+        ("source_sha256", STRING), ("source_file", STRING), ("batch", STRING), ("bytes", pa.int64()),
+        ("lines", pa.int64()), ("encoding", STRING), ("declarations", pa.int32()), ("quarantined", pa.int32()),
+        ("warnings", pa.int32()), ("errors", pa.int32()), ("ingested_at", pa.timestamp("s")),
+    ]
+)
+
+
+def warehouse_glob(warehouse: Path, table: str) -> str:
+    """Glob of a monthly warehouse table, for `read_parquet(..., hive_partitioning=true)`."""
+    return str(warehouse / table / "*" / "*.parquet")
+
+
+def month_partition(month: str) -> str:
+    """Partition folder name of a declared month 'YYYY-MM'."""
+    return f"declared_month={month}"
