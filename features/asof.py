@@ -43,7 +43,7 @@ OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
 FIXED_TERM_NATURES = ("02", "10", "92")  # CDD (private, public, maritime)
 MISSION_NATURE = "03"
 USAGE_MOTIF = "05"
-# Contracts are rebuilt by parts of establishments of at most this many monthly snapshots: at national
+# Contracts are rebuilt by parts of establishments of at most this many monthly snapshots (or states): at national
 # scale (~220 M snapshots a year) one aggregate over everything spills tens of GB to disk. Six parts
 # took 220 s where twelve took 237 s, the peak staying under 11 GB (10GB limit, 2 threads).
 SNAPSHOTS_PER_REBUILD = 40_000_000
@@ -73,9 +73,15 @@ class AsOfWindow:
 
 
 def prepare_as_of(
-    engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3
+    engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3,
+    from_states: bool = False,
 ) -> AsOfWindow:
-    """Create the as-of temp tables described in the module docstring; returns the window."""
+    """Create the as-of temp tables described in the module docstring; returns the window.
+
+    `from_states` reads the contracts from the warehouse's versioned table (`contract_states`, see
+    warehouse.contracts.CONTRACT_STATES_SQL) rather than rebuilding them from the monthly snapshots:
+    the same rows, from one row per state of a contract instead of one per month it was declared.
+    """
     window = AsOfWindow.of(as_of, settings)
     post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     d = lambda value: f"DATE '{value.isoformat()}'"  # noqa: E731
@@ -90,15 +96,17 @@ def prepare_as_of(
     load_table(engine, "places", places_arrow())
     cuts: list[str] = []
     if engine.splits_large_aggregates:
-        snapshots = fetch_aggregate(
-            engine, f"SELECT count(*) FROM contract_months WHERE month BETWEEN {d(window.history_start)} AND {d(window.as_of)}"
+        rows = fetch_aggregate(
+            engine, f"SELECT count(*) FROM contract_states WHERE run_from <= {d(window.as_of)} AND run_to >= {d(window.history_start)}"
+            if from_states else
+            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {d(window.history_start)} AND {d(window.as_of)}"
         )[0]
-        cuts = _siret_cuts(engine, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
+        cuts = _siret_cuts(engine, window, max(1, -(-rows // SNAPSHOTS_PER_REBUILD)))
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).
     for part, sirets in enumerate(zip([None, *cuts], [*cuts, None], strict=True)):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
-                                        window.window_start, features_only=True)
+                                        window.window_start, features_only=True, from_states=from_states)
         # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
         # scale the table is most of the memory the features use.
         classified = f"""

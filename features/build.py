@@ -27,7 +27,7 @@ from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
-from warehouse.contracts import rebuild_contracts_sql
+from warehouse.contracts import has_contract_states, rebuild_contracts_sql
 from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 log = logging.getLogger("champollion.features")
@@ -141,7 +141,8 @@ def compute_features(
     with _stage(stages, "fingerprint", as_of):
         fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config)
     with _stage(stages, "as-of tables", as_of):
-        window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months)
+        window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months,
+                               from_states=has_contract_states(warehouse))
     with _stage(stages, "indicators", as_of):
         compute_indicators(engine, settings)
     with _stage(stages, "rule checks", as_of):

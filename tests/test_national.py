@@ -107,3 +107,11 @@ def test_cli_refuses_national_dsn_and_writes_parquet(tmp_path: Path) -> None:
                                   "parquet", "--scale", "0.0002", "--workers", "1"])
     assert written.exit_code == 0, written.output
     assert (tmp_path / "nat" / "data" / "warehouse" / "contract_months").is_dir()
+
+
+def test_versioned_contracts_give_the_rebuild_of_every_month(national_home: Path) -> None:
+    """The states the generator writes chunk by chunk give, as of each of its 12 months, the contracts
+    rebuilt from its snapshots."""
+    from tests.test_contract_states import _assert_same_every_month
+
+    assert _assert_same_every_month(national_home / "data" / "warehouse", 24) == 12
