@@ -96,11 +96,11 @@ def prepare_as_of(
     load_table(engine, "places", places_arrow())
     cuts: list[str] = []
     if engine.splits_large_aggregates:
-        rows = fetch_aggregate(
-            engine, f"SELECT count(*) FROM contract_states WHERE run_from <= {d(window.as_of)} AND run_to >= {d(window.history_start)}"
-            if from_states else
+        rows = fetch_aggregate(engine, (
+            f"SELECT count(*) FROM contract_states WHERE run_from <= {d(window.as_of)} "
+            f"AND run_to >= {d(window.history_start)}" if from_states else
             f"SELECT count(*) FROM contract_months WHERE month BETWEEN {d(window.history_start)} AND {d(window.as_of)}"
-        )[0]
+        ))[0]
         cuts = _siret_cuts(engine, window, max(1, -(-rows // SNAPSHOTS_PER_REBUILD)))
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from core.config import Config
+from core.home import Home
 from core.months import months_between
 from features.asof import AsOfWindow
-from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from warehouse.contracts import has_contract_states, rebuild_contracts_sql
 from warehouse.engine import attach_warehouse, connect
@@ -96,7 +96,8 @@ def test_states_follow_gaps_renewals_renames_and_ends(tmp_path, test_key):
     con = connect()
     attach_warehouse(con, home.warehouse)
     assert con.execute("SELECT count(*) FROM renamed_snapshots").fetchone() == (8,)  # C3OLD's 3, C3's 5
-    assert con.execute("SELECT count(*) FROM contract_states WHERE contract_number = 'C1'").fetchone() == (3,)  # Jan-Feb, Mar, May-Aug
+    # C1's states: January-February, March (renewed), May-August (renewed again, after a month's omission).
+    assert con.execute("SELECT count(*) FROM contract_states WHERE contract_number = 'C1'").fetchone() == (3,)
     con.close()
     for history in (24, 3, 2, 1):
         assert _assert_same_every_month(home.warehouse, history) == len(months)

@@ -19,6 +19,7 @@ from core.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
+from tests.test_contract_states import _assert_same_every_month
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
 
@@ -112,6 +113,4 @@ def test_cli_refuses_national_dsn_and_writes_parquet(tmp_path: Path) -> None:
 def test_versioned_contracts_give_the_rebuild_of_every_month(national_home: Path) -> None:
     """The states the generator writes chunk by chunk give, as of each of its 12 months, the contracts
     rebuilt from its snapshots."""
-    from tests.test_contract_states import _assert_same_every_month
-
     assert _assert_same_every_month(national_home / "data" / "warehouse", 24) == 12

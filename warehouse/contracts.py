@@ -333,7 +333,7 @@ def _states_per_contract_sql(cutoff: str, since: str, window_start: date | None,
     SELECT siret, person_key, contract_number, start_date,
            last_state.nature, last_state.motif, last_state.post, last_state.pcs,
            last_state.planned_end AS planned_end_last, renewals, first_month, last_month,
-           last_state.contract_hours, last_state.time_mode{window_start and ', hours_worked_in_window' or ''},
+           last_state.contract_hours, last_state.time_mode{', hours_worked_in_window' if window_start else ''},
            last_state.user_siret, last_state.idcc
     FROM (
         SELECT siret, person_key, contract_number, start_date, arg_max(state, run_from) AS last_state,
