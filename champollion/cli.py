@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from champollion.cli_support import fail, resolve_month
+from champollion.cli_support import fail, resolve_month, resolve_months
 from core.config import Config, ConfigError, load_config, pseudonym_key
 from core.home import Home
 
@@ -156,35 +156,39 @@ def import_inspections(
 def features(
     ctx: typer.Context,
     as_of: Annotated[
-        str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest'): use declarations up to and including it.")
+        str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest'): use declarations up to and including it; "
+                                          "or months FIRST..LAST (e.g. 2024-01..2025-12), computed in one pass.")
     ],
-    out: Annotated[Path | None, typer.Option(help="Also write the feature table to this Parquet file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the feature table to this Parquet file (one month only).")] = None,
     engine: Annotated[
         SqlEngineName,
         typer.Option(help="Where the feature SQL runs: DuckDB (embedded) or Spark (master and settings: `spark` in the config)."),
     ] = SqlEngineName.duckdb,
 ) -> None:
-    """Compute the features of every establishment active in the 12 months up to a month."""
+    """Compute the features of every establishment active in the 12 months up to a month (or each month of a range)."""
     import time
 
-    from features.build import compute_features, store_features
+    from features.build import compute_feature_months, store_features
     from warehouse.inspections import load_inspections
     from warehouse.sql_engine import open_engine
 
     context = _context(ctx)
     if out is not None and out.is_dir():
         raise fail(f"--out {out} is a folder: give the path of a Parquet file to write (e.g. {out / 'features.parquet'})")
-    month = resolve_month(context.home.warehouse, as_of)
+    months = resolve_months(context.home.warehouse, as_of)
+    if out is not None and len(months) > 1:
+        raise fail(f"--out writes one month's table: {len(months)} months asked ({as_of}); they are stored under data/features/")
     started = time.perf_counter()
     with open_engine(engine.value, context.config, context.home.duckdb_tmp) as sql_engine:
-        table = compute_features(sql_engine, context.home.warehouse, month, context.config,
-                                 load_inspections(context.home.warehouse))
-    folder = store_features(table, context.home.data, context.config, out)
-    typer.echo(
-        f"features as of {month:%Y-%m}: {len(table.features)} establishments, {len(table.features.columns)} columns, "
-        f"{len(table.evidence)} rule findings, on {engine.value}, in {time.perf_counter() - started:.1f} s\n"
-        f"stored in {folder}" + (f"\nalso written to {out}" if out else "")
-    )
+        for table in compute_feature_months(sql_engine, context.home.warehouse, months, context.config,
+                                            load_inspections(context.home.warehouse)):
+            folder = store_features(table, context.home.data, context.config, out)
+            typer.echo(
+                f"features as of {table.as_of:%Y-%m}: {len(table.features)} establishments, "
+                f"{len(table.features.columns)} columns, {len(table.evidence)} rule findings, on {engine.value}, "
+                f"{time.perf_counter() - started:.1f} s since the start\n"
+                f"stored in {folder}" + (f"\nalso written to {out}" if out else "")
+            )
 
 
 @app.command("check-rules")

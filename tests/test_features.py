@@ -170,10 +170,8 @@ def test_contracts_rebuilt_by_siret_ranges_equal_one_rebuild(small_warehouse, mo
     as_of = date(2025, 6, 1)
     whole = _features(home, as_of)
     with DuckDBEngine() as engine:
-        snapshots = engine.fetch_row(
-            f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_months/*/*.parquet')"
-        )[0]
-    monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", snapshots // 7)
+        states = engine.fetch_row(f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_states.parquet')")[0]
+    monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", states // 7)
     cuts: list[list[str]] = []
     split = features.asof._siret_cuts
     monkeypatch.setattr(features.asof, "_siret_cuts", lambda *args: cuts.append(split(*args)) or cuts[-1])
