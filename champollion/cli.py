@@ -324,9 +324,14 @@ def bench_features(
         str | None, typer.Option(help="DuckDB memory_limit, e.g. 14GB (default: the configuration's duckdb.memory_limit).")
     ] = None,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
+    months: Annotated[int, typer.Option(help="Months up to --as-of computed in one pass (training needs one per "
+                                             "month holding inspections, e.g. 24).")] = 1,
+    rebuild_reference: Annotated[bool, typer.Option(
+        help="Also time one month with the contracts rebuilt from the monthly snapshots (the path before the "
+             "versioned contracts: ~10 min on the national preset).")] = False,
 ) -> None:
-    """Features of every establishment for one month (time, throughput, peak memory) next to a plain pandas
-    implementation of a few of them on a sample, extrapolated, with their agreement."""
+    """Features of every establishment for one month, or for several months in one pass (time, peak memory),
+    next to a plain pandas implementation of a few of them on a sample, extrapolated, with their agreement."""
     from champollion.reporting import print_frame
     from features.bench import bench_features as run_bench
     from warehouse.bench import write_bench_json
@@ -335,13 +340,17 @@ def bench_features(
     month = resolve_month(context.home.warehouse, as_of)
     memory_limit = memory_limit or context.config.duckdb.memory_limit
     threads = threads or context.config.duckdb.threads
-    report = run_bench(context.home, context.config, month, sample, memory_limit=memory_limit, threads=threads)
-    print_frame(f"Features benchmark, as of {month:%Y-%m} (load average before {report.load_before}, "
+    report = run_bench(context.home, context.config, month, sample, memory_limit=memory_limit, threads=threads,
+                       months=months, rebuild_reference=rebuild_reference)
+    print_frame(f"Features benchmark, as of {month:%Y-%m}, {months} month(s) (load average before {report.load_before}, "
                 f"after {report.load_after})", report.results)
     print_frame(f"pandas reference vs DuckDB on the {report.sample_size:,} sampled establishments", report.agreement)
-    print_frame("Where the engine's time went", report.stages)
+    print_frame("Where the engine's time went (all months)", report.stages)
+    if months > 1:
+        print_frame("Each month of the pass", report.months)
     path = write_bench_json([], context.home.data / "bench" / f"features-{datetime.now():%Y%m%dT%H%M%S}.json", {
-        "as_of": f"{month:%Y-%m}", "load_before": report.load_before, "load_after": report.load_after,
+        "as_of": f"{month:%Y-%m}", "months": report.months.to_dict(orient="records"),
+        "load_before": report.load_before, "load_after": report.load_after,
         "sample_size": report.sample_size, "memory_limit": memory_limit, "threads": threads,
         "results": report.results.astype(object).where(report.results.notna(), None).to_dict(orient="records"),
         "agreement": report.agreement.to_dict(orient="records"),

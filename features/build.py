@@ -153,19 +153,24 @@ def compute_feature_months(
     months: list[date],
     config: Config,
     inspections: pd.DataFrame | None = None,
+    from_states: bool | None = None,
 ) -> Iterator[FeatureTable]:
     """The feature table as of each of `months` (`compute_features`), in one pass: the warehouse is
     attached, the declarations fingerprinted and the contracts read from their versioned table
     (`contract_states`, when the warehouse has it) once for all the months, then each month's tables
-    are computed and yielded in turn (one month's results in memory at a time)."""
+    are computed and yielded in turn (one month's results in memory at a time).
+
+    `from_states=False` rebuilds the contracts from the monthly snapshots even when the versioned table
+    is there (the reference the benchmark compares with); None: from the versioned table when it is there."""
     if not months:
         return
     settings = config.features
     ordered = sorted({month_start(m) for m in months})
     stages: dict[str, float] = {}
     engine.attach_warehouse(warehouse)
-    from_states = has_contract_states(warehouse)
-    if not from_states:
+    available = has_contract_states(warehouse)
+    from_states = available if from_states is None else from_states and available
+    if not available:
         log.warning("%s has no versioned contracts (%s, written by ingestion since they exist): contracts are "
                     "rebuilt from the monthly snapshots, which is slower; ingest again to write them", warehouse, STATES_FILE)
     with _stage(stages, "declarations fingerprinted", ordered[-1]):
