@@ -245,20 +245,39 @@ def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_e
     A contract's snapshots all carry the declaring SIRET, so each range is rebuilt whole; ranges
     of about CONTRACT_SLICE_ROWS snapshots keep DuckDB's memory flat as the warehouse grows.
     """
+    order = " ORDER BY siret, person_key, start_date, contract_number"
+    write_by_siret_ranges(con, warehouse, _snapshot_cuts(con, CONTRACT_SLICE_ROWS), {
+        "contracts.parquet": rebuild_contracts_sql(None, inferred_end_after_months) + order,
+        **_versioned_contracts_queries(),
+    })
+
+
+def _versioned_contracts_queries() -> dict[str, str]:
+    order = " ORDER BY siret, person_key, start_date, contract_number"
+    return {
+        STATES_FILE: CONTRACT_STATES_SQL + order + ", run_from",
+        "renamed_snapshots.parquet": RENAMED_SNAPSHOTS_SQL + order + ", month, declaration_key, line",
+    }
+
+
+def write_versioned_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, slice_rows: int = CONTRACT_SLICE_ROWS) -> None:
+    """Write the versioned contracts of a warehouse written before they existed (ingestion writes them
+    since), by ranges of about `slice_rows` snapshots."""
+    attach_warehouse(con, warehouse)
+    write_by_siret_ranges(con, warehouse, _snapshot_cuts(con, slice_rows), _versioned_contracts_queries())
+
+
+def _snapshot_cuts(con: duckdb.DuckDBPyConnection, slice_rows: int) -> list[str]:
+    """SIRETs cutting the snapshots of the attached warehouse into ranges of about `slice_rows`."""
     sizes = con.execute("SELECT siret, count(*) FROM contract_months GROUP BY siret ORDER BY siret").fetchall()
     cuts: list[str] = []
     rows = 0
     for siret, count in sizes:
-        if rows >= CONTRACT_SLICE_ROWS and siret is not None:
+        if rows >= slice_rows and siret is not None:
             cuts.append(siret)
             rows = 0
         rows += count
-    order = " ORDER BY siret, person_key, start_date, contract_number"
-    write_by_siret_ranges(con, warehouse, cuts, {
-        "contracts.parquet": rebuild_contracts_sql(None, inferred_end_after_months) + order,
-        STATES_FILE: CONTRACT_STATES_SQL + order + ", run_from",
-        "renamed_snapshots.parquet": RENAMED_SNAPSHOTS_SQL + order + ", month, declaration_key, line",
-    })
+    return cuts
 
 
 def write_by_siret_ranges(con: duckdb.DuckDBPyConnection, warehouse: Path, cuts: list[str], queries: dict[str, str]) -> None:
