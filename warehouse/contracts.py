@@ -288,26 +288,25 @@ monthly AS (
     FROM kept
     GROUP BY siret, person_key, contract_number, start_date, month
 ),
-marked AS (
-    SELECT m.*, coalesce(p.pushes, 0) AS pushes, p.first_push_prev_month,
-           CASE WHEN lag(m.month) OVER w IS NULL OR datediff('month', lag(m.month) OVER w, m.month) <> 1
-                     OR m.state IS DISTINCT FROM lag(m.state) OVER w OR m.hours IS DISTINCT FROM lag(m.hours) OVER w
-                     OR m.snapshots > 1 OR lag(m.snapshots) OVER w > 1 OR coalesce(p.pushes, 0) > 0
-                THEN 1 ELSE 0 END AS starts_state
+-- Gaps and islands: the months of a contract with the same declared values and hours, one after the other,
+-- form one state (their month number minus their rank among those months is constant). A month declaring
+-- the contract more than once is a state of its own (`alone`), and the month after it starts another (a
+-- gap among the other months). A renewal always starts a state: with one snapshot a month, a planned end
+-- later than the one declared before is a value the month before did not declare.
+islands AS (
+    SELECT m.*, coalesce(p.pushes, 0) AS pushes, p.first_push_prev_month, m.snapshots > 1 AS alone,
+           datediff('month', DATE '2000-01-01', m.month)
+           - row_number() OVER (PARTITION BY m.siret, m.person_key, m.contract_number, m.start_date, m.state, m.hours,
+                                             m.snapshots > 1
+                                ORDER BY m.month) AS island
     FROM monthly m
     LEFT JOIN month_pushes p USING (siret, person_key, contract_number, start_date, month)
-    WINDOW w AS (PARTITION BY m.siret, m.person_key, m.contract_number, m.start_date ORDER BY m.month)
-),
-numbered AS (
-    SELECT *, sum(starts_state) OVER (PARTITION BY siret, person_key, contract_number, start_date ORDER BY month
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS state_number
-    FROM marked
 )
 SELECT siret, person_key, contract_number, start_date, min(month) AS run_from, max(month) AS run_to,
-       arg_min(state, month) AS state, min(hours) AS hours, CAST(sum(pushes) AS BIGINT) AS pushes,
+       any_value(state) AS state, any_value(hours) AS hours, CAST(sum(pushes) AS BIGINT) AS pushes,
        min(first_push_prev_month) AS first_push_prev_month
-FROM numbered
-GROUP BY siret, person_key, contract_number, start_date, state_number
+FROM islands
+GROUP BY siret, person_key, contract_number, start_date, state, hours, alone, island, CASE WHEN alone THEN month END
 """
 
 # The snapshots of the contracts a change block renames (left out of CONTRACT_STATES_SQL).
