@@ -235,6 +235,10 @@ LEFT JOIN declarant e ON e.siret = c.siret
 """
 
 
+# A snapshot `cm` of an identity `r` (ON, not USING: Spark puts USING's columns first in `cm.*`).
+_SAME_IDENTITY = ("r.siret = cm.siret AND r.person_key = cm.person_key AND r.contract_number = cm.contract_number "
+                  "AND r.start_date = cm.start_date")
+
 # Identities (siret, person, number, start) a change block renames, on either side of the change.
 _RENAMED_IDENTITIES = """
     SELECT siret, person_key, coalesce(old_contract_number, contract_number) AS contract_number,
@@ -262,7 +266,7 @@ CONTRACT_STATES_SQL = f"""
 WITH
 renamed AS ({_RENAMED_IDENTITIES}),
 kept AS NOT MATERIALIZED (
-    SELECT cm.* FROM contract_months cm ANTI JOIN renamed r USING (siret, person_key, contract_number, start_date)
+    SELECT cm.* FROM contract_months cm ANTI JOIN renamed r ON {_SAME_IDENTITY}
 ),
 dated AS (
     SELECT siret, person_key, contract_number, start_date, month, declaration_key, line,
@@ -312,7 +316,7 @@ GROUP BY siret, person_key, contract_number, start_date, state, hours, alone, is
 # The snapshots of the contracts a change block renames (left out of CONTRACT_STATES_SQL).
 RENAMED_SNAPSHOTS_SQL = f"""
 WITH renamed AS ({_RENAMED_IDENTITIES})
-SELECT cm.* FROM contract_months cm SEMI JOIN renamed r USING (siret, person_key, contract_number, start_date)
+SELECT cm.* FROM contract_months cm SEMI JOIN renamed r ON {_SAME_IDENTITY}
 """
 
 
