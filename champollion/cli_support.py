@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from core.months import months_between
+
 
 def fail(message: str) -> typer.Exit:
     """Print `message` in red on stderr; the exit to raise (code 2)."""
@@ -23,6 +25,16 @@ def parse_month(value: str) -> date:
         return datetime.strptime(value, "%Y-%m").date()
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM") from exc
+
+
+def resolve_months(warehouse: Path, value: str) -> list[date]:
+    """A month (`resolve_month`) or a range of months FIRST..LAST (each YYYY-MM or 'latest'), inclusive."""
+    if ".." not in value:
+        return [resolve_month(warehouse, value)]
+    first, last = (resolve_month(warehouse, part.strip()) for part in value.split("..", 1))
+    if first > last:
+        raise typer.BadParameter(f"{value!r}: the first month comes after the last")
+    return months_between(first, last)
 
 
 def resolve_month(warehouse: Path, value: str) -> date:

@@ -44,7 +44,7 @@ OPEN_ENDED_NATURES = ("01", "07", "08", "09", "82", "91")  # CDI of all kinds
 FIXED_TERM_NATURES = ("02", "10", "92")  # CDD (private, public, maritime)
 MISSION_NATURE = "03"
 USAGE_MOTIF = "05"
-# Contracts are rebuilt by parts of establishments of at most this many monthly snapshots: at national
+# Contracts are rebuilt by parts of establishments of at most this many monthly snapshots (or states): at national
 # scale (~220 M snapshots a year) one aggregate over everything spills tens of GB to disk. Six parts
 # took 220 s where twelve took 237 s, the peak staying under 11 GB (10GB limit, 2 threads).
 SNAPSHOTS_PER_REBUILD = 40_000_000
@@ -74,20 +74,28 @@ class AsOfWindow:
 
 
 def prepare_as_of(
-    engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3
+    engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3,
+    from_states: bool = False,
 ) -> AsOfWindow:
-    """Create the as-of temp tables described in the module docstring; returns the window."""
+    """Create the as-of temp tables described in the module docstring; returns the window.
+
+    `from_states` reads the contracts from the warehouse's versioned table (`contract_states`, see
+    warehouse.contracts.CONTRACT_STATES_SQL) rather than rebuilding them from the monthly snapshots:
+    the same rows, from one row per state of a contract instead of one per month it was declared.
+    """
     window = _params(engine, as_of, settings)
     _closed_weekdays(engine, settings)
     load_table(engine, "places", places_arrow())
     cuts: list[str] = []
     if engine.splits_large_aggregates:
-        snapshots = fetch_aggregate(
-            engine,
-            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}",
-        )[0]
-        cuts = _siret_cuts(engine, window, max(1, -(-snapshots // SNAPSHOTS_PER_REBUILD)))
-    _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None], strict=True)))
+        rows = fetch_aggregate(engine, (
+            f"SELECT count(*) FROM contract_states WHERE run_from <= {_date(window.as_of)} "
+            f"AND run_to >= {_date(window.history_start)}" if from_states else
+            f"SELECT count(*) FROM contract_months WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"
+        ))[0]
+        cuts = _siret_cuts(engine, window, max(1, -(-rows // SNAPSHOTS_PER_REBUILD)))
+    _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None], strict=True)),
+                    from_states=from_states)
     engine.create_table(
         "establishments_asof",
         """WITH declared AS (
@@ -142,14 +150,15 @@ def prepare_as_of(
 
 
 def prepare_establishment_contracts(
-    engine: SqlEngine, as_of: date, settings: FeaturesConfig, siret: str, inferred_end_after_months: int = 3
+    engine: SqlEngine, as_of: date, settings: FeaturesConfig, siret: str, inferred_end_after_months: int = 3,
+    from_states: bool = False,
 ) -> AsOfWindow:
     """`asof_params` and `contracts_asof` holding only the contracts that count at one establishment.
 
     Rebuilt from the declarations of the establishment itself and of the temp-work agencies that
     declared missions there (S21.G00.40 with its SIRET as user), in one scan: the same rows
     `prepare_as_of` gives for this establishment, without rebuilding everyone's contracts (Parquet row
-    groups of other SIRETs are skipped where the files are ordered by SIRET)."""
+    groups of other SIRETs are skipped where the files are ordered by SIRET). `from_states`: as in `prepare_as_of`."""
     window = _params(engine, as_of, settings)
     agencies = engine.fetch(
         f"""SELECT DISTINCT siret FROM contract_months
@@ -159,7 +168,7 @@ def prepare_establishment_contracts(
     declarants = sorted({siret, *agencies})
     # One scan for all declarants; `d + "0"` follows the last of them among SIRETs of the same length.
     _contracts_asof(engine, window, settings, inferred_end_after_months, [(declarants[0], declarants[-1] + "0")],
-                    only=f"c.attributed_siret = {sql_string(siret)}", declarants=declarants)
+                    only=f"c.attributed_siret = {sql_string(siret)}", declarants=declarants, from_states=from_states)
     return window
 
 
@@ -183,15 +192,17 @@ def _params(engine: SqlEngine, as_of: date, settings: FeaturesConfig) -> AsOfWin
 def _contracts_asof(
     engine: SqlEngine, window: AsOfWindow, settings: FeaturesConfig, inferred_end_after_months: int,
     ranges: list[tuple[str | None, str | None]], only: str = "true", declarants: list[str] | None = None,
+    from_states: bool = False,
 ) -> None:
     """`contracts_asof` rebuilt range of declaring SIRETs by range (among `declarants` if given; each range's rows
-    where `only` holds)."""
+    where `only` holds), from the versioned contracts if `from_states`."""
     post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).
     for part, sirets in enumerate(ranges):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
-                                        window.window_start, features_only=True, declarants=declarants)
+                                        window.window_start, features_only=True, declarants=declarants,
+                                        from_states=from_states)
         # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
         # scale the table is most of the memory the features use.
         classified = f"""

@@ -23,11 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.config import Config, FeaturesConfig
+from core.months import month_start
 from features.asof import AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
-from warehouse.contracts import rebuild_contracts_sql
+from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
 from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 log = logging.getLogger("champollion.features")
@@ -58,13 +59,11 @@ def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config
     return _fingerprint(engine, AsOfWindow.of(as_of, config.features), config)
 
 
-def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config) -> str:
-    """`features_fingerprint` over the warehouse attached to `engine`."""
-    declarations = fetch_aggregate(
-        engine,
-        "SELECT count(*), coalesce(md5(string_agg(declaration_key, ',' ORDER BY declaration_key)), '') "
-        f"FROM declarations WHERE month <= DATE '{window.as_of.isoformat()}'"
-    )
+def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config, digests: dict[date, str] | None = None) -> str:
+    """`features_fingerprint` over the warehouse attached to `engine`; `digests` (`_declaration_digests`
+    of a month not before `window.as_of`) saves reading the declarations again."""
+    months = digests if digests is not None else _declaration_digests(engine, window.as_of)
+    declarations = ";".join(f"{month:%Y-%m}={months[month]}" for month in sorted(months) if month <= window.as_of)
     digest = hashlib.sha256()
     for part in (
         str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
@@ -73,11 +72,21 @@ def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config) -> str:
         INSPECTIONS_SQL,
         rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start,
                               window_start=window.window_start, features_only=True),
-        f"{declarations[0]}:{declarations[1]}",
+        declarations,
     ):
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _declaration_digests(engine: SqlEngine, last: date) -> dict[date, str]:
+    """For each month up to `last`: how many declarations it kept and the MD5 of their sorted keys."""
+    rows = engine.fetch(
+        "SELECT month, count(*) AS kept, md5(string_agg(declaration_key, ',' ORDER BY declaration_key)) AS digest "
+        f"FROM declarations WHERE month <= DATE '{last.isoformat()}' GROUP BY month"
+    )
+    return {pd.Timestamp(month).date(): f"{kept}:{digest}"
+            for month, kept, digest in zip(rows["month"], rows["kept"], rows["digest"], strict=True)}
 
 
 def _benchmarks_sql(min_group: int) -> str:
@@ -135,23 +144,54 @@ def compute_features(
     `establishment_indicators`) are dropped before the results are fetched, so that at national
     scale the engine's memory goes to the results; `asof_params` and `rule_evidence` stay.
     """
+    return next(compute_feature_months(engine, warehouse, [as_of], config, inspections))
+
+
+def compute_feature_months(
+    engine: SqlEngine,
+    warehouse: Path,
+    months: list[date],
+    config: Config,
+    inspections: pd.DataFrame | None = None,
+    from_states: bool | None = None,
+) -> Iterator[FeatureTable]:
+    """The feature table as of each of `months` (`compute_features`), in one pass: the warehouse is
+    attached, the declarations fingerprinted and the contracts read from their versioned table
+    (`contract_states`, when the warehouse has it) once for all the months, then each month's tables
+    are computed and yielded in turn (one month's results in memory at a time).
+
+    `from_states=False` rebuilds the contracts from the monthly snapshots even when the versioned table
+    is there (the reference the benchmark compares with); None: from the versioned table when it is there."""
+    if not months:
+        return
     settings = config.features
+    ordered = sorted({month_start(m) for m in months})
     stages: dict[str, float] = {}
     engine.attach_warehouse(warehouse)
-    with _stage(stages, "fingerprint", as_of):
-        fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config)
-    with _stage(stages, "as-of tables", as_of):
-        window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months)
-    with _stage(stages, "indicators", as_of):
-        compute_indicators(engine, settings)
-    with _stage(stages, "rule checks", as_of):
-        compute_rule_evidence(engine, settings)
-    contracts = fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
-    for name in ("contracts_asof", "absences_asof"):
-        engine.drop_table(name)
-    with _stage(stages, "results fetched", as_of):
-        features, evidence = _fetch_results(engine, as_of, settings, inspections)
-    return FeatureTable(window.as_of, features, evidence, window, fingerprint, contracts, stages)
+    available = has_contract_states(warehouse)
+    from_states = available if from_states is None else from_states and available
+    if not available:
+        log.warning("%s has no versioned contracts (%s, written by ingestion since they exist): contracts are "
+                    "rebuilt from the monthly snapshots, which is slower; ingest again to write them", warehouse, STATES_FILE)
+    with _stage(stages, "declarations fingerprinted", ordered[-1]):
+        digests = _declaration_digests(engine, ordered[-1])
+    shared = dict(stages)
+    for as_of in ordered:
+        stages = dict(shared) if as_of == ordered[0] else {}
+        with _stage(stages, "fingerprint", as_of):
+            fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config, digests)
+        with _stage(stages, "as-of tables", as_of):
+            window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months, from_states)
+        with _stage(stages, "indicators", as_of):
+            compute_indicators(engine, settings)
+        with _stage(stages, "rule checks", as_of):
+            compute_rule_evidence(engine, settings)
+        contracts = fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
+        for name in ("contracts_asof", "absences_asof"):
+            engine.drop_table(name)
+        with _stage(stages, "results fetched", as_of):
+            features, evidence = _fetch_results(engine, as_of, settings, inspections)
+        yield FeatureTable(window.as_of, features, evidence, window, fingerprint, contracts, stages)
 
 
 @contextmanager

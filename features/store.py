@@ -20,7 +20,7 @@ import pandas as pd
 from core.config import Config
 from core.home import Home
 from core.months import month_end
-from features.build import compute_features, feature_dir, features_fingerprint, load_features, store_features
+from features.build import compute_feature_months, feature_dir, features_fingerprint, load_features, store_features
 from features.catalog import FEATURES_SCHEMA_VERSION
 
 log = logging.getLogger("champollion.training")
@@ -79,6 +79,7 @@ def feature_tables(
 
     available = set(declared_months(home.warehouse))
     tables: dict[date, pd.DataFrame] = {}
+    stale: list[date] = []
     with open_engine("duckdb", config, home.duckdb_tmp) as engine:
         for month in months:
             if month not in available:
@@ -96,9 +97,11 @@ def feature_tables(
                     continue
                 log.info("features as of %s are stale (definitions, declarations or inspections changed): "
                          "recomputing", f"{month:%Y-%m}")
-            computed = compute_features(engine, home.warehouse, month, config, inspections)
+            stale.append(month)
+        # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
+        for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections):
             store_features(computed, home.data, config)
-            tables[month] = load_features(home.data, month)  # the stored form, as scoring will read it
+            tables[computed.as_of] = load_features(home.data, computed.as_of)  # the stored form, as scoring will read it
             if on_month:
-                on_month(month, "computed")
-    return tables
+                on_month(computed.as_of, "computed")
+    return {month: tables[month] for month in months if month in tables}

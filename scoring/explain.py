@@ -328,11 +328,13 @@ def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.D
     """The contracts of one establishment as known at the end of `month`, from the warehouse (rebuilt from its
     own declarations and those of the temp-work agencies that placed workers there, not the whole month's)."""
     from features.asof import prepare_establishment_contracts
+    from warehouse.contracts import has_contract_states
     from warehouse.sql_engine import DuckDBEngine
 
     with DuckDBEngine() as engine:
         engine.attach_warehouse(home.warehouse)
-        prepare_establishment_contracts(engine, month, config.features, siret, config.ingest.inferred_end_after_months)
+        prepare_establishment_contracts(engine, month, config.features, siret, config.ingest.inferred_end_after_months,
+                                        from_states=has_contract_states(home.warehouse))
         return establishment_contracts(engine.con, siret)
 
 

@@ -6,8 +6,11 @@ plus establishments, persons and declaration_status), so that `champollion --hom
 on it unchanged. At scale 1: ~1.8 M establishments, ~18 M people in force, 12 months. It works by
 chunks of establishments, each written as one row group per month, so memory stays bounded.
 
-What it does not write: `contracts.parquet` (ingestion's rebuild as of the last month, which the
-features do not read; `champollion ingest` is not run), `contract_changes` rows (empty partitions),
+It writes the versioned contracts the features read (`contract_states.parquet`, warehouse.contracts.
+CONTRACT_STATES_SQL over each chunk's snapshots: a contract's snapshots all fall in its chunk) and an
+empty `renamed_snapshots.parquet` (nothing is renamed). What it does not write: `contracts.parquet`
+(ingestion's rebuild as of the last month, which the features do not read; `champollion ingest` is not
+run), `contract_changes` rows (empty partitions),
 staging/ and quarantine/. Every declaration is a kept type 01 (02 when nobody is in force).
 Person keys are 32 hex characters like ingestion's HMAC pseudonyms, but not random: a constant then
 the person's number, which keeps the national warehouse a few GB (random keys do not compress).
@@ -23,6 +26,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -34,6 +38,7 @@ from simulation.geography import STREETS, city_of
 from simulation.national_arrays import day_number, days_to_date32, digits, hex32, pick
 from simulation.national_model import NO_END, Chunk, Period, draw_establishments, generate_chunk
 from simulation.national_sectors import ABUSE_TYPES, END_MOTIFS, MISSION, MOTIFS, NATURES, POSTS, SECTORS, TEMP_AGENCY
+from warehouse.contracts import CONTRACT_STATES_SQL, STATES_FILE
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 NATIONAL_ESTABLISHMENTS = 1_800_000
@@ -369,6 +374,7 @@ def _single_paths(home: Path, worker: int) -> dict[str, tuple[Path, pa.Schema]]:
         "persons": (parts / f"persons-{worker}.parquet", PERSONS_SCHEMA),
         "declaration_status": (parts / f"declaration_status-{worker}.parquet", STATUS_SCHEMA),
         "truth": (parts / f"truth-{worker}.parquet", TRUTH_SCHEMA),
+        "contract_states": (parts / f"contract_states-{worker}.parquet", _states_schema()),
     }
 
 
@@ -376,7 +382,7 @@ def _final_paths(home: Path) -> dict[str, Path]:
     warehouse = home / "data" / "warehouse"
     return {"establishments": warehouse / "establishments.parquet", "persons": warehouse / "persons.parquet",
             "declaration_status": warehouse / "declaration_status.parquet",
-            "truth": home / "truth" / "establishments.parquet"}
+            "truth": home / "truth" / "establishments.parquet", "contract_states": warehouse / STATES_FILE}
 
 
 def _generate_chunks(home: Path, spec: NationalSpec, worker: int, workers: int, queue=None) -> dict[str, int]:
@@ -391,6 +397,7 @@ def _generate_chunks(home: Path, spec: NationalSpec, worker: int, workers: int, 
     singles = _single_paths(home, worker)
     single_writers = {name: pq.ParquetWriter(path, schema, compression="zstd") for name, (path, schema) in singles.items()}
     chunk_writer = _ChunkWriter(spec, period, months, places)
+    states_con = duckdb.connect(config={"threads": 1})  # one per worker: the workers are the parallelism
     counts = {"establishments": 0, "persons": 0, "contracts": 0, "contract_months": 0, "declarations": 0}
     n_total = spec.n_establishments
     n_chunks = -(-n_total // spec.chunk_establishments)
@@ -401,6 +408,8 @@ def _generate_chunks(home: Path, spec: NationalSpec, worker: int, workers: int, 
             est = draw_establishments(rng, size, weights)
             chunk = generate_chunk(rng, period, est)
             tables = chunk_writer.tables(index, chunk)
+            single_writers["contract_states"].write_table(
+                _contract_states(states_con, tables["contract_months"][1]).cast(singles["contract_states"][1]))
             for name, (month_index, columns) in tables.items():
                 if month_index is None:
                     single_writers[name].write_table(pa.table(columns, schema=singles[name][1]))
@@ -421,7 +430,27 @@ def _generate_chunks(home: Path, spec: NationalSpec, worker: int, workers: int, 
         writers.close()
         for writer in single_writers.values():
             writer.close()
+        states_con.close()
     return counts
+
+
+def _contract_states(con: duckdb.DuckDBPyConnection, contract_months: dict[str, pa.Array]) -> pa.Table:
+    """The versioned contracts (warehouse.contracts.CONTRACT_STATES_SQL) of one chunk's snapshots."""
+    con.register("contract_months", pa.table(contract_months, schema=STAGED_SCHEMAS["contract_months"]))
+    con.register("contract_changes", STAGED_SCHEMAS["contract_changes"].empty_table())
+    result = con.execute(CONTRACT_STATES_SQL + " ORDER BY siret, person_key, start_date, contract_number, run_from").arrow()
+    states = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+    con.unregister("contract_months")
+    con.unregister("contract_changes")
+    return states
+
+
+def _states_schema() -> pa.Schema:
+    """The schema of the versioned contracts, as DuckDB writes them."""
+    with duckdb.connect() as con:
+        return _contract_states(con, {name: pa.nulls(0, field.type) for name, field in
+                                      zip(STAGED_SCHEMAS["contract_months"].names, STAGED_SCHEMAS["contract_months"],
+                                          strict=True)}).schema
 
 
 def _worker_main(home: Path, spec: NationalSpec, worker: int, workers: int, queue) -> None:
@@ -477,6 +506,7 @@ def simulate_national(
             if process.exitcode != 0:
                 raise RuntimeError(f"national generator worker failed with exit code {process.exitcode}")
     _merge_singles(home, workers)
+    pq.write_table(STAGED_SCHEMAS["contract_months"].empty_table(), warehouse / "renamed_snapshots.parquet")
     size = sum(p.stat().st_size for p in warehouse.rglob("*.parquet"))
     summary = NationalSummary(**totals, seconds=time.perf_counter() - started, bytes_on_disk=size, warehouse=str(warehouse))
     months = spec.months()

@@ -58,3 +58,21 @@ def test_features_on_the_chosen_engine(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "features as of 2025-01: 1 establishments" in result.output and "on duckdb" in result.output
     assert (tmp_path / "data" / "features" / "as_of=2025-01" / "features.parquet").exists()
+
+
+def test_features_of_a_range_of_months(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHAMPOLLION_PSEUDONYM_KEY", raising=False)
+    contract = Contract("C1", "2025-01-06")
+    declarations = [Declaration("12345678900011", month, [Individual(contracts=[contract])], order=str(i))
+                    for i, month in enumerate(["2025-01", "2025-02", "2025-03"], start=1)]
+    path = write_dsn(tmp_path / "in" / "a.dsn", envoi(declarations))
+    base = ["--home", str(tmp_path)]
+    assert runner.invoke(app, [*base, "init-key"]).exit_code == 0
+    assert runner.invoke(app, [*base, "ingest", str(path)]).exit_code == 0
+    backwards = runner.invoke(app, [*base, "features", "--as-of", "2025-03..2025-01"])
+    assert backwards.exit_code == 2 and "first month comes after the last" in backwards.output
+    result = runner.invoke(app, [*base, "features", "--as-of", "2025-02..latest"])
+    assert result.exit_code == 0, result.output
+    assert "features as of 2025-02" in result.output and "features as of 2025-03" in result.output
+    stored = sorted(p.name for p in (tmp_path / "data" / "features").iterdir())
+    assert stored == ["as_of=2025-02", "as_of=2025-03"]

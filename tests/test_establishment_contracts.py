@@ -10,6 +10,7 @@ from core.config import Config
 from features.asof import prepare_as_of, prepare_establishment_contracts
 from features.build import latest_month
 from scoring.explain import establishment_contracts
+from warehouse.contracts import has_contract_states
 from warehouse.sql_engine import DuckDBEngine
 
 pytestmark = pytest.mark.slow
@@ -33,10 +34,12 @@ def test_narrowed_rebuild_equals_the_whole_month(small_warehouse):
         chosen = sorted(set(users + others))
         whole = {siret: establishment_contracts(engine.con, siret) for siret in chosen}
     assert users, "the small population has temp-work missions"
+    assert has_contract_states(home.warehouse)
     for siret in chosen:
-        with DuckDBEngine() as engine:
-            engine.attach_warehouse(home.warehouse)
-            prepare_establishment_contracts(engine, month, config.features, siret)
-            narrowed = establishment_contracts(engine.con, siret)
-        assert len(narrowed) > 0
-        pd.testing.assert_frame_equal(_sorted(narrowed), _sorted(whole[siret]))
+        for from_states in (False, True):  # from the monthly snapshots, and from the versioned contracts
+            with DuckDBEngine() as engine:
+                engine.attach_warehouse(home.warehouse)
+                prepare_establishment_contracts(engine, month, config.features, siret, from_states=from_states)
+                narrowed = establishment_contracts(engine.con, siret)
+            assert len(narrowed) > 0
+            pd.testing.assert_frame_equal(_sorted(narrowed), _sorted(whole[siret]))

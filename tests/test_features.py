@@ -10,7 +10,7 @@ import pytest
 from core.config import Config
 from core.home import Home
 from features.asof import prepare_as_of
-from features.build import compute_features, store_features
+from features.build import compute_feature_months, compute_features, store_features
 from features.catalog import FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from tests.asof_tables import CONTRACTS
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
@@ -170,10 +170,8 @@ def test_contracts_rebuilt_by_siret_ranges_equal_one_rebuild(small_warehouse, mo
     as_of = date(2025, 6, 1)
     whole = _features(home, as_of)
     with DuckDBEngine() as engine:
-        snapshots = engine.fetch_row(
-            f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_months/*/*.parquet')"
-        )[0]
-    monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", snapshots // 7)
+        states = engine.fetch_row(f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_states.parquet')")[0]
+    monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", states // 7)
     cuts: list[list[str]] = []
     split = features.asof._siret_cuts
     monkeypatch.setattr(features.asof, "_siret_cuts", lambda *args: cuts.append(split(*args)) or cuts[-1])
@@ -181,3 +179,16 @@ def test_contracts_rebuilt_by_siret_ranges_equal_one_rebuild(small_warehouse, mo
     assert len(cuts[0]) >= 2  # three ranges or more
     pd.testing.assert_frame_equal(whole.features, by_ranges.features)
     pd.testing.assert_frame_equal(whole.evidence, by_ranges.evidence)
+
+
+def test_months_in_one_pass_equal_each_month_alone(world):
+    """`compute_feature_months` gives, for each month of a range, the table `compute_features` gives alone."""
+    months = [date(2025, 3, 1), date(2025, 6, 1), date(2025, 7, 1)]
+    with DuckDBEngine() as engine:
+        together = list(compute_feature_months(engine, world.warehouse, months, Config()))
+    assert [t.as_of for t in together] == months
+    for table in together:
+        alone = _features(world, table.as_of)
+        pd.testing.assert_frame_equal(table.features, alone.features)
+        pd.testing.assert_frame_equal(table.evidence, alone.evidence)
+        assert table.fingerprint == alone.fingerprint

@@ -19,6 +19,7 @@ from core.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
+from tests.test_contract_states import _assert_same_every_month
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
 
@@ -81,20 +82,24 @@ def test_features_run_and_the_pandas_reference_agrees(national_home: Path) -> No
     assert (agreement["max_abs_diff"] < 1e-9).all(), agreement
     assert (agreement["null_mismatches"] == 0).all(), agreement
     assert agreement.loc["hires_12m", "compared"] == 150
-    assert list(table.stage_seconds) == ["fingerprint", "as-of tables", "indicators", "rule checks", "results fetched"]
+    assert list(table.stage_seconds) == ["declarations fingerprinted", "fingerprint", "as-of tables", "indicators",
+                                         "rule checks", "results fetched"]
     assert all(seconds > 0 for seconds in table.stage_seconds.values())
 
 
 def test_features_bench_writes_times_stages_and_agreement(national_home: Path) -> None:
     result = CliRunner().invoke(app, ["--home", str(national_home), "bench", "features", "--as-of", "2025-12",
-                                      "--sample", "0.1"])
+                                      "--sample", "0.1", "--months", "2", "--rebuild-reference"])
     assert result.exit_code == 0, result.output
     [path] = (national_home / "data" / "bench").glob("features-*.json")
     report = json.loads(path.read_text(encoding="utf-8"))
-    engine = report["results"][2]
-    assert engine["variant"].startswith("champollion features (DuckDB") and engine["seconds"] > 0
-    assert engine["x_reference"] == pytest.approx(report["results"][1]["seconds"] / engine["seconds"])
-    assert [s["stage"] for s in report["stages"]][1:3] == ["as-of tables", "indicators"]
+    rebuilt, engine = report["results"][2], report["results"][4]
+    assert rebuilt["variant"].startswith("champollion features, contracts rebuilt") and rebuilt["months"] == 1
+    assert engine["variant"].startswith("champollion features (DuckDB") and engine["seconds"] > 0 and engine["months"] == 2
+    assert engine["x_pandas_reference"] == pytest.approx(report["results"][1]["seconds"] / engine["seconds"])
+    assert engine["x_rebuild"] == pytest.approx(2 * rebuilt["seconds"] / engine["seconds"])
+    assert [m["as_of"] for m in report["months"]] == ["2025-11", "2025-12"]
+    assert [s["stage"] for s in report["stages"]][2:4] == ["as-of tables", "indicators"]
     assert sum(s["seconds"] for s in report["stages"]) <= engine["seconds"]
     assert all(a["max_abs_diff"] < 1e-9 and a["null_mismatches"] == 0 for a in report["agreement"])
 
@@ -107,3 +112,9 @@ def test_cli_refuses_national_dsn_and_writes_parquet(tmp_path: Path) -> None:
                                   "parquet", "--scale", "0.0002", "--workers", "1"])
     assert written.exit_code == 0, written.output
     assert (tmp_path / "nat" / "data" / "warehouse" / "contract_months").is_dir()
+
+
+def test_versioned_contracts_give_the_rebuild_of_every_month(national_home: Path) -> None:
+    """The states the generator writes chunk by chunk give, as of each of its 12 months, the contracts
+    rebuilt from its snapshots."""
+    assert _assert_same_every_month(national_home / "data" / "warehouse", 24) == 12

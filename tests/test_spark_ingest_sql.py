@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from warehouse.consolidate import DECLARATION_STATUS_SQL, ESTABLISHMENTS_SQL, PERSONS_SQL, STATUS_ISSUES_SQL, STATUS_SQL
-from warehouse.contracts import rebuild_contracts_sql
+from warehouse.contracts import CONTRACT_STATES_SQL, RENAMED_SNAPSHOTS_SQL, rebuild_contracts_sql
 from warehouse.spark.dialect import spark_sql
 
 INGEST_SQL = {
@@ -15,6 +15,8 @@ INGEST_SQL = {
     "establishments": ESTABLISHMENTS_SQL,
     "persons": PERSONS_SQL,
     "contracts": rebuild_contracts_sql(None, 3),
+    "contract_states": CONTRACT_STATES_SQL,
+    "renamed_snapshots": RENAMED_SNAPSHOTS_SQL,
 }
 # DuckDB-only constructs that Spark SQL would reject or read otherwise.
 DUCKDB_ONLY = ("ASOF", "REPLACE (", "INT128", "HUGEINT", "BY NAME", "REGEXP_FULL_MATCH", "ARG_MAX(", "ARG_MIN(", "STRFTIME",

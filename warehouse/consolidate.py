@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from core.geography import departement_sql
 from core.sql_literals import sql_string, sql_string_list
-from warehouse.contracts import rebuild_contracts_sql
+from warehouse.contracts import CONTRACT_STATES_SQL, RENAMED_SNAPSHOTS_SQL, STATES_FILE, rebuild_contracts_sql
 from warehouse.dsn.parser import Issue
 from warehouse.engine import attach_warehouse, conformed_parquet_sql, register_places
 from warehouse.partitions import MonthlyPartitionWriter
@@ -238,35 +238,68 @@ def consolidate(
 
 
 def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_end_after_months: int) -> None:
-    """Rebuild `contracts.parquet` one range of SIRETs at a time, appending the ranges in order.
+    """Rebuild `contracts.parquet`, and the versioned contracts (`contract_states.parquet`, with the
+    snapshots of renamed contracts in `renamed_snapshots.parquet`), one range of SIRETs at a time,
+    appending the ranges in order.
 
     A contract's snapshots all carry the declaring SIRET, so each range is rebuilt whole; ranges
     of about CONTRACT_SLICE_ROWS snapshots keep DuckDB's memory flat as the warehouse grows.
     """
+    order = " ORDER BY siret, person_key, start_date, contract_number"
+    write_by_siret_ranges(con, warehouse, _snapshot_cuts(con, CONTRACT_SLICE_ROWS), {
+        "contracts.parquet": rebuild_contracts_sql(None, inferred_end_after_months) + order,
+        **_versioned_contracts_queries(),
+    })
+
+
+def _versioned_contracts_queries() -> dict[str, str]:
+    order = " ORDER BY siret, person_key, start_date, contract_number"
+    return {
+        STATES_FILE: CONTRACT_STATES_SQL + order + ", run_from",
+        "renamed_snapshots.parquet": RENAMED_SNAPSHOTS_SQL + order + ", month, declaration_key, line",
+    }
+
+
+def write_versioned_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, slice_rows: int = CONTRACT_SLICE_ROWS) -> None:
+    """Write the versioned contracts of a warehouse written before they existed (ingestion writes them
+    since), by ranges of about `slice_rows` snapshots."""
+    attach_warehouse(con, warehouse)
+    write_by_siret_ranges(con, warehouse, _snapshot_cuts(con, slice_rows), _versioned_contracts_queries())
+
+
+def _snapshot_cuts(con: duckdb.DuckDBPyConnection, slice_rows: int) -> list[str]:
+    """SIRETs cutting the snapshots of the attached warehouse into ranges of about `slice_rows`."""
     sizes = con.execute("SELECT siret, count(*) FROM contract_months GROUP BY siret ORDER BY siret").fetchall()
     cuts: list[str] = []
     rows = 0
     for siret, count in sizes:
-        if rows >= CONTRACT_SLICE_ROWS and siret is not None:
+        if rows >= slice_rows and siret is not None:
             cuts.append(siret)
             rows = 0
         rows += count
-    sql = f"{rebuild_contracts_sql(None, inferred_end_after_months)} ORDER BY siret, person_key, start_date, contract_number"
-    path = warehouse / "contracts.parquet"
-    partial = path.with_suffix(".parquet.partial")  # not read by the views while being written
-    writer: pq.ParquetWriter | None = None
+    return cuts
+
+
+def write_by_siret_ranges(con: duckdb.DuckDBPyConnection, warehouse: Path, cuts: list[str], queries: dict[str, str]) -> None:
+    """Write each query of `queries` (file name -> SQL over the warehouse views) to its file in `warehouse`,
+    running it once per range of SIRETs between `cuts` (the monthly views limited to the range) and
+    appending the ranges in order. A file is replaced only once complete."""
+    writers: dict[str, pq.ParquetWriter] = {}
+    partials = {name: warehouse / (name + ".partial") for name in queries}  # not read by the views while written
     try:
         for sirets in zip([None, *cuts], [*cuts, None], strict=True):
             attach_warehouse(con, warehouse, sirets)
-            reader = con.execute(sql).to_arrow_reader(STREAM_BATCH_ROWS)
-            if writer is None:
-                writer = pq.ParquetWriter(partial, reader.schema)
-            for batch in reader:
-                writer.write_batch(batch)
+            for name, sql in queries.items():
+                reader = con.execute(sql).to_arrow_reader(STREAM_BATCH_ROWS)
+                if name not in writers:
+                    writers[name] = pq.ParquetWriter(partials[name], reader.schema)
+                for batch in reader:
+                    writers[name].write_batch(batch)
     finally:
-        if writer is not None:
+        for writer in writers.values():
             writer.close()
-    partial.replace(path)
+    for name, partial in partials.items():
+        partial.replace(warehouse / name)
 
 
 def status_issues(rows: list[tuple]) -> list[Issue]:

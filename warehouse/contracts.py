@@ -14,18 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from core.months import month_start
 from core.sql_literals import sql_string, sql_string_list
 
 TEMP_AGENCY_NAF = "7820Z"
+STATES_FILE = "contract_states.parquet"
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
+
+
+def has_contract_states(warehouse: Path) -> bool:
+    """Whether the warehouse holds the versioned contracts (written by ingestion since they exist)."""
+    return (warehouse / STATES_FILE).exists()
 
 
 def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
-    features_only: bool = False, declarants: Sequence[str] | None = None,
+    features_only: bool = False, declarants: Sequence[str] | None = None, from_states: bool = False,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -48,7 +55,14 @@ def rebuild_contracts_sql(
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
     picking first-declared values and carrying the wide strings cost a fifth of the rebuild at
     national scale, and memory in the as-of table.
+
+    `from_states` (with `features_only`, `as_of` and `history_start`) reads the versioned table
+    `contract_states` (see `CONTRACT_STATES_SQL`) instead of every snapshot: the same result, from one
+    row per state of a contract rather than one per month. Contracts a change block renames are read
+    from `renamed_snapshots`, their snapshots, and rebuilt as above.
     """
+    if from_states and not (features_only and as_of and history_start):
+        raise ValueError("contracts are read from their states only as of a month, over a history, for the features")
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
@@ -132,7 +146,7 @@ snapshots AS NOT MATERIALIZED (
     SELECT cm.* REPLACE (
                coalesce(r.new_number, cm.contract_number) AS contract_number,
                coalesce(r.new_start, cm.start_date) AS start_date)
-    FROM contract_months cm
+    FROM {"renamed_snapshots" if from_states else "contract_months"} cm
     LEFT JOIN renamed r
       ON r.siret = cm.siret AND r.person_key = cm.person_key
      AND r.old_number = cm.contract_number AND r.old_start = cm.start_date
@@ -162,7 +176,7 @@ aggregated AS (
     FROM snapshots
     GROUP BY siret, person_key, contract_number, start_date
 ),
-per_contract AS (
+per_contract AS ({_states_per_contract_sql(cutoff, since, window_start, only) if from_states else ""}
     SELECT a.siret, a.person_key, a.contract_number, a.start_date,
            a.last_row.nature AS nature, a.last_row.motif AS motif, a.last_row.post AS post, a.last_row.pcs AS pcs,
            a.last_row.planned_end AS planned_end_last, coalesce(p.renewals, 0) AS renewals,
@@ -224,3 +238,119 @@ FROM per_contract c
 LEFT JOIN declared_months ma ON ma.siret = c.siret AND ma.month = c.last_month
 LEFT JOIN declarant e ON e.siret = c.siret
 """
+
+
+# A snapshot `cm` of an identity `r` (ON, not USING: Spark puts USING's columns first in `cm.*`).
+_SAME_IDENTITY = ("r.siret = cm.siret AND r.person_key = cm.person_key AND r.contract_number = cm.contract_number "
+                  "AND r.start_date = cm.start_date")
+
+# Identities (siret, person, number, start) a change block renames, on either side of the change.
+_RENAMED_IDENTITIES = """
+    SELECT siret, person_key, coalesce(old_contract_number, contract_number) AS contract_number,
+           coalesce(old_start_date, start_date) AS start_date
+    FROM contract_changes
+    WHERE coalesce(old_contract_number, contract_number) <> contract_number
+       OR coalesce(old_start_date, start_date) <> start_date
+    UNION
+    SELECT siret, person_key, contract_number, start_date
+    FROM contract_changes
+    WHERE coalesce(old_contract_number, contract_number) <> contract_number
+       OR coalesce(old_start_date, start_date) <> start_date
+"""
+
+# The versioned contracts: each state of a contract, from the declared month it was first known in
+# (`run_from`) to the last consecutive month declaring it unchanged (`run_to`); the state holds until
+# the next one starts. A state is the contract as last declared in those months (`state`), its paid
+# hours in each of them (`hours`, the same every month of a state), and the renewals its first month
+# declared (`pushes`: planned ends later than the one declared before, over the whole history;
+# `first_push_prev_month`: when the first snapshot of that month is a push, the month of the snapshot
+# it pushes, so that a history starting after it can leave it out). A month declaring the contract
+# twice is a state of its own, and so is a month after a gap. Contracts renamed by a change block are
+# left out: their snapshots are `RENAMED_SNAPSHOTS_SQL`, rebuilt as of each month.
+CONTRACT_STATES_SQL = f"""
+WITH
+renamed AS ({_RENAMED_IDENTITIES}),
+kept AS NOT MATERIALIZED (
+    SELECT cm.* FROM contract_months cm ANTI JOIN renamed r ON {_SAME_IDENTITY}
+),
+dated AS (
+    SELECT siret, person_key, contract_number, start_date, month, declaration_key, line,
+           planned_end > lag(planned_end) OVER w AS is_push, lag(month) OVER w AS previous_month
+    FROM kept WHERE planned_end IS NOT NULL
+    WINDOW w AS (PARTITION BY siret, person_key, contract_number, start_date ORDER BY month, declaration_key, line)
+),
+month_pushes AS (
+    SELECT siret, person_key, contract_number, start_date, month,
+           count(*) FILTER (WHERE is_push) AS pushes,
+           arg_min_null(CASE WHEN is_push THEN previous_month END,
+                        struct_pack(declaration_key := declaration_key, line := line)) AS first_push_prev_month
+    FROM dated
+    GROUP BY siret, person_key, contract_number, start_date, month
+),
+monthly AS (
+    SELECT siret, person_key, contract_number, start_date, month,
+           arg_max_null(struct_pack(nature := nature, motif := motif, post := post, pcs := pcs, planned_end := planned_end,
+                                    contract_hours := contract_hours, time_mode := time_mode, user_siret := user_siret,
+                                    idcc := idcc),
+                        struct_pack(declaration_key := declaration_key, line := line)) AS state,
+           sum(hours_worked) AS hours, count(*) AS snapshots
+    FROM kept
+    GROUP BY siret, person_key, contract_number, start_date, month
+),
+-- Gaps and islands: the months of a contract with the same declared values and hours, one after the other,
+-- form one state (their month number minus their rank among those months is constant). A month declaring
+-- the contract more than once is a state of its own (`alone`), and the month after it starts another (a
+-- gap among the other months). A renewal always starts a state: with one snapshot a month, a planned end
+-- later than the one declared before is a value the month before did not declare.
+islands AS (
+    SELECT m.*, coalesce(p.pushes, 0) AS pushes, p.first_push_prev_month, m.snapshots > 1 AS alone,
+           datediff('month', DATE '2000-01-01', m.month)
+           - row_number() OVER (PARTITION BY m.siret, m.person_key, m.contract_number, m.start_date, m.state, m.hours,
+                                             m.snapshots > 1
+                                ORDER BY m.month) AS island
+    FROM monthly m
+    LEFT JOIN month_pushes p USING (siret, person_key, contract_number, start_date, month)
+)
+SELECT siret, person_key, contract_number, start_date, min(month) AS run_from, max(month) AS run_to,
+       any_value(state) AS state, any_value(hours) AS hours, CAST(sum(pushes) AS BIGINT) AS pushes,
+       min(first_push_prev_month) AS first_push_prev_month
+FROM islands
+GROUP BY siret, person_key, contract_number, start_date, state, hours, alone, island, CASE WHEN alone THEN month END
+"""
+
+# The snapshots of the contracts a change block renames (left out of CONTRACT_STATES_SQL).
+RENAMED_SNAPSHOTS_SQL = f"""
+WITH renamed AS ({_RENAMED_IDENTITIES})
+SELECT cm.* FROM contract_months cm SEMI JOIN renamed r ON {_SAME_IDENTITY}
+"""
+
+
+def _states_per_contract_sql(cutoff: str, since: str, window_start: date | None, only: str) -> str:
+    """The per-contract rows of `rebuild_contracts_sql` from `contract_states` as of month `cutoff` over
+    the history from `since` (SQL dates), followed by UNION ALL: the states overlapping the history,
+    their last one as last declared, months and renewals cut to the history."""
+    # Hours are summed over the window's months the history holds (the window may start before it).
+    counted_from = f"greatest(DATE '{month_start(window_start).isoformat()}', {since})" if window_start else ""
+    hours = (
+        f""",
+           sum(hours * (datediff('month', greatest(run_from, {counted_from}), least(run_to, {cutoff})) + 1))
+               FILTER (WHERE run_to >= {counted_from}) AS hours_worked_in_window"""
+        if window_start else ""
+    )
+    return f"""
+    SELECT siret, person_key, contract_number, start_date,
+           last_state.nature, last_state.motif, last_state.post, last_state.pcs,
+           last_state.planned_end AS planned_end_last, renewals, first_month, last_month,
+           last_state.contract_hours, last_state.time_mode{', hours_worked_in_window' if window_start else ''},
+           last_state.user_siret, last_state.idcc
+    FROM (
+        SELECT siret, person_key, contract_number, start_date, arg_max(state, run_from) AS last_state,
+               CAST(coalesce(sum(CASE WHEN run_from >= {since}
+                                      THEN pushes - CASE WHEN first_push_prev_month < {since} THEN 1 ELSE 0 END END), 0)
+                    AS BIGINT) AS renewals,
+               greatest(min(run_from), {since}) AS first_month, least(max(run_to), {cutoff}) AS last_month{hours}
+        FROM contract_states
+        WHERE run_from <= {cutoff} AND run_to >= {since} {only}
+        GROUP BY siret, person_key, contract_number, start_date
+    )
+    UNION ALL"""

@@ -12,7 +12,7 @@ from core.geography import places_table
 from core.sql_literals import sql_string
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
 
-SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts")
+SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts", "contract_states", "renamed_snapshots")
 
 
 def connect(

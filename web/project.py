@@ -29,6 +29,7 @@ from scoring.explain import (
 from scoring.monthly import lists_folder, load_model, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, region_names
 from training.workflow import list_models
+from warehouse.contracts import has_contract_states
 from warehouse.inspections import RECORDED_NAME, load_inspections, store_recorded_inspections
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.versions import WarehouseBusy
@@ -56,6 +57,7 @@ __all__ = [
     "feature_dir",
     "format_value",
     "group_evidence",
+    "has_contract_states",
     "list_models",
     "lists_folder",
     "load_config",

@@ -33,7 +33,7 @@ from warehouse.consolidate import (
     ConsolidationResult,
     status_issues,
 )
-from warehouse.contracts import rebuild_contracts_sql
+from warehouse.contracts import CONTRACT_STATES_SQL, RENAMED_SNAPSHOTS_SQL, STATES_FILE, rebuild_contracts_sql
 from warehouse.engine import places_arrow
 from warehouse.ingest import Progress
 from warehouse.parse_worker import BatchResult, BatchTask, parse_batch
@@ -144,6 +144,10 @@ class SparkIngest:
         contracts_sql = (f"{rebuild_contracts_sql(None, inferred_end_after_months)} "
                          "ORDER BY siret, person_key, start_date, contract_number")
         _write_single_file(spark.sql(spark_sql(contracts_sql)), warehouse / "contracts.parquet")
+        order = " ORDER BY siret, person_key, start_date, contract_number"
+        _write_single_file(spark.sql(spark_sql(CONTRACT_STATES_SQL + order + ", run_from")), warehouse / STATES_FILE)
+        _write_single_file(spark.sql(spark_sql(RENAMED_SNAPSHOTS_SQL + order + ", month, declaration_key, line")),
+                           warehouse / "renamed_snapshots.parquet")
         return ConsolidationResult(counts, months, issues)
 
 

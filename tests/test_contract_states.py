@@ -1,0 +1,103 @@
+"""The versioned contracts (`contract_states`) give, as of every month, the contracts the rebuild from
+the monthly snapshots gives: the `small` population month by month, and hand-made edge cases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from core.config import Config
+from core.home import Home
+from core.months import months_between
+from features.asof import AsOfWindow
+from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+from warehouse.contracts import has_contract_states, rebuild_contracts_sql
+from warehouse.engine import attach_warehouse, connect
+from warehouse.ingest import ingest
+
+KEY = ["siret", "person_key", "contract_number", "start_date"]
+
+
+def _contracts(warehouse, as_of: date, history_months: int, from_states: bool) -> pd.DataFrame:
+    """The contracts as of `as_of` as the features read them, by either path, sorted by contract."""
+    window = AsOfWindow.of(as_of, Config().features.model_copy(update={"history_months": history_months}))
+    con = connect()
+    attach_warehouse(con, warehouse)
+    sql = rebuild_contracts_sql(window.as_of, 3, window.history_start, window_start=window.window_start,
+                                features_only=True, from_states=from_states)
+    frame = con.sql(sql).df().sort_values(KEY, kind="stable").reset_index(drop=True)
+    con.close()
+    return frame
+
+
+def _assert_same_every_month(warehouse, history_months: int) -> int:
+    con = connect()
+    attach_warehouse(con, warehouse)
+    first, last = con.execute("SELECT min(month), max(month) FROM declarations").fetchone()
+    con.close()
+    compared = 0
+    for as_of in months_between(first, last):
+        expected = _contracts(warehouse, as_of, history_months, from_states=False)
+        actual = _contracts(warehouse, as_of, history_months, from_states=True)
+        assert len(expected) > 0
+        # Hours are a sum of doubles in another order: equal within 1e-9.
+        pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=1e-9, atol=1e-9,
+                                      obj=f"contracts as of {as_of:%Y-%m} (history of {history_months} months)")
+        compared += 1
+    return compared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("history_months", [24, 7])
+def test_states_give_the_rebuild_of_every_month(small_warehouse, history_months):
+    """Every month of the small population's 24, with the default history (never cut: the population
+    starts within it) and with a short one (cut: first months, renewals and hours leave the window)."""
+    _, home = small_warehouse
+    assert has_contract_states(home.warehouse)
+    assert _assert_same_every_month(home.warehouse, history_months) == 24
+
+
+SHOP = "12345678900011"
+
+
+def test_states_follow_gaps_renewals_renames_and_ends(tmp_path, test_key):
+    """A CDD renewed twice and omitted one month; a CDI whose paid hours change one month; a contract
+    renamed by a change block (S21.G00.41.014); an end declared then withdrawn (099), another left to
+    be inferred; read as of every month with histories that cut them."""
+    cdd = Contract(number="C1", start="2025-01-06", nature="02", motif="01", planned_end="2025-02-28")
+    cdi = Contract(number="C2", start="2025-01-13", nature="01", motif=None)
+    old = Contract(number="C3OLD", start="2025-01-20", nature="02", motif="02", planned_end="2025-12-31")
+    new = replace(old, number="C3")
+    renamed = replace(new, change={"001": "01042025", "014": "C3OLD"})
+    months: dict[str, list[Contract]] = {
+        "2025-01": [cdd, cdi, old],
+        "2025-02": [cdd, cdi, old],
+        "2025-03": [replace(cdd, planned_end="2025-04-30"), cdi, old],
+        "2025-04": [cdi, renamed],  # C1 omitted this month
+        "2025-05": [replace(cdd, planned_end="2025-08-31"), cdi, new],
+        "2025-06": [replace(cdd, planned_end="2025-08-31"), replace(cdi, end=("2025-06-30", "059")), new],
+        "2025-07": [replace(cdd, planned_end="2025-08-31"), replace(cdi, hours="100.00", end=("2025-06-30", "099")), new],
+        "2025-08": [replace(cdd, planned_end="2025-08-31"), cdi, new],
+        "2025-09": [cdi],
+        "2025-10": [cdi],
+        "2025-11": [cdi],
+        "2025-12": [cdi],
+    }
+    files = [
+        write_dsn(tmp_path / "dsn" / f"{month}.dsn",
+                  envoi([Declaration(SHOP, month, [Individual(contracts=contracts)], order=str(i + 1))]))
+        for i, (month, contracts) in enumerate(months.items())
+    ]
+    home = Home(tmp_path / "home")
+    ingest(files, home, Config(), test_key)
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    assert con.execute("SELECT count(*) FROM renamed_snapshots").fetchone() == (8,)  # C3OLD's 3, C3's 5
+    # C1's states: January-February, March (renewed), May-August (renewed again, after a month's omission).
+    assert con.execute("SELECT count(*) FROM contract_states WHERE contract_number = 'C1'").fetchone() == (3,)
+    con.close()
+    for history in (24, 3, 2, 1):
+        assert _assert_same_every_month(home.warehouse, history) == len(months)
