@@ -124,15 +124,18 @@ def print_frame(title: str, frame: pd.DataFrame) -> None:
 
 
 def print_bench(title: str, rows: list) -> None:
-    """A benchmark's rows, each with its ratio to the first (the reference)."""
+    """A benchmark's rows, each with its ratio to the first (the reference): all cores, and per core."""
     table = Table(title=title)
-    for column in ("variant", "workers", "MB", "seconds", "MB/s", "MB/s per core", "peak RSS (MB)", "x reference"):
+    columns = ("variant", "workers", "MB", "seconds", "MB/s", "MB/s per core", "peak RSS (MB)", "x reference",
+               "per core x reference")
+    for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right")
     reference = rows[0].mb_per_s
     for row in rows:
         table.add_row(
             row.variant, str(row.workers), f"{row.megabytes:.0f}", f"{row.seconds:.1f}", f"{row.mb_per_s:.1f}",
             f"{row.mb_per_s_per_core:.1f}", f"{row.peak_rss_mb:.0f}", f"{row.mb_per_s / reference:.2f}",
+            f"{row.mb_per_s_per_core / reference:.2f}",
         )
     console.print(table)
 

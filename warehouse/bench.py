@@ -2,6 +2,7 @@
 
 Each variant runs in a fresh process so that its peak memory (with its worker processes) is its
 own. Flat memory is checked by ingesting half of the files and all of them: the peaks should match.
+The machine's load average is taken before and after: on a shared machine, read the ratios.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.benchmarks import measure_in_process, peak_rss_mb
+from core.benchmarks import load_average, measure_in_process, peak_rss_mb
 from core.config import Config
 from core.home import Home
 from warehouse.dsn.reader import CHUNK_BYTES, open_binary
@@ -37,6 +38,21 @@ class BenchRow:
     @property
     def mb_per_s_per_core(self) -> float:
         return self.mb_per_s / self.workers
+
+
+@dataclass(frozen=True)
+class IngestBench:
+    """The measured variants (the reference first), and the load average before and after."""
+
+    rows: list[BenchRow]
+    load_before: str
+    load_after: str
+
+    @property
+    def memory_all_over_half(self) -> float:
+        """Peak memory ingesting all the files over ingesting half of them (1.0: flat)."""
+        half, whole = self.rows[-2], self.rows[-1]
+        return whole.peak_rss_mb / half.peak_rss_mb if half.peak_rss_mb else 0.0
 
 
 def plain_line_reader(paths: list[Path]) -> int:
@@ -72,7 +88,7 @@ def _run_ingest(paths: list[Path], workers: int, key: bytes, queue: multiprocess
         queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 
-def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> list[BenchRow]:
+def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> IngestBench:
     """Measure the plain reader, ingestion on one core and on `workers` cores, and on half the files."""
     paths, _ = discover([dsn])
     if not paths:
@@ -81,6 +97,7 @@ def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> list[BenchRow]:
     half = paths[: max(1, len(paths) // 2)]
     half_mb = sum(p.stat().st_size for p in half) / 1e6
     rows = []
+    load_before = load_average()
     seconds, peak = measure_in_process(_run_plain, (paths,))
     rows.append(BenchRow("plain line reader (reference)", 1, megabytes, seconds, peak))
     seconds, peak = measure_in_process(_run_ingest, (paths, 1, key))
@@ -89,7 +106,7 @@ def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> list[BenchRow]:
     rows.append(BenchRow(f"champollion ingest, {workers} workers, half the files", workers, half_mb, seconds, peak))
     seconds, peak = measure_in_process(_run_ingest, (paths, workers, key))
     rows.append(BenchRow(f"champollion ingest, {workers} workers", workers, megabytes, seconds, peak))
-    return rows
+    return IngestBench(rows, load_before, load_average())
 
 
 def write_bench_json(rows: list[BenchRow], path: Path, extra: dict | None = None) -> Path:
@@ -98,7 +115,11 @@ def write_bench_json(rows: list[BenchRow], path: Path, extra: dict | None = None
     payload = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **(extra or {}),
-        "rows": [asdict(r) | {"mb_per_s": r.mb_per_s, "mb_per_s_per_core": r.mb_per_s_per_core} for r in rows],
+        "rows": [
+            asdict(r) | {"mb_per_s": r.mb_per_s, "mb_per_s_per_core": r.mb_per_s_per_core,
+                         "per_core_vs_reference": r.mb_per_s_per_core / rows[0].mb_per_s if rows[0].mb_per_s else None}
+            for r in rows
+        ],
     }
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return path
