@@ -362,7 +362,7 @@ def bench_ingest(
         key = pseudonym_key(context.config, context.home)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    report = run_bench(dsn, key, workers)
+    report = run_bench(dsn, key, workers, context.config)
     print_bench(f"Ingestion benchmark (load average before {report.load_before}, after {report.load_after})",
                 report.rows)
     typer.echo(f"peak memory, all the files / half of them ({workers} workers): {report.memory_all_over_half:.2f}")

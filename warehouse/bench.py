@@ -77,10 +77,9 @@ def _run_plain(paths: list[Path], queue: multiprocessing.Queue) -> None:
     queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 
-def _run_ingest(paths: list[Path], workers: int, key: bytes, queue: multiprocessing.Queue) -> None:
+def _run_ingest(paths: list[Path], workers: int, key: bytes, config: Config, queue: multiprocessing.Queue) -> None:
     from warehouse.ingest import ingest
 
-    config = Config()
     config = config.with_ingest_workers(workers)
     with tempfile.TemporaryDirectory(prefix="champollion-bench-") as scratch:
         started = time.perf_counter()
@@ -88,8 +87,10 @@ def _run_ingest(paths: list[Path], workers: int, key: bytes, queue: multiprocess
         queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 
-def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> IngestBench:
-    """Measure the plain reader, ingestion on one core and on `workers` cores, and on half the files."""
+def bench_ingest(dsn: Path, key: bytes, workers: int = 2, config: Config | None = None) -> IngestBench:
+    """Measure the plain reader, ingestion on one core and on `workers` cores, and on half the files,
+    with the settings of `config` (DuckDB's memory limit for consolidation) but the number of workers."""
+    config = config or Config()
     paths, _ = discover([dsn])
     if not paths:
         raise FileNotFoundError(f"{dsn}: no DSN files to benchmark")
@@ -100,11 +101,11 @@ def bench_ingest(dsn: Path, key: bytes, workers: int = 2) -> IngestBench:
     load_before = load_average()
     seconds, peak = measure_in_process(_run_plain, (paths,))
     rows.append(BenchRow("plain line reader (reference)", 1, megabytes, seconds, peak))
-    seconds, peak = measure_in_process(_run_ingest, (paths, 1, key))
+    seconds, peak = measure_in_process(_run_ingest, (paths, 1, key, config))
     rows.append(BenchRow("champollion ingest, 1 worker", 1, megabytes, seconds, peak))
-    seconds, peak = measure_in_process(_run_ingest, (half, workers, key))
+    seconds, peak = measure_in_process(_run_ingest, (half, workers, key, config))
     rows.append(BenchRow(f"champollion ingest, {workers} workers, half the files", workers, half_mb, seconds, peak))
-    seconds, peak = measure_in_process(_run_ingest, (paths, workers, key))
+    seconds, peak = measure_in_process(_run_ingest, (paths, workers, key, config))
     rows.append(BenchRow(f"champollion ingest, {workers} workers", workers, megabytes, seconds, peak))
     return IngestBench(rows, load_before, load_average())
 
