@@ -380,9 +380,14 @@ def bench_ingest(
         key = pseudonym_key(context.config, context.home)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    rows = run_bench(dsn, key, workers)
-    print_bench("Ingestion benchmark", rows)
-    path = write_bench_json(rows, context.home.data / "bench" / f"ingest-{datetime.now():%Y%m%dT%H%M%S}.json", {"dsn": str(dsn)})
+    report = run_bench(dsn, key, workers, context.config)
+    print_bench(f"Ingestion benchmark (load average before {report.load_before}, after {report.load_after})",
+                report.rows)
+    typer.echo(f"peak memory, all the files / half of them ({workers} workers): {report.memory_all_over_half:.2f}")
+    path = write_bench_json(report.rows, context.home.data / "bench" / f"ingest-{datetime.now():%Y%m%dT%H%M%S}.json", {
+        "dsn": str(dsn), "load_before": report.load_before, "load_after": report.load_after,
+        "memory_all_over_half": report.memory_all_over_half,
+    })
     typer.echo(f"results: {path}")
 
 

@@ -124,15 +124,20 @@ def print_frame(title: str, frame: pd.DataFrame) -> None:
 
 
 def print_bench(title: str, rows: list) -> None:
-    """A benchmark's rows, each with its ratio to the first (the reference)."""
+    """A benchmark's rows, each with its ratio to the first (the reference): all cores, per core, and per
+    CPU second used (on a machine shared with other work, a core is not always this run's)."""
     table = Table(title=title)
-    for column in ("variant", "workers", "MB", "seconds", "MB/s", "MB/s per core", "peak RSS (MB)", "x reference"):
+    columns = ("variant", "workers", "MB", "seconds", "MB/s", "MB/s per core", "peak RSS (MB)", "x reference",
+               "per core x reference", "CPU s", "MB per CPU s", "per CPU s x reference")
+    for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right")
     reference = rows[0].mb_per_s
     for row in rows:
         table.add_row(
             row.variant, str(row.workers), f"{row.megabytes:.0f}", f"{row.seconds:.1f}", f"{row.mb_per_s:.1f}",
             f"{row.mb_per_s_per_core:.1f}", f"{row.peak_rss_mb:.0f}", f"{row.mb_per_s / reference:.2f}",
+            f"{row.mb_per_s_per_core / reference:.2f}", f"{row.cpu_seconds:.1f}", f"{row.mb_per_cpu_s:.1f}",
+            f"{row.mb_per_cpu_s / rows[0].mb_per_cpu_s:.2f}" if rows[0].mb_per_cpu_s else "",
         )
     console.print(table)
 

@@ -15,6 +15,12 @@ def peak_rss_mb() -> float:
     return max(own, children) / 1024
 
 
+def children_cpu_seconds() -> float:
+    """User and system CPU seconds of this process's finished children and their waited-for descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure_in_process(target: Callable[..., None], args: tuple) -> tuple[float, float]:
     """Run `target(*args, queue)` in a fresh process; (seconds, peak RSS in MB) as it reports them."""
     context = multiprocessing.get_context("spawn")

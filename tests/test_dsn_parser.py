@@ -9,8 +9,9 @@ import pytest
 
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, write_dsn
 from warehouse.dsn.parser import DsnParser
-from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from warehouse.dsn.reader import DecodeReport, open_binary
 from warehouse.dsn.records import RecordBuilder
+from warehouse.dsn.tokens import iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 from warehouse.tables import STAGED_SCHEMAS
 
@@ -21,7 +22,7 @@ def parse(path: Path) -> tuple[list, DsnParser, DecodeReport]:
     parser = DsnParser(str(path))
     report = DecodeReport()
     with open_binary(path) as stream:
-        declarations = list(parser.parse(iter_line_chunks(stream, report), report))
+        declarations = list(parser.parse(iter_parser_lines(stream, report), report))
     return declarations, parser, report
 
 

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from warehouse.dsn.parser import DsnParser, Issue
 from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
+from warehouse.dsn.tokens import LineSelector, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 from warehouse.tables import STAGED_SCHEMAS
 
@@ -78,12 +79,13 @@ def parse_batch(task: BatchTask) -> BatchResult:
     the file; a file's declaration rows are written only once the whole file was read.
     """
     pseudonymiser = Pseudonymiser(task.key)
+    selector = LineSelector()
     results = []
     with _StagedWriter(task.staging, task.batch_id) as writer:
         for source in task.files:
             headers: list[tuple] = []
             try:
-                result = _parse_file(source, pseudonymiser, writer, headers, task)
+                result = _parse_file(source, pseudonymiser, selector, writer, headers, task)
             except Exception as exc:  # a bug or an unreadable file must not lose the batch
                 result = _unreadable_file(source, task.quarantine, exc)
             else:
@@ -133,7 +135,8 @@ class _StagedWriter:
 
 
 def _parse_file(
-    source: SourceFile, pseudonymiser: Pseudonymiser, writer: _StagedWriter, headers: list[tuple], task: BatchTask
+    source: SourceFile, pseudonymiser: Pseudonymiser, selector: LineSelector, writer: _StagedWriter,
+    headers: list[tuple], task: BatchTask,
 ) -> FileResult:
     label = str(source.path)
     parser = DsnParser(label)
@@ -142,7 +145,7 @@ def _parse_file(
     result = FileResult(source)
     to_quarantine = []
     with open_binary(source.path) as stream:
-        for declaration in parser.parse(iter_line_chunks(stream, report), report):
+        for declaration in parser.parse(iter_parser_lines(stream, report, selector), report):
             result.declarations += 1
             nature = declaration.header.text("001")
             if nature == MONTHLY_NATURE:

@@ -14,7 +14,7 @@ field): a bad value is described by its length and kind of characters only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from math import isfinite
@@ -216,8 +216,8 @@ class _State:
 class DsnParser:
     """Parse the numbered lines of one file into declarations and issues.
 
-    Usage: `for declaration in parser.parse(chunks): ...`, then read `parser.issues` and
-    `parser.summary`. Declarations are yielded as soon as they end (memory stays flat).
+    Usage: `for declaration in parser.parse(tokens.iter_parser_lines(stream, report), report): ...`,
+    then read `parser.issues` and `parser.summary`. Declarations are yielded as soon as they end (memory stays flat).
     """
 
     def __init__(self, file_label: str, norm: Norm | None = None) -> None:
@@ -242,11 +242,14 @@ class DsnParser:
         self._issue(line, "warning", "invalid_value", f"{code}: invalid value ({describe_value(value)}): {why}; ignored")
 
     # -- main loop ---------------------------------------------------------------------------
-    def parse(self, chunks: Iterable[tuple[int, list[str]]], read: DecodeReport | None = None) -> Iterator[Declaration]:
+    def parse(
+        self, chunks: Iterable[tuple[Sequence[int], Sequence[str]]], read: DecodeReport | None = None
+    ) -> Iterator[Declaration]:
         """Yield each declaration of the file once it is complete (or once the file ends).
 
+        `chunks` are (line numbers, lines): lines without their end-of-line characters, in order,
+        the file's last line included; lines left out must be ones `tokens.LineSelector` leaves out.
         `read` is the reader's report: a stream cut short (corrupt gzip) marks the file truncated.
-        Lines must come without their end-of-line characters (see reader.iter_line_chunks).
         """
         rubrics = self.norm.rubrics
         parents = self.norm.parents
@@ -276,8 +279,8 @@ class DsnParser:
         value: object
         number = 0
         # The hot loop, inlined for speed: most lines continue the current block instance.
-        for first, lines in chunks:
-            for number, line in enumerate(lines, first):
+        for numbers, lines in chunks:
+            for number, line in zip(numbers, lines, strict=True):
                 head = line[:15]
                 if cur_head < head < block_end and (convert := heads.get(head)) is not None:
                     # A known rubric continuing the open instance (the common case).

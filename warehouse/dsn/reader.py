@@ -159,7 +159,7 @@ def _decode_line(raw: bytes, report: DecodeReport, number: int) -> str:
     return "".join(pieces)
 
 
-def _decode(data: bytes, report: DecodeReport, first_line: int) -> list[str]:
+def decode_lines(data: bytes, report: DecodeReport, first_line: int) -> list[str]:
     """The lines of `data` (whole lines, LF-separated, the last one ending in LF or not)."""
     try:
         text = data.decode("utf-8")
@@ -174,11 +174,11 @@ def _line_ends_to_lf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
 
 
-def iter_line_chunks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, list[str]]]:
-    """Yield (number of the first line, lines) blocks; lines carry no end-of-line characters.
+def iter_line_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, bytes]]:
+    """Yield (number of the first line, bytes of whole lines joined by LF, without the last LF).
 
-    A CR at the end of a chunk waits for the next one (it may be the first half of a CRLF). A UTF-8
-    byte order mark at the start is skipped (and noted in the report).
+    Line ends are turned into LF first. A CR at the end of a read waits for the next one (it may be
+    the first half of a CRLF). A UTF-8 byte order mark at the start is skipped (and noted in the report).
     """
     pending = b""
     line_number = 1
@@ -198,11 +198,17 @@ def iter_line_chunks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[i
             pending = data
             continue
         pending = data[cut + 1 :]
-        lines = _decode(_line_ends_to_lf(data[: cut + 1])[:-1], report, line_number)
+        lines = _line_ends_to_lf(data[: cut + 1])[:-1]
         yield line_number, lines
-        line_number += len(lines)
+        line_number += lines.count(b"\n") + 1
     report.truncated = stream_damage(stream)
     if pending:
         tail = _line_ends_to_lf(pending)
         report.ends_with_newline = tail.endswith(b"\n")
-        yield line_number, _decode(tail[:-1] if report.ends_with_newline else tail, report, line_number)
+        yield line_number, tail[:-1] if report.ends_with_newline else tail
+
+
+def iter_line_chunks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, list[str]]]:
+    """Yield (number of the first line, lines) blocks; lines carry no end-of-line characters."""
+    for first, data in iter_line_blocks(stream, report):
+        yield first, decode_lines(data, report, first)

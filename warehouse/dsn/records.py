@@ -16,8 +16,16 @@ from warehouse.dsn.parser import (
     CHANGE,
     CONTRACT,
     CONTRACT_END,
+    DECLARATION,
+    EMITTER,
+    ENTERPRISE,
+    ENVOI,
+    ESTABLISHMENT,
+    INDIVIDUAL,
     REMUNERATION,
     SUSPENSION,
+    TOTAL,
+    WORKPLACE,
     Block,
     Declaration,
     Issue,
@@ -26,6 +34,28 @@ from warehouse.posts import normalise_post
 from warehouse.pseudonym import Pseudonymiser
 
 MONTHLY_NATURE = "01"
+# The fields of each kept block that the rows are read from (with the S90 totals the parser checks).
+# A line of another field is never read: the tokeniser may leave it out (warehouse.dsn.tokens).
+READ_FIELDS: dict[str, frozenset[str]] = {
+    block: frozenset(fields.split())
+    for block, fields in {
+        ENVOI: "001 006",
+        EMITTER: "001 002",
+        DECLARATION: "001 002 003 004 005 006 007",
+        ENTERPRISE: "001 003",
+        ESTABLISHMENT: "001 002 003 004 005 008 022",
+        INDIVIDUAL: "001 002 004 006 019",
+        CONTRACT: "001 004 006 007 009 010 011 012 013 014 017 019 021 046",
+        CHANGE: "001 004 012 014 016 021",
+        ABSENCE: "001 002 003 010",
+        SUSPENSION: "001 002 003",
+        CONTRACT_END: "001 002",
+        REMUNERATION: "010 011 012",
+        ACTIVITY: "001 002 003",
+        WORKPLACE: "001 002 003 004 005 010",
+        TOTAL: "001 002",
+    }.items()
+}
 # Natures of a workplace (S21.G00.85.010) whose address is a person's home: at home, private employer.
 PRIVATE_WORKPLACES = ("03", "05")
 ONE_DAY = timedelta(days=1)
