@@ -433,5 +433,40 @@ def bench_scoring(
 bench_app.command("page")(web_commands.bench_page)
 
 
+@bench_app.command("month")
+def bench_month(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="Month YYYY-MM (or 'latest').")] = "latest",
+    engine: Annotated[SqlEngineName, typer.Option(help="Where the feature SQL runs.")] = SqlEngineName.duckdb,
+    model: Annotated[str | None, typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
+    model_home: Annotated[
+        Path | None, typer.Option(help="Home whose registry holds the model (default: this home), e.g. one trained on "
+                                       "a simulated DSN population when this home has no inspections.")
+    ] = None,
+) -> None:
+    """One month end to end: features, scores, and lists with SHAP reasons in French; each stage's time and
+    peak memory, its share of the run and its ratio to the features stage. Writes the month's features and lists."""
+    from champollion.reporting import print_frame
+    from scoring.bench_month import bench_month as run_bench
+    from scoring.bench_month import month_frame, write_month_json
+
+    context = _context(ctx)
+    chosen = resolve_month(context.home.warehouse, month)
+    if model_home is not None and not Home.resolve(model_home).mlruns.is_dir():
+        raise fail(f"--model-home {model_home}: no mlruns/ there (train a model in that home first)")
+    try:
+        report = run_bench(context.home, context.config, chosen, engine.value, model,
+                           Home.resolve(model_home) if model_home else None,
+                           progress=lambda stage: logging.getLogger("champollion.bench").info("measuring: %s", stage))
+    except (LookupError, RuntimeError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"model: {report.model}")
+    print_frame(
+        f"One month end to end, as of {chosen:%Y-%m}: {report.establishments:,} establishments, {report.findings:,} "
+        f"rule findings, {report.listed:,} listed, features on {report.engine} (load average before "
+        f"{report.load_before}, after {report.load_after})", month_frame(report))
+    typer.echo(f"results: {write_month_json(report, context.home.data / 'bench')}")
+
+
 if __name__ == "__main__":
     app()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 def peak_rss_mb() -> float:
@@ -37,3 +39,14 @@ def measure_in_process(target: Callable[..., None], args: tuple) -> tuple[float,
 def load_average() -> str:
     """The machine's 1, 5 and 15 minute load averages, to read a measure made on a shared machine."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@contextmanager
+def timed(stages: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the wall time of the block, in seconds, to `stages[name]` (nothing when `stages` is None)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if stages is not None:
+            stages[name] = stages.get(name, 0.0) + time.perf_counter() - started

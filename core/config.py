@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Final, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.home import REPOSITORY_ROOT, Home
 from core.scoring_config import AuditConfig, ScoringConfig
@@ -93,15 +94,58 @@ class DuckDBConfig(_Section):
     threads: int | None = Field(default=None, ge=1, description="null: one per core.")
 
 
-class SparkConfig(_Section):
-    """Where `--engine spark` runs: a master URL (local mode by default) and Spark settings."""
+JVM_MEMORY = r"^\d+[kmgt]$"  # Spark's memory sizes: 512m, 12g
 
-    master: str = Field(default="local[2]", description="spark://host:7077, yarn, k8s://..., or local[N].")
-    app_name: str = "champollion"
-    settings: dict[str, str] = Field(
-        default={"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "8"},
-        description="Passed to SparkSession.builder.config, e.g. spark.executor.memory.",
+
+class SparkConfig(_Section):
+    """Where `--engine spark` runs, and how large it is: `auto` sizes from the machine (local mode) or from the
+    cluster's settings (see warehouse.spark.session.sized_settings); `settings` override anything sized."""
+
+    master: str = Field(
+        default="auto", pattern=r"^(auto|local(\[(\d+|\*)(,\d+)?\])?|spark://.+|yarn|k8s://.+)$",
+        description="auto: local[N], N the CPUs this process may use; or local[N], spark://host:7077, yarn, k8s://...",
     )
+    app_name: str = "champollion"
+    driver_memory: str = Field(
+        default="auto", pattern=r"^auto$|" + JVM_MEMORY,
+        description="The driver JVM's heap (e.g. 12g); auto: driver_memory_share of this machine's memory. In local "
+                    "mode the driver is the only executor.",
+    )
+    driver_memory_share: float = Field(
+        default=0.5, gt=0, le=0.75,
+        description="Share of the machine's memory (container limit included) the driver JVM gets with driver_memory: "
+                    "auto; the rest is for the JVM's own overhead, the Python driver (the fetched feature table and "
+                    "evidence, converted to pandas) and the system.",
+    )
+    broadcast_heap_ratio: int = Field(
+        default=1024, ge=16,
+        description="Joins broadcast a table below 1/ratio of the smallest JVM heap (driver, or executor on a "
+                    "cluster): a broadcast is built whole in the driver and held by every executor.",
+    )
+    shuffle_partition_megabytes: int = Field(
+        default=64, ge=1,
+        description="One shuffle partition per this many MB of Parquet read (at least two per core), unless "
+                    "spark.sql.shuffle.partitions is set.",
+    )
+    settings: dict[str, str] = Field(
+        default={"spark.sql.session.timeZone": "UTC"},
+        description="Passed to SparkSession.builder.config after the sized settings (e.g. spark.executor.memory).",
+    )
+
+    @model_validator(mode="after")
+    def _one_place_per_setting(self) -> SparkConfig:
+        if "spark.master" in self.settings:
+            raise ValueError("settings: spark.master is given by `master`, not in settings")
+        if "spark.driver.memory" in self.settings and self.driver_memory != "auto":
+            raise ValueError("settings: spark.driver.memory and driver_memory both set: give the driver's memory once")
+        partitions = self.settings.get("spark.sql.shuffle.partitions")
+        if partitions is not None and not (partitions.isdigit() and int(partitions) > 0):
+            raise ValueError(f"settings: spark.sql.shuffle.partitions must be a positive integer, not {partitions!r}")
+        for key in ("spark.driver.memory", "spark.executor.memory"):
+            value = self.settings.get(key)
+            if value is not None and not re.fullmatch(JVM_MEMORY, value):
+                raise ValueError(f"settings: {key} must be a size such as 4g or 512m, not {value!r}")
+        return self
 
 
 class OidcConfig(_Section):

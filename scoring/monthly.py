@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.benchmarks import timed
 from core.config import Config
 from core.csv_files import write_frame_csv
 from core.home import Home
@@ -56,6 +57,7 @@ class MonthlyLists:
     folder: Path
     files: list[Path] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds of each step of the run
 
 
 def lists_folder(home: Home, month: date) -> Path:
@@ -119,25 +121,29 @@ def score_table(
     inspections: pd.DataFrame | None,
     previous: pd.DataFrame | None,
     all_reasons: bool = False,
+    stages: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Score, rank, select and explain: one row per establishment of `table`, in national rank order."""
+    """Score, rank, select and explain: one row per establishment of `table`, in national rank order.
+    `stages`, when given, receives the seconds of scoring and of the SHAP reasons."""
     settings = config.scoring
-    scored = table[["siret", *ADDRESS_COLUMNS, "region_code", "departement", "naf", "headcount"]].copy()
-    scored["siret"] = scored["siret"].astype(str)
-    scored["score"] = model.predict_proba(table)
-    scored["recently_inspected"] = recently_inspected(
-        scored["siret"], inspections, month, settings.exclude_inspected_months
-    ).to_numpy()
-    ranked = rank_and_select(scored, month, settings)
-    ranked["region"] = ranked["region_code"].map(region_names()).fillna("région inconnue")
-    ranked["change"] = compare_with_previous(ranked, previous)
-    rows = ranked.index if all_reasons else ranked.index[ranked["in_list"].to_numpy()]
-    contributions = explain_rows(model, table, rows, config.audit.shap_tolerance)
-    grouped = grouped_contributions(contributions, model.features)
-    benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
-    wanted = set(ranked.loc[rows, "siret"])
-    posts = evidence_posts(evidence[evidence["establishment_siret"].isin(wanted)])
-    reasons = top_reasons(grouped, table, benchmarks, posts, settings.reasons)
+    with timed(stages, "scores and lists"):
+        scored = table[["siret", *ADDRESS_COLUMNS, "region_code", "departement", "naf", "headcount"]].copy()
+        scored["siret"] = scored["siret"].astype(str)
+        scored["score"] = model.predict_proba(table)
+        scored["recently_inspected"] = recently_inspected(
+            scored["siret"], inspections, month, settings.exclude_inspected_months
+        ).to_numpy()
+        ranked = rank_and_select(scored, month, settings)
+        ranked["region"] = ranked["region_code"].map(region_names()).fillna("région inconnue")
+        ranked["change"] = compare_with_previous(ranked, previous)
+    with timed(stages, "SHAP reasons"):
+        rows = ranked.index if all_reasons else ranked.index[ranked["in_list"].to_numpy()]
+        contributions = explain_rows(model, table, rows, config.audit.shap_tolerance)
+        grouped = grouped_contributions(contributions, model.features)
+        benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
+        wanted = set(ranked.loc[rows, "siret"])
+        posts = evidence_posts(evidence[evidence["establishment_siret"].isin(wanted)])
+        reasons = top_reasons(grouped, table, benchmarks, posts, settings.reasons)
     ranked = ranked.join(reasons)
     for column in reasons.columns:
         ranked[column] = ranked[column].fillna("")
@@ -170,41 +176,47 @@ def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:
 
 
 def score_month(
-    home: Home, config: Config, month: date, model_reference: str | None = None, all_reasons: bool = False
+    home: Home, config: Config, month: date, model_reference: str | None = None, all_reasons: bool = False,
+    model_home: Home | None = None,
 ) -> MonthlyLists:
-    """The whole monthly run for `month`; writes everything under `lists/YYYY-MM/`."""
+    """The whole monthly run for `month`; writes everything under `lists/YYYY-MM/`. The model comes from the
+    registry of `model_home` (default: `home`'s)."""
     from scoring.region_files import write_region_files
 
     started = time.perf_counter()
-    model, version = load_model(home, config, model_reference)
-    inspections = load_inspections(home.warehouse)
-    table = month_features(home, config, month, inspections)
-    evidence = month_evidence(home, month)
-    previous = previous_ranking(home, month)
-    ranked = score_table(model, table, evidence, month, config, inspections, previous, all_reasons)
+    stages: dict[str, float] = {}
+    with timed(stages, "model loaded"):
+        model, version = load_model(model_home or home, config, model_reference)
+    with timed(stages, "features read"):
+        inspections = load_inspections(home.warehouse)
+        table = month_features(home, config, month, inspections)
+        evidence = month_evidence(home, month)
+        previous = previous_ranking(home, month)
+    ranked = score_table(model, table, evidence, month, config, inspections, previous, all_reasons, stages)
     ranked["model_version"] = version
-    listed = listed_evidence(evidence, ranked)
 
-    folder = lists_folder(home, month)
-    folder.mkdir(parents=True, exist_ok=True)
-    reason_columns = [c for c in ranked.columns if c.startswith("reason_") and not c.endswith("_feature")]
-    feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
-    ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
-    write_frame_csv(ranked, folder / "ranked.csv")
-    write_frame_csv(listed, folder / "evidence.csv")
-    files = [folder / "ranked.csv", folder / "evidence.csv"]
-    for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
-        region = lines["region"].iloc[0]
-        files += write_region_files(
-            folder, f"{region_code}-{slug(region)}", region, month, version,
-            lines.sort_values("list_position"), listed[listed["region_code"] == region_code],
-            ranked[(ranked["region_code"] == region_code) & (ranked["change"] == "left")],
-        )
+    with timed(stages, "files written"):
+        listed = listed_evidence(evidence, ranked)
+        folder = lists_folder(home, month)
+        folder.mkdir(parents=True, exist_ok=True)
+        reason_columns = [c for c in ranked.columns if c.startswith("reason_") and not c.endswith("_feature")]
+        feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
+        ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
+        write_frame_csv(ranked, folder / "ranked.csv")
+        write_frame_csv(listed, folder / "evidence.csv")
+        files = [folder / "ranked.csv", folder / "evidence.csv"]
+        for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
+            region = lines["region"].iloc[0]
+            files += write_region_files(
+                folder, f"{region_code}-{slug(region)}", region, month, version,
+                lines.sort_values("list_position"), listed[listed["region_code"] == region_code],
+                ranked[(ranked["region_code"] == region_code) & (ranked["change"] == "left")],
+            )
     summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
                        time.perf_counter() - started, files, folder)
     (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     files.append(folder / "summary.json")
-    return MonthlyLists(month, version, ranked, listed, folder, files, summary)
+    return MonthlyLists(month, version, ranked, listed, folder, files, summary, stages)
 
 
 def _summary(

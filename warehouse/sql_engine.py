@@ -134,5 +134,5 @@ def open_engine(kind: str, config: Config, scratch: Path | None = None) -> SqlEn
         from warehouse.spark.engine import SparkEngine
         from warehouse.spark.session import spark_session
 
-        return SparkEngine(spark_session(config.spark))
+        return SparkEngine(spark_session(config.spark), config.spark)
     raise ValueError(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}")

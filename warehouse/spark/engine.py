@@ -17,8 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.config import SparkConfig
 from warehouse.engine import SINGLE_TABLES
 from warehouse.spark.dialect import spark_sql
+from warehouse.spark.session import parquet_bytes, size_shuffle_partitions
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
 
 if TYPE_CHECKING:
@@ -26,13 +28,15 @@ if TYPE_CHECKING:
 
 
 class SparkEngine:
-    """DuckDB SQL run on `session` (which the engine leaves running: sessions are slow to start)."""
+    """DuckDB SQL run on `session` (which the engine leaves running: sessions are slow to start); its shuffle
+    partitions are sized from the warehouse attached, with `settings` (default: the default `spark` section)."""
 
     name = "spark"
     splits_large_aggregates = False
 
-    def __init__(self, session: SparkSession) -> None:
+    def __init__(self, session: SparkSession, settings: SparkConfig | None = None) -> None:
         self.spark = session
+        self.settings = settings or SparkConfig()
         self._views: set[str] = set()
 
     def _view(self, name: str, frame: DataFrame) -> None:
@@ -49,6 +53,7 @@ class SparkEngine:
     def attach_warehouse(self, warehouse: Path) -> None:
         from pyspark.sql.pandas.types import from_arrow_schema
 
+        size_shuffle_partitions(self.spark, parquet_bytes(warehouse), self.settings)
         for table in MONTHLY_TABLES:
             folder = warehouse / table
             schema = from_arrow_schema(STAGED_SCHEMAS[table])

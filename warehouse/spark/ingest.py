@@ -39,7 +39,7 @@ from warehouse.ingest import Progress
 from warehouse.parse_worker import BatchResult, BatchTask, parse_batch
 from warehouse.spark.dialect import spark_sql
 from warehouse.spark.engine import SparkEngine
-from warehouse.spark.session import spark_session
+from warehouse.spark.session import parquet_bytes, size_shuffle_partitions, spark_session
 from warehouse.sql_engine import load_table
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
@@ -57,13 +57,14 @@ NO_SUCCESS_MARKER = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"
 class SparkIngest:
     """Parse tasks as Spark tasks; cancel-and-replace and the tables by Spark SQL."""
 
-    def __init__(self, spark: SparkSession) -> None:
+    def __init__(self, spark: SparkSession, settings: SparkConfig | None = None) -> None:
         self.spark = spark
+        self.settings = settings or SparkConfig()
 
     @classmethod
     def from_config(cls, settings: SparkConfig) -> SparkIngest:
         """On the session that the `spark` section of the configuration describes."""
-        return cls(spark_session(settings))
+        return cls(spark_session(settings), settings)
 
     @property
     def parallelism(self) -> int:
@@ -107,6 +108,7 @@ class SparkIngest:
 
         spark = self.spark
         warehouse.mkdir(parents=True, exist_ok=True)
+        size_shuffle_partitions(spark, parquet_bytes(staging), self.settings)
 
         def staged(table: str, which: list[str]) -> DataFrame:
             return _read_parquet(spark, [staging / table / f"{b}.parquet" for b in which], STAGED_SCHEMAS[table])
@@ -136,7 +138,7 @@ class SparkIngest:
         finally:
             resolved.unpersist()
             declarations.unpersist()
-        engine = SparkEngine(spark)  # the warehouse views and `places`, as the feature stages see them
+        engine = SparkEngine(spark, self.settings)  # the warehouse views and `places`, as the feature stages see them
         engine.attach_warehouse(warehouse)
         load_table(engine, "places", places_arrow())
         _write_single_file(spark.sql(spark_sql(ESTABLISHMENTS_SQL)), warehouse / "establishments.parquet")
