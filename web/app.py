@@ -186,6 +186,19 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         line = ranked.loc[siret]
         return line, str(line["region_code"])
 
+    def open_establishment(
+        request: Request, month: str, siret: str, permission: Permission, what: str | None = None
+    ) -> tuple[User, date, pd.Series, str]:
+        """The signed-in user, the month, the establishment's ranked line and region, once `permission` is
+        checked for its region; the opening is logged as `what` when given."""
+        user = signed_in(request)
+        chosen = parse_month(month)
+        line, region_code = establishment_region(chosen, siret)
+        require(user, permission, region_code)
+        if what is not None:
+            log_access(user, siret, chosen, what)
+        return user, chosen, line, region_code
+
     def log_access(user: User, siret: str, month: date, what: str) -> None:
         with db() as session:
             session.add(AccessRecord(user_id=user.id, siret=siret, list_month=month, what=what))
@@ -342,11 +355,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 
     @app.get("/etablissements/{month}/{siret}", response_class=HTMLResponse)
     def establishment_page(request: Request, month: str, siret: str) -> HTMLResponse:
-        user = signed_in(request)
-        chosen = parse_month(month)
-        _line, region_code = establishment_region(chosen, siret)
-        require(user, Permission.ESTABLISHMENT, region_code)
-        log_access(user, siret, chosen, "fiche")
+        user, chosen, _line, region_code = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "fiche")
         view = data.establishment(chosen, siret)
         return render(request, "etablissement.html.j2", user, month=chosen, siret=siret, view=view,
                       e=view.explanation.establishment, paragraph=audit_paragraph(view.explanation),
@@ -354,11 +363,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 
     @app.get("/etablissements/{month}/{siret}/frise.png")
     def timeline_png(request: Request, month: str, siret: str) -> Response:
-        user = signed_in(request)
-        chosen = parse_month(month)
-        _, region_code = establishment_region(chosen, siret)
-        require(user, Permission.ESTABLISHMENT, region_code)
-        log_access(user, siret, chosen, "frise")
+        _, chosen, _, _ = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "frise")
         figure = timeline_figure(data.establishment(chosen, siret).explanation)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
@@ -366,30 +371,20 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 
     @app.get("/etablissements/{month}/{siret}/explication.txt")
     def explanation_txt(request: Request, month: str, siret: str) -> Response:
-        user = signed_in(request)
-        chosen = parse_month(month)
-        _, region_code = establishment_region(chosen, siret)
-        require(user, Permission.ESTABLISHMENT, region_code)
-        log_access(user, siret, chosen, "explication imprimable")
+        _, chosen, _, _ = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "explication imprimable")
         text = explanation_text(data.establishment(chosen, siret).explanation)
         return PlainTextResponse(text, headers={"Content-Disposition": f'inline; filename="explication-{siret}.txt"'})
 
     @app.get("/etablissements/{month}/{siret}/controle", response_class=HTMLResponse)
     def outcome_form(request: Request, month: str, siret: str, corrige: int | None = None) -> HTMLResponse:
-        user = signed_in(request)
-        chosen = parse_month(month)
-        line, region_code = establishment_region(chosen, siret)
-        require(user, Permission.RECORD, region_code)
+        user, chosen, line, _ = open_establishment(request, month, siret, Permission.RECORD)
         corrected = next((o for o in outcomes_of(siret) if o.id == corrige), None) if corrige else None
         return render(request, "controle.html.j2", user, month=chosen, siret=siret, line=line, errors=[],
                       corrected=corrected, rules=RULES, today=date.today(), values=_form_values(corrected))
 
     @app.post("/etablissements/{month}/{siret}/controle")
     async def record_outcome(request: Request, month: str, siret: str) -> Response:
-        user = signed_in(request)
-        chosen = parse_month(month)
-        line, region_code = establishment_region(chosen, siret)
-        require(user, Permission.RECORD, region_code)
+        user, chosen, line, region_code = open_establishment(request, month, siret, Permission.RECORD)
         form = await checked_form(request)
         values, errors = _read_outcome(form, chosen)
         corrected = None
