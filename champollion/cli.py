@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from champollion.cli_support import fail, resolve_month, resolve_months
+from core.benchmarks import load_average
 from core.config import Config, ConfigError, load_config, pseudonym_key
 from core.home import Home
 
@@ -278,14 +279,12 @@ def simulate(
 
 
 def _simulate_national(out: Path, seed: int, scale: float, months: int, workers: int) -> None:
-    import os
-
     from simulation.national import NationalSpec, simulate_national
 
     if not 0 < scale <= 2:
         raise fail(f"--scale {scale} must be in (0, 2]")
     spec = NationalSpec(scale=scale, n_months=months, seed=seed)
-    typer.echo(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    typer.echo(f"load average before: {load_average()}")
     try:
         summary = simulate_national(out, spec, progress=lambda line: typer.echo(line, err=True), workers=workers)
     except FileExistsError as exc:
@@ -294,7 +293,7 @@ def _simulate_national(out: Path, seed: int, scale: float, months: int, workers:
         f"simulated {summary.establishments:,} establishments, {summary.persons:,} people, {summary.contracts:,} "
         f"contracts ({summary.contract_months:,} contract-months, {summary.declarations:,} declarations) over "
         f"{months} months in {summary.seconds:.0f} s; {summary.bytes_on_disk / 1e9:.2f} GB in {summary.warehouse}; "
-        f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"load average after: {load_average()}"
     )
     typer.echo(f"features: champollion --home {out} features --as-of {spec.months()[-1]:%Y-%m}")
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.benchmarks import measure_in_process, peak_rss_mb
+from core.benchmarks import load_average, measure_in_process, peak_rss_mb
 from core.config import Config
 from core.home import Home
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
@@ -406,11 +406,6 @@ def bench_frame(rows: list[ScoringBenchRow]) -> pd.DataFrame:
             "target 180 s": ("met" if r.seconds <= TARGET_SECONDS else "MISSED") if pipeline else "",
         })
     return pd.DataFrame(records)
-
-
-def load_average() -> str:
-    """`uptime`'s load averages (1, 5, 15 min): the machine is shared, timings depend on it."""
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 @dataclass(frozen=True)

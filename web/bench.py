@@ -25,6 +25,7 @@ from web.project import (
     establishment_contracts,
     explain_month,
     has_contract_states,
+    load_average,
     prepare_as_of,
     prepare_establishment_contracts,
 )
@@ -43,10 +44,6 @@ class PageBench:
     notes: list[str] = field(default_factory=list)
 
 
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def bench_sirets(ranked: pd.DataFrame, pages: int) -> list[str]:
     """`pages` listed SIRETs: the first line of each region, then the second, and so on."""
     listed = ranked[ranked["in_list"]].sort_values(["list_position", "region_code"])
@@ -61,7 +58,7 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
     from web.app import create_app
     from web.database import open_database
 
-    load_before = _load()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="champollion-bench-") as folder:
         sessions = open_database(f"sqlite:///{Path(folder) / 'bench.db'}")
         password = os.urandom(16).hex()
@@ -122,7 +119,7 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
         page_and_picture = statistics.median([a + b for a, b in zip(html, pictures, strict=True)])
         notes.append(f"contracts: whole month / one SIRET's declarants: {former / narrowed:.1f}x; "
                      f"`explain` / page + picture (median): {explained / page_and_picture:.1f}x")
-    return PageBench(pd.DataFrame(rows), len(ranked), load_before, _load(), notes)
+    return PageBench(pd.DataFrame(rows), len(ranked), load_before, load_average(), notes)
 
 
 def _contract_rebuilds(home: Home, config: Config, month: date, siret: str) -> tuple[float, float]:

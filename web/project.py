@@ -5,6 +5,7 @@ Moving a package of the pipeline means editing the imports here only.
 
 from __future__ import annotations
 
+from core.benchmarks import load_average
 from core.config import Config, WebConfig, load_config
 from core.csv_files import neutralise_frame
 from core.french import date_fr, month_fr, percent_fr
@@ -60,6 +61,7 @@ __all__ = [
     "has_contract_states",
     "list_models",
     "lists_folder",
+    "load_average",
     "load_config",
     "load_features",
     "load_inspections",
