@@ -326,17 +326,17 @@ def establishment_contracts(con: duckdb.DuckDBPyConnection, siret: str) -> pd.Da
 
 
 def month_contracts(home: Home, config: Config, month: date, siret: str, attached: DuckDBEngine | None = None,
-                    ) -> pd.DataFrame:
+                    agencies: pd.DataFrame | None = None) -> pd.DataFrame:
     """The contracts of one establishment as known at the end of `month`, from the warehouse (rebuilt from its
     own declarations and those of the temp-work agencies that placed workers there, not the whole month's).
     `attached`: an engine with `home`'s warehouse already attached (its temp tables `asof_params` and
-    `contracts_asof` are replaced); by default a new one."""
+    `contracts_asof` are replaced); by default a new one. `agencies`: the month's `placing_agencies`, if read."""
     from features.asof import prepare_establishment_contracts
     from warehouse.contracts import has_contract_states
 
     def read(engine: DuckDBEngine) -> pd.DataFrame:
         prepare_establishment_contracts(engine, month, config.features, siret, config.ingest.inferred_end_after_months,
-                                        from_states=has_contract_states(home.warehouse))
+                                        from_states=has_contract_states(home.warehouse), agencies=agencies)
         return establishment_contracts(engine.con, siret)
 
     if attached is not None:

@@ -38,6 +38,7 @@ from web.project import (
     load_inspections,
     load_model,
     month_contracts,
+    placing_agencies,
 )
 
 LIST_COLUMNS_TYPES = {"siret": "string", "region_code": "string", "departement": "string", "naf": "string",
@@ -154,6 +155,7 @@ class HomeData:
         self._ranked: dict[date, pd.DataFrame] = {}
         self._features: dict[date, MonthFeatures] = {}
         self._models: dict[str, Any] = {}
+        self._agencies: dict[date, pd.DataFrame] = {}
         self._explained: OrderedDict[tuple[date, str], tuple[Explanation, MonthFeatures]] = OrderedDict()
         self.engines = AttachedEngines(home.warehouse)
 
@@ -186,14 +188,21 @@ class HomeData:
                 self._models[version] = load_model(self.model_home, self.config, version)[0]
             return self._models[version]
 
+    def agencies(self, month: date, engine: DuckDBEngine) -> pd.DataFrame:
+        """The month's temp-work agencies by user establishment (`placing_agencies`), read with `engine`."""
+        with self._lock:
+            if month not in self._agencies:
+                self._agencies[month] = placing_agencies(engine, month, self.config.features)
+            return self._agencies[month]
+
     def warm(self, month: date) -> None:
-        """Load the month's ranked lines, feature table, sector medians and model, and attach an engine to the
-        warehouse, ahead of the first page."""
+        """Load the month's ranked lines, feature table, sector medians, model and temp-work agencies, and
+        attach an engine to the warehouse, ahead of the first page."""
         ranked = self.ranked(month)
         if len(ranked):
             self.features(month, self.model(str(ranked["model_version"].iloc[0])).features)
-        with self.engines.engine():
-            pass
+        with self.engines.engine() as engine:
+            self.agencies(month, engine)
 
     def region_lines(self, month: date, region_code: str, filters: ListFilters) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The region's listed lines with the filters and order applied, and the lines that left the list."""
@@ -244,7 +253,7 @@ class HomeData:
         evidence = pd.read_parquet(feature_dir(self.home.data, month) / "rule_evidence.parquet",
                                    filters=[("establishment_siret", "==", siret)])
         with self.engines.engine() as engine:
-            contracts = month_contracts(self.home, self.config, month, siret, engine)
+            contracts = month_contracts(self.home, self.config, month, siret, engine, self.agencies(month, engine))
         region_count = int((ranked["region_code"] == line["region_code"]).sum())
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
                                    evidence, contracts, month, self.config, features.benchmarks, region_count,
