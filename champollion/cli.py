@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from champollion.cli_support import fail, resolve_month, resolve_months
+from champollion.cli_support import MODEL_HOME_HELP, fail, model_home_of, resolve_month, resolve_months
 from core.benchmarks import load_average
 from core.config import Config, ConfigError, load_config, pseudonym_key
 from core.home import Home
@@ -438,10 +438,7 @@ def bench_month(
     month: Annotated[str, typer.Option(help="Month YYYY-MM (or 'latest').")] = "latest",
     engine: Annotated[SqlEngineName, typer.Option(help="Where the feature SQL runs.")] = SqlEngineName.duckdb,
     model: Annotated[str | None, typer.Option(help="Registry alias or version (default: scoring.model).")] = None,
-    model_home: Annotated[
-        Path | None, typer.Option(help="Home whose registry holds the model (default: this home), e.g. one trained on "
-                                       "a simulated DSN population when this home has no inspections.")
-    ] = None,
+    model_home: Annotated[Path | None, typer.Option(help=MODEL_HOME_HELP)] = None,
 ) -> None:
     """One month end to end: features, scores, and lists with SHAP reasons in French; each stage's time and
     peak memory, its share of the run and its ratio to the features stage. Writes the month's features and lists."""
@@ -451,11 +448,9 @@ def bench_month(
 
     context = _context(ctx)
     chosen = resolve_month(context.home.warehouse, month)
-    if model_home is not None and not Home.resolve(model_home).mlruns.is_dir():
-        raise fail(f"--model-home {model_home}: no mlruns/ there (train a model in that home first)")
+    registry_home = model_home_of(model_home)
     try:
-        report = run_bench(context.home, context.config, chosen, engine.value, model,
-                           Home.resolve(model_home) if model_home else None,
+        report = run_bench(context.home, context.config, chosen, engine.value, model, registry_home,
                            progress=lambda stage: logging.getLogger("champollion.bench").info("measuring: %s", stage))
     except (LookupError, RuntimeError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc

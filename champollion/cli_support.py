@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from core.home import Home
 from core.months import months_between
 
 
@@ -55,3 +56,17 @@ def resolve_month(warehouse: Path, value: str) -> date:
                    "(YYYY-MM), or rebuild the warehouse (`champollion ingest --rebuild`), which quarantines "
                    "declarations of months to come")
     return latest
+
+
+MODEL_HOME_HELP = ("Home whose registry holds the model (default: this home), e.g. one trained on a simulated DSN "
+                   "population when this home has no inspections.")
+
+
+def model_home_of(path: Path | None) -> Home | None:
+    """The home named by `--model-home` (None: this home's registry), refused when it has no registry."""
+    if path is None:
+        return None
+    home = Home.resolve(path)
+    if not home.mlruns.is_dir():
+        raise fail(f"--model-home {path}: no mlruns/ there (train a model in that home first)")
+    return home

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import getpass
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from champollion.cli_support import fail, resolve_month
+from champollion.cli_support import MODEL_HOME_HELP, fail, model_home_of, resolve_month
 
 commands = typer.Typer(help="The web application: lists, establishments and control outcomes, behind a login.")
 users = typer.Typer(help="Local accounts of the web application (Argon2-hashed passwords).", no_args_is_help=True)
@@ -117,6 +118,7 @@ def bench_page(
     pages: Annotated[int, typer.Option(help="Listed establishments whose page is timed (the top of each region first).")] = 10,
     reference: Annotated[bool, typer.Option(help="Also time, on the first one, its contracts rebuilt with the whole "
                                                  "month's (as `explain` did) and `explain` itself.")] = True,
+    model_home: Annotated[Path | None, typer.Option(help=MODEL_HOME_HELP)] = None,
 ) -> None:
     """Time the establishment page: the month's data loaded once, then each page (HTML through the
     application, with the timeline picture), next to the whole month's contract rebuild."""
@@ -125,8 +127,9 @@ def bench_page(
 
     context = ctx.obj
     chosen = resolve_month(context.home.warehouse, month)
+    registry_home = model_home_of(model_home)
     try:
-        report = run_page_bench(context.home, context.config, chosen, pages, reference)
+        report = run_page_bench(context.home, context.config, chosen, pages, reference, registry_home)
     except (FileNotFoundError, LookupError) as exc:
         raise fail(str(exc)) from exc
     print_frame(f"Establishment page benchmark, list of {chosen:%Y-%m}: {report.scored:,} establishments scored "

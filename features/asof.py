@@ -21,7 +21,8 @@ temp tables every feature and legal-rule check reads:
 - `places`: every département with its region (warehouse.engine.places_arrow).
 
 Nothing declared for a later month is read. `prepare_establishment_contracts` creates only `asof_params`
-and the `contracts_asof` rows of one establishment (its page, `explain`), without everyone's.
+and the `contracts_asof` rows of one establishment (its page, `explain`), without everyone's, from the
+temp-work agencies that placed workers there (`placing_agencies`) and the establishment itself.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from core.config import FeaturesConfig
@@ -149,23 +152,37 @@ def prepare_as_of(
     return window
 
 
+def placing_agencies(engine: SqlEngine, as_of: date, settings: FeaturesConfig, user: str | None = None) -> pd.DataFrame:
+    """(user_siret, siret) of every temp-work agency that declared a mission at a user establishment in the
+    history of the month as of `as_of` (S21.G00.40 with the user's SIRET), sorted; only at `user` if given.
+    Finding them scans every snapshot's user SIRET: a process that opens many establishments' pages looks
+    them up in this table, read once (`prepare_establishment_contracts`'s `agencies`)."""
+    window = AsOfWindow.of(as_of, settings)
+    return engine.fetch(
+        f"""SELECT DISTINCT user_siret, siret FROM contract_months
+            WHERE {f"user_siret = {sql_string(user)}" if user else "user_siret IS NOT NULL"} AND siret IS NOT NULL
+              AND month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}
+            ORDER BY user_siret, siret"""
+    )
+
+
 def prepare_establishment_contracts(
     engine: SqlEngine, as_of: date, settings: FeaturesConfig, siret: str, inferred_end_after_months: int = 3,
-    from_states: bool = False,
+    from_states: bool = False, agencies: pd.DataFrame | None = None,
 ) -> AsOfWindow:
     """`asof_params` and `contracts_asof` holding only the contracts that count at one establishment.
 
     Rebuilt from the declarations of the establishment itself and of the temp-work agencies that
     declared missions there (S21.G00.40 with its SIRET as user), in one scan: the same rows
     `prepare_as_of` gives for this establishment, without rebuilding everyone's contracts (Parquet row
-    groups of other SIRETs are skipped where the files are ordered by SIRET). `from_states`: as in `prepare_as_of`."""
+    groups of other SIRETs are skipped where the files are ordered by SIRET). `from_states`: as in `prepare_as_of`.
+    `agencies`: `placing_agencies` of the month (default: looked up for this establishment alone)."""
     window = _params(engine, as_of, settings)
-    agencies = engine.fetch(
-        f"""SELECT DISTINCT siret FROM contract_months
-            WHERE user_siret = {sql_string(siret)} AND siret IS NOT NULL
-              AND month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"""
-    )["siret"].tolist()
-    declarants = sorted({siret, *agencies})
+    if agencies is None:
+        agencies = placing_agencies(engine, as_of, settings, siret)
+    users = agencies["user_siret"].to_numpy()
+    placed = agencies["siret"].iloc[np.searchsorted(users, siret, "left"):np.searchsorted(users, siret, "right")]
+    declarants = sorted({siret, *placed.astype(str)})
     # One scan for all declarants; `d + "0"` follows the last of them among SIRETs of the same length.
     _contracts_asof(engine, window, settings, inferred_end_after_months, [(declarants[0], declarants[-1] + "0")],
                     only=f"c.attributed_siret = {sql_string(siret)}", declarants=declarants, from_states=from_states)

@@ -33,6 +33,10 @@ from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 log = logging.getLogger("champollion.features")
 
+# Rule evidence is stored sorted by establishment in row groups this small, so that one establishment's
+# page reads a few thousand rows of a national month's millions (the reader skips groups by their SIRETs).
+EVIDENCE_ROW_GROUP_ROWS = 16_384
+
 
 @dataclass(frozen=True)
 class FeatureTable:
@@ -272,7 +276,7 @@ def store_features(table: FeatureTable, data: Path, config: Config, out: Path | 
     folder = feature_dir(data, table.as_of)
     folder.mkdir(parents=True, exist_ok=True)
     _write(table.features, folder / "features.parquet")
-    _write(table.evidence, folder / "rule_evidence.parquet")
+    _write(table.evidence, folder / "rule_evidence.parquet", EVIDENCE_ROW_GROUP_ROWS)
     catalog = {
         "schema_version": FEATURES_SCHEMA_VERSION,
         "fingerprint": table.fingerprint,
@@ -310,5 +314,6 @@ def load_evidence(data: Path, as_of: date) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
+def _write(frame: pd.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd",
+                   row_group_size=row_group_rows)

@@ -46,6 +46,7 @@ from scoring.reasons import (
     sentence,
 )
 from training.saved_model import SavedModel
+from warehouse.sql_engine import DuckDBEngine
 
 if TYPE_CHECKING:
     import duckdb
@@ -324,27 +325,35 @@ def establishment_contracts(con: duckdb.DuckDBPyConnection, siret: str) -> pd.Da
     return table.to_pandas(date_as_object=False)  # dates as datetimes (ENGINEERING-NOTES: pandas 3)
 
 
-def month_contracts(home: Home, config: Config, month: date, siret: str) -> pd.DataFrame:
+def month_contracts(home: Home, config: Config, month: date, siret: str, attached: DuckDBEngine | None = None,
+                    agencies: pd.DataFrame | None = None) -> pd.DataFrame:
     """The contracts of one establishment as known at the end of `month`, from the warehouse (rebuilt from its
-    own declarations and those of the temp-work agencies that placed workers there, not the whole month's)."""
+    own declarations and those of the temp-work agencies that placed workers there, not the whole month's).
+    `attached`: an engine with `home`'s warehouse already attached (its temp tables `asof_params` and
+    `contracts_asof` are replaced); by default a new one. `agencies`: the month's `placing_agencies`, if read."""
     from features.asof import prepare_establishment_contracts
     from warehouse.contracts import has_contract_states
-    from warehouse.sql_engine import DuckDBEngine
 
-    with DuckDBEngine() as engine:
-        engine.attach_warehouse(home.warehouse)
+    def read(engine: DuckDBEngine) -> pd.DataFrame:
         prepare_establishment_contracts(engine, month, config.features, siret, config.ingest.inferred_end_after_months,
-                                        from_states=has_contract_states(home.warehouse))
+                                        from_states=has_contract_states(home.warehouse), agencies=agencies)
         return establishment_contracts(engine.con, siret)
 
+    if attached is not None:
+        return read(attached)
+    with DuckDBEngine() as engine:
+        engine.attach_warehouse(home.warehouse)
+        return read(engine)
 
-def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None) -> Explanation:
-    """Load the model, the month's features, evidence, inspections, last month's list and the contracts,
-    then `explain_establishment`."""
+
+def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None,
+                  model_home: Home | None = None) -> Explanation:
+    """Load the model (from the registry of `model_home`, default `home`'s), the month's features, evidence,
+    inspections, last month's list and the contracts, then `explain_establishment`."""
     from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
     from warehouse.inspections import load_inspections
 
-    model, version = load_model(home, config, model_reference)
+    model, version = load_model(model_home or home, config, model_reference)
     inspections = load_inspections(home.warehouse)
     table = month_features(home, config, month, inspections)
     evidence = month_evidence(home, month)

@@ -38,7 +38,7 @@ from simulation.geography import STREETS, city_of
 from simulation.national_arrays import day_number, days_to_date32, digits, hex32, pick
 from simulation.national_model import NO_END, Chunk, Period, draw_establishments, generate_chunk
 from simulation.national_sectors import ABUSE_TYPES, END_MOTIFS, MISSION, MOTIFS, NATURES, POSTS, SECTORS, TEMP_AGENCY
-from warehouse.contracts import CONTRACT_STATES_SQL, STATES_FILE
+from warehouse.contracts import CONTRACT_STATES_SQL, STATES_FILE, STATES_ROW_GROUP_ROWS
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 NATIONAL_ESTABLISHMENTS = 1_800_000
@@ -409,7 +409,8 @@ def _generate_chunks(home: Path, spec: NationalSpec, worker: int, workers: int, 
             chunk = generate_chunk(rng, period, est)
             tables = chunk_writer.tables(index, chunk)
             single_writers["contract_states"].write_table(
-                _contract_states(states_con, tables["contract_months"][1]).cast(singles["contract_states"][1]))
+                _contract_states(states_con, tables["contract_months"][1]).cast(singles["contract_states"][1]),
+                row_group_size=STATES_ROW_GROUP_ROWS)
             for name, (month_index, columns) in tables.items():
                 if month_index is None:
                     single_writers[name].write_table(pa.table(columns, schema=singles[name][1]))

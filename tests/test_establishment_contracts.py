@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.config import Config
-from features.asof import prepare_as_of, prepare_establishment_contracts
+from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
 from features.build import latest_month
 from scoring.explain import establishment_contracts
 from warehouse.contracts import has_contract_states
@@ -35,11 +35,17 @@ def test_narrowed_rebuild_equals_the_whole_month(small_warehouse):
         whole = {siret: establishment_contracts(engine.con, siret) for siret in chosen}
     assert users, "the small population has temp-work missions"
     assert has_contract_states(home.warehouse)
+    with DuckDBEngine() as engine:
+        engine.attach_warehouse(home.warehouse)
+        agencies = placing_agencies(engine, month, config.features)  # what a web process reads once
+    assert set(users) <= set(agencies["user_siret"])
     for siret in chosen:
-        for from_states in (False, True):  # from the monthly snapshots, and from the versioned contracts
+        # from the monthly snapshots, from the versioned contracts, and with the month's agencies read once
+        for from_states, month_agencies in ((False, None), (True, None), (True, agencies)):
             with DuckDBEngine() as engine:
                 engine.attach_warehouse(home.warehouse)
-                prepare_establishment_contracts(engine, month, config.features, siret, from_states=from_states)
+                prepare_establishment_contracts(engine, month, config.features, siret, from_states=from_states,
+                                                agencies=month_agencies)
                 narrowed = establishment_contracts(engine.con, siret)
             assert len(narrowed) > 0
             pd.testing.assert_frame_equal(_sorted(narrowed), _sorted(whole[siret]))

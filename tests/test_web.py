@@ -200,6 +200,29 @@ def test_a_correction_is_a_new_entry_and_the_store_holds_the_current_outcome(app
     assert len(after) >= len(before if before is not None else []) + 1
 
 
+def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, world):
+    """An engine kept from page to page reads the version published now: after recorded controls publish two
+    new versions (the first one is then deleted), an establishment's contracts are still read, and the same."""
+    from scoring.explain import month_contracts
+
+    month = date.fromisoformat(world.month + "-01")
+    engines = app.state.data.engines
+    with engines.engine() as engine:
+        before = month_contracts(world.home, world.config, month, world.siret_a, engine)
+    first = world.home.warehouse.resolve()
+    client = signed_in(app, world.logins["inspecteur A"])
+    page = f"/etablissements/{world.month}/{world.siret_a}/controle"
+    for days_before in (1, 2):  # two controls on different dates: two new versions
+        form = _outcome_form(world, csrf_of(client.get(page).text))
+        form["inspection_date"] = (date.fromisoformat(form["inspection_date"]) - timedelta(days=days_before)).isoformat()
+        assert client.post(page, data=form, follow_redirects=False).status_code == 303
+    assert not first.exists()  # the version the kept engine was attached to is gone
+    with engines.engine() as engine:
+        after = month_contracts(world.home, world.config, month, world.siret_a, engine)
+    assert len(before) > 0
+    pd.testing.assert_frame_equal(after, before)
+
+
 def test_a_bad_outcome_is_refused_with_its_reasons(app, world):
     client = signed_in(app, world.logins["inspecteur A"])
     page = f"/etablissements/{world.month}/{world.siret_a}/controle"

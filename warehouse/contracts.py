@@ -21,6 +21,8 @@ from core.sql_literals import sql_string, sql_string_list
 
 TEMP_AGENCY_NAF = "7820Z"
 STATES_FILE = "contract_states.parquet"
+# Row groups of the versioned contracts (sorted by SIRET): an establishment's page reads one or two of them.
+STATES_ROW_GROUP_ROWS = 32_768
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
 
 

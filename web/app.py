@@ -11,6 +11,8 @@ import hmac
 import io
 import logging
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,17 +97,25 @@ def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
 
 
-def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | None = None) -> FastAPI:
-    """The application over `home` with `config`; `sessions` defaults to the configured database (migrated)."""
+def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | None = None,
+               model_home: Home | None = None) -> FastAPI:
+    """The application over `home` with `config`; `sessions` defaults to the configured database (migrated);
+    the models are read from the registry of `model_home` (default: `home`'s)."""
     settings = config.web
     db = sessions or open_database(database_url(home, settings))
-    data = HomeData(home, config)
+    data = HomeData(home, config, model_home)
     templates = Jinja2Templates(directory=str(PACKAGE / "templates"))
     templates.env.globals.update(month_fr=month_fr, date_fr=date_fr, percent_fr=percent_fr, siret_fr=_siret_fr,
                                  role_labels=ROLE_LABELS, change_fr=CHANGE_FR, follow_ups=FOLLOW_UPS,
                                  rules_fr=_rules_fr, kind_fr=KIND_FR, reason_label=reason_label,
                                  regions=region_names(), Permission=Permission, allowed=allowed)
-    app = FastAPI(title="Champollion", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        data.engines.close()
+
+    app = FastAPI(title="Champollion", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(SessionMiddleware, secret_key=session_key(home, config), session_cookie=SESSION_COOKIE,
                        max_age=settings.session_minutes * 60, same_site="lax", https_only=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")

@@ -1,9 +1,10 @@
 """`champollion bench page`: how long an establishment's page takes, through the application itself.
 
 A throw-away database with one administrator account serves the pages (the home's own database is
-not touched); the month's data is loaded by the first page, timed apart; then each page is timed as
-a browser asks for it: the HTML, then the timeline picture. Beside it, once: one establishment's
-contracts by the whole month's rebuild (as `explain` did) and by its declarants only, and `explain`.
+not touched); the month's data is loaded and the warehouse attached as the server does at start
+(`HomeData.warm`), timed apart; then each page is timed as a browser asks for it: the HTML, then the
+timeline picture. Beside it, once: one establishment's contracts by the whole month's rebuild (as
+`explain` did) and by its declarants only, and `explain`.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def bench_sirets(ranked: pd.DataFrame, pages: int) -> list[str]:
     return listed["siret"].astype(str).head(pages).tolist()
 
 
-def run_page_bench(home: Home, config: Config, month: date, pages: int, reference: bool) -> PageBench:
-    """Time `pages` establishment pages of `month`'s list (see the module docstring)."""
+def run_page_bench(home: Home, config: Config, month: date, pages: int, reference: bool,
+                   model_home: Home | None = None) -> PageBench:
+    """Time `pages` establishment pages of `month`'s list (see the module docstring); the model comes from the
+    registry of `model_home` (default: `home`'s), as when the list was scored by `bench month --model-home`."""
     from fastapi.testclient import TestClient
 
     from web.accounts import add_user
@@ -64,7 +67,7 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
         password = os.urandom(16).hex()
         with sessions() as session:
             add_user(session, BENCH_LOGIN, "banc d'essai", "administrateur", None, password)
-        app = create_app(home, config, sessions)
+        app = create_app(home, config, sessions, model_home)
         m = f"{month:%Y-%m}"
         with TestClient(app, base_url="https://testserver") as client:
             client.get("/connexion")
@@ -73,10 +76,9 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
             if signed.status_code != 303:
                 raise LookupError(f"benchmark sign-in refused ({signed.status_code})")
             started = time.perf_counter()
-            ranked = app.state.data.ranked(month)
-            model = app.state.data.model(str(ranked["model_version"].iloc[0]))
-            app.state.data.features(month, model.features)
+            app.state.data.warm(month)
             loading = time.perf_counter() - started
+            ranked = app.state.data.ranked(month)
             html, pictures = [], []
             sirets = bench_sirets(ranked, pages)
             for siret in sirets:
@@ -91,7 +93,8 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
                 if picture.status_code != 200:
                     raise LookupError(f"timeline of {siret}: HTTP {picture.status_code}")
     rows = [
-        {"measure": "month loaded once per process (ranked lines, feature table, sector medians, model)",
+        {"measure": "month loaded once per process (ranked lines, feature table, sector medians, model, "
+                    "warehouse attached)",
          "pages": 1, "median_s": round(loading, 3), "max_s": round(loading, 3)},
         {"measure": "establishment page (HTML: contracts of this SIRET, SHAP, evidence, controls)",
          "pages": len(html), "median_s": round(statistics.median(html), 3), "max_s": round(max(html), 3)},
@@ -105,7 +108,7 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
     if reference and sirets:
         former, narrowed = _contract_rebuilds(home, config, month, sirets[0])
         started = time.perf_counter()
-        explain_month(home, config, sirets[0], month)
+        explain_month(home, config, sirets[0], month, model_home=model_home)
         explained = time.perf_counter() - started
         rows += [
             {"measure": "contracts of one SIRET, as before: the whole month rebuilt from its snapshots (prepare_as_of)",

@@ -3,14 +3,16 @@
 A page never computes features or scores: the list's line (score, ranks, reasons) is read from
 `lists/YYYY-MM/ranked.csv` as the monthly run wrote it, the SHAP breakdown comes from the same model
 version on the stored feature table, and the contracts are rebuilt for this establishment only
-(`month_contracts`). The month's ranked lines, feature table, sector medians and model are loaded once
-per process and kept.
+(`month_contracts`), by engines that keep the warehouse attached (`AttachedEngines`). The month's ranked
+lines, feature table, sector medians and model are loaded once per process and kept.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from web.project import (
     LABELS_FR,
     LEGAL_RULES,
     Config,
+    DuckDBEngine,
     Explanation,
     Home,
     SectorBenchmarks,
@@ -35,6 +38,7 @@ from web.project import (
     load_inspections,
     load_model,
     month_contracts,
+    placing_agencies,
 )
 
 LIST_COLUMNS_TYPES = {"siret": "string", "region_code": "string", "departement": "string", "naf": "string",
@@ -99,17 +103,61 @@ class EstablishmentView:
     inspections: pd.DataFrame  # siret, inspection_date, abuse_found: what training reads
 
 
+class AttachedEngines:
+    """DuckDB engines with the published version of a warehouse attached, kept from one page to the next:
+    attaching the national warehouse (a view per table over thousands of Parquet files) costs more than
+    reading one establishment's contracts. An engine serves one request at a time; engines of a version
+    no longer published (a recorded control publishes a new one) are closed."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.warehouse = warehouse
+        self._lock = threading.Lock()
+        self._idle: list[tuple[Path, DuckDBEngine]] = []
+
+    @contextmanager
+    def engine(self) -> Iterator[DuckDBEngine]:
+        """An engine on the version published now (its files stay until the version after next)."""
+        version = self.warehouse.resolve()
+        with self._lock:
+            stale = [engine for attached, engine in self._idle if attached != version]
+            self._idle = [(attached, engine) for attached, engine in self._idle if attached == version]
+            engine = self._idle.pop()[1] if self._idle else None
+        for old in stale:
+            old.close()
+        if engine is None:
+            engine = DuckDBEngine()
+            engine.con.execute("SET parquet_metadata_cache = true")
+            engine.attach_warehouse(version)
+        try:
+            yield engine
+        except BaseException:
+            engine.close()
+            raise
+        with self._lock:
+            self._idle.append((version, engine))
+
+    def close(self) -> None:
+        """Close the idle engines."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, engine in idle:
+            engine.close()
+
+
 class HomeData:
     """The home's lists, feature tables and models, loaded on first use and kept (thread-safe)."""
 
-    def __init__(self, home: Home, config: Config) -> None:
+    def __init__(self, home: Home, config: Config, model_home: Home | None = None) -> None:
         self.home = home
         self.config = config
+        self.model_home = model_home or home  # whose registry holds the models
         self._lock = threading.Lock()
         self._ranked: dict[date, pd.DataFrame] = {}
         self._features: dict[date, MonthFeatures] = {}
         self._models: dict[str, Any] = {}
+        self._agencies: dict[date, pd.DataFrame] = {}
         self._explained: OrderedDict[tuple[date, str], tuple[Explanation, MonthFeatures]] = OrderedDict()
+        self.engines = AttachedEngines(home.warehouse)
 
     def ranked(self, month: date) -> pd.DataFrame:
         """The month's ranked.csv, one row per scored establishment, indexed by SIRET."""
@@ -137,14 +185,24 @@ class HomeData:
     def model(self, version: str) -> Any:
         with self._lock:
             if version not in self._models:
-                self._models[version] = load_model(self.home, self.config, version)[0]
+                self._models[version] = load_model(self.model_home, self.config, version)[0]
             return self._models[version]
 
+    def agencies(self, month: date, engine: DuckDBEngine) -> pd.DataFrame:
+        """The month's temp-work agencies by user establishment (`placing_agencies`), read with `engine`."""
+        with self._lock:
+            if month not in self._agencies:
+                self._agencies[month] = placing_agencies(engine, month, self.config.features)
+            return self._agencies[month]
+
     def warm(self, month: date) -> None:
-        """Load the month's ranked lines, feature table, sector medians and model ahead of the first page."""
+        """Load the month's ranked lines, feature table, sector medians, model and temp-work agencies, and
+        attach an engine to the warehouse, ahead of the first page."""
         ranked = self.ranked(month)
         if len(ranked):
             self.features(month, self.model(str(ranked["model_version"].iloc[0])).features)
+        with self.engines.engine() as engine:
+            self.agencies(month, engine)
 
     def region_lines(self, month: date, region_code: str, filters: ListFilters) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The region's listed lines with the filters and order applied, and the lines that left the list."""
@@ -194,7 +252,8 @@ class HomeData:
             raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
         evidence = pd.read_parquet(feature_dir(self.home.data, month) / "rule_evidence.parquet",
                                    filters=[("establishment_siret", "==", siret)])
-        contracts = month_contracts(self.home, self.config, month, siret)
+        with self.engines.engine() as engine:
+            contracts = month_contracts(self.home, self.config, month, siret, engine, self.agencies(month, engine))
         region_count = int((ranked["region_code"] == line["region_code"]).sum())
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
                                    evidence, contracts, month, self.config, features.benchmarks, region_count,

@@ -11,7 +11,7 @@ from core.csv_files import neutralise_frame
 from core.french import date_fr, month_fr, percent_fr
 from core.home import Home
 from core.months import add_months
-from features.asof import prepare_as_of, prepare_establishment_contracts
+from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
 from features.build import feature_dir, load_features
 from features.rules import RULES
 from scoring.evidence_groups import group_evidence
@@ -70,6 +70,7 @@ __all__ = [
     "month_fr",
     "neutralise_frame",
     "percent_fr",
+    "placing_agencies",
     "prepare_as_of",
     "prepare_establishment_contracts",
     "region_names",
