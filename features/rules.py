@@ -84,7 +84,6 @@ functions, arithmetic on day numbers) so that it runs on Spark SQL once translat
 from __future__ import annotations
 
 import csv
-import inspect
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -94,7 +93,7 @@ import pyarrow as pa
 
 from core.config import FeaturesConfig
 from core.sql_literals import sql_string, sql_string_list
-from features import job_posts
+from features import job_posts, replacements
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
 from features.replacements import covered_replacements
@@ -933,9 +932,16 @@ def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
 def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     """Everything that defines the checks (queries, sector table), for fingerprints of stored results."""
     sectors = "\n".join(",".join(map(str, row)) for row in _usage_sector_rows())
-    inputs = (JOB_NAMES_SQL, _carence_contracts_sql(), _permanent_post_contracts_sql(), inspect.getsource(job_posts),
+    inputs = (JOB_NAMES_SQL, _carence_contracts_sql(), _permanent_post_contracts_sql(), *_pass_sources(),
               repr(sorted(branch_rules().items())))
     return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
+
+
+def _pass_sources() -> tuple[str, ...]:
+    """The source text of the Python passes between the SQL stages (read as files: setup.py may have compiled
+    them, and a compiled module has no source for `inspect`)."""
+    return tuple(resources.files("features").joinpath(f"{module.__name__.rsplit('.', 1)[-1]}.py").read_text(encoding="utf-8")
+                 for module in (job_posts, replacements))
 
 
 def rule_counts_sql() -> str:
