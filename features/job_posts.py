@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts)
 """Posts of a job, read from how many of its contracts run at once.
 
 A PCS-ESE code or a normalised job title names a *job*, not a *post*: a restaurant holds six waiter
@@ -28,7 +30,8 @@ posts at once, and the DSN has no post identifier. Two readings of the law need 
   base load does not take the post from the chain that holds it.
 
 Both are plain Python over contracts sorted by job and date (one pass each), run between the SQL
-stages of the rule checks so that DuckDB and Spark share them.
+stages of the rule checks so that DuckDB and Spark share them; setup.py compiles this module with Cython
+(`tests/test_rule_passes.py` checks that the compiled and the pure-Python module agree).
 """
 
 from __future__ import annotations
@@ -139,13 +142,10 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 post_no = _new_post(running, vacant)
             else:
                 best, best_key, gaps = vacant[0], (3, 0, 0), (0, 0, 0)
-                opened_by_start = start // 7 * week[7] + week[start % 7]
                 for vacancy in vacant:
                     holder = vacancy[1]
                     left = int(vacant_from[holder]) - 1
-                    # opening days from the day after `left` to the day before `start` (numpy.busday_count)
-                    gap = (start - left - 1 if branch.calendar_days
-                           else opened_by_start - ((left + 1) // 7 * week[7] + week[(left + 1) % 7]))
+                    gap = start - left - 1 if branch.calendar_days else _opening_days(week, left + 1, start)
                     held = 0 if math.isnan(durations[holder]) else int(durations[holder])
                     exempt = departure[holder] or unknown[holder] or motifs[holder] in EXEMPT_END_MOTIFS
                     need = 0 if exempt else required_carence_days(held, branch.carence)
@@ -180,12 +180,16 @@ class JobLevel:
     def __init__(self, memory_days: int) -> None:
         self._memory_days = memory_days
         self._steps: deque[tuple[int, int]] = deque([(-(10**9), 0)])  # (day, contracts running from that day)
+        self._dropped = 0  # steps dropped from the front, older than the memory
+        # (step number, contracts running) of the steps that are the most held of those after them: the first is
+        # the most held of all (a sliding-window maximum)
+        self._peaks: deque[tuple[int, int]] = deque([(0, 0)])
         self._leaving: list[int] = []  # first day vacant of each contract held (a heap)
 
     def hold(self, first_day: int, vacant_from: float) -> None:
         """A contract of the job held from `first_day` until the day before `vacant_from` (NaN: running)."""
         self._leave_until(first_day)
-        self._steps.append((first_day, self._steps[-1][1] + 1))
+        self._step(first_day, self._steps[-1][1] + 1)
         if math.isfinite(vacant_from):
             heapq.heappush(self._leaving, int(vacant_from))
 
@@ -200,12 +204,22 @@ class JobLevel:
         self._leave_until(day)
         while len(self._steps) > 1 and self._steps[1][0] <= day - self._memory_days - 1:
             self._steps.popleft()
-        return max(held for _, held in self._steps)
+            self._dropped += 1
+        while self._peaks[0][0] < self._dropped:
+            self._peaks.popleft()
+        return self._peaks[0][1]
+
+    def _step(self, day: int, held: int) -> None:
+        number = self._dropped + len(self._steps)
+        self._steps.append((day, held))
+        while self._peaks and self._peaks[-1][1] <= held:
+            self._peaks.pop()
+        self._peaks.append((number, held))
 
     def _leave_until(self, day: int) -> None:
         while self._leaving and self._leaving[0] <= day:
             left = heapq.heappop(self._leaving)
-            self._steps.append((left, self._steps[-1][1] - 1))
+            self._step(left, self._steps[-1][1] - 1)
 
 
 def _posts_left(vacant: list[tuple[int, int]], start: int, spare: int, vacant_from: list[float],
@@ -224,9 +238,17 @@ def _posts_left(vacant: list[tuple[int, int]], start: int, spare: int, vacant_fr
 
 def _opening_days_before(weekmask: str) -> tuple[int, ...]:
     """For each d from 0 to 7, the opening days among the first d days of a week (Monday first) of a NumPy
-    busday weekmask ('1111100'): opening days before day n (from 1900-01-01, a Monday) are
-    n // 7 * week[7] + week[n % 7]."""
+    busday weekmask ('1111100'), for `_opening_days`."""
     return tuple(itertools.accumulate((int(day) for day in weekmask), initial=0))
+
+
+def _opening_days(week: tuple[int, ...], begin: int, end: int) -> int:
+    """Opening days from `begin` to the day before `end` (day numbers from 1900-01-01, a Monday), as
+    `numpy.busday_count` counts them (negative, from the day after `end` to `begin`, when `end` comes
+    first); `week`: `_opening_days_before` of the weekmask."""
+    if end < begin:
+        return -_opening_days(week, end + 1, begin + 1)
+    return end // 7 * week[7] + week[end % 7] - (begin // 7 * week[7] + week[begin % 7])
 
 
 def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_days: int,

@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts)
 """Which declared absence each replacement contract covers (L1242-2 1° a, L1251-6 1° a).
 
 A contract for the replacement of an absent employee names one person (L1242-12), and that person's
@@ -12,7 +14,8 @@ one that began closest to its start (a replacement is hired when the absence beg
 ends first. It holds it until the last day it surely ran (the reading most favourable to the employer when
 its end was not declared), or until its holder starts another replacement on the job. A replacement that
 finds none is not covered by any declared absence. Plain Python over contracts sorted by job and date,
-run between the SQL stages of the rule checks so that DuckDB and Spark share it.
+run between the SQL stages of the rule checks so that DuckDB and Spark share it; setup.py compiles it with
+Cython, like `features.job_posts`.
 """
 
 from __future__ import annotations
