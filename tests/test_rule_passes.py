@@ -8,8 +8,6 @@ against the plain definitions they replace."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -19,31 +17,23 @@ import pytest
 
 import features.job_posts as job_posts
 import features.replacements as replacements
+from core.config import Config
+from features.bench_rules import pure_python_module, run_passes
+from tests.test_rules import NURSING_HOME, absence, as_of_tables, contract
+from warehouse.sql_engine import DuckDBEngine
 
 DAY = 45_000  # 2023-03-17
 SEEDS = range(40)
 
 
-def pure_python(module: ModuleType) -> ModuleType:
-    """The module run from its .py source, whether or not the imported one is compiled."""
-    source = Path(module.__file__).with_name(module.__name__.rsplit(".", 1)[-1] + ".py")
-    name = f"{module.__name__}_pure_python"
-    spec = importlib.util.spec_from_file_location(name, source)
-    assert spec is not None and spec.loader is not None
-    loaded = importlib.util.module_from_spec(spec)
-    sys.modules[name] = loaded
-    spec.loader.exec_module(loaded)
-    return loaded
-
-
 @pytest.fixture(scope="module")
 def pure_job_posts() -> ModuleType:
-    return pure_python(job_posts)
+    return pure_python_module(job_posts)
 
 
 @pytest.fixture(scope="module")
 def pure_replacements() -> ModuleType:
-    return pure_python(replacements)
+    return pure_python_module(replacements)
 
 
 def test_compiled_passes_are_built_from_the_current_source():
@@ -257,3 +247,17 @@ def test_job_level_keeps_the_most_held_as_a_scan_finds_it(seed):
         else:
             assert level.posts(day) == scanned.posts(day)
             assert level.held(day) == scanned.held(day)
+
+
+def test_the_rule_passes_bench_runs_each_pass_both_ways_on_the_as_of_tables():
+    con = as_of_tables([
+        contract("a", "2025-02-27", "2025-03-12"), contract("b", "2025-03-14", "2025-03-31"),  # carence
+        *[contract(f"x{k}", f"2024-{k:02d}-01", f"2024-{k:02d}-28", motif=None) for k in range(7, 13)],  # lasting
+        *[contract(f"y{k}", f"2025-{k:02d}-01", f"2025-{k:02d}-28", motif=None) for k in range(1, 7)],
+        contract("r", "2025-05-05", "2025-05-20", motif="01", siret=NURSING_HOME, post="aide-soignant"),
+    ], absences=[absence("p-away", "aide-soignant", "2025-05-04", "2025-05-30")])
+    results = run_passes(DuckDBEngine(con), Config())
+    assert results["pass"].str.split().str[0].tolist() == ["carence_successions", "permanent_posts",
+                                                            "covered_replacements"]
+    assert results["output_rows"].tolist() == [1, 12, 1]
+    assert results["identical"].all() and (results["x_pure_python"] > 0).all()
