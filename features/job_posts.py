@@ -52,8 +52,8 @@ PERMANENT_COLUMNS = ["contract_id", "base_posts", "peak_posts", "contracts_on_jo
 
 
 def _groups(frame: pd.DataFrame) -> np.ndarray:
-    """The first row position of each job (establishment, post) of a frame sorted by them, and the row count
-    last: the bounds of job k are [k, k + 1) of the result (one element for an empty frame)."""
+    """Where each job (establishment, post) of a frame sorted by them starts, then the row count: job k holds
+    rows bounds[k] to bounds[k + 1] - 1 (an empty frame: [0])."""
     keys = (frame["establishment_siret"].astype(str) + "\x00" + frame["post"].astype(str)).to_numpy()
     edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else np.zeros(0, dtype="int64")
     return np.concatenate(([0], edges, [len(keys)])) if len(keys) else np.zeros(1, dtype="int64")
@@ -79,7 +79,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     (it fills the post a departure left, if one is vacant); sorted by establishment_siret, post,
     start_day, departures first, contract_id; day numbers count from 1900-01-01; and `idcc`: the IDCC
     whose branch agreement may set the délai of the contract that starts (`features.branch_agreements`).
-    `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
+    `weekmasks`: NumPy busday weekmask per SIRET ('1111100': Monday first, '1' open), '*' the default.
 
     A start takes, among the vacant posts, one whose waiting period is over (or cannot be known: an unknown
     end); else one whose holder's end was inferred, not declared (a finding to check on site); else the
