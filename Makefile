@@ -7,8 +7,9 @@ PRESET ?= default
 
 .PHONY: install demo serve lint test clean-data
 
-# setup.py compiles the DSN parser with Cython: editing it means installing again.
-$(BIN)/champollion: pyproject.toml setup.py warehouse/dsn/parser.py warehouse/dsn/records.py
+# setup.py compiles the DSN parser and the rule checks' passes with Cython: editing them means installing again.
+$(BIN)/champollion: pyproject.toml setup.py warehouse/dsn/parser.py warehouse/dsn/records.py features/job_posts.py \
+		features/replacements.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -1,4 +1,4 @@
-"""Compiles the DSN parser's hot loop with Cython when a C compiler is available.
+"""Compiles the hot loops (the DSN parser, the rule checks' passes over jobs) with Cython when a C compiler is available.
 
 The modules stay plain Python: without a compiler (or if compiling fails) they are installed and
 run as they are, only slower. Settings other than the extension modules live in pyproject.toml.
@@ -7,7 +7,7 @@ run as they are, only slower. Settings other than the extension modules live in 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["warehouse/dsn/parser.py", "warehouse/dsn/records.py"]
+COMPILED = ["warehouse/dsn/parser.py", "warehouse/dsn/records.py", "features/job_posts.py", "features/replacements.py"]
 
 
 class OptionalBuildExt(build_ext):
@@ -17,7 +17,7 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as exc:  # no compiler, no Python headers...
-            print(f"warning: DSN parser not compiled ({exc}); the pure-Python parser is used")
+            print(f"warning: nothing compiled ({exc}); the pure-Python modules are used")
 
     def build_extension(self, ext) -> None:
         try:

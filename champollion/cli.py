@@ -363,6 +363,39 @@ def bench_features(
     typer.echo(f"results: {path}")
 
 
+@bench_app.command("rules")
+def bench_rules(
+    ctx: typer.Context,
+    as_of: Annotated[str, typer.Option("--as-of", help="Month YYYY-MM (or 'latest').")] = "latest",
+    memory_limit: Annotated[
+        str | None, typer.Option(help="DuckDB memory_limit, e.g. 14GB (default: the configuration's duckdb.memory_limit).")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
+) -> None:
+    """The rule checks' Python passes (posts of a job, lasting jobs, replacements) on one month's inputs: as
+    installed (compiled with Cython when it could be) next to their pure-Python source, with their agreement."""
+    from champollion.reporting import print_frame
+    from features.bench_rules import bench_rule_passes
+    from warehouse.bench import write_bench_json
+
+    context = _context(ctx)
+    month = resolve_month(context.home.warehouse, as_of)
+    memory_limit = memory_limit or context.config.duckdb.memory_limit
+    threads = threads or context.config.duckdb.threads
+    report = bench_rule_passes(context.home, context.config, month, memory_limit=memory_limit, threads=threads)
+    installed = "compiled with Cython" if report.compiled else "not compiled: pure Python"
+    print_frame(f"Rule passes as of {month:%Y-%m} (as-of tables {report.as_of_seconds:.1f} s; installed: {installed}; "
+                f"load average before {report.load_before}, after {report.load_after})", report.results)
+    path = write_bench_json([], context.home.data / "bench" / f"rules-{datetime.now():%Y%m%dT%H%M%S}.json", {
+        "as_of": f"{month:%Y-%m}", "compiled": report.compiled, "as_of_seconds": report.as_of_seconds,
+        "load_before": report.load_before, "load_after": report.load_after,
+        "results": report.results.to_dict(orient="records"),
+    })
+    typer.echo(f"results: {path}")
+    if not report.results["identical"].all():
+        raise fail("the installed passes and their pure-Python source disagree: run `make install` again")
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     ctx: typer.Context,

@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts)
 """Posts of a job, read from how many of its contracts run at once.
 
 A PCS-ESE code or a normalised job title names a *job*, not a *post*: a restaurant holds six waiter
@@ -28,44 +30,38 @@ posts at once, and the DSN has no post identifier. Two readings of the law need 
   base load does not take the post from the chain that holds it.
 
 Both are plain Python over contracts sorted by job and date (one pass each), run between the SQL
-stages of the rule checks so that DuckDB and Spark share them.
+stages of the rule checks so that DuckDB and Spark share them; setup.py compiles this module with Cython
+(`tests/test_rule_passes.py` checks that the compiled and the pure-Python module agree).
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from features.branch_agreements import required_carence_days, rule_of
+from features.branch_agreements import BranchRule, required_carence_days, rule_of
 
 EXEMPT_END_MOTIFS = frozenset({"035", "037", "059"})  # ended early by the employee: no waiting period (L1244-4)
+PERMANENT_COLUMNS = ["contract_id", "base_posts", "peak_posts", "contracts_on_job", "held_days", "window_days", "base_days",
+                     "days_in_window"]
 
 
-def _groups(frame: pd.DataFrame) -> Iterator[tuple[int, int]]:
-    """(first, last + 1) row positions of each job (establishment, post) of a frame sorted by them."""
+def _groups(frame: pd.DataFrame) -> np.ndarray:
+    """Where each job (establishment, post) of a frame sorted by them starts, then the row count: job k holds
+    rows bounds[k] to bounds[k + 1] - 1 (an empty frame: [0])."""
     keys = (frame["establishment_siret"].astype(str) + "\x00" + frame["post"].astype(str)).to_numpy()
-    if len(keys) == 0:
-        return
-    edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    bounds = np.concatenate(([0], edges, [len(keys)]))
-    yield from zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else np.zeros(0, dtype="int64")
+    return np.concatenate(([0], edges, [len(keys)])) if len(keys) else np.zeros(1, dtype="int64")
 
 
-@dataclass
-class _Vacancy:
-    post_no: int
-    holder: int  # row of its last holder
-
-
-def _new_post(running: list[tuple[int, int, int]], vacant: list[_Vacancy]) -> int:
+def _new_post(running: list[tuple[int, int, int]], vacant: list[tuple[int, int]]) -> int:
     """The number of a post the job gains: the smallest not held nor vacant (a post gone gives its number back)."""
-    taken = {post_no for _, post_no, _ in running} | {v.post_no for v in vacant}
+    taken = {post_no for _, post_no, _ in running} | {post_no for post_no, _ in vacant}
     return next(n for n in range(1, len(taken) + 2) if n not in taken)
 
 
@@ -83,7 +79,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     (it fills the post a departure left, if one is vacant); sorted by establishment_siret, post,
     start_day, departures first, contract_id; day numbers count from 1900-01-01; and `idcc`: the IDCC
     whose branch agreement may set the délai of the contract that starts (`features.branch_agreements`).
-    `weekmasks`: NumPy busday weekmask per SIRET, '*' the default.
+    `weekmasks`: NumPy busday weekmask per SIRET ('1111100': Monday first, '1' open), '*' the default.
 
     A start takes, among the vacant posts, one whose waiting period is over (or cannot be known: an unknown
     end); else one whose holder's end was inferred, not declared (a finding to check on site); else the
@@ -100,52 +96,58 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     agreement says, instead of opening days).
     """
     rows: list[tuple] = []
-    starts = contracts["start_day"].to_numpy(dtype="int64")
-    ends = contracts["end_day"].to_numpy(dtype="float64")
-    vacant_from = contracts["vacant_from_day"].to_numpy(dtype="float64")
-    unknown = contracts["end_unknown"].to_numpy(dtype=bool)
-    durations = contracts["duration_days"].to_numpy(dtype="float64")
-    motifs = contracts["end_motif"].astype(object).to_numpy()
-    declared = contracts["end_declared"].to_numpy(dtype=bool)
-    event = contracts["event"].astype(str).to_numpy()
-    idccs = contracts["idcc"].astype(object).to_numpy()
-    ids = contracts["contract_id"].astype(str).to_numpy()
-    sirets = contracts["establishment_siret"].astype(str).to_numpy()
-    epoch = np.datetime64("1900-01-01", "D")
+    # Plain Python values: read one at a time, NumPy scalars cost more than they save.
+    starts: list[int] = contracts["start_day"].to_numpy(dtype="int64").tolist()
+    ends: list[float] = contracts["end_day"].to_numpy(dtype="float64").tolist()
+    vacant_from: list[float] = contracts["vacant_from_day"].to_numpy(dtype="float64").tolist()
+    unknown: list[bool] = contracts["end_unknown"].to_numpy(dtype=bool).tolist()
+    durations: list[float] = contracts["duration_days"].to_numpy(dtype="float64").tolist()
+    motifs: list = contracts["end_motif"].astype(object).to_numpy().tolist()
+    declared: list[bool] = contracts["end_declared"].to_numpy(dtype=bool).tolist()
+    departure: list[bool] = (contracts["event"].astype(str) == "departure").to_numpy(dtype=bool).tolist()
+    hire: list[bool] = (contracts["event"].astype(str) == "hire").to_numpy(dtype=bool).tolist()
+    idccs: list = contracts["idcc"].astype(object).to_numpy().tolist()
+    ids: list[str] = contracts["contract_id"].astype(str).to_numpy().tolist()
+    sirets: list[str] = contracts["establishment_siret"].astype(str).to_numpy().tolist()
     never = np.iinfo("int64").max
-    for first, after in _groups(contracts):
+    branches: dict[str | None, BranchRule] = {}
+    weeks: dict[str, tuple[int, ...]] = {}
+    bounds = _groups(contracts).tolist()
+    for first, after in itertools.pairwise(bounds):
         own_calendar = sirets[first] in weekmasks
         mask = weekmasks[sirets[first]] if own_calendar else weekmasks["*"]
+        week = weeks.get(mask) or weeks.setdefault(mask, _opening_days_before(mask))
         running: list[tuple[int, int, int]] = []  # (first day vacant, post_no, row)
-        vacant: list[_Vacancy] = []
+        vacant: list[tuple[int, int]] = []  # (post_no, row of its last holder)
         level = JobLevel(post_memory_days)
         for row in range(first, after):
-            start = int(starts[row])
+            start = starts[row]
             while running and running[0][0] <= start:
                 _, post_no, holder = heapq.heappop(running)
-                vacant.append(_Vacancy(post_no, holder))
-            vacant = _posts_left(vacant, start, level.posts(start) - len(running), vacant_from, event,
-                                 post_memory_days)
-            if event[row] == "departure":
-                vacant.append(_Vacancy(_new_post(running, vacant), row))
+                vacant.append((post_no, holder))
+            if vacant:
+                vacant = _posts_left(vacant, start, level.posts(start) - len(running), vacant_from, departure,
+                                     post_memory_days)
+            if departure[row]:
+                vacant.append((_new_post(running, vacant), row))
                 continue
-            if event[row] == "hire":
-                departed = [v for v in vacant if event[v.holder] == "departure"]
+            if hire[row]:
+                departed = [v for v in vacant if departure[v[1]]]
                 if departed:
-                    vacant.remove(max(departed, key=lambda v: vacant_from[v.holder]))
+                    vacant.remove(max(departed, key=lambda v: vacant_from[v[1]]))
                 continue
-            branch = rule_of(idccs[row] if isinstance(idccs[row], str) else None)
+            idcc = idccs[row] if isinstance(idccs[row], str) else None
+            branch = branches.get(idcc) or branches.setdefault(idcc, rule_of(idcc))
             if not vacant:
                 post_no = _new_post(running, vacant)
             else:
                 best, best_key, gaps = vacant[0], (3, 0, 0), (0, 0, 0)
                 for vacancy in vacant:
-                    holder = vacancy.holder
+                    holder = vacancy[1]
                     left = int(vacant_from[holder]) - 1
-                    gap = (start - left - 1 if branch.calendar_days
-                           else int(np.busday_count(epoch + left + 1, epoch + start, weekmask=mask)))
-                    held = 0 if np.isnan(durations[holder]) else int(durations[holder])
-                    exempt = event[holder] == "departure" or unknown[holder] or motifs[holder] in EXEMPT_END_MOTIFS
+                    gap = start - left - 1 if branch.calendar_days else _opening_days(week, left + 1, start)
+                    held = 0 if math.isnan(durations[holder]) else int(durations[holder])
+                    exempt = departure[holder] or unknown[holder] or motifs[holder] in EXEMPT_END_MOTIFS
                     need = 0 if exempt else required_carence_days(held, branch.carence)
                     short = need - gap
                     # clean (0), an undeclared end (1), within the waiting period (2); then the smallest
@@ -154,15 +156,15 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                     key = (status, short, -left)
                     if key < best_key:
                         best, best_key, gaps = vacancy, key, (gap, need, start - left - 1)
-                if unknown[best.holder] and start <= int(ends[best.holder]):
+                if unknown[best[1]] and start <= int(ends[best[1]]):
                     post_no = _new_post(running, vacant)
                 else:
                     vacant.remove(best)
-                    post_no = best.post_no
+                    post_no = best[0]
                 if best_key[0] > 0:
-                    rows.append((ids[row], ids[best.holder], post_no, len(vacant) + 1, *gaps, own_calendar,
+                    rows.append((ids[row], ids[best[1]], post_no, len(vacant) + 1, *gaps, own_calendar,
                                  best_key[0] == 2, branch.idcc or None, branch.sure, branch.calendar_days))
-            free = never if np.isnan(vacant_from[row]) else int(vacant_from[row])  # running: holds its post
+            free = never if math.isnan(vacant_from[row]) else int(vacant_from[row])  # running: holds its post
             heapq.heappush(running, (free, post_no, row))
             # a holder whose end is not known yet may still be there until the end of its last declared month
             level.hold(start, ends[row] + 1 if unknown[row] else vacant_from[row])
@@ -178,12 +180,16 @@ class JobLevel:
     def __init__(self, memory_days: int) -> None:
         self._memory_days = memory_days
         self._steps: deque[tuple[int, int]] = deque([(-(10**9), 0)])  # (day, contracts running from that day)
+        self._dropped = 0  # steps dropped from the front, older than the memory
+        # (step number, contracts running) of the steps that are the most held of those after them: the first is
+        # the most held of all (a sliding-window maximum)
+        self._peaks: deque[tuple[int, int]] = deque([(0, 0)])
         self._leaving: list[int] = []  # first day vacant of each contract held (a heap)
 
     def hold(self, first_day: int, vacant_from: float) -> None:
         """A contract of the job held from `first_day` until the day before `vacant_from` (NaN: running)."""
         self._leave_until(first_day)
-        self._steps.append((first_day, self._steps[-1][1] + 1))
+        self._step(first_day, self._steps[-1][1] + 1)
         if math.isfinite(vacant_from):
             heapq.heappush(self._leaving, int(vacant_from))
 
@@ -198,23 +204,51 @@ class JobLevel:
         self._leave_until(day)
         while len(self._steps) > 1 and self._steps[1][0] <= day - self._memory_days - 1:
             self._steps.popleft()
-        return max(held for _, held in self._steps)
+            self._dropped += 1
+        while self._peaks[0][0] < self._dropped:
+            self._peaks.popleft()
+        return self._peaks[0][1]
+
+    def _step(self, day: int, held: int) -> None:
+        number = self._dropped + len(self._steps)
+        self._steps.append((day, held))
+        while self._peaks and self._peaks[-1][1] <= held:
+            self._peaks.pop()
+        self._peaks.append((number, held))
 
     def _leave_until(self, day: int) -> None:
         while self._leaving and self._leaving[0] <= day:
             left = heapq.heappop(self._leaving)
-            self._steps.append((left, self._steps[-1][1] - 1))
+            self._step(left, self._steps[-1][1] - 1)
 
 
-def _posts_left(vacant: list[_Vacancy], start: int, spare: int, vacant_from: np.ndarray, event: np.ndarray,
-                memory_days: int) -> list[_Vacancy]:
-    """The vacant posts that still exist on `start`: left within `memory_days`, and, among those a
-    fixed-term contract or mission left, the `spare` most recently left (the job has no more posts than
-    it held at once; a CDI holder's departure leaves a post of its own)."""
-    alive = [v for v in vacant if start - int(vacant_from[v.holder]) <= memory_days]
-    left = sorted((v for v in alive if event[v.holder] != "departure"), key=lambda v: -vacant_from[v.holder])
-    gone = {id(v) for v in left[max(spare, 0):]}
-    return [v for v in alive if id(v) not in gone]
+def _posts_left(vacant: list[tuple[int, int]], start: int, spare: int, vacant_from: list[float],
+                departure: list[bool], memory_days: int) -> list[tuple[int, int]]:
+    """The vacant posts (post_no, row of its last holder) that still exist on `start`: left within
+    `memory_days`, and, among those a fixed-term contract or mission left, the `spare` most recently left (the
+    job has no more posts than it held at once; a CDI holder's departure leaves a post of its own)."""
+    alive = [v for v in vacant if start - int(vacant_from[v[1]]) <= memory_days]
+    left = [v for v in alive if not departure[v[1]]]
+    if len(left) <= spare:
+        return alive
+    left.sort(key=lambda v: -vacant_from[v[1]])
+    gone = {holder for _, holder in left[max(spare, 0):]}  # one vacancy per holder
+    return [v for v in alive if v[1] not in gone]
+
+
+def _opening_days_before(weekmask: str) -> tuple[int, ...]:
+    """For each d from 0 to 7, the opening days among the first d days of a week (Monday first) of a NumPy
+    busday weekmask ('1111100'), for `_opening_days`."""
+    return tuple(itertools.accumulate((int(day) for day in weekmask), initial=0))
+
+
+def _opening_days(week: tuple[int, ...], begin: int, end: int) -> int:
+    """Opening days from `begin` to the day before `end` (day numbers from 1900-01-01, a Monday), as
+    `numpy.busday_count` counts them (negative, from the day after `end` to `begin`, when `end` comes
+    first); `week`: `_opening_days_before` of the weekmask."""
+    if end < begin:
+        return -_opening_days(week, end + 1, begin + 1)
+    return end // 7 * week[7] + week[end % 7] - (begin // 7 * week[7] + week[begin % 7])
 
 
 def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_days: int,
@@ -234,10 +268,17 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
     starts = np.clip(contracts["start_day"].to_numpy(dtype="int64") - first_day, 0, width)
     ends = np.clip(contracts["end_day"].to_numpy(dtype="int64") - first_day, -1, width - 1)
     ids = contracts["contract_id"].astype(str).to_numpy()
-    for first, after in _groups(contracts):
-        inside = np.flatnonzero(ends[first:after] >= starts[first:after]) + first
-        if len(inside) == 0:
-            continue
+    bounds = _groups(contracts)
+    if len(bounds) == 1:
+        return pd.DataFrame(rows, columns=PERMANENT_COLUMNS)
+    # The level >= 1 is held at most from the first start to the last end of the job's contracts in the window:
+    # a job that spans less than `year_round_share` of it has no base load.
+    in_window = ends >= starts
+    first_start = np.minimum.reduceat(np.where(in_window, starts, width), bounds[:-1])
+    last_end = np.maximum.reduceat(np.where(in_window, ends, -1), bounds[:-1])
+    spanning = np.flatnonzero(last_end - first_start + 1 >= year_round_share * width)
+    for first, after in zip(bounds[spanning].tolist(), bounds[spanning + 1].tolist(), strict=True):
+        inside = np.flatnonzero(in_window[first:after]) + first
         level = daily_level(starts[inside], ends[inside], width)
         base, held = base_load(level, gap_days, year_round_share)
         if base == 0:
@@ -247,8 +288,7 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
             if holding.get(row):
                 rows.append((ids[row], base, int(level.max()), len(inside), held, width, holding[row],
                              int(ends[row] - starts[row] + 1)))
-    return pd.DataFrame(rows, columns=["contract_id", "base_posts", "peak_posts", "contracts_on_job", "held_days",
-                                       "window_days", "base_days", "days_in_window"])
+    return pd.DataFrame(rows, columns=PERMANENT_COLUMNS)
 
 
 def daily_level(starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
@@ -276,33 +316,42 @@ def _base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: n
                   gap_days: int, width: int) -> dict[int, int]:
     """Days on which each contract of one job (`rows`, window day numbers in `starts`/`ends`) held one of
     the `base` posts of its base load: a holder keeps its post until its end; a free post goes to the
-    contract running or starting within `gap_days` that ends latest (then starts first)."""
+    contract running or starting within `gap_days` that ends latest (then starts first).
+
+    Read day by day, the holders change only on a start, the day after an end, or when a start comes within
+    `gap_days` (`gap_days` before it): on any other day the posts stay as they were (a post left free the day
+    before had no candidate, and none has come), so only those days are visited and each holder is credited
+    the days up to the next one."""
+    members = rows.tolist()
+    start_of = dict(zip(members, starts[rows].tolist(), strict=True))
+    end_of = dict(zip(members, ends[rows].tolist(), strict=True))
+    claim = {row: (-end_of[row], start_of[row], str(ids[row])) for row in members}
     by_start: dict[int, list[int]] = {}
-    for row in rows.tolist():
-        by_start.setdefault(int(starts[row]), []).append(row)
-
-    def claim(row: int) -> tuple[int, int, str]:
-        return -int(ends[row]), int(starts[row]), str(ids[row])
-
+    for row in members:
+        by_start.setdefault(start_of[row], []).append(row)
+    changes = {0}
+    for row in members:
+        changes.update((start_of[row], end_of[row] + 1, start_of[row] - gap_days))
+    visited = sorted(day for day in changes if 0 <= day < width)
     running: set[int] = set()
     holders: set[int] = set()
     reserved: set[int] = set()  # holders from their start, a few days ahead
     days: dict[int, int] = {}
-    for day in range(width):
+    for day, following in zip(visited, [*visited[1:], width], strict=True):
         running.update(by_start.get(day, ()))
-        running = {row for row in running if ends[row] >= day}
-        holders = {row for row in holders if ends[row] >= day}
-        holders |= {row for row in reserved if starts[row] <= day}
+        running = {row for row in running if end_of[row] >= day}
+        holders = {row for row in holders if end_of[row] >= day}
+        holders |= {row for row in reserved if start_of[row] <= day}
         reserved -= holders
         free = base - len(holders) - len(reserved)
         if free > 0:
             coming = [row for later in range(day + 1, min(day + gap_days, width - 1) + 1)
                       for row in by_start.get(later, ())]
-            candidates = sorted((running - holders) | (set(coming) - reserved), key=claim)[:free]
-            holders |= {row for row in candidates if starts[row] <= day}
-            reserved |= {row for row in candidates if starts[row] > day}
+            candidates = sorted((running - holders) | (set(coming) - reserved), key=claim.__getitem__)[:free]
+            holders |= {row for row in candidates if start_of[row] <= day}
+            reserved |= {row for row in candidates if start_of[row] > day}
         for row in holders:
-            days[row] = days.get(row, 0) + 1
+            days[row] = days.get(row, 0) + following - day
     return days
 
 

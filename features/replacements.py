@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts)
 """Which declared absence each replacement contract covers (L1242-2 1° a, L1251-6 1° a).
 
 A contract for the replacement of an absent employee names one person (L1242-12), and that person's
@@ -12,15 +14,16 @@ one that began closest to its start (a replacement is hired when the absence beg
 ends first. It holds it until the last day it surely ran (the reading most favourable to the employer when
 its end was not declared), or until its holder starts another replacement on the job. A replacement that
 finds none is not covered by any declared absence. Plain Python over contracts sorted by job and date,
-run between the SQL stages of the rule checks so that DuckDB and Spark share it.
+run between the SQL stages of the rule checks so that DuckDB and Spark share it; setup.py compiles it with
+Cython, like `features.job_posts`.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 
@@ -33,57 +36,59 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
     absence it covers: its establishment, post, person_key and start_day (establishment_siret, absence_post,
     absence_person_key, absence_start_day).
     """
-    away_by_job = _absences_by_job(absences)
     ordered = replacements.sort_values(["establishment_siret", "post", "start_day", "contract_id"], kind="stable")
+    away_by_job = _absences_by_job(absences, ordered)
     rows: list[tuple[str, str, str, str, int]] = []
     job: tuple[str, str] | None = None
-    away: list[_Absence] = []
+    away: list[tuple[int, float, str]] = []  # (first day, last day, person) of the job's absences
     arrived = 0  # absences of the job, by start, that began by the margin after the current start
     candidates: list[int] = []  # of those, the ones not ended before the margin before it
     held: list[tuple[int, int, str]] = []  # (last day held, absence, contract) of the running replacements
     taken: dict[int, tuple[str, str]] = {}  # absence -> (person, contract) of the replacement holding it
-    for contract, siret, post, person, start, until in ordered[[
-            "contract_id", "establishment_siret", "post", "person_key", "start_day", "held_until_day"]].itertuples(
-            index=False):
-        contract, person, start = str(contract), str(person), int(start)
-        if (str(siret), str(post)) != job:
-            job = (str(siret), str(post))
+    for contract, siret, post, person, start, until in zip(
+            _strings(ordered["contract_id"]), _strings(ordered["establishment_siret"]), _strings(ordered["post"]),
+            _strings(ordered["person_key"]), ordered["start_day"].astype("int64").tolist(),
+            ordered["held_until_day"].astype("int64").tolist(), strict=True):
+        if (siret, post) != job:
+            job = (siret, post)
             away, arrived, candidates, held, taken = away_by_job.get(job, []), 0, [], [], {}
-        while arrived < len(away) and away[arrived].first <= start + margin_days:
+        while arrived < len(away) and away[arrived][0] <= start + margin_days:
             candidates.append(arrived)
             arrived += 1
-        candidates = [i for i in candidates if away[i].last >= start - margin_days]
+        candidates = [i for i in candidates if away[i][1] >= start - margin_days]
         while held and held[0][0] < start:
             _, index, holder = heapq.heappop(held)
             if taken.get(index, ("", ""))[1] == holder:
                 del taken[index]
         for index in [i for i, (who, _) in taken.items() if who == person]:
             del taken[index]  # a new contract of the same person: the one before has ended
-        free = [i for i in candidates if i not in taken and away[i].person != person]
+        free = [i for i in candidates if i not in taken and away[i][2] != person]
         if not free:
             continue
-        chosen = min(free, key=lambda i: (abs(away[i].first - start), away[i].last, i))
+        chosen = min(free, key=lambda i: (abs(away[i][0] - start), away[i][1], i))
         taken[chosen] = (person, contract)
-        heapq.heappush(held, (int(until), chosen, contract))
-        rows.append((contract, *job, away[chosen].person, away[chosen].first))
+        heapq.heappush(held, (until, chosen, contract))
+        rows.append((contract, *job, away[chosen][2], away[chosen][0]))
     return pd.DataFrame(rows, columns=["contract_id", "establishment_siret", "absence_post", "absence_person_key",
                                        "absence_start_day"])
 
 
-@dataclass(frozen=True)
-class _Absence:
-    first: int
-    last: float  # inf: not ended
-    person: str
+def _strings(column: pd.Series) -> list[str]:
+    """The values of a column as Python strings (`str` of each, as they come)."""
+    return [str(value) for value in column.tolist()]
 
 
-def _absences_by_job(absences: pd.DataFrame) -> dict[tuple[str, str], list[_Absence]]:
-    """The absences of each job (establishment, post), in the order of their start."""
-    by_job: dict[tuple[str, str], list[_Absence]] = {}
-    for siret, post, person, first, last in absences[["establishment_siret", "post", "person_key", "start_day",
-                                                      "end_day"]].itertuples(index=False):
-        by_job.setdefault((str(siret), str(post)), []).append(
-            _Absence(int(first), math.inf if pd.isna(last) else float(last), str(person)))
+def _absences_by_job(absences: pd.DataFrame, replacements: pd.DataFrame) -> dict[tuple[str, str], list[tuple[int, float, str]]]:
+    """The absences (first day, last day (inf: not ended), person) of each job (establishment, post) that has
+    replacements, in the order of their start."""
+    jobs = set(zip(_strings(replacements["establishment_siret"]), _strings(replacements["post"]), strict=True))
+    by_job: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
+    for siret, post, person, first, last in zip(
+            _strings(absences["establishment_siret"]), _strings(absences["post"]), _strings(absences["person_key"]),
+            absences["start_day"].tolist(), absences["end_day"].to_numpy(dtype="float64", na_value=np.nan).tolist(),
+            strict=True):
+        if (siret, post) in jobs:
+            by_job.setdefault((siret, post), []).append((int(first), math.inf if math.isnan(last) else last, person))
     for away in by_job.values():
-        away.sort(key=lambda absence: (absence.first, absence.last, absence.person))
+        away.sort()
     return by_job

@@ -84,17 +84,17 @@ functions, arithmetic on day numbers) so that it runs on Spark SQL once translat
 from __future__ import annotations
 
 import csv
-import inspect
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from string import Formatter
 
+import pandas as pd
 import pyarrow as pa
 
 from core.config import FeaturesConfig
 from core.sql_literals import sql_string, sql_string_list
-from features import job_posts
+from features import job_posts, replacements
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
 from features.replacements import covered_replacements
@@ -872,6 +872,38 @@ def _weekmasks(engine: SqlEngine) -> dict[str, str]:
     return masks
 
 
+def register_rule_tables(engine: SqlEngine) -> None:
+    """Create the temp tables the rule checks read besides the as-of tables: `usage_sectors`,
+    `branch_agreements` and `job_names`."""
+    register_usage_sectors(engine)
+    register_branch_agreements(engine)
+    engine.create_table("job_names", JOB_NAMES_SQL)
+
+
+# The arguments of the Python passes between the SQL stages, read from the as-of temp tables (one pass's inputs
+# in memory at a time).
+
+
+def carence_inputs(engine: SqlEngine, settings: FeaturesConfig) -> tuple[pd.DataFrame, dict[str, str], int]:
+    """The arguments of `features.job_posts.carence_successions`: the contracts, departures and hires of each
+    job, the weekmasks, the post memory."""
+    return engine.fetch(_carence_contracts_sql()), _weekmasks(engine), settings.post_memory_days
+
+
+def permanent_post_inputs(engine: SqlEngine, settings: FeaturesConfig) -> tuple[pd.DataFrame, int, int, int, float]:
+    """The arguments of `features.job_posts.permanent_posts`: the contracts, the window's first and last day
+    numbers, the continuity gap, the year-round share."""
+    window = engine.fetch(f"SELECT {_day_number('window_start')} AS first_day, {_day_number('as_of_end')} AS last_day "
+                          "FROM asof_params")
+    return (engine.fetch(_permanent_post_contracts_sql()), int(window["first_day"].iloc[0]),
+            int(window["last_day"].iloc[0]), settings.continuity_gap_days, settings.year_round_share)
+
+
+def replacement_inputs(engine: SqlEngine, settings: FeaturesConfig) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The arguments of `features.replacements.covered_replacements`: the replacements, the absences, the margin."""
+    return engine.fetch(_replacements_sql()), engine.fetch(_absences_sql()), settings.replacement_margin_days
+
+
 def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction.
 
@@ -881,21 +913,14 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     (`covered_replacements`).
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
-    register_usage_sectors(engine)
-    register_branch_agreements(engine)
-    engine.create_table("job_names", JOB_NAMES_SQL)
-    successions = carence_successions(engine.fetch(_carence_contracts_sql()), _weekmasks(engine),
-                                      settings.post_memory_days)
+    register_rule_tables(engine)
+    successions = carence_successions(*carence_inputs(engine, settings))
     load_table(engine, "carence_successions", pa.Table.from_pandas(successions, schema=SUCCESSIONS_SCHEMA,
                                                                     preserve_index=False))
-    window = engine.fetch(f"SELECT {_day_number('window_start')} AS first_day, {_day_number('as_of_end')} AS last_day "
-                          "FROM asof_params")
-    lasting = permanent_posts(engine.fetch(_permanent_post_contracts_sql()), int(window["first_day"].iloc[0]),
-                              int(window["last_day"].iloc[0]), settings.continuity_gap_days, settings.year_round_share)
+    lasting = permanent_posts(*permanent_post_inputs(engine, settings))
     load_table(engine, "permanent_post_contracts", pa.Table.from_pandas(lasting, schema=PERMANENT_SCHEMA,
                                                                          preserve_index=False))
-    covered = covered_replacements(engine.fetch(_replacements_sql()), engine.fetch(_absences_sql()),
-                                   settings.replacement_margin_days)
+    covered = covered_replacements(*replacement_inputs(engine, settings))
     load_table(engine, "covered_replacements", pa.Table.from_pandas(covered, schema=COVERED_SCHEMA,
                                                                      preserve_index=False))
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
@@ -933,9 +958,16 @@ def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
 def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     """Everything that defines the checks (queries, sector table), for fingerprints of stored results."""
     sectors = "\n".join(",".join(map(str, row)) for row in _usage_sector_rows())
-    inputs = (JOB_NAMES_SQL, _carence_contracts_sql(), _permanent_post_contracts_sql(), inspect.getsource(job_posts),
+    inputs = (JOB_NAMES_SQL, _carence_contracts_sql(), _permanent_post_contracts_sql(), *_pass_sources(),
               repr(sorted(branch_rules().items())))
     return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
+
+
+def _pass_sources() -> tuple[str, ...]:
+    """The source text of the Python passes between the SQL stages (read as files: setup.py may have compiled
+    them, and a compiled module has no source for `inspect`)."""
+    return tuple(resources.files("features").joinpath(f"{module.__name__.rsplit('.', 1)[-1]}.py").read_text(encoding="utf-8")
+                 for module in (job_posts, replacements))
 
 
 def rule_counts_sql() -> str:

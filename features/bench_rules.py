@@ -1,0 +1,118 @@
+"""Rule-passes benchmark: the Python passes of the rule checks (`features.job_posts`, `features.replacements`)
+on the inputs of one real month, as installed (compiled with Cython by setup.py when a compiler was there)
+next to the same modules run from their pure-Python source, in the same run, with their agreement."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+
+from core.benchmarks import load_average
+from core.config import Config
+from core.home import Home
+from features import job_posts, replacements
+from features.asof import prepare_as_of
+from features.rules import carence_inputs, permanent_post_inputs, register_rule_tables, replacement_inputs
+from warehouse.contracts import has_contract_states
+from warehouse.engine import connect
+from warehouse.sql_engine import DuckDBEngine, SqlEngine
+
+
+def pure_python_module(module: ModuleType) -> ModuleType:
+    """`module` run from its .py source (a module of its own, `<name>_pure_python`), whether or not the
+    imported one is compiled."""
+    short = module.__name__.rsplit(".", 1)[-1]
+    source = Path(str(module.__file__)).with_name(f"{short}.py")
+    name = f"{module.__name__}_pure_python"
+    spec = importlib.util.spec_from_file_location(name, source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{source}: no Python source to load")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[name] = loaded  # dataclasses and pickling look their module up there
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def is_compiled(module: ModuleType) -> bool:
+    """Whether `module` was loaded from a compiled extension rather than its .py source."""
+    return not str(module.__file__).endswith(".py")
+
+
+@dataclass(frozen=True)
+class RulePassesBench:
+    """Each pass as installed next to its pure-Python source on one month's inputs."""
+
+    results: pd.DataFrame  # pass, input_rows, output_rows, inputs_seconds, pure_python_seconds, installed_seconds,
+    #                        x_pure_python, identical
+    as_of_seconds: float
+    compiled: bool
+    load_before: str
+    load_after: str
+
+
+# name, module, function name, how its arguments are read from the as-of tables
+PASSES: tuple[tuple[str, ModuleType, str, Callable[..., tuple]], ...] = (
+    ("carence_successions (carence)", job_posts, "carence_successions", carence_inputs),
+    ("permanent_posts (poste_permanent)", job_posts, "permanent_posts", permanent_post_inputs),
+    ("covered_replacements (remplacement_sans_absence)", replacements, "covered_replacements", replacement_inputs),
+)
+
+
+def _same(left: pd.DataFrame, right: pd.DataFrame) -> bool:
+    try:
+        pd.testing.assert_frame_equal(left, right, check_exact=True)
+    except AssertionError:
+        return False
+    return True
+
+
+def run_passes(engine: SqlEngine, config: Config) -> pd.DataFrame:
+    """Each pass on the as-of tables already in `engine`: its inputs read once, then the pure-Python source
+    and the installed module on them, timed; a row per pass (`RulePassesBench.results`)."""
+    register_rule_tables(engine)
+    rows = []
+    for label, module, function, inputs in PASSES:
+        started = time.perf_counter()
+        arguments = inputs(engine, config.features)
+        inputs_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        expected = getattr(pure_python_module(module), function)(*arguments)
+        pure_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        found = getattr(module, function)(*arguments)
+        installed_seconds = time.perf_counter() - started
+        rows.append({"pass": label, "input_rows": len(arguments[0]), "output_rows": len(found),
+                     "inputs_seconds": inputs_seconds, "pure_python_seconds": pure_seconds,
+                     "installed_seconds": installed_seconds, "x_pure_python": pure_seconds / installed_seconds,
+                     "identical": _same(found, expected)})
+    return pd.DataFrame(rows)
+
+
+def bench_rule_passes(home: Home, config: Config, as_of: date, memory_limit: str | None = None,
+                      threads: int | None = None) -> RulePassesBench:
+    """The rule checks' Python passes on the inputs of `as_of` (as-of tables computed by DuckDB, from the
+    versioned contracts when the warehouse has them), installed next to pure Python."""
+    path = home.warehouse / "establishments.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no warehouse; ingest DSN files or run `champollion simulate`")
+    load_before = load_average()
+    engine = DuckDBEngine(connect(memory_limit=memory_limit, threads=threads, temp_directory=home.duckdb_tmp))
+    try:
+        engine.attach_warehouse(home.warehouse)
+        started = time.perf_counter()
+        prepare_as_of(engine, as_of, config.features, config.ingest.inferred_end_after_months,
+                      has_contract_states(home.warehouse))
+        as_of_seconds = time.perf_counter() - started
+        results = run_passes(engine, config)
+    finally:
+        engine.close()
+    return RulePassesBench(results, as_of_seconds, is_compiled(job_posts) and is_compiled(replacements),
+                           load_before, load_average())
