@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -293,19 +293,14 @@ _HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
                   if c.title not in ("SIRET", "Adresse", "Position", "Article", "Constat pour le poste")]
 
 
-class Cell(NamedTuple):
-    """A value as the HTML page shows it, and whether it is a number (aligned right)."""
-
-    text: str
-    num: bool
-
-
+# A value as the HTML page shows it, and whether it is a number (aligned right).
+Cell = tuple[str, bool]
 _SHOWN: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}
 
 
 def _html_cells(columns: list[Column], frame: pd.DataFrame) -> list[list[Cell]]:
     """The rows of `frame` as the page shows them under `columns`, converted column by column."""
-    shown = [[Cell(_SHOWN.get(c.kind, _text)(value), c.kind in ("percent", "integer")) for value in c.cells(frame)]
+    shown = [[(_SHOWN.get(c.kind, _text)(value), c.kind in ("percent", "integer")) for value in c.cells(frame)]
              for c in columns]
     return [list(row) for row in zip(*shown, strict=True)] if shown else []
 
