@@ -99,7 +99,10 @@ def _articles(rows: pd.DataFrame) -> dict[int, str]:
     cited["_first"] = np.arange(len(cited))
     counts = cited.groupby(["_group", "article"], sort=False).agg(n=("_first", "size"), first=("_first", "min"))
     counts = counts.reset_index().sort_values(["_group", "n", "first"], ascending=[True, False, True])
-    return {int(group): f" ({', '.join(found['article'])})" for group, found in counts.groupby("_group", sort=False)}
+    articles: dict[int, list[str]] = {}
+    for group, article in zip(counts["_group"].tolist(), counts["article"].tolist(), strict=True):
+        articles.setdefault(group, []).append(article)
+    return {group: f" ({', '.join(found)})" for group, found in articles.items()}
 
 
 def grouped_evidence(evidence: pd.DataFrame, key: str) -> GroupedEvidence:

@@ -198,17 +198,24 @@ def _excel_values(kind: str, values: list[Any]) -> list[Any]:
     """A column's values as xlsxwriter takes them for `kind`: None (a blank cell, formatted), a datetime,
     a float, or a string (a SIRET or département '01' keeps its leading zeros)."""
     cells: list[Any] = []
+    text = kind not in ("date", "integer", "percent")
     for value in values:
-        if missing(value) or value == "":
+        if text and type(value) is str:  # most cells: nothing to check nor convert
+            cells.append(value if value else None)
+        elif missing(value) or value == "":
             cells.append(None)
-        elif kind == "date":
-            stamp = value if isinstance(value, pd.Timestamp) else pd.to_datetime(value, errors="coerce")
-            cells.append(None if pd.isna(stamp) else stamp.to_pydatetime())
-        elif kind in ("integer", "percent"):
-            cells.append(float(value))
         else:
-            cells.append(str(value))
+            cells.append(_excel_value(kind, value))
     return cells
+
+
+def _excel_value(kind: str, value: Any) -> Any:
+    if kind == "date":
+        stamp = value if isinstance(value, pd.Timestamp) else pd.to_datetime(value, errors="coerce")
+        return None if pd.isna(stamp) else stamp.to_pydatetime()
+    if kind in ("integer", "percent"):
+        return float(value)
+    return str(value)
 
 
 def _write_table(book: Any, sheet: Any, frame: pd.DataFrame, columns: list[Column], formats: dict[str, Any]) -> None:
