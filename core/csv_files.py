@@ -25,11 +25,19 @@ def neutralise_cell(value: object) -> object:
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `frame` whose text columns have their formula-like cells neutralised."""
-    safe = frame.copy()
+    """A copy of `frame` whose text columns have their formula-like cells neutralised (string columns
+    column-wise, other non-numeric columns cell by cell)."""
+    safe = frame.copy(deep=False)  # copy-on-write: replacing a column leaves `frame` as it was
     for column in safe.columns:
-        if not pd.api.types.is_numeric_dtype(safe[column]) and not pd.api.types.is_datetime64_any_dtype(safe[column]):
-            safe[column] = safe[column].map(neutralise_cell, na_action="ignore")
+        values = safe[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        if isinstance(values.dtype, pd.StringDtype):
+            formula = values.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+            if formula.any():
+                safe[column] = values.where(~formula, "'" + values)
+        else:
+            safe[column] = values.map(neutralise_cell, na_action="ignore")
     return safe
 
 

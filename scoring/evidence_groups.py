@@ -4,18 +4,25 @@ what is wrong, with the contracts under it.
 « 1 poste de « préparateur commande » tenu toute l'année par 40 contrats courts successifs (L1251-5) »
 instead of forty rows. Groups come in the order of the rules, then of their number of established
 and probable findings; the findings to check on site are counted in their group's sentence.
+
+`grouped_evidence` groups the evidence of many establishments (a region's listed lines) in one pass, with
+column-wise pandas operations and a Python loop over the groups only; `group_evidence` is the same for one
+establishment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.rules import CONFIDENCE_LEVELS, ESTABLISHED, PROBABLE, RULES, TO_CHECK
 
 _ORDER = {rule.id: i for i, rule in enumerate(RULES)}
 _CONFIDENCE_RANK = {level: i for i, level in enumerate(CONFIDENCE_LEVELS)}
+MISSING_POST = "non renseigné"
 
 
 @dataclass(frozen=True)
@@ -28,22 +35,40 @@ class EvidenceGroup:
     rows: pd.DataFrame  # the evidence rows, established first, then probable, then to check on site
 
 
+@dataclass(frozen=True)
+class GroupedEvidence:
+    """The evidence of many establishments in reading order: by key (e.g. list position), then group by group.
+
+    `rows` are the evidence rows (missing posts shown as « non renseigné ») in that order, with a fresh index;
+    `groups` has one row per group, in the same order: the key, `rule`, `post`, `summary_fr`, and `start` and
+    `stop`, the group's slice of `rows`."""
+
+    rows: pd.DataFrame
+    groups: pd.DataFrame
+
+    def of(self, position: int) -> EvidenceGroup:
+        """The group at `position` of `groups`, with its rows."""
+        group = self.groups.iloc[position]
+        rows = self.rows.iloc[int(group["start"]):int(group["stop"])].reset_index(drop=True)
+        return EvidenceGroup(str(group["rule"]), str(group["post"]), str(group["summary_fr"]), rows)
+
+
 def _plural(n: int, singular: str, plural: str) -> str:
     return f"{n} {singular if n == 1 else plural}"
 
 
-def _what(rule: str, rows: pd.DataFrame, post: str) -> str:
-    """The sentence of one group, without its article and confidence."""
-    n = len(rows)
+def _what(rule: str, n: int, post: str, distinct_posts: int, posts_concerned: Any) -> str:
+    """The sentence of one group of `n` findings, without its article and confidence. `distinct_posts`: the
+    numbers of the posts (`post_no`) the findings name; `posts_concerned`: the largest count of posts held."""
     job = f"« {post} »"
     if rule == "carence":
-        posts = int(rows["post_no"].nunique())
-        where = f"sur {_plural(posts, 'poste', 'postes')} de {job}" if posts else f"sur le poste {job}"
+        where = (f"sur {_plural(distinct_posts, 'poste', 'postes')} de {job}" if distinct_posts
+                 else f"sur le poste {job}")
         return f"{_plural(n, 'contrat', 'contrats')} {where} sans respect du délai de carence"
     if rule == "poste_permanent":
-        posts = rows["posts_concerned"].max()
-        held = f"{_plural(int(posts), 'poste', 'postes')} de {job}" if pd.notna(posts) else f"le poste {job}"
-        verb = "tenus" if pd.notna(posts) and int(posts) > 1 else "tenu"
+        known = pd.notna(posts_concerned)
+        held = f"{_plural(int(posts_concerned), 'poste', 'postes')} de {job}" if known else f"le poste {job}"
+        verb = "tenus" if known and int(posts_concerned) > 1 else "tenu"
         return f"{held} {verb} toute l'année par {_plural(n, 'contrat court', 'contrats courts')} successifs"
     if rule == "renouvellements":
         return f"{_plural(n, 'contrat', 'contrats')} de {job} renouvelés au-delà du nombre autorisé"
@@ -56,31 +81,92 @@ def _what(rule: str, rows: pd.DataFrame, post: str) -> str:
     return f"{_plural(n, 'élément', 'éléments')} sur {job}"
 
 
-def _confidence_fr(rows: pd.DataFrame) -> str:
-    counts = rows["confidence"].value_counts()
-    parts = [f"{counts[level]} {label}" for level, label in (
-        (ESTABLISHED, "établi" if counts.get(ESTABLISHED, 0) == 1 else "établis"),
-        (PROBABLE, "probable" if counts.get(PROBABLE, 0) == 1 else "probables"),
-        (TO_CHECK, "à vérifier sur place"),
-    ) if counts.get(level, 0)]
+def _confidence_fr(established: int, probable: int, to_check: int) -> str:
+    parts = [f"{count} {label}" for count, label in (
+        (established, "établi" if established == 1 else "établis"),
+        (probable, "probable" if probable == 1 else "probables"),
+        (to_check, "à vérifier sur place"),
+    ) if count]
     return ", ".join(parts)
+
+
+def _articles(rows: pd.DataFrame) -> dict[int, str]:
+    """Group -> its articles, the most cited first (ties: in reading order), e.g. ' (L1244-3, L1251-36)'."""
+    cited = pd.DataFrame({"_group": rows["_group"].to_numpy(), "article": rows["article"]}).dropna()
+    if cited.empty:
+        return {}
+    cited["article"] = cited["article"].astype(str)
+    cited["_first"] = np.arange(len(cited))
+    counts = cited.groupby(["_group", "article"], sort=False).agg(n=("_first", "size"), first=("_first", "min"))
+    counts = counts.reset_index().sort_values(["_group", "n", "first"], ascending=[True, False, True])
+    articles: dict[int, list[str]] = {}
+    for group, article in zip(counts["_group"].tolist(), counts["article"].tolist(), strict=True):
+        articles.setdefault(group, []).append(article)
+    return {group: f" ({', '.join(found)})" for group, found in articles.items()}
+
+
+def grouped_evidence(evidence: pd.DataFrame, key: str) -> GroupedEvidence:
+    """The evidence rows of many establishments grouped by `key` (one value per establishment: SIRET or list
+    position; rows without one are left out), then by rule and post, each group with its sentence.
+
+    Keys come in ascending order; within a key, groups in the order of the rules, then of their number of
+    established and probable findings, then of their post; within a group, established findings first,
+    then probable, then to check on site, each by date."""
+    rows = evidence.assign(
+        post=evidence["post"].fillna(MISSING_POST),
+        _confidence=evidence["confidence"].map(_CONFIDENCE_RANK).fillna(len(_CONFIDENCE_RANK)),
+        _scored=evidence["confidence"].isin((ESTABLISHED, PROBABLE)).to_numpy(),
+        _position=np.arange(len(evidence)),
+    )
+    rows = rows[rows[key].notna().to_numpy() & rows["rule"].notna().to_numpy()]
+    if rows.empty:
+        columns = [key, "rule", "post", "summary_fr", "start", "stop"]
+        return GroupedEvidence(rows.drop(columns=["_confidence", "_scored", "_position"]).reset_index(drop=True),
+                               pd.DataFrame({c: pd.Series(dtype="object") for c in columns}))
+    # Groups numbered in order of first appearance: the tie-break of groups with the same rule rank, count and post.
+    rows["_group"] = rows.groupby([key, "rule", "post"], sort=False).ngroup().to_numpy()
+    by_group = rows.groupby("_group", sort=True)
+    groups = pd.DataFrame({
+        key: by_group[key].first(),
+        "rule": by_group["rule"].first(),
+        "post": by_group["post"].first(),
+        "n": by_group.size(),
+        "scored": by_group["_scored"].sum(),
+        "distinct_posts": by_group["post_no"].nunique() if "post_no" in rows else 0,
+        "posts_concerned": by_group["posts_concerned"].max() if "posts_concerned" in rows else np.nan,
+        **{level: (rows["confidence"] == level).groupby(rows["_group"]).sum() for level in CONFIDENCE_LEVELS},
+    })
+    groups["_rule_rank"] = groups["rule"].astype(str).map(_ORDER).fillna(len(_ORDER)).to_numpy()
+    groups["_post_text"] = groups["post"].astype(str)
+    groups["_minus_scored"] = -groups["scored"]
+    groups = groups.rename_axis(None)
+    groups["_group"] = groups.index
+    group_order = groups.sort_values([key, "_rule_rank", "_minus_scored", "_post_text", "_group"]).index
+    rank = pd.Series(np.arange(len(group_order)), index=group_order)
+    rows["_group_rank"] = rank.reindex(rows["_group"]).to_numpy()
+    rows = rows.sort_values(["_group_rank", "_confidence", "event_date", "_position"], kind="stable")
+    groups = groups.loc[group_order]
+    articles = _articles(rows)
+    sizes = groups["n"].to_numpy()
+    stops = np.cumsum(sizes)
+    summaries = [
+        f"{_what(str(rule), int(n), str(post), int(distinct), concerned)}{articles.get(int(group), '')} : "
+        f"{_confidence_fr(int(established), int(probable), int(to_check))}"
+        for group, rule, n, post, distinct, concerned, established, probable, to_check in zip(
+            groups.index, groups["rule"], sizes, groups["post"], groups["distinct_posts"], groups["posts_concerned"],
+            groups[ESTABLISHED], groups[PROBABLE], groups[TO_CHECK], strict=True)
+    ]
+    table = pd.DataFrame({key: groups[key].to_numpy(), "rule": groups["rule"].astype(str).to_numpy(),
+                          "post": groups["_post_text"].to_numpy(), "summary_fr": summaries,
+                          "start": stops - sizes, "stop": stops})
+    kept = rows.drop(columns=["_confidence", "_scored", "_position", "_group", "_group_rank"]).reset_index(drop=True)
+    return GroupedEvidence(kept, table)
 
 
 def group_evidence(evidence: pd.DataFrame) -> list[EvidenceGroup]:
     """The evidence rows of one establishment grouped by rule and post, each with its sentence."""
     if evidence.empty:
         return []
-    rows = evidence.assign(
-        post=evidence["post"].fillna("non renseigné"),
-        _confidence=evidence["confidence"].map(_CONFIDENCE_RANK).fillna(len(_CONFIDENCE_RANK)),
-    )
-    groups = []
-    for (rule, post), found in rows.groupby(["rule", "post"], sort=False):
-        found = found.sort_values(["_confidence", "event_date"], kind="stable").drop(columns="_confidence")
-        articles = found["article"].dropna().astype(str).value_counts().index.tolist()
-        article = f" ({', '.join(articles)})" if articles else ""
-        summary = f"{_what(str(rule), found, str(post))}{article} : {_confidence_fr(found)}"
-        scored = int(found["confidence"].isin((ESTABLISHED, PROBABLE)).sum())
-        groups.append((_ORDER.get(str(rule), len(_ORDER)), -scored, str(post), EvidenceGroup(
-            str(rule), str(post), summary, found.reset_index(drop=True))))
-    return [group for *_, group in sorted(groups, key=lambda item: item[:3])]
+    grouped = grouped_evidence(evidence.assign(_establishment=0), "_establishment")
+    return [EvidenceGroup(g.rule, g.post, g.summary_fr, g.rows.drop(columns="_establishment"))
+            for g in (grouped.of(i) for i in range(len(grouped.groups)))]

@@ -175,14 +175,32 @@ def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:
     return pd.read_csv(path, dtype={"siret": "string", "region_code": "string"})
 
 
+def write_list_files(folder: Path, ranked: pd.DataFrame, listed: pd.DataFrame, month: date, version: str) -> list[Path]:
+    """Write `ranked.csv`, `evidence.csv` (`listed`: `listed_evidence`) and each region's workbook and page into
+    `folder`; return their paths. Each region's lines, evidence and departures come from one pass over each
+    table, not from a filter of the whole table per region."""
+    from scoring.region_files import write_region_files
+
+    write_frame_csv(ranked, folder / "ranked.csv")
+    write_frame_csv(listed, folder / "evidence.csv")
+    files = [folder / "ranked.csv", folder / "evidence.csv"]
+    evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
+    left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
+    for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
+        region = lines["region"].iloc[0]
+        files += write_region_files(
+            folder, f"{region_code}-{slug(region)}", region, month, version, lines.sort_values("list_position"),
+            evidence_of.get(region_code, listed.iloc[0:0]), left_of.get(region_code, ranked.iloc[0:0]),
+        )
+    return files
+
+
 def score_month(
     home: Home, config: Config, month: date, model_reference: str | None = None, all_reasons: bool = False,
     model_home: Home | None = None,
 ) -> MonthlyLists:
     """The whole monthly run for `month`; writes everything under `lists/YYYY-MM/`. The model comes from the
     registry of `model_home` (default: `home`'s)."""
-    from scoring.region_files import write_region_files
-
     started = time.perf_counter()
     stages: dict[str, float] = {}
     with timed(stages, "model loaded"):
@@ -202,16 +220,7 @@ def score_month(
         reason_columns = [c for c in ranked.columns if c.startswith("reason_") and not c.endswith("_feature")]
         feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
         ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
-        write_frame_csv(ranked, folder / "ranked.csv")
-        write_frame_csv(listed, folder / "evidence.csv")
-        files = [folder / "ranked.csv", folder / "evidence.csv"]
-        for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
-            region = lines["region"].iloc[0]
-            files += write_region_files(
-                folder, f"{region_code}-{slug(region)}", region, month, version,
-                lines.sort_values("list_position"), listed[listed["region_code"] == region_code],
-                ranked[(ranked["region_code"] == region_code) & (ranked["change"] == "left")],
-            )
+        files = write_list_files(folder, ranked, listed, month, version)
     summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
                        time.perf_counter() - started, files, folder)
     (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")

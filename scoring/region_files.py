@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 import xlsxwriter
 
 from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
-from scoring.evidence_groups import group_evidence
+from scoring.evidence_groups import grouped_evidence
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
@@ -61,6 +62,14 @@ def _text(value: Any) -> str:
     return "" if missing(value) else str(value)
 
 
+def _change_fr(value: Any) -> str:
+    return CHANGE_FR.get(_text(value), _text(value))
+
+
+def _rule_fr(value: Any) -> str:
+    return RULE_LABELS.get(_text(value), _text(value))
+
+
 def _reason_columns(frame: pd.DataFrame) -> list[str]:
     """reason_1, reason_2, ... (not the internal reason_N_feature), in order."""
     found = [c for c in frame.columns if re.fullmatch(r"reason_\d+", c)]
@@ -69,25 +78,33 @@ def _reason_columns(frame: pd.DataFrame) -> list[str]:
 
 # --- The tables, as French columns ---
 
+Cells = Callable[[pd.DataFrame], list[Any]]
+
 
 @dataclass(frozen=True)
 class Column:
-    """One column of an output table: its French title, how to get the value from a row, and its kind
-    (text, integer, percent, date, long) which sets the Excel format and width."""
+    """One column of an output table: its French title, how to get its values from a table (one per row, in
+    order: taken column by column, never row by row), and its kind (text, integer, percent, date, long)
+    which sets the Excel format and width."""
 
     title: str
-    value: Callable[[pd.Series], Any]
+    cells: Cells
     kind: str = "text"
     width: float = 12
 
 
-def _field(name: str) -> Callable[[pd.Series], Any]:
-    return lambda row: row.get(name)
+def _field(name: str, convert: Callable[[Any], Any] | None = None) -> Cells:
+    """The values of column `name` (None when the table has no such column), each through `convert`."""
+    def cells(frame: pd.DataFrame) -> list[Any]:
+        values = frame[name].tolist() if name in frame.columns else [None] * len(frame)
+        return values if convert is None else [convert(value) for value in values]
+    return cells
 
 
-def _address(row: pd.Series) -> str:
+def _address(frame: pd.DataFrame) -> list[str]:
     """The establishment's address (street, postal code and city as last declared) on one line."""
-    return address_fr(row.get("street"), row.get("postal_code"), row.get("city"))
+    return [address_fr(street, postal_code, city) for street, postal_code, city in zip(
+        _field("street")(frame), _field("postal_code")(frame), _field("city")(frame), strict=True)]
 
 
 ADDRESS_COLUMN = Column("Adresse", _address, "long", 34)
@@ -107,10 +124,10 @@ def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[C
         Column("Effectif", _field("headcount"), "integer", 9),
         Column("Score (probabilité estimée)", _field("score"), "percent", 13),
         Column("Rang dans la région", _field("rank_in_region"), "integer", 11),
-        Column("Sélection", lambda row: SELECTION_FR[bool(row.get("exploration"))], "text", 16),
-        Column("Évolution", lambda row: CHANGE_FR.get(_text(row.get("change")), _text(row.get("change"))), "text", 16),
+        Column("Sélection", _field("exploration", lambda value: SELECTION_FR[bool(value)]), "text", 16),
+        Column("Évolution", _field("change", _change_fr), "text", 16),
         *reasons,
-        Column("Éléments", lambda row: evidence_counts.get(str(row.get("siret")), 0), "integer", 10),
+        Column("Éléments", _field("siret", lambda siret: evidence_counts.get(str(siret), 0)), "integer", 10),
     ]
 
 
@@ -119,7 +136,7 @@ EVIDENCE_SHEET_COLUMNS: list[Column] = [
     ADDRESS_COLUMN,
     Column("Position", _field("list_position"), "integer", 9),
     Column("Constat pour le poste", _field("group_fr"), "long", 45),
-    Column("Règle", lambda row: RULE_LABELS.get(_text(row.get("rule")), _text(row.get("rule"))), "long", 28),
+    Column("Règle", _field("rule", _rule_fr), "long", 28),
     Column("Article", _field("article"), "text", 11),
     Column("Certitude", _field("confidence"), "text", 14),
     Column("Poste", _field("post"), "text", 20),
@@ -146,13 +163,13 @@ def left_columns() -> list[Column]:
         Column("Effectif", _field("headcount"), "integer", 9),
         Column("Score ce mois-ci", _field("score"), "percent", 12),
         Column("Rang dans la région", _field("rank_in_region"), "integer", 11),
-        Column("Motif de sortie", left_reason, "long", 45),
+        Column("Motif de sortie", _field("recently_inspected", left_reason), "long", 45),
     ]
 
 
-def left_reason(row: pd.Series) -> str:
-    """Why a line of last month's list is not on this one."""
-    if bool(row.get("recently_inspected")):
+def left_reason(recently_inspected: Any) -> str:
+    """Why a line of last month's list is not on this one, from its `recently_inspected` flag."""
+    if bool(recently_inspected):
         return "contrôlé récemment : exclu de la liste"
     return "n'est plus parmi les établissements retenus ce mois-ci"
 
@@ -162,10 +179,9 @@ def grouped_rows(evidence: pd.DataFrame) -> pd.DataFrame:
     with the group's sentence in `group_fr`."""
     if evidence.empty:
         return evidence.assign(group_fr=pd.Series(dtype="string"))
-    parts = [group.rows.assign(group_fr=group.summary_fr)
-             for _, rows in evidence.groupby("list_position", sort=True)
-             for group in group_evidence(rows)]
-    return pd.concat(parts, ignore_index=True)
+    grouped = grouped_evidence(evidence, "list_position")
+    sizes = (grouped.groups["stop"] - grouped.groups["start"]).to_numpy(dtype="int64")
+    return grouped.rows.assign(group_fr=np.repeat(grouped.groups["summary_fr"].to_numpy(dtype=object), sizes))
 
 
 def evidence_counts(evidence: pd.DataFrame) -> dict[str, int]:
@@ -178,36 +194,54 @@ def evidence_counts(evidence: pd.DataFrame) -> dict[str, int]:
 # --- Excel ---
 
 
+def _excel_values(kind: str, values: list[Any]) -> list[Any]:
+    """A column's values as xlsxwriter takes them for `kind`: None (a blank cell, formatted), a datetime,
+    a float, or a string (a SIRET or département '01' keeps its leading zeros)."""
+    cells: list[Any] = []
+    text = kind not in ("date", "integer", "percent")
+    for value in values:
+        if text and type(value) is str:  # most cells: nothing to check nor convert
+            cells.append(value if value else None)
+        elif missing(value) or value == "":
+            cells.append(None)
+        else:
+            cells.append(_excel_value(kind, value))
+    return cells
+
+
+def _excel_value(kind: str, value: Any) -> Any:
+    if kind == "date":
+        stamp = value if isinstance(value, pd.Timestamp) else pd.to_datetime(value, errors="coerce")
+        return None if pd.isna(stamp) else stamp.to_pydatetime()
+    if kind in ("integer", "percent"):
+        return float(value)
+    return str(value)
+
+
 def _write_table(book: Any, sheet: Any, frame: pd.DataFrame, columns: list[Column], formats: dict[str, Any]) -> None:
-    """Header row (bold, frozen, filtered), then one row per row of `frame`, typed by column kind."""
+    """Header row (bold, frozen, filtered), then one row per row of `frame`, typed by column kind. Values are
+    converted column by column, then written row by row (the order xlsxwriter stores them in)."""
+    writers = {"date": sheet.write_datetime, "integer": sheet.write_number, "percent": sheet.write_number}
+    prepared = []
     for j, column in enumerate(columns):
         sheet.write_string(0, j, column.title, formats["header"])
         sheet.set_column(j, j, column.width, formats.get(column.kind))
-    for i, (_, row) in enumerate(frame.iterrows(), start=1):
-        for j, column in enumerate(columns):
-            value = column.value(row)
-            fmt = formats.get(column.kind)
-            if missing(value) or value == "":
-                sheet.write_blank(i, j, None, fmt)
-            elif column.kind == "date":
-                stamp = pd.to_datetime(value, errors="coerce")
-                if pd.isna(stamp):
-                    sheet.write_blank(i, j, None, fmt)
-                else:
-                    sheet.write_datetime(i, j, stamp.to_pydatetime(), fmt)
-            elif column.kind in ("integer", "percent"):
-                sheet.write_number(i, j, float(value), fmt)
+        prepared.append((writers.get(column.kind, sheet.write_string), formats.get(column.kind)))
+    values = [_excel_values(column.kind, column.cells(frame)) for column in columns]
+    blank = sheet.write_blank
+    for i, row in enumerate(zip(*values, strict=True), start=1):
+        for j, value in enumerate(row):
+            write, fmt = prepared[j]
+            if value is None:
+                blank(i, j, None, fmt)
             else:
-                # Strings stay strings: a SIRET or département '01' must keep its leading zeros.
-                sheet.write_string(i, j, str(value), fmt)
+                write(i, j, value, fmt)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
     sheet.set_landscape()
     sheet.set_paper(9)  # A4
     sheet.repeat_rows(0)
     sheet.fit_to_pages(1, 0)
-
-
 def write_workbook(
     path: Path, region: str, month: date, version: str,
     lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame,
@@ -266,51 +300,65 @@ _HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
                   if c.title not in ("SIRET", "Adresse", "Position", "Article", "Constat pour le poste")]
 
 
-def _cell(column: Column, row: pd.Series) -> dict[str, Any]:
-    """A value as the HTML page shows it, and whether it is a number (aligned right)."""
-    value = column.value(row)
-    formats: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}
-    shown = formats.get(column.kind, _text)
-    return {"text": shown(value), "num": column.kind in ("percent", "integer")}
+# A value as the HTML page shows it, and whether it is a number (aligned right).
+Cell = tuple[str, bool]
+_SHOWN: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}
 
 
-def _rule_with_article(row: pd.Series) -> str:
-    label = RULE_LABELS.get(_text(row.get("rule")), _text(row.get("rule")))
-    article = _text(row.get("article"))
-    return f"{label} ({article})" if article else label
+def _html_cells(columns: list[Column], frame: pd.DataFrame) -> list[list[Cell]]:
+    """The rows of `frame` as the page shows them under `columns`, converted column by column."""
+    shown = [[(_SHOWN.get(c.kind, _text)(value), c.kind in ("percent", "integer")) for value in c.cells(frame)]
+             for c in columns]
+    return [list(row) for row in zip(*shown, strict=True)] if shown else []
+
+
+def _rule_with_article(frame: pd.DataFrame) -> list[str]:
+    return [f"{label} ({article})" if article else label for label, article in zip(
+        _field("rule", _rule_fr)(frame), _field("article", _text)(frame), strict=True)]
+
+
+def _line_groups(evidence: pd.DataFrame, columns: list[Column]) -> dict[str, list[dict[str, Any]]]:
+    """SIRET -> its evidence groups as the page shows them: the group's sentence and its rows' cells."""
+    if evidence.empty:
+        return {}
+    grouped = grouped_evidence(evidence.assign(_siret=evidence["siret"].astype(str)), "_siret")
+    cells = _html_cells(columns, grouped.rows)
+    by_siret: dict[str, list[dict[str, Any]]] = {}
+    for siret, summary, start, stop in zip(grouped.groups["_siret"], grouped.groups["summary_fr"],
+                                           grouped.groups["start"], grouped.groups["stop"], strict=True):
+        by_siret.setdefault(siret, []).append({"summary": summary, "rows": cells[start:stop]})
+    return by_siret
 
 
 def render_html(
     region: str, month: date, version: str, lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame
 ) -> str:
     """The region's page as a string (see the module docstring)."""
-    by_siret = {str(s): group for s, group in evidence.groupby(evidence["siret"].astype(str))} if len(evidence) else {}
     evidence_columns = [
         Column("Règle (article)", _rule_with_article, "long") if c.title == "Règle" else c for c in _HTML_EVIDENCE
     ]
-    reasons = _reason_columns(lines)
-    items = []
-    for _, row in lines.iterrows():
-        rows = by_siret.get(str(row["siret"]), evidence.iloc[0:0])
-        items.append({
-            "position": _integer_text(row.get("list_position")),
-            "siret": _text(row.get("siret")),
-            "address": _address(row),
-            "departement": _text(row.get("departement")),
-            "naf": _text(row.get("naf")),
-            "headcount": _integer_text(row.get("headcount")),
-            "score": percent_fr(row.get("score")),
-            "rank_in_region": _integer_text(row.get("rank_in_region")),
-            "exploration": bool(row.get("exploration")),
-            "change": CHANGE_FR.get(_text(row.get("change")), _text(row.get("change"))),
-            "reasons": [_text(row.get(c)) for c in reasons if _text(row.get(c))],
-            "evidence_count": len(rows),
-            "evidence_groups": [
-                {"summary": group.summary_fr,
-                 "rows": [[_cell(c, e) for c in evidence_columns] for _, e in group.rows.iterrows()]}
-                for group in group_evidence(rows)
-            ],
-        })
+    groups = _line_groups(evidence, evidence_columns)
+    counts = evidence_counts(evidence)
+    reasons = list(zip(*(_field(c, _text)(lines) for c in _reason_columns(lines)), strict=True)) or [()] * len(lines)
+    items = [{
+        "position": _integer_text(position),
+        "siret": _text(siret),
+        "address": address,
+        "departement": _text(departement),
+        "naf": _text(naf),
+        "headcount": _integer_text(headcount),
+        "score": percent_fr(score),
+        "rank_in_region": _integer_text(rank),
+        "exploration": bool(exploration),
+        "change": _change_fr(change),
+        "reasons": [reason for reason in line_reasons if reason],
+        "evidence_count": counts.get(str(siret), 0),
+        "evidence_groups": groups.get(str(siret), []),
+    } for position, siret, address, departement, naf, headcount, score, rank, exploration, change, line_reasons
+        in zip(*(_field(name)(lines) for name in (
+            "list_position", "siret")), _address(lines), *(_field(name)(lines) for name in (
+            "departement", "naf", "headcount", "score", "rank_in_region", "exploration", "change")), reasons,
+            strict=True)]
     columns_left = left_columns()
     title = f"Liste de contrôle — {region} — {month_fr(month)}"
     return _ENVIRONMENT.get_template("region_list.html.j2").render(
@@ -328,7 +376,7 @@ def render_html(
         lines=items,
         evidence_titles=[c.title for c in evidence_columns],
         left_titles=[c.title for c in columns_left],
-        left=[[_cell(c, row) for c in columns_left] for _, row in left.iterrows()],
+        left=_html_cells(columns_left, left),
     )
 
 
