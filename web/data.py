@@ -4,7 +4,8 @@ A page never computes features or scores: the list's line (score, ranks, reasons
 `lists/YYYY-MM/ranked.csv` as the monthly run wrote it, the SHAP breakdown comes from the same model
 version on the stored feature table, and the contracts are rebuilt for this establishment only
 (`month_contracts`), by engines that keep the warehouse attached (`AttachedEngines`). The month's ranked
-lines, feature table, sector medians and model are loaded once per process and kept.
+lines, feature table, sector medians, model and temp-work agencies by user establishment are loaded once
+per process and kept: DSN ingested after the server started reaches the agencies at its next start.
 """
 
 from __future__ import annotations
