@@ -209,6 +209,16 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             log_access(user, siret, chosen, what)
         return user, chosen, line, region_code
 
+    def open_region(request: Request, month: str, region_code: str, permission: Permission) -> tuple[User, date]:
+        """The signed-in user and the month of a region's list, once `permission` is checked for the region
+        (404 for a region that does not exist)."""
+        user = signed_in(request)
+        require(user, permission, region_code)
+        chosen = parse_month(month)
+        if region_code not in region_names():
+            raise HTTPException(404, f"Région {region_code} inconnue.")
+        return user, chosen
+
     def log_access(user: User, siret: str, month: date, what: str) -> None:
         with db() as session:
             session.add(AccessRecord(user_id=user.id, siret=siret, list_month=month, what=what))
@@ -310,11 +320,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/listes/{month}/{region_code}", response_class=HTMLResponse)
     def region_list(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
                     motif: str = "", exploration: str = "", tri: str = "position") -> HTMLResponse:
-        user = signed_in(request)
-        require(user, Permission.LIST, region_code)
-        chosen = parse_month(month)
-        if region_code not in region_names():
-            raise HTTPException(404, f"Région {region_code} inconnue.")
+        user, chosen = open_region(request, month, region_code, Permission.LIST)
         try:
             ranked = data.ranked(chosen)
         except FileNotFoundError as exc:
@@ -335,11 +341,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/listes/{month}/{region_code}/export.csv")
     def export_csv(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
                    motif: str = "", exploration: str = "", tri: str = "position") -> Response:
-        user = signed_in(request)
-        require(user, Permission.EXPORT, region_code)
-        chosen = parse_month(month)
-        if region_code not in region_names():
-            raise HTTPException(404, f"Région {region_code} inconnue.")
+        _, chosen = open_region(request, month, region_code, Permission.EXPORT)
         lines, _ = data.region_lines(chosen, region_code, ListFilters(departement, naf, motif, exploration, tri))
         columns = ["list_position", "siret", "departement", "naf", "headcount", "score", "rank_in_region",
                    "exploration", "change", *[c for c in lines.columns if c.startswith("reason_") and
@@ -352,11 +354,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 
     @app.get("/listes/{month}/{region_code}/export.xlsx")
     def export_xlsx(request: Request, month: str, region_code: str) -> Response:
-        user = signed_in(request)
-        require(user, Permission.EXPORT, region_code)
-        chosen = parse_month(month)
-        if region_code not in region_names():
-            raise HTTPException(404, f"Région {region_code} inconnue.")
+        _, chosen = open_region(request, month, region_code, Permission.EXPORT)
         path = lists_folder(home, chosen) / f"{region_code}-{slug(region_names()[region_code])}.xlsx"
         if not path.exists():
             raise HTTPException(404, f"Pas de classeur pour cette région en {month_fr(chosen)}.")
