@@ -200,15 +200,23 @@ def test_a_correction_is_a_new_entry_and_the_store_holds_the_current_outcome(app
     assert len(after) >= len(before if before is not None else []) + 1
 
 
-def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, world):
+def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, world, monkeypatch):
     """An engine kept from page to page reads the version published now: after recorded controls publish two
-    new versions (the first one is then deleted), an establishment's contracts are still read, and the same."""
+    new versions (the first one is then deleted), an establishment's contracts are still read, and the same;
+    the month's temp-work agencies, kept between pages, are read again from the new version, once."""
+    import web.data
     from scoring.explain import month_contracts
 
+    reads: list[object] = []
+    read_agencies = web.data.placing_agencies
+    monkeypatch.setattr(web.data, "placing_agencies", lambda *args: reads.append(args[1]) or read_agencies(*args))
     month = date.fromisoformat(world.month + "-01")
-    engines = app.state.data.engines
-    with engines.engine() as engine:
+    data = app.state.data
+    with data.engines.engine() as (version, engine):
         before = month_contracts(world.home, world.config, month, world.siret_a, engine)
+        agencies_before = data.agencies(month, version, engine)
+        data.agencies(month, version, engine)
+    assert reads == [month]  # kept for this version
     first = world.home.warehouse.resolve()
     client = signed_in(app, world.logins["inspecteur A"])
     page = f"/etablissements/{world.month}/{world.siret_a}/controle"
@@ -217,10 +225,14 @@ def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, worl
         form["inspection_date"] = (date.fromisoformat(form["inspection_date"]) - timedelta(days=days_before)).isoformat()
         assert client.post(page, data=form, follow_redirects=False).status_code == 303
     assert not first.exists()  # the version the kept engine was attached to is gone
-    with engines.engine() as engine:
+    with data.engines.engine() as (version, engine):
         after = month_contracts(world.home, world.config, month, world.siret_a, engine)
+        agencies_after = data.agencies(month, version, engine)
+        data.agencies(month, version, engine)
+    assert version != first and reads == [month, month]  # read again from the new version, then kept
     assert len(before) > 0
     pd.testing.assert_frame_equal(after, before)
+    pd.testing.assert_frame_equal(agencies_after, agencies_before)
 
 
 def test_a_bad_outcome_is_refused_with_its_reasons(app, world):

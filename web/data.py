@@ -4,8 +4,8 @@ A page never computes features or scores: the list's line (score, ranks, reasons
 `lists/YYYY-MM/ranked.csv` as the monthly run wrote it, the SHAP breakdown comes from the same model
 version on the stored feature table, and the contracts are rebuilt for this establishment only
 (`month_contracts`), by engines that keep the warehouse attached (`AttachedEngines`). The month's ranked
-lines, feature table, sector medians, model and temp-work agencies by user establishment are loaded once
-per process and kept: DSN ingested after the server started reaches the agencies at its next start.
+lines, feature table, sector medians and model are loaded once per process and kept; the temp-work agencies by
+user establishment are kept for the warehouse version they were read from, and read again after a publish.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ class AttachedEngines:
         self._idle: list[tuple[Path, DuckDBEngine]] = []
 
     @contextmanager
-    def engine(self) -> Iterator[DuckDBEngine]:
-        """An engine on the version published now (its files stay until the version after next)."""
+    def engine(self) -> Iterator[tuple[Path, DuckDBEngine]]:
+        """The version published now and an engine attached to it (its files stay until the version after next)."""
         version = self.warehouse.resolve()
         with self._lock:
             stale = [engine for attached, engine in self._idle if attached != version]
@@ -130,7 +130,7 @@ class AttachedEngines:
             engine.con.execute("SET parquet_metadata_cache = true")
             engine.attach_warehouse(version)
         try:
-            yield engine
+            yield version, engine
         except BaseException:
             engine.close()
             raise
@@ -156,7 +156,7 @@ class HomeData:
         self._ranked: dict[date, pd.DataFrame] = {}
         self._features: dict[date, MonthFeatures] = {}
         self._models: dict[str, Any] = {}
-        self._agencies: dict[date, pd.DataFrame] = {}
+        self._agencies: dict[date, tuple[Path, pd.DataFrame]] = {}  # month -> (warehouse version, agencies)
         self._explained: OrderedDict[tuple[date, str], tuple[Explanation, MonthFeatures]] = OrderedDict()
         self.engines = AttachedEngines(home.warehouse)
 
@@ -189,12 +189,14 @@ class HomeData:
                 self._models[version] = load_model(self.model_home, self.config, version)[0]
             return self._models[version]
 
-    def agencies(self, month: date, engine: DuckDBEngine) -> pd.DataFrame:
-        """The month's temp-work agencies by user establishment (`placing_agencies`), read with `engine`."""
+    def agencies(self, month: date, version: Path, engine: DuckDBEngine) -> pd.DataFrame:
+        """The month's temp-work agencies by user establishment (`placing_agencies`) in the warehouse `version`
+        that `engine` has attached: kept until another version is published."""
         with self._lock:
-            if month not in self._agencies:
-                self._agencies[month] = placing_agencies(engine, month, self.config.features)
-            return self._agencies[month]
+            kept = self._agencies.get(month)
+            if kept is None or kept[0] != version:
+                kept = self._agencies[month] = (version, placing_agencies(engine, month, self.config.features))
+            return kept[1]
 
     def warm(self, month: date) -> None:
         """Load the month's ranked lines, feature table, sector medians, model and temp-work agencies, and
@@ -202,8 +204,8 @@ class HomeData:
         ranked = self.ranked(month)
         if len(ranked):
             self.features(month, self.model(str(ranked["model_version"].iloc[0])).features)
-        with self.engines.engine() as engine:
-            self.agencies(month, engine)
+        with self.engines.engine() as (version, engine):
+            self.agencies(month, version, engine)
 
     def region_lines(self, month: date, region_code: str, filters: ListFilters) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The region's listed lines with the filters and order applied, and the lines that left the list."""
@@ -253,8 +255,9 @@ class HomeData:
             raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
         evidence = pd.read_parquet(feature_dir(self.home.data, month) / "rule_evidence.parquet",
                                    filters=[("establishment_siret", "==", siret)])
-        with self.engines.engine() as engine:
-            contracts = month_contracts(self.home, self.config, month, siret, engine, self.agencies(month, engine))
+        with self.engines.engine() as (version, engine):
+            agencies = self.agencies(month, version, engine)
+            contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)
         region_count = int((ranked["region_code"] == line["region_code"]).sum())
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
                                    evidence, contracts, month, self.config, features.benchmarks, region_count,
