@@ -627,9 +627,15 @@ def write_explanation(explanation: Explanation, folder: Path) -> tuple[Path, Pat
     text_path = folder / f"{siret}.txt"
     text_path.write_text(explanation_text(explanation), encoding="utf-8")
     picture_path = folder / f"{siret}.png"
-    figure = timeline_figure(explanation)
-    figure.savefig(picture_path, format="png")  # Figure without pyplot: the Agg canvas, no display needed
+    picture_path.write_bytes(timeline_png(explanation))
     return text_path, picture_path
+
+
+def timeline_png(explanation: Explanation) -> bytes:
+    """`timeline_figure` as a PNG (a Figure without pyplot: the Agg canvas, no display needed)."""
+    buffer = io.BytesIO()
+    timeline_figure(explanation).savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def explain_folder(home: Home, month: date) -> Path:
@@ -653,5 +659,6 @@ __all__ = [
     "person_labels",
     "renderables",
     "timeline_figure",
+    "timeline_png",
     "write_explanation",
 ]

@@ -58,7 +58,7 @@ from web.project import (
     region_names,
     slug,
     store_recorded_inspections,
-    timeline_figure,
+    timeline_png,
 )
 
 log = logging.getLogger("champollion.web")
@@ -370,12 +370,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                       outcomes=outcomes_of(siret), region_code=region_code)
 
     @app.get("/etablissements/{month}/{siret}/frise.png")
-    def timeline_png(request: Request, month: str, siret: str) -> Response:
+    def timeline_picture(request: Request, month: str, siret: str) -> Response:
         _, chosen, _, _ = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "frise")
-        figure = timeline_figure(data.establishment(chosen, siret).explanation)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return Response(buffer.getvalue(), media_type="image/png")
+        return Response(timeline_png(data.establishment(chosen, siret).explanation), media_type="image/png")
 
     @app.get("/etablissements/{month}/{siret}/explication.txt")
     def explanation_txt(request: Request, month: str, siret: str) -> Response:

@@ -40,6 +40,7 @@ from web.project import (
     load_model,
     month_contracts,
     placing_agencies,
+    timeline_png,
 )
 
 LIST_COLUMNS_TYPES = {"siret": "string", "region_code": "string", "departement": "string", "naf": "string",
@@ -199,13 +200,17 @@ class HomeData:
             return kept[1]
 
     def warm(self, month: date) -> None:
-        """Load the month's ranked lines, feature table, sector medians, model and temp-work agencies, and
-        attach an engine to the warehouse, ahead of the first page."""
+        """Load the month's ranked lines, feature table, sector medians, model and temp-work agencies, attach
+        an engine to the warehouse, and open the first listed establishment (its explanation and timeline
+        picture: the first use of SHAP and of the picture's fonts), ahead of the first page."""
         ranked = self.ranked(month)
         if len(ranked):
             self.features(month, self.model(str(ranked["model_version"].iloc[0])).features)
         with self.engines.engine() as (version, engine):
             self.agencies(month, version, engine)
+        listed = ranked.index[ranked["in_list"]]
+        if len(listed):
+            timeline_png(self.establishment(month, str(listed[0])).explanation)
 
     def region_lines(self, month: date, region_code: str, filters: ListFilters) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The region's listed lines with the filters and order applied, and the lines that left the list."""

@@ -25,7 +25,7 @@ from scoring.explain import (
     explain_month,
     explanation_text,
     month_contracts,
-    timeline_figure,
+    timeline_png,
 )
 from scoring.monthly import lists_folder, load_model, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, region_names
@@ -76,5 +76,5 @@ __all__ = [
     "region_names",
     "slug",
     "store_recorded_inspections",
-    "timeline_figure",
+    "timeline_png",
 ]
