@@ -1,12 +1,12 @@
-"""Tokenising DSN text by buffers: which lines the parser must see, found with NumPy over the raw bytes.
+"""Tokenising DSN text by buffers: which lines the parser must see, found by one compiled loop over the raw bytes.
 
 Most lines of a DSN file belong to blocks Champollion does not keep (contribution bases and
 contributions, payments to the bodies, ...) and continue the block instance of the line before
 them. Such a line changes nothing but where the parser stands in the block, and the next line of
 the same run says that again: of each run, only the last line needs to be read. Over each buffer of
 whole lines (reader.CHUNK_BYTES), every line's first 15 bytes are read as its rubric (block code,
-field number, comma) with array operations, without a Python object per line; the runs are
-dropped, and only the lines left are decoded, with their line numbers.
+field number, comma) by a loop compiled with Cython (`line_runs.mark_inert`), without a Python
+object per line; the runs are dropped, and only the lines left are decoded, with their line numbers.
 
 Decoding keeps the reader's rules (UTF-8, else cp1252, else latin-1, decided line by line): a
 buffer that is ASCII, all UTF-8, or single-byte text holding no UTF-8 sequence at all (ISO-8859-1
@@ -22,19 +22,12 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from warehouse.dsn.line_runs import HEAD_BYTES, NOT_IN_NORM, READ, UNREAD, mark_inert
 from warehouse.dsn.norm import Norm, load_norm
 from warehouse.dsn.parser import CONVERTERS, KEPT_BLOCKS
 from warehouse.dsn.reader import DecodeReport, decode_lines, iter_line_blocks
 from warehouse.dsn.records import READ_FIELDS
 
-HEAD_BYTES = 15  # `Sxx.Gxx.xx.xxx,`: a rubric code and its comma
-HEAD_WINDOW = 16  # a rubric, its comma and the quote opening its value
-_DIGIT_POSITIONS = np.array([1, 2, 5, 6, 8, 9, 11, 12, 13])
-_FIXED_POSITIONS = np.array([0, 3, 4, 7, 10, 14])
-_FIXED_BYTES = np.frombuffer(b"S.G..,", np.uint8)
-_ZERO = np.uint8(ord("0"))
-_QUOTE = np.uint8(ord("'"))
-_NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
 _CP1252_UNDEFINED = np.array([0x81, 0x8D, 0x8F, 0x90, 0x9D], np.uint8)
 _LF = 10
 
@@ -57,13 +50,13 @@ class LineSelector:
         self.block_rows = np.zeros(10**6, np.int16)
         self.block_rows[blocks] = np.arange(1, len(blocks) + 1)
         # What a rubric's line is to the parser, by block row and field number.
-        self.kinds = np.full((len(blocks) + 1, 1000), _NOT_IN_NORM, np.uint8)
+        self.kinds = np.full((len(blocks) + 1, 1000), NOT_IN_NORM, np.uint8)
         for rubric, number in rubrics.items():
             block = rubric[:10]
             # A line never read: a rubric of a block walked through without keeping a value, or a
             # text field of a kept block that no row is built from (no converter checks it).
             unread = block not in KEPT_BLOCKS or (rubric not in CONVERTERS and rubric[11:] not in READ_FIELDS[block])
-            self.kinds[self.block_rows[number // 1000], number % 1000] = _UNREAD if unread else _READ
+            self.kinds[self.block_rows[number // 1000], number % 1000] = UNREAD if unread else READ
 
     def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str]]:
         """(line numbers, lines) the parser must read, of the LF-separated lines of `data`, the first
@@ -76,7 +69,7 @@ class LineSelector:
         stops = np.empty_like(starts)
         stops[:-1] = line_feeds
         stops[-1] = len(raw)
-        keep = ~self._inert(raw, starts, stops)
+        keep = ~self._inert(data, starts, stops)
         kept = np.flatnonzero(keep)
         numbers: list[int] = (kept + first).tolist()
         encoding = buffer_encoding(data, raw, starts, report, first)
@@ -88,7 +81,7 @@ class LineSelector:
             data = raw[np.repeat(keep, stops - starts + 1)[: len(raw)]].tobytes()
         return numbers, data.decode(encoding).split("\n")
 
-    def _inert(self, raw: npt.NDArray[np.uint8], starts: IntArray, stops: IntArray) -> BoolArray:
+    def _inert(self, data: bytes, starts: IntArray, stops: IntArray) -> BoolArray:
         """Lines the parser need not read: a line never read (see __init__), quoted, that continues
         the block instance of the line before it, and whose next line the parser reads the same way
         without it (it continues the instance too, or it starts a new one either way).
@@ -96,53 +89,13 @@ class LineSelector:
         A line continues the instance when it is a rubric of the norm and the line before it is a
         well-formed rubric of the same block with a lower field number. Reading it would only move
         the parser's place in the block (and keep a value no row is built from), which the next line
-        moves again or leaves.
+        moves again or leaves. The loop over the lines is `line_runs.mark_inert` (compiled).
         """
         n = len(starts)
-        inert = np.zeros(n, np.bool_)
-        if n < 3:
-            return inert
-        padded = np.zeros(len(raw) + 1 + HEAD_WINDOW, np.uint8)
-        padded[: len(raw)] = raw
-        # A window at every byte, and one past the end (where an empty last line starts).
-        windows = np.lib.stride_tricks.as_strided(padded, (len(raw) + 1, HEAD_WINDOW), (1, 1), writeable=False)
-        heads = windows[starts]  # each line's first 16 bytes (zeros past the buffer's end)
-        digits = heads[:, _DIGIT_POSITIONS] - _ZERO  # a byte below "0" wraps above 9
-        well_formed = (
-            (stops - starts >= HEAD_BYTES)
-            & (heads[:, _FIXED_POSITIONS] == _FIXED_BYTES).all(axis=1)
-            & (digits < 10).all(axis=1)
-        )
-        values = np.minimum(digits, 9)  # any line's digits stay in the tables' range
-        block, field = _number(values[:, :6]), _number(values[:, 6:])
-        kind = self.kinds[self.block_rows[block], field]
-        continues = np.zeros(n, np.bool_)
-        continues[1:] = (
-            well_formed[1:] & well_formed[:-1] & (block[1:] == block[:-1]) & (field[1:] > field[:-1])
-            & (kind[1:] != _NOT_IN_NORM)
-        )
-        quoted = (stops - starts > HEAD_BYTES + 1) & (heads[:, HEAD_BYTES] == _QUOTE) & (padded[stops - 1] == _QUOTE)
-        unread = continues & quoted & (kind == _UNREAD)
-        # Inside a run: the next line continues the instance too.
-        inert[:-1] = unread[:-1] & continues[1:]
-        # At the end of a run: the next line is a well-formed rubric that starts a new instance whether
-        # the parser stands at this line or at the last line it read before (another block, or the same
-        # block with a field number not above that line's).
-        position = np.arange(n)
-        last_read = np.maximum.accumulate(np.where(inert, 0, position))
-        before = np.empty(n, np.int64)
-        before[0], before[1:] = 0, last_read[:-1]
-        starts_instance = well_formed[1:] & ((block[1:] != block[:-1]) | (field[1:] <= field[before[:-1]]))
-        inert[:-1] |= unread[:-1] & ~continues[1:] & starts_instance
-        return inert
-
-
-def _number(digits: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
-    """Each row of decimal digits as one number."""
-    number = digits[:, 0].astype(np.int32)
-    for column in range(1, digits.shape[1]):
-        number = number * 10 + digits[:, column]
-    return number
+        inert = np.empty(n, np.uint8)
+        mark_inert(data, starts, stops, self.block_rows, self.kinds, np.empty(n, np.int32), np.empty(n, np.int32),
+                   np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+        return inert.view(np.bool_)
 
 
 def _digits(rubric: str) -> int | None:

@@ -1,0 +1,70 @@
+"""The tokeniser's loop (`warehouse.dsn.line_runs`): setup.py compiles it with Cython when it can, and the
+compiled module must mark the same lines as its pure-Python source, on the fuzzed files of
+tests/test_dsn_tokens.py cut into small buffers (lines and runs cut at the buffers' edges)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+import warehouse.dsn.line_runs as line_runs
+from features.bench_rules import is_compiled, pure_python_module
+from tests.test_dsn_tokens import base_lines, encode, mutate
+from warehouse.dsn import tokens
+from warehouse.dsn.reader import DecodeReport, iter_line_blocks, open_binary
+
+
+def test_compiled_line_runs_is_built_from_the_current_source():
+    """A compiled module older than its source (or its .pxd) runs old code: `make install` compiles it again."""
+    loaded = Path(line_runs.__file__)
+    if is_compiled(line_runs):
+        for source in (loaded.with_name("line_runs.py"), loaded.with_name("line_runs.pxd")):
+            assert loaded.stat().st_mtime >= source.stat().st_mtime, (
+                f"{loaded.name} is older than {source.name}: run `make install` to compile it again"
+            )
+
+
+def _marks(module, selector: tokens.LineSelector, data: bytes) -> list[int]:
+    raw = np.frombuffer(data, np.uint8)
+    line_feeds = np.flatnonzero(raw == 10)
+    starts = np.r_[0, line_feeds + 1].astype(np.int64)
+    stops = np.r_[line_feeds, len(raw)].astype(np.int64)
+    n = len(starts)
+    inert = np.full(n, 7, np.uint8)  # overwritten whole
+    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, np.empty(n, np.int32),
+                      np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+    return inert.tolist()
+
+
+def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
+    pure = pure_python_module(line_runs)
+    selector = tokens.LineSelector()
+    rng = random.Random(21)
+    base = base_lines()
+    marked = 0
+    for case in range(120):
+        monkeypatch.setattr("warehouse.dsn.reader.CHUNK_BYTES", rng.choice([61, 257, 4096]))
+        path = tmp_path / f"case{case}.dsn"
+        path.write_bytes(encode(mutate(base, rng) if case else base, rng))
+        with open_binary(path) as stream:
+            for _, data in iter_line_blocks(stream, DecodeReport()):
+                compiled = _marks(line_runs, selector, data)
+                assert compiled == _marks(pure, selector, data), f"case {case}"
+                assert set(compiled) <= {0, 1}
+                marked += sum(compiled)
+    assert marked > 0  # lines were left out
+
+
+def test_a_run_keeps_its_first_and_last_lines_only():
+    """Contribution lines (block 81, walked through) of two instances, between kept lines: of each
+    instance only the line that opens it is read; the last line of the buffer is always read."""
+    lines = [
+        "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'",
+        "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'100.00'",
+        "S21.G00.81.001,'076'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'12.50'",
+        "S21.G00.30.001,'1800175123456'", "S21.G00.81.003,'2000.00'",
+    ]
+    marks = _marks(line_runs, tokens.LineSelector(), "\n".join(lines).encode("ascii"))
+    assert marks == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
