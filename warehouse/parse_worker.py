@@ -7,9 +7,11 @@ the declarations read before the damage; the file itself is copied to the quaran
 
 from __future__ import annotations
 
+import gc
 import shutil
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -81,7 +83,7 @@ def parse_batch(task: BatchTask) -> BatchResult:
     pseudonymiser = Pseudonymiser(task.key)
     selector = LineSelector()
     results = []
-    with _StagedWriter(task.staging, task.batch_id) as writer:
+    with _no_cycle_collection(), _StagedWriter(task.staging, task.batch_id) as writer:
         for source in task.files:
             headers: list[tuple] = []
             try:
@@ -94,6 +96,20 @@ def parse_batch(task: BatchTask) -> BatchResult:
                 writer.add({"declarations": headers})
             results.append(result)
     return BatchResult(task.batch_id, results)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cycle collector paused: parsing makes millions of blocks and rows that hold no reference
+    cycle, and while the rows wait for their row group every collection would walk them all again
+    (about a tenth of the parse's time). Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _StagedWriter:
