@@ -11,3 +11,13 @@ cdef int _S, _G, _DOT, _COMMA, _QUOTE, _ZERO
 cpdef void mark_inert(const unsigned char[:] data, const long long[:] starts, const long long[:] stops,
                       const short[:] block_rows, const unsigned char[:, :] kinds, int[:] blocks, int[:] fields,
                       unsigned char[:] line_kinds, unsigned char[:] quoted, unsigned char[:] inert)
+
+cdef int _LF, _CR
+
+@cython.locals(n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, position=Py_ssize_t, byte=int)
+cpdef Py_ssize_t find_lines(const unsigned char[:] data, long long[:] starts, long long[:] stops)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, size=Py_ssize_t, at=Py_ssize_t, length=Py_ssize_t, out=cython.uchar[:],
+               numbers=list)
+cpdef tuple kept_lines(const unsigned char[:] data, const long long[:] starts, const long long[:] stops,
+                       const unsigned char[:] inert, Py_ssize_t first)

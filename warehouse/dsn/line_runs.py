@@ -15,6 +15,7 @@ _NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
 # The same for Python callers (the names above are C constants once compiled).
 HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREAD
 _S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b".", b",", b"'", b"0"
+_LF, _CR = 10, 13
 
 
 def mark_inert(data, starts, stops, block_rows, kinds, blocks, fields, line_kinds, quoted, inert):
@@ -78,3 +79,53 @@ def mark_inert(data, starts, stops, block_rows, kinds, blocks, fields, line_kind
         if not (continues_here and quoted[i] and line_kinds[i] == _UNREAD and continues_next):
             last_read_field = fields[i]
         continues_here = continues_next
+
+
+def find_lines(data, starts, stops):
+    """Write where each line of `data` starts and stops (its end excluded: LF, CRLF or CR; the last
+    line may have none) into `starts` and `stops`, which hold at least one item more than `data` has
+    line-end bytes; return the number of lines."""
+    n = 0
+    start = 0
+    size = len(data)
+    position = 0
+    while position < size:
+        byte = data[position]
+        if byte in (_LF, _CR):
+            starts[n] = start
+            stops[n] = position
+            n += 1
+            if byte == _CR and position + 1 < size and data[position + 1] == _LF:
+                position += 1
+            start = position + 1
+        position += 1
+    if start < size:
+        starts[n] = start
+        stops[n] = size
+        n += 1
+    return n
+
+
+def kept_lines(data, starts, stops, inert, first):
+    """(numbers, text): the numbers of the lines of `data` not marked `inert` (the first line numbered
+    `first`), and their bytes joined by LF."""
+    n = len(starts)
+    numbers = []
+    size = 0
+    for i in range(n):
+        if not inert[i]:
+            numbers.append(first + i)
+            size += stops[i] - starts[i] + 1
+    text = bytearray(max(size - 1, 0))
+    out = text
+    at = -1  # where the LF before the next line goes
+    for i in range(n):
+        if inert[i]:
+            continue
+        if at >= 0:
+            out[at] = _LF
+        at += 1
+        length = stops[i] - starts[i]
+        out[at : at + length] = data[starts[i] : stops[i]]
+        at += length
+    return numbers, text

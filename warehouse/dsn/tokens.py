@@ -22,17 +22,15 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from warehouse.dsn.line_runs import HEAD_BYTES, NOT_IN_NORM, READ, UNREAD, mark_inert
+from warehouse.dsn.line_runs import HEAD_BYTES, NOT_IN_NORM, READ, UNREAD, find_lines, kept_lines, mark_inert
 from warehouse.dsn.norm import Norm, load_norm
 from warehouse.dsn.parser import CONVERTERS, KEPT_BLOCKS
-from warehouse.dsn.reader import DecodeReport, decode_lines, iter_line_blocks
+from warehouse.dsn.reader import DecodeReport, decode_lines, iter_raw_blocks, line_ends_to_lf
 from warehouse.dsn.records import READ_FIELDS
 
 _CP1252_UNDEFINED = np.array([0x81, 0x8D, 0x8F, 0x90, 0x9D], np.uint8)
-_LF = 10
 
 IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 class LineSelector:
@@ -58,30 +56,25 @@ class LineSelector:
             unread = block not in KEPT_BLOCKS or (rubric not in CONVERTERS and rubric[11:] not in READ_FIELDS[block])
             self.kinds[self.block_rows[number // 1000], number % 1000] = UNREAD if unread else READ
 
-    def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str]]:
-        """(line numbers, lines) the parser must read, of the LF-separated lines of `data`, the first
-        numbered `first`; `report` counts the encodings of every line, read or not."""
-        raw = np.frombuffer(data, np.uint8)
-        line_feeds = np.flatnonzero(raw == _LF)
-        starts = np.empty(len(line_feeds) + 1, np.int64)
-        starts[0] = 0
-        starts[1:] = line_feeds + 1
-        stops = np.empty_like(starts)
-        stops[:-1] = line_feeds
-        stops[-1] = len(raw)
-        keep = ~self._inert(data, starts, stops)
-        kept = np.flatnonzero(keep)
-        numbers: list[int] = (kept + first).tolist()
-        encoding = buffer_encoding(data, raw, starts, report, first)
+    def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str], int]:
+        """(line numbers, lines, count of lines): the lines the parser must read, of the whole lines of
+        `data` (line ends as read: LF, CRLF or CR), the first numbered `first`, without their ends, and
+        how many lines `data` holds; `report` counts the encodings of every line, read or not."""
+        # At most one line per line-end byte, and a last line with no end.
+        capacity = data.count(b"\n") + data.count(b"\r") + 1
+        starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+        count = find_lines(data, starts, stops)
+        starts, stops = starts[:count], stops[:count]
+        inert = self._inert(data, starts, stops)
+        numbers, kept = kept_lines(data, starts, stops, inert, first)
+        encoding = buffer_encoding(data, np.frombuffer(data, np.uint8), starts, report, first)
         if encoding is None:
-            lines = decode_lines(data, report, first)
-            return numbers, [lines[i] for i in kept.tolist()]
-        if len(kept) < len(starts):
-            # Each kept line with its LF; the last line is always kept and has none.
-            data = raw[np.repeat(keep, stops - starts + 1)[: len(raw)]].tobytes()
-        return numbers, data.decode(encoding).split("\n")
+            text = line_ends_to_lf(data)
+            lines = decode_lines(text[:-1] if text.endswith(b"\n") else text, report, first)
+            return numbers, [lines[number - first] for number in numbers], count
+        return numbers, kept.decode(encoding).split("\n") if numbers else [], count
 
-    def _inert(self, data: bytes, starts: IntArray, stops: IntArray) -> BoolArray:
+    def _inert(self, data: bytes, starts: IntArray, stops: IntArray) -> npt.NDArray[np.uint8]:
         """Lines the parser need not read: a line never read (see __init__), quoted, that continues
         the block instance of the line before it, and whose next line the parser reads the same way
         without it (it continues the instance too, or it starts a new one either way).
@@ -95,7 +88,7 @@ class LineSelector:
         inert = np.empty(n, np.uint8)
         mark_inert(data, starts, stops, self.block_rows, self.kinds, np.empty(n, np.int32), np.empty(n, np.int32),
                    np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
-        return inert.view(np.bool_)
+        return inert
 
 
 def _digits(rubric: str) -> int | None:
@@ -143,5 +136,9 @@ def iter_parser_lines(stream: BinaryIO, report: DecodeReport, selector: LineSele
     """Yield (line numbers, lines) of a DSN stream for `DsnParser.parse`, buffer by buffer; lines
     carry no end-of-line characters, and lines the parser need not read are left out."""
     selector = selector or LineSelector()
-    for first, data in iter_line_blocks(stream, report):
-        yield selector.select(first, data, report)
+    first = 1
+    for data in iter_raw_blocks(stream, report):
+        report.ends_with_newline = data.endswith((b"\n", b"\r"))
+        numbers, lines, count = selector.select(first, data, report)
+        yield numbers, lines
+        first += count
