@@ -68,3 +68,12 @@ def test_a_run_keeps_its_first_and_last_lines_only():
     ]
     marks = _marks(line_runs, tokens.LineSelector(), "\n".join(lines).encode("ascii"))
     assert marks == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
+
+
+def test_a_buffer_of_more_lines_than_guessed_is_read_whole():
+    """Blank lines (ends LF, CRLF and CR) are shorter than the tokeniser's guess of a line's bytes."""
+    data = b"\r\n" * 30 + b"\n" * 30 + b"\r" * 30 + b"S90.G00.90.001,'95'"
+    numbers, lines, count = tokens.LineSelector().select(5, data, DecodeReport())
+    assert count == 91
+    assert numbers == list(range(5, 96))
+    assert lines == [""] * 90 + ["S90.G00.90.001,'95'"]

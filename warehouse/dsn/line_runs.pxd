@@ -14,7 +14,7 @@ cpdef void mark_inert(const unsigned char[:] data, const long long[:] starts, co
 
 cdef int _LF, _CR
 
-@cython.locals(n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, position=Py_ssize_t, byte=int)
+@cython.locals(capacity=Py_ssize_t, n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, position=Py_ssize_t, byte=int)
 cpdef Py_ssize_t find_lines(const unsigned char[:] data, long long[:] starts, long long[:] stops)
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, size=Py_ssize_t, at=Py_ssize_t, length=Py_ssize_t, out=cython.uchar[:],

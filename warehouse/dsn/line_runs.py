@@ -83,8 +83,9 @@ def mark_inert(data, starts, stops, block_rows, kinds, blocks, fields, line_kind
 
 def find_lines(data, starts, stops):
     """Write where each line of `data` starts and stops (its end excluded: LF, CRLF or CR; the last
-    line may have none) into `starts` and `stops`, which hold at least one item more than `data` has
-    line-end bytes; return the number of lines."""
+    line may have none) into `starts` and `stops`; return the number of lines, or -1 when `data` has
+    more lines than the arrays hold."""
+    capacity = len(starts)
     n = 0
     start = 0
     size = len(data)
@@ -92,6 +93,8 @@ def find_lines(data, starts, stops):
     while position < size:
         byte = data[position]
         if byte in (_LF, _CR):
+            if n == capacity:
+                return -1
             starts[n] = start
             stops[n] = position
             n += 1
@@ -100,6 +103,8 @@ def find_lines(data, starts, stops):
             start = position + 1
         position += 1
     if start < size:
+        if n == capacity:
+            return -1
         starts[n] = start
         stops[n] = size
         n += 1

@@ -28,6 +28,7 @@ from warehouse.dsn.parser import CONVERTERS, KEPT_BLOCKS
 from warehouse.dsn.reader import DecodeReport, decode_lines, iter_raw_blocks, line_ends_to_lf
 from warehouse.dsn.records import READ_FIELDS
 
+LINE_BYTES_GUESS = 12  # fewer bytes per line than any DSN file has on average (a rubric alone takes 15)
 _CP1252_UNDEFINED = np.array([0x81, 0x8D, 0x8F, 0x90, 0x9D], np.uint8)
 
 IntArray = npt.NDArray[np.int64]
@@ -60,10 +61,12 @@ class LineSelector:
         """(line numbers, lines, count of lines): the lines the parser must read, of the whole lines of
         `data` (line ends as read: LF, CRLF or CR), the first numbered `first`, without their ends, and
         how many lines `data` holds; `report` counts the encodings of every line, read or not."""
-        # At most one line per line-end byte, and a last line with no end.
-        capacity = data.count(b"\n") + data.count(b"\r") + 1
-        starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
-        count = find_lines(data, starts, stops)
+        count = -1
+        capacity = len(data) // LINE_BYTES_GUESS + 1
+        while count < 0:  # more lines than guessed: room for as many as bytes
+            starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+            count = find_lines(data, starts, stops)
+            capacity = len(data) + 1
         starts, stops = starts[:count], stops[:count]
         inert = self._inert(data, starts, stops)
         numbers, kept = kept_lines(data, starts, stops, inert, first)
