@@ -8,11 +8,12 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import warehouse.dsn.line_runs as line_runs
 from features.bench_rules import is_compiled, pure_python_module
-from tests.test_dsn_tokens import base_lines, encode, mutate
-from warehouse.dsn import tokens
+from tests.test_dsn_tokens import base_lines, encode, mutate, parse_both
+from warehouse.dsn import reader, tokens
 from warehouse.dsn.reader import DecodeReport, iter_line_blocks, open_binary
 
 
@@ -33,14 +34,14 @@ def _marks(module, selector: tokens.LineSelector, data: bytes) -> list[int]:
     stops = np.r_[line_feeds, len(raw)].astype(np.int64)
     n = len(starts)
     inert = np.full(n, 7, np.uint8)  # overwritten whole
-    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, np.empty(n, np.int32),
-                      np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, selector.walked,
+                      np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
     return inert.tolist()
 
 
 def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
     pure = pure_python_module(line_runs)
-    selector = tokens.LineSelector()
+    selectors = [tokens.LineSelector(), tokens.LineSelector(skip_repeated_openings=True)]
     rng = random.Random(21)
     base = base_lines()
     marked = 0
@@ -50,24 +51,55 @@ def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
         path.write_bytes(encode(mutate(base, rng) if case else base, rng))
         with open_binary(path) as stream:
             for _, data in iter_line_blocks(stream, DecodeReport()):
-                compiled = _marks(line_runs, selector, data)
-                assert compiled == _marks(pure, selector, data), f"case {case}"
-                assert set(compiled) <= {0, 1}
-                marked += sum(compiled)
+                for selector in selectors:
+                    compiled = _marks(line_runs, selector, data)
+                    assert compiled == _marks(pure, selector, data), f"case {case}"
+                    assert set(compiled) <= {0, 1}
+                    marked += sum(compiled)
     assert marked > 0  # lines were left out
 
 
 def test_a_run_keeps_its_first_and_last_lines_only():
     """Contribution lines (block 81, walked through) of two instances, between kept lines: of each
-    instance only the line that opens it is read; the last line of the buffer is always read."""
+    instance only the line that opens it is read (only the first instance's when repeated openings are
+    skipped); the last line of the buffer is always read."""
     lines = [
         "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'",
         "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'100.00'",
         "S21.G00.81.001,'076'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'12.50'",
         "S21.G00.30.001,'1800175123456'", "S21.G00.81.003,'2000.00'",
     ]
-    marks = _marks(line_runs, tokens.LineSelector(), "\n".join(lines).encode("ascii"))
-    assert marks == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
+    data = "\n".join(lines).encode("ascii")
+    assert _marks(line_runs, tokens.LineSelector(), data) == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("buffer_bytes", [reader.CHUNK_BYTES, 97])
+def test_skipping_repeated_openings_changes_nothing_but_the_issues_of_misplaced_blocks(tmp_path, monkeypatch,
+                                                                                      buffer_bytes):
+    """On the fuzzed files, the lines left with repeated openings skipped give the rows, counts and
+    decoding report that every line gives, and the same issues and problems unless a block was misplaced
+    (which every line then shows too: `parse_worker` reads such a file again with every opening)."""
+    monkeypatch.setattr(reader, "CHUNK_BYTES", buffer_bytes)
+    selector = tokens.LineSelector(skip_repeated_openings=True)
+    rng = random.Random(buffer_bytes + 1)
+    base = base_lines()
+    misplaced = 0
+    for case in range(150):
+        path = tmp_path / f"case{case}.dsn"
+        path.write_bytes(encode(mutate(base, rng) if case else base, rng))
+        (every_rows, every_issues, every_summary, every_report), (rows, issues, summary, report) = parse_both(
+            path, selector
+        )
+        assert (summary, report) == (every_summary, every_report), f"case {case}"
+        assert tokens.has_misplaced_block(issues) == tokens.has_misplaced_block(every_issues), f"case {case}"
+        if tokens.has_misplaced_block(issues):
+            misplaced += 1
+            # The same declarations (rows, lines) are quarantined, with fewer of their problems listed.
+            assert [(*r[:2], bool(r[2]), *r[3:]) for r in rows] == [(*r[:2], bool(r[2]), *r[3:]) for r in every_rows]
+        else:
+            assert (rows, issues) == (every_rows, every_issues), f"case {case}"
+    assert misplaced  # the fuzzed cases include misplaced blocks
 
 
 def test_a_buffer_of_more_lines_than_guessed_is_read_whole():

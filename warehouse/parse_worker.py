@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import shutil
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from warehouse.dsn.parser import DsnParser, Issue
 from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
-from warehouse.dsn.tokens import LineSelector, iter_parser_lines
+from warehouse.dsn.tokens import LineSelector, has_misplaced_block, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 from warehouse.tables import STAGED_SCHEMAS
 
@@ -81,13 +81,17 @@ def parse_batch(task: BatchTask) -> BatchResult:
     the file; a file's declaration rows are written only once the whole file was read.
     """
     pseudonymiser = Pseudonymiser(task.key)
-    selector = LineSelector()
+    selector, every_opening = LineSelector(skip_repeated_openings=True), LineSelector()
     results = []
     with _no_cycle_collection(), _StagedWriter(task.staging, task.batch_id) as writer:
         for source in task.files:
             headers: list[tuple] = []
             try:
-                result = _parse_file(source, pseudonymiser, selector, writer, headers, task)
+                result = _parse_file(source, pseudonymiser, selector, writer.add, headers, task)
+                if has_misplaced_block(result.issues) or result.issues_dropped:
+                    # Read again with every opening for the issues (and the quarantine) they add;
+                    # the rows are the same, and already written.
+                    result = _parse_file(source, pseudonymiser, every_opening, _discard, [], task)
             except Exception as exc:  # a bug or an unreadable file must not lose the batch
                 result = _unreadable_file(source, task.quarantine, exc)
             else:
@@ -150,9 +154,13 @@ class _StagedWriter:
             self.writers[name].close()
 
 
+def _discard(rows: dict[str, list[tuple]]) -> None:
+    """Rows not written (a file read again for its issues only)."""
+
+
 def _parse_file(
-    source: SourceFile, pseudonymiser: Pseudonymiser, selector: LineSelector, writer: _StagedWriter,
-    headers: list[tuple], task: BatchTask,
+    source: SourceFile, pseudonymiser: Pseudonymiser, selector: LineSelector,
+    add_rows: Callable[[dict[str, list[tuple]]], None], headers: list[tuple], task: BatchTask,
 ) -> FileResult:
     label = str(source.path)
     parser = DsnParser(label)
@@ -175,7 +183,7 @@ def _parse_file(
                 continue
             n_contracts = len(declaration_rows.get("contract_months", ()))
             headers.append(builder.header_row(declaration, len(declaration.individuals), n_contracts))
-            writer.add(declaration_rows)
+            add_rows(declaration_rows)
             if nature == MONTHLY_NATURE:
                 result.monthly += 1
             else:

@@ -9,7 +9,8 @@ cdef int _S, _G, _DOT, _COMMA, _QUOTE, _ZERO
                block=int, field=int, number=int, digit=int, continues_next=bint, continues_here=bint,
                last_read_field=int)
 cpdef void mark_inert(const unsigned char[:] data, const long long[:] starts, const long long[:] stops,
-                      const short[:] block_rows, const unsigned char[:, :] kinds, int[:] blocks, int[:] fields,
+                      const short[:] block_rows, const unsigned char[:, :] kinds, const unsigned char[:] walked,
+                      int[:] blocks, int[:] fields,
                       unsigned char[:] line_kinds, unsigned char[:] quoted, unsigned char[:] inert)
 
 cdef int _LF, _CR

@@ -18,12 +18,14 @@ _S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b"."
 _LF, _CR = 10, 13
 
 
-def mark_inert(data, starts, stops, block_rows, kinds, blocks, fields, line_kinds, quoted, inert):
+def mark_inert(data, starts, stops, block_rows, kinds, walked, blocks, fields, line_kinds, quoted, inert):
     """Set `inert[i]` to 1 for each line i of `data` (bytes from `starts[i]` to `stops[i]`) that the
     parser need not read, 0 for the others.
 
     `block_rows` maps a rubric's six block digits to a row of `kinds`, which gives what a field
-    number of that block is to the parser (NOT_IN_NORM, READ, UNREAD). `blocks`, `fields`,
+    number of that block is to the parser (NOT_IN_NORM, READ, UNREAD). A block whose row is set in
+    `walked` has the lines that open its repeated instances marked too: a rubric of the norm that
+    opens a new instance of that block right after a line of the same block. `blocks`, `fields`,
     `line_kinds` and `quoted` are work arrays of one item per line, overwritten: each line's block
     digits and field number (-1 when it is not a well-formed rubric line), its kind, and whether its
     value is quoted.
@@ -76,6 +78,9 @@ def mark_inert(data, starts, stops, block_rows, kinds, blocks, fields, line_kind
                 # At the end of a run: the next line starts a new instance whether the parser stands
                 # at this line or at the last line it read before.
                 inert[i] = 1
+        elif (i > 0 and blocks[i] >= 0 and blocks[i - 1] == blocks[i] and fields[i] <= fields[i - 1]
+              and line_kinds[i] != _NOT_IN_NORM and walked[block_rows[blocks[i]]]):
+            inert[i] = 1  # another instance of a block walked through, opened right after the last one
         if not (continues_here and quoted[i] and line_kinds[i] == _UNREAD and continues_next):
             last_read_field = fields[i]
         continues_here = continues_next

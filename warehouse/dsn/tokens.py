@@ -16,7 +16,7 @@ line-by-line decoder counts them; any other buffer is decoded line by line (read
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from warehouse.dsn.line_runs import HEAD_BYTES, NOT_IN_NORM, READ, UNREAD, find_lines, kept_lines, mark_inert
 from warehouse.dsn.norm import Norm, load_norm
-from warehouse.dsn.parser import CONVERTERS, KEPT_BLOCKS
+from warehouse.dsn.parser import CONVERTERS, KEPT_BLOCKS, Issue
 from warehouse.dsn.reader import DecodeReport, decode_lines, iter_raw_blocks, line_ends_to_lf
 from warehouse.dsn.records import READ_FIELDS
 
@@ -35,10 +35,20 @@ IntArray = npt.NDArray[np.int64]
 
 
 class LineSelector:
-    """Picks, in a buffer of lines, those the parser must read, and decodes only them."""
+    """Picks, in a buffer of lines, those the parser must read, and decodes only them.
 
-    def __init__(self, norm: Norm | None = None) -> None:
+    With `skip_repeated_openings`, the lines that open another instance of a (non-root) block walked
+    through right after a line of the same block are left out too: contribution after contribution
+    (S21.G00.81), base after base (78), a third of the lines left otherwise. The parser reads the same
+    rows from the lines left, and the same issues, as long as it places every instance of those blocks
+    in the block tree (see `has_misplaced_block`): each repeated opening would only place the block
+    again where the one before it stands. A file with a misplaced block must be parsed again without
+    the option for its issues (`warehouse.parse_worker` does).
+    """
+
+    def __init__(self, norm: Norm | None = None, skip_repeated_openings: bool = False) -> None:
         norm = norm or load_norm()
+        self.skip_repeated_openings = skip_repeated_openings
         rubrics = {
             rubric: number for rubric in norm.rubrics
             if rubric[:10] in norm.parents and len(rubric) == HEAD_BYTES - 1
@@ -50,12 +60,16 @@ class LineSelector:
         self.block_rows[blocks] = np.arange(1, len(blocks) + 1)
         # What a rubric's line is to the parser, by block row and field number.
         self.kinds = np.full((len(blocks) + 1, 1000), NOT_IN_NORM, np.uint8)
+        # Blocks whose repeated openings are left out (walked through, not a root), by row of `kinds`.
+        self.walked = np.zeros(len(blocks) + 1, np.uint8)
         for rubric, number in rubrics.items():
             block = rubric[:10]
             # A line never read: a rubric of a block walked through without keeping a value, or a
             # text field of a kept block that no row is built from (no converter checks it).
             unread = block not in KEPT_BLOCKS or (rubric not in CONVERTERS and rubric[11:] not in READ_FIELDS[block])
             self.kinds[self.block_rows[number // 1000], number % 1000] = UNREAD if unread else READ
+            if skip_repeated_openings and block not in KEPT_BLOCKS and norm.parents[block] is not None:
+                self.walked[self.block_rows[number // 1000]] = 1
 
     def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str], int]:
         """(line numbers, lines, count of lines): the lines the parser must read, of the whole lines of
@@ -89,7 +103,7 @@ class LineSelector:
         """
         n = len(starts)
         inert = np.empty(n, np.uint8)
-        mark_inert(data, starts, stops, self.block_rows, self.kinds, np.empty(n, np.int32), np.empty(n, np.int32),
+        mark_inert(data, starts, stops, self.block_rows, self.kinds, self.walked, np.empty(n, np.int32), np.empty(n, np.int32),
                    np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
         return inert
 
@@ -132,6 +146,13 @@ def buffer_encoding(
     if report.encoding == "utf-8":
         report.encoding = "cp1252"
     return "cp1252"
+
+
+def has_misplaced_block(issues: Iterable[Issue]) -> bool:
+    """Whether the parser failed to place a block in the tree (a block outside its parent, with no
+    owner open): then lines a `LineSelector(skip_repeated_openings=True)` left out would have added
+    issues of their own."""
+    return any(issue.kind == "wrong_parent" for issue in issues)
 
 
 def iter_parser_lines(stream: BinaryIO, report: DecodeReport, selector: LineSelector | None = None
