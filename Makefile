@@ -8,7 +8,8 @@ PRESET ?= default
 .PHONY: install demo serve lint test clean-data
 
 # setup.py compiles the DSN parser and the rule checks' passes with Cython: editing them means installing again.
-$(BIN)/champollion: pyproject.toml setup.py warehouse/dsn/parser.py warehouse/dsn/records.py features/job_posts.py \
+$(BIN)/champollion: pyproject.toml setup.py warehouse/dsn/parser.py warehouse/dsn/records.py warehouse/dsn/line_runs.py \
+		warehouse/dsn/line_runs.pxd features/job_posts.py \
 		features/replacements.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

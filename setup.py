@@ -1,4 +1,4 @@
-"""Compiles the hot loops (the DSN parser, the rule checks' passes over jobs) with Cython when a C compiler is available.
+"""Compiles the hot loops (DSN tokeniser and parser, the rule checks' passes over jobs) with Cython when a C compiler is there.
 
 The modules stay plain Python: without a compiler (or if compiling fails) they are installed and
 run as they are, only slower. Settings other than the extension modules live in pyproject.toml.
@@ -7,7 +7,10 @@ run as they are, only slower. Settings other than the extension modules live in 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["warehouse/dsn/parser.py", "warehouse/dsn/records.py", "features/job_posts.py", "features/replacements.py"]
+COMPILED = [
+    "warehouse/dsn/parser.py", "warehouse/dsn/records.py", "warehouse/dsn/line_runs.py",  # line_runs.pxd: its C types
+    "features/job_posts.py", "features/replacements.py",
+]
 
 
 class OptionalBuildExt(build_ext):

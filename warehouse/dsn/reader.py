@@ -170,18 +170,19 @@ def decode_lines(data: bytes, report: DecodeReport, first_line: int) -> list[str
     return text.split("\n")
 
 
-def _line_ends_to_lf(data: bytes) -> bytes:
+def line_ends_to_lf(data: bytes) -> bytes:
+    """`data` with its line ends (CRLF, or CR alone) turned into LF."""
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
 
 
-def iter_line_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, bytes]]:
-    """Yield (number of the first line, bytes of whole lines joined by LF, without the last LF).
+def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
+    """Yield the stream's bytes in blocks of whole lines, line ends as they are (LF, CRLF or CR): each
+    block ends with its last line's end, but the last block, whose last line may have none.
 
-    Line ends are turned into LF first. A CR at the end of a read waits for the next one (it may be
-    the first half of a CRLF). A UTF-8 byte order mark at the start is skipped (and noted in the report).
+    A CR at the end of a read waits for the next one (it may be the first half of a CRLF). A UTF-8
+    byte order mark at the start is skipped (and noted in the report).
     """
     pending = b""
-    line_number = 1
     while True:
         block = stream.read(CHUNK_BYTES)
         if not report.bytes_read and block.startswith(UTF8_BOM):
@@ -198,14 +199,25 @@ def iter_line_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[i
             pending = data
             continue
         pending = data[cut + 1 :]
-        lines = _line_ends_to_lf(data[: cut + 1])[:-1]
-        yield line_number, lines
-        line_number += lines.count(b"\n") + 1
+        yield data[: cut + 1]
     report.truncated = stream_damage(stream)
     if pending:
-        tail = _line_ends_to_lf(pending)
-        report.ends_with_newline = tail.endswith(b"\n")
-        yield line_number, tail[:-1] if report.ends_with_newline else tail
+        yield pending
+
+
+def iter_line_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, bytes]]:
+    """Yield (number of the first line, bytes of whole lines joined by LF, without the last LF).
+
+    Line ends are turned into LF first; blocks are those of `iter_raw_blocks`.
+    """
+    line_number = 1
+    for block in iter_raw_blocks(stream, report):
+        lines = line_ends_to_lf(block)
+        report.ends_with_newline = lines.endswith(b"\n")
+        if report.ends_with_newline:
+            lines = lines[:-1]
+        yield line_number, lines
+        line_number += lines.count(b"\n") + 1
 
 
 def iter_line_chunks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, list[str]]]:

@@ -1,12 +1,12 @@
-"""Tokenising DSN text by buffers: which lines the parser must see, found with NumPy over the raw bytes.
+"""Tokenising DSN text by buffers: which lines the parser must see, found by one compiled loop over the raw bytes.
 
 Most lines of a DSN file belong to blocks Champollion does not keep (contribution bases and
 contributions, payments to the bodies, ...) and continue the block instance of the line before
 them. Such a line changes nothing but where the parser stands in the block, and the next line of
 the same run says that again: of each run, only the last line needs to be read. Over each buffer of
 whole lines (reader.CHUNK_BYTES), every line's first 15 bytes are read as its rubric (block code,
-field number, comma) with array operations, without a Python object per line; the runs are
-dropped, and only the lines left are decoded, with their line numbers.
+field number, comma) by a loop compiled with Cython (`line_runs.mark_inert`), without a Python
+object per line; the runs are dropped, and only the lines left are decoded, with their line numbers.
 
 Decoding keeps the reader's rules (UTF-8, else cp1252, else latin-1, decided line by line): a
 buffer that is ASCII, all UTF-8, or single-byte text holding no UTF-8 sequence at all (ISO-8859-1
@@ -16,37 +16,39 @@ line-by-line decoder counts them; any other buffer is decoded line by line (read
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
+from warehouse.dsn.line_runs import HEAD_BYTES, NOT_IN_NORM, READ, UNREAD, find_lines, kept_lines, mark_inert
 from warehouse.dsn.norm import Norm, load_norm
-from warehouse.dsn.parser import CONVERTERS, KEPT_BLOCKS
-from warehouse.dsn.reader import DecodeReport, decode_lines, iter_line_blocks
+from warehouse.dsn.parser import CONVERTERS, KEPT_BLOCKS, Issue
+from warehouse.dsn.reader import DecodeReport, decode_lines, iter_raw_blocks, line_ends_to_lf
 from warehouse.dsn.records import READ_FIELDS
 
-HEAD_BYTES = 15  # `Sxx.Gxx.xx.xxx,`: a rubric code and its comma
-HEAD_WINDOW = 16  # a rubric, its comma and the quote opening its value
-_DIGIT_POSITIONS = np.array([1, 2, 5, 6, 8, 9, 11, 12, 13])
-_FIXED_POSITIONS = np.array([0, 3, 4, 7, 10, 14])
-_FIXED_BYTES = np.frombuffer(b"S.G..,", np.uint8)
-_ZERO = np.uint8(ord("0"))
-_QUOTE = np.uint8(ord("'"))
-_NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
+LINE_BYTES_GUESS = 12  # fewer bytes per line than any DSN file has on average (a rubric alone takes 15)
 _CP1252_UNDEFINED = np.array([0x81, 0x8D, 0x8F, 0x90, 0x9D], np.uint8)
-_LF = 10
 
 IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 class LineSelector:
-    """Picks, in a buffer of lines, those the parser must read, and decodes only them."""
+    """Picks, in a buffer of lines, those the parser must read, and decodes only them.
 
-    def __init__(self, norm: Norm | None = None) -> None:
+    With `skip_repeated_openings`, the lines that open another instance of a (non-root) block walked
+    through right after a line of the same block are left out too: contribution after contribution
+    (S21.G00.81), base after base (78), a third of the lines left otherwise. The parser reads the same
+    rows from the lines left, and the same issues, as long as it places every instance of those blocks
+    in the block tree (see `has_misplaced_block`): each repeated opening would only place the block
+    again where the one before it stands. A file with a misplaced block must be parsed again without
+    the option for its issues (`warehouse.parse_worker` does).
+    """
+
+    def __init__(self, norm: Norm | None = None, skip_repeated_openings: bool = False) -> None:
         norm = norm or load_norm()
+        self.skip_repeated_openings = skip_repeated_openings
         rubrics = {
             rubric: number for rubric in norm.rubrics
             if rubric[:10] in norm.parents and len(rubric) == HEAD_BYTES - 1
@@ -57,38 +59,39 @@ class LineSelector:
         self.block_rows = np.zeros(10**6, np.int16)
         self.block_rows[blocks] = np.arange(1, len(blocks) + 1)
         # What a rubric's line is to the parser, by block row and field number.
-        self.kinds = np.full((len(blocks) + 1, 1000), _NOT_IN_NORM, np.uint8)
+        self.kinds = np.full((len(blocks) + 1, 1000), NOT_IN_NORM, np.uint8)
+        # Blocks whose repeated openings are left out (walked through, not a root), by row of `kinds`.
+        self.walked = np.zeros(len(blocks) + 1, np.uint8)
         for rubric, number in rubrics.items():
             block = rubric[:10]
             # A line never read: a rubric of a block walked through without keeping a value, or a
             # text field of a kept block that no row is built from (no converter checks it).
             unread = block not in KEPT_BLOCKS or (rubric not in CONVERTERS and rubric[11:] not in READ_FIELDS[block])
-            self.kinds[self.block_rows[number // 1000], number % 1000] = _UNREAD if unread else _READ
+            self.kinds[self.block_rows[number // 1000], number % 1000] = UNREAD if unread else READ
+            if skip_repeated_openings and block not in KEPT_BLOCKS and norm.parents[block] is not None:
+                self.walked[self.block_rows[number // 1000]] = 1
 
-    def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str]]:
-        """(line numbers, lines) the parser must read, of the LF-separated lines of `data`, the first
-        numbered `first`; `report` counts the encodings of every line, read or not."""
-        raw = np.frombuffer(data, np.uint8)
-        line_feeds = np.flatnonzero(raw == _LF)
-        starts = np.empty(len(line_feeds) + 1, np.int64)
-        starts[0] = 0
-        starts[1:] = line_feeds + 1
-        stops = np.empty_like(starts)
-        stops[:-1] = line_feeds
-        stops[-1] = len(raw)
-        keep = ~self._inert(raw, starts, stops)
-        kept = np.flatnonzero(keep)
-        numbers: list[int] = (kept + first).tolist()
-        encoding = buffer_encoding(data, raw, starts, report, first)
+    def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str], int]:
+        """(line numbers, lines, count of lines): the lines the parser must read, of the whole lines of
+        `data` (line ends as read: LF, CRLF or CR), the first numbered `first`, without their ends, and
+        how many lines `data` holds; `report` counts the encodings of every line, read or not."""
+        count = -1
+        capacity = len(data) // LINE_BYTES_GUESS + 1
+        while count < 0:  # more lines than guessed: room for as many as bytes
+            starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+            count = find_lines(data, starts, stops)
+            capacity = len(data) + 1
+        starts, stops = starts[:count], stops[:count]
+        inert = self._inert(data, starts, stops)
+        numbers, kept = kept_lines(data, starts, stops, inert, first)
+        encoding = buffer_encoding(data, np.frombuffer(data, np.uint8), starts, report, first)
         if encoding is None:
-            lines = decode_lines(data, report, first)
-            return numbers, [lines[i] for i in kept.tolist()]
-        if len(kept) < len(starts):
-            # Each kept line with its LF; the last line is always kept and has none.
-            data = raw[np.repeat(keep, stops - starts + 1)[: len(raw)]].tobytes()
-        return numbers, data.decode(encoding).split("\n")
+            text = line_ends_to_lf(data)
+            lines = decode_lines(text[:-1] if text.endswith(b"\n") else text, report, first)
+            return numbers, [lines[number - first] for number in numbers], count
+        return numbers, kept.decode(encoding).split("\n") if numbers else [], count
 
-    def _inert(self, raw: npt.NDArray[np.uint8], starts: IntArray, stops: IntArray) -> BoolArray:
+    def _inert(self, data: bytes, starts: IntArray, stops: IntArray) -> npt.NDArray[np.uint8]:
         """Lines the parser need not read: a line never read (see __init__), quoted, that continues
         the block instance of the line before it, and whose next line the parser reads the same way
         without it (it continues the instance too, or it starts a new one either way).
@@ -96,53 +99,13 @@ class LineSelector:
         A line continues the instance when it is a rubric of the norm and the line before it is a
         well-formed rubric of the same block with a lower field number. Reading it would only move
         the parser's place in the block (and keep a value no row is built from), which the next line
-        moves again or leaves.
+        moves again or leaves. The loop over the lines is `line_runs.mark_inert` (compiled).
         """
         n = len(starts)
-        inert = np.zeros(n, np.bool_)
-        if n < 3:
-            return inert
-        padded = np.zeros(len(raw) + 1 + HEAD_WINDOW, np.uint8)
-        padded[: len(raw)] = raw
-        # A window at every byte, and one past the end (where an empty last line starts).
-        windows = np.lib.stride_tricks.as_strided(padded, (len(raw) + 1, HEAD_WINDOW), (1, 1), writeable=False)
-        heads = windows[starts]  # each line's first 16 bytes (zeros past the buffer's end)
-        digits = heads[:, _DIGIT_POSITIONS] - _ZERO  # a byte below "0" wraps above 9
-        well_formed = (
-            (stops - starts >= HEAD_BYTES)
-            & (heads[:, _FIXED_POSITIONS] == _FIXED_BYTES).all(axis=1)
-            & (digits < 10).all(axis=1)
-        )
-        values = np.minimum(digits, 9)  # any line's digits stay in the tables' range
-        block, field = _number(values[:, :6]), _number(values[:, 6:])
-        kind = self.kinds[self.block_rows[block], field]
-        continues = np.zeros(n, np.bool_)
-        continues[1:] = (
-            well_formed[1:] & well_formed[:-1] & (block[1:] == block[:-1]) & (field[1:] > field[:-1])
-            & (kind[1:] != _NOT_IN_NORM)
-        )
-        quoted = (stops - starts > HEAD_BYTES + 1) & (heads[:, HEAD_BYTES] == _QUOTE) & (padded[stops - 1] == _QUOTE)
-        unread = continues & quoted & (kind == _UNREAD)
-        # Inside a run: the next line continues the instance too.
-        inert[:-1] = unread[:-1] & continues[1:]
-        # At the end of a run: the next line is a well-formed rubric that starts a new instance whether
-        # the parser stands at this line or at the last line it read before (another block, or the same
-        # block with a field number not above that line's).
-        position = np.arange(n)
-        last_read = np.maximum.accumulate(np.where(inert, 0, position))
-        before = np.empty(n, np.int64)
-        before[0], before[1:] = 0, last_read[:-1]
-        starts_instance = well_formed[1:] & ((block[1:] != block[:-1]) | (field[1:] <= field[before[:-1]]))
-        inert[:-1] |= unread[:-1] & ~continues[1:] & starts_instance
+        inert = np.empty(n, np.uint8)
+        mark_inert(data, starts, stops, self.block_rows, self.kinds, self.walked, np.empty(n, np.int32), np.empty(n, np.int32),
+                   np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
         return inert
-
-
-def _number(digits: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
-    """Each row of decimal digits as one number."""
-    number = digits[:, 0].astype(np.int32)
-    for column in range(1, digits.shape[1]):
-        number = number * 10 + digits[:, column]
-    return number
 
 
 def _digits(rubric: str) -> int | None:
@@ -185,10 +148,21 @@ def buffer_encoding(
     return "cp1252"
 
 
+def has_misplaced_block(issues: Iterable[Issue]) -> bool:
+    """Whether the parser failed to place a block in the tree (a block outside its parent, with no
+    owner open): then lines a `LineSelector(skip_repeated_openings=True)` left out would have added
+    issues of their own."""
+    return any(issue.kind == "wrong_parent" for issue in issues)
+
+
 def iter_parser_lines(stream: BinaryIO, report: DecodeReport, selector: LineSelector | None = None
                       ) -> Iterator[tuple[list[int], list[str]]]:
     """Yield (line numbers, lines) of a DSN stream for `DsnParser.parse`, buffer by buffer; lines
     carry no end-of-line characters, and lines the parser need not read are left out."""
     selector = selector or LineSelector()
-    for first, data in iter_line_blocks(stream, report):
-        yield selector.select(first, data, report)
+    first = 1
+    for data in iter_raw_blocks(stream, report):
+        report.ends_with_newline = data.endswith((b"\n", b"\r"))
+        numbers, lines, count = selector.select(first, data, report)
+        yield numbers, lines
+        first += count

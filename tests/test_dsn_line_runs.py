@@ -1,0 +1,111 @@
+"""The tokeniser's loop (`warehouse.dsn.line_runs`): setup.py compiles it with Cython when it can, and the
+compiled module must mark the same lines as its pure-Python source, on the fuzzed files of
+tests/test_dsn_tokens.py cut into small buffers (lines and runs cut at the buffers' edges)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import warehouse.dsn.line_runs as line_runs
+from features.bench_rules import is_compiled, pure_python_module
+from tests.test_dsn_tokens import base_lines, encode, mutate, parse_both
+from warehouse.dsn import reader, tokens
+from warehouse.dsn.reader import DecodeReport, iter_line_blocks, open_binary
+
+
+def test_compiled_line_runs_is_built_from_the_current_source():
+    """A compiled module older than its source (or its .pxd) runs old code: `make install` compiles it again."""
+    loaded = Path(line_runs.__file__)
+    if is_compiled(line_runs):
+        for source in (loaded.with_name("line_runs.py"), loaded.with_name("line_runs.pxd")):
+            assert loaded.stat().st_mtime >= source.stat().st_mtime, (
+                f"{loaded.name} is older than {source.name}: run `make install` to compile it again"
+            )
+
+
+def _marks(module, selector: tokens.LineSelector, data: bytes) -> list[int]:
+    raw = np.frombuffer(data, np.uint8)
+    line_feeds = np.flatnonzero(raw == 10)
+    starts = np.r_[0, line_feeds + 1].astype(np.int64)
+    stops = np.r_[line_feeds, len(raw)].astype(np.int64)
+    n = len(starts)
+    inert = np.full(n, 7, np.uint8)  # overwritten whole
+    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, selector.walked,
+                      np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+    return inert.tolist()
+
+
+def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
+    pure = pure_python_module(line_runs)
+    selectors = [tokens.LineSelector(), tokens.LineSelector(skip_repeated_openings=True)]
+    rng = random.Random(21)
+    base = base_lines()
+    marked = 0
+    for case in range(120):
+        monkeypatch.setattr("warehouse.dsn.reader.CHUNK_BYTES", rng.choice([61, 257, 4096]))
+        path = tmp_path / f"case{case}.dsn"
+        path.write_bytes(encode(mutate(base, rng) if case else base, rng))
+        with open_binary(path) as stream:
+            for _, data in iter_line_blocks(stream, DecodeReport()):
+                for selector in selectors:
+                    compiled = _marks(line_runs, selector, data)
+                    assert compiled == _marks(pure, selector, data), f"case {case}"
+                    assert set(compiled) <= {0, 1}
+                    marked += sum(compiled)
+    assert marked > 0  # lines were left out
+
+
+def test_a_run_keeps_its_first_and_last_lines_only():
+    """Contribution lines (block 81, walked through) of two instances, between kept lines: of each
+    instance only the line that opens it is read (only the first instance's when repeated openings are
+    skipped); the last line of the buffer is always read."""
+    lines = [
+        "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'",
+        "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'100.00'",
+        "S21.G00.81.001,'076'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'12.50'",
+        "S21.G00.30.001,'1800175123456'", "S21.G00.81.003,'2000.00'",
+    ]
+    data = "\n".join(lines).encode("ascii")
+    assert _marks(line_runs, tokens.LineSelector(), data) == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("buffer_bytes", [reader.CHUNK_BYTES, 97])
+def test_skipping_repeated_openings_changes_nothing_but_the_issues_of_misplaced_blocks(tmp_path, monkeypatch,
+                                                                                      buffer_bytes):
+    """On the fuzzed files, the lines left with repeated openings skipped give the rows, counts and
+    decoding report that every line gives, and the same issues and problems unless a block was misplaced
+    (which every line then shows too: `parse_worker` reads such a file again with every opening)."""
+    monkeypatch.setattr(reader, "CHUNK_BYTES", buffer_bytes)
+    selector = tokens.LineSelector(skip_repeated_openings=True)
+    rng = random.Random(buffer_bytes + 1)
+    base = base_lines()
+    misplaced = 0
+    for case in range(150):
+        path = tmp_path / f"case{case}.dsn"
+        path.write_bytes(encode(mutate(base, rng) if case else base, rng))
+        (every_rows, every_issues, every_summary, every_report), (rows, issues, summary, report) = parse_both(
+            path, selector
+        )
+        assert (summary, report) == (every_summary, every_report), f"case {case}"
+        assert tokens.has_misplaced_block(issues) == tokens.has_misplaced_block(every_issues), f"case {case}"
+        if tokens.has_misplaced_block(issues):
+            misplaced += 1
+            # The same declarations (rows, lines) are quarantined, with fewer of their problems listed.
+            assert [(*r[:2], bool(r[2]), *r[3:]) for r in rows] == [(*r[:2], bool(r[2]), *r[3:]) for r in every_rows]
+        else:
+            assert (rows, issues) == (every_rows, every_issues), f"case {case}"
+    assert misplaced  # the fuzzed cases include misplaced blocks
+
+
+def test_a_buffer_of_more_lines_than_guessed_is_read_whole():
+    """Blank lines (ends LF, CRLF and CR) are shorter than the tokeniser's guess of a line's bytes."""
+    data = b"\r\n" * 30 + b"\n" * 30 + b"\r" * 30 + b"S90.G00.90.001,'95'"
+    numbers, lines, count = tokens.LineSelector().select(5, data, DecodeReport())
+    assert count == 91
+    assert numbers == list(range(5, 96))
+    assert lines == [""] * 90 + ["S90.G00.90.001,'95'"]

@@ -1,0 +1,24 @@
+# C types of line_runs.py for Cython (setup.py): the .py stays plain Python.
+cimport cython
+
+cdef Py_ssize_t _HEAD_BYTES
+cdef unsigned char _NOT_IN_NORM, _READ, _UNREAD
+cdef int _S, _G, _DOT, _COMMA, _QUOTE, _ZERO
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t, start=Py_ssize_t, length=Py_ssize_t, position=Py_ssize_t,
+               block=int, field=int, number=int, digit=int, continues_next=bint, continues_here=bint,
+               last_read_field=int)
+cpdef void mark_inert(const unsigned char[:] data, const long long[:] starts, const long long[:] stops,
+                      const short[:] block_rows, const unsigned char[:, :] kinds, const unsigned char[:] walked,
+                      int[:] blocks, int[:] fields,
+                      unsigned char[:] line_kinds, unsigned char[:] quoted, unsigned char[:] inert)
+
+cdef int _LF, _CR
+
+@cython.locals(capacity=Py_ssize_t, n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, position=Py_ssize_t, byte=int)
+cpdef Py_ssize_t find_lines(const unsigned char[:] data, long long[:] starts, long long[:] stops)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, size=Py_ssize_t, at=Py_ssize_t, length=Py_ssize_t, out=cython.uchar[:],
+               numbers=list)
+cpdef tuple kept_lines(const unsigned char[:] data, const long long[:] starts, const long long[:] stops,
+                       const unsigned char[:] inert, Py_ssize_t first)

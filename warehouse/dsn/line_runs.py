@@ -1,0 +1,141 @@
+# cython: boundscheck=False, wraparound=False, initializedcheck=False
+# (setup.py compiles this module with Cython, its C types declared in line_runs.pxd; without a compiler it
+# runs as it is, slower, with the same results: tests/test_dsn_tokens.py compares the two)
+"""The tokeniser's loop over the lines of a buffer: which lines the parser need not read.
+
+One pass reads each line's rubric (block code, field number, comma) from its first 15 bytes, a
+second decides, with one line of look-ahead, which lines are inert (`tokens.LineSelector` says what
+that means). Both are plain loops over the raw bytes, with no Python object per line once compiled.
+"""
+
+from __future__ import annotations
+
+_HEAD_BYTES = 15  # `Sxx.Gxx.xx.xxx,`: a rubric code and its comma
+_NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
+# The same for Python callers (the names above are C constants once compiled).
+HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREAD
+_S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b".", b",", b"'", b"0"
+_LF, _CR = 10, 13
+
+
+def mark_inert(data, starts, stops, block_rows, kinds, walked, blocks, fields, line_kinds, quoted, inert):
+    """Set `inert[i]` to 1 for each line i of `data` (bytes from `starts[i]` to `stops[i]`) that the
+    parser need not read, 0 for the others.
+
+    `block_rows` maps a rubric's six block digits to a row of `kinds`, which gives what a field
+    number of that block is to the parser (NOT_IN_NORM, READ, UNREAD). A block whose row is set in
+    `walked` has the lines that open its repeated instances marked too: a rubric of the norm that
+    opens a new instance of that block right after a line of the same block. `blocks`, `fields`,
+    `line_kinds` and `quoted` are work arrays of one item per line, overwritten: each line's block
+    digits and field number (-1 when it is not a well-formed rubric line), its kind, and whether its
+    value is quoted.
+    """
+    n = len(starts)
+    for i in range(n):
+        start = starts[i]
+        length = stops[i] - start
+        inert[i] = 0
+        blocks[i] = -1
+        fields[i] = -1
+        line_kinds[i] = _NOT_IN_NORM
+        quoted[i] = 0
+        if length < _HEAD_BYTES:
+            continue
+        if (data[start] != _S or data[start + 3] != _DOT or data[start + 4] != _G or data[start + 7] != _DOT
+                or data[start + 10] != _DOT or data[start + 14] != _COMMA):
+            continue
+        number = 0  # the nine digits of `Sxx.Gxx.xx.xxx` as one number
+        for position in range(1, _HEAD_BYTES - 1):
+            if position == 3 or position == 4 or position == 7 or position == 10:
+                continue  # `.G`, `.`, `.`: checked above
+            digit = data[start + position] - _ZERO
+            if digit < 0 or digit > 9:
+                break
+            number = number * 10 + digit
+        else:
+            block, field = number // 1000, number % 1000
+            blocks[i] = block
+            fields[i] = field
+            line_kinds[i] = kinds[block_rows[block], field]
+            quoted[i] = (length > _HEAD_BYTES + 1 and data[start + _HEAD_BYTES] == _QUOTE
+                         and data[start + length - 1] == _QUOTE)
+    if n < 3:
+        return
+    # A line continues the block instance of the line before it: both are well-formed rubrics of the
+    # same block, its field number is higher, and it is a rubric of the norm.
+    continues_next = False  # whether line i + 1 continues line i
+    continues_here = False  # whether line i continues line i - 1
+    last_read_field = fields[0]  # field number of the last line before i not inside a run
+    for i in range(n - 1):
+        j = i + 1
+        continues_next = (
+            blocks[j] >= 0 and blocks[j] == blocks[i] and fields[j] > fields[i] and line_kinds[j] != _NOT_IN_NORM
+        )
+        if continues_here and quoted[i] and line_kinds[i] == _UNREAD:
+            if continues_next:
+                inert[i] = 1  # inside a run: the next line continues the instance too
+            elif blocks[j] >= 0 and (blocks[j] != blocks[i] or fields[j] <= last_read_field):
+                # At the end of a run: the next line starts a new instance whether the parser stands
+                # at this line or at the last line it read before.
+                inert[i] = 1
+        elif (i > 0 and blocks[i] >= 0 and blocks[i - 1] == blocks[i] and fields[i] <= fields[i - 1]
+              and line_kinds[i] != _NOT_IN_NORM and walked[block_rows[blocks[i]]]):
+            inert[i] = 1  # another instance of a block walked through, opened right after the last one
+        if not (continues_here and quoted[i] and line_kinds[i] == _UNREAD and continues_next):
+            last_read_field = fields[i]
+        continues_here = continues_next
+
+
+def find_lines(data, starts, stops):
+    """Write where each line of `data` starts and stops (its end excluded: LF, CRLF or CR; the last
+    line may have none) into `starts` and `stops`; return the number of lines, or -1 when `data` has
+    more lines than the arrays hold."""
+    capacity = len(starts)
+    n = 0
+    start = 0
+    size = len(data)
+    position = 0
+    while position < size:
+        byte = data[position]
+        if byte in (_LF, _CR):
+            if n == capacity:
+                return -1
+            starts[n] = start
+            stops[n] = position
+            n += 1
+            if byte == _CR and position + 1 < size and data[position + 1] == _LF:
+                position += 1
+            start = position + 1
+        position += 1
+    if start < size:
+        if n == capacity:
+            return -1
+        starts[n] = start
+        stops[n] = size
+        n += 1
+    return n
+
+
+def kept_lines(data, starts, stops, inert, first):
+    """(numbers, text): the numbers of the lines of `data` not marked `inert` (the first line numbered
+    `first`), and their bytes joined by LF."""
+    n = len(starts)
+    numbers = []
+    size = 0
+    for i in range(n):
+        if not inert[i]:
+            numbers.append(first + i)
+            size += stops[i] - starts[i] + 1
+    text = bytearray(max(size - 1, 0))
+    out = text
+    at = -1  # where the LF before the next line goes
+    for i in range(n):
+        if inert[i]:
+            continue
+        if at >= 0:
+            out[at] = _LF
+        at += 1
+        length = stops[i] - starts[i]
+        out[at : at + length] = data[starts[i] : stops[i]]
+        at += length
+    return numbers, text
