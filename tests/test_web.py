@@ -298,3 +298,25 @@ def test_proconnect_claims_find_or_create_the_agent(tmp_path):
                          settings) is None
         assert oidc_user(session, {"sub": "s-4", "email": "y@travail.gouv.fr", "belonging_population": "inspection",
                                    "region": "999"}, settings) is None
+
+
+def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
+    """`bench page` with its reference rows: every page and picture answered, the timings positive, and the
+    warm-up (the server's, at start) opened the first listed establishment, so the first page reuses it."""
+    import web.data
+    from web.bench import bench_sirets, run_page_bench
+
+    explained: list[str] = []
+    explain = web.data.HomeData._explain
+    monkeypatch.setattr(web.data.HomeData, "_explain",
+                        lambda self, month, siret: explained.append(siret) or explain(self, month, siret))
+    month = date.fromisoformat(world.month + "-01")
+    bench = run_page_bench(world.home, world.config, month, pages=2, reference=True)
+    ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv", dtype={"siret": str})
+    sirets, warmed = bench_sirets(ranked, 2), str(ranked.loc[ranked["in_list"], "siret"].iloc[0])
+    # the warm-up's establishment, then the pages' (the one already opened is not explained again), then `explain`'s
+    assert explained[: len(sirets) + 1] == [warmed, *[s for s in sirets if s != warmed]][: len(sirets) + 1]
+    assert bench.scored > 0 and bench.notes[0] == f"pages timed: {', '.join(sirets)}"
+    assert len(bench.results) == 7 and (bench.results["median_s"] > 0).all()
+    assert (bench.results["max_s"] >= bench.results["median_s"]).all()
+    assert bench.results["pages"].tolist() == [1, 2, 2, 2, 1, 1, 1]
