@@ -1,0 +1,35 @@
+"""DuckDBEngine.fetch reads results through Arrow and gives exactly the frames DuckDB's own `.df()` gives."""
+
+import pandas as pd
+import pytest
+
+from warehouse.sql_engine import DuckDBEngine
+
+EVERY_TYPE = """
+SELECT * FROM (VALUES
+    (1::INTEGER, 2::BIGINT, 1.5::DOUBLE, true, DATE '2025-01-02', TIMESTAMP '2025-01-02 03:04:05', 'carence',
+     3::INTEGER, 4::SMALLINT, 1.5::FLOAT, 2::HUGEINT, 1.25::DECIMAL(10, 2), false, 7::UBIGINT, -1::TINYINT),
+    (NULL, 3, NULL, NULL, NULL, NULL, NULL, 4, NULL, NULL, NULL, NULL, true, NULL, 5),
+    (5, 4, 2.5, false, DATE '1900-01-01', TIMESTAMP '2262-01-01 00:00:00', 'intérim « cariste »', 6, 7, 2.5, 3,
+     9.99, false, 8, 0)
+) t(masked_int, plain_bigint, a_double, masked_bool, a_date, a_timestamp, text, plain_int, masked_smallint, a_float,
+    a_hugeint, a_decimal, plain_bool, masked_ubigint, plain_tinyint)
+"""
+
+
+@pytest.mark.parametrize("query", [
+    EVERY_TYPE,
+    EVERY_TYPE + " WHERE false",  # no rows: text is `object` there
+    "SELECT NULL::VARCHAR AS text, NULL::DATE AS day, NULL::INTEGER AS n",  # text with no value: `object`
+    "SELECT NULL::DATE AS day, NULL::BOOLEAN AS flag, NULL::DOUBLE AS x, 'é' AS text",
+    "SELECT [1, 2] AS a_list, NULL AS untyped",  # types read by `.df()` itself
+    "SELECT range AS i, 'ligne ' || range AS text FROM range(100000)",
+])
+def test_fetch_gives_the_frames_of_duckdb_df(query):
+    engine = DuckDBEngine()
+    try:
+        expected = engine.con.sql(query).df()
+        found = engine.fetch(query)
+    finally:
+        engine.close()
+    pd.testing.assert_frame_equal(found, expected, check_exact=True)
