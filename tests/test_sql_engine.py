@@ -23,6 +23,7 @@ SELECT * FROM (VALUES
     "SELECT NULL::VARCHAR AS text, NULL::DATE AS day, NULL::INTEGER AS n",  # text with no value: `object`
     "SELECT NULL::DATE AS day, NULL::BOOLEAN AS flag, NULL::DOUBLE AS x, 'é' AS text",
     "SELECT [1, 2] AS a_list, NULL AS untyped",  # types read by `.df()` itself
+    "SELECT TIMESTAMP_NS '2025-01-02 03:04:05.123456789' AS ns, TIMESTAMPTZ '2025-01-02 03:04:05+01' AS tz",
     "SELECT range AS i, 'ligne ' || range AS text FROM range(100000)",
 ])
 def test_fetch_gives_the_frames_of_duckdb_df(query):

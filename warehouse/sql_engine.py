@@ -79,7 +79,7 @@ def _convertible(column: pa.ChunkedArray) -> bool:
         return column.null_count < len(column)
     return (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
             or pa.types.is_date32(kind) or pa.types.is_decimal(kind)
-            or (pa.types.is_timestamp(kind) and kind.tz is None))
+            or (pa.types.is_timestamp(kind) and kind.unit == "us" and kind.tz is None))
 
 
 def arrow_frame(table: pa.Table) -> pd.DataFrame:
@@ -91,7 +91,7 @@ def arrow_frame(table: pa.Table) -> pd.DataFrame:
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         kind = column.type
-        if pa.types.is_date32(kind) or pa.types.is_timestamp(kind):
+        if pa.types.is_date32(kind):
             column = column.cast(pa.timestamp("us"))
         elif pa.types.is_decimal(kind):
             column = column.cast(pa.float64())
