@@ -25,6 +25,11 @@ SELECT * FROM (VALUES
     "SELECT [1, 2] AS a_list, NULL AS untyped",  # types read by `.df()` itself
     "SELECT TIMESTAMP_NS '2025-01-02 03:04:05.123456789' AS ns, TIMESTAMPTZ '2025-01-02 03:04:05+01' AS tz",
     "SELECT range AS i, 'ligne ' || range AS text FROM range(100000)",
+    # decimals as float64 to the last bit, as `.df()` converts them (Arrow's own cast differs in the last bit)
+    "SELECT ((hash(range) % 1000000000000)::DECIMAL(18, 0) / 1000000)::DECIMAL(18, 6) AS \"a decimal\", "
+    "((hash(range + 1) % 10000000000000)::DECIMAL(38, 0) / 10000000000)::DECIMAL(38, 10) AS wide, "
+    "0.5 * range AS half, 1.1 * range::DECIMAL(10, 1) AS product, range / 3 AS third FROM range(200000)",
+    "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, -0.0::DOUBLE AS c, 9223372036854775807::BIGINT AS i, '' AS s",
 ])
 def test_fetch_gives_the_frames_of_duckdb_df(query):
     engine = DuckDBEngine()
