@@ -5,9 +5,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from queue import Empty
+
+RESULT_POLL_SECONDS = 1.0  # how often a benchmark variant's process is checked while its result is awaited
 
 
 def peak_rss_mb() -> float:
@@ -24,15 +28,30 @@ def children_cpu_seconds() -> float:
 
 
 def measure_in_process(target: Callable[..., None], args: tuple) -> tuple[float, float]:
-    """Run `target(*args, queue)` in a fresh process; (seconds, peak RSS in MB) as it reports them."""
+    """Run `target(*args, queue)` in a fresh process; (seconds, peak RSS in MB) as it reports them. A process
+    that ends without reporting (an exception, or killed: by the kernel when memory runs out) raises
+    RuntimeError with its exit code instead of leaving the benchmark waiting."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
     process.start()
-    seconds, peak = queue.get()
+    result = None
+    while result is None:
+        try:
+            result = queue.get(timeout=RESULT_POLL_SECONDS)
+        except Empty:
+            if not process.is_alive():  # its last report may still be in the pipe: one more look
+                try:
+                    result = queue.get(timeout=RESULT_POLL_SECONDS)
+                except Empty:
+                    break
     process.join()
-    if process.exitcode != 0:
-        raise RuntimeError(f"benchmark variant {target.__name__} failed with exit code {process.exitcode}")
+    if result is None or process.exitcode != 0:
+        code = process.exitcode
+        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        raise RuntimeError(f"benchmark variant {target.__name__} failed ({why}"
+                           f"{': out of memory?' if code == -signal.SIGKILL else ''})")
+    seconds, peak = result
     return seconds, peak
 
 
