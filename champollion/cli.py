@@ -373,7 +373,9 @@ def bench_rules(
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: the configuration's duckdb.threads).")] = None,
 ) -> None:
     """The rule checks' Python passes (posts of a job, lasting jobs, replacements) on one month's inputs: as
-    installed (compiled with Cython when it could be) next to their pure-Python source, with their agreement."""
+    installed (compiled with Cython when it could be) next to their pure-Python source, and by ranges of
+    establishments in one process per CPU (features.pass_processes), as the rule checks run them, with their
+    agreement."""
     from champollion.reporting import print_frame
     from features.bench_rules import bench_rule_passes
     from warehouse.bench import write_bench_json
@@ -393,7 +395,7 @@ def bench_rules(
     })
     typer.echo(f"results: {path}")
     if not report.results["identical"].all():
-        raise fail("the installed passes and their pure-Python source disagree: run `make install` again")
+        raise fail("the passes disagree (installed, pure-Python source, by parts): run `make install` again")
 
 
 @bench_app.command("ingest")

@@ -81,6 +81,11 @@ class FeaturesConfig(_Section):
     benchmark_min_group: int = Field(
         default=5, ge=2, description="Smallest NAF x region group whose median serves as a benchmark; else France."
     )
+    pass_processes: int | None = Field(
+        default=None, ge=1,
+        description="Processes that run the rule checks' Python passes by ranges of establishments; null: one per "
+        "usable CPU.",
+    )
 
 
 class DuckDBConfig(_Section):

@@ -1,6 +1,8 @@
 """Rule-passes benchmark: the Python passes of the rule checks (`features.job_posts`, `features.replacements`)
 on the inputs of one real month, as installed (compiled with Cython by setup.py when a compiler was there)
-next to the same modules run from their pure-Python source, in the same run, with their agreement."""
+next to the same modules run from their pure-Python source, and as the rule checks run them (installed, by
+ranges of establishments in one process per CPU: `features.pass_parts`), in the same run, with their
+agreement."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ import pandas as pd
 from core.benchmarks import load_average
 from core.config import Config
 from core.home import Home
+from core.machine import usable_cpus
 from features import job_posts, replacements
 from features.asof import prepare_as_of
+from features.pass_parts import run_by_establishments
 from features.rules import carence_inputs, permanent_post_inputs, register_rule_tables, replacement_inputs
 from warehouse.contracts import has_contract_states
 from warehouse.engine import connect
@@ -51,18 +55,18 @@ class RulePassesBench:
     """Each pass as installed next to its pure-Python source on one month's inputs."""
 
     results: pd.DataFrame  # pass, input_rows, output_rows, inputs_seconds, pure_python_seconds, installed_seconds,
-    #                        x_pure_python, identical
+    #                        x_pure_python, by_parts_seconds, processes, x_installed, identical
     as_of_seconds: float
     compiled: bool
     load_before: str
     load_after: str
 
 
-# name, module, function name, how its arguments are read from the as-of tables
-PASSES: tuple[tuple[str, ModuleType, str, Callable[..., tuple]], ...] = (
-    ("carence_successions (carence)", job_posts, "carence_successions", carence_inputs),
-    ("permanent_posts (poste_permanent)", job_posts, "permanent_posts", permanent_post_inputs),
-    ("covered_replacements (remplacement_sans_absence)", replacements, "covered_replacements", replacement_inputs),
+# name, module, function name, how its arguments are read from the as-of tables, how many of them are frames
+PASSES: tuple[tuple[str, ModuleType, str, Callable[..., tuple], int], ...] = (
+    ("carence_successions (carence)", job_posts, "carence_successions", carence_inputs, 1),
+    ("permanent_posts (poste_permanent)", job_posts, "permanent_posts", permanent_post_inputs, 1),
+    ("covered_replacements (remplacement_sans_absence)", replacements, "covered_replacements", replacement_inputs, 2),
 )
 
 
@@ -75,11 +79,13 @@ def _same(left: pd.DataFrame, right: pd.DataFrame) -> bool:
 
 
 def run_passes(engine: SqlEngine, config: Config) -> pd.DataFrame:
-    """Each pass on the as-of tables already in `engine`: its inputs read once, then the pure-Python source
-    and the installed module on them, timed; a row per pass (`RulePassesBench.results`)."""
+    """Each pass on the as-of tables already in `engine`: its inputs read once, then the pure-Python source,
+    the installed module and the installed module by parts of establishments on them, timed; a row per pass
+    (`RulePassesBench.results`)."""
     register_rule_tables(engine)
+    processes = config.features.pass_processes or usable_cpus()
     rows = []
-    for label, module, function, inputs in PASSES:
+    for label, module, function, inputs, frames in PASSES:
         started = time.perf_counter()
         arguments = inputs(engine, config.features)
         inputs_seconds = time.perf_counter() - started
@@ -89,10 +95,15 @@ def run_passes(engine: SqlEngine, config: Config) -> pd.DataFrame:
         started = time.perf_counter()
         found = getattr(module, function)(*arguments)
         installed_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        by_parts = run_by_establishments(getattr(module, function), arguments, frames, processes)
+        by_parts_seconds = time.perf_counter() - started
         rows.append({"pass": label, "input_rows": len(arguments[0]), "output_rows": len(found),
                      "inputs_seconds": inputs_seconds, "pure_python_seconds": pure_seconds,
                      "installed_seconds": installed_seconds, "x_pure_python": pure_seconds / installed_seconds,
-                     "identical": _same(found, expected)})
+                     "by_parts_seconds": by_parts_seconds, "processes": processes,
+                     "x_installed": installed_seconds / by_parts_seconds,
+                     "identical": _same(found, expected) and _same(by_parts, expected)})
     return pd.DataFrame(rows)
 
 

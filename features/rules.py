@@ -93,10 +93,12 @@ import pandas as pd
 import pyarrow as pa
 
 from core.config import FeaturesConfig
+from core.machine import usable_cpus
 from core.sql_literals import sql_string, sql_string_list
 from features import job_posts, replacements
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
+from features.pass_parts import run_by_establishments
 from features.replacements import covered_replacements
 from warehouse.sql_engine import SqlEngine, load_table
 
@@ -914,13 +916,14 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
     register_rule_tables(engine)
-    successions = carence_successions(*carence_inputs(engine, settings))
+    parts = settings.pass_processes or usable_cpus()
+    successions = run_by_establishments(carence_successions, carence_inputs(engine, settings), 1, parts)
     load_table(engine, "carence_successions", pa.Table.from_pandas(successions, schema=SUCCESSIONS_SCHEMA,
                                                                     preserve_index=False))
-    lasting = permanent_posts(*permanent_post_inputs(engine, settings))
+    lasting = run_by_establishments(permanent_posts, permanent_post_inputs(engine, settings), 1, parts)
     load_table(engine, "permanent_post_contracts", pa.Table.from_pandas(lasting, schema=PERMANENT_SCHEMA,
                                                                          preserve_index=False))
-    covered = covered_replacements(*replacement_inputs(engine, settings))
+    covered = run_by_establishments(covered_replacements, replacement_inputs(engine, settings), 2, parts)
     load_table(engine, "covered_replacements", pa.Table.from_pandas(covered, schema=COVERED_SCHEMA,
                                                                      preserve_index=False))
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
