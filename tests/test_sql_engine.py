@@ -39,3 +39,16 @@ def test_fetch_gives_the_frames_of_duckdb_df(query):
     finally:
         engine.close()
     pd.testing.assert_frame_equal(found, expected, check_exact=True)
+
+
+def test_fetch_runs_its_query_once_when_duckdb_converts_the_result():
+    """A result arrow_frame does not convert (text with no value) is converted by DuckDB from what was read: the
+    query is not run again (a sequence counts how many times it ran)."""
+    engine = DuckDBEngine()
+    try:
+        engine.con.execute("CREATE SEQUENCE runs")
+        found = engine.fetch("SELECT nextval('runs') AS run, NULL::VARCHAR AS text")
+        assert found["run"].tolist() == [1] and found["text"].dtype == object
+        assert engine.fetch_row("SELECT nextval('runs')") == (2,)
+    finally:
+        engine.close()

@@ -138,7 +138,9 @@ class DuckDBEngine:
         table = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
         if table.num_rows and all(_convertible(column) for column in table.columns):
             return arrow_frame(table)
-        return self.con.sql(query).df()  # no rows, or a column whose `.df()` dtype arrow_frame does not give
+        # No rows, or a column whose `.df()` dtype arrow_frame does not give: DuckDB converts the result already
+        # read, so the query does not run twice.
+        return self.con.from_arrow(table).df()
 
     def fetch_row(self, query: str) -> tuple | None:
         return self.con.execute(query).fetchone()
