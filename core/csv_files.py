@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.atomic_files import replaced_when_written
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -42,13 +44,15 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_frame_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` (without its index) as a UTF-8 CSV file, formula-like cells neutralised."""
-    neutralise_frame(frame).to_csv(path, index=False)
+    """Write `frame` (without its index) as a UTF-8 CSV file, formula-like cells neutralised; whole or not at all
+    (`core.atomic_files`)."""
+    with replaced_when_written(path) as temp:
+        neutralise_frame(frame).to_csv(temp, index=False)
 
 
 def write_rows_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Write a header and rows as a UTF-8 CSV file, formula-like cells neutralised."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    """Write a header and rows as a UTF-8 CSV file, formula-like cells neutralised; whole or not at all."""
+    with replaced_when_written(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in rows:

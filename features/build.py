@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.atomic_files import replaced_when_written, write_text_whole
 from core.config import Config, FeaturesConfig
 from core.months import month_start
 from features.asof import AsOfWindow, prepare_as_of
@@ -272,9 +273,12 @@ def feature_dir(data: Path, as_of: date) -> Path:
 
 
 def store_features(table: FeatureTable, data: Path, config: Config, out: Path | None = None) -> Path:
-    """Write features, evidence and catalog for the month; also the features to `out` if given."""
+    """Write features, evidence and catalog for the month; also the features to `out` if given. Each file is
+    written whole or not at all, and the catalog, which says the table is current (`features.store`), is removed
+    first and written last: a run killed on the way leaves a month that is computed again, never a mix."""
     folder = feature_dir(data, table.as_of)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "feature_catalog.json").unlink(missing_ok=True)
     _write(table.features, folder / "features.parquet")
     _write(table.evidence, folder / "rule_evidence.parquet", EVIDENCE_ROW_GROUP_ROWS)
     catalog = {
@@ -289,7 +293,7 @@ def store_features(table: FeatureTable, data: Path, config: Config, out: Path | 
         "features": [f.as_dict() for f in FEATURES],
         "rules": [{"id": r.id, "label_fr": r.label_fr, "article": r.article} for r in RULES],
     }
-    (folder / "feature_catalog.json").write_text(json.dumps(catalog, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_text_whole(folder / "feature_catalog.json", json.dumps(catalog, ensure_ascii=False, indent=2))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         _write(table.features, out)
@@ -315,5 +319,6 @@ def load_evidence(data: Path, as_of: date) -> pd.DataFrame:
 
 
 def _write(frame: pd.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd",
-                   row_group_size=row_group_rows)
+    with replaced_when_written(path) as temp:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, compression="zstd",
+                       row_group_size=row_group_rows)

@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+import features.build as features_build
 from core.config import Config
 from core.home import Home
 from features.asof import prepare_as_of
@@ -113,6 +114,28 @@ def test_store_writes_table_catalog_and_out_file(world, tmp_path):
     assert "délai de carence" in catalog and f'"schema_version": {FEATURES_SCHEMA_VERSION}' in catalog
     exported = pd.read_parquet(out)
     assert exported["siret"].tolist() == table.features["siret"].tolist()
+
+
+def test_a_store_that_fails_on_the_way_leaves_a_month_to_compute_again(world, tmp_path, monkeypatch):
+    """The catalog goes first and comes back last: a store killed between two files leaves no catalog, so the
+    month is not taken as current (`features.store`), and no file is left half written."""
+    table = _features(world, date(2025, 8, 1))
+    data = tmp_path / "data"
+    folder = store_features(table, data, Config())
+    before = (folder / "features.parquet").read_bytes()
+    write = features_build._write
+
+    def fail_on_evidence(frame, path, row_group_rows=None):
+        if path.name == "rule_evidence.parquet":
+            raise OSError("disk full")
+        write(frame, path, row_group_rows)
+
+    monkeypatch.setattr(features_build, "_write", fail_on_evidence)
+    with pytest.raises(OSError, match="disk full"):
+        store_features(table, data, Config())
+    assert not (folder / "feature_catalog.json").exists()
+    assert (folder / "features.parquet").read_bytes() == before  # the same table, written whole again
+    assert sorted(p.name for p in folder.iterdir()) == ["features.parquet", "rule_evidence.parquet"]
 
 
 def test_same_post_by_pcs_code_or_by_title(world):
