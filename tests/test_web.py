@@ -235,6 +235,37 @@ def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, worl
     pd.testing.assert_frame_equal(agencies_after, agencies_before)
 
 
+def test_a_month_scored_again_is_read_again_with_no_restart(world, monkeypatch):
+    """The month's lines, feature table and explanations are kept for the files they were read from: a list
+    drawn up again (ranked.csv replaced) or features computed again (their catalog written last) are read
+    again by the next page, with no restart of the server. A new writing is played by moving the files'
+    modification time on (their content stays that of the shared test home)."""
+    import web.data
+
+    explained: list[str] = []
+    explain = web.data.HomeData._explain
+    monkeypatch.setattr(web.data.HomeData, "_explain",
+                        lambda self, month, siret: explained.append(siret) or explain(self, month, siret))
+    data = web.data.HomeData(world.home, world.config)
+    month = date.fromisoformat(world.month + "-01")
+    ranked, model_features = data.ranked(month), data.model(str(data.ranked(month)["model_version"].iloc[0])).features
+    features = data.features(month, model_features)
+    data.establishment(month, world.siret_a)
+    data.establishment(month, world.siret_a)
+    assert data.ranked(month) is ranked and data.features(month, model_features) is features
+    assert explained == [world.siret_a]  # kept
+    for path in (world.home.lists / world.month / "ranked.csv",
+                 world.home.data / "features" / f"as_of={world.month}" / "feature_catalog.json"):
+        text = path.read_text(encoding="utf-8")
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert path.read_text(encoding="utf-8") == text
+        data.establishment(month, world.siret_a)
+    assert data.ranked(month) is not ranked and data.features(month, model_features) is not features
+    assert explained == [world.siret_a] * 3  # explained again after each
+    pd.testing.assert_frame_equal(data.ranked(month), ranked)
+
+
 def test_a_bad_outcome_is_refused_with_its_reasons(app, world):
     client = signed_in(app, world.logins["inspecteur A"])
     page = f"/etablissements/{world.month}/{world.siret_a}/controle"

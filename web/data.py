@@ -4,8 +4,10 @@ A page never computes features or scores: the list's line (score, ranks, reasons
 `lists/YYYY-MM/ranked.csv` as the monthly run wrote it, the SHAP breakdown comes from the same model
 version on the stored feature table, and the contracts are rebuilt for this establishment only
 (`month_contracts`), by engines that keep the warehouse attached (`AttachedEngines`). The month's ranked
-lines, feature table, sector medians and model are loaded once per process and kept; the temp-work agencies by
-user establishment are kept for the warehouse version they were read from, and read again after a publish.
+lines, feature table and sector medians are kept for the files they were read from (a month scored or its
+features computed again is read again, with no restart: `FileStamp`), the models by version; the temp-work
+agencies by user establishment are kept for the warehouse version they were read from, and read again after a
+publish.
 """
 
 from __future__ import annotations
@@ -55,6 +57,18 @@ SORTS = {
 EXPLAINED_KEPT = 32
 # Features shown in the sector comparison, by weight in the establishment's score.
 COMPARED_FEATURES = 10
+# What identifies one writing of a file: its modification time (ns) and size; None when it is absent.
+FileStamp = tuple[int, int] | None
+
+
+def file_stamp(path: Path) -> FileStamp:
+    """`path`'s modification time and size (the files the pages read are replaced whole:
+    `core.atomic_files`), None when it does not exist."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 def list_months(home: Home) -> list[date]:
@@ -154,35 +168,47 @@ class HomeData:
         self.config = config
         self.model_home = model_home or home  # whose registry holds the models
         self._lock = threading.Lock()
-        self._ranked: dict[date, pd.DataFrame] = {}
-        self._features: dict[date, MonthFeatures] = {}
+        self._ranked: dict[date, tuple[FileStamp, pd.DataFrame]] = {}  # month -> (ranked.csv's stamp, lines)
+        self._features: dict[date, tuple[FileStamp, MonthFeatures]] = {}  # month -> (catalog's stamp, table)
         self._models: dict[str, Any] = {}
         self._agencies: dict[date, tuple[Path, pd.DataFrame]] = {}  # month -> (warehouse version, agencies)
-        self._explained: OrderedDict[tuple[date, str], tuple[Explanation, MonthFeatures]] = OrderedDict()
+        # (month, SIRET, stamps of the list and feature table it was explained from) -> explanation
+        self._explained: OrderedDict[tuple[date, str, FileStamp, FileStamp], tuple[Explanation, MonthFeatures]] = (
+            OrderedDict())
         self.engines = AttachedEngines(home.warehouse)
 
     def ranked(self, month: date) -> pd.DataFrame:
-        """The month's ranked.csv, one row per scored establishment, indexed by SIRET."""
+        """The month's ranked.csv, one row per scored establishment, indexed by SIRET (read again when the month
+        was scored again)."""
+        path = lists_folder(self.home, month) / "ranked.csv"
         with self._lock:
-            if month not in self._ranked:
-                path = lists_folder(self.home, month) / "ranked.csv"
-                if not path.exists():
+            stamp = file_stamp(path)
+            kept = self._ranked.get(month)
+            if kept is None or kept[0] != stamp:
+                if stamp is None:
                     raise FileNotFoundError(f"no list for {month:%Y-%m}: {path}")
                 frame = pd.read_csv(path, dtype=LIST_COLUMNS_TYPES, keep_default_na=False, na_values={
                     c: [""] for c in ("score", "list_position", "headcount", "rank_in_region", "rank_national")})
                 for column in ("in_list", "exploration", "recently_inspected"):
                     frame[column] = frame[column].astype(str).eq("True")
-                self._ranked[month] = frame.set_index("siret", drop=False)
-            return self._ranked[month]
+                kept = self._ranked[month] = (stamp, frame.set_index("siret", drop=False))
+            return kept[1]
 
     def features(self, month: date, model_features: list[str]) -> MonthFeatures:
+        """The month's stored feature table and sector medians (read again when they were computed again: their
+        catalog is written last)."""
         with self._lock:
-            if month not in self._features:
+            stamp = self._features_stamp(month)
+            kept = self._features.get(month)
+            if kept is None or kept[0] != stamp:
                 table = load_features(self.home.data, month).reset_index(drop=True)
                 positions = {s: i for i, s in enumerate(table["siret"].astype(str))}
                 benchmarks = SectorBenchmarks.of(table, model_features, self.config.features.benchmark_min_group)
-                self._features[month] = MonthFeatures(table, positions, benchmarks)
-            return self._features[month]
+                kept = self._features[month] = (stamp, MonthFeatures(table, positions, benchmarks))
+            return kept[1]
+
+    def _features_stamp(self, month: date) -> FileStamp:
+        return file_stamp(feature_dir(self.home.data, month) / "feature_catalog.json")
 
     def model(self, version: str) -> Any:
         with self._lock:
@@ -232,7 +258,7 @@ class HomeData:
     def establishment(self, month: date, siret: str) -> EstablishmentView:
         """Explain one establishment of the month's ranked lines (the last EXPLAINED_KEPT explanations are kept:
         the page's picture and printable text reuse its explanation). Raises LookupError when it was not scored."""
-        key = (month, siret)
+        key = (month, siret, file_stamp(lists_folder(self.home, month) / "ranked.csv"), self._features_stamp(month))
         with self._lock:
             kept = self._explained.get(key)
         explanation, features = kept if kept is not None else self._explain(month, siret)
