@@ -10,7 +10,6 @@ import pyarrow as pa
 
 from core.geography import places_table
 from core.sql_literals import sql_string
-from warehouse.spill import SpillFolder
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
 
 SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts", "contract_states", "renamed_snapshots")
@@ -32,19 +31,6 @@ def connect(
     if temp_directory:
         con.execute(f"SET temp_directory = {sql_string(temp_directory)}")
     return con
-
-
-def connect_spilling(
-    spill_root: Path, memory_limit: str | None = None, threads: int | None = None
-) -> tuple[duckdb.DuckDBPyConnection, SpillFolder]:
-    """A `connect` spilling to a folder of its own under `spill_root` (dead ones there reclaimed first);
-    close the connection, then the folder, which removes it."""
-    spill = SpillFolder.claim(spill_root)
-    try:
-        return connect(memory_limit, threads, spill.path), spill
-    except BaseException:
-        spill.close()
-        raise
 
 
 def places_arrow() -> pa.Table:

@@ -36,10 +36,10 @@ from core.home import Home
 from warehouse.consolidate import ConsolidationResult, consolidate
 from warehouse.dsn.parser import Issue
 from warehouse.dsn.reader import file_sha256, open_binary, stream_damage
-from warehouse.engine import connect_spilling
 from warehouse.inspections import RECORDED_NAME, STORED_NAME
 from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
 from warehouse.pseudonym import key_fingerprint
+from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import FILES_SCHEMA
 from warehouse.versions import (
     KeyMismatch,
@@ -122,14 +122,8 @@ class DuckDBIngest:
     def consolidate(
         self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
     ) -> ConsolidationResult:
-        con, spill = connect_spilling(self.spill_root, self.memory_limit, self.threads)
-        try:
-            return consolidate(con, staging, warehouse, batches, new_batches, inferred_end_after_months)
-        finally:
-            try:
-                con.close()
-            finally:
-                spill.close()
+        with DuckDBEngine.spilling_to(self.spill_root, self.memory_limit, self.threads) as engine:
+            return consolidate(engine.con, staging, warehouse, batches, new_batches, inferred_end_after_months)
 
 
 def looks_like_dsn(path: Path) -> bool:

@@ -90,6 +90,9 @@ def reclaim_dead_folders(root: Path) -> list[Reclaimed]:
                 continue  # a live connection's folder
             size = _size(folder)
             _remove(folder)
+        except OSError as error:  # a folder that cannot be removed must not stop the connection
+            log.warning("could not reclaim %s: %s", folder, error)
+            continue
         finally:
             os.close(lock)
         log.info("reclaimed %s: %.1f MB of spill files left by a DuckDB process that is gone", folder, size / 1e6)

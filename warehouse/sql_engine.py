@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.engine import attach_warehouse, connect, connect_spilling
+from warehouse.engine import attach_warehouse, connect
 from warehouse.spill import SpillFolder
 
 if TYPE_CHECKING:
@@ -114,8 +114,14 @@ class DuckDBEngine:
 
     @classmethod
     def spilling_to(cls, spill_root: Path, memory_limit: str | None = None, threads: int | None = None) -> DuckDBEngine:
-        """An engine whose connection spills to a folder of its own under `spill_root`, removed when it closes."""
-        return cls(*connect_spilling(spill_root, memory_limit, threads))
+        """An engine whose connection spills to a folder of its own under `spill_root` (dead ones there are
+        reclaimed first), removed when it closes."""
+        spill = SpillFolder.claim(spill_root)
+        try:
+            return cls(connect(memory_limit, threads, spill.path), spill)
+        except BaseException:
+            spill.close()
+            raise
 
     def attach_warehouse(self, warehouse: Path) -> None:
         attach_warehouse(self.con, warehouse)
