@@ -93,7 +93,8 @@ class DuckDBConfig(_Section):
 
     memory_limit: str | None = Field(
         default="10GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
-        description="Beyond this DuckDB spills to disk (data/duckdb-tmp under the home); null: 80% of the RAM. "
+        description="Beyond this DuckDB spills to disk (a folder of each connection's own under data/duckdb-tmp in the home, "
+                    "removed when it closes, or by the next connection when its process was killed); null: 80% of the RAM. "
                     "10GB keeps a national month under 16 GiB with the fetched results (DuckDB overshoots its limit by ~2.5 GB).",
     )
     threads: int | None = Field(default=None, ge=1, description="null: one per core.")

@@ -20,28 +20,26 @@ from core.home import Home
 from core.months import add_months, month_start, months_between
 from features.bench_reference import REFERENCE_FEATURES, compare, read_sample, reference_features
 from features.build import compute_feature_months
-from warehouse.engine import connect
 from warehouse.inspections import load_inspections
 from warehouse.sql_engine import DuckDBEngine
 
 
 def _run_features(home: Home, config: Config, months: list[date], sample: list[str], memory_limit: str | None,
                   threads: int | None, from_states: bool | None, queue: multiprocessing.Queue) -> None:
-    engine = DuckDBEngine(connect(memory_limit=memory_limit, threads=threads, temp_directory=home.duckdb_tmp))
     started = time.perf_counter()
     per_month: list[dict] = []
     stage_seconds: dict[str, float] = {}
     last = None
-    for table in compute_feature_months(engine, home.warehouse, months, config, load_inspections(home.warehouse),
-                                        from_states=from_states):
-        per_month.append({"as_of": f"{table.as_of:%Y-%m}", "establishments": len(table.features),
-                          "contracts": table.contracts, "findings": len(table.evidence),
-                          "seconds": sum(table.stage_seconds.values())})
-        for stage, seconds in table.stage_seconds.items():
-            stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
-        last = table
+    with DuckDBEngine.spilling_to(home.duckdb_tmp, memory_limit, threads) as engine:
+        for table in compute_feature_months(engine, home.warehouse, months, config, load_inspections(home.warehouse),
+                                            from_states=from_states):
+            per_month.append({"as_of": f"{table.as_of:%Y-%m}", "establishments": len(table.features),
+                              "contracts": table.contracts, "findings": len(table.evidence),
+                              "seconds": sum(table.stage_seconds.values())})
+            for stage, seconds in table.stage_seconds.items():
+                stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
+            last = table
     seconds = time.perf_counter() - started
-    engine.close()
     assert last is not None
     sampled = last.features.loc[last.features["siret"].isin(sample), ["siret", *REFERENCE_FEATURES]]
     queue.put((seconds, peak_rss_mb(), per_month, sampled, stage_seconds))

@@ -26,7 +26,6 @@ from features.asof import prepare_as_of
 from features.pass_parts import run_by_establishments
 from features.rules import carence_inputs, permanent_post_inputs, register_rule_tables, replacement_inputs
 from warehouse.contracts import has_contract_states
-from warehouse.engine import connect
 from warehouse.sql_engine import DuckDBEngine, SqlEngine
 
 
@@ -115,7 +114,7 @@ def bench_rule_passes(home: Home, config: Config, as_of: date, memory_limit: str
     if not path.exists():
         raise FileNotFoundError(f"{path}: no warehouse; ingest DSN files or run `champollion simulate`")
     load_before = load_average()
-    engine = DuckDBEngine(connect(memory_limit=memory_limit, threads=threads, temp_directory=home.duckdb_tmp))
+    engine = DuckDBEngine.spilling_to(home.duckdb_tmp, memory_limit, threads)
     try:
         engine.attach_warehouse(home.warehouse)
         started = time.perf_counter()

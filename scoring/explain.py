@@ -341,7 +341,7 @@ def month_contracts(home: Home, config: Config, month: date, siret: str, attache
 
     if attached is not None:
         return read(attached)
-    with DuckDBEngine() as engine:
+    with DuckDBEngine.spilling_to(home.duckdb_tmp) as engine:
         engine.attach_warehouse(home.warehouse)
         return read(engine)
 

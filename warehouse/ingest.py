@@ -36,10 +36,10 @@ from core.home import Home
 from warehouse.consolidate import ConsolidationResult, consolidate
 from warehouse.dsn.parser import Issue
 from warehouse.dsn.reader import file_sha256, open_binary, stream_damage
-from warehouse.engine import connect
 from warehouse.inspections import RECORDED_NAME, STORED_NAME
 from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
 from warehouse.pseudonym import key_fingerprint
+from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import FILES_SCHEMA
 from warehouse.versions import (
     KeyMismatch,
@@ -105,12 +105,12 @@ class IngestEngine(Protocol):
 @dataclass(frozen=True)
 class DuckDBIngest:
     """Parse tasks in local worker processes; cancel-and-replace and the tables by DuckDB, which spills
-    to `temp_directory` beyond `memory_limit` (config.duckdb)."""
+    beyond `memory_limit` (config.duckdb) to a folder of its own under `spill_root`."""
 
     workers: int
+    spill_root: Path
     memory_limit: str | None = None
     threads: int | None = None
-    temp_directory: Path | None = None
 
     @property
     def parallelism(self) -> int:
@@ -122,11 +122,8 @@ class DuckDBIngest:
     def consolidate(
         self, staging: Path, warehouse: Path, batches: list[str], new_batches: list[str], inferred_end_after_months: int
     ) -> ConsolidationResult:
-        con = connect(self.memory_limit, self.threads, self.temp_directory)
-        try:
-            return consolidate(con, staging, warehouse, batches, new_batches, inferred_end_after_months)
-        finally:
-            con.close()
+        with DuckDBEngine.spilling_to(self.spill_root, self.memory_limit, self.threads) as engine:
+            return consolidate(engine.con, staging, warehouse, batches, new_batches, inferred_end_after_months)
 
 
 def looks_like_dsn(path: Path) -> bool:
@@ -250,7 +247,7 @@ def ingest(
     started = time.perf_counter()
     settings = config.ingest
     engine = engine or DuckDBIngest(
-        settings.workers, config.duckdb.memory_limit, config.duckdb.threads, home.duckdb_tmp
+        settings.workers, home.duckdb_tmp, config.duckdb.memory_limit, config.duckdb.threads
     )
     summary = IngestSummary(warehouse=home.warehouse)
     fingerprint = key_fingerprint(key)

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.engine import attach_warehouse, connect
+from warehouse.spill import SpillFolder
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -102,13 +103,25 @@ def arrow_frame(table: pa.Table) -> pd.DataFrame:
 
 
 class DuckDBEngine:
-    """The SQL run as written, in one DuckDB connection (`con`, which the engine closes)."""
+    """The SQL run as written, in one DuckDB connection (`con`, which the engine closes, then its `spill` folder)."""
 
     name = "duckdb"
     splits_large_aggregates = True
 
-    def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection | None = None, spill: SpillFolder | None = None) -> None:
         self.con = con if con is not None else connect()
+        self.spill = spill
+
+    @classmethod
+    def spilling_to(cls, spill_root: Path, memory_limit: str | None = None, threads: int | None = None) -> DuckDBEngine:
+        """An engine whose connection spills to a folder of its own under `spill_root` (dead ones there are
+        reclaimed first), removed when it closes."""
+        spill = SpillFolder.claim(spill_root)
+        try:
+            return cls(connect(memory_limit, threads, spill.path), spill)
+        except BaseException:
+            spill.close()
+            raise
 
     def attach_warehouse(self, warehouse: Path) -> None:
         attach_warehouse(self.con, warehouse)
@@ -146,7 +159,11 @@ class DuckDBEngine:
         return self.con.execute(query).fetchone()
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            if self.spill is not None:
+                self.spill.close()
 
     def __enter__(self) -> DuckDBEngine:
         return self
@@ -170,12 +187,11 @@ def fetch_aggregate(engine: SqlEngine, query: str) -> tuple:
     return row
 
 
-def open_engine(kind: str, config: Config, scratch: Path | None = None) -> SqlEngine:
+def open_engine(kind: str, config: Config, spill_root: Path) -> SqlEngine:
     """A new engine: 'duckdb' (an in-memory connection with `config.duckdb`'s memory limit and threads,
-    spilling to `scratch`) or 'spark' (a session from `config.spark`)."""
+    spilling to a folder of its own under `spill_root`) or 'spark' (a session from `config.spark`)."""
     if kind == "duckdb":
-        settings = config.duckdb
-        return DuckDBEngine(connect(memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=scratch))
+        return DuckDBEngine.spilling_to(spill_root, config.duckdb.memory_limit, config.duckdb.threads)
     if kind == "spark":
         from warehouse.spark.engine import SparkEngine
         from warehouse.spark.session import spark_session

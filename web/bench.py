@@ -135,7 +135,7 @@ def _contract_rebuilds(home: Home, config: Config, month: date, siret: str) -> t
                                                        from_states=has_contract_states(home.warehouse)),
     ):
         started = time.perf_counter()
-        with DuckDBEngine() as engine:
+        with DuckDBEngine.spilling_to(home.duckdb_tmp) as engine:
             engine.attach_warehouse(home.warehouse)
             prepare(engine)
             establishment_contracts(engine.con, siret)

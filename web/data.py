@@ -123,10 +123,12 @@ class AttachedEngines:
     """DuckDB engines with the published version of a warehouse attached, kept from one page to the next:
     attaching the national warehouse (a view per table over thousands of Parquet files) costs more than
     reading one establishment's contracts. An engine serves one request at a time; engines of a version
-    no longer published (a recorded control publishes a new one) are closed."""
+    no longer published (a recorded control publishes a new one) are closed. Each spills to a folder of its
+    own under `spill_root`."""
 
-    def __init__(self, warehouse: Path) -> None:
+    def __init__(self, warehouse: Path, spill_root: Path) -> None:
         self.warehouse = warehouse
+        self.spill_root = spill_root
         self._lock = threading.Lock()
         self._idle: list[tuple[Path, DuckDBEngine]] = []
 
@@ -140,14 +142,15 @@ class AttachedEngines:
             engine = self._idle.pop()[1] if self._idle else None
         for old in stale:
             old.close()
-        if engine is None:
-            engine = DuckDBEngine()
-            engine.con.execute("SET parquet_metadata_cache = true")
-            engine.attach_warehouse(version)
         try:
+            if engine is None:
+                engine = DuckDBEngine.spilling_to(self.spill_root)
+                engine.con.execute("SET parquet_metadata_cache = true")
+                engine.attach_warehouse(version)
             yield version, engine
         except BaseException:
-            engine.close()
+            if engine is not None:
+                engine.close()
             raise
         with self._lock:
             self._idle.append((version, engine))
@@ -175,7 +178,7 @@ class HomeData:
         # (month, SIRET, stamps of the list and feature table it was explained from) -> explanation
         self._explained: OrderedDict[tuple[date, str, FileStamp, FileStamp], tuple[Explanation, MonthFeatures]] = (
             OrderedDict())
-        self.engines = AttachedEngines(home.warehouse)
+        self.engines = AttachedEngines(home.warehouse, home.duckdb_tmp)
 
     def ranked(self, month: date) -> pd.DataFrame:
         """The month's ranked.csv, one row per scored establishment, indexed by SIRET (read again when the month
