@@ -176,7 +176,7 @@ def left_reason(recently_inspected: Any) -> str:
     return "n'est plus parmi les établissements retenus ce mois-ci"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # frames: no equality nor hash
 class RegionList:
     """One region's list of a month, as its files show it: `lines`, the listed establishments in list order;
     `evidence`, the contracts behind their rule checks (with `siret`, `list_position`, `person_ref`); `left`,
