@@ -26,6 +26,8 @@ def month_fr(month: date) -> str:
 
 def date_fr(value: Any, empty: str = "") -> str:
     """dd/mm/yyyy, or `empty` when missing."""
+    if type(value) is pd.Timestamp:  # most cells (a datetime column's values): nothing to convert
+        return value.strftime("%d/%m/%Y")
     stamp = pd.to_datetime(value, errors="coerce") if not missing(value) else pd.NaT
     return empty if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
 

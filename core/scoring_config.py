@@ -32,6 +32,10 @@ class ScoringConfig(BaseModel):
     )
     seed: int = Field(default=0, description="With the month and the region, fixes the exploration draw.")
     reasons: int = Field(default=3, ge=1, le=10, description="Reasons written per listed establishment.")
+    file_workers: int | None = Field(
+        default=None, ge=1, le=64,
+        description="Processes writing the regions' workbooks and pages side by side; null: one per usable CPU.",
+    )
 
     @model_validator(mode="after")
     def _sizes_are_positive(self) -> ScoringConfig:

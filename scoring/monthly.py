@@ -14,7 +14,7 @@ import logging
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from core.benchmarks import timed
 from core.config import Config
 from core.csv_files import write_frame_csv
 from core.home import Home
+from core.machine import usable_cpus
 from core.months import add_months
 from features.build import load_evidence
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
@@ -175,24 +176,30 @@ def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:
     return pd.read_csv(path, dtype={"siret": "string", "region_code": "string"})
 
 
-def write_list_files(folder: Path, ranked: pd.DataFrame, listed: pd.DataFrame, month: date, version: str) -> list[Path]:
+def write_list_files(
+    folder: Path, ranked: pd.DataFrame, listed: pd.DataFrame, month: date, version: str, workers: int = 1,
+    created: datetime | None = None,
+) -> list[Path]:
     """Write `ranked.csv`, `evidence.csv` (`listed`: `listed_evidence`) and each region's workbook and page into
     `folder`; return their paths. Each region's lines, evidence and departures come from one pass over each
-    table, not from a filter of the whole table per region."""
-    from scoring.region_files import write_region_files
+    table, not from a filter of the whole table per region; the regions' files are written by up to `workers`
+    processes (`scoring.region_pool`). `created`: the workbooks' creation time (default: now, UTC)."""
+    from scoring.region_files import RegionList
+    from scoring.region_pool import write_regions
 
     write_frame_csv(ranked, folder / "ranked.csv")
     write_frame_csv(listed, folder / "evidence.csv")
     files = [folder / "ranked.csv", folder / "evidence.csv"]
     evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
+    listings = []
     for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
         region = lines["region"].iloc[0]
-        files += write_region_files(
-            folder, f"{region_code}-{slug(region)}", region, month, version, lines.sort_values("list_position"),
+        listings.append(RegionList(
+            f"{region_code}-{slug(region)}", region, month, version, lines.sort_values("list_position"),
             evidence_of.get(region_code, listed.iloc[0:0]), left_of.get(region_code, ranked.iloc[0:0]),
-        )
-    return files
+        ))
+    return files + write_regions(folder, listings, created or datetime.now(UTC), workers)
 
 
 def score_month(
@@ -220,7 +227,7 @@ def score_month(
         reason_columns = [c for c in ranked.columns if c.startswith("reason_") and not c.endswith("_feature")]
         feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
         ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
-        files = write_list_files(folder, ranked, listed, month, version)
+        files = write_list_files(folder, ranked, listed, month, version, config.scoring.file_workers or usable_cpus())
     summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
                        time.perf_counter() - started, files, folder)
     (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -186,12 +186,17 @@ def evidence_posts(evidence: pd.DataFrame) -> dict[str, EstablishmentEvidence]:
     scored = evidence[evidence["confidence"].isin(SCORED_CONFIDENCE)] if not evidence.empty else evidence
     if scored.empty:
         return {}
-    scored = scored.assign(post=scored["post"].fillna("non renseigné"))
+    scored = scored.assign(post=scored["post"].fillna("non renseigné"), _row=np.arange(len(scored)))
     out: dict[str, EstablishmentEvidence] = {}
     for (siret, rule, post), n in scored.groupby(["establishment_siret", "rule", "post"], sort=False).size().items():
-        out.setdefault(str(siret), EstablishmentEvidence({}, {})).posts.setdefault(rule, {})[post] = int(n)
-    for (siret, rule), articles in scored.groupby(["establishment_siret", "rule"], sort=False)["article"]:
-        out[str(siret)].articles[rule] = articles.value_counts().index.astype(str).tolist()
+        found = out.setdefault(str(siret), EstablishmentEvidence({}, {}))
+        found.posts.setdefault(rule, {})[post] = int(n)
+        found.articles.setdefault(rule, [])
+    # Articles by number of rows citing them, ties in order of first citation: counted in one grouping.
+    cited = scored.groupby(["establishment_siret", "rule", "article"], sort=False).agg(
+        n=("_row", "size"), first=("_row", "min")).reset_index().sort_values(["n", "first"], ascending=[False, True])
+    for siret, rule, article in zip(cited["establishment_siret"], cited["rule"], cited["article"], strict=True):
+        out[str(siret)].articles[rule].append(str(article))
     return out
 
 

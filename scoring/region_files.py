@@ -1,20 +1,22 @@
 """The files a regional office opens: one Excel workbook and one HTML page per region and month.
 
-`write_region_files` receives a region's listed lines (ordered by list position, each with the
-establishment's SIRET and address as last declared), the contracts
-behind their legal-rule checks and the establishments that left the list, and writes
-`{stem}.xlsx` (sheets « À lire », « Liste », « Éléments », « Sortis de la liste ») and `{stem}.html`
-(a self-contained page: inline CSS and JS, nothing fetched). Output text is French; every sentence
+`write_region_files` receives a region's list (`RegionList`: its listed lines, ordered by list position, each
+with the establishment's SIRET and address as last declared, the contracts behind their legal-rule checks
+and the establishments that left the list) and writes `{stem}.xlsx` (sheets « À lire », « Liste », « Éléments »,
+« Sortis de la liste ») and `{stem}.html` (a self-contained page: inline CSS and JS, nothing fetched), each
+under a temporary name first, renamed once both are complete. Output text is French; every sentence
 about a rule says « infraction potentielle »: the list orders visits, it proves nothing. No person
 appears except as the 8-character pseudonym `person_ref`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import xlsxwriter
 
 from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
-from scoring.evidence_groups import grouped_evidence
+from scoring.evidence_groups import GroupedEvidence, grouped_evidence
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
@@ -174,21 +176,42 @@ def left_reason(recently_inspected: Any) -> str:
     return "n'est plus parmi les établissements retenus ce mois-ci"
 
 
-def grouped_rows(evidence: pd.DataFrame) -> pd.DataFrame:
-    """The evidence rows in list order, each line's rows grouped by rule and post (`scoring.evidence_groups`),
-    with the group's sentence in `group_fr`."""
-    if evidence.empty:
-        return evidence.assign(group_fr=pd.Series(dtype="string"))
-    grouped = grouped_evidence(evidence, "list_position")
+@dataclass(frozen=True, eq=False)  # frames: no equality nor hash
+class RegionList:
+    """One region's list of a month, as its files show it: `lines`, the listed establishments in list order;
+    `evidence`, the contracts behind their rule checks (with `siret`, `list_position`, `person_ref`); `left`,
+    last month's lines no longer listed. `stem` names the files."""
+
+    stem: str
+    region: str
+    month: date
+    version: str
+    lines: pd.DataFrame
+    evidence: pd.DataFrame
+    left: pd.DataFrame
+
+    @cached_property
+    def grouped(self) -> GroupedEvidence:
+        """The evidence grouped by line (list position), then by rule and post (`scoring.evidence_groups`):
+        the workbook and the page read the same groups."""
+        return grouped_evidence(self.evidence, "list_position")
+
+    @cached_property
+    def evidence_counts(self) -> dict[str, int]:
+        """SIRET -> number of evidence rows."""
+        if self.evidence.empty:
+            return {}
+        return self.evidence["siret"].astype(str).value_counts().to_dict()
+
+
+def grouped_rows(listing: RegionList) -> pd.DataFrame:
+    """The evidence rows in list order, each line's rows grouped by rule and post, with the group's sentence
+    in `group_fr`."""
+    if listing.evidence.empty:
+        return listing.evidence.assign(group_fr=pd.Series(dtype="string"))
+    grouped = listing.grouped
     sizes = (grouped.groups["stop"] - grouped.groups["start"]).to_numpy(dtype="int64")
     return grouped.rows.assign(group_fr=np.repeat(grouped.groups["summary_fr"].to_numpy(dtype=object), sizes))
-
-
-def evidence_counts(evidence: pd.DataFrame) -> dict[str, int]:
-    """SIRET -> number of evidence rows."""
-    if evidence.empty:
-        return {}
-    return evidence["siret"].astype(str).value_counts().to_dict()
 
 
 # --- Excel ---
@@ -242,13 +265,15 @@ def _write_table(book: Any, sheet: Any, frame: pd.DataFrame, columns: list[Colum
     sheet.set_paper(9)  # A4
     sheet.repeat_rows(0)
     sheet.fit_to_pages(1, 0)
-def write_workbook(
-    path: Path, region: str, month: date, version: str,
-    lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame,
-) -> Path:
-    """Write `path` (.xlsx): « À lire », « Liste », « Éléments » and, when `left` is not empty,
-    « Sortis de la liste »."""
+
+
+def write_workbook(path: Path, listing: RegionList, created: datetime) -> Path:
+    """Write `path` (.xlsx): « À lire », « Liste », « Éléments » and, when the list has departures,
+    « Sortis de la liste ». `created` (UTC) is the workbook's creation time in its properties: with it, the
+    same list gives the same bytes."""
+    region, month, version, lines, left = listing.region, listing.month, listing.version, listing.lines, listing.left
     book = xlsxwriter.Workbook(str(path))
+    book.set_properties({"created": created})
     formats = {
         "header": book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDE4EE",
                                    "border": 1}),
@@ -279,9 +304,8 @@ def write_workbook(
         readme.write_string(i, 0, name, bold)
         readme.write_string(i, 1, text, bold if name == "Attention" else wrap)
 
-    counts = evidence_counts(evidence)
-    _write_table(book, book.add_worksheet("Liste"), lines, line_columns(lines, counts), formats)
-    _write_table(book, book.add_worksheet("Éléments"), grouped_rows(evidence), EVIDENCE_SHEET_COLUMNS, formats)
+    _write_table(book, book.add_worksheet("Liste"), lines, line_columns(lines, listing.evidence_counts), formats)
+    _write_table(book, book.add_worksheet("Éléments"), grouped_rows(listing), EVIDENCE_SHEET_COLUMNS, formats)
     if not left.empty:
         _write_table(book, book.add_worksheet("Sortis de la liste"), left, left_columns(), formats)
     book.close()
@@ -317,28 +341,29 @@ def _rule_with_article(frame: pd.DataFrame) -> list[str]:
         _field("rule", _rule_fr)(frame), _field("article", _text)(frame), strict=True)]
 
 
-def _line_groups(evidence: pd.DataFrame, columns: list[Column]) -> dict[str, list[dict[str, Any]]]:
+def _line_groups(listing: RegionList, columns: list[Column]) -> dict[str, list[dict[str, Any]]]:
     """SIRET -> its evidence groups as the page shows them: the group's sentence and its rows' cells."""
-    if evidence.empty:
+    if listing.evidence.empty:
         return {}
-    grouped = grouped_evidence(evidence.assign(_siret=evidence["siret"].astype(str)), "_siret")
+    grouped = listing.grouped
     cells = _html_cells(columns, grouped.rows)
+    starts = grouped.groups["start"].to_numpy(dtype="int64")
+    sirets = grouped.rows["siret"].astype(str).to_numpy(dtype=object)[starts]
     by_siret: dict[str, list[dict[str, Any]]] = {}
-    for siret, summary, start, stop in zip(grouped.groups["_siret"], grouped.groups["summary_fr"],
-                                           grouped.groups["start"], grouped.groups["stop"], strict=True):
+    for siret, summary, start, stop in zip(sirets, grouped.groups["summary_fr"], starts,
+                                           grouped.groups["stop"], strict=True):
         by_siret.setdefault(siret, []).append({"summary": summary, "rows": cells[start:stop]})
     return by_siret
 
 
-def render_html(
-    region: str, month: date, version: str, lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame
-) -> str:
+def render_html(listing: RegionList) -> str:
     """The region's page as a string (see the module docstring)."""
+    region, month, version, lines, left = listing.region, listing.month, listing.version, listing.lines, listing.left
     evidence_columns = [
         Column("Règle (article)", _rule_with_article, "long") if c.title == "Règle" else c for c in _HTML_EVIDENCE
     ]
-    groups = _line_groups(evidence, evidence_columns)
-    counts = evidence_counts(evidence)
+    groups = _line_groups(listing, evidence_columns)
+    counts = listing.evidence_counts
     reasons = list(zip(*(_field(c, _text)(lines) for c in _reason_columns(lines)), strict=True)) or [()] * len(lines)
     items = [{
         "position": _integer_text(position),
@@ -380,16 +405,19 @@ def render_html(
     )
 
 
-def write_region_files(
-    folder: Path, stem: str, region: str, month: date, version: str,
-    lines: pd.DataFrame, evidence: pd.DataFrame, left: pd.DataFrame,
-) -> list[Path]:
-    """Write `{stem}.xlsx` and `{stem}.html` into `folder` for one region's list of `month`; return their paths.
-
-    `lines`: the listed establishments in list order; `evidence`: the contracts behind their rule checks
-    (with `siret`, `list_position`, `person_ref`); `left`: last month's lines no longer listed.
-    """
-    workbook = write_workbook(folder / f"{stem}.xlsx", region, month, version, lines, evidence, left)
-    page = folder / f"{stem}.html"
-    page.write_text(render_html(region, month, version, lines, evidence, left), encoding="utf-8")
+def write_region_files(folder: Path, listing: RegionList, created: datetime) -> list[Path]:
+    """Write `{stem}.xlsx` and `{stem}.html` of `listing` into `folder`; return their paths. Both are written
+    under temporary names (`.{stem}.xlsx.part`, `.{stem}.html.part`) and renamed once both are complete: a
+    failure leaves no partial file under a final name. `created`: the workbook's creation time (UTC)."""
+    workbook, page = folder / f"{listing.stem}.xlsx", folder / f"{listing.stem}.html"
+    parts = [folder / f".{listing.stem}.xlsx.part", folder / f".{listing.stem}.html.part"]
+    try:
+        write_workbook(parts[0], listing, created)
+        parts[1].write_text(render_html(listing), encoding="utf-8")
+    except BaseException:
+        for part in parts:
+            part.unlink(missing_ok=True)
+        raise
+    os.replace(parts[0], workbook)
+    os.replace(parts[1], page)
     return [workbook, page]

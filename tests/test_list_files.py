@@ -7,7 +7,8 @@ are built (column by column, one grouping per region) must not change what an in
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+import zipfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -15,8 +16,11 @@ import pandas as pd
 import pytest
 
 from scoring.monthly import RANKED_COLUMNS, listed_evidence, write_list_files
+from scoring.region_files import RegionList
+from scoring.region_pool import RegionFilesError, write_regions
 
 MONTH = date(2025, 3, 1)
+CREATED = datetime(2025, 4, 2, 6, 30, tzinfo=UTC)
 # Fake SIRETs; the first starts with 0 to check it stays text.
 S1, S2, S3, S4, S5, S6 = (f"0{i}23456780001{i}" for i in range(1, 7))
 ADDRESS_1 = "8 RUE DE LA ROQUETTE, 75011 PARIS"
@@ -218,3 +222,43 @@ def test_page_groups_and_cells(written):
     left = re.search(r'<table id="sortis">(.*?)</table>', page, re.S).group(1)
     assert re.findall(r"<td(?: class=\"num\")?>(.*?)</td>", left) == [
         S4, "1 AVENUE Y, 75012 PARIS", "75", "5610A", "12", "20,0\u202f%", "14", "contrôlé récemment : exclu de la liste"]
+
+
+def _written_files(folder: Path, workers: int) -> dict[str, bytes]:
+    folder.mkdir()
+    ranked = _ranked()
+    paths = write_list_files(folder, ranked, listed_evidence(_evidence(), ranked), MONTH, "7", workers, CREATED)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)  # no temporary file left
+    return {p.name: p.read_bytes() for p in paths}
+
+
+def test_regions_written_in_parallel_are_the_serial_files(tmp_path):
+    serial = _written_files(tmp_path / "serial", workers=1)
+    parallel = _written_files(tmp_path / "parallel", workers=2)
+    assert list(parallel) == list(serial)  # the same files, in the same order
+    assert parallel == serial  # byte for byte: the same sheets, cells and pages
+    book = zipfile.ZipFile(tmp_path / "parallel" / "11-ile-de-france.xlsx")
+    assert "<dcterms:created xsi:type=\"dcterms:W3CDTF\">2025-04-02T06:30:00Z" in book.read("docProps/core.xml").decode()
+
+
+def _listings() -> list[RegionList]:
+    ranked = _ranked()
+    listed = listed_evidence(_evidence(), ranked)
+    lines = ranked[ranked["in_list"]]
+    return [
+        RegionList(f"{code}-test", name, MONTH, "7", lines[lines["region_code"] == code],
+                   listed[listed["region_code"] == code], ranked.iloc[0:0])
+        for code, name in (("11", "Île-de-France"), ("24", "Centre-Val de Loire"))
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_region_raises_with_its_name_and_leaves_no_file(tmp_path, workers):
+    good, bad = _listings()
+    # The workbook takes the rank as a number; the page cannot show 1.5 as a rank: the failure comes once the
+    # workbook is written under its temporary name.
+    bad = RegionList(bad.stem, bad.region, bad.month, bad.version, bad.lines.assign(rank_in_region="1.5"),
+                     bad.evidence, bad.left)
+    with pytest.raises(RegionFilesError, match=r"files of region 24-test \(Centre-Val de Loire\) not written: .*1\.5"):
+        write_regions(tmp_path, [good, bad], CREATED, workers)
+    assert not any(p.name.startswith(("24-test", ".24-test")) for p in tmp_path.iterdir())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 from core.french import address_fr, date_fr, month_fr, percent_fr
-from scoring.region_files import write_region_files
+from scoring.region_files import RegionList, write_region_files
 from tests.browser import opened
 
 MONTH = date(2025, 3, 1)
 REGION = "Île-de-France"
 STEM = "11-ile-de-france"
+CREATED = datetime(2025, 4, 2, 6, 30, tzinfo=UTC)
 
 # Fake SIRETs; the first starts with 0 to check it stays text.
 S1, S2, S3, S4 = "01234567800011", "22222222200022", "33333333300033", "44444444400044"
@@ -107,7 +108,7 @@ def _left() -> pd.DataFrame:
 def written(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("lists") / "2025-03"
     folder.mkdir()
-    paths = write_region_files(folder, STEM, REGION, MONTH, "7", _lines(), _evidence(), _left())
+    paths = write_region_files(folder, RegionList(STEM, REGION, MONTH, "7", _lines(), _evidence(), _left()), CREATED)
     return {p.suffix: p for p in paths}
 
 
@@ -189,7 +190,8 @@ def test_workbook_sheets_and_tables(written):
 
 
 def test_no_left_sheet_when_nobody_left(tmp_path):
-    paths = write_region_files(tmp_path, STEM, REGION, MONTH, "7", _lines(), _evidence(), _left().iloc[0:0])
+    paths = write_region_files(tmp_path, RegionList(STEM, REGION, MONTH, "7", _lines(), _evidence(), _left().iloc[0:0]),
+                               CREATED)
     book = openpyxl.load_workbook(next(p for p in paths if p.suffix == ".xlsx"))
     assert book.sheetnames == ["À lire", "Liste", "Éléments"]
 

@@ -269,3 +269,21 @@ def test_a_share_below_its_sector_median_is_not_a_reason_to_visit():
     table.loc[2, "share_fixed_term_under_1_month_12m"] = 0.05
     benchmarks = SectorBenchmarks.of(table, ["share_fixed_term_under_1_month_12m"], min_group=5)
     assert sentence("share_fixed_term_under_1_month_12m", table.iloc[2], benchmarks, None) is None
+
+
+def test_evidence_posts_orders_articles_by_citations_then_first_citation():
+    # Per establishment and rule: the most cited article first, ties in order of first citation; a finding
+    # citing no article counts for its post only, and a rule whose findings cite none has no article.
+    a, b = "00000000000000", "11111111111111"
+    evidence = pd.DataFrame({
+        "establishment_siret": [a, a, a, a, a, a, b, b],
+        "rule": ["carence", "carence", "carence", "carence", "carence", "duree_max", "carence", "carence"],
+        "post": ["serveur", None, "serveur", "serveur", "plongeur", "serveur", "agent", "agent"],
+        "article": ["L1251-36", "L1244-3", "L1244-3", "L1251-36", "D1242-1", None, "L1244-3", None],
+        "confidence": ["probable", "établie", "probable", "établie", "probable", "établie", "probable",
+                       "à vérifier sur place"],
+    })
+    found = evidence_posts(evidence)
+    assert found[a].posts == {"carence": {"serveur": 3, "non renseigné": 1, "plongeur": 1}, "duree_max": {"serveur": 1}}
+    assert found[a].articles == {"carence": ["L1251-36", "L1244-3", "D1242-1"], "duree_max": []}
+    assert found[b].posts == {"carence": {"agent": 1}} and found[b].articles == {"carence": ["L1244-3"]}
