@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.atomic_files import write_text_whole
 from core.benchmarks import timed
 from core.config import Config
 from core.csv_files import write_frame_csv
@@ -230,7 +231,7 @@ def score_month(
         files = write_list_files(folder, ranked, listed, month, version, config.scoring.file_workers or usable_cpus())
     summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
                        time.perf_counter() - started, files, folder)
-    (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_text_whole(folder / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))
     files.append(folder / "summary.json")
     return MonthlyLists(month, version, ranked, listed, folder, files, summary, stages)
 

@@ -4,14 +4,13 @@
 with the establishment's SIRET and address as last declared, the contracts behind their legal-rule checks
 and the establishments that left the list) and writes `{stem}.xlsx` (sheets « À lire », « Liste », « Éléments »,
 « Sortis de la liste ») and `{stem}.html` (a self-contained page: inline CSS and JS, nothing fetched), each
-under a temporary name first, renamed once both are complete. Output text is French; every sentence
+under temporary names first, renamed once both are complete. Output text is French; every sentence
 about a rule says « infraction potentielle »: the list orders visits, it proves nothing. No person
 appears except as the 8-character pseudonym `person_ref`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from core.atomic_files import replaced_when_written
 from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
 from scoring.evidence_groups import GroupedEvidence, grouped_evidence
@@ -407,17 +407,10 @@ def render_html(listing: RegionList) -> str:
 
 def write_region_files(folder: Path, listing: RegionList, created: datetime) -> list[Path]:
     """Write `{stem}.xlsx` and `{stem}.html` of `listing` into `folder`; return their paths. Both are written
-    under temporary names (`.{stem}.xlsx.part`, `.{stem}.html.part`) and renamed once both are complete: a
-    failure leaves no partial file under a final name. `created`: the workbook's creation time (UTC)."""
+    under temporary names and renamed once both are complete (`core.atomic_files`): a failure leaves no partial
+    file under a final name. `created`: the workbook's creation time (UTC)."""
     workbook, page = folder / f"{listing.stem}.xlsx", folder / f"{listing.stem}.html"
-    parts = [folder / f".{listing.stem}.xlsx.part", folder / f".{listing.stem}.html.part"]
-    try:
-        write_workbook(parts[0], listing, created)
-        parts[1].write_text(render_html(listing), encoding="utf-8")
-    except BaseException:
-        for part in parts:
-            part.unlink(missing_ok=True)
-        raise
-    os.replace(parts[0], workbook)
-    os.replace(parts[1], page)
+    with replaced_when_written(workbook) as workbook_part, replaced_when_written(page) as page_part:
+        write_workbook(workbook_part, listing, created)
+        page_part.write_text(render_html(listing), encoding="utf-8")
     return [workbook, page]
