@@ -9,8 +9,8 @@ so that a pass's Python objects are those of one range at a time, not of every c
 
 The pass holds the GIL (it is Python compiled by Cython), so processes, not threads; forked, so that a
 part's frames are read from the parent's memory, not copied through a pipe. A forked process only runs
-the pass on pandas frames (no SQL engine, no Spark), and leaves with `os._exit`: nothing of the
-parent's is closed twice.
+the pass, Python and NumPy on pandas frames (no SQL engine, no Spark, no OpenMP: the thread pools the parent
+may hold are never entered), and leaves with `os._exit`: nothing of the parent's is closed twice.
 """
 
 from __future__ import annotations
