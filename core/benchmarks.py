@@ -5,11 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from queue import Empty
+
+from core.machine import exit_reason
 
 RESULT_POLL_SECONDS = 1.0  # how often a benchmark variant's process is checked while its result is awaited
 
@@ -47,10 +48,7 @@ def measure_in_process(target: Callable[..., None], args: tuple) -> tuple[float,
                     break
     process.join()
     if result is None or process.exitcode != 0:
-        code = process.exitcode
-        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        raise RuntimeError(f"benchmark variant {target.__name__} failed ({why}"
-                           f"{': out of memory?' if code == -signal.SIGKILL else ''})")
+        raise RuntimeError(f"benchmark variant {target.__name__} failed ({exit_reason(process.exitcode)})")
     seconds, peak = result
     return seconds, peak
 

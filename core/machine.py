@@ -1,9 +1,11 @@
-"""What this machine offers a process: its memory and CPUs, container limits included."""
+"""What this machine offers a process (its memory and CPUs, container limits included), and how a child process
+ended."""
 
 from __future__ import annotations
 
 import math
 import os
+import signal
 from pathlib import Path
 
 CGROUP = Path("/sys/fs/cgroup")
@@ -35,3 +37,11 @@ def usable_cpus(cgroup: Path = CGROUP) -> int:
     if quota.isdigit() and period.isdigit() and int(period) > 0:
         return max(1, min(cpus, math.ceil(int(quota) / int(period))))
     return cpus
+
+
+def exit_reason(code: int | None) -> str:
+    """How a child process ended, from its exit code: 'exit code N', or 'killed by signal N' (with 'out of
+    memory?' for SIGKILL, what the kernel sends when memory runs out)."""
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    return f"killed by signal {-code}{': out of memory?' if code == -signal.SIGKILL else ''}"

@@ -16,7 +16,6 @@ may hold are never entered), and leaves with `os._exit`: nothing of the parent's
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -24,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from core.machine import exit_reason
 
 SIRET = "establishment_siret"
 CUT_SAMPLE = 100_000  # SIRET values sampled to place the cuts
@@ -129,10 +130,8 @@ def _received(run: Pass, number: int, parts: int, child: Any, receiver: Connecti
         kind, payload = receiver.recv()
     except EOFError:
         child.join()
-        code = child.exitcode
-        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        raise RuntimeError(f"{name}: part {number} of {parts} ended without its result ({why}"
-                           f"{': out of memory?' if code == -signal.SIGKILL else ''})") from None
+        raise RuntimeError(f"{name}: part {number} of {parts} ended without its result "
+                           f"({exit_reason(child.exitcode)})") from None
     if kind == "error":
         raise RuntimeError(f"{name}: part {number} of {parts} failed:\n{payload}")
     return payload
