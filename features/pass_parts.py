@@ -92,7 +92,7 @@ def _run_wave(run: Pass, arguments: tuple, frames: int, bounds: list[tuple[str |
     try:
         for number in range(first + 1, min(first + processes, len(bounds))):
             receiver, sender = context.Pipe(duplex=False)
-            child = context.Process(target=_run_part, args=(run, arguments, frames, *bounds[number], sender),
+            child = context.Process(target=_run_part, args=(run, arguments, frames, *bounds[number], sender, receiver),
                                     daemon=True)
             child.start()
             sender.close()
@@ -113,8 +113,12 @@ def _run_part_here(run: Pass, arguments: tuple, frames: int, low: str | None, hi
     return run(*(part_of(a, low, high) for a in arguments[:frames]), *arguments[frames:])
 
 
-def _run_part(run: Pass, arguments: tuple, frames: int, low: str | None, high: str | None, sender: Connection) -> None:
-    """In the forked process: the part's result, or its error's traceback, sent to the parent."""
+def _run_part(run: Pass, arguments: tuple, frames: int, low: str | None, high: str | None, sender: Connection,
+              receiver: Connection) -> None:
+    """In the forked process: the part's result, or its error's traceback, sent to the parent. The fork's copy of
+    the parent's end of the pipe is closed first: when the parent is gone (killed), sending fails and this
+    process ends, instead of waiting for ever for a reader that is itself."""
+    receiver.close()
     try:
         sender.send(("result", _run_part_here(run, arguments, frames, low, high)))
     except BaseException:  # whatever it is, the parent reports it

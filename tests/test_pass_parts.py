@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -113,3 +117,50 @@ def test_rule_checks_find_the_same_with_their_passes_by_parts(monkeypatch):
     assert cuts[3] == [other]  # three: the shop's and `other`'s carence contracts are two parts
     pd.testing.assert_frame_equal(found[3], found[1], check_exact=True)
     assert Config().features.pass_processes is None
+
+
+ORPHANED_PART = """
+import os, sys, time
+import pandas as pd
+from features.pass_parts import run_by_establishments
+
+def stuck_pass(frame):
+    if (frame["establishment_siret"] >= "2").any():  # the forked part: a result larger than a pipe holds
+        open(sys.argv[1], "w").write(str(os.getpid()))
+        return pd.DataFrame({"x": range(200_000)})
+    time.sleep(600)  # the part of the process that forked it, killed meanwhile
+    return frame
+
+run_by_establishments(stuck_pass, (pd.DataFrame({"establishment_siret": ["1"] * 5 + ["2"] * 5}),), 1, 2, min_rows=1)
+"""
+
+
+def _ended(pid: int) -> bool:
+    """Whether process `pid` has ended (gone, or a zombie nobody has reaped yet)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_a_part_ends_when_the_process_that_forked_it_is_killed(tmp_path):
+    """A forked part whose parent is killed (out of memory, kill -9) fails to send its result and ends, rather
+    than waiting for ever (and holding the parent's spill folder's lock)."""
+    started = tmp_path / "part.pid"
+    parent = subprocess.Popen([sys.executable, "-c", ORPHANED_PART, str(started)], cwd=Path(__file__).parents[1])
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() or not started.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None, "the forked part never started"
+            time.sleep(0.1)
+        part = int(started.read_text())
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while not _ended(part) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not _ended(part):
+        os.kill(part, signal.SIGKILL)
+        pytest.fail("the forked part outlived the process that forked it")
