@@ -374,8 +374,8 @@ def bench_rules(
 ) -> None:
     """The rule checks' Python passes (posts of a job, lasting jobs, replacements) on one month's inputs: as
     installed (compiled with Cython when it could be) next to their pure-Python source, and by ranges of
-    establishments in one process per CPU (features.pass_processes), as the rule checks run them, with their
-    agreement."""
+    establishments in one process per CPU (features.pass_processes) with their inputs read range by range, as the
+    rule checks run them, with their agreement."""
     from champollion.reporting import print_frame
     from features.bench_rules import bench_rule_passes
     from warehouse.bench import write_bench_json

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,8 +22,9 @@ from core.home import Home
 from core.machine import usable_cpus
 from features import job_posts, replacements
 from features.asof import prepare_as_of
-from features.pass_parts import run_by_establishments
-from features.rules import carence_inputs, permanent_post_inputs, register_rule_tables, replacement_inputs
+from features.pass_inputs import engine_source
+from features.pass_parts import joined, run_by_ranges
+from features.rules import register_rule_tables, rule_passes
 from warehouse.contracts import has_contract_states
 from warehouse.sql_engine import DuckDBEngine, SqlEngine
 
@@ -61,12 +61,12 @@ class RulePassesBench:
     load_after: str
 
 
-# name, module, function name, how its arguments are read from the as-of tables, how many of them are frames
-PASSES: tuple[tuple[str, ModuleType, str, Callable[..., tuple], int], ...] = (
-    ("carence_successions (carence)", job_posts, "carence_successions", carence_inputs, 1),
-    ("permanent_posts (poste_permanent)", job_posts, "permanent_posts", permanent_post_inputs, 1),
-    ("covered_replacements (remplacement_sans_absence)", replacements, "covered_replacements", replacement_inputs, 2),
-)
+# Each pass's name in the table, with the rule it serves.
+LABELS = {
+    "carence_successions": "carence_successions (carence)",
+    "permanent_posts": "permanent_posts (poste_permanent)",
+    "covered_replacements": "covered_replacements (remplacement_sans_absence)",
+}
 
 
 def _same(left: pd.DataFrame, right: pd.DataFrame) -> bool:
@@ -78,30 +78,37 @@ def _same(left: pd.DataFrame, right: pd.DataFrame) -> bool:
 
 
 def run_passes(engine: SqlEngine, config: Config) -> pd.DataFrame:
-    """Each pass on the as-of tables already in `engine`: its inputs read once, then the pure-Python source,
-    the installed module and the installed module by parts of establishments on them, timed; a row per pass
-    (`RulePassesBench.results`)."""
+    """Each pass on the as-of tables already in `engine`: its inputs read whole, then the pure-Python source and
+    the installed module on them, timed, and the pass as the rule checks run it (installed, its inputs read range
+    by range, by parts of establishments); a row per pass (`RulePassesBench.results`)."""
     register_rule_tables(engine)
     processes = config.features.pass_processes or usable_cpus()
     rows = []
-    for label, module, function, inputs, frames in PASSES:
-        started = time.perf_counter()
-        arguments = inputs(engine, config.features)
-        inputs_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        expected = getattr(pure_python_module(module), function)(*arguments)
-        pure_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        found = getattr(module, function)(*arguments)
-        installed_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        by_parts = run_by_establishments(getattr(module, function), arguments, frames, processes)
-        by_parts_seconds = time.perf_counter() - started
-        rows.append({"pass": label, "input_rows": len(arguments[0]), "output_rows": len(found),
+    for rule_pass in rule_passes():
+        function = rule_pass.run.__name__
+        module = sys.modules[rule_pass.run.__module__]
+        with engine_source(engine, rule_pass.frames, rule_pass.constants(engine, config.features)) as source:
+            started = time.perf_counter()
+            arguments = source.arguments(None, None)
+            inputs_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            expected = getattr(pure_python_module(module), function)(*arguments)
+            pure_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            found = rule_pass.run(*arguments)
+            installed_seconds = time.perf_counter() - started
+            input_rows = len(arguments[0])
+            del arguments
+            started = time.perf_counter()
+            results: list[pd.DataFrame] = []
+            run_by_ranges(rule_pass.run, source, processes, results.append)
+            by_parts = joined(results)
+            by_parts_seconds = time.perf_counter() - started
+        rows.append({"pass": LABELS.get(function, function), "input_rows": input_rows, "output_rows": len(found),
                      "inputs_seconds": inputs_seconds, "pure_python_seconds": pure_seconds,
                      "installed_seconds": installed_seconds, "x_pure_python": pure_seconds / installed_seconds,
                      "by_parts_seconds": by_parts_seconds, "processes": processes,
-                     "x_installed": installed_seconds / by_parts_seconds,
+                     "x_installed": (inputs_seconds + installed_seconds) / by_parts_seconds,
                      "identical": _same(found, expected) and _same(by_parts, expected)})
     return pd.DataFrame(rows)
 

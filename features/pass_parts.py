@@ -3,9 +3,11 @@
 Each pass (`features.job_posts`, `features.replacements`) reads its frames job by job (establishment,
 post), and a job's result depends on its own rows only. So the establishments are cut into ranges of
 SIRET holding about as many rows each, run one per process at a time (the first of each wave in this
-process, the others forked), and the results are put back together in SIRET order: the rows and their
-order are those of one pass over everything. At national scale there are more ranges than processes,
-so that a pass's Python objects are those of one range at a time, not of every contract of France.
+process, the others forked), and the results are handed on in SIRET order: the rows and their order are
+those of one pass over everything. At national scale there are more ranges than processes, run in waves,
+and a pass's inputs are read range by range from where they are (`PassSource`: the engine's temp tables,
+`features.pass_inputs`, or frames already in memory), so that the memory a pass needs is that of one wave,
+not of every contract of France.
 
 The pass holds the GIL (it is Python compiled by Cython), so processes, not threads; forked, so that a
 part's frames are read from the parent's memory, not copied through a pipe. A forked process only runs
@@ -19,36 +21,70 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from core.machine import exit_reason
 
 SIRET = "establishment_siret"
-CUT_SAMPLE = 100_000  # SIRET values sampled to place the cuts
 # Fewer rows than this per part are run in one pass: a fork costs more than it saves.
 MIN_PART_ROWS = 200_000
 # More rows than this are cut into more parts than processes, run in waves: a pass holds several Python objects
 # per row of its part (about 1.5 GB for 2 million rows), so the memory it needs stays that of one part per process.
 MAX_PART_ROWS = 2_000_000
 Pass = Callable[..., pd.DataFrame]
+Bounds = tuple[str | None, str | None]
 
 
-def siret_cuts(sirets: pd.Series, parts: int) -> list[str]:
-    """At most `parts` - 1 SIRET values that cut `sirets` into ranges of about as many rows each
-    (part k: cuts[k - 1] <= SIRET < cuts[k]), placed on a sample; none when there is nothing to cut."""
-    if parts < 2 or sirets.isna().all():
+class PassSource(Protocol):
+    """Where a pass's arguments are read from, by range of SIRET."""
+
+    def rows_by_siret(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+        """The SIRETs of the pass's first frame, sorted, and the rows each has there (rows with no SIRET left out)."""
+        ...
+
+    def arguments(self, low: str | None, high: str | None) -> tuple:
+        """The pass's arguments, their frames holding the rows whose establishment_siret is in [low, high) (None:
+        unbounded; a missing SIRET goes with the last range, as SQL orders it last), in their order."""
+        ...
+
+
+class FrameSource:
+    """A pass's arguments already in memory: the first `frames` are frames with an establishment_siret column."""
+
+    def __init__(self, arguments: tuple, frames: int) -> None:
+        self.frames, self.constants = arguments[:frames], arguments[frames:]
+
+    def rows_by_siret(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+        counts = self.frames[0][SIRET].dropna().astype(str).value_counts().sort_index()
+        return counts.index.to_numpy(dtype=object), counts.to_numpy(dtype=np.int64)
+
+    def arguments(self, low: str | None, high: str | None) -> tuple:
+        return (*(part_of(frame, low, high) for frame in self.frames), *self.constants)
+
+
+def cuts_from_counts(sirets: npt.NDArray[np.object_], counts: npt.NDArray[np.int64], parts: int) -> list[str]:
+    """At most `parts` - 1 SIRETs that cut the rows counted by SIRET (`sirets` sorted) into ranges of about as many
+    rows each (part k: cuts[k - 1] <= SIRET < cuts[k]); none when there is nothing to cut."""
+    if parts < 2 or len(sirets) < 2:
         return []
-    sample = np.sort(sirets.iloc[::max(1, len(sirets) // CUT_SAMPLE)].dropna().astype(str).to_numpy(dtype=object))
-    quantiles = {str(sample[len(sample) * k // parts]) for k in range(1, parts)}
-    return sorted(cut for cut in quantiles if cut > sample[0])
+    starts = np.cumsum(counts) - counts  # rows before each SIRET
+    cuts = set()
+    for target in counts.sum() * np.arange(1, parts) / parts:  # rows before each cut, ideally
+        after = min(int(np.searchsorted(starts, target)), len(starts) - 1)  # the first SIRET starting at or after it
+        nearest = after - 1 if after > 1 and target - starts[after - 1] < starts[after] - target else after
+        cuts.add(str(sirets[max(nearest, 1)]))
+    return sorted(cuts)
 
 
 def part_of(frame: pd.DataFrame, low: str | None, high: str | None) -> pd.DataFrame:
     """The rows of `frame` whose establishment_siret is in [low, high) (None: unbounded), in their order; a
     missing SIRET goes with the last part (SQL orders it last)."""
+    if low is None and high is None:
+        return frame
     sirets = frame[SIRET].astype("string")
     keep = np.ones(len(frame), dtype=bool)
     if low is not None:
@@ -58,46 +94,60 @@ def part_of(frame: pd.DataFrame, low: str | None, high: str | None) -> pd.DataFr
     return frame[keep]
 
 
-def run_by_establishments(run: Pass, arguments: tuple, frames: int, processes: int,
-                          min_rows: int | None = None, max_rows: int | None = None) -> pd.DataFrame:
-    """`run(*arguments)`, whose first `frames` arguments are frames with an establishment_siret column, computed
-    by ranges of establishments, `processes` at a time (module docstring): the same rows in the same order.
+def run_by_ranges(run: Pass, source: PassSource, processes: int, deliver: Callable[[pd.DataFrame], None],
+                  min_rows: int | None = None, max_rows: int | None = None) -> int:
+    """`run` on the arguments of `source`, computed by ranges of establishments, `processes` at a time (module
+    docstring), each range's result handed to `deliver` in SIRET order; returns how many ranges.
 
     The ranges hold at least `min_rows` (default MIN_PART_ROWS) and at most about `max_rows` (MAX_PART_ROWS)
     rows of the first frame. A part that fails raises RuntimeError naming the pass, the part and why (its
     traceback, or the signal that killed it: the kernel's when memory runs out)."""
-    rows = len(arguments[0])
+    sirets, counts = source.rows_by_siret()
+    rows = int(counts.sum())
     least, most = max(min_rows or MIN_PART_ROWS, 1), max(max_rows or MAX_PART_ROWS, 1)
     wanted = max(processes, -(-rows // most)) if processes > 1 or rows > most else 1
-    cuts = siret_cuts(arguments[0][SIRET], min(wanted, rows // least))
-    if not cuts:
-        return run(*arguments)
-    bounds = list(zip([None, *cuts], [*cuts, None], strict=True))
+    cuts = cuts_from_counts(sirets, counts, min(wanted, rows // least))
+    bounds: list[Bounds] = list(zip([None, *cuts], [*cuts, None], strict=True))
+    step = max(processes, 1)
+    for wave in range(0, len(bounds), step):
+        for result in _run_wave(run, source, bounds, wave, step):
+            deliver(result)
+    return len(bounds)
+
+
+def run_by_establishments(run: Pass, arguments: tuple, frames: int, processes: int,
+                          min_rows: int | None = None, max_rows: int | None = None) -> pd.DataFrame:
+    """`run(*arguments)`, whose first `frames` arguments are frames with an establishment_siret column, computed
+    by ranges of establishments (`run_by_ranges`): the same rows in the same order, as one frame."""
     results: list[pd.DataFrame] = []
-    for wave in range(0, len(bounds), max(processes, 1)):
-        results += _run_wave(run, arguments, frames, bounds, wave, max(processes, 1))
+    run_by_ranges(run, FrameSource(arguments, frames), processes, results.append, min_rows, max_rows)
+    return joined(results)
+
+
+def joined(results: list[pd.DataFrame]) -> pd.DataFrame:
+    """The results of the ranges of one pass (at least one) as one frame, typed as the rows of one pass would be."""
     found = [result for result in results if len(result)] or results[:1]
     if len(found) == 1:
         return found[0].reset_index(drop=True)
-    # A column all missing in one part has no type of its own there (object): typed again as the rows of one
-    # pass would be.
+    # A column all missing in one part has no type of its own there (object): typed again.
     return pd.concat(found, ignore_index=True).infer_objects()
 
 
-def _run_wave(run: Pass, arguments: tuple, frames: int, bounds: list[tuple[str | None, str | None]], first: int,
-              processes: int) -> list[pd.DataFrame]:
-    """Parts `first` to `first + processes - 1` of `bounds`: the first here, the others in forked processes."""
+def _run_wave(run: Pass, source: PassSource, bounds: list[Bounds], first: int, processes: int) -> list[pd.DataFrame]:
+    """Parts `first` to `first + processes - 1` of `bounds`: the first here, the others in forked processes, each
+    started as soon as its arguments are read (the fork's copy is its own: the parent lets go of them)."""
     context = multiprocessing.get_context("fork")
     children: list[tuple[int, Any, Connection]] = []
     try:
         for number in range(first + 1, min(first + processes, len(bounds))):
+            arguments = source.arguments(*bounds[number])
             receiver, sender = context.Pipe(duplex=False)
-            child = context.Process(target=_run_part, args=(run, arguments, frames, *bounds[number], sender, receiver),
-                                    daemon=True)
+            child = context.Process(target=_run_part, args=(run, arguments, sender, receiver), daemon=True)
             child.start()
+            del arguments
             sender.close()
             children.append((number, child, receiver))
-        results = [_run_part_here(run, arguments, frames, *bounds[first])]
+        results = [run(*source.arguments(*bounds[first]))]
         for number, child, receiver in children:
             results.append(_received(run, number + 1, len(bounds), child, receiver))
     finally:
@@ -109,18 +159,13 @@ def _run_wave(run: Pass, arguments: tuple, frames: int, bounds: list[tuple[str |
     return results
 
 
-def _run_part_here(run: Pass, arguments: tuple, frames: int, low: str | None, high: str | None) -> pd.DataFrame:
-    return run(*(part_of(a, low, high) for a in arguments[:frames]), *arguments[frames:])
-
-
-def _run_part(run: Pass, arguments: tuple, frames: int, low: str | None, high: str | None, sender: Connection,
-              receiver: Connection) -> None:
+def _run_part(run: Pass, arguments: tuple, sender: Connection, receiver: Connection) -> None:
     """In the forked process: the part's result, or its error's traceback, sent to the parent. The fork's copy of
     the parent's end of the pipe is closed first: when the parent is gone (killed), sending fails and this
     process ends, instead of waiting for ever for a reader that is itself."""
     receiver.close()
     try:
-        sender.send(("result", _run_part_here(run, arguments, frames, low, high)))
+        sender.send(("result", run(*arguments)))
     except BaseException:  # whatever it is, the parent reports it
         sender.send(("error", traceback.format_exc()))
     finally:

@@ -84,6 +84,7 @@ functions, arithmetic on day numbers) so that it runs on Spark SQL once translat
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -98,9 +99,10 @@ from core.sql_literals import sql_string, sql_string_list
 from features import job_posts, replacements
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
-from features.pass_parts import run_by_establishments
+from features.pass_inputs import InputFrame, engine_source
+from features.pass_parts import Pass, run_by_ranges
 from features.replacements import covered_replacements
-from warehouse.sql_engine import SqlEngine, load_table
+from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
 
 ATA_MOTIF = "02"  # accroissement temporaire d'activité
 REPLACEMENT_MOTIF = "01"  # remplacement d'un salarié absent
@@ -472,15 +474,14 @@ def _branch_idcc(contract: str, establishment: str) -> str:
             f"ELSE coalesce({contract}.idcc, {establishment}.idcc) END")
 
 
-def _carence_contracts_sql() -> str:
-    """The CDD and missions for accroissement temporaire d'activité on a known post, in the order
-    `features.job_posts.carence_successions` reads them."""
+def _carence_input() -> InputFrame:
+    """The CDD and missions for accroissement temporaire d'activité on a known post, and the departures and hires
+    of CDI holders of their jobs, in the order `features.job_posts.carence_successions` reads them."""
     # A contract no longer declared whose end is not known yet (no end block, not yet inferred) left its post
     # some day of its last declared month: the post may be vacant from its first day, waiting period unknown.
     unknown = "coalesce(c.end_date IS NULL AND c.last_month < p.as_of, false)"
     departed = f"coalesce(c.end_date, CASE WHEN {unknown} THEN c.last_month END)"
-    return f"""
-SELECT * FROM (
+    query = f"""
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
        {_day_number(_left_by('c'))} AS end_day, ({_end_declared('c')} OR coalesce(c.end_at_planned, false)) AS end_declared,
        {unknown} AS end_unknown,
@@ -506,9 +507,9 @@ SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date'
        'hire' AS event, NULL AS idcc
 FROM contracts_asof c, asof_params p
 WHERE c.kind = 'cdi' AND c.post IS NOT NULL AND c.start_date >= p.history_start
-)
-ORDER BY establishment_siret, post, start_day, CASE WHEN event = 'departure' THEN 0 ELSE 1 END, contract_id
 """
+    return InputFrame("carence_input", query,
+                      "establishment_siret, post, start_day, CASE WHEN event = 'departure' THEN 0 ELSE 1 END, contract_id")
 
 
 def _renouvellements_sql(settings: FeaturesConfig) -> str:
@@ -696,7 +697,7 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
     return f"""
-WITH replacements AS ({_replacements_sql()}),
+WITH replacements AS ({_replacements_input().query}),
 -- Replacements that cover a declared absence (`features.replacements.covered_replacements`), or that start,
 -- within the margin, when an open-ended contract of the post ends: they wait for its successor (L1242-2 1° d).
 justified AS (
@@ -736,25 +737,25 @@ WHERE j.contract_id IS NULL
 """
 
 
-def _replacements_sql() -> str:
-    """SQL: the CDD and missions for the replacement of an absent employee on a known post."""
-    return f"""
+def _replacements_input() -> InputFrame:
+    """The CDD and missions for the replacement of an absent employee on a known post."""
+    return InputFrame("replacements_input", f"""
     SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
            c.person_key, c.kind, c.start_date, c.end_date, c.period_end,
            {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day,
            {_day_number(_held_until('c'))} AS held_until_day
     FROM contracts_asof c
     WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
-"""
+""")
 
 
-def _absences_sql() -> str:
-    """SQL: the declared absences of people on a known post, in day numbers (`features.replacements`)."""
-    return f"""
+def _absences_input() -> InputFrame:
+    """The declared absences of people on a known post, in day numbers (`features.replacements`)."""
+    return InputFrame("absences_input", f"""
     SELECT establishment_siret, post, person_key, {_day_number('absence_start')} AS start_day,
            {_day_number('absence_end')} AS end_day
     FROM absences_asof WHERE post IS NOT NULL
-"""
+""")
 
 
 def _usage_sql() -> str:
@@ -849,18 +850,18 @@ CROSS JOIN asof_params p
 """
 
 
-def _permanent_post_contracts_sql() -> str:
+def _permanent_post_input() -> InputFrame:
     """The fixed-term contracts and missions that may hold a lasting job, on a known post and running in the
     window, in the order `features.job_posts.permanent_posts` reads them (the end of a running one: the month's;
     of one no longer declared whose end is not known yet: its last declared month's)."""
-    return f"""
+    query = f"""
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
        {_day_number(_LAST_DAY_KNOWN)} AS end_day
 FROM contracts_asof c, asof_params p
 WHERE c.kind IN ('cdd', 'usage', 'mission') AND coalesce(c.motif, '') NOT IN ({sql_string_list(NOT_LASTING_MOTIFS)})
   AND c.post IS NOT NULL AND {_located('c')} AND c.period_end >= p.window_start
-ORDER BY c.establishment_siret, c.post, start_day, c.contract_id
 """
+    return InputFrame("permanent_post_input", query, "establishment_siret, post, start_day, contract_id")
 
 
 def _weekmasks(engine: SqlEngine) -> dict[str, str]:
@@ -882,50 +883,79 @@ def register_rule_tables(engine: SqlEngine) -> None:
     engine.create_table("job_names", JOB_NAMES_SQL)
 
 
-# The arguments of the Python passes between the SQL stages, read from the as-of temp tables (one pass's inputs
-# in memory at a time).
+@dataclass(frozen=True)
+class RulePass:
+    """A Python pass between the SQL stages: its function, the frames it reads (`features.pass_inputs`), its other
+    arguments (read from the engine and the settings), and the temp table that receives its rows."""
+
+    run: Pass
+    frames: tuple[InputFrame, ...]
+    constants: Callable[[SqlEngine, FeaturesConfig], tuple]
+    table: str
+    schema: pa.Schema
 
 
-def carence_inputs(engine: SqlEngine, settings: FeaturesConfig) -> tuple[pd.DataFrame, dict[str, str], int]:
-    """The arguments of `features.job_posts.carence_successions`: the contracts, departures and hires of each
-    job, the weekmasks, the post memory."""
-    return engine.fetch(_carence_contracts_sql()), _weekmasks(engine), settings.post_memory_days
+def _carence_constants(engine: SqlEngine, settings: FeaturesConfig) -> tuple:
+    """The weekmasks and the post memory (`features.job_posts.carence_successions`)."""
+    return _weekmasks(engine), settings.post_memory_days
 
 
-def permanent_post_inputs(engine: SqlEngine, settings: FeaturesConfig) -> tuple[pd.DataFrame, int, int, int, float]:
-    """The arguments of `features.job_posts.permanent_posts`: the contracts, the window's first and last day
-    numbers, the continuity gap, the year-round share."""
-    window = engine.fetch(f"SELECT {_day_number('window_start')} AS first_day, {_day_number('as_of_end')} AS last_day "
-                          "FROM asof_params")
-    return (engine.fetch(_permanent_post_contracts_sql()), int(window["first_day"].iloc[0]),
-            int(window["last_day"].iloc[0]), settings.continuity_gap_days, settings.year_round_share)
+def _permanent_post_constants(engine: SqlEngine, settings: FeaturesConfig) -> tuple:
+    """The window's first and last day numbers, the continuity gap, the year-round share
+    (`features.job_posts.permanent_posts`)."""
+    first, last = fetch_aggregate(engine, f"SELECT {_day_number('window_start')}, {_day_number('as_of_end')} FROM asof_params")
+    return int(first), int(last), settings.continuity_gap_days, settings.year_round_share
 
 
-def replacement_inputs(engine: SqlEngine, settings: FeaturesConfig) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """The arguments of `features.replacements.covered_replacements`: the replacements, the absences, the margin."""
-    return engine.fetch(_replacements_sql()), engine.fetch(_absences_sql()), settings.replacement_margin_days
+def _replacement_constants(engine: SqlEngine, settings: FeaturesConfig) -> tuple:
+    """The margin (`features.replacements.covered_replacements`)."""
+    return (settings.replacement_margin_days,)
+
+
+def rule_passes() -> tuple[RulePass, ...]:
+    """The Python passes, in the order the rule checks run them."""
+    return (
+        RulePass(carence_successions, (_carence_input(),), _carence_constants, "carence_successions", SUCCESSIONS_SCHEMA),
+        RulePass(permanent_posts, (_permanent_post_input(),), _permanent_post_constants, "permanent_post_contracts",
+                 PERMANENT_SCHEMA),
+        RulePass(covered_replacements, (_replacements_input(), _absences_input()), _replacement_constants,
+                 "covered_replacements", COVERED_SCHEMA),
+    )
+
+
+def run_rule_pass(engine: SqlEngine, rule_pass: RulePass, settings: FeaturesConfig) -> int:
+    """Run `rule_pass` by ranges of establishments (`features.pass_parts`), its inputs read range by range from the
+    engine and its rows appended to its temp table as each range ends; returns how many ranges."""
+    created = False
+
+    def append(rows: pd.DataFrame) -> None:
+        nonlocal created
+        arrow = pa.Table.from_pandas(rows, schema=rule_pass.schema, preserve_index=False)
+        engine.register(f"{rule_pass.table}_arrow", arrow)
+        if created:
+            engine.insert_into(rule_pass.table, f"SELECT * FROM {rule_pass.table}_arrow")
+        else:
+            engine.create_table(rule_pass.table, f"SELECT * FROM {rule_pass.table}_arrow")
+            created = True
+        engine.unregister(f"{rule_pass.table}_arrow")
+
+    constants = rule_pass.constants(engine, settings)
+    with engine_source(engine, rule_pass.frames, constants) as source:
+        return run_by_ranges(rule_pass.run, source, settings.pass_processes or usable_cpus(), append)
 
 
 def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction.
 
     Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`,
-    `branch_agreements`, the one name of each job (`job_names`) and the posts read from concurrency
-    (`carence_successions`, `permanent_post_contracts`) and the absences replacements cover
-    (`covered_replacements`).
+    `branch_agreements`, the one name of each job (`job_names`) and the rows of the Python passes (`rule_passes`):
+    the posts read from concurrency (`carence_successions`, `permanent_post_contracts`) and the absences
+    replacements cover (`covered_replacements`).
     Days are calendar days except gap_opening_days and required_opening_days (opening days).
     """
     register_rule_tables(engine)
-    parts = settings.pass_processes or usable_cpus()
-    successions = run_by_establishments(carence_successions, carence_inputs(engine, settings), 1, parts)
-    load_table(engine, "carence_successions", pa.Table.from_pandas(successions, schema=SUCCESSIONS_SCHEMA,
-                                                                    preserve_index=False))
-    lasting = run_by_establishments(permanent_posts, permanent_post_inputs(engine, settings), 1, parts)
-    load_table(engine, "permanent_post_contracts", pa.Table.from_pandas(lasting, schema=PERMANENT_SCHEMA,
-                                                                         preserve_index=False))
-    covered = run_by_establishments(covered_replacements, replacement_inputs(engine, settings), 2, parts)
-    load_table(engine, "covered_replacements", pa.Table.from_pandas(covered, schema=COVERED_SCHEMA,
-                                                                     preserve_index=False))
+    for rule_pass in rule_passes():
+        run_rule_pass(engine, rule_pass, settings)
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
     engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
     for query in _rule_queries(settings):
@@ -961,7 +991,8 @@ def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
 def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     """Everything that defines the checks (queries, sector table), for fingerprints of stored results."""
     sectors = "\n".join(",".join(map(str, row)) for row in _usage_sector_rows())
-    inputs = (JOB_NAMES_SQL, _carence_contracts_sql(), _permanent_post_contracts_sql(), *_pass_sources(),
+    inputs = (JOB_NAMES_SQL, *(frame.definition() for rule_pass in rule_passes() for frame in rule_pass.frames),
+              *_pass_sources(),
               repr(sorted(branch_rules().items())))
     return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
 

@@ -18,7 +18,7 @@ import pytest
 import features.pass_parts as pass_parts
 from core.config import Config, FeaturesConfig
 from features import job_posts, replacements
-from features.pass_parts import part_of, run_by_establishments, siret_cuts
+from features.pass_parts import FrameSource, cuts_from_counts, part_of, run_by_establishments
 from features.rules import compute_rule_evidence
 from tests.test_rule_passes import DAY, carence_history, lasting_history, replacement_history
 from tests.test_rules import NURSING_HOME, absence, as_of_tables, contract
@@ -66,14 +66,15 @@ def test_cuts_share_the_rows_and_keep_every_row_once():
     sirets = pd.Series([f"{k:014d}" for k in np.repeat(np.arange(40), np.arange(1, 41))], dtype="str")
     frame = pd.DataFrame({"establishment_siret": pd.concat([sirets, pd.Series([None], dtype="str")],
                                                            ignore_index=True)})
-    cuts = siret_cuts(frame["establishment_siret"], 4)
+    cuts = cuts_from_counts(*FrameSource((frame,), 1).rows_by_siret(), 4)
     assert len(cuts) == 3 and cuts == sorted(cuts)
     parts = [part_of(frame, low, high) for low, high in zip([None, *cuts], [*cuts, None], strict=True)]
     assert sum(len(p) for p in parts) == len(frame)
     assert pd.concat(parts).index.tolist() == frame.index.tolist()  # each row once, in order
     assert parts[-1]["establishment_siret"].isna().iloc[-1]  # a missing SIRET goes last, as SQL orders it
     assert max(len(p) for p in parts) < len(frame) / 2
-    assert siret_cuts(pd.Series(["11111111100001"] * 50), 2) == []  # one establishment: nothing to cut
+    one = pd.DataFrame({"establishment_siret": ["11111111100001"] * 50})
+    assert cuts_from_counts(*FrameSource((one,), 1).rows_by_siret(), 2) == []  # one establishment: nothing to cut
 
 
 def _fails_on_second_part(frame: pd.DataFrame, how: str) -> pd.DataFrame:
@@ -106,7 +107,7 @@ def test_rule_checks_find_the_same_with_their_passes_by_parts(monkeypatch):
     absences = [absence("p-away", "aide-soignant", "2025-05-04", "2025-05-30")]
     monkeypatch.setattr(pass_parts, "MIN_PART_ROWS", 1)
     cuts: list[list[str]] = []
-    monkeypatch.setattr(pass_parts, "siret_cuts", lambda *args: cuts.append(siret_cuts(*args)) or cuts[-1])
+    monkeypatch.setattr(pass_parts, "cuts_from_counts", lambda *args: cuts.append(cuts_from_counts(*args)) or cuts[-1])
     found = {}
     for processes in (1, 3):
         engine = DuckDBEngine(as_of_tables(tables, absences=absences))

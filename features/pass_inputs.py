@@ -1,0 +1,74 @@
+"""The input frames of a rule check's Python pass, kept in the engine and read by ranges of SIRET.
+
+Each frame's query runs once into a temp table sorted by establishment (DuckDB skips the row groups of other
+ranges by their SIRETs); `features.pass_parts.run_by_ranges` then reads it range by range, so that only one
+wave's rows are ever in Python at a time (`EngineSource` is a `features.pass_parts.PassSource`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from core.sql_literals import sql_string
+from features.pass_parts import SIRET
+from warehouse.sql_engine import SqlEngine
+
+
+@dataclass(frozen=True)
+class InputFrame:
+    """One frame of a pass: the temp table that holds it, the query that fills it (with an establishment_siret
+    column), and the ORDER BY the pass reads its rows in ("" when the pass orders them itself)."""
+
+    table: str
+    query: str
+    order: str = ""
+
+    def definition(self) -> str:
+        """The query and its order, for the fingerprints of stored results."""
+        return f"{self.query}\nORDER BY {self.order}" if self.order else self.query
+
+
+class EngineSource:
+    """The frames of a pass in the engine's temp tables (created by `engine_source`), and its other arguments."""
+
+    def __init__(self, engine: SqlEngine, frames: Sequence[InputFrame], constants: tuple = ()) -> None:
+        self.engine, self.frames, self.constants = engine, tuple(frames), constants
+
+    def rows_by_siret(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+        counts = self.engine.fetch(f"SELECT {SIRET}, count(*) AS n FROM {self.frames[0].table} "
+                                   f"WHERE {SIRET} IS NOT NULL GROUP BY {SIRET} ORDER BY {SIRET}")
+        return counts[SIRET].to_numpy(dtype=object), counts["n"].to_numpy(dtype=np.int64)
+
+    def arguments(self, low: str | None, high: str | None) -> tuple:
+        where = _in_range(low, high)
+        return (*(self.engine.fetch(f"SELECT * FROM {frame.table}{where}" + (f" ORDER BY {frame.order}" if frame.order else ""))
+                  for frame in self.frames), *self.constants)
+
+
+@contextmanager
+def engine_source(engine: SqlEngine, frames: Sequence[InputFrame], constants: tuple = ()) -> Iterator[EngineSource]:
+    """The frames' queries run into their temp tables, sorted by establishment, for the time of the block."""
+    created = []
+    try:
+        for frame in frames:
+            engine.create_table(frame.table, f"SELECT * FROM ({frame.query}) ORDER BY {SIRET}")
+            created.append(frame.table)
+        yield EngineSource(engine, frames, constants)
+    finally:
+        for table in created:
+            engine.drop_table(table)
+
+
+def _in_range(low: str | None, high: str | None) -> str:
+    """The WHERE clause of [low, high) (None: unbounded); a missing SIRET goes with the last range."""
+    conditions = []
+    if low is not None:
+        conditions.append(f"({SIRET} >= {sql_string(low)}" + (f" OR {SIRET} IS NULL)" if high is None else ")"))
+    if high is not None:
+        conditions.append(f"{SIRET} < {sql_string(high)}")
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
