@@ -1,19 +1,28 @@
 """Files written whole or not at all: a reader (the web application, next month's run, training) sees the
-previous file or the new one, never the first part of a file whose writer was killed or failed."""
+previous file or the new one, never the first part of a file whose writer was killed or failed.
+
+A writer killed in the middle leaves its temporary file (`.<name>.<pid>-<random>.tmp`, hidden next to the
+file); the next writer of the same file removes those of processes that are gone, and logs them.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+log = logging.getLogger("champollion")
+
 
 @contextmanager
 def replaced_when_written(path: Path) -> Iterator[Path]:
     """A temporary path next to `path` to write to; moved onto `path` in one step (os.replace) when the block
-    ends without an error, removed when it raises."""
+    ends without an error, removed when it raises. Temporary files of `path` left by killed writers are removed."""
+    remove_orphans(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         yield temp
@@ -26,3 +35,29 @@ def write_text_whole(path: Path, text: str) -> None:
     """Write `text` (UTF-8) to `path`, whole or not at all."""
     with replaced_when_written(path) as temp:
         temp.write_text(text, encoding="utf-8")
+
+
+def remove_orphans(path: Path) -> list[Path]:
+    """Remove the temporary files of `path` whose writing process is gone (killed before it could clean up);
+    returns them. Those of a live process (another writer at work) are left alone."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-[0-9a-f]{{8}}\.tmp")
+    removed = []
+    for temp in path.parent.glob(f".{path.name}.*.tmp"):
+        match = pattern.fullmatch(temp.name)
+        if match and not _alive(int(match.group(1))):
+            size = temp.stat().st_size if temp.exists() else 0
+            temp.unlink(missing_ok=True)
+            log.warning("removed %s: %.1f MB half-written by process %s, which is gone", temp, size / 1e6, match.group(1))
+            removed.append(temp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -28,3 +33,24 @@ def test_a_write_that_ends_replaces_the_file(tmp_path):
     write_frame_csv(pd.DataFrame({"siret": ["11111111100011"]}), tmp_path / "lines.csv")
     assert (tmp_path / "lines.csv").read_text(encoding="utf-8") == "siret\n11111111100011\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lines.csv", "summary.json"]
+
+
+def test_the_next_writer_removes_what_a_killed_writer_left(tmp_path, caplog):
+    """A writer killed with SIGKILL leaves its temporary file; the next write of the same file removes it, not the
+    temporary file of a writer still at work, nor those of other files."""
+    path = tmp_path / "ranked.csv"
+    script = (f"import os, signal\nfrom pathlib import Path\nfrom core.atomic_files import replaced_when_written\n"
+              f"with replaced_when_written(Path({str(path)!r})) as temp:\n"
+              f"    temp.write_text('siret,score\\n111')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", script], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    (left,) = tmp_path.glob(".ranked.csv.*.tmp")
+    at_work = tmp_path / f".ranked.csv.{os.getpid()}-0123abcd.tmp"  # this process: alive
+    other = tmp_path / f".evidence.csv.{left.name.split('.')[3]}.tmp"
+    at_work.write_text("x")
+    other.write_text("x")
+    with caplog.at_level("WARNING", logger="champollion"):
+        write_text_whole(path, "siret\n")
+    assert not left.exists() and at_work.exists() and other.exists()
+    assert "half-written by process" in caplog.text
+    assert path.read_text(encoding="utf-8") == "siret\n"
