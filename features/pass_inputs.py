@@ -40,7 +40,8 @@ class EngineSource:
         self.engine, self.frames, self.constants = engine, tuple(frames), constants
 
     def rows_by_siret(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
-        counts = self.engine.fetch(f"SELECT {SIRET}, count(*) AS n FROM {self.frames[0].table} "
+        every = " UNION ALL ".join(f"SELECT {SIRET} FROM {frame.table}" for frame in self.frames)
+        counts = self.engine.fetch(f"SELECT {SIRET}, count(*) AS n FROM ({every}) "
                                    f"WHERE {SIRET} IS NOT NULL GROUP BY {SIRET} ORDER BY {SIRET}")
         return counts[SIRET].to_numpy(dtype=object), counts["n"].to_numpy(dtype=np.int64)
 

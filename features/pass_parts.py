@@ -34,7 +34,7 @@ SIRET = "establishment_siret"
 MIN_PART_ROWS = 200_000
 # More rows than this are cut into more parts than processes, run in waves: a pass holds several Python objects
 # per row of its part (about 1.5 GB for 2 million rows), so the memory it needs stays that of one part per process.
-MAX_PART_ROWS = 2_000_000
+MAX_PART_ROWS = 1_000_000
 Pass = Callable[..., pd.DataFrame]
 Bounds = tuple[str | None, str | None]
 
@@ -43,7 +43,7 @@ class PassSource(Protocol):
     """Where a pass's arguments are read from, by range of SIRET."""
 
     def rows_by_siret(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
-        """The SIRETs of the pass's first frame, sorted, and the rows each has there (rows with no SIRET left out)."""
+        """The SIRETs of the pass's frames, sorted, and the rows each has in them all (rows with no SIRET left out)."""
         ...
 
     def arguments(self, low: str | None, high: str | None) -> tuple:
@@ -59,7 +59,8 @@ class FrameSource:
         self.frames, self.constants = arguments[:frames], arguments[frames:]
 
     def rows_by_siret(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
-        counts = self.frames[0][SIRET].dropna().astype(str).value_counts().sort_index()
+        sirets = pd.concat([frame[SIRET].dropna().astype(str) for frame in self.frames], ignore_index=True)
+        counts = sirets.value_counts().sort_index()
         return counts.index.to_numpy(dtype=object), counts.to_numpy(dtype=np.int64)
 
     def arguments(self, low: str | None, high: str | None) -> tuple:
@@ -100,7 +101,7 @@ def run_by_ranges(run: Pass, source: PassSource, processes: int, deliver: Callab
     docstring), each range's result handed to `deliver` in SIRET order; returns how many ranges.
 
     The ranges hold at least `min_rows` (default MIN_PART_ROWS) and at most about `max_rows` (MAX_PART_ROWS)
-    rows of the first frame. A part that fails raises RuntimeError naming the pass, the part and why (its
+    rows of the pass's frames. A part that fails raises RuntimeError naming the pass, the part and why (its
     traceback, or the signal that killed it: the kernel's when memory runs out)."""
     sirets, counts = source.rows_by_siret()
     rows = int(counts.sum())

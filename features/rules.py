@@ -84,6 +84,8 @@ functions, arithmetic on day numbers) so that it runs on Spark SQL once translat
 from __future__ import annotations
 
 import csv
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -103,6 +105,8 @@ from features.pass_inputs import InputFrame, engine_source
 from features.pass_parts import Pass, run_by_ranges
 from features.replacements import covered_replacements
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
+
+log = logging.getLogger("champollion.features")
 
 ATA_MOTIF = "02"  # accroissement temporaire d'activité
 REPLACEMENT_MOTIF = "01"  # remplacement d'un salarié absent
@@ -939,9 +943,14 @@ def run_rule_pass(engine: SqlEngine, rule_pass: RulePass, settings: FeaturesConf
             created = True
         engine.unregister(f"{rule_pass.table}_arrow")
 
+    started = time.perf_counter()
     constants = rule_pass.constants(engine, settings)
     with engine_source(engine, rule_pass.frames, constants) as source:
-        return run_by_ranges(rule_pass.run, source, settings.pass_processes or usable_cpus(), append)
+        read = time.perf_counter()
+        ranges = run_by_ranges(rule_pass.run, source, settings.pass_processes or usable_cpus(), append)
+    log.debug("rule checks: %s in %.1f s (inputs %.1f s, then %d range(s) of establishments)", rule_pass.run.__name__,
+              time.perf_counter() - started, read - started, ranges)
+    return ranges
 
 
 def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
@@ -958,8 +967,10 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
         run_rule_pass(engine, rule_pass, settings)
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
     engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
-    for query in _rule_queries(settings):
+    for rule, query in zip(RULES, _rule_queries(settings), strict=True):
+        started = time.perf_counter()
         engine.insert_into("rule_evidence", query)
+        log.debug("rule checks: %s in %.1f s", rule.id, time.perf_counter() - started)
 
 
 # The one name of each job (establishment x post key): its most frequent normalised title, the first in
@@ -978,6 +989,7 @@ WHERE rank = 1
 
 
 def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
+    """The query of each rule, in the order of RULES."""
     return (
         _carence_sql(),
         _renouvellements_sql(settings),

@@ -26,7 +26,7 @@ def test_ranges_read_every_row_once_in_the_pass_order():
     frames = [InputFrame("rows_input", ROWS, "establishment_siret, post, day"), InputFrame("others_input", ROWS)]
     with engine_source(engine, frames, (7,)) as source:
         sirets, counts = source.rows_by_siret()
-        assert sirets.tolist() == ["11", "22", "33"] and counts.tolist() == [2, 1, 2]  # no SIRET: not counted
+        assert sirets.tolist() == ["11", "22", "33"] and counts.tolist() == [4, 2, 4]  # both frames; no SIRET: not counted
         whole, others, constant = source.arguments(None, None)
         assert constant == 7 and len(others) == 6
         assert whole["day"].tolist() == [1, 3, 1, 5, 2, 1]  # the pass's order, a missing SIRET last
