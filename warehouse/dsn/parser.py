@@ -144,7 +144,7 @@ class Issue:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a file makes millions of them
 class Block:
     """One instance of a kept block: its field values by field number, and where it starts."""
 
