@@ -34,7 +34,7 @@ def _marks(module, selector: tokens.LineSelector, data: bytes) -> list[int]:
     stops = np.r_[line_feeds, len(raw)].astype(np.int64)
     n = len(starts)
     inert = np.full(n, 7, np.uint8)  # overwritten whole
-    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, selector.walked,
+    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, selector.walked, selector.parent_rows,
                       np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
     return inert.tolist()
 
@@ -72,6 +72,24 @@ def test_a_run_keeps_its_first_and_last_lines_only():
     data = "\n".join(lines).encode("ascii")
     assert _marks(line_runs, tokens.LineSelector(), data) == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
     assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
+
+
+def test_a_base_between_contributions_is_left_out_with_repeated_openings():
+    """A base (78) opened between the contributions (81) or components (79) of the base before it and its
+    own: with repeated openings skipped, none of its lines is read; not after a line of another block (the
+    first base after an activity 53), nor before a line that is not one of its children."""
+    lines = [
+        "S21.G00.53.003,'10'", "S21.G00.78.001,'02'", "S21.G00.78.004,'2000.00'",
+        "S21.G00.81.001,'075'", "S21.G00.81.004,'100.00'",
+        "S21.G00.78.001,'03'", "S21.G00.78.004,'2000.00'", "S21.G00.79.001,'01'", "S21.G00.79.004,'1800.00'",
+        "S21.G00.78.001,'04'", "S21.G00.81.001,'045'",
+        "S21.G00.78.001,'07'", "S21.G00.78.004,'2000.00'", "S21.G00.30.001,'1800175123456'",
+    ]
+    data = "\n".join(lines).encode("ascii")
+    assert _marks(line_runs, tokens.LineSelector(), data) == [0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0]
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [
+        0, 0, 1, 0, 1, 1, 1, 0, 1, 1, 0, 0, 1, 0
+    ]
 
 
 @pytest.mark.parametrize("buffer_bytes", [reader.CHUNK_BYTES, 97])

@@ -18,12 +18,15 @@ from warehouse.dsn.records import RecordBuilder
 from warehouse.dsn.tokens import LineSelector, buffer_encoding, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 
-# Payroll blocks the parser walks through (base 78 under pay 50, contribution 81 under 78), and text
-# fields of kept blocks that no row is read from (40.002, 30.007, 30.014).
+# Payroll blocks the parser walks through (base 78 under pay 50, contribution 81 and component 79 under
+# 78), and text fields of kept blocks that no row is read from (40.002, 30.007, 30.014).
 WALKED = [
     "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'",
     "S21.G00.78.003,'31012025'", "S21.G00.78.004,'2000.00'", "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'",
     "S21.G00.81.004,'100.00'", "S21.G00.81.001,'076'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'12.50'",
+    "S21.G00.78.001,'03'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'", "S21.G00.78.004,'2000.00'",
+    "S21.G00.79.001,'01'", "S21.G00.79.004,'1800.00'", "S21.G00.81.001,'018'", "S21.G00.81.003,'2000.00'",
+    "S21.G00.81.004,'-40.00'", "S21.G00.78.001,'04'", "S21.G00.78.004,'2000.00'", "S21.G00.81.001,'045'",
 ]
 UNREAD_TEXT = ["S21.G00.40.002,'10'", "S21.G00.30.007,'PARIS'", "S21.G00.30.014,'75'"]
 
