@@ -35,7 +35,8 @@ def _marks(module, selector: tokens.LineSelector, data: bytes) -> list[int]:
     n = len(starts)
     inert = np.full(n, 7, np.uint8)  # overwritten whole
     module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, selector.walked, selector.parent_rows,
-                      np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+                      selector.under, np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8),
+                      np.empty(n, np.uint8), inert)
     return inert.tolist()
 
 
@@ -74,10 +75,11 @@ def test_a_run_keeps_its_first_and_last_lines_only():
     assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
 
 
-def test_a_base_between_contributions_is_left_out_with_repeated_openings():
-    """A base (78) opened between the contributions (81) or components (79) of the base before it and its
-    own: with repeated openings skipped, none of its lines is read; not after a line of another block (the
-    first base after an activity 53), nor before a line that is not one of its children."""
+def test_the_payroll_blocks_between_the_first_and_last_lines_read_are_left_out_with_repeated_openings():
+    """Bases (78), contributions (81) and components (79), walked through: with repeated openings skipped,
+    of the lines the parser reads otherwise only the first base after the activity (53, kept) and the last
+    line before the next individual (30, kept) are left: each line between is placed under the block of
+    the line before it, and the next line read under both."""
     lines = [
         "S21.G00.53.003,'10'", "S21.G00.78.001,'02'", "S21.G00.78.004,'2000.00'",
         "S21.G00.81.001,'075'", "S21.G00.81.004,'100.00'",
@@ -88,8 +90,19 @@ def test_a_base_between_contributions_is_left_out_with_repeated_openings():
     data = "\n".join(lines).encode("ascii")
     assert _marks(line_runs, tokens.LineSelector(), data) == [0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0]
     assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [
-        0, 0, 1, 0, 1, 1, 1, 0, 1, 1, 0, 0, 1, 0
+        0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0
     ]
+
+
+def test_a_payroll_line_is_read_when_the_next_line_read_would_not_be_placed_without_it():
+    """A base (78) right after its pay block (50): the contribution (81) after it belongs under the base,
+    not under the pay block, so the base is read (and the pay block's last line before it)."""
+    lines = [
+        "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.78.001,'02'", "S21.G00.78.004,'2000.00'",
+        "S21.G00.81.001,'075'", "S21.G00.81.004,'100.00'", "S21.G00.30.001,'1800175123456'",
+    ]
+    data = "\n".join(lines).encode("ascii")
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 0, 1, 0, 1, 0]
 
 
 @pytest.mark.parametrize("buffer_bytes", [reader.CHUNK_BYTES, 97])

@@ -18,16 +18,18 @@ _S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b"."
 _LF, _CR = 10, 13
 
 
-def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, blocks, fields, line_kinds, quoted, inert):
+def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, under, blocks, fields, line_kinds, quoted,
+               inert):
     """Set `inert[i]` to 1 for each line i of `data` (bytes from `starts[i]` to `stops[i]`) that the
     parser need not read, 0 for the others.
 
     `block_rows` maps a rubric's six block digits to a row of `kinds`, which gives what a field
     number of that block is to the parser (NOT_IN_NORM, READ, UNREAD), and of `parent_rows`, which
-    gives the row of the block's parent (0: none). A block whose row is set in `walked` has the lines
-    that open its repeated instances marked too: a rubric of the norm that opens a new instance of that
-    block right after a line of the same block, or between lines of two of its children that are set in
-    `walked` too (a base 78 between its contributions 81 and components 79). `blocks`, `fields`,
+    gives the row of the block's parent (0: none); `under[a, b]` is 1 when block row a is b or one of
+    its ancestors. A block whose row is set in `walked` has the lines that open its repeated instances
+    marked too: a rubric of the norm that opens a new instance of that block right after a line of the
+    same block; and so are lines of such blocks between two others that the parser places under them
+    (a base 78 between the contributions 81 and components 79 of bases; see below). `blocks`, `fields`,
     `line_kinds` and `quoted` are work arrays of one item per line, overwritten: each line's block
     digits and field number (-1 when it is not a well-formed rubric line), its kind, and whether its
     value is quoted.
@@ -86,22 +88,26 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, bloc
         if not (continues_here and quoted[i] and line_kinds[i] == _UNREAD and continues_next):
             last_read_field = fields[i]
         continues_here = continues_next
-    # An instance of a block walked through, opened between lines of two of its children (walked through
-    # too), of which no other line is read: the parser would step back to it from the first child and on
-    # to the second, which it places under it all the same without this line (as a sibling of the first,
-    # or another instance of it).
-    for i in range(1, n - 1):
-        if (inert[i] or blocks[i] < 0 or blocks[i - 1] < 0 or line_kinds[i] == _NOT_IN_NORM
-                or line_kinds[i - 1] == _NOT_IN_NORM):
+    # Lines of blocks walked through, read from the last: a line between two such lines (the one before it,
+    # the next one read) is left out when the parser places its block under the block of the line before it
+    # (the same block, or a child of it or of one of its ancestors), and the next line's block under both.
+    # With no misplaced block, where the parser stands in the tree depends on the last block placed only,
+    # and a line of a block walked through changes nothing else: the next line read is placed where it
+    # would have been (under the last block placed before the lines left out, as it is under each of them).
+    k = n - 1  # the next line read after line i
+    for i in range(n - 2, 0, -1):
+        if not inert[i + 1]:
+            k = i + 1
+        if (inert[i] or blocks[i] < 0 or blocks[i - 1] < 0 or blocks[k] < 0 or line_kinds[i] == _NOT_IN_NORM
+                or line_kinds[i - 1] == _NOT_IN_NORM or line_kinds[k] == _NOT_IN_NORM):
             continue
         row = block_rows[blocks[i]]
-        if not walked[row] or parent_rows[block_rows[blocks[i - 1]]] != row or not walked[block_rows[blocks[i - 1]]]:
-            continue
-        k = i + 1  # the next line read (lines of the block left out: its instance's run, or its repeated openings)
-        while k < n and inert[k] and blocks[k] == blocks[i]:
-            k += 1
-        if (k < n and blocks[k] >= 0 and line_kinds[k] != _NOT_IN_NORM and parent_rows[block_rows[blocks[k]]] == row
-                and walked[block_rows[blocks[k]]]):
+        before = block_rows[blocks[i - 1]]
+        after = block_rows[blocks[k]]
+        if (walked[row] and walked[before] and walked[after]
+                and (row == before or under[parent_rows[row], before])
+                and (after == row or under[parent_rows[after], row])
+                and (after == before or under[parent_rows[after], before])):
             inert[i] = 1
 
 

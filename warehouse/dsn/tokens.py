@@ -39,14 +39,14 @@ class LineSelector:
 
     With `skip_repeated_openings`, the lines that open another instance of a (non-root) block walked
     through right after a line of the same block are left out too: contribution after contribution
-    (S21.G00.81), base after base (78), a third of the lines left otherwise; and so are those that open
-    it again between lines of two of its children walked through: a base (78) between the contributions
-    (81) or components (79) of the base before it and its own, a tenth of the lines left. The parser
-    reads the same rows from the lines left, and the same issues, as long as it places every instance
-    of those blocks in the block tree (see `has_misplaced_block`): each repeated opening would only
-    place the block again where the one before it stands, and the child after a base left out is placed
-    where the base would have put it. A file with a misplaced block must be parsed again without the
-    option for its issues (`warehouse.parse_worker` does).
+    (S21.G00.81), base after base (78), a third of the lines left otherwise; and so are lines of such
+    blocks between two others that the parser places under them in turn (the bases, contributions and
+    components of a pay block but the first and the last line read: a quarter of the lines left). The
+    parser reads the same rows from the lines left, and the same issues, as long as it places every
+    instance of those blocks in the block tree (see `has_misplaced_block`): where it stands in the tree
+    then depends on the last block placed only, so that each line left out would only have placed its
+    block where the next line read is placed all the same. A file with a misplaced block must be parsed
+    again without the option for its issues (`warehouse.parse_worker` does).
     """
 
     def __init__(self, norm: Norm | None = None, skip_repeated_openings: bool = False) -> None:
@@ -73,12 +73,19 @@ class LineSelector:
             self.kinds[self.block_rows[number // 1000], number % 1000] = UNREAD if unread else READ
             if skip_repeated_openings and block not in KEPT_BLOCKS and norm.parents[block] is not None:
                 self.walked[self.block_rows[number // 1000]] = 1
-        # The row of each block's parent (0: a root, or a parent with no rubric in the norm).
+        # The row of each block's parent (0: a root, or a parent with no rubric in the norm), and whether a
+        # block is another or one of its ancestors (`under[a, b]`: a is b or an ancestor of b), by rows.
         self.parent_rows = np.zeros(len(blocks) + 1, np.int16)
         for rubric, number in rubrics.items():
             parent = norm.parents[rubric[:10]]
             if parent is not None and (parent_number := _digits(parent + ".000")) is not None:
                 self.parent_rows[self.block_rows[number // 1000]] = self.block_rows[parent_number // 1000]
+        self.under = np.zeros((len(blocks) + 1, len(blocks) + 1), np.uint8)
+        for row in range(1, len(blocks) + 1):
+            ancestor = row
+            while ancestor and not self.under[ancestor, row]:  # (a cycle in the table would stop here)
+                self.under[ancestor, row] = 1
+                ancestor = self.parent_rows[ancestor]
 
     def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str], int]:
         """(line numbers, lines, count of lines): the lines the parser must read, of the whole lines of
@@ -112,8 +119,8 @@ class LineSelector:
         """
         n = len(starts)
         inert = np.empty(n, np.uint8)
-        mark_inert(data, starts, stops, self.block_rows, self.kinds, self.walked, self.parent_rows, np.empty(n, np.int32),
-                   np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+        mark_inert(data, starts, stops, self.block_rows, self.kinds, self.walked, self.parent_rows, self.under,
+                   np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
         return inert
 
 
