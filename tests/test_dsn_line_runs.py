@@ -62,8 +62,8 @@ def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
 
 def test_a_run_keeps_its_first_and_last_lines_only():
     """Contribution lines (block 81, walked through) of two instances, between kept lines: of each
-    instance only the line that opens it is read (only the first instance's when repeated openings are
-    skipped); the last line of the buffer is always read."""
+    instance only the line that opens it is read (none when repeated openings are skipped: the individual
+    after them is placed the same without them); the first and last lines of the buffer are always read."""
     lines = [
         "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'",
         "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'100.00'",
@@ -72,14 +72,13 @@ def test_a_run_keeps_its_first_and_last_lines_only():
     ]
     data = "\n".join(lines).encode("ascii")
     assert _marks(line_runs, tokens.LineSelector(), data) == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
-    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
 
 
-def test_the_payroll_blocks_between_the_first_and_last_lines_read_are_left_out_with_repeated_openings():
-    """Bases (78), contributions (81) and components (79), walked through: with repeated openings skipped,
-    of the lines the parser reads otherwise only the first base after the activity (53, kept) and the last
-    line before the next individual (30, kept) are left: each line between is placed under the block of
-    the line before it, and the next line read under both."""
+def test_the_payroll_blocks_between_kept_lines_are_left_out_with_repeated_openings():
+    """Bases (78), contributions (81) and components (79), walked through, between an activity (53) and the
+    next individual (30): with repeated openings skipped, none of them is read, each being placed under
+    the block of the line before it and the individual under all of them."""
     lines = [
         "S21.G00.53.003,'10'", "S21.G00.78.001,'02'", "S21.G00.78.004,'2000.00'",
         "S21.G00.81.001,'075'", "S21.G00.81.004,'100.00'",
@@ -90,19 +89,19 @@ def test_the_payroll_blocks_between_the_first_and_last_lines_read_are_left_out_w
     data = "\n".join(lines).encode("ascii")
     assert _marks(line_runs, tokens.LineSelector(), data) == [0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0]
     assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [
-        0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0
     ]
 
 
 def test_a_payroll_line_is_read_when_the_next_line_read_would_not_be_placed_without_it():
-    """A base (78) right after its pay block (50): the contribution (81) after it belongs under the base,
-    not under the pay block, so the base is read (and the pay block's last line before it)."""
+    """A contribution (81) followed by a rubric the norm lacks is read; so is its base (78), right after the
+    pay block (50): the contribution belongs under the base, not under the pay block."""
     lines = [
         "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.78.001,'02'", "S21.G00.78.004,'2000.00'",
-        "S21.G00.81.001,'075'", "S21.G00.81.004,'100.00'", "S21.G00.30.001,'1800175123456'",
+        "S21.G00.81.001,'075'", "S21.G00.81.157,'1'", "S21.G00.30.001,'1800175123456'",
     ]
     data = "\n".join(lines).encode("ascii")
-    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 0, 1, 0, 1, 0]
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 0, 1, 0, 0, 0]
 
 
 @pytest.mark.parametrize("buffer_bytes", [reader.CHUNK_BYTES, 97])

@@ -18,10 +18,14 @@ from warehouse.dsn.records import RecordBuilder
 from warehouse.dsn.tokens import LineSelector, buffer_encoding, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 
-# Payroll blocks the parser walks through (base 78 under pay 50, contribution 81 and component 79 under
-# 78), and text fields of kept blocks that no row is read from (40.002, 30.007, 30.014).
+# Blocks the parser walks through (a complementary contract 70 under the contract, pay 50 with its
+# remuneration 51 and activity 53 kept, base 78 under 50, contribution 81 and component 79 under 78), and
+# text fields of kept blocks that no row is read from (40.002, 30.007, 30.014).
 WALKED = [
-    "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'",
+    "S21.G00.70.005,'NCA'", "S21.G00.70.012,'1'", "S21.G00.70.013,'1'",
+    "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.51.001,'01012025'", "S21.G00.51.010,'C00'",
+    "S21.G00.51.011,'002'", "S21.G00.51.012,'151.67'", "S21.G00.53.001,'01'", "S21.G00.53.002,'151.67'",
+    "S21.G00.53.003,'10'", "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'",
     "S21.G00.78.003,'31012025'", "S21.G00.78.004,'2000.00'", "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'",
     "S21.G00.81.004,'100.00'", "S21.G00.81.001,'076'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'12.50'",
     "S21.G00.78.001,'03'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'", "S21.G00.78.004,'2000.00'",

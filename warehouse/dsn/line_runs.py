@@ -88,12 +88,13 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
         if not (continues_here and quoted[i] and line_kinds[i] == _UNREAD and continues_next):
             last_read_field = fields[i]
         continues_here = continues_next
-    # Lines of blocks walked through, read from the last: a line between two such lines (the one before it,
-    # the next one read) is left out when the parser places its block under the block of the line before it
-    # (the same block, or a child of it or of one of its ancestors), and the next line's block under both.
-    # With no misplaced block, where the parser stands in the tree depends on the last block placed only,
-    # and a line of a block walked through changes nothing else: the next line read is placed where it
-    # would have been (under the last block placed before the lines left out, as it is under each of them).
+    # Lines of blocks walked through, read from the last: such a line is left out when the parser places its
+    # block under the block of the line before it (the same block, or a child of it or of one of its
+    # ancestors; not a root, whose envoi total counts lines), and the next line read under both (and starts
+    # a new instance if the line before is of a kept block). With no misplaced block, where the parser
+    # stands in the tree depends on the last block placed only, and a line of a block walked through
+    # changes nothing else: the next line read is placed where it would have been (under the last block
+    # placed before the lines left out, as it is under each of them).
     k = n - 1  # the next line read after line i
     for i in range(n - 2, 0, -1):
         if not inert[i + 1]:
@@ -104,7 +105,7 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
         row = block_rows[blocks[i]]
         before = block_rows[blocks[i - 1]]
         after = block_rows[blocks[k]]
-        if (walked[row] and walked[before] and walked[after]
+        if (walked[row] and parent_rows[before] and (walked[before] or after != before)
                 and (row == before or under[parent_rows[row], before])
                 and (after == row or under[parent_rows[after], row])
                 and (after == before or under[parent_rows[after], before])):

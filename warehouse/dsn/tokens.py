@@ -39,14 +39,15 @@ class LineSelector:
 
     With `skip_repeated_openings`, the lines that open another instance of a (non-root) block walked
     through right after a line of the same block are left out too: contribution after contribution
-    (S21.G00.81), base after base (78), a third of the lines left otherwise; and so are lines of such
-    blocks between two others that the parser places under them in turn (the bases, contributions and
-    components of a pay block but the first and the last line read: a quarter of the lines left). The
-    parser reads the same rows from the lines left, and the same issues, as long as it places every
-    instance of those blocks in the block tree (see `has_misplaced_block`): where it stands in the tree
-    then depends on the last block placed only, so that each line left out would only have placed its
-    block where the next line read is placed all the same. A file with a misplaced block must be parsed
-    again without the option for its issues (`warehouse.parse_worker` does).
+    (S21.G00.81), base after base (78), a third of the lines left otherwise; and so are the lines of such
+    blocks that the parser would place under the block of the line before them, with the next line read
+    placed under both (bases, contributions and components after a pay block's activity, complementary
+    contracts 70: a third of the lines left). The parser reads the same rows from the lines left, and the
+    same issues, as long as it places every instance of those blocks in the block tree (see
+    `has_misplaced_block`): where it stands in the tree then depends on the last block placed only, so
+    that each line left out would only have placed its block where the next line read is placed all the
+    same. A file with a misplaced block must be parsed again without the option for its issues
+    (`warehouse.parse_worker` does).
     """
 
     def __init__(self, norm: Norm | None = None, skip_repeated_openings: bool = False) -> None:
