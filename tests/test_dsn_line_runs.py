@@ -57,7 +57,17 @@ def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
                     assert compiled == _marks(pure, selector, data), f"case {case}"
                     assert set(compiled) <= {0, 1}
                     marked += sum(compiled)
+        with open_binary(path) as stream:
+            for data in reader.iter_raw_blocks(stream, DecodeReport()):  # line ends as they are
+                assert _lines(line_runs, data) == _lines(pure, data), f"case {case}"
     assert marked > 0  # lines were left out
+
+
+def _lines(module, data: bytes) -> tuple[list[int], list[int], list[int]]:
+    """(starts, stops, what the high bytes are) of `data`'s lines, from `module.find_lines`."""
+    starts, stops, high = np.empty(len(data) + 1, np.int64), np.empty(len(data) + 1, np.int64), np.empty(3, np.int64)
+    count = module.find_lines(data, starts, stops, high)
+    return starts[:count].tolist(), stops[:count].tolist(), high.tolist()
 
 
 def test_a_run_keeps_its_first_and_last_lines_only():

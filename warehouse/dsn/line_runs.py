@@ -16,6 +16,7 @@ _NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
 HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREAD
 _S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b".", b",", b"'", b"0"
 _LF, _CR = 10, 13
+_HIGH, _LEAD_FIRST, _LEAD_LAST, _CONTINUATION_LAST = 0x80, 0xC2, 0xF4, 0xBF  # bytes of UTF-8 sequences
 
 
 def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, under, blocks, fields, line_kinds, quoted,
@@ -112,18 +113,38 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
             inert[i] = 1
 
 
-def find_lines(data, starts, stops):
+def find_lines(data, starts, stops, high):
     """Write where each line of `data` starts and stops (its end excluded: LF, CRLF or CR; the last
     line may have none) into `starts` and `stops`; return the number of lines, or -1 when `data` has
-    more lines than the arrays hold."""
+    more lines than the arrays hold.
+
+    Write into `high` what the bytes above 0x7F are: how many lines hold one, the index of the first
+    (-1: none), and 1 when one of them may start a UTF-8 sequence (a lead byte 0xC2 to 0xF4 followed by
+    a continuation byte 0x80 to 0xBF) or is one that cp1252 leaves undefined, else 0.
+    """
     capacity = len(starts)
     n = 0
     start = 0
     size = len(data)
     position = 0
+    high_lines = 0
+    first_high = -1
+    last_high = -1  # the last line seen holding a byte above 0x7F
+    suspect = 0
     while position < size:
         byte = data[position]
-        if byte in (_LF, _CR):
+        if byte >= _HIGH:
+            if n != last_high:
+                high_lines += 1
+                last_high = n
+                if first_high < 0:
+                    first_high = n
+            if _LEAD_FIRST <= byte <= _LEAD_LAST:
+                if position + 1 < size and _HIGH <= data[position + 1] <= _CONTINUATION_LAST:
+                    suspect = 1
+            elif byte in (0x81, 0x8D, 0x8F, 0x90, 0x9D):  # undefined in cp1252
+                suspect = 1
+        elif byte in (_LF, _CR):
             if n == capacity:
                 return -1
             starts[n] = start
@@ -139,6 +160,9 @@ def find_lines(data, starts, stops):
         starts[n] = start
         stops[n] = size
         n += 1
+    high[0] = high_lines
+    high[1] = first_high
+    high[2] = suspect
     return n
 
 

@@ -17,7 +17,7 @@ line-by-line decoder counts them; any other buffer is decoded line by line (read
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,6 @@ from warehouse.dsn.reader import DecodeReport, decode_lines, iter_raw_blocks, li
 from warehouse.dsn.records import READ_FIELDS
 
 LINE_BYTES_GUESS = 12  # fewer bytes per line than any DSN file has on average (a rubric alone takes 15)
-_CP1252_UNDEFINED = np.array([0x81, 0x8D, 0x8F, 0x90, 0x9D], np.uint8)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -94,14 +93,15 @@ class LineSelector:
         how many lines `data` holds; `report` counts the encodings of every line, read or not."""
         count = -1
         capacity = len(data) // LINE_BYTES_GUESS + 1
+        high = np.empty(3, np.int64)
         while count < 0:  # more lines than guessed: room for as many as bytes
             starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
-            count = find_lines(data, starts, stops)
+            count = find_lines(data, starts, stops, high)
             capacity = len(data) + 1
         starts, stops = starts[:count], stops[:count]
         inert = self._inert(data, starts, stops)
         numbers, kept = kept_lines(data, starts, stops, inert, first)
-        encoding = buffer_encoding(data, np.frombuffer(data, np.uint8), starts, report, first)
+        encoding = buffer_encoding(data, HighBytes(*map(int, high)), report, first)
         if encoding is None:
             text = line_ends_to_lf(data)
             lines = decode_lines(text[:-1] if text.endswith(b"\n") else text, report, first)
@@ -132,34 +132,36 @@ def _digits(rubric: str) -> int | None:
     return int(digits) if fixed == "S.G.." and len(digits) == 9 and digits.isdigit() and digits.isascii() else None
 
 
-def buffer_encoding(
-    data: bytes, raw: npt.NDArray[np.uint8], starts: IntArray, report: DecodeReport, first: int
-) -> str | None:
+class HighBytes(NamedTuple):
+    """What `line_runs.find_lines` found of the bytes above 0x7F of a buffer."""
+
+    lines: int  # how many lines hold one
+    first: int  # index of the first of those lines (-1: none)
+    suspect: int  # 1 when one may start a UTF-8 sequence or is undefined in cp1252
+
+
+def buffer_encoding(data: bytes, high: HighBytes, report: DecodeReport, first: int) -> str | None:
     """The codec that decodes every line of `data` as the line-by-line reader would, with the report
     updated for all its lines; None when lines must be decoded one by one (UTF-8 sequences next to
-    other bytes, or bytes cp1252 leaves undefined)."""
-    if data.isascii():
+    other bytes, or bytes cp1252 leaves undefined). `high` is what `find_lines` found of `data`, whose
+    first line is numbered `first`.
+
+    Text holding a byte above 0x7F is UTF-8 only if such a byte starts a UTF-8 sequence (`high.suspect`):
+    otherwise it is single-byte text, decoded as cp1252 (which decodes the bytes it defines as
+    latin-1 does, but 0x80 to 0x9F).
+    """
+    if not high.lines:
         return "ascii"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if high.suspect:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
         report.utf8_multibyte = True
         return "utf-8"
-    high = np.flatnonzero(raw >= 0x80)
-    following = np.zeros(len(high), np.uint8)
-    inside = high + 1 < len(raw)
-    following[inside] = raw[high[inside] + 1]
-    values = raw[high]
-    # A lead byte followed by a continuation byte may start a UTF-8 sequence: decoded line by line.
-    maybe_utf8 = (values >= 0xC2) & (values <= 0xF4) & (following >= 0x80) & (following <= 0xBF)
-    if maybe_utf8.any() or np.isin(values, _CP1252_UNDEFINED).any():
-        return None
-    lines = np.unique(np.searchsorted(starts, high, side="right") - 1)
-    report.non_utf8_lines += len(lines)
+    report.non_utf8_lines += high.lines
     if report.first_non_utf8_line is None:
-        report.first_non_utf8_line = first + int(lines[0])
+        report.first_non_utf8_line = first + high.first
     if report.encoding == "utf-8":
         report.encoding = "cp1252"
     return "cp1252"
