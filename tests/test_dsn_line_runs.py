@@ -34,8 +34,9 @@ def _marks(module, selector: tokens.LineSelector, data: bytes) -> list[int]:
     stops = np.r_[line_feeds, len(raw)].astype(np.int64)
     n = len(starts)
     inert = np.full(n, 7, np.uint8)  # overwritten whole
-    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, selector.walked,
-                      np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+    module.mark_inert(data, starts, stops, selector.block_rows, selector.kinds, selector.walked, selector.parent_rows,
+                      selector.under, np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8),
+                      np.empty(n, np.uint8), inert)
     return inert.tolist()
 
 
@@ -56,13 +57,23 @@ def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
                     assert compiled == _marks(pure, selector, data), f"case {case}"
                     assert set(compiled) <= {0, 1}
                     marked += sum(compiled)
+        with open_binary(path) as stream:
+            for data in reader.iter_raw_blocks(stream, DecodeReport()):  # line ends as they are
+                assert _lines(line_runs, data) == _lines(pure, data), f"case {case}"
     assert marked > 0  # lines were left out
+
+
+def _lines(module, data: bytes) -> tuple[list[int], list[int], list[int]]:
+    """(starts, stops, what the high bytes are) of `data`'s lines, from `module.find_lines`."""
+    starts, stops, high = np.empty(len(data) + 1, np.int64), np.empty(len(data) + 1, np.int64), np.empty(3, np.int64)
+    count = module.find_lines(data, starts, stops, high)
+    return starts[:count].tolist(), stops[:count].tolist(), high.tolist()
 
 
 def test_a_run_keeps_its_first_and_last_lines_only():
     """Contribution lines (block 81, walked through) of two instances, between kept lines: of each
-    instance only the line that opens it is read (only the first instance's when repeated openings are
-    skipped); the last line of the buffer is always read."""
+    instance only the line that opens it is read (none when repeated openings are skipped: the individual
+    after them is placed the same without them); the first and last lines of the buffer are always read."""
     lines = [
         "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'",
         "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'100.00'",
@@ -71,7 +82,36 @@ def test_a_run_keeps_its_first_and_last_lines_only():
     ]
     data = "\n".join(lines).encode("ascii")
     assert _marks(line_runs, tokens.LineSelector(), data) == [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0]
-    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+
+
+def test_the_payroll_blocks_between_kept_lines_are_left_out_with_repeated_openings():
+    """Bases (78), contributions (81) and components (79), walked through, between an activity (53) and the
+    next individual (30): with repeated openings skipped, none of them is read, each being placed under
+    the block of the line before it and the individual under all of them."""
+    lines = [
+        "S21.G00.53.003,'10'", "S21.G00.78.001,'02'", "S21.G00.78.004,'2000.00'",
+        "S21.G00.81.001,'075'", "S21.G00.81.004,'100.00'",
+        "S21.G00.78.001,'03'", "S21.G00.78.004,'2000.00'", "S21.G00.79.001,'01'", "S21.G00.79.004,'1800.00'",
+        "S21.G00.78.001,'04'", "S21.G00.81.001,'045'",
+        "S21.G00.78.001,'07'", "S21.G00.78.004,'2000.00'", "S21.G00.30.001,'1800175123456'",
+    ]
+    data = "\n".join(lines).encode("ascii")
+    assert _marks(line_runs, tokens.LineSelector(), data) == [0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0]
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0
+    ]
+
+
+def test_a_payroll_line_is_read_when_the_next_line_read_would_not_be_placed_without_it():
+    """A contribution (81) followed by a rubric the norm lacks is read; so is its base (78), right after the
+    pay block (50): the contribution belongs under the base, not under the pay block."""
+    lines = [
+        "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.78.001,'02'", "S21.G00.78.004,'2000.00'",
+        "S21.G00.81.001,'075'", "S21.G00.81.157,'1'", "S21.G00.30.001,'1800175123456'",
+    ]
+    data = "\n".join(lines).encode("ascii")
+    assert _marks(line_runs, tokens.LineSelector(skip_repeated_openings=True), data) == [0, 1, 0, 1, 0, 0, 0]
 
 
 @pytest.mark.parametrize("buffer_bytes", [reader.CHUNK_BYTES, 97])

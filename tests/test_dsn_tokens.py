@@ -11,19 +11,27 @@ import pytest
 
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, render
 from warehouse.dsn import reader
+from warehouse.dsn.line_runs import find_lines
 from warehouse.dsn.norm import load_norm
 from warehouse.dsn.parser import DsnParser
 from warehouse.dsn.reader import DecodeReport, decode_lines, iter_line_chunks, open_binary
 from warehouse.dsn.records import RecordBuilder
-from warehouse.dsn.tokens import LineSelector, buffer_encoding, iter_parser_lines
+from warehouse.dsn.tokens import HighBytes, LineSelector, buffer_encoding, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 
-# Payroll blocks the parser walks through (base 78 under pay 50, contribution 81 under 78), and text
-# fields of kept blocks that no row is read from (40.002, 30.007, 30.014).
+# Blocks the parser walks through (a complementary contract 70 under the contract, pay 50 with its
+# remuneration 51 and activity 53 kept, base 78 under 50, contribution 81 and component 79 under 78), and
+# text fields of kept blocks that no row is read from (40.002, 30.007, 30.014).
 WALKED = [
-    "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'",
+    "S21.G00.70.005,'NCA'", "S21.G00.70.012,'1'", "S21.G00.70.013,'1'",
+    "S21.G00.50.001,'31012025'", "S21.G00.50.002,'1800.00'", "S21.G00.51.001,'01012025'", "S21.G00.51.010,'C00'",
+    "S21.G00.51.011,'002'", "S21.G00.51.012,'151.67'", "S21.G00.53.001,'01'", "S21.G00.53.002,'151.67'",
+    "S21.G00.53.003,'10'", "S21.G00.78.001,'02'", "S21.G00.78.002,'01012025'",
     "S21.G00.78.003,'31012025'", "S21.G00.78.004,'2000.00'", "S21.G00.81.001,'075'", "S21.G00.81.003,'2000.00'",
     "S21.G00.81.004,'100.00'", "S21.G00.81.001,'076'", "S21.G00.81.003,'2000.00'", "S21.G00.81.004,'12.50'",
+    "S21.G00.78.001,'03'", "S21.G00.78.002,'01012025'", "S21.G00.78.003,'31012025'", "S21.G00.78.004,'2000.00'",
+    "S21.G00.79.001,'01'", "S21.G00.79.004,'1800.00'", "S21.G00.81.001,'018'", "S21.G00.81.003,'2000.00'",
+    "S21.G00.81.004,'-40.00'", "S21.G00.78.001,'04'", "S21.G00.78.004,'2000.00'", "S21.G00.81.001,'045'",
 ]
 UNREAD_TEXT = ["S21.G00.40.002,'10'", "S21.G00.30.007,'PARIS'", "S21.G00.30.014,'75'"]
 
@@ -163,12 +171,8 @@ def test_every_rubric_the_rows_read_is_in_the_norm():
 )
 def test_a_buffer_is_decoded_at_once_as_line_by_line(text, codec):
     data = text.encode("utf-8" if codec == "ascii" else codec)
-    import numpy as np
-
-    raw = np.frombuffer(data, np.uint8)
-    starts = np.r_[0, np.flatnonzero(raw == 10) + 1]
     at_once, by_line = DecodeReport(), DecodeReport()
-    chosen = buffer_encoding(data, raw, starts, at_once, 7)
+    chosen = buffer_encoding(data, _high_bytes(data), at_once, 7)
     assert chosen is not None
     assert data.decode(chosen).split("\n") == decode_lines(data, by_line, 7)
     assert at_once == by_line
@@ -176,7 +180,19 @@ def test_a_buffer_is_decoded_at_once_as_line_by_line(text, codec):
 
 @pytest.mark.parametrize("data", ["é next to Ã©".encode("latin-1"), b"undefined \x81 in cp1252"])
 def test_buffers_that_mix_utf8_and_single_bytes_are_decoded_line_by_line(data):
+    assert buffer_encoding(data, _high_bytes(data), DecodeReport(), 1) is None
+
+
+def test_the_high_bytes_of_a_buffer_are_counted_by_line():
+    """Lines 1 and 3 (of 0 to 3) hold bytes above 0x7F, none of which starts a UTF-8 sequence."""
+    data = "S21.G00.30.002,'DUPONT'\r\nS21.G00.30.002,'HÉBERT ÉLODIE'\rS21.G00.30.004,'Lea'\nZoé".encode("latin-1")
+    assert _high_bytes(data) == HighBytes(lines=2, first=1, suspect=0)
+    assert _high_bytes("Zoé".encode()).suspect == 1
+
+
+def _high_bytes(data: bytes) -> HighBytes:
     import numpy as np
 
-    raw = np.frombuffer(data, np.uint8)
-    assert buffer_encoding(data, raw, np.zeros(1, np.int64), DecodeReport(), 1) is None
+    high = np.empty(3, np.int64)
+    assert find_lines(data, np.empty(len(data) + 1, np.int64), np.empty(len(data) + 1, np.int64), high) >= 0
+    return HighBytes(*map(int, high))

@@ -66,6 +66,9 @@ def test_pseudonyms_are_keyed_and_stable():
     assert one.person("1234567890123", "Dupont", "Léa", "14031985") == by_identity  # invalid NIR: identity
     assert one.person(None, None, None, None) is None
     assert len(by_identity[0]) == 32 and "DUPONT" not in by_identity[0]
+    # The first 128 bits of HMAC-SHA256("nir:<NIR>") under the key: a pseudonym never changes with the code.
+    assert one.person("1800175123456", None, None, None) == ("07dc701aa77fdb335a897b04f14b2938", "nir")
+    assert one.by_matricule("123456789", "M1") == ("f800a30045624c01bb04a7e03482023a", "matricule")
 
 
 def test_config_errors_name_the_file_and_setting(tmp_path):

@@ -30,10 +30,12 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if not key:
             raise ValueError("the pseudonymisation key is empty")
-        self._key = key
+        self._keyed = hmac.new(key, digestmod=sha256)  # copied per message: the key is hashed in once
 
     def _digest(self, message: str) -> str:
-        return hmac.new(self._key, message.encode("utf-8"), sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]
+        keyed = self._keyed.copy()
+        keyed.update(message.encode("utf-8"))
+        return keyed.hexdigest()[:PSEUDONYM_HEX_CHARS]
 
     def person(
         self, nir: str | None, surname: str | None, first_names: str | None, birth_date: str | None

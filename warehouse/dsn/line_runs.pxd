@@ -7,16 +7,18 @@ cdef int _S, _G, _DOT, _COMMA, _QUOTE, _ZERO
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t, start=Py_ssize_t, length=Py_ssize_t, position=Py_ssize_t,
                block=int, field=int, number=int, digit=int, continues_next=bint, continues_here=bint,
-               last_read_field=int)
+               last_read_field=int, k=Py_ssize_t, row=int, before=int, after=int)
 cpdef void mark_inert(const unsigned char[:] data, const long long[:] starts, const long long[:] stops,
                       const short[:] block_rows, const unsigned char[:, :] kinds, const unsigned char[:] walked,
-                      int[:] blocks, int[:] fields,
+                      const short[:] parent_rows, const unsigned char[:, :] under, int[:] blocks, int[:] fields,
                       unsigned char[:] line_kinds, unsigned char[:] quoted, unsigned char[:] inert)
 
 cdef int _LF, _CR
+cdef int _HIGH, _LEAD_FIRST, _LEAD_LAST, _CONTINUATION_LAST
 
-@cython.locals(capacity=Py_ssize_t, n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, position=Py_ssize_t, byte=int)
-cpdef Py_ssize_t find_lines(const unsigned char[:] data, long long[:] starts, long long[:] stops)
+@cython.locals(capacity=Py_ssize_t, n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, position=Py_ssize_t, byte=int,
+               high_lines=Py_ssize_t, first_high=Py_ssize_t, last_high=Py_ssize_t, suspect=int)
+cpdef Py_ssize_t find_lines(const unsigned char[:] data, long long[:] starts, long long[:] stops, long long[:] high)
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, size=Py_ssize_t, at=Py_ssize_t, length=Py_ssize_t, out=cython.uchar[:],
                numbers=list)

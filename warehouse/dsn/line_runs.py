@@ -16,16 +16,21 @@ _NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
 HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREAD
 _S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b".", b",", b"'", b"0"
 _LF, _CR = 10, 13
+_HIGH, _LEAD_FIRST, _LEAD_LAST, _CONTINUATION_LAST = 0x80, 0xC2, 0xF4, 0xBF  # bytes of UTF-8 sequences
 
 
-def mark_inert(data, starts, stops, block_rows, kinds, walked, blocks, fields, line_kinds, quoted, inert):
+def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, under, blocks, fields, line_kinds, quoted,
+               inert):
     """Set `inert[i]` to 1 for each line i of `data` (bytes from `starts[i]` to `stops[i]`) that the
     parser need not read, 0 for the others.
 
     `block_rows` maps a rubric's six block digits to a row of `kinds`, which gives what a field
-    number of that block is to the parser (NOT_IN_NORM, READ, UNREAD). A block whose row is set in
-    `walked` has the lines that open its repeated instances marked too: a rubric of the norm that
-    opens a new instance of that block right after a line of the same block. `blocks`, `fields`,
+    number of that block is to the parser (NOT_IN_NORM, READ, UNREAD), and of `parent_rows`, which
+    gives the row of the block's parent (0: none); `under[a, b]` is 1 when block row a is b or one of
+    its ancestors. A block whose row is set in `walked` has the lines that open its repeated instances
+    marked too: a rubric of the norm that opens a new instance of that block right after a line of the
+    same block; and so are lines of such blocks between two others that the parser places under them
+    (a base 78 between the contributions 81 and components 79 of bases; see below). `blocks`, `fields`,
     `line_kinds` and `quoted` are work arrays of one item per line, overwritten: each line's block
     digits and field number (-1 when it is not a well-formed rubric line), its kind, and whether its
     value is quoted.
@@ -84,20 +89,62 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, blocks, fields, l
         if not (continues_here and quoted[i] and line_kinds[i] == _UNREAD and continues_next):
             last_read_field = fields[i]
         continues_here = continues_next
+    # Lines of blocks walked through, read from the last: such a line is left out when the parser places its
+    # block under the block of the line before it (the same block, or a child of it or of one of its
+    # ancestors; not a root, whose envoi total counts lines), and the next line read under both (and starts
+    # a new instance if the line before is of a kept block). With no misplaced block, where the parser
+    # stands in the tree depends on the last block placed only, and a line of a block walked through
+    # changes nothing else: the next line read is placed where it would have been (under the last block
+    # placed before the lines left out, as it is under each of them).
+    k = n - 1  # the next line read after line i
+    for i in range(n - 2, 0, -1):
+        if not inert[i + 1]:
+            k = i + 1
+        if (inert[i] or blocks[i] < 0 or blocks[i - 1] < 0 or blocks[k] < 0 or line_kinds[i] == _NOT_IN_NORM
+                or line_kinds[i - 1] == _NOT_IN_NORM or line_kinds[k] == _NOT_IN_NORM):
+            continue
+        row = block_rows[blocks[i]]
+        before = block_rows[blocks[i - 1]]
+        after = block_rows[blocks[k]]
+        if (walked[row] and parent_rows[before] and (walked[before] or after != before)
+                and (row == before or under[parent_rows[row], before])
+                and (after == row or under[parent_rows[after], row])
+                and (after == before or under[parent_rows[after], before])):
+            inert[i] = 1
 
 
-def find_lines(data, starts, stops):
+def find_lines(data, starts, stops, high):
     """Write where each line of `data` starts and stops (its end excluded: LF, CRLF or CR; the last
     line may have none) into `starts` and `stops`; return the number of lines, or -1 when `data` has
-    more lines than the arrays hold."""
+    more lines than the arrays hold.
+
+    Write into `high` what the bytes above 0x7F are: how many lines hold one, the index of the first
+    (-1: none), and 1 when one of them may start a UTF-8 sequence (a lead byte 0xC2 to 0xF4 followed by
+    a continuation byte 0x80 to 0xBF) or is one that cp1252 leaves undefined, else 0.
+    """
     capacity = len(starts)
     n = 0
     start = 0
     size = len(data)
     position = 0
+    high_lines = 0
+    first_high = -1
+    last_high = -1  # the last line seen holding a byte above 0x7F
+    suspect = 0
     while position < size:
         byte = data[position]
-        if byte in (_LF, _CR):
+        if byte >= _HIGH:
+            if n != last_high:
+                high_lines += 1
+                last_high = n
+                if first_high < 0:
+                    first_high = n
+            if _LEAD_FIRST <= byte <= _LEAD_LAST:
+                if position + 1 < size and _HIGH <= data[position + 1] <= _CONTINUATION_LAST:
+                    suspect = 1
+            elif byte in (0x81, 0x8D, 0x8F, 0x90, 0x9D):  # undefined in cp1252
+                suspect = 1
+        elif byte in (_LF, _CR):
             if n == capacity:
                 return -1
             starts[n] = start
@@ -113,6 +160,9 @@ def find_lines(data, starts, stops):
         starts[n] = start
         stops[n] = size
         n += 1
+    high[0] = high_lines
+    high[1] = first_high
+    high[2] = suspect
     return n
 
 

@@ -144,14 +144,21 @@ class Issue:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True, init=False)  # slots: a file makes millions of them
 class Block:
     """One instance of a kept block: its field values by field number, and where it starts."""
 
     code: str
     line: int
-    fields: dict[str, object] = field(default_factory=dict)
-    children: list[Block] = field(default_factory=list)
+    fields: dict[str, object]
+    children: list[Block]
+
+    def __init__(self, code: str, line: int) -> None:
+        # Written here rather than generated: compiled with the module (setup.py), it costs half as much.
+        self.code = code
+        self.line = line
+        self.fields = {}
+        self.children = []
 
     def get(self, number: str) -> object:
         return self.fields.get(number)
@@ -255,49 +262,62 @@ class DsnParser:
         parents = self.norm.parents
         # One lookup per kept value: the rubric's converter, _AS_TEXT, or None if the norm lacks it.
         kinds: dict[str, Converter] = {rubric: CONVERTERS.get(rubric, _AS_TEXT) for rubric in rubrics}
-        # The same keyed by the line's first 15 characters (code and comma), for the fast path.
-        heads = {rubric + ",": convert for rubric, convert in kinds.items()}
+        # The same keyed by the line's first 15 characters (code and comma), for the fast path, with the
+        # field number (one string per rubric: no slice of the line, and its hash is computed once).
+        heads: dict[str, tuple[Converter, str]] = {
+            rubric + ",": (convert, (rubric + ",")[11:14]) for rubric, convert in kinds.items()
+        }
         # For a known rubric of a known block starting a new instance, all the line tells:
         # (block, field number, parent, end of the block's rubrics, converter).
-        openers = {
+        openers: dict[str, tuple[str, str, str | None, str, Converter]] = {
             rubric + ",": (rubric[:10], rubric[11:], parents[rubric[:10]], rubric[:11] + _AFTER_FIELDS, convert)
             for rubric, convert in kinds.items()
             if rubric[:10] in parents and rubric[0] == "S" and rubric[10] == "." and len(rubric) == 14 and "," not in rubric
         }
+        as_text = _AS_TEXT
+        kept_blocks = KEPT_BLOCKS
         unknown_rubrics = self.summary.unknown_rubrics
         unknown_blocks = self.summary.unknown_blocks
         state = _State()
-        cur_block = ""
-        cur_field = ""
+        # Typed for Cython (setup.py): slicing, indexing and comparing these strings are direct C calls.
+        line: str
+        head: str
+        text: str
+        fieldno: str
+        cur_block: str = ""
+        cur_field: str = ""
         # Fast path state: while a known block instance is open and its last line was well formed,
         # `cur_head` is that line's first 15 characters and `block_end` sorts after every rubric of
         # the block, so `cur_head < head < block_end` says "same block, higher field number".
         # Otherwise block_end is "" (no line sorts before it) and `cur_field` holds the field number.
-        cur_head = block_end = ""
+        cur_head: str = ""
+        block_end: str = ""
         inst: Block | None = None
         fields: dict[str, object] = {}
+        convert: Converter | None
         value: object
         number = 0
         # The hot loop, inlined for speed: most lines continue the current block instance.
         for numbers, lines in chunks:
             for number, line in zip(numbers, lines, strict=True):
                 head = line[:15]
-                if cur_head < head < block_end and (convert := heads.get(head)) is not None:
+                if cur_head < head < block_end and (known := heads.get(head)) is not None:
                     # A known rubric continuing the open instance (the common case).
                     cur_head = head
                     if inst is None:
                         continue
+                    convert, fieldno = known
                 elif (opener := openers.get(head)) is not None and (
                     block_end or opener[0] != cur_block or opener[1] <= cur_field
                 ):
                     # A known rubric starting a new instance of a known block.
-                    block, _, parent, block_end, convert = opener
+                    block, fieldno, parent, block_end, convert = opener
                     if state.total is not None and block != TOTAL:
                         yield from self._close_envoi(state, number)
                     cur_block, cur_head = block, head
                     if parent is None:
                         inst = yield from self._open_root(state, block, number)
-                    elif block not in KEPT_BLOCKS and (stack := state.stack) and (
+                    elif block not in kept_blocks and (stack := state.stack) and (
                         stack[-1] == block or stack[-1] == parent or (len(stack) > 1 and stack[-2] == parent)
                     ):
                         # A block walked through, placed without a call (the common cases of
@@ -373,7 +393,7 @@ class DsnParser:
                         self._issue(number, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
                         text = raw
                     value = text
-                    if convert is not _AS_TEXT:
+                    if convert is not as_text:
                         try:
                             value = convert(text)
                         except ValueError as why:
@@ -388,13 +408,13 @@ class DsnParser:
                     self._issue(number, "warning", "unquoted_value", f"{line[:14]}: value not enclosed in quotes, read as is")
                     text = line[15:]
                 value = text
-                if convert is not _AS_TEXT:
+                if convert is not as_text:
                     try:
                         value = convert(text)
                     except ValueError as why:
                         self._invalid_value(number, line[:14], text, why)
                         continue
-                fields[head[11:14]] = value
+                fields[fieldno] = value
         self.summary.lines = number
         truncated = read.truncated if read is not None else None
         if truncated:

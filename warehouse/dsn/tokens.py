@@ -17,7 +17,7 @@ line-by-line decoder counts them; any other buffer is decoded line by line (read
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,6 @@ from warehouse.dsn.reader import DecodeReport, decode_lines, iter_raw_blocks, li
 from warehouse.dsn.records import READ_FIELDS
 
 LINE_BYTES_GUESS = 12  # fewer bytes per line than any DSN file has on average (a rubric alone takes 15)
-_CP1252_UNDEFINED = np.array([0x81, 0x8D, 0x8F, 0x90, 0x9D], np.uint8)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -39,11 +38,15 @@ class LineSelector:
 
     With `skip_repeated_openings`, the lines that open another instance of a (non-root) block walked
     through right after a line of the same block are left out too: contribution after contribution
-    (S21.G00.81), base after base (78), a third of the lines left otherwise. The parser reads the same
-    rows from the lines left, and the same issues, as long as it places every instance of those blocks
-    in the block tree (see `has_misplaced_block`): each repeated opening would only place the block
-    again where the one before it stands. A file with a misplaced block must be parsed again without
-    the option for its issues (`warehouse.parse_worker` does).
+    (S21.G00.81), base after base (78), a third of the lines left otherwise; and so are the lines of such
+    blocks that the parser would place under the block of the line before them, with the next line read
+    placed under both (bases, contributions and components after a pay block's activity, complementary
+    contracts 70: a third of the lines left). The parser reads the same rows from the lines left, and the
+    same issues, as long as it places every instance of those blocks in the block tree (see
+    `has_misplaced_block`): where it stands in the tree then depends on the last block placed only, so
+    that each line left out would only have placed its block where the next line read is placed all the
+    same. A file with a misplaced block must be parsed again without the option for its issues
+    (`warehouse.parse_worker` does).
     """
 
     def __init__(self, norm: Norm | None = None, skip_repeated_openings: bool = False) -> None:
@@ -70,6 +73,19 @@ class LineSelector:
             self.kinds[self.block_rows[number // 1000], number % 1000] = UNREAD if unread else READ
             if skip_repeated_openings and block not in KEPT_BLOCKS and norm.parents[block] is not None:
                 self.walked[self.block_rows[number // 1000]] = 1
+        # The row of each block's parent (0: a root, or a parent with no rubric in the norm), and whether a
+        # block is another or one of its ancestors (`under[a, b]`: a is b or an ancestor of b), by rows.
+        self.parent_rows = np.zeros(len(blocks) + 1, np.int16)
+        for rubric, number in rubrics.items():
+            parent = norm.parents[rubric[:10]]
+            if parent is not None and (parent_number := _digits(parent + ".000")) is not None:
+                self.parent_rows[self.block_rows[number // 1000]] = self.block_rows[parent_number // 1000]
+        self.under = np.zeros((len(blocks) + 1, len(blocks) + 1), np.uint8)
+        for row in range(1, len(blocks) + 1):
+            ancestor = row
+            while ancestor and not self.under[ancestor, row]:  # (a cycle in the table would stop here)
+                self.under[ancestor, row] = 1
+                ancestor = self.parent_rows[ancestor]
 
     def select(self, first: int, data: bytes, report: DecodeReport) -> tuple[list[int], list[str], int]:
         """(line numbers, lines, count of lines): the lines the parser must read, of the whole lines of
@@ -77,14 +93,15 @@ class LineSelector:
         how many lines `data` holds; `report` counts the encodings of every line, read or not."""
         count = -1
         capacity = len(data) // LINE_BYTES_GUESS + 1
+        high = np.empty(3, np.int64)
         while count < 0:  # more lines than guessed: room for as many as bytes
             starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
-            count = find_lines(data, starts, stops)
+            count = find_lines(data, starts, stops, high)
             capacity = len(data) + 1
         starts, stops = starts[:count], stops[:count]
         inert = self._inert(data, starts, stops)
         numbers, kept = kept_lines(data, starts, stops, inert, first)
-        encoding = buffer_encoding(data, np.frombuffer(data, np.uint8), starts, report, first)
+        encoding = buffer_encoding(data, HighBytes(*map(int, high)), report, first)
         if encoding is None:
             text = line_ends_to_lf(data)
             lines = decode_lines(text[:-1] if text.endswith(b"\n") else text, report, first)
@@ -103,8 +120,8 @@ class LineSelector:
         """
         n = len(starts)
         inert = np.empty(n, np.uint8)
-        mark_inert(data, starts, stops, self.block_rows, self.kinds, self.walked, np.empty(n, np.int32), np.empty(n, np.int32),
-                   np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
+        mark_inert(data, starts, stops, self.block_rows, self.kinds, self.walked, self.parent_rows, self.under,
+                   np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8), np.empty(n, np.uint8), inert)
         return inert
 
 
@@ -115,34 +132,36 @@ def _digits(rubric: str) -> int | None:
     return int(digits) if fixed == "S.G.." and len(digits) == 9 and digits.isdigit() and digits.isascii() else None
 
 
-def buffer_encoding(
-    data: bytes, raw: npt.NDArray[np.uint8], starts: IntArray, report: DecodeReport, first: int
-) -> str | None:
+class HighBytes(NamedTuple):
+    """What `line_runs.find_lines` found of the bytes above 0x7F of a buffer."""
+
+    lines: int  # how many lines hold one
+    first: int  # index of the first of those lines (-1: none)
+    suspect: int  # 1 when one may start a UTF-8 sequence or is undefined in cp1252
+
+
+def buffer_encoding(data: bytes, high: HighBytes, report: DecodeReport, first: int) -> str | None:
     """The codec that decodes every line of `data` as the line-by-line reader would, with the report
     updated for all its lines; None when lines must be decoded one by one (UTF-8 sequences next to
-    other bytes, or bytes cp1252 leaves undefined)."""
-    if data.isascii():
+    other bytes, or bytes cp1252 leaves undefined). `high` is what `find_lines` found of `data`, whose
+    first line is numbered `first`.
+
+    Text holding a byte above 0x7F is UTF-8 only if such a byte starts a UTF-8 sequence (`high.suspect`):
+    otherwise it is single-byte text, decoded as cp1252 (which decodes the bytes it defines as
+    latin-1 does, but 0x80 to 0x9F).
+    """
+    if not high.lines:
         return "ascii"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if high.suspect:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
         report.utf8_multibyte = True
         return "utf-8"
-    high = np.flatnonzero(raw >= 0x80)
-    following = np.zeros(len(high), np.uint8)
-    inside = high + 1 < len(raw)
-    following[inside] = raw[high[inside] + 1]
-    values = raw[high]
-    # A lead byte followed by a continuation byte may start a UTF-8 sequence: decoded line by line.
-    maybe_utf8 = (values >= 0xC2) & (values <= 0xF4) & (following >= 0x80) & (following <= 0xBF)
-    if maybe_utf8.any() or np.isin(values, _CP1252_UNDEFINED).any():
-        return None
-    lines = np.unique(np.searchsorted(starts, high, side="right") - 1)
-    report.non_utf8_lines += len(lines)
+    report.non_utf8_lines += high.lines
     if report.first_non_utf8_line is None:
-        report.first_non_utf8_line = first + int(lines[0])
+        report.first_non_utf8_line = first + high.first
     if report.encoding == "utf-8":
         report.encoding = "cp1252"
     return "cp1252"
