@@ -45,8 +45,11 @@ def remove_orphans(path: Path) -> list[Path]:
     for temp in path.parent.glob(f".{path.name}.*.tmp"):
         match = pattern.fullmatch(temp.name)
         if match and not _alive(int(match.group(1))):
-            size = temp.stat().st_size if temp.exists() else 0
-            temp.unlink(missing_ok=True)
+            try:
+                size = temp.stat().st_size
+                temp.unlink()
+            except FileNotFoundError:  # another writer of the same file removed it first
+                continue
             log.warning("removed %s: %.1f MB half-written by process %s, which is gone", temp, size / 1e6, match.group(1))
             removed.append(temp)
     return removed
