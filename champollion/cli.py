@@ -186,7 +186,7 @@ def features(
             folder = store_features(table, context.home.data, context.config, out)
             typer.echo(
                 f"features as of {table.as_of:%Y-%m}: {len(table.features)} establishments, "
-                f"{len(table.features.columns)} columns, {len(table.evidence)} rule findings, on {engine.value}, "
+                f"{len(table.features.columns)} columns, {table.findings} rule findings, on {engine.value}, "
                 f"{time.perf_counter() - started:.1f} s since the start\n"
                 f"stored in {folder}" + (f"\nalso written to {out}" if out else "")
             )

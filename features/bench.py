@@ -34,10 +34,11 @@ def _run_features(home: Home, config: Config, months: list[date], sample: list[s
         for table in compute_feature_months(engine, home.warehouse, months, config, load_inspections(home.warehouse),
                                             from_states=from_states):
             per_month.append({"as_of": f"{table.as_of:%Y-%m}", "establishments": len(table.features),
-                              "contracts": table.contracts, "findings": len(table.evidence),
+                              "contracts": table.contracts, "findings": table.findings,
                               "seconds": sum(table.stage_seconds.values())})
             for stage, seconds in table.stage_seconds.items():
                 stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
+            table.evidence_file.unlink()  # not stored: a month's file would otherwise stay until the last one
             last = table
     seconds = time.perf_counter() - started
     assert last is not None

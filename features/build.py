@@ -1,8 +1,9 @@
 """The feature table as of a month: indicators, legal-rule counts, benchmarks and past inspections.
 
 `compute_features` is a function from the warehouse (and the inspections known then) to two
-tables: the features (one row per establishment active in the window) and the contract-level
-evidence of each legal-rule check. `store_features` writes them, with the catalog, under
+tables: the features (one row per establishment active in the window, in memory) and the contract-level
+evidence of each legal-rule check (a Parquet file the engine writes without passing it through Python: at
+national scale it is millions of French sentences). `store_features` writes them, with the catalog, under
 `data/features/as_of=YYYY-MM/`.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +34,7 @@ from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDE
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
 from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
-from warehouse.sql_engine import SqlEngine, fetch_aggregate
+from warehouse.sql_engine import SqlEngine, fetch_aggregate, pandas_frame
 
 log = logging.getLogger("champollion.features")
 
@@ -43,18 +47,24 @@ EVIDENCE_ROW_GROUP_ROWS = 16_384
 class FeatureTable:
     """Features of every active establishment as of a month, and the evidence behind the rule counts.
 
-    `fingerprint` identifies what the table was computed from: the feature definitions and settings,
-    and the declarations of the months read (not the engine). A stored table with another fingerprint
-    is stale.
+    The evidence is the Parquet file `evidence_file` (`findings` rows, sorted by establishment), in the scratch
+    folder of the engine that computed it: it is there until that engine closes. `fingerprint` identifies what the
+    table was computed from: the feature definitions and settings, and the declarations of the months read (not the
+    engine). A stored table with another fingerprint is stale.
     """
 
     as_of: date
     features: pd.DataFrame
-    evidence: pd.DataFrame
+    evidence_file: Path
+    findings: int
     window: AsOfWindow
     fingerprint: str
     contracts: int  # contracts rebuilt as of the month (rows of `contracts_asof`)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage, in order
+
+    def evidence(self) -> pd.DataFrame:
+        """The whole evidence as pandas (`read_evidence`); at national scale, gigabytes."""
+        return read_evidence(self.evidence_file)
 
 
 def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
@@ -146,8 +156,8 @@ def compute_features(
     dated up to the end of the month are used.
 
     The working tables (`contracts_asof`, `absences_asof`, `establishments_asof`,
-    `establishment_indicators`) are dropped before the results are fetched, so that at national
-    scale the engine's memory goes to the results; `asof_params` and `rule_evidence` stay.
+    `establishment_indicators`, `rule_evidence`) are dropped once their results are fetched or written, so that
+    at national scale the engine's memory goes to the results; `asof_params` stays.
     """
     return next(compute_feature_months(engine, warehouse, [as_of], config, inspections))
 
@@ -163,7 +173,8 @@ def compute_feature_months(
     """The feature table as of each of `months` (`compute_features`), in one pass: the warehouse is
     attached, the declarations fingerprinted and the contracts read from their versioned table
     (`contract_states`, when the warehouse has it) once for all the months, then each month's tables
-    are computed and yielded in turn (one month's results in memory at a time).
+    are computed and yielded in turn (one month's features in memory at a time; each month's evidence file stays
+    in the engine's scratch folder until it closes).
 
     `from_states=False` rebuilds the contracts from the monthly snapshots even when the versioned table
     is there (the reference the benchmark compares with); None: from the versioned table when it is there."""
@@ -195,8 +206,12 @@ def compute_feature_months(
         for name in ("contracts_asof", "absences_asof"):
             engine.drop_table(name)
         with _stage(stages, "results fetched", as_of):
-            features, evidence = _fetch_results(engine, as_of, settings, inspections)
-        yield FeatureTable(window.as_of, features, evidence, window, fingerprint, contracts, stages)
+            features = _fetch_features(engine, as_of, settings, inspections)
+            # A name of its own: a file once written is never written again (a stored month may be a hard link to it).
+            evidence_file = engine.scratch() / f"rule_evidence-{as_of:%Y-%m}-{secrets.token_hex(4)}.parquet"
+            findings = engine.write_parquet(EVIDENCE_SQL, evidence_file, EVIDENCE_ROW_GROUP_ROWS)
+            engine.drop_table("rule_evidence")
+        yield FeatureTable(window.as_of, features, evidence_file, findings, window, fingerprint, contracts, stages)
 
 
 @contextmanager
@@ -208,9 +223,17 @@ def _stage(stages: dict[str, float], name: str, as_of: date) -> Iterator[None]:
     log.debug("features as of %s: %s in %.1f s", f"{as_of:%Y-%m}", name, stages[name])
 
 
-def _fetch_results(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
-                   inspections: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The feature table (indicators, rule counts, benchmarks, past inspections) and the evidence in the window."""
+# The evidence of the rule checks in the window, in the order it is stored (by establishment).
+EVIDENCE_SQL = """
+SELECT e.*, p.as_of FROM rule_evidence e, asof_params p
+WHERE e.event_date BETWEEN p.window_start AND p.as_of_end
+ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id
+"""
+
+
+def _fetch_features(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
+                    inspections: pd.DataFrame | None) -> pd.DataFrame:
+    """The feature table: indicators, rule counts, benchmarks, past inspections."""
     known = inspections if inspections is not None else pd.DataFrame(
         {"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
          "abuse_found": pd.Series(dtype="int64")}
@@ -250,12 +273,7 @@ def _fetch_results(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
         raise RuntimeError(f"feature table as of {as_of:%Y-%m} has duplicate SIRETs")
     for name in ("establishment_indicators", "establishments_asof", "inspections_known"):
         engine.drop_table(name)
-    evidence = engine.fetch(
-        "SELECT e.*, p.as_of FROM rule_evidence e, asof_params p "
-        "WHERE e.event_date BETWEEN p.window_start AND p.as_of_end "
-        "ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id"
-    )
-    return features, evidence
+    return features
 
 
 def latest_month(engine: SqlEngine, warehouse: Path) -> date:
@@ -280,7 +298,7 @@ def store_features(table: FeatureTable, data: Path, config: Config, out: Path | 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "feature_catalog.json").unlink(missing_ok=True)
     _write(table.features, folder / "features.parquet")
-    _write(table.evidence, folder / "rule_evidence.parquet", EVIDENCE_ROW_GROUP_ROWS)
+    _place(table.evidence_file, folder / "rule_evidence.parquet")
     catalog = {
         "schema_version": FEATURES_SCHEMA_VERSION,
         "fingerprint": table.fingerprint,
@@ -315,10 +333,26 @@ def load_evidence(data: Path, as_of: date) -> pd.DataFrame:
         raise FileNotFoundError(
             f"{path}: no rule evidence stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`"
         )
-    return pd.read_parquet(path)
+    return read_evidence(path)
 
 
-def _write(frame: pd.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
+def read_evidence(path: Path, siret: str | None = None) -> pd.DataFrame:
+    """A rule evidence file (of one establishment when `siret` is given: only its row groups are read), with the
+    dtypes the engine's `fetch` gives (dates as datetime64, integers with a missing value as pandas' masked types),
+    whichever engine or version of this code wrote it."""
+    filters = [("establishment_siret", "==", siret)] if siret is not None else None
+    return pandas_frame(pq.read_table(path, filters=filters))
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
     with replaced_when_written(path) as temp:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, compression="zstd",
-                       row_group_size=row_group_rows)
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, compression="zstd")
+
+
+def _place(source: Path, path: Path) -> None:
+    """`source` at `path`, whole or not at all: a hard link when both are on one file system, else a copy."""
+    with replaced_when_written(path) as temp:
+        try:
+            os.link(source, temp)
+        except OSError:  # another file system, or one without hard links
+            shutil.copyfile(source, temp)

@@ -76,10 +76,10 @@ def _run_features(root: Path, config: Config, month: date, engine: str, extra_pa
     started = time.perf_counter()
     with open_engine(engine, config, home.duckdb_tmp) as sql_engine:
         table = compute_features(sql_engine, home.warehouse, month, config, load_inspections(home.warehouse))
-    store_features(table, home.data, config)
+        store_features(table, home.data, config)
     seconds = time.perf_counter() - started
     extra_path.write_text(json.dumps({"stages": table.stage_seconds, "establishments": len(table.features),
-                                      "findings": len(table.evidence)}), encoding="utf-8")
+                                      "findings": table.findings}), encoding="utf-8")
     queue.put((seconds, peak_rss_mb()))
 
 

@@ -17,6 +17,7 @@ from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
 from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
+from tests.feature_results import read_whole
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
@@ -31,7 +32,7 @@ def month(tmp_path_factory, test_key):
     home = Home(root / "home")
     ingest(write_months(root / "dsn", MONTHS), home, Config(), test_key)
     with DuckDBEngine() as engine:
-        table = compute_features(engine, home.warehouse, AS_OF, Config())
+        table = read_whole(compute_features(engine, home.warehouse, AS_OF, Config()))
     with DuckDBEngine() as engine:  # compute_features drops its working tables: prepare them again
         engine.attach_warehouse(home.warehouse)
         prepare_as_of(engine, AS_OF, Config().features)

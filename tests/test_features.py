@@ -5,24 +5,36 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import features.build as features_build
 from core.config import Config
 from core.home import Home
 from features.asof import prepare_as_of
-from features.build import compute_feature_months, compute_features, store_features
+from features.build import (
+    EVIDENCE_ROW_GROUP_ROWS,
+    compute_feature_months,
+    compute_features,
+    feature_dir,
+    load_evidence,
+    read_evidence,
+    store_features,
+)
 from features.catalog import FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from tests.asof_tables import CONTRACTS
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+from tests.feature_results import FeatureResults, read_whole
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
 
 
-def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None, config: Config | None = None):
+def _features(home: Home, as_of: date, inspections: pd.DataFrame | None = None,
+              config: Config | None = None) -> FeatureResults:
     with DuckDBEngine() as engine:
-        return compute_features(engine, home.warehouse, as_of, config or Config(), inspections)
+        return read_whole(compute_features(engine, home.warehouse, as_of, config or Config(), inspections))
 
 
 @pytest.fixture(scope="module")
@@ -104,38 +116,72 @@ def test_rule_tests_build_contracts_asof_with_its_columns(world):
     assert sorted(columns) == sorted(CONTRACTS.names)
 
 
-def test_store_writes_table_catalog_and_out_file(world, tmp_path):
-    table = _features(world, date(2025, 8, 1))
+def test_store_writes_table_catalog_evidence_and_out_file(world, tmp_path):
     out = tmp_path / "export" / "features.parquet"
-    folder = store_features(table, world.data, Config(), out)
-    assert (folder / "features.parquet").exists() and (folder / "rule_evidence.parquet").exists()
+    with DuckDBEngine() as engine:
+        table = compute_features(engine, world.warehouse, date(2025, 8, 1), Config())
+        folder = store_features(table, world.data, Config(), out)
+        evidence = table.evidence()
+    assert not table.evidence_file.exists()  # the engine's scratch folder went with it; the stored file stays
     assert folder.name == "as_of=2025-08"
+    stored = load_evidence(world.data, date(2025, 8, 1))
+    pd.testing.assert_frame_equal(stored, evidence)
+    assert len(stored) == table.findings > 0
+    assert stored["establishment_siret"].is_monotonic_increasing
+    assert pq.ParquetFile(folder / "rule_evidence.parquet").metadata.row_group(0).num_rows <= EVIDENCE_ROW_GROUP_ROWS
+    one = read_evidence(folder / "rule_evidence.parquet", RESTAURANT)
+    pd.testing.assert_frame_equal(one, stored[stored["establishment_siret"] == RESTAURANT].reset_index(drop=True),
+                                  check_dtype=False)  # a column with no missing value there is not a masked type
     catalog = (folder / "feature_catalog.json").read_text(encoding="utf-8")
     assert "délai de carence" in catalog and f'"schema_version": {FEATURES_SCHEMA_VERSION}' in catalog
     exported = pd.read_parquet(out)
     assert exported["siret"].tolist() == table.features["siret"].tolist()
 
 
+def test_evidence_stored_by_pandas_reads_as_the_engine_writes_it(world, tmp_path):
+    """Months stored before the engine wrote the evidence itself (through pandas, dates as timestamps) read the same."""
+    with DuckDBEngine() as engine:
+        table = compute_features(engine, world.warehouse, date(2025, 8, 1), Config())
+        evidence = table.evidence()
+    legacy = tmp_path / "rule_evidence.parquet"
+    pq.write_table(pa.Table.from_pandas(evidence, preserve_index=False), legacy)
+    pd.testing.assert_frame_equal(read_evidence(legacy), evidence)
+
+
 def test_a_store_that_fails_on_the_way_leaves_a_month_to_compute_again(world, tmp_path, monkeypatch):
     """The catalog goes first and comes back last: a store killed between two files leaves no catalog, so the
     month is not taken as current (`features.store`), and no file is left half written."""
-    table = _features(world, date(2025, 8, 1))
     data = tmp_path / "data"
-    folder = store_features(table, data, Config())
-    before = (folder / "features.parquet").read_bytes()
-    write = features_build._write
+    with DuckDBEngine() as engine:
+        table = compute_features(engine, world.warehouse, date(2025, 8, 1), Config())
+        folder = store_features(table, data, Config())
+        before = (folder / "features.parquet").read_bytes()
+        place = features_build._place
 
-    def fail_on_evidence(frame, path, row_group_rows=None):
-        if path.name == "rule_evidence.parquet":
-            raise OSError("disk full")
-        write(frame, path, row_group_rows)
+        def fail_on_evidence(source, path):
+            if path.name == "rule_evidence.parquet":
+                raise OSError("disk full")
+            place(source, path)
 
-    monkeypatch.setattr(features_build, "_write", fail_on_evidence)
-    with pytest.raises(OSError, match="disk full"):
-        store_features(table, data, Config())
+        monkeypatch.setattr(features_build, "_place", fail_on_evidence)
+        with pytest.raises(OSError, match="disk full"):
+            store_features(table, data, Config())
     assert not (folder / "feature_catalog.json").exists()
     assert (folder / "features.parquet").read_bytes() == before  # the same table, written whole again
     assert sorted(p.name for p in folder.iterdir()) == ["features.parquet", "rule_evidence.parquet"]
+
+
+def test_a_month_stored_twice_keeps_each_evidence_file_whole(world, tmp_path):
+    """A stored evidence file is a hard link to the engine's: computing the month again writes a new file, never
+    over the one stored before."""
+    data = tmp_path / "data"
+    with DuckDBEngine() as engine:
+        first = compute_features(engine, world.warehouse, date(2025, 8, 1), Config())
+        store_features(first, data, Config())
+        stored = (feature_dir(data, first.as_of) / "rule_evidence.parquet").read_bytes()
+        second = compute_features(engine, world.warehouse, date(2025, 8, 1), Config())
+        assert second.evidence_file != first.evidence_file
+        assert first.evidence_file.read_bytes() == stored
 
 
 def test_same_post_by_pcs_code_or_by_title(world):
@@ -208,7 +254,7 @@ def test_months_in_one_pass_equal_each_month_alone(world):
     """`compute_feature_months` gives, for each month of a range, the table `compute_features` gives alone."""
     months = [date(2025, 3, 1), date(2025, 6, 1), date(2025, 7, 1)]
     with DuckDBEngine() as engine:
-        together = list(compute_feature_months(engine, world.warehouse, months, Config()))
+        together = [read_whole(table) for table in compute_feature_months(engine, world.warehouse, months, Config())]
     assert [t.as_of for t in together] == months
     for table in together:
         alone = _features(world, table.as_of)

@@ -19,6 +19,7 @@ from core.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
+from tests.feature_results import read_whole
 from tests.test_contract_states import _assert_same_every_month
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
@@ -71,7 +72,8 @@ def test_contract_mix_is_plausible(national_home: Path) -> None:
 def test_features_run_and_the_pandas_reference_agrees(national_home: Path) -> None:
     config = Config()
     warehouse = national_home / "data" / "warehouse"
-    table = compute_features(DuckDBEngine(), warehouse, AS_OF, config)
+    with DuckDBEngine() as engine:
+        table = read_whole(compute_features(engine, warehouse, AS_OF, config))
     assert len(table.features) >= 900
     assert table.features["headcount"].sum() > 0
     assert table.features[["street", "postal_code", "city"]].notna().all().all()  # every establishment's address

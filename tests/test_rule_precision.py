@@ -46,8 +46,8 @@ def default_rules(tmp_path_factory, test_key) -> tuple[Path, object]:
     ingest([root / "population" / "dsn"], home, config, test_key)
     with DuckDBEngine() as engine:
         month = latest_month(engine, home.warehouse)
-        table = compute_features(engine, home.warehouse, month, config)
-    return root / "population" / "truth", rules_against_truth(table.evidence, root / "population" / "truth", month)
+        evidence = compute_features(engine, home.warehouse, month, config).evidence()
+    return root / "population" / "truth", rules_against_truth(evidence, root / "population" / "truth", month)
 
 
 @pytest.mark.slow

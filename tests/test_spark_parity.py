@@ -7,6 +7,7 @@ import pytest
 
 from core.config import Config, SparkConfig
 from features.build import compute_features, latest_month
+from tests.feature_results import read_whole
 from warehouse.inspections import read_inspections
 from warehouse.sql_engine import DuckDBEngine
 
@@ -40,8 +41,8 @@ def test_duckdb_and_spark_compute_the_same_features(small_warehouse, spark_engin
     inspections = read_inspections(population / "inspections.csv").rows
     with DuckDBEngine() as duckdb_engine:
         as_of = latest_month(duckdb_engine, home.warehouse)
-        expected = compute_features(duckdb_engine, home.warehouse, as_of, config, inspections)
-    actual = compute_features(spark_engine, home.warehouse, as_of, config, inspections)
+        expected = read_whole(compute_features(duckdb_engine, home.warehouse, as_of, config, inspections))
+    actual = read_whole(compute_features(spark_engine, home.warehouse, as_of, config, inspections))
 
     assert actual.features["siret"].tolist() == expected.features["siret"].tolist()  # same rows, same order
     # Same columns and types; floats within 1e-9, NaN equal to NaN.

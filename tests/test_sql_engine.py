@@ -1,9 +1,10 @@
-"""DuckDBEngine.fetch reads results through Arrow and gives exactly the frames DuckDB's own `.df()` gives."""
+"""DuckDBEngine.fetch reads results through Arrow and gives exactly the frames DuckDB's own `.df()` gives; write_parquet."""
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from warehouse.sql_engine import DuckDBEngine
+from warehouse.sql_engine import DuckDBEngine, pandas_frame
 
 EVERY_TYPE = """
 SELECT * FROM (VALUES
@@ -52,3 +53,23 @@ def test_fetch_runs_its_query_once_when_duckdb_converts_the_result():
         assert engine.fetch_row("SELECT nextval('runs')") == (2,)
     finally:
         engine.close()
+
+
+def test_write_parquet_streams_rows_in_order_into_row_groups_read_back_as_fetched(tmp_path):
+    """The file holds the query's rows in its order, in row groups of the size asked for, and reads back (through
+    pandas_frame) as `fetch` gives the same query; the scratch folder it goes to is removed with the engine."""
+    query = ("SELECT lpad(CAST((range * 7919) % 50000 AS VARCHAR), 6, '0') AS siret, range AS i, "
+             "CASE WHEN range % 3 = 0 THEN NULL ELSE CAST(range AS INTEGER) END AS masked, "
+             "DATE '2025-01-01' + CAST(range % 400 AS INTEGER) AS day, 'écart n° ' || range AS text "
+             "FROM range(100000) ORDER BY siret, i")
+    engine = DuckDBEngine()
+    try:
+        path = engine.scratch() / "rows.parquet"
+        assert engine.write_parquet(query, path, 4096) == 100_000
+        expected = engine.fetch(query)
+        groups = pq.ParquetFile(path).metadata
+        assert max(groups.row_group(g).num_rows for g in range(groups.num_row_groups)) <= 4096
+        pd.testing.assert_frame_equal(pandas_frame(pq.read_table(path)), expected, check_exact=True)
+    finally:
+        engine.close()
+    assert not path.exists() and not path.parent.exists()

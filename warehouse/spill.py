@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import shutil
+import tempfile
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from types import TracebackType
 log = logging.getLogger("champollion.warehouse")
 
 LOCK_NAME = "lock"
+# Where an engine with no spill folder of its own (an in-memory connection, Spark without a home) claims its scratch folder.
+DEFAULT_SCRATCH_ROOT = Path(tempfile.gettempdir()) / "champollion-scratch"
 
 
 @dataclass(frozen=True)

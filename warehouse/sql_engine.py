@@ -3,7 +3,8 @@
 Feature definitions are written once, in DuckDB SQL (features.asof, contracts, indicators, rules,
 build). The stages that run them only ever: attach the warehouse (a view per table), create a temp
 table from a query and append a query's rows to it, register small in-memory tables (places,
-calendars, sectors, inspections), and fetch a result. `DuckDBEngine` runs the SQL as it is;
+calendars, sectors, inspections), fetch a result, and write a large result to a Parquet file of the
+engine's scratch folder. `DuckDBEngine` runs the SQL as it is;
 `warehouse.spark.engine.SparkEngine` translates it (warehouse.spark.dialect) and runs it on Spark
 over the same Parquet layout.
 """
@@ -18,8 +19,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from core.sql_literals import sql_string
 from warehouse.engine import attach_warehouse, connect
-from warehouse.spill import SpillFolder
+from warehouse.spill import DEFAULT_SCRATCH_ROOT, SpillFolder
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -59,8 +61,15 @@ class SqlEngine(Protocol):
     def fetch_row(self, query: str) -> tuple | None:
         """The first row of `query` (None when it has none), as Python values (dates as datetime.date)."""
 
+    def write_parquet(self, query: str, path: Path, row_group_rows: int) -> int:
+        """Write the rows of `query`, in its order, to the Parquet file `path` (zstd, row groups of
+        `row_group_rows` rows); returns how many rows. `pandas_frame` reads it as `fetch` would give it."""
+
+    def scratch(self) -> Path:
+        """A folder of the engine's own for the files it writes, removed when it closes."""
+
     def close(self) -> None:
-        """Free the temp tables (and the DuckDB connection)."""
+        """Free the temp tables (and the DuckDB connection) and remove the scratch folder."""
 
     def __enter__(self) -> SqlEngine: ...
 
@@ -100,6 +109,14 @@ def arrow_frame(table: pa.Table) -> pd.DataFrame:
         masked = column.null_count > 0 and kind in _MASKED_INTEGERS
         columns[name] = column.to_pandas(types_mapper=_MASKED_INTEGERS.get if masked else None)
     return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+
+
+def pandas_frame(table: pa.Table) -> pd.DataFrame:
+    """`table` as pandas with the dtypes DuckDB's `.df()` gives (`arrow_frame`, or DuckDB itself for a table with no
+    rows or a column arrow_frame does not convert as `.df()` would)."""
+    if table.num_rows and all(_convertible(column) for column in table.columns):
+        return arrow_frame(table)
+    return duckdb.from_arrow(table).df()
 
 
 class DuckDBEngine:
@@ -148,15 +165,23 @@ class DuckDBEngine:
                 f"CAST({_quoted(name)} AS DOUBLE) AS {_quoted(name)}" if kind.id == "decimal" else _quoted(name)
                 for name, kind in zip(relation.columns, relation.types, strict=True)))
         result = relation.arrow()
-        table = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
-        if table.num_rows and all(_convertible(column) for column in table.columns):
-            return arrow_frame(table)
-        # No rows, or a column whose `.df()` dtype arrow_frame does not give: DuckDB converts the result already
-        # read, so the query does not run twice.
-        return self.con.from_arrow(table).df()
+        # Converted from the result already read, so the query does not run twice.
+        return pandas_frame(result.read_all() if isinstance(result, pa.RecordBatchReader) else result)
 
     def fetch_row(self, query: str) -> tuple | None:
         return self.con.execute(query).fetchone()
+
+    def write_parquet(self, query: str, path: Path, row_group_rows: int) -> int:
+        # DuckDB sorts (spilling what does not fit in its memory limit) and streams the rows to the file.
+        row = self.con.execute(f"COPY ({query}) TO {sql_string(path)} "
+                               f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_rows)})").fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def scratch(self) -> Path:
+        # The spill folder; an engine without one (an in-memory connection) claims one under the system's temp folder.
+        if self.spill is None:
+            self.spill = SpillFolder.claim(DEFAULT_SCRATCH_ROOT)
+        return self.spill.path
 
     def close(self) -> None:
         try:
@@ -189,12 +214,13 @@ def fetch_aggregate(engine: SqlEngine, query: str) -> tuple:
 
 def open_engine(kind: str, config: Config, spill_root: Path) -> SqlEngine:
     """A new engine: 'duckdb' (an in-memory connection with `config.duckdb`'s memory limit and threads,
-    spilling to a folder of its own under `spill_root`) or 'spark' (a session from `config.spark`)."""
+    spilling to a folder of its own under `spill_root`) or 'spark' (a session from `config.spark`, its scratch
+    folder under `spill_root`)."""
     if kind == "duckdb":
         return DuckDBEngine.spilling_to(spill_root, config.duckdb.memory_limit, config.duckdb.threads)
     if kind == "spark":
         from warehouse.spark.engine import SparkEngine
         from warehouse.spark.session import spark_session
 
-        return SparkEngine(spark_session(config.spark), config.spark)
+        return SparkEngine(spark_session(config.spark), config.spark, spill_root)
     raise ValueError(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}")

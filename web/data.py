@@ -42,6 +42,7 @@ from web.project import (
     load_model,
     month_contracts,
     placing_agencies,
+    read_evidence,
     timeline_png,
 )
 
@@ -287,8 +288,7 @@ class HomeData:
         features = self.features(month, model.features)
         if siret not in features.positions:
             raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
-        evidence = pd.read_parquet(feature_dir(self.home.data, month) / "rule_evidence.parquet",
-                                   filters=[("establishment_siret", "==", siret)])
+        evidence = read_evidence(feature_dir(self.home.data, month) / "rule_evidence.parquet", siret)
         with self.engines.engine() as (version, engine):
             agencies = self.agencies(month, version, engine)
             contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)

@@ -12,7 +12,7 @@ from core.french import date_fr, month_fr, percent_fr
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
-from features.build import feature_dir, load_features
+from features.build import feature_dir, load_features, read_evidence
 from features.rules import RULES
 from scoring.evidence_groups import group_evidence
 from scoring.explain import (
@@ -73,6 +73,7 @@ __all__ = [
     "placing_agencies",
     "prepare_as_of",
     "prepare_establishment_contracts",
+    "read_evidence",
     "region_names",
     "slug",
     "store_recorded_inspections",

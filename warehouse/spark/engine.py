@@ -21,6 +21,7 @@ from core.config import SparkConfig
 from warehouse.engine import SINGLE_TABLES
 from warehouse.spark.dialect import spark_sql
 from warehouse.spark.session import parquet_bytes, size_shuffle_partitions
+from warehouse.spill import DEFAULT_SCRATCH_ROOT, SpillFolder
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
 
 if TYPE_CHECKING:
@@ -29,15 +30,19 @@ if TYPE_CHECKING:
 
 class SparkEngine:
     """DuckDB SQL run on `session` (which the engine leaves running: sessions are slow to start); its shuffle
-    partitions are sized from the warehouse attached, with `settings` (default: the default `spark` section)."""
+    partitions are sized from the warehouse attached, with `settings` (default: the default `spark` section); its
+    scratch folder is claimed under `scratch_root` (default: the system's temp folder) when first asked for."""
 
     name = "spark"
     splits_large_aggregates = False
 
-    def __init__(self, session: SparkSession, settings: SparkConfig | None = None) -> None:
+    def __init__(self, session: SparkSession, settings: SparkConfig | None = None,
+                 scratch_root: Path | None = None) -> None:
         self.spark = session
         self.settings = settings or SparkConfig()
         self._views: set[str] = set()
+        self._scratch_root = scratch_root or DEFAULT_SCRATCH_ROOT
+        self._scratch: SpillFolder | None = None
 
     def _view(self, name: str, frame: DataFrame) -> None:
         frame.createOrReplaceTempView(name)
@@ -93,10 +98,26 @@ class SparkEngine:
         row = self.spark.sql(spark_sql(query)).first()
         return tuple(row) if row is not None else None
 
+    def write_parquet(self, query: str, path: Path, row_group_rows: int) -> int:
+        # Collected whole by the Python driver (as `fetch` does), then written.
+        table = self.spark.sql(spark_sql(query)).toArrow()
+        pq.write_table(table, path, compression="zstd", row_group_size=row_group_rows)
+        return table.num_rows
+
+    def scratch(self) -> Path:
+        if self._scratch is None:
+            self._scratch = SpillFolder.claim(self._scratch_root)
+        return self._scratch.path
+
     def close(self) -> None:
-        for name in sorted(self._views):
-            self.spark.catalog.dropTempView(name)
-        self._views.clear()
+        try:
+            for name in sorted(self._views):
+                self.spark.catalog.dropTempView(name)
+            self._views.clear()
+        finally:
+            if self._scratch is not None:
+                self._scratch.close()
+                self._scratch = None
 
     def __enter__(self) -> SparkEngine:
         return self
