@@ -206,10 +206,11 @@ def compute_feature_months(
         for name in ("contracts_asof", "absences_asof"):
             engine.drop_table(name)
         with _stage(stages, "results fetched", as_of):
-            features = _fetch_features(engine, as_of, settings, inspections)
-            # A name of its own: a file once written is never written again (a stored month may be a hard link to it).
+            # The evidence first, while Python holds nothing large (the engine sorts it in its memory limit); a name
+            # of its own: a file once written is never written again (a stored month may be a hard link to it).
             evidence_file = engine.scratch() / f"rule_evidence-{as_of:%Y-%m}-{secrets.token_hex(4)}.parquet"
             findings = engine.write_parquet(EVIDENCE_SQL, evidence_file, EVIDENCE_ROW_GROUP_ROWS)
+            features = _fetch_features(engine, as_of, settings, inspections)
             engine.drop_table("rule_evidence")
         yield FeatureTable(window.as_of, features, evidence_file, findings, window, fingerprint, contracts, stages)
 
