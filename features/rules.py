@@ -561,67 +561,56 @@ _LAST_DAY_KNOWN = f"coalesce({_left_by('c')}, c.period_end)"
 
 def _duree_max_sql(settings: FeaturesConfig) -> str:
     months = int(settings.max_fixed_term_months)
-    gap = int(settings.chain_gap_days)
-    person_post = "PARTITION BY establishment_siret, post, person_key"
-    chain = f"{person_post}, chain_no"
-    in_order = "ORDER BY start_day, end_day, contract_id"
-    detail = _sentence(
-        "Infraction potentielle à la durée maximale : la même personne occupe le poste « {post} » en contrat à "
-        "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
-        "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
-        during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
-        post=_job_label("m"),
-        first_start=_french_date("m.first_start_date"),
-        gap=sql_string(_count_text(gap, "jour", "jours")),
-        total=_count("m.chain_days", "jour", "jours"),
-        last_end=_french_date(_date_of_day("m.chain_end_day")),
-        months=str(months),
-        limit=_count("m.limit_days", "jour", "jours"),
-        passed=_french_date(_date_of_day("m.passed_day")),
-    )
-    select = _evidence(
-        "duree_max",
-        # One contract surely past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
-        # agreement); a chain of several contracts read as one, or a contract whose end is not declared and
-        # may have come before the limit, is for the inspector to confirm.
-        confidence=f"CASE WHEN m.first_contract_id = m.contract_id AND m.passed_day <= m.sure_end_day "
-                   f"THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
-        establishment_siret="m.establishment_siret",
-        # still past the limit in the window: counted there even if the limit was passed before it
-        event_date=_date_of_day(f"CASE WHEN m.chain_end_day >= {_day_number('p.window_start')} "
-                                f"THEN greatest(m.passed_day, {_day_number('p.window_start')}) ELSE m.passed_day END"),
-        contract_id="m.contract_id",
-        declaring_siret="m.siret",
-        contract_number="m.contract_number",
-        related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
-        related_contract_number="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_number END",
-        post=_job_label("m"),
-        person_key="m.person_key",
-        start_date="m.start_date",
-        end_date="m.end_date",
-        related_start_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_start_date END",
-        related_end_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_end_date END",
-        measured_value="m.chain_days",
-        legal_limit="m.limit_days",
-        detail_fr=detail,
-        article="CASE WHEN m.kind = 'mission' THEN 'L1251-12' ELSE 'L1242-8' END",
-    )
     return f"""
 WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or none
     -- A contract no longer declared, its end not known yet, is counted up to its last declared month only.
-    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post,
            c.person_key, c.kind, c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day,
            {_day_number(_LAST_DAY_KNOWN)} AS end_day,
            -- the last day it surely ran: its declared end, else the first day of its last declared month
            greatest({_day_number('c.start_date')}, {_day_number(_left_from('c'))}) AS sure_end_day
     FROM contracts_asof c, asof_params p
-    WHERE c.kind IN ('cdd', 'mission') AND (c.motif = '{ATA_MOTIF}' OR c.motif IS NULL)
-      AND c.post IS NOT NULL AND {_located('c')}
+    WHERE {_is_capped('c')}
 ),
-ordered AS (
+-- A chain counts at most the days from its first start to the last end of all: only the person-posts with a
+-- contract that started more than the shortest possible limit before that end can hold one past the limit
+-- (a person-post with none is left out before its contracts are sorted into chains).
+long_served AS (
+    SELECT DISTINCT establishment_siret, post, person_key
+    FROM capped
+    WHERE start_day IS NULL OR start_day <= (SELECT max(end_day) FROM capped) - {_shortest_limit_days(months)}
+),
+served AS (
+    SELECT c.*
+    FROM capped c
+    JOIN long_served l ON l.establishment_siret IS NOT DISTINCT FROM c.establishment_siret AND l.post = c.post
+     AND l.person_key IS NOT DISTINCT FROM c.person_key
+),
+{_duree_max_chains('served', settings)}
+SELECT {_duree_max_select(settings)}
+FROM passed m
+CROSS JOIN asof_params p
+"""
+
+
+def _is_capped(alias: str) -> str:
+    """SQL: a CDD or mission under the 18-month maximum (motif 02 or none), on a known post, counted where it is."""
+    return (f"{alias}.kind IN ('cdd', 'mission') AND ({alias}.motif = '{ATA_MOTIF}' OR {alias}.motif IS NULL)\n"
+            f"      AND {alias}.post IS NOT NULL AND {_located(alias)}")
+
+
+def _duree_max_chains(source: str, settings: FeaturesConfig) -> str:
+    """SQL: the CTEs from `ordered` to `passed` (one row per chain past the limit: the contract during which it was
+    passed, `passed_day`, the chain's days and first contract) over the contracts of the CTE `source`."""
+    months = int(settings.max_fixed_term_months)
+    gap = int(settings.chain_gap_days)
+    person_post = "PARTITION BY establishment_siret, post, person_key"
+    chain = f"{person_post}, chain_no"
+    in_order = "ORDER BY start_day, end_day, contract_id"
+    return f"""ordered AS (
     SELECT *, max(end_day) OVER ({person_post} {in_order}
                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end_day
-    FROM capped
+    FROM {source}
 ),
 -- A break longer than chain_gap_days starts a new chain; days already counted for an earlier,
 -- overlapping contract are not counted again.
@@ -657,11 +646,60 @@ passed AS (
     SELECT *, counted_from_day + (limit_days - days_before) AS passed_day
     FROM limited
     WHERE days_before <= limit_days AND days_before + counted_days > limit_days
-)
-SELECT {select}
-FROM passed m
-CROSS JOIN asof_params p
-"""
+)"""
+
+
+def _duree_max_select(settings: FeaturesConfig) -> str:
+    """The SELECT list of a duree_max evidence row, from a row `m` of `_duree_max_chains`'s `passed` and `p`."""
+    months = int(settings.max_fixed_term_months)
+    gap = int(settings.chain_gap_days)
+    detail = _sentence(
+        "Infraction potentielle à la durée maximale : la même personne occupe le poste « {post} » en contrat à "
+        "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
+        "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
+        during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
+        post=_job_label("m"),
+        first_start=_french_date("m.first_start_date"),
+        gap=sql_string(_count_text(gap, "jour", "jours")),
+        total=_count("m.chain_days", "jour", "jours"),
+        last_end=_french_date(_date_of_day("m.chain_end_day")),
+        months=str(months),
+        limit=_count("m.limit_days", "jour", "jours"),
+        passed=_french_date(_date_of_day("m.passed_day")),
+    )
+    return _evidence(
+        "duree_max",
+        # One contract surely past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
+        # agreement); a chain of several contracts read as one, or a contract whose end is not declared and
+        # may have come before the limit, is for the inspector to confirm.
+        confidence=f"CASE WHEN m.first_contract_id = m.contract_id AND m.passed_day <= m.sure_end_day "
+                   f"THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
+        establishment_siret="m.establishment_siret",
+        # still past the limit in the window: counted there even if the limit was passed before it
+        event_date=_date_of_day(f"CASE WHEN m.chain_end_day >= {_day_number('p.window_start')} "
+                                f"THEN greatest(m.passed_day, {_day_number('p.window_start')}) ELSE m.passed_day END"),
+        contract_id="m.contract_id",
+        declaring_siret="m.siret",
+        contract_number="m.contract_number",
+        related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
+        related_contract_number="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_number END",
+        post=_job_label("m"),
+        person_key="m.person_key",
+        start_date="m.start_date",
+        end_date="m.end_date",
+        related_start_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_start_date END",
+        related_end_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_end_date END",
+        measured_value="m.chain_days",
+        legal_limit="m.limit_days",
+        detail_fr=detail,
+        article="CASE WHEN m.kind = 'mission' THEN 'L1251-12' ELSE 'L1242-8' END",
+    )
+
+
+def _shortest_limit_days(months: int) -> int:
+    """The fewest days `months` months can span from a start to the same date later (`_add_months`): 28 a month,
+    less the 3 days a 31st loses when the date falls in a February."""
+    return 28 * months - 3
 
 
 def _remplacement_sql(settings: FeaturesConfig) -> str:

@@ -301,6 +301,38 @@ def test_maximum_duration(settings):
     }
 
 
+def test_maximum_duration_before_and_across_the_window_start(settings):
+    con = as_of_tables([
+        # Past the limit on 01/07/2024, the first day of the window (18 months from 01/01/2023 end on 30/06/2024).
+        contract("passed-at-window-start", "2023-01-01", "2024-07-10", post="soudeur", siret=FACTORY),
+        # Past it before the window and still running in it: counted at the window's start.
+        contract("passed-before-runs-into", "2022-06-01", "2024-09-30", post="tourneur", siret=FACTORY),
+        # Past it before the window and ended before it: its own day, before the window.
+        contract("passed-and-ended-before", "2022-06-01", "2024-03-31", post="fraiseur", siret=FACTORY),
+        # A chain begun before the window, whose second contract, after a break of exactly 30 days (not counted),
+        # passes the limit in it: 366 + 183 = 549 days from 31/12/2022 (limit 547), the 548th on 30/07/2024.
+        contract("chain-1", "2022-12-31", "2023-12-31", post="peintre", siret=FACTORY, person="p-chain"),
+        contract("chain-2", "2024-01-31", "2024-07-31", post="peintre", siret=FACTORY, person="p-chain"),
+        # The same with a 31-day break: two chains, neither past the limit.
+        contract("broken-1", "2022-12-31", "2023-12-31", post="ajusteur", siret=FACTORY, person="p-broken"),
+        contract("broken-2", "2024-02-01", "2024-07-31", post="ajusteur", siret=FACTORY, person="p-broken"),
+        # Overlapping contracts from 31/08/2023, whose 18 months end on 28/02/2025 (a 31st falls in February):
+        # 547 days, counted once, to 27/02/2025 are exactly the limit; one day more passes it, on 28/02/2025.
+        contract("short-1", "2023-08-31", "2024-12-31", post="cariste", siret=FACTORY, person="p-short"),
+        contract("short-2", "2024-06-01", "2025-02-27", post="cariste", siret=FACTORY, person="p-short"),
+        contract("over-1", "2023-08-31", "2024-12-31", post="grutier", siret=FACTORY, person="p-over"),
+        contract("over-2", "2024-06-01", "2025-02-28", post="grutier", siret=FACTORY, person="p-over"),
+    ])
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert evidence(con, "duree_max", "contract_id, related_contract_id, event_date, measured_value, legal_limit") == [
+        ("passed-and-ended-before", None, D("2023-12-01"), 670.0, 548.0),
+        ("passed-at-window-start", None, D("2024-07-01"), 557.0, 547.0),
+        ("passed-before-runs-into", None, D("2024-07-01"), 853.0, 548.0),
+        ("chain-2", "chain-1", D("2024-07-30"), 549.0, 547.0),
+        ("over-2", "over-1", D("2025-02-28"), 548.0, 547.0),
+    ]
+
+
 def test_replacement_without_absence(settings):
     con = as_of_tables(
         [
