@@ -702,7 +702,9 @@ def _shortest_limit_days(months: int) -> int:
     return 28 * months - 3
 
 
-def _remplacement_sql(settings: FeaturesConfig) -> str:
+def _remplacement_select(settings: FeaturesConfig) -> str:
+    """The SELECT list of a remplacement_sans_absence evidence row, from a replacement `r` (its columns and its
+    job's `post_label`), its cascade `x` (NULL when none) and `p`."""
     margin = int(settings.replacement_margin_days)
     detail = _sentence(
         "Infraction potentielle au motif de remplacement : le {contract}{number} pour remplacement d'un salarié "
@@ -720,7 +722,7 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
                 "payés, ne peut pas être vue' ELSE ' ; une autre personne de l''établissement s''est absentée au début de "
                 "ce contrat : un remplacement en cascade est possible' END",
     )
-    select = _evidence(
+    return _evidence(
         "remplacement_sans_absence",
         # To check on site: someone else was away (a replacement en cascade), or it started in the month itself
         # (the absence or the departure it covers may be declared in the months to come).
@@ -738,57 +740,102 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         detail_fr=detail,
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
+
+
+def _remplacement_sql(settings: FeaturesConfig) -> str:
+    margin = int(settings.replacement_margin_days)
     return f"""
-WITH replacements AS ({_replacements_input().query}),
--- Replacements that cover a declared absence (`features.replacements.covered_replacements`), or that start,
--- within the margin, when an open-ended contract of the post ends: they wait for its successor (L1242-2 1° d).
-justified AS (
-    SELECT contract_id FROM covered_replacements
-    UNION
-    SELECT r.contract_id
+WITH replacements AS (
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.person_key, c.kind, c.start_date,
+           c.end_date, c.period_end, {_day_number('c.start_date')} AS start_day,
+           {_day_number(_held_until('c'))} AS held_until_day
+    FROM contracts_asof c
+    WHERE {_is_replacement('c')}
+),
+-- Replacements that cover no declared absence (`features.replacements.covered_replacements`).
+uncovered AS (
+    SELECT r.*
     FROM replacements r
-    JOIN contracts_asof d
+    LEFT JOIN covered_replacements v ON v.contract_id = r.contract_id
+    WHERE v.contract_id IS NULL
+),
+-- When an open-ended contract left its post: its declared end; some day of the month of an inferred end up to
+-- it; some day of its last declared month when it is no longer declared and its end is not known yet.
+departures AS (
+    SELECT d.contract_id, d.establishment_siret, d.post, {_day_number(_left_from('d'))} AS left_from_day,
+           {_day_number(_left_by('d'))} AS left_by_day
+    FROM contracts_asof d, asof_params p
+    WHERE d.kind = 'cdi' AND {_left_by('d')} IS NOT NULL
+),
+-- Replacements that start, within the margin, when an open-ended contract of the post ends: they wait for its
+-- successor (L1242-2 1° d).
+waiting AS (
+    SELECT DISTINCT r.contract_id
+    FROM uncovered r
+    JOIN departures d
       ON d.establishment_siret = r.establishment_siret AND d.post = r.post AND d.contract_id <> r.contract_id
-     AND d.kind = 'cdi'
-    CROSS JOIN asof_params p
-    -- When it left: its declared end; some day of the month of an inferred end up to it; some day of its
-    -- last declared month when it is no longer declared and its end is not known yet.
-    WHERE {_day_number(_left_from('d'))} <= r.start_day + {margin} AND {_day_number(_left_by('d'))} >= r.start_day - {margin} - 1
+    WHERE d.left_from_day <= r.start_day + {margin} AND d.left_by_day >= r.start_day - {margin} - 1
+),
+unjustified AS (
+    SELECT r.*, {_job_label('r')} AS post_label
+    FROM uncovered r
+    LEFT JOIN waiting w ON w.contract_id = r.contract_id
+    WHERE w.contract_id IS NULL
 ),
 -- Someone else in the establishment went away when the replacement started, for as long as it surely ran, and
 -- no replacement of their own covers it: it may be en cascade (a colleague moved to the absent person's post,
 -- the replacement to the colleague's).
+-- Absences are met by the periods of 2 * margin + 1 days their start falls in: a replacement's start, within the
+-- margin, spans at most two of them (an equality to join on, instead of every absence of the establishment).
+starts AS (
+    SELECT contract_id, establishment_siret, person_key, start_day, held_until_day,
+           CAST(floor((start_day - {margin}) / {2 * margin + 1}) AS BIGINT) AS period
+    FROM unjustified
+    UNION ALL
+    SELECT contract_id, establishment_siret, person_key, start_day, held_until_day,
+           CAST(floor((start_day + {margin}) / {2 * margin + 1}) AS BIGINT) AS period
+    FROM unjustified
+),
+away AS (
+    SELECT establishment_siret, post, person_key, {_day_number('absence_start')} AS start_day,
+           {_day_number('absence_end')} AS end_day,
+           CAST(floor({_day_number('absence_start')} / {2 * margin + 1}) AS BIGINT) AS period
+    FROM absences_asof
+),
 elsewhere AS (
     SELECT DISTINCT r.contract_id
-    FROM replacements r
-    JOIN absences_asof a
-      ON a.establishment_siret = r.establishment_siret AND a.person_key <> r.person_key
-     AND {_day_number('a.absence_start')} BETWEEN r.start_day - {margin} AND r.start_day + {margin}
-     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.held_until_day - {margin})
+    FROM starts r
+    JOIN away a
+      ON a.establishment_siret = r.establishment_siret AND a.period = r.period AND a.person_key <> r.person_key
+     AND a.start_day BETWEEN r.start_day - {margin} AND r.start_day + {margin}
+     AND (a.end_day IS NULL OR a.end_day >= r.held_until_day - {margin})
     LEFT JOIN covered_replacements v
       ON v.establishment_siret = a.establishment_siret AND v.absence_post = a.post
-     AND v.absence_person_key = a.person_key AND v.absence_start_day = {_day_number('a.absence_start')}
+     AND v.absence_person_key = a.person_key AND v.absence_start_day = a.start_day
     WHERE v.contract_id IS NULL
 )
-SELECT {select}
-FROM replacements r
+SELECT {_remplacement_select(settings)}
+FROM unjustified r
 CROSS JOIN asof_params p
-LEFT JOIN justified j ON j.contract_id = r.contract_id
 LEFT JOIN elsewhere x ON x.contract_id = r.contract_id
-WHERE j.contract_id IS NULL
 """
 
 
 def _replacements_input() -> InputFrame:
-    """The CDD and missions for the replacement of an absent employee on a known post."""
+    """The CDD and missions for the replacement of an absent employee on a known post, as
+    `features.replacements.covered_replacements` reads them."""
     return InputFrame("replacements_input", f"""
-    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
-           c.person_key, c.kind, c.start_date, c.end_date, c.period_end,
-           {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day,
+    SELECT c.contract_id, c.establishment_siret, c.post, c.person_key, {_day_number('c.start_date')} AS start_day,
            {_day_number(_held_until('c'))} AS held_until_day
     FROM contracts_asof c
-    WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
+    WHERE {_is_replacement('c')}
 """)
+
+
+def _is_replacement(alias: str) -> str:
+    """SQL: a CDD or mission for the replacement of an absent employee, on a known post, counted where it is."""
+    return (f"{alias}.kind IN ('cdd', 'mission') AND {alias}.motif = '{REPLACEMENT_MOTIF}' AND {alias}.post IS NOT NULL "
+            f"AND {_located(alias)}")
 
 
 def _absences_input() -> InputFrame:
