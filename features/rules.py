@@ -1052,7 +1052,7 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
         run_rule_pass(engine, rule_pass, settings)
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
     engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
-    for rule, query in zip(RULES, _rule_queries(settings), strict=True):
+    for rule, query in zip(RULES, rule_queries(settings), strict=True):
         started = time.perf_counter()
         engine.insert_into("rule_evidence", query)
         log.debug("rule checks: %s in %.1f s", rule.id, time.perf_counter() - started)
@@ -1073,7 +1073,7 @@ WHERE rank = 1
 """
 
 
-def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
+def rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
     """The query of each rule, in the order of RULES."""
     return (
         _carence_sql(),
@@ -1091,7 +1091,7 @@ def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     inputs = (JOB_NAMES_SQL, *(frame.definition() for rule_pass in rule_passes() for frame in rule_pass.frames),
               *_pass_sources(),
               repr(sorted(branch_rules().items())))
-    return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
+    return "\n".join((*rule_queries(settings or FeaturesConfig()), *inputs, sectors))
 
 
 def _pass_sources() -> tuple[str, ...]:
