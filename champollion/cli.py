@@ -375,7 +375,8 @@ def bench_rules(
     """The rule checks' Python passes (posts of a job, lasting jobs, replacements) on one month's inputs: as
     installed (compiled with Cython when it could be) next to their pure-Python source, and by ranges of
     establishments in one process per CPU (features.pass_processes) with their inputs read range by range, as the
-    rule checks run them, with their agreement."""
+    rule checks run them, with their agreement; then each rule's query next to its reference (the query before
+    it was made faster), on the same tables, with their agreement."""
     from champollion.reporting import print_frame
     from features.bench_rules import bench_rule_passes
     from warehouse.bench import write_bench_json
@@ -388,14 +389,19 @@ def bench_rules(
     installed = "compiled with Cython" if report.compiled else "not compiled: pure Python"
     print_frame(f"Rule passes as of {month:%Y-%m} (as-of tables {report.as_of_seconds:.1f} s; installed: {installed}; "
                 f"load average before {report.load_before}, after {report.load_after})", report.results)
+    print_frame(f"Rule queries as of {month:%Y-%m}, each next to its reference (features.bench_rules_reference)",
+                report.queries)
     path = write_bench_json([], context.home.data / "bench" / f"rules-{datetime.now():%Y%m%dT%H%M%S}.json", {
         "as_of": f"{month:%Y-%m}", "compiled": report.compiled, "as_of_seconds": report.as_of_seconds,
         "load_before": report.load_before, "load_after": report.load_after,
-        "results": report.results.to_dict(orient="records"),
+        "results": report.results.to_dict(orient="records"), "queries": report.queries.to_dict(orient="records"),
     })
     typer.echo(f"results: {path}")
     if not report.results["identical"].all():
         raise fail("the passes disagree (installed, pure-Python source, by parts): run `make install` again")
+    if not report.queries["identical"].all():
+        raise fail("rule queries and their references disagree: "
+                   + ", ".join(report.queries.loc[~report.queries["identical"], "rule"]))
 
 
 @bench_app.command("ingest")

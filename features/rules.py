@@ -561,67 +561,56 @@ _LAST_DAY_KNOWN = f"coalesce({_left_by('c')}, c.period_end)"
 
 def _duree_max_sql(settings: FeaturesConfig) -> str:
     months = int(settings.max_fixed_term_months)
-    gap = int(settings.chain_gap_days)
-    person_post = "PARTITION BY establishment_siret, post, person_key"
-    chain = f"{person_post}, chain_no"
-    in_order = "ORDER BY start_day, end_day, contract_id"
-    detail = _sentence(
-        "Infraction potentielle à la durée maximale : la même personne occupe le poste « {post} » en contrat à "
-        "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
-        "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
-        during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
-        post=_job_label("m"),
-        first_start=_french_date("m.first_start_date"),
-        gap=sql_string(_count_text(gap, "jour", "jours")),
-        total=_count("m.chain_days", "jour", "jours"),
-        last_end=_french_date(_date_of_day("m.chain_end_day")),
-        months=str(months),
-        limit=_count("m.limit_days", "jour", "jours"),
-        passed=_french_date(_date_of_day("m.passed_day")),
-    )
-    select = _evidence(
-        "duree_max",
-        # One contract surely past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
-        # agreement); a chain of several contracts read as one, or a contract whose end is not declared and
-        # may have come before the limit, is for the inspector to confirm.
-        confidence=f"CASE WHEN m.first_contract_id = m.contract_id AND m.passed_day <= m.sure_end_day "
-                   f"THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
-        establishment_siret="m.establishment_siret",
-        # still past the limit in the window: counted there even if the limit was passed before it
-        event_date=_date_of_day(f"CASE WHEN m.chain_end_day >= {_day_number('p.window_start')} "
-                                f"THEN greatest(m.passed_day, {_day_number('p.window_start')}) ELSE m.passed_day END"),
-        contract_id="m.contract_id",
-        declaring_siret="m.siret",
-        contract_number="m.contract_number",
-        related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
-        related_contract_number="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_number END",
-        post=_job_label("m"),
-        person_key="m.person_key",
-        start_date="m.start_date",
-        end_date="m.end_date",
-        related_start_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_start_date END",
-        related_end_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_end_date END",
-        measured_value="m.chain_days",
-        legal_limit="m.limit_days",
-        detail_fr=detail,
-        article="CASE WHEN m.kind = 'mission' THEN 'L1251-12' ELSE 'L1242-8' END",
-    )
     return f"""
 WITH capped AS (  -- fixed-term work under the 18-month maximum: motif 02 or none
     -- A contract no longer declared, its end not known yet, is counted up to its last declared month only.
-    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post,
            c.person_key, c.kind, c.start_date, c.end_date, {_day_number('c.start_date')} AS start_day,
            {_day_number(_LAST_DAY_KNOWN)} AS end_day,
            -- the last day it surely ran: its declared end, else the first day of its last declared month
            greatest({_day_number('c.start_date')}, {_day_number(_left_from('c'))}) AS sure_end_day
     FROM contracts_asof c, asof_params p
-    WHERE c.kind IN ('cdd', 'mission') AND (c.motif = '{ATA_MOTIF}' OR c.motif IS NULL)
-      AND c.post IS NOT NULL AND {_located('c')}
+    WHERE {_is_capped('c')}
 ),
-ordered AS (
+-- A chain counts at most the days from its first start to the last end of all: only the person-posts with a
+-- contract that started more than the shortest possible limit before that end can hold one past the limit
+-- (a person-post with none is left out before its contracts are sorted into chains).
+long_served AS (
+    SELECT DISTINCT establishment_siret, post, person_key
+    FROM capped
+    WHERE start_day IS NULL OR start_day <= (SELECT max(end_day) FROM capped) - {_shortest_limit_days(months)}
+),
+served AS (
+    SELECT c.*
+    FROM capped c
+    JOIN long_served l ON l.establishment_siret IS NOT DISTINCT FROM c.establishment_siret AND l.post = c.post
+     AND l.person_key IS NOT DISTINCT FROM c.person_key
+),
+{_duree_max_chains('served', settings)}
+SELECT {_duree_max_select(settings)}
+FROM passed m
+CROSS JOIN asof_params p
+"""
+
+
+def _is_capped(alias: str) -> str:
+    """SQL: a CDD or mission under the 18-month maximum (motif 02 or none), on a known post, counted where it is."""
+    return (f"{alias}.kind IN ('cdd', 'mission') AND ({alias}.motif = '{ATA_MOTIF}' OR {alias}.motif IS NULL)\n"
+            f"      AND {alias}.post IS NOT NULL AND {_located(alias)}")
+
+
+def _duree_max_chains(source: str, settings: FeaturesConfig) -> str:
+    """SQL: the CTEs from `ordered` to `passed` (one row per chain past the limit: the contract during which it was
+    passed, `passed_day`, the chain's days and first contract) over the contracts of the CTE `source`."""
+    months = int(settings.max_fixed_term_months)
+    gap = int(settings.chain_gap_days)
+    person_post = "PARTITION BY establishment_siret, post, person_key"
+    chain = f"{person_post}, chain_no"
+    in_order = "ORDER BY start_day, end_day, contract_id"
+    return f"""ordered AS (
     SELECT *, max(end_day) OVER ({person_post} {in_order}
                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end_day
-    FROM capped
+    FROM {source}
 ),
 -- A break longer than chain_gap_days starts a new chain; days already counted for an earlier,
 -- overlapping contract are not counted again.
@@ -657,14 +646,65 @@ passed AS (
     SELECT *, counted_from_day + (limit_days - days_before) AS passed_day
     FROM limited
     WHERE days_before <= limit_days AND days_before + counted_days > limit_days
-)
-SELECT {select}
-FROM passed m
-CROSS JOIN asof_params p
-"""
+)"""
 
 
-def _remplacement_sql(settings: FeaturesConfig) -> str:
+def _duree_max_select(settings: FeaturesConfig) -> str:
+    """The SELECT list of a duree_max evidence row, from a row `m` of `_duree_max_chains`'s `passed` and `p`."""
+    months = int(settings.max_fixed_term_months)
+    gap = int(settings.chain_gap_days)
+    detail = _sentence(
+        "Infraction potentielle à la durée maximale : la même personne occupe le poste « {post} » en contrat à "
+        "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
+        "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
+        during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
+        post=_job_label("m"),
+        first_start=_french_date("m.first_start_date"),
+        gap=sql_string(_count_text(gap, "jour", "jours")),
+        total=_count("m.chain_days", "jour", "jours"),
+        last_end=_french_date(_date_of_day("m.chain_end_day")),
+        months=str(months),
+        limit=_count("m.limit_days", "jour", "jours"),
+        passed=_french_date(_date_of_day("m.passed_day")),
+    )
+    return _evidence(
+        "duree_max",
+        # One contract surely past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
+        # agreement); a chain of several contracts read as one, or a contract whose end is not declared and
+        # may have come before the limit, is for the inspector to confirm.
+        confidence=f"CASE WHEN m.first_contract_id = m.contract_id AND m.passed_day <= m.sure_end_day "
+                   f"THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
+        establishment_siret="m.establishment_siret",
+        # still past the limit in the window: counted there even if the limit was passed before it
+        event_date=_date_of_day(f"CASE WHEN m.chain_end_day >= {_day_number('p.window_start')} "
+                                f"THEN greatest(m.passed_day, {_day_number('p.window_start')}) ELSE m.passed_day END"),
+        contract_id="m.contract_id",
+        declaring_siret="m.siret",
+        contract_number="m.contract_number",
+        related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
+        related_contract_number="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_number END",
+        post=_job_label("m"),
+        person_key="m.person_key",
+        start_date="m.start_date",
+        end_date="m.end_date",
+        related_start_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_start_date END",
+        related_end_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_end_date END",
+        measured_value="m.chain_days",
+        legal_limit="m.limit_days",
+        detail_fr=detail,
+        article="CASE WHEN m.kind = 'mission' THEN 'L1251-12' ELSE 'L1242-8' END",
+    )
+
+
+def _shortest_limit_days(months: int) -> int:
+    """The fewest days `months` months can span from a start to the same date later (`_add_months`): 28 a month,
+    less the 3 days a 31st loses when the date falls in a February."""
+    return 28 * months - 3
+
+
+def _remplacement_select(settings: FeaturesConfig) -> str:
+    """The SELECT list of a remplacement_sans_absence evidence row, from a replacement `r` (its columns and its
+    job's `post_label`), its cascade `x` (NULL when none) and `p`."""
     margin = int(settings.replacement_margin_days)
     detail = _sentence(
         "Infraction potentielle au motif de remplacement : le {contract}{number} pour remplacement d'un salarié "
@@ -682,7 +722,7 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
                 "payés, ne peut pas être vue' ELSE ' ; une autre personne de l''établissement s''est absentée au début de "
                 "ce contrat : un remplacement en cascade est possible' END",
     )
-    select = _evidence(
+    return _evidence(
         "remplacement_sans_absence",
         # To check on site: someone else was away (a replacement en cascade), or it started in the month itself
         # (the absence or the departure it covers may be declared in the months to come).
@@ -700,57 +740,102 @@ def _remplacement_sql(settings: FeaturesConfig) -> str:
         detail_fr=detail,
         article="CASE WHEN r.kind = 'mission' THEN 'L1251-6' ELSE 'L1242-2' END",
     )
+
+
+def _remplacement_sql(settings: FeaturesConfig) -> str:
+    margin = int(settings.replacement_margin_days)
     return f"""
-WITH replacements AS ({_replacements_input().query}),
--- Replacements that cover a declared absence (`features.replacements.covered_replacements`), or that start,
--- within the margin, when an open-ended contract of the post ends: they wait for its successor (L1242-2 1° d).
-justified AS (
-    SELECT contract_id FROM covered_replacements
-    UNION
-    SELECT r.contract_id
+WITH replacements AS (
+    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, c.person_key, c.kind, c.start_date,
+           c.end_date, c.period_end, {_day_number('c.start_date')} AS start_day,
+           {_day_number(_held_until('c'))} AS held_until_day
+    FROM contracts_asof c
+    WHERE {_is_replacement('c')}
+),
+-- Replacements that cover no declared absence (`features.replacements.covered_replacements`).
+uncovered AS (
+    SELECT r.*
     FROM replacements r
-    JOIN contracts_asof d
+    LEFT JOIN covered_replacements v ON v.contract_id = r.contract_id
+    WHERE v.contract_id IS NULL
+),
+-- When an open-ended contract left its post: its declared end; some day of the month of an inferred end up to
+-- it; some day of its last declared month when it is no longer declared and its end is not known yet.
+departures AS (
+    SELECT d.contract_id, d.establishment_siret, d.post, {_day_number(_left_from('d'))} AS left_from_day,
+           {_day_number(_left_by('d'))} AS left_by_day
+    FROM contracts_asof d, asof_params p
+    WHERE d.kind = 'cdi' AND {_left_by('d')} IS NOT NULL
+),
+-- Replacements that start, within the margin, when an open-ended contract of the post ends: they wait for its
+-- successor (L1242-2 1° d).
+waiting AS (
+    SELECT DISTINCT r.contract_id
+    FROM uncovered r
+    JOIN departures d
       ON d.establishment_siret = r.establishment_siret AND d.post = r.post AND d.contract_id <> r.contract_id
-     AND d.kind = 'cdi'
-    CROSS JOIN asof_params p
-    -- When it left: its declared end; some day of the month of an inferred end up to it; some day of its
-    -- last declared month when it is no longer declared and its end is not known yet.
-    WHERE {_day_number(_left_from('d'))} <= r.start_day + {margin} AND {_day_number(_left_by('d'))} >= r.start_day - {margin} - 1
+    WHERE d.left_from_day <= r.start_day + {margin} AND d.left_by_day >= r.start_day - {margin} - 1
+),
+unjustified AS (
+    SELECT r.*, {_job_label('r')} AS post_label
+    FROM uncovered r
+    LEFT JOIN waiting w ON w.contract_id = r.contract_id
+    WHERE w.contract_id IS NULL
 ),
 -- Someone else in the establishment went away when the replacement started, for as long as it surely ran, and
 -- no replacement of their own covers it: it may be en cascade (a colleague moved to the absent person's post,
 -- the replacement to the colleague's).
+-- Absences are met by the periods of 2 * margin + 1 days their start falls in: a replacement's start, within the
+-- margin, spans at most two of them (an equality to join on, instead of every absence of the establishment).
+starts AS (
+    SELECT contract_id, establishment_siret, person_key, start_day, held_until_day,
+           CAST(floor((start_day - {margin}) / {2 * margin + 1}) AS BIGINT) AS period
+    FROM unjustified
+    UNION ALL
+    SELECT contract_id, establishment_siret, person_key, start_day, held_until_day,
+           CAST(floor((start_day + {margin}) / {2 * margin + 1}) AS BIGINT) AS period
+    FROM unjustified
+),
+away AS (
+    SELECT establishment_siret, post, person_key, {_day_number('absence_start')} AS start_day,
+           {_day_number('absence_end')} AS end_day,
+           CAST(floor({_day_number('absence_start')} / {2 * margin + 1}) AS BIGINT) AS period
+    FROM absences_asof
+),
 elsewhere AS (
     SELECT DISTINCT r.contract_id
-    FROM replacements r
-    JOIN absences_asof a
-      ON a.establishment_siret = r.establishment_siret AND a.person_key <> r.person_key
-     AND {_day_number('a.absence_start')} BETWEEN r.start_day - {margin} AND r.start_day + {margin}
-     AND (a.absence_end IS NULL OR {_day_number('a.absence_end')} >= r.held_until_day - {margin})
+    FROM starts r
+    JOIN away a
+      ON a.establishment_siret = r.establishment_siret AND a.period = r.period AND a.person_key <> r.person_key
+     AND a.start_day BETWEEN r.start_day - {margin} AND r.start_day + {margin}
+     AND (a.end_day IS NULL OR a.end_day >= r.held_until_day - {margin})
     LEFT JOIN covered_replacements v
       ON v.establishment_siret = a.establishment_siret AND v.absence_post = a.post
-     AND v.absence_person_key = a.person_key AND v.absence_start_day = {_day_number('a.absence_start')}
+     AND v.absence_person_key = a.person_key AND v.absence_start_day = a.start_day
     WHERE v.contract_id IS NULL
 )
-SELECT {select}
-FROM replacements r
+SELECT {_remplacement_select(settings)}
+FROM unjustified r
 CROSS JOIN asof_params p
-LEFT JOIN justified j ON j.contract_id = r.contract_id
 LEFT JOIN elsewhere x ON x.contract_id = r.contract_id
-WHERE j.contract_id IS NULL
 """
 
 
 def _replacements_input() -> InputFrame:
-    """The CDD and missions for the replacement of an absent employee on a known post."""
+    """The CDD and missions for the replacement of an absent employee on a known post, as
+    `features.replacements.covered_replacements` reads them."""
     return InputFrame("replacements_input", f"""
-    SELECT c.contract_id, c.siret, c.contract_number, c.establishment_siret, c.post, {_job_label('c')} AS post_label,
-           c.person_key, c.kind, c.start_date, c.end_date, c.period_end,
-           {_day_number('c.start_date')} AS start_day, {_day_number('c.period_end')} AS end_day,
+    SELECT c.contract_id, c.establishment_siret, c.post, c.person_key, {_day_number('c.start_date')} AS start_day,
            {_day_number(_held_until('c'))} AS held_until_day
     FROM contracts_asof c
-    WHERE c.kind IN ('cdd', 'mission') AND c.motif = '{REPLACEMENT_MOTIF}' AND c.post IS NOT NULL AND {_located('c')}
+    WHERE {_is_replacement('c')}
 """)
+
+
+def _is_replacement(alias: str) -> str:
+    """SQL: a CDD or mission for the replacement of an absent employee, on a known post, counted where it is."""
+    return (f"{alias}.kind IN ('cdd', 'mission') AND {alias}.motif = '{REPLACEMENT_MOTIF}' AND {alias}.post IS NOT NULL "
+            f"AND {_located(alias)}")
 
 
 def _absences_input() -> InputFrame:
@@ -967,7 +1052,7 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
         run_rule_pass(engine, rule_pass, settings)
     columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
     engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
-    for rule, query in zip(RULES, _rule_queries(settings), strict=True):
+    for rule, query in zip(RULES, rule_queries(settings), strict=True):
         started = time.perf_counter()
         engine.insert_into("rule_evidence", query)
         log.debug("rule checks: %s in %.1f s", rule.id, time.perf_counter() - started)
@@ -988,7 +1073,7 @@ WHERE rank = 1
 """
 
 
-def _rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
+def rule_queries(settings: FeaturesConfig) -> tuple[str, ...]:
     """The query of each rule, in the order of RULES."""
     return (
         _carence_sql(),
@@ -1006,7 +1091,7 @@ def rule_definitions_text(settings: FeaturesConfig | None = None) -> str:
     inputs = (JOB_NAMES_SQL, *(frame.definition() for rule_pass in rule_passes() for frame in rule_pass.frames),
               *_pass_sources(),
               repr(sorted(branch_rules().items())))
-    return "\n".join((*_rule_queries(settings or FeaturesConfig()), *inputs, sectors))
+    return "\n".join((*rule_queries(settings or FeaturesConfig()), *inputs, sectors))
 
 
 def _pass_sources() -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from champollion.cli import app
 from core.config import Config
 from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
+from features.rules import RULES
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
 from tests.feature_results import read_whole
 from tests.test_contract_states import _assert_same_every_month
@@ -104,6 +105,18 @@ def test_features_bench_writes_times_stages_and_agreement(national_home: Path) -
     assert [s["stage"] for s in report["stages"]][2:4] == ["as-of tables", "indicators"]
     assert sum(s["seconds"] for s in report["stages"]) <= engine["seconds"]
     assert all(a["max_abs_diff"] < 1e-9 and a["null_mismatches"] == 0 for a in report["agreement"])
+
+
+def test_rules_bench_times_the_passes_and_each_rule_query_next_to_its_reference(national_home: Path) -> None:
+    result = CliRunner().invoke(app, ["--home", str(national_home), "bench", "rules", "--as-of", "2025-12"])
+    assert result.exit_code == 0, result.output
+    [path] = (national_home / "data" / "bench").glob("rules-*.json")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert all(row["identical"] for row in report["results"])
+    assert [row["rule"] for row in report["queries"]] == [rule.id for rule in RULES]
+    assert all(row["identical"] and row["x_reference"] == pytest.approx(row["reference_seconds"] / row["seconds"])
+               for row in report["queries"])
+    assert "Rule queries as of 2025-12" in result.output
 
 
 def test_cli_refuses_national_dsn_and_writes_parquet(tmp_path: Path) -> None:

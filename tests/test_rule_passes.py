@@ -18,7 +18,8 @@ import pytest
 import features.job_posts as job_posts
 import features.replacements as replacements
 from core.config import Config
-from features.bench_rules import pure_python_module, run_passes
+from features.bench_rules import pure_python_module, run_passes, run_queries
+from features.rules import RULES
 from tests.test_rules import NURSING_HOME, absence, as_of_tables, contract
 from warehouse.sql_engine import DuckDBEngine
 
@@ -261,3 +262,10 @@ def test_the_rule_passes_bench_runs_each_pass_both_ways_on_the_as_of_tables():
                                                             "covered_replacements"]
     assert results["output_rows"].tolist() == [1, 12, 1]
     assert results["identical"].all() and (results["x_pure_python"] > 0).all()
+    # The passes' rows are left for the rule queries, timed next to their reference on them.
+    queries = run_queries(DuckDBEngine(con), Config().features)
+    assert queries["rule"].tolist() == [rule.id for rule in RULES]
+    assert queries.set_index("rule")["rows"].to_dict() == {
+        "carence": 1, "renouvellements": 0, "duree_max": 0, "remplacement_sans_absence": 0, "usage_hors_secteur": 0,
+        "poste_permanent": 12}
+    assert queries["identical"].all() and (queries["x_reference"] > 0).all()

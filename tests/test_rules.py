@@ -7,7 +7,7 @@ Sundays unless a test says otherwise. 2025-03-12 is a Wednesday, 2025-03-16 a Su
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -301,6 +301,38 @@ def test_maximum_duration(settings):
     }
 
 
+def test_maximum_duration_before_and_across_the_window_start(settings):
+    con = as_of_tables([
+        # Past the limit on 01/07/2024, the first day of the window (18 months from 01/01/2023 end on 30/06/2024).
+        contract("passed-at-window-start", "2023-01-01", "2024-07-10", post="soudeur", siret=FACTORY),
+        # Past it before the window and still running in it: counted at the window's start.
+        contract("passed-before-runs-into", "2022-06-01", "2024-09-30", post="tourneur", siret=FACTORY),
+        # Past it before the window and ended before it: its own day, before the window.
+        contract("passed-and-ended-before", "2022-06-01", "2024-03-31", post="fraiseur", siret=FACTORY),
+        # A chain begun before the window, whose second contract, after a break of exactly 30 days (not counted),
+        # passes the limit in it: 366 + 183 = 549 days from 31/12/2022 (limit 547), the 548th on 30/07/2024.
+        contract("chain-1", "2022-12-31", "2023-12-31", post="peintre", siret=FACTORY, person="p-chain"),
+        contract("chain-2", "2024-01-31", "2024-07-31", post="peintre", siret=FACTORY, person="p-chain"),
+        # The same with a 31-day break: two chains, neither past the limit.
+        contract("broken-1", "2022-12-31", "2023-12-31", post="ajusteur", siret=FACTORY, person="p-broken"),
+        contract("broken-2", "2024-02-01", "2024-07-31", post="ajusteur", siret=FACTORY, person="p-broken"),
+        # Overlapping contracts from 31/08/2023, whose 18 months end on 28/02/2025 (a 31st falls in February):
+        # 547 days, counted once, to 27/02/2025 are exactly the limit; one day more passes it, on 28/02/2025.
+        contract("short-1", "2023-08-31", "2024-12-31", post="cariste", siret=FACTORY, person="p-short"),
+        contract("short-2", "2024-06-01", "2025-02-27", post="cariste", siret=FACTORY, person="p-short"),
+        contract("over-1", "2023-08-31", "2024-12-31", post="grutier", siret=FACTORY, person="p-over"),
+        contract("over-2", "2024-06-01", "2025-02-28", post="grutier", siret=FACTORY, person="p-over"),
+    ])
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert evidence(con, "duree_max", "contract_id, related_contract_id, event_date, measured_value, legal_limit") == [
+        ("passed-and-ended-before", None, D("2023-12-01"), 670.0, 548.0),
+        ("passed-at-window-start", None, D("2024-07-01"), 557.0, 547.0),
+        ("passed-before-runs-into", None, D("2024-07-01"), 853.0, 548.0),
+        ("chain-2", "chain-1", D("2024-07-30"), 549.0, 547.0),
+        ("over-2", "over-1", D("2025-02-28"), 548.0, 547.0),
+    ]
+
+
 def test_replacement_without_absence(settings):
     con = as_of_tables(
         [
@@ -384,6 +416,57 @@ def test_one_absence_covers_one_replacement_at_a_time(settings):
     compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(con, "remplacement_sans_absence", "contract_id, confidence") == [
         ("second-at-once", "probable"), ("other-at-once", "probable"),
+    ]
+
+
+def test_a_cascade_starts_within_the_margin_whatever_the_day(settings):
+    # At an establishment of its own each: a replacement nobody's absence on its post covers, and someone else's
+    # open-ended absence on another post starting 8 or 7 days before it, or 7 or 8 days after; on 15 days in a row.
+    contracts, absences, expected = [], [], []
+    for day in range(15):
+        start = date(2025, 3, 1) + timedelta(days=day)
+        for offset in (-8, -7, 7, 8):
+            siret, cid = f"7{day:02d}{offset + 8:02d}0000000000", f"r-{day}{offset:+d}"
+            contracts.append(contract(cid, start.isoformat(), (start + timedelta(days=20)).isoformat(),
+                                      post="aide soignant", motif="01", siret=siret))
+            absences.append(absence(f"away-{cid}", "lingere", (start + timedelta(days=offset)).isoformat(), None,
+                                    siret=siret))
+            expected.append((cid, "à vérifier sur place" if abs(offset) <= settings.replacement_margin_days
+                             else "probable"))
+    con = as_of_tables(contracts, absences=absences)
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert sorted(evidence(con, "remplacement_sans_absence", "contract_id, confidence")) == sorted(expected)
+
+
+def test_justified_and_cascade_around_the_margin(settings):
+    def replacement(cid: str, siret: str) -> dict:
+        return contract(cid, "2025-03-10", "2025-03-30", post="aide soignant", motif="01", siret=siret)
+
+    def cdi_left(cid: str, end: str, siret: str) -> dict:
+        return contract(cid, "2020-01-01", end, post="aide soignant", kind="cdi", motif=None, siret=siret)
+
+    sirets = {name: f"8{n:03d}0000000000" for n, name in enumerate(
+        ("left-9", "left-8", "left+7", "left+8", "away-to-22", "away-to-23"))}
+    con = as_of_tables(
+        [
+            # An open-ended contract of the post whose last day came 9 or 8 days before the start, or 7 or 8 days
+            # after: the replacement waits for its successor when the post fell vacant (the day after) within the
+            # margin.
+            replacement("left-9", sirets["left-9"]), cdi_left("cdi-9", "2025-03-01", sirets["left-9"]),
+            replacement("left-8", sirets["left-8"]), cdi_left("cdi-8", "2025-03-02", sirets["left-8"]),
+            replacement("left+7", sirets["left+7"]), cdi_left("cdi+7", "2025-03-17", sirets["left+7"]),
+            replacement("left+8", sirets["left+8"]), cdi_left("cdi+8", "2025-03-18", sirets["left+8"]),
+            # Someone away elsewhere from the start to 8 or 7 days before the replacement's end (30/03): a cascade
+            # only when away for as long as it ran, within the margin.
+            replacement("away-to-22", sirets["away-to-22"]), replacement("away-to-23", sirets["away-to-23"]),
+        ],
+        absences=[absence("q1", "lingere", "2025-03-10", "2025-03-22", siret=sirets["away-to-22"]),
+                  absence("q2", "lingere", "2025-03-10", "2025-03-23", siret=sirets["away-to-23"])],
+    )
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert evidence(con, "remplacement_sans_absence", "contract_id, confidence") == [
+        ("away-to-22", "probable"), ("away-to-23", "à vérifier sur place"), ("left+8", "probable"),
+        ("left-9", "probable"),
     ]
 
 
