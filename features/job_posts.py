@@ -61,8 +61,15 @@ def _groups(frame: pd.DataFrame) -> np.ndarray:
 
 def _new_post(running: list[tuple[int, int, int]], vacant: list[tuple[int, int]]) -> int:
     """The number of a post the job gains: the smallest not held nor vacant (a post gone gives its number back)."""
-    taken = {post_no for _, post_no, _ in running} | {post_no for post_no, _ in vacant}
-    return next(n for n in range(1, len(taken) + 2) if n not in taken)
+    taken = set()
+    for held in running:
+        taken.add(held[1])
+    for vacancy in vacant:
+        taken.add(vacancy[0])
+    number = 1
+    while number in taken:
+        number += 1
+    return number
 
 
 def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post_memory_days: int) -> pd.DataFrame:
@@ -132,38 +139,44 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
                 vacant.append((_new_post(running, vacant), row))
                 continue
             if hire[row]:
-                departed = [v for v in vacant if departure[v[1]]]
-                if departed:
-                    vacant.remove(max(departed, key=lambda v: vacant_from[v[1]]))
+                latest = None  # the post a departure left last
+                for vacancy in vacant:
+                    if departure[vacancy[1]] and (latest is None or vacant_from[vacancy[1]] > vacant_from[latest[1]]):
+                        latest = vacancy
+                if latest is not None:
+                    vacant.remove(latest)
                 continue
             idcc = idccs[row] if isinstance(idccs[row], str) else None
             branch = branches.get(idcc) or branches.setdefault(idcc, rule_of(idcc))
+            calendar_days, carence = branch.calendar_days, branch.carence
             if not vacant:
                 post_no = _new_post(running, vacant)
             else:
-                best, best_key, gaps = vacant[0], (3, 0, 0), (0, 0, 0)
+                best, best_status, best_short, best_left, gaps = vacant[0], 3, 0, 0, (0, 0, 0)
                 for vacancy in vacant:
                     holder = vacancy[1]
                     left = int(vacant_from[holder]) - 1
-                    gap = start - left - 1 if branch.calendar_days else _opening_days(week, left + 1, start)
-                    held = 0 if math.isnan(durations[holder]) else int(durations[holder])
+                    gap = start - left - 1 if calendar_days else _opening_days(week, left + 1, start)
+                    duration = durations[holder]
+                    held = 0 if math.isnan(duration) else int(duration)
                     exempt = departure[holder] or unknown[holder] or motifs[holder] in EXEMPT_END_MOTIFS
-                    need = 0 if exempt else required_carence_days(held, branch.carence)
+                    need = 0 if exempt else required_carence_days(held, carence)
                     short = need - gap
                     # clean (0), an undeclared end (1), within the waiting period (2); then the smallest
                     # shortfall, the latest end
                     status = 0 if short <= 0 else (1 if not declared[holder] else 2)
-                    key = (status, short, -left)
-                    if key < best_key:
-                        best, best_key, gaps = vacancy, key, (gap, need, start - left - 1)
+                    if status < best_status or (status == best_status and (
+                            short < best_short or (short == best_short and left > best_left))):
+                        best, best_status, best_short, best_left = vacancy, status, short, left
+                        gaps = (gap, need, start - left - 1)
                 if unknown[best[1]] and start <= int(ends[best[1]]):
                     post_no = _new_post(running, vacant)
                 else:
                     vacant.remove(best)
                     post_no = best[0]
-                if best_key[0] > 0:
+                if best_status > 0:
                     rows.append((ids[row], ids[best[1]], post_no, len(vacant) + 1, *gaps, own_calendar,
-                                 best_key[0] == 2, branch.idcc or None, branch.sure, branch.calendar_days))
+                                 best_status == 2, branch.idcc or None, branch.sure, calendar_days))
             free = never if math.isnan(vacant_from[row]) else int(vacant_from[row])  # running: holds its post
             heapq.heappush(running, (free, post_no, row))
             # a holder whose end is not known yet may still be there until the end of its last declared month
@@ -231,8 +244,8 @@ def _posts_left(vacant: list[tuple[int, int]], start: int, spare: int, vacant_fr
     left = [v for v in alive if not departure[v[1]]]
     if len(left) <= spare:
         return alive
-    left.sort(key=lambda v: -vacant_from[v[1]])
-    gone = {holder for _, holder in left[max(spare, 0):]}  # one vacancy per holder
+    by_departure = sorted([(-vacant_from[v[1]], order, v[1]) for order, v in enumerate(left)])  # latest first
+    gone = {holder for _, _, holder in by_departure[max(spare, 0):]}  # one vacancy per holder
     return [v for v in alive if v[1] not in gone]
 
 
@@ -284,9 +297,10 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
         if base == 0:
             continue
         holding = _base_holders(inside, starts, ends, ids, base, gap_days, width)
+        peak = int(level.max())
         for row in inside.tolist():
             if holding.get(row):
-                rows.append((ids[row], base, int(level.max()), len(inside), held, width, holding[row],
+                rows.append((ids[row], base, peak, len(inside), held, width, holding[row],
                              int(ends[row] - starts[row] + 1)))
     return pd.DataFrame(rows, columns=PERMANENT_COLUMNS)
 
@@ -294,18 +308,31 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
 def daily_level(starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
     """How many of the contracts (day numbers from 0, `starts` to `ends` inclusive, within `width` days) run
     on each day."""
-    change = np.zeros(width + 1, dtype="int64")
-    np.add.at(change, starts, 1)
-    np.add.at(change, ends + 1, -1)
-    return np.cumsum(change[:-1])
+    level = np.zeros(width + 1, dtype=np.int64)
+    _count_running(np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64), level)
+    return level[:-1]
+
+
+def _count_running(starts: np.ndarray, ends: np.ndarray, level: np.ndarray) -> None:
+    """Fill `level` (zeros, a day more than the window) with the contracts running each day."""
+    for contract in range(len(starts)):
+        level[starts[contract]] += 1
+        level[ends[contract] + 1] -= 1
+    running = 0
+    for day in range(len(level)):
+        running += level[day]
+        level[day] = running
 
 
 def base_load(level: np.ndarray, gap_days: int, year_round_share: float) -> tuple[int, int]:
     """The base load of a job (the largest k whose level >= k is held on `year_round_share` of the days,
     breaks of at most `gap_days` counting as held) and the days that level was held; (0, 0) when none."""
     base, held = 0, 0
-    for k in range(1, int(level.max(initial=0)) + 1):
-        days = _held_days(level >= k, gap_days)
+    highest = 0
+    for day in range(len(level)):
+        highest = max(highest, level[day])
+    for k in range(1, highest + 1):
+        days = _held_days(level, k, gap_days)
         if days < year_round_share * len(level):
             break
         base, held = k, days
@@ -332,7 +359,7 @@ def _base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: n
     changes = {0}
     for row in members:
         changes.update((start_of[row], end_of[row] + 1, start_of[row] - gap_days))
-    visited = sorted(day for day in changes if 0 <= day < width)
+    visited = sorted([day for day in changes if 0 <= day < width])
     running: set[int] = set()
     holders: set[int] = set()
     reserved: set[int] = set()  # holders from their start, a few days ahead
@@ -355,10 +382,14 @@ def _base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: n
     return days
 
 
-def _held_days(held: np.ndarray, gap_days: int) -> int:
-    """Days held, counting as held the breaks of at most `gap_days` days between two held days."""
-    days = np.flatnonzero(held)
-    if len(days) == 0:
-        return 0
-    breaks = np.diff(days) - 1
-    return int(len(days) + breaks[(breaks > 0) & (breaks <= gap_days)].sum())
+def _held_days(level: np.ndarray, k: int, gap_days: int) -> int:
+    """Days on which `level` is at least `k`, counting as held the breaks of at most `gap_days` days between two
+    such days."""
+    days, last = 0, -1
+    for day in range(len(level)):
+        if level[day] >= k:
+            if last >= 0 and day - last - 1 <= gap_days:
+                days += day - last - 1
+            days += 1
+            last = day
+    return days

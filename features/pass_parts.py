@@ -10,7 +10,8 @@ and a pass's inputs are read range by range from where they are (`PassSource`: t
 not of every contract of France.
 
 The pass holds the GIL (it is Python compiled by Cython), so processes, not threads; forked, so that a
-part's frames are read from the parent's memory, not copied through a pipe. A forked process only runs
+part's frames are read from the parent's memory, not copied through a pipe. The cycle collector is paused while
+a part runs (`core.cycles`): a pass makes millions of tuples and none of them is in a cycle. A forked process only runs
 the pass, Python and NumPy on pandas frames (no SQL engine, no Spark, no OpenMP: the thread pools the parent
 may hold are never entered), and leaves with `os._exit`: nothing of the parent's is closed twice.
 """
@@ -27,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from core.cycles import cycle_collection_paused
 from core.machine import exit_reason
 
 SIRET = "establishment_siret"
@@ -148,7 +150,8 @@ def _run_wave(run: Pass, source: PassSource, bounds: list[Bounds], first: int, p
             del arguments
             sender.close()
             children.append((number, child, receiver))
-        results = [run(*source.arguments(*bounds[first]))]
+        with cycle_collection_paused():
+            results = [run(*source.arguments(*bounds[first]))]
         for number, child, receiver in children:
             results.append(_received(run, number + 1, len(bounds), child, receiver))
     finally:
@@ -166,7 +169,9 @@ def _run_part(run: Pass, arguments: tuple, sender: Connection, receiver: Connect
     process ends, instead of waiting for ever for a reader that is itself."""
     receiver.close()
     try:
-        sender.send(("result", run(*arguments)))
+        with cycle_collection_paused():
+            result = run(*arguments)
+        sender.send(("result", result))
     except BaseException:  # whatever it is, the parent reports it
         sender.send(("error", traceback.format_exc()))
     finally:
