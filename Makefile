@@ -9,8 +9,8 @@ PRESET ?= default
 
 # setup.py compiles the DSN parser and the rule checks' passes with Cython: editing them means installing again.
 $(BIN)/champollion: pyproject.toml setup.py warehouse/dsn/parser.py warehouse/dsn/records.py warehouse/dsn/line_runs.py \
-		warehouse/dsn/line_runs.pxd features/job_posts.py \
-		features/replacements.py
+		warehouse/dsn/line_runs.pxd features/job_posts.py features/job_posts.pxd \
+		features/replacements.py features/replacements.pxd
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

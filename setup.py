@@ -9,7 +9,7 @@ from setuptools.command.build_ext import build_ext
 
 COMPILED = [
     "warehouse/dsn/parser.py", "warehouse/dsn/records.py", "warehouse/dsn/line_runs.py",  # line_runs.pxd: its C types
-    "features/job_posts.py", "features/replacements.py",
+    "features/job_posts.py", "features/replacements.py",  # and their .pxd files
 ]
 
 

@@ -1,5 +1,6 @@
 # cython: annotation_typing=False
-# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts)
+# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts;
+# the C types of its loops are declared in job_posts.pxd)
 """Posts of a job, read from how many of its contracts run at once.
 
 A PCS-ESE code or a normalised job title names a *job*, not a *post*: a restaurant holds six waiter

@@ -1,5 +1,6 @@
 # cython: annotation_typing=False
-# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts)
+# (setup.py compiles this module with Cython: its type hints stay hints, so that it accepts what the source accepts;
+# the C types of its loop are declared in replacements.pxd)
 """Which declared absence each replacement contract covers (L1242-2 1° a, L1251-6 1° a).
 
 A contract for the replacement of an absent employee names one person (L1242-12), and that person's
