@@ -76,7 +76,7 @@ def test_a_killed_process_folder_is_reclaimed_by_the_next_connection(tmp_path, c
         assert engine.spill is not None
         assert list(root.iterdir()) == [engine.spill.path]
     assert not folder.exists()
-    assert f"reclaimed {folder}: {size / 1e6:.1f} MB of spill files left by a DuckDB process that is gone" in caplog.text
+    assert f"reclaimed {folder}: {size / 1e6:.1f} MB of spill and scratch files left by a process that is gone" in caplog.text
 
 
 def test_a_live_connection_folder_is_never_removed(tmp_path):

@@ -1,4 +1,5 @@
-"""A DuckDB connection's own spill folder under the home's `data/duckdb-tmp`, and the reclaiming of dead ones.
+"""A DuckDB connection's own spill folder (or an engine's scratch folder) under the home's `data/duckdb-tmp`, and
+the reclaiming of dead ones.
 
 DuckDB names its spill files by size class only (`duckdb_temp_storage_DEFAULT-0.tmp`, `..._S64K-0.tmp`), so two
 connections spilling to one folder write the same files (with DuckDB 1.5.6 both processes died of a segmentation
@@ -98,7 +99,7 @@ def reclaim_dead_folders(root: Path) -> list[Reclaimed]:
             continue
         finally:
             os.close(lock)
-        log.info("reclaimed %s: %.1f MB of spill files left by a DuckDB process that is gone", folder, size / 1e6)
+        log.info("reclaimed %s: %.1f MB of spill and scratch files left by a process that is gone", folder, size / 1e6)
         reclaimed.append(Reclaimed(folder, size))
     loose = [p for p in root.glob("duckdb_temp_*") if p.is_file()]
     if loose:
