@@ -44,6 +44,8 @@ from collections import deque
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.branch_agreements import BranchRule, required_carence_days, rule_of
 
@@ -54,10 +56,13 @@ PERMANENT_COLUMNS = ["contract_id", "base_posts", "peak_posts", "contracts_on_jo
 
 def _groups(frame: pd.DataFrame) -> np.ndarray:
     """Where each job (establishment, post) of a frame sorted by them starts, then the row count: job k holds
-    rows bounds[k] to bounds[k + 1] - 1 (an empty frame: [0])."""
-    keys = (frame["establishment_siret"].astype(str) + "\x00" + frame["post"].astype(str)).to_numpy()
-    edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else np.zeros(0, dtype="int64")
-    return np.concatenate(([0], edges, [len(keys)])) if len(keys) else np.zeros(1, dtype="int64")
+    rows bounds[k] to bounds[k + 1] - 1 (an empty frame: [0]); a row with no SIRET or post is a job of its own."""
+    if frame.empty:
+        return np.zeros(1, dtype="int64")
+    sirets, posts = (pa.array(frame[column].astype(str), type=pa.large_string()) for column in ("establishment_siret", "post"))
+    keys = pc.binary_join_element_wise(sirets, posts, pa.scalar("\x00", pa.large_string()))
+    changed = pc.fill_null(pc.not_equal(keys[1:], keys[:-1]), True).to_numpy(zero_copy_only=False)
+    return np.concatenate(([0], np.flatnonzero(changed) + 1, [len(frame)]))
 
 
 def _new_post(running: list[tuple[int, int, int]], vacant: list[tuple[int, int]]) -> int:

@@ -10,10 +10,10 @@ and a pass's inputs are read range by range from where they are (`PassSource`: t
 not of every contract of France.
 
 The pass holds the GIL (it is Python compiled by Cython), so processes, not threads; forked, so that a
-part's frames are read from the parent's memory, not copied through a pipe. The cycle collector is paused while
-a part runs (`core.cycles`): a pass makes millions of tuples and none of them is in a cycle. A forked process only runs
+part's frames are read from the parent's memory, not copied through a pipe. A forked process only runs
 the pass, Python and NumPy on pandas frames (no SQL engine, no Spark, no OpenMP: the thread pools the parent
-may hold are never entered), and leaves with `os._exit`: nothing of the parent's is closed twice.
+may hold are never entered), and leaves with `os._exit`: nothing of the parent's is closed twice. The cycle
+collector is paused while a part runs (`core.cycles`): a pass makes millions of tuples, none of them in a cycle.
 """
 
 from __future__ import annotations

@@ -42,10 +42,11 @@ def test_compiled_passes_are_built_from_the_current_source():
     for module in (job_posts, replacements):
         loaded = Path(module.__file__)
         if loaded.suffix == ".so":
-            source = loaded.with_name(loaded.name.split(".")[0] + ".py")
-            assert loaded.stat().st_mtime >= source.stat().st_mtime, (
-                f"{loaded.name} is older than {source.name}: run `make install` to compile it again"
-            )
+            for suffix in (".py", ".pxd"):  # the source and its C types
+                source = loaded.with_name(loaded.name.split(".")[0] + suffix)
+                assert loaded.stat().st_mtime >= source.stat().st_mtime, (
+                    f"{loaded.name} is older than {source.name}: run `make install` to compile it again"
+                )
 
 
 def carence_history(rng: np.random.Generator) -> pd.DataFrame:
@@ -109,6 +110,36 @@ def test_opening_days_count_as_numpy_busday_count():
         for begin, end in rng.integers(DAY - 30, DAY + 30, size=(300, 2)).tolist():  # either way round
             assert job_posts._opening_days(week, begin, end) == int(
                 np.busday_count(epoch + begin, epoch + end, weekmask=mask)), (mask, begin, end)
+
+
+def test_jobs_are_cut_where_the_establishment_or_the_post_changes():
+    frame = pd.DataFrame({"establishment_siret": ["a", "a", "a", "b", None, None, "c"],
+                          "post": ["x", "x", "y", "y", "y", "y", None]})
+    assert job_posts._groups(frame).tolist() == [0, 2, 3, 4, 5, 6, 7]  # a row with no SIRET or post: a job of its own
+    assert job_posts._groups(frame.iloc[:0]).tolist() == [0]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_daily_level_and_base_load_count_as_numpy_does(seed, pure_job_posts):
+    """The loops of `daily_level` and `base_load` against their definition in NumPy: contracts running each day,
+    and the largest k whose days at level >= k, with breaks of at most `gap_days` between them, reach the share."""
+    rng = np.random.default_rng(seed)
+    width, gap_days, share = int(rng.integers(1, 400)), int(rng.integers(0, 6)), float(rng.choice([0.5, 0.9, 1.0]))
+    starts = rng.integers(0, width, size=int(rng.integers(0, 40)))
+    ends = np.minimum(starts + rng.integers(0, 200, size=len(starts)), width - 1)
+    expected_level = np.array([((starts <= day) & (ends >= day)).sum() for day in range(width)])
+    expected = (0, 0)
+    for k in range(1, int(expected_level.max(initial=0)) + 1):
+        days = np.flatnonzero(expected_level >= k)
+        breaks = np.diff(days) - 1
+        held = len(days) + int(breaks[(breaks > 0) & (breaks <= gap_days)].sum())
+        if held < share * width:
+            break
+        expected = (k, held)
+    for module in (job_posts, pure_job_posts):
+        level = module.daily_level(starts, ends, width)
+        assert level.tolist() == expected_level.tolist()
+        assert module.base_load(level, gap_days, share) == expected
 
 
 def lasting_history(rng: np.random.Generator, width: int) -> pd.DataFrame:
