@@ -14,13 +14,17 @@ cpdef void mark_inert(const unsigned char[:] data, const long long[:] starts, co
                       unsigned char[:] line_kinds, unsigned char[:] quoted, unsigned char[:] inert)
 
 cdef int _LF, _CR
-cdef int _HIGH, _LEAD_FIRST, _LEAD_LAST, _CONTINUATION_LAST
+cdef int _HIGH, _LEAD_FIRST, _LEAD_LAST, _CONTINUATION_LAST, _C1_LAST
+cdef unsigned long long _ONES, _HIGHS, _LFS, _CRS
 
-@cython.locals(capacity=Py_ssize_t, n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, position=Py_ssize_t, byte=int,
-               high_lines=Py_ssize_t, first_high=Py_ssize_t, last_high=Py_ssize_t, suspect=int)
-cpdef Py_ssize_t find_lines(const unsigned char[:] data, long long[:] starts, long long[:] stops, long long[:] high)
+@cython.locals(capacity=Py_ssize_t, n=Py_ssize_t, start=Py_ssize_t, size=Py_ssize_t, n_words=Py_ssize_t,
+               position=Py_ssize_t, word_index=Py_ssize_t, word=cython.ulonglong, lf=cython.ulonglong,
+               cr=cython.ulonglong, byte=int, high_lines=Py_ssize_t, first_high=Py_ssize_t, last_high=Py_ssize_t,
+               suspect=int, c1=int)
+cpdef Py_ssize_t find_lines(const unsigned char[:] data, const unsigned long long[:] words, long long[:] starts,
+                            long long[:] stops, long long[:] high)
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, size=Py_ssize_t, at=Py_ssize_t, length=Py_ssize_t, out=cython.uchar[:],
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, size=Py_ssize_t, at=Py_ssize_t, position=Py_ssize_t, out=cython.uchar[:],
                numbers=list)
 cpdef tuple kept_lines(const unsigned char[:] data, const long long[:] starts, const long long[:] stops,
                        const unsigned char[:] inert, Py_ssize_t first)

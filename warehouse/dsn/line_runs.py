@@ -17,6 +17,10 @@ HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREA
 _S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b".", b",", b"'", b"0"
 _LF, _CR = 10, 13
 _HIGH, _LEAD_FIRST, _LEAD_LAST, _CONTINUATION_LAST = 0x80, 0xC2, 0xF4, 0xBF  # bytes of UTF-8 sequences
+_C1_LAST = 0x9F  # 0x80 to 0x9F: what cp1252 and latin-1 decode differently
+# Eight bytes read as one word: each byte 0x01, each byte 0x80, each byte LF, each byte CR.
+_ONES, _HIGHS = 0x0101010101010101, 0x8080808080808080
+_LFS, _CRS = _LF * _ONES, _CR * _ONES
 
 
 def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, under, blocks, fields, line_kinds, quoted,
@@ -113,25 +117,44 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
             inert[i] = 1
 
 
-def find_lines(data, starts, stops, high):
+def find_lines(data, words, starts, stops, high):
     """Write where each line of `data` starts and stops (its end excluded: LF, CRLF or CR; the last
     line may have none) into `starts` and `stops`; return the number of lines, or -1 when `data` has
-    more lines than the arrays hold.
+    more lines than the arrays hold. `words` is `data` read as 64-bit words (its first len(data) // 8
+    times 8 bytes, `memoryview(data).cast("Q")`): the words holding no line end and no byte above 0x7F
+    (most of the text) are skipped whole.
 
     Write into `high` what the bytes above 0x7F are: how many lines hold one, the index of the first
-    (-1: none), and 1 when one of them may start a UTF-8 sequence (a lead byte 0xC2 to 0xF4 followed by
-    a continuation byte 0x80 to 0xBF) or is one that cp1252 leaves undefined, else 0.
+    (-1: none), 1 when one of them may start a UTF-8 sequence (a lead byte 0xC2 to 0xF4 followed by
+    a continuation byte 0x80 to 0xBF) or is one that cp1252 leaves undefined, else 0, and 1 when one
+    of them is 0x80 to 0x9F (where cp1252 and latin-1 differ), else 0.
     """
     capacity = len(starts)
     n = 0
     start = 0
     size = len(data)
+    n_words = len(words)
     position = 0
     high_lines = 0
     first_high = -1
     last_high = -1  # the last line seen holding a byte above 0x7F
     suspect = 0
+    c1 = 0
     while position < size:
+        if position & 7 == 0:
+            word_index = position >> 3
+            while word_index < n_words:
+                word = words[word_index]
+                lf = word ^ _LFS
+                cr = word ^ _CRS
+                # Whether a byte is above 0x7F, or is LF or CR (a zero byte of `lf` or `cr`: exact
+                # once no byte is above 0x7F).
+                if (word | ((lf - _ONES) & ~lf) | ((cr - _ONES) & ~cr)) & _HIGHS:
+                    break
+                word_index += 1
+            position = word_index << 3
+            if position >= size:
+                break
         byte = data[position]
         if byte >= _HIGH:
             if n != last_high:
@@ -139,6 +162,8 @@ def find_lines(data, starts, stops, high):
                 last_high = n
                 if first_high < 0:
                     first_high = n
+            if byte <= _C1_LAST:
+                c1 = 1
             if _LEAD_FIRST <= byte <= _LEAD_LAST:
                 if position + 1 < size and _HIGH <= data[position + 1] <= _CONTINUATION_LAST:
                     suspect = 1
@@ -163,6 +188,7 @@ def find_lines(data, starts, stops, high):
     high[0] = high_lines
     high[1] = first_high
     high[2] = suspect
+    high[3] = c1
     return n
 
 
@@ -185,7 +211,7 @@ def kept_lines(data, starts, stops, inert, first):
         if at >= 0:
             out[at] = _LF
         at += 1
-        length = stops[i] - starts[i]
-        out[at : at + length] = data[starts[i] : stops[i]]
-        at += length
+        for position in range(starts[i], stops[i]):  # (a plain loop once compiled: no slice object per line)
+            out[at] = data[position]
+            at += 1
     return numbers, text
