@@ -55,12 +55,11 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
             continue
         number = 0  # the nine digits of `Sxx.Gxx.xx.xxx` as one number
         for position in range(1, _HEAD_BYTES - 1):
-            if position == 3 or position == 4 or position == 7 or position == 10:
-                continue  # `.G`, `.`, `.`: checked above
             digit = data[start + position] - _ZERO
-            if digit < 0 or digit > 9:
-                break
-            number = number * 10 + digit
+            if 0 <= digit <= 9:
+                number = number * 10 + digit
+            elif position != 3 and position != 4 and position != 7 and position != 10:
+                break  # (`.G`, `.`, `.`, checked above, are skipped)
         else:
             block, field = number // 1000, number % 1000
             blocks[i] = block
