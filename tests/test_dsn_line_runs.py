@@ -72,7 +72,10 @@ def _lines(module, data: bytes) -> tuple[list[int], list[int], list[int]]:
     """(starts, stops, what the high bytes are) of `data`'s lines, from `module.find_lines`."""
     starts, stops, high = np.empty(len(data) + 1, np.int64), np.empty(len(data) + 1, np.int64), np.empty(4, np.int64)
     count = module.find_lines(data, memoryview(data)[: len(data) // 8 * 8].cast("Q"), starts, stops, high)
-    return starts[:count].tolist(), stops[:count].tolist(), high.tolist()
+    found = starts[:count].tolist(), stops[:count].tolist(), high.tolist()
+    count = module.find_lines(data, memoryview(b"").cast("Q"), starts, stops, high)  # byte by byte
+    assert (starts[:count].tolist(), stops[:count].tolist(), high.tolist()) == found
+    return found
 
 
 def _reference_lines(data: bytes) -> tuple[list[int], list[int], list[int]]:

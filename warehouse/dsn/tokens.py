@@ -16,6 +16,7 @@ line-by-line decoder counts them; any other buffer is decoded line by line (read
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
@@ -141,7 +142,8 @@ def line_spans(data: bytes) -> tuple[IntArray, IntArray, HighBytes]:
     count = -1
     capacity = len(data) // LINE_BYTES_GUESS + 1
     high = np.empty(4, np.int64)
-    words = memoryview(data)[: len(data) // 8 * 8].cast("Q")
+    # (find_lines reads the words as little-endian: elsewhere, none is given and bytes are read one by one)
+    words = memoryview(data)[: len(data) // 8 * 8 if sys.byteorder == "little" else 0].cast("Q")
     while count < 0:  # more lines than guessed: room for as many as bytes
         starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
         count = find_lines(data, words, starts, stops, high)
