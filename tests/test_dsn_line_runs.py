@@ -5,6 +5,7 @@ tests/test_dsn_tokens.py cut into small buffers (lines and runs cut at the buffe
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,15 +60,41 @@ def test_compiled_and_pure_python_mark_the_same_lines(tmp_path, monkeypatch):
                     marked += sum(compiled)
         with open_binary(path) as stream:
             for data in reader.iter_raw_blocks(stream, DecodeReport()):  # line ends as they are
-                assert _lines(line_runs, data) == _lines(pure, data), f"case {case}"
+                found = _lines(line_runs, data)
+                assert found == _lines(pure, data) == _reference_lines(data), f"case {case}"
+                inert = np.array([rng.random() < 0.5 for _ in found[0]], np.uint8)
+                spans = np.array(found[0], np.int64), np.array(found[1], np.int64)
+                assert line_runs.kept_lines(data, *spans, inert, 3) == pure.kept_lines(data, *spans, inert, 3)
     assert marked > 0  # lines were left out
 
 
 def _lines(module, data: bytes) -> tuple[list[int], list[int], list[int]]:
     """(starts, stops, what the high bytes are) of `data`'s lines, from `module.find_lines`."""
-    starts, stops, high = np.empty(len(data) + 1, np.int64), np.empty(len(data) + 1, np.int64), np.empty(3, np.int64)
-    count = module.find_lines(data, starts, stops, high)
-    return starts[:count].tolist(), stops[:count].tolist(), high.tolist()
+    starts, stops, high = np.empty(len(data) + 1, np.int64), np.empty(len(data) + 1, np.int64), np.empty(4, np.int64)
+    count = module.find_lines(data, memoryview(data)[: len(data) // 8 * 8].cast("Q"), starts, stops, high)
+    found = starts[:count].tolist(), stops[:count].tolist(), high.tolist()
+    count = module.find_lines(data, memoryview(b"").cast("Q"), starts, stops, high)  # byte by byte
+    assert (starts[:count].tolist(), stops[:count].tolist(), high.tolist()) == found
+    return found
+
+
+def _reference_lines(data: bytes) -> tuple[list[int], list[int], list[int]]:
+    """What `find_lines` must find, from the lines split by a regular expression, byte by byte."""
+    starts, stops, with_high = [], [], []
+    for match in re.finditer(rb"[^\r\n]*(\r\n|\r|\n)|[^\r\n]+$", data):
+        line = match.group().rstrip(b"\r\n")
+        if any(byte >= 0x80 for byte in line):
+            with_high.append(len(starts))
+        starts.append(match.start())
+        stops.append(match.start() + len(line))
+    high = [byte for line in with_high for byte in data[starts[line] : stops[line]] if byte >= 0x80]
+    suspect = any(
+        (0xC2 <= data[i] <= 0xF4 and i + 1 < len(data) and 0x80 <= data[i + 1] <= 0xBF)
+        or data[i] in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+        for i in range(len(data))
+    )
+    c1 = any(0x80 <= byte <= 0x9F for byte in high)
+    return starts, stops, [len(with_high), with_high[0] if with_high else -1, int(suspect), int(c1)]
 
 
 def test_a_run_keeps_its_first_and_last_lines_only():

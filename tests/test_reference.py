@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import duckdb
 import pytest
 
@@ -69,6 +72,13 @@ def test_pseudonyms_are_keyed_and_stable():
     # The first 128 bits of HMAC-SHA256("nir:<NIR>") under the key: a pseudonym never changes with the code.
     assert one.person("1800175123456", None, None, None) == ("07dc701aa77fdb335a897b04f14b2938", "nir")
     assert one.by_matricule("123456789", "M1") == ("f800a30045624c01bb04a7e03482023a", "matricule")
+
+
+@pytest.mark.parametrize("key_bytes", [1, 32, 63, 64, 65, 200])
+def test_pseudonyms_are_the_hmac_of_the_identifier_whatever_the_key_length(key_bytes):
+    key = bytes(range(7, 7 + key_bytes % 249)) + b"k" * (key_bytes - key_bytes % 249)
+    expected = hmac.new(key, b"nir:1800175123456", hashlib.sha256).hexdigest()[:32]
+    assert Pseudonymiser(key).person("1800175123456", None, None, None) == (expected, "nir")
 
 
 def test_config_errors_name_the_file_and_setting(tmp_path):

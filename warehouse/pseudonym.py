@@ -24,18 +24,30 @@ def normalise_identity(text: str) -> str:
     return " ".join(re.split(r"[\s\-']+", ascii_text.upper())).strip()
 
 
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))  # HMAC's ipad and opad, as tables for bytes.translate
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
 class Pseudonymiser:
     """HMAC-SHA256 of a person's identifier under a secret key, truncated to 128 bits."""
 
     def __init__(self, key: bytes) -> None:
         if not key:
             raise ValueError("the pseudonymisation key is empty")
-        self._keyed = hmac.new(key, digestmod=sha256)  # copied per message: the key is hashed in once
+        # HMAC (RFC 2104) written out: the padded key hashed into the inner and outer states once, each copied
+        # per message. The same digest as hmac.new(key, message, sha256), without its Python object per message
+        # (a third of the time of a person's pseudonym).
+        block = sha256().block_size
+        padded = (sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+        self._inner = sha256(padded.translate(_INNER_PAD))
+        self._outer = sha256(padded.translate(_OUTER_PAD))
 
     def _digest(self, message: str) -> str:
-        keyed = self._keyed.copy()
-        keyed.update(message.encode("utf-8"))
-        return keyed.hexdigest()[:PSEUDONYM_HEX_CHARS]
+        inner = self._inner.copy()
+        inner.update(message.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:PSEUDONYM_HEX_CHARS]
 
     def person(
         self, nir: str | None, surname: str | None, first_names: str | None, birth_date: str | None

@@ -17,6 +17,13 @@ HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREA
 _S, _G, _DOT, _COMMA, _QUOTE, _ZERO = 83, 71, 46, 44, 39, 48  # b"S", b"G", b".", b",", b"'", b"0"
 _LF, _CR = 10, 13
 _HIGH, _LEAD_FIRST, _LEAD_LAST, _CONTINUATION_LAST = 0x80, 0xC2, 0xF4, 0xBF  # bytes of UTF-8 sequences
+_C1_LAST = 0x9F  # 0x80 to 0x9F: what cp1252 and latin-1 decode differently
+# Eight bytes read as one word: each byte 0x01, each byte 0x80, each byte LF, each byte CR.
+_ONES, _HIGHS = 0x0101010101010101, 0x8080808080808080
+_LFS, _CRS = _LF * _ONES, _CR * _ONES
+# Multiplied by a word holding the single bit 8k (k: a byte's index in the word, little-endian), puts k in the
+# top byte; _WORD keeps the product to 64 bits (as the C type does once compiled).
+_BYTE_INDEX, _WORD = 0x0001020304050607, 0xFFFFFFFFFFFFFFFF
 
 
 def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, under, blocks, fields, line_kinds, quoted,
@@ -49,21 +56,20 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
         if (data[start] != _S or data[start + 3] != _DOT or data[start + 4] != _G or data[start + 7] != _DOT
                 or data[start + 10] != _DOT or data[start + 14] != _COMMA):
             continue
-        number = 0  # the nine digits of `Sxx.Gxx.xx.xxx` as one number
-        for position in range(1, _HEAD_BYTES - 1):
-            if position == 3 or position == 4 or position == 7 or position == 10:
-                continue  # `.G`, `.`, `.`: checked above
-            digit = data[start + position] - _ZERO
-            if digit < 0 or digit > 9:
-                break
-            number = number * 10 + digit
-        else:
-            block, field = number // 1000, number % 1000
-            blocks[i] = block
-            fields[i] = field
-            line_kinds[i] = kinds[block_rows[block], field]
-            quoted[i] = (length > _HEAD_BYTES + 1 and data[start + _HEAD_BYTES] == _QUOTE
-                         and data[start + length - 1] == _QUOTE)
+        # The nine digits of `Sxx.Gxx.xx.xxx`, written out: no loop nor test per position once compiled.
+        s1, s2, g1, g2 = data[start + 1] - _ZERO, data[start + 2] - _ZERO, data[start + 5] - _ZERO, data[start + 6] - _ZERO
+        b1, b2 = data[start + 8] - _ZERO, data[start + 9] - _ZERO
+        f1, f2, f3 = data[start + 11] - _ZERO, data[start + 12] - _ZERO, data[start + 13] - _ZERO
+        if not (0 <= s1 <= 9 and 0 <= s2 <= 9 and 0 <= g1 <= 9 and 0 <= g2 <= 9 and 0 <= b1 <= 9 and 0 <= b2 <= 9
+                and 0 <= f1 <= 9 and 0 <= f2 <= 9 and 0 <= f3 <= 9):
+            continue
+        block = ((((s1 * 10 + s2) * 10 + g1) * 10 + g2) * 10 + b1) * 10 + b2
+        field = (f1 * 10 + f2) * 10 + f3
+        blocks[i] = block
+        fields[i] = field
+        line_kinds[i] = kinds[block_rows[block], field]
+        quoted[i] = (length > _HEAD_BYTES + 1 and data[start + _HEAD_BYTES] == _QUOTE
+                     and data[start + length - 1] == _QUOTE)
     if n < 3:
         return
     # A line continues the block instance of the line before it: both are well-formed rubrics of the
@@ -113,25 +119,56 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
             inert[i] = 1
 
 
-def find_lines(data, starts, stops, high):
+def find_lines(data, words, starts, stops, high):
     """Write where each line of `data` starts and stops (its end excluded: LF, CRLF or CR; the last
     line may have none) into `starts` and `stops`; return the number of lines, or -1 when `data` has
     more lines than the arrays hold.
 
+    `words` is `data` read as little-endian 64-bit words (its first len(data) // 8 times 8 bytes,
+    `memoryview(data).cast("Q")` on a little-endian machine; empty: every byte is read one by one).
+    Of each word, only the bytes that may be a line end or above 0x7F are read, found by bit operations
+    on the whole word: most words of DSN text hold none, the others one or two.
+
     Write into `high` what the bytes above 0x7F are: how many lines hold one, the index of the first
-    (-1: none), and 1 when one of them may start a UTF-8 sequence (a lead byte 0xC2 to 0xF4 followed by
-    a continuation byte 0x80 to 0xBF) or is one that cp1252 leaves undefined, else 0.
+    (-1: none), 1 when one of them may start a UTF-8 sequence (a lead byte 0xC2 to 0xF4 followed by
+    a continuation byte 0x80 to 0xBF) or is one that cp1252 leaves undefined, else 0, and 1 when one
+    of them is 0x80 to 0x9F (where cp1252 and latin-1 differ), else 0.
     """
     capacity = len(starts)
     n = 0
     start = 0
     size = len(data)
-    position = 0
+    n_words = len(words)
+    word_index = 0
+    tail = n_words << 3  # the next byte after the whole words, read one by one
+    flags = 0  # of the word being read: bit 7 of each byte that may be a line end or above 0x7F, not yet read
+    base = 0  # where that word starts
+    skip_lf = -1  # the LF of a CRLF, not a line end of its own
     high_lines = 0
     first_high = -1
     last_high = -1  # the last line seen holding a byte above 0x7F
     suspect = 0
-    while position < size:
+    c1 = 0
+    while True:
+        if flags:
+            lowest = flags & -flags
+            flags ^= lowest
+            position = base + ((((lowest >> 7) * _BYTE_INDEX) & _WORD) >> 56)
+        elif word_index < n_words:
+            word = words[word_index]
+            lf = word ^ _LFS
+            cr = word ^ _CRS
+            # A byte above 0x7F, or a zero byte of `lf` or `cr` (an LF or CR); a byte right after one of
+            # those may be marked too (a borrow), and is read for nothing.
+            flags = (word | ((lf - _ONES) & ~lf) | ((cr - _ONES) & ~cr)) & _HIGHS
+            base = word_index << 3
+            word_index += 1
+            continue
+        elif tail < size:
+            position = tail
+            tail += 1
+        else:
+            break
         byte = data[position]
         if byte >= _HIGH:
             if n != last_high:
@@ -139,21 +176,23 @@ def find_lines(data, starts, stops, high):
                 last_high = n
                 if first_high < 0:
                     first_high = n
+            if byte <= _C1_LAST:
+                c1 = 1
             if _LEAD_FIRST <= byte <= _LEAD_LAST:
                 if position + 1 < size and _HIGH <= data[position + 1] <= _CONTINUATION_LAST:
                     suspect = 1
             elif byte in (0x81, 0x8D, 0x8F, 0x90, 0x9D):  # undefined in cp1252
                 suspect = 1
-        elif byte in (_LF, _CR):
+        elif byte in (_LF, _CR) and position != skip_lf:
             if n == capacity:
                 return -1
             starts[n] = start
             stops[n] = position
             n += 1
-            if byte == _CR and position + 1 < size and data[position + 1] == _LF:
-                position += 1
             start = position + 1
-        position += 1
+            if byte == _CR and position + 1 < size and data[position + 1] == _LF:
+                skip_lf = position + 1
+                start = position + 2
     if start < size:
         if n == capacity:
             return -1
@@ -163,6 +202,7 @@ def find_lines(data, starts, stops, high):
     high[0] = high_lines
     high[1] = first_high
     high[2] = suspect
+    high[3] = c1
     return n
 
 
@@ -185,7 +225,7 @@ def kept_lines(data, starts, stops, inert, first):
         if at >= 0:
             out[at] = _LF
         at += 1
-        length = stops[i] - starts[i]
-        out[at : at + length] = data[starts[i] : stops[i]]
-        at += length
+        for position in range(starts[i], stops[i]):  # (a plain loop once compiled: no slice object per line)
+            out[at] = data[position]
+            at += 1
     return numbers, text

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from math import isfinite
 
 from warehouse.dsn.norm import ENVELOPE_PREFIXES, Norm, load_norm
@@ -43,6 +44,7 @@ TOTAL = "S90.G00.90"
 INT32_MAX = 2**31 - 1
 
 
+@lru_cache(maxsize=1 << 16)  # a file holds few distinct dates, each read many times
 def parse_dsn_date(value: str) -> date:
     """`DDMMYYYY` to a date; raises ValueError on anything else (including 99 for unknown parts)."""
     if len(value) != 8 or not value.isdigit():

@@ -175,7 +175,7 @@ class RecordBuilder:
         for contract in individual.children:
             if contract.code != CONTRACT:
                 continue
-            f = contract.fields
+            f: dict = contract.fields  # typed: Cython calls the dict's get directly
             start = f.get("001")
             number = f.get("009") or None
             if not isinstance(start, date) or not isinstance(number, str):
@@ -198,7 +198,7 @@ class RecordBuilder:
                 )
             )
             for child in contract.children:
-                c = child.fields
+                c: dict = child.fields
                 if child.code == CONTRACT_END:
                     end = c.get("001")
                     if isinstance(end, date) and end < start:
@@ -239,7 +239,7 @@ def _hours_by_contract(individual: Block) -> dict[str, float]:
     for remuneration in individual.children:
         if remuneration.code != REMUNERATION:
             continue
-        r = remuneration.fields
+        r: dict = remuneration.fields
         number = r.get("010")
         if not isinstance(number, str) or not number:
             continue

@@ -16,6 +16,7 @@ line-by-line decoder counts them; any other buffer is decoded line by line (read
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
@@ -91,17 +92,11 @@ class LineSelector:
         """(line numbers, lines, count of lines): the lines the parser must read, of the whole lines of
         `data` (line ends as read: LF, CRLF or CR), the first numbered `first`, without their ends, and
         how many lines `data` holds; `report` counts the encodings of every line, read or not."""
-        count = -1
-        capacity = len(data) // LINE_BYTES_GUESS + 1
-        high = np.empty(3, np.int64)
-        while count < 0:  # more lines than guessed: room for as many as bytes
-            starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
-            count = find_lines(data, starts, stops, high)
-            capacity = len(data) + 1
-        starts, stops = starts[:count], stops[:count]
+        starts, stops, high = line_spans(data)
+        count = len(starts)
         inert = self._inert(data, starts, stops)
         numbers, kept = kept_lines(data, starts, stops, inert, first)
-        encoding = buffer_encoding(data, HighBytes(*map(int, high)), report, first)
+        encoding = buffer_encoding(data, high, report, first)
         if encoding is None:
             text = line_ends_to_lf(data)
             lines = decode_lines(text[:-1] if text.endswith(b"\n") else text, report, first)
@@ -138,6 +133,22 @@ class HighBytes(NamedTuple):
     lines: int  # how many lines hold one
     first: int  # index of the first of those lines (-1: none)
     suspect: int  # 1 when one may start a UTF-8 sequence or is undefined in cp1252
+    c1: int  # 1 when one is 0x80 to 0x9F, where cp1252 and latin-1 differ (0: latin-1 decodes as cp1252)
+
+
+def line_spans(data: bytes) -> tuple[IntArray, IntArray, HighBytes]:
+    """(starts, stops, high bytes) of the lines of `data` (line ends excluded: LF, CRLF or CR; the
+    last line may have none), by `line_runs.find_lines`."""
+    count = -1
+    capacity = len(data) // LINE_BYTES_GUESS + 1
+    high = np.empty(4, np.int64)
+    # (find_lines reads the words as little-endian: elsewhere, none is given and bytes are read one by one)
+    words = memoryview(data)[: len(data) // 8 * 8 if sys.byteorder == "little" else 0].cast("Q")
+    while count < 0:  # more lines than guessed: room for as many as bytes
+        starts, stops = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+        count = find_lines(data, words, starts, stops, high)
+        capacity = len(data) + 1
+    return starts[:count], stops[:count], HighBytes(*map(int, high))
 
 
 def buffer_encoding(data: bytes, high: HighBytes, report: DecodeReport, first: int) -> str | None:
@@ -148,7 +159,7 @@ def buffer_encoding(data: bytes, high: HighBytes, report: DecodeReport, first: i
 
     Text holding a byte above 0x7F is UTF-8 only if such a byte starts a UTF-8 sequence (`high.suspect`):
     otherwise it is single-byte text, decoded as cp1252 (which decodes the bytes it defines as
-    latin-1 does, but 0x80 to 0x9F).
+    latin-1 does, but 0x80 to 0x9F), by latin-1's faster codec when it holds none of 0x80 to 0x9F.
     """
     if not high.lines:
         return "ascii"
@@ -164,7 +175,7 @@ def buffer_encoding(data: bytes, high: HighBytes, report: DecodeReport, first: i
         report.first_non_utf8_line = first + high.first
     if report.encoding == "utf-8":
         report.encoding = "cp1252"
-    return "cp1252"
+    return "cp1252" if high.c1 else "latin-1"
 
 
 def has_misplaced_block(issues: Iterable[Issue]) -> bool:
