@@ -7,11 +7,9 @@ the declarations read before the damage; the file itself is copied to the quaran
 
 from __future__ import annotations
 
-import gc
 import shutil
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.cycles import cycle_collection_paused
 from warehouse.dsn.parser import DsnParser, Issue
 from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
@@ -83,7 +82,7 @@ def parse_batch(task: BatchTask) -> BatchResult:
     pseudonymiser = Pseudonymiser(task.key)
     selector, every_opening = LineSelector(skip_repeated_openings=True), LineSelector()
     results = []
-    with _no_cycle_collection(), _StagedWriter(task.staging, task.batch_id) as writer:
+    with cycle_collection_paused(), _StagedWriter(task.staging, task.batch_id) as writer:
         for source in task.files:
             headers: list[tuple] = []
             try:
@@ -100,20 +99,6 @@ def parse_batch(task: BatchTask) -> BatchResult:
                 writer.add({"declarations": headers})
             results.append(result)
     return BatchResult(task.batch_id, results)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cycle collector paused: parsing makes millions of blocks and rows that hold no reference
-    cycle, and while the rows wait for their row group every collection would walk them all again
-    (about a tenth of the parse's time). Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _StagedWriter:
