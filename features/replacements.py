@@ -97,8 +97,6 @@ def _absences_by_job(absences: pd.DataFrame, replacements: pd.DataFrame) -> dict
     replacements, in the order of their start."""
     jobs = set(zip(_strings(replacements["establishment_siret"]), _strings(replacements["post"]), strict=True))
     by_job: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
-    # read in the order of their job and start, so that sorting each job's list finds it (almost) sorted
-    absences = absences.take(_order(absences, ["establishment_siret", "post", "start_day", "end_day", "person_key"]))
     for siret, post, person, first, last in zip(
             _strings(absences["establishment_siret"]), _strings(absences["post"]), _strings(absences["person_key"]),
             absences["start_day"].tolist(), absences["end_day"].to_numpy(dtype="float64", na_value=np.nan).tolist(),
