@@ -96,7 +96,9 @@ def prepare_as_of(
             f"AND run_to >= {_date(window.history_start)}" if from_states else
             f"SELECT count(*) FROM contract_months WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"
         ))[0]
-        cuts = _siret_cuts(engine, window, max(1, -(-rows // SNAPSHOTS_PER_REBUILD)))
+        declaring = (f"SELECT DISTINCT siret FROM declarations "
+                     f"WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}")
+        cuts = siret_cuts(engine, declaring, max(1, -(-rows // SNAPSHOTS_PER_REBUILD)))
     _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None], strict=True)),
                     from_states=from_states)
     engine.create_table(
@@ -245,20 +247,28 @@ def _contracts_asof(
             engine.insert_into("contracts_asof", classified)
 
 
-def _siret_cuts(engine: SqlEngine, window: AsOfWindow, parts: int) -> list[str]:
-    """SIRETs that split the establishments declaring in the history into `parts` ranges of equal
-    counts (the first range starts below the first cut; rows with no SIRET go with the last)."""
+def siret_cuts(engine: SqlEngine, sirets: str, parts: int) -> list[str]:
+    """SIRETs that split the distinct `siret`s of query `sirets` into `parts` ranges of equal counts (the first
+    range starts below the first cut; rows with no SIRET go with the last)."""
     if parts <= 1:
         return []
     rows = engine.fetch(
         f"""SELECT siret FROM (
                SELECT siret, row_number() OVER (ORDER BY siret) AS rank, count(*) OVER () AS n
-               FROM (SELECT DISTINCT siret FROM declarations
-                     WHERE month BETWEEN DATE '{window.history_start.isoformat()}' AND DATE '{window.as_of.isoformat()}'
-                       AND siret IS NOT NULL))
+               FROM ({sirets}) WHERE siret IS NOT NULL)
            WHERE rank > 1 AND (rank - 1) % greatest(n // {int(parts)}, 1) = 0 ORDER BY siret"""
     )
     return rows["siret"].tolist()[: parts - 1]
+
+
+def siret_range(column: str, low: str | None, high: str | None) -> str:
+    """SQL: `column` in [low, high) (None: unbounded); a missing SIRET goes with the last range."""
+    conditions = []
+    if low is not None:
+        conditions.append(f"({column} >= {sql_string(low)}" + (f" OR {column} IS NULL)" if high is None else ")"))
+    if high is not None:
+        conditions.append(f"{column} < {sql_string(high)}")
+    return " AND ".join(conditions) or "true"
 
 
 def _closed_weekdays(engine: SqlEngine, settings: FeaturesConfig) -> None:

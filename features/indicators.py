@@ -2,7 +2,8 @@
 
 Each indicator is written once, in SQL, over the tables `features.asof.prepare_as_of` creates;
 `compute_indicators` runs them and leaves one row per establishment in the temp table
-`establishment_indicators`. Medians are computed in their own aggregates and joined: DuckDB 2.0
+`establishment_indicators`, by ranges of establishments at national scale (each indicator reads the
+contracts of one establishment only). Medians are computed in their own aggregates and joined: DuckDB 2.0
 slows down twenty-fold when a median shares a GROUP BY with a window function's output
 (shared/ENGINEERING-NOTES.md), and the split costs nothing on 1.x.
 
@@ -11,14 +12,20 @@ Windows: `_12m` is the window (12 months by default) ending with the as-of month
 
 from __future__ import annotations
 
-from core.config import FeaturesConfig
-from warehouse.sql_engine import SqlEngine
+import itertools
 
+from core.config import FeaturesConfig
+from features.asof import siret_cuts, siret_range
+from warehouse.sql_engine import SqlEngine, fetch_aggregate
+
+# Indicators are computed by ranges of establishments holding about this many contracts: over the 36 M contracts
+# of the national preset at once, the aggregates and windows spilled 9 GB to disk (10GB limit, 2 threads).
+CONTRACTS_PER_PART = 6_000_000
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
 
 
-def _window_mix(suffix: str, start_column: str) -> str:
+def _window_mix(suffix: str, start_column: str, contracts: str) -> str:
     """Hires and contract-days by kind over the window starting at `asof_params.<start_column>`."""
     return f"""
 mix{suffix} AS (
@@ -31,14 +38,16 @@ mix{suffix} AS (
                AS contract_days{suffix},
            coalesce(sum(greatest(0, datediff('day', greatest(c.start_date, p.{start_column}), c.period_end) + 1))
                FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS fixed_term_days{suffix}
-    FROM contracts_asof c, asof_params p
+    FROM {contracts} c, asof_params p
     WHERE c.kind IN {COUNTED_KINDS} AND c.period_end >= p.{start_column}
     GROUP BY c.establishment_siret
 )"""
 
 
-def indicators_sql(settings: FeaturesConfig) -> str:
-    """SQL of the indicators: one row per establishment of `establishments_asof`."""
+def indicators_sql(settings: FeaturesConfig, contracts: str = "contracts_asof",
+                   establishments: str = "establishments_asof") -> str:
+    """SQL of the indicators: one row per establishment of `establishments` (a table shaped as `establishments_asof`)
+    from the contracts of table `contracts` (shaped as `contracts_asof`)."""
     chain_gap = int(settings.chain_gap_days)
     continuity_gap = int(settings.continuity_gap_days)
     year_round = float(settings.year_round_share)
@@ -53,22 +62,22 @@ in_force AS (  -- contracts running on the last day of the as-of month and decla
                     WHEN c.time_mode = '10' THEN 1.0
                     ELSE least(coalesce(c.contract_hours, 151.67) / 151.67, 1.0) END) AS fte,
            count(*) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_in_force
-    FROM contracts_asof c, p
+    FROM {contracts} c, p
     WHERE c.start_date <= p.as_of_end AND c.last_month = p.as_of
       AND (c.end_date IS NULL OR c.end_date >= p.as_of_end)
     GROUP BY c.establishment_siret
 ),
 in_force_year_before AS (
     SELECT c.establishment_siret AS siret, count(DISTINCT c.person_key) AS headcount_year_before
-    FROM contracts_asof c, p
+    FROM {contracts} c, p
     WHERE c.kind <> 'mission'
       AND c.start_date <= p.window_start - INTERVAL 1 DAY
       AND coalesce(c.end_date, last_day(c.last_month)) >= p.window_start - INTERVAL 1 DAY
       AND c.first_month <= p.window_start - INTERVAL 1 MONTH
     GROUP BY c.establishment_siret
 ),
-{_window_mix("_12m", "window_start")},
-{_window_mix("_3m", "short_window_start")},
+{_window_mix("_12m", "window_start", contracts)},
+{_window_mix("_3m", "short_window_start", contracts)},
 hours AS (  -- paid hours declared in the window, by kind of contract (summed when contracts are rebuilt)
     SELECT c.establishment_siret AS siret,
            sum(c.hours_worked_in_window) AS hours_12m,
@@ -76,13 +85,13 @@ hours AS (  -- paid hours declared in the window, by kind of contract (summed wh
            coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'cdd'), 0) AS hours_cdd_12m,
            coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'usage'), 0) AS hours_usage_12m,
            coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'mission'), 0) AS hours_mission_12m
-    FROM contracts_asof c
+    FROM {contracts} c
     WHERE c.kind IN {COUNTED_KINDS}
     GROUP BY c.establishment_siret
 ),
 ended_fixed_term AS (  -- fixed-term contracts that ended in the window, with their length
     SELECT c.establishment_siret AS siret, c.duration_days
-    FROM contracts_asof c, p
+    FROM {contracts} c, p
     WHERE c.kind IN {FIXED_TERM_KINDS} AND c.end_date BETWEEN p.window_start AND p.as_of_end
 ),
 durations AS (
@@ -105,7 +114,7 @@ per_person AS (
            min(struct_pack(start_date := c.start_date, contract_id := c.contract_id,
                            fixed_term_hire := c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}))
                AS first_contract
-    FROM contracts_asof c, p
+    FROM {contracts} c, p
     WHERE c.kind IN {COUNTED_KINDS}
     GROUP BY c.establishment_siret, c.person_key
 ),
@@ -133,7 +142,7 @@ chain_marks AS (  -- successive fixed-term contracts of one person separated by 
         SELECT c.establishment_siret AS siret, c.person_key, c.contract_id, c.start_date, c.period_end,
                lag(c.period_end) OVER (PARTITION BY c.establishment_siret, c.person_key ORDER BY c.start_date, c.contract_id)
                    AS previous_fixed_term_end
-        FROM contracts_asof c WHERE c.kind IN {FIXED_TERM_KINDS}
+        FROM {contracts} c WHERE c.kind IN {FIXED_TERM_KINDS}
     )
 ),
 chain_ids AS (
@@ -155,7 +164,7 @@ post_periods AS (  -- fixed-term coverage of each post, as islands separated by 
            max(c.period_end) OVER (
                PARTITION BY c.establishment_siret, c.post ORDER BY c.start_date, c.contract_id
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_until
-    FROM contracts_asof c
+    FROM {contracts} c
     WHERE c.kind IN {FIXED_TERM_KINDS} AND c.post IS NOT NULL
 ),
 post_island_marks AS (
@@ -194,7 +203,7 @@ year_round AS (
            / sum(greatest(0, datediff('day', greatest(c.start_date, p.window_start), c.period_end) + 1))
                AS share_fixed_term_days_on_year_round_posts_12m,
            count(DISTINCT c.post) FILTER (WHERE y.covered_share >= {year_round}) AS year_round_fixed_term_posts_12m
-    FROM contracts_asof c
+    FROM {contracts} c
     JOIN post_year_coverage y ON y.siret = c.establishment_siret AND y.post = c.post, p
     WHERE c.kind IN {FIXED_TERM_KINDS} AND c.period_end >= p.window_start
     GROUP BY c.establishment_siret
@@ -236,7 +245,7 @@ SELECT
     coalesce(pr.longest_post_run_persons, 0) AS longest_post_run_persons,
     coalesce(yr.share_fixed_term_days_on_year_round_posts_12m, 0) AS share_fixed_term_days_on_year_round_posts_12m,
     coalesce(yr.year_round_fixed_term_posts_12m, 0) AS year_round_fixed_term_posts_12m
-FROM establishments_asof e
+FROM {establishments} e
 CROSS JOIN p
 LEFT JOIN in_force f ON f.siret = e.siret
 LEFT JOIN in_force_year_before y ON y.siret = e.siret
@@ -254,5 +263,27 @@ LEFT JOIN year_round yr ON yr.siret = e.siret
 
 
 def compute_indicators(engine: SqlEngine, settings: FeaturesConfig) -> None:
-    """Create the temp table `establishment_indicators` (one row per active establishment)."""
-    engine.create_table("establishment_indicators", indicators_sql(settings))
+    """Create the temp table `establishment_indicators` (one row per active establishment).
+
+    An engine that splits large aggregates computes it by ranges of establishments of about `CONTRACTS_PER_PART`
+    contracts, each range's contracts and establishments copied apart first: the same rows, each range's
+    aggregates and windows within memory."""
+    parts = 1
+    if engine.splits_large_aggregates:
+        parts = max(1, -(-fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0] // CONTRACTS_PER_PART))
+    if parts == 1:
+        engine.create_table("establishment_indicators", indicators_sql(settings))
+        return
+    cuts = siret_cuts(engine, "SELECT siret FROM establishments_asof", parts)
+    for part, (low, high) in enumerate(itertools.pairwise([None, *cuts, None])):
+        engine.create_table("indicator_contracts", "SELECT * FROM contracts_asof WHERE "
+                            + siret_range("establishment_siret", low, high))
+        engine.create_table("indicator_establishments", "SELECT * FROM establishments_asof WHERE "
+                            + siret_range("siret", low, high))
+        rows = indicators_sql(settings, "indicator_contracts", "indicator_establishments")
+        if part == 0:
+            engine.create_table("establishment_indicators", rows)
+        else:
+            engine.insert_into("establishment_indicators", rows)
+    for name in ("indicator_contracts", "indicator_establishments"):
+        engine.drop_table(name)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from core.sql_literals import sql_string
+from features.asof import siret_range
 from features.pass_parts import SIRET
 from warehouse.sql_engine import SqlEngine
 
@@ -67,9 +67,4 @@ def engine_source(engine: SqlEngine, frames: Sequence[InputFrame], constants: tu
 
 def _in_range(low: str | None, high: str | None) -> str:
     """The WHERE clause of [low, high) (None: unbounded); a missing SIRET goes with the last range."""
-    conditions = []
-    if low is not None:
-        conditions.append(f"({SIRET} >= {sql_string(low)}" + (f" OR {SIRET} IS NULL)" if high is None else ")"))
-    if high is not None:
-        conditions.append(f"{SIRET} < {sql_string(high)}")
-    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return "" if low is None and high is None else f" WHERE {siret_range(SIRET, low, high)}"

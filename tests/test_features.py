@@ -230,10 +230,11 @@ def test_contract_ending_the_day_before_or_after_the_end_of_the_as_of_month(tmp_
 
 
 @pytest.mark.slow
-def test_contracts_rebuilt_by_siret_ranges_equal_one_rebuild(small_warehouse, monkeypatch):
-    """At national scale contracts are rebuilt by ranges of SIRETs: the ranges together must give
-    exactly the features and evidence of a single rebuild."""
+def test_contracts_rebuilt_and_indicators_by_siret_ranges_equal_one_pass(small_warehouse, monkeypatch):
+    """At national scale contracts are rebuilt, and the indicators computed, by ranges of SIRETs: the ranges
+    together must give exactly the features and evidence of a single rebuild and a single indicator query."""
     import features.asof
+    import features.indicators
 
     _, home = small_warehouse
     as_of = date(2025, 6, 1)
@@ -241,11 +242,14 @@ def test_contracts_rebuilt_by_siret_ranges_equal_one_rebuild(small_warehouse, mo
     with DuckDBEngine() as engine:
         states = engine.fetch_row(f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_states.parquet')")[0]
     monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", states // 7)
-    cuts: list[list[str]] = []
-    split = features.asof._siret_cuts
-    monkeypatch.setattr(features.asof, "_siret_cuts", lambda *args: cuts.append(split(*args)) or cuts[-1])
+    monkeypatch.setattr(features.indicators, "CONTRACTS_PER_PART", whole.contracts // 5)
+    cuts: dict[str, list[str]] = {}
+    split = features.asof.siret_cuts
+    for module in (features.asof, features.indicators):
+        monkeypatch.setattr(module, "siret_cuts",
+                            lambda *args, name=module.__name__: cuts.setdefault(name, split(*args)))
     by_ranges = _features(home, as_of)
-    assert len(cuts[0]) >= 2  # three ranges or more
+    assert len(cuts["features.asof"]) >= 2 and len(cuts["features.indicators"]) >= 2  # three ranges or more
     pd.testing.assert_frame_equal(whole.features, by_ranges.features)
     pd.testing.assert_frame_equal(whole.evidence, by_ranges.evidence)
 
