@@ -248,8 +248,8 @@ def _contracts_asof(
 
 
 def siret_cuts(engine: SqlEngine, sirets: str, parts: int) -> list[str]:
-    """SIRETs that split the distinct `siret`s of query `sirets` into `parts` ranges of equal counts (the first
-    range starts below the first cut; rows with no SIRET go with the last)."""
+    """SIRETs that split the `siret` column of query `sirets` (distinct values) into `parts` ranges of equal counts
+    (the first range starts below the first cut; rows with no SIRET go with the last)."""
     if parts <= 1:
         return []
     rows = engine.fetch(

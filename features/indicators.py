@@ -19,7 +19,8 @@ from features.asof import siret_cuts, siret_range
 from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 # Indicators are computed by ranges of establishments holding about this many contracts: over the 36 M contracts
-# of the national preset at once, the aggregates and windows spilled 9 GB to disk (10GB limit, 2 threads).
+# of the national preset at once they took 196 s and spilled 9 GB to disk, by ranges of 6 M 157 s (README). Smaller
+# ranges compute faster but each costs a copy of its contracts.
 CONTRACTS_PER_PART = 6_000_000
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
