@@ -22,7 +22,7 @@ CONTRACTS = _schema(
     bools="end_inferred end_at_planned",
 )
 ESTABLISHMENTS = _schema(
-    "siret siren naf idcc postal_code departement departement_name region_code region",
+    "siret siren naf idcc street postal_code city departement departement_name region_code region",
     dates="first_month last_month", ints="months_declared_in_window", bools="declares",
 )
 ABSENCES = _schema(
