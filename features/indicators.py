@@ -22,6 +22,10 @@ from warehouse.sql_engine import SqlEngine, fetch_aggregate
 # of the national preset at once they took 196 s and spilled 9 GB to disk, by ranges of 6 M 157 s (README). Smaller
 # ranges compute faster but each costs a copy of its contracts.
 CONTRACTS_PER_PART = 6_000_000
+# The columns of `contracts_asof` the indicators read: a range's copy holds only these.
+CONTRACT_COLUMNS = ("establishment_siret", "person_key", "contract_id", "kind", "post", "start_date", "end_date",
+                    "period_end", "first_month", "last_month", "duration_days", "contract_hours", "time_mode",
+                    "hours_worked_in_window")
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
 
@@ -112,16 +116,15 @@ per_person AS (
     SELECT c.establishment_siret AS siret, c.person_key,
            count(*) FILTER (WHERE c.start_date >= p.window_start) AS contracts_12m,
            count(*) FILTER (WHERE c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_hires_12m,
-           min(struct_pack(start_date := c.start_date, contract_id := c.contract_id,
-                           fixed_term_hire := c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}))
-               AS first_contract
+           arg_min_null(c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS},
+                        struct_pack(start_date := c.start_date, contract_id := c.contract_id)) AS first_is_fixed_term_hire
     FROM {contracts} c, p
     WHERE c.kind IN {COUNTED_KINDS}
     GROUP BY c.establishment_siret, c.person_key
 ),
 rehires AS (  -- share of the window's fixed-term hires that are not the person's first contract with this employer
     SELECT siret,
-           CAST(sum(fixed_term_hires_12m) - count(*) FILTER (WHERE first_contract.fixed_term_hire) AS DOUBLE)
+           CAST(sum(fixed_term_hires_12m) - count(*) FILTER (WHERE first_is_fixed_term_hire) AS DOUBLE)
                / sum(fixed_term_hires_12m) AS rehire_share_12m
     FROM per_person
     GROUP BY siret
@@ -277,7 +280,7 @@ def compute_indicators(engine: SqlEngine, settings: FeaturesConfig) -> None:
         return
     cuts = siret_cuts(engine, "SELECT siret FROM establishments_asof", parts)
     for part, (low, high) in enumerate(itertools.pairwise([None, *cuts, None])):
-        engine.create_table("indicator_contracts", "SELECT * FROM contracts_asof WHERE "
+        engine.create_table("indicator_contracts", f"SELECT {', '.join(CONTRACT_COLUMNS)} FROM contracts_asof WHERE "
                             + siret_range("establishment_siret", low, high))
         engine.create_table("indicator_establishments", "SELECT * FROM establishments_asof WHERE "
                             + siret_range("siret", low, high))
