@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from core.config import Config, SparkConfig
 from features.build import compute_features, latest_month
 from tests.feature_results import read_whole
 from warehouse.inspections import read_inspections
-from warehouse.sql_engine import DuckDBEngine
+from warehouse.sql_engine import DuckDBEngine, pandas_frame
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +56,36 @@ def test_duckdb_and_spark_compute_the_same_features(small_warehouse, spark_engin
                                   check_exact=False, rtol=1e-9, atol=1e-12)
     assert expected.features["past_inspections"].sum() > 0
     assert actual.fingerprint == expected.fingerprint  # a table stored by either engine is current for both
+
+
+@pytest.mark.parametrize("where", ["", "WHERE i < 0"])
+def test_spark_writes_a_sorted_result_in_its_order_through_its_parts(spark_engine, tmp_path, where):
+    """Spark's parts (seven ranges of the sorted rows) are copied in order into one file of full row groups, which
+    reads back as `fetch` gives the same query, an empty result included; the parts are removed."""
+    n = 30_000
+    spark_engine.register("rows_df", pa.table({
+        "siret": [f"{(i * 7919) % 5000:06d}" for i in range(n)],
+        "i": pa.array(range(n), pa.int64()),
+        "masked": pa.array([None if i % 3 == 0 else i for i in range(n)], pa.int32()),
+        "day": [date(2025, 1, 1) + timedelta(days=i % 400) for i in range(n)],
+        "text": [f"écart n° {i}" for i in range(n)],
+    }))
+    query = f"SELECT * FROM rows_df {where} ORDER BY siret, i"
+    conf = spark_engine.spark.conf
+    before = {key: conf.get(key) for key in ("spark.sql.shuffle.partitions", "spark.sql.adaptive.enabled")}
+    conf.set("spark.sql.shuffle.partitions", "7")
+    conf.set("spark.sql.adaptive.enabled", "false")  # keeps the seven ranges apart
+    try:
+        path = tmp_path / "rows.parquet"
+        written = spark_engine.write_parquet(query, path, 4096)
+        expected = spark_engine.fetch(query)
+    finally:
+        for key, value in before.items():
+            conf.set(key, value)
+        spark_engine.unregister("rows_df")
+    assert written == len(expected) == (0 if where else n)
+    groups = pq.ParquetFile(path).metadata
+    sizes = [groups.row_group(g).num_rows for g in range(groups.num_row_groups)]
+    assert all(size == 4096 for size in sizes[:-1]) and sum(sizes) == written
+    pd.testing.assert_frame_equal(pandas_frame(pq.read_table(path)), expected, check_exact=True)
+    assert not list(spark_engine.scratch().glob("parts-*"))

@@ -8,6 +8,8 @@ statements took minutes to optimise).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -99,10 +101,19 @@ class SparkEngine:
         return tuple(row) if row is not None else None
 
     def write_parquet(self, query: str, path: Path, row_group_rows: int) -> int:
-        # Collected whole by the Python driver (as `fetch` does), then written.
-        table = self.spark.sql(spark_sql(query)).toArrow()
-        pq.write_table(table, path, compression="zstd", row_group_size=row_group_rows)
-        return table.num_rows
+        # The executors write the rows in parts, in the query's order (a sorted result's partitions are
+        # ranges of it, part i before part i + 1); the parts are then copied one after the other into one
+        # file, so the driver holds one row group at a time, never the whole result.
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        frame = self.spark.sql(spark_sql(query))
+        parts_folder = Path(tempfile.mkdtemp(prefix="parts-", dir=self.scratch()))
+        try:
+            frame.write.mode("overwrite").option("compression", "zstd").parquet(str(parts_folder))
+            schema = to_arrow_schema(frame.schema)
+            return _concatenate_parts(sorted(parts_folder.glob("part-*.parquet")), schema, path, row_group_rows)
+        finally:
+            shutil.rmtree(parts_folder, ignore_errors=True)
 
     def scratch(self) -> Path:
         if self._scratch is None:
@@ -124,3 +135,26 @@ class SparkEngine:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.close()
+
+
+def _concatenate_parts(parts: list[Path], schema: pa.Schema, path: Path, row_group_rows: int) -> int:
+    """Copy the rows of the Parquet files `parts`, in order, into the one file `path` (zstd, row groups of
+    `row_group_rows` rows, the last one smaller); returns how many rows. One row group is held at a time."""
+    rows = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for part in parts:
+            for batch in pq.ParquetFile(part).iter_batches(batch_size=row_group_rows):
+                pending.append(batch.cast(schema))
+                pending_rows += batch.num_rows
+                if pending_rows >= row_group_rows:
+                    whole = pa.Table.from_batches(pending, schema)
+                    writer.write_table(whole.slice(0, row_group_rows), row_group_size=row_group_rows)
+                    pending = whole.slice(row_group_rows).to_batches()
+                    pending_rows -= row_group_rows
+                    rows += row_group_rows
+        if pending_rows:
+            writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=row_group_rows)
+            rows += pending_rows
+    return rows
