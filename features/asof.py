@@ -38,7 +38,7 @@ from core.config import FeaturesConfig
 from core.geography import departement_sql
 from core.months import add_months, month_start
 from core.sql_literals import sql_string, sql_string_list
-from warehouse.contracts import rebuild_contracts_sql
+from warehouse.contracts import LAST_DECLARED, rebuild_contracts_sql
 from warehouse.engine import places_arrow
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
 
@@ -76,6 +76,58 @@ class AsOfWindow:
 
 
 
+# Every establishment active in the window, with its values as last declared (in the order LAST_DECLARED).
+ESTABLISHMENTS_ASOF_SQL = f"""WITH declared AS (
+    SELECT siret,
+           arg_max(siren, {LAST_DECLARED}) AS siren, arg_max(naf, {LAST_DECLARED}) AS naf,
+           arg_max(idcc, {LAST_DECLARED}) AS idcc, arg_max(street, {LAST_DECLARED}) AS street,
+           arg_max(postal_code, {LAST_DECLARED}) AS postal_code, arg_max(city, {LAST_DECLARED}) AS city,
+           min(month) AS first_month, max(month) AS last_month,
+           count(DISTINCT month) FILTER (WHERE month >= (SELECT window_start FROM asof_params))
+               AS months_declared_in_window
+    FROM declarations, asof_params p
+    WHERE month <= p.as_of
+    GROUP BY siret
+),
+users AS (  -- temp-work users that do not declare themselves, known from S21.G00.85
+    SELECT w.workplace_siret AS siret, substr(w.workplace_siret, 1, 9) AS siren,
+           arg_max(w.naf, {LAST_DECLARED}) AS naf, NULL AS idcc,
+           arg_max(w.street, {LAST_DECLARED}) AS street,
+           arg_max(w.postal_code, {LAST_DECLARED}) AS postal_code,
+           arg_max(w.city, {LAST_DECLARED}) AS city,
+           NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared_in_window
+    FROM workplaces w, asof_params p
+    WHERE w.month BETWEEN p.history_start AND p.as_of
+      AND w.workplace_siret NOT IN (SELECT siret FROM declared)
+      AND w.workplace_siret IN (
+          SELECT establishment_siret FROM contracts_asof c
+          WHERE c.kind = 'mission' AND c.period_end >= p.window_start)
+    GROUP BY w.workplace_siret
+),
+everyone AS (
+    SELECT *, true AS declares FROM declared WHERE months_declared_in_window > 0
+    UNION ALL  -- the same columns in the same order
+    SELECT *, false AS declares FROM users
+)
+SELECT e.*, pl.departement, pl.departement_name, pl.region_code, pl.region
+FROM everyone e
+LEFT JOIN places pl ON pl.departement = {departement_sql("e.postal_code")}"""
+
+# An absence is declared again each month it lasts: its latest version counts. One declared twice in its latest
+# month with two ends lasts until the later one (the reading that covers the most replacements: the employer's).
+ABSENCES_ASOF_SQL = """WITH latest AS (
+    SELECT siret, person_key, contract_number, start_date, kind, reason, absence_start,
+           arg_max(absence_end, struct_pack(month := month, absence_end := absence_end)) AS absence_end
+    FROM absences, asof_params p
+    WHERE month BETWEEN p.history_start AND p.as_of AND absence_start IS NOT NULL
+      AND coalesce(reason, '') <> '99'
+    GROUP BY ALL
+)
+SELECT l.*, c.post, c.establishment_siret, c.contract_id
+FROM latest l
+LEFT JOIN contracts_asof c USING (siret, person_key, contract_number, start_date)"""
+
+
 def prepare_as_of(
     engine: SqlEngine, as_of: date, settings: FeaturesConfig, inferred_end_after_months: int = 3,
     from_states: bool = False,
@@ -101,56 +153,8 @@ def prepare_as_of(
         cuts = siret_cuts(engine, declaring, max(1, -(-rows // SNAPSHOTS_PER_REBUILD)))
     _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None], strict=True)),
                     from_states=from_states)
-    engine.create_table(
-        "establishments_asof",
-        """WITH declared AS (
-            SELECT siret,
-                   arg_max(siren, month) AS siren, arg_max(naf, month) AS naf, arg_max(idcc, month) AS idcc,
-                   arg_max(street, month) AS street, arg_max(postal_code, month) AS postal_code,
-                   arg_max(city, month) AS city, min(month) AS first_month,
-                   max(month) AS last_month,
-                   count(DISTINCT month) FILTER (WHERE month >= (SELECT window_start FROM asof_params))
-                       AS months_declared_in_window
-            FROM declarations, asof_params p
-            WHERE month <= p.as_of
-            GROUP BY siret
-        ),
-        users AS (  -- temp-work users that do not declare themselves, known from S21.G00.85
-            SELECT w.workplace_siret AS siret, substr(w.workplace_siret, 1, 9) AS siren,
-                   arg_max(w.naf, w.month) AS naf, NULL AS idcc, arg_max(w.street, w.month) AS street,
-                   arg_max(w.postal_code, w.month) AS postal_code, arg_max(w.city, w.month) AS city,
-                   NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared_in_window
-            FROM workplaces w, asof_params p
-            WHERE w.month BETWEEN p.history_start AND p.as_of
-              AND w.workplace_siret NOT IN (SELECT siret FROM declared)
-              AND w.workplace_siret IN (
-                  SELECT establishment_siret FROM contracts_asof c
-                  WHERE c.kind = 'mission' AND c.period_end >= p.window_start)
-            GROUP BY w.workplace_siret
-        ),
-        everyone AS (
-            SELECT *, true AS declares FROM declared WHERE months_declared_in_window > 0
-            UNION ALL  -- the same columns in the same order
-            SELECT *, false AS declares FROM users
-        )
-        SELECT e.*, pl.departement, pl.departement_name, pl.region_code, pl.region
-        FROM everyone e
-        LEFT JOIN places pl ON pl.departement = """ + departement_sql("e.postal_code")
-    )
-    engine.create_table(
-        "absences_asof",
-        """WITH latest AS (  -- an absence is declared again each month it lasts: keep its latest version
-            SELECT siret, person_key, contract_number, start_date, kind, reason, absence_start,
-                   arg_max(absence_end, month) AS absence_end
-            FROM absences, asof_params p
-            WHERE month BETWEEN p.history_start AND p.as_of AND absence_start IS NOT NULL
-              AND coalesce(reason, '') <> '99'
-            GROUP BY ALL
-        )
-        SELECT l.*, c.post, c.establishment_siret, c.contract_id
-        FROM latest l
-        LEFT JOIN contracts_asof c USING (siret, person_key, contract_number, start_date)"""
-    )
+    engine.create_table("establishments_asof", ESTABLISHMENTS_ASOF_SQL)
+    engine.create_table("absences_asof", ABSENCES_ASOF_SQL)
     return window
 
 

@@ -134,7 +134,9 @@ INSPECTIONS_SQL = """
 SELECT e.siret,
        count(i.inspection_date) AS past_inspections,
        datediff('month', max(i.inspection_date), p.as_of_end) AS months_since_last_inspection,
-       CAST(arg_max(i.abuse_found, i.inspection_date) AS DOUBLE) AS last_inspection_found_abuse
+       -- two inspections on the last day: abuse found if either found it
+       CAST(arg_max(i.abuse_found, struct_pack(day := i.inspection_date, found := i.abuse_found)) AS DOUBLE)
+           AS last_inspection_found_abuse
 FROM establishments_asof e
 CROSS JOIN asof_params p
 LEFT JOIN inspections_known i ON i.siret = e.siret AND i.inspection_date <= p.as_of_end

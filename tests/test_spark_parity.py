@@ -12,6 +12,7 @@ import pytest
 from core.config import Config, SparkConfig
 from features.build import compute_features, latest_month
 from tests.feature_results import read_whole
+from tests.test_last_declared import EXPECTED, last_declared
 from warehouse.inspections import read_inspections
 from warehouse.sql_engine import DuckDBEngine, pandas_frame
 
@@ -89,3 +90,9 @@ def test_spark_writes_a_sorted_result_in_its_order_through_its_parts(spark_engin
     assert all(size == 4096 for size in sizes[:-1]) and sum(sizes) == written
     pd.testing.assert_frame_equal(pandas_frame(pq.read_table(path)), expected, check_exact=True)
     assert not list(spark_engine.scratch().glob("parts-*"))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_spark_breaks_ties_within_a_month_as_duckdb_does(spark_engine, reverse):
+    """Spark takes the same latest declaration and later absence end as DuckDB, whichever row it reads first."""
+    assert last_declared(spark_engine, reverse) == EXPECTED

@@ -21,7 +21,13 @@ import pyarrow.parquet as pq
 
 from core.geography import departement_sql
 from core.sql_literals import sql_string, sql_string_list
-from warehouse.contracts import CONTRACT_STATES_SQL, RENAMED_SNAPSHOTS_SQL, STATES_FILE, rebuild_contracts_sql
+from warehouse.contracts import (
+    CONTRACT_STATES_SQL,
+    LAST_DECLARED,
+    RENAMED_SNAPSHOTS_SQL,
+    STATES_FILE,
+    rebuild_contracts_sql,
+)
 from warehouse.dsn.parser import Issue
 from warehouse.engine import attach_warehouse, conformed_parquet_sql, register_places
 from warehouse.partitions import MonthlyPartitionWriter
@@ -86,16 +92,16 @@ LEFT JOIN ranked r USING (declaration_key)
 LEFT JOIN targets t ON t.by_key = f.declaration_key
 """
 
-ESTABLISHMENTS_SQL = """
-WITH latest AS (
+ESTABLISHMENTS_SQL = f"""
+WITH latest AS (  -- as last declared (LAST_DECLARED)
     SELECT siret,
-           arg_max(siren, month) AS siren,
-           arg_max(naf, month) AS naf,
-           arg_max(naf_enterprise, month) AS naf_enterprise,
-           arg_max(idcc, month) AS idcc,
-           arg_max(street, month) AS street,
-           arg_max(postal_code, month) AS postal_code,
-           arg_max(city, month) AS city,
+           arg_max(siren, {LAST_DECLARED}) AS siren,
+           arg_max(naf, {LAST_DECLARED}) AS naf,
+           arg_max(naf_enterprise, {LAST_DECLARED}) AS naf_enterprise,
+           arg_max(idcc, {LAST_DECLARED}) AS idcc,
+           arg_max(street, {LAST_DECLARED}) AS street,
+           arg_max(postal_code, {LAST_DECLARED}) AS postal_code,
+           arg_max(city, {LAST_DECLARED}) AS city,
            min(month) AS first_month,
            max(month) AS last_month,
            count(DISTINCT month) AS months_declared
@@ -103,12 +109,13 @@ WITH latest AS (
 ),
 users_only AS (  -- establishments known only as users of temp workers (S21.G00.85)
     SELECT workplace_siret AS siret, substr(workplace_siret, 1, 9) AS siren,
-           arg_max(naf, month) AS naf, NULL AS naf_enterprise, NULL AS idcc,
-           arg_max(street, month) AS street, arg_max(postal_code, month) AS postal_code,
-           arg_max(city, month) AS city,
+           arg_max(naf, {LAST_DECLARED}) AS naf, NULL AS naf_enterprise, NULL AS idcc,
+           arg_max(street, {LAST_DECLARED}) AS street,
+           arg_max(postal_code, {LAST_DECLARED}) AS postal_code,
+           arg_max(city, {LAST_DECLARED}) AS city,
            NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared
     FROM workplaces
-    WHERE regexp_full_match(coalesce(workplace_siret, ''), '[0-9]{14}')
+    WHERE regexp_full_match(coalesce(workplace_siret, ''), '[0-9]{{14}}')
       AND workplace_siret NOT IN (SELECT siret FROM latest)
     GROUP BY workplace_siret
 ),

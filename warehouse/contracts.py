@@ -21,6 +21,10 @@ from core.sql_literals import sql_string, sql_string_list
 
 TEMP_AGENCY_NAF = "7820Z"
 STATES_FILE = "contract_states.parquet"
+# The order in which an establishment's (or a workplace's) declarations are read "as last declared": by month, then
+# by declaration, since a month may hold several (fractions, several agencies declaring one workplace); without a
+# total order each engine, and each of DuckDB's threads, would pick its own value among them.
+LAST_DECLARED = "struct_pack(month := month, declaration_key := declaration_key)"
 # Row groups of the versioned contracts (sorted by SIRET): an establishment's page reads one or two of them.
 STATES_ROW_GROUP_ROWS = 32_768
 END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
@@ -210,7 +214,8 @@ declared_months AS (
     FROM (SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff} {only})
 ),
 declarant AS (
-    SELECT siret, arg_max(naf, month) AS naf FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
+    SELECT siret, arg_max(naf, {LAST_DECLARED}) AS naf
+    FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
 )
 SELECT
     substr(md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)),

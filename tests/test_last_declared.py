@@ -1,0 +1,72 @@
+"""Values "as last declared" do not depend on the order the engine reads rows in: a month may hold two declarations
+of one establishment, two agencies' declarations of one workplace, or one absence declared twice with two ends."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from features.asof import ABSENCES_ASOF_SQL, ESTABLISHMENTS_ASOF_SQL
+from warehouse.engine import places_arrow
+from warehouse.sql_engine import DuckDBEngine, SqlEngine, load_table
+
+SHOP, USER = "11111111100011", "22222222200022"
+OCTOBER, NOVEMBER = date(2025, 10, 1), date(2025, 11, 1)
+
+
+def _rows(columns: dict[str, list], reverse: bool) -> pa.Table:
+    return pa.table({name: values[::-1] if reverse else values for name, values in columns.items()})
+
+
+def last_declared(engine: SqlEngine, reverse: bool) -> tuple[tuple, tuple, date]:
+    """(the shop's NAF and street, the user's NAF and street, the absence's end) as of 2025-12, from rows tied on
+    their month, read in their order or reversed."""
+    engine.register("declarations", _rows({
+        "declaration_key": ["k1", "k2"], "month": [OCTOBER, OCTOBER], "siret": [SHOP, SHOP],
+        "siren": [SHOP[:9], SHOP[:9]], "naf": ["4711D", "4711F"], "idcc": ["2216", "2216"],
+        "street": ["1 RUE DU PORT", "3 RUE DU PORT"], "postal_code": ["13002", "13002"], "city": ["MARSEILLE"] * 2,
+    }, reverse))
+    engine.register("workplaces", _rows({
+        "declaration_key": ["k3", "k4"], "month": [NOVEMBER, NOVEMBER], "siret": ["33333333300033", "44444444400044"],
+        "workplace_siret": [USER, USER], "naf": ["1011Z", "1013A"], "street": ["ZI NORD", "ZONE INDUSTRIELLE NORD"],
+        "postal_code": ["35000", "35000"], "city": ["RENNES", "RENNES"],
+    }, reverse))
+    engine.register("absences", _rows({
+        "month": [OCTOBER] * 2, "siret": [SHOP] * 2, "person_key": ["p1"] * 2, "contract_number": ["C1"] * 2,
+        "start_date": [date(2021, 6, 7)] * 2, "kind": ["arret"] * 2, "reason": ["01"] * 2,
+        "absence_start": [date(2025, 10, 4)] * 2, "absence_end": [date(2025, 10, 13), date(2025, 10, 31)],
+    }, reverse))
+    engine.register("contracts_asof", pa.table({
+        "siret": [SHOP, "33333333300033"], "person_key": ["p1", "p2"], "contract_number": ["C1", "M1"],
+        "start_date": [date(2021, 6, 7), date(2025, 11, 3)], "post": ["pcs 552a", "pcs 676a"],
+        "establishment_siret": [SHOP, USER], "contract_id": ["c1", "m1"], "kind": ["cdi", "mission"],
+        "period_end": [date(2025, 12, 31), date(2025, 11, 28)],
+    }))
+    engine.create_table("asof_params", "SELECT DATE '2025-12-01' AS as_of, DATE '2025-12-31' AS as_of_end, "
+                                       "DATE '2025-01-01' AS window_start, DATE '2025-07-01' AS short_window_start, "
+                                       "DATE '2024-01-01' AS history_start")
+    load_table(engine, "places", places_arrow())
+    engine.create_table("establishments_asof", ESTABLISHMENTS_ASOF_SQL)
+    engine.create_table("absences_asof", ABSENCES_ASOF_SQL)
+    establishments = engine.fetch("SELECT siret, naf, street FROM establishments_asof ORDER BY siret")
+    shop, user = (tuple(row) for row in establishments[["naf", "street"]].itertuples(index=False))
+    end = engine.fetch_row("SELECT absence_end FROM absences_asof")
+    for name in ("declarations", "workplaces", "absences", "contracts_asof"):
+        engine.unregister(name)
+    for name in ("asof_params", "places", "establishments_asof", "absences_asof"):
+        engine.drop_table(name)
+    assert end is not None
+    return shop, user, end[0]
+
+
+EXPECTED = (("4711F", "3 RUE DU PORT"), ("1013A", "ZONE INDUSTRIELLE NORD"), date(2025, 10, 31))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_ties_within_a_month_go_to_the_latest_declaration_and_the_later_end(reverse):
+    """The latest declaration of the month (by key) gives the establishment's and the workplace's values; an absence
+    declared twice in its latest month lasts until the later end. The same whichever row the engine reads first."""
+    with DuckDBEngine() as engine:
+        assert last_declared(engine, reverse) == EXPECTED
