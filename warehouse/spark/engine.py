@@ -139,7 +139,8 @@ class SparkEngine:
 
 def _concatenate_parts(parts: list[Path], schema: pa.Schema, path: Path, row_group_rows: int) -> int:
     """Copy the rows of the Parquet files `parts`, in order, into the one file `path` (zstd, row groups of
-    `row_group_rows` rows, the last one smaller); returns how many rows. One row group is held at a time."""
+    `row_group_rows` rows, the last one smaller); returns how many rows. What is held at a time is the rows of one
+    row group, and the row group of a part being read."""
     rows = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
