@@ -75,7 +75,6 @@ class AsOfWindow:
         )
 
 
-
 # Every establishment active in the window, with its values as last declared (in the order LAST_DECLARED).
 ESTABLISHMENTS_ASOF_SQL = f"""WITH declared AS (
     SELECT siret,

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from core.atomic_files import replaced_when_written, write_text_whole
 from core.config import Config, FeaturesConfig
 from core.months import month_start
-from features.asof import AsOfWindow, prepare_as_of
+from features.asof import ABSENCES_ASOF_SQL, ESTABLISHMENTS_ASOF_SQL, AsOfWindow, prepare_as_of
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
@@ -84,7 +84,7 @@ def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config, digests:
         str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
         indicators_sql(config.features), rule_definitions_text(config.features),
         _benchmarks_sql(config.features.benchmark_min_group),
-        INSPECTIONS_SQL,
+        INSPECTIONS_SQL, ESTABLISHMENTS_ASOF_SQL, ABSENCES_ASOF_SQL,
         rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start,
                               window_start=window.window_start, features_only=True),
         declarations,
