@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import gzip
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -369,3 +371,42 @@ def test_a_parse_task_never_shows_the_pseudonymisation_key(tmp_path, test_key):
 
     task = BatchTask("b1", (SourceFile(tmp_path / "a.dsn", "0" * 64, 1),), tmp_path, tmp_path, test_key)
     assert test_key.decode() not in repr(task) and test_key.decode() not in str(task)
+
+
+def test_a_declaration_row_that_does_not_fit_its_table_fails_that_file_only(tmp_path, home, config, monkeypatch, run):
+    from warehouse.dsn.records import RecordBuilder
+
+    original = RecordBuilder.header_row
+
+    def overflowing(self, declaration, n_individuals, n_contracts):
+        row = original(self, declaration, n_individuals, n_contracts)
+        return (*row[:-1], 2**31) if self.file.endswith("bad.dsn") else row  # n_contracts beyond int32
+
+    monkeypatch.setattr(RecordBuilder, "header_row", overflowing)
+    bad = write_dsn(tmp_path / "bad.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    good = write_dsn(tmp_path / "good.dsn", envoi([monthly(USER, "2025-01", [Contract("C3", "2025-01-06")], "3")]))
+    in_process = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": 1})})
+    summary = run(home, in_process, bad, good)
+    assert summary.issue_kinds["unreadable_file"] == 1
+    assert [c["contract_number"] for c in contracts(home)] == ["C3"]
+    reason = next(home.quarantine.glob("*-file.reason.txt")).read_text()
+    assert "column n_contracts (int32)" in reason and str(2**31) not in reason
+
+
+VALUES = [None, "", "1234567890123", date(2025, 1, 1), datetime(2025, 1, 1, 12), 0, -(2**31), 2**31 - 1, 2**31,
+          -(2**31) - 1, 2**53, 2**53 + 1, 2**63, 1.5, float("nan"), True, b"x", Decimal("1")]
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.date32(), pa.int32(), pa.int64(), pa.float64()])
+def test_a_value_said_to_fit_its_column_converts_to_arrow(kind):
+    from warehouse.tables import misfit
+
+    schema = pa.schema([("value", kind)])
+    fitting = [value for value in VALUES if misfit(schema, [(value,)]) is None]
+    assert pa.array(fitting, type=kind).to_pylist()[0] is None  # every value said to fit converts, as a whole
+    for value in VALUES:
+        if misfit(schema, [(value,)]) is None:
+            continue
+        problem = misfit(schema, [(value,)])
+        assert problem.startswith(f"column value ({kind})") and repr(value) not in problem
+    assert misfit(schema, [(None, None)]) == "a row of 2 values for 1 columns"

@@ -23,7 +23,7 @@ from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
 from warehouse.dsn.tokens import LineSelector, has_misplaced_block, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
-from warehouse.tables import STAGED_SCHEMAS
+from warehouse.tables import STAGED_SCHEMAS, misfit
 
 MAX_ISSUES_PER_FILE = 2_000
 
@@ -208,14 +208,9 @@ def _parse_file(
 
 def _check_types(table: str, rows: list[tuple]) -> None:
     """Raise ValueError when `rows` do not fit the staged table's schema (types and ranges)."""
-    schema = STAGED_SCHEMAS[table]
-    if not rows:
-        return
-    try:
-        columns = zip(*rows, strict=True)
-        pa.table([pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)], schema=schema)
-    except (pa.ArrowException, OverflowError, TypeError) as exc:
-        raise ValueError(f"a value does not fit the {table} table: {type(exc).__name__}") from None
+    problem = misfit(STAGED_SCHEMAS[table], rows)
+    if problem is not None:
+        raise ValueError(f"a value does not fit the {table} table: {problem}")
 
 
 def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) -> None:

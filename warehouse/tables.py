@@ -11,6 +11,7 @@ Layout under `<home>/data/`:
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,6 +80,39 @@ STAGED_SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+
+_INTEGER_BOUNDS = {pa.int32(): (-(2**31), 2**31 - 1), pa.int64(): (-(2**63), 2**63 - 1)}
+_EXACT_IN_DOUBLE = 2**53  # Arrow refuses an int a double does not hold exactly
+
+
+def misfit(schema: pa.Schema, rows: list[tuple]) -> str | None:
+    """Why `rows` (tuples in the order of `schema`'s fields) would not fit `schema`, or None: a row of another
+    length, or a value not of its column's type (str; `datetime.date`; int within the column's bounds; float, or
+    int that a double holds exactly). Checked in Python, without Arrow: on a file's declaration rows, building
+    Arrow arrays to see whether they convert took a sixth of the parse. Names the column, never the value (it may
+    be a NIR)."""
+    kinds = [(f.name, f.type) for f in schema]
+    for row in rows:
+        if len(row) != len(kinds):
+            return f"a row of {len(row)} values for {len(kinds)} columns"
+        for value, (name, kind) in zip(row, kinds, strict=True):
+            if value is None:
+                continue
+            if kind == pa.string():
+                fits = type(value) is str
+            elif kind == pa.date32():
+                fits = isinstance(value, date)
+            elif kind in _INTEGER_BOUNDS:
+                low, high = _INTEGER_BOUNDS[kind]
+                fits = type(value) is int and low <= value <= high
+            elif kind == pa.float64():
+                fits = type(value) is float or (type(value) is int and abs(value) <= _EXACT_IN_DOUBLE)
+            else:
+                raise TypeError(f"no check for column {name} of type {kind}")
+            if not fits:
+                return f"column {name} ({kind}) given a {type(value).__name__} value that does not fit"
+    return None
+
 
 # Tables partitioned by declared month in the warehouse (all staged tables).
 MONTHLY_TABLES = tuple(STAGED_SCHEMAS)
