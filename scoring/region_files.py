@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 import xlsxwriter
@@ -341,18 +342,39 @@ def _rule_with_article(frame: pd.DataFrame) -> list[str]:
         _field("rule", _rule_fr)(frame), _field("article", _text)(frame), strict=True)]
 
 
+def escaped_column(texts: list[str]) -> list[str]:
+    """`texts` escaped for HTML as the page's template escapes a value (markupsafe), in one call over the
+    whole column rather than one per cell (millions of cells at national scale): joined on NUL, which
+    escaping keeps, then split again; a column with a NUL of its own is escaped cell by cell."""
+    joined = "\0".join(texts)
+    if joined.count("\0") != max(len(texts) - 1, 0):
+        return [str(markupsafe.escape(text)) for text in texts]
+    return str(markupsafe.escape(joined)).split("\0") if texts else []
+
+
+def _evidence_rows_html(columns: list[Column], frame: pd.DataFrame) -> list[str]:
+    """Each row of `frame` under `columns` as the page's `<tr>` line (its cells escaped, numbers aligned right),
+    built column by column: the template writes a group's lines as they are."""
+    cells = []
+    for column in columns:
+        texts = escaped_column([_SHOWN.get(column.kind, _text)(value) for value in column.cells(frame)])
+        opening = '<td class="num">' if column.kind in ("percent", "integer") else "<td>"
+        cells.append([opening + text + "</td>" for text in texts])
+    return ["<tr>" + "".join(row) + "</tr>\n" for row in zip(*cells, strict=True)] if cells else []
+
+
 def _line_groups(listing: RegionList, columns: list[Column]) -> dict[str, list[dict[str, Any]]]:
-    """SIRET -> its evidence groups as the page shows them: the group's sentence and its rows' cells."""
+    """SIRET -> its evidence groups as the page shows them: the group's sentence and its rows' HTML."""
     if listing.evidence.empty:
         return {}
     grouped = listing.grouped
-    cells = _html_cells(columns, grouped.rows)
+    rows = _evidence_rows_html(columns, grouped.rows)
     starts = grouped.groups["start"].to_numpy(dtype="int64")
     sirets = grouped.rows["siret"].astype(str).to_numpy(dtype=object)[starts]
     by_siret: dict[str, list[dict[str, Any]]] = {}
     for siret, summary, start, stop in zip(sirets, grouped.groups["summary_fr"], starts,
                                            grouped.groups["stop"], strict=True):
-        by_siret.setdefault(siret, []).append({"summary": summary, "rows": cells[start:stop]})
+        by_siret.setdefault(siret, []).append({"summary": summary, "rows": markupsafe.Markup("".join(rows[start:stop]))})
     return by_siret
 
 

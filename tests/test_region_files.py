@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import markupsafe
 import openpyxl
 import pandas as pd
 import pytest
 
 from core.french import address_fr, date_fr, month_fr, percent_fr
-from scoring.region_files import RegionList, write_region_files
+from scoring.region_files import RegionList, escaped_column, write_region_files
 from tests.browser import opened
 
 MONTH = date(2025, 3, 1)
@@ -202,6 +203,13 @@ def test_html_is_escaped_and_self_contained(written):
     assert "serveur &lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page
     assert "http://" not in page and "https://" not in page and "<link" not in page and " src=" not in page
     assert "<td>8 RUE DE LA ROQUETTE, 75011 PARIS</td>" in page and "<td>93200</td>" in page
+
+
+@pytest.mark.parametrize("texts", [
+    [], [""], ["serveur <b>&</b>", "", "l'équipe \"A\"", "7 < 8 > 6"], ["a\0b", "<c>"], ["\0", "\0"],
+])
+def test_a_column_is_escaped_as_each_of_its_cells(texts):
+    assert escaped_column(texts) == [str(markupsafe.escape(text)) for text in texts]
 
 
 @pytest.mark.browser
