@@ -188,9 +188,12 @@ def write_list_files(
     from scoring.region_files import RegionList
     from scoring.region_pool import write_regions
 
-    write_frame_csv(ranked, folder / "ranked.csv")
-    write_frame_csv(listed, folder / "evidence.csv")
     files = [folder / "ranked.csv", folder / "evidence.csv"]
+
+    def write_national_files() -> None:
+        write_frame_csv(ranked, files[0])
+        write_frame_csv(listed, files[1])
+
     evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
     listings = []
@@ -200,7 +203,9 @@ def write_list_files(
             f"{region_code}-{slug(region)}", region, month, version, lines.sort_values("list_position"),
             evidence_of.get(region_code, listed.iloc[0:0]), left_of.get(region_code, ranked.iloc[0:0]),
         ))
-    return files + write_regions(folder, listings, created or datetime.now(UTC), workers)
+    # The national tables are written here while the workers write the regions' files: written first, they kept
+    # the workers waiting (7 s at scale 0.2, where the regions' files take about 25 s on 2 workers).
+    return files + write_regions(folder, listings, created or datetime.now(UTC), workers, meanwhile=write_national_files)
 
 
 def score_month(

@@ -12,6 +12,7 @@ killed (out of memory) raises too, naming the regions left unwritten, instead of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -29,11 +30,15 @@ def _named(listing: RegionList) -> str:
     return f"{listing.stem} ({listing.region})"
 
 
-def write_regions(folder: Path, listings: list[RegionList], created: datetime, workers: int) -> list[Path]:
+def write_regions(folder: Path, listings: list[RegionList], created: datetime, workers: int,
+                  meanwhile: Callable[[], None] | None = None) -> list[Path]:
     """Write every region's workbook and page into `folder` with up to `workers` processes (in this process when
     `workers` is 1 or there is one region); return the paths, region by region in the order of `listings`.
-    `created`: the workbooks' creation time (UTC)."""
+    `created`: the workbooks' creation time (UTC). `meanwhile` runs in this process while the workers write (first,
+    when there are none); if it fails, the regions still queued are cancelled and its error raised."""
     if workers <= 1 or len(listings) <= 1:
+        if meanwhile is not None:
+            meanwhile()
         paths: list[Path] = []
         for listing in listings:
             try:
@@ -47,6 +52,12 @@ def write_regions(folder: Path, listings: list[RegionList], created: datetime, w
         futures: dict[Future[list[Path]], int] = {
             pool.submit(write_region_files, folder, listings[i], created): i for i in largest_first
         }
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [future for future in done if future.exception() is not None]
         if failed:

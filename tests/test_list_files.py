@@ -262,3 +262,18 @@ def test_a_failing_region_raises_with_its_name_and_leaves_no_file(tmp_path, work
     with pytest.raises(RegionFilesError, match=r"files of region 24-test \(Centre-Val de Loire\) not written: .*1\.5"):
         write_regions(tmp_path, [good, bad], CREATED, workers)
     assert not any(p.name.startswith(("24-test", ".24-test")) for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_work_done_meanwhile_runs_once_and_its_failure_is_raised(tmp_path, workers):
+    calls = []
+    paths = write_regions(tmp_path, _listings(), CREATED, workers, meanwhile=lambda: calls.append("csv"))
+    assert calls == ["csv"] and [p.name for p in paths] == [
+        "11-test.xlsx", "11-test.html", "24-test.xlsx", "24-test.html"]
+
+    def failing() -> None:
+        raise OSError("disk full")
+
+    (tmp_path / "again").mkdir()
+    with pytest.raises(OSError, match="disk full"):
+        write_regions(tmp_path / "again", _listings(), CREATED, workers, meanwhile=failing)
