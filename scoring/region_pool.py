@@ -35,7 +35,8 @@ def write_regions(folder: Path, listings: list[RegionList], created: datetime, w
     """Write every region's workbook and page into `folder` with up to `workers` processes (in this process when
     `workers` is 1 or there is one region); return the paths, region by region in the order of `listings`.
     `created`: the workbooks' creation time (UTC). `meanwhile` runs in this process while the workers write (first,
-    when there are none); if it fails, the regions still queued are cancelled and its error raised."""
+    when there are none); if it fails, its error is raised once the regions the workers already took are written
+    (the others are cancelled)."""
     if workers <= 1 or len(listings) <= 1:
         if meanwhile is not None:
             meanwhile()

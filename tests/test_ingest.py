@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -393,7 +394,7 @@ def test_a_declaration_row_that_does_not_fit_its_table_fails_that_file_only(tmp_
     assert "column n_contracts (int32)" in reason and str(2**31) not in reason
 
 
-VALUES = [None, "", "1234567890123", date(2025, 1, 1), datetime(2025, 1, 1, 12), 0, -(2**31), 2**31 - 1, 2**31,
+VALUES = [None, "", "1234567890123", "caf\udce9.dsn", date(2025, 1, 1), datetime(2025, 1, 1, 12), 0, -(2**31), 2**31 - 1, 2**31,
           -(2**31) - 1, 2**53, 2**53 + 1, 2**63, 1.5, float("nan"), True, b"x", Decimal("1")]
 
 
@@ -410,3 +411,16 @@ def test_a_value_said_to_fit_its_column_converts_to_arrow(kind):
         problem = misfit(schema, [(value,)])
         assert problem.startswith(f"column value ({kind})") and repr(value) not in problem
     assert misfit(schema, [(None, None)]) == "a row of 2 values for 1 columns"
+
+
+def test_a_file_named_in_bytes_that_are_not_utf8_is_ingested_and_found_again(tmp_path, home, config, run, test_key):
+    folder = tmp_path / "in"
+    named = folder / os.fsdecode(b"caf\xe9.dsn")  # a latin-1 name: Python reads it with a lone surrogate
+    write_dsn(named, envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    write_dsn(folder / "good.dsn", envoi([monthly(USER, "2025-01", [Contract("C3", "2025-01-06")], "3")]))
+    summary = run(home, config, folder)
+    assert summary.files_new == 2 and [c["contract_number"] for c in contracts(home)] == ["C1", "C3"]
+    listed = duckdb.sql(f"SELECT source_file FROM '{home.staging / 'files.parquet'}' ORDER BY 1").fetchall()
+    assert [Path(name).name for (name,) in listed] == ["caf\\xe9.dsn", "good.dsn"]
+    rebuilt = ingest([], home, config, test_key, rebuild=True)  # reads every listed file again, by its label
+    assert rebuilt.files_new == 2 and [c["contract_number"] for c in contracts(home)] == ["C1", "C3"]

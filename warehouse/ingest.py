@@ -35,7 +35,7 @@ from core.csv_files import write_rows_csv
 from core.home import Home
 from warehouse.consolidate import ConsolidationResult, consolidate
 from warehouse.dsn.parser import Issue
-from warehouse.dsn.reader import file_sha256, open_binary, stream_damage
+from warehouse.dsn.reader import file_label, file_path, file_sha256, open_binary, stream_damage
 from warehouse.inspections import RECORDED_NAME, STORED_NAME
 from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
 from warehouse.pseudonym import key_fingerprint
@@ -251,7 +251,7 @@ def ingest(
     )
     summary = IngestSummary(warehouse=home.warehouse)
     fingerprint = key_fingerprint(key)
-    missing = [str(p) for p in paths if not p.exists()]
+    missing = [file_label(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)}: no such file or folder")
     with writer_lock(home.data):
@@ -261,9 +261,10 @@ def ingest(
         _check_key(published, fingerprint, rebuild)
         issues: list[Issue] = []
         if rebuild and published is not None:
-            listed = [Path(p) for p in _read_manifest(published / "staging" / "files.parquet").column("source_file").to_pylist()]
-            issues += [Issue(str(p), None, "warning", "missing_source", "listed in the warehouse rebuilt but no longer there; "
-                             "its declarations are left out") for p in listed if not p.exists()]
+            labels = _read_manifest(published / "staging" / "files.parquet").column("source_file").to_pylist()
+            listed = [file_path(label) for label in labels]
+            issues += [Issue(file_label(p), None, "warning", "missing_source", "listed in the warehouse rebuilt but no longer "
+                             "there; its declarations are left out") for p in listed if not p.exists()]
             paths = [*paths, *(p for p in listed if p.exists())]
         draft = state.begin(fresh=rebuild)
         for kept in (STORED_NAME, RECORDED_NAME):  # inspections are not from the DSN: kept
@@ -311,7 +312,7 @@ def _ingest_into(
     summary.files_seen = len(dsn_files)
     summary.files_skipped_not_dsn = len(not_dsn)
     issues += [
-        Issue(str(p), None, "warning", "not_dsn", "file in a DSN folder that does not start with a rubric line; skipped")
+        Issue(file_label(p), None, "warning", "not_dsn", "file in a DSN folder that does not start with a rubric line; skipped")
         for p in not_dsn
     ]
     manifest_path = draft.staging / "files.parquet"
@@ -323,7 +324,7 @@ def _ingest_into(
         hashes = list(hashers.map(_hash_and_size, dsn_files))
     for path, (sha, size, unreadable) in zip(dsn_files, hashes, strict=True):
         if unreadable is not None:
-            issues.append(Issue(str(path), None, "error", "unreadable_file", f"file not read: {unreadable}"))
+            issues.append(Issue(file_label(path), None, "error", "unreadable_file", f"file not read: {unreadable}"))
             continue
         if sha in known:
             summary.files_already_ingested += 1
@@ -350,17 +351,17 @@ def _ingest_into(
             summary.bytes += source.size
             issues.extend(file_result.issues)
             for block, count in file_result.unknown_blocks.items():
-                issues.append(Issue(str(source.path), None, "warning", "unknown_block",
+                issues.append(Issue(source.label, None, "warning", "unknown_block",
                                     f"{count} lines of block {block}, which the norm table does not define, skipped"))
             for rubric, count in file_result.unknown_rubrics.items():
-                issues.append(Issue(str(source.path), None, "warning", "unknown_rubric",
+                issues.append(Issue(source.label, None, "warning", "unknown_rubric",
                                     f"{count} lines of rubric {rubric}, which the norm table does not define, skipped"))
             if file_result.issues_dropped:
-                issues.append(Issue(str(source.path), None, "warning", "too_many_issues",
+                issues.append(Issue(source.label, None, "warning", "too_many_issues",
                                     f"{file_result.issues_dropped} further issues in this file not listed"))
             errors = sum(1 for i in file_result.issues if i.severity == "error")
             manifest_rows.append(
-                (source.sha256, str(source.path), result.batch_id, source.size, file_result.lines,
+                (source.sha256, source.label, result.batch_id, source.size, file_result.lines,
                  file_result.encoding, file_result.declarations, file_result.quarantined,
                  len(file_result.issues) - errors, errors, now)
             )

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from core.cycles import cycle_collection_paused
 from warehouse.dsn.parser import DsnParser, Issue
-from warehouse.dsn.reader import DecodeReport, iter_line_chunks, open_binary
+from warehouse.dsn.reader import DecodeReport, file_label, iter_line_chunks, open_binary
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
 from warehouse.dsn.tokens import LineSelector, has_misplaced_block, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
@@ -35,6 +35,11 @@ class SourceFile:
     path: Path
     sha256: str
     size: int
+
+    @property
+    def label(self) -> str:
+        """The file's name as issues, the manifest and the quarantine write it (`reader.file_label`)."""
+        return file_label(self.path)
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ def _parse_file(
     source: SourceFile, pseudonymiser: Pseudonymiser, selector: LineSelector,
     add_rows: Callable[[dict[str, list[tuple]]], None], headers: list[tuple], task: BatchTask,
 ) -> FileResult:
-    label = str(source.path)
+    label = source.label
     parser = DsnParser(label)
     builder = RecordBuilder(pseudonymiser, source.sha256, label, task.run_month)
     report = DecodeReport()
@@ -228,7 +233,7 @@ def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) 
         stem = quarantine / f"{source.sha256[:16]}-{declaration.index:05d}"
         stem.with_suffix(".dsn").write_text("".join(line + "\n" for line in collected[(start, end)]), encoding="utf-8")
         stem.with_suffix(".reason.txt").write_text(
-            f"file: {source.path}\nsha256: {source.sha256}\ndeclaration: {declaration.index}\n"
+            f"file: {source.label}\nsha256: {source.sha256}\ndeclaration: {declaration.index}\n"
             f"lines: {start}-{end}\nreasons:\n" + "\n".join(f"- {p}" for p in declaration.problems) + "\n",
             encoding="utf-8",
         )
@@ -240,7 +245,7 @@ def _quarantine_whole_file(source: SourceFile, quarantine: Path, reason: str) ->
     stem = quarantine / f"{source.sha256[:16]}-file"
     shutil.copyfile(source.path, stem.with_suffix(".dsn"))
     stem.with_suffix(".reason.txt").write_text(
-        f"file: {source.path}\nsha256: {source.sha256}\n{reason}\n"
+        f"file: {source.label}\nsha256: {source.sha256}\n{reason}\n"
         f"at {datetime.now().isoformat(timespec='seconds')}\n",
         encoding="utf-8",
     )
@@ -254,5 +259,5 @@ def _unreadable_file(source: SourceFile, quarantine: Path, exc: Exception) -> Fi
     except OSError as copy_error:  # the file vanished or cannot be read at all: the issue still says so
         detail += f" (not copied to the quarantine: {copy_error.strerror})"
     result = FileResult(source, quarantined=1)
-    result.issues = [Issue(str(source.path), None, "error", "unreadable_file", f"file quarantined whole: {detail}")]
+    result.issues = [Issue(source.label, None, "error", "unreadable_file", f"file quarantined whole: {detail}")]
     return result

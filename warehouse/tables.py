@@ -87,10 +87,10 @@ _EXACT_IN_DOUBLE = 2**53  # Arrow refuses an int a double does not hold exactly
 
 def misfit(schema: pa.Schema, rows: list[tuple]) -> str | None:
     """Why `rows` (tuples in the order of `schema`'s fields) would not fit `schema`, or None: a row of another
-    length, or a value not of its column's type (str; `datetime.date`; int within the column's bounds; float, or
-    int that a double holds exactly). Checked in Python, without Arrow: on a file's declaration rows, building
-    Arrow arrays to see whether they convert took a sixth of the parse. Names the column, never the value (it may
-    be a NIR)."""
+    length, or a value not of its column's type (str that UTF-8 can hold; `datetime.date`; int within the column's
+    bounds; float, or int that a double holds exactly). Checked in Python, without Arrow: on a file's declaration
+    rows, building Arrow arrays to see whether they convert took a sixth of the parse. Names the column, never the
+    value (it may be a NIR)."""
     kinds = [(f.name, f.type) for f in schema]
     for row in rows:
         if len(row) != len(kinds):
@@ -99,7 +99,7 @@ def misfit(schema: pa.Schema, rows: list[tuple]) -> str | None:
             if value is None:
                 continue
             if kind == pa.string():
-                fits = type(value) is str
+                fits = type(value) is str and (value.isascii() or _utf8(value))
             elif kind == pa.date32():
                 fits = isinstance(value, date)
             elif kind in _INTEGER_BOUNDS:
@@ -112,6 +112,16 @@ def misfit(schema: pa.Schema, rows: list[tuple]) -> str | None:
             if not fits:
                 return f"column {name} ({kind}) given a {type(value).__name__} value that does not fit"
     return None
+
+
+def _utf8(text: str) -> bool:
+    """Whether UTF-8 can hold `text` (a lone surrogate, as Python decodes a file name's bytes that are not UTF-8,
+    cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # Tables partitioned by declared month in the warehouse (all staged tables).

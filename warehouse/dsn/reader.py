@@ -9,8 +9,10 @@ what comes before is kept, and the reader's report says where it stopped.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,6 +95,21 @@ def stream_damage(stream: BinaryIO) -> str | None:
     """Why a stream from `open_binary` ended before the end of its data (None: it did not)."""
     raw = getattr(stream, "raw", None)
     return raw.damage if isinstance(raw, TolerantGzip) else None
+
+
+def file_label(path: Path) -> str:
+    """`path` as text UTF-8 can hold: the bytes of a name that are not UTF-8 (a file named on another system,
+    e.g. in latin-1) are written `\\xNN`; `file_path` reads them back. Issues, the files manifest and the
+    quarantine name a file by its label."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def file_path(label: str) -> Path:
+    """The file a `file_label` names: the label itself when such a file exists, else its `\\xNN` read as bytes."""
+    path = Path(label)
+    if path.exists() or "\\x" not in label:
+        return path
+    return Path(os.fsdecode(codecs.escape_decode(label.encode("utf-8"))[0]))
 
 
 def file_sha256(path: Path) -> str:
