@@ -53,6 +53,10 @@ from warehouse.versions import (
 
 log = logging.getLogger("champollion.ingest")
 
+# Threads hashing the files before they are parsed. On the `large` preset (16.9 GB) out of the page cache, 2 threads
+# hashed 429 MB/s and 8 threads 811 MB/s; in the cache, SHA-256 runs at 1.27 GB/s per core whatever the threads.
+HASH_THREADS = 8
+
 Progress = Callable[[int, int], None]
 
 
@@ -319,8 +323,9 @@ def _ingest_into(
     manifest = _read_manifest(manifest_path)
     known = set(manifest.column("source_sha256").to_pylist())
     new_files: list[SourceFile] = []
-    # hashlib and file reads release the GIL: threads hash files in parallel.
-    with ThreadPoolExecutor(max_workers=settings.workers) as hashers:
+    # hashlib and file reads release the GIL: threads hash files in parallel, more of them than cores, for reading
+    # files not in the page cache waits on the disk.
+    with ThreadPoolExecutor(max_workers=max(settings.workers, HASH_THREADS)) as hashers:
         hashes = list(hashers.map(_hash_and_size, dsn_files))
     for path, (sha, size, unreadable) in zip(dsn_files, hashes, strict=True):
         if unreadable is not None:
