@@ -228,3 +228,16 @@ def test_a_file_that_cannot_be_read_is_its_own_issue(tmp_path, inputs, monkeypat
     assert summary.issue_kinds["unreadable_file"] == 1 and summary.files_new == 1
     assert f"{unreadable},,error,unreadable_file,file not read: Permission denied" in summary.issues_report.read_text()
     assert len(warehouse_content(home)["declarations"]) == 2
+
+
+@pytest.mark.parametrize(("configured", "inside"), [("10GB", "953.6 MiB"), ("512MB", "488.2 MiB")])
+def test_the_months_are_sorted_within_their_own_memory_unless_less_is_configured(configured, inside):
+    from warehouse.consolidate import MONTHS_MEMORY_LIMIT, _memory_limit
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{configured}'")
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    with _memory_limit(con, MONTHS_MEMORY_LIMIT):
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == inside
+    after = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert after.split()[1] == before.split()[1] and abs(float(after.split()[0]) - float(before.split()[0])) < 0.11

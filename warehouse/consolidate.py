@@ -12,6 +12,7 @@ far, so the order in which files arrive does not matter:
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -261,13 +262,29 @@ def _write_months(con: duckdb.DuckDBPyConnection, warehouse: Path, months: list[
 
 @contextmanager
 def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """DuckDB's memory limit set to `limit` for the block, then back to what it was (as DuckDB shows it: to 0.1 GiB)."""
+    """DuckDB's memory limit lowered to `limit` for the block when it is higher, then set back to what it was (as
+    DuckDB shows it: to 0.1 GiB)."""
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    if _size_bytes(before) <= _size_bytes(limit):
+        yield
+        return
     con.execute(f"SET memory_limit = {sql_string(limit)}")
     try:
         yield
     finally:
         con.execute(f"SET memory_limit = {sql_string(before)}")
+
+
+_SIZE_UNITS = {"bytes": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _size_bytes(size: str) -> float:
+    """Bytes of a memory size as DuckDB takes or shows it ('1GB', '9.3 GiB')."""
+    found = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", size)
+    if found is None or found.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"not a memory size: {size!r}")
+    return float(found.group(1)) * _SIZE_UNITS[found.group(2)]
 
 
 def _write_contracts(con: duckdb.DuckDBPyConnection, warehouse: Path, inferred_end_after_months: int) -> None:
