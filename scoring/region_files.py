@@ -325,16 +325,8 @@ _HTML_EVIDENCE = [c for c in EVIDENCE_SHEET_COLUMNS
                   if c.title not in ("SIRET", "Adresse", "Position", "Article", "Constat pour le poste")]
 
 
-# A value as the HTML page shows it, and whether it is a number (aligned right).
-Cell = tuple[str, bool]
+# A value as the HTML page shows it, by column kind.
 _SHOWN: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_fr, "integer": _integer_text}
-
-
-def _html_cells(columns: list[Column], frame: pd.DataFrame) -> list[list[Cell]]:
-    """The rows of `frame` as the page shows them under `columns`, converted column by column."""
-    shown = [[(_SHOWN.get(c.kind, _text)(value), c.kind in ("percent", "integer")) for value in c.cells(frame)]
-             for c in columns]
-    return [list(row) for row in zip(*shown, strict=True)] if shown else []
 
 
 def _rule_with_article(frame: pd.DataFrame) -> list[str]:
@@ -352,9 +344,9 @@ def escaped_column(texts: list[str]) -> list[str]:
     return str(markupsafe.escape(joined)).split("\0") if texts else []
 
 
-def _evidence_rows_html(columns: list[Column], frame: pd.DataFrame) -> list[str]:
+def _rows_html(columns: list[Column], frame: pd.DataFrame) -> list[str]:
     """Each row of `frame` under `columns` as the page's `<tr>` line (its cells escaped, numbers aligned right),
-    built column by column: the template writes a group's lines as they are."""
+    built column by column: the template writes the lines as they are."""
     cells = []
     for column in columns:
         texts = escaped_column([_SHOWN.get(column.kind, _text)(value) for value in column.cells(frame)])
@@ -368,7 +360,7 @@ def _line_groups(listing: RegionList, columns: list[Column]) -> dict[str, list[d
     if listing.evidence.empty:
         return {}
     grouped = listing.grouped
-    rows = _evidence_rows_html(columns, grouped.rows)
+    rows = _rows_html(columns, grouped.rows)
     starts = grouped.groups["start"].to_numpy(dtype="int64")
     sirets = grouped.rows["siret"].astype(str).to_numpy(dtype=object)[starts]
     by_siret: dict[str, list[dict[str, Any]]] = {}
@@ -423,7 +415,7 @@ def render_html(listing: RegionList) -> str:
         lines=items,
         evidence_titles=[c.title for c in evidence_columns],
         left_titles=[c.title for c in columns_left],
-        left=_html_cells(columns_left, left),
+        left=markupsafe.Markup("".join(_rows_html(columns_left, left))),
     )
 
 
