@@ -189,8 +189,9 @@ def compute_feature_months(
     available = has_contract_states(warehouse)
     from_states = available if from_states is None else from_states and available
     if not available:
-        log.warning("%s has no versioned contracts (%s, written by ingestion since they exist): contracts are "
-                    "rebuilt from the monthly snapshots, which is slower; ingest again to write them", warehouse, STATES_FILE)
+        log.warning("%s has no versioned contracts as this version reads them (%s, written by ingestion): contracts "
+                    "are rebuilt from the monthly snapshots, which is slower; `champollion ingest --rebuild` writes them",
+                    warehouse, STATES_FILE)
     with _stage(stages, "declarations fingerprinted", ordered[-1]):
         digests = _declaration_digests(engine, ordered[-1])
     shared = dict(stages)

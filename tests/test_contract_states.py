@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from core.config import Config
@@ -14,7 +16,7 @@ from core.home import Home
 from core.months import months_between
 from features.asof import AsOfWindow
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
-from warehouse.contracts import has_contract_states, rebuild_contracts_sql
+from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
 from warehouse.engine import attach_warehouse, connect
 from warehouse.ingest import ingest
 
@@ -98,6 +100,25 @@ def test_states_follow_gaps_renewals_renames_and_ends(tmp_path, test_key):
     assert con.execute("SELECT count(*) FROM renamed_snapshots").fetchone() == (8,)  # C3OLD's 3, C3's 5
     # C1's states: January-February, March (renewed), May-August (renewed again, after a month's omission).
     assert con.execute("SELECT count(*) FROM contract_states WHERE contract_number = 'C1'").fetchone() == (3,)
+    # Each state bounded by its neighbours: what tells a contract with one state over a history from the others.
+    bounds = con.execute("SELECT run_from, previous_run_to, next_run_from FROM contract_states "
+                         "WHERE contract_number = 'C1' ORDER BY run_from").fetchall()
+    assert bounds == [(date(2025, 1, 1), None, date(2025, 3, 1)), (date(2025, 3, 1), date(2025, 2, 1), date(2025, 5, 1)),
+                      (date(2025, 5, 1), date(2025, 3, 1), None)]
     con.close()
     for history in (24, 3, 2, 1):
         assert _assert_same_every_month(home.warehouse, history) == len(months)
+
+
+def test_states_written_before_their_bounds_are_not_read(tmp_path):
+    """A versioned contracts file without the bounds of each state (written before them) is not read: the
+    contracts are rebuilt from the snapshots until ingestion writes it again."""
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    assert not has_contract_states(warehouse)
+    columns = {"siret": ["1"], "run_from": [date(2025, 1, 1)], "run_to": [date(2025, 1, 1)]}
+    pq.write_table(pa.table(columns), warehouse / STATES_FILE)
+    assert not has_contract_states(warehouse)
+    pq.write_table(pa.table({**columns, "previous_run_to": pa.nulls(1, pa.date32()),
+                             "next_run_from": pa.nulls(1, pa.date32())}), warehouse / STATES_FILE)
+    assert has_contract_states(warehouse)

@@ -16,11 +16,15 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from core.months import month_start
 from core.sql_literals import sql_string, sql_string_list
 
 TEMP_AGENCY_NAF = "7820Z"
 STATES_FILE = "contract_states.parquet"
+# The columns of the versioned contracts that bound each state by its neighbours (CONTRACT_STATES_SQL).
+STATE_BOUNDS = ("previous_run_to", "next_run_from")
 # The order in which an establishment's (or a workplace's) declarations are read "as last declared": by month, then
 # by declaration, since a month may hold several (fractions, several agencies declaring one workplace); without a
 # total order each engine, and each of DuckDB's threads, would pick its own value among them.
@@ -31,8 +35,10 @@ END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before 
 
 
 def has_contract_states(warehouse: Path) -> bool:
-    """Whether the warehouse holds the versioned contracts (written by ingestion since they exist)."""
-    return (warehouse / STATES_FILE).exists()
+    """Whether the warehouse holds the versioned contracts as they are read now (written by ingestion since they
+    exist; a file written before the states carried `STATE_BOUNDS` is not read)."""
+    path = warehouse / STATES_FILE
+    return path.exists() and set(STATE_BOUNDS) <= set(pq.read_schema(path).names)
 
 
 def rebuild_contracts_sql(
@@ -272,8 +278,10 @@ _RENAMED_IDENTITIES = """
 # declared (`pushes`: planned ends later than the one declared before, over the whole history;
 # `first_push_prev_month`: when the first snapshot of that month is a push, the month of the snapshot
 # it pushes, so that a history starting after it can leave it out). A month declaring the contract
-# twice is a state of its own, and so is a month after a gap. Contracts renamed by a change block are
-# left out: their snapshots are `RENAMED_SNAPSHOTS_SQL`, rebuilt as of each month.
+# twice is a state of its own, and so is a month after a gap. `previous_run_to` and `next_run_from`
+# bound the contract's states before and after this one (NULL: none), so that a contract with a single
+# state over a history is read as that row, without grouping (`_states_per_contract_sql`). Contracts
+# renamed by a change block are left out: their snapshots are `RENAMED_SNAPSHOTS_SQL`, rebuilt as of each month.
 CONTRACT_STATES_SQL = f"""
 WITH
 renamed AS ({_RENAMED_IDENTITIES}),
@@ -317,12 +325,17 @@ islands AS (
                                 ORDER BY m.month) AS island
     FROM monthly m
     LEFT JOIN month_pushes p USING (siret, person_key, contract_number, start_date, month)
+),
+states AS (
+    SELECT siret, person_key, contract_number, start_date, min(month) AS run_from, max(month) AS run_to,
+           any_value(state) AS state, any_value(hours) AS hours, CAST(sum(pushes) AS BIGINT) AS pushes,
+           min(first_push_prev_month) AS first_push_prev_month
+    FROM islands
+    GROUP BY siret, person_key, contract_number, start_date, state, hours, alone, island, CASE WHEN alone THEN month END
 )
-SELECT siret, person_key, contract_number, start_date, min(month) AS run_from, max(month) AS run_to,
-       any_value(state) AS state, any_value(hours) AS hours, CAST(sum(pushes) AS BIGINT) AS pushes,
-       min(first_push_prev_month) AS first_push_prev_month
-FROM islands
-GROUP BY siret, person_key, contract_number, start_date, state, hours, alone, island, CASE WHEN alone THEN month END
+SELECT *, lag(run_to) OVER w AS previous_run_to, lead(run_from) OVER w AS next_run_from
+FROM states
+WINDOW w AS (PARTITION BY siret, person_key, contract_number, start_date ORDER BY run_from)
 """
 
 # The snapshots of the contracts a change block renames (left out of CONTRACT_STATES_SQL).
@@ -335,15 +348,20 @@ SELECT cm.* FROM contract_months cm SEMI JOIN renamed r ON {_SAME_IDENTITY}
 def _states_per_contract_sql(cutoff: str, since: str, window_start: date | None, only: str) -> str:
     """The per-contract rows of `rebuild_contracts_sql` from `contract_states` as of month `cutoff` over
     the history from `since` (SQL dates), followed by UNION ALL: the states overlapping the history,
-    their last one as last declared, months and renewals cut to the history."""
+    their last one as last declared, months and renewals cut to the history.
+
+    A contract with one state overlapping the history (most of them) is that state's row, read without grouping;
+    the others are grouped by contract: the same values (a sum over one row is that row)."""
+    in_history = f"run_from <= {cutoff} AND run_to >= {since} {only}"
+    alone = (f"(previous_run_to IS NULL OR previous_run_to < {since}) "
+             f"AND (next_run_from IS NULL OR next_run_from > {cutoff})")
+    renewed = f"CASE WHEN run_from >= {since} THEN pushes - CASE WHEN first_push_prev_month < {since} THEN 1 ELSE 0 END END"
     # Hours are summed over the window's months the history holds (the window may start before it).
     counted_from = f"greatest(DATE '{month_start(window_start).isoformat()}', {since})" if window_start else ""
-    hours = (
-        f""",
-           sum(hours * (datediff('month', greatest(run_from, {counted_from}), least(run_to, {cutoff})) + 1))
-               FILTER (WHERE run_to >= {counted_from}) AS hours_worked_in_window"""
-        if window_start else ""
-    )
+    worked = f"hours * (datediff('month', greatest(run_from, {counted_from}), least(run_to, {cutoff})) + 1)"
+    hours_grouped = (f", sum({worked}) FILTER (WHERE run_to >= {counted_from}) AS hours_worked_in_window"
+                     if window_start else "")
+    hours_alone = f", CASE WHEN run_to >= {counted_from} THEN {worked} END AS hours_worked_in_window" if window_start else ""
     return f"""
     SELECT siret, person_key, contract_number, start_date,
            last_state.nature, last_state.motif, last_state.post, last_state.pcs,
@@ -352,12 +370,16 @@ def _states_per_contract_sql(cutoff: str, since: str, window_start: date | None,
            last_state.user_siret, last_state.idcc
     FROM (
         SELECT siret, person_key, contract_number, start_date, arg_max(state, run_from) AS last_state,
-               CAST(coalesce(sum(CASE WHEN run_from >= {since}
-                                      THEN pushes - CASE WHEN first_push_prev_month < {since} THEN 1 ELSE 0 END END), 0)
-                    AS BIGINT) AS renewals,
-               greatest(min(run_from), {since}) AS first_month, least(max(run_to), {cutoff}) AS last_month{hours}
+               CAST(coalesce(sum({renewed}), 0) AS BIGINT) AS renewals,
+               greatest(min(run_from), {since}) AS first_month, least(max(run_to), {cutoff}) AS last_month{hours_grouped}
         FROM contract_states
-        WHERE run_from <= {cutoff} AND run_to >= {since} {only}
+        WHERE {in_history} AND NOT ({alone})
         GROUP BY siret, person_key, contract_number, start_date
+        UNION ALL
+        SELECT siret, person_key, contract_number, start_date, state AS last_state,
+               CAST(coalesce({renewed}, 0) AS BIGINT) AS renewals,
+               greatest(run_from, {since}) AS first_month, least(run_to, {cutoff}) AS last_month{hours_alone}
+        FROM contract_states
+        WHERE {in_history} AND {alone}
     )
     UNION ALL"""
