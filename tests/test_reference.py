@@ -100,7 +100,7 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
 
 def test_shipped_config_is_valid():
     config = load_config()
-    assert config.version == 1 and config.duckdb.memory_limit == "10GB"
+    assert config.version == 1 and config.duckdb.memory_limit == "5GB"
 
 
 def test_key_comes_from_environment_or_file(tmp_path, monkeypatch, home, config):

@@ -41,9 +41,9 @@ log = logging.getLogger("champollion.ingest")
 
 STREAM_BATCH_ROWS = 32_768
 CONTRACT_SLICE_ROWS = 1_000_000  # contract snapshots rebuilt at once (~600 MB)
-# DuckDB's memory while the months are sorted by SIRET and written (it spills beyond): with the 10GB of the rest, the
-# sort held every month touched in memory (ingesting the whole `large` preset peaked at 2.8 GB, against 1.6 GB for
-# half of it); with 1GB the consolidation peaked at 1.5 GB.
+# DuckDB's memory while the months are sorted by SIRET and written (it spills beyond): with the 10GB the configuration
+# then had, the sort held every month touched in memory (ingesting the whole `large` preset peaked at 2.8 GB, against
+# 1.6 GB for half of it); with 1GB the consolidation peaked at 1.5 GB.
 MONTHS_MEMORY_LIMIT = "1GB"
 
 STATUS_SQL = """
