@@ -38,11 +38,12 @@ END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before 
 def has_contract_states(warehouse: Path) -> bool:
     """Whether the warehouse holds the versioned contracts as they are read now (written by ingestion since they
     exist; a file written before the states carried `STATE_BOUNDS` is not read)."""
+    path = warehouse / STATES_FILE
     try:
-        found = (warehouse / STATES_FILE).stat()
+        found = path.stat()
     except FileNotFoundError:
         return False
-    return _bounded_states(warehouse / STATES_FILE, found.st_ino, found.st_mtime_ns, found.st_size)
+    return _bounded_states(path, found.st_ino, found.st_mtime_ns, found.st_size)
 
 
 @functools.lru_cache(maxsize=16)
