@@ -34,6 +34,7 @@ from warehouse.contracts import (
 from warehouse.dsn.parser import Issue
 from warehouse.engine import attach_warehouse, conformed_parquet_sql, register_places
 from warehouse.partitions import MonthlyPartitionWriter
+from warehouse.read_ahead import read_ahead
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 from warehouse.versions import fresh_file
 
@@ -248,15 +249,16 @@ def _write_months(con: duckdb.DuckDBPyConnection, warehouse: Path, months: list[
             continue
         source = f"({staged_rows(table)})" if table != "declarations" else "staged_declarations"
         # Streamed to Python and written month by month: memory stays within the writer's budget
-        # however many months and rows there are. Sorted by SIRET within the month: the contracts are then rebuilt
-        # by ranges of SIRETs (and the features read them so) from the row groups of the range only (on the whole
-        # `large` preset: 72 row groups instead of 927 for contract_months).
+        # however many months and rows there are (DuckDB computes the next batches while these are written).
+        # Sorted by SIRET within the month: the contracts are then rebuilt by ranges of SIRETs (and the features
+        # read them so) from the row groups of the range only (on the whole `large` preset: 72 row groups instead
+        # of 927 for contract_months).
         reader = con.execute(
             f"SELECT t.* FROM {source} t WHERE t.declaration_key IN ({kept}) "
             f"AND strftime(t.month, '%Y-%m') IN ({month_list}) ORDER BY t.month, t.siret"
         ).to_arrow_reader(STREAM_BATCH_ROWS)
-        with MonthlyPartitionWriter(warehouse / table, STAGED_SCHEMAS[table]) as writer:
-            writer.write_batches(reader)
+        with read_ahead(reader) as batches, MonthlyPartitionWriter(warehouse / table, STAGED_SCHEMAS[table]) as writer:
+            writer.write_batches(batches)
         log.info("consolidate: months of %s written", table)
 
 
@@ -343,8 +345,9 @@ def write_by_siret_ranges(con: duckdb.DuckDBPyConnection, warehouse: Path, cuts:
                 reader = con.execute(sql).to_arrow_reader(STREAM_BATCH_ROWS)
                 if name not in writers:
                     writers[name] = pq.ParquetWriter(partials[name], reader.schema)
-                for batch in reader:
-                    writers[name].write_batch(batch)
+                with read_ahead(reader) as batches:
+                    for batch in batches:
+                        writers[name].write_batch(batch)
     finally:
         for writer in writers.values():
             writer.close()
