@@ -324,6 +324,20 @@ def test_end_block_with_motif_099_withdraws_the_end(tmp_path, home, config, run)
     assert (contract["end_date"], contract["end_declared"]) == (None, False)
 
 
+@pytest.mark.parametrize("ends", [[("2025-01-20", "031"), ("2025-01-31", "059")],
+                                  [("2025-01-31", "059"), ("2025-01-20", "031")]])
+def test_two_end_blocks_of_one_declaration_give_the_later_end(tmp_path, home, config, run, ends):
+    """One declaration with two end blocks for a contract (a payroll software's error): the later end counts, in
+    whichever order the blocks come, the same on every engine and thread (the rows tie on month and declaration)."""
+    first, second = ends
+    lines = render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", end=first)], "1")]))
+    at = lines.index(f"S21.G00.62.002,'{first[1]}'") + 1
+    lines[at:at] = [f"S21.G00.62.001,'{second[0][8:]}{second[0][5:7]}{second[0][:4]}'", f"S21.G00.62.002,'{second[1]}'"]
+    run(home, config, write_dsn(tmp_path / "a.dsn", lines))
+    [contract] = contracts(home)
+    assert (contract["end_date"], contract["end_motif"]) == (date(2025, 1, 31), "059")
+
+
 def test_absences_and_suspensions_give_the_period_away(tmp_path, home, config, run):
     sick = Contract("C1", "2020-01-01", nature="01", motif=None, absence=("01", "2025-01-09", "2025-01-20"))
     lines = render(envoi([monthly(RESTAURANT, "2025-01", [sick], "1")]))

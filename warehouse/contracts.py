@@ -212,17 +212,20 @@ per_contract AS ({_states_per_contract_sql(cutoff, since, window_start, only) if
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
 ),{first_change}
--- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier.
+-- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier. Two end blocks of one
+-- declaration: the later end, then the greater motif (a total order, the same on every engine and thread).
 latest_end AS (
-    SELECT siret, person_key, contract_number, start_date, end_date, end_motif,
-           row_number() OVER (PARTITION BY siret, person_key, contract_number, start_date
-                              ORDER BY month DESC, declaration_key DESC) AS rank_from_last
+    SELECT siret, person_key, contract_number, start_date,
+           arg_max(struct_pack(end_date := end_date, end_motif := end_motif),
+                   struct_pack(month := month, declaration_key := declaration_key, end_date := end_date,
+                               end_motif := coalesce(end_motif, ''))) AS latest
     FROM contract_ends
     WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL {only}
+    GROUP BY siret, person_key, contract_number, start_date
 ),
 declared_end AS (
-    SELECT siret, person_key, contract_number, start_date, end_date, end_motif
-    FROM latest_end WHERE rank_from_last = 1 AND coalesce(end_motif, '') <> '{END_CANCELLED}'
+    SELECT siret, person_key, contract_number, start_date, latest.end_date AS end_date, latest.end_motif AS end_motif
+    FROM latest_end WHERE coalesce(latest.end_motif, '') <> '{END_CANCELLED}'
 ),
 -- For each month an establishment declared, how many months it declared after it, read at a
 -- contract's last month (always a month its establishment declared: snapshots come from its declarations).
