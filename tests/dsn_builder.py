@@ -24,6 +24,7 @@ class Contract:
     planned_end: str | None = None
     user_siret: str | None = None
     end: tuple[str, str] | None = None  # (ISO end date, motif de rupture)
+    more_ends: tuple[tuple[str, str], ...] = ()  # further end blocks after `end` (a payroll software's error)
     change: dict[str, str] | None = None  # field number -> old value (41.001 is the change date)
     absence: tuple[str, str, str] | None = None  # (reason, last day worked, planned end)
     hours: str = "151.67"
@@ -50,8 +51,8 @@ class Contract:
         if self.absence:
             reason, last_day, planned = self.absence
             out += [("S21.G00.60.001", reason), ("S21.G00.60.002", dsn_date(last_day)), ("S21.G00.60.003", dsn_date(planned))]
-        if self.end:
-            out += [("S21.G00.62.001", dsn_date(self.end[0])), ("S21.G00.62.002", self.end[1])]
+        for end_date, end_motif in ([self.end] if self.end else []) + list(self.more_ends):
+            out += [("S21.G00.62.001", dsn_date(end_date)), ("S21.G00.62.002", end_motif)]
         return out
 
 

@@ -130,3 +130,22 @@ def test_spark_reads_batches_staged_before_addresses(tmp_path, test_key):
         (date(2025, 1, 1), None, None), (date(2025, 2, 1), "25 BOULEVARD VOLTAIRE", "PARIS")]
     assert con.execute("SELECT street, postal_code, city FROM establishments").fetchall() == [
         ("25 BOULEVARD VOLTAIRE", "75011", "PARIS")]
+
+
+def test_spark_takes_the_later_of_two_end_blocks_of_one_declaration(tmp_path, test_key):
+    """As with DuckDB (tests/test_ingest.py): two end blocks of one contract in one declaration, in either order,
+    give the later end."""
+    from warehouse.spark.ingest import SparkIngest
+
+    config = Config(spark=TEST_SPARK)
+    engine = SparkIngest.from_config(config.spark)
+    home = Home(tmp_path / "home")
+    earlier, later = ("2025-01-20", "031"), ("2025-01-31", "059")
+    declarations = [
+        Declaration(siret, "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06", end=first, more_ends=(second,))])],
+                    order="1")
+        for siret, (first, second) in (("12345678900011", (earlier, later)), ("12345678900029", (later, earlier)))
+    ]
+    ingest([write_dsn(tmp_path / "jan.dsn", envoi(declarations))], home, config, test_key, engine=engine)
+    ends = duckdb.sql(f"SELECT siret, end_date, end_motif FROM '{home.warehouse / 'contracts.parquet'}' ORDER BY siret")
+    assert ends.fetchall() == [("12345678900011", date(2025, 1, 31), "059"), ("12345678900029", date(2025, 1, 31), "059")]
