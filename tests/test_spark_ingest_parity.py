@@ -19,6 +19,7 @@ from core.config import Config, SparkConfig
 from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from tests.old_batches import as_written_before_addresses
+from tests.test_spark_parity import TEST_DRIVER_MEMORY
 from warehouse.engine import SINGLE_TABLES, attach_warehouse, connect
 from warehouse.ingest import IngestSummary, ingest
 from warehouse.tables import MONTHLY_TABLES, warehouse_glob
@@ -29,6 +30,7 @@ FLOAT_TOLERANCE = 1e-9
 # Short jobs on little data: the JVM's quick compiler only (half the CPU), few shuffle partitions, no UI.
 TEST_SPARK = SparkConfig(
     master="local[2]",
+    driver_memory=TEST_DRIVER_MEMORY,
     settings={
         **SparkConfig().settings,
         "spark.sql.shuffle.partitions": "2",

@@ -18,9 +18,13 @@ from warehouse.sql_engine import DuckDBEngine, pandas_frame
 
 pytestmark = pytest.mark.slow
 
+# A fixed heap for the small population: sized from the machine (half its memory), a test JVM grew to 7.5 GB here
+# beside the other worker's (3.4 GB), and a CI run lost its JVM in the middle of the ingestion's parity tests.
+TEST_DRIVER_MEMORY = "2g"
 # Few shuffle partitions: the small population is a few megabytes, and each partition is a task.
 LOCAL_SPARK = SparkConfig(
-    master="local[2]", settings={"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "2"}
+    master="local[2]", driver_memory=TEST_DRIVER_MEMORY,
+    settings={"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "2"},
 )
 
 
