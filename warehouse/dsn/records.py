@@ -201,7 +201,10 @@ class RecordBuilder:
                 c: dict = child.fields
                 if child.code == CONTRACT_END:
                     end = c.get("001")
-                    if isinstance(end, date) and end < start:
+                    if not isinstance(end, date):
+                        self._implausible(child.line, "S21.G00.62.001: contract end block without a valid date; kept in "
+                                                      "contract_ends, not counted as the contract's end")
+                    elif end < start:
                         self._implausible(child.line, "S21.G00.62.001: contract end before the contract's start (40.001); "
                                                       "end block ignored")
                         continue
