@@ -258,7 +258,20 @@ def _end_without_date(index: int) -> tuple:
     del lines[at]  # the block starts at its motif, now on line at + 1
     total = _find(lines, "S90.G00.90.001")
     lines[total] = f"S90.G00.90.001,'{len(lines)}'"
-    return _text(lines), "implausible_value", at + 1, "end block without a valid date", (good, bad)
+    return _text(lines), "missing_value", at + 1, "end block without a valid date", (good, bad)
+
+
+def _end_date(text: str) -> Callable[[int], tuple]:
+    """A case: an end block whose date (62.001) the parser cannot read: reported as invalid, then as ending nothing."""
+
+    def build(index: int) -> tuple:
+        good, bad = _sirets(index)
+        lines = _lines(index, _declaration(bad, "2", Contract("C1", "2025-01-06", end=("2025-01-31", "031"))))
+        at = lines.index("S21.G00.62.001,'31012025'")
+        lines[at] = f"S21.G00.62.001,'{text}'"
+        return _text(lines), "missing_value", at + 1, "it neither ends the contract", (good, bad)
+
+    return build
 
 
 def _planned_end_before_start(index: int) -> tuple:
@@ -329,6 +342,7 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "hours_not_a_number": _replace("S21.G00.40.012", "S21.G00.40.012,'151,67'", "invalid_value", "not a decimal number", False),
     "end_before_start": _end_before_start,
     "end_block_without_a_date": _end_without_date,
+    "end_block_with_an_impossible_date": _end_date("32012025"),
     "planned_end_before_start": _planned_end_before_start,
     "declared_month_in_2099": _future_month,
     "unquoted_value": _replace("S21.G00.40.006", "S21.G00.40.006,Serveur", "unquoted_value", "not enclosed in quotes", False),

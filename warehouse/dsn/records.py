@@ -2,8 +2,9 @@
 
 Personal identifiers are replaced here by their pseudonym; nothing else of the individual block
 is kept. Implausible values (a contract ending or planned to end before it starts) are dropped with
-a warning in `RecordBuilder.issues`; a declared month after the month of the run cannot be placed in
-time and quarantines its declaration.
+a warning in `RecordBuilder.issues`, and so is the effect of an end block with no valid date (staged with
+its motif, it ends nothing); a declared month after the month of the run cannot be placed in time and
+quarantines its declaration.
 """
 
 from __future__ import annotations
@@ -202,8 +203,10 @@ class RecordBuilder:
                 if child.code == CONTRACT_END:
                     end = c.get("001")
                     if not isinstance(end, date):
-                        self._implausible(child.line, "S21.G00.62.001: contract end block without a valid date; kept in "
-                                                      "contract_ends, not counted as the contract's end")
+                        self.issues.append(Issue(self.file, child.line, "warning", "missing_value",
+                                                 "S21.G00.62.001: contract end block without a valid date (missing or "
+                                                 "unreadable): it neither ends the contract nor, as an annulation (099), "
+                                                 "withdraws an end"))
                     elif end < start:
                         self._implausible(child.line, "S21.G00.62.001: contract end before the contract's start (40.001); "
                                                       "end block ignored")
