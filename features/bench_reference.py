@@ -73,9 +73,10 @@ def reference_features(tables: dict[str, pd.DataFrame], sirets: list[str], as_of
 
     ends = tables["ends"]
     ends = ends[ends["end_date"].notna()]
-    # The latest end block; two in one declaration: the later end, then the greater motif (warehouse.contracts).
-    ends = (ends.assign(motif_order=ends["end_motif"].fillna(""))
-            .sort_values(["month", "declaration_key", "end_date", "motif_order"]).drop_duplicates(KEY, keep="last"))
+    # The latest end block; two in one declaration: an end before an annulation, then the later end, then the
+    # greater motif (warehouse.contracts).
+    ends = (ends.assign(motif_order=ends["end_motif"].fillna(""), ends=ends["end_motif"].fillna("") != END_CANCELLED)
+            .sort_values(["month", "declaration_key", "ends", "end_date", "motif_order"]).drop_duplicates(KEY, keep="last"))
     ends = ends[ends["end_motif"].fillna("") != END_CANCELLED]
     contracts = contracts.merge(ends[[*KEY, "end_date"]], on=KEY, how="left")
     declared = tables["declarations"].drop_duplicates(["siret", "month"])

@@ -324,6 +324,20 @@ def test_end_block_with_motif_099_withdraws_the_end(tmp_path, home, config, run)
     assert (contract["end_date"], contract["end_declared"]) == (None, False)
 
 
+@pytest.mark.parametrize("blocks", [[("2025-01-31", "099"), ("2025-01-20", "031")],
+                                    [("2025-01-20", "031"), ("2025-01-31", "099")]])
+def test_a_declaration_that_withdraws_the_wrong_end_and_declares_the_right_one_ends_the_contract(
+        tmp_path, home, config, run, blocks):
+    """January ended the contract on the 31st by mistake; February withdraws that end (099) and declares the true
+    one, the 20th, in the same declaration, in either order: the contract ends on the 20th."""
+    january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", end=("2025-01-31", "031"))], "1")
+    first, second = blocks
+    february = monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", end=first, more_ends=(second,))], "2")
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([january, february])))
+    [contract] = contracts(home)
+    assert (contract["end_date"], contract["end_motif"], contract["end_declared"]) == (date(2025, 1, 20), "031", True)
+
+
 @pytest.mark.parametrize("ends", [[("2025-01-20", "031"), ("2025-01-31", "059")],
                                   [("2025-01-31", "059"), ("2025-01-20", "031")]])
 def test_two_end_blocks_of_one_declaration_give_the_later_end(tmp_path, home, config, run, ends):

@@ -251,25 +251,21 @@ def _end_before_start(index: int) -> tuple:
     return _text(lines), "implausible_value", at + 1, "end before the contract's start", (good, bad)
 
 
-def _end_without_date(index: int) -> tuple:
-    good, bad = _sirets(index)
-    lines = _lines(index, _declaration(bad, "2", Contract("C1", "2025-01-06", end=("2025-01-31", "099"))))
-    at = lines.index("S21.G00.62.001,'31012025'")
-    del lines[at]  # the block starts at its motif, now on line at + 1
-    total = _find(lines, "S90.G00.90.001")
-    lines[total] = f"S90.G00.90.001,'{len(lines)}'"
-    return _text(lines), "missing_value", at + 1, "end block without a valid date", (good, bad)
-
-
-def _end_date(text: str) -> Callable[[int], tuple]:
-    """A case: an end block whose date (62.001) the parser cannot read: reported as invalid, then as ending nothing."""
+def _end_date(text: str | None, motif: str) -> Callable[[int], tuple]:
+    """A case: an end block of `motif` whose date (62.001) is missing (None) or one the parser cannot read (`text`):
+    reported as ending nothing (and, when unreadable, as invalid too)."""
 
     def build(index: int) -> tuple:
         good, bad = _sirets(index)
-        lines = _lines(index, _declaration(bad, "2", Contract("C1", "2025-01-06", end=("2025-01-31", "031"))))
+        lines = _lines(index, _declaration(bad, "2", Contract("C1", "2025-01-06", end=("2025-01-31", motif))))
         at = lines.index("S21.G00.62.001,'31012025'")
-        lines[at] = f"S21.G00.62.001,'{text}'"
-        return _text(lines), "missing_value", at + 1, "it neither ends the contract", (good, bad)
+        if text is None:
+            del lines[at]  # the block starts at its motif, now on line at + 1
+            total = _find(lines, "S90.G00.90.001")
+            lines[total] = f"S90.G00.90.001,'{len(lines)}'"
+        else:
+            lines[at] = f"S21.G00.62.001,'{text}'"
+        return _text(lines), "missing_value", at + 1, "end block without a valid date", (good, bad)
 
     return build
 
@@ -341,8 +337,8 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "negative_hours": _replace("S21.G00.40.013", "S21.G00.40.013,'-35.00'", "invalid_value", "negative hours", False),
     "hours_not_a_number": _replace("S21.G00.40.012", "S21.G00.40.012,'151,67'", "invalid_value", "not a decimal number", False),
     "end_before_start": _end_before_start,
-    "end_block_without_a_date": _end_without_date,
-    "end_block_with_an_impossible_date": _end_date("32012025"),
+    "end_block_without_a_date": _end_date(None, "099"),
+    "end_block_with_an_impossible_date": _end_date("32012025", "031"),
     "planned_end_before_start": _planned_end_before_start,
     "declared_month_in_2099": _future_month,
     "unquoted_value": _replace("S21.G00.40.006", "S21.G00.40.006,Serveur", "unquoted_value", "not enclosed in quotes", False),

@@ -134,20 +134,29 @@ def test_spark_reads_batches_staged_before_addresses(tmp_path, test_key):
         ("25 BOULEVARD VOLTAIRE", "75011", "PARIS")]
 
 
-def test_spark_takes_the_later_of_two_end_blocks_of_one_declaration(tmp_path, test_key):
+def test_spark_reads_two_end_blocks_of_one_declaration_as_duckdb(tmp_path, test_key):
     """As with DuckDB (tests/test_ingest.py): two end blocks of one contract in one declaration, in either order,
-    give the later end."""
+    give the later end; a declaration that withdraws January's wrong end (099) and declares the right one ends the
+    contract on the right one."""
     from warehouse.spark.ingest import SparkIngest
 
     config = Config(spark=TEST_SPARK)
     engine = SparkIngest.from_config(config.spark)
     home = Home(tmp_path / "home")
-    earlier, later = ("2025-01-20", "031"), ("2025-01-31", "059")
+    earlier, later, withdrawn = ("2025-01-20", "031"), ("2025-01-31", "059"), ("2025-01-31", "099")
+    blocks = {"12345678900011": (earlier, later), "12345678900029": (later, earlier),
+              "12345678900037": (withdrawn, earlier), "12345678900045": (earlier, withdrawn)}
     declarations = [
         Declaration(siret, "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06", end=first, more_ends=(second,))])],
                     order="1")
-        for siret, (first, second) in (("12345678900011", (earlier, later)), ("12345678900029", (later, earlier)))
+        for siret, (first, second) in blocks.items() if withdrawn not in (first, second)
+    ] + [
+        Declaration(siret, month, [Individual(contracts=[Contract("C1", "2025-01-06", **ends)])], order=order)
+        for siret, (first, second) in blocks.items() if withdrawn in (first, second)
+        for month, order, ends in (("2025-01", "1", {"end": later}),
+                                   ("2025-02", "2", {"end": first, "more_ends": (second,)}))
     ]
     ingest([write_dsn(tmp_path / "jan.dsn", envoi(declarations))], home, config, test_key, engine=engine)
     ends = duckdb.sql(f"SELECT siret, end_date, end_motif FROM '{home.warehouse / 'contracts.parquet'}' ORDER BY siret")
-    assert ends.fetchall() == [("12345678900011", date(2025, 1, 31), "059"), ("12345678900029", date(2025, 1, 31), "059")]
+    assert ends.fetchall() == [("12345678900011", date(2025, 1, 31), "059"), ("12345678900029", date(2025, 1, 31), "059"),
+                               ("12345678900037", date(2025, 1, 20), "031"), ("12345678900045", date(2025, 1, 20), "031")]

@@ -213,11 +213,13 @@ per_contract AS ({_states_per_contract_sql(cutoff, since, window_start, only) if
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
 ),{first_change}
 -- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier. Two end blocks of one
--- declaration: the later end, then the greater motif (a total order, the same on every engine and thread).
+-- declaration: an end before an annulation (a declaration that withdraws the wrong end and declares the right one
+-- ends the contract), then the later end, then the greater motif (a total order, the same on every engine and thread).
 latest_end AS (
     SELECT siret, person_key, contract_number, start_date,
            arg_max(struct_pack(end_date := end_date, end_motif := end_motif),
-                   struct_pack(month := month, declaration_key := declaration_key, end_date := end_date,
+                   struct_pack(month := month, declaration_key := declaration_key,
+                               ends := coalesce(end_motif, '') <> '{END_CANCELLED}', end_date := end_date,
                                end_motif := coalesce(end_motif, ''))) AS latest
     FROM contract_ends
     WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL {only}
