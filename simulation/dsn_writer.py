@@ -25,6 +25,11 @@ from simulation.summary import Progress
 log = logging.getLogger("simulation")
 
 END_BLOCK_MISSING = 0.12  # share of ended contracts whose end is never declared
+# Share of contracts declared ended by mistake in one month (a payroll error) and withdrawn the next month by an
+# end block with the same date and motif 099 (annulation), the contract running on.
+END_WITHDRAWN = 0.01
+END_ANNULATION = "099"
+_WITHDRAWN_SALT = 0x5EED_0099  # draws of their own: the other draws of the population stay as they were
 TITLE_MONTH_VARIATION = 0.01  # chance that a month spells a contract's title differently
 NET_TAXABLE_RATE = 0.785
 WITHHOLDING_RATE = 0.025
@@ -165,12 +170,23 @@ class DsnWriter:
         self.payroll = Payroll(period, self.establishments, self.emitters, c, numbers, self.conversion_month,
                                self.end_month, payroll_stream)
         self.head, self.regimes, self.tail, self.affiliation = self.payroll.contract_rubrics(self.workplace, self.idcc)
+        self.wrong_end_month = self._wrong_end_months(n)
         self._birthplaces: dict[int, str] = {}
         matricule_rank = _matricule_ranks(c)
         self.matricule = [f"{r:06d}" for r in matricule_rank.tolist()]
         emitter_of = np.array([e.emitter for e in self.establishments])
         self.order = np.lexsort((c.start, matricule_rank, c.declaring, emitter_of[c.declaring]))
         self.absence_text = self._absence_blocks(absences)
+
+    def _wrong_end_months(self, n: int) -> np.ndarray:
+        """Per contract, the month whose declaration ends it by mistake (-1: none), on the month's last day: the
+        next month's declaration, where the contract runs on, withdraws that end (motif 099, the same date)."""
+        salt = self.payroll.salt ^ _WITHDRAWN_SALT
+        keys = np.arange(n, dtype=np.int64) * 2
+        chosen, when = hashed_uniform(keys, salt), hashed_uniform(keys + 1, salt)
+        months_with_a_next = self.last_month - self.first_month  # the contract runs in the month after each of them
+        month = self.first_month + np.floor(when * months_with_a_next).astype(np.int64)
+        return np.where((chosen < END_WITHDRAWN) & (months_with_a_next >= 1), month, -1)
 
     def _absence_blocks(self, absences: list[Absence]) -> dict[tuple[int, int], str]:
         """S21.G00.60 text per (contract, month): declared in the month the leave starts, and again with the
@@ -209,6 +225,11 @@ class DsnWriter:
             declared_months -= own & (self.first_month <= month) & (self.last_month >= month)
             end_written &= ~(own & (self.end_month == month))
         return declared_months > 0, end_written
+
+    def mistaken_ends(self) -> np.ndarray:
+        """Per contract, the day of the end declared by mistake and withdrawn the next month (-1: none)."""
+        month = self.wrong_end_month
+        return np.where(month >= 0, self.period.month_starts[np.maximum(month + 1, 0)] - 1, -1)
 
     # -- per month ---------------------------------------------------------------------------------
     def write(self, progress: Progress) -> WrittenDsn:
@@ -354,6 +375,7 @@ class DsnWriter:
         pay_day = fmt(month_last)
         absence_text = self.absence_text
         end_month, end_block, conversion_month = self.end_month, self.end_block, self.conversion_month
+        wrong_end_month = self.wrong_end_month
         periods, extra = pay_month.periods, pay_month.subject_extra
         primes_text, others_text = pay_month.primes_text, pay_month.others_text
         bases_text, seniority_text = pay_month.bases_text, pay_month.seniority_text
@@ -389,6 +411,12 @@ class DsnWriter:
             absence = absence_text.get((row, month))
             if absence:
                 lines.append(absence)
+            wrong = int(wrong_end_month[row])
+            if wrong == month:
+                lines.append(f"S21.G00.62.001,'{fmt(self.period.month_end(month))}'\n"
+                             f"S21.G00.62.002,'{c.end_motif[row] or '059'}'\n")
+            elif wrong >= 0 and wrong == month - 1:
+                lines.append(f"S21.G00.62.001,'{fmt(self.period.month_end(wrong))}'\nS21.G00.62.002,'{END_ANNULATION}'\n")
             if end_block[row] and end_month[row] == month:
                 lines.append(f"S21.G00.62.001,'{fmt(int(c.end[row]))}'\nS21.G00.62.002,'{c.end_motif[row]}'\n")
             lines.append(self.affiliation[row])

@@ -96,7 +96,8 @@ def simulate(out: Path, preset: str = "default", seed: int = 0, progress: Progre
     written = writer.write(report)
     in_dsn, end_block_written = writer.presence()
     extra = ContractTruth(numbers=numbers, rules=rules, renewals=renewals_by(contracts, period), in_dsn=in_dsn,
-                          end_block_written=end_block_written, lasting_job=lasting_job_contracts(contracts, period))
+                          end_block_written=end_block_written, mistaken_end=writer.mistaken_ends(),
+                          lasting_job=lasting_job_contracts(contracts, period))
     write_truth(out, settings, seed, period, establishments, plan, first_finding, contracts, extra, absences,
                 inspections, written)
     report("truth", 1, 1)

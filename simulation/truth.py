@@ -59,6 +59,7 @@ class ContractTruth:
     renewals: np.ndarray
     in_dsn: np.ndarray  # some filed declaration carries the contract
     end_block_written: np.ndarray
+    mistaken_end: np.ndarray  # day of an end declared by mistake, withdrawn (099) the next month; -1: none
     lasting_job: np.ndarray  # holds the base load of its job over the last 12 months (simulation.rules)
 
 
@@ -211,6 +212,7 @@ def _contracts(c: ContractColumns, extra: ContractTruth, siret: np.ndarray, peri
         "n_renewals": pa.array(extra.renewals.astype("int32")),
         "end_motif": _strings(c.end_motif, ended & (c.end_motif != "")),
         "end_block_written": pa.array(extra.end_block_written),
+        "mistaken_end_date": _dates(extra.mistaken_end, extra.mistaken_end >= 0),
         "in_dsn": pa.array(extra.in_dsn),
         "origin": _strings(c.origin),
         "abuse_episode": pa.array(c.episode, mask=c.episode < 0),
