@@ -52,6 +52,22 @@ def read_sample(warehouse: Path, sirets: list[str], as_of: date, settings: Featu
     return {"snapshots": snapshots, "ends": ends, "declarations": declarations}
 
 
+def declared_ends(ends: pd.DataFrame) -> pd.DataFrame:
+    """The end of each contract from its end blocks (`read_sample`'s `ends`): an annulation (099) withdraws the end of
+    its date declared in an earlier declaration; of the ends left, the latest; two in one declaration: the later end,
+    then the greater motif (warehouse.contracts)."""
+    ends = ends[ends["end_date"].notna()].sort_values(["month", "declaration_key"])
+    annulation = ends["end_motif"].fillna("") == END_CANCELLED
+    last_annulation = (ends[annulation].drop_duplicates([*KEY, "end_date"], keep="last")
+                       [[*KEY, "end_date", "month", "declaration_key"]])
+    ends = ends[~annulation].merge(last_annulation, on=[*KEY, "end_date"], how="left", suffixes=("", "_annulled"))
+    withdrawn = (ends["month_annulled"] > ends["month"]) | (
+        (ends["month_annulled"] == ends["month"]) & (ends["declaration_key_annulled"] > ends["declaration_key"]))
+    ends = ends[~withdrawn].assign(motif_order=lambda e: e["end_motif"].fillna(""))
+    latest = ends.sort_values(["month", "declaration_key", "end_date", "motif_order"]).drop_duplicates(KEY, keep="last")
+    return latest[[*KEY, "end_date", "end_motif"]].reset_index(drop=True)
+
+
 def reference_features(tables: dict[str, pd.DataFrame], sirets: list[str], as_of: date, settings: FeaturesConfig,
                        inferred_end_after_months: int = 3) -> pd.DataFrame:
     """The reference features of `sirets` (one row each, indexed by siret) from `read_sample`'s tables."""
@@ -71,13 +87,7 @@ def reference_features(tables: dict[str, pd.DataFrame], sirets: list[str], as_of
     contracts["renewals"] = pushed.groupby([dated[k] for k in KEY], sort=False).sum().reindex(contracts.index).fillna(0)
     contracts = contracts.reset_index()
 
-    ends = tables["ends"]
-    ends = ends[ends["end_date"].notna()]
-    # The latest end block; two in one declaration: an end before an annulation, then the later end, then the
-    # greater motif (warehouse.contracts).
-    ends = (ends.assign(motif_order=ends["end_motif"].fillna(""), ends=ends["end_motif"].fillna("") != END_CANCELLED)
-            .sort_values(["month", "declaration_key", "ends", "end_date", "motif_order"]).drop_duplicates(KEY, keep="last"))
-    ends = ends[ends["end_motif"].fillna("") != END_CANCELLED]
+    ends = declared_ends(tables["ends"])
     contracts = contracts.merge(ends[[*KEY, "end_date"]], on=KEY, how="left")
     declared = tables["declarations"].drop_duplicates(["siret", "month"])
     after = contracts[["siret", "last_month"]].reset_index().merge(declared, on="siret")

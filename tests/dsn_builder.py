@@ -114,6 +114,7 @@ class Declaration:
     type: str = "01"
     nature: str = "01"
     order: str = "1"
+    fraction: str = "11"  # S20.G00.05.003: fraction 1 of 1; "21", "22": the first and second of two
     created: str | None = None  # ISO date of constitution; default the 5th of the next month
     replaces: str | None = None  # S20.G00.05.006
     naf: str = "5610A"
@@ -138,7 +139,7 @@ class Declaration:
     def lines(self) -> list[Line]:
         year, month = self.month.split("-")
         out: list[Line] = [
-            ("S20.G00.05.001", self.nature), ("S20.G00.05.002", self.type), ("S20.G00.05.003", "11"),
+            ("S20.G00.05.001", self.nature), ("S20.G00.05.002", self.type), ("S20.G00.05.003", self.fraction),
             ("S20.G00.05.004", self.order), ("S20.G00.05.005", f"01{month}{year}"),
         ]
         if self.replaces:

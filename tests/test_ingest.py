@@ -11,12 +11,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from core.config import Config
 from core.home import Home
+from features.bench_reference import declared_ends, read_sample
 from features.build import compute_features
 from tests.dsn_builder import Contract, Declaration, Individual, Workplace, envoi, render, write_dsn
 from tests.old_batches import as_written_before_addresses
@@ -324,18 +326,56 @@ def test_end_block_with_motif_099_withdraws_the_end(tmp_path, home, config, run)
     assert (contract["end_date"], contract["end_declared"]) == (None, False)
 
 
-@pytest.mark.parametrize("blocks", [[("2025-01-31", "099"), ("2025-01-20", "031")],
-                                    [("2025-01-20", "031"), ("2025-01-31", "099")]])
-def test_a_declaration_that_withdraws_the_wrong_end_and_declares_the_right_one_ends_the_contract(
-        tmp_path, home, config, run, blocks):
-    """January ended the contract on the 31st by mistake; February withdraws that end (099) and declares the true
-    one, the 20th, in the same declaration, in either order: the contract ends on the 20th."""
-    january = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", end=("2025-01-31", "031"))], "1")
-    first, second = blocks
-    february = monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06", end=first, more_ends=(second,))], "2")
-    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([january, february])))
+WRONG_END, RIGHT_END, WITHDRAWAL = ("2025-01-31", "031"), ("2025-01-20", "031"), ("2025-01-31", "099")
+# (what each month declares of contract C1: its end blocks, or fractions of blocks; the end as of the last month)
+ANNULATIONS = {
+    # January's wrong end withdrawn and the right one declared in February, in either order
+    "withdrawal_then_right_end": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL, RIGHT_END]}, ("2025-01-20", "031")),
+    "right_end_then_withdrawal": ({"2025-01": [WRONG_END], "2025-02": [RIGHT_END, WITHDRAWAL]}, ("2025-01-20", "031")),
+    # ... or in two fractions of February's declaration, in either order
+    "fractions_withdrawal_first": ({"2025-01": [WRONG_END], "2025-02": [[WITHDRAWAL], [RIGHT_END]]}, ("2025-01-20", "031")),
+    "fractions_right_end_first": ({"2025-01": [WRONG_END], "2025-02": [[RIGHT_END], [WITHDRAWAL]]}, ("2025-01-20", "031")),
+    # an annulation withdraws the end of its own date only: the true end declared in between stands
+    "withdrawal_two_months_later": ({"2025-01": [WRONG_END], "2025-02": [("2025-02-14", "031")], "2025-03": [WITHDRAWAL]},
+                                    ("2025-02-14", "031")),
+    "withdrawal_naming_no_end": ({"2025-01": [RIGHT_END], "2025-02": [("2025-02-28", "099")]}, ("2025-01-20", "031")),
+    # the same date declared again with its right motif
+    "motif_corrected": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL, ("2025-01-31", "059")]}, ("2025-01-31", "059")),
+    # an end withdrawn, then declared again
+    "declared_again": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL], "2025-03": [WRONG_END]}, ("2025-01-31", "031")),
+    "withdrawn": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL]}, None),
+}
+
+
+def annulation_declarations(siret: str, months: dict) -> list[Declaration]:
+    """The declarations of an `ANNULATIONS` case: contract C1 of `siret` with each month's end blocks."""
+    declarations = []
+    for order, (month, blocks) in enumerate(months.items(), start=1):
+        fractions = blocks if isinstance(blocks[0], list) else [blocks]
+        for part, ends in enumerate(fractions, start=1):
+            contract = Contract("C1", "2025-01-06", end=ends[0], more_ends=tuple(ends[1:]))
+            declarations.append(monthly(siret, month, [contract], f"{order}{part}", fraction=f"{len(fractions)}{part}"))
+    return declarations
+
+
+def annulation_end(expected: tuple[str, str] | None) -> tuple[date | None, str | None]:
+    """(end_date, end_motif) of an `ANNULATIONS` case's expected end."""
+    return (date.fromisoformat(expected[0]), expected[1]) if expected else (None, None)
+
+
+@pytest.mark.parametrize("case", ANNULATIONS)
+def test_an_annulation_withdraws_the_end_of_its_date_declared_before(tmp_path, home, config, run, case):
+    """Motif 099 (annulation) withdraws the end of its own date declared in an earlier declaration, whatever the
+    order of blocks and fractions; of the ends left, the latest declared counts."""
+    months, expected = ANNULATIONS[case]
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi(annulation_declarations(RESTAURANT, months))))
     [contract] = contracts(home)
-    assert (contract["end_date"], contract["end_motif"], contract["end_declared"]) == (date(2025, 1, 20), "031", True)
+    end = annulation_end(expected)
+    assert (contract["end_date"], contract["end_motif"]) == end
+    # The benchmark's pandas reference reads the same end
+    reference = declared_ends(read_sample(home.warehouse, [RESTAURANT], date(2025, 3, 1), config.features)["ends"])
+    assert [(pd.Timestamp(e).date(), m) for e, m in zip(reference["end_date"], reference["end_motif"], strict=True)] == (
+        [end] if expected else [])
 
 
 @pytest.mark.parametrize("ends", [[("2025-01-20", "031"), ("2025-01-31", "059")],

@@ -521,8 +521,11 @@ def _parse_dsn(root: Path) -> tuple[list[dict], dict[str, str]]:
                 contract[field] = value
                 if field == "009":
                     declaration["contracts"][(value, contract["start"])] = contract
-            elif block == "S21.G00.62":
-                contract["end" if field == "001" else "end_motif"] = value
+            elif block == "S21.G00.62":  # [date, motif] of each end block
+                if field == "001":
+                    contract.setdefault("ends", []).append([value, ""])
+                elif field == "002":
+                    contract["ends"][-1][1] = value
     targets = {d["ids"]["006"]: d["ids"]["002"] for d in declarations if "006" in d["ids"]}
     return declarations, targets
 
@@ -542,10 +545,14 @@ def _rebuild(declarations: list[dict], targets: dict[str, str], period: Period) 
             record["nature"] = fields["007"]
             record["motif"] = fields.get("021")
             record["planned"] = fields.get("010")
-            if "end" in fields:
-                record["end"] = fields["end"]
+            # An annulation (099) withdraws the end of its date declared before; the latest end left counts.
+            blocks = fields.get("ends", [])
+            withdrawn = {day for day, motif in blocks if motif == "099"}
+            record["ends"] = [day for day in record.get("ends", []) if day not in withdrawn] + sorted(
+                (day for day, motif in blocks if motif != "099"), key=_day)
     for (siret, _, _), record in rebuilt.items():
-        if "end" in record:
+        if record.get("ends"):
+            record["end"] = record["ends"][-1]
             continue
         last = max(record["months"])
         if sum(m > last for m in declared_months[siret]) < 3:

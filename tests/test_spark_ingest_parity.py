@@ -19,6 +19,7 @@ from core.config import Config, SparkConfig
 from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from tests.old_batches import as_written_before_addresses
+from tests.test_ingest import ANNULATIONS, annulation_declarations, annulation_end
 from tests.test_spark_parity import TEST_DRIVER_MEMORY
 from warehouse.engine import SINGLE_TABLES, attach_warehouse, connect
 from warehouse.ingest import IngestSummary, ingest
@@ -134,29 +135,26 @@ def test_spark_reads_batches_staged_before_addresses(tmp_path, test_key):
         ("25 BOULEVARD VOLTAIRE", "75011", "PARIS")]
 
 
-def test_spark_reads_two_end_blocks_of_one_declaration_as_duckdb(tmp_path, test_key):
+def test_spark_reads_end_blocks_and_annulations_as_duckdb(tmp_path, test_key):
     """As with DuckDB (tests/test_ingest.py): two end blocks of one contract in one declaration, in either order,
-    give the later end; a declaration that withdraws January's wrong end (099) and declares the right one ends the
-    contract on the right one."""
+    give the later end; an annulation (099) withdraws the end of its date declared before (every `ANNULATIONS` case,
+    one establishment each)."""
     from warehouse.spark.ingest import SparkIngest
 
     config = Config(spark=TEST_SPARK)
     engine = SparkIngest.from_config(config.spark)
     home = Home(tmp_path / "home")
-    earlier, later, withdrawn = ("2025-01-20", "031"), ("2025-01-31", "059"), ("2025-01-31", "099")
-    blocks = {"12345678900011": (earlier, later), "12345678900029": (later, earlier),
-              "12345678900037": (withdrawn, earlier), "12345678900045": (earlier, withdrawn)}
+    earlier, later = ("2025-01-20", "031"), ("2025-01-31", "059")
     declarations = [
         Declaration(siret, "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06", end=first, more_ends=(second,))])],
                     order="1")
-        for siret, (first, second) in blocks.items() if withdrawn not in (first, second)
-    ] + [
-        Declaration(siret, month, [Individual(contracts=[Contract("C1", "2025-01-06", **ends)])], order=order)
-        for siret, (first, second) in blocks.items() if withdrawn in (first, second)
-        for month, order, ends in (("2025-01", "1", {"end": later}),
-                                   ("2025-02", "2", {"end": first, "more_ends": (second,)}))
+        for siret, (first, second) in (("12345678900011", (earlier, later)), ("12345678900029", (later, earlier)))
     ]
-    ingest([write_dsn(tmp_path / "jan.dsn", envoi(declarations))], home, config, test_key, engine=engine)
+    expected = [("12345678900011", date(2025, 1, 31), "059"), ("12345678900029", date(2025, 1, 31), "059")]
+    for index, (months, end) in enumerate(ANNULATIONS.values()):
+        siret = f"1234567890{index + 1:04d}"
+        declarations += annulation_declarations(siret, months)
+        expected.append((siret, *annulation_end(end)))
+    ingest([write_dsn(tmp_path / "ends.dsn", envoi(declarations))], home, config, test_key, engine=engine)
     ends = duckdb.sql(f"SELECT siret, end_date, end_motif FROM '{home.warehouse / 'contracts.parquet'}' ORDER BY siret")
-    assert ends.fetchall() == [("12345678900011", date(2025, 1, 31), "059"), ("12345678900029", date(2025, 1, 31), "059"),
-                               ("12345678900037", date(2025, 1, 20), "031"), ("12345678900045", date(2025, 1, 20), "031")]
+    assert ends.fetchall() == sorted(expected)

@@ -32,7 +32,7 @@ STATE_BOUNDS = ("previous_run_to", "next_run_from")
 LAST_DECLARED = "struct_pack(month := month, declaration_key := declaration_key)"
 # Row groups of the versioned contracts (sorted by SIRET): an establishment's page reads one or two of them.
 STATES_ROW_GROUP_ROWS = 32_768
-END_CANCELLED = "099"  # motif de rupture 'Annulation': the end declared before is withdrawn
+END_CANCELLED = "099"  # motif de rupture 'Annulation': withdraws the end of its date declared before
 
 
 def has_contract_states(warehouse: Path) -> bool:
@@ -212,22 +212,39 @@ per_contract AS ({_states_per_contract_sql(cutoff, since, window_start, only) if
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
 ),{first_change}
--- The latest end block counts; motif 099 (annulation) withdraws an end declared earlier. Two end blocks of one
--- declaration: an end before an annulation (a declaration that withdraws the wrong end and declares the right one
--- ends the contract), then the later end, then the greater motif (a total order, the same on every engine and thread).
-latest_end AS (
-    SELECT siret, person_key, contract_number, start_date,
-           arg_max(struct_pack(end_date := end_date, end_motif := end_motif),
-                   struct_pack(month := month, declaration_key := declaration_key,
-                               ends := coalesce(end_motif, '') <> '{END_CANCELLED}', end_date := end_date,
-                               end_motif := coalesce(end_motif, ''))) AS latest
+-- End blocks (S21.G00.62). An annulation (motif 099) withdraws the end of its own date declared in an earlier
+-- declaration (by month, then declaration); of the ends left, the latest declared counts, and of two in one
+-- declaration the later end, then the greater motif (a total order, the same on every engine and thread).
+end_blocks AS (
+    SELECT siret, person_key, contract_number, start_date, month, declaration_key, end_date, end_motif,
+           coalesce(end_motif, '') = '{END_CANCELLED}' AS annulation
     FROM contract_ends
     WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL {only}
-    GROUP BY siret, person_key, contract_number, start_date
+),
+annulations AS (
+    SELECT siret, person_key, contract_number, start_date, end_date,
+           max(struct_pack(month := month, declaration_key := declaration_key)) AS last_annulation
+    FROM end_blocks WHERE annulation
+    GROUP BY siret, person_key, contract_number, start_date, end_date
+),
+latest_end AS (
+    SELECT e.siret, e.person_key, e.contract_number, e.start_date,
+           arg_max(struct_pack(end_date := e.end_date, end_motif := e.end_motif),
+                   struct_pack(month := e.month, declaration_key := e.declaration_key, end_date := e.end_date,
+                               end_motif := coalesce(e.end_motif, ''))) AS latest
+    FROM end_blocks e
+    LEFT JOIN annulations a
+           ON a.siret IS NOT DISTINCT FROM e.siret AND a.person_key IS NOT DISTINCT FROM e.person_key
+          AND a.contract_number IS NOT DISTINCT FROM e.contract_number AND a.start_date IS NOT DISTINCT FROM e.start_date
+          AND a.end_date = e.end_date
+    WHERE NOT e.annulation
+      AND (a.last_annulation IS NULL OR a.last_annulation.month < e.month
+           OR (a.last_annulation.month = e.month AND a.last_annulation.declaration_key <= e.declaration_key))
+    GROUP BY e.siret, e.person_key, e.contract_number, e.start_date
 ),
 declared_end AS (
     SELECT siret, person_key, contract_number, start_date, latest.end_date AS end_date, latest.end_motif AS end_motif
-    FROM latest_end WHERE coalesce(latest.end_motif, '') <> '{END_CANCELLED}'
+    FROM latest_end
 ),
 -- For each month an establishment declared, how many months it declared after it, read at a
 -- contract's last month (always a month its establishment declared: snapshots come from its declarations).
