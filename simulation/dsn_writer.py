@@ -25,8 +25,8 @@ from simulation.summary import Progress
 log = logging.getLogger("simulation")
 
 END_BLOCK_MISSING = 0.12  # share of ended contracts whose end is never declared
-# Share of contracts declared ended by mistake in one month (a payroll error) and withdrawn the next month by an
-# end block with the same date and motif 099 (annulation), the contract running on.
+# Share of the contracts declared in at least two months that one month declares ended by mistake (a payroll error),
+# the next month withdrawing that end by an end block of the same date and motif 099 (annulation).
 END_WITHDRAWN = 0.01
 END_ANNULATION = "099"
 _WITHDRAWN_SALT = 0x5EED_0099  # draws of their own: the other draws of the population stay as they were
