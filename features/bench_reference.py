@@ -46,7 +46,7 @@ def read_sample(warehouse: Path, sirets: list[str], as_of: date, settings: Featu
                       months & wanted)
     declarants = sorted(set(snapshots["siret"]) | set(sirets))
     in_declarants = pc.field("siret").isin(declarants)
-    ends = _read(warehouse, "contract_ends", [*KEY, "month", "declaration_key", "end_date", "end_motif"], months & in_declarants)
+    ends = _read(warehouse, "contract_ends", [*KEY, "month", "end_date", "end_motif"], months & in_declarants)
     declarations = _read(warehouse, "declarations", ["siret", "month", "naf"],
                          (ds.field("month") <= pd.Timestamp(window.as_of)) & in_declarants)
     return {"snapshots": snapshots, "ends": ends, "declarations": declarations}
@@ -54,17 +54,20 @@ def read_sample(warehouse: Path, sirets: list[str], as_of: date, settings: Featu
 
 def declared_ends(ends: pd.DataFrame) -> pd.DataFrame:
     """The end of each contract from its end blocks (`read_sample`'s `ends`): an annulation (099) withdraws the end of
-    its date declared in an earlier declaration; of the ends left, the latest; two in one declaration: the later end,
-    then the greater motif (warehouse.contracts)."""
-    ends = ends[ends["end_date"].notna()].sort_values(["month", "declaration_key"])
+    its date declared in an earlier month, or in its own month when no earlier month declared it; of the ends left,
+    the latest month's; two in one month: the later end, then the greater motif (warehouse.contracts)."""
+    ends = ends[ends["end_date"].notna()]
     annulation = ends["end_motif"].fillna("") == END_CANCELLED
-    last_annulation = (ends[annulation].drop_duplicates([*KEY, "end_date"], keep="last")
-                       [[*KEY, "end_date", "month", "declaration_key"]])
-    ends = ends[~annulation].merge(last_annulation, on=[*KEY, "end_date"], how="left", suffixes=("", "_annulled"))
-    withdrawn = (ends["month_annulled"] > ends["month"]) | (
-        (ends["month_annulled"] == ends["month"]) & (ends["declaration_key_annulled"] > ends["declaration_key"]))
+    dated = [*KEY, "end_date"]
+    annulled_in = ends[annulation].groupby(dated, as_index=False)["month"].max()
+    first_declared = ends[~annulation].groupby(dated, as_index=False)["month"].min()
+    ends = (ends[~annulation]
+            .merge(annulled_in.rename(columns={"month": "annulled_in"}), on=dated, how="left")
+            .merge(first_declared.rename(columns={"month": "first_declared"}), on=dated, how="left"))
+    withdrawn = (ends["annulled_in"] > ends["month"]) | (
+        (ends["annulled_in"] == ends["month"]) & (ends["first_declared"] == ends["month"]))
     ends = ends[~withdrawn].assign(motif_order=lambda e: e["end_motif"].fillna(""))
-    latest = ends.sort_values(["month", "declaration_key", "end_date", "motif_order"]).drop_duplicates(KEY, keep="last")
+    latest = ends.sort_values(["month", "end_date", "motif_order"]).drop_duplicates(KEY, keep="last")
     return latest[[*KEY, "end_date", "end_motif"]].reset_index(drop=True)
 
 

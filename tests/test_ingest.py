@@ -339,8 +339,14 @@ ANNULATIONS = {
     "withdrawal_two_months_later": ({"2025-01": [WRONG_END], "2025-02": [("2025-02-14", "031")], "2025-03": [WITHDRAWAL]},
                                     ("2025-02-14", "031")),
     "withdrawal_naming_no_end": ({"2025-01": [RIGHT_END], "2025-02": [("2025-02-28", "099")]}, ("2025-01-20", "031")),
-    # the same date declared again with its right motif
+    # the same date declared again with its right motif, in one declaration or two fractions, in either order
     "motif_corrected": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL, ("2025-01-31", "059")]}, ("2025-01-31", "059")),
+    "fractions_motif_corrected": ({"2025-01": [WRONG_END], "2025-02": [[("2025-01-31", "059")], [WITHDRAWAL]]},
+                                  ("2025-01-31", "059")),
+    "fractions_motif_corrected_withdrawal_first": ({"2025-01": [WRONG_END], "2025-02": [[WITHDRAWAL], [("2025-01-31", "059")]]},
+                                                   ("2025-01-31", "059")),
+    # an end and its annulation in one month, none declared before: no end, the contract runs on
+    "end_annulled_in_its_own_month": ({"2025-01": [WRONG_END, WITHDRAWAL], "2025-02": [], "2025-03": []}, None),
     # an end withdrawn, then declared again
     "declared_again": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL], "2025-03": [WRONG_END]}, ("2025-01-31", "031")),
     "withdrawn": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL]}, None),
@@ -351,9 +357,9 @@ def annulation_declarations(siret: str, months: dict) -> list[Declaration]:
     """The declarations of an `ANNULATIONS` case: contract C1 of `siret` with each month's end blocks."""
     declarations = []
     for order, (month, blocks) in enumerate(months.items(), start=1):
-        fractions = blocks if isinstance(blocks[0], list) else [blocks]
+        fractions = blocks if blocks and isinstance(blocks[0], list) else [blocks]
         for part, ends in enumerate(fractions, start=1):
-            contract = Contract("C1", "2025-01-06", end=ends[0], more_ends=tuple(ends[1:]))
+            contract = Contract("C1", "2025-01-06", end=ends[0] if ends else None, more_ends=tuple(ends[1:]))
             declarations.append(monthly(siret, month, [contract], f"{order}{part}", fraction=f"{len(fractions)}{part}"))
     return declarations
 
@@ -365,8 +371,8 @@ def annulation_end(expected: tuple[str, str] | None) -> tuple[date | None, str |
 
 @pytest.mark.parametrize("case", ANNULATIONS)
 def test_an_annulation_withdraws_the_end_of_its_date_declared_before(tmp_path, home, config, run, case):
-    """Motif 099 (annulation) withdraws the end of its own date declared in an earlier declaration, whatever the
-    order of blocks and fractions; of the ends left, the latest declared counts."""
+    """Motif 099 (annulation) withdraws the end of its own date declared in an earlier month (or in its own month when
+    none did), whatever the order of blocks and fractions; of the ends left, the latest declared counts."""
     months, expected = ANNULATIONS[case]
     run(home, config, write_dsn(tmp_path / "a.dsn", envoi(annulation_declarations(RESTAURANT, months))))
     [contract] = contracts(home)

@@ -152,7 +152,7 @@ def test_spark_reads_end_blocks_and_annulations_as_duckdb(tmp_path, test_key):
     ]
     expected = [("12345678900011", date(2025, 1, 31), "059"), ("12345678900029", date(2025, 1, 31), "059")]
     for index, (months, end) in enumerate(ANNULATIONS.values()):
-        siret = f"1234567890{index + 1:04d}"
+        siret = f"2234567890{index + 1:04d}"
         declarations += annulation_declarations(siret, months)
         expected.append((siret, *annulation_end(end)))
     ingest([write_dsn(tmp_path / "ends.dsn", envoi(declarations))], home, config, test_key, engine=engine)

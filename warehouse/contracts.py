@@ -32,7 +32,7 @@ STATE_BOUNDS = ("previous_run_to", "next_run_from")
 LAST_DECLARED = "struct_pack(month := month, declaration_key := declaration_key)"
 # Row groups of the versioned contracts (sorted by SIRET): an establishment's page reads one or two of them.
 STATES_ROW_GROUP_ROWS = 32_768
-END_CANCELLED = "099"  # motif de rupture 'Annulation': withdraws the end of its date declared before
+END_CANCELLED = "099"  # motif de rupture 'Annulation': withdraws the end of its date declared before it
 
 
 def has_contract_states(warehouse: Path) -> bool:
@@ -212,35 +212,36 @@ per_contract AS ({_states_per_contract_sql(cutoff, since, window_start, only) if
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
 ),{first_change}
--- End blocks (S21.G00.62). An annulation (motif 099) withdraws the end of its own date declared in an earlier
--- declaration (by month, then declaration); of the ends left, the latest declared counts, and of two in one
--- declaration the later end, then the greater motif (a total order, the same on every engine and thread).
+-- End blocks (S21.G00.62). An annulation (motif 099) withdraws the end of its own date declared in an earlier month,
+-- or, when no earlier month declared that end, in its own month. The fractions of a month are one declaration: no
+-- order among them decides. Of the ends left, the latest month's counts, and of two in one month the later end, then
+-- the greater motif (a total order, the same on every engine and thread).
 end_blocks AS (
-    SELECT siret, person_key, contract_number, start_date, month, declaration_key, end_date, end_motif,
+    SELECT siret, person_key, contract_number, start_date, month, end_date, end_motif,
            coalesce(end_motif, '') = '{END_CANCELLED}' AS annulation
     FROM contract_ends
     WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL {only}
 ),
-annulations AS (
-    SELECT siret, person_key, contract_number, start_date, end_date,
-           max(struct_pack(month := month, declaration_key := declaration_key)) AS last_annulation
+annulled AS (
+    SELECT siret, person_key, contract_number, start_date, end_date, max(month) AS annulled_in
     FROM end_blocks WHERE annulation
     GROUP BY siret, person_key, contract_number, start_date, end_date
 ),
+annulations AS (
+    SELECT siret, person_key, contract_number, start_date, end_date, a.annulled_in,
+           min(e.month) FILTER (WHERE NOT e.annulation) AS first_declared
+    FROM annulled a JOIN end_blocks e USING (siret, person_key, contract_number, start_date, end_date)
+    GROUP BY siret, person_key, contract_number, start_date, end_date, a.annulled_in
+),
 latest_end AS (
-    SELECT e.siret, e.person_key, e.contract_number, e.start_date,
-           arg_max(struct_pack(end_date := e.end_date, end_motif := e.end_motif),
-                   struct_pack(month := e.month, declaration_key := e.declaration_key, end_date := e.end_date,
-                               end_motif := coalesce(e.end_motif, ''))) AS latest
+    SELECT siret, person_key, contract_number, start_date,
+           arg_max(struct_pack(end_date := end_date, end_motif := end_motif),
+                   struct_pack(month := e.month, end_date := end_date, end_motif := coalesce(end_motif, ''))) AS latest
     FROM end_blocks e
-    LEFT JOIN annulations a
-           ON a.siret IS NOT DISTINCT FROM e.siret AND a.person_key IS NOT DISTINCT FROM e.person_key
-          AND a.contract_number IS NOT DISTINCT FROM e.contract_number AND a.start_date IS NOT DISTINCT FROM e.start_date
-          AND a.end_date = e.end_date
+    LEFT JOIN annulations a USING (siret, person_key, contract_number, start_date, end_date)
     WHERE NOT e.annulation
-      AND (a.last_annulation IS NULL OR a.last_annulation.month < e.month
-           OR (a.last_annulation.month = e.month AND a.last_annulation.declaration_key <= e.declaration_key))
-    GROUP BY e.siret, e.person_key, e.contract_number, e.start_date
+      AND (a.annulled_in IS NULL OR a.annulled_in < e.month OR (a.annulled_in = e.month AND a.first_declared < e.month))
+    GROUP BY siret, person_key, contract_number, start_date
 ),
 declared_end AS (
     SELECT siret, person_key, contract_number, start_date, latest.end_date AS end_date, latest.end_motif AS end_motif
