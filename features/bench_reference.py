@@ -54,19 +54,14 @@ def read_sample(warehouse: Path, sirets: list[str], as_of: date, settings: Featu
 
 def declared_ends(ends: pd.DataFrame) -> pd.DataFrame:
     """The end of each contract from its end blocks (`read_sample`'s `ends`): an annulation (099) withdraws the end of
-    its date declared in an earlier month, or in its own month when no earlier month declared it; of the ends left,
-    the latest month's; two in one month: the later end, then the greater motif (warehouse.contracts)."""
+    its date declared in an earlier month; of the ends left, the latest month's; two in one month: the later end, then
+    the greater motif (warehouse.contracts)."""
     ends = ends[ends["end_date"].notna()]
     annulation = ends["end_motif"].fillna("") == END_CANCELLED
     dated = [*KEY, "end_date"]
-    annulled_in = ends[annulation].groupby(dated, as_index=False)["month"].max()
-    first_declared = ends[~annulation].groupby(dated, as_index=False)["month"].min()
-    ends = (ends[~annulation]
-            .merge(annulled_in.rename(columns={"month": "annulled_in"}), on=dated, how="left")
-            .merge(first_declared.rename(columns={"month": "first_declared"}), on=dated, how="left"))
-    withdrawn = (ends["annulled_in"] > ends["month"]) | (
-        (ends["annulled_in"] == ends["month"]) & (ends["first_declared"] == ends["month"]))
-    ends = ends[~withdrawn].assign(motif_order=lambda e: e["end_motif"].fillna(""))
+    annulled_in = ends[annulation].groupby(dated, as_index=False)["month"].max().rename(columns={"month": "annulled_in"})
+    ends = ends[~annulation].merge(annulled_in, on=dated, how="left")
+    ends = ends[~(ends["annulled_in"] > ends["month"])].assign(motif_order=lambda e: e["end_motif"].fillna(""))
     latest = ends.sort_values(["month", "end_date", "motif_order"]).drop_duplicates(KEY, keep="last")
     return latest[[*KEY, "end_date", "end_motif"]].reset_index(drop=True)
 

@@ -22,6 +22,7 @@ from features.bench_reference import declared_ends, read_sample
 from features.build import compute_features
 from tests.dsn_builder import Contract, Declaration, Individual, Workplace, envoi, render, write_dsn
 from tests.old_batches import as_written_before_addresses
+from warehouse.contracts import rebuild_contracts_sql
 from warehouse.engine import attach_warehouse, connect
 from warehouse.ingest import IngestSummary, ingest
 from warehouse.sql_engine import DuckDBEngine
@@ -345,8 +346,11 @@ ANNULATIONS = {
                                   ("2025-01-31", "059")),
     "fractions_motif_corrected_withdrawal_first": ({"2025-01": [WRONG_END], "2025-02": [[WITHDRAWAL], [("2025-01-31", "059")]]},
                                                    ("2025-01-31", "059")),
-    # an end and its annulation in one month, none declared before: no end, the contract runs on
-    "end_annulled_in_its_own_month": ({"2025-01": [WRONG_END, WITHDRAWAL], "2025-02": [], "2025-03": []}, None),
+    # an annulation withdraws nothing of its own month: what a month declares does not depend on the months before it
+    "end_and_annulation_in_one_month": ({"2025-01": [WRONG_END, WITHDRAWAL], "2025-02": [], "2025-03": []},
+                                        ("2025-01-31", "031")),
+    "end_and_annulation_in_two_months": ({"2025-01": [WRONG_END, WITHDRAWAL], "2025-02": [WRONG_END, WITHDRAWAL]},
+                                         ("2025-01-31", "031")),
     # an end withdrawn, then declared again
     "declared_again": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL], "2025-03": [WRONG_END]}, ("2025-01-31", "031")),
     "withdrawn": ({"2025-01": [WRONG_END], "2025-02": [WITHDRAWAL]}, None),
@@ -371,13 +375,22 @@ def annulation_end(expected: tuple[str, str] | None) -> tuple[date | None, str |
 
 @pytest.mark.parametrize("case", ANNULATIONS)
 def test_an_annulation_withdraws_the_end_of_its_date_declared_before(tmp_path, home, config, run, case):
-    """Motif 099 (annulation) withdraws the end of its own date declared in an earlier month (or in its own month when
-    none did), whatever the order of blocks and fractions; of the ends left, the latest declared counts."""
+    """Motif 099 (annulation) withdraws the end of its own date declared in an earlier month, whatever the order of
+    blocks and fractions; of the ends left, the latest declared counts. An end declared in the last month is the same
+    when the history read starts with that month."""
     months, expected = ANNULATIONS[case]
     run(home, config, write_dsn(tmp_path / "a.dsn", envoi(annulation_declarations(RESTAURANT, months))))
     [contract] = contracts(home)
     end = annulation_end(expected)
     assert (contract["end_date"], contract["end_motif"]) == end
+    last_month, last_blocks = list(months.items())[-1]
+    declared_last = [block for part in last_blocks for block in (part if isinstance(part, list) else [part])]
+    if expected in declared_last:  # the same end when the history read starts with the month that declares it
+        last = date.fromisoformat(f"{last_month}-01")
+        con = connect()
+        attach_warehouse(con, home.warehouse)
+        assert con.execute(f"SELECT end_date, end_motif FROM ({rebuild_contracts_sql(last, 3, last)})").fetchall() == [end]
+        con.close()
     # The benchmark's pandas reference reads the same end
     reference = declared_ends(read_sample(home.warehouse, [RESTAURANT], date(2025, 3, 1), config.features)["ends"])
     assert [(pd.Timestamp(e).date(), m) for e, m in zip(reference["end_date"], reference["end_motif"], strict=True)] == (

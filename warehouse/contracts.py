@@ -212,26 +212,21 @@ per_contract AS ({_states_per_contract_sql(cutoff, since, window_start, only) if
     FROM aggregated a
     LEFT JOIN pushes p USING (siret, person_key, contract_number, start_date)
 ),{first_change}
--- End blocks (S21.G00.62). An annulation (motif 099) withdraws the end of its own date declared in an earlier month,
--- or, when no earlier month declared that end, in its own month. The fractions of a month are one declaration: no
--- order among them decides. Of the ends left, the latest month's counts, and of two in one month the later end, then
--- the greater motif (a total order, the same on every engine and thread).
+-- End blocks (S21.G00.62). An annulation (motif 099) withdraws the end of its own date declared in an earlier month.
+-- The fractions of a month are one declaration (no order among them decides), and an annulation withdraws nothing of
+-- its own month: what a month declares does not depend on the months before the history read. Of the ends left, the
+-- latest month's counts, and of two in one month the later end, then the greater motif (a total order, the same on
+-- every engine and thread).
 end_blocks AS (
     SELECT siret, person_key, contract_number, start_date, month, end_date, end_motif,
            coalesce(end_motif, '') = '{END_CANCELLED}' AS annulation
     FROM contract_ends
     WHERE month BETWEEN {since} AND {cutoff} AND end_date IS NOT NULL {only}
 ),
-annulled AS (
+annulations AS (
     SELECT siret, person_key, contract_number, start_date, end_date, max(month) AS annulled_in
     FROM end_blocks WHERE annulation
     GROUP BY siret, person_key, contract_number, start_date, end_date
-),
-annulations AS (
-    SELECT siret, person_key, contract_number, start_date, end_date, a.annulled_in,
-           min(e.month) FILTER (WHERE NOT e.annulation) AS first_declared
-    FROM annulled a JOIN end_blocks e USING (siret, person_key, contract_number, start_date, end_date)
-    GROUP BY siret, person_key, contract_number, start_date, end_date, a.annulled_in
 ),
 latest_end AS (
     SELECT siret, person_key, contract_number, start_date,
@@ -239,8 +234,7 @@ latest_end AS (
                    struct_pack(month := e.month, end_date := end_date, end_motif := coalesce(end_motif, ''))) AS latest
     FROM end_blocks e
     LEFT JOIN annulations a USING (siret, person_key, contract_number, start_date, end_date)
-    WHERE NOT e.annulation
-      AND (a.annulled_in IS NULL OR a.annulled_in < e.month OR (a.annulled_in = e.month AND a.first_declared < e.month))
+    WHERE NOT e.annulation AND (a.annulled_in IS NULL OR a.annulled_in <= e.month)
     GROUP BY siret, person_key, contract_number, start_date
 ),
 declared_end AS (
