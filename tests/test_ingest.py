@@ -357,11 +357,16 @@ ANNULATIONS = {
 }
 
 
+def month_fractions(blocks: list) -> list[list]:
+    """A month of an `ANNULATIONS` case as the end blocks of each fraction (one fraction when not split)."""
+    return blocks if blocks and isinstance(blocks[0], list) else [blocks]
+
+
 def annulation_declarations(siret: str, months: dict) -> list[Declaration]:
     """The declarations of an `ANNULATIONS` case: contract C1 of `siret` with each month's end blocks."""
     declarations = []
     for order, (month, blocks) in enumerate(months.items(), start=1):
-        fractions = blocks if blocks and isinstance(blocks[0], list) else [blocks]
+        fractions = month_fractions(blocks)
         for part, ends in enumerate(fractions, start=1):
             contract = Contract("C1", "2025-01-06", end=ends[0] if ends else None, more_ends=tuple(ends[1:]))
             declarations.append(monthly(siret, month, [contract], f"{order}{part}", fraction=f"{len(fractions)}{part}"))
@@ -384,15 +389,15 @@ def test_an_annulation_withdraws_the_end_of_its_date_declared_before(tmp_path, h
     end = annulation_end(expected)
     assert (contract["end_date"], contract["end_motif"]) == end
     last_month, last_blocks = list(months.items())[-1]
-    declared_last = [block for part in last_blocks for block in (part if isinstance(part, list) else [part])]
-    if expected in declared_last:  # the same end when the history read starts with the month that declares it
-        last = date.fromisoformat(f"{last_month}-01")
+    last = date.fromisoformat(f"{last_month}-01")
+    if expected in [block for part in month_fractions(last_blocks) for block in part]:
+        # the same end when the history read starts with the month that declares it
         con = connect()
         attach_warehouse(con, home.warehouse)
         assert con.execute(f"SELECT end_date, end_motif FROM ({rebuild_contracts_sql(last, 3, last)})").fetchall() == [end]
         con.close()
     # The benchmark's pandas reference reads the same end
-    reference = declared_ends(read_sample(home.warehouse, [RESTAURANT], date(2025, 3, 1), config.features)["ends"])
+    reference = declared_ends(read_sample(home.warehouse, [RESTAURANT], last, config.features)["ends"])
     assert [(pd.Timestamp(e).date(), m) for e, m in zip(reference["end_date"], reference["end_motif"], strict=True)] == (
         [end] if expected else [])
 

@@ -96,8 +96,8 @@ def test_an_end_declared_by_mistake_ends_the_contract_as_of_its_month_only(small
     as_declared, withdrawn = [], []
     for day, mistaken in truth.groupby("mistaken_end_date"):
         month = pd.Timestamp(day).to_period("M")
+        con.register("mistaken", mistaken)
         for as_of, outcome in ((month, as_declared), (month + 1, withdrawn)):
-            con.register("mistaken", mistaken)
             ends = con.execute(
                 f"SELECT m.end_date AS true_end, c.end_date, c.end_motif FROM mistaken m JOIN "
                 f"({rebuild_contracts_sql(as_of.start_time.date())}) c "
