@@ -241,3 +241,23 @@ def test_the_months_are_sorted_within_their_own_memory_unless_less_is_configured
         assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == inside
     after = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     assert after.split()[1] == before.split()[1] and abs(float(after.split()[0]) - float(before.split()[0])) < 0.11
+
+
+def test_each_month_is_written_once_sorted_by_siret_and_its_scratch_is_removed(tmp_path, test_key):
+    """The months are streamed in no order to a scratch partition, then each is sorted on its own: every table's
+    month is one file in SIRET order, holding every kept row, and nothing of the scratch is left."""
+    sirets = ["99999999900018", "55555555500012", "33333333300010", "11111111100015"]  # staged in descending order
+    months = ["2025-01", "2025-02", "2025-03"]
+    for number, month in enumerate(months):
+        write_dsn(tmp_path / "in" / f"{month}.dsn", envoi([
+            _declaration(siret, month, f"{number}{rank}", f"1800175{rank:06d}") for rank, siret in enumerate(sirets)]))
+    home = Home(tmp_path / "home")
+    ingest([tmp_path / "in"], home, one_worker(), test_key)
+    con = duckdb.connect()
+    for table in ("declarations", "person_months", "contract_months"):
+        for month in months:
+            files = list((home.warehouse / table).glob(f"declared_month={month}/*.parquet"))
+            assert len(files) == 1, (table, month)
+            written = [row[0] for row in con.execute("SELECT siret FROM read_parquet(?)", [str(files[0])]).fetchall()]
+            assert written == sorted(sirets), (table, month)
+    assert not [p for p in home.data.rglob("months-*")]

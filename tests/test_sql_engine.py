@@ -73,3 +73,13 @@ def test_write_parquet_streams_rows_in_order_into_row_groups_read_back_as_fetche
     finally:
         engine.close()
     assert not path.exists() and not path.parent.exists()
+
+
+def test_a_connection_leaves_caching_the_files_it_reads_to_the_system(tmp_path):
+    """DuckDB's own file cache kept the bytes of every file read in its buffer pool, so that a process's memory grew
+    with what it had read (consolidating the whole `large` preset: 1,311 MB against 869 MB without)."""
+    engine = DuckDBEngine.spilling_to(tmp_path)
+    try:
+        assert engine.con.execute("SELECT current_setting('enable_external_file_cache')").fetchall() == [(False,)]
+    finally:
+        engine.close()

@@ -24,6 +24,11 @@ def connect(
     # In Jupyter without ipywidgets DuckDB has already turned its bar off and refuses the setting.
     with suppress(duckdb.InvalidInputException):
         con.execute("SET enable_progress_bar = false")
+    # DuckDB keeps the bytes of every file it reads in its buffer pool, up to its memory limit: for local files the
+    # system's page cache does that already, and the cached bytes made a process's memory grow with what it read.
+    # Consolidating the whole `large` preset peaked at 1,311 MB with the cache, 869 MB without (half of it: 995 and
+    # 822 MB), in the same time.
+    con.execute("SET enable_external_file_cache = false")
     if memory_limit:
         con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
     if threads:

@@ -27,10 +27,12 @@ class MonthlyPartitionWriter:
     `warehouse.engine.attach_warehouse` reads back as `declared_month`.
     """
 
-    def __init__(self, root: Path, schema: pa.Schema, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+    def __init__(self, root: Path, schema: pa.Schema, budget_bytes: int = DEFAULT_BUDGET_BYTES,
+                 compression: str = "snappy") -> None:
         self.root = root
         self.schema = schema
         self.budget_bytes = budget_bytes
+        self.compression = compression
         self._pending: dict[str, list[pa.RecordBatch]] = {}
         self._pending_bytes: dict[str, int] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -66,7 +68,7 @@ class MonthlyPartitionWriter:
         if writer is None:
             folder = self.root / month_partition(month)
             folder.mkdir(parents=True, exist_ok=True)
-            writer = pq.ParquetWriter(folder / f"part-{uuid.uuid4().hex}.parquet", self.schema)
+            writer = pq.ParquetWriter(folder / f"part-{uuid.uuid4().hex}.parquet", self.schema, compression=self.compression)
             self._writers[month] = writer
         writer.write_table(pa.Table.from_batches(batches).cast(self.schema))
 
