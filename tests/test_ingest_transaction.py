@@ -261,3 +261,13 @@ def test_each_month_is_written_once_sorted_by_siret_and_its_scratch_is_removed(t
             written = [row[0] for row in con.execute("SELECT siret FROM read_parquet(?)", [str(files[0])]).fetchall()]
             assert written == sorted(sirets), (table, month)
     assert not [p for p in home.data.rglob("months-*")]
+
+
+def test_a_home_whose_path_holds_pattern_characters_is_ingested(tmp_path, inputs, test_key):
+    """DuckDB reads '[', ']' and '?' in a file pattern as a pattern: the warehouse's files are named one by one, so a
+    home folder named so (here `h[1]?`) is ingested like any other (it failed with 'No files found')."""
+    home = Home(tmp_path / "h[1]?" / "home")
+    summary = ingest(list(inputs), home, one_worker(), test_key)
+    assert summary.errors == 0 and summary.files_new == 2
+    content = warehouse_content(home)
+    assert len(content["declarations"]) == 4 and len(content["contracts"]) == 3
