@@ -71,7 +71,11 @@ def main(
     except ConfigError as exc:
         typer.secho(f"configuration error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    ctx.obj = Context(Home.resolve(home), settings)
+    try:
+        ctx.obj = Context(Home.resolve(home), settings)
+    except ValueError as exc:
+        typer.secho(f"home error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command("init-key")

@@ -66,7 +66,10 @@ def model_home_of(path: Path | None) -> Home | None:
     """The home named by `--model-home` (None: this home's registry), refused when it has no registry."""
     if path is None:
         return None
-    home = Home.resolve(path)
+    try:
+        home = Home.resolve(path)
+    except ValueError as exc:
+        raise fail(f"--model-home {exc}") from exc
     if not home.mlruns.is_dir():
         raise fail(f"--model-home {path}: no mlruns/ there (train a model in that home first)")
     return home

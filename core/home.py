@@ -11,6 +11,8 @@ from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 HOME_ENV = "CHAMPOLLION_HOME"
+# What DuckDB reads as a pattern in a file's path, even in a list of paths (it then reads the files that match).
+PATTERN_CHARACTERS = ("*", "?", "[", "]")
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,14 @@ class Home:
     """The directory tree of one Champollion installation or run."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        pattern = sorted(set(PATTERN_CHARACTERS) & set(str(self.root)))
+        if pattern:
+            raise ValueError(
+                f"{self.root}: a home folder whose path holds {' '.join(pattern)} is refused: DuckDB reads these "
+                "characters in a file's path as a pattern, and could read another folder's files; choose a folder "
+                f"whose path has none of {' '.join(PATTERN_CHARACTERS)}")
 
     @classmethod
     def resolve(cls, explicit: Path | None = None) -> Home:

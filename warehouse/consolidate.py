@@ -261,7 +261,7 @@ def _write_months(con: duckdb.DuckDBPyConnection, warehouse: Path, months: list[
             _write_partitions(con, f"SELECT t.* FROM {source} t WHERE t.declaration_key IN ({kept}) "
                                    f"AND strftime(t.month, '%Y-%m') IN ({month_list})", Path(scratch), table, "none")
             for month in months:
-                unsorted = sorted((Path(scratch) / month_partition(month)).glob("*.parquet"))  # named: no pattern
+                unsorted = sorted((Path(scratch) / month_partition(month)).glob("*.parquet"))
                 if unsorted:
                     _write_partitions(con, f"SELECT * FROM read_parquet([{sql_string_list(unsorted)}], "
                                            "hive_partitioning = false) ORDER BY siret", warehouse / table, table)

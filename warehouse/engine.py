@@ -9,8 +9,8 @@ import duckdb
 import pyarrow as pa
 
 from core.geography import places_table
-from core.sql_literals import sql_string, sql_string_list
-from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
+from core.sql_literals import sql_string
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
 
 SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts", "contract_states", "renamed_snapshots")
 
@@ -97,9 +97,8 @@ def attach_warehouse(
         bounds.append(f"siret < {sql_string(high)}")
     where = "" if not bounds else " WHERE " + " AND ".join(bounds) + (" OR siret IS NULL" if high is None else "")
     for table in MONTHLY_TABLES:
-        parts = sorted((warehouse / table).glob("*/*.parquet"))
-        if parts:  # named one by one: DuckDB would read a pattern's characters in the folder's name ('[', '?')
-            files = f"[{sql_string_list(parts)}]"
+        if any((warehouse / table).glob("*/*.parquet")):
+            files = sql_string(warehouse_glob(warehouse, table))
             select = conformed_parquet_sql(con, files, STAGED_SCHEMAS[table], hive_partitioning=True)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {select}{where}")
         else:
