@@ -272,3 +272,20 @@ def test_a_home_whose_path_holds_pattern_characters_is_refused(tmp_path, inputs,
         with pytest.raises(ValueError, match="refused: DuckDB reads these characters"):
             ingest(list(inputs), Home(tmp_path / name / "home"), one_worker(), test_key)
     assert not list(tmp_path.iterdir())
+
+
+def test_attached_views_keep_reading_the_version_published_when_they_were_attached(tmp_path, inputs, test_key):
+    """A features pass attaches the warehouse once, then reads it month after month: a version published meanwhile
+    by another run is not mixed into it (the views followed the `data/warehouse` link at each query)."""
+    from warehouse.engine import attach_warehouse, connect
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    declared = "SELECT count(*), count(DISTINCT month) FROM declarations"
+    assert con.execute(declared).fetchall() == [(2, 1)]
+    ingest([inputs[1]], home, one_worker(), test_key)
+    assert con.execute(declared).fetchall() == [(2, 1)]
+    attach_warehouse(con, home.warehouse)
+    assert con.execute(declared).fetchall() == [(4, 2)]

@@ -90,7 +90,12 @@ def attach_warehouse(
 
     `sirets` (low, high) limits the monthly tables to establishments with low <= siret < high
     (None: no bound; rows with no SIRET go with the last range, the one with no upper bound).
+
+    The views read the version published when they are attached (`warehouse` is resolved: `data/warehouse` is a
+    link to the current version), not the one published later while they are read: a pass of several months reads
+    one version, or fails with the files gone if two more are published meanwhile (`warehouse.versions`).
     """
+    warehouse = warehouse.resolve()
     low, high = sirets
     bounds = [f"siret >= {sql_string(low)}"] if low is not None else []
     if high is not None:
