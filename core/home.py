@@ -27,7 +27,8 @@ class Home:
             raise ValueError(
                 f"{self.root}: a home folder whose path holds {' '.join(pattern)} is refused: DuckDB reads these "
                 "characters in a file's path as a pattern, and could read another folder's files; choose a folder "
-                f"whose path has none of {' '.join(PATTERN_CHARACTERS)}")
+                f"whose path has none of {' '.join(PATTERN_CHARACTERS)} (--home DIR or ${HOME_ENV}; the repository "
+                "is the home by default)")
 
     @classmethod
     def resolve(cls, explicit: Path | None = None) -> Home:

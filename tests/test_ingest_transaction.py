@@ -276,7 +276,10 @@ def test_a_home_whose_path_holds_pattern_characters_is_refused(tmp_path, inputs,
 
 def test_attached_views_keep_reading_the_version_published_when_they_were_attached(tmp_path, inputs, test_key):
     """A features pass attaches the warehouse once, then reads it month after month: a version published meanwhile
-    by another run is not mixed into it (the views followed the `data/warehouse` link at each query)."""
+    by another run is not mixed into it (the views followed the `data/warehouse` link at each query); once that
+    version is being deleted (a second run published), a query fails rather than reads part of it."""
+    import shutil
+
     from warehouse.engine import attach_warehouse, connect
 
     home = Home(tmp_path / "home")
@@ -289,3 +292,26 @@ def test_attached_views_keep_reading_the_version_published_when_they_were_attach
     assert con.execute(declared).fetchall() == [(2, 1)]
     attach_warehouse(con, home.warehouse)
     assert con.execute(declared).fetchall() == [(4, 2)]
+    version = home.data / os.readlink(home.data / "current") / "warehouse" / "declarations"
+    shutil.rmtree(next(version.iterdir()))  # as a publish deletes it, one month after the other
+    with pytest.raises(duckdb.IOException):
+        con.execute(declared).fetchall()
+
+
+def test_a_home_whose_data_links_to_a_path_with_pattern_characters_reads_its_own_files(tmp_path, inputs, test_key):
+    """Only the home's own path is checked for pattern characters: the version is found by following the links of
+    the warehouse's folder, not those above it (resolving `data` -> `disk[1]/data` read the neighbouring `disk1`,
+    another home, and consolidated its rows into this one)."""
+    from warehouse.engine import attach_warehouse, connect
+
+    ingest(list(inputs), Home(tmp_path / "disk1"), one_worker(), test_key)
+    (tmp_path / "disk[1]" / "data").mkdir(parents=True)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "data").symlink_to(tmp_path / "disk[1]" / "data")
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    assert con.execute("SELECT count(*), count(DISTINCT month) FROM declarations").fetchall() == [(2, 1)]
+    assert con.execute("SELECT count(*) FROM establishments").fetchall() == [(2,)]  # a file name disk1 has too
+    assert sorted(row[0] for row in warehouse_content(home)["establishments"]) == ["12345678900011", "98765432100017"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import suppress
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import duckdb
 import pyarrow as pa
 
 from core.geography import places_table
-from core.sql_literals import sql_string
-from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, warehouse_glob
+from core.sql_literals import sql_string, sql_string_list
+from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
 
+MAX_LINKS = 8
 SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts", "contract_states", "renamed_snapshots")
 
 
@@ -83,6 +85,21 @@ def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) ->
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
 
 
+def published_version(warehouse: Path) -> Path:
+    """The folder of the version that `warehouse` names now: the links of its own folder and of the folder above
+    followed (`data/warehouse` -> `data/current/warehouse` -> `data/versions/NNNNNN/warehouse`), not those further
+    up. Resolving the whole path would also follow a link the user made (`data` to another disk) into a path with
+    characters DuckDB reads as a pattern, which the home was checked for (`core.home.PATTERN_CHARACTERS`)."""
+    for _ in range(MAX_LINKS):
+        if warehouse.is_symlink():
+            warehouse = warehouse.parent / os.readlink(warehouse)
+        elif warehouse.parent.is_symlink():
+            warehouse = warehouse.parent.parent / os.readlink(warehouse.parent) / warehouse.name
+        else:
+            return warehouse
+    raise OSError(f"{warehouse}: more than {MAX_LINKS} links to follow to the warehouse's version")
+
+
 def attach_warehouse(
     con: duckdb.DuckDBPyConnection, warehouse: Path, sirets: tuple[str | None, str | None] = (None, None)
 ) -> None:
@@ -91,19 +108,21 @@ def attach_warehouse(
     `sirets` (low, high) limits the monthly tables to establishments with low <= siret < high
     (None: no bound; rows with no SIRET go with the last range, the one with no upper bound).
 
-    The views read the version published when they are attached (`warehouse` is resolved: `data/warehouse` is a
-    link to the current version), not the one published later while they are read: a pass of several months reads
-    one version, or fails with the files gone if two more are published meanwhile (`warehouse.versions`).
+    The views read the version published when they are attached (`published_version`), not one published later
+    while they are read: a pass of several months reads one version. Their files are named one by one, so that a
+    query fails, rather than reads part of a version, once that version is deleted (two runs published meanwhile,
+    `warehouse.versions`).
     """
-    warehouse = warehouse.resolve()
+    warehouse = published_version(warehouse)
     low, high = sirets
     bounds = [f"siret >= {sql_string(low)}"] if low is not None else []
     if high is not None:
         bounds.append(f"siret < {sql_string(high)}")
     where = "" if not bounds else " WHERE " + " AND ".join(bounds) + (" OR siret IS NULL" if high is None else "")
     for table in MONTHLY_TABLES:
-        if any((warehouse / table).glob("*/*.parquet")):
-            files = sql_string(warehouse_glob(warehouse, table))
+        parts = sorted((warehouse / table).glob("*/*.parquet"))
+        if parts:
+            files = f"[{sql_string_list(parts)}]"
             select = conformed_parquet_sql(con, files, STAGED_SCHEMAS[table], hive_partitioning=True)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {select}{where}")
         else:

@@ -12,7 +12,6 @@ Layout under `<home>/data/`:
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -134,11 +133,6 @@ FILES_SCHEMA = pa.schema(
         ("warnings", pa.int32()), ("errors", pa.int32()), ("ingested_at", pa.timestamp("s")),
     ]
 )
-
-
-def warehouse_glob(warehouse: Path, table: str) -> str:
-    """Glob of a monthly warehouse table, for `read_parquet(..., hive_partitioning=true)`."""
-    return str(warehouse / table / "*" / "*.parquet")
 
 
 def month_partition(month: str) -> str:

@@ -42,6 +42,7 @@ from web.project import (
     load_model,
     month_contracts,
     placing_agencies,
+    published_version,
     read_evidence,
     timeline_png,
 )
@@ -136,7 +137,7 @@ class AttachedEngines:
     @contextmanager
     def engine(self) -> Iterator[tuple[Path, DuckDBEngine]]:
         """The version published now and an engine attached to it (its files stay until the version after next)."""
-        version = self.warehouse.resolve()
+        version = published_version(self.warehouse)
         with self._lock:
             stale = [engine for attached, engine in self._idle if attached != version]
             self._idle = [(attached, engine) for attached, engine in self._idle if attached == version]

@@ -31,6 +31,7 @@ from scoring.monthly import lists_folder, load_model, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, region_names
 from training.workflow import list_models
 from warehouse.contracts import has_contract_states
+from warehouse.engine import published_version
 from warehouse.inspections import RECORDED_NAME, load_inspections, store_recorded_inspections
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.versions import WarehouseBusy
@@ -73,6 +74,7 @@ __all__ = [
     "placing_agencies",
     "prepare_as_of",
     "prepare_establishment_contracts",
+    "published_version",
     "read_evidence",
     "region_names",
     "slug",
