@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -278,8 +279,6 @@ def test_attached_views_keep_reading_the_version_published_when_they_were_attach
     """A features pass attaches the warehouse once, then reads it month after month: a version published meanwhile
     by another run is not mixed into it (the views followed the `data/warehouse` link at each query); once that
     version is being deleted (a second run published), a query fails rather than reads part of it."""
-    import shutil
-
     from warehouse.engine import attach_warehouse, connect
 
     home = Home(tmp_path / "home")
@@ -315,3 +314,18 @@ def test_a_home_whose_data_links_to_a_path_with_pattern_characters_reads_its_own
     assert con.execute("SELECT count(*), count(DISTINCT month) FROM declarations").fetchall() == [(2, 1)]
     assert con.execute("SELECT count(*) FROM establishments").fetchall() == [(2,)]  # a file name disk1 has too
     assert sorted(row[0] for row in warehouse_content(home)["establishments"]) == ["12345678900011", "98765432100017"]
+
+
+def test_the_published_version_is_found_through_the_homes_own_links_only(tmp_path, inputs, test_key):
+    """`data/warehouse` -> `current/warehouse` -> `versions/NNNNNN/warehouse` are followed; a link above them (here
+    `data` itself, to another disk) is not, so the path keeps the home's checked characters."""
+    from warehouse.engine import published_version
+
+    (tmp_path / "disk[1]" / "data" / "warehouse").mkdir(parents=True)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "data").symlink_to(tmp_path / "disk[1]" / "data")
+    home = Home(tmp_path / "home")
+    assert published_version(home.warehouse) == home.warehouse  # a warehouse of plain folders (an earlier release)
+    shutil.rmtree(tmp_path / "disk[1]" / "data" / "warehouse")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    assert published_version(home.warehouse) == home.data / "versions" / "000001" / "warehouse"

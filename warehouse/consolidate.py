@@ -249,7 +249,7 @@ def _write_months(con: duckdb.DuckDBPyConnection, warehouse: Path, months: list[
     order, into an uncompressed scratch partition per month (read once); then each month is sorted on its own and
     written. One sort over every month held them all, or spilled them, at once: consolidating the whole `large`
     preset peaked at 1,677 MB in that sort against 1,593 MB for its first half; in two passes, 580 and 574 MB (the
-    consolidation's peak is then the contracts' rebuild, 867 and 826 MB), for 6 s more of 30 s."""
+    consolidation's peak is then the contracts' rebuild, 867 and 826 MB), for 7 s more of 30 s."""
     month_list = sql_string_list(months)
     for table in MONTHLY_TABLES:
         for month in months:

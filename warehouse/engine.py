@@ -86,17 +86,19 @@ def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) ->
 
 
 def published_version(warehouse: Path) -> Path:
-    """The folder of the version that `warehouse` names now: the links of its own folder and of the folder above
-    followed (`data/warehouse` -> `data/current/warehouse` -> `data/versions/NNNNNN/warehouse`), not those further
-    up. Resolving the whole path would also follow a link the user made (`data` to another disk) into a path with
-    characters DuckDB reads as a pattern, which the home was checked for (`core.home.PATTERN_CHARACTERS`)."""
+    """The folder of the version that `warehouse` names now: the relative links inside its parent folder followed
+    (`data/warehouse` -> `data/current/warehouse` -> `data/versions/NNNNNN/warehouse`), not the parent nor the folders
+    above it. Resolving the whole path would also follow a link the user made (`data` to another disk) into a path
+    with characters DuckDB reads as a pattern, which the home was checked for (`core.home.PATTERN_CHARACTERS`)."""
+    base, inside = warehouse.parent, Path(warehouse.name)
     for _ in range(MAX_LINKS):
-        if warehouse.is_symlink():
-            warehouse = warehouse.parent / os.readlink(warehouse)
-        elif warehouse.parent.is_symlink():
-            warehouse = warehouse.parent.parent / os.readlink(warehouse.parent) / warehouse.name
+        for depth in range(1, len(inside.parts) + 1):
+            link = base.joinpath(*inside.parts[:depth])
+            if link.is_symlink() and not os.path.isabs(target := os.readlink(link)):
+                inside = Path(os.path.normpath(Path(*inside.parts[: depth - 1], target, *inside.parts[depth:])))
+                break
         else:
-            return warehouse
+            return base / inside
     raise OSError(f"{warehouse}: more than {MAX_LINKS} links to follow to the warehouse's version")
 
 
