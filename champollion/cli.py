@@ -114,7 +114,7 @@ def ingest(
     """Read DSN files into the contract warehouse (idempotent; bad input is reported and quarantined)."""
     from champollion.reporting import byte_progress, print_ingest_summary
     from warehouse.ingest import ingest as run_ingest
-    from warehouse.versions import KeyMismatch, WarehouseBusy
+    from warehouse.versions import ForeignLayout, KeyMismatch, WarehouseBusy
 
     context = _context(ctx)
     config = context.config
@@ -132,7 +132,7 @@ def ingest(
     try:
         with byte_progress("parsing DSN") as progress:
             summary = run_ingest(paths, context.home, config, key, progress, ingest_engine, rebuild)
-    except (FileNotFoundError, WarehouseBusy, KeyMismatch) as exc:
+    except (FileNotFoundError, WarehouseBusy, KeyMismatch, ForeignLayout) as exc:
         raise fail(str(exc)) from exc
     print_ingest_summary(summary)
 
@@ -176,8 +176,13 @@ def features(
     from features.build import compute_feature_months, store_features
     from warehouse.inspections import load_inspections
     from warehouse.sql_engine import open_engine
+    from warehouse.versions import MissingVersion, check_version_links
 
     context = _context(ctx)
+    try:
+        check_version_links(context.home.data)
+    except MissingVersion as exc:
+        raise fail(str(exc)) from exc
     if out is not None and out.is_dir():
         raise fail(f"--out {out} is a folder: give the path of a Parquet file to write (e.g. {out / 'features.parquet'})")
     months = resolve_months(context.home.warehouse, as_of)
@@ -424,7 +429,7 @@ def bench_ingest(
         key = pseudonym_key(context.config, context.home)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    report = run_bench(dsn, key, workers, context.config)
+    report = run_bench(dsn, key, context.home.data / "bench" / "scratch", workers, context.config)
     print_bench(f"Ingestion benchmark (load average before {report.load_before}, after {report.load_after})",
                 report.rows)
     typer.echo(f"peak memory, all the files / half of them ({workers} workers): {report.memory_all_over_half:.2f}")

@@ -1,10 +1,11 @@
 """National-scale population written straight into the warehouse (no DSN text), for benchmarks.
 
-`simulate_national(out, scale=1.0)` writes under `out/data/warehouse/` the tables ingestion would
-produce (same schemas as warehouse.tables.STAGED_SCHEMAS, Hive-partitioned by declared month,
-plus establishments, persons and declaration_status), so that `champollion --home OUT features` runs
-on it unchanged. At scale 1: ~1.8 M establishments, ~18 M people in force, 12 months. It works by
-chunks of establishments, each written as one row group per month, so memory stays bounded.
+`simulate_national(out, scale=1.0)` writes under `out/data/warehouse/`, published as the first version of
+the warehouse (warehouse.versions), the tables ingestion would produce (same schemas as
+warehouse.tables.STAGED_SCHEMAS, Hive-partitioned by declared month, plus establishments, persons and
+declaration_status), so that `champollion --home OUT features` runs on it unchanged. At scale 1: ~1.8 M
+establishments, ~18 M people in force, 12 months. It works by chunks of establishments, each written as one
+row group per month, so memory stays bounded.
 
 It writes the versioned contracts the features read (`contract_states.parquet`, warehouse.contracts.
 CONTRACT_STATES_SQL over each chunk's snapshots: a contract's snapshots all fall in its chunk) and an
@@ -40,6 +41,7 @@ from simulation.national_model import NO_END, Chunk, Period, draw_establishments
 from simulation.national_sectors import ABUSE_TYPES, END_MOTIFS, MISSION, MOTIFS, NATURES, POSTS, SECTORS, TEMP_AGENCY
 from warehouse.contracts import CONTRACT_STATES_SQL, STATES_FILE, STATES_ROW_GROUP_ROWS
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+from warehouse.versions import WarehouseState, writer_lock
 
 NATIONAL_ESTABLISHMENTS = 1_800_000
 CHUNK_ESTABLISHMENTS = 20_000
@@ -509,6 +511,10 @@ def simulate_national(
     _merge_singles(home, workers)
     pq.write_table(STAGED_SCHEMAS["contract_months"].empty_table(), warehouse / "renamed_snapshots.parquet")
     size = sum(p.stat().st_size for p in warehouse.rglob("*.parquet"))
+    # Published as the first version, as a writer would take it in: a reader attached to it then never sees the
+    # files of a version a later run publishes (warehouse.versions).
+    with writer_lock(home / "data"):
+        WarehouseState(home / "data").adopt_legacy()
     summary = NationalSummary(**totals, seconds=time.perf_counter() - started, bytes_on_disk=size, warehouse=str(warehouse))
     months = spec.months()
     manifest = {"preset": "national", **asdict(spec), **asdict(summary), "workers": workers,

@@ -22,7 +22,7 @@ from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_ds
 from warehouse.ingest import ingest
 from warehouse.inspections import import_inspections
 from warehouse.tables import MONTHLY_TABLES
-from warehouse.versions import KeyMismatch, WarehouseBusy, writer_lock
+from warehouse.versions import ForeignLayout, KeyMismatch, MissingVersion, WarehouseBusy, writer_lock
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SINGLE_FILES = ("declaration_status", "establishments", "persons", "contracts")
@@ -329,3 +329,34 @@ def test_the_published_version_is_found_through_the_homes_own_links_only(tmp_pat
     shutil.rmtree(tmp_path / "disk[1]" / "data" / "warehouse")
     ingest([inputs[0]], home, one_worker(), test_key)
     assert published_version(home.warehouse) == home.data / "versions" / "000001" / "warehouse"
+
+
+def test_a_published_version_removed_by_hand_is_an_error_not_an_empty_warehouse(tmp_path, inputs, test_key):
+    """`data/current` names a version deleted outside Champollion: readers got empty views (every establishment
+    gone, silently) and a writer failed half-way. Both now stop with what to do."""
+    from warehouse.engine import attach_warehouse, connect
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    shutil.rmtree(home.data / os.readlink(home.data / "current"))
+    with pytest.raises(MissingVersion, match="links to versions/000001, which is missing"):
+        attach_warehouse(connect(), home.warehouse)
+    with pytest.raises(MissingVersion, match="remove the links current, warehouse and staging"):
+        ingest([inputs[1]], home, one_worker(), test_key)
+    for name in ("current", "warehouse", "staging"):  # what the message says to do
+        (home.data / name).unlink()
+    ingest(list(inputs), home, one_worker(), test_key)
+    assert len(warehouse_content(home)["declarations"]) == 4
+
+
+def test_a_warehouse_linked_by_hand_elsewhere_is_refused_by_writers(tmp_path, inputs, test_key):
+    """`data/warehouse` made a link to another disk: readers kept reading it, so what a writer then published under
+    `versions/` was never seen. The writer refuses, changing nothing, and says what to link instead."""
+    elsewhere = Home(tmp_path / "disk2")
+    ingest([inputs[0]], elsewhere, one_worker(), test_key)
+    home = Home(tmp_path / "home")
+    home.data.mkdir(parents=True)
+    (home.data / "warehouse").symlink_to(elsewhere.data / "versions" / "000001" / "warehouse")
+    with pytest.raises(ForeignLayout, match="link the whole data folder"):
+        ingest([inputs[1]], home, one_worker(), test_key)
+    assert sorted(p.name for p in home.data.iterdir()) == ["ingest.lock", "warehouse"]

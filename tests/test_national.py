@@ -22,8 +22,10 @@ from features.rules import RULES
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
 from tests.feature_results import read_whole
 from tests.test_contract_states import _assert_same_every_month
+from warehouse.engine import published_version
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
+from warehouse.versions import WarehouseState
 
 AS_OF = date(2025, 12, 1)
 
@@ -52,6 +54,14 @@ def test_tables_have_the_ingestion_schemas_and_monthly_partitions(national_home:
         f"FROM read_parquet('{warehouse}/contract_months/*/*.parquet', hive_partitioning=true)"
     ).fetchone()
     assert months == (12, 0)
+
+
+def test_the_warehouse_is_published_as_the_first_version(national_home: Path) -> None:
+    # As ingestion would take it in: a reader attached to it reads that version's files, never a later one's.
+    data = national_home / "data"
+    assert WarehouseState(data).published() == data / "versions" / "000000"
+    assert published_version(data / "warehouse") == data / "versions" / "000000" / "warehouse"
+    assert (data / "warehouse").is_symlink() and (data / "versions" / "000000" / "warehouse" / "contract_months").is_dir()
 
 
 def test_contract_mix_is_plausible(national_home: Path) -> None:

@@ -84,19 +84,24 @@ def _run_plain(paths: list[Path], queue: multiprocessing.Queue) -> None:
     queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 
-def _run_ingest(paths: list[Path], workers: int, key: bytes, config: Config, queue: multiprocessing.Queue) -> None:
+def _run_ingest(paths: list[Path], workers: int, key: bytes, config: Config, scratch_root: Path,
+                queue: multiprocessing.Queue) -> None:
     from warehouse.ingest import ingest
 
     config = config.with_ingest_workers(workers)
-    with tempfile.TemporaryDirectory(prefix="champollion-bench-") as scratch:
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ingest-", dir=scratch_root) as scratch:
         started = time.perf_counter()
         ingest(paths, Home(Path(scratch)), config, key)
         queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 
-def bench_ingest(dsn: Path, key: bytes, workers: int = 2, config: Config | None = None) -> IngestBench:
+def bench_ingest(dsn: Path, key: bytes, scratch_root: Path, workers: int = 2, config: Config | None = None) -> IngestBench:
     """Measure the plain reader, ingestion on one core and on `workers` cores, and on half the files,
-    with the settings of `config` (DuckDB's memory limit for consolidation) but the number of workers."""
+    with the settings of `config` (DuckDB's memory limit for consolidation) but the number of workers.
+
+    Each run ingests into a scratch home of its own under `scratch_root` (a home's folder, whose path was checked:
+    the system's temporary folder may hold characters a home refuses, `core.home.PATTERN_CHARACTERS`)."""
     config = config or Config()
     paths, _ = discover([dsn])
     if not paths:
@@ -107,10 +112,10 @@ def bench_ingest(dsn: Path, key: bytes, workers: int = 2, config: Config | None 
     load_before = load_average()
     variants: list[tuple[str, int, float, Callable[..., None], tuple]] = [
         ("plain line reader (reference)", 1, megabytes, _run_plain, (paths,)),
-        ("champollion ingest, 1 worker", 1, megabytes, _run_ingest, (paths, 1, key, config)),
+        ("champollion ingest, 1 worker", 1, megabytes, _run_ingest, (paths, 1, key, config, scratch_root)),
         (f"champollion ingest, {workers} workers, half the files", workers, half_mb, _run_ingest,
-         (half, workers, key, config)),
-        (f"champollion ingest, {workers} workers", workers, megabytes, _run_ingest, (paths, workers, key, config)),
+         (half, workers, key, config, scratch_root)),
+        (f"champollion ingest, {workers} workers", workers, megabytes, _run_ingest, (paths, workers, key, config, scratch_root)),
     ]
     rows = []
     for variant, n_workers, size, target, args in variants:

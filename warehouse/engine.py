@@ -12,6 +12,7 @@ import pyarrow as pa
 from core.geography import places_table
 from core.sql_literals import sql_string, sql_string_list
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS
+from warehouse.versions import check_version_links
 
 MAX_LINKS = 8
 SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts", "contract_states", "renamed_snapshots")
@@ -89,7 +90,10 @@ def published_version(warehouse: Path) -> Path:
     """The folder of the version that `warehouse` names now: the relative links inside its parent folder followed
     (`data/warehouse` -> `data/current/warehouse` -> `data/versions/NNNNNN/warehouse`), not the parent nor the folders
     above it. Resolving the whole path would also follow a link the user made (`data` to another disk) into a path
-    with characters DuckDB reads as a pattern, which the home was checked for (`core.home.PATTERN_CHARACTERS`)."""
+    with characters DuckDB reads as a pattern, which the home was checked for (`core.home.PATTERN_CHARACTERS`).
+    Raises `warehouse.versions.MissingVersion` when a link of the parent folder names a version that is not there:
+    a query would otherwise read an empty warehouse."""
+    check_version_links(warehouse.parent)
     base, inside = warehouse.parent, Path(warehouse.name)
     for _ in range(MAX_LINKS):
         for depth in range(1, len(inside.parts) + 1):

@@ -44,6 +44,26 @@ class KeyMismatch(RuntimeError):
     """The warehouse was built under another pseudonymisation key."""
 
 
+class MissingVersion(FileNotFoundError):
+    """A link of a home's data folder names a version that is not there (moved or deleted by hand)."""
+
+
+class ForeignLayout(ValueError):
+    """A home's data folder holds, where the links to the published version belong, something else."""
+
+
+def check_version_links(data: Path) -> None:
+    """Raise MissingVersion when `current`, `warehouse` or `staging` of `data` is a link to a folder that is missing:
+    readers would see an empty warehouse and a writer would fail half-way."""
+    for name in ("current", "warehouse", "staging"):
+        place = data / name
+        if place.is_symlink() and not place.exists():
+            raise MissingVersion(
+                f"{place} links to {os.readlink(place)}, which is missing: the published version of the warehouse was "
+                f"moved or deleted by hand. Put it back; or remove the links current, warehouse and staging of {data} "
+                "and ingest the DSN files again")
+
+
 @dataclass(frozen=True)
 class StateDraft:
     """A version being written: its folders, unseen by readers until published."""
@@ -114,8 +134,11 @@ class WarehouseState:
         self.current = data / "current"
 
     def published(self) -> Path | None:
-        """The folder of the published version (None before the first one)."""
-        return self.data / os.readlink(self.current) if self.current.is_symlink() else None
+        """The folder of the published version (None before the first one); MissingVersion when it is not there."""
+        if not self.current.is_symlink():
+            return None
+        check_version_links(self.data)
+        return self.data / os.readlink(self.current)
 
     def _number(self, folder: Path) -> int:
         return int(folder.name)
@@ -127,10 +150,17 @@ class WarehouseState:
         moved = False
         for name in ("staging", "warehouse"):
             place = self.data / name
+            if place.is_symlink() and os.path.normpath(os.readlink(place)) != os.path.join("current", name):
+                # Readers would go on reading the linked folder, never a version this writer publishes.
+                raise ForeignLayout(
+                    f"{place} is a link to {os.readlink(place)}, where the link to the published version "
+                    f"(current/{name}) belongs: nothing was changed. To keep a warehouse on another disk, link the "
+                    f"whole data folder ({self.data}) there instead; or move the folder back to {place} "
+                    "to have it taken in as the first version")
             if place.is_dir() and not place.is_symlink():
                 if self.published() is not None:
-                    raise RuntimeError(f"{place} is a folder where the link to the published version should be: "
-                                       "move it away (the published version is left as it is)")
+                    raise ForeignLayout(f"{place} is a folder where the link to the published version should be: "
+                                        "move it away (the published version is left as it is)")
                 legacy.mkdir(parents=True, exist_ok=True)
                 place.rename(legacy / name)
                 moved = True
