@@ -71,9 +71,12 @@ def main(
     except ConfigError as exc:
         typer.secho(f"configuration error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
+    from warehouse.versions import MissingVersion, check_version_links
+
     try:
         ctx.obj = Context(Home.resolve(home), settings)
-    except ValueError as exc:
+        check_version_links(ctx.obj.home.data)  # else every reader would see an empty warehouse
+    except (ValueError, MissingVersion) as exc:
         typer.secho(f"home error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
 
@@ -176,13 +179,8 @@ def features(
     from features.build import compute_feature_months, store_features
     from warehouse.inspections import load_inspections
     from warehouse.sql_engine import open_engine
-    from warehouse.versions import MissingVersion, check_version_links
 
     context = _context(ctx)
-    try:
-        check_version_links(context.home.data)
-    except MissingVersion as exc:
-        raise fail(str(exc)) from exc
     if out is not None and out.is_dir():
         raise fail(f"--out {out} is a folder: give the path of a Parquet file to write (e.g. {out / 'features.parquet'})")
     months = resolve_months(context.home.warehouse, as_of)

@@ -481,6 +481,8 @@ def simulate_national(
     `workers` processes each writing its own file per partition; see the module docstring."""
     started = time.perf_counter()
     warehouse = home / "data" / "warehouse"
+    if warehouse.is_symlink():  # published by a run before, or a link of the user's: what is written would not be read
+        raise FileExistsError(f"{warehouse} is a link: choose an --out folder without a warehouse")
     if warehouse.exists() and any(warehouse.iterdir()):
         raise FileExistsError(f"{warehouse} is not empty: choose an empty --out folder")
     warehouse.mkdir(parents=True, exist_ok=True)

@@ -76,3 +76,17 @@ def test_features_of_a_range_of_months(tmp_path, monkeypatch):
     assert "features as of 2025-02" in result.output and "features as of 2025-03" in result.output
     stored = sorted(p.name for p in (tmp_path / "data" / "features").iterdir())
     assert stored == ["as_of=2025-02", "as_of=2025-03"]
+
+
+def test_every_command_stops_on_a_home_whose_published_version_is_missing(tmp_path):
+    """`train` said "no inspections: run import-inspections first", `features` found no establishment: the warehouse
+    read as empty. Every command now stops first, naming the missing version."""
+    data = tmp_path / "home" / "data"
+    data.mkdir(parents=True)
+    (data / "current").symlink_to("versions/000003")
+    (data / "warehouse").symlink_to("current/warehouse")
+    runner = CliRunner()
+    for command in (["features", "--as-of", "2025-01"], ["train"], ["score"], ["audit"]):
+        result = runner.invoke(app, ["--home", str(tmp_path / "home"), *command])
+        assert result.exit_code == 2, (command, result.output)
+        assert "links to versions/000003, which is missing" in result.output, command

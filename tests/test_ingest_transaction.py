@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -333,25 +334,43 @@ def test_the_published_version_is_found_through_the_homes_own_links_only(tmp_pat
 
 def test_a_published_version_removed_by_hand_is_an_error_not_an_empty_warehouse(tmp_path, inputs, test_key):
     """`data/current` names a version deleted outside Champollion: readers got empty views (every establishment
-    gone, silently) and a writer failed half-way. Both now stop with what to do."""
+    gone, silently) and a writer failed half-way. Both now stop, change nothing, and name the versions still there;
+    doing what the message says publishes one of them again."""
     from warehouse.engine import attach_warehouse, connect
 
     home = Home(tmp_path / "home")
     ingest([inputs[0]], home, one_worker(), test_key)
-    shutil.rmtree(home.data / os.readlink(home.data / "current"))
-    with pytest.raises(MissingVersion, match="links to versions/000001, which is missing"):
+    ingest([inputs[1]], home, one_worker(), test_key)  # version 2; version 1 is kept one run longer
+    shutil.rmtree(home.data / "versions" / "000002")
+    advice = f"ln -sfn versions/000001 {home.data / 'current'}"
+    with pytest.raises(MissingVersion, match=re.escape(advice)):
         attach_warehouse(connect(), home.warehouse)
-    with pytest.raises(MissingVersion, match="remove the links current, warehouse and staging"):
+    with pytest.raises(MissingVersion, match="links to versions/000002, which is missing"):
         ingest([inputs[1]], home, one_worker(), test_key)
-    for name in ("current", "warehouse", "staging"):  # what the message says to do
-        (home.data / name).unlink()
-    ingest(list(inputs), home, one_worker(), test_key)
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001"]
+    assert (home.data / "ingest.lock").read_text() == ""  # a refusal is not an interrupted run
+    subprocess.run(advice, shell=True, check=True)
+    assert len(warehouse_content(home)["declarations"]) == 2
+    ingest([inputs[1]], home, one_worker(), test_key)
     assert len(warehouse_content(home)["declarations"]) == 4
+
+
+def test_a_version_without_its_staging_is_still_read(tmp_path, inputs, test_key):
+    """Readers never read `staging` (a warehouse may be copied without it): its absence is no error for them."""
+    from warehouse.engine import attach_warehouse, connect
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    shutil.rmtree(home.data / "versions" / "000001" / "staging")
+    con = connect()
+    attach_warehouse(con, home.warehouse)
+    assert con.execute("SELECT count(*) FROM declarations").fetchall() == [(2,)]
 
 
 def test_a_warehouse_linked_by_hand_elsewhere_is_refused_by_writers(tmp_path, inputs, test_key):
     """`data/warehouse` made a link to another disk: readers kept reading it, so what a writer then published under
-    `versions/` was never seen. The writer refuses, changing nothing, and says what to link instead."""
+    `versions/` was never seen. The writer refuses, changing nothing, and says what to link instead. A link that
+    names the home's own published version another way is not refused."""
     elsewhere = Home(tmp_path / "disk2")
     ingest([inputs[0]], elsewhere, one_worker(), test_key)
     home = Home(tmp_path / "home")
@@ -360,3 +379,20 @@ def test_a_warehouse_linked_by_hand_elsewhere_is_refused_by_writers(tmp_path, in
     with pytest.raises(ForeignLayout, match="link the whole data folder"):
         ingest([inputs[1]], home, one_worker(), test_key)
     assert sorted(p.name for p in home.data.iterdir()) == ["ingest.lock", "warehouse"]
+    (elsewhere.data / "warehouse").unlink()
+    (elsewhere.data / "warehouse").symlink_to(elsewhere.data / "current" / "warehouse")  # absolute, but its own
+    ingest([inputs[1]], elsewhere, one_worker(), test_key)
+    assert len(warehouse_content(elsewhere)["declarations"]) == 4
+
+
+def test_a_home_copied_with_its_links_followed_is_refused_before_anything_moves(tmp_path, inputs, test_key):
+    """`cp -rL` turns `data/current` into a folder: the writer crashed after moving the warehouse away, and the
+    home then read as empty. It now refuses first."""
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    copy = Home(tmp_path / "copy")
+    subprocess.run(["cp", "-rL", str(home.root), str(copy.root)], check=True)
+    before = sorted(str(p.relative_to(copy.root)) for p in copy.root.rglob("*"))
+    with pytest.raises(ForeignLayout, match="cp -a"):
+        ingest([inputs[1]], copy, one_worker(), test_key)
+    assert sorted(str(p.relative_to(copy.root)) for p in copy.root.rglob("*")) == before

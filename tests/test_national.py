@@ -143,3 +143,14 @@ def test_versioned_contracts_give_the_rebuild_of_every_month(national_home: Path
     """The states the generator writes chunk by chunk give, as of each of its 12 months, the contracts
     rebuilt from its snapshots."""
     assert _assert_same_every_month(national_home / "data" / "warehouse", 24) == 12
+
+
+def test_a_warehouse_link_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    # What would be written there is not what readers of the home would read (warehouse.versions).
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "nat" / "data").mkdir(parents=True)
+    (tmp_path / "nat" / "data" / "warehouse").symlink_to(tmp_path / "elsewhere")
+    refused = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "nat"), "--preset", "national", "--format",
+                                       "parquet", "--scale", "0.0002", "--workers", "1"])
+    assert refused.exit_code == 2 and "is a link" in refused.output
+    assert not list((tmp_path / "elsewhere").iterdir())

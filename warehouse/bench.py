@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from core.config import Config
 from core.home import Home
 from warehouse.dsn.reader import CHUNK_BYTES, open_binary
 from warehouse.ingest import discover
+from warehouse.spill import SpillFolder
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,10 @@ def _run_ingest(paths: list[Path], workers: int, key: bytes, config: Config, scr
     from warehouse.ingest import ingest
 
     config = config.with_ingest_workers(workers)
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ingest-", dir=scratch_root) as scratch:
+    # A folder of this process's own, reclaimed by the next benchmark if this one is killed.
+    with SpillFolder.claim(scratch_root) as scratch:
         started = time.perf_counter()
-        ingest(paths, Home(Path(scratch)), config, key)
+        ingest(paths, Home(scratch.path / "home"), config, key)
         queue.put((time.perf_counter() - started, peak_rss_mb()))
 
 

@@ -53,15 +53,20 @@ class ForeignLayout(ValueError):
 
 
 def check_version_links(data: Path) -> None:
-    """Raise MissingVersion when `current`, `warehouse` or `staging` of `data` is a link to a folder that is missing:
-    readers would see an empty warehouse and a writer would fail half-way."""
-    for name in ("current", "warehouse", "staging"):
+    """Raise MissingVersion when `current` or `warehouse` of `data` is a link to a folder that is missing: readers
+    would see an empty warehouse and a writer would fail half-way. (Readers never read `staging`; a version may
+    come without it.)"""
+    for name in ("current", "warehouse"):
         place = data / name
         if place.is_symlink() and not place.exists():
+            versions = data / "versions"
+            there = sorted(p.name for p in versions.iterdir() if p.name.isdigit()) if versions.is_dir() else []
             raise MissingVersion(
                 f"{place} links to {os.readlink(place)}, which is missing: the published version of the warehouse was "
-                f"moved or deleted by hand. Put it back; or remove the links current, warehouse and staging of {data} "
-                "and ingest the DSN files again")
+                "moved or deleted by hand; nothing was changed. Put it back"
+                + (f", or publish one of the versions still there ({', '.join(there)}): "
+                   f"ln -sfn versions/{there[-1]} {data / 'current'}" if there else "")
+            )
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,10 @@ def writer_lock(data: Path) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        yield
-        os.ftruncate(fd, 0)
+        try:
+            yield
+        finally:  # a run that ends, even on an error, is not an interrupted one: only a killed run leaves its pid
+            os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the lock
 
@@ -148,9 +155,13 @@ class WarehouseState:
         versions exist, make sure the links to the published one are there)."""
         legacy = self.versions / f"{LEGACY_VERSION:06d}"
         moved = False
+        if self.current.exists() and not self.current.is_symlink():
+            raise ForeignLayout(f"{self.current} is a folder, where the link to the published version belongs (a home "
+                                "copied with its links followed, as `cp -rL` does?): nothing was changed. Copy the "
+                                "home again keeping its links (`cp -a`)")
         for name in ("staging", "warehouse"):
             place = self.data / name
-            if place.is_symlink() and os.path.normpath(os.readlink(place)) != os.path.join("current", name):
+            if place.is_symlink() and os.path.realpath(place) != os.path.realpath(self.current / name):
                 # Readers would go on reading the linked folder, never a version this writer publishes.
                 raise ForeignLayout(
                     f"{place} is a link to {os.readlink(place)}, where the link to the published version "

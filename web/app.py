@@ -45,7 +45,9 @@ from web.project import (
     RECORDED_NAME,
     RULES,
     Config,
+    ForeignLayout,
     Home,
+    MissingVersion,
     WarehouseBusy,
     audit_paragraph,
     date_fr,
@@ -248,7 +250,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             return True  # the store already holds them (a restart)
         try:
             store_recorded_inspections(frame, home)
-        except WarehouseBusy as exc:
+        except (WarehouseBusy, MissingVersion, ForeignLayout) as exc:
             log.warning("control outcomes not yet in the inspections store: %s", exc)
             return False
         return True

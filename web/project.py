@@ -34,7 +34,7 @@ from warehouse.contracts import has_contract_states
 from warehouse.engine import published_version
 from warehouse.inspections import RECORDED_NAME, load_inspections, store_recorded_inspections
 from warehouse.sql_engine import DuckDBEngine
-from warehouse.versions import WarehouseBusy
+from warehouse.versions import ForeignLayout, MissingVersion, WarehouseBusy
 
 __all__ = [
     "KIND_FR",
@@ -45,7 +45,9 @@ __all__ = [
     "Config",
     "DuckDBEngine",
     "Explanation",
+    "ForeignLayout",
     "Home",
+    "MissingVersion",
     "SectorBenchmarks",
     "WarehouseBusy",
     "WebConfig",
