@@ -40,8 +40,22 @@ class SqlEngineName(StrEnum):
 class Context:
     """What every command receives: where the state lives and the validated settings."""
 
-    home: Home
+    unchecked_home: Home
     config: Config
+
+    @property
+    def home(self) -> Home:
+        """The home, once its warehouse's links are checked: a link to a version that is missing stops the command
+        ("home error", exit 2), since every reader would see an empty warehouse. Checked when a command runs, not
+        before: `COMMAND --help` works on any home."""
+        from warehouse.versions import MissingVersion, check_version_links
+
+        try:
+            check_version_links(self.unchecked_home.data)
+        except MissingVersion as exc:
+            typer.secho(f"home error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from exc
+        return self.unchecked_home
 
 
 def _context(ctx: typer.Context) -> Context:
@@ -71,12 +85,9 @@ def main(
     except ConfigError as exc:
         typer.secho(f"configuration error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    from warehouse.versions import MissingVersion, check_version_links
-
     try:
         ctx.obj = Context(Home.resolve(home), settings)
-        check_version_links(ctx.obj.home.data)  # else every reader would see an empty warehouse
-    except (ValueError, MissingVersion) as exc:
+    except ValueError as exc:
         typer.secho(f"home error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
 

@@ -37,9 +37,13 @@ def serve(
     context = ctx.obj
     settings = context.config.web
     app = create_app(context.home, context.config)
-    if not app.state.publish_outcomes():
+    published = app.state.publish_outcomes()
+    if published == "busy":
         typer.secho("the warehouse is busy: recorded controls will reach the inspections store on the next record",
                     fg=typer.colors.YELLOW, err=True)
+    elif published == "broken":
+        typer.secho("the warehouse needs mending (see the error above): recorded controls will reach the inspections "
+                    "store on the first record or start after that", fg=typer.colors.RED, err=True)
     months = list_months(context.home)
     if months:  # the latest list's data is loaded while the server starts, not by the first page opened
         threading.Thread(target=app.state.data.warm, args=(months[0],), daemon=True, name="warm").start()

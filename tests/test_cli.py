@@ -90,3 +90,6 @@ def test_every_command_stops_on_a_home_whose_published_version_is_missing(tmp_pa
         result = runner.invoke(app, ["--home", str(tmp_path / "home"), *command])
         assert result.exit_code == 2, (command, result.output)
         assert "links to versions/000003, which is missing" in result.output, command
+    for command in (["ingest", "--help"], ["simulate", "--help"]):  # the help is there to read whatever the home
+        result = runner.invoke(app, ["--home", str(tmp_path / "home"), *command])
+        assert result.exit_code == 0 and "Usage" in result.output, command

@@ -342,16 +342,39 @@ def test_a_published_version_removed_by_hand_is_an_error_not_an_empty_warehouse(
     ingest([inputs[0]], home, one_worker(), test_key)
     ingest([inputs[1]], home, one_worker(), test_key)  # version 2; version 1 is kept one run longer
     shutil.rmtree(home.data / "versions" / "000002")
-    advice = f"ln -sfn versions/000001 {home.data / 'current'}"
+    (home.data / "versions" / "000003" / "warehouse").mkdir(parents=True)  # a draft a killed run left half-written
+    advice = f"ln -sfn versions/000001 {home.data / 'current'}"  # the version published before, never the draft
     with pytest.raises(MissingVersion, match=re.escape(advice)):
         attach_warehouse(connect(), home.warehouse)
     with pytest.raises(MissingVersion, match="links to versions/000002, which is missing"):
         ingest([inputs[1]], home, one_worker(), test_key)
-    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001"]
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001", "000003"]
     assert (home.data / "ingest.lock").read_text() == ""  # a refusal is not an interrupted run
     subprocess.run(advice, shell=True, check=True)
     assert len(warehouse_content(home)["declarations"]) == 2
     ingest([inputs[1]], home, one_worker(), test_key)
+    assert len(warehouse_content(home)["declarations"]) == 4
+
+
+def test_the_advice_for_links_left_dangling_mends_them_without_losing_a_version(tmp_path, inputs, test_key):
+    from warehouse.versions import check_version_links
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    (home.data / "warehouse").unlink()  # a link made by hand (or an absolute one of a home since moved)
+    (home.data / "warehouse").symlink_to(tmp_path / "moved" / "data" / "current" / "warehouse")
+    advice = f"ln -sfn current/warehouse {home.data / 'warehouse'}"
+    with pytest.raises(MissingVersion, match=re.escape(advice)):
+        check_version_links(home.data)
+    subprocess.run(advice, shell=True, check=True)
+    assert len(warehouse_content(home)["declarations"]) == 2
+    shutil.rmtree(home.data / "versions")  # nothing left to publish again: start again from the DSN files
+    with pytest.raises(MissingVersion, match="with no earlier version left, remove the links current, warehouse and "
+                                             "staging"):
+        check_version_links(home.data)
+    for name in ("current", "warehouse", "staging"):
+        (home.data / name).unlink()
+    ingest(list(inputs), home, one_worker(), test_key)
     assert len(warehouse_content(home)["declarations"]) == 4
 
 
@@ -376,9 +399,12 @@ def test_a_warehouse_linked_by_hand_elsewhere_is_refused_by_writers(tmp_path, in
     home = Home(tmp_path / "home")
     home.data.mkdir(parents=True)
     (home.data / "warehouse").symlink_to(elsewhere.data / "versions" / "000001" / "warehouse")
+    (home.data / "staging").mkdir()  # a plain folder, as an earlier release wrote it: not moved either
+    (home.data / "staging" / "files.parquet").write_bytes(b"kept")
     with pytest.raises(ForeignLayout, match="link the whole data folder"):
         ingest([inputs[1]], home, one_worker(), test_key)
-    assert sorted(p.name for p in home.data.iterdir()) == ["ingest.lock", "warehouse"]
+    assert sorted(str(p.relative_to(home.data)) for p in home.data.rglob("*")) == [
+        "ingest.lock", "staging", "staging/files.parquet", "warehouse"]
     (elsewhere.data / "warehouse").unlink()
     (elsewhere.data / "warehouse").symlink_to(elsewhere.data / "current" / "warehouse")  # absolute, but its own
     ingest([inputs[1]], elsewhere, one_worker(), test_key)

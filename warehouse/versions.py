@@ -55,18 +55,24 @@ class ForeignLayout(ValueError):
 def check_version_links(data: Path) -> None:
     """Raise MissingVersion when `current` or `warehouse` of `data` is a link to a folder that is missing: readers
     would see an empty warehouse and a writer would fail half-way. (Readers never read `staging`; a version may
-    come without it.)"""
-    for name in ("current", "warehouse"):
-        place = data / name
-        if place.is_symlink() and not place.exists():
-            versions = data / "versions"
-            there = sorted(p.name for p in versions.iterdir() if p.name.isdigit()) if versions.is_dir() else []
-            raise MissingVersion(
-                f"{place} links to {os.readlink(place)}, which is missing: the published version of the warehouse was "
-                "moved or deleted by hand; nothing was changed. Put it back"
-                + (f", or publish one of the versions still there ({', '.join(there)}): "
-                   f"ln -sfn versions/{there[-1]} {data / 'current'}" if there else "")
-            )
+    come without it.) The message says how to mend the links without losing a version."""
+    current, warehouse = data / "current", data / "warehouse"
+    if current.is_symlink() and not current.exists():
+        published = Path(os.readlink(current)).name
+        versions = data / "versions"
+        # Only versions published before it: a higher number is a draft a killed run left half-written.
+        earlier = sorted(p.name for p in versions.iterdir()
+                         if p.name.isdigit() and (not published.isdigit() or int(p.name) < int(published))
+                         ) if versions.is_dir() else []
+        mend = (f"publish again the version published before it: ln -sfn versions/{earlier[-1]} {current}" if earlier
+                else f"with no earlier version left, remove the links current, warehouse and staging of {data} and "
+                     "ingest the DSN files again (all of them: the warehouse starts empty)")
+        raise MissingVersion(f"{current} links to {os.readlink(current)}, which is missing: the published version of "
+                             f"the warehouse was moved or deleted by hand; nothing was changed. Put it back, or {mend}")
+    if warehouse.is_symlink() and not warehouse.exists():
+        raise MissingVersion(f"{warehouse} links to {os.readlink(warehouse)}, which is missing (a link made by hand, "
+                             "or a home moved?); nothing was changed. Link it to the published version: "
+                             f"ln -sfn current/warehouse {warehouse}")
 
 
 @dataclass(frozen=True)
@@ -155,23 +161,10 @@ class WarehouseState:
         versions exist, make sure the links to the published one are there)."""
         legacy = self.versions / f"{LEGACY_VERSION:06d}"
         moved = False
-        if self.current.exists() and not self.current.is_symlink():
-            raise ForeignLayout(f"{self.current} is a folder, where the link to the published version belongs (a home "
-                                "copied with its links followed, as `cp -rL` does?): nothing was changed. Copy the "
-                                "home again keeping its links (`cp -a`)")
+        self._check_layout()
         for name in ("staging", "warehouse"):
             place = self.data / name
-            if place.is_symlink() and os.path.realpath(place) != os.path.realpath(self.current / name):
-                # Readers would go on reading the linked folder, never a version this writer publishes.
-                raise ForeignLayout(
-                    f"{place} is a link to {os.readlink(place)}, where the link to the published version "
-                    f"(current/{name}) belongs: nothing was changed. To keep a warehouse on another disk, link the "
-                    f"whole data folder ({self.data}) there instead; or move the folder back to {place} "
-                    "to have it taken in as the first version")
             if place.is_dir() and not place.is_symlink():
-                if self.published() is not None:
-                    raise ForeignLayout(f"{place} is a folder where the link to the published version should be: "
-                                        "move it away (the published version is left as it is)")
                 legacy.mkdir(parents=True, exist_ok=True)
                 place.rename(legacy / name)
                 moved = True
@@ -182,6 +175,25 @@ class WarehouseState:
             self._point(legacy)
         elif self.published() is not None:
             self._ensure_links()
+
+    def _check_layout(self) -> None:
+        """Raise ForeignLayout, before anything is moved, when `current` is a folder or `warehouse` / `staging` a
+        link that does not lead to the published version: what a writer publishes would never be read."""
+        if self.current.exists() and not self.current.is_symlink():
+            raise ForeignLayout(f"{self.current} is a folder, where the link to the published version belongs (a home "
+                                "copied with its links followed, as `cp -rL` does?): nothing was changed. Copy the "
+                                "home again keeping its links (`cp -a`)")
+        for name in ("staging", "warehouse"):
+            place = self.data / name
+            if place.is_symlink() and os.path.realpath(place) != os.path.realpath(self.current / name):
+                raise ForeignLayout(
+                    f"{place} is a link to {os.readlink(place)}, where the link to the published version "
+                    f"(current/{name}) belongs: nothing was changed. To keep a warehouse on another disk, link the "
+                    f"whole data folder ({self.data}) there instead; or move the folder back to {place} "
+                    "to have it taken in as the first version")
+            if place.is_dir() and not place.is_symlink() and self.published() is not None:
+                raise ForeignLayout(f"{place} is a folder where the link to the published version should be: "
+                                    "move it away (the published version is left as it is)")
 
     def begin(self, fresh: bool = False) -> StateDraft:
         """A draft of the next version: a copy (by hard links) of the published one, or empty when

@@ -234,8 +234,10 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                 _ = row.author.display_name
             return rows
 
-    def publish_outcomes() -> bool:
-        """Write every control's current outcome into the inspections store; False while the warehouse is busy."""
+    def publish_outcomes() -> str:
+        """Write every control's current outcome into the inspections store: "published" (or nothing new), "busy"
+        while another run writes the warehouse, "broken" when its links need mending by hand (logged); the outcomes
+        stay in the application's database and are written at the next record or start."""
         with db() as session:
             rows = current_outcomes(session)
         frame = pd.DataFrame({
@@ -245,15 +247,18 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         })
         stored = home.warehouse / RECORDED_NAME
         if frame.empty and not stored.exists():
-            return True  # nothing recorded yet: no new version of the warehouse
+            return "published"  # nothing recorded yet: no new version of the warehouse
         if stored.exists() and _rows(pd.read_parquet(stored)) == _rows(frame):
-            return True  # the store already holds them (a restart)
+            return "published"  # the store already holds them (a restart)
         try:
             store_recorded_inspections(frame, home)
-        except (WarehouseBusy, MissingVersion, ForeignLayout) as exc:
+        except WarehouseBusy as exc:
             log.warning("control outcomes not yet in the inspections store: %s", exc)
-            return False
-        return True
+            return "busy"
+        except (MissingVersion, ForeignLayout) as exc:
+            log.error("control outcomes not in the inspections store until the warehouse is mended: %s", exc)
+            return "broken"
+        return "published"
 
     app.state.publish_outcomes = publish_outcomes
 
@@ -411,10 +416,13 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                 confirmed_rules=",".join(values["confirmed_rules"]), follow_up=values["follow_up"], author_id=user.id,
                 corrects_id=corrected.id if corrected else None, recorded_at=utc_now()))
             session.commit()
-        published = publish_outcomes()
-        request.session["flash"] = ("Contrôle enregistré ; il compte parmi les contrôles que lit l'apprentissage."
-                                    if published else "Contrôle enregistré ; l'entrepôt est occupé (ingestion en "
-                                    "cours) : il y sera reporté au prochain enregistrement ou redémarrage.")
+        request.session["flash"] = {
+            "published": "Contrôle enregistré ; il compte parmi les contrôles que lit l'apprentissage.",
+            "busy": "Contrôle enregistré ; l'entrepôt est occupé (ingestion en cours) : il y sera reporté au prochain "
+                    "enregistrement ou redémarrage.",
+            "broken": "Contrôle enregistré ; l'entrepôt de données est à réparer (voir le journal du serveur) : il y "
+                      "sera reporté au premier enregistrement ou redémarrage qui suivra la réparation.",
+        }[publish_outcomes()]
         return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
 
     @app.get("/synthese/{month}", response_class=HTMLResponse)
