@@ -474,8 +474,9 @@ def bench_scoring(
     from scoring.bench import bench_frame, run_scoring_bench
 
     context = _context(ctx)
+    home = context.home  # its own error, before the benchmark's
     try:
-        report = run_scoring_bench(context.home, context.config, rows, trees, depth, leaves, shap_sample, contrib_rows,
+        report = run_scoring_bench(home, context.config, rows, trees, depth, leaves, shap_sample, contrib_rows,
                                    threads, model, seed)
     except (LookupError, RuntimeError) as exc:
         raise fail(f"{exc}; or pass --trees/--depth to bench a synthetic model") from exc

@@ -378,6 +378,35 @@ def test_the_advice_for_links_left_dangling_mends_them_without_losing_a_version(
     assert len(warehouse_content(home)["declarations"]) == 4
 
 
+def test_a_moved_home_or_a_lost_current_link_never_gets_its_versions_deleted(tmp_path, inputs, test_key):
+    """Versions that are there are never offered for replacement nor taken for drafts: a home moved with its own
+    absolute `current` link is told to relink the same version; with `current` gone, a writer refuses instead of
+    deleting every version as a killed run's drafts; a `data` link to a disk not mounted is no empty warehouse."""
+    from warehouse.versions import check_version_links
+
+    before = Home(tmp_path / "before")
+    ingest([inputs[0]], before, one_worker(), test_key)
+    ingest([inputs[1]], before, one_worker(), test_key)
+    (before.data / "current").unlink()
+    (before.data / "current").symlink_to(before.data / "versions" / "000002")  # absolute, into the home itself
+    before.root.rename(tmp_path / "moved")
+    home = Home(tmp_path / "moved")
+    advice = f"ln -sfn versions/000002 {home.data / 'current'}"
+    with pytest.raises(MissingVersion, match=re.escape(advice)):
+        check_version_links(home.data)
+    subprocess.run(advice, shell=True, check=True)
+    assert len(warehouse_content(home)["declarations"]) == 4
+    (home.data / "current").unlink()
+    with pytest.raises(MissingVersion, match=re.escape("holds versions that were published (000001, 000002)")):
+        ingest([inputs[1]], home, one_worker(), test_key)
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001", "000002"]
+    (home.data / "current").symlink_to("versions/000002")
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "data").symlink_to(tmp_path / "unmounted" / "data")
+    with pytest.raises(MissingVersion, match="a disk not mounted"):
+        check_version_links(tmp_path / "link" / "data")
+
+
 def test_a_version_without_its_staging_is_still_read(tmp_path, inputs, test_key):
     """Readers never read `staging` (a warehouse may be copied without it): its absence is no error for them."""
     from warehouse.engine import attach_warehouse, connect
@@ -405,6 +434,12 @@ def test_a_warehouse_linked_by_hand_elsewhere_is_refused_by_writers(tmp_path, in
         ingest([inputs[1]], home, one_worker(), test_key)
     assert sorted(str(p.relative_to(home.data)) for p in home.data.rglob("*")) == [
         "ingest.lock", "staging", "staging/files.parquet", "warehouse"]
+    (elsewhere.data / "staging").unlink()
+    (elsewhere.data / "staging").symlink_to(tmp_path / "gone" / "staging")  # left dangling: told how to relink it
+    with pytest.raises(ForeignLayout, match=re.escape(f"ln -sfn current/staging {elsewhere.data / 'staging'}")):
+        ingest([inputs[1]], elsewhere, one_worker(), test_key)
+    (elsewhere.data / "staging").unlink()
+    (elsewhere.data / "staging").symlink_to("current/staging")
     (elsewhere.data / "warehouse").unlink()
     (elsewhere.data / "warehouse").symlink_to(elsewhere.data / "current" / "warehouse")  # absolute, but its own
     ingest([inputs[1]], elsewhere, one_worker(), test_key)

@@ -150,8 +150,7 @@ def test_a_warehouse_link_is_refused_before_anything_is_written(tmp_path: Path) 
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "nat" / "data").mkdir(parents=True)
     (tmp_path / "nat" / "data" / "warehouse").symlink_to(tmp_path / "elsewhere")
-    refused = CliRunner().invoke(app, ["--home", str(tmp_path / "nat"), "simulate", "--out", str(tmp_path / "nat"),
-                                       "--preset", "national", "--format", "parquet", "--scale", "0.0002",
-                                       "--workers", "1"])
+    refused = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "nat"), "--preset", "national", "--format",
+                                       "parquet", "--scale", "0.0002", "--workers", "1"])
     assert refused.exit_code == 2 and "is a link" in refused.output
     assert not list((tmp_path / "elsewhere").iterdir())

@@ -353,21 +353,23 @@ def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
     assert bench.results["pages"].tolist() == [1, 2, 2, 2, 1, 1, 1]
 
 
-def test_a_control_recorded_while_the_warehouse_needs_mending_is_kept_and_said_so(app, world, monkeypatch):
+@pytest.mark.parametrize("error", ["ForeignLayout", "MissingVersion"])
+def test_a_control_recorded_while_the_warehouse_needs_mending_is_kept_and_said_so(app, world, monkeypatch, error):
     """The warehouse's links broken by hand: the control is kept in the application's database, and the page says
     the warehouse is to mend (not "busy", which would never end by itself)."""
     import web.app
+    import web.project
     from web.database import ControlOutcome
-    from web.project import ForeignLayout
 
     def broken(frame, home):
-        raise ForeignLayout(f"{home.data / 'current'} is a folder, where the link to the published version belongs")
+        raise getattr(web.project, error)(f"{home.data / 'current'}: broken by hand")
 
     monkeypatch.setattr(web.app, "store_recorded_inspections", broken)
     client = signed_in(app, world.logins["responsable A"])
     page = f"/etablissements/{world.month}/{world.siret_a}/controle"
     form = _outcome_form(world, csrf_of(client.get(page).text))
-    form["inspection_date"] = (date.fromisoformat(world.month + "-01") + timedelta(days=50)).isoformat()
+    form["inspection_date"] = (date.fromisoformat(world.month + "-01")
+                               + timedelta(days=50 if error == "ForeignLayout" else 51)).isoformat()
     answer = client.post(page, data=form, follow_redirects=True)
     assert answer.status_code == 200
     assert "entrepôt de données est à réparer" in answer.text and "ingestion en cours" not in answer.text

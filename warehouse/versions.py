@@ -5,7 +5,8 @@ Layout under `<home>/data/`:
   tables, the staged batches and `staging/files.parquet`, the list of files ingested);
 - `current`: a symbolic link to the published version, switched by one atomic rename;
 - `warehouse` -> `current/warehouse` and `staging` -> `current/staging`: the paths readers use;
-- `ingest.lock`: locked (`flock`) by the one run writing the warehouse, holding its pid.
+- `ingest.lock`: locked (`flock`) by the one run writing the warehouse, holding its pid;
+- `versions/<NNNNNN>/published`: marks a version that was published (a folder without it is a draft).
 
 A writer takes the lock, drafts the next version from the published one (hard links: a file of a
 state is never modified in place, a draft replaces a file by unlinking it first, see `fresh_file`),
@@ -34,6 +35,9 @@ log = logging.getLogger("champollion.warehouse")
 LOCK_NAME = "ingest.lock"
 KEY_RECORD = "pseudonym_key.json"
 LEGACY_VERSION = 0
+# Written into a version's folder when it is published: a numbered folder without it is a draft (of a run in progress,
+# or of a killed one), one with it a version readers may have read, never deleted as a draft.
+PUBLISHED_MARK = "published"
 
 
 class WarehouseBusy(RuntimeError):
@@ -52,27 +56,50 @@ class ForeignLayout(ValueError):
     """A home's data folder holds, where the links to the published version belong, something else."""
 
 
+def _numbered(versions: Path) -> list[str]:
+    """The names of the version folders under `versions`, in order."""
+    return sorted(p.name for p in versions.iterdir() if p.name.isdigit()) if versions.is_dir() else []
+
+
 def check_version_links(data: Path) -> None:
-    """Raise MissingVersion when `current` or `warehouse` of `data` is a link to a folder that is missing: readers
-    would see an empty warehouse and a writer would fail half-way. (Readers never read `staging`; a version may
-    come without it.) The message says how to mend the links without losing a version."""
-    current, warehouse = data / "current", data / "warehouse"
+    """Raise MissingVersion when `data`, or its `current` or `warehouse`, is a link to something missing, or when
+    versions lie under `data/versions` with no `current` naming one: readers would see an empty warehouse, and a
+    writer would fail half-way or take the versions for drafts and delete them. (Readers never read `staging`; a
+    version may come without it.) The message says how to mend the links without losing a version."""
+    current, warehouse, versions = data / "current", data / "warehouse", data / "versions"
+    if data.is_symlink() and not data.exists():
+        raise MissingVersion(f"{data} links to {os.readlink(data)}, which is missing (a disk not mounted?); nothing "
+                             "was changed: mount it or mend the link")
+    there = _numbered(versions)
     if current.is_symlink() and not current.exists():
         published = Path(os.readlink(current)).name
-        versions = data / "versions"
-        # Only versions published before it: a higher number is a draft a killed run left half-written.
-        earlier = sorted(p.name for p in versions.iterdir()
-                         if p.name.isdigit() and (not published.isdigit() or int(p.name) < int(published))
-                         ) if versions.is_dir() else []
-        mend = (f"publish again the version published before it: ln -sfn versions/{earlier[-1]} {current}" if earlier
-                else f"with no earlier version left, remove the links current, warehouse and staging of {data} and "
-                     "ingest the DSN files again (all of them: the warehouse starts empty)")
+        if published in there:  # an absolute link, and the home moved: the version is there
+            mend = f"link it to the version as it is now: ln -sfn versions/{published} {current}"
+        else:
+            # Only versions published before it: a higher number is a draft a killed run left half-written.
+            earlier = [v for v in there if not published.isdigit() or int(v) < int(published)]
+            mend = (f"publish again the version published before it (what the missing one added, inspections "
+                    f"imported included, is to be done again): ln -sfn versions/{earlier[-1]} {current}" if earlier
+                    else f"with no earlier version left, remove the links current, warehouse and staging of {data}"
+                         + (f" and the versions left by killed runs, never published ({', '.join(there)})" if there
+                            else "")
+                         + " and ingest the DSN files again (all of them: the warehouse starts empty), then import the "
+                         "inspections again")
         raise MissingVersion(f"{current} links to {os.readlink(current)}, which is missing: the published version of "
                              f"the warehouse was moved or deleted by hand; nothing was changed. Put it back, or {mend}")
+    published_once = [v for v in there if (versions / v / PUBLISHED_MARK).exists()]
+    if not current.is_symlink() and not current.exists() and published_once:  # unmarked ones: a run's drafts
+        raise MissingVersion(
+            f"{current}, the link to the published version, is missing while {versions} holds versions that were "
+            f"published ({', '.join(published_once)}); nothing was changed. Link it to the last one: "
+            f"ln -sfn versions/{published_once[-1]} {current}")
     if warehouse.is_symlink() and not warehouse.exists():
+        mend = (f"link it to the published version: ln -sfn current/warehouse {warehouse}"
+                if (current / "warehouse").is_dir() else
+                f"the published version ({os.readlink(current) if current.is_symlink() else 'none'}) has no warehouse "
+                "folder either: put it back")
         raise MissingVersion(f"{warehouse} links to {os.readlink(warehouse)}, which is missing (a link made by hand, "
-                             "or a home moved?); nothing was changed. Link it to the published version: "
-                             f"ln -sfn current/warehouse {warehouse}")
+                             f"or a home moved?); nothing was changed. To mend it, {mend}")
 
 
 @dataclass(frozen=True)
@@ -172,26 +199,36 @@ class WarehouseState:
             for name in ("staging", "warehouse"):  # a copied warehouse may come without its staging
                 (legacy / name).mkdir(exist_ok=True)
             log.info("the warehouse under %s becomes version %d", self.data, LEGACY_VERSION)
+            (legacy / PUBLISHED_MARK).touch()
             self._point(legacy)
         elif self.published() is not None:
             self._ensure_links()
 
     def _check_layout(self) -> None:
         """Raise ForeignLayout, before anything is moved, when `current` is a folder or `warehouse` / `staging` a
-        link that does not lead to the published version: what a writer publishes would never be read."""
+        link that does not lead to the published version: what a writer publishes would never be read; and
+        MissingVersion (`check_version_links`): versions would be taken for drafts and deleted."""
+        check_version_links(self.data)
         if self.current.exists() and not self.current.is_symlink():
             raise ForeignLayout(f"{self.current} is a folder, where the link to the published version belongs (a home "
                                 "copied with its links followed, as `cp -rL` does?): nothing was changed. Copy the "
                                 "home again keeping its links (`cp -a`)")
+        published = self.published()
         for name in ("staging", "warehouse"):
             place = self.data / name
             if place.is_symlink() and os.path.realpath(place) != os.path.realpath(self.current / name):
-                raise ForeignLayout(
-                    f"{place} is a link to {os.readlink(place)}, where the link to the published version "
-                    f"(current/{name}) belongs: nothing was changed. To keep a warehouse on another disk, link the "
-                    f"whole data folder ({self.data}) there instead; or move the folder back to {place} "
-                    "to have it taken in as the first version")
-            if place.is_dir() and not place.is_symlink() and self.published() is not None:
+                if not place.exists():
+                    mend = f"link it to the published version: ln -sfn current/{name} {place}"
+                elif published is None:
+                    mend = (f"to keep a warehouse on another disk, link the whole data folder ({self.data}) there "
+                            f"instead; or move the folder back to {place} to have it taken in as the first version")
+                else:
+                    mend = (f"link it to the published version (ln -sfn current/{name} {place}); to keep a warehouse "
+                            f"on another disk, link the whole data folder ({self.data}) there instead")
+                # Readers would go on reading the linked folder, never a version this writer publishes.
+                raise ForeignLayout(f"{place} is a link to {os.readlink(place)}, where the link to the published "
+                                    f"version (current/{name}) belongs: nothing was changed. To mend it, {mend}")
+            if place.is_dir() and not place.is_symlink() and published is not None:
                 raise ForeignLayout(f"{place} is a folder where the link to the published version should be: "
                                     "move it away (the published version is left as it is)")
 
@@ -217,6 +254,7 @@ class WarehouseState:
     def publish(self, draft: StateDraft) -> None:
         """Make `draft` the published version in one atomic step, then delete versions older than
         the one it replaces."""
+        (draft.root / PUBLISHED_MARK).touch()
         _sync_tree(draft.root)
         previous = self.published()
         self._point(draft.root)
