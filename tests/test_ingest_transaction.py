@@ -457,3 +457,19 @@ def test_a_home_copied_with_its_links_followed_is_refused_before_anything_moves(
     with pytest.raises(ForeignLayout, match="cp -a"):
         ingest([inputs[1]], copy, one_worker(), test_key)
     assert sorted(str(p.relative_to(copy.root)) for p in copy.root.rglob("*")) == before
+
+
+def test_a_version_published_by_an_earlier_release_is_marked_by_the_next_writer(tmp_path, inputs, test_key):
+    """Versions published before the marks existed carry none: the next writer marks the published one, even when it
+    publishes nothing, so that losing `current` is then refused rather than read as drafts to delete."""
+    from warehouse.versions import PUBLISHED_MARK, check_version_links
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    mark = home.data / "versions" / "000001" / PUBLISHED_MARK
+    mark.unlink()  # as an earlier release left it
+    ingest([inputs[0]], home, one_worker(), test_key)  # nothing new: nothing published
+    assert mark.exists() and not (home.data / "versions" / "000002").exists()
+    (home.data / "current").unlink()
+    with pytest.raises(MissingVersion, match=re.escape("ln -sfn versions/000001")):
+        check_version_links(home.data)

@@ -199,10 +199,11 @@ class WarehouseState:
             for name in ("staging", "warehouse"):  # a copied warehouse may come without its staging
                 (legacy / name).mkdir(exist_ok=True)
             log.info("the warehouse under %s becomes version %d", self.data, LEGACY_VERSION)
-            (legacy / PUBLISHED_MARK).touch()
             self._point(legacy)
-        elif self.published() is not None:
+            (legacy / PUBLISHED_MARK).touch()
+        elif (published := self.published()) is not None:
             self._ensure_links()
+            (published / PUBLISHED_MARK).touch()  # a version an earlier release published carries no mark yet
 
     def _check_layout(self) -> None:
         """Raise ForeignLayout, before anything is moved, when `current` is a folder or `warehouse` / `staging` a
@@ -254,10 +255,11 @@ class WarehouseState:
     def publish(self, draft: StateDraft) -> None:
         """Make `draft` the published version in one atomic step, then delete versions older than
         the one it replaces."""
-        (draft.root / PUBLISHED_MARK).touch()
         _sync_tree(draft.root)
         previous = self.published()
         self._point(draft.root)
+        # After the switch: before it, a run killed (or a reader looking) would find a mark on a version never published.
+        (draft.root / PUBLISHED_MARK).touch()
         log.info("published version %d of the warehouse", draft.number)
         for folder in self.versions.iterdir():
             if folder.name.isdigit() and previous is not None and self._number(folder) < self._number(previous):
