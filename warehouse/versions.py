@@ -70,8 +70,8 @@ def check_version_links(data: Path) -> None:
     if data.is_symlink() and not data.exists():
         raise MissingVersion(f"{data} links to {os.readlink(data)}, which is missing (a disk not mounted?); nothing "
                              "was changed: mount it or mend the link")
-    there = _numbered(versions)
     if current.is_symlink() and not current.exists():
+        there = _numbered(versions)
         published = Path(os.readlink(current)).name
         if published in there:  # an absolute link, and the home moved: the version is there
             mend = f"link it to the version as it is now: ln -sfn versions/{published} {current}"
@@ -87,8 +87,10 @@ def check_version_links(data: Path) -> None:
                          "inspections again")
         raise MissingVersion(f"{current} links to {os.readlink(current)}, which is missing: the published version of "
                              f"the warehouse was moved or deleted by hand; nothing was changed. Put it back, or {mend}")
-    published_once = [v for v in there if (versions / v / PUBLISHED_MARK).exists()]
-    if not current.is_symlink() and not current.exists() and published_once:  # unmarked ones: a run's drafts
+    # Read only when `current` is gone: a healthy home (every page of the web application) lists no folder here.
+    published_once = ([v for v in _numbered(versions) if (versions / v / PUBLISHED_MARK).exists()]
+                      if not current.is_symlink() and not current.exists() else [])
+    if published_once:  # unmarked ones: a run's drafts
         raise MissingVersion(
             f"{current}, the link to the published version, is missing while {versions} holds versions that were "
             f"published ({', '.join(published_once)}); nothing was changed. Link it to the last one: "

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
@@ -64,6 +64,9 @@ from web.project import (
 )
 
 log = logging.getLogger("champollion.web")
+# What became of the recorded control outcomes (`publish_outcomes`): in the inspections store, or kept in the
+# application's database because another run writes the warehouse, or because its links need mending by hand.
+OutcomesPublished = Literal["published", "busy", "broken"]
 PACKAGE = Path(__file__).resolve().parent
 SESSION_COOKIE = "champollion_session"
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -234,7 +237,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                 _ = row.author.display_name
             return rows
 
-    def publish_outcomes() -> str:
+    def publish_outcomes() -> OutcomesPublished:
         """Write every control's current outcome into the inspections store: "published" (or nothing new), "busy"
         while another run writes the warehouse, "broken" when its links need mending by hand (logged); the outcomes
         stay in the application's database and are written at the next record or start."""
