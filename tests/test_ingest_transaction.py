@@ -407,6 +407,19 @@ def test_a_moved_home_or_a_lost_current_link_never_gets_its_versions_deleted(tmp
         check_version_links(tmp_path / "link" / "data")
 
 
+def test_a_current_link_to_no_version_number_is_offered_only_versions_that_were_published(tmp_path, inputs, test_key):
+    from warehouse.versions import check_version_links
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    ingest([inputs[1]], home, one_worker(), test_key)
+    (home.data / "versions" / "000003" / "warehouse").mkdir(parents=True)  # a killed run's draft, never published
+    (home.data / "current").unlink()
+    (home.data / "current").symlink_to("versions/latest")  # made by hand
+    with pytest.raises(MissingVersion, match=re.escape(f"ln -sfn versions/000002 {home.data / 'current'}")):
+        check_version_links(home.data)
+
+
 def test_a_version_without_its_staging_is_still_read(tmp_path, inputs, test_key):
     """Readers never read `staging` (a warehouse may be copied without it): its absence is no error for them."""
     from warehouse.engine import attach_warehouse, connect

@@ -76,8 +76,10 @@ def check_version_links(data: Path) -> None:
         if published in there:  # an absolute link, and the home moved: the version is there
             mend = f"link it to the version as it is now: ln -sfn versions/{published} {current}"
         else:
-            # Only versions published before it: a higher number is a draft a killed run left half-written.
-            earlier = [v for v in there if not published.isdigit() or int(v) < int(published)]
+            # Only versions published before it: a higher number is a draft a killed run left half-written. A link
+            # to no number (made by hand) says nothing of the order: only versions marked as published are offered.
+            earlier = [v for v in there if (int(v) < int(published) if published.isdigit()
+                                            else (versions / v / PUBLISHED_MARK).exists())]
             mend = (f"publish again the version published before it (what the missing one added, inspections "
                     f"imported included, is to be done again): ln -sfn versions/{earlier[-1]} {current}" if earlier
                     else f"with no earlier version left, remove the links current, warehouse and staging of {data}"
