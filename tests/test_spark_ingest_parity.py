@@ -28,7 +28,9 @@ from warehouse.tables import MONTHLY_TABLES
 pytestmark = pytest.mark.slow
 
 FLOAT_TOLERANCE = 1e-9
-# Short jobs on little data: the JVM's quick compiler only (half the CPU), few shuffle partitions, no UI.
+# Short jobs on little data: the JVM's quick compiler only (half the CPU), few shuffle partitions, no UI. The quick
+# compiler alone gets a 48 MB code cache by default, which a session serving every Spark test of a worker filled
+# ("Out of space in CodeCache for adapters" failed every Spark test after it): the tiered compiler's 240 MB.
 TEST_SPARK = SparkConfig(
     master="local[2]",
     driver_memory=TEST_DRIVER_MEMORY,
@@ -36,7 +38,7 @@ TEST_SPARK = SparkConfig(
         **SparkConfig().settings,
         "spark.sql.shuffle.partitions": "2",
         "spark.ui.enabled": "false",
-        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m",
     },
 )
 
