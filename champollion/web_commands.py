@@ -18,6 +18,15 @@ from champollion.cli_support import MODEL_HOME_HELP, fail, model_home_of, resolv
 commands = typer.Typer(help="The web application: lists, establishments and control outcomes, behind a login.")
 users = typer.Typer(help="Local accounts of the web application (Argon2-hashed passwords).", no_args_is_help=True)
 PASSWORD_ENV = "CHAMPOLLION_NEW_PASSWORD"
+# What `serve` says at start when the recorded controls could not reach the inspections store (`publish_outcomes`).
+UNPUBLISHED_OUTCOMES = {
+    "busy": ("the warehouse is busy: recorded controls will reach the inspections store on the next record",
+             typer.colors.YELLOW),
+    "broken": ("the warehouse needs mending (see the error above): recorded controls will reach the inspections store "
+               "on the first record or start after that", typer.colors.RED),
+    "failed": ("recorded controls could not be written to the inspections store (see the error above): they will be "
+               "on the next record or start", typer.colors.RED),
+}
 
 
 @commands.command()
@@ -38,12 +47,9 @@ def serve(
     settings = context.config.web
     app = create_app(context.home, context.config)
     published = app.state.publish_outcomes()
-    if published == "busy":
-        typer.secho("the warehouse is busy: recorded controls will reach the inspections store on the next record",
-                    fg=typer.colors.YELLOW, err=True)
-    elif published == "broken":
-        typer.secho("the warehouse needs mending (see the error above): recorded controls will reach the inspections "
-                    "store on the first record or start after that", fg=typer.colors.RED, err=True)
+    if published != "published":
+        message, colour = UNPUBLISHED_OUTCOMES[published]
+        typer.secho(message, fg=colour, err=True)
     months = list_months(context.home)
     if months:  # the latest list's data is loaded while the server starts, not by the first page opened
         threading.Thread(target=app.state.data.warm, args=(months[0],), daemon=True, name="warm").start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from champollion.cli import app
@@ -93,3 +94,27 @@ def test_every_command_stops_on_a_home_whose_published_version_is_missing(tmp_pa
     for command in (["ingest", "--help"], ["simulate", "--help"]):  # the help is there to read whatever the home
         result = runner.invoke(app, ["--home", str(tmp_path / "home"), *command])
         assert result.exit_code == 0 and "Usage" in result.output, command
+
+
+@pytest.mark.parametrize(("outcome", "said"), [("published", None), ("busy", "the warehouse is busy"),
+                                               ("broken", "needs mending"), ("failed", "could not be written")])
+def test_serve_says_at_start_where_the_recorded_controls_are(tmp_path, monkeypatch, outcome, said):
+    """The controls recorded in the web application reach the inspections store when it starts; when they cannot,
+    `serve` says why before serving."""
+    import types
+
+    import uvicorn
+
+    import web.app
+
+    served = []
+    state = types.SimpleNamespace(publish_outcomes=lambda: outcome)
+    monkeypatch.setattr(web.app, "create_app", lambda home, config: types.SimpleNamespace(state=state))
+    monkeypatch.setattr(uvicorn, "run", lambda application, **options: served.append(options["port"]))
+    result = CliRunner().invoke(app, ["--home", str(tmp_path), "serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert served == [8123]
+    if said is None:
+        assert "inspections store" not in result.output
+    else:
+        assert said in result.output

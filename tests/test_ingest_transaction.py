@@ -486,3 +486,66 @@ def test_a_version_published_by_an_earlier_release_is_marked_by_the_next_writer(
     (home.data / "current").unlink()
     with pytest.raises(MissingVersion, match=re.escape("ln -sfn versions/000001")):
         check_version_links(home.data)
+
+
+def test_versions_an_earlier_release_published_are_never_taken_for_drafts_when_current_is_lost(tmp_path, inputs,
+                                                                                                test_key):
+    """An earlier release marked nothing: with `current` gone, its versions read as a killed run's drafts and the next
+    writer deleted them all. Traces of a publication (the `warehouse` link, or more than the one draft a run leaves)
+    now make them published ones, named with the way to link them; a first run killed before publishing is still a
+    draft the next run replaces."""
+    from warehouse.versions import PUBLISHED_MARK, check_version_links
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    ingest([inputs[1]], home, one_worker(), test_key)
+    versions = home.data / "versions"
+    for version in ("000001", "000002"):
+        (versions / version / PUBLISHED_MARK).unlink()  # as an earlier release left them
+    (home.data / "current").unlink()
+    with pytest.raises(MissingVersion, match=re.escape("versions/000002, unless a run killed before publishing left "
+                                                       "it, then versions/000001")):
+        ingest([inputs[1]], home, one_worker(), test_key)
+    for name in ("warehouse", "staging"):  # the links gone too: two versions are still more than one draft
+        (home.data / name).unlink()
+    with pytest.raises(MissingVersion, match=re.escape("holds versions that were published (000001, 000002)")):
+        ingest([inputs[1]], home, one_worker(), test_key)
+    assert sorted(p.name for p in versions.iterdir()) == ["000001", "000002"]
+    shutil.rmtree(versions / "000001")  # one version left, with its links: published once
+    (home.data / "warehouse").symlink_to("current/warehouse")
+    with pytest.raises(MissingVersion, match=re.escape(f"Link it to the last one: ln -sfn versions/000002 "
+                                                       f"{home.data / 'current'}")):
+        check_version_links(home.data)
+    (home.data / "warehouse").unlink()  # nothing tells it from a first run killed before publishing: a draft
+    ingest([inputs[0]], home, one_worker(), test_key)
+    assert sorted(p.name for p in versions.iterdir()) == ["000001"]
+    assert len(warehouse_content(home)["declarations"]) == 2
+
+
+@pytest.mark.parametrize("in_place", ["file", "empty folder"])
+def test_a_file_or_an_empty_folder_in_place_of_current_names_the_version_to_link(tmp_path, inputs, test_key, in_place):
+    from warehouse.engine import attach_warehouse, connect
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    current = home.data / "current"
+    current.unlink()
+    current.write_text("") if in_place == "file" else current.mkdir()
+    message = f"is {'a file' if in_place == 'file' else 'an empty folder'} (remove it first)"
+    with pytest.raises(MissingVersion, match=re.escape(message)):
+        attach_warehouse(connect(), home.warehouse)
+    with pytest.raises(MissingVersion, match=re.escape(f"ln -sfn versions/000001 {current}")):
+        ingest([inputs[1]], home, one_worker(), test_key)
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001"]
+
+
+def test_a_writer_on_a_data_link_to_a_missing_disk_is_told_so(tmp_path, inputs, test_key):
+    """`writer_lock` made the data folder and failed with FileExistsError on a dangling link, outside the CLI's check."""
+    home = Home(tmp_path / "home")
+    home.root.mkdir()
+    home.data.symlink_to(tmp_path / "unmounted" / "data")
+    with pytest.raises(MissingVersion, match="a disk not mounted"), writer_lock(home.data):
+        pass
+    with pytest.raises(MissingVersion, match="a disk not mounted"):
+        ingest([inputs[0]], home, one_worker(), test_key)
+    assert not (tmp_path / "unmounted").exists()

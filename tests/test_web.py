@@ -353,26 +353,35 @@ def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
     assert bench.results["pages"].tolist() == [1, 2, 2, 2, 1, 1, 1]
 
 
-@pytest.mark.parametrize("error", ["ForeignLayout", "MissingVersion"])
-def test_a_control_recorded_while_the_warehouse_needs_mending_is_kept_and_said_so(app, world, monkeypatch, error):
-    """The warehouse's links broken by hand: the control is kept in the application's database, and the page says
-    the warehouse is to mend (not "busy", which would never end by itself)."""
+@pytest.mark.parametrize(("error", "said"), [
+    ("ForeignLayout", "entrepôt de données est à réparer"),
+    ("MissingVersion", "entrepôt de données est à réparer"),
+    ("OSError", "n'a pas pu être reporté dans l'entrepôt de données"),
+])
+def test_a_control_recorded_while_the_warehouse_cannot_take_it_is_kept_and_said_so(app, world, monkeypatch, caplog,
+                                                                                     error, said):
+    """The warehouse's links broken by hand, or its writing failing (a full disk): the control is kept in the
+    application's database, and the page says why it is not in the warehouse yet (not "busy", which would end by
+    itself; not a server error, which would leave the agent unsure the control was saved)."""
     import web.app
     import web.project
     from web.database import ControlOutcome
 
     def broken(frame, home):
-        raise getattr(web.project, error)(f"{home.data / 'current'}: broken by hand")
+        cause = OSError if error == "OSError" else getattr(web.project, error)
+        raise cause(f"{home.data / 'current'}: broken by hand")
 
     monkeypatch.setattr(web.app, "store_recorded_inspections", broken)
     client = signed_in(app, world.logins["responsable A"])
     page = f"/etablissements/{world.month}/{world.siret_a}/controle"
     form = _outcome_form(world, csrf_of(client.get(page).text))
     form["inspection_date"] = (date.fromisoformat(world.month + "-01")
-                               + timedelta(days=50 if error == "ForeignLayout" else 51)).isoformat()
+                               + timedelta(days={"ForeignLayout": 50, "MissingVersion": 51, "OSError": 52}[error])
+                               ).isoformat()
     answer = client.post(page, data=form, follow_redirects=True)
     assert answer.status_code == 200
-    assert "entrepôt de données est à réparer" in answer.text and "ingestion en cours" not in answer.text
+    assert said in answer.text and "ingestion en cours" not in answer.text
+    assert "broken by hand" in caplog.text
     with app.state.db() as session:
         dates = {o.inspection_date.isoformat() for o in session.scalars(select(ControlOutcome))}
     assert form["inspection_date"] in dates

@@ -61,15 +61,35 @@ def _numbered(versions: Path) -> list[str]:
     return sorted(p.name for p in versions.iterdir() if p.name.isdigit()) if versions.is_dir() else []
 
 
-def check_version_links(data: Path) -> None:
-    """Raise MissingVersion when `data`, or its `current` or `warehouse`, is a link to something missing, or when
-    versions lie under `data/versions` with no `current` naming one: readers would see an empty warehouse, and a
-    writer would fail half-way or take the versions for drafts and delete them. (Readers never read `staging`; a
-    version may come without it.) The message says how to mend the links without losing a version."""
-    current, warehouse, versions = data / "current", data / "warehouse", data / "versions"
+def _check_data_link(data: Path) -> None:
+    """MissingVersion when `data` is a link to something missing (nothing would be read, and a writer would create
+    an empty home in its place)."""
     if data.is_symlink() and not data.exists():
         raise MissingVersion(f"{data} links to {os.readlink(data)}, which is missing (a disk not mounted?); nothing "
                              "was changed: mount it or mend the link")
+
+
+def _published_once(data: Path) -> list[str]:
+    """With no `current` link, the versions under `data/versions` that were published: those marked; else, for a home
+    an earlier release wrote (no marks), every version when a publication left its traces (the links `warehouse` or
+    `staging`, or more than one version: a run leaves at most one draft, deleting the earlier ones first)."""
+    versions = data / "versions"
+    there = _numbered(versions)
+    marked = [v for v in there if (versions / v / PUBLISHED_MARK).exists()]
+    if marked:
+        return marked  # unmarked ones beside them are a run's drafts
+    linked = any((data / name).is_symlink() for name in ("warehouse", "staging"))
+    return there if there and (linked or len(there) > 1) else []
+
+
+def check_version_links(data: Path) -> None:
+    """Raise MissingVersion when `data`, or its `current` or `warehouse`, is a link to something missing, or when
+    versions lie under `data/versions` that were published while `current` names none of them (gone, a plain file or
+    an empty folder in its place): readers would see an empty warehouse, and a writer would fail half-way or take
+    the versions for drafts and delete them. (Readers never read `staging`; a version may come without it.) The
+    message says how to mend the links without losing a version."""
+    current, warehouse, versions = data / "current", data / "warehouse", data / "versions"
+    _check_data_link(data)
     if current.is_symlink() and not current.exists():
         there = _numbered(versions)
         published = Path(os.readlink(current)).name
@@ -89,14 +109,20 @@ def check_version_links(data: Path) -> None:
                          "inspections again")
         raise MissingVersion(f"{current} links to {os.readlink(current)}, which is missing: the published version of "
                              f"the warehouse was moved or deleted by hand; nothing was changed. Put it back, or {mend}")
-    # Read only when `current` is gone: a healthy home (every page of the web application) lists no folder here.
-    published_once = ([v for v in _numbered(versions) if (versions / v / PUBLISHED_MARK).exists()]
-                      if not current.is_symlink() and not current.exists() else [])
-    if published_once:  # unmarked ones: a run's drafts
-        raise MissingVersion(
-            f"{current}, the link to the published version, is missing while {versions} holds versions that were "
-            f"published ({', '.join(published_once)}); nothing was changed. Link it to the last one: "
+    # Read only when `current` is no link: a healthy home (every page of the web application) lists no folder here. A
+    # folder holding a warehouse is a copy made with its links followed: readable (writers refuse it: `_check_layout`).
+    lost = not current.is_symlink() and not (current.is_dir() and (current / "warehouse").is_dir())
+    if lost and (published_once := _published_once(data)):
+        place = ("is missing" if not current.exists() else
+                 f"is {'an empty folder' if current.is_dir() else 'a file'} (remove it first)")
+        marked = (versions / published_once[-1] / PUBLISHED_MARK).exists()
+        last = (f"the last one: ln -sfn versions/{published_once[-1]} {current}" if marked or len(published_once) == 1 else
+            f"the last one published (written by an earlier release, they carry no mark: versions/"
+            f"{published_once[-1]}, unless a run killed before publishing left it, then versions/{published_once[-2]}): "
             f"ln -sfn versions/{published_once[-1]} {current}")
+        raise MissingVersion(
+            f"{current}, the link to the published version, {place} while {versions} holds versions that were "
+            f"published ({', '.join(published_once)}); nothing was changed. Link it to {last}")
     if warehouse.is_symlink() and not warehouse.exists():
         mend = (f"link it to the published version: ln -sfn current/warehouse {warehouse}"
                 if (current / "warehouse").is_dir() else
@@ -140,9 +166,11 @@ def _read_pid(fd: int) -> int | None:
 def writer_lock(data: Path) -> Iterator[None]:
     """Hold the writer's lock of `data` (a home's data folder) for the block.
 
-    Refuses at once with WarehouseBusy when another live run holds it. The kernel releases the
-    lock of a killed run: its pid, still written in the lock file, is reported and the lock taken.
+    Refuses at once with WarehouseBusy when another live run holds it, and with MissingVersion when `data` is a
+    link to something missing. The kernel releases the lock of a killed run: its pid, still written in the lock
+    file, is reported and the lock taken.
     """
+    _check_data_link(data)
     data.mkdir(parents=True, exist_ok=True)
     path = data / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -215,7 +243,8 @@ class WarehouseState:
         MissingVersion (`check_version_links`): versions would be taken for drafts and deleted."""
         check_version_links(self.data)
         if self.current.exists() and not self.current.is_symlink():
-            raise ForeignLayout(f"{self.current} is a folder, where the link to the published version belongs (a home "
+            kind = "a folder" if self.current.is_dir() else "a file"
+            raise ForeignLayout(f"{self.current} is {kind}, where the link to the published version belongs (a home "
                                 "copied with its links followed, as `cp -rL` does?): nothing was changed. Copy the "
                                 "home again keeping its links (`cp -a`)")
         published = self.published()

@@ -65,8 +65,9 @@ from web.project import (
 
 log = logging.getLogger("champollion.web")
 # What became of the recorded control outcomes (`publish_outcomes`): in the inspections store, or kept in the
-# application's database because another run writes the warehouse, or because its links need mending by hand.
-OutcomesPublished = Literal["published", "busy", "broken"]
+# application's database because another run writes the warehouse, because its links need mending by hand, or
+# because writing it failed (a full disk, a file it cannot read: logged with its trace).
+OutcomesPublished = Literal["published", "busy", "broken", "failed"]
 PACKAGE = Path(__file__).resolve().parent
 SESSION_COOKIE = "champollion_session"
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -239,8 +240,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 
     def publish_outcomes() -> OutcomesPublished:
         """Write every control's current outcome into the inspections store: "published" (or nothing new), "busy"
-        while another run writes the warehouse, "broken" when its links need mending by hand (logged); the outcomes
-        stay in the application's database and are written at the next record or start."""
+        while another run writes the warehouse, "broken" when its links need mending by hand, "failed" when writing
+        failed otherwise (both logged); the outcomes stay in the application's database and are written at the next
+        record or start."""
         with db() as session:
             rows = current_outcomes(session)
         frame = pd.DataFrame({
@@ -249,11 +251,11 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             "abuse_found": [int(r.abuse_found) for r in rows],
         })
         stored = home.warehouse / RECORDED_NAME
-        if frame.empty and not stored.exists():
-            return "published"  # nothing recorded yet: no new version of the warehouse
-        if stored.exists() and _rows(pd.read_parquet(stored)) == _rows(frame):
-            return "published"  # the store already holds them (a restart)
         try:
+            if frame.empty and not stored.exists():
+                return "published"  # nothing recorded yet: no new version of the warehouse
+            if stored.exists() and _rows(pd.read_parquet(stored)) == _rows(frame):
+                return "published"  # the store already holds them (a restart)
             store_recorded_inspections(frame, home)
         except WarehouseBusy as exc:
             log.warning("control outcomes not yet in the inspections store: %s", exc)
@@ -261,6 +263,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         except (MissingVersion, ForeignLayout) as exc:
             log.error("control outcomes not in the inspections store until the warehouse is mended: %s", exc)
             return "broken"
+        except Exception:  # the outcome is recorded already: the agent is told so, not shown a server error
+            log.exception("control outcomes not in the inspections store: the warehouse could not be written")
+            return "failed"
         return "published"
 
     app.state.publish_outcomes = publish_outcomes
@@ -425,6 +430,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                     "enregistrement ou redémarrage.",
             "broken": "Contrôle enregistré ; l'entrepôt de données est à réparer (voir le journal du serveur) : il y "
                       "sera reporté au premier enregistrement ou redémarrage qui suivra la réparation.",
+            "failed": "Contrôle enregistré ; il n'a pas pu être reporté dans l'entrepôt de données (erreur d'écriture, "
+                      "voir le journal du serveur) : il le sera au prochain enregistrement ou redémarrage.",
         }[publish_outcomes()]
         return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
 
