@@ -25,7 +25,7 @@ UNPUBLISHED_OUTCOMES = {
     "broken": ("the warehouse needs mending (see the error above): recorded controls will reach the inspections store "
                "on the first record or start after that", typer.colors.RED),
     "failed": ("recorded controls could not be written to the inspections store (see the error above): they will be "
-               "on the next record or start", typer.colors.RED),
+               "on the first record or start whose writing succeeds", typer.colors.RED),
 }
 
 

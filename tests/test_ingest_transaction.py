@@ -23,7 +23,14 @@ from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_ds
 from warehouse.ingest import ingest
 from warehouse.inspections import import_inspections
 from warehouse.tables import MONTHLY_TABLES
-from warehouse.versions import ForeignLayout, KeyMismatch, MissingVersion, WarehouseBusy, writer_lock
+from warehouse.versions import (
+    PUBLISHED_MARK,
+    ForeignLayout,
+    KeyMismatch,
+    MissingVersion,
+    WarehouseBusy,
+    writer_lock,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SINGLE_FILES = ("declaration_status", "establishments", "persons", "contracts")
@@ -491,11 +498,10 @@ def test_a_version_published_by_an_earlier_release_is_marked_by_the_next_writer(
 def test_versions_an_earlier_release_published_are_never_taken_for_drafts_when_current_is_lost(tmp_path, inputs,
                                                                                                 test_key):
     """An earlier release marked nothing: with `current` gone, its versions read as a killed run's drafts and the next
-    writer deleted them all. Traces of a publication (the `warehouse` link, or more than the one draft a run leaves)
-    now make them published ones, named with the way to link them; a first run killed before publishing is still a
-    draft the next run replaces."""
-    from warehouse.versions import PUBLISHED_MARK, check_version_links
-
+    writer deleted them all. A run leaves at most one draft, so of several unmarked versions all but the last were
+    published: the writer refuses and offers the last of those, never the last one, which may be a draft (publishing
+    it would corrupt the warehouse silently). A single unmarked version is still taken for a killed run's draft, even
+    with a link left dangling beside it."""
     home = Home(tmp_path / "home")
     ingest([inputs[0]], home, one_worker(), test_key)
     ingest([inputs[1]], home, one_worker(), test_key)
@@ -503,23 +509,26 @@ def test_versions_an_earlier_release_published_are_never_taken_for_drafts_when_c
     for version in ("000001", "000002"):
         (versions / version / PUBLISHED_MARK).unlink()  # as an earlier release left them
     (home.data / "current").unlink()
-    with pytest.raises(MissingVersion, match=re.escape("versions/000002, unless a run killed before publishing left "
-                                                       "it, then versions/000001")):
-        ingest([inputs[1]], home, one_worker(), test_key)
-    for name in ("warehouse", "staging"):  # the links gone too: two versions are still more than one draft
-        (home.data / name).unlink()
-    with pytest.raises(MissingVersion, match=re.escape("holds versions that were published (000001, 000002)")):
-        ingest([inputs[1]], home, one_worker(), test_key)
+    advice = f"ln -sfn versions/000001 {home.data / 'current'}"
+    for links_left in (True, False):
+        if not links_left:
+            for name in ("warehouse", "staging"):
+                (home.data / name).unlink()
+        with pytest.raises(MissingVersion, match=re.escape("published (000001) and 000002, which carries no mark")) as caught:
+            ingest([inputs[1]], home, one_worker(), test_key)
+        assert str(caught.value).endswith(advice)
     assert sorted(p.name for p in versions.iterdir()) == ["000001", "000002"]
-    shutil.rmtree(versions / "000001")  # one version left, with its links: published once
-    (home.data / "warehouse").symlink_to("current/warehouse")
-    with pytest.raises(MissingVersion, match=re.escape(f"Link it to the last one: ln -sfn versions/000002 "
-                                                       f"{home.data / 'current'}")):
-        check_version_links(home.data)
-    (home.data / "warehouse").unlink()  # nothing tells it from a first run killed before publishing: a draft
-    ingest([inputs[0]], home, one_worker(), test_key)
-    assert sorted(p.name for p in versions.iterdir()) == ["000001"]
-    assert len(warehouse_content(home)["declarations"]) == 2
+    subprocess.run(advice, shell=True, check=True)
+    for name in ("warehouse", "staging"):
+        (home.data / name).symlink_to(f"current/{name}")
+    ingest([inputs[1]], home, one_worker(), test_key)  # what version 2 added is done again
+    assert len(warehouse_content(home)["declarations"]) == 4
+    fresh = Home(tmp_path / "fresh")  # a first run killed before publishing, a staging link left dangling beside it
+    (fresh.data / "versions" / "000001" / "warehouse").mkdir(parents=True)
+    (fresh.data / "staging").symlink_to("current/staging")
+    ingest([inputs[0]], fresh, one_worker(), test_key)
+    assert len(warehouse_content(fresh)["declarations"]) == 2
+    assert (fresh.data / "versions" / "000001" / PUBLISHED_MARK).exists()
 
 
 @pytest.mark.parametrize("in_place", ["file", "empty folder"])
@@ -531,12 +540,15 @@ def test_a_file_or_an_empty_folder_in_place_of_current_names_the_version_to_link
     current = home.data / "current"
     current.unlink()
     current.write_text("") if in_place == "file" else current.mkdir()
-    message = f"is {'a file' if in_place == 'file' else 'an empty folder'} (remove it first)"
+    message = f"is {'a file' if in_place == 'file' else 'a folder with no warehouse'} (move it away first)"
     with pytest.raises(MissingVersion, match=re.escape(message)):
         attach_warehouse(connect(), home.warehouse)
     with pytest.raises(MissingVersion, match=re.escape(f"ln -sfn versions/000001 {current}")):
         ingest([inputs[1]], home, one_worker(), test_key)
     assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001"]
+    current.unlink() if in_place == "file" else current.rmdir()
+    with pytest.raises(MissingVersion, match=re.escape(f"is missing while {home.data / 'versions'}")):
+        ingest([inputs[1]], home, one_worker(), test_key)
 
 
 def test_a_writer_on_a_data_link_to_a_missing_disk_is_told_so(tmp_path, inputs, test_key):

@@ -356,7 +356,7 @@ def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
 @pytest.mark.parametrize(("error", "said"), [
     ("ForeignLayout", "entrepôt de données est à réparer"),
     ("MissingVersion", "entrepôt de données est à réparer"),
-    ("OSError", "n'a pas pu être reporté dans l'entrepôt de données"),
+    ("OSError", "son report dans l'entrepôt de données a échoué"),
 ])
 def test_a_control_recorded_while_the_warehouse_cannot_take_it_is_kept_and_said_so(app, world, monkeypatch, caplog,
                                                                                      error, said):
@@ -385,3 +385,16 @@ def test_a_control_recorded_while_the_warehouse_cannot_take_it_is_kept_and_said_
     with app.state.db() as session:
         dates = {o.inspection_date.isoformat() for o in session.scalars(select(ControlOutcome))}
     assert form["inspection_date"] in dates
+
+
+def test_a_recorded_inspections_file_that_cannot_be_read_is_written_again(app, world):
+    """Compared before writing, an unreadable file of recorded outcomes made every record and start fail for good."""
+    import pandas as pd
+
+    from web.project import RECORDED_NAME
+
+    stored = world.home.warehouse / RECORDED_NAME
+    stored.unlink(missing_ok=True)  # a file of its own, not one a previous version shares
+    stored.write_bytes(b"not parquet")
+    assert app.state.publish_outcomes() == "published"
+    pd.read_parquet(world.home.warehouse / RECORDED_NAME)

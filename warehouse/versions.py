@@ -69,23 +69,24 @@ def _check_data_link(data: Path) -> None:
                              "was changed: mount it or mend the link")
 
 
-def _published_once(data: Path) -> list[str]:
-    """With no `current` link, the versions under `data/versions` that were published: those marked; else, for a home
-    an earlier release wrote (no marks), every version when a publication left its traces (the links `warehouse` or
-    `staging`, or more than one version: a run leaves at most one draft, deleting the earlier ones first)."""
+def _published_once(data: Path) -> tuple[list[str], str | None]:
+    """With no `current` link, the versions under `data/versions` certainly published, and the one that may be a
+    killed run's draft (None: none). Marked versions are the published ones. A home an earlier release wrote carries
+    no marks: a run leaves at most one draft (deleting the earlier ones first), so of several unmarked versions all
+    but the last were published, and the last may be a draft; a single one is taken for a draft (what publishing a
+    draft would corrupt silently, deleting a published version loses only what ingesting again rebuilds)."""
     versions = data / "versions"
     there = _numbered(versions)
     marked = [v for v in there if (versions / v / PUBLISHED_MARK).exists()]
     if marked:
-        return marked  # unmarked ones beside them are a run's drafts
-    linked = any((data / name).is_symlink() for name in ("warehouse", "staging"))
-    return there if there and (linked or len(there) > 1) else []
+        return marked, None  # unmarked ones beside them are a run's drafts
+    return (there[:-1], there[-1]) if len(there) > 1 else ([], None)
 
 
 def check_version_links(data: Path) -> None:
     """Raise MissingVersion when `data`, or its `current` or `warehouse`, is a link to something missing, or when
     versions lie under `data/versions` that were published while `current` names none of them (gone, a plain file or
-    an empty folder in its place): readers would see an empty warehouse, and a writer would fail half-way or take
+    a folder with no warehouse in its place): readers would see an empty warehouse, and a writer would fail half-way or take
     the versions for drafts and delete them. (Readers never read `staging`; a version may come without it.) The
     message says how to mend the links without losing a version."""
     current, warehouse, versions = data / "current", data / "warehouse", data / "versions"
@@ -112,17 +113,18 @@ def check_version_links(data: Path) -> None:
     # Read only when `current` is no link: a healthy home (every page of the web application) lists no folder here. A
     # folder holding a warehouse is a copy made with its links followed: readable (writers refuse it: `_check_layout`).
     lost = not current.is_symlink() and not (current.is_dir() and (current / "warehouse").is_dir())
-    if lost and (published_once := _published_once(data)):
+    published_once, maybe_draft = _published_once(data) if lost else ([], None)
+    if published_once:
         place = ("is missing" if not current.exists() else
-                 f"is {'an empty folder' if current.is_dir() else 'a file'} (remove it first)")
-        marked = (versions / published_once[-1] / PUBLISHED_MARK).exists()
-        last = (f"the last one: ln -sfn versions/{published_once[-1]} {current}" if marked or len(published_once) == 1 else
-            f"the last one published (written by an earlier release, they carry no mark: versions/"
-            f"{published_once[-1]}, unless a run killed before publishing left it, then versions/{published_once[-2]}): "
-            f"ln -sfn versions/{published_once[-1]} {current}")
+                 f"is {'a folder with no warehouse' if current.is_dir() else 'a file'} (move it away first)")
+        unsure = (f" and {maybe_draft}, which carries no mark (an earlier release wrote these versions): it may be a "
+                  "draft a killed run left half-written, so it is not offered; if it was published, what it added is "
+                  "done again by the next runs (ingest the same files and import the inspections again)"
+                  if maybe_draft else "")
         raise MissingVersion(
             f"{current}, the link to the published version, {place} while {versions} holds versions that were "
-            f"published ({', '.join(published_once)}); nothing was changed. Link it to {last}")
+            f"published ({', '.join(published_once)}){unsure}; nothing was changed. Link it to the last one "
+            f"published: ln -sfn versions/{published_once[-1]} {current}")
     if warehouse.is_symlink() and not warehouse.exists():
         mend = (f"link it to the published version: ln -sfn current/warehouse {warehouse}"
                 if (current / "warehouse").is_dir() else
@@ -243,10 +245,11 @@ class WarehouseState:
         MissingVersion (`check_version_links`): versions would be taken for drafts and deleted."""
         check_version_links(self.data)
         if self.current.exists() and not self.current.is_symlink():
-            kind = "a folder" if self.current.is_dir() else "a file"
-            raise ForeignLayout(f"{self.current} is {kind}, where the link to the published version belongs (a home "
-                                "copied with its links followed, as `cp -rL` does?): nothing was changed. Copy the "
-                                "home again keeping its links (`cp -a`)")
+            cause = ("a folder, where the link to the published version belongs (a home copied with its links "
+                     "followed, as `cp -rL` does?): nothing was changed. Copy the home again keeping its links (`cp -a`)"
+                     if self.current.is_dir() else "a file, where the link to the published version belongs: nothing "
+                     "was changed. Move it away")
+            raise ForeignLayout(f"{self.current} is {cause}")
         published = self.published()
         for name in ("staging", "warehouse"):
             place = self.data / name
@@ -296,7 +299,10 @@ class WarehouseState:
         log.info("published version %d of the warehouse", draft.number)
         for folder in self.versions.iterdir():
             if folder.name.isdigit() and previous is not None and self._number(folder) < self._number(previous):
-                shutil.rmtree(folder)
+                try:
+                    shutil.rmtree(folder)
+                except OSError as exc:  # published already: an old version left is deleted by the next writer
+                    log.warning("version %s, replaced, could not be deleted yet: %s", folder.name, exc)
 
     def discard(self, draft: StateDraft) -> None:
         """Delete a draft that holds nothing new."""

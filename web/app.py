@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -66,7 +67,7 @@ from web.project import (
 log = logging.getLogger("champollion.web")
 # What became of the recorded control outcomes (`publish_outcomes`): in the inspections store, or kept in the
 # application's database because another run writes the warehouse, because its links need mending by hand, or
-# because writing it failed (a full disk, a file it cannot read: logged with its trace).
+# because writing it failed (a full disk, a permission: logged with its trace).
 OutcomesPublished = Literal["published", "busy", "broken", "failed"]
 PACKAGE = Path(__file__).resolve().parent
 SESSION_COOKIE = "champollion_session"
@@ -254,7 +255,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         try:
             if frame.empty and not stored.exists():
                 return "published"  # nothing recorded yet: no new version of the warehouse
-            if stored.exists() and _rows(pd.read_parquet(stored)) == _rows(frame):
+            if _stored_rows(stored) == _rows(frame):
                 return "published"  # the store already holds them (a restart)
             store_recorded_inspections(frame, home)
         except WarehouseBusy as exc:
@@ -263,7 +264,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         except (MissingVersion, ForeignLayout) as exc:
             log.error("control outcomes not in the inspections store until the warehouse is mended: %s", exc)
             return "broken"
-        except Exception:  # the outcome is recorded already: the agent is told so, not shown a server error
+        except (OSError, pa.ArrowException):  # the outcome is recorded already: the agent is told so
             log.exception("control outcomes not in the inspections store: the warehouse could not be written")
             return "failed"
         return "published"
@@ -430,8 +431,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                     "enregistrement ou redémarrage.",
             "broken": "Contrôle enregistré ; l'entrepôt de données est à réparer (voir le journal du serveur) : il y "
                       "sera reporté au premier enregistrement ou redémarrage qui suivra la réparation.",
-            "failed": "Contrôle enregistré ; il n'a pas pu être reporté dans l'entrepôt de données (erreur d'écriture, "
-                      "voir le journal du serveur) : il le sera au prochain enregistrement ou redémarrage.",
+            "failed": "Contrôle enregistré dans l'application ; son report dans l'entrepôt de données a échoué (erreur "
+                      "d'écriture, voir le journal du serveur) : il y sera reporté au premier enregistrement ou "
+                      "redémarrage dont l'écriture réussira.",
         }[publish_outcomes()]
         return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
 
@@ -493,6 +495,18 @@ def _rows(frame: pd.DataFrame) -> set[tuple[str, date, int]]:
     """Inspections as comparable rows."""
     return set(zip(frame["siret"].astype(str), pd.to_datetime(frame["inspection_date"]).dt.date,
                    frame["abuse_found"].astype(int), strict=False))
+
+
+def _stored_rows(stored: Path) -> set[tuple[str, date, int]] | None:
+    """The recorded inspections the warehouse holds as comparable rows; None when there are none, or when the file
+    cannot be read (it is then written again)."""
+    if not stored.exists():
+        return None
+    try:
+        return _rows(pd.read_parquet(stored))
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("%s cannot be read (%s): the recorded control outcomes are written again", stored, exc)
+        return None
 
 
 def _rules_fr(confirmed: str) -> str:
