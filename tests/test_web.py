@@ -393,8 +393,13 @@ def test_a_recorded_inspections_file_that_cannot_be_read_is_written_again(app, w
 
     from web.project import RECORDED_NAME
 
-    stored = world.home.warehouse / RECORDED_NAME
-    stored.unlink(missing_ok=True)  # a file of its own, not one a previous version shares
-    stored.write_bytes(b"not parquet")
-    assert app.state.publish_outcomes() == "published"
-    pd.read_parquet(world.home.warehouse / RECORDED_NAME)
+    for content in (b"not parquet", "no abuse_found column"):
+        stored = world.home.warehouse / RECORDED_NAME
+        stored.unlink(missing_ok=True)  # a file of its own, not one a previous version shares
+        if isinstance(content, bytes):
+            stored.write_bytes(content)
+        else:
+            pd.DataFrame({"siret": ["1"]}).to_parquet(stored)
+        assert app.state.publish_outcomes() == "published"
+        assert list(pd.read_parquet(world.home.warehouse / RECORDED_NAME).columns) == [
+            "siret", "inspection_date", "abuse_found"]

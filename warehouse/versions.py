@@ -121,15 +121,20 @@ def check_version_links(data: Path) -> None:
                   "draft a killed run left half-written, so it is not offered; if it was published, what it added is "
                   "done again by the next runs (ingest the same files and import the inspections again)"
                   if maybe_draft else "")
+        relink = "".join(f"; then ln -sfn current/{name} {data / name}" for name in ("warehouse", "staging")
+                         if not (data / name).is_symlink())
         raise MissingVersion(
             f"{current}, the link to the published version, {place} while {versions} holds versions that were "
             f"published ({', '.join(published_once)}){unsure}; nothing was changed. Link it to the last one "
-            f"published: ln -sfn versions/{published_once[-1]} {current}")
+            f"published: ln -sfn versions/{published_once[-1]} {current}{relink}")
     if warehouse.is_symlink() and not warehouse.exists():
         mend = (f"link it to the published version: ln -sfn current/warehouse {warehouse}"
                 if (current / "warehouse").is_dir() else
                 f"the published version ({os.readlink(current) if current.is_symlink() else 'none'}) has no warehouse "
-                "folder either: put it back")
+                "folder either: put it back" + (
+                    f"; {versions} holds {', '.join(there)}, with no mark (an earlier release wrote it, or a run was "
+                    f"killed before publishing it): if it was published, ln -sfn versions/{there[-1]} {current}"
+                    if not current.is_symlink() and (there := _numbered(versions)) else ""))
         raise MissingVersion(f"{warehouse} links to {os.readlink(warehouse)}, which is missing (a link made by hand, "
                              f"or a home moved?); nothing was changed. To mend it, {mend}")
 

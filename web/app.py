@@ -504,7 +504,7 @@ def _stored_rows(stored: Path) -> set[tuple[str, date, int]] | None:
         return None
     try:
         return _rows(pd.read_parquet(stored))
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, pa.ArrowException, KeyError, ValueError, TypeError) as exc:  # unreadable, or not such rows
         log.warning("%s cannot be read (%s): the recorded control outcomes are written again", stored, exc)
         return None
 
