@@ -568,3 +568,29 @@ def test_a_writer_on_a_data_link_to_a_missing_disk_is_told_so(tmp_path, inputs, 
     with pytest.raises(MissingVersion, match="a disk not mounted"):
         ingest([inputs[0]], home, one_worker(), test_key)
     assert not (tmp_path / "unmounted").exists()
+
+
+def test_a_replaced_version_that_cannot_be_deleted_does_not_undo_a_publication(tmp_path, inputs, monkeypatch, caplog,
+                                                                               test_key):
+    """Deleting the versions a publication replaces comes after the switch: failing there is logged, the run succeeds,
+    and the next publication deletes them."""
+    import warehouse.versions
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    ingest([inputs[1]], home, one_worker(), test_key)
+    kept = shutil.rmtree
+
+    def refused(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(warehouse.versions.shutil, "rmtree", refused)
+    controls = home.root / "inspections.csv"
+    controls.write_text("siret,inspection_date,abuse_found\n12345678900011,2025-02-10,1\n")
+    import_inspections(controls, home)  # version 3: version 1 is to go
+    assert "version 000001, replaced, could not be deleted yet" in caplog.text
+    assert os.readlink(home.data / "current") == "versions/000003"
+    monkeypatch.setattr(warehouse.versions.shutil, "rmtree", kept)
+    ingest([inputs[0]], home, one_worker(), test_key)  # nothing new: nothing published, nothing deleted
+    import_inspections(controls, home)
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000003", "000004"]
