@@ -86,9 +86,9 @@ def _published_once(data: Path) -> tuple[list[str], str | None]:
 def check_version_links(data: Path) -> None:
     """Raise MissingVersion when `data`, or its `current` or `warehouse`, is a link to something missing, or when
     versions lie under `data/versions` that were published while `current` names none of them (gone, a plain file or
-    a folder with no warehouse in its place): readers would see an empty warehouse, and a writer would fail half-way or take
-    the versions for drafts and delete them. (Readers never read `staging`; a version may come without it.) The
-    message says how to mend the links without losing a version."""
+    a folder with no warehouse in its place): readers would see an empty warehouse, and a writer would fail half-way
+    or take the versions for drafts and delete them. (Readers never read `staging`; a version may come without it.)
+    The message says how to mend the links without losing a version."""
     current, warehouse, versions = data / "current", data / "warehouse", data / "versions"
     _check_data_link(data)
     if current.is_symlink() and not current.exists():
@@ -128,13 +128,15 @@ def check_version_links(data: Path) -> None:
             f"published ({', '.join(published_once)}){unsure}; nothing was changed. Link it to the last one "
             f"published: ln -sfn versions/{published_once[-1]} {current}{relink}")
     if warehouse.is_symlink() and not warehouse.exists():
-        mend = (f"link it to the published version: ln -sfn current/warehouse {warehouse}"
-                if (current / "warehouse").is_dir() else
-                f"the published version ({os.readlink(current) if current.is_symlink() else 'none'}) has no warehouse "
-                "folder either: put it back" + (
-                    f"; {versions} holds {', '.join(there)}, with no mark (an earlier release wrote it, or a run was "
-                    f"killed before publishing it): if it was published, ln -sfn versions/{there[-1]} {current}"
-                    if not current.is_symlink() and (there := _numbered(versions)) else ""))
+        if (current / "warehouse").is_dir():
+            mend = f"link it to the published version: ln -sfn current/warehouse {warehouse}"
+        else:
+            mend = (f"the published version ({os.readlink(current) if current.is_symlink() else 'none'}) has no "
+                    "warehouse folder either: put it back")
+            # With `current` no link, one unmarked version at most is left here: several, or a marked one, raised above.
+            if not current.is_symlink() and (unmarked := _numbered(versions)):
+                mend += (f"; {versions} holds {unmarked[-1]}, with no mark (an earlier release wrote it, or a run was "
+                         f"killed before publishing it): if it was published, ln -sfn versions/{unmarked[-1]} {current}")
         raise MissingVersion(f"{warehouse} links to {os.readlink(warehouse)}, which is missing (a link made by hand, "
                              f"or a home moved?); nothing was changed. To mend it, {mend}")
 
