@@ -43,7 +43,7 @@ def test_a_pass_by_ranges_of_the_engine_gives_the_rows_of_one_pass():
         whole = source.arguments(None, None)[0]
         parts = run_by_ranges(lambda frame: frame.assign(n=len(frame)), source, 2, results.append, min_rows=1,
                               max_rows=2)
-    assert parts == 3  # at most 2 rows a range: 3 ranges, in two waves of 2 processes
+    assert parts == 3  # at most 2 rows a range: 3 ranges, 2 processes at a time
     found = pd.concat(results, ignore_index=True)
     pd.testing.assert_frame_equal(found.drop(columns="n"), whole)
     assert found["n"].tolist() == [2, 2, 1, 3, 3, 3]  # each range ran alone, the last with the missing SIRET

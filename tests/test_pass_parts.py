@@ -126,10 +126,10 @@ import pandas as pd
 from features.pass_parts import run_by_establishments
 
 def stuck_pass(frame):
-    if (frame["establishment_siret"] >= "2").any():  # the forked part: a result larger than a pipe holds
+    if (frame["establishment_siret"] >= "2").any():  # the second part: a result larger than a pipe holds
         open(sys.argv[1], "w").write(str(os.getpid()))
         return pd.DataFrame({"x": range(200_000)})
-    time.sleep(600)  # the part of the process that forked it, killed meanwhile
+    time.sleep(30)  # the first part, whose result the process that forked them waits for, killed meanwhile
     return frame
 
 run_by_establishments(stuck_pass, (pd.DataFrame({"establishment_siret": ["1"] * 5 + ["2"] * 5}),), 1, 2, min_rows=1)

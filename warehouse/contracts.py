@@ -28,8 +28,10 @@ STATES_FILE = "contract_states.parquet"
 STATE_BOUNDS = ("previous_run_to", "next_run_from")
 # The order in which an establishment's (or a workplace's) declarations are read "as last declared": by month, then
 # by declaration, since a month may hold several (fractions, several agencies declaring one workplace); without a
-# total order each engine, and each of DuckDB's threads, would pick its own value among them.
-LAST_DECLARED = "struct_pack(month := month, declaration_key := declaration_key)"
+# total order each engine, and each of DuckDB's threads, would pick its own value among them. One string (the month in
+# fixed width, then the declaration's key) orders them as the pair would: as an arg_max key it costs a third less than
+# a struct (the establishments as of a national month: 9.1 s against 13.5).
+LAST_DECLARED = "strftime(month, '%Y-%m') || coalesce(declaration_key, '')"
 # Row groups of the versioned contracts (sorted by SIRET): an establishment's page reads one or two of them.
 STATES_ROW_GROUP_ROWS = 32_768
 END_CANCELLED = "099"  # motif de rupture 'Annulation': withdraws the end of its date declared before it
