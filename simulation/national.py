@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -481,6 +482,10 @@ def simulate_national(
     `workers` processes each writing its own file per partition; see the module docstring."""
     started = time.perf_counter()
     warehouse = home / "data" / "warehouse"
+    for path in (home, home / "data"):
+        if path.is_symlink() and not path.exists():  # a disk not mounted: nothing is written in its place
+            raise FileExistsError(f"{path} is a link to {os.readlink(path)}, which is missing: mount it, or choose "
+                                  "another --out folder")
     if warehouse.is_symlink():  # published by a run before, or a link of the user's: what is written would not be read
         raise FileExistsError(f"{warehouse} is a link: choose an --out folder without a warehouse")
     if warehouse.exists() and any(warehouse.iterdir()):

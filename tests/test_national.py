@@ -154,3 +154,17 @@ def test_a_warehouse_link_is_refused_before_anything_is_written(tmp_path: Path) 
                                        "parquet", "--scale", "0.0002", "--workers", "1"])
     assert refused.exit_code == 2 and "is a link" in refused.output
     assert not list((tmp_path / "elsewhere").iterdir())
+
+
+@pytest.mark.parametrize("linked", ["nat", "nat/data"])
+def test_a_link_to_a_missing_disk_is_refused_with_its_target(tmp_path: Path, linked: str) -> None:
+    """An --out folder, or its data folder, linked to a disk that is not mounted: refused, naming the link's
+    target, and nothing is written in its place."""
+    if linked == "nat/data":
+        (tmp_path / "nat").mkdir()
+    (tmp_path / linked).symlink_to(tmp_path / "unmounted")
+    refused = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "nat"), "--preset", "national", "--format",
+                                       "parquet", "--scale", "0.0002", "--workers", "1"])
+    assert refused.exit_code == 2, refused.output
+    assert f"is a link to {tmp_path / 'unmounted'}, which is missing" in refused.output
+    assert not (tmp_path / "unmounted").exists()
