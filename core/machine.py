@@ -3,6 +3,7 @@ ended."""
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import signal
@@ -45,3 +46,17 @@ def exit_reason(code: int | None) -> str:
     if code is None or code >= 0:
         return f"exit code {code}"
     return f"killed by signal {-code}{': out of memory?' if code == -signal.SIGKILL else ''}"
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when the thread that forked it ends
+
+
+def end_with_parent(parent: int) -> None:
+    """In a forked child of process `parent`: be killed (SIGKILL) when the thread that forked it ends (Linux), or
+    end now if `parent` is already gone; elsewhere nothing (the child ends when it fails to reach its parent)."""
+    try:
+        set_death_signal = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    if set_death_signal(PR_SET_PDEATHSIG, signal.SIGKILL) == 0 and os.getppid() != parent:
+        os._exit(1)

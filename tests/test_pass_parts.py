@@ -126,11 +126,13 @@ import pandas as pd
 from features.pass_parts import run_by_establishments
 
 def stuck_pass(frame):
-    if (frame["establishment_siret"] >= "2").any():  # the second part: a result larger than a pipe holds
-        open(sys.argv[1], "w").write(str(os.getpid()))
-        return pd.DataFrame({"x": range(200_000)})
-    time.sleep(30)  # the first part, whose result the process that forked them waits for, killed meanwhile
-    return frame
+    first = not (frame["establishment_siret"] >= "2").any()
+    with open(sys.argv[1] + (".first" if first else ".second"), "w") as pid:
+        pid.write(str(os.getpid()))
+    if first:
+        time.sleep(600)  # still computing when the process that forked it is killed
+        return frame
+    return pd.DataFrame({"x": range(200_000)})  # done: a result larger than a pipe holds, never read
 
 run_by_establishments(stuck_pass, (pd.DataFrame({"establishment_siret": ["1"] * 5 + ["2"] * 5}),), 1, 2, min_rows=1)
 """
@@ -145,23 +147,26 @@ def _ended(pid: int) -> bool:
     return "\nState:\tZ" in status
 
 
-def test_a_part_ends_when_the_process_that_forked_it_is_killed(tmp_path):
-    """A forked part whose parent is killed (out of memory, kill -9) fails to send its result and ends, rather
-    than waiting for ever (and holding the parent's spill folder's lock)."""
-    started = tmp_path / "part.pid"
+def test_parts_end_when_the_process_that_forked_them_is_killed(tmp_path):
+    """Forked parts whose parent is killed (out of memory, kill -9) end with it, rather than computing on or waiting
+    for ever to send a result (and holding the parent's spill folder's lock): the one still computing and the one
+    whose result is larger than a pipe holds."""
+    started = tmp_path / "part"
+    pid_files = [tmp_path / "part.first", tmp_path / "part.second"]
     parent = subprocess.Popen([sys.executable, "-c", ORPHANED_PART, str(started)], cwd=Path(__file__).parents[1])
     try:
         deadline = time.monotonic() + 120
-        while not started.exists() or not started.read_text():
-            assert time.monotonic() < deadline and parent.poll() is None, "the forked part never started"
+        while not all(path.exists() and path.read_text() for path in pid_files):
+            assert time.monotonic() < deadline and parent.poll() is None, "the forked parts never started"
             time.sleep(0.1)
-        part = int(started.read_text())
+        parts = [int(path.read_text()) for path in pid_files]
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 60
-    while not _ended(part) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while not all(_ended(part) for part in parts) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if not _ended(part):
+    outliving = [part for part in parts if not _ended(part)]
+    for part in outliving:
         os.kill(part, signal.SIGKILL)
-        pytest.fail("the forked part outlived the process that forked it")
+    assert not outliving, "a forked part outlived the process that forked it"
