@@ -29,8 +29,9 @@ STATE_BOUNDS = ("previous_run_to", "next_run_from")
 # The order in which an establishment's (or a workplace's) declarations are read "as last declared": by month, then
 # by declaration, since a month may hold several (fractions, several agencies declaring one workplace); without a
 # total order each engine, and each of DuckDB's threads, would pick its own value among them. One string (the month in
-# fixed width, then the declaration's key) orders them as the pair would: as an arg_max key it costs a third less than
-# a struct (the establishments as of a national month: 9.1 s against 13.5).
+# fixed width, then the declaration's key: the parser writes a key for every declaration and four-digit years) orders
+# them as the pair would, and costs a third less than a struct as an arg_max key (the establishments as of a national
+# month: 9.1 s against 13.5); a key missing all the same would leave its row ordered by month, not left out.
 LAST_DECLARED = "strftime(month, '%Y-%m') || coalesce(declaration_key, '')"
 # Row groups of the versioned contracts (sorted by SIRET): an establishment's page reads one or two of them.
 STATES_ROW_GROUP_ROWS = 32_768
