@@ -298,6 +298,7 @@ def simulate(
 
 def _simulate_national(out: Path, seed: int, scale: float, months: int, workers: int) -> None:
     from simulation.national import NationalSpec, simulate_national
+    from warehouse.versions import MissingVersion
 
     if not 0 < scale <= 2:
         raise fail(f"--scale {scale} must be in (0, 2]")
@@ -305,7 +306,7 @@ def _simulate_national(out: Path, seed: int, scale: float, months: int, workers:
     typer.echo(f"load average before: {load_average()}")
     try:
         summary = simulate_national(out, spec, progress=lambda line: typer.echo(line, err=True), workers=workers)
-    except FileExistsError as exc:
+    except (FileExistsError, MissingVersion) as exc:  # an --out folder that holds a warehouse, or a missing disk
         raise fail(str(exc)) from exc
     typer.echo(
         f"simulated {summary.establishments:,} establishments, {summary.persons:,} people, {summary.contracts:,} "

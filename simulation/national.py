@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -42,7 +41,7 @@ from simulation.national_model import NO_END, Chunk, Period, draw_establishments
 from simulation.national_sectors import ABUSE_TYPES, END_MOTIFS, MISSION, MOTIFS, NATURES, POSTS, SECTORS, TEMP_AGENCY
 from warehouse.contracts import CONTRACT_STATES_SQL, STATES_FILE, STATES_ROW_GROUP_ROWS
 from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
-from warehouse.versions import WarehouseState, writer_lock
+from warehouse.versions import WarehouseState, check_data_link, writer_lock
 
 NATIONAL_ESTABLISHMENTS = 1_800_000
 CHUNK_ESTABLISHMENTS = 20_000
@@ -482,10 +481,8 @@ def simulate_national(
     `workers` processes each writing its own file per partition; see the module docstring."""
     started = time.perf_counter()
     warehouse = home / "data" / "warehouse"
-    for path in (home, home / "data"):
-        if path.is_symlink() and not path.exists():  # a disk not mounted: nothing is written in its place
-            raise FileExistsError(f"{path} is a link to {os.readlink(path)}, which is missing: mount it, or choose "
-                                  "another --out folder")
+    for path in (home, home / "data"):  # a disk not mounted: nothing is written in its place
+        check_data_link(path)
     if warehouse.is_symlink():  # published by a run before, or a link of the user's: what is written would not be read
         raise FileExistsError(f"{warehouse} is a link: choose an --out folder without a warehouse")
     if warehouse.exists() and any(warehouse.iterdir()):

@@ -166,5 +166,5 @@ def test_a_link_to_a_missing_disk_is_refused_with_its_target(tmp_path: Path, lin
     refused = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "nat"), "--preset", "national", "--format",
                                        "parquet", "--scale", "0.0002", "--workers", "1"])
     assert refused.exit_code == 2, refused.output
-    assert f"is a link to {tmp_path / 'unmounted'}, which is missing" in refused.output
+    assert f"links to {tmp_path / 'unmounted'}, which is missing" in refused.output
     assert not (tmp_path / "unmounted").exists()

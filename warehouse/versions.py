@@ -61,9 +61,9 @@ def _numbered(versions: Path) -> list[str]:
     return sorted(p.name for p in versions.iterdir() if p.name.isdigit()) if versions.is_dir() else []
 
 
-def _check_data_link(data: Path) -> None:
-    """MissingVersion when `data` is a link to something missing (nothing would be read, and a writer would create
-    an empty home in its place)."""
+def check_data_link(data: Path) -> None:
+    """MissingVersion when `data` (a home's data folder, or a folder above it) is a link to something missing
+    (nothing would be read, and a writer would create an empty home in its place)."""
     if data.is_symlink() and not data.exists():
         raise MissingVersion(f"{data} links to {os.readlink(data)}, which is missing (a disk not mounted?); nothing "
                              "was changed: mount it or mend the link")
@@ -90,7 +90,7 @@ def check_version_links(data: Path) -> None:
     or take the versions for drafts and delete them. (Readers never read `staging`; a version may come without it.)
     The message says how to mend the links without losing a version."""
     current, warehouse, versions = data / "current", data / "warehouse", data / "versions"
-    _check_data_link(data)
+    check_data_link(data)
     if current.is_symlink() and not current.exists():
         there = _numbered(versions)
         published = Path(os.readlink(current)).name
@@ -179,7 +179,7 @@ def writer_lock(data: Path) -> Iterator[None]:
     link to something missing. The kernel releases the lock of a killed run: its pid, still written in the lock
     file, is reported and the lock taken.
     """
-    _check_data_link(data)
+    check_data_link(data)
     data.mkdir(parents=True, exist_ok=True)
     path = data / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
