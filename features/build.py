@@ -16,7 +16,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.atomic_files import replaced_when_written, write_text_whole
@@ -330,21 +331,24 @@ def load_features(data: Path, as_of: date) -> pd.DataFrame:
     return pq.read_table(path).to_pandas(date_as_object=False)
 
 
-def load_evidence(data: Path, as_of: date) -> pd.DataFrame:
-    """The stored rule evidence of a month (one row per potential infraction, `features.rules.EVIDENCE_COLUMNS`)."""
+def load_evidence(data: Path, as_of: date, among: Collection[str] | None = None) -> pd.DataFrame:
+    """The stored rule evidence of a month (one row per potential infraction, `features.rules.EVIDENCE_COLUMNS`),
+    of the establishments `among` if given (`read_evidence`)."""
     path = feature_dir(data, as_of) / "rule_evidence.parquet"
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: no rule evidence stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`"
         )
-    return read_evidence(path)
+    return read_evidence(path, among=among)
 
 
-def read_evidence(path: Path, siret: str | None = None) -> pd.DataFrame:
-    """A rule evidence file (of one establishment when `siret` is given: only its row groups are read), with the
-    dtypes the engine's `fetch` gives (dates as datetime64, integers with a missing value as pandas' masked types),
-    whichever engine or version of this code wrote it."""
-    filters = [("establishment_siret", "==", siret)] if siret is not None else None
+def read_evidence(path: Path, siret: str | None = None, among: Collection[str] | None = None) -> pd.DataFrame:
+    """A rule evidence file, with the dtypes the engine's `fetch` gives (dates as datetime64, integers with a missing
+    value as pandas' masked types), whichever engine or version of this code wrote it. Of one establishment when
+    `siret` is given (only its row groups are read), of the establishments `among` when given: the other rows are
+    left in Arrow, never made Python strings (a national month's listed establishments hold a fifth of its rows)."""
+    filters = (pc.field("establishment_siret") == siret if siret is not None else
+               pc.field("establishment_siret").isin(pa.array(sorted(among), pa.string())) if among is not None else None)
     return pandas_frame(pq.read_table(path, filters=filters))
 
 

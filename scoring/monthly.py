@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -98,16 +99,17 @@ def month_features(home: Home, config: Config, month: date, inspections: pd.Data
     return tables[month].reset_index(drop=True)
 
 
-def month_evidence(home: Home, month: date) -> pd.DataFrame:
-    """The rule evidence stored with the month's features."""
-    return load_evidence(home.data, month)
+def month_evidence(home: Home, month: date, among: Collection[str] | None = None) -> pd.DataFrame:
+    """The rule evidence stored with the month's features (of the establishments `among` if given)."""
+    return load_evidence(home.data, month, among)
 
 
 def explain_rows(model: SavedModel, table: pd.DataFrame, rows: pd.Index, tolerance: float) -> pd.DataFrame:
     """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score within
     `tolerance` (the audit's `shap_tolerance`)."""
-    contributions = model.contributions(table.loc[rows])
-    raw = model.raw_scores(table.loc[rows])
+    chosen = table.loc[rows]
+    contributions = model.contributions(chosen)
+    raw = model.raw_scores(chosen)
     gap = np.abs(contributions.sum(axis=1).to_numpy() - raw)
     if len(gap) and gap.max() > tolerance:
         raise RuntimeError(f"SHAP contributions miss the raw score by up to {gap.max():.2e}: explanations refused")
@@ -125,8 +127,24 @@ def score_table(
     all_reasons: bool = False,
     stages: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Score, rank, select and explain: one row per establishment of `table`, in national rank order.
-    `stages`, when given, receives the seconds of scoring and of the SHAP reasons."""
+    """Score, rank, select and explain: one row per establishment of `table`, in national rank order
+    (`rank_table`, then `explain_ranked`). `stages`, when given, receives the seconds of scoring and of the SHAP
+    reasons."""
+    ranked = rank_table(model, table, month, config, inspections, previous, stages)
+    return explain_ranked(model, table, ranked, evidence, config, all_reasons, stages)
+
+
+def rank_table(
+    model: SavedModel,
+    table: pd.DataFrame,
+    month: date,
+    config: Config,
+    inspections: pd.DataFrame | None,
+    previous: pd.DataFrame | None,
+    stages: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Score, rank and select: one row per establishment of `table`, in national rank order, with its change since
+    the `previous` list. `stages`, when given, receives the seconds it took ("scores and lists")."""
     settings = config.scoring
     with timed(stages, "scores and lists"):
         scored = table[["siret", *ADDRESS_COLUMNS, "region_code", "departement", "naf", "headcount"]].copy()
@@ -138,21 +156,41 @@ def score_table(
         ranked = rank_and_select(scored, month, settings)
         ranked["region"] = ranked["region_code"].map(region_names()).fillna("région inconnue")
         ranked["change"] = compare_with_previous(ranked, previous)
+        ranked["month"] = f"{month:%Y-%m}"
+    return ranked
+
+
+def explained(ranked: pd.DataFrame, all_reasons: bool = False) -> pd.Index:
+    """The rows of `ranked` that get reasons: the listed ones (every one with `all_reasons`)."""
+    return ranked.index if all_reasons else ranked.index[ranked["in_list"].to_numpy()]
+
+
+def explain_ranked(
+    model: SavedModel,
+    table: pd.DataFrame,
+    ranked: pd.DataFrame,
+    evidence: pd.DataFrame,
+    config: Config,
+    all_reasons: bool = False,
+    stages: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """`ranked` (`rank_table` of `table`) with the reasons of its `explained` rows: SHAP contributions grouped and
+    put in French next to the sector's benchmarks and the `evidence` found at the establishment (the month's, or at
+    least that of the explained rows). `stages`, when given, receives the seconds it took ("SHAP reasons")."""
     with timed(stages, "SHAP reasons"):
-        rows = ranked.index if all_reasons else ranked.index[ranked["in_list"].to_numpy()]
+        rows = explained(ranked, all_reasons)
         contributions = explain_rows(model, table, rows, config.audit.shap_tolerance)
         grouped = grouped_contributions(contributions, model.features)
         benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
         wanted = set(ranked.loc[rows, "siret"])
         posts = evidence_posts(evidence[evidence["establishment_siret"].isin(wanted)])
-        reasons = top_reasons(grouped, table, benchmarks, posts, settings.reasons)
+        reasons = top_reasons(grouped, table, benchmarks, posts, config.scoring.reasons)
     ranked = ranked.join(reasons)
     for column in reasons.columns:
         ranked[column] = ranked[column].fillna("")
     unexplained = ranked["in_list"] & (ranked["reason_1"] == "")
     ranked.loc[unexplained & ranked["exploration"], "reason_1"] = EXPLORATION_REASON
     ranked.loc[unexplained & ~ranked["exploration"], "reason_1"] = NO_SALIENT_FACT
-    ranked["month"] = f"{month:%Y-%m}"
     return ranked
 
 
@@ -221,9 +259,12 @@ def score_month(
     with timed(stages, "features read"):
         inspections = load_inspections(home.warehouse)
         table = month_features(home, config, month, inspections)
-        evidence = month_evidence(home, month)
         previous = previous_ranking(home, month)
-    ranked = score_table(model, table, evidence, month, config, inspections, previous, all_reasons, stages)
+    ranked = rank_table(model, table, month, config, inspections, previous, stages)
+    # Only the explained establishments' evidence is read: their reasons and the files need no other.
+    with timed(stages, "evidence read"):
+        evidence = month_evidence(home, month, set(ranked.loc[explained(ranked, all_reasons), "siret"]))
+    ranked = explain_ranked(model, table, ranked, evidence, config, all_reasons, stages)
     ranked["model_version"] = version
 
     with timed(stages, "files written"):

@@ -83,8 +83,9 @@ class SectorBenchmarks:
     @classmethod
     def of(cls, table: pd.DataFrame, features: list[str], min_group: int) -> SectorBenchmarks:
         numeric = [f for f in features if f not in CATEGORICAL and f in table.columns]
-        base = table[table["declares"].fillna(True).astype(bool)] if "declares" in table.columns else table
-        frame = base[["naf", "region_code", *numeric]].copy()
+        columns = ["naf", "region_code", *numeric]  # chosen before the rows: the table's other columns are wide
+        frame = (table.loc[table["declares"].fillna(True).astype(bool).to_numpy(), columns] if "declares" in table.columns
+                 else table[columns].copy())
         frame[numeric] = frame[numeric].astype("float64")
         keys = frame[["naf", "region_code"]].astype("string").fillna("")
         frame["naf"], frame["region_code"] = keys["naf"], keys["region_code"]
