@@ -6,9 +6,9 @@ wall time and peak memory are its own:
 
 1. features as of the month, computed by the SQL engine and stored (what `champollion features` does);
 2. the monthly run on them (what `champollion score` does: `scoring.monthly.score_month`): model loaded,
-   stored features read back, every establishment scored and ranked, each region's list drawn up, SHAP
-   reasons for the listed lines, `lists/YYYY-MM/` written (CSV, one Excel workbook and one HTML page per
-   region).
+   stored features read back, every establishment scored and ranked, each region's list drawn up, the listed
+   establishments' rule evidence read, SHAP reasons for the listed lines, `lists/YYYY-MM/` written (CSV, one Excel
+   workbook and one HTML page per region).
 
 Each stage and step is printed with its share of the whole run and its ratio to the features stage, both
 measured in the same run, so that a slower shared machine does not hide where the time goes. The model is

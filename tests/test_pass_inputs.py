@@ -36,6 +36,31 @@ def test_ranges_read_every_row_once_in_the_pass_order():
     assert engine.fetch("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name LIKE '%_input'")["n"][0] == 0
 
 
+# Rows in no order over several of DuckDB's row groups (122,880 rows each), read by parallel threads.
+MANY_ROWS = """
+SELECT lpad(CAST(hash(i) % 5000 AS VARCHAR), 5, '0') AS establishment_siret, CAST(hash(i + 1) % 7 AS VARCHAR) AS post,
+       CAST(hash(i + 2) % 1000 AS INTEGER) AS day, i AS contract
+FROM range(400000) t(i)
+"""
+
+
+@pytest.mark.parametrize("insertion_order", [True, False])
+def test_ranges_come_in_the_pass_order_whether_the_engine_keeps_a_table_order_or_not(insertion_order):
+    """Stored in the pass's order, a range is read as stored where the engine keeps a table's order (DuckDB's default),
+    and sorted as it is read where it does not."""
+    engine = _engine()
+    engine.con.execute(f"SET threads = 2; SET preserve_insertion_order = {str(insertion_order).lower()}")
+    assert engine.keeps_table_order is insertion_order
+    order = "establishment_siret, post, day, contract"
+    with engine_source(engine, [InputFrame("many_input", MANY_ROWS, order)]) as source:
+        for low, high in [(None, "01000"), ("01000", "03500"), ("03500", None)]:
+            rows = source.arguments(low, high)[0]
+            expected = engine.fetch(f"SELECT * FROM ({MANY_ROWS}) WHERE establishment_siret >= '{low or ''}' "
+                                    f"AND establishment_siret < '{high or '99999'}' ORDER BY {order}")
+            assert len(rows) > 50_000
+            pd.testing.assert_frame_equal(rows, expected)
+
+
 def test_a_pass_by_ranges_of_the_engine_gives_the_rows_of_one_pass():
     engine = _engine()
     results: list[pd.DataFrame] = []

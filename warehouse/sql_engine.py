@@ -37,6 +37,12 @@ class SqlEngine(Protocol):
     # memory or spills them slowly; Spark spreads them over its shuffle partitions by itself).
     splits_large_aggregates: bool
 
+    @property
+    def keeps_table_order(self) -> bool:
+        """Whether a plain scan of a temp table (no ORDER BY) returns its rows in the order they were inserted, so that a
+        table created sorted is read back sorted without sorting again (DuckDB with `preserve_insertion_order`, its
+        default; not Spark)."""
+
     def attach_warehouse(self, warehouse: Path) -> None:
         """A view per warehouse table (warehouse.engine.attach_warehouse's layout), empty when it has no file."""
 
@@ -139,6 +145,11 @@ class DuckDBEngine:
         except BaseException:
             spill.close()
             raise
+
+    @property
+    def keeps_table_order(self) -> bool:
+        row = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        return bool(row and row[0])
 
     def attach_warehouse(self, warehouse: Path) -> None:
         attach_warehouse(self.con, warehouse)

@@ -37,6 +37,7 @@ class SparkEngine:
 
     name = "spark"
     splits_large_aggregates = False
+    keeps_table_order = False  # a scan's partitions come back in no set order
 
     def __init__(self, session: SparkSession, settings: SparkConfig | None = None,
                  scratch_root: Path | None = None) -> None:
