@@ -347,9 +347,15 @@ def read_evidence(path: Path, siret: str | None = None, among: Collection[str] |
     value as pandas' masked types), whichever engine or version of this code wrote it. Of one establishment when
     `siret` is given (only its row groups are read), of the establishments `among` when given: the other rows are
     left in Arrow, never made Python strings (a national month's listed establishments hold a fifth of its rows)."""
+    wanted = None if among is None else sorted({s for s in among if isinstance(s, str)})  # NULL matches no row
     filters = (pc.field("establishment_siret") == siret if siret is not None else
-               pc.field("establishment_siret").isin(pa.array(sorted(among), pa.string())) if among is not None else None)
-    return pandas_frame(pq.read_table(path, filters=filters))
+               pc.field("establishment_siret").isin(pa.array(wanted, pa.string())) if wanted is not None else None)
+    table = pq.read_table(path, filters=filters)
+    if table.num_rows or filters is None:
+        return pandas_frame(table)
+    # No row kept: the columns with the dtypes the file's rows give, not those of a table with no rows.
+    file = pq.ParquetFile(path)
+    return pandas_frame(file.read_row_group(0) if file.metadata.num_row_groups else table).iloc[:0]
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:

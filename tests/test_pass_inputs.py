@@ -61,6 +61,14 @@ def test_ranges_come_in_the_pass_order_whether_the_engine_keeps_a_table_order_or
             pd.testing.assert_frame_equal(rows, expected)
 
 
+@pytest.mark.parametrize("order, days", [("post, day", [1, 1, 3, 5, 2, 1]),
+                                         ("establishment_siret DESC, day", [2, 5, 1, 1, 3, 1])])
+def test_an_order_that_does_not_begin_with_the_establishment_is_sorted_as_it_is_read(order, days):
+    """The table is stored by establishment first: read as stored, it would not come in such an order."""
+    with engine_source(_engine(), [InputFrame("rows_input", ROWS, order)]) as source:
+        assert source.arguments(None, None)[0]["day"].tolist() == days
+
+
 def test_a_pass_by_ranges_of_the_engine_gives_the_rows_of_one_pass():
     engine = _engine()
     results: list[pd.DataFrame] = []
