@@ -106,7 +106,10 @@ def month_evidence(home: Home, month: date, among: Collection[str] | None = None
 
 def explain_rows(model: SavedModel, table: pd.DataFrame, rows: pd.Index, tolerance: float) -> pd.DataFrame:
     """SHAP contributions (log-odds) of the given rows, checked to add up to the model's raw score within
-    `tolerance` (the audit's `shap_tolerance`)."""
+    `tolerance` (the audit's `shap_tolerance`). No row when none is asked (LightGBM refuses an empty table): a
+    month where every establishment was inspected recently lists none."""
+    if rows.empty:
+        return pd.DataFrame(columns=[*model.features, "bias"], index=rows, dtype=float)
     chosen = table.loc[rows]
     contributions = model.contributions(chosen)
     raw = model.raw_scores(chosen)

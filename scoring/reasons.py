@@ -318,4 +318,4 @@ def top_reasons(
         for i, (group, text) in enumerate(chosen):
             out[f"reason_{i + 1}_feature"].append(group)
             out[f"reason_{i + 1}"].append(text)
-    return pd.DataFrame(out, index=grouped.index)
+    return pd.DataFrame(out, index=grouped.index, dtype=str)  # text columns also when no row is explained

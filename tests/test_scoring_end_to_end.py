@@ -64,6 +64,19 @@ def test_a_month_is_compared_with_the_list_of_the_month_before(small_pipeline, t
     assert after.summary["previous_list"] is True
 
 
+def test_a_month_where_every_establishment_was_inspected_recently_lists_none(small_pipeline, tmp_path, monkeypatch):
+    """Nothing to explain is no reason to fail: every file is written, with no line."""
+    _, shared, config = small_pipeline
+    home = type(shared)(tmp_path / "home")
+    shutil.copytree(shared.root, home.root)
+    shutil.rmtree(home.lists)
+    monkeypatch.setattr("scoring.monthly.recently_inspected", lambda sirets, *_: pd.Series(True, index=sirets.index))
+    result = score_month(home, config, declared_months(home.warehouse)[-1])
+    assert len(result.ranked) > 0 and not result.ranked["in_list"].any() and result.evidence.empty
+    assert (result.ranked["reason_1"] == "").all() and result.summary["listed"] == 0
+    assert all(path.exists() for path in result.files)
+
+
 def _whole(value: str) -> str:
     """A regular expression of `value` as a whole word."""
     return rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])"
