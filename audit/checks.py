@@ -129,15 +129,19 @@ def reason_stability(
             labelled[labelled["inspection_date"].dt.to_period("M") < last_month], seed),
     }
     rows, checks = [], []
+    threshold = f"≥ {number_fr(100 * settings.min_top_reason_agreement)} %"
     for name, (data, variant_seed) in variants.items():
-        other = retrained_top_reasons(model, data, data[label].to_numpy(), listed, variant_seed)
-        agreement = top_reason_agreement(current.loc[listed.index], other)
+        title = f"Motif principal stable après réentraînement : {name}"
+        if listed.empty:  # every establishment inspected recently: no line, no reason to compare
+            agreement, status, detail = float("nan"), Status.WARNING, "aucun établissement listé ce mois : non mesurable"
+        else:
+            other = retrained_top_reasons(model, data, data[label].to_numpy(), listed, variant_seed)
+            agreement = top_reason_agreement(current.loc[listed.index], other)
+            status = _passed_or_failed(bool(agreement >= settings.min_top_reason_agreement))
+            detail = (f"{number_fr(100 * agreement)} % des {number_fr(len(listed))} établissements listés "
+                      "gardent leur motif principal")
         rows.append({"retraining": name, "labelled_rows": len(data), "listed": len(listed), "same_top_reason": agreement})
-        checks.append(Check("explanations", f"Motif principal stable après réentraînement : {name}",
-                            _passed_or_failed(bool(agreement >= settings.min_top_reason_agreement)), agreement,
-                            f"≥ {number_fr(100 * settings.min_top_reason_agreement)} %",
-                            f"{number_fr(100 * agreement)} % des {number_fr(len(listed))} établissements listés "
-                            "gardent leur motif principal"))
+        checks.append(Check("explanations", title, status, agreement, threshold, detail))
     return pd.DataFrame(rows), checks
 
 

@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -114,3 +115,17 @@ def test_a_broken_explainer_fails_the_audit(small_pipeline):
     from audit.report import render_audit
 
     assert "Verdict : échec" in render_audit(result, config)
+
+
+def test_a_month_where_nothing_is_listed_is_audited_with_what_can_be_measured(small_pipeline, monkeypatch):
+    """Every establishment inspected recently: no line to compare after retraining, an alert says so, the rest runs."""
+    from audit.report import render_audit
+
+    _, home, config = small_pipeline
+    monkeypatch.setattr("scoring.monthly.recently_inspected", lambda sirets, *_: pd.Series(True, index=sirets.index))
+    result = run_audit(home, config, "champion")
+    stability = [c for c in result.checks if c.name.startswith("Motif principal stable")]
+    assert [c.status for c in stability] == [Status.WARNING, Status.WARNING]
+    assert all(c.detail == "aucun établissement listé ce mois : non mesurable" for c in stability)
+    assert "aucun établissement listé ce mois" in render_audit(result, config)
+

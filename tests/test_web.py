@@ -331,6 +331,18 @@ def test_proconnect_claims_find_or_create_the_agent(tmp_path):
                                    "region": "999"}, settings) is None
 
 
+def test_the_summary_of_a_month_with_no_control_recorded_counts_none():
+    """No outcome yet (a new month, a fresh install): each region's controls are zero, not an error."""
+    from web.app import _aggregate
+
+    ranked = pd.DataFrame({"region_code": ["11", "11", "84"], "region": ["Île-de-France", "Île-de-France", "ARA"],
+                           "in_list": [True, False, True], "exploration": [False, False, True]})
+    zero = {"controls_score": 0, "abuse_score": 0, "controls_exploration": 0, "abuse_exploration": 0}
+    assert _aggregate(ranked, []) == [
+        {"region_code": "11", "region": "Île-de-France", "scored": 2, "listed": 1, "exploration": 0, **zero},
+        {"region_code": "84", "region": "ARA", "scored": 1, "listed": 1, "exploration": 1, **zero}]
+
+
 def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
     """`bench page` with its reference rows: every page and picture answered, the timings positive, and the
     warm-up (the server's, at start) opened the first listed establishment, so the first page reuses it."""

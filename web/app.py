@@ -564,9 +564,9 @@ def _read_outcome(form: dict[str, Any], month: date) -> tuple[dict[str, Any], li
 
 def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome]) -> list[dict[str, Any]]:
     """Per region: establishments scored and listed, controls recorded and abuse found, by how the line was chosen."""
-    recorded = pd.DataFrame({"region_code": [o.region_code for o in outcomes],
-                             "exploration": [o.exploration for o in outcomes],
-                             "abuse_found": [o.abuse_found for o in outcomes]})
+    recorded = pd.DataFrame({"region_code": pd.Series([o.region_code for o in outcomes], dtype=str),
+                             "exploration": pd.Series([o.exploration for o in outcomes], dtype=bool),
+                             "abuse_found": pd.Series([o.abuse_found for o in outcomes], dtype=bool)})
     rows = []
     for (code, name), group in ranked.groupby(["region_code", "region"], sort=True):
         listed = group[group["in_list"]]

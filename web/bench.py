@@ -81,6 +81,8 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
             ranked = app.state.data.ranked(month)
             html, pictures = [], []
             sirets = bench_sirets(ranked, pages)
+            if not sirets:
+                raise LookupError(f"no establishment listed in {m}: no page to time")
             for siret in sirets:
                 started = time.perf_counter()
                 response = client.get(f"/etablissements/{m}/{siret}")
