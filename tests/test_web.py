@@ -343,6 +343,19 @@ def test_the_summary_of_a_month_with_no_control_recorded_counts_none():
         {"region_code": "84", "region": "ARA", "scored": 1, "listed": 1, "exploration": 1, **zero}]
 
 
+def test_a_month_with_no_line_says_so_and_offers_no_workbook(app, world, monkeypatch):
+    import web.data
+
+    ranked = web.data.HomeData.ranked
+    monkeypatch.setattr(web.data.HomeData, "ranked",
+                        lambda self, month: ranked(self, month).assign(in_list=False))  # all inspected recently
+    client = signed_in(app, world.logins["administrateur"])
+    page = client.get(f"/listes/{world.month}/{world.region_a}").text
+    assert "Aucun établissement de la région n'est sur la liste de ce mois" in page
+    assert "export.csv" in page and "export.xlsx" not in page  # no workbook is written for a region with no line
+    assert "Aucun établissement n'est sur les listes" in client.get("/").text
+
+
 def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
     """`bench page` with its reference rows: every page and picture answered, the timings positive, and the
     warm-up (the server's, at start) opened the first listed establishment, so the first page reuses it."""
