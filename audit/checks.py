@@ -133,7 +133,7 @@ def reason_stability(
     for name, (data, variant_seed) in variants.items():
         title = f"Motif principal stable après réentraînement : {name}"
         if listed.empty:  # every establishment inspected recently: no line, no reason to compare
-            agreement, status, detail = float("nan"), Status.WARNING, "aucun établissement listé ce mois : non mesurable"
+            agreement, status, detail = float("nan"), Status.WARNING, "aucun établissement listé ce mois : aucun motif à comparer"
         else:
             other = retrained_top_reasons(model, data, data[label].to_numpy(), listed, variant_seed)
             agreement = top_reason_agreement(current.loc[listed.index], other)

@@ -104,6 +104,9 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     threshold = f"rapports dans [{number_fr(low_band, 2)} ; {number_fr(high_band, 2)}]; valeur : rapports hors bande"
     if table.empty:
         return Check("fairness", name, Status.WARNING, float("nan"), threshold, "aucun groupe à comparer")
+    if not table["listed"].any():  # every establishment inspected recently: no share listed to compare
+        return Check("fairness", name, Status.WARNING, float("nan"), threshold,
+                     "aucun établissement listé : aucun rapport à comparer")
     large = table[~table["small"] & ~table["reference"]]
     out_of_band, significant = [], []
     for rate, words in RATES.items():

@@ -125,7 +125,8 @@ def users_disable(ctx: typer.Context, login: Annotated[str, typer.Argument(help=
 def bench_page(
     ctx: typer.Context,
     month: Annotated[str, typer.Option(help="Month YYYY-MM of the list, or 'latest'.")] = "latest",
-    pages: Annotated[int, typer.Option(help="Listed establishments whose page is timed (the top of each region first).")] = 10,
+    pages: Annotated[int, typer.Option(min=1, help="Listed establishments whose page is timed (the top of each region "
+                                                "first).")] = 10,
     reference: Annotated[bool, typer.Option(help="Also time, on the first one, its contracts rebuilt with the whole "
                                                  "month's (as `explain` did) and `explain` itself.")] = True,
     model_home: Annotated[Path | None, typer.Option(help=MODEL_HOME_HELP)] = None,

@@ -24,6 +24,12 @@ def month_fr(month: date) -> str:
     return f"{MONTHS_FR[month.month - 1]} {month.year}"
 
 
+def of_month_fr(month: date) -> str:
+    """« d'octobre 2026 », « de mars 2026 »: the month after « de », elided before a vowel."""
+    text = month_fr(month)
+    return f"d'{text}" if text[0] in "aeiou" else f"de {text}"
+
+
 def date_fr(value: Any, empty: str = "") -> str:
     """dd/mm/yyyy, or `empty` when missing."""
     if type(value) is pd.Timestamp:  # most cells (a datetime column's values): nothing to convert

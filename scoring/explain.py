@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
-from core.french import address_fr, date_fr, month_fr, percent_fr
+from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr
 from core.geography import places_table
 from core.home import Home
 from core.months import month_end
@@ -368,12 +368,6 @@ def _date(value: Any) -> str:
     return date_fr(value, empty="—")
 
 
-def _of_month(month: date) -> str:
-    """« d'octobre 2026 », « de mars 2026 »."""
-    text = month_fr(month)
-    return f"d'{text}" if text[0] in "aeiou" else f"de {text}"
-
-
 def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
 
@@ -390,7 +384,7 @@ def audit_paragraph(explanation: Explanation) -> str:
     trained = f"de {months[0]} à {months[-1]}" if months else "non renseignés"
     return (
         "Données utilisées. Les déclarations sociales nominatives (DSN) mensuelles déposées pour l'établissement "
-        f"jusqu'au mois {_of_month(explanation.month)} inclus, et rien de postérieur : contrats de travail "
+        f"jusqu'au mois {of_month_fr(explanation.month)} inclus, et rien de postérieur : contrats de travail "
         "(nature, motif de recours, dates de début, de fin prévue et de fin, renouvellements, emploi occupé), "
         "heures rémunérées, absences déclarées, missions d'intérim déclarées par les entreprises de travail "
         "temporaire pour cet établissement utilisateur, code NAF, convention collective, effectif ; ainsi que les "
@@ -426,7 +420,7 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
     e = explanation.establishment
     out: list[RenderableType] = []
     siret = str(e["siret"])
-    out.append(Text(f"Explication du score de l'établissement {_siret_fr(siret)} — liste {_of_month(explanation.month)}",
+    out.append(Text(f"Explication du score de l'établissement {_siret_fr(siret)} — liste {of_month_fr(explanation.month)}",
                     style="bold"))
 
     def table(title: str, columns: list[tuple[str, JustifyMethod]]) -> Table:

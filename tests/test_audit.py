@@ -126,6 +126,9 @@ def test_a_month_where_nothing_is_listed_is_audited_with_what_can_be_measured(sm
     result = run_audit(home, config, "champion")
     stability = [c for c in result.checks if c.name.startswith("Motif principal stable")]
     assert [c.status for c in stability] == [Status.WARNING, Status.WARNING]
-    assert all(c.detail == "aucun établissement listé ce mois : non mesurable" for c in stability)
+    assert all(c.detail == "aucun établissement listé ce mois : aucun motif à comparer" for c in stability)
+    of_the_list = [c for c in result.checks if c.name.endswith("— liste du mois")]
+    assert len(of_the_list) == 3 and all(c.status is Status.WARNING for c in of_the_list)
+    assert all(c.detail == "aucun établissement listé : aucun rapport à comparer" for c in of_the_list)
     assert "aucun établissement listé ce mois" in render_audit(result, config)
 

@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from core.french import address_fr, date_fr, month_fr, percent_fr
+from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr
 from scoring.region_files import RegionList, escaped_column, write_region_files
 from tests.browser import opened
 
@@ -116,6 +116,7 @@ def written(tmp_path_factory) -> dict[str, Path]:
 def test_french_formatting():
     assert month_fr(date(2025, 8, 1)) == "août 2025"
     assert month_fr(date(2024, 12, 1)) == "décembre 2024"
+    assert of_month_fr(date(2025, 8, 1)) == "d'août 2025" and of_month_fr(date(2025, 3, 1)) == "de mars 2025"
     assert percent_fr(0.382) == "38,2\u202f%"
     assert percent_fr(float("nan")) == ""
     assert date_fr(pd.Timestamp("2025-02-07")) == "07/02/2025"

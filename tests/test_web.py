@@ -345,6 +345,7 @@ def test_the_summary_of_a_month_with_no_control_recorded_counts_none():
 
 def test_a_month_with_no_line_says_so_and_offers_no_workbook(app, world, monkeypatch):
     import web.data
+    from web.bench import run_page_bench
 
     ranked = web.data.HomeData.ranked
     monkeypatch.setattr(web.data.HomeData, "ranked",
@@ -354,6 +355,8 @@ def test_a_month_with_no_line_says_so_and_offers_no_workbook(app, world, monkeyp
     assert "Aucun établissement de la région n'est sur la liste de ce mois" in page
     assert "export.csv" in page and "export.xlsx" not in page  # no workbook is written for a region with no line
     assert "Aucun établissement n'est sur les listes" in client.get("/").text
+    with pytest.raises(LookupError, match="no establishment listed in"):
+        run_page_bench(world.home, world.config, date.fromisoformat(world.month + "-01"), pages=2, reference=False)
 
 
 def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):

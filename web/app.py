@@ -57,6 +57,7 @@ from web.project import (
     lists_folder,
     month_fr,
     neutralise_frame,
+    of_month_fr,
     percent_fr,
     region_names,
     slug,
@@ -112,8 +113,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     db = sessions or open_database(database_url(home, settings))
     data = HomeData(home, config, model_home)
     templates = Jinja2Templates(directory=str(PACKAGE / "templates"))
-    templates.env.globals.update(month_fr=month_fr, date_fr=date_fr, percent_fr=percent_fr, siret_fr=_siret_fr,
-                                 role_labels=ROLE_LABELS, change_fr=CHANGE_FR, follow_ups=FOLLOW_UPS,
+    templates.env.globals.update(month_fr=month_fr, of_month_fr=of_month_fr, date_fr=date_fr, percent_fr=percent_fr,
+                                 siret_fr=_siret_fr, role_labels=ROLE_LABELS, change_fr=CHANGE_FR, follow_ups=FOLLOW_UPS,
                                  rules_fr=_rules_fr, kind_fr=KIND_FR, reason_label=reason_label,
                                  regions=region_names(), Permission=Permission, allowed=allowed)
 

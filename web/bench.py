@@ -107,7 +107,7 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
          "max_s": round(max(a + b for a, b in zip(html, pictures, strict=True)), 3)},
     ]
     notes = [f"pages timed: {', '.join(sirets)}"]
-    if reference and sirets:
+    if reference:
         former, narrowed = _contract_rebuilds(home, config, month, sirets[0])
         started = time.perf_counter()
         explain_month(home, config, sirets[0], month, model_home=model_home)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from core.benchmarks import load_average
 from core.config import Config, WebConfig, load_config
 from core.csv_files import neutralise_frame
-from core.french import date_fr, month_fr, percent_fr
+from core.french import date_fr, month_fr, of_month_fr, percent_fr
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
@@ -72,6 +72,7 @@ __all__ = [
     "month_contracts",
     "month_fr",
     "neutralise_frame",
+    "of_month_fr",
     "percent_fr",
     "placing_agencies",
     "prepare_as_of",
