@@ -57,7 +57,8 @@ def explain(
     siret: Annotated[str, typer.Argument(help="SIRET (14 digits) of the establishment to explain.")],
     month: Annotated[str, typer.Option(help="Month YYYY-MM of the list, or 'latest'.")] = "latest",
     model: Annotated[
-        str | None, typer.Option(help="Registry alias or version (default: scoring.model, the champion).")
+        str | None, typer.Option(help="Registry alias or version: score the month again with it (default: the line "
+                                      "of the month's list and the version that scored it, else scoring.model).")
     ] = None,
 ) -> None:
     """Explain one establishment's score: SHAP breakdown, reasons, evidence and contract timeline

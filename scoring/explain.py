@@ -1,7 +1,8 @@
 """One establishment's score explained, for the inspector who prepares the visit and for the audit.
 
 `champollion explain SIRET --month YYYY-MM` shows, for one establishment of a month's feature table:
-its score and ranks exactly as the monthly run computes them (`scoring.monthly.score_table`), the
+its line of the month's list (`ranked.csv`) or, when none was drawn up or a model is named, its score and
+ranks as the monthly run computes them (`scoring.monthly.score_table`), the
 SHAP contribution of every feature (log-odds, adding up with the base value to the raw score), the
 grouped reasons in French, the contracts behind each potential infraction (`rule_evidence`) and the
 establishment's contract timeline per post, read from `contracts_asof` (`features.asof`).
@@ -35,7 +36,7 @@ from core.months import month_end
 from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
-from scoring.monthly import explain_rows, lists_folder, score_table
+from scoring.monthly import explain_rows, lists_folder, read_ranking, score_table
 from scoring.reasons import (
     LEGAL_RULES,
     EstablishmentEvidence,
@@ -166,20 +167,24 @@ def explain_establishment(
     config: Config,
     inspections: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
+    published: pd.DataFrame | None = None,
 ) -> Explanation:
     """Explain one SIRET of the month's feature table `table`.
 
-    `evidence` is the month's rule evidence (every establishment's, as stored), `contracts` the rows of
-    `contracts_asof` whose establishment_siret is `siret`. Scores and ranks come from `score_table` on the
-    whole table; contributions are the model's path-dependent SHAP values, checked to add up to the raw score.
-    Raises LookupError when the SIRET is not in the table.
+    `evidence` is the month's rule evidence (at least the establishment's), `contracts` the rows of `contracts_asof`
+    whose establishment_siret is `siret`. Score, ranks and list come from the `published` ranking (the month's
+    ranked.csv, `read_ranking`) when given, so that the explanation says what the list said; else from
+    `score_table` on the whole table (then `evidence` must be every establishment's). Contributions are the model's
+    path-dependent SHAP values, checked to add up to the raw score. Raises LookupError when the SIRET is not in the
+    table.
     """
     sirets = table["siret"].astype(str)
     where = np.flatnonzero(sirets.to_numpy() == siret)
     if len(where) == 0:
         raise LookupError(f"SIRET {siret} is not in the feature table of {month:%Y-%m} "
                           f"(not active in the {config.features.window_months} months up to it)")
-    ranked = score_table(model, table, evidence, month, config, inspections, previous)
+    ranked = (published if published is not None
+              else score_table(model, table, evidence, month, config, inspections, previous))
     line = ranked.loc[ranked["siret"] == siret].iloc[0]
     benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
     return explain_line(model, model_version, table, where[0], line, evidence, contracts, month, config, benchmarks,
@@ -349,17 +354,27 @@ def month_contracts(home: Home, config: Config, month: date, siret: str, attache
 def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None,
                   model_home: Home | None = None) -> Explanation:
     """Load the model (from the registry of `model_home`, default `home`'s), the month's features, evidence,
-    inspections, last month's list and the contracts, then `explain_establishment`."""
+    inspections, last month's list and the contracts, then `explain_establishment`.
+
+    When the month's list was drawn up with the establishment on it and no model is named, its line is the list's,
+    explained with the model version that scored it: inspections imported since, or a new champion, do not make
+    the explanation contradict the list an inspector holds. A named model scores the month again."""
     from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
     from warehouse.inspections import load_inspections
 
+    path = lists_folder(home, month) / "ranked.csv"
+    published = read_ranking(path) if model_reference is None and path.exists() else None
+    if published is not None and not published["siret"].eq(siret).any():
+        published = None
+    if published is not None:
+        model_reference = str(published.loc[published["siret"] == siret, "model_version"].iloc[0])
     model, version = load_model(model_home or home, config, model_reference)
     inspections = load_inspections(home.warehouse)
     table = month_features(home, config, month, inspections)
-    evidence = month_evidence(home, month)
+    evidence = month_evidence(home, month, None if published is None else {siret})
     contracts = month_contracts(home, config, month, siret)
     return explain_establishment(model, version, table, evidence, contracts, siret, month, config, inspections,
-                                 previous_ranking(home, month))
+                                 previous_ranking(home, month), published)
 
 
 # --- Text ---------------------------------------------------------------------------------------------

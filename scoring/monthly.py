@@ -210,6 +210,22 @@ def listed_evidence(evidence: pd.DataFrame, ranked: pd.DataFrame) -> pd.DataFram
     return order.drop(columns="_rank").reset_index(drop=True)
 
 
+# ranked.csv's columns read as text (a SIRET, a postal code '01000', a département '01' keep their leading zeros)
+# and as flags.
+RANKED_TEXT = ("siret", "postal_code", "region_code", "departement", "naf", "model_version", "month")
+RANKED_FLAGS = ("in_list", "exploration", "recently_inspected")
+
+
+def read_ranking(path: Path) -> pd.DataFrame:
+    """A ranked.csv as the monthly run wrote it: identifiers as text, flags as booleans, reasons as text ('' when
+    none), numbers with NaN where empty."""
+    frame = pd.read_csv(path, dtype=dict.fromkeys(RANKED_TEXT, "string"), keep_default_na=False, na_values={
+        c: [""] for c in ("score", "list_position", "headcount", "rank_in_region", "rank_national")})
+    for column in RANKED_FLAGS:
+        frame[column] = frame[column].astype(str).eq("True")
+    return frame
+
+
 def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:
     """Last month's ranked.csv, if a list was drawn up."""
     path = lists_folder(home, add_months(month, -1)) / "ranked.csv"

@@ -11,6 +11,7 @@ import pytest
 
 from core.config import Config
 from core.scoring_config import ScoringConfig
+from scoring.monthly import read_ranking
 from scoring.reasons import (
     LEGAL_RULES,
     SectorBenchmarks,
@@ -193,6 +194,21 @@ def test_only_what_raises_the_score_becomes_a_reason():
     assert first["reason_2_feature"] == "share_fixed_term_under_1_month_12m"
     assert first["reason_3"] == ""
     assert (second[["reason_1", "reason_2", "reason_3"]] == "").all()
+
+
+def test_a_ranking_reads_back_as_written(tmp_path):
+    """Leading zeros kept (a SIRET, a postal code of the Ain, a département), flags as booleans, no reason as ''."""
+    path = tmp_path / "ranked.csv"
+    path.write_text("siret,postal_code,departement,region_code,naf,score,in_list,exploration,recently_inspected,"
+                    "list_position,headcount,rank_in_region,rank_national,reason_1,model_version,month\n"
+                    "01234567800019,01000,01,84,5610A,0.5,True,False,False,1,12,1,1,Une raison,7,2026-10\n"
+                    "01234567800027,01000,01,84,5610A,0.2,False,False,True,,,2,2,,7,2026-10\n", encoding="utf-8")
+    ranked = read_ranking(path)
+    assert ranked["siret"].tolist() == ["01234567800019", "01234567800027"]
+    assert ranked["postal_code"].tolist() == ["01000", "01000"] and ranked["departement"].tolist() == ["01", "01"]
+    assert ranked["in_list"].tolist() == [True, False] and ranked["recently_inspected"].tolist() == [False, True]
+    assert ranked["reason_1"].tolist() == ["Une raison", ""] and ranked["list_position"].isna().tolist() == [False, True]
+    assert ranked["model_version"].tolist() == ["7", "7"]
 
 
 # --- explanations are the model's --------------------------------------------------------------------

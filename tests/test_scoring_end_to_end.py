@@ -13,7 +13,8 @@ import pytest
 from features.asof import add_months
 from features.build import load_features
 from features.store import declared_months
-from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, score_month
+from scoring.explain import explain_month
+from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, read_ranking, score_month
 from simulation.geography import CHEF_LIEU, STREETS, city_of
 
 pytestmark = pytest.mark.slow
@@ -75,6 +76,23 @@ def test_a_month_where_every_establishment_was_inspected_recently_lists_none(sma
     assert len(result.ranked) > 0 and not result.ranked["in_list"].any() and result.evidence.empty
     assert (result.ranked["reason_1"] == "").all() and result.summary["listed"] == 0
     assert all(path.exists() for path in result.files)
+
+
+def test_explain_says_what_the_published_list_says(small_pipeline, monkeypatch):
+    """Inspections imported after the list (here: everyone inspected recently) do not make `explain` contradict the
+    list an inspector holds; naming a model scores the month again, with what is known now."""
+    _, home, config = small_pipeline
+    month = declared_months(home.warehouse)[-1]
+    ranked = read_ranking(home.lists / f"{month:%Y-%m}" / "ranked.csv")
+    first = ranked[ranked["in_list"]].sort_values("list_position").iloc[0]
+    monkeypatch.setattr("scoring.monthly.recently_inspected", lambda sirets, *_: pd.Series(True, index=sirets.index))
+    published = explain_month(home, config, first["siret"], month)
+    line = published.establishment
+    assert line["in_list"] and not line["recently_inspected"] and line["list_position"] == first["list_position"]
+    assert line["score"] == first["score"] and published.model_version == first["model_version"]
+    assert published.shap_gap < config.audit.shap_tolerance
+    again = explain_month(home, config, first["siret"], month, model_reference=config.scoring.model)
+    assert not again.establishment["in_list"] and again.establishment["recently_inspected"]
 
 
 def _whole(value: str) -> str:

@@ -118,7 +118,7 @@ def run_page_bench(home: Home, config: Config, month: date, pages: int, referenc
             {"measure": "contracts of one SIRET now: its declarants only, from the versioned contracts if any "
                         "(prepare_establishment_contracts)",
              "pages": 1, "median_s": round(narrowed, 3), "max_s": round(narrowed, 3)},
-            {"measure": "`champollion explain` (loads the month, scores everyone; contracts of this SIRET only)",
+            {"measure": "`champollion explain` (loads the month and the line of its list; contracts of this SIRET only)",
              "pages": 1, "median_s": round(explained, 3), "max_s": round(explained, 3)},
         ]
         page_and_picture = statistics.median([a + b for a, b in zip(html, pictures, strict=True)])

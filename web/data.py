@@ -44,11 +44,10 @@ from web.project import (
     placing_agencies,
     published_version,
     read_evidence,
+    read_ranking,
     timeline_png,
 )
 
-LIST_COLUMNS_TYPES = {"siret": "string", "region_code": "string", "departement": "string", "naf": "string",
-                      "model_version": "string", "month": "string"}
 SORTS = {
     "position": (["list_position"], [True]),
     "score": (["score", "list_position"], [False, True]),
@@ -192,11 +191,7 @@ class HomeData:
             if kept is None or kept[0] != stamp:
                 if stamp is None:
                     raise FileNotFoundError(f"no list for {month:%Y-%m}: {path}")
-                frame = pd.read_csv(path, dtype=LIST_COLUMNS_TYPES, keep_default_na=False, na_values={
-                    c: [""] for c in ("score", "list_position", "headcount", "rank_in_region", "rank_national")})
-                for column in ("in_list", "exploration", "recently_inspected"):
-                    frame[column] = frame[column].astype(str).eq("True")
-                kept = self._ranked[month] = (stamp, frame.set_index("siret", drop=False))
+                kept = self._ranked[month] = (stamp, read_ranking(path).set_index("siret", drop=False))
             return kept[1]
 
     def features(self, month: date, model_features: list[str]) -> MonthFeatures:

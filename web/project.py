@@ -27,7 +27,7 @@ from scoring.explain import (
     month_contracts,
     timeline_png,
 )
-from scoring.monthly import lists_folder, load_model, slug
+from scoring.monthly import lists_folder, load_model, read_ranking, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, region_names
 from training.workflow import list_models
 from warehouse.contracts import has_contract_states
@@ -79,6 +79,7 @@ __all__ = [
     "prepare_establishment_contracts",
     "published_version",
     "read_evidence",
+    "read_ranking",
     "region_names",
     "slug",
     "store_recorded_inspections",
