@@ -20,7 +20,7 @@ Files: `lists/YYYY-MM/explain/{siret}.txt` (plain text, 100 columns, printable) 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ from core.months import month_end
 from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
-from scoring.monthly import explain_rows, lists_folder, read_ranking, score_table
+from scoring.monthly import RANKED_COLUMNS, explain_rows, lists_folder, read_ranking, score_table
 from scoring.reasons import (
     LEGAL_RULES,
     EstablishmentEvidence,
@@ -94,6 +94,7 @@ class Explanation:
     contracts: pd.DataFrame  # CONTRACT_COLUMNS, by post then person then start
     window: dict[str, date]  # as_of, as_of_end, window_start, history_start
     model_facts: dict[str, Any] = field(default_factory=dict)
+    notice: str = ""  # how the month's published list differs from this explanation, in French ('' when it does not)
 
     @property
     def shap_gap(self) -> float:
@@ -356,25 +357,83 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     """Load the model (from the registry of `model_home`, default `home`'s), the month's features, evidence,
     inspections, last month's list and the contracts, then `explain_establishment`.
 
-    When the month's list was drawn up with the establishment on it and no model is named, its line is the list's,
-    explained with the model version that scored it: inspections imported since, or a new champion, do not make
-    the explanation contradict the list an inspector holds. A named model scores the month again."""
+    When the month's list was drawn up and no model is named, the line explained is the list's, with the model
+    version that scored it, provided that this version gives the list's score on the features as they are now: the
+    explanation then says what the list an inspector holds says. Otherwise (a model named; controls imported,
+    definitions or the registry changed since; the establishment not in the list's file) the month is scored again
+    with what is known now, and the explanation's `notice` says how the list's line differs."""
     from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
     from warehouse.inspections import load_inspections
 
-    path = lists_folder(home, month) / "ranked.csv"
-    published = read_ranking(path) if model_reference is None and path.exists() else None
-    if published is not None and not published["siret"].eq(siret).any():
-        published = None
-    if published is not None:
-        model_reference = str(published.loc[published["siret"] == siret, "model_version"].iloc[0])
-    model, version = load_model(model_home or home, config, model_reference)
+    registry = model_home or home
+    ranking = published_ranking(home, month)
+    own = ranking[ranking["siret"] == siret] if ranking is not None else None
+    line = own.iloc[0] if own is not None and len(own) else None
+    model, version, gone = None, "", ""
+    if line is not None and model_reference is None:
+        try:
+            model, version = load_model(registry, config, str(line["model_version"]))
+        except LookupError as exc:
+            gone = str(exc)
+    if model is None:
+        model, version = load_model(registry, config, model_reference)
     inspections = load_inspections(home.warehouse)
     table = month_features(home, config, month, inspections)
-    evidence = month_evidence(home, month, None if published is None else {siret})
     contracts = month_contracts(home, config, month, siret)
-    return explain_establishment(model, version, table, evidence, contracts, siret, month, config, inspections,
-                                 previous_ranking(home, month), published)
+    if line is not None and model_reference is None and not gone and _scores_as_published(model, table, siret, line):
+        return explain_establishment(model, version, table, month_evidence(home, month, {siret}), contracts, siret,
+                                     month, config, published=ranking)
+    explanation = explain_establishment(model, version, table, month_evidence(home, month), contracts, siret, month,
+                                        config, inspections, previous_ranking(home, month))
+    return replace(explanation, notice=_differs_from_list(ranking, line, explanation, bool(gone)))
+
+
+def published_ranking(home: Home, month: date) -> pd.DataFrame | None:
+    """The month's ranked.csv (`read_ranking`) when a list was drawn up in the current format, else None."""
+    path = lists_folder(home, month) / "ranked.csv"
+    if not path.exists():
+        return None
+    ranking = read_ranking(path)
+    return ranking if {*RANKED_COLUMNS, "model_version"} <= set(ranking.columns) else None
+
+
+def _scores_as_published(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Series) -> bool:
+    """Whether `model` gives the establishment's row of `table` the score its published `line` shows."""
+    rows = table.index[table["siret"].astype(str).to_numpy() == siret]
+    return bool(len(rows)) and abs(float(model.predict_proba(table.loc[rows[:1]])[0]) - float(line["score"])) <= 1e-9
+
+
+def _place_fr(line: pd.Series) -> str:
+    if bool(line["in_list"]):
+        return f"ligne {int(line['list_position'])}"
+    return "hors liste (contrôlé récemment)" if bool(line["recently_inspected"]) else "hors liste"
+
+
+def _differs_from_list(ranking: pd.DataFrame | None, line: pd.Series | None, explanation: Explanation,
+                       version_gone: bool) -> str:
+    """In French, how the published list's line differs from an explanation scored again ('' when no list was drawn
+    up, or when it says the same)."""
+    if ranking is None:
+        return ""
+    month = of_month_fr(explanation.month)
+    if line is None:
+        return (f"l'établissement n'est pas dans la liste publiée {month} ; son score est calculé avec ce qui est "
+                "connu aujourd'hui.")
+    now = explanation.establishment
+    published_version = str(line["model_version"])
+    if (_place_fr(now) == _place_fr(line) and abs(float(now["score"]) - float(line["score"])) <= 1e-9
+            and explanation.model_version == published_version):
+        return ""
+    if version_gone:
+        why = f"la version {published_version} du modèle, qui a établi la liste, n'est pas dans le registre"
+    elif explanation.model_version != published_version:
+        why = f"l'explication est demandée avec la version {explanation.model_version} du modèle"
+    else:
+        why = "les données, les contrôles connus ou le registre des modèles ont changé depuis"
+    return (f"la liste publiée {month} indique {_place_fr(line)}, probabilité {percent_fr(line['score'])} (modèle "
+            f"version {published_version}) ; {why}. Recalculé avec ce qui est connu aujourd'hui : {_place_fr(now)}, "
+            f"probabilité {percent_fr(now['score'])} (modèle version {explanation.model_version}). L'explication "
+            "ci-dessous porte sur ce nouveau calcul.")
 
 
 # --- Text ---------------------------------------------------------------------------------------------
@@ -437,6 +496,8 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
     siret = str(e["siret"])
     out.append(Text(f"Explication du score de l'établissement {_siret_fr(siret)} — liste {of_month_fr(explanation.month)}",
                     style="bold"))
+    if explanation.notice:
+        out.append(Text(f"Attention : {explanation.notice}", style="bold"))
 
     def table(title: str, columns: list[tuple[str, JustifyMethod]]) -> Table:
         t = Table(title=title, title_justify="left", title_style="bold", box=style, show_lines=False)

@@ -222,16 +222,15 @@ def read_ranking(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=dict.fromkeys(RANKED_TEXT, "string"), keep_default_na=False, na_values={
         c: [""] for c in ("score", "list_position", "headcount", "rank_in_region", "rank_national")})
     for column in RANKED_FLAGS:
-        frame[column] = frame[column].astype(str).eq("True")
+        if column in frame:  # a file of an earlier version may lack one
+            frame[column] = frame[column].astype(str).eq("True")
     return frame
 
 
 def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:
     """Last month's ranked.csv, if a list was drawn up."""
     path = lists_folder(home, add_months(month, -1)) / "ranked.csv"
-    if not path.exists():
-        return None
-    return pd.read_csv(path, dtype={"siret": "string", "region_code": "string"})
+    return read_ranking(path) if path.exists() else None
 
 
 def write_list_files(

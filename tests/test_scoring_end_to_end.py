@@ -13,7 +13,7 @@ import pytest
 from features.asof import add_months
 from features.build import load_features
 from features.store import declared_months
-from scoring.explain import explain_month
+from scoring.explain import explain_month, explanation_text
 from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, read_ranking, score_month
 from simulation.geography import CHEF_LIEU, STREETS, city_of
 
@@ -91,8 +91,32 @@ def test_explain_says_what_the_published_list_says(small_pipeline, monkeypatch):
     assert line["in_list"] and not line["recently_inspected"] and line["list_position"] == first["list_position"]
     assert line["score"] == first["score"] and published.model_version == first["model_version"]
     assert published.shap_gap < config.audit.shap_tolerance
+    assert published.notice == ""
     again = explain_month(home, config, first["siret"], month, model_reference=config.scoring.model)
     assert not again.establishment["in_list"] and again.establishment["recently_inspected"]
+    assert f"indique ligne {int(first['list_position'])}" in again.notice and "hors liste (contrôlé récemment)" in again.notice
+    assert "Attention : la liste publiée" in explanation_text(again)
+
+
+def test_explain_scores_again_and_says_so_when_the_list_cannot_be_reproduced(small_pipeline, tmp_path):
+    """A published score the model no longer gives (features computed again since), or a version gone from the
+    registry: the month is scored again with what is known now, and the text says how the list's line differs."""
+    _, shared, config = small_pipeline
+    home = type(shared)(tmp_path / "home")
+    shutil.copytree(shared.root, home.root)
+    month = declared_months(home.warehouse)[-1]
+    path = home.lists / f"{month:%Y-%m}" / "ranked.csv"
+    ranked = read_ranking(path)
+    first = ranked[ranked["in_list"]].sort_values("list_position").iloc[0]
+    changed = ranked.assign(score=ranked["score"].where(ranked["siret"] != first["siret"], 0.001))
+    changed.to_csv(path, index=False)
+    explanation = explain_month(home, config, first["siret"], month)
+    assert explanation.establishment["score"] == pytest.approx(first["score"])  # the model's score now
+    assert "probabilité 0,1\u202f%" in explanation.notice and "ont changé depuis" in explanation.notice
+    ranked.assign(model_version="9").to_csv(path, index=False)
+    gone = explain_month(home, config, first["siret"], month)
+    assert "la version 9 du modèle, qui a établi la liste, n'est pas dans le registre" in gone.notice
+    assert gone.model_version == "1"
 
 
 def _whole(value: str) -> str:

@@ -328,9 +328,14 @@ def current_version(client: Any, name: str, alias: str) -> Any | None:
 
 def resolve_version(client: Any, name: str, reference: str) -> Any:
     """A model version from an alias (champion, challenger) or a version number."""
+    from mlflow.exceptions import MlflowException
+
     reference = str(reference)
     if reference.isdigit():
-        return client.get_model_version(name, reference)
+        try:
+            return client.get_model_version(name, reference)
+        except MlflowException as exc:
+            raise LookupError(f"version {reference} of {name} is not in the registry") from exc
     found = current_version(client, name, reference)
     if found is None:
         raise LookupError(f"no version of {name} has the alias {reference!r}")
