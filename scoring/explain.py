@@ -399,14 +399,36 @@ def published_ranking(home: Home, month: date) -> pd.DataFrame | None:
 
 def _scores_as_published(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Series) -> bool:
     """Whether `model` gives the establishment's row of `table` the score its published `line` shows."""
+    return abs(_score_now(model, table, siret) - float(line["score"])) <= 1e-9  # False when it is not in the table
+
+
+def _score_now(model: SavedModel, table: pd.DataFrame, siret: str) -> float:
     rows = table.index[table["siret"].astype(str).to_numpy() == siret]
-    return bool(len(rows)) and abs(float(model.predict_proba(table.loc[rows[:1]])[0]) - float(line["score"])) <= 1e-9
+    return float(model.predict_proba(table.loc[rows[:1]])[0]) if len(rows) else float("nan")
 
 
 def _place_fr(line: pd.Series) -> str:
     if bool(line["in_list"]):
-        return f"ligne {int(line['list_position'])}"
+        return f"en ligne {int(line['list_position'])}"
     return "hors liste (contrôlé récemment)" if bool(line["recently_inspected"]) else "hors liste"
+
+
+def _two_scores_fr(published: float, now: float) -> tuple[str, str]:
+    """Both probabilities in French, with more decimals when one would show different ones equal."""
+    decimals = 3 if percent_fr(published) == percent_fr(now) and abs(published - now) > 1e-9 else 1
+    return percent_fr(published, decimals), percent_fr(now, decimals)
+
+
+def stale_notice(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Series, month: date) -> str:
+    """In French, when the model no longer gives the published `line` its score on today's features `table` (features
+    computed again since the list): what the list said and what the model gives now; '' when it still does."""
+    now = _score_now(model, table, siret)
+    if not abs(now - float(line["score"])) > 1e-9:  # the same score, or no row to score (explain_line refuses it)
+        return ""
+    published, today = _two_scores_fr(float(line["score"]), now)
+    return (f"les données de l'établissement ou ses contrôles connus ont changé depuis la liste {of_month_fr(month)}. "
+            f"Elle lui donnait une probabilité de {published} ; le modèle lui donne aujourd'hui {today}. Les "
+            "contributions ci-dessous portent sur les données d'aujourd'hui.")
 
 
 def _differs_from_list(ranking: pd.DataFrame | None, line: pd.Series | None, explanation: Explanation,
@@ -417,23 +439,24 @@ def _differs_from_list(ranking: pd.DataFrame | None, line: pd.Series | None, exp
         return ""
     month = of_month_fr(explanation.month)
     if line is None:
-        return (f"l'établissement n'est pas dans la liste publiée {month} ; son score est calculé avec ce qui est "
-                "connu aujourd'hui.")
+        return (f"l'établissement n'a pas été classé lors de l'établissement de la liste {month} ; son score est "
+                "calculé avec les données connues aujourd'hui.")
     now = explanation.establishment
     published_version = str(line["model_version"])
     if (_place_fr(now) == _place_fr(line) and abs(float(now["score"]) - float(line["score"])) <= 1e-9
             and explanation.model_version == published_version):
         return ""
     if version_gone:
-        why = f"la version {published_version} du modèle, qui a établi la liste, n'est pas dans le registre"
+        why = f"la version {published_version} du modèle, qui a établi la liste, n'est plus disponible"
     elif explanation.model_version != published_version:
         why = f"l'explication est demandée avec la version {explanation.model_version} du modèle"
     else:
-        why = "les données, les contrôles connus ou le registre des modèles ont changé depuis"
-    return (f"la liste publiée {month} indique {_place_fr(line)}, probabilité {percent_fr(line['score'])} (modèle "
-            f"version {published_version}) ; {why}. Recalculé avec ce qui est connu aujourd'hui : {_place_fr(now)}, "
-            f"probabilité {percent_fr(now['score'])} (modèle version {explanation.model_version}). L'explication "
-            "ci-dessous porte sur ce nouveau calcul.")
+        why = "les données de l'établissement ou ses contrôles connus ont changé depuis"
+    published, today = _two_scores_fr(float(line["score"]), float(now["score"]))
+    return (f"la liste publiée {month} place l'établissement {_place_fr(line)}, avec une probabilité de {published} "
+            f"(version {published_version} du modèle). Cause de l'écart : {why}. Score recalculé avec les données "
+            f"connues aujourd'hui : {_place_fr(now)}, probabilité {today} (version {explanation.model_version} du "
+            "modèle). L'explication ci-dessous porte sur ce nouveau calcul.")
 
 
 # --- Text ---------------------------------------------------------------------------------------------

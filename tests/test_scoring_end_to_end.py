@@ -94,7 +94,8 @@ def test_explain_says_what_the_published_list_says(small_pipeline, monkeypatch):
     assert published.notice == ""
     again = explain_month(home, config, first["siret"], month, model_reference=config.scoring.model)
     assert not again.establishment["in_list"] and again.establishment["recently_inspected"]
-    assert f"indique ligne {int(first['list_position'])}" in again.notice and "hors liste (contrôlé récemment)" in again.notice
+    assert f"place l'établissement en ligne {int(first['list_position'])}" in again.notice
+    assert "hors liste (contrôlé récemment)" in again.notice
     assert "Attention : la liste publiée" in explanation_text(again)
 
 
@@ -112,10 +113,10 @@ def test_explain_scores_again_and_says_so_when_the_list_cannot_be_reproduced(sma
     changed.to_csv(path, index=False)
     explanation = explain_month(home, config, first["siret"], month)
     assert explanation.establishment["score"] == pytest.approx(first["score"])  # the model's score now
-    assert "probabilité 0,1\u202f%" in explanation.notice and "ont changé depuis" in explanation.notice
+    assert "probabilité de 0,1\u202f%" in explanation.notice and "ont changé depuis" in explanation.notice
     ranked.assign(model_version="9").to_csv(path, index=False)
     gone = explain_month(home, config, first["siret"], month)
-    assert "la version 9 du modèle, qui a établi la liste, n'est pas dans le registre" in gone.notice
+    assert "la version 9 du modèle, qui a établi la liste, n'est plus disponible" in gone.notice
     assert gone.model_version == "1"
 
 

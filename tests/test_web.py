@@ -359,6 +359,21 @@ def test_a_month_with_no_line_says_so_and_offers_no_workbook(app, world, monkeyp
         run_page_bench(world.home, world.config, date.fromisoformat(world.month + "-01"), pages=2, reference=False)
 
 
+def test_a_page_whose_score_the_model_no_longer_gives_says_so(app, world, monkeypatch):
+    """Features computed again since the list (here: the list's score changed under the model): the page shows the
+    list's line and says that the contributions are today's."""
+    import web.data
+
+    ranked = web.data.HomeData.ranked
+    monkeypatch.setattr(web.data.HomeData, "ranked", lambda self, month: ranked(self, month).assign(
+        score=lambda frame: frame["score"].where(frame["siret"] != world.siret_a, 0.001)))
+    client = signed_in(app, world.logins["administrateur"])
+    page = client.get(f"/etablissements/{world.month}/{world.siret_a}").text
+    assert "Attention :" in page and "Elle lui donnait une probabilité de 0,1" in page
+    text = client.get(f"/etablissements/{world.month}/{world.siret_a}/explication.txt").text
+    assert "Attention : les données de l'établissement" in text
+
+
 def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
     """`bench page` with its reference rows: every page and picture answered, the timings positive, and the
     warm-up (the server's, at start) opened the first listed establishment, so the first page reuses it."""

@@ -331,10 +331,12 @@ def resolve_version(client: Any, name: str, reference: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     reference = str(reference)
-    if reference.isdigit():
+    if reference.isdecimal():
         try:
             return client.get_model_version(name, reference)
         except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
             raise LookupError(f"version {reference} of {name} is not in the registry") from exc
     found = current_version(client, name, reference)
     if found is None:

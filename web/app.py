@@ -29,7 +29,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from web.access import Permission, allowed
 from web.accounts import oidc_user, sign_in
-from web.data import SORTS, HomeData, ListFilters, audit_reports, list_months, reason_label
+from web.data import SORTS, EstablishmentView, HomeData, ListFilters, audit_reports, list_months, reason_label
 from web.database import (
     FOLLOW_UPS,
     ROLE_LABELS,
@@ -378,10 +378,20 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         return FileResponse(path, filename=path.name, media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
+    def explained(month: date, siret: str) -> EstablishmentView:
+        """The establishment's view; 404 in French when it cannot be explained (the version that scored the list
+        gone from the registry, the establishment missing from the month's features)."""
+        try:
+            return data.establishment(month, siret)
+        except LookupError as exc:
+            log.warning("establishment %s of %s not explained: %s", siret, f"{month:%Y-%m}", exc)
+            raise HTTPException(404, f"Explication indisponible pour cet établissement en {month_fr(month)} : le "
+                                     "modèle qui a établi la liste ou ses données ne sont plus disponibles.") from exc
+
     @app.get("/etablissements/{month}/{siret}", response_class=HTMLResponse)
     def establishment_page(request: Request, month: str, siret: str) -> HTMLResponse:
         user, chosen, _line, region_code = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "fiche")
-        view = data.establishment(chosen, siret)
+        view = explained(chosen, siret)
         return render(request, "etablissement.html.j2", user, month=chosen, siret=siret, view=view,
                       e=view.explanation.establishment, paragraph=audit_paragraph(view.explanation),
                       outcomes=outcomes_of(siret), region_code=region_code)
@@ -389,12 +399,12 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/etablissements/{month}/{siret}/frise.png")
     def timeline_picture(request: Request, month: str, siret: str) -> Response:
         _, chosen, _, _ = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "frise")
-        return Response(timeline_png(data.establishment(chosen, siret).explanation), media_type="image/png")
+        return Response(timeline_png(explained(chosen, siret).explanation), media_type="image/png")
 
     @app.get("/etablissements/{month}/{siret}/explication.txt")
     def explanation_txt(request: Request, month: str, siret: str) -> Response:
         _, chosen, _, _ = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "explication imprimable")
-        text = explanation_text(data.establishment(chosen, siret).explanation)
+        text = explanation_text(explained(chosen, siret).explanation)
         return PlainTextResponse(text, headers={"Content-Disposition": f'inline; filename="explication-{siret}.txt"'})
 
     @app.get("/etablissements/{month}/{siret}/controle", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from web.project import (
     published_version,
     read_evidence,
     read_ranking,
+    stale_notice,
     timeline_png,
 )
 
@@ -292,7 +293,8 @@ class HomeData:
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
                                    evidence, contracts, month, self.config, features.benchmarks, region_count,
                                    len(ranked))
-        return explanation, features
+        notice = stale_notice(model, features.table, siret, line, month)  # the list's line, today's contributions
+        return replace(explanation, notice=notice), features
 
     def inspections(self, siret: str) -> pd.DataFrame:
         """The establishment's controls in the inspections store (imported and recorded), latest first."""

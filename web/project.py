@@ -25,6 +25,7 @@ from scoring.explain import (
     explain_month,
     explanation_text,
     month_contracts,
+    stale_notice,
     timeline_png,
 )
 from scoring.monthly import lists_folder, load_model, read_ranking, slug
@@ -82,6 +83,7 @@ __all__ = [
     "read_ranking",
     "region_names",
     "slug",
+    "stale_notice",
     "store_recorded_inspections",
     "timeline_png",
 ]
