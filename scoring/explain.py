@@ -397,9 +397,15 @@ def published_ranking(home: Home, month: date) -> pd.DataFrame | None:
     return ranking if {*RANKED_COLUMNS, "model_version"} <= set(ranking.columns) else None
 
 
+def _same_score(a: float, b: float) -> bool:
+    """Two probabilities equal to the last digits (a score read back from ranked.csv is the model's own); False when
+    one is missing."""
+    return abs(a - b) <= 1e-9
+
+
 def _scores_as_published(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Series) -> bool:
     """Whether `model` gives the establishment's row of `table` the score its published `line` shows."""
-    return abs(_score_now(model, table, siret) - float(line["score"])) <= 1e-9  # False when it is not in the table
+    return _same_score(_score_now(model, table, siret), float(line["score"]))
 
 
 def _score_now(model: SavedModel, table: pd.DataFrame, siret: str) -> float:
@@ -415,7 +421,7 @@ def _place_fr(line: pd.Series) -> str:
 
 def _two_scores_fr(published: float, now: float) -> tuple[str, str]:
     """Both probabilities in French, with more decimals when one would show different ones equal."""
-    decimals = 3 if percent_fr(published) == percent_fr(now) and abs(published - now) > 1e-9 else 1
+    decimals = 3 if percent_fr(published) == percent_fr(now) and not _same_score(published, now) else 1
     return percent_fr(published, decimals), percent_fr(now, decimals)
 
 
@@ -423,7 +429,7 @@ def stale_notice(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Se
     """In French, when the model no longer gives the published `line` its score on today's features `table` (features
     computed again since the list): what the list said and what the model gives now; '' when it still does."""
     now = _score_now(model, table, siret)
-    if not abs(now - float(line["score"])) > 1e-9:  # the same score, or no row to score (explain_line refuses it)
+    if np.isnan(now) or _same_score(now, float(line["score"])):  # no row to score: explain_line refuses it
         return ""
     published, today = _two_scores_fr(float(line["score"]), now)
     return (f"les données de l'établissement ou ses contrôles connus ont changé depuis la liste {of_month_fr(month)}. "
@@ -443,7 +449,7 @@ def _differs_from_list(ranking: pd.DataFrame | None, line: pd.Series | None, exp
                 "calculé avec les données connues aujourd'hui.")
     now = explanation.establishment
     published_version = str(line["model_version"])
-    if (_place_fr(now) == _place_fr(line) and abs(float(now["score"]) - float(line["score"])) <= 1e-9
+    if (_place_fr(now) == _place_fr(line) and _same_score(float(now["score"]), float(line["score"]))
             and explanation.model_version == published_version):
         return ""
     if version_gone:
