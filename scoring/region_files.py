@@ -29,6 +29,7 @@ from core.atomic_files import replaced_when_written
 from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
 from scoring.evidence_groups import GroupedEvidence, grouped_evidence
+from scoring.excel_table import CellKind, TableColumn, TableSheet
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
@@ -218,48 +219,18 @@ def grouped_rows(listing: RegionList) -> pd.DataFrame:
 # --- Excel ---
 
 
-def _excel_values(kind: str, values: list[Any]) -> list[Any]:
-    """A column's values as xlsxwriter takes them for `kind`: None (a blank cell, formatted), a datetime,
-    a float, or a string (a SIRET or département '01' keeps its leading zeros)."""
-    cells: list[Any] = []
-    text = kind not in ("date", "integer", "percent")
-    for value in values:
-        if text and type(value) is str:  # most cells: nothing to check nor convert
-            cells.append(value if value else None)
-        elif missing(value) or value == "":
-            cells.append(None)
-        else:
-            cells.append(_excel_value(kind, value))
-    return cells
+EXCEL_KINDS: dict[str, CellKind] = {"date": "date", "integer": "number", "percent": "number"}
 
 
-def _excel_value(kind: str, value: Any) -> Any:
-    if kind == "date":
-        stamp = value if isinstance(value, pd.Timestamp) else pd.to_datetime(value, errors="coerce")
-        return None if pd.isna(stamp) else stamp.to_pydatetime()
-    if kind in ("integer", "percent"):
-        return float(value)
-    return str(value)
-
-
-def _write_table(book: Any, sheet: Any, frame: pd.DataFrame, columns: list[Column], formats: dict[str, Any]) -> None:
-    """Header row (bold, frozen, filtered), then one row per row of `frame`, typed by column kind. Values are
-    converted column by column, then written row by row (the order xlsxwriter stores them in)."""
-    writers = {"date": sheet.write_datetime, "integer": sheet.write_number, "percent": sheet.write_number}
-    prepared = []
+def _write_table(sheet: TableSheet, frame: pd.DataFrame, columns: list[Column], formats: dict[str, Any]) -> None:
+    """Header row (bold, frozen, filtered), then one row per row of `frame`, typed by column kind (a SIRET or
+    département '01' is text and keeps its leading zeros), written column by column (`scoring.excel_table`)."""
     for j, column in enumerate(columns):
-        sheet.write_string(0, j, column.title, formats["header"])
         sheet.set_column(j, j, column.width, formats.get(column.kind))
-        prepared.append((writers.get(column.kind, sheet.write_string), formats.get(column.kind)))
-    values = [_excel_values(column.kind, column.cells(frame)) for column in columns]
-    blank = sheet.write_blank
-    for i, row in enumerate(zip(*values, strict=True), start=1):
-        for j, value in enumerate(row):
-            write, fmt = prepared[j]
-            if value is None:
-                blank(i, j, None, fmt)
-            else:
-                write(i, j, value, fmt)
+    sheet.write_table(formats["header"], [
+        TableColumn(column.title, column.cells(frame), EXCEL_KINDS.get(column.kind, "text"), formats[column.kind])
+        for column in columns
+    ])
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
     sheet.set_landscape()
@@ -305,10 +276,10 @@ def write_workbook(path: Path, listing: RegionList, created: datetime) -> Path:
         readme.write_string(i, 0, name, bold)
         readme.write_string(i, 1, text, bold if name == "Attention" else wrap)
 
-    _write_table(book, book.add_worksheet("Liste"), lines, line_columns(lines, listing.evidence_counts), formats)
-    _write_table(book, book.add_worksheet("Éléments"), grouped_rows(listing), EVIDENCE_SHEET_COLUMNS, formats)
+    _write_table(book.add_worksheet("Liste", TableSheet), lines, line_columns(lines, listing.evidence_counts), formats)
+    _write_table(book.add_worksheet("Éléments", TableSheet), grouped_rows(listing), EVIDENCE_SHEET_COLUMNS, formats)
     if not left.empty:
-        _write_table(book, book.add_worksheet("Sortis de la liste"), left, left_columns(), formats)
+        _write_table(book.add_worksheet("Sortis de la liste", TableSheet), left, left_columns(), formats)
     book.close()
     return path
 
