@@ -119,11 +119,7 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
             low, high = getattr(row, f"{column}_low"), getattr(row, f"{column}_high")
             if rate == "fdr" and (high < low_band or low > high_band):
                 significant.append(row.group)
-    small = int(table["small"].sum())
-    reference = table.loc[table["reference"], "group"].iloc[0]
-    counted = f"{count_fr(len(table) - small - 1, 'groupe comparé', 'groupes comparés')} à « {reference} »" + (
-        f", {count_fr(small, 'petit groupe', 'petits groupes')} (moins de {settings.min_group_size} établissements) montré"
-        f"{'s' if small > 1 else ''} sans être signalé{'s' if small > 1 else ''}" if small else "")
+    counted = _groups_counted(table, len(large), settings.min_group_size)
     if significant:
         status = Status.FAILED
         detail = f"taux de fausses découvertes hors de la bande même à 95 % pour {', '.join(significant)}; {counted}"
@@ -134,6 +130,22 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     else:
         status, detail = Status.PASSED, f"tous les rapports dans la bande; {counted}"
     return Check("fairness", name, status, float(len(out_of_band)), threshold, detail)
+
+
+def _groups_counted(table: pd.DataFrame, compared: int, min_group_size: int) -> str:
+    """How many groups were compared to the reference, and how many small ones were only shown (the reference
+    itself named as small when it is)."""
+    reference = table.loc[table["reference"]].iloc[0]
+    small = int((table["small"] & ~table["reference"]).sum())
+    counted = (f"{count_fr(compared, 'groupe comparé', 'groupes comparés')} à « {reference['group']} »" if compared
+               else f"aucun groupe assez grand à comparer à « {reference['group']} »")
+    if reference["small"]:
+        counted += f" (groupe de référence de moins de {min_group_size} établissements : rapports peu sûrs)"
+    if small:
+        plural = "s" if small > 1 else ""
+        counted += (f", {count_fr(small, 'petit groupe', 'petits groupes')} (moins de {min_group_size} établissements)"
+                    f" montré{plural} sans être signalé{plural}")
+    return counted
 
 
 def fairness_checks(tables: dict[tuple[str, str], pd.DataFrame], settings: AuditConfig) -> list[Check]:

@@ -89,6 +89,19 @@ def test_small_groups_are_shown_but_never_flagged():
     assert table.set_index("group").loc["tiny", "small"] and not table.set_index("group").loc["tiny", "flagged"]
 
 
+def test_groups_compared_are_counted_without_the_reference_even_when_it_is_small():
+    # Past controls: the reference (the largest group) has 12 establishments, under the 20 of a group compared.
+    check = fairness_check("inspections", "size_band", _table({"A": (12, 6, 6, 3), "B": (8, 4, 4, 2)}), SETTINGS)
+    assert "-1" not in check.detail
+    assert check.detail.endswith("aucun groupe assez grand à comparer à « A » (groupe de référence de moins de 20 "
+                                 "établissements : rapports peu sûrs), 1 petit groupe (moins de 20 établissements) "
+                                 "montré sans être signalé")
+    both = fairness_check("list", "region", _table({"A": (1000, 50, 50, 40), "B": (500, 26, 26, 21),
+                                                    "tiny": (10, 9, 9, 0), "wee": (5, 1, 1, 0)}), SETTINGS)
+    assert both.detail.endswith("1 groupe comparé à « A », 2 petits groupes (moins de 20 établissements) montrés "
+                                "sans être signalés")
+
+
 def test_groups_are_named_as_evaluators_read_them():
     frame = pd.DataFrame({"region_code": ["11", "84", None], "naf": ["5610A", "8810A", None], "headcount": [5, 300, np.nan]})
     named = with_groups(frame)

@@ -18,6 +18,7 @@ from scoring.selection import rank_and_select
 from training.labels import build_labelled_set, label_as_of, needed_months
 from training.metrics import precision_recall_at_share
 from training.promotion import promotion_decision
+from training.report_files import _markdown
 from training.splitter import TemporalSplitter, choose_folds
 from training.tuning import TrialReport, study_to_run, trials_table
 
@@ -364,3 +365,8 @@ def test_each_training_starts_a_new_study_and_resume_continues_the_last(tmp_path
         optuna.create_study(study_name=name, storage=storage)
     assert study_to_run(storage, "lightgbm-2025-01..2025-12-abc", resume=False) == "lightgbm-2025-01..2025-12-abc-3"
     assert study_to_run(storage, "lightgbm-2025-01..2025-12-abc", resume=True) == "lightgbm-2025-01..2025-12-abc-2"
+
+
+def test_the_model_card_says_na_where_a_metric_is_not_defined():
+    table = pd.DataFrame({"group": ["04", "11"], "n": [2, 86], "roc_auc": [float("nan"), 0.7449]})
+    assert _markdown(table).splitlines()[2:] == ["| 04 | 2 | n/a |", "| 11 | 86 | 0.745 |"]

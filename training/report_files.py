@@ -149,11 +149,11 @@ def plot_importance(importance: pd.DataFrame, path: Path, top: int = 20) -> Path
 
 
 def _markdown(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
-    """A small DataFrame as a Markdown table."""
+    """A small DataFrame as a Markdown table; a number that is not defined (NaN) reads "n/a"."""
     columns = list(frame.columns)
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for row in frame.itertuples(index=False):
-        cells = [floats.format(v) if isinstance(v, float) else str(v) for v in row]
+        cells = [("n/a" if v != v else floats.format(v)) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -227,6 +227,9 @@ precision at the capacity's k).
 {_markdown(pd.DataFrame(summary))}
 
 ### LightGBM per region
+n/a: not defined in the group: precision@k with no establishment selected, average precision and ROC AUC with
+no inspection finding abuse (or none finding nothing).
+
 {_markdown(by_region)}
 
 ### LightGBM per sector (NAF section)
