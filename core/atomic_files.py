@@ -2,7 +2,8 @@
 previous file or the new one, never the first part of a file whose writer was killed or failed.
 
 A writer killed in the middle leaves its temporary file (`.<name>.<pid>-<random>.tmp`, hidden next to the
-file); the next writer of the same file removes those of processes that are gone, and logs them.
+file); the next writer of the same file removes those of processes that are gone, and logs them. A folder of files
+that go together is written the same way (`folder_replaced_when_written`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +55,29 @@ def remove_orphans(path: Path) -> list[Path]:
             log.warning("removed %s: %.1f MB half-written by process %s, which is gone", temp, size / 1e6, match.group(1))
             removed.append(temp)
     return removed
+
+
+@contextmanager
+def folder_replaced_when_written(path: Path) -> Iterator[Path]:
+    """A temporary folder next to `path` to write into; put in place of the folder `path` when the block ends without
+    an error (the previous one moved aside, then removed), removed when it raises. A reader sees the previous folder
+    or the new one, or for an instant none, never a mix. Folders left by killed writers are removed."""
+    for left in path.parent.glob(f".{path.name}.*"):
+        match = re.fullmatch(rf"\.{re.escape(path.name)}\.(\d+)-[0-9a-f]{{8}}\.(dir|old)", left.name)
+        if match and not _alive(int(match.group(1))):
+            shutil.rmtree(left, ignore_errors=True)
+            log.warning("removed %s: left by process %s, which is gone", left, match.group(1))
+    stem = f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}"
+    temp, old = path.with_name(f"{stem}.dir"), path.with_name(f"{stem}.old")
+    temp.mkdir(parents=True)
+    try:
+        yield temp
+        if path.exists():
+            path.rename(old)
+        temp.rename(path)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -36,6 +36,7 @@ from core.months import month_end
 from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
+from scoring.list_inputs import read_list_inputs
 from scoring.monthly import RANKED_COLUMNS, explain_rows, lists_folder, read_ranking, score_table
 from scoring.reasons import (
     LEGAL_RULES,
@@ -169,8 +170,10 @@ def explain_establishment(
     inspections: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
     published: pd.DataFrame | None = None,
+    benchmarks: SectorBenchmarks | None = None,
 ) -> Explanation:
-    """Explain one SIRET of the month's feature table `table`.
+    """Explain one SIRET of the month's feature table `table` (sector medians: `benchmarks`, default those of
+    `table`).
 
     `evidence` is the month's rule evidence (at least the establishment's), `contracts` the rows of `contracts_asof`
     whose establishment_siret is `siret`. Score, ranks and list come from the `published` ranking (the month's
@@ -187,7 +190,8 @@ def explain_establishment(
     ranked = (published if published is not None
               else score_table(model, table, evidence, month, config, inspections, previous))
     line = ranked.loc[ranked["siret"] == siret].iloc[0]
-    benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
+    if benchmarks is None:
+        benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
     return explain_line(model, model_version, table, where[0], line, evidence, contracts, month, config, benchmarks,
                         int((ranked["region_code"] == line["region_code"]).sum()), len(ranked))
 
@@ -358,10 +362,12 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     inspections, last month's list and the contracts, then `explain_establishment`.
 
     When the month's list was drawn up and no model is named, the line explained is the list's, with the model
-    version that scored it, provided that this version gives the list's score on the features as they are now: the
-    explanation then says what the list an inspector holds says. Otherwise (a model named; controls imported,
-    definitions or the registry changed since; the establishment not in the list's file) the month is scored again
-    with what is known now, and the explanation's `notice` says how the list's line differs."""
+    version that scored it: from the features, evidence and sector medians the list kept of it (`scoring.list_inputs`)
+    when it kept them, else from the month's features as they are now, provided that this version gives them the
+    list's score. The explanation then says what the list an inspector holds says. Otherwise (a model named; the
+    establishment not in the list's file; controls imported, definitions or the registry changed since, and nothing
+    kept) the month is scored again with what is known now, and the explanation's `notice` says how the list's line
+    differs."""
     from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
     from warehouse.inspections import load_inspections
 
@@ -377,9 +383,15 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
             gone = str(exc)
     if model is None:
         model, version = load_model(registry, config, model_reference)
+    contracts = month_contracts(home, config, month, siret)
+    if line is not None and model_reference is None and not gone:
+        kept = read_list_inputs(home, month)
+        if (kept is not None and kept.model_version == version and siret in kept.positions
+                and _scores_as_published(model, kept.features, siret, line)):
+            return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
+                                         month, config, published=ranking, benchmarks=kept.benchmarks)
     inspections = load_inspections(home.warehouse)
     table = month_features(home, config, month, inspections)
-    contracts = month_contracts(home, config, month, siret)
     if line is not None and model_reference is None and not gone and _scores_as_published(model, table, siret, line):
         return explain_establishment(model, version, table, month_evidence(home, month, {siret}), contracts, siret,
                                      month, config, published=ranking)
@@ -572,8 +584,8 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
     out.append(reasons)
     rest = len(explanation.reasons) - len(weighty)
     out.append(Text(
-        "* raison imprimée sur la liste régionale. Une contribution positive augmente le score, une contribution "
-        "négative le diminue (unité : log-odds)."
+        ("* raison imprimée sur la liste régionale. " if weighty["listed_reason"].any() else "")
+        + "Une contribution positive augmente le score, une contribution négative le diminue (unité : log-odds)."
         + (f" {rest} autres faits pèsent moins de {_signed(REASON_MIN_WEIGHT)[1:]} chacun : voir le détail." if rest else "")))
 
     detail = table("Détail : contribution de chaque indicateur (valeurs de Shapley, log-odds)",

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from core.months import add_months
 from features.build import load_evidence
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
+from scoring.list_inputs import ListInputs, list_inputs_folder, write_list_inputs
 from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
 from training.saved_model import SavedModel
@@ -176,15 +177,18 @@ def explain_ranked(
     config: Config,
     all_reasons: bool = False,
     stages: dict[str, float] | None = None,
+    benchmarks: SectorBenchmarks | None = None,
 ) -> pd.DataFrame:
     """`ranked` (`rank_table` of `table`) with the reasons of its `explained` rows: SHAP contributions grouped and
-    put in French next to the sector's benchmarks and the `evidence` found at the establishment (the month's, or at
-    least that of the explained rows). `stages`, when given, receives the seconds it took ("SHAP reasons")."""
+    put in French next to the sector's `benchmarks` (default: those of `table`) and the `evidence` found at the
+    establishment (the month's, or at least that of the explained rows). `stages`, when given, receives the seconds
+    it took ("SHAP reasons")."""
     with timed(stages, "SHAP reasons"):
         rows = explained(ranked, all_reasons)
         contributions = explain_rows(model, table, rows, config.audit.shap_tolerance)
         grouped = grouped_contributions(contributions, model.features)
-        benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
+        if benchmarks is None:
+            benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
         wanted = set(ranked.loc[rows, "siret"])
         posts = evidence_posts(evidence[evidence["establishment_siret"].isin(wanted)])
         reasons = top_reasons(grouped, table, benchmarks, posts, config.scoring.reasons)
@@ -235,12 +239,13 @@ def previous_ranking(home: Home, month: date) -> pd.DataFrame | None:
 
 def write_list_files(
     folder: Path, ranked: pd.DataFrame, listed: pd.DataFrame, month: date, version: str, workers: int = 1,
-    created: datetime | None = None,
+    created: datetime | None = None, meanwhile: Callable[[], None] | None = None,
 ) -> list[Path]:
     """Write `ranked.csv`, `evidence.csv` (`listed`: `listed_evidence`) and each region's workbook and page into
     `folder`; return their paths. Each region's lines, evidence and departures come from one pass over each
     table, not from a filter of the whole table per region; the regions' files are written by up to `workers`
-    processes (`scoring.region_pool`). `created`: the workbooks' creation time (default: now, UTC)."""
+    processes (`scoring.region_pool`), while this process writes the national files, then runs `meanwhile`.
+    `created`: the workbooks' creation time (default: now, UTC)."""
     from scoring.region_files import RegionList
     from scoring.region_pool import write_regions
 
@@ -249,6 +254,8 @@ def write_list_files(
     def write_national_files() -> None:
         write_frame_csv(ranked, files[0])
         write_frame_csv(listed, files[1])
+        if meanwhile is not None:
+            meanwhile()
 
     evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
@@ -282,7 +289,11 @@ def score_month(
     # Only the explained establishments' evidence is read: their reasons and the files need no other.
     with timed(stages, "evidence read"):
         evidence = month_evidence(home, month, set(ranked.loc[explained(ranked, all_reasons), "siret"]))
-    ranked = explain_ranked(model, table, ranked, evidence, config, all_reasons, stages)
+    with timed(stages, "SHAP reasons"):
+        benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
+    inputs = ListInputs(month, version, table.loc[explained(ranked, all_reasons)], benchmarks,
+                        list_inputs_folder(home, month))
+    ranked = explain_ranked(model, table, ranked, evidence, config, all_reasons, stages, benchmarks)
     ranked["model_version"] = version
 
     with timed(stages, "files written"):
@@ -292,7 +303,8 @@ def score_month(
         reason_columns = [c for c in ranked.columns if c.startswith("reason_") and not c.endswith("_feature")]
         feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
         ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
-        files = write_list_files(folder, ranked, listed, month, version, config.scoring.file_workers or usable_cpus())
+        files = write_list_files(folder, ranked, listed, month, version, config.scoring.file_workers or usable_cpus(),
+                                 meanwhile=lambda: write_list_inputs(inputs, evidence))
     summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
                        time.perf_counter() - started, files, folder)
     write_text_whole(folder / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))

@@ -100,6 +100,34 @@ class SectorBenchmarks:
 
         return cls(medians(["naf", "region_code"]), medians(["naf"]), frame[numeric].median().to_dict(), min_group)
 
+    def to_frame(self) -> pd.DataFrame:
+        """The medians as one table (how a list keeps them: `from_frame` gives them back): one row per level
+        ('region', 'france_naf', 'france'), NAF, region and feature, with the median and the number of values."""
+        rows = [("region", naf, region, feature, median, count) for (naf, region), values in self.by_region.items()
+                for feature, (median, count) in values.items()]
+        rows += [("france_naf", naf, "", feature, median, count) for naf, values in self.by_naf.items()
+                 for feature, (median, count) in values.items()]
+        rows += [("france", "", "", feature, median, -1) for feature, median in self.overall.items()]
+        frame = pd.DataFrame(rows, columns=["level", "naf", "region_code", "feature", "median", "count"])
+        return frame.astype({"median": "float64", "count": "int64"}).assign(min_group=self.min_group)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> SectorBenchmarks:
+        """The medians `to_frame` wrote."""
+        by_region: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
+        by_naf: dict[str, dict[str, tuple[float, int]]] = {}
+        overall: dict[str, float] = {}
+        for level, naf, region, feature, median, count in zip(
+                *(frame[c].tolist() for c in ("level", "naf", "region_code", "feature", "median", "count")), strict=True):
+            if level == "region":
+                by_region.setdefault((naf, region), {})[feature] = (median, count)
+            elif level == "france_naf":
+                by_naf.setdefault(naf, {})[feature] = (median, count)
+            else:
+                overall[feature] = median
+        min_group = int(frame["min_group"].iloc[0]) if len(frame) else 0
+        return cls(by_region, by_naf, overall, min_group)
+
     def lookup(self, naf: str | None, region_code: str | None, feature: str) -> tuple[float, str]:
         """The benchmark of one feature for one establishment and its level: 'region', 'france_naf' or 'france'."""
         naf = "" if naf is None or pd.isna(naf) else str(naf)

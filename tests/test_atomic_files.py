@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from core.atomic_files import replaced_when_written, write_text_whole
+from core.atomic_files import folder_replaced_when_written, replaced_when_written, write_text_whole
 from core.csv_files import write_frame_csv
 
 
@@ -54,3 +54,18 @@ def test_the_next_writer_removes_what_a_killed_writer_left(tmp_path, caplog):
     assert not left.exists() and at_work.exists() and other.exists()
     assert "half-written by process" in caplog.text
     assert path.read_text(encoding="utf-8") == "siret\n"
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    folder = tmp_path / "2025-03"
+    with folder_replaced_when_written(folder) as part:
+        (part / "a.parquet").write_text("first", encoding="utf-8")
+        assert not folder.exists()
+    with pytest.raises(RuntimeError), folder_replaced_when_written(folder) as part:
+        (part / "a.parquet").write_text("second", encoding="utf-8")
+        raise RuntimeError("killed halfway")
+    assert [p.name for p in tmp_path.iterdir()] == ["2025-03"]  # the failed writing left nothing
+    assert (folder / "a.parquet").read_text(encoding="utf-8") == "first"
+    with folder_replaced_when_written(folder) as part:
+        (part / "b.parquet").write_text("third", encoding="utf-8")
+    assert [p.name for p in folder.iterdir()] == ["b.parquet"]  # the new folder, not a mix

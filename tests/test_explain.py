@@ -4,6 +4,7 @@ the saved model is, with its SHAP breakdown, evidence, contract timeline, text a
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -108,6 +109,15 @@ def test_text_names_the_evidence_and_no_person_identifier(explained, month):
     assert not any(key in text for key in keys | ids)
     assert not re.search(r"\b[12]\d{12}\b", text)  # no NIR-like number
     assert not re.search(r"\b[0-9a-f]{16,}\b", text)  # no pseudonym or hash
+
+
+def test_the_star_is_explained_only_when_a_reason_bears_it(explained):
+    first_only = [True] + [False] * (len(explained.reasons) - 1)  # the largest contribution
+    starred = replace(explained, reasons=explained.reasons.assign(listed_reason=first_only))
+    assert "* raison imprimée sur la liste régionale." in explanation_text(starred)
+    unstarred = replace(explained, reasons=explained.reasons.assign(listed_reason=False))
+    assert "raison imprimée" not in explanation_text(unstarred)
+    assert "Une contribution positive augmente le score" in explanation_text(unstarred)
 
 
 def test_files_are_written(explained, tmp_path):

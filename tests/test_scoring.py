@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from core.config import Config
+from core.home import Home
 from core.scoring_config import ScoringConfig
+from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs, write_list_inputs
 from scoring.monthly import read_ranking
 from scoring.reasons import (
     LEGAL_RULES,
@@ -151,6 +153,31 @@ def test_a_share_reason_gives_the_value_and_the_sector_median_in_the_region():
     # A NAF x region group smaller than the minimum falls back to France.
     lone = sentence("share_fixed_term_under_1_month_12m", table.iloc[9], benchmarks, None)
     assert lone.endswith("(médiane en France : 10 %)")
+
+
+def test_a_list_keeps_its_inputs_whole_and_gives_them_back(tmp_path):
+    table = _table()
+    features = ["share_fixed_term_under_1_month_12m", "n_carence", "n_rule_hits_total"]
+    benchmarks = SectorBenchmarks.of(table, features, min_group=5)
+    assert SectorBenchmarks.from_frame(benchmarks.to_frame()).to_frame().equals(benchmarks.to_frame())
+    home = Home(tmp_path / "home")
+    month = date(2025, 3, 1)
+    folder = list_inputs_folder(home, month)
+    sirets = table["siret"].astype(str).tolist()
+    evidence = pd.DataFrame({"establishment_siret": [sirets[1], sirets[0], sirets[1]], "rule": ["a", "b", "c"]})
+    write_list_inputs(ListInputs(month, "3", table.iloc[:4], benchmarks, folder), evidence)
+    killed = folder.parent / f".{folder.name}.999999999-0123abcd.dir"  # a run killed while writing left its folder
+    killed.mkdir()
+    write_list_inputs(ListInputs(month, "4", table.iloc[:2], benchmarks, folder), evidence.iloc[:2])
+    kept = read_list_inputs(home, month)
+    assert kept is not None and kept.model_version == "4" and list(kept.positions) == sirets[:2]
+    pd.testing.assert_frame_equal(kept.features, table.iloc[:2].reset_index(drop=True))
+    assert kept.evidence_of(sirets[1])["rule"].tolist() == ["a"] and kept.evidence_of(sirets[2]).empty
+    assert [kept.benchmarks.lookup(table["naf"].iloc[i], table["region_code"].iloc[i], features[0]) for i in range(10)
+            ] == [benchmarks.lookup(table["naf"].iloc[i], table["region_code"].iloc[i], features[0]) for i in range(10)]
+    assert [p.name for p in folder.parent.iterdir()] == ["2025-03"]  # nothing left aside, the killed run's removed
+    (folder / "benchmarks.parquet").unlink()
+    assert read_list_inputs(home, month) is None  # incomplete: nothing kept
 
 
 def test_a_rule_reason_counts_the_contracts_and_names_the_post():

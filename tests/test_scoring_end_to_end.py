@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features.asof import add_months
-from features.build import load_features
+from features.build import feature_dir, load_features
 from features.store import declared_months
 from scoring.explain import explain_month, explanation_text
 from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, read_ranking, score_month
@@ -118,6 +118,31 @@ def test_explain_scores_again_and_says_so_when_the_list_cannot_be_reproduced(sma
     gone = explain_month(home, config, first["siret"], month)
     assert "la version 9 du modèle, qui a établi la liste, n'est plus disponible" in gone.notice
     assert gone.model_version == "1"
+
+
+def test_a_listed_line_is_explained_from_what_the_list_kept(small_pipeline, tmp_path):
+    """Features computed again after the list (here: the establishment's figures changed in the stored table) do not
+    change the explanation of its line: the list kept the row it was scored on, its evidence and the sector medians.
+    Without them, the month is scored again and the text says the list cannot be reproduced."""
+    _, shared, config = small_pipeline
+    home = type(shared)(tmp_path / "home")
+    shutil.copytree(shared.root, home.root)
+    month = declared_months(home.warehouse)[-1]
+    first = read_ranking(home.lists / f"{month:%Y-%m}" / "ranked.csv").query("in_list").sort_values("list_position").iloc[0]
+    before = explain_month(home, config, first["siret"], month)
+    stored = feature_dir(home.data, month) / "features.parquet"
+    features = pd.read_parquet(stored)
+    numeric = [c for c in before.contributions["feature"] if pd.api.types.is_float_dtype(features[c])]
+    features.loc[features["siret"].astype(str) == first["siret"], numeric] = 0.0
+    features.to_parquet(stored, index=False)
+
+    kept = explain_month(home, config, first["siret"], month)
+    assert kept.notice == "" and kept.establishment["score"] == first["score"]
+    assert kept.contributions.equals(before.contributions) and kept.reasons.equals(before.reasons)
+    assert kept.evidence.equals(before.evidence)
+    shutil.rmtree(home.data / "list-inputs")
+    again = explain_month(home, config, first["siret"], month)
+    assert "ont changé depuis" in again.notice and again.establishment["score"] != first["score"]
 
 
 def _whole(value: str) -> str:

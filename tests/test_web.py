@@ -374,6 +374,26 @@ def test_a_page_whose_score_the_model_no_longer_gives_says_so(app, world, monkey
     assert "Attention : les données de l'établissement" in text
 
 
+def test_a_listed_line_is_explained_from_what_the_list_kept(world, monkeypatch):
+    """A listed establishment's page reads what the list kept of it, not the month's features (computed again since,
+    they would give other contributions): the same explanation as from the stored features, with no notice."""
+    import web.data
+
+    month = date.fromisoformat(world.month + "-01")
+    from_features = web.data.HomeData(world.home, world.config)
+    monkeypatch.setattr(from_features, "list_inputs", lambda month: None)
+    expected = from_features.establishment(month, world.siret_a).explanation
+
+    def refused(self, month, features):
+        raise AssertionError("the month's features were read for a line the list kept")
+
+    monkeypatch.setattr(web.data.HomeData, "features", refused)
+    kept = web.data.HomeData(world.home, world.config).establishment(month, world.siret_a).explanation
+    assert kept.notice == "" and kept.establishment["in_list"]
+    assert kept.contributions.equals(expected.contributions) and kept.reasons.equals(expected.reasons)
+    assert kept.evidence.equals(expected.evidence)
+
+
 def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
     """`bench page` with its reference rows: every page and picture answered, the timings positive, and the
     warm-up (the server's, at start) opened the first listed establishment, so the first page reuses it."""

@@ -31,11 +31,13 @@ from web.project import (
     DuckDBEngine,
     Explanation,
     Home,
+    ListInputs,
     SectorBenchmarks,
     explain_line,
     feature_dir,
     format_value,
     group_evidence,
+    list_inputs_folder,
     lists_folder,
     load_features,
     load_inspections,
@@ -44,6 +46,7 @@ from web.project import (
     placing_agencies,
     published_version,
     read_evidence,
+    read_list_inputs,
     read_ranking,
     stale_notice,
     timeline_png,
@@ -175,6 +178,7 @@ class HomeData:
         self._lock = threading.Lock()
         self._ranked: dict[date, tuple[FileStamp, pd.DataFrame]] = {}  # month -> (ranked.csv's stamp, lines)
         self._features: dict[date, tuple[FileStamp, MonthFeatures]] = {}  # month -> (catalog's stamp, table)
+        self._inputs: dict[date, tuple[FileStamp, ListInputs | None]] = {}  # month -> (stamp, what its list kept)
         self._models: dict[str, Any] = {}
         self._agencies: dict[date, tuple[Path, pd.DataFrame]] = {}  # month -> (warehouse version, agencies)
         # (month, SIRET, stamps of the list and feature table it was explained from) -> explanation
@@ -208,6 +212,16 @@ class HomeData:
                 kept = self._features[month] = (stamp, MonthFeatures(table, positions, benchmarks))
             return kept[1]
 
+    def list_inputs(self, month: date) -> ListInputs | None:
+        """What the month's list kept of the establishments it explained (`scoring.list_inputs`), None when it kept
+        nothing (read again when the list was drawn up again)."""
+        with self._lock:
+            stamp = file_stamp(list_inputs_folder(self.home, month) / "inputs.json")
+            kept = self._inputs.get(month)
+            if kept is None or kept[0] != stamp:
+                kept = self._inputs[month] = (stamp, read_list_inputs(self.home, month) if stamp is not None else None)
+            return kept[1]
+
     def _features_stamp(self, month: date) -> FileStamp:
         return file_stamp(feature_dir(self.home.data, month) / "feature_catalog.json")
 
@@ -227,11 +241,12 @@ class HomeData:
             return kept[1]
 
     def warm(self, month: date) -> None:
-        """Load the month's ranked lines, feature table, sector medians, model and temp-work agencies, attach
-        an engine to the warehouse, and open the first listed establishment (its explanation and timeline
-        picture: the first use of SHAP and of the picture's fonts), ahead of the first page."""
+        """Load the month's ranked lines, what its list kept of the lines it explained (else the month's feature
+        table and sector medians), model and temp-work agencies, attach an engine to the warehouse, and open the
+        first listed establishment (its explanation and timeline picture: the first use of SHAP and of the
+        picture's fonts), ahead of the first page."""
         ranked = self.ranked(month)
-        if len(ranked):
+        if len(ranked) and self.list_inputs(month) is None:
             self.features(month, self.model(str(ranked["model_version"].iloc[0])).features)
         with self.engines.engine() as (version, engine):
             self.agencies(month, version, engine)
@@ -282,10 +297,16 @@ class HomeData:
             raise LookupError(f"SIRET {siret} was not scored in {month:%Y-%m}")
         line = ranked.loc[siret]
         model = self.model(str(line["model_version"]))
-        features = self.features(month, model.features)
-        if siret not in features.positions:
-            raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
-        evidence = read_evidence(feature_dir(self.home.data, month) / "rule_evidence.parquet", siret)
+        kept = self.list_inputs(month)
+        if kept is not None and kept.model_version == str(line["model_version"]) and siret in kept.positions:
+            # A line the list explained: from what the list kept of it, whatever was computed since.
+            features = MonthFeatures(kept.features, kept.positions, kept.benchmarks)
+            evidence = kept.evidence_of(siret)
+        else:
+            features = self.features(month, model.features)
+            if siret not in features.positions:
+                raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
+            evidence = read_evidence(feature_dir(self.home.data, month) / "rule_evidence.parquet", siret)
         with self.engines.engine() as (version, engine):
             agencies = self.agencies(month, version, engine)
             contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)
@@ -293,7 +314,7 @@ class HomeData:
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
                                    evidence, contracts, month, self.config, features.benchmarks, region_count,
                                    len(ranked))
-        notice = stale_notice(model, features.table, siret, line, month)  # the list's line, today's contributions
+        notice = stale_notice(model, features.table, siret, line, month)  # the list's line, other contributions
         return replace(explanation, notice=notice), features
 
     def inspections(self, siret: str) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from scoring.explain import (
     stale_notice,
     timeline_png,
 )
+from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs
 from scoring.monthly import lists_folder, load_model, read_ranking, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, region_names
 from training.workflow import list_models
@@ -48,6 +49,7 @@ __all__ = [
     "Explanation",
     "ForeignLayout",
     "Home",
+    "ListInputs",
     "MissingVersion",
     "SectorBenchmarks",
     "WarehouseBusy",
@@ -63,6 +65,7 @@ __all__ = [
     "format_value",
     "group_evidence",
     "has_contract_states",
+    "list_inputs_folder",
     "list_models",
     "lists_folder",
     "load_average",
@@ -80,6 +83,7 @@ __all__ = [
     "prepare_establishment_contracts",
     "published_version",
     "read_evidence",
+    "read_list_inputs",
     "read_ranking",
     "region_names",
     "slug",

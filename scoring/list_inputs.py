@@ -1,0 +1,84 @@
+"""What a month's list was explained from, kept with it: so that its lines are explained later as they were then.
+
+The monthly run writes, next to the month's features, `data/list-inputs/YYYY-MM/`: the feature rows of the
+establishments it explained (the listed ones, or every one with `--all-reasons`), their rule evidence, the sector
+medians its sentences compared them with, and the model version that scored them. When controls are imported
+afterwards, or the features are computed again with other definitions, the month's stored feature table changes;
+these rows do not. `explain` and the web page explain a list's line from them, so that the contributions shown are
+those behind the list's score and reasons. They stay inside the home: the evidence names persons by their keyed
+pseudonym, which the lists shorten.
+
+The folder is written whole or not at all (`core.atomic_files.folder_replaced_when_written`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.atomic_files import folder_replaced_when_written
+from core.home import Home
+from features.build import read_evidence
+from scoring.reasons import SectorBenchmarks
+
+FILES = ("features.parquet", "evidence.parquet", "benchmarks.parquet", "inputs.json")
+EVIDENCE_ROW_GROUP = 50_000  # evidence rows by establishment, in row groups an establishment's read picks out
+
+
+@dataclass(frozen=True, eq=False)  # frames: no equality nor hash
+class ListInputs:
+    """What a list kept: the explained establishments' feature rows (`features`, one per SIRET), the month's sector
+    medians, the version of the model that scored the list, and the folder holding their rule evidence."""
+
+    month: date
+    model_version: str
+    features: pd.DataFrame
+    benchmarks: SectorBenchmarks
+    folder: Path
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """SIRET -> its row in `features`."""
+        return {siret: i for i, siret in enumerate(self.features["siret"].astype(str))}
+
+    def evidence_of(self, siret: str) -> pd.DataFrame:
+        """The rule evidence of one establishment, as the list kept it (only its row groups are read)."""
+        return read_evidence(self.folder / "evidence.parquet", siret)
+
+
+def list_inputs_folder(home: Home, month: date) -> Path:
+    """`data/list-inputs/YYYY-MM/` under the home."""
+    return home.data / "list-inputs" / f"{month:%Y-%m}"
+
+
+def write_list_inputs(inputs: ListInputs, evidence: pd.DataFrame) -> None:
+    """Write `inputs` and the explained establishments' `evidence` into `inputs.folder` (see the module docstring):
+    whole, in place of what was there."""
+    by_establishment = evidence.sort_values("establishment_siret", kind="stable") if len(evidence) else evidence
+    with folder_replaced_when_written(inputs.folder) as part:
+        for name, frame in (("features", inputs.features), ("evidence", by_establishment),
+                            ("benchmarks", inputs.benchmarks.to_frame())):
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), part / f"{name}.parquet",
+                           compression="zstd", row_group_size=EVIDENCE_ROW_GROUP if name == "evidence" else None)
+        (part / "inputs.json").write_text(json.dumps({"month": f"{inputs.month:%Y-%m}",
+                                                      "model_version": inputs.model_version}), encoding="utf-8")
+
+
+def read_list_inputs(home: Home, month: date) -> ListInputs | None:
+    """The inputs kept with the month's list; None when there are none (a list written before they were kept, or
+    being written again)."""
+    folder = list_inputs_folder(home, month)
+    if not all((folder / name).exists() for name in FILES):
+        return None
+    facts = json.loads((folder / "inputs.json").read_text(encoding="utf-8"))
+    return ListInputs(
+        month, str(facts["model_version"]), pq.read_table(folder / "features.parquet").to_pandas(date_as_object=False),
+        SectorBenchmarks.from_frame(pq.read_table(folder / "benchmarks.parquet").to_pandas()), folder,
+    )
