@@ -38,6 +38,9 @@ def _columns_of(rows: int, seed: int) -> list[tuple[str, list[Any], str, str]]:
         ("Déclaré par (SIRET)", pick(texts), "text", "text"),
         ("Score", pick(numbers), "number", "percent"),
         ("SIRET", [LONG if i % 50 == 0 else None for i in range(rows)], "text", "long"),
+        ("Fin", np.array([np.datetime64("NaT") if i % 7 == 0 else np.datetime64("2020-01-01") + np.timedelta64(
+            int(rng.integers(0, 3000)) * 86_400 + int(rng.integers(0, 3)) * 3_600, "s") for i in range(rows)],
+            dtype="datetime64[ns]"), "date", "date"),  # a column of dates read as one array
     ]
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr
-from scoring.region_files import RegionList, escaped_column, write_region_files
+from scoring.region_files import RegionList, escaped_column, shown_column, write_region_files
 from tests.browser import opened
 
 MONTH = date(2025, 3, 1)
@@ -124,6 +124,12 @@ def test_french_formatting():
     assert address_fr("25 BOULEVARD VOLTAIRE", "75011", "PARIS") == "25 BOULEVARD VOLTAIRE, 75011 PARIS"
     assert address_fr(None, "75011", float("nan")) == "75011"
     assert address_fr(None, None, None) == ""
+
+
+def test_a_column_of_dates_is_shown_as_each_of_its_dates():
+    dates = pd.Series(pd.to_datetime(["2025-02-10", None, "1999-12-31 13:45", "2026-01-01"], format="mixed")).to_numpy()
+    assert shown_column("date", dates) == [date_fr(value) for value in pd.Series(dates).tolist()]
+    assert shown_column("date", dates) == ["10/02/2025", "", "31/12/1999", "01/01/2026"]
 
 
 def test_returns_both_paths(written):
