@@ -120,6 +120,8 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
             if rate == "fdr" and (high < low_band or low > high_band):
                 significant.append(row.group)
     counted = _groups_counted(table, len(large), settings.min_group_size)
+    if large.empty:
+        return Check("fairness", name, Status.WARNING, float("nan"), threshold, f"aucun rapport à comparer : {counted}")
     if significant:
         status = Status.FAILED
         detail = f"taux de fausses découvertes hors de la bande même à 95 % pour {', '.join(significant)}; {counted}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.verdict import Check, Status
-from core.french import number_fr, percent_fr
+from core.french import count_fr, number_fr, percent_fr
 from core.scoring_config import AuditConfig
 from features.rules import RULES
 from features.validation import SCORED
@@ -23,7 +23,8 @@ def rule_checks(accuracy: pd.DataFrame, settings: AuditConfig) -> list[Check]:
     checks = []
     for row in accuracy[accuracy["confidence"] == SCORED].itertuples(index=False):
         name = f"Règle « {RULE_LABELS.get(row.rule, row.rule)} » : précision des constats établis et probables"
-        recall = (f", rappel {percent_fr(row.contract_recall)} des {number_fr(row.abusive_contracts)} contrats abusifs"
+        recall = (f", rappel {percent_fr(row.contract_recall)} sur "
+                  f"{count_fr(int(row.abusive_contracts), 'contrat abusif', 'contrats abusifs')}"
                   if not pd.isna(row.contract_recall) else "")
         if row.findings == 0:
             status = Status.WARNING if row.abusive_contracts else Status.PASSED
@@ -34,5 +35,5 @@ def rule_checks(accuracy: pd.DataFrame, settings: AuditConfig) -> list[Check]:
         status = (Status.FAILED if precision < settings.min_rule_precision
                   else Status.WARNING if precision < settings.rule_precision_alert else Status.PASSED)
         checks.append(Check("rules", name, status, precision, threshold,
-                            f"{percent_fr(precision)} de {number_fr(row.findings)} constats justes{recall}"))
+                            f"{percent_fr(precision)} justes sur {count_fr(int(row.findings), 'constat')}{recall}"))
     return checks

@@ -36,7 +36,7 @@ def score(
     chosen = resolve_month(ctx.obj.home.warehouse, month)
     try:
         result = score_month(context.home, context.config, chosen, model, all_reasons)
-    except (FileNotFoundError, LookupError, RuntimeError) as exc:
+    except (OSError, LookupError, RuntimeError) as exc:
         raise fail(str(exc)) from exc
     import pandas as pd
 

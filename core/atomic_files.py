@@ -8,6 +8,7 @@ that go together is written the same way (`folder_replaced_when_written`).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -72,9 +73,15 @@ def folder_replaced_when_written(path: Path) -> Iterator[Path]:
     temp.mkdir(parents=True)
     try:
         yield temp
-        if path.exists():
-            path.rename(old)
-        temp.rename(path)
+        # Two writers of the same folder swap one after the other (the last one's stays): a lock on the parent.
+        parent = os.open(path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(parent, fcntl.LOCK_EX)
+            if path.exists():
+                path.rename(old)
+            temp.rename(path)
+        finally:
+            os.close(parent)  # and the lock with it
     finally:
         shutil.rmtree(temp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

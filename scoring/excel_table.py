@@ -53,19 +53,23 @@ class _PreparedColumn:
     cell_format: Format
 
 
+def _cut(text: str) -> str:
+    """`text`, cut as xlsxwriter cuts a string longer than Excel allows in a cell."""
+    if len(text) > _MAX_UTF16_UNITS // 2:
+        encoded = text.encode("utf-16-le")
+        if len(encoded) > 2 * _MAX_UTF16_UNITS:
+            return encoded[: 2 * _MAX_UTF16_UNITS].decode("utf-16-le", errors="ignore")
+    return text
+
+
 def _text_cells(cells: Sequence[Any] | np.ndarray) -> list[str | None]:
-    """Each cell as the string written, None for a blank one; longer than Excel allows, cut as xlsxwriter does."""
+    """Each cell as the string written (`_cut`), None for a blank one."""
     texts: list[str | None] = []
     for value in cells:
         if type(value) is str:  # most cells: nothing to check nor convert
-            text: str | None = value or None
+            texts.append(_cut(value) if value else None)
         else:
-            text = None if missing(value) or value == "" else str(value)
-        if text is not None and len(text) > _MAX_UTF16_UNITS // 2:
-            encoded = text.encode("utf-16-le")
-            if len(encoded) > 2 * _MAX_UTF16_UNITS:
-                text = encoded[: 2 * _MAX_UTF16_UNITS].decode("utf-16-le", errors="ignore")
-        texts.append(text)
+            texts.append(None if missing(value) or value == "" else _cut(str(value)))
     return texts
 
 
@@ -96,7 +100,7 @@ def _date_cells(cells: Sequence[Any] | np.ndarray) -> np.ndarray:
         instants = stamps.to_numpy(dtype="datetime64[us]")
     days, within = np.divmod((instants - _EXCEL_EPOCH).astype("int64"), 86_400_000_000)
     serial = days + (within // 1_000_000 + (within % 1_000_000) / 1e6) / 86_400
-    serial = np.where(instants == np.datetime64("1900-01-01"), serial - 1, serial)
+    serial = np.where(instants.astype("datetime64[D]") == np.datetime64("1900-01-01"), serial - 1, serial)
     serial = np.where(serial > 59, serial + 1, serial)
     return np.where(np.isnat(instants), np.nan, serial)
 
@@ -110,23 +114,27 @@ class TableSheet(Worksheet):
         super().__init__()
         self._columns: list[_PreparedColumn] = []
         self._header_format: Format | None = None
+        self._has_table = False
         self._rows = 0
 
-    def write_table(self, header_format: Format, columns: list[TableColumn]) -> None:
+    def write_table(self, header_format: Format | None, columns: list[TableColumn]) -> None:
         """Write the header row (in `header_format`) and the cells of `columns`, all of one length. Shared strings
-        are numbered now, in the order of row-by-row writing; the XML is made when the workbook closes."""
+        are numbered now, in the order of row-by-row writing; the XML is made when the workbook closes. No other cell
+        can be written on the sheet."""
         lengths = {len(column.cells) for column in columns}
         if len(lengths) > 1:
             raise ValueError(f"the columns of a table differ in length: {sorted(lengths)}")
         if self._columns or self.table or self.constant_memory:
             raise ValueError(f"sheet {self.name!r} cannot take a table: it already holds cells (one table per sheet) "
                              "or writes its rows as they come (constant_memory)")
+        if any(column.cell_format is None for column in columns):
+            raise ValueError("each column of a table needs a cell format (its blank cells keep it)")
         if not columns:
             return
         self._rows = lengths.pop()
         if self._check_dimensions(0, 0) or self._check_dimensions(self._rows, len(columns) - 1):
             raise ValueError(f"a table of {self._rows} rows and {len(columns)} columns does not fit in an Excel sheet")
-        texts = {j: [column.header, *(_text_cells(column.cells) if column.kind == "text" else ())]
+        texts = {j: [_cut(column.header), *(_text_cells(column.cells) if column.kind == "text" else ())]
                  for j, column in enumerate(columns)}
         indexes = self._shared_string_indexes(texts)
         for j, column in enumerate(columns):
@@ -135,6 +143,7 @@ class TableSheet(Worksheet):
             self._columns.append(_PreparedColumn(xl_col_to_name(j), column.kind, int(indexes[j][0]), values,
                                                  column.cell_format))
         self._header_format = header_format
+        self._has_table = True
 
     def _shared_string_indexes(self, texts: dict[int, list[str | None]]) -> dict[int, np.ndarray]:
         """Column -> each cell's index in the workbook's shared strings (-1: blank). New strings are numbered in
@@ -156,17 +165,24 @@ class TableSheet(Worksheet):
         table.count += sum(int((codes >= 0).sum()) for codes, _ in codes_of.values()) - len(order)
         return {j: np.where(codes >= 0, index[np.maximum(codes, 0)], -1) for j, (codes, index) in codes_of.items()}
 
+    def _header_style(self, j: int) -> str:
+        """The style attribute of column `j`'s header: its format, else the column's (as xlsxwriter falls back)."""
+        header_format = self._header_format
+        if header_format is None and j in self.col_info:
+            header_format = self.col_info[j].column_format
+        return f' s="{header_format._get_xf_index()}"' if header_format is not None else ""
+
     def _write_rows(self) -> None:
         """xlsxwriter's row writer, for the prepared table (called once, when the workbook is closed)."""
-        if self._header_format is None:
+        if not self._has_table:
             super()._write_rows()
             return
-        if self.row_info or self.comments:
-            raise ValueError(f"sheet {self.name!r}: a table sheet takes no row formats nor comments")
+        if self.row_info or self.comments or any(self.table.values()):
+            raise ValueError(f"sheet {self.name!r}: a table sheet takes no other cell, row format nor comment")
         span = f"1:{len(self._columns)}"
-        header_style = self._header_format._get_xf_index()
         self.fh.write(f'<row r="1" spans="{span}">' + "".join(
-            f'<c r="{column.letter}1" s="{header_style}" t="s"><v>{column.header}</v></c>' for column in self._columns
+            f'<c r="{column.letter}1"{self._header_style(j)} t="s"><v>{column.header}</v></c>'
+            for j, column in enumerate(self._columns)
         ) + "</row>")
         styles = [column.cell_format._get_xf_index() for column in self._columns]
         for start in range(0, self._rows, ROWS_PER_WRITE):

@@ -387,12 +387,12 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     if line is not None and model_reference is None and not gone:
         kept = read_list_inputs(home, month)
         if (kept is not None and kept.model_version == version and siret in kept.positions
-                and _scores_as_published(model, kept.features, siret, line)):
+                and scores_as_published(model, kept.features, siret, line)):
             return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
                                          month, config, published=ranking, benchmarks=kept.benchmarks)
     inspections = load_inspections(home.warehouse)
     table = month_features(home, config, month, inspections)
-    if line is not None and model_reference is None and not gone and _scores_as_published(model, table, siret, line):
+    if line is not None and model_reference is None and not gone and scores_as_published(model, table, siret, line):
         return explain_establishment(model, version, table, month_evidence(home, month, {siret}), contracts, siret,
                                      month, config, published=ranking)
     explanation = explain_establishment(model, version, table, month_evidence(home, month), contracts, siret, month,
@@ -415,7 +415,7 @@ def _same_score(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9
 
 
-def _scores_as_published(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Series) -> bool:
+def scores_as_published(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Series) -> bool:
     """Whether `model` gives the establishment's row of `table` the score its published `line` shows."""
     return _same_score(_score_now(model, table, siret), float(line["score"]))
 

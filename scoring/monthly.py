@@ -244,7 +244,7 @@ def write_list_files(
     """Write `ranked.csv`, `evidence.csv` (`listed`: `listed_evidence`) and each region's workbook and page into
     `folder`; return their paths. Each region's lines, evidence and departures come from one pass over each
     table, not from a filter of the whole table per region; the regions' files are written by up to `workers`
-    processes (`scoring.region_pool`), while this process writes the national files, then runs `meanwhile`.
+    processes (`scoring.region_pool`), while this process runs `meanwhile`, then writes the national files.
     `created`: the workbooks' creation time (default: now, UTC)."""
     from scoring.region_files import RegionList
     from scoring.region_pool import write_regions
@@ -252,10 +252,10 @@ def write_list_files(
     files = [folder / "ranked.csv", folder / "evidence.csv"]
 
     def write_national_files() -> None:
-        write_frame_csv(ranked, files[0])
-        write_frame_csv(listed, files[1])
         if meanwhile is not None:
             meanwhile()
+        write_frame_csv(ranked, files[0])
+        write_frame_csv(listed, files[1])
 
     evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
@@ -269,6 +269,15 @@ def write_list_files(
     # The national tables are written here while the workers write the regions' files: written first, they kept
     # the workers waiting (at scale 0.2 in one process, under cProfile: 7.8 s of the 95 s the files took).
     return files + write_regions(folder, listings, created or datetime.now(UTC), workers, meanwhile=write_national_files)
+
+
+def keep_list_inputs(inputs: ListInputs, evidence: pd.DataFrame) -> None:
+    """`write_list_inputs`, a failure (a full disk) reported as the list's."""
+    try:
+        write_list_inputs(inputs, evidence)
+    except OSError as exc:
+        raise RuntimeError(f"what the list of {inputs.month:%Y-%m} was explained from could not be kept in "
+                           f"{inputs.folder}: {exc}") from exc
 
 
 def score_month(
@@ -304,7 +313,7 @@ def score_month(
         feature_columns = [c for c in ranked.columns if c.endswith("_feature")]
         ranked = ranked[[*RANKED_COLUMNS, *reason_columns, *feature_columns, "model_version", "month"]]
         files = write_list_files(folder, ranked, listed, month, version, config.scoring.file_workers or usable_cpus(),
-                                 meanwhile=lambda: write_list_inputs(inputs, evidence))
+                                 meanwhile=lambda: keep_list_inputs(inputs, evidence))
     summary = _summary(ranked, month, config.training.registered_model, version, previous is not None,
                        time.perf_counter() - started, files, folder)
     write_text_whole(folder / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))

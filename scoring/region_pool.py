@@ -7,11 +7,13 @@ DuckDB and LightGBM thread pools, which a forked child must not inherit. The lar
 that the last to finish is a small one; the paths come back in the order of `listings`.
 
 A region that fails raises `RegionFilesError` naming it (the regions still queued are cancelled); a worker
-killed (out of memory) raises too, naming the regions left unwritten, instead of waiting for it.
+killed (out of memory) raises too, naming the regions left unwritten, instead of waiting for it. The workers end
+with the run: killed, it takes them along (`core.machine.end_with_parent`), instead of leaving them idle.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -19,6 +21,7 @@ from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
+from core.machine import end_with_parent
 from scoring.region_files import RegionList, write_region_files
 
 
@@ -49,7 +52,8 @@ def write_regions(folder: Path, listings: list[RegionList], created: datetime, w
         return paths
     largest_first = sorted(range(len(listings)), key=lambda i: -(len(listings[i].lines) + len(listings[i].evidence)))
     written: dict[int, list[Path]] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(listings)), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(listings)), mp_context=get_context("spawn"),
+                             initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
         futures: dict[Future[list[Path]], int] = {
             pool.submit(write_region_files, folder, listings[i], created): i for i in largest_first
         }

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -69,3 +70,26 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
     with folder_replaced_when_written(folder) as part:
         (part / "b.parquet").write_text("third", encoding="utf-8")
     assert [p.name for p in folder.iterdir()] == ["b.parquet"]  # the new folder, not a mix
+
+
+def _write_folder(folder: Path, mark: str, times: int) -> None:
+    for _ in range(times):
+        with folder_replaced_when_written(folder) as part:
+            for name in ("a", "b", "c"):
+                (part / name).write_text(mark, encoding="utf-8")
+
+
+def test_two_writers_of_one_folder_swap_in_turn(tmp_path):
+    """Two processes writing the same folder at once: neither fails, and the folder is one writer's, whole."""
+    import multiprocessing
+
+    folder = tmp_path / "2026-10"
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_write_folder, args=(folder, mark, 40)) for mark in ("one", "two")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [writer.exitcode for writer in writers] == [0, 0]
+    marks = {(folder / name).read_text(encoding="utf-8") for name in ("a", "b", "c")}
+    assert len(marks) == 1 and [p.name for p in tmp_path.iterdir()] == ["2026-10"]

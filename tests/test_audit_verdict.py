@@ -83,7 +83,7 @@ def test_fairness_fails_when_the_false_discovery_ratio_is_out_of_the_band_beyond
 
 
 def test_small_groups_are_shown_but_never_flagged():
-    table = _table({"A": (1000, 50, 50, 40), "tiny": (10, 9, 9, 0)})
+    table = _table({"A": (1000, 50, 50, 40), "B": (500, 26, 26, 21), "tiny": (10, 9, 9, 0)})
     check = fairness_check("list", "naf_section", table, SETTINGS)
     assert check.status is Status.PASSED and "1 petit groupe (moins de 20 établissements)" in check.detail
     assert table.set_index("group").loc["tiny", "small"] and not table.set_index("group").loc["tiny", "flagged"]
@@ -92,10 +92,10 @@ def test_small_groups_are_shown_but_never_flagged():
 def test_groups_compared_are_counted_without_the_reference_even_when_it_is_small():
     # Past controls: the reference (the largest group) has 12 establishments, under the 20 of a group compared.
     check = fairness_check("inspections", "size_band", _table({"A": (12, 6, 6, 3), "B": (8, 4, 4, 2)}), SETTINGS)
-    assert "-1" not in check.detail
-    assert check.detail.endswith("aucun groupe assez grand à comparer à « A » (groupe de référence de moins de 20 "
-                                 "établissements : rapports peu sûrs), 1 petit groupe (moins de 20 établissements) "
-                                 "montré sans être signalé")
+    assert check.status is Status.WARNING, "nothing compared is not a pass"
+    assert check.detail == ("aucun rapport à comparer : aucun groupe assez grand à comparer à « A » (groupe de référence "
+                            "de moins de 20 établissements : rapports peu sûrs), 1 petit groupe (moins de 20 "
+                            "établissements) montré sans être signalé")
     both = fairness_check("list", "region", _table({"A": (1000, 50, 50, 40), "B": (500, 26, 26, 21),
                                                     "tiny": (10, 9, 9, 0), "wee": (5, 1, 1, 0)}), SETTINGS)
     assert both.detail.endswith("1 groupe comparé à « A », 2 petits groupes (moins de 20 établissements) montrés "
@@ -129,6 +129,10 @@ def test_rule_checks_by_precision_of_the_established_and_probable_findings():
     statuses = {c.name.split("« ")[1].split(" »")[0]: c.status for c in rule_checks(accuracy, SETTINGS)}
     assert list(statuses.values()) == [Status.PASSED, Status.WARNING, Status.FAILED, Status.WARNING]
     assert all(c.group == "rules" for c in rule_checks(accuracy, SETTINGS))
+    details = [c.detail for c in rule_checks(accuracy, SETTINGS)]
+    assert details[0] == "97,0\u202f% justes sur 100 constats, rappel 60,0\u202f% sur 50 contrats abusifs"
+    one = accuracy.assign(findings=1, abusive_contracts=1).iloc[[1]]
+    assert rule_checks(one, SETTINGS)[0].detail.endswith("justes sur 1 constat, rappel 60,0\u202f% sur 1 contrat abusif")
 
 
 def test_selection_bias_alerts_and_never_fails():

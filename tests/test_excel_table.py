@@ -20,7 +20,7 @@ CREATED = datetime(2025, 4, 2, 6, 30)
 LONG = "é" * 20_000 + "😀" * 7_000  # 34,000 UTF-16 units: cut at Excel's 32,767, in the middle of an emoji pair
 
 
-def _columns_of(rows: int, seed: int) -> list[tuple[str, list[Any], str, str]]:
+def _columns_of(rows: int, seed: int) -> list[tuple[str, Any, str, str]]:
     """(header, cells, kind, format name) of a table mixing every kind of cell, repeats and blanks."""
     rng = np.random.default_rng(seed)
     texts = ["serveur", "01234567800011", "", None, float("nan"), pd.NA, ' a & b < c > "d" ', "\x01 contrôle\n",
@@ -28,7 +28,7 @@ def _columns_of(rows: int, seed: int) -> list[tuple[str, list[Any], str, str]]:
     numbers = [1, 2.5, 0.1234, 1e-20, 123456789012.5, float("nan"), None, pd.NA, np.int64(7), -3, "", 0]
     dates = [pd.Timestamp("2025-02-10"), pd.NaT, date(2024, 12, 31), datetime(2025, 1, 2, 13, 45, 30, 500_000),
              "2025-01-02", None, "", "not a date", pd.Timestamp("1900-01-01"), date(1900, 2, 28), date(1900, 3, 1),
-             np.datetime64("2023-06-30")]
+             np.datetime64("2023-06-30"), datetime(1900, 1, 1, 12)]
     pick = lambda pool: [pool[i] for i in rng.integers(0, len(pool), rows)]  # noqa: E731
     return [
         ("SIRET", pick(texts), "text", "text"),
@@ -55,10 +55,11 @@ def _formats(book: Any) -> dict[str, Any]:
     }
 
 
-def _cell_by_cell(sheet: Any, formats: dict[str, Any], table: list[tuple[str, list[Any], str, str]]) -> None:
+def _cell_by_cell(sheet: Any, header_format: Any, formats: dict[str, Any], table: list[tuple[str, Any, str, str]]
+                  ) -> None:
     """The reference: xlsxwriter's own calls, row by row, a blank cell for a missing or empty value."""
     for j, (header, _, _, _) in enumerate(table):
-        sheet.write_string(0, j, header, formats["header"])
+        sheet.write_string(0, j, header, header_format)
     for i, row in enumerate(zip(*(cells for _, cells, _, _ in table), strict=True), start=1):
         for j, value in enumerate(row):
             kind, cell_format = table[j][2], formats[table[j][3]]
@@ -73,7 +74,7 @@ def _cell_by_cell(sheet: Any, formats: dict[str, Any], table: list[tuple[str, li
                 sheet.write_string(i, j, str(value), cell_format)
 
 
-def _workbook(path: Path, tables: list[list[tuple[str, list[Any], str, str]]], bulk: bool) -> Path:
+def _workbook(path: Path, tables: list[list[tuple[str, Any, str, str]]], bulk: bool, headers: bool = True) -> Path:
     book = xlsxwriter.Workbook(str(path))
     book.set_properties({"created": CREATED})
     formats = _formats(book)
@@ -83,21 +84,24 @@ def _workbook(path: Path, tables: list[list[tuple[str, list[Any], str, str]]], b
         sheet = book.add_worksheet(f"Table {n}", TableSheet if bulk else None)
         for j, (_, _, _, name) in enumerate(table):
             sheet.set_column(j, j, 12 + j, formats[name])
+        header_format = formats["header"] if headers else None
         if bulk:
-            sheet.write_table(formats["header"], [TableColumn(header, cells, kind, formats[name])  # type: ignore[arg-type]
-                                                  for header, cells, kind, name in table])
+            sheet.write_table(header_format, [TableColumn(header, cells, kind, formats[name])  # type: ignore[arg-type]
+                                              for header, cells, kind, name in table])
         else:
-            _cell_by_cell(sheet, formats, table)
+            _cell_by_cell(sheet, header_format, formats, table)
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, max(len(table[0][1]), 1), len(table) - 1)
     book.close()
     return path
 
 
-def test_same_bytes_as_cell_by_cell(tmp_path):
-    tables = [_columns_of(300, 1), _columns_of(2 * ROWS_PER_WRITE + 17, 2), _columns_of(0, 3)]
-    bulk = zipfile.ZipFile(_workbook(tmp_path / "bulk.xlsx", tables, bulk=True))
-    reference = zipfile.ZipFile(_workbook(tmp_path / "reference.xlsx", tables, bulk=False))
+@pytest.mark.parametrize("headers", [True, False])  # without a header format, the column's (as xlsxwriter)
+def test_same_bytes_as_cell_by_cell(tmp_path, headers):
+    long_header = [(LONG, [1, 2], "number", "integer")]  # a title too is cut at Excel's limit
+    tables = [_columns_of(300, 1), _columns_of(2 * ROWS_PER_WRITE + 17, 2), _columns_of(0, 3), long_header]
+    bulk = zipfile.ZipFile(_workbook(tmp_path / "bulk.xlsx", tables, bulk=True, headers=headers))
+    reference = zipfile.ZipFile(_workbook(tmp_path / "reference.xlsx", tables, bulk=False, headers=headers))
     assert bulk.namelist() == reference.namelist()
     for name in reference.namelist():
         assert bulk.read(name) == reference.read(name), name
@@ -140,3 +144,8 @@ def test_one_table_per_sheet(tmp_path):
     other.write_string(0, 0, "déjà là")
     with pytest.raises(ValueError, match="already holds cells"):
         other.write_table(plain, [TableColumn("A", ["y"], "text", plain)])
+    with pytest.raises(ValueError, match="needs a cell format"):
+        book.add_worksheet("Sans format", TableSheet).write_table(plain, [TableColumn("A", ["y"], "text", None)])
+    sheet.write_string(5, 3, "écrit après le tableau")  # would be lost: the workbook is refused instead
+    with pytest.raises(ValueError, match="takes no other cell"):
+        book.close()

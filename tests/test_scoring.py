@@ -13,7 +13,7 @@ from core.config import Config
 from core.home import Home
 from core.scoring_config import ScoringConfig
 from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs, write_list_inputs
-from scoring.monthly import read_ranking
+from scoring.monthly import keep_list_inputs, read_ranking
 from scoring.reasons import (
     LEGAL_RULES,
     SectorBenchmarks,
@@ -178,6 +178,15 @@ def test_a_list_keeps_its_inputs_whole_and_gives_them_back(tmp_path):
     assert [p.name for p in folder.parent.iterdir()] == ["2025-03"]  # nothing left aside, the killed run's removed
     (folder / "benchmarks.parquet").unlink()
     assert read_list_inputs(home, month) is None  # incomplete: nothing kept
+
+
+def test_inputs_that_cannot_be_kept_fail_the_run_with_the_folder_named(tmp_path):
+    table = _table()
+    benchmarks = SectorBenchmarks.of(table, ["n_carence"], min_group=5)
+    (tmp_path / "data").write_text("a file where the folder should be", encoding="utf-8")
+    folder = tmp_path / "data" / "list-inputs" / "2025-03"
+    with pytest.raises(RuntimeError, match=r"could not be kept in .*list-inputs/2025-03"):
+        keep_list_inputs(ListInputs(date(2025, 3, 1), "1", table, benchmarks, folder), pd.DataFrame())
 
 
 def test_a_rule_reason_counts_the_contracts_and_names_the_post():

@@ -394,6 +394,39 @@ def test_a_listed_line_is_explained_from_what_the_list_kept(world, monkeypatch):
     assert kept.evidence.equals(expected.evidence)
 
 
+def test_inputs_that_do_not_give_the_list_s_score_are_not_used(world, monkeypatch):
+    """A run stopped between a month's list and its kept inputs leaves those of the run before: the page then explains
+    the line from the stored features, as `explain` does, and says nothing false; a new writing of the inputs is read
+    by the next page."""
+    import web.data
+    from scoring.list_inputs import ListInputs
+
+    month = date.fromisoformat(world.month + "-01")
+    data = web.data.HomeData(world.home, world.config)
+    kept = data.list_inputs(month)
+    assert kept is not None
+    from_features = web.data.HomeData(world.home, world.config)
+    monkeypatch.setattr(from_features, "list_inputs", lambda month: None)
+    expected = from_features.establishment(month, world.siret_a).explanation
+    features = kept.features.copy()
+    numeric = [c for c in expected.contributions["feature"] if pd.api.types.is_float_dtype(features[c])]
+    features.loc[features["siret"].astype(str) == world.siret_a, numeric] = 0.0  # another run's row
+    other = ListInputs(kept.month, kept.model_version, features, kept.benchmarks, kept.folder)
+    monkeypatch.setattr(data, "list_inputs", lambda month: other)
+    shown = data.establishment(month, world.siret_a).explanation
+    assert shown.notice == "" and shown.contributions.equals(expected.contributions)
+
+    explained = []
+    data = web.data.HomeData(world.home, world.config)
+    monkeypatch.setattr(data, "_explain", lambda *args, _explain=data._explain: explained.append(1) or _explain(*args))
+    data.establishment(month, world.siret_a)
+    data.establishment(month, world.siret_a)
+    stamp = kept.folder / "inputs.json"
+    os.utime(stamp, ns=(stamp.stat().st_atime_ns, stamp.stat().st_mtime_ns + 1_000_000))
+    data.establishment(month, world.siret_a)
+    assert len(explained) == 2  # kept once, then explained again from the inputs written anew
+
+
 def test_the_page_benchmark_times_pages_after_the_warm_up(world, monkeypatch):
     """`bench page` with its reference rows: every page and picture answered, the timings positive, and the
     warm-up (the server's, at start) opened the first listed establishment, so the first page reuses it."""

@@ -48,6 +48,7 @@ from web.project import (
     read_evidence,
     read_list_inputs,
     read_ranking,
+    scores_as_published,
     stale_notice,
     timeline_png,
 )
@@ -181,9 +182,9 @@ class HomeData:
         self._inputs: dict[date, tuple[FileStamp, ListInputs | None]] = {}  # month -> (stamp, what its list kept)
         self._models: dict[str, Any] = {}
         self._agencies: dict[date, tuple[Path, pd.DataFrame]] = {}  # month -> (warehouse version, agencies)
-        # (month, SIRET, stamps of the list and feature table it was explained from) -> explanation
-        self._explained: OrderedDict[tuple[date, str, FileStamp, FileStamp], tuple[Explanation, MonthFeatures]] = (
-            OrderedDict())
+        # (month, SIRET, stamps of the list, feature table and kept inputs it was explained from) -> explanation
+        self._explained: OrderedDict[tuple[date, str, FileStamp, FileStamp, FileStamp],
+                                     tuple[Explanation, MonthFeatures]] = OrderedDict()
         self.engines = AttachedEngines(home.warehouse, home.duckdb_tmp)
 
     def ranked(self, month: date) -> pd.DataFrame:
@@ -274,7 +275,8 @@ class HomeData:
     def establishment(self, month: date, siret: str) -> EstablishmentView:
         """Explain one establishment of the month's ranked lines (the last EXPLAINED_KEPT explanations are kept:
         the page's picture and printable text reuse its explanation). Raises LookupError when it was not scored."""
-        key = (month, siret, file_stamp(lists_folder(self.home, month) / "ranked.csv"), self._features_stamp(month))
+        key = (month, siret, file_stamp(lists_folder(self.home, month) / "ranked.csv"), self._features_stamp(month),
+               file_stamp(list_inputs_folder(self.home, month) / "inputs.json"))
         with self._lock:
             kept = self._explained.get(key)
         explanation, features = kept if kept is not None else self._explain(month, siret)
@@ -298,8 +300,10 @@ class HomeData:
         line = ranked.loc[siret]
         model = self.model(str(line["model_version"]))
         kept = self.list_inputs(month)
-        if kept is not None and kept.model_version == str(line["model_version"]) and siret in kept.positions:
-            # A line the list explained: from what the list kept of it, whatever was computed since.
+        if (kept is not None and kept.model_version == str(line["model_version"]) and siret in kept.positions
+                and scores_as_published(model, kept.features, siret, line)):
+            # A line the list explained: from what the list kept of it, whatever was computed since (provided that
+            # what was kept gives the list's score: a run stopped between the list and its inputs leaves others).
             features = MonthFeatures(kept.features, kept.positions, kept.benchmarks)
             evidence = kept.evidence_of(siret)
         else:

@@ -25,6 +25,7 @@ from scoring.explain import (
     explain_month,
     explanation_text,
     month_contracts,
+    scores_as_published,
     stale_notice,
     timeline_png,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "read_list_inputs",
     "read_ranking",
     "region_names",
+    "scores_as_published",
     "slug",
     "stale_notice",
     "store_recorded_inspections",
