@@ -40,21 +40,28 @@ def write_text_whole(path: Path, text: str) -> None:
         temp.write_text(text, encoding="utf-8")
 
 
+def _orphans(path: Path, suffixes: str) -> Iterator[tuple[Path, str]]:
+    """The temporary files or folders of `path` (`.<name>.<pid>-<random>.<suffix>`, a suffix among the alternatives
+    `suffixes`) whose writing process is gone, with its pid."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-[0-9a-f]{{8}}\.({suffixes})")
+    for left in path.parent.glob(f".{path.name}.*"):
+        match = pattern.fullmatch(left.name)
+        if match and not _alive(int(match.group(1))):
+            yield left, match.group(1)
+
+
 def remove_orphans(path: Path) -> list[Path]:
     """Remove the temporary files of `path` whose writing process is gone (killed before it could clean up);
     returns them. Those of a live process (another writer at work) are left alone."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-[0-9a-f]{{8}}\.tmp")
     removed = []
-    for temp in path.parent.glob(f".{path.name}.*.tmp"):
-        match = pattern.fullmatch(temp.name)
-        if match and not _alive(int(match.group(1))):
-            try:
-                size = temp.stat().st_size
-                temp.unlink()
-            except FileNotFoundError:  # another writer of the same file removed it first
-                continue
-            log.warning("removed %s: %.1f MB half-written by process %s, which is gone", temp, size / 1e6, match.group(1))
-            removed.append(temp)
+    for temp, pid in _orphans(path, "tmp"):
+        try:
+            size = temp.stat().st_size
+            temp.unlink()
+        except FileNotFoundError:  # another writer of the same file removed it first
+            continue
+        log.warning("removed %s: %.1f MB half-written by process %s, which is gone", temp, size / 1e6, pid)
+        removed.append(temp)
     return removed
 
 
@@ -63,11 +70,9 @@ def folder_replaced_when_written(path: Path) -> Iterator[Path]:
     """A temporary folder next to `path` to write into; put in place of the folder `path` when the block ends without
     an error (the previous one moved aside, then removed), removed when it raises. A reader sees the previous folder
     or the new one, or for an instant none, never a mix. Folders left by killed writers are removed."""
-    for left in path.parent.glob(f".{path.name}.*"):
-        match = re.fullmatch(rf"\.{re.escape(path.name)}\.(\d+)-[0-9a-f]{{8}}\.(dir|old)", left.name)
-        if match and not _alive(int(match.group(1))):
-            shutil.rmtree(left, ignore_errors=True)
-            log.warning("removed %s: left by process %s, which is gone", left, match.group(1))
+    for left, pid in _orphans(path, "dir|old"):
+        shutil.rmtree(left, ignore_errors=True)
+        log.warning("removed %s: left by process %s, which is gone", left, pid)
     stem = f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}"
     temp, old = path.with_name(f"{stem}.dir"), path.with_name(f"{stem}.old")
     temp.mkdir(parents=True)

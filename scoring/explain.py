@@ -36,7 +36,7 @@ from core.months import month_end
 from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
 from scoring.evidence_groups import group_evidence
-from scoring.list_inputs import read_list_inputs
+from scoring.list_inputs import ListInputs, read_list_inputs
 from scoring.monthly import RANKED_COLUMNS, explain_rows, lists_folder, read_ranking, score_table
 from scoring.reasons import (
     LEGAL_RULES,
@@ -386,8 +386,7 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     contracts = month_contracts(home, config, month, siret)
     if line is not None and model_reference is None and not gone:
         kept = read_list_inputs(home, month)
-        if (kept is not None and kept.model_version == version and siret in kept.positions
-                and scores_as_published(model, kept.features, siret, line)):
+        if kept is not None and kept_explains(kept, model, version, siret, line):
             return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
                                          month, config, published=ranking, benchmarks=kept.benchmarks)
     inspections = load_inspections(home.warehouse)
@@ -418,6 +417,13 @@ def _same_score(a: float, b: float) -> bool:
 def scores_as_published(model: SavedModel, table: pd.DataFrame, siret: str, line: pd.Series) -> bool:
     """Whether `model` gives the establishment's row of `table` the score its published `line` shows."""
     return _same_score(_score_now(model, table, siret), float(line["score"]))
+
+
+def kept_explains(kept: ListInputs, model: SavedModel, version: str, siret: str, line: pd.Series) -> bool:
+    """Whether what the list kept (`scoring.list_inputs`) explains its `line`: kept by the same model `version`, and
+    giving the line's score (a run stopped between the list and its inputs leaves another run's)."""
+    return kept.model_version == version and siret in kept.positions and scores_as_published(model, kept.features,
+                                                                                              siret, line)
 
 
 def _score_now(model: SavedModel, table: pd.DataFrame, siret: str) -> float:

@@ -296,12 +296,12 @@ def score_month(
         previous = previous_ranking(home, month)
     ranked = rank_table(model, table, month, config, inspections, previous, stages)
     # Only the explained establishments' evidence is read: their reasons and the files need no other.
+    rows = explained(ranked, all_reasons)
     with timed(stages, "evidence read"):
-        evidence = month_evidence(home, month, set(ranked.loc[explained(ranked, all_reasons), "siret"]))
+        evidence = month_evidence(home, month, set(ranked.loc[rows, "siret"]))
     with timed(stages, "SHAP reasons"):
         benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
-    inputs = ListInputs(month, version, table.loc[explained(ranked, all_reasons)], benchmarks,
-                        list_inputs_folder(home, month))
+    inputs = ListInputs(month, version, table.loc[rows], benchmarks, list_inputs_folder(home, month))
     ranked = explain_ranked(model, table, ranked, evidence, config, all_reasons, stages, benchmarks)
     ranked["model_version"] = version
 

@@ -37,6 +37,7 @@ from web.project import (
     feature_dir,
     format_value,
     group_evidence,
+    kept_explains,
     list_inputs_folder,
     lists_folder,
     load_features,
@@ -48,7 +49,6 @@ from web.project import (
     read_evidence,
     read_list_inputs,
     read_ranking,
-    scores_as_published,
     stale_notice,
     timeline_png,
 )
@@ -300,10 +300,8 @@ class HomeData:
         line = ranked.loc[siret]
         model = self.model(str(line["model_version"]))
         kept = self.list_inputs(month)
-        if (kept is not None and kept.model_version == str(line["model_version"]) and siret in kept.positions
-                and scores_as_published(model, kept.features, siret, line)):
-            # A line the list explained: from what the list kept of it, whatever was computed since (provided that
-            # what was kept gives the list's score: a run stopped between the list and its inputs leaves others).
+        if kept is not None and kept_explains(kept, model, str(line["model_version"]), siret, line):
+            # A line the list explained: from what the list kept of it, whatever was computed since.
             features = MonthFeatures(kept.features, kept.positions, kept.benchmarks)
             evidence = kept.evidence_of(siret)
         else:
