@@ -155,20 +155,29 @@ def ingest(
 def import_inspections(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV with columns siret,inspection_date,abuse_found (extra columns ignored).")],
+    append: Annotated[bool, typer.Option(
+        "--append", help="Add the file's controls to those imported before, instead of replacing them with it.")] = False,
 ) -> None:
-    """Store past inspections in the warehouse (bad rows are reported with their line and left out)."""
+    """Store past inspections in the warehouse (bad rows are reported with their line and left out): the file is
+    the whole history, or, with --append, controls to add to it."""
     from warehouse.inspections import STORED_NAME, import_inspections
     from warehouse.versions import WarehouseBusy
 
     context = _context(ctx)
     try:
-        loaded = import_inspections(path, context.home)
+        loaded = import_inspections(path, context.home, append)
     except (OSError, ValueError, WarehouseBusy) as exc:
         raise fail(str(exc)) from exc
     for issue in loaded.issues:
         typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)
     stored = context.home.warehouse / STORED_NAME
-    typer.echo(f"{len(loaded.rows)} inspections stored in {stored} ({len(loaded.issues)} rows left out)")
+    left_out = sum(issue.kind == "bad_inspection_row" for issue in loaded.issues)
+    if append:
+        typer.echo(f"{len(loaded.rows)} inspections read ({left_out} rows left out): {loaded.added} new, "
+                   f"{loaded.replaced} outcomes replaced; {loaded.stored} inspections stored in {stored}")
+    else:
+        typer.echo(f"{loaded.stored} inspections stored in {stored} ({left_out} rows left out), replacing the "
+                   f"{loaded.before} imported before")
 
 
 @app.command()

@@ -28,7 +28,9 @@ log = logging.getLogger("champollion.training")
 def train(
     ctx: typer.Context,
     inspections: Annotated[
-        Path | None, typer.Option(help="CSV siret,inspection_date,abuse_found (default: the inspections imported).")
+        Path | None, typer.Option(help="CSV siret,inspection_date,abuse_found: the whole history, imported first as "
+                                  "`import-inspections FILE` imports it, replacing the inspections imported before "
+                                  "(default: the inspections imported)."),
     ] = None,
     trials: Annotated[
         int | None, typer.Option(help="Optuna trials to run now (default: training.trials).", min=1)

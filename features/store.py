@@ -2,9 +2,9 @@
 current, else computed from the warehouse and stored there.
 
 A stored table is current when its catalog has this code's feature schema version and fingerprint
-(feature definitions, settings and the declarations read) and its counts of past inspections agree
-with the inspections given (a table computed before the inspections were imported, or with other
-inspections, is recomputed). Without inspections, a stored table is kept.
+(feature definitions, settings and the declarations read) and its features of past inspections (count,
+months since the last, its outcome) agree with the inspections given (a table computed before the inspections
+were imported, or with other inspections or outcomes, is recomputed). Without inspections, a stored table is kept.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.config import Config
@@ -39,28 +40,45 @@ def declared_months(warehouse: Path) -> list[date]:
     return sorted(months)
 
 
-def expected_past_inspections(inspections: pd.DataFrame | None, as_of: date) -> pd.Series:
-    """Inspections per SIRET dated up to the end of the month `as_of` (what the feature counts)."""
+INSPECTION_FEATURES = ("past_inspections", "months_since_last_inspection", "last_inspection_found_abuse")
+
+
+def expected_inspection_features(inspections: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
+    """Per SIRET inspected up to the end of the month `as_of`, the three features `features.build.INSPECTIONS_SQL`
+    gives: how many inspections, months from the last one to the month (calendar months), and whether the last one
+    found abuse (of two on the last day, if either did)."""
     if inspections is None or inspections.empty:
-        return pd.Series(dtype="int64")
-    known = inspections[pd.to_datetime(inspections["inspection_date"]) <= pd.Timestamp(month_end(as_of))]
-    return known.groupby(known["siret"].astype(str)).size()
+        return pd.DataFrame(columns=list(INSPECTION_FEATURES), dtype="float64")
+    end = pd.Timestamp(month_end(as_of))
+    days = pd.to_datetime(inspections["inspection_date"])
+    known = pd.DataFrame({"siret": inspections["siret"].astype(str), "day": days,
+                          "found": inspections["abuse_found"].astype("int64")})[days <= end]
+    last = known.sort_values(["siret", "day", "found"]).groupby("siret").last()
+    return pd.DataFrame({
+        "past_inspections": known.groupby("siret").size().astype("float64"),
+        "months_since_last_inspection": (end.year * 12 + end.month
+                                         - (last["day"].dt.year * 12 + last["day"].dt.month)).astype("float64"),
+        "last_inspection_found_abuse": last["found"].astype("float64"),
+    })
 
 
 def is_current(
     table: pd.DataFrame, catalog: dict, inspections: pd.DataFrame | None, as_of: date, fingerprint: str
 ) -> bool:
     """Whether a stored feature table can be reused: same definitions and declarations (fingerprint),
-    and the same inspection history when the inspections are given (when they are not, the stored
-    history is kept rather than erased)."""
+    and the same inspection history when the inspections are given: counts, months since the last one and its
+    outcome (a corrected outcome makes the table stale). When they are not given, the stored history is kept
+    rather than erased."""
     if catalog.get("schema_version") != FEATURES_SCHEMA_VERSION or catalog.get("fingerprint") != fingerprint:
         return False
     if inspections is None:
         return True
-    expected = expected_past_inspections(inspections, as_of)
-    stored = table.set_index(table["siret"].astype(str))["past_inspections"].astype("int64")
-    aligned = expected.reindex(stored.index, fill_value=0).astype("int64")
-    return bool((aligned == stored).all())
+    sirets = table["siret"].astype(str)
+    expected = expected_inspection_features(inspections, as_of).reindex(sirets)
+    expected["past_inspections"] = expected["past_inspections"].fillna(0.0)
+    return all(np.array_equal(table[name].to_numpy(dtype="float64", na_value=np.nan),
+                              expected[name].to_numpy(dtype="float64"), equal_nan=True)
+               for name in INSPECTION_FEATURES)
 
 
 def feature_tables(

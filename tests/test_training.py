@@ -263,9 +263,10 @@ def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_
         (3, "bad_inspection_row"), (4, "bad_inspection_row"), (5, "bad_inspection_row")
     ]
     reasons = [issue.reason for issue in source.issues]
-    assert "SIRET '1234' is not 14 digits" in reasons[0]
-    assert "not an ISO date" in reasons[1]
-    assert "abuse_found 'yes' is not 0 or 1" in reasons[2]
+    assert "siret is not 14 digits (4 characters)" in reasons[0]
+    assert "inspection_date is not a date written YYYY-MM-DD" in reasons[1]
+    assert "abuse_found is not 0 or 1" in reasons[2]
+    assert not any(value in reason for reason in reasons for value in ("1234", "15/06/2025", "yes")), reasons
 
 
 def test_train_command_prints_bad_rows_and_fails_clearly_without_features(tmp_path):
@@ -277,7 +278,7 @@ def test_train_command_prints_bad_rows_and_fails_clearly_without_features(tmp_pa
     path.write_text(f"siret,inspection_date,abuse_found\n{A},2025-06-15,1\n12,2025-06-16,0\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "train", "--inspections", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:3: SIRET '12' is not 14 digits; row left out" in result.output
+    assert f"{path}:3: siret is not 14 digits (2 characters); row left out" in result.output
     assert "no labelled rows" in result.output
 
 

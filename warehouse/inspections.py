@@ -2,7 +2,9 @@
 
 Extra columns are ignored. A bad row (SIRET not 14 digits, a date that is not ISO, an outcome
 other than 0/1) is reported with its line and reason and left out; the others are kept.
-`import_inspections` is the one way in for files (`import-inspections` and `train --inspections`);
+`import_inspections` is the one way in for files (`import-inspections` and `train --inspections`): a file is
+the whole history and replaces the one imported before, or, appended, adds the controls it holds to it (an outcome
+it gives anew for a stored control replaces the stored one); a file with no valid row replaces nothing;
 the outcomes of controls recorded in the web application arrive through `store_recorded_inspections`,
 in a file of their own that an import never replaces. Training, scoring, exclusions and the audit all
 read both through `load_inspections`.
@@ -11,6 +13,8 @@ read both through `load_inspections`.
 from __future__ import annotations
 
 import csv
+import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,57 +35,176 @@ RECORDED_NAME = "recorded-inspections.parquet"  # outcomes recorded where contro
 
 @dataclass(frozen=True)
 class InspectionFile:
-    """The valid rows of an inspections file and the problems found in the others."""
+    """The valid rows of an inspections file and the problems found in the others; `lines`: the line of each
+    row in the file (the first one, for a row written twice)."""
 
     rows: pd.DataFrame
     issues: list[Issue]
+    lines: list[int]
+
+
+@dataclass(frozen=True)
+class InspectionImport:
+    """What an import read (`rows`, `issues`: `InspectionFile`) and what the warehouse holds after it: `stored`
+    imported inspections; `added`: the file's controls (SIRET and day) not stored before; `replaced`: stored controls
+    whose outcome an appended file changed; `before`: the imported inspections stored before. `issues` are in the
+    order of their lines."""
+
+    rows: pd.DataFrame
+    issues: list[Issue]
+    stored: int
+    added: int
+    replaced: int
+    before: int
+
+
+# An ISO date as the file must write it: `date.fromisoformat` also reads 20240305 and week dates.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Inspection dates outside these years are typing errors (and a date of year 1 has no month before it to label).
+FIRST_YEAR, LAST_YEAR = 1950, 2099
 
 
 def read_inspections(path: Path) -> InspectionFile:
-    """Read and check an inspections CSV (UTF-8, comma or semicolon separated)."""
-    text = path.read_text(encoding="utf-8-sig")
-    dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    """Read and check an inspections CSV (comma or semicolon separated; UTF-8, else Windows-1252 as spreadsheets
+    save it). A bad row is reported by its line and what is wrong, never by its values (a shifted column may hold
+    anything, a NIR or a name)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    first = text.splitlines()[0] if text else ""
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(first or ",", delimiters=",;")
+    except csv.Error:  # one column, or another separator: the header check below says what is missing
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(REQUIRED)})")
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
+                         f"(expected {', '.join(REQUIRED)}, separated by commas or semicolons)")
     rows, issues = [], []
-    for line, record in enumerate(reader, start=2):
-        siret = (record["siret"] or "").strip()
-        raw_date = (record["inspection_date"] or "").strip()
-        outcome = (record["abuse_found"] or "").strip()
-        problem = None
-        if len(siret) != 14 or not siret.isdigit():
-            problem = f"SIRET {siret!r} is not 14 digits"
-        else:
-            try:
-                when = date.fromisoformat(raw_date)
-            except ValueError:
-                problem = f"inspection_date {raw_date!r} is not an ISO date (YYYY-MM-DD)"
+    try:
+        for record in reader:
+            line = reader.line_num  # the line the row ends on (blank lines are skipped, not counted out)
+            problem, row = _checked(record)
+            if problem:
+                issues.append(Issue(str(path), line, "warning", "bad_inspection_row", problem + "; row left out"))
             else:
-                if outcome not in ("0", "1"):
-                    problem = f"abuse_found {outcome!r} is not 0 or 1"
-        if problem:
-            issues.append(Issue(str(path), line, "warning", "bad_inspection_row", problem + "; row left out"))
-            continue
-        rows.append((siret, when, int(outcome)))
-    frame = pd.DataFrame(rows, columns=list(REQUIRED))
+                rows.append((*row, line))
+    except csv.Error as exc:
+        raise ValueError(f"{path}:{reader.line_num}: not a readable CSV line ({exc})") from exc
+    frame = pd.DataFrame(rows, columns=[*REQUIRED, "line"])
     frame["siret"] = frame["siret"].astype("string")
     frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
     frame["abuse_found"] = frame["abuse_found"].astype("int64")
-    return InspectionFile(frame.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True), issues)
+    issues = sorted(issues + _both_outcomes(path, frame), key=_line)
+    kept = frame.drop_duplicates(list(REQUIRED)).sort_values(["inspection_date", "siret"], ignore_index=True)
+    return InspectionFile(kept[list(REQUIRED)], issues, kept["line"].astype(int).tolist())
 
 
-def import_inspections(path: Path, home: Home) -> InspectionFile:
-    """Read and check an inspections CSV, and publish a new version of the warehouse of `home`
-    holding its valid rows as the stored inspections (under the writer's lock)."""
+def _checked(record: dict[str, str | None]) -> tuple[str | None, tuple[str, date, int]]:
+    """What is wrong with a row (None: nothing), and its values."""
+    siret = (record["siret"] or "").strip()
+    raw_date = (record["inspection_date"] or "").strip()
+    outcome = (record["abuse_found"] or "").strip()
+    nothing = ("", date.min, 0)
+    if len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
+        return f"siret is not 14 digits ({len(siret)} characters)", nothing
+    try:
+        when = date.fromisoformat(raw_date) if ISO_DATE.fullmatch(raw_date) else None
+    except ValueError:
+        when = None
+    if when is None:
+        return "inspection_date is not a date written YYYY-MM-DD", nothing
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        return f"inspection_date is not between {FIRST_YEAR} and {LAST_YEAR}", nothing
+    if outcome not in ("0", "1"):
+        return "abuse_found is not 0 or 1", nothing
+    return None, (siret, when, int(outcome))
+
+
+def _both_outcomes(path: Path, rows: pd.DataFrame) -> list[Issue]:
+    """A warning for each row of a file whose control (SIRET and day) an earlier line gives the other outcome."""
+    firsts = rows.drop_duplicates(["siret", "inspection_date", "abuse_found"])
+    later = firsts[firsts.duplicated(["siret", "inspection_date"])]
+    first_line = firsts.drop_duplicates(["siret", "inspection_date"]).set_index(["siret", "inspection_date"])["line"]
+    return [Issue(str(path), int(line), "warning", "inspection_both_outcomes",
+                  f"SIRET {siret} inspected on {day:%Y-%m-%d}: line {first_line[(siret, day)]} gives the other outcome; "
+                  "both are kept, as two controls that day")
+            for siret, day, line in later[["siret", "inspection_date", "line"]].itertuples(index=False, name=None)]
+
+
+def import_inspections(path: Path, home: Home, append: bool = False) -> InspectionImport:
+    """Read and check an inspections CSV, and publish a new version of the warehouse of `home` (under the writer's
+    lock) whose imported inspections are its valid rows, or, with `append`, those stored before and its rows.
+
+    Appended, a control already stored is kept once, and a control (SIRET and day) the file gives another outcome
+    replaces the stored one (a corrected outcome), reported with its line. A file with no valid row replaces
+    nothing: ValueError, and the stored history stays."""
     loaded = read_inspections(path)
     with writer_lock(home.data):
         state = WarehouseState(home.data)
+        state.adopt_legacy()
+        published = state.published()
+        before = _stored(published / "warehouse" if published is not None else None)
+        if loaded.rows.empty:
+            raise ValueError(f"{path}: no valid inspection row ({len(loaded.issues)} left out): "
+                             f"nothing imported, the {len(before)} inspections stored are kept")
         draft = state.begin()
-        store_inspections(loaded.rows, draft.warehouse)
+        issues = list(loaded.issues)
+        kept, replaced = before, 0
+        if append:
+            changed = _changed_outcomes(path, loaded, before)
+            issues += changed
+            replaced = len(changed)
+            controls = pd.MultiIndex.from_frame(loaded.rows[["siret", "inspection_date"]])
+            kept = before[~pd.MultiIndex.from_frame(before[["siret", "inspection_date"]]).isin(controls)]
+        rows = pd.concat([kept, loaded.rows], ignore_index=True) if append else loaded.rows
+        rows = rows.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
+        store_inspections(rows, draft.warehouse)
         state.publish(draft)
-    return loaded
+    controls = loaded.rows[["siret", "inspection_date"]].drop_duplicates()
+    added = int((~pd.MultiIndex.from_frame(controls).isin(pd.MultiIndex.from_frame(before[["siret", "inspection_date"]]))).sum())
+    return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before))
+
+
+def _stored(warehouse: Path | None) -> pd.DataFrame:
+    """The imported inspections of a warehouse (none when it has none, or there is no warehouse yet), typed as
+    `read_inspections` types them."""
+    path = warehouse / STORED_NAME if warehouse is not None else None
+    if path is None or not path.exists():
+        return pd.DataFrame({"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
+                             "abuse_found": pd.Series(dtype="int64")})
+    frame = pq.read_table(path).to_pandas(date_as_object=False)
+    return frame.astype({"siret": "string", "inspection_date": "datetime64[s]", "abuse_found": "int64"})
+
+
+def _changed_outcomes(path: Path, loaded: InspectionFile, stored: pd.DataFrame) -> list[Issue]:
+    """A warning for each control (SIRET and day) of `loaded`, at its first line, whose outcomes in the file are not
+    those stored for it: the file's replace them."""
+    keys = ["siret", "inspection_date"]
+    stored_outcomes = stored.groupby(keys)["abuse_found"].agg(frozenset)
+    file_outcomes = loaded.rows.groupby(keys)["abuse_found"].agg(frozenset)
+    issues, seen = [], set()
+    for (siret, day), line in zip(loaded.rows[keys].itertuples(index=False, name=None), loaded.lines, strict=True):
+        known = stored_outcomes.get((siret, day))
+        if known is None or (siret, day) in seen or known == file_outcomes[(siret, day)]:
+            continue
+        seen.add((siret, day))
+        issues.append(Issue(
+            str(path), line, "warning", "inspection_outcome_replaced",
+            f"SIRET {siret} inspected on {day:%Y-%m-%d} was stored with abuse_found {_outcomes(known)}: "
+            f"replaced by this file's {_outcomes(file_outcomes[(siret, day)])}"))
+    return issues
+
+
+def _line(issue: Issue) -> int:
+    return issue.line or 0
+
+
+def _outcomes(values: frozenset[int]) -> str:
+    return " and ".join(str(value) for value in sorted(values))
 
 
 def store_recorded_inspections(inspections: pd.DataFrame, home: Home) -> None:

@@ -1,0 +1,138 @@
+"""`import-inspections`: a file replaces the imported history, or, with --append, adds its controls to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from champollion.cli import app
+from core.home import Home
+from warehouse.inspections import import_inspections, load_inspections, read_inspections, store_recorded_inspections
+
+A, B, C = "11111111100011", "22222222200022", "33333333300033"
+
+
+def _csv(path: Path, *rows: str) -> Path:
+    path.write_text("siret,inspection_date,abuse_found\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _stored(home: Home) -> list[tuple[str, str, int]]:
+    stored = load_inspections(home.warehouse)
+    assert stored is not None
+    return [(s, f"{d:%Y-%m-%d}", int(f)) for s, d, f in
+            stored[["siret", "inspection_date", "abuse_found"]].itertuples(index=False, name=None)]
+
+
+def test_an_appended_file_adds_its_new_controls_and_keeps_those_stored_once(tmp_path):
+    home = Home(tmp_path / "home")
+    first = import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,1", f"{B},2024-06-10,0"), home)
+    assert (first.stored, first.added) == (2, 2)
+    later = import_inspections(_csv(tmp_path / "2025.csv", f"{B},2024-06-10,0", f"{C},2025-01-20,1",
+                                    f"{C},2025-01-20,1"), home, append=True)
+    assert (later.stored, later.added, later.issues) == (3, 1, [])
+    assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 0), (C, "2025-01-20", 1)]
+
+
+def test_without_append_the_file_is_the_whole_history(tmp_path):
+    home = Home(tmp_path / "home")
+    import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,1"), home)
+    replaced = import_inspections(_csv(tmp_path / "2025.csv", f"{C},2025-01-20,1"), home)
+    assert (replaced.stored, replaced.added) == (1, 1)
+    assert _stored(home) == [(C, "2025-01-20", 1)]
+
+
+def test_an_appended_outcome_replaces_the_stored_one_and_is_reported_with_its_line(tmp_path):
+    """Kept beside the stored one, a corrected outcome made two controls that day: two labelled rows of opposite
+    labels, and a count of past inspections one too high."""
+    home = Home(tmp_path / "home")
+    import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1"), home)
+    path = _csv(tmp_path / "fix.csv", "12,2024-01-01,1", f"{A},2024-03-05,1", f"{B},2024-06-10,1")
+    appended = import_inspections(path, home, append=True)
+    assert [(issue.line, issue.kind) for issue in appended.issues] == [
+        (2, "bad_inspection_row"), (3, "inspection_outcome_replaced")]
+    assert appended.issues[1].reason == ("SIRET 11111111100011 inspected on 2024-03-05 was stored with abuse_found 0: "
+                                         "replaced by this file's 1")
+    assert (appended.stored, appended.added, appended.replaced) == (2, 0, 1)
+    assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1)]
+
+
+def test_one_file_giving_both_outcomes_of_a_control_is_reported_at_the_second_line(tmp_path):
+    home = Home(tmp_path / "home")
+    loaded = import_inspections(_csv(tmp_path / "both.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1",
+                                     f"{A},2024-03-05,1", f"{A},2024-03-05,0"), home)
+    assert [(issue.line, issue.kind) for issue in loaded.issues] == [(4, "inspection_both_outcomes")]
+    assert "line 2 gives the other outcome; both are kept, as two controls that day" in loaded.issues[0].reason
+    assert _stored(home) == [(A, "2024-03-05", 0), (A, "2024-03-05", 1), (B, "2024-06-10", 1)]
+
+
+def test_a_file_with_no_valid_row_replaces_nothing(tmp_path):
+    home = Home(tmp_path / "home")
+    import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0"), home)
+    for append in (False, True):
+        for name, rows in (("header.csv", ()), ("french.csv", (f"{B},05/03/2024,1",))):
+            with pytest.raises(ValueError, match=r"no valid inspection row .* the 1 inspections stored are kept"):
+                import_inspections(_csv(tmp_path / name, *rows), home, append=append)
+    assert _stored(home) == [(A, "2024-03-05", 0)]
+
+
+def test_bad_rows_are_told_by_line_and_what_is_wrong_never_by_their_values(tmp_path):
+    """A shifted column put a NIR or a name where the SIRET goes: the report named it."""
+    path = tmp_path / "shifted.csv"
+    path.write_text("siret,inspection_date,abuse_found\n"
+                    "185057800608436,2024-03-05,1\n\n\n"  # two blank lines: the lines after them keep their numbers
+                    "Marie Durand,2024-03-05,1\n"
+                    f"{A},marie.durand@example.fr,1\n"
+                    f"{A},2024-03-05,Pathologie\n"
+                    "１２３４５６７８９０１２３４,2024-03-05,1\n"
+                    f"{A},20240305,1\n{A},2024-W10,1\n{A},0001-01-01,1\n{A},2024-03-05,1\n", encoding="utf-8")
+    loaded = read_inspections(path)
+    assert [issue.line for issue in loaded.issues] == [2, 5, 6, 7, 8, 9, 10, 11]
+    reasons = " ".join(issue.reason for issue in loaded.issues)
+    for value in ("185057800608436", "Marie", "marie.durand", "Pathologie", "１２３", "20240305", "W10"):
+        assert value not in reasons
+    assert "inspection_date is not between 1950 and 2099" in loaded.issues[-1].reason
+    assert loaded.rows["siret"].tolist() == [A] and loaded.lines == [12]
+
+
+def test_a_spreadsheet_file_in_windows_1252_with_semicolons_is_read(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(f"siret;inspection_date;abuse_found;agent\r\n{A};2024-03-05;1;Hélène\r\n".encode("cp1252"))
+    assert read_inspections(path).rows["siret"].tolist() == [A]
+
+
+@pytest.mark.parametrize("text", ["\nsiret,inspection_date,abuse_found\n", "siret\tinspection_date\tabuse_found\n", "siret\n"])
+def test_a_file_whose_first_line_is_not_the_header_is_refused_clearly(tmp_path, text):
+    path = tmp_path / "odd.csv"
+    path.write_text(text + f"{A},2024-03-05,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"missing column.* in its first line"):
+        read_inspections(path)
+
+
+def test_appending_to_a_warehouse_with_no_imported_control_keeps_the_recorded_ones_apart(tmp_path):
+    home = Home(tmp_path / "home")
+    recorded = pd.DataFrame({"siret": [B], "inspection_date": pd.to_datetime(["2025-02-03"]), "abuse_found": [1]})
+    store_recorded_inspections(recorded, home)
+    appended = import_inspections(_csv(tmp_path / "new.csv", f"{A},2025-01-20,0"), home, append=True)
+    assert (appended.stored, appended.added) == (1, 1)
+    assert _stored(home) == [(A, "2025-01-20", 0), (B, "2025-02-03", 1)]
+
+
+def test_the_command_says_what_was_added_and_what_is_stored(tmp_path):
+    home = tmp_path / "home"
+    runner = CliRunner()
+    result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "a.csv", f"{A},2024-03-05,0"))])
+    assert result.exit_code == 0, result.output
+    assert "1 inspections stored in" in result.output and "replacing the 0 imported before" in result.output
+    result = runner.invoke(app, ["--home", str(home), "import-inspections", "--append",
+                                 str(_csv(tmp_path / "b.csv", f"{A},2024-03-05,1", f"{B},2024-06-10,0", "x,y,z"))])
+    assert result.exit_code == 0, result.output
+    assert "b.csv:2: SIRET 11111111100011 inspected on 2024-03-05 was stored with abuse_found 0" in result.output
+    assert "b.csv:4: siret is not 14 digits (1 characters)" in result.output
+    assert "2 inspections read (1 rows left out): 1 new, 1 outcomes replaced; 2 inspections stored in" in result.output
+    result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "c.csv", f"{C},2025-01-20,1"))])
+    assert result.exit_code == 0, result.output
+    assert "1 inspections stored in" in result.output and "(0 rows left out), replacing the 2 imported before" in result.output
