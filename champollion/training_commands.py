@@ -80,7 +80,8 @@ def train(
     if result.truth_over_folds is not None:
         report.print_truth_over_folds(result.truth_over_folds, result.settings.shares)
     report.print_trained(outcome)
-    console.print(f"{len(outcome.source.issues)} bad rows in {outcome.source.label} left out")
+    left_out = sum(issue.kind == "bad_inspection_row" for issue in outcome.source.issues)
+    console.print(f"{left_out} bad rows in {outcome.source.label} left out")
 
 
 @commands.command()

@@ -74,9 +74,59 @@ def test_a_file_with_no_valid_row_replaces_nothing(tmp_path):
     import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0"), home)
     for append in (False, True):
         for name, rows in (("header.csv", ()), ("french.csv", (f"{B},05/03/2024,1",))):
-            with pytest.raises(ValueError, match=r"no valid inspection row .* the 1 inspections stored are kept"):
+            with pytest.raises(ValueError, match=r"no valid inspection row \((line 2: inspection_date|no row after)"):
                 import_inspections(_csv(tmp_path / name, *rows), home, append=append)
     assert _stored(home) == [(A, "2024-03-05", 0)]
+
+
+def test_a_quote_never_closed_stops_the_import_instead_of_swallowing_the_rows_after_it(tmp_path):
+    home = Home(tmp_path / "home")
+    import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1"), home)
+    path = tmp_path / "comments.csv"
+    path.write_text(f'siret,inspection_date,abuse_found,comment\n{A},2024-03-05,1,"Gérant absent\n'
+                    f"{B},2024-06-10,0,ok\n{C},2025-01-20,1,ok\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"the line after line 1 cannot be read as CSV .* nothing imported"):
+        import_inspections(path, home)
+    assert len(_stored(home)) == 2
+
+
+def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('"name",siret,inspection_date,abuse_found\n'
+                    f'"Boulangerie ""Chez Paul"", SARL",{A},2024-03-05,1\n'
+                    f'"Note ""deux""\nlignes",{B},2024-06-10,0\n', encoding="utf-8")
+    loaded = read_inspections(path)
+    assert (loaded.rows["siret"].tolist(), loaded.issues, loaded.lines) == ([A, B], [], [2, 4])
+
+
+def test_semicolons_are_read_when_the_header_holds_a_comma(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text(f"siret;inspection_date;abuse_found;nom, prénom\n{A};2024-03-05;1;x, y\n", encoding="utf-8")
+    assert read_inspections(path).rows["siret"].tolist() == [A]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_byte_order_marks_are_read(tmp_path, encoding):
+    path = tmp_path / "marked.csv"
+    path.write_bytes(f"siret,inspection_date,abuse_found\n{A},2024-03-05,1\n".encode(encoding))
+    assert read_inspections(path).rows["siret"].tolist() == [A]
+
+
+def test_a_control_recorded_in_the_web_application_with_the_other_outcome_is_reported(tmp_path):
+    home = Home(tmp_path / "home")
+    recorded = pd.DataFrame({"siret": [A], "inspection_date": pd.to_datetime(["2024-03-05"]), "abuse_found": [0]})
+    store_recorded_inspections(recorded, home)
+    loaded = import_inspections(_csv(tmp_path / "new.csv", f"{B},2024-06-10,1", f"{A},2024-03-05,1"), home, append=True)
+    assert [(issue.line, issue.kind) for issue in loaded.issues] == [(3, "inspection_recorded_otherwise")]
+    assert "is recorded in the web application with abuse_found 0: both are kept" in loaded.issues[0].reason
+
+
+def test_a_new_control_given_both_outcomes_counts_both_inspections_as_new(tmp_path):
+    home = Home(tmp_path / "home")
+    import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1"), home)
+    appended = import_inspections(_csv(tmp_path / "both.csv", f"{C},2025-01-20,0", f"{C},2025-01-20,1",
+                                       f"{C},2025-01-20,1"), home, append=True)
+    assert (appended.before, appended.added, appended.replaced, appended.stored) == (2, 2, 0, 4)
 
 
 def test_bad_rows_are_told_by_line_and_what_is_wrong_never_by_their_values(tmp_path):

@@ -45,7 +45,7 @@ from training.registry import (
 from training.splitter import FoldChoice
 from training.tuning import TrialReport
 from warehouse.dsn.parser import Issue
-from warehouse.inspections import import_inspections, load_inspections, read_inspections
+from warehouse.inspections import import_inspections, load_inspections, read_valid_inspections
 
 log = logging.getLogger("champollion.training")
 
@@ -167,7 +167,13 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
         if not months:
             raise FileNotFoundError(f"{home.warehouse}: no declarations in the warehouse")
         month = months[-1]
-    known = read_inspections(inspections).rows if inspections is not None else load_inspections(home.warehouse)
+    if inspections is not None:
+        given = read_valid_inspections(inspections)
+        for issue in given.issues:
+            log.warning("%s:%s: %s", issue.file, issue.line, issue.reason)
+        known: pd.DataFrame | None = given.rows
+    else:
+        known = load_inspections(home.warehouse)
     if known is None:
         log.warning("no inspections given or imported: stored feature tables are used as they are")
     tables = feature_tables(home, config, [month], known)

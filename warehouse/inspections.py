@@ -12,6 +12,7 @@ read both through `load_inspections`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -46,7 +47,8 @@ class InspectionFile:
 @dataclass(frozen=True)
 class InspectionImport:
     """What an import read (`rows`, `issues`: `InspectionFile`) and what the warehouse holds after it: `stored`
-    imported inspections; `added`: the file's controls (SIRET and day) not stored before; `replaced`: stored controls
+    imported inspections; `added`: the file's inspections whose control (SIRET and day) was not stored before
+    (exact duplicates once); `replaced`: stored controls
     whose outcome an appended file changed; `before`: the imported inspections stored before. `issues` are in the
     order of their lines."""
 
@@ -64,27 +66,26 @@ ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FIRST_YEAR, LAST_YEAR = 1950, 2099
 
 
+class _Strict(csv.excel):
+    """Quotes as spreadsheets write them ("" inside a quoted field), and an error, not a row swallowing the rest of
+    the file, where a quote opens and never closes."""
+
+    strict = True
+
+
 def read_inspections(path: Path) -> InspectionFile:
-    """Read and check an inspections CSV (comma or semicolon separated; UTF-8, else Windows-1252 as spreadsheets
-    save it). A bad row is reported by its line and what is wrong, never by its values (a shifted column may hold
-    anything, a NIR or a name)."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    first = text.splitlines()[0] if text else ""
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(first or ",", delimiters=",;")
-    except csv.Error:  # one column, or another separator: the header check below says what is missing
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
-                         f"(expected {', '.join(REQUIRED)}, separated by commas or semicolons)")
+    """Read and check an inspections CSV (comma or semicolon separated, the one that gives the header its columns;
+    UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its byte-order mark). A bad row is reported by its
+    line and what is wrong, never by its values (a shifted column may hold anything, a NIR or a name). A line the
+    CSV reader cannot read (a quote never closed) is a ValueError: no row after it would be read."""
+    text = _decoded(path.read_bytes())
     rows, issues = [], []
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=_Strict, delimiter=_delimiter(text))
     try:
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
+                             f"(expected {', '.join(REQUIRED)}, separated by commas or semicolons)")
         for record in reader:
             line = reader.line_num  # the line the row ends on (blank lines are skipped, not counted out)
             problem, row = _checked(record)
@@ -93,7 +94,8 @@ def read_inspections(path: Path) -> InspectionFile:
             else:
                 rows.append((*row, line))
     except csv.Error as exc:
-        raise ValueError(f"{path}:{reader.line_num}: not a readable CSV line ({exc})") from exc
+        raise ValueError(f"{path}: the line after line {reader.line_num} cannot be read as CSV ({exc}; a quote "
+                         "opened and never closed?): nothing imported") from exc
     frame = pd.DataFrame(rows, columns=[*REQUIRED, "line"])
     frame["siret"] = frame["siret"].astype("string")
     frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
@@ -101,6 +103,40 @@ def read_inspections(path: Path) -> InspectionFile:
     issues = sorted(issues + _both_outcomes(path, frame), key=_line)
     kept = frame.drop_duplicates(list(REQUIRED)).sort_values(["inspection_date", "siret"], ignore_index=True)
     return InspectionFile(kept[list(REQUIRED)], issues, kept["line"].astype(int).tolist())
+
+
+def read_valid_inspections(path: Path) -> InspectionFile:
+    """`read_inspections`, and a ValueError naming the first problems when no row of the file is valid."""
+    loaded = read_inspections(path)
+    if loaded.rows.empty:
+        shown = "; ".join(f"line {issue.line}: {issue.reason}" for issue in loaded.issues[:5])
+        more = f" and {len(loaded.issues) - 5} more" if len(loaded.issues) > 5 else ""
+        raise ValueError(f"{path}: no valid inspection row" + (f" ({shown}{more})" if shown else " (no row after the header)"))
+    return loaded
+
+
+def _decoded(raw: bytes) -> str:
+    """The text of a file: UTF-16 by its byte-order mark, UTF-8 (a mark left out), else Windows-1252."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _delimiter(text: str) -> str:
+    """',' or ';': the one under which the first line holds the required columns (',' when neither does)."""
+    first = text.splitlines()[0] if text else ""
+    for delimiter in (",", ";"):
+        try:
+            header = next(csv.reader([first], dialect=_Strict, delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        if all(column in header for column in REQUIRED):
+            return delimiter
+    return ","
 
 
 def _checked(record: dict[str, str | None]) -> tuple[str | None, tuple[str, date, int]]:
@@ -142,17 +178,15 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
     Appended, a control already stored is kept once, and a control (SIRET and day) the file gives another outcome
     replaces the stored one (a corrected outcome), reported with its line. A file with no valid row replaces
     nothing: ValueError, and the stored history stays."""
-    loaded = read_inspections(path)
+    loaded = read_valid_inspections(path)
     with writer_lock(home.data):
         state = WarehouseState(home.data)
         state.adopt_legacy()
         published = state.published()
         before = _stored(published / "warehouse" if published is not None else None)
-        if loaded.rows.empty:
-            raise ValueError(f"{path}: no valid inspection row ({len(loaded.issues)} left out): "
-                             f"nothing imported, the {len(before)} inspections stored are kept")
+        recorded = _stored(published / "warehouse" if published is not None else None, RECORDED_NAME)
         draft = state.begin()
-        issues = list(loaded.issues)
+        issues = [*loaded.issues, *_recorded_otherwise(path, loaded, recorded)]
         kept, replaced = before, 0
         if append:
             changed = _changed_outcomes(path, loaded, before)
@@ -164,15 +198,15 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
         rows = rows.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
         store_inspections(rows, draft.warehouse)
         state.publish(draft)
-    controls = loaded.rows[["siret", "inspection_date"]].drop_duplicates()
-    added = int((~pd.MultiIndex.from_frame(controls).isin(pd.MultiIndex.from_frame(before[["siret", "inspection_date"]]))).sum())
+    stored_controls = pd.MultiIndex.from_frame(before[["siret", "inspection_date"]])
+    added = int((~pd.MultiIndex.from_frame(loaded.rows[["siret", "inspection_date"]]).isin(stored_controls)).sum())
     return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before))
 
 
-def _stored(warehouse: Path | None) -> pd.DataFrame:
-    """The imported inspections of a warehouse (none when it has none, or there is no warehouse yet), typed as
-    `read_inspections` types them."""
-    path = warehouse / STORED_NAME if warehouse is not None else None
+def _stored(warehouse: Path | None, name: str = STORED_NAME) -> pd.DataFrame:
+    """The imported inspections of a warehouse (or those `name` holds; none when it has none, or there is no
+    warehouse yet), typed as `read_inspections` types them."""
+    path = warehouse / name if warehouse is not None else None
     if path is None or not path.exists():
         return pd.DataFrame({"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
                              "abuse_found": pd.Series(dtype="int64")})
@@ -197,6 +231,18 @@ def _changed_outcomes(path: Path, loaded: InspectionFile, stored: pd.DataFrame) 
             f"SIRET {siret} inspected on {day:%Y-%m-%d} was stored with abuse_found {_outcomes(known)}: "
             f"replaced by this file's {_outcomes(file_outcomes[(siret, day)])}"))
     return issues
+
+
+def _recorded_otherwise(path: Path, loaded: InspectionFile, recorded: pd.DataFrame) -> list[Issue]:
+    """A warning for each control of `loaded` recorded in the web application with other outcomes only: the two files
+    are kept apart, so the day holds both (`load_inspections`)."""
+    outcomes = recorded.groupby(["siret", "inspection_date"])["abuse_found"].agg(frozenset)
+    return [Issue(str(path), line, "warning", "inspection_recorded_otherwise",
+                  f"SIRET {siret} inspected on {day:%Y-%m-%d} is recorded in the web application with abuse_found "
+                  f"{_outcomes(known)}: both are kept, as two controls that day; correct the one that is wrong where "
+                  "it was entered")
+            for siret, day, found, line in zip(*(loaded.rows[c] for c in REQUIRED), loaded.lines, strict=True)
+            if (known := outcomes.get((siret, day))) is not None and found not in known]
 
 
 def _line(issue: Issue) -> int:
