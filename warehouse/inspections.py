@@ -46,11 +46,10 @@ class InspectionFile:
 
 @dataclass(frozen=True)
 class InspectionImport:
-    """What an import read (`rows`, `issues`: `InspectionFile`) and what the warehouse holds after it: `stored`
-    imported inspections; `added`: the file's inspections whose control (SIRET and day) was not stored before
-    (exact duplicates once); `replaced`: stored controls
-    whose outcome an appended file changed; `before`: the imported inspections stored before. `issues` are in the
-    order of their lines."""
+    """What an import read (`rows`, `issues`: `InspectionFile`, the issues in the order of their lines) and what the
+    warehouse holds after it: `stored` imported inspections; `added`: the file's inspections whose control (SIRET
+    and day) was not stored before (exact duplicates once); `replaced`: stored controls whose outcome an appended
+    file changed; `before`: the imported inspections stored before."""
 
     rows: pd.DataFrame
     issues: list[Issue]
