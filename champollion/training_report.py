@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from champollion.reporting import console
@@ -46,7 +47,7 @@ def _label(name: str) -> str:
 def print_bad_rows(issues: list) -> None:
     """Bad rows of the inspections file: file, line and reason."""
     for issue in issues:
-        console.print(f"[yellow]{issue.file}:{issue.line}: {issue.reason}[/yellow]")
+        console.print(f"[yellow]{escape(f'{issue.file}:{issue.line}: {issue.reason}')}[/yellow]")
 
 
 def print_left_out(left_out: pd.DataFrame) -> None:

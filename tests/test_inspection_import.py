@@ -85,7 +85,7 @@ def test_a_quote_never_closed_stops_the_import_instead_of_swallowing_the_rows_af
     path = tmp_path / "comments.csv"
     path.write_text(f'siret,inspection_date,abuse_found,comment\n{A},2024-03-05,1,"Gérant absent\n'
                     f"{B},2024-06-10,0,ok\n{C},2025-01-20,1,ok\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"the line after line 1 cannot be read as CSV .* nothing imported"):
+    with pytest.raises(ValueError, match="a quote opened after line 1 is never closed: the rows after it cannot be read"):
         import_inspections(path, home)
     assert len(_stored(home)) == 2
 
@@ -99,10 +99,37 @@ def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_the
     assert (loaded.rows["siret"].tolist(), loaded.issues, loaded.lines) == ([A, B], [], [2, 4])
 
 
-def test_semicolons_are_read_when_the_header_holds_a_comma(tmp_path):
+@pytest.mark.parametrize("header", ["siret;inspection_date;abuse_found;nom, prénom", "SIRET ; Inspection_Date ; abuse_found",
+                                    'siret;inspection_date;abuse_found;"Raison\r\nsociale"'])
+def test_semicolon_headers_as_spreadsheets_write_them_are_read(tmp_path, header):
     path = tmp_path / "semi.csv"
-    path.write_text(f"siret;inspection_date;abuse_found;nom, prénom\n{A};2024-03-05;1;x, y\n", encoding="utf-8")
-    assert read_inspections(path).rows["siret"].tolist() == [A]
+    path.write_text(f"{header}\r\n{A}; 2024-03-05 ;1;x, y\r\n;;;\r\n", encoding="utf-8")
+    loaded = read_inspections(path)
+    assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A], [])
+
+
+def test_a_semicolon_header_with_a_typo_names_the_column_missing(tmp_path):
+    path = tmp_path / "typo.csv"
+    path.write_text(f"siret;inspection_date;abuse\n{A};2024-03-05;1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"missing column\(s\) abuse_found in its first line"):
+        read_inspections(path)
+
+
+def test_text_after_a_closing_quote_in_a_column_not_read_is_tolerated(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text(f'nom;siret;inspection_date;abuse_found\n"Paul" SARL;{A};2024-03-05;1\n\n\n'
+                    f"x;{B};2024-06-10;2\n", encoding="utf-8")
+    loaded = read_inspections(path)
+    assert loaded.rows["siret"].tolist() == [A] and [issue.line for issue in loaded.issues] == [5]
+
+
+def test_a_folder_or_a_cut_utf16_file_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="is a folder"):
+        read_inspections(tmp_path)
+    path = tmp_path / "cut.csv"
+    path.write_bytes(f"siret,inspection_date,abuse_found\n{A},2024-03-05,1\n".encode("utf-16")[:-1])
+    with pytest.raises(ValueError, match=r"cut\.csv: starts as UTF-16 but cannot be read as such"):
+        read_inspections(path)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])

@@ -66,35 +66,41 @@ FIRST_YEAR, LAST_YEAR = 1950, 2099
 
 
 class _Strict(csv.excel):
-    """Quotes as spreadsheets write them ("" inside a quoted field), and an error, not a row swallowing the rest of
-    the file, where a quote opens and never closes."""
+    """Quotes as spreadsheets write them ("" inside a quoted field), and an error where a quote opens and never
+    closes: read leniently, that field swallows the rest of the file."""
 
     strict = True
 
 
 def read_inspections(path: Path) -> InspectionFile:
-    """Read and check an inspections CSV (comma or semicolon separated, the one that gives the header its columns;
-    UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its byte-order mark). A bad row is reported by its
-    line and what is wrong, never by its values (a shifted column may hold anything, a NIR or a name). A line the
-    CSV reader cannot read (a quote never closed) is a ValueError: no row after it would be read."""
-    text = _decoded(path.read_bytes())
-    rows, issues = [], []
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=_Strict, delimiter=_delimiter(text))
+    """Read and check an inspections CSV (comma or semicolon separated, the one that gives the header its columns,
+    whose names may carry spaces or capitals; UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its
+    byte-order mark). A bad row is reported by its line and what is wrong, never by its values (a shifted column may
+    hold anything, a NIR or a name); empty rows (`;;;`) are skipped. A quote never closed is a ValueError: the rows
+    after it cannot be read."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: give the inspections CSV file")
+    text = _decoded(path)
+    delimiter = _delimiter(text)
     try:
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
-                             f"(expected {', '.join(REQUIRED)}, separated by commas or semicolons)")
-        for record in reader:
-            line = reader.line_num  # the line the row ends on (blank lines are skipped, not counted out)
-            problem, row = _checked(record)
-            if problem:
-                issues.append(Issue(str(path), line, "warning", "bad_inspection_row", problem + "; row left out"))
-            else:
-                rows.append((*row, line))
+        header, records = _records(text, delimiter, strict=True)
     except csv.Error as exc:
-        raise ValueError(f"{path}: the line after line {reader.line_num} cannot be read as CSV ({exc}; a quote "
-                         "opened and never closed?): nothing imported") from exc
+        if "unexpected end of data" in str(exc):
+            raise ValueError(f"{path}: a quote opened {_after(exc)} is never closed: the rows after it cannot be "
+                             "read; nothing imported") from exc
+        # Text after a closing quote (`"Paul" SARL`), which spreadsheets never write: read as the lenient reader does.
+        header, records = _records(text, delimiter, strict=False)
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
+                         f"(expected {', '.join(REQUIRED)}, separated by commas or semicolons)")
+    rows, issues = [], []
+    for line, record in records:
+        problem, row = _checked(record)
+        if problem:
+            issues.append(Issue(str(path), line, "warning", "bad_inspection_row", problem + "; row left out"))
+        else:
+            rows.append((*row, line))
     frame = pd.DataFrame(rows, columns=[*REQUIRED, "line"])
     frame["siret"] = frame["siret"].astype("string")
     frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
@@ -102,6 +108,62 @@ def read_inspections(path: Path) -> InspectionFile:
     issues = sorted(issues + _both_outcomes(path, frame), key=_line)
     kept = frame.drop_duplicates(list(REQUIRED)).sort_values(["inspection_date", "siret"], ignore_index=True)
     return InspectionFile(kept[list(REQUIRED)], issues, kept["line"].astype(int).tolist())
+
+
+class _CsvError(csv.Error):
+    """A CSV error, and the last line read well before it."""
+
+    def __init__(self, error: csv.Error, last_good: int) -> None:
+        super().__init__(str(error))
+        self.last_good = last_good
+
+
+def _after(error: csv.Error) -> str:
+    line = getattr(error, "last_good", 0)
+    return f"after line {line}" if line else "in the first line"
+
+
+def _records(text: str, delimiter: str, strict: bool) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header's names (stripped, lower case) and each row that holds a value, with the line it ends on."""
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=_Strict, delimiter=delimiter, strict=strict)
+    last_good = 0
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+        last_good = reader.line_num
+        records = []
+        for values in reader:
+            last_good = reader.line_num
+            if any(value.strip() for value in values):
+                records.append((reader.line_num, dict(zip(header, values, strict=False))))
+    except csv.Error as exc:
+        raise _CsvError(exc, last_good) from exc
+    return header, records
+
+
+def _decoded(path: Path) -> str:
+    """The text of a file: UTF-16 by its byte-order mark, UTF-8 (a mark left out), else Windows-1252."""
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: starts as UTF-16 but cannot be read as such ({exc.reason}): "
+                             "save it again as CSV UTF-8") from exc
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _delimiter(text: str) -> str:
+    """',' or ';': the one under which the header holds the most of the required columns, then the one it holds
+    more of."""
+    def score(delimiter: str) -> tuple[int, int]:
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        names = {name.strip().lower() for name in header}
+        return sum(column in names for column in REQUIRED), len(header)
+    return max((",", ";"), key=score)
 
 
 def read_valid_inspections(path: Path) -> InspectionFile:
@@ -114,35 +176,9 @@ def read_valid_inspections(path: Path) -> InspectionFile:
     return loaded
 
 
-def _decoded(raw: bytes) -> str:
-    """The text of a file: UTF-16 by its byte-order mark, UTF-8 (a mark left out), else Windows-1252."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    raw = raw.removeprefix(codecs.BOM_UTF8)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
-def _delimiter(text: str) -> str:
-    """',' or ';': the one under which the first line holds the required columns (',' when neither does)."""
-    first = text.splitlines()[0] if text else ""
-    for delimiter in (",", ";"):
-        try:
-            header = next(csv.reader([first], dialect=_Strict, delimiter=delimiter), [])
-        except csv.Error:
-            continue
-        if all(column in header for column in REQUIRED):
-            return delimiter
-    return ","
-
-
-def _checked(record: dict[str, str | None]) -> tuple[str | None, tuple[str, date, int]]:
+def _checked(record: dict[str, str]) -> tuple[str | None, tuple[str, date, int]]:
     """What is wrong with a row (None: nothing), and its values."""
-    siret = (record["siret"] or "").strip()
-    raw_date = (record["inspection_date"] or "").strip()
-    outcome = (record["abuse_found"] or "").strip()
+    siret, raw_date, outcome = (record.get(column, "").strip() for column in REQUIRED)
     nothing = ("", date.min, 0)
     if len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
         return f"siret is not 14 digits ({len(siret)} characters)", nothing
