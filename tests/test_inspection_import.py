@@ -213,3 +213,12 @@ def test_the_command_says_what_was_added_and_what_is_stored(tmp_path):
     result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "c.csv", f"{C},2025-01-20,1"))])
     assert result.exit_code == 0, result.output
     assert "1 inspections stored in" in result.output and "(0 rows left out), replacing the 2 imported before" in result.output
+
+
+def test_evaluate_stops_on_an_inspections_file_with_no_valid_row_before_reading_the_registry(tmp_path):
+    from core.config import Config
+    from training.workflow import evaluate
+
+    bad = _csv(tmp_path / "bad.csv", f"{A},05/03/2024,1")
+    with pytest.raises(ValueError, match="no valid inspection row"):  # not the empty registry's error
+        evaluate(Home(tmp_path / "home"), Config(), tmp_path / "no-truth", inspections=bad)

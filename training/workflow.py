@@ -157,6 +157,14 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
     import joblib
 
     settings = config.training
+    # The inspections file first: a bad one stops the run before the registry and the models are read.
+    if inspections is not None:
+        given = read_valid_inspections(inspections)
+        for issue in given.issues:
+            log.warning("%s:%s: %s", issue.file, issue.line, issue.reason)
+        known: pd.DataFrame | None = given.rows
+    else:
+        known = load_inspections(home.warehouse)
     truth_months = read_truth(truth)
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, model)
@@ -167,13 +175,6 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
         if not months:
             raise FileNotFoundError(f"{home.warehouse}: no declarations in the warehouse")
         month = months[-1]
-    if inspections is not None:
-        given = read_valid_inspections(inspections)
-        for issue in given.issues:
-            log.warning("%s:%s: %s", issue.file, issue.line, issue.reason)
-        known: pd.DataFrame | None = given.rows
-    else:
-        known = load_inspections(home.warehouse)
     if known is None:
         log.warning("no inspections given or imported: stored feature tables are used as they are")
     tables = feature_tables(home, config, [month], known)
