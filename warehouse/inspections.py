@@ -77,7 +77,8 @@ def read_inspections(path: Path) -> InspectionFile:
     whose names may carry spaces or capitals; UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its
     byte-order mark). A bad row is reported by its line and what is wrong, never by its values (a shifted column may
     hold anything, a NIR or a name); empty rows (`;;;`) are skipped. A quote never closed is a ValueError: the rows
-    after it cannot be read."""
+    after it cannot be read (in a file whose other quotes are well placed: one with text after a closing quote is
+    read leniently, as a whole)."""
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
     text = _decoded(path)
@@ -111,7 +112,7 @@ def read_inspections(path: Path) -> InspectionFile:
 
 
 class _CsvError(csv.Error):
-    """A CSV error, and the last line read well before it."""
+    """A CSV error, and the last line read without error before it."""
 
     def __init__(self, error: csv.Error, last_good: int) -> None:
         super().__init__(str(error))
