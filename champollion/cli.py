@@ -160,7 +160,7 @@ def import_inspections(
 ) -> None:
     """Store past inspections in the warehouse (bad rows are reported with their line and left out): the file is
     the whole history, or, with --append, controls to add to it."""
-    from warehouse.inspections import STORED_NAME, import_inspections
+    from warehouse.inspections import STORED_NAME, import_inspections, rows_left_out
     from warehouse.versions import WarehouseBusy
 
     context = _context(ctx)
@@ -171,7 +171,7 @@ def import_inspections(
     for issue in loaded.issues:
         typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)
     stored = context.home.warehouse / STORED_NAME
-    left_out = sum(issue.kind == "bad_inspection_row" for issue in loaded.issues)
+    left_out = rows_left_out(loaded.issues)
     if append:
         typer.echo(f"{len(loaded.rows)} inspections read ({left_out} rows left out): {loaded.added} new, "
                    f"{loaded.replaced} outcomes replaced; {loaded.stored} inspections stored in {stored}")

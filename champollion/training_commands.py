@@ -49,6 +49,7 @@ def train(
     from champollion.reporting import console
     from training.workflow import inspection_source
     from training.workflow import train as run_train
+    from warehouse.inspections import rows_left_out
     from warehouse.versions import WarehouseBusy
 
     context = ctx.obj
@@ -80,8 +81,7 @@ def train(
     if result.truth_over_folds is not None:
         report.print_truth_over_folds(result.truth_over_folds, result.settings.shares)
     report.print_trained(outcome)
-    left_out = sum(issue.kind == "bad_inspection_row" for issue in outcome.source.issues)
-    console.print(f"{left_out} bad rows in {outcome.source.label} left out")
+    console.print(f"{rows_left_out(outcome.source.issues)} bad rows in {outcome.source.label} left out")
 
 
 @commands.command()

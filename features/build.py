@@ -35,6 +35,7 @@ from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDE
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
 from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
+from warehouse.inspections import no_inspections
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, pandas_frame
 
 log = logging.getLogger("champollion.features")
@@ -239,10 +240,7 @@ ORDER BY e.establishment_siret, e.rule, e.event_date, e.contract_id
 def _fetch_features(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
                     inspections: pd.DataFrame | None) -> pd.DataFrame:
     """The feature table: indicators, rule counts, benchmarks, past inspections."""
-    known = inspections if inspections is not None else pd.DataFrame(
-        {"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
-         "abuse_found": pd.Series(dtype="int64")}
-    )
+    known = inspections if inspections is not None else no_inspections()
     engine.register("inspections_known_df", known[["siret", "inspection_date", "abuse_found"]])
     engine.create_table(
         "inspections_known",

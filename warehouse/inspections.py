@@ -32,6 +32,8 @@ REQUIRED = ("siret", "inspection_date", "abuse_found")
 SCHEMA = pa.schema([("siret", pa.string()), ("inspection_date", pa.date32()), ("abuse_found", pa.int8())])
 STORED_NAME = "inspections.parquet"
 RECORDED_NAME = "recorded-inspections.parquet"  # outcomes recorded where controls are prepared
+CONTROL = ("siret", "inspection_date")  # what makes one control: the establishment and the day
+BAD_ROW = "bad_inspection_row"  # the kind of the issue of a row left out
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,9 @@ def read_inspections(path: Path) -> InspectionFile:
     delimiter = _delimiter(text)
     try:
         header, records = _records(text, delimiter, strict=True)
-    except csv.Error as exc:
+    except _CsvError as exc:
         if "unexpected end of data" in str(exc):
-            raise ValueError(f"{path}: a quote opened {_after(exc)} is never closed: the rows after it cannot be "
+            raise ValueError(f"{path}: a quote opened {exc.after} is never closed: the rows after it cannot be "
                              "read; nothing imported") from exc
         # Text after a closing quote (`"Paul" SARL`), which spreadsheets never write: read as the lenient reader does.
         header, records = _records(text, delimiter, strict=False)
@@ -99,7 +101,7 @@ def read_inspections(path: Path) -> InspectionFile:
     for line, record in records:
         problem, row = _checked(record)
         if problem:
-            issues.append(Issue(str(path), line, "warning", "bad_inspection_row", problem + "; row left out"))
+            issues.append(Issue(str(path), line, "warning", BAD_ROW, problem + "; row left out"))
         else:
             rows.append((*row, line))
     frame = pd.DataFrame(rows, columns=[*REQUIRED, "line"])
@@ -118,10 +120,10 @@ class _CsvError(csv.Error):
         super().__init__(str(error))
         self.last_good = last_good
 
-
-def _after(error: csv.Error) -> str:
-    line = getattr(error, "last_good", 0)
-    return f"after line {line}" if line else "in the first line"
+    @property
+    def after(self) -> str:
+        """Where the error comes: after the last line read well, or in the first line."""
+        return f"after line {self.last_good}" if self.last_good else "in the first line"
 
 
 def _records(text: str, delimiter: str, strict: bool) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -167,6 +169,17 @@ def _delimiter(text: str) -> str:
     return max((",", ";"), key=score)
 
 
+def rows_left_out(issues: list[Issue]) -> int:
+    """How many rows of a file its `issues` left out (the others are warnings on rows kept)."""
+    return sum(issue.kind == BAD_ROW for issue in issues)
+
+
+def no_inspections() -> pd.DataFrame:
+    """A table of inspections with no row, typed as `read_inspections` types them."""
+    return pd.DataFrame({"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
+                         "abuse_found": pd.Series(dtype="int64")})
+
+
 def read_valid_inspections(path: Path) -> InspectionFile:
     """`read_inspections`, and a ValueError naming the first problems when no row of the file is valid."""
     loaded = read_inspections(path)
@@ -198,9 +211,9 @@ def _checked(record: dict[str, str]) -> tuple[str | None, tuple[str, date, int]]
 
 def _both_outcomes(path: Path, rows: pd.DataFrame) -> list[Issue]:
     """A warning for each row of a file whose control (SIRET and day) an earlier line gives the other outcome."""
-    firsts = rows.drop_duplicates(["siret", "inspection_date", "abuse_found"])
-    later = firsts[firsts.duplicated(["siret", "inspection_date"])]
-    first_line = firsts.drop_duplicates(["siret", "inspection_date"]).set_index(["siret", "inspection_date"])["line"]
+    firsts = rows.drop_duplicates(list(REQUIRED))
+    later = firsts[firsts.duplicated(list(CONTROL))]
+    first_line = firsts.drop_duplicates(list(CONTROL)).set_index(list(CONTROL))["line"]
     return [Issue(str(path), int(line), "warning", "inspection_both_outcomes",
                   f"SIRET {siret} inspected on {day:%Y-%m-%d}: line {first_line[(siret, day)]} gives the other outcome; "
                   "both are kept, as two controls that day")
@@ -219,8 +232,8 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
         state = WarehouseState(home.data)
         state.adopt_legacy()
         published = state.published()
-        before = _stored(published / "warehouse" if published is not None else None)
-        recorded = _stored(published / "warehouse" if published is not None else None, RECORDED_NAME)
+        warehouse = published / "warehouse" if published is not None else None
+        before, recorded = _stored(warehouse), _stored(warehouse, RECORDED_NAME)
         draft = state.begin()
         issues = [*loaded.issues, *_recorded_otherwise(path, loaded, recorded)]
         kept, replaced = before, 0
@@ -228,14 +241,12 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
             changed = _changed_outcomes(path, loaded, before)
             issues += changed
             replaced = len(changed)
-            controls = pd.MultiIndex.from_frame(loaded.rows[["siret", "inspection_date"]])
-            kept = before[~pd.MultiIndex.from_frame(before[["siret", "inspection_date"]]).isin(controls)]
+            kept = before[~_controls(before).isin(_controls(loaded.rows))]
         rows = pd.concat([kept, loaded.rows], ignore_index=True) if append else loaded.rows
         rows = rows.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
         store_inspections(rows, draft.warehouse)
         state.publish(draft)
-    stored_controls = pd.MultiIndex.from_frame(before[["siret", "inspection_date"]])
-    added = int((~pd.MultiIndex.from_frame(loaded.rows[["siret", "inspection_date"]]).isin(stored_controls)).sum())
+    added = int((~_controls(loaded.rows).isin(_controls(before))).sum())
     return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before))
 
 
@@ -244,8 +255,7 @@ def _stored(warehouse: Path | None, name: str = STORED_NAME) -> pd.DataFrame:
     warehouse yet), typed as `read_inspections` types them."""
     path = warehouse / name if warehouse is not None else None
     if path is None or not path.exists():
-        return pd.DataFrame({"siret": pd.Series(dtype="string"), "inspection_date": pd.Series(dtype="datetime64[s]"),
-                             "abuse_found": pd.Series(dtype="int64")})
+        return no_inspections()
     frame = pq.read_table(path).to_pandas(date_as_object=False)
     return frame.astype({"siret": "string", "inspection_date": "datetime64[s]", "abuse_found": "int64"})
 
@@ -253,11 +263,10 @@ def _stored(warehouse: Path | None, name: str = STORED_NAME) -> pd.DataFrame:
 def _changed_outcomes(path: Path, loaded: InspectionFile, stored: pd.DataFrame) -> list[Issue]:
     """A warning for each control (SIRET and day) of `loaded`, at its first line, whose outcomes in the file are not
     those stored for it: the file's replace them."""
-    keys = ["siret", "inspection_date"]
-    stored_outcomes = stored.groupby(keys)["abuse_found"].agg(frozenset)
-    file_outcomes = loaded.rows.groupby(keys)["abuse_found"].agg(frozenset)
+    stored_outcomes, file_outcomes = _outcomes_by_control(stored), _outcomes_by_control(loaded.rows)
     issues, seen = [], set()
-    for (siret, day), line in zip(loaded.rows[keys].itertuples(index=False, name=None), loaded.lines, strict=True):
+    for (siret, day), line in zip(loaded.rows[list(CONTROL)].itertuples(index=False, name=None), loaded.lines,
+                                  strict=True):
         known = stored_outcomes.get((siret, day))
         if known is None or (siret, day) in seen or known == file_outcomes[(siret, day)]:
             continue
@@ -272,13 +281,23 @@ def _changed_outcomes(path: Path, loaded: InspectionFile, stored: pd.DataFrame) 
 def _recorded_otherwise(path: Path, loaded: InspectionFile, recorded: pd.DataFrame) -> list[Issue]:
     """A warning for each control of `loaded` recorded in the web application with other outcomes only: the two files
     are kept apart, so the day holds both (`load_inspections`)."""
-    outcomes = recorded.groupby(["siret", "inspection_date"])["abuse_found"].agg(frozenset)
+    outcomes = _outcomes_by_control(recorded)
     return [Issue(str(path), line, "warning", "inspection_recorded_otherwise",
                   f"SIRET {siret} inspected on {day:%Y-%m-%d} is recorded in the web application with abuse_found "
                   f"{_outcomes(known)}: both are kept, as two controls that day; correct the one that is wrong where "
                   "it was entered")
             for siret, day, found, line in zip(*(loaded.rows[c] for c in REQUIRED), loaded.lines, strict=True)
             if (known := outcomes.get((siret, day))) is not None and found not in known]
+
+
+def _controls(inspections: pd.DataFrame) -> pd.MultiIndex:
+    """The control (SIRET and day) of each row of `inspections`."""
+    return pd.MultiIndex.from_frame(inspections[list(CONTROL)])
+
+
+def _outcomes_by_control(inspections: pd.DataFrame) -> pd.Series:
+    """The set of outcomes of each control (SIRET and day) of `inspections`."""
+    return inspections.groupby(list(CONTROL))["abuse_found"].agg(frozenset)
 
 
 def _line(issue: Issue) -> int:
