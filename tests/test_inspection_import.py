@@ -85,9 +85,45 @@ def test_a_quote_never_closed_stops_the_import_instead_of_swallowing_the_rows_af
     path = tmp_path / "comments.csv"
     path.write_text(f'siret,inspection_date,abuse_found,comment\n{A},2024-03-05,1,"Gérant absent\n'
                     f"{B},2024-06-10,0,ok\n{C},2025-01-20,1,ok\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="a quote opened after line 1 is never closed: the rows after it cannot be read"):
+    with pytest.raises(ValueError, match=r"not readable as CSV after line 1 \(a quote opened there is never closed\)"):
         import_inspections(path, home)
     assert len(_stored(home)) == 2
+    big = tmp_path / "big.csv"  # past the csv module's field limit, the same error, not a traceback
+    big.write_text("siret,inspection_date,abuse_found,comment\n" + f'{A},2024-03-05,1,"open\n'
+                   + f"{B},2024-06-10,0,ok\n" * 6_000, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"after line 1 \(a quote opened there is never closed\)"):
+        import_inspections(big, home)
+    header = tmp_path / "header.csv"
+    header.write_text('siret,inspection_date,abuse_found,"comment\n' + f"{A},2024-03-05,1,x\n" * 6_000, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"not readable as CSV after the start"):
+        import_inspections(header, home)
+    assert len(_stored(home)) == 2
+
+
+@pytest.mark.parametrize("rows", [
+    # text after a closing quote first: the lenient reader then let the quote left open swallow the rows after it
+    ['"Paul" SARL', '"Dupont', "x", "y"],
+    # the quote left open closed by a later quoted cell, then text after it
+    ['ok', '"Dupont', "x", '"Martin" SA'],
+    # the quote left open closed by an inch mark at a line's end: no CSV error at all
+    ['ok', '"ecran', "x", 'ecran 32"'],
+])
+def test_misplaced_quotes_stop_the_import_rather_than_lose_rows(tmp_path, rows):
+    path = tmp_path / "names.csv"
+    sirets = ["12345678901230", "12345678901231", "12345678901232", "12345678901233"]
+    path.write_text("siret;inspection_date;abuse_found;nom\n"
+                    + "".join(f"{siret};2024-01-0{i + 1};0;{name}\n" for i, (siret, name) in enumerate(zip(sirets, rows,
+                                                                                                          strict=True))),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="nothing imported"):
+        read_inspections(path)
+
+
+def test_a_required_column_named_twice_is_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text(f"siret,inspection_date,abuse_found,SIRET \n{A},2024-01-05,1,{B}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"column\(s\) siret named more than once"):
+        read_inspections(path)
 
 
 def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):
@@ -115,12 +151,12 @@ def test_a_semicolon_header_with_a_typo_names_the_column_missing(tmp_path):
         read_inspections(path)
 
 
-def test_text_after_a_closing_quote_in_a_column_not_read_is_tolerated(tmp_path):
-    path = tmp_path / "names.csv"
-    path.write_text(f'nom;siret;inspection_date;abuse_found\n"Paul" SARL;{A};2024-03-05;1\n\n\n'
-                    f"x;{B};2024-06-10;2\n", encoding="utf-8")
+def test_a_cell_spanning_lines_with_no_row_in_it_is_read(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text(f'siret;inspection_date;abuse_found;note\n{A};2024-03-05;1;"visite du 5;\nsuite le 12"\n'
+                    f"{B};2024-06-10;0;ok\n", encoding="utf-8")
     loaded = read_inspections(path)
-    assert loaded.rows["siret"].tolist() == [A] and [issue.line for issue in loaded.issues] == [5]
+    assert (loaded.rows["siret"].tolist(), loaded.lines) == ([A, B], [3, 4])
 
 
 def test_a_folder_or_a_cut_utf16_file_is_refused_by_name(tmp_path):

@@ -68,35 +68,47 @@ FIRST_YEAR, LAST_YEAR = 1950, 2099
 
 
 class _Strict(csv.excel):
-    """Quotes as spreadsheets write them ("" inside a quoted field), and an error where a quote opens and never
-    closes: read leniently, that field swallows the rest of the file."""
+    """Quotes as spreadsheets write them ("" inside a quoted field), and an error wherever quotes are misplaced: read
+    leniently, a quote left open swallows the rows after it, with no error."""
 
     strict = True
+
+
+# A line inside a cell that holds a SIRET between separators, as a row does: the cell holds rows, its quote was left
+# open and closed by a later one.
+_ROW_IN_CELL = re.compile(r"[\r\n](?:[^\r\n]*[,;])?\s*[0-9]{14}\s*[,;]")
 
 
 def read_inspections(path: Path) -> InspectionFile:
     """Read and check an inspections CSV (comma or semicolon separated, the one that gives the header its columns,
     whose names may carry spaces or capitals; UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its
     byte-order mark). A bad row is reported by its line and what is wrong, never by its values (a shifted column may
-    hold anything, a NIR or a name); empty rows (`;;;`) are skipped. A quote never closed is a ValueError: the rows
-    after it cannot be read (in a file whose other quotes are well placed: one with text after a closing quote is
-    read leniently, as a whole)."""
+    hold anything, a NIR or a name); empty rows (`;;;`) are skipped. Quotes misplaced (a quote never closed, text
+    after a closing quote, a cell spanning lines that holds rows), or a required column named twice, are a
+    ValueError: rows could be lost or read from the wrong column, so nothing is imported."""
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
     text = _decoded(path)
-    delimiter = _delimiter(text)
     try:
-        header, records = _records(text, delimiter, strict=True)
+        header, records = _records(text, _delimiter(text))
     except _CsvError as exc:
-        if "unexpected end of data" in str(exc):
-            raise ValueError(f"{path}: a quote opened {exc.after} is never closed: the rows after it cannot be "
-                             "read; nothing imported") from exc
-        # Text after a closing quote (`"Paul" SARL`), which spreadsheets never write: read as the lenient reader does.
-        header, records = _records(text, delimiter, strict=False)
+        reason = ("a quote opened there is never closed" if "unexpected end of data" in str(exc)
+                  or "field larger than field limit" in str(exc) else f"misplaced quotes: {exc}")
+        raise ValueError(f"{path}: not readable as CSV after {exc.after} ({reason}): the rows after it could be lost, "
+                         "nothing imported") from exc
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
                          f"(expected {', '.join(REQUIRED)}, separated by commas or semicolons)")
+    twice = [c for c in REQUIRED if header.count(c) > 1]
+    if twice:
+        raise ValueError(f"{path}: column(s) {', '.join(twice)} named more than once in its first line: "
+                         "which one to read is not known, nothing imported")
+    swallowed = next((line for line, record in records
+                      if any(_ROW_IN_CELL.search(value) for value in record.values())), None)
+    if swallowed is not None:
+        raise ValueError(f"{path}: the row ending at line {swallowed} has a cell spanning lines that holds rows "
+                         "(a quote left open, closed by a later one?): nothing imported")
     rows, issues = [], []
     for line, record in records:
         problem, row = _checked(record)
@@ -122,13 +134,13 @@ class _CsvError(csv.Error):
 
     @property
     def after(self) -> str:
-        """Where the error comes: after the last line read well, or in the first line."""
-        return f"after line {self.last_good}" if self.last_good else "in the first line"
+        """The last line read well ("line N"), or "the start" when it is none."""
+        return f"line {self.last_good}" if self.last_good else "the start"
 
 
-def _records(text: str, delimiter: str, strict: bool) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header's names (stripped, lower case) and each row that holds a value, with the line it ends on."""
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=_Strict, delimiter=delimiter, strict=strict)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=_Strict, delimiter=delimiter)
     last_good = 0
     try:
         header = [name.strip().lower() for name in next(reader, [])]
@@ -160,10 +172,13 @@ def _decoded(path: Path) -> str:
 
 
 def _delimiter(text: str) -> str:
-    """',' or ';': the one under which the header holds the most of the required columns, then the one it holds
-    more of."""
+    """',' or ';': the one under which the first line holds the most of the required columns, then the one it holds
+    more of (the first line alone, read leniently: a header cell spanning lines, or a quote left open in it, decides
+    nothing; `_records` reads it strictly)."""
+    first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+
     def score(delimiter: str) -> tuple[int, int]:
-        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        header = next(csv.reader([first], delimiter=delimiter), [])
         names = {name.strip().lower() for name in header}
         return sum(column in names for column in REQUIRED), len(header)
     return max((",", ";"), key=score)
