@@ -119,6 +119,14 @@ def test_misplaced_quotes_stop_the_import_rather_than_lose_rows(tmp_path, rows):
         read_inspections(path)
 
 
+def test_rows_swallowed_by_a_cell_are_found_whichever_column_holds_the_siret(tmp_path):
+    path = tmp_path / "last.csv"
+    path.write_text(f'nom;inspection_date;abuse_found;siret\n"ecran;2024-01-01;0;{A}\nx;2024-01-02;1;{B}\n'
+                    f'ecran 32";2024-01-03;0;{C}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="the row ending at line 4 has a cell spanning lines that holds rows"):
+        read_inspections(path)
+
+
 def test_a_required_column_named_twice_is_refused(tmp_path):
     path = tmp_path / "twice.csv"
     path.write_text(f"siret,inspection_date,abuse_found,SIRET \n{A},2024-01-05,1,{B}\n", encoding="utf-8")

@@ -74,9 +74,9 @@ class _Strict(csv.excel):
     strict = True
 
 
-# A line inside a cell that holds a SIRET between separators, as a row does: the cell holds rows, its quote was left
-# open and closed by a later one.
-_ROW_IN_CELL = re.compile(r"[\r\n](?:[^\r\n]*[,;])?\s*[0-9]{14}\s*[,;]")
+# A line inside a cell that holds a SIRET between separators or line ends, as a row does: the cell holds rows, its
+# quote was left open and closed by a later one.
+_ROW_IN_CELL = re.compile(r"[\r\n](?:[^\r\n]*[,;])?\s*[0-9]{14}\s*(?:[,;\r\n]|$)")
 
 
 def read_inspections(path: Path) -> InspectionFile:
