@@ -85,13 +85,14 @@ def test_a_quote_never_closed_stops_the_import_instead_of_swallowing_the_rows_af
     path = tmp_path / "comments.csv"
     path.write_text(f'siret,inspection_date,abuse_found,comment\n{A},2024-03-05,1,"Gérant absent\n'
                     f"{B},2024-06-10,0,ok\n{C},2025-01-20,1,ok\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"not readable as CSV after line 1 \(a quote opened there is never closed\)"):
+    never_closed = r"not readable as CSV after line 1 \(a quote opened in the rows after it is never closed\)"
+    with pytest.raises(ValueError, match=never_closed):
         import_inspections(path, home)
     assert len(_stored(home)) == 2
     big = tmp_path / "big.csv"  # past the csv module's field limit, the same error, not a traceback
     big.write_text("siret,inspection_date,abuse_found,comment\n" + f'{A},2024-03-05,1,"open\n'
                    + f"{B},2024-06-10,0,ok\n" * 6_000, encoding="utf-8")
-    with pytest.raises(ValueError, match=r"after line 1 \(a quote opened there is never closed\)"):
+    with pytest.raises(ValueError, match=r"after line 1 \(a cell longer than 131,072 characters: a quote never closed\?\)"):
         import_inspections(big, home)
     header = tmp_path / "header.csv"
     header.write_text('siret,inspection_date,abuse_found,"comment\n' + f"{A},2024-03-05,1,x\n" * 6_000, encoding="utf-8")
@@ -124,6 +125,22 @@ def test_rows_swallowed_by_a_cell_are_found_whichever_column_holds_the_siret(tmp
     path.write_text(f'nom;inspection_date;abuse_found;siret\n"ecran;2024-01-01;0;{A}\nx;2024-01-02;1;{B}\n'
                     f'ecran 32";2024-01-03;0;{C}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="the row ending at line 4 has a cell spanning lines that holds rows"):
+        read_inspections(path)
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    # a value with no column name (a row longer than the header), a lone quote as a ditto mark
+    (f'siret;inspection_date;abuse_found\n{A};2024-01-01;0;"\n{B};2024-01-02;1\n{C};2024-01-03;0;"\n', "line 4"),
+    # the first of two columns with the same name (Excel's empty names)
+    (f'siret;inspection_date;abuse_found;;\n{A};2024-01-01;0;";\n{B};2024-01-02;1;;\n{C};2024-01-03;0;";\n',
+     "line 4"),
+    # the header itself
+    (f'siret;inspection_date;abuse_found;"commentaire\n{A};2024-01-01;0;ok\n{B};2024-01-02;1;"\n', "first line"),
+])
+def test_rows_swallowed_by_any_cell_are_found(tmp_path, text, where):
+    path = tmp_path / "ragged.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{where} has a cell spanning lines that holds rows"):
         read_inspections(path)
 
 

@@ -90,12 +90,17 @@ def read_inspections(path: Path) -> InspectionFile:
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
     text = _decoded(path)
     try:
-        header, records = _records(text, _delimiter(text))
+        header, records, swallowed = _records(text, _delimiter(text))
     except _CsvError as exc:
-        reason = ("a quote opened there is never closed" if "unexpected end of data" in str(exc)
-                  or "field larger than field limit" in str(exc) else f"misplaced quotes: {exc}")
+        reason = ("a quote opened in the rows after it is never closed" if "unexpected end of data" in str(exc)
+                  else f"a cell longer than {csv.field_size_limit():,} characters: a quote never closed?"
+                  if "field larger than field limit" in str(exc) else f"misplaced quotes: {exc}")
         raise ValueError(f"{path}: not readable as CSV after {exc.after} ({reason}): the rows after it could be lost, "
                          "nothing imported") from exc
+    if swallowed is not None:
+        where = f"the row ending at line {swallowed}" if swallowed else "the first line"
+        raise ValueError(f"{path}: {where} has a cell spanning lines that holds rows (a quote left open, closed by a "
+                         "later one?): nothing imported")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
@@ -104,11 +109,6 @@ def read_inspections(path: Path) -> InspectionFile:
     if twice:
         raise ValueError(f"{path}: column(s) {', '.join(twice)} named more than once in its first line: "
                          "which one to read is not known, nothing imported")
-    swallowed = next((line for line, record in records
-                      if any(_ROW_IN_CELL.search(value) for value in record.values())), None)
-    if swallowed is not None:
-        raise ValueError(f"{path}: the row ending at line {swallowed} has a cell spanning lines that holds rows "
-                         "(a quote left open, closed by a later one?): nothing imported")
     rows, issues = [], []
     for line, record in records:
         problem, row = _checked(record)
@@ -138,21 +138,31 @@ class _CsvError(csv.Error):
         return f"line {self.last_good}" if self.last_good else "the start"
 
 
-def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """The header's names (stripped, lower case) and each row that holds a value, with the line it ends on."""
+def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], int | None]:
+    """The header's names (stripped, lower case), each row that holds a value with the line it ends on, and the line
+    of the first row (0: the header) with a cell that holds rows (`_ROW_IN_CELL`; None: none), every cell of a row
+    looked at, those without a name or under a name given twice too."""
     reader = csv.reader(io.StringIO(text, newline=""), dialect=_Strict, delimiter=delimiter)
     last_good = 0
     try:
-        header = [name.strip().lower() for name in next(reader, [])]
+        names = next(reader, [])
+        swallowed = 0 if _holds_rows(names) else None
+        header = [name.strip().lower() for name in names]
         last_good = reader.line_num
         records = []
         for values in reader:
             last_good = reader.line_num
+            if swallowed is None and _holds_rows(values):
+                swallowed = reader.line_num
             if any(value.strip() for value in values):
                 records.append((reader.line_num, dict(zip(header, values, strict=False))))
     except csv.Error as exc:
         raise _CsvError(exc, last_good) from exc
-    return header, records
+    return header, records, swallowed
+
+
+def _holds_rows(values: list[str]) -> bool:
+    return any(_ROW_IN_CELL.search(value) for value in values)
 
 
 def _decoded(path: Path) -> str:
