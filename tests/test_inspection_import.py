@@ -144,13 +144,6 @@ def test_rows_swallowed_by_any_cell_are_found(tmp_path, text, where):
         read_inspections(path)
 
 
-def test_a_required_column_named_twice_is_refused(tmp_path):
-    path = tmp_path / "twice.csv"
-    path.write_text(f"siret,inspection_date,abuse_found,SIRET \n{A},2024-01-05,1,{B}\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"column\(s\) siret named more than once"):
-        read_inspections(path)
-
-
 def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):
     path = tmp_path / "quoted.csv"
     path.write_text('"name",siret,inspection_date,abuse_found\n'
@@ -169,10 +162,15 @@ def test_semicolon_headers_as_spreadsheets_write_them_are_read(tmp_path, header)
     assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A], [])
 
 
-def test_a_semicolon_header_with_a_typo_names_the_column_missing(tmp_path):
-    path = tmp_path / "typo.csv"
-    path.write_text(f"siret;inspection_date;abuse\n{A};2024-03-05;1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"missing column\(s\) abuse_found in its first line"):
+@pytest.mark.parametrize(("header", "refusal"), [
+    ("siret;inspection_date;abuse", r"missing column\(s\) abuse_found in its first line"),  # a typo: that column named
+    ("siret,inspection_date,abuse_found,SIRET ", r"column\(s\) siret named more than once"),
+])
+def test_a_header_that_does_not_say_which_column_to_read_is_refused(tmp_path, header, refusal):
+    path = tmp_path / "header.csv"
+    separator = ";" if ";" in header else ","
+    path.write_text(f"{header}\n{separator.join([A, '2024-03-05', '1', B])}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=refusal):
         read_inspections(path)
 
 
