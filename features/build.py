@@ -30,7 +30,14 @@ import pyarrow.parquet as pq
 from core.atomic_files import replaced_when_written, write_text_whole
 from core.config import Config, FeaturesConfig
 from core.months import month_start
-from features.asof import ABSENCES_ASOF_SQL, ESTABLISHMENTS_ASOF_SQL, AsOfWindow, prepare_as_of
+from features.asof import (
+    ABSENCES_ASOF_SQL,
+    ESTABLISHMENTS_ASOF_SQL,
+    AsOfWindow,
+    prepare_as_of,
+    prepare_month,
+    prepare_part,
+)
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.indicators import compute_indicators, indicators_sql
 from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
@@ -201,15 +208,18 @@ def compute_feature_months(
         stages = dict(shared) if as_of == ordered[0] else {}
         with _stage(stages, "fingerprint", as_of):
             fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config, digests)
-        with _stage(stages, "as-of tables", as_of):
-            window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months, from_states)
-        with _stage(stages, "indicators", as_of):
-            compute_indicators(engine, settings)
-        with _stage(stages, "rule checks", as_of):
-            compute_rule_evidence(engine, settings)
-        contracts = fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
-        for name in ("contracts_asof", "absences_asof"):
-            engine.drop_table(name)
+        if engine.splits_large_aggregates:
+            window, contracts = _by_parts(engine, as_of, config, from_states, stages)
+        else:
+            with _stage(stages, "as-of tables", as_of):
+                window = prepare_as_of(engine, as_of, settings, config.ingest.inferred_end_after_months, from_states)
+            with _stage(stages, "indicators", as_of):
+                compute_indicators(engine, settings)
+            with _stage(stages, "rule checks", as_of):
+                compute_rule_evidence(engine, settings)
+            contracts = fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
+            for name in ("contracts_asof", "absences_asof"):
+                engine.drop_table(name)
         with _stage(stages, "results fetched", as_of):
             # The evidence first, while Python holds nothing large (the engine sorts it in its memory limit); a name
             # of its own: a file once written is never written again (a stored month may be a hard link to it).
@@ -220,13 +230,39 @@ def compute_feature_months(
         yield FeatureTable(window.as_of, features, evidence_file, findings, window, fingerprint, contracts, stages)
 
 
+def _by_parts(engine: SqlEngine, as_of: date, config: Config, from_states: bool,
+              stages: dict[str, float]) -> tuple[AsOfWindow, int]:
+    """The month's `establishment_indicators` and `rule_evidence`, computed by ranges of establishments
+    (`features.asof.prepare_month`), each stage's time summed over the ranges into `stages`; returns the window and
+    how many contracts counted as of the month. The same rows as the path of an engine that does not split
+    (`tests/test_features.py`): the fingerprint of stored tables does not depend on the path."""
+    settings = config.features
+    with _stage(stages, "as-of tables", as_of):
+        month = prepare_month(engine, as_of, settings, config.ingest.inferred_end_after_months, from_states)
+    contracts = 0
+    for part, (low, high) in enumerate(month.ranges):
+        with _stage(stages, "as-of tables", as_of, add=True):
+            prepare_part(engine, month, low, high)
+        contracts += fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
+        with _stage(stages, "indicators", as_of, add=part > 0):
+            compute_indicators(engine, settings, "part_establishments", append=part > 0)
+        with _stage(stages, "rule checks", as_of, add=part > 0):
+            compute_rule_evidence(engine, settings, append=part > 0)
+    for name in ("contracts_asof", "absences_asof", "part_establishments", "agency_contracts_asof", "declared_absences",
+                 "temp_agencies"):
+        engine.drop_table(name)
+    return month.window, contracts
+
+
 @contextmanager
-def _stage(stages: dict[str, float], name: str, as_of: date) -> Iterator[None]:
-    """Time one stage of `compute_features` into `stages`, and log it (debug: `champollion -v`)."""
+def _stage(stages: dict[str, float], name: str, as_of: date, add: bool = False) -> Iterator[None]:
+    """Time one stage of `compute_features` into `stages` (with `add`, added to the time it has), and log it (debug:
+    `champollion -v`)."""
     started = time.perf_counter()
     yield
-    stages[name] = time.perf_counter() - started
-    log.debug("features as of %s: %s in %.1f s", f"{as_of:%Y-%m}", name, stages[name])
+    seconds = time.perf_counter() - started
+    stages[name] = stages.get(name, 0.0) + seconds if add else seconds
+    log.debug("features as of %s: %s in %.1f s", f"{as_of:%Y-%m}", name, seconds)
 
 
 # The evidence of the rule checks in the window, in the order it is stored (by establishment).

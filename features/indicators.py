@@ -266,8 +266,10 @@ LEFT JOIN year_round yr ON yr.siret = e.siret
 """
 
 
-def compute_indicators(engine: SqlEngine, settings: FeaturesConfig) -> None:
-    """Create the temp table `establishment_indicators` (one row per active establishment).
+def compute_indicators(engine: SqlEngine, settings: FeaturesConfig, establishments: str = "establishments_asof",
+                       append: bool = False) -> None:
+    """Create the temp table `establishment_indicators`: one row per establishment of table `establishments` (shaped as
+    `establishments_asof`), from `contracts_asof`; with `append`, add the rows to the table already there.
 
     An engine that splits large aggregates computes it by ranges of establishments of about `CONTRACTS_PER_PART`
     contracts, each range's contracts and establishments copied apart first: the same rows, each range's
@@ -276,18 +278,22 @@ def compute_indicators(engine: SqlEngine, settings: FeaturesConfig) -> None:
     if engine.splits_large_aggregates:
         parts = max(1, -(-fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0] // CONTRACTS_PER_PART))
     if parts == 1:
-        engine.create_table("establishment_indicators", indicators_sql(settings))
+        _write_indicators(engine, indicators_sql(settings, establishments=establishments), append)
         return
-    cuts = siret_cuts(engine, "SELECT siret FROM establishments_asof", parts)
+    cuts = siret_cuts(engine, f"SELECT siret FROM {establishments}", parts)
     for part, (low, high) in enumerate(itertools.pairwise([None, *cuts, None])):
         engine.create_table("indicator_contracts", f"SELECT {', '.join(CONTRACT_COLUMNS)} FROM contracts_asof WHERE "
                             + siret_range("establishment_siret", low, high))
-        engine.create_table("indicator_establishments", "SELECT * FROM establishments_asof WHERE "
+        engine.create_table("indicator_establishments", f"SELECT * FROM {establishments} WHERE "
                             + siret_range("siret", low, high))
-        rows = indicators_sql(settings, "indicator_contracts", "indicator_establishments")
-        if part == 0:
-            engine.create_table("establishment_indicators", rows)
-        else:
-            engine.insert_into("establishment_indicators", rows)
+        _write_indicators(engine, indicators_sql(settings, "indicator_contracts", "indicator_establishments"),
+                          append or part > 0)
     for name in ("indicator_contracts", "indicator_establishments"):
         engine.drop_table(name)
+
+
+def _write_indicators(engine: SqlEngine, rows: str, append: bool) -> None:
+    if append:
+        engine.insert_into("establishment_indicators", rows)
+    else:
+        engine.create_table("establishment_indicators", rows)

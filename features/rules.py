@@ -1038,8 +1038,9 @@ def run_rule_pass(engine: SqlEngine, rule_pass: RulePass, settings: FeaturesConf
     return ranges
 
 
-def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
-    """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction.
+def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig, append: bool = False) -> None:
+    """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction; with
+    `append`, add the rows to the table already there.
 
     Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`,
     `branch_agreements`, the one name of each job (`job_names`) and the rows of the Python passes (`rule_passes`):
@@ -1050,8 +1051,9 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig) -> None:
     register_rule_tables(engine)
     for rule_pass in rule_passes():
         run_rule_pass(engine, rule_pass, settings)
-    columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
-    engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
+    if not append:
+        columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
+        engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")
     for rule, query in zip(RULES, rule_queries(settings), strict=True):
         started = time.perf_counter()
         engine.insert_into("rule_evidence", query)

@@ -237,26 +237,35 @@ def test_contract_ending_the_day_before_or_after_the_end_of_the_as_of_month(tmp_
 
 
 @pytest.mark.slow
-def test_contracts_rebuilt_and_indicators_by_siret_ranges_equal_one_pass(small_warehouse, monkeypatch):
-    """At national scale contracts are rebuilt, and the indicators computed, by ranges of SIRETs: the ranges
-    together must give exactly the features and evidence of a single rebuild and a single indicator query."""
+def test_a_month_by_ranges_of_establishments_equals_one_pass(small_warehouse, monkeypatch):
+    """At national scale a month is computed by ranges of establishments (contracts, absences, indicators, rule
+    checks), and within a range the indicators by smaller ranges: together they must give exactly the features and
+    evidence of one rebuild of every contract, one indicator query and one run of the rule checks (the path of an
+    engine that does not split, as Spark)."""
     import features.asof
     import features.indicators
 
     _, home = small_warehouse
     as_of = date(2025, 6, 1)
-    whole = _features(home, as_of)
+    with monkeypatch.context() as whole_month:
+        whole_month.setattr(DuckDBEngine, "splits_large_aggregates", False)
+        whole = _features(home, as_of)
     with DuckDBEngine() as engine:
         states = engine.fetch_row(f"SELECT count(*) FROM read_parquet('{home.warehouse}/contract_states.parquet')")[0]
-    monkeypatch.setattr(features.asof, "SNAPSHOTS_PER_REBUILD", states // 7)
-    monkeypatch.setattr(features.indicators, "CONTRACTS_PER_PART", whole.contracts // 5)
+        declarations = f"read_parquet('{home.warehouse}/declarations/**/*.parquet')"
+        agencies = engine.fetch_row(f"SELECT count(DISTINCT siret) FROM {declarations} WHERE naf = '7820Z'")[0]
+    assert agencies > 0  # missions counted at their users, whose ranges are not their agencies'
+    monkeypatch.setattr(features.asof, "STATES_PER_PART", states // 12)
+    monkeypatch.setattr(features.indicators, "CONTRACTS_PER_PART", whole.contracts // 20)
     cuts: dict[str, list[str]] = {}
     split = features.asof.siret_cuts
     for module in (features.asof, features.indicators):
         monkeypatch.setattr(module, "siret_cuts",
                             lambda *args, name=module.__name__: cuts.setdefault(name, split(*args)))
     by_ranges = _features(home, as_of)
-    assert len(cuts["features.asof"]) >= 2 and len(cuts["features.indicators"]) >= 2  # three ranges or more
+    assert len(cuts["features.asof"]) >= 5 and len(cuts["features.indicators"]) >= 2  # ranges, then ranges in a range
+    assert by_ranges.contracts == whole.contracts
+    assert set(by_ranges.stage_seconds) == set(whole.stage_seconds)
     pd.testing.assert_frame_equal(whole.features, by_ranges.features)
     pd.testing.assert_frame_equal(whole.evidence, by_ranges.evidence)
 

@@ -61,6 +61,7 @@ def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
     features_only: bool = False, declarants: Sequence[str] | None = None, from_states: bool = False,
+    declared_by: tuple[str, bool] | None = None,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -78,6 +79,9 @@ def rebuild_contracts_sql(
 
     `declarants` keeps only these declaring establishments (one scan for a few SIRETs, whose row groups
     the Parquet reader picks out by their statistics, where ranges would need one scan each).
+
+    `declared_by=(table, among)` keeps only the declaring establishments listed in the column `declarant` of
+    `table` (`among` true), or only those not listed there (false); the column holds no NULL.
 
     `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
@@ -103,6 +107,7 @@ def rebuild_contracts_sql(
         (f"AND (siret >= {sql_string(low)}" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
         + (f" AND siret < {sql_string(high)}" if high is not None else "")
         + (f" AND siret IN ({sql_string_list(declarants)})" if declarants else "")
+        + (f" AND siret {'' if declared_by[1] else 'NOT '}IN (SELECT declarant FROM {declared_by[0]})" if declared_by else "")
     )
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.
