@@ -260,8 +260,11 @@ def write_list_files(
     evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
     listings = []
-    for region_code, lines in ranked[ranked["in_list"]].groupby("region_code", sort=True):
-        region = lines["region"].iloc[0]
+    # Every region scored gets its files, a region with no line too: its office sees that the list is empty,
+    # not that it is missing.
+    for region_code, scored in ranked.groupby("region_code", sort=True):
+        region = scored["region"].iloc[0]
+        lines = scored[scored["in_list"].to_numpy(dtype=bool)]
         listings.append(RegionList(
             f"{region_code}-{slug(region)}", region, month, version, lines.sort_values("list_position"),
             evidence_of.get(region_code, listed.iloc[0:0]), left_of.get(region_code, ranked.iloc[0:0]),

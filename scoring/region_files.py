@@ -54,6 +54,11 @@ REASONS_FR = (
     "du mois."
 )
 
+NO_LINE_FR = (
+    "Aucun établissement de la région n'est proposé ce mois-ci : aucun n'était éligible (un établissement "
+    "contrôlé récemment n'est pas proposé). Les établissements sortis de la liste sont indiqués ci-dessous."
+)
+
 
 # --- French formatting ---
 
@@ -279,7 +284,7 @@ def write_workbook(path: Path, listing: RegionList, created: datetime) -> Path:
         ("Attention", WARNING_FR),
         ("Mois", month_fr(month)),
         ("Version du modèle", str(version)),
-        ("Lignes", f"{len(lines)} établissements, dont {n_exploration} en exploration"),
+        ("Lignes", f"{len(lines)} établissements, dont {n_exploration} en exploration" if len(lines) else NO_LINE_FR),
         ("Score", SCORE_FR),
         ("Exploration", EXPLORATION_FR),
         ("Raisons et éléments", REASONS_FR),
@@ -403,6 +408,7 @@ def render_html(listing: RegionList) -> str:
         score_note=SCORE_FR,
         exploration_note=EXPLORATION_FR,
         reasons_note=REASONS_FR,
+        empty_note=NO_LINE_FR,
         line_titles=["Position", "SIRET", "Adresse", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
                      "Rang dans la région", "Sélection", "Évolution", "Raisons", "Éléments"],
         lines=items,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from scoring.monthly import RANKED_COLUMNS, listed_evidence, write_list_files
-from scoring.region_files import RegionList
+from scoring.region_files import NO_LINE_FR, RegionList
 from scoring.region_pool import RegionFilesError, write_regions
 
 MONTH = date(2025, 3, 1)
@@ -184,6 +184,26 @@ def test_a_region_without_evidence(written):
     assert len(_sheet(book, "Éléments")) == 1  # the header only
     page = written["24-centre-val-de-loire.html"].read_text(encoding="utf-8")
     assert "<details>" not in page and "Aucun établissement de la liste du mois précédent n'en est sorti" in page
+
+
+def test_a_region_with_no_line_still_gets_its_files(tmp_path):
+    """Every establishment of region 24 recently inspected: its office finds a workbook and a page saying that no
+    establishment is proposed, with the line that left its list, not a missing file."""
+    ranked = _ranked()
+    region_24 = ranked["region_code"] == "24"
+    ranked.loc[region_24, "recently_inspected"] = True
+    ranked.loc[region_24, "in_list"] = False
+    ranked.loc[region_24, "list_position"] = pd.NA
+    ranked.loc[region_24, "change"] = ["left", None]
+    paths = {p.name: p for p in write_list_files(tmp_path, ranked, listed_evidence(_evidence(), ranked), MONTH, "7")}
+    book, page = paths["24-centre-val-de-loire.xlsx"], paths["24-centre-val-de-loire.html"]
+    assert _sheet(book, "Liste")[1:] == [] and len(_sheet(book, "Éléments")) == 1  # headers only
+    assert _sheet(book, "Sortis de la liste")[1:][0][0] == S5
+    assert ["Lignes", NO_LINE_FR] in _sheet(book, "À lire")
+    text = page.read_text(encoding="utf-8")
+    assert _escaped(NO_LINE_FR) in text and 'data-siret="' not in text.split("Sortis")[0]
+    assert "0 établissement listé" in text and S5 in text
+    assert "11-ile-de-france.xlsx" in paths  # the other region as before
 
 
 def _line(page: str, siret: str) -> str:
