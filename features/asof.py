@@ -44,7 +44,7 @@ from core.config import FeaturesConfig
 from core.geography import departement_sql
 from core.months import add_months, month_start
 from core.sql_literals import sql_string, sql_string_list
-from warehouse.contracts import LAST_DECLARED, TEMP_AGENCY_NAF, rebuild_contracts_sql
+from warehouse.contracts import LAST_DECLARED, TEMP_AGENCIES_SQL, rebuild_contracts_sql
 from warehouse.engine import places_arrow
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
 
@@ -57,9 +57,9 @@ USAGE_MOTIF = "05"
 # scale (~220 M snapshots a year) one aggregate over everything spills tens of GB to disk. Six parts
 # took 220 s where twelve took 237 s, the peak staying under 11 GB (10GB limit, 2 threads).
 SNAPSHOTS_PER_REBUILD = 40_000_000
-# A month is computed by ranges of establishments whose contracts have about this many states (or snapshots) over
-# the history (`prepare_month`): on the national preset (47.8 M states, 36.5 M contracts as of 2025-12) a twelfth of
-# the establishments took 16.1 s from their contracts to their evidence, a sixth 34.6 s.
+# A month is computed in one range of establishments per this many states (or snapshots) of contracts over the history,
+# each range holding as many establishments (`prepare_month`): on the national preset (47.8 M states, 36.5 M contracts
+# as of 2025-12) a twelfth of the establishments took 16.1 s from their contracts to their evidence, a sixth 34.6 s.
 STATES_PER_PART = 4_000_000
 # CDD whose purpose is training or insertion, not a job: outside the precarity measures.
 TRAINING_MOTIFS = ("09", "10", "11")
@@ -131,11 +131,6 @@ def establishments_sql(missions: str) -> str:
 
 
 ESTABLISHMENTS_ASOF_SQL = establishments_sql("contracts_asof")
-# The declarants whose contracts of nature 03 count at their users (warehouse.contracts: `attributed_siret`):
-# temp-work agencies by their NAF as last declared.
-TEMP_AGENCIES_SQL = f"""SELECT siret AS declarant FROM declarations, asof_params p
-WHERE month <= p.as_of AND siret IS NOT NULL
-GROUP BY siret HAVING arg_max(naf, {LAST_DECLARED}) = '{TEMP_AGENCY_NAF}'"""
 
 # An absence is declared again each month it lasts: its latest version counts. One declared twice in its latest
 # month with two ends lasts until the later one (the reading that covers the most replacements: the employer's).
@@ -204,8 +199,8 @@ def prepare_month(
     Creates `asof_params`, `closed_weekdays`, `places`, `establishments_asof` (every establishment, as
     `prepare_as_of` does), the temp-work agencies (`temp_agencies`) with their contracts
     (`agency_contracts_asof`, each counted where it is: a mission at its user), and the latest version of every
-    absence (`declared_absences`). The ranges hold about `STATES_PER_PART` states (or snapshots) each. `from_states`:
-    as in `prepare_as_of`."""
+    absence (`declared_absences`). One range per `STATES_PER_PART` states (or snapshots) of the history, each
+    holding as many establishments. `from_states`: as in `prepare_as_of`."""
     window = _params(engine, as_of, settings)
     _closed_weekdays(engine, settings)
     load_table(engine, "places", places_arrow())

@@ -36,6 +36,8 @@ LAST_DECLARED = "strftime(month, '%Y-%m') || coalesce(declaration_key, '')"
 # Row groups of the versioned contracts (sorted by SIRET): an establishment's page reads one or two of them.
 STATES_ROW_GROUP_ROWS = 32_768
 END_CANCELLED = "099"  # motif de rupture 'Annulation': withdraws the end of its date declared before it
+# A declarant's NAF as last declared: a temp-work agency's (TEMP_AGENCY_NAF) missions count at their users.
+DECLARANT_NAF = f"arg_max(naf, {LAST_DECLARED})"
 
 
 def has_contract_states(warehouse: Path) -> bool:
@@ -81,7 +83,8 @@ def rebuild_contracts_sql(
     the Parquet reader picks out by their statistics, where ranges would need one scan each).
 
     `declared_by=(table, among)` keeps only the declaring establishments listed in the column `declarant` of
-    `table` (`among` true), or only those not listed there (false); the column holds no NULL.
+    `table` (`among` true), or only those not listed there, a missing SIRET included (false); `table` names a table
+    with no NULL declarant (`TEMP_AGENCIES_SQL`), and neither name holds the word 'siret'.
 
     `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
@@ -107,7 +110,8 @@ def rebuild_contracts_sql(
         (f"AND (siret >= {sql_string(low)}" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
         + (f" AND siret < {sql_string(high)}" if high is not None else "")
         + (f" AND siret IN ({sql_string_list(declarants)})" if declarants else "")
-        + (f" AND siret {'' if declared_by[1] else 'NOT '}IN (SELECT declarant FROM {declared_by[0]})" if declared_by else "")
+        + ((f" AND siret IN (SELECT declarant FROM {declared_by[0]})" if declared_by[1] else
+            f" AND (siret IS NULL OR siret NOT IN (SELECT declarant FROM {declared_by[0]}))") if declared_by else "")
     )
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.
@@ -258,7 +262,7 @@ declared_months AS (
     FROM (SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff} {only})
 ),
 declarant AS (
-    SELECT siret, arg_max(naf, {LAST_DECLARED}) AS naf
+    SELECT siret, {DECLARANT_NAF} AS naf
     FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
 )
 SELECT
@@ -290,6 +294,12 @@ LEFT JOIN declared_months ma ON ma.siret = c.siret AND ma.month = c.last_month
 LEFT JOIN declarant e ON e.siret = c.siret
 """
 
+
+# The declarants whose contracts of nature 03 count at their users (`attributed_siret` in `rebuild_contracts_sql`, by
+# the same test) as of the month of the one-row table `asof_params`: temp-work agencies.
+TEMP_AGENCIES_SQL = f"""SELECT siret AS declarant FROM declarations, asof_params p
+WHERE month <= p.as_of AND siret IS NOT NULL
+GROUP BY siret HAVING {DECLARANT_NAF} = '{TEMP_AGENCY_NAF}'"""
 
 # A snapshot `cm` of an identity `r` (ON, not USING: Spark puts USING's columns first in `cm.*`).
 _SAME_IDENTITY = ("r.siret = cm.siret AND r.person_key = cm.person_key AND r.contract_number = cm.contract_number "
