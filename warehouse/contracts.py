@@ -296,7 +296,9 @@ LEFT JOIN declarant e ON e.siret = c.siret
 
 
 # The declarants whose contracts of nature 03 count at their users (`attributed_siret` in `rebuild_contracts_sql`, by
-# the same test) as of the month of the one-row table `asof_params`: temp-work agencies.
+# the same test) as of the month of the one-row table `asof_params`: temp-work agencies. A month by ranges of
+# establishments (features.asof.prepare_month) rebuilds their contracts apart; one missing here would have its
+# missions computed in its own range, away from their users (tests/test_month_by_ranges.py).
 TEMP_AGENCIES_SQL = f"""SELECT siret AS declarant FROM declarations, asof_params p
 WHERE month <= p.as_of AND siret IS NOT NULL
 GROUP BY siret HAVING {DECLARANT_NAF} = '{TEMP_AGENCY_NAF}'"""
