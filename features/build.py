@@ -235,7 +235,8 @@ def _by_parts(engine: SqlEngine, as_of: date, config: Config, from_states: bool,
     """The month's `establishment_indicators` and `rule_evidence`, computed by ranges of establishments
     (`features.asof.prepare_month`), each stage's time summed over the ranges into `stages`; returns the window and
     how many contracts counted as of the month. The same rows as the path of an engine that does not split
-    (`tests/test_features.py`): the fingerprint of stored tables does not depend on the path."""
+    (`tests/test_features.py`, `tests/test_month_by_ranges.py`): the fingerprint of stored tables does not depend
+    on the path."""
     settings = config.features
     with _stage(stages, "as-of tables", as_of):
         month = prepare_month(engine, as_of, settings, config.ingest.inferred_end_after_months, from_states)

@@ -1042,7 +1042,7 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig, append: b
     """Create the temp table `rule_evidence` (columns: EVIDENCE_COLUMNS), one row per potential infraction; with
     `append`, add the rows to the table already there.
 
-    Reads the as-of temp tables of `features.asof.prepare_as_of`; registers `usage_sectors`,
+    Reads the as-of temp tables of `features.asof.prepare_as_of` (or of one range, `prepare_part`); registers `usage_sectors`,
     `branch_agreements`, the one name of each job (`job_names`) and the rows of the Python passes (`rule_passes`):
     the posts read from concurrency (`carence_successions`, `permanent_post_contracts`) and the absences
     replacements cover (`covered_replacements`).

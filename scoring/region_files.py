@@ -56,7 +56,7 @@ REASONS_FR = (
 
 NO_LINE_FR = (
     "Aucun établissement de la région n'est proposé ce mois-ci : aucun n'était éligible (un établissement "
-    "contrôlé récemment n'est pas proposé). Les établissements sortis de la liste sont indiqués ci-dessous."
+    "contrôlé récemment n'est pas proposé)."
 )
 
 
