@@ -96,15 +96,15 @@ def _spells() -> Iterator[Spell]:
     renamed = next(people)
     old = _mission("OLDNUM", "2024-09-02", USER_HIGH, planned_end="2025-12-31", absence=("01", "2024-10-01", "2024-10-15"))
     new = replace(old, number="NEWNUM", absence=None)
+    changed = replace(new, change={"001": "01122024", "014": "OLDNUM"}, absence=("01", "2024-12-01", "2025-01-15"))
     for month in MONTHS[2:]:
-        declared = old if month < "2024-12" else replace(
-            new, change={"001": "01122024", "014": "OLDNUM"}, absence=("01", "2024-12-01", "2025-01-15")
-        ) if month == "2024-12" else new
+        declared = old if month < "2024-12" else changed if month == "2024-12" else new
         yield AGENCY, renamed, declared, month, month, None
 
 
 @pytest.fixture(scope="module")
 def agencies_world(tmp_path_factory: pytest.TempPathFactory, test_key: bytes) -> Home:
+    """The spells declared month by month, 2024-07 to 2025-06, and ingested."""
     root = tmp_path_factory.mktemp("agencies")
     contracts: dict[tuple[str, str], dict[int, list[Contract]]] = {}
     for siret, person, contract, first, last, end in _spells():
