@@ -141,16 +141,20 @@ DECLARED_ABSENCES_SQL = """
     WHERE month BETWEEN p.history_start AND p.as_of AND absence_start IS NOT NULL
       AND coalesce(reason, '') <> '99'
     GROUP BY ALL"""
-ABSENCES_ASOF_SQL = f"""WITH latest AS ({DECLARED_ABSENCES_SQL}
-)
-SELECT l.*, c.post, c.establishment_siret, c.contract_id
-FROM latest l
-LEFT JOIN contracts_asof c USING (siret, person_key, contract_number, start_date)"""
+
+
+def _with_contracts(absences: str, join: str) -> str:
+    """SQL: the absences of table `absences`, each with the post, establishment and id of its contract in
+    `contracts_asof` (`join`: LEFT JOIN keeps those of no contract, JOIN leaves them out)."""
+    return f"""SELECT l.*, c.post, c.establishment_siret, c.contract_id
+FROM {absences} l
+{join} contracts_asof c USING (siret, person_key, contract_number, start_date)"""
+
+
+ABSENCES_ASOF_SQL = f"WITH latest AS ({DECLARED_ABSENCES_SQL}\n)\n" + _with_contracts("latest", "LEFT JOIN")
 # A range's absences (`prepare_part`): those of its contracts. An absence matched to no contract counts nowhere
 # (the rules read an absence at its contract's establishment and post), so none is left out that a rule reads.
-_PART_ABSENCES_SQL = """SELECT l.*, c.post, c.establishment_siret, c.contract_id
-FROM declared_absences l
-JOIN contracts_asof c USING (siret, person_key, contract_number, start_date)"""
+_PART_ABSENCES_SQL = _with_contracts("declared_absences", "JOIN")
 
 
 def prepare_as_of(
@@ -163,17 +167,14 @@ def prepare_as_of(
     warehouse.contracts.CONTRACT_STATES_SQL) rather than rebuilding them from the monthly snapshots:
     the same rows, from one row per state of a contract instead of one per month it was declared.
     """
-    window = _params(engine, as_of, settings)
-    _closed_weekdays(engine, settings)
-    load_table(engine, "places", places_arrow())
+    window = _month_tables(engine, as_of, settings)
     cuts: list[str] = []
     if engine.splits_large_aggregates:
         rows = _history_rows(engine, window, from_states)
         declaring = (f"SELECT DISTINCT siret FROM declarations "
                      f"WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}")
         cuts = siret_cuts(engine, declaring, max(1, -(-rows // SNAPSHOTS_PER_REBUILD)))
-    _contracts_asof(engine, window, settings, inferred_end_after_months, list(zip([None, *cuts], [*cuts, None], strict=True)),
-                    from_states=from_states)
+    _contracts_asof(engine, window, settings, inferred_end_after_months, siret_ranges(cuts), from_states=from_states)
     engine.create_table("establishments_asof", ESTABLISHMENTS_ASOF_SQL)
     engine.create_table("absences_asof", ABSENCES_ASOF_SQL)
     return window
@@ -201,18 +202,15 @@ def prepare_month(
     (`agency_contracts_asof`, each counted where it is: a mission at its user), and the latest version of every
     absence (`declared_absences`). One range per `STATES_PER_PART` states (or snapshots) of the history, each
     holding as many establishments. `from_states`: as in `prepare_as_of`."""
-    window = _params(engine, as_of, settings)
-    _closed_weekdays(engine, settings)
-    load_table(engine, "places", places_arrow())
+    window = _month_tables(engine, as_of, settings)
     engine.create_table("temp_agencies", TEMP_AGENCIES_SQL)
     _contracts_asof(engine, window, settings, inferred_end_after_months, [(None, None)], from_states=from_states,
                     declared_by=("temp_agencies", True), table="agency_contracts_asof")
     engine.create_table("establishments_asof", establishments_sql("agency_contracts_asof"))
     engine.create_table("declared_absences", DECLARED_ABSENCES_SQL)
     parts = max(1, -(-_history_rows(engine, window, from_states) // STATES_PER_PART))
-    cuts = siret_cuts(engine, "SELECT siret FROM establishments_asof", parts)
-    ranges = tuple(zip([None, *cuts], [*cuts, None], strict=True))
-    return MonthParts(window, ranges, settings, inferred_end_after_months, from_states)
+    ranges = siret_ranges(siret_cuts(engine, "SELECT siret FROM establishments_asof", parts))
+    return MonthParts(window, tuple(ranges), settings, inferred_end_after_months, from_states)
 
 
 def prepare_part(engine: SqlEngine, month: MonthParts, low: str | None, high: str | None) -> None:
@@ -275,6 +273,14 @@ def _history_rows(engine: SqlEngine, window: AsOfWindow, from_states: bool) -> i
         f"AND run_to >= {_date(window.history_start)}" if from_states else
         f"SELECT count(*) FROM contract_months WHERE month BETWEEN {_date(window.history_start)} AND {_date(window.as_of)}"
     ))[0])
+
+
+def _month_tables(engine: SqlEngine, as_of: date, settings: FeaturesConfig) -> AsOfWindow:
+    """`asof_params` (`_params`), `closed_weekdays` and `places`, which both ways of preparing a month create."""
+    window = _params(engine, as_of, settings)
+    _closed_weekdays(engine, settings)
+    load_table(engine, "places", places_arrow())
+    return window
 
 
 def _params(engine: SqlEngine, as_of: date, settings: FeaturesConfig) -> AsOfWindow:
@@ -342,6 +348,11 @@ def siret_cuts(engine: SqlEngine, sirets: str, parts: int) -> list[str]:
            WHERE rank > 1 AND (rank - 1) % greatest(n // {int(parts)}, 1) = 0 ORDER BY siret"""
     )
     return rows["siret"].tolist()[: parts - 1]
+
+
+def siret_ranges(cuts: list[str]) -> list[tuple[str | None, str | None]]:
+    """The ranges [low, high) that `cuts` (sorted) make, the first and last unbounded (None)."""
+    return list(zip([None, *cuts], [*cuts, None], strict=True))
 
 
 def siret_range(column: str, low: str | None, high: str | None) -> str:

@@ -12,10 +12,8 @@ Windows: `_12m` is the window (12 months by default) ending with the as-of month
 
 from __future__ import annotations
 
-import itertools
-
 from core.config import FeaturesConfig
-from features.asof import siret_cuts, siret_range
+from features.asof import siret_cuts, siret_range, siret_ranges
 from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 # Indicators are computed by ranges of establishments holding about this many contracts: over the 36 M contracts
@@ -281,7 +279,7 @@ def compute_indicators(engine: SqlEngine, settings: FeaturesConfig, establishmen
         _write_indicators(engine, indicators_sql(settings, establishments=establishments), append)
         return
     cuts = siret_cuts(engine, f"SELECT siret FROM {establishments}", parts)
-    for part, (low, high) in enumerate(itertools.pairwise([None, *cuts, None])):
+    for part, (low, high) in enumerate(siret_ranges(cuts)):
         engine.create_table("indicator_contracts", f"SELECT {', '.join(CONTRACT_COLUMNS)} FROM contracts_asof WHERE "
                             + siret_range("establishment_siret", low, high))
         engine.create_table("indicator_establishments", f"SELECT * FROM {establishments} WHERE "
