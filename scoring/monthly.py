@@ -264,7 +264,7 @@ def write_list_files(
     # not that it is missing.
     for region_code, scored in ranked.groupby("region_code", sort=True):
         region = scored["region"].iloc[0]
-        lines = scored[scored["in_list"].to_numpy(dtype=bool)]
+        lines = scored[scored["in_list"]]
         listings.append(RegionList(
             f"{region_code}-{slug(region)}", region, month, version, lines.sort_values("list_position"),
             evidence_of.get(region_code, listed.iloc[0:0]), left_of.get(region_code, ranked.iloc[0:0]),

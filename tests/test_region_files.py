@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr
-from scoring.region_files import RegionList, escaped_column, shown_column, write_region_files
+from scoring.region_files import NO_LINE_FR, RegionList, escaped_column, shown_column, write_region_files
 from tests.browser import opened
 
 MONTH = date(2025, 3, 1)
@@ -217,6 +217,21 @@ def test_html_is_escaped_and_self_contained(written):
 ])
 def test_a_column_is_escaped_as_each_of_its_cells(texts):
     assert escaped_column(texts) == [str(markupsafe.escape(text)) for text in texts]
+
+
+@pytest.mark.browser
+def test_a_page_with_no_line_in_chromium(tmp_path):
+    """A region with no line: its page says so, and the filter, with nothing to filter, says nothing."""
+    paths = write_region_files(tmp_path, RegionList(STEM, REGION, MONTH, "7", _lines().iloc[0:0], _evidence().iloc[0:0],
+                                                    _left()), CREATED)
+    with opened(next(p for p in paths if p.suffix == ".html")) as seen:
+        page = seen.page
+        assert page.get_by_text(NO_LINE_FR).is_visible()
+        assert page.locator("#liste tbody.line").count() == 0
+        assert not page.locator("#aucune").is_visible()
+        assert page.locator("#compte").inner_text() == "0 / 0 affiché"
+        assert page.locator("#sortis tbody tr").count() == 1
+    assert seen.errors == []
 
 
 @pytest.mark.browser
