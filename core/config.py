@@ -83,8 +83,9 @@ class FeaturesConfig(_Section):
     )
     pass_processes: int | None = Field(
         default=None, ge=1,
-        description="Processes that run the rule checks' Python passes by ranges of establishments; null: one per "
-        "usable CPU.",
+        description="Processes that run the rule checks' Python passes by ranges of establishments where a month is "
+        "computed in one pass (Spark) and in `bench rules`; null: one per usable CPU. DuckDB computes a month by ranges "
+        "and runs each range's passes in a thread, beside the next range's tables.",
     )
 
 

@@ -143,18 +143,15 @@ DECLARED_ABSENCES_SQL = """
     GROUP BY ALL"""
 
 
-def _with_contracts(absences: str, join: str) -> str:
-    """SQL: the absences of table `absences`, each with the post, establishment and id of its contract in
-    `contracts_asof` (`join`: LEFT JOIN keeps those of no contract, JOIN leaves them out)."""
+def _with_contracts(absences: str, join: str, contracts: str = "contracts_asof") -> str:
+    """SQL: the absences of table `absences`, each with the post, establishment and id of its contract in table
+    `contracts` (`join`: LEFT JOIN keeps those of no contract, JOIN leaves them out)."""
     return f"""SELECT l.*, c.post, c.establishment_siret, c.contract_id
 FROM {absences} l
-{join} contracts_asof c USING (siret, person_key, contract_number, start_date)"""
+{join} {contracts} c USING (siret, person_key, contract_number, start_date)"""
 
 
 ABSENCES_ASOF_SQL = f"WITH latest AS ({DECLARED_ABSENCES_SQL}\n)\n" + _with_contracts("latest", "LEFT JOIN")
-# A range's absences (`prepare_part`): those of its contracts. An absence matched to no contract counts nowhere
-# (the rules read an absence at its contract's establishment and post), so none is left out that a rule reads.
-_PART_ABSENCES_SQL = _with_contracts("declared_absences", "JOIN")
 
 
 def prepare_as_of(
@@ -213,16 +210,33 @@ def prepare_month(
     return MonthParts(window, tuple(ranges), settings, inferred_end_after_months, from_states)
 
 
-def prepare_part(engine: SqlEngine, month: MonthParts, low: str | None, high: str | None) -> None:
+# The tables `prepare_part` creates for a range of establishments.
+PART_TABLES = ("contracts_asof", "absences_asof", "part_establishments")
+
+
+def prepare_part(engine: SqlEngine, month: MonthParts, low: str | None, high: str | None, suffix: str = "") -> None:
     """`contracts_asof` and `absences_asof` of the establishments whose SIRET is in [low, high) (None: unbounded; a
     missing SIRET goes with the last range), and those establishments (`part_establishments`): the contracts
-    their declarations rebuild, other than the agencies', and the agencies' contracts that count there."""
+    their declarations rebuild, other than the agencies', and the agencies' contracts that count there. With
+    `suffix`, the tables' names end with it (the next range, prepared while the rules of one run: `promote_part`)."""
+    contracts = f"contracts_asof{suffix}"
     _contracts_asof(engine, month.window, month.settings, month.inferred_end_after_months, [(low, high)],
-                    from_states=month.from_states, declared_by=("temp_agencies", False))
-    engine.insert_into("contracts_asof",
+                    from_states=month.from_states, declared_by=("temp_agencies", False), table=contracts)
+    engine.insert_into(contracts,
                        f"SELECT * FROM agency_contracts_asof WHERE {siret_range('establishment_siret', low, high)}")
-    engine.create_table("absences_asof", _PART_ABSENCES_SQL)
-    engine.create_table("part_establishments", f"SELECT * FROM establishments_asof WHERE {siret_range('siret', low, high)}")
+    # Its absences: those of its contracts. An absence matched to no contract counts nowhere (the rules read an
+    # absence at its contract's establishment and post), so none is left out that a rule reads.
+    engine.create_table(f"absences_asof{suffix}", _with_contracts("declared_absences", "JOIN", contracts))
+    engine.create_table(f"part_establishments{suffix}",
+                        f"SELECT * FROM establishments_asof WHERE {siret_range('siret', low, high)}")
+
+
+def promote_part(engine: SqlEngine, suffix: str) -> None:
+    """The range prepared with `suffix` (`prepare_part`) becomes the range the indicators and rules read: the tables
+    of the range before are dropped, and the suffixed ones take their names."""
+    for name in PART_TABLES:
+        engine.drop_table(name)
+        engine.rename_table(f"{name}{suffix}", name)
 
 
 def placing_agencies(engine: SqlEngine, as_of: date, settings: FeaturesConfig, user: str | None = None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -37,10 +38,19 @@ from features.asof import (
     prepare_as_of,
     prepare_month,
     prepare_part,
+    promote_part,
 )
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.indicators import compute_indicators, indicators_sql
-from features.rules import RULES, compute_rule_evidence, rule_counts_sql, rule_definitions_text
+from features.rules import (
+    RULES,
+    compute_rule_evidence,
+    finish_rule_evidence,
+    read_pass_work,
+    rule_counts_sql,
+    rule_definitions_text,
+    run_pass_work,
+)
 from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
 from warehouse.inspections import no_inspections
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, pandas_frame
@@ -236,19 +246,40 @@ def _by_parts(engine: SqlEngine, as_of: date, config: Config, from_states: bool,
     (`features.asof.prepare_month`), each stage's time summed over the ranges into `stages`; returns the window and
     how many contracts counted as of the month. The same rows as the path of an engine that does not split
     (`tests/test_features.py`, `tests/test_month_by_ranges.py`): the fingerprint of stored tables does not depend
-    on the path."""
+    on the path.
+
+    While a range's rule passes run (Python, in a thread of this process), the engine prepares the next range's tables
+    and computes its indicators: the engine's statements leave the interpreter to the thread while they run, so the
+    two share the machine's cores, where the passes alone would leave one idle (in processes forked from this one,
+    they took as long at national scale: a fork copies the pages the engine writes meanwhile). Those statements'
+    time counts in the as-of tables and indicators; the rule checks count reading the passes' inputs, waiting for
+    the passes once the next range is ready, and the rule queries."""
     settings = config.features
     with _stage(stages, "as-of tables", as_of):
         month = prepare_month(engine, as_of, settings, config.ingest.inferred_end_after_months, from_states)
+        prepare_part(engine, month, *month.ranges[0])
+    with _stage(stages, "indicators", as_of):
+        compute_indicators(engine, settings, "part_establishments")
     contracts = 0
-    for part, (low, high) in enumerate(month.ranges):
-        with _stage(stages, "as-of tables", as_of, add=True):
-            prepare_part(engine, month, low, high)
-        contracts += fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
-        with _stage(stages, "indicators", as_of, add=part > 0):
-            compute_indicators(engine, settings, "part_establishments", append=part > 0)
-        with _stage(stages, "rule checks", as_of, add=part > 0):
-            compute_rule_evidence(engine, settings, append=part > 0)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rule-passes") as passes:
+        for part in range(len(month.ranges)):
+            following = month.ranges[part + 1] if part + 1 < len(month.ranges) else None
+            contracts += fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
+            with _stage(stages, "rule checks", as_of, add=part > 0):
+                work = read_pass_work(engine, settings)
+                running = passes.submit(run_pass_work, work)
+            if following is not None:
+                with _stage(stages, "as-of tables", as_of, add=True):
+                    prepare_part(engine, month, *following, suffix=NEXT_RANGE)
+                with _stage(stages, "indicators", as_of, add=True):
+                    compute_indicators(engine, settings, f"part_establishments{NEXT_RANGE}", append=True,
+                                       contracts=f"contracts_asof{NEXT_RANGE}")
+            with _stage(stages, "rule checks", as_of, add=True):
+                finish_rule_evidence(engine, settings, work, running.result(), append=part > 0)
+                del work
+            if following is not None:
+                with _stage(stages, "as-of tables", as_of, add=True):
+                    promote_part(engine, NEXT_RANGE)
     for name in ("contracts_asof", "absences_asof", "part_establishments", "agency_contracts_asof", "declared_absences",
                  "temp_agencies"):
         engine.drop_table(name)
@@ -265,6 +296,10 @@ def _stage(stages: dict[str, float], name: str, as_of: date, add: bool = False) 
     stages[name] = stages.get(name, 0.0) + seconds if add else seconds
     log.debug("features as of %s: %s in %.1f s", f"{as_of:%Y-%m}", name, seconds)
 
+
+# The suffix of the tables of the next range of establishments, prepared beside the rule passes of the range before
+# (`_by_parts`).
+NEXT_RANGE = "_next"
 
 # The evidence of the rule checks in the window, in the order it is stored (by establishment).
 EVIDENCE_SQL = """

@@ -265,22 +265,23 @@ LEFT JOIN year_round yr ON yr.siret = e.siret
 
 
 def compute_indicators(engine: SqlEngine, settings: FeaturesConfig, establishments: str = "establishments_asof",
-                       append: bool = False) -> None:
+                       append: bool = False, contracts: str = "contracts_asof") -> None:
     """Create the temp table `establishment_indicators`: one row per establishment of table `establishments` (shaped as
-    `establishments_asof`), from `contracts_asof`; with `append`, add the rows to the table already there.
+    `establishments_asof`), from table `contracts` (shaped as `contracts_asof`); with `append`, add the rows to the
+    table already there.
 
     An engine that splits large aggregates computes it by ranges of establishments of about `CONTRACTS_PER_PART`
     contracts, each range's contracts and establishments copied apart first: the same rows, each range's
     aggregates and windows within memory."""
     parts = 1
     if engine.splits_large_aggregates:
-        parts = max(1, -(-fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0] // CONTRACTS_PER_PART))
+        parts = max(1, -(-fetch_aggregate(engine, f"SELECT count(*) FROM {contracts}")[0] // CONTRACTS_PER_PART))
     if parts == 1:
-        _write_indicators(engine, indicators_sql(settings, establishments=establishments), append)
+        _write_indicators(engine, indicators_sql(settings, contracts, establishments), append)
         return
     cuts = siret_cuts(engine, f"SELECT siret FROM {establishments}", parts)
     for part, (low, high) in enumerate(siret_ranges(cuts)):
-        engine.create_table("indicator_contracts", f"SELECT {', '.join(CONTRACT_COLUMNS)} FROM contracts_asof WHERE "
+        engine.create_table("indicator_contracts", f"SELECT {', '.join(CONTRACT_COLUMNS)} FROM {contracts} WHERE "
                             + siret_range("establishment_siret", low, high))
         engine.create_table("indicator_establishments", f"SELECT * FROM {establishments} WHERE "
                             + siret_range("siret", low, high))

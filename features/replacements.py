@@ -39,8 +39,8 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
     absence it covers: its establishment, post, person_key and start_day (establishment_siret, absence_post,
     absence_person_key, absence_start_day).
     """
-    ordered = replacements.take(_order(replacements, ["establishment_siret", "post", "start_day", "contract_id"]))
-    away_by_job = _absences_by_job(absences, ordered)
+    order = _order(replacements, ["establishment_siret", "post", "start_day", "contract_id"])
+    away_by_job = _absences_by_job(absences, replacements)
     rows: list[tuple[str, str, str, str, int]] = []
     job: tuple[str, str] | None = None
     away: list[tuple[int, float, str]] = []  # (first day, last day, person) of the job's absences
@@ -49,9 +49,11 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
     held: list[tuple[int, int, str]] = []  # (last day held, absence, contract) of the running replacements
     taken: dict[int, tuple[str, str]] = {}  # absence -> (person, contract) of the replacement holding it
     for contract, siret, post, person, start, until in zip(
-            _strings(ordered["contract_id"]), _strings(ordered["establishment_siret"]), _strings(ordered["post"]),
-            _strings(ordered["person_key"]), ordered["start_day"].astype("int64").tolist(),
-            ordered["held_until_day"].astype("int64").tolist(), strict=True):
+            _in_order(_strings(replacements["contract_id"]), order),
+            _in_order(_strings(replacements["establishment_siret"]), order),
+            _in_order(_strings(replacements["post"]), order), _in_order(_strings(replacements["person_key"]), order),
+            _in_order(replacements["start_day"].astype("int64").tolist(), order),
+            _in_order(replacements["held_until_day"].astype("int64").tolist(), order), strict=True):
         if (siret, post) != job:
             job = (siret, post)
             away, arrived, candidates, held, taken = away_by_job.get(job, []), 0, [], [], {}
@@ -85,6 +87,14 @@ def _order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     sorts string columns several times slower."""
     table = pa.table({key: pa.array(frame[key]) for key in keys})
     return pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys]).to_numpy()
+
+
+def _in_order(values: list, order: np.ndarray) -> list:
+    """`values` in the order of the positions `order` (a column's values read before the rows are sorted: taking
+    the frame's rows in order copies every column, most often for nothing, the engine having sorted them)."""
+    if len(order) == 0 or (order[1:] > order[:-1]).all():
+        return values
+    return [values[position] for position in order.tolist()]
 
 
 def _strings(column: pd.Series) -> list[str]:

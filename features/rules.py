@@ -102,7 +102,7 @@ from features import job_posts, replacements
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
 from features.pass_inputs import InputFrame, engine_source
-from features.pass_parts import Pass, run_by_ranges
+from features.pass_parts import FrameSource, Pass, run_by_ranges
 from features.replacements import covered_replacements
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
 
@@ -1015,27 +1015,73 @@ def rule_passes() -> tuple[RulePass, ...]:
 def run_rule_pass(engine: SqlEngine, rule_pass: RulePass, settings: FeaturesConfig) -> int:
     """Run `rule_pass` by ranges of establishments (`features.pass_parts`), its inputs read range by range from the
     engine and its rows appended to its temp table as each range ends; returns how many ranges."""
-    created = False
-
-    def append(rows: pd.DataFrame) -> None:
-        nonlocal created
-        arrow = pa.Table.from_pandas(rows, schema=rule_pass.schema, preserve_index=False)
-        engine.register(f"{rule_pass.table}_arrow", arrow)
-        if created:
-            engine.insert_into(rule_pass.table, f"SELECT * FROM {rule_pass.table}_arrow")
-        else:
-            engine.create_table(rule_pass.table, f"SELECT * FROM {rule_pass.table}_arrow")
-            created = True
-        engine.unregister(f"{rule_pass.table}_arrow")
-
     started = time.perf_counter()
     constants = rule_pass.constants(engine, settings)
     with engine_source(engine, rule_pass.frames, constants) as source:
         read = time.perf_counter()
-        ranges = run_by_ranges(rule_pass.run, source, settings.pass_processes or usable_cpus(), append)
+        rows = PassRows(engine, rule_pass)
+        ranges = run_by_ranges(rule_pass.run, source, settings.pass_processes or usable_cpus(), rows.append)
     log.debug("rule checks: %s in %.1f s (inputs %.1f s, then %d range(s) of establishments)", rule_pass.run.__name__,
               time.perf_counter() - started, read - started, ranges)
     return ranges
+
+
+class PassRows:
+    """The temp table of a pass's rows (`RulePass.table`), created by the first rows appended."""
+
+    def __init__(self, engine: SqlEngine, rule_pass: RulePass) -> None:
+        self.engine, self.rule_pass, self.created = engine, rule_pass, False
+
+    def append(self, rows: pd.DataFrame) -> None:
+        """Add `rows` (the pass's result for a range of establishments) to the table."""
+        table = self.rule_pass.table
+        self.engine.register(f"{table}_arrow", pa.Table.from_pandas(rows, schema=self.rule_pass.schema, preserve_index=False))
+        if self.created:
+            self.engine.insert_into(table, f"SELECT * FROM {table}_arrow")
+        else:
+            self.engine.create_table(table, f"SELECT * FROM {table}_arrow")
+            self.created = True
+        self.engine.unregister(f"{table}_arrow")
+
+
+@dataclass(frozen=True)
+class PassWork:
+    """The rule passes of the as-of tables, their inputs read whole from the engine (`read_pass_work`), to be run
+    away from it (`run_pass_work`: in another thread, while the engine computes something else)."""
+
+    passes: tuple[tuple[RulePass, tuple], ...]  # each pass and its arguments: its frames in memory, then its constants
+
+
+def read_pass_work(engine: SqlEngine, settings: FeaturesConfig) -> PassWork:
+    """Register the tables the rule checks read (`register_rule_tables`) and read every pass's inputs (`rule_passes`)
+    from the as-of tables: one range's, at national scale (`features.asof.prepare_part`)."""
+    register_rule_tables(engine)
+    work = []
+    for rule_pass in rule_passes():
+        with engine_source(engine, rule_pass.frames, rule_pass.constants(engine, settings)) as source:
+            work.append((rule_pass, source.arguments(None, None)))
+    return PassWork(tuple(work))
+
+
+def run_pass_work(work: PassWork) -> list[list[pd.DataFrame]]:
+    """Each pass of `work` run in this process, its rows by ranges of establishments (`features.pass_parts`: the
+    memory of one range of at most `MAX_PART_ROWS` rows at a time); no engine is used."""
+    results = []
+    for rule_pass, arguments in work.passes:
+        parts: list[pd.DataFrame] = []
+        run_by_ranges(rule_pass.run, FrameSource(arguments, len(rule_pass.frames)), 1, parts.append)
+        results.append(parts)
+    return results
+
+
+def finish_rule_evidence(engine: SqlEngine, settings: FeaturesConfig, work: PassWork, rows: list[list[pd.DataFrame]],
+                         append: bool = False) -> None:
+    """`compute_rule_evidence` from the passes' rows (`run_pass_work` of `work`, read from the same as-of tables)."""
+    for (rule_pass, _), parts in zip(work.passes, rows, strict=True):
+        table = PassRows(engine, rule_pass)
+        for part in parts:
+            table.append(part)
+    _check_rules(engine, settings, append)
 
 
 def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig, append: bool = False) -> None:
@@ -1051,6 +1097,12 @@ def compute_rule_evidence(engine: SqlEngine, settings: FeaturesConfig, append: b
     register_rule_tables(engine)
     for rule_pass in rule_passes():
         run_rule_pass(engine, rule_pass, settings)
+    _check_rules(engine, settings, append)
+
+
+def _check_rules(engine: SqlEngine, settings: FeaturesConfig, append: bool) -> None:
+    """The rule queries run into `rule_evidence` (created empty first unless `append`), once the passes' rows are in
+    their tables."""
     if not append:
         columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
         engine.create_table("rule_evidence", f"SELECT {columns} LIMIT 0")

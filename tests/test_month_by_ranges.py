@@ -188,3 +188,33 @@ def test_a_contract_declared_without_siret_goes_with_the_last_range(agencies_wor
     whole, parts, _ = _both_ways(agencies_world, date(2025, 6, 1), False, monkeypatch)
     assert whole.contracts == signed.contracts + 1
     _assert_same(whole, parts)
+
+
+def _failing_at_call(function: object, at: int) -> object:
+    """`function` wrapped to raise RuntimeError on its `at`-th call (from 1)."""
+    calls = []
+
+    def wrapped(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == at:
+            raise RuntimeError(f"{getattr(function, '__name__', function)} failed in call {at}")
+        return function(*args, **kwargs)  # type: ignore[operator]
+    return wrapped
+
+
+@pytest.mark.parametrize("failing", ["run_pass_work", "prepare_part"])
+def test_a_range_that_fails_beside_the_rule_passes_fails_the_month(agencies_world, failing, monkeypatch):
+    """A range's rule passes run in a thread while the engine prepares the next range: a failure on either side is
+    the month's error (no month is yielded), once the thread has ended, and the engine is left usable."""
+    import features.build
+
+    monkeypatch.setattr(features.asof, "STATES_PER_PART", 1)
+    # the third call: the third range's passes, or the third range prepared beside the second's passes
+    monkeypatch.setattr(features.build, failing, _failing_at_call(getattr(features.build, failing), 3))
+    with DuckDBEngine() as engine:
+        with pytest.raises(RuntimeError, match=f"{failing} failed in call 3"):
+            next(compute_feature_months(engine, agencies_world.warehouse, [date(2025, 6, 1)], Config()))
+        assert engine.fetch_row("SELECT 42") == (42,)
+        monkeypatch.undo()
+        again = read_whole(next(compute_feature_months(engine, agencies_world.warehouse, [date(2025, 6, 1)], Config())))
+    assert again.features.equals(_month(agencies_world, date(2025, 6, 1), True).features)

@@ -55,6 +55,9 @@ class SqlEngine(Protocol):
     def drop_table(self, name: str) -> None:
         """Drop the temp table `name` and free what it held."""
 
+    def rename_table(self, name: str, new_name: str) -> None:
+        """Name the temp table `name` `new_name` instead (no table has that name), without copying its rows."""
+
     def register(self, name: str, data: pa.Table | pd.DataFrame) -> None:
         """A view `name` over in-memory data, until `unregister(name)`."""
 
@@ -162,6 +165,9 @@ class DuckDBEngine:
 
     def drop_table(self, name: str) -> None:
         self.con.execute(f"DROP TABLE {name}")
+
+    def rename_table(self, name: str, new_name: str) -> None:
+        self.con.execute(f"ALTER TABLE {name} RENAME TO {new_name}")
 
     def register(self, name: str, data: pa.Table | pd.DataFrame) -> None:
         self.con.register(name, data)

@@ -85,6 +85,10 @@ class SparkEngine:
         self.spark.catalog.dropTempView(name)
         self._views.discard(name)
 
+    def rename_table(self, name: str, new_name: str) -> None:
+        self._view(new_name, self.spark.table(name))
+        self.drop_table(name)
+
     def register(self, name: str, data: pa.Table | pd.DataFrame) -> None:
         table = pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
         self._view(name, self.spark.createDataFrame(table))
