@@ -218,7 +218,8 @@ def prepare_part(engine: SqlEngine, month: MonthParts, low: str | None, high: st
     """`contracts_asof` and `absences_asof` of the establishments whose SIRET is in [low, high) (None: unbounded; a
     missing SIRET goes with the last range), and those establishments (`part_establishments`): the contracts
     their declarations rebuild, other than the agencies', and the agencies' contracts that count there. With
-    `suffix`, the tables' names end with it (the next range, prepared while the rules of one run: `promote_part`)."""
+    `suffix`, the tables' names end with it (the next range, prepared while the rule passes of the range before run;
+    `promote_part`)."""
     contracts = f"contracts_asof{suffix}"
     _contracts_asof(engine, month.window, month.settings, month.inferred_end_after_months, [(low, high)],
                     from_states=month.from_states, declared_by=("temp_agencies", False), table=contracts)
