@@ -99,7 +99,11 @@ class DuckDBConfig(_Section):
                     "5GB keeps a national month of features under 6 GiB (maximum resident set), 2% slower than 10GB (10.4 GiB); "
                     "ingestion's peak is under 2 GB either way (README).",
     )
-    threads: int | None = Field(default=None, ge=1, description="null: one per core.")
+    threads: int | None = Field(
+        default=None, ge=1,
+        description="null: one per core. With one thread, a statement waits for the interpreter while Python code "
+        "runs beside it: a month's rule passes and the next range's tables then take turns instead of sharing cores.",
+    )
 
 
 JVM_MEMORY = r"^\d+[kmgt]$"  # Spark's memory sizes: 512m, 12g

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ from core.months import month_start
 from features.asof import (
     ABSENCES_ASOF_SQL,
     ESTABLISHMENTS_ASOF_SQL,
+    PART_TABLES,
     AsOfWindow,
     prepare_as_of,
     prepare_month,
@@ -251,35 +253,43 @@ def _by_parts(engine: SqlEngine, as_of: date, config: Config, from_states: bool,
     While a range's rule passes run (Python, in a thread of this process), the engine prepares the next range's tables
     and computes its indicators: the engine's statements leave the interpreter to the thread while they run, so the
     two share the machine's cores, where the passes alone would leave one idle (in processes forked from this one,
-    they took as long at national scale: a fork copies the pages the engine writes meanwhile). Those statements'
-    time counts in the as-of tables and indicators; the rule checks count reading the passes' inputs, waiting for
-    the passes once the next range is ready, and the rule queries."""
+    they took as long at national scale: a fork copies the pages the engine writes meanwhile; with DuckDB on one
+    thread, its statements wait for the interpreter and the two take turns). Those statements' time counts in the
+    as-of tables and indicators; the rule checks count reading the passes' inputs, waiting for the passes once the
+    next range is ready, and the rule queries. A failure stops the passes after their current range of rows."""
     settings = config.features
     with _stage(stages, "as-of tables", as_of):
+        for name in PART_TABLES:  # a next range a failed month left in this engine
+            engine.drop_table(f"{name}{NEXT_RANGE}", missing_ok=True)
         month = prepare_month(engine, as_of, settings, config.ingest.inferred_end_after_months, from_states)
         prepare_part(engine, month, *month.ranges[0])
     with _stage(stages, "indicators", as_of):
         compute_indicators(engine, settings, "part_establishments")
     contracts = 0
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rule-passes") as passes:
-        for part in range(len(month.ranges)):
-            following = month.ranges[part + 1] if part + 1 < len(month.ranges) else None
-            contracts += fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
-            with _stage(stages, "rule checks", as_of, add=part > 0):
-                work = read_pass_work(engine, settings)
-                running = passes.submit(run_pass_work, work)
-            if following is not None:
-                with _stage(stages, "as-of tables", as_of, add=True):
-                    prepare_part(engine, month, *following, suffix=NEXT_RANGE)
-                with _stage(stages, "indicators", as_of, add=True):
-                    compute_indicators(engine, settings, f"part_establishments{NEXT_RANGE}", append=True,
-                                       contracts=f"contracts_asof{NEXT_RANGE}")
-            with _stage(stages, "rule checks", as_of, add=True):
-                finish_rule_evidence(engine, settings, work, running.result(), append=part > 0)
-                del work
-            if following is not None:
-                with _stage(stages, "as-of tables", as_of, add=True):
-                    promote_part(engine, NEXT_RANGE)
+        try:
+            for part in range(len(month.ranges)):
+                following = month.ranges[part + 1] if part + 1 < len(month.ranges) else None
+                contracts += fetch_aggregate(engine, "SELECT count(*) FROM contracts_asof")[0]
+                with _stage(stages, "rule checks", as_of, add=part > 0):
+                    work = read_pass_work(engine, settings)
+                    running = passes.submit(run_pass_work, work, stop.is_set)
+                if following is not None:
+                    with _stage(stages, "as-of tables", as_of, add=True):
+                        prepare_part(engine, month, *following, suffix=NEXT_RANGE)
+                    with _stage(stages, "indicators", as_of, add=True):
+                        compute_indicators(engine, settings, f"part_establishments{NEXT_RANGE}", append=True,
+                                           contracts=f"contracts_asof{NEXT_RANGE}")
+                with _stage(stages, "rule checks", as_of, add=True):
+                    finish_rule_evidence(engine, settings, work, running.result(), append=part > 0)
+                    del work
+                if following is not None:
+                    with _stage(stages, "as-of tables", as_of, add=True):
+                        promote_part(engine, NEXT_RANGE)
+        except BaseException:
+            stop.set()  # the passes still running end after their current range of rows, not the whole range's
+            raise
     for name in ("contracts_asof", "absences_asof", "part_establishments", "agency_contracts_asof", "declared_absences",
                  "temp_agencies"):
         engine.drop_table(name)

@@ -1063,15 +1063,33 @@ def read_pass_work(engine: SqlEngine, settings: FeaturesConfig) -> PassWork:
     return PassWork(tuple(work))
 
 
-def run_pass_work(work: PassWork) -> list[list[pd.DataFrame]]:
+class PassesStopped(RuntimeError):
+    """The rule passes of `run_pass_work` were stopped before their end."""
+
+
+def run_pass_work(work: PassWork, stopped: Callable[[], bool] = lambda: False) -> list[list[pd.DataFrame]]:
     """Each pass of `work` run in this process, its rows by ranges of establishments (`features.pass_parts`: the
-    memory of one range of at most `MAX_PART_ROWS` rows at a time); no engine is used."""
+    memory of one range of at most `MAX_PART_ROWS` rows at a time); no engine is used. `stopped` is asked before each
+    pass and after each range of rows: once it is true, PassesStopped is raised there (the caller failed meanwhile)."""
     results = []
     for rule_pass, arguments in work.passes:
+        name = rule_pass.run.__name__
+        if stopped():
+            raise PassesStopped(f"{name} not started")
         parts: list[pd.DataFrame] = []
-        run_by_ranges(rule_pass.run, FrameSource(arguments, len(rule_pass.frames)), 1, parts.append)
+        run_by_ranges(rule_pass.run, FrameSource(arguments, len(rule_pass.frames)), 1, _kept_until(stopped, parts, name))
         results.append(parts)
     return results
+
+
+def _kept_until(stopped: Callable[[], bool], parts: list[pd.DataFrame], name: str) -> Callable[[pd.DataFrame], None]:
+    """A delivery of `run_by_ranges` that appends each range's rows to `parts`, and raises PassesStopped instead once
+    `stopped` is true."""
+    def keep(rows: pd.DataFrame) -> None:
+        if stopped():
+            raise PassesStopped(f"{name} stopped")
+        parts.append(rows)
+    return keep
 
 
 def finish_rule_evidence(engine: SqlEngine, settings: FeaturesConfig, work: PassWork, rows: list[list[pd.DataFrame]],

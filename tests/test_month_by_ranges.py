@@ -7,7 +7,7 @@ contract (an empty range)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -218,3 +218,49 @@ def test_a_range_that_fails_beside_the_rule_passes_fails_the_month(agencies_worl
         monkeypatch.undo()
         again = read_whole(next(compute_feature_months(engine, agencies_world.warehouse, [date(2025, 6, 1)], Config())))
     assert again.features.equals(_month(agencies_world, date(2025, 6, 1), True).features)
+
+
+def test_a_failed_month_leaves_no_next_range_behind(agencies_world, monkeypatch):
+    """The tables of a next range prepared before a month failed are dropped by the next month the engine computes,
+    though it has a single range and prepares none."""
+    import features.build
+
+    with DuckDBEngine() as engine:
+        with monkeypatch.context() as failing:
+            failing.setattr(features.asof, "STATES_PER_PART", 1)
+            failing.setattr(features.build, "finish_rule_evidence", _failing_at_call(features.build.finish_rule_evidence, 1))
+            with pytest.raises(RuntimeError, match="failed in call 1"):
+                next(compute_feature_months(engine, agencies_world.warehouse, [date(2025, 6, 1)], Config()))
+        assert set(engine.fetch("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_next'")["table_name"]) == {
+            "contracts_asof_next", "absences_asof_next", "part_establishments_next"}
+        next(compute_feature_months(engine, agencies_world.warehouse, [date(2025, 6, 1)], Config()))
+        assert engine.fetch("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_next'").empty
+
+
+def test_the_rule_passes_stop_when_the_month_fails_beside_them(agencies_world, monkeypatch):
+    """A failure while a range's passes run stops them after their current range of rows (PassesStopped), so that the
+    error reaches the caller without waiting for every pass of the range."""
+    import time
+
+    import features.build
+    from features.rules import PassesStopped, PassWork, rule_passes
+
+    run_pass_work = features.build.run_pass_work
+    saw_stop: list[bool] = []
+
+    def waiting_for_the_stop(work: PassWork, stopped: Callable[[], bool]) -> object:
+        for _ in range(200):  # at most 10 s
+            if stopped():
+                break
+            time.sleep(0.05)
+        saw_stop.append(stopped())
+        return run_pass_work(work, stopped)
+
+    monkeypatch.setattr(features.asof, "STATES_PER_PART", 1)
+    monkeypatch.setattr(features.build, "run_pass_work", waiting_for_the_stop)
+    monkeypatch.setattr(features.build, "prepare_part", _failing_at_call(features.build.prepare_part, 2))
+    with DuckDBEngine() as engine, pytest.raises(RuntimeError, match="prepare_part failed in call 2"):
+        next(compute_feature_months(engine, agencies_world.warehouse, [date(2025, 6, 1)], Config()))
+    assert saw_stop == [True]
+    with pytest.raises(PassesStopped, match="not started"):
+        run_pass_work(PassWork(((rule_passes()[0], ()),)), lambda: True)

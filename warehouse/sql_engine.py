@@ -52,8 +52,8 @@ class SqlEngine(Protocol):
     def insert_into(self, name: str, query: str) -> None:
         """Append the rows of `query` to the temp table `name` (columns by position)."""
 
-    def drop_table(self, name: str) -> None:
-        """Drop the temp table `name` and free what it held."""
+    def drop_table(self, name: str, missing_ok: bool = False) -> None:
+        """Drop the temp table `name` and free what it held (with `missing_ok`, nothing when there is none)."""
 
     def rename_table(self, name: str, new_name: str) -> None:
         """Name the temp table `name` `new_name` instead (no table has that name), without copying its rows."""
@@ -163,8 +163,8 @@ class DuckDBEngine:
     def insert_into(self, name: str, query: str) -> None:
         self.con.execute(f"INSERT INTO {name} {query}")
 
-    def drop_table(self, name: str) -> None:
-        self.con.execute(f"DROP TABLE {name}")
+    def drop_table(self, name: str, missing_ok: bool = False) -> None:
+        self.con.execute(f"DROP TABLE {'IF EXISTS ' if missing_ok else ''}{name}")
 
     def rename_table(self, name: str, new_name: str) -> None:
         self.con.execute(f"ALTER TABLE {name} RENAME TO {new_name}")

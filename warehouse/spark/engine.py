@@ -81,7 +81,8 @@ class SparkEngine:
     def insert_into(self, name: str, query: str) -> None:
         self._keep(name, self.spark.table(name).union(self.spark.sql(spark_sql(query))))
 
-    def drop_table(self, name: str) -> None:
+    def drop_table(self, name: str, missing_ok: bool = False) -> None:
+        # Spark drops a view that is not there without an error, `missing_ok` or not.
         self.spark.catalog.dropTempView(name)
         self._views.discard(name)
 
