@@ -7,6 +7,7 @@ contract (an empty range)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
@@ -16,10 +17,12 @@ import pandas as pd
 import pytest
 
 import features.asof
+import features.build
 import features.indicators
 from core.config import Config
 from core.home import Home
 from features.build import compute_feature_months
+from features.rules import PassesStopped, PassWork, rule_passes
 from tests.dsn_builder import Contract, Declaration, Individual, Workplace, envoi, write_dsn
 from tests.feature_results import FeatureResults, read_whole
 from warehouse.ingest import ingest
@@ -206,8 +209,6 @@ def _failing_at_call(function: object, at: int) -> object:
 def test_a_range_that_fails_beside_the_rule_passes_fails_the_month(agencies_world, failing, monkeypatch):
     """A range's rule passes run in a thread while the engine prepares the next range: a failure on either side is
     the month's error (no month is yielded), once the thread has ended, and the engine is left usable."""
-    import features.build
-
     monkeypatch.setattr(features.asof, "STATES_PER_PART", 1)
     # the third call: the third range's passes, or the third range prepared beside the second's passes
     monkeypatch.setattr(features.build, failing, _failing_at_call(getattr(features.build, failing), 3))
@@ -223,8 +224,6 @@ def test_a_range_that_fails_beside_the_rule_passes_fails_the_month(agencies_worl
 def test_a_failed_month_leaves_no_next_range_behind(agencies_world, monkeypatch):
     """The tables of a next range prepared before a month failed are dropped by the next month the engine computes,
     though it has a single range and prepares none."""
-    import features.build
-
     with DuckDBEngine() as engine:
         with monkeypatch.context() as failing:
             failing.setattr(features.asof, "STATES_PER_PART", 1)
@@ -240,11 +239,6 @@ def test_a_failed_month_leaves_no_next_range_behind(agencies_world, monkeypatch)
 def test_the_rule_passes_stop_when_the_month_fails_beside_them(agencies_world, monkeypatch):
     """A failure while a range's passes run stops them after their current range of rows (PassesStopped), so that the
     error reaches the caller without waiting for every pass of the range."""
-    import time
-
-    import features.build
-    from features.rules import PassesStopped, PassWork, rule_passes
-
     run_pass_work = features.build.run_pass_work
     saw_stop: list[bool] = []
 
