@@ -290,8 +290,7 @@ def _by_parts(engine: SqlEngine, as_of: date, config: Config, from_states: bool,
         except BaseException:
             stop.set()  # the passes still running end after their current range of rows, not the whole range's
             raise
-    for name in ("contracts_asof", "absences_asof", "part_establishments", "agency_contracts_asof", "declared_absences",
-                 "temp_agencies"):
+    for name in (*PART_TABLES, "agency_contracts_asof", "declared_absences", "temp_agencies"):
         engine.drop_table(name)
     return month.window, contracts
 

@@ -39,7 +39,7 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
     absence it covers: its establishment, post, person_key and start_day (establishment_siret, absence_post,
     absence_person_key, absence_start_day).
     """
-    order = _order(replacements, ["establishment_siret", "post", "start_day", "contract_id"])
+    order = _positions(_order(replacements, ["establishment_siret", "post", "start_day", "contract_id"]))
     away_by_job = _absences_by_job(absences, replacements)
     rows: list[tuple[str, str, str, str, int]] = []
     job: tuple[str, str] | None = None
@@ -89,12 +89,15 @@ def _order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys]).to_numpy()
 
 
-def _in_order(values: list, order: np.ndarray) -> list:
-    """`values` in the order of the positions `order` (a column's values read before the rows are sorted: taking
-    the frame's rows in order copies every column, most often for nothing, the engine having sorted them)."""
-    if len(order) == 0 or (order[1:] > order[:-1]).all():
-        return values
-    return [values[position] for position in order.tolist()]
+def _positions(order: np.ndarray) -> list[int] | None:
+    """The positions of a sort as a list, None when the rows are in that order already (the engine sorted them)."""
+    return None if len(order) == 0 or (order[1:] > order[:-1]).all() else order.tolist()
+
+
+def _in_order(values: list, positions: list[int] | None) -> list:
+    """`values` taken at `positions` (None: as they are): a column's values read before the rows are sorted, where
+    taking the frame's rows in order would copy every column, most often for nothing."""
+    return values if positions is None else [values[position] for position in positions]
 
 
 def _strings(column: pd.Series) -> list[str]:
