@@ -90,14 +90,18 @@ class AsOfWindow:
 # (`establishments_sql`).
 _ESTABLISHMENTS_SQL = f"""WITH declared AS (
     SELECT siret,
-           arg_max(siren, {LAST_DECLARED}) AS siren, arg_max(naf, {LAST_DECLARED}) AS naf,
-           arg_max(idcc, {LAST_DECLARED}) AS idcc, arg_max(street, {LAST_DECLARED}) AS street,
-           arg_max(postal_code, {LAST_DECLARED}) AS postal_code, arg_max(city, {LAST_DECLARED}) AS city,
+           arg_max(siren, last_declared) AS siren, arg_max(naf, last_declared) AS naf,
+           arg_max(idcc, last_declared) AS idcc, arg_max(street, last_declared) AS street,
+           arg_max(postal_code, last_declared) AS postal_code, arg_max(city, last_declared) AS city,
            min(month) AS first_month, max(month) AS last_month,
-           count(DISTINCT month) FILTER (WHERE month >= (SELECT window_start FROM asof_params))
-               AS months_declared_in_window
-    FROM declarations, asof_params p
-    WHERE month <= p.as_of
+           CAST(coalesce(bit_count(bit_or(window_month)), 0) AS BIGINT) AS months_declared_in_window
+    FROM (  -- each value the last one declared (NULLs skipped), the order computed once; the months of the window as
+            -- bits of one integer (at most 36 months): a count of distinct months took as long as the rest
+        SELECT siret, siren, naf, idcc, street, postal_code, city, month, {LAST_DECLARED} AS last_declared,
+               CASE WHEN month >= p.window_start
+                    THEN CAST(1 AS BIGINT) << CAST(datediff('month', p.window_start, month) AS INTEGER) END AS window_month
+        FROM declarations, asof_params p
+        WHERE month <= p.as_of)
     GROUP BY siret
 ),
 users AS (  -- temp-work users that do not declare themselves, known from S21.G00.85
@@ -201,8 +205,11 @@ def prepare_month(
     holding as many establishments. `from_states`: as in `prepare_as_of`."""
     window = _month_tables(engine, as_of, settings)
     engine.create_table("temp_agencies", TEMP_AGENCIES_SQL)
+    # The agencies named in the query rather than joined: the warehouse's rows of other declarants are dropped as
+    # they are read (the national preset's 7,200 agencies in 11.9-15.5 s instead of 16.1-17.8 s joined).
+    agencies = engine.fetch("SELECT declarant FROM temp_agencies ORDER BY declarant")["declarant"].tolist()
     _contracts_asof(engine, window, settings, inferred_end_after_months, [(None, None)], from_states=from_states,
-                    declared_by=("temp_agencies", True), table="agency_contracts_asof")
+                    declarants=agencies, table="agency_contracts_asof")
     engine.create_table("establishments_asof", establishments_sql("agency_contracts_asof"))
     engine.create_table("declared_absences", DECLARED_ABSENCES_SQL)
     parts = max(1, -(-_history_rows(engine, window, from_states) // STATES_PER_PART))
@@ -222,7 +229,7 @@ def prepare_part(engine: SqlEngine, month: MonthParts, low: str | None, high: st
     `promote_part`)."""
     contracts = f"contracts_asof{suffix}"
     _contracts_asof(engine, month.window, month.settings, month.inferred_end_after_months, [(low, high)],
-                    from_states=month.from_states, declared_by=("temp_agencies", False), table=contracts)
+                    from_states=month.from_states, not_declared_by="temp_agencies", table=contracts)
     engine.insert_into(contracts,
                        f"SELECT * FROM agency_contracts_asof WHERE {siret_range('establishment_siret', low, high)}")
     # Its absences: those of its contracts. An absence matched to no contract counts nowhere (the rules read an
@@ -314,10 +321,10 @@ def _params(engine: SqlEngine, as_of: date, settings: FeaturesConfig) -> AsOfWin
 def _contracts_asof(
     engine: SqlEngine, window: AsOfWindow, settings: FeaturesConfig, inferred_end_after_months: int,
     ranges: list[tuple[str | None, str | None]], only: str = "true", declarants: list[str] | None = None,
-    from_states: bool = False, declared_by: tuple[str, bool] | None = None, table: str = "contracts_asof",
+    from_states: bool = False, not_declared_by: str | None = None, table: str = "contracts_asof",
 ) -> None:
     """Temp table `table` (default `contracts_asof`) rebuilt range of declaring SIRETs by range (among `declarants`
-    if given, `declared_by` as in `warehouse.contracts.rebuild_contracts_sql`; each range's rows where `only`
+    if given, `not_declared_by` as in `warehouse.contracts.rebuild_contracts_sql`; each range's rows where `only`
     holds), from the versioned contracts if `from_states`."""
     post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
@@ -325,7 +332,7 @@ def _contracts_asof(
     for part, sirets in enumerate(ranges):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
                                         window.window_start, features_only=True, declarants=declarants,
-                                        from_states=from_states, declared_by=declared_by)
+                                        from_states=from_states, not_declared_by=not_declared_by)
         # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
         # scale the table is most of the memory the features use.
         classified = f"""

@@ -70,3 +70,35 @@ def test_ties_within_a_month_go_to_the_latest_declaration_and_the_later_end(reve
     declared twice in its latest month lasts until the later end. The same whichever row the engine reads first."""
     with DuckDBEngine() as engine:
         assert last_declared(engine, reverse) == EXPECTED
+
+
+def test_an_establishment_counts_the_distinct_months_it_declared_in_the_window():
+    """Months declared twice count once, months before the window not at all, the window's first month does; an
+    establishment that declared only before the window is not active; a value declared NULL last keeps the one
+    declared before it."""
+    late, early = "55555555500055", "66666666600066"
+    months = [date(2024, 12, 1), date(2025, 1, 1), date(2025, 3, 1), date(2025, 3, 1), date(2025, 12, 1)]
+    rows = {
+        "declaration_key": [f"k{i}" for i in range(len(months) + 1)], "month": [*months, date(2024, 12, 1)],
+        "siret": [late] * len(months) + [early], "siren": [late[:9]] * len(months) + [early[:9]],
+        "naf": ["5610A"] * (len(months) + 1), "idcc": ["1979", "1979", "1979", "1979", None, "1979"],
+        "street": ["2 QUAI DES ORFEVRES"] * (len(months) + 1), "postal_code": ["75001"] * (len(months) + 1),
+        "city": ["PARIS"] * (len(months) + 1),
+    }
+    with DuckDBEngine() as engine:
+        engine.register("declarations", pa.table(rows))
+        engine.register("workplaces", pa.table({name: pa.array([], pa.string()) for name in (
+            "declaration_key", "siret", "workplace_siret", "naf", "street", "postal_code", "city")}).append_column(
+            "month", pa.array([], pa.date32())))
+        engine.register("contracts_asof", pa.table({"establishment_siret": pa.array([], pa.string()),
+                                                    "kind": pa.array([], pa.string()),
+                                                    "period_end": pa.array([], pa.date32())}))
+        engine.create_table("asof_params", "SELECT DATE '2025-12-01' AS as_of, DATE '2025-12-31' AS as_of_end, "
+                                           "DATE '2025-01-01' AS window_start, DATE '2025-10-01' AS short_window_start, "
+                                           "DATE '2024-01-01' AS history_start")
+        load_table(engine, "places", places_arrow())
+        engine.create_table("establishments_asof", ESTABLISHMENTS_ASOF_SQL)
+        found = engine.fetch("SELECT siret, months_declared_in_window, idcc, CAST(first_month AS VARCHAR) AS first, "
+                             "CAST(last_month AS VARCHAR) AS last FROM establishments_asof")
+    assert found.to_dict("records") == [
+        {"siret": late, "months_declared_in_window": 3, "idcc": "1979", "first": "2024-12-01", "last": "2025-12-01"}]

@@ -25,6 +25,7 @@ from features.build import compute_feature_months
 from features.rules import PassesStopped, PassWork, rule_passes
 from tests.dsn_builder import Contract, Declaration, Individual, Workplace, envoi, write_dsn
 from tests.feature_results import FeatureResults, read_whole
+from warehouse.contracts import rebuild_contracts_sql
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine, SqlEngine
 
@@ -258,3 +259,16 @@ def test_the_rule_passes_stop_when_the_month_fails_beside_them(agencies_world, m
     assert saw_stop == [True]
     with pytest.raises(PassesStopped, match="not started"):
         run_pass_work(PassWork(((rule_passes()[0], ()),)), lambda: True)
+
+
+@pytest.mark.parametrize("from_states", [False, True])
+def test_an_empty_list_of_declarants_rebuilds_no_contract(agencies_world, from_states):
+    """A month's agencies are named in the query that rebuilds their contracts: a month without any rebuilds none
+    (a query naming no declarant rebuilds everyone's)."""
+    june, history = date(2025, 6, 1), date(2024, 7, 1)
+    with DuckDBEngine() as engine:
+        engine.attach_warehouse(agencies_world.warehouse)
+        counts = [engine.fetch_row(f"""SELECT count(*) FROM ({rebuild_contracts_sql(
+            june, 3, history, features_only=True, declarants=declarants, from_states=from_states)})""")[0]
+                  for declarants in ([], [AGENCY], None)]
+    assert counts[0] == 0 < counts[1] < counts[2]

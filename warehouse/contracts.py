@@ -63,7 +63,7 @@ def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
     features_only: bool = False, declarants: Sequence[str] | None = None, from_states: bool = False,
-    declared_by: tuple[str, bool] | None = None,
+    not_declared_by: str | None = None,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -79,12 +79,14 @@ def rebuild_contracts_sql(
     SIRETs together give the whole result, each range's aggregates fit in memory at national scale,
     and Parquet row groups whose SIRETs all fall outside the range are not read.
 
-    `declarants` keeps only these declaring establishments (one scan for a few SIRETs, whose row groups
-    the Parquet reader picks out by their statistics, where ranges would need one scan each).
+    `declarants` keeps only these declaring establishments (none if the list is empty), named in the query: the
+    Parquet reader then skips the row groups of other SIRETs by their statistics and drops the other rows before
+    decoding their columns (a few SIRETs in one scan, where ranges would need one scan each; thousands of
+    temp-work agencies faster than joined to a table of their SIRETs).
 
-    `declared_by=(table, among)` keeps only the declaring establishments listed in the column `declarant` of
-    `table` (`among` true), or only those not listed there, a missing SIRET included (false); `table` names a table
-    with no NULL declarant (`TEMP_AGENCIES_SQL`), and neither name holds the word 'siret'.
+    `not_declared_by` keeps only the declaring establishments not listed in the column `declarant` of that table, a
+    missing SIRET included; the table has no NULL declarant (`TEMP_AGENCIES_SQL`), and neither name holds the word
+    'siret'.
 
     `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
@@ -109,9 +111,8 @@ def rebuild_contracts_sql(
     only = (
         (f"AND (siret >= {sql_string(low)}" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
         + (f" AND siret < {sql_string(high)}" if high is not None else "")
-        + (f" AND siret IN ({sql_string_list(declarants)})" if declarants else "")
-        + ((f" AND siret IN (SELECT declarant FROM {declared_by[0]})" if declared_by[1] else
-            f" AND (siret IS NULL OR siret NOT IN (SELECT declarant FROM {declared_by[0]}))") if declared_by else "")
+        + ("" if declarants is None else f" AND siret IN ({sql_string_list(declarants)})" if declarants else " AND false")
+        + (f" AND (siret IS NULL OR siret NOT IN (SELECT declarant FROM {not_declared_by}))" if not_declared_by else "")
     )
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.
