@@ -61,6 +61,11 @@ SNAPSHOTS_PER_REBUILD = 40_000_000
 # each range holding as many establishments (`prepare_month`): on the national preset (47.8 M states, 36.5 M contracts
 # as of 2025-12) a twelfth of the establishments took 16.1 s from their contracts to their evidence, a sixth 34.6 s.
 STATES_PER_PART = 4_000_000
+# A month's temp-work agencies are named in the query that rebuilds their contracts up to this many, joined to a table
+# of their SIRETs beyond: named, the warehouse's rows of other declarants are dropped as they are read (the national
+# preset's 7,200 agencies in 11.9-15.5 s instead of 16.1-17.8 s joined), but every scan names them all: planning the
+# query (its EXPLAIN on the small preset) took 1.0-1.2 s for 7,200 SIRETs, 2.7-3.5 s for 20,000, 9.6-11 s for 50,000.
+MAX_NAMED_AGENCIES = 10_000
 # CDD whose purpose is training or insertion, not a job: outside the precarity measures.
 TRAINING_MOTIFS = ("09", "10", "11")
 
@@ -205,11 +210,11 @@ def prepare_month(
     holding as many establishments. `from_states`: as in `prepare_as_of`."""
     window = _month_tables(engine, as_of, settings)
     engine.create_table("temp_agencies", TEMP_AGENCIES_SQL)
-    # The agencies named in the query rather than joined: the warehouse's rows of other declarants are dropped as
-    # they are read (the national preset's 7,200 agencies in 11.9-15.5 s instead of 16.1-17.8 s joined).
     agencies = engine.fetch("SELECT declarant FROM temp_agencies ORDER BY declarant")["declarant"].tolist()
+    named = len(agencies) <= MAX_NAMED_AGENCIES
     _contracts_asof(engine, window, settings, inferred_end_after_months, [(None, None)], from_states=from_states,
-                    declarants=agencies, table="agency_contracts_asof")
+                    declarants=agencies if named else None, declared_by=None if named else ("temp_agencies", True),
+                    table="agency_contracts_asof")
     engine.create_table("establishments_asof", establishments_sql("agency_contracts_asof"))
     engine.create_table("declared_absences", DECLARED_ABSENCES_SQL)
     parts = max(1, -(-_history_rows(engine, window, from_states) // STATES_PER_PART))
@@ -229,7 +234,7 @@ def prepare_part(engine: SqlEngine, month: MonthParts, low: str | None, high: st
     `promote_part`)."""
     contracts = f"contracts_asof{suffix}"
     _contracts_asof(engine, month.window, month.settings, month.inferred_end_after_months, [(low, high)],
-                    from_states=month.from_states, not_declared_by="temp_agencies", table=contracts)
+                    from_states=month.from_states, declared_by=("temp_agencies", False), table=contracts)
     engine.insert_into(contracts,
                        f"SELECT * FROM agency_contracts_asof WHERE {siret_range('establishment_siret', low, high)}")
     # Its absences: those of its contracts. An absence matched to no contract counts nowhere (the rules read an
@@ -321,18 +326,18 @@ def _params(engine: SqlEngine, as_of: date, settings: FeaturesConfig) -> AsOfWin
 def _contracts_asof(
     engine: SqlEngine, window: AsOfWindow, settings: FeaturesConfig, inferred_end_after_months: int,
     ranges: list[tuple[str | None, str | None]], only: str = "true", declarants: list[str] | None = None,
-    from_states: bool = False, not_declared_by: str | None = None, table: str = "contracts_asof",
+    from_states: bool = False, declared_by: tuple[str, bool] | None = None, table: str = "contracts_asof",
 ) -> None:
-    """Temp table `table` (default `contracts_asof`) rebuilt range of declaring SIRETs by range (among `declarants`
-    if given, `not_declared_by` as in `warehouse.contracts.rebuild_contracts_sql`; each range's rows where `only`
-    holds), from the versioned contracts if `from_states`."""
+    """Temp table `table` (default `contracts_asof`) rebuilt range of declaring SIRETs by range (`declarants` and
+    `declared_by` as in `warehouse.contracts.rebuild_contracts_sql`: an empty list of declarants rebuilds nothing;
+    each range's rows where `only` holds), from the versioned contracts if `from_states`."""
     post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).
     for part, sirets in enumerate(ranges):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
                                         window.window_start, features_only=True, declarants=declarants,
-                                        from_states=from_states, not_declared_by=not_declared_by)
+                                        from_states=from_states, declared_by=declared_by)
         # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
         # scale the table is most of the memory the features use.
         classified = f"""

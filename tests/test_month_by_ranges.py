@@ -174,6 +174,14 @@ def test_a_month_by_ranges_equals_one_pass(agencies_world, as_of, from_states, m
     _assert_same(whole, parts)
 
 
+def test_a_month_with_more_agencies_than_named_joins_their_table(agencies_world, monkeypatch):
+    """Beyond `MAX_NAMED_AGENCIES`, the agencies' contracts are rebuilt joined to the table of their SIRETs: the same
+    month."""
+    monkeypatch.setattr(features.asof, "MAX_NAMED_AGENCIES", 0)
+    whole, parts, _ = _both_ways(agencies_world, date(2025, 6, 1), True, monkeypatch)
+    _assert_same(whole, parts)
+
+
 def test_a_contract_declared_without_siret_goes_with_the_last_range(agencies_world, monkeypatch):
     """Ingestion quarantines a declaration without a valid SIRET; a warehouse written otherwise may hold snapshots
     without one: both paths keep them (with the last range), though no establishment counts them."""

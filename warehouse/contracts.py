@@ -63,7 +63,7 @@ def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
     features_only: bool = False, declarants: Sequence[str] | None = None, from_states: bool = False,
-    not_declared_by: str | None = None,
+    declared_by: tuple[str, bool] | None = None,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -81,12 +81,12 @@ def rebuild_contracts_sql(
 
     `declarants` keeps only these declaring establishments (none if the list is empty), named in the query: the
     Parquet reader then skips the row groups of other SIRETs by their statistics and drops the other rows before
-    decoding their columns (a few SIRETs in one scan, where ranges would need one scan each; thousands of
-    temp-work agencies faster than joined to a table of their SIRETs).
+    decoding their columns (a few SIRETs in one scan, where ranges would need one scan each). Each scan names them
+    all: planning the query grows with their number.
 
-    `not_declared_by` keeps only the declaring establishments not listed in the column `declarant` of that table, a
-    missing SIRET included; the table has no NULL declarant (`TEMP_AGENCIES_SQL`), and neither name holds the word
-    'siret'.
+    `declared_by=(table, among)` keeps only the declaring establishments listed in the column `declarant` of
+    `table` (`among` true), or only those not listed there, a missing SIRET included (false); `table` has no NULL
+    declarant (`TEMP_AGENCIES_SQL`).
 
     `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
@@ -108,12 +108,21 @@ def rebuild_contracts_sql(
         if window_start else ""
     )
     low, high = sirets
-    only = (
-        (f"AND (siret >= {sql_string(low)}" + (" OR siret IS NULL)" if high is None else ")") if low is not None else "")
-        + (f" AND siret < {sql_string(high)}" if high is not None else "")
-        + ("" if declarants is None else f" AND siret IN ({sql_string_list(declarants)})" if declarants else " AND false")
-        + (f" AND (siret IS NULL OR siret NOT IN (SELECT declarant FROM {not_declared_by}))" if not_declared_by else "")
-    )
+
+    def declared(siret: str) -> str:
+        """The conditions on the declaring establishment, whose SIRET is the column `siret`."""
+        return (
+            (f"AND ({siret} >= {sql_string(low)}" + (f" OR {siret} IS NULL)" if high is None else ")")
+             if low is not None else "")
+            + (f" AND {siret} < {sql_string(high)}" if high is not None else "")
+            + ("" if declarants is None else
+               f" AND {siret} IN ({sql_string_list(declarants)})" if declarants else " AND false")
+            + ((f" AND {siret} IN (SELECT declarant FROM {declared_by[0]})" if declared_by[1] else
+                f" AND ({siret} IS NULL OR {siret} NOT IN (SELECT declarant FROM {declared_by[0]}))")
+               if declared_by else "")
+        )
+
+    only = declared("siret")
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.
     span = (month_start(as_of).year * 12 + as_of.month) - (history_start.year * 12 + history_start.month) if (
@@ -188,7 +197,7 @@ snapshots AS NOT MATERIALIZED (
     LEFT JOIN renamed r
       ON r.siret = cm.siret AND r.person_key = cm.person_key
      AND r.old_number = cm.contract_number AND r.old_start = cm.start_date
-    WHERE cm.month BETWEEN {since} AND {cutoff} {only.replace('siret', 'cm.siret')}
+    WHERE cm.month BETWEEN {since} AND {cutoff} {declared('cm.siret')}
 ),
 -- A renewal is a declared planned end later than the one declared before it; snapshots that declare
 -- none (a CDI, a month's omission) neither count nor interrupt. Read apart from the aggregate below:
