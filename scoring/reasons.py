@@ -15,7 +15,7 @@ on it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -209,10 +209,17 @@ class EstablishmentEvidence:
     articles: RuleArticles
 
 
-def evidence_posts(evidence: pd.DataFrame) -> dict[str, EstablishmentEvidence]:
-    """Count the established and probable evidence rows of each establishment by rule and post (the rest is
-    shown in the evidence, not in the reasons), with the articles they cite, in one pass."""
-    scored = evidence[evidence["confidence"].isin(SCORED_CONFIDENCE)] if not evidence.empty else evidence
+def evidence_posts(evidence: pd.DataFrame, among: Collection[str] | None = None) -> dict[str, EstablishmentEvidence]:
+    """Count the established and probable evidence rows of each establishment (of the SIRETs `among` if given) by
+    rule and post (the rest is shown in the evidence, not in the reasons), with the articles they cite, in one pass.
+    Only the four columns counted are copied from the rows kept (a national month's listed establishments hold
+    nearly a million evidence rows of 25 columns)."""
+    if evidence.empty:
+        return {}
+    kept = evidence["confidence"].isin(SCORED_CONFIDENCE)
+    if among is not None:
+        kept &= evidence["establishment_siret"].isin(among)
+    scored = evidence.loc[kept.to_numpy(dtype=bool), ["establishment_siret", "rule", "post", "article"]]
     if scored.empty:
         return {}
     scored = scored.assign(post=scored["post"].fillna("non renseigné"), _row=np.arange(len(scored)))

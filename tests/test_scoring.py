@@ -339,3 +339,7 @@ def test_evidence_posts_orders_articles_by_citations_then_first_citation():
     assert found[a].posts == {"carence": {"serveur": 3, "non renseigné": 1, "plongeur": 1}, "duree_max": {"serveur": 1}}
     assert found[a].articles == {"carence": ["L1251-36", "L1244-3", "D1242-1"], "duree_max": []}
     assert found[b].posts == {"carence": {"agent": 1}} and found[b].articles == {"carence": ["L1244-3"]}
+    # Of some establishments (one with no evidence among them): the others' rows are not counted.
+    only_b = evidence_posts(evidence, among={b, "22222222222222"})
+    assert list(only_b) == [b] and only_b[b] == found[b]
+    assert evidence_posts(evidence, among=set()) == {}
