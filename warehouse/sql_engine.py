@@ -111,8 +111,8 @@ def arrow_frame(table: pa.Table) -> pd.DataFrame:
     on its way (several times faster, with a fraction of its peak memory: the features' peak at national scale
     came while their results were fetched; README, "National scale"). Text stays in Arrow, in one chunk (`str`
     keeps the table's chunks, and pandas selects rows of a column in many chunks slowly: a boolean filter of the
-    listed establishments' evidence of a national month, read from its 260 row groups, took 2.6-6.2 s, against
-    0.24 s in one chunk, made in 0.7 s)."""
+    listed establishments' evidence of a national month, read from its 260 row groups, took 2.6 and 6.2 s, against
+    0.20-0.31 s in one chunk; README, "The monthly run's selections of text")."""
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         kind = column.type
