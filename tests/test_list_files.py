@@ -11,12 +11,11 @@ import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
-from scoring.monthly import RANKED_COLUMNS, listed_evidence, rows_by_region, write_list_files
+from scoring.monthly import RANKED_COLUMNS, listed_evidence, write_list_files
 from scoring.region_files import NO_LINE_FR, RegionList
 from scoring.region_pool import RegionFilesError, write_regions
 
@@ -205,18 +204,6 @@ def test_a_region_with_no_line_still_gets_its_files(tmp_path):
     assert _escaped(NO_LINE_FR) in text and 'data-siret="' not in text.split("Sortis")[0]
     assert "0 établissement listé" in text and S5 in text
     assert "11-ile-de-france.xlsx" in paths  # the other region as before
-
-
-def test_each_region_gets_its_rows_in_order_whether_they_are_contiguous_or_not():
-    """Contiguous rows (the listed evidence, sorted by region) are a slice of the table, not a copy; scattered
-    rows are taken in their order; a row with no region code is in no region."""
-    frame = pd.DataFrame({"region_code": pd.array(["11", "11", "24", None, "24", "11"], dtype="str"),
-                          "n": np.arange(6, dtype="int64")})
-    assert {code: rows["n"].tolist() for code, rows in rows_by_region(frame).items()} == {"11": [0, 1, 5], "24": [2, 4]}
-    ordered = frame.iloc[[0, 1, 5, 2, 4, 3]]
-    regions = rows_by_region(ordered)
-    assert {code: rows["n"].tolist() for code, rows in regions.items()} == {"11": [0, 1, 5], "24": [2, 4]}
-    assert all(np.shares_memory(rows["n"].to_numpy(), ordered["n"].to_numpy()) for rows in regions.values())
 
 
 def _line(page: str, siret: str) -> str:

@@ -109,18 +109,12 @@ def arrow_frame(table: pa.Table) -> pd.DataFrame:
     `.df()` gives: integers and booleans holding a null as pandas' masked types, dates and timestamps as
     datetime64[us], text as `str`. Read from the Arrow buffers, without the Python object per value `.df()` makes
     on its way (several times faster, with a fraction of its peak memory: the features' peak at national scale
-    came while their results were fetched; README, "National scale"). Text stays in Arrow, in one chunk (`str`
-    keeps the table's chunks, and pandas selects rows of a column in many chunks slowly: a boolean filter of the
-    listed establishments' evidence of a national month, read from its 260 row groups, took 2.6 and 6.2 s, against
-    0.20-0.31 s in one chunk; README, "The monthly run's selections of text")."""
+    came while their results were fetched; README, "National scale")."""
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         kind = column.type
         if pa.types.is_date32(kind):
             column = column.cast(pa.timestamp("us"))
-        elif (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and column.num_chunks > 1:
-            # large_string, as `str` holds it: its 64-bit offsets take any amount of text in one chunk.
-            column = pa.chunked_array([column.cast(pa.large_string()).combine_chunks()])
         masked = column.null_count > 0 and kind in _MASKED_INTEGERS
         columns[name] = column.to_pandas(types_mapper=_MASKED_INTEGERS.get if masked else None)
     return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
