@@ -257,8 +257,9 @@ def write_list_files(
         write_frame_csv(ranked, files[0])
         write_frame_csv(listed, files[1])
 
-    # The listed lines kept first, then split by region: split first, the 1.8 M rows of a national month were copied
-    # region by region (3.6-4.2 s, against 0.09-1.19 s). A table sorted by region (`listed_evidence`) is split into slices, not copies.
+    # The listed lines kept first, then split by region: split first, the 1.8 M rows of a national month were
+    # copied region by region (3.6-4.2 s, against 0.09-1.19 s). A table sorted by region (`listed_evidence`) is
+    # split into slices, not copies.
     lines_of = dict(iter(ranked[ranked["in_list"]].groupby("region_code", sort=False)))
     evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
