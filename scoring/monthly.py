@@ -46,6 +46,8 @@ RANKED_COLUMNS = [
 ]
 # The first reason of a listed line that no fact sets apart (see scoring.reasons.sentence).
 EXPLORATION_REASON = "Ligne d'exploration : tirée au hasard parmi les établissements éligibles, et non pour son score"
+# The region named on the lines of an establishment whose département names none (an address not understood).
+UNKNOWN_REGION_FR = "région inconnue"
 NO_SALIENT_FACT = "Aucun fait ne distingue nettement l'établissement de son secteur : listé au rang de son score dans la région"
 # Contributions must add up to the raw score: a larger gap means the explanation is not the model's.
 
@@ -158,7 +160,7 @@ def rank_table(
             scored["siret"], inspections, month, settings.exclude_inspected_months
         ).to_numpy()
         ranked = rank_and_select(scored, month, settings)
-        ranked["region"] = ranked["region_code"].map(region_names()).fillna("région inconnue")
+        ranked["region"] = ranked["region_code"].map(region_names()).fillna(UNKNOWN_REGION_FR)
         ranked["change"] = compare_with_previous(ranked, previous)
         ranked["month"] = f"{month:%Y-%m}"
     return ranked
@@ -265,12 +267,19 @@ def write_list_files(
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
     regions = ranked[["region_code", "region"]].dropna(subset="region_code").drop_duplicates("region_code")
     listings = []
+    named: dict[str, str] = {}
     # Every region scored gets its files, a region with no line too: its office sees that the list is empty,
     # not that it is missing.
     for region_code, region in sorted(zip(regions["region_code"], regions["region"], strict=True)):
         lines = lines_of.get(region_code, ranked.iloc[0:0])
+        region = region if isinstance(region, str) else UNKNOWN_REGION_FR
+        name = f"{region_code}-{slug(region)}"
+        if name in named:  # INSEE's codes never share a name; codes and names of another source might
+            raise ValueError(f"regions {named[name]!r} and {region_code!r} would both write {name}.xlsx and "
+                             f"{name}.html: one office would get the other's list; nothing was written")
+        named[name] = region_code
         listings.append(RegionList(
-            f"{region_code}-{slug(region)}", region, month, version, lines.sort_values("list_position"),
+            name, region, month, version, lines.sort_values("list_position"),
             evidence_of.get(region_code, listed.iloc[0:0]), left_of.get(region_code, ranked.iloc[0:0]),
         ))
     # The national tables are written here while the workers write the regions' files: written first, they kept

@@ -144,6 +144,17 @@ def test_rows_swallowed_by_any_cell_are_found(tmp_path, text, where):
         read_inspections(path)
 
 
+@pytest.mark.parametrize("comment", [f"Voir aussi\n{C}\nle siège", f"Siège :\r\n {C} \r\n", f"Voir\n{C}"])
+def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment):
+    """A comment spanning lines may name another establishment's SIRET on a line of its own: no separator beside it,
+    so no row swallowed by a quote left open; the file is read."""
+    path = tmp_path / "comments.csv"
+    path.write_text(f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"{comment}"\n'
+                    f'{B};2024-06-10;0;ok\n', encoding="utf-8")
+    loaded = read_inspections(path)
+    assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A, B], [])
+
+
 def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):
     path = tmp_path / "quoted.csv"
     path.write_text('"name",siret,inspection_date,abuse_found\n'
@@ -205,6 +216,20 @@ def test_a_control_recorded_in_the_web_application_with_the_other_outcome_is_rep
     loaded = import_inspections(_csv(tmp_path / "new.csv", f"{B},2024-06-10,1", f"{A},2024-03-05,1"), home, append=True)
     assert [(issue.line, issue.kind) for issue in loaded.issues] == [(3, "inspection_recorded_otherwise")]
     assert "is recorded in the web application with abuse_found 0: both are kept" in loaded.issues[0].reason
+
+
+def test_a_control_recorded_in_the_web_application_with_the_same_outcome_is_not_new(tmp_path):
+    """The office's file gives the control it recorded on the web page, with the same outcome: known already (the
+    inspections count it once), not new; the one recorded with the other outcome is a second control that day, new."""
+    home = Home(tmp_path / "home")
+    recorded = pd.DataFrame({"siret": [A, B], "inspection_date": pd.to_datetime(["2024-03-05", "2024-06-10"]),
+                             "abuse_found": [1, 0]})
+    store_recorded_inspections(recorded, home)
+    appended = import_inspections(_csv(tmp_path / "new.csv", f"{A},2024-03-05,1", f"{B},2024-06-10,1",
+                                       f"{C},2025-01-20,0"), home, append=True)
+    assert (appended.before, appended.added, appended.stored) == (0, 2, 3)
+    assert [issue.kind for issue in appended.issues] == ["inspection_recorded_otherwise"]
+    assert len(load_inspections(home.warehouse)) == 4
 
 
 def test_a_new_control_given_both_outcomes_counts_both_inspections_as_new(tmp_path):

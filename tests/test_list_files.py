@@ -206,6 +206,29 @@ def test_a_region_with_no_line_still_gets_its_files(tmp_path):
     assert "11-ile-de-france.xlsx" in paths  # the other region as before
 
 
+@pytest.mark.parametrize(("codes", "names"), [(["1", "1-a"], ["a-b", "b"]), (["1-a", "1"], ["B", "A  b"])])
+def test_two_regions_of_one_file_name_are_refused(tmp_path, codes, names):
+    """Two regions whose code and name give one file name (codes and names of another source than INSEE's): a clear
+    error before anything is written, not one office's files overwritten by another's."""
+    ranked = _ranked()
+    for (code, name), rows in zip(zip(codes, names, strict=True), (ranked["region_code"] == "11",
+                                                                     ranked["region_code"] == "24"), strict=True):
+        ranked.loc[rows, ["region_code", "region"]] = [code, name]
+    with pytest.raises(ValueError, match=r"would both write 1-a-b\.xlsx and 1-a-b\.html"):
+        write_list_files(tmp_path, ranked, listed_evidence(_evidence(), ranked), MONTH, "7")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_region_with_no_name_is_the_unknown_region(tmp_path):
+    """A region code with no name (the monthly run names every region; a direct call may not): its files are named
+    and titled as the unknown region, the other region's as before."""
+    ranked = _ranked()
+    ranked.loc[ranked["region_code"] == "24", "region"] = None
+    names = {p.name for p in write_list_files(tmp_path, ranked, listed_evidence(_evidence(), ranked), MONTH, "7")}
+    assert {"24-region-inconnue.xlsx", "24-region-inconnue.html", "11-ile-de-france.xlsx"} <= names
+    assert "région inconnue" in (tmp_path / "24-region-inconnue.html").read_text(encoding="utf-8")
+
+
 def _line(page: str, siret: str) -> str:
     end = r'</tbody>\n(?=<tbody class="line|</table>\n<p class="empty" id="aucune")'
     return re.search(rf'<tbody class="line[^"]*" data-siret="{siret}">(.*?){end}', page, re.S).group(1)

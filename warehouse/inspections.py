@@ -50,8 +50,9 @@ class InspectionFile:
 class InspectionImport:
     """What an import read (`rows`, `issues`: `InspectionFile`, the issues in the order of their lines) and what the
     warehouse holds after it: `stored` imported inspections; `added`: the file's inspections whose control (SIRET
-    and day) was not stored before (exact duplicates once); `replaced`: stored controls whose outcome an appended
-    file changed; `before`: the imported inspections stored before."""
+    and day) was not stored before, nor recorded in the web application with the same outcome (exact duplicates
+    once); `replaced`: stored controls whose outcome an appended file changed; `before`: the imported inspections
+    stored before."""
 
     rows: pd.DataFrame
     issues: list[Issue]
@@ -74,9 +75,10 @@ class _Strict(csv.excel):
     strict = True
 
 
-# A line inside a cell that holds a SIRET between separators or line ends, as a row does: the cell holds rows, its
-# quote was left open and closed by a later one.
-_ROW_IN_CELL = re.compile(r"[\r\n](?:[^\r\n]*[,;])?\s*[0-9]{14}\s*(?:[,;\r\n]|$)")
+# A line inside a cell that holds a SIRET between a separator and another or a line end, as a row does (a row has
+# three columns at least): the cell holds rows, its quote was left open and closed by a later one. A SIRET alone on
+# its line is a comment's (« Voir aussi\n12345678901234 »), not a row.
+_ROW_IN_CELL = re.compile(r"[\r\n](?:[^\r\n]*[,;][ \t]*[0-9]{14}[ \t]*(?:[,;\r\n]|$)|[ \t]*[0-9]{14}[ \t]*[,;])")
 
 
 def read_inspections(path: Path) -> InspectionFile:
@@ -271,7 +273,11 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
         rows = rows.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
         store_inspections(rows, draft.warehouse)
         state.publish(draft)
-    added = int((~_controls(loaded.rows).isin(_controls(before))).sum())
+    # New: a control (SIRET and day) not imported before, nor recorded in the web application with this outcome (that
+    # one counts once: `load_inspections`).
+    recorded_as_is = pd.MultiIndex.from_frame(loaded.rows[list(REQUIRED)]).isin(
+        pd.MultiIndex.from_frame(recorded[list(REQUIRED)]))
+    added = int((~_controls(loaded.rows).isin(_controls(before)) & ~recorded_as_is).sum())
     return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before))
 
 
