@@ -18,7 +18,7 @@ from audit.verdict import Check, Status
 from core.french import count_fr, number_fr
 from core.scoring_config import AuditConfig
 from core.size_bands import SIZE_BANDS, size_band
-from scoring.reasons import region_names
+from scoring.reasons import UNKNOWN_REGION_FR, region_names
 from training.report_files import naf_section
 
 DIMENSIONS = {"region": "région", "naf_section": "section NAF", "size_band": "taille d'établissement"}
@@ -33,7 +33,7 @@ RATES = {"share_listed": "part listée", "fdr": "taux de fausses découvertes"}
 def with_groups(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the audit's groups, named as evaluators read them: region, NAF section and size band."""
     out = frame.copy()
-    out["region"] = out["region_code"].astype("string").map(region_names()).fillna("région inconnue")
+    out["region"] = out["region_code"].astype("string").map(region_names()).fillna(UNKNOWN_REGION_FR)
     out["naf_section"] = out["naf"].map(lambda naf: naf_section(naf, french=True))
     out["size_band"] = out["headcount"].map(size_band).map(SIZE_BANDS_FR).fillna(UNKNOWN_SIZE)
     return out

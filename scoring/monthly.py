@@ -33,7 +33,14 @@ from features.build import load_evidence
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, write_list_inputs
-from scoring.reasons import SectorBenchmarks, evidence_posts, grouped_contributions, region_names, top_reasons
+from scoring.reasons import (
+    UNKNOWN_REGION_FR,
+    SectorBenchmarks,
+    evidence_posts,
+    grouped_contributions,
+    region_names,
+    top_reasons,
+)
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
 from training.saved_model import SavedModel
 from warehouse.inspections import load_inspections
@@ -46,10 +53,7 @@ RANKED_COLUMNS = [
 ]
 # The first reason of a listed line that no fact sets apart (see scoring.reasons.sentence).
 EXPLORATION_REASON = "Ligne d'exploration : tirée au hasard parmi les établissements éligibles, et non pour son score"
-# The region named on the lines of an establishment whose département names none (an address not understood).
-UNKNOWN_REGION_FR = "région inconnue"
 NO_SALIENT_FACT = "Aucun fait ne distingue nettement l'établissement de son secteur : listé au rang de son score dans la région"
-# Contributions must add up to the raw score: a larger gap means the explanation is not the model's.
 
 
 @dataclass
@@ -265,19 +269,20 @@ def write_list_files(
     lines_of = dict(iter(ranked[ranked["in_list"]].groupby("region_code", sort=False)))
     evidence_of = dict(iter(listed.groupby("region_code", sort=False)))
     left_of = dict(iter(ranked[ranked["change"] == "left"].groupby("region_code", sort=False)))
-    regions = ranked[["region_code", "region"]].dropna(subset="region_code").drop_duplicates("region_code")
+    # Each region's name as its lines give it (the first one given: the monthly run names every line's region).
+    regions = ranked.dropna(subset="region_code").groupby("region_code")["region"].first()
     listings = []
     named: dict[str, str] = {}
     # Every region scored gets its files, a region with no line too: its office sees that the list is empty,
     # not that it is missing.
-    for region_code, region in sorted(zip(regions["region_code"], regions["region"], strict=True)):
-        lines = lines_of.get(region_code, ranked.iloc[0:0])
-        region = region if isinstance(region, str) else UNKNOWN_REGION_FR
+    for region_code, given in regions.items():
+        region = UNKNOWN_REGION_FR if pd.isna(given) else str(given)
         name = f"{region_code}-{slug(region)}"
         if name in named:  # INSEE's codes never share a name; codes and names of another source might
             raise ValueError(f"regions {named[name]!r} and {region_code!r} would both write {name}.xlsx and "
                              f"{name}.html: one office would get the other's list; nothing was written")
         named[name] = region_code
+        lines = lines_of.get(region_code, ranked.iloc[0:0])
         listings.append(RegionList(
             name, region, month, version, lines.sort_values("list_position"),
             evidence_of.get(region_code, listed.iloc[0:0]), left_of.get(region_code, ranked.iloc[0:0]),

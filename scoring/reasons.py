@@ -162,6 +162,10 @@ _LEVEL_FR = {
 }
 
 
+# The region named on the lines of an establishment whose département names none (an address not understood).
+UNKNOWN_REGION_FR = "région inconnue"
+
+
 @cache
 def region_names() -> dict[str, str]:
     """INSEE region code -> name."""

@@ -144,15 +144,35 @@ def test_rows_swallowed_by_any_cell_are_found(tmp_path, text, where):
         read_inspections(path)
 
 
-@pytest.mark.parametrize("comment", [f"Voir aussi\n{C}\nle siège", f"Siège :\r\n {C} \r\n", f"Voir\n{C}"])
-def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment):
+@pytest.mark.parametrize("separator", [";", ","])
+@pytest.mark.parametrize("comment", [f"Voir aussi\n{C}\nle siège", f"Siège :\r\n {C} \r\n", f"\n\t{C}\nfermé"])
+def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment, separator):
     """A comment spanning lines may name another establishment's SIRET on a line of its own: no separator beside it,
-    so no row swallowed by a quote left open; the file is read."""
+    and not the cell's last line, so no row swallowed by a quote left open; the file is read."""
     path = tmp_path / "comments.csv"
-    path.write_text(f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"{comment}"\n'
-                    f'{B};2024-06-10;0;ok\n', encoding="utf-8")
+    path.write_text(separator.join(("siret", "inspection_date", "abuse_found", "commentaire")) + "\n"
+                    + separator.join((A, "2024-03-05", "1", f'"{comment}"')) + "\n"
+                    + separator.join((B, "2024-06-10", "0", "ok")) + "\n", encoding="utf-8")
     loaded = read_inspections(path)
     assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A, B], [])
+
+
+@pytest.mark.parametrize("text", [
+    # the quote closed right after the next row's SIRET: that row's other values follow the cell
+    f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir le siège\n{B}";2024-06-10;0;ok\n'
+    f"{C};2025-01-20;0;\n",
+    f'siret,inspection_date,abuse_found\r\n{A},2024-03-05,"1\r\n{B}",2024-06-10,0\r\n{C},2025-01-20,0\r\n',
+    # spaces that are not a tab nor a space (the rows' values are stripped of them)
+    f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir\n{B}\xa0;2024-06-10;0;ok"\n',
+    f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir\n2024-06-10;0;\u202f{B}"\n',
+    # a comment whose line names a SIRET beside a separator reads as a row: refused, as a cell that holds rows
+    f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir\nx; {B}\nle siège"\n',
+])
+def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, text):
+    path = tmp_path / "cut.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="has a cell spanning lines that holds rows"):
+        read_inspections(path)
 
 
 def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):

@@ -219,13 +219,17 @@ def test_two_regions_of_one_file_name_are_refused(tmp_path, codes, names):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_region_with_no_name_is_the_unknown_region(tmp_path):
+@pytest.mark.parametrize("missing", [None, pd.NA, float("nan")])
+def test_a_region_with_no_name_is_the_unknown_region(tmp_path, missing):
     """A region code with no name (the monthly run names every region; a direct call may not): its files are named
-    and titled as the unknown region, the other region's as before."""
+    and titled as the unknown region; a region whose first line only has no name keeps the name its other lines give."""
     ranked = _ranked()
-    ranked.loc[ranked["region_code"] == "24", "region"] = None
+    ranked["region"] = ranked["region"].astype(object)
+    ranked.loc[ranked["region_code"] == "24", "region"] = missing
+    ranked.loc[ranked.index[ranked["region_code"] == "11"][0], "region"] = missing
     names = {p.name for p in write_list_files(tmp_path, ranked, listed_evidence(_evidence(), ranked), MONTH, "7")}
-    assert {"24-region-inconnue.xlsx", "24-region-inconnue.html", "11-ile-de-france.xlsx"} <= names
+    assert names == {"ranked.csv", "evidence.csv", "24-region-inconnue.xlsx", "24-region-inconnue.html",
+                     "11-ile-de-france.xlsx", "11-ile-de-france.html"}
     assert "région inconnue" in (tmp_path / "24-region-inconnue.html").read_text(encoding="utf-8")
 
 
