@@ -145,10 +145,12 @@ def test_rows_swallowed_by_any_cell_are_found(tmp_path, text, where):
 
 
 @pytest.mark.parametrize("separator", [";", ","])
-@pytest.mark.parametrize("comment", [f"Voir aussi\n{C}\nle siège", f"Siège :\r\n {C} \r\n", f"\n\t{C}\nfermé"])
+@pytest.mark.parametrize("comment", [f"Voir aussi\n{C}\nle siège", f"Siège :\r\n {C} \r\n", f"Voir\n{C}\n",
+                                     f"\n\t{C}\nfermé"])
 def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment, separator):
     """A comment spanning lines may name another establishment's SIRET on a line of its own: no separator beside it,
-    and not the cell's last line, so no row swallowed by a quote left open; the file is read."""
+    and not the cell's last line, so no row swallowed by a quote left open; the file is read. (A SIRET alone on the
+    cell's last line refuses it: `test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found`.)"""
     path = tmp_path / "comments.csv"
     path.write_text(separator.join(("siret", "inspection_date", "abuse_found", "commentaire")) + "\n"
                     + separator.join((A, "2024-03-05", "1", f'"{comment}"')) + "\n"
@@ -165,8 +167,10 @@ def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment, separ
     # spaces that are not a tab nor a space (the rows' values are stripped of them)
     f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir\n{B}\xa0;2024-06-10;0;ok"\n',
     f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir\n2024-06-10;0;\u202f{B}"\n',
-    # a comment whose line names a SIRET beside a separator reads as a row: refused, as a cell that holds rows
+    # a comment whose line names a SIRET filling a field reads as a row, and one ending with a SIRET alone on its line
+    # as a row cut by the closing quote: refused, as a cell that holds rows
     f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir\nx; {B}\nle siège"\n',
+    f'siret,inspection_date,abuse_found,commentaire\n{A},2024-03-05,1,"Voir aussi :\n{B}"\n',
 ])
 def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, text):
     path = tmp_path / "cut.csv"

@@ -75,11 +75,12 @@ class _Strict(csv.excel):
     strict = True
 
 
-# A line inside a cell that holds a row: its quote was left open and closed by a later one. Every line inside a cell
-# but its last is whole, and a row's line holds separators: a SIRET with a separator before or after it on its line is
-# a row's. A SIRET alone on a line is a comment's (« Voir aussi\n12345678901234\nle siège »), unless the line ends the
-# cell: a quote closing right after the next row's SIRET leaves that row's other values after the cell. Spaces are
-# any but line ends, as the rows' values are stripped.
+# A line inside a cell that holds a row: its quote was left open and closed by a later one. The lines inside a cell
+# between its first (the rest of the line the quote opened) and its last are whole, and a row's line holds separators:
+# a line with a SIRET filling a field (a separator on one side, a separator or the line's end on the other) is a row's.
+# A SIRET alone on a line is a comment's (« Voir aussi\n12345678901234\nle siège »), unless it is the cell's last line:
+# a quote closed right after the next row's SIRET leaves that row's other values after the cell. Spaces are any but
+# line ends, as the rows' values are stripped.
 _ROW_IN_CELL = re.compile(r"[\r\n](?:[^\r\n]*[,;][^\S\r\n]*[0-9]{14}[^\S\r\n]*(?:[,;\r\n]|$)"
                           r"|[^\S\r\n]*[0-9]{14}[^\S\r\n]*(?:[,;]|\Z))")
 
