@@ -279,8 +279,7 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
         state.publish(draft)
     # New: a control (SIRET and day) not imported before, nor recorded in the web application with this outcome (that
     # one counts once: `load_inspections`).
-    recorded_as_is = pd.MultiIndex.from_frame(loaded.rows[list(REQUIRED)]).isin(
-        pd.MultiIndex.from_frame(recorded[list(REQUIRED)]))
+    recorded_as_is = _controls(loaded.rows, REQUIRED).isin(_controls(recorded, REQUIRED))
     added = int((~_controls(loaded.rows).isin(_controls(before)) & ~recorded_as_is).sum())
     return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before))
 
@@ -325,9 +324,9 @@ def _recorded_otherwise(path: Path, loaded: InspectionFile, recorded: pd.DataFra
             if (known := outcomes.get((siret, day))) is not None and found not in known]
 
 
-def _controls(inspections: pd.DataFrame) -> pd.MultiIndex:
-    """The control (SIRET and day) of each row of `inspections`."""
-    return pd.MultiIndex.from_frame(inspections[list(CONTROL)])
+def _controls(inspections: pd.DataFrame, columns: tuple[str, ...] = CONTROL) -> pd.MultiIndex:
+    """The control (SIRET and day) of each row of `inspections`, or its `columns` (REQUIRED: with its outcome)."""
+    return pd.MultiIndex.from_frame(inspections[list(columns)])
 
 
 def _outcomes_by_control(inspections: pd.DataFrame) -> pd.Series:
