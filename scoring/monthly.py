@@ -278,10 +278,12 @@ def write_list_files(
     for region_code, given in regions.items():
         region = UNKNOWN_REGION_FR if pd.isna(given) else str(given)
         name = f"{region_code}-{slug(region)}"
-        if name in named:  # INSEE's codes never share a name; codes and names of another source might
-            raise ValueError(f"regions {named[name]!r} and {region_code!r} would both write {name}.xlsx and "
+        # INSEE's codes never share a name; codes and names of another source might, or differ only by case, which
+        # file systems that ignore case (Windows', macOS') read as one name.
+        if name.casefold() in named:
+            raise ValueError(f"regions {named[name.casefold()]!r} and {region_code!r} would both write {name}.xlsx and "
                              f"{name}.html: one office would get the other's list; nothing was written")
-        named[name] = region_code
+        named[name.casefold()] = region_code
         lines = lines_of.get(region_code, ranked.iloc[0:0])
         listings.append(RegionList(
             name, region, month, version, lines.sort_values("list_position"),

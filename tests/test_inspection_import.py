@@ -179,6 +179,26 @@ def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, t
         read_inspections(path)
 
 
+@pytest.mark.parametrize("text", [
+    # a quote opened in a row's outcome and closed before the next row's SIRET: that row's date and outcome end the cell
+    f'inspection_date;abuse_found;siret;commentaire\n2024-03-05;"1;{A};rien\n2024-04-01;0";{B};fin\n'
+    f"2024-05-02;0;{C};x\n",
+    # a lone quote as a ditto mark before the SIRET, the last column: the next row's SIRET fills this row's
+    f'inspection_date;abuse_found;commentaire;siret\n2024-03-05;1;";{A}\n2024-04-01;0;";{B}\n2024-05-02;0;;{C}\n',
+    # the same with commas, the break on the cell's first line
+    f'inspection_date,abuse_found,commentaire,siret\r\n2024-03-05,1,"\r\n2024-04-01,0,",{B}\r\n2024-05-02,0,,{C}\r\n',
+    # a required value spanning lines: a quote opened in it, whatever the lines it took
+    f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;"1\nvu";ok\n{C};2024-05-02;0;x\n',
+])
+def test_a_row_whose_values_a_quote_shares_with_the_next_is_found(tmp_path, text):
+    """A quote left open may take a row's line into a cell without any SIRET inside the cell: the line, read alone, is
+    a row (or a required value spans lines, which none can). Refused: a row would be lost, or take another's SIRET."""
+    path = tmp_path / "shared.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="the row ending at line 3 has a cell spanning lines that holds rows"):
+        read_inspections(path)
+
+
 def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):
     path = tmp_path / "quoted.csv"
     path.write_text('"name",siret,inspection_date,abuse_found\n'

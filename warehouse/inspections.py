@@ -146,9 +146,12 @@ class _CsvError(csv.Error):
 
 def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], int | None]:
     """The header's names (stripped, lower case), each row that holds a value with the line it ends on, and the line
-    of the first row (0: the header) with a cell that holds rows (`_ROW_IN_CELL`; None: none), every cell of a row
-    looked at, those without a name or under a name given twice too."""
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=_Strict, delimiter=delimiter)
+    of the first row (0: the header) with a cell that holds rows (None: none), every cell of a row looked at, those
+    without a name or under a name given twice too. A cell holds rows when `_ROW_IN_CELL` finds one in it, or, in a
+    row spanning lines, when a required value spans lines (none can) or a line after its first is a row read alone
+    (`_shares_a_row`)."""
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines, dialect=_Strict, delimiter=delimiter)
     last_good = 0
     try:
         names = next(reader, [])
@@ -157,8 +160,9 @@ def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict
         last_good = reader.line_num
         records = []
         for values in reader:
-            last_good = reader.line_num
-            if swallowed is None and _holds_rows(values):
+            first, last_good = last_good + 1, reader.line_num
+            if swallowed is None and (_holds_rows(values)
+                                      or _shares_a_row(header, values, lines[first:last_good], delimiter)):
                 swallowed = reader.line_num
             if any(value.strip() for value in values):
                 records.append((reader.line_num, dict(zip(header, values, strict=False))))
@@ -169,6 +173,25 @@ def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict
 
 def _holds_rows(values: list[str]) -> bool:
     return any(_ROW_IN_CELL.search(value) for value in values)
+
+
+def _shares_a_row(header: list[str], values: list[str], later_lines: list[str], delimiter: str) -> bool:
+    """Whether a row spanning lines holds another row that no SIRET in a cell shows: a quote opened in a required value
+    (none spans lines), or a line after the row's first that, read alone (split at the separator, quotes and spaces
+    stripped), is a valid row other than this one (a cell spanning lines in the first column leaves the row's own
+    values on its last line). A quote opened in a row's outcome and closed before the next row's SIRET, or a lone
+    quote as a ditto mark before a SIRET in the last column, leaves every SIRET outside the cells: the next row is
+    lost, or gives this one its SIRET."""
+    record = dict(zip(header, values, strict=False))
+    own = tuple(record.get(column, "").strip() for column in REQUIRED)
+    if any("\r" in value or "\n" in value for value in own):
+        return True
+    for line in later_lines:
+        alone = dict(zip(header, (value.strip().strip('"') for value in line.rstrip("\r\n").split(delimiter)),
+                         strict=False))
+        if _checked(alone)[0] is None and tuple(alone.get(column, "").strip() for column in REQUIRED) != own:
+            return True
+    return False
 
 
 def _decoded(path: Path) -> str:
