@@ -179,24 +179,62 @@ def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, t
         read_inspections(path)
 
 
-@pytest.mark.parametrize("text", [
+@pytest.mark.parametrize(("text", "where"), [
     # a quote opened in a row's outcome and closed before the next row's SIRET: that row's date and outcome end the cell
-    f'inspection_date;abuse_found;siret;commentaire\n2024-03-05;"1;{A};rien\n2024-04-01;0";{B};fin\n'
-    f"2024-05-02;0;{C};x\n",
-    # a lone quote as a ditto mark before the SIRET, the last column: the next row's SIRET fills this row's
-    f'inspection_date;abuse_found;commentaire;siret\n2024-03-05;1;";{A}\n2024-04-01;0;";{B}\n2024-05-02;0;;{C}\n',
-    # the same with commas, the break on the cell's first line
-    f'inspection_date,abuse_found,commentaire,siret\r\n2024-03-05,1,"\r\n2024-04-01,0,",{B}\r\n2024-05-02,0,,{C}\r\n',
-    # a required value spanning lines: a quote opened in it, whatever the lines it took
-    f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;"1\nvu";ok\n{C};2024-05-02;0;x\n',
+    (f'inspection_date;abuse_found;siret;commentaire\n2024-03-05;"1;{A};rien\n2024-04-01;0";{B};fin\n'
+     f"2024-05-02;0;{C};x\n", "line 3"),
+    # lone quotes as ditto marks before the SIRET, the last column: the next row's SIRET fills this row's
+    (f'inspection_date;abuse_found;commentaire;siret\n2024-03-05;1;";{A}\n2024-04-01;0;";{B}\n2024-05-02;0;;{C}\n',
+     "line 3"),
+    # the same with both rows the same day with the same outcome (a day's batch)
+    (f'inspection_date;abuse_found;commentaire;siret\n2024-03-05;1;";{A}\n2024-03-05;1;";{B}\n', "line 3"),
+    (f'inspection_date;commentaire;siret;abuse_found\n2024-03-05;"x;{A};1\n2024-03-05;y";{B};1\n', "line 3"),
+    # ditto marks in the first column: the first row is lost, whatever its values
+    (f'commentaire;siret;inspection_date;abuse_found\n";{A};2024-03-05;1\n";{B};2024-04-01;0\n', "line 3"),
+    (f'commentaire,siret,inspection_date,abuse_found\r\n",{A},2024-03-05,1\r\n",{B},2024-03-05,1\r\n', "line 3"),
+    # the next line is no valid row but gives this one its date and outcome (a ditto mark in its SIRET)
+    (f'siret;commentaire;inspection_date;abuse_found\n{A};"vu;2024-03-05;1\n";2024-04-01;0\n{B};;2024-05-02;1\n',
+     "line 3"),
+    # the next line's values follow the cell, beyond the header
+    (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"\n";2024-04-01;0;x\n{B};2024-05-02;1;\n',
+     "line 3"),
+    # the closing line holds a quoted separator: split at every separator it would be no row
+    (f'inspection_date;abuse_found;commentaire;note;siret\n2024-03-05;1;";;{A}\n2024-04-01;0;";"a;b";{B}\n', "line 3"),
+    # a required value spanning lines (a quote opened in it), whatever the lines it took: ditto marks in the SIRET
+    (f'inspection_date;abuse_found;siret\n2024-03-05;1;{A}\n2024-04-01;0;"\n2024-05-01;1;"\n2024-06-01;1;{B}\n',
+     "line 4"),
+    (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;"1\nvu";ok\n{C};2024-05-02;0;x\n', "line 3"),
+    # the header: a quote left open in it takes the first row
+    (f'commentaire;siret;inspection_date;abuse_found;"\n";{A};2024-03-05;1\n;{B};2024-04-01;0\n', "first line"),
 ])
-def test_a_row_whose_values_a_quote_shares_with_the_next_is_found(tmp_path, text):
-    """A quote left open may take a row's line into a cell without any SIRET inside the cell: the line, read alone, is
-    a row (or a required value spans lines, which none can). Refused: a row would be lost, or take another's SIRET."""
+def test_a_row_whose_values_a_quote_shares_with_the_next_is_found(tmp_path, text, where):
+    """A quote left open may merge rows with no SIRET inside a cell: each line of a row spanning lines is also read
+    alone, and the file is refused when they could be rows of their own. Refused: a row would be lost, or take
+    another's SIRET, date or outcome."""
     path = tmp_path / "shared.csv"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match="the row ending at line 3 has a cell spanning lines that holds rows"):
+    where = "the first line" if where == "first line" else f"the row ending at {where}"
+    with pytest.raises(ValueError, match=f"{where} has a cell spanning lines that holds rows or takes their values"):
         read_inspections(path)
+
+
+@pytest.mark.parametrize(("text", "row"), [
+    # a comment between the required values whose last line starts as a row would (a date, an outcome)
+    (f'inspection_date,commentaire,siret,abuse_found\n2024-03-05,"Contre-visite prévue le\n2024-04-01, à confirmer",'
+     f"{A},1\n", (A, "2024-03-05", 1)),
+    (f'abuse_found;commentaire;siret;inspection_date\r\n1;"Travail dissimulé : 2 salariés\n0; pas d\'autre '
+     f'infraction";{A};2024-03-05\r\n', (A, "2024-03-05", 1)),
+    # a comment after the required values, with a separator on its first line
+    (f'siret;inspection_date;abuse_found;note\n{A};2024-03-05;1;"visite du 5;\nsuite le 12"\n', (A, "2024-03-05", 1)),
+])
+def test_a_comment_spanning_lines_that_reads_like_a_row_in_part_is_read(tmp_path, text, row):
+    """One line of a row spanning lines may read as a row alone, when the comment's text starts as one: the row is
+    read as the spreadsheet wrote it."""
+    path = tmp_path / "comment.csv"
+    path.write_text(text, encoding="utf-8")
+    loaded = read_inspections(path)
+    assert ([(s, f"{d:%Y-%m-%d}", int(f)) for s, d, f in loaded.rows.itertuples(index=False, name=None)],
+            loaded.issues) == ([row], [])
 
 
 def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):

@@ -90,7 +90,7 @@ def read_inspections(path: Path) -> InspectionFile:
     whose names may carry spaces or capitals; UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its
     byte-order mark). A bad row is reported by its line and what is wrong, never by its values (a shifted column may
     hold anything, a NIR or a name); empty rows (`;;;`) are skipped. Quotes misplaced (a quote never closed, text
-    after a closing quote, a cell spanning lines that holds rows), or a required column named twice, are a
+    after a closing quote, a row spanning lines that may hold other rows), or a required column named twice, are a
     ValueError: rows could be lost or read from the wrong column, so nothing is imported."""
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
@@ -105,8 +105,8 @@ def read_inspections(path: Path) -> InspectionFile:
                          "nothing imported") from exc
     if swallowed is not None:
         where = f"the row ending at line {swallowed}" if swallowed else "the first line"
-        raise ValueError(f"{path}: {where} has a cell spanning lines that holds rows (a quote left open, closed by a "
-                         "later one?): nothing imported")
+        raise ValueError(f"{path}: {where} has a cell spanning lines that holds rows or takes their values (a quote left "
+                         "open, closed by a later one?): nothing imported")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
@@ -146,23 +146,22 @@ class _CsvError(csv.Error):
 
 def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], int | None]:
     """The header's names (stripped, lower case), each row that holds a value with the line it ends on, and the line
-    of the first row (0: the header) with a cell that holds rows (None: none), every cell of a row looked at, those
-    without a name or under a name given twice too. A cell holds rows when `_ROW_IN_CELL` finds one in it, or, in a
-    row spanning lines, when a required value spans lines (none can) or a line after its first is a row read alone
-    (`_shares_a_row`)."""
+    of the first row (0: the header) that may hold other rows (None: none): a cell in which `_ROW_IN_CELL` finds a
+    row, every cell of a row looked at, those without a name or under a name given twice too, or a row spanning lines
+    that `_merges_rows`."""
     lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(lines, dialect=_Strict, delimiter=delimiter)
     last_good = 0
     try:
         names = next(reader, [])
-        swallowed = 0 if _holds_rows(names) else None
         header = [name.strip().lower() for name in names]
+        swallowed = 0 if _holds_rows(names) or _merges_rows(header, None, lines[:reader.line_num], delimiter) else None
         last_good = reader.line_num
         records = []
         for values in reader:
-            first, last_good = last_good + 1, reader.line_num
-            if swallowed is None and (_holds_rows(values)
-                                      or _shares_a_row(header, values, lines[first:last_good], delimiter)):
+            # The row's physical lines: after the line the row before ended on, to the one it ends on (line n is lines[n-1]).
+            row_lines, last_good = lines[last_good:reader.line_num], reader.line_num
+            if swallowed is None and (_holds_rows(values) or _merges_rows(header, values, row_lines, delimiter)):
                 swallowed = reader.line_num
             if any(value.strip() for value in values):
                 records.append((reader.line_num, dict(zip(header, values, strict=False))))
@@ -175,23 +174,45 @@ def _holds_rows(values: list[str]) -> bool:
     return any(_ROW_IN_CELL.search(value) for value in values)
 
 
-def _shares_a_row(header: list[str], values: list[str], later_lines: list[str], delimiter: str) -> bool:
-    """Whether a row spanning lines holds another row that no SIRET in a cell shows: a quote opened in a required value
-    (none spans lines), or a line after the row's first that, read alone (split at the separator, quotes and spaces
-    stripped), is a valid row other than this one (a cell spanning lines in the first column leaves the row's own
-    values on its last line). A quote opened in a row's outcome and closed before the next row's SIRET, or a lone
-    quote as a ditto mark before a SIRET in the last column, leaves every SIRET outside the cells: the next row is
-    lost, or gives this one its SIRET."""
+def _merges_rows(header: list[str], values: list[str] | None, row_lines: list[str], delimiter: str) -> bool:
+    """Whether a row read from several lines (`values`; None: the header) may be several rows a quote left open merged,
+    its cells holding no SIRET that `_ROW_IN_CELL` would see (a quote opened in an outcome and closed before the next
+    row's SIRET, a lone quote as a ditto mark). Each of its lines is also read as a row of its own (`_line_alone`).
+    A cell spanning lines in a comment leaves at most one of them a valid row: the first line when the cell comes
+    after the required values, holding the row's own values; another when the comment's text starts as a row would.
+    So the row may merge rows when a required value spans lines (a quote opened in it), when it has values beyond the
+    header, when two of its lines are valid rows (one for the header, which holds none), when one is while the row is
+    not, or when its first line is a valid row other than it."""
+    if len(row_lines) < 2:
+        return False
+    alone = [_checked(dict(zip(header, _line_alone(line, delimiter), strict=False))) for line in row_lines]
+    valid = sum(problem is None for problem, _ in alone)
+    if values is None:
+        return valid > 0
     record = dict(zip(header, values, strict=False))
-    own = tuple(record.get(column, "").strip() for column in REQUIRED)
-    if any("\r" in value or "\n" in value for value in own):
-        return True
-    for line in later_lines:
-        alone = dict(zip(header, (value.strip().strip('"') for value in line.rstrip("\r\n").split(delimiter)),
-                         strict=False))
-        if _checked(alone)[0] is None and tuple(alone.get(column, "").strip() for column in REQUIRED) != own:
-            return True
-    return False
+    problem, row = _checked(record)
+    return (any("\r" in record.get(column, "") or "\n" in record.get(column, "") for column in REQUIRED)
+            or any(value.strip() for value in values[len(header):]) or valid > 1
+            or (valid == 1 and problem is not None) or (alone[0][0] is None and alone[0][1] != row))
+
+
+def _line_alone(line: str, delimiter: str) -> list[str]:
+    """The values of one physical line read as a whole row, stripped of spaces and quotes. A lone quote filling a field
+    (a ditto mark, or the quote opening or closing a cell spanning lines) is read as nothing; then quotes are read as
+    spreadsheets write them; a cell left open at the line's end is closed there and its text split at the separator
+    (a quote opened by mistake takes the rest of its line); if quotes are still misplaced, every quote is a
+    character."""
+    sep = re.escape(delimiter)
+    text = re.sub(rf'(?:(?<={sep})|^)[^\S\r\n]*"[^\S\r\n]*(?={sep}|$)', "", line.rstrip("\r\n"))
+    try:
+        values = next(csv.reader([text], dialect=_Strict, delimiter=delimiter), [])
+    except csv.Error:
+        try:
+            *closed, left_open = next(csv.reader([text + '"'], dialect=_Strict, delimiter=delimiter))
+            values = [*closed, *left_open.split(delimiter)]
+        except (csv.Error, ValueError):
+            values = next(csv.reader([text], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+    return [value.strip().strip('"') for value in values]
 
 
 def _decoded(path: Path) -> str:
