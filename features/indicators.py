@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from core.config import FeaturesConfig
 from features.asof import siret_cuts, siret_range, siret_ranges
+from warehouse.contracts import HOUR_UNITS, hour_units
 from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 # Indicators are computed by ranges of establishments holding about this many contracts: over the 36 M contracts
@@ -24,6 +25,9 @@ CONTRACTS_PER_PART = 6_000_000
 CONTRACT_COLUMNS = ("establishment_siret", "person_key", "contract_id", "kind", "post", "start_date", "end_date",
                     "period_end", "first_month", "last_month", "duration_days", "contract_hours", "time_mode",
                     "hours_worked_in_window")
+FULL_TIME_HOURS = 151.67  # a month's legal full time
+
+
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
 
@@ -54,6 +58,7 @@ def indicators_sql(settings: FeaturesConfig, contracts: str = "contracts_asof",
     chain_gap = int(settings.chain_gap_days)
     continuity_gap = int(settings.continuity_gap_days)
     year_round = float(settings.year_round_share)
+    full_time, worked = round(FULL_TIME_HOURS * HOUR_UNITS), hour_units("c.hours_worked_in_window")
     return f"""
 WITH
 p AS (SELECT * FROM asof_params),
@@ -62,8 +67,9 @@ in_force AS (  -- contracts running on the last day of the as-of month and decla
            count(DISTINCT c.person_key) FILTER (WHERE c.kind <> 'mission') AS headcount,
            count(DISTINCT c.person_key) FILTER (WHERE c.kind = 'mission') AS temp_workers_in_force,
            sum(CASE WHEN c.kind = 'mission' THEN 0
-                    WHEN c.time_mode = '10' THEN 1.0
-                    ELSE least(coalesce(c.contract_hours, 151.67) / 151.67, 1.0) END) AS fte,
+                    WHEN c.time_mode = '10' THEN {full_time}
+                    ELSE least({hour_units(f"coalesce(c.contract_hours, {FULL_TIME_HOURS})")}, {full_time}) END)
+               / {full_time} AS fte,
            count(*) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_in_force
     FROM {contracts} c, p
     WHERE c.start_date <= p.as_of_end AND c.last_month = p.as_of
@@ -83,11 +89,11 @@ in_force_year_before AS (
 {_window_mix("_3m", "short_window_start", contracts)},
 hours AS (  -- paid hours declared in the window, by kind of contract (summed when contracts are rebuilt)
     SELECT c.establishment_siret AS siret,
-           sum(c.hours_worked_in_window) AS hours_12m,
-           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS hours_fixed_term_12m,
-           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'cdd'), 0) AS hours_cdd_12m,
-           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'usage'), 0) AS hours_usage_12m,
-           coalesce(sum(c.hours_worked_in_window) FILTER (WHERE c.kind = 'mission'), 0) AS hours_mission_12m
+           sum({worked}) / {HOUR_UNITS} AS hours_12m,
+           coalesce(sum({worked}) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) / {HOUR_UNITS} AS hours_fixed_term_12m,
+           coalesce(sum({worked}) FILTER (WHERE c.kind = 'cdd'), 0) / {HOUR_UNITS} AS hours_cdd_12m,
+           coalesce(sum({worked}) FILTER (WHERE c.kind = 'usage'), 0) / {HOUR_UNITS} AS hours_usage_12m,
+           coalesce(sum({worked}) FILTER (WHERE c.kind = 'mission'), 0) / {HOUR_UNITS} AS hours_mission_12m
     FROM {contracts} c
     WHERE c.kind IN {COUNTED_KINDS}
     GROUP BY c.establishment_siret

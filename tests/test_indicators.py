@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +14,7 @@ import features.indicators
 from core.config import FeaturesConfig
 from features.indicators import compute_indicators
 from tests.asof_tables import CONTRACTS, ESTABLISHMENTS
+from warehouse.contracts import hours_sum
 from warehouse.sql_engine import DuckDBEngine
 
 AS_OF_END = date(2025, 6, 30)
@@ -67,3 +69,40 @@ def test_indicators_by_ranges_equal_one_query(seed, monkeypatch):
     assert len(whole) == len(establishments) and whole["siret"].isna().sum() == 1
     assert whole["hires_12m"].sum() > 0 and whole["longest_chain_contracts"].max() > 1
     pd.testing.assert_frame_equal(whole, by_ranges)
+
+
+def test_sums_of_hours_do_not_depend_on_the_order_of_the_rows():
+    """Hours declared in hundredths, summed in any order (threads, engines), give the same bits: the month computed
+    twice gives the same features, and the sums are the exact decimal ones."""
+    contracts, establishments = _tables(7)
+    draw = random.Random(7)
+    for contract in contracts:
+        contract["hours_worked_in_window"] = draw.randrange(20_000) / 100
+        contract["contract_hours"], contract["time_mode"] = draw.randrange(1, 20_000) / 100, "20"
+        contract["end_date"], contract["last_month"] = None, date(2025, 6, 1)  # in force: counted in `fte`
+    forward = _indicators(contracts, establishments)
+    backward = _indicators(contracts[::-1], establishments)
+    pd.testing.assert_frame_equal(forward, backward, check_exact=True)
+    siret = forward["siret"].iloc[0]
+    counted = [c for c in contracts if c["establishment_siret"] == siret and c["kind"] in ("cdi", "cdd", "usage", "mission")]
+    row = forward.iloc[0]
+    hours = sum(Decimal(str(c["hours_worked_in_window"])) for c in counted)
+    fixed_term = sum(Decimal(str(c["hours_worked_in_window"])) for c in counted if c["kind"] != "cdi")
+    assert row["share_hours_fixed_term_12m"] == float(fixed_term) / float(hours)
+    in_force = [c for c in contracts if c["establishment_siret"] == siret and c["kind"] != "mission"]
+    assert row["fte"] == float(sum(min(Decimal(str(c["contract_hours"])), Decimal("151.67")) for c in in_force)
+                               * 10_000) / 1_516_700
+
+
+def test_hours_are_summed_exactly_whatever_the_order():
+    """`warehouse.contracts.hours_sum`, which the contracts rebuilt and their states use, gives the exact decimal sum
+    of hours declared in hundredths, whatever order the rows come in (a sum of doubles gives other last bits)."""
+    draw = random.Random(3)
+    hours = [draw.randrange(-5_000, 100_000) / 100 for _ in range(50_000)]
+    exact = float(sum(Decimal(str(h)) for h in hours))
+    sums = set()
+    with DuckDBEngine() as engine:
+        for rows in (hours, hours[::-1], sorted(hours)):
+            engine.register("declared", pa.table({"hours_worked": rows}))
+            sums.add(engine.fetch_row(f"SELECT {hours_sum('hours_worked')} FROM declared")[0])
+    assert sums == {exact}

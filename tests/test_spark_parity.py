@@ -54,8 +54,8 @@ def test_duckdb_and_spark_compute_the_same_features(small_warehouse, spark_engin
     actual = read_whole(compute_features(spark_engine, home.warehouse, as_of, config, inspections))
 
     assert actual.features["siret"].tolist() == expected.features["siret"].tolist()  # same rows, same order
-    # Same columns and types; floats within 1e-9, NaN equal to NaN.
-    pd.testing.assert_frame_equal(actual.features, expected.features, check_exact=False, rtol=1e-9, atol=1e-12)
+    # Same columns, types and values, bit for bit (hours are summed as integers: `features.indicators.HOUR_UNITS`).
+    pd.testing.assert_frame_equal(actual.features, expected.features, check_exact=True)
     assert expected.evidence["rule"].nunique() >= 5  # the comparison covers nearly every rule
     pd.testing.assert_frame_equal(_sorted(actual.evidence), _sorted(expected.evidence),
                                   check_exact=False, rtol=1e-9, atol=1e-12)

@@ -38,6 +38,20 @@ STATES_ROW_GROUP_ROWS = 32_768
 END_CANCELLED = "099"  # motif de rupture 'Annulation': withdraws the end of its date declared before it
 # A declarant's NAF as last declared: a temp-work agency's (TEMP_AGENCY_NAF) missions count at their users.
 DECLARANT_NAF = f"arg_max(naf, {LAST_DECLARED})"
+# Hours are summed as whole ten-thousandths of an hour (the DSN declares hundredths): a sum of integers is exact, so the
+# order the engine's threads add rows in, or another engine's, does not change its last bits (sums of doubles did: two
+# ingestions of the same files, or the same month's features computed twice, differed in their last digits).
+HOUR_UNITS = 10_000
+
+
+def hour_units(hours: str) -> str:
+    """SQL: the hours of expression `hours` as whole ten-thousandths of an hour, to be summed exactly."""
+    return f"CAST(round({hours} * {HOUR_UNITS}) AS BIGINT)"
+
+
+def hours_sum(hours: str) -> str:
+    """SQL: the exact sum of the hours of expression `hours` (a double; NULL when every row's is)."""
+    return f"sum({hour_units(hours)}) / {HOUR_UNITS}"
 
 
 def has_contract_states(warehouse: Path) -> bool:
@@ -104,7 +118,8 @@ def rebuild_contracts_sql(
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
     in_window = (
-        f", sum(hours_worked) FILTER (WHERE month >= DATE '{month_start(window_start).isoformat()}') AS hours_worked_in_window"
+        f", sum({hour_units('hours_worked')}) FILTER (WHERE month >= DATE '{month_start(window_start).isoformat()}') "
+        f"/ {HOUR_UNITS} AS hours_worked_in_window"
         if window_start else ""
     )
     low, high = sirets
@@ -139,7 +154,7 @@ def rebuild_contracts_sql(
     first_declared = (
         "arg_min_null(struct_pack(nature := nature, motif := motif, planned_end := planned_end),\n"
         "                        struct_pack(month := month, declaration_key := declaration_key, line := line)) AS first_row,\n"
-        f"           {months_declared} AS months_declared, sum(hours_worked) AS hours_worked,"
+        f"           {months_declared} AS months_declared, {hours_sum('hours_worked')} AS hours_worked,"
         if full else ""
     )
     first_values = (
@@ -368,7 +383,7 @@ monthly AS (
                                     contract_hours := contract_hours, time_mode := time_mode, user_siret := user_siret,
                                     idcc := idcc),
                         struct_pack(declaration_key := declaration_key, line := line)) AS state,
-           sum(hours_worked) AS hours, count(*) AS snapshots
+           {hours_sum('hours_worked')} AS hours, count(*) AS snapshots
     FROM kept
     GROUP BY siret, person_key, contract_number, start_date, month
 ),
@@ -418,10 +433,11 @@ def _states_per_contract_sql(cutoff: str, since: str, window_start: date | None,
     renewed = f"CASE WHEN run_from >= {since} THEN pushes - CASE WHEN first_push_prev_month < {since} THEN 1 ELSE 0 END END"
     # Hours are summed over the window's months the history holds (the window may start before it).
     counted_from = f"greatest(DATE '{month_start(window_start).isoformat()}', {since})" if window_start else ""
-    worked = f"hours * (datediff('month', greatest(run_from, {counted_from}), least(run_to, {cutoff})) + 1)"
-    hours_grouped = (f", sum({worked}) FILTER (WHERE run_to >= {counted_from}) AS hours_worked_in_window"
+    worked = f"{hour_units('hours')} * (datediff('month', greatest(run_from, {counted_from}), least(run_to, {cutoff})) + 1)"
+    hours_grouped = (f", sum({worked}) FILTER (WHERE run_to >= {counted_from}) / {HOUR_UNITS} AS hours_worked_in_window"
                      if window_start else "")
-    hours_alone = f", CASE WHEN run_to >= {counted_from} THEN {worked} END AS hours_worked_in_window" if window_start else ""
+    hours_alone = (f", CASE WHEN run_to >= {counted_from} THEN {worked} / {HOUR_UNITS} END AS hours_worked_in_window"
+                   if window_start else "")
     return f"""
     SELECT siret, person_key, contract_number, start_date,
            last_state.nature, last_state.motif, last_state.post, last_state.pcs,
