@@ -182,59 +182,87 @@ def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, t
 @pytest.mark.parametrize(("text", "where"), [
     # a quote opened in a row's outcome and closed before the next row's SIRET: that row's date and outcome end the cell
     (f'inspection_date;abuse_found;siret;commentaire\n2024-03-05;"1;{A};rien\n2024-04-01;0";{B};fin\n'
-     f"2024-05-02;0;{C};x\n", "line 3"),
+     f"2024-05-02;0;{C};x\n", "the row ending at line 3"),
     # lone quotes as ditto marks before the SIRET, the last column: the next row's SIRET fills this row's
     (f'inspection_date;abuse_found;commentaire;siret\n2024-03-05;1;";{A}\n2024-04-01;0;";{B}\n2024-05-02;0;;{C}\n',
-     "line 3"),
+     "the row ending at line 3"),
     # the same with both rows the same day with the same outcome (a day's batch)
-    (f'inspection_date;abuse_found;commentaire;siret\n2024-03-05;1;";{A}\n2024-03-05;1;";{B}\n', "line 3"),
-    (f'inspection_date;commentaire;siret;abuse_found\n2024-03-05;"x;{A};1\n2024-03-05;y";{B};1\n', "line 3"),
+    (f'inspection_date;abuse_found;commentaire;siret\n2024-03-05;1;";{A}\n2024-03-05;1;";{B}\n',
+     "the row ending at line 3"),
+    (f'inspection_date;commentaire;siret;abuse_found\n2024-03-05;"x;{A};1\n2024-03-05;y";{B};1\n',
+     "the row ending at line 3"),
     # ditto marks in the first column: the first row is lost, whatever its values
-    (f'commentaire;siret;inspection_date;abuse_found\n";{A};2024-03-05;1\n";{B};2024-04-01;0\n', "line 3"),
-    (f'commentaire,siret,inspection_date,abuse_found\r\n",{A},2024-03-05,1\r\n",{B},2024-03-05,1\r\n', "line 3"),
-    # the next line is no valid row but gives this one its date and outcome (a ditto mark in its SIRET)
-    (f'siret;commentaire;inspection_date;abuse_found\n{A};"vu;2024-03-05;1\n";2024-04-01;0\n{B};;2024-05-02;1\n',
-     "line 3"),
-    # the next line's values follow the cell, beyond the header
-    (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"\n";2024-04-01;0;x\n{B};2024-05-02;1;\n',
-     "line 3"),
+    (f'commentaire;siret;inspection_date;abuse_found\n";{A};2024-03-05;1\n";{B};2024-04-01;0\n',
+     "the row ending at line 3"),
+    (f'commentaire,siret,inspection_date,abuse_found\r\n",{A},2024-03-05,1\r\n",{B},2024-03-05,1\r\n',
+     "the row ending at line 3"),
     # the closing line holds a quoted separator: split at every separator it would be no row
-    (f'inspection_date;abuse_found;commentaire;note;siret\n2024-03-05;1;";;{A}\n2024-04-01;0;";"a;b";{B}\n', "line 3"),
-    # a required value spanning lines (a quote opened in it), whatever the lines it took: ditto marks in the SIRET
-    (f'inspection_date;abuse_found;siret\n2024-03-05;1;{A}\n2024-04-01;0;"\n2024-05-01;1;"\n2024-06-01;1;{B}\n',
-     "line 4"),
-    (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;"1\nvu";ok\n{C};2024-05-02;0;x\n', "line 3"),
+    (f'inspection_date;abuse_found;commentaire;note;siret\n2024-03-05;1;";;{A}\n2024-04-01;0;";"a;b";{B}\n',
+     "the row ending at line 3"),
     # the header: a quote left open in it takes the first row
-    (f'commentaire;siret;inspection_date;abuse_found;"\n";{A};2024-03-05;1\n;{B};2024-04-01;0\n', "first line"),
+    (f'commentaire;siret;inspection_date;abuse_found;"\n";{A};2024-03-05;1\n;{B};2024-04-01;0\n', "the first line"),
 ])
-def test_a_row_whose_values_a_quote_shares_with_the_next_is_found(tmp_path, text, where):
+def test_two_rows_a_quote_merged_with_no_siret_in_a_cell_are_found(tmp_path, text, where):
     """A quote left open may merge rows with no SIRET inside a cell: each line of a row spanning lines is also read
-    alone, and the file is refused when they could be rows of their own. Refused: a row would be lost, or take
-    another's SIRET, date or outcome."""
-    path = tmp_path / "shared.csv"
+    alone, and two valid rows among them refuse the file (one refuses a header). Otherwise a row would be lost, or
+    take another's SIRET."""
+    path = tmp_path / "merged.csv"
     path.write_text(text, encoding="utf-8")
-    where = "the first line" if where == "first line" else f"the row ending at {where}"
-    with pytest.raises(ValueError, match=f"{where} has a cell spanning lines that holds rows or takes their values"):
+    with pytest.raises(ValueError, match=f"{where} has a cell spanning lines that holds rows"):
         read_inspections(path)
 
 
-@pytest.mark.parametrize(("text", "row"), [
-    # a comment between the required values whose last line starts as a row would (a date, an outcome)
+@pytest.mark.parametrize(("text", "rows"), [
+    # a ditto mark in the next row's SIRET: this row takes its date and outcome, or it is a comment (below)
+    (f'siret;commentaire;inspection_date;abuse_found\n{A};"vu;2024-03-05;1\n";2024-04-01;0\n', [(A, "2024-04-01", 0)]),
+    # ditto marks, and a row whose outcome is still pending, merged with the next
+    (f'inspection_date;raison_sociale;siret;abuse_found\n2024-04-01;";{B};\n2024-05-02;";{A};0\n',
+     [(A, "2024-04-01", 0)]),
+    (f'abuse_found;raison_sociale;siret;inspection_date\n1;";;2024-03-05\n0;";{C};2024-04-01\n', [(C, "2024-04-01", 1)]),
+    # comments whose text starts as a row would (read as the spreadsheet wrote them)
     (f'inspection_date,commentaire,siret,abuse_found\n2024-03-05,"Contre-visite prévue le\n2024-04-01, à confirmer",'
-     f"{A},1\n", (A, "2024-03-05", 1)),
+     f"{A},1\n", [(A, "2024-03-05", 1)]),
     (f'abuse_found;commentaire;siret;inspection_date\r\n1;"Travail dissimulé : 2 salariés\n0; pas d\'autre '
-     f'infraction";{A};2024-03-05\r\n', (A, "2024-03-05", 1)),
-    # a comment after the required values, with a separator on its first line
-    (f'siret;inspection_date;abuse_found;note\n{A};2024-03-05;1;"visite du 5;\nsuite le 12"\n', (A, "2024-03-05", 1)),
+     f'infraction";{A};2024-03-05\r\n', [(A, "2024-03-05", 1)]),
+    (f'siret,abuse_found,commentaire,inspection_date\n{A},1,"PV dressé, 2024-04-01\ntransmis au parquet",2024-03-05\n',
+     [(A, "2024-03-05", 1)]),
+    # two rows joined on one line, or the next row's values after a cell, beyond the header's columns
+    (f"siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;{B};2024-04-01;0;\n", [(A, "2024-03-05", 1)]),
+    (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"\n";2024-04-01;0;x\n', [(A, "2024-03-05", 1)]),
 ])
-def test_a_comment_spanning_lines_that_reads_like_a_row_in_part_is_read(tmp_path, text, row):
-    """One line of a row spanning lines may read as a row alone, when the comment's text starts as one: the row is
-    read as the spreadsheet wrote it."""
-    path = tmp_path / "comment.csv"
+def test_a_row_that_may_merge_two_is_kept_and_named(tmp_path, text, rows):
+    """A row spanning lines one of which, read alone, is another valid row may be two rows a quote merged, or a comment
+    whose text starts as a row would: the two cannot be told apart, so the row is read as the spreadsheet wrote it
+    and named by its line, never by its values. So is a row with a SIRET or a date beyond the header's columns."""
+    path = tmp_path / "doubt.csv"
     path.write_text(text, encoding="utf-8")
     loaded = read_inspections(path)
-    assert ([(s, f"{d:%Y-%m-%d}", int(f)) for s, d, f in loaded.rows.itertuples(index=False, name=None)],
-            loaded.issues) == ([row], [])
+    assert [(s, f"{d:%Y-%m-%d}", int(f)) for s, d, f in loaded.rows.itertuples(index=False, name=None)] == rows
+    assert [(issue.kind, issue.line) for issue in loaded.issues] == [("inspection_rows_merged", text.count("\n"))]
+    assert "check it" in loaded.issues[0].reason and A not in loaded.issues[0].reason
+
+
+@pytest.mark.parametrize("text", [
+    # a required value spanning lines: a quote opened in it, ditto marks in the SIRET column
+    f'inspection_date;abuse_found;siret\n2024-03-05;1;{A}\n2024-04-01;0;"\n2024-05-01;1;"\n2024-06-01;1;{B}\n',
+    f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;x\n{C};2024-03-05;"1\nvu";ok\n{B};2024-06-01;1;\n',
+])
+def test_a_bad_row_spanning_lines_is_named_with_all_its_lines(tmp_path, text):
+    """A bad row spanning lines is left out, named with the lines it spans: a row a quote took into it is named too."""
+    path = tmp_path / "span.csv"
+    path.write_text(text, encoding="utf-8")
+    loaded = read_inspections(path)
+    bad = [issue for issue in loaded.issues if issue.kind == "bad_inspection_row"]
+    assert (bad[0].line, "the row spans lines 3 to 4" in bad[0].reason) == (4, True)
+    assert A in loaded.rows["siret"].tolist()
+
+
+def test_a_comment_spanning_lines_after_the_values_is_read_with_no_warning(tmp_path):
+    path = tmp_path / "comment.csv"
+    path.write_text(f'siret;inspection_date;abuse_found;note\n{A};2024-03-05;1;"visite du 5;\nsuite le 12"\n',
+                    encoding="utf-8")
+    loaded = read_inspections(path)
+    assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A], [])
 
 
 def test_quotes_doubled_inside_a_quoted_field_are_read_as_spreadsheets_write_them(tmp_path):

@@ -34,6 +34,7 @@ STORED_NAME = "inspections.parquet"
 RECORDED_NAME = "recorded-inspections.parquet"  # outcomes recorded where controls are prepared
 CONTROL = ("siret", "inspection_date")  # what makes one control: the establishment and the day
 BAD_ROW = "bad_inspection_row"  # the kind of the issue of a row left out
+MERGED_ROWS = "inspection_rows_merged"  # a row kept, whose lines could be rows merged by a quote left open
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class InspectionImport:
 
 # An ISO date as the file must write it: `date.fromisoformat` also reads 20240305 and week dates.
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SIRET = re.compile(r"[0-9]{14}")
 # Inspection dates outside these years are typing errors (and a date of year 1 has no month before it to label).
 FIRST_YEAR, LAST_YEAR = 1950, 2099
 
@@ -90,13 +92,16 @@ def read_inspections(path: Path) -> InspectionFile:
     whose names may carry spaces or capitals; UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its
     byte-order mark). A bad row is reported by its line and what is wrong, never by its values (a shifted column may
     hold anything, a NIR or a name); empty rows (`;;;`) are skipped. Quotes misplaced (a quote never closed, text
-    after a closing quote, a row spanning lines that may hold other rows), or a required column named twice, are a
-    ValueError: rows could be lost or read from the wrong column, so nothing is imported."""
+    after a closing quote, a cell spanning lines that holds rows: `_records`), or a required column named twice, are a
+    ValueError: rows could be lost or read from the wrong column, so nothing is imported. A row kept that may be two
+    merged is named by its line (`_doubt`)."""
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
     text = _decoded(path)
+    delimiter = _delimiter(text)
+    text_lines = io.StringIO(text, newline="").readlines()
     try:
-        header, records, swallowed = _records(text, _delimiter(text))
+        header, records, swallowed = _records(text_lines, delimiter)
     except _CsvError as exc:
         reason = ("a quote opened in the rows after it is never closed" if "unexpected end of data" in str(exc)
                   else f"a cell longer than {csv.field_size_limit():,} characters: a quote never closed?"
@@ -105,8 +110,8 @@ def read_inspections(path: Path) -> InspectionFile:
                          "nothing imported") from exc
     if swallowed is not None:
         where = f"the row ending at line {swallowed}" if swallowed else "the first line"
-        raise ValueError(f"{path}: {where} has a cell spanning lines that holds rows or takes their values (a quote left "
-                         "open, closed by a later one?): nothing imported")
+        raise ValueError(f"{path}: {where} has a cell spanning lines that holds rows (a quote left open, closed by a "
+                         "later one?): nothing imported")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
@@ -116,12 +121,16 @@ def read_inspections(path: Path) -> InspectionFile:
         raise ValueError(f"{path}: column(s) {', '.join(twice)} named more than once in its first line: "
                          "which one to read is not known, nothing imported")
     rows, issues = [], []
-    for line, record in records:
+    for first, line, values in records:
+        record = dict(zip(header, values, strict=False))
         problem, row = _checked(record)
+        spans = f" (the row spans lines {first} to {line}: a quote left open?)" if line > first else ""
         if problem:
-            issues.append(Issue(str(path), line, "warning", BAD_ROW, problem + "; row left out"))
-        else:
-            rows.append((*row, line))
+            issues.append(Issue(str(path), line, "warning", BAD_ROW, problem + spans + "; row left out"))
+            continue
+        rows.append((*row, line))
+        if doubt := _doubt(header, values, row, text_lines[first - 1:line], delimiter):
+            issues.append(Issue(str(path), line, "warning", MERGED_ROWS, f"{doubt}; read as one row: check it"))
     frame = pd.DataFrame(rows, columns=[*REQUIRED, "line"])
     frame["siret"] = frame["siret"].astype("string")
     frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
@@ -144,27 +153,27 @@ class _CsvError(csv.Error):
         return f"line {self.last_good}" if self.last_good else "the start"
 
 
-def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], int | None]:
-    """The header's names (stripped, lower case), each row that holds a value with the line it ends on, and the line
-    of the first row (0: the header) that may hold other rows (None: none): a cell in which `_ROW_IN_CELL` finds a
-    row, every cell of a row looked at, those without a name or under a name given twice too, or a row spanning lines
-    that `_merges_rows`."""
-    lines = io.StringIO(text, newline="").readlines()
+def _records(lines: list[str], delimiter: str) -> tuple[list[str], list[tuple[int, int, list[str]]], int | None]:
+    """The header's names (stripped, lower case); each row that holds a value, with the lines it starts and ends on
+    (numbered from 1) and its values; and the line of the first row (0: the header) that holds other rows (None:
+    none). A row holds others when `_ROW_IN_CELL` finds one in any of its cells (named or not), or when two of its
+    lines, read alone, are valid rows (for the header: one), as a ditto mark or a quote opened in an outcome leave them."""
     reader = csv.reader(lines, dialect=_Strict, delimiter=delimiter)
     last_good = 0
     try:
         names = next(reader, [])
         header = [name.strip().lower() for name in names]
-        swallowed = 0 if _holds_rows(names) or _merges_rows(header, None, lines[:reader.line_num], delimiter) else None
+        swallowed = 0 if _holds_rows(names) or _valid_alone(header, lines[:reader.line_num], delimiter) > 0 else None
         last_good = reader.line_num
         records = []
         for values in reader:
-            # The row's physical lines: after the line the row before ended on, to the one it ends on (line n is lines[n-1]).
-            row_lines, last_good = lines[last_good:reader.line_num], reader.line_num
-            if swallowed is None and (_holds_rows(values) or _merges_rows(header, values, row_lines, delimiter)):
-                swallowed = reader.line_num
+            # The row's lines: after the line the row before ended on, to the one it ends on (line n is lines[n-1]).
+            first, last_good = last_good + 1, reader.line_num
+            if swallowed is None and (_holds_rows(values) or (
+                    last_good > first and _valid_alone(header, lines[first - 1:last_good], delimiter) > 1)):
+                swallowed = last_good
             if any(value.strip() for value in values):
-                records.append((reader.line_num, dict(zip(header, values, strict=False))))
+                records.append((first, last_good, values))
     except csv.Error as exc:
         raise _CsvError(exc, last_good) from exc
     return header, records, swallowed
@@ -174,29 +183,34 @@ def _holds_rows(values: list[str]) -> bool:
     return any(_ROW_IN_CELL.search(value) for value in values)
 
 
-def _merges_rows(header: list[str], values: list[str] | None, row_lines: list[str], delimiter: str) -> bool:
-    """Whether a row read from several lines (`values`; None: the header) may be several rows a quote left open merged,
-    its cells holding no SIRET that `_ROW_IN_CELL` would see (a quote opened in an outcome and closed before the next
-    row's SIRET, a lone quote as a ditto mark). Each of its lines is also read as a row of its own (`_line_alone`).
-    A cell spanning lines in a comment leaves at most one of them a valid row: the first line when the cell comes
-    after the required values, holding the row's own values; another when the comment's text starts as a row would.
-    So the row may merge rows when a required value spans lines (a quote opened in it), when it has values beyond the
-    header, when two of its lines are valid rows (one for the header, which holds none), when one is while the row is
-    not, or when its first line is a valid row other than it."""
-    if len(row_lines) < 2:
-        return False
-    alone = [_checked(dict(zip(header, _line_alone(line, delimiter), strict=False))) for line in row_lines]
-    valid = sum(problem is None for problem, _ in alone)
-    if values is None:
-        return valid > 0
-    record = dict(zip(header, values, strict=False))
-    problem, row = _checked(record)
-    return (any("\r" in record.get(column, "") or "\n" in record.get(column, "") for column in REQUIRED)
-            or any(value.strip() for value in values[len(header):]) or valid > 1
-            or (valid == 1 and problem is not None) or (alone[0][0] is None and alone[0][1] != row))
+def _valid_alone(header: list[str], row_lines: list[str], delimiter: str) -> int:
+    """How many of a row's lines, each read alone, are valid rows."""
+    return sum(_read_alone(header, line, delimiter)[0] is None for line in row_lines)
 
 
-def _line_alone(line: str, delimiter: str) -> list[str]:
+def _read_alone(header: list[str], line: str, delimiter: str) -> tuple[str | None, tuple[str, date, int]]:
+    """One physical line read as a whole row (`_line_values`): what is wrong with it (None: nothing), and its values."""
+    return _checked(dict(zip(header, _line_values(line, delimiter), strict=False)))
+
+
+def _doubt(header: list[str], values: list[str], row: tuple[str, date, int], row_lines: list[str],
+           delimiter: str) -> str | None:
+    """Why a valid row could be rows merged, or None. A SIRET or a date beyond the header's columns: two rows joined.
+    Spanning lines, one of which read alone is a valid row other than this one: a quote left open merged it
+    with the next (the row then has the next one's SIRET, date or outcome), or the comment's text starts as a row
+    would (« PV dressé, 2024-04-01 »): the two cannot be told apart, so the row is read as the spreadsheet wrote it
+    and the line is named."""
+    if any(ISO_DATE.fullmatch(value.strip()) or _SIRET.fullmatch(value.strip()) for value in values[len(header):]):
+        return "a SIRET or a date beyond the columns the header names (two rows joined?)"
+    for line in row_lines if len(row_lines) > 1 else ():
+        problem, alone = _read_alone(header, line, delimiter)
+        if problem is None and alone != row:
+            return (f"the row spans {len(row_lines)} lines, one of which, read alone, is another valid row (two rows "
+                    "merged by a quote left open?)")
+    return None
+
+
+def _line_values(line: str, delimiter: str) -> list[str]:
     """The values of one physical line read as a whole row, stripped of spaces and quotes. A lone quote filling a field
     (a ditto mark, or the quote opening or closing a cell spanning lines) is read as nothing; then quotes are read as
     spreadsheets write them; a cell left open at the line's end is closed there and its text split at the separator
