@@ -45,7 +45,7 @@ def _label(name: str) -> str:
 
 
 def print_bad_rows(issues: list) -> None:
-    """Bad rows of the inspections file: file, line and reason."""
+    """The problems of the inspections file (bad rows left out, rows that may be two merged): file, line and reason."""
     for issue in issues:
         console.print(f"[yellow]{escape(f'{issue.file}:{issue.line}: {issue.reason}')}[/yellow]")
 

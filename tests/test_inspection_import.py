@@ -226,6 +226,14 @@ def test_two_rows_a_quote_merged_with_no_siret_in_a_cell_are_found(tmp_path, tex
      f'infraction";{A};2024-03-05\r\n', [(A, "2024-03-05", 1)]),
     (f'siret,abuse_found,commentaire,inspection_date\n{A},1,"PV dressé, 2024-04-01\ntransmis au parquet",2024-03-05\n',
      [(A, "2024-03-05", 1)]),
+    # a quote left open merging a row with the next, a bad one (a SIRET mistyped, none, an outcome pending): no line is a
+    # valid row alone, but one is a whole row whose date or outcome the merged row does not have, or two are
+    (f'siret;commentaire;inspection_date;abuse_found\n{A};";2024-03-05;\n111 111 111 00011;écran 32";2024-04-01;1\n',
+     [(A, "2024-04-01", 1)]),
+    (f'siret;inspection_date;commentaire;abuse_found\n{A};2024-03-05;";\n2222222220002;2024-04-01;écran 32";1\n',
+     [(A, "2024-03-05", 1)]),
+    (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"\n;2024-04-01;0;"\n', [(A, "2024-03-05", 1)]),
+    (f'abuse_found;inspection_date;raison_sociale;siret\n1;2024-06-03;";\n1;05/03/2024;";{B}\n', [(B, "2024-06-03", 1)]),
     # two rows joined on one line, or the next row's values after a cell, beyond the header's columns
     (f"siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;{B};2024-04-01;0;\n", [(A, "2024-03-05", 1)]),
     (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"\n";2024-04-01;0;x\n', [(A, "2024-03-05", 1)]),
@@ -257,10 +265,17 @@ def test_a_bad_row_spanning_lines_is_named_with_all_its_lines(tmp_path, text):
     assert A in loaded.rows["siret"].tolist()
 
 
-def test_a_comment_spanning_lines_after_the_values_is_read_with_no_warning(tmp_path):
+@pytest.mark.parametrize("comment", [
+    "visite du 5;\nsuite le 12",
+    # a row pasted into a comment, its quotes doubled as a spreadsheet writes them: no quote was left open
+    f'Doublon de :\n""{B}"";""2024-04-01"";""1""',
+    # a cell longer on one line than a CSV cell may be, read alone
+    'a\n' + '""' * 70_000 + "x;y\nfin",
+    "RAS\nGérant absent ; revenir",
+])
+def test_a_comment_spanning_lines_after_the_values_is_read_with_no_warning(tmp_path, comment):
     path = tmp_path / "comment.csv"
-    path.write_text(f'siret;inspection_date;abuse_found;note\n{A};2024-03-05;1;"visite du 5;\nsuite le 12"\n',
-                    encoding="utf-8")
+    path.write_text(f'siret;inspection_date;abuse_found;note\r\n{A};2024-03-05;1;"{comment}"\r\n', encoding="utf-8")
     loaded = read_inspections(path)
     assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A], [])
 

@@ -34,13 +34,13 @@ STORED_NAME = "inspections.parquet"
 RECORDED_NAME = "recorded-inspections.parquet"  # outcomes recorded where controls are prepared
 CONTROL = ("siret", "inspection_date")  # what makes one control: the establishment and the day
 BAD_ROW = "bad_inspection_row"  # the kind of the issue of a row left out
-MERGED_ROWS = "inspection_rows_merged"  # a row kept, whose lines could be rows merged by a quote left open
+MERGED_ROWS = "inspection_rows_merged"  # a row kept that may be two merged (a quote left open, a line break lost)
 
 
 @dataclass(frozen=True)
 class InspectionFile:
-    """The valid rows of an inspections file and the problems found in the others; `lines`: the line of each
-    row in the file (the first one, for a row written twice)."""
+    """The valid rows of an inspections file and the problems found in the others; `lines`: the line each row ends
+    on in the file (the first row's, for a row written twice)."""
 
     rows: pd.DataFrame
     issues: list[Issue]
@@ -121,16 +121,17 @@ def read_inspections(path: Path) -> InspectionFile:
         raise ValueError(f"{path}: column(s) {', '.join(twice)} named more than once in its first line: "
                          "which one to read is not known, nothing imported")
     rows, issues = [], []
-    for first, line, values in records:
+    for first, line, values, alone in records:
         record = dict(zip(header, values, strict=False))
         problem, row = _checked(record)
-        spans = f" (the row spans lines {first} to {line}: a quote left open?)" if line > first else ""
+        spans = f" (the row spans lines {first} to {line}: a quote left open?)" if alone else ""
         if problem:
             issues.append(Issue(str(path), line, "warning", BAD_ROW, problem + spans + "; row left out"))
             continue
         rows.append((*row, line))
-        if doubt := _doubt(header, values, row, text_lines[first - 1:line], delimiter):
-            issues.append(Issue(str(path), line, "warning", MERGED_ROWS, f"{doubt}; read as one row: check it"))
+        if doubt := _doubt(header, record, row, alone, values[len(header):]):
+            issues.append(Issue(str(path), line, "warning", MERGED_ROWS,
+                                doubt + (f" (lines {first} to {line})" if alone else "") + "; read as one row: check it"))
     frame = pd.DataFrame(rows, columns=[*REQUIRED, "line"])
     frame["siret"] = frame["siret"].astype("string")
     frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
@@ -153,27 +154,30 @@ class _CsvError(csv.Error):
         return f"line {self.last_good}" if self.last_good else "the start"
 
 
-def _records(lines: list[str], delimiter: str) -> tuple[list[str], list[tuple[int, int, list[str]]], int | None]:
+def _records(lines: list[str], delimiter: str) -> tuple[list[str], list[tuple[int, int, list[str], list[dict[str, str]]]],
+                                                       int | None]:
     """The header's names (stripped, lower case); each row that holds a value, with the lines it starts and ends on
-    (numbered from 1) and its values; and the line of the first row (0: the header) that holds other rows (None:
-    none). A row holds others when `_ROW_IN_CELL` finds one in any of its cells (named or not), or when two of its
-    lines, read alone, are valid rows (for the header: one), as a ditto mark or a quote opened in an outcome leave them."""
+    (numbered from 1), its values, and, for a row spanning lines, each of its lines read as a row of its own
+    (`_line_values`; none for a row on one line); and the line of the first row (0: the header) that holds other rows
+    (None: none). A row holds others when `_ROW_IN_CELL` finds one in any of its cells (named or not), or when two of
+    its lines, read alone, are valid rows (for the header: one), as a ditto mark or a quote opened in an outcome
+    leave them."""
     reader = csv.reader(lines, dialect=_Strict, delimiter=delimiter)
     last_good = 0
     try:
         names = next(reader, [])
         header = [name.strip().lower() for name in names]
-        swallowed = 0 if _holds_rows(names) or _valid_alone(header, lines[:reader.line_num], delimiter) > 0 else None
+        swallowed = 0 if _holds_rows(names) or _valid(_read_alone(header, lines[:reader.line_num], delimiter)) else None
         last_good = reader.line_num
         records = []
         for values in reader:
             # The row's lines: after the line the row before ended on, to the one it ends on (line n is lines[n-1]).
             first, last_good = last_good + 1, reader.line_num
-            if swallowed is None and (_holds_rows(values) or (
-                    last_good > first and _valid_alone(header, lines[first - 1:last_good], delimiter) > 1)):
+            alone = _read_alone(header, lines[first - 1:last_good], delimiter) if last_good > first else []
+            if swallowed is None and (_holds_rows(values) or _valid(alone) > 1):
                 swallowed = last_good
             if any(value.strip() for value in values):
-                records.append((first, last_good, values))
+                records.append((first, last_good, values, alone))
     except csv.Error as exc:
         raise _CsvError(exc, last_good) from exc
     return header, records, swallowed
@@ -183,39 +187,54 @@ def _holds_rows(values: list[str]) -> bool:
     return any(_ROW_IN_CELL.search(value) for value in values)
 
 
-def _valid_alone(header: list[str], row_lines: list[str], delimiter: str) -> int:
-    """How many of a row's lines, each read alone, are valid rows."""
-    return sum(_read_alone(header, line, delimiter)[0] is None for line in row_lines)
+def _read_alone(header: list[str], row_lines: list[str], delimiter: str) -> list[dict[str, str]]:
+    """Each of a row's lines read as a whole row of its own (`_line_values`), by the header's names."""
+    return [dict(zip(header, _line_values(line, delimiter), strict=False)) for line in row_lines]
 
 
-def _read_alone(header: list[str], line: str, delimiter: str) -> tuple[str | None, tuple[str, date, int]]:
-    """One physical line read as a whole row (`_line_values`): what is wrong with it (None: nothing), and its values."""
-    return _checked(dict(zip(header, _line_values(line, delimiter), strict=False)))
+def _valid(rows: list[dict[str, str]]) -> int:
+    """How many of `rows` are valid."""
+    return sum(_checked(row)[0] is None for row in rows)
 
 
-def _doubt(header: list[str], values: list[str], row: tuple[str, date, int], row_lines: list[str],
-           delimiter: str) -> str | None:
-    """Why a valid row could be rows merged, or None. A SIRET or a date beyond the header's columns: two rows joined.
-    Spanning lines, one of which read alone is a valid row other than this one: a quote left open merged it
-    with the next (the row then has the next one's SIRET, date or outcome), or the comment's text starts as a row
-    would (« PV dressé, 2024-04-01 »): the two cannot be told apart, so the row is read as the spreadsheet wrote it
-    and the line is named."""
-    if any(ISO_DATE.fullmatch(value.strip()) or _SIRET.fullmatch(value.strip()) for value in values[len(header):]):
+def _doubt(header: list[str], record: dict[str, str], row: tuple[str, date, int], alone: list[dict[str, str]],
+           beyond: list[str]) -> str | None:
+    """Why a valid row (`record`, read as `row`) may be two merged, or None; `alone`: its lines read alone (none for a
+    row on one line); `beyond`: its values beyond the header's columns. A SIRET or a date beyond them: two rows
+    joined on a line. A line, read alone, that is a valid row other than this one; or that is a whole row (a row's
+    number of values, two of its required ones well formed: `_VALID`) with one of these not the row's; or two such
+    lines: a quote left open merged two rows, one of them with a bad value (the next row's SIRET, date or outcome fill
+    the row's, or it is lost). A comment's text may start as a row would (« PV dressé, 2024-04-01 »): the two cannot
+    be told apart, so the row is read as the spreadsheet wrote it, and its lines are named."""
+    if any(ISO_DATE.fullmatch(value.strip()) or _SIRET.fullmatch(value.strip()) for value in beyond):
         return "a SIRET or a date beyond the columns the header names (two rows joined?)"
-    for line in row_lines if len(row_lines) > 1 else ():
-        problem, alone = _read_alone(header, line, delimiter)
-        if problem is None and alone != row:
-            return (f"the row spans {len(row_lines)} lines, one of which, read alone, is another valid row (two rows "
-                    "merged by a quote left open?)")
+    own = dict(zip(REQUIRED, (record.get(column, "").strip() for column in REQUIRED), strict=True))
+    whole_rows = 0
+    for line in alone:
+        problem, values = _checked(line)
+        looks_valid = [column for column in REQUIRED if _VALID[column](line.get(column, ""))]
+        whole = len(line) >= len(header) and len(looks_valid) >= 2
+        whole_rows += whole
+        if (problem is None and values != row) or whole_rows > 1 or (
+                whole and any(line[column] != own[column] for column in looks_valid)):
+            return "one of its lines, read alone, is another row (two rows merged by a quote left open?)"
     return None
 
 
+# Whether a required value, read alone, is well formed (`_checked` says why not, for the whole row).
+_VALID = {
+    "siret": lambda value: bool(_SIRET.fullmatch(value)),
+    "inspection_date": lambda value: bool(ISO_DATE.fullmatch(value)),
+    "abuse_found": lambda value: value in ("0", "1"),
+}
+
+
 def _line_values(line: str, delimiter: str) -> list[str]:
-    """The values of one physical line read as a whole row, stripped of spaces and quotes. A lone quote filling a field
-    (a ditto mark, or the quote opening or closing a cell spanning lines) is read as nothing; then quotes are read as
-    spreadsheets write them; a cell left open at the line's end is closed there and its text split at the separator
-    (a quote opened by mistake takes the rest of its line); if quotes are still misplaced, every quote is a
-    character."""
+    """The values of one physical line read as a whole row, stripped of spaces and of one quote at each end. A lone
+    quote filling a field (a ditto mark, or the quote opening or closing a cell spanning lines) is read as nothing;
+    then quotes are read as spreadsheets write them; a cell left open at the line's end is closed there and its text
+    split at the separator (a quote opened by mistake takes the rest of its line); if quotes are still misplaced,
+    every quote is a character. A line too long for a CSV cell is no row."""
     sep = re.escape(delimiter)
     text = re.sub(rf'(?:(?<={sep})|^)[^\S\r\n]*"[^\S\r\n]*(?={sep}|$)', "", line.rstrip("\r\n"))
     try:
@@ -224,9 +243,12 @@ def _line_values(line: str, delimiter: str) -> list[str]:
         try:
             *closed, left_open = next(csv.reader([text + '"'], dialect=_Strict, delimiter=delimiter))
             values = [*closed, *left_open.split(delimiter)]
-        except (csv.Error, ValueError):
-            values = next(csv.reader([text], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
-    return [value.strip().strip('"') for value in values]
+        except csv.Error:
+            try:
+                values = next(csv.reader([text], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+            except csv.Error:
+                return []
+    return [value.strip().removeprefix('"').removesuffix('"').strip() for value in values]
 
 
 def _decoded(path: Path) -> str:
