@@ -131,7 +131,7 @@ def read_inspections(path: Path) -> InspectionFile:
         rows.append((*row, line))
         if doubt := _doubt(header, record, row, alone, values[len(header):]):
             issues.append(Issue(str(path), line, "warning", MERGED_ROWS,
-                                doubt + (f" (lines {first} to {line})" if alone else "") + "; read as one row: check it"))
+                                (f"lines {first} to {line}: " if alone else "") + doubt + "; read as one row: check it"))
     frame = pd.DataFrame(rows, columns=[*REQUIRED, "line"])
     frame["siret"] = frame["siret"].astype("string")
     frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
@@ -217,7 +217,7 @@ def _doubt(header: list[str], record: dict[str, str], row: tuple[str, date, int]
         whole_rows += whole
         if (problem is None and values != row) or whole_rows > 1 or (
                 whole and any(line[column] != own[column] for column in looks_valid)):
-            return "one of its lines, read alone, is another row (two rows merged by a quote left open?)"
+            return "one of them, read alone, is another row (two rows merged by a quote left open?)"
     return None
 
 
