@@ -45,8 +45,8 @@ def _assert_same_every_month(warehouse, history_months: int) -> int:
         expected = _contracts(warehouse, as_of, history_months, from_states=False)
         actual = _contracts(warehouse, as_of, history_months, from_states=True)
         assert len(expected) > 0
-        # Hours are a sum of doubles in another order: equal within 1e-9.
-        pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=1e-9, atol=1e-9,
+        # Bit for bit: hours are summed as integers (`warehouse.contracts.hours_sum`), in any order.
+        pd.testing.assert_frame_equal(actual, expected, check_exact=True,
                                       obj=f"contracts as of {as_of:%Y-%m} (history of {history_months} months)")
         compared += 1
     return compared

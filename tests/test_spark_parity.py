@@ -54,7 +54,7 @@ def test_duckdb_and_spark_compute_the_same_features(small_warehouse, spark_engin
     actual = read_whole(compute_features(spark_engine, home.warehouse, as_of, config, inspections))
 
     assert actual.features["siret"].tolist() == expected.features["siret"].tolist()  # same rows, same order
-    # Same columns, types and values, bit for bit (hours are summed as integers: `features.indicators.HOUR_UNITS`).
+    # Same columns, types and values, bit for bit (hours are summed as integers: `warehouse.contracts.HOUR_UNITS`).
     pd.testing.assert_frame_equal(actual.features, expected.features, check_exact=True)
     assert expected.evidence["rule"].nunique() >= 5  # the comparison covers nearly every rule
     pd.testing.assert_frame_equal(_sorted(actual.evidence), _sorted(expected.evidence),

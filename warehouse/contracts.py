@@ -38,9 +38,10 @@ STATES_ROW_GROUP_ROWS = 32_768
 END_CANCELLED = "099"  # motif de rupture 'Annulation': withdraws the end of its date declared before it
 # A declarant's NAF as last declared: a temp-work agency's (TEMP_AGENCY_NAF) missions count at their users.
 DECLARANT_NAF = f"arg_max(naf, {LAST_DECLARED})"
-# Hours are summed as whole ten-thousandths of an hour (the DSN declares hundredths): a sum of integers is exact, so the
-# order the engine's threads add rows in, or another engine's, does not change its last bits (sums of doubles did: two
-# ingestions of the same files, or the same month's features computed twice, differed in their last digits).
+# Hours are rounded to whole ten-thousandths of an hour (the DSN declares hundredths), then summed as integers: exactly,
+# so the order the engine's threads add rows in, or another engine's, does not change the last bits (sums of doubles
+# did: two ingestions of the same files, or the same month's features computed twice, differed in their last digits).
+# The parser refuses hours above `warehouse.dsn.parser.MAX_HOURS`, so the integers stay far below 2**63.
 HOUR_UNITS = 10_000
 
 
@@ -50,7 +51,8 @@ def hour_units(hours: str) -> str:
 
 
 def hours_sum(hours: str) -> str:
-    """SQL: the exact sum of the hours of expression `hours` (a double; NULL when every row's is)."""
+    """SQL: the sum of the hours of expression `hours`, each rounded to ten-thousandths, summed exactly (a double; NULL
+    when every row's is)."""
     return f"sum({hour_units(hours)}) / {HOUR_UNITS}"
 
 

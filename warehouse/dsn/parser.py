@@ -66,11 +66,18 @@ def parse_amount(value: str) -> float:
     return amount
 
 
+# A number of hours above this is a typing error (more than eleven years of hours). Refused as other bad values are, it
+# also keeps every sum of hours within the integers it is summed in (`warehouse.contracts.hour_units`).
+MAX_HOURS = 100_000
+
+
 def parse_hours(value: str) -> float:
-    """A number of hours: a finite decimal, not negative."""
+    """A number of hours: a finite decimal, not negative, at most `MAX_HOURS`."""
     hours = parse_amount(value)
     if hours < 0:
         raise ValueError("negative hours")
+    if hours > MAX_HOURS:
+        raise ValueError(f"out of range (above {MAX_HOURS:,} hours)")
     return hours
 
 
