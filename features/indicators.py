@@ -26,8 +26,6 @@ CONTRACT_COLUMNS = ("establishment_siret", "person_key", "contract_id", "kind", 
                     "period_end", "first_month", "last_month", "duration_days", "contract_hours", "time_mode",
                     "hours_worked_in_window")
 FULL_TIME_HOURS = 151.67  # a month's legal full time
-
-
 FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
 
@@ -58,7 +56,8 @@ def indicators_sql(settings: FeaturesConfig, contracts: str = "contracts_asof",
     chain_gap = int(settings.chain_gap_days)
     continuity_gap = int(settings.continuity_gap_days)
     year_round = float(settings.year_round_share)
-    full_time, worked = round(FULL_TIME_HOURS * HOUR_UNITS), hour_units("c.hours_worked_in_window")
+    full_time = round(FULL_TIME_HOURS * HOUR_UNITS)  # in the units hours are summed in
+    worked = hour_units("c.hours_worked_in_window")
     return f"""
 WITH
 p AS (SELECT * FROM asof_params),
