@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from core.config import FeaturesConfig
 from features.asof import siret_cuts, siret_range, siret_ranges
-from warehouse.contracts import HOUR_UNITS, hour_units
+from warehouse.contracts import HOUR_UNITS, hour_units, hours_sum
 from warehouse.sql_engine import SqlEngine, fetch_aggregate
 
 # Indicators are computed by ranges of establishments holding about this many contracts: over the 36 M contracts
@@ -56,8 +56,8 @@ def indicators_sql(settings: FeaturesConfig, contracts: str = "contracts_asof",
     chain_gap = int(settings.chain_gap_days)
     continuity_gap = int(settings.continuity_gap_days)
     year_round = float(settings.year_round_share)
+    worked = "c.hours_worked_in_window"  # paid hours declared in the window
     full_time = round(FULL_TIME_HOURS * HOUR_UNITS)  # in the units hours are summed in
-    worked = hour_units("c.hours_worked_in_window")
     return f"""
 WITH
 p AS (SELECT * FROM asof_params),
@@ -88,11 +88,11 @@ in_force_year_before AS (
 {_window_mix("_3m", "short_window_start", contracts)},
 hours AS (  -- paid hours declared in the window, by kind of contract (summed when contracts are rebuilt)
     SELECT c.establishment_siret AS siret,
-           sum({worked}) / {HOUR_UNITS} AS hours_12m,
-           coalesce(sum({worked}) FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) / {HOUR_UNITS} AS hours_fixed_term_12m,
-           coalesce(sum({worked}) FILTER (WHERE c.kind = 'cdd'), 0) / {HOUR_UNITS} AS hours_cdd_12m,
-           coalesce(sum({worked}) FILTER (WHERE c.kind = 'usage'), 0) / {HOUR_UNITS} AS hours_usage_12m,
-           coalesce(sum({worked}) FILTER (WHERE c.kind = 'mission'), 0) / {HOUR_UNITS} AS hours_mission_12m
+           {hours_sum(worked)} AS hours_12m,
+           coalesce({hours_sum(worked, f"c.kind IN {FIXED_TERM_KINDS}")}, 0) AS hours_fixed_term_12m,
+           coalesce({hours_sum(worked, "c.kind = 'cdd'")}, 0) AS hours_cdd_12m,
+           coalesce({hours_sum(worked, "c.kind = 'usage'")}, 0) AS hours_usage_12m,
+           coalesce({hours_sum(worked, "c.kind = 'mission'")}, 0) AS hours_mission_12m
     FROM {contracts} c
     WHERE c.kind IN {COUNTED_KINDS}
     GROUP BY c.establishment_siret

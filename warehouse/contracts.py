@@ -50,10 +50,10 @@ def hour_units(hours: str) -> str:
     return f"CAST(round({hours} * {HOUR_UNITS}) AS BIGINT)"
 
 
-def hours_sum(hours: str) -> str:
-    """SQL: the sum of the hours of expression `hours`, each rounded to ten-thousandths, summed exactly (a double; NULL
-    when every row's is)."""
-    return f"sum({hour_units(hours)}) / {HOUR_UNITS}"
+def hours_sum(hours: str, where: str | None = None) -> str:
+    """SQL: the sum of the hours of expression `hours` (of the rows where SQL condition `where` holds, if given), each
+    rounded to ten-thousandths, summed exactly (a double; NULL when no row has hours)."""
+    return f"sum({hour_units(hours)}){f' FILTER (WHERE {where})' if where else ''} / {HOUR_UNITS}"
 
 
 def has_contract_states(warehouse: Path) -> bool:
@@ -120,8 +120,8 @@ def rebuild_contracts_sql(
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
     in_window = (
-        f", sum({hour_units('hours_worked')}) FILTER (WHERE month >= DATE '{month_start(window_start).isoformat()}') "
-        f"/ {HOUR_UNITS} AS hours_worked_in_window"
+        f", {hours_sum('hours_worked', 'month >= DATE ' + sql_string(month_start(window_start).isoformat()))} "
+        "AS hours_worked_in_window"
         if window_start else ""
     )
     low, high = sirets

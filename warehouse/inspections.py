@@ -66,6 +66,12 @@ class InspectionImport:
 # An ISO date as the file must write it: `date.fromisoformat` also reads 20240305 and week dates.
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SIRET = re.compile(r"[0-9]{14}")
+# Whether a required value (stripped) is written as it must be; `_checked` also reads the date and says what is wrong.
+_VALID = {
+    "siret": lambda value: bool(_SIRET.fullmatch(value)),
+    "inspection_date": lambda value: bool(ISO_DATE.fullmatch(value)),
+    "abuse_found": lambda value: value in ("0", "1"),
+}
 # Inspection dates outside these years are typing errors (and a date of year 1 has no month before it to label).
 FIRST_YEAR, LAST_YEAR = 1950, 2099
 
@@ -206,7 +212,7 @@ def _doubt(header: list[str], record: dict[str, str], row: tuple[str, date, int]
     lines: a quote left open merged two rows, one of them with a bad value (the next row's SIRET, date or outcome fill
     the row's, or it is lost). A comment's text may start as a row would (« PV dressé, 2024-04-01 »): the two cannot
     be told apart, so the row is read as the spreadsheet wrote it, and its lines are named."""
-    if any(ISO_DATE.fullmatch(value.strip()) or _SIRET.fullmatch(value.strip()) for value in beyond):
+    if any(_VALID["inspection_date"](value.strip()) or _VALID["siret"](value.strip()) for value in beyond):
         return "a SIRET or a date beyond the columns the header names (two rows joined?)"
     own = dict(zip(REQUIRED, (record.get(column, "").strip() for column in REQUIRED), strict=True))
     whole_rows = 0
@@ -219,14 +225,6 @@ def _doubt(header: list[str], record: dict[str, str], row: tuple[str, date, int]
                 whole and any(line[column] != own[column] for column in looks_valid)):
             return "one of them, read alone, is another row (two rows merged by a quote left open?)"
     return None
-
-
-# Whether a required value, read alone, is well formed (`_checked` says why not, for the whole row).
-_VALID = {
-    "siret": lambda value: bool(_SIRET.fullmatch(value)),
-    "inspection_date": lambda value: bool(ISO_DATE.fullmatch(value)),
-    "abuse_found": lambda value: value in ("0", "1"),
-}
 
 
 def _line_values(line: str, delimiter: str) -> list[str]:
@@ -305,17 +303,17 @@ def _checked(record: dict[str, str]) -> tuple[str | None, tuple[str, date, int]]
     """What is wrong with a row (None: nothing), and its values."""
     siret, raw_date, outcome = (record.get(column, "").strip() for column in REQUIRED)
     nothing = ("", date.min, 0)
-    if len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
+    if not _VALID["siret"](siret):
         return f"siret is not 14 digits ({len(siret)} characters)", nothing
     try:
-        when = date.fromisoformat(raw_date) if ISO_DATE.fullmatch(raw_date) else None
+        when = date.fromisoformat(raw_date) if _VALID["inspection_date"](raw_date) else None
     except ValueError:
         when = None
     if when is None:
         return "inspection_date is not a date written YYYY-MM-DD", nothing
     if not FIRST_YEAR <= when.year <= LAST_YEAR:
         return f"inspection_date is not between {FIRST_YEAR} and {LAST_YEAR}", nothing
-    if outcome not in ("0", "1"):
+    if not _VALID["abuse_found"](outcome):
         return "abuse_found is not 0 or 1", nothing
     return None, (siret, when, int(outcome))
 
