@@ -4,15 +4,26 @@ A text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is read
 LibreOffice as a formula (`=HYPERLINK(...)` in a NAF code, a job title or a file name of the input);
 such a cell is written with a leading apostrophe, which spreadsheets show as text. Numbers are
 written as they are (a negative number is not text).
+
+A frame's CSV is the text pandas' `to_csv(index=False)` writes, byte for byte; a frame whose columns are all text,
+numbers, booleans or dates is written through Arrow's compute functions a block of rows at a time (`_arrow_lines`),
+several times faster than pandas' writer, which makes a Python object of every cell: the national files of a monthly
+list (1.8 M ranked establishments, 0.9 M rows of evidence) took 21.6 s through pandas alone.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.atomic_files import replaced_when_written
 
@@ -45,9 +56,84 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_frame_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` (without its index) as a UTF-8 CSV file, formula-like cells neutralised; whole or not at all
-    (`core.atomic_files`)."""
+    (`core.atomic_files`). The bytes are those of pandas' `to_csv(index=False)` of `neutralise_frame(frame)`."""
     with replaced_when_written(path) as temp:
-        neutralise_frame(frame).to_csv(temp, index=False)
+        if not arrow_writes(frame):
+            neutralise_frame(frame).to_csv(temp, index=False)
+            return
+        with open(temp, "wb") as handle:
+            _write_arrow_csv(frame, handle)
+
+
+# Rows formatted at a time by `_write_arrow_csv`: the memory of a block's cells, not of the whole file's.
+CSV_BLOCK_ROWS = 100_000
+_LINE_END = os.linesep
+# What makes the csv module (pandas' writer, QUOTE_MINIMAL) quote a cell: the separator, the quote, a line end's character.
+_QUOTE_NEEDED = "[" + "".join(sorted({",", '"', *_LINE_END})) + "]"
+
+
+def arrow_writes(frame: pd.DataFrame) -> bool:
+    """Whether `_write_arrow_csv` writes `frame` as pandas would: two columns or more (the csv module quotes the one
+    empty cell of a row), every column text, integers (nullable or not), floats, booleans, or dates (datetimes at
+    midnight, no time zone, years 1000 to 9999)."""
+    return len(frame.columns) >= 2 and all(_cell_kind(frame[column]) is not None for column in frame.columns)
+
+
+def _cell_kind(column: pd.Series) -> str | None:
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return "text"
+    if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return "float"
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        values = column.to_numpy()
+        known = values[~np.isnat(values)]
+        days = known.astype("datetime64[D]")
+        years = days.astype("datetime64[Y]").astype("int64") + 1970
+        return "date" if (known == days).all() and ((years >= 1000) & (years <= 9999)).all() else None
+    return None
+
+
+def _write_arrow_csv(frame: pd.DataFrame, handle: BinaryIO) -> None:
+    header = io.StringIO()
+    csv.writer(header, lineterminator=_LINE_END).writerow([str(name) for name in frame.columns])
+    handle.write(header.getvalue().encode("utf-8"))
+    kinds = [_cell_kind(frame[column]) for column in frame.columns]
+    for start in range(0, len(frame), CSV_BLOCK_ROWS):
+        block = frame.iloc[start:start + CSV_BLOCK_ROWS]
+        cells = [_cells(block.iloc[:, position], kind) for position, kind in enumerate(kinds)]
+        cells[-1] = pc.binary_join_element_wise(cells[-1], _LINE_END, "")  # each line's end, with its last cell
+        lines = pc.binary_join_element_wise(*cells, ",")
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
+        handle.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
+
+
+def _cells(column: pd.Series, kind: str | None) -> pa.Array:
+    """A column's cells as pandas' `to_csv` writes them (missing: empty), text neutralised and quoted as needed."""
+    if kind == "float":
+        values = column.to_numpy(dtype="float64")
+        return pa.array(np.where(np.isnan(values), "", values.astype(str)), type=pa.string())
+    if kind == "bool":
+        return pa.array(np.where(column.to_numpy(dtype=bool), "True", "False"), type=pa.string())
+    if kind == "date":
+        return pc.fill_null(pa.array(column.to_numpy().astype("datetime64[D]")).cast(pa.string()), "")
+    values = pa.array(column, from_pandas=True).cast(pa.string())
+    if kind == "int":
+        return pc.fill_null(values, "")
+    values = pc.fill_null(values, "")
+    formula = pc.is_in(pc.utf8_slice_codeunits(values, 0, 1), value_set=pa.array(FORMULA_STARTS))
+    if pc.any(formula).as_py():
+        values = pc.if_else(formula, pc.binary_join_element_wise("'", values, ""), values)
+    needed = pc.match_substring_regex(values, _QUOTE_NEEDED)
+    if not pc.any(needed).as_py():
+        return values
+    # Quotes are doubled only in a block that has some: replacing costs more than the rest of a column's formatting.
+    escaped = pc.replace_substring(values, '"', '""') if pc.any(pc.match_substring(values, '"')).as_py() else values
+    return pc.if_else(needed, pc.binary_join_element_wise('"', escaped, '"', ""), values)
 
 
 def write_rows_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
