@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from features.asof import siret_range
 from features.pass_parts import SIRET
@@ -74,6 +75,12 @@ def engine_source(engine: SqlEngine, frames: Sequence[InputFrame], constants: tu
     finally:
         for table in created:
             engine.drop_table(table)
+
+
+def read_frames(engine: SqlEngine, frames: Sequence[InputFrame]) -> tuple[pd.DataFrame, ...]:
+    """Each frame's rows whole, in the order `engine_source` stores them, read without storing them first (a range
+    of a month's passes, read at once: writing its tables and reading them back cost more than sorting as it is read)."""
+    return tuple(engine.fetch(f"SELECT * FROM ({frame.query}) ORDER BY {_stored_order(frame)}") for frame in frames)
 
 
 def _stored_order(frame: InputFrame) -> str:

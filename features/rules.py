@@ -101,7 +101,7 @@ from core.sql_literals import sql_string, sql_string_list
 from features import job_posts, replacements
 from features.branch_agreements import branch_rules
 from features.job_posts import carence_successions, permanent_posts
-from features.pass_inputs import InputFrame, engine_source
+from features.pass_inputs import InputFrame, engine_source, read_frames
 from features.pass_parts import FrameSource, Pass, run_by_ranges
 from features.replacements import covered_replacements
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
@@ -1058,8 +1058,7 @@ def read_pass_work(engine: SqlEngine, settings: FeaturesConfig) -> PassWork:
     register_rule_tables(engine)
     work = []
     for rule_pass in rule_passes():
-        with engine_source(engine, rule_pass.frames, rule_pass.constants(engine, settings)) as source:
-            work.append((rule_pass, source.arguments(None, None)))
+        work.append((rule_pass, (*read_frames(engine, rule_pass.frames), *rule_pass.constants(engine, settings))))
     return PassWork(tuple(work))
 
 
