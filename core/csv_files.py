@@ -5,10 +5,10 @@ LibreOffice as a formula (`=HYPERLINK(...)` in a NAF code, a job title or a file
 such a cell is written with a leading apostrophe, which spreadsheets show as text. Numbers are
 written as they are (a negative number is not text).
 
-A frame's CSV is the text pandas' `to_csv(index=False)` writes, byte for byte; a frame whose columns are all text,
-numbers, booleans or dates is written through Arrow's compute functions a block of rows at a time (`_arrow_lines`),
-several times faster than pandas' writer, which makes a Python object of every cell: the national files of a monthly
-list (1.8 M ranked establishments, 0.9 M rows of evidence) took 21.6 s through pandas alone.
+A frame's CSV is the text pandas' `to_csv(index=False)` writes, byte for byte. A frame whose columns are all text,
+numbers, booleans or dates is written through Arrow's compute functions, a block of rows at a time
+(`_write_arrow_csv`): pandas' writer makes a Python object of every cell, and took twice as long on the national files
+of a monthly list (1.8 M ranked establishments, 0.9 M rows of evidence; README, "National scale").
 """
 
 from __future__ import annotations
@@ -41,16 +41,16 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` whose text columns have their formula-like cells neutralised (string columns
     column-wise, other non-numeric columns cell by cell)."""
     safe = frame.copy(deep=False)  # copy-on-write: replacing a column leaves `frame` as it was
-    for column in safe.columns:
-        values = safe[column]
+    for position in range(len(safe.columns)):  # by position: two columns may share a name
+        values = safe.iloc[:, position]
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
             continue
         if isinstance(values.dtype, pd.StringDtype):
             formula = values.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
             if formula.any():
-                safe[column] = values.where(~formula, "'" + values)
+                safe.isetitem(position, values.where(~formula, "'" + values))
         else:
-            safe[column] = values.map(neutralise_cell, na_action="ignore")
+            safe.isetitem(position, values.map(neutralise_cell, na_action="ignore"))
     return safe
 
 
@@ -76,7 +76,8 @@ def arrow_writes(frame: pd.DataFrame) -> bool:
     """Whether `_write_arrow_csv` writes `frame` as pandas would: two columns or more (the csv module quotes the one
     empty cell of a row), every column text, integers (nullable or not), floats, booleans, or dates (datetimes at
     midnight, no time zone, years 1000 to 9999)."""
-    return len(frame.columns) >= 2 and all(_cell_kind(frame[column]) is not None for column in frame.columns)
+    return len(frame.columns) >= 2 and all(_cell_kind(frame.iloc[:, position]) is not None
+                                           for position in range(len(frame.columns)))
 
 
 def _cell_kind(column: pd.Series) -> str | None:
@@ -98,42 +99,47 @@ def _cell_kind(column: pd.Series) -> str | None:
     return None
 
 
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
 def _write_arrow_csv(frame: pd.DataFrame, handle: BinaryIO) -> None:
     header = io.StringIO()
     csv.writer(header, lineterminator=_LINE_END).writerow([str(name) for name in frame.columns])
     handle.write(header.getvalue().encode("utf-8"))
-    kinds = [_cell_kind(frame[column]) for column in frame.columns]
+    kinds = [_cell_kind(frame.iloc[:, position]) for position in range(len(frame.columns))]
     for start in range(0, len(frame), CSV_BLOCK_ROWS):
         block = frame.iloc[start:start + CSV_BLOCK_ROWS]
         cells = [_cells(block.iloc[:, position], kind) for position, kind in enumerate(kinds)]
-        cells[-1] = pc.binary_join_element_wise(cells[-1], _LINE_END, "")  # each line's end, with its last cell
-        lines = pc.binary_join_element_wise(*cells, ",")
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
+        cells[-1] = pc.binary_join_element_wise(cells[-1], _text(_LINE_END), _text(""))  # each line's end, with its last cell
+        lines = pc.binary_join_element_wise(*cells, _text(","))
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
         handle.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
 
 
 def _cells(column: pd.Series, kind: str | None) -> pa.Array:
-    """A column's cells as pandas' `to_csv` writes them (missing: empty), text neutralised and quoted as needed."""
+    """A column's cells as pandas' `to_csv` writes them (missing: empty), text neutralised and quoted as needed; large
+    strings, so that a block's lines may hold more than 2 GiB."""
     if kind == "float":
-        values = column.to_numpy(dtype="float64")
-        return pa.array(np.where(np.isnan(values), "", values.astype(str)), type=pa.string())
+        values = column.to_numpy()  # float32 written as float32 (its shortest digits), as pandas does
+        return pa.array(np.where(np.isnan(values), "", values.astype(str)), type=pa.large_string())
     if kind == "bool":
-        return pa.array(np.where(column.to_numpy(dtype=bool), "True", "False"), type=pa.string())
+        return pa.array(np.where(column.to_numpy(dtype=bool), "True", "False"), type=pa.large_string())
     if kind == "date":
-        return pc.fill_null(pa.array(column.to_numpy().astype("datetime64[D]")).cast(pa.string()), "")
-    values = pa.array(column, from_pandas=True).cast(pa.string())
+        return pc.fill_null(pa.array(column.to_numpy().astype("datetime64[D]")).cast(pa.large_string()), "")
+    values = pa.array(column, from_pandas=True).cast(pa.large_string())
     if kind == "int":
         return pc.fill_null(values, "")
     values = pc.fill_null(values, "")
     formula = pc.is_in(pc.utf8_slice_codeunits(values, 0, 1), value_set=pa.array(FORMULA_STARTS))
     if pc.any(formula).as_py():
-        values = pc.if_else(formula, pc.binary_join_element_wise("'", values, ""), values)
+        values = pc.if_else(formula, pc.binary_join_element_wise(_text("'"), values, _text("")), values)
     needed = pc.match_substring_regex(values, _QUOTE_NEEDED)
     if not pc.any(needed).as_py():
         return values
     # Quotes are doubled only in a block that has some: replacing costs more than the rest of a column's formatting.
     escaped = pc.replace_substring(values, '"', '""') if pc.any(pc.match_substring(values, '"')).as_py() else values
-    return pc.if_else(needed, pc.binary_join_element_wise('"', escaped, '"', ""), values)
+    return pc.if_else(needed, pc.binary_join_element_wise(_text('"'), escaped, _text('"'), _text("")), values)
 
 
 def write_rows_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

@@ -34,6 +34,7 @@ def _every_kind(rows: int, seed: int) -> pd.DataFrame:
         "int": rng.integers(-10**12, 10**12, rows),
         "nullable": pd.array([None if v % 4 == 0 else int(v) for v in rng.integers(0, 100, rows)], dtype="Int32"),
         "float": floats,
+        "float32": floats.astype("float32"),
         "flag": rng.integers(0, 2, rows).astype(bool),
         "day": pd.Series(days).where(rng.integers(0, 5, rows) > 0).astype("datetime64[us]"),
         "last": pd.Series(texts[::-1], dtype="str"),
@@ -65,6 +66,12 @@ def test_blocks_with_no_quote_or_formula_are_written_as_pandas_writes_them(tmp_p
 ], ids=["one-column", "object", "time-of-day", "time-zone", "nullable-boolean", "year-999"])
 def test_other_frames_are_written_by_pandas(tmp_path, frame):
     assert not arrow_writes(frame)
+    assert _written(frame, tmp_path) == _pandas_bytes(frame)
+
+
+def test_columns_of_one_name_are_each_written(tmp_path):
+    frame = pd.DataFrame([["a,b", 1, 2.5]], columns=["x", "x", "y"]).astype({"x": "str"})
+    assert arrow_writes(frame)
     assert _written(frame, tmp_path) == _pandas_bytes(frame)
 
 
