@@ -14,7 +14,6 @@ of a monthly list (1.8 M ranked establishments, 0.9 M rows of evidence; README, 
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -74,14 +73,16 @@ _QUOTE_NEEDED = "[" + "".join(sorted({",", '"', *_LINE_END})) + "]"
 
 def arrow_writes(frame: pd.DataFrame) -> bool:
     """Whether `_write_arrow_csv` writes `frame` as pandas would: two columns or more (the csv module quotes the one
-    empty cell of a row), every column text, integers (nullable or not), floats, booleans, or dates (datetimes at
-    midnight, no time zone, years 1000 to 9999)."""
-    return len(frame.columns) >= 2 and all(_cell_kind(frame.iloc[:, position]) is not None
-                                           for position in range(len(frame.columns)))
+    empty cell of a row), one row of names (not a MultiIndex: one header line each), every column text, integers
+    (nullable or not), floats, booleans, or dates (datetimes at midnight, no time zone, years 1000 to 9999)."""
+    return (len(frame.columns) >= 2 and not isinstance(frame.columns, pd.MultiIndex)
+            and all(_cell_kind(frame.iloc[:, position]) is not None for position in range(len(frame.columns))))
 
 
 def _cell_kind(column: pd.Series) -> str | None:
     dtype = column.dtype
+    if isinstance(dtype, pd.SparseDtype):
+        return None
     if isinstance(dtype, pd.StringDtype):
         return "text"
     if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
@@ -99,14 +100,17 @@ def _cell_kind(column: pd.Series) -> str | None:
     return None
 
 
+def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`values` as one array: a column pandas keeps in Arrow's chunks (a concatenation's) comes as several."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def _text(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
 def _write_arrow_csv(frame: pd.DataFrame, handle: BinaryIO) -> None:
-    header = io.StringIO()
-    csv.writer(header, lineterminator=_LINE_END).writerow([str(name) for name in frame.columns])
-    handle.write(header.getvalue().encode("utf-8"))
+    handle.write(frame.iloc[0:0].to_csv(index=False).encode("utf-8"))  # the names as pandas formats them
     kinds = [_cell_kind(frame.iloc[:, position]) for position in range(len(frame.columns))]
     for start in range(0, len(frame), CSV_BLOCK_ROWS):
         block = frame.iloc[start:start + CSV_BLOCK_ROWS]
@@ -127,7 +131,7 @@ def _cells(column: pd.Series, kind: str | None) -> pa.Array:
         return pa.array(np.where(column.to_numpy(dtype=bool), "True", "False"), type=pa.large_string())
     if kind == "date":
         return pc.fill_null(pa.array(column.to_numpy().astype("datetime64[D]")).cast(pa.large_string()), "")
-    values = pa.array(column, from_pandas=True).cast(pa.large_string())
+    values = _one_chunk(pa.array(column, from_pandas=True)).cast(pa.large_string())
     if kind == "int":
         return pc.fill_null(values, "")
     values = pc.fill_null(values, "")

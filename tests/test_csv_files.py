@@ -63,7 +63,9 @@ def test_blocks_with_no_quote_or_formula_are_written_as_pandas_writes_them(tmp_p
     pd.DataFrame({"at": pd.to_datetime(["2025-01-01", "2025-02-01"]).tz_localize("Europe/Paris"), "n": [1, 2]}),
     pd.DataFrame({"flag": pd.array([True, None], dtype="boolean"), "n": [1, 2]}),
     pd.DataFrame({"day": pd.to_datetime(["0999-01-01", "2025-01-01"], format="%Y-%m-%d").astype("datetime64[s]"), "n": [1, 2]}),
-], ids=["one-column", "object", "time-of-day", "time-zone", "nullable-boolean", "year-999"])
+    pd.DataFrame({"a": pd.Series([0, 1], dtype=pd.SparseDtype("int64", 0)), "b": [1, 2]}),
+    pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])),  # two lines of names
+], ids=["one-column", "object", "time-of-day", "time-zone", "nullable-boolean", "year-999", "sparse", "multi-index"])
 def test_other_frames_are_written_by_pandas(tmp_path, frame):
     assert not arrow_writes(frame)
     assert _written(frame, tmp_path) == _pandas_bytes(frame)
@@ -71,6 +73,24 @@ def test_other_frames_are_written_by_pandas(tmp_path, frame):
 
 def test_columns_of_one_name_are_each_written(tmp_path):
     frame = pd.DataFrame([["a,b", 1, 2.5]], columns=["x", "x", "y"]).astype({"x": "str"})
+    assert arrow_writes(frame)
+    assert _written(frame, tmp_path) == _pandas_bytes(frame)
+
+
+def test_a_concatenation_s_columns_in_several_chunks_are_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_files, "CSV_BLOCK_ROWS", 2)
+    frame = pd.concat([pd.DataFrame({"name": ["x", "y,z"], "n": [1, 2]}), pd.DataFrame({"name": ['"w"'], "n": [3]})])
+    frame["n"] = frame["n"].astype("int64[pyarrow]")
+    assert arrow_writes(frame)
+    assert _written(frame, tmp_path) == _pandas_bytes(frame)
+
+
+@pytest.mark.parametrize("columns", [
+    pd.Index([None, "a"], dtype=object), pd.Index([np.nan, 1.0]), pd.Index(["a", pd.NA], dtype="string"),
+    pd.to_datetime(["2020-01-01", "2020-01-02"]), pd.Index([1.0, 1e20], dtype="float32"),
+], ids=["none", "nan", "na", "dates", "float32"])
+def test_names_are_written_as_pandas_writes_them(tmp_path, columns):
+    frame = pd.DataFrame([[1, 2]], columns=columns)
     assert arrow_writes(frame)
     assert _written(frame, tmp_path) == _pandas_bytes(frame)
 
