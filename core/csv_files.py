@@ -17,7 +17,7 @@ import csv
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 import pandas as pd
@@ -57,11 +57,12 @@ def write_frame_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` (without its index) as a UTF-8 CSV file, formula-like cells neutralised; whole or not at all
     (`core.atomic_files`). The bytes are those of pandas' `to_csv(index=False)` of `neutralise_frame(frame)`."""
     with replaced_when_written(path) as temp:
-        if not arrow_writes(frame):
+        kinds = _cell_kinds(frame)
+        if kinds is None:
             neutralise_frame(frame).to_csv(temp, index=False)
             return
         with open(temp, "wb") as handle:
-            _write_arrow_csv(frame, handle)
+            _write_arrow_csv(frame, kinds, handle)
 
 
 # Rows formatted at a time by `_write_arrow_csv`: the memory of a block's cells, not of the whole file's.
@@ -75,8 +76,15 @@ def arrow_writes(frame: pd.DataFrame) -> bool:
     """Whether `_write_arrow_csv` writes `frame` as pandas would: two columns or more (the csv module quotes the one
     empty cell of a row), one row of names (not a MultiIndex: one header line each), every column text, integers
     (nullable or not), floats, booleans, or dates (datetimes at midnight, no time zone, years 1000 to 9999)."""
-    return (len(frame.columns) >= 2 and not isinstance(frame.columns, pd.MultiIndex)
-            and all(_cell_kind(frame.iloc[:, position]) is not None for position in range(len(frame.columns))))
+    return _cell_kinds(frame) is not None
+
+
+def _cell_kinds(frame: pd.DataFrame) -> list[str] | None:
+    """The kind of each column's cells (`_cell_kind`), None when `arrow_writes` is false."""
+    if len(frame.columns) < 2 or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    kinds = [_cell_kind(frame.iloc[:, position]) for position in range(len(frame.columns))]
+    return None if None in kinds else cast("list[str]", kinds)
 
 
 def _cell_kind(column: pd.Series) -> str | None:
@@ -109,9 +117,8 @@ def _text(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
-def _write_arrow_csv(frame: pd.DataFrame, handle: BinaryIO) -> None:
+def _write_arrow_csv(frame: pd.DataFrame, kinds: list[str], handle: BinaryIO) -> None:
     handle.write(frame.iloc[0:0].to_csv(index=False).encode("utf-8"))  # the names as pandas formats them
-    kinds = [_cell_kind(frame.iloc[:, position]) for position in range(len(frame.columns))]
     for start in range(0, len(frame), CSV_BLOCK_ROWS):
         block = frame.iloc[start:start + CSV_BLOCK_ROWS]
         cells = [_cells(block.iloc[:, position], kind) for position, kind in enumerate(kinds)]
@@ -121,7 +128,7 @@ def _write_arrow_csv(frame: pd.DataFrame, handle: BinaryIO) -> None:
         handle.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
 
 
-def _cells(column: pd.Series, kind: str | None) -> pa.Array:
+def _cells(column: pd.Series, kind: str) -> pa.Array:
     """A column's cells as pandas' `to_csv` writes them (missing: empty), text neutralised and quoted as needed; large
     strings, so that a block's lines may hold more than 2 GiB."""
     if kind == "float":

@@ -18,9 +18,9 @@ def _pandas_bytes(frame: pd.DataFrame) -> bytes:
     return neutralise_frame(frame).to_csv(index=False).encode("utf-8")
 
 
-def _written(frame: pd.DataFrame, tmp_path, name: str = "out.csv") -> bytes:
-    write_frame_csv(frame, tmp_path / name)
-    return (tmp_path / name).read_bytes()
+def _written(frame: pd.DataFrame, tmp_path) -> bytes:
+    write_frame_csv(frame, tmp_path / "out.csv")
+    return (tmp_path / "out.csv").read_bytes()
 
 
 def _every_kind(rows: int, seed: int) -> pd.DataFrame:
