@@ -154,7 +154,8 @@ def ingest(
 @app.command("import-inspections")
 def import_inspections(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="CSV with columns siret,inspection_date,abuse_found (extra columns ignored).")],
+    path: Annotated[Path, typer.Argument(help="CSV with columns siret,inspection_date,abuse_found (extra columns ignored), "
+                                              "separated by commas, semicolons or tabs.")],
     append: Annotated[bool, typer.Option(
         "--append", help="Add the file's controls to those imported before, instead of replacing them with it.")] = False,
 ) -> None:

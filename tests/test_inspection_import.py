@@ -27,6 +27,15 @@ def _stored(home: Home) -> list[tuple[str, str, int]]:
             stored[["siret", "inspection_date", "abuse_found"]].itertuples(index=False, name=None)]
 
 
+def _tabbed(cases: list) -> list:
+    """`cases` (texts, or tuples starting with a text), and those written with semicolons written again with tabs
+    (Excel's « Texte Unicode »): a file separated by tabs is read as the same file separated by semicolons."""
+    def tabs(text: str) -> str:
+        return text.replace(";", "\t")
+    return [*cases, *((tabs(case[0]), *case[1:]) if isinstance(case, tuple) else tabs(case)
+                      for case in cases if ";" in (case[0] if isinstance(case, tuple) else case).split("\n", 1)[0])]
+
+
 def test_an_appended_file_adds_its_new_controls_and_keeps_those_stored_once(tmp_path):
     home = Home(tmp_path / "home")
     first = import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,1", f"{B},2024-06-10,0"), home)
@@ -128,7 +137,7 @@ def test_rows_swallowed_by_a_cell_are_found_whichever_column_holds_the_siret(tmp
         read_inspections(path)
 
 
-@pytest.mark.parametrize(("text", "where"), [
+@pytest.mark.parametrize(("text", "where"), _tabbed([
     # a value with no column name (a row longer than the header), a lone quote as a ditto mark
     (f'siret;inspection_date;abuse_found\n{A};2024-01-01;0;"\n{B};2024-01-02;1\n{C};2024-01-03;0;"\n', "line 4"),
     # the first of two columns with the same name (Excel's empty names)
@@ -136,7 +145,7 @@ def test_rows_swallowed_by_a_cell_are_found_whichever_column_holds_the_siret(tmp
      "line 4"),
     # the header itself
     (f'siret;inspection_date;abuse_found;"commentaire\n{A};2024-01-01;0;ok\n{B};2024-01-02;1;"\n', "first line"),
-])
+]))
 def test_rows_swallowed_by_any_cell_are_found(tmp_path, text, where):
     path = tmp_path / "ragged.csv"
     path.write_text(text, encoding="utf-8")
@@ -144,9 +153,12 @@ def test_rows_swallowed_by_any_cell_are_found(tmp_path, text, where):
         read_inspections(path)
 
 
-@pytest.mark.parametrize("separator", [";", ","])
-@pytest.mark.parametrize("comment", [f"Voir aussi\n{C}\nle siège", f"Siège :\r\n {C} \r\n", f"Voir\n{C}\n",
-                                     f"\n\t{C}\nfermé"])
+@pytest.mark.parametrize(("separator", "comment"), [
+    *((separator, comment) for separator in (";", ",", "\t")
+      for comment in (f"Voir aussi\n{C}\nle siège", f"Siège :\r\n {C} \r\n", f"Voir\n{C}\n")),
+    # a tab before it is a space where values are separated by commas or semicolons (a separator where by tabs)
+    (";", f"\n\t{C}\nfermé"), (",", f"\n\t{C}\nfermé"),
+])
 def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment, separator):
     """A comment spanning lines may name another establishment's SIRET on a line of its own: no separator beside it,
     and not the cell's last line, so no row swallowed by a quote left open; the file is read. (A SIRET alone on the
@@ -159,7 +171,7 @@ def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment, separ
     assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A, B], [])
 
 
-@pytest.mark.parametrize("text", [
+@pytest.mark.parametrize("text", _tabbed([
     # the quote closed right after the next row's SIRET: that row's other values follow the cell
     f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir le siège\n{B}";2024-06-10;0;ok\n'
     f"{C};2025-01-20;0;\n",
@@ -171,7 +183,7 @@ def test_a_siret_alone_on_a_line_of_a_comment_is_no_row(tmp_path, comment, separ
     # as a row cut by the closing quote: refused, as a cell that holds rows
     f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"Voir\nx; {B}\nle siège"\n',
     f'siret,inspection_date,abuse_found,commentaire\n{A},2024-03-05,1,"Voir aussi :\n{B}"\n',
-])
+]))
 def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, text):
     path = tmp_path / "cut.csv"
     path.write_text(text, encoding="utf-8")
@@ -179,7 +191,7 @@ def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, t
         read_inspections(path)
 
 
-@pytest.mark.parametrize(("text", "where"), [
+@pytest.mark.parametrize(("text", "where"), _tabbed([
     # a quote opened in a row's outcome and closed before the next row's SIRET: that row's date and outcome end the cell
     (f'inspection_date;abuse_found;siret;commentaire\n2024-03-05;"1;{A};rien\n2024-04-01;0";{B};fin\n'
      f"2024-05-02;0;{C};x\n", "the row ending at line 3"),
@@ -201,7 +213,7 @@ def test_a_row_cut_by_a_closing_quote_or_between_odd_spaces_is_found(tmp_path, t
      "the row ending at line 3"),
     # the header: a quote left open in it takes the first row
     (f'commentaire;siret;inspection_date;abuse_found;"\n";{A};2024-03-05;1\n;{B};2024-04-01;0\n', "the first line"),
-])
+]))
 def test_two_rows_a_quote_merged_with_no_siret_in_a_cell_are_found(tmp_path, text, where):
     """A quote left open may merge rows with no SIRET inside a cell: each line of a row spanning lines is also read
     alone, and two valid rows among them refuse the file (one refuses a header). Otherwise a row would be lost, or
@@ -212,7 +224,7 @@ def test_two_rows_a_quote_merged_with_no_siret_in_a_cell_are_found(tmp_path, tex
         read_inspections(path)
 
 
-@pytest.mark.parametrize(("text", "rows"), [
+@pytest.mark.parametrize(("text", "rows"), _tabbed([
     # a ditto mark in the next row's SIRET: this row takes its date and outcome, or it is a comment (below)
     (f'siret;commentaire;inspection_date;abuse_found\n{A};"vu;2024-03-05;1\n";2024-04-01;0\n', [(A, "2024-04-01", 0)]),
     # ditto marks, and a row whose outcome is still pending, merged with the next
@@ -237,7 +249,7 @@ def test_two_rows_a_quote_merged_with_no_siret_in_a_cell_are_found(tmp_path, tex
     # two rows joined on one line, or the next row's values after a cell, beyond the header's columns
     (f"siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;{B};2024-04-01;0;\n", [(A, "2024-03-05", 1)]),
     (f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;"\n";2024-04-01;0;x\n', [(A, "2024-03-05", 1)]),
-])
+]))
 def test_a_row_that_may_merge_two_is_kept_and_named(tmp_path, text, rows):
     """A row spanning lines one of which, read alone, is another valid row may be two rows a quote merged, or a comment
     whose text starts as a row would: the two cannot be told apart, so the row is read as the spreadsheet wrote it
@@ -250,11 +262,11 @@ def test_a_row_that_may_merge_two_is_kept_and_named(tmp_path, text, rows):
     assert "check it" in loaded.issues[0].reason and A not in loaded.issues[0].reason
 
 
-@pytest.mark.parametrize("text", [
+@pytest.mark.parametrize("text", _tabbed([
     # a required value spanning lines: a quote opened in it, ditto marks in the SIRET column
     f'inspection_date;abuse_found;siret\n2024-03-05;1;{A}\n2024-04-01;0;"\n2024-05-01;1;"\n2024-06-01;1;{B}\n',
     f'siret;inspection_date;abuse_found;commentaire\n{A};2024-03-05;1;x\n{C};2024-03-05;"1\nvu";ok\n{B};2024-06-01;1;\n',
-])
+]))
 def test_a_bad_row_spanning_lines_is_named_with_all_its_lines(tmp_path, text):
     """A bad row spanning lines is left out, named with the lines it spans: a row a quote took into it is named too."""
     path = tmp_path / "span.csv"
@@ -327,6 +339,27 @@ def test_a_folder_or_a_cut_utf16_file_is_refused_by_name(tmp_path):
         read_inspections(path)
 
 
+def test_excel_unicode_text_separated_by_tabs_is_read(tmp_path):
+    """Excel's « Texte Unicode »: UTF-16 with its byte-order mark, values separated by tabs, lines ended by CR LF, a
+    cell holding a tab, a quote or a line end quoted; commas and semicolons are then text."""
+    path = tmp_path / "controles.txt"
+    path.write_bytes(("SIRET\tInspection_Date\tabuse_found\tcommentaire\r\n"
+                      f'{A}\t2024-03-05\t1\t"PV ; suite, voir ""note""\tannexe"\r\n'
+                      f"{B}\t 2024-06-10 \t0\t\r\n\t\t\t\r\n"
+                      f'{C}\t2025-01-20\t0\t"Gérant absent,\nrevenir ; {A}"\r\n').encode("utf-16"))
+    loaded = read_inspections(path)
+    assert [(s, f"{d:%Y-%m-%d}", int(f)) for s, d, f in loaded.rows.itertuples(index=False, name=None)] == [
+        (A, "2024-03-05", 1), (B, "2024-06-10", 0), (C, "2025-01-20", 0)]
+    assert loaded.issues == []
+
+
+def test_a_file_separated_by_tabs_without_the_columns_names_the_separators_it_reads(tmp_path):
+    path = tmp_path / "controles.txt"
+    path.write_bytes(f"siret\tdate\tabuse_found\r\n{A}\t2024-03-05\t1\r\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"missing column\(s\) inspection_date .* separated by commas, semicolons or tabs"):
+        read_inspections(path)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
 def test_byte_order_marks_are_read(tmp_path, encoding):
     path = tmp_path / "marked.csv"
@@ -390,12 +423,25 @@ def test_a_spreadsheet_file_in_windows_1252_with_semicolons_is_read(tmp_path):
     assert read_inspections(path).rows["siret"].tolist() == [A]
 
 
-@pytest.mark.parametrize("text", ["\nsiret,inspection_date,abuse_found\n", "siret\tinspection_date\tabuse_found\n", "siret\n"])
+@pytest.mark.parametrize("text", ["\nsiret,inspection_date,abuse_found\n", "siret|inspection_date|abuse_found\n", "siret\n"])
 def test_a_file_whose_first_line_is_not_the_header_is_refused_clearly(tmp_path, text):
     path = tmp_path / "odd.csv"
     path.write_text(text + f"{A},2024-03-05,1\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"missing column.* in its first line"):
         read_inspections(path)
+
+
+def test_rows_not_separated_as_the_header_is_are_each_left_out_by_line(tmp_path):
+    """A header separated by tabs over rows separated by commas: each row is one value, a SIRET that is not 14 digits,
+    left out and named by its line; an import of the file refuses it, as a file with no valid row."""
+    path = tmp_path / "mixed.csv"
+    path.write_text(f"siret\tinspection_date\tabuse_found\n{A},2024-03-05,1\n{B},2024-06-10,0\n", encoding="utf-8")
+    loaded = read_inspections(path)
+    assert loaded.rows.empty
+    assert [(issue.line, issue.reason) for issue in loaded.issues] == [
+        (line, "siret is not 14 digits (27 characters); row left out") for line in (2, 3)]
+    with pytest.raises(ValueError, match="no valid inspection row"):
+        import_inspections(path, Home(tmp_path / "home"))
 
 
 def test_appending_to_a_warehouse_with_no_imported_control_keeps_the_recorded_ones_apart(tmp_path):

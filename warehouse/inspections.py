@@ -88,13 +88,24 @@ class _Strict(csv.excel):
 # a line with a SIRET filling a field (a separator on one side, a separator or the line's end on the other) is a row's.
 # A SIRET alone on a line is a comment's (« Voir aussi\n12345678901234\nle siège »), unless it is the cell's last line:
 # a quote closed right after the next row's SIRET leaves that row's other values after the cell. Spaces are any but
-# line ends, as the rows' values are stripped.
-_ROW_IN_CELL = re.compile(r"[\r\n](?:[^\r\n]*[,;][^\S\r\n]*[0-9]{14}[^\S\r\n]*(?:[,;\r\n]|$)"
-                          r"|[^\S\r\n]*[0-9]{14}[^\S\r\n]*(?:[,;]|\Z))")
+# line ends, as the rows' values are stripped (in a file separated by tabs, any but line ends and tabs); separators
+# are commas and semicolons in a file separated by either, tabs in one separated by tabs.
+def _row_in_cell(separators: str, spaces: str) -> re.Pattern[str]:
+    return re.compile(rf"[\r\n](?:[^\r\n]*{separators}{spaces}*[0-9]{{14}}{spaces}*(?:{separators}|[\r\n]|$)"
+                      rf"|{spaces}*[0-9]{{14}}{spaces}*(?:{separators}|\Z))")
+
+
+# The separators a file may use, the one its header is written with (`_delimiter`): tabs are what Excel saves as
+# « Texte Unicode » (UTF-16) and « Texte (séparateur : tabulation) ».
+DELIMITERS = (",", ";", "\t")
+# The spaces around a value: any but line ends, and but tabs where they separate values.
+_SPACES = {",": r"[^\S\r\n]", ";": r"[^\S\r\n]", "\t": r"[^\S\r\n\t]"}
+_ROW_IN_CELL = {",": _row_in_cell("[,;]", _SPACES[","]), ";": _row_in_cell("[,;]", _SPACES[";"]),
+                "\t": _row_in_cell("\t", _SPACES["\t"])}
 
 
 def read_inspections(path: Path) -> InspectionFile:
-    """Read and check an inspections CSV (comma or semicolon separated, the one that gives the header its columns,
+    """Read and check an inspections CSV (comma, semicolon or tab separated, the one that gives the header its columns,
     whose names may carry spaces or capitals; UTF-8, else Windows-1252 as spreadsheets save it; UTF-16 with its
     byte-order mark). A bad row is reported by its line and what is wrong, never by its values (a shifted column may
     hold anything, a NIR or a name); empty rows (`;;;`) are skipped. Quotes misplaced (a quote never closed, text
@@ -121,7 +132,7 @@ def read_inspections(path: Path) -> InspectionFile:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in its first line "
-                         f"(expected {', '.join(REQUIRED)}, separated by commas or semicolons)")
+                         f"(expected {', '.join(REQUIRED)}, separated by commas, semicolons or tabs)")
     twice = [c for c in REQUIRED if header.count(c) > 1]
     if twice:
         raise ValueError(f"{path}: column(s) {', '.join(twice)} named more than once in its first line: "
@@ -173,14 +184,15 @@ def _records(lines: list[str], delimiter: str) -> tuple[list[str], list[tuple[in
     try:
         names = next(reader, [])
         header = [name.strip().lower() for name in names]
-        swallowed = 0 if _holds_rows(names) or _valid(_read_alone(header, lines[:reader.line_num], delimiter)) else None
+        header_alone = _read_alone(header, lines[:reader.line_num], delimiter)
+        swallowed = 0 if _holds_rows(names, delimiter) or _valid(header_alone) else None
         last_good = reader.line_num
         records = []
         for values in reader:
             # The row's lines: after the line the row before ended on, to the one it ends on (line n is lines[n-1]).
             first, last_good = last_good + 1, reader.line_num
             alone = _read_alone(header, lines[first - 1:last_good], delimiter) if last_good > first else []
-            if swallowed is None and (_holds_rows(values) or _valid(alone) > 1):
+            if swallowed is None and (_holds_rows(values, delimiter) or _valid(alone) > 1):
                 swallowed = last_good
             if any(value.strip() for value in values):
                 records.append((first, last_good, values, alone))
@@ -189,8 +201,8 @@ def _records(lines: list[str], delimiter: str) -> tuple[list[str], list[tuple[in
     return header, records, swallowed
 
 
-def _holds_rows(values: list[str]) -> bool:
-    return any(_ROW_IN_CELL.search(value) for value in values)
+def _holds_rows(values: list[str], delimiter: str) -> bool:
+    return any(_ROW_IN_CELL[delimiter].search(value) for value in values)
 
 
 def _read_alone(header: list[str], row_lines: list[str], delimiter: str) -> list[dict[str, str]]:
@@ -233,8 +245,8 @@ def _line_values(line: str, delimiter: str) -> list[str]:
     then quotes are read as spreadsheets write them; a cell left open at the line's end is closed there and its text
     split at the separator (a quote opened by mistake takes the rest of its line); if quotes are still misplaced,
     every quote is a character. A line too long for a CSV cell is no row."""
-    sep = re.escape(delimiter)
-    text = re.sub(rf'(?:(?<={sep})|^)[^\S\r\n]*"[^\S\r\n]*(?={sep}|$)', "", line.rstrip("\r\n"))
+    sep, spaces = re.escape(delimiter), _SPACES[delimiter]
+    text = re.sub(rf'(?:(?<={sep})|^){spaces}*"{spaces}*(?={sep}|$)', "", line.rstrip("\r\n"))
     try:
         values = next(csv.reader([text], dialect=_Strict, delimiter=delimiter), [])
     except csv.Error:
@@ -266,7 +278,7 @@ def _decoded(path: Path) -> str:
 
 
 def _delimiter(text: str) -> str:
-    """',' or ';': the one under which the first line holds the most of the required columns, then the one it holds
+    """One of `DELIMITERS`: the one under which the first line holds the most of the required columns, then the one it holds
     more of (the first line alone, read leniently: a header cell spanning lines, or a quote left open in it, decides
     nothing; `_records` reads it strictly)."""
     first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
@@ -275,7 +287,7 @@ def _delimiter(text: str) -> str:
         header = next(csv.reader([first], delimiter=delimiter), [])
         names = {name.strip().lower() for name in header}
         return sum(column in names for column in REQUIRED), len(header)
-    return max((",", ";"), key=score)
+    return max(DELIMITERS, key=score)
 
 
 def rows_left_out(issues: list[Issue]) -> int:
