@@ -360,6 +360,43 @@ def test_a_file_separated_by_tabs_without_the_columns_names_the_separators_it_re
         read_inspections(path)
 
 
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_a_header_padded_with_tabs_around_its_separators_is_separated_by_them(tmp_path, separator):
+    """Tabs around the commas (or semicolons) of a header name the columns as well as those do: the file is separated
+    by commas, its rows with or without tabs around them (spaces stripped)."""
+    path = tmp_path / "padded.csv"
+    path.write_text(f"\t{separator}\t".join(("siret", "inspection_date", "abuse_found")) + "\n"
+                    + f"{A}{separator}2024-03-05{separator}1\n{B}\t{separator}\t2024-06-10\t{separator}\t0\n", encoding="utf-8")
+    loaded = read_inspections(path)
+    assert (loaded.rows["siret"].tolist(), loaded.issues) == ([A, B], [])
+
+
+@pytest.mark.parametrize("separator", [",", "\t"])
+def test_a_header_cell_too_long_for_the_reader_is_refused_by_name(tmp_path, separator):
+    path = tmp_path / "long.csv"
+    path.write_text(separator.join(("siret", "inspection_date", "abuse_found", "x" * 140_000)) + "\n"
+                    + separator.join((A, "2024-03-05", "1", "")) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"long\.csv: not readable as CSV after the start \(a cell longer than"):
+        read_inspections(path)
+
+
+def test_a_quote_misplaced_in_a_file_separated_by_tabs_is_named_in_words(tmp_path):
+    path = tmp_path / "quotes.txt"
+    path.write_bytes(f'siret\tinspection_date\tabuse_found\tc\r\n{A}\t2024-03-05\t1\t"oops\r\n"{B}"\t2024-06-10\t0\tok\r\n'
+                     .encode("utf-16"))
+    with pytest.raises(ValueError, match="misplaced quotes: a tab expected after") as refused:
+        read_inspections(path)
+    assert "\t" not in str(refused.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_a_utf16_file_without_its_byte_order_mark_is_refused_by_what_it_is(tmp_path, encoding):
+    path = tmp_path / "unmarked.txt"
+    path.write_bytes(f"siret\tinspection_date\tabuse_found\r\n{A}\t2024-03-05\t1\r\n".encode(encoding))
+    with pytest.raises(ValueError, match=r"unmarked\.txt: its first line holds NUL characters: UTF-16 or UTF-32 without"):
+        read_inspections(path)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
 def test_byte_order_marks_are_read(tmp_path, encoding):
     path = tmp_path / "marked.csv"

@@ -97,11 +97,12 @@ def _row_in_cell(separators: str, spaces: str) -> re.Pattern[str]:
 
 # The separators a file may use, the one its header is written with (`_delimiter`): tabs are what Excel saves as
 # « Texte Unicode » (UTF-16) and « Texte (séparateur : tabulation) ».
-DELIMITERS = (",", ";", "\t")
+TAB = "\t"
+DELIMITERS = (",", ";", TAB)
 # The spaces around a value: any but line ends, and but tabs where they separate values.
-_SPACES = {",": r"[^\S\r\n]", ";": r"[^\S\r\n]", "\t": r"[^\S\r\n\t]"}
+_SPACES = {",": r"[^\S\r\n]", ";": r"[^\S\r\n]", TAB: r"[^\S\r\n\t]"}
 _ROW_IN_CELL = {",": _row_in_cell("[,;]", _SPACES[","]), ";": _row_in_cell("[,;]", _SPACES[";"]),
-                "\t": _row_in_cell("\t", _SPACES["\t"])}
+                TAB: _row_in_cell(TAB, _SPACES[TAB])}
 
 
 def read_inspections(path: Path) -> InspectionFile:
@@ -115,6 +116,9 @@ def read_inspections(path: Path) -> InspectionFile:
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
     text = _decoded(path)
+    if "\x00" in re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]:
+        raise ValueError(f"{path}: its first line holds NUL characters: UTF-16 or UTF-32 without its byte-order mark? "
+                         "Save it again as CSV UTF-8; nothing imported")
     delimiter = _delimiter(text)
     text_lines = io.StringIO(text, newline="").readlines()
     try:
@@ -122,7 +126,7 @@ def read_inspections(path: Path) -> InspectionFile:
     except _CsvError as exc:
         reason = ("a quote opened in the rows after it is never closed" if "unexpected end of data" in str(exc)
                   else f"a cell longer than {csv.field_size_limit():,} characters: a quote never closed?"
-                  if "field larger than field limit" in str(exc) else f"misplaced quotes: {exc}")
+                  if "field larger than field limit" in str(exc) else f"misplaced quotes: {_named_tabs(str(exc))}")
         raise ValueError(f"{path}: not readable as CSV after {exc.after} ({reason}): the rows after it could be lost, "
                          "nothing imported") from exc
     if swallowed is not None:
@@ -156,6 +160,11 @@ def read_inspections(path: Path) -> InspectionFile:
     issues = sorted(issues + _both_outcomes(path, frame), key=_line)
     kept = frame.drop_duplicates(list(REQUIRED)).sort_values(["inspection_date", "siret"], ignore_index=True)
     return InspectionFile(kept[list(REQUIRED)], issues, kept["line"].astype(int).tolist())
+
+
+def _named_tabs(message: str) -> str:
+    """The csv module's message with a quoted tab ('<tab>' expected after '"') named, not written."""
+    return message.replace(f"'{TAB}'", "a tab")
 
 
 class _CsvError(csv.Error):
@@ -278,15 +287,19 @@ def _decoded(path: Path) -> str:
 
 
 def _delimiter(text: str) -> str:
-    """One of `DELIMITERS`: the one under which the first line holds the most of the required columns, then the one it holds
-    more of (the first line alone, read leniently: a header cell spanning lines, or a quote left open in it, decides
-    nothing; `_records` reads it strictly)."""
+    """One of `DELIMITERS`: the one under which the first line holds the most of the required columns, a comma or a
+    semicolon before a tab (a header padded with tabs around its commas is a file separated by commas), then the one it
+    holds more of (the first line alone, read leniently: a header cell spanning lines, a quote left open in it, or a cell
+    too long for the reader, decides nothing; `_records` reads it strictly)."""
     first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
 
-    def score(delimiter: str) -> tuple[int, int]:
-        header = next(csv.reader([first], delimiter=delimiter), [])
+    def score(delimiter: str) -> tuple[int, bool, int]:
+        try:
+            header = next(csv.reader([first], delimiter=delimiter), [])
+        except csv.Error:
+            return 0, False, 0
         names = {name.strip().lower() for name in header}
-        return sum(column in names for column in REQUIRED), len(header)
+        return sum(column in names for column in REQUIRED), delimiter != TAB, len(header)
     return max(DELIMITERS, key=score)
 
 
