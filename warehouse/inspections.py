@@ -83,24 +83,26 @@ class _Strict(csv.excel):
     strict = True
 
 
-# A line inside a cell that holds a row: its quote was left open and closed by a later one. The lines inside a cell
-# between its first (the rest of the line the quote opened) and its last are whole, and a row's line holds separators:
-# a line with a SIRET filling a field (a separator on one side, a separator or the line's end on the other) is a row's.
-# A SIRET alone on a line is a comment's (« Voir aussi\n12345678901234\nle siège »), unless it is the cell's last line:
-# a quote closed right after the next row's SIRET leaves that row's other values after the cell. Spaces are any but
-# line ends, as the rows' values are stripped (in a file separated by tabs, any but line ends and tabs); separators
-# are commas and semicolons in a file separated by either, tabs in one separated by tabs.
-def _row_in_cell(separators: str, spaces: str) -> re.Pattern[str]:
-    return re.compile(rf"[\r\n](?:[^\r\n]*{separators}{spaces}*[0-9]{{14}}{spaces}*(?:{separators}|[\r\n]|$)"
-                      rf"|{spaces}*[0-9]{{14}}{spaces}*(?:{separators}|\Z))")
-
-
 # The separators a file may use, the one its header is written with (`_delimiter`): tabs are what Excel saves as
 # « Texte Unicode » (UTF-16) and « Texte (séparateur : tabulation) ».
 TAB = "\t"
 DELIMITERS = (",", ";", TAB)
-# The spaces around a value: any but line ends, and but tabs where they separate values.
+# The spaces around a value (the rows' values are stripped of them): any but line ends, and but tabs where tabs separate.
 _SPACES = {",": r"[^\S\r\n]", ";": r"[^\S\r\n]", TAB: r"[^\S\r\n\t]"}
+
+
+def _row_in_cell(separators: str, spaces: str) -> re.Pattern[str]:
+    """A line inside a cell that holds a row: its quote was left open and closed by a later one. The lines inside a
+    cell between its first (the rest of the line the quote opened) and its last are whole, and a row's line holds
+    separators: a line with a SIRET filling a field (a separator on one side, a separator or the line's end on the
+    other) is a row's. A SIRET alone on a line is a comment's (« Voir aussi\\n12345678901234\\nle siège »), unless it
+    is the cell's last line: a quote closed right after the next row's SIRET leaves that row's other values after the
+    cell. `separators` and `spaces`: regular expression classes."""
+    return re.compile(rf"[\r\n](?:[^\r\n]*{separators}{spaces}*[0-9]{{14}}{spaces}*(?:{separators}|[\r\n]|$)"
+                      rf"|{spaces}*[0-9]{{14}}{spaces}*(?:{separators}|\Z))")
+
+
+# By the file's separator: commas and semicolons in a file separated by either, tabs in one separated by tabs.
 _ROW_IN_CELL = {",": _row_in_cell("[,;]", _SPACES[","]), ";": _row_in_cell("[,;]", _SPACES[";"]),
                 TAB: _row_in_cell(TAB, _SPACES[TAB])}
 
@@ -116,7 +118,7 @@ def read_inspections(path: Path) -> InspectionFile:
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
     text = _decoded(path)
-    if "\x00" in re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]:
+    if "\x00" in _first_line(text):
         raise ValueError(f"{path}: its first line holds NUL characters: UTF-16 or UTF-32 without its byte-order mark? "
                          "Save it again as CSV UTF-8; nothing imported")
     delimiter = _delimiter(text)
@@ -286,12 +288,16 @@ def _decoded(path: Path) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
+def _first_line(text: str) -> str:
+    return re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+
+
 def _delimiter(text: str) -> str:
     """One of `DELIMITERS`: the one under which the first line holds the most of the required columns, a comma or a
     semicolon before a tab (a header padded with tabs around its commas is a file separated by commas), then the one it
     holds more of (the first line alone, read leniently: a header cell spanning lines, a quote left open in it, or a cell
     too long for the reader, decides nothing; `_records` reads it strictly)."""
-    first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    first = _first_line(text)
 
     def score(delimiter: str) -> tuple[int, bool, int]:
         try:
