@@ -174,11 +174,17 @@ def import_inspections(
     stored = context.home.warehouse / STORED_NAME
     left_out = rows_left_out(loaded.issues)
     if append:
-        typer.echo(f"{len(loaded.rows)} inspections read ({left_out} rows left out): {loaded.added} new, "
-                   f"{loaded.replaced} outcomes replaced; {loaded.stored} inspections stored in {stored}")
+        typer.echo(f"{_counted(len(loaded.rows), 'inspection')} read ({_counted(left_out, 'row')} left out): "
+                   f"{loaded.added} new, {_counted(loaded.replaced, 'outcome')} replaced; "
+                   f"{_counted(loaded.stored, 'inspection')} stored in {stored}")
     else:
-        typer.echo(f"{loaded.stored} inspections stored in {stored} ({left_out} rows left out), replacing the "
-                   f"{loaded.before} imported before")
+        typer.echo(f"{_counted(loaded.stored, 'inspection')} stored in {stored} ({_counted(left_out, 'row')} left out), "
+                   f"replacing the {loaded.before} imported before")
+
+
+def _counted(count: int, noun: str) -> str:
+    """'1 row', '2 rows', '0 rows'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @app.command()

@@ -495,16 +495,16 @@ def test_the_command_says_what_was_added_and_what_is_stored(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "a.csv", f"{A},2024-03-05,0"))])
     assert result.exit_code == 0, result.output
-    assert "1 inspections stored in" in result.output and "replacing the 0 imported before" in result.output
+    assert "1 inspection stored in" in result.output and "replacing the 0 imported before" in result.output
     result = runner.invoke(app, ["--home", str(home), "import-inspections", "--append",
                                  str(_csv(tmp_path / "b.csv", f"{A},2024-03-05,1", f"{B},2024-06-10,0", "x,y,z"))])
     assert result.exit_code == 0, result.output
     assert "b.csv:2: SIRET 11111111100011 inspected on 2024-03-05 was stored with abuse_found 0" in result.output
     assert "b.csv:4: siret is not 14 digits (1 characters)" in result.output
-    assert "2 inspections read (1 rows left out): 1 new, 1 outcomes replaced; 2 inspections stored in" in result.output
+    assert "2 inspections read (1 row left out): 1 new, 1 outcome replaced; 2 inspections stored in" in result.output
     result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "c.csv", f"{C},2025-01-20,1"))])
     assert result.exit_code == 0, result.output
-    assert "1 inspections stored in" in result.output and "(0 rows left out), replacing the 2 imported before" in result.output
+    assert "1 inspection stored in" in result.output and "(0 rows left out), replacing the 2 imported before" in result.output
 
 
 def test_evaluate_stops_on_an_inspections_file_with_no_valid_row_before_reading_the_registry(tmp_path):
