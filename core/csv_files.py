@@ -138,10 +138,9 @@ def _cells(column: pd.Series, kind: str) -> pa.Array:
         return pa.array(np.where(column.to_numpy(dtype=bool), "True", "False"), type=pa.large_string())
     if kind == "date":
         return pc.fill_null(pa.array(column.to_numpy().astype("datetime64[D]")).cast(pa.large_string()), "")
-    values = _one_chunk(pa.array(column, from_pandas=True)).cast(pa.large_string())
+    values = pc.fill_null(_one_chunk(pa.array(column, from_pandas=True)).cast(pa.large_string()), "")
     if kind == "int":
-        return pc.fill_null(values, "")
-    values = pc.fill_null(values, "")
+        return values
     formula = pc.is_in(pc.utf8_slice_codeunits(values, 0, 1), value_set=pa.array(FORMULA_STARTS))
     if pc.any(formula).as_py():
         values = pc.if_else(formula, pc.binary_join_element_wise(_text("'"), values, _text("")), values)

@@ -5,7 +5,8 @@ row groups of other ranges by their SIRETs); `features.pass_parts.run_by_ranges`
 that only one range's rows per process are ever in Python at a time (`EngineSource` is a
 `features.pass_parts.PassSource`). An engine that returns a table's rows in the order they were inserted
 (`keeps_table_order`) reads each range as stored when the pass's order begins with the establishment; otherwise
-each range is sorted as it is read.
+each range is sorted as it is read. `read_frames` reads each frame whole, sorted as it is read, without storing it (a
+range of a month's establishments, its passes' inputs read at once).
 """
 
 from __future__ import annotations

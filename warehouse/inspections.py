@@ -103,8 +103,8 @@ def _row_in_cell(separators: str, spaces: str) -> re.Pattern[str]:
 
 
 # By the file's separator: commas and semicolons in a file separated by either, tabs in one separated by tabs.
-_ROW_IN_CELL = {",": _row_in_cell("[,;]", _SPACES[","]), ";": _row_in_cell("[,;]", _SPACES[";"]),
-                TAB: _row_in_cell(TAB, _SPACES[TAB])}
+_COMMA_OR_SEMICOLON_ROW = _row_in_cell("[,;]", _SPACES[","])
+_ROW_IN_CELL = {",": _COMMA_OR_SEMICOLON_ROW, ";": _COMMA_OR_SEMICOLON_ROW, TAB: _row_in_cell(TAB, _SPACES[TAB])}
 
 
 def read_inspections(path: Path) -> InspectionFile:
@@ -118,9 +118,6 @@ def read_inspections(path: Path) -> InspectionFile:
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give the inspections CSV file")
     text = _decoded(path)
-    if "\x00" in _first_line(text):
-        raise ValueError(f"{path}: its first line holds NUL characters: UTF-16 or UTF-32 without its byte-order mark? "
-                         "Save it again as CSV UTF-8; nothing imported")
     delimiter = _delimiter(text)
     text_lines = io.StringIO(text, newline="").readlines()
     try:
@@ -273,19 +270,25 @@ def _line_values(line: str, delimiter: str) -> list[str]:
 
 
 def _decoded(path: Path) -> str:
-    """The text of a file: UTF-16 by its byte-order mark, UTF-8 (a mark left out), else Windows-1252."""
+    """The text of a file: UTF-16 by its byte-order mark, UTF-8 (a mark left out), else Windows-1252; refused when its
+    first line holds NUL characters (UTF-16 or UTF-32 without the mark, read as UTF-8)."""
     raw = path.read_bytes()
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return raw.decode("utf-16")
+            text = raw.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path}: starts as UTF-16 but cannot be read as such ({exc.reason}): "
                              "save it again as CSV UTF-8") from exc
-    raw = raw.removeprefix(codecs.BOM_UTF8)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+    else:
+        raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+    if "\x00" in _first_line(text):
+        raise ValueError(f"{path}: its first line holds NUL characters: UTF-16 or UTF-32 without its byte-order mark? "
+                         "Save it again as CSV UTF-8; nothing imported")
+    return text
 
 
 def _first_line(text: str) -> str:
