@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from core.config import Config
 from core.home import Home
 from core.months import month_end
 from features.build import compute_feature_months, feature_dir, features_fingerprint, load_features, store_features
 from features.catalog import FEATURES_SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from warehouse.sql_engine import SqlEngine
 
 log = logging.getLogger("champollion.training")
 
@@ -81,14 +86,70 @@ def is_current(
                for name in INSPECTION_FEATURES)
 
 
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is replaced or rewritten: its inode, size and modification time."""
+    found = path.stat()
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+class StoredFeatures(Mapping[date, pd.DataFrame]):
+    """The current feature tables of some months, each read from its file when asked for.
+
+    A national month's table holds 1.8 M establishments (1.16 GB in pandas): a caller going through the 24 months
+    of a retraining holds one month at a time, never all of them. Each file must still be the one found current:
+    one replaced meanwhile (another run, with other inspections) is refused rather than mixed in.
+    """
+
+    def __init__(self, data: Path, files: Mapping[date, tuple[int, int, int]]):
+        self._data = data
+        self._files = dict(sorted(files.items()))
+
+    def __getitem__(self, month: date) -> pd.DataFrame:
+        if month not in self._files:
+            raise KeyError(month)
+        path = feature_dir(self._data, month) / "features.parquet"
+        table = load_features(self._data, month)
+        if not path.exists() or _file_identity(path) != self._files[month]:
+            raise RuntimeError(f"{path}: replaced by another run since it was found current; run again")
+        return table
+
+    def __contains__(self, month: object) -> bool:
+        return month in self._files
+
+    def __iter__(self) -> Iterator[date]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+def _current_file(engine: SqlEngine, home: Home, config: Config, month: date,
+                  inspections: pd.DataFrame | None) -> tuple[int, int, int] | None:
+    """The identity of the month's stored feature file if it is current (`is_current`, read on the SIRETs and the
+    inspection features only), else None."""
+    folder = feature_dir(home.data, month)
+    path, catalog_path = folder / "features.parquet", folder / "feature_catalog.json"
+    if not (path.exists() and catalog_path.exists()):
+        return None
+    identity = _file_identity(path)
+    table = pq.read_table(path, columns=["siret", *INSPECTION_FEATURES]).to_pandas()
+    catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
+    if is_current(table, catalog, inspections, month, features_fingerprint(engine, home.warehouse, month, config)):
+        return identity
+    log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
+             f"{month:%Y-%m}")
+    return None
+
+
 def feature_tables(
     home: Home,
     config: Config,
     months: list[date],
     inspections: pd.DataFrame | None,
     on_month: Callable[[date, str], None] | None = None,
-) -> dict[date, pd.DataFrame]:
-    """The feature table of each month (as-of first days), reused or computed and stored.
+) -> StoredFeatures:
+    """The feature table of each month (as-of first days), reused or computed and stored; read when asked for,
+    in the order of the months.
 
     Months not in the warehouse are skipped (the caller reports the rows that needed them).
     `on_month(month, 'cached'|'computed')` is called as each month is ready.
@@ -96,30 +157,23 @@ def feature_tables(
     from warehouse.sql_engine import open_engine
 
     available = set(declared_months(home.warehouse))
-    tables: dict[date, pd.DataFrame] = {}
+    files: dict[date, tuple[int, int, int]] = {}
     stale: list[date] = []
     with open_engine("duckdb", config, home.duckdb_tmp) as engine:
         for month in months:
             if month not in available:
                 continue
-            folder = feature_dir(home.data, month)
-            catalog_path = folder / "feature_catalog.json"
-            if (folder / "features.parquet").exists() and catalog_path.exists():
-                table = load_features(home.data, month)
-                catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
-                fingerprint = features_fingerprint(engine, home.warehouse, month, config)
-                if is_current(table, catalog, inspections, month, fingerprint):
-                    tables[month] = table
-                    if on_month:
-                        on_month(month, "cached")
-                    continue
-                log.info("features as of %s are stale (definitions, declarations or inspections changed): "
-                         "recomputing", f"{month:%Y-%m}")
+            identity = _current_file(engine, home, config, month, inspections)
+            if identity is not None:
+                files[month] = identity
+                if on_month:
+                    on_month(month, "cached")
+                continue
             stale.append(month)
         # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
         for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections):
-            store_features(computed, home.data, config)
-            tables[computed.as_of] = load_features(home.data, computed.as_of)  # the stored form, as scoring will read it
+            folder = store_features(computed, home.data, config)
+            files[computed.as_of] = _file_identity(folder / "features.parquet")  # read in its stored form, as scoring
             if on_month:
                 on_month(computed.as_of, "computed")
-    return {month: tables[month] for month in months if month in tables}
+    return StoredFeatures(home.data, {month: files[month] for month in months if month in files})

@@ -135,14 +135,14 @@ def average_precision(y: np.ndarray, scores: np.ndarray) -> float:
     return float(average_precision_score(y, np.nan_to_num(np.asarray(scores, float), nan=-1e12)))
 
 
-def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC (NaN when one class is missing)."""
+def roc_auc(y: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """ROC AUC, each row counting its weight if given (NaN when one class is missing)."""
     from sklearn.metrics import roc_auc_score
 
     y = np.asarray(y)
     if y.min() == y.max():
         return float("nan")
-    return float(roc_auc_score(y, np.nan_to_num(np.asarray(scores, float), nan=-1e12)))
+    return float(roc_auc_score(y, np.nan_to_num(np.asarray(scores, float), nan=-1e12), sample_weight=sample_weight))
 
 
 def brier(y: np.ndarray, probabilities: np.ndarray) -> float:

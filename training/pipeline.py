@@ -35,6 +35,7 @@ from training.models import WEIGHTED, LightGBMModel, comparison_models, model_fe
 from training.promotion import fold_key, latest_fold_values, simpler_model_verdict
 from training.propensity import (
     INSPECTED,
+    SAMPLING_WEIGHT,
     InversePropensityWeighting,
     known_before,
     propensity_population,
@@ -63,10 +64,10 @@ SELECTION_COLUMNS = ("precarity_rate_12m", "precarity_rate_12m_excess", "n_rule_
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Inspections, the feature table of every month they need, and the labelled rows."""
+    """Inspections, the feature table of every month they need (read when asked for), and the labelled rows."""
 
     inspections: pd.DataFrame
-    features_by_month: dict[date, pd.DataFrame]
+    features_by_month: Mapping[date, pd.DataFrame]
     labelled: LabelledSet
 
 
@@ -129,7 +130,7 @@ def truth_over_folds(
     rows: pd.DataFrame,
     splits: list,
     folds: pd.DataFrame,
-    tables: dict[date, pd.DataFrame],
+    tables: Mapping[date, pd.DataFrame],
     truth_months: pd.DataFrame,
     make_models: Callable[[], dict[str, BaseEstimator]],
     fold_weights: Mapping[int, np.ndarray | None],
@@ -167,7 +168,7 @@ def truth_over_folds(
     return pd.DataFrame.from_records(records)
 
 
-def decide_ipw(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, tables: dict[date, pd.DataFrame],
+def decide_ipw(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, tables: Mapping[date, pd.DataFrame],
                weights_on: dict[int, np.ndarray], truth_months: pd.DataFrame,
                settings: TrainingConfig) -> pd.DataFrame:
     """For `ipw: auto` on a simulated population: LightGBM (default parameters) per fold with and without
@@ -187,15 +188,22 @@ def decide_ipw(rows: pd.DataFrame, splits: list, folds: pd.DataFrame, tables: di
     return pd.concat(parts, axis=1).reset_index()
 
 
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """The mean of the values that are not missing, each counting its weight (NaN when none is)."""
+    known = ~np.isnan(values)
+    return float(np.average(values[known], weights=weights[known])) if known.any() else float("nan")
+
+
 def selection_table(population: pd.DataFrame, propensity: np.ndarray) -> pd.DataFrame:
-    """How the inspected establishment-months differ from all of them (means of a few features)."""
+    """How the inspected establishment-months differ from all of them (means of a few features; the population's
+    sampling weights make them the means over every establishment-month)."""
     inspected = population[INSPECTED].to_numpy() == 1
+    weights = population[SAMPLING_WEIGHT].to_numpy(dtype="float64")
     records = []
-    for column in SELECTION_COLUMNS:
-        values = pd.to_numeric(population[column], errors="coerce").astype("float64")
-        records.append({"feature": column, "inspected": float(values[inspected].mean()), "all": float(values.mean())})
-    records.append({"feature": "propensity (modelled)", "inspected": float(propensity[inspected].mean()),
-                    "all": float(propensity.mean())})
+    for column, values in [*((c, pd.to_numeric(population[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+                             for c in SELECTION_COLUMNS), ("propensity (modelled)", np.asarray(propensity, float))]:
+        records.append({"feature": column, "inspected": _weighted_mean(values[inspected], weights[inspected]),
+                        "all": _weighted_mean(values, weights)})
     return pd.DataFrame.from_records(records)
 
 
@@ -222,8 +230,8 @@ def model_fingerprint(data: str, folds: pd.DataFrame, params: dict[str, Any], ip
     identity = {
         "data": data, "folds": folds.astype(str).to_dict(orient="list"), "params": params, "ipw": ipw,
         "schema": FEATURES_SCHEMA_VERSION,
-        **settings.model_dump(include={"calibration", "logistic_c", "ipw_max_weight", "threads", "seed",
-                                       "capacity_share", "report_shares", "objective"}),
+        **settings.model_dump(include={"calibration", "logistic_c", "ipw_max_weight", "propensity_rows", "threads",
+                                       "seed", "capacity_share", "report_shares", "objective"}),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -260,12 +268,13 @@ def fit_and_evaluate(
         on_folds(choice)
 
     step("fitting the inspection-propensity model per fold")
-    population = propensity_population(data.features_by_month, data.inspections)
+    population = propensity_population(data.features_by_month, data.inspections, settings.propensity_rows, settings.seed)
     weightings, weights_on = fold_weightings(rows, splits, folds, population, settings)
     last_fold = int(folds["fold"].max())
     last_from = folds.loc[folds["fold"] == last_fold, "valid_from"].iloc[0]
     later = population[population["as_of"] >= pd.Timestamp(add_months(last_from, -1))]
-    propensity_auc = roc_auc(later[INSPECTED].to_numpy(), weightings[last_fold].propensity_.predict_proba(later))
+    propensity_auc = roc_auc(later[INSPECTED].to_numpy(), weightings[last_fold].propensity_.predict_proba(later),
+                             later[SAMPLING_WEIGHT].to_numpy())
     final_weighting = InversePropensityWeighting(settings.ipw_max_weight, random_state=settings.seed).fit(population)
     final_weights_on = final_weighting.weights(rows)
     selection = selection_table(population, final_weighting.propensity_.predict_proba(population))

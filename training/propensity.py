@@ -1,7 +1,8 @@
 """Selection bias: past inspections were not drawn at random (campaigns, complaints, random visits).
 
 `InspectionPropensity` models the probability that an establishment is inspected in the month after
-an as-of month, from its features, over every establishment-month. `InversePropensityWeighting`
+an as-of month, from its features, over every establishment-month (a weighted sample of the establishments
+not inspected, at national scale: `propensity_population`). `InversePropensityWeighting`
 turns it into stabilised weights (mean propensity / propensity, clipped) for the inspected rows, so
 that training looks more like the whole population; `NoWeighting` does nothing. Weighting corrects
 only for selection on what the features show: visits prompted by complaints select on what they
@@ -9,6 +10,9 @@ do not show, and no weight can undo that.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -19,27 +23,47 @@ from training.labels import label_as_of
 from training.models import LogisticBaseline
 
 INSPECTED = "inspected_next_month"
+SAMPLING_WEIGHT = "sampling_weight"
 
 
-def propensity_population(features_by_month: dict, inspections: pd.DataFrame) -> pd.DataFrame:
-    """Every establishment-month of the feature tables, with `inspected_next_month` (0/1): whether the
-    establishment was inspected in the month after `as_of` (the months whose inspections are known)."""
-    frames = []
-    for as_of, table in sorted(features_by_month.items()):
-        frames.append(table.assign(as_of=pd.Timestamp(as_of)))
-    population = pd.concat(frames, ignore_index=True)
-    population["siret"] = population["siret"].astype(str)
+def propensity_population(tables: Mapping[date, pd.DataFrame], inspections: pd.DataFrame, max_rows: int,
+                          seed: int) -> pd.DataFrame:
+    """The establishment-months of the feature tables, with `inspected_next_month` (0/1: whether the establishment
+    was inspected in the month after `as_of`) and `sampling_weight`.
+
+    The tables are read one month at a time. Each month keeps every inspected establishment; when the months hold
+    more than `max_rows` rows in all, it keeps a seeded sample of the others (its share of `max_rows`), each
+    weighted by the inverse of its month's sampling rate, so that weighted sums and means are those of every
+    establishment-month. A national month holds 1.8 M establishments: 24 of them would not fit in memory.
+    """
     visits = pd.DataFrame(
         {
             "siret": inspections["siret"].astype(str).to_numpy(),
-            "as_of": [pd.Timestamp(label_as_of(d.date())) for d in pd.to_datetime(inspections["inspection_date"])],
+            "as_of": [label_as_of(d.date()) for d in pd.to_datetime(inspections["inspection_date"])],
         }
-    ).drop_duplicates()
-    visits[INSPECTED] = 1
+    )
+    visited = visits.groupby("as_of")["siret"].agg(set).to_dict()
+    per_month = max(1, max_rows // max(1, len(tables)))
+    frames = []
+    for as_of in sorted(tables):
+        table = tables[as_of]
+        sirets = table["siret"].astype(str)
+        inspected = sirets.isin(visited.get(as_of, set())).to_numpy()
+        others = np.flatnonzero(~inspected)
+        kept = min(len(others), per_month)
+        weights = np.ones(len(table))
+        if kept < len(others):
+            rng = np.random.default_rng([seed, as_of.year, as_of.month])
+            chosen = np.zeros(len(table), dtype=bool)
+            chosen[rng.choice(others, size=kept, replace=False)] = True
+            weights[others] = len(others) / kept
+            rows = np.flatnonzero(inspected | chosen)
+            table, sirets, inspected, weights = table.iloc[rows], sirets.iloc[rows], inspected[rows], weights[rows]
+        frames.append(table.assign(siret=sirets, as_of=pd.Timestamp(as_of), **{
+            INSPECTED: inspected.astype("int64"), SAMPLING_WEIGHT: weights}))
+        del table
+    population = pd.concat(frames, ignore_index=True)
     population["as_of"] = population["as_of"].astype("datetime64[s]")
-    visits["as_of"] = visits["as_of"].astype("datetime64[s]")
-    population = population.merge(visits, on=["siret", "as_of"], how="left")
-    population[INSPECTED] = population[INSPECTED].fillna(0).astype("int64")
     return population
 
 
@@ -57,9 +81,10 @@ class InspectionPropensity(BaseEstimator):
         self.C = C
         self.random_state = random_state
 
-    def fit(self, population: pd.DataFrame, inspected: np.ndarray) -> InspectionPropensity:
-        self.model_ = LogisticBaseline(C=self.C, random_state=self.random_state).fit(population, inspected)
-        self.base_rate_ = float(np.mean(inspected))
+    def fit(self, population: pd.DataFrame, inspected: np.ndarray,
+            sample_weight: np.ndarray | None = None) -> InspectionPropensity:
+        self.model_ = LogisticBaseline(C=self.C, random_state=self.random_state).fit(population, inspected, sample_weight)
+        self.base_rate_ = float(np.average(inspected, weights=sample_weight))
         return self
 
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
@@ -90,7 +115,10 @@ class InversePropensityWeighting(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, population: pd.DataFrame) -> InversePropensityWeighting:
-        self.propensity_ = InspectionPropensity(self.C, self.random_state).fit(population, population[INSPECTED].to_numpy())
+        """Fit the propensity on `population` (`propensity_population`: its sampling weights are used when given)."""
+        weights = population[SAMPLING_WEIGHT].to_numpy() if SAMPLING_WEIGHT in population else None
+        self.propensity_ = InspectionPropensity(self.C, self.random_state).fit(
+            population, population[INSPECTED].to_numpy(), weights)
         return self
 
     def weights(self, rows: pd.DataFrame) -> np.ndarray:

@@ -90,7 +90,7 @@ def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, 
         "schema": FEATURES_SCHEMA_VERSION,
         "ipw": ipw,
         **config.model_dump(include={"objective", "capacity_share", "report_shares", "max_depth", "max_estimators",
-                                     "threads", "seed", "ipw_max_weight", "pruner_startup_trials"}),
+                                     "threads", "seed", "ipw_max_weight", "propensity_rows", "pruner_startup_trials"}),
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return f"lightgbm-{months[0]}..{months[-1]}-{digest.hexdigest()[:12]}"
