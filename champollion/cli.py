@@ -224,6 +224,7 @@ def features(
                 f"{time.perf_counter() - started:.1f} s since the start\n"
                 f"stored in {folder}" + (f"\nalso written to {out}" if out else "")
             )
+            del table  # not held while the next month is computed
 
 
 @app.command("check-rules")

@@ -29,7 +29,7 @@ def _run_features(home: Home, config: Config, months: list[date], sample: list[s
     started = time.perf_counter()
     per_month: list[dict] = []
     stage_seconds: dict[str, float] = {}
-    last = None
+    sampled = None
     with DuckDBEngine.spilling_to(home.duckdb_tmp, memory_limit, threads) as engine:
         for table in compute_feature_months(engine, home.warehouse, months, config, load_inspections(home.warehouse),
                                             from_states=from_states):
@@ -39,10 +39,10 @@ def _run_features(home: Home, config: Config, months: list[date], sample: list[s
             for stage, seconds in table.stage_seconds.items():
                 stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
             table.evidence_file.unlink()  # not stored: a month's file would otherwise stay until the last one
-            last = table
+            sampled = table.features.loc[table.features["siret"].isin(sample), ["siret", *REFERENCE_FEATURES]]
+            del table  # the last month's sample is kept, not a month's table while the next is computed
     seconds = time.perf_counter() - started
-    assert last is not None
-    sampled = last.features.loc[last.features["siret"].isin(sample), ["siret", *REFERENCE_FEATURES]]
+    assert sampled is not None
     queue.put((seconds, peak_rss_mb(), per_month, sampled, stage_seconds))
 
 

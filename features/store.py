@@ -176,4 +176,5 @@ def feature_tables(
             files[computed.as_of] = _file_identity(folder / "features.parquet")  # read in its stored form, as scoring
             if on_month:
                 on_month(computed.as_of, "computed")
+            del computed  # not held while the next month is computed
     return StoredFeatures(home.data, {month: files[month] for month in months if month in files})
