@@ -308,6 +308,32 @@ def test_models_follow_the_estimator_contract():
         assert model.decision_function(rows).shape == (len(rows),)
 
 
+def test_the_logistic_baseline_prepares_the_real_nomenclatures_sparse_and_scores_as_dense(monkeypatch):
+    """With the real NAF's hundreds of codes the one-hot columns are mostly zeros: the prepared rows are a sparse
+    matrix, and the model scores as the dense one does. With a few levels (the simulated sectors) they stay dense."""
+    from scipy import sparse
+
+    import training.models
+    from training.models import LogisticBaseline
+
+    rows = _synthetic_rows(n=6000)
+    rng = np.random.default_rng(1)
+    rows["naf"] = rng.choice([f"{code:04d}Z" for code in range(600)], len(rows))
+    y = rows["abuse_found"].to_numpy()
+
+    def prepared(model: LogisticBaseline):
+        return model.pipeline_[:-1].transform(LogisticBaseline._inputs(rows))
+
+    many = LogisticBaseline().fit(rows, y)
+    assert sparse.issparse(prepared(many))
+    few = LogisticBaseline().fit(_synthetic_rows(n=6000), y)
+    assert not sparse.issparse(few.pipeline_[:-1].transform(LogisticBaseline._inputs(_synthetic_rows(n=6000))))
+    monkeypatch.setattr(training.models, "SPARSE_BELOW", 0.0)  # always dense
+    dense = LogisticBaseline().fit(rows, y)
+    assert not sparse.issparse(prepared(dense))
+    assert np.allclose(many.predict_proba(rows), dense.predict_proba(rows), rtol=0, atol=1e-9)
+
+
 def test_lightgbm_freezes_training_categories():
     from training.models import LightGBMModel
 

@@ -97,13 +97,19 @@ class RuleViolations(ClassifierMixin, BaseEstimator):
         return np.nan_to_num(numeric_frame(X, [self.column])[self.column].to_numpy(), nan=0.0)
 
 
+SPARSE_BELOW = 0.3  # LogisticBaseline's prepared rows are sparse below this share of non-zero values
+
+
 def _signed_log(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
 class LogisticBaseline(ClassifierMixin, BaseEstimator):
     """L2 logistic regression on the same features: signed-log, imputed (with missing flags) and
-    standardised numbers; one-hot categories (rare levels pooled)."""
+    standardised numbers; one-hot categories (rare levels pooled).
+
+    The prepared rows are a sparse matrix when the categories' levels make them mostly zeros (the real NAF has
+    732 codes and the conventions hundreds: dense, the propensity model's million rows would be about 9 GB)."""
 
     def __init__(self, C: float = 0.1, random_state: int = 0):
         self.C = C
@@ -126,9 +132,10 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
                 ), numeric),
                 ("categorical", make_pipeline(
                     SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False),
+                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=True),
                 ), list(CATEGORICAL)),
-            ]
+            ],
+            sparse_threshold=SPARSE_BELOW,
         )
         return make_pipeline(prepare, LogisticRegression(C=self.C, max_iter=5000, random_state=self.random_state))
 
