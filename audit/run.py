@@ -146,15 +146,19 @@ def _csv_artifact(run_id: str, path: str) -> pd.DataFrame | None:
 def _drift_references(
     home: Home, config: Config, model: SavedModel, month: date, months: list[date], inspections: pd.DataFrame
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The populations the month is compared with: the training months pooled (a seeded sample of
-    `sample_rows` establishments from each), then each of the `drift_months` months before it."""
+    """The populations the month is compared with: the training months pooled, then each of the `drift_months`
+    months before it; of each month, a seeded sample of `sample_rows` establishments (every one when it has fewer:
+    a national month's table is 1.16 GB, and one month at a time is read)."""
 
     audit, notes = config.audit, []
+    rng = np.random.default_rng(config.training.seed)
+
+    def sample(table: pd.DataFrame) -> pd.DataFrame:
+        return table.iloc[np.sort(rng.choice(len(table), size=min(audit.sample_rows, len(table)), replace=False))]
+
     training_months = [pd.Period(m, "M").to_timestamp().date() for m in model.data_months]
     tables = feature_tables(home, config, [m for m in training_months if m != month], inspections)
-    rng = np.random.default_rng(config.training.seed)
-    samples = [table.iloc[np.sort(rng.choice(len(table), size=min(audit.sample_rows, len(table)), replace=False))]
-               for table in tables.values()]
+    samples = [sample(table) for table in tables.values()]
     references: dict[str, pd.DataFrame] = {}
     if samples:
         references[TRAINING] = pd.concat(samples, ignore_index=True)
@@ -165,7 +169,7 @@ def _drift_references(
     recent_tables = feature_tables(home, config, [m for m in recent if m in months], inspections)
     for previous in recent:
         if previous in recent_tables:
-            references[f"{previous:%Y-%m}"] = recent_tables[previous]
+            references[f"{previous:%Y-%m}"] = sample(recent_tables[previous])
     missing = [f"{m:%Y-%m}" for m in recent if m not in recent_tables]
     if missing:
         notes.append(f"Pas de déclarations pour {', '.join(missing)} : dérive mensuelle mesurée sur "

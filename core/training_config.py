@@ -60,9 +60,9 @@ class TrainingConfig(BaseModel):
     ipw_max_weight: float = Field(default=10.0, gt=1, description="Stabilised weights are clipped to [1/max, max].")
     propensity_rows: int = Field(
         default=1_000_000, ge=1_000,
-        description="Most establishment-months the inspection-propensity model is fitted on: beyond, every inspected "
-                    "one and a seeded sample of the others, weighted by the inverse of their sampling rate (a national "
-                    "month has 1.8 M establishments).",
+        description="Establishment-months beyond which the inspection-propensity model is fitted on a sample of about "
+                    "this many: every inspected one, and the same share of the others in each month, weighted by the "
+                    "inverse of their sampling rate (a national month has 1.8 M establishments).",
     )
     threads: int = Field(
         default=1, ge=1, le=64,

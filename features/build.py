@@ -375,14 +375,18 @@ def feature_dir(data: Path, as_of: date) -> Path:
     return data / "features" / f"as_of={as_of:%Y-%m}"
 
 
-def store_features(table: FeatureTable, data: Path, config: Config, out: Path | None = None) -> Path:
+def store_features(table: FeatureTable, data: Path, config: Config, out: Path | None = None,
+                   keep: Path | None = None) -> Path:
     """Write features, evidence and catalog for the month; also the features to `out` if given. Each file is
     written whole or not at all, and the catalog, which says the table is current (`features.store`), is removed
-    first and written last: a run killed on the way leaves a month that is computed again, never a mix."""
+    first and written last: a run killed on the way leaves a month that is computed again, never a mix.
+
+    `keep`: a path where the features file stored is also linked, before it is put in place (what another run
+    stores there afterwards does not change it)."""
     folder = feature_dir(data, table.as_of)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "feature_catalog.json").unlink(missing_ok=True)
-    _write(table.features, folder / "features.parquet")
+    _write(table.features, folder / "features.parquet", keep)
     _place(table.evidence_file, folder / "rule_evidence.parquet")
     catalog = {
         "schema_version": FEATURES_SCHEMA_VERSION,
@@ -408,6 +412,11 @@ def load_features(data: Path, as_of: date) -> pd.DataFrame:
     path = feature_dir(data, as_of) / "features.parquet"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no features stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`")
+    return read_features_file(path)
+
+
+def read_features_file(path: Path) -> pd.DataFrame:
+    """A stored feature table (SIRETs as strings, dates as datetimes)."""
     return pq.read_table(path).to_pandas(date_as_object=False)
 
 
@@ -452,15 +461,26 @@ def _text_in_one_chunk(table: pa.Table) -> pa.Table:
     ], names=table.column_names)
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
+def _write(frame: pd.DataFrame, path: Path, keep: Path | None = None) -> None:
+    """`frame` at `path`, whole or not at all; also at `keep` if given (linked before it is put in place)."""
     with replaced_when_written(path) as temp:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, compression="zstd")
+        if keep is not None:
+            link_or_copy(temp, keep)
 
 
 def _place(source: Path, path: Path) -> None:
     """`source` at `path`, whole or not at all: a hard link when both are on one file system, else a copy."""
     with replaced_when_written(path) as temp:
-        try:
-            os.link(source, temp)
-        except OSError:  # another file system, or one without hard links
-            shutil.copyfile(source, temp)
+        link_or_copy(source, temp)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` becomes a hard link to `source` (the same file, which a later replacement of `source`'s path does not
+    change), or a copy when they are on two file systems."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:  # another file system, or one without hard links
+        shutil.copyfile(source, target)

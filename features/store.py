@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -23,10 +24,18 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.months import month_end
-from features.build import compute_feature_months, feature_dir, features_fingerprint, load_features, store_features
+from features.build import (
+    compute_feature_months,
+    feature_dir,
+    features_fingerprint,
+    link_or_copy,
+    read_features_file,
+    store_features,
+)
 from features.catalog import FEATURES_SCHEMA_VERSION
 
 if TYPE_CHECKING:
+    from warehouse.spill import SpillFolder
     from warehouse.sql_engine import SqlEngine
 
 log = logging.getLogger("champollion.training")
@@ -86,59 +95,79 @@ def is_current(
                for name in INSPECTION_FEATURES)
 
 
-def _file_identity(path: Path) -> tuple[int, int, int]:
-    """What changes when a file is replaced or rewritten: its inode, size and modification time."""
-    found = path.stat()
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or rewritten (its inode, size and modification time); None when absent."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
     return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 class StoredFeatures(Mapping[date, pd.DataFrame]):
-    """The current feature tables of some months, each read from its file when asked for.
+    """The current feature tables of some months, each read from its file when asked for, in the order of the months.
 
     A national month's table holds 1.8 M establishments (1.16 GB in pandas): a caller going through the 24 months
-    of a retraining holds one month at a time, never all of them. Each file must still be the one found current:
-    one replaced meanwhile (another run, with other inspections) is refused rather than mixed in.
+    of a retraining holds one month at a time, never all of them. Each file read is the one found current (or just
+    computed), held by a hard link in a folder of this object's own (removed with it): another run storing the month
+    again meanwhile, with other inspections, changes neither what is read nor the run.
     """
 
-    def __init__(self, data: Path, files: Mapping[date, tuple[int, int, int]]):
-        self._data = data
-        self._files = dict(sorted(files.items()))
+    def __init__(self, held: SpillFolder, months: list[date]):
+        self._held = held
+        self._months = list(months)
+        weakref.finalize(self, held.close)
+
+    def path(self, month: date) -> Path:
+        """The held file of a month's table (`KeyError` for a month not held)."""
+        if month not in self._months:
+            raise KeyError(month)
+        return self._held.path / f"{month:%Y-%m}.parquet"
+
+    def rows(self, month: date) -> int:
+        """How many establishments the month's table holds, read from its file's metadata."""
+        return pq.ParquetFile(self.path(month)).metadata.num_rows
 
     def __getitem__(self, month: date) -> pd.DataFrame:
-        if month not in self._files:
-            raise KeyError(month)
-        path = feature_dir(self._data, month) / "features.parquet"
-        table = load_features(self._data, month)
-        if not path.exists() or _file_identity(path) != self._files[month]:
-            raise RuntimeError(f"{path}: replaced by another run since it was found current; run again")
-        return table
+        return read_features_file(self.path(month))
 
     def __contains__(self, month: object) -> bool:
-        return month in self._files
+        return month in self._months
 
     def __iter__(self) -> Iterator[date]:
-        return iter(self._files)
+        return iter(self._months)
 
     def __len__(self) -> int:
-        return len(self._files)
+        return len(self._months)
 
 
-def _current_file(engine: SqlEngine, home: Home, config: Config, month: date,
-                  inspections: pd.DataFrame | None) -> tuple[int, int, int] | None:
-    """The identity of the month's stored feature file if it is current (`is_current`, read on the SIRETs and the
-    inspection features only), else None."""
+def _hold_if_current(engine: SqlEngine, home: Home, config: Config, month: date, inspections: pd.DataFrame | None,
+                     held: Path) -> bool:
+    """Link the month's stored feature file at `held` if it is current (`is_current`: its catalog, then its SIRETs and
+    inspection features, read from the link); True when it is. The catalog is the same file before and after the link
+    is taken: a run storing the month removes the catalog before it replaces the table, and writes it again after."""
     folder = feature_dir(home.data, month)
     path, catalog_path = folder / "features.parquet", folder / "feature_catalog.json"
-    if not (path.exists() and catalog_path.exists()):
-        return None
-    identity = _file_identity(path)
-    table = pq.read_table(path, columns=["siret", *INSPECTION_FEATURES]).to_pandas()
+    before = _file_identity(catalog_path)
+    if before is None or not path.exists():
+        return False
     catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
-    if is_current(table, catalog, inspections, month, features_fingerprint(engine, home.warehouse, month, config)):
-        return identity
-    log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
-             f"{month:%Y-%m}")
-    return None
+    fingerprint = features_fingerprint(engine, home.warehouse, month, config)
+    current = catalog.get("schema_version") == FEATURES_SCHEMA_VERSION and catalog.get("fingerprint") == fingerprint
+    if current:
+        try:
+            link_or_copy(path, held)
+        except FileNotFoundError:  # replaced or removed at that instant
+            return False
+        columns = ["siret", *INSPECTION_FEATURES]
+        current = (_file_identity(catalog_path) == before and set(columns) <= set(pq.read_schema(held).names)
+                   and is_current(pq.read_table(held, columns=columns).to_pandas(), catalog, inspections, month,
+                                  fingerprint))
+    if not current:
+        held.unlink(missing_ok=True)
+        log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
+                 f"{month:%Y-%m}")
+    return current
 
 
 def feature_tables(
@@ -154,27 +183,28 @@ def feature_tables(
     Months not in the warehouse are skipped (the caller reports the rows that needed them).
     `on_month(month, 'cached'|'computed')` is called as each month is ready.
     """
+    from warehouse.spill import SpillFolder
     from warehouse.sql_engine import open_engine
 
     available = set(declared_months(home.warehouse))
-    files: dict[date, tuple[int, int, int]] = {}
-    stale: list[date] = []
-    with open_engine("duckdb", config, home.duckdb_tmp) as engine:
-        for month in months:
-            if month not in available:
-                continue
-            identity = _current_file(engine, home, config, month, inspections)
-            if identity is not None:
-                files[month] = identity
+    held = SpillFolder.claim(home.duckdb_tmp)
+    try:
+        tables = StoredFeatures(held, [month for month in dict.fromkeys(months) if month in available])
+        stale: list[date] = []
+        with open_engine("duckdb", config, home.duckdb_tmp) as engine:
+            for month in tables:
+                if _hold_if_current(engine, home, config, month, inspections, tables.path(month)):
+                    if on_month:
+                        on_month(month, "cached")
+                else:
+                    stale.append(month)
+            # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
+            for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections):
+                store_features(computed, home.data, config, keep=tables.path(computed.as_of))
                 if on_month:
-                    on_month(month, "cached")
-                continue
-            stale.append(month)
-        # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
-        for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections):
-            folder = store_features(computed, home.data, config)
-            files[computed.as_of] = _file_identity(folder / "features.parquet")  # read in its stored form, as scoring
-            if on_month:
-                on_month(computed.as_of, "computed")
-            del computed  # not held while the next month is computed
-    return StoredFeatures(home.data, {month: files[month] for month in months if month in files})
+                    on_month(computed.as_of, "computed")
+                del computed  # not held while the next month is computed
+    except BaseException:
+        held.close()
+        raise
+    return tables

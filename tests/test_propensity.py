@@ -4,8 +4,7 @@ when asked for, refused if another run replaced them meanwhile."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,6 @@ import pytest
 
 import features.store
 from core.config import Config
-from features.build import feature_dir
 from features.store import feature_tables
 from tests.training_world import World, build_world
 from training.pipeline import selection_table
@@ -54,7 +52,8 @@ def test_over_the_budget_every_inspected_row_is_kept_and_the_others_are_weighted
     per_month = sample.groupby("as_of").agg(weight=(SAMPLING_WEIGHT, "sum"), rows=(INSPECTED, "size"),
                                             inspected=(INSPECTED, "sum"))
     assert np.allclose(per_month["weight"], ESTABLISHMENTS)  # each month weighs its establishments
-    assert (per_month["rows"] == 60 + per_month["inspected"]).all()
+    others = ESTABLISHMENTS - per_month["inspected"]
+    assert (per_month["rows"] - per_month["inspected"] == (others / 4).round()).all()  # a quarter of the others
     assert not sample.duplicated(["siret", "as_of"]).any()
     pd.testing.assert_frame_equal(sample, propensity_population(tables, world.inspections, budget, seed=0))
     other = propensity_population(tables, world.inspections, budget, seed=1)
@@ -81,19 +80,34 @@ def test_the_selection_table_means_count_each_row_by_its_weight():
     assert table.loc["propensity (modelled)", "all"] == pytest.approx((0.5 + 0.3 + 0.4) / 8)
 
 
-def test_feature_tables_are_read_when_asked_for_and_a_file_replaced_meanwhile_is_refused(world, monkeypatch):
-    reads: list = []
-    load = features.store.load_features
-    monkeypatch.setattr(features.store, "load_features", lambda data, month: reads.append(month) or load(data, month))
-    tables = feature_tables(world.home, Config(), world.months, world.inspections)
-    assert list(tables) == world.months and len(tables) == MONTHS
-    assert world.months[3] in tables and reads == []  # checked current without reading whole tables
-    assert len(tables[world.months[3]]) == ESTABLISHMENTS and reads == [world.months[3]]
+class _Tables(dict):
+    """Feature tables in memory with the row counts `propensity_population` reads first."""
 
-    path: Path = feature_dir(world.home.data, world.months[4]) / "features.parquet"
-    copy = path.with_name("copy.parquet")
-    copy.write_bytes(path.read_bytes())
-    os.replace(copy, path)  # another run storing the month again
-    with pytest.raises(RuntimeError, match="replaced by another run since it was found current"):
-        tables[world.months[4]]
-    assert len(feature_tables(world.home, Config(), world.months, world.inspections)[world.months[4]]) == ESTABLISHMENTS
+    def rows(self, month):
+        return len(self[month])
+
+
+def test_months_of_uneven_sizes_under_the_budget_are_not_sampled_and_timestamps_find_their_inspections(world):
+    tables = feature_tables(world.home, Config(), world.months, world.inspections)
+    small = _Tables({pd.Timestamp(month): tables[month].head(10 if i else ESTABLISHMENTS)
+                     for i, month in enumerate(world.months)})
+    population = propensity_population(small, world.inspections, len(small) * 10 + ESTABLISHMENTS, seed=0)
+    assert len(population) == (MONTHS - 1) * 10 + ESTABLISHMENTS and (population[SAMPLING_WEIGHT] == 1.0).all()
+    first = world.months[0]
+    inspected = world.inspections[(world.inspections["inspection_date"] >= pd.Timestamp(first) + pd.DateOffset(months=1))
+                                  & (world.inspections["inspection_date"] < pd.Timestamp(first) + pd.DateOffset(months=2))]
+    assert population.loc[population["as_of"] == pd.Timestamp(first), INSPECTED].sum() == inspected["siret"].nunique() > 0
+
+
+def test_feature_tables_are_read_when_asked_for_in_the_order_of_the_months(world, monkeypatch):
+    reads: list = []
+    read = features.store.read_features_file
+    monkeypatch.setattr(features.store, "read_features_file", lambda path: reads.append(path.name) or read(path))
+    months = [world.months[5], world.months[2], world.months[5], date(2030, 1, 1)]  # twice, and one not declared
+    tables = feature_tables(world.home, Config(), months, world.inspections)
+    assert list(tables) == [world.months[5], world.months[2]] and len(tables) == 2
+    assert world.months[2] in tables and world.months[3] not in tables and reads == []  # found current, not read
+    assert tables.rows(world.months[2]) == ESTABLISHMENTS and reads == []
+    assert len(tables[world.months[2]]) == ESTABLISHMENTS and reads == [f"{world.months[2]:%Y-%m}.parquet"]
+    with pytest.raises(KeyError):
+        tables[world.months[3]]

@@ -394,6 +394,23 @@ def test_each_training_starts_a_new_study_and_resume_continues_the_last(tmp_path
     assert study_to_run(storage, "lightgbm-2025-01..2025-12-abc", resume=True) == "lightgbm-2025-01..2025-12-abc-2"
 
 
+def test_propensity_rows_names_the_study_and_the_model_only_when_the_propensity_model_was_fitted_on_a_sample():
+    """Under the budget nothing is sampled: the names stay those of the trainings before the setting existed (a
+    retrained demo finds its registered twin and its study to resume)."""
+    from training.pipeline import model_fingerprint
+    from training.tuning import study_name
+
+    rows = _synthetic_rows().assign(siret=A, inspection_date=pd.Timestamp("2024-06-03"))
+    folds = pd.DataFrame({"fold": [0], "valid_from": [date(2025, 1, 1)], "valid_until": [date(2025, 7, 1)]})
+    small, large = TrainingConfig(propensity_rows=1_000), TrainingConfig(propensity_rows=5_000)
+    for sampled in (False, True):
+        names = {study_name(rows, folds, c, "on", ["2024-01", "2024-12"], sampled) for c in (small, large)}
+        prints = {model_fingerprint("data", folds, {"n_estimators": 20}, "on", c, sampled) for c in (small, large)}
+        assert (len(names), len(prints)) == ((2, 2) if sampled else (1, 1))
+    assert study_name(rows, folds, small, "on", ["2024-01", "2024-12"]) == study_name(
+        rows, folds, small, "on", ["2024-01", "2024-12"], False)
+
+
 def test_the_model_card_says_na_where_a_metric_is_not_defined():
     table = pd.DataFrame({"group": ["04", "11"], "n": [2, 86], "roc_auc": [float("nan"), 0.7449]})
     assert _markdown(table).splitlines()[2:] == ["| 04 | 2 | n/a |", "| 11 | 86 | 0.745 |"]

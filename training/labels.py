@@ -79,6 +79,7 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
                 )
             )
         rows.append(joined[~absent].drop(columns="_merge"))
+        del table, features, joined  # the month read is let go before the next one is
     labelled = pd.concat(rows, ignore_index=True) if rows else visits.iloc[0:0]
     labelled["as_of"] = pd.to_datetime(labelled["as_of"]).astype("datetime64[s]")
     labelled[LABEL] = labelled[LABEL].astype("int64")

@@ -26,7 +26,7 @@ from core.home import Home
 from core.months import add_months, months_between
 from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
-from features.store import feature_tables
+from features.store import StoredFeatures, feature_tables
 from training.calibration import ScoreCalibrator
 from training.evaluation import add_probabilities, comparison, cross_validate
 from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months
@@ -39,6 +39,7 @@ from training.propensity import (
     InversePropensityWeighting,
     known_before,
     propensity_population,
+    sampled,
 )
 from training.splitter import FoldChoice, choose_folds
 from training.truth import align_truth, truth_at, truth_comparison
@@ -67,7 +68,7 @@ class TrainingData:
     """Inspections, the feature table of every month they need (read when asked for), and the labelled rows."""
 
     inspections: pd.DataFrame
-    features_by_month: Mapping[date, pd.DataFrame]
+    features_by_month: StoredFeatures
     labelled: LabelledSet
 
 
@@ -165,6 +166,7 @@ def truth_over_folds(
                     records.append({"fold": fold, "as_of": f"{month:%Y-%m}", "model": name, "share": share,
                                     "precision": precision, "establishments": len(table),
                                     "abusing": int(abusing.sum())})
+            del table  # let go before the next month is read
     return pd.DataFrame.from_records(records)
 
 
@@ -198,7 +200,8 @@ def selection_table(population: pd.DataFrame, propensity: np.ndarray) -> pd.Data
     """How the inspected establishment-months differ from all of them (means of a few features; the population's
     sampling weights make them the means over every establishment-month)."""
     inspected = population[INSPECTED].to_numpy() == 1
-    weights = population[SAMPLING_WEIGHT].to_numpy(dtype="float64")
+    weights = (population[SAMPLING_WEIGHT].to_numpy(dtype="float64") if SAMPLING_WEIGHT in population
+               else np.ones(len(population)))
     records = []
     for column, values in [*((c, pd.to_numeric(population[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
                              for c in SELECTION_COLUMNS), ("propensity (modelled)", np.asarray(propensity, float))]:
@@ -223,15 +226,17 @@ def feature_importance(model: LightGBMModel, rows: pd.DataFrame) -> pd.DataFrame
 
 
 def model_fingerprint(data: str, folds: pd.DataFrame, params: dict[str, Any], ipw: str,
-                      settings: TrainingConfig) -> str:
+                      settings: TrainingConfig, propensity_sampled: bool = False) -> str:
     """A hash of what makes a trained model what it is: the labelled data (its fingerprint), the folds (the
-    calibration is fitted out of fold), the LightGBM parameters, the weighting and the settings of the final
-    fits. Two trainings with equal fingerprints give the same model."""
+    calibration is fitted out of fold), the LightGBM parameters, the weighting (with `propensity_rows` when the
+    propensity model was fitted on a sample) and the settings of the final fits. Two trainings with equal
+    fingerprints give the same model."""
     identity = {
         "data": data, "folds": folds.astype(str).to_dict(orient="list"), "params": params, "ipw": ipw,
         "schema": FEATURES_SCHEMA_VERSION,
-        **settings.model_dump(include={"calibration", "logistic_c", "ipw_max_weight", "propensity_rows", "threads",
-                                       "seed", "capacity_share", "report_shares", "objective"}),
+        **settings.model_dump(include={"calibration", "logistic_c", "ipw_max_weight", "threads", "seed",
+                                       "capacity_share", "report_shares", "objective"}),
+        **({"propensity_rows": settings.propensity_rows} if propensity_sampled else {}),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -278,6 +283,7 @@ def fit_and_evaluate(
     final_weighting = InversePropensityWeighting(settings.ipw_max_weight, random_state=settings.seed).fit(population)
     final_weights_on = final_weighting.weights(rows)
     selection = selection_table(population, final_weighting.propensity_.predict_proba(population))
+    propensity_sampled = sampled(population)
 
     ipw_decision = None
     if settings.ipw == "auto" and truth_months is not None:
@@ -294,7 +300,8 @@ def fit_and_evaluate(
     fold_weights = weights_on if ipw == "on" else {fold: None for fold, _, _ in splits}
     final_weights = final_weights_on if ipw == "on" else None
 
-    name = study_to_run(storage, study_name(rows, folds, settings, ipw, data.labelled.months), resume)
+    name = study_to_run(storage, study_name(rows, folds, settings, ipw, data.labelled.months, propensity_sampled),
+                        resume)
     step(f"tuning LightGBM: study {name}, {trials} trials" + (" (resumed)" if resume else ""))
     study, resumed = tune(fold_data(rows, splits, fold_weights), settings, trials, storage, name, on_trial)
     params = best_params(study)
@@ -361,7 +368,8 @@ def fit_and_evaluate(
         latest_fold=latest_fold, latest_fold_key=fold_key(latest_fold), latest_fold_values=on_latest,
         simpler_model_verdict=simpler_model_verdict(
             baselines, Interval(float(gbm["value"]), float(gbm["low"]), float(gbm["high"]))),
-        data_fingerprint=fingerprint, model_fingerprint=model_fingerprint(fingerprint, folds, params, ipw, settings),
+        data_fingerprint=fingerprint,
+        model_fingerprint=model_fingerprint(fingerprint, folds, params, ipw, settings, propensity_sampled),
         settings=settings,
         truth_over_folds=truth_folds,
     )

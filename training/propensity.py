@@ -11,8 +11,7 @@ do not show, and no weight can undo that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,19 +21,22 @@ from core.months import add_months
 from training.labels import label_as_of
 from training.models import LogisticBaseline
 
+if TYPE_CHECKING:
+    from features.store import StoredFeatures
+
 INSPECTED = "inspected_next_month"
 SAMPLING_WEIGHT = "sampling_weight"
 
 
-def propensity_population(tables: Mapping[date, pd.DataFrame], inspections: pd.DataFrame, max_rows: int,
+def propensity_population(tables: StoredFeatures, inspections: pd.DataFrame, max_rows: int,
                           seed: int) -> pd.DataFrame:
     """The establishment-months of the feature tables, with `inspected_next_month` (0/1: whether the establishment
     was inspected in the month after `as_of`) and `sampling_weight`.
 
-    The tables are read one month at a time. Each month keeps every inspected establishment; when the months hold
-    more than `max_rows` rows in all, it keeps a seeded sample of the others (its share of `max_rows`), each
-    weighted by the inverse of its month's sampling rate, so that weighted sums and means are those of every
-    establishment-month. A national month holds 1.8 M establishments: 24 of them would not fit in memory.
+    The tables are read one month at a time. When they hold more than `max_rows` rows in all (a national month
+    holds 1.8 M establishments: 24 of them would not fit in memory), each month keeps every inspected establishment
+    and the same share of the others, a seeded sample weighted by the inverse of its month's sampling rate: weighted
+    sums and means are then those of every establishment-month. Else every row counts once.
     """
     visits = pd.DataFrame(
         {
@@ -43,28 +45,35 @@ def propensity_population(tables: Mapping[date, pd.DataFrame], inspections: pd.D
         }
     )
     visited = visits.groupby("as_of")["siret"].agg(set).to_dict()
-    per_month = max(1, max_rows // max(1, len(tables)))
+    total = sum(tables.rows(month) for month in tables)
+    share = min(1.0, max_rows / total) if total else 1.0
     frames = []
-    for as_of in sorted(tables):
+    for as_of in tables:
         table = tables[as_of]
+        month = pd.Timestamp(as_of).date()
         sirets = table["siret"].astype(str)
-        inspected = sirets.isin(visited.get(as_of, set())).to_numpy()
+        inspected = sirets.isin(visited.get(month, set())).to_numpy()
         others = np.flatnonzero(~inspected)
-        kept = min(len(others), per_month)
+        kept = min(len(others), max(1, round(share * len(others))))
         weights = np.ones(len(table))
         if kept < len(others):
-            rng = np.random.default_rng([seed, as_of.year, as_of.month])
+            rng = np.random.default_rng([seed, month.year, month.month])
             chosen = np.zeros(len(table), dtype=bool)
             chosen[rng.choice(others, size=kept, replace=False)] = True
             weights[others] = len(others) / kept
             rows = np.flatnonzero(inspected | chosen)
             table, sirets, inspected, weights = table.iloc[rows], sirets.iloc[rows], inspected[rows], weights[rows]
-        frames.append(table.assign(siret=sirets, as_of=pd.Timestamp(as_of), **{
+        frames.append(table.assign(siret=sirets, as_of=pd.Timestamp(month), **{
             INSPECTED: inspected.astype("int64"), SAMPLING_WEIGHT: weights}))
-        del table
+        del table, sirets  # the month read is let go before the next one is
     population = pd.concat(frames, ignore_index=True)
     population["as_of"] = population["as_of"].astype("datetime64[s]")
     return population
+
+
+def sampled(population: pd.DataFrame) -> bool:
+    """Whether the propensity population is a weighted sample of the establishment-months (`propensity_population`)."""
+    return bool((population[SAMPLING_WEIGHT] != 1.0).any())
 
 
 def known_before(population: pd.DataFrame, valid_from: object) -> pd.DataFrame:

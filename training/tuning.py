@@ -80,9 +80,11 @@ def data_fingerprint(rows: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(rows[columns], index=False).to_numpy().tobytes()).hexdigest()
 
 
-def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, ipw: str, months: list[str]) -> str:
-    """A name that changes whenever the labelled data, the folds or a setting that shapes tuning does,
-    led by the data months ('YYYY-MM') so that a person can tell studies apart."""
+def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, ipw: str, months: list[str],
+               propensity_sampled: bool = False) -> str:
+    """A name that changes whenever the labelled data, the folds or a setting that shapes tuning does (with
+    `propensity_rows` when the propensity model was fitted on a sample), led by the data months ('YYYY-MM') so that
+    a person can tell studies apart."""
     digest = hashlib.sha256(data_fingerprint(rows).encode())
     digest.update(folds.astype(str).to_csv(index=False).encode())
     settings = {
@@ -90,7 +92,8 @@ def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, 
         "schema": FEATURES_SCHEMA_VERSION,
         "ipw": ipw,
         **config.model_dump(include={"objective", "capacity_share", "report_shares", "max_depth", "max_estimators",
-                                     "threads", "seed", "ipw_max_weight", "propensity_rows", "pruner_startup_trials"}),
+                                     "threads", "seed", "ipw_max_weight", "pruner_startup_trials"}),
+        **({"propensity_rows": config.propensity_rows} if propensity_sampled else {}),
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return f"lightgbm-{months[0]}..{months[-1]}-{digest.hexdigest()[:12]}"
