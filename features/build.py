@@ -9,6 +9,7 @@ national scale it is millions of French sentences). `store_features` writes them
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -17,7 +18,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -376,35 +377,65 @@ def feature_dir(data: Path, as_of: date) -> Path:
 
 
 def store_features(table: FeatureTable, data: Path, config: Config, out: Path | None = None,
-                   keep: Path | None = None) -> Path:
+                   on_written: Callable[[Path], None] | None = None) -> Path:
     """Write features, evidence and catalog for the month; also the features to `out` if given. Each file is
-    written whole or not at all, and the catalog, which says the table is current (`features.store`), is removed
-    first and written last: a run killed on the way leaves a month that is computed again, never a mix.
+    written whole or not at all, and the catalog is removed first and written last: a run killed on the way leaves a
+    month that is computed again, never a mix. Two runs storing one month store one after the other (a lock in the
+    month's folder).
 
-    `keep`: a path where the features file stored is also linked, before it is put in place (what another run
-    stores there afterwards does not change it)."""
+    The features file carries its schema version and fingerprint in its Parquet metadata (`carries_identity`): a
+    table read is known for what it is, whatever happens beside it. `on_written(path)` is called with the features
+    file once written, before it is put in place (`features.store` opens it there: what another run stores afterwards
+    does not change what it reads)."""
     folder = feature_dir(data, table.as_of)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "feature_catalog.json").unlink(missing_ok=True)
-    _write(table.features, folder / "features.parquet", keep)
-    _place(table.evidence_file, folder / "rule_evidence.parquet")
-    catalog = {
-        "schema_version": FEATURES_SCHEMA_VERSION,
-        "fingerprint": table.fingerprint,
-        "as_of": f"{table.as_of:%Y-%m}",
-        "window_start": table.window.window_start.isoformat(),
-        "history_start": table.window.history_start.isoformat(),
-        "computed_at": datetime.now().isoformat(timespec="seconds"),
-        "rows": len(table.features),
-        "settings": config.features.model_dump(),
-        "features": [f.as_dict() for f in FEATURES],
-        "rules": [{"id": r.id, "label_fr": r.label_fr, "article": r.article} for r in RULES],
-    }
-    write_text_whole(folder / "feature_catalog.json", json.dumps(catalog, ensure_ascii=False, indent=2))
+    with _month_lock(folder):
+        (folder / "feature_catalog.json").unlink(missing_ok=True)
+        _write(table.features, folder / "features.parquet", identity_metadata(table.fingerprint), on_written)
+        _place(table.evidence_file, folder / "rule_evidence.parquet")
+        catalog = {
+            "schema_version": FEATURES_SCHEMA_VERSION,
+            "fingerprint": table.fingerprint,
+            "as_of": f"{table.as_of:%Y-%m}",
+            "window_start": table.window.window_start.isoformat(),
+            "history_start": table.window.history_start.isoformat(),
+            "computed_at": datetime.now().isoformat(timespec="seconds"),
+            "rows": len(table.features),
+            "settings": config.features.model_dump(),
+            "features": [f.as_dict() for f in FEATURES],
+            "rules": [{"id": r.id, "label_fr": r.label_fr, "article": r.article} for r in RULES],
+        }
+        write_text_whole(folder / "feature_catalog.json", json.dumps(catalog, ensure_ascii=False, indent=2))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        _write(table.features, out)
+        _write(table.features, out, identity_metadata(table.fingerprint))
     return folder
+
+
+SCHEMA_KEY, FINGERPRINT_KEY = b"champollion.features_schema_version", b"champollion.features_fingerprint"
+
+
+def identity_metadata(fingerprint: str) -> dict[bytes, bytes]:
+    """The Parquet metadata a stored feature table carries: this code's feature schema version and its fingerprint."""
+    return {SCHEMA_KEY: str(FEATURES_SCHEMA_VERSION).encode(), FINGERPRINT_KEY: fingerprint.encode()}
+
+
+def carries_identity(schema: pa.Schema, fingerprint: str) -> bool:
+    """Whether a stored table's Parquet schema carries this code's feature schema version and `fingerprint` (a table
+    written before tables carried them does not)."""
+    return (schema.metadata or {}).items() >= identity_metadata(fingerprint).items()
+
+
+@contextmanager
+def _month_lock(folder: Path) -> Iterator[None]:
+    """Held while a month's files are stored: a second run storing the same month waits (the kernel drops the lock of
+    a process that dies)."""
+    lock = os.open(folder / ".store.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)
 
 
 def load_features(data: Path, as_of: date) -> pd.DataFrame:
@@ -461,26 +492,22 @@ def _text_in_one_chunk(table: pa.Table) -> pa.Table:
     ], names=table.column_names)
 
 
-def _write(frame: pd.DataFrame, path: Path, keep: Path | None = None) -> None:
-    """`frame` at `path`, whole or not at all; also at `keep` if given (linked before it is put in place)."""
+def _write(frame: pd.DataFrame, path: Path, metadata: dict[bytes, bytes],
+           on_written: Callable[[Path], None] | None = None) -> None:
+    """`frame` at `path` with `metadata` added to its schema's, whole or not at all; `on_written(temp)` before it is
+    put in place."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     with replaced_when_written(path) as temp:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, compression="zstd")
-        if keep is not None:
-            link_or_copy(temp, keep)
+        pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata}), temp,
+                       compression="zstd")
+        if on_written is not None:
+            on_written(temp)
 
 
 def _place(source: Path, path: Path) -> None:
     """`source` at `path`, whole or not at all: a hard link when both are on one file system, else a copy."""
     with replaced_when_written(path) as temp:
-        link_or_copy(source, temp)
-
-
-def link_or_copy(source: Path, target: Path) -> None:
-    """`target` becomes a hard link to `source` (the same file, which a later replacement of `source`'s path does not
-    change), or a copy when they are on two file systems."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        raise
-    except OSError:  # another file system, or one without hard links
-        shutil.copyfile(source, target)
+        try:
+            os.link(source, temp)
+        except OSError:  # another file system, or one without hard links
+            shutil.copyfile(source, temp)

@@ -1,7 +1,7 @@
 """Feature tables for the months training needs: read from `data/features/as_of=YYYY-MM/` when they are
 current, else computed from the warehouse and stored there.
 
-A stored table is current when its catalog has this code's feature schema version and fingerprint
+A stored table is current when its file carries this code's feature schema version and fingerprint
 (feature definitions, settings and the declarations read) and its features of past inspections (count,
 months since the last, its outcome) agree with the inspections given (a table computed before the inspections
 were imported, or with other inspections or outcomes, is recomputed). Without inspections, a stored table is kept.
@@ -9,33 +9,34 @@ were imported, or with other inspections or outcomes, is recomputed). Without in
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.config import Config
 from core.home import Home
 from core.months import month_end
 from features.build import (
+    carries_identity,
     compute_feature_months,
     feature_dir,
     features_fingerprint,
-    link_or_copy,
     read_features_file,
     store_features,
 )
 from features.catalog import FEATURES_SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from warehouse.spill import SpillFolder
     from warehouse.sql_engine import SqlEngine
 
 log = logging.getLogger("champollion.training")
@@ -95,79 +96,90 @@ def is_current(
                for name in INSPECTION_FEATURES)
 
 
-def _file_identity(path: Path) -> tuple[int, int, int] | None:
-    """What changes when a file is replaced or rewritten (its inode, size and modification time); None when absent."""
-    try:
-        found = path.stat()
-    except FileNotFoundError:
-        return None
-    return found.st_ino, found.st_size, found.st_mtime_ns
-
-
 class StoredFeatures(Mapping[date, pd.DataFrame]):
     """The current feature tables of some months, each read from its file when asked for, in the order of the months.
 
     A national month's table holds 1.8 M establishments (1.16 GB in pandas): a caller going through the 24 months
     of a retraining holds one month at a time, never all of them. Each file read is the one found current (or just
-    computed), held by a hard link in a folder of this object's own (removed with it): another run storing the month
-    again meanwhile, with other inspections, changes neither what is read nor the run.
+    computed), kept open from that moment (closed with this object): another run storing the month again meanwhile,
+    with other inspections or settings, changes neither what is read nor the run.
     """
 
-    def __init__(self, held: SpillFolder, months: list[date]):
-        self._held = held
+    def __init__(self, months: list[date]):
         self._months = list(months)
-        weakref.finalize(self, held.close)
+        self._files: dict[date, int] = {}
+        weakref.finalize(self, _close_all, self._files)
 
-    def path(self, month: date) -> Path:
-        """The held file of a month's table (`KeyError` for a month not held)."""
-        if month not in self._months:
+    def hold(self, month: date, file: int) -> None:
+        """Keep the open file (descriptor) of a month's table: this object closes it."""
+        if month in self._files:
+            os.close(self._files[month])
+        self._files[month] = file
+
+    def open(self, month: date, path: Path) -> None:
+        """Open the file at `path` as the month's table, and keep it (`hold`)."""
+        self.hold(month, os.open(path, os.O_RDONLY))
+
+    def _source(self, month: date) -> str:
+        if month not in self._files:
             raise KeyError(month)
-        return self._held.path / f"{month:%Y-%m}.parquet"
+        return f"/proc/self/fd/{self._files[month]}"  # the file held open, whatever its path holds now
 
     def rows(self, month: date) -> int:
         """How many establishments the month's table holds, read from its file's metadata."""
-        return pq.ParquetFile(self.path(month)).metadata.num_rows
+        return pq.ParquetFile(self._source(month)).metadata.num_rows
 
     def __getitem__(self, month: date) -> pd.DataFrame:
-        return read_features_file(self.path(month))
+        return read_features_file(Path(self._source(month)))
 
     def __contains__(self, month: object) -> bool:
-        return month in self._months
+        return month in self._files
 
     def __iter__(self) -> Iterator[date]:
-        return iter(self._months)
+        return (month for month in self._months if month in self._files)
 
     def __len__(self) -> int:
-        return len(self._months)
+        return len(self._files)
 
 
-def _hold_if_current(engine: SqlEngine, home: Home, config: Config, month: date, inspections: pd.DataFrame | None,
-                     held: Path) -> bool:
-    """Link the month's stored feature file at `held` if it is current (`is_current`: its catalog, then its SIRETs and
-    inspection features, read from the link); True when it is. The catalog is the same file before and after the link
-    is taken: a run storing the month removes the catalog before it replaces the table, and writes it again after."""
-    folder = feature_dir(home.data, month)
-    path, catalog_path = folder / "features.parquet", folder / "feature_catalog.json"
-    before = _file_identity(catalog_path)
-    if before is None or not path.exists():
-        return False
-    catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
-    fingerprint = features_fingerprint(engine, home.warehouse, month, config)
-    current = catalog.get("schema_version") == FEATURES_SCHEMA_VERSION and catalog.get("fingerprint") == fingerprint
+def _close_all(files: dict[date, int]) -> None:
+    for file in files.values():
+        os.close(file)
+    files.clear()
+
+
+def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
+                     inspections: pd.DataFrame | None) -> int | None:
+    """The month's stored feature file, opened, if it is current: it carries this code's schema version and the
+    fingerprint of the definitions, settings and declarations (`features.build.carries_identity`), and its inspection
+    features agree with `inspections` (`is_current`), all read from the file opened; else None (a file unreadable,
+    or of another schema, is computed again)."""
+    path = feature_dir(home.data, month) / "features.parquet"
+    try:
+        file = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    source = f"/proc/self/fd/{file}"
+    columns = ["siret", *INSPECTION_FEATURES]
+    try:
+        fingerprint = features_fingerprint(engine, home.warehouse, month, config)
+        schema = pq.read_schema(source)
+        current = (carries_identity(schema, fingerprint) and set(columns) <= set(schema.names)
+                   and is_current(pq.read_table(source, columns=columns).to_pandas(),
+                                  {"schema_version": FEATURES_SCHEMA_VERSION, "fingerprint": fingerprint},
+                                  inspections, month, fingerprint))
+    except (OSError, pa.ArrowException) as error:
+        log.warning("%s cannot be read (%s): computing the month again", path, error)
+        current = False
+    except BaseException:
+        os.close(file)
+        raise
     if current:
-        try:
-            link_or_copy(path, held)
-        except FileNotFoundError:  # replaced or removed at that instant
-            return False
-        columns = ["siret", *INSPECTION_FEATURES]
-        current = (_file_identity(catalog_path) == before and set(columns) <= set(pq.read_schema(held).names)
-                   and is_current(pq.read_table(held, columns=columns).to_pandas(), catalog, inspections, month,
-                                  fingerprint))
-    if not current:
-        held.unlink(missing_ok=True)
-        log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
-                 f"{month:%Y-%m}")
-    return current
+        return file
+    os.close(file)
+    log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
+             f"{month:%Y-%m}")
+    return None
 
 
 def feature_tables(
@@ -183,28 +195,25 @@ def feature_tables(
     Months not in the warehouse are skipped (the caller reports the rows that needed them).
     `on_month(month, 'cached'|'computed')` is called as each month is ready.
     """
-    from warehouse.spill import SpillFolder
     from warehouse.sql_engine import open_engine
 
     available = set(declared_months(home.warehouse))
-    held = SpillFolder.claim(home.duckdb_tmp)
-    try:
-        tables = StoredFeatures(held, [month for month in dict.fromkeys(months) if month in available])
-        stale: list[date] = []
-        with open_engine("duckdb", config, home.duckdb_tmp) as engine:
-            for month in tables:
-                if _hold_if_current(engine, home, config, month, inspections, tables.path(month)):
-                    if on_month:
-                        on_month(month, "cached")
-                else:
-                    stale.append(month)
-            # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
-            for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections):
-                store_features(computed, home.data, config, keep=tables.path(computed.as_of))
-                if on_month:
-                    on_month(computed.as_of, "computed")
-                del computed  # not held while the next month is computed
-    except BaseException:
-        held.close()
-        raise
+    wanted = [month for month in dict.fromkeys(months) if month in available]
+    tables = StoredFeatures(wanted)
+    stale: list[date] = []
+    with open_engine("duckdb", config, home.duckdb_tmp) as engine:
+        for month in wanted:
+            file = _open_if_current(engine, home, config, month, inspections)
+            if file is None:
+                stale.append(month)
+                continue
+            tables.hold(month, file)
+            if on_month:
+                on_month(month, "cached")
+        # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
+        for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections):
+            store_features(computed, home.data, config, on_written=partial(tables.open, computed.as_of))
+            if on_month:
+                on_month(computed.as_of, "computed")
+            del computed  # not held while the next month is computed
     return tables

@@ -1,11 +1,12 @@
-"""The feature tables training reads: held by a link from the moment they are found current (or computed), so that
-another run storing a month again meanwhile, with other inspections, changes nothing of what training reads; stale
-tables of another schema computed again, not a crash; the held links removed with the tables."""
+"""The feature tables training reads: kept open from the moment they are found current (or computed), so that
+another run storing a month again meanwhile, with other inspections or settings, changes nothing of what training
+reads; a stored table known by the identity its own file carries; tables of another schema, or unreadable, computed
+again rather than a crash; two runs storing one month one after the other; the files closed with the mapping."""
 
 from __future__ import annotations
 
+import fcntl
 import gc
-import json
 import os
 from datetime import date
 from pathlib import Path
@@ -15,10 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import features.build
 import features.store
 from core.config import Config
 from core.home import Home
-from features.build import feature_dir
+from features.build import FINGERPRINT_KEY, feature_dir
 from features.store import feature_tables
 from tests.mini_world import MONTHS, RESTAURANT, write_months
 from warehouse.ingest import ingest
@@ -38,13 +40,22 @@ def _inspections() -> pd.DataFrame:
                          "abuse_found": [1]})
 
 
-def _store_again_with_other_inspections(path: Path) -> None:
-    """What another run does to the month's file: the table with another inspection history, put in place at once."""
-    table = pq.read_table(path).to_pandas()
+def _store_again(path: Path, fingerprint: bytes | None = None) -> None:
+    """What another run does to the month's file: the table with another inspection history (and another fingerprint
+    if given, as with other settings), put in place at once."""
+    stored = pq.read_table(path)
+    table = stored.to_pandas()
     table["past_inspections"] = table["past_inspections"] + 100
+    metadata = {**stored.schema.metadata, **({FINGERPRINT_KEY: fingerprint} if fingerprint else {})}
     temp = path.with_name("other-run.parquet")
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), temp)
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False).replace_schema_metadata(metadata), temp)
     os.replace(temp, path)
+
+
+def _states(home: Home, inspections: pd.DataFrame | None = None) -> list[str]:
+    states: list[str] = []
+    feature_tables(home, Config(), [MONTH], inspections, lambda month, state: states.append(state))
+    return states
 
 
 def test_a_month_stored_again_by_another_run_changes_nothing_of_what_is_read(home, monkeypatch):
@@ -53,7 +64,7 @@ def test_a_month_stored_again_by_another_run_changes_nothing_of_what_is_read(hom
 
     def store_then_another_run(*args, **kwargs):
         folder = store(*args, **kwargs)
-        _store_again_with_other_inspections(path)  # right after this run put its table in place
+        _store_again(path)  # right after this run put its table in place
         return folder
 
     monkeypatch.setattr(features.store, "store_features", store_then_another_run)
@@ -66,32 +77,66 @@ def test_a_month_stored_again_by_another_run_changes_nothing_of_what_is_read(hom
     assert states == ["computed"]  # the other run's table is not current for these inspections
     again = feature_tables(home, Config(), [MONTH], _inspections(), lambda month, state: states.append(state))
     assert states == ["computed", "cached"]
-    _store_again_with_other_inspections(path)  # after the table was found current
+    _store_again(path, b"another fingerprint")  # after the table was found current
     for tables in (found, again):
         assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 1
+        assert tables.rows(MONTH) == len(computed[MONTH])
     pd.testing.assert_frame_equal(found[MONTH], computed[MONTH])
 
 
-def test_a_stored_table_of_another_schema_is_computed_again(home):
+def test_a_stored_table_is_known_by_the_identity_its_file_carries_not_by_the_catalog_beside_it(home):
+    assert _states(home) == ["computed"]
+    assert _states(home) == ["cached"]
+    path = feature_dir(home.data, MONTH) / "features.parquet"
+    stored = pq.read_table(path)
+    # Another run's table with other settings, next to this run's catalog (two stores interleaved, or a catalog left).
+    pq.write_table(stored.replace_schema_metadata({**stored.schema.metadata, FINGERPRINT_KEY: b"other settings"}), path)
+    assert _states(home) == ["computed"]
+    # A table written before tables carried their identity.
+    pq.write_table(stored.replace_schema_metadata({}), path)
+    assert _states(home) == ["computed"]
+    assert _states(home) == ["cached"]
+
+
+def test_a_stored_table_of_another_schema_or_unreadable_is_computed_again(home, caplog):
     feature_tables(home, Config(), [MONTH], _inspections())
     path = feature_dir(home.data, MONTH) / "features.parquet"
-    table = pq.read_table(path).drop_columns(["last_inspection_found_abuse"])  # a column named otherwise before
-    pq.write_table(table, path)
-    states: list[str] = []
-    tables = feature_tables(home, Config(), [MONTH], _inspections(), lambda month, state: states.append(state))
-    assert states == ["computed"] and "last_inspection_found_abuse" in tables[MONTH]
-
-    catalog_path = feature_dir(home.data, MONTH) / "feature_catalog.json"
-    catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
-    catalog_path.write_text(json.dumps({**catalog, "schema_version": -1}), encoding="utf-8")
-    feature_tables(home, Config(), [MONTH], _inspections(), lambda month, state: states.append(state))
-    assert states == ["computed", "computed"]
+    stored = pq.read_table(path)
+    pq.write_table(stored.drop_columns(["last_inspection_found_abuse"]), path)  # a column named otherwise before
+    assert _states(home, _inspections()) == ["computed"]
+    path.write_bytes(path.read_bytes()[: 1000])  # cut short by a disk that filled
+    assert _states(home, _inspections()) == ["computed"]
+    assert "cannot be read" in caplog.text and str(path) in caplog.text
+    assert _states(home, _inspections()) == ["cached"]
 
 
-def test_the_held_tables_go_with_the_mapping(home):
+def test_two_runs_storing_one_month_store_one_after_the_other(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], None)
+    lock = feature_dir(home.data, MONTH) / ".store.lock"
+    place, busy = features.build._place, []
+
+    def place_while_another_run_tries(source, path):
+        other = os.open(lock, os.O_RDWR)  # another run's own open of the lock
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            busy.append(path.name)
+        finally:
+            os.close(other)
+        place(source, path)
+
+    monkeypatch.setattr(features.build, "_place", place_while_another_run_tries)
+    feature_tables(home, Config(), [MONTH], _inspections())
+    assert busy == ["rule_evidence.parquet"]
+
+
+def test_the_files_held_are_closed_with_the_mapping(home):
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
     tables = feature_tables(home, Config(), [MONTH, date(2025, 7, 1)], None)
-    held = tables.path(MONTH).parent
-    assert sorted(p.name for p in held.glob("*.parquet")) == ["2025-06.parquet", "2025-07.parquet"]
+    assert open_files() == before + 2 and len(tables[MONTH]) > 0
     del tables
     gc.collect()
-    assert not held.exists()
+    assert open_files() == before

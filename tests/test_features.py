@@ -180,7 +180,7 @@ def test_a_store_that_fails_on_the_way_leaves_a_month_to_compute_again(world, tm
             store_features(table, data, Config())
     assert not (folder / "feature_catalog.json").exists()
     assert (folder / "features.parquet").read_bytes() == before  # the same table, written whole again
-    assert sorted(p.name for p in folder.iterdir()) == ["features.parquet", "rule_evidence.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == [".store.lock", "features.parquet", "rule_evidence.parquet"]
 
 
 def test_a_month_stored_twice_keeps_each_evidence_file_whole(world, tmp_path):

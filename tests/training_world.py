@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.months import add_months, months_between
-from features.build import feature_dir, features_fingerprint
+from features.build import feature_dir, features_fingerprint, identity_metadata
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from warehouse.sql_engine import DuckDBEngine
 
@@ -100,11 +100,13 @@ def build_world(root: Path, n_establishments: int = 240, first: date = date(2024
         (home.warehouse / "declarations" / f"declared_month={month:%Y-%m}").mkdir(parents=True, exist_ok=True)
         folder = feature_dir(home.data, month)
         folder.mkdir(parents=True, exist_ok=True)
-        table = _feature_table(rng, sirets, regions, nafs, risks[month], month, inspections)
-        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), folder / "features.parquet")
+        table = pa.Table.from_pandas(_feature_table(rng, sirets, regions, nafs, risks[month], month, inspections),
+                                     preserve_index=False)
         # The fingerprint the feature store expects for this (empty) warehouse: the tables are current.
-        catalog = {"schema_version": FEATURES_SCHEMA_VERSION,
-                   "fingerprint": features_fingerprint(engine, home.warehouse, month, Config())}
+        fingerprint = features_fingerprint(engine, home.warehouse, month, Config())
+        pq.write_table(table.replace_schema_metadata({**table.schema.metadata, **identity_metadata(fingerprint)}),
+                       folder / "features.parquet")
+        catalog = {"schema_version": FEATURES_SCHEMA_VERSION, "fingerprint": fingerprint}
         (folder / "feature_catalog.json").write_text(json.dumps(catalog), encoding="utf-8")
     engine.close()
     csv = root / "inspections.csv"

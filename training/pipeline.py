@@ -229,8 +229,8 @@ def model_fingerprint(data: str, folds: pd.DataFrame, params: dict[str, Any], ip
                       settings: TrainingConfig, propensity_sampled: bool = False) -> str:
     """A hash of what makes a trained model what it is: the labelled data (its fingerprint), the folds (the
     calibration is fitted out of fold), the LightGBM parameters, the weighting (with `propensity_rows` when the
-    propensity model was fitted on a sample) and the settings of the final fits. Two trainings with equal
-    fingerprints give the same model."""
+    rows are weighted by a propensity model fitted on a sample) and the settings of the final fits. Two trainings
+    with equal fingerprints give the same model."""
     identity = {
         "data": data, "folds": folds.astype(str).to_dict(orient="list"), "params": params, "ipw": ipw,
         "schema": FEATURES_SCHEMA_VERSION,
@@ -283,7 +283,6 @@ def fit_and_evaluate(
     final_weighting = InversePropensityWeighting(settings.ipw_max_weight, random_state=settings.seed).fit(population)
     final_weights_on = final_weighting.weights(rows)
     selection = selection_table(population, final_weighting.propensity_.predict_proba(population))
-    propensity_sampled = sampled(population)
 
     ipw_decision = None
     if settings.ipw == "auto" and truth_months is not None:
@@ -298,6 +297,7 @@ def fit_and_evaluate(
     else:
         ipw, ipw_reason = settings.ipw, f"set to {settings.ipw} in the configuration"
     fold_weights = weights_on if ipw == "on" else {fold: None for fold, _, _ in splits}
+    propensity_sampled = ipw == "on" and sampled(population)  # the models depend on propensity_rows
     final_weights = final_weights_on if ipw == "on" else None
 
     name = study_to_run(storage, study_name(rows, folds, settings, ipw, data.labelled.months, propensity_sampled),

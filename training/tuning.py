@@ -83,8 +83,8 @@ def data_fingerprint(rows: pd.DataFrame) -> str:
 def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, ipw: str, months: list[str],
                propensity_sampled: bool = False) -> str:
     """A name that changes whenever the labelled data, the folds or a setting that shapes tuning does (with
-    `propensity_rows` when the propensity model was fitted on a sample), led by the data months ('YYYY-MM') so that
-    a person can tell studies apart."""
+    `propensity_rows` when the rows are weighted by a propensity model fitted on a sample), led by the data months
+    ('YYYY-MM') so that a person can tell studies apart."""
     digest = hashlib.sha256(data_fingerprint(rows).encode())
     digest.update(folds.astype(str).to_csv(index=False).encode())
     settings = {
