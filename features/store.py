@@ -123,7 +123,7 @@ class StoredFeatures(Mapping[date, pd.DataFrame]):
     def _source(self, month: date) -> str:
         if month not in self._files:
             raise KeyError(month)
-        return f"/proc/self/fd/{self._files[month]}"  # the file held open, whatever its path holds now
+        return f"/proc/self/fd/{self._files[month]}"  # the file held open (Linux), whatever its path holds now
 
     def rows(self, month: date) -> int:
         """How many establishments the month's table holds, read from its file's metadata."""
@@ -154,6 +154,7 @@ def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
     fingerprint of the definitions, settings and declarations (`features.build.carries_identity`), and its inspection
     features agree with `inspections` (`is_current`), all read from the file opened; else None (a file unreadable,
     or of another schema, is computed again)."""
+    fingerprint = features_fingerprint(engine, home.warehouse, month, config)
     path = feature_dir(home.data, month) / "features.parquet"
     try:
         file = os.open(path, os.O_RDONLY)
@@ -162,15 +163,15 @@ def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
     source = f"/proc/self/fd/{file}"
     columns = ["siret", *INSPECTION_FEATURES]
     try:
-        fingerprint = features_fingerprint(engine, home.warehouse, month, config)
         schema = pq.read_schema(source)
         current = (carries_identity(schema, fingerprint) and set(columns) <= set(schema.names)
                    and is_current(pq.read_table(source, columns=columns).to_pandas(),
                                   {"schema_version": FEATURES_SCHEMA_VERSION, "fingerprint": fingerprint},
                                   inspections, month, fingerprint))
     except (OSError, pa.ArrowException) as error:
+        os.close(file)
         log.warning("%s cannot be read (%s): computing the month again", path, error)
-        current = False
+        return None
     except BaseException:
         os.close(file)
         raise
