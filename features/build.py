@@ -383,13 +383,13 @@ def store_features(table: FeatureTable, data: Path, config: Config, out: Path | 
     month that is computed again, never a mix. Two runs storing one month store one after the other (a lock in the
     month's folder).
 
-    The features file carries its schema version and fingerprint in its Parquet metadata (`carries_identity`): a
-    table read is known for what it is, whatever happens beside it. `on_written(path)` is called with the features
-    file once written, before it is put in place (`features.store` opens it there: what another run stores afterwards
-    does not change what it reads)."""
+    The features file carries its schema version and fingerprint in its Parquet metadata (`identity_agrees`): a
+    table read is known for what it is. `on_written(path)` is called with the features file once written, before it
+    is put in place (`features.store` opens it there: what another run stores afterwards does not change what it
+    reads). A stored file is never written over, only replaced."""
     folder = feature_dir(data, table.as_of)
     folder.mkdir(parents=True, exist_ok=True)
-    with _month_lock(folder):
+    with month_lock(folder):
         (folder / "feature_catalog.json").unlink(missing_ok=True)
         _write(table.features, folder / "features.parquet", identity_metadata(table.fingerprint), on_written)
         _place(table.evidence_file, folder / "rule_evidence.parquet")
@@ -420,19 +420,22 @@ def identity_metadata(fingerprint: str) -> dict[bytes, bytes]:
     return {SCHEMA_KEY: str(FEATURES_SCHEMA_VERSION).encode(), FINGERPRINT_KEY: fingerprint.encode()}
 
 
-def carries_identity(schema: pa.Schema, fingerprint: str) -> bool:
-    """Whether a stored table's Parquet schema carries this code's feature schema version and `fingerprint` (a table
-    written before tables carried them does not)."""
-    return (schema.metadata or {}).items() >= identity_metadata(fingerprint).items()
+def identity_agrees(schema: pa.Schema, fingerprint: str) -> bool:
+    """Whether a stored table's Parquet schema agrees with this code's feature schema version and `fingerprint`: it
+    carries both, or neither (a table stored before tables carried them, judged by its catalog alone)."""
+    metadata = schema.metadata or {}
+    if SCHEMA_KEY not in metadata and FINGERPRINT_KEY not in metadata:
+        return True
+    return metadata.items() >= identity_metadata(fingerprint).items()
 
 
 @contextmanager
-def _month_lock(folder: Path) -> Iterator[None]:
-    """Held while a month's files are stored: a second run storing the same month waits (the kernel drops the lock of
-    a process that dies)."""
-    lock = os.open(folder / ".store.lock", os.O_RDWR | os.O_CREAT, 0o600)
+def month_lock(folder: Path, shared: bool = False) -> Iterator[None]:
+    """The lock of a month's stored files (`.store.lock` in its folder): held alone while they are stored (a second
+    run storing the same month waits), shared while they are read together; the kernel drops a dead process's."""
+    lock = os.open(folder / ".store.lock", os.O_RDONLY | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(lock)

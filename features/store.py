@@ -1,18 +1,20 @@
 """Feature tables for the months training needs: read from `data/features/as_of=YYYY-MM/` when they are
 current, else computed from the warehouse and stored there.
 
-A stored table is current when its file carries this code's feature schema version and fingerprint
-(feature definitions, settings and the declarations read) and its features of past inspections (count,
+A stored table is current when its catalog and its file agree with this code's feature schema version and
+fingerprint (feature definitions, settings and the declarations read) and its features of past inspections (count,
 months since the last, its outcome) agree with the inspections given (a table computed before the inspections
 were imported, or with other inspections or outcomes, is recomputed). Without inspections, a stored table is kept.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -27,10 +29,11 @@ from core.config import Config
 from core.home import Home
 from core.months import month_end
 from features.build import (
-    carries_identity,
     compute_feature_months,
     feature_dir,
     features_fingerprint,
+    identity_agrees,
+    month_lock,
     read_features_file,
     store_features,
 )
@@ -141,43 +144,55 @@ class StoredFeatures(Mapping[date, pd.DataFrame]):
     def __len__(self) -> int:
         return len(self._files)
 
+    def __reduce__(self) -> str | tuple:
+        raise TypeError("StoredFeatures holds open files: it cannot be copied or pickled")
+
 
 def _close_all(files: dict[date, int]) -> None:
     for file in files.values():
-        os.close(file)
+        with suppress(OSError):
+            os.close(file)
     files.clear()
 
 
 def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
                      inspections: pd.DataFrame | None) -> int | None:
-    """The month's stored feature file, opened, if it is current: it carries this code's schema version and the
-    fingerprint of the definitions, settings and declarations (`features.build.carries_identity`), and its inspection
-    features agree with `inspections` (`is_current`), all read from the file opened; else None (a file unreadable,
-    or of another schema, is computed again)."""
+    """The month's stored feature file, opened, if it is current (`is_current`); else None. Its catalog is read and
+    the file opened under the month's shared lock (`features.build.month_lock`): a store under way, or killed, has
+    removed the catalog. The file must agree with the fingerprint (`features.build.identity_agrees`), and its
+    inspection features with `inspections`, both read from the file opened. A file unreadable, or of another schema,
+    is computed again."""
     fingerprint = features_fingerprint(engine, home.warehouse, month, config)
-    path = feature_dir(home.data, month) / "features.parquet"
+    folder = feature_dir(home.data, month)
+    path = folder / "features.parquet"
+    if not path.exists():
+        return None
     try:
-        file = os.open(path, os.O_RDONLY)
+        with month_lock(folder, shared=True):
+            catalog = json.loads((folder / "feature_catalog.json").read_text(encoding="utf-8"))
+            file = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
+        catalog, file = {}, None
+    except (OSError, ValueError) as error:
+        log.warning("%s cannot be read (%s): computing the month again", folder / "feature_catalog.json", str(error))
         return None
-    source = f"/proc/self/fd/{file}"
-    columns = ["siret", *INSPECTION_FEATURES]
-    try:
-        schema = pq.read_schema(source)
-        current = (carries_identity(schema, fingerprint) and set(columns) <= set(schema.names)
-                   and is_current(pq.read_table(source, columns=columns).to_pandas(),
-                                  {"schema_version": FEATURES_SCHEMA_VERSION, "fingerprint": fingerprint},
-                                  inspections, month, fingerprint))
-    except (OSError, pa.ArrowException) as error:
+    if file is not None:
+        source = f"/proc/self/fd/{file}"
+        columns = ["siret", *INSPECTION_FEATURES]
+        try:
+            schema = pq.read_schema(source)
+            if (identity_agrees(schema, fingerprint) and set(columns) <= set(schema.names)
+                    and is_current(pq.read_table(source, columns=columns).to_pandas(), catalog, inspections, month,
+                                   fingerprint)):
+                return file
+        except (OSError, pa.ArrowException) as error:
+            os.close(file)
+            log.warning("%s cannot be read (%s): computing the month again", path, str(error))
+            return None
+        except BaseException:
+            os.close(file)
+            raise
         os.close(file)
-        log.warning("%s cannot be read (%s): computing the month again", path, error)
-        return None
-    except BaseException:
-        os.close(file)
-        raise
-    if current:
-        return file
-    os.close(file)
     log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
              f"{month:%Y-%m}")
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+import pickle
 from datetime import date
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_a_month_stored_again_by_another_run_changes_nothing_of_what_is_read(hom
     pd.testing.assert_frame_equal(found[MONTH], computed[MONTH])
 
 
-def test_a_stored_table_is_known_by_the_identity_its_file_carries_not_by_the_catalog_beside_it(home):
+def test_a_stored_table_is_current_when_its_catalog_and_its_own_identity_agree(home):
     assert _states(home) == ["computed"]
     assert _states(home) == ["cached"]
     path = feature_dir(home.data, MONTH) / "features.parquet"
@@ -92,10 +93,52 @@ def test_a_stored_table_is_known_by_the_identity_its_file_carries_not_by_the_cat
     # Another run's table with other settings, next to this run's catalog (two stores interleaved, or a catalog left).
     pq.write_table(stored.replace_schema_metadata({**stored.schema.metadata, FINGERPRINT_KEY: b"other settings"}), path)
     assert _states(home) == ["computed"]
-    # A table written before tables carried their identity.
+    # A table stored before tables carried their identity is judged by its catalog: not computed again on upgrade.
     pq.write_table(stored.replace_schema_metadata({}), path)
-    assert _states(home) == ["computed"]
     assert _states(home) == ["cached"]
+    (feature_dir(home.data, MONTH) / "feature_catalog.json").unlink()  # a store under way, or killed on the way
+    assert _states(home) == ["computed"]
+
+
+def test_a_store_killed_on_the_way_leaves_a_month_computed_again(home, monkeypatch):
+    assert _states(home) == ["computed"]
+    place = features.build._place
+
+    def fail_on_evidence(source, path):
+        if path.name == "rule_evidence.parquet":
+            raise OSError("disk full")
+        place(source, path)
+
+    monkeypatch.setattr(features.build, "_place", fail_on_evidence)
+    with pytest.raises(OSError, match="disk full"):
+        feature_tables(home, Config(), [MONTH], _inspections())  # stale: computed, then stored up to the evidence
+    monkeypatch.undo()
+    assert _states(home, _inspections()) == ["computed"]  # new features beside old evidence: not taken as current
+
+
+def test_the_check_reads_the_file_it_holds_and_only_what_it_needs(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], _inspections())
+    path = feature_dir(home.data, MONTH) / "features.parquet"
+    read_schema, read_table, replaced, columns = features.store.pq.read_schema, features.store.pq.read_table, [], []
+
+    def replaced_once_opened(source):
+        if not replaced:
+            _store_again(path)  # another run, between the opening of the file and its check
+            replaced.append(True)
+        return read_schema(source)
+
+    def read_held(source, **kwargs):
+        if str(source).startswith("/proc/self/fd/"):  # not the other run's reads
+            columns.append(kwargs.get("columns"))
+        return read_table(source, **kwargs)
+
+    monkeypatch.setattr(features.store.pq, "read_schema", replaced_once_opened)
+    monkeypatch.setattr(features.store.pq, "read_table", read_held)
+    states: list[str] = []
+    tables = feature_tables(home, Config(), [MONTH], _inspections(), lambda month, state: states.append(state))
+    assert states == ["cached"] and columns == [["siret", *features.store.INSPECTION_FEATURES]]
+    monkeypatch.undo()
+    assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 1
 
 
 def test_a_stored_table_of_another_schema_or_unreadable_is_computed_again(home, caplog):
@@ -130,13 +173,29 @@ def test_two_runs_storing_one_month_store_one_after_the_other(home, monkeypatch)
     assert busy == ["rule_evidence.parquet"]
 
 
-def test_the_files_held_are_closed_with_the_mapping(home):
-    def open_files() -> int:
-        return len(os.listdir("/proc/self/fd"))
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
 
-    before = open_files()
+
+def test_the_files_held_are_closed_with_the_mapping(home):
+    before = _open_files()
     tables = feature_tables(home, Config(), [MONTH, date(2025, 7, 1)], None)
-    assert open_files() == before + 2 and len(tables[MONTH]) > 0
+    assert _open_files() == before + 2 and len(tables[MONTH]) > 0
+    with pytest.raises(TypeError, match="holds open files"):
+        pickle.dumps(tables)
     del tables
     gc.collect()
-    assert open_files() == before
+    assert _open_files() == before
+
+
+def test_no_file_is_left_open_by_a_stale_or_unreadable_month(home):
+    feature_tables(home, Config(), [MONTH], _inspections())
+    path = feature_dir(home.data, MONTH) / "features.parquet"
+    for spoil in (_store_again, lambda path: path.write_bytes(path.read_bytes()[:1000])):
+        spoil(path)
+        before = _open_files()
+        tables = feature_tables(home, Config(), [MONTH], _inspections())
+        assert _open_files() == before + 1  # the month computed again, held
+        del tables
+        gc.collect()
+        assert _open_files() == before
