@@ -175,13 +175,18 @@ def _registry_with_three_versions(training_world, config: Config):
 
 
 def test_same_data_same_seed_same_model_and_metrics(training_world):
+    """Also with the propensity model fitted on a sample (`propensity_rows` below the world's 4,320
+    establishment-months): without weighting, the models do not depend on it, nor do their names."""
     from training.pipeline import fit_and_evaluate, load_training_data
     from training.workflow import inspection_source
 
     config = Config(training=SMALL_DATA)
     inspections = inspection_source(training_world.home, training_world.inspections_csv).rows
     data = load_training_data(training_world.home, config, inspections)
-    runs = [fit_and_evaluate(data, SMALL_DATA, 3, None) for _ in range(2)]
+    sampled = SMALL_DATA.model_copy(update={"propensity_rows": 1_000})
+    runs = [fit_and_evaluate(data, settings, 3, None) for settings in (SMALL_DATA, sampled)]
+    assert runs[0].ipw == "off" and not runs[0].selection.equals(runs[1].selection)  # a sample, not the whole
+    assert (runs[0].model_fingerprint, runs[0].study_name) == (runs[1].model_fingerprint, runs[1].study_name)
     pd.testing.assert_frame_equal(runs[0].comparison, runs[1].comparison)
     pd.testing.assert_frame_equal(runs[0].oof, runs[1].oof)
     assert runs[0].params == runs[1].params
