@@ -162,11 +162,11 @@ def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
     removed the catalog. The file must agree with the fingerprint (`features.build.identity_agrees`), and its
     inspection features with `inspections`, both read from the file opened. A file unreadable, or of another schema,
     is computed again."""
-    fingerprint = features_fingerprint(engine, home.warehouse, month, config)
     folder = feature_dir(home.data, month)
     path = folder / "features.parquet"
     if not path.exists():
         return None
+    fingerprint = features_fingerprint(engine, home.warehouse, month, config)
     try:
         with month_lock(folder, shared=True):
             catalog = json.loads((folder / "feature_catalog.json").read_text(encoding="utf-8"))
