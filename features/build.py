@@ -63,6 +63,8 @@ log = logging.getLogger("champollion.features")
 # Rule evidence is stored sorted by establishment in row groups this small, so that one establishment's
 # page reads a few thousand rows of a national month's millions (the reader skips groups by their SIRETs).
 EVIDENCE_ROW_GROUP_ROWS = 16_384
+# The file of a stored month's rule evidence, beside its features (`feature_dir`).
+EVIDENCE_FILE = "rule_evidence.parquet"
 
 
 @dataclass(frozen=True)
@@ -392,7 +394,7 @@ def store_features(table: FeatureTable, data: Path, config: Config, out: Path | 
     with month_lock(folder):
         (folder / "feature_catalog.json").unlink(missing_ok=True)
         _write(table.features, folder / "features.parquet", identity_metadata(table.fingerprint), on_written)
-        _place(table.evidence_file, folder / "rule_evidence.parquet")
+        _place(table.evidence_file, folder / EVIDENCE_FILE)
         catalog = {
             "schema_version": FEATURES_SCHEMA_VERSION,
             "fingerprint": table.fingerprint,
@@ -457,7 +459,7 @@ def read_features_file(path: Path) -> pd.DataFrame:
 def load_evidence(data: Path, as_of: date, among: Collection[str] | None = None) -> pd.DataFrame:
     """The stored rule evidence of a month (one row per potential infraction, `features.rules.EVIDENCE_COLUMNS`),
     of the establishments `among` if given (`read_evidence`)."""
-    path = feature_dir(data, as_of) / "rule_evidence.parquet"
+    path = feature_dir(data, as_of) / EVIDENCE_FILE
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: no rule evidence stored for {as_of:%Y-%m}; run `champollion features --as-of {as_of:%Y-%m}`"

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import suppress
 from datetime import date
 from functools import partial
@@ -29,11 +29,13 @@ from core.config import Config
 from core.home import Home
 from core.months import month_end
 from features.build import (
+    EVIDENCE_FILE,
     compute_feature_months,
     feature_dir,
     features_fingerprint,
     identity_agrees,
     month_lock,
+    read_evidence,
     read_features_file,
     store_features,
 )
@@ -100,37 +102,49 @@ def is_current(
 
 
 class StoredFeatures(Mapping[date, pd.DataFrame]):
-    """The current feature tables of some months, each read from its file when asked for, in the order of the months.
+    """The current feature tables of some months, each read from its file when asked for, in the order of the months,
+    with the rule evidence computed with each (`evidence`).
 
     A national month's table holds 1.8 M establishments (1.16 GB in pandas): a caller going through the 24 months
-    of a retraining holds one month at a time, never all of them. Each file read is the one found current (or just
-    computed), kept open from that moment (closed with this object): another run storing the month again meanwhile,
-    with other inspections or settings, changes neither what is read nor the run.
+    of a retraining holds one month at a time, never all of them. Each month's two files read are the ones found
+    current (or just computed) together, kept open from that moment (closed with this object): another run storing
+    the month again meanwhile, with other inspections or settings, changes neither what is read nor the run, and a
+    month's evidence is always that of its features.
     """
 
     def __init__(self, months: list[date]):
         self._months = list(months)
-        self._files: dict[date, int] = {}
+        self._files: dict[date, tuple[int, int]] = {}
         weakref.finalize(self, _close_all, self._files)
 
-    def hold(self, month: date, file: int) -> None:
-        """Keep the open file (descriptor) of a month's table: this object closes it."""
+    def hold(self, month: date, features: int, evidence: int) -> None:
+        """Keep the open files (descriptors) of a month's table and evidence: this object closes them."""
         if month in self._files:
-            os.close(self._files[month])
-        self._files[month] = file
+            _close(self._files.pop(month))
+        self._files[month] = (features, evidence)
 
-    def open(self, month: date, path: Path) -> None:
-        """Open the file at `path` as the month's table, and keep it (`hold`)."""
-        self.hold(month, os.open(path, os.O_RDONLY))
+    def open(self, month: date, features: Path, evidence: Path) -> None:
+        """Open the files at `features` and `evidence` as the month's table and evidence, and keep them (`hold`)."""
+        held = os.open(features, os.O_RDONLY)
+        try:
+            self.hold(month, held, os.open(evidence, os.O_RDONLY))
+        except BaseException:
+            os.close(held)
+            raise
 
-    def _source(self, month: date) -> str:
+    def _source(self, month: date, which: int = 0) -> str:
         if month not in self._files:
             raise KeyError(month)
-        return f"/proc/self/fd/{self._files[month]}"  # the file held open (Linux), whatever its path holds now
+        return f"/proc/self/fd/{self._files[month][which]}"  # the file held open (Linux), whatever its path holds now
 
     def rows(self, month: date) -> int:
         """How many establishments the month's table holds, read from its file's metadata."""
         return pq.ParquetFile(self._source(month)).metadata.num_rows
+
+    def evidence(self, month: date, among: Collection[str] | None = None) -> pd.DataFrame:
+        """The rule evidence computed with the month's table (`features.build.read_evidence`), of the establishments
+        `among` if given."""
+        return read_evidence(Path(self._source(month, 1)), among=among)
 
     def __getitem__(self, month: date) -> pd.DataFrame:
         return read_features_file(Path(self._source(month)))
@@ -148,51 +162,60 @@ class StoredFeatures(Mapping[date, pd.DataFrame]):
         raise TypeError("StoredFeatures holds open files: it cannot be copied or pickled")
 
 
-def _close_all(files: dict[date, int]) -> None:
-    for file in files.values():
+def _close(files: tuple[int, ...]) -> None:
+    for file in files:
         with suppress(OSError):
             os.close(file)
+
+
+def _close_all(files: dict[date, tuple[int, int]]) -> None:
+    for pair in files.values():
+        _close(pair)
     files.clear()
 
 
 def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
-                     inspections: pd.DataFrame | None) -> int | None:
-    """The month's stored feature file, opened, if it is current (`is_current`); else None. Its catalog is read and
-    the file opened under the month's shared lock (`features.build.month_lock`): a store under way, or killed, has
-    removed the catalog. The file must agree with the fingerprint (`features.build.identity_agrees`), and its
-    inspection features with `inspections`, both read from the file opened. A file unreadable, or of another schema,
-    is computed again."""
+                     inspections: pd.DataFrame | None) -> tuple[int, int] | None:
+    """The month's stored feature file and rule evidence, opened, if they are current (`is_current`); else None. Its
+    catalog is read and the files opened under the month's shared lock (`features.build.month_lock`): a store under
+    way, or killed, has removed the catalog, and the two files opened are those one store put in place. The feature
+    file must agree with the fingerprint (`features.build.identity_agrees`), and its inspection features with
+    `inspections`, both read from the file opened. A file missing, unreadable, or of another schema, is computed
+    again."""
     folder = feature_dir(home.data, month)
     path = folder / "features.parquet"
     if not path.exists():
         return None
     fingerprint = features_fingerprint(engine, home.warehouse, month, config)
+    files: list[int] = []
     try:
         with month_lock(folder, shared=True):
             catalog = json.loads((folder / "feature_catalog.json").read_text(encoding="utf-8"))
-            file = os.open(path, os.O_RDONLY)
+            files.append(os.open(path, os.O_RDONLY))
+            files.append(os.open(folder / EVIDENCE_FILE, os.O_RDONLY))
     except FileNotFoundError:
-        catalog, file = {}, None
+        catalog = {}
     except (OSError, ValueError) as error:
+        _close(tuple(files))
         log.warning("%s cannot be read (%s): computing the month again", folder / "feature_catalog.json", str(error))
         return None
-    if file is not None:
-        source = f"/proc/self/fd/{file}"
+    if len(files) == 2:
+        source = f"/proc/self/fd/{files[0]}"
         columns = ["siret", *INSPECTION_FEATURES]
         try:
             schema = pq.read_schema(source)
             if (identity_agrees(schema, fingerprint) and set(columns) <= set(schema.names)
                     and is_current(pq.read_table(source, columns=columns).to_pandas(), catalog, inspections, month,
                                    fingerprint)):
-                return file
+                return files[0], files[1]
         except (OSError, pa.ArrowException) as error:
-            os.close(file)
+            _close(tuple(files))
             log.warning("%s cannot be read (%s): computing the month again", path, str(error))
             return None
         except BaseException:
-            os.close(file)
+            _close(tuple(files))
             raise
-        os.close(file)
+    _close(tuple(files))
     log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
              f"{month:%Y-%m}")
     return None
@@ -219,16 +242,17 @@ def feature_tables(
     stale: list[date] = []
     with open_engine("duckdb", config, home.duckdb_tmp) as engine:
         for month in wanted:
-            file = _open_if_current(engine, home, config, month, inspections)
-            if file is None:
+            files = _open_if_current(engine, home, config, month, inspections)
+            if files is None:
                 stale.append(month)
                 continue
-            tables.hold(month, file)
+            tables.hold(month, *files)
             if on_month:
                 on_month(month, "cached")
         # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
         for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections):
-            store_features(computed, home.data, config, on_written=partial(tables.open, computed.as_of))
+            store_features(computed, home.data, config, on_written=partial(tables.open, computed.as_of,
+                                                                          evidence=computed.evidence_file))
             if on_month:
                 on_month(computed.as_of, "computed")
             del computed  # not held while the next month is computed

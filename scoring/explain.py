@@ -368,7 +368,7 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     establishment not in the list's file; controls imported, definitions or the registry changed since, and nothing
     kept) the month is scored again with what is known now, and the explanation's `notice` says how the list's line
     differs."""
-    from scoring.monthly import load_model, month_evidence, month_features, previous_ranking
+    from scoring.monthly import load_model, month_features, previous_ranking
     from warehouse.inspections import load_inspections
 
     registry = model_home or home
@@ -390,11 +390,12 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
             return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
                                          month, config, published=ranking, benchmarks=kept.benchmarks)
     inspections = load_inspections(home.warehouse)
-    table = month_features(home, config, month, inspections)
+    stored = month_features(home, config, month, inspections)
+    table = stored.table
     if line is not None and model_reference is None and not gone and scores_as_published(model, table, siret, line):
-        return explain_establishment(model, version, table, month_evidence(home, month, {siret}), contracts, siret,
+        return explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret,
                                      month, config, published=ranking)
-    explanation = explain_establishment(model, version, table, month_evidence(home, month), contracts, siret, month,
+    explanation = explain_establishment(model, version, table, stored.evidence(), contracts, siret, month,
                                         config, inspections, previous_ranking(home, month))
     return replace(explanation, notice=_differs_from_list(ranking, line, explanation, bool(gone)))
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,6 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.machine import usable_cpus
 from core.months import add_months
-from features.build import load_evidence
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, write_list_inputs
@@ -44,6 +43,9 @@ from scoring.reasons import (
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
 from training.saved_model import SavedModel
 from warehouse.inspections import load_inspections
+
+if TYPE_CHECKING:
+    from features.store import StoredFeatures
 
 log = logging.getLogger("champollion.scoring")
 
@@ -96,19 +98,28 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
     return model, str(version.version)
 
 
-def month_features(home: Home, config: Config, month: date, inspections: pd.DataFrame | None) -> pd.DataFrame:
-    """The feature table as of the month, reused when current, else computed and stored."""
+@dataclass(frozen=True)
+class StoredMonth:
+    """A month's feature table and the rule evidence computed with it: `files` holds both stored files open, so the
+    evidence read is that of these features, whatever another run stores for the month meanwhile."""
+
+    month: date
+    table: pd.DataFrame
+    files: StoredFeatures
+
+    def evidence(self, among: Collection[str] | None = None) -> pd.DataFrame:
+        """The month's rule evidence (of the establishments `among` if given)."""
+        return self.files.evidence(self.month, among)
+
+
+def month_features(home: Home, config: Config, month: date, inspections: pd.DataFrame | None) -> StoredMonth:
+    """The feature table as of the month, reused when current, else computed and stored, with its evidence."""
     from features.store import feature_tables
 
     tables = feature_tables(home, config, [month], inspections)
     if month not in tables:
         raise FileNotFoundError(f"no declarations for {month:%Y-%m} in {home.warehouse}: ingest that month first")
-    return tables[month].reset_index(drop=True)
-
-
-def month_evidence(home: Home, month: date, among: Collection[str] | None = None) -> pd.DataFrame:
-    """The rule evidence stored with the month's features (of the establishments `among` if given)."""
-    return load_evidence(home.data, month, among)
+    return StoredMonth(month, tables[month].reset_index(drop=True), tables)
 
 
 def explain_rows(model: SavedModel, table: pd.DataFrame, rows: pd.Index, tolerance: float) -> pd.DataFrame:
@@ -315,13 +326,14 @@ def score_month(
         model, version = load_model(model_home or home, config, model_reference)
     with timed(stages, "features read"):
         inspections = load_inspections(home.warehouse)
-        table = month_features(home, config, month, inspections)
+        stored = month_features(home, config, month, inspections)
+        table = stored.table
         previous = previous_ranking(home, month)
     ranked = rank_table(model, table, month, config, inspections, previous, stages)
     # Only the explained establishments' evidence is read: their reasons and the files need no other.
     rows = explained(ranked, all_reasons)
     with timed(stages, "evidence read"):
-        evidence = month_evidence(home, month, set(ranked.loc[rows, "siret"]))
+        evidence = stored.evidence(set(ranked.loc[rows, "siret"]))
     with timed(stages, "SHAP reasons"):
         benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
     inputs = ListInputs(month, version, table.loc[rows], benchmarks, list_inputs_folder(home, month))

@@ -1,7 +1,8 @@
 """The feature tables training reads: kept open from the moment they are found current (or computed), so that
 another run storing a month again meanwhile, with other inspections or settings, changes nothing of what training
-reads; a stored table known by the identity its own file carries; tables of another schema, or unreadable, computed
-again rather than a crash; two runs storing one month one after the other; the files closed with the mapping."""
+reads, and the evidence read is always that of the features read; a stored table known by the identity its own file
+carries; tables of another schema, or unreadable, computed again rather than a crash; two runs storing one month one
+after the other; the files closed with the mapping."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import features.build
 import features.store
 from core.config import Config
 from core.home import Home
-from features.build import FINGERPRINT_KEY, feature_dir
+from features.build import EVIDENCE_FILE, FINGERPRINT_KEY, feature_dir
 from features.store import feature_tables
 from tests.mini_world import MONTHS, RESTAURANT, write_months
 from warehouse.ingest import ingest
@@ -83,6 +84,37 @@ def test_a_month_stored_again_by_another_run_changes_nothing_of_what_is_read(hom
         assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 1
         assert tables.rows(MONTH) == len(computed[MONTH])
     pd.testing.assert_frame_equal(found[MONTH], computed[MONTH])
+
+
+def _evidence_of_another_run(folder: Path) -> None:
+    """What another run storing the month again puts in place of its evidence: other findings (here, none)."""
+    path = folder / EVIDENCE_FILE
+    temp = path.with_name("other-run-evidence.parquet")
+    pq.write_table(pq.read_table(path).slice(0, 0), temp)
+    os.replace(temp, path)
+
+
+@pytest.mark.parametrize("stored_first", [False, True], ids=["computed", "cached"])
+def test_the_evidence_read_is_the_one_computed_with_the_features_read(home, stored_first):
+    if stored_first:
+        feature_tables(home, Config(), [MONTH], _inspections())
+    folder = feature_dir(home.data, MONTH)
+    tables = feature_tables(home, Config(), [MONTH], _inspections())
+    expected = features.build.load_evidence(home.data, MONTH)
+    assert len(expected) > 0
+    _evidence_of_another_run(folder)  # after this run found (or stored) the month
+    _store_again(folder / "features.parquet", b"another fingerprint")
+    pd.testing.assert_frame_equal(tables.evidence(MONTH), expected)
+    listed = sorted(set(expected["establishment_siret"]))[:1]
+    pd.testing.assert_frame_equal(tables.evidence(MONTH, listed).reset_index(drop=True),
+                                  expected[expected["establishment_siret"].isin(listed)].reset_index(drop=True))
+
+
+def test_a_stored_month_without_its_evidence_is_computed_again(home):
+    assert _states(home) == ["computed"]
+    (feature_dir(home.data, MONTH) / EVIDENCE_FILE).unlink()  # removed by hand, or never written
+    assert _states(home) == ["computed"]
+    assert _states(home) == ["cached"]
 
 
 def test_a_stored_table_is_current_when_its_catalog_and_its_own_identity_agree(home):
@@ -180,7 +212,7 @@ def _open_files() -> int:
 def test_the_files_held_are_closed_with_the_mapping(home):
     before = _open_files()
     tables = feature_tables(home, Config(), [MONTH, date(2025, 7, 1)], None)
-    assert _open_files() == before + 2 and len(tables[MONTH]) > 0
+    assert _open_files() == before + 4 and len(tables[MONTH]) > 0  # each month's features and evidence
     with pytest.raises(TypeError, match="holds open files"):
         pickle.dumps(tables)
     del tables
@@ -195,7 +227,7 @@ def test_no_file_is_left_open_by_a_stale_or_unreadable_month(home):
         spoil(path)
         before = _open_files()
         tables = feature_tables(home, Config(), [MONTH], _inspections())
-        assert _open_files() == before + 1  # the month computed again, held
+        assert _open_files() == before + 2  # the month computed again, its features and evidence held
         del tables
         gc.collect()
         assert _open_files() == before

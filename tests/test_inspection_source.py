@@ -38,7 +38,7 @@ def test_train_inspections_are_stored_and_a_month_has_the_same_features_at_train
     month = date(2025, 6, 1)
     at_training = feature_tables(home, Config(), [month], source.rows)[month].reset_index(drop=True)
     shutil.rmtree(home.data / "features")
-    at_scoring = month_features(home, Config(), month, load_inspections(home.warehouse))
+    at_scoring = month_features(home, Config(), month, load_inspections(home.warehouse)).table
     pd.testing.assert_frame_equal(at_training, at_scoring)
     assert at_scoring.set_index("siret").loc[RESTAURANT, "past_inspections"] == 1
 
@@ -60,7 +60,7 @@ def test_a_corrected_outcome_appended_makes_the_stored_months_after_it_stale(tmp
     first.write_text(f"siret,inspection_date,abuse_found\n{RESTAURANT},2025-03-10,0\n{SHOP},2025-05-02,0\n"
                      f"{SHOP},2025-05-02,1\n", encoding="utf-8")
     import_inspections(first, home)
-    before = month_features(home, Config(), month, load_inspections(home.warehouse)).set_index("siret")
+    before = month_features(home, Config(), month, load_inspections(home.warehouse)).table.set_index("siret")
     assert before.loc[RESTAURANT, "last_inspection_found_abuse"] == 0
     assert before.loc[SHOP, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [2, 1]  # either found it
 
@@ -72,7 +72,7 @@ def test_a_corrected_outcome_appended_makes_the_stored_months_after_it_stale(tmp
     catalog = json.loads((feature_dir(home.data, month) / "feature_catalog.json").read_text(encoding="utf-8"))
     stored = load_features(home.data, month)
     assert not is_current(stored, catalog, inspections, month, catalog["fingerprint"])
-    after = month_features(home, Config(), month, inspections).set_index("siret")
+    after = month_features(home, Config(), month, inspections).table.set_index("siret")
     assert after.loc[RESTAURANT, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [1, 1]
     # What the check expects is what the SQL computes, for every establishment.
     expected = expected_inspection_features(inspections, month).reindex(after.index)

@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.months import add_months, months_between
-from features.build import feature_dir, features_fingerprint, identity_metadata
+from features.build import EVIDENCE_FILE, EVIDENCE_ROW_GROUP_ROWS, feature_dir, features_fingerprint, identity_metadata
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
+from features.rules import EVIDENCE_COLUMNS
 from warehouse.sql_engine import DuckDBEngine
 
 REGIONS = ("11", "84", "93", "44")
@@ -76,8 +77,8 @@ def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.nda
 
 def build_world(root: Path, n_establishments: int = 240, first: date = date(2024, 1, 1), n_months: int = 18,
                 seed: int = 3) -> World:
-    """Write the world under `root`: home/data/features/as_of=*/, an empty warehouse month per month,
-    inspections.csv (with two bad rows) and truth/establishment_months.parquet."""
+    """Write the world under `root`: home/data/features/as_of=*/ (features, and evidence with no finding), an empty
+    warehouse month per month, inspections.csv (with two bad rows) and truth/establishment_months.parquet."""
     rng = np.random.default_rng(seed)
     home = Home(root / "home")
     sirets = np.array([f"{10000000000000 + 97 * i:014d}" for i in range(n_establishments)])
@@ -106,6 +107,10 @@ def build_world(root: Path, n_establishments: int = 240, first: date = date(2024
         fingerprint = features_fingerprint(engine, home.warehouse, month, Config())
         pq.write_table(table.replace_schema_metadata({**table.schema.metadata, **identity_metadata(fingerprint)}),
                        folder / "features.parquet")
+        # No finding: the evidence file with its columns, as a month with no potential infraction stores it.
+        columns = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in EVIDENCE_COLUMNS)
+        engine.write_parquet(f"SELECT {columns}, DATE '{month.isoformat()}' AS as_of LIMIT 0", folder / EVIDENCE_FILE,
+                             EVIDENCE_ROW_GROUP_ROWS)
         catalog = {"schema_version": FEATURES_SCHEMA_VERSION, "fingerprint": fingerprint}
         (folder / "feature_catalog.json").write_text(json.dumps(catalog), encoding="utf-8")
     engine.close()

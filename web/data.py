@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from web.project import (
+    EVIDENCE_FILE,
     LABELS_FR,
     LEGAL_RULES,
     Config,
@@ -308,7 +309,7 @@ class HomeData:
             features = self.features(month, model.features)
             if siret not in features.positions:
                 raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
-            evidence = read_evidence(feature_dir(self.home.data, month) / "rule_evidence.parquet", siret)
+            evidence = read_evidence(feature_dir(self.home.data, month) / EVIDENCE_FILE, siret)
         with self.engines.engine() as (version, engine):
             agencies = self.agencies(month, version, engine)
             contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)

@@ -12,7 +12,7 @@ from core.french import date_fr, month_fr, of_month_fr, percent_fr
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
-from features.build import feature_dir, load_features, read_evidence
+from features.build import EVIDENCE_FILE, feature_dir, load_features, read_evidence
 from features.rules import RULES
 from scoring.evidence_groups import group_evidence
 from scoring.explain import (
@@ -40,6 +40,7 @@ from warehouse.sql_engine import DuckDBEngine
 from warehouse.versions import ForeignLayout, MissingVersion, WarehouseBusy
 
 __all__ = [
+    "EVIDENCE_FILE",
     "KIND_FR",
     "LABELS_FR",
     "LEGAL_RULES",
