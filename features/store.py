@@ -141,10 +141,10 @@ class StoredFeatures(Mapping[date, pd.DataFrame]):
         """How many establishments the month's table holds, read from its file's metadata."""
         return pq.ParquetFile(self._source(month)).metadata.num_rows
 
-    def evidence(self, month: date, among: Collection[str] | None = None) -> pd.DataFrame:
+    def evidence(self, month: date, among: Collection[str] | None = None, siret: str | None = None) -> pd.DataFrame:
         """The rule evidence computed with the month's table (`features.build.read_evidence`), of the establishments
-        `among` if given."""
-        return read_evidence(Path(self._source(month, 1)), among=among)
+        `among`, or of the one `siret`, if given."""
+        return read_evidence(Path(self._source(month, 1)), siret, among)
 
     def __getitem__(self, month: date) -> pd.DataFrame:
         return read_features_file(Path(self._source(month)))
@@ -172,6 +172,21 @@ def _close_all(files: dict[date, tuple[int, int]]) -> None:
     for pair in files.values():
         _close(pair)
     files.clear()
+
+
+def stored_as_they_are(data: Path, month: date) -> StoredFeatures:
+    """The month's stored features and evidence as they are, without checking them current (what the web
+    application shows), opened together under the month's shared lock (`features.build.month_lock`): never one
+    store's features beside another's evidence. FileNotFoundError when the month is not stored, or a store is under
+    way (its catalog removed)."""
+    folder = feature_dir(data, month)
+    tables = StoredFeatures([month])
+    with month_lock(folder, shared=True):
+        if not (folder / "feature_catalog.json").exists():
+            raise FileNotFoundError(f"{folder}: no features stored for {month:%Y-%m} (or being stored); run "
+                                    f"`champollion features --as-of {month:%Y-%m}`")
+        tables.open(month, folder / "features.parquet", folder / EVIDENCE_FILE)
+    return tables
 
 
 def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,

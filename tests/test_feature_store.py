@@ -23,7 +23,7 @@ import features.store
 from core.config import Config
 from core.home import Home
 from features.build import EVIDENCE_FILE, FINGERPRINT_KEY, feature_dir
-from features.store import feature_tables
+from features.store import feature_tables, stored_as_they_are
 from tests.mini_world import MONTHS, RESTAURANT, write_months
 from warehouse.ingest import ingest
 
@@ -108,6 +108,23 @@ def test_the_evidence_read_is_the_one_computed_with_the_features_read(home, stor
     listed = sorted(set(expected["establishment_siret"]))[:1]
     pd.testing.assert_frame_equal(tables.evidence(MONTH, listed).reset_index(drop=True),
                                   expected[expected["establishment_siret"].isin(listed)].reset_index(drop=True))
+
+
+def test_a_month_shown_as_stored_holds_its_features_and_their_evidence(home):
+    feature_tables(home, Config(), [MONTH], _inspections())
+    folder = feature_dir(home.data, MONTH)
+    shown = stored_as_they_are(home.data, MONTH)  # what the web application reads
+    features_then = features.build.read_features_file(folder / "features.parquet")
+    evidence_then = features.build.load_evidence(home.data, MONTH)
+    siret = evidence_then["establishment_siret"].iloc[0]
+    _evidence_of_another_run(folder)
+    _store_again(folder / "features.parquet")  # another run's month, stored after this one was opened
+    pd.testing.assert_frame_equal(shown[MONTH], features_then)
+    pd.testing.assert_frame_equal(shown.evidence(MONTH, siret=siret).reset_index(drop=True),
+                                  evidence_then[evidence_then["establishment_siret"] == siret].reset_index(drop=True))
+    (folder / "feature_catalog.json").unlink()  # a store under way
+    with pytest.raises(FileNotFoundError, match="being stored"):
+        stored_as_they_are(home.data, MONTH)
 
 
 def test_a_stored_month_without_its_evidence_is_computed_again(home):

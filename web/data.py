@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from web.project import (
-    EVIDENCE_FILE,
     LABELS_FR,
     LEGAL_RULES,
     Config,
@@ -34,6 +33,7 @@ from web.project import (
     Home,
     ListInputs,
     SectorBenchmarks,
+    StoredFeatures,
     explain_line,
     feature_dir,
     format_value,
@@ -41,16 +41,15 @@ from web.project import (
     kept_explains,
     list_inputs_folder,
     lists_folder,
-    load_features,
     load_inspections,
     load_model,
     month_contracts,
     placing_agencies,
     published_version,
-    read_evidence,
     read_list_inputs,
     read_ranking,
     stale_notice,
+    stored_as_they_are,
     timeline_png,
 )
 
@@ -97,11 +96,13 @@ def reason_label(group: str) -> str:
 
 @dataclass(frozen=True)
 class MonthFeatures:
-    """A month's stored feature table, the position of each SIRET in it and the sector medians."""
+    """A month's stored feature table, the position of each SIRET in it and the sector medians; `files` holds the
+    stored table and its rule evidence open (None: what a list kept of the lines it explained)."""
 
     table: pd.DataFrame
     positions: dict[str, int]
     benchmarks: SectorBenchmarks
+    files: StoredFeatures | None = None
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,11 @@ class HomeData:
             stamp = self._features_stamp(month)
             kept = self._features.get(month)
             if kept is None or kept[0] != stamp:
-                table = load_features(self.home.data, month).reset_index(drop=True)
+                files = stored_as_they_are(self.home.data, month)
+                table = files[month].reset_index(drop=True)
                 positions = {s: i for i, s in enumerate(table["siret"].astype(str))}
                 benchmarks = SectorBenchmarks.of(table, model_features, self.config.features.benchmark_min_group)
-                kept = self._features[month] = (stamp, MonthFeatures(table, positions, benchmarks))
+                kept = self._features[month] = (stamp, MonthFeatures(table, positions, benchmarks, files))
             return kept[1]
 
     def list_inputs(self, month: date) -> ListInputs | None:
@@ -309,7 +311,8 @@ class HomeData:
             features = self.features(month, model.features)
             if siret not in features.positions:
                 raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")
-            evidence = read_evidence(feature_dir(self.home.data, month) / EVIDENCE_FILE, siret)
+            assert features.files is not None  # a table read from the store holds its files
+            evidence = features.files.evidence(month, siret=siret)
         with self.engines.engine() as (version, engine):
             agencies = self.agencies(month, version, engine)
             contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)

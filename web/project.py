@@ -12,8 +12,9 @@ from core.french import date_fr, month_fr, of_month_fr, percent_fr
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
-from features.build import EVIDENCE_FILE, feature_dir, load_features, read_evidence
+from features.build import feature_dir
 from features.rules import RULES
+from features.store import StoredFeatures, stored_as_they_are
 from scoring.evidence_groups import group_evidence
 from scoring.explain import (
     KIND_FR,
@@ -40,7 +41,6 @@ from warehouse.sql_engine import DuckDBEngine
 from warehouse.versions import ForeignLayout, MissingVersion, WarehouseBusy
 
 __all__ = [
-    "EVIDENCE_FILE",
     "KIND_FR",
     "LABELS_FR",
     "LEGAL_RULES",
@@ -54,6 +54,7 @@ __all__ = [
     "ListInputs",
     "MissingVersion",
     "SectorBenchmarks",
+    "StoredFeatures",
     "WarehouseBusy",
     "WebConfig",
     "add_months",
@@ -73,7 +74,6 @@ __all__ = [
     "lists_folder",
     "load_average",
     "load_config",
-    "load_features",
     "load_inspections",
     "load_model",
     "month_contracts",
@@ -85,12 +85,12 @@ __all__ = [
     "prepare_as_of",
     "prepare_establishment_contracts",
     "published_version",
-    "read_evidence",
     "read_list_inputs",
     "read_ranking",
     "region_names",
     "slug",
     "stale_notice",
     "store_recorded_inspections",
+    "stored_as_they_are",
     "timeline_png",
 ]
