@@ -195,44 +195,43 @@ def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
     catalog is read and the files opened under the month's shared lock (`features.build.month_lock`): a store under
     way, or killed, has removed the catalog, and the two files opened are those one store put in place. The feature
     file must agree with the fingerprint (`features.build.identity_agrees`), and its inspection features with
-    `inspections`, both read from the file opened. A file missing, unreadable, or of another schema, is computed
-    again."""
+    `inspections`, both read from the file opened; the evidence must be readable. A file missing, unreadable, or of
+    another schema, is computed again."""
     folder = feature_dir(home.data, month)
-    path = folder / "features.parquet"
+    path, evidence = folder / "features.parquet", folder / EVIDENCE_FILE
     if not path.exists():
         return None
     fingerprint = features_fingerprint(engine, home.warehouse, month, config)
     files: list[int] = []
+    reading = folder / "feature_catalog.json"
     try:
         with month_lock(folder, shared=True):
-            catalog = json.loads((folder / "feature_catalog.json").read_text(encoding="utf-8"))
+            catalog = json.loads(reading.read_text(encoding="utf-8"))
+            if not isinstance(catalog, dict):
+                raise ValueError("not a JSON object")
+            reading = path
             files.append(os.open(path, os.O_RDONLY))
-            files.append(os.open(folder / EVIDENCE_FILE, os.O_RDONLY))
+            reading = evidence
+            files.append(os.open(evidence, os.O_RDONLY))
+        pq.read_schema(f"/proc/self/fd/{files[1]}")  # the evidence whole: its footer read
+        reading = path
+        source, columns = f"/proc/self/fd/{files[0]}", ["siret", *INSPECTION_FEATURES]
+        schema = pq.read_schema(source)
+        if (identity_agrees(schema, fingerprint) and set(columns) <= set(schema.names)
+                and is_current(pq.read_table(source, columns=columns).to_pandas(), catalog, inspections, month,
+                               fingerprint)):
+            return files[0], files[1]
+        log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
+                 f"{month:%Y-%m}")
     except FileNotFoundError:
-        catalog = {}
-    except (OSError, ValueError) as error:
+        log.info("features as of %s are incomplete (%s missing: a store under way, or killed): recomputing",
+                 f"{month:%Y-%m}", reading)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        log.warning("%s cannot be read (%s): computing the month again", reading, str(error))
+    except BaseException:
         _close(tuple(files))
-        log.warning("%s cannot be read (%s): computing the month again", folder / "feature_catalog.json", str(error))
-        return None
-    if len(files) == 2:
-        source = f"/proc/self/fd/{files[0]}"
-        columns = ["siret", *INSPECTION_FEATURES]
-        try:
-            schema = pq.read_schema(source)
-            if (identity_agrees(schema, fingerprint) and set(columns) <= set(schema.names)
-                    and is_current(pq.read_table(source, columns=columns).to_pandas(), catalog, inspections, month,
-                                   fingerprint)):
-                return files[0], files[1]
-        except (OSError, pa.ArrowException) as error:
-            _close(tuple(files))
-            log.warning("%s cannot be read (%s): computing the month again", path, str(error))
-            return None
-        except BaseException:
-            _close(tuple(files))
-            raise
+        raise
     _close(tuple(files))
-    log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
-             f"{month:%Y-%m}")
     return None
 
 

@@ -98,7 +98,7 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
     return model, str(version.version)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StoredMonth:
     """A month's feature table and the rule evidence computed with it: `files` holds both stored files open, so the
     evidence read is that of these features, whatever another run stores for the month meanwhile."""

@@ -10,6 +10,7 @@ import fcntl
 import gc
 import os
 import pickle
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -64,14 +65,20 @@ def test_a_month_stored_again_by_another_run_changes_nothing_of_what_is_read(hom
     path = feature_dir(home.data, MONTH) / "features.parquet"
     store = features.store.store_features
 
+    stored_evidence = []
+
     def store_then_another_run(*args, **kwargs):
         folder = store(*args, **kwargs)
-        _store_again(path)  # right after this run put its table in place
+        stored_evidence.append(features.build.load_evidence(home.data, MONTH))
+        _store_again(path)  # right after this run put its table and evidence in place
+        _evidence_of_another_run(folder)
         return folder
 
     monkeypatch.setattr(features.store, "store_features", store_then_another_run)
     computed = feature_tables(home, Config(), [MONTH], _inspections())
     assert computed[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 1
+    assert len(stored_evidence[0]) > 0
+    pd.testing.assert_frame_equal(computed.evidence(MONTH), stored_evidence[0])
     monkeypatch.undo()
 
     states: list[str] = []
@@ -125,6 +132,25 @@ def test_a_month_shown_as_stored_holds_its_features_and_their_evidence(home):
     (folder / "feature_catalog.json").unlink()  # a store under way
     with pytest.raises(FileNotFoundError, match="being stored"):
         stored_as_they_are(home.data, MONTH)
+
+
+def test_a_month_found_current_holds_the_evidence_it_found_under_the_lock(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], _inspections())
+    folder = feature_dir(home.data, MONTH)
+    expected = features.build.load_evidence(home.data, MONTH)
+    lock = features.store.month_lock
+
+    @contextmanager
+    def another_run_stores_once_the_lock_is_released(*args, **kwargs):
+        with lock(*args, **kwargs):
+            yield
+        _evidence_of_another_run(folder)
+
+    monkeypatch.setattr(features.store, "month_lock", another_run_stores_once_the_lock_is_released)
+    states: list[str] = []
+    tables = feature_tables(home, Config(), [MONTH], _inspections(), lambda month, state: states.append(state))
+    assert states == ["cached"]
+    pd.testing.assert_frame_equal(tables.evidence(MONTH), expected)
 
 
 def test_a_stored_month_without_its_evidence_is_computed_again(home):
@@ -200,6 +226,12 @@ def test_a_stored_table_of_another_schema_or_unreadable_is_computed_again(home, 
     assert _states(home, _inspections()) == ["computed"]
     assert "cannot be read" in caplog.text and str(path) in caplog.text
     assert _states(home, _inspections()) == ["cached"]
+    evidence = feature_dir(home.data, MONTH) / EVIDENCE_FILE
+    evidence.write_bytes(evidence.read_bytes()[:500])
+    caplog.clear()
+    assert _states(home, _inspections()) == ["computed"]
+    assert "cannot be read" in caplog.text and str(evidence) in caplog.text
+    assert _states(home, _inspections()) == ["cached"]
 
 
 def test_two_runs_storing_one_month_store_one_after_the_other(home, monkeypatch):
@@ -233,6 +265,24 @@ def test_the_files_held_are_closed_with_the_mapping(home):
     with pytest.raises(TypeError, match="holds open files"):
         pickle.dumps(tables)
     del tables
+    gc.collect()
+    assert _open_files() == before
+
+
+def test_no_file_is_left_open_by_a_check_interrupted_between_its_two_files(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], _inspections())
+    opened = os.open
+
+    def interrupted_at_the_evidence(path, *args, **kwargs):
+        if Path(path).name == EVIDENCE_FILE:
+            raise KeyboardInterrupt
+        return opened(path, *args, **kwargs)
+
+    before = _open_files()
+    monkeypatch.setattr(features.store.os, "open", interrupted_at_the_evidence)
+    with pytest.raises(KeyboardInterrupt):
+        feature_tables(home, Config(), [MONTH], _inspections())
+    monkeypatch.undo()
     gc.collect()
     assert _open_files() == before
 

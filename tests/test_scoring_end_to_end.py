@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import scoring.monthly
 from features.asof import add_months
-from features.build import feature_dir, load_features
+from features.build import EVIDENCE_FILE, feature_dir, load_features
 from features.store import INSPECTION_FEATURES, declared_months
 from scoring.explain import explain_month, explanation_text
 from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, read_ranking, score_month
@@ -65,6 +66,27 @@ def test_a_month_is_compared_with_the_list_of_the_month_before(small_pipeline, t
             assert now.at[siret, "change"] == ("still" if now.at[siret, "in_list"] else "left")
     assert set(now.index[now["change"] == "new"]).isdisjoint(was)
     assert after.summary["previous_list"] is True
+
+
+def test_the_listed_evidence_is_the_one_computed_with_the_features_scored(small_pipeline, tmp_path, monkeypatch):
+    _, shared, config = small_pipeline
+    home = type(shared)(tmp_path / "home")
+    shutil.copytree(shared.root, home.root)
+    month = declared_months(home.warehouse)[-1]
+    published = pd.read_csv(home.lists / f"{month:%Y-%m}" / "evidence.csv", dtype=str)
+    assert len(published) > 0
+    found = scoring.monthly.month_features
+
+    def found_then_another_run_stores_the_month(*args, **kwargs):
+        stored = found(*args, **kwargs)
+        path = feature_dir(home.data, month) / EVIDENCE_FILE  # another run's evidence, with no finding
+        pq.write_table(pq.read_table(path).slice(0, 0), path.with_name("other.parquet"))
+        path.with_name("other.parquet").replace(path)
+        return stored
+
+    monkeypatch.setattr(scoring.monthly, "month_features", found_then_another_run_stores_the_month)
+    score_month(home, config, month)
+    pd.testing.assert_frame_equal(pd.read_csv(home.lists / f"{month:%Y-%m}" / "evidence.csv", dtype=str), published)
 
 
 def test_a_month_where_every_establishment_was_inspected_recently_lists_none(small_pipeline, tmp_path, monkeypatch):
