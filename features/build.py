@@ -91,11 +91,13 @@ class FeatureTable:
         return read_evidence(self.evidence_file)
 
 
-def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
+def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config,
+                         digests: dict[date, str] | None = None) -> str:
     """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the
-    months a feature table as of `as_of` reads (keys of every kept declaration up to that month)."""
+    months a feature table as of `as_of` reads (keys of every kept declaration up to that month). `digests`
+    (`declaration_digests` up to a month not before `as_of`, of the same warehouse) saves reading the declarations."""
     engine.attach_warehouse(warehouse)
-    return _fingerprint(engine, AsOfWindow.of(as_of, config.features), config)
+    return _fingerprint(engine, AsOfWindow.of(as_of, config.features), config, digests)
 
 
 def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config, digests: dict[date, str] | None = None) -> str:
@@ -118,8 +120,15 @@ def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config, digests:
     return digest.hexdigest()
 
 
+def declaration_digests(engine: SqlEngine, warehouse: Path, last: date) -> dict[date, str]:
+    """For each month of `warehouse` up to `last`: how many declarations it kept and the MD5 of their sorted keys (what
+    the fingerprints of the months up to `last` read of the declarations: one scan for them all)."""
+    engine.attach_warehouse(warehouse)
+    return _declaration_digests(engine, last)
+
+
 def _declaration_digests(engine: SqlEngine, last: date) -> dict[date, str]:
-    """For each month up to `last`: how many declarations it kept and the MD5 of their sorted keys."""
+    """`declaration_digests` of the warehouse attached to `engine`."""
     rows = engine.fetch(
         "SELECT month, count(*) AS kept, md5(string_agg(declaration_key, ',' ORDER BY declaration_key)) AS digest "
         f"FROM declarations WHERE month <= DATE '{last.isoformat()}' GROUP BY month"
@@ -195,6 +204,7 @@ def compute_feature_months(
     config: Config,
     inspections: pd.DataFrame | None = None,
     from_states: bool | None = None,
+    digests: dict[date, str] | None = None,
 ) -> Iterator[FeatureTable]:
     """The feature table as of each of `months` (`compute_features`), in one pass: the warehouse is
     attached, the declarations fingerprinted and the contracts read from their versioned table
@@ -203,7 +213,9 @@ def compute_feature_months(
     in the engine's scratch folder until it closes).
 
     `from_states=False` rebuilds the contracts from the monthly snapshots even when the versioned table
-    is there (the reference the benchmark compares with); None: from the versioned table when it is there."""
+    is there (the reference the benchmark compares with); None: from the versioned table when it is there.
+    `digests` (`declaration_digests` up to the last of `months` or later, of the same warehouse) saves reading the
+    declarations to fingerprint the months."""
     if not months:
         return
     settings = config.features
@@ -216,8 +228,9 @@ def compute_feature_months(
         log.warning("%s has no versioned contracts as this version reads them (%s, written by ingestion): contracts "
                     "are rebuilt from the monthly snapshots, which is slower; `champollion ingest --rebuild` writes them",
                     warehouse, STATES_FILE)
-    with _stage(stages, "declarations fingerprinted", ordered[-1]):
-        digests = _declaration_digests(engine, ordered[-1])
+    if digests is None:
+        with _stage(stages, "declarations fingerprinted", ordered[-1]):
+            digests = _declaration_digests(engine, ordered[-1])
     shared = dict(stages)
     for as_of in ordered:
         stages = dict(shared) if as_of == ordered[0] else {}

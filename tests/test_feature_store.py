@@ -160,6 +160,21 @@ def test_a_stored_month_without_its_evidence_is_computed_again(home):
     assert _states(home) == ["cached"]
 
 
+def test_the_declarations_are_read_once_for_the_fingerprints_of_every_month(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], None)
+    scans: list[date] = []
+    scan = features.build._declaration_digests
+
+    def counted(engine, last):
+        scans.append(last)
+        return scan(engine, last)
+
+    monkeypatch.setattr(features.build, "_declaration_digests", counted)
+    states: list[str] = []
+    feature_tables(home, Config(), [MONTH, date(2025, 7, 1)], None, lambda month, state: states.append(state))
+    assert states == ["cached", "computed"] and scans == [date(2025, 7, 1)]
+
+
 def test_a_stored_table_is_current_when_its_catalog_and_its_own_identity_agree(home):
     assert _states(home) == ["computed"]
     assert _states(home) == ["cached"]
