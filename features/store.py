@@ -142,6 +142,15 @@ class StoredFeatures(Mapping[date, pd.DataFrame]):
         """How many establishments the month's table holds, read from its file's metadata."""
         return pq.ParquetFile(self._source(month)).metadata.num_rows
 
+    def sirets(self, month: date) -> pd.Series:
+        """The SIRETs of the month's table, in its order (text; its one column read)."""
+        return pq.read_table(self._source(month), columns=["siret"]).column("siret").to_pandas().astype(str)
+
+    def take(self, month: date, rows: np.ndarray) -> pd.DataFrame:
+        """The rows at positions `rows` of the month's table: `self[month].iloc[rows]`, indexed from 0. The others stay
+        in Arrow, never made pandas (a national month read whole took 3.8-4.1 s, a thousandth of it 0.9-1.2 s)."""
+        return pq.read_table(self._source(month)).take(pa.array(rows, pa.int64())).to_pandas(date_as_object=False)
+
     def evidence(self, month: date, among: Collection[str] | None = None, siret: str | None = None) -> pd.DataFrame:
         """The rule evidence computed with the month's table (`features.build.read_evidence`), of the establishments
         `among`, or of the one `siret`, if given."""

@@ -86,6 +86,12 @@ class _Tables(dict):
     def rows(self, month):
         return len(self[month])
 
+    def sirets(self, month):
+        return self[month]["siret"].astype(str)
+
+    def take(self, month, rows):
+        return self[month].iloc[rows].reset_index(drop=True)
+
 
 def test_months_of_uneven_sizes_under_the_budget_are_not_sampled_and_timestamps_find_their_inspections(world):
     tables = feature_tables(world.home, Config(), world.months, world.inspections)

@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from core.months import add_months, months_between
+from features.store import StoredFeatures
 
 LABEL = "abuse_found"
 LEFT_OUT_COLUMNS = ("siret", "inspection_date", "as_of", "reason")
@@ -48,6 +50,15 @@ class LabelledSet:
         return sorted({f"{m:%Y-%m}" for m in pd.to_datetime(self.rows["as_of"])})
 
 
+def _rows_of(tables: Mapping[date, pd.DataFrame], month: date, sirets: set[str]) -> pd.DataFrame:
+    """The rows of the month's feature table whose SIRET is among `sirets`; of a stored table, only they are read into
+    pandas (`features.store.StoredFeatures.take`: a few thousand rows of a national month's 1.8 M)."""
+    if isinstance(tables, StoredFeatures):
+        return tables.take(month, np.flatnonzero(tables.sirets(month).isin(sirets).to_numpy()))
+    table = tables[month]
+    return table[table["siret"].astype(str).isin(sirets)]
+
+
 def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[date, pd.DataFrame]) -> LabelledSet:
     """Join each inspection to its establishment's features as of the month before the inspection.
 
@@ -65,10 +76,10 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
     visits["as_of"] = [label_as_of(d.date()) for d in visits["inspection_date"]]
     rows, left_out = [], []
     for as_of, group in visits.groupby("as_of", sort=True):
-        table = features_by_month.get(as_of)
-        if table is None:
+        if as_of not in features_by_month:
             left_out.append(group.assign(reason=f"no feature table as of {as_of:%Y-%m} (month not in the warehouse)"))
             continue
+        table = _rows_of(features_by_month, as_of, set(group["siret"]))
         features = table.drop(columns=["as_of"], errors="ignore").assign(siret=lambda f: f["siret"].astype(str))
         joined = group.merge(features, on="siret", how="left", indicator=True)
         absent = joined["_merge"] == "left_only"

@@ -49,20 +49,22 @@ def propensity_population(tables: StoredFeatures, inspections: pd.DataFrame, max
     share = min(1.0, max_rows / total) if total else 1.0
     frames = []
     for as_of in tables:
-        table = tables[as_of]
         month = pd.Timestamp(as_of).date()
-        sirets = table["siret"].astype(str)
+        sirets = tables.sirets(as_of)
         inspected = sirets.isin(visited.get(month, set())).to_numpy()
         others = np.flatnonzero(~inspected)
         kept = min(len(others), max(1, round(share * len(others))))
-        weights = np.ones(len(table))
+        weights = np.ones(len(sirets))
         if kept < len(others):
             rng = np.random.default_rng([seed, month.year, month.month])
-            chosen = np.zeros(len(table), dtype=bool)
+            chosen = np.zeros(len(sirets), dtype=bool)
             chosen[rng.choice(others, size=kept, replace=False)] = True
             weights[others] = len(others) / kept
             rows = np.flatnonzero(inspected | chosen)
-            table, sirets, inspected, weights = table.iloc[rows], sirets.iloc[rows], inspected[rows], weights[rows]
+            table = tables.take(as_of, rows)  # only the rows kept are read into pandas
+            sirets, inspected, weights = sirets.iloc[rows].reset_index(drop=True), inspected[rows], weights[rows]
+        else:
+            table = tables[as_of]
         frames.append(table.assign(siret=sirets, as_of=pd.Timestamp(month), **{
             INSPECTED: inspected.astype("int64"), SAMPLING_WEIGHT: weights}))
         del table, sirets  # the month read is let go before the next one is
