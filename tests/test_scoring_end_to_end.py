@@ -17,8 +17,18 @@ from features.asof import add_months
 from features.build import EVIDENCE_FILE, feature_dir, load_features
 from features.store import INSPECTION_FEATURES, declared_months
 from scoring.explain import explain_month, explanation_text
-from scoring.monthly import EXPLORATION_REASON, RANKED_COLUMNS, read_ranking, score_month
+from scoring.monthly import (
+    EXPLORATION_REASON,
+    RANKED_COLUMNS,
+    load_model,
+    month_features,
+    read_ranking,
+    score_month,
+    score_stored,
+    score_table,
+)
 from simulation.geography import CHEF_LIEU, STREETS, city_of
+from warehouse.inspections import load_inspections
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +97,18 @@ def test_the_listed_evidence_is_the_one_computed_with_the_features_scored(small_
     monkeypatch.setattr(scoring.monthly, "month_features", found_then_another_run_stores_the_month)
     score_month(home, config, month)
     pd.testing.assert_frame_equal(pd.read_csv(home.lists / f"{month:%Y-%m}" / "evidence.csv", dtype=str), published)
+
+
+def test_a_stored_month_is_scored_as_with_its_whole_evidence(small_pipeline):
+    _, home, config = small_pipeline
+    month = declared_months(home.warehouse)[-1]
+    model, _ = load_model(home, config)
+    inspections = load_inspections(home.warehouse)
+    stored = month_features(home, config, month, inspections)
+    scored = score_stored(model, stored, config, inspections, None)
+    pd.testing.assert_frame_equal(scored,
+                                  score_table(model, stored.table, stored.evidence(), month, config, inspections, None))
+    assert 0 < len(stored.evidence(set(scored.loc[scored["in_list"], "siret"]))) < len(stored.evidence())
 
 
 def test_a_month_where_every_establishment_was_inspected_recently_lists_none(small_pipeline, tmp_path, monkeypatch):
