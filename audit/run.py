@@ -43,7 +43,7 @@ from core.home import Home
 from core.months import add_months
 from features.store import declared_months, feature_tables
 from features.validation import rules_against_truth
-from scoring.monthly import month_features, previous_ranking, score_stored
+from scoring.monthly import month_features, previous_ranking, rank_table, score_stored
 from training.labels import LABEL
 from training.metrics import group_codes
 from training.pipeline import load_training_data, score_against_truth
@@ -243,7 +243,8 @@ def run_audit(
         previous_list = f"la liste produite pour {previous_month:%Y-%m} (lists/{previous_month:%Y-%m}/ranked.csv)"
     elif previous_month in months:
         before = month_features(home, config, previous_month, inspections)
-        previous = score_stored(model, before, config, inspections, None)
+        # Ranked only: the stability of lists compares lines and scores, not their reasons.
+        previous = rank_table(model, before.table, previous_month, config, inspections, None)
         consecutive = list_stability(ranked, previous)
         previous_list = (f"aucune liste n'a été produite pour {previous_month:%Y-%m} : l'audit l'a recalculée avec le "
                          "même modèle sur les déclarations de ce mois")

@@ -91,20 +91,18 @@ class FeatureTable:
         return read_evidence(self.evidence_file)
 
 
-def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config,
-                         digests: dict[date, str] | None = None) -> str:
+def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
     """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the
-    months a feature table as of `as_of` reads (keys of every kept declaration up to that month). `digests`
-    (`declaration_digests` up to a month not before `as_of`, of the same warehouse) saves reading the declarations."""
+    months a feature table as of `as_of` reads (keys of every kept declaration up to that month)."""
     engine.attach_warehouse(warehouse)
-    return _fingerprint(engine, AsOfWindow.of(as_of, config.features), config, digests)
+    return fingerprint_of(as_of, config, _declaration_digests(engine, month_start(as_of)))
 
 
-def _fingerprint(engine: SqlEngine, window: AsOfWindow, config: Config, digests: dict[date, str] | None = None) -> str:
-    """`features_fingerprint` over the warehouse attached to `engine`; `digests` (`_declaration_digests`
-    of a month not before `window.as_of`) saves reading the declarations again."""
-    months = digests if digests is not None else _declaration_digests(engine, window.as_of)
-    declarations = ";".join(f"{month:%Y-%m}={months[month]}" for month in sorted(months) if month <= window.as_of)
+def fingerprint_of(as_of: date, config: Config, digests: dict[date, str]) -> str:
+    """`features_fingerprint` from `digests`: `declaration_digests` of the warehouse version the table is computed
+    from (or read against), up to `as_of` or a later month; no declaration is read."""
+    window = AsOfWindow.of(as_of, config.features)
+    declarations = ";".join(f"{month:%Y-%m}={digests[month]}" for month in sorted(digests) if month <= window.as_of)
     digest = hashlib.sha256()
     for part in (
         str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
@@ -214,7 +212,8 @@ def compute_feature_months(
 
     `from_states=False` rebuilds the contracts from the monthly snapshots even when the versioned table
     is there (the reference the benchmark compares with); None: from the versioned table when it is there.
-    `digests` (`declaration_digests` up to the last of `months` or later, of the same warehouse) saves reading the
+    `digests` (`declaration_digests` of the same published version of the warehouse, up to the last of `months` or
+    later: pass the version's folder, `warehouse.engine.published_version`, as `warehouse`) saves reading the
     declarations to fingerprint the months."""
     if not months:
         return
@@ -235,7 +234,7 @@ def compute_feature_months(
     for as_of in ordered:
         stages = dict(shared) if as_of == ordered[0] else {}
         with _stage(stages, "fingerprint", as_of):
-            fingerprint = _fingerprint(engine, AsOfWindow.of(as_of, settings), config, digests)
+            fingerprint = fingerprint_of(as_of, config, digests)
         if engine.splits_large_aggregates:
             window, contracts = _by_parts(engine, as_of, config, from_states, stages)
         else:

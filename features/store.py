@@ -18,7 +18,6 @@ from contextlib import suppress
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,7 +32,7 @@ from features.build import (
     compute_feature_months,
     declaration_digests,
     feature_dir,
-    features_fingerprint,
+    fingerprint_of,
     identity_agrees,
     month_lock,
     read_evidence,
@@ -41,9 +40,7 @@ from features.build import (
     store_features,
 )
 from features.catalog import FEATURES_SCHEMA_VERSION
-
-if TYPE_CHECKING:
-    from warehouse.sql_engine import SqlEngine
+from warehouse.engine import published_version
 
 log = logging.getLogger("champollion.training")
 
@@ -199,19 +196,20 @@ def stored_as_they_are(data: Path, month: date) -> StoredFeatures:
     return tables
 
 
-def _open_if_current(engine: SqlEngine, home: Home, config: Config, month: date,
-                     inspections: pd.DataFrame | None, digests: dict[date, str]) -> tuple[int, int] | None:
+def _open_if_current(home: Home, config: Config, month: date, inspections: pd.DataFrame | None,
+                     digests: dict[date, str]) -> tuple[int, int] | None:
     """The month's stored feature file and rule evidence, opened, if they are current (`is_current`); else None. Its
     catalog is read and the files opened under the month's shared lock (`features.build.month_lock`): a store under
     way, or killed, has removed the catalog, and the two files opened are those one store put in place. The feature
     file must agree with the fingerprint (`features.build.identity_agrees`), and its inspection features with
     `inspections`, both read from the file opened; the evidence must be readable. A file missing, unreadable, or of
-    another schema, is computed again. `digests`: `features.build.declaration_digests` up to the month or later."""
+    another schema, is computed again. `digests`: `features.build.declaration_digests` of the published version read,
+    up to the month or later."""
     folder = feature_dir(home.data, month)
     path, evidence = folder / "features.parquet", folder / EVIDENCE_FILE
     if not path.exists():
         return None
-    fingerprint = features_fingerprint(engine, home.warehouse, month, config, digests)
+    fingerprint = fingerprint_of(month, config, digests)
     files: list[int] = []
     reading = folder / "feature_catalog.json"
     try:
@@ -260,7 +258,10 @@ def feature_tables(
     """
     from warehouse.sql_engine import open_engine
 
-    available = set(declared_months(home.warehouse))
+    # One published version of the warehouse for the whole call: the months checked and those computed are
+    # fingerprinted from the declarations they are computed from, whatever an ingestion publishes meanwhile.
+    version = published_version(home.warehouse)
+    available = set(declared_months(version))
     wanted = [month for month in dict.fromkeys(months) if month in available]
     tables = StoredFeatures(wanted)
     stale: list[date] = []
@@ -269,9 +270,9 @@ def feature_tables(
     with open_engine("duckdb", config, home.duckdb_tmp) as engine:
         # The declarations read once for every month's fingerprint: checking 11 stored national months took 30.9 s with
         # a scan for each, 12.0 s with one.
-        digests = declaration_digests(engine, home.warehouse, max(wanted))
+        digests = declaration_digests(engine, version, max(wanted))
         for month in wanted:
-            files = _open_if_current(engine, home, config, month, inspections, digests)
+            files = _open_if_current(home, config, month, inspections, digests)
             if files is None:
                 stale.append(month)
                 continue
@@ -279,7 +280,7 @@ def feature_tables(
             if on_month:
                 on_month(month, "cached")
         # The months to compute in one pass (features.build.compute_feature_months), each stored as it comes.
-        for computed in compute_feature_months(engine, home.warehouse, stale, config, inspections, digests=digests):
+        for computed in compute_feature_months(engine, version, stale, config, inspections, digests=digests):
             store_features(computed, home.data, config, on_written=partial(tables.open, computed.as_of,
                                                                           evidence=computed.evidence_file))
             if on_month:

@@ -157,8 +157,8 @@ def score_table(
 
 def score_stored(model: SavedModel, stored: StoredMonth, config: Config, inspections: pd.DataFrame | None,
                  previous: pd.DataFrame | None) -> pd.DataFrame:
-    """`score_table` of a stored month, reading only the evidence of the establishments it explains (the listed ones):
-    the same rows, without a national month's whole evidence in pandas (gigabytes)."""
+    """`score_table` of a stored month (the listed lines explained), reading only the evidence of the establishments it
+    explains: the same rows, without a national month's whole evidence in pandas (gigabytes)."""
     ranked = rank_table(model, stored.table, stored.month, config, inspections, previous)
     evidence = stored.evidence(set(ranked.loc[explained(ranked), "siret"]))
     return explain_ranked(model, stored.table, ranked, evidence, config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import json
 import os
 import pickle
 from contextlib import contextmanager
@@ -23,10 +24,11 @@ import features.build
 import features.store
 from core.config import Config
 from core.home import Home
-from features.build import EVIDENCE_FILE, FINGERPRINT_KEY, feature_dir
+from features.build import EVIDENCE_FILE, FINGERPRINT_KEY, compute_features, feature_dir, features_fingerprint
 from features.store import feature_tables, stored_as_they_are
 from tests.mini_world import MONTHS, RESTAURANT, write_months
 from warehouse.ingest import ingest
+from warehouse.sql_engine import DuckDBEngine
 
 MONTH = date(2025, 6, 1)
 
@@ -171,8 +173,41 @@ def test_the_declarations_are_read_once_for_the_fingerprints_of_every_month(home
 
     monkeypatch.setattr(features.build, "_declaration_digests", counted)
     states: list[str] = []
-    feature_tables(home, Config(), [MONTH, date(2025, 7, 1)], None, lambda month, state: states.append(state))
-    assert states == ["cached", "computed"] and scans == [date(2025, 7, 1)]
+    later = date(2025, 8, 1)
+    feature_tables(home, Config(), [later, MONTH], None, lambda month, state: states.append(state))  # out of order
+    assert states == ["cached", "computed"] and scans == [later]
+    monkeypatch.undo()
+    with DuckDBEngine() as engine:
+        for month in (MONTH, later):  # each stored under the fingerprint its own month's declarations give
+            catalog = json.loads((feature_dir(home.data, month) / "feature_catalog.json").read_text(encoding="utf-8"))
+            assert catalog["fingerprint"] == features_fingerprint(engine, home.warehouse, month, Config())
+
+
+def test_a_month_computed_while_an_ingestion_publishes_is_stored_under_the_version_it_read(tmp_path, test_key,
+                                                                                          monkeypatch):
+    home = Home(tmp_path / "home")
+    files = write_months(tmp_path / "dsn", MONTHS)
+    late = next(path for path in files if path.name == "2025-03.dsn")  # a month declared late, ingested meanwhile
+    ingest([path for path in files if path != late], home, Config(), test_key)
+    with DuckDBEngine() as engine:
+        before = features_fingerprint(engine, home.warehouse, MONTH, Config())
+        expected = compute_features(engine, home.warehouse, MONTH, Config()).features
+    compute = features.store.compute_feature_months
+
+    def an_ingestion_publishes_first(*args, **kwargs):
+        ingest([late], home, Config(), test_key)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(features.store, "compute_feature_months", an_ingestion_publishes_first)
+    tables = feature_tables(home, Config(), [MONTH], None)
+    catalog = json.loads((feature_dir(home.data, MONTH) / "feature_catalog.json").read_text(encoding="utf-8"))
+    assert catalog["fingerprint"] == before  # computed from the version read when the call began, and said so
+    pd.testing.assert_frame_equal(tables[MONTH], expected)
+    with DuckDBEngine() as engine:
+        assert not compute_features(engine, home.warehouse, MONTH, Config()).features.equals(expected)  # it matters
+    monkeypatch.undo()
+    assert _states(home) == ["computed"]  # the version published since declares more: computed again
+    assert _states(home) == ["cached"]
 
 
 def test_a_stored_table_is_current_when_its_catalog_and_its_own_identity_agree(home):

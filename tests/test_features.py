@@ -279,14 +279,14 @@ def test_a_pass_over_months_lets_each_months_table_go_before_computing_the_next(
     """One month's features in memory at a time: once the caller lets a month go, the pass no longer holds it while
     it computes the next (a national month's table is 1.16 GB in pandas)."""
     held: list[bool] = []
-    fingerprint = features_build._fingerprint
+    fingerprint = features_build.fingerprint_of
 
-    def watched(engine, window, config, digests):
+    def watched(as_of, config, digests):
         held.append(gone is not None and gone() is not None)
-        return fingerprint(engine, window, config, digests)
+        return fingerprint(as_of, config, digests)
 
     gone = None
-    monkeypatch.setattr(features_build, "_fingerprint", watched)
+    monkeypatch.setattr(features_build, "fingerprint_of", watched)
     with DuckDBEngine() as engine:
         months = compute_feature_months(engine, world.warehouse, [date(2025, 6, 1), date(2025, 7, 1)], Config())
         first = next(months)

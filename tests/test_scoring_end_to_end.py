@@ -27,6 +27,7 @@ from scoring.monthly import (
     score_stored,
     score_table,
 )
+from scoring.reasons import evidence_posts
 from simulation.geography import CHEF_LIEU, STREETS, city_of
 from warehouse.inspections import load_inspections
 
@@ -99,16 +100,23 @@ def test_the_listed_evidence_is_the_one_computed_with_the_features_scored(small_
     pd.testing.assert_frame_equal(pd.read_csv(home.lists / f"{month:%Y-%m}" / "evidence.csv", dtype=str), published)
 
 
-def test_a_stored_month_is_scored_as_with_its_whole_evidence(small_pipeline):
+def test_a_stored_month_is_scored_as_with_its_whole_evidence(small_pipeline, monkeypatch):
     _, home, config = small_pipeline
     month = declared_months(home.warehouse)[-1]
     model, _ = load_model(home, config)
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)
+    asked: list = []
+    evidence, read = stored.evidence, scoring.monthly.StoredMonth.evidence
+    monkeypatch.setattr(scoring.monthly.StoredMonth, "evidence",
+                        lambda self, among=None: asked.append(among) or read(self, among))
     scored = score_stored(model, stored, config, inspections, None)
     pd.testing.assert_frame_equal(scored,
-                                  score_table(model, stored.table, stored.evidence(), month, config, inspections, None))
-    assert 0 < len(stored.evidence(set(scored.loc[scored["in_list"], "siret"]))) < len(stored.evidence())
+                                  score_table(model, stored.table, evidence(), month, config, inspections, None))
+    listed = set(scored.loc[scored["in_list"], "siret"])
+    assert asked[0] == listed and 0 < len(evidence(listed)) < len(evidence())  # the listed lines' evidence, read alone
+    posts = evidence_posts(evidence(listed), among=listed)
+    assert posts and posts == evidence_posts(evidence(), among=listed)  # what their reasons read of it
 
 
 def test_a_month_where_every_establishment_was_inspected_recently_lists_none(small_pipeline, tmp_path, monkeypatch):

@@ -65,6 +65,8 @@ def propensity_population(tables: StoredFeatures, inspections: pd.DataFrame, max
             sirets, inspected, weights = sirets.iloc[rows].reset_index(drop=True), inspected[rows], weights[rows]
         else:
             table = tables[as_of]
+        if not np.array_equal(table["siret"].astype(str).to_numpy(), sirets.to_numpy()):
+            raise RuntimeError(f"the feature table as of {month:%Y-%m} was read with other rows than its SIRETs")
         frames.append(table.assign(siret=sirets, as_of=pd.Timestamp(month), **{
             INSPECTED: inspected.astype("int64"), SAMPLING_WEIGHT: weights}))
         del table, sirets  # the month read is let go before the next one is
