@@ -16,12 +16,13 @@ import scoring.monthly
 from features.asof import add_months
 from features.build import EVIDENCE_FILE, feature_dir, load_features
 from features.store import INSPECTION_FEATURES, declared_months
-from scoring.explain import explain_month, explanation_text
+from scoring.explain import explain_establishment, explain_month, explanation_text, month_contracts
 from scoring.monthly import (
     EXPLORATION_REASON,
     RANKED_COLUMNS,
     load_model,
     month_features,
+    previous_ranking,
     read_ranking,
     score_month,
     score_stored,
@@ -172,6 +173,31 @@ def test_explain_scores_again_and_says_so_when_the_list_cannot_be_reproduced(sma
     gone = explain_month(home, config, first["siret"], month)
     assert "la version 9 du modèle, qui a établi la liste, n'est plus disponible" in gone.notice
     assert gone.model_version == "1"
+
+
+def test_an_establishment_scored_again_is_explained_as_in_the_whole_month_scored(small_pipeline):
+    """Scored again (no published line to follow), the month is ranked whole and the establishment's line alone
+    explained, from its own evidence: what the whole month scored and explained with all the evidence says of it."""
+    _, home, config = small_pipeline
+    month = declared_months(home.warehouse)[-1]
+    model, version = load_model(home, config)
+    inspections = load_inspections(home.warehouse)
+    stored = month_features(home, config, month, inspections)
+    previous = previous_ranking(home, month)
+    whole = score_table(model, stored.table, stored.evidence(), month, config, inspections, previous)
+    listed = whole.loc[whole["in_list"] & (whole["reason_1_feature"].fillna("") != ""), "siret"].iloc[0]
+    reasons_listed = []
+    for siret in (listed, whole.loc[~whole["in_list"], "siret"].iloc[0]):
+        contracts = month_contracts(home, config, month, siret)
+        alone = explain_establishment(model, version, stored.table, stored.evidence({siret}), contracts, siret, month,
+                                      config, inspections, previous)
+        expected = explain_establishment(model, version, stored.table, stored.evidence(), contracts, siret, month,
+                                         config, published=whole)
+        pd.testing.assert_series_equal(alone.establishment, expected.establishment)
+        pd.testing.assert_frame_equal(alone.reasons, expected.reasons)
+        assert (alone.scored_in_region, alone.scored_national) == (expected.scored_in_region, expected.scored_national)
+        reasons_listed.append(bool(alone.reasons["listed_reason"].any()))
+    assert reasons_listed == [True, False]  # the listed line's reasons, as the list gave them; none for the other
 
 
 def test_a_listed_line_is_explained_from_what_the_list_kept(small_pipeline, tmp_path):
