@@ -94,8 +94,7 @@ class FeatureTable:
 def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
     """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the
     months a feature table as of `as_of` reads (keys of every kept declaration up to that month)."""
-    engine.attach_warehouse(warehouse)
-    return fingerprint_of(as_of, config, _declaration_digests(engine, month_start(as_of)))
+    return fingerprint_of(as_of, config, declaration_digests(engine, warehouse, month_start(as_of)))
 
 
 def fingerprint_of(as_of: date, config: Config, digests: dict[date, str]) -> str:
