@@ -15,6 +15,8 @@ temp tables every feature and legal-rule check reads:
   where the contract counts: the user establishment for a temp mission;
   `post` is what makes two contracts the same post (by default the PCS-ESE code, else the
   normalised job title: settings.post_key) and `post_label` the normalised job title to show;
+  `establishment_number` and `person_number` stand for `establishment_siret` and `person_key` where the
+  indicators group by them (warehouse.engine.KEY_MACROS);
 - `absences_asof`: periods away of people under contract (work stoppages and suspensions), one row
   per absence, with the post of the absent person's contract;
 - `closed_weekdays`: (siret, isodow) of days an establishment is closed; siret '*' is the default;
@@ -344,6 +346,7 @@ def _contracts_asof(
             SELECT c.* EXCLUDE (nature, pcs, planned_end_last, user_siret, attributed_siret) REPLACE ({post_key} AS post),
                    c.post AS post_label,
                    c.attributed_siret AS establishment_siret,
+                   siret_number(c.attributed_siret) AS establishment_number, person_number(c.person_key) AS person_number,
                    CASE
                        WHEN c.nature IN ({sql_string_list(OPEN_ENDED_NATURES)}) THEN 'cdi'
                        WHEN c.nature = '{MISSION_NATURE}' THEN 'mission'

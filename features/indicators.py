@@ -22,7 +22,7 @@ from warehouse.sql_engine import SqlEngine, fetch_aggregate
 # ranges compute faster but each costs a copy of its contracts.
 CONTRACTS_PER_PART = 6_000_000
 # The columns of `contracts_asof` the indicators read: a range's copy holds only these.
-CONTRACT_COLUMNS = ("establishment_siret", "person_key", "contract_id", "kind", "post", "start_date", "end_date",
+CONTRACT_COLUMNS = ("establishment_number", "person_number", "contract_id", "kind", "post", "start_date", "end_date",
                     "period_end", "first_month", "last_month", "duration_days", "contract_hours", "time_mode",
                     "hours_worked_in_window")
 FULL_TIME_HOURS = 151.67  # a month's legal full time
@@ -34,7 +34,7 @@ def _window_mix(suffix: str, start_column: str, contracts: str) -> str:
     """Hires and contract-days by kind over the window starting at `asof_params.<start_column>`."""
     return f"""
 mix{suffix} AS (
-    SELECT c.establishment_siret AS siret,
+    SELECT c.establishment_number AS establishment,
            count(*) FILTER (WHERE c.start_date >= p.{start_column}) AS hires{suffix},
            count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'cdd') AS hires_cdd{suffix},
            count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'usage') AS hires_usage{suffix},
@@ -45,7 +45,7 @@ mix{suffix} AS (
                FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS fixed_term_days{suffix}
     FROM {contracts} c, asof_params p
     WHERE c.kind IN {COUNTED_KINDS} AND c.period_end >= p.{start_column}
-    GROUP BY c.establishment_siret
+    GROUP BY c.establishment_number
 )"""
 
 
@@ -62,9 +62,9 @@ def indicators_sql(settings: FeaturesConfig, contracts: str = "contracts_asof",
 WITH
 p AS (SELECT * FROM asof_params),
 in_force AS (  -- contracts running on the last day of the as-of month and declared that month
-    SELECT c.establishment_siret AS siret,
-           count(DISTINCT c.person_key) FILTER (WHERE c.kind <> 'mission') AS headcount,
-           count(DISTINCT c.person_key) FILTER (WHERE c.kind = 'mission') AS temp_workers_in_force,
+    SELECT c.establishment_number AS establishment,
+           count(DISTINCT c.person_number) FILTER (WHERE c.kind <> 'mission') AS headcount,
+           count(DISTINCT c.person_number) FILTER (WHERE c.kind = 'mission') AS temp_workers_in_force,
            sum(CASE WHEN c.kind = 'mission' THEN 0
                     WHEN c.time_mode = '10' THEN {full_time}
                     ELSE least({hour_units(f"coalesce(c.contract_hours, {FULL_TIME_HOURS})")}, {full_time}) END)
@@ -73,21 +73,21 @@ in_force AS (  -- contracts running on the last day of the as-of month and decla
     FROM {contracts} c, p
     WHERE c.start_date <= p.as_of_end AND c.last_month = p.as_of
       AND (c.end_date IS NULL OR c.end_date >= p.as_of_end)
-    GROUP BY c.establishment_siret
+    GROUP BY c.establishment_number
 ),
 in_force_year_before AS (
-    SELECT c.establishment_siret AS siret, count(DISTINCT c.person_key) AS headcount_year_before
+    SELECT c.establishment_number AS establishment, count(DISTINCT c.person_number) AS headcount_year_before
     FROM {contracts} c, p
     WHERE c.kind <> 'mission'
       AND c.start_date <= p.window_start - INTERVAL 1 DAY
       AND coalesce(c.end_date, last_day(c.last_month)) >= p.window_start - INTERVAL 1 DAY
       AND c.first_month <= p.window_start - INTERVAL 1 MONTH
-    GROUP BY c.establishment_siret
+    GROUP BY c.establishment_number
 ),
 {_window_mix("_12m", "window_start", contracts)},
 {_window_mix("_3m", "short_window_start", contracts)},
 hours AS (  -- paid hours declared in the window, by kind of contract (summed when contracts are rebuilt)
-    SELECT c.establishment_siret AS siret,
+    SELECT c.establishment_number AS establishment,
            {hours_sum(worked)} AS hours_12m,
            coalesce({hours_sum(worked, f"c.kind IN {FIXED_TERM_KINDS}")}, 0) AS hours_fixed_term_12m,
            coalesce({hours_sum(worked, "c.kind = 'cdd'")}, 0) AS hours_cdd_12m,
@@ -95,50 +95,50 @@ hours AS (  -- paid hours declared in the window, by kind of contract (summed wh
            coalesce({hours_sum(worked, "c.kind = 'mission'")}, 0) AS hours_mission_12m
     FROM {contracts} c
     WHERE c.kind IN {COUNTED_KINDS}
-    GROUP BY c.establishment_siret
+    GROUP BY c.establishment_number
 ),
 ended_fixed_term AS (  -- fixed-term contracts that ended in the window, with their length
-    SELECT c.establishment_siret AS siret, c.duration_days
+    SELECT c.establishment_number AS establishment, c.duration_days
     FROM {contracts} c, p
     WHERE c.kind IN {FIXED_TERM_KINDS} AND c.end_date BETWEEN p.window_start AND p.as_of_end
 ),
 durations AS (
-    SELECT siret,
+    SELECT establishment,
            count(*) AS ended_fixed_term_12m,
            avg(CASE WHEN duration_days <= 30 THEN 1.0 ELSE 0.0 END) AS share_fixed_term_under_1_month_12m,
            avg(CASE WHEN duration_days <= 7 THEN 1.0 ELSE 0.0 END) AS share_fixed_term_under_1_week_12m,
            avg(CASE WHEN duration_days = 1 THEN 1.0 ELSE 0.0 END) AS share_fixed_term_one_day_12m,
            avg(duration_days) AS mean_fixed_term_days_12m
-    FROM ended_fixed_term GROUP BY siret
+    FROM ended_fixed_term GROUP BY establishment
 ),
 duration_medians AS (
-    SELECT siret, median(duration_days) AS median_fixed_term_days_12m FROM ended_fixed_term GROUP BY siret
+    SELECT establishment, median(duration_days) AS median_fixed_term_days_12m FROM ended_fixed_term GROUP BY establishment
 ),
 -- each person's contracts with this employer: in the window, and whether the first is a fixed-term hire of the window
 per_person AS (
-    SELECT c.establishment_siret AS siret, c.person_key,
+    SELECT c.establishment_number AS establishment, c.person_number,
            count(*) FILTER (WHERE c.start_date >= p.window_start) AS contracts_12m,
            count(*) FILTER (WHERE c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS}) AS fixed_term_hires_12m,
            arg_min_null(c.start_date >= p.window_start AND c.kind IN {FIXED_TERM_KINDS},
                         struct_pack(start_date := c.start_date, contract_id := c.contract_id)) AS first_is_fixed_term_hire
     FROM {contracts} c, p
     WHERE c.kind IN {COUNTED_KINDS}
-    GROUP BY c.establishment_siret, c.person_key
+    GROUP BY c.establishment_number, c.person_number
 ),
 rehires AS (  -- share of the window's fixed-term hires that are not the person's first contract with this employer
-    SELECT siret,
+    SELECT establishment,
            CAST(sum(fixed_term_hires_12m) - count(*) FILTER (WHERE first_is_fixed_term_hire) AS DOUBLE)
                / sum(fixed_term_hires_12m) AS rehire_share_12m
     FROM per_person
-    GROUP BY siret
+    GROUP BY establishment
     HAVING sum(fixed_term_hires_12m) > 0
 ),
 repeaters AS (
-    SELECT siret,
+    SELECT establishment,
            count(*) FILTER (WHERE contracts_12m >= 3) AS persons_3plus_contracts_12m,
            count(*) FILTER (WHERE contracts_12m >= 10) AS persons_10plus_contracts_12m,
            max(contracts_12m) AS max_contracts_one_person_12m
-    FROM per_person WHERE contracts_12m > 0 GROUP BY siret
+    FROM per_person WHERE contracts_12m > 0 GROUP BY establishment
 ),
 chain_marks AS (  -- successive fixed-term contracts of one person separated by at most {chain_gap} days
     SELECT *,
@@ -146,30 +146,30 @@ chain_marks AS (  -- successive fixed-term contracts of one person separated by 
                      OR datediff('day', previous_fixed_term_end, start_date) > {chain_gap + 1}
                 THEN 1 ELSE 0 END AS new_chain
     FROM (
-        SELECT c.establishment_siret AS siret, c.person_key, c.contract_id, c.start_date, c.period_end,
-               lag(c.period_end) OVER (PARTITION BY c.establishment_siret, c.person_key ORDER BY c.start_date, c.contract_id)
+        SELECT c.establishment_number AS establishment, c.person_number, c.contract_id, c.start_date, c.period_end,
+               lag(c.period_end) OVER (PARTITION BY c.establishment_number, c.person_number ORDER BY c.start_date, c.contract_id)
                    AS previous_fixed_term_end
         FROM {contracts} c WHERE c.kind IN {FIXED_TERM_KINDS}
     )
 ),
 chain_ids AS (
-    SELECT *, sum(new_chain) OVER (PARTITION BY siret, person_key ORDER BY start_date, contract_id) AS chain_id
+    SELECT *, sum(new_chain) OVER (PARTITION BY establishment, person_number ORDER BY start_date, contract_id) AS chain_id
     FROM chain_marks
 ),
 chains AS (
-    SELECT siret, person_key, chain_id, count(*) AS chain_contracts,
+    SELECT establishment, person_number, chain_id, count(*) AS chain_contracts,
            datediff('day', min(start_date), max(period_end)) + 1 AS chain_days, max(period_end) AS chain_end
-    FROM chain_ids GROUP BY siret, person_key, chain_id
+    FROM chain_ids GROUP BY establishment, person_number, chain_id
 ),
 longest_chains AS (
-    SELECT c.siret, max(c.chain_contracts) AS longest_chain_contracts, max(c.chain_days) AS longest_chain_days
+    SELECT c.establishment, max(c.chain_contracts) AS longest_chain_contracts, max(c.chain_days) AS longest_chain_days
     FROM chains c, p WHERE c.chain_end >= p.window_start
-    GROUP BY c.siret
+    GROUP BY c.establishment
 ),
 post_periods AS (  -- fixed-term coverage of each post, as islands separated by more than {continuity_gap} days
-    SELECT c.establishment_siret AS siret, c.post, c.person_key, c.contract_id, c.start_date, c.period_end,
+    SELECT c.establishment_number AS establishment, c.post, c.person_number, c.contract_id, c.start_date, c.period_end,
            max(c.period_end) OVER (
-               PARTITION BY c.establishment_siret, c.post ORDER BY c.start_date, c.contract_id
+               PARTITION BY c.establishment_number, c.post ORDER BY c.start_date, c.contract_id
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_until
     FROM {contracts} c
     WHERE c.kind IN {FIXED_TERM_KINDS} AND c.post IS NOT NULL
@@ -180,40 +180,40 @@ post_island_marks AS (
     FROM post_periods
 ),
 post_island_ids AS (
-    SELECT *, sum(new_island) OVER (PARTITION BY siret, post ORDER BY start_date, contract_id) AS island_id
+    SELECT *, sum(new_island) OVER (PARTITION BY establishment, post ORDER BY start_date, contract_id) AS island_id
     FROM post_island_marks
 ),
 post_islands AS (
-    SELECT siret, post, island_id, min(start_date) AS island_start, max(period_end) AS island_end,
-           count(DISTINCT person_key) AS island_persons
-    FROM post_island_ids GROUP BY siret, post, island_id
+    SELECT establishment, post, island_id, min(start_date) AS island_start, max(period_end) AS island_end,
+           count(DISTINCT person_number) AS island_persons
+    FROM post_island_ids GROUP BY establishment, post, island_id
 ),
 post_runs AS (  -- the longest run still going on in the window (with the most persons, if several are as long)
-    SELECT i.siret,
+    SELECT i.establishment,
            max(datediff('day', i.island_start, i.island_end) + 1) AS longest_post_run_days,
            arg_max(i.island_persons, struct_pack(days := datediff('day', i.island_start, i.island_end),
                                                  persons := i.island_persons)) AS longest_post_run_persons
     FROM post_islands i, p WHERE i.island_end >= p.window_start
-    GROUP BY i.siret
+    GROUP BY i.establishment
 ),
 post_year_coverage AS (  -- days of the window each post is covered by fixed-term contracts
-    SELECT i.siret, i.post,
+    SELECT i.establishment, i.post,
            sum(greatest(0, datediff('day', greatest(i.island_start, p.window_start), least(i.island_end, p.as_of_end)) + 1))
                / (datediff('day', p.window_start, p.as_of_end) + 1) AS covered_share
     FROM post_islands i, p WHERE i.island_end >= p.window_start
-    GROUP BY i.siret, i.post, p.window_start, p.as_of_end
+    GROUP BY i.establishment, i.post, p.window_start, p.as_of_end
 ),
 year_round AS (
-    SELECT c.establishment_siret AS siret,
+    SELECT c.establishment_number AS establishment,
            sum(greatest(0, datediff('day', greatest(c.start_date, p.window_start), c.period_end) + 1))
                FILTER (WHERE y.covered_share >= {year_round})
            / sum(greatest(0, datediff('day', greatest(c.start_date, p.window_start), c.period_end) + 1))
                AS share_fixed_term_days_on_year_round_posts_12m,
            count(DISTINCT c.post) FILTER (WHERE y.covered_share >= {year_round}) AS year_round_fixed_term_posts_12m
     FROM {contracts} c
-    JOIN post_year_coverage y ON y.siret = c.establishment_siret AND y.post = c.post, p
+    JOIN post_year_coverage y ON y.establishment = c.establishment_number AND y.post = c.post, p
     WHERE c.kind IN {FIXED_TERM_KINDS} AND c.period_end >= p.window_start
-    GROUP BY c.establishment_siret
+    GROUP BY c.establishment_number
 )
 SELECT
     e.siret, p.as_of, e.street, e.postal_code, e.city, e.naf, e.idcc, e.region_code, e.departement, e.declares,
@@ -252,20 +252,20 @@ SELECT
     coalesce(pr.longest_post_run_persons, 0) AS longest_post_run_persons,
     coalesce(yr.share_fixed_term_days_on_year_round_posts_12m, 0) AS share_fixed_term_days_on_year_round_posts_12m,
     coalesce(yr.year_round_fixed_term_posts_12m, 0) AS year_round_fixed_term_posts_12m
-FROM {establishments} e
+FROM (SELECT *, siret_number(siret) AS establishment_number FROM {establishments}) e
 CROSS JOIN p
-LEFT JOIN in_force f ON f.siret = e.siret
-LEFT JOIN in_force_year_before y ON y.siret = e.siret
-LEFT JOIN mix_12m m12 ON m12.siret = e.siret
-LEFT JOIN mix_3m m3 ON m3.siret = e.siret
-LEFT JOIN hours h ON h.siret = e.siret
-LEFT JOIN durations d ON d.siret = e.siret
-LEFT JOIN duration_medians dm ON dm.siret = e.siret
-LEFT JOIN rehires r ON r.siret = e.siret
-LEFT JOIN repeaters rp ON rp.siret = e.siret
-LEFT JOIN longest_chains lc ON lc.siret = e.siret
-LEFT JOIN post_runs pr ON pr.siret = e.siret
-LEFT JOIN year_round yr ON yr.siret = e.siret
+LEFT JOIN in_force f ON f.establishment = e.establishment_number
+LEFT JOIN in_force_year_before y ON y.establishment = e.establishment_number
+LEFT JOIN mix_12m m12 ON m12.establishment = e.establishment_number
+LEFT JOIN mix_3m m3 ON m3.establishment = e.establishment_number
+LEFT JOIN hours h ON h.establishment = e.establishment_number
+LEFT JOIN durations d ON d.establishment = e.establishment_number
+LEFT JOIN duration_medians dm ON dm.establishment = e.establishment_number
+LEFT JOIN rehires r ON r.establishment = e.establishment_number
+LEFT JOIN repeaters rp ON rp.establishment = e.establishment_number
+LEFT JOIN longest_chains lc ON lc.establishment = e.establishment_number
+LEFT JOIN post_runs pr ON pr.establishment = e.establishment_number
+LEFT JOIN year_round yr ON yr.establishment = e.establishment_number
 """
 
 

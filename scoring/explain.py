@@ -333,7 +333,7 @@ def establishment_contracts(con: duckdb.DuckDBPyConnection, siret: str) -> pd.Da
     """Rows of `contracts_asof` (prepared by `features.asof.prepare_as_of`) counted at `siret`, with the one name
     of their job (`job_label`, as the rule checks name it: features.rules.JOB_NAMES_SQL)."""
     table = con.execute(
-        f"SELECT c.*, j.job_label FROM contracts_asof c "
+        f"SELECT c.* EXCLUDE (establishment_number, person_number), j.job_label FROM contracts_asof c "
         f"LEFT JOIN ({JOB_NAMES_SQL}) j ON j.establishment_siret = c.establishment_siret AND j.post = c.post "
         f"WHERE c.establishment_siret = ? ORDER BY c.start_date, c.contract_id", [siret]).to_arrow_table()
     return table.to_pandas(date_as_object=False)  # dates as datetimes (ENGINEERING-NOTES: pandas 3)

@@ -1,5 +1,6 @@
 """The columns of features.asof's tables, for the hand-made as-of tables of the rule tests (test_rules.py);
-a test row gives the ones a rule reads, the rest stay NULL. test_features.py checks them against the real tables."""
+a test row gives the ones a rule reads, the rest stay NULL; the contracts' integer keys are computed from their
+strings as features.asof computes them (`KEYED_CONTRACTS`). test_features.py checks them against the real tables."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ CONTRACTS = _schema(
     floats="contract_hours hours_worked_in_window",
     bools="end_inferred end_at_planned",
 )
+# The contracts' integer keys (warehouse.engine.KEY_MACROS), added to the rows of CONTRACTS when they become a table.
+CONTRACT_KEYS = ("establishment_number", "person_number")
+
+
+def keyed_contracts(rows: str) -> str:
+    """SQL: the contracts of table `rows` (shaped as CONTRACTS) with their integer keys, as features.asof adds them."""
+    return (f"SELECT *, siret_number(establishment_siret) AS {CONTRACT_KEYS[0]}, "
+            f"person_number(person_key) AS {CONTRACT_KEYS[1]} FROM {rows}")
+
+
 ESTABLISHMENTS = _schema(
     "siret siren naf idcc street postal_code city departement departement_name region_code region",
     dates="first_month last_month", ints="months_declared_in_window", bools="declares",

@@ -24,7 +24,7 @@ from features.build import (
     store_features,
 )
 from features.catalog import FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
-from tests.asof_tables import CONTRACTS
+from tests.asof_tables import CONTRACT_KEYS, CONTRACTS
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from tests.feature_results import FeatureResults, read_whole
 from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
@@ -114,7 +114,7 @@ def test_rule_tests_build_contracts_asof_with_its_columns(world):
         engine.attach_warehouse(world.warehouse)
         prepare_as_of(engine, date(2025, 8, 1), Config().features)
         columns = engine.fetch("DESCRIBE contracts_asof")["column_name"].tolist()
-    assert sorted(columns) == sorted(CONTRACTS.names)
+    assert sorted(columns) == sorted([*CONTRACTS.names, *CONTRACT_KEYS])
 
 
 def test_store_writes_table_catalog_evidence_and_out_file(world, tmp_path):

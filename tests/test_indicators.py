@@ -13,8 +13,9 @@ import pytest
 import features.indicators
 from core.config import FeaturesConfig
 from features.indicators import compute_indicators
-from tests.asof_tables import CONTRACTS, ESTABLISHMENTS
+from tests.asof_tables import CONTRACTS, ESTABLISHMENTS, keyed_contracts
 from warehouse.contracts import hours_sum
+from warehouse.engine import connect
 from warehouse.sql_engine import DuckDBEngine
 
 AS_OF_END = date(2025, 6, 30)
@@ -52,7 +53,8 @@ def _indicators(contracts: list[dict], establishments: list[dict]) -> pd.DataFra
         for name, schema, rows in (("contracts_asof", CONTRACTS, contracts),
                                    ("establishments_asof", ESTABLISHMENTS, establishments)):
             engine.register(f"{name}_rows", pa.Table.from_pylist(rows, schema=schema))
-            engine.create_table(name, f"SELECT * FROM {name}_rows")
+            engine.create_table(name, keyed_contracts(f"{name}_rows") if name == "contracts_asof"
+                                else f"SELECT * FROM {name}_rows")
         compute_indicators(engine, FeaturesConfig())
         return engine.fetch("SELECT * FROM establishment_indicators ORDER BY siret NULLS LAST")
 
@@ -106,3 +108,17 @@ def test_hours_are_summed_exactly_whatever_the_order():
             engine.register("declared", pa.table({"hours_worked": rows}))
             sums.add(engine.fetch_row(f"SELECT {hours_sum('hours_worked')} FROM declared")[0])
     assert sums == {exact}
+
+
+def test_integer_keys_stand_for_one_string_each():
+    """Two SIRETs never share a number, whatever else a text holds that a cast would read as the same number; NULL
+    stays NULL (a contract counted nowhere); a pseudonym's number is the same each time."""
+    texts = ["01234567890123", "1234567890123", " 1234567890123", "+1234567890123", "00000001234567", "0000000001e+06",
+             "00000001000000", "0x000000000001", "00000000000001", "1234567890123²", "99999999999999", "abc", ""]
+    con = connect()
+    numbers = con.execute("SELECT siret_number(t) FROM unnest(?) u(t)", [texts]).fetchall()
+    assert len({n for (n,) in numbers}) == len(texts)
+    assert dict(zip(texts, (n for (n,) in numbers), strict=True))["01234567890123"] == 1234567890123
+    assert all(n < 0 for t, (n,) in zip(texts, numbers, strict=True) if not (len(t) == 14 and t.isascii() and t.isdigit()))
+    assert con.execute("SELECT siret_number(NULL), person_number(NULL)").fetchone() == (None, None)
+    assert con.execute("SELECT person_number('a' || 'b') = person_number('ab')").fetchone() == (True,)

@@ -17,7 +17,7 @@ import pytest
 from core.config import FeaturesConfig
 from features.asof import prepare_as_of
 from features.rules import EVIDENCE_COLUMNS, RULES, compute_rule_evidence, register_usage_sectors, rule_counts_sql
-from tests.asof_tables import ABSENCES, CLOSED_WEEKDAYS, CONTRACTS, ESTABLISHMENTS
+from tests.asof_tables import ABSENCES, CLOSED_WEEKDAYS, CONTRACTS, ESTABLISHMENTS, keyed_contracts
 from warehouse.engine import attach_warehouse, connect
 from warehouse.sql_engine import DuckDBEngine
 
@@ -72,7 +72,8 @@ def as_of_tables(contracts: list[dict], establishments: list[dict] = (), absence
         ("closed_weekdays", CLOSED_WEEKDAYS, closed_weekdays),
     ):
         con.register(f"{name}_rows", pa.Table.from_pylist(list(rows), schema=schema))
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_rows")
+        rows_sql = keyed_contracts(f"{name}_rows") if name == "contracts_asof" else f"SELECT * FROM {name}_rows"
+        con.execute(f"CREATE TEMP TABLE {name} AS {rows_sql}")
         con.unregister(f"{name}_rows")
     return con
 

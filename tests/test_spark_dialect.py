@@ -65,3 +65,9 @@ def test_materialization_hints_are_left_to_spark():
                      "SELECT * FROM s, m") == (
         "WITH s AS (SELECT a FROM t), m AS (SELECT a FROM s) SELECT * FROM s, m"
     )
+
+
+def test_spark_groups_by_the_strings_duckdb_numbers():
+    assert spark_sql("SELECT siret_number(c.attributed_siret) AS e, person_number(c.person_key) AS p FROM t c") == (
+        "SELECT c.attributed_siret AS e, c.person_key AS p FROM t AS c"
+    )

@@ -98,6 +98,14 @@ def _star_replace(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _string_keys(node: exp.Expression) -> exp.Expression:
+    """DuckDB groups by integers standing for SIRETs and pseudonyms (warehouse.engine.KEY_MACROS); Spark by the
+    strings themselves."""
+    if isinstance(node, exp.Anonymous) and node.name.upper() in ("SIRET_NUMBER", "PERSON_NUMBER"):
+        return node.expressions[0]
+    return node
+
+
 def _planner_chooses_materialization(node: exp.Expression) -> exp.Expression:
     """DuckDB's `AS [NOT] MATERIALIZED` hint on a CTE is not Spark SQL; Spark's planner decides alone."""
     if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
@@ -114,6 +122,7 @@ _RULES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _double_average,
     _signed_bit_masks,
     _star_replace,
+    _string_keys,
     _planner_chooses_materialization,
 )
 
