@@ -55,6 +55,7 @@ from features.rules import (
     run_pass_work,
 )
 from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
+from warehouse.engine import KEY_MACROS
 from warehouse.inspections import no_inspections
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, pandas_frame
 
@@ -107,7 +108,7 @@ def fingerprint_of(as_of: date, config: Config, digests: dict[date, str]) -> str
         str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
         indicators_sql(config.features), rule_definitions_text(config.features),
         _benchmarks_sql(config.features.benchmark_min_group),
-        INSPECTIONS_SQL, ESTABLISHMENTS_ASOF_SQL, ABSENCES_ASOF_SQL,
+        INSPECTIONS_SQL, ESTABLISHMENTS_ASOF_SQL, ABSENCES_ASOF_SQL, *KEY_MACROS,
         rebuild_contracts_sql(window.as_of, config.ingest.inferred_end_after_months, window.history_start,
                               window_start=window.window_start, features_only=True),
         declarations,

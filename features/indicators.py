@@ -5,7 +5,9 @@ Each indicator is written once, in SQL, over the tables `features.asof.prepare_a
 `establishment_indicators`, by ranges of establishments at national scale (each indicator reads the
 contracts of one establishment only). Medians are computed in their own aggregates and joined: DuckDB 2.0
 slows down twenty-fold when a median shares a GROUP BY with a window function's output
-(shared/ENGINEERING-NOTES.md), and the split costs nothing on 1.x.
+(shared/ENGINEERING-NOTES.md), and the split costs nothing on 1.x. They group by the integers that stand for the
+establishment and the person (`establishment_number`, `person_number`: warehouse.engine.KEY_MACROS), faster than by
+the strings, and join the establishments through `siret_number`.
 
 Windows: `_12m` is the window (12 months by default) ending with the as-of month, `_3m` the short one.
 """

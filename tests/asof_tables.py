@@ -1,6 +1,6 @@
 """The columns of features.asof's tables, for the hand-made as-of tables of the rule tests (test_rules.py);
 a test row gives the ones a rule reads, the rest stay NULL; the contracts' integer keys are computed from their
-strings as features.asof computes them (`KEYED_CONTRACTS`). test_features.py checks them against the real tables."""
+strings as features.asof computes them (`keyed_contracts`). test_features.py checks them against the real tables."""
 
 from __future__ import annotations
 

@@ -114,7 +114,12 @@ def test_rule_tests_build_contracts_asof_with_its_columns(world):
         engine.attach_warehouse(world.warehouse)
         prepare_as_of(engine, date(2025, 8, 1), Config().features)
         columns = engine.fetch("DESCRIBE contracts_asof")["column_name"].tolist()
+        # the integer keys stand for the establishment where the contract counts and the person (tests/asof_tables.py)
+        keys = engine.fetch_row(
+            "SELECT count(*), count(*) FILTER (WHERE establishment_number IS DISTINCT FROM siret_number(establishment_siret)"
+            " OR person_number IS DISTINCT FROM person_number(person_key)) FROM contracts_asof")
     assert sorted(columns) == sorted([*CONTRACTS.names, *CONTRACT_KEYS])
+    assert keys[0] > 0 and keys[1] == 0
 
 
 def test_store_writes_table_catalog_evidence_and_out_file(world, tmp_path):

@@ -22,19 +22,26 @@ AS_OF_END = date(2025, 6, 30)
 KINDS = ("cdi", "cdd", "usage", "mission", "other")
 
 
-def _tables(seed: int) -> tuple[list[dict], list[dict]]:
-    """Random contracts of a few establishments (some with no SIRET, some contracts counted nowhere)."""
+# SIRETs a cast to a number could confuse (leading zeros, signs, exponents, other digits): each its own establishment.
+ODD_SIRETS = ("00000000012345", "12345", "-0000000012345", "0000000001e+04", "00000000012345 ", "１２３４５６７８９０１２３４",
+              "1234567890123²", "")
+
+
+def _tables(seed: int, odd: bool = False) -> tuple[list[dict], list[dict]]:
+    """Random contracts of a few establishments (some with no SIRET, some contracts counted nowhere; with `odd`,
+    `ODD_SIRETS` too, and pseudonyms as the warehouse writes them)."""
     draw = random.Random(seed)
-    sirets = [f"{draw.randrange(10**13, 10**14)}" for _ in range(9)]
+    sirets = [f"{draw.randrange(10**13, 10**14)}" for _ in range(9)] + (list(ODD_SIRETS) if odd else [])
     establishments = [{"siret": siret, "naf": "5610A", "declares": True, "first_month": date(2024, 1, 1)}
                       for siret in sirets] + [{"siret": None, "naf": "5610A", "declares": True}]
     contracts = []
-    for number in range(400):
+    for number in range(800 if odd else 400):
         start = date(2023, 7, 1) + timedelta(days=draw.randrange(720))
         end = start + timedelta(days=draw.choice((0, 1, 6, 20, 90, 400))) if draw.random() < 0.8 else None
         where = draw.choice([*sirets, None, "99999999999999"])
         contracts.append({
-            "contract_id": f"c{number:04d}", "siret": where, "person_key": f"p{draw.randrange(40)}",
+            "contract_id": f"c{number:04d}", "siret": where,
+            "person_key": f"{draw.randrange(40):032x}" if odd else f"p{draw.randrange(40)}",
             "start_date": start, "end_date": end, "kind": draw.choice(KINDS), "post": draw.choice(("pcs 1", "pcs 2", None)),
             "establishment_siret": where, "period_end": min(end or AS_OF_END, AS_OF_END),
             "duration_days": (end - start).days + 1 if end else None,
@@ -44,8 +51,13 @@ def _tables(seed: int) -> tuple[list[dict], list[dict]]:
     return contracts, establishments
 
 
-def _indicators(contracts: list[dict], establishments: list[dict]) -> pd.DataFrame:
+def _indicators(contracts: list[dict], establishments: list[dict], by_strings: bool = False) -> pd.DataFrame:
+    """The indicators of these rows; `by_strings`: grouped by the SIRETs and pseudonyms themselves (the key macros
+    made identities, as on Spark), the reference of the integers that stand for them."""
     with DuckDBEngine() as engine:
+        if by_strings:
+            engine.con.execute("CREATE OR REPLACE TEMP MACRO siret_number(siret) AS siret")
+            engine.con.execute("CREATE OR REPLACE TEMP MACRO person_number(person_key) AS person_key")
         engine.con.execute(
             "CREATE TEMP TABLE asof_params AS SELECT DATE '2025-06-01' AS as_of, DATE '2025-06-30' AS as_of_end, "
             "DATE '2024-07-01' AS window_start, DATE '2025-04-01' AS short_window_start, "
@@ -71,6 +83,15 @@ def test_indicators_by_ranges_equal_one_query(seed, monkeypatch):
     assert len(whole) == len(establishments) and whole["siret"].isna().sum() == 1
     assert whole["hires_12m"].sum() > 0 and whole["longest_chain_contracts"].max() > 1
     pd.testing.assert_frame_equal(whole, by_ranges)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_indicators_by_integer_keys_equal_them_by_strings(seed):
+    """The integers that stand for SIRETs and pseudonyms group as the strings do, odd SIRETs included."""
+    contracts, establishments = _tables(seed, odd=True)
+    by_numbers = _indicators(contracts, establishments)
+    assert len(by_numbers) == len(establishments) and by_numbers["hires_12m"].gt(0).sum() > len(ODD_SIRETS)
+    pd.testing.assert_frame_equal(by_numbers, _indicators(contracts, establishments, by_strings=True))
 
 
 def test_sums_of_hours_do_not_depend_on_the_order_of_the_rows():
@@ -111,14 +132,19 @@ def test_hours_are_summed_exactly_whatever_the_order():
 
 
 def test_integer_keys_stand_for_one_string_each():
-    """Two SIRETs never share a number, whatever else a text holds that a cast would read as the same number; NULL
-    stays NULL (a contract counted nowhere); a pseudonym's number is the same each time."""
-    texts = ["01234567890123", "1234567890123", " 1234567890123", "+1234567890123", "00000001234567", "0000000001e+06",
-             "00000001000000", "0x000000000001", "00000000000001", "1234567890123²", "99999999999999", "abc", ""]
+    """Two SIRETs never share a number, whatever else a text holds that a cast would read as the same number, and
+    other texts take negative ones; NULL stays NULL (a contract counted nowhere); pseudonyms get numbers of their own."""
+    texts = ["01234567890123", "1234567890123", " 1234567890123", "+1234567890123", "-1234567890123", "00000001234567",
+             "0000000001e+06", "00000001000000", "0x000000000001", "00000000000001", "1234567890123²", "99999999999999",
+             "123456789012345", "abc", ""]
     con = connect()
-    numbers = con.execute("SELECT siret_number(t) FROM unnest(?) u(t)", [texts]).fetchall()
-    assert len({n for (n,) in numbers}) == len(texts)
-    assert dict(zip(texts, (n for (n,) in numbers), strict=True))["01234567890123"] == 1234567890123
-    assert all(n < 0 for t, (n,) in zip(texts, numbers, strict=True) if not (len(t) == 14 and t.isascii() and t.isdigit()))
-    assert con.execute("SELECT siret_number(NULL), person_number(NULL)").fetchone() == (None, None)
-    assert con.execute("SELECT person_number('a' || 'b') = person_number('ab')").fetchone() == (True,)
+    try:
+        numbers = dict(con.execute("SELECT t, siret_number(t) FROM unnest(?) u(t)", [texts]).fetchall())
+        assert len(set(numbers.values())) == len(texts) and numbers["01234567890123"] == 1234567890123
+        assert all((n >= 0) == (len(t) == 14 and t.isascii() and t.isdigit()) for t, n in numbers.items())
+        assert con.execute("SELECT siret_number(NULL), person_number(NULL)").fetchone() == (None, None)
+        pseudonyms = [f"{random.Random(0).getrandbits(128) + k:032x}" for k in range(100_000)] + ["p1", "p10", "p01"]
+        distinct = con.execute("SELECT count(DISTINCT person_number(p)), count(*) FROM unnest(?) u(p)", [pseudonyms])
+        assert distinct.fetchone() == (len(pseudonyms), len(pseudonyms))
+    finally:
+        con.close()

@@ -449,9 +449,12 @@ def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config
     assert "simulated bug" in next(home.quarantine.glob("*-file.reason.txt")).read_text()
 
 
-def test_declaration_without_siret_is_quarantined(tmp_path, home, config, run):
+@pytest.mark.parametrize("nic", [None, "0001²", "¹²³00"])
+def test_declaration_without_siret_is_quarantined(tmp_path, home, config, run, nic):
+    """No NIC, or one whose characters are digits of other scripts (Python's isdigit accepts them), is no SIRET."""
     lines = render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
-    lines = [line for line in lines if not line.startswith("S21.G00.11.001")]  # no NIC: no SIRET
+    lines = [line if not line.startswith("S21.G00.11.001") else f"S21.G00.11.001,'{nic}'"
+             for line in lines if nic is not None or not line.startswith("S21.G00.11.001")]
     summary = run(home, config, write_dsn(tmp_path / "a.dsn", lines))
     assert (summary.quarantined, summary.monthly_declarations) == (1, 0)
     assert "SIRET missing or invalid" in next(home.quarantine.glob("*.reason.txt")).read_text()

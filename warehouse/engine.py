@@ -19,14 +19,15 @@ SINGLE_TABLES = ("declaration_status", "establishments", "persons", "contracts",
 # Integers the feature queries group, sort and join by in place of the strings they stand for (features.asof's
 # `establishment_number` and `person_number`): on a range of a national month, the indicators took 3.7-3.8 s instead
 # of 5.2-5.5 s on the strings, the same rows. `siret_number` is a SIRET's 14 digits as a number, checked to be exactly
-# that number's 14 digits, so that two SIRETs never share one; any other text gets a negative hash of itself (the
-# warehouse keeps SIRETs of 14 digits only: warehouse.dsn.records, warehouse.contracts). `person_number` is a 64-bit
+# that number's digits, so that two SIRETs never share one; any other text gets a negative hash of itself, below every
+# SIRET's number (the warehouse keeps SIRETs of 14 digits only: warehouse.dsn.records, warehouse.contracts; such a text
+# shares a number with another such text with a chance of 1 in 2^63). `person_number` is a 64-bit
 # hash of a pseudonym: the features compare people within one establishment only, where two of them share a number
 # with a chance of n(n-1)/2 in 2^64 for n people. Over the national preset's 29.3 M (establishment, person) pairs
 # (1.72 M establishments, the largest with 10,157 people) that is 1.5e-10 for all of them, and none is shared.
 KEY_MACROS = (
     "CREATE OR REPLACE TEMP MACRO siret_number(siret) AS "
-    "CASE WHEN lpad(CAST(TRY_CAST(siret AS BIGINT) AS VARCHAR), 14, '0') = siret THEN CAST(siret AS BIGINT) "
+    "CASE WHEN lpad(CAST(TRY_CAST(siret AS UBIGINT) AS VARCHAR), 14, '0') = siret THEN CAST(siret AS BIGINT) "
     "WHEN siret IS NOT NULL THEN -1 - CAST(hash(siret) >> 1 AS BIGINT) END",
     "CREATE OR REPLACE TEMP MACRO person_number(person_key) AS CASE WHEN person_key IS NOT NULL THEN hash(person_key) END",
 )

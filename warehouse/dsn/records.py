@@ -132,7 +132,7 @@ class RecordBuilder:
         elif month > self.run_month:
             problems.append(f"line {header.line}: declared month {month:%Y-%m} (S20.G00.05.005) is after the month "
                             f"of the run ({self.run_month:%Y-%m})")
-        if not siret or len(siret) != 14 or not siret.isdigit():
+        if not siret or len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
             problems.append(f"line {header.line}: SIRET missing or invalid (S21.G00.06.001 + S21.G00.11.001)")
         rows: dict[str, list[tuple]] = {
             "person_months": [], "contract_months": [], "absences": [], "contract_ends": [],
