@@ -92,14 +92,9 @@ class FeatureTable:
         return read_evidence(self.evidence_file)
 
 
-def features_fingerprint(engine: SqlEngine, warehouse: Path, as_of: date, config: Config) -> str:
-    """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the
-    months a feature table as of `as_of` reads (keys of every kept declaration up to that month)."""
-    return fingerprint_of(as_of, config, declaration_digests(engine, warehouse, month_start(as_of)))
-
-
 def fingerprint_of(as_of: date, config: Config, digests: dict[date, str]) -> str:
-    """`features_fingerprint` from `digests`: `declaration_digests` of the warehouse version the table is computed
+    """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the months a feature
+    table as of `as_of` reads, from `digests`: `declaration_digests` of the warehouse version the table is computed
     from (or read against), up to `as_of` or a later month; no declaration is read."""
     window = AsOfWindow.of(as_of, config.features)
     declarations = ";".join(f"{month:%Y-%m}={digests[month]}" for month in sorted(digests) if month <= window.as_of)

@@ -24,9 +24,10 @@ import features.build
 import features.store
 from core.config import Config
 from core.home import Home
-from features.build import EVIDENCE_FILE, FINGERPRINT_KEY, compute_features, feature_dir, features_fingerprint
+from features.build import EVIDENCE_FILE, FINGERPRINT_KEY, compute_features, feature_dir
 from features.store import feature_tables, stored_as_they_are
 from tests.mini_world import MONTHS, RESTAURANT, write_months
+from tests.training_world import features_fingerprint
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
 

@@ -215,7 +215,7 @@ def test_same_post_by_pcs_code_or_by_title(world):
 
 
 def test_fingerprint_follows_definitions_and_known_declarations(tmp_path, test_key):
-    from features.build import features_fingerprint
+    from tests.training_world import features_fingerprint
     as_of = date(2025, 5, 1)
     home = Home(tmp_path / "home")
     ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m <= as_of]), home, Config(), test_key)

@@ -21,7 +21,14 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.months import add_months, months_between
-from features.build import EVIDENCE_FILE, EVIDENCE_ROW_GROUP_ROWS, feature_dir, features_fingerprint, identity_metadata
+from features.build import (
+    EVIDENCE_FILE,
+    EVIDENCE_ROW_GROUP_ROWS,
+    declaration_digests,
+    feature_dir,
+    fingerprint_of,
+    identity_metadata,
+)
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.rules import EVIDENCE_COLUMNS
 from warehouse.sql_engine import DuckDBEngine
@@ -37,6 +44,12 @@ class World:
     truth: Path
     months: list[date]
     inspections: pd.DataFrame
+
+
+def features_fingerprint(engine: DuckDBEngine, warehouse: Path, as_of: date, config: Config) -> str:
+    """The fingerprint of the feature table as of `as_of` from the declarations of `warehouse`, as the feature store
+    computes it."""
+    return fingerprint_of(as_of, config, declaration_digests(engine, warehouse, as_of))
 
 
 def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.ndarray, nafs: np.ndarray,
