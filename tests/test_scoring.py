@@ -294,23 +294,6 @@ def test_pred_contrib_equals_the_shap_package_and_sums_to_the_raw_score():
     np.testing.assert_allclose(ours.sum(axis=1).to_numpy(), model.raw_scores(frame.loc[rows]), atol=1e-9)
 
 
-def test_a_large_table_is_scored_on_every_core_and_its_values_do_not_change(monkeypatch):
-    import training.scoring_model as scoring_model
-
-    model, frame = _model()  # trained on one thread, as `training.threads` trains
-    threads = []
-    predict = model.booster.predict
-    monkeypatch.setattr(model.booster, "predict", lambda *args, **kwargs: threads.append(kwargs["num_threads"])
-                        or predict(*args, **kwargs))
-    alone = model.raw_scores(frame), model.contributions(frame)  # 600 rows: fewer than PARALLEL_ROWS
-    monkeypatch.setattr(scoring_model, "PARALLEL_ROWS", 600)
-    monkeypatch.setattr(scoring_model, "usable_cpus", lambda: 3)
-    shared = model.raw_scores(frame), model.contributions(frame)
-    assert threads == [1, 1, 3, 3]
-    np.testing.assert_array_equal(alone[0], shared[0])
-    pd.testing.assert_frame_equal(alone[1], shared[1], check_exact=True)
-
-
 def test_explanations_that_do_not_add_up_are_refused():
     from scoring.monthly import explain_rows
 

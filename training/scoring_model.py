@@ -26,22 +26,9 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
-from core.machine import usable_cpus
 from features.catalog import CATEGORICAL
 from training.calibration import ScoreCalibrator
 from training.models import categorical_frame, numeric_frame
-
-# Rows from which a prediction runs on every usable core. The booster keeps the one thread it was trained with
-# (`training.threads`, for small labelled sets); a prediction is computed row by row, so the values are the same on
-# any number of threads. With the demo's champion (370 trees) on 2 cores, 2 threads took 15 ms against 23 for
-# 1,000 rows' scores and 50 against 92 for their SHAP values, 20.7 s against 32.1 for a national month's 1.8 M scores
-# and 21.1 s against 38.1 for its 90,360 listed lines' SHAP values; for one row (a web page) the same time.
-PARALLEL_ROWS = 1_000
-
-
-def prediction_threads(rows: int) -> int:
-    """The threads a prediction of `rows` rows runs on: every usable core from `PARALLEL_ROWS` rows, else one."""
-    return usable_cpus() if rows >= PARALLEL_ROWS else 1
 
 
 def model_matrix(table: pd.DataFrame, features: list[str], categories: dict[str, list[str]]) -> pd.DataFrame:
@@ -89,8 +76,7 @@ class ScoringModel(PythonModel):
 
     def raw_scores(self, table: pd.DataFrame) -> np.ndarray:
         """LightGBM margins (log-odds before calibration)."""
-        return np.asarray(self.booster.predict(self.inputs(table), raw_score=True,
-                                               num_threads=prediction_threads(len(table))))
+        return np.asarray(self.booster.predict(self.inputs(table), raw_score=True))
 
     def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
         """Calibrated probability, per row, that an inspection finds abuse."""
@@ -99,8 +85,7 @@ class ScoringModel(PythonModel):
     def contributions(self, table: pd.DataFrame) -> pd.DataFrame:
         """Path-dependent SHAP values in log-odds (LightGBM's pred_contrib): a column per feature and
         `bias`; each row sums to the raw score. Call on the rows someone will read (cost ~165x a prediction)."""
-        values = np.asarray(self.booster.predict(self.inputs(table), pred_contrib=True,
-                                                 num_threads=prediction_threads(len(table))))
+        values = np.asarray(self.booster.predict(self.inputs(table), pred_contrib=True))
         return pd.DataFrame(values, columns=[*self.features, "bias"], index=table.index)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
