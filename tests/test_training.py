@@ -345,6 +345,29 @@ def test_lightgbm_freezes_training_categories():
     assert np.isfinite(model.decision_function(unseen)).all()
 
 
+def test_lightgbm_learns_from_rows_with_a_missing_category():
+    from training.models import LightGBMModel
+
+    rows = _synthetic_rows()
+    rows["idcc"] = rows["idcc"].astype("str").where(rows.index % 7 != 0, None)  # a temp-work user declares none
+    model = LightGBMModel(n_estimators=10).fit(rows, rows["abuse_found"].to_numpy())
+    assert None not in model.categories_["idcc"] and model.inputs(rows)["idcc"].isna().sum() == (rows.index % 7 == 0).sum()
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", object, "category"])
+def test_categories_are_the_values_present_as_text_whatever_the_column_holds(dtype):
+    from training.models import categorical_frame
+
+    raw = ["5610A", None, "8710A", "5610A", None] if dtype is not object else ["5610A", None, 4120, 3.5, "5610A"]
+    frame = pd.DataFrame({"naf": pd.Series(raw, dtype=dtype)})
+    learned = categorical_frame(frame, ["naf"], None)["naf"]
+    expected = ["5610A", "8710A"] if dtype is not object else ["3.5", "4120", "5610A"]
+    assert list(learned.cat.categories) == expected
+    assert learned.isna().tolist() == [value is None for value in raw]
+    frozen = categorical_frame(frame, ["naf"], {"naf": ["5610A"]})["naf"]
+    assert frozen.astype(object).where(frozen.notna(), None).tolist() == [v if v == "5610A" else None for v in raw]
+
+
 def test_config_rejects_unknown_settings_and_keeps_the_capacity_first():
     from pydantic import ValidationError
 
