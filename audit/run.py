@@ -45,7 +45,7 @@ from features.store import declared_months, feature_tables
 from features.validation import rules_against_truth
 from scoring.monthly import month_features, previous_ranking, rank_table, score_stored
 from training.labels import LABEL
-from training.metrics import group_codes
+from training.metrics import group_codes, region_keys
 from training.pipeline import load_training_data, score_against_truth
 from training.registry import COMPARISON_MODELS, connect, download, load_scoring_model, resolve_version
 from training.saved_model import SavedModel
@@ -113,7 +113,7 @@ def _oof_selected(run_id: str, share: float) -> pd.DataFrame | None:
     if path is None:
         return None
     oof = pd.read_parquet(path)
-    groups = group_codes(oof["fold"], oof["region_code"].astype("string").fillna(""))
+    groups = group_codes(oof["fold"], region_keys(oof["region_code"]))
     oof["selected"] = top_share_mask(oof["score_lightgbm"].to_numpy(), groups, share, siret_key(oof["siret"]))
     return oof
 

@@ -4,6 +4,7 @@ small cases, and their coverage on simulated draws whose true precision and reca
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from training.metrics import bootstrap_at_share, exact_binomial_interval, group_codes, top_share_mask
@@ -65,3 +66,25 @@ def test_95_percent_intervals_cover_the_known_precision_and_recall_about_95_perc
     # Clopper-Pearson is exact or conservative; 400 draws put a 95% coverage within about +-2.2 points.
     assert 0.93 <= coverage["precision"] <= 0.995
     assert 0.92 <= coverage["recall"] <= 0.98
+
+
+def test_an_establishment_with_no_region_is_a_region_of_its_own():
+    """A postal code that names no département leaves the region missing: the gate groups those rows apart, as the
+    lists do, instead of failing (pandas 3 keeps a missing value NaN through `astype(str)`)."""
+    from core.training_config import TrainingConfig
+    from training.labels import LABEL
+    from training.metrics import region_keys
+    from training.promotion import gate_interval, gate_value
+
+    codes = group_codes(np.array(["11", None, "84", None], dtype=object), np.array([1, 1, 1, 1]))
+    assert codes.dtype.kind == "i" and codes[1] == codes[3] and len({*codes}) == 3
+    assert region_keys(pd.Series(["11", None, "84"], dtype="str")).tolist() == ["11", "", "84"]
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"siret": [f"{10**13 + i}" for i in range(90)],
+                         "region_code": pd.Series(["11", "84", None] * 30, dtype="str"),
+                         LABEL: rng.integers(0, 2, 90)})
+    scores = rng.random(90)
+    named = rows.assign(region_code=rows["region_code"].fillna(""))
+    settings = TrainingConfig(bootstrap_resamples=50)
+    assert gate_value(rows, scores, settings) == gate_value(named, scores, settings)
+    assert gate_interval(rows, scores, settings) == gate_interval(named, scores, settings)

@@ -23,6 +23,7 @@ from training.metrics import (
     brier,
     group_codes,
     precision_recall_at_share,
+    region_keys,
     roc_auc,
 )
 from training.models import WEIGHTED
@@ -73,7 +74,7 @@ def comparison(oof: pd.DataFrame, shares: list[float], resamples: int, seed: int
     average_precision, roc_auc, brier."""
     y = oof[LABEL].to_numpy()
     folds = oof["fold"].to_numpy()
-    regions = oof["region_code"].astype(str).to_numpy()
+    regions = region_keys(oof["region_code"])
     tiebreak = siret_key(oof["siret"])
     fold_region = group_codes(folds, regions)
     records = []
@@ -121,7 +122,7 @@ def subgroup_table(oof: pd.DataFrame, model: str, by: pd.Series, share: float) -
     (selection within fold x region, as in deployment), average precision and ROC AUC."""
     y = oof[LABEL].to_numpy()
     scores = oof[f"score_{model}"].to_numpy(dtype=float)
-    groups = group_codes(oof["fold"].to_numpy(), oof["region_code"].astype(str).to_numpy())
+    groups = group_codes(oof["fold"].to_numpy(), region_keys(oof["region_code"]))
     selected = top_share_mask(scores, groups, share, siret_key(oof["siret"]))
     frame = pd.DataFrame({"group": by.astype(str).to_numpy(), "y": y, "score": scores, "selected": selected})
     records = []

@@ -19,10 +19,16 @@ from scipy.stats import beta
 from core.capacity import top_share_mask
 
 
+def region_keys(regions: pd.Series) -> np.ndarray:
+    """Region codes as text, '' for a missing one (a postal code that names no département): a region of its own, as
+    the monthly lists and the audit group it."""
+    return regions.astype("string").fillna("").to_numpy(dtype=object)
+
+
 def group_codes(*keys: np.ndarray | pd.Series) -> np.ndarray:
-    """Integer codes of the combinations of the given keys (e.g. fold and region)."""
+    """Integer codes of the combinations of the given keys (e.g. fold and region); a missing key is a value of its own."""
     frame = pd.DataFrame({f"k{i}": pd.Series(np.asarray(k)).astype(str) for i, k in enumerate(keys)})
-    return frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy()
+    return frame.groupby(list(frame.columns), sort=True, dropna=False).ngroup().to_numpy()
 
 
 def precision_recall_at_share(

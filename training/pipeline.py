@@ -30,7 +30,7 @@ from features.store import StoredFeatures, feature_tables
 from training.calibration import ScoreCalibrator
 from training.evaluation import add_probabilities, comparison, cross_validate
 from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months
-from training.metrics import Interval, group_codes, precision_recall_at_share, roc_auc
+from training.metrics import Interval, group_codes, precision_recall_at_share, region_keys, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
 from training.promotion import fold_key, latest_fold_values, simpler_model_verdict
 from training.propensity import (
@@ -156,7 +156,7 @@ def truth_over_folds(
                 continue
             table, _ = align_truth(tables[month], truth_at(truth_months, pd.Timestamp(month)))
             abusing = table["abusing"].to_numpy()
-            groups = group_codes(table["region_code"].astype(str).to_numpy())
+            groups = group_codes(region_keys(table["region_code"]))
             tiebreak = siret_key(table["siret"])
             scores = {name: model.decision_function(table) for name, model in models.items()}
             scores["oracle"] = table["latent_abuse_probability"].to_numpy(dtype=float)

@@ -24,7 +24,7 @@ from core.capacity import siret_key
 from core.training_config import TrainingConfig
 from training.evaluation import fold_objective
 from training.labels import LABEL
-from training.metrics import Interval
+from training.metrics import Interval, region_keys
 from training.models import MODEL_LABELS
 
 
@@ -64,7 +64,7 @@ def promotion_metric(settings: TrainingConfig) -> str:
 def gate_value(fold_rows: pd.DataFrame, scores: np.ndarray, settings: TrainingConfig) -> float:
     """The tuning objective on one fold's rows (region_code and abuse_found) for the given scores."""
     return fold_objective(
-        fold_rows[LABEL].to_numpy(), np.asarray(scores, dtype=float), fold_rows["region_code"].astype(str).to_numpy(),
+        fold_rows[LABEL].to_numpy(), np.asarray(scores, dtype=float), region_keys(fold_rows["region_code"]),
         settings.objective, settings.capacity_share, settings.shares, siret_key(fold_rows["siret"]),
     )
 
@@ -73,7 +73,7 @@ def gate_interval(fold_rows: pd.DataFrame, scores: np.ndarray, settings: Trainin
     """`gate_value` with a 95% bootstrap percentile interval: the fold's rows resampled with replacement
     within each region (fixed seed), each region's list drawn again on every resample."""
     scores = np.asarray(scores, dtype=float)
-    regions = fold_rows["region_code"].astype(str).to_numpy()
+    regions = region_keys(fold_rows["region_code"])
     members = [np.flatnonzero(regions == region) for region in np.unique(regions)]
     rng = np.random.default_rng(settings.seed)
     draws = np.empty(settings.bootstrap_resamples)

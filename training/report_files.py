@@ -15,7 +15,7 @@ from core.capacity import siret_key
 from core.size_bands import size_band
 from training.evaluation import model_names, subgroup_table
 from training.labels import LABEL
-from training.metrics import group_codes, precision_recall_at_share
+from training.metrics import group_codes, precision_recall_at_share, region_keys
 from training.models import MODEL_LABELS
 from training.pipeline import TrainingResult
 
@@ -63,7 +63,7 @@ def naf_section(naf: object, french: bool = False) -> str:
 def precision_curve(oof: pd.DataFrame) -> pd.DataFrame:
     """Pooled precision@k of each model for shares from 1% to 40% (selection within fold x region)."""
     y = oof[LABEL].to_numpy()
-    groups = group_codes(oof["fold"].to_numpy(), oof["region_code"].astype(str).to_numpy())
+    groups = group_codes(oof["fold"].to_numpy(), region_keys(oof["region_code"]))
     tiebreak = siret_key(oof["siret"])
     records = []
     for name in model_names(oof):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.capacity import siret_key
-from training.metrics import average_precision, bootstrap_at_share, roc_auc
+from training.metrics import average_precision, bootstrap_at_share, region_keys, roc_auc
 
 ORACLE = "oracle"
 PERFECT = "perfect_list"
@@ -51,7 +51,7 @@ def truth_comparison(
     `table` holds region_code, abusing and latent_abuse_probability; `scores[model]` is aligned with it.
     """
     y = table["abusing"].to_numpy().astype(int)
-    regions = table["region_code"].astype(str).to_numpy()
+    regions = region_keys(table["region_code"])
     everything = np.zeros(len(table), dtype=int)
     tiebreak = siret_key(table["siret"])
     latent = table["latent_abuse_probability"].to_numpy(dtype=float)

@@ -26,6 +26,7 @@ from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
 from training.evaluation import fold_objective
 from training.labels import LABEL
+from training.metrics import region_keys
 from training.models import LightGBMModel, model_features
 
 log = logging.getLogger("champollion.training")
@@ -68,7 +69,7 @@ def fold_data(rows: pd.DataFrame, splits: list[tuple[int, np.ndarray, np.ndarray
     tiebreak = siret_key(rows["siret"])
     return [
         FoldData(fold, rows.iloc[train], y[train], weights.get(fold), rows.iloc[valid], y[valid],
-                 rows.iloc[valid]["region_code"].astype(str).to_numpy(), tiebreak[valid])
+                 region_keys(rows.iloc[valid]["region_code"]), tiebreak[valid])
         for fold, train, valid in splits
     ]
 
