@@ -3,8 +3,9 @@ current, else computed from the warehouse and stored there.
 
 A stored table is current when its catalog and its file agree with this code's feature schema version and
 fingerprint (feature definitions, settings and the declarations read) and its features of past inspections (count,
-months since the last, its outcome) agree with the inspections given (a table computed before the inspections
-were imported, or with other inspections or outcomes, is recomputed). Without inspections, a stored table is kept.
+months since the last, its outcome) agree with the inspections given. Without inspections, a stored table is kept.
+A table whose past-inspection features alone disagree (computed before inspections were imported, or with other
+inspections or outcomes) is brought up to date rather than computed again: nothing else in it depends on them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from contextlib import suppress
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.atomic_files import replaced_when_written
 from core.config import Config
 from core.home import Home
 from core.months import month_end
@@ -87,16 +90,31 @@ def is_current(
     and the same inspection history when the inspections are given: counts, months since the last one and its
     outcome (a corrected outcome makes the table stale). When they are not given, the stored history is kept
     rather than erased."""
-    if catalog.get("schema_version") != FEATURES_SCHEMA_VERSION or catalog.get("fingerprint") != fingerprint:
-        return False
+    return made_from(catalog, fingerprint) and inspections_agree(table, inspections, as_of)
+
+
+def made_from(catalog: dict, fingerprint: str) -> bool:
+    """Whether a stored month's catalog names this code's feature schema version and `fingerprint`."""
+    return bool(catalog.get("schema_version") == FEATURES_SCHEMA_VERSION and catalog.get("fingerprint") == fingerprint)
+
+
+def inspections_agree(table: pd.DataFrame, inspections: pd.DataFrame | None, as_of: date) -> bool:
+    """Whether the past-inspection features of `table` (its SIRETs and `INSPECTION_FEATURES`) are those of
+    `inspections` as of the month; always, when the inspections are not given."""
     if inspections is None:
         return True
-    sirets = table["siret"].astype(str)
-    expected = expected_inspection_features(inspections, as_of).reindex(sirets)
-    expected["past_inspections"] = expected["past_inspections"].fillna(0.0)
+    expected = inspection_features_of(table["siret"].astype(str), inspections, as_of)
     return all(np.array_equal(table[name].to_numpy(dtype="float64", na_value=np.nan),
                               expected[name].to_numpy(dtype="float64"), equal_nan=True)
                for name in INSPECTION_FEATURES)
+
+
+def inspection_features_of(sirets: pd.Series, inspections: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
+    """`expected_inspection_features` of each of `sirets`, in their order (no inspection: 0 inspections, the other
+    two missing), as floats."""
+    expected = expected_inspection_features(inspections, as_of).reindex(sirets)
+    expected["past_inspections"] = expected["past_inspections"].fillna(0.0)
+    return expected
 
 
 class StoredFeatures(Mapping[date, pd.DataFrame]):
@@ -197,14 +215,15 @@ def stored_as_they_are(data: Path, month: date) -> StoredFeatures:
 
 
 def _open_if_current(home: Home, config: Config, month: date, inspections: pd.DataFrame | None,
-                     digests: dict[date, str]) -> tuple[int, int] | None:
-    """The month's stored feature file and rule evidence, opened, if they are current (`is_current`); else None. Its
-    catalog is read and the files opened under the month's shared lock (`features.build.month_lock`): a store under
-    way, or killed, has removed the catalog, and the two files opened are those one store put in place. The feature
-    file must agree with the fingerprint (`features.build.identity_agrees`), and its inspection features with
-    `inspections`, both read from the file opened; the evidence must be readable. A file missing, unreadable, or of
-    another schema, is computed again. `digests`: `features.build.declaration_digests` of the published version read,
-    up to the month or later."""
+                     digests: dict[date, str]) -> tuple[int, int] | Literal["inspections"] | None:
+    """The month's stored feature file and rule evidence, opened, if they are current (`is_current`); "inspections"
+    when only their past-inspection features disagree with `inspections` (`_refresh_inspection_features` brings
+    them up to date); else None. Its catalog is read and the files opened under the month's shared lock
+    (`features.build.month_lock`): a store under way, or killed, has removed the catalog, and the two files opened are
+    those one store put in place. The feature file must agree with the fingerprint (`features.build.identity_agrees`),
+    and its inspection features with `inspections`, both read from the file opened; the evidence must be readable. A
+    file missing, unreadable, or of another schema, is computed again. `digests`:
+    `features.build.declaration_digests` of the published version read, up to the month or later."""
     folder = feature_dir(home.data, month)
     path, evidence = folder / "features.parquet", folder / EVIDENCE_FILE
     if not path.exists():
@@ -212,6 +231,7 @@ def _open_if_current(home: Home, config: Config, month: date, inspections: pd.Da
     fingerprint = fingerprint_of(month, config, digests)
     files: list[int] = []
     reading = folder / "feature_catalog.json"
+    found: Literal["inspections"] | None = None
     try:
         with month_lock(folder, shared=True):
             catalog = json.loads(reading.read_text(encoding="utf-8"))
@@ -225,12 +245,12 @@ def _open_if_current(home: Home, config: Config, month: date, inspections: pd.Da
         reading = path
         source, columns = f"/proc/self/fd/{files[0]}", ["siret", *INSPECTION_FEATURES]
         schema = pq.read_schema(source)
-        if (identity_agrees(schema, fingerprint) and set(columns) <= set(schema.names)
-                and is_current(pq.read_table(source, columns=columns).to_pandas(), catalog, inspections, month,
-                               fingerprint)):
-            return files[0], files[1]
-        log.info("features as of %s are stale (definitions, declarations or inspections changed): recomputing",
-                 f"{month:%Y-%m}")
+        if identity_agrees(schema, fingerprint) and set(columns) <= set(schema.names) and made_from(catalog, fingerprint):
+            if inspections_agree(pq.read_table(source, columns=columns).to_pandas(), inspections, month):
+                return files[0], files[1]
+            found = "inspections"
+        else:
+            log.info("features as of %s are stale (definitions or declarations changed): recomputing", f"{month:%Y-%m}")
     except FileNotFoundError:
         log.info("features as of %s are incomplete (%s missing: a store under way, or killed): recomputing",
                  f"{month:%Y-%m}", reading)
@@ -240,7 +260,45 @@ def _open_if_current(home: Home, config: Config, month: date, inspections: pd.Da
         _close(tuple(files))
         raise
     _close(tuple(files))
-    return None
+    return found
+
+
+def _refresh_inspection_features(home: Home, config: Config, month: date, inspections: pd.DataFrame,
+                                 digests: dict[date, str], tables: StoredFeatures) -> bool:
+    """Put in place of the month's stored table the same table with its past-inspection features
+    (`INSPECTION_FEATURES`) those of `inspections`, and open it with the stored evidence as the month's (`tables`);
+    False, with nothing changed, when the stored month no longer agrees with the definitions and declarations (another
+    run stored it meanwhile) or cannot be read: it is then computed.
+
+    Nothing else in a table depends on the inspections (its fingerprint reads the definitions and the declarations),
+    so the table is the one a computation would store (tests/test_feature_store.py): the inspections imported since a
+    month was stored cost a read and a write of its table, where computing a national month takes minutes. The
+    table is replaced whole under the month's lock, its evidence and catalog kept."""
+    folder = feature_dir(home.data, month)
+    path, evidence = folder / "features.parquet", folder / EVIDENCE_FILE
+    fingerprint = fingerprint_of(month, config, digests)
+    with month_lock(folder):
+        try:
+            catalog = json.loads((folder / "feature_catalog.json").read_text(encoding="utf-8"))
+            stored = pq.read_table(path)
+            pq.read_schema(evidence)
+        except (OSError, ValueError, pa.ArrowException) as error:
+            log.info("features as of %s cannot be brought up to date (%s): recomputing", f"{month:%Y-%m}", error)
+            return False
+        if not (isinstance(catalog, dict) and made_from(catalog, fingerprint)
+                and identity_agrees(stored.schema, fingerprint)):
+            return False
+        expected = inspection_features_of(stored.column("siret").to_pandas().astype(str), inspections, month)
+        for name in INSPECTION_FEATURES:
+            index = stored.schema.get_field_index(name)
+            field = stored.schema.field(index)
+            stored = stored.set_column(index, field, pa.array(expected[name].to_numpy(), from_pandas=True).cast(field.type))
+        with replaced_when_written(path) as temp:
+            pq.write_table(stored, temp, compression="zstd")
+            tables.open(month, temp, evidence)
+    log.info("features as of %s: past inspections brought up to date (%d establishments inspected by then)",
+             f"{month:%Y-%m}", int((expected["past_inspections"] > 0).sum()))
+    return True
 
 
 def feature_tables(
@@ -254,7 +312,8 @@ def feature_tables(
     in the order of the months.
 
     Months not in the warehouse are skipped (the caller reports the rows that needed them).
-    `on_month(month, 'cached'|'computed')` is called as each month is ready.
+    `on_month(month, 'cached'|'refreshed'|'computed')` is called as each month is ready ('refreshed': its
+    past-inspection features brought up to date, `_refresh_inspection_features`).
     """
     from warehouse.sql_engine import open_engine
 
@@ -273,7 +332,13 @@ def feature_tables(
         digests = declaration_digests(engine, version, max(wanted))
         for month in wanted:
             files = _open_if_current(home, config, month, inspections, digests)
-            if files is None:
+            if files == "inspections" and inspections is not None:
+                if _refresh_inspection_features(home, config, month, inspections, digests, tables):
+                    if on_month:
+                        on_month(month, "refreshed")
+                    continue
+                files = None
+            if not isinstance(files, tuple):
                 stale.append(month)
                 continue
             tables.hold(month, *files)

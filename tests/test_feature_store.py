@@ -11,6 +11,7 @@ import gc
 import json
 import os
 import pickle
+import shutil
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -26,7 +27,7 @@ from core.config import Config
 from core.home import Home
 from features.build import EVIDENCE_FILE, FINGERPRINT_KEY, compute_features, feature_dir
 from features.store import feature_tables, stored_as_they_are
-from tests.mini_world import MONTHS, RESTAURANT, write_months
+from tests.mini_world import CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 from tests.training_world import features_fingerprint
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
@@ -86,9 +87,9 @@ def test_a_month_stored_again_by_another_run_changes_nothing_of_what_is_read(hom
 
     states: list[str] = []
     found = feature_tables(home, Config(), [MONTH], _inspections(), lambda month, state: states.append(state))
-    assert states == ["computed"]  # the other run's table is not current for these inspections
+    assert states == ["refreshed"]  # the other run's table is not current for these inspections
     again = feature_tables(home, Config(), [MONTH], _inspections(), lambda month, state: states.append(state))
-    assert states == ["computed", "cached"]
+    assert states == ["refreshed", "cached"]
     _store_again(path, b"another fingerprint")  # after the table was found current
     for tables in (found, again):
         assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 1
@@ -236,6 +237,7 @@ def test_a_store_killed_on_the_way_leaves_a_month_computed_again(home, monkeypat
         place(source, path)
 
     monkeypatch.setattr(features.build, "_place", fail_on_evidence)
+    _store_again(feature_dir(home.data, MONTH) / "features.parquet", b"other settings")
     with pytest.raises(OSError, match="disk full"):
         feature_tables(home, Config(), [MONTH], _inspections())  # stale: computed, then stored up to the evidence
     monkeypatch.undo()
@@ -288,6 +290,7 @@ def test_a_stored_table_of_another_schema_or_unreadable_is_computed_again(home, 
 def test_two_runs_storing_one_month_store_one_after_the_other(home, monkeypatch):
     feature_tables(home, Config(), [MONTH], None)
     lock = feature_dir(home.data, MONTH) / ".store.lock"
+    (lock.parent / "feature_catalog.json").unlink()  # a store killed on the way: the month is computed again
     place, busy = features.build._place, []
 
     def place_while_another_run_tries(source, path):
@@ -352,3 +355,79 @@ def test_no_file_is_left_open_by_a_stale_or_unreadable_month(home):
         del tables
         gc.collect()
         assert _open_files() == before
+
+
+def _later_inspections() -> pd.DataFrame:
+    """Inspections imported after the months were stored, two on the edges of June (the 30th, and July 1st)."""
+    return pd.DataFrame({
+        "siret": [RESTAURANT, RESTAURANT, SHOP, CARE_HOME],
+        "inspection_date": pd.to_datetime(["2025-03-10", "2025-06-30", "2025-07-01", "2025-05-31"]).astype("datetime64[s]"),
+        "abuse_found": [1, 0, 1, 0],
+    })
+
+
+def test_months_stored_before_inspections_were_imported_are_brought_up_to_date_as_if_computed(home):
+    """Only the past-inspection features depend on the inspections: a retraining after new outcomes were imported
+    brings them up to date in the stored tables instead of computing every month again, and gets the tables and
+    files a computation gives, the evidence kept."""
+    months = [date(2025, 5, 1), MONTH, date(2025, 7, 1)]
+    feature_tables(home, Config(), months, None)  # stored by monthly runs, before the inspections were imported
+    evidence = {month: features.build.load_evidence(home.data, month) for month in months}
+    states: list[str] = []
+    refreshed = feature_tables(home, Config(), months, _later_inspections(), lambda month, state: states.append(state))
+    assert states == ["refreshed"] * 3
+    june = refreshed[MONTH].set_index("siret")
+    assert june.loc[RESTAURANT, list(features.store.INSPECTION_FEATURES)].tolist() == [2, 0, 0]  # June 30 counts
+    assert june.loc[SHOP, "past_inspections"] == 0 and pd.isna(june.loc[SHOP, "months_since_last_inspection"])
+    assert june.loc[CARE_HOME, list(features.store.INSPECTION_FEATURES)].tolist() == [1, 1, 0]
+    files = {month: pq.read_table(feature_dir(home.data, month) / "features.parquet") for month in months}
+    assert _states(home, _later_inspections()) == ["cached"]
+
+    shutil.rmtree(home.data / "features")
+    computed = feature_tables(home, Config(), months, _later_inspections(), lambda month, state: states.append(state))
+    assert states[3:] == ["computed"] * 3
+    for month in months:
+        pd.testing.assert_frame_equal(refreshed[month], computed[month])
+        pd.testing.assert_frame_equal(refreshed.evidence(month), evidence[month])
+        assert files[month].equals(pq.read_table(feature_dir(home.data, month) / "features.parquet"), check_metadata=True)
+
+
+def test_a_month_stored_again_before_it_is_brought_up_to_date_is_computed(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], None)
+    path = feature_dir(home.data, MONTH) / "features.parquet"
+    refresh = features.store._refresh_inspection_features
+
+    def another_run_first(*args, **kwargs):
+        _store_again(path, b"other settings")  # between the check and the refresh
+        return refresh(*args, **kwargs)
+
+    monkeypatch.setattr(features.store, "_refresh_inspection_features", another_run_first)
+    states: list[str] = []
+    tables = feature_tables(home, Config(), [MONTH], _later_inspections(), lambda month, state: states.append(state))
+    assert states == ["computed"]
+    assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 2
+
+
+def test_a_refresh_that_fails_leaves_the_stored_month_as_it_was(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], None)
+    folder = feature_dir(home.data, MONTH)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    lock, busy = folder / ".store.lock", []
+
+    def write_while_another_run_tries(table, where, **kwargs):
+        other = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a reader of the month waits for the refresh
+        except BlockingIOError:
+            busy.append(True)
+        finally:
+            os.close(other)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(features.store.pq, "write_table", write_while_another_run_tries)
+    with pytest.raises(OSError, match="disk full"):
+        feature_tables(home, Config(), [MONTH], _later_inspections())
+    monkeypatch.undo()
+    assert busy == [True]
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert _states(home, _later_inspections()) == ["refreshed"]

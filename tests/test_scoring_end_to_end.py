@@ -212,8 +212,8 @@ def test_a_listed_line_is_explained_from_what_the_list_kept(small_pipeline, tmp_
     before = explain_month(home, config, first["siret"], month)
     stored = feature_dir(home.data, month) / "features.parquet"
     features = pd.read_parquet(stored)
-    # Not the inspection features: a stored table whose inspection features disagree with the inspections is
-    # computed again (features.store.is_current), which would undo the change.
+    # Not the inspection features: a stored table whose inspection features disagree with the inspections has them
+    # brought up to date (features.store.is_current), which would undo the change.
     numeric = [c for c in before.contributions["feature"]
                if pd.api.types.is_float_dtype(features[c]) and c not in INSPECTION_FEATURES]
     features.loc[features["siret"].astype(str) == first["siret"], numeric] = 0.0
