@@ -16,7 +16,7 @@ import os
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import suppress
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.atomic_files import replaced_when_written
+from core.atomic_files import replaced_when_written, write_text_whole
 from core.config import Config
 from core.home import Home
 from core.months import month_end
@@ -62,6 +62,9 @@ def declared_months(warehouse: Path) -> list[date]:
 
 
 INSPECTION_FEATURES = ("past_inspections", "months_since_last_inspection", "last_inspection_found_abuse")
+# The Arrow types a computation stores them with (`features.build.INSPECTIONS_SQL` on DuckDB): a stored table holding
+# them with other types (older code, another engine) is computed again rather than brought up to date.
+INSPECTION_TYPES = (pa.int64(), pa.int64(), pa.float64())
 
 
 def expected_inspection_features(inspections: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
@@ -71,7 +74,7 @@ def expected_inspection_features(inspections: pd.DataFrame | None, as_of: date) 
     if inspections is None or inspections.empty:
         return pd.DataFrame(columns=list(INSPECTION_FEATURES), dtype="float64")
     end = pd.Timestamp(month_end(as_of))
-    days = pd.to_datetime(inspections["inspection_date"])
+    days = pd.to_datetime(inspections["inspection_date"]).dt.normalize()  # the day, as the SQL casts it to a DATE
     known = pd.DataFrame({"siret": inspections["siret"].astype(str), "day": days,
                           "found": inspections["abuse_found"].astype("int64")})[days <= end]
     last = known.sort_values(["siret", "day", "found"]).groupby("siret").last()
@@ -273,7 +276,8 @@ def _refresh_inspection_features(home: Home, config: Config, month: date, inspec
     Nothing else in a table depends on the inspections (its fingerprint reads the definitions and the declarations),
     so the table is the one a computation would store (tests/test_feature_store.py): the inspections imported since a
     month was stored cost a read and a write of its table, where computing a national month takes minutes. The
-    table is replaced whole under the month's lock, its evidence and catalog kept."""
+    table is replaced whole under the month's lock, its evidence kept, then its catalog written again with the time of
+    the refresh."""
     folder = feature_dir(home.data, month)
     path, evidence = folder / "features.parquet", folder / EVIDENCE_FILE
     fingerprint = fingerprint_of(month, config, digests)
@@ -286,16 +290,21 @@ def _refresh_inspection_features(home: Home, config: Config, month: date, inspec
             log.info("features as of %s cannot be brought up to date (%s): recomputing", f"{month:%Y-%m}", error)
             return False
         if not (isinstance(catalog, dict) and made_from(catalog, fingerprint)
-                and identity_agrees(stored.schema, fingerprint)):
+                and identity_agrees(stored.schema, fingerprint)
+                and [stored.schema.field(name).type if name in stored.schema.names else None
+                     for name in INSPECTION_FEATURES] == list(INSPECTION_TYPES)):
             return False
         expected = inspection_features_of(stored.column("siret").to_pandas().astype(str), inspections, month)
-        for name in INSPECTION_FEATURES:
+        for name, kind in zip(INSPECTION_FEATURES, INSPECTION_TYPES, strict=True):
             index = stored.schema.get_field_index(name)
-            field = stored.schema.field(index)
-            stored = stored.set_column(index, field, pa.array(expected[name].to_numpy(), from_pandas=True).cast(field.type))
+            stored = stored.set_column(index, stored.schema.field(index),
+                                       pa.array(expected[name].to_numpy(), from_pandas=True).cast(kind))
         with replaced_when_written(path) as temp:
             pq.write_table(stored, temp, compression="zstd")
             tables.open(month, temp, evidence)
+        # The catalog written again, last: what the web application watches to read a month again (`web.data`).
+        catalog["inspection_features_refreshed_at"] = datetime.now().isoformat(timespec="seconds")
+        write_text_whole(folder / "feature_catalog.json", json.dumps(catalog, ensure_ascii=False, indent=2))
     log.info("features as of %s: past inspections brought up to date (%d establishments inspected by then)",
              f"{month:%Y-%m}", int((expected["past_inspections"] > 0).sum()))
     return True

@@ -30,6 +30,7 @@ from features.store import feature_tables, stored_as_they_are
 from tests.mini_world import CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 from tests.training_world import features_fingerprint
 from warehouse.ingest import ingest
+from web.data import file_stamp
 from warehouse.sql_engine import DuckDBEngine
 
 MONTH = date(2025, 6, 1)
@@ -358,11 +359,13 @@ def test_no_file_is_left_open_by_a_stale_or_unreadable_month(home):
 
 
 def _later_inspections() -> pd.DataFrame:
-    """Inspections imported after the months were stored, two on the edges of June (the 30th, and July 1st)."""
+    """Inspections imported after the months were stored: on the edges of June (the 30th in the afternoon, and July
+    1st), and two on one day, the one at 9 finding abuse (an inspection's day counts, not its time)."""
     return pd.DataFrame({
-        "siret": [RESTAURANT, RESTAURANT, SHOP, CARE_HOME],
-        "inspection_date": pd.to_datetime(["2025-03-10", "2025-06-30", "2025-07-01", "2025-05-31"]).astype("datetime64[s]"),
-        "abuse_found": [1, 0, 1, 0],
+        "siret": [RESTAURANT, RESTAURANT, SHOP, CARE_HOME, CARE_HOME],
+        "inspection_date": pd.to_datetime(["2025-03-10 00:00", "2025-06-30 14:00", "2025-07-01 00:00", "2025-05-31 09:00",
+                                           "2025-05-31 15:00"]).astype("datetime64[s]"),
+        "abuse_found": [1, 0, 1, 1, 0],
     })
 
 
@@ -373,13 +376,18 @@ def test_months_stored_before_inspections_were_imported_are_brought_up_to_date_a
     months = [date(2025, 5, 1), MONTH, date(2025, 7, 1)]
     feature_tables(home, Config(), months, None)  # stored by monthly runs, before the inspections were imported
     evidence = {month: features.build.load_evidence(home.data, month) for month in months}
+    catalogs = {month: file_stamp(feature_dir(home.data, month) / "feature_catalog.json") for month in months}
     states: list[str] = []
     refreshed = feature_tables(home, Config(), months, _later_inspections(), lambda month, state: states.append(state))
     assert states == ["refreshed"] * 3
     june = refreshed[MONTH].set_index("siret")
     assert june.loc[RESTAURANT, list(features.store.INSPECTION_FEATURES)].tolist() == [2, 0, 0]  # June 30 counts
     assert june.loc[SHOP, "past_inspections"] == 0 and pd.isna(june.loc[SHOP, "months_since_last_inspection"])
-    assert june.loc[CARE_HOME, list(features.store.INSPECTION_FEATURES)].tolist() == [1, 1, 0]
+    assert june.loc[CARE_HOME, list(features.store.INSPECTION_FEATURES)].tolist() == [2, 1, 1]
+    for month in months:  # written again: the web application reads the month again, with no restart
+        catalog = feature_dir(home.data, month) / "feature_catalog.json"
+        assert file_stamp(catalog) != catalogs[month]
+        assert "inspection_features_refreshed_at" in json.loads(catalog.read_text(encoding="utf-8"))
     files = {month: pq.read_table(feature_dir(home.data, month) / "features.parquet") for month in months}
     assert _states(home, _later_inspections()) == ["cached"]
 
@@ -431,3 +439,20 @@ def test_a_refresh_that_fails_leaves_the_stored_month_as_it_was(home, monkeypatc
     assert busy == [True]
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
     assert _states(home, _later_inspections()) == ["refreshed"]
+
+
+@pytest.mark.parametrize("column, kind", [("past_inspections", pa.float64()), ("months_since_last_inspection", pa.null())],
+                         ids=["float-count", "null-months"])
+def test_a_stored_month_holding_the_inspection_features_with_other_types_is_computed(home, column, kind):
+    feature_tables(home, Config(), [MONTH], None)
+    path = feature_dir(home.data, MONTH) / "features.parquet"
+    stored = pq.read_table(path)  # as older code, or another engine, may have stored it
+    index = stored.schema.get_field_index(column)
+    other = pa.nulls(stored.num_rows, kind) if kind == pa.null() else stored.column(column).cast(kind)
+    pq.write_table(stored.set_column(index, pa.field(column, kind), other), path)
+    states: list[str] = []
+    tables = feature_tables(home, Config(), [MONTH], _later_inspections(), lambda month, state: states.append(state))
+    assert states == ["computed"]
+    assert pq.read_schema(path).field(column).type == features.store.INSPECTION_TYPES[
+        features.store.INSPECTION_FEATURES.index(column)]
+    assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 2
