@@ -237,9 +237,10 @@ def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, worl
 
 def test_a_month_scored_again_is_read_again_with_no_restart(world, monkeypatch):
     """The month's lines, feature table and explanations are kept for the files they were read from: a list
-    drawn up again (ranked.csv replaced) or features computed again (their catalog written last) are read
-    again by the next page, with no restart of the server. A new writing is played by moving the files'
-    modification time on (their content stays that of the shared test home)."""
+    drawn up again (ranked.csv replaced), features computed again (their catalog written last) or their
+    past-inspection features brought up to date (the table written first) are read again by the next page, with no
+    restart of the server. A new writing is played by moving the files' modification time on (their content stays
+    that of the shared test home)."""
     import web.data
 
     explained: list[str] = []
@@ -255,14 +256,15 @@ def test_a_month_scored_again_is_read_again_with_no_restart(world, monkeypatch):
     assert data.ranked(month) is ranked and data.features(month, model_features) is features
     assert explained == [world.siret_a]  # kept
     for path in (world.home.lists / world.month / "ranked.csv",
-                 world.home.data / "features" / f"as_of={world.month}" / "feature_catalog.json"):
-        text = path.read_text(encoding="utf-8")
+                 world.home.data / "features" / f"as_of={world.month}" / "feature_catalog.json",
+                 world.home.data / "features" / f"as_of={world.month}" / "features.parquet"):
+        content = path.read_bytes()
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-        assert path.read_text(encoding="utf-8") == text
+        assert path.read_bytes() == content
         data.establishment(month, world.siret_a)
     assert data.ranked(month) is not ranked and data.features(month, model_features) is not features
-    assert explained == [world.siret_a] * 3  # explained again after each
+    assert explained == [world.siret_a] * 4  # explained again after each
     pd.testing.assert_frame_equal(data.ranked(month), ranked)
 
 

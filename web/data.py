@@ -65,6 +65,8 @@ EXPLAINED_KEPT = 32
 COMPARED_FEATURES = 10
 # What identifies one writing of a file: its modification time (ns) and size; None when it is absent.
 FileStamp = tuple[int, int] | None
+# A stored month's catalog's and feature table's (`HomeData._features_stamp`).
+FeaturesStamp = tuple[FileStamp, FileStamp]
 
 
 def file_stamp(path: Path) -> FileStamp:
@@ -180,12 +182,12 @@ class HomeData:
         self.model_home = model_home or home  # whose registry holds the models
         self._lock = threading.Lock()
         self._ranked: dict[date, tuple[FileStamp, pd.DataFrame]] = {}  # month -> (ranked.csv's stamp, lines)
-        self._features: dict[date, tuple[FileStamp, MonthFeatures]] = {}  # month -> (catalog's stamp, table)
+        self._features: dict[date, tuple[FeaturesStamp, MonthFeatures]] = {}  # month -> (files' stamps, table)
         self._inputs: dict[date, tuple[FileStamp, ListInputs | None]] = {}  # month -> (stamp, what its list kept)
         self._models: dict[str, Any] = {}
         self._agencies: dict[date, tuple[Path, pd.DataFrame]] = {}  # month -> (warehouse version, agencies)
         # (month, SIRET, stamps of the list, feature table and kept inputs it was explained from) -> explanation
-        self._explained: OrderedDict[tuple[date, str, FileStamp, FileStamp, FileStamp],
+        self._explained: OrderedDict[tuple[date, str, FileStamp, FeaturesStamp, FileStamp],
                                      tuple[Explanation, MonthFeatures]] = OrderedDict()
         self.engines = AttachedEngines(home.warehouse, home.duckdb_tmp)
 
@@ -203,8 +205,8 @@ class HomeData:
             return kept[1]
 
     def features(self, month: date, model_features: list[str]) -> MonthFeatures:
-        """The month's stored feature table and sector medians (read again when they were computed again: their
-        catalog is written last)."""
+        """The month's stored feature table and sector medians (read again when they were computed again, or their
+        past-inspection features brought up to date: `_features_stamp`)."""
         with self._lock:
             stamp = self._features_stamp(month)
             kept = self._features.get(month)
@@ -226,8 +228,12 @@ class HomeData:
                 kept = self._inputs[month] = (stamp, read_list_inputs(self.home, month) if stamp is not None else None)
             return kept[1]
 
-    def _features_stamp(self, month: date) -> FileStamp:
-        return file_stamp(feature_dir(self.home.data, month) / "feature_catalog.json")
+    def _features_stamp(self, month: date) -> FeaturesStamp:
+        """The stamps of the month's catalog and feature table: a computation writes the catalog last, a refresh of
+        the past-inspection features (`features.store`) the table first (a run killed between the two leaves the
+        catalog as it was)."""
+        folder = feature_dir(self.home.data, month)
+        return file_stamp(folder / "feature_catalog.json"), file_stamp(folder / "features.parquet")
 
     def model(self, version: str) -> Any:
         with self._lock:
