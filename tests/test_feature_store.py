@@ -30,8 +30,8 @@ from features.store import feature_tables, stored_as_they_are
 from tests.mini_world import CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 from tests.training_world import features_fingerprint
 from warehouse.ingest import ingest
-from web.data import file_stamp
 from warehouse.sql_engine import DuckDBEngine
+from web.data import file_stamp
 
 MONTH = date(2025, 6, 1)
 
