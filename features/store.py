@@ -106,7 +106,10 @@ def inspections_agree(table: pd.DataFrame, inspections: pd.DataFrame | None, as_
     `inspections` as of the month; always, when the inspections are not given."""
     if inspections is None:
         return True
-    expected = inspection_features_of(table["siret"].astype(str), inspections, as_of)
+    return _same_inspection_features(table, inspection_features_of(table["siret"].astype(str), inspections, as_of))
+
+
+def _same_inspection_features(table: pd.DataFrame, expected: pd.DataFrame) -> bool:
     return all(np.array_equal(table[name].to_numpy(dtype="float64", na_value=np.nan),
                               expected[name].to_numpy(dtype="float64"), equal_nan=True)
                for name in INSPECTION_FEATURES)
@@ -271,7 +274,8 @@ def _refresh_inspection_features(home: Home, config: Config, month: date, inspec
     """Put in place of the month's stored table the same table with its past-inspection features
     (`INSPECTION_FEATURES`) those of `inspections`, and open it with the stored evidence as the month's (`tables`);
     False, with nothing changed, when the stored month no longer agrees with the definitions and declarations (another
-    run stored it meanwhile) or cannot be read: it is then computed.
+    run stored it meanwhile) or cannot be read: it is then computed. A table another run brought up to date meanwhile
+    is opened as it is.
 
     Nothing else in a table depends on the inspections (its fingerprint reads the definitions and the declarations),
     so the table is the one a computation would store (tests/test_feature_store.py): the inspections imported since a
@@ -295,6 +299,9 @@ def _refresh_inspection_features(home: Home, config: Config, month: date, inspec
                      for name in INSPECTION_FEATURES] == list(INSPECTION_TYPES)):
             return False
         expected = inspection_features_of(stored.column("siret").to_pandas().astype(str), inspections, month)
+        if _same_inspection_features(stored.select(list(INSPECTION_FEATURES)).to_pandas(), expected):
+            tables.open(month, path, evidence)  # another run brought them up to date meanwhile
+            return True
         for name, kind in zip(INSPECTION_FEATURES, INSPECTION_TYPES, strict=True):
             index = stored.schema.get_field_index(name)
             stored = stored.set_column(index, stored.schema.field(index),

@@ -456,3 +456,22 @@ def test_a_stored_month_holding_the_inspection_features_with_other_types_is_comp
     assert pq.read_schema(path).field(column).type == features.store.INSPECTION_TYPES[
         features.store.INSPECTION_FEATURES.index(column)]
     assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 2
+
+
+def test_a_month_another_run_brought_up_to_date_meanwhile_is_not_written_again(home, monkeypatch):
+    feature_tables(home, Config(), [MONTH], None)
+    path = feature_dir(home.data, MONTH) / "features.parquet"
+    refresh, write, written = features.store._refresh_inspection_features, features.store.pq.write_table, []
+    monkeypatch.setattr(features.store.pq, "write_table", lambda *args, **kwargs: written.append(1) or write(*args, **kwargs))
+
+    def another_run_first(home, config, month, inspections, digests, tables):
+        other = features.store.StoredFeatures([month])  # another training, between this run's check and its refresh
+        assert refresh(home, config, month, inspections, digests, other)
+        return refresh(home, config, month, inspections, digests, tables)
+
+    monkeypatch.setattr(features.store, "_refresh_inspection_features", another_run_first)
+    states: list[str] = []
+    tables = feature_tables(home, Config(), [MONTH], _later_inspections(), lambda month, state: states.append(state))
+    assert states == ["refreshed"] and written == [1]  # the other run's writing only
+    assert os.fstat(tables._files[MONTH][0]).st_ino == path.stat().st_ino
+    assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 2
