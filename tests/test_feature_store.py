@@ -2,7 +2,8 @@
 another run storing a month again meanwhile, with other inspections or settings, changes nothing of what training
 reads, and the evidence read is always that of the features read; a stored table known by the identity its own file
 carries; tables of another schema, or unreadable, computed again rather than a crash; two runs storing one month one
-after the other; the files closed with the mapping."""
+after the other; the files closed with the mapping; tables whose past-inspection features alone disagree with the
+inspections brought up to date, equal to a computation."""
 
 from __future__ import annotations
 
