@@ -220,21 +220,20 @@ def stored_as_they_are(data: Path, month: date) -> StoredFeatures:
     return tables
 
 
-def _open_if_current(home: Home, config: Config, month: date, inspections: pd.DataFrame | None,
-                     digests: dict[date, str]) -> tuple[int, int] | Literal["inspections"] | None:
+def _open_if_current(home: Home, month: date, inspections: pd.DataFrame | None,
+                     fingerprint: str) -> tuple[int, int] | Literal["inspections"] | None:
     """The month's stored feature file and rule evidence, opened, if they are current (`is_current`); "inspections"
     when only their past-inspection features disagree with `inspections` (`_refresh_inspection_features` brings
     them up to date); else None. Its catalog is read and the files opened under the month's shared lock
     (`features.build.month_lock`): a store under way, or killed, has removed the catalog, and the two files opened are
     those one store put in place. The feature file must agree with the fingerprint (`features.build.identity_agrees`),
     and its inspection features with `inspections`, both read from the file opened; the evidence must be readable. A
-    file missing, unreadable, or of another schema, is computed again. `digests`:
-    `features.build.declaration_digests` of the published version read, up to the month or later."""
+    file missing, unreadable, or of another schema, is computed again. `fingerprint`: the month's
+    `features.build.fingerprint_of`, from the published version read."""
     folder = feature_dir(home.data, month)
     path, evidence = folder / "features.parquet", folder / EVIDENCE_FILE
     if not path.exists():
         return None
-    fingerprint = fingerprint_of(month, config, digests)
     files: list[int] = []
     reading = folder / "feature_catalog.json"
     found: Literal["inspections"] | None = None
@@ -269,8 +268,8 @@ def _open_if_current(home: Home, config: Config, month: date, inspections: pd.Da
     return found
 
 
-def _refresh_inspection_features(home: Home, config: Config, month: date, inspections: pd.DataFrame,
-                                 digests: dict[date, str], tables: StoredFeatures) -> bool:
+def _refresh_inspection_features(home: Home, month: date, inspections: pd.DataFrame, fingerprint: str,
+                                 tables: StoredFeatures) -> bool:
     """Put in place of the month's stored table the same table with its past-inspection features
     (`INSPECTION_FEATURES`) those of `inspections`, and open it with the stored evidence as the month's (`tables`);
     False, with nothing changed, when the stored month no longer agrees with the definitions and declarations (another
@@ -284,7 +283,6 @@ def _refresh_inspection_features(home: Home, config: Config, month: date, inspec
     the refresh."""
     folder = feature_dir(home.data, month)
     path, evidence = folder / "features.parquet", folder / EVIDENCE_FILE
-    fingerprint = fingerprint_of(month, config, digests)
     with month_lock(folder):
         try:
             catalog = json.loads((folder / "feature_catalog.json").read_text(encoding="utf-8"))
@@ -347,9 +345,10 @@ def feature_tables(
         # a scan for each, 12.0 s with one.
         digests = declaration_digests(engine, version, max(wanted))
         for month in wanted:
-            files = _open_if_current(home, config, month, inspections, digests)
+            fingerprint = fingerprint_of(month, config, digests)
+            files = _open_if_current(home, month, inspections, fingerprint)
             if files == "inspections" and inspections is not None:
-                if _refresh_inspection_features(home, config, month, inspections, digests, tables):
+                if _refresh_inspection_features(home, month, inspections, fingerprint, tables):
                     if on_month:
                         on_month(month, "refreshed")
                     continue

@@ -465,10 +465,10 @@ def test_a_month_another_run_brought_up_to_date_meanwhile_is_not_written_again(h
     refresh, write, written = features.store._refresh_inspection_features, features.store.pq.write_table, []
     monkeypatch.setattr(features.store.pq, "write_table", lambda *args, **kwargs: written.append(1) or write(*args, **kwargs))
 
-    def another_run_first(home, config, month, inspections, digests, tables):
+    def another_run_first(home, month, inspections, fingerprint, tables):
         other = features.store.StoredFeatures([month])  # another training, between this run's check and its refresh
-        assert refresh(home, config, month, inspections, digests, other)
-        return refresh(home, config, month, inspections, digests, tables)
+        assert refresh(home, month, inspections, fingerprint, other)
+        return refresh(home, month, inspections, fingerprint, tables)
 
     monkeypatch.setattr(features.store, "_refresh_inspection_features", another_run_first)
     states: list[str] = []
