@@ -82,7 +82,7 @@ def test_a_file_with_no_valid_row_replaces_nothing(tmp_path):
     home = Home(tmp_path / "home")
     import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0"), home)
     for append in (False, True):
-        for name, rows in (("header.csv", ()), ("french.csv", (f"{B},05/03/2024,1",))):
+        for name, rows in (("header.csv", ()), ("dotted.csv", (f"{B},05.03.2024,1",))):
             with pytest.raises(ValueError, match=r"no valid inspection row \((line 2: inspection_date|no row after)"):
                 import_inspections(_csv(tmp_path / name, *rows), home, append=append)
     assert _stored(home) == [(A, "2024-03-05", 0)]
@@ -454,6 +454,19 @@ def test_bad_rows_are_told_by_line_and_what_is_wrong_never_by_their_values(tmp_p
     assert loaded.rows["siret"].tolist() == [A] and loaded.lines == [12]
 
 
+def test_dates_written_the_french_way_are_read_day_first(tmp_path):
+    """A spreadsheet set to French saves dates as JJ/MM/AAAA: read day first, as the ISO dates beside them are; a day
+    that is not in the calendar, or a date written another way, is a bad row."""
+    path = _csv(tmp_path / "french.csv", f"{A},05/03/2024,1", f"{B},5/3/2024,0", f"{C},2024-03-05,1", f"{A},31/12/2025,0",
+                f"{B},31/04/2025,1", f"{C},2024/03/05,0", f"{A},05/03/24,1", f"{B},05/03/1949,1")
+    loaded = read_inspections(path)
+    assert [(s, f"{d:%Y-%m-%d}", int(f)) for s, d, f in loaded.rows.itertuples(index=False, name=None)] == [
+        (A, "2024-03-05", 1), (B, "2024-03-05", 0), (C, "2024-03-05", 1), (A, "2025-12-31", 0)]
+    written = "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY; row left out"
+    assert [(issue.line, issue.reason) for issue in loaded.issues] == [
+        (6, written), (7, written), (8, written), (9, "inspection_date is not between 1950 and 2099; row left out")]
+
+
 def test_a_spreadsheet_file_in_windows_1252_with_semicolons_is_read(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes(f"siret;inspection_date;abuse_found;agent\r\n{A};2024-03-05;1;Hélène\r\n".encode("cp1252"))
@@ -511,6 +524,6 @@ def test_evaluate_stops_on_an_inspections_file_with_no_valid_row_before_reading_
     from core.config import Config
     from training.workflow import evaluate
 
-    bad = _csv(tmp_path / "bad.csv", f"{A},05/03/2024,1")
+    bad = _csv(tmp_path / "bad.csv", f"{A},05.03.2024,1")
     with pytest.raises(ValueError, match="no valid inspection row"):  # not the empty registry's error
         evaluate(Home(tmp_path / "home"), Config(), tmp_path / "no-truth", inspections=bad)

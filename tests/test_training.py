@@ -252,7 +252,7 @@ def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_
         "siret,inspection_date,abuse_found,inspector\n"
         f"{A},2025-06-15,1,Dupont\n"
         "1234,2025-06-16,0,Martin\n"
-        f"{B},15/06/2025,0,Martin\n"
+        f"{B},15.06.2025,0,Martin\n"
         f"{C},2025-06-17,yes,Durand\n"
         f"{C},2025-06-18,0,Durand\n",
         encoding="utf-8",
@@ -264,9 +264,9 @@ def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_
     ]
     reasons = [issue.reason for issue in source.issues]
     assert "siret is not 14 digits (4 characters)" in reasons[0]
-    assert "inspection_date is not a date written YYYY-MM-DD" in reasons[1]
+    assert "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY" in reasons[1]
     assert "abuse_found is not 0 or 1" in reasons[2]
-    assert not any(value in reason for reason in reasons for value in ("1234", "15/06/2025", "yes")), reasons
+    assert not any(value in reason for reason in reasons for value in ("1234", "15.06.2025", "yes")), reasons
 
 
 def test_train_command_prints_bad_rows_and_fails_clearly_without_features(tmp_path):

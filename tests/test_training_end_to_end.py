@@ -58,7 +58,7 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     first = runner.invoke(app, ["train", "--inspections", str(earlier), "--truth", str(training_world.truth)])
     assert first.exit_code == 0, first.output
     assert "earlier.csv:4: siret is not 14 digits (4 characters)" in first.output
-    assert "earlier.csv:7: inspection_date is not a date written YYYY-MM-DD" in first.output
+    assert "earlier.csv:7: inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY" in first.output
     assert "Temporal validation" in first.output and "validate from" in first.output
     assert "Models compared at inspection capacity" in first.output
     for model in ("random ranking", "2025 campaign rule", "count of legal-rule", "logistic regression", "LightGBM"):

@@ -1,7 +1,8 @@
 """Past inspections: `siret,inspection_date,abuse_found` files, checked row by row and kept in the warehouse.
 
-Extra columns are ignored. A bad row (SIRET not 14 digits, a date that is not ISO, an outcome
-other than 0/1) is reported with its line and reason and left out; the others are kept.
+Extra columns are ignored. A date is written YYYY-MM-DD or the French way, DD/MM/YYYY (as a spreadsheet saves it in
+French). A bad row (SIRET not 14 digits, a date written otherwise or that does not exist, an outcome other than 0/1)
+is reported with its line and reason and left out; the others are kept.
 `import_inspections` is the one way in for files (`import-inspections` and `train --inspections`): a file is
 the whole history and replaces the one imported before, or, appended, adds the controls it holds to it (an outcome
 it gives anew for a stored control replaces the stored one); a file with no valid row replaces nothing;
@@ -65,11 +66,13 @@ class InspectionImport:
 
 # An ISO date as the file must write it: `date.fromisoformat` also reads 20240305 and week dates.
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A date written the French way, day first (JJ/MM/AAAA, as a spreadsheet set to French saves it; 5/3/2025 too).
+FRENCH_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _SIRET = re.compile(r"[0-9]{14}")
 # Whether a required value (stripped) is written as it must be; `_checked` also reads the date and says what is wrong.
 _VALID = {
     "siret": lambda value: bool(_SIRET.fullmatch(value)),
-    "inspection_date": lambda value: bool(ISO_DATE.fullmatch(value)),
+    "inspection_date": lambda value: bool(ISO_DATE.fullmatch(value) or FRENCH_DATE.fullmatch(value)),
     "abuse_found": lambda value: value in ("0", "1"),
 }
 # Inspection dates outside these years are typing errors (and a date of year 1 has no month before it to label).
@@ -333,18 +336,27 @@ def read_valid_inspections(path: Path) -> InspectionFile:
     return loaded
 
 
+def inspection_day(value: str) -> date | None:
+    """The day `value` writes, YYYY-MM-DD or DD/MM/YYYY (day first, the French way); None if it is written otherwise
+    or is no day of the calendar (2025-02-30, 31/04/2025)."""
+    french = FRENCH_DATE.fullmatch(value)
+    try:
+        if french:
+            return date(int(french[3]), int(french[2]), int(french[1]))
+        return date.fromisoformat(value) if ISO_DATE.fullmatch(value) else None
+    except ValueError:
+        return None
+
+
 def _checked(record: dict[str, str]) -> tuple[str | None, tuple[str, date, int]]:
     """What is wrong with a row (None: nothing), and its values."""
     siret, raw_date, outcome = (record.get(column, "").strip() for column in REQUIRED)
     nothing = ("", date.min, 0)
     if not _VALID["siret"](siret):
         return f"siret is not 14 digits ({len(siret)} characters)", nothing
-    try:
-        when = date.fromisoformat(raw_date) if _VALID["inspection_date"](raw_date) else None
-    except ValueError:
-        when = None
+    when = inspection_day(raw_date)
     if when is None:
-        return "inspection_date is not a date written YYYY-MM-DD", nothing
+        return "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY", nothing
     if not FIRST_YEAR <= when.year <= LAST_YEAR:
         return f"inspection_date is not between {FIRST_YEAR} and {LAST_YEAR}", nothing
     if not _VALID["abuse_found"](outcome):
