@@ -56,7 +56,7 @@ from features.rules import (
 )
 from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
 from warehouse.engine import KEY_MACROS
-from warehouse.inspections import no_inspections
+from warehouse.inspections import no_inspections, typed_inspections
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, pandas_frame
 
 log = logging.getLogger("champollion.features")
@@ -212,6 +212,8 @@ def compute_feature_months(
     declarations to fingerprint the months."""
     if not months:
         return
+    if inspections is not None:
+        inspections = typed_inspections(inspections)
     settings = config.features
     ordered = sorted({month_start(m) for m in months})
     stages: dict[str, float] = {}

@@ -44,6 +44,7 @@ from features.build import (
 )
 from features.catalog import FEATURES_SCHEMA_VERSION
 from warehouse.engine import published_version
+from warehouse.inspections import typed_inspections
 
 log = logging.getLogger("champollion.training")
 
@@ -325,12 +326,15 @@ def feature_tables(
     """The feature table of each month (as-of first days), reused or computed and stored; read when asked for,
     in the order of the months.
 
-    Months not in the warehouse are skipped (the caller reports the rows that needed them).
+    Months not in the warehouse are skipped (the caller reports the rows that needed them). `inspections` are typed
+    first (`warehouse.inspections.typed_inspections`: a ValueError names a row that cannot be).
     `on_month(month, 'cached'|'refreshed'|'computed')` is called as each month is ready ('refreshed': its
     past-inspection features brought up to date, `_refresh_inspection_features`).
     """
     from warehouse.sql_engine import open_engine
 
+    if inspections is not None:
+        inspections = typed_inspections(inspections)
     # One published version of the warehouse for the whole call: the months checked and those computed are
     # fingerprinted from the declarations they are computed from, whatever an ingestion publishes meanwhile.
     version = published_version(home.warehouse)

@@ -476,3 +476,37 @@ def test_a_month_another_run_brought_up_to_date_meanwhile_is_not_written_again(h
     assert states == ["refreshed"] and written == [1]  # the other run's writing only
     assert os.fstat(tables._files[MONTH][0]).st_ino == path.stat().st_ino
     assert tables[MONTH].set_index("siret").loc[RESTAURANT, "past_inspections"] == 2
+
+
+def test_inspections_given_with_a_time_zone_count_on_their_day_in_france(home):
+    """A Python caller's dates may carry a time zone: each inspection counts on its day in France, whether the month is
+    computed, found current or brought up to date (the 30th of June at 23:30 in Paris is the 30th, though it is June
+    30th 21:30 in UTC, and July 1st at 00:30 in Paris is July, though UTC still says June)."""
+    naive = _later_inspections()
+    paris = naive.assign(inspection_date=naive["inspection_date"].dt.tz_localize("Europe/Paris"))
+    late = pd.DataFrame({"siret": [SHOP, SHOP], "abuse_found": [1, 0],
+                         "inspection_date": pd.to_datetime(["2025-06-30 23:30", "2025-07-01 00:30"])})
+    utc = pd.concat([paris, late.assign(inspection_date=late["inspection_date"].dt.tz_localize("Europe/Paris"))])
+    utc["inspection_date"] = utc["inspection_date"].dt.tz_convert("UTC")
+    assert _states(home, paris) == ["computed"]
+    assert _states(home, naive) == ["cached"]
+    assert _states(home, utc) == ["refreshed"]
+    june = feature_tables(home, Config(), [MONTH], utc)[MONTH].set_index("siret")
+    assert june.loc[SHOP, list(features.store.INSPECTION_FEATURES)].tolist() == [1, 0, 1]  # June 30th, in Paris
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    ("abuse_found", pd.NA, "abuse_found is not 0 or 1 in 1 of 5 rows (the first at position 2)"),
+    ("abuse_found", 2, "abuse_found is not 0 or 1 in 1 of 5 rows"),
+    ("inspection_date", pd.NaT, "inspection_date is missing in 1 of 5 rows"),
+    ("siret", pd.NA, "siret is missing in 1 of 5 rows"),
+])
+def test_inspections_a_caller_gives_with_a_missing_or_bad_value_are_refused_by_row(home, column, value, reason):
+    """Before, a missing outcome made every run compute the month again, with a warning that the stored file could
+    not be read."""
+    stored = _states(home, _later_inspections())
+    bad = _later_inspections().astype({"abuse_found": "object", "siret": "object"})
+    bad.loc[2, column] = value
+    with pytest.raises(ValueError, match=r"^inspections: " + reason.replace("(", r"\(").replace(")", r"\)")):
+        feature_tables(home, Config(), [MONTH], bad)
+    assert stored == ["computed"] and _states(home, _later_inspections()) == ["cached"]

@@ -10,7 +10,13 @@ from typer.testing import CliRunner
 
 from champollion.cli import app
 from core.home import Home
-from warehouse.inspections import import_inspections, load_inspections, read_inspections, store_recorded_inspections
+from warehouse.inspections import (
+    import_inspections,
+    load_inspections,
+    read_inspections,
+    store_recorded_inspections,
+    typed_inspections,
+)
 
 A, B, C = "11111111100011", "22222222200022", "33333333300033"
 
@@ -527,3 +533,18 @@ def test_evaluate_stops_on_an_inspections_file_with_no_valid_row_before_reading_
     bad = _csv(tmp_path / "bad.csv", f"{A},05.03.2024,1")
     with pytest.raises(ValueError, match="no valid inspection row"):  # not the empty registry's error
         evaluate(Home(tmp_path / "home"), Config(), tmp_path / "no-truth", inspections=bad)
+
+
+def test_inspections_a_caller_gives_are_typed_as_stored_ones_or_refused_without_their_values():
+    given = pd.DataFrame({"siret": [A, B], "inspection_date": ["2024-03-05 17:45", "2024-03-06"], "abuse_found": [1.0, 0.0],
+                          "inspector": ["Hélène", "Marc"]})
+    typed = typed_inspections(given)
+    assert typed.dtypes.to_dict() == {"siret": "string", "inspection_date": "datetime64[s]", "abuse_found": "int64"}
+    assert [(s, f"{d:%Y-%m-%d %H:%M}", f) for s, d, f in typed.itertuples(index=False, name=None)] == [
+        (A, "2024-03-05 00:00", 1), (B, "2024-03-06 00:00", 0)]
+    with pytest.raises(ValueError, match=r"^inspections: inspection_date holds values that are not dates$"):
+        typed_inspections(given.assign(inspection_date=["2024-03-05", "Marie Durand"]))
+    with pytest.raises(ValueError, match="not dates"):  # a caller's text is ISO: 05/03/2024 is March or May
+        typed_inspections(given.assign(inspection_date=["05/03/2024", "06/03/2024"]))
+    with pytest.raises(ValueError, match=r"^inspections: no column abuse_found"):
+        typed_inspections(given.drop(columns="abuse_found"))

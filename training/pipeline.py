@@ -53,6 +53,7 @@ from training.tuning import (
     trials_table,
     tune,
 )
+from warehouse.inspections import typed_inspections
 
 if TYPE_CHECKING:  # imported when training ends: it loads MLflow
     from training.scoring_model import ScoringModel
@@ -75,7 +76,8 @@ class TrainingData:
 def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
                        on_month: Callable[[date, str], None] | None = None) -> TrainingData:
     """Feature tables (cached or computed) for every as-of month from the first inspection to the last,
-    and the labelled rows."""
+    and the labelled rows; the inspections typed first (`warehouse.inspections.typed_inspections`)."""
+    inspections = typed_inspections(inspections)
     tables = feature_tables(home, config, needed_months(inspections), inspections, on_month)
     return TrainingData(inspections, tables, build_labelled_set(inspections, tables))
 

@@ -326,6 +326,38 @@ def no_inspections() -> pd.DataFrame:
                          "abuse_found": pd.Series(dtype="int64")})
 
 
+# The time zone of a date given with one (a Python caller's frame): a control's day is the day it was in France.
+INSPECTION_TIME_ZONE = "Europe/Paris"
+
+
+def typed_inspections(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inspections a caller gives (`siret`, `inspection_date`, `abuse_found`; other columns dropped), typed as
+    `load_inspections` types them: SIRETs as text, the day of each date (a time of day dropped, a date with a time zone
+    taken in France's; text must be ISO 8601), outcomes as integers. A ValueError names what cannot be so, never the
+    value: a missing column or SIRET, a date that is missing or not a date, an outcome other than 0 or 1 (a missing one
+    included), with the first row's position."""
+    missing = [column for column in REQUIRED if column not in frame.columns]
+    if missing:
+        raise ValueError(f"inspections: no column {', '.join(missing)} (expected {', '.join(REQUIRED)})")
+    try:
+        days = pd.to_datetime(frame["inspection_date"], format="ISO8601")  # text: ISO only (05/03/2024 is ambiguous)
+    except (ValueError, TypeError) as error:
+        # Not the error's text: it may quote the value (a name in a shifted column).
+        raise ValueError("inspections: inspection_date holds values that are not dates") from error
+    if days.dt.tz is not None:
+        days = days.dt.tz_convert(INSPECTION_TIME_ZONE).dt.tz_localize(None)
+    outcomes = pd.to_numeric(frame["abuse_found"], errors="coerce")
+    for column, what, bad in (("siret", "is missing", frame["siret"].isna().to_numpy()),
+                              ("inspection_date", "is missing", days.isna().to_numpy()),
+                              ("abuse_found", "is not 0 or 1", ~outcomes.isin([0, 1]).to_numpy())):
+        if bad.any():
+            raise ValueError(f"inspections: {column} {what} in {int(bad.sum())} of {len(frame)} rows "
+                             f"(the first at position {int(bad.argmax())})")
+    return pd.DataFrame({"siret": frame["siret"].astype("string"),
+                         "inspection_date": days.dt.normalize().astype("datetime64[s]"),
+                         "abuse_found": outcomes.astype("int64")}).reset_index(drop=True)
+
+
 def read_valid_inspections(path: Path) -> InspectionFile:
     """`read_inspections`, and a ValueError naming the first problems when no row of the file is valid."""
     loaded = read_inspections(path)
