@@ -498,8 +498,8 @@ def test_inspections_given_with_a_time_zone_count_on_their_day_in_france(home):
 @pytest.mark.parametrize("column, value, reason", [
     ("abuse_found", pd.NA, "abuse_found is not 0 or 1 in 1 of 5 rows (the first at position 2)"),
     ("abuse_found", 2, "abuse_found is not 0 or 1 in 1 of 5 rows"),
-    ("inspection_date", pd.NaT, "inspection_date is missing in 1 of 5 rows"),
-    ("siret", pd.NA, "siret is missing in 1 of 5 rows"),
+    ("inspection_date", pd.NaT, "inspection_date is not a date between 1950 and 2099 in 1 of 5 rows"),
+    ("siret", pd.NA, "siret is not 14 digits in 1 of 5 rows"),
 ])
 def test_inspections_a_caller_gives_with_a_missing_or_bad_value_are_refused_by_row(home, column, value, reason):
     """Before, a missing outcome made every run compute the month again, with a warning that the stored file could

@@ -473,6 +473,17 @@ def test_dates_written_the_french_way_are_read_day_first(tmp_path):
         (6, written), (7, written), (8, written), (9, "inspection_date is not between 1950 and 2099; row left out")]
 
 
+def test_a_file_writing_the_month_first_has_none_of_its_slashed_dates_read(tmp_path):
+    """03/25/2024 can only be March 25th: in that file 03/05/2024 may be March 5th, not May 3rd."""
+    path = _csv(tmp_path / "english.csv", f"{A},03/05/2024,1", f"{B},2024-03-05,0", f"{C},03/25/2024,1")
+    loaded = read_inspections(path)
+    assert loaded.rows["siret"].tolist() == [B]
+    assert [(issue.line, issue.reason) for issue in loaded.issues] == [
+        (2, "inspection_date written with slashes in a file whose line 4 writes the month first (MM/DD/YYYY): which "
+            "number is the day is not known; row left out"),
+        (4, "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY; row left out")]
+
+
 def test_a_spreadsheet_file_in_windows_1252_with_semicolons_is_read(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes(f"siret;inspection_date;abuse_found;agent\r\n{A};2024-03-05;1;Hélène\r\n".encode("cp1252"))
@@ -535,16 +546,42 @@ def test_evaluate_stops_on_an_inspections_file_with_no_valid_row_before_reading_
         evaluate(Home(tmp_path / "home"), Config(), tmp_path / "no-truth", inspections=bad)
 
 
-def test_inspections_a_caller_gives_are_typed_as_stored_ones_or_refused_without_their_values():
-    given = pd.DataFrame({"siret": [A, B], "inspection_date": ["2024-03-05 17:45", "2024-03-06"], "abuse_found": [1.0, 0.0],
-                          "inspector": ["Hélène", "Marc"]})
+def test_inspections_a_caller_gives_are_typed_and_ordered_as_stored_ones():
+    given = pd.DataFrame({"siret": [B, A, 11111111100011], "abuse_found": [0.0, 1.0, 0],
+                          "inspection_date": ["2024-03-06", "2024-03-05 17:45", "2024-03-05"], "inspector": ["H", "M", "M"]})
     typed = typed_inspections(given)
     assert typed.dtypes.to_dict() == {"siret": "string", "inspection_date": "datetime64[s]", "abuse_found": "int64"}
     assert [(s, f"{d:%Y-%m-%d %H:%M}", f) for s, d, f in typed.itertuples(index=False, name=None)] == [
-        (A, "2024-03-05 00:00", 1), (B, "2024-03-06 00:00", 0)]
-    with pytest.raises(ValueError, match=r"^inspections: inspection_date holds values that are not dates$"):
-        typed_inspections(given.assign(inspection_date=["2024-03-05", "Marie Durand"]))
-    with pytest.raises(ValueError, match="not dates"):  # a caller's text is ISO: 05/03/2024 is March or May
-        typed_inspections(given.assign(inspection_date=["05/03/2024", "06/03/2024"]))
+        (A, "2024-03-05 00:00", 0), (A, "2024-03-05 00:00", 1), (B, "2024-03-06 00:00", 0)]
+    # Paris times across the change of hour, written with their offsets, are instants: each on its day in France.
+    paris = given.assign(inspection_date=["2024-03-30T23:30:00+01:00", "2024-03-31T23:30:00+02:00", "2024-03-31T00:30Z"])
+    assert typed_inspections(paris)["inspection_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-03-30", "2024-03-31", "2024-03-31"]
+
+
+@pytest.mark.parametrize("column, values, refusal", [
+    ("inspection_date", ["2024-03-05", "Marie Durand", "1 85 05 78 006 084 36"], "inspection_date is not a date between "
+     r"1950 and 2099 in 2 of 3 rows \(the first at position 1\)"),
+    ("inspection_date", ["05/03/2024", "2024", "20240305"], "inspection_date .* in 3 of 3 rows"),  # March or May?
+    ("inspection_date", [20240305, 20240306, 20240307], "inspection_date .* in 3 of 3 rows"),  # a number is no date
+    ("inspection_date", ["2024-03-05", "0001-01-01", "1900-01-01"], "inspection_date .* in 2 of 3 rows"),
+    ("inspection_date", ["2024-03-05", "2024-03-05T10:00+01:00", None], "inspection_date .* in 3 of 3 rows"),  # mixed
+    ("siret", [A, 1.5, f" {B}"], r"siret is not 14 digits in 1 of 3 rows \(the first at position 1\)"),
+    ("siret", [A, "1 85 05 78 006 084 36", None], "siret is not 14 digits in 2 of 3 rows"),
+    ("abuse_found", [1, pd.NA, 2], "abuse_found is not 0 or 1 in 2 of 3 rows"),
+])
+def test_inspections_a_caller_gives_are_refused_by_column_and_row_never_by_value(column, values, refusal):
+    given = pd.DataFrame({"siret": [A, B, C], "inspection_date": ["2024-03-05"] * 3, "abuse_found": [1, 0, 1]})
+    given[column] = pd.Series(values, dtype="object")
+    with pytest.raises(ValueError, match="^inspections: " + refusal) as refused:
+        typed_inspections(given)
+    assert refused.value.__cause__ is None and refused.value.__context__ is None
+    assert not any(value in str(refused.value) for value in values if isinstance(value, str)), refused.value
+
+
+def test_inspections_a_caller_gives_without_a_column_or_with_one_twice_are_refused():
+    given = pd.DataFrame({"siret": [A], "inspection_date": ["2024-03-05"], "abuse_found": [1]})
     with pytest.raises(ValueError, match=r"^inspections: no column abuse_found"):
         typed_inspections(given.drop(columns="abuse_found"))
+    with pytest.raises(ValueError, match="named more than once"):
+        typed_inspections(pd.concat([given, given[["abuse_found"]]], axis=1))

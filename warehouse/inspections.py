@@ -144,9 +144,13 @@ def read_inspections(path: Path) -> InspectionFile:
         raise ValueError(f"{path}: column(s) {', '.join(twice)} named more than once in its first line: "
                          "which one to read is not known, nothing imported")
     rows, issues = [], []
+    month_first = _month_first_line(header, records)
     for first, line, values, alone in records:
         record = dict(zip(header, values, strict=False))
         problem, row = _checked(record)
+        if month_first and not problem and FRENCH_DATE.fullmatch(record.get("inspection_date", "").strip()):
+            problem = (f"inspection_date written with slashes in a file whose line {month_first} writes the month first "
+                       "(MM/DD/YYYY): which number is the day is not known")
         spans = f" (the row spans lines {first} to {line}: a quote left open?)" if alone else ""
         if problem:
             issues.append(Issue(str(path), line, "warning", BAD_ROW, problem + spans + "; row left out"))
@@ -162,6 +166,18 @@ def read_inspections(path: Path) -> InspectionFile:
     issues = sorted(issues + _both_outcomes(path, frame), key=_line)
     kept = frame.drop_duplicates(list(REQUIRED)).sort_values(["inspection_date", "siret"], ignore_index=True)
     return InspectionFile(kept[list(REQUIRED)], issues, kept["line"].astype(int).tolist())
+
+
+def _month_first_line(header: list[str], records: list[tuple[int, int, list[str], list[dict[str, str]]]]) -> int | None:
+    """The first line of `records` whose date, written with slashes, can only be read month first (03/25/2024: a
+    spreadsheet set to English), None if none: in such a file 03/05/2024 may be March 5th, so no date written with
+    slashes is read."""
+    column = header.index("inspection_date")
+    for _, line, values, _ in records:
+        written = FRENCH_DATE.fullmatch(values[column].strip()) if column < len(values) else None
+        if written and int(written[2]) > 12 >= int(written[1]) >= 1:
+            return int(line)
+    return None
 
 
 def _named_tabs(message: str) -> str:
@@ -331,31 +347,59 @@ INSPECTION_TIME_ZONE = "Europe/Paris"
 
 
 def typed_inspections(frame: pd.DataFrame) -> pd.DataFrame:
-    """The inspections a caller gives (`siret`, `inspection_date`, `abuse_found`; other columns dropped), typed as
-    `load_inspections` types them: SIRETs as text, the day of each date (a time of day dropped, a date with a time zone
-    taken in France's; text must be ISO 8601), outcomes as integers. A ValueError names what cannot be so, never the
-    value: a missing column or SIRET, a date that is missing or not a date, an outcome other than 0 or 1 (a missing one
-    included), with the first row's position."""
+    """The inspections a caller gives (`siret`, `inspection_date`, `abuse_found`; other columns dropped), typed and
+    ordered as `load_inspections` gives them (by date, SIRET, then outcome): SIRETs as text of 14 digits, the day of
+    each date (a time of day dropped, a date with a time zone taken in France's), outcomes as integers. Dates are
+    datetimes, dates, or text in ISO 8601 (YYYY-MM-DD, then maybe a time and an offset), between `FIRST_YEAR` and
+    `LAST_YEAR`. A ValueError names what is wrong, in how many rows and the first row's position, never a value."""
     missing = [column for column in REQUIRED if column not in frame.columns]
     if missing:
         raise ValueError(f"inspections: no column {', '.join(missing)} (expected {', '.join(REQUIRED)})")
-    try:
-        days = pd.to_datetime(frame["inspection_date"], format="ISO8601")  # text: ISO only (05/03/2024 is ambiguous)
-    except (ValueError, TypeError) as error:
-        # Not the error's text: it may quote the value (a name in a shifted column).
-        raise ValueError("inspections: inspection_date holds values that are not dates") from error
-    if days.dt.tz is not None:
-        days = days.dt.tz_convert(INSPECTION_TIME_ZONE).dt.tz_localize(None)
+    if any(isinstance(frame[column], pd.DataFrame) for column in REQUIRED):
+        raise ValueError(f"inspections: a column of {', '.join(REQUIRED)} is named more than once")
+    sirets = frame["siret"].astype("string").str.strip()
+    days = _days(frame["inspection_date"])
     outcomes = pd.to_numeric(frame["abuse_found"], errors="coerce")
-    for column, what, bad in (("siret", "is missing", frame["siret"].isna().to_numpy()),
-                              ("inspection_date", "is missing", days.isna().to_numpy()),
-                              ("abuse_found", "is not 0 or 1", ~outcomes.isin([0, 1]).to_numpy())):
+    for column, what, bad in (
+        ("siret", "is not 14 digits", ~sirets.str.fullmatch(_SIRET.pattern).fillna(False).to_numpy(dtype=bool)),
+        ("inspection_date", f"is not a date between {FIRST_YEAR} and {LAST_YEAR}", days.isna().to_numpy()),
+        ("abuse_found", "is not 0 or 1", ~outcomes.isin([0, 1]).to_numpy()),
+    ):
         if bad.any():
             raise ValueError(f"inspections: {column} {what} in {int(bad.sum())} of {len(frame)} rows "
                              f"(the first at position {int(bad.argmax())})")
-    return pd.DataFrame({"siret": frame["siret"].astype("string"),
-                         "inspection_date": days.dt.normalize().astype("datetime64[s]"),
-                         "abuse_found": outcomes.astype("int64")}).reset_index(drop=True)
+    typed = pd.DataFrame({"siret": sirets, "inspection_date": days, "abuse_found": outcomes.astype("int64")})
+    return typed.sort_values(["inspection_date", "siret", "abuse_found"], kind="stable", ignore_index=True)
+
+
+# Text a caller gives as a date: YYYY-MM-DD, then maybe a time and an offset (ISO 8601; "2024" or "20240305" are not).
+_ISO_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?")
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """The day in France of each of `values` (`typed_inspections`), NaT where it is none: missing, not a date (a
+    number, text not ISO 8601) or out of the years kept. Text with offsets (Paris times across a change of hour give
+    two) is read as instants."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[s]")
+    if not (pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.ArrowDtype)):
+        text = values.astype("string").str.strip()
+        is_text = values.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
+        is_date = values.map(lambda value: isinstance(value, date)).to_numpy(dtype=bool)  # datetimes and Timestamps too
+        well_written = text.str.fullmatch(_ISO_TEXT.pattern).fillna(False).to_numpy(dtype=bool)
+        values = values.where(is_date | (is_text & well_written), None)  # a number in an object column is no date
+        with_offset = text.str.contains(r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$", regex=True).fillna(False).to_numpy(dtype=bool)
+        if is_text.any() and (with_offset | ~is_text).all():
+            values = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+    try:
+        days = pd.to_datetime(values, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):
+        # Mixed kinds (naive and with a time zone): not a value's fault to quote, and not read half one way.
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[s]")
+    if days.dt.tz is not None:
+        days = days.dt.tz_convert(INSPECTION_TIME_ZONE).dt.tz_localize(None)
+    days = days.dt.normalize().astype("datetime64[s]")
+    return days.where(days.dt.year.between(FIRST_YEAR, LAST_YEAR))
 
 
 def read_valid_inspections(path: Path) -> InspectionFile:
