@@ -30,6 +30,7 @@ from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
 from scoring.evidence_groups import GroupedEvidence, grouped_evidence
 from scoring.excel_table import CellKind, TableColumn, TableSheet
+from scoring.page_evidence import PageEvidence, page_evidence, script_json
 
 RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
@@ -353,19 +354,23 @@ def _rows_html(columns: list[Column], frame: pd.DataFrame) -> list[str]:
     return ["<tr>" + "".join(row) + "</tr>\n" for row in zip(*cells, strict=True)] if cells else []
 
 
-def _line_groups(listing: RegionList, columns: list[Column]) -> dict[str, list[dict[str, Any]]]:
-    """SIRET -> its evidence groups as the page shows them: the group's sentence and its rows' HTML."""
+def _line_groups(listing: RegionList, columns: list[Column]) -> tuple[dict[str, list[str]], PageEvidence]:
+    """SIRET -> the sentences of its evidence groups, in reading order; and the page's evidence data, the contracts of
+    each group under `columns` as the page shows them (`scoring.page_evidence`)."""
+    titles = [column.title for column in columns]
+    numeric = [i for i, column in enumerate(columns) if column.kind in ("percent", "integer")]
+    sentence = titles.index("Constat") if "Constat" in titles else -1
     if listing.evidence.empty:
-        return {}
+        return {}, page_evidence(titles, numeric, sentence, [[] for _ in columns], np.zeros(1, np.int64), [])
     grouped = listing.grouped
-    rows = _rows_html(columns, grouped.rows)
     starts = grouped.groups["start"].to_numpy(dtype="int64")
-    sirets = grouped.rows["siret"].astype(str).to_numpy(dtype=object)[starts]
-    by_siret: dict[str, list[dict[str, Any]]] = {}
-    for siret, summary, start, stop in zip(sirets, grouped.groups["summary_fr"], starts,
-                                           grouped.groups["stop"], strict=True):
-        by_siret.setdefault(siret, []).append({"summary": summary, "rows": markupsafe.Markup("".join(rows[start:stop]))})
-    return by_siret
+    sirets = grouped.rows["siret"].astype(str).to_numpy(dtype=object)[starts].tolist()
+    summaries: dict[str, list[str]] = {}
+    for siret, summary in zip(sirets, grouped.groups["summary_fr"], strict=True):
+        summaries.setdefault(siret, []).append(summary)
+    shown = [shown_column(column.kind, column.cells(grouped.rows)) for column in columns]
+    bounds = np.append(starts, len(grouped.rows))  # the groups follow one another (`GroupedEvidence`)
+    return summaries, page_evidence(titles, numeric, sentence, shown, bounds, sirets)
 
 
 def render_html(listing: RegionList) -> str:
@@ -374,7 +379,7 @@ def render_html(listing: RegionList) -> str:
     evidence_columns = [
         Column("Règle (article)", _rule_with_article, "long") if c.title == "Règle" else c for c in _HTML_EVIDENCE
     ]
-    groups = _line_groups(listing, evidence_columns)
+    groups, evidence = _line_groups(listing, evidence_columns)
     counts = listing.evidence_counts
     reasons = list(zip(*(_field(c, _text)(lines) for c in _reason_columns(lines)), strict=True)) or [()] * len(lines)
     items = [{
@@ -412,7 +417,7 @@ def render_html(listing: RegionList) -> str:
         line_titles=["Position", "SIRET", "Adresse", "Département", "Code NAF", "Effectif", "Score (probabilité estimée)",
                      "Rang dans la région", "Sélection", "Évolution", "Raisons", "Éléments"],
         lines=items,
-        evidence_titles=[c.title for c in evidence_columns],
+        evidence=markupsafe.Markup(script_json(evidence)),
         left_titles=[c.title for c in columns_left],
         left=markupsafe.Markup("".join(_rows_html(columns_left, left))),
     )

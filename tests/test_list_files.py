@@ -6,6 +6,7 @@ are built (column by column, one grouping per region) must not change what an in
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from datetime import UTC, date, datetime
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from scoring.monthly import RANKED_COLUMNS, listed_evidence, write_list_files
+from scoring.page_evidence import line_values
 from scoring.region_files import NO_LINE_FR, RegionList
 from scoring.region_pool import RegionFilesError, write_regions
 
@@ -244,25 +246,33 @@ def _escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
 
 
+def _page_evidence(page: str) -> dict:
+    """The page's evidence data (`scoring.page_evidence`), read as its script reads it."""
+    return json.loads(re.search(r'<script type="application/json" id="elements">(.*?)</script>', page, re.S).group(1))
+
+
 def test_page_groups_and_cells(written):
     page = written["11-ile-de-france.html"].read_text(encoding="utf-8")
     first = _line(page, S1)
     assert re.findall(r'<p class="group">(.*?)</p>', first) == [
         _escaped(CARENCE_SERVEUR), _escaped(CARENCE_FORMULA), _escaped(PERMANENT)]
     assert "<summary>5 éléments relevés dans la DSN" in first
-    rows = [re.findall(r"<td(?: class=\"num\")?>(.*?)</td>", row) for row in re.findall(r"<tr>(<td.*?)</tr>", first)]
+    evidence = _page_evidence(page)
+    assert evidence["columns"][10:] == ["Écart (jours d'ouverture)", "Délai requis", "Constat"]
+    assert evidence["numeric"] == [10, 11] and evidence["sentence"] == 12  # numbers aligned right
+    assert {siret: count for siret, (_, count) in evidence["lines"].items()} == {S1: 3, S3: 1}  # S2: no evidence
+    rows = [row for group in line_values(evidence, S1) for row in group]
     assert rows == [
         [f"{CARENCE} (L1251-36)", "établie", "serveur", "00015", S1, "c3d4e5f6", "10/02/2025", "20/02/2025",
          "02/01/2025", "07/02/2025", "2", "12", "10 jours manquants"],
         [f"{CARENCE} (L1244-3)", "probable", "serveur", "00011", S1, "e5f6a7b8", "15/01/2025", "25/01/2025",
          "01/01/2025", "10/01/2025", "4", "5", "1 jour manquant"],
         [f"{CARENCE} (L1244-3)", "à vérifier sur place", "serveur", "00012", S1, "a1b2c3d4", "24/02/2025",
-         "05/03/2025", "10/02/2025", "20/02/2025", "3", "4", "-1 jour d&#39;ouverture manquant"],
+         "05/03/2025", "10/02/2025", "20/02/2025", "3", "4", "-1 jour d'ouverture manquant"],
         [CARENCE, "probable", "=1+1", "00016", S1, "d4e5f6a7", "03/02/2025", "", "", "", "", "", ""],
         [f"{PERMANENT_LABEL} (L1242-1)", "établie", "non renseigné", "00020", S1, "b2c3d4e5", "01/02/2024",
          "31/01/2025", "", "", "", "", "Poste tenu 12 mois"],
     ]
-    assert '<td class="num">2</td><td class="num">12</td>' in first  # numbers aligned right
     second = _line(page, S2)
     assert "<details>" not in second and "=HYPERLINK(&#34;http://x&#34;,&#34;y&#34;)" in second
     assert '<td class="num"></td>' in second  # no headcount

@@ -250,15 +250,28 @@ def test_html_page_in_chromium(written):
         assert exploration.locator(".flag").inner_text() == "exploration (tirage aléatoire)"
         assert page.locator("#liste tbody.line:not(.exploration) .flag").count() == 0
 
-        # The evidence is hidden until its <details> is opened; it comes grouped by rule and post, one sentence
-        # above the contracts of each group.
+        # The evidence is hidden until its <details> is opened (its tables made then, from the page's data); it comes
+        # grouped by rule and post, one sentence above the contracts of each group.
         first = page.locator(f'#liste tbody.line[data-siret="{S1}"]')
         evidence_tables = first.locator("table.evidence")
-        assert evidence_tables.count() == 2
-        assert not evidence_tables.first.is_visible()
+        assert evidence_tables.count() == 0
+        assert not first.locator("p.group").first.is_visible()
         first.locator("summary").click()
-        assert all(table.is_visible() for table in evidence_tables.all())
+        evidence_tables.nth(1).wait_for()
+        assert evidence_tables.count() == 2 and all(table.is_visible() for table in evidence_tables.all())
         assert first.locator("table.evidence tbody tr").count() == 2
+        assert evidence_tables.first.locator("thead th").all_inner_texts() == [
+            "Règle (article)", "Certitude", "Poste", "N° de contrat (DSN)", "Déclaré par (SIRET)",
+            "Réf. salarié (pseudonyme)", "Début", "Fin", "Contrat lié : début", "Contrat lié : fin",
+            "Écart (jours d'ouverture)", "Délai requis", "Constat"]
+        assert evidence_tables.first.locator("tbody td").all_inner_texts() == [
+            "Délai de carence non respecté (L1244-3)", "probable", "serveur", "00012", S1, "a1b2c3d4", "10/02/2025",
+            "20/02/2025", "02/01/2025", "07/02/2025", "2", "12",
+            "Infraction potentielle au délai de carence : 2 jours d'ouverture au lieu de 12."]
+        assert evidence_tables.first.locator("tbody td.num").all_inner_texts() == ["2", "12"]
+        first.locator("summary").click()  # closed and opened again: the same tables, not made twice
+        first.locator("summary").click()
+        assert evidence_tables.count() == 2
         groups = first.locator("p.group").all_inner_texts()
         assert groups == ["1 contrat sur 1 poste de « serveur » sans respect du délai de carence (L1244-3) : 1 probable",
                           "1 contrat sur 1 poste de « serveur <b>&</b> » sans respect du délai de carence (L1244-3) : "
@@ -276,6 +289,10 @@ def test_html_page_in_chromium(written):
         assert [line.is_visible() for line in lines.all()] == [False, True, False]
         page.fill("#filtre", "delai  CARENCE")
         assert [line.is_visible() for line in lines.all()] == [True, False, False]
+        page.fill("#filtre", "a1b2c3d4")  # a value of a contract, in a line never opened
+        assert [line.is_visible() for line in lines.all()] == [True, False, False]
+        page.fill("#filtre", "0c0c0c0c")
+        assert [line.is_visible() for line in lines.all()] == [False, False, True]
         page.fill("#filtre", "boulangerie")
         assert [line.is_visible() for line in lines.all()] == [False, False, False]
         assert page.locator("#aucune").is_visible()
@@ -285,5 +302,32 @@ def test_html_page_in_chromium(written):
         assert page.locator("#sortis tbody tr").count() == 1
         assert S4 in page.locator("#sortis").inner_text()
 
+        # Printed, every line shows its evidence; the page is restored after.
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+        assert page.locator("details[open]").count() == 2 and page.locator("table.evidence").count() == 3
+        assert page.locator(f'#liste tbody.line[data-siret="{S3}"] table.evidence tbody td').nth(2).inner_text() == (
+            "agent nettoyage")
+        page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+        assert page.locator("details[open]").count() == 1  # the first line, opened above
+
     assert seen.errors == []
     assert all(url.startswith("file://") for url in seen.requests), seen.requests
+
+
+@pytest.mark.browser
+def test_text_of_the_declarations_that_looks_like_html_or_script_stays_text(tmp_path):
+    """A job title is what the employer typed: in the page's data it can neither close the script nor run one."""
+    hostile = ["</script><script>document.title='pris'</script>", "<!--", "]]>&amp;", "\u2028 ligne\u2029"]
+    evidence = pd.concat([_evidence().iloc[[0]]] * len(hostile), ignore_index=True).assign(post=hostile)
+    paths = write_region_files(tmp_path, RegionList(STEM, REGION, MONTH, "7", _lines(), evidence, _left()), CREATED)
+    page_file = next(p for p in paths if p.suffix == ".html")
+    assert page_file.read_text(encoding="utf-8").count("<script") == 2
+    with opened(page_file) as seen:
+        page = seen.page
+        first = page.locator(f'#liste tbody.line[data-siret="{S1}"]')
+        first.locator("summary").click()
+        first.locator("table.evidence").nth(len(hostile) - 1).wait_for()
+        shown = [table.locator("tbody td").nth(2).text_content() for table in first.locator("table.evidence").all()]
+        assert sorted(shown) == sorted(hostile)
+        assert page.title() == "Liste de contrôle — Île-de-France — mars 2025"
+    assert seen.errors == []
