@@ -14,7 +14,7 @@ are written whole. The script puts them back together, value for value (`tests/t
 The data (`page_evidence`), column by column so that it is made and written in bulk:
 - `columns`: the titles; `numeric`: the indexes of the columns aligned right; `sentence`: the index of the finding's
   sentence, which the page's filter does not read (-1: none);
-- `lines`: SIRET -> [its first group, its number of groups] (a line's groups follow one another, in reading order);
+- `lines`: SIRET -> its groups, in reading order;
 - `groups`: the first contract of each group, then the number of contracts (group g: groups[g] to groups[g + 1]);
 - `starts`, `ends`: per column, the start and end of each group; `cells`: per column, the rest of each contract's value.
 """
@@ -63,12 +63,12 @@ def page_evidence(titles: list[str], numeric: list[int], sentence: int, columns:
                   bounds: np.ndarray, sirets: Sequence[str]) -> PageEvidence:
     """The page's data (see the module docstring) of contracts whose shown values are `columns` (one sequence per
     title, in reading order), in groups whose first contracts are `bounds` (then the number of contracts), the group
-    g of line `sirets[g]` (a line's groups one after the other)."""
+    g of line `sirets[g]`."""
     bounds = np.asarray(bounds, dtype=np.int64)
     first, sizes = bounds[:-1], np.diff(bounds)
     lines: dict[str, list[int]] = {}
     for group, siret in enumerate(sirets):
-        lines.setdefault(siret, [group, 0])[1] += 1
+        lines.setdefault(siret, []).append(group)
     starts: list[list[str]] = []
     ends: list[list[str]] = []
     cells: list[list[str]] = []
@@ -107,8 +107,7 @@ def shown_values(data: PageEvidence, group: int) -> list[list[str]]:
 def line_values(data: PageEvidence, siret: str) -> list[list[list[str]]]:
     """The contracts of each group of the line of `siret` (`shown_values`), in reading order; none for a line with no
     evidence."""
-    first, count = data["lines"].get(siret, (0, 0))
-    return [shown_values(data, group) for group in range(first, first + count)]
+    return [shown_values(data, group) for group in data["lines"].get(siret, [])]
 
 
 def script_json(data: PageEvidence) -> str:

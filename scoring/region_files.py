@@ -364,13 +364,18 @@ def _line_groups(listing: RegionList, columns: list[Column]) -> tuple[dict[str, 
         return {}, page_evidence(titles, numeric, sentence, [[] for _ in columns], np.zeros(1, np.int64), [])
     grouped = listing.grouped
     starts = grouped.groups["start"].to_numpy(dtype="int64")
-    sirets = grouped.rows["siret"].astype(str).to_numpy(dtype=object)[starts].tolist()
+    sizes = grouped.groups["stop"].to_numpy(dtype="int64") - starts
+    sirets = grouped.rows["siret"].astype(str).to_numpy(dtype=object)[starts]
+    # Only the groups of the page's lines: evidence of no line would be data the page never shows.
+    listed = set(listing.lines["siret"].astype(str))
+    kept = np.fromiter((siret in listed for siret in sirets), dtype=bool, count=len(sirets))
     summaries: dict[str, list[str]] = {}
-    for siret, summary in zip(sirets, grouped.groups["summary_fr"], strict=True):
+    for siret, summary in zip(sirets[kept], grouped.groups["summary_fr"].to_numpy(dtype=object)[kept], strict=True):
         summaries.setdefault(siret, []).append(summary)
-    shown = [shown_column(column.kind, column.cells(grouped.rows)) for column in columns]
-    bounds = np.append(starts, len(grouped.rows))  # the groups follow one another (`GroupedEvidence`)
-    return summaries, page_evidence(titles, numeric, sentence, shown, bounds, sirets)
+    rows = grouped.rows[np.repeat(kept, sizes)]  # the groups follow one another (`GroupedEvidence`)
+    shown = [shown_column(column.kind, column.cells(rows)) for column in columns]
+    bounds = np.concatenate([[0], np.cumsum(sizes[kept])])
+    return summaries, page_evidence(titles, numeric, sentence, shown, bounds, sirets[kept].tolist())
 
 
 def render_html(listing: RegionList) -> str:

@@ -260,7 +260,7 @@ def test_page_groups_and_cells(written):
     evidence = _page_evidence(page)
     assert evidence["columns"][10:] == ["Écart (jours d'ouverture)", "Délai requis", "Constat"]
     assert evidence["numeric"] == [10, 11] and evidence["sentence"] == 12  # numbers aligned right
-    assert {siret: count for siret, (_, count) in evidence["lines"].items()} == {S1: 3, S3: 1}  # S2: no evidence
+    assert {siret: len(groups) for siret, groups in evidence["lines"].items()} == {S1: 3, S3: 1}  # S2: no evidence
     rows = [row for group in line_values(evidence, S1) for row in group]
     assert rows == [
         [f"{CARENCE} (L1251-36)", "établie", "serveur", "00015", S1, "c3d4e5f6", "10/02/2025", "20/02/2025",

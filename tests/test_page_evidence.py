@@ -56,8 +56,14 @@ def test_a_group_of_findings_writes_their_shared_sentence_once_and_its_constant_
     assert data["cells"][0] == ["8 en a tenu un 32", "1 en a tenu un 36", "0 en a tenu un 37", ""]
     assert (data["starts"][1], data["cells"][1]) == (["probable", "établie"], ["", "", "", ""])
     assert (data["starts"][2], data["cells"][2]) == (["", "3/4"], ["10/02/2025", "16/02/2025", "1/2", ""])  # short
-    assert data["lines"] == {"00000000000000": [0, 2]} and data["groups"] == [0, 3, 4]
+    assert data["lines"] == {"00000000000000": [0, 1]} and data["groups"] == [0, 3, 4]
     assert line_values(data, "00000000000001") == []
+
+
+def test_the_groups_of_a_siret_are_its_own_wherever_they_come():
+    data = page_evidence(["c"], [], -1, [["a1", "b1", "a2"]], np.array([0, 1, 2, 3]), ["A", "B", "A"])
+    assert data["lines"] == {"A": [0, 2], "B": [1]}
+    assert line_values(data, "A") == [[["a1"]], [["a2"]]] and line_values(data, "B") == [[["b1"]]]
 
 
 def test_the_data_cannot_close_its_script_element():

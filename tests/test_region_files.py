@@ -293,6 +293,8 @@ def test_html_page_in_chromium(written):
         assert [line.is_visible() for line in lines.all()] == [True, False, False]
         page.fill("#filtre", "0c0c0c0c")
         assert [line.is_visible() for line in lines.all()] == [False, False, True]
+        page.fill("#filtre", "javascript")  # the note for browsers without it is no line's text
+        assert not any(line.is_visible() for line in lines.all())
         page.fill("#filtre", "boulangerie")
         assert [line.is_visible() for line in lines.all()] == [False, False, False]
         assert page.locator("#aucune").is_visible()
@@ -331,3 +333,25 @@ def test_text_of_the_declarations_that_looks_like_html_or_script_stays_text(tmp_
         assert sorted(shown) == sorted(hostile)
         assert page.title() == "Liste de contrôle — Île-de-France — mars 2025"
     assert seen.errors == []
+
+
+@pytest.mark.browser
+def test_a_line_opened_before_the_script_ran_shows_its_contracts(tmp_path):
+    """On a national page (19 s to load) an inspector may open a line before the page's script is there."""
+    paths = write_region_files(tmp_path, RegionList(STEM, REGION, MONTH, "7", _lines(), _evidence(), _left()), CREATED)
+    page_file = next(p for p in paths if p.suffix == ".html")
+    page_file.write_text(page_file.read_text(encoding="utf-8").replace("<details>", "<details open>", 1), encoding="utf-8")
+    with opened(page_file) as seen:
+        first = seen.page.locator(f'#liste tbody.line[data-siret="{S1}"]')
+        assert first.locator("table.evidence").count() == 2 and first.locator("table.evidence").first.is_visible()
+    assert seen.errors == []
+
+
+def test_the_page_holds_no_contract_of_an_establishment_it_does_not_list(tmp_path):
+    other = _evidence().iloc[[0]].assign(siret="55555555500055", contract_number="AUTRE-01", person_ref="f0f0f0f0",
+                                         list_position=pd.array([9], dtype="Int64"))
+    evidence = pd.concat([_evidence(), other], ignore_index=True)
+    paths = write_region_files(tmp_path, RegionList(STEM, REGION, MONTH, "7", _lines(), evidence, _left()), CREATED)
+    page = next(p for p in paths if p.suffix == ".html").read_text(encoding="utf-8")
+    assert "AUTRE-01" not in page and "f0f0f0f0" not in page and "55555555500055" not in page
+    assert "00012" in page  # the listed establishments' contracts are there
