@@ -347,8 +347,8 @@ INSPECTION_TIME_ZONE = "Europe/Paris"
 
 
 def typed_inspections(frame: pd.DataFrame) -> pd.DataFrame:
-    """The inspections a caller gives (`siret`, `inspection_date`, `abuse_found`; other columns dropped), typed and
-    ordered as `load_inspections` gives them (by date, SIRET, then outcome): SIRETs as text of 14 digits, the day of
+    """The inspections a caller gives (`siret`, `inspection_date`, `abuse_found`; other columns dropped), typed as
+    `load_inspections` gives them and ordered by date, SIRET, then outcome: SIRETs as text of 14 digits, the day of
     each date (a time of day dropped, a date with a time zone taken in France's), outcomes as integers. Dates are
     datetimes, dates, or text in ISO 8601 (YYYY-MM-DD, then maybe a time and an offset), between `FIRST_YEAR` and
     `LAST_YEAR`. A ValueError names what is wrong, in how many rows and the first row's position, never a value."""
