@@ -373,7 +373,7 @@ def typed_inspections(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # Text a caller gives as a date: YYYY-MM-DD, then maybe a time and an offset (ISO 8601; "2024" or "20240305" are not).
-_ISO_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?")
+_ISO_TEXT = re.compile(ISO_DATE.pattern + r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?")
 
 
 def _days(values: pd.Series) -> pd.Series:
@@ -382,6 +382,7 @@ def _days(values: pd.Series) -> pd.Series:
     two) is read as instants."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[s]")
+    instants = False
     if not (pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.ArrowDtype)):
         text = values.astype("string").str.strip()
         is_text = values.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
@@ -389,10 +390,9 @@ def _days(values: pd.Series) -> pd.Series:
         well_written = text.str.fullmatch(_ISO_TEXT.pattern).fillna(False).to_numpy(dtype=bool)
         values = values.where(is_date | (is_text & well_written), None)  # a number in an object column is no date
         with_offset = text.str.contains(r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$", regex=True).fillna(False).to_numpy(dtype=bool)
-        if is_text.any() and (with_offset | ~is_text).all():
-            values = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+        instants = bool(is_text.any() and (with_offset | ~is_text).all())
     try:
-        days = pd.to_datetime(values, format="ISO8601", errors="coerce")
+        days = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=instants)
     except (ValueError, TypeError):
         # Mixed kinds (naive and with a time zone): not a value's fault to quote, and not read half one way.
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[s]")
