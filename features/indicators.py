@@ -142,20 +142,22 @@ repeaters AS (
            max(contracts_12m) AS max_contracts_one_person_12m
     FROM per_person WHERE contracts_12m > 0 GROUP BY establishment
 ),
-chain_marks AS (  -- successive fixed-term contracts of one person separated by at most {chain_gap} days
+chain_marks AS (  -- successive fixed-term contracts of one person separated by at most {chain_gap} days (of two that
+                  -- start on one day, the one that ends first comes first, whatever their ids)
     SELECT *,
            CASE WHEN previous_fixed_term_end IS NULL
                      OR datediff('day', previous_fixed_term_end, start_date) > {chain_gap + 1}
                 THEN 1 ELSE 0 END AS new_chain
     FROM (
         SELECT c.establishment_number AS establishment, c.person_number, c.contract_id, c.start_date, c.period_end,
-               lag(c.period_end) OVER (PARTITION BY c.establishment_number, c.person_number ORDER BY c.start_date, c.contract_id)
-                   AS previous_fixed_term_end
+               lag(c.period_end) OVER (PARTITION BY c.establishment_number, c.person_number
+                                       ORDER BY c.start_date, c.period_end, c.contract_id) AS previous_fixed_term_end
         FROM {contracts} c WHERE c.kind IN {FIXED_TERM_KINDS}
     )
 ),
 chain_ids AS (
-    SELECT *, sum(new_chain) OVER (PARTITION BY establishment, person_number ORDER BY start_date, contract_id) AS chain_id
+    SELECT *, sum(new_chain) OVER (PARTITION BY establishment, person_number ORDER BY start_date, period_end, contract_id)
+               AS chain_id
     FROM chain_marks
 ),
 chains AS (

@@ -35,15 +35,19 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
 
     `replacements`: contract_id, establishment_siret, post, person_key, start_day, held_until_day (the last
     day it surely ran: `features.rules` `_held_until`); `absences`: establishment_siret, post, person_key,
-    start_day, end_day (missing: not ended); day numbers. One row per covered contract: contract_id, and the
-    absence it covers: its establishment, post, person_key and start_day (establishment_siret, absence_post,
-    absence_person_key, absence_start_day).
+    contract_id (of the absent person's contract), start_day, end_day (missing: not ended); day numbers. One row
+    per covered contract: contract_id, and the absence it covers: its establishment, post, person_key and start_day
+    (establishment_siret, absence_post, absence_person_key, absence_start_day).
+
+    Ties go by contract id, whose order is not the pseudonyms' (`warehouse.contracts.CONTRACT_ID_SQL`): of two
+    replacements starting on one day, the one whose id comes first takes an absence first; of two absences with the
+    same days, the one whose contract's id comes first is taken first.
     """
     order = _positions(_order(replacements, ["establishment_siret", "post", "start_day", "contract_id"]))
     away_by_job = _absences_by_job(absences, replacements)
     rows: list[tuple[str, str, str, str, int]] = []
     job: tuple[str, str] | None = None
-    away: list[tuple[int, float, str]] = []  # (first day, last day, person) of the job's absences
+    away: list[tuple[int, float, str, str]] = []  # (first day, last day, contract, person) of the job's absences
     arrived = 0  # absences of the job, by start, that began by the margin after the current start
     candidates: list[int] = []  # of those, the ones not ended before the margin before it
     held: list[tuple[int, int, str]] = []  # (last day held, absence, contract) of the running replacements
@@ -67,7 +71,7 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
                 del taken[index]
         for index in [i for i, (who, _) in taken.items() if who == person]:
             del taken[index]  # a new contract of the same person: the one before has ended
-        free = [i for i in candidates if i not in taken and away[i][2] != person]
+        free = [i for i in candidates if i not in taken and away[i][3] != person]
         if not free:
             continue
         chosen, closest = -1, None  # the free absence that began closest to the start, then ends first
@@ -77,7 +81,7 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
                 chosen, closest = index, key
         taken[chosen] = (person, contract)
         heapq.heappush(held, (until, chosen, contract))
-        rows.append((contract, *job, away[chosen][2], away[chosen][0]))
+        rows.append((contract, *job, away[chosen][3], away[chosen][0]))
     return pd.DataFrame(rows, columns=["contract_id", "establishment_siret", "absence_post", "absence_person_key",
                                        "absence_start_day"])
 
@@ -105,17 +109,20 @@ def _strings(column: pd.Series) -> list[str]:
     return [str(value) for value in column.tolist()]
 
 
-def _absences_by_job(absences: pd.DataFrame, replacements: pd.DataFrame) -> dict[tuple[str, str], list[tuple[int, float, str]]]:
-    """The absences (first day, last day (inf: not ended), person) of each job (establishment, post) that has
-    replacements, in the order of their start."""
+def _absences_by_job(absences: pd.DataFrame,
+                     replacements: pd.DataFrame) -> dict[tuple[str, str], list[tuple[int, float, str, str]]]:
+    """The absences (first day, last day (inf: not ended), contract, person) of each job (establishment, post) that
+    has replacements, in that order."""
     jobs = set(zip(_strings(replacements["establishment_siret"]), _strings(replacements["post"]), strict=True))
-    by_job: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
-    for siret, post, person, first, last in zip(
-            _strings(absences["establishment_siret"]), _strings(absences["post"]), _strings(absences["person_key"]),
+    by_job: dict[tuple[str, str], list[tuple[int, float, str, str]]] = {}
+    for siret, post, contract, person, first, last in zip(
+            _strings(absences["establishment_siret"]), _strings(absences["post"]), _strings(absences["contract_id"]),
+            _strings(absences["person_key"]),
             absences["start_day"].tolist(), absences["end_day"].to_numpy(dtype="float64", na_value=np.nan).tolist(),
             strict=True):
         if (siret, post) in jobs:
-            by_job.setdefault((siret, post), []).append((int(first), math.inf if math.isnan(last) else last, person))
+            by_job.setdefault((siret, post), []).append((int(first), math.inf if math.isnan(last) else last, contract,
+                                                         person))
     for away in by_job.values():
         away.sort()
     return by_job

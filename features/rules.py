@@ -841,7 +841,7 @@ def _is_replacement(alias: str) -> str:
 def _absences_input() -> InputFrame:
     """The declared absences of people on a known post, in day numbers (`features.replacements`)."""
     return InputFrame("absences_input", f"""
-    SELECT establishment_siret, post, person_key, {_day_number('absence_start')} AS start_day,
+    SELECT establishment_siret, post, person_key, contract_id, {_day_number('absence_start')} AS start_day,
            {_day_number('absence_end')} AS end_day
     FROM absences_asof WHERE post IS NOT NULL
 """)

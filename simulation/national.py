@@ -13,8 +13,8 @@ empty `renamed_snapshots.parquet` (nothing is renamed). What it does not write: 
 (ingestion's rebuild as of the last month, which the features do not read; `champollion ingest` is not
 run), `contract_changes` rows (empty partitions),
 staging/ and quarantine/. Every declaration is a kept type 01 (02 when nobody is in force).
-Person keys are 32 hex characters like ingestion's HMAC pseudonyms, but not random: a constant then
-the person's number, which keeps the national warehouse a few GB (random keys do not compress).
+Person keys are 32 hex characters as random-looking as ingestion's HMAC pseudonyms (`hex32`), so that the warehouse
+holds the bytes a real one does.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ class NationalSpec:
     n_months: int = 12
     seed: int = 0
     chunk_establishments: int = CHUNK_ESTABLISHMENTS
+    # Mixed into every person key (`hex32`, with the seed): another salt gives the same population under other
+    # pseudonyms, as another pseudonymisation key gives ingestion.
+    pseudonym_salt: int = 0x5EED0000
 
     @property
     def n_establishments(self) -> int:
@@ -182,7 +185,8 @@ class _ChunkWriter:
         deps = [self.places[d].departement for d in est.departement.tolist()]
         postal = _postal_codes(deps, est.postal_suffix)
         street, city = _addresses(siren_numbers, deps)
-        person_key = hex32(index * 1_000_000_000 + np.arange(chunk.n_persons), 0x5EED0000 + self.spec.seed)
+        person_key = hex32(index * 1_000_000_000 + np.arange(chunk.n_persons),
+                           self.spec.pseudonym_salt + self.spec.seed)
 
         # Contract numbers run per declaring establishment (contracts are sorted by declarant).
         group_start = np.searchsorted(c.decl, c.decl, side="left")

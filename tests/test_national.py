@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +21,7 @@ from features.bench_reference import compare, read_sample, reference_features
 from features.build import compute_features
 from features.rules import RULES
 from simulation.national import ESTABLISHMENTS_SCHEMA, PERSONS_SCHEMA, STATUS_SCHEMA, NationalSpec, simulate_national
+from simulation.national_arrays import hex32
 from tests.feature_results import read_whole
 from tests.test_contract_states import _assert_same_every_month
 from warehouse.engine import published_version
@@ -100,6 +102,23 @@ def test_features_run_and_the_pandas_reference_agrees(national_home: Path) -> No
     assert all(seconds > 0 for seconds in table.stage_seconds.values())
 
 
+def test_findings_and_features_do_not_depend_on_the_pseudonyms(national_home: Path, tmp_path: Path) -> None:
+    """The same population under other person keys (as another pseudonymisation key gives): the same features, and
+    the same findings in the same order; only the keys and the ids made from them differ."""
+    other = tmp_path / "other-keys"
+    simulate_national(other, NationalSpec(scale=0.0005, chunk_establishments=500, pseudonym_salt=0x0DDC0FFEE), workers=1)
+    tables = []
+    for home in (national_home, other):
+        with DuckDBEngine() as engine:
+            tables.append(read_whole(compute_features(engine, home / "data" / "warehouse", AS_OF, Config())))
+    first, second = tables
+    pd.testing.assert_frame_equal(first.features, second.features)
+    keyed = ["person_key", "contract_id", "related_contract_id"]
+    assert (first.evidence["person_key"] != second.evidence["person_key"]).all()
+    pd.testing.assert_frame_equal(first.evidence.drop(columns=keyed), second.evidence.drop(columns=keyed))
+    assert set(first.evidence["rule"]) >= {"carence", "remplacement_sans_absence", "poste_permanent"}
+
+
 def test_features_bench_writes_times_stages_and_agreement(national_home: Path) -> None:
     result = CliRunner().invoke(app, ["--home", str(national_home), "bench", "features", "--as-of", "2025-12",
                                       "--sample", "0.1", "--months", "2", "--rebuild-reference"])
@@ -168,3 +187,22 @@ def test_a_link_to_a_missing_disk_is_refused_with_its_target(tmp_path: Path, lin
     assert refused.exit_code == 2, refused.output
     assert f"links to {tmp_path / 'unmounted'}, which is missing" in refused.output
     assert not (tmp_path / "unmounted").exists()
+
+
+def test_person_keys_look_like_pseudonyms_and_stay_distinct(national_home: Path) -> None:
+    keys = pq.read_table(national_home / "data" / "warehouse" / "persons.parquet", columns=["person_key"])
+    keys = keys["person_key"].to_pylist()
+    assert len(set(keys)) == len(keys) > 1000
+    assert all(len(key) == 32 and set(key) <= set("0123456789abcdef") for key in keys)
+    # As a keyed hash's: first eight characters (what a list shows) as distinct as 32 random bits, every character spread.
+    assert len({key[:8] for key in keys}) > 0.999 * len(keys)
+    for position in (0, 15, 16, 31):
+        assert len({key[position] for key in keys}) == 16
+
+
+def test_person_keys_are_a_bijection_of_the_number_and_salt() -> None:
+    numbers = np.arange(200_000, dtype=np.uint64)
+    keys = hex32(numbers, 0x5EED0001).to_pylist()
+    assert len(set(keys)) == len(keys)
+    assert hex32(numbers[:10], 0x5EED0001).to_pylist() == keys[:10]
+    assert hex32(numbers[:10], 0x5EED0002).to_pylist() != keys[:10]

@@ -227,7 +227,7 @@ def replacement_history(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.Data
         for _ in range(int(rng.integers(0, 20))):
             first = DAY + int(rng.integers(0, 200))
             end = first + int(rng.integers(0, 120))
-            absences.append((siret, post, f"p{int(rng.integers(0, 6))}", first,
+            absences.append((siret, post, f"p{int(rng.integers(0, 6))}", f"a{len(absences)}", first,
                              None if rng.random() < 0.15 else end))
         for person in range(int(rng.integers(1, 6))):
             day = DAY + int(rng.integers(0, 200))
@@ -238,7 +238,8 @@ def replacement_history(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.Data
                 day += days + int(rng.integers(0, 4))
     replacements_frame = pd.DataFrame(contracts, columns=["contract_id", "establishment_siret", "post", "person_key",
                                                           "start_day", "held_until_day"])
-    absences_frame = pd.DataFrame(absences, columns=["establishment_siret", "post", "person_key", "start_day", "end_day"])
+    absences_frame = pd.DataFrame(absences, columns=["establishment_siret", "post", "person_key", "contract_id",
+                                                     "start_day", "end_day"])
     return replacements_frame.sample(frac=1, random_state=int(rng.integers(0, 1000))), absences_frame
 
 

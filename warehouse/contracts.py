@@ -75,6 +75,18 @@ def _bounded_states(path: Path, inode: int, modified_ns: int, size: int) -> bool
     return set(STATE_BOUNDS) <= set(pq.read_schema(path).names)
 
 
+# A contract's id: 20 hex characters, the first ten a hash of its declarant, number and start, the last ten of its
+# person's too. Every order that breaks ties by contract id (the rule passes, the chains, the evidence) then reads the
+# declared identity before the pseudonym, so which contracts a rule finds, and in what order, does not depend on the
+# pseudonymisation key, except between contracts of one declarant that share a number and a start. When the whole id
+# hashed the pseudonym, two keys on the national preset at scale 0.02 gave other rule counts for 1,231 of its 36,144
+# establishments (3.4 %).
+CONTRACT_ID_SQL = (
+    "substr(md5(c.siret || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)), 1, 10) || "
+    "substr(md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)), 1, 10)"
+)
+
+
 def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
@@ -293,8 +305,7 @@ declarant AS (
     FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
 )
 SELECT
-    substr(md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)),
-           1, 20) AS contract_id,
+    {CONTRACT_ID_SQL} AS contract_id,
     c.siret, c.person_key, c.contract_number, c.start_date,
     c.nature,{initial_values}
     c.motif,{initial_motif}
