@@ -104,12 +104,37 @@ class Explanation:
 
 
 def person_labels(contracts: pd.DataFrame) -> dict[str, str]:
-    """person_key -> « salarié N », numbered by first contract start (ties by key, which is never shown)."""
+    """person_key -> « salarié N », numbered by first contract start, then by that contract's id (whose order is not
+    the pseudonyms': `warehouse.contracts.CONTRACT_ID_SQL`), so that the numbers do not depend on the key."""
     if contracts.empty:
         return {}
-    first = contracts.groupby("person_key")["start_date"].min().reset_index()
-    first = first.sort_values(["start_date", "person_key"], kind="mergesort")
+    first = contracts.sort_values(["start_date", "contract_id", "person_key"], kind="mergesort")
+    first = first.drop_duplicates("person_key")
     return {key: f"salarié {n}" for n, key in enumerate(first["person_key"], start=1)}
+
+
+# What identifies a contract in the evidence (`features.rules.EVIDENCE_COLUMNS`) and in `contracts_asof`.
+_EVIDENCE_IDENTITY = ["declaring_siret", "person_key", "contract_number", "start_date"]
+_CONTRACT_IDENTITY = ["siret", "person_key", "contract_number", "start_date"]
+
+
+def with_contract_ids(evidence: pd.DataFrame, contracts: pd.DataFrame) -> pd.DataFrame:
+    """`evidence` with each row's `contract_id` that of its contract in `contracts` (rows of `establishment_contracts`),
+    matched by declarant, person, number and start: evidence kept with a list, or stored, before contract ids were made
+    the way `contracts` makes them (`warehouse.contracts.CONTRACT_ID_SQL`) still points at its contracts. A row of no
+    contract there keeps its id."""
+    if evidence.empty or contracts.empty:
+        return evidence
+    ids = dict(zip(_identities(contracts, _CONTRACT_IDENTITY), contracts["contract_id"], strict=True))
+    found = [ids.get(key) for key in _identities(evidence, _EVIDENCE_IDENTITY)]
+    current = pd.Series(found, index=evidence.index, dtype="object")
+    return evidence.assign(contract_id=current.where(current.notna(), evidence["contract_id"]))
+
+
+def _identities(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Each row's values of `columns` (its start date as a day), comparable between frames."""
+    days = pd.to_datetime(frame[columns[3]]).dt.normalize()
+    return list(zip(*(frame[c].astype("string").tolist() for c in columns[:3]), days.tolist(), strict=True))
 
 
 def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: dict[str, str],
@@ -131,7 +156,8 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
     frame["running"] = frame["end_date"].isna() | (frame["end_date"] > pd.Timestamp(as_of_end))
     counts = evidence.groupby("contract_id").size() if not evidence.empty else pd.Series(dtype="int64")
     frame["n_evidence"] = frame["contract_id"].map(counts).fillna(0).astype("int64")
-    frame = frame.sort_values(["post_shown", "start_date", "person"], kind="mergesort").reset_index(drop=True)
+    frame["person_number"] = frame["person"].str.removeprefix("salarié ").astype("Int64")  # 2 before 10
+    frame = frame.sort_values(["post_shown", "start_date", "person_number"], kind="mergesort").reset_index(drop=True)
     frame["contract_no"] = np.arange(1, len(frame) + 1)
     return frame[[*CONTRACT_COLUMNS, "contract_id"]]
 
@@ -253,6 +279,7 @@ def explain_line(
 
     persons = person_labels(contracts)
     window = _window(month, config)
+    own_evidence = with_contract_ids(own_evidence, contracts)
     timeline = contract_timeline(contracts, own_evidence, persons, window["as_of_end"])
     shown_evidence = evidence_rows(own_evidence, persons, timeline)
     timeline = timeline.drop(columns=["contract_id"])

@@ -41,7 +41,7 @@ def hex32(values: np.ndarray, salt: int) -> pa.StringArray:
     share their first characters take fewer bytes and sort on their last ones: benchmarks on them measured less).
     """
     values = np.asarray(values, dtype=np.uint64)
-    low = _mixed(values + np.uint64(salt & _MASK64))
+    low = _mixed(values ^ _mixed(np.full(1, salt & _MASK64, np.uint64)))
     high = _mixed(low ^ np.uint64(0x9E3779B97F4A7C15))
     shifts = np.arange(60, -1, -4, dtype=np.uint64)
     chars = [_HEX[((half[:, None] >> shifts[None, :]) & np.uint64(15)).astype(np.intp)] for half in (high, low)]

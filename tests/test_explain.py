@@ -17,7 +17,14 @@ from core.home import Home
 from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
-from scoring.explain import establishment_contracts, explain_establishment, explanation_text, write_explanation
+from scoring.explain import (
+    contract_timeline,
+    establishment_contracts,
+    explain_establishment,
+    explanation_text,
+    person_labels,
+    write_explanation,
+)
 from tests.feature_results import read_whole
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
@@ -150,3 +157,35 @@ def test_command_is_registered():
 
     result = CliRunner().invoke(app, ["explain", "--help"])
     assert result.exit_code == 0 and "SIRET" in result.output
+
+
+def test_evidence_stored_with_ids_made_another_way_still_points_at_its_contracts(month, explained):
+    """Evidence kept with a list, or stored, before contract ids were made as they are now: matched by declarant,
+    person, number and start, each row still finds its contract in the timeline."""
+    table, contracts = month
+    model = small_model(table.features)
+    renamed = table.evidence.assign(contract_id="old-" + table.evidence["contract_id"].astype(str))
+    again = explain_establishment(model, "7", table.features, renamed, contracts[RESTAURANT], RESTAURANT, AS_OF, Config())
+    pd.testing.assert_frame_equal(again.contracts, explained.contracts)
+    pd.testing.assert_frame_equal(again.evidence, explained.evidence)
+
+
+def test_persons_starting_on_one_day_are_numbered_whatever_their_keys():
+    """Two people whose first contracts start on one day: the numbers follow the contracts (their ids' order is
+    not the pseudonyms'), the same under other keys; « salarié 10 » comes after « salarié 2 »."""
+    people = [f"p{n:02d}" for n in range(11)]
+    contracts = pd.DataFrame({
+        "person_key": people,
+        "contract_id": [f"{n:02d}-id" for n in range(11)],
+        "start_date": pd.to_datetime(["2025-01-06"] * 2 + [f"2025-02-{d:02d}" for d in range(1, 10)]),
+    })
+    labels = person_labels(contracts)
+    rekeyed = contracts.assign(person_key=[f"z{99 - n}" for n in range(11)])  # the keys' order reversed
+    assert list(person_labels(rekeyed).values()) == list(labels.values())
+    assert [labels[p] for p in people[:2]] == ["salarié 1", "salarié 2"]
+    timeline = pd.DataFrame({**contracts, "post": "serveur", "job_label": "serveur", "kind": "cdd", "motif": "02",
+                             "renewals": 0, "end_date": pd.NaT,
+                             "period_end": pd.Timestamp("2025-08-31")})
+    timeline["start_date"] = pd.Timestamp("2025-01-06")
+    shown = contract_timeline(timeline, pd.DataFrame(), labels, date(2025, 8, 31))
+    assert list(shown["person"]) == [f"salarié {n}" for n in range(1, 12)]
