@@ -90,7 +90,7 @@ def carence_successions(contracts: pd.DataFrame, weekmasks: dict[str, str], post
     'ata' for these contracts, 'departure' for a CDI holder of the job gone on start_day - 1 (its post,
     free of any waiting period, joins the vacant ones), 'hire' for a CDI holder starting on start_day
     (it fills the post a departure left, if one is vacant); sorted by establishment_siret, post,
-    start_day, departures first, end_day (none last), contract_id; day numbers count from 1900-01-01; and `idcc`: the IDCC
+    start_day, departures first, contract_id; day numbers count from 1900-01-01; and `idcc`: the IDCC
     whose branch agreement may set the délai of the contract that starts (`features.branch_agreements`).
     `weekmasks`: NumPy busday weekmask per SIRET ('1111100': Monday first, '1' open), '*' the default.
 

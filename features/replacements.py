@@ -39,12 +39,12 @@ def covered_replacements(replacements: pd.DataFrame, absences: pd.DataFrame, mar
     per covered contract: contract_id, and the absence it covers: its establishment, post, person_key and start_day
     (establishment_siret, absence_post, absence_person_key, absence_start_day).
 
-    Ties go by what was declared, then by contract id, whose order is not the pseudonyms' (`warehouse.contracts.
-    CONTRACT_ID_SQL`): of two replacements starting on one day, the one held until the earlier day takes an absence
-    first, then the one whose id comes first; of two absences with the same days, the one whose contract's id comes
-    first is taken first.
+    Ties go by contract id, whose order is not the pseudonyms' and does not change from month to month
+    (`warehouse.contracts.CONTRACT_ID_SQL`): of two replacements starting on one day, the one whose id comes first
+    takes an absence first; of two absences with the same days, the one whose contract's id comes first is taken
+    first.
     """
-    order = _positions(_order(replacements, ["establishment_siret", "post", "start_day", "held_until_day", "contract_id"]))
+    order = _positions(_order(replacements, ["establishment_siret", "post", "start_day", "contract_id"]))
     away_by_job = _absences_by_job(absences, replacements)
     rows: list[tuple[str, str, str, str, int]] = []
     job: tuple[str, str] | None = None

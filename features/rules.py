@@ -512,8 +512,8 @@ SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date'
 FROM contracts_asof c, asof_params p
 WHERE c.kind = 'cdi' AND c.post IS NOT NULL AND c.start_date >= p.history_start
 """
-    return InputFrame("carence_input", query, "establishment_siret, post, start_day, "
-                      "CASE WHEN event = 'departure' THEN 0 ELSE 1 END, end_day NULLS LAST, contract_id")
+    return InputFrame("carence_input", query,
+                      "establishment_siret, post, start_day, CASE WHEN event = 'departure' THEN 0 ELSE 1 END, contract_id")
 
 
 def _renouvellements_sql(settings: FeaturesConfig) -> str:
@@ -950,7 +950,7 @@ FROM contracts_asof c, asof_params p
 WHERE c.kind IN ('cdd', 'usage', 'mission') AND coalesce(c.motif, '') NOT IN ({sql_string_list(NOT_LASTING_MOTIFS)})
   AND c.post IS NOT NULL AND {_located('c')} AND c.period_end >= p.window_start
 """
-    return InputFrame("permanent_post_input", query, "establishment_siret, post, start_day, end_day, contract_id")
+    return InputFrame("permanent_post_input", query, "establishment_siret, post, start_day, contract_id")
 
 
 def _weekmasks(engine: SqlEngine) -> dict[str, str]:

@@ -709,9 +709,11 @@ def timeline_figure(explanation: Explanation) -> Figure:
     left = pd.Timestamp(window["history_start"])
     right = pd.Timestamp(window["as_of_end"]) + pd.Timedelta(days=1)
     rows = contracts.groupby(["post_shown", "person"], sort=False).agg(
-        n_evidence=("n_evidence", "sum"), n=("contract_no", "size"), first=("start_date", "min")).reset_index()
+        n_evidence=("n_evidence", "sum"), n=("contract_no", "size"), first=("start_date", "min"),
+        first_no=("contract_no", "min")).reset_index()
     rows = rows.sort_values(["n_evidence", "n"], ascending=False, kind="mergesort").head(MAX_TIMELINE_ROWS)
-    rows = rows.sort_values(["post_shown", "first", "person"], kind="mergesort").reset_index(drop=True)
+    # In the timeline's order (« salarié 2 » before « salarié 10 »): by post, first start, then first contract.
+    rows = rows.sort_values(["post_shown", "first", "first_no"], kind="mergesort").reset_index(drop=True)
     hidden = contracts.groupby(["post_shown", "person"]).ngroups - len(rows)
 
     height = 1.6 + 0.28 * max(len(rows), 3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import date
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from scoring.explain import (
     explain_establishment,
     explanation_text,
     person_labels,
+    timeline_figure,
     write_explanation,
 )
 from tests.feature_results import read_whole
@@ -189,3 +191,10 @@ def test_persons_starting_on_one_day_are_numbered_whatever_their_keys():
     timeline["start_date"] = pd.Timestamp("2025-01-06")
     shown = contract_timeline(timeline, pd.DataFrame(), labels, date(2025, 8, 31))
     assert list(shown["person"]) == [f"salarié {n}" for n in range(1, 12)]
+    picture = timeline_figure(SimpleNamespace(
+        contracts=shown.drop(columns=["contract_id"]), evidence=pd.DataFrame(columns=["rule", "event_date", "post_shown",
+                                                                                      "person"]),
+        window={"history_start": date(2024, 1, 1), "window_start": date(2024, 9, 1), "as_of_end": date(2025, 8, 31)},
+        establishment=pd.Series({"siret": RESTAURANT, "naf": "5610A", "region": "Île-de-France"}), month=AS_OF))
+    rows = [label.get_text().split(" — ")[-1] for label in picture.axes[0].get_yticklabels()]
+    assert rows == [f"salarié {n}" for n in range(1, 12)]
