@@ -104,8 +104,9 @@ class Explanation:
 
 
 def person_labels(contracts: pd.DataFrame) -> dict[str, str]:
-    """person_key -> « salarié N », numbered by first contract start, then by that contract's id (whose order is not
-    the pseudonyms': `warehouse.contracts.CONTRACT_ID_SQL`), so that the numbers do not depend on the key."""
+    """person_key -> « salarié N », in the order of N: numbered by first contract start, then by that contract's id
+    (whose order is not the pseudonyms': `warehouse.contracts.CONTRACT_ID_SQL`), so that the numbers do not depend on
+    the key."""
     if contracts.empty:
         return {}
     first = contracts.sort_values(["start_date", "contract_id", "person_key"], kind="mergesort")
@@ -156,7 +157,7 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
     frame["running"] = frame["end_date"].isna() | (frame["end_date"] > pd.Timestamp(as_of_end))
     counts = evidence.groupby("contract_id").size() if not evidence.empty else pd.Series(dtype="int64")
     frame["n_evidence"] = frame["contract_id"].map(counts).fillna(0).astype("int64")
-    frame["person_number"] = frame["person"].str.removeprefix("salarié ").astype("Int64")  # 2 before 10
+    frame["person_number"] = frame["person_key"].map({key: n for n, key in enumerate(persons)})  # 2 before 10
     frame = frame.sort_values(["post_shown", "start_date", "person_number"], kind="mergesort").reset_index(drop=True)
     frame["contract_no"] = np.arange(1, len(frame) + 1)
     return frame[[*CONTRACT_COLUMNS, "contract_id"]]
