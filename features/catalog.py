@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-FEATURES_SCHEMA_VERSION = 3
+FEATURES_SCHEMA_VERSION = 4
 
 # Shares compared with the median of the same NAF code in the same region (else in France),
 # as the 2025 national campaign compared firms.
@@ -44,7 +44,7 @@ BASE_FEATURES: tuple[Feature, ...] = (
     _f("naf", "code NAF de l'établissement (APET)", "category", "structure"),
     _f("region_code", "région", "category", "structure"),
     _f("idcc", "convention collective (IDCC)", "category", "structure"),
-    _f("months_in_dsn", "ancienneté de l'établissement dans la DSN", "months", "structure"),
+    _f("months_in_dsn", "ancienneté de l'établissement dans la DSN (plafonnée à 12 mois)", "months", "structure"),
     _f("headcount", "effectif en fin de mois (hors intérimaires)", "count", "structure"),
     _f("fte", "effectif en équivalent temps plein", "fte", "structure"),
     _f("temp_workers_in_force", "intérimaires en mission en fin de mois", "count", "structure"),

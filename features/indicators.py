@@ -58,6 +58,7 @@ def indicators_sql(settings: FeaturesConfig, contracts: str = "contracts_asof",
     chain_gap = int(settings.chain_gap_days)
     continuity_gap = int(settings.continuity_gap_days)
     year_round = float(settings.year_round_share)
+    window_months = int(settings.window_months)
     worked = "c.hours_worked_in_window"  # paid hours declared in the window
     full_time = round(FULL_TIME_HOURS * HOUR_UNITS)  # in the units hours are summed in
     return f"""
@@ -221,7 +222,11 @@ year_round AS (
 )
 SELECT
     e.siret, p.as_of, e.street, e.postal_code, e.city, e.naf, e.idcc, e.region_code, e.departement, e.declares,
-    datediff('month', coalesce(e.first_month, p.as_of), p.as_of) AS months_in_dsn,
+    -- Counted up to the window's length: uncapped, every establishment's count grows by one a month (the whole
+    -- population drifts with the calendar, and a model reads the month from it). One declaring since the first
+    -- month the warehouse holds counts as old: it may have declared long before.
+    CASE WHEN e.declares_since_first_month THEN {window_months}
+         ELSE least(datediff('month', coalesce(e.first_month, p.as_of), p.as_of), {window_months}) END AS months_in_dsn,
     coalesce(f.headcount, 0) AS headcount,
     coalesce(f.fte, 0) AS fte,
     coalesce(f.temp_workers_in_force, 0) AS temp_workers_in_force,

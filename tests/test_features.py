@@ -27,7 +27,7 @@ from features.catalog import FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from tests.asof_tables import CONTRACT_KEYS, CONTRACTS
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from tests.feature_results import FeatureResults, read_whole
-from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
+from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, declarations_for, write_months
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
 
@@ -96,6 +96,30 @@ def test_values_by_hand(world):
     assert shop["temp_workers_in_force"] == 0  # the last mission ended on 25/08
     assert shop["hires_12m"] == 2 + 12  # two usage CDDs and twelve missions, all started in the window
     assert rows.loc[AGENCY, "hires_12m"] == 0  # missions count at the user establishment
+
+
+def test_months_in_dsn_count_up_to_the_window_and_the_first_months_as_old(tmp_path, test_key):
+    """The shop declares from October 2024 on, the others since July 2024, the first month the warehouse holds: how
+    long before they declared, it cannot tell, so they count as old (the window's length) from their first month on;
+    the shop counts its months, up to the window's length. Uncapped, every establishment's count grew by one a month:
+    the calendar, not the establishment (the demo's audit failed on its drift)."""
+    paths = []
+    for month in MONTHS:
+        declared = [d for d in declarations_for(month, (month.year * 12 + month.month) * 10)
+                    if d.siret != SHOP or month >= date(2024, 10, 1)]
+        paths.append(write_dsn(tmp_path / "dsn" / f"{month:%Y-%m}.dsn", envoi(declared)))
+    home = Home(tmp_path / "home")
+    ingest(paths, home, Config(), test_key)
+    six_months = Config().model_copy(update={"features": Config().features.model_copy(update={"window_months": 6})})
+
+    def months_in_dsn(as_of: date) -> dict[str, int]:
+        rows = _features(home, as_of, config=six_months).features.set_index("siret")["months_in_dsn"]
+        return {siret: int(rows[siret]) for siret in (RESTAURANT, CARE_HOME, SHOP) if siret in rows.index}
+
+    assert months_in_dsn(date(2024, 9, 1))[RESTAURANT] == 6  # two months declared, as old as the warehouse tells
+    assert months_in_dsn(date(2025, 2, 1)) == {RESTAURANT: 6, CARE_HOME: 6, SHOP: 4}  # October to February
+    assert months_in_dsn(date(2025, 4, 1))[SHOP] == 6  # six months: the window's length
+    assert months_in_dsn(date(2025, 8, 1))[SHOP] == 6  # ten months, counted up to six
 
 
 def test_end_inferred_only_after_three_more_months(world):
