@@ -92,10 +92,14 @@ def importance_check(shap_importance: pd.DataFrame, permutation: pd.Series, sett
     """SHAP importance and permutation importance should rank features alike."""
     joined = shap_importance.set_index("feature")["mean_abs_shap"]
     rho = rank_correlation(joined, permutation)
+    # Undefined when either importance is the same for every feature (a model that reads none of them): nothing then
+    # says that the explanations follow what the model relies on.
+    finding = (f"corrélation de Spearman {number_fr(rho, 2)} sur {len(joined)} variables" if np.isfinite(rho) else
+               f"corrélation de Spearman non calculable sur {len(joined)} variables : l'une des deux importances est "
+               "la même pour toutes (un modèle qui ne lit aucune variable ?)")
     return Check("explanations", "L'importance SHAP concorde avec l'importance par permutation",
                  _passed_or_failed(bool(rho >= settings.min_importance_correlation)), rho,
-                 f"Spearman ≥ {number_fr(settings.min_importance_correlation, 2)}",
-                 f"corrélation de Spearman {number_fr(rho, 2)} sur {len(joined)} variables")
+                 f"Spearman ≥ {number_fr(settings.min_importance_correlation, 2)}", finding)
 
 
 def top_reasons_of(contributions: pd.DataFrame, features: list[str]) -> pd.Series:

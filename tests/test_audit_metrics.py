@@ -76,3 +76,19 @@ def test_top_reason_agreement_and_additivity():
     assert top_reason_agreement(first, second) == pytest.approx(2 / 3)
     contributions = pd.DataFrame({"f1": [0.5, 1.0], "bias": [-1.0, -1.0]})
     np.testing.assert_allclose(additivity_gaps(contributions, np.array([-0.5, 0.5])), [0.0, 0.5])
+
+
+def test_importance_check_fails_in_words_when_the_correlation_is_undefined():
+    """A model that reads no feature: every permutation importance is zero, the correlation undefined. The check
+    fails, and says so in French instead of printing « nan »."""
+    from audit.checks import importance_check
+    from audit.verdict import Status
+    from core.scoring_config import AuditConfig
+
+    shap = pd.DataFrame({"feature": ["a", "b", "c", "d"], "mean_abs_shap": [0.0, 0.0, 0.0, 0.0]})
+    check = importance_check(shap, pd.Series({"a": 0.0, "b": 0.0, "c": 0.0, "d": 0.0}), AuditConfig())
+    assert check.status == Status.FAILED and "non calculable sur 4 variables" in check.detail
+    assert "nan" not in check.detail.lower()
+    ranked = importance_check(shap.assign(mean_abs_shap=[4.0, 3.0, 2.0, 1.0]),
+                              pd.Series({"a": 0.4, "b": 0.3, "c": 0.1, "d": 0.2}), AuditConfig())
+    assert ranked.status == Status.PASSED and ranked.detail == "corrélation de Spearman 0,80 sur 4 variables"
