@@ -92,11 +92,12 @@ def importance_check(shap_importance: pd.DataFrame, permutation: pd.Series, sett
     """SHAP importance and permutation importance should rank features alike."""
     joined = shap_importance.set_index("feature")["mean_abs_shap"]
     rho = rank_correlation(joined, permutation)
-    # Undefined when either importance is the same for every feature (a model that reads none of them): nothing then
-    # says that the explanations follow what the model relies on.
-    finding = (f"corrélation de Spearman {number_fr(rho, 2)} sur {len(joined)} variables" if np.isfinite(rho) else
-               f"corrélation de Spearman non calculable sur {len(joined)} variables : l'une des deux importances est "
-               "la même pour toutes (un modèle qui ne lit aucune variable ?)")
+    # Undefined with fewer than three features, or when either importance is the same for every feature (a model that
+    # reads none of them): nothing then says that the explanations follow what the model relies on.
+    compared = count_fr(len(joined.index.intersection(permutation.index)), "variable")
+    finding = (f"corrélation de Spearman {number_fr(rho, 2)} sur {compared}" if np.isfinite(rho) else
+               f"corrélation de Spearman non calculable sur {compared} : moins de trois variables, ou l'une des deux "
+               "importances est la même pour toutes (un modèle qui ne lit aucune variable ?)")
     return Check("explanations", "L'importance SHAP concorde avec l'importance par permutation",
                  _passed_or_failed(bool(rho >= settings.min_importance_correlation)), rho,
                  f"Spearman ≥ {number_fr(settings.min_importance_correlation, 2)}", finding)

@@ -9,7 +9,9 @@ temp tables every feature and legal-rule check reads:
   or used a temp worker), with its NAF, IDCC, address (street, postal_code, city), département and
   region as last declared (a temp-work user's address as its agencies declared the workplace), its first and last
   declared months, and `declares_since_first_month`: it declared in the first month the warehouse holds (how long
-  before, the warehouse cannot tell; NULL for a temp-work user that does not declare);
+  before, the warehouse cannot tell; NULL for a temp-work user that does not declare). That month is the earliest
+  any declaration was ingested for: a stray file of an older month moves it for everyone (their seniority then
+  counts from their own first month, up to the indicators' cap);
 - `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (warehouse.contracts), with
   `kind` (cdi, cdd, usage, mission, other), `period_end` (end date, or the as-of
   month's last day for a contract still running), `duration_days` (ended contracts only) and
@@ -135,8 +137,7 @@ everyone AS (
 )
 SELECT e.*,
        -- first declared in the first month the warehouse holds: declaring since then or before (left-censored)
-       e.first_month = (SELECT min(month) FROM declarations, asof_params p WHERE month <= p.as_of)
-           AS declares_since_first_month,
+       e.first_month = (SELECT min(first_month) FROM declared) AS declares_since_first_month,
        pl.departement, pl.departement_name, pl.region_code, pl.region
 FROM everyone e
 LEFT JOIN places pl ON pl.departement = {departement_sql("e.postal_code")}"""

@@ -116,7 +116,7 @@ def test_months_in_dsn_count_up_to_the_window_and_the_first_months_as_old(tmp_pa
         rows = _features(home, as_of, config=six_months).features.set_index("siret")["months_in_dsn"]
         return {siret: int(rows[siret]) for siret in (RESTAURANT, CARE_HOME, SHOP) if siret in rows.index}
 
-    assert months_in_dsn(date(2024, 9, 1))[RESTAURANT] == 6  # two months declared, as old as the warehouse tells
+    assert months_in_dsn(date(2024, 9, 1))[RESTAURANT] == 6  # declaring since July, the warehouse's first month
     assert months_in_dsn(date(2025, 2, 1)) == {RESTAURANT: 6, CARE_HOME: 6, SHOP: 4}  # October to February
     assert months_in_dsn(date(2025, 4, 1))[SHOP] == 6  # six months: the window's length
     assert months_in_dsn(date(2025, 8, 1))[SHOP] == 6  # ten months, counted up to six
