@@ -92,23 +92,6 @@ def test_needed_months_are_contiguous_from_first_to_last_label_month():
     assert needed_months(inspections) == [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)]
 
 
-def test_inspections_whose_window_begins_before_the_warehouse_are_left_out_with_why():
-    """Declarations from January 2024, a three-month window: the features as of March 2024 are the first to count a
-    whole window; those as of February would count two of its three months, rows unlike any month scored later."""
-    january, february, march = date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)
-    tables = {month: _features(month, [A, B]) for month in (january, february, march)}
-    inspections = _inspections((A, "2024-02-10", 1), (B, "2024-03-05", 0), (A, "2024-04-01", 0))
-    labelled = build_labelled_set(inspections, tables, first_declared=january, window_months=3)
-    assert labelled.rows[["siret", "as_of"]].astype(str).values.tolist() == [[A, "2024-03-01"]]
-    reasons = labelled.left_out.set_index(labelled.left_out["as_of"].astype(str))["reason"]
-    assert reasons["2024-01-01"] == ("features as of 2024-01 would count 1 of the window's 3 months "
-                                     "(the warehouse's declarations begin in 2024-01)")
-    assert "would count 2 of the window's 3 months" in reasons["2024-02-01"]
-    assert len(labelled.rows) + len(labelled.left_out) == len(inspections)
-    assert needed_months(inspections, since=march) == [march]
-    assert needed_months(inspections, since=date(2023, 6, 1)) == [january, february, march]
-
-
 # --- folds ------------------------------------------------------------------------------------------
 
 def _dated(dates: list[str], outcomes: list[int] | None = None) -> pd.DataFrame:

@@ -91,8 +91,7 @@ def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.nda
 def build_world(root: Path, n_establishments: int = 240, first: date = date(2024, 1, 1), n_months: int = 18,
                 seed: int = 3) -> World:
     """Write the world under `root`: home/data/features/as_of=*/ (features, and evidence with no finding), an empty
-    warehouse month per month (from eleven months before the first: the window of the features as of each month is
-    whole, `training.labels`), inspections.csv (with two bad rows) and truth/establishment_months.parquet."""
+    warehouse month per month, inspections.csv (with two bad rows) and truth/establishment_months.parquet."""
     rng = np.random.default_rng(seed)
     home = Home(root / "home")
     sirets = np.array([f"{10000000000000 + 97 * i:014d}" for i in range(n_establishments)])
@@ -111,8 +110,6 @@ def build_world(root: Path, n_establishments: int = 240, first: date = date(2024
             visits.append((sirets[i], pd.Timestamp(month.year, month.month, day), found))
     inspections = pd.DataFrame(visits, columns=["siret", "inspection_date", "abuse_found"])
     engine = DuckDBEngine()
-    for month in months_between(add_months(first, -11), add_months(first, -1)):
-        (home.warehouse / "declarations" / f"declared_month={month:%Y-%m}").mkdir(parents=True)
     for month in months:
         (home.warehouse / "declarations" / f"declared_month={month:%Y-%m}").mkdir(parents=True, exist_ok=True)
         folder = feature_dir(home.data, month)

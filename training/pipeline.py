@@ -26,10 +26,10 @@ from core.home import Home
 from core.months import add_months, months_between
 from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
-from features.store import StoredFeatures, declared_months, feature_tables
+from features.store import StoredFeatures, feature_tables
 from training.calibration import ScoreCalibrator
 from training.evaluation import add_probabilities, comparison, cross_validate
-from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months, whole_window_from
+from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months
 from training.metrics import Interval, group_codes, precision_recall_at_share, region_keys, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
 from training.promotion import fold_key, latest_fold_values, simpler_model_verdict
@@ -53,7 +53,6 @@ from training.tuning import (
     trials_table,
     tune,
 )
-from warehouse.engine import published_version
 from warehouse.inspections import typed_inspections
 
 if TYPE_CHECKING:  # imported when training ends: it loads MLflow
@@ -76,16 +75,11 @@ class TrainingData:
 
 def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
                        on_month: Callable[[date, str], None] | None = None) -> TrainingData:
-    """Feature tables (cached or computed) for every as-of month from the first inspection to the last whose window
-    the warehouse holds whole, and the labelled rows (those of earlier months left out: `training.labels`); the
-    inspections typed first (`warehouse.inspections.typed_inspections`)."""
+    """Feature tables (cached or computed) for every as-of month from the first inspection to the last,
+    and the labelled rows; the inspections typed first (`warehouse.inspections.typed_inspections`)."""
     inspections = typed_inspections(inspections)
-    declared = declared_months(published_version(home.warehouse))
-    first = declared[0] if declared else None
-    window = config.features.window_months
-    since = whole_window_from(first, window) if first is not None else None
-    tables = feature_tables(home, config, needed_months(inspections, since), inspections, on_month)
-    return TrainingData(inspections, tables, build_labelled_set(inspections, tables, first, window))
+    tables = feature_tables(home, config, needed_months(inspections), inspections, on_month)
+    return TrainingData(inspections, tables, build_labelled_set(inspections, tables))
 
 
 @dataclass
@@ -273,7 +267,7 @@ def fit_and_evaluate(
     step = on_step or (lambda message: log.info("%s", message))
     rows = data.labelled.rows
     if rows.empty:
-        raise ValueError("no labelled rows: no inspection could be joined to features (the inspections left out say why)")
+        raise ValueError("no labelled rows: no inspection could be joined to features")
     choice = choose_folds(rows, settings.n_folds, settings.validation_months, settings.min_train_rows)
     folds, splits = choice.folds, list(choice.splitter.split(rows))
     log.info("folds: %s", choice.reason)
