@@ -9,6 +9,7 @@ The restaurant moves to another street in June 2025.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -156,10 +157,13 @@ def declarations_for(month: date, order_base: int) -> list[Declaration]:
     return out
 
 
-def write_months(folder: Path, months: list[date]) -> list[Path]:
-    """One DSN file per declared month."""
+def write_months(folder: Path, months: list[date],
+                 declares: Callable[[str, date], bool] = lambda siret, month: True) -> list[Path]:
+    """One DSN file per declared month, holding the declarations of the establishments that `declares(siret, month)`
+    (default: all)."""
     paths = []
     for month in months:
         order_base = (month.year * 12 + month.month) * 10
-        paths.append(write_dsn(folder / f"{month:%Y-%m}.dsn", envoi(declarations_for(month, order_base))))
+        declared = [d for d in declarations_for(month, order_base) if declares(d.siret, month)]
+        paths.append(write_dsn(folder / f"{month:%Y-%m}.dsn", envoi(declared)))
     return paths

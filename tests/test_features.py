@@ -27,7 +27,7 @@ from features.catalog import FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from tests.asof_tables import CONTRACT_KEYS, CONTRACTS
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from tests.feature_results import FeatureResults, read_whole
-from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, declarations_for, write_months
+from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
 
@@ -103,11 +103,7 @@ def test_months_in_dsn_count_up_to_the_window_and_the_first_months_as_old(tmp_pa
     long before they declared, it cannot tell, so they count as old (the window's length) from their first month on;
     the shop counts its months, up to the window's length. Uncapped, every establishment's count grew by one a month:
     the calendar, not the establishment (the demo's audit failed on its drift)."""
-    paths = []
-    for month in MONTHS:
-        declared = [d for d in declarations_for(month, (month.year * 12 + month.month) * 10)
-                    if d.siret != SHOP or month >= date(2024, 10, 1)]
-        paths.append(write_dsn(tmp_path / "dsn" / f"{month:%Y-%m}.dsn", envoi(declared)))
+    paths = write_months(tmp_path / "dsn", MONTHS, lambda siret, month: siret != SHOP or month >= date(2024, 10, 1))
     home = Home(tmp_path / "home")
     ingest(paths, home, Config(), test_key)
     six_months = Config().model_copy(update={"features": Config().features.model_copy(update={"window_months": 6})})
