@@ -16,7 +16,7 @@ import typer
 from champollion.cli_support import fail, parse_month
 
 if TYPE_CHECKING:
-    from training.labels import LabelledSet
+    from training.pipeline import TrainingData
     from training.splitter import FoldChoice
     from training.tuning import TrialReport
 
@@ -59,9 +59,10 @@ def train(
     def on_month(month: date, how: str) -> None:
         log.info("features as of %s: %s", f"{month:%Y-%m}", how)
 
-    def on_folds(choice: FoldChoice, labelled: LabelledSet) -> None:
-        report.print_left_out(labelled.left_out)
-        report.print_folds(choice, len(labelled.rows))
+    def on_folds(choice: FoldChoice, data: TrainingData) -> None:
+        report.print_left_out(data.labelled.left_out)
+        console.print(f"as-of months: {data.months_choice}")
+        report.print_folds(choice, len(data.labelled.rows))
 
     def on_trial(trial: TrialReport) -> None:
         log.info("%s", report.trial_line(trial))

@@ -89,9 +89,10 @@ def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.nda
 
 
 def build_world(root: Path, n_establishments: int = 240, first: date = date(2024, 1, 1), n_months: int = 18,
-                seed: int = 3) -> World:
+                seed: int = 3, declared_before: int = 0) -> World:
     """Write the world under `root`: home/data/features/as_of=*/ (features, and evidence with no finding), an empty
-    warehouse month per month, inspections.csv (with two bad rows) and truth/establishment_months.parquet."""
+    warehouse month per month (and per each of the `declared_before` months before `first`), inspections.csv (with two
+    bad rows) and truth/establishment_months.parquet."""
     rng = np.random.default_rng(seed)
     home = Home(root / "home")
     sirets = np.array([f"{10000000000000 + 97 * i:014d}" for i in range(n_establishments)])
@@ -110,6 +111,8 @@ def build_world(root: Path, n_establishments: int = 240, first: date = date(2024
             visits.append((sirets[i], pd.Timestamp(month.year, month.month, day), found))
     inspections = pd.DataFrame(visits, columns=["siret", "inspection_date", "abuse_found"])
     engine = DuckDBEngine()
+    for month in months_between(add_months(first, -declared_before), add_months(first, -1)):
+        (home.warehouse / "declarations" / f"declared_month={month:%Y-%m}").mkdir(parents=True)
     for month in months:
         (home.warehouse / "declarations" / f"declared_month={month:%Y-%m}").mkdir(parents=True, exist_ok=True)
         folder = feature_dir(home.data, month)

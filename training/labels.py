@@ -3,6 +3,11 @@
 An inspection dated in month M uses the features as of month M-1 (the last month fully declared
 before the visit): an inspection on 2025-06-15 or on 2025-06-01 uses features as of 2025-05. An
 establishment inspected twice gives two rows at two dates.
+
+`build_labelled_set` can leave out, with the reason, an inspection whose as-of month's window begins before the first
+month the warehouse holds: its features would count the window's hires, days and growth over part of it (a month six
+months after the first declared one counts its twelve-month hires over seven), rows unlike those of any month scored
+later. Training does so when the other inspections still fill its folds (`training.pipeline.load_training_data`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ LEFT_OUT_COLUMNS = ("siret", "inspection_date", "as_of", "reason")
 def label_as_of(inspection_date: date) -> date:
     """The month whose features describe an establishment inspected on `inspection_date` (the month before)."""
     return add_months(date(inspection_date.year, inspection_date.month, 1), -1)
+
+
+def whole_window_from(first_declared: date, window_months: int) -> date:
+    """The first as-of month whose window of `window_months` months a warehouse whose first declared month is
+    `first_declared` holds whole."""
+    return add_months(first_declared, window_months - 1)
 
 
 def needed_months(inspections: pd.DataFrame) -> list[date]:
@@ -59,12 +70,15 @@ def _rows_of(tables: Mapping[date, pd.DataFrame], month: date, sirets: set[str])
     return table[table["siret"].astype(str).isin(sirets)]
 
 
-def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[date, pd.DataFrame]) -> LabelledSet:
+def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[date, pd.DataFrame],
+                       first_declared: date | None = None, window_months: int = 12) -> LabelledSet:
     """Join each inspection to its establishment's features as of the month before the inspection.
 
     `inspections` has siret, inspection_date, abuse_found; `features_by_month` maps an as-of month
     (first day) to its feature table. An inspection whose month has no feature table, or whose
-    establishment is absent from it, is left out with the reason; nothing is dropped silently.
+    establishment is absent from it, is left out with the reason; nothing is dropped silently. So is one whose
+    as-of month's window of `window_months` begins before `first_declared`, the first month the warehouse holds (when
+    given: module docstring).
     """
     required = {"siret", "inspection_date", LABEL}
     missing = required - set(inspections.columns)
@@ -76,6 +90,12 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
     visits["as_of"] = [label_as_of(d.date()) for d in visits["inspection_date"]]
     rows, left_out = [], []
     for as_of, group in visits.groupby("as_of", sort=True):
+        if first_declared is not None and as_of < whole_window_from(first_declared, window_months):
+            seen = len(months_between(first_declared, as_of)) if as_of >= first_declared else 0
+            left_out.append(group.assign(
+                reason=f"features as of {as_of:%Y-%m} would count {seen} of the window's {window_months} months "
+                       f"(the warehouse's declarations begin in {first_declared:%Y-%m})"))
+            continue
         if as_of not in features_by_month:
             left_out.append(group.assign(reason=f"no feature table as of {as_of:%Y-%m} (month not in the warehouse)"))
             continue

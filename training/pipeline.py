@@ -26,10 +26,10 @@ from core.home import Home
 from core.months import add_months, months_between
 from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
-from features.store import StoredFeatures, feature_tables
+from features.store import StoredFeatures, declared_months, feature_tables
 from training.calibration import ScoreCalibrator
 from training.evaluation import add_probabilities, comparison, cross_validate
-from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months
+from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months, whole_window_from
 from training.metrics import Interval, group_codes, precision_recall_at_share, region_keys, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
 from training.promotion import fold_key, latest_fold_values, simpler_model_verdict
@@ -41,7 +41,7 @@ from training.propensity import (
     propensity_population,
     sampled,
 )
-from training.splitter import FoldChoice, choose_folds
+from training.splitter import FoldChoice, choose_folds, configured_problem
 from training.truth import align_truth, truth_at, truth_comparison
 from training.tuning import (
     TrialReport,
@@ -53,6 +53,7 @@ from training.tuning import (
     trials_table,
     tune,
 )
+from warehouse.engine import published_version
 from warehouse.inspections import typed_inspections
 
 if TYPE_CHECKING:  # imported when training ends: it loads MLflow
@@ -66,20 +67,47 @@ SELECTION_COLUMNS = ("precarity_rate_12m", "precarity_rate_12m_excess", "n_rule_
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Inspections, the feature table of every month they need (read when asked for), and the labelled rows."""
+    """Inspections, the feature table of every month they need (read when asked for), the labelled rows, and which
+    as-of months were kept and why (`load_training_data`)."""
 
     inspections: pd.DataFrame
     features_by_month: StoredFeatures
     labelled: LabelledSet
+    months_choice: str
 
 
 def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
                        on_month: Callable[[date, str], None] | None = None) -> TrainingData:
-    """Feature tables (cached or computed) for every as-of month from the first inspection to the last,
-    and the labelled rows; the inspections typed first (`warehouse.inspections.typed_inspections`)."""
+    """Feature tables (cached or computed) for the as-of months of the inspections, and the labelled rows; the
+    inspections typed first (`warehouse.inspections.typed_inspections`).
+
+    The months whose window (`features.window_months`) begins before the warehouse's first declared month count it
+    over part of it: their inspections are left out, with the reason, when the later ones alone fill the configured
+    folds (`training.splitter.configured_problem`); otherwise they are kept, and `months_choice` says why.
+    """
     inspections = typed_inspections(inspections)
-    tables = feature_tables(home, config, needed_months(inspections), inspections, on_month)
-    return TrainingData(inspections, tables, build_labelled_set(inspections, tables))
+    months = needed_months(inspections)
+    declared = declared_months(published_version(home.warehouse))
+    window = config.features.window_months
+    whole_from = whole_window_from(declared[0], window) if declared else None
+    if whole_from is None or not months or months[0] >= whole_from:
+        tables = feature_tables(home, config, months, inspections, on_month)
+        return TrainingData(inspections, tables, build_labelled_set(inspections, tables),
+                            f"every as-of month holds its {window}-month window whole")
+    whole = [month for month in months if month >= whole_from]
+    tables = feature_tables(home, config, whole, inspections, on_month)
+    labelled = build_labelled_set(inspections, tables, declared[0], window)
+    settings = config.training
+    problem = configured_problem(labelled.rows, settings.n_folds, settings.validation_months, settings.min_train_rows)
+    partial = f"the as-of months before {whole_from:%Y-%m} count their {window}-month window over part of it"
+    if problem is None:
+        return TrainingData(inspections, tables, labelled, (
+            f"as-of months from {whole_from:%Y-%m}: {partial} (the warehouse's declarations begin in "
+            f"{declared[0]:%Y-%m}), and the later ones fill the configured folds"))
+    tables = feature_tables(home, config, months, inspections, on_month)
+    return TrainingData(inspections, tables, build_labelled_set(inspections, tables), (
+        f"every as-of month, though {partial} (the warehouse's declarations begin in {declared[0]:%Y-%m}): "
+        f"without them {problem}"))
 
 
 @dataclass
@@ -91,6 +119,7 @@ class TrainingResult:
     ipw: str
     ipw_reason: str
     ipw_decision: pd.DataFrame | None
+    months_choice: str
     fold_choice: str
     study_name: str
     trials: pd.DataFrame
@@ -361,7 +390,7 @@ def fit_and_evaluate(
     final = final_weights if final_weights is not None else np.ones(len(rows))
     return TrainingResult(
         labelled=data.labelled, folds=folds, ipw=ipw, ipw_reason=ipw_reason, ipw_decision=ipw_decision,
-        fold_choice=choice.reason, study_name=name, trials=trial_log, trials_resumed=resumed,
+        months_choice=data.months_choice, fold_choice=choice.reason, study_name=name, trials=trial_log, trials_resumed=resumed,
         trials_this_run=trials,
         params=params, oof=oof, comparison=table,
         final_models=final_models, calibrators=calibrators, scoring_model=scoring_model,

@@ -225,6 +225,7 @@ def log_training(result: TrainingResult, home: Home, settings: TrainingConfig, c
             "optuna_trials_in_study": len(result.trials), "optuna_trials_this_run": result.trials_this_run,
             "optuna_trials_resumed": result.trials_resumed, "labelled_rows": len(result.labelled.rows),
             "folds_chosen": len(result.folds), "fold_choice": result.fold_choice[:500],
+            "months_choice": result.months_choice[:500],
             "data_fingerprint": result.data_fingerprint,
             "labelled_positives": int(result.labelled.rows["abuse_found"].sum()),
             "left_out_inspections": len(result.labelled.left_out), "first_month": months[0], "last_month": months[-1],

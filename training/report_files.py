@@ -205,7 +205,7 @@ to sanction, to score people, or outside the DSN population it was trained on.
 - {len(rows)} labelled inspections ({int(rows['abuse_found'].sum())} finding abuse) dated {first:%Y-%m-%d} to {last:%Y-%m-%d},
   from `{source}`; {len(result.labelled.left_out)} inspections left out (see left_out_inspections.csv).
 - Each inspection is described by its establishment's features as of the month before the inspection
-  (as-of months {months[0]} to {months[-1]}); feature schema version {model.schema_version},
+  (as-of months {months[0]} to {months[-1]}: {result.months_choice}); feature schema version {model.schema_version},
   {len(model.features)} features (features.json). Features are per establishment; no person-level data.
 
 ## Training

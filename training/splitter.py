@@ -102,13 +102,22 @@ class FoldChoice:
     reason: str
 
 
+def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int) -> str | None:
+    """Why `rows` do not fill `n_folds` windows of `validation_months` months, each fold training on at least
+    `min_train_rows` rows and validating on one (None when they do)."""
+    if rows.empty:
+        return "there is no labelled row"
+    configured = TemporalSplitter(n_folds, validation_months, min_train_rows)
+    return configured.problem(configured.table(rows))
+
+
 def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int) -> FoldChoice:
     """The folds that fit the history of `rows`: `n_folds` windows of `validation_months` months when every
     fold trains on at least `min_train_rows` rows and validates on one; else, for n_folds, n_folds - 1, ...
     down to 2 folds, the longest windows (at most `validation_months`) that fit. Raises ValueError when even
     two one-month windows do not fit."""
     configured = TemporalSplitter(n_folds, validation_months, min_train_rows)
-    first_problem = configured.problem(configured.table(rows))
+    first_problem = configured_problem(rows, n_folds, validation_months, min_train_rows)
     if first_problem is None:
         return FoldChoice(configured, configured.table(rows), True,
                           f"{n_folds} validation windows of {validation_months} months, as configured")

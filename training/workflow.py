@@ -22,8 +22,7 @@ from core.config import Config
 from core.home import Home
 from core.training_config import TrainingConfig
 from features.store import declared_months, feature_tables
-from training.labels import LabelledSet
-from training.pipeline import TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
+from training.pipeline import TrainingData, TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
 from training.promotion import PromotionDecision, gate_value, promotion_decision, promotion_metric, unseen_by
 from training.registry import (
     CHALLENGER,
@@ -111,7 +110,7 @@ def train(
     truth: Path | None = None,
     ipw: str | None = None,
     on_month: Callable[[date, str], None] | None = None,
-    on_folds: Callable[[FoldChoice, LabelledSet], None] | None = None,
+    on_folds: Callable[[FoldChoice, TrainingData], None] | None = None,
     on_trial: Callable[[TrialReport], None] | None = None,
     on_step: Callable[[str], None] | None = None,
     resume: bool = False,
@@ -120,7 +119,7 @@ def train(
     trials in a new study, or with `resume` in the last study of the same data and settings), comparison,
     final model, MLflow run and registration (unless a registered version is the same model).
 
-    `on_folds(fold_choice, labelled_set)` is called before tuning so the folds can be shown early.
+    `on_folds(fold_choice, training_data)` is called before tuning so the folds can be shown early.
     """
     started = time.perf_counter()
     settings = settings_with(config, trials=trials, ipw=ipw)
@@ -129,7 +128,7 @@ def train(
     truth_months = read_truth(truth) if truth is not None else None
     data = load_training_data(home, config, source.rows, on_month)
     result = fit_and_evaluate(data, settings, settings.trials, optuna_storage(home), truth_months, on_trial, on_step,
-                              resume, (lambda choice: on_folds(choice, data.labelled)) if on_folds else None)
+                              resume, (lambda choice: on_folds(choice, data)) if on_folds else None)
     if on_step:
         on_step("logging the run and registering the model in MLflow")
     record = log_training(result, home, settings, {"inspections": source.label, "inspections_sha256": source.sha256})
