@@ -93,19 +93,21 @@ def test_needed_months_are_contiguous_from_first_to_last_label_month():
 
 
 def test_inspections_whose_window_begins_before_the_warehouse_can_be_left_out_with_why():
-    """Declarations from January 2024, a three-month window: the features as of March 2024 are the first to count a
-    whole window; those as of February would count two of its three months, rows unlike any month scored later."""
-    january, february, march = date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)
-    tables = {month: _features(month, [A, B]) for month in (january, february, march)}
-    inspections = _inspections((A, "2024-02-10", 1), (B, "2024-03-05", 0), (A, "2024-04-01", 0))
-    labelled = build_labelled_set(inspections, tables, first_declared=january, window_months=3)
-    assert labelled.rows[["siret", "as_of"]].astype(str).values.tolist() == [[A, "2024-03-01"]]
+    """Declarations from January 2024, a three-month window: the features as of April 2024 are the first to read their
+    window and the month before it (the headcount growth's start); those as of March would read three of those four
+    months, rows unlike any month scored later. Before January, there is no feature table at all."""
+    months = [date(2024, m, 1) for m in (1, 2, 3, 4)]
+    tables = {month: _features(month, [A, B]) for month in months}
+    inspections = _inspections((A, "2024-03-10", 1), (B, "2024-04-05", 0), (A, "2024-05-01", 0), (B, "2024-01-20", 1))
+    labelled = build_labelled_set(inspections, tables, first_declared=months[0], window_months=3)
+    assert labelled.rows[["siret", "as_of"]].astype(str).values.tolist() == [[A, "2024-04-01"]]
     reasons = labelled.left_out.set_index(labelled.left_out["as_of"].astype(str))["reason"]
-    assert reasons["2024-01-01"] == ("features as of 2024-01 would count 1 of the window's 3 months "
-                                     "(the warehouse's declarations begin in 2024-01)")
-    assert "would count 2 of the window's 3 months" in reasons["2024-02-01"]
+    assert reasons["2024-02-01"] == ("features as of 2024-02 would read 2 of the 4 months of their window and the month "
+                                     "before it (the warehouse's declarations begin in 2024-01)")
+    assert "would read 3 of the 4 months" in reasons["2024-03-01"]
+    assert reasons["2023-12-01"] == "no feature table as of 2023-12 (month not in the warehouse)"
     assert len(labelled.rows) + len(labelled.left_out) == len(inspections)
-    assert len(build_labelled_set(inspections, tables).rows) == 3  # without a first month, nothing is left out
+    assert len(build_labelled_set(inspections, tables).rows) == 3  # without a first month, only December is left out
 
 
 # --- folds ------------------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ def test_the_configured_folds_are_kept_when_the_history_allows_them():
     assert choice.as_configured and (choice.splitter.n_folds, choice.splitter.validation_months) == (3, 6)
     assert choice.reason == "3 validation windows of 6 months, as configured"
     assert configured_problem(_monthly("2023-01", 30, 25), n_folds=3, validation_months=6, min_train_rows=50) is None
-    assert configured_problem(_monthly("2023-01", 0, 25), 3, 6, 50) == "there is no labelled row"
+    assert configured_problem(_monthly("2023-01", 0, 25), 3, 6, 50) == "there is no inspection"
 
 
 def test_folds_are_dropped_after_windows_are_shortened_to_one_month():

@@ -61,10 +61,10 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     assert "earlier.csv:4: siret is not 14 digits (4 characters)" in first.output
     assert "earlier.csv:7: inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY" in first.output
     assert "Temporal validation" in first.output and "validate from" in first.output
-    # The world's declarations begin with its first month: its earlier inspections are all before 2024-12.
-    partial = ("as-of months: every as-of month, though the as-of months before 2024-12 count their 12-month window "
-               "over part of it (the warehouse's declarations begin in 2024-01): without them ")
-    assert f"{partial}there is no labelled row" in _flat(first.output)
+    # The world's declarations begin with its first month: its earlier inspections are all before 2025-01.
+    partial = ("as-of months: all, though those before 2025-01 count their 12-month window or the month before it over "
+               "part of it (the warehouse's declarations begin in 2024-01): without them ")
+    assert f"{partial}there is no inspection" in _flat(first.output)
     assert "Models compared at inspection capacity" in first.output
     for model in ("random ranking", "2025 campaign rule", "count of legal-rule", "logistic regression", "LightGBM"):
         assert model in first.output
@@ -93,7 +93,7 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     second = runner.invoke(app, ["train", *all_inspections])
     assert second.exit_code == 0, second.output
     assert re.search(r"version 2 with alias\(es\) challenger\n", second.output), second.output
-    assert f"{partial}fold 1 (validation" in _flat(second.output)  # the months from 2024-12 do not fill the folds
+    assert f"{partial}fold 1 (validation" in _flat(second.output)  # the months from 2025-01 do not fill the folds
     studies = [re.search(r"Optuna study (\S+) ", out.output).group(1) for out in (first, second)]
     assert studies[0] != studies[1] and all("\n2 trials in this run:" in out.output for out in (first, second))
     assert "resumed" not in second.output
@@ -202,9 +202,9 @@ def test_same_data_same_seed_same_model_and_metrics(training_world):
 
 
 def test_training_leaves_out_the_months_that_count_part_of_their_window_when_the_others_fill_the_folds(tmp_path):
-    """Declarations from 2023-05: the features as of 2024-01..2024-03 count 9 to 11 of their window's 12 months. The
-    inspections of 2024-04 on fill the configured folds, so the earlier ones are left out, with the reason, and
-    their months' feature tables are not read."""
+    """Declarations from 2023-05: the features as of 2024-01..2024-04 read 9 to 12 of the 13 months of their window
+    and the month before it. The inspections of 2024-05 on fill the configured folds, so the earlier ones are left
+    out, with the reason, and their months' feature tables are not read."""
     from tests.training_world import build_world
     from training.pipeline import fit_and_evaluate, load_training_data
     from training.workflow import inspection_source
@@ -212,18 +212,18 @@ def test_training_leaves_out_the_months_that_count_part_of_their_window_when_the
     world = build_world(tmp_path, declared_before=8)
     inspections = inspection_source(world.home, world.inspections_csv).rows
     data = load_training_data(world.home, Config(training=SMALL_DATA), inspections)
-    assert data.labelled.months[0] == "2024-04" and min(data.features_by_month) == date(2024, 4, 1)
-    assert data.months_choice == ("as-of months from 2024-04: the as-of months before 2024-04 count their 12-month "
-                                  "window over part of it (the warehouse's declarations begin in 2023-05), and the "
-                                  "later ones fill the configured folds")
+    assert data.labelled.months[0] == "2024-05" and min(data.features_by_month) == date(2024, 5, 1)
+    assert data.months_choice == ("from 2024-05: those before 2024-05 count their 12-month window or the month before "
+                                  "it over part of it (the warehouse's declarations begin in 2023-05), and the later "
+                                  "ones fill the configured folds")
     left_out = data.labelled.left_out
     reasons = left_out.groupby(left_out["as_of"].astype(str))["reason"].first()
-    assert list(reasons.index) == ["2024-01-01", "2024-02-01", "2024-03-01"]
-    assert reasons["2024-01-01"] == ("features as of 2024-01 would count 9 of the window's 12 months "
-                                     "(the warehouse's declarations begin in 2023-05)")
+    assert list(reasons.index) == ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"]
+    assert reasons["2024-01-01"] == ("features as of 2024-01 would read 9 of the 13 months of their window and the "
+                                     "month before it (the warehouse's declarations begin in 2023-05)")
     assert len(data.labelled.rows) + len(left_out) == len(inspections)
     result = fit_and_evaluate(data, SMALL_DATA, 1, None)
-    assert result.months_choice == data.months_choice and result.folds["valid_from"].min() > date(2024, 4, 1)
+    assert result.months_choice == data.months_choice and result.folds["valid_from"].min() > date(2024, 5, 1)
 
 
 @pytest.mark.slow

@@ -4,10 +4,11 @@ An inspection dated in month M uses the features as of month M-1 (the last month
 before the visit): an inspection on 2025-06-15 or on 2025-06-01 uses features as of 2025-05. An
 establishment inspected twice gives two rows at two dates.
 
-`build_labelled_set` can leave out, with the reason, an inspection whose as-of month's window begins before the first
-month the warehouse holds: its features would count the window's hires, days and growth over part of it (a month six
-months after the first declared one counts its twelve-month hires over seven), rows unlike those of any month scored
-later. Training does so when the other inspections still fill its folds (`training.pipeline.load_training_data`).
+`build_labelled_set` can leave out, with the reason, an inspection whose as-of month's window, or the month before it
+(where the headcount growth starts), begins before the first month the warehouse holds: its features would count the
+window's hires, days and growth over part of it (a month six months after the first declared one counts its
+twelve-month hires over seven), rows unlike those of any month scored later. Training does so when the other
+inspections still fill its folds (`training.pipeline.load_training_data`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def label_as_of(inspection_date: date) -> date:
 
 
 def whole_window_from(first_declared: date, window_months: int) -> date:
-    """The first as-of month whose window of `window_months` months a warehouse whose first declared month is
-    `first_declared` holds whole."""
-    return add_months(first_declared, window_months - 1)
+    """The first as-of month whose window of `window_months` months, and the month before it (where the headcount
+    growth starts), a warehouse whose first declared month is `first_declared` holds whole."""
+    return add_months(first_declared, window_months)
 
 
 def needed_months(inspections: pd.DataFrame) -> list[date]:
@@ -77,8 +78,8 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
     `inspections` has siret, inspection_date, abuse_found; `features_by_month` maps an as-of month
     (first day) to its feature table. An inspection whose month has no feature table, or whose
     establishment is absent from it, is left out with the reason; nothing is dropped silently. So is one whose
-    as-of month's window of `window_months` begins before `first_declared`, the first month the warehouse holds (when
-    given: module docstring).
+    as-of month's window of `window_months`, or the month before it, begins before `first_declared`, the first month
+    the warehouse holds (when given: module docstring).
     """
     required = {"siret", "inspection_date", LABEL}
     missing = required - set(inspections.columns)
@@ -90,11 +91,11 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
     visits["as_of"] = [label_as_of(d.date()) for d in visits["inspection_date"]]
     rows, left_out = [], []
     for as_of, group in visits.groupby("as_of", sort=True):
-        if first_declared is not None and as_of < whole_window_from(first_declared, window_months):
-            seen = len(months_between(first_declared, as_of)) if as_of >= first_declared else 0
+        if first_declared is not None and first_declared <= as_of < whole_window_from(first_declared, window_months):
             left_out.append(group.assign(
-                reason=f"features as of {as_of:%Y-%m} would count {seen} of the window's {window_months} months "
-                       f"(the warehouse's declarations begin in {first_declared:%Y-%m})"))
+                reason=f"features as of {as_of:%Y-%m} would read {len(months_between(first_declared, as_of))} of the "
+                       f"{window_months + 1} months of their window and the month before it (the warehouse's "
+                       f"declarations begin in {first_declared:%Y-%m})"))
             continue
         if as_of not in features_by_month:
             left_out.append(group.assign(reason=f"no feature table as of {as_of:%Y-%m} (month not in the warehouse)"))

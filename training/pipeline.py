@@ -29,7 +29,7 @@ from features.catalog import FEATURES_SCHEMA_VERSION
 from features.store import StoredFeatures, declared_months, feature_tables
 from training.calibration import ScoreCalibrator
 from training.evaluation import add_probabilities, comparison, cross_validate
-from training.labels import LABEL, LabelledSet, build_labelled_set, needed_months, whole_window_from
+from training.labels import LABEL, LabelledSet, build_labelled_set, label_as_of, needed_months, whole_window_from
 from training.metrics import Interval, group_codes, precision_recall_at_share, region_keys, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
 from training.promotion import fold_key, latest_fold_values, simpler_model_verdict
@@ -81,33 +81,38 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     """Feature tables (cached or computed) for the as-of months of the inspections, and the labelled rows; the
     inspections typed first (`warehouse.inspections.typed_inspections`).
 
-    The months whose window (`features.window_months`) begins before the warehouse's first declared month count it
-    over part of it: their inspections are left out, with the reason, when the later ones alone fill the configured
-    folds (`training.splitter.configured_problem`); otherwise they are kept, and `months_choice` says why.
+    An as-of month whose window (`features.window_months`), or the month before it (the headcount growth's start),
+    precedes the warehouse's first declared month counts its features over part of it: the inspections of such
+    months are left out, with the reason, when the later ones alone fill the configured folds
+    (`training.splitter.configured_problem`); otherwise every month is kept. `months_choice` says which and why.
     """
     inspections = typed_inspections(inspections)
-    months = needed_months(inspections)
     declared = declared_months(published_version(home.warehouse))
-    window = config.features.window_months
-    whole_from = whole_window_from(declared[0], window) if declared else None
-    if whole_from is None or not months or months[0] >= whole_from:
-        tables = feature_tables(home, config, months, inspections, on_month)
-        return TrainingData(inspections, tables, build_labelled_set(inspections, tables),
-                            f"every as-of month holds its {window}-month window whole")
-    whole = [month for month in months if month >= whole_from]
-    tables = feature_tables(home, config, whole, inspections, on_month)
-    labelled = build_labelled_set(inspections, tables, declared[0], window)
-    settings = config.training
-    problem = configured_problem(labelled.rows, settings.n_folds, settings.validation_months, settings.min_train_rows)
-    partial = f"the as-of months before {whole_from:%Y-%m} count their {window}-month window over part of it"
-    if problem is None:
-        return TrainingData(inspections, tables, labelled, (
-            f"as-of months from {whole_from:%Y-%m}: {partial} (the warehouse's declarations begin in "
-            f"{declared[0]:%Y-%m}), and the later ones fill the configured folds"))
+    months, first_declared, choice = _months_to_train(inspections, declared, config)
     tables = feature_tables(home, config, months, inspections, on_month)
-    return TrainingData(inspections, tables, build_labelled_set(inspections, tables), (
-        f"every as-of month, though {partial} (the warehouse's declarations begin in {declared[0]:%Y-%m}): "
-        f"without them {problem}"))
+    return TrainingData(inspections, tables, build_labelled_set(inspections, tables, first_declared,
+                                                                config.features.window_months), choice)
+
+
+def _months_to_train(inspections: pd.DataFrame, declared: list[date],
+                     config: Config) -> tuple[list[date], date | None, str]:
+    """The as-of months to compute, the first declared month to give `build_labelled_set` (None: leave no month out
+    for its window), and the choice in words (`load_training_data`). Decided on the inspections' dates alone, before
+    any feature table is read."""
+    months, window, settings = needed_months(inspections), config.features.window_months, config.training
+    if not declared:
+        return months, None, "all (the warehouse holds no declared month)"
+    whole_from = whole_window_from(declared[0], window)
+    begin = f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
+    if not months or months[0] >= whole_from:
+        return months, None, f"all: each holds its {window}-month window and the month before it ({begin})"
+    later = inspections[[label_as_of(d.date()) >= whole_from for d in pd.to_datetime(inspections["inspection_date"])]]
+    problem = configured_problem(later, settings.n_folds, settings.validation_months, settings.min_train_rows)
+    partial = f"those before {whole_from:%Y-%m} count their {window}-month window or the month before it over part of it"
+    if problem is None:
+        return ([month for month in months if month >= whole_from], declared[0],
+                f"from {whole_from:%Y-%m}: {partial} ({begin}), and the later ones fill the configured folds")
+    return months, None, f"all, though {partial} ({begin}): without them {problem}"
 
 
 @dataclass

@@ -103,10 +103,10 @@ class FoldChoice:
 
 
 def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int) -> str | None:
-    """Why `rows` do not fill `n_folds` windows of `validation_months` months, each fold training on at least
-    `min_train_rows` rows and validating on one (None when they do)."""
+    """Why `rows` (inspections, labelled or not) do not fill `n_folds` windows of `validation_months` months, each
+    fold training on at least `min_train_rows` rows and validating on one (None when they do)."""
     if rows.empty:
-        return "there is no labelled row"
+        return "there is no inspection"
     configured = TemporalSplitter(n_folds, validation_months, min_train_rows)
     return configured.problem(configured.table(rows))
 
