@@ -13,8 +13,8 @@ temp tables every feature and legal-rule check reads:
   any declaration was ingested for: a stray file of an older month moves it for everyone (their seniority then
   counts from their own first month, up to the indicators' cap);
 - `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (warehouse.contracts), with
-  `kind` (cdi, cdd, usage, mission, other), `period_end` (end date, or the as-of
-  month's last day for a contract still running), `duration_days` (ended contracts only) and
+  `kind` (cdi, cdd, usage, mission, other), `period_end` (end date, or the as-of month's last day for a contract
+  still running), `planned_end_last` (its planned end as last declared), `duration_days` (ended contracts only) and
   `hours_worked_in_window` (paid hours declared from `window_start` on); `establishment_siret` is
   where the contract counts: the user establishment for a temp mission;
   `post` is what makes two contracts the same post (by default the PCS-ESE code, else the
@@ -347,10 +347,10 @@ def _contracts_asof(
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
                                         window.window_start, features_only=True, declarants=declarants,
                                         from_states=from_states, declared_by=declared_by)
-        # Columns read only to classify (nature, PCS, user, planned end) are not kept: at national
-        # scale the table is most of the memory the features use.
+        # Columns read only to classify (nature, PCS, user) are not kept: at national scale the table is most of
+        # the memory the features use.
         classified = f"""
-            SELECT c.* EXCLUDE (nature, pcs, planned_end_last, user_siret, attributed_siret) REPLACE ({post_key} AS post),
+            SELECT c.* EXCLUDE (nature, pcs, user_siret, attributed_siret) REPLACE ({post_key} AS post),
                    c.post AS post_label,
                    c.attributed_siret AS establishment_siret,
                    siret_number(c.attributed_siret) AS establishment_number, person_number(c.person_key) AS person_number,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-FEATURES_SCHEMA_VERSION = 4
+FEATURES_SCHEMA_VERSION = 5
 
 # Shares compared with the median of the same NAF code in the same region (else in France),
 # as the 2025 national campaign compared firms.

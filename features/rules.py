@@ -104,6 +104,7 @@ from features.job_posts import carence_successions, permanent_posts
 from features.pass_inputs import InputFrame, engine_source, read_frames
 from features.pass_parts import FrameSource, Pass, run_by_ranges
 from features.replacements import covered_replacements
+from warehouse.contracts import planned_end_in_last_month
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, load_table
 
 log = logging.getLogger("champollion.features")
@@ -557,6 +558,11 @@ WHERE c.kind IN ('cdd', 'mission') AND c.renewals > {limit} AND {_located('c')}
 # SQL: a contract's end as far as the declarations show it: its end (declared or inferred); for one no longer
 # declared whose end is not known yet, the last day of its last declared month; else the month's end.
 _LAST_DAY_KNOWN = f"coalesce({_left_by('c')}, c.period_end)"
+# SQL: the same, but for a contract whose end is not known yet that was last declared in the month of its declared
+# planned end, that planned end (where the end will be inferred: warehouse.contracts): an end block often never
+# comes, and the last day of the month counted days the contract may not have run (a lasting job's 90 %).
+_PLANNED_OR_LAST_DAY_KNOWN = (f"coalesce(c.end_date, CASE WHEN {planned_end_in_last_month('c')} "
+                              f"THEN c.planned_end_last END, {_LAST_DAY_KNOWN})")
 
 
 def _duree_max_sql(settings: FeaturesConfig) -> str:
@@ -941,11 +947,12 @@ CROSS JOIN asof_params p
 
 def _permanent_post_input() -> InputFrame:
     """The fixed-term contracts and missions that may hold a lasting job, on a known post and running in the
-    window, in the order `features.job_posts.permanent_posts` reads them (the end of a running one: the month's;
-    of one no longer declared whose end is not known yet: its last declared month's)."""
+    window, in the order `features.job_posts.permanent_posts` reads them (the end of one whose end is not known yet:
+    its declared planned end if it was last declared in that month; else of a running one, the month's; of one no
+    longer declared, its last declared month's)."""
     query = f"""
 SELECT c.contract_id, c.establishment_siret, c.post, {_day_number('c.start_date')} AS start_day,
-       {_day_number(_LAST_DAY_KNOWN)} AS end_day
+       {_day_number(_PLANNED_OR_LAST_DAY_KNOWN)} AS end_day
 FROM contracts_asof c, asof_params p
 WHERE c.kind IN ('cdd', 'usage', 'mission') AND coalesce(c.motif, '') NOT IN ({sql_string_list(NOT_LASTING_MOTIFS)})
   AND c.post IS NOT NULL AND {_located('c')} AND c.period_end >= p.window_start

@@ -17,7 +17,7 @@ def _schema(strings: str, dates: str = "", ints: str = "", floats: str = "", boo
 
 CONTRACTS = _schema(
     "contract_id siret person_key contract_number motif post post_label end_motif time_mode establishment_siret kind idcc",
-    dates="start_date end_date first_month last_month period_end",
+    dates="start_date end_date first_month last_month period_end planned_end_last",
     ints="renewals duration_days",
     floats="contract_hours hours_worked_in_window",
     bools="end_inferred end_at_planned",

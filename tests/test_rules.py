@@ -560,6 +560,32 @@ def test_lasting_job_held_by_short_contracts(settings):
     )
 
 
+def test_a_lasting_job_counts_a_contract_whose_end_is_not_known_up_to_its_planned_end_in_its_last_month(settings):
+    """No end block (none yet, or never): a contract last declared in the month of its declared planned end is counted
+    up to that planned end, where its end will be inferred (warehouse.contracts); the month's last day counted days it
+    may not have run. A planned end after its last declared month says nothing of the end: counted as before."""
+    def cdd(cid: str, start: str, end: str | None, post: str, **more: object) -> dict:
+        return contract(cid, start, end, post=post, siret=WAREHOUSE, **more)
+
+    may, june = D("2025-05-01"), D("2025-06-01")
+    con = as_of_tables([
+        # Last declared in May: up to its planned end of 5 May, 309 days of 365; to 31 May it would be 335.
+        cdd("cariste-1", "2024-06-15", "2024-12-31", "cariste"),
+        cdd("cariste-2", "2025-01-03", None, "cariste", last_month=may, planned_end_last=D("2025-05-05")),
+        cdd("chauffeur-1", "2024-06-15", "2024-12-31", "chauffeur"),
+        cdd("chauffeur-2", "2025-01-03", None, "chauffeur", last_month=may, planned_end_last=D("2025-09-30")),
+        # Still declared in June, the as-of month: up to its planned end of 10 June, 321 days; to 30 June, 341.
+        cdd("magasinier-1", "2024-07-25", "2024-12-31", "magasinier"),
+        cdd("magasinier-2", "2025-01-01", None, "magasinier", last_month=june, planned_end_last=D("2025-06-10")),
+        cdd("livreur-1", "2024-07-25", "2024-12-31", "livreur"),
+        cdd("livreur-2", "2025-01-01", None, "livreur", last_month=june, planned_end_last=D("2025-07-15")),
+    ])
+    compute_rule_evidence(DuckDBEngine(con), settings)
+    assert evidence(con, "poste_permanent", "contract_id, measured_value") == [
+        ("chauffeur-1", 335.0), ("livreur-1", 341.0), ("livreur-2", 341.0), ("chauffeur-2", 335.0),
+    ]
+
+
 def test_rule_counts_cover_the_window_only(settings):
     quiet = "99999999900019"
     def renewed(cid: str, month: str) -> dict:

@@ -64,7 +64,8 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     # The world's declarations begin with its first month: its earlier inspections are all before 2025-01.
     partial = ("as-of months: all, though those before 2025-01 count their 12-month window or the month before it over "
                "part of it (the warehouse's declarations begin in 2024-01): without them ")
-    assert f"{partial}there is no inspection" in _flat(first.output)
+    assert re.search(rf"{re.escape(partial)}(\d+) of the \1 inspections would be left out, more than a third",
+                     _flat(first.output)), first.output
     assert "Models compared at inspection capacity" in first.output
     for model in ("random ranking", "2025 campaign rule", "count of legal-rule", "logistic regression", "LightGBM"):
         assert model in first.output
@@ -93,7 +94,7 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     second = runner.invoke(app, ["train", *all_inspections])
     assert second.exit_code == 0, second.output
     assert re.search(r"version 2 with alias\(es\) challenger\n", second.output), second.output
-    assert f"{partial}fold 1 (validation" in _flat(second.output)  # the months from 2025-01 do not fill the folds
+    assert re.search(rf"{re.escape(partial)}\d+ of the \d+ inspections would be left out", _flat(second.output))
     studies = [re.search(r"Optuna study (\S+) ", out.output).group(1) for out in (first, second)]
     assert studies[0] != studies[1] and all("\n2 trials in this run:" in out.output for out in (first, second))
     assert "resumed" not in second.output
@@ -224,6 +225,12 @@ def test_training_leaves_out_the_months_that_count_part_of_their_window_when_the
     assert len(data.labelled.rows) + len(left_out) == len(inspections)
     result = fit_and_evaluate(data, SMALL_DATA, 1, None)
     assert result.months_choice == data.months_choice and result.folds["valid_from"].min() > date(2024, 5, 1)
+    # Three windows of six months do not fit in the 13 months from 2024-05: every month is kept, and why.
+    longer = load_training_data(world.home, Config(training=SMALL_DATA.model_copy(update={"validation_months": 6})),
+                                inspections)
+    assert longer.labelled.months[0] == "2024-01" and longer.labelled.left_out.empty
+    assert longer.months_choice.startswith("all, though those before 2024-05 count their 12-month window")
+    assert "without them fold 1 (validation 2024-01-01 to 2024-06-30) has 0 training" in longer.months_choice
 
 
 @pytest.mark.slow

@@ -87,6 +87,13 @@ CONTRACT_ID_SQL = (
 )
 
 
+def planned_end_in_last_month(alias: str) -> str:
+    """SQL: the contract `alias` (with `planned_end_last`, `last_month`, `start_date`) was last declared in the month of
+    its declared planned end: when no end is declared, the end is inferred there (module docstring)."""
+    return (f"{alias}.planned_end_last BETWEEN greatest({alias}.last_month, {alias}.start_date) "
+            f"AND last_day({alias}.last_month)")
+
+
 def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
@@ -199,7 +206,7 @@ first_change AS (
         if full else "c.first_month, c.last_month, c.contract_hours, c.time_mode")
     place_values = "c.workplace, c.user_siret," if full else "c.user_siret,"
     # An end not declared is inferred at the declared planned end when the contract was last declared in its month.
-    planned_end_reached = "c.planned_end_last BETWEEN greatest(c.last_month, c.start_date) AND last_day(c.last_month)"
+    planned_end_reached = planned_end_in_last_month("c")
     temp_mission = f"\n    (c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}') AS is_temp_mission," if full else ""
     change_join = "LEFT JOIN first_change fc USING (siret, person_key, contract_number, start_date)\n" if full else ""
     return f"""
