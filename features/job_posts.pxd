@@ -61,4 +61,4 @@ cpdef long long _held_days(const long long[:] level, long long k, long long gap_
 @cython.locals(members=list, start_of=dict, end_of=dict, claim=dict, by_start=dict, changes=set, visited=list,
                running=set, holders=set, reserved=set, days=dict, day=cython.longlong, following=cython.longlong,
                free=cython.longlong, later=cython.longlong, coming=list, candidates=list)
-cpdef dict _base_holders(rows, starts, ends, ids, long long base, long long gap_days, long long width)
+cpdef dict base_holders(rows, starts, ends, ids, long long base, long long gap_days, long long width)

@@ -302,7 +302,7 @@ def permanent_posts(contracts: pd.DataFrame, first_day: int, last_day: int, gap_
         base, held = base_load(level, gap_days, year_round_share)
         if base == 0:
             continue
-        holding = _base_holders(inside, starts, ends, ids, base, gap_days, width)
+        holding = base_holders(inside, starts, ends, ids, base, gap_days, width)
         peak = int(level.max())
         for row in inside.tolist():
             if holding.get(row):
@@ -345,7 +345,7 @@ def base_load(level: np.ndarray, gap_days: int, year_round_share: float) -> tupl
     return base, held
 
 
-def _base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: np.ndarray, base: int,
+def base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: np.ndarray, base: int,
                   gap_days: int, width: int) -> dict[int, int]:
     """Days on which each contract of one job (`rows`, window day numbers in `starts`/`ends`) held one of
     the `base` posts of its base load: a holder keeps its post until its end; a free post goes to the

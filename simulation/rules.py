@@ -10,7 +10,7 @@ import numpy as np
 from core.config import FeaturesConfig
 from features.asof import TRAINING_MOTIFS
 from features.branch_agreements import required_carence_days
-from features.job_posts import EXEMPT_END_MOTIFS, base_load, daily_level
+from features.job_posts import EXEMPT_END_MOTIFS, base_holders, base_load, daily_level
 from features.rules import NOT_LASTING_MOTIFS
 from simulation.calendar import Period, days_waited
 from simulation.contracts import RULE_BIT, ContractColumns
@@ -62,7 +62,9 @@ def lasting_job_contracts(contracts: ContractColumns, period: Period) -> np.ndar
     done, true post) over the last 12 simulated months: the law's lasting job (L1242-1, L1251-5) read on the
     true posts and dates, whatever the intent (an employer whose honest peaks cover a job all year is there too).
     A contract holds the base load when, on at least one day of its own in those months, the job had no more
-    such contracts than the number of its posts they held all year."""
+    such contracts than the number of its posts they held all year; or when it held one of those posts as the
+    features hand them over (`features.job_posts.base_holders`: a holder keeps its post until it ends), so that of
+    two contracts running side by side most of the year on a job of one post, the post's holder is there too."""
     first = period.month_start(max(0, period.n_months - 12))
     width = period.last_day - first + 1
     end = np.minimum(fixed_term_end(contracts), period.last_day)
@@ -82,7 +84,11 @@ def lasting_job_contracts(contracts: ContractColumns, period: Period) -> np.ndar
         base, _ = base_load(level, _READING.continuity_gap_days, _READING.year_round_share)
         if base:
             at_base = level <= base
-            found[job] = [at_base[s: e + 1].any() for s, e in zip(starts, ends, strict=True)]
+            positions = np.arange(len(job))
+            held = base_holders(positions, starts, ends, np.array([f"{row:012d}" for row in job]), base,
+                                _READING.continuity_gap_days, width)
+            found[job] = [at_base[s: e + 1].any() or held.get(i, 0) > 0
+                          for i, s, e in zip(positions.tolist(), starts, ends, strict=True)]
     return found
 
 

@@ -131,6 +131,10 @@ def test_rule_checks_by_precision_of_the_established_and_probable_findings():
     assert all(c.group == "rules" for c in rule_checks(accuracy, SETTINGS))
     details = [c.detail for c in rule_checks(accuracy, SETTINGS)]
     assert details[0] == "97,0\u202f% justes sur 100 constats, rappel 60,0\u202f% sur 50 contrats abusifs"
+    # 284 of 299, 94.98 %: below the 95 % of the alert, its percentage does not round onto it.
+    close = accuracy.assign(findings=299, contract_precision=284 / 299).iloc[[1]]
+    assert rule_checks(close, SETTINGS)[0].status is Status.WARNING
+    assert rule_checks(close, SETTINGS)[0].detail.startswith("94,98\u202f% justes sur 299 constats")
     one = accuracy.assign(findings=1, abusive_contracts=1).iloc[[1]]
     assert rule_checks(one, SETTINGS)[0].detail.endswith("justes sur 1 constat, rappel 60,0\u202f% sur 1 contrat abusif")
 

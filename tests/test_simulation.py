@@ -31,7 +31,7 @@ from simulation.contracts import RULE_BIT, RULES, ContractColumns, SlotBook
 from simulation.geography import DEPARTEMENTS, postal_code
 from simulation.identity import luhn_valid
 from simulation.random_stream import stream_for
-from simulation.rules import checked_rules
+from simulation.rules import checked_rules, lasting_job_contracts
 from simulation.sectors import POSTS, SECTORS
 
 pytestmark = pytest.mark.slow
@@ -204,6 +204,26 @@ def test_checked_rules_at_their_boundaries() -> None:
     named = [{name for bit, name in enumerate(RULES) if flag >> bit & 1} for flag in flags.tolist()]
     assert named == [set(), {"carence"}, set(), set(), set(), {"duree_max"}, {"renouvellements"},
                      {"usage_hors_secteur"}]
+
+
+def test_the_lasting_job_truth_names_the_holder_of_a_post_two_contracts_share_most_of_the_year() -> None:
+    """A job of one post in 2025: two CDD side by side from January to 10 November (314 days, under 90 % of the
+    year at two), then a third to the end of the year. On no day of theirs was either twin needed to keep one post;
+    the post's holder (the first by its id, the twins tied) held it all the same, and the third took it over."""
+    period = Period("2025-01", 12)
+
+    def day(text: str) -> int:
+        return day_of(pd.Timestamp(text).date())
+
+    contracts = _contracts(
+        {"start": day("2025-01-01"), "end": day("2025-11-10"), "person": 0},
+        {"start": day("2025-01-01"), "end": day("2025-11-10"), "person": 1},
+        {"start": day("2025-11-11"), "end": day("2025-12-31"), "person": 2},
+        # Another job: one contract all year, then a peak of a month beside it, which holds no post.
+        {"start": day("2025-01-01"), "end": day("2025-12-31"), "post": 1, "person": 3},
+        {"start": day("2025-03-01"), "end": day("2025-03-31"), "post": 1, "person": 4},
+    )
+    assert lasting_job_contracts(contracts, period).tolist() == [True, False, True, True, False]
 
 
 # -- determinism -------------------------------------------------------------------------------------
