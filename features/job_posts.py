@@ -346,7 +346,7 @@ def base_load(level: np.ndarray, gap_days: int, year_round_share: float) -> tupl
 
 
 def base_holders(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: np.ndarray, base: int,
-                  gap_days: int, width: int) -> dict[int, int]:
+                 gap_days: int, width: int) -> dict[int, int]:
     """Days on which each contract of one job (`rows`, window day numbers in `starts`/`ends`) held one of
     the `base` posts of its base load: a holder keeps its post until its end; a free post goes to the
     contract running or starting within `gap_days` that ends latest (then starts first).
