@@ -175,7 +175,7 @@ def test_permanent_posts_compiled_and_pure_python_agree(seed, pure_job_posts):
 
 def base_holders_day_by_day(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, ids: np.ndarray, base: int,
                             gap_days: int, width: int) -> dict[int, int]:
-    """The definition `job_posts._base_holders` follows, read on every day of the window."""
+    """The definition `job_posts.base_holders` follows, read on every day of the window."""
     by_start: dict[int, list[int]] = {}
     for row in rows.tolist():
         by_start.setdefault(int(starts[row]), []).append(row)
@@ -215,8 +215,8 @@ def test_base_holders_read_on_the_days_they_change_as_on_every_day(seed, pure_jo
     for base in (1, 2, 4):
         for gap_days in (0, 3, 10):
             expected = base_holders_day_by_day(rows, starts, ends, ids, base, gap_days, width)
-            assert job_posts._base_holders(rows, starts, ends, ids, base, gap_days, width) == expected
-            assert pure_job_posts._base_holders(rows, starts, ends, ids, base, gap_days, width) == expected
+            assert job_posts.base_holders(rows, starts, ends, ids, base, gap_days, width) == expected
+            assert pure_job_posts.base_holders(rows, starts, ends, ids, base, gap_days, width) == expected
 
 
 def replacement_history(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
