@@ -110,6 +110,25 @@ def test_inspections_whose_window_begins_before_the_warehouse_can_be_left_out_wi
     assert len(build_labelled_set(inspections, tables).rows) == 3  # without a first month, only December is left out
 
 
+def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():
+    """Declarations of 2022-2023; ten inspections in June 2022 whose window is partial, two a month from February 2023
+    to December 2024. Those of 2024 have no feature table: without the June ones, only the 22 of 2023 would be
+    labelled, too few for three windows of three months, so every month is kept."""
+    from core.config import Config
+    from training.pipeline import _months_to_train
+
+    dates = ["2022-06-10"] * 10 + [f"{year}-{month:02d}-10" for year in (2023, 2024) for month in range(2, 13)
+                                   for _ in range(2)]
+    inspections = _inspections(*((A, day, 1) for day in dates))
+    inspections["inspection_date"] = pd.to_datetime(inspections["inspection_date"])
+    declared = [date(year, month, 1) for year in (2022, 2023) for month in range(1, 13)]
+    config = Config(training=TrainingConfig(validation_months=3, min_train_rows=10))
+    months, first_declared, choice = _months_to_train(inspections, declared, config)
+    assert first_declared is None and months[0] == date(2022, 5, 1)
+    assert choice.startswith("all, though those before 2023-01 count their 12-month window")
+    assert "without them fold 1 (validation 2023-04-01 to 2023-06-30) has 4 training" in choice
+
+
 # --- folds ------------------------------------------------------------------------------------------
 
 def _dated(dates: list[str], outcomes: list[int] | None = None) -> pd.DataFrame:

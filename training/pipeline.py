@@ -107,8 +107,10 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
     begin = f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
     if not months or months[0] >= whole_from:
         return months, None, f"all: each holds its {window}-month window and the month before it ({begin})"
-    later = inspections[[label_as_of(d.date()) >= whole_from for d in pd.to_datetime(inspections["inspection_date"])]]
-    earlier = len(inspections) - len(later)
+    as_of = [label_as_of(d.date()) for d in pd.to_datetime(inspections["inspection_date"])]
+    # The later inspections that can be labelled: those of months after the warehouse's last have no feature table.
+    later = inspections[[whole_from <= month <= declared[-1] for month in as_of]]
+    earlier = sum(month < whole_from for month in as_of)
     problem = (f"{earlier} of the {len(inspections)} inspections would be left out, more than a third"
                if earlier * 3 > len(inspections)
                else configured_problem(later, settings.n_folds, settings.validation_months, settings.min_train_rows))
