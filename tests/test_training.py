@@ -99,7 +99,7 @@ def test_inspections_whose_window_begins_before_the_warehouse_can_be_left_out_wi
     months = [date(2024, m, 1) for m in (1, 2, 3, 4)]
     tables = {month: _features(month, [A, B]) for month in months}
     inspections = _inspections((A, "2024-03-10", 1), (B, "2024-04-05", 0), (A, "2024-05-01", 0), (B, "2024-01-20", 1))
-    labelled = build_labelled_set(inspections, tables, first_declared=months[0], window_months=3)
+    labelled = build_labelled_set(inspections, tables, declared=months, window_months=3)
     assert labelled.rows[["siret", "as_of"]].astype(str).values.tolist() == [[A, "2024-04-01"]]
     reasons = labelled.left_out.set_index(labelled.left_out["as_of"].astype(str))["reason"]
     assert reasons["2024-02-01"] == ("features as of 2024-02 would read 2 of the 4 months of their window and the month "
@@ -108,6 +108,45 @@ def test_inspections_whose_window_begins_before_the_warehouse_can_be_left_out_wi
     assert reasons["2023-12-01"] == "no feature table as of 2023-12 (month not in the warehouse)"
     assert len(labelled.rows) + len(labelled.left_out) == len(inspections)
     assert len(build_labelled_set(inspections, tables).rows) == 3  # without a first month, only December is left out
+
+
+def test_inspections_whose_window_holds_a_month_the_warehouse_never_declared_are_left_out_with_why():
+    """Declarations of 2024 but for May (never ingested), a three-month window: the features as of June to August
+    count May as a month without contracts; as of September they read their window and the month before it whole.
+    A month before the gap whose window is whole is kept; May itself has no feature table."""
+    declared = [date(2024, m, 1) for m in range(1, 13) if m != 5]
+    tables = {month: _features(month, [A, B]) for month in declared}
+    inspections = _inspections((A, "2024-05-10", 1), (B, "2024-06-05", 0), (A, "2024-07-01", 0), (B, "2024-09-20", 1),
+                               (A, "2024-10-02", 1))
+    labelled = build_labelled_set(inspections, tables, declared=declared, window_months=3)
+    assert labelled.rows["as_of"].astype(str).tolist() == ["2024-04-01", "2024-09-01"]
+    reasons = labelled.left_out.set_index(labelled.left_out["as_of"].astype(str))["reason"]
+    assert reasons["2024-05-01"] == "no feature table as of 2024-05 (month not in the warehouse)"
+    assert reasons["2024-06-01"] == ("features as of 2024-06 would read 3 of the 4 months of their window and the month "
+                                     "before it (the warehouse's declarations begin in 2024-01 and hold none for 2024-05)")
+    assert len(labelled.rows) + len(labelled.left_out) == len(inspections)
+
+
+def test_training_leaves_out_the_months_after_a_gap_in_the_warehouse_when_the_others_fill_the_folds():
+    """Declarations of 2020-2024 but for June 2022: the features as of 2022-06 do not exist, those as of 2022-07 to
+    2023-06 count June over their 12-month window and the month before it. Their inspections, a quarter of all, are
+    left out when the others fill the folds; the choice names the months left out and the gap."""
+    from core.config import Config
+    from training.pipeline import _months_to_train
+
+    declared = [date(year, month, 1) for year in range(2020, 2025) for month in range(1, 13) if (year, month) != (2022, 6)]
+    dates = [f"{year}-{month:02d}-10" for year in range(2021, 2026) for month in range(1, 13) for _ in range(2)
+             if date(2021, 2, 1) <= date(year, month, 1) <= date(2025, 1, 1)]
+    inspections = _inspections(*((A, day, 1) for day in dates))
+    inspections["inspection_date"] = pd.to_datetime(inspections["inspection_date"])
+    config = Config(training=TrainingConfig(validation_months=3, min_train_rows=10))
+    months, left_for_window, choice = _months_to_train(inspections, declared, config)
+    assert left_for_window == declared
+    assert date(2022, 7, 1) not in months and date(2023, 6, 1) not in months
+    assert {date(2022, 5, 1), date(2022, 6, 1), date(2023, 7, 1)} <= set(months)
+    assert choice == ("all but 12: those of 2022-07..2023-06 count their 12-month window or the month before it over "
+                      "part of it (the warehouse's declarations begin in 2020-01 and hold none for 2022-06), and the "
+                      "other ones fill the configured folds")
 
 
 def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():
@@ -123,8 +162,8 @@ def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():
     inspections["inspection_date"] = pd.to_datetime(inspections["inspection_date"])
     declared = [date(year, month, 1) for year in (2022, 2023) for month in range(1, 13)]
     config = Config(training=TrainingConfig(validation_months=3, min_train_rows=10))
-    months, first_declared, choice = _months_to_train(inspections, declared, config)
-    assert first_declared is None and months[0] == date(2022, 5, 1)
+    months, left_for_window, choice = _months_to_train(inspections, declared, config)
+    assert left_for_window is None and months[0] == date(2022, 5, 1)
     assert choice.startswith("all, though those before 2023-01 count their 12-month window")
     assert "without them fold 1 (validation 2023-04-01 to 2023-06-30) has 4 training" in choice
 

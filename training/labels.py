@@ -5,15 +5,16 @@ before the visit): an inspection on 2025-06-15 or on 2025-06-01 uses features as
 establishment inspected twice gives two rows at two dates.
 
 `build_labelled_set` can leave out, with the reason, an inspection whose as-of month's window, or the month before it
-(where the headcount growth starts), begins before the first month the warehouse holds: its features would count the
-window's hires, days and growth over part of it (a month six months after the first declared one counts its
-twelve-month hires over seven), rows unlike those of any month scored later. Training does so when the other
-inspections still fill its folds (`training.pipeline.load_training_data`).
+(where the headcount growth starts), holds a month the warehouse declares nothing for: one before its first declared
+month, or a gap (a month never ingested). Its features would count the window's hires, days and growth over part of
+it (a month six months after the first declared one counts its twelve-month hires over seven), rows unlike those of
+any month scored later. Training does so when the other inspections still fill its folds
+(`training.pipeline.load_training_data`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,10 +33,19 @@ def label_as_of(inspection_date: date) -> date:
     return add_months(date(inspection_date.year, inspection_date.month, 1), -1)
 
 
-def whole_window_from(first_declared: date, window_months: int) -> date:
-    """The first as-of month whose window of `window_months` months, and the month before it (where the headcount
-    growth starts), a warehouse whose first declared month is `first_declared` holds whole."""
-    return add_months(first_declared, window_months)
+def undeclared_in_window(as_of: date, declared: Collection[date], window_months: int) -> list[date]:
+    """The months of the window of `window_months` ending with `as_of`, and of the month before it (where the headcount
+    growth starts), that are not among the `declared` months (first days)."""
+    return [month for month in months_between(add_months(as_of, -window_months), as_of) if month not in declared]
+
+
+def declared_span(declared: list[date]) -> str:
+    """The warehouse's declared months (sorted, not empty) in words: where they begin, and the gaps among them."""
+    known = set(declared)
+    gaps = [month for month in months_between(declared[0], declared[-1]) if month not in known]
+    shown = ", ".join(f"{month:%Y-%m}" for month in gaps[:3]) + (f" and {len(gaps) - 3} more" if len(gaps) > 3 else "")
+    return (f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
+            + (f" and hold none for {shown}" if gaps else ""))
 
 
 def needed_months(inspections: pd.DataFrame) -> list[date]:
@@ -72,14 +82,14 @@ def _rows_of(tables: Mapping[date, pd.DataFrame], month: date, sirets: set[str])
 
 
 def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[date, pd.DataFrame],
-                       first_declared: date | None = None, window_months: int = 12) -> LabelledSet:
+                       declared: list[date] | None = None, window_months: int = 12) -> LabelledSet:
     """Join each inspection to its establishment's features as of the month before the inspection.
 
     `inspections` has siret, inspection_date, abuse_found; `features_by_month` maps an as-of month
     (first day) to its feature table. An inspection whose month has no feature table, or whose
     establishment is absent from it, is left out with the reason; nothing is dropped silently. So is one whose
-    as-of month's window of `window_months`, or the month before it, begins before `first_declared`, the first month
-    the warehouse holds (when given: module docstring).
+    as-of month's window of `window_months`, or the month before it, holds a month not among the warehouse's
+    `declared` months (sorted; when given: module docstring).
     """
     required = {"siret", "inspection_date", LABEL}
     missing = required - set(inspections.columns)
@@ -90,12 +100,13 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
     visits["inspection_date"] = pd.to_datetime(visits["inspection_date"]).astype("datetime64[s]")
     visits["as_of"] = [label_as_of(d.date()) for d in visits["inspection_date"]]
     rows, left_out = [], []
+    known = set(declared or ())
     for as_of, group in visits.groupby("as_of", sort=True):
-        if first_declared is not None and first_declared <= as_of < whole_window_from(first_declared, window_months):
+        undeclared = undeclared_in_window(as_of, known, window_months) if as_of in known else []
+        if declared and undeclared:
             left_out.append(group.assign(
-                reason=f"features as of {as_of:%Y-%m} would read {len(months_between(first_declared, as_of))} of the "
-                       f"{window_months + 1} months of their window and the month before it (the warehouse's "
-                       f"declarations begin in {first_declared:%Y-%m})"))
+                reason=f"features as of {as_of:%Y-%m} would read {window_months + 1 - len(undeclared)} of the "
+                       f"{window_months + 1} months of their window and the month before it ({declared_span(declared)})"))
             continue
         if as_of not in features_by_month:
             left_out.append(group.assign(reason=f"no feature table as of {as_of:%Y-%m} (month not in the warehouse)"))

@@ -29,7 +29,15 @@ from features.catalog import FEATURES_SCHEMA_VERSION
 from features.store import StoredFeatures, declared_months, feature_tables
 from training.calibration import ScoreCalibrator
 from training.evaluation import add_probabilities, comparison, cross_validate
-from training.labels import LABEL, LabelledSet, build_labelled_set, label_as_of, needed_months, whole_window_from
+from training.labels import (
+    LABEL,
+    LabelledSet,
+    build_labelled_set,
+    declared_span,
+    label_as_of,
+    needed_months,
+    undeclared_in_window,
+)
 from training.metrics import Interval, group_codes, precision_recall_at_share, region_keys, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
 from training.promotion import fold_key, latest_fold_values, simpler_model_verdict
@@ -82,43 +90,62 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     inspections typed first (`warehouse.inspections.typed_inspections`).
 
     An as-of month whose window (`features.window_months`), or the month before it (the headcount growth's start),
-    precedes the warehouse's first declared month counts its features over part of it: the inspections of such
-    months are left out, with the reason, when they are at most a third of all and the later ones alone fill the
-    configured folds (`training.splitter.configured_problem`); otherwise every month is kept. `months_choice` says
-    which and why. (Trained on the 56 of its 98 inspections left, the `small` preset's model read no feature.)
+    holds a month the warehouse does not declare (before its first declared month, or in a gap) counts its features
+    over part of it: the inspections of such months are left out, with the reason, when they are at most a third of
+    all and the others alone fill the configured folds (`training.splitter.configured_problem`); otherwise every
+    month is kept. `months_choice` says which and why. (Trained on the 56 of its 98 inspections left, the `small`
+    preset's model read no feature.)
     """
     inspections = typed_inspections(inspections)
     declared = declared_months(published_version(home.warehouse))
-    months, first_declared, choice = _months_to_train(inspections, declared, config)
+    months, left_for_window, choice = _months_to_train(inspections, declared, config)
     tables = feature_tables(home, config, months, inspections, on_month)
-    return TrainingData(inspections, tables, build_labelled_set(inspections, tables, first_declared,
+    return TrainingData(inspections, tables, build_labelled_set(inspections, tables, left_for_window,
                                                                 config.features.window_months), choice)
 
 
 def _months_to_train(inspections: pd.DataFrame, declared: list[date],
-                     config: Config) -> tuple[list[date], date | None, str]:
-    """The as-of months to compute, the first declared month to give `build_labelled_set` (None: leave no month out
-    for its window), and the choice in words (`load_training_data`). Decided on the inspections' dates alone, before
-    any feature table is read."""
+                     config: Config) -> tuple[list[date], list[date] | None, str]:
+    """The as-of months to compute, the declared months to give `build_labelled_set` (None: leave no month out for
+    its window), and the choice in words (`load_training_data`). Decided on the inspections' dates alone, before any
+    feature table is read."""
     months, window, settings = needed_months(inspections), config.features.window_months, config.training
     if not declared:
         return months, None, "all (the warehouse holds no declared month)"
-    whole_from = whole_window_from(declared[0], window)
-    begin = f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
-    if not months or months[0] >= whole_from:
-        return months, None, f"all: each holds its {window}-month window and the month before it ({begin})"
+    known, span = set(declared), declared_span(declared)
+    # Months the warehouse declares whose window, or the month before it, holds one it does not: before its first
+    # declared month, or in a gap. Months it does not declare have no feature table at all (left out either way).
+    partial = [month for month in months if month in known and undeclared_in_window(month, known, window)]
+    if not partial:
+        return months, None, f"all: none counts its {window}-month window or the month before it over part of it ({span})"
     as_of = [label_as_of(d.date()) for d in pd.to_datetime(inspections["inspection_date"])]
-    # The later inspections that can be labelled: those of months after the warehouse's last have no feature table.
-    later = inspections[[whole_from <= month <= declared[-1] for month in as_of]]
-    earlier = sum(month < whole_from for month in as_of)
+    left = set(partial)
+    # The other inspections that can be labelled: those of months the warehouse does not declare have no feature table.
+    others = inspections[[month in known and month not in left for month in as_of]]
+    earlier = sum(month in left for month in as_of)
     problem = (f"{earlier} of the {len(inspections)} inspections would be left out, more than a third"
                if earlier * 3 > len(inspections)
-               else configured_problem(later, settings.n_folds, settings.validation_months, settings.min_train_rows))
-    partial = f"those before {whole_from:%Y-%m} count their {window}-month window or the month before it over part of it"
+               else configured_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows))
+    whole_from = add_months(declared[0], window)
+    leading = all(month < whole_from for month in partial)
+    which = (f"those before {whole_from:%Y-%m}" if leading else f"those of {_month_runs(partial)}")
+    why = f"{which} count their {window}-month window or the month before it over part of it"
     if problem is None:
-        return ([month for month in months if month >= whole_from], declared[0],
-                f"from {whole_from:%Y-%m}: {partial} ({begin}), and the later ones fill the configured folds")
-    return months, None, f"all, though {partial} ({begin}): without them {problem}"
+        kept = f"from {whole_from:%Y-%m}" if leading else f"all but {len(partial)}"
+        return ([month for month in months if month not in left], declared,
+                f"{kept}: {why} ({span}), and the {'later' if leading else 'other'} ones fill the configured folds")
+    return months, None, f"all, though {why} ({span}): without them {problem}"
+
+
+def _month_runs(months: list[date]) -> str:
+    """Sorted months in words, consecutive ones as a range: '2024-07..2025-06, 2025-09'."""
+    runs: list[list[date]] = []
+    for month in months:
+        if runs and add_months(runs[-1][-1], 1) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(f"{run[0]:%Y-%m}" + (f"..{run[-1]:%Y-%m}" if len(run) > 1 else "") for run in runs)
 
 
 @dataclass
