@@ -11,6 +11,7 @@ import pytest
 
 from champollion.training_report import trial_line, trials_summary
 from core.capacity import select_top, siret_key, top_share_mask
+from core.months import months_between
 from core.scoring_config import ScoringConfig
 from core.training_config import TrainingConfig
 from features.catalog import feature_names
@@ -141,12 +142,68 @@ def test_training_leaves_out_the_months_after_a_gap_in_the_warehouse_when_the_ot
     inspections["inspection_date"] = pd.to_datetime(inspections["inspection_date"])
     config = Config(training=TrainingConfig(validation_months=3, min_train_rows=10))
     months, left_for_window, choice = _months_to_train(inspections, declared, config)
-    assert left_for_window == declared
+    assert left_for_window == months_between(date(2022, 7, 1), date(2023, 6, 1))
     assert date(2022, 7, 1) not in months and date(2023, 6, 1) not in months
     assert {date(2022, 5, 1), date(2022, 6, 1), date(2023, 7, 1)} <= set(months)
-    assert choice == ("all but 12: those of 2022-07..2023-06 count their 12-month window or the month before it over "
-                      "part of it (the warehouse's declarations begin in 2020-01 and hold none for 2022-06), and the "
-                      "other ones fill the configured folds")
+    assert choice == ("without 2022-07..2023-06: those of 2022-07..2023-06 count their 12-month window or the month "
+                      "before it over part of it (the warehouse's declarations begin in 2020-01 and hold none for "
+                      "2022-06), and the other ones fill the configured folds")
+
+
+def _months_choice(dates: list[str], declared: list[date]) -> tuple[list[date], list[date] | None, str]:
+    from core.config import Config
+    from training.pipeline import _months_to_train
+
+    inspections = _inspections(*((A, day, 1) for day in dates))
+    inspections["inspection_date"] = pd.to_datetime(inspections["inspection_date"])
+    return _months_to_train(inspections, declared, Config(training=TrainingConfig(validation_months=3, min_train_rows=10)))
+
+
+def test_a_gap_never_brings_back_the_first_months_of_the_warehouse():
+    """Declarations of 2023-11..2026-10 but for June 2025, three inspections a month from January 2024: leaving out
+    every partial month would leave out 69 of the 99 it can label, more than a third; the months before 2024-11,
+    whose window begins before the warehouse, are still left out, and those after the gap are kept, with why."""
+    declared = [month for month in months_between(date(2023, 11, 1), date(2026, 10, 1)) if month != date(2025, 6, 1)]
+    dates = [f"{month:%Y-%m}-10" for month in months_between(date(2024, 1, 1), date(2026, 10, 1)) for _ in range(3)]
+    months, left, choice = _months_choice(dates, declared)
+    assert left == months_between(date(2023, 12, 1), date(2024, 10, 1)) and months[0] == date(2024, 11, 1)
+    assert choice == ("from 2024-11: those before 2024-11 count their 12-month window or the month before it over part "
+                      "of it (the warehouse's declarations begin in 2023-11 and hold none for 2025-06), and the later "
+                      "ones fill the configured folds; those of 2025-07..2026-06 are kept though they count it over "
+                      "part of it too: without them 69 of the 99 inspections of months the warehouse declares would "
+                      "be left out, more than a third")
+
+
+def test_partial_months_without_inspections_are_left_out_without_blaming_them():
+    """A gap in March 2024 makes 2024-04..2025-03 partial, but no inspection falls in them: they are not computed, and
+    the choice does not blame them for folds the other inspections cannot fill either way."""
+    declared = [month for month in months_between(date(2022, 1, 1), date(2026, 12, 1)) if month != date(2024, 3, 1)]
+    months, left, choice = _months_choice(["2023-03-10"] * 3 + ["2025-06-10"] * 3, declared)
+    assert left == months_between(date(2024, 4, 1), date(2025, 3, 1))
+    assert date(2024, 4, 1) not in months and date(2025, 5, 1) in months
+    assert choice == ("without 2024-04..2025-03: those of 2024-04..2025-03 count their 12-month window or the month "
+                      "before it over part of it (the warehouse's declarations begin in 2022-01 and hold none for "
+                      "2024-03), and they hold no inspection")
+
+
+def test_the_third_counts_only_the_inspections_the_warehouse_can_label():
+    """60 inspections before the warehouse (no feature table either way), 30 in its first months, 46 later: the 30
+    are more than a third of the 76 that can be labelled, so every month is kept (counted over all 136, as before,
+    they would be left out)."""
+    declared = months_between(date(2024, 1, 1), date(2026, 12, 1))
+    dates = (["2023-06-10"] * 60 + [f"2024-{month:02d}-10" for month in range(2, 12) for _ in range(3)]
+             + [f"{month:%Y-%m}-10" for month in months_between(date(2025, 2, 1), date(2026, 12, 1)) for _ in range(2)])
+    _, left, choice = _months_choice(dates, declared)
+    assert left is None
+    assert choice.endswith("without them 30 of the 76 inspections of months the warehouse declares would be left out, "
+                           "more than a third")
+
+
+def test_a_stray_old_month_is_read_as_a_gap_named_as_one():
+    from training.labels import declared_span
+
+    declared = [date(2015, 6, 1), *months_between(date(2023, 11, 1), date(2026, 10, 1))]
+    assert declared_span(declared) == "the warehouse's declarations begin in 2015-06 and hold none for 2015-07..2023-10"
 
 
 def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():

@@ -64,7 +64,8 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     # The world's declarations begin with its first month: its earlier inspections are all before 2025-01.
     partial = ("as-of months: all, though those before 2025-01 count their 12-month window or the month before it over "
                "part of it (the warehouse's declarations begin in 2024-01): without them ")
-    assert re.search(rf"{re.escape(partial)}(\d+) of the \1 inspections would be left out, more than a third",
+    assert re.search(rf"{re.escape(partial)}(\d+) of the \1 inspections of months the warehouse declares would be "
+                     r"left out, more than a third",
                      _flat(first.output)), first.output
     assert "Models compared at inspection capacity" in first.output
     for model in ("random ranking", "2025 campaign rule", "count of legal-rule", "logistic regression", "LightGBM"):
@@ -94,7 +95,8 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     second = runner.invoke(app, ["train", *all_inspections])
     assert second.exit_code == 0, second.output
     assert re.search(r"version 2 with alias\(es\) challenger\n", second.output), second.output
-    assert re.search(rf"{re.escape(partial)}\d+ of the \d+ inspections would be left out", _flat(second.output))
+    assert re.search(rf"{re.escape(partial)}\d+ of the \d+ inspections of months the warehouse declares would be left out",
+                     _flat(second.output))
     studies = [re.search(r"Optuna study (\S+) ", out.output).group(1) for out in (first, second)]
     assert studies[0] != studies[1] and all("\n2 trials in this run:" in out.output for out in (first, second))
     assert "resumed" not in second.output

@@ -42,10 +42,21 @@ def undeclared_in_window(as_of: date, declared: Collection[date], window_months:
 def declared_span(declared: list[date]) -> str:
     """The warehouse's declared months (sorted, not empty) in words: where they begin, and the gaps among them."""
     known = set(declared)
-    gaps = [month for month in months_between(declared[0], declared[-1]) if month not in known]
-    shown = ", ".join(f"{month:%Y-%m}" for month in gaps[:3]) + (f" and {len(gaps) - 3} more" if len(gaps) > 3 else "")
+    gaps = month_runs([month for month in months_between(declared[0], declared[-1]) if month not in known])
+    shown = ", ".join(gaps[:3]) + (f" and {len(gaps) - 3} more gaps" if len(gaps) > 3 else "")
     return (f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
             + (f" and hold none for {shown}" if gaps else ""))
+
+
+def month_runs(months: list[date]) -> list[str]:
+    """Sorted months as runs of consecutive ones: ['2024-07..2025-06', '2025-09']."""
+    runs: list[list[date]] = []
+    for month in months:
+        if runs and add_months(runs[-1][-1], 1) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return [f"{run[0]:%Y-%m}" + (f"..{run[-1]:%Y-%m}" if len(run) > 1 else "") for run in runs]
 
 
 def needed_months(inspections: pd.DataFrame) -> list[date]:
@@ -82,14 +93,15 @@ def _rows_of(tables: Mapping[date, pd.DataFrame], month: date, sirets: set[str])
 
 
 def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[date, pd.DataFrame],
-                       declared: list[date] | None = None, window_months: int = 12) -> LabelledSet:
+                       declared: list[date] | None = None, window_months: int = 12,
+                       partial_left_out: Collection[date] | None = None) -> LabelledSet:
     """Join each inspection to its establishment's features as of the month before the inspection.
 
     `inspections` has siret, inspection_date, abuse_found; `features_by_month` maps an as-of month
     (first day) to its feature table. An inspection whose month has no feature table, or whose
     establishment is absent from it, is left out with the reason; nothing is dropped silently. So is one whose
     as-of month's window of `window_months`, or the month before it, holds a month not among the warehouse's
-    `declared` months (sorted; when given: module docstring).
+    `declared` months (sorted; when given: module docstring), if it is among `partial_left_out` (None: every such month).
     """
     required = {"siret", "inspection_date", LABEL}
     missing = required - set(inspections.columns)
@@ -103,7 +115,7 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
     known = set(declared or ())
     for as_of, group in visits.groupby("as_of", sort=True):
         undeclared = undeclared_in_window(as_of, known, window_months) if as_of in known else []
-        if declared and undeclared:
+        if declared and undeclared and (partial_left_out is None or as_of in partial_left_out):
             left_out.append(group.assign(
                 reason=f"features as of {as_of:%Y-%m} would read {window_months + 1 - len(undeclared)} of the "
                        f"{window_months + 1} months of their window and the month before it ({declared_span(declared)})"))

@@ -35,6 +35,7 @@ from training.labels import (
     build_labelled_set,
     declared_span,
     label_as_of,
+    month_runs,
     needed_months,
     undeclared_in_window,
 )
@@ -92,24 +93,28 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     An as-of month whose window (`features.window_months`), or the month before it (the headcount growth's start),
     holds a month the warehouse does not declare (before its first declared month, or in a gap) counts its features
     over part of it: the inspections of such months are left out, with the reason, when they are at most a third of
-    all and the others alone fill the configured folds (`training.splitter.configured_problem`); otherwise every
-    month is kept. `months_choice` says which and why. (Trained on the 56 of its 98 inspections left, the `small`
-    preset's model read no feature.)
+    those of declared months and the others alone fill the configured folds (`training.splitter.configured_problem`);
+    a gap never brings back the first months (`_months_to_train`); otherwise every month is kept. `months_choice`
+    says which and why. (Trained on the 56 of its 98 inspections left, the `small` preset's model read no feature.)
     """
     inspections = typed_inspections(inspections)
     declared = declared_months(published_version(home.warehouse))
-    months, left_for_window, choice = _months_to_train(inspections, declared, config)
+    months, partial_left_out, choice = _months_to_train(inspections, declared, config)
     tables = feature_tables(home, config, months, inspections, on_month)
-    return TrainingData(inspections, tables, build_labelled_set(inspections, tables, left_for_window,
-                                                                config.features.window_months), choice)
+    labelled = build_labelled_set(inspections, tables, declared if partial_left_out else None,
+                                  config.features.window_months, partial_left_out)
+    return TrainingData(inspections, tables, labelled, choice)
 
 
 def _months_to_train(inspections: pd.DataFrame, declared: list[date],
                      config: Config) -> tuple[list[date], list[date] | None, str]:
-    """The as-of months to compute, the declared months to give `build_labelled_set` (None: leave no month out for
-    its window), and the choice in words (`load_training_data`). Decided on the inspections' dates alone, before any
-    feature table is read."""
-    months, window, settings = needed_months(inspections), config.features.window_months, config.training
+    """The as-of months to compute, the partial months whose inspections `build_labelled_set` leaves out (None:
+    none), and the choice in words (`load_training_data`). Decided on the inspections' dates alone, before any
+    feature table is read.
+
+    Every partial month is left out when that can be afforded; else, where the warehouse has gaps, those before its
+    first declared month + the window (a gap never brings the first months back); else none."""
+    months, window = needed_months(inspections), config.features.window_months
     if not declared:
         return months, None, "all (the warehouse holds no declared month)"
     known, span = set(declared), declared_span(declared)
@@ -119,33 +124,50 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
     if not partial:
         return months, None, f"all: none counts its {window}-month window or the month before it over part of it ({span})"
     as_of = [label_as_of(d.date()) for d in pd.to_datetime(inspections["inspection_date"])]
-    left = set(partial)
-    # The other inspections that can be labelled: those of months the warehouse does not declare have no feature table.
-    others = inspections[[month in known and month not in left for month in as_of]]
-    earlier = sum(month in left for month in as_of)
-    problem = (f"{earlier} of the {len(inspections)} inspections would be left out, more than a third"
-               if earlier * 3 > len(inspections)
-               else configured_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows))
     whole_from = add_months(declared[0], window)
-    leading = all(month < whole_from for month in partial)
-    which = (f"those before {whole_from:%Y-%m}" if leading else f"those of {_month_runs(partial)}")
-    why = f"{which} count their {window}-month window or the month before it over part of it"
-    if problem is None:
-        kept = f"from {whole_from:%Y-%m}" if leading else f"all but {len(partial)}"
-        return ([month for month in months if month not in left], declared,
-                f"{kept}: {why} ({span}), and the {'later' if leading else 'other'} ones fill the configured folds")
-    return months, None, f"all, though {why} ({span}): without them {problem}"
+    leading = [month for month in partial if month < whole_from]
+    attempts = [partial, *([leading] if leading and len(leading) < len(partial) else [])]
+    problems = [_problem_without(set(left), inspections, as_of, known, config) for left in attempts]
+    why = f"count their {window}-month window or the month before it over part of it"
+    if all(problem is not None for problem in problems):
+        return months, None, f"all, though {_named(partial, whole_from)} {why} ({span}): without them {problems[0]}"
+    chosen = attempts[0] if problems[0] is None else attempts[1]
+    left = set(chosen)
+    kept = f"from {whole_from:%Y-%m}" if chosen == leading else f"without {_runs(chosen)}"
+    holding = any(month in left for month in as_of)
+    others = "later" if chosen == leading else "other"
+    choice = (f"{kept}: {_named(chosen, whole_from)} {why} ({span}), and "
+              + (f"the {others} ones fill the configured folds" if holding else "they hold no inspection"))
+    if chosen is not partial:
+        choice += (f"; those of {_runs([month for month in partial if month not in left])} are kept though they count it "
+                   f"over part of it too: without them {problems[0]}")
+    return [month for month in months if month not in left], chosen, choice
 
 
-def _month_runs(months: list[date]) -> str:
-    """Sorted months in words, consecutive ones as a range: '2024-07..2025-06, 2025-09'."""
-    runs: list[list[date]] = []
-    for month in months:
-        if runs and add_months(runs[-1][-1], 1) == month:
-            runs[-1].append(month)
-        else:
-            runs.append([month])
-    return ", ".join(f"{run[0]:%Y-%m}" + (f"..{run[-1]:%Y-%m}" if len(run) > 1 else "") for run in runs)
+def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[date], known: set[date],
+                     config: Config) -> str | None:
+    """Why the inspections of the as-of months `left` cannot be left out (None: they can): more than a third of those
+    of declared months (which alone can be labelled), or the others do not fill the configured folds. Months holding
+    no inspection can always be left out: no row is lost."""
+    settings = config.training
+    earlier = sum(month in left for month in as_of)
+    if earlier == 0:
+        return None
+    labelable = sum(month in known for month in as_of)
+    if earlier * 3 > labelable:
+        return (f"{earlier} of the {labelable} inspections of months the warehouse declares would be left out, "
+                "more than a third")
+    others = inspections[[month in known and month not in left for month in as_of]]
+    return configured_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows)
+
+
+def _named(months: list[date], whole_from: date) -> str:
+    """Partial as-of months (sorted) in words: those before `whole_from` when all are, else their runs."""
+    return f"those before {whole_from:%Y-%m}" if months[-1] < whole_from else f"those of {_runs(months)}"
+
+
+def _runs(months: list[date]) -> str:
+    return ", ".join(month_runs(months))
 
 
 @dataclass
