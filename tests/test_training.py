@@ -170,8 +170,8 @@ def test_a_gap_never_brings_back_the_first_months_of_the_warehouse():
     assert choice == ("from 2024-11: those before 2024-11 count their 12-month window or the month before it over part "
                       "of it (the warehouse's declarations begin in 2023-11 and hold none for 2025-06), and the later "
                       "ones fill the configured folds; those of 2025-07..2026-06 are kept though they count it over "
-                      "part of it too: without them 69 of the 99 inspections of months the warehouse declares would "
-                      "be left out, more than a third")
+                      "part of it too: leaving out every such month, 69 of the 99 inspections of months the warehouse "
+                      "declares would be left out, more than a third")
 
 
 def test_partial_months_without_inspections_are_left_out_without_blaming_them():
@@ -204,6 +204,20 @@ def test_a_stray_old_month_is_read_as_a_gap_named_as_one():
 
     declared = [date(2015, 6, 1), *months_between(date(2023, 11, 1), date(2026, 10, 1))]
     assert declared_span(declared) == "the warehouse's declarations begin in 2015-06 and hold none for 2015-07..2023-10"
+    four_gaps = [month for month in months_between(date(2024, 1, 1), date(2024, 12, 1)) if month.month not in (2, 4, 6, 8)]
+    assert declared_span(four_gaps).endswith("hold none for 2024-02, 2024-04, 2024-06 and 1 more gap")
+
+
+def test_when_every_month_is_kept_the_choice_names_only_the_partial_months_holding_inspections():
+    """A gap in June 2025 makes 2025-07..2026-06 partial too, but only the first months hold inspections: they are
+    the ones the choice says would be left out."""
+    declared = [month for month in months_between(date(2023, 11, 1), date(2026, 10, 1)) if month != date(2025, 6, 1)]
+    dates = ([f"2024-{month:02d}-10" for month in range(1, 12) for _ in range(6)]
+             + [f"2026-{month:02d}-10" for month in range(8, 11) for _ in range(3)])
+    months, left, choice = _months_choice(dates, declared)
+    assert left is None and months[0] == date(2023, 12, 1)
+    assert choice.startswith("all, though those before 2024-11 count their 12-month window")
+    assert "without them 66 of the 75 inspections of months the warehouse declares would be left out" in choice
 
 
 def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():

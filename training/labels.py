@@ -43,7 +43,8 @@ def declared_span(declared: list[date]) -> str:
     """The warehouse's declared months (sorted, not empty) in words: where they begin, and the gaps among them."""
     known = set(declared)
     gaps = month_runs([month for month in months_between(declared[0], declared[-1]) if month not in known])
-    shown = ", ".join(gaps[:3]) + (f" and {len(gaps) - 3} more gaps" if len(gaps) > 3 else "")
+    more = len(gaps) - 3
+    shown = ", ".join(gaps[:3]) + (f" and {more} more gap{'s' if more > 1 else ''}" if more > 0 else "")
     return (f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
             + (f" and hold none for {shown}" if gaps else ""))
 

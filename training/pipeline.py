@@ -130,7 +130,8 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
     problems = [_problem_without(set(left), inspections, as_of, known, config) for left in attempts]
     why = f"count their {window}-month window or the month before it over part of it"
     if all(problem is not None for problem in problems):
-        return months, None, f"all, though {_named(partial, whole_from)} {why} ({span}): without them {problems[0]}"
+        inspected = [month for month in partial if month in set(as_of)]  # the months the problem is about
+        return months, None, f"all, though {_named(inspected, whole_from)} {why} ({span}): without them {problems[0]}"
     chosen = attempts[0] if problems[0] is None else attempts[1]
     left = set(chosen)
     kept = f"from {whole_from:%Y-%m}" if chosen == leading else f"without {_runs(chosen)}"
@@ -140,7 +141,7 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
               + (f"the {others} ones fill the configured folds" if holding else "they hold no inspection"))
     if chosen is not partial:
         choice += (f"; those of {_runs([month for month in partial if month not in left])} are kept though they count it "
-                   f"over part of it too: without them {problems[0]}")
+                   f"over part of it too: leaving out every such month, {problems[0]}")
     return [month for month in months if month not in left], chosen, choice
 
 
