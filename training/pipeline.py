@@ -130,7 +130,8 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
     problems = [_problem_without(set(left), inspections, as_of, known, config) for left in attempts]
     why = f"count their {window}-month window or the month before it over part of it"
     if all(problem is not None for problem in problems):
-        inspected = [month for month in partial if month in set(as_of)]  # the months the problem is about
+        held = set(as_of)
+        inspected = [month for month in partial if month in held]  # the months the problem is about
         return months, None, f"all, though {_named(inspected, whole_from)} {why} ({span}): without them {problems[0]}"
     chosen = attempts[0] if problems[0] is None else attempts[1]
     left = set(chosen)
@@ -168,6 +169,7 @@ def _named(months: list[date], whole_from: date) -> str:
 
 
 def _runs(months: list[date]) -> str:
+    """Sorted months in words, consecutive ones as one run (`training.labels.month_runs`)."""
     return ", ".join(month_runs(months))
 
 
