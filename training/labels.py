@@ -113,13 +113,13 @@ def build_labelled_set(inspections: pd.DataFrame, features_by_month: Mapping[dat
     visits["inspection_date"] = pd.to_datetime(visits["inspection_date"]).astype("datetime64[s]")
     visits["as_of"] = [label_as_of(d.date()) for d in visits["inspection_date"]]
     rows, left_out = [], []
-    known = set(declared or ())
+    known, span = set(declared or ()), declared_span(declared) if declared else ""
     for as_of, group in visits.groupby("as_of", sort=True):
         undeclared = undeclared_in_window(as_of, known, window_months) if as_of in known else []
-        if declared and undeclared and (partial_left_out is None or as_of in partial_left_out):
+        if undeclared and (partial_left_out is None or as_of in partial_left_out):
             left_out.append(group.assign(
                 reason=f"features as of {as_of:%Y-%m} would read {window_months + 1 - len(undeclared)} of the "
-                       f"{window_months + 1} months of their window and the month before it ({declared_span(declared)})"))
+                       f"{window_months + 1} months of their window and the month before it ({span})"))
             continue
         if as_of not in features_by_month:
             left_out.append(group.assign(reason=f"no feature table as of {as_of:%Y-%m} (month not in the warehouse)"))
