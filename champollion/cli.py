@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from champollion.cli_support import MODEL_HOME_HELP, fail, model_home_of, resolve_month, resolve_months
+from champollion.cli_support import MODEL_HOME_HELP, declared_of, fail, model_home_of, resolve_month, resolve_months
 from core.benchmarks import load_average
 from core.config import Config, ConfigError, load_config, pseudonym_key
 from core.home import Home
@@ -210,7 +210,7 @@ def features(
     context = _context(ctx)
     if out is not None and out.is_dir():
         raise fail(f"--out {out} is a folder: give the path of a Parquet file to write (e.g. {out / 'features.parquet'})")
-    months = resolve_months(context.home.warehouse, as_of)
+    months = declared_of(context.home.warehouse, resolve_months(context.home.warehouse, as_of))
     if out is not None and len(months) > 1:
         raise fail(f"--out writes one month's table: {len(months)} months asked ({as_of}); they are stored under data/features/")
     started = time.perf_counter()

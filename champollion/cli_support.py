@@ -58,6 +58,23 @@ def resolve_month(warehouse: Path, value: str) -> date:
     return latest
 
 
+def declared_of(warehouse: Path, months: list[date]) -> list[date]:
+    """The months of `months` the warehouse declares; an error naming those it does not when none is left. A month
+    without declarations has no population to compute: its table would be empty, or stale establishments' only."""
+    from features.store import declared_months
+    from training.labels import month_runs
+    from warehouse.engine import published_version
+
+    declared = set(declared_months(published_version(warehouse)))
+    kept = [month for month in months if month in declared]
+    if not kept:
+        raise fail(f"no declarations for {', '.join(month_runs(months))} in {warehouse}: ingest that month first")
+    left = [month for month in months if month not in declared]
+    if left:
+        typer.echo(f"left out, no declarations for them in the warehouse: {', '.join(month_runs(left))}")
+    return kept
+
+
 MODEL_HOME_HELP = ("Home whose registry holds the model (default: this home), e.g. one trained on a simulated DSN "
                    "population when this home has no inspections.")
 

@@ -1,7 +1,7 @@
 """The evidence of one establishment as an inspector reads it: per rule and post, one sentence that says
 what is wrong, with the contracts under it.
 
-« 1 poste de « préparateur commande » tenu toute l'année par 40 contrats courts successifs (L1251-5) »
+« 40 contrats sur 1 poste de « préparateur commande » tenu toute l'année par des contrats courts (L1251-5) »
 instead of forty rows. Groups come in the order of the rules, then of their number of established
 and probable findings; the findings to check on site are counted in their group's sentence.
 
@@ -67,11 +67,14 @@ def _what(rule: str, n: int, post: str, distinct_posts: int, posts_concerned: An
         return f"{_plural(n, 'contrat', 'contrats')} {where} sans respect du délai de carence"
     if rule == "poste_permanent":
         known = pd.notna(posts_concerned)
+        # The findings are the contracts found on the posts, not every contract that held them (the finding's own
+        # sentence counts those): « 2 contrats sur 1 poste » is what the rows under the sentence show.
         held = f"{_plural(int(posts_concerned), 'poste', 'postes')} de {job}" if known else f"le poste {job}"
         verb = "tenus" if known and int(posts_concerned) > 1 else "tenu"
-        return f"{held} {verb} toute l'année par {_plural(n, 'contrat court', 'contrats courts')} successifs"
+        return f"{_plural(n, 'contrat', 'contrats')} sur {held} {verb} toute l'année par des contrats courts"
     if rule == "renouvellements":
-        return f"{_plural(n, 'contrat', 'contrats')} de {job} renouvelés au-delà du nombre autorisé"
+        return (f"{_plural(n, 'contrat', 'contrats')} de {job} {'renouvelé' if n == 1 else 'renouvelés'} "
+                "au-delà du nombre autorisé")
     if rule == "duree_max":
         return f"{_plural(n, 'salarié', 'salariés')} en contrats courts sur {job} au-delà de la durée maximale"
     if rule == "remplacement_sans_absence":

@@ -492,9 +492,10 @@ def _differs_from_list(ranking: pd.DataFrame | None, line: pd.Series | None, exp
                        version_gone: bool) -> str:
     """In French, how the published list's line differs from an explanation scored again ('' when no list was drawn
     up, or when it says the same)."""
-    if ranking is None:
-        return ""
     month = of_month_fr(explanation.month)
+    if ranking is None:
+        return (f"la liste {month} n'a pas été établie : le rang et la place sur la liste ci-dessous sont ceux que "
+                "le modèle donne avec les données connues aujourd'hui, pas ceux d'une liste publiée.")
     if line is None:
         return (f"l'établissement n'a pas été classé lors de l'établissement de la liste {month} ; son score est "
                 "calculé avec les données connues aujourd'hui.")
@@ -536,6 +537,11 @@ def audit_paragraph(explanation: Explanation) -> str:
     window = explanation.window
     months = facts["data_months"]
     trained = f"de {months[0]} à {months[-1]}" if months else "non renseignés"
+    # A labelled month M reads the inspections of month M + 1: a model that learned from M at or after the month
+    # explained learned from inspections after it (a model put in service since, not the one of the time).
+    if months and months[-1] >= f"{explanation.month:%Y-%m}":
+        trained += (f" ; il a donc appris de contrôles postérieurs au mois {of_month_fr(explanation.month)} : c'est "
+                    "un modèle mis en service depuis, pas celui de l'époque")
     return (
         "Données utilisées. Les déclarations sociales nominatives (DSN) mensuelles déposées pour l'établissement "
         f"jusqu'au mois {of_month_fr(explanation.month)} inclus, et rien de postérieur : contrats de travail "

@@ -38,7 +38,7 @@ RULE_PHRASES: dict[str, tuple[str, str, str]] = {
     "duree_max": ("succession de contrats", "successions de contrats", "au-delà de la durée maximale d'un même salarié"),
     "remplacement_sans_absence": (
         "contrat de remplacement", "contrats de remplacement", "sans absence déclarée d'un autre salarié"),
-    "usage_hors_secteur": ("CDD d'usage", "CDD d'usage", "hors des secteurs où l'usage est autorisé (D1242-1)"),
+    "usage_hors_secteur": ("CDD d'usage", "CDD d'usage", "hors des secteurs où l'usage est autorisé"),
     "poste_permanent": ("CDD ou mission", "CDD et missions", "sur un emploi tenu toute l'année par des contrats courts"),
 }
 

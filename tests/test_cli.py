@@ -77,6 +77,13 @@ def test_features_of_a_range_of_months(tmp_path, monkeypatch):
     assert "features as of 2025-02" in result.output and "features as of 2025-03" in result.output
     stored = sorted(p.name for p in (tmp_path / "data" / "features").iterdir())
     assert stored == ["as_of=2025-02", "as_of=2025-03"]
+    # A month the warehouse does not declare has no population: refused alone, left out of a range, never stored.
+    future = runner.invoke(app, [*base, "features", "--as-of", "2030-01"])
+    assert future.exit_code == 2 and "no declarations for 2030-01" in future.output
+    beyond = runner.invoke(app, [*base, "features", "--as-of", "2025-03..2025-05"])
+    assert beyond.exit_code == 0, beyond.output
+    assert "left out, no declarations for them in the warehouse: 2025-04..2025-05" in beyond.output
+    assert sorted(p.name for p in (tmp_path / "data" / "features").iterdir()) == stored
 
 
 def test_every_command_stops_on_a_home_whose_published_version_is_missing(tmp_path):

@@ -130,7 +130,7 @@ def _sheet(path: Path, name: str) -> list[list[object]]:
 CARENCE_SERVEUR = ("3 contrats sur 2 postes de « serveur » sans respect du délai de carence (L1244-3, L1251-36) : "
                    "1 établi, 1 probable, 1 à vérifier sur place")
 CARENCE_FORMULA = "1 contrat sur le poste « =1+1 » sans respect du délai de carence : 1 probable"
-PERMANENT = "3 postes de « non renseigné » tenus toute l'année par 1 contrat court successifs (L1242-1) : 1 établi"
+PERMANENT = "1 contrat sur 3 postes de « non renseigné » tenus toute l'année par des contrats courts (L1242-1) : 1 établi"
 USAGE = "1 CDD d'usage sur « agent » hors des secteurs autorisés (D1242-1) : 1 établi"
 CARENCE, PERMANENT_LABEL = "Délai de carence non respecté", "Emploi durable pourvu par des contrats courts"
 USAGE_LABEL = "Contrat à durée déterminée d'usage hors des secteurs autorisés"

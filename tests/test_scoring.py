@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import numpy as np
@@ -12,15 +13,18 @@ import pytest
 from core.config import Config
 from core.home import Home
 from core.scoring_config import ScoringConfig
+from scoring.evidence_groups import group_evidence
 from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs, write_list_inputs
 from scoring.monthly import keep_list_inputs, read_ranking
 from scoring.reasons import (
     LEGAL_RULES,
+    RULE_PHRASES,
     SectorBenchmarks,
     evidence_posts,
     format_value,
     grouped_contributions,
     reason_group,
+    rule_sentence,
     rules_sentence,
     sentence,
     top_reasons,
@@ -205,6 +209,12 @@ def test_a_rule_reason_cites_the_article_of_its_findings():
                     "infraction potentielle")
 
 
+@pytest.mark.parametrize("rule", sorted(RULE_PHRASES))
+def test_a_rule_reason_cites_its_article_once(rule):
+    text = rule_sentence(rule, 5, {"agent": 4, "serveur": 1})
+    assert len(re.findall(r"\([LD]\d{4}-\d+(?:-\d+)?\)", text)) == 1, text
+
+
 def test_a_share_of_a_few_hires_is_no_reason_when_chance_alone_gives_it():
     # 2 hires of 3 in CDD against a sector median of 40 %: within two standard errors (2 x 28 points).
     assert within_noise("share_hires_cdd_12m", 2 / 3, 0.4, {"hires_12m": 3})
@@ -343,3 +353,18 @@ def test_evidence_posts_orders_articles_by_citations_then_first_citation():
     only_b = evidence_posts(evidence, among={b, "22222222222222"})
     assert list(only_b) == [b] and only_b[b] == found[b]
     assert evidence_posts(evidence, among=set()) == {}
+
+
+def test_an_evidence_group_counts_its_findings_in_words_that_agree():
+    evidence = pd.DataFrame({
+        "rule": ["renouvellements", "poste_permanent", "poste_permanent"],
+        "confidence": ["établie", "probable", "probable"],
+        "event_date": pd.to_datetime(["2025-01-10", "2025-02-01", "2025-06-27"]),
+        "post": ["agent", "soudeur", "soudeur"],
+        "posts_concerned": [np.nan, 1, 1],
+        "article": ["L1243-13", "L1242-1", "L1242-1"],
+    })
+    assert [group.summary_fr for group in group_evidence(evidence)] == [
+        "1 contrat de « agent » renouvelé au-delà du nombre autorisé (L1243-13) : 1 établi",
+        "2 contrats sur 1 poste de « soudeur » tenu toute l'année par des contrats courts (L1242-1) : 2 probables",
+    ]

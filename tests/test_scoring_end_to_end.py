@@ -6,6 +6,8 @@ import json
 import re
 import shutil
 import zipfile
+from dataclasses import replace
+from datetime import date
 
 import pandas as pd
 import pyarrow as pa
@@ -13,10 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import scoring.monthly
+from core.french import of_month_fr
 from features.asof import add_months
 from features.build import EVIDENCE_FILE, feature_dir, load_features
 from features.store import INSPECTION_FEATURES, declared_months
-from scoring.explain import explain_establishment, explain_month, explanation_text, month_contracts
+from scoring.explain import audit_paragraph, explain_establishment, explain_month, explanation_text, month_contracts
 from scoring.monthly import (
     EXPLORATION_REASON,
     RANKED_COLUMNS,
@@ -265,3 +268,24 @@ def test_lists_hold_no_personal_data(small_pipeline):
     found = [v for v in personal if re.search(_whole(v), text)]
     assert not found
     assert "person_key" not in text
+
+
+def test_an_explanation_says_when_no_list_was_drawn_up_and_when_its_model_learned_from_later_inspections(
+        small_pipeline, tmp_path):
+    """Without a list for the month, the place on it is what the model gives today, and the text says so; a model that
+    learned from inspections after the month explained is not the one of the time, and the text says so too."""
+    _, shared, config = small_pipeline
+    home = type(shared)(tmp_path / "home")
+    shutil.copytree(shared.root, home.root)
+    month = declared_months(home.warehouse)[-1]
+    path = home.lists / f"{month:%Y-%m}" / "ranked.csv"
+    first = read_ranking(path).query("in_list").sort_values("list_position").iloc[0]
+    path.unlink()
+    explanation = explain_month(home, config, first["siret"], month)
+    assert explanation.notice.startswith(f"la liste {of_month_fr(month)} n'a pas été établie")
+    assert f"Attention : la liste {of_month_fr(month)} n'a pas été établie" in explanation_text(explanation)
+    trained_on = explanation.model_facts["data_months"]
+    assert trained_on[-1] < f"{month:%Y-%m}" and "postérieurs" not in audit_paragraph(explanation)
+    earlier = add_months(date.fromisoformat(trained_on[-1] + "-01"), -1)
+    assert (f"il a donc appris de contrôles postérieurs au mois {of_month_fr(earlier)}"
+            in audit_paragraph(replace(explanation, month=earlier)))
