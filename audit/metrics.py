@@ -57,14 +57,16 @@ def rate_ratio_interval(
     events: float, total: float, reference_events: float, reference_total: float, confidence: float = 0.95
 ) -> tuple[float, float]:
     """Interval of the ratio of two rates (events / total over reference_events / reference_total), by
-    Katz's log method; 0.5 is added to each count when one of them is 0 (Haldane). NaN without rows."""
+    Katz's log method; 0.5 is added to each count when one of them is 0 (Haldane), and the interval then widened to
+    hold the ratio of the counts themselves (no event: from 0), which the report shows beside it. NaN without rows."""
     if total <= 0 or reference_total <= 0:
         return float("nan"), float("nan")
+    observed = float("inf") if reference_events == 0 else (events / total) / (reference_events / reference_total)
     if events == 0 or reference_events == 0 or events == total or reference_events == reference_total:
         events, total, reference_events, reference_total = events + 0.5, total + 1, reference_events + 0.5, reference_total + 1
     log_ratio = np.log((events / total) / (reference_events / reference_total))
     spread = norm.ppf(0.5 + confidence / 2) * np.sqrt(1 / events - 1 / total + 1 / reference_events - 1 / reference_total)
-    return float(np.exp(log_ratio - spread)), float(np.exp(log_ratio + spread))
+    return min(float(np.exp(log_ratio - spread)), observed), max(float(np.exp(log_ratio + spread)), observed)
 
 
 def group_disparities(

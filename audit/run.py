@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audit.baselines import baselines_check
 from audit.checks import (
     Explainer,
     additivity_check,
@@ -265,6 +266,8 @@ def run_audit(
     if rule_accuracy is not None:
         checks += rule_checks(rule_accuracy, audit)
 
+    comparison = _csv_artifact(version.run_id, "report/comparison.csv")
+    checks.insert(0, baselines_check(comparison, settings.capacity_share))
     card = _artifact(version.run_id, "report/model_card.md")
     return AuditResult(
         version=str(version.version), run_id=version.run_id, month=month, model=model,
@@ -273,7 +276,7 @@ def run_audit(
         stability=stability, targeting=targeting, list_stability=consecutive, previous_list=previous_list,
         drift=drift, selection_bias=_csv_artifact(version.run_id, "report/selection_bias.csv"),
         metrics=metrics, ranked=ranked, truth_used=truth_series is not None, notes=notes,
-        rule_accuracy=rule_accuracy, comparison=_csv_artifact(version.run_id, "report/comparison.csv"),
+        rule_accuracy=rule_accuracy, comparison=comparison,
         truth_comparison=_against_truth(version.run_id, model, table, truth, month, config) if truth is not None else None,
         out_of_fold=oof,
         inspected=with_groups(data.labelled.rows),

@@ -23,6 +23,7 @@ class Status(StrEnum):
 SEVERITY = {Status.PASSED: 0, Status.WARNING: 1, Status.FAILED: 2}
 
 GROUPS = {
+    "performance": "Valeur du modèle",
     "explanations": "Explications",
     "fairness": "Équité",
     "drift": "Dérive des données",

@@ -116,7 +116,7 @@ def promote(
     force: Annotated[bool, typer.Option("--force", help="Promote even if it does worse than the champion.")] = False,
 ) -> None:
     """Make a version (the challenger by default) champion if it does at least as well as the champion on its
-    latest fold (or with --force); only the alias champion moves."""
+    latest fold (or with --force); only the alias champion moves. Exits 1 when the champion is kept."""
     from champollion import training_report as report
     from training.workflow import promote as run_promote
 
@@ -126,6 +126,8 @@ def promote(
     except (FileNotFoundError, LookupError, ValueError) as exc:
         raise fail(str(exc)) from exc
     report.print_promotion(outcome)
+    if not outcome.decision.promote and outcome.champion_before != outcome.candidate:
+        raise typer.Exit(1)  # refused: a script can tell it from a promotion
 
 
 @commands.command()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class TrainingConfig(BaseModel):
@@ -58,6 +58,12 @@ class TrainingConfig(BaseModel):
         ),
     )
     ipw_max_weight: float = Field(default=10.0, gt=1, description="Stabilised weights are clipped to [1/max, max].")
+
+    @field_validator("ipw", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted `on` or `off` as a boolean: `ipw: on` means "on", as the README writes it."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
     propensity_rows: int = Field(
         default=1_000_000, ge=1_000,
         description="Establishment-months beyond which the inspection-propensity model is fitted on a sample of about "

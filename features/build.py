@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -90,6 +91,13 @@ class FeatureTable:
     def evidence(self) -> pd.DataFrame:
         """The whole evidence as pandas (`read_evidence`); at national scale, gigabytes."""
         return read_evidence(self.evidence_file)
+
+
+def settings_of(config: Config) -> dict[str, Any]:
+    """The settings every feature table is computed with (`features`, and ingestion's inferred contract ends), as
+    plain values: what a model trained on them must be scored with."""
+    return {**config.features.model_dump(mode="json"),
+            "ingest.inferred_end_after_months": config.ingest.inferred_end_after_months}
 
 
 def fingerprint_of(as_of: date, config: Config, digests: dict[date, str]) -> str:

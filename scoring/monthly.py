@@ -29,6 +29,7 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.machine import usable_cpus
 from core.months import add_months
+from features.build import settings_of
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, write_list_inputs
@@ -95,7 +96,23 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
             f"model version {version.version} was trained on feature schema {model.schema_version}, "
             f"this code computes schema {FEATURES_SCHEMA_VERSION}: retrain before scoring"
         )
+    skew = settings_skew(getattr(model, "features_settings", None), config)  # None: trained before they were kept
+    if skew:
+        raise RuntimeError(f"model version {version.version} was trained on features computed with other settings "
+                           f"({skew}): its scores would read other figures than it learned from; score with the "
+                           "settings it was trained with, or retrain")
     return model, str(version.version)
+
+
+def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
+    """How the feature settings a model was trained with (`features.build.settings_of`) differ from `config`'s, in
+    words ('' when they do not, or were not recorded)."""
+    if trained_with is None:
+        return ""
+    now = settings_of(config)
+    differ = sorted(key for key in trained_with.keys() | now.keys() if trained_with.get(key) != now.get(key))
+    shown = "; ".join(f"{key}: {trained_with.get(key)!r} then, {now.get(key)!r} now" for key in differ[:4])
+    return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
 
 
 @dataclass(frozen=True, eq=False)

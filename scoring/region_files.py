@@ -26,6 +26,7 @@ import pandas as pd
 import xlsxwriter
 
 from core.atomic_files import replaced_when_written
+from core.csv_files import neutralise_frame
 from core.french import address_fr, date_fr, missing, month_fr, percent_fr
 from features.rules import RULES
 from scoring.evidence_groups import GroupedEvidence, grouped_evidence
@@ -151,6 +152,25 @@ def line_columns(lines: pd.DataFrame, evidence_counts: dict[str, int]) -> list[C
         *reasons,
         Column("Éléments", _field("siret", lambda siret: evidence_counts.get(str(siret), 0)), "integer", 10),
     ]
+
+
+def lines_csv(lines: pd.DataFrame) -> str:
+    """Listed lines (ranked.csv's columns) as a CSV file French spreadsheets open as a table: the « Liste » sheet's
+    titles and French values (without « Éléments », which counts the evidence), then the month and the model's version;
+    « ; » between cells and a byte order mark first (Excel then reads UTF-8), formula-like cells neutralised."""
+    columns = [column for column in line_columns(lines, {}) if column.title != "Éléments"]
+    columns += [Column("Mois de la liste", _field("month")), Column("Version du modèle", _field("model_version"))]
+    frame = pd.DataFrame({column.title: [_csv_cell(value, column.kind) for value in column.cells(lines)]
+                          for column in columns})
+    return "\ufeff" + neutralise_frame(frame).to_csv(index=False, sep=";")
+
+
+def _csv_cell(value: Any, kind: str) -> str:
+    if missing(value):
+        return ""
+    if kind == "integer":
+        return str(int(value))
+    return percent_fr(value) if kind == "percent" else str(value)
 
 
 EVIDENCE_SHEET_COLUMNS: list[Column] = [

@@ -44,10 +44,12 @@ def test_the_audit_prints_a_verdict_that_counts_every_check_and_logs_the_report_
     for status, words in (("réussi", ("réussi", "réussis")), ("alerte", ("alerte", "alertes")), ("échec", ("échec", "échecs"))):
         count = statuses.count(status)
         assert f"{count} {words[0] if count <= 1 else words[1]}" in headline
-    # Every group is there: explanations, fairness (3 dimensions x 2 sources), drift (2), selection bias, rules.
-    for group in ("Explications", "Équité", "Dérive des données", "Biais de sélection", "Règles de droit"):
+    # Every group is there: the model against the simple methods, explanations, fairness (3 dimensions x 2 sources),
+    # drift (2), selection bias, rules.
+    for group in ("Valeur du modèle", "Explications", "Équité", "Dérive des données", "Biais de sélection", "Règles de droit"):
         assert any(line.startswith(group) for line in output.splitlines()), group
-    for check in ("s'additionnent au score brut", "importance par permutation", "autre graine", "un mois de contrôles en moins",
+    for check in ("Le modèle fait mieux que les méthodes simples",
+                  "s'additionnent au score brut", "importance par permutation", "autre graine", "un mois de contrôles en moins",
                   "Disparités par région — liste du mois", "Disparités par taille d'établissement — contrôles passés",
                   "Dérive depuis les mois d'entraînement", "Dérive d'un mois à l'autre", "Représentativité des contrôles",
                   "Règle « Délai de carence non respecté »"):

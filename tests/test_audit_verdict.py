@@ -40,8 +40,13 @@ def test_katz_interval_of_a_rate_ratio():
     low, high = rate_ratio_interval(20, 100, 10, 100)
     spread = 1.959964 * np.sqrt(0.13)
     assert (low, high) == pytest.approx((2 * np.exp(-spread), 2 * np.exp(spread)), rel=1e-5)
-    low, high = rate_ratio_interval(0, 50, 10, 100)  # a zero count: Haldane's 0.5
-    assert 0 < low < (0.5 / 50.5) / (10.5 / 101) < high < np.inf
+    low, high = rate_ratio_interval(0, 50, 10, 100)  # a zero count: Haldane's 0.5, the interval held from 0
+    assert low == 0 and (0.5 / 50.5) / (10.5 / 101) < high < np.inf
+    # Every count its total: the corrected interval is widened to hold the ratio the report shows beside it.
+    for counts in [(6, 6, 50, 100), (0, 3, 1, 1000), (3, 3, 1, 2), (40, 50, 1, 1)]:
+        observed = (counts[0] / counts[1]) / (counts[2] / counts[3])
+        low, high = rate_ratio_interval(*counts)
+        assert low <= observed <= high, counts
     assert all(np.isnan(rate_ratio_interval(1, 0, 10, 100)))
 
 
@@ -144,3 +149,36 @@ def test_selection_bias_alerts_and_never_fails():
     assert selection_bias_check(0.95, "on", SETTINGS).status is Status.WARNING
     assert "avec pondération" in selection_bias_check(0.95, "on", SETTINGS).detail
     assert selection_bias_check(None, "off", SETTINGS).status is Status.WARNING
+
+
+def _comparison(**precisions: tuple[float, float, float]) -> pd.DataFrame:
+    """The training's comparison at 5 % over all folds: model -> (precision, low, high); other shares and folds beside."""
+    rows = [{"model": model, "fold": fold, "share": share, "precision": p if fold == "all" and share == 0.05 else 0.99,
+             "precision_low": low, "precision_high": high}
+            for model, (p, low, high) in precisions.items() for fold in ("1", "all") for share in (0.05, 0.1)]
+    return pd.DataFrame(rows)
+
+
+def test_the_verdict_counts_whether_the_model_does_better_than_the_simple_methods():
+    from audit.baselines import baselines_check
+
+    clear = baselines_check(_comparison(lightgbm=(0.5, 0.35, 0.65), logistic=(0.3, 0.2, 0.4), random=(0.2, 0.1, 0.3)), 0.05)
+    assert clear.status is Status.PASSED and clear.value == 0.5
+    assert "Chaque méthode simple est sous l'intervalle de LightGBM." in clear.detail
+    as_good = baselines_check(_comparison(lightgbm=(0.5, 0.35, 0.65), logistic=(0.48, 0.3, 0.6),
+                                          rule_violations=(0.43, 0.3, 0.6), random=(0.2, 0.1, 0.3)), 0.05)
+    assert as_good.status is Status.WARNING
+    assert ("LightGBM 0,50 [0,35 ; 0,65] ; régression logistique 0,48 ; nombre d'infractions aux règles 0,43 ; "
+            "tirage au hasard 0,20" in as_good.detail)
+    assert "Régression logistique et nombre d'infractions aux règles font aussi bien" in as_good.detail
+    worse = baselines_check(_comparison(lightgbm=(0.3, 0.2, 0.4), logistic=(0.5, 0.4, 0.6)), 0.05)
+    assert worse.status is Status.FAILED and "Régression logistique fait mieux que le modèle" in worse.detail
+    assert baselines_check(None, 0.05).status is Status.WARNING
+    assert verdict_of([clear, worse]).headline.startswith("Verdict : échec")
+
+
+def test_every_group_of_checks_says_what_to_do_when_one_does_not_pass():
+    from audit.report import NEXT_STEPS
+    from audit.verdict import GROUPS
+
+    assert set(NEXT_STEPS) == set(GROUPS)

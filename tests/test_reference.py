@@ -98,6 +98,13 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
         load_config(memory)
 
 
+@pytest.mark.parametrize(("written", "read"), [("on", "on"), ("off", "off"), ('"on"', "on"), ("auto", "auto")])
+def test_ipw_reads_as_the_readme_writes_it(tmp_path, written, read):
+    settings = tmp_path / "ipw.yaml"
+    settings.write_text(f"version: 1\ntraining:\n  ipw: {written}\n")  # unquoted, YAML 1.1 reads on/off as booleans
+    assert load_config(settings).training.ipw == read
+
+
 def test_shipped_config_is_valid():
     config = load_config()
     assert config.version == 1 and config.duckdb.memory_limit == "5GB"

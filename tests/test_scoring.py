@@ -368,3 +368,14 @@ def test_an_evidence_group_counts_its_findings_in_words_that_agree():
         "1 contrat de « agent » renouvelé au-delà du nombre autorisé (L1243-13) : 1 établi",
         "2 contrats sur 1 poste de « soudeur » tenu toute l'année par des contrats courts (L1242-1) : 2 probables",
     ]
+
+
+def test_a_model_is_scored_with_the_feature_settings_it_was_trained_with():
+    from features.build import settings_of
+    from scoring.monthly import settings_skew
+
+    config = Config()
+    trained = settings_of(config)
+    assert settings_skew(trained, config) == "" and settings_skew(None, config) == ""
+    other = Config(features=config.features.model_copy(update={"chain_gap_days": 10}))
+    assert settings_skew(trained, other) == "chain_gap_days: 30 then, 10 now"

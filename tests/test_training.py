@@ -11,14 +11,15 @@ import pytest
 
 from champollion.training_report import trial_line, trials_summary
 from core.capacity import select_top, siret_key, top_share_mask
+from core.home import Home
 from core.months import months_between
 from core.scoring_config import ScoringConfig
 from core.training_config import TrainingConfig
 from features.catalog import feature_names
 from scoring.selection import rank_and_select
 from training.labels import build_labelled_set, label_as_of, needed_months
-from training.metrics import precision_recall_at_share
-from training.promotion import promotion_decision
+from training.metrics import Interval, precision_recall_at_share
+from training.promotion import promotion_decision, simpler_model_verdict
 from training.report_files import _markdown
 from training.splitter import TemporalSplitter, choose_folds, configured_problem
 from training.tuning import TrialReport, study_to_run, trials_table
@@ -364,6 +365,16 @@ def test_first_model_becomes_champion():
     assert decision.promote and "first" in decision.reason
 
 
+def test_the_simpler_models_verdict_says_which_do_better_as_well_as_which_do_as_well():
+    interval = Interval(0.333, 0.33, 0.42)
+    assert simpler_model_verdict({"random": 0.5, "logistic": 0.4, "campaign_rule": 0.1}, interval) == (
+        "a simpler model does better: random ranking 0.500, above the interval of LightGBM 0.333 [0.33, 0.42]; "
+        "as good: logistic regression 0.400")
+    assert simpler_model_verdict({"logistic": 0.35, "random": 0.2}, interval).startswith(
+        "the simpler model does as well: logistic regression 0.350, within the interval")
+    assert "beats every simpler model" in simpler_model_verdict({"random": 0.2}, interval)
+
+
 def test_better_or_equal_challenger_is_promoted():
     assert promotion_decision(0.40, 0.35).promote
     assert promotion_decision(0.35, 0.35).promote
@@ -586,3 +597,25 @@ def test_propensity_rows_names_the_study_and_the_model_only_when_the_propensity_
 def test_the_model_card_says_na_where_a_metric_is_not_defined():
     table = pd.DataFrame({"group": ["04", "11"], "n": [2, 86], "roc_auc": [float("nan"), 0.7449]})
     assert _markdown(table).splitlines()[2:] == ["| 04 | 2 | n/a |", "| 11 | 86 | 0.745 |"]
+
+
+def test_a_training_waits_for_another_registering_its_model(tmp_path):
+    """Two trainings at once of the same model: the second looks for it among the versions once the first registered
+    it (both registered it before)."""
+    import threading
+
+    from training.registry import registry_lock
+
+    home = Home(tmp_path / "home")
+    entered = threading.Event()
+
+    def second() -> None:
+        with registry_lock(home):
+            entered.set()
+
+    with registry_lock(home):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        assert not entered.wait(0.5)
+    assert entered.wait(30)
+    waiting.join()

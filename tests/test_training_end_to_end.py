@@ -144,7 +144,8 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     assert low <= value <= high and all(versions.loc[2, b] for b in BASELINES)
     assert "logistic" in listed.output and "campaign" in listed.output
     assert "champion: v2 (scores the lists)" in _flat(listed.output)
-    assert re.search(r"version 2: MLflow run \w+; (LightGBM .* beats every simpler model|the simpler model does as well)",
+    assert re.search(r"version 2: MLflow run \w+; "
+                     r"(LightGBM .* beats every simpler model|the simpler model does as well|a simpler model does better)",
                      _flat(listed.output)), listed.output
 
 
@@ -157,6 +158,12 @@ def test_promoting_an_older_version_moves_only_the_champion_alias(training_world
     outcome = promote(training_world.home, config, "2", force=True)
     assert (outcome.candidate, outcome.candidate_aliases, outcome.challenger) == ("2", [], "3")
     assert (outcome.champion_before, outcome.champion_after) == ("1", "2")
+    # v2 was trained on the inspections of v1's latest fold: no inspection measures both, and their recorded values
+    # are of other folds. The champion is kept unless forced, and the command says so by its exit code.
+    refused = runner.invoke(_app(training_world.home, config), ["promote", "--version", "1"])
+    assert refused.exit_code == 1, refused.output
+    assert "cannot be measured on v1's latest fold" in _flat(refused.output)
+    assert "no comparable value for champion v2: champion kept" in _flat(refused.output)
     aliases = client.get_registered_model("champollion-precarite").aliases
     assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "2", "challenger": "3"}
     runner_app = _app(training_world.home, config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from datetime import date, timedelta
 from pathlib import Path
@@ -505,3 +507,18 @@ def test_a_recorded_inspections_file_that_cannot_be_read_is_written_again(app, w
         assert app.state.publish_outcomes() == "published"
         assert list(pd.read_parquet(world.home.warehouse / RECORDED_NAME).columns) == [
             "siret", "inspection_date", "abuse_found"]
+
+
+def test_the_regional_export_opens_in_a_french_spreadsheet(app, world):
+    """French titles and values, « ; » between cells and a byte order mark: French Excel opens it as a table."""
+    client = signed_in(app, world.logins["responsable A"])
+    answer = client.get(f"/listes/{world.month}/{world.region_a}/export.csv")
+    assert answer.status_code == 200
+    text = answer.content.decode("utf-8")
+    assert text.startswith("\ufeffPosition;SIRET;Adresse;Département;Code NAF;Effectif;Score (probabilité estimée);")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    header, first = rows[0], dict(zip(rows[0], rows[1], strict=True))
+    assert header[-2:] == ["Mois de la liste", "Version du modèle"] and first["Mois de la liste"] == world.month
+    assert first["Position"] == "1" and first["Score (probabilité estimée)"].endswith("\u202f%")
+    assert {row[header.index("Sélection")] for row in rows[1:]} <= {"score", "exploration (tirage aléatoire)"}
+    assert not {"True", "False", "nan", "first", "new"} & {cell for row in rows[1:] for cell in row}

@@ -25,6 +25,7 @@ from core.config import Config
 from core.home import Home
 from core.months import add_months, months_between
 from core.training_config import TrainingConfig
+from features.build import settings_of
 from features.catalog import FEATURES_SCHEMA_VERSION
 from features.store import StoredFeatures, declared_months, feature_tables
 from training.calibration import ScoreCalibrator
@@ -83,6 +84,7 @@ class TrainingData:
     features_by_month: StoredFeatures
     labelled: LabelledSet
     months_choice: str
+    features_settings: dict[str, Any] | None = None  # features.build.settings_of the tables (what scoring must use)
 
 
 def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
@@ -103,7 +105,7 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     tables = feature_tables(home, config, months, inspections, on_month)
     labelled = build_labelled_set(inspections, tables, declared if partial_left_out else None,
                                   config.features.window_months, partial_left_out)
-    return TrainingData(inspections, tables, labelled, choice)
+    return TrainingData(inspections, tables, labelled, choice, settings_of(config))
 
 
 def _months_to_train(inspections: pd.DataFrame, declared: list[date],
@@ -448,7 +450,7 @@ def fit_and_evaluate(
         booster=booster_model.booster_, calibrator=calibrators["lightgbm"], features=model_features(),
         categories=booster_model.categories_, schema_version=FEATURES_SCHEMA_VERSION,
         data_months=data.labelled.months, metrics=metrics, params=params,
-        capacity_share=settings.capacity_share, ipw=ipw,
+        capacity_share=settings.capacity_share, ipw=ipw, features_settings=data.features_settings,
     )
     final = final_weights if final_weights is not None else np.ones(len(rows))
     return TrainingResult(

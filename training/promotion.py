@@ -105,13 +105,20 @@ def latest_fold_values(latest_fold: pd.DataFrame, oof: pd.DataFrame, settings: T
 def simpler_model_verdict(values: dict[str, float], interval: Interval) -> str:
     """In words: whether LightGBM beats the simpler models, given its value with its interval and each
     baseline's value (model name -> value) on the same rows."""
-    as_good = sorted((name for name, value in values.items() if value >= interval.low),
-                     key=lambda name: (name != "logistic", -values[name]))
     lightgbm = f"LightGBM {interval.value:.3f} [{interval.low:.2f}, {interval.high:.2f}]"
+
+    def named(kept: list[str]) -> str:
+        ordered = sorted(kept, key=lambda name: (name != "logistic", -values[name]))
+        return ", ".join(f"{MODEL_LABELS.get(name, name)} {values[name]:.3f}" for name in ordered)
+
+    better = [name for name, value in values.items() if value > interval.high]
+    as_good = [name for name, value in values.items() if interval.low <= value <= interval.high]
+    if better:
+        also = f"; as good: {named(as_good)}" if as_good else ""
+        return f"a simpler model does better: {named(better)}, above the interval of {lightgbm}{also}"
     if not as_good:
         return f"{lightgbm} beats every simpler model: each is below its interval"
-    named = ", ".join(f"{MODEL_LABELS.get(name, name)} {values[name]:.3f}" for name in as_good)
-    return f"the simpler model does as well: {named}, within the interval of {lightgbm}"
+    return f"the simpler model does as well: {named(as_good)}, within the interval of {lightgbm}"
 
 
 def fold_key(fold_rows: pd.DataFrame) -> str:

@@ -14,12 +14,15 @@ data, folds, parameters and settings) is logged as a run but not registered agai
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import platform
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -181,10 +184,32 @@ def aliases_of(client: Any, name: str, version: str) -> list[str]:
     return sorted(alias for alias, held in aliases.items() if str(held) == str(version))
 
 
+@contextmanager
+def registry_lock(home: Home) -> Iterator[None]:
+    """Held while a training looks for its model among the registered versions and registers it: two trainings at
+    once of the same model register it once (the second one waits, then finds it)."""
+    home.mlruns.mkdir(parents=True, exist_ok=True)
+    with open(home.mlruns / "registry.lock", "a+b") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another training is registering its model in %s: waiting for it", home.mlruns)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the lock goes with the file
+
+
 def log_training(result: TrainingResult, home: Home, settings: TrainingConfig, context: dict[str, str]) -> TrainingRecord:
     """Log the run (parameters, metrics, artifacts, model) and register the model as a new version with
     the alias `challenger` (and `champion` if there is none yet), unless a registered version holds the same
-    model (same `model_fingerprint`): then the run is logged without a model and nothing is registered."""
+    model (same `model_fingerprint`): then the run is logged without a model and nothing is registered.
+
+    The version is created with its tags in one transaction (a training killed meanwhile leaves none, or a whole
+    one that the next training of the same model finds), under `registry_lock`."""
+    with registry_lock(home):
+        return _log_training(result, home, settings, context)
+
+
+def _log_training(result: TrainingResult, home: Home, settings: TrainingConfig, context: dict[str, str]) -> TrainingRecord:
     import joblib
     import mlflow
     from mlflow.models import infer_signature
@@ -221,6 +246,7 @@ def log_training(result: TrainingResult, home: Home, settings: TrainingConfig, c
         params = {
             **{f"training.{k}": v for k, v in settings.model_dump().items()},
             **{f"lightgbm.{k}": v for k, v in result.params.items()},
+            **{f"features.{k}": str(v)[:500] for k, v in (model.features_settings or {}).items()},
             "ipw_resolved": result.ipw, "ipw_reason": result.ipw_reason[:500], "optuna_study": result.study_name,
             "optuna_trials_in_study": len(result.trials), "optuna_trials_this_run": result.trials_this_run,
             "optuna_trials_resumed": result.trials_resumed, "labelled_rows": len(result.labelled.rows),
@@ -290,24 +316,22 @@ def log_training(result: TrainingResult, home: Home, settings: TrainingConfig, c
         info = mlflow.pyfunc.log_model(
             name="model", python_model=model, signature=signature, input_example=sample.head(3),
             pip_requirements=requirements,
-            registered_model_name=settings.registered_model,
         )
-        version = str(info.registered_model_version)
+        latest = result.latest_fold_values.set_index("model")
+        tags = {
+            "run_id": run_id, "data_months": f"{months[0]}..{months[-1]}", "feature_schema_version": str(model.schema_version),
+            "labelled_rows": str(len(result.labelled.rows)), "ipw": result.ipw, "git_commit": commit,
+            "latest_fold": result.latest_fold_key, "objective": settings.objective,
+            "model_fingerprint": result.model_fingerprint, "data_fingerprint": result.data_fingerprint,
+            "trials": str(result.trials_this_run), "optuna_study": result.study_name,
+            "simpler_model_verdict": result.simpler_model_verdict,
+            **{f"metric.{k}": f"{v:.4f}" for k, v in model.metrics.items()},
+            **{f"latest_fold.{m}": f"{row.value:.4f}" for m, row in latest.iterrows() if m != "lightgbm"},
+        }
+        version = str(mlflow.register_model(info.model_uri, name, tags=tags).version)
         named = run_name(version, None, months, result.trials_this_run, result.trials_resumed)
         mlflow.set_tag("mlflow.runName", named)
 
-    latest = result.latest_fold_values.set_index("model")
-    for key, value in {
-        "run_id": run_id, "data_months": f"{months[0]}..{months[-1]}", "feature_schema_version": str(model.schema_version),
-        "labelled_rows": str(len(result.labelled.rows)), "ipw": result.ipw, "git_commit": commit,
-        "latest_fold": result.latest_fold_key, "objective": settings.objective,
-        "model_fingerprint": result.model_fingerprint, "data_fingerprint": result.data_fingerprint,
-        "trials": str(result.trials_this_run), "optuna_study": result.study_name,
-        "simpler_model_verdict": result.simpler_model_verdict,
-        **{f"metric.{k}": f"{v:.4f}" for k, v in model.metrics.items()},
-        **{f"latest_fold.{m}": f"{row.value:.4f}" for m, row in latest.iterrows() if m != "lightgbm"},
-    }.items():
-        client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
     aliases = [CHALLENGER]
     if current_version(client, name, CHAMPION) is None:

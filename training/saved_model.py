@@ -26,6 +26,7 @@ class SavedModel(Protocol):
     params: dict[str, Any]  # LightGBM parameters chosen by the search
     capacity_share: float  # the share of a region's establishments inspectors can visit in a month
     ipw: str  # inverse-propensity weighting used: 'on' or 'off'
+    features_settings: dict[str, Any] | None  # features.build.settings_of the training's tables (None: older models)
 
     def inputs(self, table: pd.DataFrame) -> pd.DataFrame:
         """The model matrix of a feature table (extra columns ignored)."""

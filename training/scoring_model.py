@@ -55,6 +55,7 @@ class ScoringModel(PythonModel):
         params: dict[str, Any],
         capacity_share: float,
         ipw: str,
+        features_settings: dict[str, Any] | None = None,
     ):
         self.booster = booster
         self.calibrator = calibrator
@@ -66,6 +67,7 @@ class ScoringModel(PythonModel):
         self.params = dict(params)
         self.capacity_share = capacity_share
         self.ipw = ipw
+        self.features_settings = dict(features_settings) if features_settings is not None else None
 
     def inputs(self, table: pd.DataFrame) -> pd.DataFrame:
         """The model matrix: features in training order, numbers as float64, frozen categories."""

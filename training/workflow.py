@@ -257,10 +257,11 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
                 note = (f"champion v{champion.version} re-scored on the {len(unseen)} inspections of v{candidate.version}'s "
                         f"latest fold it was not trained on (of {len(fold)}); v{candidate.version} by its out-of-fold scores")
             except (ValueError, KeyError) as exc:
-                champion_value = float(recorded) if recorded and same_objective else None
-                rows = None
+                # Its recorded value is of another fold, other inspections: no comparison (the fold of the version
+                # trained on later data is harder or easier, not the model better).
+                champion_value, rows = None, None
                 note = (f"champion v{champion.version} cannot be measured on v{candidate.version}'s latest fold ({exc}); "
-                        "compared with its own recorded latest-fold value instead (another fold)")
+                        "their recorded values are of other folds, other inspections, and are not compared")
     if champion is not None and champion_value is None:
         verdict = "forced" if force else "champion kept (use --force to override)"
         decision = PromotionDecision(force, f"no comparable value for champion v{champion.version}: {verdict}",

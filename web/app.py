@@ -8,7 +8,6 @@ session's CSRF token.
 from __future__ import annotations
 
 import hmac
-import io
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -53,10 +52,10 @@ from web.project import (
     audit_paragraph,
     date_fr,
     explanation_text,
+    lines_csv,
     list_models,
     lists_folder,
     month_fr,
-    neutralise_frame,
     of_month_fr,
     percent_fr,
     region_names,
@@ -360,13 +359,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                    motif: str = "", exploration: str = "", tri: str = "position") -> Response:
         _, chosen = open_region(request, month, region_code, Permission.EXPORT)
         lines, _ = data.region_lines(chosen, region_code, ListFilters(departement, naf, motif, exploration, tri))
-        columns = ["list_position", "siret", "departement", "naf", "headcount", "score", "rank_in_region",
-                   "exploration", "change", *[c for c in lines.columns if c.startswith("reason_") and
-                                              not c.endswith("_feature")], "model_version", "month"]
-        buffer = io.StringIO()
-        neutralise_frame(lines[columns].reset_index(drop=True)).to_csv(buffer, index=False)
         name = f"champollion-{chosen:%Y-%m}-{region_code}.csv"
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+        return Response(lines_csv(lines.reset_index(drop=True)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/listes/{month}/{region_code}/export.xlsx")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from core.benchmarks import load_average
 from core.config import Config, WebConfig, load_config
-from core.csv_files import neutralise_frame
 from core.french import date_fr, month_fr, of_month_fr, percent_fr
 from core.home import Home
 from core.months import add_months
@@ -33,6 +32,7 @@ from scoring.explain import (
 from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs
 from scoring.monthly import lists_folder, load_model, read_ranking, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, region_names
+from scoring.region_files import lines_csv
 from training.workflow import list_models
 from warehouse.contracts import has_contract_states
 from warehouse.engine import published_version
@@ -69,6 +69,7 @@ __all__ = [
     "group_evidence",
     "has_contract_states",
     "kept_explains",
+    "lines_csv",
     "list_inputs_folder",
     "list_models",
     "lists_folder",
@@ -78,7 +79,6 @@ __all__ = [
     "load_model",
     "month_contracts",
     "month_fr",
-    "neutralise_frame",
     "of_month_fr",
     "percent_fr",
     "placing_agencies",
