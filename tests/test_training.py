@@ -3,6 +3,7 @@ the estimator contract and reproducibility. Tiny hand-made tables, expected valu
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import numpy as np
@@ -619,3 +620,17 @@ def test_a_training_waits_for_another_registering_its_model(tmp_path):
         assert not entered.wait(0.5)
     assert entered.wait(30)
     waiting.join()
+
+
+def test_a_copied_home_does_not_write_its_runs_into_the_home_it_came_from(tmp_path):
+    from training.registry import connect, experiment_id
+
+    settings = TrainingConfig()
+    first = Home(tmp_path / "first")
+    experiment_id(connect(first, settings), first, settings)
+    copied = Home(tmp_path / "copied")
+    shutil.copytree(first.mlruns, copied.mlruns)
+    with pytest.raises(ValueError, match=r"keeps its artifacts in .*first/mlruns/artifacts, not in this home's"):
+        experiment_id(connect(copied, settings), copied, settings)
+    renamed = settings.model_copy(update={"experiment": "champollion (copied home)"})
+    assert experiment_id(connect(copied, renamed), copied, renamed)

@@ -76,12 +76,21 @@ def connect(home: Home, settings: TrainingConfig):
 
 
 def experiment_id(client: Any, home: Home, settings: TrainingConfig) -> str:
-    """The experiment's id, created (with artifacts under mlruns/artifacts for the default store) if needed."""
-    found = client.get_experiment_by_name(settings.experiment)
-    if found is not None:
-        return found.experiment_id
+    """The experiment's id, created (with artifacts under mlruns/artifacts for the default store) if needed.
+
+    The default store records where the experiment's artifacts go as an absolute path: a home copied or moved keeps
+    the path of the home it came from, and its runs would write into that one; refused, with the way out."""
     location = None if settings.tracking_uri else (home.mlruns / "artifacts").resolve().as_uri()
-    return client.create_experiment(settings.experiment, artifact_location=location)
+    found = client.get_experiment_by_name(settings.experiment)
+    if found is None:
+        return client.create_experiment(settings.experiment, artifact_location=location)
+    if location is not None and found.artifact_location.rstrip("/") != location.rstrip("/"):
+        raise ValueError(
+            f"{home.mlruns / 'mlflow.db'}: experiment {settings.experiment!r} keeps its artifacts in "
+            f"{found.artifact_location}, not in this home's {location}: the home was copied or moved from another, "
+            "and its runs would write there. Train in the home it came from, or set `training.experiment` to a new "
+            "name in this home's configuration (its runs and models then go under this home)")
+    return found.experiment_id
 
 
 def git_commit() -> tuple[str, bool]:

@@ -35,6 +35,7 @@ from training.registry import (
     connect,
     current_version,
     download,
+    experiment_id,
     load_scoring_model,
     log_training,
     optuna_storage,
@@ -125,6 +126,7 @@ def train(
     settings = settings_with(config, trials=trials, ipw=ipw)
     if source.rows.empty:
         raise ValueError(f"{source.label}: no valid inspection rows")
+    experiment_id(connect(home, settings), home, settings)  # a copied home is refused before the work, not after
     truth_months = read_truth(truth) if truth is not None else None
     data = load_training_data(home, config, source.rows, on_month)
     result = fit_and_evaluate(data, settings, settings.trials, optuna_storage(home), truth_months, on_trial, on_step,
