@@ -267,7 +267,7 @@ def run_audit(
         checks += rule_checks(rule_accuracy, audit)
 
     comparison = _csv_artifact(version.run_id, "report/comparison.csv")
-    checks.insert(0, baselines_check(comparison, settings.capacity_share))
+    checks.append(baselines_check(comparison, settings.capacity_share))
     card = _artifact(version.run_id, "report/model_card.md")
     return AuditResult(
         version=str(version.version), run_id=version.run_id, month=month, model=model,

@@ -447,6 +447,35 @@ def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config
     assert summary.issue_kinds["unreadable_file"] == 1
     assert [c["contract_number"] for c in contracts(home)] == ["C3"]  # nothing half-kept from bad.dsn
     assert "simulated bug" in next(home.quarantine.glob("*-file.reason.txt")).read_text()
+    # Not listed as ingested: once the bug is gone, the next run reads it.
+    monkeypatch.setattr(RecordBuilder, "monthly_rows", original)
+    again = run(home, in_process, bad, good)
+    assert (again.files_new, again.files_already_ingested, again.errors) == (1, 1, 0)
+    assert sorted(c["contract_number"] for c in contracts(home)) == ["C1", "C2", "C3"]
+
+
+def test_a_file_holding_no_declaration_is_an_error_and_quarantined(tmp_path, home, config, run):
+    text = "\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\n"
+    empty, utf16 = tmp_path / "empty.dsn", tmp_path / "utf16.dsn"
+    empty.write_bytes(b"")
+    utf16.write_bytes(text.encode("utf-16"))
+    summary = run(home, config, empty, utf16)
+    assert summary.issue_kinds["no_declaration"] == 2 and summary.errors >= 2
+    assert len(list(home.quarantine.glob("*-file.dsn"))) == 2
+
+
+def test_the_report_lists_every_quarantined_declaration_however_many_issues_a_file_has():
+    from warehouse.dsn.parser import Issue
+    from warehouse.parse_worker import capped_issues
+
+    issues = [Issue("f", line, "warning", "unquoted_value", "w") for line in range(1, 30)]
+    issues += [Issue("f", 40, "error", "malformed_line", "e"), Issue("f", 50, "error", "malformed_line", "e")]
+    issues += [Issue("f", line, "error", "quarantined", "q") for line in (60, 70, 80)]
+    listed, dropped, errors_dropped = capped_issues(issues, most=4)
+    assert [(i.line, i.kind) for i in listed] == [(40, "malformed_line"), (60, "quarantined"), (70, "quarantined"),
+                                                  (80, "quarantined")]
+    assert (dropped, errors_dropped) == (30, 1)
+    assert capped_issues(issues, most=100) == (issues, 0, 0)
 
 
 @pytest.mark.parametrize("nic", [None, "0001²", "¹²³00"])

@@ -75,6 +75,7 @@ class IngestSummary:
     status_counts: dict[str, int] = field(default_factory=dict)
     warnings: int = 0
     errors: int = 0
+    errors_not_listed: int = 0  # errors beyond a file's issues in the report (counted in `errors`)
     issue_kinds: Counter = field(default_factory=Counter)
     lines: int = 0
     bytes: int = 0
@@ -288,7 +289,7 @@ def ingest(
             state.discard(draft)
     now = datetime.now().replace(microsecond=0)
     summary.warnings = sum(1 for i in issues if i.severity == "warning")
-    summary.errors = sum(1 for i in issues if i.severity == "error")
+    summary.errors = sum(1 for i in issues if i.severity == "error") + summary.errors_not_listed
     summary.issue_kinds = Counter(i.kind for i in issues)
     summary.issues_report = _write_issues(home, issues, now)
     for issue in issues[: settings.max_issue_lines_logged]:
@@ -362,13 +363,20 @@ def _ingest_into(
                 issues.append(Issue(source.label, None, "warning", "unknown_rubric",
                                     f"{count} lines of rubric {rubric}, which the norm table does not define, skipped"))
             if file_result.issues_dropped:
-                issues.append(Issue(source.label, None, "warning", "too_many_issues",
-                                    f"{file_result.issues_dropped} further issues in this file not listed"))
-            errors = sum(1 for i in file_result.issues if i.severity == "error")
+                unlisted = file_result.errors_dropped
+                issues.append(Issue(source.label, None, "error" if unlisted else "warning", "too_many_issues",
+                                    f"{file_result.issues_dropped} further issues in this file not listed"
+                                    + (f", {unlisted} of them errors" if unlisted else "")))
+                summary.errors_not_listed += max(0, unlisted - 1)  # the line above counts one
+            if file_result.failed:  # not in the manifest: the next run reads it again
+                continue
+            listed_errors = sum(1 for i in file_result.issues if i.severity == "error")
+            errors = listed_errors + file_result.errors_dropped
             manifest_rows.append(
                 (source.sha256, source.label, result.batch_id, source.size, file_result.lines,
                  file_result.encoding, file_result.declarations, file_result.quarantined,
-                 len(file_result.issues) - errors, errors, now)
+                 len(file_result.issues) - listed_errors + file_result.issues_dropped - file_result.errors_dropped,
+                 errors, now)
             )
     if manifest_rows:
         columns = list(zip(*manifest_rows, strict=True))
@@ -378,9 +386,11 @@ def _ingest_into(
         log.info("ingest: file list written (%d files)", manifest.num_rows)
 
     all_batches = sorted(set(manifest.column("batch").to_pylist()))
+    listed = set(all_batches)  # a batch of files that all failed is not listed: nothing of it is read
     if all_batches and tasks:
         consolidation = engine.consolidate(
-            draft.staging, draft.warehouse, all_batches, [t.batch_id for t in tasks], settings.inferred_end_after_months
+            draft.staging, draft.warehouse, all_batches, [t.batch_id for t in tasks if t.batch_id in listed],
+            settings.inferred_end_after_months
         )
         summary.status_counts = consolidation.status_counts
         summary.months_rewritten = consolidation.months_rewritten

@@ -67,6 +67,8 @@ class FileResult:
     quarantined: int = 0
     issues: list[Issue] = field(default_factory=list)
     issues_dropped: int = 0
+    errors_dropped: int = 0  # of issues_dropped
+    failed: bool = False  # nothing could be read, for a reason the file may not have next time: not listed as ingested
     unknown_blocks: dict[str, int] = field(default_factory=dict)
     unknown_rubrics: dict[str, int] = field(default_factory=dict)
     envelope_lines: int = 0
@@ -192,6 +194,11 @@ def _parse_file(
         )
     if report.truncated:
         _quarantine_whole_file(source, task.quarantine, report.truncated)
+    elif result.declarations == 0:
+        reason = ("no declaration could be read from the file: empty, not DSN text, or in an encoding this reader "
+                  "does not take (UTF-16)")
+        _quarantine_whole_file(source, task.quarantine, reason)
+        parser.issues.append(Issue(label, None, "error", "no_declaration", reason + "; quarantined whole"))
     if to_quarantine:
         _write_quarantine(source, to_quarantine, task.quarantine)
         for declaration in to_quarantine:
@@ -206,9 +213,21 @@ def _parse_file(
     result.envelope_lines = parser.summary.envelope_lines
     result.unknown_blocks = dict(parser.summary.unknown_blocks)
     result.unknown_rubrics = dict(parser.summary.unknown_rubrics)
-    result.issues = parser.issues[:MAX_ISSUES_PER_FILE]
-    result.issues_dropped = max(0, len(parser.issues) - MAX_ISSUES_PER_FILE)
+    result.issues, result.issues_dropped, result.errors_dropped = capped_issues(parser.issues)
     return result
+
+
+def capped_issues(issues: list[Issue], most: int = MAX_ISSUES_PER_FILE) -> tuple[list[Issue], int, int]:
+    """The issues of one file a report lists (in their order), how many it leaves out and how many of those are errors:
+    every quarantined declaration is listed whatever their number (one per declaration), then the other errors, then
+    the warnings, up to `most` in all."""
+    quarantined = [i for i, issue in enumerate(issues) if issue.kind == "quarantined"]
+    errors = [i for i, issue in enumerate(issues) if issue.severity == "error" and issue.kind != "quarantined"]
+    warnings = [i for i, issue in enumerate(issues) if issue.severity != "error"]
+    room = max(0, most - len(quarantined))
+    kept = quarantined + errors[:room] + warnings[:max(0, room - len(errors))]
+    listed = [issues[i] for i in sorted(kept)]
+    return listed, len(issues) - len(listed), len(errors) - min(len(errors), room)
 
 
 def _check_types(table: str, rows: list[tuple]) -> None:
@@ -258,6 +277,7 @@ def _unreadable_file(source: SourceFile, quarantine: Path, exc: Exception) -> Fi
         _quarantine_whole_file(source, quarantine, f"the whole file could not be read: {detail}")
     except OSError as copy_error:  # the file vanished or cannot be read at all: the issue still says so
         detail += f" (not copied to the quarantine: {copy_error.strerror})"
-    result = FileResult(source, quarantined=1)
-    result.issues = [Issue(source.label, None, "error", "unreadable_file", f"file quarantined whole: {detail}")]
+    result = FileResult(source, quarantined=1, failed=True)
+    result.issues = [Issue(source.label, None, "error", "unreadable_file",
+                           f"file quarantined whole, to be read again by the next run: {detail}")]
     return result
