@@ -235,6 +235,20 @@ def test_ingesting_twice_changes_nothing(tmp_path, home, config, run):
     assert len(table(home, "contract_months")) == 1
 
 
+def test_runs_within_one_second_each_keep_their_report(tmp_path, home, config, run, monkeypatch):
+    import warehouse.ingest
+
+    moment = datetime(2026, 12, 6, 22, 13, 33)
+    monkeypatch.setattr(warehouse.ingest, "datetime", type("Frozen", (datetime,), {"now": classmethod(lambda cls: moment)}))
+    bad = tmp_path / "bad.dsn"
+    bad.write_bytes(b"")
+    first = run(home, config, bad)
+    good = write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    second = run(home, config, good)
+    assert first.issues_report != second.issues_report
+    assert "no_declaration" in first.issues_report.read_text(encoding="utf-8")
+
+
 def test_gzip_files_and_folders_are_read(tmp_path, home, config, run):
     text = "\r\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\r\n"
     folder = tmp_path / "in" / "sub"

@@ -201,15 +201,24 @@ def _gzip_magic_only(index: int) -> tuple:
 
 
 def _empty(index: int) -> tuple:
-    return b"", "not_dsn", None, "does not start with a rubric line", ()
+    return b"", "no_declaration", None, "no declaration could be read", ()
 
 
 def _blank_lines(index: int) -> tuple:
-    return b"\r\n\r\n\n", "not_dsn", None, "does not start with a rubric line", ()
+    return b"\r\n\r\n\n", "no_declaration", None, "no declaration could be read", ()
 
 
 def _binary(index: int) -> tuple:
-    return bytes(range(256)) * 4, "not_dsn", None, "does not start with a rubric line", ()
+    return bytes(range(256)) * 4, "no_declaration", None, "no declaration could be read", ()
+
+
+def _utf16(index: int) -> tuple:
+    return _text(_lines(index)).decode("latin-1").encode("utf-16"), "no_declaration", None, "UTF-16", ()
+
+
+def _line_before_the_envelope(index: int) -> tuple:
+    """A transfer tool's header line before S10: the file is still found in its folder, and read."""
+    return b"HEADER transfert 2025-01\r\n" + _text(_lines(index)), "malformed_line", 1, "not a rubric line", _sirets(index)
 
 
 def _no_envoi(index: int) -> tuple:
@@ -303,6 +312,9 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "empty_file": _empty,
     "only_blank_lines": _blank_lines,
     "binary_file": _binary,
+    "utf16_file": _utf16,
+    "line_before_the_envelope": _line_before_the_envelope,
+    "notes_beside_the_files": lambda index: (b"Fichiers DSN de janvier\n", "not_dsn", None, "no DSN rubric line", ()),
     "duplicated_declaration": _duplicated_declaration,
     "two_declarations_for_one_month": _two_survivors,
     "unknown_block": _insert("S21.G00.40.021", ["S21.G00.99.001,'X'"], "unknown_block", "S21.G00.99", False, True),
@@ -364,13 +376,15 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "mixed_line_ends": _mixed_line_ends,
 }
 GZIP_CASES = {"gzip_cut_at_60_percent", "gzip_garbage", "gzip_trailing_garbage", "gzip_magic_only"}
+NOT_NAMED_DSN = {"line_before_the_envelope", "notes_beside_the_files"}  # found in the folder by what they hold
 
 
 def build_cases() -> list[Case]:
     cases = []
     for index, (name, build) in enumerate(CASES.items()):
         content, kind, line, words, kept = build(index)
-        cases.append(Case(name, content, kind, line, words, tuple(kept), ".dsn.gz" if name in GZIP_CASES else ".dsn"))
+        suffix = ".dsn.gz" if name in GZIP_CASES else ".txt" if name in NOT_NAMED_DSN else ".dsn"
+        cases.append(Case(name, content, kind, line, words, tuple(kept), suffix))
     return cases
 
 

@@ -15,11 +15,13 @@ warehouse: another key is refused unless the run rebuilds the warehouse from its
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
+import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -131,23 +133,32 @@ class DuckDBIngest:
             return consolidate(engine.con, staging, warehouse, batches, new_batches, inferred_end_after_months)
 
 
+# A DSN rubric line (`S21.G00.40.001,`), in any case, after stray bytes: what makes a file in a folder a DSN file.
+_RUBRIC_LINE = re.compile(rb"(?im)^[\x00\s]*S\d\d\.G\d\d\.\d\d\.\d{3},")
+_DSN_SUFFIXES = (".dsn", ".dsn.gz")
+HEAD_BYTES = 4096  # how much of a file in a folder is looked at for a rubric line
+
+
 def looks_like_dsn(path: Path) -> bool:
-    """True when the file (possibly gzip) starts with a DSN rubric line (`Sxx.Gxx.`), or is a gzip
-    file too damaged to tell (it is then read, and reported, as a DSN file)."""
+    """True when the file (possibly gzip) is named like a DSN file (`.dsn`, `.dsn.gz`), holds a DSN rubric line in its
+    first HEAD_BYTES (a line added before the envelope, stray bytes or a lower-case rubric do not hide one: the parser
+    then reports them), or is a gzip file too damaged to tell (it is then read, and reported, as a DSN file)."""
+    if path.name.lower().endswith(_DSN_SUFFIXES):
+        return True
     try:
         with open_binary(path) as stream:
-            head = stream.read(64).lstrip(b"\xef\xbb\xbf\r\n ")
+            head = stream.read(HEAD_BYTES)
             damaged = stream_damage(stream) is not None
     except OSError:
         return False
-    if damaged and not head:
+    if damaged and not head.strip(b"\xef\xbb\xbf\r\n "):
         return True
-    return len(head) >= 8 and head[:1] == b"S" and head[1:3].isdigit() and head[3:5] == b".G"
+    return _RUBRIC_LINE.search(head.replace(b"\xef\xbb\xbf", b"")) is not None
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Files to read: named files always; inside folders (recursively), those that look like DSN
-    (gzip files too damaged to tell included).
+    """Files to read: named files always; inside folders (recursively, through links to folders, each folder once),
+    those that look like DSN (`looks_like_dsn`).
 
     Returns (DSN files, files skipped because they are not DSN), both sorted.
     """
@@ -155,14 +166,30 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     skipped: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            for candidate in path.rglob("*"):
-                if candidate.is_file() and not candidate.name.startswith("."):
-                    (chosen if looks_like_dsn(candidate) else skipped).add(candidate.resolve())
+            for candidate in _files_under(path):
+                (chosen if looks_like_dsn(candidate) else skipped).add(candidate.resolve())
         elif path.is_file():
             chosen.add(path.resolve())
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     return sorted(chosen), sorted(skipped)
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """The files under `folder` whose names do not start with a dot, following links to folders (a month's folder
+    linked from an archive), each folder read once whatever the links to it (a loop of links ends)."""
+    seen: set[str] = set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        for name in sorted(files):
+            candidate = Path(root) / name
+            if not name.startswith(".") and candidate.is_file():
+                yield candidate
 
 
 def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> list[list[SourceFile]]:
@@ -317,7 +344,8 @@ def _ingest_into(
     summary.files_seen = len(dsn_files)
     summary.files_skipped_not_dsn = len(not_dsn)
     issues += [
-        Issue(file_label(p), None, "warning", "not_dsn", "file in a DSN folder that does not start with a rubric line; skipped")
+        Issue(file_label(p), None, "warning", "not_dsn", f"file in a DSN folder that holds no DSN rubric line in its first "
+              f"{HEAD_BYTES} bytes and is not named .dsn; skipped")
         for p in not_dsn
     ]
     manifest_path = draft.staging / "files.parquet"
@@ -425,7 +453,12 @@ def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress:
 
 def _write_issues(home: Home, issues: list[Issue], when: datetime) -> Path:
     home.ingest_reports.mkdir(parents=True, exist_ok=True)
-    path = home.ingest_reports / f"issues-{when.strftime('%Y%m%dT%H%M%S')}.csv"
+    stem = f"issues-{when.strftime('%Y%m%dT%H%M%S')}"
+    path = home.ingest_reports / f"{stem}.csv"
+    for again in itertools.count(2):  # runs one after the other within a second: each its own report
+        if not path.exists():
+            break
+        path = home.ingest_reports / f"{stem}-{again}.csv"
     write_rows_csv(path, ["file", "line", "severity", "kind", "reason"],
                    ([i.file, i.line if i.line is not None else "", i.severity, i.kind, i.reason] for i in issues))
     return path

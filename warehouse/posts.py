@@ -39,6 +39,9 @@ def _fold_token(token: str) -> str:
     return token
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
+
+
 @lru_cache(maxsize=200_000)
 def normalise_post(title: str | None) -> str | None:
     """The normalised post of a job title (lower case, no accents, masculine singular, no 'H/F').
@@ -47,7 +50,8 @@ def normalise_post(title: str | None) -> str | None:
     """
     if not title:
         return None
-    decomposed = unicodedata.normalize("NFKD", title)
+    # Ligatures have no decomposition: 'Manœuvre' would lose its 'œ' with the accents, and not be 'Manoeuvre'.
+    decomposed = unicodedata.normalize("NFKD", title.translate(_LIGATURES))
     text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
     text = _GENDER_MARKERS.sub(" ", text)
     tokens = [_fold_token(tok) for tok in _NON_ALNUM.split(text) if tok and tok not in _STOPWORDS]
