@@ -560,3 +560,18 @@ def test_a_file_named_in_bytes_that_are_not_utf8_is_ingested_and_found_again(tmp
     assert [Path(name).name for (name,) in listed] == ["caf\\xe9.dsn", "good.dsn"]
     rebuilt = ingest([], home, config, test_key, rebuild=True)  # reads every listed file again, by its label
     assert rebuilt.files_new == 2 and [c["contract_number"] for c in contracts(home)] == ["C1", "C3"]
+
+
+def test_a_month_folder_linked_from_an_archive_is_read_and_a_loop_of_links_ends(tmp_path):
+    from warehouse.ingest import discover
+
+    archive = tmp_path / "archive" / "2025-01"
+    archive.mkdir(parents=True)
+    (archive / "a.dsn").write_bytes(b"S10.G00.00.001,'x'\n")
+    (archive / "notes.txt").write_bytes(b"DSN de janvier\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "2025-01").symlink_to(archive)
+    (archive / "back").symlink_to(inbox)  # a loop
+    found, skipped = discover([inbox])
+    assert found == [(archive / "a.dsn").resolve()] and skipped == [(archive / "notes.txt").resolve()]
