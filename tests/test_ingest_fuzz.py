@@ -212,6 +212,16 @@ def _binary(index: int) -> tuple:
     return bytes(range(256)) * 4, "no_declaration", None, "no declaration could be read", ()
 
 
+def _cut_before_next_envoi(index: int) -> tuple:
+    """An envoi cut inside its second declaration (no S90), another envoi appended: the cut one is quarantined."""
+    good, _ = _sirets(index)
+    lines = _lines(index)
+    cut = lines[:_other_start(lines, index) + 6]
+    following = f"{400000000 + index:09d}00013"
+    rest = render(envoi([_declaration(following, "3")]))
+    return _text(cut + rest), "truncated_envoi", len(cut) + 1, "the declaration is cut short", (good, following)
+
+
 def _utf16(index: int) -> tuple:
     return _text(_lines(index)).decode("latin-1").encode("utf-16"), "no_declaration", None, "UTF-16", ()
 
@@ -313,6 +323,7 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "only_blank_lines": _blank_lines,
     "binary_file": _binary,
     "utf16_file": _utf16,
+    "envoi_cut_before_the_next": _cut_before_next_envoi,
     "line_before_the_envelope": _line_before_the_envelope,
     "notes_beside_the_files": lambda index: (b"Fichiers DSN de janvier\n", "not_dsn", None, "no DSN rubric line", ()),
     "duplicated_declaration": _duplicated_declaration,

@@ -437,6 +437,12 @@ class DsnParser:
         A generator: closing a declaration yields it. Returns the new instance if kept.
         """
         if block == ENVOI:
+            if state.envoi is not None and state.total is None and state.declaration is not None:
+                # As at the end of a file: without its S90, the envoi's last declaration may have lost its end.
+                reason = (f"a new envoi starts inside a declaration of the envoi starting line {state.envoi_start_line}, "
+                          "which has no S90 total: the declaration is cut short")
+                state.declaration.problems.append(reason)
+                self._issue(line, "error", "truncated_envoi", reason)
             yield from self._close_envoi(state, line)
             yield from self._close_declaration(state, line - 1)
             state.envoi = Block(block, line)
