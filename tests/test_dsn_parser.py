@@ -215,3 +215,12 @@ def test_compiled_parser_is_built_from_the_current_source():
             assert loaded.stat().st_mtime >= source.stat().st_mtime, (
                 f"{loaded.name} is older than {source.name}: run `make install` to compile it again"
             )
+
+
+@pytest.mark.parametrize("written", ["'C0001", "C0001'"])
+def test_a_value_that_lost_one_of_its_quotes_is_read_without_the_other(tmp_path, written):
+    """'C0001 is the contract C0001 whose line lost a quote, not a second contract."""
+    lines = [f"S21.G00.40.009,{written}" if line == "S21.G00.40.009,'C0001'" else line for line in one_contract_file(tmp_path)]
+    declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
+    assert declarations[0].individuals[0].children[0].text("009") == "C0001"
+    assert kinds(parser) == ["unquoted_value"] and "one of its two quotes" in parser.issues[0].reason

@@ -254,6 +254,15 @@ class DsnParser:
         else:
             self._issue(line, "warning", kind, reason + " (outside any declaration; line ignored)")
 
+    def _unquoted(self, line: int, code: str, raw: str) -> str:
+        """A value without its two quotes: the one quote it has is dropped ('00001 and 00001' are the contract 00001 a
+        line of which lost a quote), with a warning."""
+        if raw[:1] == "'" or raw[-1:] == "'":
+            self._issue(line, "warning", "unquoted_value", f"{code}: value with one of its two quotes only, read without it")
+            return raw[1:] if raw[:1] == "'" else raw[:-1]
+        self._issue(line, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
+        return raw
+
     def _invalid_value(self, line: int, code: str, value: object, why: ValueError) -> None:
         self._issue(line, "warning", "invalid_value", f"{code}: invalid value ({describe_value(value)}): {why}; ignored")
 
@@ -399,8 +408,7 @@ class DsnParser:
                     if len(raw) > 1 and raw[0] == "'" and raw[-1] == "'":
                         text = raw[1:-1]
                     else:
-                        self._issue(number, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
-                        text = raw
+                        text = self._unquoted(number, code, raw)
                     value = text
                     if convert is not as_text:
                         try:
@@ -414,8 +422,7 @@ class DsnParser:
                 if line[-1] == "'" and len(line) > 16 and line[15] == "'":
                     text = line[16:-1]
                 else:
-                    self._issue(number, "warning", "unquoted_value", f"{line[:14]}: value not enclosed in quotes, read as is")
-                    text = line[15:]
+                    text = self._unquoted(number, line[:14], line[15:])
                 value = text
                 if convert is not as_text:
                     try:
