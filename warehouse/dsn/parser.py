@@ -405,10 +405,8 @@ class DsnParser:
                     if convert is None:
                         unknown_rubrics[code] += 1
                         continue
-                    if len(raw) > 1 and raw[0] == "'" and raw[-1] == "'":
-                        text = raw[1:-1]
-                    else:
-                        text = self._unquoted(number, code, raw)
+                    quoted = len(raw) > 1 and raw[0] == "'" and raw[-1] == "'"
+                    text = raw[1:-1] if quoted else self._unquoted(number, code, raw)
                     value = text
                     if convert is not as_text:
                         try:
@@ -419,10 +417,8 @@ class DsnParser:
                     fields[cur_field] = value
                     continue
                 # A value of a kept block, on a line starting with a known rubric and its comma.
-                if line[-1] == "'" and len(line) > 16 and line[15] == "'":
-                    text = line[16:-1]
-                else:
-                    text = self._unquoted(number, line[:14], line[15:])
+                quoted = line[-1] == "'" and len(line) > 16 and line[15] == "'"
+                text = line[16:-1] if quoted else self._unquoted(number, line[:14], line[15:])
                 value = text
                 if convert is not as_text:
                     try:
