@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from core.config import Config, IngestConfig
 from core.csv_files import write_rows_csv
 from core.home import Home
+from core.machine import end_with_parent
 from warehouse.consolidate import ConsolidationResult, consolidate
 from warehouse.dsn.parser import Issue
 from warehouse.dsn.reader import file_label, file_path, file_sha256, open_binary, stream_damage
@@ -441,7 +442,9 @@ def _run_tasks(tasks: list[BatchTask], workers: int, total_bytes: int, progress:
             if progress:
                 progress(done_bytes, total_bytes)
         return sorted(results, key=lambda r: r.batch_id)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    # Killed, the run takes its workers along (`core.machine.end_with_parent`) instead of leaving them waiting.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(parse_batch, task): task for task in tasks}
         for future in as_completed(futures):
             results.append(future.result())
