@@ -224,3 +224,27 @@ def test_a_value_that_lost_one_of_its_quotes_is_read_without_the_other(tmp_path,
     declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
     assert declarations[0].individuals[0].children[0].text("009") == "C0001"
     assert kinds(parser) == ["unquoted_value"] and "one of its two quotes" in parser.issues[0].reason
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 64])
+def test_lines_are_cut_at_every_kind_of_line_end_whatever_the_reads(monkeypatch, chunk):
+    import io
+
+    from warehouse.dsn import reader
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", chunk)
+    data = b"a\r\nbb\rccc\n\r\nd" + b"e" * 40 + b"\r"
+    blocks = list(reader.iter_raw_blocks(io.BytesIO(data), DecodeReport()))
+    assert b"".join(blocks) == data
+    lines = reader.line_ends_to_lf(b"".join(blocks)).split(b"\n")
+    assert lines == [b"a", b"bb", b"ccc", b"", b"d" + b"e" * 40, b""]
+    assert all(block.endswith((b"\n", b"\r")) for block in blocks)  # whole lines only
+
+
+def test_a_value_far_longer_than_the_norm_allows_is_not_stored(tmp_path):
+    lines = [f"S21.G00.40.006,'{'x' * 5000}'" if line.startswith("S21.G00.40.006") else line
+             for line in one_contract_file(tmp_path)]
+    declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
+    assert declarations[0].individuals[0].children[0].text("006") is None
+    assert kinds(parser) == ["invalid_value"] and "longer than the 1000 characters" in parser.issues[0].reason
+    assert "x" * 20 not in parser.issues[0].reason  # described, never echoed

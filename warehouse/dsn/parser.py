@@ -69,6 +69,10 @@ def parse_amount(value: str) -> float:
 # A number of hours above this is a typing error (more than eleven years of hours). Refused as other bad values are, it
 # also keeps every sum of hours within the integers it is summed in (`warehouse.contracts.hour_units`).
 MAX_HOURS = 100_000
+# The longest value the norm allows is 120 characters (S21.G00.40.006, the job title): a value far beyond it is no
+# rubric's (a line that lost its line ends, a file damaged), and is not stored (a 200 MB "job title" was).
+MAX_VALUE_CHARS = 1_000
+TOO_LONG = ValueError(f"longer than the {MAX_VALUE_CHARS} characters this reader takes (the norm: 120 at most)")
 
 
 def parse_hours(value: str) -> float:
@@ -407,6 +411,9 @@ class DsnParser:
                         continue
                     quoted = len(raw) > 1 and raw[0] == "'" and raw[-1] == "'"
                     text = raw[1:-1] if quoted else self._unquoted(number, code, raw)
+                    if len(text) > MAX_VALUE_CHARS:
+                        self._invalid_value(number, code, text, TOO_LONG)
+                        continue
                     value = text
                     if convert is not as_text:
                         try:
@@ -419,6 +426,9 @@ class DsnParser:
                 # A value of a kept block, on a line starting with a known rubric and its comma.
                 quoted = line[-1] == "'" and len(line) > 16 and line[15] == "'"
                 text = line[16:-1] if quoted else self._unquoted(number, line[:14], line[15:])
+                if len(text) > MAX_VALUE_CHARS:
+                    self._invalid_value(number, line[:14], text, TOO_LONG)
+                    continue
                 value = text
                 if convert is not as_text:
                     try:

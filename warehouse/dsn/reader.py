@@ -197,9 +197,10 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
     block ends with its last line's end, but the last block, whose last line may have none.
 
     A CR at the end of a read waits for the next one (it may be the first half of a CRLF). A UTF-8
-    byte order mark at the start is skipped (and noted in the report).
+    byte order mark at the start is skipped (and noted in the report). A line longer than a read is gathered in
+    parts, each searched for line ends once: time grows with its length, not with its square.
     """
-    pending = b""
+    pending: list[bytes] = []  # the start of the next line: no line end among them but a CR at the very end
     while True:
         block = stream.read(CHUNK_BYTES)
         if not report.bytes_read and block.startswith(UTF8_BOM):
@@ -209,17 +210,20 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
         report.bytes_read += len(block)
         if not block:
             break
-        data = pending + block
-        search_end = len(data) - 1 if data.endswith(b"\r") else len(data)
-        cut = max(data.rfind(b"\n", 0, search_end), data.rfind(b"\r", 0, search_end))
+        if pending and pending[-1].endswith(b"\r") and not block.startswith(b"\n"):
+            yield b"".join(pending)  # the CR that waited ends a line on its own
+            pending = []
+        search_end = len(block) - 1 if block.endswith(b"\r") else len(block)
+        cut = max(block.rfind(b"\n", 0, search_end), block.rfind(b"\r", 0, search_end))
         if cut < 0:
-            pending = data
+            pending.append(block)
             continue
-        pending = data[cut + 1 :]
-        yield data[: cut + 1]
+        pending.append(block[: cut + 1])
+        yield b"".join(pending)
+        pending = [block[cut + 1 :]] if cut + 1 < len(block) else []
     report.truncated = stream_damage(stream)
     if pending:
-        yield pending
+        yield b"".join(pending)
 
 
 def iter_line_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, bytes]]:
