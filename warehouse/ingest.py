@@ -309,23 +309,29 @@ def ingest(
         except BaseException:
             state.discard(draft)  # the published version stays as it was
             raise
+        # The report before the version: a run killed once its version is published has written what it found (the
+        # files it read are listed as ingested and will not be read again); killed before, the next run reads them.
+        _report_issues(home, settings, issues, summary)
         if summary.files_new or rebuild or published is None:
             log.info("ingest: publishing version %d", draft.number)
             state.publish(draft)
             summary.version = draft.number
         else:
             state.discard(draft)
-    now = datetime.now().replace(microsecond=0)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _report_issues(home: Home, settings: IngestConfig, issues: list[Issue], summary: IngestSummary) -> None:
+    """Count the run's issues into `summary`, write its report and log the first ones."""
     summary.warnings = sum(1 for i in issues if i.severity == "warning")
     summary.errors = sum(1 for i in issues if i.severity == "error") + summary.errors_not_listed
     summary.issue_kinds = Counter(i.kind for i in issues)
-    summary.issues_report = _write_issues(home, issues, now)
+    summary.issues_report = _write_issues(home, issues, datetime.now().replace(microsecond=0))
     for issue in issues[: settings.max_issue_lines_logged]:
         log.warning("%s:%s: %s: %s", issue.file, issue.line or "-", issue.kind, issue.reason)
     if len(issues) > settings.max_issue_lines_logged:
         log.warning("... %d more issues in %s", len(issues) - settings.max_issue_lines_logged, summary.issues_report)
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _ingest_into(
