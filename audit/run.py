@@ -36,6 +36,7 @@ from audit.checks import (
 from audit.drift import TRAINING, drift_check, drift_table
 from audit.fairness import fairness_checks, targeting_tables, with_groups
 from audit.legal_rules import rule_checks
+from audit.reasons_truth import precision_by_reason, reason_truth_check
 from audit.selection_bias import selection_bias_check
 from audit.verdict import Check, Status, Verdict, verdict_of
 from core.capacity import siret_key, top_share_mask
@@ -229,6 +230,9 @@ def run_audit(
     checks += stability_checks
 
     truth_series = _truth_of(truth, month)
+    if truth_series is not None:
+        scored = ranked["siret"].astype(str).map(truth_series).dropna()
+        checks.append(reason_truth_check(precision_by_reason(ranked, truth_series), float(scored.mean()), audit))
     rule_accuracy = (rules_against_truth(stored.evidence(), truth, month, config.features.window_months)
                      if truth is not None else None)
     oof = _oof_selected(version.run_id, settings.capacity_share)

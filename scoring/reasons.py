@@ -44,6 +44,13 @@ RULE_PHRASES: dict[str, tuple[str, str, str]] = {
 
 
 LEGAL_RULES = "legal_rules"
+
+
+def reason_label(group: str) -> str:
+    """A reason group (`reason_group`) in French: the feature's label, or the legal-rule checks'."""
+    if group == LEGAL_RULES:
+        return "infractions potentielles (règles du Code du travail)"
+    return _BY_NAME[group].label_fr if group in _BY_NAME else group
 RULE_FEATURES = frozenset({"n_rule_hits_total", *(f"n_{rule}" for rule in RULE_PHRASES)})
 
 

@@ -48,7 +48,7 @@ def test_the_audit_prints_a_verdict_that_counts_every_check_and_logs_the_report_
     # drift (2), selection bias, rules.
     for group in ("Valeur du modèle", "Explications", "Équité", "Dérive des données", "Biais de sélection", "Règles de droit"):
         assert any(line.startswith(group) for line in output.splitlines()), group
-    for check in ("Le modèle fait mieux que les méthodes simples",
+    for check in ("Le modèle fait mieux que les méthodes simples", "quelle que soit leur raison principale",
                   "s'additionnent au score brut", "importance par permutation", "autre graine", "un mois de contrôles en moins",
                   "Disparités par région — liste du mois", "Disparités par taille d'établissement — contrôles passés",
                   "Dérive depuis les mois d'entraînement", "Dérive d'un mois à l'autre", "Représentativité des contrôles",

@@ -182,3 +182,23 @@ def test_every_group_of_checks_says_what_to_do_when_one_does_not_pass():
     from audit.verdict import GROUPS
 
     assert set(NEXT_STEPS) == set(GROUPS)
+
+
+def test_the_lines_led_by_a_reason_no_better_than_chance_are_named():
+    from audit.reasons_truth import precision_by_reason, reason_truth_check
+
+    growth, rules = "headcount_growth_12m", "legal_rules"
+    ranked = pd.DataFrame({
+        "siret": [f"{i:014d}" for i in range(40)],
+        "in_list": [True] * 36 + [False] * 4,
+        "exploration": [False] * 34 + [True] * 2 + [False] * 4,
+        "reason_1_feature": [rules] * 20 + [growth] * 12 + [""] * 4 + [""] * 4,
+    })
+    truth = pd.Series([1] * 12 + [0] * 8 + [1] + [0] * 11 + [0] * 8, index=ranked["siret"])
+    table = precision_by_reason(ranked, truth)
+    assert table[["reason", "lines", "abusing"]].values.tolist() == [[rules, 20, 12], [growth, 12, 1], ["(aucune raison)", 2, 0]]
+    check = reason_truth_check(table, base_rate=0.1, settings=AuditConfig(min_outcomes=10))
+    assert check.status is Status.WARNING and check.value == pytest.approx(12 / 34)
+    assert "Les lignes menées par « évolution de l'effectif sur 12 mois »" in check.detail
+    assert "« infractions potentielles (règles du Code du travail) » : 20 lignes, 60,0" in check.detail
+    assert reason_truth_check(table[table["reason"] == rules], 0.1, AuditConfig(min_outcomes=10)).status is Status.PASSED

@@ -28,7 +28,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from web.access import Permission, allowed
 from web.accounts import oidc_user, sign_in
-from web.data import SORTS, EstablishmentView, HomeData, ListFilters, audit_reports, list_months, reason_label
+from web.data import SORTS, EstablishmentView, HomeData, ListFilters, audit_reports, list_months
 from web.database import (
     FOLLOW_UPS,
     ROLE_LABELS,
@@ -58,6 +58,7 @@ from web.project import (
     month_fr,
     of_month_fr,
     percent_fr,
+    reason_label,
     region_names,
     slug,
     store_recorded_inspections,

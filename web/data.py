@@ -25,8 +25,6 @@ import numpy as np
 import pandas as pd
 
 from web.project import (
-    LABELS_FR,
-    LEGAL_RULES,
     Config,
     DuckDBEngine,
     Explanation,
@@ -90,10 +88,6 @@ def list_months(home: Home) -> list[date]:
         if (folder / "ranked.csv").exists():
             months.append(month)
     return sorted(months, reverse=True)
-
-
-def reason_label(group: str) -> str:
-    return "infractions potentielles (règles du Code du travail)" if group == LEGAL_RULES else LABELS_FR.get(group, group)
 
 
 @dataclass(frozen=True)

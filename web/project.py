@@ -31,7 +31,7 @@ from scoring.explain import (
 )
 from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs
 from scoring.monthly import lists_folder, load_model, read_ranking, slug
-from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, region_names
+from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, reason_label, region_names
 from scoring.region_files import lines_csv
 from training.workflow import list_models
 from warehouse.contracts import has_contract_states
@@ -87,6 +87,7 @@ __all__ = [
     "published_version",
     "read_list_inputs",
     "read_ranking",
+    "reason_label",
     "region_names",
     "slug",
     "stale_notice",
