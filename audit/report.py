@@ -46,10 +46,12 @@ DASH = "—"
 
 # What an evaluator should do next, per group of checks that did not pass.
 NEXT_STEPS = {
-    "performance": "Le modèle ne fait pas mieux qu'une méthode simple sur les contrôles passés (figure « Précision aux "
-                   "capacités de contrôle ») : sa complexité n'est pas justifiée. Préférer la méthode simple, plus "
-                   "lisible, ou réentraîner le modèle quand davantage de contrôles sont connus, avant de lui confier "
-                   "les listes.",
+    "performance": "Si le modèle ne fait pas mieux qu'une méthode simple sur les contrôles passés (figure « Précision "
+                   "aux capacités de contrôle »), sa complexité n'est pas justifiée : préférer la méthode simple, plus "
+                   "lisible, ou réentraîner le modèle quand davantage de contrôles sont connus. Si les lignes menées "
+                   "par un fait ne font pas mieux que le hasard face à la vérité simulée, ce fait ne doit pas orienter "
+                   "les contrôles : revoir l'entraînement (pondération par l'inverse de la propension, variables) avant "
+                   "de confier les listes au modèle.",
     "explanations": "Ne pas diffuser les motifs tant que les explications ne sont pas fidèles ou stables : vérifier le "
                     "calcul des valeurs SHAP et la stabilité du motif principal (section « Fidélité »).",
     "fairness": "Examiner les groupes signalés (section « Équité ») : la disparité suit-elle une différence réelle de "
