@@ -43,6 +43,16 @@ def number_fr(value: float, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
 
 
+def signed_fr(value: float, decimals: int = 4) -> str:
+    """A signed number as French text: 1.6487 -> '+1,6487' (a model's contribution, in log-odds)."""
+    return f"{value:+.{decimals}f}".replace(".", ",")
+
+
+def tiny_fr(value: float) -> str:
+    """A tiny gap as French text: 3.3e-16 -> '3,3e-16'."""
+    return f"{value:.1e}".replace(".", ",")
+
+
 def count_fr(n: int, singular: str, plural: str | None = None) -> str:
     """'0 contrôle', '1 alerte', '2 alertes', '1\u202f234 constats': French takes the singular below 2."""
     return f"{number_fr(n)} {singular if abs(n) < 2 else plural or singular + 's'}"

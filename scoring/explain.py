@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
-from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr
+from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr, signed_fr, tiny_fr
 from core.geography import places_table
 from core.home import Home
 from core.months import month_end
@@ -527,8 +527,6 @@ def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.4f}".replace(".", ",")
 
 
 def audit_paragraph(explanation: Explanation) -> str:
@@ -625,25 +623,25 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
     weighty = explanation.reasons[explanation.reasons["contribution"].abs() >= REASON_MIN_WEIGHT]
     for r in weighty.itertuples(index=False):
         mark = " *" if r.listed_reason else ""
-        reasons.add_row(_signed(r.contribution) + mark, r.sentence)
+        reasons.add_row(signed_fr(r.contribution) + mark, r.sentence)
     out.append(reasons)
     rest = len(explanation.reasons) - len(weighty)
     out.append(Text(
         ("* raison imprimée sur la liste régionale. " if weighty["listed_reason"].any() else "")
         + "Une contribution positive augmente le score, une contribution négative le diminue (unité : log-odds)."
-        + (f" {rest} autres faits pèsent moins de {_signed(REASON_MIN_WEIGHT)[1:]} chacun : voir le détail." if rest else "")))
+        + (f" {rest} autres faits pèsent moins de {signed_fr(REASON_MIN_WEIGHT)[1:]} chacun : voir le détail." if rest else "")))
 
     detail = table("Détail : contribution de chaque indicateur (valeurs de Shapley, log-odds)",
                    [("n°", "right"), ("indicateur", "left"), ("code", "left"), ("valeur", "right"),
                     ("contribution", "right")])
     for n, r in enumerate(explanation.contributions.itertuples(index=False), start=1):
-        detail.add_row(str(n), r.label_fr, r.feature, r.shown, _signed(r.contribution))
+        detail.add_row(str(n), r.label_fr, r.feature, r.shown, signed_fr(r.contribution))
     total = float(explanation.contributions["contribution"].sum())
-    detail.add_row("", "valeur de base du modèle", "bias", "", _signed(explanation.bias))
-    detail.add_row("", "somme : valeur de base + contributions", "", "", _signed(explanation.bias + total))
-    detail.add_row("", "score brut du modèle", "raw_score", "", _signed(explanation.raw_score))
+    detail.add_row("", "valeur de base du modèle", "bias", "", signed_fr(explanation.bias))
+    detail.add_row("", "somme : valeur de base + contributions", "", "", signed_fr(explanation.bias + total))
+    detail.add_row("", "score brut du modèle", "raw_score", "", signed_fr(explanation.raw_score))
     out.append(detail)
-    out.append(Text(f"Vérification : la somme redonne le score brut à {explanation.shap_gap:.1e} près. "
+    out.append(Text(f"Vérification : la somme redonne le score brut à {tiny_fr(explanation.shap_gap)} près. "
                     f"Probabilité calibrée correspondante : {percent_fr(float(e['score']))}."))
 
     ev = explanation.evidence

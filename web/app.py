@@ -60,9 +60,11 @@ from web.project import (
     percent_fr,
     reason_label,
     region_names,
+    signed_fr,
     slug,
     store_recorded_inspections,
     timeline_png,
+    tiny_fr,
 )
 
 log = logging.getLogger("champollion.web")
@@ -114,6 +116,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     data = HomeData(home, config, model_home)
     templates = Jinja2Templates(directory=str(PACKAGE / "templates"))
     templates.env.globals.update(month_fr=month_fr, of_month_fr=of_month_fr, date_fr=date_fr, percent_fr=percent_fr,
+                                 signed_fr=signed_fr, tiny_fr=tiny_fr,
                                  siret_fr=_siret_fr, role_labels=ROLE_LABELS, change_fr=CHANGE_FR, follow_ups=FOLLOW_UPS,
                                  rules_fr=_rules_fr, kind_fr=KIND_FR, reason_label=reason_label,
                                  regions=region_names(), Permission=Permission, allowed=allowed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from core.benchmarks import load_average
 from core.config import Config, WebConfig, load_config
-from core.french import date_fr, month_fr, of_month_fr, percent_fr
+from core.french import date_fr, month_fr, of_month_fr, percent_fr, signed_fr, tiny_fr
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
@@ -89,9 +89,11 @@ __all__ = [
     "read_ranking",
     "reason_label",
     "region_names",
+    "signed_fr",
     "slug",
     "stale_notice",
     "store_recorded_inspections",
     "stored_as_they_are",
     "timeline_png",
+    "tiny_fr",
 ]
