@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.figures import MODEL_LABELS_FR
 from audit.verdict import Check, Status
 from core.french import number_fr, percent_fr
+
+# The methods of the training run's comparison, in French. Here, not in `audit.figures`: importing that module
+# sets matplotlib's backend for the process (a notebook importing the audit would draw nothing).
+MODEL_LABELS_FR = {
+    "random": "tirage au hasard",
+    "campaign_rule": "règle de la campagne 2025",
+    "rule_violations": "nombre d'infractions aux règles",
+    "logistic": "régression logistique",
+    "lightgbm": "LightGBM (le modèle audité)",
+    "oracle": "oracle (probabilité latente vraie)",
+    "perfect_list": "liste parfaite (connaît les abus)",
+}
 
 GROUP = "performance"
 NAME = "Le modèle fait mieux que les méthodes simples (précision à la capacité de contrôle, plis temporels)"

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from audit.baselines import MODEL_LABELS_FR
 from audit.checks import LABELS_FR
 from audit.drift import TRAINING
 from audit.fairness import DIMENSIONS, SOURCES, group_order
@@ -24,15 +25,6 @@ from training.metrics import exact_binomial_interval
 from training.report_files import reliability
 
 BLUE, RED, ORANGE, GREEN, GREY = "#004c8c", "#b00020", "#c77800", "#11691f", "#8a8a8a"
-MODEL_LABELS_FR = {
-    "random": "tirage au hasard",
-    "campaign_rule": "règle de la campagne 2025",
-    "rule_violations": "nombre d'infractions aux règles",
-    "logistic": "régression logistique",
-    "lightgbm": "LightGBM (le modèle audité)",
-    "oracle": "oracle (probabilité latente vraie)",
-    "perfect_list": "liste parfaite (connaît les abus)",
-}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import markdown
 import pandas as pd
 
 from audit import figures
+from audit.baselines import MODEL_LABELS_FR
 from audit.checks import LABELS_FR
 from audit.drift import TRAINING
 from audit.fairness import DIMENSIONS, SOURCES, group_order, with_groups
@@ -215,11 +216,11 @@ def rules_table(accuracy: pd.DataFrame) -> Table:
 def comparison_table(comparison: pd.DataFrame) -> Table:
     overall = comparison[comparison["fold"].astype(str) == "all"] if "fold" in comparison else comparison
     shares = sorted(overall["share"].unique())
-    models = [m for m in figures.MODEL_LABELS_FR if m in set(overall["model"])]
+    models = [m for m in MODEL_LABELS_FR if m in set(overall["model"])]
     rows = []
     for model in models:
         part = overall[overall["model"] == model].set_index("share")
-        rows.append([figures.MODEL_LABELS_FR[model], *(_interval(part.loc[s, "precision"], part.loc[s, "precision_low"],
+        rows.append([MODEL_LABELS_FR[model], *(_interval(part.loc[s, "precision"], part.loc[s, "precision_low"],
                                                                part.loc[s, "precision_high"]) for s in shares)])
     return Table(["Méthode", *(f"Précision à {number_fr(100 * s)} % [IC 95 %]" for s in shares)], rows)
 
