@@ -94,9 +94,9 @@ class FeatureTable:
 
 
 def settings_of(config: Config) -> dict[str, Any]:
-    """The settings every feature table is computed with (`features`, and ingestion's inferred contract ends), as
-    plain values: what a model trained on them must be scored with."""
-    return {**config.features.model_dump(mode="json"),
+    """The settings every feature table's values follow (`features`, but how many processes compute them, and
+    ingestion's inferred contract ends), as plain values: what a model trained on them must be scored with."""
+    return {**config.features.model_dump(mode="json", exclude={"pass_processes"}),
             "ingest.inferred_end_after_months": config.ingest.inferred_end_after_months}
 
 

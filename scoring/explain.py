@@ -527,8 +527,6 @@ def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
 
 
-
-
 def audit_paragraph(explanation: Explanation) -> str:
     """What data was used and how the score was computed, in French (CRPA L311-3-1, R311-3-1-2)."""
     facts = explanation.model_facts

@@ -106,11 +106,12 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
 
 def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
     """How the feature settings a model was trained with (`features.build.settings_of`) differ from `config`'s, in
-    words ('' when they do not, or were not recorded)."""
+    words ('' when they do not, or were not recorded). Only the settings both know are compared: one added since the
+    model was trained did not exist then (its default keeps what the code did), one removed no longer applies."""
     if trained_with is None:
         return ""
     now = settings_of(config)
-    differ = sorted(key for key in trained_with.keys() | now.keys() if trained_with.get(key) != now.get(key))
+    differ = sorted(key for key in trained_with.keys() & now.keys() if trained_with[key] != now[key])
     shown = "; ".join(f"{key}: {trained_with.get(key)!r} then, {now.get(key)!r} now" for key in differ[:4])
     return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
 

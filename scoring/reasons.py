@@ -51,6 +51,8 @@ def reason_label(group: str) -> str:
     if group == LEGAL_RULES:
         return "infractions potentielles (règles du Code du travail)"
     return _BY_NAME[group].label_fr if group in _BY_NAME else group
+
+
 RULE_FEATURES = frozenset({"n_rule_hits_total", *(f"n_{rule}" for rule in RULE_PHRASES)})
 
 

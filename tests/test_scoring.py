@@ -379,3 +379,6 @@ def test_a_model_is_scored_with_the_feature_settings_it_was_trained_with():
     assert settings_skew(trained, config) == "" and settings_skew(None, config) == ""
     other = Config(features=config.features.model_copy(update={"chain_gap_days": 10}))
     assert settings_skew(trained, other) == "chain_gap_days: 30 then, 10 now"
+    # How many processes compute them changes no value; a setting the model did not know is not held against it.
+    assert settings_skew(trained, Config(features=config.features.model_copy(update={"pass_processes": 4}))) == ""
+    assert settings_skew({k: v for k, v in trained.items() if k != "benchmark_min_group"}, config) == ""

@@ -177,8 +177,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def _files_under(folder: Path) -> Iterator[Path]:
-    """The files under `folder` whose names do not start with a dot, following links to folders (a month's folder
-    linked from an archive), each folder read once whatever the links to it (a loop of links ends)."""
+    """The files under `folder` outside hidden folders whose names do not start with a dot, following links to
+    folders (a month's folder linked from an archive), each folder read once whatever the links to it (a loop of links
+    ends)."""
     seen: set[str] = set()
     for root, folders, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -403,8 +404,6 @@ def _ingest_into(
                                     f"{file_result.issues_dropped} further issues in this file not listed"
                                     + (f", {unlisted} of them errors" if unlisted else "")))
                 summary.errors_not_listed += max(0, unlisted - 1)  # the line above counts one
-            if file_result.failed:  # not in the manifest: the next run reads it again
-                continue
             listed_errors = sum(1 for i in file_result.issues if i.severity == "error")
             errors = listed_errors + file_result.errors_dropped
             manifest_rows.append(
@@ -421,11 +420,9 @@ def _ingest_into(
         log.info("ingest: file list written (%d files)", manifest.num_rows)
 
     all_batches = sorted(set(manifest.column("batch").to_pylist()))
-    listed = set(all_batches)  # a batch of files that all failed is not listed: nothing of it is read
     if all_batches and tasks:
         consolidation = engine.consolidate(
-            draft.staging, draft.warehouse, all_batches, [t.batch_id for t in tasks if t.batch_id in listed],
-            settings.inferred_end_after_months
+            draft.staging, draft.warehouse, all_batches, [t.batch_id for t in tasks], settings.inferred_end_after_months
         )
         summary.status_counts = consolidation.status_counts
         summary.months_rewritten = consolidation.months_rewritten

@@ -68,7 +68,6 @@ class FileResult:
     issues: list[Issue] = field(default_factory=list)
     issues_dropped: int = 0
     errors_dropped: int = 0  # of issues_dropped
-    failed: bool = False  # nothing could be read, for a reason the file may not have next time: not listed as ingested
     unknown_blocks: dict[str, int] = field(default_factory=dict)
     unknown_rubrics: dict[str, int] = field(default_factory=dict)
     envelope_lines: int = 0
@@ -160,6 +159,7 @@ def _parse_file(
     report = DecodeReport()
     result = FileResult(source)
     to_quarantine = []
+    to_quarantine_whole = 0  # a file holding no declaration, counted as one quarantined
     with open_binary(source.path) as stream:
         for declaration in parser.parse(iter_parser_lines(stream, report, selector), report):
             result.declarations += 1
@@ -199,6 +199,7 @@ def _parse_file(
                   "does not take (UTF-16)")
         _quarantine_whole_file(source, task.quarantine, reason)
         parser.issues.append(Issue(label, None, "error", "no_declaration", reason + "; quarantined whole"))
+        to_quarantine_whole = 1
     if to_quarantine:
         _write_quarantine(source, to_quarantine, task.quarantine)
         for declaration in to_quarantine:
@@ -207,7 +208,7 @@ def _parse_file(
                       f"declaration {declaration.index} (lines {declaration.line_start}-{declaration.line_end}) "
                       f"quarantined: {'; '.join(declaration.problems[:3])}")
             )
-    result.quarantined = len(to_quarantine)
+    result.quarantined = len(to_quarantine) + to_quarantine_whole
     result.lines = parser.summary.lines
     result.encoding = "mixed" if report.mixed else report.encoding
     result.envelope_lines = parser.summary.envelope_lines
@@ -277,7 +278,10 @@ def _unreadable_file(source: SourceFile, quarantine: Path, exc: Exception) -> Fi
         _quarantine_whole_file(source, quarantine, f"the whole file could not be read: {detail}")
     except OSError as copy_error:  # the file vanished or cannot be read at all: the issue still says so
         detail += f" (not copied to the quarantine: {copy_error.strerror})"
-    result = FileResult(source, quarantined=1, failed=True)
+    result = FileResult(source, quarantined=1)
+    # Listed as read all the same: rows it staged before failing stay in its batch, and reading it again in another
+    # batch would count them twice. `ingest --rebuild` reads every listed file again into a fresh staging.
     result.issues = [Issue(source.label, None, "error", "unreadable_file",
-                           f"file quarantined whole, to be read again by the next run: {detail}")]
+                           f"file quarantined whole: {detail}; once the cause is mended, `champollion ingest --rebuild` "
+                           "reads it again")]
     return result
