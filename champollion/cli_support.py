@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from core.home import Home
-from core.months import months_between
+from core.months import months_between, runs_text
 
 
 def fail(message: str) -> typer.Exit:
@@ -62,16 +62,15 @@ def declared_of(warehouse: Path, months: list[date]) -> list[date]:
     """The months of `months` the warehouse declares; an error naming those it does not when none is left. A month
     without declarations has no population to compute: its table would be empty, or stale establishments' only."""
     from features.store import declared_months
-    from training.labels import month_runs
     from warehouse.engine import published_version
 
     declared = set(declared_months(published_version(warehouse)))
     kept = [month for month in months if month in declared]
     if not kept:
-        raise fail(f"no declarations for {', '.join(month_runs(months))} in {warehouse}: ingest that month first")
+        raise fail(f"no declarations for {runs_text(months)} in {warehouse}: ingest that month first")
     left = [month for month in months if month not in declared]
     if left:
-        typer.echo(f"left out, no declarations for them in the warehouse: {', '.join(month_runs(left))}")
+        typer.echo(f"left out, no declarations for them in the warehouse: {runs_text(left)}")
     return kept
 
 

@@ -28,3 +28,19 @@ def months_between(first: date, last: date) -> list[date]:
         out.append(month)
         month = add_months(month, 1)
     return out
+
+
+def month_runs(months: list[date]) -> list[str]:
+    """Sorted months as runs of consecutive ones: ['2024-07..2025-06', '2025-09']."""
+    runs: list[list[date]] = []
+    for month in months:
+        if runs and add_months(runs[-1][-1], 1) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return [f"{run[0]:%Y-%m}" + (f"..{run[-1]:%Y-%m}" if len(run) > 1 else "") for run in runs]
+
+
+def runs_text(months: list[date]) -> str:
+    """Sorted months in words, consecutive ones as one run: '2024-07..2025-06, 2025-09'."""
+    return ", ".join(month_runs(months))

@@ -21,7 +21,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from core.months import add_months, months_between
+from core.months import add_months, month_runs, months_between
 from features.store import StoredFeatures
 
 LABEL = "abuse_found"
@@ -47,17 +47,6 @@ def declared_span(declared: list[date]) -> str:
     shown = ", ".join(gaps[:3]) + (f" and {more} more gap{'s' if more > 1 else ''}" if more > 0 else "")
     return (f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
             + (f" and hold none for {shown}" if gaps else ""))
-
-
-def month_runs(months: list[date]) -> list[str]:
-    """Sorted months as runs of consecutive ones: ['2024-07..2025-06', '2025-09']."""
-    runs: list[list[date]] = []
-    for month in months:
-        if runs and add_months(runs[-1][-1], 1) == month:
-            runs[-1].append(month)
-        else:
-            runs.append([month])
-    return [f"{run[0]:%Y-%m}" + (f"..{run[-1]:%Y-%m}" if len(run) > 1 else "") for run in runs]
 
 
 def needed_months(inspections: pd.DataFrame) -> list[date]:

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 from core.capacity import siret_key
 from core.config import Config
 from core.home import Home
-from core.months import add_months, months_between
+from core.months import add_months, months_between, runs_text
 from core.training_config import TrainingConfig
 from features.build import settings_of
 from features.catalog import FEATURES_SCHEMA_VERSION
@@ -36,7 +36,6 @@ from training.labels import (
     build_labelled_set,
     declared_span,
     label_as_of,
-    month_runs,
     needed_months,
     undeclared_in_window,
 )
@@ -137,13 +136,13 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
         return months, None, f"all, though {_named(inspected, whole_from)} {why} ({span}): without them {problems[0]}"
     chosen = attempts[0] if problems[0] is None else attempts[1]
     left = set(chosen)
-    kept = f"from {whole_from:%Y-%m}" if chosen == leading else f"without {_runs(chosen)}"
+    kept = f"from {whole_from:%Y-%m}" if chosen == leading else f"without {runs_text(chosen)}"
     holding = any(month in left for month in as_of)
     others = "later" if chosen == leading else "other"
     choice = (f"{kept}: {_named(chosen, whole_from)} {why} ({span}), and "
               + (f"the {others} ones fill the configured folds" if holding else "they hold no inspection"))
     if chosen is not partial:
-        choice += (f"; those of {_runs([month for month in partial if month not in left])} are kept though they count it "
+        choice += (f"; those of {runs_text([month for month in partial if month not in left])} are kept though they count it "
                    f"over part of it too: leaving out every such month, {problems[0]}")
     return [month for month in months if month not in left], chosen, choice
 
@@ -167,12 +166,7 @@ def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[dat
 
 def _named(months: list[date], whole_from: date) -> str:
     """Partial as-of months (sorted) in words: those before `whole_from` when all are, else their runs."""
-    return f"those before {whole_from:%Y-%m}" if months[-1] < whole_from else f"those of {_runs(months)}"
-
-
-def _runs(months: list[date]) -> str:
-    """Sorted months in words, consecutive ones as one run (`training.labels.month_runs`)."""
-    return ", ".join(month_runs(months))
+    return f"those before {whole_from:%Y-%m}" if months[-1] < whole_from else f"those of {runs_text(months)}"
 
 
 @dataclass
