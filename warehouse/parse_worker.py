@@ -159,7 +159,6 @@ def _parse_file(
     report = DecodeReport()
     result = FileResult(source)
     to_quarantine = []
-    to_quarantine_whole = 0  # a file holding no declaration, counted as one quarantined
     with open_binary(source.path) as stream:
         for declaration in parser.parse(iter_parser_lines(stream, report, selector), report):
             result.declarations += 1
@@ -199,7 +198,7 @@ def _parse_file(
                   "does not take (UTF-16)")
         _quarantine_whole_file(source, task.quarantine, reason)
         parser.issues.append(Issue(label, None, "error", "no_declaration", reason + "; quarantined whole"))
-        to_quarantine_whole = 1
+        result.quarantined = 1  # the file, whole
     if to_quarantine:
         _write_quarantine(source, to_quarantine, task.quarantine)
         for declaration in to_quarantine:
@@ -208,7 +207,7 @@ def _parse_file(
                       f"declaration {declaration.index} (lines {declaration.line_start}-{declaration.line_end}) "
                       f"quarantined: {'; '.join(declaration.problems[:3])}")
             )
-    result.quarantined = len(to_quarantine) + to_quarantine_whole
+    result.quarantined += len(to_quarantine)
     result.lines = parser.summary.lines
     result.encoding = "mixed" if report.mixed else report.encoding
     result.envelope_lines = parser.summary.envelope_lines
