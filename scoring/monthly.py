@@ -112,7 +112,7 @@ def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
         return ""
     now = settings_of(config)
     differ = sorted(key for key in trained_with.keys() & now.keys() if trained_with[key] != now[key])
-    shown = "; ".join(f"{key}: {trained_with.get(key)!r} then, {now.get(key)!r} now" for key in differ[:4])
+    shown = "; ".join(f"{key}: {trained_with[key]!r} then, {now[key]!r} now" for key in differ[:4])
     return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
 
 
