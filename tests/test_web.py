@@ -526,3 +526,5 @@ def test_the_regional_export_opens_in_a_french_spreadsheet(app, world):
     assert first["Position"] == "1" and first["Score (probabilité estimée)"].endswith("\u202f%")
     assert {row[header.index("Sélection")] for row in rows[1:]} <= {"score", "exploration (tirage aléatoire)"}
     assert not {"True", "False", "nan", "first", "new"} & {cell for row in rows[1:] for cell in row}
+    none = client.get(f"/listes/2001-01/{world.region_a}/export.csv")  # no list drawn up that month: as its page
+    assert none.status_code == 404 and "Aucune liste" in none.text

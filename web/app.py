@@ -337,14 +337,18 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                          .reset_index(name="listed").to_dict(orient="records"))
         return render(request, "accueil.html.j2", user, month=months[0] if months else None, summaries=summaries)
 
+    def drawn_up(chosen: date) -> pd.DataFrame:
+        """The month's ranked lines; 404 in French when no list was drawn up for it."""
+        try:
+            return data.ranked(chosen)
+        except FileNotFoundError as exc:
+            raise HTTPException(404, f"Aucune liste pour {month_fr(chosen)}.") from exc
+
     @app.get("/listes/{month}/{region_code}", response_class=HTMLResponse)
     def region_list(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
                     motif: str = "", exploration: str = "", tri: str = "position") -> HTMLResponse:
         user, chosen = open_region(request, month, region_code, Permission.LIST)
-        try:
-            ranked = data.ranked(chosen)
-        except FileNotFoundError as exc:
-            raise HTTPException(404, f"Aucune liste pour {month_fr(chosen)}.") from exc
+        ranked = drawn_up(chosen)
         filters = ListFilters(departement, naf, motif, exploration, tri if tri in SORTS else "position")
         lines, left = data.region_lines(chosen, region_code, filters)
         listed = ranked[(ranked["region_code"] == region_code) & ranked["in_list"]]
@@ -362,6 +366,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     def export_csv(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
                    motif: str = "", exploration: str = "", tri: str = "position") -> Response:
         _, chosen = open_region(request, month, region_code, Permission.EXPORT)
+        drawn_up(chosen)
         lines, _ = data.region_lines(chosen, region_code, ListFilters(departement, naf, motif, exploration, tri))
         name = f"champollion-{chosen:%Y-%m}-{region_code}.csv"
         return Response(lines_csv(lines.reset_index(drop=True)), media_type="text/csv; charset=utf-8",
