@@ -2,10 +2,10 @@
 
 Both models must be measured on inspections neither was trained on:
 - when the champion's latest fold holds the same inspections as the challenger's (a retraining on the
-  same data), both out-of-fold values were recorded on the same rows and are compared;
+  same data), both values are computed from their out-of-fold scores on those rows;
 - otherwise the champion scores the rows of the challenger's latest fold dated after its own data
   (`unseen_by`), against the challenger's out-of-fold scores on the same rows;
-- if there are none, the recorded values (on different folds) are compared, and the report says so.
+- if there are none, nothing compares the two (their recorded values are of other folds): the champion is kept.
 The first model becomes champion; `force` overrides the gate.
 
 The gate's metric (`gate_value`: the tuning objective on the latest fold) is the one `models` shows,

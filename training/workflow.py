@@ -240,13 +240,14 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
     champion_value, note = None, ""
     rows: int | None = len(fold)
     if champion is not None:
-        champion_tags, candidate_tags = champion.tags or {}, candidate.tags or {}
-        recorded = champion_tags.get("metric.latest_fold_objective")
-        same_objective = champion_tags.get("objective") == settings.objective
-        if recorded and same_objective and champion_tags.get("latest_fold") == candidate_tags.get("latest_fold"):
-            champion_value = float(recorded)
+        same_fold = (champion.tags or {}).get("latest_fold")
+        if same_fold and same_fold == (candidate.tags or {}).get("latest_fold"):
+            # Both from their out-of-fold scores on these rows, as the candidate's value is: the recorded tag is
+            # rounded, and a tie (common on a few hundred inspections) must stay one.
+            own = pd.read_parquet(download(champion.run_id, LATEST_FOLD))
+            champion_value = gate_value(own, own["challenger_score"].to_numpy(), settings)
             note = (f"same latest fold as champion v{champion.version} ({len(fold)} inspections): both measured "
-                    "out-of-fold on the same rows (recorded values)")
+                    "out-of-fold on the same rows")
         else:
             incumbent = load_scoring_model(name, champion.version)
             unseen = unseen_by(fold, incumbent.data_months)
