@@ -274,6 +274,9 @@ def test_bad_declarations_are_quarantined_and_the_rest_kept(tmp_path, home, conf
     assert "declared month S20.G00.05.005 missing or invalid" in reason
     raw = next(home.quarantine.glob("*.dsn")).read_text(encoding="latin-1")
     assert "S21.G00.40.009,'C2'" in raw and "C1" not in raw
+    # Raw DSN (NIRs, names): readable by the warehouse's owner only.
+    assert home.quarantine.stat().st_mode & 0o777 == 0o700
+    assert {path.stat().st_mode & 0o777 for path in home.quarantine.glob("*.dsn")} == {0o600}
     with open(summary.issues_report, encoding="utf-8") as handle:
         issues = list(csv.DictReader(handle))
     quarantined = [i for i in issues if i["kind"] == "quarantined"]
@@ -479,6 +482,7 @@ def test_a_file_holding_no_declaration_is_an_error_and_quarantined(tmp_path, hom
     summary = run(home, config, empty, utf16)
     assert summary.issue_kinds["no_declaration"] == 2 and summary.errors >= 2 and summary.quarantined == 2
     assert len(list(home.quarantine.glob("*-file.dsn"))) == 2
+    assert {path.stat().st_mode & 0o777 for path in home.quarantine.glob("*-file.dsn")} == {0o600}
 
 
 def test_the_report_lists_every_quarantined_declaration_however_many_issues_a_file_has():

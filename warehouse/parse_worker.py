@@ -240,7 +240,7 @@ def _check_types(table: str, rows: list[tuple]) -> None:
 def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) -> None:
     """Copy the lines of each unreadable declaration (decoded as the parser read them, written in
     UTF-8 with LF line ends), with the reasons, into the quarantine."""
-    quarantine.mkdir(parents=True, exist_ok=True)
+    _private_folder(quarantine)
     wanted = {(d.line_start, d.line_end): d for d in declarations}
     collected: dict[tuple[int, int], list[str]] = {span: [] for span in wanted}
     with open_binary(source.path) as stream:
@@ -250,7 +250,8 @@ def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) 
                     kept.extend(lines[max(start - first, 0) : end - first + 1])
     for (start, end), declaration in wanted.items():
         stem = quarantine / f"{source.sha256[:16]}-{declaration.index:05d}"
-        stem.with_suffix(".dsn").write_text("".join(line + "\n" for line in collected[(start, end)]), encoding="utf-8")
+        _private(stem.with_suffix(".dsn")).write_text("".join(line + "\n" for line in collected[(start, end)]),
+                                                     encoding="utf-8")
         stem.with_suffix(".reason.txt").write_text(
             f"file: {source.label}\nsha256: {source.sha256}\ndeclaration: {declaration.index}\n"
             f"lines: {start}-{end}\nreasons:\n" + "\n".join(f"- {p}" for p in declaration.problems) + "\n",
@@ -258,11 +259,24 @@ def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) 
         )
 
 
+def _private_folder(folder: Path) -> None:
+    """`folder`, created if needed, readable by its owner only: the quarantine holds raw DSN (NIRs, names)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+
+
+def _private(path: Path) -> Path:
+    """`path`, created empty if needed and readable by its owner only, for raw DSN to be written into."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    return path
+
+
 def _quarantine_whole_file(source: SourceFile, quarantine: Path, reason: str) -> None:
     """Copy the file as it is into the quarantine, with why."""
-    quarantine.mkdir(parents=True, exist_ok=True)
+    _private_folder(quarantine)
     stem = quarantine / f"{source.sha256[:16]}-file"
-    shutil.copyfile(source.path, stem.with_suffix(".dsn"))
+    shutil.copyfile(source.path, _private(stem.with_suffix(".dsn")))
     stem.with_suffix(".reason.txt").write_text(
         f"file: {source.label}\nsha256: {source.sha256}\n{reason}\n"
         f"at {datetime.now().isoformat(timespec='seconds')}\n",
