@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from champollion.reporting import console
+from training.evaluation import selected_text
 from training.models import MODEL_LABELS
 from training.pipeline import TrainingResult
 from training.promotion import promotion_metric
@@ -114,6 +115,8 @@ def print_comparison(comparison: pd.DataFrame, capacity: float, shares: list[flo
         k = at[round(capacity, 6)]
         table.add_row(_label(name), *[_ci(at[round(s, 6)], "precision") for s in shares], _ci(k, "recall"),
                       _f(k.lift, 2), _f(k.average_precision), _f(k.roc_auc), _f(k.brier))
+    table.caption = ("rows selected (the top share of each fold's regions, at least one each, as the monthly lists): "
+                     + selected_text(overall, shares))
     console.print(table)
     per_fold = comparison[(comparison["fold"] != "all") & ((comparison["share"] - capacity).abs() < 1e-9)]
     folds = sorted(per_fold["fold"].unique(), key=int)
@@ -121,7 +124,7 @@ def print_comparison(comparison: pd.DataFrame, capacity: float, shares: list[flo
     table.add_column("model")
     for fold in folds:
         n = per_fold[per_fold["fold"] == fold].iloc[0]
-        table.add_column(f"fold {fold}: precision ({n.selected} selected)", justify="right")
+        table.add_column(f"fold {fold}: precision ({n.selected} of {n.n} selected, {n.selected / n.n:.0%})", justify="right")
         table.add_column(f"fold {fold}: recall ({n.positives} pos.)", justify="right")
     for name in per_fold["model"].unique():
         cells = []

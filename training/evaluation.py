@@ -106,6 +106,16 @@ def comparison(oof: pd.DataFrame, shares: list[float], resamples: int, seed: int
     return pd.DataFrame.from_records(records)
 
 
+def selected_text(overall: pd.DataFrame, shares: list[float]) -> str:
+    """How many of the out-of-fold rows each share selected, from the `comparison` rows of fold 'all' (every model
+    selects as many): a region's list holds at least one establishment, so a share selects more where regions have few
+    inspected establishments. E.g. "5%: 44 of 320 (13.8%); 10%: 50 of 320 (15.6%)"."""
+    first = overall[overall["model"] == overall["model"].iloc[0]]
+    at = {round(r.share, 6): r for r in first.itertuples(index=False)}
+    rows = [(share, at[round(share, 6)]) for share in shares if round(share, 6) in at]
+    return "; ".join(f"{share:.0%}: {row.selected} of {row.n} ({row.selected / row.n:.1%})" for share, row in rows)
+
+
 def fold_objective(y: np.ndarray, scores: np.ndarray, regions: np.ndarray, objective: str,
                    capacity_share: float, shares: list[float], tiebreak: np.ndarray) -> float:
     """The tuning objective on one fold's validation rows (higher is better)."""

@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.capacity import siret_key
 from core.size_bands import size_band
-from training.evaluation import model_names, subgroup_table
+from training.evaluation import model_names, selected_text, subgroup_table
 from training.labels import LABEL
 from training.metrics import group_codes, precision_recall_at_share, region_keys
 from training.models import MODEL_LABELS
@@ -61,7 +61,9 @@ def naf_section(naf: object, french: bool = False) -> str:
 
 
 def precision_curve(oof: pd.DataFrame) -> pd.DataFrame:
-    """Pooled precision@k of each model for shares from 1% to 40% (selection within fold x region)."""
+    """Pooled precision@k of each model for shares from 1% to 40% (selection within fold x region), with the share of
+    the rows each selected (`selected_share`: more than the share where regions have few inspected establishments, a
+    region's list holding at least one)."""
     y = oof[LABEL].to_numpy()
     groups = group_codes(oof["fold"].to_numpy(), region_keys(oof["region_code"]))
     tiebreak = siret_key(oof["siret"])
@@ -69,8 +71,9 @@ def precision_curve(oof: pd.DataFrame) -> pd.DataFrame:
     for name in model_names(oof):
         scores = oof[f"score_{name}"].to_numpy(dtype=float)
         for share in CURVE_SHARES:
-            precision, recall, _ = precision_recall_at_share(y, scores, groups, float(share), tiebreak)
-            records.append({"model": name, "share": float(share), "precision": precision, "recall": recall})
+            precision, recall, selected = precision_recall_at_share(y, scores, groups, float(share), tiebreak)
+            records.append({"model": name, "share": float(share), "selected_share": selected / len(y),
+                            "precision": precision, "recall": recall})
     return pd.DataFrame.from_records(records)
 
 
@@ -83,10 +86,12 @@ def plot_precision_curve(curve: pd.DataFrame, capacity: float, path: Path) -> Pa
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, part in curve.groupby("model", sort=False):
-        ax.plot(part["share"] * 100, part["precision"], label=MODEL_LABELS.get(name, name),
+        ax.plot(part["selected_share"] * 100, part["precision"], label=MODEL_LABELS.get(name, name),
                 linewidth=2.2 if name == "lightgbm" else 1.2)
-    ax.axvline(capacity * 100, color="grey", linestyle=":", label=f"capacity ({capacity:.0%})")
-    ax.set_xlabel("share of each region's inspected establishments selected (%)")
+    at_capacity = curve.loc[(curve["share"] - capacity).abs() < 1e-9, "selected_share"]
+    ax.axvline((at_capacity.iloc[0] if len(at_capacity) else capacity) * 100, color="grey", linestyle=":",
+               label=f"capacity ({capacity:.0%} of each region, at least one)")
+    ax.set_xlabel("share of the inspected establishments selected (%)")
     ax.set_ylabel("precision (inspections finding abuse)")
     ax.set_title("Precision at k, out-of-fold, pooled over regions")
     ax.legend(fontsize=7)
@@ -222,7 +227,8 @@ Folds (by inspection date; train on everything before `valid_from`):
 
 ## Evaluation (out-of-fold, inspected establishments only)
 Precision@k: each region's top share of its validated inspections, pooled; 95% intervals (exact binomial for
-precision at the capacity's k).
+precision at the capacity's k). A region's share is at least one establishment, as in the monthly lists, so where
+regions hold few validated inspections a share selects more than it says: {selected_text(overall, settings.shares)}.
 
 {_markdown(pd.DataFrame(summary))}
 
