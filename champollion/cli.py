@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from champollion.cli_support import MODEL_HOME_HELP, declared_of, fail, model_home_of, resolve_month, resolve_months
+from champollion.cli_support import BUSY_EXIT, MODEL_HOME_HELP, declared_of, fail, model_home_of, resolve_month, resolve_months
 from core.benchmarks import load_average
 from core.config import Config, ConfigError, load_config, pseudonym_key
 from core.home import Home
@@ -146,7 +146,9 @@ def ingest(
     try:
         with byte_progress("parsing DSN") as progress:
             summary = run_ingest(paths, context.home, config, key, progress, ingest_engine, rebuild)
-    except (FileNotFoundError, WarehouseBusy, KeyMismatch, ForeignLayout) as exc:
+    except WarehouseBusy as exc:
+        raise fail(str(exc), BUSY_EXIT) from exc
+    except (FileNotFoundError, KeyMismatch, ForeignLayout) as exc:
         raise fail(str(exc)) from exc
     print_ingest_summary(summary)
 
@@ -167,7 +169,9 @@ def import_inspections(
     context = _context(ctx)
     try:
         loaded = import_inspections(path, context.home, append)
-    except (OSError, ValueError, WarehouseBusy) as exc:
+    except WarehouseBusy as exc:
+        raise fail(str(exc), BUSY_EXIT) from exc
+    except (OSError, ValueError) as exc:
         raise fail(str(exc)) from exc
     for issue in loaded.issues:
         typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)

@@ -13,11 +13,15 @@ import typer
 from core.home import Home
 from core.months import months_between, runs_text
 
+# The exit of a run refused because another one writes the warehouse: sysexits' EX_TEMPFAIL, "try again later", so
+# that a scheduler retries it rather than reporting a wrong command (exit 2).
+BUSY_EXIT = 75
 
-def fail(message: str) -> typer.Exit:
-    """Print `message` in red on stderr; the exit to raise (code 2)."""
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `message` in red on stderr; the exit to raise (code 2 unless given)."""
     typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
+    return typer.Exit(code)
 
 
 def parse_month(value: str) -> date:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from champollion.cli_support import fail, parse_month
+from champollion.cli_support import BUSY_EXIT, fail, parse_month
 
 if TYPE_CHECKING:
     from training.pipeline import TrainingData
@@ -73,7 +73,9 @@ def train(
         outcome = run_train(context.home, context.config, source, trials, truth, ipw,
                             on_month=on_month, on_folds=on_folds, on_trial=on_trial,
                             on_step=lambda message: log.info("%s", message), resume=resume)
-    except (FileNotFoundError, ValueError, WarehouseBusy) as exc:
+    except WarehouseBusy as exc:
+        raise fail(str(exc), BUSY_EXIT) from exc
+    except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from exc
     result = outcome.result
     report.print_comparison(result.comparison, result.settings.capacity_share, result.settings.shares)

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 import warehouse.ingest as ingestion
+from champollion.cli_support import BUSY_EXIT
 from core.config import Config
 from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
@@ -157,6 +158,13 @@ def test_a_second_writer_is_refused_and_changes_nothing(tmp_path, inputs, test_k
             ingest([inputs[1]], home, one_worker(), test_key)
         with pytest.raises(WarehouseBusy):
             import_inspections(write_inspections(tmp_path), home)
+        # From the command line: "try again later" (EX_TEMPFAIL), which a scheduler retries, not a wrong command (2).
+        env = {**os.environ, "CHAMPOLLION_PSEUDONYM_KEY": test_key.decode()}
+        for arguments in (["ingest", "--workers", "1", str(inputs[1])], ["import-inspections", str(write_inspections(tmp_path))]):
+            refused = subprocess.run([sys.executable, "-m", "champollion.cli", "--home", str(home.root), *arguments],
+                                     cwd=REPOSITORY, env=env, capture_output=True, text=True, timeout=120)
+            assert refused.returncode == BUSY_EXIT, refused.stderr
+            assert "is writing this warehouse" in refused.stderr
     assert warehouse_content(home) == before
 
 
@@ -174,8 +182,8 @@ def test_two_runs_at_once_one_is_refused_or_both_pass_and_nothing_is_lost(tmp_pa
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for folder in inputs]
     outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
     for (code, stderr), folder in zip(outcomes, inputs, strict=True):
-        assert code in (0, 2), stderr
-        if code == 2:  # refused: it says why, and running it again afterwards completes the warehouse
+        assert code in (0, BUSY_EXIT), stderr
+        if code == BUSY_EXIT:  # refused, "try again later": it says why, and running it again completes the warehouse
             assert "another run" in stderr and "is writing this warehouse" in stderr
             again = subprocess.run([*command, str(folder)], cwd=REPOSITORY, env=env, capture_output=True, text=True)
             assert again.returncode == 0, again.stderr
