@@ -39,6 +39,7 @@ temp-work agencies that placed workers there (`placing_agencies`) and the establ
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -48,7 +49,7 @@ import pyarrow as pa
 
 from core.config import FeaturesConfig
 from core.geography import departement_sql
-from core.months import add_months, month_start
+from core.months import add_months, month_runs, month_start, months_between
 from core.sql_literals import sql_string, sql_string_list
 from warehouse.contracts import LAST_DECLARED, TEMP_AGENCIES_SQL, rebuild_contracts_sql
 from warehouse.engine import places_arrow
@@ -94,6 +95,26 @@ class AsOfWindow:
             short_window_start=add_months(month, 1 - settings.short_window_months),
             history_start=add_months(month, 1 - settings.history_months),
         )
+
+
+def undeclared_months(first: date, last: date, declared: Collection[date]) -> list[date]:
+    """The months from `first` to `last` (first days) that are not among the warehouse's `declared` months."""
+    return [month for month in months_between(first, last) if month not in declared]
+
+
+def undeclared_in_window(as_of: date, declared: Collection[date], window_months: int) -> list[date]:
+    """The months of the window of `window_months` ending with `as_of`, and of the month before it (where the headcount
+    growth starts), that are not among the `declared` months (first days): none when the window is whole."""
+    return undeclared_months(add_months(as_of, -window_months), as_of, declared)
+
+
+def declared_span(declared: list[date]) -> str:
+    """The warehouse's declared months (sorted, not empty) in words: where they begin, and the gaps among them."""
+    gaps = month_runs(undeclared_months(declared[0], declared[-1], set(declared)))
+    more = len(gaps) - 3
+    shown = ", ".join(gaps[:3]) + (f" and {more} more gap{'s' if more > 1 else ''}" if more > 0 else "")
+    return (f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
+            + (f" and hold none for {shown}" if gaps else ""))
 
 
 # Every establishment active in the window, with its values as last declared (in the order LAST_DECLARED); the

@@ -33,16 +33,18 @@ import pyarrow.parquet as pq
 
 from core.atomic_files import replaced_when_written, write_text_whole
 from core.config import Config, FeaturesConfig
-from core.months import month_start
+from core.months import month_start, runs_text
 from features.asof import (
     ABSENCES_ASOF_SQL,
     ESTABLISHMENTS_ASOF_SQL,
     PART_TABLES,
     AsOfWindow,
+    declared_span,
     prepare_as_of,
     prepare_month,
     prepare_part,
     promote_part,
+    undeclared_in_window,
 )
 from features.catalog import BENCHMARKED, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.indicators import compute_indicators, indicators_sql
@@ -126,6 +128,17 @@ def declaration_digests(engine: SqlEngine, warehouse: Path, last: date) -> dict[
     the fingerprints of the months up to `last` read of the declarations: one scan for them all)."""
     engine.attach_warehouse(warehouse)
     return _declaration_digests(engine, last)
+
+
+def _warn_partial_windows(months: list[date], declared: Collection[date], window_months: int) -> None:
+    """Warn, naming them, about the `months` whose window (or the month before it) holds months the warehouse does not
+    declare (`undeclared_in_window`, the test training leaves such months out by): their features count the window
+    over part of it."""
+    partial = [month for month in months if undeclared_in_window(month, declared, window_months)]
+    if partial and declared:
+        log.warning("features as of %s count their %d-month window, or the month before it, over part of it (%s): their "
+                    "counts, shares and growth cover fewer months than they say; training leaves such months out when "
+                    "it can", runs_text(partial), window_months, declared_span(sorted(declared)))
 
 
 def _declaration_digests(engine: SqlEngine, last: date) -> dict[date, str]:
@@ -235,6 +248,7 @@ def compute_feature_months(
     if digests is None:
         with _stage(stages, "declarations fingerprinted", ordered[-1]):
             digests = _declaration_digests(engine, ordered[-1])
+    _warn_partial_windows(ordered, digests, settings.window_months)
     shared = dict(stages)
     for as_of in ordered:
         stages = dict(shared) if as_of == ordered[0] else {}

@@ -20,6 +20,7 @@ Files: `lists/YYYY-MM/explain/{siret}.txt` (plain text, 100 columns, printable) 
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -32,9 +33,11 @@ from core.config import Config
 from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr, signed_fr, tiny_fr
 from core.geography import places_table
 from core.home import Home
-from core.months import month_end
+from core.months import month_end, months_between
+from features.asof import AsOfWindow, undeclared_months
 from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
+from features.store import declared_months
 from scoring.evidence_groups import group_evidence
 from scoring.list_inputs import ListInputs, read_list_inputs
 from scoring.monthly import RANKED_COLUMNS, explain_ranked, explain_rows, lists_folder, rank_table, read_ranking
@@ -48,6 +51,7 @@ from scoring.reasons import (
     sentence,
 )
 from training.saved_model import SavedModel
+from warehouse.engine import published_version
 from warehouse.sql_engine import DuckDBEngine
 
 if TYPE_CHECKING:
@@ -93,14 +97,22 @@ class Explanation:
     reasons: pd.DataFrame  # group, label_fr, contribution, sentence, listed_reason
     evidence: pd.DataFrame  # rule, rule_label, article, post, person, event/start/end dates, gap, detail_fr
     contracts: pd.DataFrame  # CONTRACT_COLUMNS, by post then person then start
-    window: dict[str, date]  # as_of, as_of_end, window_start, history_start
+    # as_of, as_of_end, window_start, history_start; history_from and window_from: where the warehouse's declarations
+    # let them begin (its first declared month when later)
+    window: dict[str, date]
     model_facts: dict[str, Any] = field(default_factory=dict)
     notice: str = ""  # how the month's published list differs from this explanation, in French ('' when it does not)
+    gaps: tuple[date, ...] = ()  # months from history_from to the month explained the warehouse declares nothing for
 
     @property
     def shap_gap(self) -> float:
         """|base value + sum of contributions - raw score|, in log-odds."""
         return abs(self.bias + float(self.contributions["contribution"].sum()) - self.raw_score)
+
+    @property
+    def examined(self) -> str:
+        """The months the indicators and rule checks read, in French (`examined_fr`)."""
+        return examined_fr(self.window, self.gaps, int(self.model_facts["window_months"]))
 
 
 def person_labels(contracts: pd.DataFrame) -> dict[str, str]:
@@ -198,9 +210,12 @@ def explain_establishment(
     previous: pd.DataFrame | None = None,
     published: pd.DataFrame | None = None,
     benchmarks: SectorBenchmarks | None = None,
+    *,
+    declared: Collection[date],
 ) -> Explanation:
     """Explain one SIRET of the month's feature table `table` (sector medians: `benchmarks`, default those of
-    `table`).
+    `table`); `declared`: the warehouse's declared months (`features.store.declared_months`), which say over which
+    months the contracts and indicators were really read.
 
     `evidence` is the month's rule evidence (at least the establishment's), `contracts` the rows of `contracts_asof`
     whose establishment_siret is `siret`. Score, ranks and list come from the `published` ranking (the month's
@@ -224,7 +239,7 @@ def explain_establishment(
         own = ranked.loc[ranked["siret"] == siret]
         line = explain_ranked(model, table, own, evidence, config, benchmarks=benchmarks).iloc[0]
     return explain_line(model, model_version, table, where[0], line, evidence, contracts, month, config, benchmarks,
-                        int((ranked["region_code"] == line["region_code"]).sum()), len(ranked))
+                        int((ranked["region_code"] == line["region_code"]).sum()), len(ranked), declared)
 
 
 def explain_line(
@@ -240,13 +255,14 @@ def explain_line(
     benchmarks: SectorBenchmarks,
     scored_in_region: int,
     scored_national: int,
+    declared: Collection[date],
 ) -> Explanation:
     """Explain the establishment at row `position` of the feature table `table`, whose line of `score_table`
     (score, ranks, list, reasons: as computed, or as stored in ranked.csv) is `line`.
 
     `evidence` holds at least the establishment's rule evidence, `contracts` its rows of `contracts_asof`,
     `benchmarks` the sector medians of the whole table; `scored_in_region` and `scored_national` count the
-    establishments ranked with it."""
+    establishments ranked with it; `declared` holds the warehouse's declared months."""
     siret = str(line["siret"])
     row_index = table.index[[position]]
     row = table.loc[row_index[0]]
@@ -265,6 +281,9 @@ def explain_line(
     contributions = contributions.iloc[np.argsort(-np.abs(contributions["contribution"].to_numpy()), kind="stable")]
     contributions = contributions.reset_index(drop=True)
 
+    window = _window(month, config, declared)
+    gaps = tuple(undeclared_months(window["history_from"], window["as_of"], declared))
+    examined = examined_fr(window, gaps, config.features.window_months)
     own_evidence = evidence[evidence["establishment_siret"].astype(str) == siret]
     own_posts = evidence_posts(own_evidence).get(siret)
     grouped = grouped_contributions(values, model.features).iloc[0].sort_values(ascending=False)
@@ -274,12 +293,11 @@ def explain_line(
         "label_fr": [("vérifications des règles du Code du travail" if g == LEGAL_RULES else LABELS_FR.get(g, g))
                      for g in grouped.index],
         "contribution": grouped.to_numpy(),
-        "sentence": [fact_sentence(g, row, benchmarks, own_posts) for g in grouped.index],
+        "sentence": [fact_sentence(g, row, benchmarks, own_posts, examined) for g in grouped.index],
         "listed_reason": [g in listed_groups for g in grouped.index],
     })
 
     persons = person_labels(contracts)
-    window = _window(month, config)
     own_evidence = with_contract_ids(own_evidence, contracts)
     timeline = contract_timeline(contracts, own_evidence, persons, window["as_of_end"])
     shown_evidence = evidence_rows(own_evidence, persons, timeline)
@@ -301,18 +319,20 @@ def explain_line(
         contracts=timeline,
         window=window,
         model_facts=model_facts(model, config),
+        gaps=gaps,
     )
 
 
 def fact_sentence(group: str, row: pd.Series, benchmarks: SectorBenchmarks,
-                  found_here: EstablishmentEvidence | None) -> str:
+                  found_here: EstablishmentEvidence | None, examined: str) -> str:
     """The reason sentence of `scoring.reasons.sentence`; for a fact it passes over (it does not set the
-    establishment apart), the plain value, said to be left out of the reasons."""
+    establishment apart), the plain value, said to be left out of the reasons. `examined`: the months the rules were
+    checked over, in French (`examined_fr`)."""
     text = sentence(group, row, benchmarks, found_here)
     if text is not None:
         return text
     if group == LEGAL_RULES:
-        return "Aucune infraction potentielle relevée sur 12 mois"
+        return f"Aucune infraction potentielle relevée {examined}"
     label = LABELS_FR.get(group, group)
     why = ("un groupe auquel l'établissement appartient, pas un fait à vérifier sur place"
            if group in CATEGORICAL else "ne distingue pas l'établissement de son secteur")
@@ -346,13 +366,14 @@ def _depth(node: dict[str, Any]) -> int:
     return 1 + max(_depth(node["left_child"]), _depth(node["right_child"]))
 
 
-def _window(month: date, config: Config) -> dict[str, date]:
-    from features.asof import AsOfWindow
-
+def _window(month: date, config: Config, declared: Collection[date]) -> dict[str, date]:
+    """The dates of `Explanation.window`: the configured history and window, and where the warehouse's first declared
+    month (in `declared`) lets each begin."""
     window = AsOfWindow.of(month, config.features)
-    end = month_end(window.as_of)
-    return {"as_of": window.as_of, "as_of_end": end, "window_start": window.window_start,
-            "history_start": window.history_start}
+    first = min(declared, default=window.history_start)
+    return {"as_of": window.as_of, "as_of_end": month_end(window.as_of), "window_start": window.window_start,
+            "history_start": window.history_start, "history_from": max(window.history_start, first),
+            "window_from": max(window.window_start, first)}
 
 
 # --- Reading the home ------------------------------------------------------------------------------------
@@ -416,19 +437,21 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     if model is None:
         model, version = load_model(registry, config, model_reference)
     contracts = month_contracts(home, config, month, siret)
+    declared = declared_months(published_version(home.warehouse))
     if line is not None and model_reference is None and not gone:
         kept = read_list_inputs(home, month)
         if kept is not None and kept_explains(kept, model, version, siret, line):
             return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
-                                         month, config, published=ranking, benchmarks=kept.benchmarks)
+                                         month, config, published=ranking, benchmarks=kept.benchmarks,
+                                         declared=declared)
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)
     table = stored.table
     if line is not None and model_reference is None and not gone and scores_as_published(model, table, siret, line):
         return explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret,
-                                     month, config, published=ranking)
+                                     month, config, published=ranking, declared=declared)
     explanation = explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret, month,
-                                        config, inspections, previous_ranking(home, month))
+                                        config, inspections, previous_ranking(home, month), declared=declared)
     return replace(explanation, notice=_differs_from_list(ranking, line, explanation, bool(gone)))
 
 
@@ -527,10 +550,45 @@ def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
 
 
+def examined_fr(window: dict[str, date], gaps: Collection[date], window_months: int) -> str:
+    """The months the indicators and rule checks read (`Explanation.window`, `Explanation.gaps`), in French, as
+    « relevée … » goes on: « sur les 12 derniers mois », or from the warehouse's first declared month when the window
+    begins before it; and the months of the window it declares nothing for."""
+    if window["window_from"] > window["window_start"]:
+        text = f"depuis le {_date(window['window_from'])}, premier mois de DSN disponible (historique incomplet)"
+    else:
+        text = f"sur les {window_months} derniers mois"
+    missing = [month for month in gaps if month >= window["window_from"]]
+    return text + (f", sans DSN pour {', '.join(month_fr(month) for month in missing)}" if missing else "")
+
+
+def _months_read_fr(explanation: Explanation) -> str:
+    """Over which months the contracts were rebuilt and the indicators computed, in French: the configured ones, or
+    those the warehouse's declarations cover when they begin later or miss months."""
+    facts, window = explanation.model_facts, explanation.window
+    history, length = facts["history_months"], facts["window_months"]
+    if window["history_from"] > window["history_start"]:
+        read = len(months_between(window["history_from"], window["as_of"]))
+        contracts = (f"sur {read} mois au lieu de {history} (depuis le {_date(window['history_from'])}, premier mois de "
+                     "DSN disponible : historique incomplet, les contrats terminés avant ce mois ne sont pas connus)")
+    else:
+        contracts = f"sur {history} mois (depuis le {_date(window['history_start'])})"
+    if window["window_from"] > window["window_start"]:
+        read = len(months_between(window["window_from"], window["as_of"]))
+        indicators = (f"sur {read} mois au lieu des {length} derniers (depuis le {_date(window['window_from'])}) : ceux "
+                      f"dits « sur {length} mois » portent sur une période plus courte")
+    else:
+        indicators = f"sur les {length} derniers mois (depuis le {_date(window['window_start'])})"
+    text = f"Les contrats sont reconstitués {contracts} et les indicateurs calculés {indicators}."
+    if explanation.gaps:
+        text += (f" Aucune DSN n'est disponible pour {', '.join(month_fr(month) for month in explanation.gaps)} : ces "
+                 "mois manquent aux contrats et aux indicateurs.")
+    return text
+
+
 def audit_paragraph(explanation: Explanation) -> str:
     """What data was used and how the score was computed, in French (CRPA L311-3-1, R311-3-1-2)."""
     facts = explanation.model_facts
-    window = explanation.window
     months = facts["data_months"]
     trained = f"de {months[0]} à {months[-1]}" if months else "non renseignés"
     # A labelled month M reads the inspections of month M + 1: a model that learned from M at or after the month
@@ -544,9 +602,7 @@ def audit_paragraph(explanation: Explanation) -> str:
         "(nature, motif de recours, dates de début, de fin prévue et de fin, renouvellements, emploi occupé), "
         "heures rémunérées, absences déclarées, missions d'intérim déclarées par les entreprises de travail "
         "temporaire pour cet établissement utilisateur, code NAF, convention collective, effectif ; ainsi que les "
-        "contrôles antérieurs connus à la fin du mois. Les contrats sont reconstitués sur "
-        f"{facts['history_months']} mois (depuis le {_date(window['history_start'])}) et les indicateurs "
-        f"calculés sur les {facts['window_months']} derniers mois (depuis le {_date(window['window_start'])}). "
+        f"contrôles antérieurs connus à la fin du mois. {_months_read_fr(explanation)} "
         "Les salariés sont pseudonymisés dès la lecture des fichiers ; ils sont désignés ici par un simple numéro.\n"
         f"Opérations effectuées. {facts['features']} indicateurs, énumérés ci-dessous avec leur valeur, sont "
         "comparés aux médianes du même secteur (code NAF) dans la région ; six vérifications automatiques des "
@@ -644,7 +700,7 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
 
     ev = explanation.evidence
     if ev.empty:
-        out.append(Text("Infractions potentielles relevées : aucune sur les 12 derniers mois.", style="bold"))
+        out.append(Text(f"Infractions potentielles relevées : aucune {explanation.examined}.", style="bold"))
     else:
         out.append(Text(f"Infractions potentielles relevées ({len(ev)}), par règle et par poste, contrat par contrat",
                         style="bold"))
@@ -700,7 +756,7 @@ def explanation_text(explanation: Explanation, width: int = 100) -> str:
 
 def timeline_figure(explanation: Explanation) -> Figure:
     """One row per post x person: a bar per contract coloured by its kind, evidence events marked, the
-    12-month window of the indicators shaded. At most MAX_TIMELINE_ROWS rows (those with evidence first)."""
+    months of the indicators' window the declarations cover shaded. At most MAX_TIMELINE_ROWS rows (those with evidence first)."""
     from matplotlib.artist import Artist
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
@@ -722,7 +778,7 @@ def timeline_figure(explanation: Explanation) -> Figure:
     height = 1.6 + 0.28 * max(len(rows), 3)
     figure = Figure(figsize=(13, height), dpi=110)
     axes = figure.add_subplot(1, 1, 1)
-    axes.axvspan(pd.Timestamp(window["window_start"]), right, color="#f2f2f2", zorder=0)
+    axes.axvspan(pd.Timestamp(window["window_from"]), right, color="#f2f2f2", zorder=0)
     position = {(r.post_shown, r.person): i for i, r in rows.iterrows()}
     for c in contracts.itertuples(index=False):
         y = position.get((c.post_shown, c.person))
@@ -756,7 +812,7 @@ def timeline_figure(explanation: Explanation) -> Figure:
              f"({explanation.establishment['naf']}, {explanation.establishment['region']}), "
              f"connus fin {month_fr(explanation.month)}")
     axes.set_title(title, fontsize=10, loc="left")
-    note = "zone grisée : les 12 mois des indicateurs"
+    note = f"zone grisée : les mois des indicateurs ({explanation.examined})"
     if hidden > 0:
         note += f" ; {hidden} autres lignes non affichées (voir le fichier texte)"
     axes.set_xlabel(note, fontsize=8)

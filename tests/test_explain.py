@@ -3,6 +3,7 @@ the saved model is, with its SHAP breakdown, evidence, contract timeline, text a
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 from datetime import date
@@ -19,6 +20,7 @@ from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
 from scoring.explain import (
+    audit_paragraph,
     contract_timeline,
     establishment_contracts,
     explain_establishment,
@@ -36,18 +38,29 @@ AS_OF = date(2025, 8, 1)
 
 
 @pytest.fixture(scope="module")
-def month(tmp_path_factory, test_key):
-    """The mini world ingested; its features, evidence and every establishment's contracts as of 2025-08."""
+def home(tmp_path_factory, test_key) -> Home:
+    """The mini world ingested: its declarations begin in 2024-07."""
     root = tmp_path_factory.mktemp("explain")
     home = Home(root / "home")
     ingest(write_months(root / "dsn", MONTHS), home, Config(), test_key)
+    return home
+
+
+def month_of(home: Home, as_of: date):
+    """The features and evidence as of `as_of`, and every establishment's contracts."""
     with DuckDBEngine() as engine:
-        table = read_whole(compute_features(engine, home.warehouse, AS_OF, Config()))
+        table = read_whole(compute_features(engine, home.warehouse, as_of, Config()))
     with DuckDBEngine() as engine:  # compute_features drops its working tables: prepare them again
         engine.attach_warehouse(home.warehouse)
-        prepare_as_of(engine, AS_OF, Config().features)
+        prepare_as_of(engine, as_of, Config().features)
         contracts = {siret: establishment_contracts(engine.con, siret) for siret in table.features["siret"]}
     return table, contracts
+
+
+@pytest.fixture(scope="module")
+def month(home):
+    """The mini world's features, evidence and every establishment's contracts as of 2025-08."""
+    return month_of(home, AS_OF)
 
 
 def small_model(table: pd.DataFrame, seed: int = 0):
@@ -78,7 +91,7 @@ def explained(month):
     table, contracts = month
     model = small_model(table.features)
     return explain_establishment(model, "7", table.features, table.evidence, contracts[RESTAURANT], RESTAURANT,
-                                 AS_OF, Config())
+                                 AS_OF, Config(), declared=MONTHS)
 
 
 def test_shap_adds_up_to_the_raw_score_and_covers_every_feature(explained):
@@ -129,6 +142,42 @@ def test_the_star_is_explained_only_when_a_reason_bears_it(explained):
     assert "Une contribution positive augmente le score" in explanation_text(unstarred)
 
 
+def test_the_months_read_are_those_declared(explained):
+    """As of 2025-08 the indicators' window (from 2024-09) is whole but the 24 months of contracts are not: the
+    warehouse's declarations begin in 2024-07. A month it does not declare is named."""
+    paragraph = audit_paragraph(explained)
+    assert ("Les contrats sont reconstitués sur 14 mois au lieu de 24 (depuis le 01/07/2024, premier mois de DSN "
+            "disponible : historique incomplet, les contrats terminés avant ce mois ne sont pas connus) et les "
+            "indicateurs calculés sur les 12 derniers mois (depuis le 01/09/2024).") in paragraph
+    assert "Aucune DSN" not in paragraph and explained.examined == "sur les 12 derniers mois"
+    gap = replace(explained, gaps=(date(2025, 3, 1),))
+    assert "Aucune DSN n'est disponible pour mars 2025 : ces mois manquent aux contrats et aux indicateurs." in (
+        audit_paragraph(gap))
+    assert gap.examined == "sur les 12 derniers mois, sans DSN pour mars 2025"
+
+
+def test_a_window_that_begins_before_the_first_declared_month_is_said_and_warned(home, caplog):
+    """As of 2024-12 the window would begin in 2024-01, six months before the first declaration: computing the
+    features warns, naming the month, and the explanation states the months really read, not twelve."""
+    early = date(2024, 12, 1)
+    with caplog.at_level(logging.WARNING, logger="champollion.features"):
+        table, contracts = month_of(home, early)
+    assert ("features as of 2024-12 count their 12-month window, or the month before it, over part of it (the "
+            "warehouse's declarations begin in 2024-07)") in caplog.text
+    explanation = explain_establishment(small_model(table.features), "7", table.features, table.evidence,
+                                        contracts[RESTAURANT], RESTAURANT, early, Config(), declared=MONTHS)
+    paragraph = audit_paragraph(explanation)
+    assert ("Les contrats sont reconstitués sur 6 mois au lieu de 24 (depuis le 01/07/2024, premier mois de DSN "
+            "disponible : historique incomplet, les contrats terminés avant ce mois ne sont pas connus) et les "
+            "indicateurs calculés sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024) : ceux dits « sur 12 "
+            "mois » portent sur une période plus courte.") in paragraph
+    assert "derniers mois (depuis le 01/01/2024)" not in paragraph
+    assert explanation.examined == "depuis le 01/07/2024, premier mois de DSN disponible (historique incomplet)"
+    without = replace(explanation, evidence=explanation.evidence.iloc[:0])
+    assert ("Infractions potentielles relevées : aucune depuis le 01/07/2024, premier mois de DSN disponible "
+            "(historique incomplet).") in " ".join(explanation_text(without).split())  # lines wrapped at 100
+
+
 def test_files_are_written(explained, tmp_path):
     text_path, picture_path = write_explanation(explained, tmp_path / "explain")
     assert text_path.name == f"{RESTAURANT}.txt" and picture_path.name == f"{RESTAURANT}.png"
@@ -141,7 +190,8 @@ def test_files_are_written(explained, tmp_path):
 def test_usage_and_missions_at_the_shop(month):
     table, contracts = month
     model = small_model(table.features, seed=1)
-    shop = explain_establishment(model, "7", table.features, table.evidence, contracts[SHOP], SHOP, AS_OF, Config())
+    shop = explain_establishment(model, "7", table.features, table.evidence, contracts[SHOP], SHOP, AS_OF, Config(),
+                                 declared=MONTHS)
     assert {"usage", "mission", "cdi"} <= set(shop.contracts["kind"])
     assert {"usage_hors_secteur"} <= set(shop.evidence["rule"])
     assert "CDD d'usage" in explanation_text(shop)
@@ -151,7 +201,7 @@ def test_unknown_siret_is_refused(month):
     table, contracts = month
     with pytest.raises(LookupError, match="99999999999999"):
         explain_establishment(small_model(table.features), "7", table.features, table.evidence,
-                              contracts[RESTAURANT].iloc[:0], "99999999999999", AS_OF, Config())
+                              contracts[RESTAURANT].iloc[:0], "99999999999999", AS_OF, Config(), declared=MONTHS)
 
 
 def test_command_is_registered():
@@ -167,7 +217,8 @@ def test_evidence_stored_with_ids_made_another_way_still_points_at_its_contracts
     table, contracts = month
     model = small_model(table.features)
     renamed = table.evidence.assign(contract_id="old-" + table.evidence["contract_id"].astype(str))
-    again = explain_establishment(model, "7", table.features, renamed, contracts[RESTAURANT], RESTAURANT, AS_OF, Config())
+    again = explain_establishment(model, "7", table.features, renamed, contracts[RESTAURANT], RESTAURANT, AS_OF, Config(),
+                                  declared=MONTHS)
     pd.testing.assert_frame_equal(again.contracts, explained.contracts)
     pd.testing.assert_frame_equal(again.evidence, explained.evidence)
 
@@ -194,7 +245,9 @@ def test_persons_starting_on_one_day_are_numbered_whatever_their_keys():
     picture = timeline_figure(SimpleNamespace(
         contracts=shown.drop(columns=["contract_id"]), evidence=pd.DataFrame(columns=["rule", "event_date", "post_shown",
                                                                                       "person"]),
-        window={"history_start": date(2024, 1, 1), "window_start": date(2024, 9, 1), "as_of_end": date(2025, 8, 31)},
-        establishment=pd.Series({"siret": RESTAURANT, "naf": "5610A", "region": "Île-de-France"}), month=AS_OF))
+        window={"history_start": date(2024, 1, 1), "window_start": date(2024, 9, 1), "window_from": date(2024, 9, 1),
+                "as_of_end": date(2025, 8, 31)},
+        establishment=pd.Series({"siret": RESTAURANT, "naf": "5610A", "region": "Île-de-France"}), month=AS_OF,
+        examined="sur les 12 derniers mois"))
     rows = [label.get_text().split(" — ")[-1] for label in picture.axes[0].get_yticklabels()]
     assert rows == [f"salarié {n}" for n in range(1, 12)]

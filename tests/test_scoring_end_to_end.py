@@ -192,10 +192,11 @@ def test_an_establishment_scored_again_is_explained_as_in_the_whole_month_scored
     reasons_listed = []
     for siret in (listed, whole.loc[~whole["in_list"], "siret"].iloc[0]):
         contracts = month_contracts(home, config, month, siret)
+        declared = declared_months(home.warehouse)
         alone = explain_establishment(model, version, stored.table, stored.evidence({siret}), contracts, siret, month,
-                                      config, inspections, previous)
+                                      config, inspections, previous, declared=declared)
         expected = explain_establishment(model, version, stored.table, stored.evidence(), contracts, siret, month,
-                                         config, published=whole)
+                                         config, published=whole, declared=declared)
         pd.testing.assert_series_equal(alone.establishment, expected.establishment)
         pd.testing.assert_frame_equal(alone.reasons, expected.reasons)
         assert (alone.scored_in_region, alone.scored_national) == (expected.scored_in_region, expected.scored_national)

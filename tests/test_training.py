@@ -203,7 +203,7 @@ def test_the_third_counts_only_the_inspections_the_warehouse_can_label():
 
 
 def test_a_stray_old_month_is_read_as_a_gap_named_as_one():
-    from training.labels import declared_span
+    from features.asof import declared_span
 
     declared = [date(2015, 6, 1), *months_between(date(2023, 11, 1), date(2026, 10, 1))]
     assert declared_span(declared) == "the warehouse's declarations begin in 2015-06 and hold none for 2015-07..2023-10"

@@ -21,7 +21,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from core.months import add_months, month_runs, months_between
+from core.months import add_months, months_between
+from features.asof import declared_span, undeclared_in_window
 from features.store import StoredFeatures
 
 LABEL = "abuse_found"
@@ -31,22 +32,6 @@ LEFT_OUT_COLUMNS = ("siret", "inspection_date", "as_of", "reason")
 def label_as_of(inspection_date: date) -> date:
     """The month whose features describe an establishment inspected on `inspection_date` (the month before)."""
     return add_months(date(inspection_date.year, inspection_date.month, 1), -1)
-
-
-def undeclared_in_window(as_of: date, declared: Collection[date], window_months: int) -> list[date]:
-    """The months of the window of `window_months` ending with `as_of`, and of the month before it (where the headcount
-    growth starts), that are not among the `declared` months (first days)."""
-    return [month for month in months_between(add_months(as_of, -window_months), as_of) if month not in declared]
-
-
-def declared_span(declared: list[date]) -> str:
-    """The warehouse's declared months (sorted, not empty) in words: where they begin, and the gaps among them."""
-    known = set(declared)
-    gaps = month_runs([month for month in months_between(declared[0], declared[-1]) if month not in known])
-    more = len(gaps) - 3
-    shown = ", ".join(gaps[:3]) + (f" and {more} more gap{'s' if more > 1 else ''}" if more > 0 else "")
-    return (f"the warehouse's declarations begin in {declared[0]:%Y-%m}"
-            + (f" and hold none for {shown}" if gaps else ""))
 
 
 def needed_months(inspections: pd.DataFrame) -> list[date]:

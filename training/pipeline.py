@@ -25,6 +25,7 @@ from core.config import Config
 from core.home import Home
 from core.months import add_months, months_between, runs_text
 from core.training_config import TrainingConfig
+from features.asof import declared_span, undeclared_in_window
 from features.build import settings_of
 from features.catalog import FEATURES_SCHEMA_VERSION
 from features.store import StoredFeatures, declared_months, feature_tables
@@ -34,10 +35,8 @@ from training.labels import (
     LABEL,
     LabelledSet,
     build_labelled_set,
-    declared_span,
     label_as_of,
     needed_months,
-    undeclared_in_window,
 )
 from training.metrics import Interval, group_codes, precision_recall_at_share, region_keys, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features

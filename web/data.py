@@ -32,6 +32,7 @@ from web.project import (
     ListInputs,
     SectorBenchmarks,
     StoredFeatures,
+    declared_months,
     explain_line,
     feature_dir,
     format_value,
@@ -316,10 +317,11 @@ class HomeData:
         with self.engines.engine() as (version, engine):
             agencies = self.agencies(month, version, engine)
             contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)
+            declared = declared_months(version)
         region_count = int((ranked["region_code"] == line["region_code"]).sum())
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
                                    evidence, contracts, month, self.config, features.benchmarks, region_count,
-                                   len(ranked))
+                                   len(ranked), declared)
         notice = stale_notice(model, features.table, siret, line, month)  # the list's line, other contributions
         return replace(explanation, notice=notice), features
 

@@ -13,7 +13,7 @@ from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
 from features.build import feature_dir
 from features.rules import RULES
-from features.store import StoredFeatures, stored_as_they_are
+from features.store import StoredFeatures, declared_months, stored_as_they_are
 from scoring.evidence_groups import group_evidence
 from scoring.explain import (
     KIND_FR,
@@ -60,6 +60,7 @@ __all__ = [
     "add_months",
     "audit_paragraph",
     "date_fr",
+    "declared_months",
     "establishment_contracts",
     "explain_line",
     "explain_month",
