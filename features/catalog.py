@@ -84,7 +84,7 @@ BASE_FEATURES: tuple[Feature, ...] = (
     _f("year_round_fixed_term_posts_12m", "postes occupés toute l'année par des CDD ou missions", "count", "posts"),
     _f("n_carence", "contrats successifs sans respect du délai de carence", "count", "rules"),
     _f("n_renouvellements", "contrats renouvelés plus de deux fois", "count", "rules"),
-    _f("n_duree_max", "successions de contrats dépassant la durée maximale sur un poste", "count", "rules"),
+    _f("n_duree_max", "contrats dépassant la durée maximale, renouvellements inclus", "count", "rules"),
     _f("n_remplacement_sans_absence", "CDD de remplacement sans absence déclarée sur le poste", "count", "rules"),
     _f("n_usage_hors_secteur", "CDD d'usage hors des secteurs autorisés", "count", "rules"),
     _f("n_poste_permanent", "CDD et missions tenant un emploi occupé toute l'année", "count", "rules"),

@@ -40,7 +40,10 @@ The rules, as implemented:
   end of the month) are compared with the days from the chain's first start to the same date
   max_fixed_term_months later: a contract from 2023-01-01 to 2024-06-30 is exactly 18 months and
   not flagged. One row per chain; event_date: the day the limit was passed, or window_start when that
-  was earlier and the chain still ran in the window.
+  was earlier and the chain still ran in the window. The maximum is that of one contract with its renewals: a limit
+  passed during the chain's first contract is a potential infraction; passed during a later one, the finding is a
+  succession of distinct contracts to check on site (délai de carence between them, their motifs, a permanent job:
+  L1244-3 and L1242-1, L1251-36 and L1251-5 for missions), its related contract the chain's first.
 - remplacement_sans_absence (L1242-2 1°, L1251-6 1°). A CDD or mission for the replacement of an
   absent employee (motif 01) that covers no absence (`absences_asof`) of another person on the same
   post of the same establishment: one that had begun by its start and had not ended before it, both
@@ -167,9 +170,11 @@ RULES: tuple[Rule, ...] = (
         "duree_max",
         "Durée maximale du contrat dépassée",
         "L1242-8, L1251-12",
-        "Une même personne occupe le même poste en contrats à durée déterminée ou de mission enchaînés au-delà de la "
-        "durée maximale (18 mois par défaut, renouvellements inclus) ; sanction : requalification en contrat à "
-        "durée indéterminée.",
+        "Un contrat à durée déterminée ou de mission dépasse, renouvellements inclus, la durée maximale (18 mois par "
+        "défaut) ; sanction : requalification en contrat à durée indéterminée. Plusieurs contrats successifs de la "
+        "même personne sur le même poste au-delà de cette durée ne sont pas en eux-mêmes une infraction à cette "
+        "règle : la succession est à vérifier sur place (délai de carence entre les contrats, motifs, emploi "
+        "permanent).",
     ),
     Rule(
         "remplacement_sans_absence",
@@ -607,7 +612,7 @@ def _is_capped(alias: str) -> str:
 
 def _duree_max_chains(source: str, settings: FeaturesConfig) -> str:
     """SQL: the CTEs from `ordered` to `passed` (one row per chain past the limit: the contract during which it was
-    passed, `passed_day`, the chain's days and first contract) over the contracts of the CTE `source`."""
+    passed, `passed_day`, the chain's days, contracts and first contract) over the contracts of the CTE `source`."""
     months = int(settings.max_fixed_term_months)
     gap = int(settings.chain_gap_days)
     person_post = "PARTITION BY establishment_siret, post, person_key"
@@ -636,6 +641,7 @@ measured AS (
            coalesce(sum(counted_days) OVER ({chain} {in_order}
                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS days_before,
            sum(counted_days) OVER ({chain}) AS chain_days,
+           count(*) OVER ({chain}) AS chain_contracts,
            max(end_day) OVER ({chain}) AS chain_end_day,
            first_value(contract_id) OVER ({chain} {in_order}) AS first_contract_id,
            first_value(contract_number) OVER ({chain} {in_order}) AS first_contract_number,
@@ -656,28 +662,46 @@ passed AS (
 
 
 def _duree_max_select(settings: FeaturesConfig) -> str:
-    """The SELECT list of a duree_max evidence row, from a row `m` of `_duree_max_chains`'s `passed` and `p`."""
+    """The SELECT list of a duree_max evidence row, from a row `m` of `_duree_max_chains`'s `passed` and `p`.
+
+    The maximum is that of one contract and its renewals (L1242-8, L1251-12): a limit passed during the chain's first
+    contract is a potential infraction; passed during a later one, the chain is a succession of distinct contracts,
+    to check on site (carence between them, their motifs, a permanent job: L1244-3, L1242-1, L1251-36, L1251-5)."""
     months = int(settings.max_fixed_term_months)
     gap = int(settings.chain_gap_days)
-    detail = _sentence(
-        "Infraction potentielle à la durée maximale : la même personne occupe le poste « {post} » en contrat à "
-        "durée déterminée ou de mission depuis le {first_start}, sans interruption de plus de {gap}, soit {total} "
-        "au {last_end}, au-delà de la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
-        during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
+    succession = "m.first_contract_id <> m.contract_id"
+    held = _sentence(
+        "{what} : la même personne occupe le poste « {post} » en {contracts} à durée déterminée ou de mission depuis le "
+        "{first_start}, sans interruption de plus de {gap}, soit {total} au {last_end}, au-delà de ",
+        what=f"CASE WHEN {succession} THEN {_sentence('Succession de {n} contrats à vérifier', n='m.chain_contracts')} "
+             f"ELSE 'Infraction potentielle à la durée maximale' END",
         post=_job_label("m"),
+        contracts=f"CASE WHEN {succession} THEN 'contrats' ELSE 'contrat' END",
         first_start=_french_date("m.first_start_date"),
         gap=sql_string(_count_text(gap, "jour", "jours")),
         total=_count("m.chain_days", "jour", "jours"),
         last_end=_french_date(_date_of_day("m.chain_end_day")),
-        months=str(months),
-        limit=_count("m.limit_days", "jour", "jours"),
-        passed=_french_date(_date_of_day("m.passed_day")),
     )
+    limit = _count("m.limit_days", "jour", "jours")
+    one_contract = _sentence(
+        "la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
+        months=str(months),
+        limit=limit,
+        passed=_french_date(_date_of_day("m.passed_day")),
+        during="coalesce(' pendant le contrat n° ' || m.contract_number, '')",
+    )
+    contracts = _sentence(
+        "{months} mois ({limit}) ; la durée maximale vaut pour un contrat et ses renouvellements : vérifier sur place "
+        "le délai de carence entre ces contrats, leurs motifs et si le poste est un emploi permanent.",
+        months=str(months),
+        limit=limit,
+    )
+    detail = f"{held} || CASE WHEN {succession} THEN {contracts} ELSE {one_contract} END"
     return _evidence(
         "duree_max",
         # One contract surely past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
-        # agreement); a chain of several contracts read as one, or a contract whose end is not declared and
-        # may have come before the limit, is for the inspector to confirm.
+        # agreement); a succession of several contracts, or a contract whose end is not declared and may have come
+        # before the limit, is for the inspector to confirm.
         confidence=f"CASE WHEN m.first_contract_id = m.contract_id AND m.passed_day <= m.sure_end_day "
                    f"THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
         establishment_siret="m.establishment_siret",
@@ -687,18 +711,20 @@ def _duree_max_select(settings: FeaturesConfig) -> str:
         contract_id="m.contract_id",
         declaring_siret="m.siret",
         contract_number="m.contract_number",
-        related_contract_id="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_id END",
-        related_contract_number="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_contract_number END",
+        related_contract_id=f"CASE WHEN {succession} THEN m.first_contract_id END",
+        related_contract_number=f"CASE WHEN {succession} THEN m.first_contract_number END",
         post=_job_label("m"),
         person_key="m.person_key",
         start_date="m.start_date",
         end_date="m.end_date",
-        related_start_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_start_date END",
-        related_end_date="CASE WHEN m.first_contract_id <> m.contract_id THEN m.first_end_date END",
+        related_start_date=f"CASE WHEN {succession} THEN m.first_start_date END",
+        related_end_date=f"CASE WHEN {succession} THEN m.first_end_date END",
         measured_value="m.chain_days",
         legal_limit="m.limit_days",
         detail_fr=detail,
-        article="CASE WHEN m.kind = 'mission' THEN 'L1251-12' ELSE 'L1242-8' END",
+        # a succession: the rules it is checked against on site
+        article=f"CASE WHEN m.kind = 'mission' THEN CASE WHEN {succession} THEN 'L1251-36, L1251-5' ELSE 'L1251-12' END "
+                f"WHEN {succession} THEN 'L1244-3, L1242-1' ELSE 'L1242-8' END",
     )
 
 

@@ -21,8 +21,29 @@ import pandas as pd
 from features.rules import CONFIDENCE_LEVELS, ESTABLISHED, PROBABLE, RULES, TO_CHECK
 
 _ORDER = {rule.id: i for i, rule in enumerate(RULES)}
+_LABELS = {rule.id: rule.label_fr for rule in RULES}
 _CONFIDENCE_RANK = {level: i for i, level in enumerate(CONFIDENCE_LEVELS)}
 MISSING_POST = "non renseigné"
+# A duree_max finding over several contracts: the maximum is that of one contract with its renewals (L1242-8,
+# L1251-12), so what it shows is a succession to check on site, not a contract past the maximum.
+SUCCESSION_LABEL_FR = "Succession de contrats sur un même poste"
+
+
+def successions(evidence: pd.DataFrame) -> np.ndarray:
+    """Which evidence rows are duree_max findings over several contracts (`features.rules`: their related contract is
+    the chain's first; `succession` when the rows carry no contract id, as an explanation's)."""
+    if "succession" in evidence.columns:
+        return evidence["succession"].to_numpy(dtype=bool)
+    if "related_contract_id" not in evidence.columns:
+        return np.zeros(len(evidence), dtype=bool)
+    return ((evidence["rule"] == "duree_max") & evidence["related_contract_id"].notna()).to_numpy(dtype=bool)
+
+
+def rule_labels(evidence: pd.DataFrame) -> list[str]:
+    """Each evidence row's rule in French: its rule's label, a succession's (`successions`) for one."""
+    labels = [_LABELS.get(str(rule), str(rule)) for rule in evidence["rule"]]
+    return [SUCCESSION_LABEL_FR if several else label
+            for label, several in zip(labels, successions(evidence), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -57,9 +78,10 @@ def _plural(n: int, singular: str, plural: str) -> str:
     return f"{n} {singular if n == 1 else plural}"
 
 
-def _what(rule: str, n: int, post: str, distinct_posts: int, posts_concerned: Any) -> str:
+def _what(rule: str, n: int, post: str, distinct_posts: int, posts_concerned: Any, several: int) -> str:
     """The sentence of one group of `n` findings, without its article and confidence. `distinct_posts`: the
-    numbers of the posts (`post_no`) the findings name; `posts_concerned`: the largest count of posts held."""
+    numbers of the posts (`post_no`) the findings name; `posts_concerned`: the largest count of posts held;
+    `several`: the findings about a succession of contracts (`successions`)."""
     job = f"« {post} »"
     if rule == "carence":
         where = (f"sur {_plural(distinct_posts, 'poste', 'postes')} de {job}" if distinct_posts
@@ -76,7 +98,12 @@ def _what(rule: str, n: int, post: str, distinct_posts: int, posts_concerned: An
         return (f"{_plural(n, 'contrat', 'contrats')} de {job} {'renouvelé' if n == 1 else 'renouvelés'} "
                 "au-delà du nombre autorisé")
     if rule == "duree_max":
-        return f"{_plural(n, 'salarié', 'salariés')} en contrats courts sur {job} au-delà de la durée maximale"
+        single = f"{_plural(n - several, 'contrat', 'contrats')} de {job} au-delà de la durée maximale, renouvellements inclus"
+        chains = f"{_plural(several, 'succession', 'successions')} de contrats d'un même salarié"
+        if not several:
+            return single
+        return f"{single}, et {chains} au-delà de cette durée" if n > several else (
+            f"{chains} sur {job} au-delà de la durée maximale d'un contrat")
     if rule == "remplacement_sans_absence":
         return f"{_plural(n, 'contrat', 'contrats')} de remplacement sur {job} sans absence déclarée sur ce poste"
     if rule == "usage_hors_secteur":
@@ -119,12 +146,14 @@ def grouped_evidence(evidence: pd.DataFrame, key: str) -> GroupedEvidence:
         post=evidence["post"].fillna(MISSING_POST),
         _confidence=evidence["confidence"].map(_CONFIDENCE_RANK).fillna(len(_CONFIDENCE_RANK)),
         _scored=evidence["confidence"].isin((ESTABLISHED, PROBABLE)).to_numpy(),
+        _succession=successions(evidence),
         _position=np.arange(len(evidence)),
     )
     rows = rows[rows[key].notna().to_numpy() & rows["rule"].notna().to_numpy()]
     if rows.empty:
         columns = [key, "rule", "post", "summary_fr", "start", "stop"]
-        return GroupedEvidence(rows.drop(columns=["_confidence", "_scored", "_position"]).reset_index(drop=True),
+        return GroupedEvidence(rows.drop(columns=["_confidence", "_scored", "_succession", "_position"])
+                               .reset_index(drop=True),
                                pd.DataFrame({c: pd.Series(dtype="object") for c in columns}))
     # Groups numbered in order of first appearance: the tie-break of groups with the same rule rank, count and post.
     rows["_group"] = rows.groupby([key, "rule", "post"], sort=False).ngroup().to_numpy()
@@ -135,6 +164,7 @@ def grouped_evidence(evidence: pd.DataFrame, key: str) -> GroupedEvidence:
         "post": by_group["post"].first(),
         "n": by_group.size(),
         "scored": by_group["_scored"].sum(),
+        "several": by_group["_succession"].sum(),
         "distinct_posts": by_group["post_no"].nunique() if "post_no" in rows else 0,
         "posts_concerned": by_group["posts_concerned"].max() if "posts_concerned" in rows else np.nan,
         **{level: (rows["confidence"] == level).groupby(rows["_group"]).sum() for level in CONFIDENCE_LEVELS},
@@ -153,16 +183,17 @@ def grouped_evidence(evidence: pd.DataFrame, key: str) -> GroupedEvidence:
     sizes = groups["n"].to_numpy()
     stops = np.cumsum(sizes)
     summaries = [
-        f"{_what(str(rule), int(n), str(post), int(distinct), concerned)}{articles.get(int(group), '')} : "
+        f"{_what(str(rule), int(n), str(post), int(distinct), concerned, int(several))}{articles.get(int(group), '')} : "
         f"{_confidence_fr(int(established), int(probable), int(to_check))}"
-        for group, rule, n, post, distinct, concerned, established, probable, to_check in zip(
+        for group, rule, n, post, distinct, concerned, several, established, probable, to_check in zip(
             groups.index, groups["rule"], sizes, groups["post"], groups["distinct_posts"], groups["posts_concerned"],
-            groups[ESTABLISHED], groups[PROBABLE], groups[TO_CHECK], strict=True)
+            groups["several"], groups[ESTABLISHED], groups[PROBABLE], groups[TO_CHECK], strict=True)
     ]
     table = pd.DataFrame({key: groups[key].to_numpy(), "rule": groups["rule"].astype(str).to_numpy(),
                           "post": groups["_post_text"].to_numpy(), "summary_fr": summaries,
                           "start": stops - sizes, "stop": stops})
-    kept = rows.drop(columns=["_confidence", "_scored", "_position", "_group", "_group_rank"]).reset_index(drop=True)
+    kept = rows.drop(columns=["_confidence", "_scored", "_succession", "_position", "_group", "_group_rank"])
+    kept = kept.reset_index(drop=True)
     return GroupedEvidence(kept, table)
 
 

@@ -38,7 +38,7 @@ from features.asof import AsOfWindow, undeclared_months
 from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
 from features.store import declared_months
-from scoring.evidence_groups import group_evidence
+from scoring.evidence_groups import group_evidence, rule_labels, successions
 from scoring.list_inputs import ListInputs, read_list_inputs
 from scoring.monthly import RANKED_COLUMNS, explain_ranked, explain_rows, lists_folder, rank_table, read_ranking
 from scoring.reasons import (
@@ -95,7 +95,7 @@ class Explanation:
     bias: float  # the model's base value (log-odds)
     raw_score: float  # the booster's margin for this establishment (log-odds)
     reasons: pd.DataFrame  # group, label_fr, contribution, sentence, listed_reason
-    evidence: pd.DataFrame  # rule, rule_label, article, post, person, event/start/end dates, gap, detail_fr
+    evidence: pd.DataFrame  # rule, rule_label, succession, article, post, person, event/start/end dates, gap, detail_fr
     contracts: pd.DataFrame  # CONTRACT_COLUMNS, by post then person then start
     # as_of, as_of_end, window_start, history_start; history_from and window_from: where the warehouse's declarations
     # let them begin (its first declared month when later)
@@ -176,9 +176,10 @@ def contract_timeline(contracts: pd.DataFrame, evidence: pd.DataFrame, persons: 
 
 
 def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd.DataFrame) -> pd.DataFrame:
-    """The establishment's rule evidence as shown: rule label, article and confidence, post, « salarié N », the
-    contract's number in the timeline and in the DSN (S21.G00.40.009) with its declarant, dates, gap."""
-    columns = ["rule", "rule_label", "article", "confidence", "post", "post_no", "posts_concerned", "person",
+    """The establishment's rule evidence as shown: rule label (a succession's for a duree_max finding over several
+    contracts, flagged in `succession`), article and confidence, post, « salarié N », the contract's number in the
+    timeline and in the DSN (S21.G00.40.009) with its declarant, dates, gap."""
+    columns = ["rule", "rule_label", "succession", "article", "confidence", "post", "post_no", "posts_concerned", "person",
                "contract_no", "contract_number", "declaring_siret", "event_date", "start_date", "end_date",
                "gap_opening_days", "required_opening_days", "detail_fr"]
     if evidence.empty:
@@ -188,7 +189,8 @@ def evidence_rows(evidence: pd.DataFrame, persons: dict[str, str], contracts: pd
     names = dict(persons)
     names.update({key: f"salarié {len(persons) + n}" for n, key in enumerate(unknown, start=1)})
     frame["person"] = frame["person_key"].map(names).fillna("non renseigné")
-    frame["rule_label"] = frame["rule"].map(lambda r: RULES_BY_ID[r].label_fr if r in RULES_BY_ID else r)
+    frame["succession"] = successions(frame)
+    frame["rule_label"] = rule_labels(frame)
     numbers = dict(zip(contracts["contract_id"], contracts["contract_no"], strict=True)) if not contracts.empty else {}
     frame["contract_no"] = frame["contract_id"].map(numbers).astype("Int64")
     for column in ("event_date", "start_date", "end_date"):

@@ -35,7 +35,8 @@ _RULES = {r.id: r for r in RULES}
 RULE_PHRASES: dict[str, tuple[str, str, str]] = {
     "carence": ("contrat enchaîné", "contrats successifs", "sans respect du délai de carence"),
     "renouvellements": ("contrat renouvelé", "contrats renouvelés", "au-delà du nombre de renouvellements autorisé"),
-    "duree_max": ("succession de contrats", "successions de contrats", "au-delà de la durée maximale d'un même salarié"),
+    # only a contract past the maximum with its renewals is scored: a succession of several is to check on site
+    "duree_max": ("contrat", "contrats", "au-delà de la durée maximale, renouvellements inclus"),
     "remplacement_sans_absence": (
         "contrat de remplacement", "contrats de remplacement", "sans absence déclarée d'un autre salarié"),
     "usage_hors_secteur": ("CDD d'usage", "CDD d'usage", "hors des secteurs où l'usage est autorisé"),

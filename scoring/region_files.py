@@ -28,12 +28,10 @@ import xlsxwriter
 from core.atomic_files import replaced_when_written
 from core.csv_files import neutralise_frame
 from core.french import address_fr, date_fr, missing, month_fr, percent_fr
-from features.rules import RULES
-from scoring.evidence_groups import GroupedEvidence, grouped_evidence
+from scoring.evidence_groups import GroupedEvidence, grouped_evidence, rule_labels
 from scoring.excel_table import CellKind, TableColumn, TableSheet
 from scoring.page_evidence import PageEvidence, page_evidence, script_json
 
-RULE_LABELS: dict[str, str] = {rule.id: rule.label_fr for rule in RULES}
 SELECTION_FR = {False: "score", True: "exploration (tirage aléatoire)"}
 CHANGE_FR = {"new": "nouveau", "still": "déjà listé le mois précédent", "first": "pas de liste le mois précédent"}
 WARNING_FR = (
@@ -75,10 +73,6 @@ def _text(value: Any) -> str:
 
 def _change_fr(value: Any) -> str:
     return CHANGE_FR.get(_text(value), _text(value))
-
-
-def _rule_fr(value: Any) -> str:
-    return RULE_LABELS.get(_text(value), _text(value))
 
 
 def _reason_columns(frame: pd.DataFrame) -> list[str]:
@@ -178,7 +172,7 @@ EVIDENCE_SHEET_COLUMNS: list[Column] = [
     ADDRESS_COLUMN,
     Column("Position", _field("list_position"), "integer", 9),
     Column("Constat pour le poste", _field("group_fr"), "long", 45),
-    Column("Règle", _field("rule", _rule_fr), "long", 28),
+    Column("Règle", rule_labels, "long", 28),
     Column("Article", _field("article"), "text", 11),
     Column("Certitude", _field("confidence"), "text", 14),
     Column("Poste", _field("post"), "text", 20),
@@ -340,7 +334,7 @@ _SHOWN: dict[str, Callable[[Any], str]] = {"date": date_fr, "percent": percent_f
 
 def _rule_with_article(frame: pd.DataFrame) -> list[str]:
     return [f"{label} ({article})" if article else label for label, article in zip(
-        _field("rule", _rule_fr)(frame), _field("article", _text)(frame), strict=True)]
+        rule_labels(frame), _field("article", _text)(frame), strict=True)]
 
 
 def escaped_column(texts: list[str]) -> list[str]:

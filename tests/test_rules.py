@@ -265,6 +265,10 @@ def test_maximum_duration(settings):
         # Two contracts of one person, one day apart: one chain of 366 + 241 days.
         contract("chain-1", "2023-09-01", "2024-08-31", post="tourneur", siret=FACTORY, person="p-chain"),
         contract("chain-2", "2024-09-02", "2025-04-30", post="tourneur", siret=FACTORY, person="p-chain"),
+        # Three contracts of one person a day or none apart: 214 + 181 + 215 days from 01/06/2023 (limit 549).
+        contract("three-1", "2023-06-01", "2023-12-31", post="monteur", siret=FACTORY, person="p-three"),
+        contract("three-2", "2024-01-02", "2024-06-30", post="monteur", siret=FACTORY, person="p-three"),
+        contract("three-3", "2024-07-01", "2025-01-31", post="monteur", siret=FACTORY, person="p-three"),
         # A break of 30 days (chain_gap_days) keeps the chain: 366 + 335 days from 01/07/2023 (limit 550).
         contract("gap30-1", "2023-07-01", "2024-06-30", post="fraiseur", siret=FACTORY, person="p-gap30"),
         contract("gap30-2", "2024-07-31", None, post="fraiseur", siret=FACTORY, person="p-gap30"),
@@ -285,8 +289,9 @@ def test_maximum_duration(settings):
         "contract_id, related_contract_id, event_date, related_start_date, measured_value, legal_limit, article",
     ) == [
         ("plus-a-day", None, D("2024-07-01"), None, 548.0, 547.0, "L1242-8"),
-        ("gap30-2", "gap30-1", D("2025-01-31"), D("2023-07-01"), 701.0, 550.0, "L1242-8"),
-        ("chain-2", "chain-1", D("2025-03-02"), D("2023-09-01"), 607.0, 547.0, "L1242-8"),
+        ("three-3", "three-1", D("2024-12-02"), D("2023-06-01"), 610.0, 549.0, "L1244-3, L1242-1"),
+        ("gap30-2", "gap30-1", D("2025-01-31"), D("2023-07-01"), 701.0, 550.0, "L1244-3, L1242-1"),
+        ("chain-2", "chain-1", D("2025-03-02"), D("2023-09-01"), 607.0, 547.0, "L1244-3, L1242-1"),
         ("running", None, D("2025-06-01"), None, 578.0, 548.0, "L1242-8"),
     ]
     assert detail(con, "duree_max", "plus-a-day") == (
@@ -294,11 +299,19 @@ def test_maximum_duration(settings):
         "déterminée ou de mission depuis le 01/01/2023, sans interruption de plus de 30 jours, soit 548 jours au "
         "01/07/2024, au-delà de la durée maximale de 18 mois (547 jours), dépassée le 01/07/2024."
     )
-    # One contract past the maximum is probable; a chain of several read as one is to check on site.
+    # The maximum is that of one contract with its renewals: several contracts are a succession to check, counted.
+    assert detail(con, "duree_max", "three-3") == (
+        "Succession de 3 contrats à vérifier : la même personne occupe le poste « monteur » en contrats à durée "
+        "déterminée ou de mission depuis le 01/06/2023, sans interruption de plus de 30 jours, soit 610 jours au "
+        "31/01/2025, au-delà de 18 mois (549 jours) ; la durée maximale vaut pour un contrat et ses renouvellements : "
+        "vérifier sur place le délai de carence entre ces contrats, leurs motifs et si le poste est un emploi permanent."
+    )
+    assert detail(con, "duree_max", "chain-2").startswith("Succession de 2 contrats à vérifier : ")
+    # One contract past the maximum is probable; a succession of several is to check on site.
     confidence = con.execute("SELECT contract_id, confidence FROM rule_evidence WHERE rule = 'duree_max'").fetchall()
     assert dict(confidence) == {
-        "plus-a-day": "probable", "gap30-2": "à vérifier sur place", "chain-2": "à vérifier sur place",
-        "running": "probable",
+        "plus-a-day": "probable", "three-3": "à vérifier sur place", "gap30-2": "à vérifier sur place",
+        "chain-2": "à vérifier sur place", "running": "probable",
     }
 
 

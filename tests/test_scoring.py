@@ -13,7 +13,7 @@ import pytest
 from core.config import Config
 from core.home import Home
 from core.scoring_config import ScoringConfig
-from scoring.evidence_groups import group_evidence
+from scoring.evidence_groups import group_evidence, rule_labels
 from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs, write_list_inputs
 from scoring.monthly import keep_list_inputs, read_ranking
 from scoring.reasons import (
@@ -368,6 +368,36 @@ def test_an_evidence_group_counts_its_findings_in_words_that_agree():
         "1 contrat de « agent » renouvelé au-delà du nombre autorisé (L1243-13) : 1 établi",
         "2 contrats sur 1 poste de « soudeur » tenu toute l'année par des contrats courts (L1242-1) : 2 probables",
     ]
+
+
+def test_a_succession_of_contracts_is_not_read_as_a_contract_past_the_maximum():
+    """The maximum duration is that of one contract with its renewals (L1242-8): a finding over several contracts (its
+    related contract the chain's first) is labelled and grouped as a succession to check, not as an infraction."""
+    evidence = pd.DataFrame({
+        "rule": ["duree_max"] * 3,
+        "confidence": ["probable", "à vérifier sur place", "à vérifier sur place"],
+        "event_date": pd.to_datetime(["2025-01-10", "2025-02-01", "2025-03-01"]),
+        "post": ["soudeur"] * 3,
+        "related_contract_id": [None, "c-1", "c-7"],
+        "article": ["L1242-8", "L1244-3, L1242-1", "L1244-3, L1242-1"],
+    })
+    assert rule_labels(evidence) == ["Durée maximale du contrat dépassée", "Succession de contrats sur un même poste",
+                                     "Succession de contrats sur un même poste"]
+    assert [group.summary_fr for group in group_evidence(evidence)] == [
+        "1 contrat de « soudeur » au-delà de la durée maximale, renouvellements inclus, et 2 successions de contrats "
+        "d'un même salarié au-delà de cette durée (L1244-3, L1242-1, L1242-8) : 1 probable, 2 à vérifier sur place"]
+    assert [group.summary_fr for group in group_evidence(evidence.iloc[1:])] == [
+        "2 successions de contrats d'un même salarié sur « soudeur » au-delà de la durée maximale d'un contrat "
+        "(L1244-3, L1242-1) : 2 à vérifier sur place"]
+    assert [group.summary_fr for group in group_evidence(evidence.iloc[:1])] == [
+        "1 contrat de « soudeur » au-delà de la durée maximale, renouvellements inclus (L1242-8) : 1 probable"]
+    # An explanation's rows carry no contract id: their `succession` flag says the same.
+    shown = evidence.drop(columns="related_contract_id").assign(succession=[False, True, True])
+    assert [group.summary_fr for group in group_evidence(shown)] == [group.summary_fr for group in group_evidence(evidence)]
+    # Only a contract past the maximum is scored, and a list's reason says so.
+    assert rule_sentence("duree_max", 1, {"soudeur": 1}, ["L1242-8"]) == (
+        "1 contrat sur le poste « soudeur » au-delà de la durée maximale, renouvellements inclus (L1242-8) : "
+        "infraction potentielle")
 
 
 def test_a_model_is_scored_with_the_feature_settings_it_was_trained_with():
