@@ -9,7 +9,8 @@ in its region (or in France when the regional group is too small); rule counts n
 holds most of the contracts behind them, and say « infraction potentielle ». A fact that raises the
 score but does not set the establishment apart as written (a missing value, the same figure as its
 sector's median, or a share below it) is passed over for the next one: an inspector could not act
-on it.
+on it; so is a fact that gives the same figure as a reason before it over the same contracts (`repeats`). A growth of
+the headcount says from how many people to how many: « +100 % » may be one person.
 """
 
 from __future__ import annotations
@@ -302,6 +303,40 @@ def within_noise(group: str, value: float, median: float, row: Mapping[str, Any]
     return abs(value - median) <= 2 * error
 
 
+def headcount_change(row: Mapping[str, Any]) -> str | None:
+    """« de 1 à 2 salariés »: the headcount a year before and now, from the headcount and its growth, so that a growth of
+    +100 % reads as the one person it may be; None when the growth is not defined."""
+    growth, headcount = row.get("headcount_growth_12m"), row.get("headcount")
+    if growth is None or headcount is None or pd.isna(growth) or pd.isna(headcount) or float(growth) <= -1:
+        return None
+    before = round(float(headcount) / (1 + float(growth)))
+    now = round(float(headcount))
+    return f"de {number_fr(before)} à {number_fr(now)} salarié{'s' if now >= 2 else ''}"
+
+
+# Facts that count the same contracts in other ways: a share of fixed-term work and the share of one kind of it, over 12
+# or 3 months; a post's longest run and a person's longest chain. When two of them give the same figure they name the
+# same contracts (every fixed-term hire a CDD, a post held by one person), and the second is passed over for the next.
+_SAME_CONTRACTS = (
+    frozenset({"precarity_rate_12m", "precarity_rate_3m", *(f"share_hours_{kind}_12m" for kind in
+                                                            ("fixed_term", "cdd", "mission", "usage"))}),
+    frozenset(_HIRES_OF),
+    frozenset({"share_fixed_term_under_1_month_12m", "share_fixed_term_under_1_week_12m", "share_fixed_term_one_day_12m"}),
+    frozenset({"longest_post_run_days", "longest_chain_days"}),
+    frozenset({"longest_chain_contracts", "max_contracts_one_person_12m"}),
+)
+
+
+def repeats(group: str, row: Mapping[str, Any], chosen: Collection[str]) -> bool:
+    """Whether reason `group` gives the same figure as one of the `chosen` groups that counts the same contracts
+    (`_SAME_CONTRACTS`): « 14 % » of hours in fixed-term contracts, then « 14 % » in CDD, says one fact twice."""
+    family = next((members for members in _SAME_CONTRACTS if group in members), None)
+    if family is None:
+        return False
+    shown = format_value(group, row.get(group))
+    return any(other in family and format_value(other, row.get(other)) == shown for other in chosen)
+
+
 def sentence(
     group: str,
     row: Mapping[str, Any],
@@ -326,7 +361,8 @@ def sentence(
     if group == "last_inspection_found_abuse":
         return "Le dernier contrôle a relevé un abus" if float(value) >= 0.5 else None
     shown = format_value(group, value)
-    text = f"{_capitalised(label)} : {shown}"
+    change = headcount_change(row) if group == "headcount_growth_12m" else None
+    text = f"{_capitalised(label)} : {shown}{f', {change}' if change else ''}"
     if feature is not None and feature.family != "inspections":
         median, level = benchmarks.lookup(row.get("naf"), row.get("region_code"), group)
         if not math.isnan(median):
@@ -360,6 +396,8 @@ def top_reasons(
         for column in order[position]:
             if len(chosen) == n or values[position, column] <= 0:
                 break
+            if repeats(names[column], row, [group for group, _ in chosen]):
+                continue
             text = sentence(names[column], row, benchmarks, found_here)
             if text is not None:
                 chosen.append((names[column], text))

@@ -242,6 +242,38 @@ def test_only_what_raises_the_score_becomes_a_reason():
     assert (second[["reason_1", "reason_2", "reason_3"]] == "").all()
 
 
+def test_a_headcount_growth_says_from_how_many_people_to_how_many():
+    """On the demo's list, 39 lines were led by « +100 % », most of them establishments of 2 people: one more person."""
+    table = pd.DataFrame([{"siret": f"{i:014d}", "naf": "5610A", "region_code": "11", "declares": True,
+                           "headcount": 2 if i == 0 else 10, "headcount_growth_12m": 1.0 if i == 0 else 0.0}
+                          for i in range(6)])
+    benchmarks = SectorBenchmarks.of(table, ["headcount_growth_12m"], min_group=5)
+    assert sentence("headcount_growth_12m", table.iloc[0], benchmarks, None) == (
+        "Évolution de l'effectif sur 12 mois : +100 %, de 1 à 2 salariés (médiane du secteur en région : 0 %)")
+    assert sentence("headcount_growth_12m", {"headcount": 36, "headcount_growth_12m": -0.1}, benchmarks, None) == (
+        "Évolution de l'effectif sur 12 mois : -10 %, de 40 à 36 salariés (médiane en France : 0 %)")
+
+
+def test_a_fact_giving_the_same_figure_over_the_same_contracts_is_passed_over():
+    """« Part des heures … en CDD ou intérim : 14 % » then « … en CDD (hors usage) : 14 % » said one fact twice."""
+    features = ["share_hours_fixed_term_12m", "share_hours_cdd_12m", "longest_post_run_days", "longest_chain_days",
+                "share_fixed_term_under_1_month_12m"]
+    table = pd.DataFrame([{"siret": f"{i:014d}", "naf": "5610A", "region_code": "11", "declares": True,
+                           "share_hours_fixed_term_12m": 0.14 if i < 2 else 0.05, "share_hours_cdd_12m": 0.14 if i < 2 else 0.05,
+                           "longest_post_run_days": 41.0 if i < 2 else 10.0, "longest_chain_days": 41.0 if i < 2 else 10.0,
+                           "share_fixed_term_under_1_month_12m": 0.5 if i < 2 else 0.1} for i in range(8)])
+    table.loc[1, "share_hours_cdd_12m"] = 0.10  # a different figure: another fact (some of the hours are missions)
+    contributions = pd.DataFrame({"share_hours_fixed_term_12m": [0.5, 0.5], "share_hours_cdd_12m": [0.4, 0.4],
+                                  "longest_post_run_days": [0.3, 0.3], "longest_chain_days": [0.2, 0.2],
+                                  "share_fixed_term_under_1_month_12m": [0.1, 0.1]}, index=table.index[:2])
+    reasons = top_reasons(grouped_contributions(contributions, features), table,
+                          SectorBenchmarks.of(table, features, 1), {}, n=3)
+    assert reasons.iloc[0][["reason_1_feature", "reason_2_feature", "reason_3_feature"]].tolist() == [
+        "share_hours_fixed_term_12m", "longest_post_run_days", "share_fixed_term_under_1_month_12m"]
+    assert reasons.iloc[1][["reason_1_feature", "reason_2_feature", "reason_3_feature"]].tolist() == [
+        "share_hours_fixed_term_12m", "share_hours_cdd_12m", "longest_post_run_days"]
+
+
 def test_a_ranking_reads_back_as_written(tmp_path):
     """Leading zeros kept (a SIRET, a postal code of the Ain, a département), flags as booleans, no reason as ''."""
     path = tmp_path / "ranked.csv"
