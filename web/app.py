@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
+import jinja2
 import pandas as pd
 import pyarrow as pa
 from fastapi import FastAPI, HTTPException, Request
@@ -114,7 +117,10 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     settings = config.web
     db = sessions or open_database(database_url(home, settings))
     data = HomeData(home, config, model_home)
-    templates = Jinja2Templates(directory=str(PACKAGE / "templates"))
+    # Every value escaped: the templates are named .html.j2, which Starlette's default (escape .html, .htm and .xml
+    # only) left unescaped, so a link could inject markup (a redirect, an HTMX request recording a control).
+    templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(PACKAGE / "templates"),
+                                                       autoescape=True))
     templates.env.globals.update(month_fr=month_fr, of_month_fr=of_month_fr, date_fr=date_fr, percent_fr=percent_fr,
                                  signed_fr=signed_fr, tiny_fr=tiny_fr,
                                  siret_fr=_siret_fr, role_labels=ROLE_LABELS, change_fr=CHANGE_FR, follow_ups=FOLLOW_UPS,
@@ -149,7 +155,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     async def to_sign_in(request: Request, _exc: SignInRequired) -> Response:
         if request.headers.get("HX-Request"):
             return Response(status_code=401, headers={"HX-Redirect": "/connexion"})
-        return RedirectResponse(f"/connexion?suivant={request.url.path}", status_code=303)
+        # back to the page asked for, its filters kept (`?departement=75&tri=score`)
+        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/connexion?suivant={quote(asked, safe='')}", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def error_page(request: Request, exc: HTTPException) -> Response:
@@ -528,9 +536,15 @@ def _rules_fr(confirmed: str) -> str:
     return ", ".join(RULE_LABELS.get(r, r) for r in confirmed.split(",") if r) or "—"
 
 
+# A path of this site with its query, in the characters a URL writes unencoded (no quote, angle bracket, backslash,
+# space or control character): what the sign-in page may send a user back to.
+_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9/_.~%!$&*+,;=:@?-]*")
+
+
 def _local_path(target: str) -> str:
-    """`target` if it is a path of this site, else '/': no redirect elsewhere after sign-in."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+    """`target` if it is a path of this site (`_LOCAL_PATH`), else '/': no redirect elsewhere after sign-in, and no
+    markup carried into the sign-in page."""
+    return target if _LOCAL_PATH.fullmatch(target) else "/"
 
 
 def _form_values(corrected: ControlOutcome | None) -> dict[str, Any]:
