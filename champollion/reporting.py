@@ -83,6 +83,7 @@ def print_ingest_summary(summary: IngestSummary) -> None:
         ("replaced (type 03/05)", statuses.get("replaced", 0)),
         ("cancelled (type 04)", statuses.get("cancelled", 0)),
         ("superseded / duplicates", statuses.get("superseded", 0) + statuses.get("duplicate", 0)),
+        ("set aside in a conflict (quarantined)", summary.set_aside),
         ("warnings", summary.warnings),
         ("errors", summary.errors),
         ("lines", summary.lines),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import os
 from collections.abc import Callable
 from datetime import date, datetime
@@ -147,6 +148,79 @@ def test_replacement_that_replaces_nothing_is_reported(tmp_path, home, config, r
     summary = run(home, config, write_dsn(tmp_path / "a.dsn", envoi([orphan])))
     assert summary.issue_kinds["replaces_nothing"] == 1
     assert len(contracts(home)) == 1  # a full replacement still carries the month's data
+
+
+def statuses_by_file(home: Home) -> dict[str, str]:
+    """File name -> status of the monthly declarations read from it (one a file)."""
+    rows = duckdb.sql(f"SELECT source_file, status FROM '{home.warehouse / 'declaration_status.parquet'}'").fetchall()
+    return {Path(file).name: status for file, status in rows}
+
+
+def report(summary: IngestSummary) -> list[dict]:
+    """The rows of a run's issues report."""
+    assert summary.issues_report is not None
+    with summary.issues_report.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+# Two contents under one declaration identifier (constitution date and order number 100).
+COPIES = {
+    # the second copy declares one more contract: it holds more lines, and is the one read
+    "more_lines": ([Contract("C1", "2025-01-06")], [Contract("C1", "2025-01-06"), Contract("C2", "2025-01-13")]),
+    # as many lines, a job title differs: one of them is read, the same whatever the files and their order
+    "same_size": ([Contract("C1", "2025-01-06", title="Serveur")], [Contract("C1", "2025-01-06", title="Plongeur")]),
+}
+
+
+@pytest.mark.parametrize("case", COPIES)
+def test_copies_of_one_identifier_declaring_other_content_are_a_conflict(tmp_path, config, run, case):
+    """Two files carry one declaration identifier with different content: whatever the files' names, whether they
+    arrive in one run or two and in which order, the same copy is read; the other is an id_conflict error naming both
+    files, its month counts once, and its lines are in the quarantine."""
+    first, second = (monthly(RESTAURANT, "2025-01", contracts_, "100") for contracts_ in COPIES[case])
+    read = set()
+    arrangements = itertools.product([("a.dsn", "b.dsn"), ("b.dsn", "a.dsn")], ["together", "first", "second"])
+    for i, (names, runs) in enumerate(arrangements):
+        folder = tmp_path / f"in-{i}"
+        paths = [write_dsn(folder / names[0], envoi([first])), write_dsn(folder / names[1], envoi([second]))]
+        home = Home(tmp_path / f"home-{i}")
+        for batch in {"together": [paths], "first": [paths[:1], paths[1:]], "second": [paths[1:], paths[:1]]}[runs]:
+            summary = run(home, config, *batch)
+        statuses = statuses_by_file(home)
+        assert sorted(statuses.values()) == ["id_conflict", "kept"]
+        kept = next(name for name, status in statuses.items() if status == "kept")
+        [conflict] = [row for row in report(summary) if row["kind"] == "id_conflict"]
+        set_aside = next(name for name in statuses if name != kept)
+        assert (Path(conflict["file"]).name, conflict["severity"]) == (set_aside, "error")
+        assert str(folder / kept) in conflict["reason"] and "set aside and quarantined" in conflict["reason"]
+        rows = table(home, "contract_months")
+        read.add(tuple(sorted((row["contract_number"], row["job_title"]) for row in rows)))
+        [quarantined] = home.quarantine.glob("*-00000-set-aside.dsn")
+        set_aside_lines = (first if set_aside == names[0] else second).lines()
+        assert quarantined.read_text(encoding="utf-8") == "".join(line + "\n" for line in render(set_aside_lines))
+        assert (summary.set_aside, summary.issue_kinds["duplicate_declaration"]) == (1, 0)
+    assert len(read) == 1
+    if case == "more_lines":
+        assert [number for number, _ in read.pop()] == ["C1", "C2"]
+
+
+def test_identical_copies_stay_duplicates_in_any_run_and_after_a_rebuild(tmp_path, home, config, run, test_key):
+    """The same declaration in two files (other line ends; one staged by a release that kept no street) is a duplicate,
+    counted once; another content under its identifier, arriving in a later run, is a conflict; a rebuild finds the
+    same."""
+    one, more = (Declaration(RESTAURANT, "2025-01", [Individual(contracts=contracts_)], order="100", street="1 RUE VOLTAIRE")
+                 for contracts_ in COPIES["more_lines"])
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([more])))
+    as_written_before_addresses(home)
+    summary = run(home, config, write_dsn(tmp_path / "b.dsn", envoi([more]), newline="\n"))
+    assert (summary.set_aside, summary.issue_kinds["duplicate_declaration"]) == (0, 1)
+    summary = run(home, config, write_dsn(tmp_path / "c.dsn", envoi([one])))
+    statuses = statuses_by_file(home)
+    assert (summary.set_aside, statuses["c.dsn"], sorted([statuses["a.dsn"], statuses["b.dsn"]])) == (
+        1, "id_conflict", ["duplicate", "kept"])
+    rebuilt = ingest([], home, config, test_key, rebuild=True)
+    assert (rebuilt.set_aside, statuses_by_file(home)) == (1, statuses)
+    assert sorted(row["contract_number"] for row in table(home, "contract_months")) == ["C1", "C2"]
 
 
 def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, config, run):

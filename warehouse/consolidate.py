@@ -4,13 +4,16 @@ Which declaration survives for an establishment and a month is decided over ever
 far, so the order in which files arrive does not matter:
 - a type 04 declaration cancels the one its S20.G00.05.006 names, and never survives itself;
 - a type 03 or 05 declaration replaces the one it names;
-- the same declaration received twice (same identifier) counts once;
+- the same declaration received twice (same identifier, same content) counts once; copies of one identifier
+  declaring different content are a conflict: the copy first in COPY_ORDER is read, the others are set aside
+  (reported, and quarantined by the caller);
 - of two surviving declarations for the same establishment, month and fraction, the later one
   (constitution date, then order number) is kept and the other reported.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.geography import departement_sql
@@ -47,20 +51,48 @@ CONTRACT_SLICE_ROWS = 1_000_000  # contract snapshots rebuilt at once (~600 MB)
 # own (`_write_months`): a month of the `large` preset fits well within it, a national month spills.
 MONTHS_MEMORY_LIMIT = "1GB"
 
-STATUS_SQL = """
+# Which copy of a declaration identifier is read when copies differ: the one holding the most lines, then the most
+# individuals, then the most contracts (a copy cut short or emptied loses), then the greater content digest: a choice
+# fixed by what the copies declare, whatever the files holding them and the order they arrive in.
+COPY_ORDER = ("line_end - line_start DESC, n_individuals DESC NULLS LAST, n_contracts DESC NULLS LAST, "
+              "content_digest DESC NULLS LAST, source_sha256, decl_index")
+# The staged monthly declarations that share their identifier, establishment and month with another: the copies whose
+# contents `copy_digests` compares.
+COPIES_SQL = """
+SELECT declaration_key, source_sha256 FROM (
+    SELECT declaration_key, source_sha256, count(*) OVER (PARTITION BY declaration_id, siret, month) AS copies
+    FROM staged_declarations WHERE nature = '01' AND declaration_id IS NOT NULL
+) AS identified WHERE copies > 1
+"""
+COPY_DIGESTS_SCHEMA = pa.schema([("declaration_key", pa.string()), ("content_digest", pa.string())])
+# Columns that say where a declaration was read or which envoi carried it, not what it declares.
+_NOT_CONTENT = frozenset({"declaration_key", "source_sha256", "source_file", "decl_index", "line_start", "line_end",
+                          "norm_version", "software", "emitter_siret", "line"})
+
+STATUS_SQL = f"""
 WITH monthly AS (
     SELECT * FROM staged_declarations WHERE nature = '01'
 ),
+-- Copies of one declaration identifier: the first in COPY_ORDER is read, the others are duplicates when they declare
+-- the same (the same digest in the view `copy_digests`, from `copy_digests()`) or conflicts, set aside, when they
+-- do not.
+ordered_copies AS (
+    SELECT declaration_key, content_digest,
+           row_number() OVER (PARTITION BY declaration_id, siret, month ORDER BY {COPY_ORDER}) AS copy_rank,
+           first_value(content_digest) OVER (PARTITION BY declaration_id, siret, month ORDER BY {COPY_ORDER})
+               AS first_digest
+    FROM monthly LEFT JOIN copy_digests USING (declaration_key) WHERE declaration_id IS NOT NULL
+),
 copies AS (
     SELECT declaration_key,
-           row_number() OVER (
-               PARTITION BY declaration_id, siret, month ORDER BY source_sha256, decl_index
-           ) AS copy_rank
-    FROM monthly WHERE declaration_id IS NOT NULL
+           CASE WHEN copy_rank = 1 THEN 'first'
+                WHEN content_digest = first_digest THEN 'duplicate'
+                ELSE 'id_conflict' END AS copy_status
+    FROM ordered_copies
 ),
 distinct_monthly AS (
     SELECT m.* FROM monthly m LEFT JOIN copies c USING (declaration_key)
-    WHERE coalesce(c.copy_rank, 1) = 1
+    WHERE coalesce(c.copy_status, 'first') = 'first'
 ),
 targets AS (
     SELECT r.declaration_key AS by_key, r.type AS by_type, t.declaration_key AS target_key
@@ -73,7 +105,7 @@ targets AS (
 first_status AS (
     SELECT m.declaration_key, m.siret, m.month, m.fraction, m.created_date, m.order_number, m.type,
            CASE
-               WHEN coalesce(c.copy_rank, 1) > 1 THEN 'duplicate'
+               WHEN coalesce(c.copy_status, 'first') <> 'first' THEN c.copy_status
                WHEN m.type = '04' THEN 'cancellation'
                WHEN m.declaration_key IN (SELECT target_key FROM targets WHERE by_type = '04') THEN 'cancelled'
                WHEN m.declaration_key IN (SELECT target_key FROM targets WHERE by_type IN ('03', '05')) THEN 'replaced'
@@ -168,13 +200,42 @@ FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
 ORDER BY s.siret, s.month, s.declaration_key
 """
 
+# The declarations cancel-and-replace reports, each with (in `k_` columns) what it gave way to when it was set aside
+# in a conflict: the copy read instead (id_conflict).
 STATUS_ISSUES_SQL = """
-SELECT d.source_file, d.line_start, s.status, s.type, s.targets_nothing,
-       d.siret, strftime(d.month, '%Y-%m') AS month
-FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
-WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate')
-ORDER BY d.source_file, d.line_start
+WITH reported AS (
+    SELECT d.*, s.status, s.targets_nothing
+    FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+    WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate', 'id_conflict')
+),
+read_instead AS (
+    SELECT d.*, s.status
+    FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+    WHERE s.status NOT IN ('duplicate', 'id_conflict')
+)
+SELECT r.source_file, r.line_start, r.status, r.type, r.targets_nothing, r.siret, strftime(r.month, '%Y-%m') AS month,
+       r.source_sha256, r.decl_index, r.line_end, r.declaration_id, r.fraction, r.n_individuals, r.n_contracts,
+       k.source_file AS k_file, k.line_start AS k_line_start, k.line_end AS k_line_end, k.fraction AS k_fraction,
+       k.n_individuals AS k_individuals, k.n_contracts AS k_contracts
+FROM reported r
+LEFT JOIN read_instead k
+  ON k.siret = r.siret AND k.month = r.month
+ AND r.status = 'id_conflict' AND k.declaration_id = r.declaration_id
+ORDER BY r.source_file, r.line_start, k.source_file, k.line_start
 """
+CONFLICTS = ("id_conflict",)  # statuses of the declarations set aside, and quarantined
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A declaration set aside in a conflict: where it was read, and why (`problems`), for the quarantine."""
+
+    file: str
+    sha256: str
+    index: int
+    line_start: int
+    line_end: int
+    problems: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -184,6 +245,7 @@ class ConsolidationResult:
     status_counts: dict[str, int]
     months_rewritten: list[str]
     issues: list[Issue]
+    set_aside: list[SetAside]
 
 
 def consolidate(
@@ -214,9 +276,11 @@ def consolidate(
         return conformed_parquet_sql(con, staged(table, batches), STAGED_SCHEMAS[table])
 
     con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS {staged_rows('declarations')}")
+    con.register("copy_digests", copy_digests(staging, con.execute(COPIES_SQL).fetchall()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
     copy_to(DECLARATION_STATUS_SQL, "declaration_status.parquet")
-    issues = status_issues(con.execute(STATUS_ISSUES_SQL).fetchall())
+    status_rows = con.execute(STATUS_ISSUES_SQL).fetchall()
+    issues, set_aside = status_issues(status_rows), conflicts_set_aside(status_rows)
     months = [
         row[0]
         for row in con.execute(
@@ -235,7 +299,7 @@ def consolidate(
     log.info("consolidate: contracts.parquet written")
     attach_warehouse(con, warehouse)
     counts = dict(con.execute("SELECT status, count(*) FROM resolved_status GROUP BY status").fetchall())
-    return ConsolidationResult(counts, months, issues)
+    return ConsolidationResult(counts, months, issues, set_aside)
 
 
 def _write_months(con: duckdb.DuckDBPyConnection, warehouse: Path, months: list[str],
@@ -371,10 +435,35 @@ def write_by_siret_ranges(con: duckdb.DuckDBPyConnection, warehouse: Path, cuts:
         partial.replace(warehouse / name)
 
 
+def copy_digests(staging: Path, copies: list[tuple[str, str]]) -> pa.Table:
+    """(declaration_key, content_digest) of the staged declarations `copies` ((declaration_key, source_sha256) pairs,
+    from COPIES_SQL): a digest of what each declares, from its staged rows of every table but for the columns that say
+    where it was read (and the columns some of the batches read were staged without). Two copies of one declaration,
+    in two files or at two places of one, have the same digest; copies differing in a value kept have others."""
+    if not copies:
+        return COPY_DIGESTS_SCHEMA.empty_table()
+    keys = sorted({key for key, _ in copies})
+    files = pq.read_table(staging / "files.parquet", columns=["source_sha256", "batch"]).to_pylist()
+    shas = {sha for _, sha in copies}
+    batches = sorted({f["batch"] for f in files if f["source_sha256"] in shas})
+    digests = {key: hashlib.blake2b(digest_size=16) for key in keys}
+    for table in STAGED_SCHEMAS:  # a declaration's rows of a table are in one batch, in the order they were read
+        paths = [path for b in batches if (path := staging / table / f"{b}.parquet").exists()]
+        shared = set.intersection(*(set(pq.read_schema(path).names) for path in paths)) if paths else set()
+        columns = [name for name in STAGED_SCHEMAS[table].names if name in shared and name not in _NOT_CONTENT]
+        for path in paths:
+            read = pq.read_table(path, columns=["declaration_key", *columns], filters=[("declaration_key", "in", keys)])
+            for key, *values in zip(*(read.column(c).to_pylist() for c in read.column_names), strict=True):
+                digests[key].update(f"{table}:{values!r}\n".encode())
+    return pa.table([pa.array(keys, pa.string()), pa.array([digests[k].hexdigest() for k in keys], pa.string())],
+                    schema=COPY_DIGESTS_SCHEMA)
+
+
 def status_issues(rows: list[tuple]) -> list[Issue]:
-    """The warnings of cancel-and-replace, from the rows of STATUS_ISSUES_SQL."""
+    """The issues of cancel-and-replace, from the rows of STATUS_ISSUES_SQL (a declaration set aside in a conflict
+    has one row for each declaration it gave way to, in a run of rows)."""
     issues = []
-    for file, line, status, type_, targets_nothing, siret, month in rows:
+    for (file, line, status, type_, targets_nothing, siret, month, *_), group in _by_declaration(rows):
         if targets_nothing:
             action = "cancels" if type_ == "04" else "replaces"
             issues.append(Issue(file, line, "warning", "replaces_nothing",
@@ -387,4 +476,40 @@ def status_issues(rows: list[tuple]) -> list[Issue]:
         elif status == "duplicate":
             issues.append(Issue(file, line, "warning", "duplicate_declaration",
                                 f"declaration for {siret} {month} already received in another file; counted once"))
+        elif status in CONFLICTS:
+            issues.append(Issue(file, line, "error", status, _conflict_reason(group) + "; set aside and quarantined"))
     return issues
+
+
+def conflicts_set_aside(rows: list[tuple]) -> list[SetAside]:
+    """The declarations set aside in a conflict, from the rows of STATUS_ISSUES_SQL, with why."""
+    return [
+        SetAside(first[0], first[7], first[8], first[1], first[9], (_conflict_reason(group),))
+        for first, group in _by_declaration(rows) if first[2] in CONFLICTS
+    ]
+
+
+def _by_declaration(rows: list[tuple]) -> list[tuple[tuple, list[tuple]]]:
+    """The rows of STATUS_ISSUES_SQL grouped by declaration (file, line): (its first row, all its rows)."""
+    groups: dict[tuple, list[tuple]] = {}
+    for row in rows:
+        groups.setdefault((row[0], row[1]), []).append(row)
+    return [(group[0], group) for group in groups.values()]
+
+
+def _conflict_reason(group: list[tuple]) -> str:
+    """Why a declaration was set aside, naming what was read instead, from its rows of STATUS_ISSUES_SQL."""
+    (_, line_start, _, _, _, siret, month, _, _, line_end, declaration_id, _, individuals, contracts,
+     k_file, k_start, k_end, _, k_individuals, k_contracts) = group[0]
+    size, k_size = line_end - line_start + 1, k_end - k_start + 1
+    if k_size != size:
+        why = f"it holds more lines ({k_size} against {size})"
+    elif k_individuals != individuals:
+        why = f"it declares more individuals ({k_individuals} against {individuals})"
+    elif k_contracts != contracts:
+        why = f"it declares more contracts ({k_contracts} against {contracts})"
+    else:
+        why = "as many lines, individuals and contracts: the one with the greater content digest, a choice fixed by the contents"
+    return (f"declaration {declaration_id} for {siret} {month} also received with other content in {k_file} "
+            f"(lines {k_start}-{k_end}), the copy kept: {why}, whatever the files and their order")
+

@@ -36,11 +36,11 @@ from core.config import Config, IngestConfig
 from core.csv_files import write_rows_csv
 from core.home import Home
 from core.machine import end_with_parent
-from warehouse.consolidate import ConsolidationResult, consolidate
+from warehouse.consolidate import CONFLICTS, ConsolidationResult, consolidate
 from warehouse.dsn.parser import Issue
 from warehouse.dsn.reader import file_label, file_path, file_sha256, open_binary, stream_damage
 from warehouse.inspections import RECORDED_NAME, STORED_NAME
-from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch
+from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch, quarantine_set_aside
 from warehouse.pseudonym import key_fingerprint
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import FILES_SCHEMA
@@ -87,6 +87,11 @@ class IngestSummary:
     issues_report: Path | None = None
     warehouse: Path | None = None
     version: int | None = None  # the version published by the run (None: nothing new, nothing published)
+
+    @property
+    def set_aside(self) -> int:
+        """Declarations set aside in a conflict, over everything staged (`status_counts`)."""
+        return sum(self.status_counts.get(status, 0) for status in CONFLICTS)
 
     @property
     def megabytes_per_second(self) -> float:
@@ -427,6 +432,7 @@ def _ingest_into(
         summary.status_counts = consolidation.status_counts
         summary.months_rewritten = consolidation.months_rewritten
         issues.extend(consolidation.issues)
+        issues.extend(quarantine_set_aside(consolidation.set_aside, home.quarantine))
     elif (draft.warehouse / "declaration_status.parquet").exists():  # nothing new: the warehouse stays as it is
         statuses = pq.read_table(draft.warehouse / "declaration_status.parquet", columns=["status"]).column("status")
         summary.status_counts = dict(Counter(statuses.to_pylist()))

@@ -12,20 +12,23 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import groupby
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.cycles import cycle_collection_paused
 from warehouse.dsn.parser import DsnParser, Issue
-from warehouse.dsn.reader import DecodeReport, file_label, iter_line_chunks, open_binary
+from warehouse.dsn.reader import DecodeReport, file_label, file_path, file_sha256, iter_line_chunks, open_binary
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
 from warehouse.dsn.tokens import LineSelector, has_misplaced_block, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 from warehouse.tables import STAGED_SCHEMAS, misfit
 
 MAX_ISSUES_PER_FILE = 2_000
+SET_ASIDE = "set-aside"  # the tag of a declaration set aside by consolidation in the quarantine
 
 
 @dataclass(frozen=True)
@@ -237,9 +240,70 @@ def _check_types(table: str, rows: list[tuple]) -> None:
         raise ValueError(f"a value does not fit the {table} table: {problem}")
 
 
-def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) -> None:
-    """Copy the lines of each unreadable declaration (decoded as the parser read them, written in
-    UTF-8 with LF line ends), with the reasons, into the quarantine."""
+class QuarantinedDeclaration(Protocol):
+    """A declaration to copy into the quarantine: its number in its file, its lines, and why."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def line_start(self) -> int: ...
+    @property
+    def line_end(self) -> int: ...
+    @property
+    def problems(self) -> Sequence[str]: ...
+
+
+class SetAsideDeclaration(QuarantinedDeclaration, Protocol):
+    """A declaration read, and staged, then set aside by consolidation: the file it was read from too."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+def quarantine_set_aside(declarations: Sequence[SetAsideDeclaration], quarantine: Path) -> list[Issue]:
+    """Keep in the quarantine the declarations that consolidation sets aside, and those only: each is copied once, read
+    again from its file, and removed once no longer set aside. Returns a warning for each one whose file is gone or no
+    longer holds the bytes it was read from (its rows stay in the staging all the same)."""
+    issues = []
+    ordered = sorted(declarations, key=lambda d: (d.file, d.sha256, d.index))
+    for (label, sha), group in groupby(ordered, key=lambda d: (d.file, d.sha256)):
+        missing = [d for d in group if not _quarantine_stem(quarantine, sha, d.index, SET_ASIDE).with_suffix(".dsn").exists()]
+        if not missing:
+            continue
+        path = file_path(label)
+        why = None
+        try:
+            if file_sha256(path) == sha:
+                _write_quarantine(SourceFile(path, sha, path.stat().st_size), missing, quarantine, SET_ASIDE)
+            else:
+                why = "the file no longer holds the bytes it was read from"
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+        if why is not None:
+            issues += [Issue(label, d.line_start, "warning", "not_quarantined",
+                             f"declaration {d.index} set aside but not copied to the quarantine: {why}; its rows stay "
+                             "in the warehouse's staging") for d in missing]
+    current = {_quarantine_stem(quarantine, d.sha256, d.index, SET_ASIDE).name for d in declarations}
+    for copy in quarantine.glob(f"*-{SET_ASIDE}.dsn") if quarantine.is_dir() else ():
+        if copy.stem not in current:
+            copy.unlink()
+            copy.with_suffix(".reason.txt").unlink(missing_ok=True)
+    return issues
+
+
+def _quarantine_stem(quarantine: Path, sha256: str, index: int, tag: str = "") -> Path:
+    """Where a declaration of a file goes in the quarantine, without its suffix (.dsn, .reason.txt); `tag` marks
+    the declarations set aside after they were read."""
+    return quarantine / (f"{sha256[:16]}-{index:05d}" + (f"-{tag}" if tag else ""))
+
+
+def _write_quarantine(
+    source: SourceFile, declarations: Sequence[QuarantinedDeclaration], quarantine: Path, tag: str = ""
+) -> None:
+    """Copy the lines of each declaration (decoded as the parser read them, written in
+    UTF-8 with LF line ends), with the reasons, into the quarantine (`_quarantine_stem`)."""
     _private_folder(quarantine)
     wanted = {(d.line_start, d.line_end): d for d in declarations}
     collected: dict[tuple[int, int], list[str]] = {span: [] for span in wanted}
@@ -249,7 +313,7 @@ def _write_quarantine(source: SourceFile, declarations: list, quarantine: Path) 
                 if start < first + len(lines) and end >= first:
                     kept.extend(lines[max(start - first, 0) : end - first + 1])
     for (start, end), declaration in wanted.items():
-        stem = quarantine / f"{source.sha256[:16]}-{declaration.index:05d}"
+        stem = _quarantine_stem(quarantine, source.sha256, declaration.index, tag)
         _private(stem.with_suffix(".dsn")).write_text("".join(line + "\n" for line in collected[(start, end)]),
                                                      encoding="utf-8")
         stem.with_suffix(".reason.txt").write_text(

@@ -25,12 +25,16 @@ from typing import TYPE_CHECKING
 
 from core.config import SparkConfig
 from warehouse.consolidate import (
+    COPIES_SQL,
+    COPY_DIGESTS_SCHEMA,
     DECLARATION_STATUS_SQL,
     ESTABLISHMENTS_SQL,
     PERSONS_SQL,
     STATUS_ISSUES_SQL,
     STATUS_SQL,
     ConsolidationResult,
+    conflicts_set_aside,
+    copy_digests,
     status_issues,
 )
 from warehouse.contracts import CONTRACT_STATES_SQL, RENAMED_SNAPSHOTS_SQL, STATES_FILE, rebuild_contracts_sql
@@ -116,11 +120,15 @@ class SparkIngest:
         # Declarations are few (one row per establishment and month) and read many times: kept in memory.
         declarations = staged("declarations", batches).persist()
         declarations.createOrReplaceTempView("staged_declarations")
+        copies = [tuple(row) for row in spark.sql(spark_sql(COPIES_SQL)).collect()]
+        digests = [tuple(row.values()) for row in copy_digests(staging, copies).to_pylist()]
+        spark.createDataFrame(digests, _spark_schema(COPY_DIGESTS_SCHEMA)).createOrReplaceTempView("copy_digests")
         resolved = spark.sql(spark_sql(STATUS_SQL)).persist()
         resolved.createOrReplaceTempView("resolved_status")
         try:
             _write_single_file(spark.sql(spark_sql(DECLARATION_STATUS_SQL)), warehouse / "declaration_status.parquet")
-            issues = status_issues([tuple(row) for row in spark.sql(spark_sql(STATUS_ISSUES_SQL)).collect()])
+            status_rows = [tuple(row) for row in spark.sql(spark_sql(STATUS_ISSUES_SQL)).collect()]
+            issues, set_aside = status_issues(status_rows), conflicts_set_aside(status_rows)
             months = sorted(
                 row[0]
                 for row in staged("declarations", new_batches)
@@ -150,7 +158,7 @@ class SparkIngest:
         _write_single_file(spark.sql(spark_sql(CONTRACT_STATES_SQL + order + ", run_from")), warehouse / STATES_FILE)
         _write_single_file(spark.sql(spark_sql(RENAMED_SNAPSHOTS_SQL + order + ", month, declaration_key, line")),
                            warehouse / "renamed_snapshots.parquet")
-        return ConsolidationResult(counts, months, issues)
+        return ConsolidationResult(counts, months, issues, set_aside)
 
 
 def _rewrite_months(kept_rows: DataFrame, root: Path, months: list[str]) -> None:
