@@ -114,7 +114,7 @@ class Declaration:
     type: str = "01"
     nature: str = "01"
     order: str = "1"
-    fraction: str = "11"  # S20.G00.05.003: fraction 1 of 1; "21", "22": the first and second of two
+    fraction: str = "11"  # S20.G00.05.003: fraction 1 of 1 (whole); "12", "22": the first and second of two
     created: str | None = None  # ISO date of constitution; default the 5th of the next month
     replaces: str | None = None  # S20.G00.05.006
     naf: str = "5610A"

@@ -223,6 +223,53 @@ def test_identical_copies_stay_duplicates_in_any_run_and_after_a_rebuild(tmp_pat
     assert sorted(row["contract_number"] for row in table(home, "contract_months")) == ["C1", "C2"]
 
 
+WAITER = Individual(contracts=[Contract("C1", "2025-01-06")])
+COOK = Individual(nir="2800175123456", surname="DURAND", contracts=[Contract("C2", "2025-01-13", title="Cuisinier")])
+# A month declared whole (fraction 11) and in fractions (12, 22), each declaration in its own file:
+# (file, individuals, fraction, constitution date), and the files whose declarations are kept.
+FRACTION_CASES = {
+    # the fractions are complete and sent after the whole declaration: they are kept
+    "fractions_sent_last": ([("whole.dsn", [WAITER, COOK], "11", "2025-02-05"), ("one.dsn", [WAITER], "12", "2025-02-10"),
+                             ("two.dsn", [COOK], "22", "2025-02-11")], {"one.dsn", "two.dsn"}),
+    # the whole declaration is sent after the fractions: it is kept
+    "whole_sent_last": ([("whole.dsn", [WAITER, COOK], "11", "2025-02-12"), ("one.dsn", [WAITER], "12", "2025-02-10"),
+                         ("two.dsn", [COOK], "22", "2025-02-11")], {"whole.dsn"}),
+    # the fractions sent last lack their second: the whole declaration, complete, is kept
+    "fractions_incomplete": ([("whole.dsn", [WAITER, COOK], "11", "2025-02-05"), ("one.dsn", [WAITER], "12", "2025-02-10")],
+                             {"whole.dsn"}),
+}
+
+
+@pytest.mark.parametrize("case", FRACTION_CASES)
+def test_a_month_declared_whole_and_in_fractions_counts_once(tmp_path, config, run, test_key, case):
+    """An establishment's month declared both whole (11) and in fractions (12, 22): one set is kept (the complete one,
+    then the one sent last), whatever the order the files arrive in, in one run or several, and after a rebuild; each
+    declaration of the other set is a fraction_conflict error naming the files kept, and is quarantined."""
+    declarations, expected = FRACTION_CASES[case]
+    for i, runs in enumerate(["together", "in_order", "reversed"]):
+        folder, home = tmp_path / f"in-{i}", Home(tmp_path / f"home-{i}")
+        paths = [write_dsn(folder / name, envoi([Declaration(RESTAURANT, "2025-01", people, order=str(n), fraction=fraction,
+                                                             created=created)]))
+                 for n, (name, people, fraction, created) in enumerate(declarations, start=1)]
+        for batch in {"together": [paths], "in_order": [[p] for p in paths], "reversed": [[p] for p in paths[::-1]]}[runs]:
+            summary = run(home, config, *batch)
+        if runs == "reversed":
+            summary = ingest([], home, config, test_key, rebuild=True)
+        statuses = statuses_by_file(home)
+        assert {name for name, status in statuses.items() if status == "kept"} == expected
+        assert {name for name, status in statuses.items() if status != "kept"} == set(statuses) - expected
+        assert set(statuses.values()) == {"kept", "fraction_conflict"}
+        assert sorted((row["contract_number"], row["person_key"] is not None) for row in table(home, "contract_months")) == [
+            ("C1", True), ("C2", True)]
+        assert len(table(home, "person_months")) == 2
+        conflicts = [row for row in report(summary) if row["kind"] == "fraction_conflict"]
+        assert sorted(Path(row["file"]).name for row in conflicts) == sorted(set(statuses) - expected)
+        for row in conflicts:
+            assert all(str(folder / name) in row["reason"] for name in expected), row["reason"]
+        assert summary.set_aside == len(statuses) - len(expected)
+        assert len(list(home.quarantine.glob("*-00000-set-aside.dsn"))) == summary.set_aside
+
+
 def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, config, run):
     mission = Contract("M1", "2025-01-06", nature="03", motif="02", planned_end="2025-01-10", user_siret=USER,
                        title="Manutentionnaire")
@@ -460,7 +507,7 @@ def annulation_declarations(siret: str, months: dict) -> list[Declaration]:
         fractions = month_fractions(blocks)
         for part, ends in enumerate(fractions, start=1):
             contract = Contract("C1", "2025-01-06", end=ends[0] if ends else None, more_ends=tuple(ends[1:]))
-            declarations.append(monthly(siret, month, [contract], f"{order}{part}", fraction=f"{len(fractions)}{part}"))
+            declarations.append(monthly(siret, month, [contract], f"{order}{part}", fraction=f"{part}{len(fractions)}"))
     return declarations
 
 

@@ -8,7 +8,9 @@ far, so the order in which files arrive does not matter:
   declaring different content are a conflict: the copy first in COPY_ORDER is read, the others are set aside
   (reported, and quarantined by the caller);
 - of two surviving declarations for the same establishment, month and fraction, the later one
-  (constitution date, then order number) is kept and the other reported.
+  (constitution date, then order number) is kept and the other reported;
+- a month declared both whole (fraction 11) and in fractions, or in two sets of fractions, keeps one set (a
+  complete one first, then the one sent last); the declarations of the other are a conflict, set aside.
 """
 
 from __future__ import annotations
@@ -69,6 +71,13 @@ COPY_DIGESTS_SCHEMA = pa.schema([("declaration_key", pa.string()), ("content_dig
 _NOT_CONTENT = frozenset({"declaration_key", "source_sha256", "source_file", "decl_index", "line_start", "line_end",
                           "norm_version", "software", "emitter_siret", "line"})
 
+# The later declaration first: by constitution date, then order number (then a fixed order).
+LATEST_FIRST = ("created_date DESC NULLS LAST, TRY_CAST(order_number AS DECIMAL(38, 0)) DESC NULLS LAST, "
+                "declaration_key DESC")
+# S20.G00.05.003 'XY': fraction X of a declaration split in Y fractions ('11': not split, the whole establishment).
+# Another value (missing, '21', '00') is read as '11'.
+FRACTIONS = tuple(f"{part}{total}" for total in range(1, 10) for part in range(1, total + 1))
+
 STATUS_SQL = f"""
 WITH monthly AS (
     SELECT * FROM staged_declarations WHERE nature = '01'
@@ -103,7 +112,8 @@ targets AS (
     WHERE r.type IN ('03', '04', '05')
 ),
 first_status AS (
-    SELECT m.declaration_key, m.siret, m.month, m.fraction, m.created_date, m.order_number, m.type,
+    SELECT m.declaration_key, m.siret, m.month, m.created_date, m.order_number, m.type,
+           CASE WHEN m.fraction IN ({sql_string_list(FRACTIONS)}) THEN m.fraction ELSE '11' END AS fraction,
            CASE
                WHEN coalesce(c.copy_status, 'first') <> 'first' THEN c.copy_status
                WHEN m.type = '04' THEN 'cancellation'
@@ -115,20 +125,36 @@ first_status AS (
 ),
 ranked AS (
     SELECT *,
+           row_number() OVER (PARTITION BY siret, month, fraction ORDER BY {LATEST_FIRST}) AS candidate_rank,
+           row_number() OVER (PARTITION BY siret, month, fraction_set ORDER BY {LATEST_FIRST}) AS latest_of_set
+    FROM (SELECT *, substr(fraction, 2, 1) AS fraction_set FROM first_status WHERE status = 'candidate') AS candidates
+),
+-- A month of an establishment is declared whole ('11') or in one set of fractions ('12', '22'...): of several sets,
+-- the complete one is kept before one missing a fraction, then the one sent last (its latest declaration).
+fraction_sets AS (
+    SELECT siret, month, fraction_set, count(DISTINCT fraction) AS fractions
+    FROM ranked GROUP BY siret, month, fraction_set
+),
+chosen_sets AS (
+    SELECT s.siret, s.month, s.fraction_set,
            row_number() OVER (
-               PARTITION BY siret, month, fraction
-               ORDER BY created_date DESC NULLS LAST, TRY_CAST(order_number AS DECIMAL(38, 0)) DESC NULLS LAST,
-                        declaration_key DESC
-           ) AS candidate_rank
-    FROM first_status WHERE status = 'candidate'
+               PARTITION BY s.siret, s.month
+               ORDER BY CASE WHEN s.fractions = CAST(s.fraction_set AS INTEGER) THEN 0 ELSE 1 END,
+                        l.created_date DESC NULLS LAST, TRY_CAST(l.order_number AS DECIMAL(38, 0)) DESC NULLS LAST,
+                        s.fraction_set
+           ) AS set_rank
+    FROM fraction_sets s
+    JOIN ranked l ON l.siret = s.siret AND l.month = s.month AND l.fraction_set = s.fraction_set AND l.latest_of_set = 1
 )
 SELECT f.declaration_key, f.siret, f.month, f.type,
        CASE WHEN f.status = 'candidate' AND r.candidate_rank > 1 THEN 'superseded'
+            WHEN f.status = 'candidate' AND c.set_rank > 1 THEN 'fraction_conflict'
             WHEN f.status = 'candidate' THEN 'kept'
             ELSE f.status END AS status,
        t.by_key IS NOT NULL AND t.target_key IS NULL AS targets_nothing
 FROM first_status f
 LEFT JOIN ranked r USING (declaration_key)
+LEFT JOIN chosen_sets c ON c.siret = r.siret AND c.month = r.month AND c.fraction_set = r.fraction_set
 LEFT JOIN targets t ON t.by_key = f.declaration_key
 """
 
@@ -201,12 +227,13 @@ ORDER BY s.siret, s.month, s.declaration_key
 """
 
 # The declarations cancel-and-replace reports, each with (in `k_` columns) what it gave way to when it was set aside
-# in a conflict: the copy read instead (id_conflict).
+# in a conflict: the copy read instead (id_conflict), the declarations kept for its month (fraction_conflict); one row
+# for each of those.
 STATUS_ISSUES_SQL = """
 WITH reported AS (
     SELECT d.*, s.status, s.targets_nothing
     FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
-    WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate', 'id_conflict')
+    WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate', 'id_conflict', 'fraction_conflict')
 ),
 read_instead AS (
     SELECT d.*, s.status
@@ -220,10 +247,11 @@ SELECT r.source_file, r.line_start, r.status, r.type, r.targets_nothing, r.siret
 FROM reported r
 LEFT JOIN read_instead k
   ON k.siret = r.siret AND k.month = r.month
- AND r.status = 'id_conflict' AND k.declaration_id = r.declaration_id
+ AND ((r.status = 'id_conflict' AND k.declaration_id = r.declaration_id)
+      OR (r.status = 'fraction_conflict' AND k.status = 'kept'))
 ORDER BY r.source_file, r.line_start, k.source_file, k.line_start
 """
-CONFLICTS = ("id_conflict",)  # statuses of the declarations set aside, and quarantined
+CONFLICTS = ("id_conflict", "fraction_conflict")  # statuses of the declarations set aside, and quarantined
 
 
 @dataclass(frozen=True)
@@ -499,8 +527,13 @@ def _by_declaration(rows: list[tuple]) -> list[tuple[tuple, list[tuple]]]:
 
 def _conflict_reason(group: list[tuple]) -> str:
     """Why a declaration was set aside, naming what was read instead, from its rows of STATUS_ISSUES_SQL."""
-    (_, line_start, _, _, _, siret, month, _, _, line_end, declaration_id, _, individuals, contracts,
+    (_, line_start, status, _, _, siret, month, _, _, line_end, declaration_id, fraction, individuals, contracts,
      k_file, k_start, k_end, _, k_individuals, k_contracts) = group[0]
+    if status == "fraction_conflict":
+        kept = "; ".join(f"{_fraction_text(row[17])} in {row[14]} (lines {row[15]}-{row[16]})" for row in group)
+        return (f"declaration for {siret} {month}, {_fraction_text(fraction)}, is not of the set of fractions kept for "
+                f"that month: {kept}. A month is declared whole or in one set of fractions; of several sets, the "
+                "complete one is kept, then the one sent last (constitution date, then order number)")
     size, k_size = line_end - line_start + 1, k_end - k_start + 1
     if k_size != size:
         why = f"it holds more lines ({k_size} against {size})"
@@ -513,3 +546,11 @@ def _conflict_reason(group: list[tuple]) -> str:
     return (f"declaration {declaration_id} for {siret} {month} also received with other content in {k_file} "
             f"(lines {k_start}-{k_end}), the copy kept: {why}, whatever the files and their order")
 
+
+def _fraction_text(fraction: str | None) -> str:
+    """A fraction number (S20.G00.05.003) in words; a value not in FRACTIONS is not echoed (it may be anything)."""
+    if fraction == "11":
+        return "whole (fraction 11)"
+    if fraction in FRACTIONS:
+        return f"fraction {fraction[0]} of {fraction[1]}"
+    return "whole (no valid fraction number, read as 11)"
