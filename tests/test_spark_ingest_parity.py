@@ -19,7 +19,15 @@ from core.config import Config, SparkConfig
 from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
 from tests.old_batches import as_written_before_addresses
-from tests.test_ingest import ANNULATIONS, annulation_declarations, annulation_end
+from tests.test_ingest import (
+    ANNULATIONS,
+    COPIES,
+    FRACTION_CASES,
+    annulation_declarations,
+    annulation_end,
+    report,
+    statuses_by_file,
+)
 from tests.test_spark_parity import TEST_DRIVER_MEMORY
 from warehouse.engine import SINGLE_TABLES, attach_warehouse, connect
 from warehouse.ingest import IngestSummary, ingest
@@ -160,3 +168,30 @@ def test_spark_reads_end_blocks_and_annulations_as_duckdb(tmp_path, test_key):
     ingest([write_dsn(tmp_path / "ends.dsn", envoi(declarations))], home, config, test_key, engine=engine)
     ends = duckdb.sql(f"SELECT siret, end_date, end_motif FROM '{home.warehouse / 'contracts.parquet'}' ORDER BY siret")
     assert ends.fetchall() == sorted(expected)
+
+
+def test_spark_settles_conflicts_as_duckdb(tmp_path, test_key):
+    """As with DuckDB (tests/test_ingest.py): copies of one identifier with other content and a month declared whole
+    and in fractions give the same statuses, issues and quarantine on both engines."""
+    from warehouse.spark.ingest import SparkIngest
+
+    folder = tmp_path / "in"
+    for case, (contracts_a, contracts_b) in COPIES.items():
+        siret = "12345678900011" if case == "more_lines" else "12345678900029"
+        for name, contracts_ in ((f"{case}-a.dsn", contracts_a), (f"{case}-b.dsn", contracts_b)):
+            write_dsn(folder / name, envoi([Declaration(siret, "2025-01", [Individual(contracts=contracts_)], order="7")]))
+    for n, (name, people, fraction, created) in enumerate(FRACTION_CASES["fractions_sent_last"][0], start=1):
+        write_dsn(folder / name, envoi([Declaration("22345678900011", "2025-01", people, order=str(n), fraction=fraction,
+                                                    created=created)]))
+    config = Config(spark=TEST_SPARK)
+    results = {}
+    for engine_name in ("duckdb", "spark"):
+        home = Home(tmp_path / engine_name)
+        engine = SparkIngest.from_config(config.spark) if engine_name == "spark" else None
+        summary = ingest([folder], home, config, test_key, engine=engine)
+        issues = sorted((row["file"], row["line"], row["kind"], row["reason"]) for row in report(summary)
+                        if row["kind"] in ("id_conflict", "fraction_conflict"))
+        results[engine_name] = (statuses_by_file(home), issues, sorted(p.name for p in home.quarantine.glob("*.dsn")))
+    assert results["spark"] == results["duckdb"]
+    assert sorted(results["duckdb"][0].values()).count("id_conflict") == 2
+    assert sorted(results["duckdb"][0].values()).count("fraction_conflict") == 1

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse.consolidate import DECLARATION_STATUS_SQL, ESTABLISHMENTS_SQL, PERSONS_SQL, STATUS_ISSUES_SQL, STATUS_SQL
+from warehouse.consolidate import (
+    COPIES_SQL,
+    DECLARATION_STATUS_SQL,
+    ESTABLISHMENTS_SQL,
+    PERSONS_SQL,
+    STATUS_ISSUES_SQL,
+    STATUS_SQL,
+)
 from warehouse.contracts import CONTRACT_STATES_SQL, RENAMED_SNAPSHOTS_SQL, rebuild_contracts_sql
 from warehouse.spark.dialect import spark_sql
 
 INGEST_SQL = {
+    "copies": COPIES_SQL,
     "status": STATUS_SQL,
     "declaration_status": DECLARATION_STATUS_SQL,
     "status_issues": STATUS_ISSUES_SQL,
