@@ -6,6 +6,7 @@ import csv
 import gzip
 import itertools
 import os
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +28,7 @@ from warehouse.contracts import rebuild_contracts_sql
 from warehouse.engine import attach_warehouse, connect
 from warehouse.ingest import IngestSummary, ingest
 from warehouse.sql_engine import DuckDBEngine
+from warehouse.tables import MONTHLY_TABLES
 
 RESTAURANT = "12345678900011"
 AGENCY = "55555555500019"
@@ -596,14 +598,58 @@ def test_a_file_failing_unexpectedly_is_quarantined_whole(tmp_path, home, config
 
 
 def test_a_file_holding_no_declaration_is_an_error_and_quarantined(tmp_path, home, config, run):
-    text = "\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\n"
-    empty, utf16 = tmp_path / "empty.dsn", tmp_path / "utf16.dsn"
+    empty, binary = tmp_path / "empty.dsn", tmp_path / "binary.dsn"
     empty.write_bytes(b"")
-    utf16.write_bytes(text.encode("utf-16"))
-    summary = run(home, config, empty, utf16)
+    binary.write_bytes(bytes(range(256)) * 4)
+    summary = run(home, config, empty, binary)
     assert summary.issue_kinds["no_declaration"] == 2 and summary.errors >= 2 and summary.quarantined == 2
     assert len(list(home.quarantine.glob("*-file.dsn"))) == 2
     assert {path.stat().st_mode & 0o777 for path in home.quarantine.glob("*-file.dsn")} == {0o600}
+
+
+# A DSN file saved again in UTF-16 (by Notepad, say), in each form, and the codec it is read with.
+UTF16_COPIES = {
+    "le_with_mark": (lambda text: b"\xff\xfe" + text.encode("utf-16-le"), "utf-16"),
+    "be_with_mark": (lambda text: b"\xfe\xff" + text.encode("utf-16-be"), "utf-16"),
+    "le_without_mark": (lambda text: text.encode("utf-16-le"), "utf-16-le"),
+    "be_without_mark": (lambda text: text.encode("utf-16-be"), "utf-16-be"),
+    "le_with_mark_gzip": (lambda text: gzip.compress(b"\xff\xfe" + text.encode("utf-16-le")), "utf-16"),
+}
+
+
+def monthly_rows(home: Home) -> dict[str, list[str]]:
+    """The rows of every monthly table, without the columns that name the file they were read from."""
+    rows = {}
+    for name in MONTHLY_TABLES:
+        found = table(home, name) if list((home.warehouse / name).glob("*/*.parquet")) else []
+        rows[name] = sorted(repr({k: v for k, v in row.items() if k not in ("declaration_key", "source_sha256",
+                                                                             "source_file")}) for row in found)
+    return rows
+
+
+@pytest.mark.parametrize("form", UTF16_COPIES)
+def test_a_utf16_copy_of_a_simulated_file_gives_the_same_rows(small_population, tmp_path, config, run, form):
+    """A simulated DSN file with accented letters, saved again in UTF-16 and named .txt in a folder: it is found, and
+    read to the same rows, counts and issues as the original, with one utf16_file warning."""
+    month = small_population / "dsn" / "2025-01"
+    original = min((p for p in month.iterdir() if max(p.read_bytes()) > 0x7F), key=lambda p: p.stat().st_size)
+    raw = original.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252")
+    encode, codec = UTF16_COPIES[form]
+    copy = tmp_path / "notepad" / "declarations.txt"
+    copy.parent.mkdir()
+    copy.write_bytes(encode(text))
+    plain_home, utf16_home = Home(tmp_path / "plain"), Home(tmp_path / "utf16")
+    plain, utf16 = run(plain_home, config, original), run(utf16_home, config, copy.parent)
+    assert utf16.files_seen == 1 and monthly_rows(utf16_home) == monthly_rows(plain_home)
+    assert plain.monthly_declarations > 0 and len(monthly_rows(plain_home)["contract_months"]) > 0
+    assert (utf16.lines, utf16.declarations_read, utf16.quarantined, utf16.errors, utf16.warnings) == (
+        plain.lines, plain.declarations_read, plain.quarantined, plain.errors, plain.warnings + 1)
+    assert utf16.issue_kinds == plain.issue_kinds + Counter({"utf16_file": 1})
+    assert pq.read_table(utf16_home.staging / "files.parquet").column("encoding").to_pylist() == [codec]
 
 
 def test_the_report_lists_every_quarantined_declaration_however_many_issues_a_file_has():

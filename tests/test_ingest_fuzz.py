@@ -222,8 +222,13 @@ def _cut_before_next_envoi(index: int) -> tuple:
     return _text(cut + rest), "truncated_envoi", len(cut) + 1, "the declaration is cut short", (good, following)
 
 
-def _utf16(index: int) -> tuple:
-    return _text(_lines(index)).decode("latin-1").encode("utf-16"), "no_declaration", None, "UTF-16", ()
+def _utf16(encoding: str, words: str) -> Callable[[int], tuple]:
+    """The file saved again in UTF-16 (by Notepad, say): read as such, with one warning."""
+
+    def build(index: int) -> tuple:
+        return _text(_lines(index)).decode("latin-1").encode(encoding), "utf16_file", None, words, _sirets(index)
+
+    return build
 
 
 def _line_before_the_envelope(index: int) -> tuple:
@@ -322,7 +327,8 @@ CASES: dict[str, Callable[[int], tuple]] = {
     "empty_file": _empty,
     "only_blank_lines": _blank_lines,
     "binary_file": _binary,
-    "utf16_file": _utf16,
+    "utf16_file": _utf16("utf-16", "with a byte order mark"),
+    "utf16_file_without_mark": _utf16("utf-16-be", "big-endian, with no byte order mark"),
     "envoi_cut_before_the_next": _cut_before_next_envoi,
     "line_before_the_envelope": _line_before_the_envelope,
     "notes_beside_the_files": lambda index: (b"Fichiers DSN de janvier\n", "not_dsn", None, "no DSN rubric line", ()),

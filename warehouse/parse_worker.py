@@ -21,13 +21,24 @@ import pyarrow.parquet as pq
 
 from core.cycles import cycle_collection_paused
 from warehouse.dsn.parser import DsnParser, Issue
-from warehouse.dsn.reader import DecodeReport, file_label, file_path, file_sha256, iter_line_chunks, open_binary
+from warehouse.dsn.reader import (
+    DecodeReport,
+    file_label,
+    file_path,
+    file_sha256,
+    iter_line_chunks,
+    open_binary,
+    stream_encoding,
+)
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
 from warehouse.dsn.tokens import LineSelector, has_misplaced_block, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 from warehouse.tables import STAGED_SCHEMAS, misfit
 
 MAX_ISSUES_PER_FILE = 2_000
+# How a UTF-16 file was recognised (`reader.utf16_encoding`), for its warning.
+UTF16_FORMS = {"utf-16": "with a byte order mark", "utf-16-le": "little-endian, with no byte order mark",
+               "utf-16-be": "big-endian, with no byte order mark"}
 SET_ASIDE = "set-aside"  # the tag of a declaration set aside by consolidation in the quarantine
 
 
@@ -163,6 +174,7 @@ def _parse_file(
     result = FileResult(source)
     to_quarantine = []
     with open_binary(source.path) as stream:
+        utf16 = stream_encoding(stream)
         for declaration in parser.parse(iter_parser_lines(stream, report, selector), report):
             result.declarations += 1
             nature = declaration.header.text("001")
@@ -188,6 +200,11 @@ def _parse_file(
         parser.issues.append(
             Issue(label, 1, "warning", "byte_order_mark", "the file starts with a UTF-8 byte order mark; skipped")
         )
+    if utf16 is not None:
+        parser.issues.append(
+            Issue(label, None, "warning", "utf16_file",
+                  f"UTF-16 text ({UTF16_FORMS[utf16]}), where the norm asks for ISO-8859-1: read as UTF-16")
+        )
     if report.mixed:
         parser.issues.append(
             Issue(label, report.first_non_utf8_line, "warning", "mixed_encoding",
@@ -198,7 +215,7 @@ def _parse_file(
         _quarantine_whole_file(source, task.quarantine, report.truncated)
     elif result.declarations == 0:
         reason = ("no declaration could be read from the file: empty, not DSN text, or in an encoding this reader "
-                  "does not take (UTF-16)")
+                  "does not take")
         _quarantine_whole_file(source, task.quarantine, reason)
         parser.issues.append(Issue(label, None, "error", "no_declaration", reason + "; quarantined whole"))
         result.quarantined = 1  # the file, whole
@@ -212,7 +229,7 @@ def _parse_file(
             )
     result.quarantined += len(to_quarantine)
     result.lines = parser.summary.lines
-    result.encoding = "mixed" if report.mixed else report.encoding
+    result.encoding = utf16 or ("mixed" if report.mixed else report.encoding)
     result.envelope_lines = parser.summary.envelope_lines
     result.unknown_blocks = dict(parser.summary.unknown_blocks)
     result.unknown_rubrics = dict(parser.summary.unknown_rubrics)

@@ -1,10 +1,11 @@
-"""Turn a DSN file (plain or gzip, UTF-8, cp1252 or latin-1, any line end) into numbered text lines.
+"""Turn a DSN file (plain or gzip, UTF-8, cp1252, latin-1 or UTF-16, any line end) into numbered text lines.
 
 Memory stays flat: the file is read in chunks cut at line ends. Lines end in LF, CRLF or CR alone.
 The encoding is decided line by line, and within a line byte by byte: UTF-8 sequences are read as
 UTF-8, any other byte as cp1252 (latin-1 for the five bytes cp1252 leaves undefined), so one stray
 byte changes one character, not the file. A gzip stream is read up to its damage:
-what comes before is kept, and the reader's report says where it stopped.
+what comes before is kept, and the reader's report says where it stopped. A UTF-16 file (saved by
+Notepad, say) is read as the UTF-8 text it holds.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ CHUNK_BYTES = 8 * 1024 * 1024
 COMPRESSED_PIECE_BYTES = 64 * 1024  # what is lost of a damaged gzip stream: at most this much before the damage
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF16_PROBE_BYTES = 512  # what of a file's start tells UTF-16 without a byte order mark
 
 
 class TolerantGzip(io.RawIOBase):
@@ -79,22 +82,84 @@ class TolerantGzip(io.RawIOBase):
         super().close()
 
 
-def open_binary(path: Path) -> BinaryIO:
-    """Open a DSN file for reading bytes, transparently decompressing gzip (detected by content).
+class Utf16AsUtf8(io.RawIOBase):
+    """The text of a UTF-16 byte stream, as UTF-8 bytes. A byte pair that is not UTF-16 (a lone surrogate, an odd
+    last byte) reads as U+FFFD: no byte stops the stream."""
 
-    A damaged gzip stream reads as if it ended at the damage; `stream_damage` tells why it ended.
+    def __init__(self, source: BinaryIO, encoding: str) -> None:
+        """`encoding`: 'utf-16' (a byte order mark first, which is skipped), 'utf-16-le' or 'utf-16-be'."""
+        self.source = source
+        self.encoding = encoding
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._out = b""
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        while not self._out and not self._ended:
+            piece = self.source.read(CHUNK_BYTES)
+            self._ended = not piece
+            self._out = self._decoder.decode(piece, final=self._ended).encode("utf-8")
+        view = memoryview(buffer)
+        size = min(len(view), len(self._out))
+        view[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+    def close(self) -> None:
+        self.source.close()
+        super().close()
+
+
+def utf16_encoding(head: bytes) -> str | None:
+    """The UTF-16 codec of a file that starts with `head`: 'utf-16' after a byte order mark (FF FE or FE FF),
+    'utf-16-le' or 'utf-16-be' for text with no mark whose every other byte is NUL (Latin text in UTF-16: at
+    least 90% of the pairs); None for any other start."""
+    if head[:2] in UTF16_BOMS:
+        return "utf-16"
+    pairs = len(head) // 2
+    if not pairs:
+        return None
+    first, second = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
+    if second >= 0.9 * pairs and first <= 0.1 * pairs:
+        return "utf-16-le"
+    if first >= 0.9 * pairs and second <= 0.1 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open a DSN file for reading bytes, transparently decompressing gzip (detected by content), and reading
+    UTF-16 text (`utf16_encoding`) as UTF-8.
+
+    A damaged gzip stream reads as if it ended at the damage; `stream_damage` tells why it ended, and
+    `stream_encoding` what a UTF-16 stream was read from.
     """
     with open(path, "rb") as probe:
         magic = probe.read(2)
-    if magic == GZIP_MAGIC:
-        return io.BufferedReader(TolerantGzip(path), CHUNK_BYTES)
-    return open(path, "rb")
+    # (the stream returned owns the file: closed by the caller's `with`)
+    stream = io.BufferedReader(TolerantGzip(path), CHUNK_BYTES) if magic == GZIP_MAGIC else open(path, "rb")  # noqa: SIM115
+    encoding = utf16_encoding(stream.peek(UTF16_PROBE_BYTES)[:UTF16_PROBE_BYTES])
+    if encoding is None:
+        return stream
+    return io.BufferedReader(Utf16AsUtf8(stream, encoding), CHUNK_BYTES)
 
 
 def stream_damage(stream: BinaryIO) -> str | None:
     """Why a stream from `open_binary` ended before the end of its data (None: it did not)."""
     raw = getattr(stream, "raw", None)
+    if isinstance(raw, Utf16AsUtf8):
+        return stream_damage(raw.source)
     return raw.damage if isinstance(raw, TolerantGzip) else None
+
+
+def stream_encoding(stream: BinaryIO) -> str | None:
+    """The UTF-16 codec a stream from `open_binary` reads its text from ('utf-16' after a byte order mark,
+    'utf-16-le', 'utf-16-be'); None when it reads the bytes as they are."""
+    raw = getattr(stream, "raw", None)
+    return raw.encoding if isinstance(raw, Utf16AsUtf8) else None
 
 
 def file_label(path: Path) -> str:
