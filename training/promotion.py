@@ -102,17 +102,25 @@ def latest_fold_values(latest_fold: pd.DataFrame, oof: pd.DataFrame, settings: T
     return pd.DataFrame.from_records(records)
 
 
+def against_simpler(values: dict[str, float], interval: Interval) -> tuple[list[str], list[str]]:
+    """The simpler models (model name -> value on the same rows) that do better than LightGBM (above its interval) and
+    those that do as well (within it), the logistic regression first, then by value."""
+    def ordered(kept: list[str]) -> list[str]:
+        return sorted(kept, key=lambda name: (name != "logistic", -values[name]))
+
+    return (ordered([name for name, value in values.items() if value > interval.high]),
+            ordered([name for name, value in values.items() if interval.low <= value <= interval.high]))
+
+
 def simpler_model_verdict(values: dict[str, float], interval: Interval) -> str:
     """In words: whether LightGBM beats the simpler models, given its value with its interval and each
     baseline's value (model name -> value) on the same rows."""
     lightgbm = f"LightGBM {interval.value:.3f} [{interval.low:.2f}, {interval.high:.2f}]"
 
     def named(kept: list[str]) -> str:
-        ordered = sorted(kept, key=lambda name: (name != "logistic", -values[name]))
-        return ", ".join(f"{MODEL_LABELS.get(name, name)} {values[name]:.3f}" for name in ordered)
+        return ", ".join(f"{MODEL_LABELS.get(name, name)} {values[name]:.3f}" for name in kept)
 
-    better = [name for name, value in values.items() if value > interval.high]
-    as_good = [name for name, value in values.items() if interval.low <= value <= interval.high]
+    better, as_good = against_simpler(values, interval)
     if better:
         also = f"; as good: {named(as_good)}" if as_good else ""
         return f"a simpler model does better: {named(better)}, above the interval of {lightgbm}{also}"

@@ -43,6 +43,7 @@ from web.database import (
     open_database,
     utc_now,
 )
+from web.models_page import versions_fr
 from web.project import (
     KIND_FR,
     RECORDED_NAME,
@@ -481,7 +482,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         except Exception as exc:
             log.warning("model registry unreadable: %s", exc)
             versions = pd.DataFrame()
-        return render(request, "modeles.html.j2", user, versions=versions)
+        return render(request, "modeles.html.j2", user, versions=versions_fr(versions))
 
     @app.get("/audit", response_class=HTMLResponse)
     def audit_index(request: Request) -> HTMLResponse:

@@ -5,6 +5,7 @@ Moving a package of the pipeline means editing the imports here only.
 
 from __future__ import annotations
 
+from audit.baselines import MODEL_LABELS_FR
 from core.benchmarks import load_average
 from core.config import Config, WebConfig, load_config
 from core.french import date_fr, month_fr, of_month_fr, percent_fr, signed_fr, tiny_fr
@@ -33,6 +34,9 @@ from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs
 from scoring.monthly import lists_folder, load_model, read_ranking, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, reason_label, region_names
 from scoring.region_files import lines_csv
+from training.metrics import Interval
+from training.promotion import against_simpler
+from training.registry import BASELINES
 from training.workflow import list_models
 from warehouse.contracts import has_contract_states
 from warehouse.engine import published_version
@@ -41,9 +45,11 @@ from warehouse.sql_engine import DuckDBEngine
 from warehouse.versions import ForeignLayout, MissingVersion, WarehouseBusy
 
 __all__ = [
+    "BASELINES",
     "KIND_FR",
     "LABELS_FR",
     "LEGAL_RULES",
+    "MODEL_LABELS_FR",
     "RECORDED_NAME",
     "RULES",
     "Config",
@@ -51,6 +57,7 @@ __all__ = [
     "Explanation",
     "ForeignLayout",
     "Home",
+    "Interval",
     "ListInputs",
     "MissingVersion",
     "SectorBenchmarks",
@@ -58,6 +65,7 @@ __all__ = [
     "WarehouseBusy",
     "WebConfig",
     "add_months",
+    "against_simpler",
     "audit_paragraph",
     "date_fr",
     "declared_months",

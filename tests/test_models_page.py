@@ -1,0 +1,36 @@
+"""The models page in French: titles, decimal commas, and the verdict on the simpler models computed from the values."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from web.models_page import verdict_fr, versions_fr
+
+
+def _version(**values: str) -> dict[str, object]:
+    row: dict[str, object] = {"version": 2, "aliases": "champion", "created": "2026-12-07 01:00",
+                              "data_months": "2025-01..2026-09", "labelled_rows": "363", "trials": "40", "ipw": "off",
+                              "objective": "mean_precision_at_shares",
+                              "latest_fold": "2026-05-01..2026-10-31", "promotion": "0.4163", "promotion_low": "0.33",
+                              "promotion_high": "0.50", "logistic": "0.4160", "campaign_rule": "0.2960",
+                              "rule_violations": "0.3010", "random": "0.1330", "verdict": "the simpler model does as well",
+                              "run_id": "abc"}
+    return {**row, **values}
+
+
+def test_the_models_page_is_in_french_with_decimal_commas():
+    shown = versions_fr(pd.DataFrame([_version()]))
+    row = shown.iloc[0]
+    assert row["Métrique de promotion [intervalle à 95 %]"] == "0,416 [0,33 ; 0,50]"
+    assert row["Régression logistique"] == "0,416" and row["Pondération par la propension"] == "non"
+    assert row["Face aux méthodes simples"] == ("une méthode simple fait aussi bien : régression logistique 0,416, "
+                                                 "dans l'intervalle de LightGBM 0,416 [0,33 ; 0,50]")
+    assert not any(title in shown.columns for title in ("promotion", "verdict", "promotion_low"))
+
+
+def test_the_verdict_says_when_a_simpler_model_does_better_or_when_every_one_is_below():
+    assert verdict_fr(_version(random="0.55")).startswith("une méthode simple fait mieux : tirage au hasard 0,550")
+    below = _version(logistic="0.20")
+    assert verdict_fr(below) == ("LightGBM 0,416 [0,33 ; 0,50] fait mieux que chaque méthode simple : "
+                                 "toutes sont sous son intervalle")
+    assert verdict_fr(_version(promotion="")) == ""  # a version registered before its values were kept

@@ -1,0 +1,78 @@
+"""The registered model versions as evaluators read them, in French: titles, decimal commas and the verdict on the
+simpler models (the registry keeps it in English, for data scientists)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from web.project import BASELINES, MODEL_LABELS_FR, Interval, against_simpler
+
+TITLES_FR = {
+    "version": "Version", "aliases": "Alias", "created": "Enregistrée le (UTC)", "data_months": "Mois de données",
+    "labelled_rows": "Contrôles appris", "trials": "Essais de réglage", "ipw": "Pondération par la propension",
+    "objective": "Objectif de réglage", "latest_fold": "Dernier pli de validation",
+    "promotion": "Métrique de promotion [intervalle à 95 %]",
+    **{baseline: f"{MODEL_LABELS_FR.get(baseline, baseline)[:1].upper()}{MODEL_LABELS_FR.get(baseline, baseline)[1:]}"
+       for baseline in BASELINES},
+    "verdict": "Face aux méthodes simples", "run_id": "Exécution MLflow",
+}
+OBJECTIVES_FR = {"mean_precision_at_shares": "précision moyenne aux parts contrôlées",
+                 "precision_at_k": "précision à la capacité", "average_precision": "précision moyenne (AP)"}
+IPW_FR = {"on": "oui", "off": "non"}
+
+
+def _number(text: Any) -> float | None:
+    """A registry tag as a number (None when empty or not one)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _fr(value: float | None, decimals: int = 3) -> str:
+    """A value with a decimal comma (empty when missing)."""
+    return "" if value is None else f"{value:.{decimals}f}".replace(".", ",")
+
+
+def verdict_fr(row: dict[str, Any]) -> str:
+    """Whether LightGBM beats the simpler models on its latest fold, in French, from the version's values (empty when
+    a value is missing: a version registered before they were kept)."""
+    value, low, high = (_number(row.get(k)) for k in ("promotion", "promotion_low", "promotion_high"))
+    baselines = {b: v for b in BASELINES if (v := _number(row.get(b))) is not None}
+    if value is None or low is None or high is None or not baselines:
+        return ""
+    better, as_good = against_simpler(baselines, Interval(value, low, high))
+    lightgbm = f"LightGBM {_fr(value)} [{_fr(low, 2)} ; {_fr(high, 2)}]"
+
+    def named(kept: list[str]) -> str:
+        return ", ".join(f"{MODEL_LABELS_FR.get(name, name)} {_fr(baselines[name])}" for name in kept)
+
+    if better:
+        also = f" ; aussi bien : {named(as_good)}" if as_good else ""
+        return f"une méthode simple fait mieux : {named(better)}, au-dessus de l'intervalle de {lightgbm}{also}"
+    if as_good:
+        return f"une méthode simple fait aussi bien : {named(as_good)}, dans l'intervalle de {lightgbm}"
+    return f"{lightgbm} fait mieux que chaque méthode simple : toutes sont sous son intervalle"
+
+
+def versions_fr(versions: pd.DataFrame) -> pd.DataFrame:
+    """`training.registry.versions_table` as the models page shows it: French titles and values."""
+    if versions.empty:
+        return versions
+    rows = []
+    for row in versions.to_dict("records"):
+        value, low, high = (_number(row.get(k)) for k in ("promotion", "promotion_low", "promotion_high"))
+        rows.append({
+            **row,
+            "ipw": IPW_FR.get(str(row.get("ipw", "")), row.get("ipw", "")),
+            "objective": OBJECTIVES_FR.get(str(row.get("objective", "")), row.get("objective", "")),
+            "promotion": f"{_fr(value)} [{_fr(low, 2)} ; {_fr(high, 2)}]" if None not in (value, low, high) else _fr(value),
+            **{b: _fr(_number(row.get(b))) for b in BASELINES},
+            "verdict": verdict_fr(row),
+        })
+    shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high"], errors="ignore")
+    return shown.rename(columns=TITLES_FR)
