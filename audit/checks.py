@@ -84,7 +84,7 @@ def additivity_check(model: SavedModel, table: pd.DataFrame, contributions: pd.D
     failing = int((gaps > settings.shap_tolerance).sum())
     return Check("explanations", "Les valeurs SHAP s'additionnent au score brut (chaque établissement)",
                  _passed_or_failed(failing == 0), worst, f"écart ≤ {settings.shap_tolerance:g}",
-                 f"{count_fr(failing, 'établissement')} sur {number_fr(len(gaps))} au-delà de la tolérance; "
+                 f"{count_fr(failing, 'établissement')} sur {number_fr(len(gaps))} au-delà de la tolérance ; "
                  f"plus grand écart {worst:.1e}".replace(".", ","))  # 4,9e-15: a decimal comma in French
 
 

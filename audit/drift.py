@@ -45,7 +45,7 @@ def drift_check(table: pd.DataFrame, name: str, settings: AuditConfig) -> Check:
     shifted = table.loc[table["psi"] > settings.psi_threshold, "feature"].nunique()
     moving = table.loc[table["psi"] > settings.psi_alert, "feature"].nunique()
     status = Status.FAILED if shifted else Status.WARNING if moving else Status.PASSED
-    detail = (f"PSI le plus fort {number_fr(worst['psi'], 3)} : « {worst['label_fr']} » ({worst['reference']}); "
+    detail = (f"PSI le plus fort {number_fr(worst['psi'], 3)} : « {worst['label_fr']} » ({worst['reference']}) ; "
               f"{count_fr(shifted, 'variable')} au-delà de {number_fr(settings.psi_threshold, 2)}, "
               f"{count_fr(moving, 'variable')} au-delà de {number_fr(settings.psi_alert, 2)}, "
               f"sur {table['feature'].nunique()}")

@@ -101,7 +101,7 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     """
     low_band, high_band = settings.tau, 1 / settings.tau
     name = f"Disparités par {DIMENSIONS[dimension]} — {SOURCES[source]}"
-    threshold = f"rapports dans [{number_fr(low_band, 2)} ; {number_fr(high_band, 2)}]; valeur : rapports hors bande"
+    threshold = f"rapports dans [{number_fr(low_band, 2)} ; {number_fr(high_band, 2)}] ; valeur : rapports hors bande"
     if table.empty:
         return Check("fairness", name, Status.WARNING, float("nan"), threshold, "aucun groupe à comparer")
     if not table["listed"].any():  # every establishment inspected recently: no share listed to compare
@@ -124,13 +124,13 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
         return Check("fairness", name, Status.WARNING, float("nan"), threshold, f"aucun rapport à comparer : {counted}")
     if significant:
         status = Status.FAILED
-        detail = f"taux de fausses découvertes hors de la bande même à 95 % pour {', '.join(significant)}; {counted}"
+        detail = f"taux de fausses découvertes hors de la bande même à 95 % pour {', '.join(significant)} ; {counted}"
     elif out_of_band:
         status = Status.WARNING
         shown = out_of_band[:4] + ([f"et {len(out_of_band) - 4} autres"] if len(out_of_band) > 4 else [])
-        detail = f"{count_fr(len(out_of_band), 'rapport')} hors de la bande : {', '.join(shown)}; {counted}"
+        detail = f"{count_fr(len(out_of_band), 'rapport')} hors de la bande : {', '.join(shown)} ; {counted}"
     else:
-        status, detail = Status.PASSED, f"tous les rapports dans la bande; {counted}"
+        status, detail = Status.PASSED, f"tous les rapports dans la bande ; {counted}"
     return Check("fairness", name, status, float(len(out_of_band)), threshold, detail)
 
 

@@ -131,13 +131,13 @@ def fairness_figure(tables: dict[tuple[str, str], pd.DataFrame], dimension: str,
               for g in groups]
     axis.set_yticks(np.arange(len(groups)), labels, fontsize=8)
     axis.invert_yaxis()
-    axis.set_xlabel("rapport au groupe de référence (échelle logarithmique; zone verte : "
+    axis.set_xlabel("rapport au groupe de référence (échelle logarithmique ; zone verte : "
                     f"[{number_fr(settings.tau, 2)} ; {number_fr(1 / settings.tau, 2)}])")
     axis.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     return _render(figure, f"Disparités par {DIMENSIONS[dimension]}",
                    f"Pour chaque {DIMENSIONS[dimension]}, le rapport de sa part d'établissements listés (et de son taux "
                    "de fausses découvertes : listés à tort) à celui du groupe de référence, le plus nombreux, avec son "
-                   "intervalle à 95 %. Hors de la zone verte, un groupe est signalé; les petits groupes (point creux) "
+                   "intervalle à 95 %. Hors de la zone verte, un groupe est signalé ; les petits groupes (point creux) "
                    "sont montrés sans être signalés. Les rapports sont bornés à [0,05 ; 20] pour l'affichage.")
 
 
@@ -213,7 +213,7 @@ def list_stability_figure(stability: pd.DataFrame) -> Figure:
     axis.tick_params(axis="y", labelsize=8)
     axis.set_xlabel("part de la liste du mois déjà présente le mois précédent (hors exploration)")
     return _render(figure, "Stabilité des listes d'un mois à l'autre",
-                   "Une liste qui change entièrement chaque mois disperse les contrôles; une liste figée ne suit plus "
+                   "Une liste qui change entièrement chaque mois disperse les contrôles ; une liste figée ne suit plus "
                    "les déclarations.")
 
 
@@ -235,7 +235,7 @@ def drift_figure(drift: pd.DataFrame, settings: AuditConfig, top: int = 12) -> F
     return _render(figure, "Dérive des variables : indice de stabilité de la population (PSI)",
                    f"Pour les {len(wide)} variables qui bougent le plus, le PSI entre le mois audité et les mois "
                    "d'entraînement, puis chacun des mois précédents. Vert : stable (moins de "
-                   f"{number_fr(settings.psi_alert, 2)}); jaune : en mouvement; rouge : déplacée (plus de "
+                   f"{number_fr(settings.psi_alert, 2)}); jaune : en mouvement ; rouge : déplacée (plus de "
                    f"{number_fr(settings.psi_threshold, 2)}).")
 
 

@@ -50,7 +50,7 @@ def reason_truth_check(table: pd.DataFrame, base_rate: float, settings: AuditCon
                      f"Non mesuré : aucune raison principale ne mène {settings.min_outcomes} lignes de la liste.")
     weak = measured[measured["low"] <= base_rate]
     share = float(weak["lines"].sum() / table["lines"].sum())
-    shown = "; ".join(f"« {r.label} » : {count_fr(int(r.lines), 'ligne')}, {percent_fr(r.precision)} en abus "
+    shown = " ; ".join(f"« {r.label} » : {count_fr(int(r.lines), 'ligne')}, {percent_fr(r.precision)} en abus "
                       f"[{percent_fr(r.low)} ; {percent_fr(r.high)}]" for r in measured.itertuples(index=False))
     if weak.empty:
         return Check("performance", NAME, Status.PASSED, share, threshold,

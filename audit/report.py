@@ -19,7 +19,7 @@ from audit.drift import TRAINING
 from audit.fairness import DIMENSIONS, SOURCES, group_order, with_groups
 from audit.verdict import GROUPS, Check, Status, by_group
 from core.config import Config
-from core.french import missing, month_fr, number_fr, percent_fr
+from core.french import missing, month_fr, number_fr, of_month_fr, percent_fr
 from core.scoring_config import AuditConfig
 from features.catalog import FEATURES
 from features.rules import RULES
@@ -239,9 +239,9 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
     if result.truth_comparison is not None:
         performance.append(figures.precision_figure(
             result.truth_comparison, capacity, "Précision face à la vérité de la population simulée",
-            f"Sur la population simulée, tous les établissements de {month_fr(result.month)} sont classés dans leur "
+            f"Sur la population simulée, tous les établissements {of_month_fr(result.month)} sont classés dans leur "
             "région et comparés à la vérité cachée (abus réel ou non ce mois-là) : ce qu'aucun déploiement réel ne peut "
-            "mesurer. Intervalles exacts à 95 %. L'oracle connaît la probabilité latente d'abus; la liste parfaite "
+            "mesurer. Intervalles exacts à 95 %. L'oracle connaît la probabilité latente d'abus ; la liste parfaite "
             "connaît les abus."))
     if result.out_of_fold is not None and "proba_lightgbm" in result.out_of_fold:
         performance.append(figures.calibration_figure(result.out_of_fold))

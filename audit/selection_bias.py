@@ -20,5 +20,5 @@ def selection_bias_check(propensity_auc: float | None, ipw: str, settings: Audit
                      "le run d'entraînement n'a pas mesuré la propension à être contrôlé")
     status = Status.WARNING if propensity_auc >= settings.max_propensity_auc else Status.PASSED
     detail = (f"les établissements contrôlés se distinguent des autres avec une AUC de {number_fr(propensity_auc, 3)} "
-              f"(0,5 : tirage au hasard); modèle entraîné {weighting} pondération par l'inverse de la propension")
+              f"(0,5 : tirage au hasard) ; modèle entraîné {weighting} pondération par l'inverse de la propension")
     return Check("selection_bias", name, status, float(propensity_auc), threshold, detail)

@@ -1,4 +1,5 @@
-"""Commands of the web application: serve, users (add, list, disable), and the page benchmark.
+"""Commands of the web application: serve, users (add, list, disable, enable, password, region), and the page
+benchmark.
 
 The main `champollion` command registers `commands` and `users`, and `bench_page` under `bench`;
 each receives the shared `champollion.cli.Context` in `ctx.obj`.
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from champollion.cli_support import MODEL_HOME_HELP, fail, model_home_of, resolve_month
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 commands = typer.Typer(help="The web application: lists, establishments and control outcomes, behind a login.")
 users = typer.Typer(help="Local accounts of the web application (Argon2-hashed passwords).", no_args_is_help=True)
@@ -72,13 +77,7 @@ def users_add(
     from web.database import database_url, open_database
 
     context = ctx.obj
-    password = None
-    if not sso_only:
-        password = os.environ.get(PASSWORD_ENV)
-        if password is None:
-            password = getpass.getpass("Mot de passe : ")
-            if getpass.getpass("Mot de passe (encore) : ") != password:
-                raise fail("the two passwords differ")
+    password = None if sso_only else _new_password()
     sessions = open_database(database_url(context.home, context.config.web))
     with sessions() as session:
         try:
@@ -104,22 +103,66 @@ def users_list(ctx: typer.Context) -> None:
                        f"{'active' if user.active else 'disabled'}")
 
 
-@users.command("disable")
-def users_disable(ctx: typer.Context, login: Annotated[str, typer.Argument(help="Login of the account.")]) -> None:
-    """Disable an account (its records and outcomes stay, with their author)."""
-    from sqlalchemy import select
+LOGIN = Annotated[str, typer.Argument(help="Login of the account.")]
 
-    from web.database import User, database_url, open_database
+
+def _change_account(ctx: typer.Context, change: Callable[[Session], Any], done: str) -> None:
+    """Run `change` on the web database of the home; print `done`, or the refusal (exit 2)."""
+    from web.accounts import AccountError
+    from web.database import database_url, open_database
 
     context = ctx.obj
     sessions = open_database(database_url(context.home, context.config.web))
     with sessions() as session:
-        user = session.scalar(select(User).where(User.login == login.strip().lower()))
-        if user is None:
-            raise fail(f"no account {login}")
-        user.active = False
-        session.commit()
-    typer.echo(f"account {login} disabled")
+        try:
+            change(session)
+        except AccountError as exc:
+            raise fail(str(exc)) from exc
+    typer.echo(done)
+
+
+def _new_password() -> str:
+    """The password from $CHAMPOLLION_NEW_PASSWORD, else asked twice."""
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        password = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Mot de passe (encore) : ") != password:
+            raise fail("the two passwords differ")
+    return password
+
+
+@users.command("disable")
+def users_disable(ctx: typer.Context, login: LOGIN) -> None:
+    """Disable an account (its records and outcomes stay, with their author)."""
+    from web.accounts import set_active
+
+    _change_account(ctx, lambda session: set_active(session, login, False), f"account {login} disabled")
+
+
+@users.command("enable")
+def users_enable(ctx: typer.Context, login: LOGIN) -> None:
+    """Enable a disabled account again."""
+    from web.accounts import set_active
+
+    _change_account(ctx, lambda session: set_active(session, login, True), f"account {login} enabled")
+
+
+@users.command("password")
+def users_password(ctx: typer.Context, login: LOGIN) -> None:
+    """Give an account a new password, asked twice (or read from $CHAMPOLLION_NEW_PASSWORD)."""
+    from web.accounts import set_password
+
+    password = _new_password()
+    _change_account(ctx, lambda session: set_password(session, login, password), f"account {login}: new password set")
+
+
+@users.command("region")
+def users_region(ctx: typer.Context, login: LOGIN,
+                 region: Annotated[str, typer.Argument(help="The new region's code (INSEE).")]) -> None:
+    """Move an inspector's or a responsable's account to another region."""
+    from web.accounts import set_region
+
+    _change_account(ctx, lambda session: set_region(session, login, region), f"account {login} moved to region {region}")
 
 
 def bench_page(

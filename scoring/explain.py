@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
-from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr, signed_fr, tiny_fr
+from core.french import address_fr, date_fr, month_fr, number_fr, of_month_fr, percent_fr, signed_fr, tiny_fr
 from core.geography import places_table
 from core.home import Home
 from core.months import month_end, months_between
@@ -80,6 +80,8 @@ REASON_MIN_WEIGHT = 0.01
 MAX_TIMELINE_ROWS = 60
 CONTRACT_COLUMNS = ["contract_no", "post", "post_shown", "person", "kind", "motif", "start_date", "end_date",
                     "period_end", "running", "renewals", "n_evidence"]
+# The calibration methods of training.calibration, as the audit paragraph names them.
+CALIBRATION_FR = {"platt": "de Platt", "isotonic": "isotonique"}
 
 
 @dataclass(frozen=True)
@@ -614,7 +616,8 @@ def audit_paragraph(explanation: Explanation) -> str:
         f"{facts['max_depth']} au plus, appris sur les contrôles passés des mois {trained}) calcule un score brut : "
         "la valeur de base du modèle plus la contribution de chaque indicateur (valeurs de Shapley, méthode "
         "TreeSHAP exacte ; leur somme redonne le score brut). Ce score est converti en probabilité qu'un contrôle "
-        f"relève un abus (calibration {facts['calibration']} sur les résultats de contrôles). Les établissements "
+        f"relève un abus (calibration {CALIBRATION_FR.get(facts['calibration'], facts['calibration'])} sur les résultats "
+        "de contrôles). Les établissements "
         f"sont classés par probabilité dans chaque région ; la liste d'une région en retient "
         f"{percent_fr(facts['list_share'])}, dont {percent_fr(facts['exploration_share'])} tirés au hasard pour évaluer le "
         f"modèle, sans ceux contrôlés dans les {facts['exclude_inspected_months']} derniers mois. Le score oriente "
@@ -661,8 +664,8 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
         ("Effectif en fin de mois", format_value("headcount", e["headcount"])),
         ("Convention collective (IDCC)", "non renseignée" if pd.isna(e.get("idcc")) else str(e.get("idcc"))),
         ("Probabilité estimée qu'un contrôle relève un abus", percent_fr(float(e["score"]))),
-        ("Rang dans la région", f"{int(e['rank_in_region'])} sur {explanation.scored_in_region}"),
-        ("Rang national", f"{int(e['rank_national'])} sur {explanation.scored_national}"),
+        ("Rang dans la région", f"{number_fr(int(e['rank_in_region']))} sur {number_fr(explanation.scored_in_region)}"),
+        ("Rang national", f"{number_fr(int(e['rank_national']))} sur {number_fr(explanation.scored_national)}"),
         ("Sur la liste du mois", position),
         ("Contrôlé récemment (exclu de la liste)", "oui" if bool(e["recently_inspected"]) else "non"),
         ("Modèle", f"{explanation.model_facts['registered_model']}, version {explanation.model_version}"),
@@ -728,7 +731,7 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
         f"Contrats de l'établissement par poste ({len(contracts)} contrats connus au {_date(explanation.window['as_of_end'])})",
         [("poste", "left"), ("salarié", "left"), ("contrats (n°, nature, début → fin)", "left"), ("infr.", "right")])
     for (post, person), rows in contracts.groupby(["post_shown", "person"], sort=False):
-        spans = "; ".join(
+        spans = " ; ".join(
             f"n° {c.contract_no} {KIND_FR.get(c.kind, c.kind)} {_date(c.start_date)} → "
             + ("en cours" if c.running else _date(c.end_date))
             + (f" ({c.renewals} renouv.)" if c.renewals else "")

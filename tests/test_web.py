@@ -124,7 +124,9 @@ def test_an_establishment_page_is_logged_with_its_reader(app, world):
     page = client.get(f"/etablissements/{world.month}/{world.siret_a}")
     assert page.status_code == 200
     # Numbers written as the printable explanation writes them: a decimal comma.
-    assert re.search(r"Valeur de base du modèle [+-]\d+,\d{3} ; .* \([+-]\d+,\d{3}\) à \d,\de[+-]\d+ près", page.text)
+    # the gap under a millionth in words, not « à 6,7e-16 près »
+    assert re.search(r"Valeur de base du modèle [+-]\d+,\d{3} ; .* \([+-]\d+,\d{3}\) à moins d’un millionième près",
+                     page.text)
     with app.state.db() as session:
         reader = session.scalar(select(User).where(User.login == world.logins["inspecteur A"]))
         records = session.scalars(select(AccessRecord).where(AccessRecord.user_id == reader.id)).all()

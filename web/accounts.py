@@ -44,6 +44,44 @@ def add_user(session: Session, login: str, display_name: str, role: str, region_
     return user
 
 
+def _account(session: Session, login: str) -> User:
+    """The account of `login` (any case, spaces around), or AccountError."""
+    user = session.scalar(select(User).where(User.login == login.strip().lower()))
+    if user is None:
+        raise AccountError(f"aucun compte {login}")
+    return user
+
+
+def set_active(session: Session, login: str, active: bool) -> User:
+    """Enable or disable an account (a disabled one is signed out at its next request; its records stay)."""
+    user = _account(session, login)
+    user.active = active
+    session.commit()
+    return user
+
+
+def set_password(session: Session, login: str, password: str) -> User:
+    """Give an account a new password (12 characters at least), e.g. when its agent forgot it."""
+    if len(password) < 12:
+        raise AccountError("mot de passe de 12 caractères au moins")
+    user = _account(session, login)
+    user.password_hash = _HASHER.hash(password)
+    session.commit()
+    return user
+
+
+def set_region(session: Session, login: str, region_code: str) -> User:
+    """Move an inspector's or a responsable's account to another region (an agent who changes office)."""
+    user = _account(session, login)
+    if user.role not in ("inspecteur", "responsable"):
+        raise AccountError(f"un {user.role} n'a pas de région")
+    if region_code not in region_names():
+        raise AccountError(f"code de région INSEE parmi {', '.join(sorted(region_names()))}")
+    user.region_code = region_code
+    session.commit()
+    return user
+
+
 @dataclass(frozen=True)
 class SignIn:
     """The result of a sign-in: the user, or why not (in French)."""

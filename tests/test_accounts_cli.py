@@ -1,0 +1,54 @@
+"""Account administration from the command line: an agent who forgot a password, changed region or came back."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from champollion.cli import app
+from core.config import load_config
+from core.home import Home
+from web.accounts import sign_in
+from web.database import User, database_url, open_database
+
+OLD, NEW = "Motdepasse-ancien-1", "Motdepasse-nouveau-2"
+
+
+def _run(home: Home, *arguments: str, password: str | None = None) -> str:
+    env = {"CHAMPOLLION_NEW_PASSWORD": password} if password else {}
+    result = CliRunner().invoke(app, ["--home", str(home.root), "users", *arguments], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_an_account_is_disabled_enabled_given_a_new_password_and_moved(tmp_path):
+    home = Home(tmp_path / "home")
+    settings = load_config(None).web
+    _run(home, "add", "agent@dreets.gouv.fr", "--role", "inspecteur", "--region", "11", password=OLD)
+    sessions = open_database(database_url(home, settings))
+
+    def signs_in(password: str) -> bool:
+        with sessions() as session:
+            return sign_in(session, "agent@dreets.gouv.fr", password, "10.0.0.1", settings).user is not None
+
+    _run(home, "disable", "agent@dreets.gouv.fr")
+    assert not signs_in(OLD)
+    _run(home, "enable", "Agent@dreets.gouv.fr")  # the login in any case, as at sign-in
+    assert signs_in(OLD)
+    _run(home, "password", "agent@dreets.gouv.fr", password=NEW)
+    assert signs_in(NEW) and not signs_in(OLD)
+    assert "moved to region 84" in _run(home, "region", "agent@dreets.gouv.fr", "84")
+    with sessions() as session:
+        assert session.scalar(select(User.region_code).where(User.login == "agent@dreets.gouv.fr")) == "84"
+
+
+def test_a_change_that_cannot_be_made_is_refused_in_words(tmp_path):
+    home = Home(tmp_path / "home")
+    _run(home, "add", "eval@dreets.gouv.fr", "--role", "evaluateur", password=OLD)
+    runner = CliRunner()
+    for arguments, said in ((["region", "eval@dreets.gouv.fr", "84"], "n'a pas de région"),
+                            (["enable", "nobody@dreets.gouv.fr"], "aucun compte"),
+                            (["password", "eval@dreets.gouv.fr"], "12 caractères")):
+        result = runner.invoke(app, ["--home", str(home.root), "users", *arguments],
+                               env={"CHAMPOLLION_NEW_PASSWORD": "court"})
+        assert result.exit_code == 2 and said in result.output, result.output
