@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, ScalarFormatter
 
 from audit.baselines import MODEL_LABELS_FR
 from audit.checks import LABELS_FR
@@ -41,7 +42,19 @@ def wrap(text: str, width: int = 42) -> str:
     return "\n".join(textwrap.wrap(str(text), width=width, break_long_words=False)) or str(text)
 
 
+def _decimal_comma(value: float, _position: int) -> str:
+    """A tick of a numeric axis as French writes it: 0,2 and 12 000, not 0.2 and 12000."""
+    text = number_fr(value) if abs(value) >= 1000 and float(value).is_integer() else f"{value:g}".replace(".", ",")
+    return text.replace("-", "\u2212")
+
+
 def _render(figure: plt.Figure, title: str, caption: str) -> Figure:
+    """The figure as a PNG data URI, the ticks of its plain numeric axes written with a decimal comma (a logarithmic or
+    labelled axis keeps its own ticks)."""
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            if isinstance(axis.get_major_formatter(), ScalarFormatter):
+                axis.set_major_formatter(FuncFormatter(_decimal_comma))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
     plt.close(figure)
