@@ -346,10 +346,11 @@ def test_the_summary_of_a_month_with_no_control_recorded_counts_none():
     """No outcome yet (a new month, a fresh install): each region's controls are zero, not an error."""
     from web.app import _aggregate
 
-    ranked = pd.DataFrame({"region_code": ["11", "11", "84"], "region": ["Île-de-France", "Île-de-France", "ARA"],
+    ranked = pd.DataFrame({"siret": ["1", "2", "3"], "region_code": ["11", "11", "84"],
+                           "region": ["Île-de-France", "Île-de-France", "ARA"],
                            "in_list": [True, False, True], "exploration": [False, False, True]})
     zero = {"controls_score": 0, "abuse_score": 0, "controls_exploration": 0, "abuse_exploration": 0}
-    assert _aggregate(ranked, []) == [
+    assert _aggregate(ranked, [], date(2026, 10, 1)) == [
         {"region_code": "11", "region": "Île-de-France", "scored": 2, "listed": 1, "exploration": 0, **zero},
         {"region_code": "84", "region": "ARA", "scored": 1, "listed": 1, "exploration": 1, **zero}]
 
@@ -532,3 +533,163 @@ def test_the_regional_export_opens_in_a_french_spreadsheet(app, world):
     assert not {"True", "False", "nan", "first", "new"} & {cell for row in rows[1:] for cell in row}
     none = client.get(f"/listes/2001-01/{world.region_a}/export.csv")  # no list drawn up that month: as its page
     assert none.status_code == 404 and "Aucune liste" in none.text
+
+
+def _entry(client: TestClient, page: str, when: date, abuse: str = "0", corrige: int | None = None) -> dict[str, str]:
+    """The outcome form of `page` (correcting `corrige`) as the browser sends it, with its one-time token."""
+    html = client.get(page + (f"?corrige={corrige}" if corrige else "")).text
+    token = re.search(r'name="jeton_formulaire" value="([^"]+)"', html)
+    assert token, "no form token in the outcome form"
+    form = {"csrf_token": csrf_of(html), "jeton_formulaire": token.group(1), "inspection_date": when.isoformat(),
+            "abuse_found": abuse, "follow_up": "aucune"}
+    return dict(form, corrige=str(corrige)) if corrige else form
+
+
+def _entries(app, siret: str, when: date) -> list:
+    from web.database import ControlOutcome
+
+    with app.state.db() as session:
+        return list(session.scalars(select(ControlOutcome).where(ControlOutcome.siret == siret)
+                                    .where(ControlOutcome.inspection_date == when)))
+
+
+def test_an_outcome_sent_twice_is_recorded_once(app, world):
+    """A double submit (the same form token), then the same outcome sent from a form opened again (Back, then
+    « Enregistrer »): one entry, and the agent is told it is recorded already; another outcome for the same day is
+    refused with a link to correct the entry."""
+    client = signed_in(app, world.logins["inspecteur A"])
+    page = f"/etablissements/{world.month}/{world.siret_a}/controle"
+    when = date.fromisoformat(world.month + "-01") - timedelta(days=20)
+    form = _entry(client, page, when)
+    assert client.post(page, data=form, follow_redirects=False).status_code == 303
+    again = client.post(page, data=form)
+    assert again.status_code == 200 and "Ce contrôle est déjà enregistré" in again.text
+    reopened = client.post(page, data=_entry(client, page, when))
+    assert reopened.status_code == 200 and "Ce contrôle est déjà enregistré" in reopened.text
+    (entry,) = _entries(app, world.siret_a, when)
+    other = client.post(page, data=_entry(client, page, when, abuse="1"))
+    assert other.status_code == 409 and "déjà enregistré avec un autre résultat" in other.text
+    assert f"controle?corrige={entry.id}" in other.text and 'id="formulaire-controle"' not in other.text
+    assert len(_entries(app, world.siret_a, when)) == 1
+
+
+def test_only_the_current_entry_of_a_control_can_be_corrected(app, world):
+    """Two tabs correct the same entry: the second is refused with a link to the current entry, the entry replaced
+    shows no « corriger » link, and the inspections store holds one outcome for the visit."""
+    from warehouse.inspections import load_inspections
+
+    client = signed_in(app, world.logins["inspecteur A"])
+    page = f"/etablissements/{world.month}/{world.siret_a}/controle"
+    day = date.fromisoformat(world.month + "-01") - timedelta(days=30)
+    assert client.post(page, data=_entry(client, page, day, abuse="1"), follow_redirects=False).status_code == 303
+    (first,) = _entries(app, world.siret_a, day)
+    tab_1 = _entry(client, page, day + timedelta(days=1), corrige=first.id)
+    tab_2 = _entry(client, page, day + timedelta(days=2), corrige=first.id)
+    assert client.post(page, data=tab_1, follow_redirects=False).status_code == 303
+    refused = client.post(page, data=tab_2)
+    (current,) = _entries(app, world.siret_a, day + timedelta(days=1))
+    assert refused.status_code == 409 and "a déjà été corrigée" in refused.text
+    assert f"controle?corrige={current.id}" in refused.text and not _entries(app, world.siret_a, day + timedelta(days=2))
+    reopened = client.get(f"{page}?corrige={first.id}")
+    assert reopened.status_code == 409 and f"controle?corrige={current.id}" in reopened.text
+    assert 'id="formulaire-controle"' not in reopened.text
+    shown = client.get(f"/etablissements/{world.month}/{world.siret_a}").text
+    assert f"controle?corrige={first.id}" not in shown and f"controle?corrige={current.id}" in shown
+    assert "remplacée" in shown
+    stored = load_inspections(world.home.warehouse)
+    visit = stored[(stored["siret"] == world.siret_a) & stored["inspection_date"].between(
+        pd.Timestamp(day), pd.Timestamp(day + timedelta(days=2)))]
+    assert visit["inspection_date"].tolist() == [pd.Timestamp(day + timedelta(days=1))]
+    assert visit["abuse_found"].tolist() == [0]
+    for wrong in ("abc", "999999999", "-1"):
+        answer = client.get(f"{page}?corrige={wrong}")
+        assert answer.status_code == 404 and "existe pas pour cet établissement" in answer.text
+
+
+def test_the_database_keeps_one_correction_of_an_entry_when_two_arrive_at_once(tmp_path, monkeypatch):
+    """The check before writing passed for both (two requests at the same instant): the unique (chain, revision)
+    refuses the second correction, which is then told the current entry; a form token sent twice records once."""
+    import web.database
+    from web.accounts import add_user
+    from web.database import ControlOutcome, current_outcomes, open_database, record_outcome
+
+    sessions = open_database(f"sqlite:///{tmp_path / 'race.db'}")
+
+    def outcome(day: int, token: str) -> ControlOutcome:
+        return ControlOutcome(siret="12345678901234", region_code="11", list_month=date(2026, 10, 1), exploration=False,
+                              inspection_date=date(2026, 11, day), abuse_found=day == 20, confirmed_rules="",
+                              follow_up="aucune", author_id=author, form_token=token)
+
+    with sessions() as session:
+        author = add_user(session, "a@travail.gouv.fr", "A", "inspecteur", "11", None).id
+        first = record_outcome(session, outcome(20, "t0"), None).current
+        assert record_outcome(session, outcome(21, "t1"), first).status == "recorded"
+        checks = iter([None])
+        seen = web.database._recorded_already
+        monkeypatch.setattr(web.database, "_recorded_already", lambda *args: next(checks, seen(*args)))
+        late = record_outcome(session, outcome(22, "t2"), first)
+        assert late.status == "superseded" and late.current.inspection_date == date(2026, 11, 21)
+        checks = iter([None])
+        assert record_outcome(session, outcome(23, "t1"), None).status == "repeated"
+        assert [o.inspection_date.day for o in current_outcomes(session)] == [21]
+        assert len(session.scalars(select(ControlOutcome)).all()) == 2
+
+
+def test_entries_forked_or_recorded_twice_before_count_once(tmp_path):
+    """A database written before the chains: two corrections of one entry (the last recorded is the outcome) and an
+    entry recorded twice (counted once) give one outcome per visit."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from web.database import MIGRATIONS, ControlOutcome, current_entry, current_outcomes, open_database
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        settings.attributes["connection"] = connection
+        command.upgrade(settings, "0001")
+        connection.execute(sa.text("INSERT INTO users VALUES (1, 'a', 'A', 'inspecteur', '11', NULL, NULL, 1, "
+                                   "'2026-11-01')"))
+        for row_id, corrects, day in [(1, None, 20), (2, 1, 21), (3, 1, 22), (4, None, 10), (5, None, 10)]:
+            connection.execute(sa.text(
+                "INSERT INTO control_outcomes VALUES (:id, '12345678901234', '11', '2026-10-01', 0, :day, 0, '', "
+                "'aucune', 1, '2026-11-25', :corrects)"), {"id": row_id, "day": f"2026-11-{day}", "corrects": corrects})
+    engine.dispose()
+    sessions = open_database(url)
+    with sessions() as session:
+        assert [o.id for o in current_outcomes(session)] == [5, 3]
+        forked = {o.id: o for o in session.scalars(select(ControlOutcome))}
+        assert current_entry(session, forked[2]).id == 3 and current_entry(session, forked[4]).id == 5
+
+
+def test_recorded_outcomes_stored_twice_are_written_again_once(app, world):
+    """A store written before (a control in it twice) is written again with each current outcome once."""
+    from web.project import RECORDED_NAME
+
+    app.state.publish_outcomes()
+    stored = world.home.warehouse / RECORDED_NAME
+    once = pd.read_parquet(stored)
+    pd.concat([once, once.head(1)]).to_parquet(stored)
+    assert app.state.publish_outcomes() == "published"
+    again = pd.read_parquet(world.home.warehouse / RECORDED_NAME)
+    assert len(again) == len(once) and not again.duplicated(["siret", "inspection_date"]).any()
+
+
+def test_the_summary_counts_the_controls_of_listed_establishments_after_the_list():
+    """A control of an establishment off the list, or dated before the list, says nothing of the list's selection."""
+    from types import SimpleNamespace
+
+    from web.app import _aggregate
+
+    ranked = pd.DataFrame({"siret": ["1", "2", "3"], "region_code": ["11", "11", "11"],
+                           "region": ["Île-de-France"] * 3, "in_list": [True, False, True],
+                           "exploration": [False, False, True]})
+    month = date(2026, 10, 1)
+    outcomes = [SimpleNamespace(siret=siret, inspection_date=day, abuse_found=True) for siret, day in [
+        ("1", date(2026, 10, 20)), ("2", date(2026, 10, 20)), ("1", date(2026, 1, 2)), ("3", date(2026, 11, 2))]]
+    (row,) = _aggregate(ranked, outcomes, month)  # type: ignore[arg-type]
+    assert (row["controls_score"], row["abuse_score"], row["controls_exploration"], row["abuse_exploration"]) == (
+        1, 1, 1, 1)

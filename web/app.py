@@ -37,10 +37,13 @@ from web.database import (
     ROLE_LABELS,
     AccessRecord,
     ControlOutcome,
+    Recording,
     User,
+    current_entry,
     current_outcomes,
     database_url,
     open_database,
+    record_outcome,
     utc_now,
 )
 from web.models_page import versions_fr
@@ -245,13 +248,24 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             session.add(AccessRecord(user_id=user.id, siret=siret, list_month=month, what=what))
             session.commit()
 
-    def outcomes_of(siret: str) -> list[ControlOutcome]:
+    def outcomes_of(siret: str) -> tuple[list[ControlOutcome], set[int]]:
+        """The establishment's recorded entries, latest first, and the ids of the current ones (the only ones that can
+        be corrected)."""
         with db() as session:
             query = select(ControlOutcome).where(ControlOutcome.siret == siret).order_by(ControlOutcome.id.desc())
             rows = list(session.scalars(query))
             for row in rows:
                 _ = row.author.display_name
-            return rows
+            return rows, {r.id for r in current_outcomes(session, siret)}
+
+    def named_entry(siret: str, corrige: str) -> tuple[ControlOutcome, ControlOutcome]:
+        """The entry of the establishment that `corrige` names, and the current entry of its control (itself when it is
+        current); 404 when it names none."""
+        with db() as session:
+            entry = session.get(ControlOutcome, int(corrige)) if re.fullmatch(r"[0-9]{1,18}", corrige) else None
+            if entry is None or entry.siret != siret:
+                raise HTTPException(404, "Le contrôle à corriger n'existe pas pour cet établissement.")
+            return entry, current_entry(session, entry)
 
     def publish_outcomes() -> OutcomesPublished:
         """Write every control's current outcome into the inspections store: "published" (or nothing new), "busy"
@@ -405,9 +419,10 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     def establishment_page(request: Request, month: str, siret: str) -> HTMLResponse:
         user, chosen, _line, region_code = open_establishment(request, month, siret, Permission.ESTABLISHMENT, "fiche")
         view = explained(chosen, siret)
+        outcomes, current = outcomes_of(siret)
         return render(request, "etablissement.html.j2", user, month=chosen, siret=siret, view=view,
                       e=view.explanation.establishment, paragraph=audit_paragraph(view.explanation),
-                      outcomes=outcomes_of(siret), region_code=region_code)
+                      outcomes=outcomes, current=current, region_code=region_code)
 
     @app.get("/etablissements/{month}/{siret}/frise.png")
     def timeline_picture(request: Request, month: str, siret: str) -> Response:
@@ -420,35 +435,56 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         text = explanation_text(explained(chosen, siret).explanation)
         return PlainTextResponse(text, headers={"Content-Disposition": f'inline; filename="explication-{siret}.txt"'})
 
+    def outcome_page(request: Request, user: User, month: date, siret: str, line: pd.Series, status: int = 200,
+                     **context: Any) -> HTMLResponse:
+        """The outcome form (`context`: corrected, values, errors, form_token, conflict, form) answering `status`."""
+        page = {"corrected": None, "values": _form_values(None), "errors": [], "conflict": None, "form": True, **context}
+        if page["form"] and not page.get("form_token"):
+            page["form_token"] = secrets.token_urlsafe(24)
+        response = render(request, "controle.html.j2", user, month=month, siret=siret, line=line, rules=RULES,
+                          today=date.today(), **page)
+        response.status_code = status
+        return response
+
     @app.get("/etablissements/{month}/{siret}/controle", response_class=HTMLResponse)
-    def outcome_form(request: Request, month: str, siret: str, corrige: int | None = None) -> HTMLResponse:
+    def outcome_form(request: Request, month: str, siret: str, corrige: str | None = None) -> HTMLResponse:
         user, chosen, line, _ = open_establishment(request, month, siret, Permission.RECORD)
-        corrected = next((o for o in outcomes_of(siret) if o.id == corrige), None) if corrige else None
-        return render(request, "controle.html.j2", user, month=chosen, siret=siret, line=line, errors=[],
-                      corrected=corrected, rules=RULES, today=date.today(), values=_form_values(corrected))
+        if corrige is None:
+            return outcome_page(request, user, chosen, siret, line)
+        corrected, current = named_entry(siret, corrige)
+        if current.id != corrected.id:
+            return outcome_page(request, user, chosen, siret, line, 409, errors=[_superseded_fr(corrected)],
+                                conflict=current, form=False)
+        return outcome_page(request, user, chosen, siret, line, corrected=corrected, values=_form_values(corrected))
 
     @app.post("/etablissements/{month}/{siret}/controle")
-    async def record_outcome(request: Request, month: str, siret: str) -> Response:
+    async def record_outcome_post(request: Request, month: str, siret: str) -> Response:
         user, chosen, line, region_code = open_establishment(request, month, siret, Permission.RECORD)
         form = await checked_form(request)
         values, errors = _read_outcome(form, chosen)
+        token = str(form.get("jeton_formulaire") or "")[:64] or None
         corrected = None
         if form.get("corrige"):
-            corrected = next((o for o in outcomes_of(siret) if str(o.id) == str(form.get("corrige"))), None)
-            if corrected is None:
-                errors.append("Le contrôle à corriger n'existe pas pour cet établissement.")
+            try:
+                corrected = named_entry(siret, str(form.get("corrige")))[0]
+            except HTTPException as exc:
+                errors.append(str(exc.detail))
         if errors:
-            response = render(request, "controle.html.j2", user, month=chosen, siret=siret, line=line, errors=errors,
-                              corrected=corrected, rules=RULES, today=date.today(), values=values)
-            response.status_code = 400
-            return response
+            return outcome_page(request, user, chosen, siret, line, 400, errors=errors, corrected=corrected,
+                                values=values, form_token=token)
         with db() as session:
-            session.add(ControlOutcome(
+            recording = record_outcome(session, ControlOutcome(
                 siret=siret, region_code=region_code, list_month=chosen, exploration=bool(line["exploration"]),
                 inspection_date=values["inspection_date"], abuse_found=values["abuse_found"],
                 confirmed_rules=",".join(values["confirmed_rules"]), follow_up=values["follow_up"], author_id=user.id,
-                corrects_id=corrected.id if corrected else None, recorded_at=utc_now()))
-            session.commit()
+                recorded_at=utc_now(), form_token=token), corrected)
+        if recording.status in ("superseded", "same_day"):
+            return outcome_page(request, user, chosen, siret, line, 409, errors=[_conflict_fr(recording, corrected)],
+                                conflict=recording.current, form=False)
+        if recording.status == "repeated":
+            request.session["flash"] = (f"Ce contrôle est déjà enregistré (contrôle du "
+                                        f"{date_fr(recording.current.inspection_date)}) : rien n'a été ajouté.")
+            return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
         request.session["flash"] = {
             "published": "Contrôle enregistré ; il compte parmi les contrôles que lit l'apprentissage.",
             "busy": "Contrôle enregistré ; l'entrepôt est occupé (ingestion en cours) : il y sera reporté au prochain "
@@ -472,7 +508,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             raise HTTPException(404, f"Aucune liste pour {month_fr(chosen)}.") from exc
         with db() as session:
             outcomes = [o for o in current_outcomes(session) if o.list_month == chosen]
-        return render(request, "synthese.html.j2", user, month=chosen, rows=_aggregate(ranked, outcomes))
+        return render(request, "synthese.html.j2", user, month=chosen, rows=_aggregate(ranked, outcomes, chosen))
 
     @app.get("/modeles", response_class=HTMLResponse)
     def models_page(request: Request) -> HTMLResponse:
@@ -515,13 +551,13 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     return app
 
 
-def _rows(frame: pd.DataFrame) -> set[tuple[str, date, int]]:
-    """Inspections as comparable rows."""
-    return set(zip(frame["siret"].astype(str), pd.to_datetime(frame["inspection_date"]).dt.date,
-                   frame["abuse_found"].astype(int), strict=False))
+def _rows(frame: pd.DataFrame) -> list[tuple[str, date, int]]:
+    """Inspections as comparable rows, in order (a row stored twice is not the row once: the file is written again)."""
+    return sorted(zip(frame["siret"].astype(str), pd.to_datetime(frame["inspection_date"]).dt.date,
+                      frame["abuse_found"].astype(int), strict=False))
 
 
-def _stored_rows(stored: Path) -> set[tuple[str, date, int]] | None:
+def _stored_rows(stored: Path) -> list[tuple[str, date, int]] | None:
     """The recorded inspections the warehouse holds as comparable rows; None when there are none, or when the file
     cannot be read (it is then written again)."""
     if not stored.exists():
@@ -547,6 +583,19 @@ def _local_path(target: str) -> str:
     """`target` if it is a path of this site (`_LOCAL_PATH`), else '/': no redirect elsewhere after sign-in, and no
     markup carried into the sign-in page."""
     return target if _LOCAL_PATH.fullmatch(target) else "/"
+
+
+def _superseded_fr(corrected: ControlOutcome) -> str:
+    return (f"L'entrée du {date_fr(corrected.inspection_date)} (n° {corrected.id}) a déjà été corrigée : seule l'entrée "
+            "en vigueur de ce contrôle peut l'être. Rien n'a été enregistré.")
+
+
+def _conflict_fr(recording: Recording, corrected: ControlOutcome | None) -> str:
+    """Why an outcome was refused (`Recording` "superseded" or "same_day"), in French."""
+    if recording.status == "superseded" and corrected is not None:
+        return _superseded_fr(corrected)
+    return (f"Un contrôle de cet établissement du {date_fr(recording.current.inspection_date)} est déjà enregistré avec "
+            "un autre résultat : corrigez cette entrée plutôt que d'en ajouter une. Rien n'a été enregistré.")
 
 
 def _form_values(corrected: ControlOutcome | None) -> dict[str, Any]:
@@ -592,11 +641,18 @@ def _read_outcome(form: dict[str, Any], month: date) -> tuple[dict[str, Any], li
     return values, errors
 
 
-def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome]) -> list[dict[str, Any]]:
-    """Per region: establishments scored and listed, controls recorded and abuse found, by how the line was chosen."""
-    recorded = pd.DataFrame({"region_code": pd.Series([o.region_code for o in outcomes], dtype=str),
-                             "exploration": pd.Series([o.exploration for o in outcomes], dtype=bool),
-                             "abuse_found": pd.Series([o.abuse_found for o in outcomes], dtype=bool)})
+def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome], month: date) -> list[dict[str, Any]]:
+    """Per region: establishments scored and listed, controls recorded and abuse found, by how the line was chosen
+    (score or exploration, as the list says). Only the controls of establishments on `month`'s list, dated from the
+    list's month on, are counted: others say nothing of what the list selected."""
+    listed_lines = ranked[ranked["in_list"].astype(bool)]
+    chosen = dict(zip(listed_lines["siret"].astype(str), zip(listed_lines["region_code"].astype(str),
+                                                             listed_lines["exploration"].astype(bool), strict=True),
+                      strict=True))
+    counted = [(chosen[o.siret], o.abuse_found) for o in outcomes if o.siret in chosen and o.inspection_date >= month]
+    recorded = pd.DataFrame({"region_code": pd.Series([line[0] for line, _ in counted], dtype=str),
+                             "exploration": pd.Series([line[1] for line, _ in counted], dtype=bool),
+                             "abuse_found": pd.Series([found for _, found in counted], dtype=bool)})
     rows = []
     for (code, name), group in ranked.groupby(["region_code", "region"], sort=True):
         listed = group[group["in_list"]]

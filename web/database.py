@@ -8,23 +8,28 @@ The schema is created and upgraded by the Alembic migrations of `web/migrations`
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     create_engine,
     event,
+    func,
+    or_,
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship, sessionmaker
 
 from web.project import Home, WebConfig
 
@@ -61,9 +66,14 @@ class User(Base):
 
 class ControlOutcome(Base):
     """What a control found, as recorded by its author. Never updated: a correction is a new row whose
-    `corrects_id` names the row it replaces (the latest row of a chain is the control's outcome)."""
+    `corrects_id` names the row it replaces. The rows of one control form a chain: its first row (`chain_id` None,
+    `revision` 0) and its corrections (`chain_id` the first row's id, `revision` 1, 2, ...); the row of highest
+    revision is the control's outcome. (chain_id, revision) is unique, so that of two corrections of the same row
+    only the first recorded is kept, whatever the timing; `form_token` is unique, so that a form sent twice records
+    once."""
 
     __tablename__ = "control_outcomes"
+    __table_args__ = (Index("ix_control_outcomes_chain_revision", "chain_id", "revision", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     siret: Mapped[str] = mapped_column(String(14), index=True)
     region_code: Mapped[str] = mapped_column(String(3))
@@ -76,7 +86,15 @@ class ControlOutcome(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("control_outcomes.id"), nullable=True)
+    chain_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the first row's id (kept by record_outcome)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, nullable=True)
     author: Mapped[User] = relationship(foreign_keys=[author_id])
+
+    @property
+    def chain(self) -> int:
+        """The id of the first row of this control's chain."""
+        return self.chain_id if self.chain_id is not None else self.id
 
 
 class LoginAttempt(Base):
@@ -141,8 +159,77 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(settings, "head")
 
 
-def current_outcomes(session: Session) -> list[ControlOutcome]:
-    """The outcome of every recorded control: the rows no later row corrects, by inspection date."""
-    corrected = select(ControlOutcome.corrects_id).where(ControlOutcome.corrects_id.is_not(None))
-    query = select(ControlOutcome).where(ControlOutcome.id.not_in(corrected))
-    return list(session.scalars(query.order_by(ControlOutcome.inspection_date, ControlOutcome.id)))
+def current_outcomes(session: Session, siret: str | None = None) -> list[ControlOutcome]:
+    """The outcome of every recorded control (of `siret` only, when given), by inspection date: the last row of each
+    chain; of chains whose outcomes give the same SIRET and day (entries recorded twice before the application
+    refused it, or at the same instant), the one recorded last, so that a visit counts once."""
+    later = aliased(ControlOutcome)
+    superseded = select(later.id).where(later.chain_id == func.coalesce(ControlOutcome.chain_id, ControlOutcome.id),
+                                        later.revision > ControlOutcome.revision).exists()
+    query = select(ControlOutcome).where(~superseded)
+    if siret is not None:
+        query = query.where(ControlOutcome.siret == siret)
+    by_visit = {(r.siret, r.inspection_date): r for r in session.scalars(query.order_by(ControlOutcome.id))}
+    return sorted(by_visit.values(), key=lambda r: (r.inspection_date, r.id))
+
+
+def current_entry(session: Session, entry: ControlOutcome) -> ControlOutcome:
+    """The current entry of `entry`'s control: the last of its chain (that of its SIRET and day: `current_outcomes`)."""
+    query = select(ControlOutcome).where(or_(ControlOutcome.id == entry.chain, ControlOutcome.chain_id == entry.chain))
+    last = session.scalars(query.order_by(ControlOutcome.revision.desc())).first() or entry
+    by_visit = {(r.siret, r.inspection_date): r for r in current_outcomes(session, entry.siret)}
+    return by_visit.get((last.siret, last.inspection_date), last)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What became of an outcome sent (`record_outcome`): "recorded"; "repeated": the database holds it already (a form
+    sent twice, sent again after going back), nothing added; "superseded": the entry it corrects was corrected already;
+    "same_day": another entry gives this establishment's control of that day. `current`: the current entry of the
+    control concerned (the one recorded, for "recorded")."""
+
+    status: Literal["recorded", "repeated", "superseded", "same_day"]
+    current: ControlOutcome
+
+
+def record_outcome(session: Session, outcome: ControlOutcome, corrected: ControlOutcome | None) -> Recording:
+    """Add `outcome`, a correction of `corrected` when given, unless it repeats an entry or would make a second
+    outcome of one control. Only the current entry of a control can be corrected: two corrections of one entry sent
+    at once (two tabs) cannot both be kept, the unique (chain_id, revision) refuses the second one; a form token sent
+    twice (a double click) is refused by its unique index."""
+    if (found := _recorded_already(session, outcome, corrected)) is not None:
+        return found
+    if corrected is not None:
+        outcome.corrects_id, outcome.chain_id, outcome.revision = corrected.id, corrected.chain, corrected.revision + 1
+    session.add(outcome)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if (found := _recorded_already(session, outcome, corrected)) is None:
+            raise
+        return found
+    return Recording("recorded", outcome)
+
+
+def _recorded_already(session: Session, outcome: ControlOutcome, corrected: ControlOutcome | None) -> Recording | None:
+    """Why `outcome` is not to be added (`Recording`), or None."""
+    if outcome.form_token is not None:
+        sent = session.scalar(select(ControlOutcome).where(ControlOutcome.form_token == outcome.form_token))
+        if sent is not None:
+            return Recording("repeated", current_entry(session, sent))
+    if corrected is not None:
+        now = current_entry(session, corrected)
+        if now.id != corrected.id:
+            return Recording("repeated" if _same_outcome(now, outcome) else "superseded", now)
+    for other in current_outcomes(session, outcome.siret):
+        if other.inspection_date == outcome.inspection_date and (corrected is None or other.id != corrected.id):
+            return Recording("repeated" if corrected is None and _same_outcome(other, outcome) else "same_day", other)
+    return None
+
+
+def _same_outcome(entry: ControlOutcome, outcome: ControlOutcome) -> bool:
+    """Whether two entries say the same of the same control."""
+    rules = {r for r in entry.confirmed_rules.split(",") if r} == {r for r in outcome.confirmed_rules.split(",") if r}
+    return (entry.inspection_date, entry.abuse_found, entry.follow_up) == (
+        outcome.inspection_date, outcome.abuse_found, outcome.follow_up) and rules
