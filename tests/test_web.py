@@ -693,3 +693,22 @@ def test_the_summary_counts_the_controls_of_listed_establishments_after_the_list
     (row,) = _aggregate(ranked, outcomes, month)  # type: ignore[arg-type]
     assert (row["controls_score"], row["abuse_score"], row["controls_exploration"], row["abuse_exploration"]) == (
         1, 1, 1, 1)
+
+
+def test_signing_out_ends_the_session_for_a_copy_of_its_cookie(app, world):
+    """A cookie copied before « Se déconnecter » opens no page after it; another session of the agent stays open."""
+    from web.database import SignedIn
+
+    client, other = signed_in(app, world.logins["inspecteur A"]), signed_in(app, world.logins["inspecteur A"])
+    page = f"/etablissements/{world.month}/{world.siret_a}"
+    copied = TestClient(app, base_url="https://testserver", cookies=dict(client.cookies))
+    assert copied.get(page, follow_redirects=False).status_code == 200
+    with app.state.db() as session:
+        before = len(session.scalars(select(SignedIn)).all())
+    token = csrf_of(client.get(page).text)
+    assert client.post("/deconnexion", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    answer = copied.get(page, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/connexion")
+    assert other.get(page, follow_redirects=False).status_code == 200
+    with app.state.db() as session:
+        assert len(session.scalars(select(SignedIn)).all()) == before - 1

@@ -7,6 +7,7 @@ session's CSRF token.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import re
@@ -25,7 +26,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -38,6 +39,7 @@ from web.database import (
     AccessRecord,
     ControlOutcome,
     Recording,
+    SignedIn,
     User,
     current_entry,
     current_outcomes,
@@ -189,15 +191,17 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form}
 
     def signed_in(request: Request) -> User:
-        user_id = request.session.get("user_id")
-        since = request.session.get("since", 0)
-        if not user_id or datetime.now().timestamp() - since > settings.session_minutes * 60:
-            request.session.pop("user_id", None)
-            raise SignInRequired()
-        with db() as session:
-            user = session.get(User, user_id)
-        if user is None or not user.active:
-            request.session.clear()
+        """The user of the request's session, when the database still holds it (not signed out) and it is not older than
+        `web.session_minutes`; else SignInRequired."""
+        token = request.session.get("session")
+        user = None
+        if isinstance(token, str):
+            started = utc_now() - timedelta(minutes=settings.session_minutes)
+            with db() as session:
+                user = session.scalar(select(User).join(SignedIn, SignedIn.user_id == User.id).where(
+                    SignedIn.token_hash == _token_hash(token), SignedIn.started_at >= started, User.active.is_(True)))
+        if user is None:
+            request.session.pop("session", None)
             raise SignInRequired()
         return user
 
@@ -320,14 +324,26 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         return _open_session(request, result.user, str(form.get("suivant", "/")))
 
     def _open_session(request: Request, user: User, target: str) -> Response:
+        """Sign `user` in: a new session in the database (those past their length purged), its token in the cookie."""
+        token = secrets.token_urlsafe(32)
+        with db() as session:
+            session.execute(delete(SignedIn).where(
+                SignedIn.started_at < utc_now() - timedelta(minutes=settings.session_minutes)))
+            session.add(SignedIn(token_hash=_token_hash(token), user_id=user.id, started_at=utc_now()))
+            session.commit()
         request.session.clear()
-        request.session.update({"user_id": user.id, "since": datetime.now().timestamp(),
-                                "csrf": secrets.token_urlsafe(32)})
+        request.session.update({"session": token, "csrf": secrets.token_urlsafe(32)})
         return RedirectResponse(_local_path(target), status_code=303)
 
     @app.post("/deconnexion")
     async def sign_out(request: Request) -> Response:
+        """End the session in the database (a copy of the cookie opens nothing after), then in the browser."""
         await checked_form(request)
+        token = request.session.get("session")
+        if isinstance(token, str):
+            with db() as session:
+                session.execute(delete(SignedIn).where(SignedIn.token_hash == _token_hash(token)))
+                session.commit()
         request.session.clear()
         return RedirectResponse("/connexion", status_code=303)
 
@@ -567,6 +583,11 @@ def _stored_rows(stored: Path) -> list[tuple[str, date, int]] | None:
     except (OSError, pa.ArrowException, KeyError, ValueError, TypeError) as exc:  # unreadable, or not such rows
         log.warning("%s cannot be read (%s): the recorded control outcomes are written again", stored, exc)
         return None
+
+
+def _token_hash(token: str) -> str:
+    """What the database keeps of a session's token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _rules_fr(confirmed: str) -> str:

@@ -108,6 +108,18 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
 
 
+class SignedIn(Base):
+    """A signed-in session: the session cookie holds a random token, the database its SHA-256. Signing out deletes the
+    row, so that a copy of the cookie no longer opens any page; rows older than the session's length are purged at
+    sign-in."""
+
+    __tablename__ = "signed_in_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+
+
 class AccessRecord(Base):
     """Who opened which establishment's page (or its figure, or its printable explanation), and when."""
 
