@@ -187,8 +187,13 @@ class WebConfig(_Section):
     session_minutes: int = Field(default=480, ge=5, description="A session ends this long after sign-in.")
     secure_cookies: bool = Field(default=True, description="Cookies sent over HTTPS only (browsers treat "
                                  "http://127.0.0.1 and localhost as secure).")
-    login_attempts: int = Field(default=5, ge=1, description="Failed sign-ins allowed per login and per address...")
+    login_attempts: int = Field(default=5, ge=1, description="Failed sign-ins allowed from one address (any login)...")
     login_window_minutes: int = Field(default=15, ge=1, description="...within this many minutes.")
+    login_account_attempts: int = Field(default=20, ge=1, description="Failed sign-ins of one login, from any address, "
+                                        "after which it is refused from addresses it never signed in from...")
+    login_account_window_minutes: int = Field(default=60, ge=1, description="...within this many minutes.")
+    login_known_days: int = Field(default=90, ge=1, description="An address a login signed in from within this many "
+                                  "days is known to it: the login's failures elsewhere do not refuse it there.")
     oidc: OidcConfig = OidcConfig()
 
 

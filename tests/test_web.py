@@ -712,3 +712,32 @@ def test_signing_out_ends_the_session_for_a_copy_of_its_cookie(app, world):
     assert other.get(page, follow_redirects=False).status_code == 200
     with app.state.db() as session:
         assert len(session.scalars(select(SignedIn)).all()) == before - 1
+
+
+def test_failures_sent_from_elsewhere_do_not_lock_an_agent_out_of_their_office(tmp_path):
+    """Five failures from one address refuse that address only; many failures of a login from many addresses refuse it
+    from addresses it never signed in from, not from the agent's office; the right password is not even tried there."""
+    from core.config import WebConfig
+    from web.accounts import add_user, sign_in
+    from web.database import LoginAttempt, open_database
+
+    settings = WebConfig()
+    login, office = "agent@travail.gouv.fr", "10.0.0.1"
+    sessions = open_database(f"sqlite:///{tmp_path / 'locks.db'}")
+    with sessions() as session:
+        add_user(session, login, "Agent", "evaluateur", None, PASSWORD)
+        assert sign_in(session, login, PASSWORD, office, settings).user is not None
+        for _ in range(settings.login_attempts):
+            assert sign_in(session, login, "faux", "203.0.113.1", settings).refusal == "Identifiant ou mot de passe incorrect."
+        refused = sign_in(session, login, PASSWORD, "203.0.113.1", settings)
+        assert refused.user is None and refused.limited and "depuis ce poste" in refused.refusal
+        assert sign_in(session, "other@travail.gouv.fr", "faux", "203.0.113.1", settings).limited  # any login
+        assert sign_in(session, login, PASSWORD, office, settings).user is not None
+        for n in range(settings.login_account_attempts - settings.login_attempts):
+            assert not sign_in(session, login, "faux", f"198.51.100.{n}", settings).limited
+        elsewhere = sign_in(session, login, PASSWORD, "192.0.2.50", settings)
+        assert elsewhere.user is None and elsewhere.limited and "pour cet identifiant" in elsewhere.refusal
+        tried = len(session.scalars(select(LoginAttempt)).all())
+        assert sign_in(session, login, "encore faux", "192.0.2.51", settings).limited
+        assert len(session.scalars(select(LoginAttempt)).all()) == tried  # no password tried once refused
+        assert sign_in(session, login, PASSWORD, office, settings).user is not None

@@ -92,15 +92,11 @@ class SignIn:
 
 
 def sign_in(session: Session, login: str, password: str, address: str, settings: WebConfig) -> SignIn:
-    """Check a password, unless this login or this address failed `login_attempts` times within the window."""
+    """Check a password, unless sign-in is refused from this address for this login (`_refusal`)."""
     login = login.strip().lower()
-    since = utc_now() - timedelta(minutes=settings.login_window_minutes)
-    failures = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False),
-            (LoginAttempt.login == login) | (LoginAttempt.address == address))) or 0
-    if failures >= settings.login_attempts:
-        return SignIn(None, f"Trop de tentatives échouées : réessayez dans {settings.login_window_minutes} minutes.", True)
+    refusal = _refusal(session, login, address, settings)
+    if refusal is not None:
+        return SignIn(None, refusal, True)
     user = session.scalar(select(User).where(User.login == login, User.active.is_(True)))
     valid = False
     try:
@@ -113,6 +109,31 @@ def sign_in(session: Session, login: str, password: str, address: str, settings:
     if not valid:
         return SignIn(None, "Identifiant ou mot de passe incorrect.")
     return SignIn(user)
+
+
+def _refusal(session: Session, login: str, address: str, settings: WebConfig) -> str | None:
+    """Why `login` may not try a password from `address` now (in French), or None. An address that failed
+    `login_attempts` times within `login_window_minutes`, whatever the logins, is refused: guessing from one place is
+    slow. A login that failed `login_account_attempts` times within `login_account_window_minutes`, from anywhere, is
+    refused from the addresses it did not sign in from within `login_known_days`: guessing from many places is slow
+    too, yet failures sent from elsewhere cannot lock its agent out of the places they work from."""
+    now = utc_now()
+    failures = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.succeeded.is_(False))
+    here = failures.where(LoginAttempt.address == address,
+                          LoginAttempt.at >= now - timedelta(minutes=settings.login_window_minutes))
+    if (session.scalar(here) or 0) >= settings.login_attempts:
+        return f"Trop de tentatives échouées depuis ce poste : réessayez dans {settings.login_window_minutes} minutes."
+    known = select(LoginAttempt.id).where(LoginAttempt.login == login, LoginAttempt.address == address,
+                                          LoginAttempt.succeeded.is_(True),
+                                          LoginAttempt.at >= now - timedelta(days=settings.login_known_days)).limit(1)
+    if session.scalar(known) is not None:
+        return None
+    everywhere = failures.where(LoginAttempt.login == login,
+                                LoginAttempt.at >= now - timedelta(minutes=settings.login_account_window_minutes))
+    if (session.scalar(everywhere) or 0) >= settings.login_account_attempts:
+        return ("Trop de tentatives échouées pour cet identifiant : connectez-vous depuis un poste d'où vous vous êtes "
+                f"déjà connecté, ou réessayez dans {settings.login_account_window_minutes} minutes.")
+    return None
 
 
 def oidc_user(session: Session, claims: dict, settings: WebConfig) -> User | None:
