@@ -741,3 +741,35 @@ def test_failures_sent_from_elsewhere_do_not_lock_an_agent_out_of_their_office(t
         assert sign_in(session, login, "encore faux", "192.0.2.51", settings).limited
         assert len(session.scalars(select(LoginAttempt)).all()) == tried  # no password tried once refused
         assert sign_in(session, login, PASSWORD, office, settings).user is not None
+
+
+def test_errors_outside_the_routes_answer_the_french_page(app, world):
+    """An unknown address, a field over 1 MB: the French error page, with the agent's header when signed in; a
+    malformed `corrige` sends a visitor to sign in first."""
+    visitor = TestClient(app, base_url="https://testserver")
+    unknown = visitor.get("/nulle-part")
+    assert unknown.status_code == 404 and "Page introuvable" in unknown.text and '"detail"' not in unknown.text
+    assert "Se déconnecter" not in unknown.text
+    wrong = visitor.get(f"/etablissements/{world.month}/{world.siret_a}/controle?corrige=abc", follow_redirects=False)
+    assert wrong.status_code == 303 and wrong.headers["location"].startswith("/connexion")
+    client = signed_in(app, world.logins["inspecteur A"])
+    unknown = client.get("/nulle-part")
+    assert unknown.status_code == 404 and "Page introuvable" in unknown.text and "Se déconnecter" in unknown.text
+    assert client.delete("/connexion").status_code == 405
+    page = f"/etablissements/{world.month}/{world.siret_a}/controle"
+    huge = client.post(page, data={"inspection_date": "x" * (1024 * 1024 + 1)}, files={"piece": ("a.txt", b"a")})
+    assert huge.status_code == 400 and "un champ est trop long" in huge.text and "Field exceeded" not in huge.text
+
+
+def test_a_parameter_of_the_wrong_type_answers_the_french_page_once_signed_in(world):
+    """A typed parameter that does not parse (none of the routes has one today): the sign-in form first, then 400."""
+    from web.app import create_app
+
+    def typed(number: int) -> int:
+        return number
+
+    app = create_app(world.home, world.config)
+    app.get("/essai/{number}")(typed)
+    assert TestClient(app, base_url="https://testserver").get("/essai/x", follow_redirects=False).status_code == 303
+    answer = signed_in(app, world.logins["evaluateur"]).get("/essai/x")
+    assert answer.status_code == 400 and "est pas valide" in answer.text and "int_parsing" not in answer.text

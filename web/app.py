@@ -12,7 +12,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,11 +23,13 @@ import jinja2
 import pandas as pd
 import pyarrow as pa
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from web.access import Permission, allowed
@@ -90,6 +92,12 @@ PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; scri
 REPORT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 RULE_LABELS = {r.id: r.label_fr for r in RULES}
 CHANGE_FR = {"new": "nouveau", "still": "déjà listé", "first": "première liste", "left": "sorti"}
+ERROR_TITLES = {400: "Demande incorrecte", 403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non permise",
+                429: "Trop de tentatives"}
+# What the page says of an error raised outside the routes (Starlette's details are in English): an unknown address, a
+# method the address does not take, a form that cannot be read (a field over 1 MB, a malformed body).
+ERRORS_FR = {404: "Cette page n'existe pas.", 405: "Cette adresse ne s'ouvre pas ainsi.",
+             400: "Le formulaire n'a pas pu être lu : un champ est trop long ou mal formé."}
 
 
 class SignInRequired(Exception):
@@ -166,12 +174,21 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/connexion?suivant={quote(asked, safe='')}", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def error_page(request: Request, exc: HTTPException) -> Response:
-        titles = {403: "Accès refusé", 404: "Page introuvable", 400: "Demande incorrecte", 429: "Trop de tentatives"}
-        return templates.TemplateResponse(request, "erreur.html.j2", {
-            "user": None, "title": titles.get(exc.status_code, "Erreur"), "detail": exc.detail,
-            "status": exc.status_code}, status_code=exc.status_code)
+    @app.exception_handler(StarletteHTTPException)
+    async def error_page(request: Request, exc: StarletteHTTPException) -> Response:
+        """The French error page: the route's own detail (always French), else what `ERRORS_FR` says."""
+        detail = exc.detail if isinstance(exc, HTTPException) else ERRORS_FR.get(
+            exc.status_code, "La demande n'a pas pu être traitée.")
+        return error_response(request, exc.status_code, str(detail), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, _exc: RequestValidationError) -> Response:
+        """A parameter of the wrong type: the sign-in form for a visitor (nothing is said before it), else a 400 page."""
+        try:
+            signed_in(request)
+        except SignInRequired:
+            return await to_sign_in(request, SignInRequired())
+        return error_response(request, 400, "Un paramètre de l'adresse ou du formulaire n'est pas valide.")
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -208,6 +225,18 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     def require(user: User, permission: Permission, region_code: str | None = None) -> None:
         if not allowed(user, permission, region_code):
             raise HTTPException(403, "Votre rôle ou votre région ne donne pas accès à cette page.")
+
+    def error_response(request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
+        """The French error page answering `status`, with the signed-in user's header (none for a visitor)."""
+        try:
+            user: User | None = signed_in(request)
+        except SignInRequired:
+            user = None
+        response = render(request, "erreur.html.j2", user, title=ERROR_TITLES.get(status, "Erreur"), detail=detail,
+                          status=status)
+        response.status_code = status
+        response.headers.update(headers or {})
+        return response
 
     def render(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
         flash = request.session.pop("flash", None)
