@@ -9,7 +9,7 @@ from champollion.cli import app
 from core.config import load_config
 from core.home import Home
 from web.accounts import sign_in
-from web.database import User, database_url, open_database
+from web.database import SignedIn, User, database_url, open_database
 
 OLD, NEW = "Motdepasse-ancien-1", "Motdepasse-nouveau-2"
 
@@ -35,8 +35,14 @@ def test_an_account_is_disabled_enabled_given_a_new_password_and_moved(tmp_path)
     assert not signs_in(OLD)
     _run(home, "enable", "Agent@dreets.gouv.fr")  # the login in any case, as at sign-in
     assert signs_in(OLD)
+    with sessions() as session:  # a session open with the old password (`SignedIn`, as the application keeps it)
+        user_id = session.scalar(select(User.id).where(User.login == "agent@dreets.gouv.fr"))
+        session.add(SignedIn(token_hash="0" * 64, user_id=user_id))
+        session.commit()
     _run(home, "password", "agent@dreets.gouv.fr", password=NEW)
     assert signs_in(NEW) and not signs_in(OLD)
+    with sessions() as session:  # ended by the new password
+        assert session.scalar(select(SignedIn).where(SignedIn.user_id == user_id)) is None
     assert "moved to region 84" in _run(home, "region", "agent@dreets.gouv.fr", "84")
     with sessions() as session:
         assert session.scalar(select(User.region_code).where(User.login == "agent@dreets.gouv.fr")) == "84"

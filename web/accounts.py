@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from web.database import ROLES, LoginAttempt, User, utc_now
+from web.database import ROLES, LoginAttempt, SignedIn, User, utc_now
 from web.project import WebConfig, region_names
 
 _HASHER = PasswordHasher()
@@ -61,11 +61,13 @@ def set_active(session: Session, login: str, active: bool) -> User:
 
 
 def set_password(session: Session, login: str, password: str) -> User:
-    """Give an account a new password (12 characters at least), e.g. when its agent forgot it."""
+    """Give an account a new password (12 characters at least), e.g. when its agent forgot it or it leaked: its sessions
+    signed in with the old one end."""
     if len(password) < 12:
         raise AccountError("mot de passe de 12 caractères au moins")
     user = _account(session, login)
     user.password_hash = _HASHER.hash(password)
+    session.execute(delete(SignedIn).where(SignedIn.user_id == user.id))
     session.commit()
     return user
 
