@@ -272,6 +272,30 @@ def test_a_month_declared_whole_and_in_fractions_counts_once(tmp_path, config, r
         assert len(list(home.quarantine.glob("*-00000-set-aside.dsn"))) == summary.set_aside
 
 
+def test_a_warehouse_written_before_fractions_were_told_apart_is_mended_at_the_next_run(
+        tmp_path, home, config, run, monkeypatch):
+    """A warehouse whose month kept a whole declaration and its fractions (the rules before `fraction_conflict`) has
+    that month rewritten by the next run, even when it brings only another month: its rows follow the statuses written
+    beside them, which say the whole declaration was set aside."""
+    declarations, expected = FRACTION_CASES["fractions_sent_last"]
+    paths = [write_dsn(tmp_path / name, envoi([Declaration(RESTAURANT, "2025-01", people, order=str(n), fraction=fraction,
+                                                           created=created)]))
+             for n, (name, people, fraction, created) in enumerate(declarations, start=1)]
+    import warehouse.consolidate as consolidation
+
+    before = consolidation.STATUS_SQL.replace("WHEN f.status = 'candidate' AND c.set_rank > 1 THEN 'fraction_conflict'", "")
+    assert before != consolidation.STATUS_SQL
+    with monkeypatch.context() as patched:
+        patched.setattr(consolidation, "STATUS_SQL", before)
+        run(home, config, *paths)
+    assert len(table(home, "contract_months")) == 4  # counted twice: the whole declaration and its fractions
+    february = Declaration(RESTAURANT, "2025-02", [WAITER], order="9", created="2025-03-05")
+    run(home, config, write_dsn(tmp_path / "february.dsn", envoi([february])))
+    assert {name for name, status in statuses_by_file(home).items() if status == "kept"} == expected | {"february.dsn"}
+    january = [row for row in table(home, "contract_months") if str(row["month"]).startswith("2025-01")]
+    assert sorted(row["contract_number"] for row in january) == ["C1", "C2"]  # once
+
+
 def test_temp_mission_is_attributed_to_the_user_establishment(tmp_path, home, config, run):
     mission = Contract("M1", "2025-01-06", nature="03", motif="02", planned_end="2025-01-10", user_siret=USER,
                        title="Manutentionnaire")

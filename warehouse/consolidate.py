@@ -226,6 +226,20 @@ FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
 ORDER BY s.siret, s.month, s.declaration_key
 """
 
+# The months whose declarations kept differ from those of the warehouse's previous statuses (view `previous_status`,
+# the `declaration_status.parquet` the run found): besides the months of the new batches, those a change of the rules
+# settles otherwise (a warehouse written before whole months and fractions were told apart kept both) are rewritten, so
+# that the months' rows always follow the statuses written beside them.
+CHANGED_MONTHS_SQL = """
+WITH old_kept AS (SELECT declaration_key, month FROM previous_status WHERE status = 'kept'),
+new_kept AS (SELECT declaration_key, month FROM resolved_status WHERE status = 'kept'),
+gone AS (SELECT declaration_key, month FROM old_kept EXCEPT SELECT declaration_key, month FROM new_kept),
+came AS (SELECT declaration_key, month FROM new_kept EXCEPT SELECT declaration_key, month FROM old_kept)
+SELECT DISTINCT strftime(month, '%Y-%m') AS month
+FROM (SELECT month FROM gone UNION ALL SELECT month FROM came) AS changed
+WHERE month IS NOT NULL
+"""
+
 # The declarations cancel-and-replace reports, each with (in `k_` columns) what it gave way to when it was set aside
 # in a conflict: the copy read instead (id_conflict), the declarations kept for its month (fraction_conflict); one row
 # for each of those.
@@ -284,8 +298,8 @@ def consolidate(
     new_batches: list[str],
     inferred_end_after_months: int,
 ) -> ConsolidationResult:
-    """Resolve which declarations survive, rewrite the months touched by `new_batches`, then
-    rebuild the establishment, person and contract tables.
+    """Resolve which declarations survive, rewrite the months touched by `new_batches` (and those whose declarations
+    kept changed: CHANGED_MONTHS_SQL), then rebuild the establishment, person and contract tables.
 
     The warehouse is a draft (`warehouse.versions`): its files may be hard links to the
     published ones, so each file is replaced, never written over.
@@ -306,16 +320,23 @@ def consolidate(
     con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS {staged_rows('declarations')}")
     con.register("copy_digests", copy_digests(staging, con.execute(COPIES_SQL).fetchall()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
+    changed: set[str] = set()
+    previous = warehouse / "declaration_status.parquet"
+    if previous.exists():  # read before it is replaced
+        con.execute(f"CREATE OR REPLACE TEMP TABLE previous_status AS "
+                    f"SELECT declaration_key, month, status FROM read_parquet({sql_string(previous)})")
+        changed = {row[0] for row in con.execute(CHANGED_MONTHS_SQL).fetchall()}
+        con.execute("DROP TABLE previous_status")
     copy_to(DECLARATION_STATUS_SQL, "declaration_status.parquet")
     status_rows = con.execute(STATUS_ISSUES_SQL).fetchall()
     issues, set_aside = status_issues(status_rows), conflicts_set_aside(status_rows)
-    months = [
+    months = sorted(changed | {
         row[0]
         for row in con.execute(
             f"SELECT DISTINCT strftime(month, '%Y-%m') FROM read_parquet({staged('declarations', new_batches)}) "
-            f"WHERE nature = '01' AND month IS NOT NULL ORDER BY 1"
+            f"WHERE nature = '01' AND month IS NOT NULL"
         ).fetchall()
-    ] if new_batches else []
+    } if new_batches else changed)
     kept = "SELECT declaration_key FROM resolved_status WHERE status = 'kept'"
     with _memory_limit(con, MONTHS_MEMORY_LIMIT):
         _write_months(con, warehouse, months, staged_rows, kept)
@@ -518,10 +539,11 @@ def conflicts_set_aside(rows: list[tuple]) -> list[SetAside]:
 
 
 def _by_declaration(rows: list[tuple]) -> list[tuple[tuple, list[tuple]]]:
-    """The rows of STATUS_ISSUES_SQL grouped by declaration (file, line): (its first row, all its rows)."""
+    """The rows of STATUS_ISSUES_SQL grouped by declaration (the file's SHA-256 and the declaration's index in it: one
+    path read in two versions holds other declarations at the same line): (its first row, all its rows)."""
     groups: dict[tuple, list[tuple]] = {}
     for row in rows:
-        groups.setdefault((row[0], row[1]), []).append(row)
+        groups.setdefault((row[7], row[8]), []).append(row)
     return [(group[0], group) for group in groups.values()]
 
 

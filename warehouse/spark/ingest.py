@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from core.config import SparkConfig
 from warehouse.consolidate import (
+    CHANGED_MONTHS_SQL,
     COPIES_SQL,
     COPY_DIGESTS_SCHEMA,
     DECLARATION_STATUS_SQL,
@@ -126,17 +127,23 @@ class SparkIngest:
         resolved = spark.sql(spark_sql(STATUS_SQL)).persist()
         resolved.createOrReplaceTempView("resolved_status")
         try:
+            changed: set[str] = set()
+            previous = warehouse / "declaration_status.parquet"
+            if previous.exists():  # read before it is replaced
+                spark.read.parquet(str(previous)).select("declaration_key", "month", "status") \
+                    .createOrReplaceTempView("previous_status")
+                changed = {row[0] for row in spark.sql(spark_sql(CHANGED_MONTHS_SQL)).collect()}
             _write_single_file(spark.sql(spark_sql(DECLARATION_STATUS_SQL)), warehouse / "declaration_status.parquet")
             status_rows = [tuple(row) for row in spark.sql(spark_sql(STATUS_ISSUES_SQL)).collect()]
             issues, set_aside = status_issues(status_rows), conflicts_set_aside(status_rows)
-            months = sorted(
+            months = sorted(changed | {
                 row[0]
                 for row in staged("declarations", new_batches)
                 .where("nature = '01' AND month IS NOT NULL")
                 .select(F.date_format("month", "yyyy-MM"))
                 .distinct()
                 .collect()
-            )
+            })
             kept = resolved.where("status = 'kept'").select("declaration_key")
             for table in MONTHLY_TABLES:
                 rows = declarations if table == "declarations" else staged(table, batches)
