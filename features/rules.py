@@ -612,7 +612,8 @@ def _is_capped(alias: str) -> str:
 
 def _duree_max_chains(source: str, settings: FeaturesConfig) -> str:
     """SQL: the CTEs from `ordered` to `passed` (one row per chain past the limit: the contract during which it was
-    passed, `passed_day`, the chain's days, contracts and first contract) over the contracts of the CTE `source`."""
+    passed, `passed_day`, the chain's days, contracts and first contract, whether it is a `succession`, and the figures
+    a finding shows, `held_*`) over the contracts of the CTE `source`."""
     months = int(settings.max_fixed_term_months)
     gap = int(settings.chain_gap_days)
     person_post = "PARTITION BY establishment_siret, post, person_key"
@@ -649,15 +650,31 @@ measured AS (
            first_value(end_date) OVER ({chain} {in_order}) AS first_end_date
     FROM counted
 ),
-limited AS (  -- the limit in days: from the chain's first start to the same date {months} months later
-    SELECT *, {_day_number(_add_months('first_start_date', months))} - {_day_number('first_start_date')} AS limit_days
+limited AS (  -- the limit in days: from the chain's first start (and from the contract's own) to the same date {months}
+              -- months later
+    SELECT *, {_day_number(_add_months('first_start_date', months))} - {_day_number('first_start_date')} AS limit_days,
+           {_day_number(_add_months('start_date', months))} - {_day_number('start_date')} AS own_limit_days
     FROM measured
 ),
 -- The contract during which the total went over the limit, and the day it did.
-passed AS (
-    SELECT *, counted_from_day + (limit_days - days_before) AS passed_day
+crossed AS (
+    SELECT *, counted_from_day + (limit_days - days_before) AS chain_passed_day,
+           coalesce(first_contract_id <> contract_id AND end_day - start_day + 1 > own_limit_days, false) AS alone_past
     FROM limited
     WHERE days_before <= limit_days AND days_before + counted_days > limit_days
+),
+-- The maximum is that of one contract with its renewals: a contract past it on its own, after a shorter one of its
+-- chain, is judged alone (its start, days, limit and the day it passed it); the limit passed during a later contract
+-- that is not is a succession of distinct contracts (`succession`), the chain's figures.
+passed AS (
+    SELECT *,
+           first_contract_id <> contract_id AND NOT alone_past AS succession,
+           CASE WHEN alone_past THEN start_day + own_limit_days ELSE chain_passed_day END AS passed_day,
+           CASE WHEN alone_past THEN start_date ELSE first_start_date END AS held_from,
+           CASE WHEN alone_past THEN end_day - start_day + 1 ELSE chain_days END AS held_days,
+           CASE WHEN alone_past THEN end_day ELSE chain_end_day END AS held_until_day,
+           CASE WHEN alone_past THEN own_limit_days ELSE limit_days END AS held_limit_days
+    FROM crossed
 )"""
 
 
@@ -665,11 +682,12 @@ def _duree_max_select(settings: FeaturesConfig) -> str:
     """The SELECT list of a duree_max evidence row, from a row `m` of `_duree_max_chains`'s `passed` and `p`.
 
     The maximum is that of one contract and its renewals (L1242-8, L1251-12): a limit passed during the chain's first
-    contract is a potential infraction; passed during a later one, the chain is a succession of distinct contracts,
-    to check on site (carence between them, their motifs, a permanent job: L1244-3, L1242-1, L1251-36, L1251-5)."""
+    contract, or by a later contract on its own, is a potential infraction; passed during a later one that is not, the
+    chain is a succession of distinct contracts, to check on site (carence between them, their motifs, a permanent job:
+    L1244-3, L1242-1, L1251-36, L1251-5)."""
     months = int(settings.max_fixed_term_months)
     gap = int(settings.chain_gap_days)
-    succession = "m.first_contract_id <> m.contract_id"
+    succession = "m.succession"
     held = _sentence(
         "{what} : la même personne occupe le poste « {post} » en {contracts} à durée déterminée ou de mission depuis le "
         "{first_start}, sans interruption de plus de {gap}, soit {total} au {last_end}, au-delà de ",
@@ -677,12 +695,12 @@ def _duree_max_select(settings: FeaturesConfig) -> str:
              f"ELSE 'Infraction potentielle à la durée maximale' END",
         post=_job_label("m"),
         contracts=f"CASE WHEN {succession} THEN 'contrats' ELSE 'contrat' END",
-        first_start=_french_date("m.first_start_date"),
+        first_start=_french_date("m.held_from"),
         gap=sql_string(_count_text(gap, "jour", "jours")),
-        total=_count("m.chain_days", "jour", "jours"),
-        last_end=_french_date(_date_of_day("m.chain_end_day")),
+        total=_count("m.held_days", "jour", "jours"),
+        last_end=_french_date(_date_of_day("m.held_until_day")),
     )
-    limit = _count("m.limit_days", "jour", "jours")
+    limit = _count("m.held_limit_days", "jour", "jours")
     one_contract = _sentence(
         "la durée maximale de {months} mois ({limit}), dépassée le {passed}{during}.",
         months=str(months),
@@ -702,11 +720,11 @@ def _duree_max_select(settings: FeaturesConfig) -> str:
         # One contract surely past the maximum is probable (a longer maximum may apply: L1242-8-1, a branch
         # agreement); a succession of several contracts, or a contract whose end is not declared and may have come
         # before the limit, is for the inspector to confirm.
-        confidence=f"CASE WHEN m.first_contract_id = m.contract_id AND m.passed_day <= m.sure_end_day "
+        confidence=f"CASE WHEN NOT {succession} AND m.passed_day <= m.sure_end_day "
                    f"THEN '{PROBABLE}' ELSE '{TO_CHECK}' END",
         establishment_siret="m.establishment_siret",
         # still past the limit in the window: counted there even if the limit was passed before it
-        event_date=_date_of_day(f"CASE WHEN m.chain_end_day >= {_day_number('p.window_start')} "
+        event_date=_date_of_day(f"CASE WHEN m.held_until_day >= {_day_number('p.window_start')} "
                                 f"THEN greatest(m.passed_day, {_day_number('p.window_start')}) ELSE m.passed_day END"),
         contract_id="m.contract_id",
         declaring_siret="m.siret",
@@ -719,8 +737,8 @@ def _duree_max_select(settings: FeaturesConfig) -> str:
         end_date="m.end_date",
         related_start_date=f"CASE WHEN {succession} THEN m.first_start_date END",
         related_end_date=f"CASE WHEN {succession} THEN m.first_end_date END",
-        measured_value="m.chain_days",
-        legal_limit="m.limit_days",
+        measured_value="m.held_days",
+        legal_limit="m.held_limit_days",
         detail_fr=detail,
         # a succession: the rules it is checked against on site
         article=f"CASE WHEN m.kind = 'mission' THEN CASE WHEN {succession} THEN 'L1251-36, L1251-5' ELSE 'L1251-12' END "

@@ -282,6 +282,9 @@ def test_maximum_duration(settings):
         contract("running", "2023-12-01", None, post="cariste", siret=FACTORY, motif=None, last_month=AS_OF),
         # Seasonal: no 18-month maximum here.
         contract("seasonal", "2023-01-01", "2024-12-31", post="cueilleur", siret=FACTORY, motif="03"),
+        # A month's contract, then one of 731 days on its own: that contract is past the maximum, not a succession.
+        contract("alone-1", "2023-01-01", "2023-01-31", post="grutier", siret=FACTORY, person="p-alone"),
+        contract("alone-2", "2023-02-01", "2025-01-31", post="grutier", siret=FACTORY, person="p-alone"),
     ])
     compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(
@@ -289,6 +292,7 @@ def test_maximum_duration(settings):
         "contract_id, related_contract_id, event_date, related_start_date, measured_value, legal_limit, article",
     ) == [
         ("plus-a-day", None, D("2024-07-01"), None, 548.0, 547.0, "L1242-8"),
+        ("alone-2", None, D("2024-08-01"), None, 731.0, 547.0, "L1242-8"),
         ("three-3", "three-1", D("2024-12-02"), D("2023-06-01"), 610.0, 549.0, "L1244-3, L1242-1"),
         ("gap30-2", "gap30-1", D("2025-01-31"), D("2023-07-01"), 701.0, 550.0, "L1244-3, L1242-1"),
         ("chain-2", "chain-1", D("2025-03-02"), D("2023-09-01"), 607.0, 547.0, "L1244-3, L1242-1"),
@@ -307,11 +311,15 @@ def test_maximum_duration(settings):
         "vérifier sur place le délai de carence entre ces contrats, leurs motifs et si le poste est un emploi permanent."
     )
     assert detail(con, "duree_max", "chain-2").startswith("Succession de 2 contrats à vérifier : ")
+    assert detail(con, "duree_max", "alone-2").startswith(
+        "Infraction potentielle à la durée maximale : la même personne occupe le poste « grutier » en contrat à durée "
+        "déterminée ou de mission depuis le 01/02/2023, sans interruption de plus de 30 jours, soit 731 jours au "
+        "31/01/2025, au-delà de la durée maximale de 18 mois (547 jours), dépassée le 01/08/2024")
     # One contract past the maximum is probable; a succession of several is to check on site.
     confidence = con.execute("SELECT contract_id, confidence FROM rule_evidence WHERE rule = 'duree_max'").fetchall()
     assert dict(confidence) == {
         "plus-a-day": "probable", "three-3": "à vérifier sur place", "gap30-2": "à vérifier sur place",
-        "chain-2": "à vérifier sur place", "running": "probable",
+        "chain-2": "à vérifier sur place", "running": "probable", "alone-2": "probable",
     }
 
 
