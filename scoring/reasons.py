@@ -314,27 +314,28 @@ def headcount_change(row: Mapping[str, Any]) -> str | None:
     return f"de {number_fr(before)} à {number_fr(now)} salarié{'s' if now >= 2 else ''}"
 
 
-# Facts that count the same contracts in other ways: a share of fixed-term work and the share of one kind of it, over 12
-# or 3 months; a post's longest run and a person's longest chain. When two of them give the same figure they name the
-# same contracts (every fixed-term hire a CDD, a post held by one person), and the second is passed over for the next.
-_SAME_CONTRACTS = (
-    frozenset({"precarity_rate_12m", "precarity_rate_3m", *(f"share_hours_{kind}_12m" for kind in
-                                                            ("fixed_term", "cdd", "mission", "usage"))}),
-    frozenset(_HIRES_OF),
-    frozenset({"share_fixed_term_under_1_month_12m", "share_fixed_term_under_1_week_12m", "share_fixed_term_one_day_12m"}),
-    frozenset({"longest_post_run_days", "longest_chain_days"}),
-    frozenset({"longest_chain_contracts", "max_contracts_one_person_12m"}),
+# Facts of which one counts a part of the other's contracts, on the same measure and window: a share of fixed-term work
+# and the share of one kind of it (CDD, missions, usage), the short contracts and the shorter ones among them; and a
+# post's longest run of fixed-term contracts with a person's longest chain. When the two give the same figure they name
+# the same contracts (every fixed-term hire a CDD, a post held by one person), and the second is passed over. Facts of
+# other contracts (CDD and missions), windows (12 and 3 months) or measures (days and hours) are never passed over.
+_NESTED: tuple[tuple[str, str], ...] = (
+    *((f"share_{measure}_fixed_term_{window}", f"share_{measure}_{kind}_{window}")
+      for measure, windows in (("hires", ("12m", "3m")), ("hours", ("12m",))) for window in windows
+      for kind in ("cdd", "mission", "usage")),
+    ("share_fixed_term_under_1_month_12m", "share_fixed_term_under_1_week_12m"),
+    ("share_fixed_term_under_1_week_12m", "share_fixed_term_one_day_12m"),
+    ("share_fixed_term_under_1_month_12m", "share_fixed_term_one_day_12m"),
+    ("longest_post_run_days", "longest_chain_days"),
 )
+_SAME_CONTRACTS = frozenset({*_NESTED, *((b, a) for a, b in _NESTED)})
 
 
 def repeats(group: str, row: Mapping[str, Any], chosen: Collection[str]) -> bool:
     """Whether reason `group` gives the same figure as one of the `chosen` groups that counts the same contracts
-    (`_SAME_CONTRACTS`): « 14 % » of hours in fixed-term contracts, then « 14 % » in CDD, says one fact twice."""
-    family = next((members for members in _SAME_CONTRACTS if group in members), None)
-    if family is None:
-        return False
+    (`_NESTED`): « 14 % » of hours in fixed-term contracts, then « 14 % » in CDD, says one fact twice."""
     shown = format_value(group, row.get(group))
-    return any(other in family and format_value(other, row.get(other)) == shown for other in chosen)
+    return any((other, group) in _SAME_CONTRACTS and format_value(other, row.get(other)) == shown for other in chosen)
 
 
 def sentence(

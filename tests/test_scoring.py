@@ -24,6 +24,7 @@ from scoring.reasons import (
     format_value,
     grouped_contributions,
     reason_group,
+    repeats,
     rule_sentence,
     rules_sentence,
     sentence,
@@ -272,6 +273,15 @@ def test_a_fact_giving_the_same_figure_over_the_same_contracts_is_passed_over():
         "share_hours_fixed_term_12m", "longest_post_run_days", "share_fixed_term_under_1_month_12m"]
     assert reasons.iloc[1][["reason_1_feature", "reason_2_feature", "reason_3_feature"]].tolist() == [
         "share_hours_fixed_term_12m", "share_hours_cdd_12m", "longest_post_run_days"]
+    # Facts of other contracts, windows or measures are other facts, whatever their figures: CDD and missions are
+    # disjoint; 12 and 3 months, days and hours, measure other things.
+    row = {"share_hires_cdd_12m": 0.5, "share_hires_mission_12m": 0.5, "share_hires_fixed_term_12m": 0.5,
+           "precarity_rate_12m": 0.14, "precarity_rate_3m": 0.14, "share_hours_cdd_12m": 0.14}
+    assert not repeats("share_hires_mission_12m", row, ["share_hires_cdd_12m"])
+    assert repeats("share_hires_cdd_12m", row, ["share_hires_fixed_term_12m"])
+    assert repeats("share_hires_fixed_term_12m", row, ["share_hires_mission_12m"])
+    assert not repeats("precarity_rate_3m", row, ["precarity_rate_12m"])
+    assert not repeats("share_hours_cdd_12m", row, ["precarity_rate_12m", "precarity_rate_3m"])
 
 
 def test_a_ranking_reads_back_as_written(tmp_path):
