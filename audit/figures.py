@@ -248,7 +248,7 @@ def drift_figure(drift: pd.DataFrame, settings: AuditConfig, top: int = 12) -> F
     return _render(figure, "Dérive des variables : indice de stabilité de la population (PSI)",
                    f"Pour les {len(wide)} variables qui bougent le plus, le PSI entre le mois audité et les mois "
                    "d'entraînement, puis chacun des mois précédents. Vert : stable (moins de "
-                   f"{number_fr(settings.psi_alert, 2)}); jaune : en mouvement ; rouge : déplacée (plus de "
+                   f"{number_fr(settings.psi_alert, 2)}) ; jaune : en mouvement ; rouge : déplacée (plus de "
                    f"{number_fr(settings.psi_threshold, 2)}).")
 
 

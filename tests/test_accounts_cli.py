@@ -31,12 +31,17 @@ def test_an_account_is_disabled_enabled_given_a_new_password_and_moved(tmp_path)
         with sessions() as session:
             return sign_in(session, "agent@dreets.gouv.fr", password, "10.0.0.1", settings).user is not None
 
+    with sessions() as session:  # a session open before the account is disabled (a stolen cookie)
+        user_id = session.scalar(select(User.id).where(User.login == "agent@dreets.gouv.fr"))
+        session.add(SignedIn(token_hash="1" * 64, user_id=user_id))
+        session.commit()
     _run(home, "disable", "agent@dreets.gouv.fr")
     assert not signs_in(OLD)
+    with sessions() as session:  # ended: enabling the account again does not open it again
+        assert session.scalar(select(SignedIn).where(SignedIn.user_id == user_id)) is None
     _run(home, "enable", "Agent@dreets.gouv.fr")  # the login in any case, as at sign-in
     assert signs_in(OLD)
     with sessions() as session:  # a session open with the old password (`SignedIn`, as the application keeps it)
-        user_id = session.scalar(select(User.id).where(User.login == "agent@dreets.gouv.fr"))
         session.add(SignedIn(token_hash="0" * 64, user_id=user_id))
         session.commit()
     _run(home, "password", "agent@dreets.gouv.fr", password=NEW)

@@ -571,6 +571,17 @@ def test_an_outcome_sent_twice_is_recorded_once(app, world):
     assert other.status_code == 409 and "déjà enregistré avec un autre résultat" in other.text
     assert f"controle?corrige={entry.id}" in other.text and 'id="formulaire-controle"' not in other.text
     assert len(_entries(app, world.siret_a, when)) == 1
+    # Back, then the date changed for another visit, with the form that recorded the first: not taken for it, nothing
+    # added, what was typed kept in a new form to send; sent from it, the other visit is recorded.
+    later = when + timedelta(days=5)
+    reused = client.post(page, data=dict(form, inspection_date=later.isoformat()))
+    assert reused.status_code == 409 and "Ce formulaire a déjà servi" in reused.text and not _entries(app, world.siret_a, later)
+    assert f'value="{later.isoformat()}"' in reused.text
+    token = re.search(r'name="jeton_formulaire" value="([^"]+)"', reused.text).group(1)
+    assert token != form["jeton_formulaire"]
+    sent = client.post(page, data=dict(form, inspection_date=later.isoformat(), jeton_formulaire=token,
+                                       csrf_token=csrf_of(reused.text)), follow_redirects=False)
+    assert sent.status_code == 303 and len(_entries(app, world.siret_a, later)) == 1
 
 
 def test_only_the_current_entry_of_a_control_can_be_corrected(app, world):

@@ -53,9 +53,12 @@ def _account(session: Session, login: str) -> User:
 
 
 def set_active(session: Session, login: str, active: bool) -> User:
-    """Enable or disable an account (a disabled one is signed out at its next request; its records stay)."""
+    """Enable or disable an account (its records stay): disabling ends its sessions, so that enabling it again does not
+    open them again (a cookie stolen before it was disabled)."""
     user = _account(session, login)
     user.active = active
+    if not active:
+        session.execute(delete(SignedIn).where(SignedIn.user_id == user.id))
     session.commit()
     return user
 

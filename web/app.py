@@ -523,6 +523,10 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                 inspection_date=values["inspection_date"], abuse_found=values["abuse_found"],
                 confirmed_rules=",".join(values["confirmed_rules"]), follow_up=values["follow_up"], author_id=user.id,
                 recorded_at=utc_now(), form_token=token), corrected)
+        if recording.status == "form_reused":  # what was typed is kept, in a new form
+            return outcome_page(request, user, chosen, siret, line, 409, corrected=corrected, values=values, errors=[
+                "Ce formulaire a déjà servi à enregistrer un contrôle : rien n'a été ajouté. Vérifiez la saisie "
+                "ci-dessous et envoyez-la de nouveau pour enregistrer ce contrôle."])
         if recording.status in ("superseded", "same_day"):
             return outcome_page(request, user, chosen, siret, line, 409, errors=[_conflict_fr(recording, corrected)],
                                 conflict=recording.current, form=False)

@@ -196,11 +196,13 @@ def current_entry(session: Session, entry: ControlOutcome) -> ControlOutcome:
 @dataclass(frozen=True)
 class Recording:
     """What became of an outcome sent (`record_outcome`): "recorded"; "repeated": the database holds it already (a form
-    sent twice, sent again after going back), nothing added; "superseded": the entry it corrects was corrected already;
-    "same_day": another entry gives this establishment's control of that day. `current`: the current entry of the
-    control concerned (the one recorded, for "recorded")."""
+    sent twice, sent again after going back), nothing added; "form_reused": its form recorded another outcome (going
+    back, then changing the date for another visit), nothing added, a new form to send; "superseded": the entry it
+    corrects was corrected already; "same_day": another entry gives this establishment's control of that day.
+    `current`: the current entry of the control concerned (the one recorded, for "recorded"; for "form_reused", the
+    entry its form recorded, which may be another establishment's: not to be shown)."""
 
-    status: Literal["recorded", "repeated", "superseded", "same_day"]
+    status: Literal["recorded", "repeated", "form_reused", "superseded", "same_day"]
     current: ControlOutcome
 
 
@@ -229,7 +231,9 @@ def _recorded_already(session: Session, outcome: ControlOutcome, corrected: Cont
     if outcome.form_token is not None:
         sent = session.scalar(select(ControlOutcome).where(ControlOutcome.form_token == outcome.form_token))
         if sent is not None:
-            return Recording("repeated", current_entry(session, sent))
+            now = current_entry(session, sent)
+            same = sent.siret == outcome.siret and _same_outcome(now, outcome)
+            return Recording("repeated" if same else "form_reused", now)
     if corrected is not None:
         now = current_entry(session, corrected)
         if now.id != corrected.id:
