@@ -611,9 +611,9 @@ def _is_capped(alias: str) -> str:
 
 
 def _duree_max_chains(source: str, settings: FeaturesConfig) -> str:
-    """SQL: the CTEs from `ordered` to `passed` (one row per chain past the limit: the contract during which it was
-    passed, `passed_day`, the chain's days, contracts and first contract, whether it is a `succession`, and the figures
-    a finding shows, `held_*`) over the contracts of the CTE `source`."""
+    """SQL: the CTEs from `ordered` to `passed` (a row per chain past the limit, the contract during which it was
+    passed, and one per later contract past it on its own: `passed_day`, the chain's days, contracts and first contract,
+    whether it is a `succession`, and the figures a finding shows, `held_*`) over the contracts of the CTE `source`."""
     months = int(settings.max_fixed_term_months)
     gap = int(settings.chain_gap_days)
     person_post = "PARTITION BY establishment_siret, post, person_key"
@@ -656,25 +656,27 @@ limited AS (  -- the limit in days: from the chain's first start (and from the c
            {_day_number(_add_months('start_date', months))} - {_day_number('start_date')} AS own_limit_days
     FROM measured
 ),
--- The contract during which the total went over the limit, and the day it did.
-crossed AS (
-    SELECT *, counted_from_day + (limit_days - days_before) AS chain_passed_day,
+-- The contract during which the total went over the limit (`crossing`), and every later contract of the chain past
+-- the maximum on its own (`alone_past`).
+judged AS (
+    SELECT *, coalesce(days_before <= limit_days AND days_before + counted_days > limit_days, false) AS crossing,
            coalesce(first_contract_id <> contract_id AND end_day - start_day + 1 > own_limit_days, false) AS alone_past
     FROM limited
-    WHERE days_before <= limit_days AND days_before + counted_days > limit_days
 ),
--- The maximum is that of one contract with its renewals: a contract past it on its own, after a shorter one of its
+-- The maximum is that of one contract with its renewals: a contract past it on its own, after shorter ones of its
 -- chain, is judged alone (its start, days, limit and the day it passed it); the limit passed during a later contract
--- that is not is a succession of distinct contracts (`succession`), the chain's figures.
+-- that is not is a succession of distinct contracts (`succession`), the chain's figures. A chain may hold both.
 passed AS (
     SELECT *,
            first_contract_id <> contract_id AND NOT alone_past AS succession,
-           CASE WHEN alone_past THEN start_day + own_limit_days ELSE chain_passed_day END AS passed_day,
+           CASE WHEN alone_past THEN start_day + own_limit_days
+                ELSE counted_from_day + (limit_days - days_before) END AS passed_day,
            CASE WHEN alone_past THEN start_date ELSE first_start_date END AS held_from,
            CASE WHEN alone_past THEN end_day - start_day + 1 ELSE chain_days END AS held_days,
            CASE WHEN alone_past THEN end_day ELSE chain_end_day END AS held_until_day,
            CASE WHEN alone_past THEN own_limit_days ELSE limit_days END AS held_limit_days
-    FROM crossed
+    FROM judged
+    WHERE crossing OR alone_past
 )"""
 
 

@@ -275,8 +275,8 @@ def test_a_month_declared_whole_and_in_fractions_counts_once(tmp_path, config, r
 def test_a_warehouse_written_before_fractions_were_told_apart_is_mended_at_the_next_run(
         tmp_path, home, config, run, monkeypatch):
     """A warehouse whose month kept a whole declaration and its fractions (the rules before `fraction_conflict`) has
-    that month rewritten by the next run, even when it brings only another month: its rows follow the statuses written
-    beside them, which say the whole declaration was set aside."""
+    that month rewritten by the next run, even when it brings only another month, and even when a run in between
+    wrote the statuses right but not the month: its rows follow the statuses written beside them."""
     declarations, expected = FRACTION_CASES["fractions_sent_last"]
     paths = [write_dsn(tmp_path / name, envoi([Declaration(RESTAURANT, "2025-01", people, order=str(n), fraction=fraction,
                                                            created=created)]))
@@ -289,9 +289,17 @@ def test_a_warehouse_written_before_fractions_were_told_apart_is_mended_at_the_n
         patched.setattr(consolidation, "STATUS_SQL", before)
         run(home, config, *paths)
     assert len(table(home, "contract_months")) == 4  # counted twice: the whole declaration and its fractions
+    # A release that settled fractions but rewrote only the months of new files: statuses right, the month not.
+    with monkeypatch.context() as patched:
+        patched.setattr(consolidation, "stored_months", lambda _warehouse: False)
+        run(home, config, write_dsn(tmp_path / "december.dsn", envoi([
+            Declaration(RESTAURANT, "2024-12", [WAITER], order="8", created="2025-01-05")])))
+    assert {name for name, status in statuses_by_file(home).items() if status == "kept"} == expected | {"december.dsn"}
+    assert len([row for row in table(home, "contract_months") if str(row["month"]).startswith("2025-01")]) == 4
     february = Declaration(RESTAURANT, "2025-02", [WAITER], order="9", created="2025-03-05")
     run(home, config, write_dsn(tmp_path / "february.dsn", envoi([february])))
-    assert {name for name, status in statuses_by_file(home).items() if status == "kept"} == expected | {"february.dsn"}
+    assert {name for name, status in statuses_by_file(home).items() if status == "kept"} == (
+        expected | {"december.dsn", "february.dsn"})
     january = [row for row in table(home, "contract_months") if str(row["month"]).startswith("2025-01")]
     assert sorted(row["contract_number"] for row in january) == ["C1", "C2"]  # once
 

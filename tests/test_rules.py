@@ -285,6 +285,11 @@ def test_maximum_duration(settings):
         # A month's contract, then one of 731 days on its own: that contract is past the maximum, not a succession.
         contract("alone-1", "2023-01-01", "2023-01-31", post="grutier", siret=FACTORY, person="p-alone"),
         contract("alone-2", "2023-02-01", "2025-01-31", post="grutier", siret=FACTORY, person="p-alone"),
+        # Two contracts past the limit together (273 + 335 days from 01/01/2022, limit 546), then one of 639 days on its
+        # own: a succession to check, and that contract past the maximum.
+        contract("third-1", "2022-01-01", "2022-09-30", post="couvreur", siret=FACTORY, person="p-third"),
+        contract("third-2", "2022-10-01", "2023-08-31", post="couvreur", siret=FACTORY, person="p-third"),
+        contract("third-3", "2023-09-01", "2025-05-31", post="couvreur", siret=FACTORY, person="p-third"),
     ])
     compute_rule_evidence(DuckDBEngine(con), settings)
     assert evidence(
@@ -292,9 +297,11 @@ def test_maximum_duration(settings):
         "contract_id, related_contract_id, event_date, related_start_date, measured_value, legal_limit, article",
     ) == [
         ("plus-a-day", None, D("2024-07-01"), None, 548.0, 547.0, "L1242-8"),
+        ("third-2", "third-1", D("2024-07-01"), D("2022-01-01"), 1247.0, 546.0, "L1244-3, L1242-1"),
         ("alone-2", None, D("2024-08-01"), None, 731.0, 547.0, "L1242-8"),
         ("three-3", "three-1", D("2024-12-02"), D("2023-06-01"), 610.0, 549.0, "L1244-3, L1242-1"),
         ("gap30-2", "gap30-1", D("2025-01-31"), D("2023-07-01"), 701.0, 550.0, "L1244-3, L1242-1"),
+        ("third-3", None, D("2025-03-01"), None, 639.0, 547.0, "L1242-8"),
         ("chain-2", "chain-1", D("2025-03-02"), D("2023-09-01"), 607.0, 547.0, "L1244-3, L1242-1"),
         ("running", None, D("2025-06-01"), None, 578.0, 548.0, "L1242-8"),
     ]
@@ -320,6 +327,7 @@ def test_maximum_duration(settings):
     assert dict(confidence) == {
         "plus-a-day": "probable", "three-3": "à vérifier sur place", "gap30-2": "à vérifier sur place",
         "chain-2": "à vérifier sur place", "running": "probable", "alone-2": "probable",
+        "third-2": "à vérifier sur place", "third-3": "probable",
     }
 
 

@@ -582,6 +582,14 @@ def test_an_outcome_sent_twice_is_recorded_once(app, world):
     sent = client.post(page, data=dict(form, inspection_date=later.isoformat(), jeton_formulaire=token,
                                        csrf_token=csrf_of(reused.text)), follow_redirects=False)
     assert sent.status_code == 303 and len(_entries(app, world.siret_a, later)) == 1
+    # That visit corrected to the day after, then its first form sent again (a reload): a repeat, not a visit to record.
+    (recorded,) = _entries(app, world.siret_a, later)
+    corrected = dict(_entry(client, page, later + timedelta(days=1), corrige=recorded.id))
+    assert client.post(page, data=corrected, follow_redirects=False).status_code == 303
+    resent = client.post(page, data=dict(form, inspection_date=later.isoformat(), jeton_formulaire=token,
+                                         csrf_token=csrf_of(reused.text)))
+    assert resent.status_code == 200 and "Ce contrôle est déjà enregistré" in resent.text
+    assert len(_entries(app, world.siret_a, later)) == 1  # the entry corrected, and no other
 
 
 def test_only_the_current_entry_of_a_control_can_be_corrected(app, world):

@@ -226,15 +226,14 @@ FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
 ORDER BY s.siret, s.month, s.declaration_key
 """
 
-# The months whose declarations kept differ from those of the warehouse's previous statuses (view `previous_status`,
-# the `declaration_status.parquet` the run found): besides the months of the new batches, those a change of the rules
-# settles otherwise (a warehouse written before whole months and fractions were told apart kept both) are rewritten, so
-# that the months' rows always follow the statuses written beside them.
+# The months whose declarations kept differ from those the warehouse holds (view `stored_kept`: the declarations of
+# its months, as written): besides the months of the new batches, those a change of the rules settles otherwise (a
+# warehouse written before whole months and fractions were told apart kept both) are rewritten, so that the months'
+# rows always follow the statuses written beside them, whatever the statuses written before.
 CHANGED_MONTHS_SQL = """
-WITH old_kept AS (SELECT declaration_key, month FROM previous_status WHERE status = 'kept'),
-new_kept AS (SELECT declaration_key, month FROM resolved_status WHERE status = 'kept'),
-gone AS (SELECT declaration_key, month FROM old_kept EXCEPT SELECT declaration_key, month FROM new_kept),
-came AS (SELECT declaration_key, month FROM new_kept EXCEPT SELECT declaration_key, month FROM old_kept)
+WITH new_kept AS (SELECT declaration_key, month FROM resolved_status WHERE status = 'kept'),
+gone AS (SELECT declaration_key, month FROM stored_kept EXCEPT SELECT declaration_key, month FROM new_kept),
+came AS (SELECT declaration_key, month FROM new_kept EXCEPT SELECT declaration_key, month FROM stored_kept)
 SELECT DISTINCT strftime(month, '%Y-%m') AS month
 FROM (SELECT month FROM gone UNION ALL SELECT month FROM came) AS changed
 WHERE month IS NOT NULL
@@ -321,12 +320,10 @@ def consolidate(
     con.register("copy_digests", copy_digests(staging, con.execute(COPIES_SQL).fetchall()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
     changed: set[str] = set()
-    previous = warehouse / "declaration_status.parquet"
-    if previous.exists():  # read before it is replaced
-        con.execute(f"CREATE OR REPLACE TEMP TABLE previous_status AS "
-                    f"SELECT declaration_key, month, status FROM read_parquet({sql_string(previous)})")
+    if stored_months(warehouse):  # read before the months are rewritten
+        con.execute(f"CREATE OR REPLACE TEMP VIEW stored_kept AS SELECT declaration_key, month "
+                    f"FROM read_parquet({sql_string(str(warehouse / 'declarations' / '*' / '*.parquet'))})")
         changed = {row[0] for row in con.execute(CHANGED_MONTHS_SQL).fetchall()}
-        con.execute("DROP TABLE previous_status")
     copy_to(DECLARATION_STATUS_SQL, "declaration_status.parquet")
     status_rows = con.execute(STATUS_ISSUES_SQL).fetchall()
     issues, set_aside = status_issues(status_rows), conflicts_set_aside(status_rows)
@@ -482,6 +479,11 @@ def write_by_siret_ranges(con: duckdb.DuckDBPyConnection, warehouse: Path, cuts:
             writer.close()
     for name, partial in partials.items():
         partial.replace(warehouse / name)
+
+
+def stored_months(warehouse: Path) -> bool:
+    """Whether the warehouse holds months of declarations already (what CHANGED_MONTHS_SQL compares with)."""
+    return any((warehouse / "declarations").glob("*/*.parquet"))
 
 
 def copy_digests(staging: Path, copies: list[tuple[str, str]]) -> pa.Table:

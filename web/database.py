@@ -231,9 +231,10 @@ def _recorded_already(session: Session, outcome: ControlOutcome, corrected: Cont
     if outcome.form_token is not None:
         sent = session.scalar(select(ControlOutcome).where(ControlOutcome.form_token == outcome.form_token))
         if sent is not None:
-            now = current_entry(session, sent)
-            same = sent.siret == outcome.siret and _same_outcome(now, outcome)
-            return Recording("repeated" if same else "form_reused", now)
+            # the entry this form recorded, not the control's current one: sent again after a correction, the old
+            # outcome is a repeat, not another visit to record
+            same = sent.siret == outcome.siret and _same_outcome(sent, outcome)
+            return Recording("repeated" if same else "form_reused", current_entry(session, sent))
     if corrected is not None:
         now = current_entry(session, corrected)
         if now.id != corrected.id:

@@ -37,6 +37,7 @@ from warehouse.consolidate import (
     conflicts_set_aside,
     copy_digests,
     status_issues,
+    stored_months,
 )
 from warehouse.contracts import CONTRACT_STATES_SQL, RENAMED_SNAPSHOTS_SQL, STATES_FILE, rebuild_contracts_sql
 from warehouse.engine import places_arrow
@@ -128,10 +129,9 @@ class SparkIngest:
         resolved.createOrReplaceTempView("resolved_status")
         try:
             changed: set[str] = set()
-            previous = warehouse / "declaration_status.parquet"
-            if previous.exists():  # read before it is replaced
-                spark.read.parquet(str(previous)).select("declaration_key", "month", "status") \
-                    .createOrReplaceTempView("previous_status")
+            if stored_months(warehouse):  # read before the months are rewritten
+                spark.read.parquet(str(warehouse / "declarations")).select("declaration_key", "month") \
+                    .createOrReplaceTempView("stored_kept")
                 changed = {row[0] for row in spark.sql(spark_sql(CHANGED_MONTHS_SQL)).collect()}
             _write_single_file(spark.sql(spark_sql(DECLARATION_STATUS_SQL)), warehouse / "declaration_status.parquet")
             status_rows = [tuple(row) for row in spark.sql(spark_sql(STATUS_ISSUES_SQL)).collect()]
