@@ -627,7 +627,8 @@ def test_only_the_current_entry_of_a_control_can_be_corrected(app, world):
 
 def test_the_database_keeps_one_correction_of_an_entry_when_two_arrive_at_once(tmp_path, monkeypatch):
     """The check before writing passed for both (two requests at the same instant): the unique (chain, revision)
-    refuses the second correction, which is then told the current entry; a form token sent twice records once."""
+    refuses the second correction, which is then told the current entry; a form token sent twice records once, and
+    is refused for another outcome."""
     import web.database
     from web.accounts import add_user
     from web.database import ControlOutcome, current_outcomes, open_database, record_outcome
@@ -648,8 +649,10 @@ def test_the_database_keeps_one_correction_of_an_entry_when_two_arrive_at_once(t
         monkeypatch.setattr(web.database, "_recorded_already", lambda *args: next(checks, seen(*args)))
         late = record_outcome(session, outcome(22, "t2"), first)
         assert late.status == "superseded" and late.current.inspection_date == date(2026, 11, 21)
-        checks = iter([None])
-        assert record_outcome(session, outcome(23, "t1"), None).status == "repeated"
+        checks = iter([None])  # the form of the 21st sent again for another day: refused, nothing added
+        assert record_outcome(session, outcome(23, "t1"), None).status == "form_reused"
+        checks = iter([None])  # and sent again as it was: a repeat
+        assert record_outcome(session, outcome(21, "t1"), None).status == "repeated"
         assert [o.inspection_date.day for o in current_outcomes(session)] == [21]
         assert len(session.scalars(select(ControlOutcome)).all()) == 2
 
