@@ -551,10 +551,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         user = signed_in(request)
         require(user, Permission.AGGREGATES)
         chosen = parse_month(month)
-        try:
-            ranked = data.ranked(chosen)
-        except FileNotFoundError as exc:
-            raise HTTPException(404, f"Aucune liste pour {month_fr(chosen)}.") from exc
+        ranked = drawn_up(chosen)
         with db() as session:
             outcomes = [o for o in current_outcomes(session) if o.list_month == chosen]
         return render(request, "synthese.html.j2", user, month=chosen, rows=_aggregate(ranked, outcomes, chosen))

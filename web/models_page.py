@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from web.project import BASELINES, MODEL_LABELS_FR, Interval, against_simpler
+from web.project import BASELINES, MODEL_LABELS_FR, Interval, against_simpler, number_fr
 
 TITLES_FR = {
     "version": "Version", "aliases": "Alias", "created": "Enregistrée le (UTC)", "data_months": "Mois de données",
@@ -35,7 +35,7 @@ def _number(text: Any) -> float | None:
 
 def _fr(value: float | None, decimals: int = 3) -> str:
     """A value with a decimal comma (empty when missing)."""
-    return "" if value is None else f"{value:.{decimals}f}".replace(".", ",")
+    return "" if value is None else number_fr(value, decimals)
 
 
 def verdict_fr(row: dict[str, Any]) -> str:
