@@ -100,8 +100,10 @@ def _benchmark_features() -> tuple[Feature, ...]:
     out = []
     for name in BENCHMARKED:
         label = by_name[name].label_fr
-        out.append(_f(f"{name}_benchmark", f"médiane du secteur en région : {label}", "share", "benchmarks"))
-        out.append(_f(f"{name}_excess", f"écart à la médiane du secteur en région : {label}", "share", "benchmarks"))
+        # The median is the region's, or France's when the region holds too few values (`benchmark_min_group`):
+        # the label does not say which (`scoring.reasons.benchmark_label` does, for one establishment).
+        out.append(_f(f"{name}_benchmark", f"médiane du secteur : {label}", "share", "benchmarks"))
+        out.append(_f(f"{name}_excess", f"écart à la médiane du secteur : {label}", "share", "benchmarks"))
     return tuple(out)
 
 

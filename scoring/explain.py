@@ -45,6 +45,7 @@ from scoring.reasons import (
     LEGAL_RULES,
     EstablishmentEvidence,
     SectorBenchmarks,
+    benchmark_label,
     evidence_posts,
     format_value,
     grouped_contributions,
@@ -277,7 +278,7 @@ def explain_line(
     bias = float(own["bias"])
     contributions = pd.DataFrame({
         "feature": model.features,
-        "label_fr": [LABELS_FR.get(f, f) for f in model.features],
+        "label_fr": [benchmark_label(f, row, benchmarks) or LABELS_FR.get(f, f) for f in model.features],
         "value": [row.get(f) for f in model.features],
         "shown": [format_value(f, row.get(f)) for f in model.features],
         "contribution": own[model.features].to_numpy(dtype=np.float64),
@@ -360,6 +361,7 @@ def model_facts(model: SavedModel, config: Config) -> dict[str, Any]:
         "exploration_share": config.scoring.exploration_share,
         "exclude_inspected_months": config.scoring.exclude_inspected_months,
         "window_months": config.features.window_months,
+        "benchmark_min_group": config.features.benchmark_min_group,
         "history_months": config.features.history_months,
     }
 
@@ -609,7 +611,8 @@ def audit_paragraph(explanation: Explanation) -> str:
         f"contrôles antérieurs connus à la fin du mois. {_months_read_fr(explanation)} "
         "Les salariés sont pseudonymisés dès la lecture des fichiers ; ils sont désignés ici par un simple numéro.\n"
         f"Opérations effectuées. {facts['features']} indicateurs, énumérés ci-dessous avec leur valeur, sont "
-        "comparés aux médianes du même secteur (code NAF) dans la région ; six vérifications automatiques des "
+        f"comparés aux médianes du même secteur (code NAF) dans la région, ou en France quand le secteur y compte "
+        f"moins de {facts['benchmark_min_group']} établissements ; six vérifications automatiques des "
         "règles du Code du travail sur les CDD et l'intérim relèvent des infractions potentielles, à confirmer "
         "lors du contrôle. Un modèle d'apprentissage statistique (gradient boosting LightGBM, version "
         f"{explanation.model_version} du modèle « {facts['registered_model']} », {facts['trees']} arbres de profondeur "

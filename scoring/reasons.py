@@ -173,6 +173,18 @@ _LEVEL_FR = {
 }
 
 
+def benchmark_label(feature: str, row: Mapping[str, Any], benchmarks: SectorBenchmarks) -> str | None:
+    """The label of a sector median (`*_benchmark`) or of the gap to it (`*_excess`) for the establishment `row`, naming
+    the median it holds: the region's, or France's when the region holds too few values of that share (the same
+    choice as `features.build`'s); None for another feature."""
+    for suffix, prefix in (("_benchmark", ""), ("_excess", "écart à la ")):
+        base = feature.removesuffix(suffix)
+        if feature.endswith(suffix) and base in BENCHMARKED:
+            _, level = benchmarks.lookup(row.get("naf"), row.get("region_code"), base)
+            return f"{prefix}{_LEVEL_FR[level]} : {_BY_NAME[base].label_fr}"
+    return None
+
+
 # The region named on the lines of an establishment whose département names none (an address not understood).
 UNKNOWN_REGION_FR = "région inconnue"
 

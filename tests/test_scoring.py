@@ -20,6 +20,7 @@ from scoring.reasons import (
     LEGAL_RULES,
     RULE_PHRASES,
     SectorBenchmarks,
+    benchmark_label,
     evidence_posts,
     format_value,
     grouped_contributions,
@@ -158,6 +159,19 @@ def test_a_share_reason_gives_the_value_and_the_sector_median_in_the_region():
     # A NAF x region group smaller than the minimum falls back to France.
     lone = sentence("share_fixed_term_under_1_month_12m", table.iloc[9], benchmarks, None)
     assert lone.endswith("(médiane en France : 10 %)")
+
+
+def test_a_sector_median_column_is_named_by_the_median_it_holds_for_the_establishment():
+    # The feature table's benchmark columns fall back to France as the reasons do: their label for one
+    # establishment says so, where « médiane du secteur en région » beside « médiane en France » contradicted it.
+    table = _table()
+    benchmarks = SectorBenchmarks.of(table, ["share_fixed_term_under_1_month_12m"], min_group=5)
+    share = "part des CDD et missions de moins d'un mois"
+    assert benchmark_label("share_fixed_term_under_1_month_12m_benchmark", table.iloc[0], benchmarks) == (
+        f"médiane du secteur en région : {share}")
+    assert benchmark_label("share_fixed_term_under_1_month_12m_excess", table.iloc[9], benchmarks) == (
+        f"écart à la médiane en France : {share}")
+    assert benchmark_label("share_fixed_term_under_1_month_12m", table.iloc[0], benchmarks) is None
 
 
 def test_a_list_keeps_its_inputs_whole_and_gives_them_back(tmp_path):
