@@ -8,7 +8,7 @@ reason to visit. Each sentence gives the establishment's value and the median of
 in its region (or in France when the regional group is too small); rule counts name the post that
 holds most of the contracts behind them, and say « infraction potentielle ». A fact that raises the
 score but does not set the establishment apart as written (a missing value, the same figure as its
-sector's median, or a share below it) is passed over for the next one: an inspector could not act
+sector's median, a share below it, or a share of so few hires or contracts that chance alone gives it) is passed over for the next one: an inspector could not act
 on it; so is a fact that gives the same figure as a reason before it over the same contracts (`repeats`). A growth of
 the headcount says from how many people to how many: « +100 % » may be one person.
 """
@@ -294,24 +294,27 @@ def rules_sentence(row: Mapping[str, Any], found_here: EstablishmentEvidence | N
     return " ; ".join(parts)
 
 
-# The hires a share of hires is taken over: with a handful of hires, a share far from its sector's median
-# can be chance.
-_HIRES_OF = {f"share_hires_{kind}_{window}": f"hires_{window}" for kind in ("fixed_term", "cdd", "mission", "usage")
-             for window in ("12m", "3m")}
+# The contracts a share is taken over: with a handful of them, a share far from its sector's median can be chance. A
+# share of hires is taken over the hires; a share of short contracts over the fixed-term contracts ended in the window.
+_COUNTED_OVER = {
+    **{f"share_hires_{kind}_{window}": f"hires_{window}" for kind in ("fixed_term", "cdd", "mission", "usage")
+       for window in ("12m", "3m")},
+    **{f"share_fixed_term_{length}_12m": "ended_fixed_term_12m" for length in ("under_1_month", "under_1_week", "one_day")},
+}
 
 
 def within_noise(group: str, value: float, median: float, row: Mapping[str, Any]) -> bool:
-    """Whether a share of hires differs from its sector's median by at most two binomial standard errors
-    of the median over the establishment's hires (what chance alone would give), e.g. 2 hires of 3 in CDD
-    against a median of 40 %; the variance is at least 1/(4 n), so that a median of 0 % or 100 % does not
-    make one hire a fact. Other facts are not judged here."""
-    hires_column = _HIRES_OF.get(group)
-    if hires_column is None:
+    """Whether a share differs from its sector's median by at most two binomial standard errors of the median over
+    the contracts it is taken over (what chance alone would give), e.g. 2 hires of 3 in CDD against a median of
+    40 %, or one CDD of one day, its only one, against a median of 33 %; the variance is at least 1/(4 n), so that a
+    median of 0 % or 100 % does not make one contract a fact. Other facts are not judged here."""
+    counted_column = _COUNTED_OVER.get(group)
+    if counted_column is None:
         return False
-    hires = row.get(hires_column)
-    if hires is None or pd.isna(hires) or float(hires) <= 0:
+    counted = row.get(counted_column)
+    if counted is None or pd.isna(counted) or float(counted) <= 0:
         return True
-    error = math.sqrt(max(median * (1 - median), 1 / (4 * float(hires))) / float(hires))
+    error = math.sqrt(max(median * (1 - median), 1 / (4 * float(counted))) / float(counted))
     return abs(value - median) <= 2 * error
 
 

@@ -134,11 +134,12 @@ def test_values_are_written_as_inspectors_read_them():
 
 def _table() -> pd.DataFrame:
     rows = [{"siret": f"{i:014d}", "naf": "5610A", "region_code": "11", "declares": True,
-             "share_fixed_term_under_1_month_12m": 0.1 if i else 0.38, "n_carence": 4 if i == 0 else 0,
-             "n_rule_hits_total": 4 if i == 0 else 0}
+             "share_fixed_term_under_1_month_12m": 0.1 if i else 0.38, "ended_fixed_term_12m": 50,
+             "n_carence": 4 if i == 0 else 0, "n_rule_hits_total": 4 if i == 0 else 0}
             for i in range(9)]
     rows.append({"siret": "99999999999999", "naf": "4120A", "region_code": "84", "declares": True,
-                 "share_fixed_term_under_1_month_12m": 0.5, "n_carence": 0, "n_rule_hits_total": 0})
+                 "share_fixed_term_under_1_month_12m": 0.5, "ended_fixed_term_12m": 50, "n_carence": 0,
+                 "n_rule_hits_total": 0})
     return pd.DataFrame(rows)
 
 
@@ -240,6 +241,10 @@ def test_a_share_of_a_few_hires_is_no_reason_when_chance_alone_gives_it():
     assert within_noise("share_hires_cdd_3m", 1.0, 0.0, {"hires_3m": 0})
     # Other shares are not judged here.
     assert not within_noise("precarity_rate_12m", 0.5, 0.4, {})
+    # A share of short contracts is judged over the fixed-term contracts ended in the window: one CDD of one day, the
+    # only one, is not a fact against a median of 33 % (a listed line read « d'un seul jour : 100 % » from it); 30 are.
+    assert within_noise("share_fixed_term_one_day_12m", 1.0, 1 / 3, {"ended_fixed_term_12m": 1})
+    assert not within_noise("share_fixed_term_one_day_12m", 1.0, 1 / 3, {"ended_fixed_term_12m": 30})
 
 
 def test_only_what_raises_the_score_becomes_a_reason():
@@ -276,7 +281,8 @@ def test_a_fact_giving_the_same_figure_over_the_same_contracts_is_passed_over():
     table = pd.DataFrame([{"siret": f"{i:014d}", "naf": "5610A", "region_code": "11", "declares": True,
                            "share_hours_fixed_term_12m": 0.14 if i < 2 else 0.05, "share_hours_cdd_12m": 0.14 if i < 2 else 0.05,
                            "longest_post_run_days": 41.0 if i < 2 else 10.0, "longest_chain_days": 41.0 if i < 2 else 10.0,
-                           "share_fixed_term_under_1_month_12m": 0.5 if i < 2 else 0.1} for i in range(8)])
+                           "share_fixed_term_under_1_month_12m": 0.5 if i < 2 else 0.1, "ended_fixed_term_12m": 40}
+                          for i in range(8)])
     table.loc[1, "share_hours_cdd_12m"] = 0.10  # a different figure: another fact (some of the hours are missions)
     contributions = pd.DataFrame({"share_hours_fixed_term_12m": [0.5, 0.5], "share_hours_cdd_12m": [0.4, 0.4],
                                   "longest_post_run_days": [0.3, 0.3], "longest_chain_days": [0.2, 0.2],
