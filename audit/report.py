@@ -293,7 +293,7 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
 
 
 def _model_card(text: str) -> str:
-    """The training run's model card as HTML, its headings moved under the annex's."""
+    """The model card (`audit.model_card`) as HTML, its headings moved under the annex's."""
     body = markdown.markdown(text, extensions=["tables"])
     for level in (3, 2, 1):  # h1 -> h3, h2 -> h4, h3 -> h5
         body = body.replace(f"<h{level}>", f"<h{level + 2}>").replace(f"</h{level}>", f"</h{level + 2}>")

@@ -36,6 +36,7 @@ from audit.checks import (
 from audit.drift import TRAINING, drift_check, drift_table
 from audit.fairness import fairness_checks, targeting_tables, with_groups
 from audit.legal_rules import rule_checks
+from audit.model_card import model_card_fr
 from audit.reasons_truth import precision_by_reason, reason_truth_check
 from audit.selection_bias import selection_bias_check
 from audit.verdict import Check, Status, Verdict, verdict_of
@@ -65,7 +66,7 @@ class AuditResult:
     run_id: str
     month: date
     model: SavedModel
-    model_card: str
+    model_card: str  # the version's model card in French (Markdown, `audit.model_card`)
     checks: list[Check]
     importance: pd.DataFrame
     permutation: pd.Series
@@ -272,10 +273,9 @@ def run_audit(
 
     comparison = _csv_artifact(version.run_id, "report/comparison.csv")
     checks.append(baselines_check(comparison, settings.capacity_share))
-    card = _artifact(version.run_id, "report/model_card.md")
     return AuditResult(
         version=str(version.version), run_id=version.run_id, month=month, model=model,
-        model_card=card.read_text(encoding="utf-8") if card else "(the training run has no model card)",
+        model_card=model_card_fr(run.data.params, _csv_artifact(version.run_id, "report/folds.csv"), version.run_id),
         checks=checks, importance=importance, permutation=permutation, interactions=pairs, dependence=dependence,
         stability=stability, targeting=targeting, list_stability=consecutive, previous_list=previous_list,
         drift=drift, selection_bias=_csv_artifact(version.run_id, "report/selection_bias.csv"),

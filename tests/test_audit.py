@@ -80,15 +80,17 @@ def test_the_audit_report_opens_in_a_browser_in_french_with_its_figures_and_prin
         assert page.locator("html").get_attribute("lang") == "fr"
         verdict = page.locator(".verdict").inner_text()
         assert "Verdict : " in verdict and "contrôles" in verdict
-        # What a reader sees: no raw column names, booleans or missing values, region names not codes (the
-        # annexed model card is the training run's own, in English, for the technical teams).
-        text = "\n".join(page.locator(f"section#{anchor}").inner_text() for anchor, _ in SECTIONS if anchor != "model-card")
+        # What a reader sees: no raw column names, booleans or missing values, region names not codes; the annexed
+        # model card too, in French (it was the training run's own, in English).
+        text = "\n".join(page.locator(f"section#{anchor}").inner_text() for anchor, _ in SECTIONS)
         for raw in ("share_listed", "fdr_disparity", "list/region", r"\bnan\b", r"\bNaN\b", r"\bTrue\b", r"\bFalse\b",
                     r"\bNone\b", r"\b<NA>"):
             assert not re.search(raw, text), raw
         fairness = page.locator("#fairness").inner_text()
         assert any(name in fairness for name in region_names().values())
-        assert "Variables lues par le modèle" in page.locator("#model-card").inner_text()
+        card = page.locator("#model-card").inner_text()
+        assert "Variables lues par le modèle" in card and "Usage prévu" in card and "Plis de validation" in card
+        assert not re.search(r"Intended use|Model card|\bTrained\b|Selection bias|\bLimits\b", card), card
         # Given a truth, the legal-rule evidence is measured: every rule, each confidence level.
         rules = page.locator("#rules").inner_text()
         assert all(rule in rules for rule in ("Délai de carence", "Emploi durable", "établies et probables", "à vérifier"))
