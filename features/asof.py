@@ -8,8 +8,10 @@ temp tables every feature and legal-rule check reads:
 - `establishments_asof`: every establishment active in the window (declared at least one month,
   or used a temp worker), with its NAF, IDCC, address (street, postal_code, city), département and
   region as last declared (a temp-work user's address as its agencies declared the workplace), its first and last
-  declared months, and `declares_since_first_month`: it declared in the first month the warehouse holds (how long
-  before, the warehouse cannot tell; NULL for a temp-work user that does not declare). That month is the earliest
+  declared months, `declared_window_bits` (the months of the window it declared, as bits: `declared_in_window`; for a
+  temp-work user that does not declare, the months the warehouse declares), and `declares_since_first_month`: it
+  declared in the first month the warehouse holds (how long before, the warehouse cannot tell; NULL for a temp-work
+  user that does not declare). That month is the earliest
   any declaration was ingested for: a stray file of an older month moves it for everyone (their seniority then
   counts from their own first month, up to the indicators' cap);
 - `contracts_asof`: contracts rebuilt from months `history_start`..`as_of` (warehouse.contracts), with
@@ -108,6 +110,13 @@ def undeclared_in_window(as_of: date, declared: Collection[date], window_months:
     return undeclared_months(add_months(as_of, -window_months), as_of, declared)
 
 
+def declared_in_window(as_of: date, bits: int, window_months: int) -> list[date]:
+    """The months (first days) of the window of `window_months` ending with `as_of` that an establishment declared, from
+    its `declared_window_bits` (bit i: the window's month i, from its first): what its features of that window read."""
+    start = add_months(month_start(as_of), 1 - window_months)
+    return [add_months(start, i) for i in range(window_months) if (int(bits) >> i) & 1]
+
+
 def declared_span(declared: list[date]) -> str:
     """The warehouse's declared months (sorted, not empty) in words: where they begin, and the gaps among them."""
     gaps = month_runs(undeclared_months(declared[0], declared[-1], set(declared)))
@@ -126,7 +135,8 @@ _ESTABLISHMENTS_SQL = f"""WITH declared AS (
            arg_max(idcc, last_declared) AS idcc, arg_max(street, last_declared) AS street,
            arg_max(postal_code, last_declared) AS postal_code, arg_max(city, last_declared) AS city,
            min(month) AS first_month, max(month) AS last_month,
-           CAST(coalesce(bit_count(bit_or(window_month)), 0) AS BIGINT) AS months_declared_in_window
+           CAST(coalesce(bit_count(bit_or(window_month)), 0) AS BIGINT) AS months_declared_in_window,
+           CAST(coalesce(bit_or(window_month), 0) AS BIGINT) AS declared_window_bits
     FROM (  -- each value the last one declared (NULLs skipped), the order computed once; the months of the window as
             -- bits of one integer (at most 36 months): a count of distinct months took as long as the rest
         SELECT siret, siren, naf, idcc, street, postal_code, city, month, {LAST_DECLARED} AS last_declared,
@@ -142,7 +152,9 @@ users AS (  -- temp-work users that do not declare themselves, known from S21.G0
            arg_max(w.street, {LAST_DECLARED}) AS street,
            arg_max(w.postal_code, {LAST_DECLARED}) AS postal_code,
            arg_max(w.city, {LAST_DECLARED}) AS city,
-           NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared_in_window
+           NULL::DATE AS first_month, NULL::DATE AS last_month, 0 AS months_declared_in_window,
+           -- its missions are read from the agencies' declarations: the months the warehouse declares
+           (SELECT CAST(coalesce(bit_or(declared_window_bits), 0) AS BIGINT) FROM declared) AS declared_window_bits
     FROM workplaces w, asof_params p
     WHERE w.month BETWEEN p.history_start AND p.as_of
       AND w.workplace_siret NOT IN (SELECT siret FROM declared)

@@ -112,8 +112,12 @@ CATEGORICAL = tuple(f.name for f in FEATURES if f.unit == "category")
 # The establishment's address as last declared up to as_of (S21.G00.11.003 to .005): what lets an
 # inspector go there, shown on the lists, never a model input.
 ADDRESS_COLUMNS = ("street", "postal_code", "city")
-# Columns of the stored table that describe the row rather than feed a model.
-IDENTIFIERS = ("siret", "as_of", *ADDRESS_COLUMNS, "departement", "declares", "benchmark_level")
+# Columns of the stored table that describe the row rather than feed a model. `first_declared_month` (the first month
+# the establishment declared, up to as_of; NULL for a temp-work user that does not declare) and `declared_window_bits`
+# (the months of the window its declarations cover: features.asof.declared_in_window) say over which months its
+# features were counted, which its reasons state when they are not all of the window's.
+IDENTIFIERS = ("siret", "as_of", *ADDRESS_COLUMNS, "departement", "declares", "first_declared_month",
+               "declared_window_bits", "benchmark_level")
 
 
 def feature_names() -> list[str]:

@@ -222,6 +222,7 @@ year_round AS (
 )
 SELECT
     e.siret, p.as_of, e.street, e.postal_code, e.city, e.naf, e.idcc, e.region_code, e.departement, e.declares,
+    e.first_month AS first_declared_month, e.declared_window_bits,
     -- Counted up to the window's length: uncapped, every establishment's count grows by one a month (the whole
     -- population drifts with the calendar, and a model reads the month from it). One declaring since the first
     -- month the warehouse holds counts as old: it may have declared long before.

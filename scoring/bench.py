@@ -34,6 +34,7 @@ import pandas as pd
 from core.benchmarks import load_average, measure_in_process, peak_rss_mb
 from core.config import Config
 from core.home import Home
+from core.months import add_months
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from training.saved_model import SavedModel
 
@@ -132,6 +133,9 @@ def generated_features(n: int, as_of: date, rng: np.random.Generator) -> pd.Data
         "city": pd.array([places[i].departement_name.upper() for i in where], dtype="str"),
         "departement": pd.array([places[i].departement for i in where], dtype="str"),
         "declares": np.ones(n, dtype=bool),
+        # declaring since before the window, every month of it (as most establishments of a month's table)
+        "first_declared_month": pd.Series(pd.Timestamp(add_months(as_of, -24)), index=range(n)).astype("datetime64[us]"),
+        "declared_window_bits": np.full(n, (1 << Config().features.window_months) - 1, dtype="int64"),
         "benchmark_level": pd.array(["naf_region"] * n, dtype="str"),
         "naf": pd.array(naf, dtype="str"),
         "region_code": pd.array([places[i].region_code for i in where], dtype="str"),

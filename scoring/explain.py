@@ -43,13 +43,17 @@ from scoring.list_inputs import ListInputs, read_list_inputs
 from scoring.monthly import RANKED_COLUMNS, explain_ranked, explain_rows, lists_folder, rank_table, read_ranking
 from scoring.reasons import (
     LEGAL_RULES,
+    WHOLE_WINDOWS,
+    CoveredWindows,
     EstablishmentEvidence,
     SectorBenchmarks,
     benchmark_label,
+    covered_windows,
     evidence_posts,
     format_value,
     grouped_contributions,
     sentence,
+    windowed_label,
 )
 from training.saved_model import SavedModel
 from warehouse.engine import published_version
@@ -106,6 +110,7 @@ class Explanation:
     model_facts: dict[str, Any] = field(default_factory=dict)
     notice: str = ""  # how the month's published list differs from this explanation, in French ('' when it does not)
     gaps: tuple[date, ...] = ()  # months from history_from to the month explained the warehouse declares nothing for
+    covered: CoveredWindows = WHOLE_WINDOWS  # the windows the establishment's own declarations cover (its reasons')
 
     @property
     def shap_gap(self) -> float:
@@ -276,9 +281,11 @@ def explain_line(
     raw = float(model.raw_scores(table.loc[row_index])[0])
     own = values.iloc[0]
     bias = float(own["bias"])
+    covered = covered_windows(row, config.features)
     contributions = pd.DataFrame({
         "feature": model.features,
-        "label_fr": [benchmark_label(f, row, benchmarks) or LABELS_FR.get(f, f) for f in model.features],
+        "label_fr": [windowed_label(f, benchmark_label(f, row, benchmarks) or LABELS_FR[f], covered) if f in LABELS_FR else f
+                     for f in model.features],
         "value": [row.get(f) for f in model.features],
         "shown": [format_value(f, row.get(f)) for f in model.features],
         "contribution": own[model.features].to_numpy(dtype=np.float64),
@@ -298,7 +305,7 @@ def explain_line(
         "label_fr": [("vérifications des règles du Code du travail" if g == LEGAL_RULES else LABELS_FR.get(g, g))
                      for g in grouped.index],
         "contribution": grouped.to_numpy(),
-        "sentence": [fact_sentence(g, row, benchmarks, own_posts, examined) for g in grouped.index],
+        "sentence": [fact_sentence(g, row, benchmarks, own_posts, examined, covered) for g in grouped.index],
         "listed_reason": [g in listed_groups for g in grouped.index],
     })
 
@@ -325,20 +332,22 @@ def explain_line(
         window=window,
         model_facts=model_facts(model, config),
         gaps=gaps,
+        covered=covered,
     )
 
 
 def fact_sentence(group: str, row: pd.Series, benchmarks: SectorBenchmarks,
-                  found_here: EstablishmentEvidence | None, examined: str) -> str:
-    """The reason sentence of `scoring.reasons.sentence`; for a fact it passes over (it does not set the
-    establishment apart), the plain value, said to be left out of the reasons. `examined`: the months the rules were
-    checked over, in French (`examined_fr`)."""
-    text = sentence(group, row, benchmarks, found_here)
+                  found_here: EstablishmentEvidence | None, examined: str,
+                  covered: CoveredWindows = WHOLE_WINDOWS) -> str:
+    """The reason sentence of `scoring.reasons.sentence` (`covered`: the establishment's windows, as the list's
+    reasons state them); for a fact it passes over (it does not set the establishment apart), the plain value, said
+    to be left out of the reasons. `examined`: the months the rules were checked over, in French (`examined_fr`)."""
+    text = sentence(group, row, benchmarks, found_here, covered)
     if text is not None:
         return text
     if group == LEGAL_RULES:
         return f"Aucune infraction potentielle relevée {examined}"
-    label = LABELS_FR.get(group, group)
+    label = windowed_label(group, LABELS_FR[group], covered) if group in LABELS_FR else group
     why = ("un groupe auquel l'établissement appartient, pas un fait à vérifier sur place"
            if group in CATEGORICAL else "ne distingue pas l'établissement de son secteur")
     return f"{label[:1].upper()}{label[1:]} : {format_value(group, row.get(group))} ({why} : pas retenu comme raison)"
@@ -586,6 +595,9 @@ def _months_read_fr(explanation: Explanation) -> str:
     else:
         indicators = f"sur les {length} derniers mois (depuis le {_date(window['window_start'])})"
     text = f"Les contrats sont reconstitués {contracts} et les indicateurs calculés {indicators}."
+    if explanation.covered.long is not None:
+        text += (f" Les DSN de l'établissement ne couvrent pas toute cette période : ses indicateurs « sur {length} "
+                 f"mois » portent {explanation.covered.long}.")
     if explanation.gaps:
         text += (f" Aucune DSN n'est disponible pour {', '.join(month_fr(month) for month in explanation.gaps)} : ces "
                  "mois manquent aux contrats et aux indicateurs.")

@@ -235,7 +235,7 @@ def explain_ranked(
             benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
         wanted = set(ranked.loc[rows, "siret"])
         posts = evidence_posts(evidence, among=wanted)
-        reasons = top_reasons(grouped, table, benchmarks, posts, config.scoring.reasons)
+        reasons = top_reasons(grouped, table, benchmarks, posts, config.scoring.reasons, settings=config.features)
     ranked = ranked.join(reasons)
     for column in reasons.columns:
         ranked[column] = ranked[column].fillna("")

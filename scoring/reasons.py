@@ -8,24 +8,32 @@ reason to visit. Each sentence gives the establishment's value and the median of
 in its region (or in France when the regional group is too small); rule counts name the post that
 holds most of the contracts behind them, and say « infraction potentielle ». A fact that raises the
 score but does not set the establishment apart as written (a missing value, the same figure as its
-sector's median, a share below it, or a share of so few hires or contracts that chance alone gives it) is passed over for the next one: an inspector could not act
-on it; so is a fact that gives the same figure as a reason before it over the same contracts (`repeats`). A growth of
-the headcount says from how many people to how many: « +100 % » may be one person.
+sector's median, a share below it, or a share of so few hires or contracts that chance alone gives it)
+is passed over for the next one: an inspector could not act on it; so is a fact that gives the same
+figure as a reason before it over the same contracts (`repeats`). A growth of
+the headcount says from how many people to how many: « +100 % » may be one person. A fact counted over a window
+(« sur 12 mois ») that the establishment's declarations do not cover whole says the months they cover
+(`covered_windows`): « sur 4 mois au lieu des 12 derniers (depuis le 01/05/2025) ».
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.french import number_fr
+from core.config import FeaturesConfig
+from core.french import date_fr, month_fr, number_fr
 from core.geography import places_table
+from core.months import add_months, month_start, months_between
+from features.asof import declared_in_window
 from features.catalog import BENCHMARKED, CATEGORICAL, FEATURES, Feature
 from features.rules import RULES, SCORED_CONFIDENCE
 
@@ -353,17 +361,81 @@ def repeats(group: str, row: Mapping[str, Any], chosen: Collection[str]) -> bool
     return any((other, group) in _SAME_CONTRACTS and format_value(other, row.get(other)) == shown for other in chosen)
 
 
+def window_fr(as_of: date, declared: Collection[date], window_months: int, first_declared: date | None = None) -> str | None:
+    """The months of the window of `window_months` ending with `as_of` that the `declared` months (first days) cover, in
+    French as a reason's window reads, or None when they cover it whole. The wording is `explain`'s: a window that
+    begins before the establishment's first declared month (`first_declared`, else the first of `declared`) counts from
+    it, « sur 4 mois au lieu des 12 derniers (depuis le 01/05/2025) »: nothing was declared before, the contracts of
+    those months are not known. A month missing after it does not shorten the window (the contracts declared before
+    and after such a month run through it) and is named: « sur les 12 derniers mois, sans DSN pour mars 2025 »."""
+    months = months_between(add_months(month_start(as_of), 1 - window_months), month_start(as_of))
+    there = set(declared)
+    if all(month in there for month in months):
+        return None
+    if first_declared is None:
+        first_declared = min((month for month in there if month <= months[-1]), default=months[0])
+    first = max(month_start(first_declared), months[0])
+    missing = [month for month in months if month >= first and month not in there]
+    text = (f"sur {len(months) - months.index(first)} mois au lieu des {window_months} derniers (depuis le "
+            f"{date_fr(first)})" if first > months[0] else f"sur les {window_months} derniers mois")
+    return text + (f", sans DSN pour {', '.join(month_fr(month) for month in missing)}" if missing else "")
+
+
+@dataclass(frozen=True)
+class CoveredWindows:
+    """What an establishment's declarations cover of the features' windows, in French (`window_fr`): `long` for the
+    main window (features ending in `_12m`), `short` for the short one (`_3m`); None where they cover it whole."""
+
+    long: str | None = None
+    short: str | None = None
+
+
+WHOLE_WINDOWS = CoveredWindows()
+
+
+def covered_windows(row: Mapping[str, Any], settings: FeaturesConfig) -> CoveredWindows:
+    """The windows of an establishment's feature-table `row`, from its `declared_window_bits` (the months of the main
+    window it declared, as of the row's month: `features.asof.declared_in_window`) and `first_declared_month` (none
+    for a temp-work user that does not declare: the months its agencies' declarations cover); whole when the row
+    does not say (a table stored before they were kept)."""
+    bits, as_of, first = row.get("declared_window_bits"), row.get("as_of"), row.get("first_declared_month")
+    if bits is None or as_of is None or pd.isna(bits) or pd.isna(as_of):
+        return WHOLE_WINDOWS
+    month = pd.Timestamp(as_of).date()
+    since = None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    declared = declared_in_window(month, int(bits), settings.window_months)
+    short = (window_fr(month, declared, settings.short_window_months, since)
+             if settings.short_window_months <= settings.window_months else None)
+    return CoveredWindows(window_fr(month, declared, settings.window_months, since), short)
+
+
+# A window as a feature's label states it: « … sur 12 mois », « (jours sous contrat, 12 mois) ».
+_WINDOW_IN_LABEL = re.compile(r" sur \d+ mois|, \d+ mois(?=\))")
+
+
+def windowed_label(feature: str, label: str, covered: CoveredWindows) -> str:
+    """`label` of `feature` saying the months the establishment's declarations cover of its window (`covered`), in
+    place of the window it states, when they do not cover it whole; else `label`. A feature counts over the main
+    window when its name ends in `_12m`, over the short one in `_3m` (features.indicators), but for the headcount's
+    growth: two headcounts a year apart, which its sentence gives (`headcount_change`)."""
+    window = (covered.long if feature.endswith("_12m") and feature != "headcount_growth_12m"
+              else covered.short if feature.endswith("_3m") else None)
+    return label if window is None else f"{_WINDOW_IN_LABEL.sub('', label)} {window}"
+
+
 def sentence(
     group: str,
     row: Mapping[str, Any],
     benchmarks: SectorBenchmarks,
     found_here: EstablishmentEvidence | None,
+    covered: CoveredWindows = WHOLE_WINDOWS,
 ) -> str | None:
     """The French sentence of one reason group for one establishment (`row`: its feature-table row), or
     None when the fact does not set the establishment apart as written (a missing value, the same figure
     as its sector's median or one on its safe side, no potential infraction, a last inspection that found
     nothing), and for a category (region, NAF code, IDCC): what an inspector can check on site is a fact
-    of the establishment, not the group it belongs to."""
+    of the establishment, not the group it belongs to. `covered`: the establishment's windows (`covered_windows`),
+    stated by the facts counted over one its declarations do not cover whole."""
     if group == LEGAL_RULES:
         text = rules_sentence(row, found_here)
         return None if text.startswith("Aucune") else text
@@ -371,7 +443,7 @@ def sentence(
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     feature = _BY_NAME.get(group)
-    label = feature.label_fr if feature else group
+    label = windowed_label(group, feature.label_fr, covered) if feature else group
     if feature is not None and feature.unit == "category":
         return None
     if group == "last_inspection_found_abuse":
@@ -396,10 +468,13 @@ def top_reasons(
     benchmarks: SectorBenchmarks,
     evidence_by_siret: dict[str, EstablishmentEvidence],
     n: int,
+    *,
+    settings: FeaturesConfig,
 ) -> pd.DataFrame:
     """For each row of `grouped` (indexed like `table`): the `n` groups that raise the score most and set
-    the establishment apart (see `sentence`), as columns reason_1..n (sentences) and reason_1_feature..n
-    (group names); empty when fewer do."""
+    the establishment apart (see `sentence`, each row's windows read with the feature `settings` it was computed
+    with: `covered_windows`), as columns reason_1..n (sentences) and reason_1_feature..n (group names); empty when
+    fewer do."""
     values = grouped.to_numpy()
     order = np.argsort(-values, axis=1)
     names = grouped.columns.to_numpy()
@@ -408,13 +483,14 @@ def top_reasons(
     rows = table.loc[grouped.index].to_dict("records")  # plain dicts: much faster than iterrows
     for position, row in enumerate(rows):
         found_here = evidence_by_siret.get(str(row["siret"]))
+        covered = covered_windows(row, settings)
         chosen: list[tuple[str, str]] = []
         for column in order[position]:
             if len(chosen) == n or values[position, column] <= 0:
                 break
             if repeats(names[column], row, [group for group, _ in chosen]):
                 continue
-            text = sentence(names[column], row, benchmarks, found_here)
+            text = sentence(names[column], row, benchmarks, found_here, covered)
             if text is not None:
                 chosen.append((names[column], text))
         chosen += [("", "")] * (n - len(chosen))

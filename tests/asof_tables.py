@@ -34,7 +34,8 @@ def keyed_contracts(rows: str) -> str:
 
 ESTABLISHMENTS = _schema(
     "siret siren naf idcc street postal_code city departement departement_name region_code region",
-    dates="first_month last_month", ints="months_declared_in_window", bools="declares declares_since_first_month",
+    dates="first_month last_month", ints="months_declared_in_window declared_window_bits",
+    bools="declares declares_since_first_month",
 )
 ABSENCES = _schema(
     "siret person_key contract_number kind reason post establishment_siret contract_id",

@@ -29,6 +29,7 @@ from scoring.explain import (
     timeline_figure,
     write_explanation,
 )
+from scoring.reasons import WHOLE_WINDOWS, CoveredWindows, covered_windows
 from tests.feature_results import read_whole
 from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
@@ -172,10 +173,32 @@ def test_a_window_that_begins_before_the_first_declared_month_is_said_and_warned
             "indicateurs calculés sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024) : ceux dits « sur 12 "
             "mois » portent sur une période plus courte.") in paragraph
     assert "derniers mois (depuis le 01/01/2024)" not in paragraph
+    # The restaurant's own declarations, from 2024-07 too: its facts « sur 12 mois » say so; its 3 months are whole.
+    assert explanation.covered == CoveredWindows("sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024)")
+    assert ("Les DSN de l'établissement ne couvrent pas toute cette période : ses indicateurs « sur 12 mois » portent "
+            "sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024).") in paragraph
+    labels = explanation.contributions.set_index("feature")["label_fr"]
+    assert labels["hires_12m"] == "embauches (CDI, CDD, missions) sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024)"
+    assert labels["hires_3m"] == "embauches sur 3 mois"
     assert explanation.examined == "depuis le 01/07/2024, premier mois de DSN disponible (historique incomplet)"
     without = replace(explanation, evidence=explanation.evidence.iloc[:0])
     assert ("Infractions potentielles relevées : aucune depuis le 01/07/2024, premier mois de DSN disponible "
             "(historique incomplet).") in " ".join(explanation_text(without).split())  # lines wrapped at 100
+
+
+@pytest.mark.parametrize(("as_of", "covered"), [
+    (date(2025, 6, 1), WHOLE_WINDOWS),  # 2024-07 to 2025-06: exactly the 12 months of the window declared
+    (date(2025, 5, 1), CoveredWindows("sur 11 mois au lieu des 12 derniers (depuis le 01/07/2024)")),
+])
+def test_the_months_an_establishment_declared_are_kept_with_its_features(home, as_of, covered):
+    """Each row of the feature table keeps the months of its window its establishment declared, as of its month: with
+    the declarations beginning in 2024-07, twelve as of 2025-06 (none of the later months read), eleven as of 2025-05;
+    its reasons and explanation state them (`covered_windows`)."""
+    with DuckDBEngine() as engine:
+        table = read_whole(compute_features(engine, home.warehouse, as_of, Config())).features
+    row = table.set_index("siret").loc[RESTAURANT].to_dict() | {"siret": RESTAURANT}
+    assert row["first_declared_month"] == pd.Timestamp("2024-07-01")
+    assert covered_windows(row, Config().features) == covered
 
 
 def test_files_are_written(explained, tmp_path):

@@ -8,7 +8,7 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
-from features.asof import ABSENCES_ASOF_SQL, ESTABLISHMENTS_ASOF_SQL
+from features.asof import ABSENCES_ASOF_SQL, ESTABLISHMENTS_ASOF_SQL, declared_in_window
 from warehouse.engine import places_arrow
 from warehouse.sql_engine import DuckDBEngine, SqlEngine, load_table
 
@@ -21,8 +21,8 @@ def _rows(columns: dict[str, list], reverse: bool) -> pa.Table:
 
 
 def last_declared(engine: SqlEngine, reverse: bool) -> tuple[tuple, tuple, date]:
-    """(the shop's NAF and street, the user's NAF and street, the absence's end) as of 2025-12, from rows tied on
-    their month, read in their order or reversed."""
+    """(the shop's NAF, street and declared months of the window, the user's, the absence's end) as of 2025-12, from
+    rows tied on their month, read in their order or reversed."""
     engine.register("declarations", _rows({
         "declaration_key": ["k1", "k2"], "month": [OCTOBER, OCTOBER], "siret": [SHOP, SHOP],
         "siren": [SHOP[:9], SHOP[:9]], "naf": ["4711D", "4711F"], "idcc": ["2216", "2216"],
@@ -50,8 +50,8 @@ def last_declared(engine: SqlEngine, reverse: bool) -> tuple[tuple, tuple, date]
     load_table(engine, "places", places_arrow())
     engine.create_table("establishments_asof", ESTABLISHMENTS_ASOF_SQL)
     engine.create_table("absences_asof", ABSENCES_ASOF_SQL)
-    establishments = engine.fetch("SELECT siret, naf, street FROM establishments_asof ORDER BY siret")
-    shop, user = (tuple(row) for row in establishments[["naf", "street"]].itertuples(index=False))
+    establishments = engine.fetch("SELECT siret, naf, street, declared_window_bits FROM establishments_asof ORDER BY siret")
+    shop, user = (tuple(row) for row in establishments[["naf", "street", "declared_window_bits"]].itertuples(index=False))
     end = engine.fetch_row("SELECT absence_end FROM absences_asof")
     for name in ("declarations", "workplaces", "absences", "contracts_asof"):
         engine.unregister(name)
@@ -61,7 +61,8 @@ def last_declared(engine: SqlEngine, reverse: bool) -> tuple[tuple, tuple, date]
     return shop, user, end[0]
 
 
-EXPECTED = (("4711F", "3 RUE DU PORT"), ("1013A", "ZONE INDUSTRIELLE NORD"), date(2025, 10, 31))
+# The shop declared October, month 9 of the window; the user, which does not declare, has the warehouse's months.
+EXPECTED = (("4711F", "3 RUE DU PORT", 1 << 9), ("1013A", "ZONE INDUSTRIELLE NORD", 1 << 9), date(2025, 10, 31))
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -77,11 +78,12 @@ def test_an_establishment_counts_the_distinct_months_it_declared_in_the_window()
     establishment that declared only before the window is not active; a value declared NULL last keeps the one
     declared before it."""
     late, early = "55555555500055", "66666666600066"
-    months = [date(2024, 12, 1), date(2025, 1, 1), date(2025, 3, 1), date(2025, 3, 1), date(2025, 12, 1)]
+    # Its declaration of 2026-01, after the month, is not read.
+    months = [date(2024, 12, 1), date(2025, 1, 1), date(2025, 3, 1), date(2025, 3, 1), date(2025, 12, 1), date(2026, 1, 1)]
     rows = {
         "declaration_key": [f"k{i}" for i in range(len(months) + 1)], "month": [*months, date(2024, 12, 1)],
         "siret": [late] * len(months) + [early], "siren": [late[:9]] * len(months) + [early[:9]],
-        "naf": ["5610A"] * (len(months) + 1), "idcc": ["1979", "1979", "1979", "1979", None, "1979"],
+        "naf": ["5610A"] * (len(months) + 1), "idcc": ["1979", "1979", "1979", "1979", None, "4711", "1979"],
         "street": ["2 QUAI DES ORFEVRES"] * (len(months) + 1), "postal_code": ["75001"] * (len(months) + 1),
         "city": ["PARIS"] * (len(months) + 1),
     }
@@ -99,6 +101,9 @@ def test_an_establishment_counts_the_distinct_months_it_declared_in_the_window()
         load_table(engine, "places", places_arrow())
         engine.create_table("establishments_asof", ESTABLISHMENTS_ASOF_SQL)
         found = engine.fetch("SELECT siret, months_declared_in_window, idcc, CAST(first_month AS VARCHAR) AS first, "
-                             "CAST(last_month AS VARCHAR) AS last FROM establishments_asof")
+                             "CAST(last_month AS VARCHAR) AS last, declared_window_bits FROM establishments_asof")
     assert found.to_dict("records") == [
-        {"siret": late, "months_declared_in_window": 3, "idcc": "1979", "first": "2024-12-01", "last": "2025-12-01"}]
+        {"siret": late, "months_declared_in_window": 3, "idcc": "1979", "first": "2024-12-01", "last": "2025-12-01",
+         "declared_window_bits": 0b100000000101}]
+    assert declared_in_window(date(2025, 12, 1), 0b100000000101, 12) == [date(2025, 1, 1), date(2025, 3, 1),
+                                                                         date(2025, 12, 1)]

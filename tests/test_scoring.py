@@ -13,14 +13,18 @@ import pytest
 from core.config import Config
 from core.home import Home
 from core.scoring_config import ScoringConfig
+from features.asof import declared_in_window
 from scoring.evidence_groups import group_evidence, rule_labels
 from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs, write_list_inputs
 from scoring.monthly import keep_list_inputs, read_ranking
 from scoring.reasons import (
     LEGAL_RULES,
     RULE_PHRASES,
+    WHOLE_WINDOWS,
+    CoveredWindows,
     SectorBenchmarks,
     benchmark_label,
+    covered_windows,
     evidence_posts,
     format_value,
     grouped_contributions,
@@ -30,6 +34,7 @@ from scoring.reasons import (
     rules_sentence,
     sentence,
     top_reasons,
+    windowed_label,
     within_noise,
 )
 from scoring.selection import FIRST, LEFT, NEW, STILL, compare_with_previous, rank_and_select, recently_inspected
@@ -175,6 +180,90 @@ def test_a_sector_median_column_is_named_by_the_median_it_holds_for_the_establis
     assert benchmark_label("share_fixed_term_under_1_month_12m", table.iloc[0], benchmarks) is None
 
 
+AUGUST = date(2025, 8, 1)  # its 12-month window: 2024-09 to 2025-08; the short one: 2025-06 to 2025-08
+
+
+def _bits(months: list[date]) -> int:
+    """`declared_window_bits` of an establishment declaring `months` as of AUGUST (bit i: month i of its window)."""
+    return sum(1 << ((m.year - 2024) * 12 + m.month - 9) for m in months)
+
+
+WINDOW = [date(2024, m, 1) for m in range(9, 13)] + [date(2025, m, 1) for m in range(1, 9)]
+
+
+@pytest.mark.parametrize(("declared", "long", "short"), [
+    (WINDOW, None, None),  # exactly the 12 months of the window: whole, the sentences as they were
+    (WINDOW[1:], "sur 11 mois au lieu des 12 derniers (depuis le 01/10/2024)", None),  # 11, the first one missing
+    ([m for m in WINDOW if m != date(2025, 3, 1)], "sur les 12 derniers mois, sans DSN pour mars 2025", None),
+    (WINDOW[:-1], "sur les 12 derniers mois, sans DSN pour août 2025", "sur les 3 derniers mois, sans DSN pour août 2025"),
+    (WINDOW[8:], "sur 4 mois au lieu des 12 derniers (depuis le 01/05/2025)", None),
+    (WINDOW[10:], "sur 2 mois au lieu des 12 derniers (depuis le 01/07/2025)",
+     "sur 2 mois au lieu des 3 derniers (depuis le 01/07/2025)"),
+    ([date(2025, 1, 1), date(2025, 2, 1), date(2025, 4, 1), date(2025, 8, 1)],
+     "sur 8 mois au lieu des 12 derniers (depuis le 01/01/2025), sans DSN pour mars 2025, mai 2025, juin 2025, juillet "
+     "2025", "sur les 3 derniers mois, sans DSN pour juin 2025, juillet 2025"),
+])
+def test_a_window_the_declarations_do_not_cover_whole_is_said_as_it_was_read(declared, long, short):
+    """A late start counts from its first month (nothing was declared before it); a month missing after it is named,
+    the window still running over it (the contracts declared before and after such a month run through it)."""
+    row = {"as_of": pd.Timestamp(AUGUST), "declared_window_bits": _bits(declared),
+           "first_declared_month": pd.Timestamp(declared[0])}
+    assert declared_in_window(AUGUST, _bits(declared), 12) == declared
+    assert covered_windows(row, Config().features) == CoveredWindows(long, short)
+
+
+def test_months_missing_at_the_start_of_the_window_of_an_establishment_declaring_before_it_are_gaps():
+    """Declaring since 2023, it sent nothing for September and October 2024: not a late start, two months missing."""
+    row = {"as_of": pd.Timestamp(AUGUST), "declared_window_bits": _bits(WINDOW[2:]),
+           "first_declared_month": pd.Timestamp("2023-01-01")}
+    assert covered_windows(row, Config().features) == CoveredWindows(
+        "sur les 12 derniers mois, sans DSN pour septembre 2024, octobre 2024")
+    # A temp-work user that does not declare: the months its agencies' declarations cover (the warehouse's) decide.
+    user = {"as_of": pd.Timestamp(AUGUST), "declared_window_bits": _bits(WINDOW[6:]), "first_declared_month": pd.NaT}
+    assert covered_windows(user, Config().features).long == "sur 6 mois au lieu des 12 derniers (depuis le 01/03/2025)"
+
+
+def _late_starters() -> pd.DataFrame:
+    """Ten restaurants of one region declaring the whole window as of AUGUST, and one declaring since May 2025 whose
+    hires are all fixed-term; every one's short window whole."""
+    rows = [{"siret": f"{i:014d}", "naf": "5610A", "region_code": "11", "declares": True, "as_of": pd.Timestamp(AUGUST),
+             "declared_window_bits": _bits(WINDOW[8:] if i == 0 else WINDOW), "hires_12m": 10, "hires_3m": 5,
+             "first_declared_month": pd.Timestamp(WINDOW[8] if i == 0 else date(2023, 1, 1)),
+             "share_hires_fixed_term_12m": 0.8 if i == 0 else 0.3, "share_hires_fixed_term_3m": 1.0 if i == 0 else 0.2,
+             "precarity_rate_12m": 0.7 if i == 0 else 0.2, "share_fixed_term_under_1_month_12m": 0.6 if i == 0 else 0.1,
+             "headcount": 10, "headcount_growth_12m": np.nan}
+            for i in range(10)]
+    return pd.DataFrame(rows)
+
+
+def test_the_reasons_of_a_partial_window_say_the_months_the_establishment_declared():
+    """« 80 % des embauches en CDD ou intérim sur 12 mois » read of an establishment declared for 4 months misled: its
+    sentences over the 12-month window say the 4 months and since when; over the 3-month one, which it declared whole,
+    and for the establishments declaring the whole window, they are as they were."""
+    table = _late_starters()
+    features = ["share_hires_fixed_term_12m", "precarity_rate_12m", "share_fixed_term_under_1_month_12m",
+                "share_hires_fixed_term_3m"]
+    contributions = pd.DataFrame({f: [0.4 - 0.1 * i] * 2 for i, f in enumerate(features)}, index=table.index[:2])
+    reasons = top_reasons(grouped_contributions(contributions, features), table, SectorBenchmarks.of(table, features, 5),
+                          {}, n=4, settings=Config().features)
+    partial = "sur 4 mois au lieu des 12 derniers (depuis le 01/05/2025)"
+    assert reasons.iloc[0][[f"reason_{i}" for i in range(1, 5)]].tolist() == [
+        f"Part des embauches en CDD ou intérim {partial} : 80 % (médiane du secteur en région : 30 %)",
+        f"Taux de recours aux CDD et à l'intérim (jours sous contrat) {partial} : 70 % (médiane du secteur en région : "
+        "20 %)",
+        f"Part des CDD et missions de moins d'un mois {partial} : 60 % (médiane du secteur en région : 10 %)",
+        "Part des embauches en CDD ou intérim sur 3 mois : 100 % (médiane du secteur en région : 20 %)",
+    ]
+    whole = table.iloc[1].to_dict() | {"share_hires_fixed_term_12m": 0.8}
+    assert sentence("share_hires_fixed_term_12m", whole, SectorBenchmarks.of(table, features, 5), None,
+                    covered_windows(whole, Config().features)) == (
+        "Part des embauches en CDD ou intérim sur 12 mois : 80 % (médiane du secteur en région : 30 %)")
+    # A row of a table stored before the months were kept: nothing known, the sentence as it was.
+    assert covered_windows({"as_of": pd.Timestamp(AUGUST)}, Config().features) == WHOLE_WINDOWS
+    assert windowed_label("headcount_growth_12m", "évolution de l'effectif sur 12 mois",
+                          CoveredWindows(partial)) == "évolution de l'effectif sur 12 mois"
+
+
 def test_a_list_keeps_its_inputs_whole_and_gives_them_back(tmp_path):
     table = _table()
     features = ["share_fixed_term_under_1_month_12m", "n_carence", "n_rule_hits_total"]
@@ -254,7 +343,7 @@ def test_only_what_raises_the_score_becomes_a_reason():
                                   "n_rule_hits_total": [0.1, -0.2]}, index=table.index)
     grouped = grouped_contributions(contributions, features)
     reasons = top_reasons(grouped, table, SectorBenchmarks.of(table, features, 1),
-                          {"00000000000000": _posts()}, n=3)
+                          {"00000000000000": _posts()}, n=3, settings=Config().features)
     first, second = reasons.iloc[0], reasons.iloc[1]
     assert first["reason_1_feature"] == LEGAL_RULES and "délai de carence" in first["reason_1"]
     assert first["reason_2_feature"] == "share_fixed_term_under_1_month_12m"
@@ -288,7 +377,7 @@ def test_a_fact_giving_the_same_figure_over_the_same_contracts_is_passed_over():
                                   "longest_post_run_days": [0.3, 0.3], "longest_chain_days": [0.2, 0.2],
                                   "share_fixed_term_under_1_month_12m": [0.1, 0.1]}, index=table.index[:2])
     reasons = top_reasons(grouped_contributions(contributions, features), table,
-                          SectorBenchmarks.of(table, features, 1), {}, n=3)
+                          SectorBenchmarks.of(table, features, 1), {}, n=3, settings=Config().features)
     assert reasons.iloc[0][["reason_1_feature", "reason_2_feature", "reason_3_feature"]].tolist() == [
         "share_hours_fixed_term_12m", "longest_post_run_days", "share_fixed_term_under_1_month_12m"]
     assert reasons.iloc[1][["reason_1_feature", "reason_2_feature", "reason_3_feature"]].tolist() == [
@@ -384,7 +473,8 @@ def test_a_fact_that_does_not_set_the_establishment_apart_is_passed_over():
     assert sentence(LEGAL_RULES, table.iloc[1], benchmarks, None) is None  # no potential infraction
     features = ["share_fixed_term_under_1_month_12m", "n_carence"]
     contributions = pd.DataFrame({"share_fixed_term_under_1_month_12m": [0.9], "n_carence": [0.1]}, index=[1])
-    reasons = top_reasons(grouped_contributions(contributions, features), table, benchmarks, {}, n=2)
+    reasons = top_reasons(grouped_contributions(contributions, features), table, benchmarks, {}, n=2,
+                          settings=Config().features)
     assert list(reasons.iloc[0][["reason_1", "reason_2"]]) == ["", ""]
 
 

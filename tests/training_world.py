@@ -63,6 +63,8 @@ def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.nda
         "city": pd.array(["PARIS"] * n, dtype="str"),
         "departement": pd.array(["75"] * n, dtype="str"),
         "declares": np.ones(n, dtype=bool),
+        "first_declared_month": pd.Series([pd.NaT] * n, dtype="datetime64[us]"),  # before the warehouse: not known
+        "declared_window_bits": np.full(n, 2**12 - 1, dtype="int64"),  # every month of the window declared
         "benchmark_level": pd.array(["naf_region"] * n, dtype="str"),
     }
     for feature in FEATURES:
