@@ -135,8 +135,10 @@ class StoredFeatures(Mapping[date, pd.DataFrame]):
     month's evidence is always that of its features.
     """
 
-    def __init__(self, months: list[date]):
+    def __init__(self, months: list[date], declared: Collection[date] = ()):
         self._months = list(months)
+        # The months the published version of the warehouse they were checked against (or computed from) declares.
+        self.declared = tuple(sorted(declared))
         self._files: dict[date, tuple[int, int]] = {}
         weakref.finalize(self, _close_all, self._files)
 
@@ -340,7 +342,7 @@ def feature_tables(
     version = published_version(home.warehouse)
     available = set(declared_months(version))
     wanted = [month for month in dict.fromkeys(months) if month in available]
-    tables = StoredFeatures(wanted)
+    tables = StoredFeatures(wanted, declared=available)
     stale: list[date] = []
     if not wanted:
         return tables

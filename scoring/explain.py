@@ -453,21 +453,31 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
         model, version = load_model(registry, config, model_reference)
     contracts = month_contracts(home, config, month, siret)
     declared = declared_months(published_version(home.warehouse))
+    # The list's line is explained with the months it knew declared (a late declaration of a past month fills a gap
+    # today that the list had), when it kept them.
+    as_listed: Collection[date] = declared
     if line is not None and model_reference is None and not gone:
         kept = read_list_inputs(home, month)
+        as_listed = list_declared(kept, declared)
         if kept is not None and kept_explains(kept, model, version, siret, line):
             return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
                                          month, config, published=ranking, benchmarks=kept.benchmarks,
-                                         declared=declared)
+                                         declared=as_listed)
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)
     table = stored.table
     if line is not None and model_reference is None and not gone and scores_as_published(model, table, siret, line):
         return explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret,
-                                     month, config, published=ranking, declared=declared)
+                                     month, config, published=ranking, declared=as_listed)
     explanation = explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret, month,
                                         config, inspections, previous_ranking(home, month), declared=declared)
     return replace(explanation, notice=_differs_from_list(ranking, line, explanation, bool(gone)))
+
+
+def list_declared(kept: ListInputs | None, today: Collection[date]) -> Collection[date]:
+    """The warehouse's declared months a published list's line is explained with: those its list kept (`kept`: as they
+    were when it was drawn up), else `today`'s (a list kept before they were, or nothing kept)."""
+    return kept.declared if kept is not None and kept.declared is not None else today
 
 
 def published_ranking(home: Home, month: date) -> pd.DataFrame | None:
@@ -884,6 +894,7 @@ __all__ = [
     "explain_line",
     "explain_month",
     "explanation_text",
+    "list_declared",
     "model_facts",
     "month_contracts",
     "person_labels",

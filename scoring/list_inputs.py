@@ -2,11 +2,12 @@
 
 The monthly run writes, next to the month's features, `data/list-inputs/YYYY-MM/`: the feature rows of the
 establishments it explained (the listed ones, or every one with `--all-reasons`), their rule evidence, the sector
-medians its sentences compared them with, and the model version that scored them. When controls are imported
-afterwards, or the features are computed again with other definitions, the month's stored feature table changes;
-these rows do not. `explain` and the web page explain a list's line from them, so that the contributions shown are
-those behind the list's score and reasons. They stay inside the home: the evidence names persons by their keyed
-pseudonym, which the lists shorten.
+medians its sentences compared them with, the model version that scored them, and the months up to the list's the
+warehouse declared when the features were read. When controls are imported afterwards, the features are computed
+again with other definitions, or a declaration of a past month arrives late, the month's stored feature table and the
+warehouse change; these do not. `explain` and the web page explain a list's line from them, so that the contributions
+shown are those behind the list's score and reasons, and its months without DSN those the list knew. They stay
+inside the home: the evidence names persons by their keyed pseudonym, which the lists shorten.
 
 The folder is written whole or not at all (`core.atomic_files.folder_replaced_when_written`).
 """
@@ -35,13 +36,16 @@ EVIDENCE_ROW_GROUP = 50_000  # evidence rows by establishment, in row groups an 
 @dataclass(frozen=True, eq=False)  # frames: no equality nor hash
 class ListInputs:
     """What a list kept: the explained establishments' feature rows (`features`, one per SIRET), the month's sector
-    medians, the version of the model that scored the list, and the folder holding their rule evidence."""
+    medians, the version of the model that scored the list, the folder holding their rule evidence, and the months up
+    to the list's the warehouse declared when it was drawn up (`declared`, first days; None for a list kept before
+    they were)."""
 
     month: date
     model_version: str
     features: pd.DataFrame
     benchmarks: SectorBenchmarks
     folder: Path
+    declared: tuple[date, ...] | None = None
 
     @cached_property
     def positions(self) -> dict[str, int]:
@@ -67,8 +71,10 @@ def write_list_inputs(inputs: ListInputs, evidence: pd.DataFrame) -> None:
                             ("benchmarks", inputs.benchmarks.to_frame())):
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), part / f"{name}.parquet",
                            compression="zstd", row_group_size=EVIDENCE_ROW_GROUP if name == "evidence" else None)
-        (part / "inputs.json").write_text(json.dumps({"month": f"{inputs.month:%Y-%m}",
-                                                      "model_version": inputs.model_version}), encoding="utf-8")
+        facts: dict[str, object] = {"month": f"{inputs.month:%Y-%m}", "model_version": inputs.model_version}
+        if inputs.declared is not None:
+            facts["declared_months"] = [f"{month:%Y-%m}" for month in inputs.declared]
+        (part / "inputs.json").write_text(json.dumps(facts), encoding="utf-8")
 
 
 def read_list_inputs(home: Home, month: date) -> ListInputs | None:
@@ -78,7 +84,9 @@ def read_list_inputs(home: Home, month: date) -> ListInputs | None:
     if not all((folder / name).exists() for name in FILES):
         return None
     facts = json.loads((folder / "inputs.json").read_text(encoding="utf-8"))
+    declared = facts.get("declared_months")
     return ListInputs(
         month, str(facts["model_version"]), pq.read_table(folder / "features.parquet").to_pandas(date_as_object=False),
         SectorBenchmarks.from_frame(pq.read_table(folder / "benchmarks.parquet").to_pandas()), folder,
+        None if declared is None else tuple(date.fromisoformat(f"{month}-01") for month in declared),
     )

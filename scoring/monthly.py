@@ -129,6 +129,11 @@ class StoredMonth:
         """The month's rule evidence (of the establishments `among` if given)."""
         return self.files.evidence(self.month, among)
 
+    @property
+    def declared(self) -> tuple[date, ...]:
+        """The months up to this one the warehouse declared when the features were read (`StoredFeatures.declared`)."""
+        return tuple(month for month in self.files.declared if month <= self.month)
+
 
 def month_features(home: Home, config: Config, month: date, inspections: pd.DataFrame | None) -> StoredMonth:
     """The feature table as of the month, reused when current, else computed and stored, with its evidence."""
@@ -363,7 +368,7 @@ def score_month(
         evidence = stored.evidence(set(ranked.loc[rows, "siret"]))
     with timed(stages, "SHAP reasons"):
         benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
-    inputs = ListInputs(month, version, table.loc[rows], benchmarks, list_inputs_folder(home, month))
+    inputs = ListInputs(month, version, table.loc[rows], benchmarks, list_inputs_folder(home, month), stored.declared)
     ranked = explain_ranked(model, table, ranked, evidence, config, all_reasons, stages, benchmarks)
     ranked["model_version"] = version
 

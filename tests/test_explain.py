@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from core.config import Config
 from core.home import Home
+from core.scoring_config import ScoringConfig
 from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
@@ -24,14 +25,16 @@ from scoring.explain import (
     contract_timeline,
     establishment_contracts,
     explain_establishment,
+    explain_month,
     explanation_text,
     person_labels,
     timeline_figure,
     write_explanation,
 )
+from scoring.monthly import score_month
 from scoring.reasons import WHOLE_WINDOWS, CoveredWindows, covered_windows
 from tests.feature_results import read_whole
-from tests.mini_world import MONTHS, RESTAURANT, SHOP, write_months
+from tests.mini_world import CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
 
@@ -274,3 +277,40 @@ def test_persons_starting_on_one_day_are_numbered_whatever_their_keys():
         examined="sur les 12 derniers mois"))
     rows = [label.get_text().split(" — ")[-1] for label in picture.axes[0].get_yticklabels()]
     assert rows == [f"salarié {n}" for n in range(1, 12)]
+
+
+MARCH = date(2025, 3, 1)
+
+
+def test_an_old_list_is_explained_as_known_when_it_was_drawn_up(tmp_path, test_key, monkeypatch):
+    """The list of 2025-08 was drawn up while the warehouse held nothing for March 2025; a declaration of that month
+    received afterwards (the care home's, late) does not change how its lines are explained: their months without
+    DSN are judged from what the list read, not from the warehouse as it is today."""
+    home = Home(tmp_path / "home")
+    config = Config(scoring=ScoringConfig(file_workers=1))
+    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m != MARCH]), home, config, test_key)
+    with DuckDBEngine() as engine:
+        model = small_model(read_whole(compute_features(engine, home.warehouse, AS_OF, config)).features)
+    monkeypatch.setattr("scoring.monthly.load_model", lambda *_, **__: (model, "7"))
+    score_month(home, config, AS_OF)
+    before = explain_month(home, config, RESTAURANT, AS_OF)
+    assert before.gaps == (MARCH,) and before.establishment["in_list"]
+    assert "Aucune DSN n'est disponible pour mars 2025" in audit_paragraph(before)
+    assert before.covered == CoveredWindows("sur les 12 derniers mois, sans DSN pour mars 2025")
+
+    ingest(write_months(tmp_path / "late", [MARCH], declares=lambda siret, _: siret == CARE_HOME), home, config,
+           test_key)
+    after = explain_month(home, config, RESTAURANT, AS_OF)
+    assert after.gaps == (MARCH,) and after.notice == ""
+    assert explanation_text(after) == explanation_text(before)
+    # The web page explaining the line shares the rule.
+    from web.data import HomeData
+
+    monkeypatch.setattr("web.data.load_model", lambda *_, **__: (model, "7"))
+    pages = HomeData(home, config)
+    try:
+        page = pages.establishment(AS_OF, RESTAURANT).explanation
+    finally:
+        pages.engines.close()
+    assert page.gaps == (MARCH,) and explanation_text(page) == explanation_text(before)
+

@@ -275,11 +275,14 @@ def test_a_list_keeps_its_inputs_whole_and_gives_them_back(tmp_path):
     sirets = table["siret"].astype(str).tolist()
     evidence = pd.DataFrame({"establishment_siret": [sirets[1], sirets[0], sirets[1]], "rule": ["a", "b", "c"]})
     write_list_inputs(ListInputs(month, "3", table.iloc[:4], benchmarks, folder), evidence)
+    assert read_list_inputs(home, month).declared is None  # a list that did not keep its declared months
     killed = folder.parent / f".{folder.name}.999999999-0123abcd.dir"  # a run killed while writing left its folder
     killed.mkdir()
-    write_list_inputs(ListInputs(month, "4", table.iloc[:2], benchmarks, folder), evidence.iloc[:2])
+    declared = (date(2024, 12, 1), date(2025, 1, 1), date(2025, 3, 1))  # nothing for February when drawn up
+    write_list_inputs(ListInputs(month, "4", table.iloc[:2], benchmarks, folder, declared), evidence.iloc[:2])
     kept = read_list_inputs(home, month)
     assert kept is not None and kept.model_version == "4" and list(kept.positions) == sirets[:2]
+    assert kept.declared == declared
     pd.testing.assert_frame_equal(kept.features, table.iloc[:2].reset_index(drop=True))
     assert kept.evidence_of(sirets[1])["rule"].tolist() == ["a"] and kept.evidence_of(sirets[2]).empty
     assert [kept.benchmarks.lookup(table["naf"].iloc[i], table["region_code"].iloc[i], features[0]) for i in range(10)

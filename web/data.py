@@ -38,6 +38,7 @@ from web.project import (
     format_value,
     group_evidence,
     kept_explains,
+    list_declared,
     list_inputs_folder,
     lists_folder,
     load_inspections,
@@ -304,8 +305,10 @@ class HomeData:
         line = ranked.loc[siret]
         model = self.model(str(line["model_version"]))
         kept = self.list_inputs(month)
-        if kept is not None and kept_explains(kept, model, str(line["model_version"]), siret, line):
+        as_listed = kept is not None and kept_explains(kept, model, str(line["model_version"]), siret, line)
+        if as_listed:
             # A line the list explained: from what the list kept of it, whatever was computed since.
+            assert kept is not None
             features = MonthFeatures(kept.features, kept.positions, kept.benchmarks)
             evidence = kept.evidence_of(siret)
         else:
@@ -317,7 +320,8 @@ class HomeData:
         with self.engines.engine() as (version, engine):
             agencies = self.agencies(month, version, engine)
             contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)
-            declared = declared_months(version)
+            # The months without DSN as the list knew them, when it explained the line from what it kept.
+            declared = list_declared(kept if as_listed else None, declared_months(version))
         region_count = int((ranked["region_code"] == line["region_code"]).sum())
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
                                    evidence, contracts, month, self.config, features.benchmarks, region_count,
