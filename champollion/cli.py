@@ -177,13 +177,16 @@ def import_inspections(
         typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)
     stored = context.home.warehouse / STORED_NAME
     left_out = rows_left_out(loaded.issues)
+    # Controls the web application recorded with another outcome: the imported one is kept (`one_per_control`).
+    conflicts = (f"; {_counted(loaded.conflicts, 'control')} recorded in the web application with another outcome, "
+                 "the imported one kept" if loaded.conflicts else "")
     if append:
         typer.echo(f"{_counted(len(loaded.rows), 'inspection')} read ({_counted(left_out, 'row')} left out): "
                    f"{loaded.added} new, {_counted(loaded.replaced, 'outcome')} replaced; "
-                   f"{_counted(loaded.stored, 'inspection')} stored in {stored}")
+                   f"{_counted(loaded.stored, 'inspection')} stored in {stored}{conflicts}")
     else:
         typer.echo(f"{_counted(loaded.stored, 'inspection')} stored in {stored} ({_counted(left_out, 'row')} left out), "
-                   f"replacing the {loaded.before} imported before")
+                   f"replacing the {loaded.before} imported before{conflicts}")
 
 
 def _counted(count: int, noun: str) -> str:

@@ -46,9 +46,11 @@ def _label(name: str) -> str:
 
 
 def print_bad_rows(issues: list) -> None:
-    """The problems of the inspections file (bad rows left out, rows that may be two merged): file, line and reason."""
+    """The problems of the inspections file (bad rows left out, rows that may be two merged), file, line and reason; or
+    of the stored controls (recorded in the web application with another outcome), file and reason."""
     for issue in issues:
-        console.print(f"[yellow]{escape(f'{issue.file}:{issue.line}: {issue.reason}')}[/yellow]")
+        where = f"{issue.file}:{issue.line}" if issue.line is not None else issue.file
+        console.print(f"[yellow]{escape(f'{where}: {issue.reason}')}[/yellow]")
 
 
 def print_left_out(left_out: pd.DataFrame) -> None:

@@ -15,6 +15,7 @@ from warehouse.inspections import (
     load_inspections,
     read_inspections,
     store_recorded_inspections,
+    stored_conflicts,
     typed_inspections,
 )
 
@@ -416,21 +417,58 @@ def test_a_control_recorded_in_the_web_application_with_the_other_outcome_is_rep
     store_recorded_inspections(recorded, home)
     loaded = import_inspections(_csv(tmp_path / "new.csv", f"{B},2024-06-10,1", f"{A},2024-03-05,1"), home, append=True)
     assert [(issue.line, issue.kind) for issue in loaded.issues] == [(3, "inspection_recorded_otherwise")]
-    assert "is recorded in the web application with abuse_found 0: both are kept" in loaded.issues[0].reason
+    assert loaded.issues[0].reason == ("SIRET 11111111100011 inspected on 2024-03-05 is recorded in the web application "
+                                       "with abuse_found 0: the imported outcome is kept, as one control that day; "
+                                       "correct the one that is wrong where it was entered")
+    assert loaded.conflicts == 1
+    assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1)]
 
 
-def test_a_control_recorded_in_the_web_application_with_the_same_outcome_is_not_new(tmp_path):
-    """The office's file gives the control it recorded on the web page, with the same outcome: known already (the
-    inspections count it once), not new; the one recorded with the other outcome is a second control that day, new."""
+def test_a_control_recorded_in_the_web_application_is_not_new_whatever_its_outcome(tmp_path):
+    """The office's file gives the controls it recorded on the web page: the same visits, known already and counted
+    once, with the file's outcome (the one recorded with the other outcome was a second control that day, new)."""
     home = Home(tmp_path / "home")
     recorded = pd.DataFrame({"siret": [A, B], "inspection_date": pd.to_datetime(["2024-03-05", "2024-06-10"]),
                              "abuse_found": [1, 0]})
     store_recorded_inspections(recorded, home)
     appended = import_inspections(_csv(tmp_path / "new.csv", f"{A},2024-03-05,1", f"{B},2024-06-10,1",
                                        f"{C},2025-01-20,0"), home, append=True)
-    assert (appended.before, appended.added, appended.stored) == (0, 2, 3)
+    assert (appended.before, appended.added, appended.stored, appended.conflicts) == (0, 1, 3, 1)
     assert [issue.kind for issue in appended.issues] == ["inspection_recorded_otherwise"]
-    assert len(load_inspections(home.warehouse)) == 4
+    assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1), (C, "2025-01-20", 0)]
+
+
+def test_one_visit_imported_and_recorded_is_one_control_with_the_imported_outcome(tmp_path):
+    """The same visit, typed on the day in the web application and later in the ministry's export (with its own
+    free fields), was two inspections when the outcomes differed: two opposite labels for one visit. Other days of
+    the same establishment stay other controls, each on its own day."""
+    home = Home(tmp_path / "home")
+    recorded = pd.DataFrame({"siret": [A, A, B, C], "abuse_found": [0, 1, 1, 0],
+                             "inspection_date": pd.to_datetime(["2024-03-05", "2024-09-12", "2024-06-10", "2025-01-20"])})
+    store_recorded_inspections(recorded, home)
+    path = tmp_path / "export.csv"
+    path.write_text("siret,inspection_date,abuse_found,suite\n"
+                    f"{A},05/03/2024,1,PV dressé\n{A},05/03/2024,1,PV dressé le 2 avril\n{B},2024-06-10,1,\n"
+                    f"{A},2024-09-13,1,contre-visite\n", encoding="utf-8")
+    imported = import_inspections(path, home)
+    assert [(issue.line, issue.kind) for issue in imported.issues] == [(2, "inspection_recorded_otherwise")]
+    assert (imported.stored, imported.added, imported.conflicts) == (3, 1, 1)
+    assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1), (A, "2024-09-12", 1), (A, "2024-09-13", 1),
+                             (C, "2025-01-20", 0)]
+
+
+def test_a_conflict_recorded_after_the_import_is_kept_imported_and_named_by_siret_and_day(tmp_path):
+    home = Home(tmp_path / "home")
+    import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1"), home)
+    recorded = pd.DataFrame({"siret": [A, B], "inspection_date": pd.to_datetime(["2024-03-05", "2024-06-10"]),
+                             "abuse_found": [1, 1]})
+    store_recorded_inspections(recorded, home)
+    assert _stored(home) == [(A, "2024-03-05", 0), (B, "2024-06-10", 1)]
+    assert [(issue.line, issue.kind, issue.reason) for issue in stored_conflicts(home.warehouse)] == [
+        (None, "inspection_recorded_otherwise",
+         "SIRET 11111111100011 inspected on 2024-03-05 is recorded in the web application with abuse_found 1, imported "
+         "with 0: the imported outcome is kept, as one control that day; correct the one that is wrong where it was "
+         "entered")]
 
 
 def test_a_new_control_given_both_outcomes_counts_both_inspections_as_new(tmp_path):
@@ -535,6 +573,13 @@ def test_the_command_says_what_was_added_and_what_is_stored(tmp_path):
     result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "c.csv", f"{C},2025-01-20,1"))])
     assert result.exit_code == 0, result.output
     assert "1 inspection stored in" in result.output and "(0 rows left out), replacing the 2 imported before" in result.output
+    store_recorded_inspections(pd.DataFrame({"siret": [C], "inspection_date": pd.to_datetime(["2025-01-20"]),
+                                             "abuse_found": [0]}), Home(home))
+    result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "d.csv", f"{C},2025-01-20,1"))])
+    assert result.exit_code == 0, result.output
+    assert "d.csv:2: SIRET 33333333300033 inspected on 2025-01-20 is recorded in the web application" in result.output
+    assert ("replacing the 1 imported before; 1 control recorded in the web application with another outcome, the "
+            "imported one kept") in result.output
 
 
 def test_evaluate_stops_on_an_inspections_file_with_no_valid_row_before_reading_the_registry(tmp_path):

@@ -403,6 +403,35 @@ def test_the_gate_compares_only_inspections_the_champion_never_saw():
     assert fold_key(fold) != fold_key(fold.assign(abuse_found=[1, 1, 1]))
 
 
+# --- one control, one label ----------------------------------------------------------------------------
+
+def test_a_visit_imported_and_recorded_is_one_label_with_the_imported_outcome_from_its_own_month(tmp_path):
+    """The same visit entered in the web application on the day and in the ministry's export gave two labelled rows,
+    of opposite labels when the outcomes differed; training now reads one, the imported outcome, reported."""
+    from features.store import expected_inspection_features
+    from training.workflow import inspection_source
+    from warehouse.inspections import import_inspections, store_recorded_inspections
+
+    home = Home(tmp_path / "home")
+    path = tmp_path / "export.csv"
+    path.write_text(f"siret,inspection_date,abuse_found\n{A},2025-06-15,1\n{B},2025-06-02,0\n", encoding="utf-8")
+    import_inspections(path, home)
+    store_recorded_inspections(_inspections((A, "2025-06-15", 0), (B, "2025-06-02", 0), (B, "2025-06-03", 1)), home)
+    source = inspection_source(home, None)
+    may = date(2025, 5, 1)
+    labelled = build_labelled_set(source.rows, {may: _features(may, [A, B])})
+    assert labelled.rows[["siret", "inspection_date", "abuse_found"]].astype(str).values.tolist() == [
+        [B, "2025-06-02", "0"], [B, "2025-06-03", "1"], [A, "2025-06-15", "1"]]
+    assert [(issue.kind, issue.reason.split(":")[0]) for issue in source.issues] == [
+        ("inspection_recorded_otherwise", f"SIRET {A} inspected on 2025-06-15 is recorded in the web application with "
+                                          "abuse_found 0, imported with 1")]
+    # Known from its own day on, as it was before either source gave it: not in the month before the visit.
+    assert expected_inspection_features(source.rows, may)["past_inspections"].sum() == 0
+    june = expected_inspection_features(source.rows, date(2025, 6, 1))
+    assert june.loc[A, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [1, 1]
+    assert june.loc[B, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [2, 1]
+
+
 # --- bad rows in the inspections file ---------------------------------------------------------------
 
 def test_bad_rows_of_the_inspections_file_are_reported_with_line_and_reason(tmp_path):

@@ -45,7 +45,7 @@ from training.registry import (
 from training.splitter import FoldChoice
 from training.tuning import TrialReport
 from warehouse.dsn.parser import Issue
-from warehouse.inspections import import_inspections, load_inspections, read_valid_inspections
+from warehouse.inspections import import_inspections, load_inspections, read_valid_inspections, stored_conflicts
 
 log = logging.getLogger("champollion.training")
 
@@ -70,7 +70,8 @@ class InspectionSource:
 def inspection_source(home: Home, path: Path | None) -> InspectionSource:
     """The inspections stored in the warehouse; a CSV file given is first imported into it (checked
     row by row, exactly as `import-inspections`), so that scoring, exclusions and the audit see the
-    inspections training saw."""
+    inspections training saw. The issues: the file's, or those of the warehouse's controls imported and recorded in
+    the web application with other outcomes (`stored_conflicts`: the imported one is the label)."""
     if path is not None:
         loaded = import_inspections(path, home)
         stored = load_inspections(home.warehouse)
@@ -79,7 +80,7 @@ def inspection_source(home: Home, path: Path | None) -> InspectionSource:
     if stored is None:
         raise FileNotFoundError("no inspections: pass --inspections FILE.csv or run `champollion import-inspections` first")
     digest = hashlib.sha256(pd.util.hash_pandas_object(stored, index=False).to_numpy().tobytes()).hexdigest()
-    return InspectionSource(stored, [], str(home.warehouse / "inspections.parquet"), digest)
+    return InspectionSource(stored, stored_conflicts(home.warehouse), str(home.warehouse / "inspections.parquet"), digest)
 
 
 def read_truth(folder: Path) -> pd.DataFrame:

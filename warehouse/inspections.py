@@ -9,6 +9,18 @@ it gives anew for a stored control replaces the stored one); a file with no vali
 the outcomes of controls recorded in the web application arrive through `store_recorded_inspections`,
 in a file of their own that an import never replaces. Training, scoring, exclusions and the audit all
 read both through `load_inspections`.
+
+One control, one label: a control (SIRET and day) both imported and recorded in the web application is one visit
+entered twice (by the inspector on the day, then in the ministry's export), so `load_inspections` gives it once, with
+the imported outcome (`one_per_control`). The ministry's file is the official record of the outcome once the
+procedure is over (the employer heard, the procès-verbal drawn up or not); the outcome recorded in the application is
+the inspector's on the day. A correction of the official record comes with the next import, which replaces the
+imported outcome; a correction in the application of a control the file gives too changes no label until the file
+says the same. When the two outcomes differ the imported one is kept and the conflict is reported, never settled
+silently (`inspection_recorded_otherwise`, by SIRET and day): on the file's line by `import-inspections`, which also
+counts the conflicts of the whole history, and by `train` (`stored_conflicts`). Controls on other days of the same
+establishment stay other controls. The day kept is the control's own, so a label is seen from the same month as
+before (features count an inspection from its day on, training labels it as of the month before).
 """
 
 from __future__ import annotations
@@ -36,6 +48,8 @@ RECORDED_NAME = "recorded-inspections.parquet"  # outcomes recorded where contro
 CONTROL = ("siret", "inspection_date")  # what makes one control: the establishment and the day
 BAD_ROW = "bad_inspection_row"  # the kind of the issue of a row left out
 MERGED_ROWS = "inspection_rows_merged"  # a row kept that may be two merged (a quote left open, a line break lost)
+RECORDED_OTHERWISE = "inspection_recorded_otherwise"  # a control imported and recorded with other outcomes
+KEPT = "the imported outcome is kept, as one control that day; correct the one that is wrong where it was entered"
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,8 @@ class InspectionImport:
     warehouse holds after it: `stored` imported inspections; `added`: the file's inspections whose control (SIRET
     and day) was not stored before, nor recorded in the web application with the same outcome (exact duplicates
     once); `replaced`: stored controls whose outcome an appended file changed; `before`: the imported inspections
-    stored before."""
+    stored before; `conflicts`: controls of the history stored after it that the web application recorded with
+    another outcome (the imported one is kept: `one_per_control`)."""
 
     rows: pd.DataFrame
     issues: list[Issue]
@@ -62,6 +77,7 @@ class InspectionImport:
     added: int
     replaced: int
     before: int
+    conflicts: int = 0
 
 
 # An ISO date as the file must write it: `date.fromisoformat` also reads 20240305 and week dates.
@@ -477,11 +493,12 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
         rows = rows.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
         store_inspections(rows, draft.warehouse)
         state.publish(draft)
-    # New: a control (SIRET and day) not imported before, nor recorded in the web application with this outcome (that
-    # one counts once: `load_inspections`).
-    recorded_as_is = _controls(loaded.rows, REQUIRED).isin(_controls(recorded, REQUIRED))
-    added = int((~_controls(loaded.rows).isin(_controls(before)) & ~recorded_as_is).sum())
-    return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before))
+    # New: a control (SIRET and day) not imported before, nor recorded in the web application (the same visit, whatever
+    # its outcome there: `one_per_control`).
+    known = _controls(loaded.rows).isin(_controls(before)) | _controls(loaded.rows).isin(_controls(recorded))
+    added = int((~known).sum())
+    return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before),
+                            len(recorded_otherwise(rows, recorded)))
 
 
 def _stored(warehouse: Path | None, name: str = STORED_NAME) -> pd.DataFrame:
@@ -513,15 +530,44 @@ def _changed_outcomes(path: Path, loaded: InspectionFile, stored: pd.DataFrame) 
 
 
 def _recorded_otherwise(path: Path, loaded: InspectionFile, recorded: pd.DataFrame) -> list[Issue]:
-    """A warning for each control of `loaded` recorded in the web application with other outcomes only: the two files
-    are kept apart, so the day holds both (`load_inspections`)."""
+    """A warning for each control of `loaded` recorded in the web application with other outcomes only: the file's
+    outcome is kept (`one_per_control`)."""
     outcomes = _outcomes_by_control(recorded)
-    return [Issue(str(path), line, "warning", "inspection_recorded_otherwise",
+    return [Issue(str(path), line, "warning", RECORDED_OTHERWISE,
                   f"SIRET {siret} inspected on {day:%Y-%m-%d} is recorded in the web application with abuse_found "
-                  f"{_outcomes(known)}: both are kept, as two controls that day; correct the one that is wrong where "
-                  "it was entered")
+                  f"{_outcomes(known)}: {KEPT}")
             for siret, day, found, line in zip(*(loaded.rows[c] for c in REQUIRED), loaded.lines, strict=True)
             if (known := outcomes.get((siret, day))) is not None and found not in known]
+
+
+def one_per_control(imported: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
+    """The inspections to learn from and count (siret, inspection_date, abuse_found), by date then SIRET: the
+    `imported` ones, and the `recorded` ones whose control (SIRET and day) no imported one gives; a control both give
+    keeps its imported outcome (the module's docstring says why). Neither input is changed."""
+    recorded_only = recorded[~_controls(recorded).isin(_controls(imported))]
+    merged = pd.concat([imported[list(REQUIRED)], recorded_only[list(REQUIRED)]], ignore_index=True)
+    return merged.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
+
+
+def recorded_otherwise(imported: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
+    """The controls (SIRET and day) `recorded` gives with an outcome `imported` does not give: siret,
+    inspection_date, imported and recorded (the outcomes of each, as text: "1", or "0 and 1"), by date then SIRET."""
+    imported_outcomes, recorded_outcomes = _outcomes_by_control(imported), _outcomes_by_control(recorded)
+    both = imported_outcomes.index.intersection(recorded_outcomes.index)
+    rows = [(siret, day, _outcomes(imported_outcomes[(siret, day)]), _outcomes(recorded_outcomes[(siret, day)]))
+            for siret, day in both if imported_outcomes[(siret, day)] != recorded_outcomes[(siret, day)]]
+    frame = pd.DataFrame(rows, columns=["siret", "inspection_date", "imported", "recorded"])
+    return frame.sort_values(["inspection_date", "siret"], ignore_index=True)
+
+
+def stored_conflicts(warehouse: Path) -> list[Issue]:
+    """A warning for each control of the warehouse both imported and recorded in the web application, with other
+    outcomes (`recorded_otherwise`): the imported one is kept. Named by SIRET and day, which are no personal data."""
+    imported, recorded = _stored(warehouse), _stored(warehouse, RECORDED_NAME)
+    return [Issue(str(warehouse / RECORDED_NAME), None, "warning", RECORDED_OTHERWISE,
+                  f"SIRET {siret} inspected on {day:%Y-%m-%d} is recorded in the web application with abuse_found "
+                  f"{recorded_as}, imported with {imported_as}: {KEPT}")
+            for siret, day, imported_as, recorded_as in recorded_otherwise(imported, recorded).itertuples(index=False)]
 
 
 def _controls(inspections: pd.DataFrame, columns: tuple[str, ...] = CONTROL) -> pd.MultiIndex:
@@ -570,13 +616,18 @@ def store_inspections(inspections: pd.DataFrame, warehouse: Path, name: str = ST
 
 def load_inspections(warehouse: Path) -> pd.DataFrame | None:
     """The stored inspections, imported and recorded (by date then SIRET), or None when there are none.
-    A control both imported and recorded with the same outcome counts once."""
-    paths = [warehouse / name for name in (STORED_NAME, RECORDED_NAME) if (warehouse / name).exists()]
-    if not paths:
+    A control both imported and recorded counts once, with its imported outcome (`one_per_control`)."""
+    frames = {name: _read_stored(warehouse / name) for name in (STORED_NAME, RECORDED_NAME) if (warehouse / name).exists()}
+    if not frames:
         return None
-    frame = pd.concat([pq.read_table(path).to_pandas(date_as_object=False) for path in paths], ignore_index=True)
+    if len(frames) == 1:
+        return next(iter(frames.values()))
+    return one_per_control(frames[STORED_NAME], frames[RECORDED_NAME])
+
+
+def _read_stored(path: Path) -> pd.DataFrame:
+    """A stored inspections file, typed as `load_inspections` gives it (dates as Arrow reads them)."""
+    frame = pq.read_table(path).to_pandas(date_as_object=False)
     frame["siret"] = frame["siret"].astype("string")
     frame["abuse_found"] = frame["abuse_found"].astype("int64")
-    if len(paths) == 1:
-        return frame
-    return frame.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
+    return frame
