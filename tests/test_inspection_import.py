@@ -81,8 +81,9 @@ def test_one_file_giving_both_outcomes_of_a_control_is_reported_at_the_second_li
     loaded = import_inspections(_csv(tmp_path / "both.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1",
                                      f"{A},2024-03-05,1", f"{A},2024-03-05,0"), home)
     assert [(issue.line, issue.kind) for issue in loaded.issues] == [(4, "inspection_both_outcomes")]
-    assert "line 2 gives the other outcome; both are kept, as two controls that day" in loaded.issues[0].reason
-    assert _stored(home) == [(A, "2024-03-05", 0), (A, "2024-03-05", 1), (B, "2024-06-10", 1)]
+    assert "line 2 gives the other outcome; the control counts once, as abuse found (either found it)" in \
+        loaded.issues[0].reason
+    assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1)]
 
 
 def test_a_file_with_no_valid_row_replaces_nothing(tmp_path):
@@ -471,12 +472,13 @@ def test_a_conflict_recorded_after_the_import_is_kept_imported_and_named_by_sire
          "entered")]
 
 
-def test_a_new_control_given_both_outcomes_counts_both_inspections_as_new(tmp_path):
+def test_a_new_control_given_both_outcomes_is_one_new_control(tmp_path):
     home = Home(tmp_path / "home")
     import_inspections(_csv(tmp_path / "2024.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1"), home)
     appended = import_inspections(_csv(tmp_path / "both.csv", f"{C},2025-01-20,0", f"{C},2025-01-20,1",
                                        f"{C},2025-01-20,1"), home, append=True)
-    assert (appended.before, appended.added, appended.replaced, appended.stored) == (2, 2, 0, 4)
+    assert (appended.before, appended.added, appended.replaced, appended.stored) == (2, 1, 0, 4)
+    assert _stored(home) == [(A, "2024-03-05", 0), (B, "2024-06-10", 1), (C, "2025-01-20", 1)]
 
 
 def test_bad_rows_are_told_by_line_and_what_is_wrong_never_by_their_values(tmp_path):

@@ -62,7 +62,7 @@ def test_a_corrected_outcome_appended_makes_the_stored_months_after_it_stale(tmp
     import_inspections(first, home)
     before = month_features(home, Config(), month, load_inspections(home.warehouse)).table.set_index("siret")
     assert before.loc[RESTAURANT, "last_inspection_found_abuse"] == 0
-    assert before.loc[SHOP, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [2, 1]  # either found it
+    assert before.loc[SHOP, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [1, 1]  # one visit
 
     correction = tmp_path / "correction.csv"
     correction.write_text(f"siret,inspection_date,abuse_found\n{RESTAURANT},2025-03-10,1\n", encoding="utf-8")

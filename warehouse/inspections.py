@@ -19,7 +19,9 @@ imported outcome; a correction in the application of a control the file gives to
 says the same. When the two outcomes differ the imported one is kept and the conflict is reported, never settled
 silently (`inspection_recorded_otherwise`, by SIRET and day): on the file's line by `import-inspections`, which also
 counts the conflicts of the whole history, and by `train` (`stored_conflicts`). Controls on other days of the same
-establishment stay other controls. The day kept is the control's own, so a label is seen from the same month as
+establishment stay other controls. One source giving a control both outcomes (two lines of the ministry's file)
+gives it once too, as abuse found, as the features read two controls on one day (either found it): reported on the
+file's second line (`inspection_both_outcomes`). The day kept is the control's own, so a label is seen from the same month as
 before (features count an inspection from its day on, training labels it as of the month before).
 """
 
@@ -457,13 +459,14 @@ def _checked(record: dict[str, str]) -> tuple[str | None, tuple[str, date, int]]
 
 
 def _both_outcomes(path: Path, rows: pd.DataFrame) -> list[Issue]:
-    """A warning for each row of a file whose control (SIRET and day) an earlier line gives the other outcome."""
+    """A warning for each row of a file whose control (SIRET and day) an earlier line gives the other outcome (the
+    control is read once, as abuse found: `one_per_control`)."""
     firsts = rows.drop_duplicates(list(REQUIRED))
     later = firsts[firsts.duplicated(list(CONTROL))]
     first_line = firsts.drop_duplicates(list(CONTROL)).set_index(list(CONTROL))["line"]
     return [Issue(str(path), int(line), "warning", "inspection_both_outcomes",
                   f"SIRET {siret} inspected on {day:%Y-%m-%d}: line {first_line[(siret, day)]} gives the other outcome; "
-                  "both are kept, as two controls that day")
+                  "the control counts once, as abuse found (either found it)")
             for siret, day, line in later[["siret", "inspection_date", "line"]].itertuples(index=False, name=None)]
 
 
@@ -495,7 +498,8 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
         state.publish(draft)
     # New: a control (SIRET and day) not imported before, nor recorded in the web application (the same visit, whatever
     # its outcome there: `one_per_control`).
-    known = _controls(loaded.rows).isin(_controls(before)) | _controls(loaded.rows).isin(_controls(recorded))
+    controls = loaded.rows.drop_duplicates(list(CONTROL))  # a control the file gives both outcomes is one
+    known = _controls(controls).isin(_controls(before)) | _controls(controls).isin(_controls(recorded))
     added = int((~known).sum())
     return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before),
                             len(recorded_otherwise(rows, recorded)))
@@ -541,12 +545,15 @@ def _recorded_otherwise(path: Path, loaded: InspectionFile, recorded: pd.DataFra
 
 
 def one_per_control(imported: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
-    """The inspections to learn from and count (siret, inspection_date, abuse_found), by date then SIRET: the
-    `imported` ones, and the `recorded` ones whose control (SIRET and day) no imported one gives; a control both give
-    keeps its imported outcome (the module's docstring says why). Neither input is changed."""
+    """The inspections to learn from and count (siret, inspection_date, abuse_found), one row per control (SIRET and
+    day), by date then SIRET: the `imported` ones, and the `recorded` ones whose control no imported one gives; a
+    control both give keeps its imported outcome, one a source gives both outcomes counts as abuse found (the
+    module's docstring says why). Neither input is changed."""
     recorded_only = recorded[~_controls(recorded).isin(_controls(imported))]
     merged = pd.concat([imported[list(REQUIRED)], recorded_only[list(REQUIRED)]], ignore_index=True)
-    return merged.drop_duplicates().sort_values(["inspection_date", "siret"], ignore_index=True)
+    # A control one source gives both outcomes: abuse found (either found it), as the features read it.
+    merged = merged.sort_values("abuse_found", ascending=False, kind="stable").drop_duplicates(list(CONTROL))
+    return merged.sort_values(["inspection_date", "siret"], ignore_index=True)
 
 
 def recorded_otherwise(imported: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
@@ -615,14 +622,13 @@ def store_inspections(inspections: pd.DataFrame, warehouse: Path, name: str = ST
 
 
 def load_inspections(warehouse: Path) -> pd.DataFrame | None:
-    """The stored inspections, imported and recorded (by date then SIRET), or None when there are none.
-    A control both imported and recorded counts once, with its imported outcome (`one_per_control`)."""
+    """The stored inspections, imported and recorded, one row per control (SIRET and day; `one_per_control`), by date
+    then SIRET, or None when there are none."""
     frames = {name: _read_stored(warehouse / name) for name in (STORED_NAME, RECORDED_NAME) if (warehouse / name).exists()}
     if not frames:
         return None
-    if len(frames) == 1:
-        return next(iter(frames.values()))
-    return one_per_control(frames[STORED_NAME], frames[RECORDED_NAME])
+    none = frames.get(STORED_NAME, next(iter(frames.values()))).iloc[0:0]
+    return one_per_control(frames.get(STORED_NAME, none), frames.get(RECORDED_NAME, none))
 
 
 def _read_stored(path: Path) -> pd.DataFrame:
