@@ -3,6 +3,7 @@ pseudonymisation key is refused unless the warehouse is rebuilt."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from champollion.cli_support import BUSY_EXIT
 from core.config import Config
 from core.home import Home
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
+from tests.test_ingest import FRACTION_CASES
 from warehouse.ingest import ingest
 from warehouse.inspections import import_inspections
 from warehouse.tables import MONTHLY_TABLES
@@ -30,6 +32,7 @@ from warehouse.versions import (
     KeyMismatch,
     MissingVersion,
     WarehouseBusy,
+    WarehouseState,
     writer_lock,
 )
 
@@ -147,6 +150,90 @@ def test_a_run_killed_at_any_stage_leaves_the_warehouse_as_it_was_and_the_rerun_
     assert warehouse_content(home) == clean_state
     versions = sorted(p.name for p in (home.data / "versions").iterdir())
     assert len(versions) <= 2  # the published version and the one before it: no draft left behind
+
+
+def quarantine_content(home: Home) -> dict[str, str]:
+    """The quarantine's files, name -> SHA-256 of the bytes (raw DSN, never printed by a failing assertion)."""
+    files = sorted(home.quarantine.iterdir()) if home.quarantine.is_dir() else []
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def conflicting(tmp_path_factory) -> tuple[Path, Path]:
+    """Two deliveries of one establishment's month: the whole declaration (11) and its fraction 12, then fraction 22,
+    sent last. The first run sets aside fraction 12 (its set incomplete), the second the whole declaration instead."""
+    root = tmp_path_factory.mktemp("conflicting")
+    declarations, _ = FRACTION_CASES["fractions_sent_last"]
+    for n, (name, people, fraction, created) in enumerate(declarations, start=1):
+        write_dsn(root / ("second" if fraction == "22" else "first") / name,
+                  envoi([Declaration("12345678900011", "2025-01", people, order=str(n), fraction=fraction, created=created)]))
+    return root / "first", root / "second"
+
+
+@pytest.fixture(scope="module")
+def clean_conflicts(conflicting, tmp_path_factory, test_key) -> tuple[dict[str, list[tuple]], dict[str, str]]:
+    """The warehouse and the quarantine of both conflicting deliveries ingested by runs that were not interrupted."""
+    home = Home(tmp_path_factory.mktemp("clean-conflicts"))
+    ingest([conflicting[0]], home, one_worker(), test_key)
+    ingest([conflicting[1]], home, one_worker(), test_key)
+    return warehouse_content(home), quarantine_content(home)
+
+
+def test_a_run_that_fails_before_publishing_leaves_the_quarantine_as_the_warehouse(
+    tmp_path, conflicting, clean_conflicts, monkeypatch, test_key
+):
+    """The copies a run sets aside reach the quarantine with its version: a run failing before it publishes leaves the
+    quarantine holding what the published version sets aside (before, it held the whole declaration, kept by the
+    warehouse, and had lost fraction 12, set aside by it), and running it again gives what one clean run gives."""
+    home = Home(tmp_path / "home")
+    ingest([conflicting[0]], home, one_worker(), test_key)
+    before = warehouse_content(home), quarantine_content(home)
+    assert [name for name in before[1] if name.endswith(".dsn")] != []
+
+    def no_space(self: WarehouseState, draft: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(WarehouseState, "publish", no_space)
+        with pytest.raises(OSError, match="No space left"):
+            ingest([conflicting[1]], home, one_worker(), test_key)
+    assert (warehouse_content(home), quarantine_content(home)) == before
+    ingest([conflicting[1]], home, one_worker(), test_key)
+    assert (warehouse_content(home), quarantine_content(home)) == clean_conflicts
+
+
+@pytest.mark.parametrize("stage", ["ingest: publishing version", "published version"])
+def test_a_run_killed_around_its_publication_leaves_the_quarantine_as_the_warehouse(
+    tmp_path, conflicting, clean_conflicts, stage, test_key
+):
+    """Killed just before its version is published, a run leaves the quarantine as it was; killed just after, the next
+    run, even one with nothing new, brings the quarantine to the published version."""
+    home = Home(tmp_path / "home")
+    ingest([conflicting[0]], home, one_worker(), test_key)
+    before = warehouse_content(home), quarantine_content(home)
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, stage, test_key.decode(), str(home.root),
+                             str(conflicting[1])], cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    if stage == "ingest: publishing version":
+        assert (warehouse_content(home), quarantine_content(home)) == before
+    ingest([conflicting[1]], home, one_worker(), test_key)
+    assert (warehouse_content(home), quarantine_content(home)) == clean_conflicts
+
+
+def test_the_set_aside_copies_an_earlier_release_quarantined_are_kept(tmp_path, conflicting, test_key):
+    """A home an earlier release wrote has its set-aside copies in the quarantine only: the next run takes them into
+    its version, though the files they were read from are gone, rather than losing them."""
+    first = tmp_path / "first"
+    shutil.copytree(conflicting[0], first)
+    home = Home(tmp_path / "home")
+    ingest([first], home, one_worker(), test_key)
+    shown = quarantine_content(home)
+    shutil.rmtree(home.data / "current" / "set-aside")  # as an earlier release left the version
+    shutil.rmtree(first)  # the delivery archived elsewhere
+    later = write_dsn(tmp_path / "later" / "mar.dsn", envoi([_declaration("98765432100017", "2025-03", "5")]))
+    summary = ingest([later], home, one_worker(), test_key)
+    assert (summary.issue_kinds["not_quarantined"], quarantine_content(home)) == (0, shown)
+    assert sorted(p.name for p in (home.data / "current" / "set-aside").iterdir()) == sorted(shown)
 
 
 def test_a_second_writer_is_refused_and_changes_nothing(tmp_path, inputs, test_key):

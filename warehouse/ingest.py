@@ -8,7 +8,8 @@ local processes here, Spark in `warehouse.spark.ingest`.
 
 A run is a transaction (`warehouse.versions`): under the home's writer lock it writes a draft
 of the next version of the warehouse, file list included, and publishes it in one atomic step, or
-leaves the published version as it was. The pseudonymisation key's fingerprint is kept with the
+leaves the published version as it was. The copies of the declarations it sets aside are part of the version, and
+shown in the quarantine once it is published. The pseudonymisation key's fingerprint is kept with the
 warehouse: another key is refused unless the run rebuilds the warehouse from its files.
 """
 
@@ -40,11 +41,22 @@ from warehouse.consolidate import CONFLICTS, ConsolidationResult, consolidate
 from warehouse.dsn.parser import Issue
 from warehouse.dsn.reader import file_label, file_path, file_sha256, open_binary, stream_damage
 from warehouse.inspections import RECORDED_NAME, STORED_NAME
-from warehouse.parse_worker import BatchResult, BatchTask, SourceFile, parse_batch, quarantine_set_aside
+from warehouse.parse_worker import (
+    SET_ASIDE,
+    BatchResult,
+    BatchTask,
+    SourceFile,
+    link_or_copy,
+    parse_batch,
+    private_folder,
+    quarantine_set_aside,
+    show_set_aside,
+)
 from warehouse.pseudonym import key_fingerprint
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.tables import FILES_SCHEMA
 from warehouse.versions import (
+    SET_ASIDE_FOLDER,
     KeyMismatch,
     StateDraft,
     WarehouseState,
@@ -275,8 +287,9 @@ def ingest(
     processes, then DuckDB within `config.duckdb`'s limits); returns the run's summary.
 
     Bad input never stops the run: issues are counted, written to
-    `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable
-    declarations are quarantined under `data/quarantine/`. `rebuild` starts from an empty
+    `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable declarations are
+    quarantined under `data/quarantine/`, with the declarations set aside in a conflict once the version setting them
+    aside is published. `rebuild` starts from an empty
     warehouse and reads again every file listed in the published one (those still there), with
     `paths`: the way to change the pseudonymisation key.
 
@@ -298,6 +311,8 @@ def ingest(
         state.adopt_legacy()
         published = state.published()
         _check_key(published, fingerprint, rebuild)
+        if published is not None and (published / SET_ASIDE_FOLDER).is_dir():  # a run killed before it showed them
+            show_set_aside(published / SET_ASIDE_FOLDER, home.quarantine)
         issues: list[Issue] = []
         if rebuild and published is not None:
             labels = _read_manifest(published / "staging" / "files.parquet").column("source_file").to_pylist()
@@ -310,6 +325,7 @@ def ingest(
             if rebuild and published is not None and (published / "warehouse" / kept).exists():
                 os.link(published / "warehouse" / kept, draft.warehouse / kept)
         try:
+            _draft_set_aside(draft, published, home.quarantine)
             _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
             record_key_fingerprint(draft.warehouse, fingerprint)
         except BaseException:
@@ -322,10 +338,26 @@ def ingest(
             log.info("ingest: publishing version %d", draft.number)
             state.publish(draft)
             summary.version = draft.number
+            show_set_aside(draft.set_aside, home.quarantine)
         else:
             state.discard(draft)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _draft_set_aside(draft: StateDraft, published: Path | None, quarantine: Path) -> None:
+    """Start the draft's set-aside copies from those shown now: the published version's (a fresh draft starts empty;
+    its copies are not read again from files that may be gone), or, for a version written before versions kept them,
+    the quarantine's. Consolidation then keeps those still set aside and adds the others (`quarantine_set_aside`)."""
+    earlier = published / SET_ASIDE_FOLDER if published is not None else None
+    if earlier is not None and earlier.is_dir():
+        shown = sorted(earlier.iterdir())
+    else:
+        shown = sorted(quarantine.glob(f"*-{SET_ASIDE}.*")) if quarantine.is_dir() else []
+    private_folder(draft.set_aside)
+    for copy in shown:
+        if not copy.name.startswith(".") and not (draft.set_aside / copy.name).exists():
+            link_or_copy(copy, draft.set_aside / copy.name)
 
 
 def _report_issues(home: Home, settings: IngestConfig, issues: list[Issue], summary: IngestSummary) -> None:
@@ -432,7 +464,7 @@ def _ingest_into(
         summary.status_counts = consolidation.status_counts
         summary.months_rewritten = consolidation.months_rewritten
         issues.extend(consolidation.issues)
-        issues.extend(quarantine_set_aside(consolidation.set_aside, home.quarantine))
+        issues.extend(quarantine_set_aside(consolidation.set_aside, draft.set_aside))
     elif (draft.warehouse / "declaration_status.parquet").exists():  # nothing new: the warehouse stays as it is
         statuses = pq.read_table(draft.warehouse / "declaration_status.parquet", columns=["status"]).column("status")
         summary.status_counts = dict(Counter(statuses.to_pylist()))

@@ -7,6 +7,7 @@ the declarations read before the damage; the file itself is copied to the quaran
 
 from __future__ import annotations
 
+import os
 import shutil
 import traceback
 from collections.abc import Callable, Sequence
@@ -280,9 +281,10 @@ class SetAsideDeclaration(QuarantinedDeclaration, Protocol):
 
 
 def quarantine_set_aside(declarations: Sequence[SetAsideDeclaration], quarantine: Path) -> list[Issue]:
-    """Keep in the quarantine the declarations that consolidation sets aside, and those only: each is copied once, read
-    again from its file, and removed once no longer set aside. Returns a warning for each one whose file is gone or no
-    longer holds the bytes it was read from (its rows stay in the staging all the same)."""
+    """Keep in `quarantine` (the set-aside folder of the version being written, `StateDraft.set_aside`) the
+    declarations that consolidation sets aside, and those only: each is copied once, read again from its file, and
+    removed once no longer set aside. Returns a warning for each one whose file is gone or no longer holds the bytes it
+    was read from (its rows stay in the staging all the same)."""
     issues = []
     ordered = sorted(declarations, key=lambda d: (d.file, d.sha256, d.index))
     for (label, sha), group in groupby(ordered, key=lambda d: (d.file, d.sha256)):
@@ -310,6 +312,34 @@ def quarantine_set_aside(declarations: Sequence[SetAsideDeclaration], quarantine
     return issues
 
 
+def show_set_aside(copies: Path, quarantine: Path) -> None:
+    """Make the set-aside copies in `quarantine` those of `copies` (the set-aside folder of the published version):
+    each linked there (copied when the link fails), those no longer set aside removed. Called once a version is
+    published, and again by the next run (a run killed in between leaves the quarantine as the version before)."""
+    wanted = {path.name: path for path in copies.iterdir()} if copies.is_dir() else {}
+    if wanted:
+        private_folder(quarantine)
+    for name, source in sorted(wanted.items()):
+        shown = quarantine / name
+        if shown.exists() and os.path.samefile(source, shown):
+            continue
+        incoming = quarantine / f".{name}.new"  # then renamed over: a reader never sees a copy half-written
+        incoming.unlink(missing_ok=True)
+        link_or_copy(source, incoming)
+        incoming.replace(shown)
+    for copy in quarantine.glob(f"*-{SET_ASIDE}.*") if quarantine.is_dir() else ():
+        if copy.name not in wanted:
+            copy.unlink()
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link `target` to `source`, or a copy (mode included) when `target` is on another filesystem."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def _quarantine_stem(quarantine: Path, sha256: str, index: int, tag: str = "") -> Path:
     """Where a declaration of a file goes in the quarantine, without its suffix (.dsn, .reason.txt); `tag` marks
     the declarations set aside after they were read."""
@@ -321,7 +351,7 @@ def _write_quarantine(
 ) -> None:
     """Copy the lines of each declaration (decoded as the parser read them, written in
     UTF-8 with LF line ends), with the reasons, into the quarantine (`_quarantine_stem`)."""
-    _private_folder(quarantine)
+    private_folder(quarantine)
     wanted = {(d.line_start, d.line_end): d for d in declarations}
     collected: dict[tuple[int, int], list[str]] = {span: [] for span in wanted}
     with open_binary(source.path) as stream:
@@ -340,7 +370,7 @@ def _write_quarantine(
         )
 
 
-def _private_folder(folder: Path) -> None:
+def private_folder(folder: Path) -> None:
     """`folder`, created if needed, readable by its owner only: the quarantine holds raw DSN (NIRs, names)."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
@@ -355,7 +385,7 @@ def _private(path: Path) -> Path:
 
 def _quarantine_whole_file(source: SourceFile, quarantine: Path, reason: str) -> None:
     """Copy the file as it is into the quarantine, with why."""
-    _private_folder(quarantine)
+    private_folder(quarantine)
     stem = quarantine / f"{source.sha256[:16]}-file"
     shutil.copyfile(source.path, _private(stem.with_suffix(".dsn")))
     stem.with_suffix(".reason.txt").write_text(

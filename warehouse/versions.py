@@ -3,6 +3,8 @@
 Layout under `<home>/data/`:
 - `versions/<NNNNNN>/warehouse/` and `versions/<NNNNNN>/staging/`: one complete state each (the
   tables, the staged batches and `staging/files.parquet`, the list of files ingested);
+- `versions/<NNNNNN>/set-aside/`: the copies of the declarations the version sets aside in a conflict, which
+  `data/quarantine` shows once the version is published (`warehouse.parse_worker.show_set_aside`);
 - `current`: a symbolic link to the published version, switched by one atomic rename;
 - `warehouse` -> `current/warehouse` and `staging` -> `current/staging`: the paths readers use;
 - `ingest.lock`: locked (`flock`) by the one run writing the warehouse, holding its pid;
@@ -38,6 +40,8 @@ LEGACY_VERSION = 0
 # Written into a version's folder when it is published: a numbered folder without it is a draft (of a run in progress,
 # or of a killed one), one with it a version readers may have read, never deleted as a draft.
 PUBLISHED_MARK = "published"
+# A version's folder of the copies of the declarations it sets aside (a version written before it has none).
+SET_ASIDE_FOLDER = "set-aside"
 
 
 class WarehouseBusy(RuntimeError):
@@ -155,6 +159,10 @@ class StateDraft:
     @property
     def staging(self) -> Path:
         return self.root / "staging"
+
+    @property
+    def set_aside(self) -> Path:
+        return self.root / SET_ASIDE_FOLDER
 
 
 def fresh_file(path: Path) -> Path:
@@ -291,8 +299,9 @@ class WarehouseState:
         draft.warehouse.mkdir(parents=True)
         draft.staging.mkdir(parents=True)
         if published is not None and not fresh:
-            for name in ("warehouse", "staging"):
-                shutil.copytree(published / name, draft.root / name, copy_function=os.link, dirs_exist_ok=True)
+            for name in ("warehouse", "staging", SET_ASIDE_FOLDER):
+                if (published / name).is_dir():
+                    shutil.copytree(published / name, draft.root / name, copy_function=os.link, dirs_exist_ok=True)
         return draft
 
     def publish(self, draft: StateDraft) -> None:
