@@ -253,10 +253,10 @@ def test_a_month_declared_whole_and_in_fractions_counts_once(tmp_path, config, r
         paths = [write_dsn(folder / name, envoi([Declaration(RESTAURANT, "2025-01", people, order=str(n), fraction=fraction,
                                                              created=created)]))
                  for n, (name, people, fraction, created) in enumerate(declarations, start=1)]
-        for batch in {"together": [paths], "in_order": [[p] for p in paths], "reversed": [[p] for p in paths[::-1]]}[runs]:
-            summary = run(home, config, *batch)
+        summaries = [run(home, config, *batch) for batch in
+                     {"together": [paths], "in_order": [[p] for p in paths], "reversed": [[p] for p in paths[::-1]]}[runs]]
         if runs == "reversed":
-            summary = ingest([], home, config, test_key, rebuild=True)
+            summaries.append(ingest([], home, config, test_key, rebuild=True))
         statuses = statuses_by_file(home)
         assert {name for name, status in statuses.items() if status == "kept"} == expected
         assert {name for name, status in statuses.items() if status != "kept"} == set(statuses) - expected
@@ -264,12 +264,55 @@ def test_a_month_declared_whole_and_in_fractions_counts_once(tmp_path, config, r
         assert sorted((row["contract_number"], row["person_key"] is not None) for row in table(home, "contract_months")) == [
             ("C1", True), ("C2", True)]
         assert len(table(home, "person_months")) == 2
-        conflicts = [row for row in report(summary) if row["kind"] == "fraction_conflict"]
-        assert sorted(Path(row["file"]).name for row in conflicts) == sorted(set(statuses) - expected)
-        for row in conflicts:
-            assert all(str(folder / name) in row["reason"] for name in expected), row["reason"]
-        assert summary.set_aside == len(statuses) - len(expected)
-        assert len(list(home.quarantine.glob("*-00000-set-aside.dsn"))) == summary.set_aside
+        # Each declaration set aside is reported by the run that set it aside (by a rebuild again), naming the files kept.
+        conflicts = {Path(row["file"]).name: row for summary in summaries for row in report(summary)
+                     if row["kind"] == "fraction_conflict"}
+        for name in set(statuses) - expected:
+            assert all(str(folder / kept) in conflicts[name]["reason"] for kept in expected), conflicts[name]["reason"]
+        assert summaries[-1].set_aside == len(statuses) - len(expected)
+        assert len(list(home.quarantine.glob("*-00000-set-aside.dsn"))) == summaries[-1].set_aside
+
+
+STATUS_KINDS = ("id_conflict", "fraction_conflict", "duplicate_declaration", "superseded", "replaces_nothing")
+
+
+def test_a_later_run_reports_only_what_it_found(tmp_path, home, config, run):
+    """What cancel-and-replace finds (conflicts, duplicates, superseded declarations, replacements of nothing) is in
+    the report of the run that found it, not again in those of later runs bringing other files (each listed them all,
+    ever more of them); the statuses still say them all. A later run setting aside a declaration read before reports
+    that one only."""
+    whole, one, _two = FRACTION_CASES["fractions_sent_last"][0]
+    first, second = (monthly(RESTAURANT, "2025-01", contracts_, "100") for contracts_ in COPIES["more_lines"])
+    earlier = monthly(USER, "2025-01", [Contract("C1", "2025-01-06")], "1", created="2025-02-05")
+    orphan = monthly(AGENCY, "2025-01", [Contract("C1", "2025-01-06")], "7", type="03", replaces="0502202599")
+    fractions = [Declaration(RESTAURANT, "2025-02", people, order=str(n), fraction=fraction,
+                             created=created.replace("-02-", "-03-"))
+                 for n, (_, people, fraction, created) in enumerate((whole, one), start=1)]
+    found = run(home, config,
+                write_dsn(tmp_path / "a.dsn", envoi([first, fractions[0]])), write_dsn(tmp_path / "b.dsn", envoi([second])),
+                write_dsn(tmp_path / "c.dsn", envoi([second]), newline="\n"),
+                write_dsn(tmp_path / "d.dsn", envoi([earlier, orphan, fractions[1]])),
+                write_dsn(tmp_path / "e.dsn", envoi([monthly(USER, "2025-01", [Contract("C1", "2025-01-06")], "2",
+                                                             created="2025-02-07")])))
+    found_kinds = sorted((row["kind"], Path(row["file"]).name) for row in report(found) if row["kind"] in STATUS_KINDS)
+    duplicate = next(name for kind, name in found_kinds if kind == "duplicate_declaration")  # b.dsn or c.dsn, the same
+    assert found_kinds == [("duplicate_declaration", duplicate), ("fraction_conflict", "d.dsn"), ("id_conflict", "a.dsn"),
+                           ("replaces_nothing", "d.dsn"), ("superseded", "d.dsn")]
+    statuses = duckdb.sql(f"SELECT declaration_key, status, targets_nothing "
+                          f"FROM '{home.warehouse / 'declaration_status.parquet'}' ORDER BY ALL").fetchall()
+
+    march = monthly(RESTAURANT, "2025-03", [WAITER.contracts[0]], "9")
+    later = run(home, config, write_dsn(tmp_path / "march.dsn", envoi([march])))
+    assert [row for row in report(later) if row["kind"] in STATUS_KINDS] == []
+    assert (later.errors, later.set_aside, later.status_counts["id_conflict"]) == (0, 2, 1)
+    assert duckdb.sql(f"SELECT declaration_key, status, targets_nothing FROM '{home.warehouse / 'declaration_status.parquet'}' "
+                      "WHERE month < DATE '2025-03-01' ORDER BY ALL").fetchall() == statuses
+
+    # Fraction 22, sent last, completes the set: the whole declaration, kept until now, is set aside, and that only is new.
+    completing = Declaration(RESTAURANT, "2025-02", _two[1], order="3", fraction="22", created="2025-03-11")
+    settled = run(home, config, write_dsn(tmp_path / "two.dsn", envoi([completing])))
+    assert [(Path(row["file"]).name, row["kind"]) for row in report(settled) if row["kind"] in STATUS_KINDS] == [
+        ("a.dsn", "fraction_conflict")]
 
 
 def test_a_warehouse_written_before_fractions_were_told_apart_is_mended_at_the_next_run(

@@ -239,14 +239,20 @@ FROM (SELECT month FROM gone UNION ALL SELECT month FROM came) AS changed
 WHERE month IS NOT NULL
 """
 
+REPORTED = ("superseded", "duplicate", "id_conflict", "fraction_conflict")  # statuses cancel-and-replace reports
 # The declarations cancel-and-replace reports, each with (in `k_` columns) what it gave way to when it was set aside
 # in a conflict: the copy read instead (id_conflict), the declarations kept for its month (fraction_conflict); one row
-# for each of those.
-STATUS_ISSUES_SQL = """
+# for each of those. The last two columns say whether its status, and its targeting nothing, are new: not so in the
+# warehouse's statuses before the run (the view `reported_before`, from `reported_before()`), so a run reports only
+# what it found and the warehouse's set-aside copies are all listed (`conflicts_set_aside`).
+STATUS_ISSUES_SQL = f"""
 WITH reported AS (
-    SELECT d.*, s.status, s.targets_nothing
+    SELECT d.*, s.status, s.targets_nothing,
+           b.status IS DISTINCT FROM s.status AS new_status,
+           s.targets_nothing AND NOT coalesce(b.targets_nothing, false) AS new_targets_nothing
     FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
-    WHERE s.targets_nothing OR s.status IN ('superseded', 'duplicate', 'id_conflict', 'fraction_conflict')
+    LEFT JOIN reported_before b USING (declaration_key)
+    WHERE s.targets_nothing OR s.status IN ({sql_string_list(REPORTED)})
 ),
 read_instead AS (
     SELECT d.*, s.status
@@ -256,7 +262,7 @@ read_instead AS (
 SELECT r.source_file, r.line_start, r.status, r.type, r.targets_nothing, r.siret, strftime(r.month, '%Y-%m') AS month,
        r.source_sha256, r.decl_index, r.line_end, r.declaration_id, r.fraction, r.n_individuals, r.n_contracts,
        k.source_file AS k_file, k.line_start AS k_line_start, k.line_end AS k_line_end, k.fraction AS k_fraction,
-       k.n_individuals AS k_individuals, k.n_contracts AS k_contracts
+       k.n_individuals AS k_individuals, k.n_contracts AS k_contracts, r.new_status, r.new_targets_nothing
 FROM reported r
 LEFT JOIN read_instead k
   ON k.siret = r.siret AND k.month = r.month
@@ -265,6 +271,8 @@ LEFT JOIN read_instead k
 ORDER BY r.source_file, r.line_start, k.source_file, k.line_start
 """
 CONFLICTS = ("id_conflict", "fraction_conflict")  # statuses of the declarations set aside, and quarantined
+REPORTED_BEFORE_SCHEMA = pa.schema([("declaration_key", pa.string()), ("status", pa.string()),
+                                    ("targets_nothing", pa.bool_())])
 
 
 @dataclass(frozen=True)
@@ -319,6 +327,7 @@ def consolidate(
     con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS {staged_rows('declarations')}")
     con.register("copy_digests", copy_digests(staging, con.execute(COPIES_SQL).fetchall()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
+    con.register("reported_before", reported_before(warehouse))  # read before the statuses are rewritten
     changed: set[str] = set()
     if stored_months(warehouse):  # read before the months are rewritten
         con.execute(f"CREATE OR REPLACE TEMP VIEW stored_kept AS SELECT declaration_key, month "
@@ -510,16 +519,32 @@ def copy_digests(staging: Path, copies: list[tuple[str, str]]) -> pa.Table:
                     schema=COPY_DIGESTS_SCHEMA)
 
 
+def reported_before(warehouse: Path) -> pa.Table:
+    """The declarations the statuses of `warehouse` (the draft, before its statuses are rewritten: those of the
+    published version) report: (declaration_key, status, targets_nothing) of those in REPORTED or targeting nothing.
+    An empty table for a new or rebuilt warehouse, where everything found is new."""
+    path = warehouse / "declaration_status.parquet"
+    if not path.exists():
+        return REPORTED_BEFORE_SCHEMA.empty_table()
+    read = pq.read_table(path, columns=REPORTED_BEFORE_SCHEMA.names,
+                         filters=[[("status", "in", list(REPORTED))], [("targets_nothing", "==", True)]])
+    return read.select(REPORTED_BEFORE_SCHEMA.names).cast(REPORTED_BEFORE_SCHEMA)
+
+
 def status_issues(rows: list[tuple]) -> list[Issue]:
-    """The issues of cancel-and-replace, from the rows of STATUS_ISSUES_SQL (a declaration set aside in a conflict
-    has one row for each declaration it gave way to, in a run of rows)."""
+    """The issues of cancel-and-replace that are new, from the rows of STATUS_ISSUES_SQL (a declaration set aside in a
+    conflict has one row for each declaration it gave way to, in a run of rows): what the warehouse's statuses said
+    before the run was reported by the run that found it."""
     issues = []
-    for (file, line, status, type_, targets_nothing, siret, month, *_), group in _by_declaration(rows):
-        if targets_nothing:
+    for (file, line, status, type_, targets_nothing, siret, month, *_, new_status, new_targets_nothing), group in (
+            _by_declaration(rows)):
+        if targets_nothing and new_targets_nothing:
             action = "cancels" if type_ == "04" else "replaces"
             issues.append(Issue(file, line, "warning", "replaces_nothing",
                                 f"declaration of type {type_} for {siret} {month} {action} the declaration its "
                                 "S20.G00.05.006 names, which was not received for that establishment and month"))
+        if not new_status:
+            continue
         if status == "superseded":
             issues.append(Issue(file, line, "warning", "superseded",
                                 f"another declaration for {siret} {month} was kept (a later one, with no "
@@ -552,7 +577,7 @@ def _by_declaration(rows: list[tuple]) -> list[tuple[tuple, list[tuple]]]:
 def _conflict_reason(group: list[tuple]) -> str:
     """Why a declaration was set aside, naming what was read instead, from its rows of STATUS_ISSUES_SQL."""
     (_, line_start, status, _, _, siret, month, _, _, line_end, declaration_id, fraction, individuals, contracts,
-     k_file, k_start, k_end, _, k_individuals, k_contracts) = group[0]
+     k_file, k_start, k_end, _, k_individuals, k_contracts, _, _) = group[0]
     if status == "fraction_conflict":
         kept = "; ".join(f"{_fraction_text(row[17])} in {row[14]} (lines {row[15]}-{row[16]})" for row in group)
         return (f"declaration for {siret} {month}, {_fraction_text(fraction)}, is not of the set of fractions kept for "

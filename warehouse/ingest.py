@@ -287,9 +287,9 @@ def ingest(
     processes, then DuckDB within `config.duckdb`'s limits); returns the run's summary.
 
     Bad input never stops the run: issues are counted, written to
-    `data/ingest-reports/issues-<time>.csv` with file, line and reason, and unreadable declarations are
-    quarantined under `data/quarantine/`, with the declarations set aside in a conflict once the version setting them
-    aside is published. `rebuild` starts from an empty
+    `data/ingest-reports/issues-<time>.csv` with file, line and reason (cancel-and-replace's: those new to this
+    run), and unreadable declarations are quarantined under `data/quarantine/`, with the declarations set aside in a
+    conflict once the version setting them aside is published. `rebuild` starts from an empty
     warehouse and reads again every file listed in the published one (those still there), with
     `paths`: the way to change the pseudonymisation key.
 

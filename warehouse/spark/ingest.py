@@ -31,11 +31,13 @@ from warehouse.consolidate import (
     DECLARATION_STATUS_SQL,
     ESTABLISHMENTS_SQL,
     PERSONS_SQL,
+    REPORTED_BEFORE_SCHEMA,
     STATUS_ISSUES_SQL,
     STATUS_SQL,
     ConsolidationResult,
     conflicts_set_aside,
     copy_digests,
+    reported_before,
     status_issues,
     stored_months,
 )
@@ -55,7 +57,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 PROGRESS_SECONDS = 1.0
-_SPARK_TYPES = {"string": "STRING", "date32[day]": "DATE", "int32": "INT", "int64": "BIGINT", "double": "DOUBLE"}
+_SPARK_TYPES = {"string": "STRING", "date32[day]": "DATE", "int32": "INT", "int64": "BIGINT", "double": "DOUBLE",
+                "bool": "BOOLEAN"}
 # Hadoop's committer writes a `_SUCCESS` marker next to the data; the warehouse has none.
 NO_SUCCESS_MARKER = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
 
@@ -127,6 +130,8 @@ class SparkIngest:
         spark.createDataFrame(digests, _spark_schema(COPY_DIGESTS_SCHEMA)).createOrReplaceTempView("copy_digests")
         resolved = spark.sql(spark_sql(STATUS_SQL)).persist()
         resolved.createOrReplaceTempView("resolved_status")
+        before = [tuple(row.values()) for row in reported_before(warehouse).to_pylist()]  # before statuses are rewritten
+        spark.createDataFrame(before, _spark_schema(REPORTED_BEFORE_SCHEMA)).createOrReplaceTempView("reported_before")
         try:
             changed: set[str] = set()
             if stored_months(warehouse):  # read before the months are rewritten
@@ -197,7 +202,7 @@ def _finished_tasks(context: SparkContext, group: str) -> int:
 
 
 def _spark_schema(schema: pa.Schema) -> str:
-    """The Spark DDL of an Arrow schema of the warehouse (strings, dates, integers, doubles)."""
+    """The Spark DDL of an Arrow schema of the warehouse (strings, dates, integers, doubles, booleans)."""
     return ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in schema)
 
 
