@@ -20,17 +20,18 @@ from tests.web_world import PASSWORD, csrf_of, make_web_world
 pytestmark = pytest.mark.slow
 
 ROLES = ["anonyme", "inspecteur A", "inspecteur B", "responsable A", "responsable B", "evaluateur", "administrateur"]
-Y, N = "autorisé", "refusé"
-# route -> expected answer per role of ROLES[1:] (anonymous users are always sent to the sign-in form)
+Y, N, U = "autorisé", "refusé", "introuvable"
+# route -> expected answer per role of ROLES[1:] (anonymous users are always sent to the sign-in form); an establishment
+# of another region is « introuvable » (404) as a SIRET not scored, so that its answer does not say it is scored elsewhere
 EXPECTED = {
     "GET /listes/{m}/{A}":                          [Y, N, Y, N, N, Y],
     "GET /listes/{m}/{A}/export.csv":               [N, N, Y, N, N, Y],
     "GET /listes/{m}/{A}/export.xlsx":              [N, N, Y, N, N, Y],
-    "GET /etablissements/{m}/{siret}":              [Y, N, Y, N, N, Y],
-    "GET /etablissements/{m}/{siret}/frise.png":    [Y, N, Y, N, N, Y],
-    "GET /etablissements/{m}/{siret}/explication.txt": [Y, N, Y, N, N, Y],
-    "GET /etablissements/{m}/{siret}/controle":     [Y, N, Y, N, N, N],
-    "POST /etablissements/{m}/{siret}/controle":    [Y, N, Y, N, N, N],
+    "GET /etablissements/{m}/{siret}":              [Y, U, Y, U, N, Y],
+    "GET /etablissements/{m}/{siret}/frise.png":    [Y, U, Y, U, N, Y],
+    "GET /etablissements/{m}/{siret}/explication.txt": [Y, U, Y, U, N, Y],
+    "GET /etablissements/{m}/{siret}/controle":     [Y, U, Y, U, N, N],
+    "POST /etablissements/{m}/{siret}/controle":    [Y, U, Y, U, N, N],
     "GET /synthese/{m}":                            [N, N, N, N, Y, Y],
     "GET /modeles":                                 [N, N, N, N, Y, Y],
     "GET /audit":                                   [N, N, N, N, Y, Y],
@@ -81,7 +82,8 @@ def _call(client: TestClient, world, route: str) -> int:
 
 
 def test_every_route_with_every_role(app, world, capsys):
-    """Allowed answers 200 (303 after recording), refused 403, anonymous is sent to the sign-in form."""
+    """Allowed answers 200 (303 after recording), refused 403, an establishment of another region 404; anonymous is sent
+    to the sign-in form."""
     clients = {"anonyme": TestClient(app, base_url="https://testserver")}
     for role in ROLES[1:]:
         clients[role] = signed_in(app, world.logins[role])
@@ -90,7 +92,7 @@ def test_every_route_with_every_role(app, world, capsys):
         row = [route]
         for role, want in zip(ROLES, ["connexion", *expected], strict=False):
             status = _call(clients[role], world, route)
-            seen = {200: Y, 303: Y, 403: N}.get(status, str(status))
+            seen = {200: Y, 303: Y, 403: N, 404: U}.get(status, str(status))
             if role == "anonyme":
                 seen = "connexion" if status == 303 else str(status)
             elif route.startswith("POST") and want == Y and status != 303:
@@ -131,6 +133,115 @@ def test_an_establishment_page_is_logged_with_its_reader(app, world):
         reader = session.scalar(select(User).where(User.login == world.logins["inspecteur A"]))
         records = session.scalars(select(AccessRecord).where(AccessRecord.user_id == reader.id)).all()
     assert any(r.siret == world.siret_a and r.what == "fiche" for r in records)
+
+
+def _log_since(app, first_id: int) -> list[tuple]:
+    """The access log's rows from `first_id` on: login, action, region, SIRET, granted."""
+    from web.database import AccessRecord
+
+    with app.state.db() as session:
+        records = session.scalars(select(AccessRecord).where(AccessRecord.id >= first_id).order_by(AccessRecord.id))
+        return [(r.user.login, r.what, r.region_code, r.siret, r.granted) for r in records]
+
+
+def _next_log_id(app) -> int:
+    from sqlalchemy import func
+
+    from web.database import AccessRecord
+
+    with app.state.db() as session:
+        return (session.scalar(select(func.max(AccessRecord.id))) or 0) + 1
+
+
+def test_an_establishment_of_another_region_answers_as_a_siret_not_scored(app, world):
+    """An inspector of region B asking for an establishment scored in region A, or for a SIRET scored nowhere, gets the
+    same French « introuvable dans votre région » page (404): the answer does not tell which SIRETs are scored
+    elsewhere. The attempt on region A's establishment is logged as refused, with its region."""
+    ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv", dtype={"siret": str})
+    unscored = next(s for s in (f"{n:014d}" for n in range(1, 1000)) if s not in set(ranked["siret"]))
+    client = signed_in(app, world.logins["inspecteur B"])
+    first = _next_log_id(app)
+    pages: dict[tuple[str, str], str] = {}
+    for siret in (world.siret_a, unscored):
+        for suffix in ("", "/frise.png", "/explication.txt", "/controle", "POST /controle"):
+            url = f"/etablissements/{world.month}/{siret}{suffix.removeprefix('POST ')}"
+            answer = (client.post(url, data=_outcome_form(world, csrf_of(client.get("/connexion").text)))
+                      if suffix.startswith("POST") else client.get(url))
+            assert answer.status_code == 404, (siret, suffix, answer.status_code)
+            assert "introuvable dans votre région" in answer.text
+            pages[siret, suffix] = answer.text.replace(siret, "<SIRET>")
+    for suffix in ("", "/frise.png", "/explication.txt", "/controle", "POST /controle"):
+        assert pages[world.siret_a, suffix] == pages[unscored, suffix]
+    login = world.logins["inspecteur B"]
+    assert _log_since(app, first) == [(login, what, world.region_a, world.siret_a, False) for what in (
+        "fiche", "frise", "explication imprimable", "formulaire de contrôle", "enregistrement de contrôle")]
+
+
+def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, world):
+    """Both exports downloaded, a control recorded then corrected, a list and an export of another region asked for:
+    each is a row of the access log (account, action, region, SIRET, decision), shown on the administrator's page."""
+    first = _next_log_id(app)
+    responsable = signed_in(app, world.logins["responsable A"])
+    for export in ("export.csv", "export.xlsx"):
+        assert responsable.get(f"/listes/{world.month}/{world.region_a}/{export}").status_code == 200
+    page = f"/etablissements/{world.month}/{world.siret_a}/controle"
+    day = date.fromisoformat(world.month + "-01") - timedelta(days=60)
+    assert responsable.post(page, data=_entry(responsable, page, day), follow_redirects=False).status_code == 303
+    (entry,) = _entries(app, world.siret_a, day)
+    correction = _entry(responsable, page, day, abuse="1", corrige=entry.id)
+    assert responsable.post(page, data=correction, follow_redirects=False).status_code == 303
+    other = signed_in(app, world.logins["inspecteur B"])
+    assert other.get(f"/listes/{world.month}/{world.region_a}").status_code == 403
+    assert other.get(f"/listes/{world.month}/{world.region_a}/export.csv").status_code == 403
+    a, b = world.logins["responsable A"], world.logins["inspecteur B"]
+    assert _log_since(app, first) == [
+        (a, "export CSV", world.region_a, None, True),
+        (a, "export Excel", world.region_a, None, True),
+        (a, "contrôle enregistré", world.region_a, world.siret_a, True),
+        (a, "contrôle corrigé", world.region_a, world.siret_a, True),
+        (b, "liste", world.region_a, None, False),
+        (b, "export CSV", world.region_a, None, False),
+    ]
+    journal = signed_in(app, world.logins["administrateur"]).get("/journal").text
+    rows = re.findall(r"<tr><td>.*?</tr>", journal)
+    assert any(b in row and "<td>liste</td>" in row and "refusé" in row for row in rows)
+    assert any(a in row and "contrôle corrigé" in row and world.siret_a in row for row in rows)
+
+
+def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):
+    """Migration 0004 keeps the rows written before (pages opened: granted, region unknown) and takes a list's events,
+    which have no SIRET."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from web.database import MIGRATIONS, AccessRecord, open_database
+
+    url = f"sqlite:///{tmp_path / 'at-0003.db'}"
+    engine = sa.create_engine(url)
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        settings.attributes["connection"] = connection
+        command.upgrade(settings, "0003")
+        connection.execute(sa.text("INSERT INTO users VALUES (1, 'a', 'A', 'inspecteur', '11', NULL, NULL, 1, "
+                                   "'2026-11-01')"))
+        for row_id, what in [(1, "fiche"), (2, "frise")]:
+            connection.execute(sa.text("INSERT INTO access_log VALUES (:id, 1, '12345678901234', '2026-10-01', :what, "
+                                       "'2026-11-02 10:00:00')"), {"id": row_id, "what": what})
+    engine.dispose()
+    sessions = open_database(url)
+    with sessions() as session:
+        session.add(AccessRecord(user_id=1, siret=None, list_month=date(2026, 10, 1), region_code="84", what="liste",
+                                 granted=False))
+        session.commit()
+        rows = [(r.id, r.siret, r.what, r.region_code, r.granted, f"{r.at:%Y-%m-%d %H:%M}")
+                for r in session.scalars(select(AccessRecord).order_by(AccessRecord.id))]
+    assert rows[:2] == [(1, "12345678901234", "fiche", None, True, "2026-11-02 10:00"),
+                        (2, "12345678901234", "frise", None, True, "2026-11-02 10:00")]
+    assert rows[2][1:5] == (None, "liste", "84", False)
+    indexes = sa.inspect(sa.create_engine(url)).get_indexes("access_log")
+    assert [(i["name"], i["column_names"]) for i in indexes] == [("ix_access_log_siret", ["siret"])]
 
 
 def test_a_form_without_its_csrf_token_is_refused(app, world):

@@ -32,9 +32,14 @@ GRANTED: dict[str, set[Permission]] = {
 }
 
 
+def role_allows(user: User, permission: Permission) -> bool:
+    """Whether `user`'s role gives `permission` at all, whatever the region."""
+    return permission in GRANTED.get(user.role, set())
+
+
 def allowed(user: User, permission: Permission, region_code: str | None = None) -> bool:
     """Whether `user` may use `permission`, on `region_code` for the regional ones."""
-    if permission not in GRANTED.get(user.role, set()):
+    if not role_allows(user, permission):
         return False
     if permission in REGIONAL and user.role in ("inspecteur", "responsable"):
         return region_code is not None and region_code == user.region_code

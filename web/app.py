@@ -1,8 +1,9 @@
 """The web application: routes, sessions, CSRF, permissions and the access log.
 
 Every route but sign-in and the static files needs a signed-in user; each names the permission it
-checks (web.access), so that a user of another region or role gets 403. Every form carries the
-session's CSRF token.
+checks (web.access), so that a user of another role, or a list of another region, gets 403; an establishment of
+another region answers 404, as one not scored. The access log keeps the establishments opened, the exports
+downloaded, the controls recorded and every refusal. Every form carries the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from web.access import Permission, allowed
+from web.access import Permission, allowed, role_allows
 from web.accounts import oidc_user, sign_in
 from web.data import SORTS, EstablishmentView, HomeData, ListFilters, audit_reports, list_months
 from web.database import (
@@ -94,6 +95,7 @@ RULE_LABELS = {r.id: r.label_fr for r in RULES}
 CHANGE_FR = {"new": "nouveau", "still": "déjà listé", "first": "première liste", "left": "sorti"}
 ERROR_TITLES = {400: "Demande incorrecte", 403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non permise",
                 429: "Trop de tentatives"}
+REFUSED_FR = "Votre rôle ou votre région ne donne pas accès à cette page."
 # What the page says of an error raised outside the routes (Starlette's details are in English): an unknown address, a
 # method the address does not take, a form that cannot be read (a field over 1 MB, a malformed body).
 ERRORS_FR = {404: "Cette page n'existe pas.", 405: "Cette adresse ne s'ouvre pas ainsi.",
@@ -222,9 +224,10 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             raise SignInRequired()
         return user
 
-    def require(user: User, permission: Permission, region_code: str | None = None) -> None:
-        if not allowed(user, permission, region_code):
-            raise HTTPException(403, "Votre rôle ou votre région ne donne pas accès à cette page.")
+    def require(user: User, permission: Permission) -> None:
+        """403 unless `user`'s role gives `permission` (not a regional one: `open_region`, `open_establishment`)."""
+        if not allowed(user, permission):
+            raise HTTPException(403, REFUSED_FR)
 
     def error_response(request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
         """The French error page answering `status`, with the signed-in user's header (none for a visitor)."""
@@ -243,42 +246,53 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         return templates.TemplateResponse(request, name, {
             "user": user, "csrf_token": csrf_token(request), "flash": flash, "months": list_months(home), **context})
 
-    def establishment_region(month: date, siret: str) -> tuple[pd.Series, str]:
-        try:
-            ranked = data.ranked(month)
-        except FileNotFoundError as exc:
-            raise HTTPException(404, f"Aucune liste pour {month_fr(month)}.") from exc
-        if siret not in ranked.index:
-            raise HTTPException(404, f"Établissement {siret} non classé en {month_fr(month)}.")
-        line = ranked.loc[siret]
-        return line, str(line["region_code"])
-
     def open_establishment(
-        request: Request, month: str, siret: str, permission: Permission, what: str | None = None
+        request: Request, month: str, siret: str, permission: Permission, what: str, logged: bool = True
     ) -> tuple[User, date, pd.Series, str]:
-        """The signed-in user, the month, the establishment's ranked line and region, once `permission` is
-        checked for its region; the opening is logged as `what` when given."""
+        """The signed-in user, the month, the establishment's ranked line and region, once `permission` is checked for
+        its region; the opening is logged as `what` when `logged`, a refusal always. An establishment scored in another
+        region answers as one not scored (404, « introuvable dans votre région »): a SIRET asked for tells nothing of
+        where else it is scored. A role without `permission` is refused (403) whatever the SIRET."""
         user = signed_in(request)
         chosen = parse_month(month)
-        line, region_code = establishment_region(chosen, siret)
-        require(user, permission, region_code)
-        if what is not None:
-            log_access(user, siret, chosen, what)
-        return user, chosen, line, region_code
+        ranked = drawn_up(chosen)
+        if siret in ranked.index:
+            line = ranked.loc[siret]
+            region_code = str(line["region_code"])
+            if allowed(user, permission, region_code):
+                if logged:
+                    log_access(user, what, chosen, region_code, siret)
+                return user, chosen, line, region_code
+            log_access(user, what, chosen, region_code, siret, granted=False)
+        if not role_allows(user, permission):
+            raise HTTPException(403, REFUSED_FR)
+        if user.region_code is not None:
+            raise HTTPException(404, f"Établissement {siret} introuvable dans votre région en {month_fr(chosen)} : il "
+                                     "n'y est pas classé.")
+        raise HTTPException(404, f"Établissement {siret} non classé en {month_fr(chosen)}.")
 
-    def open_region(request: Request, month: str, region_code: str, permission: Permission) -> tuple[User, date]:
-        """The signed-in user and the month of a region's list, once `permission` is checked for the region
-        (404 for a region that does not exist)."""
+    def open_region(request: Request, month: str, region_code: str, permission: Permission,
+                    what: str) -> tuple[User, date]:
+        """The signed-in user and the month of a region's list, once `permission` is checked for the region (404 for a
+        region that does not exist; a refusal is logged as `what`)."""
         user = signed_in(request)
-        require(user, permission, region_code)
         chosen = parse_month(month)
         if region_code not in region_names():
+            if not role_allows(user, permission):
+                raise HTTPException(403, REFUSED_FR)
             raise HTTPException(404, f"Région {region_code} inconnue.")
+        if not allowed(user, permission, region_code):
+            log_access(user, what, chosen, region_code, granted=False)
+            raise HTTPException(403, REFUSED_FR)
         return user, chosen
 
-    def log_access(user: User, siret: str, month: date, what: str) -> None:
+    def log_access(user: User, what: str, month: date, region_code: str, siret: str | None = None,
+                   granted: bool = True) -> None:
+        """One row of the access log: `user` did (or was refused, `granted` False) `what` on `month`'s list of
+        `region_code`, on the establishment `siret` when given."""
         with db() as session:
-            session.add(AccessRecord(user_id=user.id, siret=siret, list_month=month, what=what))
+            session.add(AccessRecord(user_id=user.id, siret=siret, list_month=month, region_code=region_code, what=what,
+                                     granted=granted, at=utc_now()))
             session.commit()
 
     def outcomes_of(siret: str) -> tuple[list[ControlOutcome], set[int]]:
@@ -416,7 +430,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/listes/{month}/{region_code}", response_class=HTMLResponse)
     def region_list(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
                     motif: str = "", exploration: str = "", tri: str = "position") -> HTMLResponse:
-        user, chosen = open_region(request, month, region_code, Permission.LIST)
+        user, chosen = open_region(request, month, region_code, Permission.LIST, "liste")
         ranked = drawn_up(chosen)
         filters = ListFilters(departement, naf, motif, exploration, tri if tri in SORTS else "position")
         lines, left = data.region_lines(chosen, region_code, filters)
@@ -434,19 +448,21 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/listes/{month}/{region_code}/export.csv")
     def export_csv(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
                    motif: str = "", exploration: str = "", tri: str = "position") -> Response:
-        _, chosen = open_region(request, month, region_code, Permission.EXPORT)
+        user, chosen = open_region(request, month, region_code, Permission.EXPORT, "export CSV")
         drawn_up(chosen)
         lines, _ = data.region_lines(chosen, region_code, ListFilters(departement, naf, motif, exploration, tri))
         name = f"champollion-{chosen:%Y-%m}-{region_code}.csv"
+        log_access(user, "export CSV", chosen, region_code)
         return Response(lines_csv(lines.reset_index(drop=True)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/listes/{month}/{region_code}/export.xlsx")
     def export_xlsx(request: Request, month: str, region_code: str) -> Response:
-        _, chosen = open_region(request, month, region_code, Permission.EXPORT)
+        user, chosen = open_region(request, month, region_code, Permission.EXPORT, "export Excel")
         path = lists_folder(home, chosen) / f"{region_code}-{slug(region_names()[region_code])}.xlsx"
         if not path.exists():
             raise HTTPException(404, f"Pas de classeur pour cette région en {month_fr(chosen)}.")
+        log_access(user, "export Excel", chosen, region_code)
         return FileResponse(path, filename=path.name, media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
@@ -493,7 +509,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 
     @app.get("/etablissements/{month}/{siret}/controle", response_class=HTMLResponse)
     def outcome_form(request: Request, month: str, siret: str, corrige: str | None = None) -> HTMLResponse:
-        user, chosen, line, _ = open_establishment(request, month, siret, Permission.RECORD)
+        user, chosen, line, _ = open_establishment(request, month, siret, Permission.RECORD,
+                                                    "formulaire de contrôle", logged=False)
         if corrige is None:
             return outcome_page(request, user, chosen, siret, line)
         corrected, current = named_entry(siret, corrige)
@@ -504,7 +521,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
 
     @app.post("/etablissements/{month}/{siret}/controle")
     async def record_outcome_post(request: Request, month: str, siret: str) -> Response:
-        user, chosen, line, region_code = open_establishment(request, month, siret, Permission.RECORD)
+        user, chosen, line, region_code = open_establishment(request, month, siret, Permission.RECORD,
+                                                             "enregistrement de contrôle", logged=False)
         form = await checked_form(request)
         values, errors = _read_outcome(form, chosen)
         token = str(form.get("jeton_formulaire") or "")[:64] or None
@@ -534,6 +552,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             request.session["flash"] = (f"Ce contrôle est déjà enregistré (contrôle du "
                                         f"{date_fr(recording.current.inspection_date)}) : rien n'a été ajouté.")
             return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
+        log_access(user, "contrôle corrigé" if corrected is not None else "contrôle enregistré", chosen, region_code, siret)
         request.session["flash"] = {
             "published": "Contrôle enregistré ; il compte parmi les contrôles que lit l'apprentissage.",
             "busy": "Contrôle enregistré ; l'entrepôt est occupé (ingestion en cours) : il y sera reporté au prochain "

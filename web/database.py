@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -121,14 +122,20 @@ class SignedIn(Base):
 
 
 class AccessRecord(Base):
-    """Who opened which establishment's page (or its figure, or its printable explanation), and when."""
+    """What an agent did with personal data, and when: an establishment's page, figure or printable explanation opened,
+    a list's export downloaded, a control outcome recorded or corrected (`granted`); or what they were refused: a list
+    or an establishment of another region, a page their role does not open (`granted` False). `what` is the action as
+    the access log shows it, in French; `region_code` the region of the list or establishment (None in rows written
+    before migration 0004); `siret` None for a list's events."""
 
     __tablename__ = "access_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    siret: Mapped[str] = mapped_column(String(14), index=True)
+    siret: Mapped[str | None] = mapped_column(String(14), index=True, nullable=True)
     list_month: Mapped[date] = mapped_column(Date)
+    region_code: Mapped[str | None] = mapped_column(String(3), nullable=True)
     what: Mapped[str] = mapped_column(String(40))
+    granted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
     user: Mapped[User] = relationship()
 
