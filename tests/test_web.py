@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tests.web_world import PASSWORD, csrf_of, make_web_world
 
@@ -739,7 +739,9 @@ def test_only_the_current_entry_of_a_control_can_be_corrected(app, world):
 def test_the_database_keeps_one_correction_of_an_entry_when_two_arrive_at_once(tmp_path, monkeypatch):
     """The check before writing passed for both (two requests at the same instant): the unique (chain, revision)
     refuses the second correction, which is then told the current entry; a form token sent twice records once, and
-    is refused for another outcome."""
+    is refused for another outcome; of two new entries of one day from two forms, the one saved while the other was
+    checked is kept, the other is refused (same_day, or a repeat when it says the same), as a day whose entry was
+    corrected to another day takes a new entry."""
     import web.database
     from web.accounts import add_user
     from web.database import ControlOutcome, current_outcomes, open_database, record_outcome
@@ -766,6 +768,28 @@ def test_the_database_keeps_one_correction_of_an_entry_when_two_arrive_at_once(t
         assert record_outcome(session, outcome(21, "t1"), None).status == "repeated"
         assert [o.inspection_date.day for o in current_outcomes(session)] == [21]
         assert len(session.scalars(select(ControlOutcome)).all()) == 2
+
+        def checked_while_saved_elsewhere(token: str):
+            """A check that passes, run while the other tab's entry of the 24th (`token`) is saved: this tab counted that
+            day's entries before, the other tab's check and those after are the real ones."""
+            def check(*args):
+                monkeypatch.setattr(web.database, "_recorded_already", seen)
+                with sessions() as elsewhere:
+                    assert record_outcome(elsewhere, outcome(24, token), None).status == "recorded"
+                return None
+            return check
+
+        for token, other_token, abuse, status in [("t3", "t4", True, "same_day"), ("t5", "t6", False, "repeated")]:
+            session.execute(delete(ControlOutcome).where(ControlOutcome.inspection_date == date(2026, 11, 24)))
+            session.commit()
+            monkeypatch.setattr(web.database, "_recorded_already", checked_while_saved_elsewhere(other_token))
+            sent = outcome(24, token)
+            sent.abuse_found = abuse
+            refused = record_outcome(session, sent, None)
+            assert refused.status == status and refused.current.form_token == other_token
+            assert [o.form_token for o in current_outcomes(session) if o.inspection_date.day == 24] == [other_token]
+        assert record_outcome(session, outcome(20, "t7"), None).status == "recorded"  # the 20th was corrected to the 21st
+        assert [o.inspection_date.day for o in current_outcomes(session)] == [20, 21, 24]
 
 
 def test_entries_forked_or_recorded_twice_before_count_once(tmp_path):
@@ -796,6 +820,8 @@ def test_entries_forked_or_recorded_twice_before_count_once(tmp_path):
         assert [o.id for o in current_outcomes(session)] == [5, 3]
         forked = {o.id: o for o in session.scalars(select(ControlOutcome))}
         assert current_entry(session, forked[2]).id == 3 and current_entry(session, forked[4]).id == 5
+        # first rows numbered by SIRET and day in the order recorded (the 10th's twice), corrections not
+        assert {o.id: o.day_entry for o in forked.values()} == {1: 0, 2: None, 3: None, 4: 0, 5: 1}
 
 
 def test_recorded_outcomes_stored_twice_are_written_again_once(app, world):

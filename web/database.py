@@ -71,10 +71,12 @@ class ControlOutcome(Base):
     `revision` 0) and its corrections (`chain_id` the first row's id, `revision` 1, 2, ...); the row of highest
     revision is the control's outcome. (chain_id, revision) is unique, so that of two corrections of the same row
     only the first recorded is kept, whatever the timing; `form_token` is unique, so that a form sent twice records
-    once."""
+    once; (siret, inspection_date, day_entry) is unique, so that of two new entries of one establishment and day
+    sent at once (two tabs) only the first recorded is kept."""
 
     __tablename__ = "control_outcomes"
-    __table_args__ = (Index("ix_control_outcomes_chain_revision", "chain_id", "revision", unique=True),)
+    __table_args__ = (Index("ix_control_outcomes_chain_revision", "chain_id", "revision", unique=True),
+                      Index("ix_control_outcomes_day_entry", "siret", "inspection_date", "day_entry", unique=True))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     siret: Mapped[str] = mapped_column(String(14), index=True)
     region_code: Mapped[str] = mapped_column(String(3))
@@ -90,6 +92,9 @@ class ControlOutcome(Base):
     chain_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the first row's id (kept by record_outcome)
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, nullable=True)
+    # A first row's place among the first rows of its SIRET and day (0, then 1 once the first was corrected to another
+    # day...); None for a correction. Set by record_outcome.
+    day_entry: Mapped[int | None] = mapped_column(Integer, nullable=True)
     author: Mapped[User] = relationship(foreign_keys=[author_id])
 
     @property
@@ -217,7 +222,14 @@ def record_outcome(session: Session, outcome: ControlOutcome, corrected: Control
     """Add `outcome`, a correction of `corrected` when given, unless it repeats an entry or would make a second
     outcome of one control. Only the current entry of a control can be corrected: two corrections of one entry sent
     at once (two tabs) cannot both be kept, the unique (chain_id, revision) refuses the second one; a form token sent
-    twice (a double click) is refused by its unique index."""
+    twice (a double click) is refused by its unique index; two new entries of one establishment and day sent at once
+    are given the same `day_entry`, and the unique (siret, inspection_date, day_entry) refuses the second one."""
+    if corrected is None:
+        # Counted before the checks: an entry of that day saved meanwhile by another request is then either seen by
+        # the checks or counted in neither, and the second of the two same numbers is refused by the database.
+        outcome.day_entry = session.scalar(select(func.count()).select_from(ControlOutcome).where(
+            ControlOutcome.siret == outcome.siret, ControlOutcome.inspection_date == outcome.inspection_date,
+            ControlOutcome.chain_id.is_(None)))
     if (found := _recorded_already(session, outcome, corrected)) is not None:
         return found
     if corrected is not None:
