@@ -1,13 +1,16 @@
-"""French formatting shared by the lists and the explanations: months, dates, percentages, addresses."""
+"""French formatting shared by the lists, the explanations and the web pages: months, dates, times, percentages,
+addresses."""
 
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+PARIS = ZoneInfo("Europe/Paris")
 MONTHS_FR = (
     "janvier", "février", "mars", "avril", "mai", "juin",
     "juillet", "août", "septembre", "octobre", "novembre", "décembre",
@@ -36,6 +39,13 @@ def date_fr(value: Any, empty: str = "") -> str:
         return value.strftime("%d/%m/%Y")
     stamp = pd.to_datetime(value, errors="coerce") if not missing(value) else pd.NaT
     return empty if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
+
+
+def paris_time_fr(moment: datetime, seconds: bool = False) -> str:
+    """A moment kept in UTC (naive, as the web application's database keeps it, or aware) as the time in Paris,
+    summer time included: 'dd/mm/yyyy hh:mm', with ':ss' when `seconds`."""
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return utc.astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
 
 
 def number_fr(value: float, decimals: int = 0) -> str:

@@ -23,6 +23,7 @@ def test_the_models_page_is_in_french_with_decimal_commas():
     row = shown.iloc[0]
     assert row["Métrique de promotion [intervalle à 95 %]"] == "0,416 [0,33 ; 0,50]"
     assert row["Régression logistique"] == "0,416" and row["Pondération par la propension"] == "non"
+    assert row["Enregistrée le (heure de Paris)"] == "07/12/2026 02:00"  # 01:00 UTC in the registry
     assert row["Face aux méthodes simples"] == ("une méthode simple fait aussi bien : régression logistique 0,416, "
                                                  "dans l'intervalle de LightGBM 0,416 [0,33 ; 0,50]")
     assert not any(title in shown.columns for title in ("promotion", "verdict", "promotion_low"))

@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from core.french import address_fr, date_fr, month_fr, of_month_fr, percent_fr
+from core.french import address_fr, date_fr, month_fr, of_month_fr, paris_time_fr, percent_fr
 from scoring.region_files import NO_LINE_FR, RegionList, escaped_column, shown_column, write_region_files
 from tests.browser import opened
 
@@ -124,6 +124,16 @@ def test_french_formatting():
     assert address_fr("25 BOULEVARD VOLTAIRE", "75011", "PARIS") == "25 BOULEVARD VOLTAIRE, 75011 PARIS"
     assert address_fr(None, "75011", float("nan")) == "75011"
     assert address_fr(None, None, None) == ""
+
+
+def test_times_kept_in_utc_are_shown_in_paris_time_across_the_summer_time_changes():
+    """The clocks go forward at 01:00 UTC on 29 March 2026 and back at 01:00 UTC on 25 October 2026."""
+    assert [paris_time_fr(datetime(2026, 3, 29, hour, 59 if hour == 0 else 0)) for hour in (0, 1)] == [
+        "29/03/2026 01:59", "29/03/2026 03:00"]
+    assert [paris_time_fr(datetime(2026, 10, 25, hour, 59 if hour == 0 else 0)) for hour in (0, 1)] == [
+        "25/10/2026 02:59", "25/10/2026 02:00"]
+    assert paris_time_fr(datetime(2026, 12, 31, 23, 30, 5), seconds=True) == "01/01/2027 00:30:05"
+    assert paris_time_fr(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "01/07/2026 14:00"
 
 
 def test_a_column_of_dates_is_shown_as_each_of_its_dates():

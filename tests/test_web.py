@@ -206,6 +206,18 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
     rows = re.findall(r"<tr><td>.*?</tr>", journal)
     assert any(b in row and "<td>liste</td>" in row and "refusé" in row for row in rows)
     assert any(a in row and "contrôle corrigé" in row and world.siret_a in row for row in rows)
+    # times kept in UTC, shown in Paris time
+    from core.french import paris_time_fr
+    from web.database import AccessRecord
+
+    with app.state.db() as session:
+        last = session.scalars(select(AccessRecord).order_by(AccessRecord.id.desc())).first()
+    assert "heure de Paris" in journal and "UTC" not in journal
+    assert f"<tr><td>{paris_time_fr(last.at, seconds=True)}</td><td>{b}</td>" in journal
+    (corrected,) = [e for e in _entries(app, world.siret_a, day) if e.corrects_id]
+    shown = responsable.get(f"/etablissements/{world.month}/{world.siret_a}").text
+    assert f"n° {corrected.id} — " in shown and f"{paris_time_fr(corrected.recorded_at)} (corrige" in shown
+    assert " UTC" not in shown
 
 
 def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):

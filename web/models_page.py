@@ -4,14 +4,15 @@ simpler models (the registry keeps it in English, for data scientists)."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from web.project import BASELINES, MODEL_LABELS_FR, Interval, against_simpler, number_fr
+from web.project import BASELINES, MODEL_LABELS_FR, Interval, against_simpler, number_fr, paris_time_fr
 
 TITLES_FR = {
-    "version": "Version", "aliases": "Alias", "created": "Enregistrée le (UTC)", "data_months": "Mois de données",
+    "version": "Version", "aliases": "Alias", "created": "Enregistrée le (heure de Paris)", "data_months": "Mois de données",
     "labelled_rows": "Contrôles appris", "trials": "Essais de réglage", "ipw": "Pondération par la propension",
     "objective": "Objectif de réglage", "latest_fold": "Dernier pli de validation",
     "promotion": "Métrique de promotion [intervalle à 95 %]",
@@ -36,6 +37,14 @@ def _number(text: Any) -> float | None:
 def _fr(value: float | None, decimals: int = 3) -> str:
     """A value with a decimal comma (empty when missing)."""
     return "" if value is None else number_fr(value, decimals)
+
+
+def created_fr(text: Any) -> str:
+    """The registry's creation time ('YYYY-MM-DD HH:MM', UTC) as the time in Paris; as it is when not such a time."""
+    try:
+        return paris_time_fr(datetime.strptime(str(text), "%Y-%m-%d %H:%M"))
+    except ValueError:
+        return "" if text is None or text != text else str(text)
 
 
 def verdict_fr(row: dict[str, Any]) -> str:
@@ -68,6 +77,7 @@ def versions_fr(versions: pd.DataFrame) -> pd.DataFrame:
         value, low, high = (_number(row.get(k)) for k in ("promotion", "promotion_low", "promotion_high"))
         rows.append({
             **row,
+            "created": created_fr(row.get("created")),
             "ipw": IPW_FR.get(str(row.get("ipw", "")), row.get("ipw", "")),
             "objective": OBJECTIVES_FR.get(str(row.get("objective", "")), row.get("objective", "")),
             "promotion": f"{_fr(value)} [{_fr(low, 2)} ; {_fr(high, 2)}]" if None not in (value, low, high) else _fr(value),
