@@ -427,6 +427,25 @@ def test_the_list_filters_and_sorts(app, world):
     assert positions == sorted(positions)
 
 
+def test_the_list_and_the_establishment_page_show_the_address(app, world):
+    """The address as last declared (street, postal code and city), as the exports and the printable explanation give
+    it: under each SIRET of the list, and on the establishment's page."""
+    from core.french import address_fr
+
+    ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv",
+                         dtype={"siret": str, "region_code": str, "postal_code": str, "street": str, "city": str})
+    region = ranked[(ranked["region_code"] == world.region_a) & ranked["in_list"]]
+    addresses = {siret: address_fr(street, postal_code, city) for siret, street, postal_code, city in zip(
+        region["siret"], region["street"], region["postal_code"], region["city"], strict=True)}
+    assert addresses[world.siret_a] and all(addresses.values())
+    client = signed_in(app, world.logins["inspecteur A"])
+    listed = html.unescape(client.get(f"/listes/{world.month}/{world.region_a}").text)
+    for siret, address in addresses.items():
+        assert re.search(rf"/{siret}\">[0-9 ]+</a><br><span class=\"hint\">{re.escape(address)}</span>", listed), siret
+    page = html.unescape(client.get(f"/etablissements/{world.month}/{world.siret_a}").text)
+    assert f"<dt>Adresse (dernière déclarée)</dt><dd>{addresses[world.siret_a]}</dd>" in page
+
+
 def test_migrations_give_the_models_schema(tmp_path):
     """The Alembic migrations and the SQLAlchemy models describe the same tables."""
     from alembic.autogenerate import compare_metadata

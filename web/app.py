@@ -61,6 +61,7 @@ from web.project import (
     Home,
     MissingVersion,
     WarehouseBusy,
+    address_fr,
     audit_paragraph,
     date_fr,
     explanation_text,
@@ -140,9 +141,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(PACKAGE / "templates"),
                                                        autoescape=True))
     templates.env.globals.update(month_fr=month_fr, of_month_fr=of_month_fr, date_fr=date_fr, percent_fr=percent_fr,
-                                 paris_time_fr=paris_time_fr, signed_fr=signed_fr, tiny_fr=tiny_fr, number_fr=number_fr,
-                                 siret_fr=_siret_fr, role_labels=ROLE_LABELS, change_fr=CHANGE_FR, follow_ups=FOLLOW_UPS,
-                                 rules_fr=_rules_fr, kind_fr=KIND_FR, reason_label=reason_label,
+                                 paris_time_fr=paris_time_fr, address_fr=address_fr, signed_fr=signed_fr, tiny_fr=tiny_fr,
+                                 number_fr=number_fr, siret_fr=_siret_fr, role_labels=ROLE_LABELS, change_fr=CHANGE_FR,
+                                 follow_ups=FOLLOW_UPS, rules_fr=_rules_fr, kind_fr=KIND_FR, reason_label=reason_label,
                                  regions=region_names(), Permission=Permission, allowed=allowed)
 
     @asynccontextmanager
