@@ -1,5 +1,5 @@
-"""Commands of the web application: serve, users (add, list, disable, enable, password, region), and the page
-benchmark.
+"""Commands of the web application: serve, access-log, users (add, list, disable, enable, password, region), and the
+page benchmark.
 
 The main `champollion` command registers `commands` and `users`, and `bench_page` under `bench`;
 each receives the shared `champollion.cli.Context` in `ctx.obj`.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,6 +62,29 @@ def serve(
     chosen_host, chosen_port = host or settings.host, port or settings.port
     typer.echo(f"Champollion on http://{chosen_host}:{chosen_port} (home {context.home.root})")
     uvicorn.run(app, host=chosen_host, port=chosen_port, proxy_headers=True, log_level="info")
+
+
+@commands.command("access-log")
+def access_log(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="Rows shown, latest first.")] = 100,
+    login: Annotated[str | None, typer.Option(help="Only this account's rows.")] = None,
+    refused: Annotated[bool, typer.Option("--refused", help="Only the refusals.")] = False,
+) -> None:
+    """The web application's access log, as the administrator's page shows it: when (Paris time), account, action,
+    granted or refused, region, SIRET and list month; tab-separated, latest first."""
+    from core.french import PARIS
+    from web.database import access_records, database_url, open_database
+
+    context = ctx.obj
+    sessions = open_database(database_url(context.home, context.config.web))
+    with sessions() as session:
+        records = access_records(session, limit, login, refused)
+    typer.echo("at (Europe/Paris)\taccount\taction\tdecision\tregion\tsiret\tlist")
+    for r in records:
+        at = r.at.replace(tzinfo=UTC).astimezone(PARIS).isoformat(sep=" ", timespec="seconds")
+        typer.echo(f"{at}\t{r.user.login}\t{r.what}\t{'granted' if r.granted else 'refused'}\t{r.region_code or '-'}\t"
+                   f"{r.siret or '-'}\t{r.list_month:%Y-%m}")
 
 
 @users.command("add")

@@ -63,3 +63,41 @@ def test_a_change_that_cannot_be_made_is_refused_in_words(tmp_path):
         result = runner.invoke(app, ["--home", str(home.root), "users", *arguments],
                                env={"CHAMPOLLION_NEW_PASSWORD": "court"})
         assert result.exit_code == 2 and said in result.output, result.output
+
+
+def test_the_access_log_is_shown_in_paris_time_with_its_refusals(tmp_path):
+    """`champollion access-log`: the rows the administrator's page shows, latest first, of one account or the
+    refusals only; times kept in UTC are shown in Paris time with their offset."""
+    from datetime import date, datetime
+
+    from web.database import AccessRecord
+
+    home = Home(tmp_path / "home")
+    _run(home, "add", "agent@dreets.gouv.fr", "--role", "inspecteur", "--region", "11", password=OLD)
+    _run(home, "add", "chef@dreets.gouv.fr", "--role", "responsable", "--region", "84", password=OLD)
+    sessions = open_database(database_url(home, load_config(None).web))
+    with sessions() as session:
+        agent, chef = (session.scalar(select(User.id).where(User.login == login))
+                       for login in ("agent@dreets.gouv.fr", "chef@dreets.gouv.fr"))
+        session.add_all([
+            AccessRecord(user_id=agent, siret="12345678901234", list_month=date(2026, 10, 1), region_code="11",
+                         what="fiche", at=datetime(2026, 10, 24, 23, 30)),
+            AccessRecord(user_id=agent, siret="98765432109876", list_month=date(2026, 10, 1), region_code="84",
+                         what="fiche", granted=False, at=datetime(2026, 10, 25, 1, 30)),
+            AccessRecord(user_id=chef, list_month=date(2026, 10, 1), region_code="84", what="export CSV",
+                         at=datetime(2026, 10, 25, 2, 0))])
+        session.commit()
+
+    def shown(*arguments: str) -> list[str]:
+        result = CliRunner().invoke(app, ["--home", str(home.root), "access-log", *arguments])
+        assert result.exit_code == 0, result.output
+        return result.output.splitlines()
+
+    assert shown() == [
+        "at (Europe/Paris)\taccount\taction\tdecision\tregion\tsiret\tlist",
+        "2026-10-25 03:00:00+01:00\tchef@dreets.gouv.fr\texport CSV\tgranted\t84\t-\t2026-10",
+        "2026-10-25 02:30:00+01:00\tagent@dreets.gouv.fr\tfiche\trefused\t84\t98765432109876\t2026-10",
+        "2026-10-25 01:30:00+02:00\tagent@dreets.gouv.fr\tfiche\tgranted\t11\t12345678901234\t2026-10"]
+    assert [line.split("\t")[1] for line in shown("--login", "Agent@dreets.gouv.fr")[1:]] == ["agent@dreets.gouv.fr"] * 2
+    assert [line.split("\t")[5] for line in shown("--refused")[1:]] == ["98765432109876"]
+    assert len(shown("--limit", "1")) == 2

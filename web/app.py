@@ -44,6 +44,7 @@ from web.database import (
     Recording,
     SignedIn,
     User,
+    access_records,
     current_entry,
     current_outcomes,
     database_url,
@@ -609,10 +610,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         user = signed_in(request)
         require(user, Permission.ACCESS_LOG)
         with db() as session:
-            query = select(AccessRecord).order_by(AccessRecord.id.desc()).limit(500)
-            records = list(session.scalars(query))
-            for record in records:
-                _ = record.user.login
+            records = access_records(session, 500)
         return render(request, "journal.html.j2", user, records=records)
 
     return app

@@ -145,6 +145,20 @@ class AccessRecord(Base):
     user: Mapped[User] = relationship()
 
 
+def access_records(session: Session, limit: int, login: str | None = None, refused: bool = False) -> list[AccessRecord]:
+    """The access log's last `limit` rows, latest first (those of the account `login`, or the refusals only, when
+    asked), their account loaded."""
+    query = select(AccessRecord).join(User, AccessRecord.user_id == User.id)
+    if login is not None:
+        query = query.where(User.login == login.strip().lower())
+    if refused:
+        query = query.where(AccessRecord.granted.is_(False))
+    records = list(session.scalars(query.order_by(AccessRecord.id.desc()).limit(limit)))
+    for record in records:
+        _ = record.user.login
+    return records
+
+
 def database_url(home: Home, settings: WebConfig) -> str:
     """The configured URL, else SQLite at data/web/champollion.db under the home (folder created)."""
     if settings.database_url:
