@@ -963,3 +963,21 @@ def test_a_parameter_of_the_wrong_type_answers_the_french_page_once_signed_in(wo
     assert TestClient(app, base_url="https://testserver").get("/essai/x", follow_redirects=False).status_code == 303
     answer = signed_in(app, world.logins["evaluateur"]).get("/essai/x")
     assert answer.status_code == 400 and "est pas valide" in answer.text and "int_parsing" not in answer.text
+
+
+def test_an_inspector_is_told_when_the_ministry_file_gives_the_control_another_outcome(tmp_path):
+    """A control both imported and recorded is read with its imported outcome (`one_per_control`): recording another
+    one, the inspector is told it is not the one training reads, where « il compte parmi les contrôles » misled him."""
+    from warehouse.inspections import imported_outcomes, store_inspections
+    from web.app import _official_differs_fr
+
+    store_inspections(pd.DataFrame({"siret": ["12345678900011", "12345678900011"],
+                                    "inspection_date": pd.to_datetime(["2025-03-12", "2025-04-02"]),
+                                    "abuse_found": [0, 1]}), tmp_path)
+    assert imported_outcomes(tmp_path, "12345678900011", date(2025, 3, 12)) == {0}
+    assert imported_outcomes(tmp_path, "12345678900011", date(2025, 3, 13)) == set()
+    assert imported_outcomes(tmp_path / "none", "12345678900011", date(2025, 3, 12)) == set()
+    told = _official_differs_fr(date(2025, 3, 12), True, {0})
+    assert told is not None and "contrôle du 12/03/2025 (abus relevé : non)" in told and "pas celui saisi ici" in told
+    assert _official_differs_fr(date(2025, 3, 12), False, {0}) is None  # the same outcome: nothing to say
+    assert _official_differs_fr(date(2025, 3, 12), True, set()) is None  # not imported: the entry is what is read

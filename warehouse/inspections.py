@@ -515,6 +515,14 @@ def _stored(warehouse: Path | None, name: str = STORED_NAME) -> pd.DataFrame:
     return frame.astype({"siret": "string", "inspection_date": "datetime64[s]", "abuse_found": "int64"})
 
 
+def imported_outcomes(warehouse: Path, siret: str, day: date) -> set[int]:
+    """The outcomes (abuse_found) the imported inspections give the control of `siret` on `day`: empty when none does.
+    What `load_inspections` keeps for that control when the web application records it too (`one_per_control`)."""
+    imported = _stored(warehouse)
+    same = (imported["siret"] == siret) & (imported["inspection_date"] == pd.Timestamp(day))
+    return {int(found) for found in imported.loc[same.to_numpy(dtype=bool), "abuse_found"]}
+
+
 def _changed_outcomes(path: Path, loaded: InspectionFile, stored: pd.DataFrame) -> list[Issue]:
     """A warning for each control (SIRET and day) of `loaded`, at its first line, whose outcomes in the file are not
     those stored for it: the file's replace them."""

@@ -66,6 +66,7 @@ from web.project import (
     audit_paragraph,
     date_fr,
     explanation_text,
+    imported_outcomes,
     lines_csv,
     list_models,
     lists_folder,
@@ -556,7 +557,9 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                                         f"{date_fr(recording.current.inspection_date)}) : rien n'a été ajouté.")
             return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
         log_access(user, "contrôle corrigé" if corrected is not None else "contrôle enregistré", chosen, region_code, siret)
-        request.session["flash"] = {
+        official = imported_outcomes(home.warehouse, siret, values["inspection_date"])
+        status = publish_outcomes()
+        published = {
             "published": "Contrôle enregistré ; il compte parmi les contrôles que lit l'apprentissage.",
             "busy": "Contrôle enregistré ; l'entrepôt est occupé (ingestion en cours) : il y sera reporté au prochain "
                     "enregistrement ou redémarrage.",
@@ -565,7 +568,11 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             "failed": "Contrôle enregistré dans l'application ; son report dans l'entrepôt de données a échoué (erreur "
                       "d'écriture, voir le journal du serveur) : il y sera reporté au premier enregistrement ou "
                       "redémarrage dont l'écriture réussira.",
-        }[publish_outcomes()]
+        }[status]
+        differs = _official_differs_fr(values["inspection_date"], values["abuse_found"], official)
+        if differs:  # it counts, but not its outcome: the imported one is read for that control
+            published = "Contrôle enregistré." if status == "published" else published
+        request.session["flash"] = f"{published} {differs}" if differs else published
         return RedirectResponse(f"/etablissements/{month}/{siret}#controles", status_code=303)
 
     @app.get("/synthese/{month}", response_class=HTMLResponse)
@@ -658,6 +665,18 @@ def _local_path(target: str) -> str:
 def _superseded_fr(corrected: ControlOutcome) -> str:
     return (f"L'entrée du {date_fr(corrected.inspection_date)} (n° {corrected.id}) a déjà été corrigée : seule l'entrée "
             "en vigueur de ce contrôle peut l'être. Rien n'a été enregistré.")
+
+
+def _official_differs_fr(day: date, abuse_found: bool, official: set[int]) -> str | None:
+    """What an inspector is told when the ministry's imported file gives the control just recorded another outcome: the
+    imported one is what training and the exclusions read (`warehouse.inspections.one_per_control`); None otherwise."""
+    if not official or official == {int(abuse_found)}:
+        return None
+    said = " et ".join("oui" if found else "non" for found in sorted(official))
+    return (f"Attention : le fichier des contrôles importé du ministère donne un autre résultat pour le contrôle du "
+            f"{date_fr(day)} (abus relevé : {said}) ; c'est ce résultat officiel que lisent l'apprentissage et les "
+            "exclusions, pas celui saisi ici. Si c'est le fichier qui est faux, il se corrige à la source, puis au "
+            "prochain import.")
 
 
 def _conflict_fr(recording: Recording, corrected: ControlOutcome | None) -> str:

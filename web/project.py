@@ -41,7 +41,7 @@ from training.registry import BASELINES
 from training.workflow import list_models
 from warehouse.contracts import has_contract_states
 from warehouse.engine import published_version
-from warehouse.inspections import RECORDED_NAME, load_inspections, store_recorded_inspections
+from warehouse.inspections import RECORDED_NAME, imported_outcomes, load_inspections, store_recorded_inspections
 from warehouse.sql_engine import DuckDBEngine
 from warehouse.versions import ForeignLayout, MissingVersion, WarehouseBusy
 
@@ -79,6 +79,7 @@ __all__ = [
     "format_value",
     "group_evidence",
     "has_contract_states",
+    "imported_outcomes",
     "kept_explains",
     "lines_csv",
     "list_declared",
