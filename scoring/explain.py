@@ -453,22 +453,20 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
         model, version = load_model(registry, config, model_reference)
     contracts = month_contracts(home, config, month, siret)
     declared = declared_months(published_version(home.warehouse))
-    # The list's line is explained with the months it knew declared (a late declaration of a past month fills a gap
-    # today that the list had), when it kept them.
-    as_listed: Collection[date] = declared
     if line is not None and model_reference is None and not gone:
         kept = read_list_inputs(home, month)
-        as_listed = list_declared(kept, declared)
         if kept is not None and kept_explains(kept, model, version, siret, line):
+            # Explained from what the list kept, with the months it knew declared (a late declaration of a past month
+            # fills a gap today that the list had); a line explained from today's features, with today's months.
             return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
                                          month, config, published=ranking, benchmarks=kept.benchmarks,
-                                         declared=as_listed)
+                                         declared=list_declared(kept, declared))
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)
     table = stored.table
     if line is not None and model_reference is None and not gone and scores_as_published(model, table, siret, line):
         return explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret,
-                                     month, config, published=ranking, declared=as_listed)
+                                     month, config, published=ranking, declared=declared)
     explanation = explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret, month,
                                         config, inspections, previous_ranking(home, month), declared=declared)
     return replace(explanation, notice=_differs_from_list(ranking, line, explanation, bool(gone)))
