@@ -222,7 +222,7 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
 
 def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):
     """Migration 0004 keeps the rows written before (pages opened: granted, region unknown) and takes a list's events,
-    which have no SIRET."""
+    which have no SIRET; undone, it keeps the pages opened only."""
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config as AlembicConfig
@@ -254,6 +254,18 @@ def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):
     assert rows[2][1:5] == (None, "liste", "84", False)
     indexes = sa.inspect(sa.create_engine(url)).get_indexes("access_log")
     assert [(i["name"], i["column_names"]) for i in indexes] == [("ix_access_log_siret", ["siret"])]
+    # Back to 0003 (whose log knows no refusal): a refusal of an establishment is not kept as a page opened.
+    with sessions() as session:
+        session.add(AccessRecord(user_id=1, siret="99999999999999", list_month=date(2026, 10, 1), region_code="84",
+                                 what="fiche", granted=False))
+        session.commit()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        settings.attributes["connection"] = connection
+        command.downgrade(settings, "0003")
+        kept = connection.execute(sa.text("SELECT id, siret, what FROM access_log ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(row) for row in kept] == [(1, "12345678901234", "fiche"), (2, "12345678901234", "frise")]
 
 
 def test_a_form_without_its_csrf_token_is_refused(app, world):

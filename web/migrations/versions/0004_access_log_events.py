@@ -25,7 +25,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM access_log WHERE siret IS NULL")
+    # The list events (no SIRET) and the refusals have no row in the older log: kept, a refusal would read as a page
+    # opened.
+    op.execute("DELETE FROM access_log WHERE siret IS NULL OR NOT granted")
     with op.batch_alter_table("access_log") as batch:
         batch.drop_column("granted")
         batch.drop_column("region_code")
