@@ -89,7 +89,8 @@ def model_card_fr(params: Mapping[str, str], folds: pd.DataFrame | None, run_id:
     capacity = float(params.get("training.capacity_share", "nan"))
     capacity_fr = percent_fr(capacity) if capacity == capacity else "une part"
     source = params.get("inspections_source", "")
-    source_fr = f"« {PurePath(source).name} »" if source else "l'entrepôt"
+    # The run names the file it read, or "warehouse" when training read the warehouse's inspections.
+    source_fr = f"« {PurePath(source).name} »" if source and source != "warehouse" else "les contrôles de l'entrepôt"
     resumed = int(params.get("optuna_trials_resumed", "0") or 0)
     calibration = params.get("training.calibration", "")
     objective = params.get("training.objective", "")
@@ -119,8 +120,8 @@ appris.
 - Les comptes d'infractions potentielles aux règles du Code du travail ne peuvent qu'augmenter le score (contrainte
   monotone).
 - Pondération par l'inverse de la probabilité d'être contrôlé : {_weighting_fr(params)}.
-- Probabilités calibrées ({"calibration " + CALIBRATION_FR.get(calibration, calibration)}) sur les scores hors
-  échantillon.
+- Probabilités calibrées ({f"calibration {CALIBRATION_FR.get(calibration, calibration)}" if calibration
+                           else "méthode non enregistrée"}) sur les scores hors échantillon.
 
 Plis de validation (par date de contrôle ; chaque pli apprend sur tout ce qui précède sa validation) :
 

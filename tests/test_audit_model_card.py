@@ -50,4 +50,4 @@ def test_a_run_that_logged_less_still_gets_a_card_that_says_so():
     assert "Les plis de validation ne sont pas enregistrés dans le run" in card
     assert "Les paramètres retenus ne sont pas enregistrés dans le run." in card
     assert "non enregistré contrôles" in card  # said, not a crash nor « nan »
-    assert "nan" not in card
+    assert "nan" not in card and "(méthode non enregistrée)" in card and "lus dans les contrôles de l'entrepôt" in card

@@ -993,3 +993,11 @@ def test_an_inspector_is_told_when_the_ministry_file_gives_the_control_another_o
     assert told is not None and "contrôle du 12/03/2025 (abus relevé : non)" in told and "pas celui saisi ici" in told
     assert _official_differs_fr(date(2025, 3, 12), False, {0}) is None  # the same outcome: nothing to say
     assert _official_differs_fr(date(2025, 3, 12), True, set()) is None  # not imported: the entry is what is read
+
+
+def test_a_registry_time_is_shown_in_paris_time_and_a_missing_one_as_nothing():
+    from web.models_page import created_fr
+
+    assert "12:00" in created_fr("2026-07-01 10:00")  # summer: UTC+2
+    assert [created_fr(missing) for missing in (None, float("nan"), pd.NA)] == ["", "", ""]
+    assert created_fr("hier") == "hier"

@@ -44,7 +44,7 @@ def created_fr(text: Any) -> str:
     try:
         return paris_time_fr(datetime.strptime(str(text), "%Y-%m-%d %H:%M"))
     except ValueError:
-        return "" if text is None or text != text else str(text)
+        return "" if text is None or pd.isna(text) else str(text)
 
 
 def verdict_fr(row: dict[str, Any]) -> str:
