@@ -9,11 +9,12 @@ too. Its evaluation, fairness and selection bias are the audit's own sections: t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import PurePath
 
 import pandas as pd
 
-from core.french import number_fr, percent_fr
+from core.french import month_fr, number_fr, of_month_fr, percent_fr
 from scoring.explain import CALIBRATION_FR
 
 OBJECTIVES_FR = {
@@ -56,6 +57,16 @@ def _weighting_fr(params: Mapping[str, str]) -> str:
     else:
         why = ""
     return f"{state} ({why})" if why else state
+
+
+def _months_fr(params: Mapping[str, str]) -> str:
+    """« de novembre 2024 à septembre 2026 », from the run's first and last months ('YYYY-MM'), as given if not such."""
+    first, last = params.get("first_month", "?"), params.get("last_month", "?")
+    try:
+        start, end = (date.fromisoformat(f"{month}-01") for month in (first, last))
+    except ValueError:
+        return f"de {first} à {last}"
+    return f"{of_month_fr(start)} à {month_fr(end)}"
 
 
 def _folds_table(folds: pd.DataFrame | None) -> str:
@@ -106,8 +117,8 @@ appris.
 - {_number(params.get("labelled_rows"))} contrôles passés étiquetés, dont {_number(params.get("labelled_positives"))}
   ayant relevé un abus, lus dans {source_fr} ; {_number(params.get("left_out_inspections"))} contrôles écartés (leur
   liste et la raison de chacun : report/left_out_inspections.csv du run).
-- Chaque contrôle est décrit par les indicateurs de son établissement au mois précédant le contrôle (mois de
-  {params.get("first_month", "?")} à {params.get("last_month", "?")}, soit {_number(params.get("n_months"))} mois) ;
+- Chaque contrôle est décrit par les indicateurs de son établissement au mois précédant le contrôle (mois
+  {_months_fr(params)}, soit {_number(params.get("n_months"))} mois) ;
   {_number(params.get("n_features"))} indicateurs, schéma version {params.get("feature_schema_version", "?")}. Les
   indicateurs décrivent des établissements : aucune donnée individuelle n'entre dans le modèle.
 
