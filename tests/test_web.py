@@ -7,8 +7,11 @@ import html
 import io
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -220,28 +223,41 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
     assert " UTC" not in shown
 
 
-def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):
-    """Migration 0004 keeps the rows written before (pages opened: granted, region unknown) and takes a list's events,
-    which have no SIRET; undone, it keeps the pages opened only."""
+@contextmanager
+def _migrated(url: str, revision: str, down: bool = False) -> Iterator[Any]:
+    """A connection to the SQLite database `url` migrated up (or `down`) to `revision`, committed when the block ends."""
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
-    from web.database import MIGRATIONS, AccessRecord, open_database
+    from web.database import MIGRATIONS
 
-    url = f"sqlite:///{tmp_path / 'at-0003.db'}"
     engine = sa.create_engine(url)
     settings = AlembicConfig()
     settings.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        settings.attributes["connection"] = connection
-        command.upgrade(settings, "0003")
+    try:
+        with engine.begin() as connection:
+            settings.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(settings, revision)
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):
+    """Migration 0004 keeps the rows written before (pages opened: granted, region unknown) and takes a list's events,
+    which have no SIRET; undone, it keeps the pages opened only."""
+    import sqlalchemy as sa
+
+    from web.database import AccessRecord, open_database
+
+    url = f"sqlite:///{tmp_path / 'at-0003.db'}"
+    with _migrated(url, "0003") as connection:
         connection.execute(sa.text("INSERT INTO users VALUES (1, 'a', 'A', 'inspecteur', '11', NULL, NULL, 1, "
                                    "'2026-11-01')"))
         for row_id, what in [(1, "fiche"), (2, "frise")]:
             connection.execute(sa.text("INSERT INTO access_log VALUES (:id, 1, '12345678901234', '2026-10-01', :what, "
                                        "'2026-11-02 10:00:00')"), {"id": row_id, "what": what})
-    engine.dispose()
     sessions = open_database(url)
     with sessions() as session:
         session.add(AccessRecord(user_id=1, siret=None, list_month=date(2026, 10, 1), region_code="84", what="liste",
@@ -259,12 +275,8 @@ def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):
         session.add(AccessRecord(user_id=1, siret="99999999999999", list_month=date(2026, 10, 1), region_code="84",
                                  what="fiche", granted=False))
         session.commit()
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        settings.attributes["connection"] = connection
-        command.downgrade(settings, "0003")
+    with _migrated(url, "0003", down=True) as connection:
         kept = connection.execute(sa.text("SELECT id, siret, what FROM access_log ORDER BY id")).all()
-    engine.dispose()
     assert [tuple(row) for row in kept] == [(1, "12345678901234", "fiche"), (2, "12345678901234", "frise")]
 
 
@@ -839,25 +851,17 @@ def test_entries_forked_or_recorded_twice_before_count_once(tmp_path):
     """A database written before the chains: two corrections of one entry (the last recorded is the outcome) and an
     entry recorded twice (counted once) give one outcome per visit."""
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
 
-    from web.database import MIGRATIONS, ControlOutcome, current_entry, current_outcomes, open_database
+    from web.database import ControlOutcome, current_entry, current_outcomes, open_database
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = sa.create_engine(url)
-    settings = AlembicConfig()
-    settings.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        settings.attributes["connection"] = connection
-        command.upgrade(settings, "0001")
+    with _migrated(url, "0001") as connection:
         connection.execute(sa.text("INSERT INTO users VALUES (1, 'a', 'A', 'inspecteur', '11', NULL, NULL, 1, "
                                    "'2026-11-01')"))
         for row_id, corrects, day in [(1, None, 20), (2, 1, 21), (3, 1, 22), (4, None, 10), (5, None, 10)]:
             connection.execute(sa.text(
                 "INSERT INTO control_outcomes VALUES (:id, '12345678901234', '11', '2026-10-01', 0, :day, 0, '', "
                 "'aucune', 1, '2026-11-25', :corrects)"), {"id": row_id, "day": f"2026-11-{day}", "corrects": corrects})
-    engine.dispose()
     sessions = open_database(url)
     with sessions() as session:
         assert [o.id for o in current_outcomes(session)] == [5, 3]
