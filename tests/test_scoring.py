@@ -231,7 +231,7 @@ def _late_starters() -> pd.DataFrame:
              "first_declared_month": pd.Timestamp(WINDOW[8] if i == 0 else date(2023, 1, 1)),
              "share_hires_fixed_term_12m": 0.8 if i == 0 else 0.3, "share_hires_fixed_term_3m": 1.0 if i == 0 else 0.2,
              "precarity_rate_12m": 0.7 if i == 0 else 0.2, "share_fixed_term_under_1_month_12m": 0.6 if i == 0 else 0.1,
-             "headcount": 10, "headcount_growth_12m": np.nan}
+             "ended_fixed_term_12m": 30, "headcount": 10, "headcount_growth_12m": np.nan}
             for i in range(10)]
     return pd.DataFrame(rows)
 
