@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable
-from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -73,7 +72,7 @@ def access_log(
 ) -> None:
     """The web application's access log, as the administrator's page shows it: when (Paris time), account, action,
     granted or refused, region, SIRET and list month; tab-separated, latest first."""
-    from core.french import PARIS
+    from core.french import in_paris
     from web.database import access_records, database_url, open_database
 
     context = ctx.obj
@@ -82,7 +81,7 @@ def access_log(
         records = access_records(session, limit, login, refused)
     typer.echo("at (Europe/Paris)\taccount\taction\tdecision\tregion\tsiret\tlist")
     for r in records:
-        at = r.at.replace(tzinfo=UTC).astimezone(PARIS).isoformat(sep=" ", timespec="seconds")
+        at = in_paris(r.at).isoformat(sep=" ", timespec="seconds")
         typer.echo(f"{at}\t{r.user.login}\t{r.what}\t{'granted' if r.granted else 'refused'}\t{r.region_code or '-'}\t"
                    f"{r.siret or '-'}\t{r.list_month:%Y-%m}")
 

@@ -41,11 +41,15 @@ def date_fr(value: Any, empty: str = "") -> str:
     return empty if pd.isna(stamp) else stamp.strftime("%d/%m/%Y")
 
 
+def in_paris(moment: datetime) -> datetime:
+    """A moment kept in UTC (naive, as the web application's database keeps it, or aware) in Paris time, summer time
+    included."""
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).astimezone(PARIS)
+
+
 def paris_time_fr(moment: datetime, seconds: bool = False) -> str:
-    """A moment kept in UTC (naive, as the web application's database keeps it, or aware) as the time in Paris,
-    summer time included: 'dd/mm/yyyy hh:mm', with ':ss' when `seconds`."""
-    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    return utc.astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
+    """`in_paris(moment)` as 'dd/mm/yyyy hh:mm', with ':ss' when `seconds`."""
+    return in_paris(moment).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
 
 
 def number_fr(value: float, decimals: int = 0) -> str:
