@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Playwright's default of 30 s per action is too short on a shared 2-core machine running two test workers: a
+# screenshot of the audit report once timed out in CI. Slow is not wrong here; a page that never loads still fails.
+ACTION_TIMEOUT_MS = 120_000
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -42,6 +45,7 @@ def opened(path: Path) -> Iterator[OpenedPage]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
+            page.set_default_timeout(ACTION_TIMEOUT_MS)
             seen = OpenedPage(page)
             page.on("console", lambda m: seen.errors.append(f"console: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: seen.errors.append(f"page error: {e}"))
@@ -53,11 +57,14 @@ def opened(path: Path) -> Iterator[OpenedPage]:
 
 
 def screenshot_sections(page: Any, folder: Path, anchors: list[str]) -> list[Path]:
-    """A PNG of the whole page and one of each `section#<anchor>`, written to `folder` (never the repository)."""
+    """A PNG of the first screen and one of each `section#<anchor>`, written to `folder` (never the repository).
+
+    The sections cover the page; one bitmap of the whole of a long report with its figures is what timed out.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 900})
     shots = [folder / "page.png"]
-    page.screenshot(path=str(shots[0]), full_page=True)
+    page.screenshot(path=str(shots[0]))
     page.evaluate("for (const nav of document.querySelectorAll('nav')) nav.style.position = 'static'")  # not over sections
     for anchor in anchors:
         path = folder / f"{anchor}.png"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import ACTION_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS
 from tests.web_world import PASSWORD, make_web_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -58,6 +58,8 @@ def test_an_inspector_records_a_control_that_training_then_reads(served, tmp_pat
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(ACTION_TIMEOUT_MS)
+            expect.set_options(timeout=ACTION_TIMEOUT_MS)
             errors, requests = [], []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
