@@ -233,9 +233,21 @@ def test_a_listed_line_is_explained_from_what_the_list_kept(small_pipeline, tmp_
     assert "ont changé depuis" in again.notice and again.establishment["score"] != first["score"]
 
 
+_WORD = "[0-9A-Za-z]+"
+
+
 def _whole(value: str) -> str:
     """A regular expression of `value` as a whole word."""
     return rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])"
+
+
+def _found_whole(values: set[str], text: str) -> set[str]:
+    """The `values` found in `text` as whole words, in one pass over the text: one search per value took minutes over
+    the lists' files. Each run of letters and digits of a value found whole is a whole run of the text; a value of one
+    run is found where it is one, others are searched for only when all their runs are there (« Jean-François »)."""
+    words = set(re.findall(_WORD, text))
+    return {v for v in values if all(run in words for run in re.findall(_WORD, v))
+            and (re.fullmatch(_WORD, v) or re.search(_whole(v), text))}
 
 
 def _personal_values(population, files: int = 20) -> set[str]:
@@ -251,7 +263,7 @@ def _personal_values(population, files: int = 20) -> set[str]:
                 if len(value) >= 6:  # long enough not to match by chance
                     values.add(value)
     addresses = "\n".join([*STREETS, *(city_of(departement) for departement in CHEF_LIEU)])
-    return {v for v in values if not re.search(_whole(v), addresses)}
+    return values - _found_whole(values, addresses)
 
 
 def test_lists_hold_no_personal_data(small_pipeline):
@@ -266,7 +278,7 @@ def test_lists_hold_no_personal_data(small_pipeline):
     personal = _personal_values(population)
     assert personal, "the sample of DSN files holds persons"
     # Whole values only: a birth date 09122000 must not match inside a score such as 0.4091220003.
-    found = [v for v in personal if re.search(_whole(v), text)]
+    found = _found_whole(personal, text)
     assert not found
     assert "person_key" not in text
 
