@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from champollion.cli import app
 from core.home import Home
 from warehouse.inspections import (
+    file_controls,
     import_inspections,
     load_inspections,
     read_inspections,
@@ -84,6 +85,16 @@ def test_one_file_giving_both_outcomes_of_a_control_is_reported_at_the_second_li
     assert "line 2 gives the other outcome; the control counts once, as abuse found (either found it)" in \
         loaded.issues[0].reason
     assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1)]
+
+
+def test_a_file_read_without_importing_it_gives_each_control_once(tmp_path):
+    """`evaluate --inspections FILE` reads a file as the stored history is read: a control it gives both outcomes, or
+    twice, is one control, with abuse found (it was two, counted twice in the features' past inspections)."""
+    loaded = read_inspections(_csv(tmp_path / "both.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1",
+                                   f"{A},2024-03-05,1", f"{B},2024-06-10,1"))
+    controls = file_controls(loaded)
+    assert list(controls.itertuples(index=False, name=None)) == [(A, pd.Timestamp("2024-03-05"), 1),
+                                                                 (B, pd.Timestamp("2024-06-10"), 1)]
 
 
 def test_a_file_with_no_valid_row_replaces_nothing(tmp_path):

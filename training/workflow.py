@@ -45,7 +45,13 @@ from training.registry import (
 from training.splitter import FoldChoice
 from training.tuning import TrialReport
 from warehouse.dsn.parser import Issue
-from warehouse.inspections import import_inspections, load_inspections, read_valid_inspections, stored_conflicts
+from warehouse.inspections import (
+    file_controls,
+    import_inspections,
+    load_inspections,
+    read_valid_inspections,
+    stored_conflicts,
+)
 
 log = logging.getLogger("champollion.training")
 
@@ -164,7 +170,7 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
         given = read_valid_inspections(inspections)
         for issue in given.issues:
             log.warning("%s:%s: %s", issue.file, issue.line, issue.reason)
-        known: pd.DataFrame | None = given.rows
+        known: pd.DataFrame | None = file_controls(given)
     else:
         known = load_inspections(home.warehouse)
     truth_months = read_truth(truth)

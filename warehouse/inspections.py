@@ -564,6 +564,12 @@ def one_per_control(imported: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFr
     return merged.sort_values(["inspection_date", "siret"], ignore_index=True)
 
 
+def file_controls(loaded: InspectionFile) -> pd.DataFrame:
+    """The controls of one inspections file as training and evaluation read them, one row per control (SIRET and day):
+    one the file gives both outcomes counts once, as abuse found (`one_per_control`), as the stored history does."""
+    return one_per_control(loaded.rows, loaded.rows.iloc[0:0])
+
+
 def recorded_otherwise(imported: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
     """The controls (SIRET and day) `recorded` gives with an outcome `imported` does not give: siret,
     inspection_date, imported and recorded (the outcomes of each, as text: "1", or "0 and 1"), by date then SIRET."""
