@@ -285,15 +285,16 @@ def rule_sentence(rule: str, count: int, posts: dict[str, int] | None, articles:
     return f"{count} {noun}{where} {wrong} ({article}) : infraction potentielle"
 
 
-def rules_sentence(row: Mapping[str, Any], found_here: EstablishmentEvidence | None, most: int = 2) -> str:
-    """The legal-rule checks of one establishment, the rules with most potential infractions first."""
+def rules_sentence(row: Mapping[str, Any], found_here: EstablishmentEvidence | None, most: int = 2) -> str | None:
+    """The legal-rule checks of one establishment, the rules with most potential infractions first; None when they
+    found none (no reason: `explain` says over which months none was found)."""
     posts = found_here.posts if found_here else {}
     articles = found_here.articles if found_here else {}
     counts = {rule: sum(posts[rule].values()) if rule in posts else int(row.get(f"n_{rule}") or 0)
               for rule in RULE_PHRASES}
     found = sorted(((n, rule) for rule, n in counts.items() if n > 0), key=lambda item: (-item[0], item[1]))
     if not found:
-        return "Aucune infraction potentielle relevée sur 12 mois"
+        return None
     parts = [rule_sentence(rule, n, posts.get(rule), articles.get(rule)) for n, rule in found[:most]]
     others = sum(n for n, _ in found[most:])
     if others:
@@ -437,8 +438,7 @@ def sentence(
     of the establishment, not the group it belongs to. `covered`: the establishment's windows (`covered_windows`),
     stated by the facts counted over one its declarations do not cover whole."""
     if group == LEGAL_RULES:
-        text = rules_sentence(row, found_here)
-        return None if text.startswith("Aucune") else text
+        return rules_sentence(row, found_here)
     value = row.get(group)
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
