@@ -181,10 +181,14 @@ def test_an_establishment_of_another_region_answers_as_a_siret_not_scored(app, w
 
 
 def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, world):
-    """Both exports downloaded, a control recorded then corrected, a list and an export of another region asked for:
-    each is a row of the access log (account, action, region, SIRET, decision), shown on the administrator's page."""
+    """A list opened (filtering it opens nothing more), both exports downloaded, a control recorded then corrected, a
+    list and an export of another region asked for: each is a row of the access log (account, action, region, SIRET,
+    decision), shown on the administrator's page."""
     first = _next_log_id(app)
     responsable = signed_in(app, world.logins["responsable A"])
+    assert responsable.get(f"/listes/{world.month}/{world.region_a}").status_code == 200
+    filtered = responsable.get(f"/listes/{world.month}/{world.region_a}?tri=score", headers={"HX-Request": "true"})
+    assert filtered.status_code == 200
     for export in ("export.csv", "export.xlsx"):
         assert responsable.get(f"/listes/{world.month}/{world.region_a}/{export}").status_code == 200
     page = f"/etablissements/{world.month}/{world.siret_a}/controle"
@@ -198,6 +202,7 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
     assert other.get(f"/listes/{world.month}/{world.region_a}/export.csv").status_code == 403
     a, b = world.logins["responsable A"], world.logins["inspecteur B"]
     assert _log_since(app, first) == [
+        (a, "liste", world.region_a, None, True),
         (a, "export CSV", world.region_a, None, True),
         (a, "export Excel", world.region_a, None, True),
         (a, "contrôle enregistré", world.region_a, world.siret_a, True),

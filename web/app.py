@@ -2,7 +2,7 @@
 
 Every route but sign-in and the static files needs a signed-in user; each names the permission it
 checks (web.access), so that a user of another role, or a list of another region, gets 403; an establishment of
-another region answers 404, as one not scored. The access log keeps the establishments opened, the exports
+another region answers 404, as one not scored. The access log keeps the lists and establishments opened, the exports
 downloaded, the controls recorded and the refusals of another region's list, export or establishment (a page of
 another role answers 403 unlogged). Every form carries the session's CSRF token.
 """
@@ -447,8 +447,10 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         context = dict(month=chosen, region_code=region_code, region=region_names()[region_code], lines=lines,
                        left=left, filters=filters, departements=sorted(set(listed["departement"].dropna())),
                        reasons=reasons, listed_total=len(listed), recorded=recorded, query=request.url.query)
-        name = "_lignes.html.j2" if request.headers.get("HX-Request") else "liste.html.j2"
-        return render(request, name, user, **context)
+        if request.headers.get("HX-Request"):  # the lines of a list already opened, filtered or sorted
+            return render(request, "_lignes.html.j2", user, **context)
+        log_access(user, "liste", chosen, region_code)
+        return render(request, "liste.html.j2", user, **context)
 
     @app.get("/listes/{month}/{region_code}/export.csv")
     def export_csv(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",
