@@ -78,6 +78,17 @@ def lists_folder(home: Home, month: date) -> Path:
     return home.lists / f"{month:%Y-%m}"
 
 
+def drawn_up_at(home: Home, month: date) -> datetime | None:
+    """When the month's list was drawn up (its `summary.json`, in UTC; one written before it said so, in the machine's
+    own time, as it was written), or None when the month has no summary."""
+    path = lists_folder(home, month) / "summary.json"
+    try:
+        written = datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["scored_at"])
+    except (FileNotFoundError, KeyError, TypeError, ValueError):
+        return None
+    return written.astimezone(UTC)
+
+
 def slug(text: str) -> str:
     """ASCII file-name form of a region name: 'Île-de-France' -> 'ile-de-france'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -412,7 +423,7 @@ def _summary(
         "month": f"{month:%Y-%m}",
         "model": model_name,
         "model_version": version,
-        "scored_at": datetime.now().isoformat(timespec="seconds"),
+        "scored_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "scored": len(ranked),
         "listed": len(listed),

@@ -475,6 +475,29 @@ def test_the_list_and_the_establishment_page_show_the_address(app, world):
     assert f"<dt>Adresse (dernière déclarée)</dt><dd>{addresses[world.siret_a]}</dd>" in page
 
 
+def test_the_list_says_when_it_was_drawn_up_and_by_which_model(app, world, tmp_path):
+    """The list page gives the time its list was drawn up, kept in UTC in its summary and shown in Paris time, and the
+    model version that scored it; a summary written before it was kept in UTC is read in the machine's own time."""
+    import json
+    from datetime import UTC, datetime
+
+    from core.french import paris_time_fr
+    from core.home import Home
+    from scoring.monthly import drawn_up_at
+
+    summary = json.loads((world.home.lists / world.month / "summary.json").read_text(encoding="utf-8"))
+    at = datetime.fromisoformat(summary["scored_at"])
+    assert at.utcoffset() is not None and at.utcoffset().total_seconds() == 0
+    page = html.unescape(signed_in(app, world.logins["inspecteur A"]).get(f"/listes/{world.month}/{world.region_a}").text)
+    assert (f"listés, liste établie le {paris_time_fr(at)} (heure de Paris) par le modèle version "
+            f"{summary['model_version']}.") in page
+    older = Home(tmp_path / "home")
+    (older.lists / "2025-01").mkdir(parents=True)
+    (older.lists / "2025-01" / "summary.json").write_text('{"scored_at": "2025-01-31T10:00:00"}', encoding="utf-8")
+    assert drawn_up_at(older, date(2025, 1, 1)) == datetime(2025, 1, 31, 10, 0).astimezone(UTC)
+    assert drawn_up_at(older, date(2025, 2, 1)) is None
+
+
 def test_migrations_give_the_models_schema(tmp_path):
     """The Alembic migrations and the SQLAlchemy models describe the same tables."""
     from alembic.autogenerate import compare_metadata

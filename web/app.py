@@ -66,6 +66,7 @@ from web.project import (
     address_fr,
     audit_paragraph,
     date_fr,
+    drawn_up_at,
     explanation_text,
     imported_outcomes,
     lines_csv,
@@ -445,6 +446,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         with db() as session:
             recorded = {r.siret for r in current_outcomes(session) if r.region_code == region_code}
         context = dict(month=chosen, region_code=region_code, region=region_names()[region_code], lines=lines,
+                       drawn_up_at=drawn_up_at(home, chosen), model_version=str(ranked["model_version"].iloc[0]),
                        left=left, filters=filters, departements=sorted(set(listed["departement"].dropna())),
                        reasons=reasons, listed_total=len(listed), recorded=recorded, query=request.url.query)
         if request.headers.get("HX-Request"):  # the lines of a list already opened, filtered or sorted

@@ -32,7 +32,7 @@ from scoring.explain import (
     timeline_png,
 )
 from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs
-from scoring.monthly import lists_folder, load_model, read_ranking, slug
+from scoring.monthly import drawn_up_at, lists_folder, load_model, read_ranking, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, reason_label, region_names
 from scoring.region_files import lines_csv
 from training.metrics import Interval
@@ -71,6 +71,7 @@ __all__ = [
     "audit_paragraph",
     "date_fr",
     "declared_months",
+    "drawn_up_at",
     "establishment_contracts",
     "explain_line",
     "explain_month",
