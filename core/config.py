@@ -47,8 +47,8 @@ class IngestConfig(_Section):
 class FeaturesConfig(_Section):
     """Windows and legal parameters of the features computed as of a month."""
 
-    window_months: int = Field(default=12, ge=1, le=36, description="Main window: establishments active and rates.")
-    short_window_months: int = Field(default=3, ge=1, le=12)
+    window_months: int = Field(default=12, description="Main window: establishments active and rates (12 only).")
+    short_window_months: int = Field(default=3, description="Short window: recent hires and rates (3 only).")
     history_months: int = Field(
         default=24, ge=12, le=60,
         description="Months of declarations read to rebuild contracts (chains, 18-month rule).",
@@ -87,6 +87,16 @@ class FeaturesConfig(_Section):
         "computed in one pass (Spark) and in `bench rules`; null: one per usable CPU. DuckDB computes a month by ranges "
         "and runs each range's passes in a thread, beside the next range's tables.",
     )
+
+    @model_validator(mode="after")
+    def _windows_as_named(self) -> FeaturesConfig:
+        # The features are named after their windows (hires_12m, share_hires_cdd_3m) and read in French « sur 12 mois »,
+        # « sur 3 mois » by inspectors; other windows would be computed under those names and labels.
+        if (self.window_months, self.short_window_months) != (12, 3):
+            raise ValueError(
+                f"window_months {self.window_months} and short_window_months {self.short_window_months}: the features are "
+                "named and labelled for windows of 12 and 3 months (hires_12m, « sur 12 mois »), which are the only ones")
+        return self
 
 
 class DuckDBConfig(_Section):

@@ -46,6 +46,15 @@ def test_bad_configuration_stops_before_any_work(tmp_path):
     assert not (tmp_path / "secrets").exists()
 
 
+def test_windows_other_than_the_features_names_are_refused(tmp_path):
+    """hires_12m is read « sur 12 mois » by inspectors: a window of 6 months would be computed under that name."""
+    bad = tmp_path / "six.yaml"
+    bad.write_text("features:\n  window_months: 6\n")
+    result = runner.invoke(app, ["--config", str(bad), "--home", str(tmp_path), "init-key"])
+    assert result.exit_code == 2
+    assert "six.yaml" in result.output and "named and labelled for windows of 12 and 3 months" in result.output
+
+
 def test_features_on_the_chosen_engine(tmp_path, monkeypatch):
     monkeypatch.delenv("CHAMPOLLION_PSEUDONYM_KEY", raising=False)
     declaration = Declaration("12345678900011", "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06")])])
