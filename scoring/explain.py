@@ -120,7 +120,7 @@ class Explanation:
     @property
     def examined(self) -> str:
         """The months the indicators and rule checks read, in French (`examined_fr`)."""
-        return examined_fr(self.window, self.gaps, int(self.model_facts["window_months"]))
+        return examined_fr(self.window, self.gaps, int(self.model_facts["window_months"]), self.covered)
 
 
 def person_labels(contracts: pd.DataFrame) -> dict[str, str]:
@@ -295,7 +295,7 @@ def explain_line(
 
     window = _window(month, config, declared)
     gaps = tuple(undeclared_months(window["history_from"], window["as_of"], declared))
-    examined = examined_fr(window, gaps, config.features.window_months)
+    examined = examined_fr(window, gaps, config.features.window_months, covered)
     own_evidence = evidence[evidence["establishment_siret"].astype(str) == siret]
     own_posts = evidence_posts(own_evidence).get(siret)
     grouped = grouped_contributions(values, model.features).iloc[0].sort_values(ascending=False)
@@ -573,10 +573,15 @@ def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
 
 
-def examined_fr(window: dict[str, date], gaps: Collection[date], window_months: int) -> str:
+def examined_fr(window: dict[str, date], gaps: Collection[date], window_months: int,
+                covered: CoveredWindows = WHOLE_WINDOWS) -> str:
     """The months the indicators and rule checks read (`Explanation.window`, `Explanation.gaps`), in French, as
     « relevée … » goes on: « sur les 12 derniers mois », or from the warehouse's first declared month when the window
-    begins before it; and the months of the window it declares nothing for."""
+    begins before it; and the months of the window it declares nothing for. An establishment whose own declarations
+    do not cover the window whole (`covered`) is said to be examined over those it covers, as its reasons say:
+    « sur 4 mois au lieu des 12 derniers (depuis le 01/05/2025) »."""
+    if covered.long is not None:
+        return covered.long
     if window["window_from"] > window["window_start"]:
         text = f"depuis le {_date(window['window_from'])}, premier mois de DSN disponible (historique incomplet)"
     else:

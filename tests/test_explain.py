@@ -183,10 +183,13 @@ def test_a_window_that_begins_before_the_first_declared_month_is_said_and_warned
     labels = explanation.contributions.set_index("feature")["label_fr"]
     assert labels["hires_12m"] == "embauches (CDI, CDD, missions) sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024)"
     assert labels["hires_3m"] == "embauches sur 3 mois"
-    assert explanation.examined == "depuis le 01/07/2024, premier mois de DSN disponible (historique incomplet)"
+    # No finding is claimed over more months than the establishment declared, as its reasons say.
+    assert explanation.examined == "sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024)"
     without = replace(explanation, evidence=explanation.evidence.iloc[:0])
-    assert ("Infractions potentielles relevées : aucune depuis le 01/07/2024, premier mois de DSN disponible "
-            "(historique incomplet).") in " ".join(explanation_text(without).split())  # lines wrapped at 100
+    assert ("Infractions potentielles relevées : aucune sur 6 mois au lieu des 12 derniers (depuis le 01/07/2024)."
+            ) in " ".join(explanation_text(without).split())  # lines wrapped at 100
+    assert replace(explanation, covered=WHOLE_WINDOWS).examined == (
+        "depuis le 01/07/2024, premier mois de DSN disponible (historique incomplet)")
 
 
 @pytest.mark.parametrize(("as_of", "covered"), [
