@@ -47,6 +47,13 @@ def in_paris(moment: datetime) -> datetime:
     return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).astimezone(PARIS)
 
 
+def paris_day_start(moment: datetime) -> datetime:
+    """The start of the Paris day holding `moment` (kept in UTC, naive or aware), in UTC and naive, as the web
+    application's database keeps its times."""
+    midnight = in_paris(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.astimezone(UTC).replace(tzinfo=None)
+
+
 def paris_time_fr(moment: datetime, seconds: bool = False) -> str:
     """`in_paris(moment)` as 'dd/mm/yyyy hh:mm', with ':ss' when `seconds`."""
     return in_paris(moment).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")

@@ -79,12 +79,13 @@ def lists_folder(home: Home, month: date) -> Path:
 
 
 def drawn_up_at(home: Home, month: date) -> datetime | None:
-    """When the month's list was drawn up (its `summary.json`, in UTC; one written before it said so, in the machine's
-    own time, as it was written), or None when the month has no summary."""
+    """When the month's list was drawn up (its `summary.json`), in UTC, or None when the month has no summary or it
+    cannot be read. A summary written before its time was kept in UTC holds a time without zone, in the scoring
+    machine's own time: it is read in the reading machine's (the same one, where lists are drawn up and served)."""
     path = lists_folder(home, month) / "summary.json"
     try:
         written = datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["scored_at"])
-    except (FileNotFoundError, KeyError, TypeError, ValueError):
+    except (OSError, KeyError, TypeError, ValueError):
         return None
     return written.astimezone(UTC)
 

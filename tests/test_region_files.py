@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from core.french import address_fr, date_fr, month_fr, of_month_fr, paris_time_fr, percent_fr
+from core.french import address_fr, date_fr, month_fr, of_month_fr, paris_day_start, paris_time_fr, percent_fr
 from scoring.region_files import NO_LINE_FR, RegionList, escaped_column, shown_column, write_region_files
 from tests.browser import opened
 
@@ -134,6 +134,10 @@ def test_times_kept_in_utc_are_shown_in_paris_time_across_the_summer_time_change
         "25/10/2026 02:59", "25/10/2026 02:00"]
     assert paris_time_fr(datetime(2026, 12, 31, 23, 30, 5), seconds=True) == "01/01/2027 00:30:05"
     assert paris_time_fr(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "01/07/2026 14:00"
+    # The Paris day (the access log's one row a day): from 22:00 UTC in summer, 23:00 UTC in winter.
+    assert paris_day_start(datetime(2026, 7, 1, 21, 59)) == datetime(2026, 6, 30, 22, 0)
+    assert paris_day_start(datetime(2026, 7, 1, 22, 0)) == datetime(2026, 7, 1, 22, 0)
+    assert paris_day_start(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)) == datetime(2026, 12, 31, 23, 0)
 
 
 def test_a_column_of_dates_is_shown_as_each_of_its_dates():

@@ -181,14 +181,20 @@ def test_an_establishment_of_another_region_answers_as_a_siret_not_scored(app, w
 
 
 def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, world):
-    """A list opened (filtering it opens nothing more), both exports downloaded, a control recorded then corrected, a
-    list and an export of another region asked for: each is a row of the access log (account, action, region, SIRET,
-    decision), shown on the administrator's page."""
+    """A list read (the page, then its lines sorted in place: one row a day), both exports downloaded, a control
+    recorded then corrected, a list and an export of another region asked for: each is a row of the access log
+    (account, action, region, SIRET, decision), shown on the administrator's page."""
+    from web.database import AccessRecord
+
+    with app.state.db() as session:  # lists this module's other tests read today: one row a day
+        session.execute(delete(AccessRecord).where(AccessRecord.what == "liste", AccessRecord.granted.is_(True)))
+        session.commit()
     first = _next_log_id(app)
     responsable = signed_in(app, world.logins["responsable A"])
     assert responsable.get(f"/listes/{world.month}/{world.region_a}").status_code == 200
-    filtered = responsable.get(f"/listes/{world.month}/{world.region_a}?tri=score", headers={"HX-Request": "true"})
-    assert filtered.status_code == 200
+    sorted_in_place = responsable.get(f"/listes/{world.month}/{world.region_a}?tri=score", headers={"HX-Request": "true"})
+    assert sorted_in_place.status_code == 200 and "<h1>" not in sorted_in_place.text
+    assert "HX-Request" in sorted_in_place.headers["vary"]
     for export in ("export.csv", "export.xlsx"):
         assert responsable.get(f"/listes/{world.month}/{world.region_a}/{export}").status_code == 200
     page = f"/etablissements/{world.month}/{world.siret_a}/controle"
@@ -197,16 +203,24 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
     (entry,) = _entries(app, world.siret_a, day)
     correction = _entry(responsable, page, day, abuse="1", corrige=entry.id)
     assert responsable.post(page, data=correction, follow_redirects=False).status_code == 303
+    inspector = signed_in(app, world.logins["inspecteur A"])
+    lines_only = inspector.get(f"/listes/{world.month}/{world.region_a}", headers={"HX-Request": "true"})
+    assert lines_only.status_code == 200 and "<h1>" not in lines_only.text  # read without the page: logged all the same
+    restored = inspector.get(f"/listes/{world.month}/{world.region_a}",
+                             headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert restored.status_code == 200 and "<h1>" in restored.text  # the whole page, which the history restores
     other = signed_in(app, world.logins["inspecteur B"])
     assert other.get(f"/listes/{world.month}/{world.region_a}").status_code == 403
     assert other.get(f"/listes/{world.month}/{world.region_a}/export.csv").status_code == 403
-    a, b = world.logins["responsable A"], world.logins["inspecteur B"]
-    assert _log_since(app, first) == [
+    a, b, i = world.logins["responsable A"], world.logins["inspecteur B"], world.logins["inspecteur A"]
+    logged = _log_since(app, first)
+    assert logged == [
         (a, "liste", world.region_a, None, True),
         (a, "export CSV", world.region_a, None, True),
         (a, "export Excel", world.region_a, None, True),
         (a, "contrôle enregistré", world.region_a, world.siret_a, True),
         (a, "contrôle corrigé", world.region_a, world.siret_a, True),
+        (i, "liste", world.region_a, None, True),
         (b, "liste", world.region_a, None, False),
         (b, "export CSV", world.region_a, None, False),
     ]
@@ -216,7 +230,6 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
     assert any(a in row and "contrôle corrigé" in row and world.siret_a in row for row in rows)
     # times kept in UTC, shown in Paris time
     from core.french import paris_time_fr
-    from web.database import AccessRecord
 
     with app.state.db() as session:
         last = session.scalars(select(AccessRecord).order_by(AccessRecord.id.desc())).first()
@@ -477,25 +490,40 @@ def test_the_list_and_the_establishment_page_show_the_address(app, world):
 
 def test_the_list_says_when_it_was_drawn_up_and_by_which_model(app, world, tmp_path):
     """The list page gives the time its list was drawn up, kept in UTC in its summary and shown in Paris time, and the
-    model version that scored it; a summary written before it was kept in UTC is read in the machine's own time."""
+    model version that scored it; it says what its files give, and a page whose files say neither still opens."""
     import json
     from datetime import UTC, datetime
 
     from core.french import paris_time_fr
     from core.home import Home
     from scoring.monthly import drawn_up_at
+    from web.app import drawn_up_fr
 
     summary = json.loads((world.home.lists / world.month / "summary.json").read_text(encoding="utf-8"))
     at = datetime.fromisoformat(summary["scored_at"])
     assert at.utcoffset() is not None and at.utcoffset().total_seconds() == 0
+    day, time = paris_time_fr(at).split(" ")
     page = html.unescape(signed_in(app, world.logins["inspecteur A"]).get(f"/listes/{world.month}/{world.region_a}").text)
-    assert (f"listés, liste établie le {paris_time_fr(at)} (heure de Paris) par le modèle version "
-            f"{summary['model_version']}.") in page
+    assert (f"listés. Liste établie le {day} à {time} (heure de Paris) par la version {summary['model_version']} du "
+            "modèle.") in page
     older = Home(tmp_path / "home")
-    (older.lists / "2025-01").mkdir(parents=True)
-    (older.lists / "2025-01" / "summary.json").write_text('{"scored_at": "2025-01-31T10:00:00"}', encoding="utf-8")
-    assert drawn_up_at(older, date(2025, 1, 1)) == datetime(2025, 1, 31, 10, 0).astimezone(UTC)
-    assert drawn_up_at(older, date(2025, 2, 1)) is None
+    folder = older.lists / "2025-01"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text('{"scored_at": "2025-01-31T10:00:00+01:00"}', encoding="utf-8")
+    assert drawn_up_at(older, date(2025, 1, 1)) == datetime(2025, 1, 31, 9, 0, tzinfo=UTC)
+    month = date(2025, 1, 1)
+    scored = pd.DataFrame({"model_version": [3, 3]})
+    assert drawn_up_fr(older, month, scored) == "Liste établie le 31/01/2025 à 10:00 (heure de Paris) par la version 3 du modèle."
+    assert drawn_up_fr(older, month, scored.iloc[:0]) == "Liste établie le 31/01/2025 à 10:00 (heure de Paris)."
+    assert drawn_up_fr(older, month, pd.DataFrame({"siret": ["1"]})) == "Liste établie le 31/01/2025 à 10:00 (heure de Paris)."
+    for unreadable in ('{"scored_at": 5}', "[]", "{", ""):
+        (folder / "summary.json").write_text(unreadable, encoding="utf-8")
+        assert drawn_up_at(older, month) is None, unreadable
+    (folder / "summary.json").unlink()
+    (folder / "summary.json").mkdir()
+    assert drawn_up_at(older, month) is None
+    assert drawn_up_fr(older, date(2025, 2, 1), scored) == "Liste établie par la version 3 du modèle."
+    assert drawn_up_fr(older, date(2025, 2, 1), scored.iloc[:0]) == ""
 
 
 def test_migrations_give_the_models_schema(tmp_path):

@@ -1,10 +1,10 @@
 """The web application: routes, sessions, CSRF, permissions and the access log.
 
-Every route but sign-in and the static files needs a signed-in user; each names the permission it
-checks (web.access), so that a user of another role, or a list of another region, gets 403; an establishment of
-another region answers 404, as one not scored. The access log keeps the lists and establishments opened, the exports
-downloaded, the controls recorded and the refusals of another region's list, export or establishment (a page of
-another role answers 403 unlogged). Every form carries the session's CSRF token.
+Every route but sign-in and the static files needs a signed-in user; each names the permission it checks (web.access),
+so that a user of another role, or a list of another region, gets 403; an establishment of another region answers 404,
+as one not scored. The access log keeps the lists read (once a day) and establishments opened, the exports downloaded,
+the controls recorded and the refusals of another region's list, export or establishment (a page of another role
+answers 403 unlogged). Every form carries the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ from web.project import (
     month_fr,
     number_fr,
     of_month_fr,
+    paris_day_start,
     paris_time_fr,
     percent_fr,
     reason_label,
@@ -131,6 +132,16 @@ def parse_month(text: str) -> date:
 
 def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
+
+
+def drawn_up_fr(home: Home, month: date, ranked: pd.DataFrame) -> str:
+    """When the month's list was drawn up and by which model version, in French (« Liste établie le 31/01/2025 à
+    11:00 (heure de Paris) par la version 3 du modèle. »), from what its files say ('' when they say neither)."""
+    at = drawn_up_at(home, month)
+    versions = ranked["model_version"].dropna().astype(str).unique() if "model_version" in ranked else []
+    when = " le {} à {} (heure de Paris)".format(*paris_time_fr(at).split(" ")) if at is not None else ""
+    by = f" par la version {versions[0]} du modèle" if len(versions) == 1 else ""
+    return f"Liste établie{when}{by}." if when or by else ""
 
 
 def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | None = None,
@@ -446,13 +457,27 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         with db() as session:
             recorded = {r.siret for r in current_outcomes(session) if r.region_code == region_code}
         context = dict(month=chosen, region_code=region_code, region=region_names()[region_code], lines=lines,
-                       drawn_up_at=drawn_up_at(home, chosen), model_version=str(ranked["model_version"].iloc[0]),
                        left=left, filters=filters, departements=sorted(set(listed["departement"].dropna())),
                        reasons=reasons, listed_total=len(listed), recorded=recorded, query=request.url.query)
-        if request.headers.get("HX-Request"):  # the lines of a list already opened, filtered or sorted
-            return render(request, "_lignes.html.j2", user, **context)
-        log_access(user, "liste", chosen, region_code)
-        return render(request, "liste.html.j2", user, **context)
+        log_list_read(user, chosen, region_code)
+        # The lines of a list already shown, filtered or sorted in place; a page the browser's history restores is whole.
+        if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
+            response = render(request, "_lignes.html.j2", user, **context)
+        else:
+            response = render(request, "liste.html.j2", user, **context, drawn_up=drawn_up_fr(home, chosen, ranked))
+        response.headers.add_vary_header("HX-Request")
+        return response
+
+    def log_list_read(user: User, month: date, region_code: str) -> None:
+        """« liste » in the access log once a day (Paris time) per account, month and region: every read of the list's
+        lines counts, the page or its lines filtered or sorted in place, but one day's readings make one row."""
+        since = paris_day_start(utc_now())
+        with db() as session:
+            read_today = session.scalar(select(AccessRecord.id).where(
+                AccessRecord.user_id == user.id, AccessRecord.list_month == month, AccessRecord.region_code == region_code,
+                AccessRecord.what == "liste", AccessRecord.granted.is_(True), AccessRecord.at >= since).limit(1))
+        if read_today is None:
+            log_access(user, "liste", month, region_code)
 
     @app.get("/listes/{month}/{region_code}/export.csv")
     def export_csv(request: Request, month: str, region_code: str, departement: str = "", naf: str = "",

@@ -127,12 +127,12 @@ class SignedIn(Base):
 
 
 class AccessRecord(Base):
-    """What an agent did with personal data, and when: a region's list opened (its filters and sorts are not logged
-    again), an establishment's page, figure or printable explanation opened, a list's export downloaded, a control
-    outcome recorded or corrected (`granted`); or what they were refused: a list, an export or an establishment of
-    another region (`granted` False; a page of another role is refused unlogged). `what` is the action as the access log
-    shows it, in French; `region_code` the region of the list or establishment (None in rows written before migration
-    0004); `siret` None for a list's events."""
+    """What an agent did with personal data, and when: a region's list read (one row a day per account, list and
+    region, however often it is read, filtered or sorted), an establishment's page, figure or printable explanation
+    opened, a list's export downloaded, a control outcome recorded or corrected (`granted`); or what they were
+    refused: a list, an export or an establishment of another region (`granted` False; a page of another role is
+    refused unlogged). `what` is the action as the access log shows it, in French; `region_code` the region of the
+    list or establishment (None in rows written before migration 0004); `siret` None for a list's events."""
 
     __tablename__ = "access_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -8,7 +8,18 @@ from __future__ import annotations
 from audit.baselines import MODEL_LABELS_FR
 from core.benchmarks import load_average
 from core.config import Config, WebConfig, load_config
-from core.french import address_fr, date_fr, month_fr, number_fr, of_month_fr, paris_time_fr, percent_fr, signed_fr, tiny_fr
+from core.french import (
+    address_fr,
+    date_fr,
+    month_fr,
+    number_fr,
+    of_month_fr,
+    paris_day_start,
+    paris_time_fr,
+    percent_fr,
+    signed_fr,
+    tiny_fr,
+)
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
@@ -95,6 +106,7 @@ __all__ = [
     "month_fr",
     "number_fr",
     "of_month_fr",
+    "paris_day_start",
     "paris_time_fr",
     "percent_fr",
     "placing_agencies",
