@@ -604,6 +604,19 @@ def test_evaluate_stops_on_an_inspections_file_with_no_valid_row_before_reading_
         evaluate(Home(tmp_path / "home"), Config(), tmp_path / "no-truth", inspections=bad)
 
 
+def test_evaluate_reads_a_file_given_one_row_per_control_and_the_stored_history_otherwise(tmp_path):
+    from training.workflow import known_inspections
+
+    home = Home(tmp_path / "home")
+    assert known_inspections(home, None) is None  # nothing imported
+    given = _csv(tmp_path / "both.csv", f"{A},2024-03-05,0", f"{A},2024-03-05,1", f"{B},2024-06-10,0")
+    assert [(s, f"{d:%Y-%m-%d}", f) for s, d, f in known_inspections(home, given).itertuples(index=False, name=None)] == [
+        (A, "2024-03-05", 1), (B, "2024-06-10", 0)]
+    import_inspections(_csv(tmp_path / "stored.csv", f"{C},2024-01-02,1"), home)
+    assert _stored(home) == [(s, f"{d:%Y-%m-%d}", f) for s, d, f in known_inspections(home, None).itertuples(
+        index=False, name=None)] == [(C, "2024-01-02", 1)]
+
+
 def test_inspections_a_caller_gives_are_typed_and_ordered_as_stored_ones():
     given = pd.DataFrame({"siret": [B, A, 11111111100011], "abuse_found": [0.0, 1.0, 0],
                           "inspection_date": ["2024-03-06", "2024-03-05 17:45", "2024-03-05"], "inspector": ["H", "M", "M"]})

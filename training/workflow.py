@@ -158,6 +158,17 @@ class EvaluationOutcome:
     settings: TrainingConfig
 
 
+def known_inspections(home: Home, inspections: Path | None) -> pd.DataFrame | None:
+    """The inspections the features of an evaluation know: those of the file `inspections`, one row per control
+    (`file_controls`; its problems logged, ValueError when no row is valid), else those stored (None: none)."""
+    if inspections is None:
+        return load_inspections(home.warehouse)
+    given = read_valid_inspections(inspections)
+    for issue in given.issues:
+        log.warning("%s:%s: %s", issue.file, issue.line, issue.reason)
+    return file_controls(given)
+
+
 def evaluate(home: Home, config: Config, truth: Path, month: date | None = None, model: str = CHALLENGER,
              inspections: Path | None = None) -> EvaluationOutcome:
     """Score every establishment of the month's feature table with the version's LightGBM and the
@@ -165,14 +176,7 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
     import joblib
 
     settings = config.training
-    # The inspections file first: a bad one stops the run before the registry and the models are read.
-    if inspections is not None:
-        given = read_valid_inspections(inspections)
-        for issue in given.issues:
-            log.warning("%s:%s: %s", issue.file, issue.line, issue.reason)
-        known: pd.DataFrame | None = file_controls(given)
-    else:
-        known = load_inspections(home.warehouse)
+    known = known_inspections(home, inspections)  # first: a bad file stops the run before the registry is read
     truth_months = read_truth(truth)
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, model)
