@@ -287,7 +287,8 @@ def test_the_access_log_of_a_database_at_0003_is_upgraded_in_place(tmp_path):
                         (2, "12345678901234", "frise", None, True, "2026-11-02 10:00")]
     assert rows[2][1:5] == (None, "liste", "84", False)
     indexes = sa.inspect(sa.create_engine(url)).get_indexes("access_log")
-    assert [(i["name"], i["column_names"]) for i in indexes] == [("ix_access_log_siret", ["siret"])]
+    assert sorted((i["name"], i["column_names"]) for i in indexes) == [
+        ("ix_access_log_siret", ["siret"]), ("ix_access_log_user_at", ["user_id", "at"])]  # 0006: a reader's day
     # Back to 0003 (whose log knows no refusal): a refusal of an establishment is not kept as a page opened.
     with sessions() as session:
         session.add(AccessRecord(user_id=1, siret="99999999999999", list_month=date(2026, 10, 1), region_code="84",

@@ -135,6 +135,7 @@ class AccessRecord(Base):
     list or establishment (None in rows written before migration 0004); `siret` None for a list's events."""
 
     __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_user_at", "user_id", "at"),)  # a reader's rows of a day (a list read)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     siret: Mapped[str | None] = mapped_column(String(14), index=True, nullable=True)
