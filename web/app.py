@@ -69,6 +69,7 @@ from web.project import (
     drawn_up_at,
     explanation_text,
     imported_outcomes,
+    in_paris,
     lines_csv,
     list_models,
     lists_folder,
@@ -139,7 +140,8 @@ def drawn_up_fr(home: Home, month: date, ranked: pd.DataFrame) -> str:
     11:00 (heure de Paris) par la version 3 du modèle. »), from what its files say ('' when they say neither)."""
     at = drawn_up_at(home, month)
     versions = ranked["model_version"].dropna().astype(str).unique() if "model_version" in ranked else []
-    when = " le {} à {} (heure de Paris)".format(*paris_time_fr(at).split(" ")) if at is not None else ""
+    local = in_paris(at) if at is not None else None
+    when = f" le {local:%d/%m/%Y} à {local:%H:%M} (heure de Paris)" if local is not None else ""
     by = f" par la version {versions[0]} du modèle" if len(versions) == 1 else ""
     return f"Liste établie{when}{by}." if when or by else ""
 

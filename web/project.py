@@ -11,6 +11,7 @@ from core.config import Config, WebConfig, load_config
 from core.french import (
     address_fr,
     date_fr,
+    in_paris,
     month_fr,
     number_fr,
     of_month_fr,
@@ -92,6 +93,7 @@ __all__ = [
     "group_evidence",
     "has_contract_states",
     "imported_outcomes",
+    "in_paris",
     "kept_explains",
     "lines_csv",
     "list_declared",
