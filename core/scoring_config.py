@@ -23,6 +23,11 @@ class ScoringConfig(BaseModel):
     list_size_by_region: dict[str, int] = Field(
         default={}, description="Fixed list lengths by INSEE region code, overriding list_share, e.g. {'11': 120}."
     )
+    max_list_lines: int | None = Field(
+        default=500, ge=1,
+        description="Most lines list_share gives a region's list, what its inspectors can work through in a month "
+                    "(null: no limit); list_size_by_region is not limited by it.",
+    )
     exclude_inspected_months: int = Field(
         default=12, ge=0, le=60, description="Establishments inspected this many months before the month's end are left out."
     )

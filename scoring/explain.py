@@ -367,6 +367,8 @@ def model_facts(model: SavedModel, config: Config) -> dict[str, Any]:
         "data_months": list(getattr(model, "data_months", [])),
         "calibration": getattr(calibrator, "method", "inconnue"),
         "list_share": config.scoring.list_share,
+        "max_list_lines": config.scoring.max_list_lines,
+        "list_size_by_region": dict(config.scoring.list_size_by_region),
         "exploration_share": config.scoring.exploration_share,
         "exclude_inspected_months": config.scoring.exclude_inspected_months,
         "window_months": config.features.window_months,
@@ -617,11 +619,22 @@ def _months_read_fr(explanation: Explanation) -> str:
     return text
 
 
+def _list_size_fr(facts: dict[str, Any], region_code: str) -> str:
+    """How many lines a region's list holds, as the settings say, in French."""
+    fixed = facts.get("list_size_by_region", {}).get(region_code)
+    if fixed is not None:
+        return f"{number_fr(fixed)} {'ligne' if fixed == 1 else 'lignes'} (nombre fixé pour cette région)"
+    share = percent_fr(facts["list_share"])
+    most = facts.get("max_list_lines")
+    return share if most is None else f"{share}, {number_fr(most)} {'ligne' if most == 1 else 'lignes'} au plus"
+
+
 def audit_paragraph(explanation: Explanation) -> str:
     """What data was used and how the score was computed, in French (CRPA L311-3-1, R311-3-1-2)."""
     facts = explanation.model_facts
     months = facts["data_months"]
     trained = f"de {months[0]} à {months[-1]}" if months else "non renseignés"
+    region = str(explanation.establishment.get("region_code", ""))
     # A labelled month M reads the inspections of month M + 1: a model that learned from M at or after the month
     # explained learned from inspections after it (a model put in service since, not the one of the time).
     if months and months[-1] >= f"{explanation.month:%Y-%m}":
@@ -647,7 +660,7 @@ def audit_paragraph(explanation: Explanation) -> str:
         f"relève un abus (calibration {CALIBRATION_FR.get(facts['calibration'], facts['calibration'])} sur les résultats "
         "de contrôles). Les établissements "
         f"sont classés par probabilité dans chaque région ; la liste d'une région en retient "
-        f"{percent_fr(facts['list_share'])}, dont {percent_fr(facts['exploration_share'])} tirés au hasard pour évaluer le "
+        f"{_list_size_fr(facts, region)}, dont {percent_fr(facts['exploration_share'])} tirés au hasard pour évaluer le "
         f"modèle, sans ceux contrôlés dans les {facts['exclude_inspected_months']} derniers mois. Le score oriente "
         "le choix des contrôles ; il ne constitue ni un constat d'infraction ni une décision à l'égard de "
         "l'établissement."

@@ -1,7 +1,7 @@
 """Who goes on each region's list: capacity, recent inspections, exploration, last month's list.
 
-Within a region of n scored establishments the list holds k = ceil(list_share x n) lines (or the
-number configured for the region). Establishments inspected in the `exclude_inspected_months`
+Within a region of n scored establishments the list holds k = ceil(list_share x n) lines, at most
+`max_list_lines` (or the number configured for the region). Establishments inspected in the `exclude_inspected_months`
 months up to the month's end are not eligible. Of the k lines, round(exploration_share x k) are
 drawn at random among the eligible establishments that the score did not select, so that the
 inspections they lead to give labels free of the model's own choices; the draw depends only on the
@@ -25,10 +25,12 @@ FIRST = "first"  # listed in a month after one with no list drawn up
 
 
 def list_size(region_code: str, n_scored: int, settings: ScoringConfig) -> int:
-    """Lines on a region's list: the configured number, else the share of its scored establishments."""
+    """Lines on a region's list: the configured number, else the share of its scored establishments,
+    at most `max_list_lines`."""
     if region_code in settings.list_size_by_region:
         return min(settings.list_size_by_region[region_code], n_scored)
-    return list_length(n_scored, settings.list_share)
+    lines = list_length(n_scored, settings.list_share)
+    return lines if settings.max_list_lines is None else min(lines, settings.max_list_lines)
 
 
 def exploration_rng(seed: int, month: date, region_code: str) -> np.random.Generator:

@@ -160,6 +160,17 @@ def test_the_months_read_are_those_declared(explained):
     assert gap.examined == "sur les 12 derniers mois, sans DSN pour mars 2025"
 
 
+def test_the_paragraph_gives_the_list_size_of_the_establishments_region(explained):
+    facts = explained.model_facts
+    assert ("la liste d'une région en retient 5,0\u202f%, 500 lignes au plus, dont 10,0\u202f% tirés au hasard"
+            in audit_paragraph(explained))
+    unlimited = replace(explained, model_facts={**facts, "max_list_lines": None})
+    assert "la liste d'une région en retient 5,0\u202f%, dont 10,0\u202f%" in audit_paragraph(unlimited)
+    region = str(explained.establishment["region_code"])
+    fixed = replace(explained, model_facts={**facts, "list_size_by_region": {region: 40}})
+    assert "la liste d'une région en retient 40 lignes (nombre fixé pour cette région), dont" in audit_paragraph(fixed)
+
+
 def test_a_window_that_begins_before_the_first_declared_month_is_said_and_warned(home, caplog):
     """As of 2024-12 the window would begin in 2024-01, six months before the first declaration: computing the
     features warns, naming the month, and the explanation states the months really read, not twelve."""

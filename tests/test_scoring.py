@@ -91,6 +91,18 @@ def test_a_region_with_a_fixed_list_size_gets_it():
     assert ranked[ranked["in_list"]].groupby("region_code").size().to_dict() == {"11": 3, "84": 7}
 
 
+def test_a_share_longer_than_the_most_lines_a_region_can_work_through_is_cut_there():
+    settings = ScoringConfig(list_share=0.1, max_list_lines=12, list_size_by_region={"84": 40}, exploration_share=0.25)
+    ranked = rank_and_select(_scored({"11": 300, "84": 300, "93": 50}), OCTOBER, settings)
+    listed = ranked[ranked["in_list"]]
+    # 30 lines from the share in 11, cut at 12 (3 of them drawn); the fixed 40 of 84 is not cut; 93's 5 are under it.
+    assert listed.groupby("region_code").size().to_dict() == {"11": 12, "84": 40, "93": 5}
+    assert listed[listed["exploration"]].groupby("region_code").size().to_dict() == {"11": 3, "84": 10, "93": 1}
+    assert sorted(listed.loc[(listed["region_code"] == "11") & ~listed["exploration"], "rank_in_region"]) == list(range(1, 10))
+    unlimited = rank_and_select(_scored({"11": 300}), OCTOBER, settings.model_copy(update={"max_list_lines": None}))
+    assert int(unlimited["in_list"].sum()) == 30
+
+
 @pytest.mark.parametrize(
     ("inspection_date", "excluded"),
     [
