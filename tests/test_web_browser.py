@@ -17,6 +17,7 @@ from tests.browser import ACTION_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS
 from tests.web_world import PASSWORD, make_web_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+EXPECT_DEFAULT_MS = 5_000  # Playwright's own timeout of expect()
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,7 @@ def test_an_inspector_records_a_control_that_training_then_reads(served, tmp_pat
             expect(counted).to_contain_text(when.strftime("%d/%m/%Y"))
             page.locator("section#controles").screenshot(path=str(shots / "controle-compte.png"))
         finally:
+            expect.set_options(timeout=EXPECT_DEFAULT_MS)  # the setting is the process's: give later tests theirs back
             browser.close()
     assert errors == [], errors
     assert all(url.startswith(base) for url in requests), [u for u in requests if not u.startswith(base)]
