@@ -101,6 +101,8 @@ def test_a_share_longer_than_the_most_lines_a_region_can_work_through_is_cut_the
     assert sorted(listed.loc[(listed["region_code"] == "11") & ~listed["exploration"], "rank_in_region"]) == list(range(1, 10))
     unlimited = rank_and_select(_scored({"11": 300}), OCTOBER, settings.model_copy(update={"max_list_lines": None}))
     assert int(unlimited["in_list"].sum()) == 30
+    with pytest.raises(ValueError, match="max_list_lines"):
+        ScoringConfig(max_list_lines=0)
 
 
 @pytest.mark.parametrize(
