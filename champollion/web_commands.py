@@ -60,7 +60,8 @@ def serve(
         threading.Thread(target=app.state.data.warm, args=(months[0],), daemon=True, name="warm").start()
     chosen_host, chosen_port = host or settings.host, port or settings.port
     typer.echo(f"Champollion on http://{chosen_host}:{chosen_port} (home {context.home.root})")
-    uvicorn.run(app, host=chosen_host, port=chosen_port, proxy_headers=True, log_level="info")
+    uvicorn.run(app, host=chosen_host, port=chosen_port, proxy_headers=True,
+                forwarded_allow_ips=list(settings.trusted_proxies), log_level="info")
 
 
 @commands.command("access-log")

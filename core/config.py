@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
 from typing import Final, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.home import REPOSITORY_ROOT, Home
 from core.scoring_config import AuditConfig, ScoringConfig
@@ -204,7 +205,22 @@ class WebConfig(_Section):
     login_account_window_minutes: int = Field(default=60, ge=1, description="...within this many minutes.")
     login_known_days: int = Field(default=90, ge=1, description="An address a login signed in from within this many "
                                   "days is known to it: the login's failures elsewhere do not refuse it there.")
+    trusted_proxies: list[str] = Field(
+        default=["127.0.0.1", "::1"],
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For names the client: the address "
+                    "sign-in limits count. Behind a proxy not listed, every sign-in comes from the proxy's address.")
     oidc: OidcConfig = OidcConfig()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network (a client that could "
+                                 "send X-Forwarded-For itself would choose the address its sign-ins count against)") from None
+        return proxies
 
 
 class Config(_Section):

@@ -55,6 +55,19 @@ def test_windows_other_than_the_features_names_are_refused(tmp_path):
     assert "six.yaml" in result.output and "named and labelled for windows of 12 and 3 months" in result.output
 
 
+@pytest.mark.parametrize("proxy", ["*", "proxy.example", "10.0.0.300"])
+def test_a_trusted_proxy_must_be_an_address_or_a_network(tmp_path, proxy):
+    """A proxy trusted as « * » would let any client name the address its failed sign-ins count against."""
+    bad = tmp_path / "proxy.yaml"
+    bad.write_text(f"web:\n  trusted_proxies: ['10.0.0.0/8', '{proxy}']\n")
+    result = runner.invoke(app, ["--config", str(bad), "--home", str(tmp_path), "init-key"])
+    assert result.exit_code == 2
+    assert "proxy.yaml" in result.output and f"{proxy!r} is not an IP address or network" in result.output
+    good = tmp_path / "good.yaml"
+    good.write_text("web:\n  trusted_proxies: ['10.0.0.0/8', '192.168.1.7', 'fd00::/8']\n")
+    assert runner.invoke(app, ["--config", str(good), "--home", str(tmp_path), "init-key"]).exit_code == 0
+
+
 def test_features_on_the_chosen_engine(tmp_path, monkeypatch):
     monkeypatch.delenv("CHAMPOLLION_PSEUDONYM_KEY", raising=False)
     declaration = Declaration("12345678900011", "2025-01", [Individual(contracts=[Contract("C1", "2025-01-06")])])
@@ -126,10 +139,11 @@ def test_serve_says_at_start_where_the_recorded_controls_are(tmp_path, monkeypat
     served = []
     state = types.SimpleNamespace(publish_outcomes=lambda: outcome)
     monkeypatch.setattr(web.app, "create_app", lambda home, config: types.SimpleNamespace(state=state))
-    monkeypatch.setattr(uvicorn, "run", lambda application, **options: served.append(options["port"]))
+    monkeypatch.setattr(uvicorn, "run", lambda application, **options: served.append(
+        (options["port"], options["proxy_headers"], options["forwarded_allow_ips"])))
     result = CliRunner().invoke(app, ["--home", str(tmp_path), "serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
-    assert served == [8123]
+    assert served == [(8123, True, ["127.0.0.1", "::1"])]  # the client's address is read from these proxies only
     if said is None:
         assert "inspections store" not in result.output
     else:
