@@ -84,7 +84,7 @@ def access_log(
     for r in records:
         at = in_paris(r.at).isoformat(sep=" ", timespec="seconds")
         typer.echo(f"{at}\t{r.user.login}\t{r.what}\t{'granted' if r.granted else 'refused'}\t{r.region_code or '-'}\t"
-                   f"{r.siret or '-'}\t{r.list_month:%Y-%m}")
+                   f"{r.siret or '-'}\t{f'{r.list_month:%Y-%m}' if r.list_month else '-'}")
 
 
 @users.command("add")

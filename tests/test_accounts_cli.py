@@ -85,7 +85,9 @@ def test_the_access_log_is_shown_in_paris_time_with_its_refusals(tmp_path):
             AccessRecord(user_id=agent, siret="98765432109876", list_month=date(2026, 10, 1), region_code="84",
                          what="fiche", granted=False, at=datetime(2026, 10, 25, 1, 30)),
             AccessRecord(user_id=chef, list_month=date(2026, 10, 1), region_code="84", what="export CSV",
-                         at=datetime(2026, 10, 25, 2, 0))])
+                         at=datetime(2026, 10, 25, 2, 0)),
+            AccessRecord(user_id=agent, list_month=None, what="journal des accès", granted=False,
+                         at=datetime(2026, 10, 25, 3, 0))])
         session.commit()
 
     def shown(*arguments: str) -> list[str]:
@@ -95,9 +97,10 @@ def test_the_access_log_is_shown_in_paris_time_with_its_refusals(tmp_path):
 
     assert shown() == [
         "at (Europe/Paris)\taccount\taction\tdecision\tregion\tsiret\tlist",
+        "2026-10-25 04:00:00+01:00\tagent@dreets.gouv.fr\tjournal des accès\trefused\t-\t-\t-",
         "2026-10-25 03:00:00+01:00\tchef@dreets.gouv.fr\texport CSV\tgranted\t84\t-\t2026-10",
         "2026-10-25 02:30:00+01:00\tagent@dreets.gouv.fr\tfiche\trefused\t84\t98765432109876\t2026-10",
         "2026-10-25 01:30:00+02:00\tagent@dreets.gouv.fr\tfiche\tgranted\t11\t12345678901234\t2026-10"]
-    assert [line.split("\t")[1] for line in shown("--login", "Agent@dreets.gouv.fr")[1:]] == ["agent@dreets.gouv.fr"] * 2
-    assert [line.split("\t")[5] for line in shown("--refused")[1:]] == ["98765432109876"]
+    assert [line.split("\t")[1] for line in shown("--login", "Agent@dreets.gouv.fr")[1:]] == ["agent@dreets.gouv.fr"] * 3
+    assert [line.split("\t")[5] for line in shown("--refused")[1:]] == ["-", "98765432109876"]
     assert len(shown("--limit", "1")) == 2

@@ -212,6 +212,8 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
     other = signed_in(app, world.logins["inspecteur B"])
     assert other.get(f"/listes/{world.month}/{world.region_a}").status_code == 403
     assert other.get(f"/listes/{world.month}/{world.region_a}/export.csv").status_code == 403
+    for page in ("/journal", f"/synthese/{world.month}", "/modeles"):  # pages of other roles: refused, logged
+        assert other.get(page).status_code == 403, page
     a, b, i = world.logins["responsable A"], world.logins["inspecteur B"], world.logins["inspecteur A"]
     logged = _log_since(app, first)
     assert logged == [
@@ -223,10 +225,17 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
         (i, "liste", world.region_a, None, True),
         (b, "liste", world.region_a, None, False),
         (b, "export CSV", world.region_a, None, False),
+        (b, "journal des accès", None, None, False),
+        (b, "synthèse", None, None, False),
+        (b, "modèles", None, None, False),
     ]
+    with app.state.db() as session:  # the aggregates are a month's; the access log and the models are of no month
+        months = session.scalars(select(AccessRecord.list_month).where(AccessRecord.id >= first).order_by(AccessRecord.id))
+        assert list(months)[-3:] == [None, date.fromisoformat(world.month + "-01"), None]
     journal = signed_in(app, world.logins["administrateur"]).get("/journal").text
     rows = re.findall(r"<tr><td>.*?</tr>", journal)
     assert any(b in row and "<td>liste</td>" in row and "refusé" in row for row in rows)
+    assert any(b in row and "<td>journal des accès</td>" in row and row.endswith("<td>—</td></tr>") for row in rows)
     assert any(a in row and "contrôle corrigé" in row and world.siret_a in row for row in rows)
     # times kept in UTC, shown in Paris time
     from core.french import paris_time_fr
@@ -525,6 +534,28 @@ def test_the_list_says_when_it_was_drawn_up_and_by_which_model(app, world, tmp_p
     assert drawn_up_at(older, month) is None
     assert drawn_up_fr(older, date(2025, 2, 1), scored) == "Liste établie par la version 3 du modèle."
     assert drawn_up_fr(older, date(2025, 2, 1), scored.iloc[:0]) == ""
+
+
+def test_migration_0007_keeps_refusals_of_pages_of_no_month_and_drops_them_when_undone(tmp_path):
+    import sqlalchemy as sa
+
+    from web.database import AccessRecord, open_database
+
+    url = f"sqlite:///{tmp_path / 'at-0006.db'}"
+    with _migrated(url, "0006") as connection:
+        connection.execute(sa.text("INSERT INTO users VALUES (1, 'a', 'A', 'inspecteur', '11', NULL, NULL, 1, "
+                                   "'2026-11-01')"))
+        connection.execute(sa.text("INSERT INTO access_log (id, user_id, siret, list_month, region_code, what, granted, "
+                                   "at) VALUES (1, 1, NULL, '2026-10-01', '11', 'liste', 1, '2026-11-02 10:00:00')"))
+    sessions = open_database(url)
+    with sessions() as session:
+        session.add(AccessRecord(user_id=1, list_month=None, what="journal des accès", granted=False))
+        session.commit()
+        assert [(r.id, r.list_month) for r in session.scalars(select(AccessRecord).order_by(AccessRecord.id))] == [
+            (1, date(2026, 10, 1)), (2, None)]
+    with _migrated(url, "0006", down=True) as connection:  # the log before 0007 has a month on every row
+        kept = connection.execute(sa.text("SELECT id, what FROM access_log ORDER BY id")).all()
+    assert [tuple(row) for row in kept] == [(1, "liste")]
 
 
 def test_migrations_give_the_models_schema(tmp_path):

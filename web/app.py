@@ -243,9 +243,11 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             raise SignInRequired()
         return user
 
-    def require(user: User, permission: Permission) -> None:
-        """403 unless `user`'s role gives `permission` (not a regional one: `open_region`, `open_establishment`)."""
+    def require(user: User, permission: Permission, what: str, month: date | None = None) -> None:
+        """403 unless `user`'s role gives `permission` (not a regional one: `open_region`, `open_establishment`); the
+        refusal is logged as `what`, of `month` when the page has one."""
         if not allowed(user, permission):
+            log_access(user, what, month, None, granted=False)
             raise HTTPException(403, REFUSED_FR)
 
     def error_response(request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -305,10 +307,11 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
             raise HTTPException(403, REFUSED_FR)
         return user, chosen
 
-    def log_access(user: User, what: str, month: date, region_code: str, siret: str | None = None,
+    def log_access(user: User, what: str, month: date | None, region_code: str | None, siret: str | None = None,
                    granted: bool = True) -> None:
         """One row of the access log: `user` did (or was refused, `granted` False) `what` on `month`'s list of
-        `region_code`, on the establishment `siret` when given."""
+        `region_code`, on the establishment `siret` when given (a page of another role: no region, and no month but
+        the aggregates')."""
         with db() as session:
             session.add(AccessRecord(user_id=user.id, siret=siret, list_month=month, region_code=region_code, what=what,
                                      granted=granted, at=utc_now()))
@@ -610,8 +613,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/synthese/{month}", response_class=HTMLResponse)
     def aggregates(request: Request, month: str) -> HTMLResponse:
         user = signed_in(request)
-        require(user, Permission.AGGREGATES)
         chosen = parse_month(month)
+        require(user, Permission.AGGREGATES, "synthèse", chosen)
         ranked = drawn_up(chosen)
         with db() as session:
             outcomes = [o for o in current_outcomes(session) if o.list_month == chosen]
@@ -620,7 +623,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/modeles", response_class=HTMLResponse)
     def models_page(request: Request) -> HTMLResponse:
         user = signed_in(request)
-        require(user, Permission.MODELS)
+        require(user, Permission.MODELS, "modèles")
         try:
             versions = list_models(home, config)
         except Exception as exc:
@@ -631,13 +634,13 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/audit", response_class=HTMLResponse)
     def audit_index(request: Request) -> HTMLResponse:
         user = signed_in(request)
-        require(user, Permission.AUDIT)
+        require(user, Permission.AUDIT, "audits")
         return render(request, "audit.html.j2", user, reports=[p.name for p in audit_reports(home)])
 
     @app.get("/audit/{name}")
     def audit_report(request: Request, name: str) -> Response:
         user = signed_in(request)
-        require(user, Permission.AUDIT)
+        require(user, Permission.AUDIT, "rapport d'audit")
         found = {p.name: p for p in audit_reports(home)}
         if name not in found:
             raise HTTPException(404, "Rapport d'audit introuvable.")
@@ -647,7 +650,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/journal", response_class=HTMLResponse)
     def access_log(request: Request) -> HTMLResponse:
         user = signed_in(request)
-        require(user, Permission.ACCESS_LOG)
+        require(user, Permission.ACCESS_LOG, "journal des accès")
         with db() as session:
             records = access_records(session, 500)
         return render(request, "journal.html.j2", user, records=records)

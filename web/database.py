@@ -130,16 +130,17 @@ class AccessRecord(Base):
     """What an agent did with personal data, and when: a region's list read (one row a day per account, list and
     region, however often it is read, filtered or sorted), an establishment's page, figure or printable explanation
     opened, a list's export downloaded, a control outcome recorded or corrected (`granted`); or what they were
-    refused: a list, an export or an establishment of another region (`granted` False; a page of another role is
-    refused unlogged). `what` is the action as the access log shows it, in French; `region_code` the region of the
-    list or establishment (None in rows written before migration 0004); `siret` None for a list's events."""
+    refused: a list, an export or an establishment of another region, a page of another role (`granted` False).
+    `what` is the action as the access log shows it, in French; `region_code` the region of the list or establishment
+    (None in rows written before migration 0004, and for a page of another role); `siret` None for a list's events;
+    `list_month` None for a page that belongs to no month (the models, the audit, the access log)."""
 
     __tablename__ = "access_log"
     __table_args__ = (Index("ix_access_log_user_at", "user_id", "at"),)  # a reader's rows of a day (a list read)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     siret: Mapped[str | None] = mapped_column(String(14), index=True, nullable=True)
-    list_month: Mapped[date] = mapped_column(Date)
+    list_month: Mapped[date | None] = mapped_column(Date, nullable=True)
     region_code: Mapped[str | None] = mapped_column(String(3), nullable=True)
     what: Mapped[str] = mapped_column(String(40))
     granted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
