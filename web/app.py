@@ -3,8 +3,8 @@
 Every route but sign-in and the static files needs a signed-in user; each names the permission it checks (web.access),
 so that a user of another role, or a list of another region, gets 403; an establishment of another region answers 404,
 as one not scored. The access log keeps the lists read (once a day) and establishments opened, the exports downloaded,
-the controls recorded and the refusals of another region's list, export or establishment (a page of another role
-answers 403 unlogged). Every form carries the session's CSRF token.
+the controls recorded and the refusals of another region's list, export or establishment, or of a page of another
+role. Every form carries the session's CSRF token.
 """
 
 from __future__ import annotations
