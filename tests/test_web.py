@@ -912,6 +912,10 @@ def test_the_database_keeps_one_correction_of_an_entry_when_two_arrive_at_once(t
         assert [o.inspection_date.day for o in current_outcomes(session)] == [21]
         assert len(session.scalars(select(ControlOutcome)).all()) == 2
 
+        # Without the establishment's guard (which makes the other tab wait: see the test below), the unique indexes
+        # still refuse a second new entry of one day.
+        monkeypatch.setattr(web.database, "guard_outcomes", lambda *_: None)
+
         def checked_while_saved_elsewhere(token: str):
             """A check that passes, run while the other tab's entry of the 24th (`token`) is saved: this tab counted that
             day's entries before, the other tab's check and those after are the real ones."""
@@ -933,6 +937,55 @@ def test_the_database_keeps_one_correction_of_an_entry_when_two_arrive_at_once(t
             assert [o.form_token for o in current_outcomes(session) if o.inspection_date.day == 24] == [other_token]
         assert record_outcome(session, outcome(20, "t7"), None).status == "recorded"  # the 20th was corrected to the 21st
         assert [o.inspection_date.day for o in current_outcomes(session)] == [20, 21, 24]
+
+
+def test_a_correction_moved_onto_a_day_and_a_new_entry_of_that_day_sent_at_once_are_not_both_kept(tmp_path, monkeypatch):
+    """Tab 1 corrects the entry of the 20th to the 21st; tab 2, at the same instant, records a new entry of the 21st.
+    Tab 1 holds the establishment's guard while it checks: tab 2 waits for it, then finds the 21st taken (same_day)."""
+    import threading
+
+    import web.database
+    from web.accounts import add_user
+    from web.database import ControlOutcome, current_outcomes, open_database, record_outcome
+
+    sessions = open_database(f"sqlite:///{tmp_path / 'moved.db'}")
+
+    def outcome(day: int, token: str) -> ControlOutcome:
+        return ControlOutcome(siret="12345678901234", region_code="11", list_month=date(2026, 10, 1), exploration=False,
+                              inspection_date=date(2026, 11, day), abuse_found=token == "tab 2", confirmed_rules="",
+                              follow_up="aucune", author_id=author, form_token=token)
+
+    with sessions() as session:
+        author = add_user(session, "a@travail.gouv.fr", "A", "inspecteur", "11", None).id
+        first = record_outcome(session, outcome(20, "t0"), None).current
+    checking, go, results = threading.Event(), threading.Event(), {}
+    seen = web.database._recorded_already
+
+    def check(session, sent, corrected):
+        if sent.form_token == "tab 1":  # tab 1's check passes; tab 2 is sent meanwhile
+            checking.set()
+            assert go.wait(30)
+        return seen(session, sent, corrected)
+
+    monkeypatch.setattr(web.database, "_recorded_already", check)
+
+    def send(token: str, day: int, corrected: ControlOutcome | None) -> None:
+        with sessions() as session:
+            results[token] = record_outcome(session, outcome(day, token), corrected).status
+
+    tab_1 = threading.Thread(target=send, args=("tab 1", 21, first))
+    tab_2 = threading.Thread(target=send, args=("tab 2", 21, None))
+    tab_1.start()
+    assert checking.wait(30)
+    tab_2.start()
+    tab_2.join(1.0)
+    waited = tab_2.is_alive()  # tab 2 waits for tab 1's guard (SQLite: its write lock, for up to 5 s)
+    go.set()
+    tab_1.join(30)
+    tab_2.join(30)
+    assert waited and results == {"tab 1": "recorded", "tab 2": "same_day"}
+    with sessions() as session:
+        assert [(o.inspection_date.day, o.form_token) for o in current_outcomes(session)] == [(21, "tab 1")]
 
 
 def test_entries_forked_or_recorded_twice_before_count_once(tmp_path):

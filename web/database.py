@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.engine import Engine
@@ -101,6 +102,16 @@ class ControlOutcome(Base):
     def chain(self) -> int:
         """The id of the first row of this control's chain."""
         return self.chain_id if self.chain_id is not None else self.id
+
+
+class OutcomeGuard(Base):
+    """One row per establishment whose control outcomes were sent: `record_outcome` writes it first, so that two
+    entries of one establishment sent at once are written one after the other, the second checked against the first
+    (the row's lock in PostgreSQL, the database's write lock in SQLite, held until the entry is committed)."""
+
+    __tablename__ = "outcome_guards"
+    siret: Mapped[str] = mapped_column(String(14), primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)  # entries sent for the establishment, kept or not
 
 
 class LoginAttempt(Base):
@@ -237,17 +248,18 @@ class Recording:
 
 def record_outcome(session: Session, outcome: ControlOutcome, corrected: ControlOutcome | None) -> Recording:
     """Add `outcome`, a correction of `corrected` when given, unless it repeats an entry or would make a second
-    outcome of one control. Only the current entry of a control can be corrected: two corrections of one entry sent
-    at once (two tabs) cannot both be kept, the unique (chain_id, revision) refuses the second one; a form token sent
-    twice (a double click) is refused by its unique index; two new entries of one establishment and day sent at once
-    are given the same `day_entry`, and the unique (siret, inspection_date, day_entry) refuses the second one."""
+    outcome of one control. The establishment's guard (`OutcomeGuard`) is written first: entries of one establishment
+    sent at once (two tabs, two agents) are checked and written one after the other, so that a correction moved onto
+    a day and a new entry of that day cannot both be kept. The database's unique indexes refuse the same cases in a
+    database written without the guard: two corrections of one entry (chain_id, revision), a form token sent twice, two
+    new entries of one establishment and day (siret, inspection_date, day_entry)."""
+    guard_outcomes(session, outcome.siret)
     if corrected is None:
-        # Counted before the checks: an entry of that day saved meanwhile by another request is then either seen by
-        # the checks or counted in neither, and the second of the two same numbers is refused by the database.
         outcome.day_entry = session.scalar(select(func.count()).select_from(ControlOutcome).where(
             ControlOutcome.siret == outcome.siret, ControlOutcome.inspection_date == outcome.inspection_date,
             ControlOutcome.chain_id.is_(None)))
     if (found := _recorded_already(session, outcome, corrected)) is not None:
+        session.rollback()  # the guard, for the next entry of the establishment
         return found
     if corrected is not None:
         outcome.corrects_id, outcome.chain_id, outcome.revision = corrected.id, corrected.chain, corrected.revision + 1
@@ -260,6 +272,13 @@ def record_outcome(session: Session, outcome: ControlOutcome, corrected: Control
             raise
         return found
     return Recording("recorded", outcome)
+
+
+def guard_outcomes(session: Session, siret: str) -> None:
+    """Write the guard of `siret`'s outcomes in `session`'s transaction: another session that writes it waits until
+    this one commits or rolls back (an insert or update of one row, in PostgreSQL and SQLite alike)."""
+    session.execute(text("INSERT INTO outcome_guards (siret, sent) VALUES (:siret, 1) "
+                         "ON CONFLICT (siret) DO UPDATE SET sent = outcome_guards.sent + 1"), {"siret": siret})
 
 
 def _recorded_already(session: Session, outcome: ControlOutcome, corrected: ControlOutcome | None) -> Recording | None:
