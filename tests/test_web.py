@@ -971,7 +971,8 @@ def test_a_correction_moved_onto_a_day_and_a_new_entry_of_that_day_sent_at_once_
 
     def send(token: str, day: int, corrected: ControlOutcome | None) -> None:
         with sessions() as session:
-            results[token] = record_outcome(session, outcome(day, token), corrected).status
+            recording = record_outcome(session, outcome(day, token), corrected)
+        results[token] = recording.status, recording.current.form_token  # read after the session, as the page does
 
     tab_1 = threading.Thread(target=send, args=("tab 1", 21, first))
     tab_2 = threading.Thread(target=send, args=("tab 2", 21, None))
@@ -983,7 +984,7 @@ def test_a_correction_moved_onto_a_day_and_a_new_entry_of_that_day_sent_at_once_
     go.set()
     tab_1.join(30)
     tab_2.join(30)
-    assert waited and results == {"tab 1": "recorded", "tab 2": "same_day"}
+    assert waited and results == {"tab 1": ("recorded", "tab 1"), "tab 2": ("same_day", "tab 1")}
     with sessions() as session:
         assert [(o.inspection_date.day, o.form_token) for o in current_outcomes(session)] == [(21, "tab 1")]
 

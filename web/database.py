@@ -259,7 +259,7 @@ def record_outcome(session: Session, outcome: ControlOutcome, corrected: Control
             ControlOutcome.siret == outcome.siret, ControlOutcome.inspection_date == outcome.inspection_date,
             ControlOutcome.chain_id.is_(None)))
     if (found := _recorded_already(session, outcome, corrected)) is not None:
-        session.rollback()  # the guard, for the next entry of the establishment
+        session.commit()  # frees the guard (a rollback would also expire `found`'s entry, read after the session)
         return found
     if corrected is not None:
         outcome.corrects_id, outcome.chain_id, outcome.revision = corrected.id, corrected.chain, corrected.revision + 1
