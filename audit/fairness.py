@@ -2,8 +2,9 @@
 
 Two sources: the month's list (share listed; with the simulated truth, the false discovery rate too)
 and the past inspections validated out of fold (selected at capacity by LightGBM; FDR where the
-inspection found nothing). Group names are the ones evaluators read: region names, French NAF
-section titles, size bands in words.
+inspection found nothing). By region, the share listed is what the lists' settings give each region (and the
+capacity each region's past controls were selected at): it is shown, and only the FDR is compared. Group names are
+the ones evaluators read: region names, French NAF section titles, size bands in words.
 """
 
 from __future__ import annotations
@@ -65,11 +66,20 @@ def targeting_tables(
     for dimension in DIMENSIONS:
         label = "truth" if truth is not None else None
         tables[("list", dimension)] = unflag_small(
-            group_disparities(grouped, dimension, "in_list", label, settings.tau), settings)
+            _share_set(group_disparities(grouped, dimension, "in_list", label, settings.tau), dimension), settings)
         if oof is not None:
             tables[("inspections", dimension)] = unflag_small(
-                group_disparities(oof, dimension, "selected", "abuse_found", settings.tau), settings)
+                _share_set(group_disparities(oof, dimension, "selected", "abuse_found", settings.tau), dimension),
+                settings)
     return tables
+
+
+def _share_set(table: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Mark (`share_set`) a table whose share listed the lists' settings fix: each region's list holds a share of its
+    establishments, at most `scoring.max_list_lines` lines, or a number set for it, as each region's past controls
+    were selected at the capacity. Its share-listed ratios are shown, not compared."""
+    table["share_set"] = dimension == "region"
+    return table
 
 
 def unflag_small(table: pd.DataFrame, settings: AuditConfig) -> pd.DataFrame:
@@ -78,11 +88,16 @@ def unflag_small(table: pd.DataFrame, settings: AuditConfig) -> pd.DataFrame:
     if table.empty:
         return table
     table["small"] = table["establishments"] < settings.min_group_size
-    flagged = outside_band(table["share_listed_disparity"], settings.tau)
+    flagged = outside_band(table["share_listed_disparity"], settings.tau) & ~_shares_set(table)
     if "fdr_disparity" in table:
         flagged |= outside_band(table["fdr_disparity"], settings.tau) & (table["listed_with_label"] >= settings.min_outcomes)
     table["flagged"] = flagged & ~table["small"] & ~table["reference"]
     return table
+
+
+def _shares_set(table: pd.DataFrame) -> pd.Series:
+    """Whether each group's share listed is set by the lists' settings (`_share_set`), not chosen by the model."""
+    return table["share_set"].astype(bool) if "share_set" in table else pd.Series(False, index=table.index)
 
 
 def _ratio_text(value: float) -> str:
@@ -108,10 +123,14 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
         return Check("fairness", name, Status.WARNING, float("nan"), threshold,
                      "aucun établissement listé : aucun rapport à comparer")
     large = table[~table["small"] & ~table["reference"]]
+    if _shares_set(table).any() and "fdr_disparity" not in table:
+        return Check("fairness", name, Status.WARNING, float("nan"), threshold,
+                     "part listée fixée pour chaque région par les réglages des listes, issue des contrôles de la liste "
+                     "pas encore connue : aucun rapport à comparer")
     out_of_band, significant = [], []
     for rate, words in RATES.items():
         column = f"{rate}_disparity"
-        if column not in large:
+        if column not in large or (rate == "share_listed" and _shares_set(table).any()):
             continue
         compared = large if rate == "share_listed" else large[large["listed_with_label"] >= settings.min_outcomes]
         for row in compared[outside_band(compared[column], settings.tau)].itertuples(index=False):

@@ -108,7 +108,8 @@ def model_card_fr(params: Mapping[str, str], folds: pd.DataFrame | None, run_id:
     return f"""# Usage prévu
 Le modèle classe chaque mois les établissements de chaque région selon la probabilité qu'un contrôle de leur recours
 aux CDD et à l'intérim relève un abus, pour que les agents de contrôle des DREETS choisissent qui contrôler dans la
-limite de leur capacité (environ {capacity_fr} des établissements d'une région par mois). Il oriente le choix des
+limite de leur capacité : la liste mensuelle d'une région en retient la tête, au plus {capacity_fr} de ses
+établissements, et sa précision est mesurée à cette part. Il oriente le choix des
 contrôles ; il ne prouve rien : chaque signal est une *infraction potentielle* que l'agent établit sur place. Il ne
 doit servir ni à sanctionner, ni à noter des personnes, ni en dehors de la population DSN sur laquelle il a été
 appris.

@@ -19,7 +19,7 @@ from audit.drift import TRAINING
 from audit.fairness import DIMENSIONS, SOURCES, group_order, with_groups
 from audit.verdict import GROUPS, Check, Status, by_group
 from core.config import Config
-from core.french import missing, month_fr, number_fr, of_month_fr, percent_fr
+from core.french import count_fr, missing, month_fr, number_fr, of_month_fr, percent_fr
 from core.scoring_config import AuditConfig
 from features.catalog import FEATURES
 from features.rules import RULES
@@ -261,7 +261,7 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
         "next_steps": next_steps(result.checks), "notes": result.notes,
         "month": month_fr(result.month), "version": result.version, "run_id": result.run_id,
         "capacity": number_fr(100 * scoring.list_share),
-        "max_lines": None if scoring.max_list_lines is None else number_fr(scoring.max_list_lines),
+        "max_lines": None if scoring.max_list_lines is None else count_fr(scoring.max_list_lines, "ligne"),
         "fixed_regions": len(scoring.list_size_by_region), "exploration": number_fr(100 * scoring.exploration_share),
         "listed": number_fr(int(ranked["in_list"].sum())), "scored": number_fr(len(ranked)),
         "regions": ranked["region_code"].nunique(),

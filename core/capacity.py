@@ -4,8 +4,9 @@ Within a group (a region, or a fold x region in training) of n establishments, t
 k = ceil(share x n) lines, at least one and at most n. Rows are ranked by score, highest first, missing
 scores last; equal scores are ordered by SIRET (ascending), so the same scores always give the same
 list. `scoring.selection.rank_and_select` adds the exclusions (recently inspected) and the exploration
-draw on top of `select_top`; `training.metrics` measures precision at capacity with `top_share_mask`,
-so that a precision at 5% in training is the precision of a list drawn up this way.
+draw on top of `select_top`, and cuts a list at `scoring.max_list_lines`; `training.metrics` measures precision
+at capacity with `top_share_mask`, so that a precision at 5% in training is the precision of a list drawn up this
+way, of which a capped list is the top.
 """
 
 from __future__ import annotations

@@ -208,18 +208,22 @@ class WebConfig(_Section):
     trusted_proxies: list[str] = Field(
         default=["127.0.0.1", "::1"],
         description="Addresses or networks of the reverse proxies whose X-Forwarded-For names the client: the address "
-                    "sign-in limits count. Behind a proxy not listed, every sign-in comes from the proxy's address.")
+                    "sign-in limits count. Behind a proxy not listed, every sign-in comes from the proxy's address. "
+                    "Replaces uvicorn's FORWARDED_ALLOW_IPS.")
     oidc: OidcConfig = OidcConfig()
 
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
         for proxy in proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
+            try:  # as uvicorn reads them: a network with host bits set (10.0.0.1/8) would never match
+                network = ipaddress.ip_network(proxy)
             except ValueError:
-                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network (a client that could "
-                                 "send X-Forwarded-For itself would choose the address its sign-ins count against)") from None
+                network = None
+            if network is None or network.prefixlen == 0:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network, or is every address (a "
+                                 "client that could send X-Forwarded-For itself would choose the address its sign-ins "
+                                 "count against)")
         return proxies
 
 

@@ -39,7 +39,7 @@ from features.catalog import CATEGORICAL, FEATURES
 from features.rules import JOB_NAMES_SQL, RULES
 from features.store import declared_months
 from scoring.evidence_groups import group_evidence, rule_labels, successions
-from scoring.list_inputs import ListInputs, read_list_inputs
+from scoring.list_inputs import ListInputs, as_drawn_up, read_list_inputs
 from scoring.monthly import RANKED_COLUMNS, explain_ranked, explain_rows, lists_folder, rank_table, read_ranking
 from scoring.reasons import (
     LEGAL_RULES,
@@ -455,14 +455,15 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
         model, version = load_model(registry, config, model_reference)
     contracts = month_contracts(home, config, month, siret)
     declared = declared_months(published_version(home.warehouse))
-    if line is not None and model_reference is None and not gone:
-        kept = read_list_inputs(home, month)
-        if kept is not None and kept_explains(kept, model, version, siret, line):
-            # Explained from what the list kept, with the months it knew declared (a late declaration of a past month
-            # fills a gap today that the list had); a line explained from today's features, with today's months.
-            return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
-                                         month, config, published=ranking, benchmarks=kept.benchmarks,
-                                         declared=list_declared(kept, declared))
+    kept = read_list_inputs(home, month) if line is not None else None
+    config = as_drawn_up(config, kept)  # the list's length and exploration, as it was drawn up
+    if (line is not None and model_reference is None and not gone and kept is not None
+            and kept_explains(kept, model, version, siret, line)):
+        # Explained from what the list kept, with the months it knew declared (a late declaration of a past month
+        # fills a gap today that the list had); a line explained from today's features, with today's months.
+        return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
+                                     month, config, published=ranking, benchmarks=kept.benchmarks,
+                                     declared=list_declared(kept, declared))
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)
     table = stored.table
@@ -623,10 +624,10 @@ def _list_size_fr(facts: dict[str, Any], region_code: str) -> str:
     """How many lines a region's list holds, as the settings say, in French."""
     fixed = facts.get("list_size_by_region", {}).get(region_code)
     if fixed is not None:
-        return f"{number_fr(fixed)} {'ligne' if fixed == 1 else 'lignes'} (nombre fixé pour cette région)"
+        return f"au plus {number_fr(fixed)} (nombre fixé pour la région de l'établissement)"
     share = percent_fr(facts["list_share"])
     most = facts.get("max_list_lines")
-    return share if most is None else f"{share}, {number_fr(most)} {'ligne' if most == 1 else 'lignes'} au plus"
+    return share if most is None else f"{share} (au plus {number_fr(most)})"
 
 
 def audit_paragraph(explanation: Explanation) -> str:

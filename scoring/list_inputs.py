@@ -3,7 +3,8 @@
 The monthly run writes, next to the month's features, `data/list-inputs/YYYY-MM/`: the feature rows of the
 establishments it explained (the listed ones, or every one with `--all-reasons`), their rule evidence, the sector
 medians its sentences compared them with, the model version that scored them, and the months up to the list's the
-warehouse declared when the features were read. When controls are imported afterwards, the features are computed
+warehouse declared when the features were read, and the settings it was drawn up with (its length, exploration and
+exclusions, which an explanation states). When controls are imported afterwards, the features are computed
 again with other definitions, or a declaration of a past month arrives late, the month's stored feature table and the
 warehouse change; these do not. `explain` and the web page explain a list's line from them, so that the contributions
 shown are those behind the list's score and reasons, and its months without DSN those the list knew. They stay
@@ -19,17 +20,22 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.atomic_files import folder_replaced_when_written
+from core.config import Config
 from core.home import Home
+from core.scoring_config import ScoringConfig
 from features.build import read_evidence
 from scoring.reasons import SectorBenchmarks
 
 FILES = ("features.parquet", "evidence.parquet", "benchmarks.parquet", "inputs.json")
+# The scoring settings a list is drawn up with that its explanations state (`scoring.explain.audit_paragraph`).
+LIST_SETTINGS = ("list_share", "max_list_lines", "list_size_by_region", "exploration_share", "exclude_inspected_months")
 EVIDENCE_ROW_GROUP = 50_000  # evidence rows by establishment, in row groups an establishment's read picks out
 
 
@@ -38,7 +44,8 @@ class ListInputs:
     """What a list kept: the explained establishments' feature rows (`features`, one per SIRET), the month's sector
     medians, the version of the model that scored the list, the folder holding their rule evidence, and the months up
     to the list's the warehouse declared when it was drawn up (`declared`, first days; None for a list kept before
-    they were)."""
+    they were), and the scoring settings that drew it up (`list_settings`, `LIST_SETTINGS`; None: kept before they
+    were)."""
 
     month: date
     model_version: str
@@ -46,6 +53,7 @@ class ListInputs:
     benchmarks: SectorBenchmarks
     folder: Path
     declared: tuple[date, ...] | None = None
+    list_settings: dict[str, Any] | None = None
 
     @cached_property
     def positions(self) -> dict[str, int]:
@@ -74,6 +82,8 @@ def write_list_inputs(inputs: ListInputs, evidence: pd.DataFrame) -> None:
         facts: dict[str, object] = {"month": f"{inputs.month:%Y-%m}", "model_version": inputs.model_version}
         if inputs.declared is not None:
             facts["declared_months"] = [f"{month:%Y-%m}" for month in inputs.declared]
+        if inputs.list_settings is not None:
+            facts["list_settings"] = inputs.list_settings
         (part / "inputs.json").write_text(json.dumps(facts), encoding="utf-8")
 
 
@@ -89,4 +99,19 @@ def read_list_inputs(home: Home, month: date) -> ListInputs | None:
         month, str(facts["model_version"]), pq.read_table(folder / "features.parquet").to_pandas(date_as_object=False),
         SectorBenchmarks.from_frame(pq.read_table(folder / "benchmarks.parquet").to_pandas()), folder,
         None if declared is None else tuple(date.fromisoformat(f"{month}-01") for month in declared),
+        facts.get("list_settings"),
     )
+
+
+def list_settings(settings: ScoringConfig) -> dict[str, Any]:
+    """The settings of `LIST_SETTINGS` a list drawn up with `settings` keeps."""
+    return {name: getattr(settings, name) for name in LIST_SETTINGS}
+
+
+def as_drawn_up(config: Config, kept: ListInputs | None) -> Config:
+    """`config` with the scoring settings the list kept (`kept`), those it was drawn up with; `config` itself for a
+    list kept before they were, or nothing kept."""
+    if kept is None or not kept.list_settings:
+        return config
+    scoring = ScoringConfig.model_validate({**config.scoring.model_dump(), **kept.list_settings})
+    return config.model_copy(update={"scoring": scoring})

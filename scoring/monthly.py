@@ -32,7 +32,7 @@ from core.months import add_months
 from features.build import settings_of
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
-from scoring.list_inputs import ListInputs, list_inputs_folder, write_list_inputs
+from scoring.list_inputs import ListInputs, list_inputs_folder, list_settings, write_list_inputs
 from scoring.reasons import (
     UNKNOWN_REGION_FR,
     SectorBenchmarks,
@@ -380,7 +380,8 @@ def score_month(
         evidence = stored.evidence(set(ranked.loc[rows, "siret"]))
     with timed(stages, "SHAP reasons"):
         benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
-    inputs = ListInputs(month, version, table.loc[rows], benchmarks, list_inputs_folder(home, month), stored.declared)
+    inputs = ListInputs(month, version, table.loc[rows], benchmarks, list_inputs_folder(home, month), stored.declared,
+                        list_settings(config.scoring))
     ranked = explain_ranked(model, table, ranked, evidence, config, all_reasons, stages, benchmarks)
     ranked["model_version"] = version
 

@@ -86,7 +86,7 @@ def test_the_audit_report_opens_in_a_browser_in_french_with_its_figures_and_prin
         for raw in ("share_listed", "fdr_disparity", "list/region", r"\bnan\b", r"\bNaN\b", r"\bTrue\b", r"\bFalse\b",
                     r"\bNone\b", r"\b<NA>"):
             assert not re.search(raw, text), raw
-        assert "à hauteur de sa capacité de contrôle (5 % de ses établissements, 500 lignes au plus)" in text
+        assert "à hauteur de sa capacité de contrôle (5 % de ses établissements, au plus 500 lignes)" in text
         fairness = page.locator("#fairness").inner_text()
         assert any(name in fairness for name in region_names().values())
         card = page.locator("#model-card").inner_text()

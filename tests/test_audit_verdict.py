@@ -72,6 +72,27 @@ def test_fairness_passes_inside_the_band_and_alerts_outside_it():
     assert warned.status is Status.WARNING and "B (part listée ×1,60)" in warned.detail
 
 
+def test_the_share_listed_by_region_is_shown_but_not_compared():
+    """Each region's list holds what the settings give it (a share, at most max_list_lines): a large region capped at
+    500 lines has a quarter of a small one's share, which says nothing of the model. Its FDR is still compared."""
+    from audit.fairness import targeting_tables
+
+    sirets = [f"{n:014d}" for n in range(6000)]
+    region = ["11"] * 4000 + ["84"] * 2000
+    ranked = pd.DataFrame({"siret": sirets, "region_code": region, "naf": "5610A", "headcount": 12,
+                           "in_list": [i < 100 for i in range(4000)] + [i < 100 for i in range(2000)]})
+    tables = targeting_tables(ranked, None, None, SETTINGS)
+    by_region = tables[("list", "region")]
+    assert by_region["share_set"].all() and not by_region["flagged"].any()
+    assert set(by_region["share_listed_disparity"].round(2)) == {1.0, 2.0}  # shown as it is
+    check = fairness_check("list", "region", by_region, SETTINGS)
+    assert check.status is Status.WARNING and "aucun rapport à comparer" in check.detail  # no outcome known yet
+    truth = pd.Series([1.0] * len(sirets), index=sirets)  # every listed establishment abusive: FDR 0 in both
+    with_truth = targeting_tables(ranked, None, truth, SETTINGS)[("list", "region")]
+    assert fairness_check("list", "region", with_truth, SETTINGS).status is Status.PASSED
+    assert not tables[("list", "naf_section")]["share_set"].any()
+
+
 def test_fairness_fails_when_the_false_discovery_ratio_is_out_of_the_band_beyond_chance():
     # B: FDR 0.8 against A's 0.2 on 200 labelled rows each: the whole interval is above 1.25.
     failed = fairness_check("inspections", "size_band",

@@ -162,13 +162,14 @@ def test_the_months_read_are_those_declared(explained):
 
 def test_the_paragraph_gives_the_list_size_of_the_establishments_region(explained):
     facts = explained.model_facts
-    assert ("la liste d'une région en retient 5,0\u202f%, 500 lignes au plus, dont 10,0\u202f% tirés au hasard"
+    assert ("la liste d'une région en retient 5,0\u202f% (au plus 500), dont 10,0\u202f% tirés au hasard"
             in audit_paragraph(explained))
     unlimited = replace(explained, model_facts={**facts, "max_list_lines": None})
     assert "la liste d'une région en retient 5,0\u202f%, dont 10,0\u202f%" in audit_paragraph(unlimited)
     region = str(explained.establishment["region_code"])
     fixed = replace(explained, model_facts={**facts, "list_size_by_region": {region: 40}})
-    assert "la liste d'une région en retient 40 lignes (nombre fixé pour cette région), dont" in audit_paragraph(fixed)
+    assert ("la liste d'une région en retient au plus 40 (nombre fixé pour la région de l'établissement), dont"
+            in audit_paragraph(fixed))
 
 
 def test_a_window_that_begins_before_the_first_declared_month_is_said_and_warned(home, caplog):
@@ -314,9 +315,12 @@ def test_an_old_list_is_explained_as_known_when_it_was_drawn_up(tmp_path, test_k
 
     ingest(write_months(tmp_path / "late", [MARCH], declares=lambda siret, _: siret == CARE_HOME), home, config,
            test_key)
+    # The lists' settings changed since: the list is described as it was drawn up (5 %, at most 500 lines).
+    config = Config(scoring=ScoringConfig(file_workers=1, list_share=0.2, max_list_lines=None, exploration_share=0.3))
     after = explain_month(home, config, RESTAURANT, AS_OF)
     assert after.gaps == (MARCH,) and after.notice == ""
     assert explanation_text(after) == explanation_text(before)
+    assert "en retient 5,0\u202f% (au plus 500), dont 10,0\u202f% tirés au hasard" in audit_paragraph(after)
     # The web page explaining the line shares the rule.
     from web.data import HomeData
 

@@ -250,6 +250,21 @@ def test_the_access_log_keeps_downloads_recorded_controls_and_refusals(app, worl
     assert " UTC" not in shown
 
 
+def test_a_role_refused_is_logged_whatever_the_page_names(app, world):
+    """A page of another role is refused and logged before what it names is looked up: a month that does not parse,
+    an audit report or a region that does not exist, a SIRET scored nowhere."""
+    evaluator, inspector = signed_in(app, world.logins["evaluateur"]), signed_in(app, world.logins["inspecteur A"])
+    first = _next_log_id(app)
+    for client, page in [(inspector, "/synthese/2025-13"), (inspector, "/audit"), (inspector, "/audit/nothing.html"),
+                         (evaluator, f"/listes/{world.month}/99"), (evaluator, f"/etablissements/{world.month}/00000000000000"),
+                         (evaluator, f"/etablissements/{world.month}/not-a-siret")]:
+        assert client.get(page).status_code == 403, page
+    i, e = world.logins["inspecteur A"], world.logins["evaluateur"]
+    assert _log_since(app, first) == [
+        (i, "synthèse", None, None, False), (i, "audits", None, None, False), (i, "rapport d'audit", None, None, False),
+        (e, "liste", None, None, False), (e, "fiche", None, "00000000000000", False), (e, "fiche", None, None, False)]
+
+
 @contextmanager
 def _migrated(url: str, revision: str, down: bool = False) -> Iterator[Any]:
     """A connection to the SQLite database `url` migrated up (or `down`) to `revision`, committed when the block ends."""

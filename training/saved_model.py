@@ -24,7 +24,7 @@ class SavedModel(Protocol):
     data_months: list[str]  # as-of months trained on, 'YYYY-MM'
     metrics: dict[str, float]
     params: dict[str, Any]  # LightGBM parameters chosen by the search
-    capacity_share: float  # the share of a region's establishments inspectors can visit in a month
+    capacity_share: float  # the share of a region's establishments precision is measured at (a list holds at most it)
     ipw: str  # inverse-propensity weighting used: 'on' or 'off'
     features_settings: dict[str, Any] | None  # features.build.settings_of the training's tables (None: older models)
 

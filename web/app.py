@@ -131,6 +131,14 @@ def parse_month(text: str) -> date:
         raise HTTPException(404, "mois inconnu") from exc
 
 
+def month_or_none(text: str) -> date | None:
+    """The month YYYY-MM `text` names, or None (a page refused before its month is read)."""
+    try:
+        return parse_month(text)
+    except HTTPException:
+        return None
+
+
 def _siret_fr(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
 
@@ -285,6 +293,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                     log_access(user, what, chosen, region_code, siret)
                 return user, chosen, line, region_code
             log_access(user, what, chosen, region_code, siret, granted=False)
+        elif not role_allows(user, permission):  # a role refused whatever the SIRET: logged all the same
+            log_access(user, what, chosen, None, siret if re.fullmatch(r"[0-9]{14}", siret) else None, granted=False)
         if not role_allows(user, permission):
             raise HTTPException(403, REFUSED_FR)
         if user.region_code is not None:
@@ -300,6 +310,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         chosen = parse_month(month)
         if region_code not in region_names():
             if not role_allows(user, permission):
+                log_access(user, what, chosen, None, granted=False)
                 raise HTTPException(403, REFUSED_FR)
             raise HTTPException(404, f"Région {region_code} inconnue.")
         if not allowed(user, permission, region_code):
@@ -613,8 +624,8 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
     @app.get("/synthese/{month}", response_class=HTMLResponse)
     def aggregates(request: Request, month: str) -> HTMLResponse:
         user = signed_in(request)
+        require(user, Permission.AGGREGATES, "synthèse", month_or_none(month))
         chosen = parse_month(month)
-        require(user, Permission.AGGREGATES, "synthèse", chosen)
         ranked = drawn_up(chosen)
         with db() as session:
             outcomes = [o for o in current_outcomes(session) if o.list_month == chosen]

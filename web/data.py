@@ -32,6 +32,7 @@ from web.project import (
     ListInputs,
     SectorBenchmarks,
     StoredFeatures,
+    as_drawn_up,
     declared_months,
     explain_line,
     feature_dir,
@@ -324,8 +325,8 @@ class HomeData:
             declared = list_declared(kept if as_listed else None, declared_months(version))
         region_count = int((ranked["region_code"] == line["region_code"]).sum())
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
-                                   evidence, contracts, month, self.config, features.benchmarks, region_count,
-                                   len(ranked), declared)
+                                   evidence, contracts, month, as_drawn_up(self.config, kept), features.benchmarks,
+                                   region_count, len(ranked), declared)
         notice = stale_notice(model, features.table, siret, line, month)  # the list's line, other contributions
         return replace(explanation, notice=notice), features
 

@@ -43,7 +43,7 @@ from scoring.explain import (
     stale_notice,
     timeline_png,
 )
-from scoring.list_inputs import ListInputs, list_inputs_folder, read_list_inputs
+from scoring.list_inputs import ListInputs, as_drawn_up, list_inputs_folder, read_list_inputs
 from scoring.monthly import drawn_up_at, lists_folder, load_model, read_ranking, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, reason_label, region_names
 from scoring.region_files import lines_csv
@@ -80,6 +80,7 @@ __all__ = [
     "add_months",
     "address_fr",
     "against_simpler",
+    "as_drawn_up",
     "audit_paragraph",
     "date_fr",
     "declared_months",
