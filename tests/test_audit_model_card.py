@@ -31,7 +31,7 @@ def _one_text(card: str) -> str:
 def test_the_model_card_of_the_audit_is_french_and_written_from_the_run():
     card = _one_text(model_card_fr(PARAMS, FOLDS, "abc123"))
     assert "1\u202f481 contrôles passés étiquetés, dont 106 ayant relevé un abus, lus dans « inspections.parquet »" in card
-    assert "environ 5,0\u202f% des établissements" in card
+    assert "en retient la tête, au plus 5,0\u202f% de ses établissements, et sa précision est mesurée à cette part" in card
     assert "(mois de novembre 2024 à septembre 2026, soit 23 mois)" in card
     assert "| 1 | 30/04/2025 | 01/05/2025 | 31/10/2025 | 1\u202f118 | 126 | 22 |" in card
     # The tuned parameters in French, most read first, with decimal commas.
