@@ -241,6 +241,37 @@ def test_lines_are_cut_at_every_kind_of_line_end_whatever_the_reads(monkeypatch,
     assert all(block.endswith((b"\n", b"\r")) for block in blocks)  # whole lines only
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 16])
+@pytest.mark.parametrize(("data", "lines"), [
+    (b"a\n" + b"x" * 40 + b"\nb\n", [b"a", None, b"b", b""]),
+    (b"a\r\n" + b"x" * 40 + b"\r\nb", [b"a", None, b"b"]),
+    (b"a\r" + b"x" * 40 + b"\rb\r", [b"a", None, b"b", b""]),
+    (b"x" * 40, [None]),
+    (b"x" * 40 + b"\r", [None, b""]),
+    (b"a\n" + b"y" * 16 + b"\n" + b"z" * 17, [b"a", b"y" * 16, None]),  # 16 bytes are read, 17 are not
+])
+def test_a_line_longer_than_a_dsn_line_can_be_is_dropped_as_it_is_read(monkeypatch, chunk, data, lines):
+    """Whatever the reads and line ends, the line too long stands as one line saying so, and the reader holds at most
+    one read beyond the limit."""
+    import io
+
+    from warehouse.dsn import reader
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(reader, "MAX_LINE_BYTES", 16)
+    report = DecodeReport()
+    blocks = list(reader.iter_raw_blocks(io.BytesIO(data), report))
+    long = [len(line) for line in lines_of(data) if len(line) > 16]
+    expected = [reader.overlong_line(long[0]) if line is None else line for line in lines]
+    assert reader.line_ends_to_lf(b"".join(blocks)).split(b"\n") == expected
+    assert report.overlong_lines == long
+    assert max(len(block) for block in blocks) <= 16 + chunk + len(reader.overlong_line(40)) + 2
+
+
+def lines_of(data: bytes) -> list[bytes]:
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+
+
 def test_a_value_far_longer_than_the_norm_allows_is_not_stored(tmp_path):
     lines = [f"S21.G00.40.006,'{'x' * 5000}'" if line.startswith("S21.G00.40.006") else line
              for line in one_contract_file(tmp_path)]

@@ -481,6 +481,31 @@ def test_bad_declarations_are_quarantined_and_the_rest_kept(tmp_path, home, conf
     assert quarantined and quarantined[0]["file"] == str(path) and quarantined[0]["line"]
 
 
+def test_a_line_too_long_to_be_a_dsn_line_is_not_gathered_in_memory_and_its_declaration_is_quarantined(
+        tmp_path, home, config, run):
+    """17 MiB of NUL bytes where a line should be (a copy that failed part-way): the reader drops them as it reads,
+    a line saying so stands in their place, its declaration is quarantined and the file's other declaration kept."""
+    from warehouse.dsn.reader import MAX_LINE_BYTES
+
+    good = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")
+    broken = monthly("98765432100017", "2025-01", [Contract("C2", "2025-01-06")], "2")
+    lines = render(envoi([good, broken]))
+    at = next(i for i, line in enumerate(lines) if line.startswith("S21.G00.40.009,'C2'"))
+    text = "\n".join(lines[:at]) + "\n" + "\0" * (MAX_LINE_BYTES + 1024 * 1024) + "\n" + "\n".join(lines[at:]) + "\n"
+    path = tmp_path / "a.dsn"
+    path.write_bytes(text.encode("latin-1"))
+    summary = run(home, config, path)
+    assert summary.quarantined == 1 and summary.monthly_declarations == 1
+    assert [c["siret"] for c in contracts(home)] == [RESTAURANT]
+    raw = next(home.quarantine.glob("*.dsn")).read_text(encoding="latin-1")
+    assert f"[line not read: {MAX_LINE_BYTES + 1024 * 1024} bytes, longer than the {MAX_LINE_BYTES}" in raw
+    assert "\0" not in raw and "S21.G00.40.009,'C2'" in raw
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        issues = {i["kind"]: i for i in csv.DictReader(handle)}
+    assert "1 line(s) longer than 16777216 bytes not read" in issues["overlong_line"]["reason"]
+    assert issues["malformed_line"]["line"] == str(at + 1) and issues["quarantined"]["file"] == str(path)
+
+
 def test_unreadable_gzip_is_reported_not_fatal(tmp_path, home, config, run):
     text = "\n".join(render(envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))) + "\n"
     compressed = gzip.compress(text.encode("latin-1"))

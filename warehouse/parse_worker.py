@@ -23,12 +23,14 @@ import pyarrow.parquet as pq
 from core.cycles import cycle_collection_paused
 from warehouse.dsn.parser import DsnParser, Issue
 from warehouse.dsn.reader import (
+    MAX_LINE_BYTES,
     DecodeReport,
     file_label,
     file_path,
     file_sha256,
     iter_line_chunks,
     open_binary,
+    overlong_line,
     stream_encoding,
 )
 from warehouse.dsn.records import MONTHLY_NATURE, RecordBuilder
@@ -211,6 +213,14 @@ def _parse_file(
             Issue(label, report.first_non_utf8_line, "warning", "mixed_encoding",
                   f"UTF-8 text, and bytes that are not UTF-8 on {report.non_utf8_lines} lines (the first here), "
                   f"read as {report.encoding}")
+        )
+    if report.overlong_lines:
+        lines = report.overlong_lines
+        parser.issues.append(
+            Issue(label, None, "error", "overlong_line",
+                  f"{len(lines)} line(s) longer than {MAX_LINE_BYTES} bytes not read (the longest {max(lines)} bytes): "
+                  f"each stands as « {overlong_line(max(lines)).decode('ascii')} » in its place, a malformed line "
+                  "of its declaration")
         )
     if report.truncated:
         _quarantine_whole_file(source, task.quarantine, report.truncated)

@@ -16,7 +16,7 @@ import io
 import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 CHUNK_BYTES = 8 * 1024 * 1024
+# A line longer than this is not read (a DSN value holds at most 1,000 characters): a file of NUL bytes or another
+# file with no line end would otherwise be gathered whole in memory. At least CHUNK_BYTES, so that only a line spread
+# over several reads can be longer, and whether a line is read does not depend on where the reads cut it.
+MAX_LINE_BYTES = 16 * 1024 * 1024
 COMPRESSED_PIECE_BYTES = 64 * 1024  # what is lost of a damaged gzip stream: at most this much before the damage
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -199,6 +203,7 @@ class DecodeReport:
     ends_with_newline: bool = True
     truncated: str | None = None
     byte_order_mark: bool = False
+    overlong_lines: list[int] = field(default_factory=list)  # the length in bytes of each line too long to be read
 
     @property
     def mixed(self) -> bool:
@@ -263,9 +268,15 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
 
     A CR at the end of a read waits for the next one (it may be the first half of a CRLF). A UTF-8
     byte order mark at the start is skipped (and noted in the report). A line longer than a read is gathered in
-    parts, each searched for line ends once: time grows with its length, not with its square.
+    parts, each searched for line ends once: time grows with its length, not with its square. A line longer than
+    MAX_LINE_BYTES is not kept: its bytes are dropped as they are read, its length noted in the report, and a line
+    saying so (`overlong_line`), which no DSN reader takes for a rubric, stands in its place.
     """
     pending: list[bytes] = []  # the start of the next line: no line end among them but a CR at the very end
+    pending_bytes = 0
+    skipped = 0  # bytes of a line too long to be read, dropped so far (0: none being dropped)
+    skipped_to_cr = False  # that line ended at the CR that ended the last read
+    most = max(MAX_LINE_BYTES, CHUNK_BYTES)
     while True:
         block = stream.read(CHUNK_BYTES)
         if not report.bytes_read and block.startswith(UTF8_BOM):
@@ -275,20 +286,52 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
         report.bytes_read += len(block)
         if not block:
             break
+        if skipped_to_cr:  # the line dropped ended at that CR, alone or the first half of a CRLF
+            report.overlong_lines.append(skipped)
+            block = overlong_line(skipped) + b"\n" + (block[1:] if block.startswith(b"\n") else block)
+            skipped, skipped_to_cr = 0, False
         if pending and pending[-1].endswith(b"\r") and not block.startswith(b"\n"):
             yield b"".join(pending)  # the CR that waited ends a line on its own
-            pending = []
+            pending, pending_bytes = [], 0
         search_end = len(block) - 1 if block.endswith(b"\r") else len(block)
+        if pending or skipped:  # the line begun in earlier reads: too long once it holds more than `most` bytes
+            end = _first_line_end(block, search_end)
+            length = (skipped or pending_bytes) + (search_end if end < 0 else end)
+            if length > most:
+                pending, pending_bytes, skipped = [], 0, length
+                if end < 0:  # no end yet (or only the CR ending the read): dropped as read
+                    skipped_to_cr = search_end < len(block)
+                    continue
+                report.overlong_lines.append(length)
+                block = overlong_line(length) + b"\n" + block[end + (2 if block[end : end + 2] == b"\r\n" else 1) :]
+                skipped = 0
+                search_end = len(block) - 1 if block.endswith(b"\r") else len(block)
         cut = max(block.rfind(b"\n", 0, search_end), block.rfind(b"\r", 0, search_end))
         if cut < 0:
             pending.append(block)
+            pending_bytes += len(block)
             continue
         pending.append(block[: cut + 1])
         yield b"".join(pending)
         pending = [block[cut + 1 :]] if cut + 1 < len(block) else []
+        pending_bytes = len(pending[0]) if pending else 0
     report.truncated = stream_damage(stream)
-    if pending:
+    if skipped:  # the last line, too long
+        report.overlong_lines.append(skipped)
+        yield overlong_line(skipped) + (b"\n" if skipped_to_cr else b"")
+    elif pending:
         yield b"".join(pending)
+
+
+def overlong_line(length: int) -> bytes:
+    """The line that stands in the place of a line of `length` bytes, too long to be read."""
+    return f"[line not read: {length} bytes, longer than the {MAX_LINE_BYTES} a DSN line can be]".encode("ascii")
+
+
+def _first_line_end(block: bytes, search_end: int) -> int:
+    """The position of the first line end (LF or CR) of `block` before `search_end`, or -1."""
+    ends = [i for i in (block.find(b"\n", 0, search_end), block.find(b"\r", 0, search_end)) if i >= 0]
+    return min(ends) if ends else -1
 
 
 def iter_line_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[tuple[int, bytes]]:
