@@ -110,8 +110,9 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     Échec: a group of at least `min_group_size` establishments whose FDR ratio to the reference has its
     whole 95% interval outside [tau, 1/tau] (the list wrongly targets it more, or less, beyond chance).
     Alerte: such a group whose share-listed or FDR ratio lies outside the band (the interval may still
-    reach it). Réussi otherwise. Smaller groups, and FDRs on fewer than `min_outcomes` listed
-    establishments of known outcome, are shown in the report and never counted here. The check's
+    reach it), or nothing to compare. Réussi otherwise. Smaller groups, and FDRs on fewer than `min_outcomes` listed
+    establishments of known outcome, are shown in the report and never counted here; so are the shares listed of a
+    table whose shares the lists' settings fix (`_share_set`: by region), where only FDRs are compared. The check's
     value is the number of ratios outside the band.
     """
     low_band, high_band = settings.tau, 1 / settings.tau
@@ -123,10 +124,15 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
         return Check("fairness", name, Status.WARNING, float("nan"), threshold,
                      "aucun établissement listé : aucun rapport à comparer")
     large = table[~table["small"] & ~table["reference"]]
-    if _shares_set(table).any() and "fdr_disparity" not in table:
-        return Check("fairness", name, Status.WARNING, float("nan"), threshold,
-                     "part listée fixée pour chaque région par les réglages des listes, issue des contrôles de la liste "
-                     "pas encore connue : aucun rapport à comparer")
+    if _shares_set(table).any():
+        if "fdr_disparity" not in table:
+            return Check("fairness", name, Status.WARNING, float("nan"), threshold,
+                         "part listée fixée pour chaque région par les réglages des listes, issue des contrôles de la "
+                         "liste pas encore connue : aucun rapport à comparer")
+        if not (large["listed_with_label"] >= settings.min_outcomes).any():
+            return Check("fairness", name, Status.WARNING, float("nan"), threshold,
+                         "part listée fixée pour chaque région par les réglages des listes, et aucune région de "
+                         f"{settings.min_outcomes} issues connues ou plus : aucun rapport à comparer")
     out_of_band, significant = [], []
     for rate, words in RATES.items():
         column = f"{rate}_disparity"

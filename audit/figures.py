@@ -108,8 +108,10 @@ def dependence_figures(dependence: dict[str, pd.DataFrame]) -> list[Figure]:
 
 def fairness_figure(tables: dict[tuple[str, str], pd.DataFrame], dimension: str, settings: AuditConfig) -> Figure:
     """Disparity ratios of each group to the reference, with 95% intervals and the [tau, 1/tau] band."""
+    # Shares the lists' settings fix (by region) are not compared: not drawn against the band.
     series = [(source, rate) for source in SOURCES for rate in ("share_listed", "fdr")
-              if (source, dimension) in tables and f"{rate}_disparity" in tables[(source, dimension)]]
+              if (source, dimension) in tables and f"{rate}_disparity" in tables[(source, dimension)]
+              and not (rate == "share_listed" and tables[(source, dimension)].get("share_set", pd.Series(False)).any())]
     names = {("list", "share_listed"): "part listée — liste du mois",
              ("list", "fdr"): "fausses découvertes — liste du mois (vérité simulée)",
              ("inspections", "share_listed"): "part sélectionnée — contrôles passés",

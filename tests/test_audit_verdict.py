@@ -91,6 +91,8 @@ def test_the_share_listed_by_region_is_shown_but_not_compared():
     with_truth = targeting_tables(ranked, None, truth, SETTINGS)[("list", "region")]
     assert fairness_check("list", "region", with_truth, SETTINGS).status is Status.PASSED
     assert not tables[("list", "naf_section")]["share_set"].any()
+    few = with_truth.assign(listed_with_label=SETTINGS.min_outcomes - 1)  # no region with enough known outcomes
+    assert "aucune région de 10 issues connues" in fairness_check("list", "region", few, SETTINGS).detail
 
 
 def test_fairness_fails_when_the_false_discovery_ratio_is_out_of_the_band_beyond_chance():

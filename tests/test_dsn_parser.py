@@ -249,6 +249,7 @@ def test_lines_are_cut_at_every_kind_of_line_end_whatever_the_reads(monkeypatch,
     (b"x" * 40, [None]),
     (b"x" * 40 + b"\r", [None, b""]),
     (b"a\n" + b"y" * 16 + b"\n" + b"z" * 17, [b"a", b"y" * 16, None]),  # 16 bytes are read, 17 are not
+    (b"y" * 16 + b"\r\n" + b"z" * 17 + b"\r\nb", [b"y" * 16, None, b"b"]),  # whichever read the CRLFs are cut by
 ])
 def test_a_line_longer_than_a_dsn_line_can_be_is_dropped_as_it_is_read(monkeypatch, chunk, data, lines):
     """Whatever the reads and line ends, the line too long stands as one line saying so, and the reader holds at most

@@ -257,12 +257,14 @@ def test_a_role_refused_is_logged_whatever_the_page_names(app, world):
     first = _next_log_id(app)
     for client, page in [(inspector, "/synthese/2025-13"), (inspector, "/audit"), (inspector, "/audit/nothing.html"),
                          (evaluator, f"/listes/{world.month}/99"), (evaluator, f"/etablissements/{world.month}/00000000000000"),
-                         (evaluator, f"/etablissements/{world.month}/not-a-siret")]:
-        assert client.get(page).status_code == 403, page
+                         (evaluator, f"/etablissements/{world.month}/not-a-siret"), (evaluator, "/listes/2025-13/11"),
+                         (evaluator, "/etablissements/2099-01/00000000000000"), (evaluator, f"/listes/2099-01/{world.region_a}")]:
+        assert client.get(page).status_code == 403, page  # not 404: tells nothing of which months have a list
     i, e = world.logins["inspecteur A"], world.logins["evaluateur"]
     assert _log_since(app, first) == [
         (i, "synthèse", None, None, False), (i, "audits", None, None, False), (i, "rapport d'audit", None, None, False),
-        (e, "liste", None, None, False), (e, "fiche", None, "00000000000000", False), (e, "fiche", None, None, False)]
+        (e, "liste", None, None, False), (e, "fiche", None, "00000000000000", False), (e, "fiche", None, None, False),
+        (e, "liste", "11", None, False), (e, "fiche", None, "00000000000000", False), (e, "liste", world.region_a, None, False)]
 
 
 @contextmanager

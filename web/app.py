@@ -281,8 +281,13 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         """The signed-in user, the month, the establishment's ranked line and region, once `permission` is checked for
         its region; the opening is logged as `what` when `logged`, a refusal always. An establishment scored in another
         region answers as one not scored (404, « introuvable dans votre région »): a SIRET asked for tells nothing of
-        where else it is scored. A role without `permission` is refused (403) whatever the SIRET."""
+        where else it is scored. A role without `permission` is refused (403) whatever the month and the SIRET, logged
+        with no region: the answer tells nothing of which months have a list or where a SIRET is scored."""
         user = signed_in(request)
+        if not role_allows(user, permission):  # refused whatever the month and the SIRET name, before reading them
+            log_access(user, what, month_or_none(month), None, siret if re.fullmatch(r"[0-9]{14}", siret) else None,
+                       granted=False)
+            raise HTTPException(403, REFUSED_FR)
         chosen = parse_month(month)
         ranked = drawn_up(chosen)
         if siret in ranked.index:
@@ -293,10 +298,6 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
                     log_access(user, what, chosen, region_code, siret)
                 return user, chosen, line, region_code
             log_access(user, what, chosen, region_code, siret, granted=False)
-        elif not role_allows(user, permission):  # a role refused whatever the SIRET: logged all the same
-            log_access(user, what, chosen, None, siret if re.fullmatch(r"[0-9]{14}", siret) else None, granted=False)
-        if not role_allows(user, permission):
-            raise HTTPException(403, REFUSED_FR)
         if user.region_code is not None:
             raise HTTPException(404, f"Établissement {siret} introuvable dans votre région en {month_fr(chosen)} : il "
                                      "n'y est pas classé.")
@@ -307,11 +308,12 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         """The signed-in user and the month of a region's list, once `permission` is checked for the region (404 for a
         region that does not exist; a refusal is logged as `what`)."""
         user = signed_in(request)
+        known = region_code in region_names()
+        if not role_allows(user, permission):  # refused whatever the month and the region name
+            log_access(user, what, month_or_none(month), region_code if known else None, granted=False)
+            raise HTTPException(403, REFUSED_FR)
         chosen = parse_month(month)
-        if region_code not in region_names():
-            if not role_allows(user, permission):
-                log_access(user, what, chosen, None, granted=False)
-                raise HTTPException(403, REFUSED_FR)
+        if not known:
             raise HTTPException(404, f"Région {region_code} inconnue.")
         if not allowed(user, permission, region_code):
             log_access(user, what, chosen, region_code, granted=False)

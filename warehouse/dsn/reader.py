@@ -296,7 +296,9 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
         search_end = len(block) - 1 if block.endswith(b"\r") else len(block)
         if pending or skipped:  # the line begun in earlier reads: too long once it holds more than `most` bytes
             end = _first_line_end(block, search_end)
-            length = (skipped or pending_bytes) + (search_end if end < 0 else end)
+            # A CR that ended the last read is the first half of a CRLF here (else the line was yielded above).
+            begun = skipped or pending_bytes - (1 if pending and pending[-1].endswith(b"\r") else 0)
+            length = begun + (search_end if end < 0 else end)
             if length > most:
                 pending, pending_bytes, skipped = [], 0, length
                 if end < 0:  # no end yet (or only the CR ending the read): dropped as read
