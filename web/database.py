@@ -250,9 +250,9 @@ def record_outcome(session: Session, outcome: ControlOutcome, corrected: Control
     """Add `outcome`, a correction of `corrected` when given, unless it repeats an entry or would make a second
     outcome of one control. The establishment's guard (`OutcomeGuard`) is written first: entries of one establishment
     sent at once (two tabs, two agents) are checked and written one after the other, so that a correction moved onto
-    a day and a new entry of that day cannot both be kept. The database's unique indexes refuse the same cases in a
-    database written without the guard: two corrections of one entry (chain_id, revision), a form token sent twice, two
-    new entries of one establishment and day (siret, inspection_date, day_entry)."""
+    a day and a new entry of that day cannot both be kept. The database's unique indexes stay a second defence: two
+    corrections of one entry (chain_id, revision), a form token sent twice, two new entries of one establishment and day
+    (siret, inspection_date, day_entry)."""
     guard_outcomes(session, outcome.siret)
     if corrected is None:
         outcome.day_entry = session.scalar(select(func.count()).select_from(ControlOutcome).where(
