@@ -66,20 +66,13 @@ def targeting_tables(
     for dimension in DIMENSIONS:
         label = "truth" if truth is not None else None
         tables[("list", dimension)] = unflag_small(
-            _share_set(group_disparities(grouped, dimension, "in_list", label, settings.tau), dimension), settings)
+            group_disparities(grouped, dimension, "in_list", label, settings.tau).assign(share_set=dimension == "region"),
+            settings)
         if oof is not None:
             tables[("inspections", dimension)] = unflag_small(
-                _share_set(group_disparities(oof, dimension, "selected", "abuse_found", settings.tau), dimension),
-                settings)
+                group_disparities(oof, dimension, "selected", "abuse_found", settings.tau).assign(
+                    share_set=dimension == "region"), settings)
     return tables
-
-
-def _share_set(table: pd.DataFrame, dimension: str) -> pd.DataFrame:
-    """Mark (`share_set`) a table whose share listed the lists' settings fix: each region's list holds a share of its
-    establishments, at most `scoring.max_list_lines` lines, or a number set for it, as each region's past controls
-    were selected at the capacity. Its share-listed ratios are shown, not compared."""
-    table["share_set"] = dimension == "region"
-    return table
 
 
 def unflag_small(table: pd.DataFrame, settings: AuditConfig) -> pd.DataFrame:
@@ -88,16 +81,19 @@ def unflag_small(table: pd.DataFrame, settings: AuditConfig) -> pd.DataFrame:
     if table.empty:
         return table
     table["small"] = table["establishments"] < settings.min_group_size
-    flagged = outside_band(table["share_listed_disparity"], settings.tau) & ~_shares_set(table)
+    flagged = outside_band(table["share_listed_disparity"], settings.tau) & (not shares_set(table))
     if "fdr_disparity" in table:
         flagged |= outside_band(table["fdr_disparity"], settings.tau) & (table["listed_with_label"] >= settings.min_outcomes)
     table["flagged"] = flagged & ~table["small"] & ~table["reference"]
     return table
 
 
-def _shares_set(table: pd.DataFrame) -> pd.Series:
-    """Whether each group's share listed is set by the lists' settings (`_share_set`), not chosen by the model."""
-    return table["share_set"].astype(bool) if "share_set" in table else pd.Series(False, index=table.index)
+def shares_set(table: pd.DataFrame) -> bool:
+    """Whether the table's shares listed are set by the lists' settings, not chosen by the model (`share_set`, marked
+    by `targeting_tables` by region: each region's list holds a share of its establishments, at most
+    `scoring.max_list_lines` lines, or a number set for it, and its past controls were selected at that capacity):
+    shown, not compared."""
+    return "share_set" in table and bool(table["share_set"].any())
 
 
 def _ratio_text(value: float) -> str:
@@ -112,7 +108,7 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     Alerte: such a group whose share-listed or FDR ratio lies outside the band (the interval may still
     reach it), or nothing to compare. Réussi otherwise. Smaller groups, and FDRs on fewer than `min_outcomes` listed
     establishments of known outcome, are shown in the report and never counted here; so are the shares listed of a
-    table whose shares the lists' settings fix (`_share_set`: by region), where only FDRs are compared. The check's
+    table whose shares the lists' settings fix (`shares_set`: by region), where only FDRs are compared. The check's
     value is the number of ratios outside the band.
     """
     low_band, high_band = settings.tau, 1 / settings.tau
@@ -124,7 +120,8 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
         return Check("fairness", name, Status.WARNING, float("nan"), threshold,
                      "aucun établissement listé : aucun rapport à comparer")
     large = table[~table["small"] & ~table["reference"]]
-    if _shares_set(table).any():
+    fixed = shares_set(table)
+    if fixed:
         if "fdr_disparity" not in table:
             return Check("fairness", name, Status.WARNING, float("nan"), threshold,
                          "part listée fixée pour chaque région par les réglages des listes, issue des contrôles de la "
@@ -136,7 +133,7 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     out_of_band, significant = [], []
     for rate, words in RATES.items():
         column = f"{rate}_disparity"
-        if column not in large or (rate == "share_listed" and _shares_set(table).any()):
+        if column not in large or (rate == "share_listed" and fixed):
             continue
         compared = large if rate == "share_listed" else large[large["listed_with_label"] >= settings.min_outcomes]
         for row in compared[outside_band(compared[column], settings.tau)].itertuples(index=False):

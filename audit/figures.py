@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter, ScalarFormatter
 from audit.baselines import MODEL_LABELS_FR
 from audit.checks import LABELS_FR
 from audit.drift import TRAINING
-from audit.fairness import DIMENSIONS, SOURCES, group_order
+from audit.fairness import DIMENSIONS, SOURCES, group_order, shares_set
 from core.french import number_fr
 from core.scoring_config import AuditConfig
 from training.metrics import exact_binomial_interval
@@ -111,7 +111,7 @@ def fairness_figure(tables: dict[tuple[str, str], pd.DataFrame], dimension: str,
     # Shares the lists' settings fix (by region) are not compared: not drawn against the band.
     series = [(source, rate) for source in SOURCES for rate in ("share_listed", "fdr")
               if (source, dimension) in tables and f"{rate}_disparity" in tables[(source, dimension)]
-              and not (rate == "share_listed" and tables[(source, dimension)].get("share_set", pd.Series(False)).any())]
+              and not (rate == "share_listed" and shares_set(tables[(source, dimension)]))]
     names = {("list", "share_listed"): "part listée — liste du mois",
              ("list", "fdr"): "fausses découvertes — liste du mois (vérité simulée)",
              ("inspections", "share_listed"): "part sélectionnée — contrôles passés",
