@@ -293,7 +293,7 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
         if pending and pending[-1].endswith(b"\r") and not block.startswith(b"\n"):
             yield b"".join(pending)  # the CR that waited ends a line on its own
             pending, pending_bytes = [], 0
-        search_end = len(block) - 1 if block.endswith(b"\r") else len(block)
+        search_end = _search_end(block)
         if pending or skipped:  # the line begun in earlier reads: too long once it holds more than `most` bytes
             end = _first_line_end(block, search_end)
             # A CR that ended the last read is the first half of a CRLF here (else the line was yielded above).
@@ -307,7 +307,7 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
                 report.overlong_lines.append(length)
                 block = overlong_line(length) + b"\n" + block[end + (2 if block[end : end + 2] == b"\r\n" else 1) :]
                 skipped = 0
-                search_end = len(block) - 1 if block.endswith(b"\r") else len(block)
+                search_end = _search_end(block)
         cut = max(block.rfind(b"\n", 0, search_end), block.rfind(b"\r", 0, search_end))
         if cut < 0:
             pending.append(block)
@@ -328,6 +328,11 @@ def iter_raw_blocks(stream: BinaryIO, report: DecodeReport) -> Iterator[bytes]:
 def overlong_line(length: int) -> bytes:
     """The line that stands in the place of a line of `length` bytes, too long to be read."""
     return f"[line not read: {length} bytes, longer than the {MAX_LINE_BYTES} a DSN line can be]".encode("ascii")
+
+
+def _search_end(block: bytes) -> int:
+    """Where line ends are looked for in `block`: all of it, but a CR that ends it (maybe the first half of a CRLF)."""
+    return len(block) - 1 if block.endswith(b"\r") else len(block)
 
 
 def _first_line_end(block: bytes, search_end: int) -> int:
