@@ -110,15 +110,17 @@ def test_states_follow_gaps_renewals_renames_and_ends(tmp_path, test_key):
         assert _assert_same_every_month(home.warehouse, history) == len(months)
 
 
-def test_states_written_before_their_bounds_are_not_read(tmp_path):
-    """A versioned contracts file without the bounds of each state (written before them) is not read: the
-    contracts are rebuilt from the snapshots until ingestion writes it again."""
+def test_states_written_before_their_bounds_or_ids_are_not_read(tmp_path):
+    """A versioned contracts file without the bounds of each state, or without the contracts' ids (written before
+    them), is not read: the contracts are rebuilt from the snapshots until ingestion writes it again."""
     warehouse = tmp_path / "warehouse"
     warehouse.mkdir()
     assert not has_contract_states(warehouse)
     columns = {"siret": ["1"], "run_from": [date(2025, 1, 1)], "run_to": [date(2025, 1, 1)]}
     pq.write_table(pa.table(columns), warehouse / STATES_FILE)
     assert not has_contract_states(warehouse)
-    pq.write_table(pa.table({**columns, "previous_run_to": pa.nulls(1, pa.date32()),
-                             "next_run_from": pa.nulls(1, pa.date32())}), warehouse / STATES_FILE)
+    bounded = {**columns, "previous_run_to": pa.nulls(1, pa.date32()), "next_run_from": pa.nulls(1, pa.date32())}
+    pq.write_table(pa.table(bounded), warehouse / STATES_FILE)
+    assert not has_contract_states(warehouse)
+    pq.write_table(pa.table({**bounded, "contract_id": ["0123456789abcdef0123"]}), warehouse / STATES_FILE)
     assert has_contract_states(warehouse)

@@ -24,8 +24,10 @@ from core.sql_literals import sql_string, sql_string_list
 
 TEMP_AGENCY_NAF = "7820Z"
 STATES_FILE = "contract_states.parquet"
-# The columns of the versioned contracts that bound each state by its neighbours (CONTRACT_STATES_SQL).
-STATE_BOUNDS = ("previous_run_to", "next_run_from")
+# The columns of the versioned contracts read now besides the state itself (CONTRACT_STATES_SQL): those that bound each
+# state by its neighbours, and the contract's id, hashed once at ingestion rather than every month (its two MD5s over
+# the national preset's 47.8 M states took 19 s on two cores).
+STATE_COLUMNS = ("previous_run_to", "next_run_from", "contract_id")
 # The order in which an establishment's (or a workplace's) declarations are read "as last declared": by month, then
 # by declaration, since a month may hold several (fractions, several agencies declaring one workplace); without a
 # total order each engine, and each of DuckDB's threads, would pick its own value among them. One string (the month in
@@ -58,21 +60,21 @@ def hours_sum(hours: str, where: str | None = None) -> str:
 
 def has_contract_states(warehouse: Path) -> bool:
     """Whether the warehouse holds the versioned contracts as they are read now (written by ingestion since they
-    exist; a file written before the states carried `STATE_BOUNDS` is not read)."""
+    exist; a file written before the states carried `STATE_COLUMNS` is not read)."""
     path = warehouse / STATES_FILE
     try:
         found = path.stat()
     except FileNotFoundError:
         return False
-    return _bounded_states(path, found.st_ino, found.st_mtime_ns, found.st_size)
+    return _current_states(path, found.st_ino, found.st_mtime_ns, found.st_size)
 
 
 @functools.lru_cache(maxsize=16)
-def _bounded_states(path: Path, inode: int, modified_ns: int, size: int) -> bool:
-    """Whether the states file holds `STATE_BOUNDS`, read once per version of the file (a file is replaced, never
+def _current_states(path: Path, inode: int, modified_ns: int, size: int) -> bool:
+    """Whether the states file holds `STATE_COLUMNS`, read once per version of the file (a file is replaced, never
     rewritten in place: a new one is another inode). Its footer lists every row group: ~50 ms at national scale,
     once, not on every establishment's page."""
-    return set(STATE_BOUNDS) <= set(pq.read_schema(path).names)
+    return set(STATE_COLUMNS) <= set(pq.read_schema(path).names)
 
 
 # A contract's id: 20 hex characters, the first ten a hash of its declarant, number and start, the last ten of its
@@ -81,10 +83,15 @@ def _bounded_states(path: Path, inode: int, modified_ns: int, size: int) -> bool
 # pseudonymisation key, except between contracts of one declarant that share a number and a start. When the whole id
 # hashed the pseudonym, two keys on the national preset at scale 0.02 gave other rule counts for 1,231 of its 36,144
 # establishments (3.4 %).
-CONTRACT_ID_SQL = (
-    "substr(md5(c.siret || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)), 1, 10) || "
-    "substr(md5(c.siret || '|' || c.person_key || '|' || c.contract_number || '|' || CAST(c.start_date AS VARCHAR)), 1, 10)"
-)
+def contract_id_sql(alias: str) -> str:
+    """SQL: the id of the contract of row `alias` (with siret, person_key, contract_number, start_date)."""
+    declared = f"{alias}.siret || '|' || {alias}.contract_number || '|' || CAST({alias}.start_date AS VARCHAR)"
+    person = (f"{alias}.siret || '|' || {alias}.person_key || '|' || {alias}.contract_number || '|' || "
+              f"CAST({alias}.start_date AS VARCHAR)")
+    return f"substr(md5({declared}), 1, 10) || substr(md5({person}), 1, 10)"
+
+
+CONTRACT_ID_SQL = contract_id_sql("c")
 
 
 def planned_end_in_last_month(alias: str) -> str:
@@ -260,7 +267,7 @@ aggregated AS (
     GROUP BY siret, person_key, contract_number, start_date
 ),
 per_contract AS ({_states_per_contract_sql(cutoff, since, window_start, only) if from_states else ""}
-    SELECT a.siret, a.person_key, a.contract_number, a.start_date,
+    SELECT {contract_id_sql("a")} AS contract_id, a.siret, a.person_key, a.contract_number, a.start_date,
            a.last_row.nature AS nature, a.last_row.motif AS motif, a.last_row.post AS post, a.last_row.pcs AS pcs,
            a.last_row.planned_end AS planned_end_last, coalesce(p.renewals, 0) AS renewals,
            a.first_month, a.last_month,
@@ -312,7 +319,7 @@ declarant AS (
     FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
 )
 SELECT
-    {CONTRACT_ID_SQL} AS contract_id,
+    c.contract_id,
     c.siret, c.person_key, c.contract_number, c.start_date,
     c.nature,{initial_values}
     c.motif,{initial_motif}
@@ -375,8 +382,9 @@ _RENAMED_IDENTITIES = """
 # it pushes, so that a history starting after it can leave it out). A month declaring the contract
 # twice is a state of its own, and so is a month after a gap. `previous_run_to` and `next_run_from`
 # bound the contract's states before and after this one (NULL: none), so that a contract with a single
-# state over a history is read as that row, without grouping (`_states_per_contract_sql`). Contracts
-# renamed by a change block are left out: their snapshots are `RENAMED_SNAPSHOTS_SQL`, rebuilt as of each month.
+# state over a history is read as that row, without grouping (`_states_per_contract_sql`); `contract_id` is the
+# contract's (`CONTRACT_ID_SQL`). Contracts renamed by a change block are left out: their snapshots are
+# `RENAMED_SNAPSHOTS_SQL`, rebuilt as of each month.
 CONTRACT_STATES_SQL = f"""
 WITH
 renamed AS ({_RENAMED_IDENTITIES}),
@@ -428,8 +436,8 @@ states AS (
     FROM islands
     GROUP BY siret, person_key, contract_number, start_date, state, hours, alone, island, CASE WHEN alone THEN month END
 )
-SELECT *, lag(run_to) OVER w AS previous_run_to, lead(run_from) OVER w AS next_run_from
-FROM states
+SELECT c.*, lag(run_to) OVER w AS previous_run_to, lead(run_from) OVER w AS next_run_from, {CONTRACT_ID_SQL} AS contract_id
+FROM states c
 WINDOW w AS (PARTITION BY siret, person_key, contract_number, start_date ORDER BY run_from)
 """
 
@@ -459,20 +467,21 @@ def _states_per_contract_sql(cutoff: str, since: str, window_start: date | None,
     hours_alone = (f", CASE WHEN run_to >= {counted_from} THEN {worked} / {HOUR_UNITS} END AS hours_worked_in_window"
                    if window_start else "")
     return f"""
-    SELECT siret, person_key, contract_number, start_date,
+    SELECT contract_id, siret, person_key, contract_number, start_date,
            last_state.nature, last_state.motif, last_state.post, last_state.pcs,
            last_state.planned_end AS planned_end_last, renewals, first_month, last_month,
            last_state.contract_hours, last_state.time_mode{', hours_worked_in_window' if window_start else ''},
            last_state.user_siret, last_state.idcc
     FROM (
-        SELECT siret, person_key, contract_number, start_date, arg_max(state, run_from) AS last_state,
+        SELECT min(contract_id) AS contract_id, siret, person_key, contract_number, start_date,
+               arg_max(state, run_from) AS last_state,
                CAST(coalesce(sum({renewed}), 0) AS BIGINT) AS renewals,
                greatest(min(run_from), {since}) AS first_month, least(max(run_to), {cutoff}) AS last_month{hours_grouped}
         FROM contract_states
         WHERE {in_history} AND NOT ({alone})
         GROUP BY siret, person_key, contract_number, start_date
         UNION ALL
-        SELECT siret, person_key, contract_number, start_date, state AS last_state,
+        SELECT contract_id, siret, person_key, contract_number, start_date, state AS last_state,
                CAST(coalesce({renewed}, 0) AS BIGINT) AS renewals,
                greatest(run_from, {since}) AS first_month, least(run_to, {cutoff}) AS last_month{hours_alone}
         FROM contract_states
