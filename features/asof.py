@@ -280,8 +280,12 @@ def prepare_part(engine: SqlEngine, month: MonthParts, low: str | None, high: st
     engine.insert_into(contracts,
                        f"SELECT * FROM agency_contracts_asof WHERE {siret_range('establishment_siret', low, high)}")
     # Its absences: those of its contracts. An absence matched to no contract counts nowhere (the rules read an
-    # absence at its contract's establishment and post), so none is left out that a rule reads.
-    engine.create_table(f"absences_asof{suffix}", _with_contracts("declared_absences", "JOIN", contracts))
+    # absence at its contract's establishment and post), so none is left out that a rule reads. Its contracts are
+    # declared in the range or by an agency: the absences other declarants declare are left out before the join, not
+    # matched against the range's contracts.
+    declared = (f"(SELECT * FROM declared_absences WHERE {siret_range('siret', low, high)} "
+                "OR siret IN (SELECT declarant FROM temp_agencies))")
+    engine.create_table(f"absences_asof{suffix}", _with_contracts(declared, "JOIN", contracts))
     engine.create_table(f"part_establishments{suffix}",
                         f"SELECT * FROM establishments_asof WHERE {siret_range('siret', low, high)}")
 
