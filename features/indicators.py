@@ -32,23 +32,19 @@ FIXED_TERM_KINDS = "('cdd', 'usage', 'mission')"
 COUNTED_KINDS = "('cdi', 'cdd', 'usage', 'mission')"
 
 
-def _window_mix(suffix: str, start_column: str, contracts: str) -> str:
-    """Hires and contract-days by kind over the window starting at `asof_params.<start_column>`."""
+def _window_mix(suffix: str, start_column: str) -> str:
+    """Aggregates of hires and contract-days by kind over the window starting at `asof_params.<start_column>`: over the
+    contracts running in it (of the counted kinds), NULL or 0 for an establishment with none."""
+    running = f"c.period_end >= p.{start_column}"
+    hired = f"{running} AND c.start_date >= p.{start_column}"
+    days = f"greatest(0, datediff('day', greatest(c.start_date, p.{start_column}), c.period_end) + 1)"
     return f"""
-mix{suffix} AS (
-    SELECT c.establishment_number AS establishment,
-           count(*) FILTER (WHERE c.start_date >= p.{start_column}) AS hires{suffix},
-           count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'cdd') AS hires_cdd{suffix},
-           count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'usage') AS hires_usage{suffix},
-           count(*) FILTER (WHERE c.start_date >= p.{start_column} AND c.kind = 'mission') AS hires_mission{suffix},
-           sum(greatest(0, datediff('day', greatest(c.start_date, p.{start_column}), c.period_end) + 1))
-               AS contract_days{suffix},
-           coalesce(sum(greatest(0, datediff('day', greatest(c.start_date, p.{start_column}), c.period_end) + 1))
-               FILTER (WHERE c.kind IN {FIXED_TERM_KINDS}), 0) AS fixed_term_days{suffix}
-    FROM {contracts} c, asof_params p
-    WHERE c.kind IN {COUNTED_KINDS} AND c.period_end >= p.{start_column}
-    GROUP BY c.establishment_number
-)"""
+           count(*) FILTER (WHERE {hired}) AS hires{suffix},
+           count(*) FILTER (WHERE {hired} AND c.kind = 'cdd') AS hires_cdd{suffix},
+           count(*) FILTER (WHERE {hired} AND c.kind = 'usage') AS hires_usage{suffix},
+           count(*) FILTER (WHERE {hired} AND c.kind = 'mission') AS hires_mission{suffix},
+           sum({days}) FILTER (WHERE {running}) AS contract_days{suffix},
+           coalesce(sum({days}) FILTER (WHERE {running} AND c.kind IN {FIXED_TERM_KINDS}), 0) AS fixed_term_days{suffix},"""
 
 
 def indicators_sql(settings: FeaturesConfig, contracts: str = "contracts_asof",
@@ -87,16 +83,15 @@ in_force_year_before AS (
       AND c.first_month <= p.window_start - INTERVAL 1 MONTH
     GROUP BY c.establishment_number
 ),
-{_window_mix("_12m", "window_start", contracts)},
-{_window_mix("_3m", "short_window_start", contracts)},
-hours AS (  -- paid hours declared in the window, by kind of contract (summed when contracts are rebuilt)
-    SELECT c.establishment_number AS establishment,
+counted AS (  -- hires and contract-days by kind in each window, and the paid hours declared in the window by kind
+              -- (summed when contracts are rebuilt): one aggregate over the counted contracts
+    SELECT c.establishment_number AS establishment,{_window_mix("_12m", "window_start")}{_window_mix("_3m", "short_window_start")}
            {hours_sum(worked)} AS hours_12m,
            coalesce({hours_sum(worked, f"c.kind IN {FIXED_TERM_KINDS}")}, 0) AS hours_fixed_term_12m,
            coalesce({hours_sum(worked, "c.kind = 'cdd'")}, 0) AS hours_cdd_12m,
            coalesce({hours_sum(worked, "c.kind = 'usage'")}, 0) AS hours_usage_12m,
            coalesce({hours_sum(worked, "c.kind = 'mission'")}, 0) AS hours_mission_12m
-    FROM {contracts} c
+    FROM {contracts} c, p
     WHERE c.kind IN {COUNTED_KINDS}
     GROUP BY c.establishment_number
 ),
@@ -233,22 +228,22 @@ SELECT
     coalesce(f.temp_workers_in_force, 0) AS temp_workers_in_force,
     CASE WHEN y.headcount_year_before > 0 THEN coalesce(f.headcount, 0) / y.headcount_year_before - 1 END
         AS headcount_growth_12m,
-    coalesce(m12.hires_12m, 0) AS hires_12m,
-    coalesce(m3.hires_3m, 0) AS hires_3m,
-    (m12.hires_cdd_12m + m12.hires_usage_12m + m12.hires_mission_12m) / nullif(m12.hires_12m, 0) AS share_hires_fixed_term_12m,
-    m12.hires_cdd_12m / nullif(m12.hires_12m, 0) AS share_hires_cdd_12m,
-    m12.hires_mission_12m / nullif(m12.hires_12m, 0) AS share_hires_mission_12m,
-    m12.hires_usage_12m / nullif(m12.hires_12m, 0) AS share_hires_usage_12m,
-    (m3.hires_cdd_3m + m3.hires_usage_3m + m3.hires_mission_3m) / nullif(m3.hires_3m, 0) AS share_hires_fixed_term_3m,
-    m3.hires_cdd_3m / nullif(m3.hires_3m, 0) AS share_hires_cdd_3m,
-    m3.hires_mission_3m / nullif(m3.hires_3m, 0) AS share_hires_mission_3m,
-    m3.hires_usage_3m / nullif(m3.hires_3m, 0) AS share_hires_usage_3m,
-    m12.fixed_term_days_12m / nullif(m12.contract_days_12m, 0) AS precarity_rate_12m,
-    m3.fixed_term_days_3m / nullif(m3.contract_days_3m, 0) AS precarity_rate_3m,
-    h.hours_fixed_term_12m / nullif(h.hours_12m, 0) AS share_hours_fixed_term_12m,
-    h.hours_cdd_12m / nullif(h.hours_12m, 0) AS share_hours_cdd_12m,
-    h.hours_mission_12m / nullif(h.hours_12m, 0) AS share_hours_mission_12m,
-    h.hours_usage_12m / nullif(h.hours_12m, 0) AS share_hours_usage_12m,
+    coalesce(m.hires_12m, 0) AS hires_12m,
+    coalesce(m.hires_3m, 0) AS hires_3m,
+    (m.hires_cdd_12m + m.hires_usage_12m + m.hires_mission_12m) / nullif(m.hires_12m, 0) AS share_hires_fixed_term_12m,
+    m.hires_cdd_12m / nullif(m.hires_12m, 0) AS share_hires_cdd_12m,
+    m.hires_mission_12m / nullif(m.hires_12m, 0) AS share_hires_mission_12m,
+    m.hires_usage_12m / nullif(m.hires_12m, 0) AS share_hires_usage_12m,
+    (m.hires_cdd_3m + m.hires_usage_3m + m.hires_mission_3m) / nullif(m.hires_3m, 0) AS share_hires_fixed_term_3m,
+    m.hires_cdd_3m / nullif(m.hires_3m, 0) AS share_hires_cdd_3m,
+    m.hires_mission_3m / nullif(m.hires_3m, 0) AS share_hires_mission_3m,
+    m.hires_usage_3m / nullif(m.hires_3m, 0) AS share_hires_usage_3m,
+    m.fixed_term_days_12m / nullif(m.contract_days_12m, 0) AS precarity_rate_12m,
+    m.fixed_term_days_3m / nullif(m.contract_days_3m, 0) AS precarity_rate_3m,
+    m.hours_fixed_term_12m / nullif(m.hours_12m, 0) AS share_hours_fixed_term_12m,
+    m.hours_cdd_12m / nullif(m.hours_12m, 0) AS share_hours_cdd_12m,
+    m.hours_mission_12m / nullif(m.hours_12m, 0) AS share_hours_mission_12m,
+    m.hours_usage_12m / nullif(m.hours_12m, 0) AS share_hours_usage_12m,
     coalesce(d.ended_fixed_term_12m, 0) AS ended_fixed_term_12m,
     d.share_fixed_term_under_1_month_12m, d.share_fixed_term_under_1_week_12m, d.share_fixed_term_one_day_12m,
     dm.median_fixed_term_days_12m, d.mean_fixed_term_days_12m,
@@ -266,9 +261,7 @@ FROM (SELECT *, siret_number(siret) AS establishment_number FROM {establishments
 CROSS JOIN p
 LEFT JOIN in_force f ON f.establishment = e.establishment_number
 LEFT JOIN in_force_year_before y ON y.establishment = e.establishment_number
-LEFT JOIN mix_12m m12 ON m12.establishment = e.establishment_number
-LEFT JOIN mix_3m m3 ON m3.establishment = e.establishment_number
-LEFT JOIN hours h ON h.establishment = e.establishment_number
+LEFT JOIN counted m ON m.establishment = e.establishment_number
 LEFT JOIN durations d ON d.establishment = e.establishment_number
 LEFT JOIN duration_medians dm ON dm.establishment = e.establishment_number
 LEFT JOIN rehires r ON r.establishment = e.establishment_number
