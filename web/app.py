@@ -255,8 +255,14 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         """403 unless `user`'s role gives `permission` (not a regional one: `open_region`, `open_establishment`); the
         refusal is logged as `what`, of `month` when the page has one."""
         if not allowed(user, permission):
-            log_access(user, what, month, None, granted=False)
-            raise HTTPException(403, REFUSED_FR)
+            raise refusal(user, what, month)
+
+    def refusal(user: User, what: str, month: date | None, region_code: str | None = None,
+                siret: str | None = None) -> HTTPException:
+        """The 403 that refuses `user` `what` (of `month`, `region_code` and `siret` as far as the page names them),
+        once the refusal is logged."""
+        log_access(user, what, month, region_code, siret, granted=False)
+        return HTTPException(403, REFUSED_FR)
 
     def error_response(request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
         """The French error page answering `status`, with the signed-in user's header (none for a visitor)."""
@@ -285,9 +291,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         with no region: the answer tells nothing of which months have a list or where a SIRET is scored."""
         user = signed_in(request)
         if not role_allows(user, permission):  # refused whatever the month and the SIRET name, before reading them
-            log_access(user, what, month_or_none(month), None, siret if re.fullmatch(r"[0-9]{14}", siret) else None,
-                       granted=False)
-            raise HTTPException(403, REFUSED_FR)
+            raise refusal(user, what, month_or_none(month), siret=siret if re.fullmatch(r"[0-9]{14}", siret) else None)
         chosen = parse_month(month)
         ranked = drawn_up(chosen)
         if siret in ranked.index:
@@ -310,14 +314,12 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         user = signed_in(request)
         known = region_code in region_names()
         if not role_allows(user, permission):  # refused whatever the month and the region name
-            log_access(user, what, month_or_none(month), region_code if known else None, granted=False)
-            raise HTTPException(403, REFUSED_FR)
+            raise refusal(user, what, month_or_none(month), region_code if known else None)
         chosen = parse_month(month)
         if not known:
             raise HTTPException(404, f"Région {region_code} inconnue.")
         if not allowed(user, permission, region_code):
-            log_access(user, what, chosen, region_code, granted=False)
-            raise HTTPException(403, REFUSED_FR)
+            raise refusal(user, what, chosen, region_code)
         return user, chosen
 
     def log_access(user: User, what: str, month: date | None, region_code: str | None, siret: str | None = None,
