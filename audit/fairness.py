@@ -65,13 +65,13 @@ def targeting_tables(
     oof = with_groups(oof_listed) if oof_listed is not None and not oof_listed.empty else None
     for dimension in DIMENSIONS:
         label = "truth" if truth is not None else None
+        share_set = dimension == "region"  # `shares_set`
         tables[("list", dimension)] = unflag_small(
-            group_disparities(grouped, dimension, "in_list", label, settings.tau).assign(share_set=dimension == "region"),
-            settings)
+            group_disparities(grouped, dimension, "in_list", label, settings.tau).assign(share_set=share_set), settings)
         if oof is not None:
             tables[("inspections", dimension)] = unflag_small(
-                group_disparities(oof, dimension, "selected", "abuse_found", settings.tau).assign(
-                    share_set=dimension == "region"), settings)
+                group_disparities(oof, dimension, "selected", "abuse_found", settings.tau).assign(share_set=share_set),
+                settings)
     return tables
 
 
