@@ -219,12 +219,25 @@ class WebConfig(_Section):
             try:  # as uvicorn reads them: a network with host bits set (10.0.0.1/8) would never match
                 network = ipaddress.ip_network(proxy)
             except ValueError:
-                network = None
-            if network is None or network.prefixlen == 0:
-                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network, or is every address (a "
-                                 "client that could send X-Forwarded-For itself would choose the address its sign-ins "
-                                 "count against)")
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network") from None
+            if _wider_than_proxies(network):
+                raise ValueError(f"trusted_proxies: {proxy!r} is wider than any network of proxies (at most a /8 in "
+                                 "IPv4, as 10.0.0.0/8, or a /7 in IPv6, as fc00::/7): a client in it could send "
+                                 "X-Forwarded-For itself and choose the address its sign-ins count against")
         return proxies
+
+
+# IPv6's addresses that are IPv4 addresses (::ffff:a.b.c.d), as a dual-stack socket names IPv4 clients.
+_IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def _wider_than_proxies(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """Whether `network` holds more addresses than a network of reverse proxies does: wider than IPv4's largest private
+    network (a /8), than IPv6's unique local addresses (a /7), or, among IPv4 addresses written in IPv6, than a /8."""
+    if network.version == 4:
+        return network.prefixlen < 8
+    assert isinstance(network, ipaddress.IPv6Network)
+    return network.prefixlen < 7 or (network.overlaps(_IPV4_MAPPED) and network.prefixlen < _IPV4_MAPPED.prefixlen + 8)
 
 
 class Config(_Section):

@@ -55,16 +55,24 @@ def test_windows_other_than_the_features_names_are_refused(tmp_path):
     assert "six.yaml" in result.output and "named and labelled for windows of 12 and 3 months" in result.output
 
 
-@pytest.mark.parametrize("proxy", ["*", "proxy.example", "10.0.0.300", "10.0.0.1/8", "0.0.0.0/0", "::/0"])
-def test_a_trusted_proxy_must_be_an_address_or_a_network(tmp_path, proxy):
-    """A proxy trusted as « * » would let any client name the address its failed sign-ins count against."""
+@pytest.mark.parametrize(("proxy", "why"), [
+    *((proxy, "is not an IP address or network") for proxy in ("*", "proxy.example", "10.0.0.300", "10.0.0.1/8")),
+    # every address, or half of them (0.0.0.0/1 and 128.0.0.0/1 together are every one)
+    *((proxy, "is wider than any network of proxies") for proxy in (
+        "0.0.0.0/0", "::/0", "0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/7", "fc00::/6", "::/8", "::ffff:0:0/96",
+        "::ffff:10.0.0.0/103")),
+])
+def test_a_trusted_proxy_must_be_an_address_or_a_network_of_proxies(tmp_path, proxy, why):
+    """A proxy trusted as « * », or as a network as wide as a large part of the Internet, would let any client in it
+    name the address its failed sign-ins count against."""
     bad = tmp_path / "proxy.yaml"
     bad.write_text(f"web:\n  trusted_proxies: ['10.0.0.0/8', '{proxy}']\n")
     result = runner.invoke(app, ["--config", str(bad), "--home", str(tmp_path), "init-key"])
     assert result.exit_code == 2
-    assert "proxy.yaml" in result.output and f"{proxy!r} is not an IP address or network, or is every" in result.output
+    assert "proxy.yaml" in result.output and f"{proxy!r} {why}" in result.output
     good = tmp_path / "good.yaml"
-    good.write_text("web:\n  trusted_proxies: ['10.0.0.0/8', '192.168.1.7', 'fd00::/8']\n")
+    good.write_text("web:\n  trusted_proxies: ['10.0.0.0/8', '172.16.0.0/12', '192.168.1.7', 'fd00::/8', 'fc00::/7', "
+                    "'::1', '::ffff:10.0.0.0/104']\n")
     assert runner.invoke(app, ["--config", str(good), "--home", str(tmp_path), "init-key"]).exit_code == 0
 
 
