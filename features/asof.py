@@ -41,7 +41,7 @@ temp-work agencies that placed workers there (`placing_agencies`) and the establ
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -312,26 +312,36 @@ def placing_agencies(engine: SqlEngine, as_of: date, settings: FeaturesConfig, u
     )
 
 
-def prepare_establishment_contracts(
-    engine: SqlEngine, as_of: date, settings: FeaturesConfig, siret: str, inferred_end_after_months: int = 3,
-    from_states: bool = False, agencies: pd.DataFrame | None = None,
-) -> AsOfWindow:
-    """`asof_params` and `contracts_asof` holding only the contracts that count at one establishment.
-
-    Rebuilt from the declarations of the establishment itself and of the temp-work agencies that
-    declared missions there (S21.G00.40 with its SIRET as user), in one scan: the same rows
-    `prepare_as_of` gives for this establishment, without rebuilding everyone's contracts (Parquet row
-    groups of other SIRETs are skipped where the files are ordered by SIRET). `from_states`: as in `prepare_as_of`.
-    `agencies`: `placing_agencies` of the month (default: looked up for this establishment alone)."""
-    window = _params(engine, as_of, settings)
+def establishment_declarants(engine: SqlEngine, as_of: date, settings: FeaturesConfig, siret: str,
+                             agencies: pd.DataFrame | None = None) -> list[str]:
+    """The establishment and the temp-work agencies that declared missions there (S21.G00.40 with its SIRET as user) in
+    the history of the month as of `as_of`, sorted. `agencies`: `placing_agencies` of the month (default: looked up
+    for this establishment alone)."""
     if agencies is None:
         agencies = placing_agencies(engine, as_of, settings, siret)
     users = agencies["user_siret"].to_numpy()
     placed = agencies["siret"].iloc[np.searchsorted(users, siret, "left"):np.searchsorted(users, siret, "right")]
-    declarants = sorted({siret, *placed.astype(str)})
+    return sorted({siret, *placed.astype(str)})
+
+
+def prepare_establishment_contracts(
+    engine: SqlEngine, as_of: date, settings: FeaturesConfig, siret: str, inferred_end_after_months: int = 3,
+    from_states: bool = False, agencies: pd.DataFrame | None = None, left_out: Sequence[str] = (),
+) -> AsOfWindow:
+    """`asof_params` and `contracts_asof` holding only the contracts that count at one establishment.
+
+    Rebuilt from the declarations of the establishment itself and of the temp-work agencies that
+    declared missions there (`establishment_declarants`), in one scan: the same rows
+    `prepare_as_of` gives for this establishment, without rebuilding everyone's contracts (Parquet row
+    groups of other SIRETs are skipped where the files are ordered by SIRET). `from_states`: as in `prepare_as_of`.
+    `agencies`: as in `establishment_declarants`. `left_out`: keys of declarations not read (those that arrived after
+    a list, `warehouse.arrivals`), from the snapshots then."""
+    window = _params(engine, as_of, settings)
+    declarants = establishment_declarants(engine, as_of, settings, siret, agencies)
     # One scan for all declarants; `d + "0"` follows the last of them among SIRETs of the same length.
     _contracts_asof(engine, window, settings, inferred_end_after_months, [(declarants[0], declarants[-1] + "0")],
-                    only=f"c.attributed_siret = {sql_string(siret)}", declarants=declarants, from_states=from_states)
+                    only=f"c.attributed_siret = {sql_string(siret)}", declarants=declarants,
+                    from_states=from_states and not left_out, left_out=left_out)
     return window
 
 
@@ -373,17 +383,19 @@ def _contracts_asof(
     engine: SqlEngine, window: AsOfWindow, settings: FeaturesConfig, inferred_end_after_months: int,
     ranges: list[tuple[str | None, str | None]], only: str = "true", declarants: list[str] | None = None,
     from_states: bool = False, declared_by: tuple[str, bool] | None = None, table: str = "contracts_asof",
+    left_out: Sequence[str] = (),
 ) -> None:
     """Temp table `table` (default `contracts_asof`) rebuilt range of declaring SIRETs by range (`declarants` and
     `declared_by` as in `warehouse.contracts.rebuild_contracts_sql`: an empty list of declarants rebuilds nothing;
-    each range's rows where `only` holds), from the versioned contracts if `from_states`."""
+    each range's rows where `only` holds), from the versioned contracts if `from_states`; `left_out` as in
+    `rebuild_contracts_sql`."""
     post_key = "coalesce('pcs ' || c.pcs, c.post)" if settings.post_key == "pcs" else "c.post"
     # Each range of establishments is rebuilt and classified in one statement: no second copy of
     # every contract (gigabytes at national scale).
     for part, sirets in enumerate(ranges):
         rebuilt = rebuild_contracts_sql(window.as_of, inferred_end_after_months, window.history_start, sirets,
                                         window.window_start, features_only=True, declarants=declarants,
-                                        from_states=from_states, declared_by=declared_by)
+                                        from_states=from_states, declared_by=declared_by, left_out=left_out)
         # Columns read only to classify (nature, PCS, user) are not kept: at national scale the table is most of
         # the memory the features use.
         classified = f"""

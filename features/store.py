@@ -43,6 +43,7 @@ from features.build import (
     store_features,
 )
 from features.catalog import FEATURES_SCHEMA_VERSION
+from warehouse.arrivals import FilesKnown, files_known
 from warehouse.engine import published_version
 from warehouse.inspections import typed_inspections
 
@@ -135,10 +136,12 @@ class StoredFeatures(Mapping[date, pd.DataFrame]):
     month's evidence is always that of its features.
     """
 
-    def __init__(self, months: list[date], declared: Collection[date] = ()):
+    def __init__(self, months: list[date], declared: Collection[date] = (), files: FilesKnown | None = None):
         self._months = list(months)
-        # The months the published version of the warehouse they were checked against (or computed from) declares.
+        # The months the published version of the warehouse they were checked against (or computed from) declares,
+        # and its files (`warehouse.arrivals.files_known`; None: not known).
         self.declared = tuple(sorted(declared))
+        self.files = files
         self._files: dict[date, tuple[int, int]] = {}
         weakref.finalize(self, _close_all, self._files)
 
@@ -342,7 +345,7 @@ def feature_tables(
     version = published_version(home.warehouse)
     available = set(declared_months(version))
     wanted = [month for month in dict.fromkeys(months) if month in available]
-    tables = StoredFeatures(wanted, declared=available)
+    tables = StoredFeatures(wanted, declared=available, files=files_known(version))
     stale: list[date] = []
     if not wanted:
         return tables

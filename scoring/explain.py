@@ -5,7 +5,8 @@ its line of the month's list (`ranked.csv`) or, when none was drawn up or a mode
 ranks as the monthly run computes them (`scoring.monthly.score_table`), the
 SHAP contribution of every feature (log-odds, adding up with the base value to the raw score), the
 grouped reasons in French, the contracts behind each potential infraction (`rule_evidence`) and the
-establishment's contract timeline per post, read from `contracts_asof` (`features.asof`).
+establishment's contract timeline per post, read from `contracts_asof` (`features.asof`): for a line a list
+explained, as that list knew them (`month_contracts`, `warehouse.arrivals`).
 
 It also answers the duty to explain an individual decision taken with an algorithm (Code des
 relations entre le public et l'administration, art. L311-3-1 and R311-3-1-2): the data used, the
@@ -56,6 +57,7 @@ from scoring.reasons import (
     windowed_label,
 )
 from training.saved_model import SavedModel
+from warehouse.arrivals import Arrivals, ListKnowledge, arrivals
 from warehouse.engine import published_version
 from warehouse.sql_engine import DuckDBEngine
 
@@ -109,6 +111,8 @@ class Explanation:
     window: dict[str, date]
     model_facts: dict[str, Any] = field(default_factory=dict)
     notice: str = ""  # how the month's published list differs from this explanation, in French ('' when it does not)
+    timeline_note: str = ""  # how its contracts stand to the declarations that arrived after the list (`KnownContracts`)
+    timeline_today: bool = False  # its contracts are today's, not the list's, which they may contradict
     gaps: tuple[date, ...] = ()  # months from history_from to the month explained the warehouse declares nothing for
     covered: CoveredWindows = WHOLE_WINDOWS  # the windows the establishment's own declarations cover (its reasons')
 
@@ -405,25 +409,77 @@ def establishment_contracts(con: duckdb.DuckDBPyConnection, siret: str) -> pd.Da
     return table.to_pandas(date_as_object=False)  # dates as datetimes (ENGINEERING-NOTES: pandas 3)
 
 
+@dataclass(frozen=True, eq=False)  # a frame: no equality nor hash
+class KnownContracts:
+    """One establishment's contracts as of a month (`month_contracts`), and what its timeline must say of the
+    declarations that arrived after the month's list (`note`, in French; '' when it need say nothing)."""
+
+    contracts: pd.DataFrame
+    note: str = ""
+    today: bool = False  # a list's line whose contracts as the list knew them cannot be rebuilt: today's are shown
+
+
 def month_contracts(home: Home, config: Config, month: date, siret: str, attached: DuckDBEngine | None = None,
-                    agencies: pd.DataFrame | None = None) -> pd.DataFrame:
+                    agencies: pd.DataFrame | None = None, knew: ListKnowledge | None = None,
+                    version: Path | None = None) -> KnownContracts:
     """The contracts of one establishment as known at the end of `month`, from the warehouse (rebuilt from its
     own declarations and those of the temp-work agencies that placed workers there, not the whole month's).
-    `attached`: an engine with `home`'s warehouse already attached (its temp tables `asof_params` and
-    `contracts_asof` are replaced); by default a new one. `agencies`: the month's `placing_agencies`, if read."""
-    from features.asof import prepare_establishment_contracts
+    `attached`: an engine with the warehouse `version` (by default the published one) already attached (its temp tables
+    `asof_params` and `contracts_asof` are replaced); by default a new one. `agencies`: the month's `placing_agencies`,
+    if read.
+
+    `knew`: what the month's list knew, for a line it explained (`list_knowledge`). The contracts are then those the
+    list knew, the declarations of the files stamped after its own left out (`warehouse.arrivals`), unless one of
+    them may have displaced a declaration the list read, or what arrived is not known: then they are today's. The
+    note says which."""
+    from features.asof import AsOfWindow, establishment_declarants, placing_agencies, prepare_establishment_contracts
     from warehouse.contracts import has_contract_states
 
-    def read(engine: DuckDBEngine) -> pd.DataFrame:
+    def read(engine: DuckDBEngine, attached_version: Path) -> KnownContracts:
+        placed = agencies if agencies is not None else placing_agencies(engine, month, config.features, siret)
+        arrived = Arrivals()
+        if knew is not None:
+            declarants = {*establishment_declarants(engine, month, config.features, siret, placed), *knew.named}
+            window = AsOfWindow.of(month, config.features)
+            arrived = arrivals(engine, attached_version, sorted(declarants), (window.history_start, window.as_of), knew)
         prepare_establishment_contracts(engine, month, config.features, siret, config.ingest.inferred_end_after_months,
-                                        from_states=has_contract_states(home.warehouse), agencies=agencies)
-        return establishment_contracts(engine.con, siret)
+                                        from_states=has_contract_states(home.warehouse), agencies=placed,
+                                        left_out=arrived.late if arrived.known_then else ())
+        return KnownContracts(establishment_contracts(engine.con, siret), timeline_note(arrived, month),
+                              knew is not None and not arrived.known_then)
 
+    chosen = version or published_version(home.warehouse)
     if attached is not None:
-        return read(attached)
+        return read(attached, chosen)
     with DuckDBEngine.spilling_to(home.duckdb_tmp) as engine:
-        engine.attach_warehouse(home.warehouse)
-        return read(engine)
+        engine.attach_warehouse(chosen)
+        return read(engine, chosen)
+
+
+def timeline_note(arrived: Arrivals, month: date) -> str:
+    """What a list's timeline says of the declarations `arrived` after the list of `month`, in French."""
+    listed = f"la liste {of_month_fr(month)}"
+    today = "Contrats tels que déclarés aujourd'hui : "
+    differ = " Ils peuvent différer des infractions potentielles relevées, qui sont celles de la liste."
+    whose = "de l'établissement ou d'une agence d'intérim qui y place des salariés"
+    if arrived.unknown == "untracked":
+        return (today + listed + " a été établie par une version antérieure de l'application, qui ne "
+                "gardait pas trace des fichiers DSN lus : les déclarations reçues depuis ne peuvent être distinguées "
+                "des autres." + differ)
+    if arrived.unknown:
+        return (today + "des fichiers DSN lus pour " + listed + " ne sont plus inventoriés par l'entrepôt, ou son "
+                "inventaire des fichiers reçus est introuvable : les déclarations reçues depuis ne peuvent être "
+                "distinguées des autres." + differ)
+    if arrived.displaced:
+        return (today + "depuis que " + listed + f" a été établie, des déclarations {whose} en ont remplacé, annulé "
+                "ou écarté d'autres que la liste a pu prendre en compte, et les contrats tels qu'elle les connaissait ne "
+                "peuvent être reconstitués." + differ)
+    if arrived.late:
+        n = len(arrived.late)
+        received = "une déclaration reçue" if n == 1 else f"{number_fr(n)} déclarations reçues"
+        return (f"Contrats tels qu'ils étaient connus lorsque {listed} a été établie : {received} depuis, pour "
+                f"{month_fr(month)} ou un mois antérieur, {whose}, n'y {'figure' if n == 1 else 'figurent'} pas.")
+    return ""
 
 
 def explain_month(home: Home, config: Config, siret: str, month: date, model_reference: str | None = None,
@@ -453,17 +509,22 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
             gone = str(exc)
     if model is None:
         model, version = load_model(registry, config, model_reference)
-    contracts = month_contracts(home, config, month, siret)
-    declared = declared_months(published_version(home.warehouse))
+    warehouse = published_version(home.warehouse)
+    declared = declared_months(warehouse)
     kept = read_list_inputs(home, month) if line is not None else None
     config = as_drawn_up(config, kept)  # the list's length and exploration, as it was drawn up
     if (line is not None and model_reference is None and not gone and kept is not None
             and kept_explains(kept, model, version, siret, line)):
         # Explained from what the list kept, with the months it knew declared (a late declaration of a past month
-        # fills a gap today that the list had); a line explained from today's features, with today's months.
-        return explain_establishment(model, version, kept.features, kept.evidence_of(siret), contracts, siret,
-                                     month, config, published=ranking, benchmarks=kept.benchmarks,
-                                     declared=list_declared(kept, declared))
+        # fills a gap today that the list had) and its contracts as it knew them; a line explained from today's
+        # features, with today's months and contracts.
+        evidence = kept.evidence_of(siret)
+        known = month_contracts(home, config, month, siret, knew=list_knowledge(kept, siret, evidence), version=warehouse)
+        explanation = explain_establishment(model, version, kept.features, evidence, known.contracts,
+                                            siret, month, config, published=ranking, benchmarks=kept.benchmarks,
+                                            declared=list_declared(kept, declared))
+        return replace(explanation, timeline_note=known.note, timeline_today=known.today)
+    contracts = month_contracts(home, config, month, siret).contracts
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)
     table = stored.table
@@ -473,6 +534,13 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     explanation = explain_establishment(model, version, table, stored.evidence({siret}), contracts, siret, month,
                                         config, inspections, previous_ranking(home, month), declared=declared)
     return replace(explanation, notice=_differs_from_list(ranking, line, explanation, bool(gone)))
+
+
+def list_knowledge(kept: ListInputs, siret: str, evidence: pd.DataFrame) -> ListKnowledge:
+    """What the list `kept` knew for its line of `siret`, whose kept `evidence` names the declarants of its contracts
+    (`month_contracts`)."""
+    named = evidence["declaring_siret"].dropna().astype(str) if "declaring_siret" in evidence else pd.Series(dtype=str)
+    return ListKnowledge(kept.files, tuple(sorted(set(named) - {siret})))
 
 
 def list_declared(kept: ListInputs | None, today: Collection[date]) -> Collection[date]:
@@ -769,6 +837,8 @@ def renderables(explanation: Explanation, box_style: Box | None = None) -> list[
                 out.append(Padding(Text(r.detail_fr), (0, 0, 0, 4)))
 
     contracts = explanation.contracts
+    if explanation.timeline_note:
+        out.append(Text(explanation.timeline_note, style="italic"))
     timeline = table(
         f"Contrats de l'établissement par poste ({len(contracts)} contrats connus au {_date(explanation.window['as_of_end'])})",
         [("poste", "left"), ("salarié", "left"), ("contrats (n°, nature, début → fin)", "left"), ("infr.", "right")])
@@ -912,6 +982,7 @@ __all__ = [
     "explain_month",
     "explanation_text",
     "list_declared",
+    "list_knowledge",
     "model_facts",
     "month_contracts",
     "person_labels",

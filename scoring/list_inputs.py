@@ -2,13 +2,15 @@
 
 The monthly run writes, next to the month's features, `data/list-inputs/YYYY-MM/`: the feature rows of the
 establishments it explained (the listed ones, or every one with `--all-reasons`), their rule evidence, the sector
-medians its sentences compared them with, the model version that scored them, and the months up to the list's the
-warehouse declared when the features were read, and the settings it was drawn up with (its length, exploration and
-exclusions, which an explanation states). When controls are imported afterwards, the features are computed
-again with other definitions, or a declaration of a past month arrives late, the month's stored feature table and the
-warehouse change; these do not. `explain` and the web page explain a list's line from them, so that the contributions
-shown are those behind the list's score and reasons, and its months without DSN those the list knew. They stay
-inside the home: the evidence names persons by their keyed pseudonym, which the lists shorten.
+medians its sentences compared them with, the model version that scored them, the months up to the list's the
+warehouse declared when the features were read, the warehouse's files then (their latest stamp and number), and the
+settings it was drawn up with (its length, exploration and exclusions, which an explanation states). When controls
+are imported afterwards, the features are computed again with other definitions, or a declaration of a past month
+arrives late, the month's stored feature table and the warehouse change; these do not. `explain` and the web page
+explain a list's line from them, so that the contributions shown are those behind the list's score and reasons, its
+months without DSN and its contracts those the list knew (the declarations of files stamped later left out,
+`warehouse.arrivals`). They stay inside the home: the evidence names persons by their keyed pseudonym, which the
+lists shorten.
 
 The folder is written whole or not at all (`core.atomic_files.folder_replaced_when_written`).
 """
@@ -32,6 +34,7 @@ from core.home import Home
 from core.scoring_config import ScoringConfig
 from features.build import read_evidence
 from scoring.reasons import SectorBenchmarks
+from warehouse.arrivals import FilesKnown
 
 FILES = ("features.parquet", "evidence.parquet", "benchmarks.parquet", "inputs.json")
 # The scoring settings a list is drawn up with that its explanations state (`scoring.explain.audit_paragraph`).
@@ -44,8 +47,9 @@ class ListInputs:
     """What a list kept: the explained establishments' feature rows (`features`, one per SIRET), the month's sector
     medians, the version of the model that scored the list, the folder holding their rule evidence, and the months up
     to the list's the warehouse declared when it was drawn up (`declared`, first days; None for a list kept before
-    they were), and the scoring settings that drew it up (`list_settings`, `LIST_SETTINGS`; None: kept before they
-    were)."""
+    they were), the scoring settings that drew it up (`list_settings`, `LIST_SETTINGS`; None: kept before they
+    were), and the warehouse's files then (`files`, `warehouse.arrivals.files_known`: their latest ingestion stamp and
+    number; None: kept before they were)."""
 
     month: date
     model_version: str
@@ -54,6 +58,7 @@ class ListInputs:
     folder: Path
     declared: tuple[date, ...] | None = None
     list_settings: dict[str, Any] | None = None
+    files: FilesKnown | None = None
 
     @cached_property
     def positions(self) -> dict[str, int]:
@@ -84,6 +89,8 @@ def write_list_inputs(inputs: ListInputs, evidence: pd.DataFrame) -> None:
             facts["declared_months"] = [f"{month:%Y-%m}" for month in inputs.declared]
         if inputs.list_settings is not None:
             facts["list_settings"] = inputs.list_settings
+        if inputs.files is not None:
+            facts["files_known"] = {"until": inputs.files.until, "count": inputs.files.count}
         (part / "inputs.json").write_text(json.dumps(facts), encoding="utf-8")
 
 
@@ -95,11 +102,12 @@ def read_list_inputs(home: Home, month: date) -> ListInputs | None:
         return None
     facts = json.loads((folder / "inputs.json").read_text(encoding="utf-8"))
     declared = facts.get("declared_months")
+    files = facts.get("files_known")
     return ListInputs(
         month, str(facts["model_version"]), pq.read_table(folder / "features.parquet").to_pandas(date_as_object=False),
         SectorBenchmarks.from_frame(pq.read_table(folder / "benchmarks.parquet").to_pandas()), folder,
         None if declared is None else tuple(date.fromisoformat(f"{month}-01") for month in declared),
-        facts.get("list_settings"),
+        facts.get("list_settings"), None if files is None else FilesKnown(str(files["until"]), int(files["count"])),
     )
 
 

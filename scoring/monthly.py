@@ -43,6 +43,7 @@ from scoring.reasons import (
 )
 from scoring.selection import compare_with_previous, rank_and_select, recently_inspected
 from training.saved_model import SavedModel
+from warehouse.arrivals import FilesKnown
 from warehouse.inspections import load_inspections
 
 if TYPE_CHECKING:
@@ -145,6 +146,11 @@ class StoredMonth:
     def declared(self) -> tuple[date, ...]:
         """The months up to this one the warehouse declared when the features were read (`StoredFeatures.declared`)."""
         return tuple(month for month in self.files.declared if month <= self.month)
+
+    @property
+    def files_known(self) -> FilesKnown | None:
+        """The files of the warehouse version the features were read from (`StoredFeatures.files`)."""
+        return self.files.files
 
 
 def month_features(home: Home, config: Config, month: date, inspections: pd.DataFrame | None) -> StoredMonth:
@@ -381,7 +387,7 @@ def score_month(
     with timed(stages, "SHAP reasons"):
         benchmarks = SectorBenchmarks.of(table, model.features, config.features.benchmark_min_group)
     inputs = ListInputs(month, version, table.loc[rows], benchmarks, list_inputs_folder(home, month), stored.declared,
-                        list_settings(config.scoring))
+                        list_settings(config.scoring), stored.files_known)
     ranked = explain_ranked(model, table, ranked, evidence, config, all_reasons, stages, benchmarks)
     ranked["model_version"] = version
 

@@ -3,8 +3,10 @@ the saved model is, with its SHAP breakdown, evidence, contract timeline, text a
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from types import SimpleNamespace
@@ -21,20 +23,25 @@ from features.asof import prepare_as_of
 from features.build import compute_features
 from features.catalog import CATEGORICAL, FEATURES_SCHEMA_VERSION, feature_names
 from scoring.explain import (
+    Explanation,
     audit_paragraph,
     contract_timeline,
     establishment_contracts,
     explain_establishment,
     explain_month,
     explanation_text,
+    month_contracts,
     person_labels,
     timeline_figure,
     write_explanation,
 )
+from scoring.list_inputs import list_inputs_folder
 from scoring.monthly import score_month
 from scoring.reasons import WHOLE_WINDOWS, CoveredWindows, covered_windows
+from tests.dsn_builder import envoi, write_dsn
 from tests.feature_results import read_whole
-from tests.mini_world import CARE_HOME, MONTHS, RESTAURANT, SHOP, write_months
+from tests.mini_world import AGENCY, CARE_HOME, MONTHS, RESTAURANT, SHOP, declarations_for, write_months
+from warehouse.engine import published_version
 from warehouse.ingest import ingest
 from warehouse.sql_engine import DuckDBEngine
 
@@ -297,17 +304,30 @@ def test_persons_starting_on_one_day_are_numbered_whatever_their_keys():
 MARCH = date(2025, 3, 1)
 
 
+def without_march(_siret: str, month: date) -> bool:
+    return month != MARCH
+
+
+def listed_home(tmp_path, test_key, monkeypatch, declares: Callable[[str, date], bool] = lambda *_: True,
+                all_reasons: bool = False) -> tuple[Home, Config]:
+    """The mini world's months ingested (the declarations `declares` keeps), a small model served as the registered
+    one, and the list of 2025-08 drawn up with it (every line explained with `all_reasons`)."""
+    home = Home(tmp_path / "home")
+    config = Config(scoring=ScoringConfig(file_workers=1))
+    ingest(write_months(tmp_path / "dsn", MONTHS, declares), home, config, test_key)
+    with DuckDBEngine() as engine:
+        model = small_model(read_whole(compute_features(engine, home.warehouse, AS_OF, config)).features)
+    monkeypatch.setattr("scoring.monthly.load_model", lambda *_, **__: (model, "7"))
+    monkeypatch.setattr("web.data.load_model", lambda *_, **__: (model, "7"))
+    score_month(home, config, AS_OF, all_reasons=all_reasons)
+    return home, config
+
+
 def test_an_old_list_is_explained_as_known_when_it_was_drawn_up(tmp_path, test_key, monkeypatch):
     """The list of 2025-08 was drawn up while the warehouse held nothing for March 2025; a declaration of that month
     received afterwards (the care home's, late) does not change how its lines are explained: their months without
     DSN are judged from what the list read, not from the warehouse as it is today."""
-    home = Home(tmp_path / "home")
-    config = Config(scoring=ScoringConfig(file_workers=1))
-    ingest(write_months(tmp_path / "dsn", [m for m in MONTHS if m != MARCH]), home, config, test_key)
-    with DuckDBEngine() as engine:
-        model = small_model(read_whole(compute_features(engine, home.warehouse, AS_OF, config)).features)
-    monkeypatch.setattr("scoring.monthly.load_model", lambda *_, **__: (model, "7"))
-    score_month(home, config, AS_OF)
+    home, config = listed_home(tmp_path, test_key, monkeypatch, without_march)
     before = explain_month(home, config, RESTAURANT, AS_OF)
     assert before.gaps == (MARCH,) and before.establishment["in_list"]
     assert "Aucune DSN n'est disponible pour mars 2025" in audit_paragraph(before)
@@ -324,7 +344,6 @@ def test_an_old_list_is_explained_as_known_when_it_was_drawn_up(tmp_path, test_k
     # The web page explaining the line shares the rule.
     from web.data import HomeData
 
-    monkeypatch.setattr("web.data.load_model", lambda *_, **__: (model, "7"))
     pages = HomeData(home, config)
     try:
         page = pages.establishment(AS_OF, RESTAURANT).explanation
@@ -332,3 +351,129 @@ def test_an_old_list_is_explained_as_known_when_it_was_drawn_up(tmp_path, test_k
         pages.engines.close()
     assert page.gaps == (MARCH,) and explanation_text(page) == explanation_text(before)
 
+
+
+def test_an_old_lists_contracts_are_those_it_knew(tmp_path, test_key, monkeypatch):
+    """The list of 2025-08 was drawn up while the warehouse held nothing for March 2025. The care home's declaration
+    of March, received afterwards, changes its contracts as of 2025-08, but not those its line of the list shows
+    (the evidence and reasons were computed without it): the page says it is left out, also once the warehouse is
+    rebuilt from its files, and once a declaration the list read comes again as an identical copy. Once one is
+    replaced, a file it read is gone, or the manifest of files is lost, its contracts as the list knew them can no
+    longer be rebuilt: today's are shown, and said so."""
+    from web.data import HomeData
+
+    # every line explained: the care home's kept with the list
+    home, config = listed_home(tmp_path, test_key, monkeypatch, without_march, all_reasons=True)
+    before = explain_month(home, config, CARE_HOME, AS_OF)
+    assert before.timeline_note == "" and len(before.contracts)
+    pages = HomeData(home, config)  # one application, open while versions are published
+
+    def both() -> list[Explanation]:
+        """The line explained by `explain` and by the web page."""
+        return [explain_month(home, config, CARE_HOME, AS_OF), pages.establishment(AS_OF, CARE_HOME).explanation]
+
+    def today() -> list[tuple[str, str, str, int]]:
+        return _spans(month_contracts(home, config, AS_OF, CARE_HOME).contracts)
+
+    late = ("Contrats tels qu'ils étaient connus lorsque la liste d'août 2025 a été établie : une déclaration reçue "
+            "depuis, pour août 2025 ou un mois antérieur, de l'établissement ou d'une agence d'intérim qui y place des "
+            "salariés, n'y figure pas.")
+    try:
+        ingest(write_months(tmp_path / "late", [MARCH], declares=lambda siret, _: siret == CARE_HOME), home, config,
+               test_key)
+        assert today() != _spans(before.contracts)  # the late month changes them
+        for after in both():
+            pd.testing.assert_frame_equal(after.contracts, before.contracts)
+            assert after.timeline_note == late and late in explanation_text(after).replace("\n", " ")
+            assert not after.timeline_today
+
+        # Rebuilt from its files, the warehouse keeps when each came.
+        ingest([], home, config, test_key, rebuild=True)
+        for after in both():
+            pd.testing.assert_frame_equal(after.contracts, before.contracts)
+            assert after.timeline_note == late
+
+        # June's declaration of the care home sent again as it was, in another file: whichever copy is read, it is
+        # the one the list read.
+        june = date(2025, 6, 1)
+        original = next(d for d in declarations_for(june, (june.year * 12 + june.month) * 10) if d.siret == CARE_HOME)
+        ingest([write_dsn(tmp_path / "copy" / "2025-06.dsn", envoi([original]), newline="\n")], home, config, test_key)
+        for after in both():
+            pd.testing.assert_frame_equal(after.contracts, before.contracts)
+            assert after.timeline_note == late
+
+        # June's declaration replaced, the same contents sent again: the list read the one replaced.
+        again = replace(original, type="03", replaces=original.identifier(), order="999", created="2025-09-20")
+        ingest([write_dsn(tmp_path / "again" / "2025-06.dsn", envoi([again]))], home, config, test_key)
+        for after in both():
+            assert after.timeline_note.startswith("Contrats tels que déclarés aujourd'hui : depuis que la liste d'août "
+                                                  "2025 a été établie, des déclarations de l'établissement")
+            assert _spans(after.contracts) == today() and after.timeline_today
+
+        # A file the list read gone, and the warehouse rebuilt without it; then the manifest of files lost: what
+        # arrived after the list is not known (a page of the same version is kept: another application reads it).
+        (tmp_path / "dsn" / "2025-01.dsn").unlink()
+        ingest([], home, config, test_key, rebuild=True)
+        for lost in ("file", "manifest"):
+            if lost == "manifest":
+                (published_version(home.warehouse).parent / "staging" / "files.parquet").unlink()
+                pages.engines.close()
+                pages = HomeData(home, config)
+            for after in both():
+                assert after.timeline_note.startswith("Contrats tels que déclarés aujourd'hui : des fichiers DSN lus pour "
+                                                      "la liste d'août 2025 ne sont plus inventoriés"), lost
+                assert _spans(after.contracts) == today() and after.timeline_today
+
+        # A list drawn up before lists kept their files: what arrived since is not known either.
+        facts = list_inputs_folder(home, AS_OF) / "inputs.json"
+        facts.write_text(json.dumps({k: v for k, v in json.loads(facts.read_text()).items() if k != "files_known"}))
+        for after in both():
+            assert after.timeline_note.startswith("Contrats tels que déclarés aujourd'hui : la liste d'août 2025 a été "
+                                                  "établie par une version antérieure de l'application")
+            assert after.timeline_today
+    finally:
+        pages.engines.close()
+
+
+def test_an_agency_that_no_longer_places_workers_is_still_looked_at(tmp_path, test_key, monkeypatch):
+    """The temp-work agency's declarations, whose missions at the shop the list's evidence names, are replaced since,
+    each mission now at the care home: the agency places no one at the shop today, yet the shop's line of the old
+    list says that its contracts are today's, not those the list knew."""
+    home, config = listed_home(tmp_path, test_key, monkeypatch, all_reasons=True)
+    before = explain_month(home, config, SHOP, AS_OF)
+    assert before.timeline_note == "" and AGENCY in set(before.evidence["declaring_siret"])
+    moved = [replace(d, type="03", replaces=d.identifier(), order=str(int(d.order) + 5000), created="2025-09-20",
+                     individuals=[replace(person, contracts=[replace(c, user_siret=CARE_HOME) for c in person.contracts])
+                                  for person in d.individuals],
+                     workplaces=[(CARE_HOME, "8710A", "69003")])
+             for month in MONTHS for d in declarations_for(month, (month.year * 12 + month.month) * 10)
+             if d.siret == AGENCY and d.individuals]
+    ingest([write_dsn(tmp_path / "moved" / "agency.dsn", envoi(moved))], home, config, test_key)
+    after = explain_month(home, config, SHOP, AS_OF)
+    assert after.timeline_note.startswith("Contrats tels que déclarés aujourd'hui : depuis que la liste d'août 2025")
+    assert _spans(after.contracts) == _spans(month_contracts(home, config, AS_OF, SHOP).contracts) != _spans(
+        before.contracts)
+
+
+def test_an_agencys_late_months_are_left_out_though_they_hold_no_mission_there(tmp_path, test_key, monkeypatch):
+    """The temp-work agency's declarations of June and July 2025 came after the list, with nobody in them: the months
+    it declared after its mission at the shop still decide whether that mission's end is inferred, so they are left
+    out, and the shop's contracts are those the list knew."""
+    summer = (date(2025, 6, 1), date(2025, 7, 1))
+    home, config = listed_home(tmp_path, test_key, monkeypatch,
+                               lambda siret, month: siret != AGENCY or month not in summer, all_reasons=True)
+    before = explain_month(home, config, SHOP, AS_OF)
+    empty = [replace(d, individuals=[]) for month in summer
+             for d in declarations_for(month, (month.year * 12 + month.month) * 10) if d.siret == AGENCY]
+    ingest([write_dsn(tmp_path / "late" / "agency.dsn", envoi(empty))], home, config, test_key)
+    assert _spans(month_contracts(home, config, AS_OF, SHOP).contracts) != _spans(before.contracts)
+    after = explain_month(home, config, SHOP, AS_OF)
+    pd.testing.assert_frame_equal(after.contracts, before.contracts)
+    assert after.timeline_note.startswith("Contrats tels qu'ils étaient connus lorsque la liste d'août 2025 a été "
+                                          "établie : 2 déclarations reçues depuis") and not after.timeline_today
+
+
+def _spans(contracts: pd.DataFrame) -> list[tuple[str, str, str, int]]:
+    """Each contract's start, end, kind and renewals, in order: what a timeline draws of it."""
+    return sorted(zip(contracts["start_date"].astype(str), contracts["end_date"].astype(str), contracts["kind"],
+                      contracts["renewals"].astype(int), strict=True))

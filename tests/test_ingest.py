@@ -849,3 +849,28 @@ def test_a_month_folder_linked_from_an_archive_is_read_and_a_loop_of_links_ends(
     (archive / "back").symlink_to(inbox)  # a loop
     found, skipped = discover([inbox])
     assert found == [(archive / "a.dsn").resolve()] and skipped == [(archive / "notes.txt").resolve()]
+
+
+def test_files_are_stamped_later_than_every_file_before_and_a_rebuild_keeps_their_stamps(tmp_path, run, test_key):
+    """What a list knew is told by the stamps of the files (warehouse.arrivals): two runs within one second, or a
+    clock set back, still stamp the second run's files later; a rebuild reads every file again under its stamp."""
+    home, config = Home(tmp_path / "home"), Config()
+
+    def stamps() -> dict[str, datetime]:
+        manifest = pq.read_table(home.data / "staging" / "files.parquet").to_pylist()
+        return {Path(row["source_file"]).name: row["ingested_at"] for row in manifest}
+
+    run(home, config, write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")],
+                                                                  "1")])))
+    first = stamps()["a.dsn"]
+    later = first + pd.Timedelta(hours=1).to_pytimedelta()  # a file listed as ingested in an hour: the clock is behind
+    manifest = pq.read_table(home.data / "staging" / "files.parquet")
+    column = manifest.schema.get_field_index("ingested_at")
+    pq.write_table(manifest.set_column(column, "ingested_at", pa.array([later], type=pa.timestamp("s"))),
+                   home.data / "staging" / "files.parquet")
+    run(home, config, write_dsn(tmp_path / "b.dsn", envoi([monthly(RESTAURANT, "2025-02", [Contract("C1", "2025-01-06")],
+                                                                  "2")])))
+    assert stamps() == {"a.dsn": later, "b.dsn": later + pd.Timedelta(seconds=1).to_pytimedelta()}
+    before = stamps()
+    ingest([], home, config, test_key, rebuild=True)
+    assert stamps() == before

@@ -75,7 +75,8 @@ def inputs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def warehouse_content(home: Home) -> dict[str, list[tuple]]:
-    """Every published table's rows, sorted (the file list without its ingestion times)."""
+    """Every published table's rows, sorted (the file list and the declarations' statuses without their files'
+    ingestion times)."""
     content: dict[str, list[tuple]] = {}
     con = duckdb.connect()
     warehouse = home.warehouse
@@ -85,7 +86,8 @@ def warehouse_content(home: Home) -> dict[str, list[tuple]]:
                                      [parts]).fetchall() if parts else []
     for name in SINGLE_FILES:
         path = warehouse / f"{name}.parquet"
-        content[name] = con.execute("SELECT * FROM read_parquet(?) ORDER BY ALL", [str(path)]).fetchall() \
+        columns = "* EXCLUDE (ingested_at)" if name == "declaration_status" else "*"
+        content[name] = con.execute(f"SELECT {columns} FROM read_parquet(?) ORDER BY ALL", [str(path)]).fetchall() \
             if path.exists() else []
     files = home.staging / "files.parquet"
     content["files"] = con.execute("SELECT * EXCLUDE (ingested_at) FROM read_parquet(?) ORDER BY ALL",

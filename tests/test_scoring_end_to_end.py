@@ -191,7 +191,7 @@ def test_an_establishment_scored_again_is_explained_as_in_the_whole_month_scored
     listed = whole.loc[whole["in_list"] & (whole["reason_1_feature"].fillna("") != ""), "siret"].iloc[0]
     reasons_listed = []
     for siret in (listed, whole.loc[~whole["in_list"], "siret"].iloc[0]):
-        contracts = month_contracts(home, config, month, siret)
+        contracts = month_contracts(home, config, month, siret).contracts
         declared = declared_months(home.warehouse)
         alone = explain_establishment(model, version, stored.table, stored.evidence({siret}), contracts, siret, month,
                                       config, inspections, previous, declared=declared)

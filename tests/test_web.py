@@ -414,7 +414,7 @@ def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, worl
     month = date.fromisoformat(world.month + "-01")
     data = app.state.data
     with data.engines.engine() as (version, engine):
-        before = month_contracts(world.home, world.config, month, world.siret_a, engine)
+        before = month_contracts(world.home, world.config, month, world.siret_a, engine).contracts
         agencies_before = data.agencies(month, version, engine)
         data.agencies(month, version, engine)
     assert reads == [month]  # kept for this version
@@ -427,7 +427,7 @@ def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, worl
         assert client.post(page, data=form, follow_redirects=False).status_code == 303
     assert not first.exists()  # the version the kept engine was attached to is gone
     with data.engines.engine() as (version, engine):
-        after = month_contracts(world.home, world.config, month, world.siret_a, engine)
+        after = month_contracts(world.home, world.config, month, world.siret_a, engine).contracts
         agencies_after = data.agencies(month, version, engine)
         data.agencies(month, version, engine)
     assert version != first and reads == [month, month]  # read again from the new version, then kept

@@ -42,7 +42,7 @@ from warehouse.dsn.parser import Issue
 from warehouse.engine import attach_warehouse, conformed_parquet_sql, register_places
 from warehouse.partitions import MonthlyPartitionWriter
 from warehouse.read_ahead import read_ahead
-from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+from warehouse.tables import FILES_NAME, MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 from warehouse.versions import fresh_file
 
 log = logging.getLogger("champollion.ingest")
@@ -218,11 +218,13 @@ GROUP BY person_key
 ORDER BY person_key
 """
 
-# The declaration_status table: STATUS_SQL's result (the view `resolved_status`) with where each
-# declaration was read.
+# The declaration_status table: STATUS_SQL's result (the view `resolved_status`) with where each declaration was read,
+# its identifier (the copies of one declaration share it) and when its file was ingested (the view `ingested_files`:
+# source_sha256 and ingested_at of the manifest, `staging/files.parquet`): what `warehouse.arrivals` reads.
 DECLARATION_STATUS_SQL = """
-SELECT s.*, d.source_file, d.line_start
+SELECT s.*, d.source_file, d.line_start, d.declaration_id, f.ingested_at
 FROM resolved_status s JOIN staged_declarations d USING (declaration_key)
+LEFT JOIN ingested_files f ON f.source_sha256 = d.source_sha256
 ORDER BY s.siret, s.month, s.declaration_key
 """
 
@@ -325,6 +327,10 @@ def consolidate(
         return conformed_parquet_sql(con, staged(table, batches), STAGED_SCHEMAS[table])
 
     con.execute(f"CREATE OR REPLACE TEMP VIEW staged_declarations AS {staged_rows('declarations')}")
+    manifest = staging / FILES_NAME
+    con.execute("CREATE OR REPLACE TEMP VIEW ingested_files AS " + (
+        f"SELECT source_sha256, CAST(ingested_at AS TIMESTAMP) AS ingested_at FROM read_parquet({sql_string(manifest)})"
+        if manifest.exists() else "SELECT NULL::VARCHAR AS source_sha256, NULL::TIMESTAMP AS ingested_at WHERE false"))
     con.register("copy_digests", copy_digests(staging, con.execute(COPIES_SQL).fetchall()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE resolved_status AS {STATUS_SQL}")
     con.register("reported_before", reported_before(warehouse))  # read before the statuses are rewritten
@@ -503,7 +509,7 @@ def copy_digests(staging: Path, copies: list[tuple[str, str]]) -> pa.Table:
     if not copies:
         return COPY_DIGESTS_SCHEMA.empty_table()
     keys = sorted({key for key, _ in copies})
-    files = pq.read_table(staging / "files.parquet", columns=["source_sha256", "batch"]).to_pylist()
+    files = pq.read_table(staging / FILES_NAME, columns=["source_sha256", "batch"]).to_pylist()
     shas = {sha for _, sha in copies}
     batches = sorted({f["batch"] for f in files if f["source_sha256"] in shas})
     digests = {key: hashlib.blake2b(digest_size=16) for key in keys}

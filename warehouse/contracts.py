@@ -106,7 +106,7 @@ def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
     features_only: bool = False, declarants: Sequence[str] | None = None, from_states: bool = False,
-    declared_by: tuple[str, bool] | None = None,
+    declared_by: tuple[str, bool] | None = None, left_out: Sequence[str] = (),
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -131,6 +131,9 @@ def rebuild_contracts_sql(
     `table` (`among` true), or only those not listed there, a missing SIRET included (false); `table` has no NULL
     declarant (`TEMP_AGENCIES_SQL`).
 
+    `left_out` names declarations (their keys) whose rows are not read: those that arrived after a list was drawn up
+    (`warehouse.arrivals`), read from the snapshots only.
+
     `features_only` leaves out the columns no feature or rule reads (first declared nature, motif and
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
     picking first-declared values and carrying the wide strings cost a fifth of the rebuild at
@@ -143,6 +146,8 @@ def rebuild_contracts_sql(
     """
     if from_states and not (features_only and as_of and history_start):
         raise ValueError("contracts are read from their states only as of a month, over a history, for the features")
+    if from_states and left_out:
+        raise ValueError("the versioned contracts hold every declaration: leaving some out reads the snapshots")
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
@@ -153,8 +158,9 @@ def rebuild_contracts_sql(
     )
     low, high = sirets
 
-    def declared(siret: str) -> str:
-        """The conditions on the declaring establishment, whose SIRET is the column `siret`."""
+    def declared(alias: str = "") -> str:
+        """The conditions on the declaring establishment and the declaration, of the table `alias` (with its dot)."""
+        siret = f"{alias}siret"
         return (
             (f"AND ({siret} >= {sql_string(low)}" + (f" OR {siret} IS NULL)" if high is None else ")")
              if low is not None else "")
@@ -164,9 +170,10 @@ def rebuild_contracts_sql(
             + ((f" AND {siret} IN (SELECT declarant FROM {declared_by[0]})" if declared_by[1] else
                 f" AND ({siret} IS NULL OR {siret} NOT IN (SELECT declarant FROM {declared_by[0]}))")
                if declared_by else "")
+            + (f" AND {alias}declaration_key NOT IN ({sql_string_list(left_out)})" if left_out else "")
         )
 
-    only = declared("siret")
+    only = declared()
     # Distinct months as bits of one integer when the history fits in 64 months: count(DISTINCT)
     # costs as much as the rest of the aggregate at national scale.
     span = (month_start(as_of).year * 12 + as_of.month) - (history_start.year * 12 + history_start.month) if (
@@ -241,7 +248,7 @@ snapshots AS NOT MATERIALIZED (
     LEFT JOIN renamed r
       ON r.siret = cm.siret AND r.person_key = cm.person_key
      AND r.old_number = cm.contract_number AND r.old_start = cm.start_date
-    WHERE cm.month BETWEEN {since} AND {cutoff} {declared('cm.siret')}
+    WHERE cm.month BETWEEN {since} AND {cutoff} {declared('cm.')}
 ),
 -- A renewal is a declared planned end later than the one declared before it; snapshots that declare
 -- none (a CDI, a month's omission) neither count nor interrupt. Read apart from the aggregate below:

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
@@ -54,7 +54,7 @@ from warehouse.parse_worker import (
 )
 from warehouse.pseudonym import key_fingerprint
 from warehouse.sql_engine import DuckDBEngine
-from warehouse.tables import FILES_SCHEMA
+from warehouse.tables import FILES_NAME, FILES_SCHEMA
 from warehouse.versions import (
     SET_ASIDE_FOLDER,
     KeyMismatch,
@@ -314,8 +314,13 @@ def ingest(
         if published is not None and (published / SET_ASIDE_FOLDER).is_dir():  # a run killed before it showed them
             show_set_aside(published / SET_ASIDE_FOLDER, home.quarantine)
         issues: list[Issue] = []
+        stamps: dict[str, datetime] = {}
         if rebuild and published is not None:
-            labels = _read_manifest(published / "staging" / "files.parquet").column("source_file").to_pylist()
+            before = _read_manifest(published / "staging" / FILES_NAME)
+            labels = before.column("source_file").to_pylist()
+            # A file read again keeps the time it was first ingested: what a list knew is told by it (warehouse.arrivals).
+            stamps = dict(zip(before.column("source_sha256").to_pylist(), before.column("ingested_at").to_pylist(),
+                              strict=True))
             listed = [file_path(label) for label in labels]
             issues += [Issue(file_label(p), None, "warning", "missing_source", "listed in the warehouse rebuilt but no longer "
                              "there; its declarations are left out") for p in listed if not p.exists()]
@@ -326,7 +331,7 @@ def ingest(
                 os.link(published / "warehouse" / kept, draft.warehouse / kept)
         try:
             _draft_set_aside(draft, published, home.quarantine)
-            _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues)
+            _ingest_into(draft, paths, home, settings, key, progress, engine, summary, issues, stamps)
             record_key_fingerprint(draft.warehouse, fingerprint)
         except BaseException:
             state.discard(draft)  # the published version stays as it was
@@ -382,9 +387,16 @@ def _ingest_into(
     engine: IngestEngine,
     summary: IngestSummary,
     issues: list[Issue],
+    stamps: dict[str, datetime] | None = None,
 ) -> None:
     """Parse the new files of `paths` into the draft, list them in its files.parquet and rebuild
-    its tables; counts go to `summary`, issues to `issues`."""
+    its tables; counts go to `summary`, issues to `issues`.
+
+    Each file listed is stamped with the time it was ingested (`ingested_at`, to the second): later than every file
+    listed before, whatever the clock says (a clock set back, the same second), so that the files a list knew are those
+    stamped up to its files' latest (`warehouse.arrivals`). `stamps` (SHA-256 -> time) keeps the stamps of files read
+    again by a rebuild (one that leaves files out forgets theirs: a list that read them finds fewer files stamped up to
+    its latest, and knows that what arrived since is not known)."""
     dsn_files, not_dsn = discover(paths)
     summary.files_seen = len(dsn_files)
     summary.files_skipped_not_dsn = len(not_dsn)
@@ -393,7 +405,7 @@ def _ingest_into(
               f"{HEAD_BYTES} bytes and is not named .dsn; skipped")
         for p in not_dsn
     ]
-    manifest_path = draft.staging / "files.parquet"
+    manifest_path = draft.staging / FILES_NAME
     manifest = _read_manifest(manifest_path)
     known = set(manifest.column("source_sha256").to_pylist())
     new_files: list[SourceFile] = []
@@ -418,7 +430,11 @@ def _ingest_into(
     log.info("ingest: parsing %d batches", len(tasks))
     results = engine.parse(tasks, progress)
     manifest_rows = []
+    stamps = stamps or {}
+    listed = [stamp for stamp in (*manifest.column("ingested_at").to_pylist(), *stamps.values()) if stamp is not None]
     now = datetime.now().replace(microsecond=0)
+    if listed and now <= max(listed):
+        now = max(listed) + timedelta(seconds=1)
     for result in results:
         for file_result in result.files:
             source = file_result.source
@@ -447,7 +463,7 @@ def _ingest_into(
                 (source.sha256, source.label, result.batch_id, source.size, file_result.lines,
                  file_result.encoding, file_result.declarations, file_result.quarantined,
                  len(file_result.issues) - listed_errors + file_result.issues_dropped - file_result.errors_dropped,
-                 errors, now)
+                 errors, stamps.get(source.sha256) or now)
             )
     if manifest_rows:
         columns = list(zip(*manifest_rows, strict=True))

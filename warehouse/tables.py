@@ -126,6 +126,7 @@ def _utf8(text: str) -> bool:
 # Tables partitioned by declared month in the warehouse (all staged tables).
 MONTHLY_TABLES = tuple(STAGED_SCHEMAS)
 
+FILES_NAME = "files.parquet"  # the manifest of ingested files, in `staging/`
 FILES_SCHEMA = pa.schema(
     [
         ("source_sha256", STRING), ("source_file", STRING), ("batch", STRING), ("bytes", pa.int64()),

@@ -91,7 +91,8 @@ def check_version_links(data: Path) -> None:
     """Raise MissingVersion when `data`, or its `current` or `warehouse`, is a link to something missing, or when
     versions lie under `data/versions` that were published while `current` names none of them (gone, a plain file or
     a folder with no warehouse in its place): readers would see an empty warehouse, and a writer would fail half-way
-    or take the versions for drafts and delete them. (Readers never read `staging`; a version may come without it.)
+    or take the versions for drafts and delete them. (Readers read only `staging/files.parquet`, for an old list's
+    contracts, `warehouse.arrivals`, and do without it; a version may come without `staging`.)
     The message says how to mend the links without losing a version."""
     current, warehouse, versions = data / "current", data / "warehouse", data / "versions"
     check_data_link(data)

@@ -41,6 +41,7 @@ from web.project import (
     kept_explains,
     list_declared,
     list_inputs_folder,
+    list_knowledge,
     lists_folder,
     load_inspections,
     load_model,
@@ -183,8 +184,9 @@ class HomeData:
         self._inputs: dict[date, tuple[FileStamp, ListInputs | None]] = {}  # month -> (stamp, what its list kept)
         self._models: dict[str, Any] = {}
         self._agencies: dict[date, tuple[Path, pd.DataFrame]] = {}  # month -> (warehouse version, agencies)
-        # (month, SIRET, stamps of the list, feature table and kept inputs it was explained from) -> explanation
-        self._explained: OrderedDict[tuple[date, str, FileStamp, FeaturesStamp, FileStamp],
+        # (month, SIRET, stamps of the list, feature table and kept inputs it was explained from, warehouse version its
+        # contracts were read from) -> explanation
+        self._explained: OrderedDict[tuple[date, str, FileStamp, FeaturesStamp, FileStamp, Path],
                                      tuple[Explanation, MonthFeatures]] = OrderedDict()
         self.engines = AttachedEngines(home.warehouse, home.duckdb_tmp)
 
@@ -282,7 +284,7 @@ class HomeData:
         """Explain one establishment of the month's ranked lines (the last EXPLAINED_KEPT explanations are kept:
         the page's picture and printable text reuse its explanation). Raises LookupError when it was not scored."""
         key = (month, siret, file_stamp(lists_folder(self.home, month) / "ranked.csv"), self._features_stamp(month),
-               file_stamp(list_inputs_folder(self.home, month) / "inputs.json"))
+               file_stamp(list_inputs_folder(self.home, month) / "inputs.json"), published_version(self.home.warehouse))
         with self._lock:
             kept = self._explained.get(key)
         explanation, features = kept if kept is not None else self._explain(month, siret)
@@ -320,15 +322,17 @@ class HomeData:
             evidence = features.files.evidence(month, siret=siret)
         with self.engines.engine() as (version, engine):
             agencies = self.agencies(month, version, engine)
-            contracts = month_contracts(self.home, self.config, month, siret, engine, agencies)
+            # A line the list explained: its contracts as the list knew them (`scoring.explain.month_contracts`).
+            knew = list_knowledge(kept, siret, evidence) if as_listed and kept is not None else None
+            known = month_contracts(self.home, self.config, month, siret, engine, agencies, knew, version)
             # The months without DSN as the list knew them, when it explained the line from what it kept.
             declared = list_declared(kept if as_listed else None, declared_months(version))
         region_count = int((ranked["region_code"] == line["region_code"]).sum())
         explanation = explain_line(model, str(line["model_version"]), features.table, features.positions[siret], line,
-                                   evidence, contracts, month, as_drawn_up(self.config, kept), features.benchmarks,
+                                   evidence, known.contracts, month, as_drawn_up(self.config, kept), features.benchmarks,
                                    region_count, len(ranked), declared)
         notice = stale_notice(model, features.table, siret, line, month)  # the list's line, other contributions
-        return replace(explanation, notice=notice), features
+        return replace(explanation, notice=notice, timeline_note=known.note, timeline_today=known.today), features
 
     def inspections(self, siret: str) -> pd.DataFrame:
         """The establishment's controls in the inspections store (imported and recorded), latest first."""

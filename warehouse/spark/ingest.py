@@ -49,7 +49,7 @@ from warehouse.spark.dialect import spark_sql
 from warehouse.spark.engine import SparkEngine
 from warehouse.spark.session import parquet_bytes, size_shuffle_partitions, spark_session
 from warehouse.sql_engine import load_table
-from warehouse.tables import MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
+from warehouse.tables import FILES_NAME, MONTHLY_TABLES, STAGED_SCHEMAS, month_partition
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -125,6 +125,11 @@ class SparkIngest:
         # Declarations are few (one row per establishment and month) and read many times: kept in memory.
         declarations = staged("declarations", batches).persist()
         declarations.createOrReplaceTempView("staged_declarations")
+        # When each file was ingested, as written (no time zone: TIMESTAMP_NTZ, as DuckDB reads and writes it).
+        manifest = staging / FILES_NAME
+        files = (spark.read.parquet(str(manifest)).select("source_sha256", F.col("ingested_at").cast("timestamp_ntz"))
+                 if manifest.exists() else spark.createDataFrame([], "source_sha256 STRING, ingested_at TIMESTAMP_NTZ"))
+        files.createOrReplaceTempView("ingested_files")
         copies = [tuple(row) for row in spark.sql(spark_sql(COPIES_SQL)).collect()]
         digests = [tuple(row.values()) for row in copy_digests(staging, copies).to_pylist()]
         spark.createDataFrame(digests, _spark_schema(COPY_DIGESTS_SCHEMA)).createOrReplaceTempView("copy_digests")
