@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import pytest
 
 from core.config import Config, SparkConfig
@@ -10,6 +13,7 @@ from warehouse.spark.session import (
     broadcast_threshold_bytes,
     jvm_megabytes,
     master_url,
+    py4j_retry_in_one_line,
     shuffle_partitions,
     sized_settings,
 )
@@ -83,3 +87,19 @@ def test_machine_limits_come_from_the_container_when_lower(tmp_path):
     (tmp_path / "memory.max").write_text("max\n")
     (tmp_path / "cpu.max").write_text("max 100000\n")
     assert machine_memory_bytes(tmp_path) > 0 and usable_cpus(tmp_path) >= 1
+
+
+def test_py4j_notes_of_a_command_sent_again_are_one_line_but_not_its_warnings():
+    gateway = os.path.join(os.sep, "venv", "site-packages", "py4j", "java_gateway.py")
+
+    def filtered(name: str, level: int, path: str) -> logging.LogRecord:
+        record = logging.LogRecord(name, level, path, 1056, "Exception while sending command.", None,
+                                   (ConnectionResetError, ConnectionResetError(104, "reset"), None))
+        assert py4j_retry_in_one_line(record)
+        return record
+
+    note = filtered("root", logging.INFO, gateway)
+    assert note.exc_info is None and note.getMessage().startswith("py4j sent a command again on a new connection")
+    for kept in (filtered("root", logging.ERROR, gateway), filtered("root", logging.INFO, "/work/features/build.py"),
+                 filtered("champollion.spark", logging.INFO, gateway)):
+        assert kept.exc_info is not None and kept.getMessage() == "Exception while sending command."
