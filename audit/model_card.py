@@ -135,7 +135,8 @@ appris.
 - Probabilités calibrées ({f"calibration {CALIBRATION_FR.get(calibration, calibration)}" if calibration
                            else "méthode non enregistrée"}) sur les scores hors échantillon.
 
-Plis de validation (par date de contrôle ; chaque pli apprend sur tout ce qui précède sa validation) :
+Plis de validation (par date de contrôle ; chaque pli apprend sur les contrôles dont l'issue était connue avant sa
+validation, jusqu'à la date indiquée) :
 
 {_folds_table(folds)}
 

@@ -82,6 +82,12 @@ class FeaturesConfig(_Section):
     benchmark_min_group: int = Field(
         default=5, ge=2, description="Smallest NAF x region group whose median serves as a benchmark; else France."
     )
+    outcome_known_after_days: int = Field(
+        default=90, ge=0, le=730,
+        description="Days after a control from which its outcome is known (the procedure's time: the employer heard, "
+        "the letter of observations or the procès-verbal drawn up). A control counts from its day; its outcome feeds "
+        "the features, and trains a fold, only from then.",
+    )
     pass_processes: int | None = Field(
         default=None, ge=1,
         description="Processes that run the rule checks' Python passes by ranges of establishments where a month is "

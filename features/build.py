@@ -59,7 +59,7 @@ from features.rules import (
 )
 from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
 from warehouse.engine import KEY_MACROS
-from warehouse.inspections import no_inspections, typed_inspections
+from warehouse.inspections import no_inspections, outcome_known_on, typed_inspections
 from warehouse.sql_engine import SqlEngine, fetch_aggregate, pandas_frame
 
 log = logging.getLogger("champollion.features")
@@ -93,6 +93,11 @@ class FeatureTable:
     def evidence(self) -> pd.DataFrame:
         """The whole evidence as pandas (`read_evidence`); at national scale, gigabytes."""
         return read_evidence(self.evidence_file)
+
+
+# What the code did before a setting existed, as that setting's value: a model trained then is compared with it, not
+# taken as trained with today's default (the outcome of a control was read from its day).
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"outcome_known_after_days": 0}
 
 
 def settings_of(config: Config) -> dict[str, Any]:
@@ -177,12 +182,16 @@ CROSS JOIN overall a
 """
 
 
+# A control counts from its day; its outcome only from the day it is known (`outcome_known_on`: the control's day plus
+# `features.outcome_known_after_days`), so the last outcome is that of the last control whose outcome was known by the
+# end of the month, NULL when none was.
 INSPECTIONS_SQL = """
 SELECT e.siret,
        count(i.inspection_date) AS past_inspections,
        datediff('month', max(i.inspection_date), p.as_of_end) AS months_since_last_inspection,
        -- two inspections on the last day: abuse found if either found it
-       CAST(arg_max(i.abuse_found, struct_pack(day := i.inspection_date, found := i.abuse_found)) AS DOUBLE)
+       CAST(arg_max(i.abuse_found, CASE WHEN i.outcome_known_on <= p.as_of_end
+                                        THEN struct_pack(day := i.inspection_date, found := i.abuse_found) END) AS DOUBLE)
            AS last_inspection_found_abuse
 FROM establishments_asof e
 CROSS JOIN asof_params p
@@ -357,11 +366,13 @@ def _fetch_features(engine: SqlEngine, as_of: date, settings: FeaturesConfig,
                     inspections: pd.DataFrame | None) -> pd.DataFrame:
     """The feature table: indicators, rule counts, benchmarks, past inspections."""
     known = inspections if inspections is not None else no_inspections()
-    engine.register("inspections_known_df", known[["siret", "inspection_date", "abuse_found"]])
+    engine.register("inspections_known_df", known[["siret", "inspection_date", "abuse_found"]].assign(
+        outcome_known_on=outcome_known_on(known["inspection_date"], settings.outcome_known_after_days)))
     engine.create_table(
         "inspections_known",
         "SELECT CAST(siret AS VARCHAR) AS siret, CAST(inspection_date AS DATE) AS inspection_date, "
-        "CAST(abuse_found AS INTEGER) AS abuse_found FROM inspections_known_df",
+        "CAST(abuse_found AS INTEGER) AS abuse_found, CAST(outcome_known_on AS DATE) AS outcome_known_on "
+        "FROM inspections_known_df",
     )
     engine.unregister("inspections_known_df")
     excess = ", ".join(f"i.{k} - b.{k}_benchmark AS {k}_excess" for k in BENCHMARKED)

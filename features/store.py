@@ -45,7 +45,7 @@ from features.build import (
 from features.catalog import FEATURES_SCHEMA_VERSION
 from warehouse.arrivals import FilesKnown, files_known
 from warehouse.engine import published_version
-from warehouse.inspections import typed_inspections
+from warehouse.inspections import outcome_known_on, typed_inspections
 
 log = logging.getLogger("champollion.training")
 
@@ -69,33 +69,36 @@ INSPECTION_FEATURES = ("past_inspections", "months_since_last_inspection", "last
 INSPECTION_TYPES = (pa.int64(), pa.int64(), pa.float64())
 
 
-def expected_inspection_features(inspections: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
+def expected_inspection_features(inspections: pd.DataFrame | None, as_of: date, outcome_after_days: int) -> pd.DataFrame:
     """Per SIRET inspected up to the end of the month `as_of`, the three features `features.build.INSPECTIONS_SQL`
     gives: how many inspections, months from the last one to the month (calendar months), and whether the last one
-    found abuse (of two on the last day, if either did)."""
+    whose outcome was known by then (`outcome_after_days` after its day) found abuse (of two on that day, if either
+    did; missing when no outcome was known)."""
     if inspections is None or inspections.empty:
         return pd.DataFrame(columns=list(INSPECTION_FEATURES), dtype="float64")
     end = pd.Timestamp(month_end(as_of))
     days = pd.to_datetime(inspections["inspection_date"]).dt.normalize()  # the day, as the SQL casts it to a DATE
-    known = pd.DataFrame({"siret": inspections["siret"].astype(str), "day": days,
-                          "found": inspections["abuse_found"].astype("int64")})[days <= end]
-    last = known.sort_values(["siret", "day", "found"]).groupby("siret").last()
+    visits = pd.DataFrame({"siret": inspections["siret"].astype(str), "day": days,
+                           "found": inspections["abuse_found"].astype("int64"),
+                           "outcome_known": outcome_known_on(days, outcome_after_days) <= end})[days <= end]
+    last = visits.groupby("siret")["day"].max()
+    outcomes = visits[visits["outcome_known"]].sort_values(["siret", "day", "found"]).groupby("siret")["found"].last()
     return pd.DataFrame({
-        "past_inspections": known.groupby("siret").size().astype("float64"),
-        "months_since_last_inspection": (end.year * 12 + end.month
-                                         - (last["day"].dt.year * 12 + last["day"].dt.month)).astype("float64"),
-        "last_inspection_found_abuse": last["found"].astype("float64"),
+        "past_inspections": visits.groupby("siret").size().astype("float64"),
+        "months_since_last_inspection": (end.year * 12 + end.month - (last.dt.year * 12 + last.dt.month)).astype("float64"),
+        "last_inspection_found_abuse": outcomes.reindex(last.index).astype("float64"),
     })
 
 
 def is_current(
-    table: pd.DataFrame, catalog: dict, inspections: pd.DataFrame | None, as_of: date, fingerprint: str
+    table: pd.DataFrame, catalog: dict, inspections: pd.DataFrame | None, as_of: date, fingerprint: str,
+    outcome_after_days: int,
 ) -> bool:
     """Whether a stored feature table can be reused: same definitions and declarations (fingerprint),
     and the same inspection history when the inspections are given: counts, months since the last one and its
     outcome (a corrected outcome makes the table stale). When they are not given, the stored history is kept
     rather than erased."""
-    return made_from(catalog, fingerprint) and inspections_agree(table, inspections, as_of)
+    return made_from(catalog, fingerprint) and inspections_agree(table, inspections, as_of, outcome_after_days)
 
 
 def made_from(catalog: dict, fingerprint: str) -> bool:
@@ -103,12 +106,14 @@ def made_from(catalog: dict, fingerprint: str) -> bool:
     return bool(catalog.get("schema_version") == FEATURES_SCHEMA_VERSION and catalog.get("fingerprint") == fingerprint)
 
 
-def inspections_agree(table: pd.DataFrame, inspections: pd.DataFrame | None, as_of: date) -> bool:
+def inspections_agree(table: pd.DataFrame, inspections: pd.DataFrame | None, as_of: date,
+                       outcome_after_days: int) -> bool:
     """Whether the past-inspection features of `table` (its SIRETs and `INSPECTION_FEATURES`) are those of
     `inspections` as of the month; always, when the inspections are not given."""
     if inspections is None:
         return True
-    return _same_inspection_features(table, inspection_features_of(table["siret"].astype(str), inspections, as_of))
+    return _same_inspection_features(table, inspection_features_of(table["siret"].astype(str), inspections, as_of,
+                                                                   outcome_after_days))
 
 
 def _same_inspection_features(table: pd.DataFrame, expected: pd.DataFrame) -> bool:
@@ -117,10 +122,11 @@ def _same_inspection_features(table: pd.DataFrame, expected: pd.DataFrame) -> bo
                for name in INSPECTION_FEATURES)
 
 
-def inspection_features_of(sirets: pd.Series, inspections: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
+def inspection_features_of(sirets: pd.Series, inspections: pd.DataFrame | None, as_of: date,
+                           outcome_after_days: int) -> pd.DataFrame:
     """`expected_inspection_features` of each of `sirets`, in their order (no inspection: 0 inspections, the other
     two missing), as floats."""
-    expected = expected_inspection_features(inspections, as_of).reindex(sirets)
+    expected = expected_inspection_features(inspections, as_of, outcome_after_days).reindex(sirets)
     expected["past_inspections"] = expected["past_inspections"].fillna(0.0)
     return expected
 
@@ -226,8 +232,8 @@ def stored_as_they_are(data: Path, month: date) -> StoredFeatures:
     return tables
 
 
-def _open_if_current(home: Home, month: date, inspections: pd.DataFrame | None,
-                     fingerprint: str) -> tuple[int, int] | Literal["inspections"] | None:
+def _open_if_current(home: Home, month: date, inspections: pd.DataFrame | None, fingerprint: str,
+                     outcome_after_days: int) -> tuple[int, int] | Literal["inspections"] | None:
     """The month's stored feature file and rule evidence, opened, if they are current (`is_current`); "inspections"
     when only their past-inspection features disagree with `inspections` (`_refresh_inspection_features` brings
     them up to date); else None. Its catalog is read and the files opened under the month's shared lock
@@ -257,7 +263,8 @@ def _open_if_current(home: Home, month: date, inspections: pd.DataFrame | None,
         source, columns = f"/proc/self/fd/{files[0]}", ["siret", *INSPECTION_FEATURES]
         schema = pq.read_schema(source)
         if identity_agrees(schema, fingerprint) and set(columns) <= set(schema.names) and made_from(catalog, fingerprint):
-            if inspections_agree(pq.read_table(source, columns=columns).to_pandas(), inspections, month):
+            if inspections_agree(pq.read_table(source, columns=columns).to_pandas(), inspections, month,
+                                 outcome_after_days):
                 return files[0], files[1]
             found = "inspections"
         else:
@@ -275,7 +282,7 @@ def _open_if_current(home: Home, month: date, inspections: pd.DataFrame | None,
 
 
 def _refresh_inspection_features(home: Home, month: date, inspections: pd.DataFrame, fingerprint: str,
-                                 tables: StoredFeatures) -> bool:
+                                 tables: StoredFeatures, outcome_after_days: int) -> bool:
     """Put in place of the month's stored table the same table with its past-inspection features
     (`INSPECTION_FEATURES`) those of `inspections`, and open it with the stored evidence as the month's (`tables`);
     False, with nothing changed, when the stored month no longer agrees with the definitions and declarations (another
@@ -302,7 +309,8 @@ def _refresh_inspection_features(home: Home, month: date, inspections: pd.DataFr
                 and [stored.schema.field(name).type if name in stored.schema.names else None
                      for name in INSPECTION_FEATURES] == list(INSPECTION_TYPES)):
             return False
-        expected = inspection_features_of(stored.column("siret").to_pandas().astype(str), inspections, month)
+        expected = inspection_features_of(stored.column("siret").to_pandas().astype(str), inspections, month,
+                                          outcome_after_days)
         if _same_inspection_features(stored.select(list(INSPECTION_FEATURES)).to_pandas(), expected):
             tables.open(month, path, evidence)  # another run brought them up to date meanwhile
             return True
@@ -340,6 +348,7 @@ def feature_tables(
 
     if inspections is not None:
         inspections = typed_inspections(inspections)
+    outcome_after_days = config.features.outcome_known_after_days
     # One published version of the warehouse for the whole call: the months checked and those computed are
     # fingerprinted from the declarations they are computed from, whatever an ingestion publishes meanwhile.
     version = published_version(home.warehouse)
@@ -355,9 +364,9 @@ def feature_tables(
         digests = declaration_digests(engine, version, max(wanted))
         for month in wanted:
             fingerprint = fingerprint_of(month, config, digests)
-            files = _open_if_current(home, month, inspections, fingerprint)
+            files = _open_if_current(home, month, inspections, fingerprint, outcome_after_days)
             if files == "inspections" and inspections is not None:
-                if _refresh_inspection_features(home, month, inspections, fingerprint, tables):
+                if _refresh_inspection_features(home, month, inspections, fingerprint, tables, outcome_after_days):
                     if on_month:
                         on_month(month, "refreshed")
                     continue

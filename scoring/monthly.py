@@ -29,7 +29,7 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.machine import usable_cpus
 from core.months import add_months
-from features.build import settings_of
+from features.build import SETTINGS_BEFORE_THEY_EXISTED, settings_of
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, list_settings, write_list_inputs
@@ -120,10 +120,12 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
 def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
     """How the feature settings a model was trained with (`features.build.settings_of`) differ from `config`'s, in
     words ('' when they do not, or were not recorded). Only the settings both know are compared: one added since the
-    model was trained did not exist then (its default keeps what the code did), one removed no longer applies."""
+    model was trained did not exist then (its default keeps what the code did, or the code then is compared as its
+    value: `features.build.SETTINGS_BEFORE_THEY_EXISTED`), one removed no longer applies."""
     if trained_with is None:
         return ""
     now = settings_of(config)
+    trained_with = {**SETTINGS_BEFORE_THEY_EXISTED, **trained_with}
     differ = sorted(key for key in trained_with.keys() & now.keys() if trained_with[key] != now[key])
     shown = "; ".join(f"{key}: {trained_with[key]!r} then, {now[key]!r} now" for key in differ[:4])
     return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")

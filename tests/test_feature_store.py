@@ -374,17 +374,20 @@ def test_months_stored_before_inspections_were_imported_are_brought_up_to_date_a
     """Only the past-inspection features depend on the inspections: a retraining after new outcomes were imported
     brings them up to date in the stored tables instead of computing every month again, and gets the tables and
     files a computation gives, the evidence kept."""
-    months = [date(2025, 5, 1), MONTH, date(2025, 7, 1)]
+    months = [date(2025, 5, 1), MONTH, date(2025, 7, 1), date(2025, 8, 1)]
     feature_tables(home, Config(), months, None)  # stored by monthly runs, before the inspections were imported
     evidence = {month: features.build.load_evidence(home.data, month) for month in months}
     catalogs = {month: file_stamp(feature_dir(home.data, month) / "feature_catalog.json") for month in months}
     states: list[str] = []
     refreshed = feature_tables(home, Config(), months, _later_inspections(), lambda month, state: states.append(state))
-    assert states == ["refreshed"] * 3
-    june = refreshed[MONTH].set_index("siret")
-    assert june.loc[RESTAURANT, list(features.store.INSPECTION_FEATURES)].tolist() == [2, 0, 0]  # June 30 counts
-    assert june.loc[SHOP, "past_inspections"] == 0 and pd.isna(june.loc[SHOP, "months_since_last_inspection"])
-    assert june.loc[CARE_HOME, list(features.store.INSPECTION_FEATURES)].tolist() == [2, 1, 1]
+    assert states == ["refreshed"] * 4
+    june, august = (refreshed[month].set_index("siret")[list(features.store.INSPECTION_FEATURES)].fillna(-1)
+                    for month in (MONTH, date(2025, 8, 1)))
+    # June 30 counts; its outcome is not known yet (90 days later), March's is (known on June 8).
+    assert june.loc[RESTAURANT].tolist() == [2, 0, 1] and august.loc[RESTAURANT].tolist() == [2, 2, 1]
+    assert june.loc[SHOP, "past_inspections"] == 0 and june.loc[SHOP, "months_since_last_inspection"] == -1
+    # Two on May 31, one finding abuse: known on August 29, as abuse found (either found it).
+    assert june.loc[CARE_HOME].tolist() == [2, 1, -1] and august.loc[CARE_HOME].tolist() == [2, 3, 1]
     for month in months:  # written again: the web application reads the month again, with no restart
         catalog = feature_dir(home.data, month) / "feature_catalog.json"
         assert file_stamp(catalog) != catalogs[month]
@@ -394,7 +397,7 @@ def test_months_stored_before_inspections_were_imported_are_brought_up_to_date_a
 
     shutil.rmtree(home.data / "features")
     computed = feature_tables(home, Config(), months, _later_inspections(), lambda month, state: states.append(state))
-    assert states[3:] == ["computed"] * 3
+    assert states[4:] == ["computed"] * 4
     for month in months:
         pd.testing.assert_frame_equal(refreshed[month], computed[month])
         pd.testing.assert_frame_equal(refreshed.evidence(month), evidence[month])
@@ -465,10 +468,10 @@ def test_a_month_another_run_brought_up_to_date_meanwhile_is_not_written_again(h
     refresh, write, written = features.store._refresh_inspection_features, features.store.pq.write_table, []
     monkeypatch.setattr(features.store.pq, "write_table", lambda *args, **kwargs: written.append(1) or write(*args, **kwargs))
 
-    def another_run_first(home, month, inspections, fingerprint, tables):
+    def another_run_first(home, month, inspections, fingerprint, tables, after_days):
         other = features.store.StoredFeatures([month])  # another training, between this run's check and its refresh
-        assert refresh(home, month, inspections, fingerprint, other)
-        return refresh(home, month, inspections, fingerprint, tables)
+        assert refresh(home, month, inspections, fingerprint, other, after_days)
+        return refresh(home, month, inspections, fingerprint, tables, after_days)
 
     monkeypatch.setattr(features.store, "_refresh_inspection_features", another_run_first)
     states: list[str] = []
@@ -492,7 +495,8 @@ def test_inspections_given_with_a_time_zone_count_on_their_day_in_france(home):
     assert _states(home, naive) == ["cached"]
     assert _states(home, utc) == ["refreshed"]
     june = feature_tables(home, Config(), [MONTH], utc)[MONTH].set_index("siret")
-    assert june.loc[SHOP, list(features.store.INSPECTION_FEATURES)].tolist() == [1, 0, 1]  # June 30th, in Paris
+    # June 30th, in Paris; its outcome known 90 days later.
+    assert june.loc[SHOP, list(features.store.INSPECTION_FEATURES)].fillna(-1).tolist() == [1, 0, -1]
 
 
 @pytest.mark.parametrize("column, value, reason", [

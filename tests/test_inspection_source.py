@@ -22,6 +22,8 @@ from training.workflow import inspection_source
 from warehouse.ingest import ingest
 from warehouse.inspections import import_inspections, load_inspections
 
+AFTER_DAYS = Config().features.outcome_known_after_days
+
 
 def test_train_inspections_are_stored_and_a_month_has_the_same_features_at_training_and_scoring(tmp_path, test_key):
     home = Home(tmp_path / "home")
@@ -57,8 +59,8 @@ def test_a_corrected_outcome_appended_makes_the_stored_months_after_it_stale(tmp
     ingest(write_months(tmp_path / "dsn", MONTHS), home, Config(), test_key)
     month = date(2025, 6, 1)
     first = tmp_path / "first.csv"
-    first.write_text(f"siret,inspection_date,abuse_found\n{RESTAURANT},2025-03-10,0\n{SHOP},2025-05-02,0\n"
-                     f"{SHOP},2025-05-02,1\n", encoding="utf-8")
+    first.write_text(f"siret,inspection_date,abuse_found\n{RESTAURANT},2025-03-10,0\n{SHOP},2025-03-02,0\n"
+                     f"{SHOP},2025-03-02,1\n", encoding="utf-8")
     import_inspections(first, home)
     before = month_features(home, Config(), month, load_inspections(home.warehouse)).table.set_index("siret")
     assert before.loc[RESTAURANT, "last_inspection_found_abuse"] == 0
@@ -71,13 +73,47 @@ def test_a_corrected_outcome_appended_makes_the_stored_months_after_it_stale(tmp
     inspections = load_inspections(home.warehouse)
     catalog = json.loads((feature_dir(home.data, month) / "feature_catalog.json").read_text(encoding="utf-8"))
     stored = load_features(home.data, month)
-    assert not is_current(stored, catalog, inspections, month, catalog["fingerprint"])
+    assert not is_current(stored, catalog, inspections, month, catalog["fingerprint"], AFTER_DAYS)
     after = month_features(home, Config(), month, inspections).table.set_index("siret")
     assert after.loc[RESTAURANT, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [1, 1]
     # What the check expects is what the SQL computes, for every establishment.
-    expected = expected_inspection_features(inspections, month).reindex(after.index)
+    expected = expected_inspection_features(inspections, month, AFTER_DAYS).reindex(after.index)
     expected["past_inspections"] = expected["past_inspections"].fillna(0)
     for name in INSPECTION_FEATURES:
         assert np.array_equal(after[name].to_numpy(dtype="float64", na_value=np.nan),
                               expected[name].to_numpy(dtype="float64"), equal_nan=True), name
-    assert is_current(load_features(home.data, month), catalog, inspections, month, catalog["fingerprint"])
+    assert is_current(load_features(home.data, month), catalog, inspections, month, catalog["fingerprint"], AFTER_DAYS)
+
+
+def test_a_control_counts_from_its_day_and_its_outcome_from_the_day_it_is_known(tmp_path, test_key):
+    """The outcome of a control was read from its day: the features of the month of a visit already said whether it
+    found abuse, which the ministry knows weeks or months later (the employer heard, the procès-verbal drawn up). The
+    visit now counts from its day, its outcome from `features.outcome_known_after_days` after it, to the day: the last
+    outcome is the last one known then, in SQL as in the check of stored months."""
+    config = Config(features=Config().features.model_copy(update={"outcome_known_after_days": 82}))
+    home = Home(tmp_path / "home")
+    ingest(write_months(tmp_path / "dsn", MONTHS), home, config, test_key)
+    path = tmp_path / "inspections.csv"
+    # 2025-03-10 + 82 days = 2025-05-31, the last day of May; 2025-02-01 + 82 = 2025-04-24; 2025-04-15 + 82 = 2025-07-06.
+    path.write_text(f"siret,inspection_date,abuse_found\n{RESTAURANT},2025-03-10,1\n{SHOP},2025-02-01,1\n"
+                    f"{SHOP},2025-04-15,0\n", encoding="utf-8")
+    import_inspections(path, home)
+    inspections = load_inspections(home.warehouse)
+    seen = {}
+    for month in (date(2025, 3, 1), date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1), date(2025, 7, 1)):
+        table = month_features(home, config, month, inspections).table.set_index("siret")
+        expected = expected_inspection_features(inspections, month, 82).reindex(table.index)
+        expected["past_inspections"] = expected["past_inspections"].fillna(0)
+        for name in INSPECTION_FEATURES:
+            assert np.array_equal(table[name].to_numpy(dtype="float64", na_value=np.nan),
+                                  expected[name].to_numpy(dtype="float64"), equal_nan=True), (month, name)
+        seen[f"{month:%Y-%m}"] = table.loc[[RESTAURANT, SHOP], list(INSPECTION_FEATURES)].astype("float64").fillna(-1)
+    nan = -1.0
+    assert seen["2025-03"].values.tolist() == [[1, 0, nan], [1, 1, nan]]  # both visits known, neither outcome
+    assert seen["2025-04"].values.tolist() == [[1, 1, nan], [2, 0, 1]]  # the shop's first outcome known on 04-24
+    assert seen["2025-05"].values.tolist() == [[1, 2, 1], [2, 1, 1]]  # the restaurant's on 05-31, the month's last day
+    assert seen["2025-06"].values.tolist() == [[1, 3, 1], [2, 2, 1]]  # the shop's second still unknown
+    assert seen["2025-07"].values.tolist() == [[1, 4, 1], [2, 3, 0]]  # known on 07-06: no abuse found
+    # Read from the day of the control, the stored months no longer agree: they are computed again.
+    assert not expected_inspection_features(inspections, date(2025, 4, 1), 0).equals(
+        expected_inspection_features(inspections, date(2025, 4, 1), 82))

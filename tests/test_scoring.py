@@ -581,3 +581,7 @@ def test_a_model_is_scored_with_the_feature_settings_it_was_trained_with():
     # How many processes compute them changes no value; a setting the model did not know is not held against it.
     assert settings_skew(trained, Config(features=config.features.model_copy(update={"pass_processes": 4}))) == ""
     assert settings_skew({k: v for k, v in trained.items() if k != "benchmark_min_group"}, config) == ""
+    # Unless the code then did something else than today's default: the outcome of a control was read from its day.
+    before = {k: v for k, v in trained.items() if k != "outcome_known_after_days"}
+    assert settings_skew(before, config) == "outcome_known_after_days: 0 then, 90 now"
+    assert settings_skew(before, Config(features=config.features.model_copy(update={"outcome_known_after_days": 0}))) == ""

@@ -60,6 +60,9 @@ def test_duckdb_and_spark_compute_the_same_features(small_warehouse, spark_engin
     pd.testing.assert_frame_equal(_sorted(actual.evidence), _sorted(expected.evidence),
                                   check_exact=False, rtol=1e-9, atol=1e-12)
     assert expected.features["past_inspections"].sum() > 0
+    # Controls whose outcome is known, and controls of the last 90 days whose outcome is not yet (missing): both compared.
+    outcomes = expected.features.loc[expected.features["past_inspections"] > 0, "last_inspection_found_abuse"]
+    assert outcomes.notna().any() and outcomes.isna().any()
     assert actual.fingerprint == expected.fingerprint  # a table stored by either engine is current for both
 
 

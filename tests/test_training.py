@@ -226,7 +226,8 @@ def test_when_every_month_is_kept_the_choice_names_only_the_partial_months_holdi
 def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():
     """Declarations of 2022-2023; ten inspections in June 2022 whose window is partial, two a month from February 2023
     to December 2024. Those of 2024 have no feature table: without the June ones, only the 22 of 2023 would be
-    labelled, too few for three windows of three months, so every month is kept."""
+    labelled, too few for three windows of three months (none known before the first, outcomes known 90 days after a
+    control), so every month is kept."""
     from core.config import Config
     from training.pipeline import _months_to_train
 
@@ -239,7 +240,7 @@ def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():
     months, left_for_window, choice = _months_to_train(inspections, declared, config)
     assert left_for_window is None and months[0] == date(2022, 5, 1)
     assert choice.startswith("all, though those before 2023-01 count their 12-month window")
-    assert "without them fold 1 (validation 2023-04-01 to 2023-06-30) has 4 training" in choice
+    assert "without them fold 1 (validation 2023-04-01 to 2023-06-30) has 0 training" in choice
 
 
 # --- folds ------------------------------------------------------------------------------------------
@@ -275,6 +276,29 @@ def test_an_inspection_on_the_first_day_of_a_validation_window_is_validated_not_
     assert splits[1] == ([0, 1], [2, 3])  # 2024-05-01 opens fold 1's window: validation
     assert splits[2] == ([0, 1, 2, 3], [4])  # 2024-07-01 opens fold 2's window
     assert splits[3] == ([0, 1, 2, 3, 4], [5])
+
+
+def test_a_fold_trains_only_on_outcomes_known_before_its_window():
+    """A control of the weeks before a validation window, whose outcome the ministry did not know yet when the window
+    starts, taught the fold what no one knew then: with outcomes known 60 days after the control, a fold validating from
+    2024-05-01 trains on controls up to 2024-03-01 (known by 2024-04-30), not on those of 2024-03-02 and later."""
+    rows = _dated(["2024-01-10", "2024-03-01", "2024-03-02", "2024-04-30", "2024-05-01", "2024-06-30", "2024-07-01",
+                   "2024-08-15"])
+    splitter = TemporalSplitter(n_folds=2, validation_months=2, outcome_after_days=60)
+    folds = splitter.folds(rows)
+    assert folds["valid_from"].tolist() == [date(2024, 5, 1), date(2024, 7, 1)]
+    assert folds["train_until"].tolist() == [date(2024, 3, 1), date(2024, 5, 1)]
+    splits = {fold: (train.tolist(), valid.tolist()) for fold, train, valid in splitter.split(rows)}
+    assert splits[1] == ([0, 1], [4, 5])  # 03-02 and 04-30: before the window, outcomes unknown at its start
+    assert splits[2] == ([0, 1, 2, 3, 4], [6, 7])  # 05-01: known on 06-30, the day before the window
+    assert folds["n_train"].tolist() == [2, 5]
+    # Outcomes known on the day: every control before the window trains it.
+    assert [t.tolist() for _, t, _ in TemporalSplitter(n_folds=2, validation_months=2).split(rows)] == [
+        [0, 1, 2, 3], [0, 1, 2, 3, 4, 5]]
+    # Folds are chosen on what they can train on.
+    choice = choose_folds(_monthly("2025-01", 12, 25), n_folds=3, validation_months=3, min_train_rows=50,
+                          outcome_after_days=31)
+    assert (choice.splitter.outcome_after_days, choice.folds["n_train"].tolist()) == (31, [50, 125, 200])
 
 
 def test_a_fold_without_enough_training_rows_is_refused_with_its_dates():
@@ -426,8 +450,8 @@ def test_a_visit_imported_and_recorded_is_one_label_with_the_imported_outcome_fr
         ("inspection_recorded_otherwise", f"SIRET {A} inspected on 2025-06-15 is recorded in the web application with "
                                           "abuse_found 0, imported with 1")]
     # Known from its own day on, as it was before either source gave it: not in the month before the visit.
-    assert expected_inspection_features(source.rows, may)["past_inspections"].sum() == 0
-    june = expected_inspection_features(source.rows, date(2025, 6, 1))
+    assert expected_inspection_features(source.rows, may, 0)["past_inspections"].sum() == 0
+    june = expected_inspection_features(source.rows, date(2025, 6, 1), 0)  # outcomes read from the day
     assert june.loc[A, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [1, 1]
     assert june.loc[B, ["past_inspections", "last_inspection_found_abuse"]].tolist() == [2, 1]
 

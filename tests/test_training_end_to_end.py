@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from champollion.cli import Context
 from champollion.training_commands import commands
-from core.config import Config
+from core.config import Config, FeaturesConfig
 from core.home import Home
 from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
@@ -226,9 +226,12 @@ def test_training_leaves_out_the_months_that_count_part_of_their_window_when_the
     from training.pipeline import fit_and_evaluate, load_training_data
     from training.workflow import inspection_source
 
-    world = build_world(tmp_path, declared_before=8)
+    # Outcomes known on the day of the control: 13 months of inspections fill three folds of three months then (with
+    # the default 90 days, each fold's last three months of controls do not train it, and every month is kept).
+    features = FeaturesConfig(outcome_known_after_days=0)
+    world = build_world(tmp_path, declared_before=8, config=Config(features=features))
     inspections = inspection_source(world.home, world.inspections_csv).rows
-    data = load_training_data(world.home, Config(training=SMALL_DATA), inspections)
+    data = load_training_data(world.home, Config(training=SMALL_DATA, features=features), inspections)
     assert data.labelled.months[0] == "2024-05" and min(data.features_by_month) == date(2024, 5, 1)
     assert data.months_choice == ("from 2024-05: those before 2024-05 count their 12-month window or the month before "
                                   "it over part of it (the warehouse's declarations begin in 2023-05), and the later "
@@ -242,8 +245,8 @@ def test_training_leaves_out_the_months_that_count_part_of_their_window_when_the
     result = fit_and_evaluate(data, SMALL_DATA, 1, None)
     assert result.months_choice == data.months_choice and result.folds["valid_from"].min() > date(2024, 5, 1)
     # Three windows of six months do not fit in the 13 months from 2024-05: every month is kept, and why.
-    longer = load_training_data(world.home, Config(training=SMALL_DATA.model_copy(update={"validation_months": 6})),
-                                inspections)
+    longer = load_training_data(world.home, Config(training=SMALL_DATA.model_copy(update={"validation_months": 6}),
+                                                   features=features), inspections)
     assert longer.labelled.months[0] == "2024-01" and longer.labelled.left_out.empty
     assert longer.months_choice.startswith("all, though those before 2024-05 count their 12-month window")
     assert "without them fold 1 (validation 2024-01-01 to 2024-06-30) has 0 training" in longer.months_choice

@@ -31,6 +31,7 @@ from features.build import (
 )
 from features.catalog import CATEGORICAL, FEATURES, FEATURES_SCHEMA_VERSION, IDENTIFIERS, feature_names
 from features.rules import EVIDENCE_COLUMNS
+from features.store import inspection_features_of
 from warehouse.sql_engine import DuckDBEngine
 
 REGIONS = ("11", "84", "93", "44")
@@ -53,7 +54,7 @@ def features_fingerprint(engine: DuckDBEngine, warehouse: Path, as_of: date, con
 
 
 def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.ndarray, nafs: np.ndarray,
-                   risk: np.ndarray, month: date, inspections: pd.DataFrame) -> pd.DataFrame:
+                   risk: np.ndarray, month: date, inspections: pd.DataFrame, outcome_after_days: int) -> pd.DataFrame:
     n = len(sirets)
     columns: dict[str, object] = {
         "siret": pd.array(sirets, dtype="str"),
@@ -77,24 +78,20 @@ def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.nda
             columns[feature.name] = np.round(rng.random(n) * 0.5 + 0.4 * risk, 6)
     columns["n_rule_hits_total"] = rng.poisson(0.3 + 4 * risk).astype("int64")
     columns["precarity_rate_12m_excess"] = np.round(0.5 * risk - 0.2 + 0.2 * rng.standard_normal(n), 6)
-    known = inspections[inspections["inspection_date"] <= pd.Timestamp(add_months(month, 1)) - pd.Timedelta(days=1)]
-    counts = known.groupby("siret").size()
-    last = known.sort_values("inspection_date").groupby("siret").last()
-    columns["past_inspections"] = pd.Series(sirets).map(counts).fillna(0).astype("int64").to_numpy()
-    months_since = pd.Series(sirets).map(
-        (pd.Timestamp(month).to_period("M") - last["inspection_date"].dt.to_period("M")).map(lambda d: d.n)
-    )
-    columns["months_since_last_inspection"] = pd.array(months_since, dtype="Int64")
-    columns["last_inspection_found_abuse"] = pd.Series(sirets).map(last["abuse_found"]).astype("float64").to_numpy()
+    past = inspection_features_of(pd.Series(sirets), inspections, month, outcome_after_days)
+    columns["past_inspections"] = past["past_inspections"].astype("int64").to_numpy()
+    columns["months_since_last_inspection"] = pd.array(past["months_since_last_inspection"], dtype="Int64")
+    columns["last_inspection_found_abuse"] = past["last_inspection_found_abuse"].to_numpy()
     frame = pd.DataFrame(columns)
     return frame[list(IDENTIFIERS) + feature_names()]
 
 
 def build_world(root: Path, n_establishments: int = 240, first: date = date(2024, 1, 1), n_months: int = 18,
-                seed: int = 3, declared_before: int = 0) -> World:
+                seed: int = 3, declared_before: int = 0, config: Config | None = None) -> World:
     """Write the world under `root`: home/data/features/as_of=*/ (features, and evidence with no finding), an empty
     warehouse month per month (and per each of the `declared_before` months before `first`), inspections.csv (with two
-    bad rows) and truth/establishment_months.parquet."""
+    bad rows) and truth/establishment_months.parquet. The tables are current for `config` (default: `Config()`)."""
+    config = config or Config()
     rng = np.random.default_rng(seed)
     home = Home(root / "home")
     sirets = np.array([f"{10000000000000 + 97 * i:014d}" for i in range(n_establishments)])
@@ -119,10 +116,10 @@ def build_world(root: Path, n_establishments: int = 240, first: date = date(2024
         (home.warehouse / "declarations" / f"declared_month={month:%Y-%m}").mkdir(parents=True, exist_ok=True)
         folder = feature_dir(home.data, month)
         folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(_feature_table(rng, sirets, regions, nafs, risks[month], month, inspections),
-                                     preserve_index=False)
+        table = pa.Table.from_pandas(_feature_table(rng, sirets, regions, nafs, risks[month], month, inspections,
+                                                    config.features.outcome_known_after_days), preserve_index=False)
         # The fingerprint the feature store expects for this (empty) warehouse: the tables are current.
-        fingerprint = features_fingerprint(engine, home.warehouse, month, Config())
+        fingerprint = features_fingerprint(engine, home.warehouse, month, config)
         pq.write_table(table.replace_schema_metadata({**table.schema.metadata, **identity_metadata(fingerprint)}),
                        folder / "features.parquet")
         # No finding: the evidence file with its columns, as a month with no potential infraction stores it.

@@ -84,6 +84,12 @@ class TrainingData:
     months_choice: str
     features_settings: dict[str, Any] | None = None  # features.build.settings_of the tables (what scoring must use)
 
+    @property
+    def outcome_after_days(self) -> int:
+        """Days after a control from which its outcome was known (`features.outcome_known_after_days`, 0 when the
+        settings were not kept: outcomes read from the control's day)."""
+        return int((self.features_settings or {}).get("outcome_known_after_days", 0))
+
 
 def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
                        on_month: Callable[[date, str], None] | None = None) -> TrainingData:
@@ -160,7 +166,8 @@ def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[dat
         return (f"{earlier} of the {labelable} inspections of months the warehouse declares would be left out, "
                 "more than a third")
     others = inspections[[month in known and month not in left for month in as_of]]
-    return configured_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows)
+    return configured_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows,
+                              config.features.outcome_known_after_days)
 
 
 def _named(months: list[date], whole_from: date) -> str:
@@ -355,7 +362,8 @@ def fit_and_evaluate(
     rows = data.labelled.rows
     if rows.empty:
         raise ValueError("no labelled rows: no inspection could be joined to features")
-    choice = choose_folds(rows, settings.n_folds, settings.validation_months, settings.min_train_rows)
+    choice = choose_folds(rows, settings.n_folds, settings.validation_months, settings.min_train_rows,
+                          data.outcome_after_days)
     folds, splits = choice.folds, list(choice.splitter.split(rows))
     log.info("folds: %s", choice.reason)
     if on_folds:

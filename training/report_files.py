@@ -221,7 +221,7 @@ to sanction, to score people, or outside the DSN population it was trained on.
 - Inverse-propensity weighting: **{result.ipw}** ({result.ipw_reason}).
 - Probabilities calibrated ({settings.calibration}) on the out-of-fold scores.
 
-Folds (by inspection date; train on everything before `valid_from`):
+Folds (by inspection date; train on the controls whose outcome was known before `valid_from`, up to `train_until`):
 
 {_markdown(folds)}
 

@@ -1,8 +1,11 @@
 """Temporal validation: expanding-window folds by inspection date. No random split anywhere.
 
 Fold k validates on the inspections dated in [valid_from, valid_until] (whole months) and trains on
-every inspection dated strictly before valid_from. The windows are consecutive and the last one
-ends with the month of the last inspection.
+every inspection whose outcome was known strictly before valid_from: dated before valid_from less
+`outcome_after_days` (`features.outcome_known_after_days`). A control of the weeks before the window
+whose outcome was not known yet when the window starts is in neither: trained on, it would teach the
+fold an outcome no one knew at its start. The windows are consecutive and the last one ends with the
+month of the last inspection.
 
 `choose_folds` fits the windows to the history: the configured number and length when every fold
 then trains on enough rows, else shorter windows (keeping the number of folds), then fewer folds
@@ -29,13 +32,20 @@ class TemporalSplitter:
     """Expanding-window folds over labelled rows dated by `inspection_date`.
 
     `n_folds` windows of `validation_months` months, the last ending with the last inspection's month;
-    a fold must train on at least `min_train_rows` rows.
+    a fold must train on at least `min_train_rows` rows, whose outcomes were known `outcome_after_days` after
+    their day, before the window.
     """
 
     n_folds: int = 3
     validation_months: int = 6
     min_train_rows: int = 1
     date_column: str = "inspection_date"
+    outcome_after_days: int = 0
+
+    def train_until(self, valid_from: date) -> date:
+        """The last day of a control a fold validating from `valid_from` trains on (its outcome known the day
+        before)."""
+        return valid_from - timedelta(days=self.outcome_after_days + 1)
 
     def table(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The folds as a table, unchecked: fold, train_until (last day trained on), valid_from,
@@ -49,12 +59,12 @@ class TemporalSplitter:
         for k in range(self.n_folds):
             valid_from = add_months(end, -self.validation_months * (self.n_folds - k))
             valid_to = add_months(valid_from, self.validation_months)
-            train = dates < valid_from
+            train = dates <= self.train_until(valid_from)
             valid = (dates >= valid_from) & (dates < valid_to)
             records.append(
                 {
                     "fold": k + 1,
-                    "train_until": valid_from - timedelta(days=1),
+                    "train_until": self.train_until(valid_from),
                     "valid_from": valid_from,
                     "valid_until": valid_to - timedelta(days=1),
                     "n_train": int(train.sum()),
@@ -87,7 +97,7 @@ class TemporalSplitter:
         """(fold, train positions, validation positions) for each fold, positions into `rows`."""
         dates = pd.to_datetime(rows[self.date_column]).dt.date.to_numpy()
         for fold in self.folds(rows).itertuples(index=False):
-            train = np.flatnonzero(dates < fold.valid_from)
+            train = np.flatnonzero(dates <= fold.train_until)
             valid = np.flatnonzero((dates >= fold.valid_from) & (dates <= fold.valid_until))
             yield fold.fold, train, valid
 
@@ -102,28 +112,31 @@ class FoldChoice:
     reason: str
 
 
-def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int) -> str | None:
+def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int,
+                       outcome_after_days: int = 0) -> str | None:
     """Why `rows` (inspections, labelled or not) do not fill `n_folds` windows of `validation_months` months, each
-    fold training on at least `min_train_rows` rows and validating on one (None when they do)."""
+    fold training on at least `min_train_rows` rows whose outcomes were known before it (`outcome_after_days` after
+    their day) and validating on one (None when they do)."""
     if rows.empty:
         return "there is no inspection"
-    configured = TemporalSplitter(n_folds, validation_months, min_train_rows)
+    configured = TemporalSplitter(n_folds, validation_months, min_train_rows, outcome_after_days=outcome_after_days)
     return configured.problem(configured.table(rows))
 
 
-def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int) -> FoldChoice:
+def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int,
+                 outcome_after_days: int = 0) -> FoldChoice:
     """The folds that fit the history of `rows`: `n_folds` windows of `validation_months` months when every
-    fold trains on at least `min_train_rows` rows and validates on one; else, for n_folds, n_folds - 1, ...
-    down to 2 folds, the longest windows (at most `validation_months`) that fit. Raises ValueError when even
-    two one-month windows do not fit."""
-    configured = TemporalSplitter(n_folds, validation_months, min_train_rows)
-    first_problem = configured_problem(rows, n_folds, validation_months, min_train_rows)
+    fold trains on at least `min_train_rows` rows (whose outcomes were known before it, `outcome_after_days` after
+    their day) and validates on one; else, for n_folds, n_folds - 1, ... down to 2 folds, the longest windows (at
+    most `validation_months`) that fit. Raises ValueError when even two one-month windows do not fit."""
+    configured = TemporalSplitter(n_folds, validation_months, min_train_rows, outcome_after_days=outcome_after_days)
+    first_problem = configured_problem(rows, n_folds, validation_months, min_train_rows, outcome_after_days)
     if first_problem is None:
         return FoldChoice(configured, configured.table(rows), True,
                           f"{n_folds} validation windows of {validation_months} months, as configured")
     for folds in range(n_folds, 1, -1):
         for months in range(validation_months, 0, -1):
-            candidate = TemporalSplitter(folds, months, min_train_rows)
+            candidate = TemporalSplitter(folds, months, min_train_rows, outcome_after_days=outcome_after_days)
             table = candidate.table(rows)
             if candidate.problem(table) is None:
                 return FoldChoice(candidate, table, False, (
@@ -132,4 +145,4 @@ def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_t
                     "then folds dropped, until every fold fits)"))
     raise ValueError(f"the inspections do not fill two folds: with the configured {n_folds} windows of "
                      f"{validation_months} months, {first_problem}; even two one-month windows do not fit "
-                     f"(need at least {min_train_rows} inspections before the first)")
+                     f"(need at least {min_train_rows} inspections whose outcomes were known before the first)")

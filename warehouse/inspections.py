@@ -360,6 +360,12 @@ def no_inspections() -> pd.DataFrame:
                          "abuse_found": pd.Series(dtype="int64")})
 
 
+def outcome_known_on(inspection_dates: pd.Series, after_days: int) -> pd.Series:
+    """The day each control's outcome is known: its day plus `after_days` (`features.outcome_known_after_days`: the
+    ministry's file gives no day the procedure closed)."""
+    return pd.to_datetime(inspection_dates).dt.normalize().astype("datetime64[s]") + pd.Timedelta(days=after_days)
+
+
 # The time zone of a date given with one (a Python caller's frame): a control's day is the day it was in France.
 INSPECTION_TIME_ZONE = "Europe/Paris"
 
