@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from core.sql_literals import sql_string, sql_string_list
 from warehouse.sql_engine import SqlEngine
-from warehouse.tables import FILES_NAME
+from warehouse.tables import manifest_of
 
 NO_FILES = ""  # the stamp of a warehouse whose declarations came in no file listed (simulated straight to Parquet)
 
@@ -44,7 +44,7 @@ class FilesKnown:
 
 def files_known(version: Path) -> FilesKnown:
     """`FilesKnown` of the warehouse `version` (its warehouse folder: `warehouse.engine.published_version`)."""
-    path = version.parent / "staging" / FILES_NAME
+    path = manifest_of(version.parent)
     if not path.exists():
         return FilesKnown(NO_FILES, 0)
     stamps = pq.read_table(path, columns=["ingested_at"]).column("ingested_at")
@@ -99,7 +99,7 @@ def arrivals(engine: SqlEngine, version: Path, declarants: Sequence[str], histor
     files = knew.files
     if files is None:
         return Arrivals(unknown="untracked")
-    manifest = version.parent / "staging" / FILES_NAME
+    manifest = manifest_of(version.parent)
     if not manifest.exists():
         return Arrivals(unknown="lost" if files.count else "")
 

@@ -54,7 +54,7 @@ from warehouse.parse_worker import (
 )
 from warehouse.pseudonym import key_fingerprint
 from warehouse.sql_engine import DuckDBEngine
-from warehouse.tables import FILES_NAME, FILES_SCHEMA
+from warehouse.tables import FILES_NAME, FILES_SCHEMA, manifest_of
 from warehouse.versions import (
     SET_ASIDE_FOLDER,
     KeyMismatch,
@@ -316,7 +316,7 @@ def ingest(
         issues: list[Issue] = []
         stamps: dict[str, datetime] = {}
         if rebuild and published is not None:
-            before = _read_manifest(published / "staging" / FILES_NAME)
+            before = _read_manifest(manifest_of(published))
             labels = before.column("source_file").to_pylist()
             # A file read again keeps the time it was first ingested: what a list knew is told by it (warehouse.arrivals).
             stamps = dict(zip(before.column("source_sha256").to_pylist(), before.column("ingested_at").to_pylist(),

@@ -12,6 +12,7 @@ Layout under `<home>/data/`:
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -127,6 +128,14 @@ def _utf8(text: str) -> bool:
 MONTHLY_TABLES = tuple(STAGED_SCHEMAS)
 
 FILES_NAME = "files.parquet"  # the manifest of ingested files, in `staging/`
+
+
+def manifest_of(state: Path) -> Path:
+    """The manifest of the files a published state of the warehouse was read from (the folder holding its `staging/`
+    and its warehouse version: `warehouse.engine.published_version(...).parent`)."""
+    return state / "staging" / FILES_NAME
+
+
 FILES_SCHEMA = pa.schema(
     [
         ("source_sha256", STRING), ("source_file", STRING), ("batch", STRING), ("bytes", pa.int64()),
