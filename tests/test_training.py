@@ -23,7 +23,7 @@ from training.labels import build_labelled_set, label_as_of, needed_months
 from training.metrics import Interval, precision_recall_at_share
 from training.promotion import promotion_decision, simpler_model_verdict
 from training.report_files import _markdown
-from training.splitter import TemporalSplitter, choose_folds, configured_problem
+from training.splitter import TemporalSplitter, choose_folds, configured_problem, folds_problem
 from training.tuning import TrialReport, study_to_run, trials_table
 
 A, B, C = "11111111100011", "22222222200012", "33333333300013"
@@ -150,7 +150,7 @@ def test_training_leaves_out_the_months_after_a_gap_in_the_warehouse_when_the_ot
     assert {date(2022, 5, 1), date(2022, 6, 1), date(2023, 7, 1)} <= set(months)
     assert choice == ("without 2022-07..2023-06: those of 2022-07..2023-06 count their 12-month window or the month "
                       "before it over part of it (the warehouse's declarations begin in 2020-01 and hold none for "
-                      "2022-06), and the other ones fill the configured folds")
+                      "2022-06), and the other ones fill the configured number of folds")
 
 
 def _months_choice(dates: list[str], declared: list[date]) -> tuple[list[date], list[date] | None, str]:
@@ -172,7 +172,7 @@ def test_a_gap_never_brings_back_the_first_months_of_the_warehouse():
     assert left == months_between(date(2023, 12, 1), date(2024, 10, 1)) and months[0] == date(2024, 11, 1)
     assert choice == ("from 2024-11: those before 2024-11 count their 12-month window or the month before it over part "
                       "of it (the warehouse's declarations begin in 2023-11 and hold none for 2025-06), and the later "
-                      "ones fill the configured folds; those of 2025-07..2026-06 are kept though they count it over "
+                      "ones fill the configured number of folds; those of 2025-07..2026-06 are kept though they count it over "
                       "part of it too: leaving out every such month, 69 of the 99 inspections of months the warehouse "
                       "declares would be left out, more than a third")
 
@@ -226,8 +226,8 @@ def test_when_every_month_is_kept_the_choice_names_only_the_partial_months_holdi
 def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():
     """Declarations of 2022-2023; ten inspections in June 2022 whose window is partial, two a month from February 2023
     to December 2024. Those of 2024 have no feature table: without the June ones, only the 22 of 2023 would be
-    labelled, too few for three windows of three months (none known before the first, outcomes known 90 days after a
-    control), so every month is kept."""
+    labelled, too few for three folds even of one month (ten known before the first, outcomes known 90 days after a
+    control: 12 needed), so every month is kept."""
     from core.config import Config
     from training.pipeline import _months_to_train
 
@@ -236,7 +236,7 @@ def test_inspections_after_the_warehouse_do_not_count_as_filling_the_folds():
     inspections = _inspections(*((A, day, 1) for day in dates))
     inspections["inspection_date"] = pd.to_datetime(inspections["inspection_date"])
     declared = [date(year, month, 1) for year in (2022, 2023) for month in range(1, 13)]
-    config = Config(training=TrainingConfig(validation_months=3, min_train_rows=10))
+    config = Config(training=TrainingConfig(validation_months=3, min_train_rows=12))
     months, left_for_window, choice = _months_to_train(inspections, declared, config)
     assert left_for_window is None and months[0] == date(2022, 5, 1)
     assert choice.startswith("all, though those before 2023-01 count their 12-month window")
@@ -330,6 +330,18 @@ def test_the_configured_folds_are_kept_when_the_history_allows_them():
     assert choice.reason == "3 validation windows of 6 months, as configured"
     assert configured_problem(_monthly("2023-01", 30, 25), n_folds=3, validation_months=6, min_train_rows=50) is None
     assert configured_problem(_monthly("2023-01", 0, 25), 3, 6, 50) == "there is no inspection"
+
+
+def test_the_configured_number_of_folds_is_filled_when_shorter_windows_fit():
+    """What leaving out the as-of months of partial windows asks of the other inspections: the configured number of
+    folds, windows shortened if need be; the configured windows' problem when even one-month windows do not fit."""
+    rows = _monthly("2025-01", 12, 25)
+    configured = configured_problem(rows, 3, 6, 50, outcome_after_days=31)
+    assert configured == ("fold 1 (validation 2024-07-01 to 2024-12-31) has 0 training and 0 validation rows: need at "
+                          "least 50 and 1")
+    assert folds_problem(rows, 3, 6, 50, outcome_after_days=31) is None  # three windows of three months fit
+    assert folds_problem(rows, 3, 6, 10_000, outcome_after_days=31) == configured.replace("50", "10000")
+    assert folds_problem(rows.iloc[0:0], 3, 6, 50) == "there is no inspection"
 
 
 def test_folds_are_dropped_after_windows_are_shortened_to_one_month():

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from champollion.cli import Context
 from champollion.training_commands import commands
-from core.config import Config, FeaturesConfig
+from core.config import Config
 from core.home import Home
 from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
@@ -226,16 +226,13 @@ def test_training_leaves_out_the_months_that_count_part_of_their_window_when_the
     from training.pipeline import fit_and_evaluate, load_training_data
     from training.workflow import inspection_source
 
-    # Outcomes known on the day of the control: 13 months of inspections fill three folds of three months then (with
-    # the default 90 days, each fold's last three months of controls do not train it, and every month is kept).
-    features = FeaturesConfig(outcome_known_after_days=0)
-    world = build_world(tmp_path, declared_before=8, config=Config(features=features))
+    world = build_world(tmp_path, declared_before=8)
     inspections = inspection_source(world.home, world.inspections_csv).rows
-    data = load_training_data(world.home, Config(training=SMALL_DATA, features=features), inspections)
+    data = load_training_data(world.home, Config(training=SMALL_DATA), inspections)
     assert data.labelled.months[0] == "2024-05" and min(data.features_by_month) == date(2024, 5, 1)
     assert data.months_choice == ("from 2024-05: those before 2024-05 count their 12-month window or the month before "
                                   "it over part of it (the warehouse's declarations begin in 2023-05), and the later "
-                                  "ones fill the configured folds")
+                                  "ones fill the configured number of folds")
     left_out = data.labelled.left_out
     reasons = left_out.groupby(left_out["as_of"].astype(str))["reason"].first()
     assert list(reasons.index) == ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"]
@@ -244,12 +241,14 @@ def test_training_leaves_out_the_months_that_count_part_of_their_window_when_the
     assert len(data.labelled.rows) + len(left_out) == len(inspections)
     result = fit_and_evaluate(data, SMALL_DATA, 1, None)
     assert result.months_choice == data.months_choice and result.folds["valid_from"].min() > date(2024, 5, 1)
-    # Three windows of six months do not fit in the 13 months from 2024-05: every month is kept, and why.
-    longer = load_training_data(world.home, Config(training=SMALL_DATA.model_copy(update={"validation_months": 6}),
-                                                   features=features), inspections)
+    # The later ones fill three folds of shorter windows (each fold trains on outcomes known 90 days before it).
+    assert (len(result.folds), result.folds["valid_until"].max()) == (3, date(2025, 6, 30))
+    # When they cannot, even with one-month windows, every month is kept, and why (the configured windows' problem).
+    longer = load_training_data(world.home, Config(training=SMALL_DATA.model_copy(
+        update={"validation_months": 6, "min_train_rows": 10_000})), inspections)
     assert longer.labelled.months[0] == "2024-01" and longer.labelled.left_out.empty
     assert longer.months_choice.startswith("all, though those before 2024-05 count their 12-month window")
-    assert "without them fold 1 (validation 2024-01-01 to 2024-06-30) has 0 training" in longer.months_choice
+    assert "without them fold 1 (validation 2024-01-01 to 2024-06-30) has 0 training and" in longer.months_choice
 
 
 @pytest.mark.slow

@@ -87,11 +87,11 @@ def _feature_table(rng: np.random.Generator, sirets: np.ndarray, regions: np.nda
 
 
 def build_world(root: Path, n_establishments: int = 240, first: date = date(2024, 1, 1), n_months: int = 18,
-                seed: int = 3, declared_before: int = 0, config: Config | None = None) -> World:
+                seed: int = 3, declared_before: int = 0) -> World:
     """Write the world under `root`: home/data/features/as_of=*/ (features, and evidence with no finding), an empty
     warehouse month per month (and per each of the `declared_before` months before `first`), inspections.csv (with two
-    bad rows) and truth/establishment_months.parquet. The tables are current for `config` (default: `Config()`)."""
-    config = config or Config()
+    bad rows) and truth/establishment_months.parquet. The tables are current for `Config()`."""
+    config = Config()
     rng = np.random.default_rng(seed)
     home = Home(root / "home")
     sirets = np.array([f"{10000000000000 + 97 * i:014d}" for i in range(n_establishments)])

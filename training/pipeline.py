@@ -49,7 +49,7 @@ from training.propensity import (
     propensity_population,
     sampled,
 )
-from training.splitter import FoldChoice, choose_folds, configured_problem
+from training.splitter import FoldChoice, choose_folds, folds_problem
 from training.truth import align_truth, truth_at, truth_comparison
 from training.tuning import (
     TrialReport,
@@ -99,7 +99,8 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     An as-of month whose window (`features.window_months`), or the month before it (the headcount growth's start),
     holds a month the warehouse does not declare (before its first declared month, or in a gap) counts its features
     over part of it: the inspections of such months are left out, with the reason, when they are at most a third of
-    those of declared months and the others alone fill the configured folds (`training.splitter.configured_problem`);
+    those of declared months and the others alone fill the configured number of folds, their windows shortened if
+    need be (`training.splitter.folds_problem`: rows whose window is whole are worth shorter validation windows);
     a gap never brings back the first months (`_months_to_train`); otherwise every month is kept. `months_choice`
     says which and why. (Trained on the 56 of its 98 inspections left, the `small` preset's model read no feature.)
     """
@@ -145,7 +146,7 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
     holding = any(month in left for month in as_of)
     others = "later" if chosen == leading else "other"
     choice = (f"{kept}: {_named(chosen, whole_from)} {why} ({span}), and "
-              + (f"the {others} ones fill the configured folds" if holding else "they hold no inspection"))
+              + (f"the {others} ones fill the configured number of folds" if holding else "they hold no inspection"))
     if chosen is not partial:
         choice += (f"; those of {runs_text([month for month in partial if month not in left])} are kept though they count it "
                    f"over part of it too: leaving out every such month, {problems[0]}")
@@ -155,7 +156,8 @@ def _months_to_train(inspections: pd.DataFrame, declared: list[date],
 def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[date], known: set[date],
                      config: Config) -> str | None:
     """Why the inspections of the as-of months `left` cannot be left out (None: they can): more than a third of those
-    of declared months (which alone can be labelled), or the others do not fill the configured folds. Months holding
+    of declared months (which alone can be labelled), or the others do not fill the configured number of folds, even
+    with shorter windows (`training.splitter.folds_problem`). Months holding
     no inspection can always be left out: no row is lost."""
     settings = config.training
     earlier = sum(month in left for month in as_of)
@@ -166,8 +168,8 @@ def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[dat
         return (f"{earlier} of the {labelable} inspections of months the warehouse declares would be left out, "
                 "more than a third")
     others = inspections[[month in known and month not in left for month in as_of]]
-    return configured_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows,
-                              config.features.outcome_known_after_days)
+    return folds_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows,
+                         config.features.outcome_known_after_days)
 
 
 def _named(months: list[date], whole_from: date) -> str:

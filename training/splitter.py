@@ -123,6 +123,20 @@ def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int,
     return configured.problem(configured.table(rows))
 
 
+def folds_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int,
+                  outcome_after_days: int = 0) -> str | None:
+    """Why `rows` do not fill `n_folds` folds of windows of at most `validation_months` months, shortened as
+    `choose_folds` shortens them (the configured windows' problem, `configured_problem`), or None when they do."""
+    problem = configured_problem(rows, n_folds, validation_months, min_train_rows, outcome_after_days)
+    if problem is None or rows.empty:
+        return problem
+    for months in range(validation_months - 1, 0, -1):
+        candidate = TemporalSplitter(n_folds, months, min_train_rows, outcome_after_days=outcome_after_days)
+        if candidate.problem(candidate.table(rows)) is None:
+            return None
+    return problem
+
+
 def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int,
                  outcome_after_days: int = 0) -> FoldChoice:
     """The folds that fit the history of `rows`: `n_folds` windows of `validation_months` months when every
