@@ -69,6 +69,19 @@ def _months_fr(params: Mapping[str, str]) -> str:
     return f"{of_month_fr(start)} à {month_fr(end)}"
 
 
+def _outcome_delay_fr(params: Mapping[str, str]) -> str:
+    """When the run took the outcome of a control as known (`features.outcome_known_after_days`), in French."""
+    days = params.get("features.outcome_known_after_days")
+    if days is None:
+        return ("Issue d'un contrôle lue dès le jour du contrôle (modèle entraîné avant le réglage "
+                "`features.outcome_known_after_days`) : ses plis apprenaient sur des issues que le début de leur "
+                "validation ne connaissait pas encore.")
+    return (f"Issue d'un contrôle supposée connue {number_fr(int(days))} jours après celui-ci (hypothèse réglable : "
+            "`features.outcome_known_after_days`, le fichier du ministère ne datant pas la clôture de la procédure) : "
+            "les indicateurs d'un mois ne lisent que les issues connues à sa fin, et chaque pli n'apprend que sur les "
+            "contrôles dont l'issue était connue avant sa validation.")
+
+
 def _folds_table(folds: pd.DataFrame | None) -> str:
     if folds is None or folds.empty:
         return "Les plis de validation ne sont pas enregistrés dans le run (report/folds.csv)."
@@ -134,9 +147,9 @@ appris.
 - Pondération par l'inverse de la probabilité d'être contrôlé : {_weighting_fr(params)}.
 - Probabilités calibrées ({f"calibration {CALIBRATION_FR.get(calibration, calibration)}" if calibration
                            else "méthode non enregistrée"}) sur les scores hors échantillon.
+- {_outcome_delay_fr(params)}
 
-Plis de validation (par date de contrôle ; chaque pli apprend sur les contrôles dont l'issue était connue avant sa
-validation, jusqu'à la date indiquée) :
+Plis de validation (par date de contrôle ; chaque pli apprend sur les contrôles jusqu'à la date indiquée) :
 
 {_folds_table(folds)}
 

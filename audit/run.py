@@ -46,7 +46,7 @@ from core.home import Home
 from core.months import add_months
 from features.store import declared_months, feature_tables
 from features.validation import rules_against_truth
-from scoring.monthly import month_features, previous_ranking, rank_table, score_stored
+from scoring.monthly import SettingsSkew, month_features, previous_ranking, rank_table, score_stored, settings_problem
 from training.labels import LABEL
 from training.metrics import group_codes, region_keys
 from training.pipeline import load_training_data, score_against_truth
@@ -199,6 +199,9 @@ def run_audit(
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, reference)
     model = load_scoring_model(settings.registered_model, version.version)
+    if problem := settings_problem(model, str(version.version), config):
+        # Scored, explained and refitted on features it never learned from, its audit would judge another model.
+        raise SettingsSkew(f"{problem}: audit the version trained with these settings")
     months = declared_months(home.warehouse)
     month = month or months[-1]
     notes: list[str] = []

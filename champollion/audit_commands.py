@@ -28,12 +28,13 @@ def audit(
     from audit.report import figure_count
     from audit.run import run_audit, write_audit
     from audit.verdict import verdict_lines
+    from scoring.monthly import SettingsSkew
 
     context = ctx.obj
     chosen = parse_month(month) if month is not None else None
     try:
         result = run_audit(context.home, context.config, model, chosen, truth)
-    except (FileNotFoundError, LookupError) as exc:
+    except (FileNotFoundError, LookupError, SettingsSkew) as exc:
         raise fail(str(exc)) from exc
     path = write_audit(result, context.home, context.config)
     typer.echo(f"audit of version {result.version} as of {result.month:%Y-%m}")

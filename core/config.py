@@ -84,9 +84,12 @@ class FeaturesConfig(_Section):
     )
     outcome_known_after_days: int = Field(
         default=90, ge=0, le=730,
-        description="Days after a control from which its outcome is known (the procedure's time: the employer heard, "
-        "the letter of observations or the procès-verbal drawn up). A control counts from its day; its outcome feeds "
-        "the features, and trains a fold, only from then.",
+        description="Days after a control from which its outcome is taken as known: an assumption (the ministry's "
+        "file does not date the end of the procedure: the employer heard, the letter of observations or the "
+        "procès-verbal drawn up), 90 by default; set it to the delay your records show. A control counts from its "
+        "day; its outcome feeds the features, and trains a fold, only from then. Changing it brings the stored "
+        "months' past-inspection features up to date, and a model trained with another value must be trained again "
+        "before it scores.",
     )
     pass_processes: int | None = Field(
         default=None, ge=1,

@@ -107,6 +107,25 @@ def settings_of(config: Config) -> dict[str, Any]:
             "ingest.inferred_end_after_months": config.ingest.inferred_end_after_months}
 
 
+def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
+    """How the feature settings a model was trained with (`features.build.settings_of`) differ from `config`'s, in
+    words ('' when they do not, or were not recorded). Only the settings both know are compared: one added since the
+    model was trained did not exist then (its default keeps what the code did, or the code then is compared as its
+    value: `SETTINGS_BEFORE_THEY_EXISTED`), one removed no longer applies."""
+    if trained_with is None:
+        return ""
+    now = settings_of(config)
+    trained_with = {**SETTINGS_BEFORE_THEY_EXISTED, **trained_with}
+    differ = sorted(key for key in trained_with.keys() & now.keys() if trained_with[key] != now[key])
+    shown = "; ".join(f"{key}: {trained_with[key]!r} then, {now[key]!r} now" for key in differ[:4])
+    return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
+
+
+# Feature settings the fingerprint leaves out: when outcomes are known changes only the past-inspection features, which
+# a stored month brings up to date with the inspections (`features.store`), never a recomputation of the month.
+NOT_FINGERPRINTED = ("outcome_known_after_days",)
+
+
 def fingerprint_of(as_of: date, config: Config, digests: dict[date, str]) -> str:
     """SHA-256 of the feature definitions (SQL and settings) and of the surviving declarations of the months a feature
     table as of `as_of` reads, from `digests`: `declaration_digests` of the warehouse version the table is computed
@@ -115,7 +134,8 @@ def fingerprint_of(as_of: date, config: Config, digests: dict[date, str]) -> str
     declarations = ";".join(f"{month:%Y-%m}={digests[month]}" for month in sorted(digests) if month <= window.as_of)
     digest = hashlib.sha256()
     for part in (
-        str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(), str(config.ingest.inferred_end_after_months),
+        str(FEATURES_SCHEMA_VERSION), config.features.model_dump_json(exclude=set(NOT_FINGERPRINTED)),
+        str(config.ingest.inferred_end_after_months),
         indicators_sql(config.features), rule_definitions_text(config.features),
         _benchmarks_sql(config.features.benchmark_min_group),
         INSPECTIONS_SQL, ESTABLISHMENTS_ASOF_SQL, ABSENCES_ASOF_SQL, *KEY_MACROS,

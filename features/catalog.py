@@ -91,7 +91,7 @@ BASE_FEATURES: tuple[Feature, ...] = (
     _f("n_rule_hits_total", "infractions potentielles relevées (toutes règles)", "count", "rules"),
     _f("past_inspections", "contrôles antérieurs connus", "count", "inspections"),
     _f("months_since_last_inspection", "mois depuis le dernier contrôle", "months", "inspections"),
-    _f("last_inspection_found_abuse", "le dernier contrôle dont l'issue est connue a relevé un abus", "ratio",
+    _f("last_inspection_found_abuse", "le dernier contrôle dont l'issue était connue à la fin du mois a relevé un abus", "ratio",
        "inspections"),
 )
 

@@ -494,7 +494,7 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     establishment not in the list's file; controls imported, definitions or the registry changed since, and nothing
     kept) the month is scored again with what is known now, and the explanation's `notice` says how the list's line
     differs."""
-    from scoring.monthly import load_model, month_features, previous_ranking
+    from scoring.monthly import SettingsSkew, load_model, month_features, previous_ranking, settings_problem
     from warehouse.inspections import load_inspections
 
     registry = model_home or home
@@ -504,7 +504,8 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     model, version, gone = None, "", ""
     if line is not None and model_reference is None:
         try:
-            model, version = load_model(registry, config, str(line["model_version"]))
+            # Not refused for other settings yet: a line its list explained reads only what the list kept.
+            model, version = load_model(registry, config, str(line["model_version"]), settings_checked=False)
         except LookupError as exc:
             gone = str(exc)
     if model is None:
@@ -524,6 +525,8 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
                                             siret, month, config, published=ranking, benchmarks=kept.benchmarks,
                                             declared=list_declared(kept, declared))
         return replace(explanation, timeline_note=known.note, timeline_today=known.today)
+    if problem := settings_problem(model, version, config):
+        raise SettingsSkew(problem)  # today's features, computed with other settings than the model learned from
     contracts = month_contracts(home, config, month, siret).contracts
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)

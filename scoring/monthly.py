@@ -29,7 +29,7 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.machine import usable_cpus
 from core.months import add_months
-from features.build import SETTINGS_BEFORE_THEY_EXISTED, settings_of
+from features.build import settings_skew
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, list_settings, write_list_inputs
@@ -97,8 +97,16 @@ def slug(text: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in ascii_text.lower()).split())
 
 
-def load_model(home: Home, config: Config, reference: str | None = None) -> tuple[SavedModel, str]:
-    """The ScoringModel of a registered version (alias or number; default: the configured one)."""
+class SettingsSkew(RuntimeError):
+    """A model trained on features computed with other settings than the configured ones (`settings_problem`)."""
+
+
+def load_model(home: Home, config: Config, reference: str | None = None,
+               settings_checked: bool = True) -> tuple[SavedModel, str]:
+    """The ScoringModel of a registered version (alias or number; default: the configured one). A model trained on
+    features computed with other settings is refused (`SettingsSkew`) unless `settings_checked` is False: a caller
+    that reads only what a list kept of its lines (features, evidence), never today's features, checks it itself
+    (`settings_problem`) before it reads today's."""
     from training.registry import connect, load_scoring_model, resolve_version
 
     client = connect(home, config.training)
@@ -109,26 +117,19 @@ def load_model(home: Home, config: Config, reference: str | None = None) -> tupl
             f"model version {version.version} was trained on feature schema {model.schema_version}, "
             f"this code computes schema {FEATURES_SCHEMA_VERSION}: retrain before scoring"
         )
-    skew = settings_skew(getattr(model, "features_settings", None), config)  # None: trained before they were kept
-    if skew:
-        raise RuntimeError(f"model version {version.version} was trained on features computed with other settings "
-                           f"({skew}): its scores would read other figures than it learned from; score with the "
-                           "settings it was trained with, or retrain")
+    problem = settings_problem(model, str(version.version), config)
+    if problem and settings_checked:
+        raise SettingsSkew(problem)
     return model, str(version.version)
 
 
-def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
-    """How the feature settings a model was trained with (`features.build.settings_of`) differ from `config`'s, in
-    words ('' when they do not, or were not recorded). Only the settings both know are compared: one added since the
-    model was trained did not exist then (its default keeps what the code did, or the code then is compared as its
-    value: `features.build.SETTINGS_BEFORE_THEY_EXISTED`), one removed no longer applies."""
-    if trained_with is None:
-        return ""
-    now = settings_of(config)
-    trained_with = {**SETTINGS_BEFORE_THEY_EXISTED, **trained_with}
-    differ = sorted(key for key in trained_with.keys() & now.keys() if trained_with[key] != now[key])
-    shown = "; ".join(f"{key}: {trained_with[key]!r} then, {now[key]!r} now" for key in differ[:4])
-    return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
+def settings_problem(model: SavedModel, version: str, config: Config) -> str | None:
+    """Why model `version` cannot score features computed with `config`'s settings (`settings_skew`), or None."""
+    skew = settings_skew(getattr(model, "features_settings", None), config)  # None: trained before they were kept
+    if not skew:
+        return None
+    return (f"model version {version} was trained on features computed with other settings ({skew}): its scores "
+            "would read other figures than it learned from; score with the settings it was trained with, or retrain")
 
 
 @dataclass(frozen=True, eq=False)

@@ -447,7 +447,7 @@ def sentence(
     if feature is not None and feature.unit == "category":
         return None
     if group == "last_inspection_found_abuse":
-        return "Le dernier contrôle dont l'issue est connue a relevé un abus" if float(value) >= 0.5 else None
+        return "Le dernier contrôle dont l'issue était connue à la fin du mois a relevé un abus" if float(value) >= 0.5 else None
     shown = format_value(group, value)
     change = headcount_change(row) if group == "headcount_growth_12m" else None
     text = f"{_capitalised(label)} : {shown}{f', {change}' if change else ''}"

@@ -40,6 +40,12 @@ def test_the_model_card_of_the_audit_is_french_and_written_from_the_run():
     assert "non appliquée (choix automatique, fait sur la vérité simulée" in card
     assert "calibration de Platt" in card and "la précision moyenne aux parts de la capacité de contrôle" in card
     assert "MLflow abc123 : report/model_card.md" in card
+    # When the outcome of a control was taken as known: an assumption, named with its setting.
+    assert ("Issue d'un contrôle supposée connue 90 jours après celui-ci (hypothèse réglable : "
+            "`features.outcome_known_after_days`") in _one_text(model_card_fr(
+                {**PARAMS, "features.outcome_known_after_days": "90"}, FOLDS, "abc123"))
+    # A run trained before the setting read it from the day of the control, and its card says so.
+    assert "Issue d'un contrôle lue dès le jour du contrôle (modèle entraîné avant le réglage" in card
     # No English sentence of the training's card, no home path (the source is named by its file).
     assert not re.search(r"Intended use|inspections that|\bthe\b|/home/", card)
 

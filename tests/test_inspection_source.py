@@ -114,6 +114,10 @@ def test_a_control_counts_from_its_day_and_its_outcome_from_the_day_it_is_known(
     assert seen["2025-05"].values.tolist() == [[1, 2, 1], [2, 1, 1]]  # the restaurant's on 05-31, the month's last day
     assert seen["2025-06"].values.tolist() == [[1, 3, 1], [2, 2, 1]]  # the shop's second still unknown
     assert seen["2025-07"].values.tolist() == [[1, 4, 1], [2, 3, 0]]  # known on 07-06: no abuse found
-    # Read from the day of the control, the stored months no longer agree: they are computed again.
-    assert not expected_inspection_features(inspections, date(2025, 4, 1), 0).equals(
-        expected_inspection_features(inspections, date(2025, 4, 1), 82))
+    # Another delay changes those three features only: the stored months are brought up to date, not computed again.
+    on_the_day = Config(features=config.features.model_copy(update={"outcome_known_after_days": 0}))
+    states: list[str] = []
+    april = feature_tables(home, on_the_day, [date(2025, 4, 1)], inspections, lambda month, state: states.append(state))
+    assert states == ["refreshed"]
+    assert april[date(2025, 4, 1)].set_index("siret").loc[[RESTAURANT, SHOP], list(INSPECTION_FEATURES)].values.tolist() == [
+        [1, 1, 1], [2, 0, 0]]  # outcomes read from the day of the control

@@ -570,8 +570,7 @@ def test_a_succession_of_contracts_is_not_read_as_a_contract_past_the_maximum():
 
 
 def test_a_model_is_scored_with_the_feature_settings_it_was_trained_with():
-    from features.build import settings_of
-    from scoring.monthly import settings_skew
+    from features.build import settings_of, settings_skew
 
     config = Config()
     trained = settings_of(config)

@@ -255,7 +255,7 @@ def _dated(dates: list[str], outcomes: list[int] | None = None) -> pd.DataFrame:
 def test_folds_are_expanding_windows_ending_with_the_last_inspection_month():
     rows = _dated(["2024-01-15", "2024-02-10", "2024-03-01", "2024-04-30", "2024-05-02", "2024-06-30"],
                   [1, 0, 1, 0, 1, 1])
-    folds = TemporalSplitter(n_folds=3, validation_months=1).folds(rows)
+    folds = TemporalSplitter(n_folds=3, validation_months=1, outcome_after_days=0).folds(rows)
     expected = pd.DataFrame({
         "fold": [1, 2, 3],
         "train_until": [date(2024, 3, 31), date(2024, 4, 30), date(2024, 5, 31)],
@@ -270,7 +270,7 @@ def test_folds_are_expanding_windows_ending_with_the_last_inspection_month():
 
 def test_an_inspection_on_the_first_day_of_a_validation_window_is_validated_not_trained_on():
     rows = _dated(["2024-01-10", "2024-04-30", "2024-05-01", "2024-06-30", "2024-07-01", "2024-10-05"])
-    splitter = TemporalSplitter(n_folds=3, validation_months=2)
+    splitter = TemporalSplitter(n_folds=3, validation_months=2, outcome_after_days=0)
     assert splitter.folds(rows)["valid_from"].tolist() == [date(2024, 5, 1), date(2024, 7, 1), date(2024, 9, 1)]
     splits = {fold: (train.tolist(), valid.tolist()) for fold, train, valid in splitter.split(rows)}
     assert splits[1] == ([0, 1], [2, 3])  # 2024-05-01 opens fold 1's window: validation
@@ -293,7 +293,7 @@ def test_a_fold_trains_only_on_outcomes_known_before_its_window():
     assert splits[2] == ([0, 1, 2, 3, 4], [6, 7])  # 05-01: known on 06-30, the day before the window
     assert folds["n_train"].tolist() == [2, 5]
     # Outcomes known on the day: every control before the window trains it.
-    assert [t.tolist() for _, t, _ in TemporalSplitter(n_folds=2, validation_months=2).split(rows)] == [
+    assert [t.tolist() for _, t, _ in TemporalSplitter(n_folds=2, validation_months=2, outcome_after_days=0).split(rows)] == [
         [0, 1, 2, 3], [0, 1, 2, 3, 4, 5]]
     # Folds are chosen on what they can train on.
     choice = choose_folds(_monthly("2025-01", 12, 25), n_folds=3, validation_months=3, min_train_rows=50,
@@ -304,7 +304,7 @@ def test_a_fold_trains_only_on_outcomes_known_before_its_window():
 def test_a_fold_without_enough_training_rows_is_refused_with_its_dates():
     rows = _dated(["2024-05-10", "2024-06-10", "2024-07-10"])
     with pytest.raises(ValueError, match=r"fold 1 .* 0 training"):
-        TemporalSplitter(n_folds=3, validation_months=1, min_train_rows=1).folds(rows)
+        TemporalSplitter(n_folds=3, validation_months=1, min_train_rows=1, outcome_after_days=0).folds(rows)
 
 
 def _monthly(first: str, months: int, per_month: int) -> pd.DataFrame:
@@ -315,7 +315,7 @@ def _monthly(first: str, months: int, per_month: int) -> pd.DataFrame:
 
 def test_twelve_months_of_inspections_get_shorter_windows_and_say_why():
     rows = _monthly("2025-01", 12, 25)  # 300 inspections, January to December 2025
-    choice = choose_folds(rows, n_folds=3, validation_months=6, min_train_rows=50)
+    choice = choose_folds(rows, n_folds=3, validation_months=6, min_train_rows=50, outcome_after_days=0)
     assert not choice.as_configured
     assert (choice.splitter.n_folds, choice.splitter.validation_months) == (3, 3)
     assert choice.folds["valid_from"].tolist() == [date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1)]
@@ -325,11 +325,13 @@ def test_twelve_months_of_inspections_get_shorter_windows_and_say_why():
 
 
 def test_the_configured_folds_are_kept_when_the_history_allows_them():
-    choice = choose_folds(_monthly("2023-01", 30, 25), n_folds=3, validation_months=6, min_train_rows=50)
+    choice = choose_folds(_monthly("2023-01", 30, 25), n_folds=3, validation_months=6, min_train_rows=50,
+                          outcome_after_days=0)
     assert choice.as_configured and (choice.splitter.n_folds, choice.splitter.validation_months) == (3, 6)
     assert choice.reason == "3 validation windows of 6 months, as configured"
-    assert configured_problem(_monthly("2023-01", 30, 25), n_folds=3, validation_months=6, min_train_rows=50) is None
-    assert configured_problem(_monthly("2023-01", 0, 25), 3, 6, 50) == "there is no inspection"
+    assert configured_problem(_monthly("2023-01", 30, 25), n_folds=3, validation_months=6, min_train_rows=50,
+                              outcome_after_days=0) is None
+    assert configured_problem(_monthly("2023-01", 0, 25), 3, 6, 50, outcome_after_days=0) == "there is no inspection"
 
 
 def test_the_configured_number_of_folds_is_filled_when_shorter_windows_fit():
@@ -338,18 +340,20 @@ def test_the_configured_number_of_folds_is_filled_when_shorter_windows_fit():
     rows = _monthly("2025-01", 12, 25)
     configured = configured_problem(rows, 3, 6, 50, outcome_after_days=31)
     assert configured == ("fold 1 (validation 2024-07-01 to 2024-12-31) has 0 training and 0 validation rows: need at "
-                          "least 50 and 1")
+                          "least 50 and 1 (it trains on the controls up to 2024-05-30, whose outcomes were known before "
+                          "it: 31 days after the control, `features.outcome_known_after_days`)")
     assert folds_problem(rows, 3, 6, 50, outcome_after_days=31) is None  # three windows of three months fit
     assert folds_problem(rows, 3, 6, 10_000, outcome_after_days=31) == configured.replace("50", "10000")
-    assert folds_problem(rows.iloc[0:0], 3, 6, 50) == "there is no inspection"
+    assert folds_problem(rows.iloc[0:0], 3, 6, 50, outcome_after_days=0) == "there is no inspection"
 
 
 def test_folds_are_dropped_after_windows_are_shortened_to_one_month():
     # 4 months of 20: three one-month windows would leave 20 training rows; two leave 40.
-    choice = choose_folds(_monthly("2025-01", 4, 20), n_folds=3, validation_months=6, min_train_rows=40)
+    choice = choose_folds(_monthly("2025-01", 4, 20), n_folds=3, validation_months=6, min_train_rows=40,
+                          outcome_after_days=0)
     assert (choice.splitter.n_folds, choice.splitter.validation_months) == (2, 1)
     with pytest.raises(ValueError, match="even two one-month windows do not fit"):
-        choose_folds(_monthly("2025-01", 2, 20), n_folds=3, validation_months=6, min_train_rows=40)
+        choose_folds(_monthly("2025-01", 2, 20), n_folds=3, validation_months=6, min_train_rows=40, outcome_after_days=0)
 
 
 # --- precision at k ---------------------------------------------------------------------------------
@@ -435,8 +439,10 @@ def test_the_gate_compares_only_inspections_the_champion_never_saw():
     })
     assert unseen_by(fold, ["2025-03", "2025-04"])["siret"].tolist() == [B, C]
     assert unseen_by(fold, ["2025-06"]).empty
-    assert fold_key(fold) == fold_key(fold.iloc[::-1])
-    assert fold_key(fold) != fold_key(fold.assign(abuse_found=[1, 1, 1]))
+    assert fold_key(fold, 90) == fold_key(fold.iloc[::-1], 90)
+    assert fold_key(fold, 90) != fold_key(fold.assign(abuse_found=[1, 1, 1]), 90)
+    # Measured with outcomes known on the day of the control, the same rows are not the same measure.
+    assert fold_key(fold, 90) != fold_key(fold, 0)
 
 
 # --- one control, one label ----------------------------------------------------------------------------

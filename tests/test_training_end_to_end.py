@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from champollion.cli import Context
 from champollion.training_commands import commands
-from core.config import Config
+from core.config import Config, FeaturesConfig
 from core.home import Home
 from core.training_config import TrainingConfig
 from features.catalog import FEATURES_SCHEMA_VERSION
@@ -147,6 +147,28 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     assert re.search(r"version 2: MLflow run \w+; "
                      r"(LightGBM .* beats every simpler model|the simpler model does as well|a simpler model does better)",
                      _flat(listed.output)), listed.output
+
+
+def test_a_champion_measured_with_outcomes_read_from_the_control_day_gives_way_to_a_challenger_that_can_score(
+        training_world):
+    """A champion trained when outcomes were read from the day of the control (its folds trained on outcomes their
+    window did not know yet, its features read them early) has the same latest-fold rows as a challenger trained on
+    the same inspections: its recorded out-of-fold value was compared with the challenger's honest one, and it was
+    kept though `score` refuses it. Its value is no longer taken as comparable (re-scored on the challenger's rows it
+    never saw, here none), and a challenger that can score replaces a champion that cannot, saying why."""
+    inspections = ["--inspections", str(training_world.inspections_csv)]
+    on_the_day = Config(training=SMALL_DATA, features=FeaturesConfig(outcome_known_after_days=0))
+    first = runner.invoke(_app(training_world.home, on_the_day), ["train", *inspections])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(_app(training_world.home, Config(training=SMALL_DATA)), ["train", *inspections])
+    assert re.search(r"version 2 with alias\(es\) challenger\n", second.output), second.output
+    promoted = runner.invoke(_app(training_world.home, Config(training=SMALL_DATA)), ["promote"])
+    gated = _flat(promoted.output)
+    assert promoted.exit_code == 0 and "same latest fold" not in gated, gated
+    assert "champion v1 cannot be measured on v2's latest fold (none of the latest fold's inspections is later" in gated
+    assert ("promoted: champion v1 was trained on features computed with other settings than the configured ones "
+            "(outcome_known_after_days: 0 then, 90 now): `champollion score` refuses it, v2 can score") in gated, gated
+    assert "aliases moved: champion v1 -> v2" in gated, gated
 
 
 def test_promoting_an_older_version_moves_only_the_champion_alias(training_world):

@@ -138,6 +138,43 @@ def test_an_establishment_page_is_logged_with_its_reader(app, world):
     assert any(r.siret == world.siret_a and r.what == "fiche" for r in records)
 
 
+def test_a_model_trained_with_other_settings_still_explains_the_lines_its_list_explained(world, monkeypatch):
+    """A list drawn up by a model trained before a setting changed (here: before `features.outcome_known_after_days`
+    existed, which it is compared with as 0) answered 500 on every establishment page, though the page of a line the
+    list explained reads only what the list kept. It opens; a line read from today's features, which the model would
+    read with other settings than it learned from, answers « explication indisponible », and `explain` and the audit
+    say why."""
+    import training.registry as registry
+    from scoring.explain import explain_month
+    from scoring.monthly import SettingsSkew
+    from web.app import create_app
+
+    registered = registry.load_scoring_model
+
+    def trained_before_the_setting(name: str, version: str) -> Any:
+        model = registered(name, version)
+        model.features_settings = {k: v for k, v in model.features_settings.items() if k != "outcome_known_after_days"}
+        return model
+
+    monkeypatch.setattr(registry, "load_scoring_model", trained_before_the_setting)
+    client = signed_in(create_app(world.home, world.config), world.logins["inspecteur A"])
+    assert client.get(f"/etablissements/{world.month}/{world.siret_a}").status_code == 200
+    month = date.fromisoformat(world.month + "-01")
+    assert explain_month(world.home, world.config, world.siret_a, month).establishment["siret"] == world.siret_a
+    ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv", dtype=str)
+    unlisted = ranked[(ranked["in_list"].str.lower() != "true") & (ranked["region_code"] == world.region_a)]["siret"]
+    page = client.get(f"/etablissements/{world.month}/{unlisted.iloc[0]}")
+    assert page.status_code == 404 and "Explication indisponible" in html.unescape(page.text)
+    with pytest.raises(SettingsSkew, match="outcome_known_after_days: 0 then, 90 now"):
+        explain_month(world.home, world.config, unlisted.iloc[0], month)
+    # Nor is it audited on features it never learned from.
+    import audit.run
+
+    monkeypatch.setattr(audit.run, "load_scoring_model", trained_before_the_setting)
+    with pytest.raises(SettingsSkew, match="0 then, 90 now.*audit the version trained with these settings"):
+        audit.run.run_audit(world.home, world.config)
+
+
 def _log_since(app, first_id: int) -> list[tuple]:
     """The access log's rows from `first_id` on: login, action, region, SIRET, granted."""
     from web.database import AccessRecord

@@ -82,13 +82,8 @@ class TrainingData:
     features_by_month: StoredFeatures
     labelled: LabelledSet
     months_choice: str
+    outcome_after_days: int  # features.outcome_known_after_days: when the outcomes were known (the folds' cut)
     features_settings: dict[str, Any] | None = None  # features.build.settings_of the tables (what scoring must use)
-
-    @property
-    def outcome_after_days(self) -> int:
-        """Days after a control from which its outcome was known (`features.outcome_known_after_days`, 0 when the
-        settings were not kept: outcomes read from the control's day)."""
-        return int((self.features_settings or {}).get("outcome_known_after_days", 0))
 
 
 def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
@@ -110,7 +105,8 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     tables = feature_tables(home, config, months, inspections, on_month)
     labelled = build_labelled_set(inspections, tables, declared if partial_left_out else None,
                                   config.features.window_months, partial_left_out)
-    return TrainingData(inspections, tables, labelled, choice, settings_of(config))
+    return TrainingData(inspections, tables, labelled, choice, config.features.outcome_known_after_days,
+                        settings_of(config))
 
 
 def _months_to_train(inspections: pd.DataFrame, declared: list[date],
@@ -169,7 +165,7 @@ def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[dat
                 "more than a third")
     others = inspections[[month in known and month not in left for month in as_of]]
     return folds_problem(others, settings.n_folds, settings.validation_months, settings.min_train_rows,
-                         config.features.outcome_known_after_days)
+                         outcome_after_days=config.features.outcome_known_after_days)
 
 
 def _named(months: list[date], whole_from: date) -> str:
@@ -365,7 +361,7 @@ def fit_and_evaluate(
     if rows.empty:
         raise ValueError("no labelled rows: no inspection could be joined to features")
     choice = choose_folds(rows, settings.n_folds, settings.validation_months, settings.min_train_rows,
-                          data.outcome_after_days)
+                          outcome_after_days=data.outcome_after_days)
     folds, splits = choice.folds, list(choice.splitter.split(rows))
     log.info("folds: %s", choice.reason)
     if on_folds:
@@ -464,7 +460,7 @@ def fit_and_evaluate(
         final_models=final_models, calibrators=calibrators, scoring_model=scoring_model,
         importance=feature_importance(booster_model, rows), selection=selection, propensity_auc=propensity_auc,
         weights_summary={"min": float(np.min(final)), "median": float(np.median(final)), "max": float(np.max(final))},
-        latest_fold=latest_fold, latest_fold_key=fold_key(latest_fold), latest_fold_values=on_latest,
+        latest_fold=latest_fold, latest_fold_key=fold_key(latest_fold, data.outcome_after_days), latest_fold_values=on_latest,
         simpler_model_verdict=simpler_model_verdict(
             baselines, Interval(float(gbm["value"]), float(gbm["low"]), float(gbm["high"]))),
         data_fingerprint=fingerprint,

@@ -129,12 +129,15 @@ def simpler_model_verdict(values: dict[str, float], interval: Interval) -> str:
     return f"the simpler model does as well: {named(as_good)}, within the interval of {lightgbm}"
 
 
-def fold_key(fold_rows: pd.DataFrame) -> str:
-    """Identifies a validation fold by its inspections (SIRET, date, outcome): equal keys, same rows."""
+def fold_key(fold_rows: pd.DataFrame, outcome_after_days: int) -> str:
+    """Identifies a validation fold by its inspections (SIRET, date, outcome) and the delay after which the outcomes
+    it was trained on and its features read were known (`features.outcome_known_after_days`): equal keys, same rows
+    measured the same way. Two models measured out-of-fold with other delays (one trained on outcomes its window did
+    not know yet) are compared by re-scoring, never by their recorded values."""
     keys = fold_rows[["siret", "inspection_date", LABEL]].astype(str).sort_values(["inspection_date", "siret"])
     digest = hashlib.sha256(keys.to_csv(index=False).encode()).hexdigest()[:16]
     dates = pd.to_datetime(fold_rows["inspection_date"])
-    return f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}:{len(fold_rows)}:{digest}"
+    return f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}:{len(fold_rows)}:{digest}:outcomes+{outcome_after_days}d"
 
 
 def unseen_by(fold_rows: pd.DataFrame, data_months: list[str]) -> pd.DataFrame:

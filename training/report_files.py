@@ -189,6 +189,7 @@ def model_card(result: TrainingResult, context: dict[str, str]) -> str:
     by_size = subgroup_table(oof, "lightgbm", oof["headcount"].map(size_band), k)
     rows = result.labelled.rows
     first, last = rows["inspection_date"].min(), rows["inspection_date"].max()
+    data_delay = (result.scoring_model.features_settings or {}).get("outcome_known_after_days", 0)
     folds = result.folds.astype(str)
     selection = result.selection
     source = context.get("inspections", "the warehouse")
@@ -221,7 +222,8 @@ to sanction, to score people, or outside the DSN population it was trained on.
 - Inverse-propensity weighting: **{result.ipw}** ({result.ipw_reason}).
 - Probabilities calibrated ({settings.calibration}) on the out-of-fold scores.
 
-Folds (by inspection date; train on the controls whose outcome was known before `valid_from`, up to `train_until`):
+Folds (by inspection date; train on the controls whose outcome was known before `valid_from`, up to `train_until`:
+outcomes taken as known {data_delay} days after the control, `features.outcome_known_after_days`, an assumption):
 
 {_markdown(folds)}
 

@@ -15,7 +15,7 @@ then trains on enough rows, else shorter windows (keeping the number of folds), 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -40,7 +40,8 @@ class TemporalSplitter:
     validation_months: int = 6
     min_train_rows: int = 1
     date_column: str = "inspection_date"
-    outcome_after_days: int = 0
+    # Required: a splitter that forgot it would train each fold on outcomes its window did not know yet.
+    outcome_after_days: int = field(kw_only=True)
 
     def train_until(self, valid_from: date) -> date:
         """The last day of a control a fold validating from `valid_from` trains on (its outcome known the day
@@ -80,9 +81,12 @@ class TemporalSplitter:
         if too_small.empty:
             return None
         first = too_small.iloc[0]
+        known = (f" (it trains on the controls up to {first['train_until']}, whose outcomes were known before it: "
+                 f"{self.outcome_after_days} days after the control, `features.outcome_known_after_days`)"
+                 if self.outcome_after_days else "")
         return (f"fold {first['fold']} (validation {first['valid_from']} to {first['valid_until']}) has "
                 f"{first['n_train']} training and {first['n_valid']} validation rows: need at least "
-                f"{self.min_train_rows} and 1")
+                f"{self.min_train_rows} and 1{known}")
 
     def folds(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The folds as a table (see `table`). Raises ValueError if a fold trains on too few rows or
@@ -112,8 +116,8 @@ class FoldChoice:
     reason: str
 
 
-def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int,
-                       outcome_after_days: int = 0) -> str | None:
+def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int, *,
+                       outcome_after_days: int) -> str | None:
     """Why `rows` (inspections, labelled or not) do not fill `n_folds` windows of `validation_months` months, each
     fold training on at least `min_train_rows` rows whose outcomes were known before it (`outcome_after_days` after
     their day) and validating on one (None when they do)."""
@@ -123,11 +127,11 @@ def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int,
     return configured.problem(configured.table(rows))
 
 
-def folds_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int,
-                  outcome_after_days: int = 0) -> str | None:
+def folds_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int, *,
+                  outcome_after_days: int) -> str | None:
     """Why `rows` do not fill `n_folds` folds of windows of at most `validation_months` months, shortened as
     `choose_folds` shortens them (the configured windows' problem, `configured_problem`), or None when they do."""
-    problem = configured_problem(rows, n_folds, validation_months, min_train_rows, outcome_after_days)
+    problem = configured_problem(rows, n_folds, validation_months, min_train_rows, outcome_after_days=outcome_after_days)
     if problem is None or rows.empty:
         return problem
     for months in range(validation_months - 1, 0, -1):
@@ -137,14 +141,15 @@ def folds_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_
     return problem
 
 
-def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int,
-                 outcome_after_days: int = 0) -> FoldChoice:
+def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int, *,
+                 outcome_after_days: int) -> FoldChoice:
     """The folds that fit the history of `rows`: `n_folds` windows of `validation_months` months when every
     fold trains on at least `min_train_rows` rows (whose outcomes were known before it, `outcome_after_days` after
     their day) and validates on one; else, for n_folds, n_folds - 1, ... down to 2 folds, the longest windows (at
     most `validation_months`) that fit. Raises ValueError when even two one-month windows do not fit."""
     configured = TemporalSplitter(n_folds, validation_months, min_train_rows, outcome_after_days=outcome_after_days)
-    first_problem = configured_problem(rows, n_folds, validation_months, min_train_rows, outcome_after_days)
+    first_problem = configured_problem(rows, n_folds, validation_months, min_train_rows,
+                                       outcome_after_days=outcome_after_days)
     if first_problem is None:
         return FoldChoice(configured, configured.table(rows), True,
                           f"{n_folds} validation windows of {validation_months} months, as configured")
@@ -159,4 +164,5 @@ def choose_folds(rows: pd.DataFrame, n_folds: int, validation_months: int, min_t
                     "then folds dropped, until every fold fits)"))
     raise ValueError(f"the inspections do not fill two folds: with the configured {n_folds} windows of "
                      f"{validation_months} months, {first_problem}; even two one-month windows do not fit "
-                     f"(need at least {min_train_rows} inspections whose outcomes were known before the first)")
+                     f"(need at least {min_train_rows} inspections whose outcomes were known before the first: "
+                     f"{outcome_after_days} days after the control, `features.outcome_known_after_days`)")

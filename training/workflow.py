@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.training_config import TrainingConfig
+from features.build import settings_skew
 from features.store import declared_months, feature_tables
 from training.pipeline import TrainingData, TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
 from training.promotion import PromotionDecision, gate_value, promotion_decision, promotion_metric, unseen_by
@@ -276,7 +277,15 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
                 champion_value, rows = None, None
                 note = (f"champion v{champion.version} cannot be measured on v{candidate.version}'s latest fold ({exc}); "
                         "their recorded values are of other folds, other inspections, and are not compared")
-    if champion is not None and champion_value is None:
+    trained_with = getattr(load_scoring_model(name, champion.version), "features_settings", None) if champion else None
+    unusable = settings_skew(trained_with, config) if champion is not None else ""
+    candidate_skew = settings_skew(getattr(load_scoring_model(name, candidate.version), "features_settings", None), config)
+    if champion is not None and unusable and not candidate_skew:
+        # `score` refuses the champion: kept, it would give no list until retrained or the settings put back.
+        decision = PromotionDecision(True, f"champion v{champion.version} was trained on features computed with other "
+                                           f"settings than the configured ones ({unusable}): `champollion score` "
+                                           f"refuses it, v{candidate.version} can score", challenger_value, champion_value)
+    elif champion is not None and champion_value is None:
         verdict = "forced" if force else "champion kept (use --force to override)"
         decision = PromotionDecision(force, f"no comparable value for champion v{champion.version}: {verdict}",
                                      challenger_value, None)

@@ -362,7 +362,8 @@ def no_inspections() -> pd.DataFrame:
 
 def outcome_known_on(inspection_dates: pd.Series, after_days: int) -> pd.Series:
     """The day each control's outcome is known: its day plus `after_days` (`features.outcome_known_after_days`: the
-    ministry's file gives no day the procedure closed)."""
+    ministry's file gives no day the procedure closed). `inspection_dates`: as `typed_inspections` gives them (days in
+    France, no time zone)."""
     return pd.to_datetime(inspection_dates).dt.normalize().astype("datetime64[s]") + pd.Timedelta(days=after_days)
 
 

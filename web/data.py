@@ -50,6 +50,7 @@ from web.project import (
     published_version,
     read_list_inputs,
     read_ranking,
+    settings_problem,
     stale_notice,
     stored_as_they_are,
     timeline_png,
@@ -237,7 +238,8 @@ class HomeData:
     def model(self, version: str) -> Any:
         with self._lock:
             if version not in self._models:
-                self._models[version] = load_model(self.model_home, self.config, version)[0]
+                # Not refused for other settings here: a line its list explained reads only what the list kept.
+                self._models[version] = load_model(self.model_home, self.config, version, settings_checked=False)[0]
             return self._models[version]
 
     def agencies(self, month: date, version: Path, engine: DuckDBEngine) -> pd.DataFrame:
@@ -315,6 +317,8 @@ class HomeData:
             features = MonthFeatures(kept.features, kept.positions, kept.benchmarks)
             evidence = kept.evidence_of(siret)
         else:
+            if problem := settings_problem(model, str(line["model_version"]), self.config):
+                raise LookupError(problem)  # today's features, computed with other settings than it learned from
             features = self.features(month, model.features)
             if siret not in features.positions:
                 raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")

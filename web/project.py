@@ -45,7 +45,7 @@ from scoring.explain import (
     timeline_png,
 )
 from scoring.list_inputs import ListInputs, as_drawn_up, list_inputs_folder, read_list_inputs
-from scoring.monthly import drawn_up_at, lists_folder, load_model, read_ranking, slug
+from scoring.monthly import drawn_up_at, lists_folder, load_model, read_ranking, settings_problem, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, reason_label, region_names
 from scoring.region_files import lines_csv
 from training.metrics import Interval
@@ -122,6 +122,7 @@ __all__ = [
     "read_ranking",
     "reason_label",
     "region_names",
+    "settings_problem",
     "signed_fr",
     "slug",
     "stale_notice",
