@@ -76,7 +76,8 @@ def _outcome_delay_fr(params: Mapping[str, str]) -> str:
         return ("Issue d'un contrôle lue dès le jour du contrôle (modèle entraîné avant le réglage "
                 "`features.outcome_known_after_days`) : ses plis apprenaient sur des issues que le début de leur "
                 "validation ne connaissait pas encore.")
-    return (f"Issue d'un contrôle supposée connue {number_fr(int(days))} jours après celui-ci (hypothèse réglable : "
+    when = "le jour même" if int(days) == 0 else f"{number_fr(int(days))} jours après celui-ci"
+    return (f"Issue d'un contrôle supposée connue {when} (hypothèse réglable : "
             "`features.outcome_known_after_days`, le fichier du ministère ne datant pas la clôture de la procédure) : "
             "les indicateurs d'un mois ne lisent que les issues connues à sa fin, et chaque pli n'apprend que sur les "
             "contrôles dont l'issue était connue avant sa validation.")

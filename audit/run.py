@@ -44,9 +44,10 @@ from core.capacity import siret_key, top_share_mask
 from core.config import Config
 from core.home import Home
 from core.months import add_months
+from features.build import SettingsSkew, settings_problem
 from features.store import declared_months, feature_tables
 from features.validation import rules_against_truth
-from scoring.monthly import SettingsSkew, month_features, previous_ranking, rank_table, score_stored, settings_problem
+from scoring.monthly import month_features, previous_ranking, rank_table, score_stored
 from training.labels import LABEL
 from training.metrics import group_codes, region_keys
 from training.pipeline import load_training_data, score_against_truth

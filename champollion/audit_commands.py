@@ -28,7 +28,7 @@ def audit(
     from audit.report import figure_count
     from audit.run import run_audit, write_audit
     from audit.verdict import verdict_lines
-    from scoring.monthly import SettingsSkew
+    from features.build import SettingsSkew
 
     context = ctx.obj
     chosen = parse_month(month) if month is not None else None

@@ -99,12 +99,13 @@ def evaluate(
 ) -> None:
     """Precision@k of every model against the hidden truth of a simulated population, with the oracle."""
     from champollion import training_report as report
+    from features.build import SettingsSkew
     from training.workflow import evaluate as run_evaluate
 
     context = ctx.obj
     try:
         outcome = run_evaluate(context.home, context.config, truth, parse_month(month) if month else None, model, inspections)
-    except (FileNotFoundError, LookupError, ValueError) as exc:
+    except (FileNotFoundError, LookupError, ValueError, SettingsSkew) as exc:
         raise fail(str(exc)) from exc
     report.print_truth(outcome)
     if outcome.truth_over_folds is not None:

@@ -111,14 +111,27 @@ def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
     """How the feature settings a model was trained with (`features.build.settings_of`) differ from `config`'s, in
     words ('' when they do not, or were not recorded). Only the settings both know are compared: one added since the
     model was trained did not exist then (its default keeps what the code did, or the code then is compared as its
-    value: `SETTINGS_BEFORE_THEY_EXISTED`), one removed no longer applies."""
-    if trained_with is None:
-        return ""
+    value: `SETTINGS_BEFORE_THEY_EXISTED`), one removed no longer applies. A model trained before the settings were
+    kept (`trained_with` None) is compared on `SETTINGS_BEFORE_THEY_EXISTED` alone."""
     now = settings_of(config)
-    trained_with = {**SETTINGS_BEFORE_THEY_EXISTED, **trained_with}
+    trained_with = {**SETTINGS_BEFORE_THEY_EXISTED, **(trained_with or {})}
     differ = sorted(key for key in trained_with.keys() & now.keys() if trained_with[key] != now[key])
     shown = "; ".join(f"{key}: {trained_with[key]!r} then, {now[key]!r} now" for key in differ[:4])
     return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
+
+
+class SettingsSkew(RuntimeError):
+    """A model trained on features computed with other settings than the configured ones (`settings_problem`)."""
+
+
+def settings_problem(model: object, version: str, config: Config) -> str | None:
+    """Why model `version` cannot score features computed with `config`'s settings (`settings_skew`), or None."""
+    skew = settings_skew(getattr(model, "features_settings", None), config)  # None: trained before they were kept
+    if not skew:
+        return None
+    return (f"model version {version} was trained on features computed with other settings ({skew}): its scores "
+            "would read other figures than it learned from; score with the settings it was trained with, or train "
+            "a model with these settings and promote it")
 
 
 # Feature settings the fingerprint leaves out: when outcomes are known changes only the past-inspection features, which

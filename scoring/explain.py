@@ -494,7 +494,8 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     establishment not in the list's file; controls imported, definitions or the registry changed since, and nothing
     kept) the month is scored again with what is known now, and the explanation's `notice` says how the list's line
     differs."""
-    from scoring.monthly import SettingsSkew, load_model, month_features, previous_ranking, settings_problem
+    from features.build import SettingsSkew, settings_problem
+    from scoring.monthly import load_model, month_features, previous_ranking
     from warehouse.inspections import load_inspections
 
     registry = model_home or home

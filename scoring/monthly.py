@@ -29,7 +29,7 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.machine import usable_cpus
 from core.months import add_months
-from features.build import settings_skew
+from features.build import SettingsSkew, settings_problem
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, list_settings, write_list_inputs
@@ -97,10 +97,6 @@ def slug(text: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in ascii_text.lower()).split())
 
 
-class SettingsSkew(RuntimeError):
-    """A model trained on features computed with other settings than the configured ones (`settings_problem`)."""
-
-
 def load_model(home: Home, config: Config, reference: str | None = None,
                settings_checked: bool = True) -> tuple[SavedModel, str]:
     """The ScoringModel of a registered version (alias or number; default: the configured one). A model trained on
@@ -121,15 +117,6 @@ def load_model(home: Home, config: Config, reference: str | None = None,
     if problem and settings_checked:
         raise SettingsSkew(problem)
     return model, str(version.version)
-
-
-def settings_problem(model: SavedModel, version: str, config: Config) -> str | None:
-    """Why model `version` cannot score features computed with `config`'s settings (`settings_skew`), or None."""
-    skew = settings_skew(getattr(model, "features_settings", None), config)  # None: trained before they were kept
-    if not skew:
-        return None
-    return (f"model version {version} was trained on features computed with other settings ({skew}): its scores "
-            "would read other figures than it learned from; score with the settings it was trained with, or retrain")
 
 
 @dataclass(frozen=True, eq=False)

@@ -336,8 +336,9 @@ def test_the_configured_folds_are_kept_when_the_history_allows_them():
 
 def test_the_configured_number_of_folds_is_filled_when_shorter_windows_fit():
     """What leaving out the as-of months of partial windows asks of the other inspections: the configured number of
-    folds, windows shortened if need be; the configured windows' problem when even one-month windows do not fit."""
+    folds, windows down to half as long if need be; the configured windows' problem when those do not fit."""
     rows = _monthly("2025-01", 12, 25)
+    assert folds_problem(rows, 3, 6, 50, outcome_after_days=90) is not None  # three windows of two months only
     configured = configured_problem(rows, 3, 6, 50, outcome_after_days=31)
     assert configured == ("fold 1 (validation 2024-07-01 to 2024-12-31) has 0 training and 0 validation rows: need at "
                           "least 50 and 1 (it trains on the controls up to 2024-05-30, whose outcomes were known before "
@@ -429,7 +430,7 @@ def test_worse_challenger_is_not_promoted_unless_forced():
 
 
 def test_the_gate_compares_only_inspections_the_champion_never_saw():
-    from training.promotion import fold_key, unseen_by
+    from training.promotion import comparable_fold_key, fold_key, unseen_by
 
     fold = pd.DataFrame({
         "siret": [A, B, C],
@@ -441,8 +442,12 @@ def test_the_gate_compares_only_inspections_the_champion_never_saw():
     assert unseen_by(fold, ["2025-06"]).empty
     assert fold_key(fold, 90) == fold_key(fold.iloc[::-1], 90)
     assert fold_key(fold, 90) != fold_key(fold.assign(abuse_found=[1, 1, 1]), 90)
-    # Measured with outcomes known on the day of the control, the same rows are not the same measure.
+    # Measured with outcomes known on the day of the control, the same rows are not the same measure; a tag written
+    # before keys named the delay was measured so.
     assert fold_key(fold, 90) != fold_key(fold, 0)
+    old_tag = fold_key(fold, 0).removesuffix(":outcomes+0d")
+    assert comparable_fold_key(old_tag) == fold_key(fold, 0) == comparable_fold_key(fold_key(fold, 0))
+    assert comparable_fold_key(None) is None
 
 
 # --- one control, one label ----------------------------------------------------------------------------

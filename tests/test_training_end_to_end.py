@@ -169,6 +169,21 @@ def test_a_champion_measured_with_outcomes_read_from_the_control_day_gives_way_t
     assert ("promoted: champion v1 was trained on features computed with other settings than the configured ones "
             "(outcome_known_after_days: 0 then, 90 now): `champollion score` refuses it, v2 can score") in gated, gated
     assert "aliases moved: champion v1 -> v2" in gated, gated
+    # A candidate `score` would refuse does not become champion, unless forced.
+    other_seed = on_the_day.model_copy(update={"training": SMALL_DATA.model_copy(update={"seed": 7})})
+    third = runner.invoke(_app(training_world.home, other_seed), ["train", *inspections])
+    assert re.search(r"version 3 with alias\(es\) challenger\n", third.output), third.output
+    refused = runner.invoke(_app(training_world.home, Config(training=SMALL_DATA)), ["promote"])
+    assert refused.exit_code == 1 and ("not promoted: v3 was trained on features computed with other settings than the "
+                                       "configured ones (outcome_known_after_days: 0 then, 90 now): `champollion score` "
+                                       "would refuse it: champion kept") in _flat(refused.output), refused.output
+    forced = runner.invoke(_app(training_world.home, Config(training=SMALL_DATA)), ["promote", "--force"])
+    assert forced.exit_code == 0 and "would refuse it: forced" in _flat(forced.output), forced.output
+    # Nor is it evaluated against the truth on features it never learned from.
+    evaluated = runner.invoke(_app(training_world.home, Config(training=SMALL_DATA)),
+                              ["evaluate", "--truth", str(training_world.truth), "--model", "champion"])
+    assert evaluated.exit_code != 0 and "model version 3 was trained on features computed with other settings" in _flat(
+        evaluated.output), evaluated.output
 
 
 def test_promoting_an_older_version_moves_only_the_champion_alias(training_world):

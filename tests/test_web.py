@@ -142,8 +142,8 @@ def test_a_model_trained_with_other_settings_still_explains_the_lines_its_list_e
     """A list drawn up by a model trained before a setting changed (here: before `features.outcome_known_after_days`
     existed, which it is compared with as 0) answered 500 on every establishment page, though the page of a line the
     list explained reads only what the list kept. It opens; a line read from today's features, which the model would
-    read with other settings than it learned from, answers « explication indisponible », and `explain` and the audit
-    say why."""
+    read with other settings than it learned from, answers « explication indisponible » and why, and `explain` and the
+    audit refuse it with the reason."""
     import training.registry as registry
     from scoring.explain import explain_month
     from scoring.monthly import SettingsSkew
@@ -164,14 +164,15 @@ def test_a_model_trained_with_other_settings_still_explains_the_lines_its_list_e
     ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv", dtype=str)
     unlisted = ranked[(ranked["in_list"].str.lower() != "true") & (ranked["region_code"] == world.region_a)]["siret"]
     page = client.get(f"/etablissements/{world.month}/{unlisted.iloc[0]}")
-    assert page.status_code == 404 and "Explication indisponible" in html.unescape(page.text)
+    assert page.status_code == 404 and ("le modèle qui a établi la liste a été entraîné avec d'autres réglages des "
+                                        "indicateurs") in html.unescape(page.text)
     with pytest.raises(SettingsSkew, match="outcome_known_after_days: 0 then, 90 now"):
         explain_month(world.home, world.config, unlisted.iloc[0], month)
     # Nor is it audited on features it never learned from.
     import audit.run
 
     monkeypatch.setattr(audit.run, "load_scoring_model", trained_before_the_setting)
-    with pytest.raises(SettingsSkew, match="0 then, 90 now.*audit the version trained with these settings"):
+    with pytest.raises(SettingsSkew, match=r"0 then, 90 now.*audit the version trained with these settings"):
         audit.run.run_audit(world.home, world.config)
 
 

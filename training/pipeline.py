@@ -94,8 +94,9 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     An as-of month whose window (`features.window_months`), or the month before it (the headcount growth's start),
     holds a month the warehouse does not declare (before its first declared month, or in a gap) counts its features
     over part of it: the inspections of such months are left out, with the reason, when they are at most a third of
-    those of declared months and the others alone fill the configured number of folds, their windows shortened if
-    need be (`training.splitter.folds_problem`: rows whose window is whole are worth shorter validation windows);
+    those of declared months and the others alone fill the configured number of folds, their windows shortened to
+    half at most if need be (`training.splitter.folds_problem`: rows whose window is whole are worth shorter
+    validation windows, not much shorter);
     a gap never brings back the first months (`_months_to_train`); otherwise every month is kept. `months_choice`
     says which and why. (Trained on the 56 of its 98 inspections left, the `small` preset's model read no feature.)
     """

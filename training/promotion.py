@@ -140,6 +140,14 @@ def fold_key(fold_rows: pd.DataFrame, outcome_after_days: int) -> str:
     return f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}:{len(fold_rows)}:{digest}:outcomes+{outcome_after_days}d"
 
 
+def comparable_fold_key(tag: str | None) -> str | None:
+    """A version's recorded `latest_fold` tag as `fold_key` writes it now: a tag written before keys named the delay
+    of the outcomes was measured with outcomes read from the day of the control (0 days)."""
+    if not tag or ":outcomes+" in tag:
+        return tag
+    return f"{tag}:outcomes+0d"
+
+
 def unseen_by(fold_rows: pd.DataFrame, data_months: list[str]) -> pd.DataFrame:
     """The fold's inspections that a model trained on `data_months` (as-of months 'YYYY-MM') never saw:
     those whose as-of month comes after its last one."""

@@ -129,12 +129,13 @@ def configured_problem(rows: pd.DataFrame, n_folds: int, validation_months: int,
 
 def folds_problem(rows: pd.DataFrame, n_folds: int, validation_months: int, min_train_rows: int, *,
                   outcome_after_days: int) -> str | None:
-    """Why `rows` do not fill `n_folds` folds of windows of at most `validation_months` months, shortened as
-    `choose_folds` shortens them (the configured windows' problem, `configured_problem`), or None when they do."""
+    """Why `rows` do not fill `n_folds` folds of windows of `validation_months` months, or shortened as `choose_folds`
+    shortens them down to half of it (rounded up: shorter windows would validate on too few rows to compare models),
+    or None when they do; the configured windows' problem (`configured_problem`)."""
     problem = configured_problem(rows, n_folds, validation_months, min_train_rows, outcome_after_days=outcome_after_days)
     if problem is None or rows.empty:
         return problem
-    for months in range(validation_months - 1, 0, -1):
+    for months in range(validation_months - 1, (validation_months + 1) // 2 - 1, -1):
         candidate = TemporalSplitter(n_folds, months, min_train_rows, outcome_after_days=outcome_after_days)
         if candidate.problem(candidate.table(rows)) is None:
             return None

@@ -21,10 +21,17 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.training_config import TrainingConfig
-from features.build import settings_skew
+from features.build import SettingsSkew, settings_problem, settings_skew
 from features.store import declared_months, feature_tables
 from training.pipeline import TrainingData, TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
-from training.promotion import PromotionDecision, gate_value, promotion_decision, promotion_metric, unseen_by
+from training.promotion import (
+    PromotionDecision,
+    comparable_fold_key,
+    gate_value,
+    promotion_decision,
+    promotion_metric,
+    unseen_by,
+)
 from training.registry import (
     CHALLENGER,
     CHAMPION,
@@ -182,6 +189,8 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, model)
     scoring_model = load_scoring_model(settings.registered_model, version.version)
+    if problem := settings_problem(scoring_model, str(version.version), config):
+        raise SettingsSkew(problem)  # scored on features it never learned from, its figures would be another model's
     baselines = joblib.load(download(version.run_id, COMPARISON_MODELS))
     months = declared_months(home.warehouse)
     if month is None:
@@ -251,9 +260,13 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
     challenger_value = gate_value(fold, fold["challenger_score"].to_numpy(), settings)
     champion_value, note = None, ""
     rows: int | None = len(fold)
+    # What `score` would say of each: a version trained on features computed with other settings is refused.
+    cannot_score = settings_skew(getattr(load_scoring_model(name, candidate.version), "features_settings", None), config)
+    incumbent = load_scoring_model(name, champion.version) if champion is not None else None
+    unusable = settings_skew(getattr(incumbent, "features_settings", None), config) if champion is not None else ""
     if champion is not None:
-        same_fold = (champion.tags or {}).get("latest_fold")
-        if same_fold and same_fold == (candidate.tags or {}).get("latest_fold"):
+        same_fold = comparable_fold_key((champion.tags or {}).get("latest_fold"))
+        if same_fold and same_fold == comparable_fold_key((candidate.tags or {}).get("latest_fold")):
             # Both from their out-of-fold scores on these rows, as the candidate's value is: the recorded tag is
             # rounded, and a tie (common on a few hundred inspections) must stay one.
             own = pd.read_parquet(download(champion.run_id, LATEST_FOLD))
@@ -261,7 +274,7 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
             note = (f"same latest fold as champion v{champion.version} ({len(fold)} inspections): both measured "
                     "out-of-fold on the same rows")
         else:
-            incumbent = load_scoring_model(name, champion.version)
+            assert incumbent is not None
             unseen = unseen_by(fold, incumbent.data_months)
             try:
                 if unseen.empty:
@@ -277,10 +290,13 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
                 champion_value, rows = None, None
                 note = (f"champion v{champion.version} cannot be measured on v{candidate.version}'s latest fold ({exc}); "
                         "their recorded values are of other folds, other inspections, and are not compared")
-    trained_with = getattr(load_scoring_model(name, champion.version), "features_settings", None) if champion else None
-    unusable = settings_skew(trained_with, config) if champion is not None else ""
-    candidate_skew = settings_skew(getattr(load_scoring_model(name, candidate.version), "features_settings", None), config)
-    if champion is not None and unusable and not candidate_skew:
+    if cannot_score:
+        # Champion, it would give no list: `score` refuses it until the settings are put back.
+        why = (f"v{candidate.version} was trained on features computed with other settings than the configured ones "
+               f"({cannot_score}): `champollion score` would refuse it")
+        decision = PromotionDecision(force, f"{why}: forced" if force else f"{why}: champion kept (train a model with "
+                                     "these settings, or use --force)", challenger_value, champion_value)
+    elif champion is not None and unusable:
         # `score` refuses the champion: kept, it would give no list until retrained or the settings put back.
         decision = PromotionDecision(True, f"champion v{champion.version} was trained on features computed with other "
                                            f"settings than the configured ones ({unusable}): `champollion score` "

@@ -62,6 +62,7 @@ from web.project import (
     ForeignLayout,
     Home,
     MissingVersion,
+    SettingsSkew,
     WarehouseBusy,
     address_fr,
     audit_paragraph,
@@ -525,6 +526,12 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         gone from the registry, the establishment missing from the month's features)."""
         try:
             return data.establishment(month, siret)
+        except SettingsSkew as exc:
+            log.warning("establishment %s of %s not explained: %s", siret, f"{month:%Y-%m}", exc)
+            raise HTTPException(404, f"Explication indisponible pour cet établissement en {month_fr(month)} : le "
+                                     "modèle qui a établi la liste a été entraîné avec d'autres réglages des "
+                                     "indicateurs que ceux d'aujourd'hui ; seules les lignes que la liste a "
+                                     "expliquées en l'établissant peuvent l'être.") from exc
         except LookupError as exc:
             log.warning("establishment %s of %s not explained: %s", siret, f"{month:%Y-%m}", exc)
             raise HTTPException(404, f"Explication indisponible pour cet établissement en {month_fr(month)} : le "

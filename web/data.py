@@ -31,6 +31,7 @@ from web.project import (
     Home,
     ListInputs,
     SectorBenchmarks,
+    SettingsSkew,
     StoredFeatures,
     as_drawn_up,
     declared_months,
@@ -318,7 +319,7 @@ class HomeData:
             evidence = kept.evidence_of(siret)
         else:
             if problem := settings_problem(model, str(line["model_version"]), self.config):
-                raise LookupError(problem)  # today's features, computed with other settings than it learned from
+                raise SettingsSkew(problem)  # today's features, computed with other settings than it learned from
             features = self.features(month, model.features)
             if siret not in features.positions:
                 raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")

@@ -24,7 +24,7 @@ from core.french import (
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
-from features.build import feature_dir
+from features.build import SettingsSkew, feature_dir, settings_problem
 from features.rules import RULES
 from features.store import StoredFeatures, declared_months, stored_as_they_are
 from scoring.evidence_groups import group_evidence
@@ -45,7 +45,7 @@ from scoring.explain import (
     timeline_png,
 )
 from scoring.list_inputs import ListInputs, as_drawn_up, list_inputs_folder, read_list_inputs
-from scoring.monthly import drawn_up_at, lists_folder, load_model, read_ranking, settings_problem, slug
+from scoring.monthly import drawn_up_at, lists_folder, load_model, read_ranking, slug
 from scoring.reasons import LEGAL_RULES, SectorBenchmarks, format_value, reason_label, region_names
 from scoring.region_files import lines_csv
 from training.metrics import Interval
@@ -75,6 +75,7 @@ __all__ = [
     "ListInputs",
     "MissingVersion",
     "SectorBenchmarks",
+    "SettingsSkew",
     "StoredFeatures",
     "WarehouseBusy",
     "WebConfig",
