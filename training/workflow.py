@@ -294,8 +294,9 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
         # Champion, it would give no list: `score` refuses it until the settings are put back.
         why = (f"v{candidate.version} was trained on features computed with other settings than the configured ones "
                f"({cannot_score}): `champollion score` would refuse it")
-        decision = PromotionDecision(force, f"{why}: forced" if force else f"{why}: champion kept (train a model with "
-                                     "these settings, or use --force)", challenger_value, champion_value)
+        kept = "champion kept" if champion is not None else "not made champion"
+        decision = PromotionDecision(force, f"{why}: forced" if force else f"{why}: {kept} (train a model with these "
+                                     "settings, or use --force)", challenger_value, champion_value)
     elif champion is not None and unusable:
         # `score` refuses the champion: kept, it would give no list until retrained or the settings put back.
         decision = PromotionDecision(True, f"champion v{champion.version} was trained on features computed with other "
