@@ -44,7 +44,7 @@ from core.capacity import siret_key, top_share_mask
 from core.config import Config
 from core.home import Home
 from core.months import add_months
-from features.build import SettingsSkew, settings_problem
+from features.build import refuse_other_settings
 from features.store import declared_months, feature_tables
 from features.validation import rules_against_truth
 from scoring.monthly import month_features, previous_ranking, rank_table, score_stored
@@ -200,9 +200,8 @@ def run_audit(
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, reference)
     model = load_scoring_model(settings.registered_model, version.version)
-    if problem := settings_problem(model, str(version.version), config):
-        # Scored, explained and refitted on features it never learned from, its audit would judge another model.
-        raise SettingsSkew(f"{problem}: audit the version trained with these settings")
+    # Scored, explained and refitted on features it never learned from, its audit would judge another model.
+    refuse_other_settings(model, str(version.version), config, then=": audit the version trained with these settings")
     months = declared_months(home.warehouse)
     month = month or months[-1]
     notes: list[str] = []

@@ -121,17 +121,17 @@ def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
 
 
 class SettingsSkew(RuntimeError):
-    """A model trained on features computed with other settings than the configured ones (`settings_problem`)."""
+    """A model trained on features computed with other settings than the configured ones (`refuse_other_settings`)."""
 
 
-def settings_problem(model: object, version: str, config: Config) -> str | None:
-    """Why model `version` cannot score features computed with `config`'s settings (`settings_skew`), or None."""
+def refuse_other_settings(model: object, version: str, config: Config, then: str = "") -> None:
+    """Raise `SettingsSkew`, saying how (`settings_skew`) and `then` what to do, when model `version` was trained on
+    features computed with other settings than `config`'s: whatever it scored with them, it never learned from."""
     skew = settings_skew(getattr(model, "features_settings", None), config)  # None: trained before they were kept
-    if not skew:
-        return None
-    return (f"model version {version} was trained on features computed with other settings ({skew}): its scores "
-            "would read other figures than it learned from; score with the settings it was trained with, or train "
-            "a model with these settings and promote it")
+    if skew:
+        raise SettingsSkew(f"model version {version} was trained on features computed with other settings ({skew}): "
+                           "its scores would read other figures than it learned from; score with the settings it was "
+                           f"trained with, or train a model with these settings and promote it{then}")
 
 
 # Feature settings the fingerprint leaves out: when outcomes are known changes only the past-inspection features, which

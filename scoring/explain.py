@@ -494,7 +494,7 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
     establishment not in the list's file; controls imported, definitions or the registry changed since, and nothing
     kept) the month is scored again with what is known now, and the explanation's `notice` says how the list's line
     differs."""
-    from features.build import SettingsSkew, settings_problem
+    from features.build import refuse_other_settings
     from scoring.monthly import load_model, month_features, previous_ranking
     from warehouse.inspections import load_inspections
 
@@ -526,8 +526,7 @@ def explain_month(home: Home, config: Config, siret: str, month: date, model_ref
                                             siret, month, config, published=ranking, benchmarks=kept.benchmarks,
                                             declared=list_declared(kept, declared))
         return replace(explanation, timeline_note=known.note, timeline_today=known.today)
-    if problem := settings_problem(model, version, config):
-        raise SettingsSkew(problem)  # today's features, computed with other settings than the model learned from
+    refuse_other_settings(model, version, config)  # today's features, computed with other settings than it learned from
     contracts = month_contracts(home, config, month, siret).contracts
     inspections = load_inspections(home.warehouse)
     stored = month_features(home, config, month, inspections)

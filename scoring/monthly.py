@@ -29,7 +29,7 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.machine import usable_cpus
 from core.months import add_months
-from features.build import SettingsSkew, settings_problem
+from features.build import refuse_other_settings
 from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, list_settings, write_list_inputs
@@ -100,9 +100,9 @@ def slug(text: str) -> str:
 def load_model(home: Home, config: Config, reference: str | None = None,
                settings_checked: bool = True) -> tuple[SavedModel, str]:
     """The ScoringModel of a registered version (alias or number; default: the configured one). A model trained on
-    features computed with other settings is refused (`SettingsSkew`) unless `settings_checked` is False: a caller
-    that reads only what a list kept of its lines (features, evidence), never today's features, checks it itself
-    (`settings_problem`) before it reads today's."""
+    features computed with other settings is refused (`features.build.SettingsSkew`) unless `settings_checked` is
+    False: a caller that reads only what a list kept of its lines (features, evidence), never today's features, checks
+    it itself (`refuse_other_settings`) before it reads today's."""
     from training.registry import connect, load_scoring_model, resolve_version
 
     client = connect(home, config.training)
@@ -113,9 +113,8 @@ def load_model(home: Home, config: Config, reference: str | None = None,
             f"model version {version.version} was trained on feature schema {model.schema_version}, "
             f"this code computes schema {FEATURES_SCHEMA_VERSION}: retrain before scoring"
         )
-    problem = settings_problem(model, str(version.version), config)
-    if problem and settings_checked:
-        raise SettingsSkew(problem)
+    if settings_checked:
+        refuse_other_settings(model, str(version.version), config)
     return model, str(version.version)
 
 

@@ -145,8 +145,8 @@ def test_a_model_trained_with_other_settings_still_explains_the_lines_its_list_e
     read with other settings than it learned from, answers « explication indisponible » and why, and `explain` and the
     audit refuse it with the reason."""
     import training.registry as registry
+    from features.build import SettingsSkew
     from scoring.explain import explain_month
-    from scoring.monthly import SettingsSkew
     from web.app import create_app
 
     registered = registry.load_scoring_model

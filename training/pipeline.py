@@ -82,8 +82,12 @@ class TrainingData:
     features_by_month: StoredFeatures
     labelled: LabelledSet
     months_choice: str
-    outcome_after_days: int  # features.outcome_known_after_days: when the outcomes were known (the folds' cut)
-    features_settings: dict[str, Any] | None = None  # features.build.settings_of the tables (what scoring must use)
+    features_settings: dict[str, Any]  # features.build.settings_of the tables (what scoring must use)
+
+    @property
+    def outcome_after_days(self) -> int:
+        """`features.outcome_known_after_days` of the tables: when the outcomes were known (the folds' cut)."""
+        return int(self.features_settings["outcome_known_after_days"])
 
 
 def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
@@ -106,8 +110,7 @@ def load_training_data(home: Home, config: Config, inspections: pd.DataFrame,
     tables = feature_tables(home, config, months, inspections, on_month)
     labelled = build_labelled_set(inspections, tables, declared if partial_left_out else None,
                                   config.features.window_months, partial_left_out)
-    return TrainingData(inspections, tables, labelled, choice, config.features.outcome_known_after_days,
-                        settings_of(config))
+    return TrainingData(inspections, tables, labelled, choice, settings_of(config))
 
 
 def _months_to_train(inspections: pd.DataFrame, declared: list[date],

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.training_config import TrainingConfig
-from features.build import SettingsSkew, settings_problem, settings_skew
+from features.build import refuse_other_settings, settings_skew
 from features.store import declared_months, feature_tables
 from training.pipeline import TrainingData, TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
 from training.promotion import (
@@ -189,8 +189,7 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
     client = connect(home, settings)
     version = resolve_version(client, settings.registered_model, model)
     scoring_model = load_scoring_model(settings.registered_model, version.version)
-    if problem := settings_problem(scoring_model, str(version.version), config):
-        raise SettingsSkew(problem)  # scored on features it never learned from, its figures would be another model's
+    refuse_other_settings(scoring_model, str(version.version), config)  # else its figures would be another model's
     baselines = joblib.load(download(version.run_id, COMPARISON_MODELS))
     months = declared_months(home.warehouse)
     if month is None:

@@ -31,7 +31,6 @@ from web.project import (
     Home,
     ListInputs,
     SectorBenchmarks,
-    SettingsSkew,
     StoredFeatures,
     as_drawn_up,
     declared_months,
@@ -51,7 +50,7 @@ from web.project import (
     published_version,
     read_list_inputs,
     read_ranking,
-    settings_problem,
+    refuse_other_settings,
     stale_notice,
     stored_as_they_are,
     timeline_png,
@@ -318,8 +317,8 @@ class HomeData:
             features = MonthFeatures(kept.features, kept.positions, kept.benchmarks)
             evidence = kept.evidence_of(siret)
         else:
-            if problem := settings_problem(model, str(line["model_version"]), self.config):
-                raise SettingsSkew(problem)  # today's features, computed with other settings than it learned from
+            # Today's features: computed with other settings than it learned from, they are refused.
+            refuse_other_settings(model, str(line["model_version"]), self.config)
             features = self.features(month, model.features)
             if siret not in features.positions:
                 raise LookupError(f"SIRET {siret} is not in the stored feature table of {month:%Y-%m}")

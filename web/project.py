@@ -24,7 +24,7 @@ from core.french import (
 from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
-from features.build import SettingsSkew, feature_dir, settings_problem
+from features.build import SettingsSkew, feature_dir, refuse_other_settings
 from features.rules import RULES
 from features.store import StoredFeatures, declared_months, stored_as_they_are
 from scoring.evidence_groups import group_evidence
@@ -122,8 +122,8 @@ __all__ = [
     "read_list_inputs",
     "read_ranking",
     "reason_label",
+    "refuse_other_settings",
     "region_names",
-    "settings_problem",
     "signed_fr",
     "slug",
     "stale_notice",
