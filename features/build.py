@@ -134,6 +134,17 @@ def refuse_other_settings(model: object, version: str, config: Config, then: str
                            f"trained with, or train a model with these settings and promote it{then}")
 
 
+def scoring_refusal(model: object, config: Config) -> str:
+    """Why `champollion score` refuses a loaded model, as words that follow its version ('' when it scores with this
+    code and `config`): trained on another feature schema than this code computes, or on features computed with
+    other settings (`settings_skew`)."""
+    schema = getattr(model, "schema_version", None)
+    if schema != FEATURES_SCHEMA_VERSION:
+        return f"was trained on feature schema {schema}, this code computes schema {FEATURES_SCHEMA_VERSION}"
+    skew = settings_skew(getattr(model, "features_settings", None), config)
+    return f"was trained on features computed with other settings than the configured ones ({skew})" if skew else ""
+
+
 # Feature settings the fingerprint leaves out: when outcomes are known changes only the past-inspection features, which
 # a stored month brings up to date with the inspections (`features.store`), never a recomputation of the month.
 NOT_FINGERPRINTED = ("outcome_known_after_days",)

@@ -186,8 +186,10 @@ def test_a_champion_measured_with_outcomes_read_from_the_control_day_gives_way_t
         evaluated.output), evaluated.output
 
 
-def test_promoting_an_older_version_moves_only_the_champion_alias(training_world):
-    """v1 champion, v3 challenger: promoting v2 moves champion from v1 to v2 and leaves challenger on v3."""
+def test_promoting_an_older_version_moves_only_the_champion_alias(training_world, monkeypatch):
+    """v1 champion, v3 challenger: promoting v2 moves champion from v1 to v2 and leaves challenger on v3. Then what
+    `score` cannot use: a champion whose model no longer loads gives way, a candidate that does not load or was
+    trained on another feature schema is refused."""
     from training.workflow import promote
 
     config = Config(training=SMALL_DATA)
@@ -217,6 +219,28 @@ def test_promoting_an_older_version_moves_only_the_champion_alias(training_world
     tied = runner.invoke(runner_app, ["promote", "--version", str(tie.version)])
     assert tied.exit_code == 0, tied.output
     assert "same latest fold as champion v1" in _flat(tied.output) and "aliases moved: champion v1" in _flat(tied.output)
+
+    # A champion whose model no longer loads (here its pickle overwritten) gives no list: a version that can score
+    # replaces it, unforced. One that does not load is never made champion, even forced; nor one trained on another
+    # feature schema than this code computes (after an upgrade), unless forced.
+    pickles = [path for path in training_world.home.mlruns.rglob("python_model.pkl")
+               if v1.source.rsplit("/", 1)[-1] in path.parts]  # the model's id (`models:/m-...`) names its folder
+    assert len(pickles) == 1, v1.source
+    pickles[0].write_bytes(b"not a pickle")
+    replaced = runner.invoke(runner_app, ["promote", "--version", "3"])
+    assert replaced.exit_code == 0, replaced.output
+    assert re.search(rf"promoted: champion v{tie.version} cannot be loaded \(\w+: .+\): `champollion score` refuses it, "
+                     "v3 can score", _flat(replaced.output)), replaced.output
+    broken = runner.invoke(runner_app, ["promote", "--version", "1", "--force"])
+    assert broken.exit_code != 0 and "version 1 cannot be made champion: its model cannot be loaded" in _flat(
+        broken.output), broken.output
+    monkeypatch.setattr("features.build.FEATURES_SCHEMA_VERSION", FEATURES_SCHEMA_VERSION + 1)
+    upgraded = runner.invoke(runner_app, ["promote", "--version", "2"])
+    assert upgraded.exit_code == 1 and (
+        f"not promoted: v2 was trained on feature schema {FEATURES_SCHEMA_VERSION}, this code computes schema "
+        f"{FEATURES_SCHEMA_VERSION + 1}: `champollion score` would refuse it: champion kept") in _flat(upgraded.output)
+    aliases = client.get_registered_model("champollion-precarite").aliases
+    assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "3", "challenger": "3"}
 
 
 def _registry_with_three_versions(training_world, config: Config):

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.training_config import TrainingConfig
-from features.build import refuse_other_settings, settings_skew
+from features.build import refuse_other_settings, scoring_refusal
 from features.store import declared_months, feature_tables
 from training.pipeline import TrainingData, TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
 from training.promotion import (
@@ -259,10 +259,20 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
     challenger_value = gate_value(fold, fold["challenger_score"].to_numpy(), settings)
     champion_value, note = None, ""
     rows: int | None = len(fold)
-    # What `score` would say of each: a version trained on features computed with other settings is refused.
-    cannot_score = settings_skew(getattr(load_scoring_model(name, candidate.version), "features_settings", None), config)
-    incumbent = load_scoring_model(name, champion.version) if champion is not None else None
-    unusable = settings_skew(getattr(incumbent, "features_settings", None), config) if champion is not None else ""
+    # What `score` would say of each (`scoring_refusal`). A champion whose model no longer loads gives no list either;
+    # a candidate that does not load is never made champion, even forced.
+    try:
+        cannot_score = scoring_refusal(load_scoring_model(name, candidate.version), config)
+    except Exception as exc:
+        raise ValueError(f"version {candidate.version} cannot be made champion: its model cannot be loaded "
+                         f"({type(exc).__name__}: {exc})") from exc
+    incumbent, unusable = None, ""
+    if champion is not None:
+        try:
+            incumbent = load_scoring_model(name, champion.version)
+            unusable = scoring_refusal(incumbent, config)
+        except Exception as exc:
+            unusable = f"cannot be loaded ({type(exc).__name__}: {exc})"
     if champion is not None:
         same_fold = comparable_fold_key((champion.tags or {}).get("latest_fold"))
         if same_fold and same_fold == comparable_fold_key((candidate.tags or {}).get("latest_fold")):
@@ -272,8 +282,7 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
             champion_value = gate_value(own, own["challenger_score"].to_numpy(), settings)
             note = (f"same latest fold as champion v{champion.version} ({len(fold)} inspections): both measured "
                     "out-of-fold on the same rows")
-        else:
-            assert incumbent is not None
+        elif incumbent is not None:
             unseen = unseen_by(fold, incumbent.data_months)
             try:
                 if unseen.empty:
@@ -290,17 +299,15 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
                 note = (f"champion v{champion.version} cannot be measured on v{candidate.version}'s latest fold ({exc}); "
                         "their recorded values are of other folds, other inspections, and are not compared")
     if cannot_score:
-        # Champion, it would give no list: `score` refuses it until the settings are put back.
-        why = (f"v{candidate.version} was trained on features computed with other settings than the configured ones "
-               f"({cannot_score}): `champollion score` would refuse it")
+        # Champion, it would give no list: `score` refuses it until the settings are put back or a model retrained.
+        why = f"v{candidate.version} {cannot_score}: `champollion score` would refuse it"
         kept = "champion kept" if champion is not None else "not made champion"
-        decision = PromotionDecision(force, f"{why}: forced" if force else f"{why}: {kept} (train a model with these "
-                                     "settings, or use --force)", challenger_value, champion_value)
+        decision = PromotionDecision(force, f"{why}: forced" if force else f"{why}: {kept} (train a model with this "
+                                     "code and these settings, or use --force)", challenger_value, champion_value)
     elif champion is not None and unusable:
-        # `score` refuses the champion: kept, it would give no list until retrained or the settings put back.
-        decision = PromotionDecision(True, f"champion v{champion.version} was trained on features computed with other "
-                                           f"settings than the configured ones ({unusable}): `champollion score` "
-                                           f"refuses it, v{candidate.version} can score", challenger_value, champion_value)
+        # `score` refuses the champion, or cannot load it: kept, it would give no list.
+        decision = PromotionDecision(True, f"champion v{champion.version} {unusable}: `champollion score` refuses it, "
+                                           f"v{candidate.version} can score", challenger_value, champion_value)
     elif champion is not None and champion_value is None:
         verdict = "forced" if force else "champion kept (use --force to override)"
         decision = PromotionDecision(force, f"no comparable value for champion v{champion.version}: {verdict}",
