@@ -243,7 +243,8 @@ def _cell(value: str) -> str:
 
 def print_versions(frame: pd.DataFrame, metric: str) -> None:
     """`champollion models`: each version's promotion metric (`metric`, in words) with its interval and every
-    baseline's value on the same rows, the verdict on the simpler models, and who is champion and challenger."""
+    baseline's value on the same rows, the verdict on the simpler models, why `score` would refuse a version, and
+    who is champion and challenger."""
     if frame.empty:
         console.print("no registered version yet: run `champollion train`")
         return
@@ -260,9 +261,14 @@ def print_versions(frame: pd.DataFrame, metric: str) -> None:
     console.print(table)
     for r in frame.itertuples(index=False):
         verdict = f"; {r.verdict}" if r.verdict else ""
-        console.print(f"version {r.version}: MLflow run {r.run_id}{verdict}")
+        refused = f"; [yellow]`champollion score` refuses it[/yellow]: it {r.refused}" if r.refused else ""
+        console.print(f"version {r.version}: MLflow run {r.run_id}{verdict}{refused}")
     holders = {alias: str(r.version) for r in frame.itertuples(index=False) for alias in r.aliases.split(", ") if alias}
-    console.print(f"champion: v{holders.get('champion', '-')} (scores the lists); "
+    refused_by_version = dict(zip(frame["version"].astype(str), frame["refused"], strict=True))
+    champion = holders.get("champion")
+    role = ("[yellow]refused by `champollion score`, which gives no list: promote a version it accepts[/yellow]"
+            if champion and refused_by_version.get(champion) else "scores the lists")
+    console.print(f"champion: v{champion or '-'} ({role}); "
                   f"challenger: v{holders.get('challenger', '-')} (the latest registered)")
 
 

@@ -107,16 +107,26 @@ def settings_of(config: Config) -> dict[str, Any]:
             "ingest.inferred_end_after_months": config.ingest.inferred_end_after_months}
 
 
-def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
-    """How the feature settings a model was trained with (`features.build.settings_of`) differ from `config`'s, in
-    words ('' when they do not, or were not recorded). Only the settings both know are compared: one added since the
-    model was trained did not exist then (its default keeps what the code did, or the code then is compared as its
-    value: `SETTINGS_BEFORE_THEY_EXISTED`), one removed no longer applies. A model trained before the settings were
-    kept (`trained_with` None) is compared on `SETTINGS_BEFORE_THEY_EXISTED` alone."""
+def settings_differences(trained_with: dict[str, Any] | None, config: Config) -> list[tuple[str, Any, Any]]:
+    """(setting, value then, value now) of each feature setting a model was trained with (`features.build.settings_of`)
+    that differs from `config`'s, by name. Only the settings both know are compared: one added since the model was
+    trained did not exist then (its default keeps what the code did, or the code then is compared as its value:
+    `SETTINGS_BEFORE_THEY_EXISTED`), one removed no longer applies. A model trained before the settings were kept
+    (`trained_with` None) is compared on `SETTINGS_BEFORE_THEY_EXISTED` alone."""
     now = settings_of(config)
     trained_with = {**SETTINGS_BEFORE_THEY_EXISTED, **(trained_with or {})}
-    differ = sorted(key for key in trained_with.keys() & now.keys() if trained_with[key] != now[key])
-    shown = "; ".join(f"{key}: {trained_with[key]!r} then, {now[key]!r} now" for key in differ[:4])
+    return [(key, trained_with[key], now[key]) for key in sorted(trained_with.keys() & now.keys())
+            if trained_with[key] != now[key]]
+
+
+def settings_skew(trained_with: dict[str, Any] | None, config: Config) -> str:
+    """How the feature settings a model was trained with differ from `config`'s (`settings_differences`), in words
+    ('' when they do not, or were not recorded)."""
+    return _differences_text(settings_differences(trained_with, config))
+
+
+def _differences_text(differ: list[tuple[str, Any, Any]]) -> str:
+    shown = "; ".join(f"{key}: {then!r} then, {now!r} now" for key, then, now in differ[:4])
     return shown + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
 
 
@@ -134,15 +144,32 @@ def refuse_other_settings(model: object, version: str, config: Config, then: str
                            f"trained with, or train a model with these settings and promote it{then}")
 
 
-def scoring_refusal(model: object, config: Config) -> str:
-    """Why `champollion score` refuses a loaded model, as words that follow its version ('' when it scores with this
-    code and `config`): trained on another feature schema than this code computes, or on features computed with
-    other settings (`settings_skew`)."""
+@dataclass(frozen=True)
+class ScoringRefusal:
+    """Why `champollion score` refuses a model (`scoring_refusal`): trained on another feature schema than this code
+    computes (`schema`: then, now), or on features computed with other settings (`settings`: `settings_differences`),
+    or its model cannot be loaded (`unloadable`: the error). In words (`str`), what follows the version's number."""
+
+    schema: tuple[Any, int] | None = None
+    settings: tuple[tuple[str, Any, Any], ...] = ()
+    unloadable: str = ""
+
+    def __str__(self) -> str:
+        if self.unloadable:
+            return f"cannot be loaded ({self.unloadable})"
+        if self.schema is not None:
+            return f"was trained on feature schema {self.schema[0]}, this code computes schema {self.schema[1]}"
+        return (f"was trained on features computed with other settings than the configured ones "
+                f"({_differences_text(list(self.settings))})")
+
+
+def scoring_refusal(model: object, config: Config) -> ScoringRefusal | None:
+    """Why `champollion score` refuses a loaded model with this code and `config` (None when it scores it)."""
     schema = getattr(model, "schema_version", None)
     if schema != FEATURES_SCHEMA_VERSION:
-        return f"was trained on feature schema {schema}, this code computes schema {FEATURES_SCHEMA_VERSION}"
-    skew = settings_skew(getattr(model, "features_settings", None), config)
-    return f"was trained on features computed with other settings than the configured ones ({skew})" if skew else ""
+        return ScoringRefusal(schema=(schema, FEATURES_SCHEMA_VERSION))
+    differ = settings_differences(getattr(model, "features_settings", None), config)
+    return ScoringRefusal(settings=tuple(differ)) if differ else None
 
 
 # Feature settings the fingerprint leaves out: when outcomes are known changes only the past-inspection features, which

@@ -35,3 +35,23 @@ def test_the_verdict_says_when_a_simpler_model_does_better_or_when_every_one_is_
     assert verdict_fr(below) == ("LightGBM 0,416 [0,33 ; 0,50] fait mieux que chaque méthode simple : "
                                  "toutes sont sous son intervalle")
     assert verdict_fr(_version(promotion="")) == ""  # a version registered before its values were kept
+
+
+def test_the_page_says_whether_the_lists_can_be_scored_with_each_version_and_why_not():
+    """What `score` would say of each version with this code and configuration (`training.workflow.list_models`)."""
+    from features.build import ScoringRefusal
+
+    refusals = [None, ScoringRefusal(settings=(("outcome_known_after_days", 0, 90),)),
+                ScoringRefusal(schema=(4, 5)), ScoringRefusal(unloadable="UnpicklingError: invalid load key")]
+    shown = versions_fr(pd.DataFrame([_version(version=n, refusal=r, refused=str(r or ""))
+                                      for n, r in enumerate(refusals, 1)]))
+    assert shown["Accepté par la notation des listes"].tolist() == [
+        "oui",
+        "non : appris sur des indicateurs calculés avec d'autres réglages (outcome_known_after_days : 0 à "
+        "l'apprentissage, 90 dans la configuration)",
+        "non : appris sur le schéma d'indicateurs 4, ce code calcule le schéma 5 ; à réentraîner",
+        "non : le modèle ne peut pas être chargé (UnpicklingError)",
+    ]
+    assert not {"refusal", "refused"} & set(shown.columns)
+    assert str(refusals[1]) == ("was trained on features computed with other settings than the configured ones "
+                                "(outcome_known_after_days: 0 then, 90 now)")

@@ -241,6 +241,13 @@ def test_promoting_an_older_version_moves_only_the_champion_alias(training_world
         f"{FEATURES_SCHEMA_VERSION + 1}: `champollion score` would refuse it: champion kept") in _flat(upgraded.output)
     aliases = client.get_registered_model("champollion-precarite").aliases
     assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "3", "challenger": "3"}
+    # `models` says which versions `score` refuses, and why, and whether the champion can draw up the lists.
+    listed = _flat(runner.invoke(runner_app, ["models"]).output)
+    assert re.search(r"version 1: MLflow run \w+; .*; `champollion score` refuses it: it cannot be loaded \(\w+", listed)
+    assert (f"`champollion score` refuses it: it was trained on feature schema {FEATURES_SCHEMA_VERSION}, this code "
+            f"computes schema {FEATURES_SCHEMA_VERSION + 1} version 3") in listed, listed
+    assert ("champion: v3 (refused by `champollion score`, which gives no list: promote a version it accepts)"
+            in listed), listed
 
 
 def _registry_with_three_versions(training_world, config: Config):

@@ -168,6 +168,14 @@ def test_a_model_trained_with_other_settings_still_explains_the_lines_its_list_e
                                         "indicateurs") in html.unescape(page.text)
     with pytest.raises(SettingsSkew, match="outcome_known_after_days: 0 then, 90 now"):
         explain_month(world.home, world.config, unlisted.iloc[0], month)
+    # The models page says that the lists cannot be scored with it any more, and why.
+    import training.workflow
+
+    monkeypatch.setattr(training.workflow, "load_scoring_model", trained_before_the_setting)
+    models = signed_in(create_app(world.home, world.config), world.logins["evaluateur"]).get("/modeles")
+    assert models.status_code == 200 and ("non : appris sur des indicateurs calculés avec d'autres réglages "
+                                          "(outcome_known_after_days : 0 à l'apprentissage, 90 dans la configuration)"
+                                          ) in html.unescape(models.text), models.text
     # Nor is it audited on features it never learned from.
     import audit.run
 

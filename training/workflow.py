@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from core.config import Config
 from core.home import Home
 from core.training_config import TrainingConfig
-from features.build import refuse_other_settings, scoring_refusal
+from features.build import ScoringRefusal, refuse_other_settings, scoring_refusal
 from features.store import declared_months, feature_tables
 from training.pipeline import TrainingData, TrainingResult, fit_and_evaluate, load_training_data, score_against_truth
 from training.promotion import (
@@ -50,6 +50,7 @@ from training.registry import (
     resolve_version,
     versions_table,
 )
+from training.saved_model import SavedModel
 from training.splitter import FoldChoice
 from training.tuning import TrialReport
 from warehouse.dsn.parser import Issue
@@ -259,20 +260,12 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
     challenger_value = gate_value(fold, fold["challenger_score"].to_numpy(), settings)
     champion_value, note = None, ""
     rows: int | None = len(fold)
-    # What `score` would say of each (`scoring_refusal`). A champion whose model no longer loads gives no list either;
-    # a candidate that does not load is never made champion, even forced.
-    try:
-        cannot_score = scoring_refusal(load_scoring_model(name, candidate.version), config)
-    except Exception as exc:
-        raise ValueError(f"version {candidate.version} cannot be made champion: its model cannot be loaded "
-                         f"({type(exc).__name__}: {exc})") from exc
-    incumbent, unusable = None, ""
-    if champion is not None:
-        try:
-            incumbent = load_scoring_model(name, champion.version)
-            unusable = scoring_refusal(incumbent, config)
-        except Exception as exc:
-            unusable = f"cannot be loaded ({type(exc).__name__}: {exc})"
+    # What `score` would say of each (`loaded_for_scoring`). A champion whose model no longer loads gives no list
+    # either; a candidate that does not load is never made champion, even forced.
+    loaded, cannot_score = loaded_for_scoring(name, str(candidate.version), config)
+    if loaded is None:
+        raise ValueError(f"version {candidate.version} cannot be made champion: its model {cannot_score}")
+    incumbent, unusable = loaded_for_scoring(name, str(champion.version), config) if champion is not None else (None, None)
     if champion is not None:
         same_fold = comparable_fold_key((champion.tags or {}).get("latest_fold"))
         if same_fold and same_fold == comparable_fold_key((candidate.tags or {}).get("latest_fold")):
@@ -323,7 +316,22 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
                             str(champion.version) if champion else None, after, rows if champion else None, metric, note)
 
 
+def loaded_for_scoring(name: str, version: str, config: Config) -> tuple[SavedModel | None, ScoringRefusal | None]:
+    """The saved model of `version` and why `champollion score` would refuse it with this code and `config`
+    (`features.build.scoring_refusal`; None when it scores it); None and why, when the model cannot be loaded."""
+    try:
+        model = load_scoring_model(name, version)
+    except Exception as exc:  # a deleted artifact, an unreadable pickle, a library that changed: no list either way
+        return None, ScoringRefusal(unloadable=f"{type(exc).__name__}: {exc}")
+    return model, scoring_refusal(model, config)
+
+
 def list_models(home: Home, config: Config) -> pd.DataFrame:
-    """The registered versions with aliases, data months and key metrics."""
+    """The registered versions with aliases, data months and key metrics, and why `score` would refuse each with
+    this code and `config` (`refusal`: a `ScoringRefusal` or None; `refused`: it in words, '' when it scores)."""
     settings = config.training
-    return versions_table(connect(home, settings), settings.registered_model)
+    frame = versions_table(connect(home, settings), settings.registered_model)
+    refusals = [loaded_for_scoring(settings.registered_model, str(v), config)[1] for v in frame.get("version", [])]
+    frame["refused"] = [str(refusal) if refusal else "" for refusal in refusals]
+    frame["refusal"] = refusals
+    return frame

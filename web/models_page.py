@@ -18,7 +18,7 @@ TITLES_FR = {
     "promotion": "Métrique de promotion [intervalle à 95 %]",
     **{baseline: f"{MODEL_LABELS_FR.get(baseline, baseline)[:1].upper()}{MODEL_LABELS_FR.get(baseline, baseline)[1:]}"
        for baseline in BASELINES},
-    "verdict": "Face aux méthodes simples", "run_id": "Exécution MLflow",
+    "verdict": "Face aux méthodes simples", "scores": "Accepté par la notation des listes", "run_id": "Exécution MLflow",
 }
 OBJECTIVES_FR = {"mean_precision_at_shares": "précision moyenne aux parts contrôlées",
                  "precision_at_k": "précision à la capacité", "average_precision": "précision moyenne (AP)"}
@@ -45,6 +45,20 @@ def created_fr(text: Any) -> str:
         return paris_time_fr(datetime.strptime(str(text), "%Y-%m-%d %H:%M"))
     except ValueError:
         return "" if text is None or pd.isna(text) else str(text)
+
+
+def refusal_fr(refusal: Any) -> str:
+    """Whether `champollion score` accepts a version with this code and configuration, in French, and why not
+    (`training.workflow.list_models`'s `refusal`: None, or a `features.build.ScoringRefusal`)."""
+    if refusal is None:
+        return "oui"
+    if refusal.unloadable:
+        return f"non : le modèle ne peut pas être chargé ({refusal.unloadable.split(':')[0]})"
+    if refusal.schema is not None:
+        then, now = refusal.schema
+        return f"non : appris sur le schéma d'indicateurs {then}, ce code calcule le schéma {now} ; à réentraîner"
+    settings = " ; ".join(f"{key} : {then} à l'apprentissage, {now} dans la configuration" for key, then, now in refusal.settings)
+    return f"non : appris sur des indicateurs calculés avec d'autres réglages ({settings})"
 
 
 def verdict_fr(row: dict[str, Any]) -> str:
@@ -83,6 +97,9 @@ def versions_fr(versions: pd.DataFrame) -> pd.DataFrame:
             "promotion": f"{_fr(value)} [{_fr(low, 2)} ; {_fr(high, 2)}]" if None not in (value, low, high) else _fr(value),
             **{b: _fr(_number(row.get(b))) for b in BASELINES},
             "verdict": verdict_fr(row),
+            "scores": refusal_fr(row.get("refusal")),
         })
-    shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high"], errors="ignore")
+    shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high", "refused", "refusal"], errors="ignore")
+    after_aliases = list(shown.columns).index("aliases") + 1 if "aliases" in shown.columns else 0
+    shown.insert(after_aliases, "scores", shown.pop("scores"))  # next to who is champion
     return shown.rename(columns=TITLES_FR)
