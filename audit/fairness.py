@@ -153,7 +153,7 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
         detail = f"{count_fr(len(out_of_band), 'rapport')} hors de la bande : {', '.join(shown)} ; {counted}"
     else:
         status, detail = Status.PASSED, f"tous les rapports dans la bande ; {counted}"
-    return Check("fairness", name, status, float(len(out_of_band)), threshold, detail)
+    return Check("fairness", name, status, float(len(out_of_band)), threshold, detail, counts=True)
 
 
 def _groups_counted(table: pd.DataFrame, compared: int, min_group_size: int) -> str:

@@ -86,10 +86,13 @@ def _percent(value: Any) -> str:
     return DASH if missing(value) else percent_fr(value)
 
 
-def _check_value(value: float) -> str:
-    """A check's measured value: a count without decimals, a tiny gap in scientific notation."""
+def _check_value(value: float, counts: bool = False) -> str:
+    """A check's measured value: a count (`counts`, or a whole number from 2) without decimals, a tiny gap in
+    scientific notation."""
     if missing(value) or not math.isfinite(value):
         return DASH
+    if counts:
+        return number_fr(value, 0)
     if value != 0 and abs(value) < 1e-3:
         return f"{value:.1e}".replace(".", ",")
     return number_fr(value, 0 if float(value).is_integer() and abs(value) >= 2 else 3)
@@ -112,7 +115,7 @@ def checks_table(checks: list[Check]) -> list[tuple[str, Status, Table]]:
     """Per group: its title, worst status and the table of its checks."""
     out = []
     for title, members, status in by_group(checks):
-        rows = [[c.name, c.status.value, _check_value(c.value), c.threshold, c.detail] for c in members]
+        rows = [[c.name, c.status.value, _check_value(c.value, c.counts), c.threshold, c.detail] for c in members]
         out.append((title, status, Table(["Contrôle", "Statut", "Valeur", "Seuil", "Constat"], rows,
                                          [c.status.name.lower() for c in members])))
     return out

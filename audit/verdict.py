@@ -42,6 +42,7 @@ class Check:
     value: float
     threshold: str
     detail: str
+    counts: bool = False  # the value is a number of things (shown without decimals), not a measure
 
     @property
     def passed(self) -> bool:

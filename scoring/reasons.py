@@ -274,14 +274,15 @@ def evidence_posts(evidence: pd.DataFrame, among: Collection[str] | None = None)
 def rule_sentence(rule: str, count: int, posts: dict[str, int] | None, articles: list[str] | None = None) -> str:
     """« 4 contrats successifs sur le poste « serveur » sans respect du délai de carence (L1244-3) :
     infraction potentielle », from the rule's evidence rows of one establishment counted by post; the
-    article is the one its findings cite most (L1251-36 when the carence follows a temp mission)."""
+    articles are those its findings cite, the most cited first (L1251-36 when the carence follows a temp mission; a
+    CDD and a mission on a permanent post: L1242-1 and L1251-5), as the evidence's groups cite them."""
     singular, plural, wrong = RULE_PHRASES[rule]
     noun = singular if count == 1 else plural
     where = ""
     if posts:
         post, on_post = min(posts.items(), key=lambda item: (-item[1], item[0]))
         where = f" sur le poste « {post} »" if len(posts) == 1 else f" (dont {on_post} sur le poste « {post} »)"
-    article = articles[0] if articles else _RULES[rule].article.split(",")[0]
+    article = ", ".join(articles) if articles else _RULES[rule].article.split(",")[0]
     return f"{count} {noun}{where} {wrong} ({article}) : infraction potentielle"
 
 

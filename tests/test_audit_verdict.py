@@ -70,6 +70,11 @@ def test_fairness_passes_inside_the_band_and_alerts_outside_it():
     # B listed at 1.6x A's share, its FDR the same: an alert, not a failure.
     warned = fairness_check("list", "region", _table({"A": (1000, 50, 50, 40), "B": (500, 40, 40, 32)}), SETTINGS)
     assert warned.status is Status.WARNING and "B (part listée ×1,60)" in warned.detail
+    # Its value, one ratio outside the band, is a count: « 1 », not « 1,000 » beside a band of ratios.
+    from audit.report import checks_table
+
+    (_, _, table), = checks_table([warned])
+    assert table.rows[0][2] == "1" and warned.value == 1
 
 
 def test_the_share_listed_by_region_is_shown_but_not_compared():

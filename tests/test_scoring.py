@@ -316,10 +316,10 @@ def test_inputs_that_cannot_be_kept_fail_the_run_with_the_folder_named(tmp_path)
 
 
 def test_a_rule_reason_counts_the_contracts_and_names_the_post():
-    # The finding to check on site is not counted; the article is the one most findings cite.
+    # The finding to check on site is not counted; the articles are those the findings cite, the most cited first.
     text = rules_sentence(_table().iloc[0], _posts())
     assert text == ("4 contrats successifs (dont 3 sur le poste « serveur ») sans respect du délai de carence "
-                    "(L1244-3) : infraction potentielle")
+                    "(L1244-3, L1251-36) : infraction potentielle")
     assert rules_sentence(_table().iloc[1], None) is None  # no finding, no reason
 
 
@@ -329,6 +329,15 @@ def test_a_rule_reason_cites_the_article_of_its_findings():
     text = rules_sentence(_table().iloc[0], evidence_posts(after_missions)["00000000000000"])
     assert text == ("2 contrats successifs sur le poste « cariste » sans respect du délai de carence (L1251-36) : "
                     "infraction potentielle")
+
+
+def test_a_rule_reason_cites_every_article_of_its_findings():
+    """A CDD and a temp mission holding one permanent post break two articles: citing only one of them (the first of a
+    tie) told the inspector half the law the evidence below the line cites."""
+    both = pd.DataFrame({"rule": ["poste_permanent"] * 2, "post": ["avs"] * 2, "article": ["L1251-5", "L1242-1"],
+                         "establishment_siret": ["00000000000000"] * 2, "confidence": ["probable"] * 2})
+    assert rule_sentence("poste_permanent", 2, {"avs": 2}, evidence_posts(both)["00000000000000"].articles["poste_permanent"]
+                         ).endswith("(L1251-5, L1242-1) : infraction potentielle")
 
 
 @pytest.mark.parametrize("rule", sorted(RULE_PHRASES))
