@@ -440,6 +440,10 @@ def test_a_correction_is_a_new_entry_and_the_store_holds_the_current_outcome(app
         current = [o for o in current_outcomes(session) if o.siret == world.siret_a]
     assert first.id in {r.id for r in rows} and any(r.corrects_id == first.id for r in rows)
     assert first.id not in {o.id for o in current}
+    # Each entry keeps how its line stood on the list it was recorded from (the summary counts it so).
+    ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv", dtype={"siret": str}).set_index("siret")
+    line = ranked.loc[world.siret_a]
+    assert {(r.listed, r.exploration) for r in rows} == {(bool(line["in_list"]), bool(line["exploration"]))}
     after = load_inspections(world.home.warehouse)
     mine = after[(after["siret"] == world.siret_a)
                  & (after["inspection_date"] == pd.Timestamp(form["inspection_date"]))]
@@ -1090,7 +1094,9 @@ def test_recorded_outcomes_stored_twice_are_written_again_once(app, world):
 
 
 def test_the_summary_counts_the_controls_of_listed_establishments_after_the_list():
-    """A control of an establishment off the list, or dated before the list, says nothing of the list's selection."""
+    """A control of an establishment off the list, or dated before the list, says nothing of the list's selection. A
+    month scored again kept a control recorded from an exploration line of its list before only while the line was
+    still an exploration line: it vanished from the summary when it was not."""
     from types import SimpleNamespace
 
     from web.app import _aggregate
@@ -1099,11 +1105,24 @@ def test_the_summary_counts_the_controls_of_listed_establishments_after_the_list
                            "region": ["Île-de-France"] * 3, "in_list": [True, False, True],
                            "exploration": [False, False, True]})
     month = date(2026, 10, 1)
-    outcomes = [SimpleNamespace(siret=siret, inspection_date=day, abuse_found=True) for siret, day in [
+    outcomes = [SimpleNamespace(siret=siret, inspection_date=day, abuse_found=True, listed=None) for siret, day in [
         ("1", date(2026, 10, 20)), ("2", date(2026, 10, 20)), ("1", date(2026, 1, 2)), ("3", date(2026, 11, 2))]]
     (row,) = _aggregate(ranked, outcomes, month)  # type: ignore[arg-type]
     assert (row["controls_score"], row["abuse_score"], row["controls_exploration"], row["abuse_exploration"]) == (
         1, 1, 1, 1)
+    # The month scored again: establishment 3 off the list, 2 on it. Controls recorded since entries keep whether their
+    # line was listed, and drawn for exploration, count as of the list they were recorded from; those recorded before
+    # (listed None) are read against the list as it is.
+    again = ranked.assign(in_list=[True, True, False], exploration=[False, True, False])
+    kept = [SimpleNamespace(siret="3", inspection_date=date(2026, 11, 2), abuse_found=True, listed=True,
+                            region_code="11", exploration=True),
+            SimpleNamespace(siret="2", inspection_date=date(2026, 10, 21), abuse_found=False, listed=False,
+                            region_code="11", exploration=False),
+            SimpleNamespace(siret="2", inspection_date=date(2026, 10, 22), abuse_found=True, listed=None,
+                            region_code="11", exploration=False)]
+    (row,) = _aggregate(again, kept, month)  # type: ignore[arg-type]
+    assert (row["controls_score"], row["abuse_score"], row["controls_exploration"], row["abuse_exploration"]) == (
+        0, 0, 2, 2)
 
 
 def test_signing_out_ends_the_session_for_a_copy_of_its_cookie(app, world):

@@ -599,6 +599,7 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         with db() as session:
             recording = record_outcome(session, ControlOutcome(
                 siret=siret, region_code=region_code, list_month=chosen, exploration=bool(line["exploration"]),
+                listed=bool(line["in_list"]),
                 inspection_date=values["inspection_date"], abuse_found=values["abuse_found"],
                 confirmed_rules=",".join(values["confirmed_rules"]), follow_up=values["follow_up"], author_id=user.id,
                 recorded_at=utc_now(), form_token=token), corrected)
@@ -789,13 +790,16 @@ def _read_outcome(form: dict[str, Any], month: date) -> tuple[dict[str, Any], li
 
 def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome], month: date) -> list[dict[str, Any]]:
     """Per region: establishments scored and listed, controls recorded and abuse found, by how the line was chosen
-    (score or exploration, as the list says). Only the controls of establishments on `month`'s list, dated from the
-    list's month on, are counted: others say nothing of what the list selected."""
+    (score or exploration). Only the controls of lines on `month`'s list, dated from the list's month on, are counted:
+    others say nothing of what the list selected. Each control as of the list it was recorded from (its region, whether
+    its line was listed and drawn for exploration, kept with it): a month scored again after it keeps it where it was.
+    An entry recorded before entries kept whether their line was listed is read against the month's list as it is."""
     listed_lines = ranked[ranked["in_list"].astype(bool)]
-    chosen = dict(zip(listed_lines["siret"].astype(str), zip(listed_lines["region_code"].astype(str),
-                                                             listed_lines["exploration"].astype(bool), strict=True),
-                      strict=True))
-    counted = [(chosen[o.siret], o.abuse_found) for o in outcomes if o.siret in chosen and o.inspection_date >= month]
+    listed_now = dict(zip(listed_lines["siret"].astype(str), zip(listed_lines["region_code"].astype(str),
+                                                                 listed_lines["exploration"].astype(bool), strict=True),
+                          strict=True))
+    counted = [((o.region_code, o.exploration) if o.listed else listed_now[o.siret], o.abuse_found) for o in outcomes
+               if o.inspection_date >= month and (o.listed or (o.listed is None and o.siret in listed_now))]
     recorded = pd.DataFrame({"region_code": pd.Series([line[0] for line, _ in counted], dtype=str),
                              "exploration": pd.Series([line[1] for line, _ in counted], dtype=bool),
                              "abuse_found": pd.Series([found for _, found in counted], dtype=bool)})
