@@ -30,6 +30,12 @@ class TrainingConfig(BaseModel):
     bootstrap_resamples: int = Field(
         default=1000, ge=50, description="Resamples of the recall intervals (precision's are exact)."
     )
+    min_promotion_rows: int = Field(
+        default=20, ge=1, description=(
+            "Fewest inspections `promote` compares a candidate with the champion on, abuse found in some and not in "
+            "others: on fewer, or on one outcome alone, the two are not compared and the champion is kept unless "
+            "--force."),
+    )
 
     # Tuning.
     trials: int = Field(default=40, ge=1, description="Optuna trials per training (in a new study, or with --resume "

@@ -19,7 +19,7 @@ from core.training_config import TrainingConfig
 from features.catalog import feature_names
 from scoring.selection import rank_and_select
 from training.evaluation import selected_text
-from training.labels import build_labelled_set, label_as_of, needed_months
+from training.labels import LABEL, build_labelled_set, label_as_of, needed_months
 from training.metrics import Interval, precision_recall_at_share
 from training.promotion import promotion_decision, simpler_model_verdict
 from training.report_files import _markdown
@@ -721,3 +721,17 @@ def test_the_comparison_says_what_each_share_selected() -> None:
         "selected": [44, 50, 44, 50], "n": [320, 320, 320, 320],
     })
     assert selected_text(overall, [0.05, 0.10]) == "5%: 44 of 320 (13.8%); 10%: 50 of 320 (15.6%)"
+
+
+def test_promotion_compares_two_versions_only_on_inspections_that_can_tell_them_apart():
+    """Two inspections, or any number of one outcome, give every ranking the same precision: a tie, which promoted the
+    candidate (`promote` found 0.000 >= 0.000 on two controls)."""
+    from training.promotion import too_few_to_compare
+
+    rows = pd.DataFrame({LABEL: [1, 0] * 10})
+    assert too_few_to_compare(rows, 20) == ""
+    assert too_few_to_compare(rows.head(2), 20) == ("are fewer than the 20 a comparison needs "
+                                                    "(`training.min_promotion_rows`)")
+    assert too_few_to_compare(rows.assign(**{LABEL: 0}), 20) == (
+        "all have one outcome (abuse found in 0 of them): every ranking scores the same on them")
+    assert too_few_to_compare(rows.assign(**{LABEL: 1}), 5).startswith("all have one outcome (abuse found in 20 of them)")

@@ -216,6 +216,13 @@ def test_promoting_an_older_version_moves_only_the_champion_alias(training_world
     # does at least as well: promoted, whatever the rounding of the values the registry shows.
     v1 = client.get_model_version("champollion-precarite", "1")
     tie = client.create_model_version("champollion-precarite", v1.source, v1.run_id, tags=v1.tags)
+    # Unless the inspections they are compared on are too few to tell two versions apart: then not compared.
+    strict = Config(training=SMALL_DATA.model_copy(update={"min_promotion_rows": 10_000}))
+    thin = runner.invoke(_app(training_world.home, strict), ["promote", "--version", str(tie.version)])
+    assert thin.exit_code == 1 and re.search(
+        r"same latest fold as champion v1 \(\d+ inspections\): both measured out-of-fold on the same rows, but the \d+ "
+        r"inspections are fewer than the 10000 a comparison needs \(`training.min_promotion_rows`\): the two are not "
+        r"compared .*no comparable value for champion v1: champion kept", _flat(thin.output)), thin.output
     tied = runner.invoke(runner_app, ["promote", "--version", str(tie.version)])
     assert tied.exit_code == 0, tied.output
     assert "same latest fold as champion v1" in _flat(tied.output) and "aliases moved: champion v1" in _flat(tied.output)

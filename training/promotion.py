@@ -53,6 +53,18 @@ def promotion_decision(challenger: float, champion: float | None, force: bool = 
                                     "inspections: champion kept (use --force to override)", challenger, champion)
 
 
+def too_few_to_compare(rows: pd.DataFrame, minimum: int) -> str:
+    """Why the inspections `rows` (with their outcome, LABEL) cannot tell two versions apart, as a predicate of « the
+    N inspections » ('' when they can): fewer than `minimum` (`training.min_promotion_rows`), or all of one outcome,
+    on which every ranking scores the same."""
+    if len(rows) < minimum:
+        return f"are fewer than the {minimum} a comparison needs (`training.min_promotion_rows`)"
+    found = int(rows[LABEL].sum())
+    if found in (0, len(rows)):
+        return f"all have one outcome (abuse found in {found} of them): every ranking scores the same on them"
+    return ""
+
+
 def promotion_metric(settings: TrainingConfig) -> str:
     """The promotion metric in words: the tuning objective on a version's latest validation fold."""
     what = {"precision_at_k": f"precision at {settings.capacity_share:.0%}",

@@ -30,6 +30,7 @@ from training.promotion import (
     gate_value,
     promotion_decision,
     promotion_metric,
+    too_few_to_compare,
     unseen_by,
 )
 from training.registry import (
@@ -271,15 +272,20 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
         if same_fold and same_fold == comparable_fold_key((candidate.tags or {}).get("latest_fold")):
             # Both from their out-of-fold scores on these rows, as the candidate's value is: the recorded tag is
             # rounded, and a tie (common on a few hundred inspections) must stay one.
-            own = pd.read_parquet(download(champion.run_id, LATEST_FOLD))
-            champion_value = gate_value(own, own["challenger_score"].to_numpy(), settings)
             note = (f"same latest fold as champion v{champion.version} ({len(fold)} inspections): both measured "
                     "out-of-fold on the same rows")
+            if thin := too_few_to_compare(fold, settings.min_promotion_rows):
+                rows, note = None, f"{note}, but the {len(fold)} inspections {thin}: the two are not compared"
+            else:
+                own = pd.read_parquet(download(champion.run_id, LATEST_FOLD))
+                champion_value = gate_value(own, own["challenger_score"].to_numpy(), settings)
         elif incumbent is not None:
             unseen = unseen_by(fold, incumbent.data_months)
             try:
                 if unseen.empty:
                     raise ValueError("none of the latest fold's inspections is later than its data")
+                if thin := too_few_to_compare(unseen, settings.min_promotion_rows):
+                    raise ValueError(f"the {len(unseen)} inspections of the latest fold later than its data {thin}")
                 champion_value = gate_value(unseen, incumbent.raw_scores(unseen), settings)
                 challenger_value = gate_value(unseen, unseen["challenger_score"].to_numpy(), settings)
                 rows = len(unseen)
