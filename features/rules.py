@@ -943,12 +943,15 @@ WHERE a.contract_id IS NULL
 """
 
 
+_ON_THE_JOB = " sur cet emploi, jusqu'à "  # « 4 contrats sur cet emploi, jusqu'à 2 en même temps »
+
+
 def _permanent_post_sql(settings: FeaturesConfig) -> str:
     percent = round(float(settings.year_round_share) * 100)
     detail = _sentence(
         "Infraction potentielle de recours à des contrats courts pour un emploi durable : {posts} de « {post} » "
         "{held_verb} par des contrats à durée déterminée ou de mission {held} sur {window} du {window_start} au "
-        "{window_end} (au moins {percent} % de l'année), par {contracts} successifs ; le {contract}{number} "
+        "{window_end} (au moins {percent} % de l'année), par {contracts} ; le {contract}{number} "
         "commencé le {start} en a tenu un {base} de ses {days} dans cette période.",
         posts=_count("h.base_posts", "poste", "postes"),
         post=_job_label("m"),
@@ -958,7 +961,12 @@ def _permanent_post_sql(settings: FeaturesConfig) -> str:
         window_start=_french_date("p.window_start"),
         window_end=_french_date("p.as_of_end"),
         percent=str(percent),
-        contracts=_count("h.contracts_on_job", "contrat", "contrats"),
+        # The job's contracts in the window: one after the other when at most one held it at a time; else they are
+        # the job's, not the successive holders of the posts named (six waiters share a PCS code).
+        contracts=(f"{_count('h.contracts_on_job', 'contrat', 'contrats')} || CASE WHEN h.peak_posts > 1 THEN "
+                   f"{sql_string(_ON_THE_JOB)} || CAST(h.peak_posts AS STRING) || "
+                   f"{sql_string(' en même temps')} WHEN h.contracts_on_job > 1 THEN {sql_string(' successifs')} "
+                   f"ELSE '' END"),
         contract=_contract_fr("m.kind"),
         number=_numbered("m.contract_number"),
         start=_french_date("m.start_date"),

@@ -581,12 +581,17 @@ def test_lasting_job_held_by_short_contracts(settings):
         ("magasinier-2", D("2025-01-05"), 361.0, 328.5, "L1251-5", "probable"),
         ("serveur-c", D("2025-01-11"), 365.0, 328.5, "L1242-1", "probable"),
     ]
+    # Three contracts of the job, two at a time in March (the peak mission, no finding): not « 3 contrats
+    # successifs » holding the one post, which two of them held.
     assert detail(con, "poste_permanent", "cariste-cdd") == (
         "Infraction potentielle de recours à des contrats courts pour un emploi durable : 1 poste de « cariste » "
         "est tenu par des contrats à durée déterminée ou de mission 365 jours sur 365 du 01/07/2024 au 30/06/2025 "
-        "(au moins 90 % de l'année), par 3 contrats successifs ; le contrat à durée déterminée commencé le "
-        "03/01/2025 en a tenu un 179 jours de ses 179 dans cette période."
+        "(au moins 90 % de l'année), par 3 contrats sur cet emploi, jusqu'à 2 en même temps ; le contrat à durée "
+        "déterminée commencé le 03/01/2025 en a tenu un 179 jours de ses 179 dans cette période."
     )
+    assert ("(au moins 90 % de l'année), par 2 contrats successifs ; le contrat de mission commencé le 05/01/2025"
+            in detail(con, "poste_permanent", "magasinier-2"))
+    assert "(au moins 90 % de l'année), par 1 contrat ; le contrat de mission" in detail(con, "poste_permanent", "chauffeur")
 
 
 def test_a_lasting_job_counts_a_contract_whose_end_is_not_known_up_to_its_planned_end_in_its_last_month(settings):
