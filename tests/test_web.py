@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
@@ -528,6 +529,21 @@ def test_a_bad_outcome_is_refused_with_its_reasons(app, world):
     assert answer.status_code == 400
     for reason in ("dans le futur", "aucun abus", "Suite donnée"):
         assert reason in answer.text
+    # A procès-verbal or a mise en demeure answers an abuse found: not with « abus relevé : non ».
+    form = dict(form, csrf_token=csrf_of(client.get(page).text), inspection_date=world.month + "-15",
+                follow_up="proces_verbal", confirmed_rules="")
+    answer = client.post(page, data=form)
+    assert answer.status_code == 400 and ("Suite donnée : un procès-verbal suppose un abus relevé, alors que le "
+                                          "contrôle n'en a relevé aucun.") in html.unescape(answer.text)
+    # A month has one address, written YYYY-MM (2026-9 served September's list), and a French answer otherwise.
+    from web.app import parse_month
+
+    assert parse_month("2026-09") == date(2026, 9, 1)
+    for text in ("2026-9", "2026-13", " 2026-09", "2026-09-01"):
+        with pytest.raises(HTTPException, match="Mois inconnu : l'adresse doit nommer un mois écrit AAAA-MM"):
+            parse_month(text)
+    unknown = client.get(f"/listes/2026-9/{world.region_a}")
+    assert unknown.status_code == 404 and "Mois inconnu" in html.unescape(unknown.text)
 
 
 def test_the_list_filters_and_sorts(app, world):

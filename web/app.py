@@ -126,10 +126,14 @@ def session_key(home: Home, config: Config) -> str:
 
 
 def parse_month(text: str) -> date:
+    """The month of an address, written YYYY-MM as the pages write it (2026-9 is not another name for 2026-09: a page
+    has one address); 404, in French, otherwise."""
     try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}", text) is None:
+            raise ValueError(text)
         return datetime.strptime(text, "%Y-%m").date()
     except ValueError as exc:
-        raise HTTPException(404, "mois inconnu") from exc
+        raise HTTPException(404, "Mois inconnu : l'adresse doit nommer un mois écrit AAAA-MM, par exemple 2026-09.") from exc
 
 
 def month_or_none(text: str) -> date | None:
@@ -753,6 +757,10 @@ def _form_values(corrected: ControlOutcome | None) -> dict[str, Any]:
             "follow_up": corrected.follow_up}
 
 
+# Follow-ups that answer an abuse found, as a sentence names them (a letter of observations may follow any control).
+ABUSE_FOLLOW_UPS = {"mise_en_demeure": "une mise en demeure", "proces_verbal": "un procès-verbal"}
+
+
 def _read_outcome(form: dict[str, Any], month: date) -> tuple[dict[str, Any], list[str]]:
     """The outcome form's values, checked; the problems in French."""
     errors: list[str] = []
@@ -785,6 +793,9 @@ def _read_outcome(form: dict[str, Any], month: date) -> tuple[dict[str, Any], li
         errors.append("Suite donnée : choisissez une suite dans la liste.")
     else:
         values["follow_up"] = follow_up
+        if values["abuse_found"] is False and follow_up in ABUSE_FOLLOW_UPS:
+            errors.append(f"Suite donnée : {ABUSE_FOLLOW_UPS[follow_up]} suppose un abus relevé, alors que le "
+                          "contrôle n'en a relevé aucun.")
     return values, errors
 
 
