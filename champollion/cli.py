@@ -16,7 +16,16 @@ from typing import Annotated
 
 import typer
 
-from champollion.cli_support import BUSY_EXIT, MODEL_HOME_HELP, declared_of, fail, model_home_of, resolve_month, resolve_months
+from champollion.cli_support import (
+    BUSY_EXIT,
+    MODEL_HOME_HELP,
+    declared_of,
+    fail,
+    import_summary,
+    model_home_of,
+    resolve_month,
+    resolve_months,
+)
 from core.benchmarks import load_average
 from core.config import Config, ConfigError, load_config, pseudonym_key
 from core.home import Home
@@ -163,7 +172,7 @@ def import_inspections(
 ) -> None:
     """Store past inspections in the warehouse (bad rows are reported with their line and left out): the file is
     the whole history, or, with --append, controls to add to it."""
-    from warehouse.inspections import STORED_NAME, import_inspections, rows_left_out
+    from warehouse.inspections import STORED_NAME, import_inspections
     from warehouse.versions import WarehouseBusy
 
     context = _context(ctx)
@@ -175,23 +184,7 @@ def import_inspections(
         raise fail(str(exc)) from exc
     for issue in loaded.issues:
         typer.secho(f"{issue.file}:{issue.line}: {issue.reason}", fg=typer.colors.YELLOW, err=True)
-    stored = context.home.warehouse / STORED_NAME
-    left_out = rows_left_out(loaded.issues)
-    # Controls the web application recorded with another outcome: the imported one is kept (`one_per_control`).
-    conflicts = (f"; {_counted(loaded.conflicts, 'control')} recorded in the web application with another outcome, "
-                 "the imported one kept" if loaded.conflicts else "")
-    if append:
-        typer.echo(f"{_counted(len(loaded.rows), 'inspection')} read ({_counted(left_out, 'row')} left out): "
-                   f"{loaded.added} new, {_counted(loaded.replaced, 'outcome')} replaced; "
-                   f"{_counted(loaded.stored, 'inspection')} stored in {stored}{conflicts}")
-    else:
-        typer.echo(f"{_counted(loaded.stored, 'inspection')} stored in {stored} ({_counted(left_out, 'row')} left out), "
-                   f"replacing the {loaded.before} imported before{conflicts}")
-
-
-def _counted(count: int, noun: str) -> str:
-    """'1 row', '2 rows', '0 rows'."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    typer.echo(import_summary(loaded, context.home.warehouse / STORED_NAME, append))
 
 
 @app.command()

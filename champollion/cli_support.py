@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from core.home import Home
 from core.months import months_between, runs_text
+
+if TYPE_CHECKING:
+    from warehouse.inspections import InspectionImport
 
 # The exit of a run refused because another one writes the warehouse: sysexits' EX_TEMPFAIL, "try again later", so
 # that a scheduler retries it rather than reporting a wrong command (exit 2).
@@ -22,6 +26,27 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print `message` in red on stderr; the exit to raise (code 2 unless given)."""
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code)
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 row', '2 rows', '0 rows'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def import_summary(loaded: InspectionImport, stored: Path, append: bool) -> str:
+    """What importing an inspections file did to the stored history (`import-inspections`, `train --inspections`)."""
+    from warehouse.inspections import rows_left_out
+
+    left_out = rows_left_out(loaded.issues)
+    # Controls the web application recorded with another outcome: the imported one is kept (`one_per_control`).
+    conflicts = (f"; {counted(loaded.conflicts, 'control')} recorded in the web application with another outcome, "
+                 "the imported one kept" if loaded.conflicts else "")
+    if append:
+        return (f"{counted(len(loaded.rows), 'inspection')} read ({counted(left_out, 'row')} left out): "
+                f"{loaded.added} new, {counted(loaded.replaced, 'outcome')} replaced; "
+                f"{counted(loaded.stored, 'inspection')} stored in {stored}{conflicts}")
+    return (f"{counted(loaded.stored, 'inspection')} stored in {stored} ({counted(left_out, 'row')} left out), "
+            f"replacing the {loaded.before} imported before{conflicts}")
 
 
 def parse_month(value: str) -> date:

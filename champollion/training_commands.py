@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from champollion.cli_support import BUSY_EXIT, fail, parse_month
+from champollion.cli_support import BUSY_EXIT, fail, import_summary, parse_month
 
 if TYPE_CHECKING:
     from training.pipeline import TrainingData
@@ -49,7 +49,7 @@ def train(
     from champollion.reporting import console
     from training.workflow import inspection_source
     from training.workflow import train as run_train
-    from warehouse.inspections import rows_left_out
+    from warehouse.inspections import STORED_NAME, rows_left_out
     from warehouse.versions import WarehouseBusy
 
     context = ctx.obj
@@ -67,16 +67,22 @@ def train(
     def on_trial(trial: TrialReport) -> None:
         log.info("%s", report.trial_line(trial))
 
+    stored = ""
     try:
         source = inspection_source(context.home, inspections)
         report.print_bad_rows(source.issues)
+        if source.imported is not None:  # the file is now the stored history, whatever training makes of it
+            stored = import_summary(source.imported, context.home.warehouse / STORED_NAME, append=False)
+            console.print(stored, markup=False, highlight=False)
         outcome = run_train(context.home, context.config, source, trials, truth, ipw,
                             on_month=on_month, on_folds=on_folds, on_trial=on_trial,
                             on_step=lambda message: log.info("%s", message), resume=resume)
     except WarehouseBusy as exc:
         raise fail(str(exc), BUSY_EXIT) from exc
     except (FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+        kept = (f"\nThe inspections of {inspections} are stored all the same ({stored}): scoring's exclusions and the "
+                "audit read them; `champollion import-inspections` the whole history to put it back") if stored else ""
+        raise fail(f"{exc}{kept}") from exc
     result = outcome.result
     report.print_comparison(result.comparison, result.settings.capacity_share, result.settings.shares)
     report.print_latest_fold(result)

@@ -56,8 +56,21 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     earlier.write_text("\n".join(line for line in lines if not line.split(",")[1].startswith("2025-0")) + "\n",
                        encoding="utf-8")
 
+    # A file whose controls all found no abuse teaches nothing: refused before any model is fitted, saying that the
+    # file is the stored history all the same (it replaced it, as `import-inspections` would have).
+    none_found = tmp_path / "none-found.csv"
+    none_found.write_text("\n".join([lines[0], *(",".join([*line.split(",")[:2], "0", "x"]) for line in lines[1:])]) + "\n",
+                          encoding="utf-8")
+    refused = runner.invoke(app, ["train", "--inspections", str(none_found)])
+    said = _flat(refused.output)
+    assert refused.exit_code == 2 and re.search(r"the \d+ labelled inspections all found no abuse \(abuse_found=0\): a "
+                                                r"model learns to tell", said), said
+    assert re.search(r"The inspections of \S+none-found.csv are stored all the same \(\d+ inspections stored in \S+ "
+                     r"\(\d+ rows? left out\), replacing the 0 imported before\)", said), said
     first = runner.invoke(app, ["train", "--inspections", str(earlier), "--truth", str(training_world.truth)])
     assert first.exit_code == 0, first.output
+    assert re.search(r"\d+ inspections stored in \S+ \(\d+ rows? left out\), replacing the \d+ imported before",
+                     _flat(first.output)), first.output
     assert "earlier.csv:4: siret is not 14 digits (4 characters)" in first.output
     assert "earlier.csv:7: inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY" in first.output
     assert "Temporal validation" in first.output and "validate from" in first.output
@@ -343,3 +356,20 @@ def test_train_on_the_small_simulated_population(small_warehouse, tmp_path, mlfl
     overall = result.comparison[result.comparison["fold"] == "all"]
     assert set(overall["model"]) == {"random", "campaign_rule", "rule_violations", "logistic", "lightgbm"}
     assert len(result.folds) == 3 and (result.folds["n_valid"] > 0).all()
+
+
+def test_a_fold_that_would_learn_from_one_outcome_is_refused_before_any_model_is_fitted(training_world):
+    """The controls before the validation windows all found no abuse, the later ones some: fold 1 would fit the
+    logistic regression on one outcome, which failed late with scikit-learn's « needs samples of at least 2 classes »."""
+    from training.pipeline import fit_and_evaluate, load_training_data
+    from training.workflow import inspection_source
+
+    config = Config(training=SMALL_DATA)
+    inspections = inspection_source(training_world.home, training_world.inspections_csv).rows
+    early = inspections["inspection_date"] < inspections["inspection_date"].max() - pd.DateOffset(months=8)
+    assert early.any() and inspections.loc[~early, "abuse_found"].nunique() == 2
+    inspections = inspections.assign(abuse_found=inspections["abuse_found"].where(~early, 0))
+    data = load_training_data(training_world.home, config, inspections)
+    with pytest.raises(ValueError, match=r"^fold 1 trains on \d+ inspections: they all found no abuse \(abuse_found=0\): "
+                                         r"a model learns .*; with more inspections, or fewer folds"):
+        fit_and_evaluate(data, SMALL_DATA, 1, None)

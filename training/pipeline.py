@@ -172,6 +172,15 @@ def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[dat
                          outcome_after_days=config.features.outcome_known_after_days)
 
 
+def _one_outcome(labels: np.ndarray, what: str) -> str:
+    """Why `labels` (the outcomes of `what`) teach nothing ('' when they hold both): all found abuse, or none did."""
+    found = int(labels.sum())
+    if found not in (0, len(labels)):
+        return ""
+    return (f"{what} all {'found abuse' if found else 'found no abuse'} (abuse_found={1 if found else 0}): a model learns "
+            "to tell the controls that found abuse from those that did not, and needs both")
+
+
 def _named(months: list[date], whole_from: date) -> str:
     """Partial as-of months (sorted) in words: those before `whole_from` when all are, else their runs."""
     return f"those before {whole_from:%Y-%m}" if months[-1] < whole_from else f"those of {runs_text(months)}"
@@ -364,9 +373,15 @@ def fit_and_evaluate(
     rows = data.labelled.rows
     if rows.empty:
         raise ValueError("no labelled rows: no inspection could be joined to features")
+    if one_outcome := _one_outcome(rows[LABEL].to_numpy(), f"the {len(rows)} labelled inspections"):
+        raise ValueError(one_outcome)
     choice = choose_folds(rows, settings.n_folds, settings.validation_months, settings.min_train_rows,
                           outcome_after_days=data.outcome_after_days)
     folds, splits = choice.folds, list(choice.splitter.split(rows))
+    for fold, train, _ in splits:
+        if one_outcome := _one_outcome(rows[LABEL].to_numpy()[train], f"fold {fold} trains on {len(train)} inspections: they"):
+            raise ValueError(f"{one_outcome}; with more inspections, or fewer folds or shorter validation windows, "
+                             "each fold learns from both")
     log.info("folds: %s", choice.reason)
     if on_folds:
         on_folds(choice)

@@ -56,6 +56,7 @@ from training.splitter import FoldChoice
 from training.tuning import TrialReport
 from warehouse.dsn.parser import Issue
 from warehouse.inspections import (
+    InspectionImport,
     file_controls,
     import_inspections,
     load_inspections,
@@ -81,6 +82,7 @@ class InspectionSource:
     issues: list[Issue]
     label: str
     sha256: str
+    imported: InspectionImport | None = None  # what importing the file given did to the stored history
 
 
 def inspection_source(home: Home, path: Path | None) -> InspectionSource:
@@ -91,7 +93,7 @@ def inspection_source(home: Home, path: Path | None) -> InspectionSource:
     if path is not None:
         loaded = import_inspections(path, home)
         stored = load_inspections(home.warehouse)
-        return InspectionSource(stored, loaded.issues, str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+        return InspectionSource(stored, loaded.issues, str(path), hashlib.sha256(path.read_bytes()).hexdigest(), loaded)
     stored = load_inspections(home.warehouse)
     if stored is None:
         raise FileNotFoundError("no inspections: pass --inspections FILE.csv or run `champollion import-inspections` first")
