@@ -43,6 +43,17 @@ def _number(value: str | None, digits: int = 0) -> str:
         return str(value)
 
 
+def _tuned_on_fr(params: Mapping[str, str]) -> str:
+    """The folds Optuna chose the parameters on, in French: every one but the latest, held out for the promotion
+    metric (`folds_tuned_on`), or every one for a model trained before (its latest fold's values are then optimistic)."""
+    folds = _number(params.get("folds_chosen"))
+    if params.get("folds_tuned_on") is None:
+        return (f"les {folds} plis temporels à fenêtre croissante, le dernier compris (modèle entraîné avant que le "
+                "dernier pli reste hors du réglage : ses valeurs sur ce pli, choisies parmi les essais, sont optimistes)")
+    return (f"{_number(params.get('folds_tuned_on'))} des {folds} plis temporels à fenêtre croissante : le dernier reste "
+            "hors du réglage, et la métrique de promotion y mesure des paramètres choisis sans lui")
+
+
 def _weighting_fr(params: Mapping[str, str]) -> str:
     """Whether the training weighted the inspections by the inverse of their modelled probability, and why (the run
     records its reason in English: its three forms are said in French)."""
@@ -139,8 +150,8 @@ appris.
 
 # Apprentissage
 - Gradient boosting LightGBM (classification binaire), réglé par Optuna (échantillonneur TPE, élagage médian) pour
-  maximiser {OBJECTIVES_FR.get(objective, objective)}, moyennée sur {_number(params.get("folds_chosen"))} plis
-  temporels à fenêtre croissante ; {_number(params.get("optuna_trials_this_run"))} essais lors de cet entraînement
+  maximiser {OBJECTIVES_FR.get(objective, objective)}, moyennée sur {_tuned_on_fr(params)} ;
+  {_number(params.get("optuna_trials_this_run"))} essais lors de cet entraînement
   {f"et {number_fr(resumed)} repris d'un entraînement précédent " if resumed else ""}(étude
   « {params.get("optuna_study", "?")} »).
 - Les comptes d'infractions potentielles aux règles du Code du travail ne peuvent qu'augmenter le score (contrainte

@@ -70,7 +70,7 @@ def promotion_metric(settings: TrainingConfig) -> str:
     what = {"precision_at_k": f"precision at {settings.capacity_share:.0%}",
             "mean_precision_at_shares": "mean precision at " + ", ".join(f"{s:.0%}" for s in settings.shares),
             "average_precision": "average precision"}[settings.objective]
-    return f"{what} of each region's inspected establishments on the latest validation fold, out of fold"
+    return f"{what} of each region's inspected establishments on the latest validation fold, held out of tuning, out of fold"
 
 
 def gate_value(fold_rows: pd.DataFrame, scores: np.ndarray, settings: TrainingConfig) -> float:

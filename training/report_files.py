@@ -215,8 +215,9 @@ to sanction, to score people, or outside the DSN population it was trained on.
   {len(model.features)} features (features.json). Features are per establishment; no person-level data.
 
 ## Training
-- LightGBM (binary), tuned by Optuna (TPE, median pruning) on `{settings.objective}` averaged over
-  {len(result.folds)} expanding-window folds ({result.fold_choice}); study `{result.study_name}`;
+- LightGBM (binary), tuned by Optuna (TPE, median pruning) on `{settings.objective}` averaged over the
+  {len(result.folds)} expanding-window folds but the latest, held out for the promotion metric ({result.fold_choice});
+  study `{result.study_name}`;
   {result.trials_this_run} trials in this training{resumed}.
 - Best parameters: `{result.params}`; legal-rule counts constrained to raise the score (monotone).
 - Inverse-propensity weighting: **{result.ipw}** ({result.ipw_reason}).

@@ -90,6 +90,7 @@ def study_name(rows: pd.DataFrame, folds: pd.DataFrame, config: TrainingConfig, 
     digest.update(folds.astype(str).to_csv(index=False).encode())
     settings = {
         "search_space": SEARCH_SPACE_VERSION,
+        "tuned_on": "every fold but the latest",  # a study tuned on every fold is not resumed with another objective
         "schema": FEATURES_SCHEMA_VERSION,
         "ipw": ipw,
         **config.model_dump(include={"objective", "capacity_share", "report_shares", "max_depth", "max_estimators",
