@@ -44,6 +44,12 @@ def test_the_model_card_of_the_audit_is_french_and_written_from_the_run():
     assert ("Issue d'un contrôle supposée connue 90 jours après celui-ci (hypothèse réglable : "
             "`features.outcome_known_after_days`") in _one_text(model_card_fr(
                 {**PARAMS, "features.outcome_known_after_days": "90"}, FOLDS, "abc123"))
+    # Which folds chose the parameters: every one but the latest, held out; every one for a run trained before.
+    assert ("moyennée sur 2 des 3 plis temporels à fenêtre croissante : le dernier reste hors du réglage, et la "
+            "métrique de promotion y mesure des paramètres choisis sans lui") in _one_text(model_card_fr(
+                {**PARAMS, "folds_tuned_on": "2"}, FOLDS, "abc123"))
+    assert ("moyennée sur les 3 plis temporels à fenêtre croissante, le dernier compris (modèle entraîné avant que le "
+            "dernier pli reste hors du réglage : ses valeurs sur ce pli, choisies parmi les essais, sont optimistes)") in card
     # A run trained before the setting read it from the day of the control, and its card says so.
     assert "Issue d'un contrôle lue dès le jour du contrôle (modèle entraîné avant le réglage" in card
     # No English sentence of the training's card, no home path (the source is named by its file).

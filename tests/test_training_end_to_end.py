@@ -373,3 +373,22 @@ def test_a_fold_that_would_learn_from_one_outcome_is_refused_before_any_model_is
     with pytest.raises(ValueError, match=r"^fold 1 trains on \d+ inspections: they all found no abuse \(abuse_found=0\): "
                                          r"a model learns .*; with more inspections, or fewer folds"):
         fit_and_evaluate(data, SMALL_DATA, 1, None)
+
+
+def test_tuning_never_sees_the_latest_fold(training_world, monkeypatch):
+    """The promotion metric is the latest fold's: tuned on it too, the best of N trials looked better there than it
+    is, beside baselines that are not tuned. Optuna gets every fold but the latest."""
+    import training.pipeline as pipeline
+    from training.pipeline import fit_and_evaluate, load_training_data
+    from training.workflow import inspection_source
+
+    config = Config(training=SMALL_DATA)
+    inspections = inspection_source(training_world.home, training_world.inspections_csv).rows
+    data = load_training_data(training_world.home, config, inspections)
+    seen: list[list[int]] = []
+    tune = pipeline.tune
+    monkeypatch.setattr(pipeline, "tune", lambda folds, *args, **kwargs: seen.append(
+        [len(fold.y_valid) for fold in folds]) or tune(folds, *args, **kwargs))
+    result = fit_and_evaluate(data, SMALL_DATA, 1, None)
+    assert seen == [result.folds["n_valid"].tolist()[:-1]] and len(result.folds) >= 2
+    assert result.trials["n_folds"].eq(len(result.folds) - 1).all()
