@@ -67,7 +67,7 @@ def explain(
     from scoring.explain import explain_folder, explain_month, renderables, write_explanation
 
     siret = siret.strip().replace(" ", "")
-    if len(siret) != 14 or not siret.isdigit():
+    if len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
         raise typer.BadParameter(f"{siret!r} is not a SIRET of 14 digits")
     context = ctx.obj
     chosen = resolve_month(ctx.obj.home.warehouse, month)

@@ -35,7 +35,8 @@ class ScoringConfig(BaseModel):
         default=0.10, ge=0, lt=1,
         description="Share of each list drawn at random among the other eligible establishments (unbiased future labels).",
     )
-    seed: int = Field(default=0, description="With the month and the region, fixes the exploration draw.")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1,
+                      description="With the month and the region, fixes the exploration draw (numpy: not negative).")
     reasons: int = Field(default=3, ge=1, le=10, description="Reasons written per listed establishment.")
     file_workers: int | None = Field(
         default=None, ge=1, le=64,

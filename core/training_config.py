@@ -81,7 +81,8 @@ class TrainingConfig(BaseModel):
         description="LightGBM threads, fixed for reproducibility. Labelled sets are small: one thread is fastest, and "
                     "several threads spin badly when the cores are busy (measured: 0.3 s vs 30 s for one fit).",
     )
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description=(
+        "Seeds Optuna, LightGBM, the baselines and the bootstrap (scikit-learn takes seeds from 0 to 2**32 - 1)."))
 
     # MLflow.
     tracking_uri: str | None = Field(

@@ -612,6 +612,14 @@ def test_config_rejects_unknown_settings_and_keeps_the_capacity_first():
     with pytest.raises(ValidationError):
         TrainingConfig(trails=3)
     assert TrainingConfig(capacity_share=0.1, report_shares=[0.2, 0.05]).shares == [0.1, 0.05, 0.2]
+    # A seed scikit-learn or numpy would refuse after minutes of work is refused before any.
+    from core.scoring_config import ScoringConfig
+
+    for bad in (-1, 2**32):
+        with pytest.raises(ValidationError, match="seed"):
+            TrainingConfig(seed=bad)
+    with pytest.raises(ValidationError, match="seed"):
+        ScoringConfig(seed=-1)
 
 
 # --- tuning ---------------------------------------------------------------------------------------

@@ -212,6 +212,12 @@ def test_promoting_an_older_version_moves_only_the_champion_alias(training_world
     assert (outcome.champion_before, outcome.champion_after) == ("1", "2")
     # v2 was trained on the inspections of v1's latest fold: no inspection measures both, and their recorded values
     # are of other folds. The champion is kept unless forced, and the command says so by its exit code.
+    # A version number the registry cannot hold, or digits of another script, name no version: said, no traceback.
+    for reference, said in (("99999999999999999999999", "version 99999999999999999999999 of champollion-precarite is "
+                                                           "not in the registry"),
+                            ("١", "no version of champollion-precarite has the alias '١'")):
+        missing = runner.invoke(_app(training_world.home, config), ["promote", "--version", reference])
+        assert missing.exit_code == 2 and said in _flat(missing.output), missing.output
     refused = runner.invoke(_app(training_world.home, config), ["promote", "--version", "1"])
     assert refused.exit_code == 1, refused.output
     assert "cannot be measured on v1's latest fold" in _flat(refused.output)

@@ -361,12 +361,22 @@ def current_version(client: Any, name: str, alias: str) -> Any | None:
         return None
 
 
+MAX_VERSION = 2**63 - 1  # versions are the registry database's integers
+
+
+def is_version_number(reference: str) -> bool:
+    """Whether a model reference is a version number (ASCII digits: '١' is an alias that no version holds)."""
+    return reference.isascii() and reference.isdecimal()
+
+
 def resolve_version(client: Any, name: str, reference: str) -> Any:
     """A model version from an alias (champion, challenger) or a version number."""
     from mlflow.exceptions import MlflowException
 
     reference = str(reference)
-    if reference.isdecimal():
+    if is_version_number(reference):
+        if int(reference) > MAX_VERSION:  # the registry's integer: a larger number is no version, not an error
+            raise LookupError(f"version {reference} of {name} is not in the registry")
         try:
             return client.get_model_version(name, reference)
         except MlflowException as exc:
@@ -384,7 +394,7 @@ def load_scoring_model(name: str, reference: str) -> SavedModel:
     import mlflow.pyfunc
 
     reference = str(reference)
-    uri = f"models:/{name}/{reference}" if reference.isdigit() else f"models:/{name}@{reference}"
+    uri = f"models:/{name}/{reference}" if is_version_number(reference) else f"models:/{name}@{reference}"
     return mlflow.pyfunc.load_model(uri).unwrap_python_model()
 
 
