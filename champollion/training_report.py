@@ -261,6 +261,8 @@ def print_versions(frame: pd.DataFrame, metric: str) -> None:
     console.print(table)
     for r in frame.itertuples(index=False):
         verdict = f"; {r.verdict}" if r.verdict else ""
+        if r.promotion_metric and r.promotion_metric != metric:  # trained with other settings: its values measure that
+            verdict = f"; its values are its {r.promotion_metric}, not the metric above{verdict}"
         refused = f"; [yellow]`champollion score` refuses it[/yellow]: it {r.refused}" if r.refused else ""
         console.print(f"version {r.version}: MLflow run {r.run_id}{verdict}{refused}")
     holders = {alias: str(r.version) for r in frame.itertuples(index=False) for alias in r.aliases.split(", ") if alias}

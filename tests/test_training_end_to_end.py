@@ -156,7 +156,14 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     low, value, high = (float(versions.loc[2, c]) for c in ("promotion_low", "promotion", "promotion_high"))
     assert low <= value <= high and all(versions.loc[2, b] for b in BASELINES)
     assert "logistic" in listed.output and "campaign" in listed.output
-    assert "champion: v2 (scores the lists)" in _flat(listed.output)
+    assert "champion: v2 (scores the lists)" in _flat(listed.output) and "not the metric above" not in listed.output
+    # Read with another capacity, the title names today's metric; each version says what its values measure.
+    other = Config(training=SMALL_DATA.model_copy(update={"capacity_share": 0.07}))
+    relisted = _flat(runner.invoke(_app(training_world.home, other), ["models"]).output)
+    assert "Promotion metric: mean precision at 7%, 5%, 10%, 20%" in relisted
+    assert re.search(r"version 2: MLflow run \w+; its values are its mean precision at 5%, 10%, 20% of each region's "
+                     r"inspected establishments on the latest validation fold, held out of tuning, out of fold, not the "
+                     r"metric above", relisted), relisted
     assert re.search(r"version 2: MLflow run \w+; "
                      r"(LightGBM .* beats every simpler model|the simpler model does as well|a simpler model does better)",
                      _flat(listed.output)), listed.output

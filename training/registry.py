@@ -35,6 +35,7 @@ from core.csv_files import write_frame_csv
 from core.home import REPOSITORY_ROOT, Home
 from core.training_config import TrainingConfig
 from training.pipeline import TrainingResult
+from training.promotion import promotion_metric
 from training.saved_model import SavedModel
 
 log = logging.getLogger("champollion.training")
@@ -332,6 +333,7 @@ def _log_training(result: TrainingResult, home: Home, settings: TrainingConfig, 
             "run_id": run_id, "data_months": f"{months[0]}..{months[-1]}", "feature_schema_version": str(model.schema_version),
             "labelled_rows": str(len(result.labelled.rows)), "ipw": result.ipw, "git_commit": commit,
             "latest_fold": result.latest_fold_key, "objective": settings.objective,
+            "promotion_metric": promotion_metric(settings),  # what its values measure, whatever the settings later
             "model_fingerprint": result.model_fingerprint, "data_fingerprint": result.data_fingerprint,
             "trials": str(result.trials_this_run), "optuna_study": result.study_name,
             "simpler_model_verdict": result.simpler_model_verdict,
@@ -435,7 +437,7 @@ def versions_table(client: Any, name: str) -> pd.DataFrame:
             "promotion_low": tags.get("metric.latest_fold_objective_low", ""),
             "promotion_high": tags.get("metric.latest_fold_objective_high", ""),
             **{baseline: tags.get(f"latest_fold.{baseline}", "") for baseline in BASELINES},
-            "verdict": tags.get("simpler_model_verdict", ""),
+            "verdict": tags.get("simpler_model_verdict", ""), "promotion_metric": tags.get("promotion_metric", ""),
             "run_id": mv.run_id,
         })
     return pd.DataFrame.from_records(records)

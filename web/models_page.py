@@ -99,7 +99,8 @@ def versions_fr(versions: pd.DataFrame) -> pd.DataFrame:
             "verdict": verdict_fr(row),
             "scores": refusal_fr(row.get("refusal")),
         })
-    shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high", "refused", "refusal"], errors="ignore")
+    shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high", "refused", "refusal", "promotion_metric"],
+                                    errors="ignore")
     after_aliases = list(shown.columns).index("aliases") + 1 if "aliases" in shown.columns else 0
     shown.insert(after_aliases, "scores", shown.pop("scores"))  # next to who is champion
     return shown.rename(columns=TITLES_FR)
