@@ -41,11 +41,13 @@ def import_summary(loaded: InspectionImport, stored: Path, append: bool) -> str:
     # Controls the web application recorded with another outcome: the imported one is kept (`one_per_control`).
     conflicts = (f"; {counted(loaded.conflicts, 'control')} recorded in the web application with another outcome, "
                  "the imported one kept" if loaded.conflicts else "")
+    both = (f" ({counted(loaded.stored, 'row')}: a control given both outcomes counts once, as abuse found)"
+            if loaded.controls != loaded.stored else "")
     if append:
         return (f"{counted(len(loaded.rows), 'inspection')} read ({counted(left_out, 'row')} left out): "
                 f"{loaded.added} new, {counted(loaded.replaced, 'outcome')} replaced; "
-                f"{counted(loaded.stored, 'inspection')} stored in {stored}{conflicts}")
-    return (f"{counted(loaded.stored, 'inspection')} stored in {stored} ({counted(left_out, 'row')} left out), "
+                f"{counted(loaded.controls, 'control')} stored in {stored}{both}{conflicts}")
+    return (f"{counted(loaded.controls, 'control')} stored in {stored}{both} ({counted(left_out, 'row')} left out), "
             f"replacing the {loaded.before} imported before{conflicts}")
 
 

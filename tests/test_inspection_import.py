@@ -50,7 +50,8 @@ def test_an_appended_file_adds_its_new_controls_and_keeps_those_stored_once(tmp_
     assert (first.stored, first.added) == (2, 2)
     later = import_inspections(_csv(tmp_path / "2025.csv", f"{B},2024-06-10,0", f"{C},2025-01-20,1",
                                     f"{C},2025-01-20,1"), home, append=True)
-    assert (later.stored, later.added, later.issues) == (3, 1, [])
+    assert (later.stored, later.added) == (3, 1)
+    assert [(issue.line, issue.kind) for issue in later.issues] == [(4, "inspection_row_repeated")]  # said, read once
     assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 0), (C, "2025-01-20", 1)]
 
 
@@ -81,10 +82,19 @@ def test_one_file_giving_both_outcomes_of_a_control_is_reported_at_the_second_li
     home = Home(tmp_path / "home")
     loaded = import_inspections(_csv(tmp_path / "both.csv", f"{A},2024-03-05,0", f"{B},2024-06-10,1",
                                      f"{A},2024-03-05,1", f"{A},2024-03-05,0"), home)
-    assert [(issue.line, issue.kind) for issue in loaded.issues] == [(4, "inspection_both_outcomes")]
+    # Line 5 repeats line 2: read once, and said (it was dropped without a word).
+    assert [(issue.line, issue.kind) for issue in loaded.issues] == [(4, "inspection_both_outcomes"),
+                                                                     (5, "inspection_row_repeated")]
     assert "line 2 gives the other outcome; the control counts once, as abuse found (either found it)" in \
         loaded.issues[0].reason
+    assert loaded.issues[1].reason == "repeats line 2: read once"
     assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1)]
+    # Three rows stored (both outcomes of A's control are kept), two controls: the command counts the controls.
+    assert (loaded.stored, loaded.controls) == (3, 2)
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "other"), "import-inspections", str(tmp_path / "both.csv")])
+    assert "2 controls stored in" in result.output and (
+        "(3 rows: a control given both outcomes counts once, as abuse found) (0 rows left out)") in " ".join(
+            result.output.split()), result.output
 
 
 def test_a_file_read_without_importing_it_gives_each_control_once(tmp_path):
@@ -463,7 +473,8 @@ def test_one_visit_imported_and_recorded_is_one_control_with_the_imported_outcom
                     f"{A},05/03/2024,1,PV dressé\n{A},05/03/2024,1,PV dressé le 2 avril\n{B},2024-06-10,1,\n"
                     f"{A},2024-09-13,1,contre-visite\n", encoding="utf-8")
     imported = import_inspections(path, home)
-    assert [(issue.line, issue.kind) for issue in imported.issues] == [(2, "inspection_recorded_otherwise")]
+    assert [(issue.line, issue.kind) for issue in imported.issues] == [(2, "inspection_recorded_otherwise"),
+                                                                       (3, "inspection_row_repeated")]
     assert (imported.stored, imported.added, imported.conflicts) == (3, 1, 1)
     assert _stored(home) == [(A, "2024-03-05", 1), (B, "2024-06-10", 1), (A, "2024-09-12", 1), (A, "2024-09-13", 1),
                              (C, "2025-01-20", 0)]
@@ -520,8 +531,10 @@ def test_dates_written_the_french_way_are_read_day_first(tmp_path):
     assert [(s, f"{d:%Y-%m-%d}", int(f)) for s, d, f in loaded.rows.itertuples(index=False, name=None)] == [
         (A, "2024-03-05", 1), (B, "2024-03-05", 0), (C, "2024-03-05", 1), (A, "2025-12-31", 0)]
     written = "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY; row left out"
+    # 31/04 is written as a date: it does not exist, which is what to correct.
+    missing = "inspection_date does not exist (a day past the end of its month, or a month above 12); row left out"
     assert [(issue.line, issue.reason) for issue in loaded.issues] == [
-        (6, written), (7, written), (8, written), (9, "inspection_date is not between 1950 and 2099; row left out")]
+        (6, missing), (7, written), (8, written), (9, "inspection_date is not between 1950 and 2099; row left out")]
 
 
 def test_a_file_writing_the_month_first_has_none_of_its_slashed_dates_read(tmp_path):
@@ -532,7 +545,7 @@ def test_a_file_writing_the_month_first_has_none_of_its_slashed_dates_read(tmp_p
     assert [(issue.line, issue.reason) for issue in loaded.issues] == [
         (2, "inspection_date written with slashes in a file whose line 4 writes the month first (MM/DD/YYYY): which "
             "number is the day is not known; row left out"),
-        (4, "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY; row left out")]
+        (4, "inspection_date does not exist (a day past the end of its month, or a month above 12); row left out")]
 
 
 def test_a_spreadsheet_file_in_windows_1252_with_semicolons_is_read(tmp_path):
@@ -576,16 +589,16 @@ def test_the_command_says_what_was_added_and_what_is_stored(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "a.csv", f"{A},2024-03-05,0"))])
     assert result.exit_code == 0, result.output
-    assert "1 inspection stored in" in result.output and "replacing the 0 imported before" in result.output
+    assert "1 control stored in" in result.output and "replacing the 0 imported before" in result.output
     result = runner.invoke(app, ["--home", str(home), "import-inspections", "--append",
                                  str(_csv(tmp_path / "b.csv", f"{A},2024-03-05,1", f"{B},2024-06-10,0", "x,y,z"))])
     assert result.exit_code == 0, result.output
     assert "b.csv:2: SIRET 11111111100011 inspected on 2024-03-05 was stored with abuse_found 0" in result.output
     assert "b.csv:4: siret is not 14 digits (1 characters)" in result.output
-    assert "2 inspections read (1 row left out): 1 new, 1 outcome replaced; 2 inspections stored in" in result.output
+    assert "2 inspections read (1 row left out): 1 new, 1 outcome replaced; 2 controls stored in" in result.output
     result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "c.csv", f"{C},2025-01-20,1"))])
     assert result.exit_code == 0, result.output
-    assert "1 inspection stored in" in result.output and "(0 rows left out), replacing the 2 imported before" in result.output
+    assert "1 control stored in" in result.output and "(0 rows left out), replacing the 2 imported before" in result.output
     store_recorded_inspections(pd.DataFrame({"siret": [C], "inspection_date": pd.to_datetime(["2025-01-20"]),
                                              "abuse_found": [0]}), Home(home))
     result = runner.invoke(app, ["--home", str(home), "import-inspections", str(_csv(tmp_path / "d.csv", f"{C},2025-01-20,1"))])

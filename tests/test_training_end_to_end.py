@@ -65,14 +65,15 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
     said = _flat(refused.output)
     assert refused.exit_code == 2 and re.search(r"the \d+ labelled inspections all found no abuse \(abuse_found=0\): a "
                                                 r"model learns to tell", said), said
-    assert re.search(r"The inspections of \S+none-found.csv are stored all the same \(\d+ inspections stored in \S+ "
+    assert re.search(r"The inspections of \S+none-found.csv are stored all the same \(\d+ controls stored in \S+ "
                      r"\(\d+ rows? left out\), replacing the 0 imported before\)", said), said
     first = runner.invoke(app, ["train", "--inspections", str(earlier), "--truth", str(training_world.truth)])
     assert first.exit_code == 0, first.output
-    assert re.search(r"\d+ inspections stored in \S+ \(\d+ rows? left out\), replacing the \d+ imported before",
+    assert re.search(r"\d+ controls stored in \S+ \(\d+ rows? left out\), replacing the \d+ imported before",
                      _flat(first.output)), first.output
     assert "earlier.csv:4: siret is not 14 digits (4 characters)" in first.output
-    assert "earlier.csv:7: inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY" in first.output
+    assert "earlier.csv:7: inspection_date does not exist (a day past the end of its month, or a month above 12)" in _flat(
+        first.output)
     assert "Temporal validation" in first.output and "validate from" in first.output
     # The world's declarations begin with its first month: its earlier inspections are all before 2025-01.
     partial = ("as-of months: all, though those before 2025-01 count their 12-month window or the month before it over "

@@ -2,7 +2,8 @@
 
 Extra columns are ignored. A date is written YYYY-MM-DD or the French way, DD/MM/YYYY (as a spreadsheet saves it in
 French). A bad row (SIRET not 14 digits, a date written otherwise or that does not exist, an outcome other than 0/1)
-is reported with its line and reason and left out; the others are kept.
+is reported with its line and reason and left out (a date the calendar does not hold, 31/02, as such); the others are
+kept, a row repeating an earlier line once (said with its line).
 `import_inspections` is the one way in for files (`import-inspections` and `train --inspections`): a file is
 the whole history and replaces the one imported before, or, appended, adds the controls it holds to it (an outcome
 it gives anew for a stored control replaces the stored one); a file with no valid row replaces nothing;
@@ -49,6 +50,7 @@ STORED_NAME = "inspections.parquet"
 RECORDED_NAME = "recorded-inspections.parquet"  # outcomes recorded where controls are prepared
 CONTROL = ("siret", "inspection_date")  # what makes one control: the establishment and the day
 BAD_ROW = "bad_inspection_row"  # the kind of the issue of a row left out
+REPEATED_ROW = "inspection_row_repeated"  # a row written again: read once
 MERGED_ROWS = "inspection_rows_merged"  # a row kept that may be two merged (a quote left open, a line break lost)
 RECORDED_OTHERWISE = "inspection_recorded_otherwise"  # a control imported and recorded with other outcomes
 KEPT = "the imported outcome is kept, as one control that day; correct the one that is wrong where it was entered"
@@ -80,6 +82,7 @@ class InspectionImport:
     replaced: int
     before: int
     conflicts: int = 0
+    controls: int = 0  # the controls (SIRET and day) `stored` rows make: a control given both outcomes counts once
 
 
 # An ISO date as the file must write it: `date.fromisoformat` also reads 20240305 and week dates.
@@ -181,7 +184,7 @@ def read_inspections(path: Path) -> InspectionFile:
     frame["siret"] = frame["siret"].astype("string")
     frame["inspection_date"] = pd.to_datetime(frame["inspection_date"]).astype("datetime64[s]")
     frame["abuse_found"] = frame["abuse_found"].astype("int64")
-    issues = sorted(issues + _both_outcomes(path, frame), key=_line)
+    issues = sorted(issues + _both_outcomes(path, frame) + _repeated(path, frame), key=_line)
     kept = frame.drop_duplicates(list(REQUIRED)).sort_values(["inspection_date", "siret"], ignore_index=True)
     return InspectionFile(kept[list(REQUIRED)], issues, kept["line"].astype(int).tolist())
 
@@ -457,12 +460,22 @@ def _checked(record: dict[str, str]) -> tuple[str | None, tuple[str, date, int]]
         return f"siret is not 14 digits ({len(siret)} characters)", nothing
     when = inspection_day(raw_date)
     if when is None:
+        if _VALID["inspection_date"](raw_date):  # written as a date, but one the calendar does not hold (31/02)
+            return "inspection_date does not exist (a day past the end of its month, or a month above 12)", nothing
         return "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY", nothing
     if not FIRST_YEAR <= when.year <= LAST_YEAR:
         return f"inspection_date is not between {FIRST_YEAR} and {LAST_YEAR}", nothing
     if not _VALID["abuse_found"](outcome):
         return "abuse_found is not 0 or 1", nothing
     return None, (siret, when, int(outcome))
+
+
+def _repeated(path: Path, rows: pd.DataFrame) -> list[Issue]:
+    """A warning for each row of a file that repeats an earlier line (the same SIRET, day and outcome): read once."""
+    first_line = rows.drop_duplicates(list(REQUIRED)).set_index(list(REQUIRED))["line"]
+    again = rows[rows.duplicated(list(REQUIRED))]
+    return [Issue(str(path), int(line), "warning", REPEATED_ROW, f"repeats line {first_line[(siret, day, found)]}: read once")
+            for siret, day, found, line in again[[*REQUIRED, "line"]].itertuples(index=False, name=None)]
 
 
 def _both_outcomes(path: Path, rows: pd.DataFrame) -> list[Issue]:
@@ -509,7 +522,7 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
     known = _controls(controls).isin(_controls(before)) | _controls(controls).isin(_controls(recorded))
     added = int((~known).sum())
     return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before),
-                            len(recorded_otherwise(rows, recorded)))
+                            len(recorded_otherwise(rows, recorded)), len(rows.drop_duplicates(list(CONTROL))))
 
 
 def _stored(warehouse: Path | None, name: str = STORED_NAME) -> pd.DataFrame:
