@@ -1245,3 +1245,20 @@ def test_a_registry_time_is_shown_in_paris_time_and_a_missing_one_as_nothing():
     assert "12:00" in created_fr("2026-07-01 10:00")  # summer: UTC+2
     assert [created_fr(missing) for missing in (None, float("nan"), pd.NA)] == ["", "", ""]
     assert created_fr("hier") == "hier"
+
+
+def test_the_sector_comparison_leaves_out_what_is_a_comparison_with_the_sector_already():
+    """A sector's median (or the gap to it), a feature of the model, beside its own sector median read « 73 % / 73 % »."""
+    from types import SimpleNamespace
+
+    from web.data import _comparison
+
+    contributions = pd.DataFrame({
+        "feature": ["share_hires_fixed_term_12m_benchmark", "share_hires_fixed_term_12m",
+                    "share_hires_fixed_term_12m_excess"],
+        "label_fr": ["médiane du secteur : part", "part", "écart à la médiane du secteur : part"],
+        "shown": ["73 %", "92 %", "+19 %"], "contribution": [0.5, 0.4, 0.3]})
+    explanation = SimpleNamespace(establishment={"naf": "5610A", "region_code": "11"}, contributions=contributions)
+    benchmarks = SimpleNamespace(lookup=lambda naf, region, feature: (0.73, "region"))
+    shown = _comparison(explanation, pd.Series(dtype=object), benchmarks)  # type: ignore[arg-type]
+    assert shown["label_fr"].tolist() == ["part"] and shown["benchmark_shown"].tolist() == ["73 %"]

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from web.project import (
+    FEATURES,
     Config,
     DuckDBEngine,
     Explanation,
@@ -66,6 +67,9 @@ SORTS = {
 EXPLAINED_KEPT = 32
 # Features shown in the sector comparison, by weight in the establishment's score.
 COMPARED_FEATURES = 10
+# Those that are comparisons with the sector already (its median, the gap to it): beside their own median they would
+# read « 73 % / 73 % ».
+_SECTOR_COMPARISONS = frozenset(f.name for f in FEATURES if f.family == "benchmarks")
 # What identifies one writing of a file: its modification time (ns) and size; None when it is absent.
 FileStamp = tuple[int, int] | None
 # A stored month's catalog's and feature table's (`HomeData._features_stamp`).
@@ -354,6 +358,8 @@ def _comparison(explanation: Explanation, row: pd.Series, benchmarks: SectorBenc
               "france": "France, tous secteurs"}
     rows = []
     for c in explanation.contributions.itertuples(index=False):
+        if c.feature in _SECTOR_COMPARISONS:
+            continue
         median, level = benchmarks.lookup(e["naf"], e["region_code"], c.feature)
         if np.isnan(median):
             continue

@@ -25,6 +25,7 @@ from core.home import Home
 from core.months import add_months
 from features.asof import placing_agencies, prepare_as_of, prepare_establishment_contracts
 from features.build import SettingsSkew, feature_dir, refuse_other_settings
+from features.catalog import FEATURES
 from features.rules import RULES
 from features.store import StoredFeatures, declared_months, stored_as_they_are
 from scoring.evidence_groups import group_evidence
@@ -60,6 +61,7 @@ from warehouse.versions import ForeignLayout, MissingVersion, WarehouseBusy
 
 __all__ = [
     "BASELINES",
+    "FEATURES",
     "KIND_FR",
     "LABELS_FR",
     "LEGAL_RULES",
