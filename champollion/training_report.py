@@ -95,6 +95,9 @@ def trials_summary(trials: pd.DataFrame, this_run: int, resumed: int) -> str:
     pruned = trials[trials["state"] == "pruned"]["folds_evaluated"].value_counts().sort_index()
     after = ", ".join(f"{n} after fold {k}" for k, n in pruned.items())
     earlier = f" and {resumed} from an earlier run (resumed)" if resumed else ""
+    # A trial that failed, or an interrupted run's, is none of those counted: said apart, so that the counts add up.
+    unfinished = len(trials) - this_run - resumed
+    earlier += f" and {unfinished} that did not finish" if unfinished > 0 else ""
     failed = f", {states.get('fail', 0)} failed" if states.get("fail", 0) else ""
     return (f"{this_run} trials in this run{earlier}: {states.get('complete', 0)} complete, "
             f"{states.get('pruned', 0)} pruned{f' ({after})' if after else ''}{failed}")
@@ -256,7 +259,9 @@ def print_versions(frame: pd.DataFrame, metric: str) -> None:
                          no_wrap=column in ("aliases", "data months", "latest fold", "LightGBM [95% interval]"))
     for r in frame.itertuples(index=False):
         interval = f" [{float(r.promotion_low):.2f}, {float(r.promotion_high):.2f}]" if r.promotion_low else ""
-        table.add_row(str(r.version), r.aliases, r.data_months, r.labelled_rows, r.trials, r.latest_fold,
+        # The trials it was chosen among: this run's, and the study's when it resumed one.
+        trials = f"{r.trials} of {r.trials_in_study}" if r.trials_in_study not in ("", r.trials) else r.trials
+        table.add_row(str(r.version), r.aliases, r.data_months, r.labelled_rows, trials, r.latest_fold,
                       f"{_cell(r.promotion)}{interval}", *(_cell(getattr(r, b)) for b in BASELINES))
     console.print(table)
     for r in frame.itertuples(index=False):

@@ -26,7 +26,11 @@ def test_the_models_page_is_in_french_with_decimal_commas():
     assert row["Enregistrée le (heure de Paris)"] == "07/12/2026 02:00"  # 01:00 UTC in the registry
     assert row["Face aux méthodes simples"] == ("une méthode simple fait aussi bien : régression logistique 0,416, "
                                                  "dans l'intervalle de LightGBM 0,416 [0,33 ; 0,50]")
-    assert not any(title in shown.columns for title in ("promotion", "verdict", "promotion_low"))
+    assert not any(title in shown.columns for title in ("promotion", "verdict", "promotion_low", "trials_in_study"))
+    # A version chosen in a resumed study says among how many trials; this run's alone said 2 of 8.
+    assert row["Essais de réglage"] == "40"
+    resumed = versions_fr(pd.DataFrame([_version(trials="2", trials_in_study="8")])).iloc[0]
+    assert resumed["Essais de réglage"] == "2 sur 8"
 
 
 def test_the_verdict_says_when_a_simpler_model_does_better_or_when_every_one_is_below():

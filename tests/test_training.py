@@ -648,6 +648,10 @@ def test_a_pruned_trial_is_logged_with_the_fold_it_stopped_at_and_a_partial_valu
                     "(not comparable with complete trials)")
     assert trial_line(TrialReport(0, "complete", 0.5, 3, 3)) == "trial 0: complete, objective 0.5000 (mean over 3 folds)"
     assert trials_summary(table, 2, 0) == "2 trials in this run: 1 complete, 1 pruned (1 after fold 1)"
+    # An interrupted run left a failed trial: resumed, the counts add up (« 2 + 6 » over nine trials before).
+    interrupted = pd.concat([table, table.head(1).assign(number=2, state="fail")], ignore_index=True)
+    assert trials_summary(interrupted, 1, 1) == ("1 trials in this run and 1 from an earlier run (resumed) and 1 that did "
+                                                 "not finish: 1 complete, 1 pruned (1 after fold 1), 1 failed")
 
 
 def test_each_training_starts_a_new_study_and_resume_continues_the_last(tmp_path):

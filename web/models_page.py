@@ -92,6 +92,8 @@ def versions_fr(versions: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             **row,
             "created": created_fr(row.get("created")),
+            "trials": (f"{row.get('trials')} sur {row.get('trials_in_study')}"
+                       if row.get("trials_in_study") not in (None, "", row.get("trials")) else row.get("trials", "")),
             "ipw": IPW_FR.get(str(row.get("ipw", "")), row.get("ipw", "")),
             "objective": OBJECTIVES_FR.get(str(row.get("objective", "")), row.get("objective", "")),
             "promotion": f"{_fr(value)} [{_fr(low, 2)} ; {_fr(high, 2)}]" if None not in (value, low, high) else _fr(value),
@@ -99,7 +101,8 @@ def versions_fr(versions: pd.DataFrame) -> pd.DataFrame:
             "verdict": verdict_fr(row),
             "scores": refusal_fr(row.get("refusal")),
         })
-    shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high", "refused", "refusal", "promotion_metric"],
+    shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high", "refused", "refusal", "promotion_metric",
+                                             "trials_in_study"],
                                     errors="ignore")
     after_aliases = list(shown.columns).index("aliases") + 1 if "aliases" in shown.columns else 0
     shown.insert(after_aliases, "scores", shown.pop("scores"))  # next to who is champion
