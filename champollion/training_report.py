@@ -99,6 +99,7 @@ def trials_summary(trials: pd.DataFrame, this_run: int, resumed: int) -> str:
     unfinished = len(trials) - this_run - resumed
     earlier += f" and {unfinished} that did not finish" if unfinished > 0 else ""
     failed = f", {states.get('fail', 0)} failed" if states.get("fail", 0) else ""
+    failed += f", {states.get('running', 0)} interrupted" if states.get("running", 0) else ""  # a run killed mid-trial
     return (f"{this_run} trials in this run{earlier}: {states.get('complete', 0)} complete, "
             f"{states.get('pruned', 0)} pruned{f' ({after})' if after else ''}{failed}")
 
@@ -266,9 +267,9 @@ def print_versions(frame: pd.DataFrame, metric: str) -> None:
     console.print(table)
     for r in frame.itertuples(index=False):
         verdict = f"; {r.verdict}" if r.verdict else ""
-        if r.promotion_metric and r.promotion_metric != metric:  # trained with other settings: its values measure that
+        if r.other_metric:  # trained with other settings: its values measure that
             verdict = f"; its values are its {r.promotion_metric}, not the metric above{verdict}"
-        refused = f"; [yellow]`champollion score` refuses it[/yellow]: it {r.refused}" if r.refused else ""
+        refused = f"; [yellow]`champollion score` refuses it[/yellow]: it {escape(r.refused)}" if r.refused else ""
         console.print(f"version {r.version}: MLflow run {r.run_id}{verdict}{refused}")
     holders = {alias: str(r.version) for r in frame.itertuples(index=False) for alias in r.aliases.split(", ") if alias}
     refused_by_version = dict(zip(frame["version"].astype(str), frame["refused"], strict=True))

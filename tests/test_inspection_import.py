@@ -532,7 +532,7 @@ def test_dates_written_the_french_way_are_read_day_first(tmp_path):
         (A, "2024-03-05", 1), (B, "2024-03-05", 0), (C, "2024-03-05", 1), (A, "2025-12-31", 0)]
     written = "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY; row left out"
     # 31/04 is written as a date: it does not exist, which is what to correct.
-    missing = "inspection_date does not exist (a day past the end of its month, or a month above 12); row left out"
+    missing = "inspection_date does not exist (day 0 or past the end of its month, month 0 or above 12); row left out"
     assert [(issue.line, issue.reason) for issue in loaded.issues] == [
         (6, missing), (7, written), (8, written), (9, "inspection_date is not between 1950 and 2099; row left out")]
 
@@ -545,7 +545,7 @@ def test_a_file_writing_the_month_first_has_none_of_its_slashed_dates_read(tmp_p
     assert [(issue.line, issue.reason) for issue in loaded.issues] == [
         (2, "inspection_date written with slashes in a file whose line 4 writes the month first (MM/DD/YYYY): which "
             "number is the day is not known; row left out"),
-        (4, "inspection_date does not exist (a day past the end of its month, or a month above 12); row left out")]
+        (4, "inspection_date does not exist (day 0 or past the end of its month, month 0 or above 12); row left out")]
 
 
 def test_a_spreadsheet_file_in_windows_1252_with_semicolons_is_read(tmp_path):

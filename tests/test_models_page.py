@@ -31,6 +31,11 @@ def test_the_models_page_is_in_french_with_decimal_commas():
     assert row["Essais de réglage"] == "40"
     resumed = versions_fr(pd.DataFrame([_version(trials="2", trials_in_study="8")])).iloc[0]
     assert resumed["Essais de réglage"] == "2 sur 8"
+    # Values measured with another capacity than the configuration's say so, as `champollion models` does.
+    other = versions_fr(pd.DataFrame([_version(other_metric=True)])).iloc[0]
+    assert other["Métrique de promotion [intervalle à 95 %]"] == (
+        "0,416 [0,33 ; 0,50] (mesurée avec l'objectif, la capacité ou les parts de son apprentissage, autres que ceux de "
+        "la configuration)")
 
 
 def test_the_verdict_says_when_a_simpler_model_does_better_or_when_every_one_is_below():
@@ -57,5 +62,13 @@ def test_the_page_says_whether_the_lists_can_be_scored_with_each_version_and_why
         "non : le modèle ne peut pas être chargé (UnpicklingError)",
     ]
     assert not {"refusal", "refused"} & set(shown.columns)
+    # Values in French: no True, None or decimal point in the page.
+    from web.models_page import refusal_fr
+
+    assert refusal_fr(ScoringRefusal(settings=(("year_round_share", 0.9, 0.85), ("opening_days", ["mon", "tue"], None),
+                                               ("flag", True, False)))) == (
+        "non : appris sur des indicateurs calculés avec d'autres réglages (year_round_share : 0,9 à l'apprentissage, "
+        "0,85 dans la configuration ; opening_days : mon, tue à l'apprentissage, aucun dans la configuration ; flag : "
+        "oui à l'apprentissage, non dans la configuration)")
     assert str(refusals[1]) == ("was trained on features computed with other settings than the configured ones "
                                 "(outcome_known_after_days: 0 then, 90 now)")

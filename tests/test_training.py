@@ -445,8 +445,14 @@ def test_the_gate_compares_only_inspections_the_champion_never_saw():
     # Measured with outcomes known on the day of the control, the same rows are not the same measure; a tag written
     # before keys named the delay was measured so.
     assert fold_key(fold, 90) != fold_key(fold, 0)
-    old_tag = fold_key(fold, 0).removesuffix(":outcomes+0d")
-    assert comparable_fold_key(old_tag) == fold_key(fold, 0) == comparable_fold_key(fold_key(fold, 0))
+    assert comparable_fold_key(fold_key(fold, 90)) == fold_key(fold, 90)
+    # A tag written before keys said the fold was held out of tuning was measured on a fold Optuna tuned on: its value
+    # is not the same measure as a held-out one's, on the same rows (compared by re-scoring, or not at all).
+    tuned = fold_key(fold, 90).removesuffix(":held-out")
+    assert comparable_fold_key(tuned) == f"{tuned}:tuned-on" != fold_key(fold, 90)
+    # One written before keys named the delay was measured with outcomes read on the day, and tuned on too.
+    oldest = fold_key(fold, 0).removesuffix(":outcomes+0d:held-out")
+    assert comparable_fold_key(oldest) == f"{oldest}:outcomes+0d:tuned-on"
     assert comparable_fold_key(None) is None
 
 

@@ -432,6 +432,10 @@ def test_a_correction_is_a_new_entry_and_the_store_holds_the_current_outcome(app
     assert client.post(page, data=form, follow_redirects=False).status_code == 303
     with app.state.db() as session:
         first = session.scalars(select(ControlOutcome).order_by(ControlOutcome.id.desc())).first()
+        # As if the month had been scored again since: the line drawn for exploration then, not now. The correction
+        # is of the same control, on the list it was recorded from.
+        first.exploration, first.listed = True, True
+        session.commit()
     correction = dict(form, abuse_found="0", confirmed_rules="", follow_up="aucune", corrige=str(first.id))
     correction["csrf_token"] = csrf_of(client.get(f"{page}?corrige={first.id}").text)
     del correction["confirmed_rules"]
@@ -441,10 +445,9 @@ def test_a_correction_is_a_new_entry_and_the_store_holds_the_current_outcome(app
         current = [o for o in current_outcomes(session) if o.siret == world.siret_a]
     assert first.id in {r.id for r in rows} and any(r.corrects_id == first.id for r in rows)
     assert first.id not in {o.id for o in current}
-    # Each entry keeps how its line stood on the list it was recorded from (the summary counts it so).
-    ranked = pd.read_csv(world.home.lists / world.month / "ranked.csv", dtype={"siret": str}).set_index("siret")
-    line = ranked.loc[world.siret_a]
-    assert {(r.listed, r.exploration) for r in rows} == {(bool(line["in_list"]), bool(line["exploration"]))}
+    # Each entry keeps how its line stood on the list it was recorded from (the summary counts it so), its correction
+    # too.
+    assert {(r.listed, r.exploration, r.list_month) for r in rows} == {(True, True, date.fromisoformat(world.month + "-01"))}
     after = load_inspections(world.home.warehouse)
     mine = after[(after["siret"] == world.siret_a)
                  & (after["inspection_date"] == pd.Timestamp(form["inspection_date"]))]
@@ -1121,7 +1124,8 @@ def test_the_summary_counts_the_controls_of_listed_establishments_after_the_list
                            "region": ["Île-de-France"] * 3, "in_list": [True, False, True],
                            "exploration": [False, False, True]})
     month = date(2026, 10, 1)
-    outcomes = [SimpleNamespace(siret=siret, inspection_date=day, abuse_found=True, listed=None) for siret, day in [
+    outcomes = [SimpleNamespace(siret=siret, inspection_date=day, abuse_found=True, listed=None, region_code="11",
+                                exploration=False) for siret, day in [
         ("1", date(2026, 10, 20)), ("2", date(2026, 10, 20)), ("1", date(2026, 1, 2)), ("3", date(2026, 11, 2))]]
     (row,) = _aggregate(ranked, outcomes, month)  # type: ignore[arg-type]
     assert (row["controls_score"], row["abuse_score"], row["controls_exploration"], row["abuse_exploration"]) == (
@@ -1139,6 +1143,11 @@ def test_the_summary_counts_the_controls_of_listed_establishments_after_the_list
     (row,) = _aggregate(again, kept, month)  # type: ignore[arg-type]
     assert (row["controls_score"], row["abuse_score"], row["controls_exploration"], row["abuse_exploration"]) == (
         0, 0, 2, 2)
+    # One recorded before, from an exploration line (always on its list) that the list as it is now leaves out: counted.
+    before = SimpleNamespace(siret="3", inspection_date=date(2026, 10, 23), abuse_found=False, listed=None,
+                             region_code="11", exploration=True)
+    (row,) = _aggregate(again, [before], month)  # type: ignore[arg-type]
+    assert (row["controls_exploration"], row["abuse_exploration"]) == (1, 0)
 
 
 def test_signing_out_ends_the_session_for_a_copy_of_its_cookie(app, world):

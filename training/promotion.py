@@ -15,6 +15,7 @@ with its interval (`gate_interval`) and every baseline's value on the same rows 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +72,13 @@ def promotion_metric(settings: TrainingConfig) -> str:
             "mean_precision_at_shares": "mean precision at " + ", ".join(f"{s:.0%}" for s in settings.shares),
             "average_precision": "average precision"}[settings.objective]
     return f"{what} of each region's inspected establishments on the latest validation fold, held out of tuning, out of fold"
+
+
+def promotion_settings(settings: TrainingConfig) -> str:
+    """The settings the promotion metric's values depend on (objective, capacity, shares), as text a registry tag
+    keeps: two versions with the same measure the same thing."""
+    return json.dumps({"objective": settings.objective, "capacity_share": settings.capacity_share,
+                       "shares": settings.shares}, sort_keys=True)
 
 
 def gate_value(fold_rows: pd.DataFrame, scores: np.ndarray, settings: TrainingConfig) -> float:
@@ -141,23 +149,33 @@ def simpler_model_verdict(values: dict[str, float], interval: Interval) -> str:
     return f"the simpler model does as well: {named(as_good)}, within the interval of {lightgbm}"
 
 
+# How a latest fold's values were measured besides its rows: held out of tuning (`training.pipeline`), or, in a key
+# written before, tuned on too (the best of N trials there: its value too high).
+HELD_OUT, TUNED_ON = ":held-out", ":tuned-on"
+
+
 def fold_key(fold_rows: pd.DataFrame, outcome_after_days: int) -> str:
-    """Identifies a validation fold by its inspections (SIRET, date, outcome) and the delay after which the outcomes
-    it was trained on and its features read were known (`features.outcome_known_after_days`): equal keys, same rows
-    measured the same way. Two models measured out-of-fold with other delays (one trained on outcomes its window did
-    not know yet) are compared by re-scoring, never by their recorded values."""
+    """Identifies a validation fold by its inspections (SIRET, date, outcome), the delay after which the outcomes
+    it was trained on and its features read were known (`features.outcome_known_after_days`), and that it was held out
+    of tuning: equal keys, same rows measured the same way. Two models measured out-of-fold otherwise (one trained on
+    outcomes its window did not know yet, or tuned on the fold) are compared by re-scoring, never by their recorded
+    values."""
     keys = fold_rows[["siret", "inspection_date", LABEL]].astype(str).sort_values(["inspection_date", "siret"])
     digest = hashlib.sha256(keys.to_csv(index=False).encode()).hexdigest()[:16]
     dates = pd.to_datetime(fold_rows["inspection_date"])
-    return f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}:{len(fold_rows)}:{digest}:outcomes+{outcome_after_days}d"
+    return (f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}:{len(fold_rows)}:{digest}:outcomes+{outcome_after_days}d"
+            f"{HELD_OUT}")
 
 
 def comparable_fold_key(tag: str | None) -> str | None:
     """A version's recorded `latest_fold` tag as `fold_key` writes it now: a tag written before keys named the delay
-    of the outcomes was measured with outcomes read from the day of the control (0 days)."""
-    if not tag or ":outcomes+" in tag:
+    of the outcomes was measured with outcomes read from the day of the control (0 days), and one written before they
+    named the tuning was measured on a fold Optuna tuned on."""
+    if not tag:
         return tag
-    return f"{tag}:outcomes+0d"
+    if ":outcomes+" not in tag:
+        tag = f"{tag}:outcomes+0d"
+    return tag if tag.endswith(HELD_OUT) else f"{tag}{TUNED_ON}"
 
 
 def unseen_by(fold_rows: pd.DataFrame, data_months: list[str]) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from core.csv_files import write_frame_csv
 from core.home import REPOSITORY_ROOT, Home
 from core.training_config import TrainingConfig
 from training.pipeline import TrainingResult
-from training.promotion import promotion_metric
+from training.promotion import promotion_metric, promotion_settings
 from training.saved_model import SavedModel
 
 log = logging.getLogger("champollion.training")
@@ -333,9 +333,11 @@ def _log_training(result: TrainingResult, home: Home, settings: TrainingConfig, 
             "run_id": run_id, "data_months": f"{months[0]}..{months[-1]}", "feature_schema_version": str(model.schema_version),
             "labelled_rows": str(len(result.labelled.rows)), "ipw": result.ipw, "git_commit": commit,
             "latest_fold": result.latest_fold_key, "objective": settings.objective,
-            "promotion_metric": promotion_metric(settings),  # what its values measure, whatever the settings later
+            # What its values measure, whatever the settings later: in words, and the settings that decide it.
+            "promotion_metric": promotion_metric(settings), "promotion_settings": promotion_settings(settings),
             "model_fingerprint": result.model_fingerprint, "data_fingerprint": result.data_fingerprint,
-            "trials": str(result.trials_this_run), "trials_in_study": str(len(result.trials)),
+            "trials": str(result.trials_this_run),
+            "trials_in_study": str(int(result.trials["state"].isin(["complete", "pruned"]).sum())),  # finished ones
             "optuna_study": result.study_name,
             "simpler_model_verdict": result.simpler_model_verdict,
             # Six decimals: shown with three, a value kept with four was rounded twice (0.19049, 0.1905, 0.191).
@@ -365,7 +367,7 @@ def current_version(client: Any, name: str, alias: str) -> Any | None:
         return None
 
 
-MAX_VERSION = 2**63 - 1  # versions are the registry database's integers
+MAX_VERSION = 2**31 - 1  # versions are the registry database's integers (32 bits in PostgreSQL and MySQL)
 
 
 def is_version_number(reference: str) -> bool:
@@ -441,6 +443,7 @@ def versions_table(client: Any, name: str) -> pd.DataFrame:
             "promotion_high": tags.get("metric.latest_fold_objective_high", ""),
             **{baseline: tags.get(f"latest_fold.{baseline}", "") for baseline in BASELINES},
             "verdict": tags.get("simpler_model_verdict", ""), "promotion_metric": tags.get("promotion_metric", ""),
+            "promotion_settings": tags.get("promotion_settings", ""),
             "run_id": mv.run_id,
         })
     return pd.DataFrame.from_records(records)

@@ -141,7 +141,8 @@ def study_to_run(storage: str | None, name: str, resume: bool) -> str:
     if resume:
         if not earlier:
             raise ValueError(f"--resume: no earlier study on this data and these settings ({name}); the data or a "
-                             "setting changed since the last training: run without --resume to start a new study")
+                             "setting changed since the last training, or this code tunes otherwise (since 7 December "
+                             "2026 on every fold but the latest): run without --resume to start a new study")
         return earlier[-1]
     if not earlier:
         return name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from training.promotion import (
     gate_value,
     promotion_decision,
     promotion_metric,
+    promotion_settings,
     too_few_to_compare,
     unseen_by,
 )
@@ -269,7 +271,9 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
     if loaded is None:
         raise ValueError(f"version {candidate.version} cannot be made champion: its model {cannot_score}")
     incumbent, unusable = loaded_for_scoring(name, str(champion.version), config) if champion is not None else (None, None)
-    if champion is not None:
+    # Measured only when both can score: otherwise the decision does not read the values (and a champion whose
+    # artifacts are gone has no latest fold to read either).
+    if champion is not None and not cannot_score and not unusable:
         same_fold = comparable_fold_key((champion.tags or {}).get("latest_fold"))
         if same_fold and same_fold == comparable_fold_key((candidate.tags or {}).get("latest_fold")):
             # Both from their out-of-fold scores on these rows, as the candidate's value is: the recorded tag is
@@ -283,22 +287,27 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
                 champion_value = gate_value(own, own["challenger_score"].to_numpy(), settings)
         elif incumbent is not None:
             unseen = unseen_by(fold, incumbent.data_months)
-            try:
-                if unseen.empty:
-                    raise ValueError("none of the latest fold's inspections is later than its data")
-                if thin := too_few_to_compare(unseen, settings.min_promotion_rows):
-                    raise ValueError(f"the {len(unseen)} inspections of the latest fold later than its data {thin}")
-                champion_value = gate_value(unseen, incumbent.raw_scores(unseen), settings)
-                challenger_value = gate_value(unseen, unseen["challenger_score"].to_numpy(), settings)
-                rows = len(unseen)
-                note = (f"champion v{champion.version} re-scored on the {len(unseen)} inspections of v{candidate.version}'s "
-                        f"latest fold it was not trained on (of {len(fold)}); v{candidate.version} by its out-of-fold scores")
-            except (ValueError, KeyError) as exc:
-                # Its recorded value is of another fold, other inspections: no comparison (the fold of the version
-                # trained on later data is harder or easier, not the model better).
-                champion_value, rows = None, None
-                note = (f"champion v{champion.version} cannot be measured on v{candidate.version}'s latest fold ({exc}); "
-                        "their recorded values are of other folds, other inspections, and are not compared")
+            thin = too_few_to_compare(unseen, settings.min_promotion_rows) if not unseen.empty else ""
+            if thin:
+                rows, note = None, (f"champion v{champion.version} is not compared with v{candidate.version}: the "
+                                    f"{len(unseen)} inspections of v{candidate.version}'s latest fold later than its data "
+                                    f"{thin}")
+            else:
+                try:
+                    if unseen.empty:
+                        raise ValueError("none of the latest fold's inspections is later than its data")
+                    champion_value = gate_value(unseen, incumbent.raw_scores(unseen), settings)
+                    challenger_value = gate_value(unseen, unseen["challenger_score"].to_numpy(), settings)
+                    rows = len(unseen)
+                    note = (f"champion v{champion.version} re-scored on the {len(unseen)} inspections of "
+                            f"v{candidate.version}'s latest fold it was not trained on (of {len(fold)}); "
+                            f"v{candidate.version} by its out-of-fold scores")
+                except (ValueError, KeyError) as exc:
+                    # Its recorded value is of another fold, other inspections: no comparison (the fold of the version
+                    # trained on later data is harder or easier, not the model better).
+                    champion_value, rows = None, None
+                    note = (f"champion v{champion.version} cannot be measured on v{candidate.version}'s latest fold "
+                            f"({exc}); their recorded values are of other folds, other inspections, and are not compared")
     if cannot_score:
         # Champion, it would give no list: `score` refuses it until the settings are put back or a model retrained.
         why = f"v{candidate.version} {cannot_score}: `champollion score` would refuse it"
@@ -326,10 +335,14 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
 
 def loaded_for_scoring(name: str, version: str, config: Config) -> tuple[SavedModel | None, ScoringRefusal | None]:
     """The saved model of `version` and why `champollion score` would refuse it with this code and `config`
-    (`features.build.scoring_refusal`; None when it scores it); None and why, when the model cannot be loaded."""
+    (`features.build.scoring_refusal`; None when it scores it); None and why, when the model cannot be loaded: its
+    artifacts gone or unreadable (the registry's error, a missing file, a pickle cut short or written by code that
+    no longer has its classes). Other failures (memory) are raised: they say nothing of the model."""
+    from mlflow.exceptions import MlflowException
+
     try:
         model = load_scoring_model(name, version)
-    except Exception as exc:  # a deleted artifact, an unreadable pickle, a library that changed: no list either way
+    except (MlflowException, OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         return None, ScoringRefusal(unloadable=f"{type(exc).__name__}: {exc}")
     return model, scoring_refusal(model, config)
 
@@ -342,4 +355,7 @@ def list_models(home: Home, config: Config) -> pd.DataFrame:
     refusals = [loaded_for_scoring(settings.registered_model, str(v), config)[1] for v in frame.get("version", [])]
     frame["refused"] = [str(refusal) if refusal else "" for refusal in refusals]
     frame["refusal"] = refusals
+    # Values measured with another objective, capacity or shares than the configuration's (versions registered before
+    # the settings were kept as a tag: not known, not flagged).
+    frame["other_metric"] = [bool(kept) and kept != promotion_settings(settings) for kept in frame.get("promotion_settings", [])]
     return frame

@@ -80,7 +80,7 @@ class InspectionImport:
     stored: int
     added: int
     replaced: int
-    before: int
+    before: int  # the controls imported before (SIRET and day: a control stored with both outcomes counts once)
     conflicts: int = 0
     controls: int = 0  # the controls (SIRET and day) `stored` rows make: a control given both outcomes counts once
 
@@ -461,7 +461,7 @@ def _checked(record: dict[str, str]) -> tuple[str | None, tuple[str, date, int]]
     when = inspection_day(raw_date)
     if when is None:
         if _VALID["inspection_date"](raw_date):  # written as a date, but one the calendar does not hold (31/02)
-            return "inspection_date does not exist (a day past the end of its month, or a month above 12)", nothing
+            return "inspection_date does not exist (day 0 or past the end of its month, month 0 or above 12)", nothing
         return "inspection_date is not a date written YYYY-MM-DD or DD/MM/YYYY", nothing
     if not FIRST_YEAR <= when.year <= LAST_YEAR:
         return f"inspection_date is not between {FIRST_YEAR} and {LAST_YEAR}", nothing
@@ -521,7 +521,8 @@ def import_inspections(path: Path, home: Home, append: bool = False) -> Inspecti
     controls = loaded.rows.drop_duplicates(list(CONTROL))  # a control the file gives both outcomes is one
     known = _controls(controls).isin(_controls(before)) | _controls(controls).isin(_controls(recorded))
     added = int((~known).sum())
-    return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced, len(before),
+    return InspectionImport(loaded.rows, sorted(issues, key=_line), len(rows), added, replaced,
+                            len(before.drop_duplicates(list(CONTROL))),
                             len(recorded_otherwise(rows, recorded)), len(rows.drop_duplicates(list(CONTROL))))
 
 

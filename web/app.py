@@ -600,10 +600,16 @@ def create_app(home: Home, config: Config, sessions: sessionmaker[Session] | Non
         if errors:
             return outcome_page(request, user, chosen, siret, line, 400, errors=errors, corrected=corrected,
                                 values=values, form_token=token)
+        # A correction is of the same control: it stays where the entry it corrects was, on the list that entry was
+        # recorded from, whatever the month's list says since (scored again).
+        region, list_month = region_code, chosen
+        listed, exploration = bool(line["in_list"]), bool(line["exploration"])
+        if corrected is not None:
+            region, list_month, exploration = corrected.region_code, corrected.list_month, corrected.exploration
+            listed = corrected.listed if corrected.listed is not None else listed
         with db() as session:
             recording = record_outcome(session, ControlOutcome(
-                siret=siret, region_code=region_code, list_month=chosen, exploration=bool(line["exploration"]),
-                listed=bool(line["in_list"]),
+                siret=siret, region_code=region, list_month=list_month, exploration=exploration, listed=listed,
                 inspection_date=values["inspection_date"], abuse_found=values["abuse_found"],
                 confirmed_rules=",".join(values["confirmed_rules"]), follow_up=values["follow_up"], author_id=user.id,
                 recorded_at=utc_now(), form_token=token), corrected)
@@ -809,8 +815,8 @@ def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome], month: date
     listed_now = dict(zip(listed_lines["siret"].astype(str), zip(listed_lines["region_code"].astype(str),
                                                                  listed_lines["exploration"].astype(bool), strict=True),
                           strict=True))
-    counted = [((o.region_code, o.exploration) if o.listed else listed_now[o.siret], o.abuse_found) for o in outcomes
-               if o.inspection_date >= month and (o.listed or (o.listed is None and o.siret in listed_now))]
+    counted = [((o.region_code, o.exploration) if _was_listed(o) else listed_now[o.siret], o.abuse_found) for o in outcomes
+               if o.inspection_date >= month and (_was_listed(o) or (o.listed is None and o.siret in listed_now))]
     recorded = pd.DataFrame({"region_code": pd.Series([line[0] for line, _ in counted], dtype=str),
                              "exploration": pd.Series([line[1] for line, _ in counted], dtype=bool),
                              "abuse_found": pd.Series([found for _, found in counted], dtype=bool)})
@@ -824,6 +830,12 @@ def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome], month: date
                      "abuse_score": int(by_score["abuse_found"].sum()), "controls_exploration": len(explored),
                      "abuse_exploration": int(explored["abuse_found"].sum())})
     return rows
+
+
+def _was_listed(outcome: ControlOutcome) -> bool:
+    """Whether the line of a control was on the list it was recorded from: as kept, or, for an entry recorded before
+    that was kept, when it was drawn for exploration (an exploration line is always on its list)."""
+    return bool(outcome.listed) if outcome.listed is not None else bool(outcome.exploration)
 
 
 def _oauth(config: Config) -> Any:

@@ -47,6 +47,19 @@ def created_fr(text: Any) -> str:
         return "" if text is None or pd.isna(text) else str(text)
 
 
+def _setting_fr(value: Any) -> str:
+    """A setting's value as a French reader reads it: oui / non, aucun, decimal commas, lists joined."""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if value is None:
+        return "aucun"
+    if isinstance(value, float):
+        return number_fr(value, 3).rstrip("0").rstrip(",")
+    if isinstance(value, list | tuple):
+        return ", ".join(_setting_fr(v) for v in value) or "aucun"
+    return str(value)
+
+
 def refusal_fr(refusal: Any) -> str:
     """Whether `champollion score` accepts a version with this code and configuration, in French, and why not
     (`training.workflow.list_models`'s `refusal`: None, or a `features.build.ScoringRefusal`)."""
@@ -57,7 +70,8 @@ def refusal_fr(refusal: Any) -> str:
     if refusal.schema is not None:
         then, now = refusal.schema
         return f"non : appris sur le schéma d'indicateurs {then}, ce code calcule le schéma {now} ; à réentraîner"
-    settings = " ; ".join(f"{key} : {then} à l'apprentissage, {now} dans la configuration" for key, then, now in refusal.settings)
+    settings = " ; ".join(f"{key} : {_setting_fr(then)} à l'apprentissage, {_setting_fr(now)} dans la configuration"
+                          for key, then, now in refusal.settings)
     return f"non : appris sur des indicateurs calculés avec d'autres réglages ({settings})"
 
 
@@ -96,13 +110,15 @@ def versions_fr(versions: pd.DataFrame) -> pd.DataFrame:
                        if row.get("trials_in_study") not in (None, "", row.get("trials")) else row.get("trials", "")),
             "ipw": IPW_FR.get(str(row.get("ipw", "")), row.get("ipw", "")),
             "objective": OBJECTIVES_FR.get(str(row.get("objective", "")), row.get("objective", "")),
-            "promotion": f"{_fr(value)} [{_fr(low, 2)} ; {_fr(high, 2)}]" if None not in (value, low, high) else _fr(value),
+            "promotion": (f"{_fr(value)} [{_fr(low, 2)} ; {_fr(high, 2)}]" if None not in (value, low, high) else _fr(value))
+                         + (" (mesurée avec l'objectif, la capacité ou les parts de son apprentissage, autres que ceux de "
+                            "la configuration)" if row.get("other_metric") else ""),
             **{b: _fr(_number(row.get(b))) for b in BASELINES},
             "verdict": verdict_fr(row),
             "scores": refusal_fr(row.get("refusal")),
         })
     shown = pd.DataFrame(rows).drop(columns=["promotion_low", "promotion_high", "refused", "refusal", "promotion_metric",
-                                             "trials_in_study"],
+                                             "trials_in_study", "promotion_settings", "other_metric"],
                                     errors="ignore")
     after_aliases = list(shown.columns).index("aliases") + 1 if "aliases" in shown.columns else 0
     shown.insert(after_aliases, "scores", shown.pop("scores"))  # next to who is champion
