@@ -273,6 +273,13 @@ def test_promoting_an_older_version_moves_only_the_champion_alias(training_world
     assert upgraded.exit_code == 1 and (
         f"not promoted: v2 was trained on feature schema {FEATURES_SCHEMA_VERSION}, this code computes schema "
         f"{FEATURES_SCHEMA_VERSION + 1}: `champollion score` would refuse it: champion kept") in _flat(upgraded.output)
+    v2_run = client.get_model_version("champollion-precarite", "2").run_id
+    folds = [path for path in training_world.home.mlruns.rglob("latest_fold.parquet") if v2_run in path.parts]
+    assert len(folds) == 1
+    folds[0].unlink()  # its run's artifacts lost: said, no traceback
+    lost = runner.invoke(runner_app, ["promote", "--version", "2"])
+    assert lost.exit_code == 2 and "version 2 cannot be made champion: its latest fold cannot be read" in _flat(
+        lost.output), lost.output
     aliases = client.get_registered_model("champollion-precarite").aliases
     assert {alias: str(v) for alias, v in aliases.items()} == {"champion": "3", "challenger": "3"}
     # `models` says which versions `score` refuses, and why, and whether the champion can draw up the lists.

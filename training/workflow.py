@@ -261,7 +261,13 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
         decision = PromotionDecision(False, f"version {candidate.version} is already champion")
         return PromotionOutcome(decision, str(candidate.version), held, challenger, str(champion.version),
                                 str(champion.version), None, metric, "")
-    fold = pd.read_parquet(download(candidate.run_id, LATEST_FOLD))
+    from mlflow.exceptions import MlflowException
+
+    try:
+        fold = pd.read_parquet(download(candidate.run_id, LATEST_FOLD))
+    except (MlflowException, OSError) as exc:  # its run's artifacts gone: nothing to measure it on
+        raise ValueError(f"version {candidate.version} cannot be made champion: its latest fold cannot be read "
+                         f"({type(exc).__name__}: {exc})") from exc
     challenger_value = gate_value(fold, fold["challenger_score"].to_numpy(), settings)
     champion_value, note = None, ""
     rows: int | None = len(fold)
@@ -315,7 +321,7 @@ def promote(home: Home, config: Config, reference: str = CHALLENGER, force: bool
         decision = PromotionDecision(force, f"{why}: forced" if force else f"{why}: {kept} (train a model with this "
                                      "code and these settings, or use --force)", challenger_value, champion_value)
     elif champion is not None and unusable:
-        # `score` refuses the champion, or cannot load it: kept, it would give no list.
+        # `score` refuses the champion, or cannot load it: kept, it would give no list; the candidate can score.
         decision = PromotionDecision(True, f"champion v{champion.version} {unusable}: `champollion score` refuses it, "
                                            f"v{candidate.version} can score", challenger_value, champion_value)
     elif champion is not None and champion_value is None:
