@@ -29,8 +29,8 @@ from core.csv_files import write_frame_csv
 from core.home import Home
 from core.machine import usable_cpus
 from core.months import add_months
-from features.build import refuse_other_settings
-from features.catalog import ADDRESS_COLUMNS, FEATURES_SCHEMA_VERSION
+from features.build import refuse_other_settings, scoring_refusal
+from features.catalog import ADDRESS_COLUMNS
 from features.rules import CONFIDENCE_LEVELS
 from scoring.list_inputs import ListInputs, list_inputs_folder, list_settings, write_list_inputs
 from scoring.reasons import (
@@ -108,11 +108,9 @@ def load_model(home: Home, config: Config, reference: str | None = None,
     client = connect(home, config.training)
     version = resolve_version(client, config.training.registered_model, reference or config.scoring.model)
     model = load_scoring_model(config.training.registered_model, version.version)
-    if model.schema_version != FEATURES_SCHEMA_VERSION:
-        raise RuntimeError(
-            f"model version {version.version} was trained on feature schema {model.schema_version}, "
-            f"this code computes schema {FEATURES_SCHEMA_VERSION}: retrain before scoring"
-        )
+    refusal = scoring_refusal(model, config)
+    if refusal is not None and refusal.schema is not None:  # other settings: refused below, unless checked by the caller
+        raise RuntimeError(f"model version {version.version} {refusal}: retrain before scoring")
     if settings_checked:
         refuse_other_settings(model, str(version.version), config)
     return model, str(version.version)

@@ -302,3 +302,17 @@ def test_an_explanation_says_when_no_list_was_drawn_up_and_when_its_model_learne
     earlier = add_months(date.fromisoformat(trained_on[-1] + "-01"), -1)
     assert (f"il a donc appris de contrôles postérieurs au mois {of_month_fr(earlier)}"
             in audit_paragraph(replace(explanation, month=earlier)))
+
+
+def test_a_model_of_another_feature_schema_is_refused_before_scoring(small_pipeline, monkeypatch):
+    """After an upgrade that changes the features, the champion is refused with the reason `promote` and `models`
+    give too (`features.build.scoring_refusal`), checked settings or not."""
+    from features.catalog import FEATURES_SCHEMA_VERSION
+
+    _, home, config = small_pipeline
+    monkeypatch.setattr("features.build.FEATURES_SCHEMA_VERSION", FEATURES_SCHEMA_VERSION + 1)
+    for checked in (True, False):
+        with pytest.raises(RuntimeError, match=rf"^model version \d+ was trained on feature schema {FEATURES_SCHEMA_VERSION}, "
+                                               rf"this code computes schema {FEATURES_SCHEMA_VERSION + 1}: retrain before "
+                                               "scoring$"):
+            load_model(home, config, settings_checked=checked)
