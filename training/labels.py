@@ -29,6 +29,13 @@ LABEL = "abuse_found"
 LEFT_OUT_COLUMNS = ("siret", "inspection_date", "as_of", "reason")
 
 
+def one_outcome(labels: np.ndarray) -> int | None:
+    """The outcome (0 or 1) all of `labels` (LABEL values) have, None when both are there (no label: 0). On one
+    outcome alone nothing can be learned, nor two rankings told apart."""
+    found = int(np.sum(labels))
+    return None if 0 < found < len(labels) else int(found > 0)
+
+
 def label_as_of(inspection_date: date) -> date:
     """The month whose features describe an establishment inspected on `inspection_date` (the month before)."""
     return add_months(date(inspection_date.year, inspection_date.month, 1), -1)

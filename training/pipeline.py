@@ -37,6 +37,7 @@ from training.labels import (
     build_labelled_set,
     label_as_of,
     needed_months,
+    one_outcome,
 )
 from training.metrics import Interval, group_codes, precision_recall_at_share, region_keys, roc_auc
 from training.models import WEIGHTED, LightGBMModel, comparison_models, model_features
@@ -172,12 +173,12 @@ def _problem_without(left: set[date], inspections: pd.DataFrame, as_of: list[dat
                          outcome_after_days=config.features.outcome_known_after_days)
 
 
-def _one_outcome(labels: np.ndarray, what: str) -> str:
+def _learns_nothing(labels: np.ndarray, what: str) -> str:
     """Why `labels` (the outcomes of `what`) teach nothing ('' when they hold both): all found abuse, or none did."""
-    found = int(labels.sum())
-    if found not in (0, len(labels)):
+    found = one_outcome(labels)
+    if found is None:
         return ""
-    return (f"{what} all {'found abuse' if found else 'found no abuse'} (abuse_found={1 if found else 0}): a model learns "
+    return (f"{what} all {'found abuse' if found else 'found no abuse'} (abuse_found={found}): a model learns "
             "to tell the controls that found abuse from those that did not, and needs both")
 
 
@@ -373,14 +374,14 @@ def fit_and_evaluate(
     rows = data.labelled.rows
     if rows.empty:
         raise ValueError("no labelled rows: no inspection could be joined to features")
-    if one_outcome := _one_outcome(rows[LABEL].to_numpy(), f"the {len(rows)} labelled inspections"):
-        raise ValueError(one_outcome)
+    if why := _learns_nothing(rows[LABEL].to_numpy(), f"the {len(rows)} labelled inspections"):
+        raise ValueError(why)
     choice = choose_folds(rows, settings.n_folds, settings.validation_months, settings.min_train_rows,
                           outcome_after_days=data.outcome_after_days)
     folds, splits = choice.folds, list(choice.splitter.split(rows))
     for fold, train, _ in splits:
-        if one_outcome := _one_outcome(rows[LABEL].to_numpy()[train], f"fold {fold} trains on {len(train)} inspections: they"):
-            raise ValueError(f"{one_outcome}; with more inspections, or fewer folds or shorter validation windows, "
+        if why := _learns_nothing(rows[LABEL].to_numpy()[train], f"fold {fold} trains on {len(train)} inspections: they"):
+            raise ValueError(f"{why}; with more inspections, or fewer folds or shorter validation windows, "
                              "each fold learns from both")
     log.info("folds: %s", choice.reason)
     if on_folds:

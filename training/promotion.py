@@ -24,7 +24,7 @@ import pandas as pd
 from core.capacity import siret_key
 from core.training_config import TrainingConfig
 from training.evaluation import fold_objective
-from training.labels import LABEL
+from training.labels import LABEL, one_outcome
 from training.metrics import Interval, region_keys
 from training.models import MODEL_LABELS
 
@@ -60,9 +60,9 @@ def too_few_to_compare(rows: pd.DataFrame, minimum: int) -> str:
     on which every ranking scores the same."""
     if len(rows) < minimum:
         return f"are fewer than the {minimum} a comparison needs (`training.min_promotion_rows`)"
-    found = int(rows[LABEL].sum())
-    if found in (0, len(rows)):
-        return f"all have one outcome (abuse found in {found} of them): every ranking scores the same on them"
+    if (found := one_outcome(rows[LABEL].to_numpy())) is not None:
+        return (f"all have one outcome (abuse found in {found * len(rows)} of them): every ranking scores the same on "
+                "them")
     return ""
 
 

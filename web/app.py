@@ -810,7 +810,8 @@ def _aggregate(ranked: pd.DataFrame, outcomes: list[ControlOutcome], month: date
     (score or exploration). Only the controls of lines on `month`'s list, dated from the list's month on, are counted:
     others say nothing of what the list selected. Each control as of the list it was recorded from (its region, whether
     its line was listed and drawn for exploration, kept with it): a month scored again after it keeps it where it was.
-    An entry recorded before entries kept whether their line was listed is read against the month's list as it is."""
+    An entry recorded before entries kept whether their line was listed counts as listed when it was drawn for
+    exploration (`_was_listed`), else is read against the month's list as it is."""
     listed_lines = ranked[ranked["in_list"].astype(bool)]
     listed_now = dict(zip(listed_lines["siret"].astype(str), zip(listed_lines["region_code"].astype(str),
                                                                  listed_lines["exploration"].astype(bool), strict=True),

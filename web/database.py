@@ -83,7 +83,8 @@ class ControlOutcome(Base):
     region_code: Mapped[str] = mapped_column(String(3))
     list_month: Mapped[date] = mapped_column(Date)  # the list the establishment was opened from
     exploration: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Its line was on that list (None: recorded before migration 0009; the month's list as it is now decides then).
+    # Its line was on that list (None: recorded before migration 0009; then an exploration line was, and for the
+    # others the month's list as it is now decides).
     listed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     inspection_date: Mapped[date] = mapped_column(Date)
     abuse_found: Mapped[bool] = mapped_column(Boolean)

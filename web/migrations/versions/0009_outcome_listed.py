@@ -6,7 +6,8 @@ Revises: 0008
 The evaluators' summary counted a control as of the list by the month's list as it is now: when the month was scored
 again, a control recorded from a line of the list before (an exploration draw, most often) was no longer counted. Each
 entry now keeps whether its line was on the list it was opened from (`listed`), as it kept whether the line was an
-exploration draw. Entries recorded before are NULL: the month's list as it is now decides for them, as before.
+exploration draw. Entries recorded before are NULL: one drawn for exploration was on its list (an exploration line
+always is); for the others the month's list as it is now decides, as before (`web.app._aggregate`).
 """
 
 import sqlalchemy as sa
