@@ -37,6 +37,7 @@ from core.months import month_start, runs_text
 from features.asof import (
     ABSENCES_ASOF_SQL,
     ESTABLISHMENTS_ASOF_SQL,
+    MONTH_DECLARANTS,
     PART_TABLES,
     AsOfWindow,
     declared_span,
@@ -405,7 +406,7 @@ def _by_parts(engine: SqlEngine, as_of: date, config: Config, from_states: bool,
         except BaseException:
             stop.set()  # the passes still running end after their current range of rows, not the whole range's
             raise
-    for name in (*PART_TABLES, "agency_contracts_asof", "declared_absences", "temp_agencies"):
+    for name in (*PART_TABLES, "agency_contracts_asof", "declared_absences", "temp_agencies", MONTH_DECLARANTS):
         engine.drop_table(name)
     return month.window, contracts
 

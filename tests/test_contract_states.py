@@ -1,5 +1,6 @@
 """The versioned contracts (`contract_states`) give, as of every month, the contracts the rebuild from
-the monthly snapshots gives: the `small` population month by month, and hand-made edge cases."""
+the monthly snapshots gives, and so does either read with the month's table of declarants (`declarants_sql`): the
+`small` population month by month, and hand-made edge cases."""
 
 from __future__ import annotations
 
@@ -16,20 +17,27 @@ from core.home import Home
 from core.months import months_between
 from features.asof import AsOfWindow
 from tests.dsn_builder import Contract, Declaration, Individual, envoi, write_dsn
-from warehouse.contracts import STATES_FILE, has_contract_states, rebuild_contracts_sql
+from warehouse.contracts import STATES_FILE, declarants_sql, has_contract_states, rebuild_contracts_sql
 from warehouse.engine import attach_warehouse, connect
 from warehouse.ingest import ingest
 
 KEY = ["siret", "person_key", "contract_number", "start_date"]
 
 
-def _contracts(warehouse, as_of: date, history_months: int, from_states: bool) -> pd.DataFrame:
-    """The contracts as of `as_of` as the features read them, by either path, sorted by contract."""
+def _contracts(warehouse, as_of: date, history_months: int, from_states: bool,
+               declarants: bool = False) -> pd.DataFrame:
+    """The contracts as of `as_of` as the features read them, by either path, sorted by contract; with `declarants`,
+    each declarant's NAF and months declared read from the month's table of declarants (`declarants_sql`), as a month
+    by ranges of establishments reads them."""
     window = AsOfWindow.of(as_of, Config().features.model_copy(update={"history_months": history_months}))
     con = connect()
     attach_warehouse(con, warehouse)
+    if declarants:
+        con.execute(f"CREATE TEMP TABLE asof_params AS SELECT DATE '{window.as_of}' AS as_of")
+        con.execute(f"CREATE TEMP TABLE month_declarants AS {declarants_sql(3)}")
     sql = rebuild_contracts_sql(window.as_of, 3, window.history_start, window_start=window.window_start,
-                                features_only=True, from_states=from_states)
+                                features_only=True, from_states=from_states,
+                                declarants_of="month_declarants" if declarants else None)
     frame = con.sql(sql).df().sort_values(KEY, kind="stable").reset_index(drop=True)
     con.close()
     return frame
@@ -38,16 +46,19 @@ def _contracts(warehouse, as_of: date, history_months: int, from_states: bool) -
 def _assert_same_every_month(warehouse, history_months: int) -> int:
     con = connect()
     attach_warehouse(con, warehouse)
-    first, last = con.execute("SELECT min(month), max(month) FROM declarations").fetchone()
+    declared = {month for (month,) in con.execute("SELECT DISTINCT month FROM declarations").fetchall()}
     con.close()
     compared = 0
-    for as_of in months_between(first, last):
+    for as_of in months_between(min(declared), max(declared)):
         expected = _contracts(warehouse, as_of, history_months, from_states=False)
-        actual = _contracts(warehouse, as_of, history_months, from_states=True)
-        assert len(expected) > 0
-        # Bit for bit: hours are summed as integers (`warehouse.contracts.hours_sum`), in any order.
-        pd.testing.assert_frame_equal(actual, expected, check_exact=True,
-                                      obj=f"contracts as of {as_of:%Y-%m} (history of {history_months} months)")
+        assert len(expected) > 0 or as_of not in declared  # a month nobody declared, with a history of one month
+        for from_states, declarants in ((True, False), (True, True), (False, True)):
+            actual = _contracts(warehouse, as_of, history_months, from_states, declarants)
+            # Bit for bit: hours are summed as integers (`warehouse.contracts.hours_sum`), in any order.
+            pd.testing.assert_frame_equal(
+                actual, expected, check_exact=True,
+                obj=f"contracts as of {as_of:%Y-%m} (history of {history_months} months, from states: {from_states}, "
+                    f"declarants' table: {declarants})")
         compared += 1
     return compared
 
@@ -68,7 +79,8 @@ SHOP = "12345678900011"
 def test_states_follow_gaps_renewals_renames_and_ends(tmp_path, test_key):
     """A CDD renewed twice and omitted one month; a CDI whose paid hours change one month; a contract
     renamed by a change block (S21.G00.41.014); an end declared then withdrawn (099), another left to
-    be inferred; read as of every month with histories that cut them."""
+    be inferred, with a month the establishment did not declare among those that infer it; read as of every month
+    with histories that cut them."""
     cdd = Contract(number="C1", start="2025-01-06", nature="02", motif="01", planned_end="2025-02-28")
     cdi = Contract(number="C2", start="2025-01-13", nature="01", motif=None)
     old = Contract(number="C3OLD", start="2025-01-20", nature="02", motif="02", planned_end="2025-12-31")
@@ -83,8 +95,7 @@ def test_states_follow_gaps_renewals_renames_and_ends(tmp_path, test_key):
         "2025-06": [replace(cdd, planned_end="2025-08-31"), replace(cdi, end=("2025-06-30", "059")), new],
         "2025-07": [replace(cdd, planned_end="2025-08-31"), replace(cdi, hours="100.00", end=("2025-06-30", "099")), new],
         "2025-08": [replace(cdd, planned_end="2025-08-31"), cdi, new],
-        "2025-09": [cdi],
-        "2025-10": [cdi],
+        "2025-09": [cdi],  # the shop declares nothing for 2025-10: C1's end is inferred as of 2025-12, not 2025-11
         "2025-11": [cdi],
         "2025-12": [cdi],
     }
@@ -106,8 +117,12 @@ def test_states_follow_gaps_renewals_renames_and_ends(tmp_path, test_key):
     assert bounds == [(date(2025, 1, 1), None, date(2025, 3, 1)), (date(2025, 3, 1), date(2025, 2, 1), date(2025, 5, 1)),
                       (date(2025, 5, 1), date(2025, 3, 1), None)]
     con.close()
+    inferred = _contracts(home.warehouse, date(2025, 12, 1), 24, from_states=True, declarants=True)
+    assert inferred.set_index("contract_number").loc["C1", "end_inferred"]
+    assert not _contracts(home.warehouse, date(2025, 11, 1), 24, from_states=True, declarants=True).set_index(
+        "contract_number").loc["C1", "end_inferred"]
     for history in (24, 3, 2, 1):
-        assert _assert_same_every_month(home.warehouse, history) == len(months)
+        assert _assert_same_every_month(home.warehouse, history) == len(months) + 1  # 2025-10 too
 
 
 def test_states_written_before_their_bounds_or_ids_are_not_read(tmp_path):

@@ -106,7 +106,7 @@ def rebuild_contracts_sql(
     as_of: date | None, inferred_end_after_months: int = 3, history_start: date | None = None,
     sirets: tuple[str | None, str | None] = (None, None), window_start: date | None = None,
     features_only: bool = False, declarants: Sequence[str] | None = None, from_states: bool = False,
-    declared_by: tuple[str, bool] | None = None, left_out: Sequence[str] = (),
+    declared_by: tuple[str, bool] | None = None, left_out: Sequence[str] = (), declarants_of: str | None = None,
 ) -> str:
     """SQL (DuckDB) of the contracts as known at the end of month `as_of` (None: everything).
 
@@ -129,7 +129,7 @@ def rebuild_contracts_sql(
 
     `declared_by=(table, among)` keeps only the declaring establishments listed in the column `declarant` of
     `table` (`among` true), or only those not listed there, a missing SIRET included (false); `table` has no NULL
-    declarant (`TEMP_AGENCIES_SQL`).
+    declarant (`temp_agencies_sql`).
 
     `left_out` names declarations (their keys) whose rows are not read: those that arrived after a list was drawn up
     (`warehouse.arrivals`), read from the snapshots only.
@@ -138,6 +138,10 @@ def rebuild_contracts_sql(
     planned end, job title, workplace, months declared, total hours, end_declared, is_temp_mission):
     picking first-declared values and carrying the wide strings cost a fifth of the rebuild at
     national scale, and memory in the as-of table.
+
+    `declarants_of` names a table of every declarant as of `as_of` (`declarants_sql`, with the same
+    `inferred_end_after_months`), read instead of the declarations for each declarant's NAF and the months it
+    declared: a month computed by ranges of establishments reads the declarations once, not once per range.
 
     `from_states` (with `features_only`, `as_of` and `history_start`) reads the versioned table
     `contract_states` (see `CONTRACT_STATES_SQL`) instead of every snapshot: the same result, from one
@@ -148,6 +152,8 @@ def rebuild_contracts_sql(
         raise ValueError("contracts are read from their states only as of a month, over a history, for the features")
     if from_states and left_out:
         raise ValueError("the versioned contracts hold every declaration: leaving some out reads the snapshots")
+    if declarants_of and left_out:
+        raise ValueError("the declarants' table holds every declaration: leaving some out reads the declarations")
     cutoff = f"DATE '{month_start(as_of).isoformat()}'" if as_of else "DATE '9999-12-01'"
     since = f"DATE '{month_start(history_start).isoformat()}'" if history_start else "DATE '0001-01-01'"
     n = int(inferred_end_after_months)
@@ -224,6 +230,23 @@ first_change AS (
     planned_end_reached = planned_end_in_last_month("c")
     temp_mission = f"\n    (c.nature = '03' AND e.naf = '{TEMP_AGENCY_NAF}') AS is_temp_mission," if full else ""
     change_join = "LEFT JOIN first_change fc USING (siret, person_key, contract_number, start_date)\n" if full else ""
+    # The contract's establishment declared `n` months after its last one: its end is inferred (module docstring).
+    gone = ("coalesce(c.last_month < e.ends_inferred_after, false)" if declarants_of else
+            f"coalesce(ma.months_after, 0) >= {n}")
+    declarant_ctes = "" if declarants_of else f""",
+-- For each month an establishment declared, how many months it declared after it, read at a
+-- contract's last month (always a month its establishment declared: snapshots come from its declarations).
+declared_months AS (
+    SELECT siret, month,
+           count(*) OVER (PARTITION BY siret ORDER BY month DESC
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS months_after
+    FROM (SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff} {only})
+),
+declarant AS (
+    SELECT siret, {DECLARANT_NAF} AS naf
+    FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
+)"""
+    months_join = "" if declarants_of else "LEFT JOIN declared_months ma ON ma.siret = c.siret AND ma.month = c.last_month\n"
     return f"""
 WITH
 known_changes AS (
@@ -313,19 +336,7 @@ latest_end AS (
 declared_end AS (
     SELECT siret, person_key, contract_number, start_date, latest.end_date AS end_date, latest.end_motif AS end_motif
     FROM latest_end
-),
--- For each month an establishment declared, how many months it declared after it, read at a
--- contract's last month (always a month its establishment declared: snapshots come from its declarations).
-declared_months AS (
-    SELECT siret, month,
-           count(*) OVER (PARTITION BY siret ORDER BY month DESC
-                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS months_after
-    FROM (SELECT DISTINCT siret, month FROM declarations WHERE month <= {cutoff} {only})
-),
-declarant AS (
-    SELECT siret, {DECLARANT_NAF} AS naf
-    FROM declarations WHERE month <= {cutoff} {only} GROUP BY siret
-)
+){declarant_ctes}
 SELECT
     c.contract_id,
     c.siret, c.person_key, c.contract_number, c.start_date,
@@ -334,12 +345,12 @@ SELECT
     {contract_values}, c.renewals,
     CASE
         WHEN de.end_date IS NOT NULL THEN de.end_date
-        WHEN coalesce(ma.months_after, 0) >= {n} THEN
+        WHEN {gone} THEN
             CASE WHEN {planned_end_reached} THEN c.planned_end_last
                  ELSE greatest(last_day(c.last_month), c.start_date) END
     END AS end_date,{end_values}
-    de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AS end_inferred,
-    de.end_date IS NULL AND coalesce(ma.months_after, 0) >= {n} AND coalesce({planned_end_reached}, false)
+    de.end_date IS NULL AND {gone} AS end_inferred,
+    de.end_date IS NULL AND {gone} AND coalesce({planned_end_reached}, false)
         AS end_at_planned,
     de.end_motif,
     {month_values}{in_window and ', c.hours_worked_in_window'},
@@ -350,18 +361,29 @@ SELECT
          THEN c.user_siret ELSE c.siret END AS attributed_siret
 FROM per_contract c
 {change_join}LEFT JOIN declared_end de USING (siret, person_key, contract_number, start_date)
-LEFT JOIN declared_months ma ON ma.siret = c.siret AND ma.month = c.last_month
-LEFT JOIN declarant e ON e.siret = c.siret
+{months_join}LEFT JOIN {f"(SELECT * FROM {declarants_of} WHERE true {only})" if declarants_of else "declarant"} e
+    ON e.siret = c.siret
 """
 
 
-# The declarants whose contracts of nature 03 count at their users (`attributed_siret` in `rebuild_contracts_sql`, by
-# the same test) as of the month of the one-row table `asof_params`: temp-work agencies. A month by ranges of
-# establishments (features.asof.prepare_month) rebuilds their contracts apart; one missing here would have its
-# missions computed in its own range, away from their users (tests/test_month_by_ranges.py).
-TEMP_AGENCIES_SQL = f"""SELECT siret AS declarant FROM declarations, asof_params p
-WHERE month <= p.as_of AND siret IS NOT NULL
-GROUP BY siret HAVING {DECLARANT_NAF} = '{TEMP_AGENCY_NAF}'"""
+def declarants_sql(inferred_end_after_months: int) -> str:
+    """SQL (DuckDB) of every declarant as of the month of the one-row table `asof_params`, for
+    `rebuild_contracts_sql`'s `declarants_of` with the same `inferred_end_after_months` n: its NAF as last declared,
+    and `ends_inferred_after`, the n-th latest month it declared (NULL: it declared fewer). A contract last declared
+    before that month is one its establishment declared n more months without: its end is inferred."""
+    return f"""SELECT siret, {DECLARANT_NAF} AS naf,
+       list_sort(list_distinct(list(month)), 'DESC')[{int(inferred_end_after_months)}] AS ends_inferred_after
+FROM declarations, asof_params p WHERE month <= p.as_of AND siret IS NOT NULL
+GROUP BY siret"""
+
+
+def temp_agencies_sql(declarants: str) -> str:
+    """SQL: the temp-work agencies among the declarants of table `declarants` (`declarants_sql`): those whose contracts
+    of nature 03 count at their users (`attributed_siret` in `rebuild_contracts_sql`, by the same test). A month by
+    ranges of establishments (features.asof.prepare_month) rebuilds their contracts apart; one missing here would have
+    its missions computed in its own range, away from their users (tests/test_month_by_ranges.py)."""
+    return f"SELECT siret AS declarant FROM {declarants} WHERE naf = '{TEMP_AGENCY_NAF}'"
+
 
 # A snapshot `cm` of an identity `r` (ON, not USING: Spark puts USING's columns first in `cm.*`).
 _SAME_IDENTITY = ("r.siret = cm.siret AND r.person_key = cm.person_key AND r.contract_number = cm.contract_number "
