@@ -4,6 +4,8 @@ simulated population."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from datetime import date
@@ -91,6 +93,16 @@ def test_train_evaluate_register_and_promote(training_world, tmp_path):
                                     "--inspections", str(training_world.inspections_csv)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "Hidden truth" in evaluated.output and "oracle" in evaluated.output and "gap to oracle" in evaluated.output
+    # The values it logged say what they were measured on: the truth's digest, the inspections the features counted.
+    client = mlflow.MlflowClient()
+    tags = client.get_run(client.get_model_version("champollion-precarite", "1").run_id).data.tags
+    measured = json.loads(tags[f"truth_{training_world.months[-1]:%Y_%m}/measured_on"])
+    truth = training_world.truth / "establishment_months.parquet"
+    if not truth.exists():
+        truth = training_world.truth / "truth" / "establishment_months.parquet"
+    assert measured["truth_sha256"] == hashlib.sha256(truth.read_bytes()).hexdigest()
+    assert measured["inspections"].startswith(f"{training_world.inspections_csv} (") and " controls, rows " in measured[
+        "inspections"] and measured["establishments"] > 0
 
     # Scoring's contract: the champion by alias, unwrapped, gives calibrated probabilities and SHAP values.
     from features.build import load_features

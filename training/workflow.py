@@ -7,6 +7,7 @@ prints; progress is reported through callbacks.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import pickle
 import time
@@ -99,19 +100,29 @@ def inspection_source(home: Home, path: Path | None) -> InspectionSource:
     stored = load_inspections(home.warehouse)
     if stored is None:
         raise FileNotFoundError("no inspections: pass --inspections FILE.csv or run `champollion import-inspections` first")
-    digest = hashlib.sha256(pd.util.hash_pandas_object(stored, index=False).to_numpy().tobytes()).hexdigest()
-    return InspectionSource(stored, stored_conflicts(home.warehouse), str(home.warehouse / "inspections.parquet"), digest)
+    return InspectionSource(stored, stored_conflicts(home.warehouse), str(home.warehouse / "inspections.parquet"),
+                            rows_sha256(stored))
 
 
-def read_truth(folder: Path) -> pd.DataFrame:
+def rows_sha256(rows: pd.DataFrame) -> str:
+    """SHA-256 of a table's values, row by row (not of a file: the same rows give the same digest, wherever kept)."""
+    return hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
+
+
+def truth_file(folder: Path) -> Path:
     """`establishment_months.parquet` of a simulated population's truth folder (or of its parent)."""
     for candidate in (folder / "establishment_months.parquet", folder / "truth" / "establishment_months.parquet"):
         if candidate.exists():
-            frame = pq.read_table(candidate).to_pandas(date_as_object=False)
-            frame["siret"] = frame["siret"].astype(str)
-            frame["month"] = pd.to_datetime(frame["month"])
-            return frame
+            return candidate
     raise FileNotFoundError(f"{folder}: no establishment_months.parquet (expected a simulated population's truth/ folder)")
+
+
+def read_truth(folder: Path) -> pd.DataFrame:
+    """The hidden truth of a simulated population, each establishment month (`truth_file`)."""
+    frame = pq.read_table(truth_file(folder)).to_pandas(date_as_object=False)
+    frame["siret"] = frame["siret"].astype(str)
+    frame["month"] = pd.to_datetime(frame["month"])
+    return frame
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,21 @@ def known_inspections(home: Home, inspections: Path | None) -> pd.DataFrame | No
     return file_controls(given)
 
 
+def truth_provenance(truth: Path, inspections: Path | None, known: pd.DataFrame | None, establishments: int) -> dict[str, Any]:
+    """What an evaluation against the truth was measured on: the truth file and its SHA-256, the inspections its
+    features counted (the file given, or the stored history, with the digest of their rows; none) and the number of
+    establishments scored. No row of either is copied."""
+    found = truth_file(truth)
+    if known is None:
+        counted = "none"
+    else:
+        given = inspections if inspections is not None else "stored history"
+        counted = f"{given} ({len(known)} controls, rows {rows_sha256(known)})"
+    with found.open("rb") as data:
+        digest = hashlib.file_digest(data, "sha256").hexdigest()
+    return {"truth": str(found), "truth_sha256": digest, "inspections": counted, "establishments": establishments}
+
+
 def evaluate(home: Home, config: Config, truth: Path, month: date | None = None, model: str = CHALLENGER,
              inspections: Path | None = None) -> EvaluationOutcome:
     """Score every establishment of the month's feature table with the version's LightGBM and the
@@ -225,6 +251,9 @@ def evaluate(home: Home, config: Config, truth: Path, month: date | None = None,
     for row in table.itertuples(index=False):
         client.log_metric(version.run_id, f"truth_{month:%Y_%m}/{row.model}/precision_at_{row.share * 100:g}pct",
                           float(row.precision))
+    # What those values were measured on: another truth, or other inspections in the features, give others.
+    client.set_tag(version.run_id, f"truth_{month:%Y_%m}/measured_on", json.dumps(
+        truth_provenance(truth, inspections, known, len(tables[month])), sort_keys=True))
     return EvaluationOutcome(month, str(version.version), version.run_id, table, missing, pd.DataFrame(records),
                              over_folds, settings)
 
