@@ -82,10 +82,21 @@ def unflag_small(table: pd.DataFrame, settings: AuditConfig) -> pd.DataFrame:
         return table
     table["small"] = table["establishments"] < settings.min_group_size
     flagged = outside_band(table["share_listed_disparity"], settings.tau) & (not shares_set(table))
+    unjudged = pd.Series(False, index=table.index)
     if "fdr_disparity" in table:
-        flagged |= outside_band(table["fdr_disparity"], settings.tau) & (table["listed_with_label"] >= settings.min_outcomes)
+        enough = table["listed_with_label"] >= settings.min_outcomes
+        flagged |= outside_band(table["fdr_disparity"], settings.tau) & enough
+        unjudged = ~enough & beyond_chance(table, settings.tau)
     table["flagged"] = flagged & ~table["small"] & ~table["reference"]
+    # An FDR ratio whose whole interval lies outside the band, on too few known outcomes to be compared: said, not
+    # hidden (`fairness_check` alerts on it).
+    table["unjudged"] = unjudged & ~table["small"] & ~table["reference"]
     return table
+
+
+def beyond_chance(table: pd.DataFrame, tau: float) -> pd.Series:
+    """Whether each group's FDR ratio has its whole 95 % interval outside [tau, 1 / tau]."""
+    return (table["fdr_disparity_high"] < tau) | (table["fdr_disparity_low"] > 1 / tau)
 
 
 def shares_set(table: pd.DataFrame) -> bool:
@@ -106,8 +117,10 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     Échec: a group of at least `min_group_size` establishments whose FDR ratio to the reference has its
     whole 95% interval outside [tau, 1/tau] (the list wrongly targets it more, or less, beyond chance).
     Alerte: such a group whose share-listed or FDR ratio lies outside the band (the interval may still
-    reach it), or nothing to compare. Réussi otherwise. Smaller groups, and FDRs on fewer than `min_outcomes` listed
-    establishments of known outcome, are shown in the report and never counted here; so are the shares listed of a
+    reach it), or nothing to compare, or an FDR on fewer than `min_outcomes` listed establishments of known outcome whose
+    whole interval lies outside the band (too few to compare, too far to pass over). Réussi otherwise. Smaller groups,
+    and other FDRs on fewer than `min_outcomes` outcomes, are shown in the report and never counted here; so are the
+    shares listed of a
     table whose shares the lists' settings fix (`shares_set`: by region), where only FDRs are compared. The check's
     value is the number of ratios outside the band.
     """
@@ -131,29 +144,47 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
                          "part listée fixée pour chaque région par les réglages des listes, et aucune région de "
                          f"{settings.min_outcomes} issues connues ou plus : aucun rapport à comparer")
     out_of_band, significant = [], []
+    fdr_compared = (large[large["listed_with_label"] >= settings.min_outcomes] if "fdr_disparity" in large
+                    else large.iloc[0:0])
     for rate, words in RATES.items():
         column = f"{rate}_disparity"
         if column not in large or (rate == "share_listed" and fixed):
             continue
-        compared = large if rate == "share_listed" else large[large["listed_with_label"] >= settings.min_outcomes]
+        compared = large if rate == "share_listed" else fdr_compared
         for row in compared[outside_band(compared[column], settings.tau)].itertuples(index=False):
             out_of_band.append(f"{row.group} ({words} {_ratio_text(getattr(row, column))})")
             low, high = getattr(row, f"{column}_low"), getattr(row, f"{column}_high")
             if rate == "fdr" and (high < low_band or low > high_band):
                 significant.append(row.group)
-    counted = _groups_counted(table, len(large), settings.min_group_size)
+    unjudged = [f"{row.group} ({_ratio_text(row.fdr_disparity)} [{number_fr(row.fdr_disparity_low, 2)} ; "
+                f"{number_fr(row.fdr_disparity_high, 2)}] sur {_outcomes(int(row.listed_with_label))})"
+                for row in large[large["unjudged"]].itertuples(index=False)] if "unjudged" in large else []
+    counted = _groups_counted(table, len(fdr_compared) if fixed else len(large), settings.min_group_size)
+    if "fdr_disparity" in large and len(fdr_compared) < len(large):
+        counted += (f" ; {'groupes comparés' if fixed else 'taux de fausses découvertes comparés'} : ceux d'au moins "
+                    f"{_outcomes(settings.min_outcomes)} ({number_fr(len(fdr_compared))} sur "
+                    f"{count_fr(len(large), 'groupe assez grand', 'groupes assez grands')})")
+    few = (f" ; taux de fausses découvertes dont tout l'intervalle à 95 % est hors de la bande, mais sur moins de "
+           f"{_outcomes(settings.min_outcomes)}, non jugé : {', '.join(unjudged)}"
+           if unjudged else "")
     if large.empty:
         return Check("fairness", name, Status.WARNING, float("nan"), threshold, f"aucun rapport à comparer : {counted}")
     if significant:
         status = Status.FAILED
-        detail = f"taux de fausses découvertes hors de la bande même à 95 % pour {', '.join(significant)} ; {counted}"
+        detail = f"taux de fausses découvertes hors de la bande même à 95 % pour {', '.join(significant)} ; {counted}{few}"
     elif out_of_band:
         status = Status.WARNING
-        shown = out_of_band[:4] + ([f"et {len(out_of_band) - 4} autres"] if len(out_of_band) > 4 else [])
-        detail = f"{count_fr(len(out_of_band), 'rapport')} hors de la bande : {', '.join(shown)} ; {counted}"
+        shown = out_of_band[:4] + ([f"et {count_fr(len(out_of_band) - 4, 'autre')}"] if len(out_of_band) > 4 else [])
+        detail = f"{count_fr(len(out_of_band), 'rapport')} hors de la bande : {', '.join(shown)} ; {counted}{few}"
+    elif unjudged:
+        status, detail = Status.WARNING, f"tous les rapports comparés dans la bande ; {counted}{few}"
     else:
         status, detail = Status.PASSED, f"tous les rapports dans la bande ; {counted}"
     return Check("fairness", name, status, float(len(out_of_band)), threshold, detail, counts=True)
+
+
+def _outcomes(n: int) -> str:
+    return count_fr(n, "issue connue", "issues connues")
 
 
 def _groups_counted(table: pd.DataFrame, compared: int, min_group_size: int) -> str:

@@ -57,6 +57,7 @@ def reason_truth_check(table: pd.DataFrame, base_rate: float, settings: AuditCon
                      f"{shown}. Chaque raison fait mieux que {chance}.")
     named = ", ".join(f"« {label} »" for label in weak["label"])
     return Check("performance", NAME, Status.WARNING, share, threshold,
-                 f"{shown}. Les lignes menées par {named} ({percent_fr(share)} des lignes de la liste) ne font pas "
+                 f"{shown}. Les lignes menées par {named} ({percent_fr(share)} des lignes classées par le score, hors "
+                 f"tirage d'exploration) ne font pas "
                  f"mieux, à l'incertitude près, que {chance} : leur intervalle l'atteint. Le modèle a pu apprendre "
                  "ce fait de la façon dont les établissements étaient choisis pour être contrôlés, non de l'abus.")

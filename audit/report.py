@@ -154,13 +154,16 @@ def stability_table(stability: pd.DataFrame) -> Table:
     return Table(["Réentraînement", "Contrôles étiquetés", "Établissements listés", "Même motif principal"], rows)
 
 
-def disparity_table(table: pd.DataFrame, dimension: str) -> Table:
-    """A targeting table in French: group sizes, rates and ratios with their intervals."""
+def disparity_table(table: pd.DataFrame, dimension: str, source: str = "list") -> Table:
+    """A targeting table in French: group sizes, rates and ratios with their intervals. Of the month's list
+    (`source` « list »), a row is an establishment; of past controls (« inspections »), a control, selected or not."""
     ordered = table.sort_values("group", key=group_order(dimension))
     has_fdr = "fdr" in ordered
-    columns = [DIMENSIONS[dimension].capitalize(), "Établissements", "Listés", "Part listée", "Rapport [IC 95 %]"]
+    counted, chosen, share = (("Contrôles", "Sélectionnés", "Part sélectionnée") if source == "inspections"
+                              else ("Établissements", "Listés", "Part listée"))
+    columns = [DIMENSIONS[dimension].capitalize(), counted, chosen, share, "Rapport [IC 95 %]"]
     if has_fdr:
-        columns += ["Listés dont l'issue est connue", "Taux de fausses découvertes", "Rapport [IC 95 %]"]
+        columns += [f"{chosen} dont l'issue est connue", "Taux de fausses découvertes", "Rapport [IC 95 %]"]
     columns.append("Observation")
     rows, marks = [], []
     for r in ordered.itertuples(index=False):
@@ -169,10 +172,12 @@ def disparity_table(table: pd.DataFrame, dimension: str) -> Table:
         if has_fdr:
             row += [number_fr(r.listed_with_label), _percent(r.fdr), _ratio(r.fdr_disparity, r.fdr_disparity_low,
                                                                               r.fdr_disparity_high)]
+        unjudged = bool(getattr(r, "unjudged", False))
         note = ("groupe de référence" if r.reference else "petit groupe : montré, non signalé" if r.small
-                else "hors de la bande" if r.flagged else "")
+                else "hors de la bande" if r.flagged
+                else "hors de la bande même à 95 %, sur trop peu d'issues connues : non jugé" if unjudged else "")
         rows.append([*row, note])
-        marks.append("reference" if r.reference else "small" if r.small else "flagged" if r.flagged else "")
+        marks.append("reference" if r.reference else "small" if r.small else "flagged" if r.flagged or unjudged else "")
     return Table(columns, rows, marks)
 
 
@@ -216,16 +221,29 @@ def rules_table(accuracy: pd.DataFrame) -> Table:
                   "Rappel (établissements)"], rows)
 
 
-def comparison_table(comparison: pd.DataFrame) -> Table:
-    overall = comparison[comparison["fold"].astype(str) == "all"] if "fold" in comparison else comparison
-    shares = sorted(overall["share"].unique())
-    models = [m for m in MODEL_LABELS_FR if m in set(overall["model"])]
-    rows = []
-    for model in models:
-        part = overall[overall["model"] == model].set_index("share")
-        rows.append([MODEL_LABELS_FR[model], *(_interval(part.loc[s, "precision"], part.loc[s, "precision_low"],
-                                                               part.loc[s, "precision_high"]) for s in shares)])
-    return Table(["Méthode", *(f"Précision à {number_fr(100 * s)} % [IC 95 %]" for s in shares)], rows)
+def comparison_table(comparison: pd.DataFrame, tuned_on: int | None = None) -> Table:
+    """Each method's precision at each share of capacity over all folds, then on the latest fold when Optuna chose the
+    parameters without it (`tuned_on` folds before it), each column saying how many inspections it counts."""
+    folds = sorted({str(fold) for fold in comparison["fold"]} - {"all"}, key=lambda fold: (len(fold), fold))
+    shown = [("all", f"tous plis, dont {count_fr(tuned_on, 'pli')} du réglage" if tuned_on is not None
+              else "tous plis, ceux du réglage")]
+    if tuned_on is not None and len(folds) > tuned_on:
+        shown.append((folds[-1], f"pli {folds[-1]}, hors réglage"))
+    shares = sorted(comparison["share"].unique())
+    models = [m for m in MODEL_LABELS_FR if m in set(comparison["model"])]
+    rows: list[list[str]] = [[MODEL_LABELS_FR[model]] for model in models]
+    columns = ["Méthode"]
+    for fold, words in shown:
+        for share in shares:
+            at = comparison[(comparison["fold"].astype(str) == fold) & (comparison["share"] == share)].set_index("model")
+            counted = ""
+            if {"selected", "n"} <= set(at.columns) and len(at):
+                counted = f", {number_fr(int(at['selected'].iloc[0]))} sur {number_fr(int(at['n'].iloc[0]))}"
+            columns.append(f"Précision à {number_fr(100 * share)} % [IC 95 %] ({words}{counted})")
+            for row, model in zip(rows, models, strict=True):
+                row.append(_interval(at.loc[model, "precision"], at.loc[model, "precision_low"],
+                                     at.loc[model, "precision_high"]) if model in at.index else "")
+    return Table(columns, rows)
 
 
 def _context(result: AuditResult, config: Config) -> dict[str, Any]:
@@ -236,9 +254,11 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
     if result.comparison is not None:
         performance.append(figures.precision_figure(
             result.comparison, capacity, "Précision aux capacités de contrôle, face aux méthodes de référence",
-            "Contrôles passés validés hors échantillon (plis temporels) : part des établissements sélectionnés (en tête "
-            "de leur région) où le contrôle a constaté un abus, avec son intervalle exact à 95 % (binomial, k fixé par "
-            "la capacité). Le modèle n'a de valeur que s'il fait mieux que les méthodes simples."))
+            "Contrôles passés validés hors échantillon (tous plis temporels, dont ceux sur lesquels Optuna a choisi "
+            "les paramètres : pour LightGBM, des valeurs optimistes ; le tableau ci-dessous donne aussi le dernier pli, "
+            "hors du réglage) : part des établissements sélectionnés (en tête de leur région) où le contrôle a constaté "
+            "un abus, avec son intervalle exact à 95 % (binomial, k fixé par la capacité, au moins un par région et "
+            "pli). Le modèle n'a de valeur que s'il fait mieux que les méthodes simples."))
     if result.truth_comparison is not None:
         performance.append(figures.precision_figure(
             result.truth_comparison, capacity, "Précision face à la vérité de la population simulée",
@@ -250,7 +270,7 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
         performance.append(figures.calibration_figure(result.out_of_fold))
     fairness = []
     for dimension in DIMENSIONS:
-        tables = [(SOURCES[source], disparity_table(result.targeting[(source, dimension)], dimension))
+        tables = [(SOURCES[source], disparity_table(result.targeting[(source, dimension)], dimension, source))
                   for source in SOURCES if (source, dimension) in result.targeting]
         fairness.append((DIMENSIONS[dimension], figures.fairness_figure(result.targeting, dimension, settings), tables))
     listed = population[population["in_list"].astype(bool)]
@@ -273,7 +293,7 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
         "tau": number_fr(settings.tau, 2), "tau_high": number_fr(1 / settings.tau, 2),
         "min_group_size": settings.min_group_size,
         "performance": performance,
-        "comparison": comparison_table(result.comparison) if result.comparison is not None else None,
+        "comparison": comparison_table(result.comparison, result.tuned_on) if result.comparison is not None else None,
         "importance_figure": figures.importance_figure(result.importance),
         "dependence_figures": figures.dependence_figures(result.dependence),
         "interactions": interactions_table(result.interactions),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audit.baselines import baselines_check
+from audit.baselines import baselines_check, truth_baselines_check
 from audit.checks import (
     Explainer,
     additivity_check,
@@ -51,7 +51,14 @@ from scoring.monthly import month_features, previous_ranking, rank_table, score_
 from training.labels import LABEL
 from training.metrics import group_codes, region_keys
 from training.pipeline import load_training_data, score_against_truth
-from training.registry import COMPARISON_MODELS, connect, download, load_scoring_model, resolve_version
+from training.registry import (
+    COMPARISON_MODELS,
+    TRUTH_OVER_FOLDS,
+    connect,
+    download,
+    load_scoring_model,
+    resolve_version,
+)
 from training.saved_model import SavedModel
 from training.workflow import read_truth
 from warehouse.inspections import load_inspections
@@ -85,6 +92,7 @@ class AuditResult:
     notes: list[str] = field(default_factory=list)
     rule_accuracy: pd.DataFrame | None = None  # the legal-rule checks against the truth (features.validation)
     comparison: pd.DataFrame | None = None  # the training run's models compared at capacity (out of fold)
+    tuned_on: int | None = None  # folds Optuna chose the parameters on, the latest held out (None: every fold)
     truth_comparison: pd.DataFrame | None = None  # ... and against the simulated truth of the month, given one
     out_of_fold: pd.DataFrame | None = None  # validated inspections with their calibrated probabilities
     inspected: pd.DataFrame | None = None  # the labelled inspections of training, with their groups
@@ -275,7 +283,11 @@ def run_audit(
         checks += rule_checks(rule_accuracy, audit)
 
     comparison = _csv_artifact(version.run_id, "report/comparison.csv")
-    checks.append(baselines_check(comparison, settings.capacity_share))
+    tuned_on = run.data.params.get("folds_tuned_on")  # absent: a version that tuned on every fold
+    checks.append(baselines_check(comparison, settings.capacity_share, int(tuned_on) if tuned_on else None))
+    over_folds = _csv_artifact(version.run_id, TRUTH_OVER_FOLDS)  # a training given the simulated truth
+    if over_folds is not None:
+        checks.append(truth_baselines_check(over_folds, settings.capacity_share))
     return AuditResult(
         version=str(version.version), run_id=version.run_id, month=month, model=model,
         model_card=model_card_fr(run.data.params, _csv_artifact(version.run_id, "report/folds.csv"), version.run_id),
@@ -283,7 +295,7 @@ def run_audit(
         stability=stability, targeting=targeting, list_stability=consecutive, previous_list=previous_list,
         drift=drift, selection_bias=_csv_artifact(version.run_id, "report/selection_bias.csv"),
         metrics=metrics, ranked=ranked, truth_used=truth_series is not None, notes=notes,
-        rule_accuracy=rule_accuracy, comparison=comparison,
+        rule_accuracy=rule_accuracy, comparison=comparison, tuned_on=int(tuned_on) if tuned_on else None,
         truth_comparison=_against_truth(version.run_id, model, table, truth, month, config) if truth is not None else None,
         out_of_fold=oof,
         inspected=with_groups(data.labelled.rows),

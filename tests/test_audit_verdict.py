@@ -109,10 +109,24 @@ def test_fairness_fails_when_the_false_discovery_ratio_is_out_of_the_band_beyond
     unsure = fairness_check("inspections", "size_band",
                             _table({"A": (1000, 200, 200, 160), "B": (1000, 200, 12, 7)}), SETTINGS)
     assert unsure.status is Status.WARNING
-    # On fewer than `min_outcomes` (10) known outcomes the FDR is shown, not compared.
+    # On fewer than `min_outcomes` (10) known outcomes the FDR is not compared; whole interval outside the band, it is
+    # said, not judged: an alert, not a silent pass.
     few = _table({"A": (1000, 200, 200, 160), "B": (1000, 200, 5, 0)})
-    assert fairness_check("inspections", "size_band", few, SETTINGS).status is Status.PASSED
-    assert not few.set_index("group").loc["B", "flagged"]
+    unjudged = fairness_check("inspections", "size_band", few, SETTINGS)
+    assert unjudged.status is Status.WARNING and unjudged.value == 0
+    assert unjudged.detail == (
+        "tous les rapports comparés dans la bande ; 1 groupe comparé à « A » ; taux de fausses découvertes comparés : "
+        "ceux d'au moins 10 issues connues (0 sur 1 groupe assez grand) ; taux de fausses découvertes dont tout "
+        "l'intervalle à 95 % est hors de la bande, mais sur moins de 10 issues connues, non jugé : B (×5,00 [3,16 ; 6,56] "
+        "sur 5 issues connues)")
+    assert not few.set_index("group").loc["B", "flagged"] and few.set_index("group").loc["B", "unjudged"]
+    from audit.report import disparity_table
+
+    assert disparity_table(few, "size_band").rows[1][-1] == ("hors de la bande même à 95 %, sur trop peu d'issues "
+                                                             "connues : non jugé")
+    # Within the band's reach on few outcomes: neither compared nor said
+    close = _table({"A": (1000, 200, 200, 160), "B": (1000, 200, 5, 4)})
+    assert fairness_check("inspections", "size_band", close, SETTINGS).status is Status.PASSED
 
 
 def test_small_groups_are_shown_but_never_flagged():
@@ -203,6 +217,34 @@ def test_the_verdict_counts_whether_the_model_does_better_than_the_simple_method
     assert worse.status is Status.FAILED and "Régression logistique fait mieux que le modèle" in worse.detail
     assert baselines_check(None, 0.05).status is Status.WARNING
     assert verdict_of([clear, worse]).headline.startswith("Verdict : échec")
+    # Over all folds, every one of which Optuna tuned on (a version trained before the latest fold was held out)
+    assert "tous plis temporels confondus ; Optuna a choisi les paramètres sur ces plis (valeurs optimistes)" in clear.detail
+
+
+def test_the_model_is_judged_on_the_fold_optuna_did_not_tune_on():
+    """With `folds_tuned_on`, the latest fold is judged (LightGBM best of its trials on the others); all folds are said
+    beside it as holding the tuning's, with how many inspections each value counts."""
+    from audit.baselines import baselines_check
+
+    rows = []
+    for model, by_fold in {"lightgbm": {"1": 0.83, "2": 0.6, "10": 0.33, "all": 0.49},
+                           "random": {"1": 0.17, "2": 0.1, "10": 0.33, "all": 0.18}}.items():
+        for fold, precision in by_fold.items():
+            selected, n = {"1": (12, 58), "2": (15, 138), "10": (12, 79), "all": (39, 275)}[fold]
+            rows.append({"model": model, "fold": fold, "share": 0.05, "precision": precision,
+                         "precision_low": precision - 0.2, "precision_high": precision + 0.2, "selected": selected, "n": n})
+    comparison = pd.DataFrame(rows)
+    held_out = baselines_check(comparison, 0.05, tuned_on=2)
+    assert held_out.status is Status.WARNING and held_out.value == 0.33  # the latest fold: « 10 » after « 2 »
+    assert held_out.detail == (
+        "Précision des 5\u202f% premiers de chaque région sur le dernier pli temporel (pli 10), resté hors du réglage "
+        "d'Optuna (12 sélectionnés sur 79 contrôles) : LightGBM 0,33 [0,13 ; 0,53] ; tirage au hasard 0,33. Tirage au "
+        "hasard fait aussi bien, à l'incertitude près : dans l'intervalle de LightGBM. Sur les 3 plis (39 sélectionnés "
+        "sur 275 contrôles), dont 2 plis où Optuna a choisi les paramètres (valeurs optimistes) : LightGBM 0,49 "
+        "[0,29 ; 0,69] ; tirage au hasard 0,18.")
+    # Without it, every fold was tuned on: all folds are judged, and said optimistic
+    pooled = baselines_check(comparison, 0.05)
+    assert pooled.status is Status.PASSED and pooled.value == 0.49 and "(39 sélectionnés sur 275 contrôles)" in pooled.detail
 
 
 def test_every_group_of_checks_says_what_to_do_when_one_does_not_pass():
@@ -230,3 +272,30 @@ def test_the_lines_led_by_a_reason_no_better_than_chance_are_named():
     assert "Les lignes menées par « évolution de l'effectif sur 12 mois »" in check.detail
     assert "« infractions potentielles (règles du Code du travail) » : 20 lignes, 60,0" in check.detail
     assert reason_truth_check(table[table["reason"] == rules], 0.1, AuditConfig(min_outcomes=10)).status is Status.PASSED
+
+
+def test_the_model_is_compared_with_the_simple_methods_on_the_simulated_truth_month_by_month():
+    """The training's truth over its validation months: a simple method better on average and most months fails the
+    check; better on average only, an alert; the ceilings that know the truth are not simple methods."""
+    from audit.baselines import truth_baselines_check
+
+    months = [f"2025-{m:02d}" for m in range(7, 12)]
+
+    def over_folds(**by_model: list[float]) -> pd.DataFrame:
+        return pd.DataFrame([{"fold": 1, "as_of": month, "model": model, "share": share, "precision": values[i]}
+                             for model, values in by_model.items() for i, month in enumerate(months)
+                             for share in (0.05, 0.1)])
+
+    beaten = truth_baselines_check(over_folds(lightgbm=[0.25, 0.25, 0.23, 0.23, 0.22],
+                                              rule_violations=[0.34, 0.33, 0.35, 0.33, 0.32],
+                                              random=[0.04] * 5, oracle=[0.9] * 5), 0.05)
+    assert beaten.status is Status.FAILED and beaten.value == pytest.approx(0.236)
+    assert beaten.detail == (
+        "Précision moyenne des 5\u202f% premiers de chaque région face à la vérité de la population simulée, sur les "
+        "5 mois des plis de validation (2025-07 à 2025-11) : LightGBM 0,24 ; nombre d'infractions aux règles 0,33 "
+        "(au-dessus de LightGBM 5 mois sur 5) ; tirage au hasard 0,04 (au-dessus de LightGBM 0 mois sur 5). Nombre "
+        "d'infractions aux règles fait mieux que le modèle, en moyenne et la plupart des mois.")
+    once = truth_baselines_check(over_folds(lightgbm=[0.3, 0.3, 0.3, 0.2, 0.2], logistic=[0.1, 0.1, 0.29, 0.5, 0.5]), 0.05)
+    assert once.status is Status.WARNING and "en moyenne, mais pas la plupart des mois" in once.detail
+    clear = truth_baselines_check(over_folds(lightgbm=[0.3] * 5, logistic=[0.2] * 5, perfect_list=[1.0] * 5), 0.05)
+    assert clear.status is Status.PASSED and "perfect" not in clear.detail and "liste parfaite" not in clear.detail
