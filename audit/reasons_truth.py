@@ -50,7 +50,11 @@ def reason_truth_check(table: pd.DataFrame, base_rate: float, settings: AuditCon
                      f"Non mesuré : aucune raison principale ne mène {settings.min_outcomes} lignes de la liste.")
     weak = measured[measured["low"] <= base_rate]
     share = float(weak["lines"].sum() / table["lines"].sum())
-    shown = " ; ".join(f"« {r.label} » : {count_fr(int(r.lines), 'ligne')}, {percent_fr(r.precision)} en abus "
+    lines, abusing = int(table["lines"].sum()), int(table["abusing"].sum())
+    low, high = exact_binomial_interval(abusing, lines)
+    whole = (f"Les {count_fr(lines, 'ligne')} de la liste classées par le score (hors tirage d'exploration) : "
+             f"{percent_fr(abusing / lines)} en abus [{percent_fr(low)} ; {percent_fr(high)}]. ")
+    shown = whole + " ; ".join(f"« {r.label} » : {count_fr(int(r.lines), 'ligne')}, {percent_fr(r.precision)} en abus "
                       f"[{percent_fr(r.low)} ; {percent_fr(r.high)}]" for r in measured.itertuples(index=False))
     if weak.empty:
         return Check("performance", NAME, Status.PASSED, share, threshold,

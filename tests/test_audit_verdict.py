@@ -270,6 +270,9 @@ def test_the_lines_led_by_a_reason_no_better_than_chance_are_named():
     check = reason_truth_check(table, base_rate=0.1, settings=AuditConfig(min_outcomes=10))
     assert check.status is Status.WARNING and check.value == pytest.approx(12 / 34)
     assert "Les lignes menées par « évolution de l'effectif sur 12 mois »" in check.detail
+    # The list as a whole first: 13 of its 34 lines scored (exploration left out) abuse
+    assert check.detail.startswith("Les 34 lignes de la liste classées par le score (hors tirage d'exploration) : "
+                                   "38,2\u202f% en abus [")
     assert "« infractions potentielles (règles du Code du travail) » : 20 lignes, 60,0" in check.detail
     assert reason_truth_check(table[table["reason"] == rules], 0.1, AuditConfig(min_outcomes=10)).status is Status.PASSED
 
