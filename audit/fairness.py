@@ -120,9 +120,8 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
     reach it), or nothing to compare, or an FDR on fewer than `min_outcomes` listed establishments of known outcome whose
     whole interval lies outside the band (too few to compare, too far to pass over). Réussi otherwise. Smaller groups,
     and other FDRs on fewer than `min_outcomes` outcomes, are shown in the report and never counted here; so are the
-    shares listed of a
-    table whose shares the lists' settings fix (`shares_set`: by region), where only FDRs are compared. The check's
-    value is the number of ratios outside the band.
+    shares listed of a table whose shares the lists' settings fix (`shares_set`: by region), where only FDRs are
+    compared. The check's value is the number of ratios outside the band.
     """
     low_band, high_band = settings.tau, 1 / settings.tau
     name = f"Disparités par {DIMENSIONS[dimension]} — {SOURCES[source]}"
@@ -153,9 +152,8 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
         compared = large if rate == "share_listed" else fdr_compared
         for row in compared[outside_band(compared[column], settings.tau)].itertuples(index=False):
             out_of_band.append(f"{row.group} ({words} {_ratio_text(getattr(row, column))})")
-            low, high = getattr(row, f"{column}_low"), getattr(row, f"{column}_high")
-            if rate == "fdr" and (high < low_band or low > high_band):
-                significant.append(row.group)
+        if rate == "fdr":
+            significant = compared.loc[beyond_chance(compared, settings.tau), "group"].tolist()
     unjudged = [f"{row.group} ({_ratio_text(row.fdr_disparity)} [{number_fr(row.fdr_disparity_low, 2)} ; "
                 f"{number_fr(row.fdr_disparity_high, 2)}] sur {_outcomes(int(row.listed_with_label))})"
                 for row in large[large["unjudged"]].itertuples(index=False)] if "unjudged" in large else []

@@ -42,12 +42,21 @@ from audit.selection_bias import selection_bias_check
 from audit.verdict import Check, Status, Verdict, verdict_of
 from core.capacity import siret_key, top_share_mask
 from core.config import Config
+from core.french import number_fr
 from core.home import Home
 from core.months import add_months
 from features.build import refuse_other_settings
 from features.store import declared_months, feature_tables
 from features.validation import rules_against_truth
-from scoring.monthly import month_features, previous_ranking, rank_table, score_stored
+from scoring.monthly import (
+    drawn_up_at,
+    lists_folder,
+    month_features,
+    previous_ranking,
+    rank_table,
+    read_ranking,
+    score_stored,
+)
 from training.labels import LABEL
 from training.metrics import group_codes, region_keys
 from training.pipeline import load_training_data, score_against_truth
@@ -60,7 +69,7 @@ from training.registry import (
     resolve_version,
 )
 from training.saved_model import SavedModel
-from training.workflow import read_truth
+from training.workflow import read_truth, rows_sha256
 from warehouse.inspections import load_inspections
 
 log = logging.getLogger("champollion.audit")
@@ -189,6 +198,31 @@ def _drift_references(
     return references, notes
 
 
+def audited_data_note(home: Home, month: date, inspections: pd.DataFrame, ranked: pd.DataFrame) -> str:
+    """What the audit read, in French: the warehouse's published version, the controls stored (their number and a
+    digest of their rows), and how the list it computed compares with the list published for the month, if one was:
+    an audit run again after new declarations or controls judges other data, and says so."""
+    current = home.data / "current"
+    version = f"version {current.resolve().name} de l'entrepôt" if current.is_symlink() else "l'entrepôt"
+    controls = f"contrôles enregistrés : {number_fr(len(inspections))} (empreinte {rows_sha256(inspections)[:12]})"
+    published = lists_folder(home, month) / "ranked.csv"
+    if not published.exists():
+        return (f"Données auditées : {version}, {controls}. Aucune liste n'a été publiée pour {month:%Y-%m} : l'audit "
+                "porte sur la liste qu'il a calculée.")
+    drawn, when = read_ranking(published), drawn_up_at(home, month)
+
+    def scored(frame: pd.DataFrame) -> set[str]:
+        chosen = frame["in_list"].astype(bool).to_numpy() & ~frame["exploration"].astype(bool).to_numpy()
+        return set(frame.loc[chosen, "siret"].astype(str))
+
+    before, now = scored(drawn), scored(ranked)
+    return (f"Données auditées : {version}, {controls}. Lignes classées par le score (hors tirage d'exploration) de "
+            f"la liste publiée pour {month:%Y-%m} (lists/{month:%Y-%m}/ranked.csv"
+            f"{f', établie le {when:%d/%m/%Y à %H:%M} UTC' if when else ''}) : {number_fr(len(before))}, dont "
+            f"{number_fr(len(before & now))} dans celle que l'audit a calculée sur ces données "
+            f"({number_fr(len(now))}).")
+
+
 def run_audit(
     home: Home,
     config: Config,
@@ -218,6 +252,7 @@ def run_audit(
     stored = month_features(home, config, month, inspections)
     table = stored.table
     ranked = score_stored(model, stored, config, inspections, None)
+    notes.append(audited_data_note(home, month, inspections, ranked))
     contributions = explainer(model, table)
     checks = [additivity_check(model, table, contributions, audit)]
 

@@ -4,6 +4,7 @@ folder), and a broken explainer that must fail it."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from pathlib import Path
@@ -55,6 +56,15 @@ def test_the_audit_prints_a_verdict_that_counts_every_check_and_logs_the_report_
                   "Règle « Délai de carence non respecté »"):
         assert check in output, check
     assert "audit of version 1" in output and f"report: {report}" in output
+    # What it audited: the warehouse's version, the controls stored, and the published list against the one it computed.
+    page = html.unescape(report.read_text(encoding="utf-8"))
+    data = re.search(r"Données auditées : version (\d{6}) de l'entrepôt, contrôles enregistrés : (\d+) \(empreinte "
+                     r"[0-9a-f]{12}\)\. Lignes classées par le score \(hors tirage d'exploration\) de la liste publiée "
+                     r"pour \d{4}-\d{2} \(lists/\d{4}-\d{2}/ranked\.csv, établie le [^)]+ UTC\) : (\d+), dont (\d+) "
+                     r"dans celle que l'audit a calculée sur ces données \((\d+)\)\.", page)
+    assert data, page[:3000]
+    published, both, computed = (int(n) for n in data.groups()[2:])
+    assert published == both == computed > 0  # the same data as the list's: the same lines
     client = mlflow.tracking.MlflowClient()
     version = client.get_model_version_by_alias("champollion-precarite", "champion")
     logged = [a.path for a in client.list_artifacts(version.run_id, "audit")]

@@ -280,3 +280,34 @@ def test_a_value_far_longer_than_the_norm_allows_is_not_stored(tmp_path):
     assert declarations[0].individuals[0].children[0].text("006") is None
     assert kinds(parser) == ["invalid_value"] and "longer than the 1000 characters" in parser.issues[0].reason
     assert "x" * 20 not in parser.issues[0].reason  # described, never echoed
+
+
+def test_a_date_outside_the_years_a_declaration_may_hold_is_refused_with_its_line(tmp_path):
+    """31/12/9999 (a payroll program's « no date »), or a year 999: refused as other bad values are, with the line; its
+    day after or before was an OverflowError that lost the whole file, and a month of year 999 was kept unread."""
+    lines = one_contract_file(tmp_path)
+    at = lines.index("S21.G00.40.009,'C0001'") + 1
+    lines.insert(at, "S21.G00.40.010,'31129999'")
+    declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
+    assert declarations[0].individuals[0].children[0].get("010") is None and not declarations[0].problems
+    assert [(i.kind, i.line, i.reason) for i in parser.issues if i.kind != "s90_mismatch"] == [
+        ("invalid_value", at + 1, "S21.G00.40.010: invalid value (8 characters, digits): a year outside 1900-2199; ignored")]
+    month = next(i for i, line in enumerate(lines) if line.startswith("S20.G00.05.005,"))
+    lines[month] = "S20.G00.05.005,'01010999'"
+    declarations, parser, _ = parse(write_dsn(tmp_path / "b.dsn", lines))
+    # No month: ingestion quarantines the declaration (« declared month S20.G00.05.005 missing or invalid »)
+    assert declarations[0].header.get("005") is None
+    assert any(i.line == month + 1 and "a year outside 1900-2199" in i.reason for i in parser.issues)
+
+
+def test_a_second_establishment_block_quarantines_its_declaration(tmp_path):
+    """The norm allows one S21.G00.11 per declaration: a second one took every contract of the declaration, those
+    declared before it too, to its SIRET, with no issue."""
+    lines = one_contract_file(tmp_path)
+    at = len(lines) - next(i for i, line in enumerate(reversed(lines)) if line.startswith("S21.G00.40."))
+    lines[at:at] = ["S21.G00.11.001,'00099'", "S21.G00.11.004,'75001'"]
+    declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
+    assert declarations[0].establishment.text("001") == "00011"
+    assert declarations[0].problems == [f"line {at + 1}: a second block S21.G00.11 in one declaration, where the norm "
+                                        "allows one: whose contracts it declares cannot be told"]
+    assert "repeated_block" in kinds(parser)

@@ -874,3 +874,21 @@ def test_files_are_stamped_later_than_every_file_before_and_a_rebuild_keeps_thei
     before = stamps()
     ingest([], home, config, test_key, rebuild=True)
     assert stamps() == before
+
+
+@pytest.mark.parametrize("nature", ["01 ", "02", "09"])
+def test_a_declaration_of_a_nature_read_neither_as_monthly_nor_as_a_signal_is_quarantined_with_its_reason(
+        tmp_path, home, config, run, nature):
+    """'01 ' (a space inside the quotes), a code outside the norm's list, a substitution DSN: taken for an event signal,
+    a monthly declaration was dropped with no issue; it is quarantined, its reason in the report, the other kept."""
+    good = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")
+    odd = monthly("98765432100017", "2025-01", [Contract("C2", "2025-01-06")], "2")
+    lines = render(envoi([good, odd]))
+    at = [i for i, line in enumerate(lines) if line == "S20.G00.05.001,'01'"][1]
+    lines[at] = f"S20.G00.05.001,'{nature}'"
+    summary = run(home, config, write_dsn(tmp_path / "a.dsn", lines))
+    assert (summary.monthly_declarations, summary.event_signals, summary.quarantined) == (1, 0, 1)
+    assert [c["siret"] for c in contracts(home)] == [RESTAURANT]
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        reasons = [i["reason"] for i in csv.DictReader(handle) if i["kind"] == "quarantined"]
+    assert any(f"line {at + 1}: declaration nature S20.G00.05.001 '{nature}' is neither monthly" in r for r in reasons), reasons

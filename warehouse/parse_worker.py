@@ -38,6 +38,11 @@ from warehouse.dsn.tokens import LineSelector, has_misplaced_block, iter_parser_
 from warehouse.pseudonym import Pseudonymiser
 from warehouse.tables import STAGED_SCHEMAS, misfit
 
+# Natures of a declaration (S20.G00.05.001) that signal an event (a work stoppage, a return, a single contract end,
+# data primed) and declare no month: counted, not read. Any other than these and the monthly '01' (a code outside the
+# norm's list, '01 ' with a space) is quarantined with its reason: taken for a signal, a monthly declaration was lost
+# without a word.
+EVENT_SIGNALS = ("04", "05", "07", "08")
 MAX_ISSUES_PER_FILE = 2_000
 # How a UTF-16 file was recognised (`reader.utf16_encoding`), for its warning.
 UTF16_FORMS = {"utf-16": "with a byte order mark", "utf-16-le": "little-endian, with no byte order mark",
@@ -187,6 +192,11 @@ def _parse_file(
                 declaration_rows = {}
                 if nature is None:
                     declaration.problems.append(f"line {declaration.line_start}: declaration nature S20.G00.05.001 missing")
+                elif nature not in EVENT_SIGNALS:
+                    declaration.problems.append(
+                        f"line {declaration.header.line}: declaration nature S20.G00.05.001 {nature!r} is neither monthly "
+                        f"('01') nor an event signal ({', '.join(repr(code) for code in EVENT_SIGNALS)}), the natures "
+                        "read here (09, a substitution DSN, is not)")
             if declaration.problems:
                 to_quarantine.append(declaration)
                 continue

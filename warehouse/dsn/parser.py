@@ -44,11 +44,21 @@ TOTAL = "S90.G00.90"
 INT32_MAX = 2**31 - 1
 
 
+# Years a declared date may hold: outside them it is a typing error or a payroll program's sentinel for « no date »
+# (31/12/9999), refused as other bad values are. Its day after, or its day before (`warehouse.dsn.records`), stays a
+# date, and a declared month keeps four digits in every engine's text of it (DuckDB writes year 999 as 0999, Python
+# as 999: a month of the year 999 was kept, then never found in the partition named after it).
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
 @lru_cache(maxsize=1 << 16)  # a file holds few distinct dates, each read many times
 def parse_dsn_date(value: str) -> date:
-    """`DDMMYYYY` to a date; raises ValueError on anything else (including 99 for unknown parts)."""
+    """`DDMMYYYY` to a date of a year from FIRST_YEAR to LAST_YEAR; raises ValueError on anything else (including 99 for
+    unknown parts)."""
     if len(value) != 8 or not value.isdigit():
         raise ValueError("not a DDMMYYYY date")
+    if not FIRST_YEAR <= int(value[4:]) <= LAST_YEAR:
+        raise ValueError(f"a year outside {FIRST_YEAR}-{LAST_YEAR}")
     try:
         return date(int(value[4:]), int(value[2:4]), int(value[:2]))
     except ValueError:
@@ -540,10 +550,17 @@ class DsnParser:
                 self._orphan(state, block, REMUNERATION, line)
                 return None
             remuneration.children.append(instance)
-        elif block == ENTERPRISE:
-            declaration.enterprise = instance
-        elif block == ESTABLISHMENT:
-            declaration.establishment = instance
+        elif block in (ENTERPRISE, ESTABLISHMENT):
+            if (declaration.enterprise if block == ENTERPRISE else declaration.establishment) is not None:
+                # The norm allows one of each per declaration: a second would take every contract of the declaration,
+                # those declared before it too, to its SIRET.
+                self._problem(state, line, "repeated_block", f"a second block {block} in one declaration, where the "
+                              "norm allows one: whose contracts it declares cannot be told")
+                return None
+            if block == ENTERPRISE:
+                declaration.enterprise = instance
+            else:
+                declaration.establishment = instance
         elif block == WORKPLACE:
             declaration.workplaces.append(instance)
         return instance
