@@ -892,3 +892,26 @@ def test_a_declaration_of_a_nature_read_neither_as_monthly_nor_as_a_signal_is_qu
     with open(summary.issues_report, encoding="utf-8") as handle:
         reasons = [i["reason"] for i in csv.DictReader(handle) if i["kind"] == "quarantined"]
     assert any(f"line {at + 1}: declaration nature S20.G00.05.001 '{nature}' is neither monthly" in r for r in reasons), reasons
+
+
+def test_a_file_that_cannot_be_opened_once_hashed_is_read_by_the_next_run(tmp_path, home, config, run, monkeypatch):
+    """Moved or deleted between its hash and its parse: nothing of it was read, so it is not listed as ingested (it was,
+    and the same bytes found again were skipped as « already ingested »); the error says so, nothing is quarantined."""
+    import warehouse.parse_worker
+
+    path = write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    opened = warehouse.parse_worker.open_binary
+
+    def moved(source: Path):
+        raise FileNotFoundError(2, "No such file or directory", str(source))
+
+    monkeypatch.setattr(warehouse.parse_worker, "open_binary", moved)
+    summary = run(home, config, path)
+    assert (summary.errors, summary.quarantined, summary.monthly_declarations) == (1, 0, 0)
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        (issue,) = [i for i in csv.DictReader(handle) if i["kind"] == "unreadable_file"]
+    assert "it could not be opened once hashed (No such file or directory); not listed as ingested" in issue["reason"]
+    monkeypatch.setattr(warehouse.parse_worker, "open_binary", opened)
+    again = run(home, config, path)
+    assert (again.files_already_ingested, again.monthly_declarations, again.errors) == (0, 1, 0)
+    assert [c["contract_number"] for c in contracts(home)] == ["C1"]

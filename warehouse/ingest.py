@@ -459,6 +459,8 @@ def _ingest_into(
                 summary.errors_not_listed += max(0, unlisted - 1)  # the line above counts one
             listed_errors = sum(1 for i in file_result.issues if i.severity == "error")
             errors = listed_errors + file_result.errors_dropped
+            if not file_result.listed:
+                continue
             manifest_rows.append(
                 (source.sha256, source.label, result.batch_id, source.size, file_result.lines,
                  file_result.encoding, file_result.declarations, file_result.quarantined,

@@ -93,6 +93,7 @@ class FileResult:
     unknown_blocks: dict[str, int] = field(default_factory=dict)
     unknown_rubrics: dict[str, int] = field(default_factory=dict)
     envelope_lines: int = 0
+    listed: bool = True  # listed as ingested, never read again but by `ingest --rebuild` (false: it could not be opened)
 
 
 @dataclass
@@ -119,6 +120,8 @@ def parse_batch(task: BatchTask) -> BatchResult:
                     # Read again with every opening for the issues (and the quarantine) they add;
                     # the rows are the same, and already written.
                     result = _parse_file(source, pseudonymiser, every_opening, _discard, [], task)
+            except FileNotOpened as unopened:
+                result = _unopened_file(source, unopened.error)
             except Exception as exc:  # a bug or an unreadable file must not lose the batch
                 result = _unreadable_file(source, task.quarantine, exc)
             else:
@@ -181,7 +184,11 @@ def _parse_file(
     report = DecodeReport()
     result = FileResult(source)
     to_quarantine = []
-    with open_binary(source.path) as stream:
+    try:
+        opened = open_binary(source.path)
+    except OSError as exc:  # moved, deleted or locked since it was hashed: nothing of it read
+        raise FileNotOpened(exc) from exc
+    with opened as stream:
         utf16 = stream_encoding(stream)
         for declaration in parser.parse(iter_parser_lines(stream, report, selector), report):
             result.declarations += 1
@@ -413,6 +420,24 @@ def _quarantine_whole_file(source: SourceFile, quarantine: Path, reason: str) ->
         f"at {datetime.now().isoformat(timespec='seconds')}\n",
         encoding="utf-8",
     )
+
+
+class FileNotOpened(Exception):
+    """A file that could not be opened to be parsed: nothing of it was read, nothing staged."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _unopened_file(source: SourceFile, error: OSError) -> FileResult:
+    """The result of a file that could not be opened once hashed (moved, deleted, its rights changed meanwhile): not
+    listed as ingested (`FileResult.listed`), so that the next run that finds it reads it; nothing was staged."""
+    result = FileResult(source, listed=False)
+    result.issues = [Issue(source.label, None, "error", "unreadable_file",
+                           f"file not read: it could not be opened once hashed ({error.strerror or error}); not listed "
+                           "as ingested: a run that finds it again reads it")]
+    return result
 
 
 def _unreadable_file(source: SourceFile, quarantine: Path, exc: Exception) -> FileResult:
