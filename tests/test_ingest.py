@@ -915,3 +915,20 @@ def test_a_file_that_cannot_be_opened_once_hashed_is_read_by_the_next_run(tmp_pa
     again = run(home, config, path)
     assert (again.files_already_ingested, again.monthly_declarations, again.errors) == (0, 1, 0)
     assert [c["contract_number"] for c in contracts(home)] == ["C1"]
+
+
+def test_a_job_title_holding_a_nir_or_a_date_is_stored_masked(tmp_path, home, config, run):
+    """Free text is not screened by the parser: a NIR and a birth date typed into a job title reached the warehouse,
+    the contracts and the lists' posts. Each run of six digits or more is masked, with a warning on its line."""
+    title = "Remplacement de DUPONT 2710783592327 ne le 01/02/1971, poste 2"
+    declared = monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06", title=title)], "1")
+    path = write_dsn(tmp_path / "a.dsn", envoi([declared]))
+    summary = run(home, config, path)
+    (contract,) = contracts(home)
+    assert contract["job_title"] == "Remplacement de DUPONT [masqué] ne le [masqué], poste 2"
+    assert contract["post"] == "remplacement dupont masque ne masque poste 2"
+    for table in home.warehouse.rglob("*.parquet"):
+        assert b"2710783592327" not in table.read_bytes(), table
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        (issue,) = [i for i in csv.DictReader(handle) if "job title holding digits" in i["reason"]]
+    assert issue["kind"] == "implausible_value" and issue["line"] and "2710783592327" not in issue["reason"]

@@ -40,6 +40,17 @@ def _fold_token(token: str) -> str:
 
 
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
+# Six digits or more in a row, single spaces, dots, slashes or dashes between them: a NIR, a birth date, a telephone
+# number typed into a job title (« Remplacement de X 2710783592327 né le 01/02/1971 »). No job is named so; the lists
+# show the title as the post.
+_IDENTIFIER_LIKE = re.compile(r"\d(?:[ ./-]?\d){5,}")
+MASKED = "[masqué]"
+
+
+def mask_identifiers(title: str | None) -> str | None:
+    """The job title with each run of digits that may identify a person or a date (`_IDENTIFIER_LIKE`) replaced by
+    MASKED; the same title when it holds none."""
+    return _IDENTIFIER_LIKE.sub(MASKED, title) if title else title
 
 
 @lru_cache(maxsize=200_000)

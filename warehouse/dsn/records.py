@@ -31,7 +31,7 @@ from warehouse.dsn.parser import (
     Declaration,
     Issue,
 )
-from warehouse.posts import normalise_post
+from warehouse.posts import MASKED, mask_identifiers, normalise_post
 from warehouse.pseudonym import Pseudonymiser
 
 MONTHLY_NATURE = "01"
@@ -184,7 +184,10 @@ class RecordBuilder:
                     f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"
                 )
                 continue
-            title = f.get("006") or None
+            title = mask_identifiers(f.get("006")) or None
+            if title is not None and title != f.get("006"):
+                self._implausible(contract.line, "S21.G00.40.006: job title holding digits that may identify a person "
+                                  f"or a date (six or more in a row), each run stored as « {MASKED} »")
             planned_end = f.get("010")
             if isinstance(planned_end, date) and planned_end < start:
                 self._implausible(contract.line, "S21.G00.40.010: planned end before the contract's start (40.001); ignored")
