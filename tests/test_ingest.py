@@ -847,8 +847,53 @@ def test_a_month_folder_linked_from_an_archive_is_read_and_a_loop_of_links_ends(
     inbox.mkdir()
     (inbox / "2025-01").symlink_to(archive)
     (archive / "back").symlink_to(inbox)  # a loop
-    found, skipped = discover([inbox])
-    assert found == [(archive / "a.dsn").resolve()] and skipped == [(archive / "notes.txt").resolve()]
+    found = discover([inbox])
+    assert found.files == [(archive / "a.dsn").resolve()] and found.not_dsn == [(archive / "notes.txt").resolve()]
+    assert found.unreadable == []
+
+
+def test_what_a_folder_holds_that_cannot_be_read_is_reported_not_skipped(tmp_path, home, config, run, monkeypatch):
+    """A broken link, a FIFO, an unreadable file not named .dsn, a folder that cannot be listed: each an error with
+    its reason (they were skipped without a word, or called « not DSN »); the readable DSN file is read. The rights
+    are refused by stand-ins for the system's calls: the tests run as root, who reads whatever the rights say."""
+    import warehouse.ingest
+
+    inbox = tmp_path / "inbox"
+    (inbox / "locked").mkdir(parents=True)
+    write_dsn(inbox / "good.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    write_dsn(inbox / "locked" / "b.dsn", envoi([monthly(AGENCY, "2025-01", [Contract("C2", "2025-01-06")], "2", naf="7820Z")]))
+    (inbox / "gone.dsn").symlink_to(tmp_path / "nowhere.dsn")
+    os.mkfifo(inbox / "pipe.dsn")
+    (inbox / "export.txt").write_bytes(b"S10.G00.00.001,'x'\n")
+    walk, open_binary = os.walk, warehouse.ingest.open_binary
+
+    def refused(error_path: Path):
+        return PermissionError(13, "Permission denied", str(error_path))
+
+    def walk_refusing(top, onerror=None, **options):
+        for root, folders, files in walk(top, onerror=onerror, **options):
+            if Path(root).name == "locked":
+                onerror(refused(Path(root)))
+                continue
+            yield root, folders, files
+
+    def open_refusing(path: Path):
+        if path.name == "export.txt":
+            raise refused(path)
+        return open_binary(path)
+
+    monkeypatch.setattr(warehouse.ingest.os, "walk", walk_refusing)
+    monkeypatch.setattr(warehouse.ingest, "open_binary", open_refusing)
+    summary = run(home, config, inbox)
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        reasons = {Path(i["file"]).name: i["reason"] for i in csv.DictReader(handle) if i["kind"] == "unreadable_file"}
+    assert reasons == {
+        "gone.dsn": "not read: neither a file nor a folder (a broken link, a FIFO, a device)",
+        "pipe.dsn": "not read: neither a file nor a folder (a broken link, a FIFO, a device)",
+        "export.txt": "file not read: Permission denied",
+        "locked": "folder not read: Permission denied",
+    }
+    assert summary.errors == 4 and [c["contract_number"] for c in contracts(home)] == ["C1"]
 
 
 def test_files_are_stamped_later_than_every_file_before_and_a_rebuild_keeps_their_stamps(tmp_path, run, test_key):

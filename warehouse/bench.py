@@ -103,7 +103,7 @@ def bench_ingest(dsn: Path, key: bytes, scratch_root: Path, workers: int = 2, co
     Each run ingests into a scratch home of its own under `scratch_root` (a home's folder, whose path was checked:
     the system's temporary folder may hold characters a home refuses, `core.home.PATTERN_CHARACTERS`)."""
     config = config or Config()
-    paths, _ = discover([dsn])
+    paths = discover([dsn]).files
     if not paths:
         raise FileNotFoundError(f"{dsn}: no DSN files to benchmark")
     megabytes = sum(p.stat().st_size for p in paths) / 1e6

@@ -160,45 +160,60 @@ HEAD_BYTES = 4096  # how much of a file in a folder is looked at for a rubric li
 def looks_like_dsn(path: Path) -> bool:
     """True when the file (possibly gzip) is named like a DSN file (`.dsn`, `.dsn.gz`), holds a DSN rubric line in its
     first HEAD_BYTES (a line added before the envelope, stray bytes or a lower-case rubric do not hide one: the parser
-    then reports them), or is a gzip file too damaged to tell (it is then read, and reported, as a DSN file)."""
+    then reports them), or is a gzip file too damaged to tell (it is then read, and reported, as a DSN file). Raises
+    OSError when the file cannot be read to tell."""
     if path.name.lower().endswith(_DSN_SUFFIXES):
         return True
-    try:
-        with open_binary(path) as stream:
-            head = stream.read(HEAD_BYTES)
-            damaged = stream_damage(stream) is not None
-    except OSError:
-        return False
+    with open_binary(path) as stream:
+        head = stream.read(HEAD_BYTES)
+        damaged = stream_damage(stream) is not None
     if damaged and not head.strip(b"\xef\xbb\xbf\r\n "):
         return True
     return _RUBRIC_LINE.search(head.replace(b"\xef\xbb\xbf", b"")) is not None
 
 
-def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Files to read: named files always; inside folders (recursively, through links to folders, each folder once),
-    those that look like DSN (`looks_like_dsn`).
+@dataclass(frozen=True)
+class Discovered:
+    """What `discover` found: the DSN files to read, the files skipped because they are not DSN, and what could not
+    be looked at (path, why): a folder or a file that cannot be read, a broken link, a FIFO."""
 
-    Returns (DSN files, files skipped because they are not DSN), both sorted.
-    """
+    files: list[Path]
+    not_dsn: list[Path]
+    unreadable: list[tuple[Path, str]]
+
+
+def discover(paths: Iterable[Path]) -> Discovered:
+    """Files to read: named files always; inside folders (recursively, through links to folders, each folder once),
+    those that look like DSN (`looks_like_dsn`); each list sorted."""
     chosen: set[Path] = set()
     skipped: set[Path] = set()
+    unreadable: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            for candidate in _files_under(path):
-                (chosen if looks_like_dsn(candidate) else skipped).add(candidate.resolve())
+            for candidate in _files_under(path, unreadable):
+                try:
+                    (chosen if looks_like_dsn(candidate) else skipped).add(candidate.resolve())
+                except OSError as exc:
+                    unreadable.append((candidate, f"file not read: {exc.strerror or exc}"))
         elif path.is_file():
             chosen.add(path.resolve())
         else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    return sorted(chosen), sorted(skipped)
+            raise FileNotFoundError(f"{path}: no such file or folder" if not path.exists() and not path.is_symlink()
+                                    else f"{path}: neither a file nor a folder (a broken link, a FIFO...)")
+    return Discovered(sorted(chosen), sorted(skipped), sorted(unreadable))
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
+def _files_under(folder: Path, unreadable: list[tuple[Path, str]]) -> Iterator[Path]:
     """The files under `folder` outside hidden folders whose names do not start with a dot, following links to
     folders (a month's folder linked from an archive), each folder read once whatever the links to it (a loop of links
-    ends)."""
+    ends). What cannot be listed or is not a regular file (an unreadable folder, a broken link, a FIFO) is added to
+    `unreadable` with the reason, not skipped without a word."""
     seen: set[str] = set()
-    for root, folders, files in os.walk(folder, followlinks=True):
+
+    def unlisted(error: OSError) -> None:
+        unreadable.append((Path(error.filename or folder), f"folder not read: {error.strerror or error}"))
+
+    for root, folders, files in os.walk(folder, followlinks=True, onerror=unlisted):
         real = os.path.realpath(root)
         if real in seen:
             folders[:] = []
@@ -207,8 +222,12 @@ def _files_under(folder: Path) -> Iterator[Path]:
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in sorted(files):
             candidate = Path(root) / name
-            if not name.startswith(".") and candidate.is_file():
+            if name.startswith("."):
+                continue
+            if candidate.is_file():
                 yield candidate
+            else:
+                unreadable.append((candidate, "not read: neither a file nor a folder (a broken link, a FIFO, a device)"))
 
 
 def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> list[list[SourceFile]]:
@@ -397,14 +416,16 @@ def _ingest_into(
     stamped up to its files' latest (`warehouse.arrivals`). `stamps` (SHA-256 -> time) keeps the stamps of files read
     again by a rebuild (one that leaves files out forgets theirs: a list that read them finds fewer files stamped up to
     its latest, and knows that what arrived since is not known)."""
-    dsn_files, not_dsn = discover(paths)
+    found = discover(paths)
+    dsn_files = found.files
     summary.files_seen = len(dsn_files)
-    summary.files_skipped_not_dsn = len(not_dsn)
+    summary.files_skipped_not_dsn = len(found.not_dsn)
     issues += [
         Issue(file_label(p), None, "warning", "not_dsn", f"file in a DSN folder that holds no DSN rubric line in its first "
               f"{HEAD_BYTES} bytes and is not named .dsn; skipped")
-        for p in not_dsn
+        for p in found.not_dsn
     ]
+    issues += [Issue(file_label(p), None, "error", "unreadable_file", why) for p, why in found.unreadable]
     manifest_path = draft.staging / FILES_NAME
     manifest = _read_manifest(manifest_path)
     known = set(manifest.column("source_sha256").to_pylist())
