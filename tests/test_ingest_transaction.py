@@ -693,3 +693,25 @@ def test_a_replaced_version_that_cannot_be_deleted_does_not_undo_a_publication(t
     ingest([inputs[0]], home, one_worker(), test_key)  # nothing new: nothing published, nothing deleted
     import_inspections(controls, home)
     assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000003", "000004"]
+
+
+def test_a_version_an_engine_reads_is_not_deleted_under_it_by_later_publications(tmp_path, inputs, test_key):
+    """A features run reading version 1 while two ingestions publish versions 2 and 3: version 1 was deleted under it
+    and the run failed (« No files found »). Held by the engine that attached it, it is left by the writers, read to
+    the end, and deleted by the first publication after the engine closed."""
+    from warehouse.sql_engine import DuckDBEngine
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    declared = "SELECT count(*), count(DISTINCT month) FROM declarations"
+    with DuckDBEngine() as engine:
+        engine.attach_warehouse(home.warehouse)
+        ingest([inputs[1]], home, one_worker(), test_key)  # version 2
+        controls = home.root / "inspections.csv"
+        controls.write_text("siret,inspection_date,abuse_found\n12345678900011,2025-02-10,1\n")
+        import_inspections(controls, home)  # version 3: version 1 would go
+        assert (home.data / "versions" / "000001").is_dir()
+        assert engine.fetch_row(declared) == (2, 1)
+    controls.write_text("siret,inspection_date,abuse_found\n12345678900011,2025-02-11,1\n")
+    import_inspections(controls, home)  # version 4: nobody reads 1 or 2 any more
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000003", "000004"]

@@ -125,7 +125,7 @@ def published_version(warehouse: Path) -> Path:
 
 def attach_warehouse(
     con: duckdb.DuckDBPyConnection, warehouse: Path, sirets: tuple[str | None, str | None] = (None, None)
-) -> None:
+) -> Path:
     """Create a view per warehouse table (an empty one when the table has no file yet).
 
     `sirets` (low, high) limits the monthly tables to establishments with low <= siret < high
@@ -134,7 +134,7 @@ def attach_warehouse(
     The views read the version published when they are attached (`published_version`), not one published later
     while they are read: a pass of several months reads one version. Their files are named one by one, so that a
     query fails, rather than reads part of a version, once that version is deleted (two runs published meanwhile,
-    `warehouse.versions`).
+    `warehouse.versions`). Returns the version's warehouse folder it attached.
     """
     warehouse = published_version(warehouse)
     low, high = sirets
@@ -154,3 +154,4 @@ def attach_warehouse(
         path = warehouse / f"{table}.parquet"
         if path.exists():
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet({sql_string(path)})")
+    return warehouse

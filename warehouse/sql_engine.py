@@ -11,6 +11,7 @@ over the same Parquet layout.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +23,7 @@ import pyarrow as pa
 from core.sql_literals import sql_string
 from warehouse.engine import attach_warehouse, connect
 from warehouse.spill import DEFAULT_SCRATCH_ROOT, SpillFolder
+from warehouse.versions import hold_for_reading
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -137,6 +139,7 @@ class DuckDBEngine:
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None, spill: SpillFolder | None = None) -> None:
         self.con = con if con is not None else connect()
         self.spill = spill
+        self.held_versions: dict[Path, int] = {}  # version folder -> the descriptor of its readers' lock
 
     @classmethod
     def spilling_to(cls, spill_root: Path, memory_limit: str | None = None, threads: int | None = None) -> DuckDBEngine:
@@ -155,7 +158,11 @@ class DuckDBEngine:
         return bool(row and row[0])
 
     def attach_warehouse(self, warehouse: Path) -> None:
-        attach_warehouse(self.con, warehouse)
+        version = attach_warehouse(self.con, warehouse).parent
+        if version not in self.held_versions:  # read until the engine closes: not deleted under it
+            lock = hold_for_reading(version)
+            if lock is not None:
+                self.held_versions[version] = lock
 
     def create_table(self, name: str, query: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
@@ -204,6 +211,9 @@ class DuckDBEngine:
         try:
             self.con.close()
         finally:
+            for lock in self.held_versions.values():
+                os.close(lock)
+            self.held_versions.clear()
             if self.spill is not None:
                 self.spill.close()
 

@@ -40,6 +40,8 @@ LEGACY_VERSION = 0
 # Written into a version's folder when it is published: a numbered folder without it is a draft (of a run in progress,
 # or of a killed one), one with it a version readers may have read, never deleted as a draft.
 PUBLISHED_MARK = "published"
+# A file in each version's folder that the processes reading the version hold a shared lock on (`hold_for_reading`).
+READERS_LOCK = "readers.lock"
 # A version's folder of the copies of the declarations it sets aside (a version written before it has none).
 SET_ASIDE_FOLDER = "set-aside"
 
@@ -316,10 +318,27 @@ class WarehouseState:
         log.info("published version %d of the warehouse", draft.number)
         for folder in self.versions.iterdir():
             if folder.name.isdigit() and previous is not None and self._number(folder) < self._number(previous):
+                self._delete_unread(folder)
+
+    def _delete_unread(self, folder: Path) -> None:
+        """Delete a replaced version unless a reader holds it (`hold_for_reading`): held, it is left to a later writer."""
+        try:
+            lock = os.open(folder / READERS_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+        except OSError:
+            lock = None
+        try:
+            if lock is not None:
                 try:
-                    shutil.rmtree(folder)
-                except OSError as exc:  # published already: an old version left is deleted by the next writer
-                    log.warning("version %s, replaced, could not be deleted yet: %s", folder.name, exc)
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while it is deleted: no reader takes it
+                except BlockingIOError:
+                    log.info("version %s, replaced, is being read: left for a later run to delete", folder.name)
+                    return
+            shutil.rmtree(folder)
+        except OSError as exc:  # published already: an old version left is deleted by the next writer
+            log.warning("version %s, replaced, could not be deleted yet: %s", folder.name, exc)
+        finally:
+            if lock is not None:
+                os.close(lock)
 
     def discard(self, draft: StateDraft) -> None:
         """Delete a draft that holds nothing new."""
@@ -362,6 +381,22 @@ def _sync_tree(root: Path) -> None:
             finally:
                 os.close(fd)
         _fsync_dir(Path(folder))
+
+
+def hold_for_reading(version: Path) -> int | None:
+    """A shared lock on the version folder `version` (`READERS_LOCK`), held until the returned descriptor is closed: a
+    writer that replaces it does not delete it meanwhile (it kept the version before the published one only, and a
+    run reading a warehouse while two ingestions published failed on files deleted under it). None when the lock
+    cannot be taken (a disk this process may not write), or when `version` is not a version's folder
+    (`versions/NNNNNN`: a warehouse folder of its own, as in a test): the run reads as it did without."""
+    if not (version.name.isdigit() and version.parent.name == "versions"):
+        return None
+    try:
+        lock = os.open(version / READERS_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError:
+        return None
+    fcntl.flock(lock, fcntl.LOCK_SH)
+    return lock
 
 
 def recorded_key_fingerprint(warehouse: Path) -> str | None:
