@@ -311,3 +311,22 @@ def test_a_second_establishment_block_quarantines_its_declaration(tmp_path):
     assert declarations[0].problems == [f"line {at + 1}: a second block S21.G00.11 in one declaration, where the norm "
                                         "allows one: whose contracts it declares cannot be told"]
     assert "repeated_block" in kinds(parser)
+
+
+def test_two_rubric_lines_joined_quarantine_their_declaration(tmp_path):
+    """A lost line break (`S21.G00.40.007,'02'S21.G00.40.008,'99'`): the nature « 02'S21.G00.40.008,'99 » was kept and
+    the CDD left every count, with no issue. The declaration is quarantined with the line."""
+    lines = one_contract_file(tmp_path)
+    at = lines.index("S21.G00.40.007,'02'")
+    lines[at] = "S21.G00.40.007,'02'S21.G00.40.008,'99'"
+    declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
+    assert declarations[0].individuals[0].children[0].get("007") is None
+    assert declarations[0].problems == [f"line {at + 1}: S21.G00.40.007: the value holds another rubric line (two lines "
+                                        "joined: a line break lost); not read"]
+    # An apostrophe in a value is not a joined line
+    lines[at] = "S21.G00.40.007,'02'"
+    title = next(i for i, line in enumerate(lines) if line.startswith("S21.G00.40.006,"))
+    lines[title] = "S21.G00.40.006,'Chef d'equipe, d'atelier'"
+    declarations, parser, _ = parse(write_dsn(tmp_path / "b.dsn", lines))
+    assert not declarations[0].problems and "malformed_line" not in kinds(parser)
+    assert declarations[0].individuals[0].children[0].get("006") == "Chef d'equipe, d'atelier"

@@ -13,6 +13,7 @@ field): a bad value is described by its length and kind of characters only.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ MAX_HOURS = 100_000
 # The longest value the norm allows is 120 characters (S21.G00.40.006, the job title): a value far beyond it is no
 # rubric's (a line that lost its line ends, a file damaged), and is not stored (a 200 MB "job title" was).
 MAX_VALUE_CHARS = 1_000
+# A rubric line inside a value (`S21.G00.40.007,'02'S21.G00.40.008,'99'`): a lost line break joined two lines.
+JOINED_LINE = re.compile(r"'S\d\d\.G\d\d\.\d\d\.\d{3},'")
 TOO_LONG = ValueError(f"longer than the {MAX_VALUE_CHARS} characters this reader takes (the norm: 120 at most)")
 
 
@@ -277,6 +280,15 @@ class DsnParser:
         self._issue(line, "warning", "unquoted_value", f"{code}: value not enclosed in quotes, read as is")
         return raw
 
+    def _joined(self, state: _State, line: int, code: str, text: str) -> bool:
+        """Whether the value of `code` holds another rubric line (`JOINED_LINE`): two lines joined, the second lost. Its
+        declaration is then quarantined, its value not kept."""
+        if JOINED_LINE.search(text) is None:
+            return False
+        self._problem(state, line, "malformed_line", f"{code}: the value holds another rubric line (two lines joined: "
+                      "a line break lost); not read")
+        return True
+
     def _invalid_value(self, line: int, code: str, value: object, why: ValueError) -> None:
         self._issue(line, "warning", "invalid_value", f"{code}: invalid value ({describe_value(value)}): {why}; ignored")
 
@@ -424,6 +436,8 @@ class DsnParser:
                     if len(text) > MAX_VALUE_CHARS:
                         self._invalid_value(number, code, text, TOO_LONG)
                         continue
+                    if ",'" in text and self._joined(state, number, code, text):
+                        continue
                     value = text
                     if convert is not as_text:
                         try:
@@ -438,6 +452,8 @@ class DsnParser:
                 text = line[16:-1] if quoted else self._unquoted(number, line[:14], line[15:])
                 if len(text) > MAX_VALUE_CHARS:
                     self._invalid_value(number, line[:14], text, TOO_LONG)
+                    continue
+                if ",'" in text and self._joined(state, number, line[:14], text):
                     continue
                 value = text
                 if convert is not as_text:
