@@ -133,6 +133,12 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
                      "aucun établissement listé : aucun rapport à comparer")
     large = table[~table["small"] & ~table["reference"]]
     fixed = shares_set(table)
+    unjudged = [f"{row.group} ({_ratio_text(row.fdr_disparity)} [{number_fr(row.fdr_disparity_low, 2)} ; "
+                f"{number_fr(row.fdr_disparity_high, 2)}] sur {_outcomes(int(row.listed_with_label))})"
+                for row in large[large["unjudged"]].itertuples(index=False)] if "unjudged" in large else []
+    few = (f" ; taux de fausses découvertes dont tout l'intervalle à 95 % est hors de la bande, mais sur moins de "
+           f"{_outcomes(settings.min_outcomes)}, non jugé : {', '.join(unjudged)}"
+           if unjudged else "")
     if fixed:
         if "fdr_disparity" not in table:
             return Check("fairness", name, Status.WARNING, float("nan"), threshold,
@@ -141,7 +147,7 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
         if not (large["listed_with_label"] >= settings.min_outcomes).any():
             return Check("fairness", name, Status.WARNING, float("nan"), threshold,
                          "part listée fixée pour chaque région par les réglages des listes, et aucune région de "
-                         f"{settings.min_outcomes} issues connues ou plus : aucun rapport à comparer")
+                         f"{settings.min_outcomes} issues connues ou plus : aucun rapport à comparer{few}")
     out_of_band, significant = [], []
     fdr_compared = (large[large["listed_with_label"] >= settings.min_outcomes] if "fdr_disparity" in large
                     else large.iloc[0:0])
@@ -154,17 +160,11 @@ def fairness_check(source: str, dimension: str, table: pd.DataFrame, settings: A
             out_of_band.append(f"{row.group} ({words} {_ratio_text(getattr(row, column))})")
         if rate == "fdr":
             significant = compared.loc[beyond_chance(compared, settings.tau), "group"].tolist()
-    unjudged = [f"{row.group} ({_ratio_text(row.fdr_disparity)} [{number_fr(row.fdr_disparity_low, 2)} ; "
-                f"{number_fr(row.fdr_disparity_high, 2)}] sur {_outcomes(int(row.listed_with_label))})"
-                for row in large[large["unjudged"]].itertuples(index=False)] if "unjudged" in large else []
     counted = _groups_counted(table, len(fdr_compared) if fixed else len(large), settings.min_group_size)
     if "fdr_disparity" in large and len(fdr_compared) < len(large):
         counted += (f" ; {'groupes comparés' if fixed else 'taux de fausses découvertes comparés'} : ceux d'au moins "
                     f"{_outcomes(settings.min_outcomes)} ({number_fr(len(fdr_compared))} sur "
                     f"{count_fr(len(large), 'groupe assez grand', 'groupes assez grands')})")
-    few = (f" ; taux de fausses découvertes dont tout l'intervalle à 95 % est hors de la bande, mais sur moins de "
-           f"{_outcomes(settings.min_outcomes)}, non jugé : {', '.join(unjudged)}"
-           if unjudged else "")
     if large.empty:
         return Check("fairness", name, Status.WARNING, float("nan"), threshold, f"aucun rapport à comparer : {counted}")
     if significant:

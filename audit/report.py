@@ -255,8 +255,10 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
         performance.append(figures.precision_figure(
             result.comparison, capacity, "Précision aux capacités de contrôle, face aux méthodes de référence",
             "Contrôles passés validés hors échantillon (tous plis temporels, dont ceux sur lesquels Optuna a choisi "
-            "les paramètres : pour LightGBM, des valeurs optimistes ; le tableau ci-dessous donne aussi le dernier pli, "
-            "hors du réglage) : part des établissements sélectionnés (en tête de leur région) où le contrôle a constaté "
+            "les paramètres : pour LightGBM, des valeurs optimistes"
+            + (" ; le tableau ci-dessous donne aussi le dernier pli, hors du réglage) : "
+               if result.tuned_on is not None else " ; ce modèle a été réglé sur tous ses plis) : ")
+            + "part des établissements sélectionnés (en tête de leur région) où le contrôle a constaté "
             "un abus, avec son intervalle exact à 95 % (binomial, k fixé par la capacité, au moins un par région et "
             "pli). Le modèle n'a de valeur que s'il fait mieux que les méthodes simples."))
     if result.truth_comparison is not None:

@@ -75,8 +75,9 @@ STATES_PER_PART = 4_000_000
 # preset's 7,200 agencies in 11.9-15.5 s instead of 16.1-17.8 s joined), but every scan names them all: planning the
 # query (its EXPLAIN on the small preset) took 1.0-1.2 s for 7,200 SIRETs, 2.7-3.5 s for 20,000, 9.6-11 s for 50,000.
 MAX_NAMED_AGENCIES = 10_000
-# The table of a month's declarants (`prepare_month`): each range's rebuild reads their NAF and months declared there,
-# instead of the declarations (on the national preset they took 1.1 s of each range's 5.5 s).
+# The table of a month's declarants (`prepare_month`): each range's rebuild reads there their NAF and the month before
+# which a contract they no longer declare has its end inferred (`warehouse.contracts.declarants_sql`), instead of the
+# declarations (on the national preset they took 1.1 s of each range's 5.5 s).
 MONTH_DECLARANTS = "month_declarants"
 # CDD whose purpose is training or insertion, not a job: outside the precarity measures.
 TRAINING_MOTIFS = ("09", "10", "11")
@@ -249,9 +250,9 @@ def prepare_month(
     """The month-wide tables of `as_of` and its ranges of establishments, each then prepared by `prepare_part`.
 
     Creates `asof_params`, `closed_weekdays`, `places`, `establishments_asof` (every establishment, as
-    `prepare_as_of` does), every declarant with its NAF and months declared (`MONTH_DECLARANTS`, read once for every
-    range: `warehouse.contracts.declarants_sql`), the temp-work agencies (`temp_agencies`) with their contracts
-    (`agency_contracts_asof`, each counted where it is: a mission at its user), and the latest version of every
+    `prepare_as_of` does), every declarant with its NAF and the month an inferred end is read from (`MONTH_DECLARANTS`,
+    read once for every range: `warehouse.contracts.declarants_sql`), the temp-work agencies (`temp_agencies`) with
+    their contracts (`agency_contracts_asof`, each counted where it is: a mission at its user), and the latest version of every
     absence (`declared_absences`). One range per `STATES_PER_PART` states (or snapshots) of the history, each
     holding as many establishments. `from_states`: as in `prepare_as_of`."""
     window = _month_tables(engine, as_of, settings)

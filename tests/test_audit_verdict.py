@@ -98,6 +98,10 @@ def test_the_share_listed_by_region_is_shown_but_not_compared():
     assert not tables[("list", "naf_section")]["share_set"].any()
     few = with_truth.assign(listed_with_label=SETTINGS.min_outcomes - 1)  # no region with enough known outcomes
     assert "aucune région de 10 issues connues" in fairness_check("list", "region", few, SETTINGS).detail
+    # A region whose FDR interval lies wholly outside the band on too few outcomes is named, not judged, there too
+    outside = few.assign(unjudged=~few["reference"], fdr_disparity=3.0, fdr_disparity_low=1.5, fdr_disparity_high=6.0)
+    detail = fairness_check("list", "region", outside, SETTINGS).detail
+    assert "aucune région de 10 issues connues" in detail and "non jugé : " in detail and "[1,50 ; 6,00]" in detail
 
 
 def test_fairness_fails_when_the_false_discovery_ratio_is_out_of_the_band_beyond_chance():

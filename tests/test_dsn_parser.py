@@ -330,3 +330,25 @@ def test_two_rubric_lines_joined_quarantine_their_declaration(tmp_path):
     declarations, parser, _ = parse(write_dsn(tmp_path / "b.dsn", lines))
     assert not declarations[0].problems and "malformed_line" not in kinds(parser)
     assert declarations[0].individuals[0].children[0].get("006") == "Chef d'equipe, d'atelier"
+
+
+def test_a_rubric_line_joined_to_a_rubric_not_read_quarantines_its_declaration(tmp_path):
+    """A line of a rubric the parser does not keep may hide one it keeps: the start of the activity period
+    (S21.G00.51.001) joined to a remuneration amount (S21.G00.50.004) was lost with only an s90_mismatch warning."""
+    lines = one_contract_file(tmp_path)
+    at = lines.index("S21.G00.50.004,'1500.00'")
+    assert lines[at + 1] == "S21.G00.51.001,'01012025'"
+    lines[at:at + 2] = ["S21.G00.50.004,'1500.00'S21.G00.51.001,'01012025'"]
+    declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
+    assert "malformed_line" in kinds(parser)
+    assert declarations[0].problems == [f"line {at + 1}: S21.G00.50.004: the value holds another rubric line (two lines "
+                                        "joined: a line break lost); not read"]
+    # The first line of a block not read, and a rubric of a kept block that is not read
+    for joined in ("S21.G00.50.001,'05022025'S21.G00.50.002,'1500.00'", "S21.G00.11.022,'1979'S21.G00.30.001,'1'"):
+        lines = one_contract_file(tmp_path)
+        first = joined[:joined.index("'S") + 1]
+        at = lines.index(first)
+        lines[at:at + 2] = [joined]
+        declarations, _, _ = parse(write_dsn(tmp_path / "b.dsn", lines))
+        assert declarations[0].problems == [f"line {at + 1}: {joined[:14]}: the value holds another rubric line (two "
+                                            "lines joined: a line break lost); not read"], joined

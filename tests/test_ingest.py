@@ -962,6 +962,36 @@ def test_a_file_that_cannot_be_opened_once_hashed_is_read_by_the_next_run(tmp_pa
     assert [c["contract_number"] for c in contracts(home)] == ["C1"]
 
 
+def test_a_file_read_but_not_opened_again_for_its_issues_is_listed_and_counted_once(tmp_path, home, config, run,
+                                                                                     monkeypatch):
+    """A file whose first reading staged its rows is read again for its whole list of issues (a misplaced block):
+    when that second opening failed, it was not listed, the next run read it into another batch and each contract
+    month counted twice. It is listed, with a warning, and counted once."""
+    import warehouse.parse_worker
+
+    path = write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    opened = warehouse.parse_worker.open_binary
+    openings: list[Path] = []
+
+    def once(source: Path):
+        openings.append(source)
+        if len(openings) > 1:
+            raise FileNotFoundError(2, "No such file or directory", str(source))
+        return opened(source)
+
+    monkeypatch.setattr(warehouse.parse_worker, "open_binary", once)
+    monkeypatch.setattr(warehouse.parse_worker, "has_misplaced_block", lambda issues: True)
+    summary = run(home, config, path)
+    assert len(openings) == 2 and (summary.errors, summary.monthly_declarations) == (0, 1)
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        (issue,) = [i for i in csv.DictReader(handle) if i["kind"] == "unreadable_file"]
+    assert issue["severity"] == "warning" and "could not be opened a second time" in issue["reason"]
+    monkeypatch.setattr(warehouse.parse_worker, "open_binary", opened)
+    again = run(home, config, path)
+    assert (again.files_already_ingested, again.monthly_declarations) == (1, 0)
+    assert [c["contract_number"] for c in contracts(home)] == ["C1"]
+
+
 def test_a_job_title_holding_a_nir_or_a_date_is_stored_masked(tmp_path, home, config, run):
     """Free text is not screened by the parser: a NIR and a birth date typed into a job title reached the warehouse,
     the contracts and the lists' posts. Each run of six digits or more is masked, with a warning on its line."""

@@ -715,3 +715,57 @@ def test_a_version_an_engine_reads_is_not_deleted_under_it_by_later_publications
     controls.write_text("siret,inspection_date,abuse_found\n12345678900011,2025-02-11,1\n")
     import_inspections(controls, home)  # version 4: nobody reads 1 or 2 any more
     assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000003", "000004"]
+
+
+def test_a_reader_waiting_for_a_version_being_deleted_reads_the_version_published_now(tmp_path, inputs, test_key,
+                                                                                      monkeypatch):
+    """A reader looked up version 1, then two publications deleted it before it took its lock: it held nothing and
+    failed later on files gone (or created its lock file again inside the folder being deleted). It now finds the
+    version gone once it has its lock, and an engine reads the version published now."""
+    import fcntl
+    import threading
+
+    import warehouse.sql_engine as sql_engine
+    from warehouse.engine import published_version
+    from warehouse.sql_engine import DuckDBEngine
+    from warehouse.versions import DELETING_PREFIX, READERS_LOCK, hold_for_reading
+
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    ingest([inputs[1]], home, one_worker(), test_key)  # version 2: version 1 is kept until the next publication
+    first = home.data / "versions" / "000001"
+    # The steps of a writer deleting version 1 (`WarehouseState._delete_unread`), a reader waiting for its lock meanwhile.
+    writer = os.open(first / READERS_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+    fcntl.flock(writer, fcntl.LOCK_EX)
+    held: list[int | None] = []
+    reader = threading.Thread(target=lambda: held.append(hold_for_reading(first)))
+    reader.start()
+    reader.join(0.2)
+    assert reader.is_alive()
+    doomed = first.with_name(DELETING_PREFIX + first.name)
+    first.rename(doomed)
+    shutil.rmtree(doomed)
+    os.close(writer)
+    reader.join(5)
+    assert held == [None] and not first.exists() and not doomed.exists()
+
+    looked_up = [first / "warehouse"]  # what the engine found published before version 1 was deleted
+    monkeypatch.setattr(sql_engine, "published_version",
+                        lambda warehouse: looked_up.pop() if looked_up else published_version(warehouse))
+    with DuckDBEngine() as engine:
+        engine.attach_warehouse(home.warehouse)
+        assert engine.fetch_row("SELECT count(*) FROM declarations") == (4,)
+        assert list(engine.held_versions) == [home.data / "versions" / "000002"]
+    assert not first.exists()
+
+
+def test_a_deletion_a_killed_writer_left_half_done_is_finished_by_the_next_publication(tmp_path, inputs, test_key):
+    """A replaced version is renamed before it is deleted; a writer killed meanwhile leaves the renamed folder, which
+    the next publication deletes."""
+    home = Home(tmp_path / "home")
+    ingest([inputs[0]], home, one_worker(), test_key)
+    left = home.data / "versions" / ".deleting-000000"
+    (left / "warehouse").mkdir(parents=True)
+    ingest([inputs[1]], home, one_worker(), test_key)
+    assert not left.exists()
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001", "000002"]

@@ -459,7 +459,7 @@ def test_a_correction_is_a_new_entry_and_the_store_holds_the_current_outcome(app
 
 def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, world, monkeypatch):
     """An engine kept from page to page reads the version published now: after recorded controls publish two
-    new versions (the first one is then deleted), an establishment's contracts are still read, and the same;
+    new versions (the first one stays while the idle engine holds it), an establishment's contracts are still read, and the same;
     the month's temp-work agencies, kept between pages, are read again from the new version, once."""
     import web.data
     from scoring.explain import month_contracts
@@ -481,12 +481,14 @@ def test_the_engines_kept_between_pages_follow_the_published_warehouse(app, worl
         form = _outcome_form(world, csrf_of(client.get(page).text))
         form["inspection_date"] = (date.fromisoformat(form["inspection_date"]) - timedelta(days=days_before)).isoformat()
         assert client.post(page, data=form, follow_redirects=False).status_code == 303
-    assert not first.exists()  # the version the kept engine was attached to is gone
+    # No longer published; left by the writers while the kept engine holds it (`warehouse.versions.hold_for_reading`)
+    assert world.home.warehouse.resolve() != first and first.exists()
     with data.engines.engine() as (version, engine):
         after = month_contracts(world.home, world.config, month, world.siret_a, engine).contracts
         agencies_after = data.agencies(month, version, engine)
         data.agencies(month, version, engine)
     assert version != first and reads == [month, month]  # read again from the new version, then kept
+    assert list(engine.held_versions) == [version.parent]  # the engine of the version before was closed
     assert len(before) > 0
     pd.testing.assert_frame_equal(after, before)
     pd.testing.assert_frame_equal(agencies_after, agencies_before)

@@ -140,8 +140,9 @@ def rebuild_contracts_sql(
     national scale, and memory in the as-of table.
 
     `declarants_of` names a table of every declarant as of `as_of` (`declarants_sql`, with the same
-    `inferred_end_after_months`), read instead of the declarations for each declarant's NAF and the months it
-    declared: a month computed by ranges of establishments reads the declarations once, not once per range.
+    `inferred_end_after_months`), read instead of the declarations for each declarant's NAF and the month before
+    which a contract it no longer declares has its end inferred: a month computed by ranges of establishments reads
+    the declarations once, not once per range.
 
     `from_states` (with `features_only`, `as_of` and `history_start`) reads the versioned table
     `contract_states` (see `CONTRACT_STATES_SQL`) instead of every snapshot: the same result, from one

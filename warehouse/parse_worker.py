@@ -119,7 +119,7 @@ def parse_batch(task: BatchTask) -> BatchResult:
                 if has_misplaced_block(result.issues) or result.issues_dropped:
                     # Read again with every opening for the issues (and the quarantine) they add;
                     # the rows are the same, and already written.
-                    result = _parse_file(source, pseudonymiser, every_opening, _discard, [], task)
+                    result = _read_again_for_issues(source, pseudonymiser, every_opening, task, result)
             except FileNotOpened as unopened:
                 result = _unopened_file(source, unopened.error)
             except Exception as exc:  # a bug or an unreadable file must not lose the batch
@@ -168,6 +168,20 @@ class _StagedWriter:
             if self.pending[name] or name not in self.writers:  # every table gets a file, maybe empty
                 self._flush(name)
             self.writers[name].close()
+
+
+def _read_again_for_issues(source: SourceFile, pseudonymiser: Pseudonymiser, selector: LineSelector, task: BatchTask,
+                           first: FileResult) -> FileResult:
+    """The result of `source` read again with `selector` for its issues, its rows discarded; `first`, the result of the
+    reading that wrote its rows, with a warning, when it can no longer be opened (its rows are staged: not listed, it
+    would be read again into another batch, and each of its rows counted twice)."""
+    try:
+        return _parse_file(source, pseudonymiser, selector, _discard, [], task)
+    except FileNotOpened as unopened:
+        first.issues.append(Issue(source.label, None, "warning", "unreadable_file",
+                                  "file read, but not again for the whole list of its issues (the list above may lack "
+                                  f"some): it could not be opened a second time ({unopened.error.strerror or unopened.error})"))
+        return first
 
 
 def _discard(rows: dict[str, list[tuple]]) -> None:

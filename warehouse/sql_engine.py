@@ -21,14 +21,16 @@ import pandas as pd
 import pyarrow as pa
 
 from core.sql_literals import sql_string
-from warehouse.engine import attach_warehouse, connect
+from warehouse.engine import attach_warehouse, connect, published_version
 from warehouse.spill import DEFAULT_SCRATCH_ROOT, SpillFolder
-from warehouse.versions import hold_for_reading
+from warehouse.versions import hold_for_reading, is_version_folder
 
 if TYPE_CHECKING:
     from core.config import Config
 
 ENGINES = ("duckdb", "spark")
+# How many versions an engine looks up in turn when each is deleted before it holds it (`DuckDBEngine.attach_warehouse`).
+ATTACH_TRIES = 5
 
 
 class SqlEngine(Protocol):
@@ -158,11 +160,20 @@ class DuckDBEngine:
         return bool(row and row[0])
 
     def attach_warehouse(self, warehouse: Path) -> None:
-        version = attach_warehouse(self.con, warehouse).parent
-        if version not in self.held_versions:  # read until the engine closes: not deleted under it
-            lock = hold_for_reading(version)
-            if lock is not None:
-                self.held_versions[version] = lock
+        # The version is held before its views are made (read until the engine closes: not deleted under it); one
+        # deleted meanwhile (two runs published since it was looked up) gives way to the version published now.
+        for _ in range(ATTACH_TRIES):
+            version = published_version(warehouse)
+            folder = version.parent
+            if folder not in self.held_versions:
+                lock = hold_for_reading(folder)
+                if lock is not None:
+                    self.held_versions[folder] = lock
+                elif is_version_folder(folder) and not folder.is_dir():
+                    continue
+            attach_warehouse(self.con, version)
+            return
+        raise OSError(f"{warehouse}: each version published was deleted before it could be read ({ATTACH_TRIES} tries)")
 
     def create_table(self, name: str, query: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")

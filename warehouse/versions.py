@@ -42,6 +42,9 @@ LEGACY_VERSION = 0
 PUBLISHED_MARK = "published"
 # A file in each version's folder that the processes reading the version hold a shared lock on (`hold_for_reading`).
 READERS_LOCK = "readers.lock"
+# A replaced version's folder is renamed with this prefix before it is deleted: a reader that looks for the version
+# then finds nothing, instead of a folder half deleted (`hold_for_reading`).
+DELETING_PREFIX = ".deleting-"
 # A version's folder of the copies of the declarations it sets aside (a version written before it has none).
 SET_ASIDE_FOLDER = "set-aside"
 
@@ -319,9 +322,13 @@ class WarehouseState:
         for folder in self.versions.iterdir():
             if folder.name.isdigit() and previous is not None and self._number(folder) < self._number(previous):
                 self._delete_unread(folder)
+            elif folder.name.startswith(DELETING_PREFIX):  # a deletion a killed run left half done
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _delete_unread(self, folder: Path) -> None:
-        """Delete a replaced version unless a reader holds it (`hold_for_reading`): held, it is left to a later writer."""
+        """Delete a replaced version unless a reader holds it (`hold_for_reading`): held, it is left to a later writer.
+        It is renamed first, under the lock: a reader waiting for the lock then finds the version gone, and none creates
+        its lock file again in a folder being deleted."""
         try:
             lock = os.open(folder / READERS_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
         except OSError:
@@ -333,7 +340,9 @@ class WarehouseState:
                 except BlockingIOError:
                     log.info("version %s, replaced, is being read: left for a later run to delete", folder.name)
                     return
-            shutil.rmtree(folder)
+            doomed = folder.with_name(DELETING_PREFIX + folder.name)
+            folder.rename(doomed)
+            shutil.rmtree(doomed)
         except OSError as exc:  # published already: an old version left is deleted by the next writer
             log.warning("version %s, replaced, could not be deleted yet: %s", folder.name, exc)
         finally:
@@ -383,19 +392,31 @@ def _sync_tree(root: Path) -> None:
         _fsync_dir(Path(folder))
 
 
+def is_version_folder(folder: Path) -> bool:
+    """Whether `folder` is named as a version's folder (`versions/NNNNNN`)."""
+    return folder.name.isdigit() and folder.parent.name == "versions"
+
+
 def hold_for_reading(version: Path) -> int | None:
     """A shared lock on the version folder `version` (`READERS_LOCK`), held until the returned descriptor is closed: a
     writer that replaces it does not delete it meanwhile (it kept the version before the published one only, and a
     run reading a warehouse while two ingestions published failed on files deleted under it). None when the lock
-    cannot be taken (a disk this process may not write), or when `version` is not a version's folder
-    (`versions/NNNNNN`: a warehouse folder of its own, as in a test): the run reads as it did without."""
-    if not (version.name.isdigit() and version.parent.name == "versions"):
+    cannot be taken (a disk this process may not write), when the version was deleted, also while this waited for
+    its lock (then `version` is no longer there: the caller reads the version published now), or when `version` is
+    not a version's folder (a warehouse folder of its own, as in a test): the run reads as it did without."""
+    if not is_version_folder(version):
         return None
     try:
         lock = os.open(version / READERS_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
     except OSError:
         return None
-    fcntl.flock(lock, fcntl.LOCK_SH)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        if os.stat(version / READERS_LOCK).st_ino != os.fstat(lock).st_ino:  # renamed to be deleted meanwhile
+            raise FileNotFoundError(version)
+    except OSError:
+        os.close(lock)
+        return None
     return lock
 
 

@@ -147,7 +147,8 @@ class AttachedEngines:
 
     @contextmanager
     def engine(self) -> Iterator[tuple[Path, DuckDBEngine]]:
-        """The version published now and an engine attached to it (its files stay until the version after next)."""
+        """The version published now and an engine attached to it (its files stay while an engine holds it: idle engines
+        of a version no longer published are closed here, by the next page)."""
         version = published_version(self.warehouse)
         with self._lock:
             stale = [engine for attached, engine in self._idle if attached != version]

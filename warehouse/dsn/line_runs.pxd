@@ -1,7 +1,7 @@
 # C types of line_runs.py for Cython (setup.py): the .py stays plain Python.
 cimport cython
 
-cdef Py_ssize_t _HEAD_BYTES
+cdef Py_ssize_t _HEAD_BYTES, _JOINED_BYTES
 cdef unsigned char _NOT_IN_NORM, _READ, _UNREAD
 cdef int _S, _G, _DOT, _COMMA, _QUOTE, _ZERO
 

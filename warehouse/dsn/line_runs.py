@@ -11,6 +11,7 @@ that means). Both are plain loops over the raw bytes, with no Python object per 
 from __future__ import annotations
 
 _HEAD_BYTES = 15  # `Sxx.Gxx.xx.xxx,`: a rubric code and its comma
+_JOINED_BYTES = 34  # the shortest line that holds two: `Sxx.Gxx.xx.xxx,''Sxx.Gxx.xx.xxx,''`
 _NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
 # The same for Python callers (the names above are C constants once compiled).
 HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREAD
@@ -40,7 +41,7 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
     (a base 78 between the contributions 81 and components 79 of bases; see below). `blocks`, `fields`,
     `line_kinds` and `quoted` are work arrays of one item per line, overwritten: each line's block
     digits and field number (-1 when it is not a well-formed rubric line), its kind, and whether its
-    value is quoted.
+    value is quoted (and holds no other rubric line: a line that may be two joined is read).
     """
     n = len(starts)
     for i in range(n):
@@ -70,6 +71,13 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
         line_kinds[i] = kinds[block_rows[block], field]
         quoted[i] = (length > _HEAD_BYTES + 1 and data[start + _HEAD_BYTES] == _QUOTE
                      and data[start + length - 1] == _QUOTE)
+        if quoted[i] and length >= _JOINED_BYTES:
+            # A quote then `Sxx.Gxx.xx.xxx,'` in the value: perhaps two lines joined (a line break lost), which the
+            # parser reads to tell (the second may be a rubric it keeps).
+            for k in range(start + _HEAD_BYTES + 1, start + length - 16):
+                if data[k] == _QUOTE and data[k + 1] == _S and data[k + 15] == _COMMA and data[k + 16] == _QUOTE:
+                    quoted[i] = 0
+                    break
     if n < 3:
         return
     # A line continues the block instance of the line before it: both are well-formed rubrics of the

@@ -85,6 +85,9 @@ MAX_HOURS = 100_000
 MAX_VALUE_CHARS = 1_000
 # A rubric line inside a value (`S21.G00.40.007,'02'S21.G00.40.008,'99'`): a lost line break joined two lines.
 JOINED_LINE = re.compile(r"'S\d\d\.G\d\d\.\d\d\.\d{3},'")
+# The shortest line that holds a second rubric line (`S21.G00.50.004,''S21.G00.51.001,''`): a line of a rubric not
+# read is searched for one only from this length on.
+MIN_JOINED_CHARS = 34
 TOO_LONG = ValueError(f"longer than the {MAX_VALUE_CHARS} characters this reader takes (the norm: 120 at most)")
 
 
@@ -349,6 +352,8 @@ class DsnParser:
                     # A known rubric continuing the open instance (the common case).
                     cur_head = head
                     if inst is None:
+                        if len(line) >= MIN_JOINED_CHARS:  # a rubric not read may still hide one read
+                            self._joined(state, number, head[:14], line[15:])
                         continue
                     convert, fieldno = known
                 elif (opener := openers.get(head)) is not None and (
@@ -375,6 +380,8 @@ class DsnParser:
                     else:
                         inst = self._open_child(state, block, parent, number)
                     if inst is None:
+                        if len(line) >= MIN_JOINED_CHARS:
+                            self._joined(state, number, head[:14], line[15:])
                         continue
                     fields = inst.fields
                 else:
@@ -388,6 +395,8 @@ class DsnParser:
                         if inst is None:
                             if code not in rubrics:
                                 unknown_rubrics[code] += 1
+                            if len(line) >= MIN_JOINED_CHARS:
+                                self._joined(state, number, code, raw)
                             continue
                         if inst is _UNKNOWN:
                             unknown_blocks[cur_block] += 1
@@ -424,6 +433,8 @@ class DsnParser:
                         if inst is None:
                             if code not in rubrics:
                                 unknown_rubrics[code] += 1
+                            if len(line) >= MIN_JOINED_CHARS:
+                                self._joined(state, number, code, raw)
                             continue
                         fields = inst.fields
                     # A value of a kept block.
