@@ -20,6 +20,7 @@ from champollion.cli_support import (
     BUSY_EXIT,
     MODEL_HOME_HELP,
     declared_of,
+    disk_full,
     fail,
     import_summary,
     model_home_of,
@@ -540,5 +541,21 @@ def bench_month(
     typer.echo(f"results: {write_month_json(report, context.home.data / 'bench')}")
 
 
+def run() -> None:
+    """The `champollion` command: `app`, a disk found full said in one line (which disk, what to do) instead of a
+    traceback."""
+    try:
+        app()
+    except Exception as exc:
+        full = disk_full(exc)
+        if full is None:
+            raise
+        typer.secho(f"no space left on the disk{f' of {full}' if full else ''}: the command stopped before its end, and "
+                    "what it was writing is not published (files are put in place only once whole). Free space there (or "
+                    "point the home's data, or the engine's spill folder, to a larger disk) and run it again.",
+                    fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -5,6 +5,7 @@ The stages' command modules import this rather than `champollion.cli`, which imp
 
 from __future__ import annotations
 
+import errno
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,19 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print `message` in red on stderr; the exit to raise (code 2 unless given)."""
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code)
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """Where a disk was found full, when `exc` (or an exception it was raised from) says so: the file written ("" when
+    unknown); None for any other error. DuckDB reports it in its own exception, with the system's words."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return str(cause.filename or "")
+        if "No space left on device" in str(cause) or "Disk quota exceeded" in str(cause):
+            return ""
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def counted(count: int, noun: str) -> str:

@@ -156,3 +156,39 @@ def test_serve_says_at_start_where_the_recorded_controls_are(tmp_path, monkeypat
         assert "inspections store" not in result.output
     else:
         assert said in result.output
+
+
+def test_a_full_disk_is_said_in_one_line_and_other_errors_are_not_hidden(monkeypatch, capsys):
+    """A disk found full (by Python, or by DuckDB in its own words, or in a worker's error raised from it) stopped a
+    command with a traceback: it is said in one line, with the file written and what to do, exit 2. Any other error
+    keeps its traceback."""
+    import errno
+
+    import duckdb
+
+    import champollion.cli as cli
+
+    def full_in_python() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "/home/data/versions/000004/warehouse/x.parquet")
+
+    def full_in_duckdb() -> None:
+        try:
+            raise duckdb.IOException('IO Error: Could not write file "spill/x.tmp": No space left on device')
+        except duckdb.IOException as exc:
+            raise RuntimeError("features: part 3 of 12 failed") from exc
+
+    for command, where in ((full_in_python, "/home/data/versions/000004/warehouse/x.parquet"), (full_in_duckdb, "")):
+        monkeypatch.setattr(cli, "app", command)
+        with pytest.raises(SystemExit) as stopped:
+            cli.run()
+        assert stopped.value.code == 2
+        said = capsys.readouterr().err
+        assert said.startswith("no space left on the disk" + (f" of {where}:" if where else ":")) and said.count("\n") == 1
+        assert "Free space there" in said
+
+    def another() -> None:
+        raise OSError(errno.EACCES, "Permission denied", "/home/data")
+
+    monkeypatch.setattr(cli, "app", another)
+    with pytest.raises(PermissionError):
+        cli.run()
