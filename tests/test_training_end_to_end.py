@@ -425,3 +425,21 @@ def test_tuning_never_sees_the_latest_fold(training_world, monkeypatch):
     result = fit_and_evaluate(data, SMALL_DATA, 1, None)
     assert seen == [result.folds["n_valid"].tolist()[:-1]] and len(result.folds) >= 2
     assert result.trials["n_folds"].eq(len(result.folds) - 1).all()
+
+
+def test_an_evaluation_with_no_inspections_says_it_read_the_stored_feature_tables_as_they_were(tmp_path):
+    """With no inspections given nor stored, the feature tables read are those stored, with whatever inspections they
+    counted: the tag said « none »."""
+    import hashlib
+
+    import pandas as pd
+
+    from training.workflow import truth_provenance
+
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    pd.DataFrame({"siret": ["12345678900011"], "month": [pd.Timestamp("2025-01-01")], "abusive": [1]}).to_parquet(
+        truth / "establishment_months.parquet")
+    found = truth_provenance(truth, None, None, 1)
+    assert found["inspections"] == "none given or stored: the stored feature tables as they were"
+    assert found["truth_sha256"] == hashlib.sha256((truth / "establishment_months.parquet").read_bytes()).hexdigest()

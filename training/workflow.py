@@ -199,8 +199,8 @@ def truth_provenance(truth: Path, inspections: Path | None, known: pd.DataFrame 
     features counted (the file given, or the stored history, with the digest of their rows; none) and the number of
     establishments scored. No row of either is copied."""
     found = truth_file(truth)
-    if known is None:
-        counted = "none"
+    if known is None:  # the month's stored feature table was read as it was, with whatever inspections it counted
+        counted = "none given or stored: the stored feature tables as they were"
     else:
         given = inspections if inspections is not None else "stored history"
         counted = f"{given} ({len(known)} controls, rows {rows_sha256(known)})"
