@@ -992,6 +992,33 @@ def test_a_file_read_but_not_opened_again_for_its_issues_is_listed_and_counted_o
     assert [c["contract_number"] for c in contracts(home)] == ["C1"]
 
 
+def test_a_code_outside_the_norms_enumeration_is_kept_with_a_warning(tmp_path, home, config, run):
+    """A nature « 99 » or an end motif « 997 » the norm does not define were stored without a word: the contract then
+    counted as no CDD and its end exempted nothing, in silence. Kept as declared (a later norm may define it), each is
+    reported on its line with what it does."""
+    contract = Contract("C1", "2025-01-06", nature="99", motif="02", end=("2025-01-20", "997"))
+    path = write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [contract], "1")]))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    summary = run(home, config, path)
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        found = [i for i in csv.DictReader(handle) if i["kind"] == "implausible_value"]
+    assert [(int(i["line"]), i["severity"]) for i in found] == [
+        (lines.index("S21.G00.40.001,'06012025'") + 1, "warning"), (lines.index("S21.G00.62.001,'20012025'") + 1, "warning")]
+    assert found[0]["reason"] == ("S21.G00.40.007: « 99 » is not a code of the norm (CT2024) for this rubric; kept as "
+                                  "declared, read as none of the codes the features know (the contract counts as none "
+                                  "of CDI, CDD or mission)")
+    assert found[1]["reason"].startswith("S21.G00.62.002: « 997 » is not a code of the norm")
+    (stored,) = contracts(home)
+    assert stored["nature"] == "99"
+    # A value that could be personal (a NIR in the wrong field) is described, not shown
+    misplaced = Contract("C2", "2025-01-06", nature="1800175123456")
+    path = write_dsn(tmp_path / "b.dsn", envoi([monthly(RESTAURANT, "2025-02", [misplaced], "2")]))
+    with open(run(home, config, path).issues_report, encoding="utf-8") as handle:
+        (issue,) = [i for i in csv.DictReader(handle) if i["kind"] == "implausible_value"]
+    assert issue["reason"].startswith("S21.G00.40.007: a value of 13 characters, digits is not a code of the norm")
+    assert "1800175123456" not in issue["reason"]
+
+
 def test_a_job_title_holding_a_nir_or_a_date_is_stored_masked(tmp_path, home, config, run):
     """Free text is not screened by the parser: a NIR and a birth date typed into a job title reached the warehouse,
     the contracts and the lists' posts. Each run of six digits or more is masked, with a warning on its line."""

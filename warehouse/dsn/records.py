@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from warehouse.dsn.norm import load_norm
 from warehouse.dsn.parser import (
     ABSENCE,
     ACTIVITY,
@@ -30,6 +31,7 @@ from warehouse.dsn.parser import (
     Block,
     Declaration,
     Issue,
+    describe_value,
 )
 from warehouse.posts import MASKED, mask_identifiers, normalise_post
 from warehouse.pseudonym import Pseudonymiser
@@ -57,6 +59,15 @@ READ_FIELDS: dict[str, frozenset[str]] = {
         TOTAL: "001 002",
     }.items()
 }
+# The enumerated rubrics whose code is checked against the norm's (`RecordBuilder._code`), with what an unknown code does.
+CHECKED_CODES = {
+    "S21.G00.40.007": " (the contract counts as none of CDI, CDD or mission)",
+    "S21.G00.40.021": " (the contract has none of the motifs the rules check)",
+    "S21.G00.40.014": " (its hours are read from the contract, as not full time)",
+    "S21.G00.62.002": " (the end is not one that exempts from a waiting period)",
+    "S21.G00.60.001": "",
+    "S21.G00.65.001": "",
+}
 # Natures of a workplace (S21.G00.85.010) whose address is a person's home: at home, private employer.
 PRIVATE_WORKPLACES = ("03", "05")
 ONE_DAY = timedelta(days=1)
@@ -81,9 +92,20 @@ class RecordBuilder:
         self.file = source_file
         self.run_month = run_month
         self.issues: list[Issue] = []
+        self.codes = {rubric: load_norm().codes[rubric] for rubric in CHECKED_CODES}
 
     def _implausible(self, line: int, reason: str) -> None:
         self.issues.append(Issue(self.file, line, "warning", "implausible_value", reason))
+
+    def _code(self, line: int, rubric: str, value: object) -> None:
+        """A warning when `value` of the enumerated `rubric` is not one of the norm's codes: kept as declared (a later
+        norm may define it), it is read as no code the rules and indicators know."""
+        if value and value not in self.codes[rubric]:
+            # Three digits at most say nothing of a person; anything else (a NIR in the wrong field) is only described.
+            shown = f"« {value} »" if isinstance(value, str) and value.isdigit() and len(value) <= 3 else (
+                f"a value of {describe_value(value)}")
+            self._implausible(line, f"{rubric}: {shown} is not a code of the norm (CT2024) for this rubric; kept as "
+                              f"declared, read as none of the codes the features know{CHECKED_CODES[rubric]}")
 
     def key(self, declaration: Declaration) -> str:
         return f"{self.sha[:20]}:{declaration.index}"
@@ -184,6 +206,9 @@ class RecordBuilder:
                     f"line {contract.line}: contract without a valid start date (40.001) or number (40.009)"
                 )
                 continue
+            self._code(contract.line, "S21.G00.40.007", f.get("007"))
+            self._code(contract.line, "S21.G00.40.021", f.get("021"))
+            self._code(contract.line, "S21.G00.40.014", f.get("014"))
             title = mask_identifiers(f.get("006")) or None
             if title is not None and title != f.get("006"):
                 self._implausible(contract.line, "S21.G00.40.006: job title holding digits that may identify a person "
@@ -214,8 +239,10 @@ class RecordBuilder:
                         self._implausible(child.line, "S21.G00.62.001: contract end before the contract's start (40.001); "
                                                       "end block ignored")
                         continue
+                    self._code(child.line, "S21.G00.62.002", c.get("002"))
                     rows["contract_ends"].append((key, month, siret, person, number, start, c.get("001"), c.get("002") or None))
                 elif child.code == ABSENCE:
+                    self._code(child.line, "S21.G00.60.001", c.get("001"))
                     last_day, planned, back = c.get("002"), c.get("003"), c.get("010")
                     rows["absences"].append(
                         (
@@ -226,6 +253,7 @@ class RecordBuilder:
                         )
                     )
                 elif child.code == SUSPENSION:
+                    self._code(child.line, "S21.G00.65.001", c.get("001"))
                     rows["absences"].append(
                         (
                             key, month, siret, person, number, start, "suspension", c.get("001") or None,
