@@ -221,13 +221,23 @@ def rules_table(accuracy: pd.DataFrame) -> Table:
                   "Rappel (établissements)"], rows)
 
 
+def _folds(comparison: pd.DataFrame) -> list[str]:
+    """The temporal folds of a comparison, in order."""
+    return sorted({str(fold) for fold in comparison["fold"]} - {"all"}, key=lambda fold: (len(fold), fold))
+
+
+def _held_out_shown(comparison: pd.DataFrame, tuned_on: int | None) -> bool:
+    """Whether the comparison has a latest fold Optuna did not tune on (`tuned_on` folds before it), shown apart."""
+    return tuned_on is not None and len(_folds(comparison)) > tuned_on
+
+
 def comparison_table(comparison: pd.DataFrame, tuned_on: int | None = None) -> Table:
     """Each method's precision at each share of capacity over all folds, then on the latest fold when Optuna chose the
     parameters without it (`tuned_on` folds before it), each column saying how many inspections it counts."""
-    folds = sorted({str(fold) for fold in comparison["fold"]} - {"all"}, key=lambda fold: (len(fold), fold))
+    folds = _folds(comparison)
     shown = [("all", f"tous plis, dont {count_fr(tuned_on, 'pli')} du réglage" if tuned_on is not None
               else "tous plis, ceux du réglage")]
-    if tuned_on is not None and len(folds) > tuned_on:
+    if _held_out_shown(comparison, tuned_on):
         shown.append((folds[-1], f"pli {folds[-1]}, hors réglage"))
     shares = sorted(comparison["share"].unique())
     models = [m for m in MODEL_LABELS_FR if m in set(comparison["model"])]
@@ -257,7 +267,7 @@ def _context(result: AuditResult, config: Config) -> dict[str, Any]:
             "Contrôles passés validés hors échantillon (tous plis temporels, dont ceux sur lesquels Optuna a choisi "
             "les paramètres : pour LightGBM, des valeurs optimistes"
             + (" ; le tableau ci-dessous donne aussi le dernier pli, hors du réglage) : "
-               if result.tuned_on is not None else " ; ce modèle a été réglé sur tous ses plis) : ")
+               if _held_out_shown(result.comparison, result.tuned_on) else " ; ce modèle a été réglé sur tous ses plis) : ")
             + "part des établissements sélectionnés (en tête de leur région) où le contrôle a constaté "
             "un abus, avec son intervalle exact à 95 % (binomial, k fixé par la capacité, au moins un par région et "
             "pli). Le modèle n'a de valeur que s'il fait mieux que les méthodes simples."))

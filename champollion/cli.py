@@ -550,9 +550,10 @@ def run() -> None:
         full = disk_full(exc)
         if full is None:
             raise
-        typer.secho(f"no space left on the disk{f' of {full}' if full else ''}: the command stopped before its end, and "
-                    "what it was writing is not published (files are put in place only once whole). Free space there (or "
-                    "point the home's data, or the engine's spill folder, to a larger disk) and run it again.",
+        where = f" of {full}" if full else " (the home's data folder, where the engines spill too, or the output named)"
+        typer.secho(f"no space left on the disk{where}: the command stopped before its end. The warehouse, the stored "
+                    "features and the lists are put in place only once whole: nothing half written there (a simulation's "
+                    "output folder or a training's MLflow run may be: delete them). Free space and run the command again.",
                     fg=typer.colors.RED, err=True)
         sys.exit(2)
 

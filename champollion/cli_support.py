@@ -33,7 +33,9 @@ def disk_full(exc: BaseException) -> str | None:
     """Where a disk was found full, when `exc` (or an exception it was raised from) says so: the file written ("" when
     unknown); None for any other error. DuckDB reports it in its own exception, with the system's words."""
     cause: BaseException | None = exc
-    while cause is not None:
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return str(cause.filename or "")
         if "No space left on device" in str(cause) or "Disk quota exceeded" in str(cause):

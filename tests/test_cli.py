@@ -183,11 +183,15 @@ def test_a_full_disk_is_said_in_one_line_and_other_errors_are_not_hidden(monkeyp
             cli.run()
         assert stopped.value.code == 2
         said = capsys.readouterr().err
-        assert said.startswith("no space left on the disk" + (f" of {where}:" if where else ":")) and said.count("\n") == 1
-        assert "Free space there" in said
+        assert said.startswith("no space left on the disk " + (f"of {where}:" if where else "(the home's data folder"))
+        assert said.count("\n") == 1
+        assert "Free space and run the command again" in said and "nothing half written there" in said
 
     def another() -> None:
-        raise OSError(errno.EACCES, "Permission denied", "/home/data")
+        error = ValueError("not a disk")
+        error.__context__ = RuntimeError("raised while handling it")
+        error.__context__.__context__ = error  # a cycle of causes: looked through once
+        raise OSError(errno.EACCES, "Permission denied", "/home/data") from error
 
     monkeypatch.setattr(cli, "app", another)
     with pytest.raises(PermissionError):

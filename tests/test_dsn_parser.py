@@ -11,18 +11,18 @@ from tests.dsn_builder import Contract, Declaration, Individual, envoi, render, 
 from warehouse.dsn.parser import DsnParser
 from warehouse.dsn.reader import DecodeReport, open_binary
 from warehouse.dsn.records import RecordBuilder
-from warehouse.dsn.tokens import iter_parser_lines
+from warehouse.dsn.tokens import LineSelector, iter_parser_lines
 from warehouse.pseudonym import Pseudonymiser
 from warehouse.tables import STAGED_SCHEMAS
 
 SIRET = "12345678900011"
 
 
-def parse(path: Path) -> tuple[list, DsnParser, DecodeReport]:
+def parse(path: Path, selector: LineSelector | None = None) -> tuple[list, DsnParser, DecodeReport]:
     parser = DsnParser(str(path))
     report = DecodeReport()
     with open_binary(path) as stream:
-        declarations = list(parser.parse(iter_parser_lines(stream, report), report))
+        declarations = list(parser.parse(iter_parser_lines(stream, report, selector), report))
     return declarations, parser, report
 
 
@@ -332,23 +332,34 @@ def test_two_rubric_lines_joined_quarantine_their_declaration(tmp_path):
     assert declarations[0].individuals[0].children[0].get("006") == "Chef d'equipe, d'atelier"
 
 
-def test_a_rubric_line_joined_to_a_rubric_not_read_quarantines_its_declaration(tmp_path):
+@pytest.mark.parametrize("skip_repeated_openings", [False, True])
+def test_a_rubric_line_joined_to_a_rubric_not_read_quarantines_its_declaration(tmp_path, skip_repeated_openings):
     """A line of a rubric the parser does not keep may hide one it keeps: the start of the activity period
-    (S21.G00.51.001) joined to a remuneration amount (S21.G00.50.004) was lost with only an s90_mismatch warning."""
-    lines = one_contract_file(tmp_path)
-    at = lines.index("S21.G00.50.004,'1500.00'")
-    assert lines[at + 1] == "S21.G00.51.001,'01012025'"
-    lines[at:at + 2] = ["S21.G00.50.004,'1500.00'S21.G00.51.001,'01012025'"]
-    declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines))
-    assert "malformed_line" in kinds(parser)
-    assert declarations[0].problems == [f"line {at + 1}: S21.G00.50.004: the value holds another rubric line (two lines "
-                                        "joined: a line break lost); not read"]
-    # The first line of a block not read, and a rubric of a kept block that is not read
-    for joined in ("S21.G00.50.001,'05022025'S21.G00.50.002,'1500.00'", "S21.G00.11.022,'1979'S21.G00.30.001,'1'"):
+    (S21.G00.51.001) joined to a remuneration amount (S21.G00.50.004) was lost with only an s90_mismatch warning, the
+    line left out by the selector (ingestion's, which leaves out repeated openings too, as much as the default) or
+    skipped by the parser (a rubric or a block the norm does not define, a vendor's)."""
+    selector = LineSelector(skip_repeated_openings=skip_repeated_openings)
+    cases = [
+        ("S21.G00.50.004,'1500.00'", "S21.G00.51.001,'01012025'"),  # a rubric not read, inside its block
+        ("S21.G00.50.001,'05022025'", "S21.G00.50.002,'1500.00'"),  # the opening of a block not read
+        ("S21.G00.11.022,'1979'", "S21.G00.30.001,'1800175123456'"),  # a rubric not read of a kept block
+    ]
+    for first, second in cases:
         lines = one_contract_file(tmp_path)
-        first = joined[:joined.index("'S") + 1]
         at = lines.index(first)
-        lines[at:at + 2] = [joined]
-        declarations, _, _ = parse(write_dsn(tmp_path / "b.dsn", lines))
+        assert lines[at + 1] == second
+        lines[at:at + 2] = [first + second]
+        declarations, parser, _ = parse(write_dsn(tmp_path / "a.dsn", lines), selector)
+        assert declarations[0].problems == [f"line {at + 1}: {first[:14]}: the value holds another rubric line (two "
+                                            "lines joined: a line break lost); not read"], first
+        assert "malformed_line" in kinds(parser)
+    # A repeated opening of a block walked through, and rubrics of no block or field of the norm (a vendor's)
+    for before, joined in (("S21.G00.50.004,'1500.00'", "S21.G00.50.001,'05032025'S21.G00.51.001,'01012025'"),
+                           ("S21.G00.11.004,'75011'", "S21.G00.11.018,'X'S21.G00.30.001,'1800175123456'"),
+                           ("S21.G00.06.003,'5610A'", "S21.G00.99.001,'X'S21.G00.11.001,'00011'")):
+        lines = one_contract_file(tmp_path)
+        at = lines.index(before) + 1
+        lines[at:at] = [joined]
+        declarations, _, _ = parse(write_dsn(tmp_path / "b.dsn", lines), selector)
         assert declarations[0].problems == [f"line {at + 1}: {joined[:14]}: the value holds another rubric line (two "
                                             "lines joined: a line break lost); not read"], joined

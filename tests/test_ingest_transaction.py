@@ -753,19 +753,41 @@ def test_a_reader_waiting_for_a_version_being_deleted_reads_the_version_publishe
     monkeypatch.setattr(sql_engine, "published_version",
                         lambda warehouse: looked_up.pop() if looked_up else published_version(warehouse))
     with DuckDBEngine() as engine:
-        engine.attach_warehouse(home.warehouse)
+        assert engine.attach_warehouse(home.warehouse) == home.data / "versions" / "000002" / "warehouse"
         assert engine.fetch_row("SELECT count(*) FROM declarations") == (4,)
         assert list(engine.held_versions) == [home.data / "versions" / "000002"]
     assert not first.exists()
+    # A caller that named the deleted version itself (the version an old list was drawn from) is told so
+    monkeypatch.undo()
+    with DuckDBEngine() as engine, pytest.raises(MissingVersion, match="000001: this version of the warehouse was deleted"):
+        engine.attach_warehouse(first / "warehouse")
 
 
-def test_a_deletion_a_killed_writer_left_half_done_is_finished_by_the_next_publication(tmp_path, inputs, test_key):
-    """A replaced version is renamed before it is deleted; a writer killed meanwhile leaves the renamed folder, which
-    the next publication deletes."""
+def test_a_replaced_version_is_renamed_before_it_is_deleted(tmp_path, inputs, test_key, monkeypatch):
+    """A replaced version is renamed before it is deleted, under the writer's lock: a reader then finds nothing where it
+    was, not a folder half deleted in which it would create its lock file again; a writer killed meanwhile leaves the
+    renamed folder, which the next publication deletes."""
+    import warehouse.versions
+
     home = Home(tmp_path / "home")
     ingest([inputs[0]], home, one_worker(), test_key)
+    ingest([inputs[1]], home, one_worker(), test_key)
+    deleted: list[tuple[str, bool]] = []
+    rmtree = shutil.rmtree
+
+    def seen(path, *args, **kwargs):
+        deleted.append((Path(path).name, (home.data / "versions" / "000001").exists()))
+        return rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(warehouse.versions.shutil, "rmtree", seen)
+    controls = home.root / "inspections.csv"
+    controls.write_text("siret,inspection_date,abuse_found\n12345678900011,2025-02-10,1\n")
+    import_inspections(controls, home)  # version 3: version 1 goes
+    assert deleted == [(".deleting-000001", False)]
+    monkeypatch.undo()
     left = home.data / "versions" / ".deleting-000000"
     (left / "warehouse").mkdir(parents=True)
-    ingest([inputs[1]], home, one_worker(), test_key)
+    controls.write_text("siret,inspection_date,abuse_found\n12345678900011,2025-02-11,1\n")
+    import_inspections(controls, home)  # version 4
     assert not left.exists()
-    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000001", "000002"]
+    assert sorted(p.name for p in (home.data / "versions").iterdir()) == ["000003", "000004"]

@@ -23,7 +23,7 @@ import pyarrow as pa
 from core.sql_literals import sql_string
 from warehouse.engine import attach_warehouse, connect, published_version
 from warehouse.spill import DEFAULT_SCRATCH_ROOT, SpillFolder
-from warehouse.versions import hold_for_reading, is_version_folder
+from warehouse.versions import MissingVersion, hold_for_reading, is_version_folder
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -47,8 +47,9 @@ class SqlEngine(Protocol):
         table created sorted is read back sorted without sorting again (DuckDB with `preserve_insertion_order`, its
         default; not Spark)."""
 
-    def attach_warehouse(self, warehouse: Path) -> None:
-        """A view per warehouse table (warehouse.engine.attach_warehouse's layout), empty when it has no file."""
+    def attach_warehouse(self, warehouse: Path) -> Path | None:
+        """A view per warehouse table (warehouse.engine.attach_warehouse's layout), empty when it has no file; the
+        version's warehouse folder the views read, when the engine knows it."""
 
     def create_table(self, name: str, query: str) -> None:
         """Replace the temp table `name` by the rows of `query`."""
@@ -159,9 +160,10 @@ class DuckDBEngine:
         row = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
         return bool(row and row[0])
 
-    def attach_warehouse(self, warehouse: Path) -> None:
+    def attach_warehouse(self, warehouse: Path) -> Path:
         # The version is held before its views are made (read until the engine closes: not deleted under it); one
-        # deleted meanwhile (two runs published since it was looked up) gives way to the version published now.
+        # deleted meanwhile (two runs published since it was looked up) gives way to the version published now, unless
+        # `warehouse` named that very version.
         for _ in range(ATTACH_TRIES):
             version = published_version(warehouse)
             folder = version.parent
@@ -170,9 +172,12 @@ class DuckDBEngine:
                 if lock is not None:
                     self.held_versions[folder] = lock
                 elif is_version_folder(folder) and not folder.is_dir():
+                    if version == warehouse:
+                        raise MissingVersion(f"{folder}: this version of the warehouse was deleted (replaced twice since "
+                                             "it was chosen); what reads the version published now can be run again")
                     continue
             attach_warehouse(self.con, version)
-            return
+            return version
         raise OSError(f"{warehouse}: each version published was deleted before it could be read ({ATTACH_TRIES} tries)")
 
     def create_table(self, name: str, query: str) -> None:

@@ -160,7 +160,8 @@ class AttachedEngines:
             if engine is None:
                 engine = DuckDBEngine.spilling_to(self.spill_root)
                 engine.con.execute("SET parquet_metadata_cache = true")
-                engine.attach_warehouse(version)
+                # The version published now, held: a later one than looked up above if two publications deleted it
+                version = engine.attach_warehouse(self.warehouse)
             yield version, engine
         except BaseException:
             if engine is not None:

@@ -2,6 +2,7 @@
 cimport cython
 
 cdef Py_ssize_t _HEAD_BYTES, _JOINED_BYTES
+cdef int _JOINED
 cdef unsigned char _NOT_IN_NORM, _READ, _UNREAD
 cdef int _S, _G, _DOT, _COMMA, _QUOTE, _ZERO
 

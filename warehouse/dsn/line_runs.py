@@ -12,6 +12,7 @@ from __future__ import annotations
 
 _HEAD_BYTES = 15  # `Sxx.Gxx.xx.xxx,`: a rubric code and its comma
 _JOINED_BYTES = 34  # the shortest line that holds two: `Sxx.Gxx.xx.xxx,''Sxx.Gxx.xx.xxx,''`
+_JOINED = 2  # `quoted` of a line that may be two joined: never left out
 _NOT_IN_NORM, _READ, _UNREAD = 0, 1, 2  # what a rubric's line is to the parser
 # The same for Python callers (the names above are C constants once compiled).
 HEAD_BYTES, NOT_IN_NORM, READ, UNREAD = _HEAD_BYTES, _NOT_IN_NORM, _READ, _UNREAD
@@ -41,7 +42,8 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
     (a base 78 between the contributions 81 and components 79 of bases; see below). `blocks`, `fields`,
     `line_kinds` and `quoted` are work arrays of one item per line, overwritten: each line's block
     digits and field number (-1 when it is not a well-formed rubric line), its kind, and whether its
-    value is quoted (and holds no other rubric line: a line that may be two joined is read).
+    value is quoted (1; _JOINED for a line of a rubric never read that may be two lines joined, which is never left
+    out: the parser reads it to tell).
     """
     n = len(starts)
     for i in range(n):
@@ -71,12 +73,12 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
         line_kinds[i] = kinds[block_rows[block], field]
         quoted[i] = (length > _HEAD_BYTES + 1 and data[start + _HEAD_BYTES] == _QUOTE
                      and data[start + length - 1] == _QUOTE)
-        if quoted[i] and length >= _JOINED_BYTES:
+        if quoted[i] and length >= _JOINED_BYTES and line_kinds[i] == _UNREAD:  # only such lines may be left out
             # A quote then `Sxx.Gxx.xx.xxx,'` in the value: perhaps two lines joined (a line break lost), which the
-            # parser reads to tell (the second may be a rubric it keeps).
+            # parser reads to tell (the second may be a rubric it keeps): never left out (_JOINED).
             for k in range(start + _HEAD_BYTES + 1, start + length - 16):
                 if data[k] == _QUOTE and data[k + 1] == _S and data[k + 15] == _COMMA and data[k + 16] == _QUOTE:
-                    quoted[i] = 0
+                    quoted[i] = _JOINED
                     break
     if n < 3:
         return
@@ -90,7 +92,7 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
         continues_next = (
             blocks[j] >= 0 and blocks[j] == blocks[i] and fields[j] > fields[i] and line_kinds[j] != _NOT_IN_NORM
         )
-        if continues_here and quoted[i] and line_kinds[i] == _UNREAD:
+        if continues_here and quoted[i] == 1 and line_kinds[i] == _UNREAD:
             if continues_next:
                 inert[i] = 1  # inside a run: the next line continues the instance too
             elif blocks[j] >= 0 and (blocks[j] != blocks[i] or fields[j] <= last_read_field):
@@ -98,9 +100,9 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
                 # at this line or at the last line it read before.
                 inert[i] = 1
         elif (i > 0 and blocks[i] >= 0 and blocks[i - 1] == blocks[i] and fields[i] <= fields[i - 1]
-              and line_kinds[i] != _NOT_IN_NORM and walked[block_rows[blocks[i]]]):
+              and line_kinds[i] != _NOT_IN_NORM and walked[block_rows[blocks[i]]] and quoted[i] != _JOINED):
             inert[i] = 1  # another instance of a block walked through, opened right after the last one
-        if not (continues_here and quoted[i] and line_kinds[i] == _UNREAD and continues_next):
+        if not (continues_here and quoted[i] == 1 and line_kinds[i] == _UNREAD and continues_next):
             last_read_field = fields[i]
         continues_here = continues_next
     # Lines of blocks walked through, read from the last: such a line is left out when the parser places its
@@ -115,7 +117,7 @@ def mark_inert(data, starts, stops, block_rows, kinds, walked, parent_rows, unde
         if not inert[i + 1]:
             k = i + 1
         if (inert[i] or blocks[i] < 0 or blocks[i - 1] < 0 or blocks[k] < 0 or line_kinds[i] == _NOT_IN_NORM
-                or line_kinds[i - 1] == _NOT_IN_NORM or line_kinds[k] == _NOT_IN_NORM):
+                or line_kinds[i - 1] == _NOT_IN_NORM or line_kinds[k] == _NOT_IN_NORM or quoted[i] == _JOINED):
             continue
         row = block_rows[blocks[i]]
         before = block_rows[blocks[i - 1]]

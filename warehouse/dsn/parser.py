@@ -400,6 +400,8 @@ class DsnParser:
                             continue
                         if inst is _UNKNOWN:
                             unknown_blocks[cur_block] += 1
+                            if len(line) >= MIN_JOINED_CHARS:
+                                self._joined(state, number, code, raw)
                             continue
                     else:
                         # A new block instance, or a blank, envelope or malformed line.
@@ -423,6 +425,8 @@ class DsnParser:
                                 cur_block = ""
                             else:
                                 unknown_blocks[block] += 1
+                            if len(line) >= MIN_JOINED_CHARS:
+                                self._joined(state, number, code, raw)
                             continue
                         # A well-formed code of a known block: later lines may take the fast path.
                         cur_head, block_end = code + ",", code[:11] + _AFTER_FIELDS
@@ -441,6 +445,8 @@ class DsnParser:
                     convert = kinds.get(code)
                     if convert is None:
                         unknown_rubrics[code] += 1
+                        if len(line) >= MIN_JOINED_CHARS:
+                            self._joined(state, number, code, raw)
                         continue
                     quoted = len(raw) > 1 and raw[0] == "'" and raw[-1] == "'"
                     text = raw[1:-1] if quoted else self._unquoted(number, code, raw)
