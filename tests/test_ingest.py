@@ -962,6 +962,35 @@ def test_a_file_that_cannot_be_opened_once_hashed_is_read_by_the_next_run(tmp_pa
     assert [c["contract_number"] for c in contracts(home)] == ["C1"]
 
 
+def test_a_file_that_changed_while_it_was_read_is_not_kept_and_is_read_by_the_next_run(tmp_path, home, config, run,
+                                                                                       monkeypatch):
+    """A file still being written by a transfer when it was read: its rows were kept under the hash of the bytes read
+    before (a file rewritten meanwhile was listed as those bytes). Nothing of it is kept, the error says why, and the
+    next run reads what it holds then."""
+    import warehouse.parse_worker
+
+    path = write_dsn(tmp_path / "a.dsn", envoi([monthly(RESTAURANT, "2025-01", [Contract("C1", "2025-01-06")], "1")]))
+    parse_file = warehouse.parse_worker._parse_file
+
+    def written_meanwhile(source, *args, **kwargs):
+        result = parse_file(source, *args, **kwargs)
+        with open(source.path, "ab") as handle:
+            handle.write(b"\n")
+        return result
+
+    monkeypatch.setattr(warehouse.parse_worker, "_parse_file", written_meanwhile)
+    summary = run(home, config, path)
+    assert (summary.errors, summary.monthly_declarations) == (1, 0)
+    with open(summary.issues_report, encoding="utf-8") as handle:
+        (issue,) = [i for i in csv.DictReader(handle) if i["kind"] == "unreadable_file"]
+    assert "it changed while it was read" in issue["reason"] and "not listed as ingested" in issue["reason"]
+    assert not (home.warehouse / "contracts.parquet").exists()  # no contract kept
+    monkeypatch.setattr(warehouse.parse_worker, "_parse_file", parse_file)
+    again = run(home, config, path)
+    assert (again.files_already_ingested, again.monthly_declarations, again.errors) == (0, 1, 0)
+    assert [c["contract_number"] for c in contracts(home)] == ["C1"]
+
+
 def test_a_file_read_but_not_opened_again_for_its_issues_is_listed_and_counted_once(tmp_path, home, config, run,
                                                                                      monkeypatch):
     """A file whose first reading staged its rows is read again for its whole list of issues (a misplaced block):

@@ -262,13 +262,14 @@ def plan_batches(files: list[SourceFile], batch_bytes: int, workers: int) -> lis
     return batches
 
 
-def _hash_and_size(path: Path) -> tuple[str, int, str | None]:
-    """(content hash, size in bytes, None), or ("", 0, why) when the file cannot be read: that file's
-    issue, not the run's."""
+def _hash_and_size(path: Path) -> tuple[str, int, int, str | None]:
+    """(content hash, size in bytes, modification time in ns, None), the file's state as it was before its bytes were
+    hashed; or ("", 0, 0, why) when the file cannot be read: that file's issue, not the run's."""
     try:
-        return file_sha256(path), path.stat().st_size, None
+        before = path.stat()
+        return file_sha256(path), before.st_size, before.st_mtime_ns, None
     except OSError as exc:
-        return "", 0, exc.strerror or type(exc).__name__
+        return "", 0, 0, exc.strerror or type(exc).__name__
 
 
 def _batch_id(files: list[SourceFile]) -> str:
@@ -434,7 +435,7 @@ def _ingest_into(
     # files not in the page cache waits on the disk.
     with ThreadPoolExecutor(max_workers=max(settings.workers, HASH_THREADS)) as hashers:
         hashes = list(hashers.map(_hash_and_size, dsn_files))
-    for path, (sha, size, unreadable) in zip(dsn_files, hashes, strict=True):
+    for path, (sha, size, modified_ns, unreadable) in zip(dsn_files, hashes, strict=True):
         if unreadable is not None:
             issues.append(Issue(file_label(path), None, "error", "unreadable_file", f"file not read: {unreadable}"))
             continue
@@ -442,7 +443,7 @@ def _ingest_into(
             summary.files_already_ingested += 1
             continue
         known.add(sha)  # the same bytes twice in one run are read once
-        new_files.append(SourceFile(path, sha, size))
+        new_files.append(SourceFile(path, sha, size, modified_ns))
     summary.files_new = len(new_files)
     log.info("%d DSN files found, %d new, %d already ingested", len(dsn_files), len(new_files), summary.files_already_ingested)
 

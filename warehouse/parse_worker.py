@@ -57,6 +57,7 @@ class SourceFile:
     path: Path
     sha256: str
     size: int
+    modified_ns: int | None = None  # its modification time when it was hashed (None: not known)
 
     @property
     def label(self) -> str:
@@ -125,9 +126,14 @@ def parse_batch(task: BatchTask) -> BatchResult:
             except Exception as exc:  # a bug or an unreadable file must not lose the batch
                 result = _unreadable_file(source, task.quarantine, exc)
             else:
-                # The declaration rows go last: without them, rows already written for a file
-                # that failed are orphans that consolidation ignores.
-                writer.add({"declarations": headers})
+                if changed_since_hashed(source):
+                    # Its rows may come from other bytes than those hashed: none kept (no declaration rows), and the
+                    # file not listed, so that a run that finds it again reads it under the hash of what it holds.
+                    result = _changed_file(source)
+                else:
+                    # The declaration rows go last: without them, rows already written for a file
+                    # that failed are orphans that consolidation ignores.
+                    writer.add({"declarations": headers})
             results.append(result)
     return BatchResult(task.batch_id, results)
 
@@ -451,6 +457,28 @@ def _unopened_file(source: SourceFile, error: OSError) -> FileResult:
     result.issues = [Issue(source.label, None, "error", "unreadable_file",
                            f"file not read: it could not be opened once hashed ({error.strerror or error}); not listed "
                            "as ingested: a run that finds it again reads it")]
+    return result
+
+
+def changed_since_hashed(source: SourceFile) -> bool:
+    """Whether the file's size or modification time is not what they were when it was hashed (being written, or
+    replaced, while it was read); a file gone counts as changed."""
+    if source.modified_ns is None:
+        return False
+    try:
+        now = source.path.stat()
+    except OSError:
+        return True
+    return (now.st_size, now.st_mtime_ns) != (source.size, source.modified_ns)
+
+
+def _changed_file(source: SourceFile) -> FileResult:
+    """The result of a file that changed while it was read: nothing of it kept, not listed as ingested."""
+    result = FileResult(source, listed=False)
+    result.issues = [Issue(source.label, None, "error", "unreadable_file",
+                           "file not kept: it changed while it was read (its size or modification time is no longer "
+                           "the one it was hashed with: a transfer still writing it?); not listed as ingested: a run "
+                           "that finds it again reads it")]
     return result
 
 
